@@ -1,0 +1,153 @@
+/**
+ * Key exchange groups (RFC 7296 §3.4, RFC 3526 MODP, RFC 5903 ECP, RFC 8031 Curve25519/Curve448).
+ *
+ * Choices: MODP and ECP use node:crypto (OpenSSL), which validates ECP points on import and takes
+ * a private key we generate from the injected Random (so handshakes are reproducible in tests).
+ * Curve25519/Curve448 use @noble/curves, because node:crypto cannot import a raw X25519 private
+ * key without its public half; noble takes raw scalars and is fast enough for one exchange per
+ * connection.
+ */
+import { createECDH, createDiffieHellman, getDiffieHellman } from 'node:crypto';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { x448 } from '@noble/curves/ed448.js';
+import { CryptoError } from '../core/errors.js';
+import type { Random } from '../core/random.js';
+
+export interface KeyExchange {
+  readonly group: number;
+  /** Our public value as it goes in the KE payload. */
+  readonly publicValue: Uint8Array;
+  /** @throws CryptoError when the peer's value is invalid for the group. */
+  computeSharedSecret(peer: Uint8Array): Uint8Array;
+}
+
+const ECP: Record<number, { curve: string; len: number }> = {
+  19: { curve: 'prime256v1', len: 32 },
+  20: { curve: 'secp384r1', len: 48 },
+  21: { curve: 'secp521r1', len: 66 },
+};
+
+const MODP: Record<number, string> = {
+  14: 'modp14',
+  15: 'modp15',
+  16: 'modp16',
+  17: 'modp17',
+  18: 'modp18',
+};
+
+export function isSupportedGroup(group: number): boolean {
+  return group === 31 || group === 32 || ECP[group] !== undefined || MODP[group] !== undefined;
+}
+
+export function createKeyExchange(group: number, random: Random): KeyExchange {
+  if (group === 31) return montgomery(group, x25519, 32, random);
+  if (group === 32) return montgomery(group, x448, 56, random);
+  const ecp = ECP[group];
+  if (ecp) return ecpGroup(group, ecp.curve, ecp.len, random);
+  const modp = MODP[group];
+  if (modp) return modpGroup(group, modp, random);
+  throw new CryptoError(`key exchange group ${group} is not supported`);
+}
+
+interface Montgomery {
+  getPublicKey(priv: Uint8Array): Uint8Array;
+  getSharedSecret(priv: Uint8Array, pub: Uint8Array): Uint8Array;
+}
+
+function montgomery(group: number, curve: Montgomery, len: number, random: Random): KeyExchange {
+  const priv = random.bytes(len);
+  return {
+    group,
+    publicValue: curve.getPublicKey(priv),
+    computeSharedSecret(peer) {
+      if (peer.length !== len)
+        throw new CryptoError(
+          `group ${group} public value of ${peer.length} bytes, expected ${len}`,
+        );
+      let s: Uint8Array;
+      try {
+        s = curve.getSharedSecret(priv, peer);
+      } catch (e) {
+        throw new CryptoError(`invalid group ${group} public value`, { cause: e });
+      }
+      // RFC 8031 §2.3 / RFC 7748 §6: an all-zero result means a low-order point.
+      if (s.every((b) => b === 0))
+        throw new CryptoError(`group ${group} shared secret is all zero (low-order point)`);
+      return s;
+    },
+  };
+}
+
+function ecpGroup(group: number, curve: string, len: number, random: Random): KeyExchange {
+  const ecdh = createECDH(curve);
+  for (let i = 0; ; i++) {
+    try {
+      const d = random.bytes(len);
+      if (group === 21) d[0]! &= 0x01; // P-521 scalars are 521 bits
+      ecdh.setPrivateKey(d);
+      break;
+    } catch (e) {
+      if (i > 16) throw new CryptoError('cannot generate an ECP private key', { cause: e });
+    }
+  }
+  const pub = ecdh.getPublicKey(); // 0x04 ‖ x ‖ y
+  return {
+    group,
+    // RFC 5903 §7: the KE data is x ‖ y, without the point-format octet.
+    publicValue: new Uint8Array(pub.subarray(1)),
+    computeSharedSecret(peer) {
+      if (peer.length !== 2 * len)
+        throw new CryptoError(
+          `group ${group} public value of ${peer.length} bytes, expected ${2 * len}`,
+        );
+      const point = new Uint8Array(1 + peer.length);
+      point[0] = 4;
+      point.set(peer, 1);
+      try {
+        // OpenSSL rejects points not on the curve and the point at infinity.
+        return new Uint8Array(ecdh.computeSecret(point)); // the x coordinate (RFC 5903 §7)
+      } catch (e) {
+        throw new CryptoError(`group ${group} public value is not a point on the curve`, {
+          cause: e,
+        });
+      }
+    },
+  };
+}
+
+function modpGroup(group: number, name: string, random: Random): KeyExchange {
+  const prime = getDiffieHellman(name).getPrime();
+  const len = prime.length;
+  const dh = createDiffieHellman(prime, Uint8Array.of(2));
+  // A 512-bit exponent exceeds twice the security strength of every MODP group here.
+  dh.setPrivateKey(Buffer.from(random.bytes(64)));
+  const pub = leftPad(dh.generateKeys(), len);
+  const pMinus1 = Buffer.from(prime);
+  // p - 1: subtract one from the big-endian prime (its last byte is odd, 0xff for these groups).
+  pMinus1[len - 1]! -= 1;
+  return {
+    group,
+    publicValue: pub,
+    computeSharedSecret(peer) {
+      if (peer.length !== len)
+        throw new CryptoError(
+          `group ${group} public value of ${peer.length} bytes, expected ${len}`,
+        );
+      const y = Buffer.from(peer);
+      // Reject 0, 1 and anything ≥ p-1 (RFC 6989 §2.1 style checks: 1 < y < p-1).
+      const one = Buffer.alloc(len);
+      one[len - 1] = 1;
+      if (Buffer.compare(y, one) <= 0 || Buffer.compare(y, pMinus1) >= 0) {
+        throw new CryptoError(`group ${group} public value out of range`);
+      }
+      return leftPad(dh.computeSecret(y), len);
+    },
+  };
+}
+
+function leftPad(b: Uint8Array, len: number): Uint8Array {
+  if (b.length === len) return new Uint8Array(b);
+  const out = new Uint8Array(len);
+  out.set(b, len - b.length);
+  return out;
+}
