@@ -1,0 +1,139 @@
+/**
+ * IKE SA key material and everything computed from it (RFC 7296 §2.14, §2.15, §2.17).
+ * Keys stay inside this object: tasks ask it to protect/unprotect messages and compute AUTH
+ * octets, and never touch SK_* themselves (the keymat boundary of strongSwan's keymat_v2).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { concatBytes, wipe } from '../../core/bytes.js';
+import { CryptoError } from '../../core/errors.js';
+import type { Random } from '../../core/random.js';
+import { deriveChildKeys, deriveIkeKeys } from '../../crypto/kdf.js';
+import { prf, prfOutputLength } from '../../crypto/prf.js';
+import { createSkCrypter } from '../../crypto/sk.js';
+import type { SkCrypter } from '../../crypto/sk.js';
+import type { ChosenProposal } from './proposals.js';
+
+const KEY_PAD = new TextEncoder().encode('Key Pad for IKEv2');
+
+export interface IkeKeymatInput {
+  proposal: ChosenProposal;
+  ni: Uint8Array;
+  nr: Uint8Array;
+  spiI: Uint8Array;
+  spiR: Uint8Array;
+  sharedSecret: Uint8Array;
+}
+
+export class IkeKeymat {
+  readonly prfId: number;
+  readonly crypter: SkCrypter;
+  private readonly skD: Uint8Array;
+  private readonly skAi: Uint8Array;
+  private readonly skAr: Uint8Array;
+  private readonly skEi: Uint8Array;
+  private readonly skEr: Uint8Array;
+  private readonly skPi: Uint8Array;
+  private readonly skPr: Uint8Array;
+
+  constructor(input: IkeKeymatInput) {
+    const { proposal } = input;
+    if (!proposal.prf) throw new CryptoError('IKE proposal without PRF');
+    this.prfId = proposal.prf.id;
+    this.crypter = createSkCrypter(
+      proposal.encr.id,
+      proposal.encr.keyBits ?? 256,
+      proposal.integ?.id ?? 0,
+    );
+    // RFC 7296 §2.14: SKEYSEED = prf(Ni | Nr, g^ir); {SK_d | SK_ai | ...} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)
+    const k = deriveIkeKeys({
+      prfId: this.prfId,
+      encrKeyLength: this.crypter.encrKeyLength,
+      integKeyLength: this.crypter.integKeyLength,
+      ni: input.ni,
+      nr: input.nr,
+      spiI: input.spiI,
+      spiR: input.spiR,
+      sharedSecret: input.sharedSecret,
+    });
+    wipe(k.skeyseed);
+    this.skD = k.skD;
+    this.skAi = k.skAi;
+    this.skAr = k.skAr;
+    this.skEi = k.skEi;
+    this.skEr = k.skEr;
+    this.skPi = k.skPi;
+    this.skPr = k.skPr;
+  }
+
+  /** Seals inner payload bytes for a message we send (we are always the original initiator). */
+  sealOutbound(aad: Uint8Array, inner: Uint8Array, random: Random): Uint8Array {
+    return this.crypter.seal(this.initiatorKeys(), aad, inner, random);
+  }
+
+  /** Opens an SK body the responder sent. @throws CryptoError on ICV or padding failure. */
+  openInbound(aad: Uint8Array, body: Uint8Array): Uint8Array {
+    return this.crypter.open(this.responderKeys(), aad, body);
+  }
+
+  private initiatorKeys(): { encr: Uint8Array; integ?: Uint8Array } {
+    return this.skAi.length > 0 ? { encr: this.skEi, integ: this.skAi } : { encr: this.skEi };
+  }
+
+  private responderKeys(): { encr: Uint8Array; integ?: Uint8Array } {
+    return this.skAr.length > 0 ? { encr: this.skEr, integ: this.skAr } : { encr: this.skEr };
+  }
+
+  /**
+   * RFC 7296 §2.15: the octets an AUTH payload signs or MACs.
+   * InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, RestOfInitIDPayload)
+   * ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, RestOfRespIDPayload)
+   */
+  authOctets(
+    side: 'initiator' | 'responder',
+    realMessage: Uint8Array,
+    peerNonce: Uint8Array,
+    idBody: Uint8Array,
+  ): Uint8Array {
+    const key = side === 'initiator' ? this.skPi : this.skPr;
+    return concatBytes(realMessage, peerNonce, prf(this.prfId, key, idBody));
+  }
+
+  /** RFC 7296 §2.15: AUTH = prf( prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>) */
+  pskAuth(secret: Uint8Array, octets: Uint8Array): Uint8Array {
+    return prf(this.prfId, prf(this.prfId, secret, KEY_PAD), octets);
+  }
+
+  /** Constant-time check of a peer's PSK (or MSK-based) AUTH value. */
+  verifyPskAuth(secret: Uint8Array, octets: Uint8Array, received: Uint8Array): boolean {
+    const expected = this.pskAuth(secret, octets);
+    return expected.length === received.length && timingSafeEqual(expected, received);
+  }
+
+  /** RFC 7296 §2.17: KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr), initiator→responder first. */
+  childKeys(
+    ni: Uint8Array,
+    nr: Uint8Array,
+    encrKeyLength: number,
+    integKeyLength: number,
+    sharedSecret?: Uint8Array,
+  ): { encrI: Uint8Array; integI: Uint8Array; encrR: Uint8Array; integR: Uint8Array } {
+    return deriveChildKeys({
+      prfId: this.prfId,
+      skD: this.skD,
+      ni,
+      nr,
+      encrKeyLength,
+      integKeyLength,
+      ...(sharedSecret ? { sharedSecret } : {}),
+    });
+  }
+
+  get prfLength(): number {
+    return prfOutputLength(this.prfId);
+  }
+
+  /** Best-effort zeroing of all keys (JS may hold copies we cannot reach). */
+  wipe(): void {
+    wipe(this.skD, this.skAi, this.skAr, this.skEi, this.skEr, this.skPi, this.skPr);
+  }
+}

@@ -1,0 +1,346 @@
+/**
+ * Proposals: parsing the strongSwan-style proposal strings administrators already know
+ * (`aes256gcm16-prfsha256-x25519`), building our SA payload offers, and validating the
+ * responder's choice (RFC 7296 §2.7, §3.3).
+ */
+import { VpnError } from '../../core/errors.js';
+import {
+  DhGroup,
+  EncrId,
+  EsnId,
+  IntegId,
+  PrfId,
+  ProtocolId,
+  TransformAttr,
+  TransformType,
+} from '../constants.js';
+import type { Proposal, Transform } from '../codec/index.js';
+
+/** One algorithm of a proposal, by transform type. `keyBits` only for variable-key ciphers. */
+export interface Algorithm {
+  type: number;
+  id: number;
+  keyBits?: number;
+}
+
+/** A parsed proposal: lists of algorithms per transform type, in preference order. */
+export interface ProposalSpec {
+  encr: Algorithm[];
+  integ: Algorithm[];
+  prf: Algorithm[];
+  dh: Algorithm[];
+  esn: Algorithm[];
+}
+
+interface Token {
+  type: number;
+  id: number;
+  keyBits?: number;
+  aead?: boolean;
+}
+
+const ENCR_TOKENS: Record<string, Token> = {};
+for (const bits of [128, 192, 256]) {
+  ENCR_TOKENS[`aes${bits}`] = { type: TransformType.ENCR, id: EncrId.AES_CBC, keyBits: bits };
+  ENCR_TOKENS[`aes${bits}gcm16`] = {
+    type: TransformType.ENCR,
+    id: EncrId.AES_GCM_16,
+    keyBits: bits,
+    aead: true,
+  };
+  ENCR_TOKENS[`aes${bits}gcm128`] = ENCR_TOKENS[`aes${bits}gcm16`]!;
+  ENCR_TOKENS[`aes${bits}gcm12`] = {
+    type: TransformType.ENCR,
+    id: EncrId.AES_GCM_12,
+    keyBits: bits,
+    aead: true,
+  };
+  ENCR_TOKENS[`aes${bits}gcm96`] = ENCR_TOKENS[`aes${bits}gcm12`]!;
+  ENCR_TOKENS[`aes${bits}gcm8`] = {
+    type: TransformType.ENCR,
+    id: EncrId.AES_GCM_8,
+    keyBits: bits,
+    aead: true,
+  };
+  ENCR_TOKENS[`aes${bits}gcm64`] = ENCR_TOKENS[`aes${bits}gcm8`]!;
+}
+ENCR_TOKENS['aes'] = ENCR_TOKENS['aes128']!;
+ENCR_TOKENS['aesgcm16'] = ENCR_TOKENS['aes128gcm16']!;
+ENCR_TOKENS['chacha20poly1305'] = {
+  type: TransformType.ENCR,
+  id: EncrId.CHACHA20_POLY1305,
+  aead: true,
+};
+
+const INTEG_TOKENS: Record<string, number> = {
+  sha1: IntegId.HMAC_SHA1_96,
+  sha256: IntegId.HMAC_SHA2_256_128,
+  sha2_256: IntegId.HMAC_SHA2_256_128,
+  sha384: IntegId.HMAC_SHA2_384_192,
+  sha2_384: IntegId.HMAC_SHA2_384_192,
+  sha512: IntegId.HMAC_SHA2_512_256,
+  sha2_512: IntegId.HMAC_SHA2_512_256,
+};
+
+const PRF_TOKENS: Record<string, number> = {
+  prfsha1: PrfId.HMAC_SHA1,
+  prfsha256: PrfId.HMAC_SHA2_256,
+  prfsha384: PrfId.HMAC_SHA2_384,
+  prfsha512: PrfId.HMAC_SHA2_512,
+};
+
+const DH_TOKENS: Record<string, number> = {
+  modp2048: DhGroup.MODP_2048,
+  modp3072: DhGroup.MODP_3072,
+  modp4096: DhGroup.MODP_4096,
+  ecp256: DhGroup.ECP_256,
+  ecp384: DhGroup.ECP_384,
+  ecp521: DhGroup.ECP_521,
+  x25519: DhGroup.CURVE25519,
+  curve25519: DhGroup.CURVE25519,
+  x448: DhGroup.CURVE448,
+  curve448: DhGroup.CURVE448,
+};
+
+/** Integrity algorithm implied by a PRF (strongSwan derives the PRF from integ the same way). */
+const PRF_FOR_INTEG: Record<number, number> = {
+  [IntegId.HMAC_SHA1_96]: PrfId.HMAC_SHA1,
+  [IntegId.HMAC_SHA2_256_128]: PrfId.HMAC_SHA2_256,
+  [IntegId.HMAC_SHA2_384_192]: PrfId.HMAC_SHA2_384,
+  [IntegId.HMAC_SHA2_512_256]: PrfId.HMAC_SHA2_512,
+};
+
+export type ProposalKind = 'ike' | 'esp';
+
+export const DEFAULT_IKE_PROPOSALS =
+  'aes256gcm16-aes128gcm16-chacha20poly1305-prfsha256-prfsha384-x25519-ecp256-ecp384-modp2048';
+export const DEFAULT_ESP_PROPOSALS = 'aes256gcm16-aes128gcm16-chacha20poly1305';
+
+/**
+ * Parses a comma-separated list of proposals, each a `-`-joined list of algorithm tokens in the
+ * strongSwan syntax. IKE proposals need encryption, a PRF (derived from integrity when absent) and
+ * a DH group; AEAD and non-AEAD ciphers cannot share one proposal (RFC 5282 §8).
+ * @throws VpnError ERR_CONFIG naming the offending token.
+ */
+export function parseProposals(text: string, kind: ProposalKind): ProposalSpec[] {
+  const specs: ProposalSpec[] = [];
+  for (const raw of text.split(',')) {
+    const p = raw.trim().toLowerCase();
+    if (p === '') throw configError(`empty ${kind} proposal in "${text}"`);
+    const spec: ProposalSpec = { encr: [], integ: [], prf: [], dh: [], esn: [] };
+    let aead: boolean | undefined;
+    for (const tok of p.split('-')) {
+      const e = ENCR_TOKENS[tok];
+      if (e) {
+        const isAead = e.aead === true;
+        if (aead !== undefined && aead !== isAead) {
+          throw configError(`proposal "${p}" mixes AEAD and non-AEAD ciphers (RFC 5282 §8)`);
+        }
+        aead = isAead;
+        spec.encr.push(
+          e.keyBits === undefined
+            ? { type: e.type, id: e.id }
+            : { type: e.type, id: e.id, keyBits: e.keyBits },
+        );
+        continue;
+      }
+      const integ = INTEG_TOKENS[tok];
+      if (integ !== undefined) {
+        spec.integ.push({ type: TransformType.INTEG, id: integ });
+        continue;
+      }
+      const prf = PRF_TOKENS[tok];
+      if (prf !== undefined) {
+        spec.prf.push({ type: TransformType.PRF, id: prf });
+        continue;
+      }
+      const dh = DH_TOKENS[tok];
+      if (dh !== undefined) {
+        spec.dh.push({ type: TransformType.DH, id: dh });
+        continue;
+      }
+      if (tok === 'esn' || tok === 'noesn') {
+        if (kind === 'ike') throw configError(`"${tok}" is not valid in an IKE proposal`);
+        spec.esn.push({ type: TransformType.ESN, id: tok === 'esn' ? EsnId.YES : EsnId.NO });
+        continue;
+      }
+      throw configError(`unknown algorithm "${tok}" in ${kind} proposal "${p}"`);
+    }
+    if (spec.encr.length === 0)
+      throw configError(`${kind} proposal "${p}" has no encryption algorithm`);
+    if (aead === true && spec.integ.length > 0) {
+      throw configError(`proposal "${p}": AEAD ciphers take no integrity algorithm`);
+    }
+    if (aead === false && spec.integ.length === 0) {
+      throw configError(`proposal "${p}": a non-AEAD cipher needs an integrity algorithm`);
+    }
+    if (kind === 'ike') {
+      if (spec.prf.length === 0) {
+        for (const i of spec.integ) {
+          const prfId = PRF_FOR_INTEG[i.id];
+          if (prfId !== undefined && !spec.prf.some((x) => x.id === prfId)) {
+            spec.prf.push({ type: TransformType.PRF, id: prfId });
+          }
+        }
+      }
+      if (spec.prf.length === 0)
+        throw configError(`IKE proposal "${p}" has no PRF (add e.g. prfsha256)`);
+      if (spec.dh.length === 0)
+        throw configError(`IKE proposal "${p}" has no key exchange group (add e.g. x25519)`);
+    } else {
+      if (spec.prf.length > 0) throw configError(`ESP proposal "${p}" cannot contain a PRF`);
+      if (spec.esn.length === 0) spec.esn.push({ type: TransformType.ESN, id: EsnId.NO });
+    }
+    specs.push(spec);
+  }
+  return specs;
+}
+
+function configError(msg: string): VpnError {
+  return new VpnError('ERR_CONFIG', msg);
+}
+
+function toTransform(a: Algorithm): Transform {
+  return {
+    type: a.type,
+    id: a.id,
+    attributes:
+      a.keyBits === undefined ? [] : [{ type: TransformAttr.KEY_LENGTH, value: a.keyBits }],
+  };
+}
+
+/** Builds SA payload proposals (numbered from 1) for the given protocol and SPI. */
+export function buildProposals(
+  specs: ProposalSpec[],
+  protocol: number,
+  spi: Uint8Array,
+): Proposal[] {
+  return specs.map((s, i) => ({
+    num: i + 1,
+    protocol,
+    spi,
+    transforms: [...s.encr, ...s.integ, ...s.prf, ...s.dh, ...s.esn].map(toTransform),
+  }));
+}
+
+/** The single algorithm per type a responder chose. */
+export interface ChosenProposal {
+  num: number;
+  protocol: number;
+  spi: Uint8Array;
+  encr: Algorithm;
+  integ?: Algorithm;
+  prf?: Algorithm;
+  dh?: Algorithm;
+  esn?: Algorithm;
+}
+
+function keyBitsOf(t: Transform): number | undefined {
+  for (const a of t.attributes) {
+    if (a.type === TransformAttr.KEY_LENGTH && typeof a.value === 'number') return a.value;
+  }
+  return undefined;
+}
+
+function sameAlg(a: Algorithm, t: Transform): boolean {
+  return a.id === t.id && a.keyBits === keyBitsOf(t);
+}
+
+/**
+ * Validates the responder's SA payload against our offer (RFC 7296 §2.7: exactly one proposal,
+ * one transform per type, each one we offered, with the proposal number we used).
+ * Returns a description of the problem instead of throwing, so the caller can fail the exchange
+ * with a clear message.
+ */
+export function selectResponderProposal(
+  offered: ProposalSpec[],
+  received: Proposal[],
+  protocol: number,
+): ChosenProposal | string {
+  if (received.length !== 1) return `responder returned ${received.length} proposals, expected 1`;
+  const r = received[0]!;
+  if (r.protocol !== protocol)
+    return `responder chose protocol ${r.protocol}, expected ${protocol}`;
+  const spec = offered[r.num - 1];
+  if (!spec) return `responder chose proposal #${r.num}, we offered ${offered.length}`;
+  const chosen: Partial<Record<'encr' | 'integ' | 'prf' | 'dh' | 'esn', Algorithm>> = {};
+  const lists: Record<number, ['encr' | 'integ' | 'prf' | 'dh' | 'esn', Algorithm[]]> = {
+    [TransformType.ENCR]: ['encr', spec.encr],
+    [TransformType.INTEG]: ['integ', spec.integ],
+    [TransformType.PRF]: ['prf', spec.prf],
+    [TransformType.DH]: ['dh', spec.dh],
+    [TransformType.ESN]: ['esn', spec.esn],
+  };
+  for (const t of r.transforms) {
+    const entry = lists[t.type];
+    if (!entry) return `responder chose unknown transform type ${t.type}`;
+    const [key, list] = entry;
+    if (chosen[key]) return `responder chose two ${key} transforms`;
+    // An integrity transform NONE may be sent with AEAD; accept it when we offered none.
+    if (key === 'integ' && t.id === IntegId.NONE && list.length === 0) continue;
+    const alg = list.find((a) => sameAlg(a, t));
+    if (!alg)
+      return `responder chose ${key} ${t.id}${keyBitsOf(t) ? `/${keyBitsOf(t)}` : ''} that we did not offer`;
+    chosen[key] = alg;
+  }
+  if (!chosen.encr) return 'responder chose no encryption algorithm';
+  if (spec.integ.length > 0 && !chosen.integ) return 'responder chose no integrity algorithm';
+  if (spec.prf.length > 0 && !chosen.prf) return 'responder chose no PRF';
+  if (spec.dh.length > 0 && !chosen.dh && protocol === ProtocolId.IKE)
+    return 'responder chose no DH group';
+  const out: ChosenProposal = { num: r.num, protocol: r.protocol, spi: r.spi, encr: chosen.encr };
+  if (chosen.integ) out.integ = chosen.integ;
+  if (chosen.prf) out.prf = chosen.prf;
+  if (chosen.dh) out.dh = chosen.dh;
+  if (chosen.esn) out.esn = chosen.esn;
+  return out;
+}
+
+const ENCR_NAMES: Record<number, string> = {
+  [EncrId.AES_CBC]: 'aes',
+  [EncrId.AES_GCM_16]: 'aes%gcm16',
+  [EncrId.AES_GCM_12]: 'aes%gcm12',
+  [EncrId.AES_GCM_8]: 'aes%gcm8',
+  [EncrId.CHACHA20_POLY1305]: 'chacha20poly1305',
+};
+
+/** Formats a chosen proposal back into strongSwan syntax, e.g. `aes256gcm16-prfsha256-x25519`. */
+export function formatChosen(c: ChosenProposal): string {
+  const parts: string[] = [];
+  const e = ENCR_NAMES[c.encr.id] ?? `encr${c.encr.id}`;
+  parts.push(
+    e.includes('%')
+      ? e.replace('%', String(c.encr.keyBits ?? ''))
+      : `${e}${c.encr.id === EncrId.AES_CBC ? String(c.encr.keyBits ?? '') : ''}`,
+  );
+  if (c.integ) parts.push(findKey(INTEG_TOKENS, c.integ.id) ?? `integ${c.integ.id}`);
+  if (c.prf) parts.push(findKey(PRF_TOKENS, c.prf.id) ?? `prf${c.prf.id}`);
+  if (c.dh) parts.push(findKey(DH_TOKENS, c.dh.id) ?? `dh${c.dh.id}`);
+  return parts.join('-');
+}
+
+function findKey(table: Record<string, number>, v: number): string | undefined {
+  for (const [k, x] of Object.entries(table)) if (x === v) return k;
+  return undefined;
+}
+
+/** Formats specs (our offer) for error messages. */
+export function formatSpecs(specs: ProposalSpec[]): string {
+  return specs
+    .map((s) =>
+      [...s.encr, ...s.integ, ...s.prf, ...s.dh]
+        .map((a) => {
+          const enc = ENCR_NAMES[a.id];
+          if (a.type === TransformType.ENCR && enc)
+            return enc.includes('%')
+              ? enc.replace('%', String(a.keyBits ?? ''))
+              : `${enc}${a.id === EncrId.AES_CBC ? String(a.keyBits ?? '') : ''}`;
+          if (a.type === TransformType.INTEG) return findKey(INTEG_TOKENS, a.id) ?? String(a.id);
+          if (a.type === TransformType.PRF) return findKey(PRF_TOKENS, a.id) ?? String(a.id);
+          if (a.type === TransformType.DH) return findKey(DH_TOKENS, a.id) ?? String(a.id);
+          return String(a.id);
+        })
+        .join('-'),
+    )
+    .join(', ');
+}

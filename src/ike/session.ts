@@ -1,0 +1,1195 @@
+/**
+ * IkeSession: the sans-I/O IKEv2 initiator (RFC 7296).
+ *
+ * The driver feeds inputs (start, datagram, timer, close) with the current time and carries out
+ * the outputs (send, set/clear timer, install/remove CHILD_SA, events). The session never touches
+ * sockets, timers, files or the terminal; time and randomness are injected, so a handshake is
+ * reproducible byte for byte in tests.
+ *
+ * Exchanges are composed as in RFC 7296 §1.2:
+ *
+ *   IKE_SA_INIT  HDR, SA, KE, Ni, N(NAT_DETECTION_*), N(FRAG_SUP), N(SIG_HASH) -->
+ *                <-- HDR, SA, KE, Nr, [CERTREQ], N(NAT_DETECTION_*)
+ *                (or N(COOKIE) / N(INVALID_KE_PAYLOAD): restart, bounded)
+ *   IKE_AUTH     HDR, SK {IDi, [IDr,] AUTH, CP(CFG_REQUEST), N(INITIAL_CONTACT), SA, TSi, TSr} -->
+ *                <-- HDR, SK {IDr, AUTH, CP(CFG_REPLY), SA, TSi, TSr}
+ *
+ * Lifecycle (flat, one direction only):
+ *
+ *   created → connecting → established → deleting → closed
+ *        \__________\_____________\___________→ closed (on error)
+ *
+ * Message IDs, retransmission (the exact request bytes are resent, RFC 7296 §2.1) and the cache of
+ * our last response (resent when the peer retransmits its request, §2.1) live in this file; each
+ * exchange's payload work lives in a small build/process pair below.
+ */
+import { equalBytes, wipe } from '../core/bytes.js';
+import { VpnError, isVpnError } from '../core/errors.js';
+import type { ErrorCode } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { NOOP_LOGGER } from '../core/log.js';
+import type { Random } from '../core/random.js';
+import { createKeyExchange } from '../crypto/ke.js';
+import type { KeyExchange } from '../crypto/ke.js';
+import { isAead } from '../crypto/aead.js';
+import {
+  AuthMethod,
+  DhGroup,
+  ExchangeType,
+  HashAlgorithm,
+  HeaderFlag,
+  NotifyType,
+  PayloadType,
+  ProtocolId,
+  nameOf,
+} from './constants.js';
+import {
+  checkExchangeRules,
+  decodeMessage,
+  decodePayloadChain,
+  encodeMessage,
+  encodePayloadChain,
+  filterPayloads,
+  findUnsupportedCritical,
+} from './codec/index.js';
+import type {
+  AuthPayload,
+  CpPayload,
+  DeletePayload,
+  IdPayload,
+  IkeHeader,
+  KePayload,
+  NoncePayload,
+  NotifyPayload,
+  Payload,
+  SaPayload,
+  SkPayload,
+  TrafficSelector,
+  TsPayload,
+} from './codec/index.js';
+import { buildConfigRequest, parseConfigReply } from './config-payload.js';
+import type { ConfigReply } from './config-payload.js';
+import type { Identity } from './identity.js';
+import { formatIdentity, sameIdentity } from './identity.js';
+import { natdHash } from './natd.js';
+import type { Endpoint } from './natd.js';
+import { IkeKeymat } from './sa/keymat.js';
+import {
+  buildProposals,
+  formatChosen,
+  formatSpecs,
+  selectResponderProposal,
+} from './sa/proposals.js';
+import type { ChosenProposal, ProposalSpec } from './sa/proposals.js';
+import { checkNarrowed, formatTs } from './sa/traffic-selectors.js';
+
+export type { Endpoint } from './natd.js';
+
+export type IkeState = 'created' | 'connecting' | 'established' | 'deleting' | 'closed';
+
+export type TimerId = 'retransmit';
+
+export interface RetransmitPolicy {
+  /** First timeout in ms. */
+  timeoutMs: number;
+  /** Multiplier per retry (strongSwan's retransmit_base). */
+  base: number;
+  /** Retransmissions before giving up. */
+  tries: number;
+  /** Cap on a single timeout. */
+  maxTimeoutMs: number;
+}
+
+export const DEFAULT_RETRANSMIT: RetransmitPolicy = {
+  timeoutMs: 2000,
+  base: 1.8,
+  tries: 4,
+  maxTimeoutMs: 30000,
+};
+
+export interface IkeSessionConfig {
+  localId: Identity;
+  remoteId?: Identity;
+  psk: Uint8Array;
+  ikeProposals: ProposalSpec[];
+  espProposals: ProposalSpec[];
+  /** Configuration payload request. */
+  request: { ip4: boolean; ip6: boolean; dns: boolean };
+  /** Traffic selectors we propose; the gateway narrows them. */
+  tsLocal: TrafficSelector[];
+  tsRemote: TrafficSelector[];
+  /**
+   * Userspace ESP can only travel in UDP, so unless told otherwise we make the gateway encapsulate
+   * even without a NAT, the way strongSwan's `encap = yes` does: our NAT_DETECTION_SOURCE_IP hash
+   * is random, so the gateway believes we are behind a NAT (RFC 7296 §2.23 allows the peer to act on
+   * it; RFC 3948 then applies).
+   */
+  forceEncap: boolean;
+  retransmit: RetransmitPolicy;
+  /** Bound on COOKIE / INVALID_KE_PAYLOAD restarts of IKE_SA_INIT. */
+  maxInitRetries: number;
+  /** ESP anti-replay window size for inbound SAs. */
+  replayWindow: number;
+}
+
+/** Keys and parameters of one direction of a CHILD_SA, handed to the ESP engine. */
+export interface EspDirection {
+  spi: number;
+  encrId: number;
+  keymat: Uint8Array;
+  replayWindow?: number;
+}
+
+export interface ChildSaInfo {
+  inbound: EspDirection;
+  outbound: EspDirection;
+  tsLocal: TrafficSelector[];
+  tsRemote: TrafficSelector[];
+  proposal: string;
+}
+
+export interface EstablishedInfo {
+  localId: string;
+  remoteId: string;
+  ikeProposal: string;
+  espProposal: string;
+  natHere: boolean;
+  natThere: boolean;
+  config: ConfigReply;
+  tsLocal: string[];
+  tsRemote: string[];
+  /** Our IKE SPI, hex. */
+  spiI: string;
+  spiR: string;
+  remote: Endpoint;
+}
+
+export type IkeEvent =
+  | { type: 'state'; state: IkeState; detail?: string }
+  | { type: 'stage'; stage: 'ike-sa-init' | 'ike-auth' }
+  | { type: 'nat'; natHere: boolean; natThere: boolean }
+  | { type: 'established'; info: EstablishedInfo }
+  | { type: 'liveness-check' }
+  | { type: 'closed'; error?: VpnError; byPeer: boolean };
+
+export type IkeOutput =
+  | { kind: 'send'; data: Uint8Array; to: Endpoint; nonEspMarker: boolean }
+  | { kind: 'setTimer'; timer: TimerId; at: number }
+  | { kind: 'clearTimer'; timer: TimerId }
+  | { kind: 'installChild'; child: ChildSaInfo }
+  | { kind: 'removeChild'; inboundSpi: number; outboundSpi: number }
+  | { kind: 'event'; event: IkeEvent };
+
+export type IkeInput =
+  | { kind: 'start'; local: Endpoint; remote: Endpoint }
+  | { kind: 'datagram'; data: Uint8Array; from: Endpoint }
+  | { kind: 'timer'; timer: TimerId }
+  | { kind: 'close' }
+  /** The local address changed (e.g. a new default route): used for NAT-D on later exchanges. */
+  | { kind: 'localAddress'; local: Endpoint };
+
+/** Counters of what the session dropped, by reason (never thrown). */
+export interface IkeCounters {
+  received: number;
+  sent: number;
+  retransmits: number;
+  dropped: Record<string, number>;
+}
+
+const NATT_PORT = 4500;
+
+interface Outstanding {
+  mid: number;
+  exchange: number;
+  data: Uint8Array;
+  tries: number;
+  onResponse: (header: IkeHeader, payloads: Payload[]) => void;
+  /** When the give-up happens during delete, we just close. */
+  what: string;
+}
+
+interface ChildSa {
+  inboundSpi: number;
+  outboundSpi: number;
+}
+
+export class IkeSession {
+  private readonly cfg: IkeSessionConfig;
+  private readonly random: Random;
+  private readonly log: Logger;
+  private out: IkeOutput[] = [];
+  private now = 0;
+
+  state: IkeState = 'created';
+  readonly counters: IkeCounters = { received: 0, sent: 0, retransmits: 0, dropped: {} };
+
+  private local: Endpoint = { address: '0.0.0.0', port: 0 };
+  private remote: Endpoint = { address: '0.0.0.0', port: 500 };
+  private natT = false;
+  private natHere = false;
+  private natThere = false;
+
+  private spiI: Uint8Array = new Uint8Array(8);
+  private spiR: Uint8Array = new Uint8Array(8);
+  private ni: Uint8Array = new Uint8Array(0);
+  private nr: Uint8Array = new Uint8Array(0);
+  private ke: KeyExchange | undefined;
+  private dhGroup: number;
+  private cookie: Uint8Array | undefined;
+  private initRetries = 0;
+  private initRequest: Uint8Array = new Uint8Array(0);
+  private initResponse: Uint8Array = new Uint8Array(0);
+  private keymat: IkeKeymat | undefined;
+  private ikeProposal: ChosenProposal | undefined;
+  private peerFragmentation = false;
+  private childInboundSpi = 0;
+  private readonly children: ChildSa[] = [];
+
+  private nextMid = 0;
+  private outstanding: Outstanding | undefined;
+  private peerNextMid = 0;
+  private lastResponse: { mid: number; data: Uint8Array } | undefined;
+
+  constructor(cfg: IkeSessionConfig, random: Random, logger: Logger = NOOP_LOGGER) {
+    this.cfg = cfg;
+    this.random = random;
+    this.log = logger;
+    const first = cfg.ikeProposals[0]?.dh[0];
+    if (!first) throw new VpnError('ERR_CONFIG', 'no IKE proposal with a key exchange group');
+    this.dhGroup = first.id;
+  }
+
+  /** Feeds one input; returns what the driver must do, in order. Never throws on bad peer input. */
+  handle(input: IkeInput, now: number): IkeOutput[] {
+    this.now = now;
+    this.out = [];
+    try {
+      switch (input.kind) {
+        case 'start':
+          this.start(input.local, input.remote);
+          break;
+        case 'datagram':
+          this.onDatagram(input.data, input.from);
+          break;
+        case 'timer':
+          this.onTimer(input.timer);
+          break;
+        case 'close':
+          this.close();
+          break;
+        case 'localAddress':
+          this.local = input.local;
+          break;
+      }
+    } catch (e) {
+      // Programmer errors and unexpected failures end the SA with a clear error, never a crash.
+      const err = isVpnError(e)
+        ? e
+        : new VpnError('ERR_IKE_PROTOCOL', `internal error: ${(e as Error).message}`, { cause: e });
+      this.fail(err);
+    }
+    return this.out;
+  }
+
+  get remoteEndpoint(): Endpoint {
+    return this.remote;
+  }
+
+  get isNatHere(): boolean {
+    return this.natHere;
+  }
+
+  get usesNatT(): boolean {
+    return this.natT;
+  }
+
+  /** Did the gateway announce IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383 §2.3)? */
+  get peerSupportsFragmentation(): boolean {
+    return this.peerFragmentation;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Plumbing: events, sending, retransmission, message IDs
+
+  private emit(event: IkeEvent): void {
+    this.out.push({ kind: 'event', event });
+  }
+
+  private setState(state: IkeState, detail?: string): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit(detail === undefined ? { type: 'state', state } : { type: 'state', state, detail });
+  }
+
+  private drop(reason: string, detail?: string): void {
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+    this.log.debug(
+      'ike',
+      `dropped datagram: ${reason}`,
+      detail === undefined ? undefined : { detail },
+    );
+  }
+
+  private transmit(data: Uint8Array): void {
+    this.counters.sent++;
+    this.out.push({ kind: 'send', data, to: this.remote, nonEspMarker: this.natT });
+  }
+
+  private timeoutFor(tries: number): number {
+    const r = this.cfg.retransmit;
+    return Math.min(r.maxTimeoutMs, r.timeoutMs * Math.pow(r.base, tries));
+  }
+
+  /** Sends a new request and arms the retransmit timer. One request outstanding at a time (window 1). */
+  private sendRequest(
+    exchange: number,
+    data: Uint8Array,
+    what: string,
+    onResponse: (header: IkeHeader, payloads: Payload[]) => void,
+  ): void {
+    this.outstanding = { mid: this.nextMid, exchange, data, tries: 0, onResponse, what };
+    this.transmit(data);
+    this.out.push({ kind: 'setTimer', timer: 'retransmit', at: this.now + this.timeoutFor(0) });
+  }
+
+  private onTimer(timer: TimerId): void {
+    if (timer !== 'retransmit') return;
+    const o = this.outstanding;
+    if (!o) return;
+    if (o.tries >= this.cfg.retransmit.tries) {
+      this.outstanding = undefined;
+      if (this.state === 'deleting') {
+        this.finishClose(undefined, false);
+        return;
+      }
+      const total = this.totalTimeoutMs();
+      this.fail(
+        new VpnError(
+          'ERR_IKE_TIMEOUT',
+          `no answer from ${this.remote.address}:${this.remote.port} to ${o.what} after ${o.tries + 1} attempts over ${(total / 1000).toFixed(1)} s`,
+        ),
+      );
+      return;
+    }
+    o.tries++;
+    this.counters.retransmits++;
+    this.log.debug('ike', `retransmitting ${o.what} (try ${o.tries + 1})`);
+    // RFC 7296 §2.1: retransmit the exact same bytes.
+    this.transmit(o.data);
+    this.out.push({
+      kind: 'setTimer',
+      timer: 'retransmit',
+      at: this.now + this.timeoutFor(o.tries),
+    });
+  }
+
+  /** Total time from the first send until we give up, for messages. */
+  totalTimeoutMs(): number {
+    let t = 0;
+    for (let i = 0; i <= this.cfg.retransmit.tries; i++) t += this.timeoutFor(i);
+    return t;
+  }
+
+  private fail(error: VpnError): void {
+    if (this.state === 'closed') return;
+    this.log.warn('ike', error.message);
+    // Tell the gateway we are going away if we have an SA it knows about.
+    if (
+      this.keymat &&
+      (this.state === 'established' || this.state === 'connecting') &&
+      this.initResponse.length > 0
+    ) {
+      try {
+        const mid = this.outstanding ? this.outstanding.mid + 1 : this.nextMid;
+        this.transmit(
+          this.buildEncrypted(ExchangeType.INFORMATIONAL, mid, false, [this.deleteIkePayload()]),
+        );
+      } catch {
+        // best effort
+      }
+    }
+    this.finishClose(error, false);
+  }
+
+  private finishClose(error: VpnError | undefined, byPeer: boolean): void {
+    if (this.state === 'closed') return;
+    this.outstanding = undefined;
+    this.out.push({ kind: 'clearTimer', timer: 'retransmit' });
+    for (const c of this.children.splice(0)) {
+      this.out.push({ kind: 'removeChild', inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi });
+    }
+    this.keymat?.wipe();
+    this.ke = undefined;
+    this.setState('closed', error?.message);
+    this.emit(error === undefined ? { type: 'closed', byPeer } : { type: 'closed', error, byPeer });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inbound datagrams
+
+  private onDatagram(data: Uint8Array, from: Endpoint): void {
+    this.counters.received++;
+    if (this.state === 'closed' || this.state === 'created') {
+      this.drop('not-active');
+      return;
+    }
+    let header: IkeHeader;
+    let payloads: Payload[];
+    try {
+      ({ header, payloads } = decodeMessage(data));
+    } catch (e) {
+      this.drop('malformed', (e as Error).message);
+      return;
+    }
+    if (!equalBytes(header.spiI, this.spiI)) {
+      this.drop('unknown-spi');
+      return;
+    }
+    if ((header.flags & HeaderFlag.INITIATOR) !== 0) {
+      // We are the original initiator; every message from the gateway has I=0 (RFC 7296 §3.1).
+      this.drop('bad-flags');
+      return;
+    }
+    const isResponse = (header.flags & HeaderFlag.RESPONSE) !== 0;
+    if (isResponse) this.onResponse(header, payloads, data, from);
+    else this.onRequest(header, payloads, data, from);
+  }
+
+  private onResponse(
+    header: IkeHeader,
+    payloads: Payload[],
+    raw: Uint8Array,
+    from: Endpoint,
+  ): void {
+    const o = this.outstanding;
+    if (!o || header.messageId !== o.mid || header.exchangeType !== o.exchange) {
+      this.drop('unexpected-response', `mid ${header.messageId}`);
+      return;
+    }
+    let inner: Payload[];
+    if (header.exchangeType === ExchangeType.IKE_SA_INIT) {
+      inner = payloads;
+      try {
+        checkExchangeRules(header.exchangeType, true, payloads, undefined);
+      } catch (e) {
+        this.drop('rules', (e as Error).message);
+        return;
+      }
+      this.initResponse = raw;
+    } else {
+      const opened = this.openEncrypted(header, payloads, raw, true);
+      if (!opened) return;
+      inner = opened;
+    }
+    // A response that passed integrity checks consumes the message ID (§2.1); one that failed
+    // above did not, and the retransmit timer keeps running.
+    this.outstanding = undefined;
+    this.out.push({ kind: 'clearTimer', timer: 'retransmit' });
+    this.nextMid = o.mid + 1;
+    if (from.port !== this.remote.port || from.address !== this.remote.address) {
+      this.log.debug('ike', `response from ${from.address}:${from.port}`);
+    }
+    o.onResponse(header, inner);
+  }
+
+  /** Decrypts and rule-checks an SK message. Drops (returns undefined) on any failure. */
+  private openEncrypted(
+    header: IkeHeader,
+    payloads: Payload[],
+    raw: Uint8Array,
+    isResponse: boolean,
+  ): Payload[] | undefined {
+    if (!this.keymat) {
+      this.drop('no-keys');
+      return undefined;
+    }
+    const sk = payloads.find((p): p is SkPayload => p.type === PayloadType.SK);
+    if (!sk) {
+      if (payloads.some((p) => p.type === PayloadType.SKF)) {
+        this.drop('fragment-unsupported', 'IKE fragment received; reassembly not enabled');
+      } else {
+        this.drop('not-encrypted');
+      }
+      return undefined;
+    }
+    const aadLen = raw.length - sk.body.length;
+    let innerBytes: Uint8Array;
+    try {
+      innerBytes = this.keymat.openInbound(raw.subarray(0, aadLen), sk.body);
+    } catch (e) {
+      this.drop('integrity', (e as Error).message);
+      return undefined;
+    }
+    let inner: Payload[];
+    try {
+      inner = decodePayloadChain(sk.firstInner, innerBytes, aadLen);
+      checkExchangeRules(header.exchangeType, isResponse, payloads, inner);
+    } catch (e) {
+      this.drop('malformed-inner', (e as Error).message);
+      return undefined;
+    }
+    return inner;
+  }
+
+  private onRequest(header: IkeHeader, payloads: Payload[], raw: Uint8Array, from: Endpoint): void {
+    if (this.state !== 'established' && this.state !== 'deleting') {
+      this.drop('request-before-established');
+      return;
+    }
+    // RFC 7296 §2.1: a retransmitted request gets our cached response again.
+    if (this.lastResponse && header.messageId === this.lastResponse.mid) {
+      this.counters.retransmits++;
+      this.transmit(this.lastResponse.data);
+      return;
+    }
+    if (header.messageId !== this.peerNextMid) {
+      this.drop('unexpected-request-mid', `got ${header.messageId}, expected ${this.peerNextMid}`);
+      return;
+    }
+    const inner = this.openEncrypted(header, payloads, raw, false);
+    if (!inner) return;
+    this.peerNextMid++;
+    if (from.port !== this.remote.port && this.natT) {
+      // NAT rebinding seen from our side is rare (the gateway moved); follow an authenticated request.
+      this.remote = { address: from.address, port: from.port };
+    }
+    const critical = findUnsupportedCritical(inner);
+    let reply: Payload[];
+    let closeAfter: VpnError | undefined;
+    let peerDeleted = false;
+    if (critical.length > 0) {
+      reply = [this.notify(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, Uint8Array.of(critical[0]!))];
+    } else {
+      switch (header.exchangeType) {
+        case ExchangeType.INFORMATIONAL: {
+          const r = this.processInformationalRequest(inner);
+          reply = r.reply;
+          closeAfter = r.close;
+          peerDeleted = r.peerDeleted;
+          break;
+        }
+        case ExchangeType.CREATE_CHILD_SA:
+          // Rekeying is not negotiated by this version; refuse cleanly so the gateway keeps the
+          // current SAs until their hard lifetime (RFC 7296 §1.3: NO_ADDITIONAL_SAS).
+          this.log.info('ike', 'gateway asked for CREATE_CHILD_SA; answering NO_ADDITIONAL_SAS');
+          reply = [this.notify(NotifyType.NO_ADDITIONAL_SAS)];
+          break;
+        default:
+          reply = [this.notify(NotifyType.INVALID_SYNTAX)];
+      }
+    }
+    const data = this.buildEncrypted(header.exchangeType, header.messageId, true, reply);
+    this.lastResponse = { mid: header.messageId, data };
+    this.transmit(data);
+    if (peerDeleted) this.finishClose(closeAfter, true);
+  }
+
+  private processInformationalRequest(inner: Payload[]): {
+    reply: Payload[];
+    close?: VpnError;
+    peerDeleted: boolean;
+  } {
+    const deletes = inner.filter((p): p is DeletePayload => p.type === PayloadType.DELETE);
+    if (deletes.length === 0) {
+      // Empty INFORMATIONAL = liveness check (RFC 7296 §1.4); notifies are informational.
+      for (const n of filterPayloads(inner, PayloadType.NOTIFY)) {
+        this.log.info('ike', `gateway notify ${nameOf(NotifyType, n.notifyType)}`);
+      }
+      this.emit({ type: 'liveness-check' });
+      return { reply: [], peerDeleted: false };
+    }
+    if (deletes.some((d) => d.protocol === ProtocolId.IKE)) {
+      // RFC 7296 §1.4.1: deleting the IKE SA deletes all its CHILD_SAs; answer with an empty INFORMATIONAL.
+      return {
+        reply: [],
+        close: new VpnError(
+          'ERR_IKE_DELETED',
+          'the gateway closed the connection (deleted the IKE SA)',
+        ),
+        peerDeleted: true,
+      };
+    }
+    const ourSpis: Uint8Array[] = [];
+    for (const d of deletes) {
+      if (d.protocol !== ProtocolId.ESP) continue;
+      for (const spiBytes of d.spis) {
+        if (spiBytes.length !== 4) continue;
+        const spi = new DataView(spiBytes.buffer, spiBytes.byteOffset, 4).getUint32(0);
+        // The gateway names its inbound SPI, which is our outbound SPI (§3.11).
+        const idx = this.children.findIndex((c) => c.outboundSpi === spi);
+        if (idx < 0) continue;
+        const c = this.children.splice(idx, 1)[0]!;
+        this.out.push({
+          kind: 'removeChild',
+          inboundSpi: c.inboundSpi,
+          outboundSpi: c.outboundSpi,
+        });
+        ourSpis.push(u32(c.inboundSpi));
+      }
+    }
+    const reply: Payload[] =
+      ourSpis.length > 0
+        ? [
+            {
+              type: PayloadType.DELETE,
+              critical: false,
+              protocol: ProtocolId.ESP,
+              spiSize: 4,
+              spis: ourSpis,
+            },
+          ]
+        : [];
+    if (this.children.length === 0) {
+      // Without a CHILD_SA our client carries no traffic: close the IKE SA too.
+      const err = new VpnError('ERR_IKE_DELETED', 'the gateway deleted the tunnel (CHILD_SA)');
+      return { reply, close: err, peerDeleted: true };
+    }
+    return { reply, peerDeleted: false };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Building messages
+
+  private notify(type: number, data: Uint8Array = new Uint8Array(0)): NotifyPayload {
+    return {
+      type: PayloadType.NOTIFY,
+      critical: false,
+      protocol: 0,
+      spi: new Uint8Array(0),
+      notifyType: type,
+      data,
+    };
+  }
+
+  private headerFor(
+    exchange: number,
+    mid: number,
+    response: boolean,
+  ): Omit<IkeHeader, 'nextPayload' | 'length'> {
+    return {
+      spiI: this.spiI,
+      spiR: this.spiR,
+      version: 0x20,
+      exchangeType: exchange,
+      flags: HeaderFlag.INITIATOR | (response ? HeaderFlag.RESPONSE : 0),
+      messageId: mid,
+    };
+  }
+
+  /** Encodes a message whose payloads all travel inside SK (RFC 7296 §3.14). */
+  private buildEncrypted(
+    exchange: number,
+    mid: number,
+    response: boolean,
+    inner: Payload[],
+  ): Uint8Array {
+    const keymat = this.keymat;
+    if (!keymat) throw new VpnError('ERR_IKE_PROTOCOL', 'no keys to protect a message');
+    const chain = encodePayloadChain(inner);
+    const bodyLength = keymat.crypter.bodyLength(chain.bytes.length);
+    const sk: SkPayload = {
+      type: PayloadType.SK,
+      critical: false,
+      firstInner: chain.first,
+      body: new Uint8Array(bodyLength),
+    };
+    const msg = encodeMessage(this.headerFor(exchange, mid, response), [sk]);
+    const aadLen = msg.length - bodyLength;
+    const body = keymat.sealOutbound(msg.subarray(0, aadLen), chain.bytes, this.random);
+    if (body.length !== bodyLength) {
+      throw new VpnError('ERR_IKE_PROTOCOL', `SK body length ${body.length} != ${bodyLength}`);
+    }
+    msg.set(body, aadLen);
+    return msg;
+  }
+
+  private deleteIkePayload(): DeletePayload {
+    return {
+      type: PayloadType.DELETE,
+      critical: false,
+      protocol: ProtocolId.IKE,
+      spiSize: 0,
+      spis: [],
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // IKE_SA_INIT (RFC 7296 §1.2, §2.6 cookies, §1.3/§2.7 INVALID_KE_PAYLOAD, §2.23 NAT-D)
+
+  private start(local: Endpoint, remote: Endpoint): void {
+    if (this.state !== 'created') return;
+    this.local = local;
+    this.remote = remote;
+    this.spiI = this.randomNonZero(8);
+    this.setState('connecting');
+    this.sendInit();
+  }
+
+  private randomNonZero(n: number): Uint8Array {
+    for (;;) {
+      const b = this.random.bytes(n);
+      if (b.some((x) => x !== 0)) return b;
+    }
+  }
+
+  private sendInit(): void {
+    this.emit({ type: 'stage', stage: 'ike-sa-init' });
+    this.ke = createKeyExchange(this.dhGroup, this.random);
+    this.ni = this.random.bytes(32);
+    const zeroSpi = new Uint8Array(8);
+    // Put the group we will use first inside our proposals? No: the KE payload names it; the SA
+    // offers all groups (RFC 7296 §1.2).
+    const payloads: Payload[] = [];
+    if (this.cookie) payloads.push(this.notify(NotifyType.COOKIE, this.cookie)); // §2.6: COOKIE first
+    const sa: SaPayload = {
+      type: PayloadType.SA,
+      critical: false,
+      proposals: buildProposals(this.cfg.ikeProposals, ProtocolId.IKE, new Uint8Array(0)),
+    };
+    const ke: KePayload = {
+      type: PayloadType.KE,
+      critical: false,
+      dhGroup: this.dhGroup,
+      data: this.ke.publicValue,
+    };
+    const nonce: NoncePayload = { type: PayloadType.NONCE, critical: false, data: this.ni };
+    const srcHash = this.cfg.forceEncap
+      ? this.random.bytes(20)
+      : natdHash(this.spiI, zeroSpi, this.local);
+    const dstHash = natdHash(this.spiI, zeroSpi, this.remote);
+    const sigHash = new Uint8Array(6);
+    const dv = new DataView(sigHash.buffer);
+    dv.setUint16(0, HashAlgorithm.SHA2_256);
+    dv.setUint16(2, HashAlgorithm.SHA2_384);
+    dv.setUint16(4, HashAlgorithm.SHA2_512);
+    payloads.push(
+      sa,
+      ke,
+      nonce,
+      this.notify(NotifyType.NAT_DETECTION_SOURCE_IP, srcHash),
+      this.notify(NotifyType.NAT_DETECTION_DESTINATION_IP, dstHash),
+      this.notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED),
+      this.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, sigHash),
+    );
+    this.spiR = new Uint8Array(8);
+    this.nextMid = 0;
+    this.initRequest = encodeMessage(this.headerFor(ExchangeType.IKE_SA_INIT, 0, false), payloads);
+    this.sendRequest(ExchangeType.IKE_SA_INIT, this.initRequest, 'IKE_SA_INIT', (h, p) =>
+      this.processInitResponse(h, p),
+    );
+  }
+
+  private processInitResponse(header: IkeHeader, payloads: Payload[]): void {
+    const notifies = payloads.filter((p): p is NotifyPayload => p.type === PayloadType.NOTIFY);
+    const cookie = notifies.find((n) => n.notifyType === NotifyType.COOKIE);
+    if (cookie) {
+      if (++this.initRetries > this.cfg.maxInitRetries) {
+        this.fail(new VpnError('ERR_IKE_PROTOCOL', 'gateway keeps demanding cookies; giving up'));
+        return;
+      }
+      if (cookie.data.length < 1 || cookie.data.length > 64) {
+        this.fail(
+          new VpnError('ERR_IKE_PROTOCOL', `gateway sent a COOKIE of ${cookie.data.length} bytes`),
+        );
+        return;
+      }
+      this.log.info('ike', 'gateway requested a cookie; retrying IKE_SA_INIT');
+      this.cookie = cookie.data.slice();
+      this.sendInit();
+      return;
+    }
+    const invalidKe = notifies.find((n) => n.notifyType === NotifyType.INVALID_KE_PAYLOAD);
+    if (invalidKe) {
+      const wanted =
+        invalidKe.data.length === 2
+          ? new DataView(invalidKe.data.buffer, invalidKe.data.byteOffset, 2).getUint16(0)
+          : -1;
+      const offered = this.cfg.ikeProposals.some((p) => p.dh.some((d) => d.id === wanted));
+      if (!offered || wanted === this.dhGroup) {
+        this.fail(
+          new VpnError(
+            'ERR_IKE_NO_PROPOSAL',
+            `gateway asked for key exchange group ${nameOf(DhGroup, wanted)}, which we did not offer (offered: ${formatSpecs(this.cfg.ikeProposals)})`,
+          ),
+        );
+        return;
+      }
+      if (++this.initRetries > this.cfg.maxInitRetries) {
+        this.fail(new VpnError('ERR_IKE_PROTOCOL', 'too many INVALID_KE_PAYLOAD retries'));
+        return;
+      }
+      this.log.info(
+        'ike',
+        `gateway prefers group ${nameOf(DhGroup, wanted)}; retrying IKE_SA_INIT`,
+      );
+      this.dhGroup = wanted;
+      this.sendInit();
+      return;
+    }
+    const error = notifies.find((n) => n.notifyType < 16384);
+    if (error) {
+      this.fail(this.errorFromNotify(error, 'IKE_SA_INIT'));
+      return;
+    }
+    const sa = payloads.find((p): p is SaPayload => p.type === PayloadType.SA);
+    const ke = payloads.find((p): p is KePayload => p.type === PayloadType.KE);
+    const nonce = payloads.find((p): p is NoncePayload => p.type === PayloadType.NONCE);
+    if (!sa || !ke || !nonce) {
+      this.fail(new VpnError('ERR_IKE_PROTOCOL', 'IKE_SA_INIT response lacks SA, KE or Nonce'));
+      return;
+    }
+    if (header.spiR.every((b) => b === 0)) {
+      this.fail(new VpnError('ERR_IKE_PROTOCOL', 'IKE_SA_INIT response with a zero responder SPI'));
+      return;
+    }
+    const chosen = selectResponderProposal(this.cfg.ikeProposals, sa.proposals, ProtocolId.IKE);
+    if (typeof chosen === 'string') {
+      this.fail(new VpnError('ERR_IKE_PROTOCOL', `invalid IKE proposal from gateway: ${chosen}`));
+      return;
+    }
+    if (!chosen.dh || chosen.dh.id !== this.dhGroup || ke.dhGroup !== this.dhGroup) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_PROTOCOL',
+          `gateway's KE group ${ke.dhGroup} does not match ours (${this.dhGroup})`,
+        ),
+      );
+      return;
+    }
+    const ikeKe = this.ke;
+    if (!ikeKe) throw new VpnError('ERR_IKE_PROTOCOL', 'no key exchange in progress');
+    let shared: Uint8Array;
+    try {
+      shared = ikeKe.computeSharedSecret(ke.data);
+    } catch (e) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_PROTOCOL',
+          `gateway's key exchange value is invalid: ${(e as Error).message}`,
+        ),
+      );
+      return;
+    }
+    this.spiR = header.spiR.slice();
+    this.nr = nonce.data.slice();
+    this.ikeProposal = chosen;
+    this.keymat = new IkeKeymat({
+      proposal: chosen,
+      ni: this.ni,
+      nr: this.nr,
+      spiI: this.spiI,
+      spiR: this.spiR,
+      sharedSecret: shared,
+    });
+    wipe(shared);
+    this.ke = undefined;
+
+    // RFC 7296 §2.23: compare NAT-D hashes.
+    const srcs = notifies.filter((n) => n.notifyType === NotifyType.NAT_DETECTION_SOURCE_IP);
+    const dsts = notifies.filter((n) => n.notifyType === NotifyType.NAT_DETECTION_DESTINATION_IP);
+    if (srcs.length > 0 && dsts.length > 0) {
+      const expectRemote = natdHash(this.spiI, this.spiR, this.remote);
+      const expectLocal = natdHash(this.spiI, this.spiR, this.local);
+      this.natThere = !srcs.some((n) => equalBytes(n.data, expectRemote));
+      this.natHere = !dsts.some((n) => equalBytes(n.data, expectLocal));
+      this.emit({ type: 'nat', natHere: this.natHere, natThere: this.natThere });
+      if (this.natHere || this.natThere || this.cfg.forceEncap) {
+        // RFC 7296 §2.23 / RFC 3948: float to port 4500 with the non-ESP marker.
+        this.natT = true;
+        if (this.remote.port === 500)
+          this.remote = { address: this.remote.address, port: NATT_PORT };
+      }
+    } else if (this.cfg.forceEncap) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_PROTOCOL',
+          'gateway does not support NAT traversal, which userspace ESP needs',
+        ),
+      );
+      return;
+    }
+    this.peerFragmentation = notifies.some(
+      (n) => n.notifyType === NotifyType.IKEV2_FRAGMENTATION_SUPPORTED,
+    );
+    this.log.info(
+      'ike',
+      `IKE_SA_INIT done: ${formatChosen(chosen)}${this.natT ? ', NAT-T on port 4500' : ''}`,
+    );
+    this.sendAuth();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // IKE_AUTH with PSK (RFC 7296 §1.2, §2.15) + CP (§2.19) + first CHILD_SA (§1.2, §2.9)
+
+  private idPayload(type: 35 | 36, id: Identity): IdPayload {
+    return { type, critical: false, idType: id.type, data: id.data };
+  }
+
+  private static idBody(p: IdPayload): Uint8Array {
+    // RestOfIDPayload: ID Type (1) | RESERVED (3) | Identification Data (§2.15)
+    const b = new Uint8Array(4 + p.data.length);
+    b[0] = p.idType;
+    b.set(p.data, 4);
+    return b;
+  }
+
+  private sendAuth(): void {
+    const keymat = this.keymat!;
+    this.emit({ type: 'stage', stage: 'ike-auth' });
+    const idi = this.idPayload(PayloadType.IDi, this.cfg.localId);
+    const octets = keymat.authOctets(
+      'initiator',
+      this.initRequest,
+      this.nr,
+      IkeSession.idBody(idi),
+    );
+    const auth: AuthPayload = {
+      type: PayloadType.AUTH,
+      critical: false,
+      method: AuthMethod.SHARED_KEY_MIC,
+      data: keymat.pskAuth(this.cfg.psk, octets),
+    };
+    this.childInboundSpi = this.newChildSpi();
+    const sa: SaPayload = {
+      type: PayloadType.SA,
+      critical: false,
+      proposals: buildProposals(this.cfg.espProposals, ProtocolId.ESP, u32(this.childInboundSpi)),
+    };
+    const tsi: TsPayload = { type: PayloadType.TSi, critical: false, selectors: this.cfg.tsLocal };
+    const tsr: TsPayload = { type: PayloadType.TSr, critical: false, selectors: this.cfg.tsRemote };
+    const inner: Payload[] = [idi, this.notify(NotifyType.INITIAL_CONTACT)];
+    if (this.cfg.remoteId) inner.push(this.idPayload(PayloadType.IDr, this.cfg.remoteId));
+    inner.push(auth);
+    const cp: CpPayload = buildConfigRequest(this.cfg.request);
+    if (cp.attributes.length > 0) inner.push(cp);
+    inner.push(sa, tsi, tsr);
+    const msg = this.buildEncrypted(ExchangeType.IKE_AUTH, this.nextMid, false, inner);
+    this.sendRequest(ExchangeType.IKE_AUTH, msg, 'IKE_AUTH', (h, p) =>
+      this.processAuthResponse(h, p),
+    );
+  }
+
+  private newChildSpi(): number {
+    for (;;) {
+      const v = new DataView(this.random.bytes(4).buffer).getUint32(0);
+      // SPIs 1..255 are reserved by IANA (RFC 4303 §2.1).
+      if (v > 255 && !this.children.some((c) => c.inboundSpi === v)) return v;
+    }
+  }
+
+  private processAuthResponse(_header: IkeHeader, inner: Payload[]): void {
+    const keymat = this.keymat!;
+    const notifies = inner.filter((p): p is NotifyPayload => p.type === PayloadType.NOTIFY);
+    const auth = inner.find((p): p is AuthPayload => p.type === PayloadType.AUTH);
+    const idr = inner.find((p): p is IdPayload => p.type === PayloadType.IDr);
+    if (!auth || !idr) {
+      // Without AUTH the exchange failed: an error notify says why (§2.21.2).
+      const error = notifies.find((n) => n.notifyType < 16384);
+      this.finishCloseWith(
+        error
+          ? this.errorFromNotify(error, 'IKE_AUTH')
+          : new VpnError('ERR_IKE_PROTOCOL', 'IKE_AUTH response lacks IDr/AUTH'),
+      );
+      return;
+    }
+    const gwId: Identity = { type: idr.idType, data: idr.data };
+    if (this.cfg.remoteId && !sameIdentity(gwId, this.cfg.remoteId)) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_AUTH_FAILED',
+          `gateway identified as "${formatIdentity(gwId)}", expected "${formatIdentity(this.cfg.remoteId)}"`,
+        ),
+      );
+      return;
+    }
+    if (auth.method !== AuthMethod.SHARED_KEY_MIC) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_AUTH_FAILED',
+          `gateway authenticated with ${nameOf(AuthMethod, auth.method)}; this client verifies pre-shared keys only`,
+        ),
+      );
+      return;
+    }
+    const octets = keymat.authOctets(
+      'responder',
+      this.initResponse,
+      this.ni,
+      IkeSession.idBody(idr),
+    );
+    if (!keymat.verifyPskAuth(this.cfg.psk, octets, auth.data)) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_AUTH_FAILED',
+          "the gateway's AUTH does not match our pre-shared key: the PSKs differ (or someone is in the middle)",
+        ),
+      );
+      return;
+    }
+    // The IKE SA is authenticated. Now the CHILD_SA (errors here leave the IKE SA up, §1.2, but a
+    // VPN client without a tunnel is useless, so we close it cleanly).
+    const cpPayload = inner.find((p): p is CpPayload => p.type === PayloadType.CP);
+    const config = cpPayload
+      ? parseConfigReply(cpPayload)
+      : { dns4: [], dns6: [], domains: [], subnets: [], unknown: [] };
+    const childError = notifies.find((n) => n.notifyType < 16384);
+    if (childError) {
+      this.fail(this.errorFromNotify(childError, 'CHILD_SA'));
+      return;
+    }
+    if (this.cfg.request.ip4 && !config.ip4 && !config.ip6) {
+      this.fail(new VpnError('ERR_IKE_PROTOCOL', 'gateway assigned no virtual IP address'));
+      return;
+    }
+    if (notifies.some((n) => n.notifyType === NotifyType.USE_TRANSPORT_MODE)) {
+      this.fail(
+        new VpnError('ERR_IKE_PROTOCOL', 'gateway chose transport mode; tunnel mode was requested'),
+      );
+      return;
+    }
+    const sa = inner.find((p): p is SaPayload => p.type === PayloadType.SA);
+    const tsi = inner.find((p): p is TsPayload => p.type === PayloadType.TSi);
+    const tsr = inner.find((p): p is TsPayload => p.type === PayloadType.TSr);
+    if (!sa || !tsi || !tsr) {
+      this.fail(
+        new VpnError('ERR_IKE_PROTOCOL', 'IKE_AUTH response lacks SA/TSi/TSr for the CHILD_SA'),
+      );
+      return;
+    }
+    const esp = selectResponderProposal(this.cfg.espProposals, sa.proposals, ProtocolId.ESP);
+    if (typeof esp === 'string') {
+      this.fail(new VpnError('ERR_IKE_PROTOCOL', `invalid ESP proposal from gateway: ${esp}`));
+      return;
+    }
+    if (esp.spi.length !== 4) {
+      this.fail(new VpnError('ERR_IKE_PROTOCOL', `gateway's ESP SPI has ${esp.spi.length} bytes`));
+      return;
+    }
+    const problem =
+      checkNarrowed(this.cfg.tsLocal, tsi.selectors, 'TSi') ??
+      checkNarrowed(this.cfg.tsRemote, tsr.selectors, 'TSr');
+    if (problem) {
+      this.fail(new VpnError('ERR_IKE_TS_UNACCEPTABLE', problem));
+      return;
+    }
+    if (!isAead(esp.encr.id)) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_PROTOCOL',
+          `ESP cipher ${esp.encr.id} is not supported by the data path`,
+        ),
+      );
+      return;
+    }
+    const encrLen = (esp.encr.keyBits ?? 256) / 8 + 4; // key ‖ salt (RFC 4106 §8.1, RFC 7634 §2)
+    const keys = keymat.childKeys(this.ni, this.nr, encrLen, 0);
+    const outboundSpi = new DataView(esp.spi.buffer, esp.spi.byteOffset, 4).getUint32(0);
+    const child: ChildSaInfo = {
+      inbound: {
+        spi: this.childInboundSpi,
+        encrId: esp.encr.id,
+        keymat: keys.encrR,
+        replayWindow: this.cfg.replayWindow,
+      },
+      outbound: { spi: outboundSpi, encrId: esp.encr.id, keymat: keys.encrI },
+      tsLocal: tsi.selectors,
+      tsRemote: tsr.selectors,
+      proposal: formatChosen(esp),
+    };
+    this.children.push({ inboundSpi: this.childInboundSpi, outboundSpi });
+    this.out.push({ kind: 'installChild', child });
+    this.setState('established');
+    this.emit({
+      type: 'established',
+      info: {
+        localId: formatIdentity(this.cfg.localId),
+        remoteId: formatIdentity(gwId),
+        ikeProposal: formatChosen(this.ikeProposal!),
+        espProposal: child.proposal,
+        natHere: this.natHere,
+        natThere: this.natThere,
+        config,
+        tsLocal: tsi.selectors.map(formatTs),
+        tsRemote: tsr.selectors.map(formatTs),
+        spiI: Buffer.from(this.spiI).toString('hex'),
+        spiR: Buffer.from(this.spiR).toString('hex'),
+        remote: this.remote,
+      },
+    });
+  }
+
+  /** Close without sending anything (the gateway already failed the exchange). */
+  private finishCloseWith(error: VpnError): void {
+    this.log.warn('ike', error.message);
+    this.finishClose(error, false);
+  }
+
+  private errorFromNotify(n: NotifyPayload, during: string): VpnError {
+    const name = nameOf(NotifyType, n.notifyType);
+    const map: Partial<Record<number, [ErrorCode, string]>> = {
+      [NotifyType.AUTHENTICATION_FAILED]: [
+        'ERR_IKE_AUTH_FAILED',
+        'the gateway rejected our credentials (AUTHENTICATION_FAILED): check the pre-shared key and --id',
+      ],
+      [NotifyType.NO_PROPOSAL_CHOSEN]: [
+        'ERR_IKE_NO_PROPOSAL',
+        `the gateway accepted none of our ${during === 'IKE_SA_INIT' ? 'IKE' : 'ESP'} proposals (NO_PROPOSAL_CHOSEN); we offered: ${formatSpecs(during === 'IKE_SA_INIT' ? this.cfg.ikeProposals : this.cfg.espProposals)}`,
+      ],
+      [NotifyType.TS_UNACCEPTABLE]: [
+        'ERR_IKE_TS_UNACCEPTABLE',
+        `the gateway refused our traffic selectors (TS_UNACCEPTABLE): ${this.cfg.tsLocal.map(formatTs).join(',')} === ${this.cfg.tsRemote.map(formatTs).join(',')}`,
+      ],
+      [NotifyType.INTERNAL_ADDRESS_FAILURE]: [
+        'ERR_IKE_PEER_ERROR',
+        'the gateway could not assign a virtual IP (INTERNAL_ADDRESS_FAILURE): its address pool may be exhausted',
+      ],
+      [NotifyType.FAILED_CP_REQUIRED]: [
+        'ERR_IKE_PEER_ERROR',
+        'the gateway requires a configuration request (FAILED_CP_REQUIRED)',
+      ],
+    };
+    const m = map[n.notifyType];
+    if (m) return new VpnError(m[0], m[1]);
+    return new VpnError('ERR_IKE_PEER_ERROR', `the gateway answered ${during} with error ${name}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Closing (RFC 7296 §1.4.1)
+
+  private close(): void {
+    switch (this.state) {
+      case 'created':
+        this.finishClose(undefined, false);
+        return;
+      case 'connecting':
+        // Nothing established: drop the half-open SA (the gateway times it out).
+        this.finishClose(undefined, false);
+        return;
+      case 'established': {
+        this.setState('deleting');
+        // Abandon any request in flight; the DELETE takes the next message ID.
+        const mid = this.outstanding ? this.outstanding.mid + 1 : this.nextMid;
+        this.outstanding = undefined;
+        this.nextMid = mid;
+        const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, mid, false, [
+          this.deleteIkePayload(),
+        ]);
+        this.sendRequest(ExchangeType.INFORMATIONAL, msg, 'DELETE', () =>
+          this.finishClose(undefined, false),
+        );
+        // Do not wait the full retransmit schedule for a polite goodbye: two tries at most.
+        this.outstanding!.tries = Math.max(0, this.cfg.retransmit.tries - 1);
+        return;
+      }
+      case 'deleting':
+      case 'closed':
+        return;
+    }
+  }
+}
+
+function u32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v >>> 0);
+  return b;
+}

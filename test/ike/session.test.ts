@@ -1,0 +1,320 @@
+/**
+ * Two-party exchange tests: our IkeSession against the test-only responder, in memory, with
+ * seeded randomness and a fake clock. Each test spells out the exchange it drives.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SeededRandom } from '../../src/core/random.js';
+import { toHex } from '../../src/core/bytes.js';
+import { IkeSession, DEFAULT_RETRANSMIT } from '../../src/ike/session.js';
+import type { IkeOutput, IkeSessionConfig, ChildSaInfo, IkeEvent } from '../../src/ike/session.js';
+import { parseProposals } from '../../src/ike/sa/proposals.js';
+import { anyTs } from '../../src/ike/sa/traffic-selectors.js';
+import { parseIdentity } from '../../src/ike/identity.js';
+import { DhGroup, ExchangeType, PayloadType } from '../../src/ike/constants.js';
+import { decodeMessage, findPayload } from '../../src/ike/codec/index.js';
+import { TestResponder } from '../support/test-responder.js';
+import type { ResponderOptions } from '../support/test-responder.js';
+
+const PSK = new TextEncoder().encode('correct horse battery staple');
+const CLIENT = { address: '192.0.2.2', port: 40000 };
+const GW = { address: '198.51.100.10', port: 500 };
+
+function config(over: Partial<IkeSessionConfig> = {}): IkeSessionConfig {
+  return {
+    localId: parseIdentity('client@test'),
+    remoteId: parseIdentity('@gw.test'),
+    psk: PSK,
+    ikeProposals: parseProposals('aes256gcm16-prfsha256-x25519-ecp256', 'ike'),
+    espProposals: parseProposals('aes256gcm16,chacha20poly1305', 'esp'),
+    request: { ip4: true, ip6: false, dns: true },
+    tsLocal: anyTs(false),
+    tsRemote: anyTs(false),
+    forceEncap: true,
+    retransmit: DEFAULT_RETRANSMIT,
+    maxInitRetries: 5,
+    replayWindow: 1024,
+    ...over,
+  };
+}
+
+function responder(over: Partial<ResponderOptions> = {}): TestResponder {
+  return new TestResponder({
+    psk: PSK,
+    id: parseIdentity('@gw.test'),
+    address: { address: GW.address, port: 4500 },
+    random: new SeededRandom(99),
+    ...over,
+  });
+}
+
+interface Run {
+  session: IkeSession;
+  resp: TestResponder;
+  outputs: IkeOutput[];
+  events: IkeEvent[];
+  sent: Uint8Array[];
+  now: number;
+}
+
+/** Delivers every `send` output to the responder and its answers back, until quiet. */
+function pump(run: Run, outputs: IkeOutput[], deliver = true): void {
+  const queue = [...outputs];
+  while (queue.length > 0) {
+    const o = queue.shift()!;
+    run.outputs.push(o);
+    if (o.kind === 'event') run.events.push(o.event);
+    if (o.kind !== 'send') continue;
+    run.sent.push(o.data);
+    if (!deliver) continue;
+    const answer = run.resp.receive(o.data, CLIENT);
+    if (answer) {
+      queue.push(
+        ...run.session.handle(
+          { kind: 'datagram', data: answer, from: { address: GW.address, port: o.to.port } },
+          run.now,
+        ),
+      );
+    }
+  }
+}
+
+function start(cfg = config(), resp = responder(), seed = 1): Run {
+  const session = new IkeSession(cfg, new SeededRandom(seed));
+  const run: Run = { session, resp, outputs: [], events: [], sent: [], now: 1000 };
+  pump(run, session.handle({ kind: 'start', local: CLIENT, remote: GW }, run.now));
+  return run;
+}
+
+function closedEvent(run: Run): Extract<IkeEvent, { type: 'closed' }> | undefined {
+  return run.events.find((e): e is Extract<IkeEvent, { type: 'closed' }> => e.type === 'closed');
+}
+
+test('IKE_SA_INIT + IKE_AUTH with PSK establish an IKE SA and a CHILD_SA with matching keys', () => {
+  // IKE_SA_INIT { SA, KE, Ni, N(NAT_D)x2, N(FRAG), N(SIG_HASH) } -->  <-- { SA, KE, Nr, N(NAT_D)x2 }
+  // IKE_AUTH SK{ IDi, N(INITIAL_CONTACT), IDr, AUTH, CP, SA, TSi, TSr } -->  <-- SK{ IDr, AUTH, CP, SA, TSi, TSr }
+  const run = start();
+  assert.equal(run.session.state, 'established');
+  const install = run.outputs.find(
+    (o): o is Extract<IkeOutput, { kind: 'installChild' }> => o.kind === 'installChild',
+  );
+  assert.ok(install, 'CHILD_SA installed');
+  const child: ChildSaInfo = install.child;
+  const rc = run.resp.child!;
+  // Our outbound = responder's inbound, and the keys agree in both directions (RFC 7296 §2.17).
+  assert.equal(child.outbound.spi, rc.inSpi);
+  assert.equal(child.inbound.spi, rc.outSpi);
+  assert.equal(toHex(child.outbound.keymat), toHex(rc.keyI));
+  assert.equal(toHex(child.inbound.keymat), toHex(rc.keyR));
+  assert.equal(child.outbound.keymat.length, 36);
+  const est = run.events.find(
+    (e): e is Extract<IkeEvent, { type: 'established' }> => e.type === 'established',
+  );
+  assert.ok(est);
+  assert.equal(est.info.config.ip4, '203.0.113.130');
+  assert.deepEqual(est.info.config.dns4, ['203.0.113.53']);
+  assert.deepEqual(est.info.tsRemote, ['203.0.113.0/25']);
+  assert.equal(est.info.ikeProposal, 'aes256gcm16-prfsha256-x25519');
+  assert.equal(est.info.espProposal, 'aes256gcm16');
+  assert.equal(est.info.remoteId, 'gw.test');
+  // forceEncap: after IKE_SA_INIT everything goes to port 4500 with the non-ESP marker.
+  const sends = run.outputs.filter(
+    (o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send',
+  );
+  assert.equal(sends[0]!.to.port, 500);
+  assert.equal(sends[0]!.nonEspMarker, false);
+  assert.equal(sends[1]!.to.port, 4500);
+  assert.equal(sends[1]!.nonEspMarker, true);
+});
+
+test('the same seeds give a byte-identical transcript (time and randomness are injected)', () => {
+  const a = start(config(), responder(), 5);
+  const b = start(config(), responder(), 5);
+  assert.deepEqual(a.sent.map(toHex), b.sent.map(toHex));
+  const c = start(config(), responder(), 6);
+  assert.notEqual(toHex(a.sent[0]!), toHex(c.sent[0]!));
+});
+
+test('COOKIE: the initiator repeats IKE_SA_INIT with the cookie first (RFC 7296 §2.6)', () => {
+  const run = start(config(), responder({ demandCookie: true }));
+  assert.equal(run.session.state, 'established');
+  const second = decodeMessage(run.sent[1]!);
+  assert.equal(second.header.exchangeType, ExchangeType.IKE_SA_INIT);
+  const first = second.payloads[0]!;
+  assert.equal(first.type, PayloadType.NOTIFY);
+});
+
+test('INVALID_KE_PAYLOAD: retry with the group the gateway asks for when we offered it', () => {
+  const run = start(config(), responder({ requireGroup: DhGroup.ECP_256 }));
+  assert.equal(run.session.state, 'established');
+  const retry = decodeMessage(run.sent[1]!);
+  const ke = findPayload(retry.payloads, PayloadType.KE);
+  assert.ok(ke);
+  assert.equal(ke.dhGroup, DhGroup.ECP_256);
+  assert.equal(ke.data.length, 64);
+});
+
+test('INVALID_KE_PAYLOAD for a group we never offered fails with NO_PROPOSAL', () => {
+  const run = start(config(), responder({ requireGroup: DhGroup.MODP_2048 }));
+  assert.equal(run.session.state, 'closed');
+  assert.equal(closedEvent(run)?.error?.code, 'ERR_IKE_NO_PROPOSAL');
+});
+
+test('wrong PSK: the gateway answers AUTHENTICATION_FAILED and we report it', () => {
+  const run = start(config({ psk: new TextEncoder().encode('wrong') }));
+  assert.equal(run.session.state, 'closed');
+  const ev = closedEvent(run);
+  assert.equal(ev?.error?.code, 'ERR_IKE_AUTH_FAILED');
+  assert.match(ev.error.message, /AUTHENTICATION_FAILED/);
+  assert.ok(!run.outputs.some((o) => o.kind === 'installChild'));
+});
+
+test('a gateway that does not know our PSK is caught by checking its AUTH', () => {
+  const run = start(
+    config(),
+    responder({ psk: new TextEncoder().encode('other'), checkAuth: false }),
+  );
+  assert.equal(closedEvent(run)?.error?.code, 'ERR_IKE_AUTH_FAILED');
+  assert.ok(!run.outputs.some((o) => o.kind === 'installChild'));
+});
+
+test('NO_PROPOSAL_CHOSEN names what we offered', () => {
+  const run = start(config(), responder({ refuseIke: true }));
+  const ev = closedEvent(run);
+  assert.equal(ev?.error?.code, 'ERR_IKE_NO_PROPOSAL');
+  assert.match(ev.error.message, /aes256gcm16-prfsha256-x25519-ecp256/);
+});
+
+test('unanswered requests are retransmitted byte for byte with backoff, then time out', () => {
+  const session = new IkeSession(config(), new SeededRandom(3));
+  const run: Run = { session, resp: responder(), outputs: [], events: [], sent: [], now: 0 };
+  pump(run, session.handle({ kind: 'start', local: CLIENT, remote: GW }, 0), false);
+  const timers: number[] = [];
+  for (let i = 0; i < 10 && session.state !== 'closed'; i++) {
+    const t = run.outputs
+      .filter((o): o is Extract<IkeOutput, { kind: 'setTimer' }> => o.kind === 'setTimer')
+      .at(-1)!;
+    timers.push(t.at);
+    run.now = t.at;
+    pump(run, session.handle({ kind: 'timer', timer: 'retransmit' }, t.at), false);
+  }
+  assert.equal(session.state, 'closed');
+  assert.equal(run.sent.length, DEFAULT_RETRANSMIT.tries + 1);
+  for (const s of run.sent) assert.equal(toHex(s), toHex(run.sent[0]!));
+  // Exponential backoff: each gap is larger than the previous one.
+  const gaps = timers.map((t, i) => t - (i === 0 ? 0 : timers[i - 1]!));
+  for (let i = 1; i < gaps.length; i++) assert.ok(gaps[i]! > gaps[i - 1]!, `gap ${i} grows`);
+  const ev = closedEvent(run);
+  assert.equal(ev?.error?.code, 'ERR_IKE_TIMEOUT');
+  assert.match(ev.error.message, /198\.51\.100\.10:500/);
+  assert.equal(run.now, timers.at(-1));
+  assert.ok(run.now <= session.totalTimeoutMs());
+});
+
+test('a tampered response is dropped without consuming the message ID; the genuine one still works', () => {
+  const session = new IkeSession(config(), new SeededRandom(4));
+  const resp = responder();
+  const run: Run = { session, resp, outputs: [], events: [], sent: [], now: 0 };
+  const outs = session.handle({ kind: 'start', local: CLIENT, remote: GW }, 0);
+  const init = outs.find((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send')!;
+  const initResp = resp.receive(init.data, CLIENT)!;
+  const authOuts = session.handle({ kind: 'datagram', data: initResp, from: GW }, 0);
+  const auth = authOuts.find((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send')!;
+  const authResp = resp.receive(auth.data, CLIENT)!;
+  const bad = authResp.slice();
+  bad[bad.length - 3]! ^= 0x40;
+  const r1 = session.handle(
+    { kind: 'datagram', data: bad, from: { address: GW.address, port: 4500 } },
+    0,
+  );
+  assert.equal(r1.length, 0);
+  assert.equal(session.counters.dropped['integrity'], 1);
+  assert.equal(session.state, 'connecting');
+  pump(
+    run,
+    session.handle(
+      { kind: 'datagram', data: authResp, from: { address: GW.address, port: 4500 } },
+      0,
+    ),
+  );
+  assert.equal(session.state, 'established');
+});
+
+test('gateway liveness check gets an empty response; its retransmission gets the same bytes', () => {
+  const run = start();
+  const dpd = run.resp.request('dpd');
+  const o1 = run.session.handle(
+    { kind: 'datagram', data: dpd, from: { address: GW.address, port: 4500 } },
+    2000,
+  );
+  const o2 = run.session.handle(
+    { kind: 'datagram', data: dpd, from: { address: GW.address, port: 4500 } },
+    2100,
+  );
+  const s1 = o1.find((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send')!;
+  const s2 = o2.find((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send')!;
+  assert.equal(toHex(s1.data), toHex(s2.data));
+  const decoded = decodeMessage(s1.data);
+  assert.equal(decoded.header.exchangeType, ExchangeType.INFORMATIONAL);
+  assert.equal(decoded.header.messageId, 0);
+  assert.equal(run.session.state, 'established');
+});
+
+test('a DELETE of the IKE SA from the gateway is acknowledged and closes the session', () => {
+  const run = start();
+  const del = run.resp.request('delete-ike');
+  pump(
+    run,
+    run.session.handle(
+      { kind: 'datagram', data: del, from: { address: GW.address, port: 4500 } },
+      2000,
+    ),
+  );
+  assert.equal(run.session.state, 'closed');
+  const ev = closedEvent(run)!;
+  assert.equal(ev.byPeer, true);
+  assert.equal(ev.error?.code, 'ERR_IKE_DELETED');
+  assert.ok(run.outputs.some((o) => o.kind === 'removeChild'));
+});
+
+test('a DELETE of our only CHILD_SA is answered with our SPI and closes the tunnel', () => {
+  const run = start();
+  const inSpi = run.resp.child!.outSpi;
+  const del = run.resp.request('delete-child');
+  const outs = run.session.handle(
+    { kind: 'datagram', data: del, from: { address: GW.address, port: 4500 } },
+    2000,
+  );
+  const reply = outs.find((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send')!;
+  run.resp.receive(reply.data, CLIENT);
+  const inner = run.resp.informationalsReceived.at(-1)!;
+  const d = findPayload(inner, PayloadType.DELETE);
+  assert.ok(d);
+  assert.equal(new DataView(d.spis[0]!.buffer, d.spis[0]!.byteOffset).getUint32(0), inSpi);
+  assert.equal(run.session.state, 'closed');
+});
+
+test('close sends an INFORMATIONAL DELETE and ends when the gateway answers', () => {
+  const run = start();
+  pump(run, run.session.handle({ kind: 'close' }, 3000));
+  assert.ok(run.resp.deleted, 'gateway saw the DELETE');
+  assert.equal(run.session.state, 'closed');
+  const ev = closedEvent(run)!;
+  assert.equal(ev.error, undefined);
+});
+
+test('garbage and datagrams for other SPIs are counted, never thrown', () => {
+  const run = start();
+  for (const junk of [
+    new Uint8Array(0),
+    new Uint8Array(5),
+    new Uint8Array(28),
+    new Uint8Array(200).fill(0xaa),
+  ]) {
+    const outs = run.session.handle({ kind: 'datagram', data: junk, from: GW }, 5000);
+    assert.ok(!outs.some((o) => o.kind === 'event' && o.event.type === 'closed'));
+  }
+  const total = Object.values(run.session.counters.dropped).reduce((a, b) => a + b, 0);
+  assert.equal(total, 4);
+  assert.equal(run.session.state, 'established');
+});

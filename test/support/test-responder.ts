@@ -1,0 +1,408 @@
+/**
+ * A test-only IKEv2 responder built on our own codecs and crypto, for in-memory two-party exchange
+ * tests (the idea of strongSwan's exchange_test_helper). It implements just what the tests need:
+ * IKE_SA_INIT (optionally demanding a COOKIE or another KE group), IKE_AUTH with PSK, a CP reply,
+ * traffic selector narrowing, one ESP CHILD_SA, and INFORMATIONAL requests in both directions.
+ * It is deliberately independent of src/ike/session.ts so a bug there is not mirrored here.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { concatBytes, equalBytes } from '../../src/core/bytes.js';
+import type { Random } from '../../src/core/random.js';
+import { parseIpAddress } from '../../src/core/ip.js';
+import { createKeyExchange } from '../../src/crypto/ke.js';
+import { deriveChildKeys, deriveIkeKeys } from '../../src/crypto/kdf.js';
+import { prf } from '../../src/crypto/prf.js';
+import { sha1 } from '../../src/crypto/hash.js';
+import { createSkCrypter } from '../../src/crypto/sk.js';
+import type { SkCrypter } from '../../src/crypto/sk.js';
+import {
+  AuthMethod,
+  CfgAttr,
+  CfgType,
+  ExchangeType,
+  HeaderFlag,
+  NotifyType,
+  PayloadType,
+  ProtocolId,
+  TransformAttr,
+  TransformType,
+} from '../../src/ike/constants.js';
+import {
+  decodeMessage,
+  decodePayloadChain,
+  encodeMessage,
+  encodePayloadChain,
+  filterPayloads,
+  findPayload,
+} from '../../src/ike/codec/index.js';
+import type {
+  CfgAttribute,
+  IkeHeader,
+  NotifyPayload,
+  Payload,
+  Proposal,
+  SkPayload,
+  TrafficSelector,
+} from '../../src/ike/codec/index.js';
+import { tsFromCidr } from '../../src/ike/sa/traffic-selectors.js';
+
+export interface ResponderOptions {
+  psk: Uint8Array;
+  id: { type: number; data: Uint8Array };
+  address: { address: string; port: number };
+  /** Group the responder insists on (answers INVALID_KE_PAYLOAD otherwise). */
+  requireGroup?: number;
+  /** Demand a cookie on the first IKE_SA_INIT. */
+  demandCookie?: boolean;
+  /** Virtual IP to assign. */
+  virtualIp?: string;
+  dns?: string[];
+  /** Local (protected) subnet; TSr is narrowed to it. */
+  subnet?: string;
+  /** Reply NO_PROPOSAL_CHOSEN to IKE_SA_INIT. */
+  refuseIke?: boolean;
+  /** Check the initiator's AUTH and answer AUTHENTICATION_FAILED when wrong (default true). */
+  checkAuth?: boolean;
+  /** Pretend the initiator is behind a NAT (wrong NAT_D destination hash). */
+  natHere?: boolean;
+  random: Random;
+}
+
+export interface ResponderChild {
+  /** Responder's inbound SPI (= initiator's outbound). */
+  inSpi: number;
+  outSpi: number;
+  encrId: number;
+  keyI: Uint8Array;
+  keyR: Uint8Array;
+}
+
+function u32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v >>> 0);
+  return b;
+}
+
+function notify(type: number, data: Uint8Array = new Uint8Array(0)): NotifyPayload {
+  return {
+    type: PayloadType.NOTIFY,
+    critical: false,
+    protocol: 0,
+    spi: new Uint8Array(0),
+    notifyType: type,
+    data,
+  };
+}
+
+export class TestResponder {
+  readonly opts: ResponderOptions;
+  spiI: Uint8Array = new Uint8Array(8);
+  spiR: Uint8Array = new Uint8Array(8);
+  private ni: Uint8Array = new Uint8Array(0);
+  private nr: Uint8Array = new Uint8Array(0);
+  private initReq: Uint8Array = new Uint8Array(0);
+  private initResp: Uint8Array = new Uint8Array(0);
+  private prfId = 0;
+  private crypter: SkCrypter | undefined;
+  private keys: ReturnType<typeof deriveIkeKeys> | undefined;
+  private cookieSecret = new Uint8Array(16).fill(7);
+  child: ResponderChild | undefined;
+  /** Message ID of our next request to the initiator. */
+  private myMid = 0;
+  lastAuthError: string | undefined;
+  informationalsReceived: Payload[][] = [];
+  deleted = false;
+
+  constructor(opts: ResponderOptions) {
+    this.opts = opts;
+  }
+
+  /** Handles one datagram from the initiator; returns our answer (or none). */
+  receive(data: Uint8Array, from: { address: string; port: number }): Uint8Array | undefined {
+    const { header, payloads } = decodeMessage(data);
+    if ((header.flags & HeaderFlag.RESPONSE) !== 0) {
+      // A response to a request we made: decrypt and record it.
+      const inner = this.open(data, payloads);
+      this.informationalsReceived.push(inner);
+      return undefined;
+    }
+    switch (header.exchangeType) {
+      case ExchangeType.IKE_SA_INIT:
+        return this.onInit(header, payloads, data, from);
+      case ExchangeType.IKE_AUTH:
+        return this.onAuth(header, payloads, data);
+      case ExchangeType.INFORMATIONAL: {
+        const inner = this.open(data, payloads);
+        this.informationalsReceived.push(inner);
+        if (inner.some((p) => p.type === PayloadType.DELETE)) this.deleted = true;
+        return this.seal(header.exchangeType, header.messageId, true, []);
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private onInit(
+    header: IkeHeader,
+    payloads: Payload[],
+    data: Uint8Array,
+    from: { address: string; port: number },
+  ): Uint8Array {
+    const hdr = (spiR: Uint8Array): Omit<IkeHeader, 'nextPayload' | 'length'> => ({
+      spiI: header.spiI,
+      spiR,
+      version: 0x20,
+      exchangeType: ExchangeType.IKE_SA_INIT,
+      flags: HeaderFlag.RESPONSE,
+      messageId: 0,
+    });
+    const zero = new Uint8Array(8);
+    if (this.opts.refuseIke)
+      return encodeMessage(hdr(zero), [notify(NotifyType.NO_PROPOSAL_CHOSEN)]);
+    const notifies = filterPayloads(payloads, PayloadType.NOTIFY);
+    if (this.opts.demandCookie) {
+      const expected = createHmac('sha256', this.cookieSecret)
+        .update(header.spiI)
+        .digest()
+        .subarray(0, 16);
+      const c = notifies.find((n) => n.notifyType === NotifyType.COOKIE);
+      if (!c || !equalBytes(c.data, expected)) {
+        return encodeMessage(hdr(zero), [notify(NotifyType.COOKIE, new Uint8Array(expected))]);
+      }
+    }
+    const sa = findPayload(payloads, PayloadType.SA);
+    const ke = findPayload(payloads, PayloadType.KE);
+    const nonce = findPayload(payloads, PayloadType.NONCE);
+    if (!sa || !ke || !nonce) {
+      throw new Error('responder: bad IKE_SA_INIT');
+    }
+    if (this.opts.requireGroup !== undefined && ke.dhGroup !== this.opts.requireGroup) {
+      const g = new Uint8Array(2);
+      new DataView(g.buffer).setUint16(0, this.opts.requireGroup);
+      return encodeMessage(hdr(zero), [notify(NotifyType.INVALID_KE_PAYLOAD, g)]);
+    }
+    // Choose the first transform of each type from the first proposal.
+    const p = sa.proposals[0]!;
+    const pick = (type: number) => p.transforms.find((t) => t.type === type);
+    const encr = pick(TransformType.ENCR)!;
+    const prfT = pick(TransformType.PRF)!;
+    const dhT = p.transforms.find((t) => t.type === TransformType.DH && t.id === ke.dhGroup)!;
+    const integ = pick(TransformType.INTEG);
+    const chosen: Proposal = {
+      num: p.num,
+      protocol: ProtocolId.IKE,
+      spi: new Uint8Array(0),
+      transforms: [encr, ...(integ ? [integ] : []), prfT, dhT],
+    };
+    this.spiI = header.spiI.slice();
+    this.spiR = this.opts.random.bytes(8);
+    this.ni = nonce.data.slice();
+    this.nr = this.opts.random.bytes(32);
+    const myKe = createKeyExchange(ke.dhGroup, this.opts.random);
+    const shared = myKe.computeSharedSecret(ke.data);
+    const keyBits = encr.attributes.find((a) => a.type === TransformAttr.KEY_LENGTH)?.value;
+    this.crypter = createSkCrypter(
+      encr.id,
+      typeof keyBits === 'number' ? keyBits : 256,
+      integ?.id ?? 0,
+    );
+    this.prfId = prfT.id;
+    this.keys = deriveIkeKeys({
+      prfId: this.prfId,
+      encrKeyLength: this.crypter.encrKeyLength,
+      integKeyLength: this.crypter.integKeyLength,
+      ni: this.ni,
+      nr: this.nr,
+      spiI: this.spiI,
+      spiR: this.spiR,
+      sharedSecret: shared,
+    });
+    const port = new Uint8Array(2);
+    const natd = (addr: string, portNo: number): Uint8Array => {
+      new DataView(port.buffer).setUint16(0, portNo);
+      return sha1(concatBytes(this.spiI, this.spiR, parseIpAddress(addr), port));
+    };
+    const srcHash = natd(this.opts.address.address, this.opts.address.port);
+    const dstHash = this.opts.natHere ? this.opts.random.bytes(20) : natd(from.address, from.port);
+    this.initReq = data.slice();
+    this.initResp = encodeMessage(hdr(this.spiR), [
+      { type: PayloadType.SA, critical: false, proposals: [chosen] },
+      { type: PayloadType.KE, critical: false, dhGroup: ke.dhGroup, data: myKe.publicValue },
+      { type: PayloadType.NONCE, critical: false, data: this.nr },
+      notify(NotifyType.NAT_DETECTION_SOURCE_IP, srcHash),
+      notify(NotifyType.NAT_DETECTION_DESTINATION_IP, dstHash),
+    ]);
+    return this.initResp;
+  }
+
+  private open(data: Uint8Array, payloads: Payload[]): Payload[] {
+    const sk = payloads.find((p): p is SkPayload => p.type === PayloadType.SK);
+    if (!sk || !this.crypter || !this.keys) throw new Error('responder: no SK');
+    const aadLen = data.length - sk.body.length;
+    const keys = this.keys.skAi.length
+      ? { encr: this.keys.skEi, integ: this.keys.skAi }
+      : { encr: this.keys.skEi };
+    const inner = this.crypter.open(keys, data.subarray(0, aadLen), sk.body);
+    return decodePayloadChain(sk.firstInner, inner, aadLen);
+  }
+
+  private seal(exchange: number, mid: number, response: boolean, inner: Payload[]): Uint8Array {
+    const crypter = this.crypter!;
+    const k = this.keys!;
+    const chain = encodePayloadChain(inner);
+    const bodyLength = crypter.bodyLength(chain.bytes.length);
+    const msg = encodeMessage(
+      {
+        spiI: this.spiI,
+        spiR: this.spiR,
+        version: 0x20,
+        exchangeType: exchange,
+        flags: response ? HeaderFlag.RESPONSE : 0,
+        messageId: mid,
+      },
+      [
+        {
+          type: PayloadType.SK,
+          critical: false,
+          firstInner: chain.first,
+          body: new Uint8Array(bodyLength),
+        },
+      ],
+    );
+    const aadLen = msg.length - bodyLength;
+    const keys = k.skAr.length ? { encr: k.skEr, integ: k.skAr } : { encr: k.skEr };
+    msg.set(crypter.seal(keys, msg.subarray(0, aadLen), chain.bytes, this.opts.random), aadLen);
+    return msg;
+  }
+
+  private authOctets(
+    realMessage: Uint8Array,
+    nonce: Uint8Array,
+    key: Uint8Array,
+    idType: number,
+    idData: Uint8Array,
+  ): Uint8Array {
+    const body = concatBytes(Uint8Array.of(idType, 0, 0, 0), idData);
+    return concatBytes(realMessage, nonce, prf(this.prfId, key, body));
+  }
+
+  private pskAuth(octets: Uint8Array): Uint8Array {
+    return prf(
+      this.prfId,
+      prf(this.prfId, this.opts.psk, new TextEncoder().encode('Key Pad for IKEv2')),
+      octets,
+    );
+  }
+
+  private onAuth(header: IkeHeader, payloads: Payload[], data: Uint8Array): Uint8Array {
+    const inner = this.open(data, payloads);
+    const k = this.keys!;
+    const idi = findPayload(inner, PayloadType.IDi);
+    const auth = findPayload(inner, PayloadType.AUTH);
+    if (!idi || !auth) throw new Error('responder: no IDi/AUTH');
+    const expected = this.pskAuth(
+      this.authOctets(this.initReq, this.nr, k.skPi, idi.idType, idi.data),
+    );
+    if (
+      this.opts.checkAuth !== false &&
+      (expected.length !== auth.data.length || !timingSafeEqual(expected, auth.data))
+    ) {
+      this.lastAuthError = 'AUTH mismatch';
+      return this.seal(ExchangeType.IKE_AUTH, header.messageId, true, [
+        notify(NotifyType.AUTHENTICATION_FAILED),
+      ]);
+    }
+    const sa = findPayload(inner, PayloadType.SA);
+    const tsi = findPayload(inner, PayloadType.TSi);
+    const tsr = findPayload(inner, PayloadType.TSr);
+    if (!sa || !tsi || !tsr) {
+      throw new Error('responder: no SA/TS');
+    }
+    const p = sa.proposals[0]!;
+    const encr = p.transforms.find((t) => t.type === TransformType.ENCR)!;
+    const esn = p.transforms.find((t) => t.type === TransformType.ESN);
+    const inSpi = new DataView(this.opts.random.bytes(4).buffer).getUint32(0) | 0x100;
+    const keyBits = encr.attributes.find((a) => a.type === TransformAttr.KEY_LENGTH)?.value;
+    const encrLen = (typeof keyBits === 'number' ? keyBits : 256) / 8 + 4;
+    const ck = deriveChildKeys({
+      prfId: this.prfId,
+      skD: k.skD,
+      ni: this.ni,
+      nr: this.nr,
+      encrKeyLength: encrLen,
+      integKeyLength: 0,
+    });
+    this.child = {
+      inSpi: inSpi >>> 0,
+      outSpi: new DataView(p.spi.buffer, p.spi.byteOffset, 4).getUint32(0),
+      encrId: encr.id,
+      keyI: ck.encrI,
+      keyR: ck.encrR,
+    };
+    const vip = this.opts.virtualIp ?? '203.0.113.130';
+    const narrowedI: TrafficSelector[] = [tsFromCidr(`${vip}/32`)];
+    const narrowedR: TrafficSelector[] = [tsFromCidr(this.opts.subnet ?? '203.0.113.0/25')];
+    const idr = {
+      type: PayloadType.IDr,
+      critical: false,
+      idType: this.opts.id.type,
+      data: this.opts.id.data,
+    } as const;
+    const myAuth = this.pskAuth(
+      this.authOctets(this.initResp, this.ni, k.skPr, this.opts.id.type, this.opts.id.data),
+    );
+    const attrs: CfgAttribute[] = [
+      { type: CfgAttr.INTERNAL_IP4_ADDRESS, value: parseIpAddress(vip) },
+    ];
+    for (const d of this.opts.dns ?? ['203.0.113.53'])
+      attrs.push({ type: CfgAttr.INTERNAL_IP4_DNS, value: parseIpAddress(d) });
+    const reply: Payload[] = [
+      idr,
+      { type: PayloadType.AUTH, critical: false, method: AuthMethod.SHARED_KEY_MIC, data: myAuth },
+      { type: PayloadType.CP, critical: false, cfgType: CfgType.REPLY, attributes: attrs },
+      {
+        type: PayloadType.SA,
+        critical: false,
+        proposals: [
+          {
+            num: p.num,
+            protocol: ProtocolId.ESP,
+            spi: u32(this.child.inSpi),
+            transforms: [encr, ...(esn ? [esn] : [])],
+          },
+        ],
+      },
+      { type: PayloadType.TSi, critical: false, selectors: narrowedI },
+      { type: PayloadType.TSr, critical: false, selectors: narrowedR },
+    ];
+    return this.seal(ExchangeType.IKE_AUTH, header.messageId, true, reply);
+  }
+
+  /** Builds a request from the gateway: an empty INFORMATIONAL (liveness) or a DELETE. */
+  request(kind: 'dpd' | 'delete-ike' | 'delete-child'): Uint8Array {
+    const mid = this.myMid++;
+    const inner: Payload[] =
+      kind === 'dpd'
+        ? []
+        : kind === 'delete-ike'
+          ? [
+              {
+                type: PayloadType.DELETE,
+                critical: false,
+                protocol: ProtocolId.IKE,
+                spiSize: 0,
+                spis: [],
+              },
+            ]
+          : [
+              {
+                type: PayloadType.DELETE,
+                critical: false,
+                protocol: ProtocolId.ESP,
+                spiSize: 4,
+                spis: [u32(this.child!.inSpi)],
+              },
+            ];
+    return this.seal(ExchangeType.INFORMATIONAL, mid, false, inner);
+  }
+}
