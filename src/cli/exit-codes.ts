@@ -1,0 +1,56 @@
+/**
+ * Exit codes of the `vpn` command, one per kind of failure, so scripts can branch on them.
+ * Keep in sync with README.md ("Exit codes").
+ */
+import type { ErrorCode } from '../core/errors.js';
+
+export const EXIT = {
+  OK: 0,
+  INTERNAL: 1,
+  USAGE: 2,
+  UNREACHABLE: 3,
+  AUTH_FAILED: 4,
+  NO_PROPOSAL: 5,
+  GATEWAY_REFUSED: 6,
+  PROTOCOL: 7,
+  PRIVILEGE: 8,
+  NETCFG: 9,
+  CLOSED_BY_GATEWAY: 10,
+  NOT_RUNNING: 11,
+  CERTIFICATE: 12,
+} as const;
+
+export function exitCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case 'ERR_CONFIG':
+    case 'ERR_ARG':
+      return EXIT.USAGE;
+    case 'ERR_RESOLVE':
+    case 'ERR_IKE_TIMEOUT':
+      return EXIT.UNREACHABLE;
+    case 'ERR_IKE_AUTH_FAILED':
+    case 'ERR_EAP_FAILED':
+      return EXIT.AUTH_FAILED;
+    case 'ERR_IKE_NO_PROPOSAL':
+      return EXIT.NO_PROPOSAL;
+    case 'ERR_IKE_TS_UNACCEPTABLE':
+    case 'ERR_IKE_PEER_ERROR':
+      return EXIT.GATEWAY_REFUSED;
+    case 'ERR_IKE_PROTOCOL':
+    case 'ERR_PARSE':
+    case 'ERR_CRYPTO':
+      return EXIT.PROTOCOL;
+    case 'ERR_TUN':
+    case 'ERR_PRIVILEGE':
+      return EXIT.PRIVILEGE;
+    case 'ERR_NETCFG':
+    case 'ERR_DNS':
+      return EXIT.NETCFG;
+    case 'ERR_IKE_DELETED':
+      return EXIT.CLOSED_BY_GATEWAY;
+    case 'ERR_CONTROL':
+      return EXIT.NOT_RUNNING;
+    case 'ERR_CERT':
+      return EXIT.CERTIFICATE;
+  }
+}

@@ -1,0 +1,401 @@
+/**
+ * The `vpn` command: a thin layer over the library (src/client). Only this folder maps errors to
+ * exit codes, writes to the terminal and calls process.exit.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { spawn } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { VpnError } from '../core/errors.js';
+import { Tunnel } from '../client/tunnel.js';
+import type { TunnelOptions, TunnelSummary } from '../client/tunnel.js';
+import { ControlServer, controlSocketPath, request } from '../client/control.js';
+import { readSecretFile, runtimeDir } from '../config/load.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { Ui, summaryLines } from './ui.js';
+import type { UiMode } from './ui.js';
+import { promptSecret } from './prompt.js';
+
+interface ConnectFlags {
+  id?: string;
+  remoteId?: string;
+  pskFile?: string;
+  port: number;
+  ike?: string;
+  esp?: string;
+  dns: 'auto' | 'off';
+  background?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+  name: string;
+  mtu?: number;
+  keepalive: number;
+  timeout: number;
+  remoteNet?: string[];
+  daemonChild?: boolean;
+}
+
+function intArg(min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+function uiMode(json: boolean | undefined): UiMode {
+  if (json) return 'json';
+  return process.stderr.isTTY && process.env['CI'] !== 'true' ? 'tty' : 'plain';
+}
+
+async function obtainPsk(flags: ConnectFlags, ui: Ui): Promise<Uint8Array> {
+  if (flags.pskFile) return readSecretFile(flags.pskFile, 'PSK');
+  const env = process.env['VPN_PSK'];
+  if (env !== undefined && env !== '') return new TextEncoder().encode(env);
+  if (process.stdin.isTTY && ui.mode === 'tty') {
+    const s = await promptSecret('Pre-shared key: ');
+    if (s === '') throw new VpnError('ERR_CONFIG', 'empty pre-shared key');
+    return new TextEncoder().encode(s);
+  }
+  throw new VpnError(
+    'ERR_CONFIG',
+    'no pre-shared key: use --psk-file PATH (mode 600) or the VPN_PSK environment variable',
+  );
+}
+
+function tunnelOptions(
+  gateway: string,
+  flags: ConnectFlags,
+  psk: Uint8Array,
+  ui: Ui,
+): TunnelOptions {
+  // Retransmit schedule scaled so the whole attempt ends within --timeout seconds.
+  const totalMs = flags.timeout * 1000;
+  const tries = 4;
+  const base = 1.8;
+  let sum = 0;
+  for (let i = 0; i <= tries; i++) sum += Math.pow(base, i);
+  const first = Math.max(200, Math.floor(totalMs / sum));
+  return {
+    gateway,
+    port: flags.port,
+    psk,
+    dns: flags.dns,
+    keepaliveMs: flags.keepalive * 1000,
+    retransmit: { timeoutMs: first, base, tries, maxTimeoutMs: totalMs },
+    journalPath: `${runtimeDir()}/${flags.name}.journal`,
+    logger: ui.logger(),
+    ...(flags.id ? { localId: flags.id } : {}),
+    ...(flags.remoteId ? { remoteId: flags.remoteId } : {}),
+    ...(flags.ike ? { ikeProposals: flags.ike } : {}),
+    ...(flags.esp ? { espProposals: flags.esp } : {}),
+    ...(flags.mtu ? { mtu: flags.mtu } : {}),
+    ...(flags.remoteNet ? { remoteNetworks: flags.remoteNet } : {}),
+  };
+}
+
+/** Runs the tunnel in this process until it ends; returns the exit code. */
+async function runForeground(
+  gateway: string,
+  flags: ConnectFlags,
+  psk: Uint8Array,
+  ui: Ui,
+  hooks: {
+    onUp?: (s: TunnelSummary) => void;
+    onFail?: (code: number, message: string) => void;
+  } = {},
+): Promise<number> {
+  await NetConfiguratorRecovery(flags.name, ui);
+  const tunnel = new Tunnel(tunnelOptions(gateway, flags, psk, ui));
+  tunnel.on((e) => ui.onEvent(e));
+  const sockPath = controlSocketPath(runtimeDir(), flags.name);
+  const control = await ControlServer.listen(sockPath, async (req) => {
+    if (req.cmd === 'status') return tunnel.status();
+    await tunnel.close();
+    return { disconnected: true };
+  });
+  let userClosed = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    userClosed = true;
+    ui.info(`${sig}: disconnecting`);
+    void tunnel.close();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  try {
+    const summary = await tunnel.connect();
+    hooks.onUp?.(summary);
+  } catch (e) {
+    control.close();
+    const err = e as VpnError;
+    const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+    ui.fail(err.message);
+    hooks.onFail?.(code, err.message);
+    return code;
+  }
+  const err = await tunnel.closed;
+  control.close();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGHUP', onSignal);
+  if (err && !userClosed) {
+    ui.fail(err.message);
+    return exitCodeFor(err.code);
+  }
+  return EXIT.OK;
+}
+
+/** After a crash (kill -9) the journal of host changes is replayed before a new connect. */
+async function NetConfiguratorRecovery(name: string, ui: Ui): Promise<void> {
+  const { NetConfigurator } = await import('../tun/netcfg.js');
+  const path = `${runtimeDir()}/${name}.journal`;
+  try {
+    const restored = await NetConfigurator.recover(path);
+    if (restored) ui.info(`restored host network settings left by a previous run (${path})`);
+  } catch (e) {
+    ui.info(`could not replay ${path}: ${(e as Error).message}`);
+  }
+}
+
+async function connectCommand(gateway: string, flags: ConnectFlags): Promise<number> {
+  if (flags.daemonChild) return daemonChild(gateway, flags);
+  const ui = new Ui(uiMode(flags.json), flags.verbose === true);
+  let psk: Uint8Array;
+  try {
+    psk = await obtainPsk(flags, ui);
+  } catch (e) {
+    ui.fail((e as Error).message);
+    return e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+  }
+  if (!flags.background) return runForeground(gateway, flags, psk, ui);
+  return runBackground(flags, psk, ui);
+}
+
+/**
+ * --background: a detached child runs the tunnel; we wait until it carries traffic (exit 0 with
+ * the summary) or fails (exit with its code and reason).
+ */
+async function runBackground(flags: ConnectFlags, psk: Uint8Array, ui: Ui): Promise<number> {
+  const bin = fileURLToPath(new URL('../../../bin/vpn.js', import.meta.url));
+  const args = process.argv.slice(2).filter((a) => a !== '--background');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
+  const logPath = `${runtimeDir()}/${flags.name}.log`;
+  const logFd = openSync(logPath, 'a', 0o600);
+  const child = spawn(process.execPath, [bin, ...args, '--daemon-child'], {
+    detached: true,
+    stdio: ['ignore', logFd, logFd, 'ipc'],
+    env: { ...process.env, VPN_PSK: '' },
+  });
+  closeSync(logFd);
+  child.send({ psk: Buffer.from(psk).toString('base64') });
+  const result = await new Promise<
+    { ok: true; summary: TunnelSummary } | { ok: false; code: number; message: string }
+  >((resolve) => {
+    child.on('message', (m) => resolve(m as { ok: true; summary: TunnelSummary }));
+    child.on('exit', (code) =>
+      resolve({
+        ok: false,
+        code: code ?? EXIT.INTERNAL,
+        message: `tunnel process exited (${code}); see ${logPath}`,
+      }),
+    );
+  });
+  child.disconnect();
+  child.unref();
+  if (!result.ok) {
+    ui.fail(result.message);
+    return result.code;
+  }
+  if (ui.mode === 'json') ui.json({ event: 'up', pid: child.pid, summary: result.summary });
+  else {
+    for (const l of summaryLines(result.summary)) process.stderr.write(`${l}\n`);
+    process.stderr.write(
+      `Running in the background (pid ${child.pid}); stop with: vpn disconnect${flags.name !== 'default' ? ` --name ${flags.name}` : ''}\n`,
+    );
+  }
+  return EXIT.OK;
+}
+
+async function daemonChild(gateway: string, flags: ConnectFlags): Promise<number> {
+  const ui = new Ui('plain', flags.verbose === true);
+  const psk = await new Promise<Uint8Array>((resolve) => {
+    process.once('message', (m: { psk: string }) =>
+      resolve(new Uint8Array(Buffer.from(m.psk, 'base64'))),
+    );
+  });
+  return runForeground(gateway, flags, psk, ui, {
+    onUp: (summary) => {
+      process.send?.({ ok: true, summary });
+      process.disconnect?.();
+    },
+    onFail: (code, message) => process.send?.({ ok: false, code, message }),
+  });
+}
+
+async function statusCommand(flags: { json?: boolean; name: string }): Promise<number> {
+  try {
+    const st = (await request(controlSocketPath(runtimeDir(), flags.name), { cmd: 'status' })) as {
+      state: string;
+      summary?: TunnelSummary;
+      uptimeMs?: number;
+      esp: Record<string, number>;
+      ike: { retransmits: number };
+    };
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(st) + '\n');
+      return EXIT.OK;
+    }
+    process.stdout.write(
+      `State:       ${st.state}${st.uptimeMs ? ` for ${Math.round(st.uptimeMs / 1000)} s` : ''}\n`,
+    );
+    if (st.summary)
+      for (const l of summaryLines(st.summary).slice(1)) process.stdout.write(`${l}\n`);
+    const e = st.esp;
+    process.stdout.write(
+      `Traffic:     out ${e['packetsOut'] ?? 0} packets / ${e['bytesOut'] ?? 0} bytes, in ${e['packetsIn'] ?? 0} packets / ${e['bytesIn'] ?? 0} bytes\n`,
+    );
+    const drops = Object.entries(e).filter(
+      ([k, v]) => !/^(packets|bytes)(In|Out)$/.test(k) && v > 0,
+    );
+    process.stdout.write(
+      `Drops:       ${drops.length ? drops.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}\n`,
+    );
+    return EXIT.OK;
+  } catch (e) {
+    const err = e as VpnError;
+    if (flags.json)
+      process.stdout.write(JSON.stringify({ state: 'down', error: err.message }) + '\n');
+    else process.stderr.write(`vpn: ${err.message}\n`);
+    return err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+  }
+}
+
+async function disconnectCommand(flags: { name: string; json?: boolean }): Promise<number> {
+  try {
+    await request(controlSocketPath(runtimeDir(), flags.name), { cmd: 'disconnect' });
+    if (flags.json) process.stdout.write(JSON.stringify({ disconnected: true }) + '\n');
+    else process.stderr.write('Disconnected; routes and DNS restored.\n');
+    return EXIT.OK;
+  } catch (e) {
+    const err = e as VpnError;
+    process.stderr.write(`vpn: ${err.message}\n`);
+    return err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+  }
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('vpn')
+    .description('IKEv2/IPsec VPN client with a userspace ESP data path')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('connect')
+    .description('connect to an IKEv2 gateway and route traffic through a TUN device')
+    .argument('<gateway>', 'gateway host name or IP address')
+    .option(
+      '--id <id>',
+      'our IKE identity (IDi): user@example.com, @host, or an IP; default: our IP',
+    )
+    .option('--remote-id <id>', "gateway's expected identity (IDr), e.g. @gw.example.com")
+    .option(
+      '--psk-file <path>',
+      'file holding the pre-shared key (must not be readable by others); or set VPN_PSK',
+    )
+    .addOption(
+      new Option('--port <n>', 'gateway IKE port').default(500).argParser(intArg(1, 65535)),
+    )
+    .option(
+      '--ike <proposals>',
+      'IKE proposals in strongSwan syntax, e.g. aes256gcm16-prfsha256-x25519',
+    )
+    .option(
+      '--esp <proposals>',
+      'ESP proposals in strongSwan syntax, e.g. aes256gcm16,chacha20poly1305',
+    )
+    .addOption(
+      new Option('--dns <mode>', 'use the DNS servers the gateway assigns')
+        .choices(['auto', 'off'])
+        .default('auto'),
+    )
+    .option(
+      '--remote-net <cidr>',
+      'network to route through the tunnel (repeatable; default: all)',
+      collect,
+    )
+    .addOption(new Option('--mtu <n>', 'TUN device MTU').argParser(intArg(576, 9000)))
+    .addOption(
+      new Option('--keepalive <seconds>', 'NAT-T keepalive interval (0 = off)')
+        .default(20)
+        .argParser(intArg(0, 3600)),
+    )
+    .addOption(
+      new Option('--timeout <seconds>', 'give up connecting after this long')
+        .default(30)
+        .argParser(intArg(1, 600)),
+    )
+    .addOption(
+      new Option('--name <name>', 'tunnel name for status/disconnect')
+        .default('default')
+        .argParser((v) => {
+          if (!/^[A-Za-z0-9_.-]{1,32}$/.test(v))
+            throw new InvalidArgumentError('letters, digits, _ . - only');
+          return v;
+        }),
+    )
+    .option('--background', 'detach once the tunnel carries traffic')
+    .option('--json', 'machine-readable output: one JSON object per line on stdout')
+    .option('-v, --verbose', 'log protocol details')
+    .addOption(new Option('--daemon-child').hideHelp())
+    .action(async (gateway: string, flags: ConnectFlags) =>
+      setExit(await connectCommand(gateway, flags)),
+    );
+
+  program
+    .command('status')
+    .description('show the running tunnel')
+    .option('--json', 'machine-readable output')
+    .addOption(new Option('--name <name>', 'tunnel name').default('default'))
+    .action(async (flags: { json?: boolean; name: string }) => setExit(await statusCommand(flags)));
+
+  program
+    .command('disconnect')
+    .description('close the running tunnel (DELETE to the gateway, host settings restored)')
+    .option('--json', 'machine-readable output')
+    .addOption(new Option('--name <name>', 'tunnel name').default('default'))
+    .action(async (flags: { name: string; json?: boolean }) =>
+      setExit(await disconnectCommand(flags)),
+    );
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.OK;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    const ce = e as { code?: string; exitCode?: number };
+    if (
+      ce.code === 'commander.helpDisplayed' ||
+      ce.code === 'commander.version' ||
+      ce.code === 'commander.help'
+    )
+      return EXIT.OK;
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) return EXIT.USAGE;
+    process.stderr.write(`vpn: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return EXIT.INTERNAL;
+  }
+  return code;
+}

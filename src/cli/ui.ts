@@ -1,0 +1,171 @@
+/**
+ * What a person (or a script) sees. In a terminal: ora spinner stages and a summary. Without a
+ * terminal: plain timestamped lines on stderr. With --json: one JSON object per line on stdout.
+ */
+import ora from 'ora';
+import type { Ora } from 'ora';
+import type { Logger, Subsystem } from '../core/log.js';
+import type { TunnelEvent, TunnelSummary } from '../client/tunnel.js';
+
+export type UiMode = 'tty' | 'plain' | 'json';
+
+const STAGE_TEXT: Record<string, string> = {
+  resolving: 'Resolving gateway',
+  'ike-sa-init': 'IKE_SA_INIT: negotiating keys',
+  'ike-auth': 'IKE_AUTH: authenticating',
+  configuring: 'Configuring TUN device, routes and DNS',
+};
+
+export class Ui {
+  readonly mode: UiMode;
+  private spinner: Ora | undefined;
+  private readonly verbose: boolean;
+
+  constructor(mode: UiMode, verbose: boolean) {
+    this.mode = mode;
+    this.verbose = verbose;
+  }
+
+  json(obj: Record<string, unknown>): void {
+    process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...obj }) + '\n');
+  }
+
+  line(msg: string): void {
+    process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+  }
+
+  onEvent(e: TunnelEvent): void {
+    switch (e.type) {
+      case 'stage': {
+        const text = `${STAGE_TEXT[e.stage] ?? e.stage}${e.detail ? ` (${e.detail})` : ''}`;
+        if (this.mode === 'json')
+          this.json({ event: 'stage', stage: e.stage, ...(e.detail ? { detail: e.detail } : {}) });
+        else if (this.mode === 'plain') this.line(text);
+        else if (this.spinner) {
+          this.spinner.succeed();
+          this.spinner = ora({ text, stream: process.stderr }).start();
+        } else this.spinner = ora({ text, stream: process.stderr }).start();
+        break;
+      }
+      case 'nat': {
+        const text = e.natHere
+          ? 'NAT detected on our side: using UDP port 4500 and keepalives'
+          : e.natThere
+            ? 'NAT detected at the gateway: using UDP port 4500'
+            : 'no NAT detected; UDP encapsulation on port 4500';
+        if (this.mode === 'json')
+          this.json({ event: 'nat', natHere: e.natHere, natThere: e.natThere });
+        else if (this.mode === 'plain') this.line(text);
+        else if (this.spinner) this.spinner.text = `${this.spinner.text} — ${text}`;
+        break;
+      }
+      case 'up':
+        this.up(e.summary);
+        break;
+      case 'down':
+        if (this.mode === 'json') {
+          this.json({
+            event: 'down',
+            byPeer: e.byPeer,
+            ...(e.error ? { code: e.error.code, error: e.error.message } : {}),
+          });
+        } else if (this.mode === 'plain') {
+          this.line(e.error ? `tunnel down: ${e.error.message}` : 'tunnel down');
+        } else if (this.spinner?.isSpinning) {
+          if (e.error) this.spinner.fail(e.error.message);
+          else this.spinner.stop();
+        } else if (!e.error) {
+          process.stderr.write('Disconnected; routes and DNS restored.\n');
+        }
+        break;
+    }
+  }
+
+  private up(s: TunnelSummary): void {
+    if (this.mode === 'json') {
+      this.json({ event: 'up', summary: s });
+      return;
+    }
+    const lines = summaryLines(s);
+    if (this.mode === 'plain') {
+      for (const l of lines) this.line(l);
+      return;
+    }
+    this.spinner?.succeed();
+    this.spinner = undefined;
+    ora({ stream: process.stderr }).succeed(
+      `Connected to ${s.gateway} in ${(s.connectMs / 1000).toFixed(2)} s`,
+    );
+    for (const l of lines.slice(1)) process.stderr.write(`  ${l}\n`);
+    process.stderr.write('  Press Ctrl-C to disconnect.\n');
+  }
+
+  fail(message: string): void {
+    if (this.spinner?.isSpinning) this.spinner.fail(message);
+    else if (this.mode === 'json') this.json({ event: 'error', error: message });
+    else process.stderr.write(`vpn: ${message}\n`);
+    this.spinner = undefined;
+  }
+
+  info(message: string): void {
+    if (this.mode === 'json') this.json({ event: 'info', message });
+    else if (this.mode === 'plain') this.line(message);
+    else if (this.spinner?.isSpinning) this.spinner.text = message;
+    else process.stderr.write(`${message}\n`);
+  }
+
+  logger(): Logger {
+    const write = (
+      level: string,
+      sub: Subsystem,
+      msg: string,
+      fields?: Record<string, unknown>,
+    ): void => {
+      if (level === 'debug' && !this.verbose) return;
+      if (level === 'info' && !this.verbose) return;
+      if (this.mode === 'json') {
+        this.json({
+          event: 'log',
+          level,
+          subsystem: sub,
+          message: msg,
+          ...(fields ? { fields } : {}),
+        });
+        return;
+      }
+      const text = `[${sub}] ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}`;
+      if (this.spinner?.isSpinning) {
+        this.spinner.clear();
+        process.stderr.write(text + '\n');
+        this.spinner.render();
+      } else process.stderr.write(`${new Date().toISOString()} ${level.padEnd(5)} ${text}\n`);
+    };
+    return {
+      debug: (s, m, f) => write('debug', s, m, f),
+      info: (s, m, f) => write('info', s, m, f),
+      warn: (s, m, f) => write('warn', s, m, f),
+      error: (s, m, f) => write('error', s, m, f),
+    };
+  }
+}
+
+export function summaryLines(s: TunnelSummary): string[] {
+  const l = [
+    `Connected to ${s.gateway} (${s.gatewayAddress}) in ${(s.connectMs / 1000).toFixed(2)} s`,
+  ];
+  if (s.virtualIp4)
+    l.push(
+      `Virtual IP:  ${s.virtualIp4}${s.virtualIp6 ? `, ${s.virtualIp6}` : ''} on ${s.device} (MTU ${s.mtu})`,
+    );
+  else if (s.virtualIp6) l.push(`Virtual IP:  ${s.virtualIp6} on ${s.device} (MTU ${s.mtu})`);
+  l.push(
+    `DNS:         ${s.dns.length ? s.dns.join(', ') : '(unchanged)'}${s.domains.length ? ` search ${s.domains.join(' ')}` : ''}`,
+  );
+  l.push(`Routes:      ${s.routes.join(', ')}`);
+  l.push(`IKE:         ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal}`);
+  l.push(`Gateway ID:  ${s.ike.remoteId}   our ID: ${s.ike.localId}`);
+  l.push(
+    `NAT:         ${s.ike.natHere ? 'behind NAT (keepalives on)' : 'none on our side'}; UDP encapsulation to port ${s.ike.remote.port}`,
+  );
+  return l;
+}

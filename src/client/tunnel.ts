@@ -1,0 +1,507 @@
+/**
+ * The driver: the one place that wires the sans-I/O IKE session and ESP engine to the real world
+ * (UDP socket, TUN device, timers, host network configuration).
+ *
+ *   TUN read ──► EspEngine.encapsulate ──► UDP send (gateway:4500)
+ *   UDP recv ──► classify (keepalive / IKE / ESP)
+ *                  IKE ──► IkeSession.handle ──► outputs (send, timers, install SA, events)
+ *                  ESP ──► EspEngine.decapsulate ──► TUN write
+ *
+ * Every exit path (disconnect, signal, gateway DELETE, fatal error) goes through `teardown()`,
+ * which restores routes, addresses and DNS from the NetConfigurator's journal.
+ */
+import { lookup } from 'node:dns/promises';
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { VpnError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { NOOP_LOGGER } from '../core/log.js';
+import type { Random } from '../core/random.js';
+import { EspEngine } from '../esp/engine.js';
+import type { TrafficSelectorRange } from '../esp/policy.js';
+import type { TrafficSelector } from '../ike/codec/index.js';
+import { parseIdentity } from '../ike/identity.js';
+import { DEFAULT_RETRANSMIT, IkeSession } from '../ike/session.js';
+import type {
+  EstablishedInfo,
+  IkeEvent,
+  IkeOutput,
+  RetransmitPolicy,
+  TimerId,
+} from '../ike/session.js';
+import {
+  DEFAULT_ESP_PROPOSALS,
+  DEFAULT_IKE_PROPOSALS,
+  parseProposals,
+} from '../ike/sa/proposals.js';
+import { anyTs, tsFromCidr } from '../ike/sa/traffic-selectors.js';
+import { UdpTransport, localAddressFor } from '../net/udp.js';
+import type { UdpEndpoint } from '../net/udp.js';
+import { openTun } from '../tun/linux.js';
+import type { TunDevice } from '../tun/tun.js';
+import { NetConfigurator } from '../tun/netcfg.js';
+import { cidrContainsBytes, rangeToCidrs } from './routes.js';
+import { parseIpAddress } from '../core/ip.js';
+
+export interface TunnelOptions {
+  /** Gateway host name or IP address. */
+  gateway: string;
+  /** Gateway IKE port (500; NAT-T floats to 4500). */
+  port?: number;
+  /** Our identity (IDi). Defaults to our local IP address, as strongSwan does. */
+  localId?: string;
+  /** Expected gateway identity (IDr); also sent to select a gateway config. */
+  remoteId?: string;
+  psk: Uint8Array;
+  ikeProposals?: string;
+  espProposals?: string;
+  /** Configure DNS from the gateway's configuration payload. */
+  dns?: 'auto' | 'off';
+  /** NAT-T keepalive interval in ms (RFC 3948 §4: default 20 s). */
+  keepaliveMs?: number;
+  retransmit?: Partial<RetransmitPolicy>;
+  /** TUN MTU; default accounts for IPv4 + UDP + ESP(GCM) overhead on a 1500-byte path. */
+  mtu?: number;
+  tunName?: string;
+  /** Request an IPv6 virtual address too. */
+  ip6?: boolean;
+  /** Remote networks to ask for (default 0.0.0.0/0; the gateway narrows). */
+  remoteNetworks?: string[];
+  /** Journal of host changes, to undo after a crash. */
+  journalPath?: string;
+  /** Where the resolv.conf backup and journal live when no path is given. */
+  stateDir?: string;
+  /** Inject for tests; production uses node:crypto. */
+  random?: Random;
+  logger?: Logger;
+}
+
+export type TunnelStage = 'resolving' | 'ike-sa-init' | 'ike-auth' | 'configuring';
+
+export interface TunnelSummary {
+  gateway: string;
+  gatewayAddress: string;
+  device: string;
+  mtu: number;
+  virtualIp4?: string;
+  virtualIp6?: string;
+  dns: string[];
+  domains: string[];
+  routes: string[];
+  ike: EstablishedInfo;
+  connectMs: number;
+}
+
+export type TunnelEvent =
+  | { type: 'stage'; stage: TunnelStage; detail?: string }
+  | { type: 'up'; summary: TunnelSummary }
+  | { type: 'nat'; natHere: boolean; natThere: boolean }
+  | { type: 'down'; error?: VpnError; byPeer: boolean };
+
+export interface TunnelStatus {
+  state: 'connecting' | 'up' | 'closing' | 'down';
+  summary?: TunnelSummary;
+  uptimeMs?: number;
+  ike: IkeSession['counters'];
+  esp: Record<string, number>;
+  tun?: ReturnType<TunDevice['stats']>;
+  udp?: UdpTransport['counters'];
+  keepalivesSent: number;
+}
+
+const nodeRandom: Random = { bytes: (n) => new Uint8Array(randomBytes(n)) };
+
+/** Default TUN MTU: 1500 − IPv4(20) − UDP(8) − ESP hdr(8) − IV(8) − pad/trailer(≤5) − ICV(16), rounded down to 4. */
+export const DEFAULT_MTU = 1432;
+
+export class Tunnel {
+  private readonly opts: TunnelOptions;
+  private readonly log: Logger;
+  private readonly listeners: ((e: TunnelEvent) => void)[] = [];
+  private session: IkeSession | undefined;
+  private readonly engine = new EspEngine();
+  private udp: UdpTransport | undefined;
+  private tun: TunDevice | undefined;
+  private netcfg: NetConfigurator | undefined;
+  private readonly timers = new Map<TimerId | 'keepalive', NodeJS.Timeout>();
+  private state: TunnelStatus['state'] = 'connecting';
+  private summary: TunnelSummary | undefined;
+  private upAt = 0;
+  private startedAt = 0;
+  private gatewayAddress = '';
+  private lastSentAt = 0;
+  private keepalivesSent = 0;
+  private tearingDown: Promise<void> | undefined;
+  private connectResolve: ((s: TunnelSummary) => void) | undefined;
+  private connectReject: ((e: VpnError) => void) | undefined;
+  private closedResolve: ((e: VpnError | undefined) => void) | undefined;
+  /** Resolves when the tunnel is down and the host is restored; the value is the error, if any. */
+  readonly closed: Promise<VpnError | undefined>;
+
+  constructor(opts: TunnelOptions) {
+    this.opts = opts;
+    this.log = opts.logger ?? NOOP_LOGGER;
+    this.closed = new Promise((resolve) => {
+      this.closedResolve = resolve;
+    });
+  }
+
+  on(listener: (e: TunnelEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private emit(e: TunnelEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log.error('cli', `event listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Resolves the gateway, opens the TUN device and socket, runs IKE, installs the CHILD_SA and
+   * configures the host. Resolves with a summary once traffic can flow; rejects with a VpnError
+   * (host left as it was) otherwise.
+   */
+  async connect(): Promise<TunnelSummary> {
+    this.startedAt = Date.now();
+    const opts = this.opts;
+    // Parse configuration first: config errors must not leave anything behind.
+    const ikeProposals = parseProposals(opts.ikeProposals ?? DEFAULT_IKE_PROPOSALS, 'ike');
+    const espProposals = parseProposals(opts.espProposals ?? DEFAULT_ESP_PROPOSALS, 'esp');
+    const remoteTs: TrafficSelector[] = opts.remoteNetworks?.length
+      ? opts.remoteNetworks.map((c) => tsFromCidr(c))
+      : anyTs(opts.ip6 === true);
+    const remoteId = opts.remoteId === undefined ? undefined : parseIdentity(opts.remoteId);
+
+    try {
+      this.emit({ type: 'stage', stage: 'resolving', detail: opts.gateway });
+      this.gatewayAddress = await resolveGateway(opts.gateway);
+      const port = opts.port ?? 500;
+      const remote: UdpEndpoint = { address: this.gatewayAddress, port };
+      const localAddress = await localAddressFor(remote);
+      const localId = parseIdentity(opts.localId ?? localAddress);
+
+      // Open the TUN device before talking to the gateway: a missing privilege fails fast.
+      this.tun = openTun({ name: opts.tunName ?? 'vpn%d', mtu: opts.mtu ?? DEFAULT_MTU });
+      this.netcfg = new NetConfigurator({
+        logger: this.log,
+        ...(opts.journalPath ? { journalPath: opts.journalPath } : {}),
+      });
+
+      this.udp = await UdpTransport.open(isIP(this.gatewayAddress) === 6 ? 6 : 4, 0, {
+        onIke: (data, from) => this.feed({ kind: 'datagram', data, from }),
+        onEsp: (data) => this.onEsp(data),
+        onError: (err) => this.log.warn('net', `socket error: ${err.message}`),
+      });
+
+      this.session = new IkeSession(
+        {
+          localId,
+          ...(remoteId ? { remoteId } : {}),
+          psk: opts.psk,
+          ikeProposals,
+          espProposals,
+          request: { ip4: true, ip6: opts.ip6 === true, dns: opts.dns !== 'off' },
+          tsLocal: anyTs(opts.ip6 === true),
+          tsRemote: remoteTs,
+          forceEncap: true,
+          retransmit: { ...DEFAULT_RETRANSMIT, ...opts.retransmit },
+          maxInitRetries: 5,
+          replayWindow: 1024,
+        },
+        opts.random ?? nodeRandom,
+        this.log,
+      );
+      const done = new Promise<TunnelSummary>((resolve, reject) => {
+        this.connectResolve = resolve;
+        this.connectReject = reject;
+      });
+      this.tun.onPackets((pkts) => this.onTunPackets(pkts));
+      this.feed({
+        kind: 'start',
+        local: { address: localAddress, port: this.udp.localPort },
+        remote,
+      });
+      return await done;
+    } catch (e) {
+      const err =
+        e instanceof VpnError ? e : new VpnError('ERR_CONFIG', (e as Error).message, { cause: e });
+      await this.teardown(err, false);
+      throw err;
+    }
+  }
+
+  /** Sends DELETE, waits briefly for the answer, restores the host. */
+  async close(): Promise<void> {
+    if (this.state === 'down') return;
+    if (this.session && this.state !== 'closing') {
+      this.state = 'closing';
+      this.feed({ kind: 'close' });
+    }
+    await this.closed;
+  }
+
+  status(): TunnelStatus {
+    const s: TunnelStatus = {
+      state: this.state,
+      ike: this.session?.counters ?? { received: 0, sent: 0, retransmits: 0, dropped: {} },
+      esp: this.engine.counters(),
+      keepalivesSent: this.keepalivesSent,
+    };
+    if (this.summary) s.summary = this.summary;
+    if (this.upAt) s.uptimeMs = Date.now() - this.upAt;
+    if (this.tun) s.tun = this.tun.stats();
+    if (this.udp) s.udp = this.udp.counters;
+    return s;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private feed(input: Parameters<IkeSession['handle']>[0]): void {
+    const session = this.session;
+    if (!session) return;
+    this.apply(session.handle(input, Date.now()));
+  }
+
+  private apply(outputs: IkeOutput[]): void {
+    for (const o of outputs) {
+      switch (o.kind) {
+        case 'send':
+          this.lastSentAt = Date.now();
+          this.udp?.sendIke(o.data, o.to, o.nonEspMarker);
+          break;
+        case 'setTimer': {
+          this.clearTimer(o.timer);
+          const t = setTimeout(
+            () => {
+              this.timers.delete(o.timer);
+              this.feed({ kind: 'timer', timer: o.timer });
+            },
+            Math.max(0, o.at - Date.now()),
+          );
+          this.timers.set(o.timer, t);
+          break;
+        }
+        case 'clearTimer':
+          this.clearTimer(o.timer);
+          break;
+        case 'installChild':
+          this.childTsRemote = o.child.tsRemote;
+          this.engine.addInbound(o.child.inbound);
+          this.engine.setOutbound(o.child.outbound, {
+            local: o.child.tsLocal.map(toRange),
+            remote: o.child.tsRemote.map(toRange),
+          });
+          break;
+        case 'removeChild':
+          this.engine.removeInbound(o.inboundSpi);
+          this.engine.removeOutbound(o.outboundSpi);
+          break;
+        case 'event':
+          this.onIkeEvent(o.event);
+          break;
+      }
+    }
+  }
+
+  private clearTimer(id: TimerId | 'keepalive'): void {
+    const t = this.timers.get(id);
+    if (t) clearTimeout(t);
+    this.timers.delete(id);
+  }
+
+  private onIkeEvent(e: IkeEvent): void {
+    switch (e.type) {
+      case 'stage':
+        this.emit({ type: 'stage', stage: e.stage });
+        break;
+      case 'nat':
+        this.emit({ type: 'nat', natHere: e.natHere, natThere: e.natThere });
+        break;
+      case 'established':
+        void this.configureHost(e.info);
+        break;
+      case 'closed':
+        void this.teardown(e.error, e.byPeer);
+        break;
+      case 'state':
+      case 'liveness-check':
+        break;
+    }
+  }
+
+  private async configureHost(info: EstablishedInfo): Promise<void> {
+    const tun = this.tun;
+    const netcfg = this.netcfg;
+    if (!tun || !netcfg) return;
+    this.emit({ type: 'stage', stage: 'configuring', detail: tun.name });
+    try {
+      const cfg = info.config;
+      await netcfg.setMtu(tun.name, tun.mtu);
+      if (cfg.ip4) await netcfg.addAddress(tun.name, `${cfg.ip4}/32`);
+      if (cfg.ip6) await netcfg.addAddress(tun.name, `${cfg.ip6.address}/128`);
+      await netcfg.setUp(tun.name);
+      const routes: string[] = [];
+      const session = this.session!;
+      for (const ts of this.childTsRemote) routes.push(...rangeToCidrs(ts.startAddr, ts.endAddr));
+      await this.installRoutes(routes, tun.name, cfg.ip4, session.remoteEndpoint.address);
+      const dns = this.opts.dns === 'off' ? [] : [...cfg.dns4, ...cfg.dns6];
+      if (dns.length > 0) await netcfg.setDns(tun.name, dns, cfg.domains);
+      this.state = 'up';
+      this.upAt = Date.now();
+      this.summary = {
+        gateway: this.opts.gateway,
+        gatewayAddress: this.gatewayAddress,
+        device: tun.name,
+        mtu: tun.mtu,
+        ...(cfg.ip4 ? { virtualIp4: cfg.ip4 } : {}),
+        ...(cfg.ip6 ? { virtualIp6: `${cfg.ip6.address}/${cfg.ip6.prefix}` } : {}),
+        dns,
+        domains: this.opts.dns === 'off' ? [] : cfg.domains,
+        routes,
+        ike: info,
+        connectMs: this.upAt - this.startedAt,
+      };
+      this.scheduleKeepalive();
+      this.emit({ type: 'up', summary: this.summary });
+      this.connectResolve?.(this.summary);
+    } catch (e) {
+      const err =
+        e instanceof VpnError
+          ? e
+          : new VpnError('ERR_NETCFG', `configuring ${tun.name} failed: ${(e as Error).message}`);
+      this.log.error('tun', err.message);
+      // Tell the gateway, then restore the host.
+      this.state = 'closing';
+      this.pendingError = err;
+      this.feed({ kind: 'close' });
+    }
+  }
+
+  private pendingError: VpnError | undefined;
+  private childTsRemote: TrafficSelector[] = [];
+
+  /**
+   * Routes for the remote selectors. A default route is split into 0.0.0.0/1 + 128.0.0.0/1 (so
+   * the original default stays for restore), and the gateway keeps a host route via the original
+   * path whenever it falls inside a tunnelled network.
+   */
+  private async installRoutes(
+    cidrs: string[],
+    dev: string,
+    src: string | undefined,
+    gateway: string,
+  ): Promise<void> {
+    const netcfg = this.netcfg!;
+    const expanded: string[] = [];
+    for (const c of cidrs) {
+      if (c === '0.0.0.0/0') expanded.push('0.0.0.0/1', '128.0.0.0/1');
+      else if (c === '::/0') expanded.push('::/1', '8000::/1');
+      else expanded.push(c);
+    }
+    if (expanded.some((c) => cidrContains(c, gateway))) {
+      await netcfg.addHostRouteVia(gateway);
+    }
+    for (const c of expanded) {
+      const v6 = c.includes(':');
+      await netcfg.addRoute(c, { dev, ...(src && !v6 ? { src } : {}) });
+    }
+  }
+
+  private scheduleKeepalive(): void {
+    const interval = this.opts.keepaliveMs ?? 20000;
+    if (interval <= 0) return;
+    const tick = (): void => {
+      const session = this.session;
+      if (!session || this.state !== 'up') return;
+      // RFC 3948 §4: keepalives only when we are behind a NAT and have sent nothing meanwhile.
+      if (session.isNatHere && Date.now() - this.lastSentAt >= interval - 50) {
+        this.udp?.sendKeepalive(session.remoteEndpoint);
+        this.lastSentAt = Date.now();
+        this.keepalivesSent++;
+      }
+      this.timers.set('keepalive', setTimeout(tick, interval));
+    };
+    this.timers.set('keepalive', setTimeout(tick, interval));
+  }
+
+  private onTunPackets(pkts: Uint8Array[]): void {
+    const session = this.session;
+    const udp = this.udp;
+    if (!session || !udp || this.state !== 'up') return;
+    const to = session.remoteEndpoint;
+    for (const p of pkts) {
+      const r = this.engine.encapsulate(p);
+      if (r instanceof Uint8Array) {
+        udp.sendEsp(r, to);
+        this.lastSentAt = Date.now();
+      }
+    }
+  }
+
+  private onEsp(data: Uint8Array): void {
+    const r = this.engine.decapsulate(data);
+    if ('packet' in r) this.tun?.write(r.packet);
+  }
+
+  private async teardown(error: VpnError | undefined, byPeer: boolean): Promise<void> {
+    if (this.tearingDown) return this.tearingDown;
+    const err = error ?? this.pendingError;
+    this.tearingDown = (async () => {
+      this.state = 'closing';
+      for (const t of this.timers.values()) clearTimeout(t);
+      this.timers.clear();
+      try {
+        await this.netcfg?.restore();
+      } catch (e) {
+        this.log.error('tun', `restoring host configuration failed: ${(e as Error).message}`);
+      }
+      this.tun?.close();
+      this.udp?.close();
+      this.engine.clear();
+      this.state = 'down';
+      this.emit(
+        err === undefined ? { type: 'down', byPeer } : { type: 'down', error: err, byPeer },
+      );
+      if (this.connectReject) {
+        this.connectReject(
+          err ?? new VpnError('ERR_IKE_PROTOCOL', 'connection closed before it was up'),
+        );
+      }
+      this.connectReject = undefined;
+      this.connectResolve = undefined;
+      this.closedResolve?.(err);
+    })();
+    return this.tearingDown;
+  }
+}
+
+function toRange(ts: TrafficSelector): TrafficSelectorRange {
+  return {
+    startAddr: ts.startAddr,
+    endAddr: ts.endAddr,
+    protocol: ts.ipProtocol,
+    startPort: ts.startPort,
+    endPort: ts.endPort,
+  };
+}
+
+async function resolveGateway(host: string): Promise<string> {
+  if (isIP(host)) return host;
+  try {
+    const r = await lookup(host);
+    return r.address;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new VpnError('ERR_RESOLVE', `cannot resolve gateway "${host}" (${code})`, { cause: e });
+  }
+}
+
+function cidrContains(cidr: string, ip: string): boolean {
+  const [net, len] = cidr.split('/');
+  if (!net || len === undefined || isIP(net) !== isIP(ip)) return false;
+  return cidrContainsBytes(parseIpAddress(net), Number(len), parseIpAddress(ip));
+}
