@@ -1,0 +1,79 @@
+/** Fuzz corpus: the strongSwan captures plus messages our own session and test responder build. */
+import { SeededRandom } from '../../src/core/random.js';
+import { IkeSession, DEFAULT_RETRANSMIT } from '../../src/ike/session.js';
+import type { IkeOutput } from '../../src/ike/session.js';
+import { parseProposals } from '../../src/ike/sa/proposals.js';
+import { anyTs } from '../../src/ike/sa/traffic-selectors.js';
+import { parseIdentity } from '../../src/ike/identity.js';
+import { encodeMessage } from '../../src/ike/codec/index.js';
+import { TestResponder } from './test-responder.js';
+import { captures } from './vectors.js';
+
+export function fuzzCorpus(): Uint8Array[] {
+  const out = [...captures().values()];
+  const psk = new TextEncoder().encode('fuzz');
+  const session = new IkeSession(
+    {
+      localId: parseIdentity('client@test'),
+      psk,
+      ikeProposals: parseProposals('aes256gcm16-prfsha256-x25519,aes128-sha256-modp2048', 'ike'),
+      espProposals: parseProposals('aes256gcm16', 'esp'),
+      request: { ip4: true, ip6: true, dns: true },
+      tsLocal: anyTs(true),
+      tsRemote: anyTs(true),
+      forceEncap: true,
+      retransmit: DEFAULT_RETRANSMIT,
+      maxInitRetries: 5,
+      replayWindow: 1024,
+    },
+    new SeededRandom(11),
+  );
+  const resp = new TestResponder({
+    psk,
+    id: parseIdentity('@gw.test'),
+    address: { address: '198.51.100.10', port: 4500 },
+    random: new SeededRandom(12),
+  });
+  const client = { address: '192.0.2.2', port: 500 };
+  let outputs: IkeOutput[] = session.handle(
+    { kind: 'start', local: client, remote: { address: '198.51.100.10', port: 500 } },
+    0,
+  );
+  for (let i = 0; i < 4; i++) {
+    const send = outputs.find((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send');
+    if (!send) break;
+    out.push(send.data);
+    const answer = resp.receive(send.data, client);
+    if (!answer) break;
+    out.push(answer);
+    outputs = session.handle(
+      { kind: 'datagram', data: answer, from: { address: '198.51.100.10', port: send.to.port } },
+      0,
+    );
+  }
+  out.push(resp.request('delete-child'));
+  // A fragmented message (RFC 7383) with two SKF payloads' worth of structure.
+  out.push(
+    encodeMessage(
+      {
+        spiI: new Uint8Array(8).fill(1),
+        spiR: new Uint8Array(8).fill(2),
+        version: 0x20,
+        exchangeType: 35,
+        flags: 0x08,
+        messageId: 1,
+      },
+      [
+        {
+          type: 53,
+          critical: false,
+          firstInner: 35,
+          fragmentNumber: 1,
+          totalFragments: 2,
+          body: new Uint8Array(40).fill(7),
+        },
+      ],
+    ),
+  );
+  return out;
+}
