@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test bed and benchmarks need (idempotent, non-interactive).
+set -euo pipefail
+PKGS=(strongswan-swanctl strongswan-charon charon-cmd libcharon-extra-plugins libcharon-extauth-plugins
+  strongswan-pki iproute2 iptables nftables tcpdump iperf3 iputils-ping procps util-linux)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "testbed deps: all installed"
+  exit 0
+fi
+echo "testbed deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "testbed deps: done"

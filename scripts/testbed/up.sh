@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Creates the test bed: four network namespaces, a NAT router and a strongSwan gateway.
+# Usage: up.sh [--prefix P] [--print-psk-file]. Idempotent: tears down a previous bed of the same prefix.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+if [ "${ARGS[0]:-}" = "--print-psk-file" ]; then echo "$STATE/psk"; exit 0; fi
+
+bash "$TB_DIR/down.sh" --prefix "$PREFIX" >/dev/null 2>&1 || true
+mkdir -p "$STATE/gw"
+chmod 700 "$STATE"
+printf '%s\n' "$TEST_PSK" > "$STATE/psk"
+chmod 600 "$STATE/psk"
+
+for ns in "$NS_CLI" "$NS_NAT" "$NS_GW" "$NS_LAN"; do
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  mkdir -p "/etc/netns/$ns"
+  echo "nameserver 192.0.2.53" > "/etc/netns/$ns/resolv.conf"
+done
+
+# veth pairs (short names: interface names are limited to 15 characters)
+ip link add "${PREFIX:0:8}c0" netns "$NS_CLI" type veth peer name "${PREFIX:0:8}n0" netns "$NS_NAT"
+ip link add "${PREFIX:0:8}n1" netns "$NS_NAT" type veth peer name "${PREFIX:0:8}g0" netns "$NS_GW"
+ip link add "${PREFIX:0:8}g1" netns "$NS_GW" type veth peer name "${PREFIX:0:8}l0" netns "$NS_LAN"
+
+ip -n "$NS_CLI" addr add 192.0.2.2/24 dev "${PREFIX:0:8}c0"
+ip -n "$NS_CLI" link set "${PREFIX:0:8}c0" up
+ip -n "$NS_CLI" route add default via 192.0.2.1
+
+ip -n "$NS_NAT" addr add 192.0.2.1/24 dev "${PREFIX:0:8}n0"
+ip -n "$NS_NAT" addr add 198.51.100.1/24 dev "${PREFIX:0:8}n1"
+ip -n "$NS_NAT" link set "${PREFIX:0:8}n0" up
+ip -n "$NS_NAT" link set "${PREFIX:0:8}n1" up
+ip netns exec "$NS_NAT" sysctl -qw net.ipv4.ip_forward=1
+ip netns exec "$NS_NAT" iptables -t nat -A POSTROUTING -s 192.0.2.0/24 -o "${PREFIX:0:8}n1" -j MASQUERADE
+
+ip -n "$NS_GW" addr add "$GW_ADDR/24" dev "${PREFIX:0:8}g0"
+ip -n "$NS_GW" addr add 203.0.113.1/25 dev "${PREFIX:0:8}g1"
+ip -n "$NS_GW" link set "${PREFIX:0:8}g0" up
+ip -n "$NS_GW" link set "${PREFIX:0:8}g1" up
+ip netns exec "$NS_GW" sysctl -qw net.ipv4.ip_forward=1
+# No route back to 192.0.2.0/24: the gateway only ever sees the NAT's address.
+
+ip -n "$NS_LAN" addr add "$LAN_HOST/25" dev "${PREFIX:0:8}l0"
+ip -n "$NS_LAN" link set "${PREFIX:0:8}l0" up
+ip -n "$NS_LAN" route add 203.0.113.128/25 via 203.0.113.1
+
+# strongSwan gateway configuration
+cat > "$STATE/gw/strongswan.conf" <<CONF
+charon {
+  load = random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey sha1 sha2 hmac gcm aes kdf kernel-libipsec kernel-netlink socket-default vici updown attr eap-identity eap-mschapv2 eap-md5 eap-tls
+  install_routes = yes
+  retransmit_tries = 3
+  filelog {
+    gw {
+      path = $STATE/gw/charon.log
+      time_format = %b %e %T
+      default = 1
+      ike = 2
+      cfg = 2
+      append = no
+      flush_line = yes
+    }
+  }
+  plugins {
+    vici {
+      socket = unix://$STATE/gw/charon.vici
+    }
+    kernel-libipsec {
+      allow_peer_ts = yes
+    }
+  }
+}
+CONF
+
+cat > "$STATE/gw/swanctl.conf" <<CONF
+connections {
+  psk {
+    version = 2
+    local_addrs = $GW_ADDR
+    pools = pool4
+    proposals = aes256gcm16-aes128gcm16-chacha20poly1305-prfsha256-prfsha384-x25519-ecp256-ecp384-modp2048
+    fragmentation = yes
+    mobike = yes
+    dpd_delay = 30s
+    local {
+      auth = psk
+      id = gw.test
+    }
+    remote {
+      auth = psk
+      id = %any
+    }
+    children {
+      net {
+        local_ts = 203.0.113.0/25
+        esp_proposals = aes256gcm16-aes128gcm16-chacha20poly1305
+        dpd_action = clear
+      }
+    }
+  }
+}
+pools {
+  pool4 {
+    addrs = $POOL
+    dns = 203.0.113.53
+  }
+}
+secrets {
+  ike-client {
+    id-gw = gw.test
+    id-client = client@test
+    secret = "$TEST_PSK"
+  }
+}
+CONF
+
+# charon in its own mount namespace with a private /run (its pid file and default sockets live there)
+ip netns exec "$NS_GW" unshare -m --propagation private sh -c \
+  "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=$STATE/gw/strongswan.conf exec /usr/lib/ipsec/charon" \
+  > "$STATE/gw/charon.out" 2>&1 &
+echo $! > "$STATE/gw/charon.pid"
+
+for _ in $(seq 1 100); do
+  [ -S "$STATE/gw/charon.vici" ] && break
+  if ! kill -0 "$(cat "$STATE/gw/charon.pid")" 2>/dev/null; then
+    echo "testbed: charon exited; see $STATE/gw/charon.out and charon.log" >&2
+    cat "$STATE/gw/charon.out" >&2 || true
+    exit 1
+  fi
+  sleep 0.1
+done
+swanctl --load-all --noprompt --uri "unix://$STATE/gw/charon.vici" --file "$STATE/gw/swanctl.conf" > "$STATE/gw/load.out"
+echo "testbed $PREFIX up: gateway $GW_ADDR (pid $(cat "$STATE/gw/charon.pid")), LAN host $LAN_HOST, state in $STATE"
