@@ -14,6 +14,8 @@ chmod 600 "$STATE/psk"
 for ns in "$NS_CLI" "$NS_NAT" "$NS_GW" "$NS_LAN"; do
   ip netns add "$ns"
   ip -n "$ns" link set lo up
+  # No duplicate address detection: addresses are final at once, so snapshots are stable.
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
   mkdir -p "/etc/netns/$ns"
   echo "nameserver 192.0.2.53" > "/etc/netns/$ns/resolv.conf"
 done
@@ -44,6 +46,16 @@ ip netns exec "$NS_GW" sysctl -qw net.ipv4.ip_forward=1
 ip -n "$NS_LAN" addr add "$LAN_HOST/25" dev "${PREFIX:0:8}l0"
 ip -n "$NS_LAN" link set "${PREFIX:0:8}l0" up
 ip -n "$NS_LAN" route add 203.0.113.128/25 via 203.0.113.1
+
+# Wait until no address is tentative anywhere (link-local addresses appear asynchronously).
+for _ in $(seq 1 50); do
+  pending=0
+  for ns in "$NS_CLI" "$NS_NAT" "$NS_GW" "$NS_LAN"; do
+    [ -n "$(ip -n "$ns" -6 addr show tentative)" ] && pending=1
+  done
+  [ $pending = 0 ] && break
+  sleep 0.1
+done
 
 # strongSwan gateway configuration
 cat > "$STATE/gw/strongswan.conf" <<CONF

@@ -81,7 +81,7 @@ function tunnelOptions(
   const base = 1.8;
   let sum = 0;
   for (let i = 0; i <= tries; i++) sum += Math.pow(base, i);
-  const first = Math.max(200, Math.floor(totalMs / sum));
+  const first = Math.max(100, Math.floor(totalMs / sum));
   return {
     gateway,
     port: flags.port,

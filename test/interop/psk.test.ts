@@ -1,0 +1,184 @@
+/**
+ * Interop with a real gateway: Debian's strongSwan 5.9.8 (charon + kernel-libipsec) in a network
+ * namespace, behind a NAT router namespace, with a LAN host behind it (scripts/testbed). Our client
+ * runs `vpn connect` inside its own namespace, so the host's routes and DNS are never touched.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Bed, GW, LAN_HOST, ROOT, skipReason, sleep, waitExit } from './support.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+
+const skip = skipReason();
+const ID = ['--id', 'client@test', '--remote-id', '@gw.test'];
+
+describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
+  const bed = new Bed('psk');
+  let baseline = '';
+
+  before(() => {
+    bed.up();
+    baseline = bed.snapshot();
+  });
+  after(() => bed.down());
+
+  test('connect, ping and a checksummed TCP transfer to the LAN host, SA with UDP encapsulation, clean disconnect', async () => {
+    const r = await bed.connect([...ID, '--psk-file', bed.psk, '--name', 'it']);
+    assert.ok(r.up, `no "up" event:\n${r.lines.join('\n')}`);
+    const summary = (
+      r.up as {
+        summary: { virtualIp4: string; device: string; dns: string[]; ike: { natHere: boolean } };
+      }
+    ).summary;
+    // The virtual IP comes from the gateway's pool 203.0.113.128/26.
+    const last = Number(summary.virtualIp4.split('.')[3]);
+    assert.ok(
+      summary.virtualIp4.startsWith('203.0.113.') && last >= 128 && last < 192,
+      summary.virtualIp4,
+    );
+    assert.ok(summary.ike.natHere, 'the NAT router is detected');
+    assert.deepEqual(summary.dns, ['203.0.113.53']);
+    const addr = bed.exec(['ip', '-j', 'addr', 'show', 'dev', summary.device]).out;
+    assert.match(addr, new RegExp(`"local":"${summary.virtualIp4.replace(/\./g, '\\.')}"`));
+    assert.match(bed.exec(['cat', '/etc/resolv.conf']).out, /nameserver 203\.0\.113\.53/);
+
+    const ping = bed.exec(['ping', '-c', '3', '-i', '0.2', '-W', '2', LAN_HOST]);
+    assert.equal(ping.code, 0, ping.out + ping.err);
+
+    const server = spawn('ip', [
+      'netns',
+      'exec',
+      bed.ns('lan'),
+      process.execPath,
+      join(ROOT, 'test/interop/fixtures/tcp-sha.mjs'),
+      'server',
+      '5201',
+    ]);
+    await new Promise<void>((resolve) => server.stdout.once('data', () => resolve()));
+    const t0 = performance.now();
+    const xfer = bed.exec(
+      [
+        process.execPath,
+        join(ROOT, 'test/interop/fixtures/tcp-sha.mjs'),
+        'client',
+        LAN_HOST,
+        '5201',
+        String(8 << 20),
+      ],
+      bed.cli,
+      60000,
+    );
+    const secs = (performance.now() - t0) / 1000;
+    await waitExit(server);
+    const [sent, received] = xfer.out.trim().split(' ');
+    assert.ok(sent && sent.length === 64, xfer.out + xfer.err);
+    assert.equal(received, sent, 'checksum of 8 MiB through the tunnel');
+    console.log(`# 8 MiB TCP through the tunnel in ${secs.toFixed(2)} s`);
+
+    const sas = bed.gwSas();
+    assert.match(sas, /ESTABLISHED/);
+    assert.match(sas, /client@test/);
+    assert.match(sas, /TUNNEL-in-UDP/, 'the gateway uses UDP encapsulation');
+
+    const st = bed.vpn(['status', '--json', '--name', 'it']);
+    assert.equal(st.code, 0, st.err);
+    const status = JSON.parse(st.out) as { state: string; esp: Record<string, number> };
+    assert.equal(status.state, 'up');
+    assert.ok(status.esp['packetsIn']! > 3 && status.esp['packetsOut']! > 3);
+
+    const d = bed.vpn(['disconnect', '--name', 'it']);
+    assert.equal(d.code, 0, d.err);
+    assert.equal(await waitExit(r.proc), 0);
+    await sleep(300);
+    assert.doesNotMatch(bed.gwSas(), /ESTABLISHED/, 'no SA left on the gateway');
+    assert.equal(bed.snapshot(), baseline, 'client namespace restored exactly');
+  });
+
+  test('wrong PSK: exit 4 with AUTHENTICATION_FAILED, nothing changed', async () => {
+    const bad = join(bed.dir, 'bad-psk');
+    writeFileSync(bad, 'not the key\n');
+    chmodSync(bad, 0o600);
+    const r = await bed.connect([...ID, '--psk-file', bad]);
+    assert.equal(r.up, undefined);
+    assert.equal(r.code, EXIT.AUTH_FAILED, r.lines.join('\n'));
+    assert.match(r.lines.join('\n'), /AUTHENTICATION_FAILED/);
+    assert.equal(bed.snapshot(), baseline);
+  });
+
+  test('gateway unreachable: exit 3 within the --timeout, naming the address', async () => {
+    const t0 = performance.now();
+    const r = bed.vpn(['connect', '198.51.100.99', ...ID, '--psk-file', bed.psk, '--timeout', '3']);
+    const secs = (performance.now() - t0) / 1000;
+    assert.equal(r.code, EXIT.UNREACHABLE, r.err);
+    assert.match(r.err, /198\.51\.100\.99:500/);
+    assert.ok(secs < 4.5, `took ${secs.toFixed(1)} s`);
+    assert.equal(bed.snapshot(), baseline);
+  });
+
+  test('proposals the gateway refuses: exit 5 listing what we offered', () => {
+    const r = bed.vpn([
+      'connect',
+      GW,
+      ...ID,
+      '--psk-file',
+      bed.psk,
+      '--ike',
+      'aes128-sha1-prfsha1-modp3072',
+    ]);
+    assert.equal(r.code, EXIT.NO_PROPOSAL, r.err);
+    assert.match(r.err, /NO_PROPOSAL_CHOSEN/);
+    assert.match(r.err, /aes128-sha1-prfsha1-modp3072/);
+    const e = bed.vpn(['connect', GW, ...ID, '--psk-file', bed.psk, '--esp', 'aes192gcm16']);
+    assert.equal(e.code, EXIT.NO_PROPOSAL, e.err);
+    assert.match(e.err, /ESP proposals/);
+    assert.equal(bed.snapshot(), baseline);
+  });
+
+  test('a PSK file readable by others is refused with exit 2', () => {
+    const open = join(bed.dir, 'open-psk');
+    writeFileSync(open, 'x\n');
+    chmodSync(open, 0o644);
+    const r = bed.vpn(['connect', GW, ...ID, '--psk-file', open]);
+    assert.equal(r.code, EXIT.USAGE);
+    assert.match(r.err, /accessible by others/);
+  });
+
+  test('kill -9 is survivable: the next connect replays the journal and works', async () => {
+    const first = await bed.connect([...ID, '--psk-file', bed.psk, '--name', 'crash']);
+    assert.ok(first.up, first.lines.join('\n'));
+    first.proc.kill('SIGKILL');
+    await waitExit(first.proc);
+    const second = await bed.connect([...ID, '--psk-file', bed.psk, '--name', 'crash']);
+    assert.ok(second.up, second.lines.join('\n'));
+    assert.equal(bed.exec(['ping', '-c', '1', '-W', '2', LAN_HOST]).code, 0);
+    second.proc.kill('SIGTERM');
+    assert.equal(await waitExit(second.proc), 0);
+    assert.equal(bed.snapshot(), baseline, 'restored after a crash and a clean exit');
+  });
+
+  test('--background returns once the tunnel carries traffic; status and disconnect reach it', () => {
+    const r = bed.vpn([
+      'connect',
+      GW,
+      ...ID,
+      '--psk-file',
+      bed.psk,
+      '--background',
+      '--name',
+      'bg',
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /Running in the background/);
+    assert.equal(bed.exec(['ping', '-c', '1', '-W', '2', LAN_HOST]).code, 0);
+    const st = bed.vpn(['status', '--name', 'bg']);
+    assert.equal(st.code, 0);
+    assert.match(st.out, /State:\s+up/);
+    const d = bed.vpn(['disconnect', '--name', 'bg']);
+    assert.equal(d.code, 0, d.err);
+    assert.equal(bed.snapshot(), baseline);
+    assert.equal(bed.vpn(['status', '--name', 'bg']).code, EXIT.NOT_RUNNING);
+  });
+});

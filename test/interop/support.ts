@@ -1,0 +1,169 @@
+/**
+ * Helpers for the interop tests: a strongSwan test bed (scripts/testbed) per test file, the `vpn`
+ * command run inside the client namespace, and snapshots of the client namespace's network state.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const BIN = join(ROOT, 'bin/vpn.js');
+export const TB = join(ROOT, 'scripts/testbed');
+export const GW = '198.51.100.10';
+export const LAN_HOST = '203.0.113.10';
+
+/** Why interop tests cannot run here, or undefined when they can. */
+export function skipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces, TUN)';
+  if (!existsSync('/usr/lib/ipsec/charon'))
+    return 'strongSwan not installed (bash scripts/testbed/install-deps.sh)';
+  if (!existsSync(join(ROOT, 'build/Release/tun.node'))) return 'TUN addon not built';
+  return undefined;
+}
+
+export class Bed {
+  readonly prefix: string;
+  readonly dir: string;
+  readonly cli: string;
+  readonly psk: string;
+
+  constructor(tag: string) {
+    this.prefix = `v${tag}${process.pid % 1000}`.slice(0, 8);
+    this.cli = `${this.prefix}-cli`;
+    this.dir = mkdtempSync(join(tmpdir(), 'vpn-interop-'));
+    this.psk = join(this.dir, 'psk');
+  }
+
+  up(): void {
+    const r = spawnSync('bash', [join(TB, 'up.sh'), '--prefix', this.prefix], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`testbed up failed: ${r.stdout}${r.stderr}`);
+    writeFileSync(this.psk, readFileSync(`/tmp/${this.prefix}/psk`));
+    chmodSync(this.psk, 0o600);
+  }
+
+  down(): void {
+    spawnSync('bash', [join(TB, 'sw-client.sh'), '--prefix', this.prefix, 'stop']);
+    spawnSync('bash', [join(TB, 'down.sh'), '--prefix', this.prefix]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  env(): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      VPN_RUNTIME_DIR: join(this.dir, 'run'),
+      VPN_DNS_BACKEND: 'file',
+      VPN_PSK: '',
+      CI: 'true',
+    };
+  }
+
+  /** Runs a command in a namespace (default: the client's). */
+  exec(
+    args: string[],
+    ns = this.cli,
+    timeout = 30000,
+  ): { code: number | null; out: string; err: string } {
+    const r = spawnSync('ip', ['netns', 'exec', ns, ...args], {
+      encoding: 'utf8',
+      env: this.env(),
+      timeout,
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  }
+
+  ns(role: 'cli' | 'nat' | 'gw' | 'lan'): string {
+    return `${this.prefix}-${role}`;
+  }
+
+  vpn(args: string[], timeout = 30000): { code: number | null; out: string; err: string } {
+    return this.exec([process.execPath, BIN, ...args], this.cli, timeout);
+  }
+
+  /** Starts `vpn connect --json` in the client namespace; resolves at the 'up' event or exit. */
+  connect(
+    args: string[],
+  ): Promise<{
+    proc: ChildProcess;
+    up?: Record<string, unknown>;
+    code?: number | null;
+    lines: string[];
+  }> {
+    const proc = spawn(
+      'ip',
+      ['netns', 'exec', this.cli, process.execPath, BIN, 'connect', GW, '--json', ...args],
+      {
+        env: this.env(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const lines: string[] = [];
+    let buf = '';
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve({ proc, lines }), 40000);
+      proc.stdout!.setEncoding('utf8');
+      proc.stderr!.setEncoding('utf8');
+      proc.stderr!.on('data', (d: string) => lines.push(`stderr: ${d}`));
+      proc.stdout!.on('data', (d: string) => {
+        buf += d;
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          lines.push(line);
+          try {
+            const ev = JSON.parse(line) as Record<string, unknown>;
+            if (ev['event'] === 'up') {
+              clearTimeout(timer);
+              resolve({ proc, up: ev, lines });
+            }
+          } catch {
+            // not JSON
+          }
+        }
+      });
+      proc.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ proc, code, lines });
+      });
+    });
+  }
+
+  /** Addresses, every routing table and resolv.conf of the client namespace. */
+  snapshot(): string {
+    const addr = this.exec(['ip', '-j', 'addr', 'show']).out;
+    const route = this.exec(['ip', '-j', 'route', 'show', 'table', 'all']).out;
+    const route6 = this.exec(['ip', '-6', '-j', 'route', 'show', 'table', 'all']).out;
+    const rules = this.exec(['ip', '-j', 'rule', 'show']).out;
+    const resolv = readFileSync(`/etc/netns/${this.cli}/resolv.conf`, 'utf8');
+    return JSON.stringify({
+      addr: JSON.parse(addr) as unknown,
+      route: JSON.parse(route) as unknown,
+      route6: JSON.parse(route6) as unknown,
+      rules: JSON.parse(rules) as unknown,
+      resolv,
+    });
+  }
+
+  gwSas(): string {
+    const r = spawnSync('bash', [join(TB, 'gw.sh'), '--prefix', this.prefix, '--list-sas'], {
+      encoding: 'utf8',
+    });
+    return r.stdout;
+  }
+}
+
+export function waitExit(proc: ChildProcess, ms = 15000): Promise<number | null> {
+  if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(null), ms);
+    proc.on('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
