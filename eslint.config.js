@@ -38,7 +38,7 @@ const IO_GLOBALS = [
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'build/**', 'scripts/**', 'bin/**', 'eslint.config.js'],
+    ignores: ['dist/**', 'dist-*/**', 'node_modules/**', 'build/**', 'scripts/**', 'bin/**', 'test/**/*.mjs', 'eslint.config.js'],
   },
   ...tseslint.configs.strictTypeChecked,
   {

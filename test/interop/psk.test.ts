@@ -108,7 +108,7 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
     assert.equal(bed.snapshot(), baseline);
   });
 
-  test('gateway unreachable: exit 3 within the --timeout, naming the address', async () => {
+  test('gateway unreachable: exit 3 within the --timeout, naming the address', () => {
     const t0 = performance.now();
     const r = bed.vpn(['connect', '198.51.100.99', ...ID, '--psk-file', bed.psk, '--timeout', '3']);
     const secs = (performance.now() - t0) / 1000;

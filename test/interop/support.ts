@@ -103,10 +103,10 @@ export class Bed {
     let buf = '';
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve({ proc, lines }), 40000);
-      proc.stdout!.setEncoding('utf8');
-      proc.stderr!.setEncoding('utf8');
-      proc.stderr!.on('data', (d: string) => lines.push(`stderr: ${d}`));
-      proc.stdout!.on('data', (d: string) => {
+      proc.stdout.setEncoding('utf8');
+      proc.stderr.setEncoding('utf8');
+      proc.stderr.on('data', (d: string) => lines.push(`stderr: ${d}`));
+      proc.stdout.on('data', (d: string) => {
         buf += d;
         let nl;
         while ((nl = buf.indexOf('\n')) >= 0) {
