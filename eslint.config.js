@@ -38,7 +38,16 @@ const IO_GLOBALS = [
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'dist-*/**', 'node_modules/**', 'build/**', 'scripts/**', 'bin/**', 'test/**/*.mjs', 'eslint.config.js'],
+    ignores: [
+      'dist/**',
+      'dist-*/**',
+      'node_modules/**',
+      'build/**',
+      'scripts/**',
+      'bin/**',
+      'test/**/*.mjs',
+      'eslint.config.js',
+    ],
   },
   ...tseslint.configs.strictTypeChecked,
   {

@@ -83,9 +83,7 @@ export class Bed {
   }
 
   /** Starts `vpn connect --json` in the client namespace; resolves at the 'up' event or exit. */
-  connect(
-    args: string[],
-  ): Promise<{
+  connect(args: string[]): Promise<{
     proc: ChildProcess;
     up?: Record<string, unknown>;
     code?: number | null;
