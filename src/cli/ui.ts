@@ -20,6 +20,8 @@ export class Ui {
   readonly mode: UiMode;
   private spinner: Ora | undefined;
   private readonly verbose: boolean;
+  /** The last error shown, so the same failure is not printed twice (event, then exit path). */
+  private shownError: string | undefined;
 
   constructor(mode: UiMode, verbose: boolean) {
     this.mode = mode;
@@ -69,12 +71,13 @@ export class Ui {
             byPeer: e.byPeer,
             ...(e.error ? { code: e.error.code, error: e.error.message } : {}),
           });
+        } else if (e.error) {
+          this.fail(e.error.message);
         } else if (this.mode === 'plain') {
-          this.line(e.error ? `tunnel down: ${e.error.message}` : 'tunnel down');
+          this.line('tunnel down; routes and DNS restored');
         } else if (this.spinner?.isSpinning) {
-          if (e.error) this.spinner.fail(e.error.message);
-          else this.spinner.stop();
-        } else if (!e.error) {
+          this.spinner.stop();
+        } else {
           process.stderr.write('Disconnected; routes and DNS restored.\n');
         }
         break;
@@ -101,8 +104,11 @@ export class Ui {
   }
 
   fail(message: string): void {
+    if (this.shownError === message) return;
+    this.shownError = message;
     if (this.spinner?.isSpinning) this.spinner.fail(message);
     else if (this.mode === 'json') this.json({ event: 'error', error: message });
+    else if (this.mode === 'plain') this.line(`error: ${message}`);
     else process.stderr.write(`vpn: ${message}\n`);
     this.spinner = undefined;
   }
@@ -121,8 +127,8 @@ export class Ui {
       msg: string,
       fields?: Record<string, unknown>,
     ): void => {
-      if (level === 'debug' && !this.verbose) return;
-      if (level === 'info' && !this.verbose) return;
+      // Errors reach the user through events and exit paths; the log adds detail with -v.
+      if (level !== 'error' && !this.verbose) return;
       if (this.mode === 'json') {
         this.json({
           event: 'log',

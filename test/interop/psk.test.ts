@@ -5,7 +5,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -157,6 +157,34 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
     second.proc.kill('SIGTERM');
     assert.equal(await waitExit(second.proc), 0);
     assert.equal(bed.snapshot(), baseline, 'restored after a crash and a clean exit');
+  });
+
+  test('NAT-T keepalives flow while idle behind the NAT (RFC 3948 §4)', async () => {
+    const r = await bed.connect([...ID, '--psk-file', bed.psk, '--name', 'ka', '--keepalive', '1']);
+    assert.ok(r.up, r.lines.join('\n'));
+    await sleep(2600);
+    const st = JSON.parse(bed.vpn(['status', '--json', '--name', 'ka']).out) as {
+      keepalivesSent: number;
+    };
+    assert.ok(st.keepalivesSent >= 1, `keepalives sent: ${st.keepalivesSent}`);
+    assert.equal(bed.exec(['ping', '-c', '1', '-W', '2', LAN_HOST]).code, 0);
+    r.proc.kill('SIGTERM');
+    assert.equal(await waitExit(r.proc), 0);
+    assert.equal(bed.snapshot(), baseline);
+  });
+
+  test('a DELETE from the gateway ends the tunnel with exit 10 and restores the host', async () => {
+    const r = await bed.connect([...ID, '--psk-file', bed.psk, '--name', 'del']);
+    assert.ok(r.up, r.lines.join('\n'));
+    const t = spawnSync(
+      'bash',
+      [join(ROOT, 'scripts/testbed/gw.sh'), '--prefix', bed.prefix, '--terminate', '--ike', 'psk'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(t.status, 0, t.stderr);
+    assert.equal(await waitExit(r.proc), EXIT.CLOSED_BY_GATEWAY);
+    assert.match(r.lines.join('\n'), /gateway closed the connection/);
+    assert.equal(bed.snapshot(), baseline);
   });
 
   test('--background returns once the tunnel carries traffic; status and disconnect reach it', () => {
