@@ -22,3 +22,24 @@ GW_ADDR=198.51.100.10
 LAN_HOST=203.0.113.10
 POOL=203.0.113.128/26
 TEST_PSK='interop test psk: not a secret'
+
+# start_charon NS DIR: runs charon in namespace NS with DIR/strongswan.conf, in its own mount
+# namespace with a private /run (pid file, default sockets), records DIR/charon.pid and waits for
+# the vici socket DIR/charon.vici; then loads DIR/swanctl.conf.
+start_charon() {
+  local ns=$1 dir=$2
+  ip netns exec "$ns" unshare -m --propagation private sh -c \
+    "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=$dir/strongswan.conf exec /usr/lib/ipsec/charon" \
+    > "$dir/charon.out" 2>&1 &
+  echo $! > "$dir/charon.pid"
+  for _ in $(seq 1 100); do
+    [ -S "$dir/charon.vici" ] && break
+    if ! kill -0 "$(cat "$dir/charon.pid")" 2>/dev/null; then
+      echo "testbed: charon exited; see $dir/charon.out and charon.log" >&2
+      cat "$dir/charon.out" >&2 || true
+      return 1
+    fi
+    sleep 0.05
+  done
+  swanctl --load-all --noprompt --uri "unix://$dir/charon.vici" --file "$dir/swanctl.conf" > "$dir/load.out"
+}

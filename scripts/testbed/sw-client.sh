@@ -68,16 +68,7 @@ secrets {
   }
 }
 CONF
-  ip netns exec "$NS_CLI" unshare -m --propagation private sh -c \
-    "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=$D/strongswan.conf exec /usr/lib/ipsec/charon" \
-    > "$D/charon.out" 2>&1 &
-  echo $! > "$D/charon.pid"
-  for _ in $(seq 1 100); do
-    [ -S "$D/charon.vici" ] && break
-    kill -0 "$(cat "$D/charon.pid")" 2>/dev/null || { cat "$D/charon.out" >&2; exit 1; }
-    sleep 0.05
-  done
-  swanctl --load-all --noprompt --uri "$URI" --file "$D/swanctl.conf" > "$D/load.out"
+  start_charon "$NS_CLI" "$D"
 }
 
 stop() {

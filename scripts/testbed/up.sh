@@ -127,20 +127,5 @@ secrets {
 }
 CONF
 
-# charon in its own mount namespace with a private /run (its pid file and default sockets live there)
-ip netns exec "$NS_GW" unshare -m --propagation private sh -c \
-  "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=$STATE/gw/strongswan.conf exec /usr/lib/ipsec/charon" \
-  > "$STATE/gw/charon.out" 2>&1 &
-echo $! > "$STATE/gw/charon.pid"
-
-for _ in $(seq 1 100); do
-  [ -S "$STATE/gw/charon.vici" ] && break
-  if ! kill -0 "$(cat "$STATE/gw/charon.pid")" 2>/dev/null; then
-    echo "testbed: charon exited; see $STATE/gw/charon.out and charon.log" >&2
-    cat "$STATE/gw/charon.out" >&2 || true
-    exit 1
-  fi
-  sleep 0.1
-done
-swanctl --load-all --noprompt --uri "unix://$STATE/gw/charon.vici" --file "$STATE/gw/swanctl.conf" > "$STATE/gw/load.out"
+start_charon "$NS_GW" "$STATE/gw"
 echo "testbed $PREFIX up: gateway $GW_ADDR (pid $(cat "$STATE/gw/charon.pid")), LAN host $LAN_HOST, state in $STATE"

@@ -28,73 +28,62 @@ interface ExchangeRules {
   response: Rule[];
 }
 
+/** IKE_AUTH payloads a response may carry; a request may also carry IDi and CERTREQ. */
+const authResponse: Rule[] = [
+  { type: P.IDr, min: 0, max: 1 },
+  { type: P.CERT, min: 0, max: 16 },
+  { type: P.AUTH, min: 0, max: 1 },
+  { type: P.EAP, min: 0, max: 1 },
+  { type: P.CP, min: 0, max: 1 },
+  { type: P.SA, min: 0, max: 1 },
+  { type: P.TSi, min: 0, max: 1 },
+  { type: P.TSr, min: 0, max: 1 },
+  ...common,
+];
+
+/** CREATE_CHILD_SA requests and responses carry the same payloads (RFC 7296 §1.3). */
+const createChild: Rule[] = [
+  { type: P.SA, min: 1, max: 1 },
+  { type: P.NONCE, min: 1, max: 1 },
+  { type: P.KE, min: 0, max: 1 },
+  { type: P.TSi, min: 0, max: 1 },
+  { type: P.TSr, min: 0, max: 1 },
+  ...common,
+];
+
+const initBase: Rule[] = [
+  { type: P.SA, min: 1, max: 1 },
+  { type: P.KE, min: 1, max: 1 },
+  { type: P.NONCE, min: 1, max: 1 },
+  ...common,
+];
+
+const informational: Rule[] = [
+  { type: P.DELETE, min: 0, max: ANY },
+  { type: P.CP, min: 0, max: 1 },
+  ...common,
+];
+
 const RULES: Record<number, ExchangeRules> = {
   [ExchangeType.IKE_SA_INIT]: {
     encrypted: false,
-    request: [
-      { type: P.SA, min: 1, max: 1 },
-      { type: P.KE, min: 1, max: 1 },
-      { type: P.NONCE, min: 1, max: 1 },
-      ...common,
-    ],
-    response: [
-      { type: P.SA, min: 1, max: 1 },
-      { type: P.KE, min: 1, max: 1 },
-      { type: P.NONCE, min: 1, max: 1 },
-      { type: P.CERTREQ, min: 0, max: ANY },
-      ...common,
-    ],
+    request: initBase,
+    response: [...initBase, { type: P.CERTREQ, min: 0, max: ANY }],
   },
   [ExchangeType.IKE_AUTH]: {
     encrypted: true,
     request: [
       { type: P.IDi, min: 0, max: 1 },
-      { type: P.CERT, min: 0, max: 16 },
       { type: P.CERTREQ, min: 0, max: ANY },
-      { type: P.IDr, min: 0, max: 1 },
-      { type: P.AUTH, min: 0, max: 1 },
-      { type: P.EAP, min: 0, max: 1 },
-      { type: P.CP, min: 0, max: 1 },
-      { type: P.SA, min: 0, max: 1 },
-      { type: P.TSi, min: 0, max: 1 },
-      { type: P.TSr, min: 0, max: 1 },
-      ...common,
+      ...authResponse,
     ],
-    response: [
-      { type: P.IDr, min: 0, max: 1 },
-      { type: P.CERT, min: 0, max: 16 },
-      { type: P.AUTH, min: 0, max: 1 },
-      { type: P.EAP, min: 0, max: 1 },
-      { type: P.CP, min: 0, max: 1 },
-      { type: P.SA, min: 0, max: 1 },
-      { type: P.TSi, min: 0, max: 1 },
-      { type: P.TSr, min: 0, max: 1 },
-      ...common,
-    ],
+    response: authResponse,
   },
-  [ExchangeType.CREATE_CHILD_SA]: {
-    encrypted: true,
-    request: [
-      { type: P.SA, min: 1, max: 1 },
-      { type: P.NONCE, min: 1, max: 1 },
-      { type: P.KE, min: 0, max: 1 },
-      { type: P.TSi, min: 0, max: 1 },
-      { type: P.TSr, min: 0, max: 1 },
-      ...common,
-    ],
-    response: [
-      { type: P.SA, min: 1, max: 1 },
-      { type: P.NONCE, min: 1, max: 1 },
-      { type: P.KE, min: 0, max: 1 },
-      { type: P.TSi, min: 0, max: 1 },
-      { type: P.TSr, min: 0, max: 1 },
-      ...common,
-    ],
-  },
+  [ExchangeType.CREATE_CHILD_SA]: { encrypted: true, request: createChild, response: createChild },
   [ExchangeType.INFORMATIONAL]: {
     encrypted: true,
-    request: [{ type: P.DELETE, min: 0, max: ANY }, { type: P.CP, min: 0, max: 1 }, ...common],
-    response: [{ type: P.DELETE, min: 0, max: ANY }, { type: P.CP, min: 0, max: 1 }, ...common],
+    request: informational,
+    response: informational,
   },
 };
 
