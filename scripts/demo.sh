@@ -21,8 +21,7 @@ trap cleanup EXIT
 
 echo "== starting the demo gateway (strongSwan, kernel-libipsec) behind a NAT router"
 bash scripts/testbed/up.sh --prefix "$P"
-install -m 600 /dev/null "$STATE/psk"
-cat "$(bash scripts/testbed/up.sh --prefix "$P" --print-psk-file)" > "$STATE/psk"
+install -m 600 "/tmp/$P/psk" "$STATE/psk"   # the test bed's demo PSK
 
 in_cli() { ip netns exec "$P-cli" "$@"; }
 export VPN_RUNTIME_DIR="$STATE/run"
@@ -36,11 +35,11 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 echo
-echo "== vpn status"
-in_cli node bin/vpn.js status
-echo
 echo "== ping the LAN host behind the gateway through the tunnel"
 in_cli ping -c 3 203.0.113.10
+echo
+echo "== vpn status"
+in_cli node bin/vpn.js status
 echo
 echo "== vpn disconnect"
 in_cli node bin/vpn.js disconnect

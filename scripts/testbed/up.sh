@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Creates the test bed: four network namespaces, a NAT router and a strongSwan gateway.
-# Usage: up.sh [--prefix P] [--print-psk-file]. Idempotent: tears down a previous bed of the same prefix.
+# Usage: up.sh [--prefix P]. Idempotent: tears down a previous bed of the same prefix.
+# The test PSK is written to /tmp/P/psk (mode 600).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-if [ "${ARGS[0]:-}" = "--print-psk-file" ]; then echo "$STATE/psk"; exit 0; fi
 
 bash "$TB_DIR/down.sh" --prefix "$PREFIX" >/dev/null 2>&1 || true
 mkdir -p "$STATE/gw"

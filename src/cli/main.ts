@@ -32,6 +32,7 @@ interface ConnectFlags {
   keepalive: number;
   timeout: number;
   remoteNet?: string[];
+  ipv6: boolean;
   daemonChild?: boolean;
 }
 
@@ -97,6 +98,7 @@ function tunnelOptions(
     ...(flags.esp ? { espProposals: flags.esp } : {}),
     ...(flags.mtu ? { mtu: flags.mtu } : {}),
     ...(flags.remoteNet ? { remoteNetworks: flags.remoteNet } : {}),
+    ip6: flags.ipv6,
   };
 }
 
@@ -129,6 +131,14 @@ async function runForeground(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  // A bug must not leave the host half-configured: restore, then exit 1 (the journal covers a
+  // crash that even this cannot handle).
+  process.once('uncaughtException', (e) => {
+    ui.fail(`internal error: ${e.stack ?? e.message}`);
+    const done = (): never => process.exit(EXIT.INTERNAL);
+    setTimeout(done, 3000).unref();
+    tunnel.close().then(done, done);
+  });
   try {
     const summary = await tunnel.connect();
     hooks.onUp?.(summary);
@@ -334,6 +344,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       'network to route through the tunnel (repeatable; default: all)',
       collect,
     )
+    .option('--no-ipv6', 'do not ask for an IPv6 address, IPv6 DNS or IPv6 traffic selectors')
     .addOption(new Option('--mtu <n>', 'TUN device MTU').argParser(intArg(576, 9000)))
     .addOption(
       new Option('--keepalive <seconds>', 'NAT-T keepalive interval (0 = off)')
