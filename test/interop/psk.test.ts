@@ -97,6 +97,52 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
     assert.equal(bed.snapshot(), baseline, 'client namespace restored exactly');
   });
 
+  test('every ESP cipher we offer works with strongSwan: AES-GCM-16-128, ChaCha20-Poly1305', async () => {
+    for (const esp of ['aes128gcm16', 'chacha20poly1305']) {
+      const r = await bed.connect([
+        ...ID,
+        '--psk-file',
+        bed.psk,
+        '--name',
+        `esp-${esp}`,
+        '--esp',
+        esp,
+      ]);
+      assert.ok(r.up, r.lines.join('\n'));
+      assert.equal(
+        (r.up as { summary: { ike: { espProposal: string } } }).summary.ike.espProposal,
+        esp,
+      );
+      const ping = bed.exec(['ping', '-c', '2', '-i', '0.2', '-W', '2', LAN_HOST]);
+      assert.equal(ping.code, 0, `${esp}: ${ping.out}`);
+      r.proc.kill('SIGTERM');
+      assert.equal(await waitExit(r.proc), 0);
+    }
+    assert.equal(bed.snapshot(), baseline);
+  });
+
+  test('INVALID_KE_PAYLOAD from strongSwan: we retry with the group it wants', async () => {
+    // We send a MODP-2048 KE but also offer ECP-256, which the gateway prefers (RFC 7296 §1.2).
+    const r = await bed.connect([
+      ...ID,
+      '--psk-file',
+      bed.psk,
+      '--name',
+      'ke',
+      '--ike',
+      'aes256gcm16-prfsha256-modp2048-ecp256',
+      '-v',
+    ]);
+    assert.ok(r.up, r.lines.join('\n'));
+    assert.match(
+      (r.up as { summary: { ike: { ikeProposal: string } } }).summary.ike.ikeProposal,
+      /ecp256/,
+    );
+    assert.match(r.lines.join('\n'), /prefers group ECP_256/);
+    r.proc.kill('SIGTERM');
+    assert.equal(await waitExit(r.proc), 0);
+  });
+
   test('wrong PSK: exit 4 with AUTHENTICATION_FAILED, nothing changed', async () => {
     const bad = join(bed.dir, 'bad-psk');
     writeFileSync(bad, 'not the key\n');
