@@ -64,6 +64,13 @@ export class Ui {
       case 'up':
         this.up(e.summary);
         break;
+      case 'rekeyed': {
+        const text = `${e.what === 'ike' ? 'IKE SA' : 'CHILD_SA'} rekeyed (${e.proposal})`;
+        if (this.mode === 'json')
+          this.json({ event: 'rekeyed', what: e.what, proposal: e.proposal });
+        else if (this.verbose || this.mode === 'plain') this.line(text);
+        break;
+      }
       case 'down':
         if (this.mode === 'json') {
           this.json({

@@ -96,6 +96,7 @@ export type TunnelEvent =
   | { type: 'stage'; stage: TunnelStage; detail?: string }
   | { type: 'up'; summary: TunnelSummary }
   | { type: 'nat'; natHere: boolean; natThere: boolean }
+  | { type: 'rekeyed'; what: 'child' | 'ike'; proposal: string }
   | { type: 'down'; error?: VpnError; byPeer: boolean };
 
 export interface TunnelStatus {
@@ -247,7 +248,14 @@ export class Tunnel {
   status(): TunnelStatus {
     const s: TunnelStatus = {
       state: this.state,
-      ike: this.session?.counters ?? { received: 0, sent: 0, retransmits: 0, dropped: {} },
+      ike: this.session?.counters ?? {
+        received: 0,
+        sent: 0,
+        retransmits: 0,
+        childRekeys: 0,
+        ikeRekeys: 0,
+        dropped: {},
+      },
       esp: this.engine.counters(),
       keepalivesSent: this.keepalivesSent,
     };
@@ -326,6 +334,9 @@ export class Tunnel {
         break;
       case 'closed':
         void this.teardown(e.error, e.byPeer);
+        break;
+      case 'rekeyed':
+        this.emit({ type: 'rekeyed', what: e.what, proposal: e.proposal });
         break;
       case 'state':
       case 'liveness-check':

@@ -29,7 +29,7 @@ import type { ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { NOOP_LOGGER } from '../core/log.js';
 import type { Random } from '../core/random.js';
-import { createKeyExchange } from '../crypto/ke.js';
+import { createKeyExchange, isSupportedGroup } from '../crypto/ke.js';
 import type { KeyExchange } from '../crypto/ke.js';
 import { isAead } from '../crypto/aead.js';
 import {
@@ -50,6 +50,7 @@ import {
   encodeMessage,
   encodePayloadChain,
   filterPayloads,
+  findPayload,
   findUnsupportedCritical,
 } from './codec/index.js';
 import type {
@@ -62,6 +63,7 @@ import type {
   NoncePayload,
   NotifyPayload,
   Payload,
+  Proposal,
   SaPayload,
   SkPayload,
   TrafficSelector,
@@ -76,6 +78,7 @@ import type { Endpoint } from './natd.js';
 import { IkeKeymat } from './sa/keymat.js';
 import {
   buildProposals,
+  chooseFromOffer,
   formatChosen,
   formatSpecs,
   selectResponderProposal,
@@ -170,6 +173,7 @@ export type IkeEvent =
   | { type: 'nat'; natHere: boolean; natThere: boolean }
   | { type: 'established'; info: EstablishedInfo }
   | { type: 'liveness-check' }
+  | { type: 'rekeyed'; what: 'child' | 'ike'; by: 'peer' | 'us'; proposal: string }
   | { type: 'closed'; error?: VpnError; byPeer: boolean };
 
 export type IkeOutput =
@@ -193,6 +197,8 @@ export interface IkeCounters {
   received: number;
   sent: number;
   retransmits: number;
+  childRekeys: number;
+  ikeRekeys: number;
   dropped: Record<string, number>;
 }
 
@@ -208,6 +214,32 @@ interface Outstanding {
   what: string;
 }
 
+/** Everything that belongs to one IKE SA: SPIs, keys, message IDs, retransmit and response caches. */
+interface SaContext {
+  spiI: Uint8Array;
+  spiR: Uint8Array;
+  /** We are the original initiator of this IKE SA (the I flag we send, RFC 7296 §3.1). */
+  weInitiated: boolean;
+  keymat: IkeKeymat | undefined;
+  nextMid: number;
+  outstanding: Outstanding | undefined;
+  peerNextMid: number;
+  lastResponse: { mid: number; data: Uint8Array } | undefined;
+}
+
+function newContext(spiI: Uint8Array, spiR: Uint8Array, weInitiated: boolean): SaContext {
+  return {
+    spiI,
+    spiR,
+    weInitiated,
+    keymat: undefined,
+    nextMid: 0,
+    outstanding: undefined,
+    peerNextMid: 0,
+    lastResponse: undefined,
+  };
+}
+
 interface ChildSa {
   inboundSpi: number;
   outboundSpi: number;
@@ -221,7 +253,14 @@ export class IkeSession {
   private now = 0;
 
   state: IkeState = 'created';
-  readonly counters: IkeCounters = { received: 0, sent: 0, retransmits: 0, dropped: {} };
+  readonly counters: IkeCounters = {
+    received: 0,
+    sent: 0,
+    retransmits: 0,
+    childRekeys: 0,
+    ikeRekeys: 0,
+    dropped: {},
+  };
 
   private local: Endpoint = { address: '0.0.0.0', port: 0 };
   private remote: Endpoint = { address: '0.0.0.0', port: 500 };
@@ -229,8 +268,9 @@ export class IkeSession {
   private natHere = false;
   private natThere = false;
 
-  private spiI: Uint8Array = new Uint8Array(8);
-  private spiR: Uint8Array = new Uint8Array(8);
+  /** The IKE SA in use; `retired` is one replaced by a rekey, kept until the peer deletes it. */
+  private sa: SaContext = newContext(new Uint8Array(8), new Uint8Array(8), true);
+  private retired: SaContext | undefined;
   private ni: Uint8Array = new Uint8Array(0);
   private nr: Uint8Array = new Uint8Array(0);
   private ke: KeyExchange | undefined;
@@ -239,16 +279,10 @@ export class IkeSession {
   private initRetries = 0;
   private initRequest: Uint8Array = new Uint8Array(0);
   private initResponse: Uint8Array = new Uint8Array(0);
-  private keymat: IkeKeymat | undefined;
   private ikeProposal: ChosenProposal | undefined;
   private peerFragmentation = false;
   private childInboundSpi = 0;
   private readonly children: ChildSa[] = [];
-
-  private nextMid = 0;
-  private outstanding: Outstanding | undefined;
-  private peerNextMid = 0;
-  private lastResponse: { mid: number; data: Uint8Array } | undefined;
 
   constructor(cfg: IkeSessionConfig, random: Random, logger: Logger = NOOP_LOGGER) {
     this.cfg = cfg;
@@ -347,17 +381,17 @@ export class IkeSession {
     what: string,
     onResponse: (header: IkeHeader, payloads: Payload[]) => void,
   ): void {
-    this.outstanding = { mid: this.nextMid, exchange, data, tries: 0, onResponse, what };
+    this.sa.outstanding = { mid: this.sa.nextMid, exchange, data, tries: 0, onResponse, what };
     this.transmit(data);
     this.out.push({ kind: 'setTimer', timer: 'retransmit', at: this.now + this.timeoutFor(0) });
   }
 
   private onTimer(timer: TimerId): void {
     if (timer !== 'retransmit') return;
-    const o = this.outstanding;
+    const o = this.sa.outstanding;
     if (!o) return;
     if (o.tries >= this.cfg.retransmit.tries) {
-      this.outstanding = undefined;
+      this.sa.outstanding = undefined;
       if (this.state === 'deleting') {
         this.finishClose(undefined, false);
         return;
@@ -395,12 +429,12 @@ export class IkeSession {
     this.log.warn('ike', error.message);
     // Tell the gateway we are going away if we have an SA it knows about.
     if (
-      this.keymat &&
+      this.sa.keymat &&
       (this.state === 'established' || this.state === 'connecting') &&
       this.initResponse.length > 0
     ) {
       try {
-        const mid = this.outstanding ? this.outstanding.mid + 1 : this.nextMid;
+        const mid = this.sa.outstanding ? this.sa.outstanding.mid + 1 : this.sa.nextMid;
         this.transmit(
           this.buildEncrypted(ExchangeType.INFORMATIONAL, mid, false, [this.deleteIkePayload()]),
         );
@@ -413,12 +447,12 @@ export class IkeSession {
 
   private finishClose(error: VpnError | undefined, byPeer: boolean): void {
     if (this.state === 'closed') return;
-    this.outstanding = undefined;
+    this.sa.outstanding = undefined;
     this.out.push({ kind: 'clearTimer', timer: 'retransmit' });
     for (const c of this.children.splice(0)) {
       this.out.push({ kind: 'removeChild', inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi });
     }
-    this.keymat?.wipe();
+    this.sa.keymat?.wipe();
     this.ke = undefined;
     this.setState('closed', error?.message);
     this.emit(error === undefined ? { type: 'closed', byPeer } : { type: 'closed', error, byPeer });
@@ -441,18 +475,39 @@ export class IkeSession {
       this.drop('malformed', (e as Error).message);
       return;
     }
-    if (!equalBytes(header.spiI, this.spiI)) {
+    const ctx = this.contextFor(header);
+    if (!ctx) {
       this.drop('unknown-spi');
       return;
     }
-    if ((header.flags & HeaderFlag.INITIATOR) !== 0) {
-      // We are the original initiator; every message from the gateway has I=0 (RFC 7296 §3.1).
+    // The I flag names the original initiator of the IKE SA (RFC 7296 §3.1): the peer sets it
+    // exactly when we did not initiate this SA.
+    if (((header.flags & HeaderFlag.INITIATOR) !== 0) === ctx.weInitiated) {
       this.drop('bad-flags');
       return;
     }
     const isResponse = (header.flags & HeaderFlag.RESPONSE) !== 0;
-    if (isResponse) this.onResponse(header, payloads, data, from);
-    else this.onRequest(header, payloads, data, from);
+    if (isResponse) {
+      if (ctx !== this.sa) {
+        this.drop('unexpected-response', 'on a rekeyed IKE SA');
+        return;
+      }
+      this.onResponse(header, payloads, data, from);
+    } else this.onRequest(ctx, header, payloads, data, from);
+  }
+
+  /** The IKE SA a message belongs to, by its SPIs (the current one, or one replaced by a rekey). */
+  private contextFor(header: IkeHeader): SaContext | undefined {
+    const cur = this.sa;
+    if (
+      equalBytes(header.spiI, cur.spiI) &&
+      (cur.spiR.every((b) => b === 0) || equalBytes(header.spiR, cur.spiR))
+    ) {
+      return cur;
+    }
+    const old = this.retired;
+    if (old && equalBytes(header.spiI, old.spiI) && equalBytes(header.spiR, old.spiR)) return old;
+    return undefined;
   }
 
   private onResponse(
@@ -461,7 +516,7 @@ export class IkeSession {
     raw: Uint8Array,
     from: Endpoint,
   ): void {
-    const o = this.outstanding;
+    const o = this.sa.outstanding;
     if (!o || header.messageId !== o.mid || header.exchangeType !== o.exchange) {
       this.drop('unexpected-response', `mid ${header.messageId}`);
       return;
@@ -477,15 +532,15 @@ export class IkeSession {
       }
       this.initResponse = raw;
     } else {
-      const opened = this.openEncrypted(header, payloads, raw, true);
+      const opened = this.openEncrypted(this.sa, header, payloads, raw, true);
       if (!opened) return;
       inner = opened;
     }
     // A response that passed integrity checks consumes the message ID (§2.1); one that failed
     // above did not, and the retransmit timer keeps running.
-    this.outstanding = undefined;
+    this.sa.outstanding = undefined;
     this.out.push({ kind: 'clearTimer', timer: 'retransmit' });
-    this.nextMid = o.mid + 1;
+    this.sa.nextMid = o.mid + 1;
     if (from.port !== this.remote.port || from.address !== this.remote.address) {
       this.log.debug('ike', `response from ${from.address}:${from.port}`);
     }
@@ -494,12 +549,14 @@ export class IkeSession {
 
   /** Decrypts and rule-checks an SK message. Drops (returns undefined) on any failure. */
   private openEncrypted(
+    ctx: SaContext,
     header: IkeHeader,
     payloads: Payload[],
     raw: Uint8Array,
     isResponse: boolean,
   ): Payload[] | undefined {
-    if (!this.keymat) {
+    const keymat = ctx.keymat;
+    if (!keymat) {
       this.drop('no-keys');
       return undefined;
     }
@@ -515,7 +572,7 @@ export class IkeSession {
     const aadLen = raw.length - sk.body.length;
     let innerBytes: Uint8Array;
     try {
-      innerBytes = this.keymat.openInbound(raw.subarray(0, aadLen), sk.body);
+      innerBytes = keymat.openInbound(raw.subarray(0, aadLen), sk.body);
     } catch (e) {
       this.drop('integrity', (e as Error).message);
       return undefined;
@@ -531,64 +588,261 @@ export class IkeSession {
     return inner;
   }
 
-  private onRequest(header: IkeHeader, payloads: Payload[], raw: Uint8Array, from: Endpoint): void {
+  private onRequest(
+    ctx: SaContext,
+    header: IkeHeader,
+    payloads: Payload[],
+    raw: Uint8Array,
+    from: Endpoint,
+  ): void {
     if (this.state !== 'established' && this.state !== 'deleting') {
       this.drop('request-before-established');
       return;
     }
     // RFC 7296 §2.1: a retransmitted request gets our cached response again.
-    if (this.lastResponse && header.messageId === this.lastResponse.mid) {
+    if (ctx.lastResponse && header.messageId === ctx.lastResponse.mid) {
       this.counters.retransmits++;
-      this.transmit(this.lastResponse.data);
+      this.transmit(ctx.lastResponse.data);
       return;
     }
-    if (header.messageId !== this.peerNextMid) {
-      this.drop('unexpected-request-mid', `got ${header.messageId}, expected ${this.peerNextMid}`);
+    if (header.messageId !== ctx.peerNextMid) {
+      this.drop('unexpected-request-mid', `got ${header.messageId}, expected ${ctx.peerNextMid}`);
       return;
     }
-    const inner = this.openEncrypted(header, payloads, raw, false);
+    const inner = this.openEncrypted(ctx, header, payloads, raw, false);
     if (!inner) return;
-    this.peerNextMid++;
+    ctx.peerNextMid++;
     if (from.port !== this.remote.port && this.natT) {
-      // NAT rebinding seen from our side is rare (the gateway moved); follow an authenticated request.
+      // The gateway saw us move (NAT rebinding on its side is rare); follow an authenticated request.
       this.remote = { address: from.address, port: from.port };
     }
     const critical = findUnsupportedCritical(inner);
     let reply: Payload[];
-    let closeAfter: VpnError | undefined;
-    let peerDeleted = false;
+    let after: (() => void) | undefined;
     if (critical.length > 0) {
       reply = [this.notify(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, Uint8Array.of(critical[0]!))];
     } else {
       switch (header.exchangeType) {
-        case ExchangeType.INFORMATIONAL: {
-          const r = this.processInformationalRequest(inner);
-          reply = r.reply;
-          closeAfter = r.close;
-          peerDeleted = r.peerDeleted;
+        case ExchangeType.INFORMATIONAL:
+          ({ reply, after } = this.processInformationalRequest(ctx, inner));
           break;
-        }
         case ExchangeType.CREATE_CHILD_SA:
-          // Rekeying is not negotiated by this version; refuse cleanly so the gateway keeps the
-          // current SAs until their hard lifetime (RFC 7296 §1.3: NO_ADDITIONAL_SAS).
-          this.log.info('ike', 'gateway asked for CREATE_CHILD_SA; answering NO_ADDITIONAL_SAS');
-          reply = [this.notify(NotifyType.NO_ADDITIONAL_SAS)];
+          ({ reply, after } = this.processCreateChildRequest(ctx, inner));
           break;
         default:
           reply = [this.notify(NotifyType.INVALID_SYNTAX)];
       }
     }
-    const data = this.buildEncrypted(header.exchangeType, header.messageId, true, reply);
-    this.lastResponse = { mid: header.messageId, data };
+    const data = this.buildEncrypted(header.exchangeType, header.messageId, true, reply, ctx);
+    ctx.lastResponse = { mid: header.messageId, data };
     this.transmit(data);
-    if (peerDeleted) this.finishClose(closeAfter, true);
+    after?.();
   }
 
-  private processInformationalRequest(inner: Payload[]): {
-    reply: Payload[];
-    close?: VpnError;
-    peerDeleted: boolean;
-  } {
+  /**
+   * CREATE_CHILD_SA started by the gateway (RFC 7296 §1.3): rekeying our CHILD_SA (§1.3.3,
+   * N(REKEY_SA)) or the IKE SA (§1.3.2, SA with protocol IKE). Other requests for additional
+   * CHILD_SAs are refused with NO_ADDITIONAL_SAS: this client carries one tunnel.
+   */
+  private processCreateChildRequest(
+    ctx: SaContext,
+    inner: Payload[],
+  ): { reply: Payload[]; after?: () => void } {
+    const sa = findPayload(inner, PayloadType.SA);
+    const nonce = findPayload(inner, PayloadType.NONCE);
+    const ke = findPayload(inner, PayloadType.KE);
+    const keymat = ctx.keymat;
+    if (!sa || !nonce || !keymat || ctx !== this.sa)
+      return { reply: [this.notify(NotifyType.NO_ADDITIONAL_SAS)] };
+    if (sa.proposals.some((p) => p.protocol === ProtocolId.IKE))
+      return this.respondIkeRekey(ctx, keymat, sa.proposals, nonce.data, ke);
+    const rekey = filterPayloads(inner, PayloadType.NOTIFY).find(
+      (n) => n.notifyType === NotifyType.REKEY_SA,
+    );
+    if (!rekey) {
+      this.log.info('ike', 'gateway offered an additional CHILD_SA; answering NO_ADDITIONAL_SAS');
+      return { reply: [this.notify(NotifyType.NO_ADDITIONAL_SAS)] };
+    }
+    const old =
+      rekey.spi.length === 4
+        ? new DataView(rekey.spi.buffer, rekey.spi.byteOffset, 4).getUint32(0)
+        : -1;
+    const child = this.children.find((c) => c.outboundSpi === old || c.inboundSpi === old);
+    if (!child) {
+      // §2.25: the SA to rekey is gone (e.g. we just deleted it).
+      const n = this.notify(NotifyType.CHILD_SA_NOT_FOUND);
+      return { reply: [{ ...n, protocol: ProtocolId.ESP, spi: rekey.spi }] };
+    }
+    const tsi = findPayload(inner, PayloadType.TSi);
+    const tsr = findPayload(inner, PayloadType.TSr);
+    // The gateway initiates this exchange: its TSi is its side, its TSr is ours (§2.9).
+    if (
+      !tsi ||
+      !tsr ||
+      checkNarrowed(this.cfg.tsRemote, tsi.selectors, 'TSi') ||
+      checkNarrowed(this.cfg.tsLocal, tsr.selectors, 'TSr')
+    ) {
+      return { reply: [this.notify(NotifyType.TS_UNACCEPTABLE)] };
+    }
+    const choice = chooseFromOffer(sa.proposals, this.cfg.espProposals, ProtocolId.ESP, {
+      ...(ke ? { dhGroup: ke.dhGroup } : {}),
+      acceptDh: isSupportedGroup,
+    });
+    if (!choice || choice.chosen.spi.length !== 4 || !isAead(choice.chosen.encr.id)) {
+      return { reply: [this.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
+    }
+    const nr = this.random.bytes(32);
+    let shared: Uint8Array | undefined;
+    const reply: Payload[] = [];
+    const inboundSpi = this.newChildSpi();
+    reply.push({
+      type: PayloadType.SA,
+      critical: false,
+      proposals: [
+        {
+          num: choice.chosen.num,
+          protocol: ProtocolId.ESP,
+          spi: u32(inboundSpi),
+          transforms: choice.transforms,
+        },
+      ],
+    });
+    reply.push({ type: PayloadType.NONCE, critical: false, data: nr });
+    if (ke) {
+      try {
+        const mine = createKeyExchange(ke.dhGroup, this.random);
+        shared = mine.computeSharedSecret(ke.data);
+        reply.push({
+          type: PayloadType.KE,
+          critical: false,
+          dhGroup: ke.dhGroup,
+          data: mine.publicValue,
+        });
+      } catch {
+        return { reply: [this.notify(NotifyType.INVALID_SYNTAX)] };
+      }
+    }
+    reply.push(tsi, tsr);
+    // §2.17: the exchange initiator's nonce comes first; its direction's keys come first.
+    const encrLen = (choice.chosen.encr.keyBits ?? 256) / 8 + 4;
+    const keys = keymat.childKeys(nonce.data, nr, encrLen, 0, shared);
+    if (shared) wipe(shared);
+    const outboundSpi = new DataView(
+      choice.chosen.spi.buffer,
+      choice.chosen.spi.byteOffset,
+      4,
+    ).getUint32(0);
+    const info: ChildSaInfo = {
+      inbound: {
+        spi: inboundSpi,
+        encrId: choice.chosen.encr.id,
+        keymat: keys.encrI,
+        replayWindow: this.cfg.replayWindow,
+      },
+      outbound: { spi: outboundSpi, encrId: choice.chosen.encr.id, keymat: keys.encrR },
+      tsLocal: tsr.selectors,
+      tsRemote: tsi.selectors,
+      proposal: formatChosen(choice.chosen),
+    };
+    return {
+      reply,
+      after: () => {
+        // Make-before-break: the new SA is used from now on; the old one stays until deleted.
+        this.children.push({ inboundSpi, outboundSpi });
+        this.out.push({ kind: 'installChild', child: info });
+        this.counters.childRekeys++;
+        this.emit({ type: 'rekeyed', what: 'child', by: 'peer', proposal: info.proposal });
+      },
+    };
+  }
+
+  /** §1.3.2 / §2.18: the gateway rekeys the IKE SA; the new SA's original initiator is the gateway. */
+  private respondIkeRekey(
+    ctx: SaContext,
+    keymat: IkeKeymat,
+    offered: Proposal[],
+    ni: Uint8Array,
+    ke: KePayload | undefined,
+  ): { reply: Payload[]; after?: () => void } {
+    if (!ke) return { reply: [this.notify(NotifyType.INVALID_SYNTAX)] };
+    const choice = chooseFromOffer(offered, this.cfg.ikeProposals, ProtocolId.IKE, {
+      dhGroup: ke.dhGroup,
+      acceptDh: isSupportedGroup,
+    });
+    if (!choice) {
+      // Maybe only the KE group is wrong: ask for one we both offered (§1.3.2 allows INVALID_KE_PAYLOAD).
+      const other = chooseFromOffer(offered, this.cfg.ikeProposals, ProtocolId.IKE, {
+        acceptDh: isSupportedGroup,
+      });
+      if (other?.chosen.dh && other.chosen.dh.id !== ke.dhGroup) {
+        const g = new Uint8Array(2);
+        new DataView(g.buffer).setUint16(0, other.chosen.dh.id);
+        return { reply: [this.notify(NotifyType.INVALID_KE_PAYLOAD, g)] };
+      }
+      return { reply: [this.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
+    }
+    if (choice.chosen.spi.length !== 8) return { reply: [this.notify(NotifyType.INVALID_SYNTAX)] };
+    let mine: KeyExchange;
+    let shared: Uint8Array;
+    try {
+      mine = createKeyExchange(ke.dhGroup, this.random);
+      shared = mine.computeSharedSecret(ke.data);
+    } catch {
+      return { reply: [this.notify(NotifyType.INVALID_SYNTAX)] };
+    }
+    const nr = this.random.bytes(32);
+    const spiR = this.randomNonZero(8);
+    const next = newContext(choice.chosen.spi.slice(), spiR, false);
+    next.keymat = new IkeKeymat({
+      proposal: choice.chosen,
+      weInitiated: false,
+      rekeyOf: keymat.rekeySeed(),
+      ni,
+      nr,
+      spiI: next.spiI,
+      spiR,
+      sharedSecret: shared,
+    });
+    wipe(shared);
+    const reply: Payload[] = [
+      {
+        type: PayloadType.SA,
+        critical: false,
+        proposals: [
+          {
+            num: choice.chosen.num,
+            protocol: ProtocolId.IKE,
+            spi: spiR,
+            transforms: choice.transforms,
+          },
+        ],
+      },
+      { type: PayloadType.NONCE, critical: false, data: nr },
+      { type: PayloadType.KE, critical: false, dhGroup: ke.dhGroup, data: mine.publicValue },
+    ];
+    return {
+      reply,
+      after: () => {
+        // The CHILD_SAs move to the new IKE SA; the old one answers until the gateway deletes it.
+        if (this.retired) this.retired.keymat?.wipe();
+        this.retired = ctx;
+        this.sa = next;
+        this.ikeProposal = choice.chosen;
+        this.counters.ikeRekeys++;
+        this.emit({
+          type: 'rekeyed',
+          what: 'ike',
+          by: 'peer',
+          proposal: formatChosen(choice.chosen),
+        });
+      },
+    };
+  }
+
+  private processInformationalRequest(
+    ctx: SaContext,
+    inner: Payload[],
+  ): { reply: Payload[]; after?: () => void } {
     const deletes = inner.filter((p): p is DeletePayload => p.type === PayloadType.DELETE);
     if (deletes.length === 0) {
       // Empty INFORMATIONAL = liveness check (RFC 7296 §1.4); notifies are informational.
@@ -596,18 +850,28 @@ export class IkeSession {
         this.log.info('ike', `gateway notify ${nameOf(NotifyType, n.notifyType)}`);
       }
       this.emit({ type: 'liveness-check' });
-      return { reply: [], peerDeleted: false };
+      return { reply: [] };
+    }
+    if (ctx !== this.sa) {
+      // The IKE SA we replaced by a rekey: its DELETE just retires it (§2.18).
+      if (deletes.some((d) => d.protocol === ProtocolId.IKE)) {
+        return {
+          reply: [],
+          after: () => {
+            ctx.keymat?.wipe();
+            if (this.retired === ctx) this.retired = undefined;
+          },
+        };
+      }
+      return { reply: [] };
     }
     if (deletes.some((d) => d.protocol === ProtocolId.IKE)) {
       // RFC 7296 §1.4.1: deleting the IKE SA deletes all its CHILD_SAs; answer with an empty INFORMATIONAL.
-      return {
-        reply: [],
-        close: new VpnError(
-          'ERR_IKE_DELETED',
-          'the gateway closed the connection (deleted the IKE SA)',
-        ),
-        peerDeleted: true,
-      };
+      const err = new VpnError(
+        'ERR_IKE_DELETED',
+        'the gateway closed the connection (deleted the IKE SA)',
+      );
+      return { reply: [], after: () => this.finishClose(err, true) };
     }
     const ourSpis: Uint8Array[] = [];
     for (const d of deletes) {
@@ -642,9 +906,9 @@ export class IkeSession {
     if (this.children.length === 0) {
       // Without a CHILD_SA our client carries no traffic: close the IKE SA too.
       const err = new VpnError('ERR_IKE_DELETED', 'the gateway deleted the tunnel (CHILD_SA)');
-      return { reply, close: err, peerDeleted: true };
+      return { reply, after: () => this.finishClose(err, true) };
     }
-    return { reply, peerDeleted: false };
+    return { reply };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -665,13 +929,14 @@ export class IkeSession {
     exchange: number,
     mid: number,
     response: boolean,
+    ctx: SaContext = this.sa,
   ): Omit<IkeHeader, 'nextPayload' | 'length'> {
     return {
-      spiI: this.spiI,
-      spiR: this.spiR,
+      spiI: ctx.spiI,
+      spiR: ctx.spiR,
       version: 0x20,
       exchangeType: exchange,
-      flags: HeaderFlag.INITIATOR | (response ? HeaderFlag.RESPONSE : 0),
+      flags: (ctx.weInitiated ? HeaderFlag.INITIATOR : 0) | (response ? HeaderFlag.RESPONSE : 0),
       messageId: mid,
     };
   }
@@ -682,8 +947,9 @@ export class IkeSession {
     mid: number,
     response: boolean,
     inner: Payload[],
+    ctx: SaContext = this.sa,
   ): Uint8Array {
-    const keymat = this.keymat;
+    const keymat = ctx.keymat;
     if (!keymat) throw new VpnError('ERR_IKE_PROTOCOL', 'no keys to protect a message');
     const chain = encodePayloadChain(inner);
     const bodyLength = keymat.crypter.bodyLength(chain.bytes.length);
@@ -693,7 +959,7 @@ export class IkeSession {
       firstInner: chain.first,
       body: new Uint8Array(bodyLength),
     };
-    const msg = encodeMessage(this.headerFor(exchange, mid, response), [sk]);
+    const msg = encodeMessage(this.headerFor(exchange, mid, response, ctx), [sk]);
     const aadLen = msg.length - bodyLength;
     const body = keymat.sealOutbound(msg.subarray(0, aadLen), chain.bytes, this.random);
     if (body.length !== bodyLength) {
@@ -720,7 +986,7 @@ export class IkeSession {
     if (this.state !== 'created') return;
     this.local = local;
     this.remote = remote;
-    this.spiI = this.randomNonZero(8);
+    this.sa.spiI = this.randomNonZero(8);
     this.setState('connecting');
     this.sendInit();
   }
@@ -755,8 +1021,8 @@ export class IkeSession {
     const nonce: NoncePayload = { type: PayloadType.NONCE, critical: false, data: this.ni };
     const srcHash = this.cfg.forceEncap
       ? this.random.bytes(20)
-      : natdHash(this.spiI, zeroSpi, this.local);
-    const dstHash = natdHash(this.spiI, zeroSpi, this.remote);
+      : natdHash(this.sa.spiI, zeroSpi, this.local);
+    const dstHash = natdHash(this.sa.spiI, zeroSpi, this.remote);
     const sigHash = new Uint8Array(6);
     const dv = new DataView(sigHash.buffer);
     dv.setUint16(0, HashAlgorithm.SHA2_256);
@@ -771,8 +1037,8 @@ export class IkeSession {
       this.notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED),
       this.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, sigHash),
     );
-    this.spiR = new Uint8Array(8);
-    this.nextMid = 0;
+    this.sa.spiR = new Uint8Array(8);
+    this.sa.nextMid = 0;
     this.initRequest = encodeMessage(this.headerFor(ExchangeType.IKE_SA_INIT, 0, false), payloads);
     this.sendRequest(ExchangeType.IKE_SA_INIT, this.initRequest, 'IKE_SA_INIT', (h, p) =>
       this.processInitResponse(h, p),
@@ -870,15 +1136,16 @@ export class IkeSession {
       );
       return;
     }
-    this.spiR = header.spiR.slice();
+    this.sa.spiR = header.spiR.slice();
     this.nr = nonce.data.slice();
     this.ikeProposal = chosen;
-    this.keymat = new IkeKeymat({
+    this.sa.keymat = new IkeKeymat({
       proposal: chosen,
+      weInitiated: true,
       ni: this.ni,
       nr: this.nr,
-      spiI: this.spiI,
-      spiR: this.spiR,
+      spiI: this.sa.spiI,
+      spiR: this.sa.spiR,
       sharedSecret: shared,
     });
     wipe(shared);
@@ -888,8 +1155,8 @@ export class IkeSession {
     const srcs = notifies.filter((n) => n.notifyType === NotifyType.NAT_DETECTION_SOURCE_IP);
     const dsts = notifies.filter((n) => n.notifyType === NotifyType.NAT_DETECTION_DESTINATION_IP);
     if (srcs.length > 0 && dsts.length > 0) {
-      const expectRemote = natdHash(this.spiI, this.spiR, this.remote);
-      const expectLocal = natdHash(this.spiI, this.spiR, this.local);
+      const expectRemote = natdHash(this.sa.spiI, this.sa.spiR, this.remote);
+      const expectLocal = natdHash(this.sa.spiI, this.sa.spiR, this.local);
       this.natThere = !srcs.some((n) => equalBytes(n.data, expectRemote));
       this.natHere = !dsts.some((n) => equalBytes(n.data, expectLocal));
       this.emit({ type: 'nat', natHere: this.natHere, natThere: this.natThere });
@@ -934,7 +1201,7 @@ export class IkeSession {
   }
 
   private sendAuth(): void {
-    const keymat = this.keymat!;
+    const keymat = this.sa.keymat!;
     this.emit({ type: 'stage', stage: 'ike-auth' });
     const idi = this.idPayload(PayloadType.IDi, this.cfg.localId);
     const octets = keymat.authOctets(
@@ -963,7 +1230,7 @@ export class IkeSession {
     const cp: CpPayload = buildConfigRequest(this.cfg.request);
     if (cp.attributes.length > 0) inner.push(cp);
     inner.push(sa, tsi, tsr);
-    const msg = this.buildEncrypted(ExchangeType.IKE_AUTH, this.nextMid, false, inner);
+    const msg = this.buildEncrypted(ExchangeType.IKE_AUTH, this.sa.nextMid, false, inner);
     this.sendRequest(ExchangeType.IKE_AUTH, msg, 'IKE_AUTH', (h, p) =>
       this.processAuthResponse(h, p),
     );
@@ -978,7 +1245,7 @@ export class IkeSession {
   }
 
   private processAuthResponse(_header: IkeHeader, inner: Payload[]): void {
-    const keymat = this.keymat!;
+    const keymat = this.sa.keymat!;
     const notifies = inner.filter((p): p is NotifyPayload => p.type === PayloadType.NOTIFY);
     const auth = inner.find((p): p is AuthPayload => p.type === PayloadType.AUTH);
     const idr = inner.find((p): p is IdPayload => p.type === PayloadType.IDr);
@@ -1111,8 +1378,8 @@ export class IkeSession {
         config,
         tsLocal: tsi.selectors.map(formatTs),
         tsRemote: tsr.selectors.map(formatTs),
-        spiI: Buffer.from(this.spiI).toString('hex'),
-        spiR: Buffer.from(this.spiR).toString('hex'),
+        spiI: Buffer.from(this.sa.spiI).toString('hex'),
+        spiR: Buffer.from(this.sa.spiR).toString('hex'),
         remote: this.remote,
       },
     });
@@ -1168,9 +1435,9 @@ export class IkeSession {
       case 'established': {
         this.setState('deleting');
         // Abandon any request in flight; the DELETE takes the next message ID.
-        const mid = this.outstanding ? this.outstanding.mid + 1 : this.nextMid;
-        this.outstanding = undefined;
-        this.nextMid = mid;
+        const mid = this.sa.outstanding ? this.sa.outstanding.mid + 1 : this.sa.nextMid;
+        this.sa.outstanding = undefined;
+        this.sa.nextMid = mid;
         const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, mid, false, [
           this.deleteIkePayload(),
         ]);
@@ -1178,7 +1445,7 @@ export class IkeSession {
           this.finishClose(undefined, false),
         );
         // Do not wait the full retransmit schedule for a polite goodbye: two tries at most.
-        this.outstanding!.tries = Math.max(0, this.cfg.retransmit.tries - 1);
+        this.sa.outstanding!.tries = Math.max(0, this.cfg.retransmit.tries - 1);
         return;
       }
       case 'deleting':

@@ -11,8 +11,14 @@ import type { IkeOutput, IkeSessionConfig, ChildSaInfo, IkeEvent } from '../../s
 import { parseProposals } from '../../src/ike/sa/proposals.js';
 import { anyTs } from '../../src/ike/sa/traffic-selectors.js';
 import { parseIdentity } from '../../src/ike/identity.js';
-import { DhGroup, ExchangeType, PayloadType } from '../../src/ike/constants.js';
-import { decodeMessage, findPayload } from '../../src/ike/codec/index.js';
+import {
+  DhGroup,
+  ExchangeType,
+  HeaderFlag,
+  NotifyType,
+  PayloadType,
+} from '../../src/ike/constants.js';
+import { decodeMessage, filterPayloads, findPayload } from '../../src/ike/codec/index.js';
 import { TestResponder } from '../support/test-responder.js';
 import type { ResponderOptions } from '../support/test-responder.js';
 
@@ -317,4 +323,106 @@ test('garbage and datagrams for other SPIs are counted, never thrown', () => {
   const total = Object.values(run.session.counters.dropped).reduce((a, b) => a + b, 0);
   assert.equal(total, 4);
   assert.equal(run.session.state, 'established');
+});
+
+function sendOf(outs: IkeOutput[]): Extract<IkeOutput, { kind: 'send' }> {
+  const s = outs.find((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send');
+  assert.ok(s, 'the session answered');
+  return s;
+}
+
+for (const pfs of [undefined, DhGroup.CURVE25519, DhGroup.ECP_256]) {
+  test(`CHILD_SA rekey started by the gateway (RFC 7296 §1.3.3)${pfs ? `, PFS group ${pfs}` : ''}: make-before-break`, () => {
+    const run = start();
+    const oldChild = run.resp.child!;
+    // CREATE_CHILD_SA { N(REKEY_SA), SA, Ni, [KEi], TSi, TSr } -->  <-- { SA, Nr, [KEr], TSi, TSr }
+    const outs = run.session.handle(
+      {
+        kind: 'datagram',
+        data: run.resp.rekeyChild(pfs),
+        from: { address: GW.address, port: 4500 },
+      },
+      5000,
+    );
+    run.resp.receive(sendOf(outs).data, CLIENT);
+    const install = outs.find(
+      (o): o is Extract<IkeOutput, { kind: 'installChild' }> => o.kind === 'installChild',
+    );
+    assert.ok(install, 'new CHILD_SA installed');
+    const nc = run.resp.child!;
+    assert.notEqual(nc.inSpi, oldChild.inSpi);
+    assert.equal(install.child.outbound.spi, nc.inSpi);
+    assert.equal(install.child.inbound.spi, nc.outSpi);
+    assert.equal(toHex(install.child.outbound.keymat), toHex(nc.keyI));
+    assert.equal(toHex(install.child.inbound.keymat), toHex(nc.keyR));
+    assert.ok(!outs.some((o) => o.kind === 'removeChild'), 'the old SA stays until deleted');
+    assert.equal(run.session.counters.childRekeys, 1);
+    // The gateway deletes the old CHILD_SA; we answer with our old inbound SPI and stay up.
+    const del = run.session.handle(
+      {
+        kind: 'datagram',
+        data: run.resp.deleteChild(oldChild.inSpi),
+        from: { address: GW.address, port: 4500 },
+      },
+      5100,
+    );
+    const removed = del.find(
+      (o): o is Extract<IkeOutput, { kind: 'removeChild' }> => o.kind === 'removeChild',
+    );
+    assert.equal(removed?.outboundSpi, oldChild.inSpi);
+    run.resp.receive(sendOf(del).data, CLIENT);
+    const d = findPayload(run.resp.informationalsReceived.at(-1)!, PayloadType.DELETE)!;
+    assert.equal(
+      new DataView(d.spis[0]!.buffer, d.spis[0]!.byteOffset).getUint32(0),
+      oldChild.outSpi,
+    );
+    assert.equal(run.session.state, 'established');
+  });
+}
+
+test('IKE SA rekey started by the gateway (§1.3.2, §2.18): new SPIs and keys, old SA retired by its DELETE', () => {
+  const run = start();
+  const outs = run.session.handle(
+    { kind: 'datagram', data: run.resp.rekeyIke(), from: { address: GW.address, port: 4500 } },
+    6000,
+  );
+  const reply = decodeMessage(sendOf(outs).data);
+  assert.equal(reply.header.exchangeType, ExchangeType.CREATE_CHILD_SA);
+  run.resp.receive(sendOf(outs).data, CLIENT);
+  assert.equal(run.session.counters.ikeRekeys, 1);
+  // DELETE of the old IKE SA arrives on the old SA: answered there, the session stays up.
+  const del = run.session.handle(
+    { kind: 'datagram', data: run.resp.deleteOldIke(), from: { address: GW.address, port: 4500 } },
+    6100,
+  );
+  assert.ok(sendOf(del));
+  assert.ok(!del.some((o) => o.kind === 'removeChild'));
+  assert.equal(run.session.state, 'established');
+  // A liveness check on the new SA: the gateway is its original initiator now, so our answer
+  // carries no I flag and is protected with SK_er (the test responder must open it).
+  const dpd = run.session.handle(
+    { kind: 'datagram', data: run.resp.request('dpd'), from: { address: GW.address, port: 4500 } },
+    6200,
+  );
+  const answer = sendOf(dpd).data;
+  assert.equal(decodeMessage(answer).header.flags, HeaderFlag.RESPONSE);
+  run.resp.receive(answer, CLIENT);
+  assert.deepEqual(run.resp.informationalsReceived.at(-1), []);
+  // And closing deletes the new IKE SA.
+  pump(run, run.session.handle({ kind: 'close' }, 7000));
+  assert.ok(run.resp.deleted);
+  assert.equal(run.session.state, 'closed');
+});
+
+test('rekeying a CHILD_SA we do not have is answered CHILD_SA_NOT_FOUND (§2.25)', () => {
+  const run = start();
+  run.resp.child!.inSpi = 0x0bad0bad;
+  const outs = run.session.handle(
+    { kind: 'datagram', data: run.resp.rekeyChild(), from: { address: GW.address, port: 4500 } },
+    5000,
+  );
+  run.resp.receive(sendOf(outs).data, CLIENT);
+  const n = filterPayloads(run.resp.informationalsReceived.at(-1)!, PayloadType.NOTIFY);
+  assert.equal(n[0]?.notifyType, NotifyType.CHILD_SA_NOT_FOUND);
+  assert.ok(!outs.some((o) => o.kind === 'installChild'));
 });

@@ -10,7 +10,7 @@ import { concatBytes, equalBytes } from '../../src/core/bytes.js';
 import type { Random } from '../../src/core/random.js';
 import { parseIpAddress } from '../../src/core/ip.js';
 import { createKeyExchange } from '../../src/crypto/ke.js';
-import { deriveChildKeys, deriveIkeKeys } from '../../src/crypto/kdf.js';
+import { deriveChildKeys, deriveIkeKeys, deriveRekeyedIkeKeys } from '../../src/crypto/kdf.js';
 import { prf } from '../../src/crypto/prf.js';
 import { sha1 } from '../../src/crypto/hash.js';
 import { createSkCrypter } from '../../src/crypto/sk.js';
@@ -112,6 +112,23 @@ export class TestResponder {
   lastAuthError: string | undefined;
   informationalsReceived: Payload[][] = [];
   deleted = false;
+  /** After the gateway rekeyed the IKE SA it is the new SA's original initiator (RFC 7296 §2.18). */
+  private gwInitiated = false;
+  private pending:
+    | { kind: 'child'; ni: Uint8Array; newSpi: number; ke?: ReturnType<typeof createKeyExchange> }
+    | { kind: 'ike'; ni: Uint8Array; newSpiI: Uint8Array; ke: ReturnType<typeof createKeyExchange> }
+    | undefined;
+  /** The IKE SA replaced by our rekey, to send its DELETE. */
+  private old:
+    | {
+        spiI: Uint8Array;
+        spiR: Uint8Array;
+        keys: ReturnType<typeof deriveIkeKeys>;
+        gwInitiated: boolean;
+        myMid: number;
+      }
+    | undefined;
+  previousChild: ResponderChild | undefined;
 
   constructor(opts: ResponderOptions) {
     this.opts = opts;
@@ -120,10 +137,18 @@ export class TestResponder {
   /** Handles one datagram from the initiator; returns our answer (or none). */
   receive(data: Uint8Array, from: { address: string; port: number }): Uint8Array | undefined {
     const { header, payloads } = decodeMessage(data);
+    if (
+      this.old &&
+      equalBytes(header.spiI, this.old.spiI) &&
+      equalBytes(header.spiR, this.old.spiR)
+    ) {
+      return this.withOld(() => this.receive(data, from));
+    }
     if ((header.flags & HeaderFlag.RESPONSE) !== 0) {
       // A response to a request we made: decrypt and record it.
       const inner = this.open(data, payloads);
       this.informationalsReceived.push(inner);
+      if (header.exchangeType === ExchangeType.CREATE_CHILD_SA) this.completeRekey(inner);
       return undefined;
     }
     switch (header.exchangeType) {
@@ -239,9 +264,14 @@ export class TestResponder {
     const sk = payloads.find((p): p is SkPayload => p.type === PayloadType.SK);
     if (!sk || !this.crypter || !this.keys) throw new Error('responder: no SK');
     const aadLen = data.length - sk.body.length;
-    const keys = this.keys.skAi.length
-      ? { encr: this.keys.skEi, integ: this.keys.skAi }
-      : { encr: this.keys.skEi };
+    const k = this.keys;
+    const keys = this.gwInitiated
+      ? k.skAr.length
+        ? { encr: k.skEr, integ: k.skAr }
+        : { encr: k.skEr }
+      : k.skAi.length
+        ? { encr: k.skEi, integ: k.skAi }
+        : { encr: k.skEi };
     const inner = this.crypter.open(keys, data.subarray(0, aadLen), sk.body);
     return decodePayloadChain(sk.firstInner, inner, aadLen);
   }
@@ -257,7 +287,7 @@ export class TestResponder {
         spiR: this.spiR,
         version: 0x20,
         exchangeType: exchange,
-        flags: response ? HeaderFlag.RESPONSE : 0,
+        flags: (response ? HeaderFlag.RESPONSE : 0) | (this.gwInitiated ? HeaderFlag.INITIATOR : 0),
         messageId: mid,
       },
       [
@@ -270,7 +300,13 @@ export class TestResponder {
       ],
     );
     const aadLen = msg.length - bodyLength;
-    const keys = k.skAr.length ? { encr: k.skEr, integ: k.skAr } : { encr: k.skEr };
+    const keys = this.gwInitiated
+      ? k.skAi.length
+        ? { encr: k.skEi, integ: k.skAi }
+        : { encr: k.skEi }
+      : k.skAr.length
+        ? { encr: k.skEr, integ: k.skAr }
+        : { encr: k.skEr };
     msg.set(crypter.seal(keys, msg.subarray(0, aadLen), chain.bytes, this.opts.random), aadLen);
     return msg;
   }
@@ -404,5 +440,190 @@ export class TestResponder {
               },
             ];
     return this.seal(ExchangeType.INFORMATIONAL, mid, false, inner);
+  }
+
+  /** Swaps in the IKE SA replaced by our rekey for the duration of `fn`. */
+  private withOld<T>(fn: () => T): T {
+    const o = this.old!;
+    const cur = {
+      spiI: this.spiI,
+      spiR: this.spiR,
+      keys: this.keys!,
+      gwInitiated: this.gwInitiated,
+      myMid: this.myMid,
+    };
+    this.old = undefined;
+    Object.assign(this, {
+      spiI: o.spiI,
+      spiR: o.spiR,
+      keys: o.keys,
+      gwInitiated: o.gwInitiated,
+      myMid: o.myMid,
+    });
+    try {
+      return fn();
+    } finally {
+      o.myMid = this.myMid;
+      Object.assign(this, cur);
+      this.old = o;
+    }
+  }
+
+  /** CREATE_CHILD_SA { N(REKEY_SA), SA, Ni, [KEi], TSi, TSr } rekeying the CHILD_SA (§1.3.3). */
+  rekeyChild(pfsGroup?: number): Uint8Array {
+    const child = this.child!;
+    const ni = this.opts.random.bytes(32);
+    const newSpi = (new DataView(this.opts.random.bytes(4).buffer).getUint32(0) | 0x100) >>> 0;
+    const ke = pfsGroup === undefined ? undefined : createKeyExchange(pfsGroup, this.opts.random);
+    this.pending = ke ? { kind: 'child', ni, newSpi, ke } : { kind: 'child', ni, newSpi };
+    const transforms = [
+      {
+        type: TransformType.ENCR,
+        id: 20,
+        attributes: [{ type: TransformAttr.KEY_LENGTH, value: 256 }],
+      },
+      ...(pfsGroup === undefined ? [] : [{ type: TransformType.DH, id: pfsGroup, attributes: [] }]),
+      { type: TransformType.ESN, id: 0, attributes: [] },
+    ];
+    const vip = this.opts.virtualIp ?? '203.0.113.130';
+    const inner: Payload[] = [
+      { ...notify(NotifyType.REKEY_SA), protocol: ProtocolId.ESP, spi: u32(child.inSpi) },
+      {
+        type: PayloadType.SA,
+        critical: false,
+        proposals: [{ num: 1, protocol: ProtocolId.ESP, spi: u32(newSpi), transforms }],
+      },
+      { type: PayloadType.NONCE, critical: false, data: ni },
+      ...(ke
+        ? [
+            {
+              type: PayloadType.KE,
+              critical: false,
+              dhGroup: pfsGroup!,
+              data: ke.publicValue,
+            } as const,
+          ]
+        : []),
+      {
+        type: PayloadType.TSi,
+        critical: false,
+        selectors: [tsFromCidr(this.opts.subnet ?? '203.0.113.0/25')],
+      },
+      { type: PayloadType.TSr, critical: false, selectors: [tsFromCidr(`${vip}/32`)] },
+    ];
+    return this.seal(ExchangeType.CREATE_CHILD_SA, this.myMid++, false, inner);
+  }
+
+  /** CREATE_CHILD_SA { SA(IKE), Ni, KEi } rekeying the IKE SA (§1.3.2). */
+  rekeyIke(group = 31): Uint8Array {
+    const ni = this.opts.random.bytes(32);
+    const newSpiI = this.opts.random.bytes(8);
+    const ke = createKeyExchange(group, this.opts.random);
+    this.pending = { kind: 'ike', ni, newSpiI, ke };
+    const transforms = [
+      {
+        type: TransformType.ENCR,
+        id: 20,
+        attributes: [{ type: TransformAttr.KEY_LENGTH, value: 256 }],
+      },
+      { type: TransformType.PRF, id: 5, attributes: [] },
+      { type: TransformType.DH, id: group, attributes: [] },
+    ];
+    const inner: Payload[] = [
+      {
+        type: PayloadType.SA,
+        critical: false,
+        proposals: [{ num: 1, protocol: ProtocolId.IKE, spi: newSpiI, transforms }],
+      },
+      { type: PayloadType.NONCE, critical: false, data: ni },
+      { type: PayloadType.KE, critical: false, dhGroup: group, data: ke.publicValue },
+    ];
+    return this.seal(ExchangeType.CREATE_CHILD_SA, this.myMid++, false, inner);
+  }
+
+  /** INFORMATIONAL { D(IKE) } on the IKE SA our rekey replaced. */
+  deleteOldIke(): Uint8Array {
+    return this.withOld(() =>
+      this.seal(ExchangeType.INFORMATIONAL, this.myMid++, false, [
+        {
+          type: PayloadType.DELETE,
+          critical: false,
+          protocol: ProtocolId.IKE,
+          spiSize: 0,
+          spis: [],
+        },
+      ]),
+    );
+  }
+
+  /** INFORMATIONAL { D(ESP spi) } for one of our inbound SPIs. */
+  deleteChild(spi: number): Uint8Array {
+    return this.seal(ExchangeType.INFORMATIONAL, this.myMid++, false, [
+      {
+        type: PayloadType.DELETE,
+        critical: false,
+        protocol: ProtocolId.ESP,
+        spiSize: 4,
+        spis: [u32(spi)],
+      },
+    ]);
+  }
+
+  private completeRekey(inner: Payload[]): void {
+    const p = this.pending;
+    this.pending = undefined;
+    const sa = findPayload(inner, PayloadType.SA);
+    const nonce = findPayload(inner, PayloadType.NONCE);
+    if (!p || !sa || !nonce) return;
+    const ke = findPayload(inner, PayloadType.KE);
+    const k = this.keys!;
+    if (p.kind === 'child') {
+      const shared = p.ke && ke ? p.ke.computeSharedSecret(ke.data) : undefined;
+      // §2.17: we initiated this exchange, so our nonce is Ni and our direction's keys come first.
+      const ck = deriveChildKeys({
+        prfId: this.prfId,
+        skD: k.skD,
+        ni: p.ni,
+        nr: nonce.data,
+        ...(shared ? { sharedSecret: shared } : {}),
+        encrKeyLength: 36,
+        integKeyLength: 0,
+      });
+      const spi = sa.proposals[0]!.spi;
+      this.previousChild = this.child;
+      this.child = {
+        inSpi: p.newSpi,
+        outSpi: new DataView(spi.buffer, spi.byteOffset, 4).getUint32(0),
+        encrId: 20,
+        keyI: ck.encrR,
+        keyR: ck.encrI,
+      };
+      return;
+    }
+    const spiR = sa.proposals[0]!.spi.slice();
+    const shared = p.ke.computeSharedSecret(ke!.data);
+    const crypter = this.crypter!;
+    this.old = {
+      spiI: this.spiI,
+      spiR: this.spiR,
+      keys: k,
+      gwInitiated: this.gwInitiated,
+      myMid: this.myMid,
+    };
+    this.keys = deriveRekeyedIkeKeys({
+      prfId: 5,
+      oldSkD: k.skD,
+      encrKeyLength: crypter.encrKeyLength,
+      integKeyLength: crypter.integKeyLength,
+      ni: p.ni,
+      nr: nonce.data,
+      spiI: p.newSpiI,
+      spiR,
+      sharedSecret: shared,
+    });
+    this.spiI = p.newSpiI;
+    this.spiR = spiR;
+    this.gwInitiated = true;
+    this.myMid = 0;
   }
 }

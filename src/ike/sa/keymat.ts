@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { concatBytes, wipe } from '../../core/bytes.js';
 import { CryptoError } from '../../core/errors.js';
 import type { Random } from '../../core/random.js';
-import { deriveChildKeys, deriveIkeKeys } from '../../crypto/kdf.js';
+import { deriveChildKeys, deriveIkeKeys, deriveRekeyedIkeKeys } from '../../crypto/kdf.js';
 import { prf, prfOutputLength } from '../../crypto/prf.js';
 import { createSkCrypter } from '../../crypto/sk.js';
 import type { SkCrypter } from '../../crypto/sk.js';
@@ -17,6 +17,10 @@ const KEY_PAD = new TextEncoder().encode('Key Pad for IKEv2');
 
 export interface IkeKeymatInput {
   proposal: ChosenProposal;
+  /** Are we the original initiator of this IKE SA (RFC 7296 §2.18: the rekey initiator becomes it)? */
+  weInitiated: boolean;
+  /** For a rekeyed IKE SA (§2.18): SK_d and PRF of the SA being replaced. */
+  rekeyOf?: { skD: Uint8Array; prfId: number };
   ni: Uint8Array;
   nr: Uint8Array;
   spiI: Uint8Array;
@@ -27,6 +31,7 @@ export interface IkeKeymatInput {
 export class IkeKeymat {
   readonly prfId: number;
   readonly crypter: SkCrypter;
+  readonly weInitiated: boolean;
   private readonly skD: Uint8Array;
   private readonly skAi: Uint8Array;
   private readonly skAr: Uint8Array;
@@ -44,8 +49,8 @@ export class IkeKeymat {
       proposal.encr.keyBits ?? 256,
       proposal.integ?.id ?? 0,
     );
-    // RFC 7296 §2.14: SKEYSEED = prf(Ni | Nr, g^ir); {SK_d | SK_ai | ...} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)
-    const k = deriveIkeKeys({
+    this.weInitiated = input.weInitiated;
+    const params = {
       prfId: this.prfId,
       encrKeyLength: this.crypter.encrKeyLength,
       integKeyLength: this.crypter.integKeyLength,
@@ -54,7 +59,16 @@ export class IkeKeymat {
       spiI: input.spiI,
       spiR: input.spiR,
       sharedSecret: input.sharedSecret,
-    });
+    };
+    // RFC 7296 §2.14: SKEYSEED = prf(Ni | Nr, g^ir); {SK_d | SK_ai | ...} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)
+    // §2.18 (rekey): SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr)
+    const k = input.rekeyOf
+      ? deriveRekeyedIkeKeys({
+          ...params,
+          oldSkD: input.rekeyOf.skD,
+          oldPrfId: input.rekeyOf.prfId,
+        })
+      : deriveIkeKeys(params);
     wipe(k.skeyseed);
     this.skD = k.skD;
     this.skAi = k.skAi;
@@ -65,14 +79,28 @@ export class IkeKeymat {
     this.skPr = k.skPr;
   }
 
-  /** Seals inner payload bytes for a message we send (we are always the original initiator). */
+  /** Seals inner payload bytes for a message we send (SK_ei/SK_ai if we are the original initiator). */
   sealOutbound(aad: Uint8Array, inner: Uint8Array, random: Random): Uint8Array {
-    return this.crypter.seal(this.initiatorKeys(), aad, inner, random);
+    return this.crypter.seal(
+      this.weInitiated ? this.initiatorKeys() : this.responderKeys(),
+      aad,
+      inner,
+      random,
+    );
   }
 
-  /** Opens an SK body the responder sent. @throws CryptoError on ICV or padding failure. */
+  /** Opens an SK body the peer sent. @throws CryptoError on ICV or padding failure. */
   openInbound(aad: Uint8Array, body: Uint8Array): Uint8Array {
-    return this.crypter.open(this.responderKeys(), aad, body);
+    return this.crypter.open(
+      this.weInitiated ? this.responderKeys() : this.initiatorKeys(),
+      aad,
+      body,
+    );
+  }
+
+  /** SK_d and the PRF, for deriving the keys of a rekeyed IKE SA (§2.18). */
+  rekeySeed(): { skD: Uint8Array; prfId: number } {
+    return { skD: this.skD, prfId: this.prfId };
   }
 
   private initiatorKeys(): { encr: Uint8Array; integ?: Uint8Array } {

@@ -344,3 +344,92 @@ export function formatSpecs(specs: ProposalSpec[]): string {
     )
     .join(', ');
 }
+
+/** A proposal we picked, as responder, from the peer's offer (RFC 7296 §2.7, §3.3.6). */
+export interface ResponderChoice {
+  chosen: ChosenProposal;
+  /** The single-proposal SA payload content we answer with (SPI filled in by the caller). */
+  transforms: Transform[];
+}
+
+/**
+ * Responder side of negotiation: the first proposal of the peer's offer (its preference order)
+ * for which every transform type it contains has a value we accept; one transform per type.
+ * `dhGroup`, when given, must be the group chosen (the group of the KE payload sent with it).
+ * For ESP, a DH transform (PFS) is accepted when `acceptDh` says we implement the group.
+ */
+export function chooseFromOffer(
+  offered: Proposal[],
+  ours: ProposalSpec[],
+  protocol: number,
+  opts: { dhGroup?: number; acceptDh: (group: number) => boolean },
+): ResponderChoice | undefined {
+  for (const p of offered) {
+    if (p.protocol !== protocol) continue;
+    for (const spec of ours) {
+      const pick: Partial<Record<'encr' | 'integ' | 'prf' | 'dh' | 'esn', Algorithm>> = {};
+      const transforms: Transform[] = [];
+      let ok = true;
+      const types = new Set(p.transforms.map((t) => t.type));
+      for (const type of types) {
+        const cands = p.transforms.filter((t) => t.type === type);
+        let found: Transform | undefined;
+        let key: 'encr' | 'integ' | 'prf' | 'dh' | 'esn';
+        switch (type) {
+          case TransformType.ENCR:
+            key = 'encr';
+            found = cands.find((t) => spec.encr.some((a) => sameAlg(a, t)));
+            break;
+          case TransformType.INTEG:
+            key = 'integ';
+            found = cands.find(
+              (t) =>
+                spec.integ.some((a) => a.id === t.id) ||
+                (t.id === IntegId.NONE && spec.integ.length === 0),
+            );
+            break;
+          case TransformType.PRF:
+            key = 'prf';
+            found = cands.find((t) => spec.prf.some((a) => a.id === t.id));
+            break;
+          case TransformType.DH:
+            key = 'dh';
+            found = cands.find((t) =>
+              opts.dhGroup !== undefined
+                ? t.id === opts.dhGroup &&
+                  (spec.dh.some((a) => a.id === t.id) ||
+                    (protocol !== ProtocolId.IKE && opts.acceptDh(t.id)))
+                : t.id === DhGroup.NONE || spec.dh.some((a) => a.id === t.id),
+            );
+            break;
+          case TransformType.ESN:
+            key = 'esn';
+            found = cands.find((t) =>
+              (spec.esn.length ? spec.esn : [{ type: 5, id: EsnId.NO }]).some((a) => a.id === t.id),
+            );
+            break;
+          default:
+            ok = false;
+            key = 'encr';
+        }
+        if (!ok || !found) {
+          ok = false;
+          break;
+        }
+        const kb = keyBitsOf(found);
+        pick[key] = kb === undefined ? { type, id: found.id } : { type, id: found.id, keyBits: kb };
+        transforms.push(found);
+      }
+      if (!ok || !pick.encr) continue;
+      if (protocol === ProtocolId.IKE && (!pick.prf || !pick.dh)) continue;
+      if (spec.integ.length > 0 && !pick.integ) continue;
+      const chosen: ChosenProposal = { num: p.num, protocol, spi: p.spi, encr: pick.encr };
+      if (pick.integ) chosen.integ = pick.integ;
+      if (pick.prf) chosen.prf = pick.prf;
+      if (pick.dh) chosen.dh = pick.dh;
+      if (pick.esn) chosen.esn = pick.esn;
+      return { chosen, transforms };
+    }
+  }
+  return undefined;
+}
