@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the test bed: four network namespaces, a NAT router and a strongSwan gateway.
-# Usage: up.sh [--prefix P]. Idempotent: tears down a previous bed of the same prefix.
+# Usage: [TB_REKEY_IKE=30s TB_OVER_IKE=30s] [TB_REKEY_CHILD=10s TB_LIFE_CHILD=30s TB_RAND_CHILD=2s] up.sh [--prefix P]. Idempotent: tears down a previous bed of the same prefix.
 # The test PSK is written to /tmp/P/psk (mode 600).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -95,6 +95,8 @@ connections {
     fragmentation = yes
     mobike = yes
     dpd_delay = 30s
+    rekey_time = ${TB_REKEY_IKE:-4h}
+    over_time = ${TB_OVER_IKE:-10m}
     local {
       auth = psk
       id = gw.test
@@ -108,6 +110,9 @@ connections {
         local_ts = 203.0.113.0/25
         esp_proposals = aes256gcm16-aes128gcm16-chacha20poly1305
         dpd_action = clear
+        rekey_time = ${TB_REKEY_CHILD:-1h}
+        life_time = ${TB_LIFE_CHILD:-66m}
+        rand_time = ${TB_RAND_CHILD:-6m}
       }
     }
   }

@@ -37,8 +37,11 @@ export class Bed {
     this.psk = join(this.dir, 'psk');
   }
 
-  up(): void {
-    const r = spawnSync('bash', [join(TB, 'up.sh'), '--prefix', this.prefix], { encoding: 'utf8' });
+  up(env: Record<string, string> = {}): void {
+    const r = spawnSync('bash', [join(TB, 'up.sh'), '--prefix', this.prefix], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
     if (r.status !== 0) throw new Error(`testbed up failed: ${r.stdout}${r.stderr}`);
     writeFileSync(this.psk, readFileSync(`/tmp/${this.prefix}/psk`));
     chmodSync(this.psk, 0o600);
