@@ -31,6 +31,7 @@ interface ConnectFlags {
   mtu?: number;
   keepalive: number;
   timeout: number;
+  dpd: number;
   remoteNet?: string[];
   ipv6: boolean;
   daemonChild?: boolean;
@@ -89,6 +90,7 @@ function tunnelOptions(
     psk,
     dns: flags.dns,
     keepaliveMs: flags.keepalive * 1000,
+    dpdMs: flags.dpd * 1000,
     retransmit: { timeoutMs: first, base, tries, maxTimeoutMs: totalMs },
     journalPath: `${runtimeDir()}/${flags.name}.journal`,
     logger: ui.logger(),
@@ -349,6 +351,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(
       new Option('--keepalive <seconds>', 'NAT-T keepalive interval (0 = off)')
         .default(20)
+        .argParser(intArg(0, 3600)),
+    )
+    .addOption(
+      new Option(
+        '--dpd <seconds>',
+        'check the gateway is alive after this long without traffic (0 = off)',
+      )
+        .default(30)
         .argParser(intArg(0, 3600)),
     )
     .addOption(

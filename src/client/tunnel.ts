@@ -63,6 +63,8 @@ export interface TunnelOptions {
   /** TUN MTU; default accounts for IPv4 + UDP + ESP(GCM) overhead on a 1500-byte path. */
   mtu?: number;
   tunName?: string;
+  /** Dead peer detection idle time in ms (0 = off; default 30 s). */
+  dpdMs?: number;
   /** Request an IPv6 virtual address too. */
   ip6?: boolean;
   /** Remote networks to ask for (default 0.0.0.0/0; the gateway narrows). */
@@ -212,6 +214,7 @@ export class Tunnel {
           retransmit: { ...DEFAULT_RETRANSMIT, ...opts.retransmit },
           maxInitRetries: 5,
           replayWindow: 1024,
+          dpdDelayMs: opts.dpdMs ?? 30000,
         },
         opts.random ?? nodeRandom,
         this.log,
@@ -254,6 +257,7 @@ export class Tunnel {
         retransmits: 0,
         childRekeys: 0,
         ikeRekeys: 0,
+        dpdSent: 0,
         dropped: {},
       },
       esp: this.engine.counters(),
@@ -286,6 +290,9 @@ export class Tunnel {
           const t = setTimeout(
             () => {
               this.timers.delete(o.timer);
+              // ESP traffic is proof of life for dead peer detection (RFC 7296 §2.4).
+              if (o.timer === 'dpd' && this.lastEspIn > 0)
+                this.feed({ kind: 'activity', at: this.lastEspIn });
               this.feed({ kind: 'timer', timer: o.timer });
             },
             Math.max(0, o.at - Date.now()),
@@ -453,9 +460,14 @@ export class Tunnel {
     }
   }
 
+  private lastEspIn = 0;
+
   private onEsp(data: Uint8Array): void {
     const r = this.engine.decapsulate(data);
-    if ('packet' in r) this.tun?.write(r.packet);
+    if ('packet' in r) {
+      this.lastEspIn = Date.now();
+      this.tun?.write(r.packet);
+    }
   }
 
   private async teardown(error: VpnError | undefined, byPeer: boolean): Promise<void> {

@@ -90,7 +90,7 @@ export type { Endpoint } from './natd.js';
 
 export type IkeState = 'created' | 'connecting' | 'established' | 'deleting' | 'closed';
 
-export type TimerId = 'retransmit';
+export type TimerId = 'retransmit' | 'dpd';
 
 export interface RetransmitPolicy {
   /** First timeout in ms. */
@@ -133,6 +133,12 @@ export interface IkeSessionConfig {
   maxInitRetries: number;
   /** ESP anti-replay window size for inbound SAs. */
   replayWindow: number;
+  /**
+   * Dead peer detection (RFC 7296 §2.4): after this long without any sign of life from the
+   * gateway (IKE or ESP), send an empty INFORMATIONAL; 0 disables it. A dead gateway is then
+   * declared after the retransmit schedule runs out.
+   */
+  dpdDelayMs: number;
 }
 
 /** Keys and parameters of one direction of a CHILD_SA, handed to the ESP engine. */
@@ -188,6 +194,8 @@ export type IkeInput =
   | { kind: 'start'; local: Endpoint; remote: Endpoint }
   | { kind: 'datagram'; data: Uint8Array; from: Endpoint }
   | { kind: 'timer'; timer: TimerId }
+  /** Proof the gateway is alive at time `at` (e.g. an authenticated ESP packet arrived). */
+  | { kind: 'activity'; at: number }
   | { kind: 'close' }
   /** The local address changed (e.g. a new default route): used for NAT-D on later exchanges. */
   | { kind: 'localAddress'; local: Endpoint };
@@ -199,10 +207,12 @@ export interface IkeCounters {
   retransmits: number;
   childRekeys: number;
   ikeRekeys: number;
+  dpdSent: number;
   dropped: Record<string, number>;
 }
 
 const NATT_PORT = 4500;
+const DPD_WHAT = 'a liveness check (DPD)';
 
 interface Outstanding {
   mid: number;
@@ -259,6 +269,7 @@ export class IkeSession {
     retransmits: 0,
     childRekeys: 0,
     ikeRekeys: 0,
+    dpdSent: 0,
     dropped: {},
   };
 
@@ -283,6 +294,8 @@ export class IkeSession {
   private peerFragmentation = false;
   private childInboundSpi = 0;
   private readonly children: ChildSa[] = [];
+  /** Last time the gateway proved it is alive (authenticated IKE message or ESP activity). */
+  private lastAlive = 0;
 
   constructor(cfg: IkeSessionConfig, random: Random, logger: Logger = NOOP_LOGGER) {
     this.cfg = cfg;
@@ -313,6 +326,9 @@ export class IkeSession {
           break;
         case 'localAddress':
           this.local = input.local;
+          break;
+        case 'activity':
+          this.lastAlive = Math.max(this.lastAlive, input.at);
           break;
       }
     } catch (e) {
@@ -387,7 +403,10 @@ export class IkeSession {
   }
 
   private onTimer(timer: TimerId): void {
-    if (timer !== 'retransmit') return;
+    if (timer === 'dpd') {
+      this.onDpdTimer();
+      return;
+    }
     const o = this.sa.outstanding;
     if (!o) return;
     if (o.tries >= this.cfg.retransmit.tries) {
@@ -397,10 +416,12 @@ export class IkeSession {
         return;
       }
       const total = this.totalTimeoutMs();
+      const dead =
+        o.what === DPD_WHAT ? ': the gateway is down or unreachable (dead peer detection)' : '';
       this.fail(
         new VpnError(
           'ERR_IKE_TIMEOUT',
-          `no answer from ${this.remote.address}:${this.remote.port} to ${o.what} after ${o.tries + 1} attempts over ${(total / 1000).toFixed(1)} s`,
+          `no answer from ${this.remote.address}:${this.remote.port} to ${o.what} after ${o.tries + 1} attempts over ${(total / 1000).toFixed(1)} s${dead}`,
         ),
       );
       return;
@@ -449,6 +470,7 @@ export class IkeSession {
     if (this.state === 'closed') return;
     this.sa.outstanding = undefined;
     this.out.push({ kind: 'clearTimer', timer: 'retransmit' });
+    this.out.push({ kind: 'clearTimer', timer: 'dpd' });
     for (const c of this.children.splice(0)) {
       this.out.push({ kind: 'removeChild', inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi });
     }
@@ -541,6 +563,7 @@ export class IkeSession {
     this.sa.outstanding = undefined;
     this.out.push({ kind: 'clearTimer', timer: 'retransmit' });
     this.sa.nextMid = o.mid + 1;
+    this.lastAlive = this.now;
     if (from.port !== this.remote.port || from.address !== this.remote.address) {
       this.log.debug('ike', `response from ${from.address}:${from.port}`);
     }
@@ -612,6 +635,7 @@ export class IkeSession {
     const inner = this.openEncrypted(ctx, header, payloads, raw, false);
     if (!inner) return;
     ctx.peerNextMid++;
+    this.lastAlive = this.now;
     if (from.port !== this.remote.port && this.natT) {
       // The gateway saw us move (NAT rebinding on its side is rare); follow an authenticated request.
       this.remote = { address: from.address, port: from.port };
@@ -1366,6 +1390,8 @@ export class IkeSession {
     this.children.push({ inboundSpi: this.childInboundSpi, outboundSpi });
     this.out.push({ kind: 'installChild', child });
     this.setState('established');
+    this.lastAlive = this.now;
+    this.scheduleDpd();
     this.emit({
       type: 'established',
       info: {
@@ -1418,6 +1444,32 @@ export class IkeSession {
     const m = map[n.notifyType];
     if (m) return new VpnError(m[0], m[1]);
     return new VpnError('ERR_IKE_PEER_ERROR', `the gateway answered ${during} with error ${name}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Dead peer detection (RFC 7296 §2.4)
+
+  private scheduleDpd(): void {
+    if (this.cfg.dpdDelayMs <= 0) return;
+    this.out.push({
+      kind: 'setTimer',
+      timer: 'dpd',
+      // Due one delay after the last sign of life (an answer to our check counts as one).
+      at: Math.max(this.now, this.lastAlive + this.cfg.dpdDelayMs),
+    });
+  }
+
+  private onDpdTimer(): void {
+    if (this.state !== 'established') return;
+    if (this.sa.outstanding || this.now - this.lastAlive < this.cfg.dpdDelayMs) {
+      // Recent life, or a request in flight whose own retransmissions decide liveness.
+      this.scheduleDpd();
+      return;
+    }
+    // An empty INFORMATIONAL request; any authenticated answer proves liveness.
+    this.counters.dpdSent++;
+    const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.sa.nextMid, false, []);
+    this.sendRequest(ExchangeType.INFORMATIONAL, msg, DPD_WHAT, () => this.scheduleDpd());
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ function config(over: Partial<IkeSessionConfig> = {}): IkeSessionConfig {
     retransmit: DEFAULT_RETRANSMIT,
     maxInitRetries: 5,
     replayWindow: 1024,
+    dpdDelayMs: 30000,
     ...over,
   };
 }
@@ -425,4 +426,55 @@ test('rekeying a CHILD_SA we do not have is answered CHILD_SA_NOT_FOUND (§2.25)
   const n = filterPayloads(run.resp.informationalsReceived.at(-1)!, PayloadType.NOTIFY);
   assert.equal(n[0]?.notifyType, NotifyType.CHILD_SA_NOT_FOUND);
   assert.ok(!outs.some((o) => o.kind === 'installChild'));
+});
+
+test('dead peer detection (RFC 7296 §2.4): idle → empty INFORMATIONAL; ESP activity postpones it', () => {
+  const run = start();
+  const dpdTimer = (outs: IkeOutput[]) =>
+    outs.find(
+      (o): o is Extract<IkeOutput, { kind: 'setTimer' }> =>
+        o.kind === 'setTimer' && o.timer === 'dpd',
+    );
+  const armed = dpdTimer(run.outputs);
+  assert.ok(armed, 'DPD armed when established');
+  assert.equal(armed.at, run.now + 30000);
+  // ESP traffic seen 10 s later: the check is pushed back instead of sent.
+  run.session.handle({ kind: 'activity', at: run.now + 10000 }, run.now + 10000);
+  const later = run.session.handle({ kind: 'timer', timer: 'dpd' }, run.now + 30000);
+  assert.ok(!later.some((o) => o.kind === 'send'));
+  assert.equal(dpdTimer(later)?.at, run.now + 40000);
+  // Idle now: an empty INFORMATIONAL goes out and the gateway's answer re-arms the timer.
+  const check = run.session.handle({ kind: 'timer', timer: 'dpd' }, run.now + 40000);
+  const req = sendOf(check);
+  assert.equal(decodeMessage(req.data).header.exchangeType, ExchangeType.INFORMATIONAL);
+  const answer = run.resp.receive(req.data, CLIENT)!;
+  const after = run.session.handle(
+    { kind: 'datagram', data: answer, from: { address: GW.address, port: 4500 } },
+    run.now + 40010,
+  );
+  assert.equal(dpdTimer(after)?.at, run.now + 40010 + 30000);
+  assert.equal(run.session.counters.dpdSent, 1);
+  assert.equal(run.session.state, 'established');
+});
+
+test('dead peer detection: a silent gateway is declared dead after the retransmit schedule', () => {
+  const run = start();
+  let now = run.now + 30000;
+  let outs = run.session.handle({ kind: 'timer', timer: 'dpd' }, now);
+  assert.ok(sendOf(outs));
+  for (let i = 0; i < 10 && run.session.state !== 'closed'; i++) {
+    const t = outs.find(
+      (o): o is Extract<IkeOutput, { kind: 'setTimer' }> =>
+        o.kind === 'setTimer' && o.timer === 'retransmit',
+    );
+    if (!t) break;
+    now = t.at;
+    outs = run.session.handle({ kind: 'timer', timer: 'retransmit' }, now);
+    run.events.push(...outs.flatMap((o) => (o.kind === 'event' ? [o.event] : [])));
+  }
+  assert.equal(run.session.state, 'closed');
+  const ev = closedEvent(run)!;
+  assert.equal(ev.error?.code, 'ERR_IKE_TIMEOUT');
+  assert.match(ev.error!.message, /dead peer detection/);
+  assert.ok(now - (run.now + 30000) <= run.session.totalTimeoutMs() + 1);
 });

@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Bed, GW, LAN_HOST, ROOT, skipReason, sleep, waitExit } from './support.js';
@@ -230,6 +230,34 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
     assert.equal(t.status, 0, t.stderr);
     assert.equal(await waitExit(r.proc), EXIT.CLOSED_BY_GATEWAY);
     assert.match(r.lines.join('\n'), /gateway closed the connection/);
+    assert.equal(bed.snapshot(), baseline);
+  });
+
+  test('a gateway that dies is detected by DPD within its bound: exit 3, host restored', async () => {
+    const r = await bed.connect([
+      ...ID,
+      '--psk-file',
+      bed.psk,
+      '--name',
+      'dpd',
+      '--dpd',
+      '1',
+      '--timeout',
+      '3',
+    ]);
+    assert.ok(r.up, r.lines.join('\n'));
+    // Freeze the gateway (no DELETE, no answers), as a crashed or unplugged gateway would behave.
+    const pid = Number(readFileSync(`/tmp/${bed.prefix}/gw/charon.pid`, 'utf8'));
+    process.kill(pid, 'SIGSTOP');
+    const t0 = performance.now();
+    try {
+      assert.equal(await waitExit(r.proc, 15000), EXIT.UNREACHABLE);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const secs = (performance.now() - t0) / 1000;
+    assert.ok(secs < 1 + 3 + 2, `detected after ${secs.toFixed(1)} s`);
+    assert.match(r.lines.join('\n'), /dead peer detection/);
     assert.equal(bed.snapshot(), baseline);
   });
 

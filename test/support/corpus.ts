@@ -25,6 +25,7 @@ export function fuzzCorpus(): Uint8Array[] {
       retransmit: DEFAULT_RETRANSMIT,
       maxInitRetries: 5,
       replayWindow: 1024,
+      dpdDelayMs: 0,
     },
     new SeededRandom(11),
   );
