@@ -475,6 +475,6 @@ test('dead peer detection: a silent gateway is declared dead after the retransmi
   assert.equal(run.session.state, 'closed');
   const ev = closedEvent(run)!;
   assert.equal(ev.error?.code, 'ERR_IKE_TIMEOUT');
-  assert.match(ev.error!.message, /dead peer detection/);
+  assert.match(ev.error.message, /dead peer detection/);
   assert.ok(now - (run.now + 30000) <= run.session.totalTimeoutMs() + 1);
 });
