@@ -32,6 +32,7 @@ interface ConnectFlags {
   keepalive: number;
   timeout: number;
   dpd: number;
+  rekey: number;
   remoteNet?: string[];
   ipv6: boolean;
   daemonChild?: boolean;
@@ -91,6 +92,7 @@ function tunnelOptions(
     dns: flags.dns,
     keepaliveMs: flags.keepalive * 1000,
     dpdMs: flags.dpd * 1000,
+    rekeyMs: flags.rekey * 1000,
     retransmit: { timeoutMs: first, base, tries, maxTimeoutMs: totalMs },
     journalPath: `${runtimeDir()}/${flags.name}.journal`,
     logger: ui.logger(),
@@ -352,6 +354,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
       new Option('--keepalive <seconds>', 'NAT-T keepalive interval (0 = off)')
         .default(20)
         .argParser(intArg(0, 3600)),
+    )
+    .addOption(
+      new Option(
+        '--rekey <seconds>',
+        'rekey the CHILD_SA after this long (0 = leave it to the gateway)',
+      )
+        .default(3000)
+        .argParser(intArg(0, 7 * 86400)),
     )
     .addOption(
       new Option(

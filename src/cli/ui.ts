@@ -65,9 +65,10 @@ export class Ui {
         this.up(e.summary);
         break;
       case 'rekeyed': {
-        const text = `${e.what === 'ike' ? 'IKE SA' : 'CHILD_SA'} rekeyed (${e.proposal})`;
+        const by = e.by === 'us' ? 'us' : 'the gateway';
+        const text = `${e.what === 'ike' ? 'IKE SA' : 'CHILD_SA'} rekeyed by ${by} (${e.proposal})`;
         if (this.mode === 'json')
-          this.json({ event: 'rekeyed', what: e.what, proposal: e.proposal });
+          this.json({ event: 'rekeyed', what: e.what, by: e.by, proposal: e.proposal });
         else if (this.verbose || this.mode === 'plain') this.line(text);
         break;
       }

@@ -63,6 +63,8 @@ export interface TunnelOptions {
   /** TUN MTU; default accounts for IPv4 + UDP + ESP(GCM) overhead on a 1500-byte path. */
   mtu?: number;
   tunName?: string;
+  /** CHILD_SA lifetime before we rekey it, in ms (0 = only the gateway rekeys; default 50 min). */
+  rekeyMs?: number;
   /** Dead peer detection idle time in ms (0 = off; default 30 s). */
   dpdMs?: number;
   /** Request an IPv6 virtual address too. */
@@ -98,7 +100,7 @@ export type TunnelEvent =
   | { type: 'stage'; stage: TunnelStage; detail?: string }
   | { type: 'up'; summary: TunnelSummary }
   | { type: 'nat'; natHere: boolean; natThere: boolean }
-  | { type: 'rekeyed'; what: 'child' | 'ike'; proposal: string }
+  | { type: 'rekeyed'; what: 'child' | 'ike'; by: 'us' | 'peer'; proposal: string }
   | { type: 'down'; error?: VpnError; byPeer: boolean };
 
 export interface TunnelStatus {
@@ -215,6 +217,7 @@ export class Tunnel {
           maxInitRetries: 5,
           replayWindow: 1024,
           dpdDelayMs: opts.dpdMs ?? 30000,
+          childRekeyMs: opts.rekeyMs ?? 50 * 60 * 1000,
         },
         opts.random ?? nodeRandom,
         this.log,
@@ -343,7 +346,7 @@ export class Tunnel {
         void this.teardown(e.error, e.byPeer);
         break;
       case 'rekeyed':
-        this.emit({ type: 'rekeyed', what: e.what, proposal: e.proposal });
+        this.emit({ type: 'rekeyed', what: e.what, by: e.by, proposal: e.proposal });
         break;
       case 'state':
       case 'liveness-check':
@@ -458,9 +461,16 @@ export class Tunnel {
         this.lastSentAt = Date.now();
       }
     }
+    // Volume limit: rekey well before the 32-bit ESP sequence number runs out (RFC 4303 §3.3.3).
+    for (const spi of this.engine.rekeyNeeded) {
+      if (this.rekeyAsked.has(spi)) continue;
+      this.rekeyAsked.add(spi);
+      this.feed({ kind: 'rekeyChild' });
+    }
   }
 
   private lastEspIn = 0;
+  private readonly rekeyAsked = new Set<number>();
 
   private onEsp(data: Uint8Array): void {
     const r = this.engine.decapsulate(data);

@@ -90,7 +90,7 @@ export type { Endpoint } from './natd.js';
 
 export type IkeState = 'created' | 'connecting' | 'established' | 'deleting' | 'closed';
 
-export type TimerId = 'retransmit' | 'dpd';
+export type TimerId = 'retransmit' | 'dpd' | 'rekey-child';
 
 export interface RetransmitPolicy {
   /** First timeout in ms. */
@@ -139,6 +139,11 @@ export interface IkeSessionConfig {
    * declared after the retransmit schedule runs out.
    */
   dpdDelayMs: number;
+  /**
+   * CHILD_SA lifetime before we rekey it (RFC 7296 §2.8), minus up to 10 % random jitter so both
+   * ends rarely rekey at once; 0 = leave rekeying to the gateway.
+   */
+  childRekeyMs: number;
 }
 
 /** Keys and parameters of one direction of a CHILD_SA, handed to the ESP engine. */
@@ -196,6 +201,8 @@ export type IkeInput =
   | { kind: 'timer'; timer: TimerId }
   /** Proof the gateway is alive at time `at` (e.g. an authenticated ESP packet arrived). */
   | { kind: 'activity'; at: number }
+  /** The data path asks for a rekey (e.g. the ESP sequence number nears its limit). */
+  | { kind: 'rekeyChild' }
   | { kind: 'close' }
   /** The local address changed (e.g. a new default route): used for NAT-D on later exchanges. */
   | { kind: 'localAddress'; local: Endpoint };
@@ -253,6 +260,14 @@ function newContext(spiI: Uint8Array, spiR: Uint8Array, weInitiated: boolean): S
 interface ChildSa {
   inboundSpi: number;
   outboundSpi: number;
+  tsLocal: TrafficSelector[];
+  tsRemote: TrafficSelector[];
+  /** Replaced by a rekey; kept until its DELETE completes (make-before-break). */
+  replaced: boolean;
+  /** Our rekey of this SA in flight (its nonce), then its result. */
+  ours?: { ni: Uint8Array; nr?: Uint8Array; child?: ChildSa } | undefined;
+  /** The gateway's rekey of this SA (its exchange's nonces and the SA it created). */
+  theirs?: { ni: Uint8Array; nr: Uint8Array; child: ChildSa };
 }
 
 export class IkeSession {
@@ -329,6 +344,9 @@ export class IkeSession {
           break;
         case 'activity':
           this.lastAlive = Math.max(this.lastAlive, input.at);
+          break;
+        case 'rekeyChild':
+          this.startChildRekey();
           break;
       }
     } catch (e) {
@@ -407,6 +425,10 @@ export class IkeSession {
       this.onDpdTimer();
       return;
     }
+    if (timer === 'rekey-child') {
+      this.startChildRekey();
+      return;
+    }
     const o = this.sa.outstanding;
     if (!o) return;
     if (o.tries >= this.cfg.retransmit.tries) {
@@ -471,6 +493,8 @@ export class IkeSession {
     this.sa.outstanding = undefined;
     this.out.push({ kind: 'clearTimer', timer: 'retransmit' });
     this.out.push({ kind: 'clearTimer', timer: 'dpd' });
+    this.out.push({ kind: 'clearTimer', timer: 'rekey-child' });
+    this.queue.length = 0;
     for (const c of this.children.splice(0)) {
       this.out.push({ kind: 'removeChild', inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi });
     }
@@ -568,6 +592,21 @@ export class IkeSession {
       this.log.debug('ike', `response from ${from.address}:${from.port}`);
     }
     o.onResponse(header, inner);
+    this.runQueue();
+  }
+
+  /** Requests wait their turn: one request outstanding at a time (window size 1, RFC 7296 §2.3). */
+  private readonly queue: (() => void)[] = [];
+
+  private enqueue(start: () => void): void {
+    this.queue.push(start);
+    this.runQueue();
+  }
+
+  private runQueue(): void {
+    while (!this.sa.outstanding && this.queue.length > 0 && this.state === 'established') {
+      this.queue.shift()!();
+    }
   }
 
   /** Decrypts and rule-checks an SK message. Drops (returns undefined) on any failure. */
@@ -692,7 +731,7 @@ export class IkeSession {
         ? new DataView(rekey.spi.buffer, rekey.spi.byteOffset, 4).getUint32(0)
         : -1;
     const child = this.children.find((c) => c.outboundSpi === old || c.inboundSpi === old);
-    if (!child) {
+    if (!child || child.theirs) {
       // §2.25: the SA to rekey is gone (e.g. we just deleted it).
       const n = this.notify(NotifyType.CHILD_SA_NOT_FOUND);
       return { reply: [{ ...n, protocol: ProtocolId.ESP, spi: rekey.spi }] };
@@ -772,10 +811,12 @@ export class IkeSession {
       reply,
       after: () => {
         // Make-before-break: the new SA is used from now on; the old one stays until deleted.
-        this.children.push({ inboundSpi, outboundSpi });
-        this.out.push({ kind: 'installChild', child: info });
+        const created = this.addChild(info);
+        child.replaced = true;
+        child.theirs = { ni: nonce.data.slice(), nr, child: created };
         this.counters.childRekeys++;
         this.emit({ type: 'rekeyed', what: 'child', by: 'peer', proposal: info.proposal });
+        this.resolveRekeyCollision(child);
       },
     };
   }
@@ -1387,8 +1428,7 @@ export class IkeSession {
       tsRemote: tsr.selectors,
       proposal: formatChosen(esp),
     };
-    this.children.push({ inboundSpi: this.childInboundSpi, outboundSpi });
-    this.out.push({ kind: 'installChild', child });
+    this.addChild(child);
     this.setState('established');
     this.lastAlive = this.now;
     this.scheduleDpd();
@@ -1444,6 +1484,188 @@ export class IkeSession {
     const m = map[n.notifyType];
     if (m) return new VpnError(m[0], m[1]);
     return new VpnError('ERR_IKE_PEER_ERROR', `the gateway answered ${during} with error ${name}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // CHILD_SA lifecycle: install, our rekeys (RFC 7296 §1.3.3, §2.8), collisions (§2.8.1)
+
+  /** Installs a CHILD_SA in the data path and arms its rekey timer. */
+  private addChild(info: ChildSaInfo): ChildSa {
+    const c: ChildSa = {
+      inboundSpi: info.inbound.spi,
+      outboundSpi: info.outbound.spi,
+      tsLocal: info.tsLocal,
+      tsRemote: info.tsRemote,
+      replaced: false,
+    };
+    this.children.push(c);
+    this.out.push({ kind: 'installChild', child: info });
+    if (this.cfg.childRekeyMs > 0) {
+      const jitter = (new DataView(this.random.bytes(4).buffer).getUint32(0) / 0x100000000) * 0.1;
+      this.out.push({
+        kind: 'setTimer',
+        timer: 'rekey-child',
+        at: this.now + this.cfg.childRekeyMs * (1 - jitter),
+      });
+    }
+    return c;
+  }
+
+  private activeChild(): ChildSa | undefined {
+    for (let i = this.children.length - 1; i >= 0; i--)
+      if (!this.children[i]!.replaced) return this.children[i];
+    return undefined;
+  }
+
+  /** CREATE_CHILD_SA { N(REKEY_SA), SA, Ni, TSi, TSr } for the active CHILD_SA. */
+  private startChildRekey(): void {
+    if (this.state !== 'established') return;
+    const old = this.activeChild();
+    if (!old || old.ours) return;
+    old.ours = { ni: this.random.bytes(32) };
+    this.enqueue(() => {
+      const ours = old.ours;
+      if (!ours || old.replaced) {
+        old.ours = undefined;
+        return;
+      }
+      const inboundSpi = this.newChildSpi();
+      const rekey = {
+        ...this.notify(NotifyType.REKEY_SA),
+        protocol: ProtocolId.ESP,
+        spi: u32(old.inboundSpi),
+      };
+      const inner: Payload[] = [
+        rekey,
+        {
+          type: PayloadType.SA,
+          critical: false,
+          proposals: buildProposals(this.cfg.espProposals, ProtocolId.ESP, u32(inboundSpi)),
+        },
+        { type: PayloadType.NONCE, critical: false, data: ours.ni },
+        { type: PayloadType.TSi, critical: false, selectors: old.tsLocal },
+        { type: PayloadType.TSr, critical: false, selectors: old.tsRemote },
+      ];
+      const msg = this.buildEncrypted(ExchangeType.CREATE_CHILD_SA, this.sa.nextMid, false, inner);
+      this.sendRequest(ExchangeType.CREATE_CHILD_SA, msg, 'a CHILD_SA rekey', (_h, p) =>
+        this.processOwnChildRekey(old, inboundSpi, p),
+      );
+    });
+  }
+
+  private processOwnChildRekey(old: ChildSa, inboundSpi: number, inner: Payload[]): void {
+    const ours = old.ours;
+    const retry = (why: string): void => {
+      this.log.info('ike', `CHILD_SA rekey not done (${why}); retrying in 10 s`);
+      old.ours = undefined;
+      if (!old.replaced)
+        this.out.push({ kind: 'setTimer', timer: 'rekey-child', at: this.now + 10000 });
+    };
+    if (!ours) return;
+    const error = filterPayloads(inner, PayloadType.NOTIFY).find((n) => n.notifyType < 16384);
+    if (error) {
+      retry(nameOf(NotifyType, error.notifyType));
+      return;
+    }
+    const sa = findPayload(inner, PayloadType.SA);
+    const nonce = findPayload(inner, PayloadType.NONCE);
+    const tsi = findPayload(inner, PayloadType.TSi);
+    const tsr = findPayload(inner, PayloadType.TSr);
+    const chosen = sa
+      ? selectResponderProposal(this.cfg.espProposals, sa.proposals, ProtocolId.ESP)
+      : 'no SA';
+    if (
+      !nonce ||
+      !tsi ||
+      !tsr ||
+      typeof chosen === 'string' ||
+      chosen.spi.length !== 4 ||
+      !isAead(chosen.encr.id)
+    ) {
+      retry(typeof chosen === 'string' ? chosen : 'malformed response');
+      return;
+    }
+    const problem =
+      checkNarrowed(old.tsLocal, tsi.selectors, 'TSi') ??
+      checkNarrowed(old.tsRemote, tsr.selectors, 'TSr');
+    if (problem) {
+      retry(problem);
+      return;
+    }
+    // §2.17: we initiated this exchange, so our nonce is Ni and our outbound keys come first.
+    const keys = this.sa.keymat!.childKeys(
+      ours.ni,
+      nonce.data,
+      (chosen.encr.keyBits ?? 256) / 8 + 4,
+      0,
+    );
+    const info: ChildSaInfo = {
+      inbound: {
+        spi: inboundSpi,
+        encrId: chosen.encr.id,
+        keymat: keys.encrR,
+        replayWindow: this.cfg.replayWindow,
+      },
+      outbound: {
+        spi: new DataView(chosen.spi.buffer, chosen.spi.byteOffset, 4).getUint32(0),
+        encrId: chosen.encr.id,
+        keymat: keys.encrI,
+      },
+      tsLocal: tsi.selectors,
+      tsRemote: tsr.selectors,
+      proposal: formatChosen(chosen),
+    };
+    ours.nr = nonce.data.slice();
+    ours.child = this.addChild(info);
+    old.replaced = true;
+    this.counters.childRekeys++;
+    this.emit({ type: 'rekeyed', what: 'child', by: 'us', proposal: info.proposal });
+    if (!this.resolveRekeyCollision(old)) this.deleteChild(old);
+  }
+
+  /**
+   * §2.8.1: when both ends rekeyed the same CHILD_SA, the new SA from the exchange holding the
+   * lowest of the four nonces is redundant and is deleted by that exchange's initiator; the other
+   * exchange's initiator deletes the old SA. Returns true when it handled a collision.
+   */
+  private resolveRekeyCollision(old: ChildSa): boolean {
+    const ours = old.ours;
+    const theirs = old.theirs;
+    if (!ours?.child || !ours.nr || !theirs) return false;
+    const min = (a: Uint8Array, b: Uint8Array): Uint8Array => (Buffer.compare(a, b) <= 0 ? a : b);
+    const weLose = Buffer.compare(min(ours.ni, ours.nr), min(theirs.ni, theirs.nr)) < 0;
+    this.log.info(
+      'ike',
+      `simultaneous CHILD_SA rekey: ${weLose ? 'ours' : "the gateway's"} is redundant`,
+    );
+    if (weLose) this.deleteChild(ours.child);
+    else this.deleteChild(old);
+    return true;
+  }
+
+  /** INFORMATIONAL { D(ESP, our inbound SPI) }; the SA goes once the gateway answers (§1.4.1). */
+  private deleteChild(c: ChildSa): void {
+    c.replaced = true;
+    this.enqueue(() => {
+      if (!this.children.includes(c)) return;
+      const d: DeletePayload = {
+        type: PayloadType.DELETE,
+        critical: false,
+        protocol: ProtocolId.ESP,
+        spiSize: 4,
+        spis: [u32(c.inboundSpi)],
+      };
+      const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.sa.nextMid, false, [d]);
+      this.sendRequest(ExchangeType.INFORMATIONAL, msg, 'a CHILD_SA delete', () => {
+        const i = this.children.indexOf(c);
+        if (i >= 0) this.children.splice(i, 1);
+        this.out.push({
+          kind: 'removeChild',
+          inboundSpi: c.inboundSpi,
+          outboundSpi: c.outboundSpi,
+        });
+      });
+    });
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ function config(over: Partial<IkeSessionConfig> = {}): IkeSessionConfig {
     maxInitRetries: 5,
     replayWindow: 1024,
     dpdDelayMs: 30000,
+    childRekeyMs: 0,
     ...over,
   };
 }
@@ -477,4 +478,85 @@ test('dead peer detection: a silent gateway is declared dead after the retransmi
   assert.equal(ev.error?.code, 'ERR_IKE_TIMEOUT');
   assert.match(ev.error.message, /dead peer detection/);
   assert.ok(now - (run.now + 30000) <= run.session.totalTimeoutMs() + 1);
+});
+
+test('our own CHILD_SA rekey by lifetime: CREATE_CHILD_SA, then DELETE of the old SA (make-before-break)', () => {
+  const run = start(config({ childRekeyMs: 60000 }));
+  const old = run.resp.child!;
+  const timer = run.outputs.find(
+    (o): o is Extract<IkeOutput, { kind: 'setTimer' }> =>
+      o.kind === 'setTimer' && o.timer === 'rekey-child',
+  );
+  assert.ok(
+    timer && timer.at > run.now + 53999 && timer.at <= run.now + 60000,
+    'rekey due within 10 % jitter of the lifetime',
+  );
+  run.now = timer.at;
+  pump(run, run.session.handle({ kind: 'timer', timer: 'rekey-child' }, run.now));
+  const installs = run.outputs.filter(
+    (o): o is Extract<IkeOutput, { kind: 'installChild' }> => o.kind === 'installChild',
+  );
+  assert.equal(installs.length, 2);
+  const fresh = installs[1]!.child;
+  const nc = run.resp.child!;
+  assert.equal(fresh.outbound.spi, nc.inSpi);
+  assert.equal(
+    toHex(fresh.outbound.keymat),
+    toHex(nc.keyI),
+    'we initiated: our outbound keys come first (§2.17)',
+  );
+  assert.equal(toHex(fresh.inbound.keymat), toHex(nc.keyR));
+  // The old SA was deleted after the new one was in place.
+  assert.deepEqual(run.resp.childDeletes, [old.outSpi]);
+  const removed = run.outputs.filter(
+    (o): o is Extract<IkeOutput, { kind: 'removeChild' }> => o.kind === 'removeChild',
+  );
+  assert.deepEqual(
+    removed.map((r) => r.outboundSpi),
+    [old.inSpi],
+  );
+  assert.equal(run.session.counters.childRekeys, 1);
+  assert.equal(run.session.state, 'established');
+});
+
+test('simultaneous CHILD_SA rekeys (§2.8.1): the exchange with the lowest nonce loses its new SA', () => {
+  const outcomes = new Set<boolean>();
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    const run = start(
+      config({ childRekeyMs: 60000 }),
+      responder({ random: new SeededRandom(100 + seed) }),
+      seed,
+    );
+    const old = run.resp.child!;
+    // Our rekey request goes out, and the gateway's crosses it on the wire.
+    const ours = sendOf(run.session.handle({ kind: 'timer', timer: 'rekey-child' }, 70000)).data;
+    const theirsReq = run.resp.rekeyChild();
+    const theirNi = (run.resp as unknown as { pending: { ni: Uint8Array } }).pending.ni.slice();
+    const ourAnswer = sendOf(
+      run.session.handle(
+        { kind: 'datagram', data: theirsReq, from: { address: GW.address, port: 4500 } },
+        70001,
+      ),
+    );
+    const ourNr = findPayload(run.resp.decryptForTest(ourAnswer.data), PayloadType.NONCE)!.data;
+    run.resp.receive(ourAnswer.data, CLIENT);
+    const respToOurs = run.resp.receive(ours, CLIENT)!;
+    const ourNi = run.resp.clientRekeys.at(-1)!.ni;
+    const theirNr = run.resp.clientRekeys.at(-1)!.nr;
+    const outs = run.session.handle(
+      { kind: 'datagram', data: respToOurs, from: { address: GW.address, port: 4500 } },
+      70002,
+    );
+    const min = (a: Uint8Array, b: Uint8Array) => (Buffer.compare(a, b) <= 0 ? a : b);
+    const weLose = Buffer.compare(min(ourNi, theirNr), min(theirNi, ourNr)) < 0;
+    const del = decodeMessage(sendOf(outs).data);
+    assert.equal(del.header.exchangeType, ExchangeType.INFORMATIONAL, `seed ${seed}`);
+    const deleted = findPayload(run.resp.decryptForTest(sendOf(outs).data), PayloadType.DELETE)!;
+    const spi = new DataView(deleted.spis[0]!.buffer, deleted.spis[0]!.byteOffset).getUint32(0);
+    const ourNewInbound = run.resp.child!.outSpi;
+    if (weLose) assert.equal(spi, ourNewInbound, `seed ${seed}: we delete our redundant SA`);
+    else assert.equal(spi, old.outSpi, `seed ${seed}: we won, so we delete the old SA`);
+    outcomes.add(weLose);
+  }
+  assert.equal(outcomes.size, 2, 'both outcomes exercised');
 });

@@ -26,6 +26,7 @@ export function fuzzCorpus(): Uint8Array[] {
       maxInitRetries: 5,
       replayWindow: 1024,
       dpdDelayMs: 0,
+      childRekeyMs: 0,
     },
     new SeededRandom(11),
   );

@@ -129,6 +129,10 @@ export class TestResponder {
       }
     | undefined;
   previousChild: ResponderChild | undefined;
+  /** SPIs in the client's CHILD_SA DELETE requests (the client's inbound SPIs). */
+  childDeletes: number[] = [];
+  /** CREATE_CHILD_SA requests the client started (its rekeys), with our nonce. */
+  clientRekeys: { ni: Uint8Array; nr: Uint8Array }[] = [];
 
   constructor(opts: ResponderOptions) {
     this.opts = opts;
@@ -159,9 +163,34 @@ export class TestResponder {
       case ExchangeType.INFORMATIONAL: {
         const inner = this.open(data, payloads);
         this.informationalsReceived.push(inner);
-        if (inner.some((p) => p.type === PayloadType.DELETE)) this.deleted = true;
+        const d = findPayload(inner, PayloadType.DELETE);
+        if (d?.protocol === ProtocolId.IKE) this.deleted = true;
+        // Answer a CHILD_SA delete with our inbound SPI of the same SA (RFC 7296 §1.4.1).
+        if (d?.protocol === ProtocolId.ESP) {
+          const spi = new DataView(d.spis[0]!.buffer, d.spis[0]!.byteOffset, 4).getUint32(0);
+          const mine = [this.child, this.previousChild].find((c) => c?.outSpi === spi);
+          this.childDeletes.push(spi);
+          return this.seal(
+            header.exchangeType,
+            header.messageId,
+            true,
+            mine
+              ? [
+                  {
+                    type: PayloadType.DELETE,
+                    critical: false,
+                    protocol: ProtocolId.ESP,
+                    spiSize: 4,
+                    spis: [u32(mine.inSpi)],
+                  },
+                ]
+              : [],
+          );
+        }
         return this.seal(header.exchangeType, header.messageId, true, []);
       }
+      case ExchangeType.CREATE_CHILD_SA:
+        return this.onCreateChild(header, payloads, data);
       default:
         return undefined;
     }
@@ -258,6 +287,19 @@ export class TestResponder {
       notify(NotifyType.NAT_DETECTION_DESTINATION_IP, dstHash),
     ]);
     return this.initResp;
+  }
+
+  /** Decrypts a message the client sent, without acting on it (for assertions). */
+  decryptForTest(data: Uint8Array): Payload[] {
+    const { header, payloads } = decodeMessage(data);
+    if (
+      this.old &&
+      equalBytes(header.spiI, this.old.spiI) &&
+      equalBytes(header.spiR, this.old.spiR)
+    ) {
+      return this.withOld(() => this.open(data, payloads));
+    }
+    return this.open(data, payloads);
   }
 
   private open(data: Uint8Array, payloads: Payload[]): Payload[] {
@@ -625,5 +667,51 @@ export class TestResponder {
     this.spiR = spiR;
     this.gwInitiated = true;
     this.myMid = 0;
+  }
+
+  /** The client rekeys its CHILD_SA: { N(REKEY_SA), SA, Ni, TSi, TSr } → { SA, Nr, TSi, TSr }. */
+  private onCreateChild(header: IkeHeader, payloads: Payload[], data: Uint8Array): Uint8Array {
+    const inner = this.open(data, payloads);
+    const sa = findPayload(inner, PayloadType.SA)!;
+    const ni = findPayload(inner, PayloadType.NONCE)!.data;
+    const p = sa.proposals[0]!;
+    const encr = p.transforms.find((t) => t.type === TransformType.ENCR)!;
+    const esn = p.transforms.find((t) => t.type === TransformType.ESN);
+    const nr = this.opts.random.bytes(32);
+    const inSpi = (new DataView(this.opts.random.bytes(4).buffer).getUint32(0) | 0x100) >>> 0;
+    const ck = deriveChildKeys({
+      prfId: this.prfId,
+      skD: this.keys!.skD,
+      ni,
+      nr,
+      encrKeyLength: 36,
+      integKeyLength: 0,
+    });
+    this.previousChild = this.child;
+    this.child = {
+      inSpi,
+      outSpi: new DataView(p.spi.buffer, p.spi.byteOffset, 4).getUint32(0),
+      encrId: encr.id,
+      keyI: ck.encrI,
+      keyR: ck.encrR,
+    };
+    this.clientRekeys.push({ ni: ni.slice(), nr });
+    return this.seal(ExchangeType.CREATE_CHILD_SA, header.messageId, true, [
+      {
+        type: PayloadType.SA,
+        critical: false,
+        proposals: [
+          {
+            num: p.num,
+            protocol: ProtocolId.ESP,
+            spi: u32(inSpi),
+            transforms: [encr, ...(esn ? [esn] : [])],
+          },
+        ],
+      },
+      { type: PayloadType.NONCE, critical: false, data: nr },
+      findPayload(inner, PayloadType.TSi)!,
+      findPayload(inner, PayloadType.TSr)!,
+    ]);
   }
 }
