@@ -12,6 +12,7 @@ import type { TunnelOptions, TunnelSummary } from '../client/tunnel.js';
 import { ControlServer, controlSocketPath, request } from '../client/control.js';
 import { readSecretFile, runtimeDir } from '../config/load.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
 import type { UiMode } from './ui.js';
 import { promptSecret } from './prompt.js';
@@ -78,13 +79,6 @@ function tunnelOptions(
   psk: Uint8Array,
   ui: Ui,
 ): TunnelOptions {
-  // Retransmit schedule scaled so the whole attempt ends within --timeout seconds.
-  const totalMs = flags.timeout * 1000;
-  const tries = 4;
-  const base = 1.8;
-  let sum = 0;
-  for (let i = 0; i <= tries; i++) sum += Math.pow(base, i);
-  const first = Math.max(100, Math.floor(totalMs / sum));
   return {
     gateway,
     port: flags.port,
@@ -93,7 +87,7 @@ function tunnelOptions(
     keepaliveMs: flags.keepalive * 1000,
     dpdMs: flags.dpd * 1000,
     rekeyMs: flags.rekey * 1000,
-    retransmit: { timeoutMs: first, base, tries, maxTimeoutMs: totalMs },
+    retransmit: retransmitPolicyFor(flags.timeout * 1000),
     journalPath: `${runtimeDir()}/${flags.name}.journal`,
     logger: ui.logger(),
     ...(flags.id ? { localId: flags.id } : {}),

@@ -261,6 +261,34 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
     assert.equal(bed.snapshot(), baseline);
   });
 
+  test('the handshake completes with 30 % packet loss on the path (retransmissions with backoff)', async () => {
+    const loss = spawnSync(
+      'bash',
+      [join(ROOT, 'scripts/testbed/loss.sh'), '--prefix', bed.prefix, '30'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(loss.status, 0, loss.stderr);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await bed.connect([
+          ...ID,
+          '--psk-file',
+          bed.psk,
+          '--name',
+          `lossy${i}`,
+          '--timeout',
+          '90',
+        ]);
+        assert.ok(r.up, r.lines.join('\n'));
+        r.proc.kill('SIGTERM');
+        assert.equal(await waitExit(r.proc, 30000), 0);
+      }
+    } finally {
+      spawnSync('bash', [join(ROOT, 'scripts/testbed/loss.sh'), '--prefix', bed.prefix, '0']);
+    }
+    assert.equal(bed.snapshot(), baseline);
+  });
+
   test('--background returns once the tunnel carries traffic; status and disconnect reach it', () => {
     const r = bed.vpn([
       'connect',
