@@ -34,6 +34,7 @@ interface ConnectFlags {
   timeout: number;
   dpd: number;
   rekey: number;
+  retry: number | 'forever';
   remoteNet?: string[];
   ipv6: boolean;
   daemonChild?: boolean;
@@ -87,6 +88,7 @@ function tunnelOptions(
     keepaliveMs: flags.keepalive * 1000,
     dpdMs: flags.dpd * 1000,
     rekeyMs: flags.rekey * 1000,
+    retry: flags.retry,
     retransmit: retransmitPolicyFor(flags.timeout * 1000),
     journalPath: `${runtimeDir()}/${flags.name}.journal`,
     logger: ui.logger(),
@@ -348,6 +350,20 @@ export function buildProgram(setExit: (code: number) => void): Command {
       new Option('--keepalive <seconds>', 'NAT-T keepalive interval (0 = off)')
         .default(20)
         .argParser(intArg(0, 3600)),
+    )
+    .addOption(
+      new Option(
+        '--retry <n|forever>',
+        'reconnect attempts after the connection is lost (0 = exit)',
+      )
+        .default(3)
+        .argParser((v) => {
+          if (v === 'forever') return 'forever';
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 0 || n > 1000)
+            throw new InvalidArgumentError('a number or "forever"');
+          return n;
+        }),
     )
     .addOption(
       new Option(

@@ -64,6 +64,14 @@ export class Ui {
       case 'up':
         this.up(e.summary);
         break;
+      case 'reconnecting': {
+        const text = `connection lost (${e.reason}); reconnecting in ${(e.inMs / 1000).toFixed(0)} s (attempt ${e.attempt})`;
+        if (this.mode === 'json') {
+          this.json({ event: 'reconnecting', attempt: e.attempt, inMs: e.inMs, reason: e.reason });
+        } else if (this.mode === 'plain') this.line(text);
+        else process.stderr.write(`${text}\n`);
+        break;
+      }
       case 'rekeyed': {
         const by = e.by === 'us' ? 'us' : 'the gateway';
         const text = `${e.what === 'ike' ? 'IKE SA' : 'CHILD_SA'} rekeyed by ${by} (${e.proposal})`;

@@ -26,6 +26,7 @@ import type {
   EstablishedInfo,
   IkeEvent,
   IkeOutput,
+  IkeSessionConfig,
   RetransmitPolicy,
   TimerId,
 } from '../ike/session.js';
@@ -63,6 +64,8 @@ export interface TunnelOptions {
   /** TUN MTU; default accounts for IPv4 + UDP + ESP(GCM) overhead on a 1500-byte path. */
   mtu?: number;
   tunName?: string;
+  /** Reconnect attempts after the IKE SA is lost once up (default 3; 'forever'; 0 = exit). */
+  retry?: number | 'forever';
   /** CHILD_SA lifetime before we rekey it, in ms (0 = only the gateway rekeys; default 50 min). */
   rekeyMs?: number;
   /** Dead peer detection idle time in ms (0 = off; default 30 s). */
@@ -101,10 +104,11 @@ export type TunnelEvent =
   | { type: 'up'; summary: TunnelSummary }
   | { type: 'nat'; natHere: boolean; natThere: boolean }
   | { type: 'rekeyed'; what: 'child' | 'ike'; by: 'us' | 'peer'; proposal: string }
+  | { type: 'reconnecting'; attempt: number; inMs: number; reason: string }
   | { type: 'down'; error?: VpnError; byPeer: boolean };
 
 export interface TunnelStatus {
-  state: 'connecting' | 'up' | 'closing' | 'down';
+  state: 'connecting' | 'up' | 'reconnecting' | 'closing' | 'down';
   summary?: TunnelSummary;
   uptimeMs?: number;
   ike: IkeSession['counters'];
@@ -128,7 +132,7 @@ export class Tunnel {
   private udp: UdpTransport | undefined;
   private tun: TunDevice | undefined;
   private netcfg: NetConfigurator | undefined;
-  private readonly timers = new Map<TimerId | 'keepalive', NodeJS.Timeout>();
+  private readonly timers = new Map<TimerId | 'keepalive' | 'reconnect', NodeJS.Timeout>();
   private state: TunnelStatus['state'] = 'connecting';
   private summary: TunnelSummary | undefined;
   private upAt = 0;
@@ -145,6 +149,7 @@ export class Tunnel {
 
   constructor(opts: TunnelOptions) {
     this.opts = opts;
+    this.random = opts.random ?? nodeRandom;
     this.log = opts.logger ?? NOOP_LOGGER;
     this.closed = new Promise((resolve) => {
       this.closedResolve = resolve;
@@ -202,31 +207,29 @@ export class Tunnel {
         onError: (err) => this.log.warn('net', `socket error: ${err.message}`),
       });
 
-      this.session = new IkeSession(
-        {
-          localId,
-          ...(remoteId ? { remoteId } : {}),
-          psk: opts.psk,
-          ikeProposals,
-          espProposals,
-          request: { ip4: true, ip6: opts.ip6 === true, dns: opts.dns !== 'off' },
-          tsLocal: anyTs(opts.ip6 === true),
-          tsRemote: remoteTs,
-          forceEncap: true,
-          retransmit: { ...DEFAULT_RETRANSMIT, ...opts.retransmit },
-          maxInitRetries: 5,
-          replayWindow: 1024,
-          dpdDelayMs: opts.dpdMs ?? 30000,
-          childRekeyMs: opts.rekeyMs ?? 50 * 60 * 1000,
-        },
-        opts.random ?? nodeRandom,
-        this.log,
-      );
+      this.sessionConfig = {
+        localId,
+        ...(remoteId ? { remoteId } : {}),
+        psk: opts.psk,
+        ikeProposals,
+        espProposals,
+        request: { ip4: true, ip6: opts.ip6 === true, dns: opts.dns !== 'off' },
+        tsLocal: anyTs(opts.ip6 === true),
+        tsRemote: remoteTs,
+        forceEncap: true,
+        retransmit: { ...DEFAULT_RETRANSMIT, ...opts.retransmit },
+        maxInitRetries: 5,
+        replayWindow: 1024,
+        dpdDelayMs: opts.dpdMs ?? 30000,
+        childRekeyMs: opts.rekeyMs ?? 50 * 60 * 1000,
+      };
+      this.session = new IkeSession(this.sessionConfig, this.random, this.log);
       const done = new Promise<TunnelSummary>((resolve, reject) => {
         this.connectResolve = resolve;
         this.connectReject = reject;
       });
       this.tun.onPackets((pkts) => this.onTunPackets(pkts));
+      this.remote = remote;
       this.feed({
         kind: 'start',
         local: { address: localAddress, port: this.udp.localPort },
@@ -244,11 +247,99 @@ export class Tunnel {
   /** Sends DELETE, waits briefly for the answer, restores the host. */
   async close(): Promise<void> {
     if (this.state === 'down') return;
-    if (this.session && this.state !== 'closing') {
+    this.userClosing = true;
+    if (this.state === 'reconnecting' && (!this.session || this.session.state === 'closed')) {
+      void this.teardown(undefined, false);
+    } else if (this.session && this.state !== 'closing') {
       this.state = 'closing';
       this.feed({ kind: 'close' });
     }
     await this.closed;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reconnecting: the IKE SA is gone (dead peer, gateway DELETE or restart) but the host stays
+  // configured; a new IKE SA is negotiated with capped exponential backoff.
+
+  private sessionConfig: IkeSessionConfig | undefined;
+  private remote: UdpEndpoint | undefined;
+  private userClosing = false;
+  private reconnectAttempts = 0;
+  private readonly random: Random;
+
+  private onSessionClosed(error: VpnError | undefined, byPeer: boolean): void {
+    const retry = this.opts.retry ?? 3;
+    const retriable =
+      error !== undefined &&
+      (error.code === 'ERR_IKE_TIMEOUT' ||
+        error.code === 'ERR_IKE_DELETED' ||
+        error.code === 'ERR_IKE_PEER_ERROR');
+    const wasUp = this.summary !== undefined;
+    if (
+      this.userClosing ||
+      !wasUp ||
+      !retriable ||
+      (retry !== 'forever' && this.reconnectAttempts >= retry)
+    ) {
+      void this.teardown(error, byPeer);
+      return;
+    }
+    this.reconnectAttempts++;
+    const inMs = Math.min(30000, 1000 * Math.pow(2, this.reconnectAttempts - 1));
+    this.state = 'reconnecting';
+    this.emit({
+      type: 'reconnecting',
+      attempt: this.reconnectAttempts,
+      inMs,
+      reason: error.message,
+    });
+    this.timers.set(
+      'reconnect',
+      setTimeout(() => {
+        this.timers.delete('reconnect');
+        void this.restartSession();
+      }, inMs),
+    );
+  }
+
+  private async restartSession(): Promise<void> {
+    const remote = this.remote;
+    const cfg = this.sessionConfig;
+    if (!remote || !cfg || !this.udp || this.state !== 'reconnecting') return;
+    let local: string;
+    try {
+      local = await localAddressFor(remote);
+    } catch (e) {
+      // No route to the gateway right now (e.g. no network): count it as a failed attempt.
+      this.onSessionClosed(
+        e instanceof VpnError ? new VpnError('ERR_IKE_TIMEOUT', e.message) : undefined,
+        false,
+      );
+      return;
+    }
+    this.session = new IkeSession(cfg, this.random, this.log);
+    this.feed({ kind: 'start', local: { address: local, port: this.udp.localPort }, remote });
+  }
+
+  private async onReestablished(info: EstablishedInfo): Promise<void> {
+    const prev = this.summary;
+    const cfg = info.config;
+    this.reconnectAttempts = 0;
+    if (
+      prev &&
+      prev.virtualIp4 === cfg.ip4 &&
+      prev.virtualIp6 === (cfg.ip6 ? `${cfg.ip6.address}/${cfg.ip6.prefix}` : undefined)
+    ) {
+      // Same virtual IP: addresses, routes and DNS are already right.
+      this.state = 'up';
+      if (!this.timers.has('keepalive')) this.scheduleKeepalive();
+      this.summary = { ...prev, ike: info };
+      this.emit({ type: 'up', summary: this.summary });
+      return;
+    }
+    // A different address: redo the host configuration from scratch.
+    await this.netcfg?.restore();
+    await this.configureHost(info);
   }
 
   status(): TunnelStatus {
@@ -325,7 +416,7 @@ export class Tunnel {
     }
   }
 
-  private clearTimer(id: TimerId | 'keepalive'): void {
+  private clearTimer(id: TimerId | 'keepalive' | 'reconnect'): void {
     const t = this.timers.get(id);
     if (t) clearTimeout(t);
     this.timers.delete(id);
@@ -340,10 +431,11 @@ export class Tunnel {
         this.emit({ type: 'nat', natHere: e.natHere, natThere: e.natThere });
         break;
       case 'established':
-        void this.configureHost(e.info);
+        if (this.summary) void this.onReestablished(e.info);
+        else void this.configureHost(e.info);
         break;
       case 'closed':
-        void this.teardown(e.error, e.byPeer);
+        this.onSessionClosed(e.error, e.byPeer);
         break;
       case 'rekeyed':
         this.emit({ type: 'rekeyed', what: e.what, by: e.by, proposal: e.proposal });

@@ -220,7 +220,7 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
   });
 
   test('a DELETE from the gateway ends the tunnel with exit 10 and restores the host', async () => {
-    const r = await bed.connect([...ID, '--psk-file', bed.psk, '--name', 'del']);
+    const r = await bed.connect([...ID, '--psk-file', bed.psk, '--name', 'del', '--retry', '0']);
     assert.ok(r.up, r.lines.join('\n'));
     const t = spawnSync(
       'bash',
@@ -244,6 +244,8 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
       '1',
       '--timeout',
       '3',
+      '--retry',
+      '0',
     ]);
     assert.ok(r.up, r.lines.join('\n'));
     // Freeze the gateway (no DELETE, no answers), as a crashed or unplugged gateway would behave.
@@ -260,6 +262,56 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
     assert.match(r.lines.join('\n'), /dead peer detection/);
     assert.equal(bed.snapshot(), baseline);
   });
+
+  for (const how of ['restart', 'crash'] as const) {
+    test(`gateway ${how}: the tunnel comes back by itself within 10 s, host settings kept`, async () => {
+      const r = await bed.connect([
+        ...ID,
+        '--psk-file',
+        bed.psk,
+        '--name',
+        `gw${how}`,
+        '--dpd',
+        '2',
+        '--timeout',
+        '4',
+      ]);
+      assert.ok(r.up, r.lines.join('\n'));
+      const up = bed.snapshot();
+      const t0 = performance.now();
+      const restart = spawnSync(
+        'bash',
+        [
+          join(ROOT, 'scripts/testbed/gw-restart.sh'),
+          '--prefix',
+          bed.prefix,
+          ...(how === 'crash' ? ['--kill'] : []),
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(restart.status, 0, restart.stderr);
+      let back = false;
+      while (performance.now() - t0 < 10000) {
+        if (
+          bed.exec(['ping', '-c', '1', '-W', '1', LAN_HOST]).code === 0 &&
+          /ESTABLISHED/.test(bed.gwSas())
+        ) {
+          back = true;
+          break;
+        }
+        await sleep(200); // let the client's output be read meanwhile
+      }
+      const secs = (performance.now() - t0) / 1000;
+      await sleep(300);
+      assert.ok(back, `tunnel not back after ${secs.toFixed(1)} s:\n${r.lines.join('\n')}`);
+      console.log(`# gateway ${how}: tunnel back in ${secs.toFixed(1)} s`);
+      assert.match(r.lines.join('\n'), /"event":"reconnecting"/);
+      assert.equal(bed.snapshot(), up, 'TUN device, routes and DNS stayed in place');
+      r.proc.kill('SIGTERM');
+      assert.equal(await waitExit(r.proc), 0);
+      assert.equal(bed.snapshot(), baseline);
+    });
+  }
 
   test('the handshake completes with 30 % packet loss on the path (retransmissions with backoff)', async () => {
     const loss = spawnSync(
