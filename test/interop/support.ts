@@ -47,7 +47,11 @@ export class Bed {
     chmodSync(this.psk, 0o600);
   }
 
+  /** Every client process a test started, ended by PID at teardown even if the test failed. */
+  private readonly procs: ChildProcess[] = [];
+
   down(): void {
+    for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     spawnSync('bash', [join(TB, 'sw-client.sh'), '--prefix', this.prefix, 'stop']);
     spawnSync('bash', [join(TB, 'down.sh'), '--prefix', this.prefix]);
     rmSync(this.dir, { recursive: true, force: true });
@@ -100,6 +104,7 @@ export class Bed {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
+    this.procs.push(proc);
     const lines: string[] = [];
     let buf = '';
     return new Promise((resolve) => {
