@@ -21,7 +21,7 @@ import { EspEngine } from '../esp/engine.js';
 import type { TrafficSelectorRange } from '../esp/policy.js';
 import type { TrafficSelector } from '../ike/codec/index.js';
 import { parseIdentity } from '../ike/identity.js';
-import { DEFAULT_RETRANSMIT, IkeSession } from '../ike/session.js';
+import { DEFAULT_RETRANSMIT, IkeSession, emptyIkeCounters } from '../ike/session.js';
 import type {
   EstablishedInfo,
   IkeEvent,
@@ -345,15 +345,7 @@ export class Tunnel {
   status(): TunnelStatus {
     const s: TunnelStatus = {
       state: this.state,
-      ike: this.session?.counters ?? {
-        received: 0,
-        sent: 0,
-        retransmits: 0,
-        childRekeys: 0,
-        ikeRekeys: 0,
-        dpdSent: 0,
-        dropped: {},
-      },
+      ike: this.session?.counters ?? emptyIkeCounters(),
       esp: this.engine.counters(),
       keepalivesSent: this.keepalivesSent,
     };

@@ -218,6 +218,19 @@ export interface IkeCounters {
   dropped: Record<string, number>;
 }
 
+/** Counters of a session that has not seen anything yet. */
+export function emptyIkeCounters(): IkeCounters {
+  return {
+    received: 0,
+    sent: 0,
+    retransmits: 0,
+    childRekeys: 0,
+    ikeRekeys: 0,
+    dpdSent: 0,
+    dropped: {},
+  };
+}
+
 const NATT_PORT = 4500;
 const DPD_WHAT = 'a liveness check (DPD)';
 
@@ -278,15 +291,7 @@ export class IkeSession {
   private now = 0;
 
   state: IkeState = 'created';
-  readonly counters: IkeCounters = {
-    received: 0,
-    sent: 0,
-    retransmits: 0,
-    childRekeys: 0,
-    ikeRekeys: 0,
-    dpdSent: 0,
-    dropped: {},
-  };
+  readonly counters: IkeCounters = emptyIkeCounters();
 
   private local: Endpoint = { address: '0.0.0.0', port: 0 };
   private remote: Endpoint = { address: '0.0.0.0', port: 500 };
