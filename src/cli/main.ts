@@ -34,6 +34,7 @@ interface ConnectFlags {
   timeout: number;
   dpd: number;
   rekey: number;
+  ikeRekey: number;
   retry: number | 'forever';
   remoteNet?: string[];
   ipv6: boolean;
@@ -88,6 +89,7 @@ function tunnelOptions(
     keepaliveMs: flags.keepalive * 1000,
     dpdMs: flags.dpd * 1000,
     rekeyMs: flags.rekey * 1000,
+    ikeRekeyMs: flags.ikeRekey * 1000,
     retry: flags.retry,
     retransmit: retransmitPolicyFor(flags.timeout * 1000),
     journalPath: `${runtimeDir()}/${flags.name}.journal`,
@@ -364,6 +366,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
             throw new InvalidArgumentError('a number or "forever"');
           return n;
         }),
+    )
+    .addOption(
+      new Option(
+        '--ike-rekey <seconds>',
+        'rekey the IKE SA after this long (0 = leave it to the gateway)',
+      )
+        .default(12600)
+        .argParser(intArg(0, 30 * 86400)),
     )
     .addOption(
       new Option(

@@ -66,6 +66,8 @@ export interface TunnelOptions {
   tunName?: string;
   /** Reconnect attempts after the IKE SA is lost once up (default 3; 'forever'; 0 = exit). */
   retry?: number | 'forever';
+  /** IKE SA lifetime before we rekey it, in ms (0 = only the gateway rekeys; default 3.5 h). */
+  ikeRekeyMs?: number;
   /** CHILD_SA lifetime before we rekey it, in ms (0 = only the gateway rekeys; default 50 min). */
   rekeyMs?: number;
   /** Dead peer detection idle time in ms (0 = off; default 30 s). */
@@ -222,6 +224,7 @@ export class Tunnel {
         replayWindow: 1024,
         dpdDelayMs: opts.dpdMs ?? 30000,
         childRekeyMs: opts.rekeyMs ?? 50 * 60 * 1000,
+        ikeRekeyMs: opts.ikeRekeyMs ?? 3.5 * 3600 * 1000,
       };
       this.session = new IkeSession(this.sessionConfig, this.random, this.log);
       const done = new Promise<TunnelSummary>((resolve, reject) => {
@@ -269,9 +272,12 @@ export class Tunnel {
 
   private onSessionClosed(error: VpnError | undefined, byPeer: boolean): void {
     const retry = this.opts.retry ?? 3;
+    // Once the tunnel has been up, a lost SA is retried; so is any refusal while reconnecting,
+    // since a gateway that is restarting may answer before its configuration is loaded.
     const retriable =
       error !== undefined &&
-      (error.code === 'ERR_IKE_TIMEOUT' ||
+      (this.state === 'reconnecting' ||
+        error.code === 'ERR_IKE_TIMEOUT' ||
         error.code === 'ERR_IKE_DELETED' ||
         error.code === 'ERR_IKE_PEER_ERROR');
     const wasUp = this.summary !== undefined;

@@ -90,7 +90,7 @@ export type { Endpoint } from './natd.js';
 
 export type IkeState = 'created' | 'connecting' | 'established' | 'deleting' | 'closed';
 
-export type TimerId = 'retransmit' | 'dpd' | 'rekey-child';
+export type TimerId = 'retransmit' | 'dpd' | 'rekey-child' | 'rekey-ike';
 
 export interface RetransmitPolicy {
   /** First timeout in ms. */
@@ -144,6 +144,8 @@ export interface IkeSessionConfig {
    * ends rarely rekey at once; 0 = leave rekeying to the gateway.
    */
   childRekeyMs: number;
+  /** IKE SA lifetime before we rekey it (§2.8, minus up to 10 % jitter); 0 = leave it to the gateway. */
+  ikeRekeyMs: number;
 }
 
 /** Keys and parameters of one direction of a CHILD_SA, handed to the ESP engine. */
@@ -233,6 +235,7 @@ export function emptyIkeCounters(): IkeCounters {
 
 const NATT_PORT = 4500;
 const DPD_WHAT = 'a liveness check (DPD)';
+const OLD_IKE_DELETE = 'the DELETE of the rekeyed IKE SA';
 
 interface Outstanding {
   mid: number;
@@ -302,6 +305,9 @@ export class IkeSession {
   /** The IKE SA in use; `retired` is one replaced by a rekey, kept until the peer deletes it. */
   private sa: SaContext = newContext(new Uint8Array(8), new Uint8Array(8), true);
   private retired: SaContext | undefined;
+  /** An IKE SA we created by rekeying, used once the old one is deleted (§2.18). */
+  private pendingNext: SaContext | undefined;
+  private ikeRekeying: { ni: Uint8Array; spiI: Uint8Array; ke: KeyExchange } | undefined;
   private ni: Uint8Array = new Uint8Array(0);
   private nr: Uint8Array = new Uint8Array(0);
   private ke: KeyExchange | undefined;
@@ -434,12 +440,22 @@ export class IkeSession {
       this.startChildRekey();
       return;
     }
+    if (timer === 'rekey-ike') {
+      this.startIkeRekey();
+      return;
+    }
     const o = this.sa.outstanding;
     if (!o) return;
     if (o.tries >= this.cfg.retransmit.tries) {
       this.sa.outstanding = undefined;
       if (this.state === 'deleting') {
         this.finishClose(undefined, false);
+        return;
+      }
+      if (o.what === OLD_IKE_DELETE && this.pendingNext) {
+        // The gateway never confirmed the old SA's deletion: use the new SA anyway.
+        this.switchToNext();
+        this.runQueue();
         return;
       }
       const total = this.totalTimeoutMs();
@@ -499,6 +515,7 @@ export class IkeSession {
     this.out.push({ kind: 'clearTimer', timer: 'retransmit' });
     this.out.push({ kind: 'clearTimer', timer: 'dpd' });
     this.out.push({ kind: 'clearTimer', timer: 'rekey-child' });
+    this.out.push({ kind: 'clearTimer', timer: 'rekey-ike' });
     this.queue.length = 0;
     for (const c of this.children.splice(0)) {
       this.out.push({ kind: 'removeChild', inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi });
@@ -556,8 +573,10 @@ export class IkeSession {
     ) {
       return cur;
     }
-    const old = this.retired;
-    if (old && equalBytes(header.spiI, old.spiI) && equalBytes(header.spiR, old.spiR)) return old;
+    for (const other of [this.retired, this.pendingNext]) {
+      if (other && equalBytes(header.spiI, other.spiI) && equalBytes(header.spiR, other.spiR))
+        return other;
+    }
     return undefined;
   }
 
@@ -835,6 +854,10 @@ export class IkeSession {
     ke: KePayload | undefined,
   ): { reply: Payload[]; after?: () => void } {
     if (!ke) return { reply: [this.notify(NotifyType.INVALID_SYNTAX)] };
+    if (this.ikeRekeying || this.pendingNext) {
+      // We are rekeying this IKE SA ourselves: let the gateway retry later (§2.25).
+      return { reply: [this.notify(NotifyType.TEMPORARY_FAILURE)] };
+    }
     const choice = chooseFromOffer(offered, this.cfg.ikeProposals, ProtocolId.IKE, {
       dhGroup: ke.dhGroup,
       acceptDh: isSupportedGroup,
@@ -898,6 +921,7 @@ export class IkeSession {
         this.retired = ctx;
         this.sa = next;
         this.ikeProposal = choice.chosen;
+        this.scheduleIkeRekey();
         this.counters.ikeRekeys++;
         this.emit({
           type: 'rekeyed',
@@ -1437,6 +1461,7 @@ export class IkeSession {
     this.setState('established');
     this.lastAlive = this.now;
     this.scheduleDpd();
+    this.scheduleIkeRekey();
     this.emit({
       type: 'established',
       info: {
@@ -1671,6 +1696,135 @@ export class IkeSession {
         });
       });
     });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Our IKE SA rekeys (RFC 7296 §1.3.2, §2.18)
+
+  private scheduleIkeRekey(): void {
+    if (this.cfg.ikeRekeyMs <= 0) return;
+    const jitter = (new DataView(this.random.bytes(4).buffer).getUint32(0) / 0x100000000) * 0.1;
+    this.out.push({
+      kind: 'setTimer',
+      timer: 'rekey-ike',
+      at: this.now + this.cfg.ikeRekeyMs * (1 - jitter),
+    });
+  }
+
+  /** CREATE_CHILD_SA { SA(IKE, new SPIi), Ni, KEi } on the current IKE SA. */
+  private startIkeRekey(group?: number): void {
+    if (
+      this.state !== 'established' ||
+      this.ikeRekeying ||
+      this.pendingNext ||
+      !this.ikeProposal?.dh
+    )
+      return;
+    const dh = group ?? this.ikeProposal.dh.id;
+    this.ikeRekeying = {
+      ni: this.random.bytes(32),
+      spiI: this.randomNonZero(8),
+      ke: createKeyExchange(dh, this.random),
+    };
+    this.enqueue(() => {
+      const r = this.ikeRekeying;
+      if (!r) return;
+      const inner: Payload[] = [
+        {
+          type: PayloadType.SA,
+          critical: false,
+          proposals: buildProposals(this.cfg.ikeProposals, ProtocolId.IKE, r.spiI),
+        },
+        { type: PayloadType.NONCE, critical: false, data: r.ni },
+        { type: PayloadType.KE, critical: false, dhGroup: r.ke.group, data: r.ke.publicValue },
+      ];
+      const msg = this.buildEncrypted(ExchangeType.CREATE_CHILD_SA, this.sa.nextMid, false, inner);
+      this.sendRequest(ExchangeType.CREATE_CHILD_SA, msg, 'an IKE SA rekey', (_h, p) =>
+        this.processOwnIkeRekey(p),
+      );
+    });
+  }
+
+  private processOwnIkeRekey(inner: Payload[]): void {
+    const r = this.ikeRekeying;
+    this.ikeRekeying = undefined;
+    const old = this.sa;
+    if (!r || !old.keymat) return;
+    const retryLater = (why: string): void => {
+      this.log.info('ike', `IKE SA rekey not done (${why}); retrying in 10 s`);
+      this.out.push({ kind: 'setTimer', timer: 'rekey-ike', at: this.now + 10000 });
+    };
+    const notifies = filterPayloads(inner, PayloadType.NOTIFY);
+    const invalidKe = notifies.find((n) => n.notifyType === NotifyType.INVALID_KE_PAYLOAD);
+    if (invalidKe && invalidKe.data.length === 2) {
+      const wanted = new DataView(invalidKe.data.buffer, invalidKe.data.byteOffset, 2).getUint16(0);
+      if (
+        wanted !== r.ke.group &&
+        this.cfg.ikeProposals.some((p) => p.dh.some((d) => d.id === wanted))
+      ) {
+        this.startIkeRekey(wanted);
+        return;
+      }
+    }
+    const error = notifies.find((n) => n.notifyType < 16384);
+    if (error) {
+      retryLater(nameOf(NotifyType, error.notifyType));
+      return;
+    }
+    const sa = findPayload(inner, PayloadType.SA);
+    const nonce = findPayload(inner, PayloadType.NONCE);
+    const ke = findPayload(inner, PayloadType.KE);
+    const chosen = sa
+      ? selectResponderProposal(this.cfg.ikeProposals, sa.proposals, ProtocolId.IKE)
+      : 'no SA';
+    if (
+      !nonce ||
+      !ke ||
+      typeof chosen === 'string' ||
+      chosen.spi.length !== 8 ||
+      chosen.dh?.id !== r.ke.group ||
+      ke.dhGroup !== r.ke.group
+    ) {
+      retryLater(typeof chosen === 'string' ? chosen : 'malformed response');
+      return;
+    }
+    let shared: Uint8Array;
+    try {
+      shared = r.ke.computeSharedSecret(ke.data);
+    } catch (e) {
+      retryLater((e as Error).message);
+      return;
+    }
+    const next = newContext(r.spiI, chosen.spi.slice(), true);
+    next.keymat = new IkeKeymat({
+      proposal: chosen,
+      weInitiated: true,
+      rekeyOf: old.keymat.rekeySeed(),
+      ni: r.ni,
+      nr: nonce.data,
+      spiI: r.spiI,
+      spiR: next.spiR,
+      sharedSecret: shared,
+    });
+    wipe(shared);
+    this.pendingNext = next;
+    this.ikeProposal = chosen;
+    this.counters.ikeRekeys++;
+    this.emit({ type: 'rekeyed', what: 'ike', by: 'us', proposal: formatChosen(chosen) });
+    // §2.18: the rekey's initiator deletes the old IKE SA; the CHILD_SAs now belong to the new one.
+    const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, old.nextMid, false, [
+      this.deleteIkePayload(),
+    ]);
+    this.sendRequest(ExchangeType.INFORMATIONAL, msg, OLD_IKE_DELETE, () => this.switchToNext());
+  }
+
+  private switchToNext(): void {
+    const next = this.pendingNext;
+    if (!next) return;
+    this.sa.keymat?.wipe();
+    this.sa = next;
+    this.pendingNext = undefined;
+    this.scheduleIkeRekey();
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ function config(over: Partial<IkeSessionConfig> = {}): IkeSessionConfig {
     replayWindow: 1024,
     dpdDelayMs: 30000,
     childRekeyMs: 0,
+    ikeRekeyMs: 0,
     ...over,
   };
 }
@@ -559,4 +560,40 @@ test('simultaneous CHILD_SA rekeys (§2.8.1): the exchange with the lowest nonce
     outcomes.add(weLose);
   }
   assert.equal(outcomes.size, 2, 'both outcomes exercised');
+});
+
+test('our own IKE SA rekey (§1.3.2, §2.18): new SA, old one deleted, traffic continues on the new one', () => {
+  const run = start(config({ ikeRekeyMs: 3600000 }));
+  const timer = run.outputs.find(
+    (o): o is Extract<IkeOutput, { kind: 'setTimer' }> =>
+      o.kind === 'setTimer' && o.timer === 'rekey-ike',
+  );
+  assert.ok(timer && timer.at > run.now + 3239999 && timer.at <= run.now + 3600000);
+  const oldSpiR = toHex(run.resp.spiR);
+  // CREATE_CHILD_SA { SA(IKE), Ni, KEi } -->  <-- { SA, Nr, KEr };  INFORMATIONAL { D(IKE) } on the old SA -->
+  pump(run, run.session.handle({ kind: 'timer', timer: 'rekey-ike' }, timer.at));
+  assert.equal(run.resp.ikeRekeysByClient, 1);
+  assert.ok(run.resp.deleted, 'the old IKE SA was deleted');
+  assert.notEqual(toHex(run.resp.spiR), oldSpiR);
+  assert.equal(run.session.counters.ikeRekeys, 1);
+  assert.equal(run.session.state, 'established');
+  // The new SA works in both directions: the gateway's liveness check on it gets an answer.
+  const dpd = run.session.handle(
+    { kind: 'datagram', data: run.resp.request('dpd'), from: { address: GW.address, port: 4500 } },
+    timer.at + 10,
+  );
+  const answer = sendOf(dpd).data;
+  assert.equal(
+    decodeMessage(answer).header.flags,
+    HeaderFlag.INITIATOR | HeaderFlag.RESPONSE,
+    'we initiated the new SA',
+  );
+  run.resp.receive(answer, CLIENT);
+  assert.deepEqual(run.resp.informationalsReceived.at(-1), []);
+  // And our CHILD_SA can still be rekeyed on it (SK_d of the new SA).
+  pump(run, run.session.handle({ kind: 'rekeyChild' }, timer.at + 20));
+  const installs = run.outputs.filter(
+    (o): o is Extract<IkeOutput, { kind: 'installChild' }> => o.kind === 'installChild',
+  );
+  assert.equal(toHex(installs.at(-1)!.child.outbound.keymat), toHex(run.resp.child!.keyI));
 });

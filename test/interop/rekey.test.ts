@@ -104,13 +104,16 @@ describe('interop: rekeying under traffic', { skip }, () => {
     );
   });
 
-  test('we rekey the CHILD_SA every ~3 s; strongSwan answers', async () => {
+  test('we rekey the CHILD_SA every ~3 s and the IKE SA every ~5 s; strongSwan answers', async () => {
     const bed = new Bed('ru');
     beds.push(bed);
     bed.up();
-    const r = await streamThroughRekeys(bed, 'ru', ['--rekey', '3'], 12);
+    const r = await streamThroughRekeys(bed, 'ru', ['--rekey', '3', '--ike-rekey', '5'], 12);
     assert.ok(r.childRekeys >= 3, `CHILD_SA rekeys: ${r.childRekeys}`);
+    assert.ok(r.ikeRekeys >= 1, `IKE SA rekeys: ${r.ikeRekeys}`);
     assert.ok(r.by.every((b) => b === 'us'));
-    console.log(`# our rekeys during a 12 s stream: ${r.childRekeys} CHILD_SA`);
+    console.log(
+      `# our rekeys during a 12 s stream: ${r.childRekeys} CHILD_SA, ${r.ikeRekeys} IKE SA`,
+    );
   });
 });

@@ -27,6 +27,7 @@ export function fuzzCorpus(): Uint8Array[] {
       replayWindow: 1024,
       dpdDelayMs: 0,
       childRekeyMs: 0,
+      ikeRekeyMs: 0,
     },
     new SeededRandom(11),
   );

@@ -675,6 +675,7 @@ export class TestResponder {
     const sa = findPayload(inner, PayloadType.SA)!;
     const ni = findPayload(inner, PayloadType.NONCE)!.data;
     const p = sa.proposals[0]!;
+    if (p.protocol === ProtocolId.IKE) return this.onIkeRekey(header, inner, p, ni);
     const encr = p.transforms.find((t) => t.type === TransformType.ENCR)!;
     const esn = p.transforms.find((t) => t.type === TransformType.ESN);
     const nr = this.opts.random.bytes(32);
@@ -714,4 +715,52 @@ export class TestResponder {
       findPayload(inner, PayloadType.TSr)!,
     ]);
   }
+
+  /** The client rekeys the IKE SA (§1.3.2): answer, then use the new SA; the old one awaits its DELETE. */
+  private onIkeRekey(header: IkeHeader, inner: Payload[], p: Proposal, ni: Uint8Array): Uint8Array {
+    const ke = findPayload(inner, PayloadType.KE)!;
+    const pick = (type: number) => p.transforms.find((t) => t.type === type)!;
+    const dh = p.transforms.find((t) => t.type === TransformType.DH && t.id === ke.dhGroup)!;
+    const transforms = [pick(TransformType.ENCR), pick(TransformType.PRF), dh];
+    const nr = this.opts.random.bytes(32);
+    const spiR = this.opts.random.bytes(8);
+    const mine = createKeyExchange(ke.dhGroup, this.opts.random);
+    const shared = mine.computeSharedSecret(ke.data);
+    const reply = this.seal(ExchangeType.CREATE_CHILD_SA, header.messageId, true, [
+      {
+        type: PayloadType.SA,
+        critical: false,
+        proposals: [{ num: p.num, protocol: ProtocolId.IKE, spi: spiR, transforms }],
+      },
+      { type: PayloadType.NONCE, critical: false, data: nr },
+      { type: PayloadType.KE, critical: false, dhGroup: ke.dhGroup, data: mine.publicValue },
+    ]);
+    const crypter = this.crypter!;
+    this.old = {
+      spiI: this.spiI,
+      spiR: this.spiR,
+      keys: this.keys!,
+      gwInitiated: this.gwInitiated,
+      myMid: this.myMid,
+    };
+    this.keys = deriveRekeyedIkeKeys({
+      prfId: 5,
+      oldSkD: this.keys!.skD,
+      encrKeyLength: crypter.encrKeyLength,
+      integKeyLength: crypter.integKeyLength,
+      ni,
+      nr,
+      spiI: p.spi,
+      spiR,
+      sharedSecret: shared,
+    });
+    this.spiI = p.spi.slice();
+    this.spiR = spiR;
+    this.gwInitiated = false;
+    this.myMid = 0;
+    this.ikeRekeysByClient++;
+    return reply;
+  }
+
+  ikeRekeysByClient = 0;
 }
