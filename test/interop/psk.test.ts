@@ -313,7 +313,7 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
     });
   }
 
-  test('the handshake completes with 30 % packet loss on the path (retransmissions with backoff)', async () => {
+  test('the handshake completes with 30 % loss on the uplink (retransmissions with backoff)', async () => {
     const loss = spawnSync(
       'bash',
       [join(ROOT, 'scripts/testbed/loss.sh'), '--prefix', bed.prefix, '30'],
@@ -331,6 +331,7 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
           '--timeout',
           '90',
         ]);
+        if (!r.up) r.proc.kill('SIGKILL');
         assert.ok(r.up, r.lines.join('\n'));
         r.proc.kill('SIGTERM');
         assert.equal(await waitExit(r.proc, 30000), 0);
