@@ -6,6 +6,7 @@
 import { VpnError } from '../core/errors.js';
 import { formatIpAddress, parseIpAddress } from '../core/ip.js';
 import { IdType } from './constants.js';
+import { formatDn, parseDn } from '../pki/dn.js';
 
 export interface Identity {
   type: number;
@@ -35,12 +36,8 @@ export function parseIdentity(text: string): Identity {
   }
   if (s.startsWith('@')) return { type: IdType.FQDN, data: utf8.encode(s.slice(1)) };
   if (s.includes('@')) return { type: IdType.RFC822_ADDR, data: utf8.encode(s) };
-  if (s.includes('=')) {
-    throw new VpnError(
-      'ERR_CONFIG',
-      `identity "${s}": distinguished-name identities need certificate support`,
-    );
-  }
+  // "C=CH, O=Example, CN=name" (strongSwan's notation) is an ID_DER_ASN1_DN.
+  if (s.includes('=')) return { type: IdType.DER_ASN1_DN, data: parseDn(s) };
   return { type: IdType.FQDN, data: utf8.encode(s) };
 }
 
@@ -58,6 +55,12 @@ export function formatIdentity(id: Identity): string {
       return utf8d.decode(id.data);
     case IdType.KEY_ID:
       return `@#${Buffer.from(id.data).toString('hex')}`;
+    case IdType.DER_ASN1_DN:
+      try {
+        return formatDn(id.data);
+      } catch {
+        return '<bad distinguished name>';
+      }
     default:
       return `<id type ${id.type}, ${id.data.length} bytes>`;
   }

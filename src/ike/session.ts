@@ -23,7 +23,7 @@
  * our last response (resent when the peer retransmits its request, §2.1) live in this file; each
  * exchange's payload work lives in a small build/process pair below.
  */
-import { equalBytes, wipe } from '../core/bytes.js';
+import { concatBytes, equalBytes, wipe } from '../core/bytes.js';
 import { VpnError, isVpnError } from '../core/errors.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -34,9 +34,9 @@ import type { KeyExchange } from '../crypto/ke.js';
 import { isAead } from '../crypto/aead.js';
 import {
   AuthMethod,
+  CertEncoding,
   DhGroup,
   ExchangeType,
-  HashAlgorithm,
   HeaderFlag,
   NotifyType,
   PayloadType,
@@ -53,8 +53,11 @@ import {
   findPayload,
   findUnsupportedCritical,
 } from './codec/index.js';
+import { FragmentReassembler, splitForFragments } from './codec/fragments.js';
 import type {
   AuthPayload,
+  CertPayload,
+  CertReqPayload,
   CpPayload,
   DeletePayload,
   IdPayload,
@@ -66,6 +69,7 @@ import type {
   Proposal,
   SaPayload,
   SkPayload,
+  SkfPayload,
   TrafficSelector,
   TsPayload,
 } from './codec/index.js';
@@ -85,6 +89,8 @@ import {
 } from './sa/proposals.js';
 import type { ChosenProposal, ProposalSpec } from './sa/proposals.js';
 import { checkNarrowed, formatTs } from './sa/traffic-selectors.js';
+import type { GatewayAuth, LocalAuth } from './auth.js';
+import { signAuth, supportedHashes, verifyAuth } from '../pki/signature.js';
 
 export type { Endpoint } from './natd.js';
 
@@ -113,7 +119,15 @@ export const DEFAULT_RETRANSMIT: RetransmitPolicy = {
 export interface IkeSessionConfig {
   localId: Identity;
   remoteId?: Identity;
-  psk: Uint8Array;
+  /** How we authenticate (PSK, certificate signature or EAP). */
+  auth: LocalAuth;
+  /** What the gateway may authenticate with. */
+  gatewayAuth: GatewayAuth;
+  /**
+   * Largest IP datagram an IKE message may fill before we fragment it, when the gateway supports
+   * RFC 7383 fragmentation (§2.5.1; strongSwan's default is 1280).
+   */
+  fragmentSize: number;
   ikeProposals: ProposalSpec[];
   espProposals: ProposalSpec[];
   /** Configuration payload request. */
@@ -146,6 +160,14 @@ export interface IkeSessionConfig {
   childRekeyMs: number;
   /** IKE SA lifetime before we rekey it (§2.8, minus up to 10 % jitter); 0 = leave it to the gateway. */
   ikeRekeyMs: number;
+  /**
+   * Announce MOBIKE (RFC 4555) and, when our address changes, move the SAs with
+   * UPDATE_SA_ADDRESSES; without it (or if the gateway lacks it) an address change ends the SA
+   * with a retriable error so the driver reconnects. Default true.
+   */
+  mobike?: boolean;
+  /** Send INITIAL_CONTACT in IKE_AUTH (default true; false when reauthenticating). */
+  initialContact?: boolean;
 }
 
 /** Keys and parameters of one direction of a CHILD_SA, handed to the ESP engine. */
@@ -174,6 +196,11 @@ export interface EstablishedInfo {
   config: ConfigReply;
   tsLocal: string[];
   tsRemote: string[];
+  /**
+   * RFC 4478: the gateway wants us to reauthenticate (a new IKE SA with a full IKE_AUTH) within
+   * this many seconds.
+   */
+  authLifetimeS?: number;
   /** Our IKE SPI, hex. */
   spiI: string;
   spiR: string;
@@ -187,6 +214,8 @@ export type IkeEvent =
   | { type: 'established'; info: EstablishedInfo }
   | { type: 'liveness-check' }
   | { type: 'rekeyed'; what: 'child' | 'ike'; by: 'peer' | 'us'; proposal: string }
+  /** MOBIKE moved the SAs to new addresses (RFC 4555 §3.5), by our update or the gateway's. */
+  | { type: 'roamed'; local: Endpoint; remote: Endpoint; by: 'peer' | 'us' }
   | { type: 'closed'; error?: VpnError; byPeer: boolean };
 
 export type IkeOutput =
@@ -203,9 +232,18 @@ export type IkeInput =
   | { kind: 'timer'; timer: TimerId }
   /** Proof the gateway is alive at time `at` (e.g. an authenticated ESP packet arrived). */
   | { kind: 'activity'; at: number }
+  /**
+   * Check liveness now (the data path sees one-way traffic: a NAT may have remapped us, and an
+   * authenticated IKE message from the new mapping lets the gateway follow, RFC 7296 §2.23).
+   */
+  | { kind: 'probe' }
   /** The data path asks for a rekey (e.g. the ESP sequence number nears its limit). */
   | { kind: 'rekeyChild' }
   | { kind: 'close' }
+  /** An asynchronous EAP method (EAP-TLS) produced its Response to the last EAP Request. */
+  | { kind: 'eapResponse'; packet: Uint8Array }
+  /** An asynchronous EAP method failed (e.g. the gateway's TLS certificate did not verify). */
+  | { kind: 'eapFailed'; error: VpnError }
   /** The local address changed (e.g. a new default route): used for NAT-D on later exchanges. */
   | { kind: 'localAddress'; local: Endpoint };
 
@@ -236,11 +274,13 @@ export function emptyIkeCounters(): IkeCounters {
 const NATT_PORT = 4500;
 const DPD_WHAT = 'a liveness check (DPD)';
 const OLD_IKE_DELETE = 'the DELETE of the rekeyed IKE SA';
+const IKE_REKEY_WHAT = 'an IKE SA rekey';
 
 interface Outstanding {
   mid: number;
   exchange: number;
-  data: Uint8Array;
+  /** The datagrams of the request: one, or a set of RFC 7383 fragments resent together. */
+  data: Uint8Array[];
   tries: number;
   onResponse: (header: IkeHeader, payloads: Payload[]) => void;
   /** When the give-up happens during delete, we just close. */
@@ -258,6 +298,8 @@ interface SaContext {
   outstanding: Outstanding | undefined;
   peerNextMid: number;
   lastResponse: { mid: number; data: Uint8Array } | undefined;
+  /** RFC 7383 §2.6: fragments of the peer's responses and requests, reassembled separately. */
+  fragments: { response: FragmentReassembler; request: FragmentReassembler };
 }
 
 function newContext(spiI: Uint8Array, spiR: Uint8Array, weInitiated: boolean): SaContext {
@@ -270,6 +312,7 @@ function newContext(spiI: Uint8Array, spiR: Uint8Array, weInitiated: boolean): S
     outstanding: undefined,
     peerNextMid: 0,
     lastResponse: undefined,
+    fragments: { response: new FragmentReassembler(), request: new FragmentReassembler() },
   };
 }
 
@@ -280,8 +323,8 @@ interface ChildSa {
   tsRemote: TrafficSelector[];
   /** Replaced by a rekey; kept until its DELETE completes (make-before-break). */
   replaced: boolean;
-  /** Our rekey of this SA in flight (its nonce), then its result. */
-  ours?: { ni: Uint8Array; nr?: Uint8Array; child?: ChildSa } | undefined;
+  /** Our rekey of this SA in flight (its nonce and PFS key exchange), then its result. */
+  ours?: { ni: Uint8Array; ke?: KeyExchange; nr?: Uint8Array; child?: ChildSa } | undefined;
   /** The gateway's rekey of this SA (its exchange's nonces and the SA it created). */
   theirs?: { ni: Uint8Array; nr: Uint8Array; child: ChildSa };
 }
@@ -307,6 +350,13 @@ export class IkeSession {
   private retired: SaContext | undefined;
   /** An IKE SA we created by rekeying, used once the old one is deleted (§2.18). */
   private pendingNext: SaContext | undefined;
+  /**
+   * §2.8.1 simultaneous IKE SA rekey: the SA the gateway's rekey created while ours was in flight
+   * (adopted if ours loses the nonce comparison), and the loser the gateway will delete.
+   */
+  private collision:
+    { ctx: SaContext; ni: Uint8Array; nr: Uint8Array; proposal: ChosenProposal } | undefined;
+  private redundant: SaContext | undefined;
   private ikeRekeying: { ni: Uint8Array; spiI: Uint8Array; ke: KeyExchange } | undefined;
   private ni: Uint8Array = new Uint8Array(0);
   private nr: Uint8Array = new Uint8Array(0);
@@ -318,6 +368,16 @@ export class IkeSession {
   private initResponse: Uint8Array = new Uint8Array(0);
   private ikeProposal: ChosenProposal | undefined;
   private peerFragmentation = false;
+  /** SIGNATURE_HASH_ALGORITHMS the gateway announced (RFC 7427 §4). */
+  private peerHashes: number[] = [];
+  /** IKE_AUTH in progress: our ID payload body, and the gateway's once it identified itself. */
+  private idiBody: Uint8Array = new Uint8Array(0);
+  private gw: { id: Identity; idBody: Uint8Array; authenticated: boolean } | undefined;
+  /** An asynchronous EAP method is working on its Response. */
+  private eapPending = false;
+  private eapRounds = 0;
+  /** The gateway announced MOBIKE_SUPPORTED (RFC 4555 §3.1). */
+  private peerMobike = false;
   private childInboundSpi = 0;
   private readonly children: ChildSa[] = [];
   /** Last time the gateway proved it is alive (authenticated IKE message or ESP activity). */
@@ -351,13 +411,27 @@ export class IkeSession {
           this.close();
           break;
         case 'localAddress':
-          this.local = input.local;
+          this.onLocalAddress(input.local);
           break;
         case 'activity':
           this.lastAlive = Math.max(this.lastAlive, input.at);
           break;
         case 'rekeyChild':
           this.startChildRekey();
+          break;
+        case 'probe':
+          if (this.state === 'established' && !this.sa.outstanding && this.queue.length === 0) {
+            // With MOBIKE the gateway follows a new NAT mapping only on UPDATE_SA_ADDRESSES
+            // (RFC 4555 §3.8); it doubles as the liveness check.
+            if (this.peerMobike && this.cfg.mobike !== false) this.sendAddressUpdate('probe');
+            else this.sendDpd();
+          }
+          break;
+        case 'eapResponse':
+          this.onAsyncEap(input.packet);
+          break;
+        case 'eapFailed':
+          if (this.eapPending) this.fail(input.error);
           break;
       }
     } catch (e) {
@@ -422,12 +496,13 @@ export class IkeSession {
   /** Sends a new request and arms the retransmit timer. One request outstanding at a time (window 1). */
   private sendRequest(
     exchange: number,
-    data: Uint8Array,
+    message: Uint8Array | Uint8Array[],
     what: string,
     onResponse: (header: IkeHeader, payloads: Payload[]) => void,
   ): void {
+    const data = Array.isArray(message) ? message : [message];
     this.sa.outstanding = { mid: this.sa.nextMid, exchange, data, tries: 0, onResponse, what };
-    this.transmit(data);
+    for (const d of data) this.transmit(d);
     this.out.push({ kind: 'setTimer', timer: 'retransmit', at: this.now + this.timeoutFor(0) });
   }
 
@@ -472,8 +547,8 @@ export class IkeSession {
     o.tries++;
     this.counters.retransmits++;
     this.log.debug('ike', `retransmitting ${o.what} (try ${o.tries + 1})`);
-    // RFC 7296 §2.1: retransmit the exact same bytes.
-    this.transmit(o.data);
+    // RFC 7296 §2.1: retransmit the exact same bytes (RFC 7383 §2.6.3: every fragment).
+    for (const d of o.data) this.transmit(d);
     this.out.push({
       kind: 'setTimer',
       timer: 'retransmit',
@@ -573,7 +648,7 @@ export class IkeSession {
     ) {
       return cur;
     }
-    for (const other of [this.retired, this.pendingNext]) {
+    for (const other of [this.retired, this.pendingNext, this.redundant]) {
       if (other && equalBytes(header.spiI, other.spiI) && equalBytes(header.spiR, other.spiR))
         return other;
     }
@@ -648,11 +723,9 @@ export class IkeSession {
     }
     const sk = payloads.find((p): p is SkPayload => p.type === PayloadType.SK);
     if (!sk) {
-      if (payloads.some((p) => p.type === PayloadType.SKF)) {
-        this.drop('fragment-unsupported', 'IKE fragment received; reassembly not enabled');
-      } else {
-        this.drop('not-encrypted');
-      }
+      const skf = payloads.find((p): p is SkfPayload => p.type === PayloadType.SKF);
+      if (skf) return this.openFragment(ctx, header, payloads, raw, skf, isResponse);
+      this.drop('not-encrypted');
       return undefined;
     }
     const aadLen = raw.length - sk.body.length;
@@ -672,6 +745,58 @@ export class IkeSession {
       return undefined;
     }
     return inner;
+  }
+
+  /**
+   * RFC 7383 §2.6: each SKF fragment is authenticated and decrypted on its own, then the plaintexts
+   * are joined; returns the inner payloads once the last fragment arrived.
+   */
+  private openFragment(
+    ctx: SaContext,
+    header: IkeHeader,
+    payloads: Payload[],
+    raw: Uint8Array,
+    skf: SkfPayload,
+    isResponse: boolean,
+  ): Payload[] | undefined {
+    if (!this.cfg.fragmentSize) {
+      this.drop('fragment-unsupported');
+      return undefined;
+    }
+    try {
+      checkExchangeRules(header.exchangeType, isResponse, payloads, undefined);
+    } catch (e) {
+      this.drop('rules', (e as Error).message);
+      return undefined;
+    }
+    const aadLen = raw.length - skf.body.length;
+    let plaintext: Uint8Array;
+    try {
+      plaintext = ctx.keymat!.openInbound(raw.subarray(0, aadLen), skf.body);
+    } catch (e) {
+      this.drop('integrity', `fragment ${skf.fragmentNumber}: ${(e as Error).message}`);
+      return undefined;
+    }
+    const r = (isResponse ? ctx.fragments.response : ctx.fragments.request).add({
+      messageId: header.messageId,
+      fragmentNumber: skf.fragmentNumber,
+      totalFragments: skf.totalFragments,
+      firstInner: skf.firstInner,
+      plaintext,
+    });
+    if (r.status === 'incomplete') return undefined;
+    if (r.status === 'rejected') {
+      this.drop('fragment-rejected', r.reason);
+      return undefined;
+    }
+    try {
+      const inner = decodePayloadChain(r.first, r.bytes, 0);
+      checkExchangeRules(header.exchangeType, isResponse, payloads, inner);
+      return inner;
+    } catch (e) {
+      this.drop('malformed-inner', (e as Error).message);
+      return undefined;
+    }
   }
 
   private onRequest(
@@ -711,7 +836,7 @@ export class IkeSession {
     } else {
       switch (header.exchangeType) {
         case ExchangeType.INFORMATIONAL:
-          ({ reply, after } = this.processInformationalRequest(ctx, inner));
+          ({ reply, after } = this.processInformationalRequest(ctx, inner, from));
           break;
         case ExchangeType.CREATE_CHILD_SA:
           ({ reply, after } = this.processCreateChildRequest(ctx, inner));
@@ -854,9 +979,15 @@ export class IkeSession {
     ke: KePayload | undefined,
   ): { reply: Payload[]; after?: () => void } {
     if (!ke) return { reply: [this.notify(NotifyType.INVALID_SYNTAX)] };
-    if (this.ikeRekeying || this.pendingNext) {
-      // We are rekeying this IKE SA ourselves: let the gateway retry later (§2.25).
-      return { reply: [this.notify(NotifyType.TEMPORARY_FAILURE)] };
+    const oursInFlight = this.sa.outstanding?.what === IKE_REKEY_WHAT;
+    if (this.pendingNext || this.collision || (this.ikeRekeying && !oursInFlight)) {
+      if (this.ikeRekeying && !oursInFlight && !this.pendingNext && !this.collision) {
+        // Ours is still queued: drop it and take the gateway's.
+        this.ikeRekeying = undefined;
+      } else {
+        // Our rekey already finished (we are deleting the old SA): let the gateway retry (§2.25).
+        return { reply: [this.notify(NotifyType.TEMPORARY_FAILURE)] };
+      }
     }
     const choice = chooseFromOffer(offered, this.cfg.ikeProposals, ProtocolId.IKE, {
       dhGroup: ke.dhGroup,
@@ -913,6 +1044,12 @@ export class IkeSession {
       { type: PayloadType.NONCE, critical: false, data: nr },
       { type: PayloadType.KE, critical: false, dhGroup: ke.dhGroup, data: mine.publicValue },
     ];
+    if (oursInFlight) {
+      // §2.8.1: both ends rekey at once. Answer; which new SA survives is decided by the nonces
+      // once our own exchange completes (processOwnIkeRekey).
+      this.collision = { ctx: next, ni: ni.slice(), nr, proposal: choice.chosen };
+      return { reply };
+    }
     return {
       reply,
       after: () => {
@@ -936,8 +1073,17 @@ export class IkeSession {
   private processInformationalRequest(
     ctx: SaContext,
     inner: Payload[],
+    from: Endpoint,
   ): { reply: Payload[]; after?: () => void } {
     const deletes = inner.filter((p): p is DeletePayload => p.type === PayloadType.DELETE);
+    const notifies = filterPayloads(inner, PayloadType.NOTIFY);
+    if (
+      ctx === this.sa &&
+      this.peerMobike &&
+      notifies.some((n) => n.notifyType === NotifyType.UPDATE_SA_ADDRESSES)
+    ) {
+      return this.onPeerAddressUpdate(notifies, from);
+    }
     if (deletes.length === 0) {
       // Empty INFORMATIONAL = liveness check (RFC 7296 §1.4); notifies are informational.
       for (const n of filterPayloads(inner, PayloadType.NOTIFY)) {
@@ -954,6 +1100,7 @@ export class IkeSession {
           after: () => {
             ctx.keymat?.wipe();
             if (this.retired === ctx) this.retired = undefined;
+            if (this.redundant === ctx) this.redundant = undefined;
           },
         };
       }
@@ -1003,6 +1150,133 @@ export class IkeSession {
       return { reply, after: () => this.finishClose(err, true) };
     }
     return { reply };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // MOBIKE (RFC 4555)
+
+  private notePeerMobike(notifies: NotifyPayload[]): void {
+    if (notifies.some((n) => n.notifyType === NotifyType.MOBIKE_SUPPORTED)) this.peerMobike = true;
+  }
+
+  /** Did the gateway announce MOBIKE (RFC 4555 §3.1)? */
+  get peerSupportsMobike(): boolean {
+    return this.peerMobike;
+  }
+
+  /** NAT_DETECTION_SOURCE_IP / _DESTINATION_IP for the current SA and endpoints (§2.23). */
+  private natdNotifies(): NotifyPayload[] {
+    const src = this.cfg.forceEncap
+      ? this.random.bytes(20)
+      : natdHash(this.sa.spiI, this.sa.spiR, this.local);
+    const dst = natdHash(this.sa.spiI, this.sa.spiR, this.remote);
+    return [
+      this.notify(NotifyType.NAT_DETECTION_SOURCE_IP, src),
+      this.notify(NotifyType.NAT_DETECTION_DESTINATION_IP, dst),
+    ];
+  }
+
+  /** The driver saw our address (the source of the path to the gateway) change. */
+  private onLocalAddress(local: Endpoint): void {
+    const changed = local.address !== this.local.address;
+    this.local = local;
+    if (!changed || this.state !== 'established') return;
+    if (this.cfg.mobike === false || !this.peerMobike) {
+      // Without MOBIKE the gateway cannot follow us: start over from the new address.
+      this.fail(
+        new VpnError(
+          'ERR_IKE_TIMEOUT',
+          `our address changed to ${local.address} and the gateway does not support MOBIKE: reconnecting`,
+        ),
+      );
+      return;
+    }
+    this.enqueue(() => this.sendAddressUpdate());
+  }
+
+  /**
+   * RFC 4555 §3.5: INFORMATIONAL { N(UPDATE_SA_ADDRESSES), N(NAT_D)×2, N(COOKIE2) } sent from the
+   * new address; the gateway moves the IKE SA and its CHILD_SAs to the address it came from.
+   */
+  private sendAddressUpdate(why: 'moved' | 'probe' = 'moved'): void {
+    const cookie2 = this.random.bytes(16);
+    const from = { ...this.local };
+    const inner: Payload[] = [
+      this.notify(NotifyType.UPDATE_SA_ADDRESSES),
+      ...this.natdNotifies(),
+      this.notify(NotifyType.COOKIE2, cookie2),
+    ];
+    const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.sa.nextMid, false, inner);
+    this.log.info(
+      'ike',
+      why === 'moved'
+        ? `our address changed to ${from.address}: moving the SAs (MOBIKE)`
+        : 'no answers to our traffic: refreshing our address at the gateway (MOBIKE, RFC 4555 §3.8)',
+    );
+    this.sendRequest(ExchangeType.INFORMATIONAL, msg, 'the MOBIKE address update', (_h, p) => {
+      const notifies = filterPayloads(p, PayloadType.NOTIFY);
+      const error = notifies.find((n) => n.notifyType < 16384);
+      if (error) {
+        // e.g. UNACCEPTABLE_ADDRESSES (§3.5): the gateway will not use this address.
+        this.fail(
+          new VpnError(
+            'ERR_IKE_TIMEOUT',
+            `the gateway refused our new address ${from.address} (${nameOf(NotifyType, error.notifyType)}): reconnecting`,
+          ),
+        );
+        return;
+      }
+      // §3.5: the response must echo COOKIE2 unchanged, or it does not answer this update.
+      const echoed = notifies.find((n) => n.notifyType === NotifyType.COOKIE2);
+      if (!echoed || !equalBytes(echoed.data, cookie2)) {
+        this.fail(
+          new VpnError(
+            'ERR_IKE_PROTOCOL',
+            'MOBIKE update response without our COOKIE2 (RFC 4555 §3.5)',
+          ),
+        );
+        return;
+      }
+      this.updateNatFrom(notifies);
+      this.emit({ type: 'roamed', local: from, remote: this.remote, by: 'us' });
+    });
+  }
+
+  /**
+   * NAT-D (RFC 7296 §2.23; in MOBIKE exchanges RFC 4555 §3.5): is there a NAT on either side?
+   * Returns false when the notifies are absent.
+   */
+  private updateNatFrom(notifies: NotifyPayload[]): boolean {
+    const srcs = notifies.filter((n) => n.notifyType === NotifyType.NAT_DETECTION_SOURCE_IP);
+    const dsts = notifies.filter((n) => n.notifyType === NotifyType.NAT_DETECTION_DESTINATION_IP);
+    if (srcs.length === 0 || dsts.length === 0) return false;
+    const expectRemote = natdHash(this.sa.spiI, this.sa.spiR, this.remote);
+    const expectLocal = natdHash(this.sa.spiI, this.sa.spiR, this.local);
+    this.natThere = !srcs.some((n) => equalBytes(n.data, expectRemote));
+    this.natHere = !dsts.some((n) => equalBytes(n.data, expectLocal));
+    this.emit({ type: 'nat', natHere: this.natHere, natThere: this.natThere });
+    return true;
+  }
+
+  /** The gateway moved (§3.5 from its side): follow it to the address its request came from. */
+  private onPeerAddressUpdate(
+    notifies: NotifyPayload[],
+    from: Endpoint,
+  ): { reply: Payload[]; after?: () => void } {
+    const cookie2 = notifies.find((n) => n.notifyType === NotifyType.COOKIE2);
+    const prev = this.remote;
+    this.remote = { address: from.address, port: from.port };
+    this.updateNatFrom(notifies);
+    const reply: Payload[] = [...this.natdNotifies()];
+    if (cookie2) reply.push(this.notify(NotifyType.COOKIE2, cookie2.data));
+    if (prev.address !== from.address || prev.port !== from.port) {
+      this.log.info('ike', `the gateway moved to ${from.address}:${from.port} (MOBIKE)`);
+    }
+    return {
+      reply,
+      after: () =>
+        this.emit({ type: 'roamed', local: this.local, remote: this.remote, by: 'peer' }),
+    };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1117,11 +1391,11 @@ export class IkeSession {
       ? this.random.bytes(20)
       : natdHash(this.sa.spiI, zeroSpi, this.local);
     const dstHash = natdHash(this.sa.spiI, zeroSpi, this.remote);
-    const sigHash = new Uint8Array(6);
+    // RFC 7427 §4: the hashes we accept in Digital Signature AUTH payloads.
+    const hashes = supportedHashes();
+    const sigHash = new Uint8Array(2 * hashes.length);
     const dv = new DataView(sigHash.buffer);
-    dv.setUint16(0, HashAlgorithm.SHA2_256);
-    dv.setUint16(2, HashAlgorithm.SHA2_384);
-    dv.setUint16(4, HashAlgorithm.SHA2_512);
+    hashes.forEach((h, i) => dv.setUint16(2 * i, h));
     payloads.push(
       sa,
       ke,
@@ -1246,14 +1520,7 @@ export class IkeSession {
     this.ke = undefined;
 
     // RFC 7296 §2.23: compare NAT-D hashes.
-    const srcs = notifies.filter((n) => n.notifyType === NotifyType.NAT_DETECTION_SOURCE_IP);
-    const dsts = notifies.filter((n) => n.notifyType === NotifyType.NAT_DETECTION_DESTINATION_IP);
-    if (srcs.length > 0 && dsts.length > 0) {
-      const expectRemote = natdHash(this.sa.spiI, this.sa.spiR, this.remote);
-      const expectLocal = natdHash(this.sa.spiI, this.sa.spiR, this.local);
-      this.natThere = !srcs.some((n) => equalBytes(n.data, expectRemote));
-      this.natHere = !dsts.some((n) => equalBytes(n.data, expectLocal));
-      this.emit({ type: 'nat', natHere: this.natHere, natThere: this.natThere });
+    if (this.updateNatFrom(notifies)) {
       if (this.natHere || this.natThere || this.cfg.forceEncap) {
         // RFC 7296 §2.23 / RFC 3948: float to port 4500 with the non-ESP marker.
         this.natT = true;
@@ -1272,6 +1539,12 @@ export class IkeSession {
     this.peerFragmentation = notifies.some(
       (n) => n.notifyType === NotifyType.IKEV2_FRAGMENTATION_SUPPORTED,
     );
+    // RFC 7427 §4: the hash algorithms the gateway accepts in our signatures.
+    this.peerHashes = [];
+    for (const n of notifies.filter((x) => x.notifyType === NotifyType.SIGNATURE_HASH_ALGORITHMS)) {
+      for (let i = 0; i + 1 < n.data.length; i += 2)
+        this.peerHashes.push((n.data[i]! << 8) | n.data[i + 1]!);
+    }
     this.log.info(
       'ike',
       `IKE_SA_INIT done: ${formatChosen(chosen)}${this.natT ? ', NAT-T on port 4500' : ''}`,
@@ -1280,7 +1553,7 @@ export class IkeSession {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // IKE_AUTH with PSK (RFC 7296 §1.2, §2.15) + CP (§2.19) + first CHILD_SA (§1.2, §2.9)
+  // IKE_AUTH (RFC 7296 §1.2, §2.15; EAP §2.16) + CP (§2.19) + first CHILD_SA (§1.2, §2.9)
 
   private idPayload(type: 35 | 36, id: Identity): IdPayload {
     return { type, critical: false, idType: id.type, data: id.data };
@@ -1297,19 +1570,61 @@ export class IkeSession {
   private sendAuth(): void {
     const keymat = this.sa.keymat!;
     this.emit({ type: 'stage', stage: 'ike-auth' });
+    const local = this.cfg.auth;
     const idi = this.idPayload(PayloadType.IDi, this.cfg.localId);
-    const octets = keymat.authOctets(
-      'initiator',
-      this.initRequest,
-      this.nr,
-      IkeSession.idBody(idi),
-    );
-    const auth: AuthPayload = {
-      type: PayloadType.AUTH,
-      critical: false,
-      method: AuthMethod.SHARED_KEY_MIC,
-      data: keymat.pskAuth(this.cfg.psk, octets),
-    };
+    this.idiBody = IkeSession.idBody(idi);
+    this.gw = undefined;
+    this.eapRounds = 0;
+    // RFC 7296 §1.2: HDR, SK {IDi, [CERT,] [CERTREQ,] [IDr,] AUTH, SAi2, TSi, TSr}
+    const inner: Payload[] = [idi];
+    if (local.kind === 'pubkey') {
+      for (const der of local.certs) {
+        const cert: CertPayload = {
+          type: PayloadType.CERT,
+          critical: false,
+          encoding: CertEncoding.X509_SIG,
+          data: der,
+        };
+        inner.push(cert);
+      }
+    }
+    const keyIds = this.cfg.gatewayAuth.certs?.certreqKeyIds ?? [];
+    if (keyIds.length > 0) {
+      // §3.7: the Certification Authority field is a concatenation of SHA-1 hashes of the trusted
+      // CAs' public keys (SubjectPublicKeyInfo).
+      const req: CertReqPayload = {
+        type: PayloadType.CERTREQ,
+        critical: false,
+        encoding: CertEncoding.X509_SIG,
+        data: concatBytes(...keyIds),
+      };
+      inner.push(req);
+    }
+    // §2.4: INITIAL_CONTACT tells the gateway to drop older SAs of ours — not when we replace an
+    // SA that is still in use (reauthentication, RFC 4478).
+    if (this.cfg.initialContact !== false) inner.push(this.notify(NotifyType.INITIAL_CONTACT));
+    // RFC 4555 §3.1: MOBIKE support travels in the IKE_AUTH exchange.
+    if (this.cfg.mobike !== false) inner.push(this.notify(NotifyType.MOBIKE_SUPPORTED));
+    if (this.cfg.remoteId) inner.push(this.idPayload(PayloadType.IDr, this.cfg.remoteId));
+    if (local.kind === 'eap') {
+      // §2.16: leaving out AUTH asks for EAP; RFC 5998 §3 announces that we accept EAP-only.
+      if (this.cfg.gatewayAuth.eapOnly) inner.push(this.notify(NotifyType.EAP_ONLY_AUTHENTICATION));
+    } else {
+      const octets = keymat.authOctets('initiator', this.initRequest, this.nr, this.idiBody);
+      let auth: AuthPayload;
+      if (local.kind === 'psk') {
+        auth = {
+          type: PayloadType.AUTH,
+          critical: false,
+          method: AuthMethod.SHARED_KEY_MIC,
+          data: keymat.pskAuth(local.psk, octets),
+        };
+      } else {
+        const sig = signAuth(local.key, octets, { peerHashes: this.peerHashes });
+        auth = { type: PayloadType.AUTH, critical: false, method: sig.method, data: sig.data };
+      }
+      inner.push(auth);
+    }
     this.childInboundSpi = this.newChildSpi();
     const sa: SaPayload = {
       type: PayloadType.SA,
@@ -1318,16 +1633,60 @@ export class IkeSession {
     };
     const tsi: TsPayload = { type: PayloadType.TSi, critical: false, selectors: this.cfg.tsLocal };
     const tsr: TsPayload = { type: PayloadType.TSr, critical: false, selectors: this.cfg.tsRemote };
-    const inner: Payload[] = [idi, this.notify(NotifyType.INITIAL_CONTACT)];
-    if (this.cfg.remoteId) inner.push(this.idPayload(PayloadType.IDr, this.cfg.remoteId));
-    inner.push(auth);
     const cp: CpPayload = buildConfigRequest(this.cfg.request);
     if (cp.attributes.length > 0) inner.push(cp);
     inner.push(sa, tsi, tsr);
-    const msg = this.buildEncrypted(ExchangeType.IKE_AUTH, this.sa.nextMid, false, inner);
-    this.sendRequest(ExchangeType.IKE_AUTH, msg, 'IKE_AUTH', (h, p) =>
-      this.processAuthResponse(h, p),
-    );
+    this.sendAuthRequest(inner, 'IKE_AUTH', (h, p) => this.processAuthResponse(h, p));
+  }
+
+  /** Sends one IKE_AUTH request, in RFC 7383 fragments when it would not fit `fragmentSize`. */
+  private sendAuthRequest(
+    inner: Payload[],
+    what: string,
+    onResponse: (header: IkeHeader, payloads: Payload[]) => void,
+  ): void {
+    const msg = this.buildRequest(ExchangeType.IKE_AUTH, this.sa.nextMid, inner);
+    this.sendRequest(ExchangeType.IKE_AUTH, msg, what, onResponse);
+  }
+
+  /**
+   * Encodes a protected request; if the gateway supports fragmentation (RFC 7383 §2.3) and the
+   * datagram would exceed `fragmentSize`, splits the inner payloads into SKF fragments, each
+   * encrypted on its own with the IKE header and SKF header as AAD (§2.5).
+   */
+  private buildRequest(exchange: number, mid: number, inner: Payload[]): Uint8Array[] {
+    const whole = this.buildEncrypted(exchange, mid, false, inner);
+    const ipv6 = this.remote.address.includes(':');
+    // IP + UDP headers, and the non-ESP marker on port 4500 (RFC 3948 §2.2).
+    const overhead = (ipv6 ? 40 : 20) + 8 + (this.natT ? 4 : 0);
+    const room = this.cfg.fragmentSize - overhead;
+    if (!this.peerFragmentation || !this.cfg.fragmentSize || whole.length <= room) return [whole];
+    const keymat = this.sa.keymat!;
+    const chain = encodePayloadChain(inner);
+    // IKE header (28) + SKF header (4 generic + 4 numbering) + encrypted body.
+    let piece = room - 36;
+    while (piece > 0 && 36 + keymat.crypter.bodyLength(piece) > room) piece--;
+    if (piece < 64) return [whole];
+    const pieces = splitForFragments(chain.bytes, piece);
+    const out: Uint8Array[] = [];
+    pieces.forEach((plain, i) => {
+      const bodyLength = keymat.crypter.bodyLength(plain.length);
+      const skf: SkfPayload = {
+        type: PayloadType.SKF,
+        critical: false,
+        // §2.5: only the first fragment names the first inner payload.
+        firstInner: i === 0 ? chain.first : 0,
+        fragmentNumber: i + 1,
+        totalFragments: pieces.length,
+        body: new Uint8Array(bodyLength),
+      };
+      const msg = encodeMessage(this.headerFor(exchange, mid, false), [skf]);
+      const aadLen = msg.length - bodyLength;
+      msg.set(keymat.sealOutbound(msg.subarray(0, aadLen), plain, this.random), aadLen);
+      out.push(msg);
+    });
+    this.log.debug('ike', `${nameOf(ExchangeType, exchange)} sent in ${out.length} fragments`);
+    return out;
   }
 
   private newChildSpi(): number {
@@ -1338,18 +1697,20 @@ export class IkeSession {
     }
   }
 
+  /** The first IKE_AUTH response: the gateway's identity and proof, then EAP or the CHILD_SA. */
   private processAuthResponse(_header: IkeHeader, inner: Payload[]): void {
-    const keymat = this.sa.keymat!;
     const notifies = inner.filter((p): p is NotifyPayload => p.type === PayloadType.NOTIFY);
+    this.notePeerMobike(notifies);
     const auth = inner.find((p): p is AuthPayload => p.type === PayloadType.AUTH);
     const idr = inner.find((p): p is IdPayload => p.type === PayloadType.IDr);
-    if (!auth || !idr) {
-      // Without AUTH the exchange failed: an error notify says why (§2.21.2).
-      const error = notifies.find((n) => n.notifyType < 16384);
+    const eap = inner.find((p) => p.type === PayloadType.EAP);
+    const error = notifies.find((n) => n.notifyType < 16384);
+    if (!idr) {
+      // Without IDr the exchange failed: an error notify says why (§2.21.2).
       this.finishCloseWith(
         error
           ? this.errorFromNotify(error, 'IKE_AUTH')
-          : new VpnError('ERR_IKE_PROTOCOL', 'IKE_AUTH response lacks IDr/AUTH'),
+          : new VpnError('ERR_IKE_PROTOCOL', 'IKE_AUTH response lacks IDr'),
       );
       return;
     }
@@ -1363,30 +1724,263 @@ export class IkeSession {
       );
       return;
     }
-    if (auth.method !== AuthMethod.SHARED_KEY_MIC) {
+    this.gw = { id: gwId, idBody: IkeSession.idBody(idr), authenticated: false };
+    const useEap = this.cfg.auth.kind === 'eap';
+    if (auth) {
+      if (!this.verifyGatewayAuth(auth, inner)) return;
+      this.gw.authenticated = true;
+    } else if (!(useEap && eap)) {
+      this.fail(
+        error
+          ? this.errorFromNotify(error, 'IKE_AUTH')
+          : new VpnError('ERR_IKE_PROTOCOL', 'IKE_AUTH response lacks AUTH'),
+      );
+      return;
+    } else if (!this.cfg.gatewayAuth.eapOnly) {
+      // RFC 5998 §4: without AUTH the gateway proves itself through EAP alone; only on request.
       this.fail(
         new VpnError(
           'ERR_IKE_AUTH_FAILED',
-          `gateway authenticated with ${nameOf(AuthMethod, auth.method)}; this client verifies pre-shared keys only`,
+          'the gateway did not authenticate itself (no AUTH payload): it wants EAP-only authentication (RFC 5998); allow it with --eap-only, for a mutual method such as EAP-MSCHAPv2 or EAP-TLS',
         ),
       );
       return;
     }
-    const octets = keymat.authOctets(
-      'responder',
-      this.initResponse,
-      this.ni,
-      IkeSession.idBody(idr),
+    if (useEap) {
+      if (!eap || !('data' in eap)) {
+        this.fail(
+          error
+            ? this.errorFromNotify(error, 'IKE_AUTH')
+            : new VpnError(
+                'ERR_IKE_PROTOCOL',
+                'the gateway did not start EAP although we sent no AUTH payload (RFC 7296 §2.16)',
+              ),
+        );
+        return;
+      }
+      this.onEapPacket(eap.data);
+      return;
+    }
+    this.completeAuth(inner);
+  }
+
+  /** Checks the gateway's AUTH payload (RFC 7296 §2.15): a PSK MAC or a certificate signature. */
+  private verifyGatewayAuth(auth: AuthPayload, inner: Payload[]): boolean {
+    const keymat = this.sa.keymat!;
+    const gw = this.gw!;
+    const octets = keymat.authOctets('responder', this.initResponse, this.ni, gw.idBody);
+    const policy = this.cfg.gatewayAuth;
+    if (auth.method === AuthMethod.SHARED_KEY_MIC) {
+      if (!policy.psk) {
+        this.fail(
+          new VpnError(
+            'ERR_IKE_AUTH_FAILED',
+            'the gateway authenticated with a pre-shared key, but we expect a certificate from it',
+          ),
+        );
+        return false;
+      }
+      if (!keymat.verifyPskAuth(policy.psk, octets, auth.data)) {
+        this.fail(
+          new VpnError(
+            'ERR_IKE_AUTH_FAILED',
+            "the gateway's AUTH does not match our pre-shared key: the PSKs differ (or someone is in the middle)",
+          ),
+        );
+        return false;
+      }
+      return true;
+    }
+    const method = nameOf(AuthMethod, auth.method);
+    if (!policy.certs) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_AUTH_FAILED',
+          `the gateway authenticated with ${method} (a certificate); this connection expects a pre-shared key from it`,
+        ),
+      );
+      return false;
+    }
+    const certs = inner
+      .filter((p): p is CertPayload => p.type === PayloadType.CERT)
+      .filter((c) => c.encoding === CertEncoding.X509_SIG)
+      .map((c) => c.data);
+    if (certs.length === 0) {
+      this.fail(
+        new VpnError(
+          'ERR_CERT',
+          'the gateway signed its AUTH but sent no X.509 certificate (CERT payload); we cannot check its identity',
+        ),
+      );
+      return false;
+    }
+    const checked = policy.certs.validate(certs, gw.id, this.now);
+    if (!checked.ok) {
+      this.fail(checked.error);
+      return false;
+    }
+    const v = verifyAuth(checked.publicKey, auth.method, auth.data, octets, {
+      ourHashes: supportedHashes(),
+    });
+    if (!v.ok) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_AUTH_FAILED',
+          `the gateway's signature (${method}) does not verify with the key of "${checked.subject}": ${v.reason}`,
+        ),
+      );
+      return false;
+    }
+    this.log.info(
+      'ike',
+      `gateway authenticated by certificate "${checked.subject}" (${v.description})`,
     );
-    if (!keymat.verifyPskAuth(this.cfg.psk, octets, auth.data)) {
-      this.fail(
-        new VpnError(
-          'ERR_IKE_AUTH_FAILED',
-          "the gateway's AUTH does not match our pre-shared key: the PSKs differ (or someone is in the middle)",
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // EAP inside IKE_AUTH (RFC 7296 §2.16, RFC 3748)
+
+  private onEapPacket(packet: Uint8Array): void {
+    const peer = this.cfg.auth.kind === 'eap' ? this.cfg.auth.peer : undefined;
+    if (!peer) return;
+    if (++this.eapRounds > 50) {
+      this.fail(new VpnError('ERR_EAP_FAILED', 'EAP did not finish within 50 rounds'));
+      return;
+    }
+    const step = peer.handle(packet);
+    switch (step.kind) {
+      case 'respond':
+        this.sendEap(step.packet);
+        return;
+      case 'pending':
+        this.eapPending = true;
+        return;
+      case 'success':
+        this.sendEapAuth();
+        return;
+      case 'failure':
+        // The exchange is over on the gateway's side too: nothing to delete.
+        this.finishCloseWith(step.error);
+        return;
+    }
+  }
+
+  private onAsyncEap(packet: Uint8Array): void {
+    if (!this.eapPending || this.state !== 'connecting') return;
+    this.eapPending = false;
+    this.sendEap(packet);
+  }
+
+  private sendEap(packet: Uint8Array): void {
+    const inner: Payload[] = [{ type: PayloadType.EAP, critical: false, data: packet }];
+    this.sendAuthRequest(inner, 'IKE_AUTH (EAP)', (_h, p) => this.processEapResponse(p));
+  }
+
+  private processEapResponse(inner: Payload[]): void {
+    const eap = inner.find((p) => p.type === PayloadType.EAP);
+    if (!eap || !('data' in eap)) {
+      this.finishCloseWith(
+        this.eapExchangeError(
+          inner,
+          `the gateway rejected our ${this.eapMethodName()} credentials`,
+          'IKE_AUTH response during EAP lacks an EAP payload',
         ),
       );
       return;
     }
+    this.onEapPacket(eap.data);
+  }
+
+  /**
+   * Why an IKE_AUTH response during or after EAP lacks what we expected: AUTHENTICATION_FAILED
+   * (an EAP failure, `refused`), another error notify, or a protocol error (`missing`).
+   */
+  private eapExchangeError(inner: Payload[], refused: string, missing: string): VpnError {
+    const error = inner
+      .filter((p): p is NotifyPayload => p.type === PayloadType.NOTIFY && !('unknown' in p))
+      .find((n) => n.notifyType < 16384);
+    if (error?.notifyType === NotifyType.AUTHENTICATION_FAILED)
+      return new VpnError('ERR_EAP_FAILED', `${refused} (AUTHENTICATION_FAILED)`);
+    return error
+      ? this.errorFromNotify(error, 'IKE_AUTH')
+      : new VpnError('ERR_IKE_PROTOCOL', missing);
+  }
+
+  private eapMethodName(): string {
+    return this.cfg.auth.kind === 'eap' ? this.cfg.auth.peer.methodName() : 'EAP';
+  }
+
+  /** §2.16: after EAP-Success, AUTH = prf(prf(MSK or SK_pi, "Key Pad for IKEv2"), octets). */
+  private sendEapAuth(): void {
+    if (this.cfg.auth.kind !== 'eap') return;
+    const keymat = this.sa.keymat!;
+    const octets = keymat.authOctets('initiator', this.initRequest, this.nr, this.idiBody);
+    const auth: AuthPayload = {
+      type: PayloadType.AUTH,
+      critical: false,
+      method: AuthMethod.SHARED_KEY_MIC,
+      data: keymat.eapAuth(this.cfg.auth.peer.msk(), 'initiator', octets),
+    };
+    this.sendAuthRequest([auth], 'IKE_AUTH (after EAP)', (_h, p) => this.processEapAuthResponse(p));
+  }
+
+  private processEapAuthResponse(inner: Payload[]): void {
+    if (this.cfg.auth.kind !== 'eap') return;
+    const peer = this.cfg.auth.peer;
+    const keymat = this.sa.keymat!;
+    const gw = this.gw!;
+    const auth = inner.find((p): p is AuthPayload => p.type === PayloadType.AUTH);
+    if (!auth) {
+      this.finishCloseWith(
+        this.eapExchangeError(
+          inner,
+          `the gateway refused the AUTH derived from ${peer.methodName()}`,
+          'final IKE_AUTH response lacks AUTH',
+        ),
+      );
+      return;
+    }
+    const octets = keymat.authOctets('responder', this.initResponse, this.ni, gw.idBody);
+    const expected = keymat.eapAuth(peer.msk(), 'responder', octets);
+    if (
+      auth.method !== AuthMethod.SHARED_KEY_MIC ||
+      expected.length !== auth.data.length ||
+      !equalBytes(expected, auth.data)
+    ) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_AUTH_FAILED',
+          `the gateway's final AUTH does not match the ${peer.methodName()} key: it does not hold the EAP session`,
+        ),
+      );
+      return;
+    }
+    if (!gw.authenticated && !peer.mutual()) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_AUTH_FAILED',
+          `EAP-only authentication needs a mutual method; ${peer.methodName()} does not authenticate the gateway`,
+        ),
+      );
+      return;
+    }
+    gw.authenticated = true;
+    this.completeAuth(inner);
+  }
+
+  /** The IKE SA is authenticated: take the CP reply and the first CHILD_SA (§1.2, §2.19). */
+  private completeAuth(inner: Payload[]): void {
+    const keymat = this.sa.keymat!;
+    const gwId = this.gw!.id;
+    const notifies = inner.filter((p): p is NotifyPayload => p.type === PayloadType.NOTIFY);
+    this.notePeerMobike(notifies);
+    // RFC 4478 §3: N(AUTH_LIFETIME) carries a 4-byte lifetime in seconds.
+    const lifetimeN = notifies.find((n) => n.notifyType === NotifyType.AUTH_LIFETIME);
+    const authLifetime =
+      lifetimeN?.data.length === 4
+        ? new DataView(lifetimeN.data.buffer, lifetimeN.data.byteOffset, 4).getUint32(0)
+        : undefined;
     // The IKE SA is authenticated. Now the CHILD_SA (errors here leave the IKE SA up, §1.2, but a
     // VPN client without a tunnel is useless, so we close it cleanly).
     const cpPayload = inner.find((p): p is CpPayload => p.type === PayloadType.CP);
@@ -1472,6 +2066,7 @@ export class IkeSession {
         natHere: this.natHere,
         natThere: this.natThere,
         config,
+        ...(authLifetime !== undefined ? { authLifetimeS: authLifetime } : {}),
         tsLocal: tsi.selectors.map(formatTs),
         tsRemote: tsr.selectors.map(formatTs),
         spiI: Buffer.from(this.sa.spiI).toString('hex'),
@@ -1548,11 +2143,16 @@ export class IkeSession {
   }
 
   /** CREATE_CHILD_SA { N(REKEY_SA), SA, Ni, TSi, TSr } for the active CHILD_SA. */
-  private startChildRekey(): void {
+  private startChildRekey(group?: number): void {
     if (this.state !== 'established') return;
     const old = this.activeChild();
     if (!old || old.ours) return;
-    old.ours = { ni: this.random.bytes(32) };
+    // PFS (§1.3.1): when our ESP proposals name a key exchange group, the rekey carries a KE.
+    const pfs = group ?? this.cfg.espProposals[0]?.dh.find((d) => d.id !== 0)?.id;
+    old.ours =
+      pfs === undefined
+        ? { ni: this.random.bytes(32) }
+        : { ni: this.random.bytes(32), ke: createKeyExchange(pfs, this.random) };
     this.enqueue(() => {
       const ours = old.ours;
       if (!ours || old.replaced) {
@@ -1573,6 +2173,16 @@ export class IkeSession {
           proposals: buildProposals(this.cfg.espProposals, ProtocolId.ESP, u32(inboundSpi)),
         },
         { type: PayloadType.NONCE, critical: false, data: ours.ni },
+        ...(ours.ke
+          ? [
+              {
+                type: PayloadType.KE,
+                critical: false,
+                dhGroup: ours.ke.group,
+                data: ours.ke.publicValue,
+              } as KePayload,
+            ]
+          : []),
         { type: PayloadType.TSi, critical: false, selectors: old.tsLocal },
         { type: PayloadType.TSr, critical: false, selectors: old.tsRemote },
       ];
@@ -1592,7 +2202,21 @@ export class IkeSession {
         this.out.push({ kind: 'setTimer', timer: 'rekey-child', at: this.now + 10000 });
     };
     if (!ours) return;
-    const error = filterPayloads(inner, PayloadType.NOTIFY).find((n) => n.notifyType < 16384);
+    const notifies = filterPayloads(inner, PayloadType.NOTIFY);
+    const invalidKe = notifies.find((n) => n.notifyType === NotifyType.INVALID_KE_PAYLOAD);
+    if (invalidKe?.data.length === 2 && ours.ke) {
+      // §1.3.1/§2.7: the gateway wants another PFS group; retry with it if we offered it.
+      const wanted = (invalidKe.data[0]! << 8) | invalidKe.data[1]!;
+      if (
+        wanted !== ours.ke.group &&
+        this.cfg.espProposals.some((p) => p.dh.some((d) => d.id === wanted))
+      ) {
+        old.ours = undefined;
+        this.startChildRekey(wanted);
+        return;
+      }
+    }
+    const error = notifies.find((n) => n.notifyType < 16384);
     if (error) {
       retry(nameOf(NotifyType, error.notifyType));
       return;
@@ -1622,13 +2246,31 @@ export class IkeSession {
       retry(problem);
       return;
     }
-    // §2.17: we initiated this exchange, so our nonce is Ni and our outbound keys come first.
+    // §1.3.1: with PFS the gateway answers our KE with its own, in the group it chose.
+    const kePayload = findPayload(inner, PayloadType.KE);
+    let shared: Uint8Array | undefined;
+    if (ours.ke) {
+      if (!kePayload || chosen.dh?.id !== ours.ke.group || kePayload.dhGroup !== ours.ke.group) {
+        retry('no matching KE in the answer to our PFS rekey');
+        return;
+      }
+      try {
+        shared = ours.ke.computeSharedSecret(kePayload.data);
+      } catch (e) {
+        retry(`invalid KE: ${(e as Error).message}`);
+        return;
+      }
+    }
+    // §2.17: we initiated this exchange, so our nonce is Ni and our outbound keys come first;
+    // KEYMAT = prf+(SK_d, g^ir (new) | Ni | Nr) with PFS.
     const keys = this.sa.keymat!.childKeys(
       ours.ni,
       nonce.data,
       (chosen.encr.keyBits ?? 256) / 8 + 4,
       0,
+      shared,
     );
+    if (shared) wipe(shared);
     const info: ChildSaInfo = {
       inbound: {
         spi: inboundSpi,
@@ -1739,7 +2381,7 @@ export class IkeSession {
         { type: PayloadType.KE, critical: false, dhGroup: r.ke.group, data: r.ke.publicValue },
       ];
       const msg = this.buildEncrypted(ExchangeType.CREATE_CHILD_SA, this.sa.nextMid, false, inner);
-      this.sendRequest(ExchangeType.CREATE_CHILD_SA, msg, 'an IKE SA rekey', (_h, p) =>
+      this.sendRequest(ExchangeType.CREATE_CHILD_SA, msg, IKE_REKEY_WHAT, (_h, p) =>
         this.processOwnIkeRekey(p),
       );
     });
@@ -1768,6 +2410,11 @@ export class IkeSession {
     }
     const error = notifies.find((n) => n.notifyType < 16384);
     if (error) {
+      if (this.collision) {
+        // The gateway refused ours (it saw the collision too): its rekey stands.
+        this.adoptCollision(old);
+        return;
+      }
       retryLater(nameOf(NotifyType, error.notifyType));
       return;
     }
@@ -1777,6 +2424,10 @@ export class IkeSession {
     const chosen = sa
       ? selectResponderProposal(this.cfg.ikeProposals, sa.proposals, ProtocolId.IKE)
       : 'no SA';
+    if (this.collision && (!nonce || typeof chosen === 'string')) {
+      this.adoptCollision(old);
+      return;
+    }
     if (
       !nonce ||
       !ke ||
@@ -1807,6 +2458,44 @@ export class IkeSession {
       sharedSecret: shared,
     });
     wipe(shared);
+    const c = this.collision;
+    if (c) {
+      this.collision = undefined;
+      // §2.8.1: "the SA created with the lowest of the four nonces ... SHOULD be closed by the
+      // endpoint that created it"; the other one carries on.
+      const lowest = [r.ni, nonce.data, c.ni, c.nr].reduce((a, b) =>
+        Buffer.compare(a, b) <= 0 ? a : b,
+      );
+      const oursLoses = lowest === r.ni || lowest === nonce.data;
+      if (oursLoses) {
+        this.log.info(
+          'ike',
+          "simultaneous IKE SA rekey: the gateway's wins (lower nonce); deleting ours",
+        );
+        // Ours is redundant: delete it (on itself, §1.4.1) and take the gateway's.
+        try {
+          this.transmit(
+            this.buildEncrypted(
+              ExchangeType.INFORMATIONAL,
+              0,
+              false,
+              [this.deleteIkePayload()],
+              next,
+            ),
+          );
+        } catch {
+          // best effort: the gateway expires it otherwise
+        }
+        next.keymat?.wipe();
+        this.collision = c;
+        this.adoptCollision(old);
+        return;
+      }
+      this.log.info('ike', 'simultaneous IKE SA rekey: ours wins (lower nonce on theirs)');
+      // The gateway deletes the SA its exchange made; keep it to answer that DELETE.
+      if (this.redundant) this.redundant.keymat?.wipe();
+      this.redundant = c.ctx;
+    }
     this.pendingNext = next;
     this.ikeProposal = chosen;
     this.counters.ikeRekeys++;
@@ -1816,6 +2505,21 @@ export class IkeSession {
       this.deleteIkePayload(),
     ]);
     this.sendRequest(ExchangeType.INFORMATIONAL, msg, OLD_IKE_DELETE, () => this.switchToNext());
+  }
+
+  /** Takes the IKE SA the gateway's colliding rekey made; the gateway deletes the old one. */
+  private adoptCollision(old: SaContext): void {
+    const c = this.collision;
+    this.collision = undefined;
+    if (!c) return;
+    if (this.retired) this.retired.keymat?.wipe();
+    this.retired = old;
+    this.sa = c.ctx;
+    this.ikeProposal = c.proposal;
+    this.scheduleIkeRekey();
+    this.counters.ikeRekeys++;
+    this.emit({ type: 'rekeyed', what: 'ike', by: 'peer', proposal: formatChosen(c.proposal) });
+    this.runQueue();
   }
 
   private switchToNext(): void {
@@ -1847,7 +2551,11 @@ export class IkeSession {
       this.scheduleDpd();
       return;
     }
-    // An empty INFORMATIONAL request; any authenticated answer proves liveness.
+    this.sendDpd();
+  }
+
+  /** An empty INFORMATIONAL request; any authenticated answer proves liveness (§1.4). */
+  private sendDpd(): void {
     this.counters.dpdSent++;
     const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.sa.nextMid, false, []);
     this.sendRequest(ExchangeType.INFORMATIONAL, msg, DPD_WHAT, () => this.scheduleDpd());

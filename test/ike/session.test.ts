@@ -7,10 +7,8 @@ import assert from 'node:assert/strict';
 import { SeededRandom } from '../../src/core/random.js';
 import { toHex } from '../../src/core/bytes.js';
 import { IkeSession, DEFAULT_RETRANSMIT } from '../../src/ike/session.js';
-import type { IkeOutput, IkeSessionConfig, ChildSaInfo, IkeEvent } from '../../src/ike/session.js';
 import { parseProposals } from '../../src/ike/sa/proposals.js';
-import { anyTs } from '../../src/ike/sa/traffic-selectors.js';
-import { parseIdentity } from '../../src/ike/identity.js';
+import type { IkeOutput, ChildSaInfo, IkeEvent } from '../../src/ike/session.js';
 import {
   DhGroup,
   ExchangeType,
@@ -19,85 +17,16 @@ import {
   PayloadType,
 } from '../../src/ike/constants.js';
 import { decodeMessage, filterPayloads, findPayload } from '../../src/ike/codec/index.js';
-import { TestResponder } from '../support/test-responder.js';
-import type { ResponderOptions } from '../support/test-responder.js';
-
-const PSK = new TextEncoder().encode('correct horse battery staple');
-const CLIENT = { address: '192.0.2.2', port: 40000 };
-const GW = { address: '198.51.100.10', port: 500 };
-
-function config(over: Partial<IkeSessionConfig> = {}): IkeSessionConfig {
-  return {
-    localId: parseIdentity('client@test'),
-    remoteId: parseIdentity('@gw.test'),
-    psk: PSK,
-    ikeProposals: parseProposals('aes256gcm16-prfsha256-x25519-ecp256', 'ike'),
-    espProposals: parseProposals('aes256gcm16,chacha20poly1305', 'esp'),
-    request: { ip4: true, ip6: false, dns: true },
-    tsLocal: anyTs(false),
-    tsRemote: anyTs(false),
-    forceEncap: true,
-    retransmit: DEFAULT_RETRANSMIT,
-    maxInitRetries: 5,
-    replayWindow: 1024,
-    dpdDelayMs: 30000,
-    childRekeyMs: 0,
-    ikeRekeyMs: 0,
-    ...over,
-  };
-}
-
-function responder(over: Partial<ResponderOptions> = {}): TestResponder {
-  return new TestResponder({
-    psk: PSK,
-    id: parseIdentity('@gw.test'),
-    address: { address: GW.address, port: 4500 },
-    random: new SeededRandom(99),
-    ...over,
-  });
-}
-
-interface Run {
-  session: IkeSession;
-  resp: TestResponder;
-  outputs: IkeOutput[];
-  events: IkeEvent[];
-  sent: Uint8Array[];
-  now: number;
-}
-
-/** Delivers every `send` output to the responder and its answers back, until quiet. */
-function pump(run: Run, outputs: IkeOutput[], deliver = true): void {
-  const queue = [...outputs];
-  while (queue.length > 0) {
-    const o = queue.shift()!;
-    run.outputs.push(o);
-    if (o.kind === 'event') run.events.push(o.event);
-    if (o.kind !== 'send') continue;
-    run.sent.push(o.data);
-    if (!deliver) continue;
-    const answer = run.resp.receive(o.data, CLIENT);
-    if (answer) {
-      queue.push(
-        ...run.session.handle(
-          { kind: 'datagram', data: answer, from: { address: GW.address, port: o.to.port } },
-          run.now,
-        ),
-      );
-    }
-  }
-}
-
-function start(cfg = config(), resp = responder(), seed = 1): Run {
-  const session = new IkeSession(cfg, new SeededRandom(seed));
-  const run: Run = { session, resp, outputs: [], events: [], sent: [], now: 1000 };
-  pump(run, session.handle({ kind: 'start', local: CLIENT, remote: GW }, run.now));
-  return run;
-}
-
-function closedEvent(run: Run): Extract<IkeEvent, { type: 'closed' }> | undefined {
-  return run.events.find((e): e is Extract<IkeEvent, { type: 'closed' }> => e.type === 'closed');
-}
+import {
+  CLIENT,
+  GW,
+  closedEvent,
+  config,
+  pump,
+  responder,
+  start,
+} from '../support/session-harness.js';
+import type { Run } from '../support/session-harness.js';
 
 test('IKE_SA_INIT + IKE_AUTH with PSK establish an IKE SA and a CHILD_SA with matching keys', () => {
   // IKE_SA_INIT { SA, KE, Ni, N(NAT_D)x2, N(FRAG), N(SIG_HASH) } -->  <-- { SA, KE, Nr, N(NAT_D)x2 }
@@ -170,7 +99,12 @@ test('INVALID_KE_PAYLOAD for a group we never offered fails with NO_PROPOSAL', (
 });
 
 test('wrong PSK: the gateway answers AUTHENTICATION_FAILED and we report it', () => {
-  const run = start(config({ psk: new TextEncoder().encode('wrong') }));
+  const run = start(
+    config({
+      auth: { kind: 'psk', psk: new TextEncoder().encode('wrong') },
+      gatewayAuth: { psk: new TextEncoder().encode('wrong') },
+    }),
+  );
   assert.equal(run.session.state, 'closed');
   const ev = closedEvent(run);
   assert.equal(ev?.error?.code, 'ERR_IKE_AUTH_FAILED');
@@ -596,4 +530,115 @@ test('our own IKE SA rekey (§1.3.2, §2.18): new SA, old one deleted, traffic c
     (o): o is Extract<IkeOutput, { kind: 'installChild' }> => o.kind === 'installChild',
   );
   assert.equal(toHex(installs.at(-1)!.child.outbound.keymat), toHex(run.resp.child!.keyI));
+});
+
+test('simultaneous IKE SA rekeys (§2.8.1): the SA from the exchange with the lowest nonce is deleted by its creator', () => {
+  const outcomes = new Set<boolean>();
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    const run = start(
+      config({ ikeRekeyMs: 3600000 }),
+      responder({ random: new SeededRandom(200 + seed) }),
+      seed,
+    );
+    const oldSpiI = toHex(run.resp.spiI);
+    // Our CREATE_CHILD_SA(IKE) goes out; the gateway's crosses it.
+    const ours = sendOf(run.session.handle({ kind: 'timer', timer: 'rekey-ike' }, 5000000)).data;
+    const theirs = run.resp.rekeyIke();
+    const theirNi = (run.resp as unknown as { pending: { ni: Uint8Array } }).pending.ni.slice();
+    const answer = sendOf(
+      run.session.handle(
+        { kind: 'datagram', data: theirs, from: { address: GW.address, port: 4500 } },
+        5000001,
+      ),
+    ).data;
+    const ourNr = findPayload(run.resp.decryptForTest(answer), PayloadType.NONCE)!.data;
+    const reply = run.resp.receive(ours, CLIENT)!;
+    const mine = run.resp.lastClientIkeRekey!;
+    const outs = run.session.handle(
+      { kind: 'datagram', data: reply, from: { address: GW.address, port: 4500 } },
+      5000002,
+    );
+    const lowest = [mine.ni, mine.nr, theirNi, ourNr].reduce((a, b) =>
+      Buffer.compare(a, b) <= 0 ? a : b,
+    );
+    const weLose = lowest === mine.ni || lowest === mine.nr;
+    const del = decodeMessage(sendOf(outs).data);
+    assert.equal(del.header.exchangeType, ExchangeType.INFORMATIONAL, `seed ${seed}`);
+    if (weLose) {
+      assert.equal(toHex(del.header.spiI), toHex(mine.spiI), `seed ${seed}: we delete our new SA`);
+    } else {
+      assert.equal(toHex(del.header.spiI), oldSpiI, `seed ${seed}: we won and delete the old SA`);
+    }
+    assert.equal(run.session.state, 'established');
+    assert.equal(run.session.counters.ikeRekeys, 1, `seed ${seed}: one rekey counted`);
+    outcomes.add(weLose);
+  }
+  assert.equal(outcomes.size, 2, 'both outcomes exercised');
+});
+
+test('MOBIKE (RFC 4555 §3.5): a new local address sends UPDATE_SA_ADDRESSES with COOKIE2; the SAs stay', () => {
+  const run = start(config(), responder({ mobike: true }));
+  assert.ok(run.session.peerSupportsMobike);
+  const first = run.resp.decryptForTest(run.sent[1]!);
+  assert.ok(
+    filterPayloads(first, PayloadType.NOTIFY).some(
+      (n) => n.notifyType === NotifyType.MOBIKE_SUPPORTED,
+    ),
+    'we announce MOBIKE in IKE_AUTH',
+  );
+  const moved = { address: '192.0.2.130', port: 40000 };
+  const outs = run.session.handle({ kind: 'localAddress', local: moved }, run.now + 10);
+  const upd = sendOf(outs).data;
+  const ns = filterPayloads(run.resp.decryptForTest(upd), PayloadType.NOTIFY).map(
+    (n) => n.notifyType,
+  );
+  assert.deepEqual(
+    [...ns].sort(),
+    [
+      NotifyType.UPDATE_SA_ADDRESSES,
+      NotifyType.NAT_DETECTION_SOURCE_IP,
+      NotifyType.NAT_DETECTION_DESTINATION_IP,
+      NotifyType.COOKIE2,
+    ].sort(),
+  );
+  pump(run, outs);
+  const roamed = run.events.find((e) => e.type === 'roamed');
+  assert.ok(roamed && roamed.type === 'roamed' && roamed.local.address === '192.0.2.130');
+  assert.equal(run.session.state, 'established');
+  assert.ok(!run.outputs.some((o) => o.kind === 'removeChild'), 'no SA was torn down');
+});
+
+test('MOBIKE: an answer without our COOKIE2 is refused; without MOBIKE an address change ends the SA for a reconnect', () => {
+  const a = start(config(), responder({ mobike: true }));
+  a.resp.breakCookie2 = true;
+  pump(
+    a,
+    a.session.handle({ kind: 'localAddress', local: { address: '192.0.2.130', port: 1 } }, a.now),
+  );
+  assert.equal(closedEvent(a)?.error?.code, 'ERR_IKE_PROTOCOL');
+  const b = start(config(), responder());
+  assert.equal(b.session.peerSupportsMobike, false);
+  pump(
+    b,
+    b.session.handle({ kind: 'localAddress', local: { address: '192.0.2.130', port: 1 } }, b.now),
+  );
+  const ev = closedEvent(b);
+  assert.equal(ev?.error?.code, 'ERR_IKE_TIMEOUT');
+  assert.match(ev.error.message, /does not support MOBIKE/);
+});
+
+test('our CHILD_SA rekey with PFS (§1.3.1): KE in the group of our ESP proposal; keys include g^ir', () => {
+  const run = start(
+    config({ espProposals: parseProposals('aes256gcm16-x25519', 'esp'), childRekeyMs: 60000 }),
+  );
+  assert.equal(run.session.state, 'established');
+  pump(run, run.session.handle({ kind: 'rekeyChild' }, run.now + 10));
+  assert.equal(run.resp.pfsRekeys, 1, 'the rekey carried a KE');
+  const installs = run.outputs.filter(
+    (o): o is Extract<IkeOutput, { kind: 'installChild' }> => o.kind === 'installChild',
+  );
+  assert.equal(installs.length, 2);
+  // Same keys on both sides, and different from a rekey without g^ir would give.
+  assert.equal(toHex(installs[1]!.child.outbound.keymat), toHex(run.resp.child!.keyI));
+  assert.equal(toHex(installs[1]!.child.inbound.keymat), toHex(run.resp.child!.keyR));
 });

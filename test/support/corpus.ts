@@ -7,7 +7,10 @@ import { anyTs } from '../../src/ike/sa/traffic-selectors.js';
 import { parseIdentity } from '../../src/ike/identity.js';
 import { encodeMessage } from '../../src/ike/codec/index.js';
 import { TestResponder } from './test-responder.js';
+import { readFileSync } from 'node:fs';
 import { captures } from './vectors.js';
+import { findRepoFile } from './paths.js';
+import { pemToDer } from '../../src/pki/x509.js';
 
 export function fuzzCorpus(): Uint8Array[] {
   const out = [...captures().values()];
@@ -15,7 +18,9 @@ export function fuzzCorpus(): Uint8Array[] {
   const session = new IkeSession(
     {
       localId: parseIdentity('client@test'),
-      psk,
+      auth: { kind: 'psk', psk },
+      gatewayAuth: { psk },
+      fragmentSize: 1280,
       ikeProposals: parseProposals('aes256gcm16-prfsha256-x25519,aes128-sha256-modp2048', 'ike'),
       espProposals: parseProposals('aes256gcm16', 'esp'),
       request: { ip4: true, ip6: true, dns: true },
@@ -77,6 +82,17 @@ export function fuzzCorpus(): Uint8Array[] {
         },
       ],
     ),
+  );
+  // X.509 certificates (the gateway sends them in CERT payloads) and EAP packets.
+  for (const name of ['gw-rsa.crt', 'gw-ecdsa.crt', 'gw-ed25519.crt', 'gw-pss.crt', 'int-ca.crt']) {
+    out.push(...pemToDer(readFileSync(findRepoFile(`test/pki/fixtures/${name}`), 'utf8')));
+  }
+  out.push(
+    Uint8Array.of(1, 1, 0, 5, 1), // EAP Request/Identity
+    Uint8Array.of(1, 2, 0, 22, 4, 16, ...new Uint8Array(16).fill(9)), // MD5-Challenge
+    Uint8Array.of(1, 3, 0, 10, 26, 1, 3, 0, 5, 9), // MSCHAPv2-shaped
+    Uint8Array.of(1, 4, 0, 6, 13, 0x20), // EAP-TLS Start
+    Uint8Array.of(3, 5, 0, 4), // Success
   );
   return out;
 }

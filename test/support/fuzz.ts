@@ -2,10 +2,14 @@
  * The decoder fuzzer shared by the CI fuzz test (a few seconds) and scripts/fuzz.mjs (any
  * duration). Inputs: random bytes, and mutations (bit flips, truncations, byte edits, length-field
  * edits, splices) of a corpus of real strongSwan captures and our own messages. The property: the
- * decoders only ever return a value or throw ParseError, and exchange-rule checks and fragment
- * reassembly on whatever decodes never throw anything else either.
+ * decoders only ever return a value or throw ParseError (certificates: also VpnError), exchange-rule
+ * checks and fragment reassembly on whatever decodes never throw anything else either, and the
+ * EAP peer never throws at all.
  */
-import { ParseError } from '../../src/core/errors.js';
+import { ParseError, isVpnError } from '../../src/core/errors.js';
+import { decodeEap } from '../../src/eap/packet.js';
+import { createEapPeer } from '../../src/eap/peer.js';
+import { Certificate } from '../../src/pki/x509.js';
 import { SeededRandom } from '../../src/core/random.js';
 import {
   FragmentReassembler,
@@ -57,6 +61,25 @@ function exercise(input: Uint8Array, first: number, reasm: FragmentReassembler):
     if (!(e instanceof ParseError)) throw e;
   }
   classifyUdp4500(input);
+  // Certificates from CERT payloads: ParseError or VpnError('ERR_CERT'), nothing else.
+  try {
+    Certificate.fromDer(input);
+  } catch (e) {
+    if (!isVpnError(e)) throw e;
+  }
+  // EAP packets from EAP payloads: the codec throws ParseError; the peer never throws.
+  try {
+    decodeEap(input);
+  } catch (e) {
+    if (!(e instanceof ParseError)) throw e;
+  }
+  const peer = createEapPeer({
+    identity: new TextEncoder().encode('fuzz'),
+    password: new TextEncoder().encode('pw'),
+    methods: ['mschapv2', 'md5', 'gtc'],
+    random: new SeededRandom(input.length),
+  });
+  peer.handle(input);
 }
 
 function mutate(rng: SeededRandom, seed: Uint8Array): Uint8Array {

@@ -1,11 +1,15 @@
 /**
  * A test-only IKEv2 responder built on our own codecs and crypto, for in-memory two-party exchange
  * tests (the idea of strongSwan's exchange_test_helper). It implements just what the tests need:
- * IKE_SA_INIT (optionally demanding a COOKIE or another KE group), IKE_AUTH with PSK, a CP reply,
+ * IKE_SA_INIT (optionally demanding a COOKIE or another KE group), IKE_AUTH with PSK, a certificate
+ * signature or EAP-MD5 (RFC 7296 §2.16, no MSK: AUTH from SK_p), RFC 7383 fragments, a CP reply,
  * traffic selector narrowing, one ESP CHILD_SA, and INFORMATIONAL requests in both directions.
  * It is deliberately independent of src/ike/session.ts so a bug there is not mirrored here.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { FragmentReassembler, splitForFragments } from '../../src/ike/codec/fragments.js';
+import { signAuth } from '../../src/pki/signature.js';
 import { concatBytes, equalBytes } from '../../src/core/bytes.js';
 import type { Random } from '../../src/core/random.js';
 import { parseIpAddress } from '../../src/core/ip.js';
@@ -17,6 +21,7 @@ import { createSkCrypter } from '../../src/crypto/sk.js';
 import type { SkCrypter } from '../../src/crypto/sk.js';
 import {
   AuthMethod,
+  CertEncoding,
   CfgAttr,
   CfgType,
   ExchangeType,
@@ -42,6 +47,7 @@ import type {
   Payload,
   Proposal,
   SkPayload,
+  SkfPayload,
   TrafficSelector,
 } from '../../src/ike/codec/index.js';
 import { tsFromCidr } from '../../src/ike/sa/traffic-selectors.js';
@@ -65,6 +71,16 @@ export interface ResponderOptions {
   checkAuth?: boolean;
   /** Pretend the initiator is behind a NAT (wrong NAT_D destination hash). */
   natHere?: boolean;
+  /** Authenticate with a signature and send these certificates instead of the PSK. */
+  cert?: { key: KeyObject; certs: Uint8Array[] };
+  /** Ask the client for EAP-MD5 with this password (RFC 3748 §5.4). */
+  eapMd5Password?: string;
+  /** Announce IKEv2 fragmentation and fragment our messages above this size (RFC 7383). */
+  fragmentSize?: number;
+  /** RFC 5998: with EAP, prove ourselves only through EAP (no AUTH in the first response). */
+  eapOnly?: boolean;
+  /** Announce MOBIKE and answer UPDATE_SA_ADDRESSES (RFC 4555). */
+  mobike?: boolean;
   random: Random;
 }
 
@@ -134,8 +150,29 @@ export class TestResponder {
   /** CREATE_CHILD_SA requests the client started (its rekeys), with our nonce. */
   clientRekeys: { ni: Uint8Array; nr: Uint8Array }[] = [];
 
+  /** Requests the client sent in fragments, and how many fragments the last one had. */
+  private readonly reassembler = new FragmentReassembler();
+  private preopened: Payload[] | undefined;
+  fragmentsReceived = 0;
+  /** Answers we had to send in fragments. */
+  fragmentedAnswers = 0;
+  /** Datagrams of our last answer when it had to be fragmented (receive() returns the first). */
+  lastDatagrams: Uint8Array[] = [];
+  /** EAP state: the first IKE_AUTH request (SA, TS, IDi), our EAP identifier, success. */
+  private eap: { first: Payload[]; id: number; challenge: Uint8Array; ok: boolean } | undefined;
+  /** EAP packets the client answered with. */
+  eapResponses: Uint8Array[] = [];
+
   constructor(opts: ResponderOptions) {
     this.opts = opts;
+  }
+
+  /** Like receive(), returning every datagram of a fragmented answer. */
+  receiveAll(data: Uint8Array, from: { address: string; port: number }): Uint8Array[] {
+    this.lastDatagrams = [];
+    const first = this.receive(data, from);
+    if (this.lastDatagrams.length > 0) return this.lastDatagrams;
+    return first ? [first] : [];
   }
 
   /** Handles one datagram from the initiator; returns our answer (or none). */
@@ -147,6 +184,22 @@ export class TestResponder {
       equalBytes(header.spiR, this.old.spiR)
     ) {
       return this.withOld(() => this.receive(data, from));
+    }
+    const skf = payloads.find((p): p is SkfPayload => p.type === PayloadType.SKF);
+    if (skf) {
+      // RFC 7383 §2.6: open each fragment, reassemble, then handle the whole message.
+      this.fragmentsReceived++;
+      const aadLen = data.length - skf.body.length;
+      const plain = this.crypter!.open(this.initiatorKeys(), data.subarray(0, aadLen), skf.body);
+      const r = this.reassembler.add({
+        messageId: header.messageId,
+        fragmentNumber: skf.fragmentNumber,
+        totalFragments: skf.totalFragments,
+        firstInner: skf.firstInner,
+        plaintext: plain,
+      });
+      if (r.status !== 'complete') return undefined;
+      this.preopened = decodePayloadChain(r.first, r.bytes, 0);
     }
     if ((header.flags & HeaderFlag.RESPONSE) !== 0) {
       // A response to a request we made: decrypt and record it.
@@ -165,6 +218,17 @@ export class TestResponder {
         this.informationalsReceived.push(inner);
         const d = findPayload(inner, PayloadType.DELETE);
         if (d?.protocol === ProtocolId.IKE) this.deleted = true;
+        const ns = filterPayloads(inner, PayloadType.NOTIFY);
+        if (this.opts.mobike && ns.some((n) => n.notifyType === NotifyType.UPDATE_SA_ADDRESSES)) {
+          // RFC 4555 §3.5: move to where the update came from; echo COOKIE2, send NAT-D.
+          this.addressUpdates.push(from);
+          const cookie2 = ns.find((n) => n.notifyType === NotifyType.COOKIE2);
+          return this.seal(header.exchangeType, header.messageId, true, [
+            notify(NotifyType.NAT_DETECTION_SOURCE_IP, this.opts.random.bytes(20)),
+            notify(NotifyType.NAT_DETECTION_DESTINATION_IP, this.opts.random.bytes(20)),
+            ...(cookie2 && !this.breakCookie2 ? [notify(NotifyType.COOKIE2, cookie2.data)] : []),
+          ]);
+        }
         // Answer a CHILD_SA delete with our inbound SPI of the same SA (RFC 7296 §1.4.1).
         if (d?.protocol === ProtocolId.ESP) {
           const spi = new DataView(d.spis[0]!.buffer, d.spis[0]!.byteOffset, 4).getUint32(0);
@@ -285,6 +349,11 @@ export class TestResponder {
       { type: PayloadType.NONCE, critical: false, data: this.nr },
       notify(NotifyType.NAT_DETECTION_SOURCE_IP, srcHash),
       notify(NotifyType.NAT_DETECTION_DESTINATION_IP, dstHash),
+      ...(this.opts.fragmentSize !== undefined
+        ? [notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED)]
+        : []),
+      // RFC 7427 §4: SHA2-256/384/512 and Identity.
+      notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, Uint8Array.of(0, 2, 0, 3, 0, 4, 0, 5)),
     ]);
     return this.initResp;
   }
@@ -302,7 +371,17 @@ export class TestResponder {
     return this.open(data, payloads);
   }
 
+  private initiatorKeys(): { encr: Uint8Array; integ?: Uint8Array } {
+    const k = this.keys!;
+    return k.skAi.length ? { encr: k.skEi, integ: k.skAi } : { encr: k.skEi };
+  }
+
   private open(data: Uint8Array, payloads: Payload[]): Payload[] {
+    if (this.preopened) {
+      const p = this.preopened;
+      this.preopened = undefined;
+      return p;
+    }
     const sk = payloads.find((p): p is SkPayload => p.type === PayloadType.SK);
     if (!sk || !this.crypter || !this.keys) throw new Error('responder: no SK');
     const aadLen = data.length - sk.body.length;
@@ -350,7 +429,39 @@ export class TestResponder {
         ? { encr: k.skEr, integ: k.skAr }
         : { encr: k.skEr };
     msg.set(crypter.seal(keys, msg.subarray(0, aadLen), chain.bytes, this.opts.random), aadLen);
-    return msg;
+    const max = this.opts.fragmentSize;
+    if (max === undefined || msg.length + 32 <= max) return msg;
+    // RFC 7383 §2.5: each fragment encrypted on its own; the header and SKF header are the AAD.
+    const pieces = splitForFragments(chain.bytes, max - 32 - 36 - 64);
+    this.fragmentedAnswers++;
+    this.lastDatagrams = pieces.map((piece, i) => {
+      const bl = crypter.bodyLength(piece.length);
+      const frag = encodeMessage(
+        {
+          spiI: this.spiI,
+          spiR: this.spiR,
+          version: 0x20,
+          exchangeType: exchange,
+          flags:
+            (response ? HeaderFlag.RESPONSE : 0) | (this.gwInitiated ? HeaderFlag.INITIATOR : 0),
+          messageId: mid,
+        },
+        [
+          {
+            type: PayloadType.SKF,
+            critical: false,
+            firstInner: i === 0 ? chain.first : 0,
+            fragmentNumber: i + 1,
+            totalFragments: pieces.length,
+            body: new Uint8Array(bl),
+          },
+        ],
+      );
+      const al = frag.length - bl;
+      frag.set(crypter.seal(keys, frag.subarray(0, al), piece, this.opts.random), al);
+      return frag;
+    });
+    return this.lastDatagrams[0]!;
   }
 
   private authOctets(
@@ -372,8 +483,123 @@ export class TestResponder {
     );
   }
 
+  /** Our IDr, [CERT,] AUTH: a PSK MAC, or a signature with our certificate's key. */
+  private myIdentityProof(): Payload[] {
+    const k = this.keys!;
+    const octets = this.authOctets(
+      this.initResp,
+      this.ni,
+      k.skPr,
+      this.opts.id.type,
+      this.opts.id.data,
+    );
+    const idr = {
+      type: PayloadType.IDr,
+      critical: false,
+      idType: this.opts.id.type,
+      data: this.opts.id.data,
+    } as const;
+    const c = this.opts.cert;
+    if (!c) {
+      return [
+        idr,
+        {
+          type: PayloadType.AUTH,
+          critical: false,
+          method: AuthMethod.SHARED_KEY_MIC,
+          data: this.pskAuth(octets),
+        },
+      ];
+    }
+    const sig = signAuth(c.key, octets, { peerHashes: [2, 3, 4, 5] });
+    return [
+      idr,
+      ...c.certs.map(
+        (der) =>
+          ({
+            type: PayloadType.CERT,
+            critical: false,
+            encoding: CertEncoding.X509_SIG,
+            data: der,
+          }) as const,
+      ),
+      { type: PayloadType.AUTH, critical: false, method: sig.method, data: sig.data },
+    ];
+  }
+
+  private eapPacket(code: number, id: number, type?: number, data?: Uint8Array): Uint8Array {
+    const body = type === undefined ? new Uint8Array(0) : concatBytes(Uint8Array.of(type), data!);
+    const len = 4 + body.length;
+    return concatBytes(Uint8Array.of(code, id, len >> 8, len & 0xff), body);
+  }
+
+  /** EAP-MD5 (RFC 3748 §5.4) inside IKE_AUTH (RFC 7296 §2.16), no MSK: AUTH keyed with SK_p. */
+  private onEapAuth(header: IkeHeader, inner: Payload[]): Uint8Array {
+    const k = this.keys!;
+    const eapP = findPayload(inner, PayloadType.EAP);
+    const auth = findPayload(inner, PayloadType.AUTH);
+    const seal = (p: Payload[]): Uint8Array =>
+      this.seal(ExchangeType.IKE_AUTH, header.messageId, true, p);
+    if (!this.eap) {
+      // First IKE_AUTH without AUTH: prove ourselves and send an MD5-Challenge.
+      const challenge = this.opts.random.bytes(16);
+      this.eap = { first: inner, id: 1, challenge, ok: false };
+      const proof = this.myIdentityProof();
+      return seal([
+        ...(this.opts.eapOnly ? proof.filter((p) => p.type === PayloadType.IDr) : proof),
+        {
+          type: PayloadType.EAP,
+          critical: false,
+          data: this.eapPacket(1, 1, 4, concatBytes(Uint8Array.of(16), challenge)),
+        },
+      ]);
+    }
+    if (eapP) {
+      this.eapResponses.push(eapP.data);
+      const d = eapP.data;
+      // Response, our identifier, type MD5 (4): Value-Size, Value = MD5(id ‖ secret ‖ challenge).
+      const expected = createHash('md5')
+        .update(Uint8Array.of(this.eap.id))
+        .update(this.opts.eapMd5Password!)
+        .update(this.eap.challenge)
+        .digest();
+      const ok =
+        d[0] === 2 &&
+        d[1] === this.eap.id &&
+        d[4] === 4 &&
+        d[5] === 16 &&
+        timingSafeEqual(Buffer.from(d.subarray(6, 22)), expected);
+      this.eap.ok = ok;
+      return seal([
+        { type: PayloadType.EAP, critical: false, data: this.eapPacket(ok ? 3 : 4, 2) },
+      ]);
+    }
+    if (!auth || !this.eap.ok) return seal([notify(NotifyType.AUTHENTICATION_FAILED)]);
+    const idi = findPayload(this.eap.first, PayloadType.IDi)!;
+    // §2.16: no MSK, so the shared key is SK_pi (theirs) and SK_pr (ours).
+    const expected = prf(
+      this.prfId,
+      prf(this.prfId, k.skPi, new TextEncoder().encode('Key Pad for IKEv2')),
+      this.authOctets(this.initReq, this.nr, k.skPi, idi.idType, idi.data),
+    );
+    if (expected.length !== auth.data.length || !timingSafeEqual(expected, auth.data)) {
+      this.lastAuthError = 'EAP AUTH mismatch';
+      return seal([notify(NotifyType.AUTHENTICATION_FAILED)]);
+    }
+    const mine = prf(
+      this.prfId,
+      prf(this.prfId, k.skPr, new TextEncoder().encode('Key Pad for IKEv2')),
+      this.authOctets(this.initResp, this.ni, k.skPr, this.opts.id.type, this.opts.id.data),
+    );
+    return seal([
+      { type: PayloadType.AUTH, critical: false, method: AuthMethod.SHARED_KEY_MIC, data: mine },
+      ...this.childReply(this.eap.first),
+    ]);
+  }
+
   private onAuth(header: IkeHeader, payloads: Payload[], data: Uint8Array): Uint8Array {
     const inner = this.open(data, payloads);
+    if (this.opts.eapMd5Password !== undefined) return this.onEapAuth(header, inner);
     const k = this.keys!;
     const idi = findPayload(inner, PayloadType.IDi);
     const auth = findPayload(inner, PayloadType.AUTH);
@@ -382,6 +608,7 @@ export class TestResponder {
       this.authOctets(this.initReq, this.nr, k.skPi, idi.idType, idi.data),
     );
     if (
+      auth.method === AuthMethod.SHARED_KEY_MIC &&
       this.opts.checkAuth !== false &&
       (expected.length !== auth.data.length || !timingSafeEqual(expected, auth.data))
     ) {
@@ -390,6 +617,16 @@ export class TestResponder {
         notify(NotifyType.AUTHENTICATION_FAILED),
       ]);
     }
+    return this.seal(ExchangeType.IKE_AUTH, header.messageId, true, [
+      ...this.myIdentityProof(),
+      ...(this.opts.mobike ? [notify(NotifyType.MOBIKE_SUPPORTED)] : []),
+      ...this.childReply(inner),
+    ]);
+  }
+
+  /** CP reply, SA and narrowed TS for the first CHILD_SA requested in `inner`. */
+  private childReply(inner: Payload[]): Payload[] {
+    const k = this.keys!;
     const sa = findPayload(inner, PayloadType.SA);
     const tsi = findPayload(inner, PayloadType.TSi);
     const tsr = findPayload(inner, PayloadType.TSr);
@@ -420,23 +657,12 @@ export class TestResponder {
     const vip = this.opts.virtualIp ?? '203.0.113.130';
     const narrowedI: TrafficSelector[] = [tsFromCidr(`${vip}/32`)];
     const narrowedR: TrafficSelector[] = [tsFromCidr(this.opts.subnet ?? '203.0.113.0/25')];
-    const idr = {
-      type: PayloadType.IDr,
-      critical: false,
-      idType: this.opts.id.type,
-      data: this.opts.id.data,
-    } as const;
-    const myAuth = this.pskAuth(
-      this.authOctets(this.initResp, this.ni, k.skPr, this.opts.id.type, this.opts.id.data),
-    );
     const attrs: CfgAttribute[] = [
       { type: CfgAttr.INTERNAL_IP4_ADDRESS, value: parseIpAddress(vip) },
     ];
     for (const d of this.opts.dns ?? ['203.0.113.53'])
       attrs.push({ type: CfgAttr.INTERNAL_IP4_DNS, value: parseIpAddress(d) });
-    const reply: Payload[] = [
-      idr,
-      { type: PayloadType.AUTH, critical: false, method: AuthMethod.SHARED_KEY_MIC, data: myAuth },
+    return [
       { type: PayloadType.CP, critical: false, cfgType: CfgType.REPLY, attributes: attrs },
       {
         type: PayloadType.SA,
@@ -453,7 +679,6 @@ export class TestResponder {
       { type: PayloadType.TSi, critical: false, selectors: narrowedI },
       { type: PayloadType.TSr, critical: false, selectors: narrowedR },
     ];
-    return this.seal(ExchangeType.IKE_AUTH, header.messageId, true, reply);
   }
 
   /** Builds a request from the gateway: an empty INFORMATIONAL (liveness) or a DELETE. */
@@ -680,11 +905,20 @@ export class TestResponder {
     const esn = p.transforms.find((t) => t.type === TransformType.ESN);
     const nr = this.opts.random.bytes(32);
     const inSpi = (new DataView(this.opts.random.bytes(4).buffer).getUint32(0) | 0x100) >>> 0;
+    // PFS (§1.3.1): answer a KE with ours in the same group; KEYMAT then includes g^ir.
+    const theirKe = findPayload(inner, PayloadType.KE);
+    const dh = theirKe
+      ? p.transforms.find((t) => t.type === TransformType.DH && t.id === theirKe.dhGroup)
+      : undefined;
+    const myKe = theirKe ? createKeyExchange(theirKe.dhGroup, this.opts.random) : undefined;
+    const shared = theirKe && myKe ? myKe.computeSharedSecret(theirKe.data) : undefined;
+    this.pfsRekeys += shared ? 1 : 0;
     const ck = deriveChildKeys({
       prfId: this.prfId,
       skD: this.keys!.skD,
       ni,
       nr,
+      ...(shared ? { sharedSecret: shared } : {}),
       encrKeyLength: 36,
       integKeyLength: 0,
     });
@@ -706,11 +940,21 @@ export class TestResponder {
             num: p.num,
             protocol: ProtocolId.ESP,
             spi: u32(inSpi),
-            transforms: [encr, ...(esn ? [esn] : [])],
+            transforms: [encr, ...(dh ? [dh] : []), ...(esn ? [esn] : [])],
           },
         ],
       },
       { type: PayloadType.NONCE, critical: false, data: nr },
+      ...(myKe && theirKe
+        ? [
+            {
+              type: PayloadType.KE,
+              critical: false,
+              dhGroup: theirKe.dhGroup,
+              data: myKe.publicValue,
+            } as const,
+          ]
+        : []),
       findPayload(inner, PayloadType.TSi)!,
       findPayload(inner, PayloadType.TSr)!,
     ]);
@@ -759,8 +1003,17 @@ export class TestResponder {
     this.gwInitiated = false;
     this.myMid = 0;
     this.ikeRekeysByClient++;
+    this.lastClientIkeRekey = { ni: ni.slice(), nr, spiI: p.spi.slice() };
     return reply;
   }
 
   ikeRekeysByClient = 0;
+  /** Client CHILD_SA rekeys that carried a KE (PFS). */
+  pfsRekeys = 0;
+  /** Where the client's MOBIKE updates came from. */
+  addressUpdates: { address: string; port: number }[] = [];
+  /** Answer updates without COOKIE2 (a broken or forged answer). */
+  breakCookie2 = false;
+  /** Nonces and new initiator SPI of the client's last IKE SA rekey. */
+  lastClientIkeRekey: { ni: Uint8Array; nr: Uint8Array; spiI: Uint8Array } | undefined;
 }

@@ -137,6 +137,18 @@ export class IkeKeymat {
     return expected.length === received.length && timingSafeEqual(expected, received);
   }
 
+  /**
+   * RFC 7296 §2.16: after EAP, AUTH is computed like a PSK AUTH with the MSK as the shared secret,
+   * or, for methods that derive no key, with SK_pi (our side) / SK_pr (the gateway's side).
+   */
+  eapAuth(
+    msk: Uint8Array | undefined,
+    side: 'initiator' | 'responder',
+    octets: Uint8Array,
+  ): Uint8Array {
+    return this.pskAuth(msk ?? (side === 'initiator' ? this.skPi : this.skPr), octets);
+  }
+
   /** RFC 7296 §2.17: KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr), initiator→responder first. */
   childKeys(
     ni: Uint8Array,
