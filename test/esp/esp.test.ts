@@ -11,6 +11,7 @@ import { concatBytes, fromHex, toHex } from '../../src/core/bytes.js';
 import { ReplayWindow } from '../../src/esp/replay.js';
 import { InboundSa, OutboundSa, espOverhead } from '../../src/esp/sa.js';
 import { EspEngine } from '../../src/esp/engine.js';
+import type { VolumeLimits } from '../../src/esp/engine.js';
 import { parseIpAddress, prefixToRange } from '../../src/core/ip.js';
 import type { Policy, TrafficSelectorRange } from '../../src/esp/policy.js';
 
@@ -160,8 +161,8 @@ const range = (cidr: string): TrafficSelectorRange => {
   return { startAddr: start, endAddr: end, protocol: 0, startPort: 0, endPort: 65535 };
 };
 
-function pair(): { client: EspEngine; gw: EspEngine; policy: Policy } {
-  const client = new EspEngine();
+function pair(limits: VolumeLimits = {}): { client: EspEngine; gw: EspEngine; policy: Policy } {
+  const client = new EspEngine(limits);
   const gw = new EspEngine();
   const policy: Policy = { local: [range('203.0.113.130/32')], remote: [range('203.0.113.0/25')] };
   const gwPolicy: Policy = { local: policy.remote, remote: policy.local };
@@ -238,4 +239,20 @@ test('engine: arbitrary bytes to decapsulate are drops, never exceptions', () =>
     }),
     { numRuns: 2000 },
   );
+});
+
+test('engine: volume lifetimes (bytes or packets, either direction) ask for a rekey once passed', () => {
+  const { client } = pair({ packets: 3, bytes: 10_000 });
+  for (let i = 0; i < 2; i++) client.encapsulate(ipv4('203.0.113.130', '203.0.113.10'));
+  assert.equal(client.rekeyNeeded.size, 0);
+  client.encapsulate(ipv4('203.0.113.130', '203.0.113.10'));
+  assert.deepEqual([...client.rekeyNeeded], [0xa], 'outbound SA at 3 packets');
+  // Inbound: bytes.
+  const big = pair({ bytes: 100 });
+  const down = big.gw.encapsulate(ipv4('203.0.113.10', '203.0.113.130', 120));
+  assert.ok(down instanceof Uint8Array);
+  assert.ok('packet' in big.client.decapsulate(down));
+  assert.deepEqual([...big.client.rekeyNeeded], [0xb], 'inbound SA past 100 bytes');
+  big.client.removeInbound(0xb);
+  assert.equal(big.client.rekeyNeeded.size, 0, 'forgotten with its SA');
 });
