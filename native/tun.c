@@ -1,16 +1,24 @@
 /*
- * ikev2-vpn TUN device binding (N-API, C). Opens /dev/net/tun (IFF_TUN | IFF_NO_PI), watches the
- * descriptor with uv_poll and, on each wakeup, reads up to BATCH packets and hands them to
- * JavaScript in ONE callback (an array of Buffers), so the per-packet cost of crossing into JS
- * is amortised. Writes go straight to write(2); EAGAIN is reported as a return value, not thrown.
+ * ikev2-vpn: Linux TUN device binding (N-API, C; no node-addon-api).
  *
- * Exports:
- *   open(name: string) -> { fd: number, name: string }         throws Error with .code = errno name
- *   startReading(fd: number, mtu: number, cb: (pkts: Buffer[]) => void) -> handle
- *   stopReading(handle) -> undefined                            idempotent
- *   write(fd: number, buf: Uint8Array) -> number                bytes written, or -errno
- *   writeBatch(fd: number, bufs: Uint8Array[]) -> number        packets written
- *   close(fd: number) -> undefined
+ * Opens /dev/net/tun as a layer-3 device (IFF_TUN | IFF_NO_PI: every read(2) and write(2) is one
+ * bare IP packet; see the kernel's Documentation/networking/tuntap.rst), keeps the descriptor
+ * non-blocking, watches it with a uv_poll handle on Node's own event loop and, on each wakeup,
+ * reads up to BATCH packets and hands them to JavaScript in ONE callback call (an array of
+ * Buffers), so the cost of crossing into JS is paid per wakeup rather than per packet.
+ * Writes go straight to write(2); a full queue (EAGAIN) or any other failure is a return value,
+ * never an exception. Every entry point validates its arguments and throws a JS error instead of
+ * touching memory it was not given.
+ *
+ * Exports (all synchronous):
+ *   open(name: string) -> { fd, name }      name may hold "%d"; throws Error{code: "EPERM"|...}
+ *   adopt(fd: number) -> { fd, name }       an already-open TUN descriptor (made non-blocking)
+ *   startReading(fd, cb: (pkts: Buffer[]) => void) -> handle
+ *   stopReading(handle) -> undefined        idempotent; stops the poll before the fd is closed
+ *   readErrors(handle) -> number            read(2) failures other than EAGAIN/EINTR
+ *   write(fd, Uint8Array) -> number         bytes written, or -errno
+ *   writeBatch(fd, Uint8Array[]) -> number  packets written completely
+ *   close(fd) -> undefined
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,102 +33,208 @@
 #include <unistd.h>
 #include <uv.h>
 
+/* Packets read per wakeup at most; the rest waits for the next loop iteration. */
 #define BATCH 64
+/* Largest packet a TUN device can hand us (the MTU may be raised after the device is opened). */
+#define MAX_PACKET 65536
 
 typedef struct {
   int fd;
-  size_t mtu;
+  int stopped;
+  int released; /* callback reference and async context already given back */
+  uint32_t read_errors;
   uv_poll_t poll;
   napi_env env;
   napi_ref cb;
   napi_async_context ctx;
-  int stopped;
-  uint8_t *buf;
+  uint8_t *buf; /* preallocated, MAX_PACKET bytes, reused for every read */
 } reader_t;
 
+static const char *errno_name(int err) {
+  switch (err) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENOENT: return "ENOENT";
+    case ENODEV: return "ENODEV";
+    case ENXIO: return "ENXIO";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case EINVAL: return "EINVAL";
+    case EBADF: return "EBADF";
+    case ENOTTY: return "ENOTTY";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOMEM: return "ENOMEM";
+    case EIO: return "EIO";
+    default: return "EUNKNOWN";
+  }
+}
+
+/* Throws Error(message = "<what>: <strerror>") with .code = "E..." and .errno = err. */
 static napi_value throw_errno(napi_env env, int err, const char *what) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, message, error;
-  const char *name = err == EPERM ? "EPERM" : err == EACCES ? "EACCES" : err == ENOENT ? "ENOENT"
-                   : err == ENODEV ? "ENODEV" : err == EBUSY ? "EBUSY" : err == EINVAL ? "EINVAL" : "EIO";
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_value errnoVal;
-  napi_create_int32(env, err, &errnoVal);
-  napi_set_named_property(env, error, "errno", errnoVal);
+  napi_value code, message, error, errno_val;
+  if (napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
+      napi_create_error(env, code, message, &error) != napi_ok) {
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+  if (napi_create_int32(env, err, &errno_val) == napi_ok)
+    napi_set_named_property(env, error, "errno", errno_val);
   napi_throw(env, error);
   return NULL;
 }
 
-static int get_int_arg(napi_env env, napi_value v, int32_t *out) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return 0;
-  return napi_get_value_int32(env, v, out) == napi_ok;
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
 }
 
-static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char name[IFNAMSIZ] = {0};
-  size_t len = 0;
-  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "open(name): name must be a string");
-    return NULL;
-  }
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return throw_errno(env, errno, "cannot open /dev/net/tun");
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, err, "TUNSETIFF");
-  }
+/* A non-negative int32 descriptor, or 0 (not a number, negative, fractional...). */
+static int get_fd(napi_env env, napi_value v, int *out) {
+  napi_valuetype t;
+  double d;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return 0;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
+  if (!(d >= 0 && d <= 2147483647.0) || d != (double)(int32_t)d) return 0;
+  *out = (int)d;
+  return 1;
+}
+
+/* A Uint8Array (Buffer included): its bytes and length. */
+static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
+  bool is_typed = false;
+  napi_typedarray_type tt;
+  napi_value ab;
+  size_t off;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return 0;
+  if (napi_get_typedarray_info(env, v, &tt, len, data, &ab, &off) != napi_ok) return 0;
+  if (tt != napi_uint8_array && tt != napi_uint8_clamped_array) return 0;
+  if (*len > 0 && *data == NULL) return 0;
+  return 1;
+}
+
+static napi_value device_object(napi_env env, int fd, const char *name) {
   napi_value obj, fdv, namev;
   napi_create_object(env, &obj);
   napi_create_int32(env, fd, &fdv);
-  napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &namev);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &namev);
   napi_set_named_property(env, obj, "fd", fdv);
   napi_set_named_property(env, obj, "name", namev);
   return obj;
 }
 
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_valuetype t;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_typeof(env, argv[0], &t) != napi_ok || t != napi_string)
+    return throw_type(env, "open(name): name must be a string");
+  char name[IFNAMSIZ + 1];
+  size_t len = 0;
+  /* One byte more than the kernel allows, so an over-long name is detected, not truncated. */
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok)
+    return throw_type(env, "open(name): name must be a string");
+  if (len >= IFNAMSIZ || strlen(name) != len)
+    return throw_errno(env, EINVAL, "invalid interface name");
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, errno, "cannot open /dev/net/tun");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  memcpy(ifr.ifr_name, name, len); /* len < IFNAMSIZ, rest stays NUL */
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "TUNSETIFF");
+  }
+  char out[IFNAMSIZ + 1];
+  memcpy(out, ifr.ifr_name, IFNAMSIZ);
+  out[IFNAMSIZ] = 0;
+  return device_object(env, fd, out);
+}
+
+static napi_value js_adopt(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      !get_fd(env, argv[0], &fd))
+    return throw_type(env, "adopt(fd): fd must be a non-negative integer");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (ioctl(fd, TUNGETIFF, &ifr) < 0) return throw_errno(env, errno, "TUNGETIFF");
+  if ((ifr.ifr_flags & IFF_TUN) == 0 || (ifr.ifr_flags & IFF_NO_PI) == 0)
+    return throw_errno(env, EINVAL, "descriptor is not an IFF_TUN | IFF_NO_PI device");
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return throw_errno(env, errno, "fcntl");
+  char out[IFNAMSIZ + 1];
+  memcpy(out, ifr.ifr_name, IFNAMSIZ);
+  out[IFNAMSIZ] = 0;
+  return device_object(env, fd, out);
+}
+
+static void release_js(reader_t *r) {
+  if (r->released) return;
+  r->released = 1;
+  napi_delete_reference(r->env, r->cb);
+  napi_async_destroy(r->env, r->ctx);
+}
+
 static void on_closed(uv_handle_t *h) {
   reader_t *r = (reader_t *)h->data;
+  release_js(r);
   free(r->buf);
   free(r);
 }
 
-static void stop_reader(reader_t *r) {
+static void cleanup_hook(void *arg);
+
+/*
+ * Stops the poll synchronously (the fd may be closed right after) and frees the reader once libuv
+ * has closed the handle. The callback reference and async context are released in that close
+ * callback, not here: stopReading may be called from inside the very callback they run.
+ */
+static void stop_reader(reader_t *r, int from_hook) {
   if (r->stopped) return;
   r->stopped = 1;
+  if (from_hook) release_js(r); /* the environment will be gone before on_closed runs */
+  else napi_remove_env_cleanup_hook(r->env, cleanup_hook, r);
   uv_poll_stop(&r->poll);
-  napi_delete_reference(r->env, r->cb);
-  napi_async_destroy(r->env, r->ctx);
   uv_close((uv_handle_t *)&r->poll, on_closed);
 }
+
+/* The environment is going away (process or worker exit) with the reader still running. */
+static void cleanup_hook(void *arg) { stop_reader((reader_t *)arg, 1); }
 
 static void on_readable(uv_poll_t *h, int status, int events) {
   reader_t *r = (reader_t *)h->data;
   (void)events;
   if (r->stopped) return;
-  if (status < 0) return;
+  if (status < 0) {
+    /* The descriptor is unusable (closed behind our back?): stop rather than spin. */
+    r->read_errors++;
+    uv_poll_stop(&r->poll);
+    return;
+  }
   napi_env env = r->env;
   napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value arr;
-  napi_create_array(env, &arr);
   uint32_t n = 0;
+  int fatal = 0;
+  napi_create_array(env, &arr);
   for (int i = 0; i < BATCH; i++) {
-    ssize_t got = read(r->fd, r->buf, r->mtu);
+    ssize_t got = read(r->fd, r->buf, MAX_PACKET);
     if (got < 0) {
       if (errno == EINTR) continue;
-      break; /* EAGAIN: drained; other errors: surfaced by the next write or by close */
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break; /* drained */
+      r->read_errors++;
+      if (errno == EBADF || errno == EBADFD) fatal = 1;
+      break;
     }
     if (got == 0) break;
     napi_value b;
@@ -128,11 +242,16 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     if (napi_create_buffer_copy(env, (size_t)got, r->buf, &data, &b) != napi_ok) break;
     napi_set_element(env, arr, n++, b);
   }
+  if (fatal) uv_poll_stop(&r->poll);
   if (n > 0) {
     napi_value cb, global, result;
     napi_get_reference_value(env, r->cb, &cb);
     napi_get_global(env, &global);
-    napi_make_callback(env, r->ctx, global, cb, 1, &arr, &result);
+    if (napi_make_callback(env, r->ctx, global, cb, 1, &arr, &result) == napi_pending_exception) {
+      /* Nothing up the stack can catch it: report it like any uncaught exception. */
+      napi_value exc;
+      if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
+    }
   }
   napi_close_handle_scope(env, scope);
 }
@@ -141,74 +260,92 @@ static void finalize_reader(napi_env env, void *data, void *hint) {
   (void)env;
   (void)data;
   (void)hint;
-  /* The reader is freed by stopReading (uv_close); nothing to do if JS drops the handle first. */
+  /* The reader belongs to the poll handle and is freed by stopReading / the cleanup hook. */
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd, mtu;
+  size_t argc = 2;
+  napi_value argv[2];
+  int fd;
   napi_valuetype t;
-  if (argc < 3 || !get_int_arg(env, argv[0], &fd) || !get_int_arg(env, argv[1], &mtu) ||
-      napi_typeof(env, argv[2], &t) != napi_ok || t != napi_function || fd < 0 || mtu < 68 || mtu > 65535) {
-    napi_throw_type_error(env, NULL, "startReading(fd, mtu, callback): bad arguments");
-    return NULL;
-  }
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      !get_fd(env, argv[0], &fd) || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
+    return throw_type(env, "startReading(fd, callback): bad arguments");
   reader_t *r = calloc(1, sizeof *r);
   if (!r) return throw_errno(env, ENOMEM, "startReading");
+  r->buf = malloc(MAX_PACKET);
+  if (!r->buf) {
+    free(r);
+    return throw_errno(env, ENOMEM, "startReading");
+  }
   r->fd = fd;
-  r->mtu = (size_t)mtu + 64;
-  r->buf = malloc(r->mtu);
   r->env = env;
   uv_loop_t *loop;
-  napi_get_uv_event_loop(env, &loop);
-  if (!r->buf || uv_poll_init(loop, &r->poll, fd) != 0) {
+  int rc;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) rc = UV_EINVAL;
+  else rc = uv_poll_init(loop, &r->poll, fd);
+  if (rc != 0) {
     free(r->buf);
     free(r);
-    return throw_errno(env, EINVAL, "uv_poll_init");
+    return throw_errno(env, -rc, "uv_poll_init");
   }
   r->poll.data = r;
-  napi_create_reference(env, argv[2], 1, &r->cb);
   napi_value resname;
   napi_create_string_utf8(env, "ikev2-vpn:tun", NAPI_AUTO_LENGTH, &resname);
+  napi_create_reference(env, argv[1], 1, &r->cb);
   napi_async_init(env, NULL, resname, &r->ctx);
-  uv_poll_start(&r->poll, UV_READABLE, on_readable);
+  rc = uv_poll_start(&r->poll, UV_READABLE, on_readable);
+  if (rc != 0) {
+    r->stopped = 1;
+    uv_close((uv_handle_t *)&r->poll, on_closed);
+    return throw_errno(env, -rc, "uv_poll_start");
+  }
+  napi_add_env_cleanup_hook(env, cleanup_hook, r);
   napi_value ext;
   napi_create_external(env, r, finalize_reader, NULL, &ext);
   return ext;
 }
 
-static napi_value js_stop(napi_env env, napi_callback_info info) {
+static reader_t *get_reader(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t;
   void *p = NULL;
-  if (argc < 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || !p) {
-    napi_throw_type_error(env, NULL, "stopReading(handle): bad handle");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external ||
+      napi_get_value_external(env, argv[0], &p) != napi_ok || !p) {
+    throw_type(env, "bad reader handle");
     return NULL;
   }
-  stop_reader((reader_t *)p);
+  return (reader_t *)p;
+}
+
+static napi_value js_stop(napi_env env, napi_callback_info info) {
+  reader_t *r = get_reader(env, info);
+  if (r) stop_reader(r, 0);
   return NULL;
+}
+
+static napi_value js_read_errors(napi_env env, napi_callback_info info) {
+  reader_t *r = get_reader(env, info);
+  if (!r) return NULL;
+  napi_value out;
+  napi_create_uint32(env, r->read_errors, &out);
+  return out;
 }
 
 static napi_value js_write(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd;
+  int fd;
   void *data;
   size_t len;
-  bool isTyped;
-  if (argc < 2 || !get_int_arg(env, argv[0], &fd) || napi_is_typedarray(env, argv[1], &isTyped) != napi_ok || !isTyped) {
-    napi_throw_type_error(env, NULL, "write(fd, Uint8Array): bad arguments");
-    return NULL;
-  }
-  napi_typedarray_type tt;
-  napi_value ab;
-  size_t off;
-  napi_get_typedarray_info(env, argv[1], &tt, &len, &data, &ab, &off);
-  ssize_t n = write(fd, data, len);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      !get_fd(env, argv[0], &fd) || !get_bytes(env, argv[1], &data, &len))
+    return throw_type(env, "write(fd, Uint8Array): bad arguments");
+  ssize_t n;
+  do n = write(fd, data, len);
+  while (n < 0 && errno == EINTR);
   napi_value out;
   napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &out);
   return out;
@@ -217,26 +354,31 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
 static napi_value js_write_batch(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd;
-  bool isArr;
-  if (argc < 2 || !get_int_arg(env, argv[0], &fd) || napi_is_array(env, argv[1], &isArr) != napi_ok || !isArr) {
-    napi_throw_type_error(env, NULL, "writeBatch(fd, Uint8Array[]): bad arguments");
-    return NULL;
-  }
-  uint32_t count, ok = 0;
-  napi_get_array_length(env, argv[1], &count);
+  int fd;
+  bool is_arr = false;
+  uint32_t count = 0, ok = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      !get_fd(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_arr) != napi_ok || !is_arr ||
+      napi_get_array_length(env, argv[1], &count) != napi_ok)
+    return throw_type(env, "writeBatch(fd, Uint8Array[]): bad arguments");
+  /* Validate everything first so a bad element cannot leave the batch half-written. */
   for (uint32_t i = 0; i < count; i++) {
     napi_value el;
-    bool isTyped;
-    napi_get_element(env, argv[1], i, &el);
-    if (napi_is_typedarray(env, el, &isTyped) != napi_ok || !isTyped) continue;
-    napi_typedarray_type tt;
-    napi_value ab;
-    size_t off, len;
     void *data;
-    napi_get_typedarray_info(env, el, &tt, &len, &data, &ab, &off);
-    if (write(fd, data, len) == (ssize_t)len) ok++;
+    size_t len;
+    if (napi_get_element(env, argv[1], i, &el) != napi_ok || !get_bytes(env, el, &data, &len))
+      return throw_type(env, "writeBatch(fd, Uint8Array[]): every element must be a Uint8Array");
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value el;
+    void *data;
+    size_t len;
+    napi_get_element(env, argv[1], i, &el);
+    get_bytes(env, el, &data, &len);
+    ssize_t n;
+    do n = write(fd, data, len);
+    while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)len) ok++;
   }
   napi_value out;
   napi_create_uint32(env, ok, &out);
@@ -246,21 +388,21 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd;
-  if (argc < 1 || !get_int_arg(env, argv[0], &fd)) {
-    napi_throw_type_error(env, NULL, "close(fd): bad arguments");
-    return NULL;
-  }
-  if (fd >= 0) close(fd);
+  int fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      !get_fd(env, argv[0], &fd))
+    return throw_type(env, "close(fd): fd must be a non-negative integer");
+  close(fd);
   return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+      {"adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL},
       {"startReading", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"stopReading", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
+      {"readErrors", NULL, js_read_errors, NULL, NULL, NULL, napi_default, NULL},
       {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
       {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},

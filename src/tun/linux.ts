@@ -1,6 +1,7 @@
 /**
  * Linux TUN device over our N-API addon (native/tun.c): /dev/net/tun with IFF_TUN | IFF_NO_PI,
- * non-blocking, read in batches through uv_poll. The only file that talks to the native layer.
+ * non-blocking, watched by uv_poll and read in batches. The only module that talks to the native
+ * layer; everything above it sees a `TunDevice`.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -8,10 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { VpnError } from '../core/errors.js';
 import type { TunDevice, TunStats } from './tun.js';
 
+/** The addon's exports (see the comment at the top of native/tun.c). */
 interface Addon {
   open(name: string): { fd: number; name: string };
-  startReading(fd: number, mtu: number, cb: (pkts: Uint8Array[]) => void): object;
+  adopt(fd: number): { fd: number; name: string };
+  startReading(fd: number, cb: (pkts: Uint8Array[]) => void): object;
   stopReading(handle: object): void;
+  readErrors(handle: object): number;
   write(fd: number, buf: Uint8Array): number;
   writeBatch(fd: number, bufs: Uint8Array[]): number;
   close(fd: number): void;
@@ -19,62 +23,148 @@ interface Addon {
 
 let addon: Addon | undefined;
 
+/**
+ * Where `npm install` puts the addon: <package root>/build/Release/tun.node. This file runs from
+ * <root>/dist/src/tun/linux.js (or <root>/dist-<x>/src/tun/), so the root is three levels up.
+ */
+export function addonPath(): string {
+  return fileURLToPath(new URL('../../../build/Release/tun.node', import.meta.url));
+}
+
 function loadAddon(): Addon {
   if (addon) return addon;
-  // dist/src/tun/linux.js → package root is three levels up.
-  const root = fileURLToPath(new URL('../../../', import.meta.url));
-  const path = `${root}build/Release/tun.node`;
+  const path = addonPath();
   if (!existsSync(path)) {
     throw new VpnError(
       'ERR_TUN',
-      `the TUN addon is not built (${path} missing): install make, g++ and python3, then run "npm run build:addon"`,
+      `the TUN addon is not built (${path} is missing): install make, gcc and python3, then run "npm run build:addon"`,
     );
   }
-  addon = createRequire(import.meta.url)(path) as Addon;
+  try {
+    addon = createRequire(import.meta.url)(path) as Addon;
+  } catch (e) {
+    throw new VpnError('ERR_TUN', `cannot load the TUN addon ${path}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
   return addon;
 }
 
+/** Options of `openTun`. */
 export interface TunOptions {
-  /** Interface name or pattern, e.g. "vpn%d" (the kernel picks the number). */
+  /** Interface name or pattern, e.g. "vpn%d" (the kernel picks the number). Default "vpn%d". */
   name?: string;
+  /** Recorded on the device for the caller; the MTU itself is set with `ip link` (netcfg). */
   mtu?: number;
 }
 
-export function openTun(opts: TunOptions = {}): TunDevice {
-  const a = loadAddon();
-  let r: { fd: number; name: string };
-  try {
-    r = a.open(opts.name ?? 'vpn%d');
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'EPERM' || code === 'EACCES') {
-      throw new VpnError(
+const DEFAULT_MTU = 1400;
+
+/** Linux interface names: 1..15 bytes, no '/', ':' or whitespace (kernel dev_valid_name). */
+function checkName(name: string): void {
+  if (
+    name.length === 0 ||
+    Buffer.byteLength(name) > 15 ||
+    name === '.' ||
+    name === '..' ||
+    /[/:\s]/.test(name)
+  ) {
+    throw new VpnError(
+      'ERR_TUN',
+      `invalid interface name ${JSON.stringify(name)}: 1 to 15 characters, no "/", ":" or spaces`,
+    );
+  }
+}
+
+function checkMtu(mtu: number): void {
+  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) {
+    throw new VpnError('ERR_TUN', `invalid MTU ${String(mtu)}: expected an integer in 576..65535`);
+  }
+}
+
+/** Turns the addon's errno-coded errors into person-readable `ERR_TUN` errors. */
+function tunError(e: unknown, name: string): VpnError {
+  const code = (e as { code?: string }).code ?? '';
+  const detail = (e as Error).message;
+  switch (code) {
+    case 'EPERM':
+    case 'EACCES':
+      return new VpnError(
         'ERR_TUN',
         'cannot create a TUN device: permission denied — run as root or grant CAP_NET_ADMIN',
         { cause: e },
       );
-    }
-    if (code === 'ENOENT' || code === 'ENODEV') {
-      throw new VpnError(
+    case 'ENOENT':
+    case 'ENODEV':
+    case 'ENXIO':
+      return new VpnError(
         'ERR_TUN',
-        'no TUN support: /dev/net/tun is missing (load the "tun" kernel module)',
+        'no TUN support: /dev/net/tun is missing or unusable (load the "tun" kernel module, or pass --device /dev/net/tun to the container)',
         { cause: e },
       );
-    }
-    throw new VpnError('ERR_TUN', `cannot create a TUN device: ${(e as Error).message}`, {
-      cause: e,
-    });
+    case 'EBUSY':
+    case 'EEXIST':
+      return new VpnError(
+        'ERR_TUN',
+        `cannot create TUN device ${name}: the name is in use by another device`,
+        { cause: e },
+      );
+    case 'EINVAL':
+      return new VpnError('ERR_TUN', `cannot create TUN device ${name}: ${detail}`, { cause: e });
+    default:
+      return new VpnError('ERR_TUN', `cannot create a TUN device: ${detail}`, { cause: e });
   }
-  return adoptTun(a, r.fd, r.name, opts.mtu ?? 1500);
 }
 
-/** Wraps a TUN descriptor opened elsewhere (e.g. by a privileged helper). */
-export function openTunFromFd(fd: number, name: string, mtu = 1500): TunDevice {
-  return adoptTun(loadAddon(), fd, name, mtu);
+/**
+ * Creates a TUN device (IFF_TUN | IFF_NO_PI) in the caller's network namespace. The device lives
+ * as long as the returned object is open (or the process).
+ * @throws VpnError ERR_TUN with advice (no privilege, no TUN support, name in use, bad name).
+ */
+export function openTun(opts: TunOptions = {}): TunDevice {
+  const name = opts.name ?? 'vpn%d';
+  const mtu = opts.mtu ?? DEFAULT_MTU;
+  checkName(name);
+  checkMtu(mtu);
+  const a = loadAddon();
+  let r: { fd: number; name: string };
+  try {
+    r = a.open(name);
+  } catch (e) {
+    throw tunError(e, name);
+  }
+  return wrap(a, r.fd, r.name, mtu);
 }
 
-function adoptTun(a: Addon, fd: number, name: string, mtu: number): TunDevice {
-  const stats: TunStats = { rxPackets: 0, txPackets: 0, rxBatches: 0, txErrors: 0 };
+/**
+ * Adopts a TUN descriptor opened elsewhere (a privileged helper, systemd, a parent process). It
+ * must be an IFF_TUN | IFF_NO_PI device; it is made non-blocking, and `close()` closes it.
+ * @throws VpnError ERR_TUN when `fd` is not such a device.
+ */
+export function openTunFromFd(fd: number, opts: { mtu?: number } = {}): TunDevice {
+  const mtu = opts.mtu ?? DEFAULT_MTU;
+  checkMtu(mtu);
+  if (!Number.isInteger(fd) || fd < 0) {
+    throw new VpnError('ERR_TUN', `invalid file descriptor ${String(fd)}`);
+  }
+  const a = loadAddon();
+  let r: { fd: number; name: string };
+  try {
+    r = a.adopt(fd);
+  } catch (e) {
+    throw new VpnError(
+      'ERR_TUN',
+      `descriptor ${String(fd)} is not a usable TUN device: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  return wrap(a, r.fd, r.name, mtu);
+}
+
+function wrap(a: Addon, fd: number, name: string, mtu: number): TunDevice {
+  const stats: TunStats = { rxPackets: 0, rxDrops: 0, rxBatches: 0, txPackets: 0, txErrors: 0 };
   let reader: object | undefined;
   let closed = false;
   return {
@@ -82,23 +172,30 @@ function adoptTun(a: Addon, fd: number, name: string, mtu: number): TunDevice {
     mtu,
     onPackets(cb) {
       if (closed || reader) return;
-      reader = a.startReading(fd, Math.max(mtu, 1500), (pkts) => {
+      reader = a.startReading(fd, (pkts) => {
         stats.rxBatches++;
-        stats.rxPackets += pkts.length;
         try {
           cb(pkts);
+          stats.rxPackets += pkts.length;
         } catch {
-          // A bug in a handler must not take the I/O loop down; the driver counts its own drops.
+          // A bug in a handler must not take the I/O loop down: count the batch as dropped.
+          stats.rxDrops += pkts.length;
         }
       });
     },
     write(packet) {
-      if (closed) return;
+      if (closed) {
+        stats.txErrors++;
+        return;
+      }
       if (a.write(fd, packet) === packet.length) stats.txPackets++;
       else stats.txErrors++;
     },
     writeBatch(packets) {
-      if (closed) return;
+      if (closed) {
+        stats.txErrors += packets.length;
+        return;
+      }
       const ok = a.writeBatch(fd, packets);
       stats.txPackets += ok;
       stats.txErrors += packets.length - ok;
@@ -106,9 +203,16 @@ function adoptTun(a: Addon, fd: number, name: string, mtu: number): TunDevice {
     close() {
       if (closed) return;
       closed = true;
-      if (reader) a.stopReading(reader);
+      if (reader) {
+        stats.rxDrops += a.readErrors(reader);
+        a.stopReading(reader);
+      }
       a.close(fd);
     },
-    stats: () => ({ ...stats }),
+    stats() {
+      const s = { ...stats };
+      if (reader && !closed) s.rxDrops += a.readErrors(reader);
+      return s;
+    },
   };
 }

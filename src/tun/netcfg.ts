@@ -1,29 +1,39 @@
 /**
- * Host network configuration for the tunnel — addresses, MTU, routes and DNS — through iproute2
- * (`ip`, run with execFile, never a shell) and the system's DNS tool, with an undo journal.
+ * Host network configuration for the tunnel — MTU, link state, addresses, routes and DNS —
+ * through iproute2 (`ip`, run with execFile, never a shell) and the system's DNS tool, with an
+ * undo journal so that every change is taken back, in reverse order, on every exit path.
  *
- * Every change is appended to the journal before `restore()` can need it, and the journal is kept
- * on disk, so a later run can undo what a killed process (kill -9) left behind: routes through
- * other devices and a rewritten resolv.conf survive the process; the TUN device and its addresses
- * do not. Undo steps are idempotent ("already gone" is success).
+ * The journal is also kept on disk (`journalPath`), so a later run can undo what a killed process
+ * (kill -9, OOM) left behind (`NetConfigurator.recover`). What needs that: routes through other
+ * devices (the host route to the VPN gateway), DNS settings and a rewritten resolv.conf. What
+ * does not: the TUN device vanishes with its process, and with it its addresses and routes.
+ *
+ * Every undo step is idempotent — safe to replay after a crash even if it already ran or the
+ * change never happened: "already gone" (no such device, route or address) counts as success.
+ * An entry is written only after its change succeeded (a route that already existed is not ours
+ * and is never deleted); the one exception is resolv.conf, whose backup is taken and journaled
+ * before the file is rewritten.
  */
 import { execFile } from 'node:child_process';
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
   rmSync,
   writeFileSync,
-  lstatSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { VpnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { NOOP_LOGGER } from '../core/log.js';
 
+/** Runs a program without a shell; rejects (message = stderr) when it exits non-zero. */
 export type CommandRunner = (cmd: string, args: string[]) => Promise<{ stdout: string }>;
 
+/** `execFile` with a 10 s timeout; errors are `VpnError('ERR_NETCFG')` quoting the command. */
 export const defaultRunner: CommandRunner = (cmd, args) =>
   new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: 10000 }, (err, stdout, stderr) => {
@@ -34,24 +44,76 @@ export const defaultRunner: CommandRunner = (cmd, args) =>
     });
   });
 
+/**
+ * One change made to the host, with what is needed to undo it. All undo steps are idempotent.
+ * - addr: `ip addr del` (gone with the device after a crash)
+ * - mtu: `ip link set mtu <old>` (recorded only when the MTU changed)
+ * - up: `ip link set down` (recorded only when the link was down before)
+ * - route: `ip route del` with the same selector (dest, via, dev, metric, table)
+ * - dns-file: write `backup`'s bytes back to `path` (or delete `path` if it did not exist)
+ * - dns-resolvectl: `resolvectl revert <dev>`
+ * - dns-resolvconf: `resolvconf -d <iface>`
+ */
 export type JournalEntry =
   | { kind: 'addr'; dev: string; cidr: string }
-  | { kind: 'route'; dest: string; dev: string; via?: string }
-  | { kind: 'dns-file'; path: string; backup: string }
+  | { kind: 'mtu'; dev: string; old: number }
+  | { kind: 'up'; dev: string }
+  | {
+      kind: 'route';
+      dest: string;
+      dev: string;
+      via?: string;
+      metric?: number;
+      table?: string;
+    }
+  | { kind: 'block'; dest: string; metric: number }
+  | { kind: 'dns-file'; path: string; backup: string; existed?: boolean }
   | { kind: 'dns-resolvectl'; dev: string }
-  | { kind: 'dns-resolvconf'; dev: string };
+  | { kind: 'dns-resolvconf'; dev: string; iface?: string };
+
+/** On-disk form of the journal. */
+interface JournalFile {
+  version: 1;
+  /** The process that made the changes; recovery leaves a live owner's journal alone. */
+  pid: number;
+  entries: JournalEntry[];
+}
 
 export type DnsBackend = 'auto' | 'resolvectl' | 'resolvconf' | 'file';
 
 export interface NetConfiguratorOptions {
+  /** Command runner (tests inject one; tests in a namespace wrap `ip netns exec`). */
   run?: CommandRunner;
   logger?: Logger;
-  /** Where the journal lives on disk (for crash recovery); none = memory only. */
+  /** Where the journal lives on disk for crash recovery, e.g. /run/ikev2-vpn/vpn.journal. */
   journalPath?: string;
+  /** How DNS is configured; default: `VPN_DNS_BACKEND` from the environment, else 'auto'. */
   dnsBackend?: DnsBackend;
-  /** resolv.conf to manage in 'file' mode. */
+  /** The resolv.conf managed in 'file' mode (default /etc/resolv.conf). */
   resolvConf?: string;
 }
+
+/** Options of `addRoute`. */
+export interface RouteOptions {
+  dev: string;
+  /** Next hop; omitted for on-link routes (e.g. into the TUN device). */
+  via?: string;
+  /** Preferred source address for locally generated packets. */
+  src?: string;
+  metric?: number;
+  /** Routing table name or number (default: main). */
+  table?: string;
+}
+
+/** How the kernel reaches an address now (`ip -j route get`). */
+export interface RouteInfo {
+  dev: string;
+  via?: string;
+  src?: string;
+}
+
+/** First line of a resolv.conf we write (used to recognise our own file after a crash). */
+const MARKER = '# written by ikev2-vpn';
 
 export class NetConfigurator {
   private readonly run: CommandRunner;
@@ -65,13 +127,14 @@ export class NetConfigurator {
     this.run = opts.run ?? defaultRunner;
     this.log = opts.logger ?? NOOP_LOGGER;
     this.journalPath = opts.journalPath;
-    this.dnsBackend =
-      opts.dnsBackend ?? (process.env['VPN_DNS_BACKEND'] as DnsBackend | undefined) ?? 'auto';
+    const env = process.env['VPN_DNS_BACKEND'];
+    this.dnsBackend = opts.dnsBackend ?? (isBackend(env) ? env : 'auto');
     this.resolvConf = opts.resolvConf ?? '/etc/resolv.conf';
   }
 
+  /** A copy of the changes not yet undone, oldest first. */
   journal(): JournalEntry[] {
-    return [...this.entries];
+    return this.entries.map((e) => ({ ...e }));
   }
 
   private record(e: JournalEntry): void {
@@ -79,6 +142,7 @@ export class NetConfigurator {
     this.persist();
   }
 
+  /** Rewrites the journal file atomically (temp file + rename); removes it when empty. */
   private persist(): void {
     if (!this.journalPath) return;
     if (this.entries.length === 0) {
@@ -86,86 +150,169 @@ export class NetConfigurator {
       return;
     }
     mkdirSync(dirname(this.journalPath), { recursive: true, mode: 0o700 });
-    writeFileSync(this.journalPath, JSON.stringify(this.entries) + '\n', { mode: 0o600 });
+    const file: JournalFile = { version: 1, pid: process.pid, entries: this.entries };
+    const tmp = `${this.journalPath}.tmp`;
+    writeFileSync(tmp, JSON.stringify(file) + '\n', { mode: 0o600 });
+    renameSync(tmp, this.journalPath);
   }
 
+  /** `ip -j link show dev X`: MTU and whether the link is administratively up. */
+  private async linkState(dev: string): Promise<{ mtu: number; up: boolean } | undefined> {
+    try {
+      const { stdout } = await this.run('ip', ['-j', 'link', 'show', 'dev', dev]);
+      const l = (JSON.parse(stdout) as { mtu?: number; flags?: string[] }[])[0];
+      if (typeof l?.mtu !== 'number') return undefined;
+      return { mtu: l.mtu, up: l.flags?.includes('UP') === true };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The MTU of `dev`, or undefined if it cannot be read. */
+  async linkMtu(dev: string): Promise<number | undefined> {
+    return (await this.linkState(dev))?.mtu;
+  }
+
+  /** Sets the MTU of `dev`; the old value is journaled when it changes. */
   async setMtu(dev: string, mtu: number): Promise<void> {
+    const before = await this.linkState(dev);
     await this.run('ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu)]);
+    if (before && before.mtu !== mtu) this.record({ kind: 'mtu', dev, old: before.mtu });
   }
 
+  /** Brings `dev` up; journaled (undo: down) when it was down. */
   async setUp(dev: string): Promise<void> {
+    const before = await this.linkState(dev);
     await this.run('ip', ['link', 'set', 'dev', dev, 'up']);
+    if (before && !before.up) this.record({ kind: 'up', dev });
   }
 
+  /** Adds an address (`cidr`, e.g. "10.0.0.2/32" or "fd00::2/128") to `dev`. */
   async addAddress(dev: string, cidr: string): Promise<void> {
     await this.run('ip', ['addr', 'add', cidr, 'dev', dev]);
     this.record({ kind: 'addr', dev, cidr });
   }
 
-  async addRoute(
-    dest: string,
-    opts: { dev: string; src?: string; via?: string; metric?: number },
-  ): Promise<void> {
-    const args = ['route', 'add', dest];
-    if (opts.via) args.push('via', opts.via);
-    args.push('dev', opts.dev);
-    if (opts.src) args.push('src', opts.src);
-    if (opts.metric !== undefined) args.push('metric', String(opts.metric));
-    if (dest.includes(':')) args.unshift('-6');
+  /**
+   * Adds a route to `dest` (CIDR). Fails if an identical route exists (it is not ours to undo).
+   * For a default route through the tunnel use 0.0.0.0/1 + 128.0.0.0/1 (::/1 + 8000::/1), which
+   * win over the original default by prefix length and leave it untouched.
+   */
+  async addRoute(dest: string, opts: RouteOptions): Promise<void> {
+    const sel: Extract<JournalEntry, { kind: 'route' }> = { kind: 'route', dest, dev: opts.dev };
+    if (opts.via !== undefined) sel.via = opts.via;
+    if (opts.metric !== undefined) sel.metric = opts.metric;
+    if (opts.table !== undefined) sel.table = opts.table;
+    const args = routeArgs('add', sel);
+    if (opts.src !== undefined) args.push('src', opts.src);
     await this.run('ip', args);
-    this.record(
-      opts.via
-        ? { kind: 'route', dest, dev: opts.dev, via: opts.via }
-        : { kind: 'route', dest, dev: opts.dev },
-    );
+    this.record(sel);
+  }
+
+  /**
+   * Kill switch: an `unreachable` route for `dest` with a high metric. Our tunnel routes (metric 0)
+   * win while they exist; whenever they do not (while connecting, or for destinations outside the
+   * traffic selectors) packets fail with "network unreachable" instead of leaving unprotected.
+   */
+  async addBlockRoute(dest: string, metric = 1000): Promise<void> {
+    await this.run('ip', blockArgs('add', dest, metric));
+    this.record({ kind: 'block', dest, metric });
   }
 
   /** How the kernel reaches `ip` right now (`ip -j route get`). */
-  async getRouteTo(ip: string): Promise<{ dev: string; via?: string; src?: string }> {
+  async getRouteTo(ip: string): Promise<RouteInfo> {
     const { stdout } = await this.run('ip', ['-j', 'route', 'get', ip]);
-    const r = (JSON.parse(stdout) as { dev?: string; gateway?: string; prefsrc?: string }[])[0];
+    let r: { dev?: string; gateway?: string; prefsrc?: string } | undefined;
+    try {
+      r = (JSON.parse(stdout) as (typeof r)[])[0];
+    } catch {
+      throw new VpnError('ERR_NETCFG', `cannot parse "ip -j route get ${ip}" output`);
+    }
     if (!r?.dev) throw new VpnError('ERR_NETCFG', `no route to ${ip}`);
-    const out: { dev: string; via?: string; src?: string } = { dev: r.dev };
+    const out: RouteInfo = { dev: r.dev };
     if (r.gateway) out.via = r.gateway;
     if (r.prefsrc) out.src = r.prefsrc;
     return out;
   }
 
   /**
-   * Pins the route to `ip` (the VPN gateway) on its current path, so routing everything into the
-   * tunnel does not capture the tunnel's own packets.
+   * Pins a host route to `dest` (the VPN gateway) through `gateway`/`dev` — by default through
+   * the path the kernel uses now — so routing everything into the tunnel does not capture the
+   * tunnel's own packets. A host route that is already there is left alone (and not journaled).
    */
-  async addHostRouteVia(ip: string): Promise<void> {
-    const r = await this.getRouteTo(ip);
-    const dest = ip.includes(':') ? `${ip}/128` : `${ip}/32`;
-    await this.addRoute(dest, r.via ? { dev: r.dev, via: r.via } : { dev: r.dev });
-  }
-
-  private async backend(): Promise<Exclude<DnsBackend, 'auto'>> {
-    if (this.dnsBackend !== 'auto') return this.dnsBackend;
-    // systemd-resolved manages DNS when /etc/resolv.conf points at its stub or its file.
+  async addHostRouteVia(dest: string, gateway?: string, dev?: string): Promise<void> {
+    let path: RouteInfo;
+    if (dev !== undefined) path = gateway !== undefined ? { dev, via: gateway } : { dev };
+    else path = await this.getRouteTo(dest);
+    const host = dest.includes(':') ? `${dest}/128` : `${dest}/32`;
     try {
-      if (
-        lstatSync(this.resolvConf).isSymbolicLink() &&
-        readlinkSync(this.resolvConf).includes('systemd/resolve')
-      ) {
-        await this.run('resolvectl', ['status']);
-        return 'resolvectl';
-      }
-    } catch {
-      // fall through
+      await this.addRoute(
+        host,
+        path.via !== undefined ? { dev: path.dev, via: path.via } : { dev: path.dev },
+      );
+    } catch (e) {
+      if (!/File exists/i.test((e as Error).message)) throw e;
+      this.log.debug('tun', `host route to ${dest} already present; keeping it`);
     }
-    if (existsSync('/sbin/resolvconf') || existsSync('/usr/sbin/resolvconf')) {
-      try {
-        if (!lstatSync(this.resolvConf).isSymbolicLink()) return 'file';
-      } catch {
-        return 'file';
-      }
-      return 'resolvconf';
-    }
-    return 'file';
   }
 
+  /**
+   * The default route the host would use for `family` without the tunnel: the main table's
+   * default with the lowest metric, ignoring `exclude` (our TUN device). Undefined when offline.
+   */
+  async defaultPath(v6: boolean, exclude?: string): Promise<RouteInfo | undefined> {
+    let routes: { dev?: string; gateway?: string; metric?: number; prefsrc?: string }[];
+    try {
+      const { stdout } = await this.run('ip', [v6 ? '-6' : '-4', '-j', 'route', 'show', 'default']);
+      routes = JSON.parse(stdout) as typeof routes;
+    } catch {
+      return undefined;
+    }
+    const best = routes
+      .filter((r) => r.dev !== undefined && r.dev !== exclude)
+      .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
+    if (!best?.dev) return undefined;
+    const out: RouteInfo = { dev: best.dev };
+    if (best.gateway) out.via = best.gateway;
+    if (best.prefsrc) out.src = best.prefsrc;
+    return out;
+  }
+
+  /** The path of the host route to `dest` we pinned (addHostRouteVia), if any. */
+  pinnedPath(dest: string): RouteInfo | undefined {
+    const host = dest.includes(':') ? `${dest}/128` : `${dest}/32`;
+    const e = this.entries.find((x) => x.kind === 'route' && x.dest === host);
+    if (e?.kind !== 'route') return undefined;
+    return e.via !== undefined ? { dev: e.dev, via: e.via } : { dev: e.dev };
+  }
+
+  /**
+   * Moves our pinned host route to `dest` onto `path` (the network changed under the tunnel:
+   * RFC 4555 roaming) and updates the journal so the new route is the one undone.
+   */
+  async repinHostRoute(dest: string, path: RouteInfo): Promise<boolean> {
+    const host = dest.includes(':') ? `${dest}/128` : `${dest}/32`;
+    const e = this.entries.find((x) => x.kind === 'route' && x.dest === host);
+    if (e?.kind !== 'route') return false;
+    const sel: Extract<JournalEntry, { kind: 'route' }> = {
+      kind: 'route',
+      dest: host,
+      dev: path.dev,
+    };
+    if (path.via !== undefined) sel.via = path.via;
+    await this.run('ip', routeArgs('replace', sel));
+    e.dev = sel.dev;
+    if (sel.via !== undefined) e.via = sel.via;
+    else delete e.via;
+    this.persist();
+    return true;
+  }
+
+  /**
+   * Points the resolver at `servers` (search `domains`) for as long as the tunnel is up, through
+   * systemd-resolved, resolvconf, or by rewriting resolv.conf (original bytes kept in a sibling
+   * file `<resolv.conf>.ikev2-vpn.bak`, which survives a reboot too).
+   */
   async setDns(dev: string, servers: string[], domains: string[]): Promise<void> {
     if (servers.length === 0) return;
     const backend = await this.backend();
@@ -177,28 +324,54 @@ export class NetConfigurator {
         if (domains.length > 0) await this.run('resolvectl', ['domain', dev, ...domains]);
         return;
       case 'resolvconf': {
-        const content = resolvConfText(servers, domains);
-        await runWithInput('resolvconf', ['-a', `${dev}.ikev2-vpn`], content);
-        this.record({ kind: 'dns-resolvconf', dev });
+        const iface = `${resolvconfPrefix()}${dev}`;
+        await runWithInput('resolvconf', ['-a', iface], resolvConfText(servers, domains));
+        this.record({ kind: 'dns-resolvconf', dev, iface });
         return;
       }
       case 'file': {
-        const backup = `${this.journalPath ?? `/run/ikev2-vpn/${dev}`}.resolv.conf`;
-        mkdirSync(dirname(backup), { recursive: true, mode: 0o700 });
-        // Keep the exact original bytes; write in place (resolv.conf may be a bind mount).
-        const original = existsSync(this.resolvConf)
-          ? readFileSync(this.resolvConf)
-          : Buffer.alloc(0);
-        writeFileSync(backup, original, { mode: 0o600 });
-        this.record({ kind: 'dns-file', path: this.resolvConf, backup });
-        writeFileSync(this.resolvConf, resolvConfText(servers, domains));
+        const path = this.resolvConf;
+        const backup = `${path}.ikev2-vpn.bak`;
+        const existed = existsSync(path);
+        const current = existed ? readFileSync(path) : undefined;
+        // A backup next to a file we wrote ourselves is the true original left by a crash.
+        const ours = current?.subarray(0, MARKER.length).toString() === MARKER;
+        if (!(ours && existsSync(backup))) {
+          writeFileSync(backup, current ?? Buffer.alloc(0), { mode: 0o600 });
+          this.record({ kind: 'dns-file', path, backup, existed });
+        } else {
+          this.record({ kind: 'dns-file', path, backup, existed: true });
+        }
+        // In place, not by rename: resolv.conf may be a bind mount (ip netns exec, containers).
+        writeFileSync(path, resolvConfText(servers, domains));
         return;
       }
     }
   }
 
-  /** Undoes everything in reverse order. Collects failures instead of stopping at the first. */
-  async restore(): Promise<void> {
+  private async backend(): Promise<Exclude<DnsBackend, 'auto'>> {
+    if (this.dnsBackend !== 'auto') return this.dnsBackend;
+    // systemd-resolved: only if it runs AND resolv.conf goes through it (its stub or its file);
+    // otherwise per-link DNS settings would not reach glibc's resolver.
+    if (findProgram('resolvectl') && resolvedManages(this.resolvConf)) {
+      try {
+        await this.run('resolvectl', ['status']);
+        return 'resolvectl';
+      } catch {
+        // not running: fall through
+      }
+    }
+    // resolvconf (Debian's or openresolv), when resolv.conf is its generated file.
+    if (findProgram('resolvconf') && isSymlink(this.resolvConf)) return 'resolvconf';
+    return 'file';
+  }
+
+  /**
+   * Undoes every change in reverse order. Best effort: a failing step is logged and collected,
+   * the remaining steps still run, and the promise resolves with the failures (empty when all
+   * went well). It never rejects.
+   */
+  async restore(): Promise<string[]> {
     const errors: string[] = [];
     while (this.entries.length > 0) {
       const e = this.entries[this.entries.length - 1]!;
@@ -208,31 +381,46 @@ export class NetConfigurator {
         errors.push((err as Error).message);
       }
       this.entries.pop();
-      this.persist();
+      try {
+        this.persist();
+      } catch (err) {
+        errors.push(`journal ${this.journalPath ?? ''}: ${(err as Error).message}`);
+      }
     }
     if (errors.length > 0) {
       this.log.warn('tun', `some settings could not be restored: ${errors.join('; ')}`);
     }
+    return errors;
   }
 
   /**
-   * Replays a journal left by a process that could not clean up (kill -9, power loss). Returns
-   * true when there was something to undo.
+   * Replays the journal at `journalPath` left by a process that could not clean up (kill -9,
+   * power loss), then deletes it. A journal whose owner is still running is left alone unless
+   * `force`. Returns true when there was something to undo.
    */
-  static async recover(journalPath: string, run: CommandRunner = defaultRunner): Promise<boolean> {
+  static async recover(
+    journalPath: string,
+    run: CommandRunner = defaultRunner,
+    opts: { force?: boolean } = {},
+  ): Promise<boolean> {
     if (!existsSync(journalPath)) return false;
     let entries: JournalEntry[];
     try {
-      entries = JSON.parse(readFileSync(journalPath, 'utf8')) as JournalEntry[];
+      const parsed = JSON.parse(readFileSync(journalPath, 'utf8')) as JournalFile | JournalEntry[];
+      if (Array.isArray(parsed)) entries = parsed;
+      else {
+        if (!opts.force && parsed.pid !== process.pid && isAlive(parsed.pid)) return false;
+        entries = parsed.entries;
+      }
     } catch {
       rmSync(journalPath, { force: true });
       return false;
     }
-    for (const e of entries.reverse()) {
+    for (const e of [...entries].reverse()) {
       try {
         await undo(e, run);
       } catch {
-        // best effort: idempotent undo steps fail only when there is nothing left to undo
+        // best effort: undo steps are idempotent; what is left cannot be fixed by retrying
       }
     }
     rmSync(journalPath, { force: true });
@@ -240,9 +428,91 @@ export class NetConfigurator {
   }
 }
 
+function isBackend(s: string | undefined): s is DnsBackend {
+  return s === 'auto' || s === 'resolvectl' || s === 'resolvconf' || s === 'file';
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
+  }
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+function resolvedManages(resolvConf: string): boolean {
+  try {
+    if (isSymlink(resolvConf) && readlinkSync(resolvConf).includes('systemd/resolve')) return true;
+    return /^nameserver 127\.0\.0\.53$/m.test(readFileSync(resolvConf, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function findProgram(name: string): string | undefined {
+  const dirs = (process.env['PATH'] ?? '').split(delimiter).filter(Boolean);
+  for (const d of [...dirs, '/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
+    const p = join(d, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/**
+ * Debian's resolvconf orders interfaces by /etc/resolvconf/interface-order; naming ours after
+ * its first VPN-like pattern (e.g. "tun*" → "tun.vpn0") puts our servers first.
+ */
+function resolvconfPrefix(): string {
+  try {
+    for (const line of readFileSync('/etc/resolvconf/interface-order', 'utf8').split('\n')) {
+      const m = /^([A-Za-z0-9-]+)\*$/.exec(line.trim());
+      if (m) return `${m[1]!}.`;
+    }
+  } catch {
+    // no interface-order (openresolv): any name will do
+  }
+  return '';
+}
+
+/** `ip route add|del` arguments for a route selector. */
+function blockArgs(op: 'add' | 'del', dest: string, metric: number): string[] {
+  return [
+    ...(dest.includes(':') ? ['-6'] : []),
+    'route',
+    op,
+    'unreachable',
+    dest,
+    'metric',
+    String(metric),
+  ];
+}
+
+function routeArgs(
+  op: 'add' | 'del' | 'replace',
+  r: Extract<JournalEntry, { kind: 'route' }>,
+): string[] {
+  const args = r.dest.includes(':') ? ['-6', 'route', op, r.dest] : ['route', op, r.dest];
+  if (r.via !== undefined) args.push('via', r.via);
+  args.push('dev', r.dev);
+  if (r.metric !== undefined) args.push('metric', String(r.metric));
+  if (r.table !== undefined) args.push('table', r.table);
+  return args;
+}
+
+/** "Nothing to undo" answers from iproute2 and the DNS tools. */
 function isGone(err: unknown): boolean {
   const m = (err as Error).message;
-  return /Cannot find device|No such process|No such file|does not exist|Cannot assign requested address|not found/i.test(
+  return /Cannot find device|No such device|No such process|No such file|does not exist|Cannot assign requested address|not found|Link .* not known/i.test(
     m,
   );
 }
@@ -253,17 +523,22 @@ async function undo(e: JournalEntry, run: CommandRunner): Promise<void> {
       case 'addr':
         await run('ip', ['addr', 'del', e.cidr, 'dev', e.dev]);
         return;
-      case 'route': {
-        const args = ['route', 'del', e.dest];
-        if (e.via) args.push('via', e.via);
-        args.push('dev', e.dev);
-        if (e.dest.includes(':')) args.unshift('-6');
-        await run('ip', args);
+      case 'mtu':
+        await run('ip', ['link', 'set', 'dev', e.dev, 'mtu', String(e.old)]);
         return;
-      }
+      case 'up':
+        await run('ip', ['link', 'set', 'dev', e.dev, 'down']);
+        return;
+      case 'route':
+        await run('ip', routeArgs('del', e));
+        return;
+      case 'block':
+        await run('ip', blockArgs('del', e.dest, e.metric));
+        return;
       case 'dns-file':
         if (existsSync(e.backup)) {
-          writeFileSync(e.path, readFileSync(e.backup));
+          if (e.existed === false) rmSync(e.path, { force: true });
+          else writeFileSync(e.path, readFileSync(e.backup));
           rmSync(e.backup, { force: true });
         }
         return;
@@ -271,7 +546,7 @@ async function undo(e: JournalEntry, run: CommandRunner): Promise<void> {
         await run('resolvectl', ['revert', e.dev]);
         return;
       case 'dns-resolvconf':
-        await run('resolvconf', ['-d', `${e.dev}.ikev2-vpn`]);
+        await run('resolvconf', ['-d', e.iface ?? `${e.dev}.ikev2-vpn`]);
         return;
     }
   } catch (err) {
@@ -279,8 +554,9 @@ async function undo(e: JournalEntry, run: CommandRunner): Promise<void> {
   }
 }
 
+/** The resolv.conf text for `servers` and search `domains` (first line: our marker). */
 export function resolvConfText(servers: string[], domains: string[]): string {
-  const lines = ['# written by ikev2-vpn; restored on disconnect'];
+  const lines = [`${MARKER}; restored on disconnect`];
   for (const s of servers) lines.push(`nameserver ${s}`);
   if (domains.length > 0) lines.push(`search ${domains.join(' ')}`);
   return lines.join('\n') + '\n';
@@ -289,11 +565,13 @@ export function resolvConfText(servers: string[], domains: string[]): string {
 function runWithInput(cmd: string, args: string[], input: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile(cmd, args, { timeout: 10000 }, (err, _out, stderr) => {
-      if (err)
+      if (err) {
         reject(
-          new VpnError('ERR_DNS', `${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`),
+          new VpnError('ERR_DNS', `${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`, {
+            cause: err,
+          }),
         );
-      else resolve();
+      } else resolve();
     });
     child.stdin?.end(input);
   });

@@ -1,18 +1,38 @@
-/** A TUN device as the driver sees it (the wireguard-go `tun.Device` idea, batch-shaped). */
+/**
+ * A TUN device as the data plane sees it: IP packets in, IP packets out, in batches (the
+ * wireguard-go `tun.Device` idea). Implementations: `linux.ts` (the N-API addon); tests may use
+ * an in-memory double.
+ */
+
+/** Counters of one device since it was opened. */
 export interface TunStats {
+  /** Packets read from the kernel and handed to the `onPackets` callback. */
   rxPackets: number;
-  txPackets: number;
+  /** Packets read but lost: the callback threw, or read(2) failed (other than EAGAIN). */
+  rxDrops: number;
+  /** Callback calls (one per kernel wakeup); `rxPackets / rxBatches` is the mean batch size. */
   rxBatches: number;
+  /** Packets the kernel accepted from `write`/`writeBatch`. */
+  txPackets: number;
+  /** Packets the kernel refused: queue full (EAGAIN), device down (EIO), malformed (EINVAL). */
   txErrors: number;
 }
 
 export interface TunDevice {
+  /** Interface name chosen by the kernel, e.g. "vpn0". */
   readonly name: string;
+  /** MTU the caller asked for (configure it on the host with `NetConfigurator.setMtu`). */
   readonly mtu: number;
-  /** Packets read from the device, delivered in batches (one call per kernel wakeup). */
+  /**
+   * Starts reading; `cb` receives the packets of one kernel wakeup at a time (up to 64). Only the
+   * first registration counts. The arrays and buffers belong to the callee.
+   */
   onPackets(cb: (packets: Uint8Array[]) => void): void;
+  /** Writes one IP packet. Never throws on I/O: failures are counted in `txErrors`. */
   write(packet: Uint8Array): void;
+  /** Writes several IP packets (one crossing into native code). Never throws on I/O. */
   writeBatch(packets: Uint8Array[]): void;
+  /** Stops reading and closes the descriptor (the kernel then removes the device). Idempotent. */
   close(): void;
   stats(): TunStats;
 }
