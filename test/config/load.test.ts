@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, chmodSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, chmodSync, chownSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSecretFile } from '../../src/config/load.js';
@@ -13,6 +13,9 @@ test('PSK files: owner-only files are read (trailing newline stripped); others r
     writeFileSync(f, 'secret value\n');
     chmodSync(f, 0o600);
     assert.equal(new TextDecoder().decode(readSecretFile(f, 'PSK')), 'secret value');
+    // Owned by someone other than root:root: the 0640 root:root exception of the shared
+    // owner-only rule is covered in credentials.test.ts.
+    if (process.getuid?.() === 0) chownSync(f, 65534, 65534);
     for (const mode of [0o644, 0o640, 0o604, 0o660]) {
       chmodSync(f, mode);
       assert.throws(
