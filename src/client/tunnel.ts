@@ -21,6 +21,7 @@ import { EspEngine } from '../esp/engine.js';
 import type { TrafficSelectorRange } from '../esp/policy.js';
 import type { TrafficSelector } from '../ike/codec/index.js';
 import { parseIdentity } from '../ike/identity.js';
+import type { Identity } from '../ike/identity.js';
 import { DEFAULT_RETRANSMIT, IkeSession, emptyIkeCounters } from '../ike/session.js';
 import type {
   EstablishedInfo,
@@ -42,6 +43,8 @@ import { openTun } from '../tun/linux.js';
 import type { TunDevice } from '../tun/tun.js';
 import { NetConfigurator } from '../tun/netcfg.js';
 import { cidrContainsBytes, rangeToCidrs } from './routes.js';
+import { credentialsForAttempt } from './auth.js';
+import type { AttemptAuth, Credentials } from './auth.js';
 import { parseIpAddress } from '../core/ip.js';
 
 export interface TunnelOptions {
@@ -51,9 +54,14 @@ export interface TunnelOptions {
   port?: number;
   /** Our identity (IDi). Defaults to our local IP address, as strongSwan does. */
   localId?: string;
+  /** Our identity as an IKE Identity (e.g. a certificate's subject DN); wins over `localId`. */
+  localIdentity?: Identity;
   /** Expected gateway identity (IDr); also sent to select a gateway config. */
   remoteId?: string;
-  psk: Uint8Array;
+  /** Our credentials and how the gateway's are checked. */
+  credentials: Credentials;
+  /** Largest IP datagram for IKE messages before fragmenting (RFC 7383; default 1280). */
+  ikeFragmentSize?: number;
   ikeProposals?: string;
   espProposals?: string;
   /** Configure DNS from the gateway's configuration payload. */
@@ -70,12 +78,26 @@ export interface TunnelOptions {
   ikeRekeyMs?: number;
   /** CHILD_SA lifetime before we rekey it, in ms (0 = only the gateway rekeys; default 50 min). */
   rekeyMs?: number;
+  /** Use the native batched ESP path when the addon is built (default true; VPN_FAST_PATH=0). */
+  fastPath?: boolean;
+  /** Rekey the CHILD_SA after this many bytes / packets in either direction (RFC 4301 §4.4.2.1). */
+  rekeyBytes?: number;
+  rekeyPackets?: number;
   /** Dead peer detection idle time in ms (0 = off; default 30 s). */
   dpdMs?: number;
   /** Request an IPv6 virtual address too. */
   ip6?: boolean;
   /** Remote networks to ask for (default 0.0.0.0/0; the gateway narrows). */
   remoteNetworks?: string[];
+  /**
+   * Kill switch: from the start of `connect` until the process ends, traffic that the tunnel does
+   * not carry is dropped (unreachable routes under ours), never sent outside it.
+   */
+  killSwitch?: boolean;
+  /** How often to check whether the network under the tunnel changed (ms; 0 = never; 1 s). */
+  pathCheckMs?: number;
+  /** Announce MOBIKE and roam with it (default true). */
+  mobike?: boolean;
   /** Journal of host changes, to undo after a crash. */
   journalPath?: string;
   /** Where the resolv.conf backup and journal live when no path is given. */
@@ -99,6 +121,8 @@ export interface TunnelSummary {
   routes: string[];
   ike: EstablishedInfo;
   connectMs: number;
+  /** Which ESP implementation carries the traffic: the native addon or JavaScript. */
+  espPath: 'native' | 'js';
 }
 
 export type TunnelEvent =
@@ -107,6 +131,8 @@ export type TunnelEvent =
   | { type: 'nat'; natHere: boolean; natThere: boolean }
   | { type: 'rekeyed'; what: 'child' | 'ike'; by: 'us' | 'peer'; proposal: string }
   | { type: 'reconnecting'; attempt: number; inMs: number; reason: string }
+  /** The network under the tunnel changed and MOBIKE moved the SAs (RFC 4555). */
+  | { type: 'roamed'; local: string; remote: string; by: 'us' | 'peer' }
   | { type: 'down'; error?: VpnError; byPeer: boolean };
 
 export interface TunnelStatus {
@@ -124,17 +150,22 @@ const nodeRandom: Random = { bytes: (n) => new Uint8Array(randomBytes(n)) };
 
 /** Default TUN MTU: 1500 − IPv4(20) − UDP(8) − ESP hdr(8) − IV(8) − pad/trailer(≤5) − ICV(16), rounded down to 4. */
 export const DEFAULT_MTU = 1432;
+/** ESP header (8) + IV (8) + worst-case padding and trailer (5) + ICV (16) + 3 to round. */
+const ESP_OVERHEAD = 40;
 
 export class Tunnel {
   private readonly opts: TunnelOptions;
   private readonly log: Logger;
   private readonly listeners: ((e: TunnelEvent) => void)[] = [];
   private session: IkeSession | undefined;
-  private readonly engine = new EspEngine();
+  private readonly engine: EspEngine;
   private udp: UdpTransport | undefined;
   private tun: TunDevice | undefined;
   private netcfg: NetConfigurator | undefined;
-  private readonly timers = new Map<TimerId | 'keepalive' | 'reconnect', NodeJS.Timeout>();
+  private readonly timers = new Map<
+    TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway',
+    NodeJS.Timeout
+  >();
   private state: TunnelStatus['state'] = 'connecting';
   private summary: TunnelSummary | undefined;
   private upAt = 0;
@@ -151,6 +182,11 @@ export class Tunnel {
 
   constructor(opts: TunnelOptions) {
     this.opts = opts;
+    this.engine = new EspEngine({
+      ...(opts.rekeyBytes ? { bytes: opts.rekeyBytes } : {}),
+      ...(opts.rekeyPackets ? { packets: opts.rekeyPackets } : {}),
+      native: { enabled: opts.fastPath !== false },
+    });
     this.random = opts.random ?? nodeRandom;
     this.log = opts.logger ?? NOOP_LOGGER;
     this.closed = new Promise((resolve) => {
@@ -160,6 +196,44 @@ export class Tunnel {
 
   on(listener: (e: TunnelEvent) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * The TUN MTU when none is given: what fits in one packet of the link towards the gateway after
+   * the outer IP, UDP and ESP overhead (so ESP packets are never IP-fragmented), at most
+   * DEFAULT_MTU (a 1500-byte path).
+   */
+  private async defaultMtu(netcfg: NetConfigurator, gateway: string): Promise<number> {
+    const v6 = gateway.includes(':');
+    const overhead = (v6 ? 40 : 20) + 8 + ESP_OVERHEAD;
+    try {
+      const r = await netcfg.getRouteTo(gateway);
+      const link = await netcfg.linkMtu(r.dev);
+      if (link === undefined) return DEFAULT_MTU;
+      const fit = Math.floor((link - overhead) / 4) * 4;
+      if (fit < DEFAULT_MTU) this.log.info('tun', `link ${r.dev} has MTU ${link}: TUN MTU ${fit}`);
+      return Math.max(576, Math.min(DEFAULT_MTU, fit));
+    } catch {
+      return DEFAULT_MTU;
+    }
+  }
+
+  /**
+   * Blocks everything but the path to the gateway before IKE starts: the gateway keeps its host
+   * route; the rest of IPv4 and IPv6 hits `unreachable` routes until tunnel routes cover it.
+   */
+  private async installKillSwitch(netcfg: NetConfigurator, gateway: string): Promise<void> {
+    await netcfg.addHostRouteVia(gateway);
+    await netcfg.addBlockRoute('0.0.0.0/1');
+    await netcfg.addBlockRoute('128.0.0.0/1');
+    try {
+      await netcfg.addBlockRoute('::/1');
+      await netcfg.addBlockRoute('8000::/1');
+    } catch (e) {
+      // No IPv6 on this host: nothing can leak over it.
+      this.log.debug('tun', `kill switch: no IPv6 routes (${(e as Error).message})`);
+    }
+    this.log.info('tun', 'kill switch on: traffic outside the tunnel is blocked');
   }
 
   private emit(e: TunnelEvent): void {
@@ -194,14 +268,17 @@ export class Tunnel {
       const port = opts.port ?? 500;
       const remote: UdpEndpoint = { address: this.gatewayAddress, port };
       const localAddress = await localAddressFor(remote);
-      const localId = parseIdentity(opts.localId ?? localAddress);
+      this.localAddress = localAddress;
+      const localId = opts.localIdentity ?? parseIdentity(opts.localId ?? localAddress);
 
       // Open the TUN device before talking to the gateway: a missing privilege fails fast.
-      this.tun = openTun({ name: opts.tunName ?? 'vpn%d', mtu: opts.mtu ?? DEFAULT_MTU });
       this.netcfg = new NetConfigurator({
         logger: this.log,
         ...(opts.journalPath ? { journalPath: opts.journalPath } : {}),
       });
+      const mtu = opts.mtu ?? (await this.defaultMtu(this.netcfg, remote.address));
+      if (opts.killSwitch) await this.installKillSwitch(this.netcfg, remote.address);
+      this.tun = openTun({ name: opts.tunName ?? 'vpn%d', mtu });
 
       this.udp = await UdpTransport.open(isIP(this.gatewayAddress) === 6 ? 6 : 4, 0, {
         onIke: (data, from) => this.feed({ kind: 'datagram', data, from }),
@@ -212,7 +289,8 @@ export class Tunnel {
       this.sessionConfig = {
         localId,
         ...(remoteId ? { remoteId } : {}),
-        psk: opts.psk,
+        fragmentSize: opts.ikeFragmentSize ?? 1280,
+        mobike: opts.mobike !== false,
         ikeProposals,
         espProposals,
         request: { ip4: true, ip6: opts.ip6 === true, dns: opts.dns !== 'off' },
@@ -226,7 +304,7 @@ export class Tunnel {
         childRekeyMs: opts.rekeyMs ?? 50 * 60 * 1000,
         ikeRekeyMs: opts.ikeRekeyMs ?? 3.5 * 3600 * 1000,
       };
-      this.session = new IkeSession(this.sessionConfig, this.random, this.log);
+      this.session = this.newSession(this.sessionConfig);
       const done = new Promise<TunnelSummary>((resolve, reject) => {
         this.connectResolve = resolve;
         this.connectReject = reject;
@@ -264,13 +342,76 @@ export class Tunnel {
   // Reconnecting: the IKE SA is gone (dead peer, gateway DELETE or restart) but the host stays
   // configured; a new IKE SA is negotiated with capped exponential backoff.
 
-  private sessionConfig: IkeSessionConfig | undefined;
+  private sessionConfig: Omit<IkeSessionConfig, 'auth' | 'gatewayAuth'> | undefined;
+  /** Our source address towards the gateway, as last told to the IKE session. */
+  private localAddress = '';
+  private attemptAuth: AttemptAuth | undefined;
+
+  /** A new IKE session with fresh credentials (a new EAP conversation) for this attempt. */
+  private newSession(base: Omit<IkeSessionConfig, 'auth' | 'gatewayAuth'>): IkeSession {
+    this.attemptAuth?.close();
+    const attempt = credentialsForAttempt(
+      this.opts.credentials,
+      this.opts.gateway,
+      this.random,
+      {
+        onResponse: (packet) => this.feed({ kind: 'eapResponse', packet }),
+        onFailure: (error) => this.feed({ kind: 'eapFailed', error }),
+      },
+      this.log,
+    );
+    this.attemptAuth = attempt;
+    return new IkeSession(
+      { ...base, auth: attempt.auth, gatewayAuth: attempt.gatewayAuth },
+      this.random,
+      this.log,
+    );
+  }
   private remote: UdpEndpoint | undefined;
   private userClosing = false;
   private reconnectAttempts = 0;
   private readonly random: Random;
 
+  /**
+   * RFC 4478: the gateway gave the IKE SA an authentication lifetime. Before it runs out we
+   * reauthenticate: close the IKE SA and negotiate a new one with a full IKE_AUTH, keeping the
+   * TUN device, routes and DNS (break-before-make, strongSwan 5.9's default).
+   */
+  private scheduleReauth(lifetimeS: number | undefined): void {
+    this.clearTimer('reauth');
+    if (lifetimeS === undefined || lifetimeS <= 0) return;
+    // At 85-90 % of the lifetime, so a slow handshake still finishes in time.
+    const ms = Math.max(1000, lifetimeS * 1000 * (0.85 + 0.05 * Math.random()));
+    this.timers.set(
+      'reauth',
+      setTimeout(() => {
+        this.timers.delete('reauth');
+        if (this.state !== 'up' || !this.session) return;
+        this.log.info(
+          'ike',
+          `reauthenticating: the gateway's AUTH_LIFETIME of ${lifetimeS} s is ending`,
+        );
+        this.reauthing = true;
+        this.feed({ kind: 'close' });
+      }, ms),
+    );
+  }
+
+  private reauthing = false;
+
   private onSessionClosed(error: VpnError | undefined, byPeer: boolean): void {
+    if (this.reauthing && !this.userClosing) {
+      this.reauthing = false;
+      this.state = 'reconnecting';
+      this.emit({
+        type: 'reconnecting',
+        attempt: 0,
+        inMs: 0,
+        reason: 'reauthentication (RFC 4478)',
+      });
+      void this.restartSession();
+      return;
+    }
     const retry = this.opts.retry ?? 3;
     // Once the tunnel has been up, a lost SA is retried; so is any refusal while reconnecting,
     // since a gateway that is restarting may answer before its configuration is loaded.
@@ -315,6 +456,7 @@ export class Tunnel {
     let local: string;
     try {
       local = await localAddressFor(remote);
+      this.localAddress = local;
     } catch (e) {
       // No route to the gateway right now (e.g. no network): count it as a failed attempt.
       this.onSessionClosed(
@@ -323,7 +465,7 @@ export class Tunnel {
       );
       return;
     }
-    this.session = new IkeSession(cfg, this.random, this.log);
+    this.session = this.newSession(cfg);
     this.feed({ kind: 'start', local: { address: local, port: this.udp.localPort }, remote });
   }
 
@@ -339,6 +481,7 @@ export class Tunnel {
       // Same virtual IP: addresses, routes and DNS are already right.
       this.state = 'up';
       if (!this.timers.has('keepalive')) this.scheduleKeepalive();
+      if (!this.timers.has('path')) this.schedulePathCheck();
       this.summary = { ...prev, ike: info };
       this.emit({ type: 'up', summary: this.summary });
       return;
@@ -414,7 +557,7 @@ export class Tunnel {
     }
   }
 
-  private clearTimer(id: TimerId | 'keepalive' | 'reconnect'): void {
+  private clearTimer(id: TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway'): void {
     const t = this.timers.get(id);
     if (t) clearTimeout(t);
     this.timers.delete(id);
@@ -431,12 +574,21 @@ export class Tunnel {
       case 'established':
         if (this.summary) void this.onReestablished(e.info);
         else void this.configureHost(e.info);
+        this.scheduleReauth(e.info.authLifetimeS);
         break;
       case 'closed':
         this.onSessionClosed(e.error, e.byPeer);
         break;
       case 'rekeyed':
         this.emit({ type: 'rekeyed', what: e.what, by: e.by, proposal: e.proposal });
+        break;
+      case 'roamed':
+        this.emit({
+          type: 'roamed',
+          local: e.local.address,
+          remote: `${e.remote.address}:${e.remote.port}`,
+          by: e.by,
+        });
         break;
       case 'state':
       case 'liveness-check':
@@ -475,8 +627,10 @@ export class Tunnel {
         routes,
         ike: info,
         connectMs: this.upAt - this.startedAt,
+        espPath: this.engine.usesNative ? 'native' : 'js',
       };
       this.scheduleKeepalive();
+      this.schedulePathCheck();
       this.emit({ type: 'up', summary: this.summary });
       this.connectResolve?.(this.summary);
     } catch (e) {
@@ -522,21 +676,107 @@ export class Tunnel {
     }
   }
 
+  /**
+   * Watches the network under the tunnel (a laptop moving from Wi-Fi to Ethernet, a default route
+   * moved to a second uplink): when the host's default route changes, our pinned route to the
+   * gateway follows it, and a new source address goes to the IKE session, which moves the SAs
+   * with MOBIKE (RFC 4555 §3.5) or reconnects.
+   */
+  private schedulePathCheck(): void {
+    const interval = this.opts.pathCheckMs ?? 1000;
+    if (interval <= 0) return;
+    const tick = (): void => {
+      void this.checkPath().finally(() => {
+        if (this.state === 'up') this.timers.set('path', setTimeout(tick, interval));
+        else this.timers.delete('path');
+      });
+    };
+    this.timers.set('path', setTimeout(tick, interval));
+  }
+
+  private pathChecking = false;
+
+  private async checkPath(): Promise<void> {
+    const session = this.session;
+    const netcfg = this.netcfg;
+    const udp = this.udp;
+    if (!session || !netcfg || !udp || this.state !== 'up' || this.pathChecking) return;
+    this.pathChecking = true;
+    try {
+      const gw = session.remoteEndpoint;
+      const pinned = netcfg.pinnedPath(gw.address);
+      if (pinned) {
+        const under = await netcfg.defaultPath(gw.address.includes(':'), this.tun?.name);
+        if (under && (under.dev !== pinned.dev || under.via !== pinned.via)) {
+          this.log.info(
+            'net',
+            `default route moved to ${under.via ?? 'link'} dev ${under.dev}: following it`,
+          );
+          await netcfg.repinHostRoute(gw.address, under);
+        }
+      }
+      let local: string;
+      try {
+        local = await localAddressFor(gw);
+      } catch {
+        return; // no route at all right now; DPD decides if the gateway is gone
+      }
+      if (local !== this.localAddress) {
+        this.localAddress = local;
+        this.feed({ kind: 'localAddress', local: { address: local, port: udp.localPort } });
+      }
+    } catch (e) {
+      this.log.warn('net', `checking the network path failed: ${(e as Error).message}`);
+    } finally {
+      this.pathChecking = false;
+    }
+  }
+
   private scheduleKeepalive(): void {
     const interval = this.opts.keepaliveMs ?? 20000;
     if (interval <= 0) return;
     const tick = (): void => {
       const session = this.session;
       if (!session || this.state !== 'up') return;
+      const now = Date.now();
       // RFC 3948 §4: keepalives only when we are behind a NAT and have sent nothing meanwhile.
-      if (session.isNatHere && Date.now() - this.lastSentAt >= interval - 50) {
+      if (session.isNatHere && now - this.lastSentAt >= interval - 50) {
         this.udp?.sendKeepalive(session.remoteEndpoint);
-        this.lastSentAt = Date.now();
+        this.lastSentAt = now;
         this.keepalivesSent++;
       }
       this.timers.set('keepalive', setTimeout(tick, interval));
     };
     this.timers.set('keepalive', setTimeout(tick, interval));
+    this.scheduleOneWayCheck(interval);
+  }
+
+  private lastProbeAt = 0;
+
+  /**
+   * One-way traffic: we send ESP but nothing has come back for half a keepalive interval. A NAT
+   * that dropped our mapping (and gave us a new port) looks exactly like this; an authenticated
+   * IKE message from the new mapping lets the gateway follow (RFC 7296 §2.23, RFC 4555 §3.8), so
+   * the session checks now instead of waiting for DPD. Checked every quarter interval and at
+   * most once per interval, so traffic recovers within about one keepalive interval.
+   */
+  private scheduleOneWayCheck(interval: number): void {
+    const period = Math.max(250, interval / 4);
+    const tick = (): void => {
+      if (this.state !== 'up') return;
+      const now = Date.now();
+      if (
+        now - this.lastEspOut < interval / 2 &&
+        now - this.lastEspIn >= interval / 2 &&
+        now - this.lastProbeAt >= interval
+      ) {
+        this.lastProbeAt = now;
+        this.log.debug('net', 'outbound traffic without answers: checking the gateway now');
+        this.feed({ kind: 'probe' });
+      }
+      this.timers.set('oneway', setTimeout(tick, period));
+    };
+    this.timers.set('oneway', setTimeout(tick, period));
   }
 
   private onTunPackets(pkts: Uint8Array[]): void {
@@ -544,13 +784,14 @@ export class Tunnel {
     const udp = this.udp;
     if (!session || !udp || this.state !== 'up') return;
     const to = session.remoteEndpoint;
-    for (const p of pkts) {
-      const r = this.engine.encapsulate(p);
+    let sent = false;
+    for (const r of this.engine.encapsulateBatch(pkts)) {
       if (r instanceof Uint8Array) {
         udp.sendEsp(r, to);
-        this.lastSentAt = Date.now();
+        sent = true;
       }
     }
+    if (sent) this.lastSentAt = this.lastEspOut = Date.now();
     // Volume limit: rekey well before the 32-bit ESP sequence number runs out (RFC 4303 §3.3.3).
     for (const spi of this.engine.rekeyNeeded) {
       if (this.rekeyAsked.has(spi)) continue;
@@ -560,6 +801,7 @@ export class Tunnel {
   }
 
   private lastEspIn = 0;
+  private lastEspOut = 0;
   private readonly rekeyAsked = new Set<number>();
 
   private onEsp(data: Uint8Array): void {
@@ -577,6 +819,7 @@ export class Tunnel {
       this.state = 'closing';
       for (const t of this.timers.values()) clearTimeout(t);
       this.timers.clear();
+      this.attemptAuth?.close();
       try {
         await this.netcfg?.restore();
       } catch (e) {

@@ -1,0 +1,122 @@
+/**
+ * Builds the IKE session's credentials for one connection attempt from what the user gave: a
+ * pre-shared key, a certificate and key, or EAP credentials, plus the trust anchors that check the
+ * gateway's certificate. A fresh EAP peer is made for every attempt (EAP state does not survive a
+ * reconnect); EAP-TLS, which runs node:tls, is wired here to the session's `eapResponse` input.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { VpnError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { Random } from '../core/random.js';
+import { createEapPeer } from '../eap/peer.js';
+import type { AsyncEapMethod } from '../eap/types.js';
+import type { GatewayAuth, LocalAuth } from '../ike/auth.js';
+import { createCertValidator } from '../pki/validator.js';
+import { createEapTls } from './eap-tls.js';
+
+export type { EapMethodName } from '../eap/peer.js';
+import type { EapMethodName } from '../eap/peer.js';
+
+export type ClientAuth =
+  | { kind: 'psk'; psk: Uint8Array }
+  | { kind: 'cert'; key: KeyObject; certs: Uint8Array[] }
+  | {
+      kind: 'eap';
+      identity: string;
+      /** Password for MSCHAPv2, MD5 and GTC. */
+      password?: Uint8Array;
+      methods: EapMethodName[];
+      /** Client certificate for EAP-TLS (optional: the gateway may not ask for one). */
+      tlsKey?: KeyObject;
+      tlsCerts?: Uint8Array[];
+    };
+
+export interface Credentials {
+  auth: ClientAuth;
+  /**
+   * Trust anchors (DER) for the gateway's certificate. Undefined: the gateway must prove itself
+   * with the PSK (PSK mode only).
+   */
+  anchors?: Uint8Array[];
+  /**
+   * Name the gateway's certificate must carry besides its IKE identity: by default the host we
+   * dialled; false turns the host check off (the IDr check stays).
+   */
+  gatewayName?: string | false;
+  /** RFC 5998: accept a gateway that authenticates through a mutual EAP method only. */
+  eapOnly?: boolean;
+}
+
+export interface AttemptAuth {
+  auth: LocalAuth;
+  gatewayAuth: GatewayAuth;
+  /** Releases what the attempt holds (an EAP-TLS connection). */
+  close(): void;
+}
+
+export interface AsyncEapSink {
+  onResponse(packet: Uint8Array): void;
+  onFailure(error: VpnError): void;
+}
+
+/** The session credentials for one attempt. */
+export function credentialsForAttempt(
+  cred: Credentials,
+  host: string,
+  random: Random,
+  sink: AsyncEapSink,
+  log: Logger,
+): AttemptAuth {
+  const gatewayName = cred.gatewayName === undefined ? host : cred.gatewayName;
+  const gatewayAuth: GatewayAuth = {};
+  if (cred.auth.kind === 'psk') gatewayAuth.psk = cred.auth.psk;
+  if (cred.anchors) {
+    gatewayAuth.certs = createCertValidator({
+      anchors: cred.anchors,
+      ...(gatewayName === false ? {} : { host: gatewayName }),
+    });
+  }
+  if (cred.eapOnly) gatewayAuth.eapOnly = true;
+  const a = cred.auth;
+  switch (a.kind) {
+    case 'psk':
+      return { auth: { kind: 'psk', psk: a.psk }, gatewayAuth, close: () => undefined };
+    case 'cert':
+      return {
+        auth: { kind: 'pubkey', key: a.key, certs: a.certs },
+        gatewayAuth,
+        close: () => undefined,
+      };
+    case 'eap': {
+      const asyncMethods: AsyncEapMethod[] = [];
+      if (a.methods.includes('tls')) {
+        asyncMethods.push(
+          createEapTls({
+            identity: a.identity,
+            ca: cred.anchors ?? [],
+            ...(a.tlsCerts ? { cert: a.tlsCerts } : {}),
+            ...(a.tlsKey ? { key: a.tlsKey } : {}),
+            ...(gatewayName === false ? {} : { serverName: gatewayName }),
+            onResponse: (p) => sink.onResponse(p),
+            onFailure: (e) => sink.onFailure(e),
+            logger: log,
+          }),
+        );
+      }
+      const peer = createEapPeer({
+        identity: new TextEncoder().encode(a.identity),
+        ...(a.password ? { password: a.password } : {}),
+        methods: a.methods,
+        random,
+        asyncMethods,
+      });
+      return {
+        auth: { kind: 'eap', peer },
+        gatewayAuth,
+        close: () => {
+          for (const m of asyncMethods) m.close();
+        },
+      };
+    }
+  }
+}
