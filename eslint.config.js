@@ -70,7 +70,14 @@ export default tseslint.config(
   },
   {
     // The protocol core: pure, synchronous, no I/O (see README "Design").
-    files: ['src/core/**/*.ts', 'src/crypto/**/*.ts', 'src/ike/**/*.ts', 'src/esp/**/*.ts'],
+    files: [
+      'src/core/**/*.ts',
+      'src/crypto/**/*.ts',
+      'src/ike/**/*.ts',
+      'src/esp/**/*.ts',
+      'src/eap/**/*.ts',
+      'src/pki/**/*.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',

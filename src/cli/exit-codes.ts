@@ -18,6 +18,10 @@ export const EXIT = {
   CLOSED_BY_GATEWAY: 10,
   NOT_RUNNING: 11,
   CERTIFICATE: 12,
+  CERT_UNTRUSTED: 13,
+  CERT_EXPIRED: 14,
+  CERT_NAME: 15,
+  EAP_FAILED: 16,
 } as const;
 
 export function exitCodeFor(code: ErrorCode): number {
@@ -29,8 +33,9 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'ERR_IKE_TIMEOUT':
       return EXIT.UNREACHABLE;
     case 'ERR_IKE_AUTH_FAILED':
-    case 'ERR_EAP_FAILED':
       return EXIT.AUTH_FAILED;
+    case 'ERR_EAP_FAILED':
+      return EXIT.EAP_FAILED;
     case 'ERR_IKE_NO_PROPOSAL':
       return EXIT.NO_PROPOSAL;
     case 'ERR_IKE_TS_UNACCEPTABLE':
@@ -52,5 +57,11 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.NOT_RUNNING;
     case 'ERR_CERT':
       return EXIT.CERTIFICATE;
+    case 'ERR_CERT_UNTRUSTED':
+      return EXIT.CERT_UNTRUSTED;
+    case 'ERR_CERT_EXPIRED':
+      return EXIT.CERT_EXPIRED;
+    case 'ERR_CERT_NAME':
+      return EXIT.CERT_NAME;
   }
 }

@@ -10,17 +10,21 @@ import { VpnError } from '../core/errors.js';
 import { Tunnel } from '../client/tunnel.js';
 import type { TunnelOptions, TunnelSummary } from '../client/tunnel.js';
 import { ControlServer, controlSocketPath, request } from '../client/control.js';
-import { readSecretFile, runtimeDir } from '../config/load.js';
+import { runtimeDir } from '../config/load.js';
+import { buildCredentials, gatherSecrets } from './credentials.js';
+import type { AuthFlags, Secrets } from './credentials.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
 import type { UiMode } from './ui.js';
-import { promptSecret } from './prompt.js';
 
-interface ConnectFlags {
+interface ConnectFlags extends AuthFlags {
   id?: string;
   remoteId?: string;
-  pskFile?: string;
+  ikeFragmentSize: number;
+  killSwitch?: boolean;
+  rekeyBytes?: number;
+  rekeyPackets?: number;
   port: number;
   ike?: string;
   esp?: string;
@@ -51,6 +55,16 @@ function intArg(min: number, max: number) {
   };
 }
 
+/** A byte count with an optional K/M/G/T suffix (powers of 1024). */
+function sizeArg(v: string): number {
+  const m = /^(\d+)([KMGT]?)B?$/i.exec(v.trim());
+  if (!m) throw new InvalidArgumentError('a byte count such as 1000000, 500M or 4G');
+  const mult = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[m[2]!.toUpperCase()]!;
+  const n = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('out of range');
+  return n;
+}
+
 function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), v];
 }
@@ -60,31 +74,25 @@ function uiMode(json: boolean | undefined): UiMode {
   return process.stderr.isTTY && process.env['CI'] !== 'true' ? 'tty' : 'plain';
 }
 
-async function obtainPsk(flags: ConnectFlags, ui: Ui): Promise<Uint8Array> {
-  if (flags.pskFile) return readSecretFile(flags.pskFile, 'PSK');
-  const env = process.env['VPN_PSK'];
-  if (env !== undefined && env !== '') return new TextEncoder().encode(env);
-  if (process.stdin.isTTY && ui.mode === 'tty') {
-    const s = await promptSecret('Pre-shared key: ');
-    if (s === '') throw new VpnError('ERR_CONFIG', 'empty pre-shared key');
-    return new TextEncoder().encode(s);
-  }
-  throw new VpnError(
-    'ERR_CONFIG',
-    'no pre-shared key: use --psk-file PATH (mode 600) or the VPN_PSK environment variable',
-  );
-}
-
 function tunnelOptions(
   gateway: string,
   flags: ConnectFlags,
-  psk: Uint8Array,
+  secrets: Secrets,
   ui: Ui,
 ): TunnelOptions {
+  const { credentials, defaultId, anchorsSource } = buildCredentials(flags, secrets);
+  if (anchorsSource !== undefined) ui.logger().debug('ike', `trusted CAs: ${anchorsSource}`);
   return {
     gateway,
     port: flags.port,
-    psk,
+    credentials,
+    ikeFragmentSize: flags.ikeFragmentSize,
+    // VPN_FAST_PATH=0 forces the JavaScript ESP path (for comparisons and as a fallback).
+    fastPath: process.env['VPN_FAST_PATH'] !== '0',
+    ...(flags.killSwitch ? { killSwitch: true } : {}),
+    ...(flags.rekeyBytes !== undefined ? { rekeyBytes: flags.rekeyBytes } : {}),
+    ...(flags.rekeyPackets !== undefined ? { rekeyPackets: flags.rekeyPackets } : {}),
+    ...(defaultId && !flags.id ? { localIdentity: defaultId } : {}),
     dns: flags.dns,
     keepaliveMs: flags.keepalive * 1000,
     dpdMs: flags.dpd * 1000,
@@ -108,7 +116,7 @@ function tunnelOptions(
 async function runForeground(
   gateway: string,
   flags: ConnectFlags,
-  psk: Uint8Array,
+  secrets: Secrets,
   ui: Ui,
   hooks: {
     onUp?: (s: TunnelSummary) => void;
@@ -116,7 +124,17 @@ async function runForeground(
   } = {},
 ): Promise<number> {
   await NetConfiguratorRecovery(flags.name, ui);
-  const tunnel = new Tunnel(tunnelOptions(gateway, flags, psk, ui));
+  let options: TunnelOptions;
+  try {
+    options = tunnelOptions(gateway, flags, secrets, ui);
+  } catch (e) {
+    const err = e as VpnError;
+    const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+    ui.fail(err.message);
+    hooks.onFail?.(code, err.message);
+    return code;
+  }
+  const tunnel = new Tunnel(options);
   tunnel.on((e) => ui.onEvent(e));
   const sockPath = controlSocketPath(runtimeDir(), flags.name);
   const control = await ControlServer.listen(sockPath, async (req) => {
@@ -179,22 +197,22 @@ async function NetConfiguratorRecovery(name: string, ui: Ui): Promise<void> {
 async function connectCommand(gateway: string, flags: ConnectFlags): Promise<number> {
   if (flags.daemonChild) return daemonChild(gateway, flags);
   const ui = new Ui(uiMode(flags.json), flags.verbose === true);
-  let psk: Uint8Array;
+  let secrets: Secrets;
   try {
-    psk = await obtainPsk(flags, ui);
+    secrets = await gatherSecrets(flags, process.stdin.isTTY && ui.mode === 'tty');
   } catch (e) {
     ui.fail((e as Error).message);
     return e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
   }
-  if (!flags.background) return runForeground(gateway, flags, psk, ui);
-  return runBackground(flags, psk, ui);
+  if (!flags.background) return runForeground(gateway, flags, secrets, ui);
+  return runBackground(flags, secrets, ui);
 }
 
 /**
  * --background: a detached child runs the tunnel; we wait until it carries traffic (exit 0 with
  * the summary) or fails (exit with its code and reason).
  */
-async function runBackground(flags: ConnectFlags, psk: Uint8Array, ui: Ui): Promise<number> {
+async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Promise<number> {
   const bin = fileURLToPath(new URL('../../../bin/vpn.js', import.meta.url));
   const args = process.argv.slice(2).filter((a) => a !== '--background');
   const { mkdirSync } = await import('node:fs');
@@ -204,10 +222,17 @@ async function runBackground(flags: ConnectFlags, psk: Uint8Array, ui: Ui): Prom
   const child = spawn(process.execPath, [bin, ...args, '--daemon-child'], {
     detached: true,
     stdio: ['ignore', logFd, logFd, 'ipc'],
-    env: { ...process.env, VPN_PSK: '' },
+    env: {
+      ...process.env,
+      VPN_PSK: '',
+      VPN_EAP_PASSWORD: '',
+      VPN_KEY_PASSPHRASE: '',
+      VPN_P12_PASSWORD: '',
+    },
   });
   closeSync(logFd);
-  child.send({ psk: Buffer.from(psk).toString('base64') });
+  // Secrets travel over the IPC pipe, never on the command line or in the environment.
+  child.send({ secrets });
   const result = await new Promise<
     { ok: true; summary: TunnelSummary } | { ok: false; code: number; message: string }
   >((resolve) => {
@@ -238,12 +263,10 @@ async function runBackground(flags: ConnectFlags, psk: Uint8Array, ui: Ui): Prom
 
 async function daemonChild(gateway: string, flags: ConnectFlags): Promise<number> {
   const ui = new Ui('plain', flags.verbose === true);
-  const psk = await new Promise<Uint8Array>((resolve) => {
-    process.once('message', (m: { psk: string }) =>
-      resolve(new Uint8Array(Buffer.from(m.psk, 'base64'))),
-    );
+  const secrets = await new Promise<Secrets>((resolve) => {
+    process.once('message', (m: { secrets: Secrets }) => resolve(m.secrets));
   });
-  return runForeground(gateway, flags, psk, ui, {
+  return runForeground(gateway, flags, secrets, ui, {
     onUp: (summary) => {
       process.send?.({ ok: true, summary });
       process.disconnect?.();
@@ -325,6 +348,49 @@ export function buildProgram(setExit: (code: number) => void): Command {
       '--psk-file <path>',
       'file holding the pre-shared key (must not be readable by others); or set VPN_PSK',
     )
+    .option(
+      '--ca <file|dir>',
+      "CA certificate(s) that vouch for the gateway's certificate (PEM/DER file or folder); default: the system store",
+    )
+    .option('--cert <file>', 'our certificate (PEM/DER; intermediates may follow in the file)')
+    .option(
+      '--key <file>',
+      'private key of --cert (PEM/DER, PKCS#8 or PKCS#1/SEC1; may be encrypted)',
+    )
+    .option(
+      '--key-passphrase-file <path>',
+      'passphrase of an encrypted --key; or set VPN_KEY_PASSPHRASE, or answer the prompt',
+    )
+    .option('--p12 <file>', 'our certificate and key as PKCS#12 (instead of --cert/--key)')
+    .option(
+      '--p12-password-file <path>',
+      'password of --p12; or set VPN_P12_PASSWORD, or answer the prompt',
+    )
+    .option('--eap-identity <name>', 'authenticate with EAP as this user')
+    .option(
+      '--eap <methods>',
+      'EAP methods we accept, comma-separated: mschapv2,md5,gtc,tls (default: all)',
+    )
+    .option(
+      '--eap-password-file <path>',
+      'EAP password; or set VPN_EAP_PASSWORD, or answer the prompt',
+    )
+    .option(
+      '--eap-only',
+      'accept a gateway that proves itself only through a mutual EAP method (RFC 5998), without a certificate',
+    )
+    .option(
+      '--no-host-check',
+      "do not require the gateway's certificate to name the host we dialled (its IKE identity is still checked)",
+    )
+    .addOption(
+      new Option(
+        '--ike-fragment-size <bytes>',
+        'largest IKE datagram before IKE fragmentation (RFC 7383)',
+      )
+        .default(1280)
+        .argParser(intArg(576, 65535)),
+    )
     .addOption(
       new Option('--port <n>', 'gateway IKE port').default(500).argParser(intArg(1, 65535)),
     )
@@ -385,6 +451,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .addOption(
       new Option(
+        '--rekey-bytes <n>',
+        'also rekey the CHILD_SA after this much traffic in either direction (e.g. 500M, 4G)',
+      ).argParser(sizeArg),
+    )
+    .addOption(
+      new Option(
+        '--rekey-packets <n>',
+        'also rekey the CHILD_SA after this many packets in either direction',
+      ).argParser(intArg(1, 2 ** 32 - 1)),
+    )
+    .addOption(
+      new Option(
         '--dpd <seconds>',
         'check the gateway is alive after this long without traffic (0 = off)',
       )
@@ -404,6 +482,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
             throw new InvalidArgumentError('letters, digits, _ . - only');
           return v;
         }),
+    )
+    .option(
+      '--kill-switch',
+      'block all traffic that does not go through the tunnel, from connecting until vpn exits',
     )
     .option('--background', 'detach once the tunnel carries traffic')
     .option('--json', 'machine-readable output: one JSON object per line on stdout')

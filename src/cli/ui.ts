@@ -80,6 +80,16 @@ export class Ui {
         else if (this.verbose || this.mode === 'plain') this.line(text);
         break;
       }
+      case 'roamed': {
+        const text =
+          e.by === 'us'
+            ? `network changed: tunnel moved to local address ${e.local} (MOBIKE)`
+            : `the gateway moved to ${e.remote} (MOBIKE)`;
+        if (this.mode === 'json')
+          this.json({ event: 'roamed', local: e.local, remote: e.remote, by: e.by });
+        else this.line(text);
+        break;
+      }
       case 'down':
         if (this.mode === 'json') {
           this.json({
