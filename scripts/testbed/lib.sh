@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shared settings of the test bed scripts. Source it; pass --prefix P to name the namespaces.
 #
-#   P-cli  192.0.2.2/24 ── 192.0.2.1/24  P-nat  198.51.100.1/24 ── 198.51.100.10/24  P-gw  203.0.113.1/25 ── 203.0.113.10/25  P-lan
+#   P-cli  192.0.2.2/25 ── 192.0.2.1/25  P-nat  198.51.100.1/24 ── 198.51.100.10/24  P-gw  203.0.113.1/25 ── 203.0.113.10/25  P-lan
 #   (client)                       (NAT router, MASQUERADE)              (strongSwan responder,         (LAN host)
 #                                                                         kernel-libipsec, pool 203.0.113.128/26)
 PREFIX=vpntb

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the test bed: four network namespaces, a NAT router and a strongSwan gateway.
-# Usage: [TB_REKEY_IKE=30s TB_OVER_IKE=30s] [TB_REKEY_CHILD=10s TB_LIFE_CHILD=30s TB_RAND_CHILD=2s] up.sh [--prefix P]. Idempotent: tears down a previous bed of the same prefix.
+# Usage: [TB_ESP=aes256gcm16-x25519] [TB_REKEY_IKE=30s TB_OVER_IKE=30s TB_REAUTH_IKE=20s] [TB_REKEY_CHILD=10s TB_LIFE_CHILD=30s TB_RAND_CHILD=2s] up.sh [--prefix P]. Idempotent: tears down a previous bed of the same prefix.
 # The test PSK is written to /tmp/P/psk (mode 600).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -10,6 +10,12 @@ mkdir -p "$STATE/gw"
 chmod 700 "$STATE"
 printf '%s\n' "$TEST_PSK" > "$STATE/psk"
 chmod 600 "$STATE/psk"
+# Certificates (made once, kept between beds: RSA-4096 keys take seconds)
+PKI=${TB_PKI_DIR:-/tmp/ikev2-vpn-testbed-pki}
+bash "$TB_DIR/pki.sh" "$PKI"
+# swanctl --file loads private keys from the folder next to the file
+mkdir -p "$STATE/gw/private"
+cp "$PKI"/gw-*.key "$STATE/gw/private/"
 
 for ns in "$NS_CLI" "$NS_NAT" "$NS_GW" "$NS_LAN"; do
   ip netns add "$ns"
@@ -25,11 +31,11 @@ ip link add "${PREFIX:0:8}c0" netns "$NS_CLI" type veth peer name "${PREFIX:0:8}
 ip link add "${PREFIX:0:8}n1" netns "$NS_NAT" type veth peer name "${PREFIX:0:8}g0" netns "$NS_GW"
 ip link add "${PREFIX:0:8}g1" netns "$NS_GW" type veth peer name "${PREFIX:0:8}l0" netns "$NS_LAN"
 
-ip -n "$NS_CLI" addr add 192.0.2.2/24 dev "${PREFIX:0:8}c0"
+ip -n "$NS_CLI" addr add 192.0.2.2/25 dev "${PREFIX:0:8}c0"
 ip -n "$NS_CLI" link set "${PREFIX:0:8}c0" up
 ip -n "$NS_CLI" route add default via 192.0.2.1
 
-ip -n "$NS_NAT" addr add 192.0.2.1/24 dev "${PREFIX:0:8}n0"
+ip -n "$NS_NAT" addr add 192.0.2.1/25 dev "${PREFIX:0:8}n0"
 ip -n "$NS_NAT" addr add 198.51.100.1/24 dev "${PREFIX:0:8}n1"
 ip -n "$NS_NAT" link set "${PREFIX:0:8}n0" up
 ip -n "$NS_NAT" link set "${PREFIX:0:8}n1" up
@@ -85,8 +91,50 @@ charon {
 }
 CONF
 
+# cert_conn NAME LOCAL_ID GW_CERT REMOTE_AUTH [EXTRA_REMOTE_LINES]: a connection whose gateway
+# authenticates with GW_CERT (from $PKI) and whose client authenticates with REMOTE_AUTH.
+cert_conn() {
+  cat <<C
+  $1 {
+    version = 2
+    local_addrs = $GW_ADDR
+    pools = pool4
+    proposals = aes256gcm16-aes128gcm16-chacha20poly1305-prfsha256-prfsha384-x25519-ecp256-ecp384-modp2048
+    fragmentation = yes
+    send_cert = always
+    send_certreq = yes
+    local {
+      auth = pubkey
+      certs = $PKI/$3.crt
+      id = $2
+    }
+    remote {
+      auth = $4
+      id = %any
+      ${5:-}
+    }
+    children {
+      net {
+        local_ts = 203.0.113.0/25
+        esp_proposals = aes256gcm16-aes128gcm16-chacha20poly1305
+        dpd_action = clear
+      }
+    }
+  }
+C
+}
+
 cat > "$STATE/gw/swanctl.conf" <<CONF
 connections {
+$(cert_conn rsa rsa.gw.test gw-rsa pubkey)
+$(cert_conn ecdsa ecdsa.gw.test gw-ecdsa pubkey)
+$(cert_conn frag frag.gw.test gw-frag pubkey)
+$(cert_conn mschap mschap.gw.test gw-eap eap-mschapv2 'eap_id = %any')
+$(cert_conn md5 md5.gw.test gw-eap eap-md5 'eap_id = %any')
+$(cert_conn tls tls.gw.test gw-eap eap-tls 'eap_id = %any')
+$(cert_conn expired expired.gw.test gw-expired pubkey)
+$(cert_conn wrongname wrongname.gw.test gw-wrongname pubkey)
+$(cert_conn evil evil.gw.test gw-evil pubkey)
   psk {
     version = 2
     local_addrs = $GW_ADDR
@@ -97,6 +145,7 @@ connections {
     dpd_delay = 30s
     rekey_time = ${TB_REKEY_IKE:-4h}
     over_time = ${TB_OVER_IKE:-10m}
+    reauth_time = ${TB_REAUTH_IKE:-0}
     local {
       auth = psk
       id = gw.test
@@ -108,7 +157,7 @@ connections {
     children {
       net {
         local_ts = 203.0.113.0/25
-        esp_proposals = aes256gcm16-aes128gcm16-chacha20poly1305
+        esp_proposals = ${TB_ESP:-aes256gcm16-aes128gcm16-chacha20poly1305}
         dpd_action = clear
         rekey_time = ${TB_REKEY_CHILD:-1h}
         life_time = ${TB_LIFE_CHILD:-66m}
@@ -123,7 +172,19 @@ pools {
     dns = 203.0.113.53
   }
 }
+authorities {
+  root {
+    cacert = $PKI/ca.crt
+  }
+  intermediate {
+    cacert = $PKI/im.crt
+  }
+}
 secrets {
+  eap-carol {
+    id = carol
+    secret = "carol's EAP password"
+  }
   ike-client {
     id-gw = gw.test
     id-client = client@test

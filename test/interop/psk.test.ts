@@ -5,11 +5,11 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Bed, GW, LAN_HOST, ROOT, skipReason, sleep, waitExit } from './support.js';
+import { Bed, GW, LAN_HOST, ROOT, skipReason, sleep, tcpTransfer, waitExit } from './support.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 
 const skip = skipReason();
@@ -30,7 +30,13 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
     assert.ok(r.up, `no "up" event:\n${r.lines.join('\n')}`);
     const summary = (
       r.up as {
-        summary: { virtualIp4: string; device: string; dns: string[]; ike: { natHere: boolean } };
+        summary: {
+          virtualIp4: string;
+          device: string;
+          dns: string[];
+          ike: { natHere: boolean };
+          espPath: string;
+        };
       }
     ).summary;
     // The virtual IP comes from the gateway's pool 203.0.113.128/26.
@@ -40,6 +46,12 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
       summary.virtualIp4,
     );
     assert.ok(summary.ike.natHere, 'the NAT router is detected');
+    // The native ESP path when its addon is built, JavaScript when forced off.
+    const nativeBuilt = existsSync(join(ROOT, 'build/Release/esp.node'));
+    assert.equal(
+      summary.espPath,
+      process.env['VPN_FAST_PATH'] === '0' || !nativeBuilt ? 'js' : 'native',
+    );
     assert.deepEqual(summary.dns, ['203.0.113.53']);
     const addr = bed.exec(['ip', '-j', 'addr', 'show', 'dev', summary.device]).out;
     assert.match(addr, new RegExp(`"local":"${summary.virtualIp4.replace(/\./g, '\\.')}"`));
@@ -48,33 +60,8 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
     const ping = bed.exec(['ping', '-c', '3', '-i', '0.2', '-W', '2', LAN_HOST]);
     assert.equal(ping.code, 0, ping.out + ping.err);
 
-    const server = spawn('ip', [
-      'netns',
-      'exec',
-      bed.ns('lan'),
-      process.execPath,
-      join(ROOT, 'test/interop/fixtures/tcp-sha.mjs'),
-      'server',
-      '5201',
-    ]);
-    await new Promise<void>((resolve) => server.stdout.once('data', () => resolve()));
-    const t0 = performance.now();
-    const xfer = bed.exec(
-      [
-        process.execPath,
-        join(ROOT, 'test/interop/fixtures/tcp-sha.mjs'),
-        'client',
-        LAN_HOST,
-        '5201',
-        String(8 << 20),
-      ],
-      bed.cli,
-      60000,
-    );
-    const secs = (performance.now() - t0) / 1000;
-    await waitExit(server);
-    const [sent, received] = xfer.out.trim().split(' ');
-    assert.ok(sent && sent.length === 64, xfer.out + xfer.err);
+    const { sent, received, secs, output } = await tcpTransfer(bed, 8 << 20);
+    assert.ok(sent.length === 64, output);
     assert.equal(received, sent, 'checksum of 8 MiB through the tunnel');
     console.log(`# 8 MiB TCP through the tunnel in ${secs.toFixed(2)} s`);
 

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = join(ROOT, 'bin/vpn.js');
@@ -144,10 +145,13 @@ export class Bed {
     const route6 = this.exec(['ip', '-6', '-j', 'route', 'show', 'table', 'all']).out;
     const rules = this.exec(['ip', '-j', 'rule', 'show']).out;
     const resolv = readFileSync(`/etc/netns/${this.cli}/resolv.conf`, 'utf8');
+    // Routing tables are sets: compare them in a canonical order.
+    const sorted = (json: string): string[] =>
+      (JSON.parse(json) as unknown[]).map((r) => JSON.stringify(r)).sort();
     return JSON.stringify({
       addr: JSON.parse(addr) as unknown,
-      route: JSON.parse(route) as unknown,
-      route6: JSON.parse(route6) as unknown,
+      route: sorted(route),
+      route6: sorted(route6),
       rules: JSON.parse(rules) as unknown,
       resolv,
     });
@@ -173,3 +177,35 @@ export function waitExit(proc: ChildProcess, ms = 15000): Promise<number | null>
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Sends `bytes` random bytes over TCP from the client namespace to the LAN host (through the
+ * tunnel) with test/interop/fixtures/tcp-sha.mjs; returns both SHA-256 sums and the duration.
+ */
+export async function tcpTransfer(
+  bed: Bed,
+  bytes: number,
+  port = 5201,
+): Promise<{ sent: string; received: string; secs: number; output: string }> {
+  const fixture = join(ROOT, 'test/interop/fixtures/tcp-sha.mjs');
+  const server = spawn('ip', [
+    'netns',
+    'exec',
+    bed.ns('lan'),
+    process.execPath,
+    fixture,
+    'server',
+    String(port),
+  ]);
+  await new Promise<void>((resolve) => server.stdout.once('data', () => resolve()));
+  const t0 = performance.now();
+  const xfer = bed.exec(
+    [process.execPath, fixture, 'client', LAN_HOST, String(port), String(bytes)],
+    bed.cli,
+    60000,
+  );
+  const secs = (performance.now() - t0) / 1000;
+  await waitExit(server);
+  const [sent = '', received = ''] = xfer.out.trim().split(' ');
+  return { sent, received, secs, output: xfer.out + xfer.err };
+}
