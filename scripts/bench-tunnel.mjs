@@ -5,10 +5,13 @@
 //
 //   sudo node scripts/bench-tunnel.mjs [--seconds N] [--connects N] [--quick] [--json FILE]
 //
-// Figures: iperf3 TCP upload and download (client → LAN host and back), connect time (exec of
-// `vpn connect` to the first ping answered through the tunnel; for strongSwan: `swanctl --initiate`
-// with a warm charon to the first ping answered), and CPU seconds per GB moved by the client process
-// (utime + stime from /proc/PID/stat over the transfer).
+// Figures: iperf3 TCP upload and download with 1 and 4 streams (client → LAN host and back), UDP
+// upload at 64- and 1400-byte payloads (packets/s delivered, loss), ping RTT idle and under TCP
+// load, connect time (exec of `vpn connect` to the first ping answered through the tunnel; for
+// strongSwan: `charon-cmd` from exec, and `swanctl --initiate` with a warm charon), CPU seconds per
+// GB moved by the client process (utime + stime from /proc/PID/stat over the transfer) and the
+// client's peak RSS. Connect times use certificate authentication on both sides (charon-cmd has
+// no PSK mode); transfers run over the PSK connection.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +28,8 @@ const num = (name, def) => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 const SECONDS = num('--seconds', quick ? 3 : 10);
-const CONNECTS = num('--connects', quick ? 3 : 7);
+const CONNECTS = num('--connects', quick ? 3 : 20);
+const PKI = process.env.TB_PKI_DIR ?? '/tmp/ikev2-vpn-testbed-pki';
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
 if (process.getuid() !== 0) {
   console.error('bench-tunnel: run as root (network namespaces, TUN devices)');
@@ -78,10 +82,20 @@ function waitPing(deadlineMs) {
   return false;
 }
 
-function iperf(reverse) {
+function iperf(reverse, streams = 1) {
   const r = inNs(
     CLI,
-    ['iperf3', '-c', LAN_HOST, '-t', String(SECONDS), '-J', ...(reverse ? ['-R'] : [])],
+    [
+      'iperf3',
+      '-c',
+      LAN_HOST,
+      '-t',
+      String(SECONDS),
+      '-J',
+      '-P',
+      String(streams),
+      ...(reverse ? ['-R'] : []),
+    ],
     { timeout: (SECONDS + 20) * 1000 },
   );
   const j = JSON.parse(r.stdout);
@@ -89,75 +103,184 @@ function iperf(reverse) {
   return { bps: j.end.sum_received.bits_per_second, bytes: s.bytes };
 }
 
-function measureTransfer(pid) {
+/** UDP upload at `len`-byte payloads, unlimited rate: packets/s that arrived, and loss. */
+function iperfUdp(len) {
+  const secs = Math.max(2, Math.round(SECONDS / 2));
+  const r = inNs(
+    CLI,
+    ['iperf3', '-c', LAN_HOST, '-u', '-b', '0', '-l', String(len), '-t', String(secs), '-J'],
+    { timeout: (secs + 20) * 1000, allowFail: true },
+  );
+  const j = JSON.parse(r.stdout);
+  const sum = j.end.sum;
+  const delivered = sum.packets - sum.lost_packets;
+  return { pps: delivered / sum.seconds, lossPct: sum.lost_percent };
+}
+
+/** ping RTT (ms): median of `n` pings at 50 ms intervals. */
+function pingRtt(n = 20) {
+  const r = inNs(CLI, ['ping', '-c', String(n), '-i', '0.05', '-W', '1', LAN_HOST], {
+    allowFail: true,
+  });
+  const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  return rtts.length ? median(rtts) : NaN;
+}
+
+/** ping RTT while a TCP upload saturates the tunnel. */
+async function pingUnderLoad() {
+  const load = spawn(
+    'ip',
+    ['netns', 'exec', CLI, 'iperf3', '-c', LAN_HOST, '-t', String(SECONDS), '-p', '5202'],
+    { stdio: 'ignore' },
+  );
+  children.push(load);
+  await new Promise((r) => setTimeout(r, 1000));
+  const rtt = pingRtt(20);
+  await new Promise((r) => load.on('exit', r));
+  return rtt;
+}
+
+async function measureTransfer(pid) {
   const out = {};
-  for (const [name, rev] of [
-    ['upload', false],
-    ['download', true],
+  for (const [name, rev, streams] of [
+    ['upload', false, 1],
+    ['download', true, 1],
+    ['upload4', false, 4],
+    ['download4', true, 4],
   ]) {
     const c0 = cpuSeconds(pid);
-    const r = iperf(rev);
+    const r = iperf(rev, streams);
     const cpu = cpuSeconds(pid) - c0;
     out[name] = { mbps: r.bps / 1e6, cpuSecPerGB: cpu / (r.bytes / 1e9), bytes: r.bytes };
   }
+  out.udp64 = iperfUdp(64);
+  out.udp1400 = iperfUdp(1400);
+  out.pingIdleMs = pingRtt();
+  out.pingLoadedMs = await pingUnderLoad();
   return out;
 }
 
-async function ours() {
-  const connects = [];
-  let pid;
-  let proc;
+/** exec → first ping through the tunnel, `CONNECTS` times; `start` spawns the client. */
+async function connectTimes(start, stop) {
+  const times = [];
   for (let i = 0; i < CONNECTS; i++) {
     const t0 = performance.now();
-    proc = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        CLI,
-        process.execPath,
-        join(ROOT, 'bin/vpn.js'),
-        'connect',
-        GW,
-        '--id',
-        'client@test',
-        '--remote-id',
-        '@gw.test',
-        '--psk-file',
-        join(work, 'psk'),
-        '--json',
-      ],
-      { env, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    children.push(proc);
-    await new Promise((resolve, reject) => {
-      let buf = '';
-      proc.stdout.on('data', (d) => {
-        buf += d;
-        if (buf.includes('"event":"up"')) resolve();
-      });
-      proc.on('exit', (code) => reject(new Error(`vpn connect exited ${code}`)));
-    });
-    if (!waitPing(10000)) throw new Error('no ping through our tunnel');
-    connects.push(performance.now() - t0);
-    pid = proc.pid;
-    if (i < CONNECTS - 1) {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.on('exit', r));
-    }
+    const h = await start();
+    if (!waitPing(10000)) throw new Error('no ping through the tunnel');
+    times.push(performance.now() - t0);
+    await stop(h);
   }
-  const transfer = measureTransfer(pid);
-  const rss = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
-  proc.kill('SIGTERM');
-  await new Promise((r) => proc.on('exit', r));
-  return {
-    connectMs: { median: median(connects), p95: p95(connects), runs: connects },
-    ...transfer,
-    peakRssMB: rss,
-  };
+  return { median: median(times), p95: p95(times), runs: times };
 }
 
-function strongswan() {
+function certArgs() {
+  return [
+    '--remote-id',
+    '@rsa.gw.test',
+    '--ca',
+    join(PKI, 'ca.crt'),
+    '--cert',
+    join(PKI, 'client-rsa.crt'),
+    '--key',
+    join(PKI, 'client-rsa.p8'),
+  ];
+}
+
+/** `vpn connect` with a certificate, until "up"; resolves with the process. */
+function startOurs(args) {
+  const proc = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      CLI,
+      process.execPath,
+      join(ROOT, 'bin/vpn.js'),
+      'connect',
+      GW,
+      '--json',
+      ...args,
+    ],
+    { env, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  children.push(proc);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    proc.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('"event":"up"')) resolve(proc);
+    });
+    proc.on('exit', (code) => reject(new Error(`vpn connect exited ${code}`)));
+  });
+}
+
+const stopProc = async (proc) => {
+  proc.kill('SIGTERM');
+  if (proc.exitCode === null) await new Promise((r) => proc.on('exit', r));
+};
+
+/** strongSwan's charon-cmd from exec (its own charon, kernel-libipsec), certificate auth. */
+function startCharonCmd() {
+  const d = join(work, 'charon-cmd');
+  sh('mkdir', ['-p', d]);
+  writeFileSync(
+    join(d, 'strongswan.conf'),
+    `charon-cmd {
+  load = random nonce openssl pem pkcs1 pkcs8 x509 pubkey sha1 sha2 hmac gcm aes kdf curve25519 kernel-libipsec kernel-netlink socket-default
+  install_virtual_ip = yes
+}
+`,
+  );
+  const proc = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      CLI,
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      `mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=${d}/strongswan.conf exec charon-cmd --host ${GW} --identity "C=CH, O=ikev2-vpn test, CN=client-rsa" --remote-identity rsa.gw.test --cert ${join(PKI, 'ca.crt')} --cert ${join(PKI, 'client-rsa.crt')} --rsa ${join(PKI, 'client-rsa.key')} --profile ikev2-pub --ike-proposal aes256gcm16-prfsha256-x25519 --esp-proposal aes256gcm16`,
+    ],
+    { env, stdio: 'ignore', detached: true },
+  );
+  children.push(proc);
+  return Promise.resolve(proc);
+}
+
+const stopCharonCmd = async (proc) => {
+  // charon-cmd runs under `sh` in its own mount namespace: end the whole process group.
+  try {
+    process.kill(-proc.pid, 'SIGINT');
+  } catch {}
+  if (proc.exitCode === null) await new Promise((r) => proc.on('exit', r));
+  // Let the gateway forget the SA before the next round.
+  await new Promise((r) => setTimeout(r, 200));
+};
+
+async function ours() {
+  const connectMs = await connectTimes(() => startOurs(certArgs()), stopProc);
+  const proc = await startOurs([
+    '--id',
+    'client@test',
+    '--remote-id',
+    '@gw.test',
+    '--psk-file',
+    join(work, 'psk'),
+  ]);
+  if (!waitPing(10000)) throw new Error('no ping through our tunnel');
+  const transfer = await measureTransfer(proc.pid);
+  const rss =
+    Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))[1]) / 1024;
+  await stopProc(proc);
+  return { connectMs, ...transfer, peakRssMB: rss };
+}
+
+async function strongswan() {
+  const charonCmdMs = await connectTimes(startCharonCmd, stopCharonCmd);
   sh('bash', [join(TB, 'sw-client.sh'), '--prefix', P, 'start']);
   const pid = Number(readFileSync(`/tmp/${P}/swc/charon.pid`, 'utf8'));
   const connects = [];
@@ -168,11 +291,12 @@ function strongswan() {
     connects.push(performance.now() - t0);
     if (i < CONNECTS - 1) sh('bash', [join(TB, 'sw-client.sh'), '--prefix', P, 'down']);
   }
-  const transfer = measureTransfer(pid);
+  const transfer = await measureTransfer(pid);
   const rss = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
   sh('bash', [join(TB, 'sw-client.sh'), '--prefix', P, 'stop']);
   return {
-    connectMs: { median: median(connects), p95: p95(connects), runs: connects },
+    connectMs: charonCmdMs,
+    warmConnectMs: { median: median(connects), p95: p95(connects), runs: connects },
     ...transfer,
     peakRssMB: rss,
   };
@@ -185,18 +309,32 @@ try {
   chmodSync(join(work, 'psk'), 0o600);
   iperfServer = spawn('ip', ['netns', 'exec', LAN, 'iperf3', '-s'], { stdio: 'ignore' });
   children.push(iperfServer);
+  // A second server for the background load of the loaded-ping figure.
+  const loadServer = spawn('ip', ['netns', 'exec', LAN, 'iperf3', '-s', '-p', '5202'], {
+    stdio: 'ignore',
+  });
+  children.push(loadServer);
   await new Promise((r) => setTimeout(r, 500));
   const a = await ours();
-  const b = strongswan();
+  const b = await strongswan();
   const cpuInfo =
     readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown';
   const rows = [
-    ['TCP upload (Mbit/s)', a.upload.mbps, b.upload.mbps, 'higher'],
-    ['TCP download (Mbit/s)', a.download.mbps, b.download.mbps, 'higher'],
+    ['TCP upload, 1 stream (Mbit/s)', a.upload.mbps, b.upload.mbps, 'higher'],
+    ['TCP download, 1 stream (Mbit/s)', a.download.mbps, b.download.mbps, 'higher'],
+    ['TCP upload, 4 streams (Mbit/s)', a.upload4.mbps, b.upload4.mbps, 'higher'],
+    ['TCP download, 4 streams (Mbit/s)', a.download4.mbps, b.download4.mbps, 'higher'],
+    ['UDP 64 B upload (kpps delivered)', a.udp64.pps / 1e3, b.udp64.pps / 1e3, 'higher'],
+    ['UDP 64 B loss (%)', a.udp64.lossPct, b.udp64.lossPct, 'lower'],
+    ['UDP 1400 B upload (kpps delivered)', a.udp1400.pps / 1e3, b.udp1400.pps / 1e3, 'higher'],
+    ['UDP 1400 B loss (%)', a.udp1400.lossPct, b.udp1400.lossPct, 'lower'],
+    ['ping RTT idle (ms)', a.pingIdleMs, b.pingIdleMs, 'lower'],
+    ['ping RTT under load (ms)', a.pingLoadedMs, b.pingLoadedMs, 'lower'],
     ['client CPU s/GB, upload', a.upload.cpuSecPerGB, b.upload.cpuSecPerGB, 'lower'],
     ['client CPU s/GB, download', a.download.cpuSecPerGB, b.download.cpuSecPerGB, 'lower'],
-    ['connect median (ms)', a.connectMs.median, b.connectMs.median, 'lower'],
-    ['connect p95 (ms)', a.connectMs.p95, b.connectMs.p95, 'lower'],
+    ['connect median (ms) vs charon-cmd', a.connectMs.median, b.connectMs.median, 'lower'],
+    ['connect p95 (ms) vs charon-cmd', a.connectMs.p95, b.connectMs.p95, 'lower'],
+    ['connect median (ms) vs warm swanctl', a.connectMs.median, b.warmConnectMs.median, 'lower'],
     ['client peak RSS (MB)', a.peakRssMB, b.peakRssMB, 'lower'],
   ];
   console.log(
@@ -206,11 +344,11 @@ try {
     'strongSwan: charon 5.9.8 with kernel-libipsec (userspace ESP), warm daemon, `swanctl --initiate`',
   );
   console.log(
-    `${'figure'.padEnd(28)}${'ours'.padStart(12)}${'strongSwan'.padStart(12)}${'ours/sw'.padStart(10)}  better`,
+    `${'figure'.padEnd(38)}${'ours'.padStart(12)}${'strongSwan'.padStart(12)}${'ours/sw'.padStart(10)}  better`,
   );
   for (const [name, x, y, better] of rows) {
     console.log(
-      `${name.padEnd(28)}${x.toFixed(2).padStart(12)}${y.toFixed(2).padStart(12)}${(x / y).toFixed(2).padStart(10)}  ${better}`,
+      `${name.padEnd(38)}${x.toFixed(2).padStart(12)}${y.toFixed(2).padStart(12)}${(x / y).toFixed(2).padStart(10)}  ${better}`,
     );
   }
   const result = {
