@@ -8,10 +8,11 @@
     },
     {
       "target_name": "esp",
-      "sources": ["native/esp.c"],
+      "sources": ["native/esp.c", "native/dataplane.c"],
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "ldflags": ["-Wl,-z,now"]
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden", "-pthread"],
+      "ldflags": ["-Wl,-z,now", "-pthread"],
+      "libraries": ["-lpthread"]
     }
   ]
 }

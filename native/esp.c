@@ -54,6 +54,9 @@
  *   replayCommit(h, seq, state)           inbound: the window's commit
  *   wipe(h)                               frees the cipher context, zeroes key material; using
  *                                         the SA afterwards throws
+ *   dp*, dpStatsFields, socketpairForTests  the threaded data plane: see native/dataplane.c
+ * While a data plane holds an SA (dpSetOutbound / dpAddInbound until removed), its threads use it
+ * at any moment: every call above on it, wipe included, throws ERR_ESP_SA_INSTALLED.
  * state (Float64Array, ≥ 5): [0] last sequence number sent (outbound) or highest committed
  *   (inbound), [1] packets, [2] bytes (payload bytes, as sa.ts counts them), [3] next header and
  *   [4] payload length of the last packet `open` accepted; written by every call that changes
@@ -72,98 +75,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if !defined(OPENSSL_VERSION_MAJOR) || OPENSSL_VERSION_MAJOR < 3
-#error "native/esp.c needs the OpenSSL 3 headers that ship with Node.js >= 18"
-#endif
-
-#define API_VERSION 2
-
-#define ESP_HDR 8  /* SPI ‖ sequence number (RFC 4303 §2) */
-#define ESP_IV 8   /* explicit IV (RFC 4106 §3.1, RFC 7634 §2) */
-#define SALT_LEN 4 /* RFC 4106 §8.1, RFC 7634 §2 */
-#define NONCE_LEN (SALT_LEN + ESP_IV)
-#define SEQ_MAX 0xffffffffu
-/* The largest payload we accept: far above any IP packet, far below INT_MAX (EVP lengths). */
-#define MAX_PAYLOAD 0x3fffffff
-/* Offsets and lengths travel in an Int32Array. */
-#define MAX_BATCH_BYTES 0x7fffffff
-
-#define STATE_LEN 5
-
-#define NH_IPV4 4
-#define NH_IPV6 41
-#define NH_NONE 59 /* RFC 4303 §2.6: dummy packet */
-
-enum {
-  DROP_MALFORMED = 1,
-  DROP_NO_SA = 2,
-  DROP_REPLAY = 3,
-  DROP_AUTH = 4,
-  DROP_BAD_PADDING = 5,
-  DROP_BAD_NEXT_HEADER = 6,
-  DROP_DUMMY = 7,
-  DROP_SEQ_EXHAUSTED = 8,
-};
-
-#define SA_MAGIC 0x45535053u /* "ESPS" */
+#include "esp_core.h"
 
 /* Marks our handles so that no other external (the TUN addon's, say) passes for one. */
 static const napi_type_tag SA_TAG = {0x6b6576325f657370ULL, 0x5f73615f68616e64ULL};
 
-typedef struct {
-  const uint8_t *data;
-  size_t len;
-} span_t;
-
-typedef struct {
-  uint32_t magic;
-  int inbound;
-  int wiped;
-  EVP_CIPHER_CTX *ctx; /* keyed once at create; per packet only the nonce changes */
-  size_t icv_len;
-  uint32_t spi;
-  uint8_t nonce[NONCE_LEN]; /* salt ‖ IV; the IV half is rewritten per packet */
-  uint64_t packets;
-  uint64_t bytes;
-  /* outbound: last sequence number used (0 before the first packet) */
-  uint32_t seq;
-  /* inbound: RFC 6479 window, as src/esp/replay.ts */
-  uint32_t top;
-  uint32_t window_bits;
-  uint32_t nwords;
-  uint32_t *words;
-  /* per-batch scratch (elements, input spans, next headers), grown only for a larger batch */
-  napi_value *vals;
-  span_t *spans;
-  uint8_t *nhs;
-  uint32_t scratch_cap;
-  /*
-   * Set while a batch reads its arrays: napi_get_element may run JS (an accessor), which must
-   * not re-enter or wipe this SA; pointers into the elements are taken only afterwards, when no
-   * JS can run until the call returns, so none can be detached or freed under us.
-   */
-  int busy;
-} sa_t;
-
 /* ---------------------------------------------------------------- errors and arguments ---- */
 
-static napi_value throw_type(napi_env env, const char *msg) {
+napi_value esp_throw_type(napi_env env, const char *msg) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
   return NULL;
 }
 
-static napi_value throw_range(napi_env env, const char *msg) {
+napi_value esp_throw_range(napi_env env, const char *msg) {
   napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
   return NULL;
 }
 
-static napi_value throw_plain(napi_env env, const char *code, const char *msg) {
+napi_value esp_throw_plain(napi_env env, const char *code, const char *msg) {
   napi_throw_error(env, code, msg);
   return NULL;
 }
 
 /* A Uint8Array (Buffer included): its bytes and length. */
-static int get_bytes(napi_env env, napi_value v, const uint8_t **data, size_t *len) {
+int esp_get_bytes(napi_env env, napi_value v, const uint8_t **data, size_t *len) {
   bool is_typed = false;
   napi_typedarray_type tt;
   napi_value ab;
@@ -194,7 +129,7 @@ static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, size
 }
 
 /* A number that is an integer in [0, max]. */
-static int get_uint(napi_env env, napi_value v, double max, uint32_t *out) {
+int esp_get_uint(napi_env env, napi_value v, double max, uint32_t *out) {
   napi_valuetype t;
   double d;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return 0;
@@ -204,29 +139,47 @@ static int get_uint(napi_env env, napi_value v, double max, uint32_t *out) {
   return 1;
 }
 
-/* An SA handle of the wanted direction; throws (and returns NULL) otherwise or once wiped. */
-static sa_t *get_sa(napi_env env, napi_value v, int inbound) {
+sa_t *esp_sa_of(napi_env env, napi_value v) {
   napi_valuetype t;
   bool tagged = false;
   void *p = NULL;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
       napi_check_object_type_tag(env, v, &SA_TAG, &tagged) != napi_ok || !tagged ||
       napi_get_value_external(env, v, &p) != napi_ok || p == NULL ||
-      ((sa_t *)p)->magic != SA_MAGIC) {
-    throw_type(env, "expected an ESP SA handle");
+      ((sa_t *)p)->magic != SA_MAGIC)
+    return NULL;
+  return (sa_t *)p;
+}
+
+static napi_value throw_installed(napi_env env) {
+  return esp_throw_plain(env, "ERR_ESP_SA_INSTALLED",
+                         "this ESP SA is installed in a data plane (remove it first)");
+}
+
+/*
+ * An SA handle of the wanted direction; throws (and returns NULL) otherwise, once wiped, or
+ * while a data plane holds it.
+ */
+static sa_t *get_sa(napi_env env, napi_value v, int inbound) {
+  sa_t *sa = esp_sa_of(env, v);
+  if (!sa) {
+    esp_throw_type(env, "expected an ESP SA handle");
     return NULL;
   }
-  sa_t *sa = (sa_t *)p;
+  if (sa->installed) {
+    throw_installed(env);
+    return NULL;
+  }
   if (sa->busy) {
-    throw_plain(env, "ERR_ESP_SA_BUSY", "this ESP SA is in a batch call (re-entered from JS)");
+    esp_throw_plain(env, "ERR_ESP_SA_BUSY", "this ESP SA is in a batch call (re-entered from JS)");
     return NULL;
   }
   if (sa->inbound != inbound) {
-    throw_type(env, inbound ? "expected an inbound ESP SA" : "expected an outbound ESP SA");
+    esp_throw_type(env, inbound ? "expected an inbound ESP SA" : "expected an outbound ESP SA");
     return NULL;
   }
   if (sa->wiped) {
-    throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
+    esp_throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
     return NULL;
   }
   return sa;
@@ -253,17 +206,6 @@ static int ensure_scratch(sa_t *sa, uint32_t n) {
   sa->nhs = nhs;
   sa->scratch_cap = cap;
   return 1;
-}
-
-static inline void put_be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
-static inline uint32_t get_be32(const uint8_t *p) {
-  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 /* ------------------------------------------------- anti-replay window (RFC 4303 §3.4.3) ---- */
@@ -295,23 +237,15 @@ static void replay_commit(sa_t *sa, uint32_t seq) {
 
 /* ------------------------------------------------------------------------ the crypto ---- */
 
-/* RFC 4303 §2.4: padding that makes pad length ‖ next header end on a 4-byte boundary. */
-static inline size_t pad_len(size_t len) { return (4 - ((len + 2) & 3)) & 3; }
-
-/* Bytes of the ESP packet for a payload of `len` bytes. */
-static inline size_t sealed_len(const sa_t *sa, size_t len) {
-  return ESP_HDR + ESP_IV + len + pad_len(len) + 2 + sa->icv_len;
-}
-
 /*
  * Seals one payload with sequence number sa->seq + 1 into `out` (sealed_len bytes). The sequence
  * number is consumed before encrypting: never reused, even if OpenSSL were to fail (RFC 4303
  * §3.3.3). Returns 1, or 0 if OpenSSL failed (the caller throws).
  */
-static int seal_one(sa_t *sa, const uint8_t *payload, size_t len, uint8_t nh, uint8_t *out) {
+int esp_seal_one(sa_t *sa, const uint8_t *payload, size_t len, uint8_t nh, uint8_t *out) {
   uint32_t seq = ++sa->seq;
   int outl;
-  size_t pad = pad_len(len);
+  size_t pad = esp_pad_len(len);
   uint8_t trailer[5]; /* at most 3 padding bytes, pad length, next header */
   for (size_t i = 0; i < pad; i++) trailer[i] = (uint8_t)(i + 1);
   trailer[pad] = (uint8_t)pad;
@@ -380,7 +314,7 @@ static int open_checked(sa_t *sa, const uint8_t *p, size_t len, uint8_t *out, si
  * A dropped packet leaves `out` zeroed (untouched before the ICV check, wiped after it):
  * unauthenticated or refused plaintext never stays in a buffer that JS hands out.
  */
-static int open_one(sa_t *sa, const uint8_t *p, size_t len, uint8_t *out, size_t *payload_len,
+int esp_open_one(sa_t *sa, const uint8_t *p, size_t len, uint8_t *out, size_t *payload_len,
                     uint8_t *nh) {
   int code = open_checked(sa, p, len, out, payload_len, nh);
   if (code >= DROP_AUTH) OPENSSL_cleanse(out, len - ESP_HDR - ESP_IV - sa->icv_len);
@@ -439,9 +373,11 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   size_t keymat_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 ||
       napi_get_value_bool(env, argv[0], &inbound) != napi_ok ||
-      !get_uint(env, argv[1], 65535, &encr) || !get_bytes(env, argv[2], &keymat, &keymat_len) ||
-      !get_uint(env, argv[3], 4294967295.0, &spi) || !get_uint(env, argv[4], 4294967295.0, &window))
-    return throw_type(env,
+      !esp_get_uint(env, argv[1], 65535, &encr) ||
+      !esp_get_bytes(env, argv[2], &keymat, &keymat_len) ||
+      !esp_get_uint(env, argv[3], 4294967295.0, &spi) ||
+      !esp_get_uint(env, argv[4], 4294967295.0, &window))
+    return esp_throw_type(env,
                       "create(inbound: boolean, encrId: number, keymat: Uint8Array, spi: uint32, "
                       "replayWindow: number): bad arguments");
   size_t icv_len = 0;
@@ -454,15 +390,15 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (!cipher) {
     if (encr == 28 && key_len == 32) return undef; /* this OpenSSL lacks ChaCha20-Poly1305 */
     /* The same refusal as createAead in src/crypto/aead.ts. */
-    return throw_range(env, encr == 28 ? "\"keymat\" expected 36 bytes for ChaCha20-Poly1305"
+    return esp_throw_range(env, encr == 28 ? "\"keymat\" expected 36 bytes for ChaCha20-Poly1305"
                                        : "\"keymat\" expected 20, 28 or 36 bytes for AES-GCM");
   }
   /* As replay.ts: a power of two ≥ 32 (RFC 6479 §2 works in whole words). */
   if (inbound && (window < 32 || (window & (window - 1)) != 0 || window > (1u << 24)))
-    return throw_range(env, "\"replayWindow\" expected a power of two from 32 to 2^24");
+    return esp_throw_range(env, "\"replayWindow\" expected a power of two from 32 to 2^24");
 
   sa_t *sa = calloc(1, sizeof *sa);
-  if (!sa) return throw_plain(env, "ENOMEM", "out of memory");
+  if (!sa) return esp_throw_plain(env, "ENOMEM", "out of memory");
   sa->magic = SA_MAGIC;
   sa->inbound = inbound;
   sa->spi = spi;
@@ -484,28 +420,26 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   napi_value ext;
   if (napi_create_external(env, sa, sa_finalize, NULL, &ext) != napi_ok) {
     sa_finalize(env, sa, NULL);
-    return throw_plain(env, "ENOMEM", "cannot create the SA handle");
+    return esp_throw_plain(env, "ENOMEM", "cannot create the SA handle");
   }
   if (napi_type_tag_object(env, ext, &SA_TAG) != napi_ok)
-    return throw_plain(env, "ERR_ESP_NATIVE", "cannot tag the SA handle");
+    return esp_throw_plain(env, "ERR_ESP_NATIVE", "cannot tag the SA handle");
   return ext;
 }
 
 static napi_value js_wipe(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_valuetype t;
-  bool tagged = false;
-  void *p = NULL;
+  sa_t *sa = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external ||
-      napi_check_object_type_tag(env, argv[0], &SA_TAG, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, argv[0], &p) != napi_ok || p == NULL ||
-      ((sa_t *)p)->magic != SA_MAGIC)
-    return throw_type(env, "wipe(handle): expected an ESP SA handle");
-  if (((sa_t *)p)->busy)
-    return throw_plain(env, "ERR_ESP_SA_BUSY", "this ESP SA is in a batch call (re-entered from JS)");
-  sa_release((sa_t *)p); /* idempotent; the struct itself goes with the handle's finalizer */
+      (sa = esp_sa_of(env, argv[0])) == NULL)
+    return esp_throw_type(env, "wipe(handle): expected an ESP SA handle");
+  if (sa->busy)
+    return esp_throw_plain(env, "ERR_ESP_SA_BUSY",
+                           "this ESP SA is in a batch call (re-entered from JS)");
+  /* A data-plane thread may be sealing or opening with it right now. */
+  if (sa->installed) return throw_installed(env);
+  sa_release(sa); /* idempotent; the struct itself goes with the handle's finalizer */
   return NULL;
 }
 
@@ -519,27 +453,27 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
   uint32_t nh;
   void *state;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5)
-    return throw_type(env, "seal(handle, payload, nextHeader, state, out): bad arguments");
+    return esp_throw_type(env, "seal(handle, payload, nextHeader, state, out): bad arguments");
   sa_t *sa = get_sa(env, argv[0], 0);
   if (!sa) return NULL;
-  if (!get_bytes(env, argv[1], &payload, &len))
-    return throw_type(env, "seal: payload must be a Uint8Array");
-  if (!get_uint(env, argv[2], 255, &nh))
-    return throw_type(env, "seal: nextHeader must be an integer from 0 to 255");
+  if (!esp_get_bytes(env, argv[1], &payload, &len))
+    return esp_throw_type(env, "seal: payload must be a Uint8Array");
+  if (!esp_get_uint(env, argv[2], 255, &nh))
+    return esp_throw_type(env, "seal: nextHeader must be an integer from 0 to 255");
   if (!get_typed(env, argv[3], napi_float64_array, STATE_LEN, &state, &state_len))
-    return throw_type(env, "seal: state must be a Float64Array of 5 or more");
-  if (!get_bytes(env, argv[4], &out_p, &out_len))
-    return throw_type(env, "seal: out must be a Uint8Array");
-  if (len > MAX_PAYLOAD) return throw_range(env, "seal: payload too large");
-  if (out_len < sealed_len(sa, len)) return throw_range(env, "seal: out is too short");
+    return esp_throw_type(env, "seal: state must be a Float64Array of 5 or more");
+  if (!esp_get_bytes(env, argv[4], &out_p, &out_len))
+    return esp_throw_type(env, "seal: out must be a Uint8Array");
+  if (len > MAX_PAYLOAD) return esp_throw_range(env, "seal: payload too large");
+  if (out_len < esp_sealed_len(sa, len)) return esp_throw_range(env, "seal: out is too short");
   napi_value ret;
   if (sa->seq >= SEQ_MAX) {
     napi_create_int32(env, DROP_SEQ_EXHAUSTED, &ret);
     return ret;
   }
-  int ok = seal_one(sa, payload, len, (uint8_t)nh, (uint8_t *)out_p);
+  int ok = esp_seal_one(sa, payload, len, (uint8_t)nh, (uint8_t *)out_p);
   write_state(sa, (double *)state);
-  if (!ok) return throw_plain(env, "ERR_ESP_CRYPTO", "seal: OpenSSL failed");
+  if (!ok) return esp_throw_plain(env, "ERR_ESP_CRYPTO", "seal: OpenSSL failed");
   napi_create_int32(env, 0, &ret);
   return ret;
 }
@@ -553,21 +487,22 @@ static int64_t read_elements(napi_env env, sa_t *sa, napi_value arr, const char 
   uint32_t n = 0;
   if (napi_is_array(env, arr, &is_arr) != napi_ok || !is_arr ||
       napi_get_array_length(env, arr, &n) != napi_ok) {
-    throw_type(env, what);
+    esp_throw_type(env, what);
     return -1;
   }
   if (n > (uint32_t)(INT32_MAX / 3)) {
-    throw_range(env, "batch too large");
+    esp_throw_range(env, "batch too large");
     return -1;
   }
   if (!ensure_scratch(sa, n)) {
-    throw_plain(env, "ENOMEM", "out of memory");
+    esp_throw_plain(env, "ENOMEM", "out of memory");
     return -1;
   }
   for (uint32_t i = 0; i < n; i++) {
     if (napi_get_element(env, arr, i, &sa->vals[i]) != napi_ok) {
       bool pending = false;
-      if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) throw_type(env, what);
+      if (napi_is_exception_pending(env, &pending) != napi_ok || !pending)
+        esp_throw_type(env, what);
       return -1;
     }
   }
@@ -577,8 +512,8 @@ static int64_t read_elements(napi_env env, sa_t *sa, napi_value arr, const char 
 /* Fills sa->spans from sa->vals (no JS runs here). Returns 1, or 0 with a TypeError thrown. */
 static int spans_of(napi_env env, sa_t *sa, uint32_t n, const char *what) {
   for (uint32_t i = 0; i < n; i++)
-    if (!get_bytes(env, sa->vals[i], &sa->spans[i].data, &sa->spans[i].len)) {
-      throw_type(env, what);
+    if (!esp_get_bytes(env, sa->vals[i], &sa->spans[i].data, &sa->spans[i].len)) {
+      esp_throw_type(env, what);
       return 0;
     }
   return 1;
@@ -591,7 +526,8 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
   size_t meta_len, state_len;
   napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5)
-    return throw_type(env, "sealBatch(handle, payloads, nextHeaders, meta, state): bad arguments");
+    return esp_throw_type(env,
+                          "sealBatch(handle, payloads, nextHeaders, meta, state): bad arguments");
   sa_t *sa = get_sa(env, argv[0], 0);
   if (!sa) return NULL;
   const char *bad_payloads = "sealBatch: payloads must be an array of Uint8Array";
@@ -606,7 +542,7 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
     bad_nh = "sealBatch: bad nextHeaders";
   } else if (t == napi_number) {
     uint32_t nh;
-    if (!get_uint(env, argv[2], 255, &nh))
+    if (!esp_get_uint(env, argv[2], 255, &nh))
       bad_nh = "sealBatch: nextHeader must be an integer from 0 to 255";
     else if (n > 0)
       memset(sa->nhs, (int)nh, n);
@@ -619,7 +555,7 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
     for (uint32_t i = 0; !bad_nh && i < n; i++) {
       napi_value el;
       uint32_t nh;
-      if (napi_get_element(env, argv[2], i, &el) != napi_ok || !get_uint(env, el, 255, &nh))
+      if (napi_get_element(env, argv[2], i, &el) != napi_ok || !esp_get_uint(env, el, 255, &nh))
         bad_nh = "sealBatch: every nextHeader must be an integer from 0 to 255";
       else
         sa->nhs[i] = (uint8_t)nh;
@@ -630,27 +566,27 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
   if (bad_nh) {
     bool pending = false;
     if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return NULL;
-    return throw_type(env, bad_nh);
+    return esp_throw_type(env, bad_nh);
   }
-  if (sa->wiped) return throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
+  if (sa->wiped) return esp_throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
   if (!spans_of(env, sa, n, bad_payloads)) return NULL;
   if (!get_typed(env, argv[3], napi_int32_array, (size_t)n * 3, &meta_p, &meta_len))
-    return throw_type(env, "sealBatch: meta must be an Int32Array of 3 per payload or more");
+    return esp_throw_type(env, "sealBatch: meta must be an Int32Array of 3 per payload or more");
   if (!get_typed(env, argv[4], napi_float64_array, STATE_LEN, &state, &state_len))
-    return throw_type(env, "sealBatch: state must be a Float64Array of 5 or more");
+    return esp_throw_type(env, "sealBatch: state must be a Float64Array of 5 or more");
   /* Sequence numbers left before 2^32 - 1: the rest of the batch is dropped, as sa.ts would. */
   uint64_t avail = SEQ_MAX - sa->seq;
   uint32_t sealable = avail < n ? (uint32_t)avail : n;
   uint64_t total = 0;
   for (uint32_t i = 0; i < sealable; i++) {
-    if (sa->spans[i].len > MAX_PAYLOAD) return throw_range(env, "sealBatch: payload too large");
-    total += sealed_len(sa, sa->spans[i].len);
+    if (sa->spans[i].len > MAX_PAYLOAD) return esp_throw_range(env, "sealBatch: payload too large");
+    total += esp_sealed_len(sa, sa->spans[i].len);
   }
-  if (total > MAX_BATCH_BYTES) return throw_range(env, "sealBatch: batch too large");
+  if (total > MAX_BATCH_BYTES) return esp_throw_range(env, "sealBatch: batch too large");
   void *data;
   napi_value ab;
   if (napi_create_arraybuffer(env, (size_t)total, &data, &ab) != napi_ok)
-    return throw_plain(env, "ENOMEM", "sealBatch: cannot allocate the output");
+    return esp_throw_plain(env, "ENOMEM", "sealBatch: cannot allocate the output");
   int32_t *meta = (int32_t *)meta_p;
   size_t off = 0;
   for (uint32_t i = 0; i < n; i++) {
@@ -662,10 +598,10 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
       continue;
     }
     size_t plen = sa->spans[i].len;
-    size_t slen = sealed_len(sa, plen);
-    if (!seal_one(sa, sa->spans[i].data, plen, sa->nhs[i], (uint8_t *)data + off)) {
+    size_t slen = esp_sealed_len(sa, plen);
+    if (!esp_seal_one(sa, sa->spans[i].data, plen, sa->nhs[i], (uint8_t *)data + off)) {
       write_state(sa, (double *)state);
-      return throw_plain(env, "ERR_ESP_CRYPTO", "sealBatch: OpenSSL failed");
+      return esp_throw_plain(env, "ERR_ESP_CRYPTO", "sealBatch: OpenSSL failed");
     }
     m[0] = (int32_t)off;
     m[1] = (int32_t)slen;
@@ -685,25 +621,25 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t len, state_len, out_len;
   void *state_p;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
-    return throw_type(env, "open(handle, packet, state, out): bad arguments");
+    return esp_throw_type(env, "open(handle, packet, state, out): bad arguments");
   sa_t *sa = get_sa(env, argv[0], 1);
   if (!sa) return NULL;
-  if (!get_bytes(env, argv[1], &pkt, &len))
-    return throw_type(env, "open: packet must be a Uint8Array");
+  if (!esp_get_bytes(env, argv[1], &pkt, &len))
+    return esp_throw_type(env, "open: packet must be a Uint8Array");
   if (!get_typed(env, argv[2], napi_float64_array, STATE_LEN, &state_p, &state_len))
-    return throw_type(env, "open: state must be a Float64Array of 5 or more");
-  if (!get_bytes(env, argv[3], &out_p, &out_len))
-    return throw_type(env, "open: out must be a Uint8Array");
+    return esp_throw_type(env, "open: state must be a Float64Array of 5 or more");
+  if (!esp_get_bytes(env, argv[3], &out_p, &out_len))
+    return esp_throw_type(env, "open: out must be a Uint8Array");
   double *state = (double *)state_p;
   size_t min = ESP_HDR + ESP_IV + 2 + sa->icv_len;
   napi_value ret;
   int code = DROP_MALFORMED;
   if (len >= min) {
     if (out_len < len - ESP_HDR - ESP_IV - sa->icv_len)
-      return throw_range(env, "open: out is too short");
+      return esp_throw_range(env, "open: out is too short");
     size_t plen = 0;
     uint8_t nh = 0;
-    code = open_one(sa, pkt, len, (uint8_t *)out_p, &plen, &nh);
+    code = esp_open_one(sa, pkt, len, (uint8_t *)out_p, &plen, &nh);
     write_state(sa, state);
     if (code == 0) {
       state[3] = nh;
@@ -720,7 +656,7 @@ static napi_value js_open_batch(napi_env env, napi_callback_info info) {
   void *meta_p, *state;
   size_t meta_len, state_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
-    return throw_type(env, "openBatch(handle, packets, meta, state): bad arguments");
+    return esp_throw_type(env, "openBatch(handle, packets, meta, state): bad arguments");
   sa_t *sa = get_sa(env, argv[0], 1);
   if (!sa) return NULL;
   const char *bad_packets = "openBatch: packets must be an array of Uint8Array";
@@ -729,21 +665,21 @@ static napi_value js_open_batch(napi_env env, napi_callback_info info) {
   sa->busy = 0;
   if (n64 < 0) return NULL;
   uint32_t n = (uint32_t)n64;
-  if (sa->wiped) return throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
+  if (sa->wiped) return esp_throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
   if (!spans_of(env, sa, n, bad_packets)) return NULL;
   if (!get_typed(env, argv[2], napi_int32_array, (size_t)n * 3, &meta_p, &meta_len))
-    return throw_type(env, "openBatch: meta must be an Int32Array of 3 per packet or more");
+    return esp_throw_type(env, "openBatch: meta must be an Int32Array of 3 per packet or more");
   if (!get_typed(env, argv[3], napi_float64_array, STATE_LEN, &state, &state_len))
-    return throw_type(env, "openBatch: state must be a Float64Array of 5 or more");
+    return esp_throw_type(env, "openBatch: state must be a Float64Array of 5 or more");
   size_t min = ESP_HDR + ESP_IV + 2 + sa->icv_len;
   uint64_t total = 0;
   for (uint32_t i = 0; i < n; i++)
     if (sa->spans[i].len >= min) total += sa->spans[i].len - ESP_HDR - ESP_IV - sa->icv_len;
-  if (total > MAX_BATCH_BYTES) return throw_range(env, "openBatch: batch too large");
+  if (total > MAX_BATCH_BYTES) return esp_throw_range(env, "openBatch: batch too large");
   void *data;
   napi_value ab;
   if (napi_create_arraybuffer(env, (size_t)total, &data, &ab) != napi_ok)
-    return throw_plain(env, "ENOMEM", "openBatch: cannot allocate the output");
+    return esp_throw_plain(env, "ENOMEM", "openBatch: cannot allocate the output");
   int32_t *meta = (int32_t *)meta_p;
   size_t off = 0;
   for (uint32_t i = 0; i < n; i++) {
@@ -751,7 +687,8 @@ static napi_value js_open_batch(napi_env env, napi_callback_info info) {
     size_t len = sa->spans[i].len, plen = 0;
     uint8_t nh = 0;
     int code = len < min ? DROP_MALFORMED
-                         : open_one(sa, sa->spans[i].data, len, (uint8_t *)data + off, &plen, &nh);
+                         : esp_open_one(sa, sa->spans[i].data, len, (uint8_t *)data + off,
+                                        &plen, &nh);
     m[0] = code ? -code : (int32_t)off;
     m[1] = (int32_t)plen;
     m[2] = nh;
@@ -770,13 +707,13 @@ static napi_value js_set_sequence(napi_env env, napi_callback_info info) {
   void *state;
   size_t state_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return throw_type(env, "setSequence(handle, seq, state): bad arguments");
+    return esp_throw_type(env, "setSequence(handle, seq, state): bad arguments");
   sa_t *sa = get_sa(env, argv[0], 0);
   if (!sa) return NULL;
-  if (!get_uint(env, argv[1], 4294967295.0, &seq))
-    return throw_type(env, "setSequence: seq must be an integer from 0 to 2^32 - 1");
+  if (!esp_get_uint(env, argv[1], 4294967295.0, &seq))
+    return esp_throw_type(env, "setSequence: seq must be an integer from 0 to 2^32 - 1");
   if (!get_typed(env, argv[2], napi_float64_array, STATE_LEN, &state, &state_len))
-    return throw_type(env, "setSequence: state must be a Float64Array of 5 or more");
+    return esp_throw_type(env, "setSequence: state must be a Float64Array of 5 or more");
   sa->seq = seq;
   write_state(sa, (double *)state);
   return NULL;
@@ -788,12 +725,12 @@ static napi_value js_replay_check(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   double d;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return throw_type(env, "replayCheck(handle, seq): bad arguments");
+    return esp_throw_type(env, "replayCheck(handle, seq): bad arguments");
   sa_t *sa = get_sa(env, argv[0], 1);
   if (!sa) return NULL;
   if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_number ||
       napi_get_value_double(env, argv[1], &d) != napi_ok)
-    return throw_type(env, "replayCheck: seq must be a number");
+    return esp_throw_type(env, "replayCheck: seq must be a number");
   /* As replay.ts: anything that is not a sequence number in 1 … 2^32 - 1 is refused. */
   bool ok = d >= 1 && d <= 4294967295.0 && d == (double)(uint32_t)d &&
             replay_check(sa, (uint32_t)d);
@@ -809,13 +746,13 @@ static napi_value js_replay_commit(napi_env env, napi_callback_info info) {
   void *state;
   size_t state_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return throw_type(env, "replayCommit(handle, seq, state): bad arguments");
+    return esp_throw_type(env, "replayCommit(handle, seq, state): bad arguments");
   sa_t *sa = get_sa(env, argv[0], 1);
   if (!sa) return NULL;
-  if (!get_uint(env, argv[1], 4294967295.0, &seq))
-    return throw_type(env, "replayCommit: seq must be an integer from 0 to 2^32 - 1");
+  if (!esp_get_uint(env, argv[1], 4294967295.0, &seq))
+    return esp_throw_type(env, "replayCommit: seq must be an integer from 0 to 2^32 - 1");
   if (!get_typed(env, argv[2], napi_float64_array, STATE_LEN, &state, &state_len))
-    return throw_type(env, "replayCommit: state must be a Float64Array of 5 or more");
+    return esp_throw_type(env, "replayCommit: state must be a Float64Array of 5 or more");
   replay_commit(sa, seq);
   write_state(sa, (double *)state);
   return NULL;
@@ -843,7 +780,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"replayCommit", NULL, js_replay_commit, NULL, NULL, NULL, napi_default, NULL},
       {"wipe", NULL, js_wipe, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
+    return NULL;
+  if (!dp_register(env, exports)) return NULL;
   return exports;
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds the addons at install time with the node-gyp that npm bundles: tun (native/tun.c) and the
-// optional ESP fast path esp (native/esp.c). Uses the machine's Node headers when present (no
-// download). A failed build does not fail the install: `vpn connect` then explains that the TUN
-// addon is missing; without esp.node, ESP runs on the JavaScript path.
+// optional ESP fast path esp (native/esp.c, with the threaded data plane native/dataplane.c). Uses
+// the machine's Node headers when present (no download). A failed build does not fail the
+// install: `vpn connect` then explains that the TUN addon is missing; without esp.node, ESP runs
+// on the JavaScript path (no data plane threads).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -25,7 +26,7 @@ const tunBuilt =
     spawnSync('node-gyp', ['build', 'tun'], { stdio: 'inherit', shell: false }).status === 0);
 if (r.status !== 0 && tunBuilt) {
   console.warn(
-    'ikev2-vpn: building the ESP fast-path addon (native/esp.c) failed; ESP uses the JavaScript path.',
+    'ikev2-vpn: building the ESP fast-path addon (native/esp.c, native/dataplane.c) failed; ESP uses the JavaScript path.',
   );
 } else if (r.status !== 0) {
   console.warn(

@@ -108,8 +108,12 @@ export interface NativeEspAddon {
   wipe(sa: object): void;
 }
 
-/** The interface version this wrapper speaks (API_VERSION in native/esp.c). */
-const API_VERSION = 2;
+/**
+ * The interface version this wrapper speaks (API_VERSION in native/esp_core.h). 3: the threaded
+ * data plane's exports (native/dataplane.c, wrapped by src/fastpath/dataplane.ts), and an SA
+ * installed in a data plane refuses every call here (ERR_ESP_SA_INSTALLED).
+ */
+const API_VERSION = 3;
 
 /** Encryption transform IDs the addon implements (IANA, as in src/crypto/aead.ts), → ICV length. */
 const NATIVE_ICV_LENGTH: ReadonlyMap<number, number> = new Map([
