@@ -31,6 +31,7 @@ import type {
   RetransmitPolicy,
   TimerId,
 } from '../ike/session.js';
+import type { ProposalSpec } from '../ike/sa/proposals.js';
 import {
   DEFAULT_ESP_PROPOSALS,
   DEFAULT_IKE_PROPOSALS,
@@ -38,7 +39,11 @@ import {
 } from '../ike/sa/proposals.js';
 import { anyTs, tsFromCidr } from '../ike/sa/traffic-selectors.js';
 import { UdpTransport, localAddressFor } from '../net/udp.js';
-import type { UdpEndpoint } from '../net/udp.js';
+import type { DatagramTransport, UdpCounters, UdpEndpoint } from '../net/udp.js';
+import { DataPlaneTransport } from '../net/dataplane-transport.js';
+import { dataPlaneStatus } from '../fastpath/dataplane.js';
+import { nativeEspSupports } from '../esp/native.js';
+import type { DataPlaneStats } from '../fastpath/dataplane.js';
 import { openTun } from '../tun/linux.js';
 import type { TunDevice } from '../tun/tun.js';
 import { NetConfigurator } from '../tun/netcfg.js';
@@ -78,7 +83,11 @@ export interface TunnelOptions {
   ikeRekeyMs?: number;
   /** CHILD_SA lifetime before we rekey it, in ms (0 = only the gateway rekeys; default 50 min). */
   rekeyMs?: number;
-  /** Use the native batched ESP path when the addon is built (default true; VPN_FAST_PATH=0). */
+  /**
+   * Use the native data plane (its own threads for TUN → ESP → UDP and back) when the addon is
+   * built, else the native batched ESP calls from JavaScript (default true; VPN_FAST_PATH=0 turns
+   * both off: everything in JavaScript).
+   */
   fastPath?: boolean;
   /** Rekey the CHILD_SA after this many bytes / packets in either direction (RFC 4301 §4.4.2.1). */
   rekeyBytes?: number;
@@ -121,8 +130,11 @@ export interface TunnelSummary {
   routes: string[];
   ike: EstablishedInfo;
   connectMs: number;
-  /** Which ESP implementation carries the traffic: the native addon or JavaScript. */
-  espPath: 'native' | 'js';
+  /**
+   * Which ESP implementation carries the traffic: the native data plane's threads, native batched
+   * ESP called from JavaScript, or JavaScript alone.
+   */
+  espPath: 'threaded' | 'native' | 'js';
 }
 
 export type TunnelEvent =
@@ -142,7 +154,9 @@ export interface TunnelStatus {
   ike: IkeSession['counters'];
   esp: Record<string, number>;
   tun?: ReturnType<TunDevice['stats']>;
-  udp?: UdpTransport['counters'];
+  udp?: UdpCounters;
+  /** The native data plane's own counters, when it carries ESP. */
+  dataplane?: DataPlaneStats;
   keepalivesSent: number;
 }
 
@@ -159,7 +173,9 @@ export class Tunnel {
   private readonly listeners: ((e: TunnelEvent) => void)[] = [];
   private session: IkeSession | undefined;
   private readonly engine: EspEngine;
-  private udp: UdpTransport | undefined;
+  private udp: DatagramTransport | undefined;
+  /** The native data plane, when it carries ESP (then `udp` is it, too). */
+  private dp: DataPlaneTransport | undefined;
   private tun: TunDevice | undefined;
   private netcfg: NetConfigurator | undefined;
   private readonly timers = new Map<
@@ -280,11 +296,11 @@ export class Tunnel {
       if (opts.killSwitch) await this.installKillSwitch(this.netcfg, remote.address);
       this.tun = openTun({ name: opts.tunName ?? 'vpn%d', mtu });
 
-      this.udp = await UdpTransport.open(isIP(this.gatewayAddress) === 6 ? 6 : 4, 0, {
-        onIke: (data, from) => this.feed({ kind: 'datagram', data, from }),
-        onEsp: (data) => this.onEsp(data),
-        onError: (err) => this.log.warn('net', `socket error: ${err.message}`),
-      });
+      this.udp = await this.openTransport(
+        isIP(this.gatewayAddress) === 6 ? 6 : 4,
+        this.tun,
+        espProposals,
+      );
 
       this.sessionConfig = {
         localId,
@@ -309,7 +325,7 @@ export class Tunnel {
         this.connectResolve = resolve;
         this.connectReject = reject;
       });
-      this.tun.onPackets((pkts) => this.onTunPackets(pkts));
+      if (!this.dp) this.tun.onPackets((pkts) => this.onTunPackets(pkts));
       this.remote = remote;
       this.feed({
         kind: 'start',
@@ -323,6 +339,54 @@ export class Tunnel {
       await this.teardown(err, false);
       throw err;
     }
+  }
+
+  /**
+   * The socket and data path: the native data plane when it is built and allowed (its threads
+   * move ESP between the TUN device and the socket; JavaScript sees IKE only), else node:dgram
+   * with ESP through the EspEngine.
+   */
+  private async openTransport(
+    family: 4 | 6,
+    tun: TunDevice,
+    espProposals: ProposalSpec[],
+  ): Promise<DatagramTransport> {
+    const handlers = {
+      onIke: (data: Uint8Array, from: UdpEndpoint) => this.feed({ kind: 'datagram', data, from }),
+      onEsp: (data: Uint8Array) => this.onEsp(data),
+      onError: (err: Error) => this.log.warn('net', `socket error: ${err.message}`),
+    };
+    const status =
+      this.opts.fastPath === false
+        ? { available: false as const, reason: 'turned off' }
+        : tun.fd === undefined
+          ? { available: false as const, reason: 'the TUN device has no descriptor' }
+          : // The data plane implements the AEAD transforms; for anything else (AES-CBC with
+            // HMAC, say) ESP stays on the JavaScript path.
+            !espProposals.every((p) => p.encr.every((a) => nativeEspSupports(a.id)))
+            ? { available: false as const, reason: 'an ESP proposal it does not implement' }
+            : dataPlaneStatus();
+    if (status.available && tun.fd !== undefined) {
+      const dp = DataPlaneTransport.open(
+        family,
+        0,
+        {
+          ...handlers,
+          onError: (err) => this.log.error('esp', `data plane: ${err.message}`),
+          onRekeyNeeded: (spi) => this.onRekeyNeeded(spi),
+        },
+        {
+          ...(this.opts.rekeyBytes ? { bytes: this.opts.rekeyBytes } : {}),
+          ...(this.opts.rekeyPackets ? { packets: this.opts.rekeyPackets } : {}),
+        },
+      );
+      dp.attachTun(tun.fd);
+      this.dp = dp;
+      this.log.debug('esp', 'ESP on the native data plane (two threads)');
+      return dp;
+    }
+    if (!status.available) this.log.debug('esp', `native data plane not used: ${status.reason}`);
+    return UdpTransport.open(family, 0, handlers);
   }
 
   /** Sends DELETE, waits briefly for the answer, restores the host. */
@@ -495,13 +559,14 @@ export class Tunnel {
     const s: TunnelStatus = {
       state: this.state,
       ike: this.session?.counters ?? emptyIkeCounters(),
-      esp: this.engine.counters(),
+      esp: this.dp ? dataPlaneCounters(this.dp) : this.engine.counters(),
       keepalivesSent: this.keepalivesSent,
     };
     if (this.summary) s.summary = this.summary;
     if (this.upAt) s.uptimeMs = Date.now() - this.upAt;
     if (this.tun) s.tun = this.tun.stats();
     if (this.udp) s.udp = this.udp.counters;
+    if (this.dp) s.dataplane = this.dp.stats();
     return s;
   }
 
@@ -511,6 +576,9 @@ export class Tunnel {
     const session = this.session;
     if (!session) return;
     this.apply(session.handle(input, Date.now()));
+    // ESP follows the gateway's endpoint: NAT-T port floating, MOBIKE, NAT rebinding (§2.23).
+    if (this.dp && this.session === session && session.state === 'established')
+      this.dp.setPeer(session.remoteEndpoint);
   }
 
   private apply(outputs: IkeOutput[]): void {
@@ -526,8 +594,8 @@ export class Tunnel {
             () => {
               this.timers.delete(o.timer);
               // ESP traffic is proof of life for dead peer detection (RFC 7296 §2.4).
-              if (o.timer === 'dpd' && this.lastEspIn > 0)
-                this.feed({ kind: 'activity', at: this.lastEspIn });
+              const espIn = this.espInAt();
+              if (o.timer === 'dpd' && espIn > 0) this.feed({ kind: 'activity', at: espIn });
               this.feed({ kind: 'timer', timer: o.timer });
             },
             Math.max(0, o.at - Date.now()),
@@ -538,17 +606,28 @@ export class Tunnel {
         case 'clearTimer':
           this.clearTimer(o.timer);
           break;
-        case 'installChild':
+        case 'installChild': {
           this.childTsRemote = o.child.tsRemote;
-          this.engine.addInbound(o.child.inbound);
-          this.engine.setOutbound(o.child.outbound, {
+          const policy = {
             local: o.child.tsLocal.map(toRange),
             remote: o.child.tsRemote.map(toRange),
-          });
+          };
+          if (this.dp) {
+            if (this.session) this.dp.setPeer(this.session.remoteEndpoint);
+            this.dp.installChild(o.child.inbound, o.child.outbound, policy);
+          } else {
+            this.engine.addInbound(o.child.inbound);
+            this.engine.setOutbound(o.child.outbound, policy);
+          }
           break;
+        }
         case 'removeChild':
-          this.engine.removeInbound(o.inboundSpi);
-          this.engine.removeOutbound(o.outboundSpi);
+          if (this.dp) {
+            this.dp.removeChild(o.inboundSpi, o.outboundSpi);
+          } else {
+            this.engine.removeInbound(o.inboundSpi);
+            this.engine.removeOutbound(o.outboundSpi);
+          }
           break;
         case 'event':
           this.onIkeEvent(o.event);
@@ -627,7 +706,7 @@ export class Tunnel {
         routes,
         ike: info,
         connectMs: this.upAt - this.startedAt,
-        espPath: this.engine.usesNative ? 'native' : 'js',
+        espPath: this.dp ? 'threaded' : this.engine.usesNative ? 'native' : 'js',
       };
       this.scheduleKeepalive();
       this.schedulePathCheck();
@@ -740,7 +819,7 @@ export class Tunnel {
       if (!session || this.state !== 'up') return;
       const now = Date.now();
       // RFC 3948 §4: keepalives only when we are behind a NAT and have sent nothing meanwhile.
-      if (session.isNatHere && now - this.lastSentAt >= interval - 50) {
+      if (session.isNatHere && now - Math.max(this.lastSentAt, this.espOutAt()) >= interval - 50) {
         this.udp?.sendKeepalive(session.remoteEndpoint);
         this.lastSentAt = now;
         this.keepalivesSent++;
@@ -766,8 +845,8 @@ export class Tunnel {
       if (this.state !== 'up') return;
       const now = Date.now();
       if (
-        now - this.lastEspOut < interval / 2 &&
-        now - this.lastEspIn >= interval / 2 &&
+        now - this.espOutAt() < interval / 2 &&
+        now - this.espInAt() >= interval / 2 &&
         now - this.lastProbeAt >= interval
       ) {
         this.lastProbeAt = now;
@@ -793,11 +872,28 @@ export class Tunnel {
     }
     if (sent) this.lastSentAt = this.lastEspOut = Date.now();
     // Volume limit: rekey well before the 32-bit ESP sequence number runs out (RFC 4303 §3.3.3).
-    for (const spi of this.engine.rekeyNeeded) {
-      if (this.rekeyAsked.has(spi)) continue;
-      this.rekeyAsked.add(spi);
-      this.feed({ kind: 'rekeyChild' });
-    }
+    for (const spi of this.engine.rekeyNeeded) this.onRekeyNeeded(spi);
+  }
+
+  /** An SA passed a volume or sequence-number limit: rekey its CHILD_SA, once per SA. */
+  private onRekeyNeeded(spi: number): void {
+    if (this.rekeyAsked.has(spi)) return;
+    this.rekeyAsked.add(spi);
+    this.feed({ kind: 'rekeyChild' });
+  }
+
+  /** When ESP last authenticated inbound (ms since the epoch; 0 = never). */
+  private espInAt(): number {
+    if (!this.dp) return this.lastEspIn;
+    const ms = this.dp.stats().msSinceEspIn;
+    return ms === undefined ? 0 : Date.now() - ms;
+  }
+
+  /** When ESP was last sent (ms since the epoch; 0 = never). */
+  private espOutAt(): number {
+    if (!this.dp) return this.lastEspOut;
+    const ms = this.dp.stats().msSinceEspOut;
+    return ms === undefined ? 0 : Date.now() - ms;
   }
 
   private lastEspIn = 0;
@@ -825,8 +921,9 @@ export class Tunnel {
       } catch (e) {
         this.log.error('tun', `restoring host configuration failed: ${(e as Error).message}`);
       }
-      this.tun?.close();
+      // The data plane's threads use the TUN descriptor: stop them before it is closed.
       this.udp?.close();
+      this.tun?.close();
       this.engine.clear();
       this.state = 'down';
       this.emit(
@@ -843,6 +940,22 @@ export class Tunnel {
     })();
     return this.tearingDown;
   }
+}
+
+/** The data plane's counters in the EspEngine's shape (drops by reason, only those that happened). */
+function dataPlaneCounters(dp: DataPlaneTransport): Record<string, number> {
+  const s = dp.stats();
+  const out: Record<string, number> = {
+    packetsOut: s.packetsOut,
+    bytesOut: s.bytesOut,
+    packetsIn: s.packetsIn,
+    bytesIn: s.bytesIn,
+  };
+  for (const [reason, n] of Object.entries(s.drops)) if (n > 0) out[reason] = n;
+  if (s.tunWriteErrors > 0) out['tunWriteErrors'] = s.tunWriteErrors;
+  if (s.tunReadErrors > 0) out['tunReadErrors'] = s.tunReadErrors;
+  if (s.eventsDropped > 0) out['eventsDropped'] = s.eventsDropped;
+  return out;
 }
 
 function toRange(ts: TrafficSelector): TrafficSelectorRange {

@@ -26,7 +26,52 @@ export interface UdpCounters {
   sendErrors: number;
 }
 
-export class UdpTransport {
+/**
+ * What the driver needs from the socket edge: `UdpTransport` here (node:dgram, ESP handed to the
+ * JavaScript engine) or the native data plane's socket (src/net/dataplane-transport.ts, ESP
+ * handled on its own threads).
+ */
+export interface DatagramTransport {
+  readonly localPort: number;
+  readonly counters: UdpCounters;
+  sendIke(data: Uint8Array, to: UdpEndpoint, marker: boolean): void;
+  sendEsp(data: Uint8Array, to: UdpEndpoint): void;
+  sendKeepalive(to: UdpEndpoint): void;
+  close(): void;
+}
+
+/**
+ * Demultiplexes one datagram from the gateway: from port 500 it is IKE; from the NAT-T port,
+ * RFC 3948 §2.2-2.3 tell a keepalive, IKE behind the non-ESP marker and ESP apart.
+ */
+export function dispatchDatagram(
+  data: Uint8Array,
+  from: UdpEndpoint,
+  handlers: UdpHandlers,
+  counters: UdpCounters,
+): void {
+  if (from.port === 500) {
+    handlers.onIke(data, from);
+    return;
+  }
+  const c = classifyUdp4500(data);
+  switch (c.kind) {
+    case 'keepalive':
+      counters.keepalivesIn++;
+      return;
+    case 'ike':
+      handlers.onIke(c.data, from);
+      return;
+    case 'esp':
+      handlers.onEsp(c.data, from);
+      return;
+    case 'invalid':
+      counters.invalid++;
+      return;
+  }
+}
+
+export class UdpTransport implements DatagramTransport {
   private readonly socket: Socket;
   readonly counters: UdpCounters = { keepalivesIn: 0, invalid: 0, sendErrors: 0 };
   private closed = false;
@@ -50,25 +95,7 @@ export class UdpTransport {
     socket.on('message', (msg, rinfo) => {
       const from = { address: rinfo.address, port: rinfo.port };
       const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
-      if (rinfo.port === 500) {
-        handlers.onIke(data, from);
-        return;
-      }
-      const c = classifyUdp4500(data);
-      switch (c.kind) {
-        case 'keepalive':
-          t.counters.keepalivesIn++;
-          return;
-        case 'ike':
-          handlers.onIke(c.data, from);
-          return;
-        case 'esp':
-          handlers.onEsp(c.data, from);
-          return;
-        case 'invalid':
-          t.counters.invalid++;
-          return;
-      }
+      dispatchDatagram(data, from, handlers, t.counters);
     });
     socket.on('error', (e) => handlers.onError(e));
     await new Promise<void>((resolve, reject) => {

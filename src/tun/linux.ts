@@ -170,6 +170,7 @@ function wrap(a: Addon, fd: number, name: string, mtu: number): TunDevice {
   return {
     name,
     mtu,
+    fd,
     onPackets(cb) {
       if (closed || reader) return;
       reader = a.startReading(fd, (pkts) => {

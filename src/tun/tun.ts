@@ -24,6 +24,11 @@ export interface TunDevice {
   /** MTU the caller asked for (configure it on the host with `NetConfigurator.setMtu`). */
   readonly mtu: number;
   /**
+   * The kernel descriptor, for the native data plane's threads (which then read and write it
+   * themselves: `onPackets` is not used). Absent on in-memory doubles. Valid until `close`.
+   */
+  readonly fd?: number;
+  /**
    * Starts reading; `cb` receives the packets of one kernel wakeup at a time (up to 64). Only the
    * first registration counts. The arrays and buffers belong to the callee.
    */

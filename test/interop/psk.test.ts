@@ -46,11 +46,11 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
       summary.virtualIp4,
     );
     assert.ok(summary.ike.natHere, 'the NAT router is detected');
-    // The native ESP path when its addon is built, JavaScript when forced off.
+    // The native data plane (its own threads) when its addon is built, JavaScript when forced off.
     const nativeBuilt = existsSync(join(ROOT, 'build/Release/esp.node'));
     assert.equal(
       summary.espPath,
-      process.env['VPN_FAST_PATH'] === '0' || !nativeBuilt ? 'js' : 'native',
+      process.env['VPN_FAST_PATH'] === '0' || !nativeBuilt ? 'js' : 'threaded',
     );
     assert.deepEqual(summary.dns, ['203.0.113.53']);
     const addr = bed.exec(['ip', '-j', 'addr', 'show', 'dev', summary.device]).out;
