@@ -196,7 +196,7 @@ async function NetConfiguratorRecovery(name: string, ui: Ui): Promise<void> {
 
 async function connectCommand(gateway: string, flags: ConnectFlags): Promise<number> {
   if (flags.daemonChild) return daemonChild(gateway, flags);
-  const ui = new Ui(uiMode(flags.json), flags.verbose === true);
+  const ui = await Ui.create(uiMode(flags.json), flags.verbose === true);
   let secrets: Secrets;
   try {
     secrets = await gatherSecrets(flags, process.stdin.isTTY && ui.mode === 'tty');
@@ -262,7 +262,7 @@ async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Pro
 }
 
 async function daemonChild(gateway: string, flags: ConnectFlags): Promise<number> {
-  const ui = new Ui('plain', flags.verbose === true);
+  const ui = await Ui.create('plain', flags.verbose === true);
   const secrets = await new Promise<Secrets>((resolve) => {
     process.once('message', (m: { secrets: Secrets }) => resolve(m.secrets));
   });

@@ -2,12 +2,29 @@
  * What a person (or a script) sees. In a terminal: ora spinner stages and a summary. Without a
  * terminal: plain timestamped lines on stderr. With --json: one JSON object per line on stdout.
  */
-import ora from 'ora';
-import type { Ora } from 'ora';
+import type { Ora, Options as OraOptions } from 'ora';
 import type { Logger, Subsystem } from '../core/log.js';
 import type { TunnelEvent, TunnelSummary } from '../client/tunnel.js';
 
 export type UiMode = 'tty' | 'plain' | 'json';
+
+/** Stands in for ora outside a terminal, where no spinner is ever started. */
+const NO_SPINNER = {
+  isSpinning: false,
+  text: '',
+  start() {
+    return this;
+  },
+  stop() {
+    return this;
+  },
+  succeed() {
+    return this;
+  },
+  fail() {
+    return this;
+  },
+};
 
 const STAGE_TEXT: Record<string, string> = {
   resolving: 'Resolving gateway',
@@ -16,16 +33,30 @@ const STAGE_TEXT: Record<string, string> = {
   configuring: 'Configuring TUN device, routes and DNS',
 };
 
+type OraFactory = (options: OraOptions) => Ora;
+
 export class Ui {
   readonly mode: UiMode;
   private spinner: Ora | undefined;
   private readonly verbose: boolean;
   /** The last error shown, so the same failure is not printed twice (event, then exit path). */
   private shownError: string | undefined;
+  private readonly ora: OraFactory;
 
-  constructor(mode: UiMode, verbose: boolean) {
+  private constructor(mode: UiMode, verbose: boolean, ora: OraFactory | undefined) {
     this.mode = mode;
     this.verbose = verbose;
+    // Only the terminal mode draws spinners.
+    this.ora = ora ?? (() => ({ ...NO_SPINNER }) as Ora);
+  }
+
+  /**
+   * ora (with chalk and its other dependencies) is loaded only for a terminal: it costs about
+   * 11 MB of resident memory that a scripted or background tunnel would carry for days.
+   */
+  static async create(mode: UiMode, verbose: boolean): Promise<Ui> {
+    const ora = mode === 'tty' ? (await import('ora')).default : undefined;
+    return new Ui(mode, verbose, ora);
   }
 
   json(obj: Record<string, unknown>): void {
@@ -45,8 +76,8 @@ export class Ui {
         else if (this.mode === 'plain') this.line(text);
         else if (this.spinner) {
           this.spinner.succeed();
-          this.spinner = ora({ text, stream: process.stderr }).start();
-        } else this.spinner = ora({ text, stream: process.stderr }).start();
+          this.spinner = this.ora({ text, stream: process.stderr }).start();
+        } else this.spinner = this.ora({ text, stream: process.stderr }).start();
         break;
       }
       case 'nat': {
@@ -122,7 +153,7 @@ export class Ui {
     }
     this.spinner?.succeed();
     this.spinner = undefined;
-    ora({ stream: process.stderr }).succeed(
+    this.ora({ stream: process.stderr }).succeed(
       `Connected to ${s.gateway} in ${(s.connectMs / 1000).toFixed(2)} s`,
     );
     for (const l of lines.slice(1)) process.stderr.write(`  ${l}\n`);
