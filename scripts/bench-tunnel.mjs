@@ -4,6 +4,7 @@
 // test bed's NAT. Prints each figure and our/strongSwan ratios; writes JSON with --json FILE.
 //
 //   sudo node scripts/bench-tunnel.mjs [--seconds N] [--connects N] [--quick] [--json FILE]
+//   sudo node scripts/bench-tunnel.mjs --soak SECONDS [--json FILE]
 //
 // Figures: iperf3 TCP upload and download with 1 and 4 streams (client → LAN host and back), UDP
 // upload at 64- and 1400-byte payloads (packets/s delivered, loss), ping RTT idle and under TCP
@@ -12,6 +13,12 @@
 // GB moved by the client process (utime + stime from /proc/PID/stat over the transfer) and the
 // client's peak RSS. Connect times use certificate authentication on both sides (charon-cmd has
 // no PSK mode); transfers run over the PSK connection.
+//
+// --soak SECONDS: our client only, under continuous load for SECONDS (TCP upload and download in
+// turn, 30 s each, as fast as they go), its RSS sampled every 5 s from /proc/PID/status. The
+// baseline is the highest RSS of the first minute (warm-up: heaps and buffers reach their working
+// size); growth is the highest RSS after it relative to that baseline. Prints the samples and
+// the verdict (growth <= 5 %).
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +38,7 @@ const SECONDS = num('--seconds', quick ? 3 : 10);
 const CONNECTS = num('--connects', quick ? 3 : 20);
 const PKI = process.env.TB_PKI_DIR ?? '/tmp/ikev2-vpn-testbed-pki';
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+const SOAK = num('--soak', 0);
 if (process.getuid() !== 0) {
   console.error('bench-tunnel: run as root (network namespaces, TUN devices)');
   process.exit(2);
@@ -302,6 +310,98 @@ async function strongswan() {
   };
 }
 
+const rssMB = (pid) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+const peakMB = (pid) =>
+  Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+/** --soak: our client under continuous load, RSS sampled every 5 s. */
+async function soak() {
+  const proc = await startOurs([
+    '--id',
+    'client@test',
+    '--remote-id',
+    '@gw.test',
+    '--psk-file',
+    join(work, 'psk'),
+  ]);
+  if (!waitPing(10000)) throw new Error('no ping through our tunnel');
+  const t0 = performance.now();
+  const c0 = cpuSeconds(proc.pid);
+  const samples = [];
+  let bytes = 0;
+  let load;
+  let reverse = false;
+  const nextLoad = () => {
+    const secs = Math.max(1, Math.min(30, Math.ceil(SOAK - (performance.now() - t0) / 1000)));
+    const out = [];
+    load = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        CLI,
+        'iperf3',
+        '-c',
+        LAN_HOST,
+        '-t',
+        String(secs),
+        '-J',
+        ...(reverse ? ['-R'] : []),
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    children.push(load);
+    load.stdout.on('data', (d) => out.push(d));
+    load.on('exit', () => {
+      try {
+        const j = JSON.parse(Buffer.concat(out).toString());
+        bytes += j.end.sum_received.bytes;
+      } catch {}
+      reverse = !reverse;
+      if ((performance.now() - t0) / 1000 < SOAK - 1) nextLoad();
+      else load = undefined;
+    });
+  };
+  nextLoad();
+  while ((performance.now() - t0) / 1000 < SOAK) {
+    await new Promise((r) => setTimeout(r, 5000));
+    if (proc.exitCode !== null) throw new Error('the client exited during the soak');
+    const t = Math.round((performance.now() - t0) / 1000);
+    samples.push({ t, rssMB: rssMB(proc.pid) });
+    console.log(`soak ${String(t).padStart(4)} s  RSS ${samples.at(-1).rssMB.toFixed(1)} MB`);
+  }
+  while (load) await new Promise((r) => setTimeout(r, 200));
+  const cpu = cpuSeconds(proc.pid) - c0;
+  const peak = peakMB(proc.pid);
+  const status = JSON.parse(
+    sh('ip', ['netns', 'exec', CLI, process.execPath, join(ROOT, 'bin/vpn.js'), 'status', '--json'])
+      .stdout,
+  );
+  await stopProc(proc);
+  const warm = samples.filter((s) => s.t <= 60);
+  const after = samples.filter((s) => s.t > 60);
+  const baseline = Math.max(...warm.map((s) => s.rssMB));
+  const highest = after.length ? Math.max(...after.map((s) => s.rssMB)) : baseline;
+  const growthPct = ((highest - baseline) / baseline) * 100;
+  const result = {
+    date: new Date().toISOString(),
+    soakSeconds: SOAK,
+    gbMoved: bytes / 1e9,
+    cpuSecPerGB: cpu / (bytes / 1e9),
+    baselineRssMB: baseline,
+    highestRssAfterWarmupMB: highest,
+    growthPct,
+    peakRssMB: peak,
+    espPath: status.summary?.espPath,
+    samples,
+  };
+  console.log(
+    `soak: ${SOAK} s under load, ${(bytes / 1e9).toFixed(1)} GB moved; RSS baseline (first minute) ${baseline.toFixed(1)} MB, highest after ${highest.toFixed(1)} MB: growth ${growthPct.toFixed(1)} % (${growthPct <= 5 ? 'within' : 'OVER'} the 5 % bound); peak RSS ${peak.toFixed(1)} MB (${peak < 80 ? 'under' : 'OVER'} 80 MB)`,
+  );
+  return result;
+}
+
 let iperfServer;
 try {
   sh('bash', [join(TB, 'up.sh'), '--prefix', P]);
@@ -315,51 +415,57 @@ try {
   });
   children.push(loadServer);
   await new Promise((r) => setTimeout(r, 500));
-  const a = await ours();
-  const b = await strongswan();
-  const cpuInfo =
-    readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown';
-  const rows = [
-    ['TCP upload, 1 stream (Mbit/s)', a.upload.mbps, b.upload.mbps, 'higher'],
-    ['TCP download, 1 stream (Mbit/s)', a.download.mbps, b.download.mbps, 'higher'],
-    ['TCP upload, 4 streams (Mbit/s)', a.upload4.mbps, b.upload4.mbps, 'higher'],
-    ['TCP download, 4 streams (Mbit/s)', a.download4.mbps, b.download4.mbps, 'higher'],
-    ['UDP 64 B upload (kpps delivered)', a.udp64.pps / 1e3, b.udp64.pps / 1e3, 'higher'],
-    ['UDP 64 B loss (%)', a.udp64.lossPct, b.udp64.lossPct, 'lower'],
-    ['UDP 1400 B upload (kpps delivered)', a.udp1400.pps / 1e3, b.udp1400.pps / 1e3, 'higher'],
-    ['UDP 1400 B loss (%)', a.udp1400.lossPct, b.udp1400.lossPct, 'lower'],
-    ['ping RTT idle (ms)', a.pingIdleMs, b.pingIdleMs, 'lower'],
-    ['ping RTT under load (ms)', a.pingLoadedMs, b.pingLoadedMs, 'lower'],
-    ['client CPU s/GB, upload', a.upload.cpuSecPerGB, b.upload.cpuSecPerGB, 'lower'],
-    ['client CPU s/GB, download', a.download.cpuSecPerGB, b.download.cpuSecPerGB, 'lower'],
-    ['connect median (ms) vs charon-cmd', a.connectMs.median, b.connectMs.median, 'lower'],
-    ['connect p95 (ms) vs charon-cmd', a.connectMs.p95, b.connectMs.p95, 'lower'],
-    ['connect median (ms) vs warm swanctl', a.connectMs.median, b.warmConnectMs.median, 'lower'],
-    ['client peak RSS (MB)', a.peakRssMB, b.peakRssMB, 'lower'],
-  ];
-  console.log(
-    `bench-tunnel: ${SECONDS} s iperf3 per direction, ${CONNECTS} connects each; ${cpuInfo}, ${spawnSync('nproc').stdout.toString().trim()} cores`,
-  );
-  console.log(
-    'strongSwan: charon 5.9.8 with kernel-libipsec (userspace ESP), warm daemon, `swanctl --initiate`',
-  );
-  console.log(
-    `${'figure'.padEnd(38)}${'ours'.padStart(12)}${'strongSwan'.padStart(12)}${'ours/sw'.padStart(10)}  better`,
-  );
-  for (const [name, x, y, better] of rows) {
+  if (SOAK > 0) {
+    const result = await soak();
+    if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
+    process.exitCode = result.growthPct <= 5 && result.peakRssMB < 80 ? 0 : 1;
+  } else {
+    const a = await ours();
+    const b = await strongswan();
+    const cpuInfo =
+      readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown';
+    const rows = [
+      ['TCP upload, 1 stream (Mbit/s)', a.upload.mbps, b.upload.mbps, 'higher'],
+      ['TCP download, 1 stream (Mbit/s)', a.download.mbps, b.download.mbps, 'higher'],
+      ['TCP upload, 4 streams (Mbit/s)', a.upload4.mbps, b.upload4.mbps, 'higher'],
+      ['TCP download, 4 streams (Mbit/s)', a.download4.mbps, b.download4.mbps, 'higher'],
+      ['UDP 64 B upload (kpps delivered)', a.udp64.pps / 1e3, b.udp64.pps / 1e3, 'higher'],
+      ['UDP 64 B loss (%)', a.udp64.lossPct, b.udp64.lossPct, 'lower'],
+      ['UDP 1400 B upload (kpps delivered)', a.udp1400.pps / 1e3, b.udp1400.pps / 1e3, 'higher'],
+      ['UDP 1400 B loss (%)', a.udp1400.lossPct, b.udp1400.lossPct, 'lower'],
+      ['ping RTT idle (ms)', a.pingIdleMs, b.pingIdleMs, 'lower'],
+      ['ping RTT under load (ms)', a.pingLoadedMs, b.pingLoadedMs, 'lower'],
+      ['client CPU s/GB, upload', a.upload.cpuSecPerGB, b.upload.cpuSecPerGB, 'lower'],
+      ['client CPU s/GB, download', a.download.cpuSecPerGB, b.download.cpuSecPerGB, 'lower'],
+      ['connect median (ms) vs charon-cmd', a.connectMs.median, b.connectMs.median, 'lower'],
+      ['connect p95 (ms) vs charon-cmd', a.connectMs.p95, b.connectMs.p95, 'lower'],
+      ['connect median (ms) vs warm swanctl', a.connectMs.median, b.warmConnectMs.median, 'lower'],
+      ['client peak RSS (MB)', a.peakRssMB, b.peakRssMB, 'lower'],
+    ];
     console.log(
-      `${name.padEnd(38)}${x.toFixed(2).padStart(12)}${y.toFixed(2).padStart(12)}${(x / y).toFixed(2).padStart(10)}  ${better}`,
+      `bench-tunnel: ${SECONDS} s iperf3 per direction, ${CONNECTS} connects each; ${cpuInfo}, ${spawnSync('nproc').stdout.toString().trim()} cores`,
     );
+    console.log(
+      'strongSwan: charon 5.9.8 with kernel-libipsec (userspace ESP), warm daemon, `swanctl --initiate`',
+    );
+    console.log(
+      `${'figure'.padEnd(38)}${'ours'.padStart(12)}${'strongSwan'.padStart(12)}${'ours/sw'.padStart(10)}  better`,
+    );
+    for (const [name, x, y, better] of rows) {
+      console.log(
+        `${name.padEnd(38)}${x.toFixed(2).padStart(12)}${y.toFixed(2).padStart(12)}${(x / y).toFixed(2).padStart(10)}  ${better}`,
+      );
+    }
+    const result = {
+      date: new Date().toISOString(),
+      seconds: SECONDS,
+      connects: CONNECTS,
+      cpu: cpuInfo,
+      ours: a,
+      strongswan: b,
+    };
+    if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
   }
-  const result = {
-    date: new Date().toISOString(),
-    seconds: SECONDS,
-    connects: CONNECTS,
-    cpu: cpuInfo,
-    ours: a,
-    strongswan: b,
-  };
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   spawnSync('bash', [join(TB, 'sw-client.sh'), '--prefix', P, 'stop']);

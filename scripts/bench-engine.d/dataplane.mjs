@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 // Engine benchmark: OUR data path alone, with static SAs and no IKE, wired exactly as
-// src/client/tunnel.ts wires it:
+// src/client/tunnel.ts wires it, in one of two ways:
 //
-//   TUN read ──► EspEngine.encapsulate ──► UdpTransport.sendEsp (peer)
-//   UDP recv ──► classify (UdpTransport) ──► EspEngine.decapsulate ──► TUN write
+//   js / native (ESP from JavaScript, batched native seal/open or JavaScript crypto):
+//     TUN read ──► EspEngine.encapsulate ──► UdpTransport.sendEsp (peer)
+//     UDP recv ──► classify (UdpTransport) ──► EspEngine.decapsulate ──► TUN write
+//   threaded (the native data plane, src/fastpath/dataplane.ts over native/dataplane.c):
+//     its outbound thread: TUN read ──► policy ──► seal ──► sendmmsg (peer)
+//     its inbound thread:  recvmmsg ──► classify ──► open ──► policy ──► TUN write
+//     (JavaScript only sets it up and reads its counters)
 //
 // Run by scripts/bench-engine inside its client namespace; not meant to be run by hand.
 //
@@ -11,8 +16,10 @@
 //                      --ready FILE --stats FILE
 //
 // The key file (mode 600) holds out_spi/out_keymat (the SA we send with) and in_spi/in_keymat
-// (the SA we receive with), hex. The fast path is chosen by VPN_FAST_PATH (0 = JavaScript,
-// 1 = native, unset = the library's default), set by the caller before the library is loaded.
+// (the SA we receive with), hex. The path is chosen by BENCH_IMPL (threaded, native, js or auto:
+// the threaded data plane when it is available, else the library's default) and VPN_FAST_PATH
+// (0 = JavaScript, 1 = native, unset = the library's default), set by the caller before the
+// library is loaded.
 // On SIGUSR1 the counters go to --stats (JSON, written to a temporary file and renamed); SIGTERM
 // and SIGINT close the TUN device and the socket and exit.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -46,7 +53,15 @@ for (const f of ['esp/engine.js', 'net/udp.js', 'tun/linux.js']) {
   }
 }
 const fastPath = process.env.VPN_FAST_PATH;
+const implAsked = process.env.BENCH_IMPL || 'auto';
 const nativeModule = join(DIST, 'esp/native.js');
+const dataplaneModule = join(DIST, 'fastpath/dataplane.js');
+if (implAsked === 'threaded' && !existsSync(dataplaneModule)) {
+  console.error(
+    'dataplane: --impl threaded: dist has no data plane (dist/src/fastpath/dataplane.js); build it or use --impl native',
+  );
+  process.exit(2);
+}
 if (fastPath === '1' && !existsSync(nativeModule)) {
   console.error(
     'dataplane: --impl native: dist has no native ESP path (dist/src/esp/native.js); build it or use --impl js',
@@ -84,7 +99,6 @@ function readKeys(file) {
 
 const ipBytes = (s) => Uint8Array.from(s.split('.').map(Number));
 const keys = readKeys(keysFile);
-const engine = new EspEngine({ native: { enabled: fastPath !== '0' } });
 // The tunnel's CHILD_SA: our virtual address ↔ everything (tsLocal = our address after the
 // gateway narrowed it, tsRemote = 0.0.0.0/0). Inbound first, then outbound with the policy,
 // which the inbound SA adopts (Tunnel.apply, 'installChild').
@@ -108,14 +122,32 @@ const policy = {
     },
   ],
 };
-engine.addInbound(keys.inbound);
-engine.setOutbound(keys.outbound, policy);
 
-/**
- * Which ESP implementation the engine ended up with. The engine does not (yet) say so itself;
- * we look for an `impl`/`fastPath` property, then at the SA objects it holds.
- */
+// The threaded data plane: asked for, or `auto` and available.
+let dataplaneStatus = 'no data plane module in dist';
+let DataPlane;
+if (existsSync(dataplaneModule) && implAsked !== 'js' && implAsked !== 'native') {
+  const mod = await import(pathToFileURL(dataplaneModule).href);
+  const st = mod.dataPlaneStatus();
+  dataplaneStatus = st.available ? 'available' : st.reason;
+  if (st.available) DataPlane = mod.DataPlane;
+}
+if (implAsked === 'threaded' && !DataPlane) {
+  console.error(
+    `dataplane: --impl threaded, but the data plane is unavailable: ${dataplaneStatus}`,
+  );
+  process.exit(2);
+}
+
+const engine = new EspEngine({ native: { enabled: fastPath !== '0' } });
+if (!DataPlane) {
+  engine.addInbound(keys.inbound);
+  engine.setOutbound(keys.outbound, policy);
+}
+
+/** Which ESP implementation carries the traffic. */
 function detectImpl() {
+  if (DataPlane) return 'threaded';
   return engine.usesNative ? 'native' : 'js';
 }
 const impl = detectImpl();
@@ -128,7 +160,8 @@ if (existsSync(nativeModule)) {
     nativeStatus = st.available ? `available (${st.opensslVersion})` : st.reason;
   }
 }
-if (fastPath === '1' && impl !== 'native') {
+if (DataPlane) nativeStatus += `; data plane ${dataplaneStatus}`;
+if (fastPath === '1' && impl === 'js') {
   console.error(
     `dataplane: VPN_FAST_PATH=1 but the engine runs the JavaScript ESP path (native: ${nativeStatus})`,
   );
@@ -138,11 +171,30 @@ if (fastPath === '1' && impl !== 'native') {
 const tun = openTun({ name: tunName, mtu: 1400 });
 const peer = { address: peerAddress, port: Number(peerPort) };
 const udpCounters = { ike: 0 };
-const udp = await UdpTransport.open(4, localPort, {
-  onIke: () => udpCounters.ike++,
-  onEsp: (data) => onEsp(data),
-  onError: (err) => console.error(`dataplane: socket error: ${err.message}`),
-});
+let udp;
+let dp;
+if (DataPlane) {
+  if (tun.fd === undefined) {
+    console.error("dataplane: this build's TUN device does not expose its descriptor");
+    process.exit(2);
+  }
+  // As the tunnel does: the socket, then the TUN, then the CHILD_SA (inbound first).
+  dp = DataPlane.open(4, localPort, {
+    onDatagram: () => udpCounters.ike++,
+    onRekeyNeeded: () => {},
+    onError: (err) => console.error(`dataplane: data plane error: ${err.message}`),
+  });
+  dp.attachTun(tun.fd);
+  dp.setPeer(peer);
+  dp.addInbound(keys.inbound, policy);
+  dp.setOutbound(keys.outbound, policy);
+} else {
+  udp = await UdpTransport.open(4, localPort, {
+    onIke: () => udpCounters.ike++,
+    onEsp: (data) => onEsp(data),
+    onError: (err) => console.error(`dataplane: socket error: ${err.message}`),
+  });
+}
 
 // The tunnel's handlers, minus the IKE session (Tunnel.onTunPackets / Tunnel.onEsp).
 let lastEspOut = 0;
@@ -168,7 +220,37 @@ function onEsp(data) {
     tun.write(r.packet);
   }
 }
-tun.onPackets(onTunPackets);
+if (!dp) tun.onPackets(onTunPackets);
+
+/** The data plane's counters in the shape of the engine's, the TUN's and the socket's. */
+function dataPlaneStats() {
+  const d = dp.stats();
+  const engineCounters = {
+    packetsOut: d.packetsOut,
+    bytesOut: d.bytesOut,
+    packetsIn: d.packetsIn,
+    bytesIn: d.bytesIn,
+  };
+  for (const [k, v] of Object.entries(d.drops)) if (v) engineCounters[k] = v;
+  // Packets read from the TUN: sealed, or dropped before sealing (malformed counts both ways).
+  const outDrops = ['no-policy', 'seq-exhausted', 'too-big', 'no-peer', 'crypto-error'];
+  const rxPackets = d.packetsOut + outDrops.reduce((n, k) => n + (d.drops[k] ?? 0), 0);
+  return {
+    engine: engineCounters,
+    tun: {
+      rxPackets,
+      rxDrops: 0,
+      rxBatches: d.batchesOut,
+      txPackets: d.packetsIn - d.tunWriteErrors,
+      txErrors: d.tunWriteErrors,
+      readErrors: d.tunReadErrors,
+    },
+    udp: { keepalivesIn: d.keepalivesIn, sendErrors: d.sendErrors, ike: udpCounters.ike },
+    dataplane: d,
+    lastEspOut: d.msSinceEspOut === undefined ? 0 : Date.now() - d.msSinceEspOut,
+    lastEspIn: d.msSinceEspIn === undefined ? 0 : Date.now() - d.msSinceEspIn,
+  };
+}
 
 function writeStats() {
   const s = {
@@ -176,11 +258,15 @@ function writeStats() {
     impl,
     fastPathEnv: fastPath ?? null,
     nativeStatus,
-    engine: engine.counters(),
-    tun: tun.stats(),
-    udp: { ...udp.counters, ike: udpCounters.ike },
-    lastEspOut,
-    lastEspIn,
+    ...(dp
+      ? dataPlaneStats()
+      : {
+          engine: engine.counters(),
+          tun: tun.stats(),
+          udp: { ...udp.counters, ike: udpCounters.ike },
+          lastEspOut,
+          lastEspIn,
+        }),
     rssMB: process.memoryUsage().rss / 1048576,
   };
   writeFileSync(`${statsFile}.tmp`, JSON.stringify(s) + '\n');
@@ -188,8 +274,10 @@ function writeStats() {
 }
 process.on('SIGUSR1', writeStats);
 function shutdown() {
+  // The data plane's threads use the TUN descriptor: stop them before it is closed.
+  dp?.close();
+  udp?.close();
   tun.close();
-  udp.close();
   process.exit(0);
 }
 process.on('SIGTERM', shutdown);
@@ -206,5 +294,5 @@ writeFileSync(
   }) + '\n',
 );
 console.error(
-  `dataplane: pid ${process.pid}, TUN ${tun.name}, UDP :${udp.localPort} → ${peer.address}:${peer.port}, ESP implementation: ${impl} (native: ${nativeStatus})`,
+  `dataplane: pid ${process.pid}, TUN ${tun.name}, UDP :${(dp ?? udp).localPort} → ${peer.address}:${peer.port}, ESP implementation: ${impl} (native: ${nativeStatus})`,
 );

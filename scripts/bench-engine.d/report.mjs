@@ -3,7 +3,7 @@
 // (and --json FILE). Not meant to be run by hand.
 //
 //   node report.mjs --work DIR --sizes "64 512 1400" --impl js --impl-asked auto --pinned 1
-//                   [--json FILE]
+//                   [--gso 0|1] [--json FILE]
 //
 // DIR/openssl/<size>: `openssl speed -mr` bytes/s; DIR/runs/<dir>-<size>/: meta.json, tx.json
 // (generator), rx.json (receiver), before/ and after/ snapshots (dataplane.json, /proc/PID/stat,
@@ -179,9 +179,11 @@ for (const dir of ['out', 'in'])
 
 const cpuModel = cpus()[0]?.model ?? 'unknown';
 const impl = arg('--impl', 'js');
+const gso = arg('--gso', '1') === '1';
+const implText = impl === 'threaded' ? `threaded (UDP GSO ${gso ? 'on' : 'off'})` : impl;
 const nativeStatus = runs[0]?.nativeStatus ?? 'unknown';
 console.log(
-  `bench-engine: ESP AES-256-GCM, implementation ${impl} (--impl ${arg('--impl-asked', 'auto')}; native path: ${nativeStatus}), node ${process.version}, ${cpuModel}, ${cpus().length} cores, kernel ${release()}`,
+  `bench-engine: ESP AES-256-GCM, implementation ${implText} (--impl ${arg('--impl-asked', 'auto')}; native path: ${nativeStatus}), node ${process.version}, ${cpuModel}, ${cpus().length} cores, kernel ${release()}`,
 );
 console.log(
   `data path pinned to one core: ${arg('--pinned') === '1' ? 'yes (CPU 1; generators and peer on CPU 0)' : 'no'}; ` +
@@ -189,7 +191,7 @@ console.log(
     'sizes are inner IPv4 packets; Gbit/s counts inner bytes',
 );
 console.log(
-  "CPU = our process (utime+stime) per second of the run; core = its core's busy time per " +
+  "CPU = our process (utime+stime, all its threads) per second of the run; core = its core's busy time per " +
     'second, with kernel work not charged to us (pinned runs only); sys = kernel share of our CPU; µs/pkt and s/GB are our process per delivered packet/GB',
 );
 const cols = [
@@ -251,6 +253,7 @@ if (jsonOut) {
     cipher: 'aes-256-gcm (ESP transform 20, 16-byte ICV)',
     impl,
     implAsked: arg('--impl-asked', 'auto'),
+    ...(impl === 'threaded' ? { gso } : {}),
     nativeStatus,
     node: process.version,
     cpu: cpuModel,
