@@ -13,7 +13,10 @@
  * Exports (all synchronous):
  *   open(name: string) -> { fd, name }      name may hold "%d"; throws Error{code: "EPERM"|...}
  *   adopt(fd: number) -> { fd, name }       an already-open TUN descriptor (made non-blocking)
- *   startReading(fd, cb: (pkts: Buffer[]) => void) -> handle
+ *   startReading(fd, cb: (pkts: Buffer[], fatal?: string) => void) -> handle
+ *                                           fatal: the errno name when the device became
+ *                                           unusable (deleted under us: EBADFD, EIO...); reading
+ *                                           has then stopped, and this is the last call
  *   stopReading(handle) -> undefined        idempotent; stops the poll before the fd is closed
  *   readErrors(handle) -> number            read(2) failures other than EAGAIN/EINTR
  *   write(fd, Uint8Array) -> number         bytes written, or -errno
@@ -66,6 +69,7 @@ static const char *errno_name(int err) {
     case ENFILE: return "ENFILE";
     case ENOMEM: return "ENOMEM";
     case EIO: return "EIO";
+    case EBADFD: return "EBADFD";
     default: return "EUNKNOWN";
   }
 }
@@ -214,26 +218,27 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   reader_t *r = (reader_t *)h->data;
   (void)events;
   if (r->stopped) return;
-  if (status < 0) {
-    /* The descriptor is unusable (closed behind our back?): stop rather than spin. */
-    r->read_errors++;
-    uv_poll_stop(&r->poll);
-    return;
-  }
   napi_env env = r->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value arr;
   uint32_t n = 0;
+  /* errno that made the device unusable (it was deleted, or closed behind our back): reading
+   * stops rather than spins, and JS hears of it once. */
   int fatal = 0;
   napi_create_array(env, &arr);
-  for (int i = 0; i < BATCH; i++) {
+  if (status < 0) {
+    r->read_errors++;
+    fatal = EBADF;
+  }
+  for (int i = 0; !fatal && i < BATCH; i++) {
     ssize_t got = read(r->fd, r->buf, MAX_PACKET);
     if (got < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break; /* drained */
       r->read_errors++;
-      if (errno == EBADF || errno == EBADFD) fatal = 1;
+      if (errno == EBADF || errno == EBADFD || errno == EIO || errno == ENXIO || errno == ENODEV)
+        fatal = errno;
       break;
     }
     if (got == 0) break;
@@ -243,11 +248,16 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     napi_set_element(env, arr, n++, b);
   }
   if (fatal) uv_poll_stop(&r->poll);
-  if (n > 0) {
+  if (n > 0 || fatal) {
     napi_value cb, global, result;
+    napi_value argv[2];
+    size_t argc = 1;
+    argv[0] = arr;
+    if (fatal && napi_create_string_utf8(env, errno_name(fatal), NAPI_AUTO_LENGTH, &argv[1]) == napi_ok)
+      argc = 2;
     napi_get_reference_value(env, r->cb, &cb);
     napi_get_global(env, &global);
-    if (napi_make_callback(env, r->ctx, global, cb, 1, &arr, &result) == napi_pending_exception) {
+    if (napi_make_callback(env, r->ctx, global, cb, argc, argv, &result) == napi_pending_exception) {
       /* Nothing up the stack can catch it: report it like any uncaught exception. */
       napi_value exc;
       if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);

@@ -325,7 +325,10 @@ export class Tunnel {
         this.connectResolve = resolve;
         this.connectReject = reject;
       });
-      if (!this.dp) this.tun.onPackets((pkts) => this.onTunPackets(pkts));
+      if (!this.dp) {
+        this.tun.onPackets((pkts) => this.onTunPackets(pkts));
+        this.tun.onError?.((err) => this.onDataPathFailure(err));
+      }
       this.remote = remote;
       this.feed({
         kind: 'start',
@@ -372,7 +375,8 @@ export class Tunnel {
         0,
         {
           ...handlers,
-          onError: (err) => this.log.error('esp', `data plane: ${err.message}`),
+          // A thread of the data plane stopped (the TUN device or the socket failed).
+          onError: (err) => this.onDataPathFailure(err),
           onRekeyNeeded: (spi) => this.onRekeyNeeded(spi),
         },
         {
@@ -387,6 +391,21 @@ export class Tunnel {
     }
     if (!status.available) this.log.debug('esp', `native data plane not used: ${status.reason}`);
     return UdpTransport.open(family, 0, handlers);
+  }
+
+  /**
+   * The data path cannot carry traffic any more (the TUN device was deleted under us, a data
+   * plane thread hit a fatal socket error): tell the gateway and restore the host. ERR_NETCFG:
+   * the host's network changed under the tunnel (exit 9), not a missing privilege.
+   */
+  private onDataPathFailure(err: Error): void {
+    this.log.error('tun', err.message);
+    if (this.state === 'closing' || this.state === 'down') return;
+    this.pendingError = new VpnError('ERR_NETCFG', err.message, { cause: err });
+    if (this.session && this.session.state !== 'closed') {
+      this.state = 'closing';
+      this.feed({ kind: 'close' });
+    } else void this.teardown(this.pendingError, false);
   }
 
   /** Sends DELETE, waits briefly for the answer, restores the host. */

@@ -13,7 +13,7 @@ import type { TunDevice, TunStats } from './tun.js';
 interface Addon {
   open(name: string): { fd: number; name: string };
   adopt(fd: number): { fd: number; name: string };
-  startReading(fd: number, cb: (pkts: Uint8Array[]) => void): object;
+  startReading(fd: number, cb: (pkts: Uint8Array[], fatal?: string) => void): object;
   stopReading(handle: object): void;
   readErrors(handle: object): number;
   write(fd: number, buf: Uint8Array): number;
@@ -167,22 +167,36 @@ function wrap(a: Addon, fd: number, name: string, mtu: number): TunDevice {
   const stats: TunStats = { rxPackets: 0, rxDrops: 0, rxBatches: 0, txPackets: 0, txErrors: 0 };
   let reader: object | undefined;
   let closed = false;
+  let onError: ((err: VpnError) => void) | undefined;
   return {
     name,
     mtu,
     fd,
     onPackets(cb) {
       if (closed || reader) return;
-      reader = a.startReading(fd, (pkts) => {
-        stats.rxBatches++;
-        try {
-          cb(pkts);
-          stats.rxPackets += pkts.length;
-        } catch {
-          // A bug in a handler must not take the I/O loop down: count the batch as dropped.
-          stats.rxDrops += pkts.length;
+      reader = a.startReading(fd, (pkts, fatal) => {
+        if (pkts.length > 0) {
+          stats.rxBatches++;
+          try {
+            cb(pkts);
+            stats.rxPackets += pkts.length;
+          } catch {
+            // A bug in a handler must not take the I/O loop down: count the batch as dropped.
+            stats.rxDrops += pkts.length;
+          }
+        }
+        if (fatal !== undefined && !closed) {
+          onError?.(
+            new VpnError(
+              'ERR_TUN',
+              `TUN device ${name} stopped working (${fatal}): was it deleted?`,
+            ),
+          );
         }
       });
+    },
+    onError(cb) {
+      onError = cb;
     },
     write(packet) {
       if (closed) {

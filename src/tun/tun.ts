@@ -3,6 +3,7 @@
  * wireguard-go `tun.Device` idea). Implementations: `linux.ts` (the N-API addon); tests may use
  * an in-memory double.
  */
+import type { VpnError } from '../core/errors.js';
 
 /** Counters of one device since it was opened. */
 export interface TunStats {
@@ -33,6 +34,11 @@ export interface TunDevice {
    * first registration counts. The arrays and buffers belong to the callee.
    */
   onPackets(cb: (packets: Uint8Array[]) => void): void;
+  /**
+   * Called once if the device becomes unusable while reading (deleted under us): reading has
+   * stopped and the tunnel cannot carry traffic any more.
+   */
+  onError?(cb: (err: VpnError) => void): void;
   /** Writes one IP packet. Never throws on I/O: failures are counted in `txErrors`. */
   write(packet: Uint8Array): void;
   /** Writes several IP packets (one crossing into native code). Never throws on I/O. */

@@ -220,6 +220,20 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
     assert.equal(bed.snapshot(), baseline);
   });
 
+  test('the TUN device deleted under a running tunnel: exit 9, DELETE sent, host restored', async () => {
+    const r = await bed.connect([...ID, '--psk-file', bed.psk, '--name', 'tundel', '--retry', '0']);
+    assert.ok(r.up, r.lines.join('\n'));
+    const dev = (r.up as { summary: { device: string } }).summary.device;
+    assert.equal(bed.exec(['ping', '-c', '1', '-W', '2', LAN_HOST]).code, 0);
+    assert.equal(bed.exec(['ip', 'link', 'del', dev]).code, 0);
+    // Traffic towards the tunnel's routes would wake the reader; the deletion alone must do.
+    assert.equal(await waitExit(r.proc, 10000), EXIT.NETCFG, r.lines.join('\n'));
+    assert.match(r.lines.join('\n'), new RegExp(`TUN device ${dev} stopped working|data plane`));
+    // The gateway heard our DELETE: its IKE SA for us is gone.
+    assert.doesNotMatch(bed.gwSas(), /ESTABLISHED/);
+    assert.equal(bed.snapshot(), baseline);
+  });
+
   test('a gateway that dies is detected by DPD within its bound: exit 3, host restored', async () => {
     const r = await bed.connect([
       ...ID,
