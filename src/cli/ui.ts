@@ -225,7 +225,10 @@ export function summaryLines(s: TunnelSummary): string[] {
     `DNS:         ${s.dns.length ? s.dns.join(', ') : '(unchanged)'}${s.domains.length ? ` search ${s.domains.join(' ')}` : ''}`,
   );
   l.push(`Routes:      ${s.routes.join(', ')}`);
-  l.push(`IKE:         ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal}`);
+  const path = { threaded: 'native data plane', native: 'native crypto', js: 'JavaScript' }[
+    s.espPath
+  ];
+  l.push(`IKE:         ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`);
   l.push(`Gateway ID:  ${s.ike.remoteId}   our ID: ${s.ike.localId}`);
   l.push(
     `NAT:         ${s.ike.natHere ? 'behind NAT (keepalives on)' : 'none on our side'}; UDP encapsulation to port ${s.ike.remote.port}`,
