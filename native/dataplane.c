@@ -787,6 +787,26 @@ static int process_out(dp_t *dp, out_scratch_t *s, int n) {
   return send_out(dp, s, m, &peer, peer_len);
 }
 
+/*
+ * Waits until pfd[0] (the TUN descriptor or the socket) is readable: 1. Or 0 when the thread must
+ * end: dpClose signalled pfd[1] (the eventfd), or the descriptor failed (reported as fatal).
+ */
+static int wait_readable(dp_t *dp, struct pollfd pfd[2], const char *source, const char *what) {
+  for (;;) {
+    if (poll(pfd, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      emit_fatal(dp, source, errno, "poll");
+      return 0;
+    }
+    if (pfd[1].revents) return 0; /* dpClose */
+    if (pfd[0].revents & POLLNVAL) {
+      emit_fatal(dp, source, EBADF, what);
+      return 0;
+    }
+    return 1;
+  }
+}
+
 static void *out_main(void *arg) {
   dp_t *dp = (dp_t *)arg;
   int tun = atomic_load(&dp->tun_fd);
@@ -798,17 +818,7 @@ static void *out_main(void *arg) {
   struct pollfd pfd[2] = {{tun, POLLIN, 0}, {dp->evfd, POLLIN, 0}};
   int read_errors = 0;
   while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
-    int r = poll(pfd, 2, -1);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      emit_fatal(dp, "tun", errno, "poll");
-      break;
-    }
-    if (pfd[1].revents) break; /* dpClose */
-    if (pfd[0].revents & POLLNVAL) {
-      emit_fatal(dp, "tun", EBADF, "TUN descriptor");
-      break;
-    }
+    if (!wait_readable(dp, pfd, "tun", "TUN descriptor")) break;
     int fatal = 0;
     /* Drain the TUN queue a batch at a time, looking at the stop flag between batches. */
     while (!fatal && !atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
@@ -973,17 +983,7 @@ static void *in_main(void *arg) {
   }
   struct pollfd pfd[2] = {{dp->sock, POLLIN, 0}, {dp->evfd, POLLIN, 0}};
   while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
-    int r = poll(pfd, 2, -1);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      emit_fatal(dp, "socket", errno, "poll");
-      break;
-    }
-    if (pfd[1].revents) break; /* dpClose */
-    if (pfd[0].revents & POLLNVAL) {
-      emit_fatal(dp, "socket", EBADF, "UDP socket");
-      break;
-    }
+    if (!wait_readable(dp, pfd, "socket", "UDP socket")) break;
     int fatal = 0;
     while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
       for (int i = 0; i < BATCH; i++) {
@@ -1359,28 +1359,7 @@ static napi_value js_dp_attach_tun(napi_env env, napi_callback_info info) {
 
 /* The SA argument of dpSetOutbound / dpAddInbound, ready to install; throws otherwise. */
 static sa_t *installable_sa(napi_env env, napi_value v, int inbound) {
-  sa_t *sa = esp_sa_of(env, v);
-  if (!sa) {
-    esp_throw_type(env, "expected an ESP SA handle");
-    return NULL;
-  }
-  if (sa->inbound != inbound) {
-    esp_throw_type(env, inbound ? "expected an inbound ESP SA" : "expected an outbound ESP SA");
-    return NULL;
-  }
-  if (sa->wiped) {
-    esp_throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
-    return NULL;
-  }
-  if (sa->busy) {
-    esp_throw_plain(env, "ERR_ESP_SA_BUSY", "this ESP SA is in a batch call (re-entered from JS)");
-    return NULL;
-  }
-  if (sa->installed) {
-    esp_throw_plain(env, "ERR_ESP_SA_INSTALLED", "this ESP SA is installed in a data plane");
-    return NULL;
-  }
-  return sa;
+  return esp_get_sa(env, v, inbound);
 }
 
 /* The handle of an entry being dropped (for the caller to wipe), then the entry released. */

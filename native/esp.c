@@ -156,22 +156,11 @@ static napi_value throw_installed(napi_env env) {
                          "this ESP SA is installed in a data plane (remove it first)");
 }
 
-/*
- * An SA handle of the wanted direction; throws (and returns NULL) otherwise, once wiped, or
- * while a data plane holds it.
- */
-static sa_t *get_sa(napi_env env, napi_value v, int inbound) {
+/* See esp_core.h. Checked in this order: handle, direction, wiped, busy, installed. */
+sa_t *esp_get_sa(napi_env env, napi_value v, int inbound) {
   sa_t *sa = esp_sa_of(env, v);
   if (!sa) {
     esp_throw_type(env, "expected an ESP SA handle");
-    return NULL;
-  }
-  if (sa->installed) {
-    throw_installed(env);
-    return NULL;
-  }
-  if (sa->busy) {
-    esp_throw_plain(env, "ERR_ESP_SA_BUSY", "this ESP SA is in a batch call (re-entered from JS)");
     return NULL;
   }
   if (sa->inbound != inbound) {
@@ -180,6 +169,14 @@ static sa_t *get_sa(napi_env env, napi_value v, int inbound) {
   }
   if (sa->wiped) {
     esp_throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
+    return NULL;
+  }
+  if (sa->busy) {
+    esp_throw_plain(env, "ERR_ESP_SA_BUSY", "this ESP SA is in a batch call (re-entered from JS)");
+    return NULL;
+  }
+  if (sa->installed) {
+    throw_installed(env);
     return NULL;
   }
   return sa;
@@ -454,7 +451,7 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
   void *state;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5)
     return esp_throw_type(env, "seal(handle, payload, nextHeader, state, out): bad arguments");
-  sa_t *sa = get_sa(env, argv[0], 0);
+  sa_t *sa = esp_get_sa(env, argv[0], 0);
   if (!sa) return NULL;
   if (!esp_get_bytes(env, argv[1], &payload, &len))
     return esp_throw_type(env, "seal: payload must be a Uint8Array");
@@ -528,7 +525,7 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5)
     return esp_throw_type(env,
                           "sealBatch(handle, payloads, nextHeaders, meta, state): bad arguments");
-  sa_t *sa = get_sa(env, argv[0], 0);
+  sa_t *sa = esp_get_sa(env, argv[0], 0);
   if (!sa) return NULL;
   const char *bad_payloads = "sealBatch: payloads must be an array of Uint8Array";
   sa->busy = 1; /* JS may run until the arrays are read */
@@ -622,7 +619,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   void *state_p;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
     return esp_throw_type(env, "open(handle, packet, state, out): bad arguments");
-  sa_t *sa = get_sa(env, argv[0], 1);
+  sa_t *sa = esp_get_sa(env, argv[0], 1);
   if (!sa) return NULL;
   if (!esp_get_bytes(env, argv[1], &pkt, &len))
     return esp_throw_type(env, "open: packet must be a Uint8Array");
@@ -657,7 +654,7 @@ static napi_value js_open_batch(napi_env env, napi_callback_info info) {
   size_t meta_len, state_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
     return esp_throw_type(env, "openBatch(handle, packets, meta, state): bad arguments");
-  sa_t *sa = get_sa(env, argv[0], 1);
+  sa_t *sa = esp_get_sa(env, argv[0], 1);
   if (!sa) return NULL;
   const char *bad_packets = "openBatch: packets must be an array of Uint8Array";
   sa->busy = 1; /* JS may run until the array is read */
@@ -708,7 +705,7 @@ static napi_value js_set_sequence(napi_env env, napi_callback_info info) {
   size_t state_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
     return esp_throw_type(env, "setSequence(handle, seq, state): bad arguments");
-  sa_t *sa = get_sa(env, argv[0], 0);
+  sa_t *sa = esp_get_sa(env, argv[0], 0);
   if (!sa) return NULL;
   if (!esp_get_uint(env, argv[1], 4294967295.0, &seq))
     return esp_throw_type(env, "setSequence: seq must be an integer from 0 to 2^32 - 1");
@@ -726,7 +723,7 @@ static napi_value js_replay_check(napi_env env, napi_callback_info info) {
   double d;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
     return esp_throw_type(env, "replayCheck(handle, seq): bad arguments");
-  sa_t *sa = get_sa(env, argv[0], 1);
+  sa_t *sa = esp_get_sa(env, argv[0], 1);
   if (!sa) return NULL;
   if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_number ||
       napi_get_value_double(env, argv[1], &d) != napi_ok)
@@ -747,7 +744,7 @@ static napi_value js_replay_commit(napi_env env, napi_callback_info info) {
   size_t state_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
     return esp_throw_type(env, "replayCommit(handle, seq, state): bad arguments");
-  sa_t *sa = get_sa(env, argv[0], 1);
+  sa_t *sa = esp_get_sa(env, argv[0], 1);
   if (!sa) return NULL;
   if (!esp_get_uint(env, argv[1], 4294967295.0, &seq))
     return esp_throw_type(env, "replayCommit: seq must be an integer from 0 to 2^32 - 1");

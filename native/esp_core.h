@@ -115,6 +115,11 @@ ESP_INTERNAL int esp_get_uint(napi_env env, napi_value v, double max, uint32_t *
  * when `v` is not one. Throws nothing.
  */
 ESP_INTERNAL sa_t *esp_sa_of(napi_env env, napi_value v);
+/*
+ * An SA handle of the wanted direction that JS may use or install: throws (and returns NULL) if
+ * it is not one, is wiped, is inside a batch call, or is already installed in a data plane.
+ */
+ESP_INTERNAL sa_t *esp_get_sa(napi_env env, napi_value v, int inbound);
 
 /* ---- the crypto (native/esp.c) ---- */
 
