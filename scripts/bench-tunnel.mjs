@@ -71,6 +71,10 @@ const cpuSeconds = (pid) => {
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / HZ; // utime, stime (fields 14, 15)
 };
+const rssMB = (pid) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+const peakMB = (pid) =>
+  Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -194,6 +198,16 @@ function certArgs() {
   ];
 }
 
+/** The transfers and the soak run over the PSK connection. */
+const pskArgs = () => [
+  '--id',
+  'client@test',
+  '--remote-id',
+  '@gw.test',
+  '--psk-file',
+  join(work, 'psk'),
+];
+
 /** `vpn connect` with a certificate, until "up"; resolves with the process. */
 function startOurs(args) {
   const proc = spawn(
@@ -271,18 +285,10 @@ const stopCharonCmd = async (proc) => {
 
 async function ours() {
   const connectMs = await connectTimes(() => startOurs(certArgs()), stopProc);
-  const proc = await startOurs([
-    '--id',
-    'client@test',
-    '--remote-id',
-    '@gw.test',
-    '--psk-file',
-    join(work, 'psk'),
-  ]);
+  const proc = await startOurs(pskArgs());
   if (!waitPing(10000)) throw new Error('no ping through our tunnel');
   const transfer = await measureTransfer(proc.pid);
-  const rss =
-    Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))[1]) / 1024;
+  const rss = peakMB(proc.pid);
   await stopProc(proc);
   return { connectMs, ...transfer, peakRssMB: rss };
 }
@@ -300,7 +306,7 @@ async function strongswan() {
     if (i < CONNECTS - 1) sh('bash', [join(TB, 'sw-client.sh'), '--prefix', P, 'down']);
   }
   const transfer = await measureTransfer(pid);
-  const rss = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+  const rss = peakMB(pid);
   sh('bash', [join(TB, 'sw-client.sh'), '--prefix', P, 'stop']);
   return {
     connectMs: charonCmdMs,
@@ -310,21 +316,9 @@ async function strongswan() {
   };
 }
 
-const rssMB = (pid) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
-const peakMB = (pid) =>
-  Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
-
 /** --soak: our client under continuous load, RSS sampled every 5 s. */
 async function soak() {
-  const proc = await startOurs([
-    '--id',
-    'client@test',
-    '--remote-id',
-    '@gw.test',
-    '--psk-file',
-    join(work, 'psk'),
-  ]);
+  const proc = await startOurs(pskArgs());
   if (!waitPing(10000)) throw new Error('no ping through our tunnel');
   const t0 = performance.now();
   const c0 = cpuSeconds(proc.pid);
