@@ -2,7 +2,8 @@
 # Installs the Debian packages the test bed and benchmarks need (idempotent, non-interactive).
 set -euo pipefail
 PKGS=(strongswan-swanctl strongswan-charon charon-cmd libcharon-extra-plugins libcharon-extauth-plugins
-  libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iptables nftables tcpdump iperf3 iputils-ping procps util-linux conntrack libssl-dev)
+  libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iptables nftables tcpdump iperf3 iputils-ping procps util-linux conntrack libssl-dev
+  make g++ python3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
