@@ -1357,9 +1357,21 @@ static napi_value js_dp_attach_tun(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* The SA argument of dpSetOutbound / dpAddInbound, ready to install; throws otherwise. */
-static sa_t *installable_sa(napi_env env, napi_value v, int inbound) {
-  return esp_get_sa(env, v, inbound);
+/*
+ * The entry dpSetOutbound / dpAddInbound install: the SA, its parsed policy and a reference that
+ * keeps the SA's handle alive while installed. 0 (with a JS exception pending) on failure.
+ */
+static int make_entry(napi_env env, napi_value sa_v, sa_t *sa, napi_value policy_v, entry_t *e) {
+  policy_t pol;
+  if (!parse_policy(env, policy_v, &pol)) return 0;
+  *e = (entry_t){sa, NULL, pol, 0};
+  if (napi_create_reference(env, sa_v, 1, &e->ref) != napi_ok) {
+    free(pol.sel);
+    esp_throw_plain(env, "ERR_DP_NATIVE", "cannot reference the SA");
+    return 0;
+  }
+  sa->installed++;
+  return 1;
 }
 
 /* The handle of an entry being dropped (for the caller to wipe), then the entry released. */
@@ -1373,20 +1385,13 @@ static napi_value release_returning(napi_env env, entry_t *e) {
 static napi_value js_dp_set_outbound(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  policy_t pol;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
     return esp_throw_type(env, "dpSetOutbound(handle, sa, policy): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 1);
   if (!dp) return NULL;
-  sa_t *sa = installable_sa(env, argv[1], 0);
-  if (!sa) return NULL;
-  if (!parse_policy(env, argv[2], &pol)) return NULL;
-  entry_t e = {sa, NULL, pol, 0};
-  if (napi_create_reference(env, argv[1], 1, &e.ref) != napi_ok) {
-    free(pol.sel);
-    return esp_throw_plain(env, "ERR_DP_NATIVE", "cannot reference the SA");
-  }
-  sa->installed++;
+  sa_t *sa = esp_get_sa(env, argv[1], 0);
+  entry_t e;
+  if (!sa || !make_entry(env, argv[1], sa, argv[2], &e)) return NULL;
   entry_t evicted;
   int has_evicted = 0;
   pthread_mutex_lock(&dp->out_lock);
@@ -1405,25 +1410,19 @@ static napi_value js_dp_set_outbound(napi_env env, napi_callback_info info) {
 static napi_value js_dp_add_inbound(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  policy_t pol;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
     return esp_throw_type(env, "dpAddInbound(handle, sa, policy): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 1);
   if (!dp) return NULL;
-  sa_t *sa = installable_sa(env, argv[1], 1);
+  sa_t *sa = esp_get_sa(env, argv[1], 1);
   if (!sa) return NULL;
   int slot = -1;
   for (int j = 0; j < dp->nin; j++)
     if (dp->in[j].sa->spi == sa->spi) slot = j;
   if (slot < 0 && dp->nin == MAX_IN_SAS)
     return esp_throw_range(env, "dpAddInbound: at most 8 inbound SAs");
-  if (!parse_policy(env, argv[2], &pol)) return NULL;
-  entry_t e = {sa, NULL, pol, 0};
-  if (napi_create_reference(env, argv[1], 1, &e.ref) != napi_ok) {
-    free(pol.sel);
-    return esp_throw_plain(env, "ERR_DP_NATIVE", "cannot reference the SA");
-  }
-  sa->installed++;
+  entry_t e;
+  if (!make_entry(env, argv[1], sa, argv[2], &e)) return NULL;
   entry_t replaced;
   pthread_mutex_lock(&dp->in_lock);
   if (slot >= 0) {
