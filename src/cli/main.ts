@@ -377,7 +377,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--eap-only',
-      'accept a gateway that proves itself only through a mutual EAP method (RFC 5998), without a certificate',
+      'accept a gateway that proves itself only through EAP-TLS (RFC 5998), without AUTH: password methods are never used with it',
     )
     .option(
       '--no-host-check',

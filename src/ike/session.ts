@@ -1729,6 +1729,8 @@ export class IkeSession {
     if (auth) {
       if (!this.verifyGatewayAuth(auth, inner)) return;
       this.gw.authenticated = true;
+      // Only now may EAP run methods that hand the gateway our password (RFC 5998 §4).
+      if (this.cfg.auth.kind === 'eap') this.cfg.auth.peer.gatewayAuthenticated();
     } else if (!(useEap && eap)) {
       this.fail(
         error
@@ -1741,7 +1743,7 @@ export class IkeSession {
       this.fail(
         new VpnError(
           'ERR_IKE_AUTH_FAILED',
-          'the gateway did not authenticate itself (no AUTH payload): it wants EAP-only authentication (RFC 5998); allow it with --eap-only, for a mutual method such as EAP-MSCHAPv2 or EAP-TLS',
+          'the gateway did not authenticate itself (no AUTH payload): it wants EAP-only authentication (RFC 5998). --eap-only allows that with EAP-TLS alone: the gateway is then trusted on its TLS server certificate only, and whoever answers in its place learns our EAP identity; password methods (MSCHAPv2, MD5, GTC) are never run with a gateway that has not authenticated',
         ),
       );
       return;

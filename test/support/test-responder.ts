@@ -75,6 +75,16 @@ export interface ResponderOptions {
   cert?: { key: KeyObject; certs: Uint8Array[] };
   /** Ask the client for EAP-MD5 with this password (RFC 3748 §5.4). */
   eapMd5Password?: string;
+  /**
+   * Run this EAP authenticator instead of EAP-MD5 (any method; a rogue one for negative tests):
+   * `start` gives the first Request, `next` answers each EAP packet of the client, `msk` keys
+   * the final AUTH once it succeeded (RFC 7296 §2.16; SK_p without one).
+   */
+  eapServer?: {
+    start(): Uint8Array;
+    next(response: Uint8Array): Uint8Array;
+    msk(): Uint8Array | undefined;
+  };
   /** Announce IKEv2 fragmentation and fragment our messages above this size (RFC 7383). */
   fragmentSize?: number;
   /** RFC 5998: with EAP, prove ourselves only through EAP (no AUTH in the first response). */
@@ -550,9 +560,17 @@ export class TestResponder {
         {
           type: PayloadType.EAP,
           critical: false,
-          data: this.eapPacket(1, 1, 4, concatBytes(Uint8Array.of(16), challenge)),
+          data:
+            this.opts.eapServer?.start() ??
+            this.eapPacket(1, 1, 4, concatBytes(Uint8Array.of(16), challenge)),
         },
       ]);
+    }
+    if (eapP && this.opts.eapServer) {
+      this.eapResponses.push(eapP.data);
+      const answer = this.opts.eapServer.next(eapP.data);
+      this.eap.ok = answer[0] === 3;
+      return seal([{ type: PayloadType.EAP, critical: false, data: answer }]);
     }
     if (eapP) {
       this.eapResponses.push(eapP.data);
@@ -576,10 +594,11 @@ export class TestResponder {
     }
     if (!auth || !this.eap.ok) return seal([notify(NotifyType.AUTHENTICATION_FAILED)]);
     const idi = findPayload(this.eap.first, PayloadType.IDi)!;
-    // §2.16: no MSK, so the shared key is SK_pi (theirs) and SK_pr (ours).
+    // §2.16: the MSK keys both AUTHs; without one, SK_pi (theirs) and SK_pr (ours).
+    const msk = this.opts.eapServer?.msk();
     const expected = prf(
       this.prfId,
-      prf(this.prfId, k.skPi, new TextEncoder().encode('Key Pad for IKEv2')),
+      prf(this.prfId, msk ?? k.skPi, new TextEncoder().encode('Key Pad for IKEv2')),
       this.authOctets(this.initReq, this.nr, k.skPi, idi.idType, idi.data),
     );
     if (expected.length !== auth.data.length || !timingSafeEqual(expected, auth.data)) {
@@ -588,7 +607,7 @@ export class TestResponder {
     }
     const mine = prf(
       this.prfId,
-      prf(this.prfId, k.skPr, new TextEncoder().encode('Key Pad for IKEv2')),
+      prf(this.prfId, msk ?? k.skPr, new TextEncoder().encode('Key Pad for IKEv2')),
       this.authOctets(this.initResp, this.ni, k.skPr, this.opts.id.type, this.opts.id.data),
     );
     return seal([
@@ -599,7 +618,8 @@ export class TestResponder {
 
   private onAuth(header: IkeHeader, payloads: Payload[], data: Uint8Array): Uint8Array {
     const inner = this.open(data, payloads);
-    if (this.opts.eapMd5Password !== undefined) return this.onEapAuth(header, inner);
+    if (this.opts.eapMd5Password !== undefined || this.opts.eapServer)
+      return this.onEapAuth(header, inner);
     const k = this.keys!;
     const idi = findPayload(inner, PayloadType.IDi);
     const auth = findPayload(inner, PayloadType.AUTH);
