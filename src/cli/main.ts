@@ -10,6 +10,7 @@ import { VpnError } from '../core/errors.js';
 import { Tunnel } from '../client/tunnel.js';
 import type { TunnelOptions, TunnelSummary } from '../client/tunnel.js';
 import { ControlServer, controlSocketPath, request } from '../client/control.js';
+import { checkGatewayNaming } from '../client/auth.js';
 import { runtimeDir } from '../config/load.js';
 import { buildCredentials, gatherSecrets } from './credentials.js';
 import type { AuthFlags, Secrets } from './credentials.js';
@@ -199,6 +200,7 @@ async function connectCommand(gateway: string, flags: ConnectFlags): Promise<num
   const ui = await Ui.create(uiMode(flags.json), flags.verbose === true);
   let secrets: Secrets;
   try {
+    checkGatewayNaming(flags.hostCheck ? undefined : false, flags.remoteId);
     secrets = await gatherSecrets(flags, process.stdin.isTTY && ui.mode === 'tty');
   } catch (e) {
     ui.fail((e as Error).message);
@@ -381,7 +383,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--no-host-check',
-      "do not require the gateway's certificate to name the host we dialled (its IKE identity is still checked)",
+      "do not require the gateway's certificate to name the host we dialled; needs --remote-id, the identity it must carry instead",
     )
     .addOption(
       new Option(

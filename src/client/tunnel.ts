@@ -48,7 +48,7 @@ import { openTun } from '../tun/linux.js';
 import type { TunDevice } from '../tun/tun.js';
 import { NetConfigurator } from '../tun/netcfg.js';
 import { cidrContainsBytes, rangeToCidrs } from './routes.js';
-import { credentialsForAttempt } from './auth.js';
+import { checkGatewayNaming, credentialsForAttempt } from './auth.js';
 import type { AttemptAuth, Credentials } from './auth.js';
 import { parseIpAddress } from '../core/ip.js';
 
@@ -277,6 +277,7 @@ export class Tunnel {
       ? opts.remoteNetworks.map((c) => tsFromCidr(c))
       : anyTs(opts.ip6 === true);
     const remoteId = opts.remoteId === undefined ? undefined : parseIdentity(opts.remoteId);
+    checkGatewayNaming(opts.credentials.gatewayName, remoteId);
 
     try {
       this.emit({ type: 'stage', stage: 'resolving', detail: opts.gateway });
@@ -442,6 +443,7 @@ export class Tunnel {
         onFailure: (error) => this.feed({ kind: 'eapFailed', error }),
       },
       this.log,
+      base.remoteId,
     );
     this.attemptAuth = attempt;
     return new IkeSession(

@@ -518,3 +518,23 @@ test('RFC 5998: EAP-TLS with --eap-only still works against a gateway without AU
     tlsServer.close();
   }
 });
+
+test('a gateway signing with a client certificate (EKU clientAuth only) that names it: ERR_CERT, nothing installed', () => {
+  const f = (n: string): string => readFileSync(findRepoFile(`test/pki/fixtures/${n}`), 'utf8');
+  const gw = gatewayCert();
+  const run = start(
+    config({
+      gatewayAuth: { certs: createCertValidator({ anchors: gw.ca, host: '198.51.100.10' }) },
+    }),
+    responder({
+      cert: {
+        key: createPrivateKey(f('eku-client-gw.key')),
+        certs: pemToDer(f('eku-client-gw.crt')),
+      },
+      id: parseIdentity('@gw.test'),
+    }),
+  );
+  assert.equal(closedEvent(run)?.error?.code, 'ERR_CERT');
+  assert.match(closedEvent(run)!.error!.message, /it is a client certificate/);
+  assert.ok(!installed(run.outputs));
+});
