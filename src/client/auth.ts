@@ -82,6 +82,21 @@ export function checkGatewayNaming(
 }
 
 /**
+ * Checks that the credentials make a safe combination before anything happens; throws
+ * ERR_CONFIG. Besides {@link checkGatewayNaming}: `eapOnly` (--eap-only) needs EAP-TLS among the
+ * methods, the only one we run with a gateway that has not authenticated (RFC 5998 §4).
+ */
+export function checkCredentials(cred: Credentials, remoteId: string | Identity | undefined): void {
+  checkGatewayNaming(cred.gatewayName, remoteId);
+  if (cred.eapOnly && cred.auth.kind === 'eap' && !cred.auth.methods.includes('tls')) {
+    throw new VpnError(
+      'ERR_CONFIG',
+      `--eap-only needs EAP-TLS among the --eap methods (library: eapOnly needs "tls"): a gateway that does not authenticate with AUTH may only run EAP-TLS; ${cred.auth.methods.join(', ')} would hand it our password or a response it can crack`,
+    );
+  }
+}
+
+/**
  * The session credentials for one attempt. `remoteId` is the gateway identity we expect (IDr);
  * EAP-TLS checks the server certificate against it too.
  */
@@ -93,7 +108,7 @@ export function credentialsForAttempt(
   log: Logger,
   remoteId?: Identity,
 ): AttemptAuth {
-  checkGatewayNaming(cred.gatewayName, remoteId);
+  checkCredentials(cred, remoteId);
   const gatewayName = cred.gatewayName === undefined ? host : cred.gatewayName;
   const gatewayAuth: GatewayAuth = {};
   if (cred.auth.kind === 'psk') gatewayAuth.psk = cred.auth.psk;

@@ -48,7 +48,7 @@ import { openTun } from '../tun/linux.js';
 import type { TunDevice } from '../tun/tun.js';
 import { NetConfigurator } from '../tun/netcfg.js';
 import { cidrContainsBytes, rangeToCidrs } from './routes.js';
-import { checkGatewayNaming, credentialsForAttempt } from './auth.js';
+import { checkCredentials, credentialsForAttempt } from './auth.js';
 import type { AttemptAuth, Credentials } from './auth.js';
 import { parseIpAddress } from '../core/ip.js';
 
@@ -277,7 +277,7 @@ export class Tunnel {
       ? opts.remoteNetworks.map((c) => tsFromCidr(c))
       : anyTs(opts.ip6 === true);
     const remoteId = opts.remoteId === undefined ? undefined : parseIdentity(opts.remoteId);
-    checkGatewayNaming(opts.credentials.gatewayName, remoteId);
+    checkCredentials(opts.credentials, remoteId);
 
     try {
       this.emit({ type: 'stage', stage: 'resolving', detail: opts.gateway });

@@ -12,7 +12,11 @@ import { NOOP_LOGGER } from '../../src/core/log.js';
 import { isVpnError } from '../../src/core/errors.js';
 import { parseIdentity } from '../../src/ike/identity.js';
 import { pemToDer } from '../../src/pki/x509.js';
-import { checkGatewayNaming, credentialsForAttempt } from '../../src/client/auth.js';
+import {
+  checkCredentials,
+  checkGatewayNaming,
+  credentialsForAttempt,
+} from '../../src/client/auth.js';
 import type { Credentials } from '../../src/client/auth.js';
 import { Tunnel } from '../../src/client/tunnel.js';
 import { findRepoFile } from '../support/paths.js';
@@ -90,4 +94,22 @@ test('Tunnel.connect: noHostCheck (gatewayName false) without remoteId is refuse
     assert.match(e.message, /--no-host-check needs --remote-id/);
     return true;
   });
+});
+
+test('eapOnly (--eap-only) without EAP-TLS among the methods is refused: nothing could run', () => {
+  const eap = (methods: ('mschapv2' | 'md5' | 'gtc' | 'tls')[]): Credentials => ({
+    auth: { kind: 'eap', identity: 'carol', password: new Uint8Array(4), methods },
+    anchors: CA,
+    eapOnly: true,
+  });
+  configError(
+    () => checkCredentials(eap(['mschapv2', 'gtc']), undefined),
+    /--eap-only needs EAP-TLS.*mschapv2, gtc would hand it our password/,
+  );
+  configError(
+    () => credentialsForAttempt(eap(['md5']), 'gw.test', new SeededRandom(1), SINK, NOOP_LOGGER),
+    /--eap-only needs EAP-TLS/,
+  );
+  checkCredentials(eap(['mschapv2', 'tls']), undefined);
+  checkCredentials({ ...eap(['mschapv2']), eapOnly: false }, undefined);
 });
