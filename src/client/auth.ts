@@ -12,7 +12,7 @@ import { createEapPeer } from '../eap/peer.js';
 import type { AsyncEapMethod } from '../eap/types.js';
 import type { GatewayAuth, LocalAuth } from '../ike/auth.js';
 import type { Identity } from '../ike/identity.js';
-import { createCertValidator } from '../pki/validator.js';
+import { createCertValidator } from '../ike/auth/validator.js';
 import { createEapTls } from './eap-tls.js';
 
 export type { EapMethodName } from '../eap/peer.js';

@@ -20,7 +20,7 @@ import { VpnError, type ErrorCode } from '../core/errors.js';
 import { NOOP_LOGGER, type Logger } from '../core/log.js';
 import type { AsyncEapMethod } from '../eap/types.js';
 import { formatIdentity, type Identity } from '../ike/identity.js';
-import { matchesIdentity } from '../pki/names.js';
+import { matchesIdentity } from '../ike/auth/cert-identity.js';
 import { Certificate } from '../pki/x509.js';
 
 /** EAP method type of EAP-TLS (RFC 5216 §3.1). */

@@ -90,7 +90,7 @@ import {
 import type { ChosenProposal, ProposalSpec } from './sa/proposals.js';
 import { checkNarrowed, formatTs } from './sa/traffic-selectors.js';
 import type { GatewayAuth, LocalAuth } from './auth.js';
-import { signAuth, supportedHashes, verifyAuth } from '../pki/signature.js';
+import { signAuth, supportedHashes, verifyAuth } from './auth/signature.js';
 
 export type { Endpoint } from './natd.js';
 

@@ -28,7 +28,7 @@ import {
   ntPasswordHash,
 } from '../../src/eap/mschapv2.js';
 import { createEapTls } from '../../src/client/eap-tls.js';
-import { createCertValidator } from '../../src/pki/validator.js';
+import { createCertValidator } from '../../src/ike/auth/validator.js';
 import { pemToDer } from '../../src/pki/x509.js';
 import {
   CLIENT,

@@ -9,7 +9,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { FragmentReassembler, splitForFragments } from '../../src/ike/codec/fragments.js';
-import { signAuth } from '../../src/pki/signature.js';
+import { signAuth } from '../../src/ike/auth/signature.js';
 import { concatBytes, equalBytes } from '../../src/core/bytes.js';
 import type { Random } from '../../src/core/random.js';
 import { parseIpAddress } from '../../src/core/ip.js';

@@ -1,5 +1,5 @@
 /**
- * The gateway-certificate policy (src/pki/validator.ts) on top of the chain: extended key usage
+ * The gateway-certificate policy (src/ike/auth/validator.ts) on top of the chain: extended key usage
  * (RFC 5280 §4.2.1.12, RFC 4945 §5.1.3.12) — a gateway certificate may carry serverAuth,
  * iKEIntermediate, id-kp-ipsecIKE, anyExtendedKeyUsage or no EKU at all, never clientAuth alone
  * or another purpose — and the names it must carry. Fixtures: test/pki/fixtures (README.md).
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseIdentity } from '../../src/ike/identity.js';
 import type { CertCheck } from '../../src/ike/auth.js';
 import { checkExtendedKeyUsage } from '../../src/pki/chain.js';
-import { createCertValidator, GATEWAY_EKUS } from '../../src/pki/validator.js';
+import { createCertValidator, GATEWAY_EKUS } from '../../src/ike/auth/validator.js';
 import { Certificate, EkuOid, pemToDer } from '../../src/pki/x509.js';
 import { findRepoFile } from '../support/paths.js';
 

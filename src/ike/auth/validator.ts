@@ -5,13 +5,14 @@
  * browser checks a server (RFC 7296 §2.15 leaves binding the ID to the certificate to the
  * implementation; RFC 4945 §3.1 says how).
  */
-import { VpnError } from '../core/errors.js';
-import type { CertCheck, CertValidator } from '../ike/auth.js';
-import type { Identity } from '../ike/identity.js';
-import { formatIdentity } from '../ike/identity.js';
-import { checkExtendedKeyUsage, verifyChain } from './chain.js';
-import { matchesHost, matchesIdentity } from './names.js';
-import { Certificate, EkuOid } from './x509.js';
+import { VpnError } from '../../core/errors.js';
+import type { CertCheck, CertValidator } from '../auth.js';
+import type { Identity } from '../identity.js';
+import { formatIdentity } from '../identity.js';
+import { checkExtendedKeyUsage, verifyChain } from '../../pki/chain.js';
+import { matchesHost } from '../../pki/names.js';
+import { Certificate, EkuOid } from '../../pki/x509.js';
+import { matchesIdentity } from './cert-identity.js';
 
 /**
  * Extended key usages that make a certificate fit for an IKE gateway (RFC 4945 §5.1.3.12 and what
