@@ -27,7 +27,10 @@ export interface EapPeer {
    * none (MD5-Challenge, GTC), in which case the IKE AUTH is computed from SK_pi/SK_pr (§2.16).
    */
   msk(): Uint8Array | undefined;
-  /** Whether the finished method authenticated the gateway (MSCHAPv2, TLS): needed for EAP-only (RFC 5998). */
+  /**
+   * Whether the finished method authenticated the gateway (MSCHAPv2, TLS). EAP-only (RFC 5998)
+   * needs it, and more: see `gatewayAuthenticated`.
+   */
   mutual(): boolean;
   /**
    * Tells the peer that the gateway proved its identity before EAP began (its AUTH payload in the

@@ -79,6 +79,8 @@ function exercise(input: Uint8Array, first: number, reasm: FragmentReassembler):
     methods: ['mschapv2', 'md5', 'gtc'],
     random: new SeededRandom(input.length),
   });
+  // Both sides of RFC 5998 §4: the refusal before the gateway authenticated, and the methods after.
+  if (input.length % 2 === 0) peer.gatewayAuthenticated();
   peer.handle(input);
 }
 
