@@ -27,22 +27,13 @@ export class JsDataPath implements DataPath {
   private lastEspIn = 0;
   private lastEspOut = 0;
 
-  private constructor(
-    io: TunnelIo,
-    tun: TunDevice,
-    events: DataPathEvents,
-    limits: VolumeLimits,
-    nativeEsp: boolean,
-  ) {
+  readonly espPath = 'js' as const;
+
+  private constructor(io: TunnelIo, tun: TunDevice, events: DataPathEvents, limits: VolumeLimits) {
     this.io = io;
     this.tun = tun;
     this.events = events;
-    this.engine = new EspEngine({ ...limits, native: { enabled: nativeEsp } });
-  }
-
-  /** 'native' when the engine seals with the addon's batched ESP calls (src/esp/native.ts). */
-  get espPath(): 'native' | 'js' {
-    return this.engine.usesNative ? 'native' : 'js';
+    this.engine = new EspEngine(limits);
   }
 
   static async open(o: {
@@ -51,10 +42,8 @@ export class JsDataPath implements DataPath {
     tun: TunDevice;
     limits: VolumeLimits;
     events: DataPathEvents;
-    /** Seal and open with the addon's batched calls when it is built (src/esp/native.ts). */
-    nativeEsp: boolean;
   }): Promise<JsDataPath> {
-    const self = new JsDataPath(o.io, o.tun, o.events, o.limits, o.nativeEsp);
+    const self = new JsDataPath(o.io, o.tun, o.events, o.limits);
     self.udp = await o.io.openUdp(o.family, 0, {
       onIke: (data, from) => o.events.onIke(data, from),
       onEsp: (data) => self.onEsp(data),

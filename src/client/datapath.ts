@@ -38,8 +38,8 @@ export interface DataPathEvents {
 export interface DataPath {
   /** Which ESP implementation carries the traffic. */
   readonly kind: 'threaded' | 'js';
-  /** As TunnelSummary reports it: 'native' = the JavaScript path with the addon's batched ESP. */
-  readonly espPath: 'threaded' | 'native' | 'js';
+  /** As TunnelSummary reports it. */
+  readonly espPath: 'threaded' | 'js';
   readonly localPort: number;
   readonly udpCounters: UdpCounters;
   sendIke(data: Uint8Array, to: UdpEndpoint, marker: boolean): void;
@@ -85,5 +85,5 @@ export async function openDataPath(o: OpenDataPathOptions): Promise<DataPath> {
     o.log.debug('esp', 'ESP on the native data plane (two threads)');
     return dp;
   }
-  return JsDataPath.open({ ...o, nativeEsp: o.fastPath });
+  return JsDataPath.open(o);
 }

@@ -52,8 +52,7 @@ export interface TunnelOptions {
   rekeyMs?: number;
   /**
    * Use the native data plane (its own threads for TUN → ESP → UDP and back) when the addon is
-   * built, else the native batched ESP calls from JavaScript (default true; VPN_FAST_PATH=0 turns
-   * both off: everything in JavaScript).
+   * built, else ESP in JavaScript (default true; VPN_FAST_PATH=0: everything in JavaScript).
    */
   fastPath?: boolean;
   /** Rekey the CHILD_SA after this many bytes / packets in either direction (RFC 4301 §4.4.2.1). */
@@ -103,8 +102,8 @@ export interface TunnelSummary {
   ike: EstablishedInfo;
   connectMs: number;
   /**
-   * Which ESP implementation carries the traffic: the native data plane's threads, native batched
-   * ESP called from JavaScript, or JavaScript alone.
+   * Which ESP implementation carries the traffic: the native data plane's threads or JavaScript.
+   * ('native', the batched native ESP calls from JavaScript, is retired: no longer reported.)
    */
   espPath: 'threaded' | 'native' | 'js';
 }

@@ -45,9 +45,10 @@ export interface VolumeLimits {
 
 export interface EspEngineOptions extends VolumeLimits {
   /**
-   * The native batched ESP path (src/esp/native.ts, OpenSSL EVP from the addon): used for every
-   * SA whose cipher it supports when available, unless `enabled: false`. It produces the same
-   * bytes as the JavaScript path (tested), only faster.
+   * The native batched ESP path (src/esp/native.ts, OpenSSL EVP from the addon), for benchmarks
+   * and the byte-equality tests only: off unless `enabled: true`. The tunnel never uses it: its
+   * two data paths are this engine in JavaScript and the native threaded data plane, which
+   * carries ESP 2-4x faster than these batches (docs/performance.md).
    */
   native?: NativeEspOptions;
 }
@@ -73,7 +74,7 @@ export class EspEngine {
       ...(options.bytes !== undefined ? { bytes: options.bytes } : {}),
       ...(options.packets !== undefined ? { packets: options.packets } : {}),
     };
-    this.native = options.native ?? {};
+    this.native = options.native ?? { enabled: false };
   }
 
   /** Whether the SAs installed last use the native path. */
