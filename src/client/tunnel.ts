@@ -413,7 +413,7 @@ export class Tunnel {
     const s: TunnelStatus = {
       state: this.state,
       ike: this.session?.counters ?? emptyIkeCounters(),
-      esp: this.dp?.counters() ?? {},
+      esp: this.dp?.counters() ?? { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 },
       keepalivesSent: this.keepalivesSent,
       saInstallErrors: this.saInstallErrors,
     };
