@@ -162,6 +162,30 @@ test('a CHILD_SA rekey by the gateway under traffic loses no packet and moves bo
   await shutdown(w, t);
 });
 
+test('our own CHILD_SA rekey (its lifetime ran out) under traffic loses no packet', async () => {
+  const w = world();
+  const { t, events } = tunnel(w, { rekeyMs: 20000 });
+  await up(w, t);
+  const tun = w.tuns[0]!;
+  const firstSpi = w.gw.resp.child!.inSpi;
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < 60; i++) {
+    const p = ipv4(VIRTUAL_IP, '203.0.113.10', 40, i);
+    sent.push(p);
+    tun.inject([p]);
+    w.gw.sendEsp(ipv4('203.0.113.10', VIRTUAL_IP, 40, i));
+    await w.time.advance(500);
+  }
+  assert.ok(events.some((e) => e.type === 'rekeyed' && e.what === 'child' && e.by === 'us'));
+  assert.ok(w.gw.resp.clientRekeys.length >= 1, 'the gateway saw our CREATE_CHILD_SA');
+  assert.notEqual(w.gw.resp.child!.inSpi, firstSpi);
+  assert.deepEqual(w.gw.espIn, sent, 'every packet arrived, in order');
+  assert.equal(w.gw.espInSpis.at(-1), w.gw.resp.child!.inSpi, 'we send on the new SA');
+  assert.ok(w.gw.resp.childDeletes.length >= 1, 'we deleted the old CHILD_SA');
+  assert.equal(tun.written.length, 60, 'every gateway packet arrived');
+  await shutdown(w, t);
+});
+
 test('issue 11: after two reconnects NAT keepalives and the one-way traffic check still run', async () => {
   const w = world({ natHere: true });
   const { t, events } = tunnel(w, { dpdMs: 0, keepaliveMs: 20000, retry: 5 });
