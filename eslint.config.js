@@ -139,7 +139,6 @@ export default tseslint.config(
   {
     // Layering: src/net carries datagrams and knows only src/core.
     files: ['src/net/**/*.ts'],
-    ignores: ['src/net/dataplane-transport.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -148,24 +147,6 @@ export default tseslint.config(
             {
               regex: '^\\.\\./(?!core/)',
               message: 'src/net imports only src/core.',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // The one exception until the DataPath interface (issue 12 item 2) replaces it: the data
-    // plane's transport wraps src/fastpath and takes ESP types. Nothing else outside src/core.
-    files: ['src/net/dataplane-transport.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              regex: '^\\.\\./(?!core/|fastpath/|esp/)',
-              message: 'src/net imports only src/core (dataplane-transport: also fastpath, esp).',
             },
           ],
         },
