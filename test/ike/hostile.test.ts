@@ -124,6 +124,25 @@ test('hostile: an unknown critical payload in the IKE_AUTH response fails the co
   assertFailed(run, 'ERR_IKE_PROTOCOL', /IKE_AUTH response .*unknown type 200 marked critical/);
 });
 
+test('hostile: an unknown critical payload in an INFORMATIONAL response ends the SA (§2.5)', () => {
+  const run = established();
+  pump(run, run.session.handle({ kind: 'probe' }, 1000), false);
+  const dpd = decodeMessage(run.sent.at(-1)!).header;
+  const unknown: Payload = { type: 200, critical: true, unknown: true, body: Uint8Array.of(1) };
+  const answer = run.resp.sealInner(
+    ExchangeType.INFORMATIONAL,
+    dpd.messageId,
+    true,
+    200,
+    encodeChain([unknown]),
+  );
+  const outs = feed(run, answer, 1100);
+  assert.equal(run.session.state, 'closed');
+  assert.match(closedEvent(run)!.error!.message, /INFORMATIONAL response .*unknown type 200/);
+  // Our DELETE of the IKE SA takes the next message ID.
+  assert.equal(decodeMessage(sends(outs)[0]!.data).header.messageId, dpd.messageId + 1);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Bounded messages and bounded work (finding 6)
 
