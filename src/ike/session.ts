@@ -920,6 +920,12 @@ export class IkeSession {
     }
     try {
       ctx.keymat.openInbound(raw.subarray(0, raw.length - sk.body.length), sk.body);
+      // RFC 7383 §2.6.1: a fragmented request is answered again once, on its fragment 1 — not
+      // once per fragment (the peer resends them all together).
+      if (sk.type === PayloadType.SKF && sk.fragmentNumber !== 1) {
+        this.drop('retransmitted-fragment');
+        return false;
+      }
       return true;
     } catch (e) {
       this.drop('integrity', `retransmitted request: ${(e as Error).message}`);

@@ -423,6 +423,22 @@ test('hostile: a cached response is re-sent only for an authentic retransmission
   assert.equal(sends(feed(run, dpd, 1300)).length, 1, 'the genuine retransmission is answered');
 });
 
+test('hostile: a retransmitted fragmented request is answered once, not once per fragment', () => {
+  const run = established({ fragmentSize: 300 });
+  run.resp.lastDatagrams = [];
+  run.resp.deleteStorm(
+    1,
+    Array.from({ length: 100 }, (_, i) => 0xbeef0000 + i),
+  );
+  const frags = run.resp.lastDatagrams.slice();
+  assert.ok(frags.length >= 3, `${frags.length} fragments`);
+  const first = frags.flatMap((f) => sends(feed(run, f, 1000)));
+  assert.equal(first.length, 1, 'answered once the request is whole');
+  const again = frags.flatMap((f) => sends(feed(run, f, 1100)));
+  assert.equal(again.length, 1, 'the retransmission is answered once (RFC 7383 §2.6.1)');
+  assert.equal(toHex(again[0]!.data), toHex(first[0]!.data));
+});
+
 test('hostile: the DELETE after a timed-out request takes the next message ID', () => {
   const run = established();
   pump(run, run.session.handle({ kind: 'probe' }, 1000), false);
