@@ -380,6 +380,26 @@ test('hostile: CHILD_SA DELETE then IKE SA DELETE: the exact responses §1.4.1 a
   assert.equal(sends(feed(run, forged, 1600)).length, 0);
 });
 
+test('crossing CHILD_SA DELETEs (§1.4.1): no Delete payload for an SA we are deleting, removed once', () => {
+  const run = established();
+  const oldOutbound = run.resp.child!.inSpi;
+  const rekey = sends(run.session.handle({ kind: 'rekeyChild' }, 1000))[0]!;
+  const answer = run.resp.receiveAll(rekey.data, CLIENT)[0]!;
+  const ourDelete = sends(feed(run, answer, 1001))[0]!;
+  assert.deepEqual(deletes(run.resp.decryptForTest(ourDelete.data))[0]!.protocol, ProtocolId.ESP);
+  // The gateway deletes the same old SA before our DELETE reaches it.
+  const crossing = run.resp.deleteChild(run.resp.previousChild!.inSpi);
+  const o = feed(run, crossing, 1002);
+  assert.deepEqual(run.resp.decryptForTest(sends(o)[0]!.data), [], 'no Delete payload');
+  // Then the answer to our DELETE: the old SA is not removed a second time.
+  for (const a of run.resp.receiveAll(ourDelete.data, CLIENT)) feed(run, a, 1003);
+  const removed = run.outputs.filter(
+    (x) => x.kind === 'removeChild' && x.outboundSpi === oldOutbound,
+  );
+  assert.equal(removed.length, 1);
+  assert.equal(run.session.state, 'established');
+});
+
 test('hostile: a DELETE storm: every DELETE answered exactly once, in order, with no crash', () => {
   const run = established();
   const ourInbound = run.resp.child!.outSpi;
