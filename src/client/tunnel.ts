@@ -47,7 +47,7 @@ import type { DataPlaneStats } from '../fastpath/dataplane.js';
 import { openTun } from '../tun/linux.js';
 import type { TunDevice } from '../tun/tun.js';
 import { NetConfigurator } from '../tun/netcfg.js';
-import { cidrContainsBytes, rangeToCidrs } from './routes.js';
+import { cidrContainsBytes, planTunnelRoutes } from './routes.js';
 import { checkCredentials, credentialsForAttempt } from './auth.js';
 import type { AttemptAuth, Credentials } from './auth.js';
 import { parseIpAddress } from '../core/ip.js';
@@ -145,6 +145,8 @@ export type TunnelEvent =
   | { type: 'reconnecting'; attempt: number; inMs: number; reason: string }
   /** The network under the tunnel changed and MOBIKE moved the SAs (RFC 4555). */
   | { type: 'roamed'; local: string; remote: string; by: 'us' | 'peer' }
+  /** Something left out or refused that the user should know about (printable text). */
+  | { type: 'warning'; message: string }
   | { type: 'down'; error?: VpnError; byPeer: boolean };
 
 export interface TunnelStatus {
@@ -707,11 +709,15 @@ export class Tunnel {
       if (cfg.ip4) await netcfg.addAddress(tun.name, `${cfg.ip4}/32`);
       if (cfg.ip6) await netcfg.addAddress(tun.name, `${cfg.ip6.address}/128`);
       await netcfg.setUp(tun.name);
-      const routes: string[] = [];
       const session = this.session!;
-      for (const ts of this.childTsRemote) routes.push(...rangeToCidrs(ts.startAddr, ts.endAddr));
+      // Routes capped; DNS servers only where the selectors carry them (findings 6, 7).
+      const plan = planTunnelRoutes(
+        this.childTsRemote,
+        this.opts.dns === 'off' ? [] : [...cfg.dns4, ...cfg.dns6],
+      );
+      for (const message of plan.warnings) this.emit({ type: 'warning', message });
+      const { routes, dns } = plan;
       await this.installRoutes(routes, tun.name, cfg.ip4, session.remoteEndpoint.address);
-      const dns = this.opts.dns === 'off' ? [] : [...cfg.dns4, ...cfg.dns6];
       if (dns.length > 0) await netcfg.setDns(tun.name, dns, cfg.domains);
       this.state = 'up';
       this.upAt = Date.now();
@@ -770,10 +776,7 @@ export class Tunnel {
     if (expanded.some((c) => cidrContains(c, gateway))) {
       await netcfg.addHostRouteVia(gateway);
     }
-    for (const c of expanded) {
-      const v6 = c.includes(':');
-      await netcfg.addRoute(c, { dev, ...(src && !v6 ? { src } : {}) });
-    }
+    await netcfg.addRoutes(expanded, { dev, ...(src ? { src } : {}) }); // one ip -batch
   }
 
   /**
