@@ -320,12 +320,14 @@ export class NetConfigurator {
    */
   async addBlockRoute(dest: string, metric = 1000): Promise<void> {
     checkCidr(dest);
+    if (!isU32(metric)) throw new VpnError('ERR_NETCFG', `invalid metric ${metric}`);
     await this.run('ip', blockArgs('add', dest, metric));
     this.record({ kind: 'block', dest, metric });
   }
 
   /** How the kernel reaches `ip` right now (`ip -j route get`). */
   async getRouteTo(ip: string): Promise<RouteInfo> {
+    if (isIP(ip) === 0) throw new VpnError('ERR_NETCFG', `invalid address ${safeJson(ip)}`);
     const { stdout } = await this.run('ip', ['-j', 'route', 'get', ip]);
     let r: { dev?: string; gateway?: string; prefsrc?: string } | undefined;
     try {
