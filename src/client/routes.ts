@@ -52,6 +52,9 @@ export function cidrContainsBytes(net: Uint8Array, prefix: number, ip: Uint8Arra
 /** Most routes installed for the remote traffic selectors (finding 6): the rest are dropped. */
 export const MAX_TUNNEL_ROUTES = 200;
 
+/** Most host routes added for DNS servers whose prefix the route cap left out. */
+const MAX_DNS_HOST_ROUTES = 16;
+
 /** The part of a traffic selector the host's routes and DNS care about (RFC 7296 §3.13.1). */
 export interface SelectorRange {
   ipProtocol: number;
@@ -108,6 +111,7 @@ export function planTunnelRoutes(
   }
   const dns: string[] = [];
   const droppedDns: string[] = [];
+  let hostRoutes = 0;
   for (const s of dnsServers) {
     let ip: Uint8Array;
     try {
@@ -127,16 +131,24 @@ export function planTunnelRoutes(
       droppedDns.push(s);
       continue;
     }
-    dns.push(s);
     const routed = routes.some((c) => {
       const [net, len] = c.split('/');
       return cidrContainsBytes(parseIpAddress(net!), Number(len), ip);
     });
-    if (!routed) routes.push(`${s}/${ip.length === 4 ? 32 : 128}`);
+    if (!routed) {
+      // Its prefix fell to the cap: a host route, a bounded number of times.
+      if (hostRoutes >= MAX_DNS_HOST_ROUTES) {
+        droppedDns.push(s);
+        continue;
+      }
+      hostRoutes++;
+      routes.push(`${s}/${ip.length === 4 ? 32 : 128}`);
+    }
+    dns.push(s);
   }
   if (droppedDns.length > 0) {
     warnings.push(
-      `not using the gateway's DNS server${droppedDns.length > 1 ? 's' : ''} ${droppedDns.join(', ')}: outside the tunnel's traffic selectors, queries would leave unencrypted`,
+      `not using the gateway's DNS server${droppedDns.length > 1 ? 's' : ''} ${droppedDns.slice(0, 8).join(', ')}${droppedDns.length > 8 ? ` and ${droppedDns.length - 8} more` : ''}: outside the tunnel's routed traffic selectors, queries would leave unencrypted`,
     );
   }
   return { routes, droppedRoutes: dropped, dns, droppedDns, warnings };

@@ -93,3 +93,15 @@ test('planTunnelRoutes: routes are capped with a counted warning; a DNS server l
   assert.equal(p.routes.at(-1), '10.3.231.1/32');
   assert.equal(MAX_TUNNEL_ROUTES, 200);
 });
+
+test('planTunnelRoutes: host routes for DNS servers are bounded too', () => {
+  const many = Array.from({ length: 1000 }, (_, i) =>
+    sel(`10.${i >> 8}.${i & 255}.1`, `10.${i >> 8}.${i & 255}.1`),
+  );
+  const servers = Array.from({ length: 20 }, (_, i) => `10.3.${200 + i}.1`);
+  const p = planTunnelRoutes(many, servers, 200);
+  assert.equal(p.dns.length, 16);
+  assert.deepEqual(p.droppedDns, servers.slice(16));
+  assert.equal(p.routes.length, 216);
+  assert.match(p.warnings[1]!, /not using the gateway's DNS servers 10\.3\.216\.1, /);
+});
