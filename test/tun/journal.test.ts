@@ -11,6 +11,7 @@ import {
   chmodSync,
   chownSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -375,6 +376,25 @@ test('gateway-supplied values reach resolvectl after "--" and are checked', asyn
     await assert.rejects(cfg.setDns('vpn0', ['10.0.0.53'], ['a b']), /invalid DNS domain/);
     await cfg.restore();
     assert.deepEqual(calls.at(-1), { cmd: 'resolvectl', args: ['revert', '--', 'vpn0'] });
+  } finally {
+    rmSync(t.base, { recursive: true, force: true });
+  }
+});
+
+test('a symbolic link planted at <name>.journal.tmp is not followed: the victim file is untouched', async () => {
+  const t = tmpRun();
+  try {
+    const victim = join(t.base, 'victim');
+    writeFileSync(victim, 'precious\n');
+    symlinkSync(victim, `${t.journal}.tmp`);
+    const { run } = recorder();
+    const cfg = new NetConfigurator({ run, journalPath: t.journal });
+    await cfg.addAddress('vpn0', '10.0.0.2/32');
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+    assert.ok(!lstatSync(t.journal).isSymbolicLink());
+    assert.equal(statSync(t.journal).mode & 0o777, 0o600);
+    assert.equal(readJournal(t.journal)?.entries.length, 1);
+    await cfg.restore();
   } finally {
     rmSync(t.base, { recursive: true, force: true });
   }
