@@ -83,10 +83,7 @@ export async function installRoutes(
   if (expanded.some((c) => cidrContains(c, gateway))) {
     await netcfg.addHostRouteVia(gateway);
   }
-  for (const c of expanded) {
-    const v6 = c.includes(':');
-    await netcfg.addRoute(c, { dev, ...(src && !v6 ? { src } : {}) });
-  }
+  await netcfg.addRoutes(expanded, { dev, ...(src ? { src } : {}) }); // one ip -batch per family
 }
 
 export function toRange(ts: TrafficSelector): TrafficSelectorRange {

@@ -24,6 +24,7 @@ export type HostNetwork = Pick<
   | 'setUp'
   | 'addAddress'
   | 'addRoute'
+  | 'addRoutes'
   | 'addBlockRoute'
   | 'addHostRouteVia'
   | 'defaultPath'

@@ -116,6 +116,8 @@ export type TunnelEvent =
   | { type: 'reconnecting'; attempt: number; inMs: number; reason: string }
   /** The network under the tunnel changed and MOBIKE moved the SAs (RFC 4555). */
   | { type: 'roamed'; local: string; remote: string; by: 'us' | 'peer' }
+  /** Something left out or refused that the user should know about (printable text). */
+  | { type: 'warning'; message: string }
   | { type: 'down'; error?: VpnError; byPeer: boolean };
 
 export interface TunnelStatus {

@@ -38,7 +38,7 @@ import {
 import { anyTs, tsFromCidr } from '../ike/sa/traffic-selectors.js';
 import type { UdpEndpoint } from '../net/udp.js';
 import type { TunDevice } from '../tun/tun.js';
-import { rangeToCidrs } from './routes.js';
+import { planTunnelRoutes } from './routes.js';
 import { checkCredentials, credentialsForAttempt } from './auth.js';
 import type { AttemptAuth } from './auth.js';
 import { openDataPath } from './datapath.js';
@@ -524,6 +524,10 @@ export class Tunnel {
           by: e.by,
         });
         break;
+      case 'warning':
+        // Something the gateway sent was ignored beyond a bound (src/ike/limits.ts).
+        this.emit({ type: 'warning', message: e.message });
+        break;
       case 'state':
       case 'liveness-check':
         break;
@@ -541,11 +545,15 @@ export class Tunnel {
       if (cfg.ip4) await netcfg.addAddress(tun.name, `${cfg.ip4}/32`);
       if (cfg.ip6) await netcfg.addAddress(tun.name, `${cfg.ip6.address}/128`);
       await netcfg.setUp(tun.name);
-      const routes: string[] = [];
       const session = this.session!;
-      for (const ts of this.childTsRemote) routes.push(...rangeToCidrs(ts.startAddr, ts.endAddr));
+      // Routes capped; DNS servers only where the selectors carry them (issue 11 findings 6, 7).
+      const plan = planTunnelRoutes(
+        this.childTsRemote,
+        this.opts.dns === 'off' ? [] : [...cfg.dns4, ...cfg.dns6],
+      );
+      for (const message of plan.warnings) this.emit({ type: 'warning', message });
+      const { routes, dns } = plan;
       await installRoutes(netcfg, routes, tun.name, cfg.ip4, session.remoteEndpoint.address);
-      const dns = this.opts.dns === 'off' ? [] : [...cfg.dns4, ...cfg.dns6];
       if (dns.length > 0) await netcfg.setDns(tun.name, dns, cfg.domains);
       this.state = 'up';
       this.upAt = this.io.now();

@@ -403,6 +403,10 @@ export class FakeHost implements HostNetwork {
     return Promise.resolve();
   }
 
+  async addRoutes(dests: string[], opts: RouteOptions): Promise<void> {
+    for (const d of dests) await this.addRoute(d, opts);
+  }
+
   addBlockRoute(dest: string, metric = 1000): Promise<void> {
     const r = `unreachable ${dest} metric ${metric}`;
     this.routes.add(r);
