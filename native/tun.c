@@ -18,16 +18,29 @@
  *                                           unusable (deleted under us: EBADFD, EIO...); reading
  *                                           has then stopped, and this is the last call
  *   stopReading(handle) -> undefined        idempotent; stops the poll before the fd is closed
- *   readErrors(handle) -> number            read(2) failures other than EAGAIN/EINTR
+ *   readErrors(handle) -> number            read(2) failures other than EAGAIN/EINTR (also after
+ *                                           stopReading: the last count)
  *   write(fd, Uint8Array) -> number         bytes written, or -errno
  *   writeBatch(fd, Uint8Array[]) -> number  packets written completely
- *   close(fd) -> undefined
+ *   close(fd) -> undefined                  stops the readers of fd first
+ *
+ * Handles and descriptors after free (issue 11, finding 8):
+ *   - a reader handle is an external tagged READER_TAG (napi_type_tag_object): any other value,
+ *     a handle of the esp addon included, is a TypeError, never reinterpreted as a reader; the
+ *     reader's memory lives until both its poll handle is closed and its JS handle is collected,
+ *     so stopReading and readErrors after stopReading are safe (a no-op, the last count).
+ *   - a TUN descriptor that open/adopt returned and close closed is remembered: a second close
+ *     is a no-op, and write, writeBatch and startReading on it throw ERR_TUN_CLOSED, since its
+ *     number may belong to another file by now (a write must not land there). The number is
+ *     forgotten when open/adopt return it again. Other descriptors (test stand-ins) pass as
+ *     before.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +54,17 @@
 /* Largest packet a TUN device can hand us (the MTU may be raised after the device is opened). */
 #define MAX_PACKET 65536
 
-typedef struct {
+/* Marks reader handles, so that no other external (an ESP SA, a data plane) passes for one. */
+static const napi_type_tag READER_TAG = {0x6b6576325f74756eULL, 0x5f7265616465725fULL};
+#define READER_MAGIC 0x54554e52u /* "TUNR" */
+
+typedef struct reader {
+  uint32_t magic;
   int fd;
   int stopped;
   int released; /* callback reference and async context already given back */
+  int refs;     /* the poll handle (until on_closed) and the JS handle (until finalized) */
+  struct reader *next; /* running readers, for close(fd) */
   uint32_t read_errors;
   uv_poll_t poll;
   napi_env env;
@@ -120,6 +140,75 @@ static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
   return 1;
 }
 
+/* ---- the TUN descriptors open/adopt returned, and those close closed (see the top) ---- */
+
+enum { FD_OPEN = 1, FD_CLOSED = 2 };
+typedef struct {
+  int fd;
+  int state;
+} fd_entry_t;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER; /* workers may load the addon too */
+static fd_entry_t *g_fds;  /* one entry per descriptor number ever returned by open/adopt */
+static size_t g_nfds, g_fds_cap;
+static reader_t *g_readers; /* running readers (all environments) */
+
+static fd_entry_t *fd_find(int fd) {
+  for (size_t i = 0; i < g_nfds; i++)
+    if (g_fds[i].fd == fd) return &g_fds[i];
+  return NULL;
+}
+
+/* open/adopt returned fd: it is ours and open. 0 if out of memory. */
+static int fd_track_open(int fd) {
+  pthread_mutex_lock(&g_lock);
+  fd_entry_t *e = fd_find(fd);
+  if (!e && g_nfds == g_fds_cap) {
+    size_t cap = g_fds_cap ? g_fds_cap * 2 : 16;
+    fd_entry_t *n = realloc(g_fds, cap * sizeof *n);
+    if (n) {
+      g_fds = n;
+      g_fds_cap = cap;
+    }
+  }
+  if (!e && g_nfds < g_fds_cap) {
+    e = &g_fds[g_nfds++];
+    e->fd = fd;
+  }
+  if (e) e->state = FD_OPEN;
+  pthread_mutex_unlock(&g_lock);
+  return e != NULL;
+}
+
+/* Was fd a TUN descriptor of ours that close() closed (and open/adopt did not return again)? */
+static int fd_was_closed(int fd) {
+  pthread_mutex_lock(&g_lock);
+  fd_entry_t *e = fd_find(fd);
+  int closed = e && e->state == FD_CLOSED;
+  pthread_mutex_unlock(&g_lock);
+  return closed;
+}
+
+/* close(fd): 1 if it must be closed now, 0 if it is one of ours closed already (a no-op). */
+static int fd_mark_closed(int fd) {
+  pthread_mutex_lock(&g_lock);
+  fd_entry_t *e = fd_find(fd);
+  int do_close = !e || e->state == FD_OPEN;
+  if (e) e->state = FD_CLOSED;
+  pthread_mutex_unlock(&g_lock);
+  return do_close;
+}
+
+static napi_value throw_closed(napi_env env, int fd, const char *what) {
+  char msg[200];
+  snprintf(msg, sizeof msg,
+           "%s: TUN descriptor %d was closed by close() (its number may belong to another file "
+           "now)",
+           what, fd);
+  napi_throw_error(env, "ERR_TUN_CLOSED", msg);
+  return NULL;
+}
+
 static napi_value device_object(napi_env env, int fd, const char *name) {
   napi_value obj, fdv, namev;
   napi_create_object(env, &obj);
@@ -155,6 +244,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, err, "TUNSETIFF");
   }
+  if (!fd_track_open(fd)) {
+    close(fd);
+    return throw_errno(env, ENOMEM, "open");
+  }
   char out[IFNAMSIZ + 1];
   memcpy(out, ifr.ifr_name, IFNAMSIZ);
   out[IFNAMSIZ] = 0;
@@ -175,6 +268,7 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
     return throw_errno(env, EINVAL, "descriptor is not an IFF_TUN | IFF_NO_PI device");
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return throw_errno(env, errno, "fcntl");
+  if (!fd_track_open(fd)) return throw_errno(env, ENOMEM, "adopt");
   char out[IFNAMSIZ + 1];
   memcpy(out, ifr.ifr_name, IFNAMSIZ);
   out[IFNAMSIZ] = 0;
@@ -188,11 +282,27 @@ static void release_js(reader_t *r) {
   napi_async_destroy(r->env, r->ctx);
 }
 
+static void reader_unref(reader_t *r) {
+  if (--r->refs > 0) return;
+  free(r->buf);
+  r->magic = 0;
+  free(r);
+}
+
 static void on_closed(uv_handle_t *h) {
   reader_t *r = (reader_t *)h->data;
   release_js(r);
-  free(r->buf);
-  free(r);
+  reader_unref(r); /* the poll handle's reference */
+}
+
+static void unlist_reader(reader_t *r) {
+  pthread_mutex_lock(&g_lock);
+  for (reader_t **pp = &g_readers; *pp; pp = &(*pp)->next)
+    if (*pp == r) {
+      *pp = r->next;
+      break;
+    }
+  pthread_mutex_unlock(&g_lock);
 }
 
 static void cleanup_hook(void *arg);
@@ -205,6 +315,7 @@ static void cleanup_hook(void *arg);
 static void stop_reader(reader_t *r, int from_hook) {
   if (r->stopped) return;
   r->stopped = 1;
+  unlist_reader(r);
   if (from_hook) release_js(r); /* the environment will be gone before on_closed runs */
   else napi_remove_env_cleanup_hook(r->env, cleanup_hook, r);
   uv_poll_stop(&r->poll);
@@ -268,9 +379,10 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 
 static void finalize_reader(napi_env env, void *data, void *hint) {
   (void)env;
-  (void)data;
   (void)hint;
-  /* The reader belongs to the poll handle and is freed by stopReading / the cleanup hook. */
+  /* The JS handle's reference; the poll handle holds the other until stopReading (or the
+   * cleanup hook) closed it. */
+  reader_unref((reader_t *)data);
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
@@ -281,6 +393,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
       !get_fd(env, argv[0], &fd) || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
     return throw_type(env, "startReading(fd, callback): bad arguments");
+  if (fd_was_closed(fd)) return throw_closed(env, fd, "startReading");
   reader_t *r = calloc(1, sizeof *r);
   if (!r) return throw_errno(env, ENOMEM, "startReading");
   r->buf = malloc(MAX_PACKET);
@@ -288,8 +401,10 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     free(r);
     return throw_errno(env, ENOMEM, "startReading");
   }
+  r->magic = READER_MAGIC;
   r->fd = fd;
   r->env = env;
+  r->refs = 1; /* the poll handle's */
   uv_loop_t *loop;
   int rc;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) rc = UV_EINVAL;
@@ -311,20 +426,37 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     return throw_errno(env, -rc, "uv_poll_start");
   }
   napi_add_env_cleanup_hook(env, cleanup_hook, r);
+  pthread_mutex_lock(&g_lock);
+  r->next = g_readers;
+  g_readers = r;
+  pthread_mutex_unlock(&g_lock);
   napi_value ext;
-  napi_create_external(env, r, finalize_reader, NULL, &ext);
+  if (napi_create_external(env, r, finalize_reader, NULL, &ext) != napi_ok) {
+    stop_reader(r, 0);
+    return throw_errno(env, ENOMEM, "startReading");
+  }
+  r->refs++; /* the JS handle's, given back by finalize_reader */
+  if (napi_type_tag_object(env, ext, &READER_TAG) != napi_ok) {
+    stop_reader(r, 0);
+    napi_throw_error(env, "ERR_TUN_NATIVE", "startReading: cannot tag the reader handle");
+    return NULL;
+  }
   return ext;
 }
 
+/* The reader behind a handle made by startReading (stopped or not), or NULL with a TypeError. */
 static reader_t *get_reader(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_valuetype t;
+  bool tagged = false;
   void *p = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external ||
-      napi_get_value_external(env, argv[0], &p) != napi_ok || !p) {
-    throw_type(env, "bad reader handle");
+      napi_check_object_type_tag(env, argv[0], &READER_TAG, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, argv[0], &p) != napi_ok || !p ||
+      ((reader_t *)p)->magic != READER_MAGIC) {
+    throw_type(env, "expected a TUN reader handle (from startReading)");
     return NULL;
   }
   return (reader_t *)p;
@@ -353,6 +485,7 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
       !get_fd(env, argv[0], &fd) || !get_bytes(env, argv[1], &data, &len))
     return throw_type(env, "write(fd, Uint8Array): bad arguments");
+  if (fd_was_closed(fd)) return throw_closed(env, fd, "write");
   ssize_t n;
   do n = write(fd, data, len);
   while (n < 0 && errno == EINTR);
@@ -371,6 +504,7 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
       !get_fd(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_arr) != napi_ok || !is_arr ||
       napi_get_array_length(env, argv[1], &count) != napi_ok)
     return throw_type(env, "writeBatch(fd, Uint8Array[]): bad arguments");
+  if (fd_was_closed(fd)) return throw_closed(env, fd, "writeBatch");
   /* Validate everything first so a bad element cannot leave the batch half-written. */
   for (uint32_t i = 0; i < count; i++) {
     napi_value el;
@@ -402,7 +536,17 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       !get_fd(env, argv[0], &fd))
     return throw_type(env, "close(fd): fd must be a non-negative integer");
-  close(fd);
+  /* libuv must stop polling a descriptor before it is closed: stop this env's readers of fd. */
+  for (;;) {
+    reader_t *r;
+    pthread_mutex_lock(&g_lock);
+    for (r = g_readers; r && !(r->fd == fd && r->env == env); r = r->next) {
+    }
+    pthread_mutex_unlock(&g_lock);
+    if (!r) break;
+    stop_reader(r, 0);
+  }
+  if (fd_mark_closed(fd)) close(fd);
   return NULL;
 }
 
