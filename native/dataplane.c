@@ -257,67 +257,14 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static const char *errno_name(int err) {
-  switch (err) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case EADDRINUSE: return "EADDRINUSE";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case EINVAL: return "EINVAL";
-    case EBADF: return "EBADF";
-    case EBADFD: return "EBADFD";
-    case EIO: return "EIO";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENOMEM: return "ENOMEM";
-    case ENOBUFS: return "ENOBUFS";
-    case ENOTSOCK: return "ENOTSOCK";
-    case ENXIO: return "ENXIO";
-    case ENODEV: return "ENODEV";
-    case EFAULT: return "EFAULT";
-    case EAGAIN: return "EAGAIN";
-    default: return "EUNKNOWN";
-  }
-}
-
-/* Throws Error(message = "<what>: <strerror>") with .code = "E..." and .errno = err. */
-static napi_value throw_errno(napi_env env, int err, const char *what) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, message, error, errno_val;
-  if (napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
-      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
-      napi_create_error(env, code, message, &error) != napi_ok) {
-    napi_throw_error(env, NULL, msg);
-    return NULL;
-  }
-  if (napi_create_int32(env, err, &errno_val) == napi_ok)
-    napi_set_named_property(env, error, "errno", errno_val);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
-
 static dp_t *get_dp(napi_env env, napi_value v, int open_only) {
-  napi_valuetype t;
-  bool tagged = false;
-  void *p = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
-      napi_check_object_type_tag(env, v, &DP_TAG, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, v, &p) != napi_ok || p == NULL ||
-      ((dp_t *)p)->magic != DP_MAGIC) {
-    esp_throw_type(env, "expected a data plane handle");
+  dp_t *dp = nu_get_tagged(env, v, &DP_TAG);
+  if (dp == NULL || dp->magic != DP_MAGIC) {
+    nu_throw_type(env, "expected a data plane handle");
     return NULL;
   }
-  dp_t *dp = (dp_t *)p;
   if (open_only && dp->closed) {
-    esp_throw_plain(env, "ERR_DP_CLOSED", "the data plane is closed");
+    nu_throw_plain(env, "ERR_DP_CLOSED", "the data plane is closed");
     return NULL;
   }
   return dp;
@@ -333,15 +280,15 @@ static int get_endpoint(napi_env env, dp_t *dp, napi_value addr_v, napi_value po
   if (napi_typeof(env, addr_v, &t) != napi_ok || t != napi_string ||
       napi_get_value_string_utf8(env, addr_v, addr, sizeof addr, &alen) != napi_ok ||
       alen >= sizeof addr - 1 || strlen(addr) != alen) {
-    esp_throw_type(env, "address must be an IP address string");
+    nu_throw_type(env, "address must be an IP address string");
     return 0;
   }
-  if (!esp_get_uint(env, port_v, 65535, &port)) {
-    esp_throw_type(env, "port must be an integer from 1 to 65535");
+  if (!nu_get_uint(env, port_v, 65535, &port)) {
+    nu_throw_type(env, "port must be an integer from 1 to 65535");
     return 0;
   }
   if (port == 0) {
-    esp_throw_range(env, "port must be an integer from 1 to 65535");
+    nu_throw_range(env, "port must be an integer from 1 to 65535");
     return 0;
   }
   memset(ss, 0, sizeof *ss);
@@ -349,7 +296,7 @@ static int get_endpoint(napi_env env, dp_t *dp, napi_value addr_v, napi_value po
   if (dp->family == 4) {
     struct sockaddr_in *sin = (struct sockaddr_in *)ss;
     if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1) {
-      esp_throw_type(env, "address must be an IPv4 address (the data plane's family)");
+      nu_throw_type(env, "address must be an IPv4 address (the data plane's family)");
       return 0;
     }
     sin->sin_family = AF_INET;
@@ -373,7 +320,7 @@ static int get_endpoint(napi_env env, dp_t *dp, napi_value addr_v, napi_value po
     *max_payload = 65535 - 20 - 8;
     return 1;
   }
-  esp_throw_type(env, "address must be an IP address");
+  nu_throw_type(env, "address must be an IP address");
   return 0;
 }
 
@@ -473,26 +420,26 @@ static int parse_policy(napi_env env, napi_value v, policy_t *pol) {
   size_t len;
   pol->sel = NULL;
   pol->n = 0;
-  if (!esp_get_bytes(env, v, &b, &len)) {
-    esp_throw_type(env, "policy must be a Uint8Array (40 bytes per traffic selector)");
+  if (!nu_get_bytes(env, v, 0, &b, &len)) {
+    nu_throw_type(env, "policy must be a Uint8Array (40 bytes per traffic selector)");
     return 0;
   }
   if (len % SELECTOR_LEN != 0 || len / SELECTOR_LEN > MAX_SELECTORS) {
-    esp_throw_range(env, "policy: expected a multiple of 40 bytes, at most 256 selectors");
+    nu_throw_range(env, "policy: expected a multiple of 40 bytes, at most 256 selectors");
     return 0;
   }
   uint32_t n = (uint32_t)(len / SELECTOR_LEN);
   if (n == 0) return 1; /* matches nothing, as empty selector lists do in policy.ts */
   sel_t *sel = calloc(n, sizeof *sel);
   if (!sel) {
-    esp_throw_plain(env, "ENOMEM", "out of memory");
+    nu_throw_plain(env, "ENOMEM", "out of memory");
     return 0;
   }
   for (uint32_t k = 0; k < n; k++) {
     const uint8_t *s = b + (size_t)k * SELECTOR_LEN;
     if (s[0] > 1 || (s[1] != 4 && s[1] != 6) || s[3] != 0) {
       free(sel);
-      esp_throw_range(env, "policy: a selector has a bad side, family or reserved byte");
+      nu_throw_range(env, "policy: a selector has a bad side, family or reserved byte");
       return 0;
     }
     sel[k].side = s[0];
@@ -538,7 +485,7 @@ static void emit_fatal(dp_t *dp, const char *source, int err, const char *what) 
   if (ev) {
     snprintf(ev->text, sizeof ev->text, "%s: %s", what, strerror(err));
     ev->source = source;
-    ev->code = errno_name(err);
+    ev->code = nu_errno_name(err);
   }
   emit(dp, ev);
 }
@@ -1146,25 +1093,25 @@ static napi_value js_dp_open(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   double lb = -1, lp = -1;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
-    return esp_throw_type(env, "dpOpen(family, localPort, limits, onEvent): bad arguments");
-  if (!esp_get_uint(env, argv[0], 6, &family) || (family != 4 && family != 6))
-    return esp_throw_type(env, "dpOpen: family must be 4 or 6");
-  if (!esp_get_uint(env, argv[1], 65535, &port))
-    return esp_throw_type(env, "dpOpen: localPort must be an integer from 0 to 65535");
+    return nu_throw_type(env, "dpOpen(family, localPort, limits, onEvent): bad arguments");
+  if (!nu_get_uint(env, argv[0], 6, &family) || (family != 4 && family != 6))
+    return nu_throw_type(env, "dpOpen: family must be 4 or 6");
+  if (!nu_get_uint(env, argv[1], 65535, &port))
+    return nu_throw_type(env, "dpOpen: localPort must be an integer from 0 to 65535");
   if (napi_typeof(env, argv[2], &t) != napi_ok || (t != napi_object && t != napi_undefined))
-    return esp_throw_type(env, "dpOpen: limits must be an object { bytes?, packets? }");
+    return nu_throw_type(env, "dpOpen: limits must be an object { bytes?, packets? }");
   if (t == napi_object &&
       (!get_limit(env, argv[2], "bytes", &lb) || !get_limit(env, argv[2], "packets", &lp))) {
     bool pending = false;
     if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return NULL;
-    return esp_throw_type(env, "dpOpen: limits.bytes and limits.packets must be numbers >= 0");
+    return nu_throw_type(env, "dpOpen: limits.bytes and limits.packets must be numbers >= 0");
   }
   if (napi_typeof(env, argv[3], &t) != napi_ok || t != napi_function)
-    return esp_throw_type(env, "dpOpen: onEvent must be a function");
+    return nu_throw_type(env, "dpOpen: onEvent must be a function");
 
   int af = family == 4 ? AF_INET : AF_INET6;
   int sock = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (sock < 0) return throw_errno(env, errno, "socket");
+  if (sock < 0) return nu_throw_errno(env, errno, "socket");
   int zero = 0;
   if (af == AF_INET6) setsockopt(sock, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   set_buffer(sock, SO_RCVBUFFORCE, SO_RCVBUF, 4 << 20);
@@ -1188,19 +1135,19 @@ static napi_value js_dp_open(napi_env env, napi_callback_info info) {
   if (bind(sock, (struct sockaddr *)&ss, sl) < 0) {
     int err = errno;
     close(sock);
-    return throw_errno(env, err, "bind");
+    return nu_throw_errno(env, err, "bind");
   }
   sl = sizeof ss;
   if (getsockname(sock, (struct sockaddr *)&ss, &sl) < 0) {
     int err = errno;
     close(sock);
-    return throw_errno(env, err, "getsockname");
+    return nu_throw_errno(env, err, "getsockname");
   }
   int evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (evfd < 0) {
     int err = errno;
     close(sock);
-    return throw_errno(env, err, "eventfd");
+    return nu_throw_errno(env, err, "eventfd");
   }
   dp_t *dp = calloc(1, sizeof *dp);
   size_t slots = (size_t)BATCH * SLOT_SIZE;
@@ -1212,7 +1159,7 @@ static napi_value js_dp_open(napi_env env, napi_callback_info info) {
     free(dp);
     close(sock);
     close(evfd);
-    return throw_errno(env, ENOMEM, "dpOpen");
+    return nu_throw_errno(env, ENOMEM, "dpOpen");
   }
   dp->magic = DP_MAGIC;
   dp->env = env;
@@ -1240,7 +1187,7 @@ static napi_value js_dp_open(napi_env env, napi_callback_info info) {
     close(sock);
     close(evfd);
     dp_unref(dp);
-    return esp_throw_plain(env, "ERR_DP_NATIVE", "dpOpen: cannot create the event function");
+    return nu_throw_plain(env, "ERR_DP_NATIVE", "dpOpen: cannot create the event function");
   }
   dp->refs++; /* the threadsafe function's (tsfn_finalize) */
   napi_value ext;
@@ -1248,7 +1195,7 @@ static napi_value js_dp_open(napi_env env, napi_callback_info info) {
       napi_type_tag_object(env, ext, &DP_TAG) != napi_ok) {
     /* Without a handle nobody can close it: do it now (the external, if any, still unrefs). */
     dp_close(env, dp);
-    return esp_throw_plain(env, "ERR_DP_NATIVE", "dpOpen: cannot create the handle");
+    return nu_throw_plain(env, "ERR_DP_NATIVE", "dpOpen: cannot create the handle");
   }
   napi_add_env_cleanup_hook(env, env_cleanup, dp);
   dp->hook_added = 1;
@@ -1261,7 +1208,7 @@ static napi_value js_dp_open(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&g_lock);
   if (rc != 0) {
     dp_close(env, dp);
-    return throw_errno(env, rc, "dpOpen: cannot start the inbound thread");
+    return nu_throw_errno(env, rc, "dpOpen: cannot start the inbound thread");
   }
   return ext;
 }
@@ -1270,7 +1217,7 @@ static napi_value js_dp_local_port(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1)
-    return esp_throw_type(env, "dpLocalPort(handle): bad arguments");
+    return nu_throw_type(env, "dpLocalPort(handle): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 0);
   if (!dp) return NULL;
   napi_create_uint32(env, dp->port, &out);
@@ -1285,11 +1232,11 @@ static napi_value js_dp_send(napi_env env, napi_callback_info info) {
   struct sockaddr_storage ss;
   socklen_t sl;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
-    return esp_throw_type(env, "dpSend(handle, data, address, port): bad arguments");
+    return nu_throw_type(env, "dpSend(handle, data, address, port): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 0);
   if (!dp) return NULL;
-  if (!esp_get_bytes(env, argv[1], &data, &len))
-    return esp_throw_type(env, "dpSend: data must be a Uint8Array");
+  if (!nu_get_bytes(env, argv[1], 0, &data, &len))
+    return nu_throw_type(env, "dpSend: data must be a Uint8Array");
   if (!get_endpoint(env, dp, argv[2], argv[3], &ss, &sl, &max)) return NULL;
   ssize_t n;
   if (dp->closed) {
@@ -1316,7 +1263,7 @@ static napi_value js_dp_set_peer(napi_env env, napi_callback_info info) {
   socklen_t sl;
   size_t max;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return esp_throw_type(env, "dpSetPeer(handle, address, port): bad arguments");
+    return nu_throw_type(env, "dpSetPeer(handle, address, port): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 1);
   if (!dp) return NULL;
   if (!get_endpoint(env, dp, argv[1], argv[2], &ss, &sl, &max)) return NULL;
@@ -1334,17 +1281,17 @@ static napi_value js_dp_attach_tun(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   uint32_t fd;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return esp_throw_type(env, "dpAttachTun(handle, fd): bad arguments");
+    return nu_throw_type(env, "dpAttachTun(handle, fd): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 1);
   if (!dp) return NULL;
-  if (!esp_get_uint(env, argv[1], 2147483647.0, &fd))
-    return esp_throw_type(env, "dpAttachTun: fd must be a non-negative integer");
+  if (!nu_get_uint(env, argv[1], 2147483647.0, &fd))
+    return nu_throw_type(env, "dpAttachTun: fd must be a non-negative integer");
   if (atomic_load(&dp->tun_fd) >= 0)
-    return esp_throw_plain(env, "ERR_DP_TUN_ATTACHED", "a TUN descriptor is attached already");
+    return nu_throw_plain(env, "ERR_DP_TUN_ATTACHED", "a TUN descriptor is attached already");
   int fl = fcntl((int)fd, F_GETFL);
-  if (fl < 0) return throw_errno(env, errno, "dpAttachTun");
+  if (fl < 0) return nu_throw_errno(env, errno, "dpAttachTun");
   if (!(fl & O_NONBLOCK) && fcntl((int)fd, F_SETFL, fl | O_NONBLOCK) < 0)
-    return throw_errno(env, errno, "dpAttachTun: fcntl");
+    return nu_throw_errno(env, errno, "dpAttachTun: fcntl");
   atomic_store(&dp->tun_fd, (int)fd);
   pthread_mutex_lock(&g_lock);
   int rc = pthread_create(&dp->out_thr, NULL, out_main, dp);
@@ -1352,7 +1299,7 @@ static napi_value js_dp_attach_tun(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&g_lock);
   if (rc != 0) {
     atomic_store(&dp->tun_fd, -1);
-    return throw_errno(env, rc, "dpAttachTun: cannot start the outbound thread");
+    return nu_throw_errno(env, rc, "dpAttachTun: cannot start the outbound thread");
   }
   return NULL;
 }
@@ -1367,7 +1314,7 @@ static int make_entry(napi_env env, napi_value sa_v, sa_t *sa, napi_value policy
   *e = (entry_t){sa, NULL, pol, 0};
   if (napi_create_reference(env, sa_v, 1, &e->ref) != napi_ok) {
     free(pol.sel);
-    esp_throw_plain(env, "ERR_DP_NATIVE", "cannot reference the SA");
+    nu_throw_plain(env, "ERR_DP_NATIVE", "cannot reference the SA");
     return 0;
   }
   sa->installed++;
@@ -1379,14 +1326,14 @@ static napi_value release_returning(napi_env env, entry_t *e) {
   napi_value h = NULL;
   if (e->ref) napi_get_reference_value(env, e->ref, &h);
   entry_release(env, e);
-  return h ? h : undefined(env);
+  return h ? h : nu_undefined(env);
 }
 
 static napi_value js_dp_set_outbound(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return esp_throw_type(env, "dpSetOutbound(handle, sa, policy): bad arguments");
+    return nu_throw_type(env, "dpSetOutbound(handle, sa, policy): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 1);
   if (!dp) return NULL;
   sa_t *sa = esp_get_sa(env, argv[1], 0);
@@ -1404,14 +1351,14 @@ static napi_value js_dp_set_outbound(napi_env env, napi_callback_info info) {
   dp->out[0] = e;
   dp->nout++;
   pthread_mutex_unlock(&dp->out_lock);
-  return has_evicted ? release_returning(env, &evicted) : undefined(env);
+  return has_evicted ? release_returning(env, &evicted) : nu_undefined(env);
 }
 
 static napi_value js_dp_add_inbound(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return esp_throw_type(env, "dpAddInbound(handle, sa, policy): bad arguments");
+    return nu_throw_type(env, "dpAddInbound(handle, sa, policy): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 1);
   if (!dp) return NULL;
   sa_t *sa = esp_get_sa(env, argv[1], 1);
@@ -1420,7 +1367,7 @@ static napi_value js_dp_add_inbound(napi_env env, napi_callback_info info) {
   for (int j = 0; j < dp->nin; j++)
     if (dp->in[j].sa->spi == sa->spi) slot = j;
   if (slot < 0 && dp->nin == MAX_IN_SAS)
-    return esp_throw_range(env, "dpAddInbound: at most 8 inbound SAs");
+    return nu_throw_range(env, "dpAddInbound: at most 8 inbound SAs");
   entry_t e;
   if (!make_entry(env, argv[1], sa, argv[2], &e)) return NULL;
   entry_t replaced;
@@ -1432,7 +1379,7 @@ static napi_value js_dp_add_inbound(napi_env env, napi_callback_info info) {
     dp->in[dp->nin++] = e;
   }
   pthread_mutex_unlock(&dp->in_lock);
-  return slot >= 0 ? release_returning(env, &replaced) : undefined(env);
+  return slot >= 0 ? release_returning(env, &replaced) : nu_undefined(env);
 }
 
 static napi_value remove_sa(napi_env env, napi_callback_info info, int inbound) {
@@ -1440,11 +1387,11 @@ static napi_value remove_sa(napi_env env, napi_callback_info info, int inbound) 
   napi_value argv[2], out;
   uint32_t spi;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return esp_throw_type(env, "dpRemove*(handle, spi): bad arguments");
+    return nu_throw_type(env, "dpRemove*(handle, spi): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 0);
   if (!dp) return NULL;
-  if (!esp_get_uint(env, argv[1], 4294967295.0, &spi))
-    return esp_throw_type(env, "dpRemove*: spi must be an integer from 0 to 2^32 - 1");
+  if (!nu_get_uint(env, argv[1], 4294967295.0, &spi))
+    return nu_throw_type(env, "dpRemove*: spi must be an integer from 0 to 2^32 - 1");
   entry_t removed;
   int found = 0;
   pthread_mutex_t *lock = inbound ? &dp->in_lock : &dp->out_lock;
@@ -1483,13 +1430,13 @@ static napi_value js_dp_stats(napi_env env, napi_callback_info info) {
   void *data = NULL;
   napi_value ab;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return esp_throw_type(env, "dpStats(handle, out): bad arguments");
+    return nu_throw_type(env, "dpStats(handle, out): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 0);
   if (!dp) return NULL;
   if (napi_is_typedarray(env, argv[1], &is_typed) != napi_ok || !is_typed ||
       napi_get_typedarray_info(env, argv[1], &tt, &len, &data, &ab, &off) != napi_ok ||
       tt != napi_float64_array || len < ST_LEN || data == NULL)
-    return esp_throw_type(env,
+    return nu_throw_type(env,
                           "dpStats: out must be a Float64Array of dpStatsFields.length or more");
   double *out = (double *)data;
   for (int k = 0; k < ST_LEN; k++)
@@ -1506,7 +1453,7 @@ static napi_value js_dp_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1)
-    return esp_throw_type(env, "dpClose(handle): bad arguments");
+    return nu_throw_type(env, "dpClose(handle): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 0);
   if (!dp) return NULL;
   dp_close(env, dp);
@@ -1518,7 +1465,7 @@ static napi_value js_socketpair_for_tests(napi_env env, napi_callback_info info)
   (void)info;
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
-    return throw_errno(env, errno, "socketpair");
+    return nu_throw_errno(env, errno, "socketpair");
   for (int k = 0; k < 2; k++) {
     set_buffer(sv[k], SO_SNDBUFFORCE, SO_SNDBUF, 4 << 20);
     set_buffer(sv[k], SO_RCVBUFFORCE, SO_RCVBUF, 4 << 20);

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "napi_util.h"
+
 #if !defined(OPENSSL_VERSION_MAJOR) || OPENSSL_VERSION_MAJOR < 3
 #error "native/esp.c needs the OpenSSL 3 headers that ship with Node.js >= 18"
 #endif
@@ -102,14 +104,7 @@ typedef struct {
   int installed;
 } sa_t;
 
-/* ---- arguments and errors (native/esp.c) ---- */
-ESP_INTERNAL napi_value esp_throw_type(napi_env env, const char *msg);
-ESP_INTERNAL napi_value esp_throw_range(napi_env env, const char *msg);
-ESP_INTERNAL napi_value esp_throw_plain(napi_env env, const char *code, const char *msg);
-/* A Uint8Array (Buffer included): its bytes and length. Returns 1, or 0 (nothing thrown). */
-ESP_INTERNAL int esp_get_bytes(napi_env env, napi_value v, const uint8_t **data, size_t *len);
-/* A number that is an integer in [0, max]. Returns 1, or 0 (nothing thrown). */
-ESP_INTERNAL int esp_get_uint(napi_env env, napi_value v, double max, uint32_t *out);
+/* ---- handles (native/esp.c) ---- */
 /*
  * The SA behind a handle made by `create`, whatever its state (wiped, busy, installed), or NULL
  * when `v` is not one. Throws nothing.

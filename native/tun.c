@@ -49,6 +49,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "napi_util.h"
+
 /* Packets read per wakeup at most; the rest waits for the next loop iteration. */
 #define BATCH 64
 /* Largest packet a TUN device can hand us (the MTU may be raised after the device is opened). */
@@ -72,73 +74,6 @@ typedef struct reader {
   napi_async_context ctx;
   uint8_t *buf; /* preallocated, MAX_PACKET bytes, reused for every read */
 } reader_t;
-
-static const char *errno_name(int err) {
-  switch (err) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENOENT: return "ENOENT";
-    case ENODEV: return "ENODEV";
-    case ENXIO: return "ENXIO";
-    case EBUSY: return "EBUSY";
-    case EEXIST: return "EEXIST";
-    case EINVAL: return "EINVAL";
-    case EBADF: return "EBADF";
-    case ENOTTY: return "ENOTTY";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENOMEM: return "ENOMEM";
-    case EIO: return "EIO";
-    case EBADFD: return "EBADFD";
-    default: return "EUNKNOWN";
-  }
-}
-
-/* Throws Error(message = "<what>: <strerror>") with .code = "E..." and .errno = err. */
-static napi_value throw_errno(napi_env env, int err, const char *what) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, message, error, errno_val;
-  if (napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
-      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
-      napi_create_error(env, code, message, &error) != napi_ok) {
-    napi_throw_error(env, NULL, msg);
-    return NULL;
-  }
-  if (napi_create_int32(env, err, &errno_val) == napi_ok)
-    napi_set_named_property(env, error, "errno", errno_val);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return NULL;
-}
-
-/* A non-negative int32 descriptor, or 0 (not a number, negative, fractional...). */
-static int get_fd(napi_env env, napi_value v, int *out) {
-  napi_valuetype t;
-  double d;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return 0;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
-  if (!(d >= 0 && d <= 2147483647.0) || d != (double)(int32_t)d) return 0;
-  *out = (int)d;
-  return 1;
-}
-
-/* A Uint8Array (Buffer included): its bytes and length. */
-static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
-  bool is_typed = false;
-  napi_typedarray_type tt;
-  napi_value ab;
-  size_t off;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return 0;
-  if (napi_get_typedarray_info(env, v, &tt, len, data, &ab, &off) != napi_ok) return 0;
-  if (tt != napi_uint8_array && tt != napi_uint8_clamped_array) return 0;
-  if (*len > 0 && *data == NULL) return 0;
-  return 1;
-}
 
 /* ---- the TUN descriptors open/adopt returned, and those close closed (see the top) ---- */
 
@@ -225,16 +160,16 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       napi_typeof(env, argv[0], &t) != napi_ok || t != napi_string)
-    return throw_type(env, "open(name): name must be a string");
+    return nu_throw_type(env, "open(name): name must be a string");
   char name[IFNAMSIZ + 1];
   size_t len = 0;
   /* One byte more than the kernel allows, so an over-long name is detected, not truncated. */
   if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok)
-    return throw_type(env, "open(name): name must be a string");
+    return nu_throw_type(env, "open(name): name must be a string");
   if (len >= IFNAMSIZ || strlen(name) != len)
-    return throw_errno(env, EINVAL, "invalid interface name");
+    return nu_throw_errno(env, EINVAL, "invalid interface name");
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return throw_errno(env, errno, "cannot open /dev/net/tun");
+  if (fd < 0) return nu_throw_errno(env, errno, "cannot open /dev/net/tun");
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
@@ -242,11 +177,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
-    return throw_errno(env, err, "TUNSETIFF");
+    return nu_throw_errno(env, err, "TUNSETIFF");
   }
   if (!fd_track_open(fd)) {
     close(fd);
-    return throw_errno(env, ENOMEM, "open");
+    return nu_throw_errno(env, ENOMEM, "open");
   }
   char out[IFNAMSIZ + 1];
   memcpy(out, ifr.ifr_name, IFNAMSIZ);
@@ -259,16 +194,16 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int fd;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      !get_fd(env, argv[0], &fd))
-    return throw_type(env, "adopt(fd): fd must be a non-negative integer");
+      !nu_get_fd(env, argv[0], &fd))
+    return nu_throw_type(env, "adopt(fd): fd must be a non-negative integer");
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  if (ioctl(fd, TUNGETIFF, &ifr) < 0) return throw_errno(env, errno, "TUNGETIFF");
+  if (ioctl(fd, TUNGETIFF, &ifr) < 0) return nu_throw_errno(env, errno, "TUNGETIFF");
   if ((ifr.ifr_flags & IFF_TUN) == 0 || (ifr.ifr_flags & IFF_NO_PI) == 0)
-    return throw_errno(env, EINVAL, "descriptor is not an IFF_TUN | IFF_NO_PI device");
+    return nu_throw_errno(env, EINVAL, "descriptor is not an IFF_TUN | IFF_NO_PI device");
   int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return throw_errno(env, errno, "fcntl");
-  if (!fd_track_open(fd)) return throw_errno(env, ENOMEM, "adopt");
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return nu_throw_errno(env, errno, "fcntl");
+  if (!fd_track_open(fd)) return nu_throw_errno(env, ENOMEM, "adopt");
   char out[IFNAMSIZ + 1];
   memcpy(out, ifr.ifr_name, IFNAMSIZ);
   out[IFNAMSIZ] = 0;
@@ -364,7 +299,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     napi_value argv[2];
     size_t argc = 1;
     argv[0] = arr;
-    if (fatal && napi_create_string_utf8(env, errno_name(fatal), NAPI_AUTO_LENGTH, &argv[1]) == napi_ok)
+    if (fatal && napi_create_string_utf8(env, nu_errno_name(fatal), NAPI_AUTO_LENGTH, &argv[1]) == napi_ok)
       argc = 2;
     napi_get_reference_value(env, r->cb, &cb);
     napi_get_global(env, &global);
@@ -391,15 +326,15 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   int fd;
   napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      !get_fd(env, argv[0], &fd) || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
-    return throw_type(env, "startReading(fd, callback): bad arguments");
+      !nu_get_fd(env, argv[0], &fd) || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
+    return nu_throw_type(env, "startReading(fd, callback): bad arguments");
   if (fd_was_closed(fd)) return throw_closed(env, fd, "startReading");
   reader_t *r = calloc(1, sizeof *r);
-  if (!r) return throw_errno(env, ENOMEM, "startReading");
+  if (!r) return nu_throw_errno(env, ENOMEM, "startReading");
   r->buf = malloc(MAX_PACKET);
   if (!r->buf) {
     free(r);
-    return throw_errno(env, ENOMEM, "startReading");
+    return nu_throw_errno(env, ENOMEM, "startReading");
   }
   r->magic = READER_MAGIC;
   r->fd = fd;
@@ -412,7 +347,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (rc != 0) {
     free(r->buf);
     free(r);
-    return throw_errno(env, -rc, "uv_poll_init");
+    return nu_throw_errno(env, -rc, "uv_poll_init");
   }
   r->poll.data = r;
   napi_value resname;
@@ -423,7 +358,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (rc != 0) {
     r->stopped = 1;
     uv_close((uv_handle_t *)&r->poll, on_closed);
-    return throw_errno(env, -rc, "uv_poll_start");
+    return nu_throw_errno(env, -rc, "uv_poll_start");
   }
   napi_add_env_cleanup_hook(env, cleanup_hook, r);
   pthread_mutex_lock(&g_lock);
@@ -433,7 +368,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   napi_value ext;
   if (napi_create_external(env, r, finalize_reader, NULL, &ext) != napi_ok) {
     stop_reader(r, 0);
-    return throw_errno(env, ENOMEM, "startReading");
+    return nu_throw_errno(env, ENOMEM, "startReading");
   }
   r->refs++; /* the JS handle's, given back by finalize_reader */
   if (napi_type_tag_object(env, ext, &READER_TAG) != napi_ok) {
@@ -448,18 +383,13 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 static reader_t *get_reader(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_valuetype t;
-  bool tagged = false;
-  void *p = NULL;
+  reader_t *r = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external ||
-      napi_check_object_type_tag(env, argv[0], &READER_TAG, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, argv[0], &p) != napi_ok || !p ||
-      ((reader_t *)p)->magic != READER_MAGIC) {
-    throw_type(env, "expected a TUN reader handle (from startReading)");
+      (r = nu_get_tagged(env, argv[0], &READER_TAG)) == NULL || r->magic != READER_MAGIC) {
+    nu_throw_type(env, "expected a TUN reader handle (from startReading)");
     return NULL;
   }
-  return (reader_t *)p;
+  return r;
 }
 
 static napi_value js_stop(napi_env env, napi_callback_info info) {
@@ -480,11 +410,11 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   int fd;
-  void *data;
+  const uint8_t *data;
   size_t len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      !get_fd(env, argv[0], &fd) || !get_bytes(env, argv[1], &data, &len))
-    return throw_type(env, "write(fd, Uint8Array): bad arguments");
+      !nu_get_fd(env, argv[0], &fd) || !nu_get_bytes(env, argv[1], 1, &data, &len))
+    return nu_throw_type(env, "write(fd, Uint8Array): bad arguments");
   if (fd_was_closed(fd)) return throw_closed(env, fd, "write");
   ssize_t n;
   do n = write(fd, data, len);
@@ -501,24 +431,24 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
   bool is_arr = false;
   uint32_t count = 0, ok = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      !get_fd(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_arr) != napi_ok || !is_arr ||
+      !nu_get_fd(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_arr) != napi_ok || !is_arr ||
       napi_get_array_length(env, argv[1], &count) != napi_ok)
-    return throw_type(env, "writeBatch(fd, Uint8Array[]): bad arguments");
+    return nu_throw_type(env, "writeBatch(fd, Uint8Array[]): bad arguments");
   if (fd_was_closed(fd)) return throw_closed(env, fd, "writeBatch");
   /* Validate everything first so a bad element cannot leave the batch half-written. */
   for (uint32_t i = 0; i < count; i++) {
     napi_value el;
-    void *data;
+    const uint8_t *data;
     size_t len;
-    if (napi_get_element(env, argv[1], i, &el) != napi_ok || !get_bytes(env, el, &data, &len))
-      return throw_type(env, "writeBatch(fd, Uint8Array[]): every element must be a Uint8Array");
+    if (napi_get_element(env, argv[1], i, &el) != napi_ok || !nu_get_bytes(env, el, 1, &data, &len))
+      return nu_throw_type(env, "writeBatch(fd, Uint8Array[]): every element must be a Uint8Array");
   }
   for (uint32_t i = 0; i < count; i++) {
     napi_value el;
-    void *data;
+    const uint8_t *data;
     size_t len;
     napi_get_element(env, argv[1], i, &el);
-    get_bytes(env, el, &data, &len);
+    nu_get_bytes(env, el, 1, &data, &len);
     ssize_t n;
     do n = write(fd, data, len);
     while (n < 0 && errno == EINTR);
@@ -534,8 +464,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int fd;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      !get_fd(env, argv[0], &fd))
-    return throw_type(env, "close(fd): fd must be a non-negative integer");
+      !nu_get_fd(env, argv[0], &fd))
+    return nu_throw_type(env, "close(fd): fd must be a non-negative integer");
   /* libuv must stop polling a descriptor before it is closed: stop this env's readers of fd. */
   for (;;) {
     reader_t *r;
