@@ -110,6 +110,7 @@
 #include <unistd.h>
 
 #include "esp_core.h"
+#include "packet.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -122,8 +123,6 @@
 #define MAX_INNER 65535
 #define MAX_OUT_SAS 4
 #define MAX_IN_SAS 8
-#define MAX_SELECTORS 256
-#define SELECTOR_LEN 40
 #define EVENT_QUEUE 1024
 /* GSO: at most this many segments per message, and the whole of it within an IP datagram. */
 #define GSO_MAX_SEGS 64
@@ -167,31 +166,11 @@ enum { EV_DATAGRAM = 1, EV_REKEY = 2, EV_FATAL = 3 };
 static const napi_type_tag DP_TAG = {0x6b6576325f64706cULL, 0x5f68616e646c6531ULL};
 
 typedef struct {
-  uint8_t side; /* 0 local, 1 remote */
-  uint8_t alen; /* 4 or 16 */
-  uint8_t proto;
-  uint8_t start[16], end[16];
-  uint16_t sport, eport;
-} sel_t;
-
-typedef struct {
-  sel_t *sel;
-  uint32_t n;
-} policy_t;
-
-typedef struct {
   sa_t *sa;
   napi_ref ref; /* keeps the SA's handle (and so the SA) alive while installed */
   policy_t pol;
   int rekey_sent; /* the rekey event went out for this SA */
 } entry_t;
-
-typedef struct {
-  int version;
-  const uint8_t *src, *dst;
-  uint8_t proto;
-  uint16_t sport, dport;
-} pkt_info_t;
 
 typedef struct {
   int kind;
@@ -324,96 +303,6 @@ static int get_endpoint(napi_env env, dp_t *dp, napi_value addr_v, napi_value po
   return 0;
 }
 
-/* ------------------------------------------------------- packets and policy (pure) ---- */
-
-static inline int ported(uint8_t p) { return p == 6 || p == 17 || p == 132 || p == 136; }
-
-/*
- * Addresses, upper-layer protocol and ports of an IP packet; 0 if it is not one. Mirrors
- * peekPacket of src/core/ip.ts step for step (the tests compare them on random packets).
- */
-static int peek_packet(const uint8_t *p, size_t len, pkt_info_t *info) {
-  if (len < 1) return 0;
-  int version = p[0] >> 4;
-  if (version == 4) {
-    size_t ihl = (size_t)(p[0] & 0x0f) * 4;
-    if (ihl < 20 || len < ihl) return 0;
-    unsigned frag = ((unsigned)(p[6] & 0x1f) << 8) | p[7];
-    info->version = 4;
-    info->src = p + 12;
-    info->dst = p + 16;
-    info->proto = p[9];
-    info->sport = info->dport = 0;
-    if (frag == 0 && ported(info->proto) && len >= ihl + 4) {
-      info->sport = (uint16_t)((p[ihl] << 8) | p[ihl + 1]);
-      info->dport = (uint16_t)((p[ihl + 2] << 8) | p[ihl + 3]);
-    }
-    return 1;
-  }
-  if (version == 6) {
-    if (len < 40) return 0;
-    uint8_t next = p[6];
-    size_t off = 40;
-    int first = 1;
-    /* Walk hop-by-hop (0), routing (43), fragment (44) and destination options (60). */
-    for (int guard = 0; guard < 8; guard++) {
-      if (next == 0 || next == 43 || next == 60) {
-        if (len < off + 2) return 0;
-        size_t hl = ((size_t)p[off + 1] + 1) * 8;
-        next = p[off];
-        off += hl;
-      } else if (next == 44) {
-        if (len < off + 8) return 0;
-        unsigned fo = (((unsigned)p[off + 2] << 8) | p[off + 3]) >> 3;
-        if (fo != 0) first = 0;
-        next = p[off];
-        off += 8;
-      } else
-        break;
-    }
-    info->version = 6;
-    info->src = p + 8;
-    info->dst = p + 24;
-    info->proto = next;
-    info->sport = info->dport = 0;
-    if (first && ported(next) && len >= off + 4) {
-      info->sport = (uint16_t)((p[off] << 8) | p[off + 1]);
-      info->dport = (uint16_t)((p[off + 2] << 8) | p[off + 3]);
-    }
-    return 1;
-  }
-  return 0;
-}
-
-/* matchOne of src/esp/policy.ts: address in range (same family), protocol, port range. */
-static inline int match_one(const sel_t *s, const uint8_t *addr, int alen, uint8_t proto,
-                            uint16_t port) {
-  if (s->alen != alen) return 0;
-  if (memcmp(addr, s->start, (size_t)alen) < 0 || memcmp(addr, s->end, (size_t)alen) > 0) return 0;
-  if (s->proto != 0 && s->proto != proto) return 0;
-  if (s->sport == 0 && s->eport == 65535) return 1;
-  return port >= s->sport && port <= s->eport;
-}
-
-/*
- * Outbound (matchesOutbound): source in a local selector, destination in a remote one.
- * Inbound (matchesInbound, RFC 4301 §5.2 step 4): source in a remote selector, destination in a
- * local one.
- */
-static int policy_matches(const policy_t *pol, const pkt_info_t *i, int inbound) {
-  int alen = i->version == 4 ? 4 : 16;
-  uint8_t src_side = inbound ? 1 : 0, dst_side = inbound ? 0 : 1;
-  int src_ok = 0, dst_ok = 0;
-  for (uint32_t k = 0; k < pol->n && !src_ok; k++)
-    src_ok = pol->sel[k].side == src_side &&
-             match_one(&pol->sel[k], i->src, alen, i->proto, i->sport);
-  if (!src_ok) return 0;
-  for (uint32_t k = 0; k < pol->n && !dst_ok; k++)
-    dst_ok = pol->sel[k].side == dst_side &&
-             match_one(&pol->sel[k], i->dst, alen, i->proto, i->dport);
-  return dst_ok;
-}
-
 /* Parses a policy blob (see the top); throws and returns 0 when it is not one. */
 static int parse_policy(napi_env env, napi_value v, policy_t *pol) {
   const uint8_t *b;
@@ -424,35 +313,16 @@ static int parse_policy(napi_env env, napi_value v, policy_t *pol) {
     nu_throw_type(env, "policy must be a Uint8Array (40 bytes per traffic selector)");
     return 0;
   }
-  if (len % SELECTOR_LEN != 0 || len / SELECTOR_LEN > MAX_SELECTORS) {
-    nu_throw_range(env, "policy: expected a multiple of 40 bytes, at most 256 selectors");
-    return 0;
-  }
-  uint32_t n = (uint32_t)(len / SELECTOR_LEN);
-  if (n == 0) return 1; /* matches nothing, as empty selector lists do in policy.ts */
-  sel_t *sel = calloc(n, sizeof *sel);
-  if (!sel) {
-    nu_throw_plain(env, "ENOMEM", "out of memory");
-    return 0;
-  }
-  for (uint32_t k = 0; k < n; k++) {
-    const uint8_t *s = b + (size_t)k * SELECTOR_LEN;
-    if (s[0] > 1 || (s[1] != 4 && s[1] != 6) || s[3] != 0) {
-      free(sel);
+  switch (pkt_policy_parse(b, len, pol)) {
+    case POLICY_OK: return 1;
+    case POLICY_BAD_LENGTH:
+      nu_throw_range(env, "policy: expected a multiple of 40 bytes, at most 256 selectors");
+      return 0;
+    case POLICY_BAD_SELECTOR:
       nu_throw_range(env, "policy: a selector has a bad side, family or reserved byte");
       return 0;
-    }
-    sel[k].side = s[0];
-    sel[k].alen = s[1] == 4 ? 4 : 16;
-    sel[k].proto = s[2];
-    memcpy(sel[k].start, s + 4, 16);
-    memcpy(sel[k].end, s + 20, 16);
-    sel[k].sport = (uint16_t)((s[36] << 8) | s[37]);
-    sel[k].eport = (uint16_t)((s[38] << 8) | s[39]);
+    default: nu_throw_plain(env, "ENOMEM", "out of memory"); return 0;
   }
-  pol->sel = sel;
-  pol->n = n;
-  return 1;
 }
 
 /* ------------------------------------------------------------------------- events ---- */
@@ -685,13 +555,13 @@ static int process_out(dp_t *dp, out_scratch_t *s, int n) {
     uint8_t *pkt = slot + HEADROOM;
     size_t len = s->lens[i];
     pkt_info_t info;
-    if (!peek_packet(pkt, len, &info)) {
+    if (!pkt_peek(pkt, len, &info)) {
       drops[DROP_MALFORMED]++;
       continue;
     }
     entry_t *e = NULL;
     for (int j = 0; j < dp->nout; j++)
-      if (policy_matches(&dp->out[j].pol, &info, 0)) {
+      if (pkt_policy_matches(&dp->out[j].pol, &info, 0)) {
         e = &dp->out[j];
         break;
       }
@@ -841,23 +711,11 @@ static void process_in(dp_t *dp, in_scratch_t *s, int n) {
       drops[DROP_MALFORMED]++;
       continue;
     }
-    /* RFC 3948 §2 and RFC 7296 §2.23: IKE from port 500 comes without a marker. */
-    if (port_of(&s->from[i]) == 500) {
-      emit_datagram(dp, p, len, &s->from[i]);
-      continue;
-    }
-    if (len == 1 && p[0] == 0xff) { /* RFC 3948 §2.3 NAT-keepalive */
-      keepalives++;
-      continue;
-    }
-    if (len < 8) {
-      drops[DROP_MALFORMED]++;
-      continue;
-    }
-    if (p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0) {
-      /* RFC 3948 §2.2: the non-ESP marker (SPI 0) precedes IKE; JS strips it. */
-      emit_datagram(dp, p, len, &s->from[i]);
-      continue;
+    switch (pkt_classify_udp(port_of(&s->from[i]), p, len)) { /* RFC 3948 §2 */
+      case UDP_IKE: emit_datagram(dp, p, len, &s->from[i]); continue;
+      case UDP_KEEPALIVE: keepalives++; continue;
+      case UDP_MALFORMED: drops[DROP_MALFORMED]++; continue;
+      case UDP_ESP: break;
     }
     uint32_t spi = get_be32(p);
     entry_t *e = NULL;
@@ -881,12 +739,12 @@ static void process_in(dp_t *dp, in_scratch_t *s, int n) {
     }
     const uint8_t *inner = p + HEADROOM;
     pkt_info_t info;
-    if (!peek_packet(inner, plen, &info) || (info.version == 4) != (nh == NH_IPV4)) {
+    if (!pkt_peek(inner, plen, &info) || (info.version == 4) != (nh == NH_IPV4)) {
       drops[DROP_MALFORMED]++;
       continue;
     }
     /* RFC 4301 §5.2: the inner packet must match the SA's selectors. */
-    if (!policy_matches(&e->pol, &info, 1)) {
+    if (!pkt_policy_matches(&e->pol, &info, 1)) {
       drops[DROP_NO_POLICY]++;
       continue;
     }
@@ -967,7 +825,7 @@ static void *in_main(void *arg) {
 static void entry_release(napi_env env, entry_t *e) {
   if (e->sa) e->sa->installed--;
   if (e->ref && env) napi_delete_reference(env, e->ref);
-  free(e->pol.sel);
+  pkt_policy_free(&e->pol);
   memset(e, 0, sizeof *e);
 }
 
@@ -1313,7 +1171,7 @@ static int make_entry(napi_env env, napi_value sa_v, sa_t *sa, napi_value policy
   if (!parse_policy(env, policy_v, &pol)) return 0;
   *e = (entry_t){sa, NULL, pol, 0};
   if (napi_create_reference(env, sa_v, 1, &e->ref) != napi_ok) {
-    free(pol.sel);
+    pkt_policy_free(&pol);
     nu_throw_plain(env, "ERR_DP_NATIVE", "cannot reference the SA");
     return 0;
   }
