@@ -691,11 +691,11 @@ static napi_value js_replay_commit(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
+int esp_register(napi_env env, napi_value exports) {
   /* Headers and the running OpenSSL must agree on the major version (ABI of EVP_*). */
   if (OPENSSL_version_major() != OPENSSL_VERSION_MAJOR) {
     napi_throw_error(env, "ERR_ESP_NATIVE", "OpenSSL major version differs from the headers");
-    return NULL;
+    return 0;
   }
   napi_value api, version;
   napi_create_int32(env, API_VERSION, &api);
@@ -713,10 +713,5 @@ static napi_value init(napi_env env, napi_value exports) {
       {"replayCommit", NULL, js_replay_commit, NULL, NULL, NULL, napi_default, NULL},
       {"wipe", NULL, js_wipe, NULL, NULL, NULL, napi_default, NULL},
   };
-  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
-    return NULL;
-  if (!dp_register(env, exports)) return NULL;
-  return exports;
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

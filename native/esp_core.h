@@ -152,9 +152,9 @@ ESP_INTERNAL int esp_seal_one(sa_t *sa, const uint8_t *payload, size_t len, uint
 ESP_INTERNAL int esp_open_one(sa_t *sa, const uint8_t *p, size_t len, uint8_t *out,
                               size_t *payload_len, uint8_t *nh);
 
-/* ---- the data plane (native/dataplane.c) ---- */
+/* ---- the addon entry (native/addon.c) ---- */
 
-/* Adds the dp* exports (and the test-only socketpairForTests) to the addon's exports. */
-ESP_INTERNAL int dp_register(napi_env env, napi_value exports);
+/* Adds the ESP exports (create, seal, open, the batches, the window, wipe) to the exports. */
+ESP_INTERNAL int esp_register(napi_env env, napi_value exports);
 
 #endif
