@@ -32,13 +32,11 @@
 static const napi_type_tag DP_TAG = {0x6b6576325f64706cULL, 0x5f68616e646c6531ULL};
 
 static const char *const STAT_NAMES[ST_LEN] = {
-    "packetsOut",    "bytesOut",     "packetsIn",     "bytesIn",        "msSinceEspOut",
-    "msSinceEspIn",  "keepalivesIn", "sendErrors",    "tunReadErrors",  "tunWriteErrors",
-    "eventsDropped", "batchesOut",   "batchesIn",     "malformed",      "no-sa",
-    "replay",        "auth",         "bad-padding",   "bad-next-header", "dummy",
-    "seq-exhausted", "no-policy",    "too-big",       "no-tun",         "no-peer",
-    "crypto-error",
-};
+    "packetsOut",    "bytesOut",     "packetsIn",  "bytesIn",       "msSinceEspOut",
+    "msSinceEspIn",  "keepalivesIn", "sendErrors", "tunReadErrors", "tunWriteErrors",
+    "eventsDropped", "batchesOut",   "batchesIn",
+    /* ST_DROPS + code - 1: the drop reasons of native/esp_drops.h */
+    ESP_DROP_REASONS(ESP_DROP_STRING_) DP_DROP_REASONS(ESP_DROP_STRING_)};
 
 static dp_t *get_dp(napi_env env, napi_value v, int open_only) {
   dp_t *dp = nu_get_tagged(env, v, &DP_TAG);

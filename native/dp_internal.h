@@ -36,8 +36,12 @@
 /* Consecutive failed TUN reads (other than EAGAIN) after which the outbound thread gives up. */
 #define MAX_READ_ERRORS 1000
 
-/* Our drop reasons, after the EspDropReason values (esp_core.h). */
-enum { DROP_NO_TUN = 11, DROP_NO_PEER = 12, DROP_CRYPTO = 13, DROP_COUNT = 13 };
+/* Our drop reasons, after the ESP ones (native/esp_drops.h): DROP_NO_TUN ... DROP_CRYPTO. */
+enum { DP_DROP_REASONS(ESP_DROP_ENUM_) };
+enum { DROP_COUNT = 0 ESP_DROP_REASONS(ESP_DROP_ONE_) DP_DROP_REASONS(ESP_DROP_ONE_) };
+/* The codes are 1 … DROP_COUNT, consecutive: they index the stats and the drops[] arrays. */
+_Static_assert((int)DROP_CRYPTO == (int)DROP_COUNT && (int)DROP_TOO_BIG + 1 == (int)DROP_NO_TUN,
+               "native/esp_drops.h: codes must be consecutive from 1");
 
 enum {
   ST_PACKETS_OUT,

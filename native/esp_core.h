@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "esp_drops.h"
 #include "napi_util.h"
 
 #if !defined(OPENSSL_VERSION_MAJOR) || OPENSSL_VERSION_MAJOR < 3
@@ -44,22 +45,8 @@
 #define NH_IPV6 41
 #define NH_NONE 59 /* RFC 4303 §2.6: dummy packet */
 
-/*
- * Drop codes: 1-10 are the EspDropReason values of src/esp/sa.ts in order; the data plane adds
- * its own after them (see native/dataplane.c).
- */
-enum {
-  DROP_MALFORMED = 1,
-  DROP_NO_SA = 2,
-  DROP_REPLAY = 3,
-  DROP_AUTH = 4,
-  DROP_BAD_PADDING = 5,
-  DROP_BAD_NEXT_HEADER = 6,
-  DROP_DUMMY = 7,
-  DROP_SEQ_EXHAUSTED = 8,
-  DROP_NO_POLICY = 9,
-  DROP_TOO_BIG = 10,
-};
+/* Drop codes 1-10 (native/esp_drops.h, the one list): DROP_MALFORMED ... DROP_TOO_BIG. */
+enum { ESP_DROP_REASONS(ESP_DROP_ENUM_) };
 
 #define SA_MAGIC 0x45535053u /* "ESPS" */
 
