@@ -278,11 +278,14 @@ static int send_out(dp_t *dp, out_scratch_t *s, int m, const struct sockaddr_sto
       if (lower < atomic_load(&dp->gso_max)) atomic_store(&dp->gso_max, lower);
       for (size_t q = 0; q < h->msg_iovlen; q++) {
         ssize_t w;
-        do w = sendto(dp->sock, h->msg_iov[q].iov_base, h->msg_iov[q].iov_len, 0,
-                      (const struct sockaddr *)peer, peer_len);
+        do
+          w = sendto(dp->sock, h->msg_iov[q].iov_base, h->msg_iov[q].iov_len, 0,
+                     (const struct sockaddr *)peer, peer_len);
         while (w < 0 && errno == EINTR);
-        if (w < 0) errors++;
-        else sent++;
+        if (w < 0)
+          errors++;
+        else
+          sent++;
       }
       off++;
       continue;

@@ -26,15 +26,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dp_internal.h"
 #include "dataplane.h"
+#include "dp_internal.h"
 
 static const napi_type_tag DP_TAG = {0x6b6576325f64706cULL, 0x5f68616e646c6531ULL};
 
 static const char *const STAT_NAMES[ST_LEN] = {
-    "packetsOut",    "bytesOut",     "packetsIn",  "bytesIn",       "msSinceEspOut",
-    "msSinceEspIn",  "keepalivesIn", "sendErrors", "tunReadErrors", "tunWriteErrors",
-    "eventsDropped", "batchesOut",   "batchesIn",
+    "packetsOut", "bytesOut", "packetsIn", "bytesIn", "msSinceEspOut", "msSinceEspIn",
+    "keepalivesIn", "sendErrors", "tunReadErrors", "tunWriteErrors", "eventsDropped", "batchesOut",
+    "batchesIn",
     /* ST_DROPS + code - 1: the drop reasons of native/esp_drops.h */
     ESP_DROP_REASONS(ESP_DROP_STRING_) DP_DROP_REASONS(ESP_DROP_STRING_)};
 
@@ -586,7 +586,7 @@ static napi_value js_dp_stats(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[1], &tt, &len, &data, &ab, &off) != napi_ok ||
       tt != napi_float64_array || len < ST_LEN || data == NULL)
     return nu_throw_type(env,
-                          "dpStats: out must be a Float64Array of dpStatsFields.length or more");
+                         "dpStats: out must be a Float64Array of dpStatsFields.length or more");
   double *out = (double *)data;
   for (int k = 0; k < ST_LEN; k++)
     out[k] = (double)atomic_load_explicit(&dp->st[k], memory_order_relaxed);

@@ -89,7 +89,7 @@ sa_t *esp_sa_of(napi_env env, napi_value v) {
 
 static napi_value throw_installed(napi_env env) {
   return nu_throw_plain(env, "ERR_ESP_SA_INSTALLED",
-                         "this ESP SA is installed in a data plane (remove it first)");
+                        "this ESP SA is installed in a data plane (remove it first)");
 }
 
 /* See esp_core.h. Checked in this order: handle, direction, wiped, busy, installed. */
@@ -248,7 +248,7 @@ static int open_checked(sa_t *sa, const uint8_t *p, size_t len, uint8_t *out, si
  * unauthenticated or refused plaintext never stays in a buffer that JS hands out.
  */
 int esp_open_one(sa_t *sa, const uint8_t *p, size_t len, uint8_t *out, size_t *payload_len,
-                    uint8_t *nh) {
+                 uint8_t *nh) {
   int code = open_checked(sa, p, len, out, payload_len, nh);
   if (code >= DROP_AUTH) OPENSSL_cleanse(out, len - ESP_HDR - ESP_IV - sa->icv_len);
   return code;
@@ -310,9 +310,10 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
       !nu_get_bytes(env, argv[2], 0, &keymat, &keymat_len) ||
       !nu_get_uint(env, argv[3], 4294967295.0, &spi) ||
       !nu_get_uint(env, argv[4], 4294967295.0, &window))
-    return nu_throw_type(env,
-                      "create(inbound: boolean, encrId: number, keymat: Uint8Array, spi: uint32, "
-                      "replayWindow: number): bad arguments");
+    return nu_throw_type(
+        env,
+        "create(inbound: boolean, encrId: number, keymat: Uint8Array, spi: uint32, "
+        "replayWindow: number): bad arguments");
   size_t icv_len = 0;
   int known = 0;
   size_t key_len = keymat_len >= SALT_LEN ? keymat_len - SALT_LEN : 0;
@@ -324,7 +325,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     if (encr == 28 && key_len == 32) return undef; /* this OpenSSL lacks ChaCha20-Poly1305 */
     /* The same refusal as createAead in src/crypto/aead.ts. */
     return nu_throw_range(env, encr == 28 ? "\"keymat\" expected 36 bytes for ChaCha20-Poly1305"
-                                       : "\"keymat\" expected 20, 28 or 36 bytes for AES-GCM");
+                                          : "\"keymat\" expected 20, 28 or 36 bytes for AES-GCM");
   }
   /* As replay.ts: a power of two ≥ 32 (RFC 6479 §2 works in whole words). */
   if (inbound && (window < 32 || (window & (window - 1)) != 0 || window > (1u << 24)))
@@ -369,7 +370,7 @@ static napi_value js_wipe(napi_env env, napi_callback_info info) {
     return nu_throw_type(env, "wipe(handle): expected an ESP SA handle");
   if (sa->busy)
     return nu_throw_plain(env, "ERR_ESP_SA_BUSY",
-                           "this ESP SA is in a batch call (re-entered from JS)");
+                          "this ESP SA is in a batch call (re-entered from JS)");
   /* A data-plane thread may be sealing or opening with it right now. */
   if (sa->installed) return throw_installed(env);
   sa_release(sa); /* idempotent; the struct itself goes with the handle's finalizer */
@@ -434,8 +435,7 @@ static int64_t read_elements(napi_env env, sa_t *sa, napi_value arr, const char 
   for (uint32_t i = 0; i < n; i++) {
     if (napi_get_element(env, arr, i, &sa->vals[i]) != napi_ok) {
       bool pending = false;
-      if (napi_is_exception_pending(env, &pending) != napi_ok || !pending)
-        nu_throw_type(env, what);
+      if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) nu_throw_type(env, what);
       return -1;
     }
   }
@@ -460,7 +460,7 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5)
     return nu_throw_type(env,
-                          "sealBatch(handle, payloads, nextHeaders, meta, state): bad arguments");
+                         "sealBatch(handle, payloads, nextHeaders, meta, state): bad arguments");
   sa_t *sa = esp_get_sa(env, argv[0], 0);
   if (!sa) return NULL;
   const char *bad_payloads = "sealBatch: payloads must be an array of Uint8Array";
@@ -619,9 +619,9 @@ static napi_value js_open_batch(napi_env env, napi_callback_info info) {
     int32_t *m = meta + (size_t)i * 3;
     size_t len = sa->spans[i].len, plen = 0;
     uint8_t nh = 0;
-    int code = len < min ? DROP_MALFORMED
-                         : esp_open_one(sa, sa->spans[i].data, len, (uint8_t *)data + off,
-                                        &plen, &nh);
+    int code = len < min
+                   ? DROP_MALFORMED
+                   : esp_open_one(sa, sa->spans[i].data, len, (uint8_t *)data + off, &plen, &nh);
     m[0] = code ? -code : (int32_t)off;
     m[1] = (int32_t)plen;
     m[2] = nh;
@@ -665,8 +665,8 @@ static napi_value js_replay_check(napi_env env, napi_callback_info info) {
       napi_get_value_double(env, argv[1], &d) != napi_ok)
     return nu_throw_type(env, "replayCheck: seq must be a number");
   /* As replay.ts: anything that is not a sequence number in 1 … 2^32 - 1 is refused. */
-  bool ok = d >= 1 && d <= 4294967295.0 && d == (double)(uint32_t)d &&
-            replay_check(sa, (uint32_t)d);
+  bool ok =
+      d >= 1 && d <= 4294967295.0 && d == (double)(uint32_t)d && replay_check(sa, (uint32_t)d);
   napi_value out;
   napi_get_boolean(env, ok, &out);
   return out;

@@ -12,16 +12,16 @@
 #define IKEV2_ESP_DROPS_H
 
 /* RFC 4303 §3.4 (in the order InboundSa.open checks them), then the outbound ones. */
-#define ESP_DROP_REASONS(X)              \
-  X(MALFORMED, 1, "malformed")           \
-  X(NO_SA, 2, "no-sa")                   \
-  X(REPLAY, 3, "replay")                 \
-  X(AUTH, 4, "auth")                     \
-  X(BAD_PADDING, 5, "bad-padding")       \
+#define ESP_DROP_REASONS(X)                \
+  X(MALFORMED, 1, "malformed")             \
+  X(NO_SA, 2, "no-sa")                     \
+  X(REPLAY, 3, "replay")                   \
+  X(AUTH, 4, "auth")                       \
+  X(BAD_PADDING, 5, "bad-padding")         \
   X(BAD_NEXT_HEADER, 6, "bad-next-header") \
-  X(DUMMY, 7, "dummy")                   \
-  X(SEQ_EXHAUSTED, 8, "seq-exhausted")   \
-  X(NO_POLICY, 9, "no-policy")           \
+  X(DUMMY, 7, "dummy")                     \
+  X(SEQ_EXHAUSTED, 8, "seq-exhausted")     \
+  X(NO_POLICY, 9, "no-policy")             \
   X(TOO_BIG, 10, "too-big")
 
 /* The threaded data plane's own, after those. */

@@ -70,8 +70,7 @@ napi_value nu_undefined(napi_env env) {
   return u;
 }
 
-int nu_get_bytes(napi_env env, napi_value v, int allow_clamped, const uint8_t **data,
-                 size_t *len) {
+int nu_get_bytes(napi_env env, napi_value v, int allow_clamped, const uint8_t **data, size_t *len) {
   bool is_typed = false;
   napi_typedarray_type tt;
   napi_value ab;

@@ -74,12 +74,12 @@ int pkt_policy_matches(const policy_t *pol, const pkt_info_t *i, int inbound) {
   uint8_t src_side = inbound ? 1 : 0, dst_side = inbound ? 0 : 1;
   int src_ok = 0, dst_ok = 0;
   for (uint32_t k = 0; k < pol->n && !src_ok; k++)
-    src_ok = pol->sel[k].side == src_side &&
-             match_one(&pol->sel[k], i->src, alen, i->proto, i->sport);
+    src_ok =
+        pol->sel[k].side == src_side && match_one(&pol->sel[k], i->src, alen, i->proto, i->sport);
   if (!src_ok) return 0;
   for (uint32_t k = 0; k < pol->n && !dst_ok; k++)
-    dst_ok = pol->sel[k].side == dst_side &&
-             match_one(&pol->sel[k], i->dst, alen, i->proto, i->dport);
+    dst_ok =
+        pol->sel[k].side == dst_side && match_one(&pol->sel[k], i->dst, alen, i->proto, i->dport);
   return dst_ok;
 }
 

@@ -64,8 +64,8 @@ typedef struct reader {
   uint32_t magic;
   int fd;
   int stopped;
-  int released; /* callback reference and async context already given back */
-  int refs;     /* the poll handle (until on_closed) and the JS handle (until finalized) */
+  int released;        /* callback reference and async context already given back */
+  int refs;            /* the poll handle (until on_closed) and the JS handle (until finalized) */
   struct reader *next; /* running readers, for close(fd) */
   uint32_t read_errors;
   uv_poll_t poll;
@@ -84,7 +84,7 @@ typedef struct {
 } fd_entry_t;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER; /* workers may load the addon too */
-static fd_entry_t *g_fds;  /* one entry per descriptor number ever returned by open/adopt */
+static fd_entry_t *g_fds; /* one entry per descriptor number ever returned by open/adopt */
 static size_t g_nfds, g_fds_cap;
 static reader_t *g_readers; /* running readers (all environments) */
 
@@ -251,8 +251,10 @@ static void stop_reader(reader_t *r, int from_hook) {
   if (r->stopped) return;
   r->stopped = 1;
   unlist_reader(r);
-  if (from_hook) release_js(r); /* the environment will be gone before on_closed runs */
-  else napi_remove_env_cleanup_hook(r->env, cleanup_hook, r);
+  if (from_hook)
+    release_js(r); /* the environment will be gone before on_closed runs */
+  else
+    napi_remove_env_cleanup_hook(r->env, cleanup_hook, r);
   uv_poll_stop(&r->poll);
   uv_close((uv_handle_t *)&r->poll, on_closed);
 }
@@ -299,11 +301,13 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     napi_value argv[2];
     size_t argc = 1;
     argv[0] = arr;
-    if (fatal && napi_create_string_utf8(env, nu_errno_name(fatal), NAPI_AUTO_LENGTH, &argv[1]) == napi_ok)
+    if (fatal &&
+        napi_create_string_utf8(env, nu_errno_name(fatal), NAPI_AUTO_LENGTH, &argv[1]) == napi_ok)
       argc = 2;
     napi_get_reference_value(env, r->cb, &cb);
     napi_get_global(env, &global);
-    if (napi_make_callback(env, r->ctx, global, cb, argc, argv, &result) == napi_pending_exception) {
+    if (napi_make_callback(env, r->ctx, global, cb, argc, argv, &result) ==
+        napi_pending_exception) {
       /* Nothing up the stack can catch it: report it like any uncaught exception. */
       napi_value exc;
       if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
@@ -326,7 +330,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   int fd;
   napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      !nu_get_fd(env, argv[0], &fd) || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
+      !nu_get_fd(env, argv[0], &fd) || napi_typeof(env, argv[1], &t) != napi_ok ||
+      t != napi_function)
     return nu_throw_type(env, "startReading(fd, callback): bad arguments");
   if (fd_was_closed(fd)) return throw_closed(env, fd, "startReading");
   reader_t *r = calloc(1, sizeof *r);
@@ -342,8 +347,10 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   r->refs = 1; /* the poll handle's */
   uv_loop_t *loop;
   int rc;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) rc = UV_EINVAL;
-  else rc = uv_poll_init(loop, &r->poll, fd);
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok)
+    rc = UV_EINVAL;
+  else
+    rc = uv_poll_init(loop, &r->poll, fd);
   if (rc != 0) {
     free(r->buf);
     free(r);
@@ -470,8 +477,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   for (;;) {
     reader_t *r;
     pthread_mutex_lock(&g_lock);
-    for (r = g_readers; r && !(r->fd == fd && r->env == env); r = r->next) {
-    }
+    for (r = g_readers; r && !(r->fd == fd && r->env == env); r = r->next) {}
     pthread_mutex_unlock(&g_lock);
     if (!r) break;
     stop_reader(r, 0);

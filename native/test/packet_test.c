@@ -12,13 +12,13 @@
 
 static int failures, checks;
 
-#define CHECK(cond)                                                       \
-  do {                                                                    \
-    checks++;                                                             \
-    if (!(cond)) {                                                        \
-      failures++;                                                         \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    checks++;                                                                  \
+    if (!(cond)) {                                                             \
+      failures++;                                                              \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                     \
+    }                                                                          \
   } while (0)
 
 /* An IPv4 header (20 bytes) + 4 bytes of ports. */
@@ -74,8 +74,8 @@ static void test_ipv6(void) {
   pkt_info_t i;
   memset(p, 0, sizeof p);
   p[0] = 0x60;
-  p[6] = 0;       /* hop-by-hop */
-  p[8] = 0x20;    /* src 2001:db8::1 */
+  p[6] = 0;    /* hop-by-hop */
+  p[8] = 0x20; /* src 2001:db8::1 */
   p[9] = 0x01;
   p[10] = 0x0d;
   p[11] = 0xb8;
@@ -130,9 +130,9 @@ static void test_policy(void) {
   uint8_t blob[3 * SELECTOR_LEN];
   const uint8_t l0[4] = {10, 0, 0, 2}, l1[4] = {10, 0, 0, 2};
   const uint8_t r0[4] = {203, 0, 113, 0}, r1[4] = {203, 0, 113, 255};
-  selector(blob, 0, 4, 0, l0, l1, 0, 65535);            /* local: 10.0.0.2, any */
-  selector(blob + 40, 1, 4, 17, r0, r1, 53, 53);        /* remote: 203.0.113.0/24 UDP 53 */
-  selector(blob + 80, 1, 4, 6, r0, r1, 0, 65535);       /* remote: 203.0.113.0/24 TCP */
+  selector(blob, 0, 4, 0, l0, l1, 0, 65535);      /* local: 10.0.0.2, any */
+  selector(blob + 40, 1, 4, 17, r0, r1, 53, 53);  /* remote: 203.0.113.0/24 UDP 53 */
+  selector(blob + 80, 1, 4, 6, r0, r1, 0, 65535); /* remote: 203.0.113.0/24 TCP */
   policy_t pol;
   CHECK(pkt_policy_parse(blob, sizeof blob, &pol) == POLICY_OK && pol.n == 3);
   uint8_t p[64];
@@ -161,7 +161,8 @@ static void test_policy(void) {
   uint8_t *big = calloc(MAX_SELECTORS + 1, SELECTOR_LEN);
   CHECK(big != NULL);
   if (big) {
-    for (int k = 0; k <= MAX_SELECTORS; k++) selector(big + k * SELECTOR_LEN, 0, 4, 0, l0, l1, 0, 9);
+    for (int k = 0; k <= MAX_SELECTORS; k++)
+      selector(big + k * SELECTOR_LEN, 0, 4, 0, l0, l1, 0, 9);
     CHECK(pkt_policy_parse(big, (size_t)MAX_SELECTORS * SELECTOR_LEN, &pol) == POLICY_OK);
     pkt_policy_free(&pol);
     CHECK(pkt_policy_parse(big, (size_t)(MAX_SELECTORS + 1) * SELECTOR_LEN, &pol) ==
@@ -192,9 +193,9 @@ static void test_classifier(void) {
   uint8_t ike[16] = {0, 0, 0, 0, 1, 2, 3, 4};
   uint8_t ka[1] = {0xff};
   CHECK(pkt_classify_udp(4500, esp, sizeof esp) == UDP_ESP);
-  CHECK(pkt_classify_udp(500, esp, sizeof esp) == UDP_IKE); /* port 500: no marker (§2.23) */
+  CHECK(pkt_classify_udp(500, esp, sizeof esp) == UDP_IKE);  /* port 500: no marker (§2.23) */
   CHECK(pkt_classify_udp(4500, ike, sizeof ike) == UDP_IKE); /* non-ESP marker (§2.2) */
-  CHECK(pkt_classify_udp(4500, ka, 1) == UDP_KEEPALIVE);      /* §2.3 */
+  CHECK(pkt_classify_udp(4500, ka, 1) == UDP_KEEPALIVE);     /* §2.3 */
   CHECK(pkt_classify_udp(4500, esp, 1) == UDP_MALFORMED);
   CHECK(pkt_classify_udp(4500, esp, 7) == UDP_MALFORMED);
   CHECK(pkt_classify_udp(4500, esp, 0) == UDP_MALFORMED);
