@@ -1,5 +1,8 @@
 /*
- * ikev2-vpn: the native threaded ESP data plane (part of the esp addon, N-API, C).
+ * ikev2-vpn: the native threaded ESP data plane (part of the esp addon, C). This file holds the
+ * threads and the events they post; its N-API side (the exports below, handles, lifecycle) is
+ * native/dataplane_js.c, the packet parsing and policies native/packet.c (no N-API), the SA
+ * crypto native/esp.c.
  *
  * Two threads of its own move ESP between a TUN descriptor and one UDP socket (ESP in UDP,
  * RFC 3948), so that no packet of the tunnel crosses into JavaScript:

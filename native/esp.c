@@ -55,6 +55,7 @@
  *   wipe(h)                               frees the cipher context, zeroes key material; using
  *                                         the SA afterwards throws
  *   dp*, dpStatsFields, socketpairForTests  the threaded data plane: see native/dataplane.c
+ *                                         (registered with these by native/addon.c)
  * While a data plane holds an SA (dpSetOutbound / dpAddInbound until removed), its threads use it
  * at any moment: every call above on it, wipe included, throws ERR_ESP_SA_INSTALLED.
  * state (Float64Array, ≥ 5): [0] last sequence number sent (outbound) or highest committed
@@ -64,7 +65,7 @@
  * meta (Int32Array, ≥ 3 per packet): [3i] offset into the returned ArrayBuffer or -code,
  *   [3i+1] length, [3i+2] next header (open).
  * codes: 1 malformed, 2 no-sa, 3 replay, 4 auth, 5 bad-padding, 6 bad-next-header, 7 dummy,
- *   8 seq-exhausted (the EspDropReason values of src/esp/sa.ts).
+ *   8 seq-exhausted (native/esp_drops.h, the one list; ESP_DROP_REASONS of src/esp/sa.ts).
  */
 #include <limits.h>
 #include <node_api.h>

@@ -1,7 +1,8 @@
 /*
- * ikev2-vpn: what native/esp.c (the batched ESP seal/open addon) shares with native/dataplane.c
- * (the threaded data plane built into the same addon): the SA structure, the per-packet seal and
- * open, the drop codes and the argument helpers. See the top of each .c file for its interface.
+ * ikev2-vpn: what native/esp.c (the ESP SAs: seal/open, batches) gives native/dataplane*.c (the
+ * threaded data plane built into the same addon) and native/addon.c: the SA structure, the
+ * per-packet seal and open, the drop codes (native/esp_drops.h) and esp_register. It declares
+ * nothing of the data plane: the dependency goes one way.
  *
  * Everything declared here is hidden (not exported from esp.node): the node binary exports many
  * symbols of its own, and a symbol of ours must never be interposed by one of them.
