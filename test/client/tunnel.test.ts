@@ -250,7 +250,6 @@ test('a tunnel that stayed up for the stable period gets its --retry budget back
 
 test('issue 11 finding 4: a gateway that rekeys the CHILD_SA 8 times without deleting never crashes the driver', async () => {
   const w = world();
-  const before = w.host.snapshot();
   const { t, events } = tunnel(w);
   await up(w, t);
   for (let i = 0; i < 8; i++) {
@@ -258,24 +257,62 @@ test('issue 11 finding 4: a gateway that rekeys the CHILD_SA 8 times without del
     await w.time.advance(100);
   }
   await w.time.advance(10000);
+  // The IKE layer keeps at most LIMITS.childSas CHILD_SAs (src/ike/limits.ts): the oldest surplus
+  // SA is deleted with our DELETE, so the data path never sees a ninth inbound SA.
   const st = t.status();
-  if (st.state === 'down') {
-    // The data path refused the ninth inbound SA: counted, DELETE sent, host restored.
-    const err = await t.closed;
-    assert.equal(err?.code, 'ERR_IKE_PROTOCOL');
-    assert.match(err.message, /refused CHILD_SA .*too many inbound SAs/);
-    assert.equal(st.saInstallErrors, 1);
-    assert.ok(w.gw.resp.deleted, 'the gateway got our DELETE');
-    assert.equal(w.host.snapshot(), before);
-    assert.ok(events.some((e) => e.type === 'down' && e.error?.code === 'ERR_IKE_PROTOCOL'));
-  } else {
-    // The IKE layer bounded the CHILD_SAs itself (deleted the oldest or refused the rekey).
-    assert.equal(st.state, 'up');
-    assert.equal(st.saInstallErrors, 0);
-    const pkt = ipv4(VIRTUAL_IP, '203.0.113.10', 40, 1);
-    w.tuns[0]!.inject([pkt]);
-    await w.time.advance(10);
-    assert.deepEqual(w.gw.espIn.at(-1), pkt, 'traffic still flows');
-    await shutdown(w, t);
+  assert.equal(st.state, 'up');
+  assert.equal(st.saInstallErrors, 0);
+  assert.ok(
+    events.some(
+      (e) => e.type === 'warning' && /rekeyed CHILD_SAs without deleting/.test(e.message),
+    ),
+    'a warning names what the gateway did',
+  );
+  const pkt = ipv4(VIRTUAL_IP, '203.0.113.10', 40, 1);
+  w.tuns[0]!.inject([pkt]);
+  await w.time.advance(10);
+  assert.deepEqual(w.gw.espIn.at(-1), pkt, 'traffic still flows');
+  await shutdown(w, t);
+});
+
+test('ESP replays and a flood of forged ESP datagrams are counted drops; the tunnel keeps working', async () => {
+  const w = world();
+  const { t } = tunnel(w);
+  await up(w, t);
+  const tun = w.tuns[0]!;
+  // Capture one genuine ESP datagram of the gateway on its way to us.
+  const sent: Uint8Array[] = [];
+  const toClient = w.net.toClient.bind(w.net);
+  w.net.toClient = (data, fromPort, esp) => {
+    if (esp) sent.push(data.slice());
+    toClient(data, fromPort, esp);
+  };
+  const first = ipv4('203.0.113.10', VIRTUAL_IP, 64, 1);
+  w.gw.sendEsp(first);
+  await w.time.advance(10);
+  assert.deepEqual(tun.written, [first]);
+  const genuine = sent[0]!;
+  // 100 replays of it, then 3,000 forged datagrams: its SPI with random bytes (fails the ICV),
+  // truncated ones, and unknown SPIs.
+  for (let i = 0; i < 100; i++) toClient(genuine, 4500, true);
+  const rnd = new SeededRandom(7);
+  for (let i = 0; i < 3000; i++) {
+    const kind = i % 3;
+    const len = kind === 1 ? 1 + (i % 7) : 60 + (i % 1300);
+    const d = rnd.bytes(len);
+    if (kind === 0) d.set(genuine.subarray(0, 4), 0);
+    toClient(d, 4500, true);
   }
+  await w.time.advance(10);
+  const esp = t.status().esp;
+  assert.deepEqual(tun.written, [first], 'nothing forged or replayed reached the TUN device');
+  assert.equal(esp['replay'], 100, 'every replay counted');
+  assert.ok((esp['auth'] ?? 0) >= 900, `forgeries counted as ICV failures (${esp['auth']})`);
+  assert.equal(t.status().state, 'up');
+  // The window still accepts the next genuine packet.
+  const next = ipv4('203.0.113.10', VIRTUAL_IP, 64, 2);
+  w.gw.sendEsp(next);
+  await w.time.advance(10);
+  assert.deepEqual(tun.written, [first, next]);
+  await shutdown(w, t);
 });
