@@ -5,6 +5,7 @@
 import type { Ora, Options as OraOptions } from 'ora';
 import type { Logger, Subsystem } from '../core/log.js';
 import type { TunnelEvent, TunnelSummary } from '../client/tunnel.js';
+import { printable, printableJson } from '../core/printable.js';
 
 export type UiMode = 'tty' | 'plain' | 'json';
 
@@ -59,18 +60,29 @@ export class Ui {
     return new Ui(mode, verbose, ora);
   }
 
+  /**
+   * Every text this class prints goes through printable() (JSON through printableJson()): event
+   * fields and error messages carry gateway-chosen strings (identities, certificate subjects).
+   */
   json(obj: Record<string, unknown>): void {
-    process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...obj }) + '\n');
+    process.stdout.write(printableJson({ time: new Date().toISOString(), ...obj }) + '\n');
   }
 
   line(msg: string): void {
-    process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+    process.stderr.write(`${new Date().toISOString()} ${printable(msg)}\n`);
+  }
+
+  /** One line on stderr, escaped, without a timestamp (terminal mode). */
+  private say(msg: string): void {
+    process.stderr.write(`${printable(msg)}\n`);
   }
 
   onEvent(e: TunnelEvent): void {
     switch (e.type) {
       case 'stage': {
-        const text = `${STAGE_TEXT[e.stage] ?? e.stage}${e.detail ? ` (${e.detail})` : ''}`;
+        const text = printable(
+          `${STAGE_TEXT[e.stage] ?? e.stage}${e.detail ? ` (${e.detail})` : ''}`,
+        );
         if (this.mode === 'json')
           this.json({ event: 'stage', stage: e.stage, ...(e.detail ? { detail: e.detail } : {}) });
         else if (this.mode === 'plain') this.line(text);
@@ -89,7 +101,7 @@ export class Ui {
         if (this.mode === 'json')
           this.json({ event: 'nat', natHere: e.natHere, natThere: e.natThere });
         else if (this.mode === 'plain') this.line(text);
-        else if (this.spinner) this.spinner.text = `${this.spinner.text} — ${text}`;
+        else if (this.spinner) this.spinner.text = printable(`${this.spinner.text} — ${text}`);
         break;
       }
       case 'up':
@@ -100,7 +112,7 @@ export class Ui {
         if (this.mode === 'json') {
           this.json({ event: 'reconnecting', attempt: e.attempt, inMs: e.inMs, reason: e.reason });
         } else if (this.mode === 'plain') this.line(text);
-        else process.stderr.write(`${text}\n`);
+        else this.say(text);
         break;
       }
       case 'rekeyed': {
@@ -154,27 +166,27 @@ export class Ui {
     this.spinner?.succeed();
     this.spinner = undefined;
     this.ora({ stream: process.stderr }).succeed(
-      `Connected to ${s.gateway} in ${(s.connectMs / 1000).toFixed(2)} s`,
+      printable(`Connected to ${s.gateway} in ${(s.connectMs / 1000).toFixed(2)} s`),
     );
-    for (const l of lines.slice(1)) process.stderr.write(`  ${l}\n`);
+    for (const l of lines.slice(1)) this.say(`  ${l}`);
     process.stderr.write('  Press Ctrl-C to disconnect.\n');
   }
 
   fail(message: string): void {
     if (this.shownError === message) return;
     this.shownError = message;
-    if (this.spinner?.isSpinning) this.spinner.fail(message);
+    if (this.spinner?.isSpinning) this.spinner.fail(printable(message));
     else if (this.mode === 'json') this.json({ event: 'error', error: message });
     else if (this.mode === 'plain') this.line(`error: ${message}`);
-    else process.stderr.write(`vpn: ${message}\n`);
+    else this.say(`vpn: ${message}`);
     this.spinner = undefined;
   }
 
   info(message: string): void {
     if (this.mode === 'json') this.json({ event: 'info', message });
     else if (this.mode === 'plain') this.line(message);
-    else if (this.spinner?.isSpinning) this.spinner.text = message;
-    else process.stderr.write(`${message}\n`);
+    else if (this.spinner?.isSpinning) this.spinner.text = printable(message);
+    else this.say(message);
   }
 
   logger(): Logger {
@@ -196,7 +208,7 @@ export class Ui {
         });
         return;
       }
-      const text = `[${sub}] ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}`;
+      const text = printable(`[${sub}] ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}`);
       if (this.spinner?.isSpinning) {
         this.spinner.clear();
         process.stderr.write(text + '\n');
@@ -233,5 +245,5 @@ export function summaryLines(s: TunnelSummary): string[] {
   l.push(
     `NAT:         ${s.ike.natHere ? 'behind NAT (keepalives on)' : 'none on our side'}; UDP encapsulation to port ${s.ike.remote.port}`,
   );
-  return l;
+  return l.map(printable);
 }
