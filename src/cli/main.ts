@@ -13,7 +13,10 @@ import { ControlServer, controlSocketPath, request } from '../client/control.js'
 import { runtimeDir } from '../config/load.js';
 import { buildCredentials, gatherSecrets } from './credentials.js';
 import type { AuthFlags, Secrets } from './credentials.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
+import { EXIT, exitCodeFor, exitCodeForSignal } from './exit-codes.js';
+import { exitAfterFlush } from './flush.js';
+import { withHint } from './hints.js';
+import { printable, printableJson } from '../core/printable.js';
 import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
 import type { UiMode } from './ui.js';
@@ -123,6 +126,13 @@ async function runForeground(
     onFail?: (code: number, message: string) => void;
   } = {},
 ): Promise<number> {
+  // Before the journal is replayed: it belongs to the running tunnel, not to a crashed one.
+  const running = await alreadyRunning(flags.name);
+  if (running) {
+    ui.fail(running.message);
+    hooks.onFail?.(EXIT.ALREADY_RUNNING, running.message);
+    return EXIT.ALREADY_RUNNING;
+  }
   await NetConfiguratorRecovery(flags.name, ui);
   let options: TunnelOptions;
   try {
@@ -135,17 +145,37 @@ async function runForeground(
     return code;
   }
   const tunnel = new Tunnel(options);
-  tunnel.on((e) => ui.onEvent(e));
+  tunnel.on((e) =>
+    ui.onEvent(e.type === 'down' && e.error ? { ...e, error: withHint(e.error, flags) } : e),
+  );
   const sockPath = controlSocketPath(runtimeDir(), flags.name);
-  const control = await ControlServer.listen(sockPath, async (req) => {
-    if (req.cmd === 'status') return tunnel.status();
-    await tunnel.close();
-    return { disconnected: true };
-  });
+  let control: ControlServer;
+  try {
+    control = await ControlServer.listen(sockPath, async (req) => {
+      // The pid lets a second `vpn connect --name` say which process holds the name.
+      if (req.cmd === 'status') return { ...tunnel.status(), pid: process.pid };
+      await tunnel.close();
+      return { disconnected: true };
+    });
+  } catch (e) {
+    // Another connect with this name won the race since alreadyRunning() looked.
+    const err =
+      e instanceof VpnError && /already running/.test(e.message)
+        ? ((await alreadyRunning(flags.name)) ?? e)
+        : e;
+    const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+    ui.fail((err as Error).message);
+    hooks.onFail?.(code, (err as Error).message);
+    return code;
+  }
   let userClosed = false;
+  /** The signal that stopped us while connecting: the command was cancelled (exit 128 + n). */
+  let cancelledBy: NodeJS.Signals | undefined;
+  let up = false;
   const onSignal = (sig: NodeJS.Signals): void => {
     userClosed = true;
-    ui.info(`${sig}: disconnecting`);
+    if (!up) cancelledBy ??= sig;
+    ui.info(up ? `${sig}: disconnecting` : `${sig}: cancelling; restoring host settings`);
     void tunnel.close();
   };
   process.on('SIGINT', onSignal);
@@ -154,17 +184,36 @@ async function runForeground(
   // A bug must not leave the host half-configured: restore, then exit 1 (the journal covers a
   // crash that even this cannot handle).
   process.once('uncaughtException', (e) => {
-    ui.fail(`internal error: ${e.stack ?? e.message}`);
-    const done = (): never => process.exit(EXIT.INTERNAL);
+    ui.fail(`internal error: please report it: ${e.message}`);
+    printStack(e);
+    const done = (): void => exitAfterFlush(EXIT.INTERNAL);
     setTimeout(done, 3000).unref();
     tunnel.close().then(done, done);
   });
+  const cancelled = (): number => {
+    const message = `cancelled (${cancelledBy}); host settings restored`;
+    ui.fail(message);
+    hooks.onFail?.(exitCodeForSignal(cancelledBy!), message);
+    return exitCodeForSignal(cancelledBy!);
+  };
   try {
     const summary = await tunnel.connect();
+    if (cancelledBy) {
+      // The signal came before the IKE session existed: close() could only ask; finish it now.
+      await tunnel.close();
+      control.close();
+      return cancelled();
+    }
+    up = true;
     hooks.onUp?.(summary);
   } catch (e) {
     control.close();
-    const err = e as VpnError;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+    // connect() rejects only after the host is restored (Tunnel.connect's teardown).
+    if (cancelledBy) return cancelled();
+    const err = e instanceof VpnError ? withHint(e, flags) : (e as Error);
     const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
     ui.fail(err.message);
     hooks.onFail?.(code, err.message);
@@ -176,10 +225,34 @@ async function runForeground(
   process.off('SIGTERM', onSignal);
   process.off('SIGHUP', onSignal);
   if (err && !userClosed) {
-    ui.fail(err.message);
+    ui.fail(withHint(err, flags).message);
     return exitCodeFor(err.code);
   }
   return EXIT.OK;
+}
+
+/** A stack trace for a bug report, one escaped line at a time (messages may quote the gateway). */
+function printStack(e: unknown): void {
+  const stack = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  for (const l of stack.split('\n')) process.stderr.write(`${printable(l)}\n`);
+}
+
+/**
+ * The error for `vpn connect --name X` while a tunnel named X answers on its control socket, or
+ * undefined. A stale socket (its process was killed) does not answer and does not count.
+ */
+async function alreadyRunning(name: string): Promise<VpnError | undefined> {
+  let st: unknown;
+  try {
+    st = await request(controlSocketPath(runtimeDir(), name), { cmd: 'status' }, 1000);
+  } catch {
+    return undefined;
+  }
+  const pid = (st as { pid?: unknown } | null)?.pid;
+  return new VpnError(
+    'ERR_ALREADY_RUNNING',
+    `a tunnel named ${name} is already running (pid ${Number.isSafeInteger(pid) ? String(pid) : 'unknown'}); disconnect it first (vpn disconnect${name !== 'default' ? ` --name ${name}` : ''}) or pick another --name`,
+  );
 }
 
 /** After a crash (kill -9) the journal of host changes is replayed before a new connect. */
@@ -197,6 +270,12 @@ async function NetConfiguratorRecovery(name: string, ui: Ui): Promise<void> {
 async function connectCommand(gateway: string, flags: ConnectFlags): Promise<number> {
   if (flags.daemonChild) return daemonChild(gateway, flags);
   const ui = await Ui.create(uiMode(flags.json), flags.verbose === true);
+  // Refuse before asking for a password that would not be used.
+  const running = await alreadyRunning(flags.name);
+  if (running) {
+    ui.fail(running.message);
+    return EXIT.ALREADY_RUNNING;
+  }
   let secrets: Secrets;
   try {
     secrets = await gatherSecrets(flags, process.stdin.isTTY && ui.mode === 'tty');
@@ -231,8 +310,9 @@ async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Pro
     },
   });
   closeSync(logFd);
-  // Secrets travel over the IPC pipe, never on the command line or in the environment.
-  child.send({ secrets });
+  // The child may end (and close the IPC channel) before it reads the secrets or before we
+  // disconnect: that is its exit code and message to report, not a crash of ours.
+  child.on('error', () => undefined);
   const result = await new Promise<
     { ok: true; summary: TunnelSummary } | { ok: false; code: number; message: string }
   >((resolve) => {
@@ -244,8 +324,10 @@ async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Pro
         message: `tunnel process exited (${code}); see ${logPath}`,
       }),
     );
+    // Secrets travel over the IPC pipe, never on the command line or in the environment.
+    child.send({ secrets }, () => undefined);
   });
-  child.disconnect();
+  if (child.connected) child.disconnect();
   child.unref();
   if (!result.ok) {
     ui.fail(result.message);
@@ -263,15 +345,25 @@ async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Pro
 
 async function daemonChild(gateway: string, flags: ConnectFlags): Promise<number> {
   const ui = await Ui.create('plain', flags.verbose === true);
-  const secrets = await new Promise<Secrets>((resolve) => {
+  const secrets = await new Promise<Secrets | undefined>((resolve) => {
     process.once('message', (m: { secrets: Secrets }) => resolve(m.secrets));
+    // The parent went away before it handed over the secrets: nobody to connect for.
+    process.once('disconnect', () => resolve(undefined));
   });
+  if (secrets === undefined) {
+    ui.fail('the vpn connect that started this process went away');
+    return EXIT.CANCELLED;
+  }
   return runForeground(gateway, flags, secrets, ui, {
+    // The parent may be gone (killed, or its terminal closed): never send on a closed channel.
     onUp: (summary) => {
-      process.send?.({ ok: true, summary });
+      if (!process.connected) return;
+      process.send?.({ ok: true, summary }, () => undefined);
       process.disconnect?.();
     },
-    onFail: (code, message) => process.send?.({ ok: false, code, message }),
+    onFail: (code, message) => {
+      if (process.connected) process.send?.({ ok: false, code, message }, () => undefined);
+    },
   });
 }
 
@@ -285,11 +377,12 @@ async function statusCommand(flags: { json?: boolean; name: string }): Promise<n
       ike: { retransmits: number };
     };
     if (flags.json) {
-      process.stdout.write(JSON.stringify(st) + '\n');
+      process.stdout.write(printableJson(st) + '\n');
       return EXIT.OK;
     }
+    // The answer comes from a socket in a shared directory, and quotes the gateway: escape it.
     process.stdout.write(
-      `State:       ${st.state}${st.uptimeMs ? ` for ${Math.round(st.uptimeMs / 1000)} s` : ''}\n`,
+      `State:       ${printable(st.state)}${st.uptimeMs ? ` for ${Math.round(st.uptimeMs / 1000)} s` : ''}\n`,
     );
     if (st.summary)
       for (const l of summaryLines(st.summary).slice(1)) process.stdout.write(`${l}\n`);
@@ -301,14 +394,14 @@ async function statusCommand(flags: { json?: boolean; name: string }): Promise<n
       ([k, v]) => !/^(packets|bytes)(In|Out)$/.test(k) && v > 0,
     );
     process.stdout.write(
-      `Drops:       ${drops.length ? drops.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}\n`,
+      `Drops:       ${printable(drops.length ? drops.map(([k, v]) => `${k}=${v}`).join(' ') : 'none')}\n`,
     );
     return EXIT.OK;
   } catch (e) {
     const err = e as VpnError;
     if (flags.json)
-      process.stdout.write(JSON.stringify({ state: 'down', error: err.message }) + '\n');
-    else process.stderr.write(`vpn: ${err.message}\n`);
+      process.stdout.write(printableJson({ state: 'down', error: err.message }) + '\n');
+    else process.stderr.write(`vpn: ${printable(err.message)}\n`);
     return err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
   }
 }
@@ -321,8 +414,14 @@ async function disconnectCommand(flags: { name: string; json?: boolean }): Promi
     return EXIT.OK;
   } catch (e) {
     const err = e as VpnError;
-    process.stderr.write(`vpn: ${err.message}\n`);
-    return err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+    const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+    // With --json every outcome is one JSON line on stdout, failures included.
+    if (flags.json)
+      process.stdout.write(
+        printableJson({ disconnected: false, exitCode: code, error: err.message }) + '\n',
+      );
+    else process.stderr.write(`vpn: ${printable(err.message)}\n`);
+    return code;
   }
 }
 
@@ -333,7 +432,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('IKEv2/IPsec VPN client with a userspace ESP data path')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Error messages quote what was typed: escape it, line by line (help text is several lines).
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s.split('\n').map(printable).join('\n')),
+    });
 
   program
     .command('connect')
@@ -526,8 +628,22 @@ export async function main(argv: string[]): Promise<number> {
       ce.code === 'commander.help'
     )
       return EXIT.OK;
-    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) return EXIT.USAGE;
-    process.stderr.write(`vpn: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    const json = argv.includes('--json');
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) {
+      // commander printed the message on stderr; with --json, stdout still gets its JSON line.
+      if (json)
+        process.stdout.write(
+          printableJson({ event: 'error', exitCode: EXIT.USAGE, error: (e as Error).message }) +
+            '\n',
+        );
+      return EXIT.USAGE;
+    }
+    process.stderr.write(`vpn: internal error: please report it: ${printable(String(e))}\n`);
+    printStack(e);
+    if (json)
+      process.stdout.write(
+        printableJson({ event: 'error', exitCode: EXIT.INTERNAL, error: String(e) }) + '\n',
+      );
     return EXIT.INTERNAL;
   }
   return code;

@@ -1,4 +1,9 @@
-/** A no-echo prompt for secrets in a terminal. */
+import { VpnError } from '../core/errors.js';
+
+/**
+ * A no-echo prompt for secrets in a terminal. Ctrl-C (the terminal is raw, so it arrives as a
+ * character, not as SIGINT) or Ctrl-D on an empty line rejects with ERR_CANCELLED (exit 130).
+ */
 export function promptSecret(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
@@ -18,7 +23,8 @@ export function promptSecret(question: string): Promise<string> {
     const onData = (chunk: string): void => {
       for (const ch of chunk) {
         if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003') return done(new Error('cancelled'));
+        if (ch === '\u0003' || (ch === '\u0004' && value === ''))
+          return done(new VpnError('ERR_CANCELLED', 'cancelled'));
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else value += ch;
       }
