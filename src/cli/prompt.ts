@@ -7,8 +7,10 @@ import { VpnError } from '../core/errors.js';
 export function promptSecret(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
-    process.stderr.write(question);
+    // Raw mode before the question: a key typed as soon as the question shows is read by us,
+    // not by the terminal's line discipline (which would echo it, or turn Ctrl-C into SIGINT).
     stdin.setRawMode(true);
+    process.stderr.write(question);
     stdin.resume();
     stdin.setEncoding('utf8');
     let value = '';
