@@ -145,9 +145,10 @@ async function runForeground(
     return code;
   }
   const tunnel = new Tunnel(options);
-  tunnel.on((e) =>
-    ui.onEvent(e.type === 'down' && e.error ? { ...e, error: withHint(e.error, flags) } : e),
-  );
+  tunnel.on((e) => {
+    if (e.type === 'up') up = true;
+    ui.onEvent(e.type === 'down' && e.error ? { ...e, error: withHint(e.error, flags) } : e);
+  });
   const sockPath = controlSocketPath(runtimeDir(), flags.name);
   let control: ControlServer;
   try {
@@ -388,7 +389,7 @@ async function statusCommand(flags: { json?: boolean; name: string }): Promise<n
       for (const l of summaryLines(st.summary).slice(1)) process.stdout.write(`${l}\n`);
     const e = st.esp;
     process.stdout.write(
-      `Traffic:     out ${e['packetsOut'] ?? 0} packets / ${e['bytesOut'] ?? 0} bytes, in ${e['packetsIn'] ?? 0} packets / ${e['bytesIn'] ?? 0} bytes\n`,
+      `${printable(`Traffic:     out ${e['packetsOut'] ?? 0} packets / ${e['bytesOut'] ?? 0} bytes, in ${e['packetsIn'] ?? 0} packets / ${e['bytesIn'] ?? 0} bytes`)}\n`,
     );
     const drops = Object.entries(e).filter(
       ([k, v]) => !/^(packets|bytes)(In|Out)$/.test(k) && v > 0,
