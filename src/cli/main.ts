@@ -74,7 +74,11 @@ function collect(v: string, prev: string[] | undefined): string[] {
 
 function uiMode(json: boolean | undefined): UiMode {
   if (json) return 'json';
-  return process.stderr.isTTY && process.env['CI'] !== 'true' ? 'tty' : 'plain';
+  // A terminal of 0 columns (a pty nobody sized, e.g. script(1) without a terminal around it)
+  // sent ora into an endless loop of cursor-up/clear-line writes: plain lines there.
+  return process.stderr.isTTY && (process.stderr.columns ?? 0) > 0 && process.env['CI'] !== 'true'
+    ? 'tty'
+    : 'plain';
 }
 
 function tunnelOptions(

@@ -34,6 +34,12 @@ const STAGE_TEXT: Record<string, string> = {
   configuring: 'Configuring TUN device, routes and DNS',
 };
 
+/**
+ * Spinners are created with `discardStdin: false`: ora's default puts the terminal in raw mode
+ * while it spins and turns Ctrl-C back into SIGINT only if stdin is flowing, which a fresh
+ * process.stdin is not, so Ctrl-C while connecting did nothing. The terminal stays cooked: Ctrl-C
+ * is the kernel's SIGINT, which cancels the connect (exit 130).
+ */
 type OraFactory = (options: OraOptions) => Ora;
 
 export class Ui {
@@ -88,8 +94,9 @@ export class Ui {
         else if (this.mode === 'plain') this.line(text);
         else if (this.spinner) {
           this.spinner.succeed();
-          this.spinner = this.ora({ text, stream: process.stderr }).start();
-        } else this.spinner = this.ora({ text, stream: process.stderr }).start();
+          this.spinner = this.ora({ text, stream: process.stderr, discardStdin: false }).start();
+        } else
+          this.spinner = this.ora({ text, stream: process.stderr, discardStdin: false }).start();
         break;
       }
       case 'nat': {
@@ -165,7 +172,7 @@ export class Ui {
     }
     this.spinner?.succeed();
     this.spinner = undefined;
-    this.ora({ stream: process.stderr }).succeed(
+    this.ora({ stream: process.stderr, discardStdin: false }).succeed(
       printable(`Connected to ${s.gateway} in ${(s.connectMs / 1000).toFixed(2)} s`),
     );
     for (const l of lines.slice(1)) this.say(`  ${l}`);

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,3 +122,46 @@ test('SIGINT while connecting with --json: the last line is the JSON error', { s
   assert.equal(last['event'], 'error');
   assert.match(String(last['error']), /cancelled/);
 });
+
+for (const [what, stty] of [
+  ['a sized terminal (spinner)', 'stty cols 100 rows 30; '],
+  ['an unsized (0-column) terminal', ''],
+] as const)
+  test(`Ctrl-C in ${what} while connecting: exit 130, "cancelled"`, { skip }, async () => {
+    if (spawnSync('script', ['--version']).status !== 0) return;
+    const dir = mkdtempSync(join(tmpdir(), 'vpn-cli-gw-'));
+    // script(1) gives vpn a terminal (spinners on); nothing answers on 127.0.0.1:9, so it stays in
+    // IKE_SA_INIT until Ctrl-C, which the terminal turns into SIGINT (it must not be in raw mode).
+    const cmd = `${stty}ip link set lo up; exec ${process.execPath} ${join(ROOT, 'bin/vpn.js')} connect 127.0.0.1 --port 9 --timeout 15 --no-ipv6`;
+    // No CI variable at all: ora (like vpn) draws no spinner when it is set, even empty.
+    const env: NodeJS.ProcessEnv = { ...process.env, VPN_PSK: 'x', VPN_RUNTIME_DIR: dir };
+    delete env['CI'];
+    env['TERM'] = 'xterm';
+    const proc = spawn('unshare', ['-n', 'script', '-qec', cmd, '/dev/null'], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const killer = setTimeout(() => proc.kill('SIGKILL'), 25000);
+    try {
+      let out = '';
+      let sent = false;
+      proc.stdout.setEncoding('utf8');
+      proc.stdout.on('data', (d: string) => {
+        out += d;
+        if (!sent && out.includes('IKE_SA_INIT')) {
+          sent = true;
+          setTimeout(() => proc.stdin.write('\x03'), 1000);
+        }
+      });
+      const code = await new Promise<number | null>((r) => proc.on('close', (c) => r(c)));
+      assert.ok(sent, out);
+      assert.equal(code, EXIT.CANCELLED, out);
+      assert.match(out, /cancelled \(SIGINT\)/);
+      // ora in a 0-column terminal wrote cursor-up/clear-line forever (megabytes a second).
+      assert.ok(out.length < 100_000, `${out.length} bytes of output`);
+    } finally {
+      clearTimeout(killer);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
