@@ -133,7 +133,7 @@ async function runForeground(
   // Before the journal is replayed: it belongs to the running tunnel, not to a crashed one.
   const running = await alreadyRunning(flags.name);
   if (running) {
-    ui.fail(running.message);
+    ui.fail(running.message, EXIT.ALREADY_RUNNING);
     hooks.onFail?.(EXIT.ALREADY_RUNNING, running.message);
     return EXIT.ALREADY_RUNNING;
   }
@@ -144,7 +144,7 @@ async function runForeground(
   } catch (e) {
     const err = e as VpnError;
     const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
-    ui.fail(err.message);
+    ui.fail(err.message, code);
     hooks.onFail?.(code, err.message);
     return code;
   }
@@ -169,7 +169,7 @@ async function runForeground(
         ? ((await alreadyRunning(flags.name)) ?? e)
         : e;
     const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
-    ui.fail((err as Error).message);
+    ui.fail((err as Error).message, code);
     hooks.onFail?.(code, (err as Error).message);
     return code;
   }
@@ -189,7 +189,7 @@ async function runForeground(
   // A bug must not leave the host half-configured: restore, then exit 1 (the journal covers a
   // crash that even this cannot handle).
   process.once('uncaughtException', (e) => {
-    ui.fail(`internal error: please report it: ${e.message}`);
+    ui.fail(`internal error: please report it: ${e.message}`, EXIT.INTERNAL);
     printStack(e);
     const done = (): void => exitAfterFlush(EXIT.INTERNAL);
     setTimeout(done, 3000).unref();
@@ -197,7 +197,7 @@ async function runForeground(
   });
   const cancelled = (): number => {
     const message = `cancelled (${cancelledBy}); host settings restored`;
-    ui.fail(message);
+    ui.fail(message, exitCodeForSignal(cancelledBy!));
     hooks.onFail?.(exitCodeForSignal(cancelledBy!), message);
     return exitCodeForSignal(cancelledBy!);
   };
@@ -220,7 +220,7 @@ async function runForeground(
     if (cancelledBy) return cancelled();
     const err = e instanceof VpnError ? withHint(e, flags) : (e as Error);
     const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
-    ui.fail(err.message);
+    ui.fail(err.message, code);
     hooks.onFail?.(code, err.message);
     return code;
   }
@@ -230,7 +230,7 @@ async function runForeground(
   process.off('SIGTERM', onSignal);
   process.off('SIGHUP', onSignal);
   if (err && !userClosed) {
-    ui.fail(withHint(err, flags).message);
+    ui.fail(withHint(err, flags).message, exitCodeFor(err.code));
     return exitCodeFor(err.code);
   }
   return EXIT.OK;
@@ -278,15 +278,22 @@ async function connectCommand(gateway: string, flags: ConnectFlags): Promise<num
   // Refuse before asking for a password that would not be used.
   const running = await alreadyRunning(flags.name);
   if (running) {
-    ui.fail(running.message);
+    ui.fail(running.message, EXIT.ALREADY_RUNNING);
     return EXIT.ALREADY_RUNNING;
   }
   let secrets: Secrets;
   try {
-    secrets = await gatherSecrets(flags, process.stdin.isTTY && ui.mode === 'tty');
+    // Prompt when a person is at a terminal (even one too narrow for spinners), never for --json.
+    const interactive =
+      process.stdin.isTTY &&
+      process.stderr.isTTY &&
+      ui.mode !== 'json' &&
+      process.env['CI'] !== 'true';
+    secrets = await gatherSecrets(flags, interactive);
   } catch (e) {
-    ui.fail((e as Error).message);
-    return e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+    const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+    ui.fail((e as Error).message, code);
+    return code;
   }
   if (!flags.background) return runForeground(gateway, flags, secrets, ui);
   return runBackground(flags, secrets, ui);
@@ -335,7 +342,7 @@ async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Pro
   if (child.connected) child.disconnect();
   child.unref();
   if (!result.ok) {
-    ui.fail(result.message);
+    ui.fail(result.message, result.code);
     return result.code;
   }
   if (ui.mode === 'json') ui.json({ event: 'up', pid: child.pid, summary: result.summary });
@@ -356,7 +363,7 @@ async function daemonChild(gateway: string, flags: ConnectFlags): Promise<number
     process.once('disconnect', () => resolve(undefined));
   });
   if (secrets === undefined) {
-    ui.fail('the vpn connect that started this process went away');
+    ui.fail('the vpn connect that started this process went away', EXIT.CANCELLED);
     return EXIT.CANCELLED;
   }
   return runForeground(gateway, flags, secrets, ui, {
@@ -404,10 +411,13 @@ async function statusCommand(flags: { json?: boolean; name: string }): Promise<n
     return EXIT.OK;
   } catch (e) {
     const err = e as VpnError;
+    const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
     if (flags.json)
-      process.stdout.write(printableJson({ state: 'down', error: err.message }) + '\n');
+      process.stdout.write(
+        printableJson({ state: 'down', exitCode: code, error: err.message }) + '\n',
+      );
     else process.stderr.write(`vpn: ${printable(err.message)}\n`);
-    return err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+    return code;
   }
 }
 

@@ -179,11 +179,17 @@ export class Ui {
     process.stderr.write('  Press Ctrl-C to disconnect.\n');
   }
 
-  fail(message: string): void {
+  /** Shows an error; with --json, `exitCode` (the code the command ends with) goes in its line. */
+  fail(message: string, exitCode?: number): void {
     if (this.shownError === message) return;
     this.shownError = message;
     if (this.spinner?.isSpinning) this.spinner.fail(printable(message));
-    else if (this.mode === 'json') this.json({ event: 'error', error: message });
+    else if (this.mode === 'json')
+      this.json({
+        event: 'error',
+        error: message,
+        ...(exitCode !== undefined ? { exitCode } : {}),
+      });
     else if (this.mode === 'plain') this.line(`error: ${message}`);
     else this.say(`vpn: ${message}`);
     this.spinner = undefined;

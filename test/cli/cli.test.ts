@@ -79,6 +79,8 @@ test('a PSK file readable by others is refused before anything happens', () => {
     };
     assert.equal(last.event, 'error');
     assert.match(last.error, /accessible by others/);
+    // Every --json failure line says how the command ends.
+    assert.equal((last as { exitCode?: number }).exitCode, EXIT.USAGE);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -98,7 +100,9 @@ test('status and disconnect with no tunnel running exit 11', () => {
   assert.match(s.stderr, /no tunnel is running/);
   const j = vpn(['status', '--json']);
   assert.equal(j.code, EXIT.NOT_RUNNING);
-  assert.equal((JSON.parse(j.stdout) as { state: string }).state, 'down');
+  const down = JSON.parse(j.stdout) as { state: string; exitCode: number };
+  assert.equal(down.state, 'down');
+  assert.equal(down.exitCode, EXIT.NOT_RUNNING);
   assert.equal(vpn(['disconnect']).code, EXIT.NOT_RUNNING);
 });
 

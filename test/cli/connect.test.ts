@@ -121,6 +121,7 @@ test('SIGINT while connecting with --json: the last line is the JSON error', { s
   const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
   assert.equal(last['event'], 'error');
   assert.match(String(last['error']), /cancelled/);
+  assert.equal(last['exitCode'], EXIT.CANCELLED);
 });
 
 for (const [what, stty] of [
