@@ -117,6 +117,43 @@ export default tseslint.config(
     },
   },
   {
+    // Layering: src/pki is a plain X.509 library below IKE (issue 12): it may import only
+    // src/core and src/crypto (and itself).
+    files: ['src/pki/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: IO_MODULES.map((name) => ({ name, message: 'The protocol core does no I/O.' })),
+          patterns: [
+            {
+              // Files sit directly in src/pki: a parent import must go to core/ or crypto/.
+              regex: '^\\.\\./(?!core/|crypto/)',
+              message: 'src/pki is plain X.509 below IKE: it imports only src/core and src/crypto.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Layering: src/net carries datagrams and knows only src/core.
+    files: ['src/net/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./(?!core/)',
+              message: 'src/net imports only src/core.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/cli/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

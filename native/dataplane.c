@@ -1,5 +1,8 @@
 /*
- * ikev2-vpn: the native threaded ESP data plane (part of the esp addon, N-API, C).
+ * ikev2-vpn: the native threaded ESP data plane (part of the esp addon, C). This file holds the
+ * threads and the events they post; its N-API side (the exports below, handles, lifecycle) is
+ * native/dataplane_js.c, the packet parsing and policies native/packet.c (no N-API), the SA
+ * crypto native/esp.c.
  *
  * Two threads of its own move ESP between a TUN descriptor and one UDP socket (ESP in UDP,
  * RFC 3948), so that no packet of the tunnel crosses into JavaScript:
@@ -109,404 +112,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "esp_core.h"
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-
-#define BATCH 64
-/* Room for any UDP datagram (inbound) and for 16 + 65535 + 5 + 16 bytes of ESP (outbound). */
-#define SLOT_SIZE (65536 + 128)
-#define HEADROOM (ESP_HDR + ESP_IV) /* a TUN packet is read here and sealed in place */
-#define MAX_INNER 65535
-#define MAX_OUT_SAS 4
-#define MAX_IN_SAS 8
-#define MAX_SELECTORS 256
-#define SELECTOR_LEN 40
-#define EVENT_QUEUE 1024
-/* GSO: at most this many segments per message, and the whole of it within an IP datagram. */
-#define GSO_MAX_SEGS 64
-#define GSO_MAX_BYTES 65000
-/* Consecutive failed TUN reads (other than EAGAIN) after which the outbound thread gives up. */
-#define MAX_READ_ERRORS 1000
-
-/* Our drop reasons, after the EspDropReason values (esp_core.h). */
-enum { DROP_NO_TUN = 11, DROP_NO_PEER = 12, DROP_CRYPTO = 13, DROP_COUNT = 13 };
-
-enum {
-  ST_PACKETS_OUT,
-  ST_BYTES_OUT,
-  ST_PACKETS_IN,
-  ST_BYTES_IN,
-  ST_MS_ESP_OUT,
-  ST_MS_ESP_IN,
-  ST_KEEPALIVES_IN,
-  ST_SEND_ERRORS,
-  ST_TUN_READ_ERRORS,
-  ST_TUN_WRITE_ERRORS,
-  ST_EVENTS_DROPPED,
-  ST_BATCHES_OUT,
-  ST_BATCHES_IN,
-  ST_DROPS, /* + code - 1 */
-  ST_LEN = ST_DROPS + DROP_COUNT,
-};
-
-static const char *const STAT_NAMES[ST_LEN] = {
-    "packetsOut",    "bytesOut",     "packetsIn",     "bytesIn",        "msSinceEspOut",
-    "msSinceEspIn",  "keepalivesIn", "sendErrors",    "tunReadErrors",  "tunWriteErrors",
-    "eventsDropped", "batchesOut",   "batchesIn",     "malformed",      "no-sa",
-    "replay",        "auth",         "bad-padding",   "bad-next-header", "dummy",
-    "seq-exhausted", "no-policy",    "too-big",       "no-tun",         "no-peer",
-    "crypto-error",
-};
-
-enum { EV_DATAGRAM = 1, EV_REKEY = 2, EV_FATAL = 3 };
-
-#define DP_MAGIC 0x44504c4eu /* "DPLN" */
-static const napi_type_tag DP_TAG = {0x6b6576325f64706cULL, 0x5f68616e646c6531ULL};
-
-typedef struct {
-  uint8_t side; /* 0 local, 1 remote */
-  uint8_t alen; /* 4 or 16 */
-  uint8_t proto;
-  uint8_t start[16], end[16];
-  uint16_t sport, eport;
-} sel_t;
-
-typedef struct {
-  sel_t *sel;
-  uint32_t n;
-} policy_t;
-
-typedef struct {
-  sa_t *sa;
-  napi_ref ref; /* keeps the SA's handle (and so the SA) alive while installed */
-  policy_t pol;
-  int rekey_sent; /* the rekey event went out for this SA */
-} entry_t;
-
-typedef struct {
-  int version;
-  const uint8_t *src, *dst;
-  uint8_t proto;
-  uint16_t sport, dport;
-} pkt_info_t;
-
-typedef struct {
-  int kind;
-  uint32_t spi;
-  int port;
-  char addr[INET6_ADDRSTRLEN];
-  char text[200];
-  const char *source;
-  const char *code;
-  size_t len;
-  uint8_t data[];
-} event_t;
-
-typedef struct dp {
-  uint32_t magic;
-  napi_env env;
-  int family;
-  int sock;
-  int evfd;
-  uint16_t port;
-  _Atomic int tun_fd;
-  _Atomic int stop;
-  _Atomic int gso_max; /* UDP GSO for ESP packets up to this size (0: off; lowered on refusals) */
-  int closed;
-  int hook_added;
-  int refs; /* the handle's finalizer and the threadsafe function's each hold one */
-  pthread_t in_thr, out_thr;
-  int in_started, out_started; /* cleared once joined (under g_lock) */
-  pthread_mutex_t out_lock, in_lock;
-  entry_t out[MAX_OUT_SAS]; /* newest first */
-  int nout;
-  entry_t in[MAX_IN_SAS];
-  int nin;
-  /* where ESP goes (under out_lock) */
-  struct sockaddr_storage peer;
-  socklen_t peer_len;
-  size_t peer_max; /* largest UDP payload towards the peer */
-  int has_peer;
-  double limit_bytes, limit_packets; /* < 0: none */
-  napi_threadsafe_function tsfn;
-  _Atomic uint64_t st[ST_LEN];
-  _Atomic int64_t last_out_ns, last_in_ns; /* 0: never */
-  uint8_t *out_slots, *in_slots;
-  struct dp *next; /* open data planes, for the exit handler */
-} dp_t;
+#include "dp_internal.h"
 
 /* Open data planes: the exit handler stops their threads before OpenSSL cleans up at exit. */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static dp_t *g_open;
 static int g_atexit;
-
-/* ------------------------------------------------------------------------- helpers ---- */
-
-static inline void count(dp_t *dp, int slot, uint64_t n) {
-  if (n) atomic_fetch_add_explicit(&dp->st[slot], n, memory_order_relaxed);
-}
-
-static inline void count_drop(dp_t *dp, int code, uint64_t n) { count(dp, ST_DROPS + code - 1, n); }
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static const char *errno_name(int err) {
-  switch (err) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case EADDRINUSE: return "EADDRINUSE";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case EINVAL: return "EINVAL";
-    case EBADF: return "EBADF";
-    case EBADFD: return "EBADFD";
-    case EIO: return "EIO";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENOMEM: return "ENOMEM";
-    case ENOBUFS: return "ENOBUFS";
-    case ENOTSOCK: return "ENOTSOCK";
-    case ENXIO: return "ENXIO";
-    case ENODEV: return "ENODEV";
-    case EFAULT: return "EFAULT";
-    case EAGAIN: return "EAGAIN";
-    default: return "EUNKNOWN";
-  }
-}
-
-/* Throws Error(message = "<what>: <strerror>") with .code = "E..." and .errno = err. */
-static napi_value throw_errno(napi_env env, int err, const char *what) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, message, error, errno_val;
-  if (napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
-      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
-      napi_create_error(env, code, message, &error) != napi_ok) {
-    napi_throw_error(env, NULL, msg);
-    return NULL;
-  }
-  if (napi_create_int32(env, err, &errno_val) == napi_ok)
-    napi_set_named_property(env, error, "errno", errno_val);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
-
-static dp_t *get_dp(napi_env env, napi_value v, int open_only) {
-  napi_valuetype t;
-  bool tagged = false;
-  void *p = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
-      napi_check_object_type_tag(env, v, &DP_TAG, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, v, &p) != napi_ok || p == NULL ||
-      ((dp_t *)p)->magic != DP_MAGIC) {
-    esp_throw_type(env, "expected a data plane handle");
-    return NULL;
-  }
-  dp_t *dp = (dp_t *)p;
-  if (open_only && dp->closed) {
-    esp_throw_plain(env, "ERR_DP_CLOSED", "the data plane is closed");
-    return NULL;
-  }
-  return dp;
-}
-
-/* An IP address of the data plane's family (IPv4 also on an IPv6 socket: mapped) and a port. */
-static int get_endpoint(napi_env env, dp_t *dp, napi_value addr_v, napi_value port_v,
-                        struct sockaddr_storage *ss, socklen_t *len, size_t *max_payload) {
-  char addr[INET6_ADDRSTRLEN + 1];
-  size_t alen = 0;
-  napi_valuetype t;
-  uint32_t port;
-  if (napi_typeof(env, addr_v, &t) != napi_ok || t != napi_string ||
-      napi_get_value_string_utf8(env, addr_v, addr, sizeof addr, &alen) != napi_ok ||
-      alen >= sizeof addr - 1 || strlen(addr) != alen) {
-    esp_throw_type(env, "address must be an IP address string");
-    return 0;
-  }
-  if (!esp_get_uint(env, port_v, 65535, &port)) {
-    esp_throw_type(env, "port must be an integer from 1 to 65535");
-    return 0;
-  }
-  if (port == 0) {
-    esp_throw_range(env, "port must be an integer from 1 to 65535");
-    return 0;
-  }
-  memset(ss, 0, sizeof *ss);
-  struct in_addr a4;
-  if (dp->family == 4) {
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1) {
-      esp_throw_type(env, "address must be an IPv4 address (the data plane's family)");
-      return 0;
-    }
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons((uint16_t)port);
-    *len = sizeof *sin;
-    *max_payload = 65535 - 20 - 8;
-    return 1;
-  }
-  struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-  sin6->sin6_family = AF_INET6;
-  sin6->sin6_port = htons((uint16_t)port);
-  *len = sizeof *sin6;
-  if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-    *max_payload = IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) ? 65535 - 20 - 8 : 65535 - 8;
-    return 1;
-  }
-  if (inet_pton(AF_INET, addr, &a4) == 1) {
-    sin6->sin6_addr.s6_addr[10] = 0xff;
-    sin6->sin6_addr.s6_addr[11] = 0xff;
-    memcpy(&sin6->sin6_addr.s6_addr[12], &a4, 4);
-    *max_payload = 65535 - 20 - 8;
-    return 1;
-  }
-  esp_throw_type(env, "address must be an IP address");
-  return 0;
-}
-
-/* ------------------------------------------------------- packets and policy (pure) ---- */
-
-static inline int ported(uint8_t p) { return p == 6 || p == 17 || p == 132 || p == 136; }
-
-/*
- * Addresses, upper-layer protocol and ports of an IP packet; 0 if it is not one. Mirrors
- * peekPacket of src/core/ip.ts step for step (the tests compare them on random packets).
- */
-static int peek_packet(const uint8_t *p, size_t len, pkt_info_t *info) {
-  if (len < 1) return 0;
-  int version = p[0] >> 4;
-  if (version == 4) {
-    size_t ihl = (size_t)(p[0] & 0x0f) * 4;
-    if (ihl < 20 || len < ihl) return 0;
-    unsigned frag = ((unsigned)(p[6] & 0x1f) << 8) | p[7];
-    info->version = 4;
-    info->src = p + 12;
-    info->dst = p + 16;
-    info->proto = p[9];
-    info->sport = info->dport = 0;
-    if (frag == 0 && ported(info->proto) && len >= ihl + 4) {
-      info->sport = (uint16_t)((p[ihl] << 8) | p[ihl + 1]);
-      info->dport = (uint16_t)((p[ihl + 2] << 8) | p[ihl + 3]);
-    }
-    return 1;
-  }
-  if (version == 6) {
-    if (len < 40) return 0;
-    uint8_t next = p[6];
-    size_t off = 40;
-    int first = 1;
-    /* Walk hop-by-hop (0), routing (43), fragment (44) and destination options (60). */
-    for (int guard = 0; guard < 8; guard++) {
-      if (next == 0 || next == 43 || next == 60) {
-        if (len < off + 2) return 0;
-        size_t hl = ((size_t)p[off + 1] + 1) * 8;
-        next = p[off];
-        off += hl;
-      } else if (next == 44) {
-        if (len < off + 8) return 0;
-        unsigned fo = (((unsigned)p[off + 2] << 8) | p[off + 3]) >> 3;
-        if (fo != 0) first = 0;
-        next = p[off];
-        off += 8;
-      } else
-        break;
-    }
-    info->version = 6;
-    info->src = p + 8;
-    info->dst = p + 24;
-    info->proto = next;
-    info->sport = info->dport = 0;
-    if (first && ported(next) && len >= off + 4) {
-      info->sport = (uint16_t)((p[off] << 8) | p[off + 1]);
-      info->dport = (uint16_t)((p[off + 2] << 8) | p[off + 3]);
-    }
-    return 1;
-  }
-  return 0;
-}
-
-/* matchOne of src/esp/policy.ts: address in range (same family), protocol, port range. */
-static inline int match_one(const sel_t *s, const uint8_t *addr, int alen, uint8_t proto,
-                            uint16_t port) {
-  if (s->alen != alen) return 0;
-  if (memcmp(addr, s->start, (size_t)alen) < 0 || memcmp(addr, s->end, (size_t)alen) > 0) return 0;
-  if (s->proto != 0 && s->proto != proto) return 0;
-  if (s->sport == 0 && s->eport == 65535) return 1;
-  return port >= s->sport && port <= s->eport;
-}
-
-/*
- * Outbound (matchesOutbound): source in a local selector, destination in a remote one.
- * Inbound (matchesInbound, RFC 4301 §5.2 step 4): source in a remote selector, destination in a
- * local one.
- */
-static int policy_matches(const policy_t *pol, const pkt_info_t *i, int inbound) {
-  int alen = i->version == 4 ? 4 : 16;
-  uint8_t src_side = inbound ? 1 : 0, dst_side = inbound ? 0 : 1;
-  int src_ok = 0, dst_ok = 0;
-  for (uint32_t k = 0; k < pol->n && !src_ok; k++)
-    src_ok = pol->sel[k].side == src_side &&
-             match_one(&pol->sel[k], i->src, alen, i->proto, i->sport);
-  if (!src_ok) return 0;
-  for (uint32_t k = 0; k < pol->n && !dst_ok; k++)
-    dst_ok = pol->sel[k].side == dst_side &&
-             match_one(&pol->sel[k], i->dst, alen, i->proto, i->dport);
-  return dst_ok;
-}
-
-/* Parses a policy blob (see the top); throws and returns 0 when it is not one. */
-static int parse_policy(napi_env env, napi_value v, policy_t *pol) {
-  const uint8_t *b;
-  size_t len;
-  pol->sel = NULL;
-  pol->n = 0;
-  if (!esp_get_bytes(env, v, &b, &len)) {
-    esp_throw_type(env, "policy must be a Uint8Array (40 bytes per traffic selector)");
-    return 0;
-  }
-  if (len % SELECTOR_LEN != 0 || len / SELECTOR_LEN > MAX_SELECTORS) {
-    esp_throw_range(env, "policy: expected a multiple of 40 bytes, at most 256 selectors");
-    return 0;
-  }
-  uint32_t n = (uint32_t)(len / SELECTOR_LEN);
-  if (n == 0) return 1; /* matches nothing, as empty selector lists do in policy.ts */
-  sel_t *sel = calloc(n, sizeof *sel);
-  if (!sel) {
-    esp_throw_plain(env, "ENOMEM", "out of memory");
-    return 0;
-  }
-  for (uint32_t k = 0; k < n; k++) {
-    const uint8_t *s = b + (size_t)k * SELECTOR_LEN;
-    if (s[0] > 1 || (s[1] != 4 && s[1] != 6) || s[3] != 0) {
-      free(sel);
-      esp_throw_range(env, "policy: a selector has a bad side, family or reserved byte");
-      return 0;
-    }
-    sel[k].side = s[0];
-    sel[k].alen = s[1] == 4 ? 4 : 16;
-    sel[k].proto = s[2];
-    memcpy(sel[k].start, s + 4, 16);
-    memcpy(sel[k].end, s + 20, 16);
-    sel[k].sport = (uint16_t)((s[36] << 8) | s[37]);
-    sel[k].eport = (uint16_t)((s[38] << 8) | s[39]);
-  }
-  pol->sel = sel;
-  pol->n = n;
-  return 1;
-}
 
 /* ------------------------------------------------------------------------- events ---- */
 
@@ -538,7 +149,7 @@ static void emit_fatal(dp_t *dp, const char *source, int err, const char *what) 
   if (ev) {
     snprintf(ev->text, sizeof ev->text, "%s: %s", what, strerror(err));
     ev->source = source;
-    ev->code = errno_name(err);
+    ev->code = nu_errno_name(err);
   }
   emit(dp, ev);
 }
@@ -559,36 +170,6 @@ static void emit_datagram(dp_t *dp, const uint8_t *p, size_t len,
     }
   }
   emit(dp, ev);
-}
-
-/* Runs on the JS thread; env is NULL when the function is torn down with events queued. */
-static void call_js(napi_env env, napi_value cb, void *context, void *data) {
-  (void)context;
-  event_t *ev = (event_t *)data;
-  if (env != NULL && cb != NULL) {
-    napi_value argv[4], global, result;
-    size_t argc = 0;
-    napi_create_int32(env, ev->kind, &argv[argc++]);
-    if (ev->kind == EV_DATAGRAM) {
-      void *copy;
-      napi_create_buffer_copy(env, ev->len, ev->data, &copy, &argv[argc++]);
-      napi_create_string_utf8(env, ev->addr, NAPI_AUTO_LENGTH, &argv[argc++]);
-      napi_create_int32(env, ev->port, &argv[argc++]);
-    } else if (ev->kind == EV_REKEY) {
-      napi_create_uint32(env, ev->spi, &argv[argc++]);
-    } else {
-      napi_create_string_utf8(env, ev->text, NAPI_AUTO_LENGTH, &argv[argc++]);
-      napi_create_string_utf8(env, ev->source, NAPI_AUTO_LENGTH, &argv[argc++]);
-      napi_create_string_utf8(env, ev->code, NAPI_AUTO_LENGTH, &argv[argc++]);
-    }
-    napi_get_global(env, &global);
-    if (napi_call_function(env, global, cb, argc, argv, &result) == napi_pending_exception) {
-      /* Nothing up the stack can catch it: report it like any uncaught exception. */
-      napi_value exc;
-      if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
-    }
-  }
-  free(ev);
 }
 
 /* Is this SA past its soft sequence limit (outbound) or the volume limits (engine.ts)? */
@@ -700,11 +281,14 @@ static int send_out(dp_t *dp, out_scratch_t *s, int m, const struct sockaddr_sto
       if (lower < atomic_load(&dp->gso_max)) atomic_store(&dp->gso_max, lower);
       for (size_t q = 0; q < h->msg_iovlen; q++) {
         ssize_t w;
-        do w = sendto(dp->sock, h->msg_iov[q].iov_base, h->msg_iov[q].iov_len, 0,
-                      (const struct sockaddr *)peer, peer_len);
+        do
+          w = sendto(dp->sock, h->msg_iov[q].iov_base, h->msg_iov[q].iov_len, 0,
+                     (const struct sockaddr *)peer, peer_len);
         while (w < 0 && errno == EINTR);
-        if (w < 0) errors++;
-        else sent++;
+        if (w < 0)
+          errors++;
+        else
+          sent++;
       }
       off++;
       continue;
@@ -738,13 +322,13 @@ static int process_out(dp_t *dp, out_scratch_t *s, int n) {
     uint8_t *pkt = slot + HEADROOM;
     size_t len = s->lens[i];
     pkt_info_t info;
-    if (!peek_packet(pkt, len, &info)) {
+    if (!pkt_peek(pkt, len, &info)) {
       drops[DROP_MALFORMED]++;
       continue;
     }
     entry_t *e = NULL;
     for (int j = 0; j < dp->nout; j++)
-      if (policy_matches(&dp->out[j].pol, &info, 0)) {
+      if (pkt_policy_matches(&dp->out[j].pol, &info, 0)) {
         e = &dp->out[j];
         break;
       }
@@ -894,23 +478,11 @@ static void process_in(dp_t *dp, in_scratch_t *s, int n) {
       drops[DROP_MALFORMED]++;
       continue;
     }
-    /* RFC 3948 §2 and RFC 7296 §2.23: IKE from port 500 comes without a marker. */
-    if (port_of(&s->from[i]) == 500) {
-      emit_datagram(dp, p, len, &s->from[i]);
-      continue;
-    }
-    if (len == 1 && p[0] == 0xff) { /* RFC 3948 §2.3 NAT-keepalive */
-      keepalives++;
-      continue;
-    }
-    if (len < 8) {
-      drops[DROP_MALFORMED]++;
-      continue;
-    }
-    if (p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0) {
-      /* RFC 3948 §2.2: the non-ESP marker (SPI 0) precedes IKE; JS strips it. */
-      emit_datagram(dp, p, len, &s->from[i]);
-      continue;
+    switch (pkt_classify_udp(port_of(&s->from[i]), p, len)) { /* RFC 3948 §2 */
+      case UDP_IKE: emit_datagram(dp, p, len, &s->from[i]); continue;
+      case UDP_KEEPALIVE: keepalives++; continue;
+      case UDP_MALFORMED: drops[DROP_MALFORMED]++; continue;
+      case UDP_ESP: break;
     }
     uint32_t spi = get_be32(p);
     entry_t *e = NULL;
@@ -934,12 +506,12 @@ static void process_in(dp_t *dp, in_scratch_t *s, int n) {
     }
     const uint8_t *inner = p + HEADROOM;
     pkt_info_t info;
-    if (!peek_packet(inner, plen, &info) || (info.version == 4) != (nh == NH_IPV4)) {
+    if (!pkt_peek(inner, plen, &info) || (info.version == 4) != (nh == NH_IPV4)) {
       drops[DROP_MALFORMED]++;
       continue;
     }
     /* RFC 4301 §5.2: the inner packet must match the SA's selectors. */
-    if (!policy_matches(&e->pol, &info, 1)) {
+    if (!pkt_policy_matches(&e->pol, &info, 1)) {
       drops[DROP_NO_POLICY]++;
       continue;
     }
@@ -1015,31 +587,9 @@ static void *in_main(void *arg) {
   return NULL;
 }
 
-/* ------------------------------------------------------------------- lifecycle ---- */
+/* ---------------------------------------------------------------- thread lifecycle ---- */
 
-static void entry_release(napi_env env, entry_t *e) {
-  if (e->sa) e->sa->installed--;
-  if (e->ref && env) napi_delete_reference(env, e->ref);
-  free(e->pol.sel);
-  memset(e, 0, sizeof *e);
-}
-
-static void dp_free(dp_t *dp) {
-  size_t slots = (size_t)BATCH * SLOT_SIZE;
-  if (dp->out_slots) munmap(dp->out_slots, slots);
-  if (dp->in_slots) munmap(dp->in_slots, slots);
-  pthread_mutex_destroy(&dp->out_lock);
-  pthread_mutex_destroy(&dp->in_lock);
-  OPENSSL_cleanse(dp, sizeof *dp);
-  free(dp);
-}
-
-static void dp_unref(dp_t *dp) {
-  if (--dp->refs == 0) dp_free(dp);
-}
-
-/* Stops and joins the threads (any thread may call this: the JS one or the exit handler). */
-static void stop_threads(dp_t *dp) {
+void dp_stop_threads(dp_t *dp) {
   atomic_store(&dp->stop, 1);
   if (dp->evfd >= 0) {
     uint64_t one = 1;
@@ -1061,11 +611,11 @@ static void stop_all_at_exit(void) {
     if (dp) g_open = dp->next;
     pthread_mutex_unlock(&g_lock);
     if (!dp) return;
-    stop_threads(dp);
+    dp_stop_threads(dp);
   }
 }
 
-static void unlist(dp_t *dp) {
+void dp_unlist(dp_t *dp) {
   pthread_mutex_lock(&g_lock);
   for (dp_t **pp = &g_open; *pp; pp = &(*pp)->next)
     if (*pp == dp) {
@@ -1075,183 +625,7 @@ static void unlist(dp_t *dp) {
   pthread_mutex_unlock(&g_lock);
 }
 
-static void env_cleanup(void *arg);
-
-/*
- * dpClose: threads first (after the joins nothing else touches the SAs, the socket or the
- * function), then the socket, the SA references, and the threadsafe function (queued events are
- * discarded). `env` is NULL from the environment's cleanup hook, where references are left to
- * the environment's own teardown.
- */
-static void dp_close(napi_env env, dp_t *dp) {
-  if (dp->closed) return;
-  dp->closed = 1;
-  stop_threads(dp);
-  unlist(dp);
-  if (dp->hook_added && env) napi_remove_env_cleanup_hook(env, env_cleanup, dp);
-  dp->hook_added = 0;
-  if (dp->sock >= 0) close(dp->sock);
-  if (dp->evfd >= 0) close(dp->evfd);
-  dp->sock = dp->evfd = -1;
-  for (int j = 0; j < dp->nout; j++) entry_release(env, &dp->out[j]);
-  for (int j = 0; j < dp->nin; j++) entry_release(env, &dp->in[j]);
-  dp->nout = dp->nin = 0;
-  if (dp->tsfn) napi_release_threadsafe_function(dp->tsfn, napi_tsfn_abort);
-}
-
-static void env_cleanup(void *arg) {
-  dp_t *dp = (dp_t *)arg;
-  dp->hook_added = 0;
-  dp_close(NULL, dp);
-}
-
-static void tsfn_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  dp_t *dp = (dp_t *)data;
-  dp->tsfn = NULL;
-  dp_unref(dp);
-}
-
-static void dp_finalize(napi_env env, void *data, void *hint) {
-  (void)hint;
-  dp_t *dp = (dp_t *)data;
-  dp_close(env, dp);
-  dp_unref(dp);
-}
-
-static int set_buffer(int sock, int force_opt, int opt, int size) {
-  if (setsockopt(sock, SOL_SOCKET, force_opt, &size, sizeof size) == 0) return 1;
-  return setsockopt(sock, SOL_SOCKET, opt, &size, sizeof size) == 0;
-}
-
-static int get_limit(napi_env env, napi_value obj, const char *name, double *out) {
-  napi_value v;
-  napi_valuetype t;
-  bool has = false;
-  *out = -1;
-  if (napi_has_named_property(env, obj, name, &has) != napi_ok) return 0;
-  if (!has) return 1;
-  if (napi_get_named_property(env, obj, name, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok)
-    return 0;
-  if (t == napi_undefined) return 1;
-  if (t != napi_number || napi_get_value_double(env, v, out) != napi_ok) return 0;
-  return *out >= 0 && *out <= 1.8446744073709552e19; /* not NaN, not negative */
-}
-
-static napi_value js_dp_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  uint32_t family, port;
-  napi_valuetype t;
-  double lb = -1, lp = -1;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
-    return esp_throw_type(env, "dpOpen(family, localPort, limits, onEvent): bad arguments");
-  if (!esp_get_uint(env, argv[0], 6, &family) || (family != 4 && family != 6))
-    return esp_throw_type(env, "dpOpen: family must be 4 or 6");
-  if (!esp_get_uint(env, argv[1], 65535, &port))
-    return esp_throw_type(env, "dpOpen: localPort must be an integer from 0 to 65535");
-  if (napi_typeof(env, argv[2], &t) != napi_ok || (t != napi_object && t != napi_undefined))
-    return esp_throw_type(env, "dpOpen: limits must be an object { bytes?, packets? }");
-  if (t == napi_object &&
-      (!get_limit(env, argv[2], "bytes", &lb) || !get_limit(env, argv[2], "packets", &lp))) {
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return NULL;
-    return esp_throw_type(env, "dpOpen: limits.bytes and limits.packets must be numbers >= 0");
-  }
-  if (napi_typeof(env, argv[3], &t) != napi_ok || t != napi_function)
-    return esp_throw_type(env, "dpOpen: onEvent must be a function");
-
-  int af = family == 4 ? AF_INET : AF_INET6;
-  int sock = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (sock < 0) return throw_errno(env, errno, "socket");
-  int zero = 0;
-  if (af == AF_INET6) setsockopt(sock, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  set_buffer(sock, SO_RCVBUFFORCE, SO_RCVBUF, 4 << 20);
-  set_buffer(sock, SO_SNDBUFFORCE, SO_SNDBUF, 4 << 20);
-  struct sockaddr_storage ss;
-  socklen_t sl;
-  memset(&ss, 0, sizeof ss);
-  if (af == AF_INET) {
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    sin->sin_family = AF_INET;
-    sin->sin_addr.s_addr = htonl(INADDR_ANY);
-    sin->sin_port = htons((uint16_t)port);
-    sl = sizeof *sin;
-  } else {
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_addr = in6addr_any;
-    sin6->sin6_port = htons((uint16_t)port);
-    sl = sizeof *sin6;
-  }
-  if (bind(sock, (struct sockaddr *)&ss, sl) < 0) {
-    int err = errno;
-    close(sock);
-    return throw_errno(env, err, "bind");
-  }
-  sl = sizeof ss;
-  if (getsockname(sock, (struct sockaddr *)&ss, &sl) < 0) {
-    int err = errno;
-    close(sock);
-    return throw_errno(env, err, "getsockname");
-  }
-  int evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (evfd < 0) {
-    int err = errno;
-    close(sock);
-    return throw_errno(env, err, "eventfd");
-  }
-  dp_t *dp = calloc(1, sizeof *dp);
-  size_t slots = (size_t)BATCH * SLOT_SIZE;
-  void *out_slots = mmap(NULL, slots, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  void *in_slots = mmap(NULL, slots, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (!dp || out_slots == MAP_FAILED || in_slots == MAP_FAILED) {
-    if (out_slots != MAP_FAILED) munmap(out_slots, slots);
-    if (in_slots != MAP_FAILED) munmap(in_slots, slots);
-    free(dp);
-    close(sock);
-    close(evfd);
-    return throw_errno(env, ENOMEM, "dpOpen");
-  }
-  dp->magic = DP_MAGIC;
-  dp->env = env;
-  dp->family = (int)family;
-  dp->sock = sock;
-  dp->evfd = evfd;
-  dp->port = ntohs(af == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                 : ((struct sockaddr_in6 *)&ss)->sin6_port);
-  atomic_init(&dp->tun_fd, -1);
-  const char *gso_env = getenv("VPN_DP_GSO");
-  atomic_init(&dp->gso_max, gso_env && strcmp(gso_env, "0") == 0 ? 0 : SLOT_SIZE);
-  dp->limit_bytes = lb;
-  dp->limit_packets = lp;
-  dp->out_slots = out_slots;
-  dp->in_slots = in_slots;
-  pthread_mutex_init(&dp->out_lock, NULL);
-  pthread_mutex_init(&dp->in_lock, NULL);
-  dp->refs = 1; /* this call's, handed to the handle below */
-
-  napi_value name;
-  napi_create_string_utf8(env, "ikev2-vpn:dataplane", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[3], NULL, name, EVENT_QUEUE, 1, dp, tsfn_finalize,
-                                      NULL, call_js, &dp->tsfn) != napi_ok) {
-    dp->closed = 1;
-    close(sock);
-    close(evfd);
-    dp_unref(dp);
-    return esp_throw_plain(env, "ERR_DP_NATIVE", "dpOpen: cannot create the event function");
-  }
-  dp->refs++; /* the threadsafe function's (tsfn_finalize) */
-  napi_value ext;
-  if (napi_create_external(env, dp, dp_finalize, NULL, &ext) != napi_ok ||
-      napi_type_tag_object(env, ext, &DP_TAG) != napi_ok) {
-    /* Without a handle nobody can close it: do it now (the external, if any, still unrefs). */
-    dp_close(env, dp);
-    return esp_throw_plain(env, "ERR_DP_NATIVE", "dpOpen: cannot create the handle");
-  }
-  napi_add_env_cleanup_hook(env, env_cleanup, dp);
-  dp->hook_added = 1;
+int dp_start_inbound(dp_t *dp) {
   pthread_mutex_lock(&g_lock);
   if (!g_atexit) g_atexit = atexit(stop_all_at_exit) == 0;
   dp->next = g_open;
@@ -1259,303 +633,13 @@ static napi_value js_dp_open(napi_env env, napi_callback_info info) {
   int rc = pthread_create(&dp->in_thr, NULL, in_main, dp);
   if (rc == 0) dp->in_started = 1;
   pthread_mutex_unlock(&g_lock);
-  if (rc != 0) {
-    dp_close(env, dp);
-    return throw_errno(env, rc, "dpOpen: cannot start the inbound thread");
-  }
-  return ext;
+  return rc;
 }
 
-static napi_value js_dp_local_port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1)
-    return esp_throw_type(env, "dpLocalPort(handle): bad arguments");
-  dp_t *dp = get_dp(env, argv[0], 0);
-  if (!dp) return NULL;
-  napi_create_uint32(env, dp->port, &out);
-  return out;
-}
-
-static napi_value js_dp_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], out;
-  const uint8_t *data;
-  size_t len, max;
-  struct sockaddr_storage ss;
-  socklen_t sl;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
-    return esp_throw_type(env, "dpSend(handle, data, address, port): bad arguments");
-  dp_t *dp = get_dp(env, argv[0], 0);
-  if (!dp) return NULL;
-  if (!esp_get_bytes(env, argv[1], &data, &len))
-    return esp_throw_type(env, "dpSend: data must be a Uint8Array");
-  if (!get_endpoint(env, dp, argv[2], argv[3], &ss, &sl, &max)) return NULL;
-  ssize_t n;
-  if (dp->closed) {
-    n = -1;
-    errno = EBADF;
-  } else {
-    do n = sendto(dp->sock, data, len, 0, (struct sockaddr *)&ss, sl);
-    while (n < 0 && errno == EINTR);
-  }
-  if (n < 0) {
-    int err = errno;
-    count(dp, ST_SEND_ERRORS, 1);
-    napi_create_int32(env, -err, &out);
-  } else {
-    napi_create_int32(env, (int32_t)n, &out);
-  }
-  return out;
-}
-
-static napi_value js_dp_set_peer(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  struct sockaddr_storage ss;
-  socklen_t sl;
-  size_t max;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return esp_throw_type(env, "dpSetPeer(handle, address, port): bad arguments");
-  dp_t *dp = get_dp(env, argv[0], 1);
-  if (!dp) return NULL;
-  if (!get_endpoint(env, dp, argv[1], argv[2], &ss, &sl, &max)) return NULL;
-  pthread_mutex_lock(&dp->out_lock);
-  dp->peer = ss;
-  dp->peer_len = sl;
-  dp->peer_max = max;
-  dp->has_peer = 1;
-  pthread_mutex_unlock(&dp->out_lock);
-  return NULL;
-}
-
-static napi_value js_dp_attach_tun(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  uint32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return esp_throw_type(env, "dpAttachTun(handle, fd): bad arguments");
-  dp_t *dp = get_dp(env, argv[0], 1);
-  if (!dp) return NULL;
-  if (!esp_get_uint(env, argv[1], 2147483647.0, &fd))
-    return esp_throw_type(env, "dpAttachTun: fd must be a non-negative integer");
-  if (atomic_load(&dp->tun_fd) >= 0)
-    return esp_throw_plain(env, "ERR_DP_TUN_ATTACHED", "a TUN descriptor is attached already");
-  int fl = fcntl((int)fd, F_GETFL);
-  if (fl < 0) return throw_errno(env, errno, "dpAttachTun");
-  if (!(fl & O_NONBLOCK) && fcntl((int)fd, F_SETFL, fl | O_NONBLOCK) < 0)
-    return throw_errno(env, errno, "dpAttachTun: fcntl");
-  atomic_store(&dp->tun_fd, (int)fd);
+int dp_start_outbound(dp_t *dp) {
   pthread_mutex_lock(&g_lock);
   int rc = pthread_create(&dp->out_thr, NULL, out_main, dp);
   if (rc == 0) dp->out_started = 1;
   pthread_mutex_unlock(&g_lock);
-  if (rc != 0) {
-    atomic_store(&dp->tun_fd, -1);
-    return throw_errno(env, rc, "dpAttachTun: cannot start the outbound thread");
-  }
-  return NULL;
-}
-
-/*
- * The entry dpSetOutbound / dpAddInbound install: the SA, its parsed policy and a reference that
- * keeps the SA's handle alive while installed. 0 (with a JS exception pending) on failure.
- */
-static int make_entry(napi_env env, napi_value sa_v, sa_t *sa, napi_value policy_v, entry_t *e) {
-  policy_t pol;
-  if (!parse_policy(env, policy_v, &pol)) return 0;
-  *e = (entry_t){sa, NULL, pol, 0};
-  if (napi_create_reference(env, sa_v, 1, &e->ref) != napi_ok) {
-    free(pol.sel);
-    esp_throw_plain(env, "ERR_DP_NATIVE", "cannot reference the SA");
-    return 0;
-  }
-  sa->installed++;
-  return 1;
-}
-
-/* The handle of an entry being dropped (for the caller to wipe), then the entry released. */
-static napi_value release_returning(napi_env env, entry_t *e) {
-  napi_value h = NULL;
-  if (e->ref) napi_get_reference_value(env, e->ref, &h);
-  entry_release(env, e);
-  return h ? h : undefined(env);
-}
-
-static napi_value js_dp_set_outbound(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return esp_throw_type(env, "dpSetOutbound(handle, sa, policy): bad arguments");
-  dp_t *dp = get_dp(env, argv[0], 1);
-  if (!dp) return NULL;
-  sa_t *sa = esp_get_sa(env, argv[1], 0);
-  entry_t e;
-  if (!sa || !make_entry(env, argv[1], sa, argv[2], &e)) return NULL;
-  entry_t evicted;
-  int has_evicted = 0;
-  pthread_mutex_lock(&dp->out_lock);
-  if (dp->nout == MAX_OUT_SAS) {
-    evicted = dp->out[MAX_OUT_SAS - 1];
-    has_evicted = 1;
-    dp->nout--;
-  }
-  memmove(&dp->out[1], &dp->out[0], (size_t)dp->nout * sizeof dp->out[0]);
-  dp->out[0] = e;
-  dp->nout++;
-  pthread_mutex_unlock(&dp->out_lock);
-  return has_evicted ? release_returning(env, &evicted) : undefined(env);
-}
-
-static napi_value js_dp_add_inbound(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return esp_throw_type(env, "dpAddInbound(handle, sa, policy): bad arguments");
-  dp_t *dp = get_dp(env, argv[0], 1);
-  if (!dp) return NULL;
-  sa_t *sa = esp_get_sa(env, argv[1], 1);
-  if (!sa) return NULL;
-  int slot = -1;
-  for (int j = 0; j < dp->nin; j++)
-    if (dp->in[j].sa->spi == sa->spi) slot = j;
-  if (slot < 0 && dp->nin == MAX_IN_SAS)
-    return esp_throw_range(env, "dpAddInbound: at most 8 inbound SAs");
-  entry_t e;
-  if (!make_entry(env, argv[1], sa, argv[2], &e)) return NULL;
-  entry_t replaced;
-  pthread_mutex_lock(&dp->in_lock);
-  if (slot >= 0) {
-    replaced = dp->in[slot];
-    dp->in[slot] = e;
-  } else {
-    dp->in[dp->nin++] = e;
-  }
-  pthread_mutex_unlock(&dp->in_lock);
-  return slot >= 0 ? release_returning(env, &replaced) : undefined(env);
-}
-
-static napi_value remove_sa(napi_env env, napi_callback_info info, int inbound) {
-  size_t argc = 2;
-  napi_value argv[2], out;
-  uint32_t spi;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return esp_throw_type(env, "dpRemove*(handle, spi): bad arguments");
-  dp_t *dp = get_dp(env, argv[0], 0);
-  if (!dp) return NULL;
-  if (!esp_get_uint(env, argv[1], 4294967295.0, &spi))
-    return esp_throw_type(env, "dpRemove*: spi must be an integer from 0 to 2^32 - 1");
-  entry_t removed;
-  int found = 0;
-  pthread_mutex_t *lock = inbound ? &dp->in_lock : &dp->out_lock;
-  entry_t *list = inbound ? dp->in : dp->out;
-  int *n = inbound ? &dp->nin : &dp->nout;
-  pthread_mutex_lock(lock);
-  for (int j = 0; j < *n; j++)
-    if (list[j].sa->spi == spi) { /* outbound: the newest with this SPI, as engine.ts */
-      removed = list[j];
-      memmove(&list[j], &list[j + 1], (size_t)(*n - j - 1) * sizeof list[0]);
-      (*n)--;
-      found = 1;
-      break;
-    }
-  pthread_mutex_unlock(lock);
-  /* From here on no thread can reach the SA: JS may wipe it. */
-  if (found) entry_release(env, &removed);
-  napi_get_boolean(env, found, &out);
-  return out;
-}
-
-static napi_value js_dp_remove_outbound(napi_env env, napi_callback_info info) {
-  return remove_sa(env, info, 0);
-}
-
-static napi_value js_dp_remove_inbound(napi_env env, napi_callback_info info) {
-  return remove_sa(env, info, 1);
-}
-
-static napi_value js_dp_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  bool is_typed = false;
-  napi_typedarray_type tt;
-  size_t len, off;
-  void *data = NULL;
-  napi_value ab;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return esp_throw_type(env, "dpStats(handle, out): bad arguments");
-  dp_t *dp = get_dp(env, argv[0], 0);
-  if (!dp) return NULL;
-  if (napi_is_typedarray(env, argv[1], &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, argv[1], &tt, &len, &data, &ab, &off) != napi_ok ||
-      tt != napi_float64_array || len < ST_LEN || data == NULL)
-    return esp_throw_type(env,
-                          "dpStats: out must be a Float64Array of dpStatsFields.length or more");
-  double *out = (double *)data;
-  for (int k = 0; k < ST_LEN; k++)
-    out[k] = (double)atomic_load_explicit(&dp->st[k], memory_order_relaxed);
-  int64_t now = now_ns();
-  int64_t lo = atomic_load_explicit(&dp->last_out_ns, memory_order_relaxed);
-  int64_t li = atomic_load_explicit(&dp->last_in_ns, memory_order_relaxed);
-  out[ST_MS_ESP_OUT] = lo ? (double)(now - lo) / 1e6 : -1;
-  out[ST_MS_ESP_IN] = li ? (double)(now - li) / 1e6 : -1;
-  return NULL;
-}
-
-static napi_value js_dp_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1)
-    return esp_throw_type(env, "dpClose(handle): bad arguments");
-  dp_t *dp = get_dp(env, argv[0], 0);
-  if (!dp) return NULL;
-  dp_close(env, dp);
-  return NULL;
-}
-
-/* TEST ONLY: a TUN stand-in, two ends of an AF_UNIX SOCK_SEQPACKET pair (one packet per call). */
-static napi_value js_socketpair_for_tests(napi_env env, napi_callback_info info) {
-  (void)info;
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
-    return throw_errno(env, errno, "socketpair");
-  for (int k = 0; k < 2; k++) {
-    set_buffer(sv[k], SO_SNDBUFFORCE, SO_SNDBUF, 4 << 20);
-    set_buffer(sv[k], SO_RCVBUFFORCE, SO_RCVBUF, 4 << 20);
-  }
-  napi_value arr, a, b;
-  napi_create_array_with_length(env, 2, &arr);
-  napi_create_int32(env, sv[0], &a);
-  napi_create_int32(env, sv[1], &b);
-  napi_set_element(env, arr, 0, a);
-  napi_set_element(env, arr, 1, b);
-  return arr;
-}
-
-int dp_register(napi_env env, napi_value exports) {
-  napi_value fields;
-  if (napi_create_array_with_length(env, ST_LEN, &fields) != napi_ok) return 0;
-  for (uint32_t k = 0; k < ST_LEN; k++) {
-    napi_value s;
-    if (napi_create_string_utf8(env, STAT_NAMES[k], NAPI_AUTO_LENGTH, &s) != napi_ok ||
-        napi_set_element(env, fields, k, s) != napi_ok)
-      return 0;
-  }
-  napi_object_freeze(env, fields);
-  napi_property_descriptor props[] = {
-      {"dpStatsFields", NULL, NULL, NULL, NULL, fields, napi_enumerable, NULL},
-      {"dpOpen", NULL, js_dp_open, NULL, NULL, NULL, napi_default, NULL},
-      {"dpLocalPort", NULL, js_dp_local_port, NULL, NULL, NULL, napi_default, NULL},
-      {"dpSend", NULL, js_dp_send, NULL, NULL, NULL, napi_default, NULL},
-      {"dpSetPeer", NULL, js_dp_set_peer, NULL, NULL, NULL, napi_default, NULL},
-      {"dpAttachTun", NULL, js_dp_attach_tun, NULL, NULL, NULL, napi_default, NULL},
-      {"dpSetOutbound", NULL, js_dp_set_outbound, NULL, NULL, NULL, napi_default, NULL},
-      {"dpRemoveOutbound", NULL, js_dp_remove_outbound, NULL, NULL, NULL, napi_default, NULL},
-      {"dpAddInbound", NULL, js_dp_add_inbound, NULL, NULL, NULL, napi_default, NULL},
-      {"dpRemoveInbound", NULL, js_dp_remove_inbound, NULL, NULL, NULL, napi_default, NULL},
-      {"dpStats", NULL, js_dp_stats, NULL, NULL, NULL, napi_default, NULL},
-      {"dpClose", NULL, js_dp_close, NULL, NULL, NULL, napi_default, NULL},
-      {"socketpairForTests", NULL, js_socketpair_for_tests, NULL, NULL, NULL, napi_default, NULL},
-  };
-  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
+  return rc;
 }

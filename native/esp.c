@@ -55,6 +55,7 @@
  *   wipe(h)                               frees the cipher context, zeroes key material; using
  *                                         the SA afterwards throws
  *   dp*, dpStatsFields, socketpairForTests  the threaded data plane: see native/dataplane.c
+ *                                         (registered with these by native/addon.c)
  * While a data plane holds an SA (dpSetOutbound / dpAddInbound until removed), its threads use it
  * at any moment: every call above on it, wipe included, throws ERR_ESP_SA_INSTALLED.
  * state (Float64Array, ≥ 5): [0] last sequence number sent (outbound) or highest committed
@@ -64,7 +65,7 @@
  * meta (Int32Array, ≥ 3 per packet): [3i] offset into the returned ArrayBuffer or -code,
  *   [3i+1] length, [3i+2] next header (open).
  * codes: 1 malformed, 2 no-sa, 3 replay, 4 auth, 5 bad-padding, 6 bad-next-header, 7 dummy,
- *   8 seq-exhausted (the EspDropReason values of src/esp/sa.ts).
+ *   8 seq-exhausted (native/esp_drops.h, the one list; ESP_DROP_REASONS of src/esp/sa.ts).
  */
 #include <limits.h>
 #include <node_api.h>
@@ -80,99 +81,35 @@
 /* Marks our handles so that no other external (the TUN addon's, say) passes for one. */
 static const napi_type_tag SA_TAG = {0x6b6576325f657370ULL, 0x5f73615f68616e64ULL};
 
-/* ---------------------------------------------------------------- errors and arguments ---- */
-
-napi_value esp_throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return NULL;
-}
-
-napi_value esp_throw_range(napi_env env, const char *msg) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
-  return NULL;
-}
-
-napi_value esp_throw_plain(napi_env env, const char *code, const char *msg) {
-  napi_throw_error(env, code, msg);
-  return NULL;
-}
-
-/* A Uint8Array (Buffer included): its bytes and length. */
-int esp_get_bytes(napi_env env, napi_value v, const uint8_t **data, size_t *len) {
-  bool is_typed = false;
-  napi_typedarray_type tt;
-  napi_value ab;
-  size_t off;
-  void *d = NULL;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return 0;
-  /* Asking for the data materialises an on-heap typed array's store: the pointer is stable. */
-  if (napi_get_typedarray_info(env, v, &tt, len, &d, &ab, &off) != napi_ok) return 0;
-  if (tt != napi_uint8_array) return 0;
-  if (*len > 0 && d == NULL) return 0;
-  *data = (const uint8_t *)d;
-  return 1;
-}
-
-/* A typed array of the given type with at least `min` elements. */
-static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, size_t min,
-                     void **data, size_t *len) {
-  bool is_typed = false;
-  napi_typedarray_type tt;
-  napi_value ab;
-  size_t off;
-  *data = NULL;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return 0;
-  if (napi_get_typedarray_info(env, v, &tt, len, data, &ab, &off) != napi_ok) return 0;
-  if (tt != want || *len < min) return 0;
-  if (*len > 0 && *data == NULL) return 0;
-  return 1;
-}
-
-/* A number that is an integer in [0, max]. */
-int esp_get_uint(napi_env env, napi_value v, double max, uint32_t *out) {
-  napi_valuetype t;
-  double d;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return 0;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
-  if (!(d >= 0 && d <= max) || d != (double)(uint32_t)d) return 0;
-  *out = (uint32_t)d;
-  return 1;
-}
+/* ------------------------------------------------------------------------ handles ---- */
 
 sa_t *esp_sa_of(napi_env env, napi_value v) {
-  napi_valuetype t;
-  bool tagged = false;
-  void *p = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
-      napi_check_object_type_tag(env, v, &SA_TAG, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, v, &p) != napi_ok || p == NULL ||
-      ((sa_t *)p)->magic != SA_MAGIC)
-    return NULL;
-  return (sa_t *)p;
+  sa_t *sa = nu_get_tagged(env, v, &SA_TAG);
+  return sa != NULL && sa->magic == SA_MAGIC ? sa : NULL;
 }
 
 static napi_value throw_installed(napi_env env) {
-  return esp_throw_plain(env, "ERR_ESP_SA_INSTALLED",
-                         "this ESP SA is installed in a data plane (remove it first)");
+  return nu_throw_plain(env, "ERR_ESP_SA_INSTALLED",
+                        "this ESP SA is installed in a data plane (remove it first)");
 }
 
 /* See esp_core.h. Checked in this order: handle, direction, wiped, busy, installed. */
 sa_t *esp_get_sa(napi_env env, napi_value v, int inbound) {
   sa_t *sa = esp_sa_of(env, v);
   if (!sa) {
-    esp_throw_type(env, "expected an ESP SA handle");
+    nu_throw_type(env, "expected an ESP SA handle");
     return NULL;
   }
   if (sa->inbound != inbound) {
-    esp_throw_type(env, inbound ? "expected an inbound ESP SA" : "expected an outbound ESP SA");
+    nu_throw_type(env, inbound ? "expected an inbound ESP SA" : "expected an outbound ESP SA");
     return NULL;
   }
   if (sa->wiped) {
-    esp_throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
+    nu_throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
     return NULL;
   }
   if (sa->busy) {
-    esp_throw_plain(env, "ERR_ESP_SA_BUSY", "this ESP SA is in a batch call (re-entered from JS)");
+    nu_throw_plain(env, "ERR_ESP_SA_BUSY", "this ESP SA is in a batch call (re-entered from JS)");
     return NULL;
   }
   if (sa->installed) {
@@ -312,7 +249,7 @@ static int open_checked(sa_t *sa, const uint8_t *p, size_t len, uint8_t *out, si
  * unauthenticated or refused plaintext never stays in a buffer that JS hands out.
  */
 int esp_open_one(sa_t *sa, const uint8_t *p, size_t len, uint8_t *out, size_t *payload_len,
-                    uint8_t *nh) {
+                 uint8_t *nh) {
   int code = open_checked(sa, p, len, out, payload_len, nh);
   if (code >= DROP_AUTH) OPENSSL_cleanse(out, len - ESP_HDR - ESP_IV - sa->icv_len);
   return code;
@@ -370,13 +307,14 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   size_t keymat_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 ||
       napi_get_value_bool(env, argv[0], &inbound) != napi_ok ||
-      !esp_get_uint(env, argv[1], 65535, &encr) ||
-      !esp_get_bytes(env, argv[2], &keymat, &keymat_len) ||
-      !esp_get_uint(env, argv[3], 4294967295.0, &spi) ||
-      !esp_get_uint(env, argv[4], 4294967295.0, &window))
-    return esp_throw_type(env,
-                      "create(inbound: boolean, encrId: number, keymat: Uint8Array, spi: uint32, "
-                      "replayWindow: number): bad arguments");
+      !nu_get_uint(env, argv[1], 65535, &encr) ||
+      !nu_get_bytes(env, argv[2], 0, &keymat, &keymat_len) ||
+      !nu_get_uint(env, argv[3], 4294967295.0, &spi) ||
+      !nu_get_uint(env, argv[4], 4294967295.0, &window))
+    return nu_throw_type(
+        env,
+        "create(inbound: boolean, encrId: number, keymat: Uint8Array, spi: uint32, "
+        "replayWindow: number): bad arguments");
   size_t icv_len = 0;
   int known = 0;
   size_t key_len = keymat_len >= SALT_LEN ? keymat_len - SALT_LEN : 0;
@@ -387,15 +325,15 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (!cipher) {
     if (encr == 28 && key_len == 32) return undef; /* this OpenSSL lacks ChaCha20-Poly1305 */
     /* The same refusal as createAead in src/crypto/aead.ts. */
-    return esp_throw_range(env, encr == 28 ? "\"keymat\" expected 36 bytes for ChaCha20-Poly1305"
-                                       : "\"keymat\" expected 20, 28 or 36 bytes for AES-GCM");
+    return nu_throw_range(env, encr == 28 ? "\"keymat\" expected 36 bytes for ChaCha20-Poly1305"
+                                          : "\"keymat\" expected 20, 28 or 36 bytes for AES-GCM");
   }
   /* As replay.ts: a power of two ≥ 32 (RFC 6479 §2 works in whole words). */
   if (inbound && (window < 32 || (window & (window - 1)) != 0 || window > (1u << 24)))
-    return esp_throw_range(env, "\"replayWindow\" expected a power of two from 32 to 2^24");
+    return nu_throw_range(env, "\"replayWindow\" expected a power of two from 32 to 2^24");
 
   sa_t *sa = calloc(1, sizeof *sa);
-  if (!sa) return esp_throw_plain(env, "ENOMEM", "out of memory");
+  if (!sa) return nu_throw_plain(env, "ENOMEM", "out of memory");
   sa->magic = SA_MAGIC;
   sa->inbound = inbound;
   sa->spi = spi;
@@ -417,10 +355,10 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   napi_value ext;
   if (napi_create_external(env, sa, sa_finalize, NULL, &ext) != napi_ok) {
     sa_finalize(env, sa, NULL);
-    return esp_throw_plain(env, "ENOMEM", "cannot create the SA handle");
+    return nu_throw_plain(env, "ENOMEM", "cannot create the SA handle");
   }
   if (napi_type_tag_object(env, ext, &SA_TAG) != napi_ok)
-    return esp_throw_plain(env, "ERR_ESP_NATIVE", "cannot tag the SA handle");
+    return nu_throw_plain(env, "ERR_ESP_NATIVE", "cannot tag the SA handle");
   return ext;
 }
 
@@ -430,10 +368,10 @@ static napi_value js_wipe(napi_env env, napi_callback_info info) {
   sa_t *sa = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       (sa = esp_sa_of(env, argv[0])) == NULL)
-    return esp_throw_type(env, "wipe(handle): expected an ESP SA handle");
+    return nu_throw_type(env, "wipe(handle): expected an ESP SA handle");
   if (sa->busy)
-    return esp_throw_plain(env, "ERR_ESP_SA_BUSY",
-                           "this ESP SA is in a batch call (re-entered from JS)");
+    return nu_throw_plain(env, "ERR_ESP_SA_BUSY",
+                          "this ESP SA is in a batch call (re-entered from JS)");
   /* A data-plane thread may be sealing or opening with it right now. */
   if (sa->installed) return throw_installed(env);
   sa_release(sa); /* idempotent; the struct itself goes with the handle's finalizer */
@@ -450,19 +388,19 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
   uint32_t nh;
   void *state;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5)
-    return esp_throw_type(env, "seal(handle, payload, nextHeader, state, out): bad arguments");
+    return nu_throw_type(env, "seal(handle, payload, nextHeader, state, out): bad arguments");
   sa_t *sa = esp_get_sa(env, argv[0], 0);
   if (!sa) return NULL;
-  if (!esp_get_bytes(env, argv[1], &payload, &len))
-    return esp_throw_type(env, "seal: payload must be a Uint8Array");
-  if (!esp_get_uint(env, argv[2], 255, &nh))
-    return esp_throw_type(env, "seal: nextHeader must be an integer from 0 to 255");
-  if (!get_typed(env, argv[3], napi_float64_array, STATE_LEN, &state, &state_len))
-    return esp_throw_type(env, "seal: state must be a Float64Array of 5 or more");
-  if (!esp_get_bytes(env, argv[4], &out_p, &out_len))
-    return esp_throw_type(env, "seal: out must be a Uint8Array");
-  if (len > MAX_PAYLOAD) return esp_throw_range(env, "seal: payload too large");
-  if (out_len < esp_sealed_len(sa, len)) return esp_throw_range(env, "seal: out is too short");
+  if (!nu_get_bytes(env, argv[1], 0, &payload, &len))
+    return nu_throw_type(env, "seal: payload must be a Uint8Array");
+  if (!nu_get_uint(env, argv[2], 255, &nh))
+    return nu_throw_type(env, "seal: nextHeader must be an integer from 0 to 255");
+  if (!nu_get_typed(env, argv[3], napi_float64_array, STATE_LEN, &state, &state_len))
+    return nu_throw_type(env, "seal: state must be a Float64Array of 5 or more");
+  if (!nu_get_bytes(env, argv[4], 0, &out_p, &out_len))
+    return nu_throw_type(env, "seal: out must be a Uint8Array");
+  if (len > MAX_PAYLOAD) return nu_throw_range(env, "seal: payload too large");
+  if (out_len < esp_sealed_len(sa, len)) return nu_throw_range(env, "seal: out is too short");
   napi_value ret;
   if (sa->seq >= SEQ_MAX) {
     napi_create_int32(env, DROP_SEQ_EXHAUSTED, &ret);
@@ -470,7 +408,7 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
   }
   int ok = esp_seal_one(sa, payload, len, (uint8_t)nh, (uint8_t *)out_p);
   write_state(sa, (double *)state);
-  if (!ok) return esp_throw_plain(env, "ERR_ESP_CRYPTO", "seal: OpenSSL failed");
+  if (!ok) return nu_throw_plain(env, "ERR_ESP_CRYPTO", "seal: OpenSSL failed");
   napi_create_int32(env, 0, &ret);
   return ret;
 }
@@ -484,22 +422,21 @@ static int64_t read_elements(napi_env env, sa_t *sa, napi_value arr, const char 
   uint32_t n = 0;
   if (napi_is_array(env, arr, &is_arr) != napi_ok || !is_arr ||
       napi_get_array_length(env, arr, &n) != napi_ok) {
-    esp_throw_type(env, what);
+    nu_throw_type(env, what);
     return -1;
   }
   if (n > (uint32_t)(INT32_MAX / 3)) {
-    esp_throw_range(env, "batch too large");
+    nu_throw_range(env, "batch too large");
     return -1;
   }
   if (!ensure_scratch(sa, n)) {
-    esp_throw_plain(env, "ENOMEM", "out of memory");
+    nu_throw_plain(env, "ENOMEM", "out of memory");
     return -1;
   }
   for (uint32_t i = 0; i < n; i++) {
     if (napi_get_element(env, arr, i, &sa->vals[i]) != napi_ok) {
       bool pending = false;
-      if (napi_is_exception_pending(env, &pending) != napi_ok || !pending)
-        esp_throw_type(env, what);
+      if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) nu_throw_type(env, what);
       return -1;
     }
   }
@@ -509,8 +446,8 @@ static int64_t read_elements(napi_env env, sa_t *sa, napi_value arr, const char 
 /* Fills sa->spans from sa->vals (no JS runs here). Returns 1, or 0 with a TypeError thrown. */
 static int spans_of(napi_env env, sa_t *sa, uint32_t n, const char *what) {
   for (uint32_t i = 0; i < n; i++)
-    if (!esp_get_bytes(env, sa->vals[i], &sa->spans[i].data, &sa->spans[i].len)) {
-      esp_throw_type(env, what);
+    if (!nu_get_bytes(env, sa->vals[i], 0, &sa->spans[i].data, &sa->spans[i].len)) {
+      nu_throw_type(env, what);
       return 0;
     }
   return 1;
@@ -523,8 +460,8 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
   size_t meta_len, state_len;
   napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5)
-    return esp_throw_type(env,
-                          "sealBatch(handle, payloads, nextHeaders, meta, state): bad arguments");
+    return nu_throw_type(env,
+                         "sealBatch(handle, payloads, nextHeaders, meta, state): bad arguments");
   sa_t *sa = esp_get_sa(env, argv[0], 0);
   if (!sa) return NULL;
   const char *bad_payloads = "sealBatch: payloads must be an array of Uint8Array";
@@ -539,7 +476,7 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
     bad_nh = "sealBatch: bad nextHeaders";
   } else if (t == napi_number) {
     uint32_t nh;
-    if (!esp_get_uint(env, argv[2], 255, &nh))
+    if (!nu_get_uint(env, argv[2], 255, &nh))
       bad_nh = "sealBatch: nextHeader must be an integer from 0 to 255";
     else if (n > 0)
       memset(sa->nhs, (int)nh, n);
@@ -552,7 +489,7 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
     for (uint32_t i = 0; !bad_nh && i < n; i++) {
       napi_value el;
       uint32_t nh;
-      if (napi_get_element(env, argv[2], i, &el) != napi_ok || !esp_get_uint(env, el, 255, &nh))
+      if (napi_get_element(env, argv[2], i, &el) != napi_ok || !nu_get_uint(env, el, 255, &nh))
         bad_nh = "sealBatch: every nextHeader must be an integer from 0 to 255";
       else
         sa->nhs[i] = (uint8_t)nh;
@@ -563,27 +500,27 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
   if (bad_nh) {
     bool pending = false;
     if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return NULL;
-    return esp_throw_type(env, bad_nh);
+    return nu_throw_type(env, bad_nh);
   }
-  if (sa->wiped) return esp_throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
+  if (sa->wiped) return nu_throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
   if (!spans_of(env, sa, n, bad_payloads)) return NULL;
-  if (!get_typed(env, argv[3], napi_int32_array, (size_t)n * 3, &meta_p, &meta_len))
-    return esp_throw_type(env, "sealBatch: meta must be an Int32Array of 3 per payload or more");
-  if (!get_typed(env, argv[4], napi_float64_array, STATE_LEN, &state, &state_len))
-    return esp_throw_type(env, "sealBatch: state must be a Float64Array of 5 or more");
+  if (!nu_get_typed(env, argv[3], napi_int32_array, (size_t)n * 3, &meta_p, &meta_len))
+    return nu_throw_type(env, "sealBatch: meta must be an Int32Array of 3 per payload or more");
+  if (!nu_get_typed(env, argv[4], napi_float64_array, STATE_LEN, &state, &state_len))
+    return nu_throw_type(env, "sealBatch: state must be a Float64Array of 5 or more");
   /* Sequence numbers left before 2^32 - 1: the rest of the batch is dropped, as sa.ts would. */
   uint64_t avail = SEQ_MAX - sa->seq;
   uint32_t sealable = avail < n ? (uint32_t)avail : n;
   uint64_t total = 0;
   for (uint32_t i = 0; i < sealable; i++) {
-    if (sa->spans[i].len > MAX_PAYLOAD) return esp_throw_range(env, "sealBatch: payload too large");
+    if (sa->spans[i].len > MAX_PAYLOAD) return nu_throw_range(env, "sealBatch: payload too large");
     total += esp_sealed_len(sa, sa->spans[i].len);
   }
-  if (total > MAX_BATCH_BYTES) return esp_throw_range(env, "sealBatch: batch too large");
+  if (total > MAX_BATCH_BYTES) return nu_throw_range(env, "sealBatch: batch too large");
   void *data;
   napi_value ab;
   if (napi_create_arraybuffer(env, (size_t)total, &data, &ab) != napi_ok)
-    return esp_throw_plain(env, "ENOMEM", "sealBatch: cannot allocate the output");
+    return nu_throw_plain(env, "ENOMEM", "sealBatch: cannot allocate the output");
   int32_t *meta = (int32_t *)meta_p;
   size_t off = 0;
   for (uint32_t i = 0; i < n; i++) {
@@ -598,7 +535,7 @@ static napi_value js_seal_batch(napi_env env, napi_callback_info info) {
     size_t slen = esp_sealed_len(sa, plen);
     if (!esp_seal_one(sa, sa->spans[i].data, plen, sa->nhs[i], (uint8_t *)data + off)) {
       write_state(sa, (double *)state);
-      return esp_throw_plain(env, "ERR_ESP_CRYPTO", "sealBatch: OpenSSL failed");
+      return nu_throw_plain(env, "ERR_ESP_CRYPTO", "sealBatch: OpenSSL failed");
     }
     m[0] = (int32_t)off;
     m[1] = (int32_t)slen;
@@ -618,22 +555,22 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t len, state_len, out_len;
   void *state_p;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
-    return esp_throw_type(env, "open(handle, packet, state, out): bad arguments");
+    return nu_throw_type(env, "open(handle, packet, state, out): bad arguments");
   sa_t *sa = esp_get_sa(env, argv[0], 1);
   if (!sa) return NULL;
-  if (!esp_get_bytes(env, argv[1], &pkt, &len))
-    return esp_throw_type(env, "open: packet must be a Uint8Array");
-  if (!get_typed(env, argv[2], napi_float64_array, STATE_LEN, &state_p, &state_len))
-    return esp_throw_type(env, "open: state must be a Float64Array of 5 or more");
-  if (!esp_get_bytes(env, argv[3], &out_p, &out_len))
-    return esp_throw_type(env, "open: out must be a Uint8Array");
+  if (!nu_get_bytes(env, argv[1], 0, &pkt, &len))
+    return nu_throw_type(env, "open: packet must be a Uint8Array");
+  if (!nu_get_typed(env, argv[2], napi_float64_array, STATE_LEN, &state_p, &state_len))
+    return nu_throw_type(env, "open: state must be a Float64Array of 5 or more");
+  if (!nu_get_bytes(env, argv[3], 0, &out_p, &out_len))
+    return nu_throw_type(env, "open: out must be a Uint8Array");
   double *state = (double *)state_p;
   size_t min = ESP_HDR + ESP_IV + 2 + sa->icv_len;
   napi_value ret;
   int code = DROP_MALFORMED;
   if (len >= min) {
     if (out_len < len - ESP_HDR - ESP_IV - sa->icv_len)
-      return esp_throw_range(env, "open: out is too short");
+      return nu_throw_range(env, "open: out is too short");
     size_t plen = 0;
     uint8_t nh = 0;
     code = esp_open_one(sa, pkt, len, (uint8_t *)out_p, &plen, &nh);
@@ -653,7 +590,7 @@ static napi_value js_open_batch(napi_env env, napi_callback_info info) {
   void *meta_p, *state;
   size_t meta_len, state_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
-    return esp_throw_type(env, "openBatch(handle, packets, meta, state): bad arguments");
+    return nu_throw_type(env, "openBatch(handle, packets, meta, state): bad arguments");
   sa_t *sa = esp_get_sa(env, argv[0], 1);
   if (!sa) return NULL;
   const char *bad_packets = "openBatch: packets must be an array of Uint8Array";
@@ -662,30 +599,30 @@ static napi_value js_open_batch(napi_env env, napi_callback_info info) {
   sa->busy = 0;
   if (n64 < 0) return NULL;
   uint32_t n = (uint32_t)n64;
-  if (sa->wiped) return esp_throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
+  if (sa->wiped) return nu_throw_plain(env, "ERR_ESP_SA_WIPED", "this ESP SA was wiped");
   if (!spans_of(env, sa, n, bad_packets)) return NULL;
-  if (!get_typed(env, argv[2], napi_int32_array, (size_t)n * 3, &meta_p, &meta_len))
-    return esp_throw_type(env, "openBatch: meta must be an Int32Array of 3 per packet or more");
-  if (!get_typed(env, argv[3], napi_float64_array, STATE_LEN, &state, &state_len))
-    return esp_throw_type(env, "openBatch: state must be a Float64Array of 5 or more");
+  if (!nu_get_typed(env, argv[2], napi_int32_array, (size_t)n * 3, &meta_p, &meta_len))
+    return nu_throw_type(env, "openBatch: meta must be an Int32Array of 3 per packet or more");
+  if (!nu_get_typed(env, argv[3], napi_float64_array, STATE_LEN, &state, &state_len))
+    return nu_throw_type(env, "openBatch: state must be a Float64Array of 5 or more");
   size_t min = ESP_HDR + ESP_IV + 2 + sa->icv_len;
   uint64_t total = 0;
   for (uint32_t i = 0; i < n; i++)
     if (sa->spans[i].len >= min) total += sa->spans[i].len - ESP_HDR - ESP_IV - sa->icv_len;
-  if (total > MAX_BATCH_BYTES) return esp_throw_range(env, "openBatch: batch too large");
+  if (total > MAX_BATCH_BYTES) return nu_throw_range(env, "openBatch: batch too large");
   void *data;
   napi_value ab;
   if (napi_create_arraybuffer(env, (size_t)total, &data, &ab) != napi_ok)
-    return esp_throw_plain(env, "ENOMEM", "openBatch: cannot allocate the output");
+    return nu_throw_plain(env, "ENOMEM", "openBatch: cannot allocate the output");
   int32_t *meta = (int32_t *)meta_p;
   size_t off = 0;
   for (uint32_t i = 0; i < n; i++) {
     int32_t *m = meta + (size_t)i * 3;
     size_t len = sa->spans[i].len, plen = 0;
     uint8_t nh = 0;
-    int code = len < min ? DROP_MALFORMED
-                         : esp_open_one(sa, sa->spans[i].data, len, (uint8_t *)data + off,
-                                        &plen, &nh);
+    int code = len < min
+                   ? DROP_MALFORMED
+                   : esp_open_one(sa, sa->spans[i].data, len, (uint8_t *)data + off, &plen, &nh);
     m[0] = code ? -code : (int32_t)off;
     m[1] = (int32_t)plen;
     m[2] = nh;
@@ -704,13 +641,13 @@ static napi_value js_set_sequence(napi_env env, napi_callback_info info) {
   void *state;
   size_t state_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return esp_throw_type(env, "setSequence(handle, seq, state): bad arguments");
+    return nu_throw_type(env, "setSequence(handle, seq, state): bad arguments");
   sa_t *sa = esp_get_sa(env, argv[0], 0);
   if (!sa) return NULL;
-  if (!esp_get_uint(env, argv[1], 4294967295.0, &seq))
-    return esp_throw_type(env, "setSequence: seq must be an integer from 0 to 2^32 - 1");
-  if (!get_typed(env, argv[2], napi_float64_array, STATE_LEN, &state, &state_len))
-    return esp_throw_type(env, "setSequence: state must be a Float64Array of 5 or more");
+  if (!nu_get_uint(env, argv[1], 4294967295.0, &seq))
+    return nu_throw_type(env, "setSequence: seq must be an integer from 0 to 2^32 - 1");
+  if (!nu_get_typed(env, argv[2], napi_float64_array, STATE_LEN, &state, &state_len))
+    return nu_throw_type(env, "setSequence: state must be a Float64Array of 5 or more");
   sa->seq = seq;
   write_state(sa, (double *)state);
   return NULL;
@@ -722,15 +659,15 @@ static napi_value js_replay_check(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   double d;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
-    return esp_throw_type(env, "replayCheck(handle, seq): bad arguments");
+    return nu_throw_type(env, "replayCheck(handle, seq): bad arguments");
   sa_t *sa = esp_get_sa(env, argv[0], 1);
   if (!sa) return NULL;
   if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_number ||
       napi_get_value_double(env, argv[1], &d) != napi_ok)
-    return esp_throw_type(env, "replayCheck: seq must be a number");
+    return nu_throw_type(env, "replayCheck: seq must be a number");
   /* As replay.ts: anything that is not a sequence number in 1 … 2^32 - 1 is refused. */
-  bool ok = d >= 1 && d <= 4294967295.0 && d == (double)(uint32_t)d &&
-            replay_check(sa, (uint32_t)d);
+  bool ok =
+      d >= 1 && d <= 4294967295.0 && d == (double)(uint32_t)d && replay_check(sa, (uint32_t)d);
   napi_value out;
   napi_get_boolean(env, ok, &out);
   return out;
@@ -743,23 +680,23 @@ static napi_value js_replay_commit(napi_env env, napi_callback_info info) {
   void *state;
   size_t state_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3)
-    return esp_throw_type(env, "replayCommit(handle, seq, state): bad arguments");
+    return nu_throw_type(env, "replayCommit(handle, seq, state): bad arguments");
   sa_t *sa = esp_get_sa(env, argv[0], 1);
   if (!sa) return NULL;
-  if (!esp_get_uint(env, argv[1], 4294967295.0, &seq))
-    return esp_throw_type(env, "replayCommit: seq must be an integer from 0 to 2^32 - 1");
-  if (!get_typed(env, argv[2], napi_float64_array, STATE_LEN, &state, &state_len))
-    return esp_throw_type(env, "replayCommit: state must be a Float64Array of 5 or more");
+  if (!nu_get_uint(env, argv[1], 4294967295.0, &seq))
+    return nu_throw_type(env, "replayCommit: seq must be an integer from 0 to 2^32 - 1");
+  if (!nu_get_typed(env, argv[2], napi_float64_array, STATE_LEN, &state, &state_len))
+    return nu_throw_type(env, "replayCommit: state must be a Float64Array of 5 or more");
   replay_commit(sa, seq);
   write_state(sa, (double *)state);
   return NULL;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
+int esp_register(napi_env env, napi_value exports) {
   /* Headers and the running OpenSSL must agree on the major version (ABI of EVP_*). */
   if (OPENSSL_version_major() != OPENSSL_VERSION_MAJOR) {
     napi_throw_error(env, "ERR_ESP_NATIVE", "OpenSSL major version differs from the headers");
-    return NULL;
+    return 0;
   }
   napi_value api, version;
   napi_create_int32(env, API_VERSION, &api);
@@ -777,10 +714,5 @@ static napi_value init(napi_env env, napi_value exports) {
       {"replayCommit", NULL, js_replay_commit, NULL, NULL, NULL, napi_default, NULL},
       {"wipe", NULL, js_wipe, NULL, NULL, NULL, napi_default, NULL},
   };
-  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
-    return NULL;
-  if (!dp_register(env, exports)) return NULL;
-  return exports;
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

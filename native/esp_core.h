@@ -1,7 +1,8 @@
 /*
- * ikev2-vpn: what native/esp.c (the batched ESP seal/open addon) shares with native/dataplane.c
- * (the threaded data plane built into the same addon): the SA structure, the per-packet seal and
- * open, the drop codes and the argument helpers. See the top of each .c file for its interface.
+ * ikev2-vpn: what native/esp.c (the ESP SAs: seal/open, batches) gives native/dataplane*.c (the
+ * threaded data plane built into the same addon) and native/addon.c: the SA structure, the
+ * per-packet seal and open, the drop codes (native/esp_drops.h) and esp_register. It declares
+ * nothing of the data plane: the dependency goes one way.
  *
  * Everything declared here is hidden (not exported from esp.node): the node binary exports many
  * symbols of its own, and a symbol of ours must never be interposed by one of them.
@@ -14,6 +15,9 @@
 #include <openssl/opensslv.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "esp_drops.h"
+#include "napi_util.h"
 
 #if !defined(OPENSSL_VERSION_MAJOR) || OPENSSL_VERSION_MAJOR < 3
 #error "native/esp.c needs the OpenSSL 3 headers that ship with Node.js >= 18"
@@ -42,22 +46,8 @@
 #define NH_IPV6 41
 #define NH_NONE 59 /* RFC 4303 §2.6: dummy packet */
 
-/*
- * Drop codes: 1-10 are the EspDropReason values of src/esp/sa.ts in order; the data plane adds
- * its own after them (see native/dataplane.c).
- */
-enum {
-  DROP_MALFORMED = 1,
-  DROP_NO_SA = 2,
-  DROP_REPLAY = 3,
-  DROP_AUTH = 4,
-  DROP_BAD_PADDING = 5,
-  DROP_BAD_NEXT_HEADER = 6,
-  DROP_DUMMY = 7,
-  DROP_SEQ_EXHAUSTED = 8,
-  DROP_NO_POLICY = 9,
-  DROP_TOO_BIG = 10,
-};
+/* Drop codes 1-10 (native/esp_drops.h, the one list): DROP_MALFORMED ... DROP_TOO_BIG. */
+enum { ESP_DROP_REASONS(ESP_DROP_ENUM_) };
 
 #define SA_MAGIC 0x45535053u /* "ESPS" */
 
@@ -102,14 +92,7 @@ typedef struct {
   int installed;
 } sa_t;
 
-/* ---- arguments and errors (native/esp.c) ---- */
-ESP_INTERNAL napi_value esp_throw_type(napi_env env, const char *msg);
-ESP_INTERNAL napi_value esp_throw_range(napi_env env, const char *msg);
-ESP_INTERNAL napi_value esp_throw_plain(napi_env env, const char *code, const char *msg);
-/* A Uint8Array (Buffer included): its bytes and length. Returns 1, or 0 (nothing thrown). */
-ESP_INTERNAL int esp_get_bytes(napi_env env, napi_value v, const uint8_t **data, size_t *len);
-/* A number that is an integer in [0, max]. Returns 1, or 0 (nothing thrown). */
-ESP_INTERNAL int esp_get_uint(napi_env env, napi_value v, double max, uint32_t *out);
+/* ---- handles (native/esp.c) ---- */
 /*
  * The SA behind a handle made by `create`, whatever its state (wiped, busy, installed), or NULL
  * when `v` is not one. Throws nothing.
@@ -157,9 +140,9 @@ ESP_INTERNAL int esp_seal_one(sa_t *sa, const uint8_t *payload, size_t len, uint
 ESP_INTERNAL int esp_open_one(sa_t *sa, const uint8_t *p, size_t len, uint8_t *out,
                               size_t *payload_len, uint8_t *nh);
 
-/* ---- the data plane (native/dataplane.c) ---- */
+/* ---- the addon entry (native/addon.c) ---- */
 
-/* Adds the dp* exports (and the test-only socketpairForTests) to the addon's exports. */
-ESP_INTERNAL int dp_register(napi_env env, napi_value exports);
+/* Adds the ESP exports (create, seal, open, the batches, the window, wipe) to the exports. */
+ESP_INTERNAL int esp_register(napi_env env, napi_value exports);
 
 #endif

@@ -18,16 +18,29 @@
  *                                           unusable (deleted under us: EBADFD, EIO...); reading
  *                                           has then stopped, and this is the last call
  *   stopReading(handle) -> undefined        idempotent; stops the poll before the fd is closed
- *   readErrors(handle) -> number            read(2) failures other than EAGAIN/EINTR
+ *   readErrors(handle) -> number            read(2) failures other than EAGAIN/EINTR (also after
+ *                                           stopReading: the last count)
  *   write(fd, Uint8Array) -> number         bytes written, or -errno
  *   writeBatch(fd, Uint8Array[]) -> number  packets written completely
- *   close(fd) -> undefined
+ *   close(fd) -> undefined                  stops the readers of fd first
+ *
+ * Handles and descriptors after free (issue 11, finding 8):
+ *   - a reader handle is an external tagged READER_TAG (napi_type_tag_object): any other value,
+ *     a handle of the esp addon included, is a TypeError, never reinterpreted as a reader; the
+ *     reader's memory lives until both its poll handle is closed and its JS handle is collected,
+ *     so stopReading and readErrors after stopReading are safe (a no-op, the last count).
+ *   - a TUN descriptor that open/adopt returned and close closed is remembered: a second close
+ *     is a no-op, and write, writeBatch and startReading on it throw ERR_TUN_CLOSED, since its
+ *     number may belong to another file by now (a write must not land there). The number is
+ *     forgotten when open/adopt return it again. Other descriptors (test stand-ins) pass as
+ *     before.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,15 +49,24 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "napi_util.h"
+
 /* Packets read per wakeup at most; the rest waits for the next loop iteration. */
 #define BATCH 64
 /* Largest packet a TUN device can hand us (the MTU may be raised after the device is opened). */
 #define MAX_PACKET 65536
 
-typedef struct {
+/* Marks reader handles, so that no other external (an ESP SA, a data plane) passes for one. */
+static const napi_type_tag READER_TAG = {0x6b6576325f74756eULL, 0x5f7265616465725fULL};
+#define READER_MAGIC 0x54554e52u /* "TUNR" */
+
+typedef struct reader {
+  uint32_t magic;
   int fd;
   int stopped;
-  int released; /* callback reference and async context already given back */
+  int released;        /* callback reference and async context already given back */
+  int refs;            /* the poll handle (until on_closed) and the JS handle (until finalized) */
+  struct reader *next; /* running readers, for close(fd) */
   uint32_t read_errors;
   uv_poll_t poll;
   napi_env env;
@@ -53,71 +75,73 @@ typedef struct {
   uint8_t *buf; /* preallocated, MAX_PACKET bytes, reused for every read */
 } reader_t;
 
-static const char *errno_name(int err) {
-  switch (err) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENOENT: return "ENOENT";
-    case ENODEV: return "ENODEV";
-    case ENXIO: return "ENXIO";
-    case EBUSY: return "EBUSY";
-    case EEXIST: return "EEXIST";
-    case EINVAL: return "EINVAL";
-    case EBADF: return "EBADF";
-    case ENOTTY: return "ENOTTY";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENOMEM: return "ENOMEM";
-    case EIO: return "EIO";
-    case EBADFD: return "EBADFD";
-    default: return "EUNKNOWN";
-  }
-}
+/* ---- the TUN descriptors open/adopt returned, and those close closed (see the top) ---- */
 
-/* Throws Error(message = "<what>: <strerror>") with .code = "E..." and .errno = err. */
-static napi_value throw_errno(napi_env env, int err, const char *what) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, message, error, errno_val;
-  if (napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
-      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
-      napi_create_error(env, code, message, &error) != napi_ok) {
-    napi_throw_error(env, NULL, msg);
-    return NULL;
-  }
-  if (napi_create_int32(env, err, &errno_val) == napi_ok)
-    napi_set_named_property(env, error, "errno", errno_val);
-  napi_throw(env, error);
+enum { FD_OPEN = 1, FD_CLOSED = 2 };
+typedef struct {
+  int fd;
+  int state;
+} fd_entry_t;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER; /* workers may load the addon too */
+static fd_entry_t *g_fds; /* one entry per descriptor number ever returned by open/adopt */
+static size_t g_nfds, g_fds_cap;
+static reader_t *g_readers; /* running readers (all environments) */
+
+static fd_entry_t *fd_find(int fd) {
+  for (size_t i = 0; i < g_nfds; i++)
+    if (g_fds[i].fd == fd) return &g_fds[i];
   return NULL;
 }
 
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+/* open/adopt returned fd: it is ours and open. 0 if out of memory. */
+static int fd_track_open(int fd) {
+  pthread_mutex_lock(&g_lock);
+  fd_entry_t *e = fd_find(fd);
+  if (!e && g_nfds == g_fds_cap) {
+    size_t cap = g_fds_cap ? g_fds_cap * 2 : 16;
+    fd_entry_t *n = realloc(g_fds, cap * sizeof *n);
+    if (n) {
+      g_fds = n;
+      g_fds_cap = cap;
+    }
+  }
+  if (!e && g_nfds < g_fds_cap) {
+    e = &g_fds[g_nfds++];
+    e->fd = fd;
+  }
+  if (e) e->state = FD_OPEN;
+  pthread_mutex_unlock(&g_lock);
+  return e != NULL;
+}
+
+/* Was fd a TUN descriptor of ours that close() closed (and open/adopt did not return again)? */
+static int fd_was_closed(int fd) {
+  pthread_mutex_lock(&g_lock);
+  fd_entry_t *e = fd_find(fd);
+  int closed = e && e->state == FD_CLOSED;
+  pthread_mutex_unlock(&g_lock);
+  return closed;
+}
+
+/* close(fd): 1 if it must be closed now, 0 if it is one of ours closed already (a no-op). */
+static int fd_mark_closed(int fd) {
+  pthread_mutex_lock(&g_lock);
+  fd_entry_t *e = fd_find(fd);
+  int do_close = !e || e->state == FD_OPEN;
+  if (e) e->state = FD_CLOSED;
+  pthread_mutex_unlock(&g_lock);
+  return do_close;
+}
+
+static napi_value throw_closed(napi_env env, int fd, const char *what) {
+  char msg[200];
+  snprintf(msg, sizeof msg,
+           "%s: TUN descriptor %d was closed by close() (its number may belong to another file "
+           "now)",
+           what, fd);
+  napi_throw_error(env, "ERR_TUN_CLOSED", msg);
   return NULL;
-}
-
-/* A non-negative int32 descriptor, or 0 (not a number, negative, fractional...). */
-static int get_fd(napi_env env, napi_value v, int *out) {
-  napi_valuetype t;
-  double d;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return 0;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return 0;
-  if (!(d >= 0 && d <= 2147483647.0) || d != (double)(int32_t)d) return 0;
-  *out = (int)d;
-  return 1;
-}
-
-/* A Uint8Array (Buffer included): its bytes and length. */
-static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
-  bool is_typed = false;
-  napi_typedarray_type tt;
-  napi_value ab;
-  size_t off;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return 0;
-  if (napi_get_typedarray_info(env, v, &tt, len, data, &ab, &off) != napi_ok) return 0;
-  if (tt != napi_uint8_array && tt != napi_uint8_clamped_array) return 0;
-  if (*len > 0 && *data == NULL) return 0;
-  return 1;
 }
 
 static napi_value device_object(napi_env env, int fd, const char *name) {
@@ -136,16 +160,16 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       napi_typeof(env, argv[0], &t) != napi_ok || t != napi_string)
-    return throw_type(env, "open(name): name must be a string");
+    return nu_throw_type(env, "open(name): name must be a string");
   char name[IFNAMSIZ + 1];
   size_t len = 0;
   /* One byte more than the kernel allows, so an over-long name is detected, not truncated. */
   if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok)
-    return throw_type(env, "open(name): name must be a string");
+    return nu_throw_type(env, "open(name): name must be a string");
   if (len >= IFNAMSIZ || strlen(name) != len)
-    return throw_errno(env, EINVAL, "invalid interface name");
+    return nu_throw_errno(env, EINVAL, "invalid interface name");
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return throw_errno(env, errno, "cannot open /dev/net/tun");
+  if (fd < 0) return nu_throw_errno(env, errno, "cannot open /dev/net/tun");
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
@@ -153,7 +177,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
-    return throw_errno(env, err, "TUNSETIFF");
+    return nu_throw_errno(env, err, "TUNSETIFF");
+  }
+  if (!fd_track_open(fd)) {
+    close(fd);
+    return nu_throw_errno(env, ENOMEM, "open");
   }
   char out[IFNAMSIZ + 1];
   memcpy(out, ifr.ifr_name, IFNAMSIZ);
@@ -166,15 +194,16 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int fd;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      !get_fd(env, argv[0], &fd))
-    return throw_type(env, "adopt(fd): fd must be a non-negative integer");
+      !nu_get_fd(env, argv[0], &fd))
+    return nu_throw_type(env, "adopt(fd): fd must be a non-negative integer");
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  if (ioctl(fd, TUNGETIFF, &ifr) < 0) return throw_errno(env, errno, "TUNGETIFF");
+  if (ioctl(fd, TUNGETIFF, &ifr) < 0) return nu_throw_errno(env, errno, "TUNGETIFF");
   if ((ifr.ifr_flags & IFF_TUN) == 0 || (ifr.ifr_flags & IFF_NO_PI) == 0)
-    return throw_errno(env, EINVAL, "descriptor is not an IFF_TUN | IFF_NO_PI device");
+    return nu_throw_errno(env, EINVAL, "descriptor is not an IFF_TUN | IFF_NO_PI device");
   int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return throw_errno(env, errno, "fcntl");
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return nu_throw_errno(env, errno, "fcntl");
+  if (!fd_track_open(fd)) return nu_throw_errno(env, ENOMEM, "adopt");
   char out[IFNAMSIZ + 1];
   memcpy(out, ifr.ifr_name, IFNAMSIZ);
   out[IFNAMSIZ] = 0;
@@ -188,11 +217,27 @@ static void release_js(reader_t *r) {
   napi_async_destroy(r->env, r->ctx);
 }
 
+static void reader_unref(reader_t *r) {
+  if (--r->refs > 0) return;
+  free(r->buf);
+  r->magic = 0;
+  free(r);
+}
+
 static void on_closed(uv_handle_t *h) {
   reader_t *r = (reader_t *)h->data;
   release_js(r);
-  free(r->buf);
-  free(r);
+  reader_unref(r); /* the poll handle's reference */
+}
+
+static void unlist_reader(reader_t *r) {
+  pthread_mutex_lock(&g_lock);
+  for (reader_t **pp = &g_readers; *pp; pp = &(*pp)->next)
+    if (*pp == r) {
+      *pp = r->next;
+      break;
+    }
+  pthread_mutex_unlock(&g_lock);
 }
 
 static void cleanup_hook(void *arg);
@@ -205,8 +250,11 @@ static void cleanup_hook(void *arg);
 static void stop_reader(reader_t *r, int from_hook) {
   if (r->stopped) return;
   r->stopped = 1;
-  if (from_hook) release_js(r); /* the environment will be gone before on_closed runs */
-  else napi_remove_env_cleanup_hook(r->env, cleanup_hook, r);
+  unlist_reader(r);
+  if (from_hook)
+    release_js(r); /* the environment will be gone before on_closed runs */
+  else
+    napi_remove_env_cleanup_hook(r->env, cleanup_hook, r);
   uv_poll_stop(&r->poll);
   uv_close((uv_handle_t *)&r->poll, on_closed);
 }
@@ -253,11 +301,13 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     napi_value argv[2];
     size_t argc = 1;
     argv[0] = arr;
-    if (fatal && napi_create_string_utf8(env, errno_name(fatal), NAPI_AUTO_LENGTH, &argv[1]) == napi_ok)
+    if (fatal &&
+        napi_create_string_utf8(env, nu_errno_name(fatal), NAPI_AUTO_LENGTH, &argv[1]) == napi_ok)
       argc = 2;
     napi_get_reference_value(env, r->cb, &cb);
     napi_get_global(env, &global);
-    if (napi_make_callback(env, r->ctx, global, cb, argc, argv, &result) == napi_pending_exception) {
+    if (napi_make_callback(env, r->ctx, global, cb, argc, argv, &result) ==
+        napi_pending_exception) {
       /* Nothing up the stack can catch it: report it like any uncaught exception. */
       napi_value exc;
       if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
@@ -268,9 +318,10 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 
 static void finalize_reader(napi_env env, void *data, void *hint) {
   (void)env;
-  (void)data;
   (void)hint;
-  /* The reader belongs to the poll handle and is freed by stopReading / the cleanup hook. */
+  /* The JS handle's reference; the poll handle holds the other until stopReading (or the
+   * cleanup hook) closed it. */
+  reader_unref((reader_t *)data);
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
@@ -279,25 +330,31 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   int fd;
   napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      !get_fd(env, argv[0], &fd) || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
-    return throw_type(env, "startReading(fd, callback): bad arguments");
+      !nu_get_fd(env, argv[0], &fd) || napi_typeof(env, argv[1], &t) != napi_ok ||
+      t != napi_function)
+    return nu_throw_type(env, "startReading(fd, callback): bad arguments");
+  if (fd_was_closed(fd)) return throw_closed(env, fd, "startReading");
   reader_t *r = calloc(1, sizeof *r);
-  if (!r) return throw_errno(env, ENOMEM, "startReading");
+  if (!r) return nu_throw_errno(env, ENOMEM, "startReading");
   r->buf = malloc(MAX_PACKET);
   if (!r->buf) {
     free(r);
-    return throw_errno(env, ENOMEM, "startReading");
+    return nu_throw_errno(env, ENOMEM, "startReading");
   }
+  r->magic = READER_MAGIC;
   r->fd = fd;
   r->env = env;
+  r->refs = 1; /* the poll handle's */
   uv_loop_t *loop;
   int rc;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) rc = UV_EINVAL;
-  else rc = uv_poll_init(loop, &r->poll, fd);
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok)
+    rc = UV_EINVAL;
+  else
+    rc = uv_poll_init(loop, &r->poll, fd);
   if (rc != 0) {
     free(r->buf);
     free(r);
-    return throw_errno(env, -rc, "uv_poll_init");
+    return nu_throw_errno(env, -rc, "uv_poll_init");
   }
   r->poll.data = r;
   napi_value resname;
@@ -308,26 +365,38 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (rc != 0) {
     r->stopped = 1;
     uv_close((uv_handle_t *)&r->poll, on_closed);
-    return throw_errno(env, -rc, "uv_poll_start");
+    return nu_throw_errno(env, -rc, "uv_poll_start");
   }
   napi_add_env_cleanup_hook(env, cleanup_hook, r);
+  pthread_mutex_lock(&g_lock);
+  r->next = g_readers;
+  g_readers = r;
+  pthread_mutex_unlock(&g_lock);
   napi_value ext;
-  napi_create_external(env, r, finalize_reader, NULL, &ext);
+  if (napi_create_external(env, r, finalize_reader, NULL, &ext) != napi_ok) {
+    stop_reader(r, 0);
+    return nu_throw_errno(env, ENOMEM, "startReading");
+  }
+  r->refs++; /* the JS handle's, given back by finalize_reader */
+  if (napi_type_tag_object(env, ext, &READER_TAG) != napi_ok) {
+    stop_reader(r, 0);
+    napi_throw_error(env, "ERR_TUN_NATIVE", "startReading: cannot tag the reader handle");
+    return NULL;
+  }
   return ext;
 }
 
+/* The reader behind a handle made by startReading (stopped or not), or NULL with a TypeError. */
 static reader_t *get_reader(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_valuetype t;
-  void *p = NULL;
+  reader_t *r = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external ||
-      napi_get_value_external(env, argv[0], &p) != napi_ok || !p) {
-    throw_type(env, "bad reader handle");
+      (r = nu_get_tagged(env, argv[0], &READER_TAG)) == NULL || r->magic != READER_MAGIC) {
+    nu_throw_type(env, "expected a TUN reader handle (from startReading)");
     return NULL;
   }
-  return (reader_t *)p;
+  return r;
 }
 
 static napi_value js_stop(napi_env env, napi_callback_info info) {
@@ -348,11 +417,12 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   int fd;
-  void *data;
+  const uint8_t *data;
   size_t len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      !get_fd(env, argv[0], &fd) || !get_bytes(env, argv[1], &data, &len))
-    return throw_type(env, "write(fd, Uint8Array): bad arguments");
+      !nu_get_fd(env, argv[0], &fd) || !nu_get_bytes(env, argv[1], 1, &data, &len))
+    return nu_throw_type(env, "write(fd, Uint8Array): bad arguments");
+  if (fd_was_closed(fd)) return throw_closed(env, fd, "write");
   ssize_t n;
   do n = write(fd, data, len);
   while (n < 0 && errno == EINTR);
@@ -368,23 +438,24 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
   bool is_arr = false;
   uint32_t count = 0, ok = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      !get_fd(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_arr) != napi_ok || !is_arr ||
+      !nu_get_fd(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_arr) != napi_ok || !is_arr ||
       napi_get_array_length(env, argv[1], &count) != napi_ok)
-    return throw_type(env, "writeBatch(fd, Uint8Array[]): bad arguments");
+    return nu_throw_type(env, "writeBatch(fd, Uint8Array[]): bad arguments");
+  if (fd_was_closed(fd)) return throw_closed(env, fd, "writeBatch");
   /* Validate everything first so a bad element cannot leave the batch half-written. */
   for (uint32_t i = 0; i < count; i++) {
     napi_value el;
-    void *data;
+    const uint8_t *data;
     size_t len;
-    if (napi_get_element(env, argv[1], i, &el) != napi_ok || !get_bytes(env, el, &data, &len))
-      return throw_type(env, "writeBatch(fd, Uint8Array[]): every element must be a Uint8Array");
+    if (napi_get_element(env, argv[1], i, &el) != napi_ok || !nu_get_bytes(env, el, 1, &data, &len))
+      return nu_throw_type(env, "writeBatch(fd, Uint8Array[]): every element must be a Uint8Array");
   }
   for (uint32_t i = 0; i < count; i++) {
     napi_value el;
-    void *data;
+    const uint8_t *data;
     size_t len;
     napi_get_element(env, argv[1], i, &el);
-    get_bytes(env, el, &data, &len);
+    nu_get_bytes(env, el, 1, &data, &len);
     ssize_t n;
     do n = write(fd, data, len);
     while (n < 0 && errno == EINTR);
@@ -400,9 +471,18 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int fd;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      !get_fd(env, argv[0], &fd))
-    return throw_type(env, "close(fd): fd must be a non-negative integer");
-  close(fd);
+      !nu_get_fd(env, argv[0], &fd))
+    return nu_throw_type(env, "close(fd): fd must be a non-negative integer");
+  /* libuv must stop polling a descriptor before it is closed: stop this env's readers of fd. */
+  for (;;) {
+    reader_t *r;
+    pthread_mutex_lock(&g_lock);
+    for (r = g_readers; r && !(r->fd == fd && r->env == env); r = r->next) {}
+    pthread_mutex_unlock(&g_lock);
+    if (!r) break;
+    stop_reader(r, 0);
+  }
+  if (fd_mark_closed(fd)) close(fd);
   return NULL;
 }
 

@@ -156,6 +156,22 @@ gen client-ecdsa ecdsa 256
 issue client-ecdsa int-ca "$ORG, OU=Clients, CN=dave" --san dave@vpn.test --flag clientAuth \
   --not-before "$FROM" --not-after "$UNTIL"
 
+# Extended key usage (RFC 5280 §4.2.1.12, RFC 4945 §5.1.3.12) of gateway certificates: accepted
+# are iKEIntermediate, id-kp-ipsecIKE, anyExtendedKeyUsage and serverAuth with clientAuth; refused
+# are codeSigning alone and clientAuth alone (a client certificate naming the gateway).
+# (openssl: `pki --flag` knows only serverAuth, clientAuth, ikeIntermediate, ocspSigning, msSmartcardLogon.)
+for eku in ike:1.3.6.1.5.5.8.2.2 ipsec:1.3.6.1.5.5.7.3.17 any:anyExtendedKeyUsage \
+  both:serverAuth,clientAuth codesign:codeSigning; do
+  gen "eku-${eku%%:*}" ecdsa 256
+  ossl_issue "eku-${eku%%:*}" root-ca "/C=CH/O=ikev2-vpn test/CN=eku-${eku%%:*}.test" \
+    "subjectAltName = DNS:eku-${eku%%:*}.test
+extendedKeyUsage = ${eku#*:}"
+done
+gen eku-client-gw ecdsa 256
+ossl_issue eku-client-gw root-ca "/C=CH/O=ikev2-vpn test/CN=gw.test" \
+  'subjectAltName = DNS:gw.test, IP:198.51.100.10
+extendedKeyUsage = clientAuth'
+
 # strongSwan's key IDs (SHA-1 of the DER SubjectPublicKeyInfo, what charon puts in CERTREQ
 # payloads, RFC 7296 §3.7), for the tests to compare Certificate.keyIdSha1() with.
 for c in "$OUT"/*.crt; do

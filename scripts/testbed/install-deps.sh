@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test bed and benchmarks need (idempotent, non-interactive).
+# Installs the Debian packages the test bed, benchmarks and CI need (idempotent, non-interactive):
+# make, g++ (with gcc's libasan for scripts/sanitize.sh) and python3 build the addons;
+# clang-format checks native/ (.ci/run).
 set -euo pipefail
 PKGS=(strongswan-swanctl strongswan-charon charon-cmd libcharon-extra-plugins libcharon-extauth-plugins
   libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iptables nftables tcpdump iperf3 iputils-ping procps util-linux conntrack libssl-dev
-  make g++ python3)
+  make g++ python3 clang-format)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

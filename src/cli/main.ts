@@ -4,13 +4,21 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { VpnError } from '../core/errors.js';
 import { Tunnel } from '../client/tunnel.js';
 import type { TunnelOptions, TunnelSummary } from '../client/tunnel.js';
-import { ControlServer, controlSocketPath, request } from '../client/control.js';
-import { runtimeDir } from '../config/load.js';
+import {
+  ControlServer,
+  controlSocketPath,
+  findLeftovers,
+  request,
+  restoreLeftovers,
+  tunnelSocketPath,
+} from '../client/control.js';
+import { checkGatewayNaming } from '../client/auth.js';
+import { ensureRuntimeDir, openPrivateAppend, runtimeDir } from '../config/load.js';
 import { buildCredentials, gatherSecrets } from './credentials.js';
 import type { AuthFlags, Secrets } from './credentials.js';
 import { EXIT, exitCodeFor, exitCodeForSignal } from './exit-codes.js';
@@ -137,7 +145,11 @@ async function runForeground(
     hooks.onFail?.(EXIT.ALREADY_RUNNING, running.message);
     return EXIT.ALREADY_RUNNING;
   }
-  await NetConfiguratorRecovery(flags.name, ui);
+  const refused = await NetConfiguratorRecovery(flags.name, ui);
+  if (refused) {
+    hooks.onFail?.(refused.code, refused.message);
+    return refused.code;
+  }
   let options: TunnelOptions;
   try {
     options = tunnelOptions(gateway, flags, secrets, ui);
@@ -249,7 +261,7 @@ function printStack(e: unknown): void {
 async function alreadyRunning(name: string): Promise<VpnError | undefined> {
   let st: unknown;
   try {
-    st = await request(controlSocketPath(runtimeDir(), name), { cmd: 'status' }, 1000);
+    st = await request(tunnelSocketPath(name), { cmd: 'status' }, 1000);
   } catch {
     return undefined;
   }
@@ -260,29 +272,36 @@ async function alreadyRunning(name: string): Promise<VpnError | undefined> {
   );
 }
 
-/** After a crash (kill -9) the journal of host changes is replayed before a new connect. */
-async function NetConfiguratorRecovery(name: string, ui: Ui): Promise<void> {
-  const { NetConfigurator } = await import('../tun/netcfg.js');
-  const path = `${runtimeDir()}/${name}.journal`;
+/**
+ * After a crash (kill -9) the journal of host changes is replayed before a new connect — only
+ * from a private runtime directory and only when every entry checks out; otherwise the connect
+ * fails closed (the error is returned).
+ */
+async function NetConfiguratorRecovery(
+  name: string,
+  ui: Ui,
+): Promise<{ code: number; message: string } | undefined> {
   try {
-    const restored = await NetConfigurator.recover(path);
-    if (restored) ui.info(`restored host network settings left by a previous run (${path})`);
+    const left = await restoreLeftovers(name, { dir: ensureRuntimeDir() });
+    if (left) ui.info(`restored host network settings left by a previous run (${left.journal})`);
+    return undefined;
   } catch (e) {
-    ui.info(`could not replay ${path}: ${(e as Error).message}`);
+    const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+    ui.fail((e as Error).message);
+    return { code, message: (e as Error).message };
   }
 }
 
 async function connectCommand(gateway: string, flags: ConnectFlags): Promise<number> {
   if (flags.daemonChild) return daemonChild(gateway, flags);
   const ui = await Ui.create(uiMode(flags.json), flags.verbose === true);
-  // Refuse before asking for a password that would not be used.
-  const running = await alreadyRunning(flags.name);
-  if (running) {
-    ui.fail(running.message, EXIT.ALREADY_RUNNING);
-    return EXIT.ALREADY_RUNNING;
-  }
   let secrets: Secrets;
   try {
+    ensureRuntimeDir(); // before any prompt: a runtime directory planted by others is refused
+    checkGatewayNaming(flags.hostCheck ? undefined : false, flags.remoteId);
+    // Refuse before asking for a password that would not be used (exit 17).
+    const running = await alreadyRunning(flags.name);
+    if (running) throw running;
     // Prompt when a person is at a terminal (even one too narrow for spinners), never for --json.
     const interactive =
       process.stdin.isTTY &&
@@ -306,10 +325,8 @@ async function connectCommand(gateway: string, flags: ConnectFlags): Promise<num
 async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Promise<number> {
   const bin = fileURLToPath(new URL('../../../bin/vpn.js', import.meta.url));
   const args = process.argv.slice(2).filter((a) => a !== '--background');
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
-  const logPath = `${runtimeDir()}/${flags.name}.log`;
-  const logFd = openSync(logPath, 'a', 0o600);
+  const logPath = `${ensureRuntimeDir()}/${flags.name}.log`;
+  const logFd = openPrivateAppend(logPath);
   const child = spawn(process.execPath, [bin, ...args, '--daemon-child'], {
     detached: true,
     stdio: ['ignore', logFd, logFd, 'ipc'],
@@ -381,7 +398,7 @@ async function daemonChild(gateway: string, flags: ConnectFlags): Promise<number
 
 async function statusCommand(flags: { json?: boolean; name: string }): Promise<number> {
   try {
-    const st = (await request(controlSocketPath(runtimeDir(), flags.name), { cmd: 'status' })) as {
+    const st = (await request(tunnelSocketPath(flags.name), { cmd: 'status' })) as {
       state: string;
       summary?: TunnelSummary;
       uptimeMs?: number;
@@ -412,9 +429,28 @@ async function statusCommand(flags: { json?: boolean; name: string }): Promise<n
   } catch (e) {
     const err = e as VpnError;
     const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+    // A dead tunnel (kill -9) may have left routes and DNS behind: say so.
+    let left: ReturnType<typeof findLeftovers>;
+    try {
+      if (err instanceof VpnError && err.code === 'ERR_CONTROL') left = findLeftovers(flags.name);
+    } catch (e2) {
+      process.stderr.write(`vpn: ${printable((e2 as Error).message)}\n`);
+    }
     if (flags.json)
       process.stdout.write(
-        printableJson({ state: 'down', exitCode: code, error: err.message }) + '\n',
+        printableJson({
+          state: 'down',
+          exitCode: code,
+          error: err.message,
+          ...(left ? { leftovers: left.changes } : {}),
+        }) + '\n',
+      );
+    else if (left)
+      process.stderr.write(
+        printable(
+          `vpn: tunnel ${flags.name} is not running, but its host changes are still in place: ${left.changes.join('; ')}`,
+        ) +
+          `\nRestore them with: vpn disconnect${flags.name !== 'default' ? ` --name ${flags.name}` : ''}\n`,
       );
     else process.stderr.write(`vpn: ${printable(err.message)}\n`);
     return code;
@@ -423,12 +459,33 @@ async function statusCommand(flags: { json?: boolean; name: string }): Promise<n
 
 async function disconnectCommand(flags: { name: string; json?: boolean }): Promise<number> {
   try {
-    await request(controlSocketPath(runtimeDir(), flags.name), { cmd: 'disconnect' });
+    await request(tunnelSocketPath(flags.name), { cmd: 'disconnect' });
     if (flags.json) process.stdout.write(JSON.stringify({ disconnected: true }) + '\n');
     else process.stderr.write('Disconnected; routes and DNS restored.\n');
     return EXIT.OK;
   } catch (e) {
-    const err = e as VpnError;
+    let err = e as VpnError;
+    // Not running: undo what a dead tunnel left behind (checked replay of its journal).
+    if (err instanceof VpnError && err.code === 'ERR_CONTROL') {
+      try {
+        const left = await restoreLeftovers(flags.name);
+        if (left) {
+          if (flags.json)
+            process.stdout.write(
+              printableJson({ disconnected: false, restored: left.changes }) + '\n',
+            );
+          else
+            process.stderr.write(
+              printable(
+                `Tunnel ${flags.name} was not running; restored the host changes it left: ${left.changes.join('; ')}`,
+              ) + '\n',
+            );
+          return EXIT.OK;
+        }
+      } catch (e2) {
+        err = e2 as VpnError;
+      }
+    }
     const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
     // With --json every outcome is one JSON line on stdout, failures included.
     if (flags.json)
@@ -494,11 +551,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--eap-only',
-      'accept a gateway that proves itself only through a mutual EAP method (RFC 5998), without a certificate',
+      'accept a gateway that proves itself only through EAP-TLS (RFC 5998), without AUTH: password methods are never used with it',
     )
     .option(
       '--no-host-check',
-      "do not require the gateway's certificate to name the host we dialled (its IKE identity is still checked)",
+      "do not require the gateway's certificate to name the host we dialled; needs --remote-id, the identity it must carry instead",
     )
     .addOption(
       new Option(

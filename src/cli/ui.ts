@@ -140,6 +140,15 @@ export class Ui {
         else this.line(text);
         break;
       }
+      case 'warning':
+        if (this.mode === 'json') this.json({ event: 'warning', message: e.message });
+        else if (this.mode === 'plain') this.line(`warning: ${e.message}`);
+        else if (this.spinner?.isSpinning) {
+          this.spinner.clear();
+          process.stderr.write(`warning: ${e.message}\n`);
+          this.spinner.render();
+        } else process.stderr.write(`warning: ${e.message}\n`);
+        break;
       case 'down':
         if (this.mode === 'json') {
           this.json({

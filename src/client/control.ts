@@ -4,8 +4,11 @@
  */
 import { createServer, createConnection } from 'node:net';
 import type { Server } from 'node:net';
-import { chmodSync, mkdirSync, unlinkSync, existsSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync, existsSync } from 'node:fs';
+import { ensurePrivateDir, ensureRuntimeDir, runtimeDir } from '../config/load.js';
 import { VpnError } from '../core/errors.js';
+import { NetConfigurator, defaultRunner, describeEntry, readJournal } from '../tun/netcfg.js';
+import type { CommandRunner, JournalContext } from '../tun/netcfg.js';
 
 export type ControlRequest = { cmd: 'status' } | { cmd: 'disconnect' };
 export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
@@ -27,8 +30,12 @@ export class ControlServer {
     path: string,
     handler: (req: ControlRequest) => Promise<unknown>,
   ): Promise<ControlServer> {
-    mkdirSync(path.slice(0, path.lastIndexOf('/')), { recursive: true, mode: 0o700 });
+    // The directory must be ours alone: otherwise someone could replace the socket.
+    ensurePrivateDir(path.slice(0, path.lastIndexOf('/')), 'runtime directory');
     if (existsSync(path)) {
+      if (!lstatSync(path).isSocket()) {
+        throw new VpnError('ERR_CONTROL', `${path} is in the way and is not a control socket`);
+      }
       // A live tunnel with this name answers; a stale socket from a killed process does not.
       if (await isAlive(path)) {
         throw new VpnError(
@@ -122,4 +129,77 @@ export function request(path: string, req: ControlRequest, timeoutMs = 15000): P
       );
     });
   });
+}
+
+/** Tunnel names (`--name`): they become file names in the runtime directory. */
+export function checkTunnelName(name: string): void {
+  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(name) || name === '.' || name === '..') {
+    throw new VpnError(
+      'ERR_CONFIG',
+      `invalid tunnel name ${JSON.stringify(name).slice(0, 40)}: letters, digits, _ . - only`,
+    );
+  }
+}
+
+/** Where the runtime files of tunnel `name` live (see `ensureRuntimeDir`). */
+export function tunnelJournalPath(name: string, dir: string = runtimeDir()): string {
+  checkTunnelName(name);
+  return `${dir}/${name}.journal`;
+}
+
+/**
+ * The control socket of tunnel `name`, for `status`/`disconnect`: the runtime directory, when it
+ * exists, must be ours alone (else the socket could be someone else's).
+ * @throws VpnError ERR_CONFIG (bad name) / ERR_PRIVILEGE (directory refused).
+ */
+export function tunnelSocketPath(name: string, dir: string = runtimeDir()): string {
+  checkTunnelName(name);
+  if (existsSync(dir)) ensureRuntimeDir(dir);
+  return controlSocketPath(dir, name);
+}
+
+/** Options of `findLeftovers` / `restoreLeftovers` (tests inject them). */
+export interface LeftoverOptions extends JournalContext {
+  /** Runtime directory (default `runtimeDir()`). */
+  dir?: string;
+  run?: CommandRunner;
+}
+
+/** Host changes a dead tunnel left behind (its journal, validated). */
+export interface Leftovers {
+  journal: string;
+  /** One line per change, oldest first ("route 0.0.0.0/1 dev vpn0"). */
+  changes: string[];
+}
+
+/**
+ * The host changes tunnel `name` left in place when it died without cleaning up (kill -9, OOM):
+ * its journal, read and checked like a replay would (`readJournal`: private directory, file of
+ * ours, every entry valid). Undefined when there is none or its process still runs.
+ * @throws VpnError ERR_PRIVILEGE / ERR_NETCFG when the directory or the journal is refused.
+ */
+export function findLeftovers(name: string, opts: LeftoverOptions = {}): Leftovers | undefined {
+  const dir = opts.dir ?? runtimeDir();
+  const journal = tunnelJournalPath(name, dir);
+  if (!existsSync(dir)) return undefined;
+  ensureRuntimeDir(dir);
+  const j = readJournal(journal, opts);
+  if (!j || j.alive || j.entries.length === 0) return undefined;
+  return { journal, changes: j.entries.map(describeEntry) };
+}
+
+/**
+ * Undoes what dead tunnel `name` left in place, through the same checked replay as a new
+ * `connect` (`NetConfigurator.recover`). Returns what was restored, or undefined when nothing was
+ * left (or its process still runs).
+ * @throws VpnError ERR_PRIVILEGE / ERR_NETCFG when the directory or the journal is refused.
+ */
+export async function restoreLeftovers(
+  name: string,
+  opts: LeftoverOptions = {},
+): Promise<Leftovers | undefined> {
+  const left = findLeftovers(name, opts);
+  if (!left) return undefined;
+  await NetConfigurator.recover(left.journal, opts.run ?? defaultRunner, opts);
+  return left;
 }

@@ -19,6 +19,9 @@ import * as tls from 'node:tls';
 import { VpnError, type ErrorCode } from '../core/errors.js';
 import { NOOP_LOGGER, type Logger } from '../core/log.js';
 import type { AsyncEapMethod } from '../eap/types.js';
+import { formatIdentity, type Identity } from '../ike/identity.js';
+import { matchesIdentity } from '../ike/auth/cert-identity.js';
+import { Certificate } from '../pki/x509.js';
 
 /** EAP method type of EAP-TLS (RFC 5216 §3.1). */
 export const EAP_TYPE_TLS = 13;
@@ -73,12 +76,16 @@ export interface EapTlsOptions {
   /** The private key of `cert[0]`. */
   key?: KeyObject;
   /**
-   * The name (DNS name or IP address) the server's certificate must carry. Leaving it out is
-   * refused unless `allowAnyServerName` is set: then any name signed by a trusted CA passes.
+   * The name (DNS name or IP address) the server's certificate must carry (RFC 5216 §5.2).
+   * At least one of `serverName` and `serverIdentity` is required: a certificate is never
+   * accepted for its CA alone.
    */
   serverName?: string;
-  /** Explicitly accept any server name when `serverName` is undefined. */
-  allowAnyServerName?: boolean;
+  /**
+   * The gateway's IKE identity (--remote-id) the server's certificate must also carry, as the
+   * gateway's own certificate would (RFC 4945 §3.1).
+   */
+  serverIdentity?: Identity;
   /** Lowest TLS version (default TLSv1.2). */
   minVersion?: EapTlsVersion;
   /**
@@ -205,10 +212,10 @@ class EapTlsPeer implements AsyncEapMethod {
     }
     this.#fragmentSize = fragmentSize;
 
-    if (opts.serverName === undefined && opts.allowAnyServerName !== true) {
+    if (opts.serverName === undefined && opts.serverIdentity === undefined) {
       throw new VpnError(
         'ERR_CONFIG',
-        'EAP-TLS needs the name the server certificate must carry (serverName), or allowAnyServerName',
+        'EAP-TLS needs the name (serverName) or the identity (serverIdentity) the server certificate must carry',
       );
     }
     if (opts.serverName?.length === 0) {
@@ -267,13 +274,17 @@ class EapTlsPeer implements AsyncEapMethod {
       );
     }
     const serverName = opts.serverName;
+    const serverIdentity = opts.serverIdentity;
     const tlsOptions: tls.ConnectionOptions = {
       secureContext,
-      // The chain must lead to one of `ca` (the context's only trust anchors).
+      // The chain must lead to one of `ca` (the context's only trust anchors). OpenSSL also
+      // checks the TLS server purpose: an extendedKeyUsage must allow serverAuth.
       rejectUnauthorized: true,
-      // RFC 5216 §5.2: the peer checks the server's identity; node's own check with our name.
+      // RFC 5216 §5.2: the peer checks the server's identity: its name (node's own check) and
+      // the gateway's IKE identity.
       checkServerIdentity: (_host, cert) =>
-        serverName === undefined ? undefined : tls.checkServerIdentity(serverName, cert),
+        checkServer(cert, serverName, serverIdentity) ??
+        (serverName === undefined ? undefined : tls.checkServerIdentity(serverName, cert)),
     };
     // SNI carries DNS names only (RFC 6066 §3).
     if (serverName !== undefined && isIP(serverName) === 0) tlsOptions.servername = serverName;
@@ -819,6 +830,45 @@ const CLIENT_CERT_ALERTS = new Set([
   'certificate required',
 ]);
 
+/**
+ * Our own check of the server's end-entity certificate, after OpenSSL verified the chain and the
+ * TLS server purpose (an extendedKeyUsage must allow serverAuth, RFC 5280 §4.2.1.12; a client
+ * certificate fails there as INVALID_PURPOSE): the gateway's IKE identity, when we know it. An
+ * Error for node:tls (it ends the handshake with it), undefined when it passes.
+ */
+function checkServer(
+  peer: tls.PeerCertificate,
+  serverName: string | undefined,
+  serverIdentity: Identity | undefined,
+): Error | undefined {
+  if (serverIdentity === undefined) return undefined;
+  let leaf: Certificate;
+  try {
+    leaf = Certificate.fromDer(new Uint8Array(peer.raw));
+  } catch (e) {
+    return new TlsServerCertError(
+      'ERR_CERT',
+      `cannot parse the server's certificate: ${errorMessage(e)}`,
+    );
+  }
+  if (!matchesIdentity(leaf, serverIdentity)) {
+    return new TlsServerCertError(
+      'ERR_CERT_NAME',
+      `the server's certificate "${leaf.describe()}" does not carry the gateway's identity "${formatIdentity(serverIdentity)}"${serverName === undefined ? '' : ` (it was also to name ${serverName})`}`,
+    );
+  }
+  return undefined;
+}
+
+/** A refusal of the server's certificate by our own checks, carrying the error code to report. */
+class TlsServerCertError extends Error {
+  readonly vpnCode: ErrorCode;
+  constructor(vpnCode: ErrorCode, message: string) {
+    super(message);
+    this.vpnCode = vpnCode;
+  }
+}
+
 /** Turns a node:tls error into the VpnError the CLI maps to an exit code. */
 function mapTlsError(e: unknown, serverName: string | undefined, haveCert: boolean): VpnError {
   const err = e instanceof Error ? e : new Error(String(e));
@@ -826,6 +876,13 @@ function mapTlsError(e: unknown, serverName: string | undefined, haveCert: boole
   const c = typeof code === 'string' ? code : '';
   const make = (codeOut: ErrorCode, message: string): VpnError =>
     new VpnError(codeOut, `EAP-TLS: ${message}`, { cause: err });
+  if (err instanceof TlsServerCertError) return make(err.vpnCode, err.message);
+  if (c === 'INVALID_PURPOSE') {
+    return make(
+      'ERR_CERT',
+      `the server's certificate is not meant for a TLS server: its extended key usage lacks serverAuth (${c}: ${err.message}); a client certificate cannot stand for the gateway`,
+    );
+  }
   if (UNTRUSTED_CODES.has(c)) {
     return make(
       'ERR_CERT_UNTRUSTED',

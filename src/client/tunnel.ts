@@ -9,186 +9,80 @@
  *
  * Every exit path (disconnect, signal, gateway DELETE, fatal error) goes through `teardown()`,
  * which restores routes, addresses and DNS from the NetConfigurator's journal.
+ *
+ * The packets themselves go through one `DataPath` (./datapath.ts: the JavaScript ESP engine or
+ * the native threaded data plane); the clock, timers, TUN device, socket and host configurator
+ * come from `TunnelOptions.io` (./io.ts), so tests run a whole tunnel in memory.
  */
-import { lookup } from 'node:dns/promises';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { VpnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { NOOP_LOGGER } from '../core/log.js';
 import type { Random } from '../core/random.js';
-import { EspEngine } from '../esp/engine.js';
-import type { TrafficSelectorRange } from '../esp/policy.js';
 import type { TrafficSelector } from '../ike/codec/index.js';
 import { parseIdentity } from '../ike/identity.js';
-import type { Identity } from '../ike/identity.js';
 import { DEFAULT_RETRANSMIT, IkeSession, emptyIkeCounters } from '../ike/session.js';
 import type {
   EstablishedInfo,
   IkeEvent,
   IkeOutput,
   IkeSessionConfig,
-  RetransmitPolicy,
   TimerId,
 } from '../ike/session.js';
-import type { ProposalSpec } from '../ike/sa/proposals.js';
 import {
   DEFAULT_ESP_PROPOSALS,
   DEFAULT_IKE_PROPOSALS,
   parseProposals,
 } from '../ike/sa/proposals.js';
 import { anyTs, tsFromCidr } from '../ike/sa/traffic-selectors.js';
-import { UdpTransport, localAddressFor } from '../net/udp.js';
-import type { DatagramTransport, UdpCounters, UdpEndpoint } from '../net/udp.js';
-import { DataPlaneTransport } from '../net/dataplane-transport.js';
-import { dataPlaneStatus } from '../fastpath/dataplane.js';
-import { nativeEspSupports } from '../esp/native.js';
-import type { DataPlaneStats } from '../fastpath/dataplane.js';
-import { openTun } from '../tun/linux.js';
+import type { UdpEndpoint } from '../net/udp.js';
 import type { TunDevice } from '../tun/tun.js';
-import { NetConfigurator } from '../tun/netcfg.js';
-import { cidrContainsBytes, rangeToCidrs } from './routes.js';
-import { credentialsForAttempt } from './auth.js';
-import type { AttemptAuth, Credentials } from './auth.js';
-import { parseIpAddress } from '../core/ip.js';
+import { planTunnelRoutes } from './routes.js';
+import { checkCredentials, credentialsForAttempt } from './auth.js';
+import type { AttemptAuth } from './auth.js';
+import { openDataPath } from './datapath.js';
+import type { DataPath } from './datapath.js';
+import { defaultMtu, installKillSwitch, installRoutes, toRange } from './host.js';
+import { NamedTimers, realIo } from './io.js';
+import type { HostNetwork, TunnelIo } from './io.js';
 
-export interface TunnelOptions {
-  /** Gateway host name or IP address. */
-  gateway: string;
-  /** Gateway IKE port (500; NAT-T floats to 4500). */
-  port?: number;
-  /** Our identity (IDi). Defaults to our local IP address, as strongSwan does. */
-  localId?: string;
-  /** Our identity as an IKE Identity (e.g. a certificate's subject DN); wins over `localId`. */
-  localIdentity?: Identity;
-  /** Expected gateway identity (IDr); also sent to select a gateway config. */
-  remoteId?: string;
-  /** Our credentials and how the gateway's are checked. */
-  credentials: Credentials;
-  /** Largest IP datagram for IKE messages before fragmenting (RFC 7383; default 1280). */
-  ikeFragmentSize?: number;
-  ikeProposals?: string;
-  espProposals?: string;
-  /** Configure DNS from the gateway's configuration payload. */
-  dns?: 'auto' | 'off';
-  /** NAT-T keepalive interval in ms (RFC 3948 §4: default 20 s). */
-  keepaliveMs?: number;
-  retransmit?: Partial<RetransmitPolicy>;
-  /** TUN MTU; default accounts for IPv4 + UDP + ESP(GCM) overhead on a 1500-byte path. */
-  mtu?: number;
-  tunName?: string;
-  /** Reconnect attempts after the IKE SA is lost once up (default 3; 'forever'; 0 = exit). */
-  retry?: number | 'forever';
-  /** IKE SA lifetime before we rekey it, in ms (0 = only the gateway rekeys; default 3.5 h). */
-  ikeRekeyMs?: number;
-  /** CHILD_SA lifetime before we rekey it, in ms (0 = only the gateway rekeys; default 50 min). */
-  rekeyMs?: number;
-  /**
-   * Use the native data plane (its own threads for TUN → ESP → UDP and back) when the addon is
-   * built, else the native batched ESP calls from JavaScript (default true; VPN_FAST_PATH=0 turns
-   * both off: everything in JavaScript).
-   */
-  fastPath?: boolean;
-  /** Rekey the CHILD_SA after this many bytes / packets in either direction (RFC 4301 §4.4.2.1). */
-  rekeyBytes?: number;
-  rekeyPackets?: number;
-  /** Dead peer detection idle time in ms (0 = off; default 30 s). */
-  dpdMs?: number;
-  /** Request an IPv6 virtual address too. */
-  ip6?: boolean;
-  /** Remote networks to ask for (default 0.0.0.0/0; the gateway narrows). */
-  remoteNetworks?: string[];
-  /**
-   * Kill switch: from the start of `connect` until the process ends, traffic that the tunnel does
-   * not carry is dropped (unreachable routes under ours), never sent outside it.
-   */
-  killSwitch?: boolean;
-  /** How often to check whether the network under the tunnel changed (ms; 0 = never; 1 s). */
-  pathCheckMs?: number;
-  /** Announce MOBIKE and roam with it (default true). */
-  mobike?: boolean;
-  /** Journal of host changes, to undo after a crash. */
-  journalPath?: string;
-  /** Where the resolv.conf backup and journal live when no path is given. */
-  stateDir?: string;
-  /** Inject for tests; production uses node:crypto. */
-  random?: Random;
-  logger?: Logger;
-}
+import type { TunnelEvent, TunnelOptions, TunnelStatus, TunnelSummary } from './tunnel-types.js';
 
-export type TunnelStage = 'resolving' | 'ike-sa-init' | 'ike-auth' | 'configuring';
+export { DEFAULT_MTU } from './host.js';
+export type {
+  TunnelEvent,
+  TunnelOptions,
+  TunnelStage,
+  TunnelStatus,
+  TunnelSummary,
+} from './tunnel-types.js';
+export type { HostNetwork, TunnelIo, Timers } from './io.js';
 
-export interface TunnelSummary {
-  gateway: string;
-  gatewayAddress: string;
-  device: string;
-  mtu: number;
-  virtualIp4?: string;
-  virtualIp6?: string;
-  dns: string[];
-  domains: string[];
-  routes: string[];
-  ike: EstablishedInfo;
-  connectMs: number;
-  /**
-   * Which ESP implementation carries the traffic: the native data plane's threads, native batched
-   * ESP called from JavaScript, or JavaScript alone.
-   */
-  espPath: 'threaded' | 'native' | 'js';
-}
-
-export type TunnelEvent =
-  | { type: 'stage'; stage: TunnelStage; detail?: string }
-  | { type: 'up'; summary: TunnelSummary }
-  | { type: 'nat'; natHere: boolean; natThere: boolean }
-  | { type: 'rekeyed'; what: 'child' | 'ike'; by: 'us' | 'peer'; proposal: string }
-  | { type: 'reconnecting'; attempt: number; inMs: number; reason: string }
-  /** The network under the tunnel changed and MOBIKE moved the SAs (RFC 4555). */
-  | { type: 'roamed'; local: string; remote: string; by: 'us' | 'peer' }
-  | { type: 'down'; error?: VpnError; byPeer: boolean };
-
-export interface TunnelStatus {
-  state: 'connecting' | 'up' | 'reconnecting' | 'closing' | 'down';
-  summary?: TunnelSummary;
-  uptimeMs?: number;
-  ike: IkeSession['counters'];
-  esp: Record<string, number>;
-  tun?: ReturnType<TunDevice['stats']>;
-  udp?: UdpCounters;
-  /** The native data plane's own counters, when it carries ESP. */
-  dataplane?: DataPlaneStats;
-  keepalivesSent: number;
-}
+type TimerKey =
+  TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway' | 'stable' | 'close';
 
 const nodeRandom: Random = { bytes: (n) => new Uint8Array(randomBytes(n)) };
-
-/** Default TUN MTU: 1500 − IPv4(20) − UDP(8) − ESP hdr(8) − IV(8) − pad/trailer(≤5) − ICV(16), rounded down to 4. */
-export const DEFAULT_MTU = 1432;
-/** ESP header (8) + IV (8) + worst-case padding and trailer (5) + ICV (16) + 3 to round. */
-const ESP_OVERHEAD = 40;
 
 export class Tunnel {
   private readonly opts: TunnelOptions;
   private readonly log: Logger;
+  private readonly io: TunnelIo;
   private readonly listeners: ((e: TunnelEvent) => void)[] = [];
   private session: IkeSession | undefined;
-  private readonly engine: EspEngine;
-  private udp: DatagramTransport | undefined;
-  /** The native data plane, when it carries ESP (then `udp` is it, too). */
-  private dp: DataPlaneTransport | undefined;
+  /** Carries ESP (and sends IKE): the JavaScript engine or the native threaded plane. */
+  private dp: DataPath | undefined;
   private tun: TunDevice | undefined;
-  private netcfg: NetConfigurator | undefined;
-  private readonly timers = new Map<
-    TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway',
-    NodeJS.Timeout
-  >();
-  private state: TunnelStatus['state'] = 'connecting';
+  private netcfg: HostNetwork | undefined;
+  private readonly timers: NamedTimers<TimerKey>;
+  private stateValue: TunnelStatus['state'] = 'connecting';
   private summary: TunnelSummary | undefined;
   private upAt = 0;
   private startedAt = 0;
   private gatewayAddress = '';
   private lastSentAt = 0;
   private keepalivesSent = 0;
+  private saInstallErrors = 0;
   private tearingDown: Promise<void> | undefined;
   private connectResolve: ((s: TunnelSummary) => void) | undefined;
   private connectReject: ((e: VpnError) => void) | undefined;
@@ -198,11 +92,8 @@ export class Tunnel {
 
   constructor(opts: TunnelOptions) {
     this.opts = opts;
-    this.engine = new EspEngine({
-      ...(opts.rekeyBytes ? { bytes: opts.rekeyBytes } : {}),
-      ...(opts.rekeyPackets ? { packets: opts.rekeyPackets } : {}),
-      native: { enabled: opts.fastPath !== false },
-    });
+    this.io = { ...realIo(), ...opts.io };
+    this.timers = new NamedTimers<TimerKey>(this.io.timers);
     this.random = opts.random ?? nodeRandom;
     this.log = opts.logger ?? NOOP_LOGGER;
     this.closed = new Promise((resolve) => {
@@ -210,46 +101,18 @@ export class Tunnel {
     });
   }
 
+  /** The tunnel's state; the data path seals TUN packets only while it is 'up'. */
+  private get state(): TunnelStatus['state'] {
+    return this.stateValue;
+  }
+
+  private set state(s: TunnelStatus['state']) {
+    this.stateValue = s;
+    this.dp?.setCarrying(s === 'up');
+  }
+
   on(listener: (e: TunnelEvent) => void): void {
     this.listeners.push(listener);
-  }
-
-  /**
-   * The TUN MTU when none is given: what fits in one packet of the link towards the gateway after
-   * the outer IP, UDP and ESP overhead (so ESP packets are never IP-fragmented), at most
-   * DEFAULT_MTU (a 1500-byte path).
-   */
-  private async defaultMtu(netcfg: NetConfigurator, gateway: string): Promise<number> {
-    const v6 = gateway.includes(':');
-    const overhead = (v6 ? 40 : 20) + 8 + ESP_OVERHEAD;
-    try {
-      const r = await netcfg.getRouteTo(gateway);
-      const link = await netcfg.linkMtu(r.dev);
-      if (link === undefined) return DEFAULT_MTU;
-      const fit = Math.floor((link - overhead) / 4) * 4;
-      if (fit < DEFAULT_MTU) this.log.info('tun', `link ${r.dev} has MTU ${link}: TUN MTU ${fit}`);
-      return Math.max(576, Math.min(DEFAULT_MTU, fit));
-    } catch {
-      return DEFAULT_MTU;
-    }
-  }
-
-  /**
-   * Blocks everything but the path to the gateway before IKE starts: the gateway keeps its host
-   * route; the rest of IPv4 and IPv6 hits `unreachable` routes until tunnel routes cover it.
-   */
-  private async installKillSwitch(netcfg: NetConfigurator, gateway: string): Promise<void> {
-    await netcfg.addHostRouteVia(gateway);
-    await netcfg.addBlockRoute('0.0.0.0/1');
-    await netcfg.addBlockRoute('128.0.0.0/1');
-    try {
-      await netcfg.addBlockRoute('::/1');
-      await netcfg.addBlockRoute('8000::/1');
-    } catch (e) {
-      // No IPv6 on this host: nothing can leak over it.
-      this.log.debug('tun', `kill switch: no IPv6 routes (${(e as Error).message})`);
-    }
-    this.log.info('tun', 'kill switch on: traffic outside the tunnel is blocked');
   }
 
   private emit(e: TunnelEvent): void {
@@ -268,7 +131,7 @@ export class Tunnel {
    * (host left as it was) otherwise.
    */
   async connect(): Promise<TunnelSummary> {
-    this.startedAt = Date.now();
+    this.startedAt = this.io.now();
     const opts = this.opts;
     // Parse configuration first: config errors must not leave anything behind.
     const ikeProposals = parseProposals(opts.ikeProposals ?? DEFAULT_IKE_PROPOSALS, 'ike');
@@ -277,30 +140,44 @@ export class Tunnel {
       ? opts.remoteNetworks.map((c) => tsFromCidr(c))
       : anyTs(opts.ip6 === true);
     const remoteId = opts.remoteId === undefined ? undefined : parseIdentity(opts.remoteId);
+    checkCredentials(opts.credentials, remoteId);
 
     try {
       this.emit({ type: 'stage', stage: 'resolving', detail: opts.gateway });
-      this.gatewayAddress = await resolveGateway(opts.gateway);
+      this.gatewayAddress = await this.io.resolve(opts.gateway);
       const port = opts.port ?? 500;
       const remote: UdpEndpoint = { address: this.gatewayAddress, port };
-      const localAddress = await localAddressFor(remote);
+      const localAddress = await this.io.localAddressFor(remote);
       this.localAddress = localAddress;
       const localId = opts.localIdentity ?? parseIdentity(opts.localId ?? localAddress);
 
       // Open the TUN device before talking to the gateway: a missing privilege fails fast.
-      this.netcfg = new NetConfigurator({
+      this.netcfg = this.io.hostNetwork({
         logger: this.log,
         ...(opts.journalPath ? { journalPath: opts.journalPath } : {}),
       });
-      const mtu = opts.mtu ?? (await this.defaultMtu(this.netcfg, remote.address));
-      if (opts.killSwitch) await this.installKillSwitch(this.netcfg, remote.address);
-      this.tun = openTun({ name: opts.tunName ?? 'vpn%d', mtu });
+      const mtu = opts.mtu ?? (await defaultMtu(this.netcfg, remote.address, this.log));
+      if (opts.killSwitch) await installKillSwitch(this.netcfg, remote.address, this.log);
+      this.tun = this.io.openTun({ name: opts.tunName ?? 'vpn%d', mtu });
 
-      this.udp = await this.openTransport(
-        isIP(this.gatewayAddress) === 6 ? 6 : 4,
-        this.tun,
+      this.dp = await openDataPath({
+        io: this.io,
+        family: isIP(this.gatewayAddress) === 6 ? 6 : 4,
+        tun: this.tun,
         espProposals,
-      );
+        fastPath: opts.fastPath !== false,
+        limits: {
+          ...(opts.rekeyBytes ? { bytes: opts.rekeyBytes } : {}),
+          ...(opts.rekeyPackets ? { packets: opts.rekeyPackets } : {}),
+        },
+        events: {
+          onIke: (data, from) => this.feed({ kind: 'datagram', data, from }),
+          onRekeyNeeded: (spi) => this.onRekeyNeeded(spi),
+          onFailure: (err) => this.onDataPathFailure(err),
+          onSocketError: (err) => this.log.warn('net', `socket error: ${err.message}`),
+        },
+        log: this.log,
+      });
 
       this.sessionConfig = {
         localId,
@@ -325,14 +202,10 @@ export class Tunnel {
         this.connectResolve = resolve;
         this.connectReject = reject;
       });
-      if (!this.dp) {
-        this.tun.onPackets((pkts) => this.onTunPackets(pkts));
-        this.tun.onError?.((err) => this.onDataPathFailure(err));
-      }
       this.remote = remote;
       this.feed({
         kind: 'start',
-        local: { address: localAddress, port: this.udp.localPort },
+        local: { address: localAddress, port: this.dp.localPort },
         remote,
       });
       return await done;
@@ -345,63 +218,19 @@ export class Tunnel {
   }
 
   /**
-   * The socket and data path: the native data plane when it is built and allowed (its threads
-   * move ESP between the TUN device and the socket; JavaScript sees IKE only), else node:dgram
-   * with ESP through the EspEngine.
-   */
-  private async openTransport(
-    family: 4 | 6,
-    tun: TunDevice,
-    espProposals: ProposalSpec[],
-  ): Promise<DatagramTransport> {
-    const handlers = {
-      onIke: (data: Uint8Array, from: UdpEndpoint) => this.feed({ kind: 'datagram', data, from }),
-      onEsp: (data: Uint8Array) => this.onEsp(data),
-      onError: (err: Error) => this.log.warn('net', `socket error: ${err.message}`),
-    };
-    const status =
-      this.opts.fastPath === false
-        ? { available: false as const, reason: 'turned off' }
-        : tun.fd === undefined
-          ? { available: false as const, reason: 'the TUN device has no descriptor' }
-          : // The data plane implements the AEAD transforms; for anything else (AES-CBC with
-            // HMAC, say) ESP stays on the JavaScript path.
-            !espProposals.every((p) => p.encr.every((a) => nativeEspSupports(a.id)))
-            ? { available: false as const, reason: 'an ESP proposal it does not implement' }
-            : dataPlaneStatus();
-    if (status.available && tun.fd !== undefined) {
-      const dp = DataPlaneTransport.open(
-        family,
-        0,
-        {
-          ...handlers,
-          // A thread of the data plane stopped (the TUN device or the socket failed).
-          onError: (err) => this.onDataPathFailure(err),
-          onRekeyNeeded: (spi) => this.onRekeyNeeded(spi),
-        },
-        {
-          ...(this.opts.rekeyBytes ? { bytes: this.opts.rekeyBytes } : {}),
-          ...(this.opts.rekeyPackets ? { packets: this.opts.rekeyPackets } : {}),
-        },
-      );
-      dp.attachTun(tun.fd);
-      this.dp = dp;
-      this.log.debug('esp', 'ESP on the native data plane (two threads)');
-      return dp;
-    }
-    if (!status.available) this.log.debug('esp', `native data plane not used: ${status.reason}`);
-    return UdpTransport.open(family, 0, handlers);
-  }
-
-  /**
    * The data path cannot carry traffic any more (the TUN device was deleted under us, a data
    * plane thread hit a fatal socket error): tell the gateway and restore the host. ERR_NETCFG:
    * the host's network changed under the tunnel (exit 9), not a missing privilege.
    */
   private onDataPathFailure(err: Error): void {
     this.log.error('tun', err.message);
+    this.closeWithError(new VpnError('ERR_NETCFG', err.message, { cause: err }));
+  }
+
+  /** Ends the tunnel with `err`: DELETE to the gateway when the IKE SA lives, then teardown. */
+  private closeWithError(err: VpnError): void {
     if (this.state === 'closing' || this.state === 'down') return;
-    this.pendingError = new VpnError('ERR_NETCFG', err.message, { cause: err });
+    this.pendingError = err;
     if (this.session && this.session.state !== 'closed') {
       this.state = 'closing';
       this.feed({ kind: 'close' });
@@ -442,6 +271,7 @@ export class Tunnel {
         onFailure: (error) => this.feed({ kind: 'eapFailed', error }),
       },
       this.log,
+      base.remoteId,
     );
     this.attemptAuth = attempt;
     return new IkeSession(
@@ -461,28 +291,26 @@ export class Tunnel {
    * TUN device, routes and DNS (break-before-make, strongSwan 5.9's default).
    */
   private scheduleReauth(lifetimeS: number | undefined): void {
-    this.clearTimer('reauth');
+    this.timers.clear('reauth');
     if (lifetimeS === undefined || lifetimeS <= 0) return;
     // At 85-90 % of the lifetime, so a slow handshake still finishes in time.
     const ms = Math.max(1000, lifetimeS * 1000 * (0.85 + 0.05 * Math.random()));
-    this.timers.set(
-      'reauth',
-      setTimeout(() => {
-        this.timers.delete('reauth');
-        if (this.state !== 'up' || !this.session) return;
-        this.log.info(
-          'ike',
-          `reauthenticating: the gateway's AUTH_LIFETIME of ${lifetimeS} s is ending`,
-        );
-        this.reauthing = true;
-        this.feed({ kind: 'close' });
-      }, ms),
-    );
+    this.timers.set('reauth', ms, () => {
+      if (this.state !== 'up' || !this.session) return;
+      this.log.info(
+        'ike',
+        `reauthenticating: the gateway's AUTH_LIFETIME of ${lifetimeS} s is ending`,
+      );
+      this.reauthing = true;
+      this.feed({ kind: 'close' });
+    });
   }
 
   private reauthing = false;
 
   private onSessionClosed(error: VpnError | undefined, byPeer: boolean): void {
+    // Not up any more: the tunnel has not stayed up long enough to count as stable.
+    this.timers.clear('stable');
     if (this.reauthing && !this.userClosing) {
       this.reauthing = false;
       this.state = 'reconnecting';
@@ -509,6 +337,7 @@ export class Tunnel {
       this.userClosing ||
       !wasUp ||
       !retriable ||
+      this.pendingError !== undefined ||
       (retry !== 'forever' && this.reconnectAttempts >= retry)
     ) {
       void this.teardown(error, byPeer);
@@ -523,22 +352,16 @@ export class Tunnel {
       inMs,
       reason: error.message,
     });
-    this.timers.set(
-      'reconnect',
-      setTimeout(() => {
-        this.timers.delete('reconnect');
-        void this.restartSession();
-      }, inMs),
-    );
+    this.timers.set('reconnect', inMs, () => void this.restartSession());
   }
 
   private async restartSession(): Promise<void> {
     const remote = this.remote;
     const cfg = this.sessionConfig;
-    if (!remote || !cfg || !this.udp || this.state !== 'reconnecting') return;
+    if (!remote || !cfg || !this.dp || this.state !== 'reconnecting') return;
     let local: string;
     try {
-      local = await localAddressFor(remote);
+      local = await this.io.localAddressFor(remote);
       this.localAddress = local;
     } catch (e) {
       // No route to the gateway right now (e.g. no network): count it as a failed attempt.
@@ -549,13 +372,28 @@ export class Tunnel {
       return;
     }
     this.session = this.newSession(cfg);
-    this.feed({ kind: 'start', local: { address: local, port: this.udp.localPort }, remote });
+    this.feed({ kind: 'start', local: { address: local, port: this.dp.localPort }, remote });
+  }
+
+  /**
+   * The retry budget (`--retry`) is given back only once the tunnel has stayed up for
+   * `stableMs` (default 60 s, two DPD intervals): a gateway that accepts every new IKE SA and
+   * then deletes it (or a path that dies right after each handshake) runs the budget out
+   * instead of reconnecting forever.
+   */
+  private scheduleStable(): void {
+    const ms = this.opts.stableMs ?? 60000;
+    this.timers.set('stable', ms, () => {
+      if (this.state !== 'up') return;
+      if (this.reconnectAttempts > 0)
+        this.log.debug('ike', `up for ${ms / 1000} s: reconnect attempts count from zero again`);
+      this.reconnectAttempts = 0;
+    });
   }
 
   private async onReestablished(info: EstablishedInfo): Promise<void> {
     const prev = this.summary;
     const cfg = info.config;
-    this.reconnectAttempts = 0;
     if (
       prev &&
       prev.virtualIp4 === cfg.ip4 &&
@@ -563,8 +401,7 @@ export class Tunnel {
     ) {
       // Same virtual IP: addresses, routes and DNS are already right.
       this.state = 'up';
-      if (!this.timers.has('keepalive')) this.scheduleKeepalive();
-      if (!this.timers.has('path')) this.schedulePathCheck();
+      this.startUpTimers();
       this.summary = { ...prev, ike: info };
       this.emit({ type: 'up', summary: this.summary });
       return;
@@ -578,14 +415,16 @@ export class Tunnel {
     const s: TunnelStatus = {
       state: this.state,
       ike: this.session?.counters ?? emptyIkeCounters(),
-      esp: this.dp ? dataPlaneCounters(this.dp) : this.engine.counters(),
+      esp: this.dp?.counters() ?? { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 },
       keepalivesSent: this.keepalivesSent,
+      saInstallErrors: this.saInstallErrors,
     };
     if (this.summary) s.summary = this.summary;
-    if (this.upAt) s.uptimeMs = Date.now() - this.upAt;
+    if (this.upAt) s.uptimeMs = this.io.now() - this.upAt;
     if (this.tun) s.tun = this.tun.stats();
-    if (this.udp) s.udp = this.udp.counters;
-    if (this.dp) s.dataplane = this.dp.stats();
+    if (this.dp) s.udp = this.dp.udpCounters;
+    const dps = this.dp?.dataplaneStats?.();
+    if (dps) s.dataplane = dps;
     return s;
   }
 
@@ -594,7 +433,7 @@ export class Tunnel {
   private feed(input: Parameters<IkeSession['handle']>[0]): void {
     const session = this.session;
     if (!session) return;
-    this.apply(session.handle(input, Date.now()));
+    this.apply(session.handle(input, this.io.now()));
     // ESP follows the gateway's endpoint: NAT-T port floating, MOBIKE, NAT rebinding (§2.23).
     if (this.dp && this.session === session && session.state === 'established')
       this.dp.setPeer(session.remoteEndpoint);
@@ -604,49 +443,25 @@ export class Tunnel {
     for (const o of outputs) {
       switch (o.kind) {
         case 'send':
-          this.lastSentAt = Date.now();
-          this.udp?.sendIke(o.data, o.to, o.nonEspMarker);
+          this.lastSentAt = this.io.now();
+          this.dp?.sendIke(o.data, o.to, o.nonEspMarker);
           break;
-        case 'setTimer': {
-          this.clearTimer(o.timer);
-          const t = setTimeout(
-            () => {
-              this.timers.delete(o.timer);
-              // ESP traffic is proof of life for dead peer detection (RFC 7296 §2.4).
-              const espIn = this.espInAt();
-              if (o.timer === 'dpd' && espIn > 0) this.feed({ kind: 'activity', at: espIn });
-              this.feed({ kind: 'timer', timer: o.timer });
-            },
-            Math.max(0, o.at - Date.now()),
-          );
-          this.timers.set(o.timer, t);
+        case 'setTimer':
+          this.timers.set(o.timer, o.at - this.io.now(), () => {
+            // ESP traffic is proof of life for dead peer detection (RFC 7296 §2.4).
+            const espIn = this.dp?.espInAt(this.io.now()) ?? 0;
+            if (o.timer === 'dpd' && espIn > 0) this.feed({ kind: 'activity', at: espIn });
+            this.feed({ kind: 'timer', timer: o.timer });
+          });
           break;
-        }
         case 'clearTimer':
-          this.clearTimer(o.timer);
+          this.timers.clear(o.timer);
           break;
-        case 'installChild': {
-          this.childTsRemote = o.child.tsRemote;
-          const policy = {
-            local: o.child.tsLocal.map(toRange),
-            remote: o.child.tsRemote.map(toRange),
-          };
-          if (this.dp) {
-            if (this.session) this.dp.setPeer(this.session.remoteEndpoint);
-            this.dp.installChild(o.child.inbound, o.child.outbound, policy);
-          } else {
-            this.engine.addInbound(o.child.inbound);
-            this.engine.setOutbound(o.child.outbound, policy);
-          }
+        case 'installChild':
+          this.installChild(o.child);
           break;
-        }
         case 'removeChild':
-          if (this.dp) {
-            this.dp.removeChild(o.inboundSpi, o.outboundSpi);
-          } else {
-            this.engine.removeInbound(o.inboundSpi);
-            this.engine.removeOutbound(o.outboundSpi);
-          }
+          this.dp?.removeChild(o.inboundSpi, o.outboundSpi);
           break;
         case 'event':
           this.onIkeEvent(o.event);
@@ -655,10 +470,31 @@ export class Tunnel {
     }
   }
 
-  private clearTimer(id: TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway'): void {
-    const t = this.timers.get(id);
-    if (t) clearTimeout(t);
-    this.timers.delete(id);
+  /**
+   * Installs a negotiated CHILD_SA on the data path. A refusal (a ninth inbound SA from a gateway
+   * that rekeys without deleting, an SA the data path cannot build) never escapes: it is counted
+   * and the tunnel ends cleanly with a clear error (DELETE to the gateway, host restored).
+   */
+  private installChild(child: Extract<IkeOutput, { kind: 'installChild' }>['child']): void {
+    const dp = this.dp;
+    if (!dp) return;
+    this.childTsRemote = child.tsRemote;
+    const policy = { local: child.tsLocal.map(toRange), remote: child.tsRemote.map(toRange) };
+    if (this.session) dp.setPeer(this.session.remoteEndpoint);
+    try {
+      dp.installChild(child.inbound, child.outbound, policy);
+    } catch (e) {
+      this.saInstallErrors++;
+      const spi = (child.inbound.spi >>> 0).toString(16).padStart(8, '0');
+      const err = new VpnError(
+        'ERR_IKE_PROTOCOL',
+        `the data path refused CHILD_SA ${spi} (${(e as Error).message}); closing the tunnel`,
+        { cause: e },
+      );
+      this.log.error('esp', err.message);
+      // Not from inside the session's outputs: close once this batch is applied.
+      this.timers.set('close', 0, () => this.closeWithError(err));
+    }
   }
 
   private onIkeEvent(e: IkeEvent): void {
@@ -688,6 +524,10 @@ export class Tunnel {
           by: e.by,
         });
         break;
+      case 'warning':
+        // Something the gateway sent was ignored beyond a bound (src/ike/limits.ts).
+        this.emit({ type: 'warning', message: e.message });
+        break;
       case 'state':
       case 'liveness-check':
         break;
@@ -697,7 +537,7 @@ export class Tunnel {
   private async configureHost(info: EstablishedInfo): Promise<void> {
     const tun = this.tun;
     const netcfg = this.netcfg;
-    if (!tun || !netcfg) return;
+    if (!tun || !netcfg || !this.dp) return;
     this.emit({ type: 'stage', stage: 'configuring', detail: tun.name });
     try {
       const cfg = info.config;
@@ -705,14 +545,18 @@ export class Tunnel {
       if (cfg.ip4) await netcfg.addAddress(tun.name, `${cfg.ip4}/32`);
       if (cfg.ip6) await netcfg.addAddress(tun.name, `${cfg.ip6.address}/128`);
       await netcfg.setUp(tun.name);
-      const routes: string[] = [];
       const session = this.session!;
-      for (const ts of this.childTsRemote) routes.push(...rangeToCidrs(ts.startAddr, ts.endAddr));
-      await this.installRoutes(routes, tun.name, cfg.ip4, session.remoteEndpoint.address);
-      const dns = this.opts.dns === 'off' ? [] : [...cfg.dns4, ...cfg.dns6];
+      // Routes capped; DNS servers only where the selectors carry them (issue 11 findings 6, 7).
+      const plan = planTunnelRoutes(
+        this.childTsRemote,
+        this.opts.dns === 'off' ? [] : [...cfg.dns4, ...cfg.dns6],
+      );
+      for (const message of plan.warnings) this.emit({ type: 'warning', message });
+      const { routes, dns } = plan;
+      await installRoutes(netcfg, routes, tun.name, cfg.ip4, session.remoteEndpoint.address);
       if (dns.length > 0) await netcfg.setDns(tun.name, dns, cfg.domains);
       this.state = 'up';
-      this.upAt = Date.now();
+      this.upAt = this.io.now();
       this.summary = {
         gateway: this.opts.gateway,
         gatewayAddress: this.gatewayAddress,
@@ -725,10 +569,9 @@ export class Tunnel {
         routes,
         ike: info,
         connectMs: this.upAt - this.startedAt,
-        espPath: this.dp ? 'threaded' : this.engine.usesNative ? 'native' : 'js',
+        espPath: this.dp.espPath,
       };
-      this.scheduleKeepalive();
-      this.schedulePathCheck();
+      this.startUpTimers();
       this.emit({ type: 'up', summary: this.summary });
       this.connectResolve?.(this.summary);
     } catch (e) {
@@ -748,30 +591,14 @@ export class Tunnel {
   private childTsRemote: TrafficSelector[] = [];
 
   /**
-   * Routes for the remote selectors. A default route is split into 0.0.0.0/1 + 128.0.0.0/1 (so
-   * the original default stays for restore), and the gateway keeps a host route via the original
-   * path whenever it falls inside a tunnelled network.
+   * The periodic work of an up tunnel: NAT keepalives, the one-way traffic check, the network
+   * path check and the stability timer of the retry budget. (Re)started, never skipped, on every
+   * (re)connect: a tick that finds the tunnel down just stops, and its entry is gone with it.
    */
-  private async installRoutes(
-    cidrs: string[],
-    dev: string,
-    src: string | undefined,
-    gateway: string,
-  ): Promise<void> {
-    const netcfg = this.netcfg!;
-    const expanded: string[] = [];
-    for (const c of cidrs) {
-      if (c === '0.0.0.0/0') expanded.push('0.0.0.0/1', '128.0.0.0/1');
-      else if (c === '::/0') expanded.push('::/1', '8000::/1');
-      else expanded.push(c);
-    }
-    if (expanded.some((c) => cidrContains(c, gateway))) {
-      await netcfg.addHostRouteVia(gateway);
-    }
-    for (const c of expanded) {
-      const v6 = c.includes(':');
-      await netcfg.addRoute(c, { dev, ...(src && !v6 ? { src } : {}) });
-    }
+  private startUpTimers(): void {
+    this.scheduleKeepalive();
+    this.schedulePathCheck();
+    this.scheduleStable();
   }
 
   /**
@@ -782,14 +609,15 @@ export class Tunnel {
    */
   private schedulePathCheck(): void {
     const interval = this.opts.pathCheckMs ?? 1000;
+    this.timers.clear('path');
     if (interval <= 0) return;
     const tick = (): void => {
       void this.checkPath().finally(() => {
-        if (this.state === 'up') this.timers.set('path', setTimeout(tick, interval));
-        else this.timers.delete('path');
+        if (this.state === 'up' && !this.timers.has('path'))
+          this.timers.set('path', interval, tick);
       });
     };
-    this.timers.set('path', setTimeout(tick, interval));
+    this.timers.set('path', interval, tick);
   }
 
   private pathChecking = false;
@@ -797,8 +625,8 @@ export class Tunnel {
   private async checkPath(): Promise<void> {
     const session = this.session;
     const netcfg = this.netcfg;
-    const udp = this.udp;
-    if (!session || !netcfg || !udp || this.state !== 'up' || this.pathChecking) return;
+    const dp = this.dp;
+    if (!session || !netcfg || !dp || this.state !== 'up' || this.pathChecking) return;
     this.pathChecking = true;
     try {
       const gw = session.remoteEndpoint;
@@ -815,13 +643,13 @@ export class Tunnel {
       }
       let local: string;
       try {
-        local = await localAddressFor(gw);
+        local = await this.io.localAddressFor(gw);
       } catch {
         return; // no route at all right now; DPD decides if the gateway is gone
       }
       if (local !== this.localAddress) {
         this.localAddress = local;
-        this.feed({ kind: 'localAddress', local: { address: local, port: udp.localPort } });
+        this.feed({ kind: 'localAddress', local: { address: local, port: dp.localPort } });
       }
     } catch (e) {
       this.log.warn('net', `checking the network path failed: ${(e as Error).message}`);
@@ -832,20 +660,23 @@ export class Tunnel {
 
   private scheduleKeepalive(): void {
     const interval = this.opts.keepaliveMs ?? 20000;
+    this.timers.clear('keepalive');
+    this.timers.clear('oneway');
     if (interval <= 0) return;
     const tick = (): void => {
       const session = this.session;
       if (!session || this.state !== 'up') return;
-      const now = Date.now();
+      const now = this.io.now();
       // RFC 3948 §4: keepalives only when we are behind a NAT and have sent nothing meanwhile.
-      if (session.isNatHere && now - Math.max(this.lastSentAt, this.espOutAt()) >= interval - 50) {
-        this.udp?.sendKeepalive(session.remoteEndpoint);
+      const espOut = this.dp?.espOutAt(now) ?? 0;
+      if (session.isNatHere && now - Math.max(this.lastSentAt, espOut) >= interval - 50) {
+        this.dp?.sendKeepalive(session.remoteEndpoint);
         this.lastSentAt = now;
         this.keepalivesSent++;
       }
-      this.timers.set('keepalive', setTimeout(tick, interval));
+      this.timers.set('keepalive', interval, tick);
     };
-    this.timers.set('keepalive', setTimeout(tick, interval));
+    this.timers.set('keepalive', interval, tick);
     this.scheduleOneWayCheck(interval);
   }
 
@@ -861,37 +692,20 @@ export class Tunnel {
   private scheduleOneWayCheck(interval: number): void {
     const period = Math.max(250, interval / 4);
     const tick = (): void => {
-      if (this.state !== 'up') return;
-      const now = Date.now();
+      if (this.state !== 'up' || !this.dp) return;
+      const now = this.io.now();
       if (
-        now - this.espOutAt() < interval / 2 &&
-        now - this.espInAt() >= interval / 2 &&
+        now - this.dp.espOutAt(now) < interval / 2 &&
+        now - this.dp.espInAt(now) >= interval / 2 &&
         now - this.lastProbeAt >= interval
       ) {
         this.lastProbeAt = now;
         this.log.debug('net', 'outbound traffic without answers: checking the gateway now');
         this.feed({ kind: 'probe' });
       }
-      this.timers.set('oneway', setTimeout(tick, period));
+      this.timers.set('oneway', period, tick);
     };
-    this.timers.set('oneway', setTimeout(tick, period));
-  }
-
-  private onTunPackets(pkts: Uint8Array[]): void {
-    const session = this.session;
-    const udp = this.udp;
-    if (!session || !udp || this.state !== 'up') return;
-    const to = session.remoteEndpoint;
-    let sent = false;
-    for (const r of this.engine.encapsulateBatch(pkts)) {
-      if (r instanceof Uint8Array) {
-        udp.sendEsp(r, to);
-        sent = true;
-      }
-    }
-    if (sent) this.lastSentAt = this.lastEspOut = Date.now();
-    // Volume limit: rekey well before the 32-bit ESP sequence number runs out (RFC 4303 §3.3.3).
-    for (const spi of this.engine.rekeyNeeded) this.onRekeyNeeded(spi);
+    this.timers.set('oneway', period, tick);
   }
 
   /** An SA passed a volume or sequence-number limit: rekey its CHILD_SA, once per SA. */
@@ -901,39 +715,14 @@ export class Tunnel {
     this.feed({ kind: 'rekeyChild' });
   }
 
-  /** When ESP last authenticated inbound (ms since the epoch; 0 = never). */
-  private espInAt(): number {
-    if (!this.dp) return this.lastEspIn;
-    const ms = this.dp.stats().msSinceEspIn;
-    return ms === undefined ? 0 : Date.now() - ms;
-  }
-
-  /** When ESP was last sent (ms since the epoch; 0 = never). */
-  private espOutAt(): number {
-    if (!this.dp) return this.lastEspOut;
-    const ms = this.dp.stats().msSinceEspOut;
-    return ms === undefined ? 0 : Date.now() - ms;
-  }
-
-  private lastEspIn = 0;
-  private lastEspOut = 0;
   private readonly rekeyAsked = new Set<number>();
-
-  private onEsp(data: Uint8Array): void {
-    const r = this.engine.decapsulate(data);
-    if ('packet' in r) {
-      this.lastEspIn = Date.now();
-      this.tun?.write(r.packet);
-    }
-  }
 
   private async teardown(error: VpnError | undefined, byPeer: boolean): Promise<void> {
     if (this.tearingDown) return this.tearingDown;
     const err = error ?? this.pendingError;
     this.tearingDown = (async () => {
       this.state = 'closing';
-      for (const t of this.timers.values()) clearTimeout(t);
-      this.timers.clear();
+      this.timers.clearAll();
       this.attemptAuth?.close();
       try {
         await this.netcfg?.restore();
@@ -941,9 +730,8 @@ export class Tunnel {
         this.log.error('tun', `restoring host configuration failed: ${(e as Error).message}`);
       }
       // The data plane's threads use the TUN descriptor: stop them before it is closed.
-      this.udp?.close();
+      this.dp?.close();
       this.tun?.close();
-      this.engine.clear();
       this.state = 'down';
       this.emit(
         err === undefined ? { type: 'down', byPeer } : { type: 'down', error: err, byPeer },
@@ -959,47 +747,4 @@ export class Tunnel {
     })();
     return this.tearingDown;
   }
-}
-
-/** The data plane's counters in the EspEngine's shape (drops by reason, only those that happened). */
-function dataPlaneCounters(dp: DataPlaneTransport): Record<string, number> {
-  const s = dp.stats();
-  const out: Record<string, number> = {
-    packetsOut: s.packetsOut,
-    bytesOut: s.bytesOut,
-    packetsIn: s.packetsIn,
-    bytesIn: s.bytesIn,
-  };
-  for (const [reason, n] of Object.entries(s.drops)) if (n > 0) out[reason] = n;
-  if (s.tunWriteErrors > 0) out['tunWriteErrors'] = s.tunWriteErrors;
-  if (s.tunReadErrors > 0) out['tunReadErrors'] = s.tunReadErrors;
-  if (s.eventsDropped > 0) out['eventsDropped'] = s.eventsDropped;
-  return out;
-}
-
-function toRange(ts: TrafficSelector): TrafficSelectorRange {
-  return {
-    startAddr: ts.startAddr,
-    endAddr: ts.endAddr,
-    protocol: ts.ipProtocol,
-    startPort: ts.startPort,
-    endPort: ts.endPort,
-  };
-}
-
-async function resolveGateway(host: string): Promise<string> {
-  if (isIP(host)) return host;
-  try {
-    const r = await lookup(host);
-    return r.address;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new VpnError('ERR_RESOLVE', `cannot resolve gateway "${host}" (${code})`, { cause: e });
-  }
-}
-
-function cidrContains(cidr: string, ip: string): boolean {
-  const [net, len] = cidr.split('/');
-  if (!net || len === undefined || isIP(net) !== isIP(ip)) return false;
-  return cidrContainsBytes(parseIpAddress(net), Number(len), parseIpAddress(ip));
 }

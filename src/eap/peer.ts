@@ -46,6 +46,24 @@ const PASSWORD_TYPES: ReadonlySet<number> = new Set([
   EapType.GTC,
 ]);
 
+/**
+ * Methods we run while the gateway has not proved its identity (no AUTH payload in its first
+ * IKE_AUTH response: EAP-only, RFC 5998 §4). Our first message must reveal nothing an impostor
+ * could use, and the method must authenticate the server and derive an MSK that binds the IKE SA.
+ * EAP-TLS qualifies: we send a ClientHello, and the server proves its certificate's key before
+ * the method can succeed. EAP-MSCHAPv2 authenticates the server only after we sent an NT-Response
+ * that can be cracked offline, EAP-MD5 likewise without ever authenticating the server, and
+ * EAP-GTC sends the password itself: those wait for a gateway that authenticated with AUTH.
+ */
+const SAFE_BEFORE_GATEWAY_AUTH: ReadonlySet<number> = new Set([EapType.TLS]);
+
+/** What answering a password method would hand a gateway that has not proved its identity. */
+function passwordRisk(type: number): string {
+  return type === EapType.GTC
+    ? 'would send it our password in clear'
+    : 'would give it a response from which our password can be cracked offline';
+}
+
 /** How many different methods we Nak before giving up on a gateway that ignores our proposals. */
 const MAX_NAKS = 8;
 
@@ -73,6 +91,8 @@ class Peer implements EapPeer {
   private readonly naked = new Set<number>();
   private readonly offered: number[] = [];
   private notification: string | undefined;
+  /** The gateway proved its identity with AUTH before EAP; otherwise only safe methods run. */
+  private gatewayProved = false;
 
   constructor(opts: EapPeerOptions) {
     this.identity = opts.identity.slice();
@@ -109,6 +129,10 @@ class Peer implements EapPeer {
 
   methodName(): string {
     return this.active?.method.name ?? 'EAP';
+  }
+
+  gatewayAuthenticated(): void {
+    this.gatewayProved = true;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -189,7 +213,9 @@ class Peer implements EapPeer {
         );
       }
     } else {
-      if (!this.acceptable.includes(p.type)) return this.nak(p);
+      // RFC 5998 §4: before the gateway proved its identity, a method that is not safe gets a Nak
+      // (or ends the session) before the method sees the Request: we answer it nothing.
+      if (!this.acceptable.includes(p.type) || !this.allowedNow(p.type)) return this.nak(p);
       const active = this.start(p.type);
       if (active instanceof VpnError) return this.failure(active);
       this.active = active;
@@ -235,6 +261,7 @@ class Peer implements EapPeer {
   private nak(p: EapMessage): EapStep {
     this.offered.push(p.type);
     const offeredName = eapTypeName(p.type);
+    const proposal = this.proposal();
     if (this.naked.has(p.type)) {
       return this.failure(
         eapError(
@@ -245,6 +272,7 @@ class Peer implements EapPeer {
     if (this.acceptable.length === 0) {
       return this.failure(eapError(`the gateway asks for ${offeredName}, and ${this.noMethods()}`));
     }
+    if (proposal.length === 0) return this.failure(this.unauthenticatedRefusal(p.type));
     if (this.naked.size >= MAX_NAKS) {
       return this.failure(
         eapError(
@@ -255,12 +283,37 @@ class Peer implements EapPeer {
     this.naked.add(p.type);
     if (p.type === EapType.EXPANDED) {
       // Each alternative as Type 254, Vendor-Id 0 (IETF), Vendor-Type = the legacy Type.
-      const w = new Writer(7 + 8 * this.acceptable.length);
+      const w = new Writer(7 + 8 * proposal.length);
       w.u8(0).u8(0).u8(0).u32(EapType.NAK);
-      for (const t of this.acceptable) w.u8(EapType.EXPANDED).u8(0).u8(0).u8(0).u32(t);
+      for (const t of proposal) w.u8(EapType.EXPANDED).u8(0).u8(0).u8(0).u32(t);
       return this.respond(p.identifier, EapType.EXPANDED, w.finish());
     }
-    return this.respond(p.identifier, EapType.NAK, Uint8Array.from(this.acceptable));
+    return this.respond(p.identifier, EapType.NAK, Uint8Array.from(proposal));
+  }
+
+  /** Whether a method may run now: any of ours once the gateway proved itself, else a safe one. */
+  private allowedNow(type: number): boolean {
+    return this.gatewayProved || SAFE_BEFORE_GATEWAY_AUTH.has(type);
+  }
+
+  /** The methods we propose in a Nak: ours that may run now, in our order of preference. */
+  private proposal(): number[] {
+    return this.acceptable.filter((t) => this.allowedNow(t));
+  }
+
+  /**
+   * The gateway has not proved its identity and none of our methods that could run before it
+   * does (EAP-TLS) is enabled: end the session without answering (RFC 5998 §4).
+   */
+  private unauthenticatedRefusal(type: number): VpnError {
+    const name = eapTypeName(type);
+    const why = this.acceptable.includes(type)
+      ? `${name}, which ${passwordRisk(type)}; refused without answering`
+      : `${name}, which we do not use; none of our methods (${this.acceptable.map(eapTypeName).join(', ')}) may run with it`;
+    return new VpnError(
+      'ERR_IKE_AUTH_FAILED',
+      `the gateway has not proved its identity (no AUTH payload: EAP-only authentication, RFC 5998) and asks for ${why}. Before a gateway authenticates, only EAP-TLS may run: enable it (--eap tls with a client certificate), or connect to a gateway that authenticates with a certificate`,
+    );
   }
 
   /** EAP-Success (RFC 3748 §4.2): believed only when the method finished on our side. */
@@ -321,7 +374,7 @@ class Peer implements EapPeer {
   }
 
   private ourMethods(): string {
-    return this.acceptable.map(eapTypeName).join(', ');
+    return this.proposal().map(eapTypeName).join(', ');
   }
 
   private offeredMethods(): string {

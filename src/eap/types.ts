@@ -27,8 +27,18 @@ export interface EapPeer {
    * none (MD5-Challenge, GTC), in which case the IKE AUTH is computed from SK_pi/SK_pr (§2.16).
    */
   msk(): Uint8Array | undefined;
-  /** Whether the finished method authenticated the gateway (MSCHAPv2, TLS): needed for EAP-only (RFC 5998). */
+  /**
+   * Whether the finished method authenticated the gateway (MSCHAPv2, TLS). EAP-only (RFC 5998)
+   * needs it, and more: see `gatewayAuthenticated`.
+   */
   mutual(): boolean;
+  /**
+   * Tells the peer that the gateway proved its identity before EAP began (its AUTH payload in the
+   * first IKE_AUTH response verified, RFC 7296 §2.15-§2.16). Until then the peer answers only
+   * methods that reveal nothing an impostor could use (EAP-TLS): it refuses password methods before
+   * it sends them anything (RFC 5998 §4).
+   */
+  gatewayAuthenticated(): void;
   /** The method in use (e.g. "EAP-MSCHAPv2"), for messages; "EAP" before one is chosen. */
   methodName(): string;
 }

@@ -19,6 +19,13 @@ import type { InboundEsp, NativeEspOptions, OutboundEsp } from './native.js';
 
 export type { EspDrop, EspDropReason, EspSaParams } from './sa.js';
 
+/**
+ * SAs one engine holds at most, as the native data plane does (native/dataplane.c MAX_IN_SAS,
+ * MAX_OUT_SAS): a gateway that rekeys without ever deleting cannot grow the maps without bound.
+ */
+export const MAX_INBOUND_SAS = 8;
+export const MAX_OUTBOUND_SAS = 4;
+
 interface OutEntry {
   sa: OutboundEsp;
   policy: Policy;
@@ -38,9 +45,10 @@ export interface VolumeLimits {
 
 export interface EspEngineOptions extends VolumeLimits {
   /**
-   * The native batched ESP path (src/esp/native.ts, OpenSSL EVP from the addon): used for every
-   * SA whose cipher it supports when available, unless `enabled: false`. It produces the same
-   * bytes as the JavaScript path (tested), only faster.
+   * The native batched ESP path (src/esp/native.ts, OpenSSL EVP from the addon), for benchmarks
+   * and the byte-equality tests only: off unless `enabled: true`. The tunnel never uses it: its
+   * two data paths are this engine in JavaScript and the native threaded data plane, which
+   * carries ESP 2-4x faster than these batches (docs/performance.md).
    */
   native?: NativeEspOptions;
 }
@@ -66,7 +74,7 @@ export class EspEngine {
       ...(options.bytes !== undefined ? { bytes: options.bytes } : {}),
       ...(options.packets !== undefined ? { packets: options.packets } : {}),
     };
-    this.native = options.native ?? {};
+    this.native = options.native ?? { enabled: false };
   }
 
   /** Whether the SAs installed last use the native path. */
@@ -82,7 +90,13 @@ export class EspEngine {
     );
   }
 
+  /**
+   * Installs an inbound SA (one with the same SPI is replaced).
+   * @throws RangeError for a ninth inbound SA (MAX_INBOUND_SAS), as the native data plane does.
+   */
   addInbound(params: EspSaParams, policy?: Policy): void {
+    if (!this.inbound.has(params.spi >>> 0) && this.inbound.size >= MAX_INBOUND_SAS)
+      throw new RangeError(`too many inbound SAs (at most ${MAX_INBOUND_SAS})`);
     const entry: InEntry = {
       sa: createNativeInboundSa(params, this.native) ?? new InboundSa(params),
     };
@@ -97,13 +111,15 @@ export class EspEngine {
 
   /**
    * Installs an outbound SA with its policy. The newest SA wins for sending; inbound SAs added
-   * without a policy adopt this one (they belong to the same CHILD_SA).
+   * without a policy adopt this one (they belong to the same CHILD_SA). Beyond MAX_OUTBOUND_SAS
+   * the oldest is evicted and wiped (it no longer sends anyway: the newest matching SA wins).
    */
   setOutbound(params: EspSaParams, policy: Policy): void {
     this.outbound.unshift({
       sa: createNativeOutboundSa(params, this.native) ?? new OutboundSa(params),
       policy,
     });
+    while (this.outbound.length > MAX_OUTBOUND_SAS) this.outbound.pop()?.sa.wipe();
     for (const e of this.inbound.values()) e.policy ??= policy;
   }
 

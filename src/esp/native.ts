@@ -21,8 +21,8 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SEQ_SOFT_LIMIT } from './sa.js';
-import type { EspDrop, EspDropReason, EspSaParams } from './sa.js';
+import { ESP_DROP_REASONS, SEQ_SOFT_LIMIT } from './sa.js';
+import type { EspDrop, EspSaParams } from './sa.js';
 
 /** What `open` returns (InboundSa.open's type). */
 export type EspOpenResult = { payload: Uint8Array; nextHeader: number } | EspDrop;
@@ -128,21 +128,9 @@ const HEADER_AND_IV = 16;
 const SEQ_MAX = 0xffffffff;
 const SLAB_SIZE = 64 * 1024;
 
-/** Drop codes of native/esp.c, by number. */
-const DROPS: readonly EspDropReason[] = [
-  'malformed', // 0: never used (0 is success); anything unknown is malformed
-  'malformed',
-  'no-sa',
-  'replay',
-  'auth',
-  'bad-padding',
-  'bad-next-header',
-  'dummy',
-  'seq-exhausted',
-];
-
+/** A drop code of native/esp.c (1, 2, …: native/esp_drops.h); anything unknown is malformed. */
 function drop(code: number): EspDrop {
-  return { drop: DROPS[code] ?? 'malformed' };
+  return { drop: ESP_DROP_REASONS[code - 1] ?? 'malformed' };
 }
 
 /** Status of the addon at one path: loaded, or why not. */

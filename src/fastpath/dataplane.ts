@@ -22,7 +22,8 @@ import type { VolumeLimits } from '../esp/engine.js';
 import { loadNativeEsp, nativeEspStatus, nativeEspSupports } from '../esp/native.js';
 import type { NativeEspAddon, NativeEspOptions } from '../esp/native.js';
 import type { Policy, TrafficSelectorRange } from '../esp/policy.js';
-import type { EspDropReason, EspSaParams } from '../esp/sa.js';
+import { ESP_DROP_REASONS } from '../esp/sa.js';
+import type { EspSaParams } from '../esp/sa.js';
 
 export interface DataPlaneEvents {
   /** A datagram for the IKE layer (from port 500, or starting with the non-ESP marker). */
@@ -33,8 +34,18 @@ export interface DataPlaneEvents {
   onError(err: Error): void;
 }
 
-/** Drop reasons of the data plane: the engine's, and its own. */
-export type DataPlaneDropReason = EspDropReason | 'no-tun' | 'no-peer' | 'crypto-error';
+/**
+ * Drop reasons of the data plane: the engine's, and its own, in the order of the native codes of
+ * native/esp_drops.h (the one list: test/esp/native.test.ts checks that this array is all of it).
+ */
+export const DATA_PLANE_DROP_REASONS = [
+  ...ESP_DROP_REASONS,
+  'no-tun',
+  'no-peer',
+  'crypto-error',
+] as const;
+
+export type DataPlaneDropReason = (typeof DATA_PLANE_DROP_REASONS)[number];
 
 export interface DataPlaneStats {
   packetsOut: number;
@@ -76,19 +87,7 @@ export const DATA_PLANE_STATS_FIELDS = [
   'batchesOut',
   'batchesIn',
   // drops by reason, from here on
-  'malformed',
-  'no-sa',
-  'replay',
-  'auth',
-  'bad-padding',
-  'bad-next-header',
-  'dummy',
-  'seq-exhausted',
-  'no-policy',
-  'too-big',
-  'no-tun',
-  'no-peer',
-  'crypto-error',
+  ...DATA_PLANE_DROP_REASONS,
 ] as const;
 const FIRST_DROP = 13;
 

@@ -28,7 +28,7 @@ export interface UdpCounters {
 
 /**
  * What the driver needs from the socket edge: `UdpTransport` here (node:dgram, ESP handed to the
- * JavaScript engine) or the native data plane's socket (src/net/dataplane-transport.ts, ESP
+ * JavaScript engine) or the native data plane's socket (src/client/datapath-native.ts, ESP
  * handled on its own threads).
  */
 export interface DatagramTransport {

@@ -13,7 +13,7 @@
  */
 import { VpnError } from '../core/errors.js';
 import { sameDistinguishedName } from './names.js';
-import { Certificate, WEAK_SIGNATURE_ALGORITHMS, keyUsageNames } from './x509.js';
+import { Certificate, EkuOid, WEAK_SIGNATURE_ALGORITHMS, ekuName, keyUsageNames } from './x509.js';
 
 export interface VerifyChainOptions {
   /** The end-entity certificate. */
@@ -296,4 +296,27 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * RFC 5280 §4.2.1.12: when an end-entity certificate has an extendedKeyUsage extension, it may be
+ * used only for the purposes listed there (anyExtendedKeyUsage allows every purpose); without the
+ * extension it is not restricted. Returns an ERR_CERT error unless one of `accepted` is listed;
+ * `use` says what we wanted it for ("an IKE gateway"), `hint` what the purposes mean.
+ */
+export function checkExtendedKeyUsage(
+  cert: Certificate,
+  accepted: readonly string[],
+  use: string,
+): VpnError | undefined {
+  const eku = cert.extendedKeyUsage;
+  if (eku === undefined) return undefined;
+  if (eku.includes(EkuOid.ANY) || accepted.some((oid) => eku.includes(oid))) return undefined;
+  const has = eku.map(ekuName).join(', ');
+  const want = accepted.map(ekuName).join(', ');
+  const client = eku.includes(EkuOid.CLIENT_AUTH) ? ': it is a client certificate' : '';
+  return new VpnError(
+    'ERR_CERT',
+    `certificate "${cert.describe()}" may not be used as ${use}${client} (extended key usage ${has}; one of ${want} or anyExtendedKeyUsage, or no extended key usage at all, is required)`,
+  );
 }

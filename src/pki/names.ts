@@ -1,12 +1,10 @@
 /**
  * Names in certificates: distinguished names (RFC 5280 §4.1.2.4, compared as §7.1 allows), DNS
- * names with RFC 6125 wildcards, and binding an IKE identity (RFC 7296 §3.5) or a dialled host to a
- * certificate (RFC 4945 §3.1, RFC 6125 §6).
+ * names with RFC 6125 wildcards, and binding a dialled host to a certificate (RFC 6125 §6).
+ * Binding an IKE identity to a certificate (RFC 4945 §3.1) lives with IKE, in
+ * src/ike/auth/cert-identity.ts.
  *
  * Policy choices:
- * - `matchesIdentity` looks only where RFC 4945 §3.1 puts each identity type: subjectAltName
- *   entries for ID_FQDN, ID_RFC822_ADDR and ID_IPV4/IPV6_ADDR, the subject for ID_DER_ASN1_DN. It
- *   never falls back to the subject's commonName (strongSwan does not either).
  * - `matchesHost` checks the host we dialled the way browsers did before RFC 6125 §6.4.4 made the
  *   commonName fallback optional: a host name is compared with the dNSName entries, an IP literal
  *   with the iPAddress entries; only when the certificate has no subjectAltName entry *of that
@@ -22,8 +20,6 @@
  */
 import { ParseError } from '../core/errors.js';
 import { parseIpAddress } from '../core/ip.js';
-import { IdType } from '../ike/constants.js';
-import type { Identity } from '../ike/identity.js';
 import { Tag, children, decodeOid, expectTag, parseDer } from './der.js';
 import type { Certificate } from './x509.js';
 
@@ -185,7 +181,7 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** ASCII-only lower case (no Unicode case folding of host names or mailboxes). */
-function asciiLower(s: string): string {
+export function asciiLower(s: string): string {
   return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
@@ -213,55 +209,6 @@ export function matchesDnsName(pattern: string, name: string): boolean {
   if (pl.length < 3) return false; // "*.com" and "*" are too broad
   if (nl.length !== pl.length || nl[0] === '') return false;
   return pl.slice(1).join('.') === nl.slice(1).join('.');
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function textOf(b: Uint8Array): string | undefined {
-  try {
-    return utf8.decode(b);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Whether `cert` carries the IKE identity `id` (RFC 4945 §3.1): ID_FQDN in a dNSName entry
- * (wildcards allowed in the certificate), ID_IPV4_ADDR/ID_IPV6_ADDR in an iPAddress entry,
- * ID_RFC822_ADDR in an rfc822Name entry (case-insensitive), ID_DER_ASN1_DN as the subject (see
- * `sameDistinguishedName`), ID_KEY_ID as the SHA-1 of the SubjectPublicKeyInfo or the subject key
- * identifier (as strongSwan matches key IDs). Other types never match.
- */
-export function matchesIdentity(cert: Certificate, id: Identity): boolean {
-  const sans = cert.subjectAltNames;
-  switch (id.type) {
-    case IdType.FQDN: {
-      const name = textOf(id.data);
-      return name !== undefined && sans.dns.some((p) => matchesDnsName(p, name));
-    }
-    case IdType.IPV4_ADDR:
-    case IdType.IPV6_ADDR: {
-      const want = id.type === IdType.IPV4_ADDR ? 4 : 16;
-      if (id.data.length !== want) return false;
-      return sans.ipBytes.some((a) => bytesEqual(a, id.data));
-    }
-    case IdType.RFC822_ADDR: {
-      const mail = textOf(id.data);
-      if (mail === undefined || mail === '') return false;
-      const m = asciiLower(mail);
-      return sans.email.some((e) => asciiLower(e) === m);
-    }
-    case IdType.DER_ASN1_DN:
-      return sameDistinguishedName(cert.subjectDer, id.data);
-    case IdType.KEY_ID:
-      return (
-        id.data.length > 0 &&
-        (bytesEqual(cert.keyIdSha1(), id.data) ||
-          (cert.subjectKeyId !== undefined && bytesEqual(cert.subjectKeyId, id.data)))
-      );
-    default:
-      return false;
-  }
 }
 
 /** The address bytes of an IP literal (brackets around IPv6 allowed), or undefined. */
@@ -295,38 +242,4 @@ export function matchesHost(cert: Certificate, host: string): boolean {
   if (name === '') return false;
   if (sans.dns.length > 0) return sans.dns.some((p) => matchesDnsName(p, name));
   return cn !== undefined && ipLiteral(cn) === undefined && matchesDnsName(cn, name);
-}
-
-/**
- * The default IKE identity (IDi) for a client certificate: its subject DN as ID_DER_ASN1_DN
- * (strongSwan's default, RFC 4945 §3.1.5).
- */
-export function identityFromCert(cert: Certificate): Identity {
-  return { type: IdType.DER_ASN1_DN, data: cert.subjectDer.slice() };
-}
-
-/**
- * The identity of the certificate's first subjectAltName that IKE can express: a dNSName as
- * ID_FQDN, an rfc822Name as ID_RFC822_ADDR, an iPAddress as ID_IPV4_ADDR/ID_IPV6_ADDR; undefined
- * if there is none.
- */
-export function sanIdentityFromCert(cert: Certificate): Identity | undefined {
-  const enc = new TextEncoder();
-  for (const n of cert.subjectAltNames.all) {
-    switch (n.type) {
-      case 'dns':
-        return { type: IdType.FQDN, data: enc.encode(n.value) };
-      case 'email':
-        return { type: IdType.RFC822_ADDR, data: enc.encode(n.value) };
-      case 'ip':
-        if (n.raw.length === 4) return { type: IdType.IPV4_ADDR, data: n.raw.slice() };
-        if (n.raw.length === 16) return { type: IdType.IPV6_ADDR, data: n.raw.slice() };
-        break;
-      case 'uri':
-      case 'dirName':
-      case 'other':
-        break;
-    }
-  }
-  return undefined;
 }

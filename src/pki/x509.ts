@@ -109,8 +109,8 @@ export const ExtOid = {
  * Extensions we parse, so that a critical one does not make the certificate unusable (RFC 5280
  * §4.2: a critical extension that is not recognized MUST be refused). Name constraints, policies
  * and revocation pointers (CRL distribution points, AIA) are not processed, so a certificate
- * marking one of them critical is refused by verifyChain. extendedKeyUsage is parsed and exposed
- * but not enforced (strongSwan does not require serverAuth for IKE either).
+ * marking one of them critical is refused by verifyChain. extendedKeyUsage is parsed here and
+ * checked against a purpose by `checkExtendedKeyUsage` (chain.ts) where the caller asks for it.
  */
 const PROCESSED_EXTENSIONS = new Set<string>([
   ExtOid.SUBJECT_KEY_ID,
@@ -121,13 +121,33 @@ const PROCESSED_EXTENSIONS = new Set<string>([
   ExtOid.EXT_KEY_USAGE,
 ]);
 
-/** Extended key usage purposes (RFC 5280 §4.2.1.12, RFC 4945 §5.1.3.12). */
+/** Extended key usage purposes (RFC 5280 §4.2.1.12, RFC 4945 §5.1.3.12, RFC 4809). */
 export const EkuOid = {
   SERVER_AUTH: '1.3.6.1.5.5.7.3.1',
   CLIENT_AUTH: '1.3.6.1.5.5.7.3.2',
+  CODE_SIGNING: '1.3.6.1.5.5.7.3.3',
+  EMAIL_PROTECTION: '1.3.6.1.5.5.7.3.4',
+  /** id-kp-ipsecIKE (RFC 4945 §5.1.3.12). */
   IPSEC_IKE: '1.3.6.1.5.5.7.3.17',
+  /** iKEIntermediate (1.3.6.1.5.5.8.2.2), what Windows and macOS clients look for on a gateway. */
+  IKE_INTERMEDIATE: '1.3.6.1.5.5.8.2.2',
   ANY: '2.5.29.37.0',
 } as const;
+
+const EKU_NAMES: ReadonlyMap<string, string> = new Map([
+  [EkuOid.SERVER_AUTH, 'serverAuth'],
+  [EkuOid.CLIENT_AUTH, 'clientAuth'],
+  [EkuOid.CODE_SIGNING, 'codeSigning'],
+  [EkuOid.EMAIL_PROTECTION, 'emailProtection'],
+  [EkuOid.IPSEC_IKE, 'ipsecIKE'],
+  [EkuOid.IKE_INTERMEDIATE, 'ikeIntermediate'],
+  [EkuOid.ANY, 'anyExtendedKeyUsage'],
+]);
+
+/** A purpose's usual name ("serverAuth"), or its OID when we have none. */
+export function ekuName(oid: string): string {
+  return EKU_NAMES.get(oid) ?? oid;
+}
 
 /** SubjectPublicKeyInfo algorithms (RFC 3279, RFC 4055, RFC 5480, RFC 8410). */
 const KEY_ALGORITHMS: Record<string, KeyType> = {

@@ -13,36 +13,77 @@
  * An entry is written only after its change succeeded (a route that already existed is not ours
  * and is never deleted); the one exception is resolv.conf, whose backup is taken and journaled
  * before the file is rewritten.
+ *
+ * The journal lives in a private runtime directory, but it is still read as hostile input: before
+ * a single step is replayed the file itself is checked (a regular file of ours, mode 0600, size
+ * bound) and every entry is checked against what this module could have written (our TUN device,
+ * routes and addresses we add, the resolv.conf we manage, our own backup path). One bad entry and
+ * the whole journal is refused, with nothing run.
  */
 import { execFile } from 'node:child_process';
 import {
+  closeSync,
+  constants as fsConstants,
   existsSync,
+  fstatSync,
   lstatSync,
-  mkdirSync,
+  openSync,
   readFileSync,
+  readSync,
   readlinkSync,
   renameSync,
   rmSync,
+  unlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { isIP } from 'node:net';
+import { basename, delimiter, dirname, join } from 'node:path';
+import { ensurePrivateDir, ensureRuntimeDir } from '../config/load.js';
 import { VpnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { NOOP_LOGGER } from '../core/log.js';
 
-/** Runs a program without a shell; rejects (message = stderr) when it exits non-zero. */
-export type CommandRunner = (cmd: string, args: string[]) => Promise<{ stdout: string }>;
+/**
+ * Runs a program without a shell, `input` (if any) on its stdin; rejects (message = stderr) when
+ * it exits non-zero.
+ */
+export type CommandRunner = (
+  cmd: string,
+  args: string[],
+  input?: string,
+) => Promise<{ stdout: string }>;
 
 /** `execFile` with a 10 s timeout; errors are `VpnError('ERR_NETCFG')` quoting the command. */
-export const defaultRunner: CommandRunner = (cmd, args) =>
+export const defaultRunner: CommandRunner = (cmd, args, input) =>
   new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 10000 }, (err, stdout, stderr) => {
-      if (err) {
-        const msg = stderr.trim() || err.message;
-        reject(new VpnError('ERR_NETCFG', `${cmd} ${args.join(' ')}: ${msg}`, { cause: err }));
-      } else resolve({ stdout });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { timeout: 10000, maxBuffer: 4 << 20 },
+      (err, stdout, stderr) => {
+        if (err) {
+          const msg = stderr.trim() || err.message;
+          reject(new VpnError('ERR_NETCFG', `${cmd} ${args.join(' ')}: ${msg}`, { cause: err }));
+        } else resolve({ stdout });
+      },
+    );
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input ?? '');
   });
+
+/** Most routes one tunnel installs (finding 6: one message must not make us add thousands). */
+export const MAX_ROUTES = 256;
+/** Most entries a journal may hold: every route, plus addresses, MTU, link, DNS, kill switch. */
+export const MAX_JOURNAL_ENTRIES = MAX_ROUTES + 64;
+/** Largest journal file we read. */
+const MAX_JOURNAL_BYTES = 1 << 20;
+/** Largest resolv.conf backup we restore. */
+const MAX_BACKUP_BYTES = 1 << 20;
+/** Our TUN devices: the kernel names them from "vpn%d". */
+export const DEFAULT_TUN_PATTERN = /^vpn[0-9]{1,5}$/;
+/** The kill switch's unreachable routes (`Tunnel.installKillSwitch`). */
+const BLOCK_DESTS = new Set(['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1']);
 
 /**
  * One change made to the host, with what is needed to undo it. All undo steps are idempotent.
@@ -73,9 +114,11 @@ export type JournalEntry =
 
 /** On-disk form of the journal. */
 interface JournalFile {
-  version: 1;
+  version: 2;
   /** The process that made the changes; recovery leaves a live owner's journal alone. */
   pid: number;
+  /** The network namespace the changes were made in (`netnsKey()`): replayed only there. */
+  netns: string;
   entries: JournalEntry[];
 }
 
@@ -90,6 +133,14 @@ export interface NetConfiguratorOptions {
   /** How DNS is configured; default: `VPN_DNS_BACKEND` from the environment, else 'auto'. */
   dnsBackend?: DnsBackend;
   /** The resolv.conf managed in 'file' mode (default /etc/resolv.conf). */
+  resolvConf?: string;
+}
+
+/** What a journal may contain besides our own bookkeeping (`validateJournal`). */
+export interface JournalContext {
+  /** Names our TUN devices may have (default: `DEFAULT_TUN_PATTERN`, the kernel's "vpn%d"). */
+  tunPattern?: RegExp;
+  /** The resolv.conf we manage (default /etc/resolv.conf). */
   resolvConf?: string;
 }
 
@@ -122,6 +173,8 @@ export class NetConfigurator {
   private readonly dnsBackend: DnsBackend;
   private readonly resolvConf: string;
   private readonly entries: JournalEntry[] = [];
+  /** Where 'file' mode keeps the original resolv.conf (`dnsBackupPath`). */
+  private readonly backupPath: string | undefined;
 
   constructor(opts: NetConfiguratorOptions = {}) {
     this.run = opts.run ?? defaultRunner;
@@ -130,6 +183,7 @@ export class NetConfigurator {
     const env = process.env['VPN_DNS_BACKEND'];
     this.dnsBackend = opts.dnsBackend ?? (isBackend(env) ? env : 'auto');
     this.resolvConf = opts.resolvConf ?? '/etc/resolv.conf';
+    this.backupPath = this.journalPath ? dnsBackupPath(this.journalPath) : undefined;
   }
 
   /** A copy of the changes not yet undone, oldest first. */
@@ -137,22 +191,31 @@ export class NetConfigurator {
     return this.entries.map((e) => ({ ...e }));
   }
 
-  private record(e: JournalEntry): void {
-    this.entries.push(e);
+  private record(...e: JournalEntry[]): void {
+    this.entries.push(...e);
     this.persist();
   }
 
-  /** Rewrites the journal file atomically (temp file + rename); removes it when empty. */
+  /**
+   * Rewrites the journal file atomically (temp file + rename); removes it when empty. The
+   * directory must be private (checked every time) and the temp file is created exclusively,
+   * never through a symbolic link.
+   */
   private persist(): void {
     if (!this.journalPath) return;
     if (this.entries.length === 0) {
       rmSync(this.journalPath, { force: true });
       return;
     }
-    mkdirSync(dirname(this.journalPath), { recursive: true, mode: 0o700 });
-    const file: JournalFile = { version: 1, pid: process.pid, entries: this.entries };
+    ensurePrivateDir(dirname(this.journalPath), 'runtime directory');
+    const file: JournalFile = {
+      version: 2,
+      pid: process.pid,
+      netns: netnsKey(),
+      entries: this.entries,
+    };
     const tmp = `${this.journalPath}.tmp`;
-    writeFileSync(tmp, JSON.stringify(file) + '\n', { mode: 0o600 });
+    writeExclusive(tmp, JSON.stringify(file) + '\n');
     renameSync(tmp, this.journalPath);
   }
 
@@ -175,6 +238,10 @@ export class NetConfigurator {
 
   /** Sets the MTU of `dev`; the old value is journaled when it changes. */
   async setMtu(dev: string, mtu: number): Promise<void> {
+    checkDev(dev);
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+      throw new VpnError('ERR_NETCFG', `invalid MTU ${String(mtu)}`);
+    }
     const before = await this.linkState(dev);
     await this.run('ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu)]);
     if (before && before.mtu !== mtu) this.record({ kind: 'mtu', dev, old: before.mtu });
@@ -182,6 +249,7 @@ export class NetConfigurator {
 
   /** Brings `dev` up; journaled (undo: down) when it was down. */
   async setUp(dev: string): Promise<void> {
+    checkDev(dev);
     const before = await this.linkState(dev);
     await this.run('ip', ['link', 'set', 'dev', dev, 'up']);
     if (before && !before.up) this.record({ kind: 'up', dev });
@@ -189,6 +257,8 @@ export class NetConfigurator {
 
   /** Adds an address (`cidr`, e.g. "10.0.0.2/32" or "fd00::2/128") to `dev`. */
   async addAddress(dev: string, cidr: string): Promise<void> {
+    checkDev(dev);
+    checkCidr(cidr);
     await this.run('ip', ['addr', 'add', cidr, 'dev', dev]);
     this.record({ kind: 'addr', dev, cidr });
   }
@@ -199,14 +269,48 @@ export class NetConfigurator {
    * win over the original default by prefix length and leave it untouched.
    */
   async addRoute(dest: string, opts: RouteOptions): Promise<void> {
-    const sel: Extract<JournalEntry, { kind: 'route' }> = { kind: 'route', dest, dev: opts.dev };
-    if (opts.via !== undefined) sel.via = opts.via;
-    if (opts.metric !== undefined) sel.metric = opts.metric;
-    if (opts.table !== undefined) sel.table = opts.table;
+    const sel = routeSelector(dest, opts);
     const args = routeArgs('add', sel);
     if (opts.src !== undefined) args.push('src', opts.src);
     await this.run('ip', args);
     this.record(sel);
+  }
+
+  /**
+   * Adds many routes through `opts.dev` with one `ip -batch -` per address family (finding 6:
+   * not one process per route). Every value is checked strictly first — a batch line is split on
+   * spaces, so nothing from the network may carry one. At most `MAX_ROUTES` routes per
+   * configurator. On a failure, the routes before the failing line are journaled (they are ours)
+   * and the error is thrown.
+   */
+  async addRoutes(dests: string[], opts: RouteOptions): Promise<void> {
+    const have = this.entries.filter((e) => e.kind === 'route').length;
+    if (have + dests.length > MAX_ROUTES) {
+      throw new VpnError(
+        'ERR_NETCFG',
+        `refusing to add ${dests.length} routes: at most ${MAX_ROUTES} per tunnel`,
+      );
+    }
+    const sels = dests.map((d) => routeSelector(d, opts));
+    for (const v6 of [false, true]) {
+      const fam = sels.filter((r) => r.dest.includes(':') === v6);
+      if (fam.length === 0) continue;
+      const lines = fam.map((r) => {
+        const a = routeArgs('add', r).filter((x) => x !== '-6');
+        if (opts.src !== undefined && !v6) a.push('src', opts.src);
+        return a.join(' ');
+      });
+      try {
+        await this.run('ip', [v6 ? '-6' : '-4', '-batch', '-'], lines.join('\n') + '\n');
+      } catch (e) {
+        // Without -force, ip stops at the first failing line: the ones before it are in place.
+        const m = /Command failed -:(\d+)/.exec((e as Error).message);
+        const done = m ? Math.min(Number(m[1]) - 1, fam.length) : 0;
+        if (done > 0) this.record(...fam.slice(0, done));
+        throw e;
+      }
+      this.record(...fam);
+    }
   }
 
   /**
@@ -215,12 +319,15 @@ export class NetConfigurator {
    * traffic selectors) packets fail with "network unreachable" instead of leaving unprotected.
    */
   async addBlockRoute(dest: string, metric = 1000): Promise<void> {
+    checkCidr(dest);
+    if (!isU32(metric)) throw new VpnError('ERR_NETCFG', `invalid metric ${metric}`);
     await this.run('ip', blockArgs('add', dest, metric));
     this.record({ kind: 'block', dest, metric });
   }
 
   /** How the kernel reaches `ip` right now (`ip -j route get`). */
   async getRouteTo(ip: string): Promise<RouteInfo> {
+    if (isIP(ip) === 0) throw new VpnError('ERR_NETCFG', `invalid address ${safeJson(ip)}`);
     const { stdout } = await this.run('ip', ['-j', 'route', 'get', ip]);
     let r: { dev?: string; gateway?: string; prefsrc?: string } | undefined;
     try {
@@ -294,12 +401,10 @@ export class NetConfigurator {
     const host = dest.includes(':') ? `${dest}/128` : `${dest}/32`;
     const e = this.entries.find((x) => x.kind === 'route' && x.dest === host);
     if (e?.kind !== 'route') return false;
-    const sel: Extract<JournalEntry, { kind: 'route' }> = {
-      kind: 'route',
-      dest: host,
-      dev: path.dev,
-    };
-    if (path.via !== undefined) sel.via = path.via;
+    const sel = routeSelector(
+      host,
+      path.via !== undefined ? { dev: path.dev, via: path.via } : { dev: path.dev },
+    );
     await this.run('ip', routeArgs('replace', sel));
     e.dev = sel.dev;
     if (sel.via !== undefined) e.via = sel.via;
@@ -310,18 +415,33 @@ export class NetConfigurator {
 
   /**
    * Points the resolver at `servers` (search `domains`) for as long as the tunnel is up, through
-   * systemd-resolved, resolvconf, or by rewriting resolv.conf (original bytes kept in a sibling
-   * file `<resolv.conf>.ikev2-vpn.bak`, which survives a reboot too).
+   * systemd-resolved, resolvconf, or by rewriting resolv.conf. In 'file' mode the original bytes
+   * go to a backup of this tunnel's own in the private runtime directory, keyed by the journal
+   * (the tunnel's name) and the network namespace (`dnsBackupPath`): two tunnels, or the same
+   * /etc/resolv.conf path bind-mounted per namespace by `ip netns exec`, never share a backup,
+   * and a backup we did not write in this run is never taken for the original.
    */
   async setDns(dev: string, servers: string[], domains: string[]): Promise<void> {
     if (servers.length === 0) return;
+    checkDev(dev);
+    // Gateway-supplied values: IP literals and host names only (a name may still start with
+    // "-", hence the "--" below).
+    for (const s of servers) {
+      if (isIP(s) === 0) throw new VpnError('ERR_DNS', `invalid DNS server ${JSON.stringify(s)}`);
+    }
+    for (const d of domains) {
+      if (!/^[A-Za-z0-9._-]{1,253}$/.test(d)) {
+        throw new VpnError('ERR_DNS', `invalid DNS domain ${JSON.stringify(d)}`);
+      }
+    }
     const backend = await this.backend();
     this.log.info('tun', `DNS via ${backend}: ${servers.join(', ')}`);
     switch (backend) {
       case 'resolvectl':
-        await this.run('resolvectl', ['dns', dev, ...servers]);
+        // "--": what follows is never an option, whatever the gateway sent.
+        await this.run('resolvectl', ['dns', dev, '--', ...servers]);
         this.record({ kind: 'dns-resolvectl', dev });
-        if (domains.length > 0) await this.run('resolvectl', ['domain', dev, ...domains]);
+        if (domains.length > 0) await this.run('resolvectl', ['domain', dev, '--', ...domains]);
         return;
       case 'resolvconf': {
         const iface = `${resolvconfPrefix()}${dev}`;
@@ -331,16 +451,24 @@ export class NetConfigurator {
       }
       case 'file': {
         const path = this.resolvConf;
-        const backup = `${path}.ikev2-vpn.bak`;
-        const existed = existsSync(path);
-        const current = existed ? readFileSync(path) : undefined;
-        // A backup next to a file we wrote ourselves is the true original left by a crash.
-        const ours = current?.subarray(0, MARKER.length).toString() === MARKER;
-        if (!(ours && existsSync(backup))) {
-          writeFileSync(backup, current ?? Buffer.alloc(0), { mode: 0o600 });
+        const backup =
+          this.backupPath ??
+          join(ensureRuntimeDir(), `pid${process.pid}.${netnsKey()}.resolv.conf.bak`);
+        const mine = this.entries.some((e) => e.kind === 'dns-file' && e.backup === backup);
+        if (!mine) {
+          const existed = existsSync(path);
+          const current = existed ? readFileSync(path) : Buffer.alloc(0);
+          ensurePrivateDir(dirname(backup), 'runtime directory');
+          try {
+            writeExclusive(backup, current);
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+            // Left by a run whose journal is gone: not known to be the original, never adopted.
+            this.log.warn('tun', `discarding a stale DNS backup ${backup}`);
+            unlinkSync(backup);
+            writeExclusive(backup, current);
+          }
           this.record({ kind: 'dns-file', path, backup, existed });
-        } else {
-          this.record({ kind: 'dns-file', path, backup, existed: true });
         }
         // In place, not by rename: resolv.conf may be a bind mount (ip netns exec, containers).
         writeFileSync(path, resolvConfText(servers, domains));
@@ -374,13 +502,11 @@ export class NetConfigurator {
   async restore(): Promise<string[]> {
     const errors: string[] = [];
     while (this.entries.length > 0) {
-      const e = this.entries[this.entries.length - 1]!;
-      try {
-        await undo(e, this.run);
-      } catch (err) {
-        errors.push((err as Error).message);
-      }
-      this.entries.pop();
+      // Routes and addresses go in one `ip -batch` (per family), the rest one step at a time.
+      const n = batchableTail(this.entries);
+      const steps = this.entries.slice(this.entries.length - Math.max(n, 1)).reverse();
+      errors.push(...(await undoAll(steps, this.run)));
+      this.entries.length -= steps.length;
       try {
         this.persist();
       } catch (err) {
@@ -395,36 +521,374 @@ export class NetConfigurator {
 
   /**
    * Replays the journal at `journalPath` left by a process that could not clean up (kill -9,
-   * power loss), then deletes it. A journal whose owner is still running is left alone unless
-   * `force`. Returns true when there was something to undo.
+   * power loss), then deletes it — only after `readJournal` checked the directory, the file and
+   * every entry (one bad entry: the whole journal is refused and nothing runs). A journal whose
+   * owner is still running is left alone unless `force`. Returns true when there was something
+   * to undo.
+   * @throws VpnError ERR_PRIVILEGE / ERR_NETCFG when the journal is refused.
    */
   static async recover(
     journalPath: string,
     run: CommandRunner = defaultRunner,
-    opts: { force?: boolean } = {},
+    opts: { force?: boolean } & JournalContext = {},
   ): Promise<boolean> {
-    if (!existsSync(journalPath)) return false;
-    let entries: JournalEntry[];
-    try {
-      const parsed = JSON.parse(readFileSync(journalPath, 'utf8')) as JournalFile | JournalEntry[];
-      if (Array.isArray(parsed)) entries = parsed;
-      else {
-        if (!opts.force && parsed.pid !== process.pid && isAlive(parsed.pid)) return false;
-        entries = parsed.entries;
-      }
-    } catch {
-      rmSync(journalPath, { force: true });
-      return false;
-    }
-    for (const e of [...entries].reverse()) {
-      try {
-        await undo(e, run);
-      } catch {
-        // best effort: undo steps are idempotent; what is left cannot be fixed by retrying
-      }
-    }
+    const j = readJournal(journalPath, opts);
+    if (!j) return false;
+    if (!opts.force && j.pid !== process.pid && isAlive(j.pid)) return false;
+    // Best effort: undo steps are idempotent; what is left cannot be fixed by retrying.
+    await undoAll([...j.entries].reverse(), run);
     rmSync(journalPath, { force: true });
-    return entries.length > 0;
+    return j.entries.length > 0;
+  }
+}
+
+/** A journal read from disk and found valid (`readJournal`). */
+export interface JournalRead {
+  pid: number;
+  /** Whether the process that wrote it is still running. */
+  alive: boolean;
+  entries: JournalEntry[];
+}
+
+/**
+ * Reads and checks the journal at `journalPath` without acting on it: the directory must be
+ * private (`checkPrivateDir`), the file a regular file of ours (opened without following a
+ * symbolic link) with no group/other access and at most 1 MiB, written in this network
+ * namespace, and every entry one we could have written (`validateJournal`).
+ * Returns undefined when there is no journal.
+ * @throws VpnError ERR_PRIVILEGE (directory or file not trustworthy) or ERR_NETCFG (contents).
+ */
+export function readJournal(
+  journalPath: string,
+  ctx: JournalContext = {},
+): JournalRead | undefined {
+  const dir = dirname(journalPath);
+  if (!existsSync(dir)) return undefined;
+  ensurePrivateDir(dir, 'runtime directory');
+  const text = readPrivate(journalPath, MAX_JOURNAL_BYTES, 'journal');
+  if (text === undefined) return undefined;
+  const bad = (why: string): never => {
+    throw new VpnError(
+      'ERR_NETCFG',
+      `refusing to replay journal ${journalPath}: ${why}; nothing was run — check the host's routes and DNS, then remove the file`,
+    );
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.toString('utf8'));
+  } catch {
+    return bad('it is not valid JSON');
+  }
+  const f = parsed as Partial<JournalFile> | null;
+  if (typeof f !== 'object' || f === null || Array.isArray(f) || f.version !== 2) {
+    return bad('unknown format (expected version 2)');
+  }
+  const keys = Object.keys(f).sort().join(',');
+  if (keys !== 'entries,netns,pid,version') return bad(`unexpected fields (${keys})`);
+  if (!Number.isSafeInteger(f.pid) || (f.pid as number) <= 0) return bad('invalid pid');
+  if (typeof f.netns !== 'string') return bad('invalid network namespace');
+  if (f.netns !== netnsKey()) {
+    return bad(
+      `it was written in another network namespace (${f.netns.slice(0, 40)}, this is ${netnsKey()}): run the command there`,
+    );
+  }
+  try {
+    validateJournal(f.entries, { ...ctx, backup: dnsBackupPath(journalPath) });
+  } catch (e) {
+    return bad((e as Error).message);
+  }
+  const pid = f.pid as number;
+  return { pid, alive: pid !== process.pid && isAlive(pid), entries: f.entries };
+}
+
+/**
+ * Checks that `entries` holds only what a NetConfigurator could have journaled: addresses, MTU,
+ * link and DNS of a TUN device of ours (`ctx.tunPattern`), routes into it or a host route (/32,
+ * /128) to the gateway through another device, the kill switch's four unreachable routes, the
+ * managed resolv.conf with our own backup path (`ctx.backup`). Every value is checked strictly
+ * (interface names, CIDRs, addresses, numbers; no extra fields).
+ * @throws Error naming the first bad entry.
+ */
+export function validateJournal(
+  entries: unknown,
+  ctx: JournalContext & { backup?: string } = {},
+): asserts entries is JournalEntry[] {
+  if (!Array.isArray(entries)) throw new Error('entries is not a list');
+  if (entries.length > MAX_JOURNAL_ENTRIES) {
+    throw new Error(`too many entries (${entries.length}, at most ${MAX_JOURNAL_ENTRIES})`);
+  }
+  const tun = ctx.tunPattern ?? DEFAULT_TUN_PATTERN;
+  const resolvConf = ctx.resolvConf ?? '/etc/resolv.conf';
+  entries.forEach((raw: unknown, i) => {
+    const fail = (why: string): never => {
+      throw new Error(`entry ${i + 1} ${safeJson(raw)}: ${why}`);
+    };
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('not an object');
+    const e = raw as Record<string, unknown>;
+    const only = (...allowed: string[]): void => {
+      for (const k of Object.keys(e)) {
+        if (k !== 'kind' && !allowed.includes(k)) fail(`unexpected field "${k}"`);
+      }
+    };
+    const ourDev = (): void => {
+      if (typeof e['dev'] !== 'string' || !tun.test(e['dev'])) fail('not our TUN device');
+    };
+    switch (e['kind']) {
+      case 'addr':
+        only('dev', 'cidr');
+        ourDev();
+        if (!isCidr(e['cidr'])) fail('invalid address');
+        return;
+      case 'mtu':
+        only('dev', 'old');
+        ourDev();
+        if (
+          !Number.isInteger(e['old']) ||
+          (e['old'] as number) < 68 ||
+          (e['old'] as number) > 65535
+        )
+          fail('invalid MTU');
+        return;
+      case 'up':
+        only('dev');
+        ourDev();
+        return;
+      case 'route': {
+        only('dest', 'dev', 'via', 'metric', 'table');
+        if (!isCidr(e['dest'])) fail('invalid destination');
+        if (!isDevName(e['dev'])) fail('invalid device');
+        const dest = e['dest'] as string;
+        const v6 = dest.includes(':');
+        if (!tun.test(e['dev'] as string)) {
+          // Through another device we only ever add the host route to the gateway.
+          if (!dest.endsWith(v6 ? '/128' : '/32'))
+            fail('a route through another device that is not a host route');
+        }
+        if (
+          e['via'] !== undefined &&
+          (typeof e['via'] !== 'string' || isIP(e['via']) !== (v6 ? 6 : 4))
+        )
+          fail('invalid next hop');
+        if (e['metric'] !== undefined && !isU32(e['metric'])) fail('invalid metric');
+        if (
+          e['table'] !== undefined &&
+          (typeof e['table'] !== 'string' || !/^(main|[0-9]{1,10})$/.test(e['table']))
+        )
+          fail('invalid table');
+        return;
+      }
+      case 'block':
+        only('dest', 'metric');
+        if (typeof e['dest'] !== 'string' || !BLOCK_DESTS.has(e['dest']))
+          fail('not a kill-switch route');
+        if (!isU32(e['metric'])) fail('invalid metric');
+        return;
+      case 'dns-file':
+        only('path', 'backup', 'existed');
+        if (e['path'] !== resolvConf) fail(`not the resolv.conf we manage (${resolvConf})`);
+        if (ctx.backup === undefined || e['backup'] !== ctx.backup) fail('not our DNS backup');
+        if (e['existed'] !== undefined && typeof e['existed'] !== 'boolean')
+          fail('invalid "existed"');
+        return;
+      case 'dns-resolvectl':
+        only('dev');
+        ourDev();
+        return;
+      case 'dns-resolvconf': {
+        only('dev', 'iface');
+        ourDev();
+        const iface = e['iface'];
+        if (
+          iface !== undefined &&
+          (typeof iface !== 'string' ||
+            !/^([A-Za-z0-9-]{1,32}\.)?[A-Za-z0-9_.-]{1,15}$/.test(iface) ||
+            !iface.endsWith(e['dev'] as string))
+        )
+          fail('invalid resolvconf interface');
+        return;
+      }
+      default:
+        fail('unknown kind');
+    }
+  });
+}
+
+/** One line per journal entry, for people ("route 0.0.0.0/1 via vpn0"). */
+export function describeEntry(e: JournalEntry): string {
+  switch (e.kind) {
+    case 'addr':
+      return `address ${e.cidr} on ${e.dev}`;
+    case 'mtu':
+      return `MTU of ${e.dev} (was ${e.old})`;
+    case 'up':
+      return `${e.dev} up`;
+    case 'route':
+      return `route ${e.dest}${e.via ? ` via ${e.via}` : ''} dev ${e.dev}`;
+    case 'block':
+      return `kill-switch route unreachable ${e.dest}`;
+    case 'dns-file':
+      return `DNS in ${e.path} (original kept in ${e.backup})`;
+    case 'dns-resolvectl':
+      return `DNS of ${e.dev} in systemd-resolved`;
+    case 'dns-resolvconf':
+      return `DNS of ${e.iface ?? e.dev} in resolvconf`;
+  }
+}
+
+/**
+ * The network namespace this process runs in ("net4026531840"), from /proc/self/ns/net: the
+ * journal and the DNS backup are keyed by it.
+ */
+export function netnsKey(): string {
+  try {
+    const m = /^net:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/net'));
+    if (m) return `net${m[1]!}`;
+  } catch {
+    // no /proc: one namespace as far as we can tell
+  }
+  return 'net0';
+}
+
+/**
+ * Where 'file' mode keeps the original resolv.conf of the tunnel whose journal is `journalPath`:
+ * next to the journal (the private runtime directory), keyed by the network namespace.
+ */
+export function dnsBackupPath(journalPath: string): string {
+  const base = basename(journalPath).replace(/\.journal$/, '');
+  return join(dirname(journalPath), `${base}.${netnsKey()}.resolv.conf.bak`);
+}
+
+function safeJson(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = '?';
+  }
+  // Printable ASCII only, bounded: it came from a file someone may have planted.
+  s = s.replace(/[^\x20-\x7e]/g, '?');
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+}
+
+function isU32(v: unknown): boolean {
+  return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
+}
+
+/** Linux interface names (kernel dev_valid_name), restricted to a safe alphabet. */
+function isDevName(v: unknown): v is string {
+  return typeof v === 'string' && /^[A-Za-z0-9_.@-]{1,15}$/.test(v) && v !== '.' && v !== '..';
+}
+
+/** "address/prefix" with a valid address and prefix length for its family. */
+function isCidr(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  const m = /^([0-9A-Fa-f:.]{2,45})\/(\d{1,3})$/.exec(v);
+  if (!m) return false;
+  const fam = isIP(m[1]!);
+  if (fam === 0) return false;
+  return Number(m[2]) <= (fam === 6 ? 128 : 32);
+}
+
+function checkDev(dev: string): void {
+  if (!isDevName(dev)) throw new VpnError('ERR_NETCFG', `invalid interface name ${safeJson(dev)}`);
+}
+
+function checkCidr(cidr: string): void {
+  if (!isCidr(cidr)) throw new VpnError('ERR_NETCFG', `invalid network ${safeJson(cidr)}`);
+}
+
+/** A checked route selector (values go to `ip` arguments and batch lines). */
+function routeSelector(dest: string, opts: RouteOptions): Extract<JournalEntry, { kind: 'route' }> {
+  checkCidr(dest);
+  checkDev(opts.dev);
+  const v6 = dest.includes(':');
+  const sel: Extract<JournalEntry, { kind: 'route' }> = { kind: 'route', dest, dev: opts.dev };
+  if (opts.via !== undefined) {
+    if (isIP(opts.via) !== (v6 ? 6 : 4)) {
+      throw new VpnError('ERR_NETCFG', `invalid next hop ${safeJson(opts.via)} for ${dest}`);
+    }
+    sel.via = opts.via;
+  }
+  if (opts.src !== undefined && isIP(opts.src) === 0) {
+    throw new VpnError('ERR_NETCFG', `invalid source address ${safeJson(opts.src)}`);
+  }
+  if (opts.metric !== undefined) {
+    if (!isU32(opts.metric)) throw new VpnError('ERR_NETCFG', `invalid metric ${opts.metric}`);
+    sel.metric = opts.metric;
+  }
+  if (opts.table !== undefined) {
+    if (!/^(main|[0-9]{1,10})$/.test(opts.table)) {
+      throw new VpnError('ERR_NETCFG', `invalid routing table ${safeJson(opts.table)}`);
+    }
+    sel.table = opts.table;
+  }
+  return sel;
+}
+
+/** Creates `path` (mode 0600) exclusively — never through an existing file or symbolic link. */
+function writeExclusive(path: string, data: string | Uint8Array): void {
+  const flags =
+    fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
+  let fd: number;
+  try {
+    fd = openSync(path, flags, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    // A stale temp file of ours (a crash mid-write) or something planted: remove the name
+    // (unlink never follows a link) and create our own.
+    if (!path.endsWith('.tmp')) throw e;
+    unlinkSync(path);
+    fd = openSync(path, flags, 0o600);
+  }
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads a file of ours: opened without following a symbolic link, a regular file owned by our
+ * euid with no group/other access, at most `max` bytes. Undefined when it does not exist.
+ * @throws VpnError ERR_PRIVILEGE otherwise.
+ */
+function readPrivate(path: string, max: number, what: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new VpnError(
+      'ERR_PRIVILEGE',
+      code === 'ELOOP'
+        ? `refusing to read ${what} ${path}: it is a symbolic link`
+        : `cannot read ${what} ${path}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  try {
+    const st = fstatSync(fd);
+    const euid = process.geteuid?.();
+    const refuse = (why: string): never => {
+      throw new VpnError('ERR_PRIVILEGE', `refusing to read ${what} ${path}: ${why}`);
+    };
+    if (!st.isFile()) refuse('it is not a regular file');
+    if (euid !== undefined && st.uid !== euid) refuse(`it is owned by uid ${st.uid}, not by us`);
+    if ((st.mode & 0o077) !== 0) refuse('group or others have access to it');
+    if (st.size > max) refuse(`it is too large (${st.size} bytes)`);
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -535,15 +999,16 @@ async function undo(e: JournalEntry, run: CommandRunner): Promise<void> {
       case 'block':
         await run('ip', blockArgs('del', e.dest, e.metric));
         return;
-      case 'dns-file':
-        if (existsSync(e.backup)) {
-          if (e.existed === false) rmSync(e.path, { force: true });
-          else writeFileSync(e.path, readFileSync(e.backup));
-          rmSync(e.backup, { force: true });
-        }
+      case 'dns-file': {
+        const original = readPrivate(e.backup, MAX_BACKUP_BYTES, 'DNS backup');
+        if (original === undefined) return; // already restored
+        if (e.existed === false) rmSync(e.path, { force: true });
+        else writeFileSync(e.path, original);
+        rmSync(e.backup, { force: true });
         return;
+      }
       case 'dns-resolvectl':
-        await run('resolvectl', ['revert', e.dev]);
+        await run('resolvectl', ['revert', '--', e.dev]);
         return;
       case 'dns-resolvconf':
         await run('resolvconf', ['-d', e.iface ?? `${e.dev}.ikev2-vpn`]);
@@ -552,6 +1017,83 @@ async function undo(e: JournalEntry, run: CommandRunner): Promise<void> {
   } catch (err) {
     if (!isGone(err)) throw err;
   }
+}
+
+/** How many entries at the end of `entries` can be undone in one `ip -batch` (routes, addresses). */
+function batchableTail(entries: JournalEntry[]): number {
+  let n = 0;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const k = entries[i]!.kind;
+    if (k !== 'route' && k !== 'block' && k !== 'addr') break;
+    n++;
+  }
+  return n;
+}
+
+/** The `ip` arguments (without the family flag) that undo a route, block or address entry. */
+function undoArgs(e: JournalEntry): string[] | undefined {
+  switch (e.kind) {
+    case 'route':
+      return routeArgs('del', e).filter((x) => x !== '-6');
+    case 'block':
+      return blockArgs('del', e.dest, e.metric).filter((x) => x !== '-6');
+    case 'addr':
+      return ['addr', 'del', e.cidr, 'dev', e.dev];
+    case 'mtu':
+    case 'up':
+    case 'dns-file':
+    case 'dns-resolvectl':
+    case 'dns-resolvconf':
+      return undefined;
+  }
+}
+
+function familyOf(e: JournalEntry): 4 | 6 {
+  const v = e.kind === 'addr' ? e.cidr : e.kind === 'route' || e.kind === 'block' ? e.dest : '';
+  return v.includes(':') ? 6 : 4;
+}
+
+/**
+ * Undoes `steps` in the given order; runs of routes, kill-switch routes and addresses go through
+ * one `ip -force -batch -` per address family (every line is tried; "already gone" is success).
+ * Never throws: returns the failures.
+ */
+async function undoAll(steps: JournalEntry[], run: CommandRunner): Promise<string[]> {
+  const errors: string[] = [];
+  let i = 0;
+  while (i < steps.length) {
+    let j = i;
+    while (j < steps.length && undoArgs(steps[j]!) !== undefined) j++;
+    if (j === i) {
+      try {
+        await undo(steps[i]!, run);
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+      i++;
+      continue;
+    }
+    for (const fam of [4, 6] as const) {
+      const lines = steps
+        .slice(i, j)
+        .filter((e) => familyOf(e) === fam)
+        .map((e) => undoArgs(e)!.join(' '));
+      if (lines.length === 0) continue;
+      try {
+        await run('ip', [`-${fam}`, '-force', '-batch', '-'], lines.join('\n') + '\n');
+      } catch (err) {
+        // stderr holds one message per failed line: keep those that are not "already gone".
+        const msg = (err as Error).message;
+        const real = msg
+          .split('\n')
+          .filter((l) => !/^Command failed/.test(l.trim()) && l.trim() !== '')
+          .filter((l) => !isGone(new Error(l)));
+        if (real.length > 0) errors.push(`ip -batch: ${real.join('; ')}`);
+      }
+    }
+    i = j;
+  }
+  return errors;
 }
 
 /** The resolv.conf text for `servers` and search `domains` (first line: our marker). */

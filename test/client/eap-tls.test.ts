@@ -28,6 +28,7 @@ import {
   EAP_TYPE_TLS,
   type EapTlsOptions,
 } from '../../src/client/eap-tls.js';
+import { parseIdentity } from '../../src/ike/identity.js';
 import {
   EapTlsServer,
   type EapTlsServerOptions,
@@ -125,13 +126,17 @@ class Probe {
   }
 }
 
-type ClientOverrides = Partial<Omit<EapTlsOptions, 'onResponse' | 'onFailure'>>;
+/** Options for the client under test; `serverName: null` leaves the name out (default eap.test). */
+type ClientOverrides = Partial<Omit<EapTlsOptions, 'onResponse' | 'onFailure' | 'serverName'>> & {
+  serverName?: string | null;
+};
 
 function makeClient(probe: Probe, overrides: ClientOverrides = {}): AsyncEapMethod {
+  const { serverName, ...rest } = overrides;
   return createEapTls({
     ca: [CA],
-    serverName: 'eap.test',
-    ...overrides,
+    ...(serverName === null ? {} : { serverName: serverName ?? 'eap.test' }),
+    ...rest,
     onResponse: (packet) => probe.push({ kind: 'response', packet }),
     onFailure: (error) => probe.push({ kind: 'failure', error }),
   });
@@ -582,20 +587,44 @@ test('the server chain through an intermediate verifies against the root only', 
   assertClientFailure(c, 'ERR_CERT_UNTRUSTED', /UNABLE_TO_(GET_ISSUER_CERT_LOCALLY|VERIFY_LEAF)/);
 });
 
-test('server names: IP address SAN, wrong IP, and allowAnyServerName', async () => {
+test('server names: IP address SAN, wrong IP', async () => {
   assertSuccess(await converse({}, { serverName: '192.0.2.10' }));
   assertClientFailure(
     await converse({}, { serverName: '192.0.2.11' }),
     'ERR_CERT_NAME',
     /192\.0\.2\.11/,
   );
-  const any: ClientOverrides = { allowAnyServerName: true };
-  assertSuccess(await converse({}, any));
-  // allowAnyServerName skips only the name check, never the chain.
+});
+
+test("the gateway's IKE identity (serverIdentity, --no-host-check --remote-id) instead of or with the name", async () => {
+  const byId: ClientOverrides = { serverName: null, serverIdentity: parseIdentity('@eap.test') };
+  assertSuccess(await converse({}, byId));
   assertClientFailure(
-    await converse({ cert: pem('server-evil.crt'), key: pem('server-evil.key') }, any),
+    await converse({}, { serverName: null, serverIdentity: parseIdentity('@other.test') }),
+    'ERR_CERT_NAME',
+    /does not carry the gateway's identity "other\.test"/,
+  );
+  // With both, both must match.
+  assertClientFailure(
+    await converse({}, { serverIdentity: parseIdentity('@other.test') }),
+    'ERR_CERT_NAME',
+  );
+  assertSuccess(await converse({}, { serverIdentity: parseIdentity('192.0.2.10') }));
+  // The identity check never replaces the chain check.
+  assertClientFailure(
+    await converse({ cert: pem('server-evil.crt'), key: pem('server-evil.key') }, byId),
     'ERR_CERT_UNTRUSTED',
   );
+});
+
+test('a client certificate (EKU clientAuth only) from our CA is refused as the EAP-TLS server → ERR_CERT', async () => {
+  // A colleague's certificate, trusted CA, and the identity it carries: still not a server.
+  const c = await converse(
+    { cert: pem('client.crt'), key: pem('client.key') },
+    { serverName: null, serverIdentity: parseIdentity('carol@vpn.test') },
+  );
+  const err = assertClientFailure(c, 'ERR_CERT');
+  assert.match(err.message, /serverAuth/);
 });
 
 for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
@@ -903,7 +932,8 @@ test('unusable options are refused when the method is created', () => {
   const cb = { onResponse: () => undefined, onFailure: () => undefined };
   const code = (f: () => unknown, c: string, m: RegExp) =>
     assert.throws(f, (e: unknown) => (e as VpnError).code === c && m.test((e as Error).message));
-  code(() => createEapTls({ ca: [CA], ...cb }), 'ERR_CONFIG', /serverName/);
+  // Neither a name nor an identity: no certificate is accepted for its CA alone.
+  code(() => createEapTls({ ca: [CA], ...cb }), 'ERR_CONFIG', /serverName.*serverIdentity/);
   code(() => createEapTls({ ca: [], serverName: 'eap.test', ...cb }), 'ERR_CONFIG', /CA/);
   code(
     () => createEapTls({ ca: [Uint8Array.of(1, 2, 3)], serverName: 'eap.test', ...cb }),

@@ -43,19 +43,27 @@ class CountingRandom implements Random {
   }
 }
 
-/** A peer with our test identity and password unless `over` says otherwise (null: no password). */
+/**
+ * A peer with our test identity and password unless `over` says otherwise (null: no password),
+ * talking to a gateway that proved its identity with AUTH (`unauthenticated`: one that did not).
+ */
 function peer(
-  over: Omit<Partial<EapPeerOptions>, 'password'> & { password?: Uint8Array | null } = {},
+  over: Omit<Partial<EapPeerOptions>, 'password'> & {
+    password?: Uint8Array | null;
+    unauthenticated?: boolean;
+  } = {},
 ): EapPeer {
-  const { password, ...rest } = over;
+  const { password, unauthenticated, ...rest } = over;
   const pw = password === null ? {} : { password: password ?? utf8(PASSWORD) };
-  return createEapPeer({
+  const p = createEapPeer({
     identity: utf8(IDENTITY),
     methods: ['mschapv2', 'md5', 'gtc'],
     random: new SeededRandom(1),
     ...pw,
     ...rest,
   });
+  if (unauthenticated !== true) p.gatewayAuthenticated();
+  return p;
 }
 
 const request = (identifier: number, type: number, data: Uint8Array = new Uint8Array(0)) =>
@@ -198,6 +206,7 @@ test('MSCHAPv2: AOSP wire vector (RFC 2759 §9.2 inputs): Response bytes, Succes
     methods: ['mschapv2'],
     random: { bytes: () => fromHex('21402324255E262A28295F2B3A337C7E') },
   });
+  p.gatewayAuthenticated();
   const challengeRequest = fromHex(
     '01110033' +
       '1A0142' +
@@ -605,4 +614,81 @@ test('a password that is not UTF-8 fails MSCHAPv2 with a clear error', () => {
   const p = peer({ password: Uint8Array.of(0xff, 0xfe) });
   const gw = new MschapAuthenticator(PASSWORD);
   assert.match(failureOf(p.handle(gw.challengeRequest())), /not valid UTF-8/);
+});
+
+// -----------------------------------------------------------------------------------------------
+// A gateway that has not proved its identity (EAP-only, RFC 5998 §4)
+
+/** The Request of each password method a rogue gateway might send first. */
+const PASSWORD_METHOD_REQUESTS: [string, number, Uint8Array][] = [
+  ['EAP-GTC', EapType.GTC, utf8('Password: ')],
+  ['EAP-MD5', EapType.MD5_CHALLENGE, concatBytes(Uint8Array.of(16), randomBytes(16))],
+  ['EAP-MSCHAPv2', EapType.MSCHAPV2, new MschapAuthenticator(PASSWORD).challengeRequest()],
+];
+
+for (const [name, type, data] of PASSWORD_METHOD_REQUESTS) {
+  test(`gateway not authenticated: ${name} is refused before any Response; only EAP-TLS could run`, () => {
+    const p = peer({ unauthenticated: true });
+    // The identity is no secret (IKE sent it already); it is answered.
+    responseOf(p.handle(request(1, EapType.IDENTITY)));
+    // The MSCHAPv2 entry is a whole packet; the others are Type-Data.
+    const req = type === EapType.MSCHAPV2 ? data : request(2, type, data);
+    const step = p.handle(req);
+    assert.equal(step.kind, 'failure', `no Response to ${name}`);
+    assert.ok(step.kind === 'failure');
+    assert.equal(step.error.code, 'ERR_IKE_AUTH_FAILED');
+    assert.match(step.error.message, new RegExp(`asks for ${name}, which would`));
+    assert.match(
+      step.error.message,
+      type === EapType.GTC ? /password in clear/ : /cracked offline/,
+    );
+    assert.match(step.error.message, /only EAP-TLS may run/);
+    // Nothing follows: the conversation is over.
+    assert.equal(p.handle(req).kind, 'failure');
+    assert.equal(p.msk(), undefined);
+  });
+}
+
+test('gateway not authenticated, EAP-TLS enabled: a password method gets a Nak proposing EAP-TLS only', () => {
+  const tls = fakeAsync();
+  const p = peer({
+    unauthenticated: true,
+    methods: ['mschapv2', 'md5', 'gtc', 'tls'],
+    asyncMethods: [tls],
+  });
+  responseOf(p.handle(request(1, EapType.IDENTITY)));
+  const nak = parsed(responseOf(p.handle(request(2, EapType.GTC, utf8('Password: ')))));
+  assert.deepEqual([nak.type, toHex(nak.data)], [EapType.NAK, '0d']);
+  // Expanded Nak too: EAP-TLS only.
+  const q = peer({ unauthenticated: true, methods: ['mschapv2', 'tls'], asyncMethods: [tls] });
+  const ex = parsed(
+    responseOf(q.handle(request(9, EapType.EXPANDED, fromHex('00137f0000000a00')))),
+  );
+  assert.equal(toHex(ex.data), '000000' + '00000003' + 'fe000000' + '0000000d');
+  // Insisting on the password method ends it, still without an answer.
+  const again = p.handle(request(3, EapType.MSCHAPV2, fromHex('01')));
+  assert.equal(again.kind, 'respond', 'a second, different method gets a Nak too');
+  assert.equal(toHex(parsed(responseOf(again)).data), '0d');
+  assert.match(failureOf(p.handle(request(4, EapType.GTC, utf8('Password: ')))), /asked again/);
+  // EAP-TLS itself runs.
+  const r = peer({ unauthenticated: true, methods: ['gtc', 'tls'], asyncMethods: [tls] });
+  assert.deepEqual(r.handle(request(5, EapType.TLS, Uint8Array.of(0x20))), { kind: 'pending' });
+  assert.equal(tls.requests.length, 1);
+});
+
+test('gateway not authenticated: a method we lack, with no EAP-TLS, ends it naming the reason', () => {
+  const p = peer({ unauthenticated: true });
+  const step = p.handle(request(2, EapType.PEAP, Uint8Array.of(0x20)));
+  assert.ok(step.kind === 'failure');
+  assert.equal(step.error.code, 'ERR_IKE_AUTH_FAILED');
+  assert.match(step.error.message, /has not proved its identity/);
+  assert.match(step.error.message, /none of our methods \(EAP-MSCHAPv2, EAP-MD5, EAP-GTC\)/);
+});
+
+test('gatewayAuthenticated(): every configured method runs again', () => {
+  const p = peer({ unauthenticated: true });
+  p.gatewayAuthenticated();
+  const r = parsed(responseOf(p.handle(request(2, EapType.GTC, utf8('Password: ')))));
+  assert.equal(r.type, EapType.GTC);
+  assert.equal(new TextDecoder().decode(r.data), PASSWORD);
 });

@@ -8,13 +8,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { concatBytes, fromHex, toHex, u32be } from '../../src/core/bytes.js';
 import { createAead } from '../../src/crypto/aead.js';
-import { InboundSa, OutboundSa, SEQ_SOFT_LIMIT } from '../../src/esp/sa.js';
+import { ESP_DROP_REASONS, InboundSa, OutboundSa, SEQ_SOFT_LIMIT } from '../../src/esp/sa.js';
+import { DATA_PLANE_DROP_REASONS, DATA_PLANE_STATS_FIELDS } from '../../src/fastpath/dataplane.js';
 import type { EspDrop, EspSaParams } from '../../src/esp/sa.js';
 import {
   NativeInboundSa,
@@ -801,3 +802,56 @@ test(
     }
   },
 );
+
+/** The package root (package.json and binding.gyp): from this file, then the working directory. */
+function packageRoot(): string | undefined {
+  for (const start of [dirname(fileURLToPath(import.meta.url)), process.cwd()]) {
+    for (let dir = start; ; dir = dirname(dir)) {
+      if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+      if (dirname(dir) === dir) break;
+    }
+  }
+  return undefined;
+}
+
+test('drop reasons: native/esp_drops.h is the one list; sa.ts and dataplane.ts follow it in order', () => {
+  const root = packageRoot();
+  assert.ok(root, 'package root not found');
+  const header = readFileSync(join(root, 'native/esp_drops.h'), 'utf8');
+  const reasons = (macro: string): { name: string; code: number; js: string }[] => {
+    const body = new RegExp(`#define ${macro}\\(X\\)((?:[^\\n]*\\\\\\n)*[^\\n]*)`).exec(header);
+    assert.ok(body, `${macro} not found in native/esp_drops.h`);
+    return [...body[1]!.matchAll(/X\((\w+), (\d+), "([^"]+)"\)/g)].map((m) => ({
+      name: m[1]!,
+      code: Number(m[2]),
+      js: m[3]!,
+    }));
+  };
+  const esp = reasons('ESP_DROP_REASONS');
+  const all = [...esp, ...reasons('DP_DROP_REASONS')];
+  assert.ok(esp.length >= 10 && all.length > esp.length, JSON.stringify(all));
+  assert.deepEqual(
+    all.map((r) => r.code),
+    all.map((_, i) => i + 1),
+    'codes are consecutive from 1',
+  );
+  assert.deepEqual(
+    esp.map((r) => r.js),
+    [...ESP_DROP_REASONS],
+    'src/esp/sa.ts ESP_DROP_REASONS',
+  );
+  assert.deepEqual(
+    all.map((r) => r.js),
+    [...DATA_PLANE_DROP_REASONS],
+    'src/fastpath/dataplane.ts DATA_PLANE_DROP_REASONS',
+  );
+  assert.deepEqual(DATA_PLANE_STATS_FIELDS.slice(-all.length), [...DATA_PLANE_DROP_REASONS]);
+});
+
+test('drop reasons: the addon counts them under the names of native/esp_drops.h', { skip }, () => {
+  const addon = loadNativeEsp(OPTS) as unknown as { dpStatsFields?: readonly string[] };
+  assert.ok(addon.dpStatsFields, 'the addon has a data plane');
+  assert.deepEqual(addon.dpStatsFields.slice(-DATA_PLANE_DROP_REASONS.length), [
+    ...DATA_PLANE_DROP_REASONS,
+  ]);
+});

@@ -15,14 +15,16 @@ import { Tag, oid, seq, tlv } from '../../src/pki/der.js';
 import { parseDn } from '../../src/pki/dn.js';
 import {
   commonNames,
-  identityFromCert,
   matchesDnsName,
   matchesHost,
-  matchesIdentity,
   parseName,
   sameDistinguishedName,
-  sanIdentityFromCert,
 } from '../../src/pki/names.js';
+import {
+  identityFromCert,
+  matchesIdentity,
+  sanIdentityFromCert,
+} from '../../src/ike/auth/cert-identity.js';
 import { Certificate, pemToDer } from '../../src/pki/x509.js';
 import { findRepoFile } from '../support/paths.js';
 

@@ -12,13 +12,8 @@ import fc from 'fast-check';
 import { ParseError, VpnError } from '../../src/core/errors.js';
 import { parseDn } from '../../src/pki/dn.js';
 import { Certificate, EkuOid, keyUsageNames, pemToDer } from '../../src/pki/x509.js';
-import {
-  matchesHost,
-  matchesIdentity,
-  parseName,
-  sameDistinguishedName,
-  sanIdentityFromCert,
-} from '../../src/pki/names.js';
+import { matchesHost, parseName, sameDistinguishedName } from '../../src/pki/names.js';
+import { matchesIdentity, sanIdentityFromCert } from '../../src/ike/auth/cert-identity.js';
 import { verifyChain } from '../../src/pki/chain.js';
 import { parseIdentity } from '../../src/ike/identity.js';
 import { findRepoFile } from '../support/paths.js';

@@ -22,12 +22,13 @@ import { classifyUdp4500 } from '../../src/net/natt.js';
 
 export interface FuzzResult {
   inputs: number;
-  crashes: { input: Uint8Array; error: string }[];
+  crashes: { input: Uint8Array; first: number; error: string }[];
 }
 
 const FIRST_TYPES = [33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 53, 0, 200];
 
-function exercise(input: Uint8Array, first: number, reasm: FragmentReassembler): void {
+/** One input through every decoder; throws only what the property forbids (a crash). */
+export function exercise(input: Uint8Array, first: number, reasm: FragmentReassembler): void {
   try {
     const m = decodeMessage(input);
     findUnsupportedCritical(m.payloads);
@@ -79,6 +80,8 @@ function exercise(input: Uint8Array, first: number, reasm: FragmentReassembler):
     methods: ['mschapv2', 'md5', 'gtc'],
     random: new SeededRandom(input.length),
   });
+  // Both sides of RFC 5998 §4: the refusal before the gateway authenticated, and the methods after.
+  if (input.length % 2 === 0) peer.gatewayAuthenticated();
   peer.handle(input);
 }
 
@@ -121,10 +124,13 @@ function mutate(rng: SeededRandom, seed: Uint8Array): Uint8Array {
   }
 }
 
-/** Runs until `maxInputs` or `deadlineMs` (monotonic ms from the caller's clock). */
+/**
+ * Runs until `maxInputs` or `deadline()`. `deterministic: false` skips the deterministic part
+ * (parallel runs of scripts/fuzz.mjs do it in one worker only).
+ */
 export function fuzzDecoders(
   corpus: Uint8Array[],
-  opts: { seed: number; maxInputs: number; deadline: () => boolean },
+  opts: { seed: number; maxInputs: number; deadline: () => boolean; deterministic?: boolean },
 ): FuzzResult {
   const rng = new SeededRandom(opts.seed);
   const reasm = new FragmentReassembler({ maxFragments: 16, maxBytes: 4096 });
@@ -135,11 +141,11 @@ export function fuzzDecoders(
       exercise(input, first, reasm);
     } catch (e) {
       if (result.crashes.length < 20)
-        result.crashes.push({ input, error: (e as Error).stack ?? String(e) });
+        result.crashes.push({ input, first, error: (e as Error).stack ?? String(e) });
     }
   };
   // Deterministic part: every single-bit flip and every truncation of each corpus entry.
-  for (const c of corpus) {
+  for (const c of opts.deterministic === false ? [] : corpus) {
     for (let len = 0; len <= c.length; len++)
       run(c.subarray(0, len), FIRST_TYPES[len % FIRST_TYPES.length]!);
     for (let bit = 0; bit < c.length * 8; bit++) {

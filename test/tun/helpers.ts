@@ -67,7 +67,8 @@ export class Netns {
 
   /** A `CommandRunner` that runs every command inside the namespace. */
   runner(): CommandRunner {
-    return (cmd, args) => defaultRunner('ip', ['netns', 'exec', this.name, cmd, ...args]);
+    return (cmd, args, input) =>
+      defaultRunner('ip', ['netns', 'exec', this.name, cmd, ...args], input);
   }
 
   /** Starts `node test/tun/fixtures/<fixture> ...args` inside the namespace. */

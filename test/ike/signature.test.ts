@@ -25,8 +25,8 @@ import {
   signAuth,
   supportedHashes,
   verifyAuth,
-} from '../../src/pki/signature.js';
-import type { AuthSignatureAlgorithm } from '../../src/pki/signature.js';
+} from '../../src/ike/auth/signature.js';
+import type { AuthSignatureAlgorithm } from '../../src/ike/auth/signature.js';
 import { Certificate, pemToDer } from '../../src/pki/x509.js';
 import { findRepoFile } from '../support/paths.js';
 

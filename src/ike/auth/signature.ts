@@ -12,10 +12,20 @@
  */
 import { constants, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { ParseError, VpnError } from '../core/errors.js';
-import { AuthMethod, HashAlgorithm } from '../ike/constants.js';
-import { DER_NULL, Tag, children, decodeOid, expectTag, oid, parseDer, seq, tlv } from './der.js';
-import type { Der } from './der.js';
+import { ParseError, VpnError } from '../../core/errors.js';
+import { AuthMethod, HashAlgorithm } from '../constants.js';
+import {
+  DER_NULL,
+  Tag,
+  children,
+  decodeOid,
+  expectTag,
+  oid,
+  parseDer,
+  seq,
+  tlv,
+} from '../../pki/der.js';
+import type { Der } from '../../pki/der.js';
 
 export { HashAlgorithm };
 

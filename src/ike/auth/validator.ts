@@ -5,13 +5,26 @@
  * browser checks a server (RFC 7296 §2.15 leaves binding the ID to the certificate to the
  * implementation; RFC 4945 §3.1 says how).
  */
-import { VpnError } from '../core/errors.js';
-import type { CertCheck, CertValidator } from '../ike/auth.js';
-import type { Identity } from '../ike/identity.js';
-import { formatIdentity } from '../ike/identity.js';
-import { verifyChain } from './chain.js';
-import { matchesHost, matchesIdentity } from './names.js';
-import { Certificate } from './x509.js';
+import { VpnError } from '../../core/errors.js';
+import type { CertCheck, CertValidator } from '../auth.js';
+import type { Identity } from '../identity.js';
+import { formatIdentity } from '../identity.js';
+import { checkExtendedKeyUsage, verifyChain } from '../../pki/chain.js';
+import { matchesHost } from '../../pki/names.js';
+import { Certificate, EkuOid } from '../../pki/x509.js';
+import { matchesIdentity } from './cert-identity.js';
+
+/**
+ * Extended key usages that make a certificate fit for an IKE gateway (RFC 4945 §5.1.3.12 and what
+ * strongSwan accepts): serverAuth, iKEIntermediate, id-kp-ipsecIKE (anyExtendedKeyUsage, or no
+ * extendedKeyUsage extension, too). A certificate for clients only (clientAuth) or for another
+ * purpose cannot stand for the gateway, however trusted its CA.
+ */
+export const GATEWAY_EKUS: readonly string[] = [
+  EkuOid.SERVER_AUTH,
+  EkuOid.IKE_INTERMEDIATE,
+  EkuOid.IPSEC_IKE,
+];
 
 export interface CertValidatorOptions {
   /** Trust anchors, DER. */
@@ -57,6 +70,8 @@ export function createCertValidator(opts: CertValidatorOptions): CertValidator {
         ...(opts.maxDepth !== undefined ? { maxDepth: opts.maxDepth } : {}),
       });
       if (!chain.ok) return { ok: false, error: chain.error };
+      const eku = checkExtendedKeyUsage(leaf, GATEWAY_EKUS, 'an IKE gateway');
+      if (eku) return { ok: false, error: eku };
       const subject = leaf.subject;
       if (!matchesIdentity(leaf, id)) {
         return {

@@ -1,0 +1,281 @@
+/**
+ * The tunnel driver (src/client/tunnel.ts) run whole, in memory and without root: the fake TUN
+ * device, socket, gateway (test responder + JavaScript ESP SAs) and host configurator of
+ * test/support/tunnel-world.ts, on virtual time.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SeededRandom } from '../../src/core/random.js';
+import { Tunnel } from '../../src/client/tunnel.js';
+import type { TunnelEvent, TunnelOptions, TunnelSummary } from '../../src/client/tunnel.js';
+import { GW_IP, PSK, VIRTUAL_IP, ipv4, world } from '../support/tunnel-world.js';
+import type { World } from '../support/tunnel-world.js';
+
+function tunnel(w: World, over: Partial<TunnelOptions> = {}): { t: Tunnel; events: TunnelEvent[] } {
+  const t = new Tunnel({
+    gateway: GW_IP,
+    localId: 'client@test',
+    remoteId: '@gw.test',
+    credentials: { auth: { kind: 'psk', psk: PSK } },
+    random: new SeededRandom(1),
+    io: w.io,
+    ...over,
+  });
+  const events: TunnelEvent[] = [];
+  t.on((e) => events.push(e));
+  return { t, events };
+}
+
+/** Connects; fails (instead of hanging) when the tunnel is not up after the I/O settled. */
+async function up(w: World, t: Tunnel): Promise<TunnelSummary> {
+  let done = false;
+  const p = t.connect().finally(() => (done = true));
+  await w.time.advance(0);
+  assert.ok(done, 'connect() settled in memory');
+  return p;
+}
+
+async function shutdown(w: World, t: Tunnel): Promise<void> {
+  const c = t.close();
+  await w.time.advance(10000);
+  await c;
+}
+
+const count = (events: TunnelEvent[], type: TunnelEvent['type']): number =>
+  events.filter((e) => e.type === type).length;
+
+/** Empty INFORMATIONAL requests (liveness checks) the current IKE SA's gateway received. */
+const livenessChecks = (w: World): number =>
+  w.gw.resp.informationalsReceived.filter((p) => p.length === 0).length;
+
+test('connects, carries packets both ways through the fake TUN, and teardown restores the host exactly', async () => {
+  const w = world();
+  const before = w.host.snapshot();
+  const { t, events } = tunnel(w);
+  const s = await up(w, t);
+  assert.equal(s.virtualIp4, VIRTUAL_IP);
+  assert.equal(s.device, 'vpn0');
+  assert.deepEqual(s.routes, ['203.0.113.0/25']);
+  assert.ok(w.host.routes.has(`203.0.113.0/25 dev vpn0 src ${VIRTUAL_IP}`));
+  assert.ok(w.host.addresses.has(`vpn0 ${VIRTUAL_IP}/32`));
+  assert.match(w.host.dns, /203\.0\.113\.53/);
+  assert.equal(count(events, 'up'), 1);
+
+  const tun = w.tuns[0]!;
+  const out = [ipv4(VIRTUAL_IP, '203.0.113.10', 40, 1), ipv4(VIRTUAL_IP, '203.0.113.11', 300, 2)];
+  tun.inject(out);
+  await w.time.advance(10);
+  assert.deepEqual(w.gw.espIn, out, 'the gateway opened exactly our packets');
+  const back = ipv4('203.0.113.10', VIRTUAL_IP, 64, 3);
+  w.gw.sendEsp(back);
+  await w.time.advance(10);
+  assert.deepEqual(tun.written, [back], 'the TUN device got exactly the gateway packet');
+  const st = t.status();
+  assert.equal(st.state, 'up');
+  assert.equal(st.esp['packetsOut'], 2);
+  assert.equal(st.esp['packetsIn'], 1);
+
+  await shutdown(w, t);
+  assert.equal(t.status().state, 'down');
+  assert.ok(w.gw.resp.deleted, 'the gateway got our DELETE');
+  assert.equal(w.host.snapshot(), before, 'the host is exactly as before');
+  assert.ok(w.host.changes.length >= 5);
+  assert.ok(
+    w.host.changes.every((c) => c.undone),
+    'every change was undone',
+  );
+  assert.ok(tun.closed && w.net.closed, 'TUN device and socket closed');
+  assert.equal(w.time.pending, 0, 'no timer left running');
+  assert.equal(await t.closed, undefined);
+});
+
+test('a gateway DELETE of the IKE SA → reconnect, same host configuration, traffic flows again', async () => {
+  const w = world();
+  const { t, events } = tunnel(w);
+  await up(w, t);
+  const upSnapshot = w.host.snapshot();
+  const changes = w.host.changes.length;
+  w.gw.send(w.gw.resp.request('delete-ike'));
+  await w.time.advance(0);
+  const r = events.find((e) => e.type === 'reconnecting');
+  assert.ok(r && r.type === 'reconnecting' && r.attempt === 1, 'reconnecting, attempt 1');
+  await w.time.advance(1500);
+  assert.equal(w.gw.ikeSaInits, 2, 'a new IKE SA');
+  assert.equal(count(events, 'up'), 2);
+  assert.equal(t.status().state, 'up');
+  assert.equal(w.host.snapshot(), upSnapshot, 'same virtual IP: host left as it was');
+  assert.equal(w.host.changes.length, changes, 'no host change redone');
+  const pkt = ipv4(VIRTUAL_IP, '203.0.113.10', 40, 7);
+  w.tuns[0]!.inject([pkt]);
+  await w.time.advance(10);
+  assert.deepEqual(w.gw.espIn, [pkt]);
+  assert.equal(w.gw.espInSpis[0], w.gw.resp.child!.inSpi, 'on the new CHILD_SA');
+  await shutdown(w, t);
+  assert.equal(w.host.changes.filter((c) => !c.undone).length, 0);
+});
+
+test('DPD: a gateway that went silent is declared dead, the tunnel ends with ERR_IKE_TIMEOUT and the host is restored', async () => {
+  const w = world();
+  const before = w.host.snapshot();
+  const { t, events } = tunnel(w, { dpdMs: 10000, retry: 0 });
+  await up(w, t);
+  const upAt = w.time.now;
+  w.gw.silent = true;
+  let downAt = 0;
+  t.on((e) => {
+    if (e.type === 'down') downAt = w.time.now;
+  });
+  await w.time.advance(120000);
+  const down = events.find((e) => e.type === 'down');
+  assert.ok(down && down.type === 'down', 'the tunnel went down');
+  assert.equal(down.error?.code, 'ERR_IKE_TIMEOUT');
+  assert.ok(downAt - upAt >= 10000 && downAt - upAt < 60000, `noticed after ${downAt - upAt} ms`);
+  assert.equal(w.host.snapshot(), before);
+  assert.equal((await t.closed)?.code, 'ERR_IKE_TIMEOUT');
+});
+
+test('a CHILD_SA rekey by the gateway under traffic loses no packet and moves both directions to the new SA', async () => {
+  const w = world();
+  const { t, events } = tunnel(w);
+  await up(w, t);
+  const tun = w.tuns[0]!;
+  const firstSpi = w.gw.resp.child!.inSpi;
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < 60; i++) {
+    if (i === 20) w.gw.send(w.gw.resp.rekeyChild());
+    if (i === 40) w.gw.send(w.gw.resp.deleteChild(w.gw.resp.previousChild!.inSpi));
+    const p = ipv4(VIRTUAL_IP, '203.0.113.10', 40, i);
+    sent.push(p);
+    tun.inject([p]);
+    w.gw.sendEsp(ipv4('203.0.113.10', VIRTUAL_IP, 40, i));
+    await w.time.advance(100);
+  }
+  assert.ok(events.some((e) => e.type === 'rekeyed' && e.what === 'child' && e.by === 'peer'));
+  const newSpi = w.gw.resp.child!.inSpi;
+  assert.notEqual(newSpi, firstSpi);
+  assert.deepEqual(w.gw.espIn, sent, 'every packet arrived, in order');
+  assert.equal(w.gw.espInSpis.at(-1), newSpi, 'we send on the new SA');
+  assert.equal(w.gw.espInSpis[0], firstSpi);
+  assert.equal(tun.written.length, 60, 'every gateway packet arrived');
+  assert.ok(w.gw.resp.childDeletes.length === 0, 'the gateway deleted the old SA, not us');
+  assert.equal(t.status().esp['no-sa'] ?? 0, 0);
+  await shutdown(w, t);
+});
+
+test('our own CHILD_SA rekey (its lifetime ran out) under traffic loses no packet', async () => {
+  const w = world();
+  const { t, events } = tunnel(w, { rekeyMs: 20000 });
+  await up(w, t);
+  const tun = w.tuns[0]!;
+  const firstSpi = w.gw.resp.child!.inSpi;
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < 60; i++) {
+    const p = ipv4(VIRTUAL_IP, '203.0.113.10', 40, i);
+    sent.push(p);
+    tun.inject([p]);
+    w.gw.sendEsp(ipv4('203.0.113.10', VIRTUAL_IP, 40, i));
+    await w.time.advance(500);
+  }
+  assert.ok(events.some((e) => e.type === 'rekeyed' && e.what === 'child' && e.by === 'us'));
+  assert.ok(w.gw.resp.clientRekeys.length >= 1, 'the gateway saw our CREATE_CHILD_SA');
+  assert.notEqual(w.gw.resp.child!.inSpi, firstSpi);
+  assert.deepEqual(w.gw.espIn, sent, 'every packet arrived, in order');
+  assert.equal(w.gw.espInSpis.at(-1), w.gw.resp.child!.inSpi, 'we send on the new SA');
+  assert.ok(w.gw.resp.childDeletes.length >= 1, 'we deleted the old CHILD_SA');
+  assert.equal(tun.written.length, 60, 'every gateway packet arrived');
+  await shutdown(w, t);
+});
+
+test('issue 11: after two reconnects NAT keepalives and the one-way traffic check still run', async () => {
+  const w = world({ natHere: true });
+  const { t, events } = tunnel(w, { dpdMs: 0, keepaliveMs: 20000, retry: 5 });
+  await up(w, t);
+  for (let k = 0; k < 2; k++) {
+    // Lose the IKE SA just before the keepalive and one-way ticks fall due: they fire while
+    // the tunnel is reconnecting.
+    await w.time.advance(19500);
+    w.gw.send(w.gw.resp.request('delete-ike'));
+    await w.time.advance(5000);
+    assert.equal(t.status().state, 'up', `up again after reconnect ${k + 1}`);
+  }
+  assert.equal(count(events, 'up'), 3);
+  const keepalives = w.net.keepalivesOut;
+  await w.time.advance(45000);
+  assert.ok(
+    w.net.keepalivesOut - keepalives >= 2,
+    `NAT keepalives after the reconnects (${w.net.keepalivesOut - keepalives})`,
+  );
+  assert.equal(t.status().keepalivesSent, w.net.keepalivesOut);
+  // Traffic out, nothing back: the one-way check asks the gateway within one interval.
+  const probes = livenessChecks(w);
+  for (let i = 0; i < 20; i++) {
+    w.tuns[0]!.inject([ipv4(VIRTUAL_IP, '203.0.113.10', 40, i)]);
+    await w.time.advance(1000);
+  }
+  assert.ok(livenessChecks(w) > probes, 'the one-way check sent a liveness check');
+  await shutdown(w, t);
+});
+
+test('issue 11: --retry 2 runs out against a gateway that accepts and then deletes every IKE SA', async () => {
+  const w = world();
+  const before = w.host.snapshot();
+  const { t, events } = tunnel(w, { retry: 2 });
+  await up(w, t);
+  for (let i = 0; i < 8 && t.status().state !== 'down'; i++) {
+    await w.time.advance(2000);
+    w.gw.send(w.gw.resp.request('delete-ike'));
+    await w.time.advance(10000);
+  }
+  assert.equal(t.status().state, 'down', 'the tunnel gave up');
+  assert.equal(count(events, 'reconnecting'), 2, 'exactly --retry reconnects');
+  assert.equal(w.gw.ikeSaInits, 3);
+  assert.equal((await t.closed)?.code, 'ERR_IKE_DELETED');
+  assert.equal(w.host.snapshot(), before);
+});
+
+test('a tunnel that stayed up for the stable period gets its --retry budget back', async () => {
+  const w = world();
+  const { t, events } = tunnel(w, { retry: 1, stableMs: 60000 });
+  await up(w, t);
+  for (let i = 0; i < 3; i++) {
+    await w.time.advance(61000);
+    w.gw.send(w.gw.resp.request('delete-ike'));
+    await w.time.advance(5000);
+    assert.equal(t.status().state, 'up', `reconnected after delete ${i + 1}`);
+  }
+  const attempts = events.flatMap((e) => (e.type === 'reconnecting' ? [e.attempt] : []));
+  assert.deepEqual(attempts, [1, 1, 1]);
+  await shutdown(w, t);
+});
+
+test('issue 11 finding 4: a gateway that rekeys the CHILD_SA 8 times without deleting never crashes the driver', async () => {
+  const w = world();
+  const before = w.host.snapshot();
+  const { t, events } = tunnel(w);
+  await up(w, t);
+  for (let i = 0; i < 8; i++) {
+    w.gw.send(w.gw.resp.rekeyChild());
+    await w.time.advance(100);
+  }
+  await w.time.advance(10000);
+  const st = t.status();
+  if (st.state === 'down') {
+    // The data path refused the ninth inbound SA: counted, DELETE sent, host restored.
+    const err = await t.closed;
+    assert.equal(err?.code, 'ERR_IKE_PROTOCOL');
+    assert.match(err.message, /refused CHILD_SA .*too many inbound SAs/);
+    assert.equal(st.saInstallErrors, 1);
+    assert.ok(w.gw.resp.deleted, 'the gateway got our DELETE');
+    assert.equal(w.host.snapshot(), before);
+    assert.ok(events.some((e) => e.type === 'down' && e.error?.code === 'ERR_IKE_PROTOCOL'));
+  } else {
+    // The IKE layer bounded the CHILD_SAs itself (deleted the oldest or refused the rekey).
+    assert.equal(st.state, 'up');
+    assert.equal(st.saInstallErrors, 0);
+    const pkt = ipv4(VIRTUAL_IP, '203.0.113.10', 40, 1);
+    w.tuns[0]!.inject([pkt]);
+    await w.time.advance(10);
+    assert.deepEqual(w.gw.espIn.at(-1), pkt, 'traffic still flows');
+    await shutdown(w, t);
+  }
+});
