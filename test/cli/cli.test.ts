@@ -243,3 +243,22 @@ test('Ctrl-C at the PSK prompt exits 130 with "cancelled"', { skip: hasScript() 
 function hasScript(): string | false {
   return spawnSync('script', ['--version']).status === 0 ? false : 'script (util-linux) not found';
 }
+
+test('connect --background whose tunnel process dies at once: its exit code and log, no crash', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vpn-cli-'));
+  try {
+    // Preloaded into both processes; only the --daemon-child one exits, before it reads the
+    // secrets: the IPC channel closes under the parent.
+    const die = join(dir, 'die.cjs');
+    writeFileSync(die, "if (process.argv.includes('--daemon-child')) process.exit(9);\n");
+    const r = vpn(['connect', '198.51.100.10', '--background'], {
+      VPN_PSK: 'x',
+      NODE_OPTIONS: `--require ${die}`,
+    });
+    assert.equal(r.code, 9, r.stderr);
+    assert.match(r.stderr, /tunnel process exited \(9\); see .*default\.log/);
+    assert.doesNotMatch(r.stderr, /internal error|ERR_IPC/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
