@@ -22,7 +22,22 @@ export const EXIT = {
   CERT_EXPIRED: 14,
   CERT_NAME: 15,
   EAP_FAILED: 16,
+  ALREADY_RUNNING: 17,
+  /** 128 + the signal number, as shells report a command a signal stopped. */
+  HANGUP: 129,
+  CANCELLED: 130,
+  TERMINATED: 143,
 } as const;
+
+/**
+ * The exit code of a command the user stopped with a signal (Ctrl-C, SIGTERM, SIGHUP) before it
+ * finished: 128 + the signal number, as shells do.
+ */
+export function exitCodeForSignal(sig: NodeJS.Signals): number {
+  if (sig === 'SIGTERM') return EXIT.TERMINATED;
+  if (sig === 'SIGHUP') return EXIT.HANGUP;
+  return EXIT.CANCELLED;
+}
 
 export function exitCodeFor(code: ErrorCode): number {
   switch (code) {
@@ -63,5 +78,9 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.CERT_EXPIRED;
     case 'ERR_CERT_NAME':
       return EXIT.CERT_NAME;
+    case 'ERR_CANCELLED':
+      return EXIT.CANCELLED;
+    case 'ERR_ALREADY_RUNNING':
+      return EXIT.ALREADY_RUNNING;
   }
 }

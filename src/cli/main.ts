@@ -21,7 +21,10 @@ import { checkGatewayNaming } from '../client/auth.js';
 import { ensureRuntimeDir, openPrivateAppend, runtimeDir } from '../config/load.js';
 import { buildCredentials, gatherSecrets } from './credentials.js';
 import type { AuthFlags, Secrets } from './credentials.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
+import { EXIT, exitCodeFor, exitCodeForSignal } from './exit-codes.js';
+import { exitAfterFlush } from './flush.js';
+import { withHint } from './hints.js';
+import { printable, printableJson } from '../core/printable.js';
 import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
 import type { UiMode } from './ui.js';
@@ -79,7 +82,11 @@ function collect(v: string, prev: string[] | undefined): string[] {
 
 function uiMode(json: boolean | undefined): UiMode {
   if (json) return 'json';
-  return process.stderr.isTTY && process.env['CI'] !== 'true' ? 'tty' : 'plain';
+  // A terminal of 0 columns (a pty nobody sized, e.g. script(1) without a terminal around it)
+  // sent ora into an endless loop of cursor-up/clear-line writes: plain lines there.
+  return process.stderr.isTTY && (process.stderr.columns ?? 0) > 0 && process.env['CI'] !== 'true'
+    ? 'tty'
+    : 'plain';
 }
 
 function tunnelOptions(
@@ -131,6 +138,13 @@ async function runForeground(
     onFail?: (code: number, message: string) => void;
   } = {},
 ): Promise<number> {
+  // Before the journal is replayed: it belongs to the running tunnel, not to a crashed one.
+  const running = await alreadyRunning(flags.name);
+  if (running) {
+    ui.fail(running.message, EXIT.ALREADY_RUNNING);
+    hooks.onFail?.(EXIT.ALREADY_RUNNING, running.message);
+    return EXIT.ALREADY_RUNNING;
+  }
   const refused = await NetConfiguratorRecovery(flags.name, ui);
   if (refused) {
     hooks.onFail?.(refused.code, refused.message);
@@ -142,22 +156,43 @@ async function runForeground(
   } catch (e) {
     const err = e as VpnError;
     const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
-    ui.fail(err.message);
+    ui.fail(err.message, code);
     hooks.onFail?.(code, err.message);
     return code;
   }
   const tunnel = new Tunnel(options);
-  tunnel.on((e) => ui.onEvent(e));
-  const sockPath = controlSocketPath(runtimeDir(), flags.name);
-  const control = await ControlServer.listen(sockPath, async (req) => {
-    if (req.cmd === 'status') return tunnel.status();
-    await tunnel.close();
-    return { disconnected: true };
+  tunnel.on((e) => {
+    if (e.type === 'up') up = true;
+    ui.onEvent(e.type === 'down' && e.error ? { ...e, error: withHint(e.error, flags) } : e);
   });
+  const sockPath = controlSocketPath(runtimeDir(), flags.name);
+  let control: ControlServer;
+  try {
+    control = await ControlServer.listen(sockPath, async (req) => {
+      // The pid lets a second `vpn connect --name` say which process holds the name.
+      if (req.cmd === 'status') return { ...tunnel.status(), pid: process.pid };
+      await tunnel.close();
+      return { disconnected: true };
+    });
+  } catch (e) {
+    // Another connect with this name won the race since alreadyRunning() looked.
+    const err =
+      e instanceof VpnError && /already running/.test(e.message)
+        ? ((await alreadyRunning(flags.name)) ?? e)
+        : e;
+    const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+    ui.fail((err as Error).message, code);
+    hooks.onFail?.(code, (err as Error).message);
+    return code;
+  }
   let userClosed = false;
+  /** The signal that stopped us while connecting: the command was cancelled (exit 128 + n). */
+  let cancelledBy: NodeJS.Signals | undefined;
+  let up = false;
   const onSignal = (sig: NodeJS.Signals): void => {
     userClosed = true;
-    ui.info(`${sig}: disconnecting`);
+    if (!up) cancelledBy ??= sig;
+    ui.info(up ? `${sig}: disconnecting` : `${sig}: cancelling; restoring host settings`);
     void tunnel.close();
   };
   process.on('SIGINT', onSignal);
@@ -166,19 +201,38 @@ async function runForeground(
   // A bug must not leave the host half-configured: restore, then exit 1 (the journal covers a
   // crash that even this cannot handle).
   process.once('uncaughtException', (e) => {
-    ui.fail(`internal error: ${e.stack ?? e.message}`);
-    const done = (): never => process.exit(EXIT.INTERNAL);
+    ui.fail(`internal error: please report it: ${e.message}`, EXIT.INTERNAL);
+    printStack(e);
+    const done = (): void => exitAfterFlush(EXIT.INTERNAL);
     setTimeout(done, 3000).unref();
     tunnel.close().then(done, done);
   });
+  const cancelled = (): number => {
+    const message = `cancelled (${cancelledBy}); host settings restored`;
+    ui.fail(message, exitCodeForSignal(cancelledBy!));
+    hooks.onFail?.(exitCodeForSignal(cancelledBy!), message);
+    return exitCodeForSignal(cancelledBy!);
+  };
   try {
     const summary = await tunnel.connect();
+    if (cancelledBy) {
+      // The signal came before the IKE session existed: close() could only ask; finish it now.
+      await tunnel.close();
+      control.close();
+      return cancelled();
+    }
+    up = true;
     hooks.onUp?.(summary);
   } catch (e) {
     control.close();
-    const err = e as VpnError;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+    // connect() rejects only after the host is restored (Tunnel.connect's teardown).
+    if (cancelledBy) return cancelled();
+    const err = e instanceof VpnError ? withHint(e, flags) : (e as Error);
     const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
-    ui.fail(err.message);
+    ui.fail(err.message, code);
     hooks.onFail?.(code, err.message);
     return code;
   }
@@ -188,10 +242,34 @@ async function runForeground(
   process.off('SIGTERM', onSignal);
   process.off('SIGHUP', onSignal);
   if (err && !userClosed) {
-    ui.fail(err.message);
+    ui.fail(withHint(err, flags).message, exitCodeFor(err.code));
     return exitCodeFor(err.code);
   }
   return EXIT.OK;
+}
+
+/** A stack trace for a bug report, one escaped line at a time (messages may quote the gateway). */
+function printStack(e: unknown): void {
+  const stack = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  for (const l of stack.split('\n')) process.stderr.write(`${printable(l)}\n`);
+}
+
+/**
+ * The error for `vpn connect --name X` while a tunnel named X answers on its control socket, or
+ * undefined. A stale socket (its process was killed) does not answer and does not count.
+ */
+async function alreadyRunning(name: string): Promise<VpnError | undefined> {
+  let st: unknown;
+  try {
+    st = await request(tunnelSocketPath(name), { cmd: 'status' }, 1000);
+  } catch {
+    return undefined;
+  }
+  const pid = (st as { pid?: unknown } | null)?.pid;
+  return new VpnError(
+    'ERR_ALREADY_RUNNING',
+    `a tunnel named ${name} is already running (pid ${Number.isSafeInteger(pid) ? String(pid) : 'unknown'}); disconnect it first (vpn disconnect${name !== 'default' ? ` --name ${name}` : ''}) or pick another --name`,
+  );
 }
 
 /**
@@ -221,10 +299,20 @@ async function connectCommand(gateway: string, flags: ConnectFlags): Promise<num
   try {
     ensureRuntimeDir(); // before any prompt: a runtime directory planted by others is refused
     checkGatewayNaming(flags.hostCheck ? undefined : false, flags.remoteId);
-    secrets = await gatherSecrets(flags, process.stdin.isTTY && ui.mode === 'tty');
+    // Refuse before asking for a password that would not be used (exit 17).
+    const running = await alreadyRunning(flags.name);
+    if (running) throw running;
+    // Prompt when a person is at a terminal (even one too narrow for spinners), never for --json.
+    const interactive =
+      process.stdin.isTTY &&
+      process.stderr.isTTY &&
+      ui.mode !== 'json' &&
+      process.env['CI'] !== 'true';
+    secrets = await gatherSecrets(flags, interactive);
   } catch (e) {
-    ui.fail((e as Error).message);
-    return e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+    const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+    ui.fail((e as Error).message, code);
+    return code;
   }
   if (!flags.background) return runForeground(gateway, flags, secrets, ui);
   return runBackground(flags, secrets, ui);
@@ -251,8 +339,9 @@ async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Pro
     },
   });
   closeSync(logFd);
-  // Secrets travel over the IPC pipe, never on the command line or in the environment.
-  child.send({ secrets });
+  // The child may end (and close the IPC channel) before it reads the secrets or before we
+  // disconnect: that is its exit code and message to report, not a crash of ours.
+  child.on('error', () => undefined);
   const result = await new Promise<
     { ok: true; summary: TunnelSummary } | { ok: false; code: number; message: string }
   >((resolve) => {
@@ -264,11 +353,13 @@ async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Pro
         message: `tunnel process exited (${code}); see ${logPath}`,
       }),
     );
+    // Secrets travel over the IPC pipe, never on the command line or in the environment.
+    child.send({ secrets }, () => undefined);
   });
-  child.disconnect();
+  if (child.connected) child.disconnect();
   child.unref();
   if (!result.ok) {
-    ui.fail(result.message);
+    ui.fail(result.message, result.code);
     return result.code;
   }
   if (ui.mode === 'json') ui.json({ event: 'up', pid: child.pid, summary: result.summary });
@@ -283,15 +374,25 @@ async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Pro
 
 async function daemonChild(gateway: string, flags: ConnectFlags): Promise<number> {
   const ui = await Ui.create('plain', flags.verbose === true);
-  const secrets = await new Promise<Secrets>((resolve) => {
+  const secrets = await new Promise<Secrets | undefined>((resolve) => {
     process.once('message', (m: { secrets: Secrets }) => resolve(m.secrets));
+    // The parent went away before it handed over the secrets: nobody to connect for.
+    process.once('disconnect', () => resolve(undefined));
   });
+  if (secrets === undefined) {
+    ui.fail('the vpn connect that started this process went away', EXIT.CANCELLED);
+    return EXIT.CANCELLED;
+  }
   return runForeground(gateway, flags, secrets, ui, {
+    // The parent may be gone (killed, or its terminal closed): never send on a closed channel.
     onUp: (summary) => {
-      process.send?.({ ok: true, summary });
+      if (!process.connected) return;
+      process.send?.({ ok: true, summary }, () => undefined);
       process.disconnect?.();
     },
-    onFail: (code, message) => process.send?.({ ok: false, code, message }),
+    onFail: (code, message) => {
+      if (process.connected) process.send?.({ ok: false, code, message }, () => undefined);
+    },
   });
 }
 
@@ -305,49 +406,54 @@ async function statusCommand(flags: { json?: boolean; name: string }): Promise<n
       ike: { retransmits: number };
     };
     if (flags.json) {
-      process.stdout.write(JSON.stringify(st) + '\n');
+      process.stdout.write(printableJson(st) + '\n');
       return EXIT.OK;
     }
+    // The answer comes from a socket in a shared directory, and quotes the gateway: escape it.
     process.stdout.write(
-      `State:       ${st.state}${st.uptimeMs ? ` for ${Math.round(st.uptimeMs / 1000)} s` : ''}\n`,
+      `State:       ${printable(st.state)}${st.uptimeMs ? ` for ${Math.round(st.uptimeMs / 1000)} s` : ''}\n`,
     );
     if (st.summary)
       for (const l of summaryLines(st.summary).slice(1)) process.stdout.write(`${l}\n`);
     const e = st.esp;
     process.stdout.write(
-      `Traffic:     out ${e['packetsOut'] ?? 0} packets / ${e['bytesOut'] ?? 0} bytes, in ${e['packetsIn'] ?? 0} packets / ${e['bytesIn'] ?? 0} bytes\n`,
+      `${printable(`Traffic:     out ${e['packetsOut'] ?? 0} packets / ${e['bytesOut'] ?? 0} bytes, in ${e['packetsIn'] ?? 0} packets / ${e['bytesIn'] ?? 0} bytes`)}\n`,
     );
     const drops = Object.entries(e).filter(
       ([k, v]) => !/^(packets|bytes)(In|Out)$/.test(k) && v > 0,
     );
     process.stdout.write(
-      `Drops:       ${drops.length ? drops.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}\n`,
+      `Drops:       ${printable(drops.length ? drops.map(([k, v]) => `${k}=${v}`).join(' ') : 'none')}\n`,
     );
     return EXIT.OK;
   } catch (e) {
     const err = e as VpnError;
+    const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
     // A dead tunnel (kill -9) may have left routes and DNS behind: say so.
     let left: ReturnType<typeof findLeftovers>;
     try {
       if (err instanceof VpnError && err.code === 'ERR_CONTROL') left = findLeftovers(flags.name);
     } catch (e2) {
-      process.stderr.write(`vpn: ${(e2 as Error).message}\n`);
+      process.stderr.write(`vpn: ${printable((e2 as Error).message)}\n`);
     }
     if (flags.json)
       process.stdout.write(
-        JSON.stringify({
+        printableJson({
           state: 'down',
+          exitCode: code,
           error: err.message,
           ...(left ? { leftovers: left.changes } : {}),
         }) + '\n',
       );
     else if (left)
       process.stderr.write(
-        `vpn: tunnel ${flags.name} is not running, but its host changes are still in place: ${left.changes.join('; ')}\n` +
-          `Restore them with: vpn disconnect${flags.name !== 'default' ? ` --name ${flags.name}` : ''}\n`,
+        printable(
+          `vpn: tunnel ${flags.name} is not running, but its host changes are still in place: ${left.changes.join('; ')}`,
+        ) +
+          `\nRestore them with: vpn disconnect${flags.name !== 'default' ? ` --name ${flags.name}` : ''}\n`,
       );
-    else process.stderr.write(`vpn: ${err.message}\n`);
-    return err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+    else process.stderr.write(`vpn: ${printable(err.message)}\n`);
+    return code;
   }
 }
 
@@ -366,11 +472,13 @@ async function disconnectCommand(flags: { name: string; json?: boolean }): Promi
         if (left) {
           if (flags.json)
             process.stdout.write(
-              JSON.stringify({ disconnected: false, restored: left.changes }) + '\n',
+              printableJson({ disconnected: false, restored: left.changes }) + '\n',
             );
           else
             process.stderr.write(
-              `Tunnel ${flags.name} was not running; restored the host changes it left: ${left.changes.join('; ')}\n`,
+              printable(
+                `Tunnel ${flags.name} was not running; restored the host changes it left: ${left.changes.join('; ')}`,
+              ) + '\n',
             );
           return EXIT.OK;
         }
@@ -378,8 +486,14 @@ async function disconnectCommand(flags: { name: string; json?: boolean }): Promi
         err = e2 as VpnError;
       }
     }
-    process.stderr.write(`vpn: ${err.message}\n`);
-    return err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+    const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
+    // With --json every outcome is one JSON line on stdout, failures included.
+    if (flags.json)
+      process.stdout.write(
+        printableJson({ disconnected: false, exitCode: code, error: err.message }) + '\n',
+      );
+    else process.stderr.write(`vpn: ${printable(err.message)}\n`);
+    return code;
   }
 }
 
@@ -390,7 +504,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('IKEv2/IPsec VPN client with a userspace ESP data path')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Error messages quote what was typed: escape it, line by line (help text is several lines).
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s.split('\n').map(printable).join('\n')),
+    });
 
   program
     .command('connect')
@@ -583,8 +700,22 @@ export async function main(argv: string[]): Promise<number> {
       ce.code === 'commander.help'
     )
       return EXIT.OK;
-    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) return EXIT.USAGE;
-    process.stderr.write(`vpn: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    const json = argv.includes('--json');
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) {
+      // commander printed the message on stderr; with --json, stdout still gets its JSON line.
+      if (json)
+        process.stdout.write(
+          printableJson({ event: 'error', exitCode: EXIT.USAGE, error: (e as Error).message }) +
+            '\n',
+        );
+      return EXIT.USAGE;
+    }
+    process.stderr.write(`vpn: internal error: please report it: ${printable(String(e))}\n`);
+    printStack(e);
+    if (json)
+      process.stdout.write(
+        printableJson({ event: 'error', exitCode: EXIT.INTERNAL, error: String(e) }) + '\n',
+      );
     return EXIT.INTERNAL;
   }
   return code;

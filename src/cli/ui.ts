@@ -5,6 +5,7 @@
 import type { Ora, Options as OraOptions } from 'ora';
 import type { Logger, Subsystem } from '../core/log.js';
 import type { TunnelEvent, TunnelSummary } from '../client/tunnel.js';
+import { printable, printableJson } from '../core/printable.js';
 
 export type UiMode = 'tty' | 'plain' | 'json';
 
@@ -33,6 +34,12 @@ const STAGE_TEXT: Record<string, string> = {
   configuring: 'Configuring TUN device, routes and DNS',
 };
 
+/**
+ * Spinners are created with `discardStdin: false`: ora's default puts the terminal in raw mode
+ * while it spins and turns Ctrl-C back into SIGINT only if stdin is flowing, which a fresh
+ * process.stdin is not, so Ctrl-C while connecting did nothing. The terminal stays cooked: Ctrl-C
+ * is the kernel's SIGINT, which cancels the connect (exit 130).
+ */
 type OraFactory = (options: OraOptions) => Ora;
 
 export class Ui {
@@ -59,25 +66,37 @@ export class Ui {
     return new Ui(mode, verbose, ora);
   }
 
+  /**
+   * Every text this class prints goes through printable() (JSON through printableJson()): event
+   * fields and error messages carry gateway-chosen strings (identities, certificate subjects).
+   */
   json(obj: Record<string, unknown>): void {
-    process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...obj }) + '\n');
+    process.stdout.write(printableJson({ time: new Date().toISOString(), ...obj }) + '\n');
   }
 
   line(msg: string): void {
-    process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+    process.stderr.write(`${new Date().toISOString()} ${printable(msg)}\n`);
+  }
+
+  /** One line on stderr, escaped, without a timestamp (terminal mode). */
+  private say(msg: string): void {
+    process.stderr.write(`${printable(msg)}\n`);
   }
 
   onEvent(e: TunnelEvent): void {
     switch (e.type) {
       case 'stage': {
-        const text = `${STAGE_TEXT[e.stage] ?? e.stage}${e.detail ? ` (${e.detail})` : ''}`;
+        const text = printable(
+          `${STAGE_TEXT[e.stage] ?? e.stage}${e.detail ? ` (${e.detail})` : ''}`,
+        );
         if (this.mode === 'json')
           this.json({ event: 'stage', stage: e.stage, ...(e.detail ? { detail: e.detail } : {}) });
         else if (this.mode === 'plain') this.line(text);
         else if (this.spinner) {
           this.spinner.succeed();
-          this.spinner = this.ora({ text, stream: process.stderr }).start();
-        } else this.spinner = this.ora({ text, stream: process.stderr }).start();
+          this.spinner = this.ora({ text, stream: process.stderr, discardStdin: false }).start();
+        } else
+          this.spinner = this.ora({ text, stream: process.stderr, discardStdin: false }).start();
         break;
       }
       case 'nat': {
@@ -89,7 +108,7 @@ export class Ui {
         if (this.mode === 'json')
           this.json({ event: 'nat', natHere: e.natHere, natThere: e.natThere });
         else if (this.mode === 'plain') this.line(text);
-        else if (this.spinner) this.spinner.text = `${this.spinner.text} — ${text}`;
+        else if (this.spinner) this.spinner.text = printable(`${this.spinner.text} — ${text}`);
         break;
       }
       case 'up':
@@ -100,7 +119,7 @@ export class Ui {
         if (this.mode === 'json') {
           this.json({ event: 'reconnecting', attempt: e.attempt, inMs: e.inMs, reason: e.reason });
         } else if (this.mode === 'plain') this.line(text);
-        else process.stderr.write(`${text}\n`);
+        else this.say(text);
         break;
       }
       case 'rekeyed': {
@@ -162,28 +181,34 @@ export class Ui {
     }
     this.spinner?.succeed();
     this.spinner = undefined;
-    this.ora({ stream: process.stderr }).succeed(
-      `Connected to ${s.gateway} in ${(s.connectMs / 1000).toFixed(2)} s`,
+    this.ora({ stream: process.stderr, discardStdin: false }).succeed(
+      printable(`Connected to ${s.gateway} in ${(s.connectMs / 1000).toFixed(2)} s`),
     );
-    for (const l of lines.slice(1)) process.stderr.write(`  ${l}\n`);
+    for (const l of lines.slice(1)) this.say(`  ${l}`);
     process.stderr.write('  Press Ctrl-C to disconnect.\n');
   }
 
-  fail(message: string): void {
+  /** Shows an error; with --json, `exitCode` (the code the command ends with) goes in its line. */
+  fail(message: string, exitCode?: number): void {
     if (this.shownError === message) return;
     this.shownError = message;
-    if (this.spinner?.isSpinning) this.spinner.fail(message);
-    else if (this.mode === 'json') this.json({ event: 'error', error: message });
+    if (this.spinner?.isSpinning) this.spinner.fail(printable(message));
+    else if (this.mode === 'json')
+      this.json({
+        event: 'error',
+        error: message,
+        ...(exitCode !== undefined ? { exitCode } : {}),
+      });
     else if (this.mode === 'plain') this.line(`error: ${message}`);
-    else process.stderr.write(`vpn: ${message}\n`);
+    else this.say(`vpn: ${message}`);
     this.spinner = undefined;
   }
 
   info(message: string): void {
     if (this.mode === 'json') this.json({ event: 'info', message });
     else if (this.mode === 'plain') this.line(message);
-    else if (this.spinner?.isSpinning) this.spinner.text = message;
-    else process.stderr.write(`${message}\n`);
+    else if (this.spinner?.isSpinning) this.spinner.text = printable(message);
+    else this.say(message);
   }
 
   logger(): Logger {
@@ -205,7 +230,7 @@ export class Ui {
         });
         return;
       }
-      const text = `[${sub}] ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}`;
+      const text = printable(`[${sub}] ${msg}${fields ? ' ' + JSON.stringify(fields) : ''}`);
       if (this.spinner?.isSpinning) {
         this.spinner.clear();
         process.stderr.write(text + '\n');
@@ -242,5 +267,5 @@ export function summaryLines(s: TunnelSummary): string[] {
   l.push(
     `NAT:         ${s.ike.natHere ? 'behind NAT (keepalives on)' : 'none on our side'}; UDP encapsulation to port ${s.ike.remote.port}`,
   );
-  return l;
+  return l.map(printable);
 }

@@ -28,7 +28,11 @@ export type ErrorCode =
   | 'ERR_DNS'
   | 'ERR_RESOLVE'
   | 'ERR_PRIVILEGE'
-  | 'ERR_CONTROL';
+  | 'ERR_CONTROL'
+  /** The user stopped the command (Ctrl-C at a prompt or while connecting, SIGTERM). */
+  | 'ERR_CANCELLED'
+  /** `vpn connect --name X` while a tunnel named X is running. */
+  | 'ERR_ALREADY_RUNNING';
 
 export class VpnError extends Error {
   readonly code: ErrorCode;

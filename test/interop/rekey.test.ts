@@ -6,12 +6,20 @@
  * (AUTH_LIFETIME, RFC 4478). Simultaneous rekeys (RFC 7296 §2.8.1) are also covered by the
  * two-party tests in test/ike/session.test.ts.
  */
-import { describe, test, after } from 'node:test';
+import { describe, test, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Bed, LAN_HOST, ROOT, skipReason, sleep, waitExit } from './support.js';
+import {
+  Bed,
+  LAN_HOST,
+  ROOT,
+  firstOutput,
+  missingTools,
+  skipReason,
+  sleep,
+  waitExit,
+} from './support.js';
 
 const skip = skipReason();
 const fixture = join(ROOT, 'test/interop/fixtures/tcp-sha.mjs');
@@ -40,32 +48,30 @@ async function streamThroughRekeys(
     ...extra,
   ]);
   assert.ok(r.up, r.lines.join('\n'));
-  const server = spawn('ip', [
-    'netns',
-    'exec',
-    bed.ns('lan'),
-    process.execPath,
-    fixture,
-    'server',
-    '5202',
-  ]);
-  await new Promise<void>((resolve) => server.stdout.once('data', () => resolve()));
-  const client = spawn('ip', [
-    'netns',
-    'exec',
-    bed.cli,
-    process.execPath,
-    fixture,
-    'stream',
-    LAN_HOST,
-    '5202',
-    String(secs),
-  ]);
+  // Both ends are tracked by the bed and ended here even when an assertion fails.
+  const server = bed.spawnIn(bed.ns('lan'), [process.execPath, fixture, 'server', '5202']);
   let out = '';
-  client.stdout.setEncoding('utf8');
-  client.stdout.on('data', (d: string) => (out += d));
-  assert.equal(await waitExit(client, (secs + 60) * 1000), 0, out);
-  await waitExit(server);
+  try {
+    await firstOutput(server, 'tcp-sha server');
+    const client = bed.spawnIn(bed.cli, [
+      process.execPath,
+      fixture,
+      'stream',
+      LAN_HOST,
+      '5202',
+      String(secs),
+    ]);
+    try {
+      client.stdout!.setEncoding('utf8');
+      client.stdout!.on('data', (d: string) => (out += d));
+      assert.equal(await waitExit(client, (secs + 60) * 1000), 0, out);
+      await waitExit(server);
+    } finally {
+      await bed.stop(client);
+    }
+  } finally {
+    await bed.stop(server);
+  }
   const [sent, received] = out.trim().split(' ');
   assert.ok(sent?.length === 64, out);
   assert.equal(received, sent, 'stream checksum');
@@ -101,6 +107,8 @@ async function streamThroughRekeys(
 describe('interop: rekeying under traffic', { skip }, () => {
   const beds: Bed[] = [];
   after(() => beds.forEach((b) => b.down()));
+  // A failed assertion leaves its vpn, stream or iperf3 running: end them before the next test.
+  afterEach(() => Promise.all(beds.map((b) => b.stopAll())));
 
   test('strongSwan rekeys the CHILD_SA (~5 s) and the IKE SA (~10 s); we answer', async () => {
     const bed = new Bed('rg');
@@ -171,58 +179,62 @@ describe('interop: rekeying under traffic', { skip }, () => {
     assert.ok(ours > 0 && theirs > 0, `CHILD_SA rekeys by us ${ours}, by the gateway ${theirs}`);
   });
 
-  test('full load: iperf3 TCP as fast as it goes while we rekey the CHILD_SA every ~2 s; nothing breaks', async () => {
-    const bed = new Bed('rf');
-    beds.push(bed);
-    bed.up();
-    const r = await bed.connect([
-      '--id',
-      'client@test',
-      '--remote-id',
-      '@gw.test',
-      '--psk-file',
-      bed.psk,
-      '--name',
-      'rf',
-      '--rekey',
-      '2',
-    ]);
-    assert.ok(r.up, r.lines.join('\n'));
-    const server = spawn('ip', ['netns', 'exec', bed.ns('lan'), 'iperf3', '-s', '-1'], {
-      stdio: 'ignore',
-    });
-    await sleep(500);
-    const secs = 10;
-    let up;
-    try {
-      up = bed.exec(
-        ['iperf3', '-c', LAN_HOST, '-t', String(secs), '-J'],
-        bed.cli,
-        (secs + 30) * 1000,
+  test(
+    'full load: iperf3 TCP as fast as it goes while we rekey the CHILD_SA every ~2 s; nothing breaks',
+    { skip: missingTools('iperf3') },
+    async () => {
+      const bed = new Bed('rf');
+      beds.push(bed);
+      bed.up();
+      const r = await bed.connect([
+        '--id',
+        'client@test',
+        '--remote-id',
+        '@gw.test',
+        '--psk-file',
+        bed.psk,
+        '--name',
+        'rf',
+        '--rekey',
+        '2',
+      ]);
+      assert.ok(r.up, r.lines.join('\n'));
+      const server = bed.spawnIn(bed.ns('lan'), ['iperf3', '-s', '-1'], 'ignore');
+      await sleep(500);
+      const secs = 10;
+      let up;
+      try {
+        up = bed.exec(
+          ['iperf3', '-c', LAN_HOST, '-t', String(secs), '-J'],
+          bed.cli,
+          (secs + 30) * 1000,
+        );
+      } finally {
+        await bed.stop(server);
+      }
+      assert.equal(up.code, 0, up.out + up.err);
+      const j = JSON.parse(up.out) as {
+        end: { sum_received: { bytes: number; bits_per_second: number } };
+      };
+      const st = JSON.parse(bed.vpn(['status', '--json', '--name', 'rf']).out) as {
+        state: string;
+        ike: { childRekeys: number };
+        esp: Record<string, number>;
+      };
+      console.log(
+        `# full load: ${(j.end.sum_received.bits_per_second / 1e6).toFixed(0)} Mbit/s for ${secs} s across ${st.ike.childRekeys} CHILD_SA rekeys; ESP counters ${JSON.stringify(st.esp)}`,
       );
-    } finally {
-      if (server.exitCode === null) server.kill('SIGTERM');
-      await waitExit(server);
-    }
-    assert.equal(up.code, 0, up.out + up.err);
-    const j = JSON.parse(up.out) as {
-      end: { sum_received: { bytes: number; bits_per_second: number } };
-    };
-    const st = JSON.parse(bed.vpn(['status', '--json', '--name', 'rf']).out) as {
-      state: string;
-      ike: { childRekeys: number };
-      esp: Record<string, number>;
-    };
-    console.log(
-      `# full load: ${(j.end.sum_received.bits_per_second / 1e6).toFixed(0)} Mbit/s for ${secs} s across ${st.ike.childRekeys} CHILD_SA rekeys; ESP counters ${JSON.stringify(st.esp)}`,
-    );
-    assert.equal(st.state, 'up');
-    assert.ok(st.ike.childRekeys >= 3, `CHILD_SA rekeys: ${st.ike.childRekeys}`);
-    // The TCP connection lived through every rekey and moved real volume (> 50 Mbit/s here).
-    assert.ok(j.end.sum_received.bytes > (50e6 / 8) * secs, `received ${j.end.sum_received.bytes}`);
-    r.proc.kill('SIGTERM');
-    assert.equal(await waitExit(r.proc), 0);
-  });
+      assert.equal(st.state, 'up');
+      assert.ok(st.ike.childRekeys >= 3, `CHILD_SA rekeys: ${st.ike.childRekeys}`);
+      // The TCP connection lived through every rekey and moved real volume (> 50 Mbit/s here).
+      assert.ok(
+        j.end.sum_received.bytes > (50e6 / 8) * secs,
+        `received ${j.end.sum_received.bytes}`,
+      );
+      r.proc.kill('SIGTERM');
+      assert.equal(await waitExit(r.proc), 0);
+    },
+  );
 
   test('volume lifetime: --rekey-bytes 2M rekeys the CHILD_SA as traffic flows', async () => {
     const bed = new Bed('rv');

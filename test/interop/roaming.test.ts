@@ -7,11 +7,21 @@
  *   within about one keepalive interval, because one-way traffic makes the client send an
  *   authenticated IKE message the gateway follows (RFC 7296 §2.23).
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Bed, LAN_HOST, ROOT, TB, skipReason, sleep, waitExit } from './support.js';
+import {
+  Bed,
+  LAN_HOST,
+  ROOT,
+  TB,
+  firstOutput,
+  missingTools,
+  skipReason,
+  sleep,
+  waitExit,
+} from './support.js';
 
 const skip = skipReason();
 const ID = ['--id', 'client@test', '--remote-id', '@gw.test'];
@@ -23,50 +33,42 @@ function roam(bed: Bed, what: 'add' | 'move' | 'del'): void {
   assert.equal(r.status, 0, r.stdout + r.stderr);
 }
 
-/** Streams TCP to the LAN host for `secs` seconds; resolves with both checksums. */
-function tcpStream(
+/**
+ * Streams TCP to the LAN host for `secs` seconds; resolves with both checksums. Both ends are
+ * tracked by the bed and ended here whatever happens (a server that never starts is an error,
+ * not a wait forever).
+ */
+async function tcpStream(
   bed: Bed,
   secs: number,
 ): Promise<{ sent: string; received: string; err: string }> {
-  const server = spawn('ip', [
-    'netns',
-    'exec',
-    bed.ns('lan'),
-    process.execPath,
-    join(ROOT, 'test/interop/fixtures/tcp-sha.mjs'),
-    'server',
-    '5202',
-  ]);
-  return new Promise((resolve) => {
-    server.stdout.once('data', () => {
-      const client = spawn(
-        'ip',
-        [
-          'netns',
-          'exec',
-          bed.cli,
-          process.execPath,
-          join(ROOT, 'test/interop/fixtures/tcp-sha.mjs'),
-          'stream',
-          LAN_HOST,
-          '5202',
-          String(secs),
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+  const fixture = join(ROOT, 'test/interop/fixtures/tcp-sha.mjs');
+  const server = bed.spawnIn(bed.ns('lan'), [process.execPath, fixture, 'server', '5202']);
+  try {
+    await firstOutput(server, 'tcp-sha server');
+    const client = bed.spawnIn(bed.cli, [
+      process.execPath,
+      fixture,
+      'stream',
+      LAN_HOST,
+      '5202',
+      String(secs),
+    ]);
+    try {
       let out = '';
       let err = '';
-      client.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      client.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      client.on('exit', () => {
-        void waitExit(server, 5000).then(() => {
-          if (server.exitCode === null) server.kill();
-          const [sent = '', received = ''] = out.trim().split(' ');
-          resolve({ sent, received, err });
-        });
-      });
-    });
-  });
+      client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      client.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      await waitExit(client, (secs + 30) * 1000);
+      await waitExit(server, 5000);
+      const [sent = '', received = ''] = out.trim().split(' ');
+      return { sent, received, err };
+    } finally {
+      await bed.stop(client);
+    }
+  } finally {
+    await bed.stop(server);
+  }
 }
 
 describe('interop: roaming (MOBIKE) and NAT rebinding', { skip }, () => {
@@ -78,6 +80,8 @@ describe('interop: roaming (MOBIKE) and NAT rebinding', { skip }, () => {
     baseline = bed.snapshot();
   });
   after(() => bed.down());
+  // A failed assertion leaves its vpn, pinger or server running: end them before the next test.
+  afterEach(() => bed.stopAll());
 
   test('MOBIKE: the default route moves to a second uplink; the SAs follow and TCP survives', async () => {
     roam(bed, 'add');
@@ -113,84 +117,13 @@ describe('interop: roaming (MOBIKE) and NAT rebinding', { skip }, () => {
     assert.equal(bed.snapshot(), baseline);
   });
 
-  test('NAT rebinding: the NAT forgets our mapping mid-stream; traffic recovers within a keepalive interval', async () => {
-    const nat = bed.ns('nat');
-    const natOut = `${bed.prefix.slice(0, 8)}n1`;
-    // Random source ports, so a new mapping really is a new port.
-    bed.exec(
-      [
-        'iptables',
-        '-t',
-        'nat',
-        '-R',
-        'POSTROUTING',
-        '1',
-        '-s',
-        '192.0.2.0/24',
-        '-o',
-        natOut,
-        '-j',
-        'MASQUERADE',
-        '--random-fully',
-      ],
-      nat,
-    );
-    try {
-      const r = await bed.connect([
-        ...ID,
-        '--psk-file',
-        bed.psk,
-        '--name',
-        'rebind',
-        '--keepalive',
-        '3',
-        '--dpd',
-        '60',
-      ]);
-      assert.ok(r.up, `no "up" event:\n${r.lines.join('\n')}`);
-      const portBefore = /198\.51\.100\.1\[(\d+)\]/.exec(bed.gwSas())?.[1];
-      const pinger = spawn('ip', [
-        'netns',
-        'exec',
-        bed.cli,
-        'ping',
-        '-i',
-        '0.2',
-        '-W',
-        '1',
-        LAN_HOST,
-      ]);
-      let replies = 0;
-      let lastReply = Date.now();
-      let longestGap = 0;
-      pinger.stdout.on('data', (d: Buffer) => {
-        const n = (d.toString().match(/bytes from/g) ?? []).length;
-        if (n > 0) {
-          const now = Date.now();
-          longestGap = Math.max(longestGap, now - lastReply);
-          lastReply = now;
-          replies += n;
-        }
-      });
-      await sleep(1500);
-      const f = bed.exec(['conntrack', '-F'], nat);
-      assert.equal(f.code, 0, f.err);
-      const flushedAt = Date.now();
-      await sleep(7000);
-      pinger.kill();
-      assert.ok(replies > 10, `${replies} ping replies`);
-      assert.ok(lastReply > flushedAt, 'replies again after the flush');
-      console.log(
-        `# NAT rebinding: longest gap without a ping reply ${longestGap} ms (keepalive 3 s)`,
-      );
-      assert.ok(longestGap <= 3000, `gap of ${longestGap} ms, more than the keepalive interval`);
-      const portAfter = /198\.51\.100\.1\[(\d+)\]/.exec(bed.gwSas())?.[1];
-      assert.ok(portBefore && portAfter, bed.gwSas());
-      assert.notEqual(portAfter, portBefore, 'the gateway follows the new NAT port');
-      const d = bed.vpn(['disconnect', '--name', 'rebind']);
-      assert.equal(d.code, 0, d.err);
-      assert.equal(await waitExit(r.proc), 0);
-    } finally {
+  test(
+    'NAT rebinding: the NAT forgets our mapping mid-stream; traffic recovers within a keepalive interval',
+    { skip: missingTools('conntrack') },
+    async () => {
+      const nat = bed.ns('nat');
+      const natOut = `${bed.prefix.slice(0, 8)}n1`;
+      // Random source ports, so a new mapping really is a new port.
       bed.exec(
         [
           'iptables',
@@ -205,11 +138,80 @@ describe('interop: roaming (MOBIKE) and NAT rebinding', { skip }, () => {
           natOut,
           '-j',
           'MASQUERADE',
+          '--random-fully',
         ],
         nat,
       );
-    }
-  });
+      try {
+        const r = await bed.connect([
+          ...ID,
+          '--psk-file',
+          bed.psk,
+          '--name',
+          'rebind',
+          '--keepalive',
+          '3',
+          '--dpd',
+          '60',
+        ]);
+        assert.ok(r.up, `no "up" event:\n${r.lines.join('\n')}`);
+        const portBefore = /198\.51\.100\.1\[(\d+)\]/.exec(bed.gwSas())?.[1];
+        const pinger = bed.spawnIn(bed.cli, ['ping', '-i', '0.2', '-W', '1', LAN_HOST]);
+        let replies = 0;
+        let lastReply = Date.now();
+        let longestGap = 0;
+        pinger.stdout!.on('data', (d: Buffer) => {
+          const n = (d.toString().match(/bytes from/g) ?? []).length;
+          if (n > 0) {
+            const now = Date.now();
+            longestGap = Math.max(longestGap, now - lastReply);
+            lastReply = now;
+            replies += n;
+          }
+        });
+        let flushedAt: number;
+        try {
+          await sleep(1500);
+          const f = bed.exec(['conntrack', '-F'], nat);
+          assert.equal(f.code, 0, f.err);
+          flushedAt = Date.now();
+          await sleep(7000);
+        } finally {
+          await bed.stop(pinger);
+        }
+        assert.ok(replies > 10, `${replies} ping replies`);
+        assert.ok(lastReply > flushedAt, 'replies again after the flush');
+        console.log(
+          `# NAT rebinding: longest gap without a ping reply ${longestGap} ms (keepalive 3 s)`,
+        );
+        assert.ok(longestGap <= 3000, `gap of ${longestGap} ms, more than the keepalive interval`);
+        const portAfter = /198\.51\.100\.1\[(\d+)\]/.exec(bed.gwSas())?.[1];
+        assert.ok(portBefore && portAfter, bed.gwSas());
+        assert.notEqual(portAfter, portBefore, 'the gateway follows the new NAT port');
+        const d = bed.vpn(['disconnect', '--name', 'rebind']);
+        assert.equal(d.code, 0, d.err);
+        assert.equal(await waitExit(r.proc), 0);
+      } finally {
+        bed.exec(
+          [
+            'iptables',
+            '-t',
+            'nat',
+            '-R',
+            'POSTROUTING',
+            '1',
+            '-s',
+            '192.0.2.0/24',
+            '-o',
+            natOut,
+            '-j',
+            'MASQUERADE',
+          ],
+          nat,
+        );
+      }
+    },
+  );
 
   test('--kill-switch: traffic the tunnel does not carry is blocked, not leaked; all undone on exit', async () => {
     const outside = '198.51.100.1'; // the NAT router's public side: reachable without the tunnel

@@ -16,13 +16,36 @@ export const TB = join(ROOT, 'scripts/testbed');
 export const GW = '198.51.100.10';
 export const LAN_HOST = '203.0.113.10';
 
-/** Why interop tests cannot run here, or undefined when they can. */
-export function skipReason(): string | undefined {
+/** Where the test bed's tools live (a non-login root shell may lack the sbin folders). */
+const TOOL_PATH = [
+  ...(process.env['PATH'] ?? '').split(':'),
+  '/usr/local/sbin',
+  '/usr/local/bin',
+  '/usr/sbin',
+  '/usr/bin',
+  '/sbin',
+  '/bin',
+].filter((d) => d !== '');
+
+/** The tools of `tools` that are not installed, as a skip reason; undefined when all are. */
+export function missingTools(...tools: string[]): string | undefined {
+  const missing = tools.filter((t) => !TOOL_PATH.some((d) => existsSync(join(d, t))));
+  if (missing.length === 0) return undefined;
+  return `${missing.join(', ')} not installed (bash scripts/testbed/install-deps.sh)`;
+}
+
+/**
+ * Why interop tests cannot run here, or undefined when they can. `tools`: what a test file needs
+ * beyond the test bed itself (conntrack, iperf3, nft ...), so a missing one is a skip with its
+ * name, not a test that fails obscurely or waits forever.
+ */
+export function skipReason(...tools: string[]): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, TUN)';
   if (!existsSync('/usr/lib/ipsec/charon'))
     return 'strongSwan not installed (bash scripts/testbed/install-deps.sh)';
   if (!existsSync(join(ROOT, 'build/Release/tun.node'))) return 'TUN addon not built';
-  return undefined;
+  // What scripts/testbed/up.sh, down.sh and every test use.
+  return missingTools('ip', 'iptables', 'swanctl', 'ping', ...tools);
 }
 
 export class Bed {
@@ -42,6 +65,8 @@ export class Bed {
     const r = spawnSync('bash', [join(TB, 'up.sh'), '--prefix', this.prefix], {
       encoding: 'utf8',
       env: { ...process.env, ...env },
+      timeout: 120000,
+      killSignal: 'SIGKILL',
     });
     if (r.status !== 0) throw new Error(`testbed up failed: ${r.stdout}${r.stderr}`);
     writeFileSync(this.psk, readFileSync(`/tmp/${this.prefix}/psk`));
@@ -52,10 +77,54 @@ export class Bed {
   private readonly procs: ChildProcess[] = [];
 
   down(): void {
-    for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    spawnSync('bash', [join(TB, 'sw-client.sh'), '--prefix', this.prefix, 'stop']);
-    spawnSync('bash', [join(TB, 'down.sh'), '--prefix', this.prefix]);
+    for (const p of this.procs) if (running(p)) p.kill('SIGKILL');
+    // --background tunnels are not our children: stop them through their control socket.
+    for (const name of this.backgroundNames) this.vpn(['disconnect', '--name', name], 15000);
+    const opts = { timeout: 60000, killSignal: 'SIGKILL' as const };
+    spawnSync('bash', [join(TB, 'sw-client.sh'), '--prefix', this.prefix, 'stop'], opts);
+    spawnSync('bash', [join(TB, 'down.sh'), '--prefix', this.prefix], opts);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Makes `proc` one of the processes stopAll() and down() end. */
+  track<T extends ChildProcess>(proc: T): T {
+    this.procs.push(proc);
+    return proc;
+  }
+
+  /** A --background tunnel name, disconnected at down() if a test left it running. */
+  private readonly backgroundNames = new Set<string>();
+  background(name: string): void {
+    this.backgroundNames.add(name);
+  }
+
+  /**
+   * Ends a process a test started: SIGTERM (a `vpn connect` then restores the host, so a failed
+   * test does not leave its routes to the next one), SIGKILL if it is still there after `ms`.
+   */
+  async stop(proc: ChildProcess, ms = 10000): Promise<void> {
+    if (!running(proc)) return;
+    proc.kill('SIGTERM');
+    if ((await waitExit(proc, ms)) === null && running(proc)) {
+      proc.kill('SIGKILL');
+      await waitExit(proc, 5000);
+    }
+  }
+
+  /** Ends every process still running; for afterEach, so one failing test cannot leak into the next. */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.procs.map((p) => this.stop(p)));
+    this.procs.length = 0;
+  }
+
+  /** Spawns `args` in a namespace of the bed, tracked (ended by stopAll/down). */
+  spawnIn(ns: string, args: string[], stdio: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
+    return this.track(
+      spawn('ip', ['netns', 'exec', ns, ...args], {
+        env: this.env(),
+        stdio: ['ignore', stdio, stdio],
+      }),
+    );
   }
 
   env(): NodeJS.ProcessEnv {
@@ -160,9 +229,34 @@ export class Bed {
   gwSas(): string {
     const r = spawnSync('bash', [join(TB, 'gw.sh'), '--prefix', this.prefix, '--list-sas'], {
       encoding: 'utf8',
+      timeout: 30000,
     });
     return r.stdout;
   }
+}
+
+function running(p: ChildProcess): boolean {
+  return p.exitCode === null && p.signalCode === null;
+}
+
+/**
+ * Resolves at the first output of `proc` on stdout (a server saying it listens); rejects if it
+ * exits first or says nothing within `ms`, instead of waiting forever.
+ */
+export function firstOutput(proc: ChildProcess, what: string, ms = 15000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let err = '';
+    proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => reject(new Error(`${what}: no output in ${ms} ms ${err}`)), ms);
+    proc.stdout?.once('data', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`${what} exited (${code}) before it was ready: ${err}`));
+    });
+  });
 }
 
 export function waitExit(proc: ChildProcess, ms = 15000): Promise<number | null> {
@@ -188,24 +282,22 @@ export async function tcpTransfer(
   port = 5201,
 ): Promise<{ sent: string; received: string; secs: number; output: string }> {
   const fixture = join(ROOT, 'test/interop/fixtures/tcp-sha.mjs');
-  const server = spawn('ip', [
-    'netns',
-    'exec',
-    bed.ns('lan'),
-    process.execPath,
-    fixture,
-    'server',
-    String(port),
-  ]);
-  await new Promise<void>((resolve) => server.stdout.once('data', () => resolve()));
-  const t0 = performance.now();
-  const xfer = bed.exec(
-    [process.execPath, fixture, 'client', LAN_HOST, String(port), String(bytes)],
-    bed.cli,
-    60000,
-  );
-  const secs = (performance.now() - t0) / 1000;
-  await waitExit(server);
+  const server = bed.spawnIn(bed.ns('lan'), [process.execPath, fixture, 'server', String(port)]);
+  let xfer: { code: number | null; out: string; err: string };
+  let secs: number;
+  try {
+    await firstOutput(server, 'tcp-sha server');
+    const t0 = performance.now();
+    xfer = bed.exec(
+      [process.execPath, fixture, 'client', LAN_HOST, String(port), String(bytes)],
+      bed.cli,
+      60000,
+    );
+    secs = (performance.now() - t0) / 1000;
+    await waitExit(server);
+  } finally {
+    await bed.stop(server);
+  }
   const [sent = '', received = ''] = xfer.out.trim().split(' ');
   return { sent, received, secs, output: xfer.out + xfer.err };
 }
