@@ -16,39 +16,44 @@ import { X509Certificate, constants as cryptoConstants, type KeyObject } from 'n
 import { isIP } from 'node:net';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { VpnError, type ErrorCode } from '../core/errors.js';
+import { VpnError } from '../core/errors.js';
 import { NOOP_LOGGER, type Logger } from '../core/log.js';
 import type { AsyncEapMethod } from '../eap/types.js';
-import { formatIdentity, type Identity } from '../ike/identity.js';
-import { matchesIdentity } from '../ike/auth/cert-identity.js';
-import { Certificate } from '../pki/x509.js';
+import type { Identity } from '../ike/identity.js';
 
-/** EAP method type of EAP-TLS (RFC 5216 §3.1). */
-export const EAP_TYPE_TLS = 13;
-/** EAP Codes (RFC 3748 §4). */
-const EAP_CODE_REQUEST = 1;
-const EAP_CODE_RESPONSE = 2;
+import {
+  EAP_CODE_RESPONSE,
+  EAP_TLS_DEFAULT_FRAGMENT_SIZE,
+  EAP_TLS_FLAG_LENGTH,
+  EAP_TLS_FLAG_MORE,
+  EAP_TLS_FLAG_START,
+  EAP_TLS_MAX_MESSAGE,
+  EAP_TYPE_TLS,
+  MAX_FRAGMENT_SIZE,
+  MIN_FRAGMENT_SIZE,
+  concat,
+  encodePacket,
+  flagNames,
+  parseRequest,
+} from './eap-tls-wire.js';
+import type { EapTlsRequest } from './eap-tls-wire.js';
+import {
+  checkServer,
+  eapError,
+  errorMessage,
+  mapTlsError,
+  opensslReason,
+  toPem,
+} from './eap-tls-errors.js';
 
-/** EAP-TLS Flags (RFC 5216 §3.1): Length included, More fragments, Start. */
-export const EAP_TLS_FLAG_LENGTH = 0x80;
-export const EAP_TLS_FLAG_MORE = 0x40;
-export const EAP_TLS_FLAG_START = 0x20;
-
-/** Code, Identifier, Length (2), Type, Flags (RFC 5216 §3.1). */
-const HEADER_LEN = 6;
-/** The TLS Message Length field present when L is set (RFC 5216 §3.1). */
-const TLS_LENGTH_LEN = 4;
-
-/**
- * Largest TLS message (all fragments of one flight) we reassemble. RFC 5216 §2.1.5 leaves the
- * limit to implementations; 64 KiB holds any sane certificate chain (strongSwan allows 72 KiB).
- */
-export const EAP_TLS_MAX_MESSAGE = 64 * 1024;
-/** Default TLS data per outgoing fragment (strongSwan uses 1024-byte EAP packets). */
-export const EAP_TLS_DEFAULT_FRAGMENT_SIZE = 1000;
-const MIN_FRAGMENT_SIZE = 16;
-/** The EAP Length field is 16 bits (RFC 3748 §4.1). */
-const MAX_FRAGMENT_SIZE = 0xffff - HEADER_LEN - TLS_LENGTH_LEN;
+export {
+  EAP_TLS_DEFAULT_FRAGMENT_SIZE,
+  EAP_TLS_FLAG_LENGTH,
+  EAP_TLS_FLAG_MORE,
+  EAP_TLS_FLAG_START,
+  EAP_TLS_MAX_MESSAGE,
+  EAP_TYPE_TLS,
+} from './eap-tls-wire.js';
 
 /** Event-loop turns without TLS activity after which we take TLS to have said all it will. */
 const SETTLE_IDLE_ROUNDS = 4;
@@ -102,15 +107,6 @@ export interface EapTlsOptions {
   /** Receives the one failure that ends the method, asynchronously. */
   onFailure: (error: VpnError) => void;
   logger?: Logger;
-}
-
-/** One parsed EAP-TLS Request (RFC 5216 §3.1). */
-interface EapTlsRequest {
-  id: number;
-  flags: number;
-  /** The TLS Message Length field, present when the L flag is set. */
-  tlsLength: number | undefined;
-  data: Uint8Array;
 }
 
 /** A fragmented incoming TLS message being put together (RFC 5216 §2.1.5). */
@@ -692,230 +688,4 @@ class EapTlsPeer implements AsyncEapMethod {
     socket?.destroy();
     wire?.destroy();
   }
-}
-
-/** Parses one EAP-TLS Request; returns a message describing the problem if it is not one. */
-function parseRequest(packet: Uint8Array): EapTlsRequest | string {
-  if (packet.length < HEADER_LEN) {
-    return `EAP-TLS Request too short (${packet.length} bytes)`;
-  }
-  const code = packet[0]!;
-  const id = packet[1]!;
-  const length = (packet[2]! << 8) | packet[3]!;
-  const type = packet[4]!;
-  const flags = packet[5]!;
-  if (code !== EAP_CODE_REQUEST) return `expected an EAP Request, got Code ${code}`;
-  // RFC 3748 §4.1: octets beyond Length are padding; a Length beyond the packet is an error.
-  if (length < HEADER_LEN || length > packet.length) {
-    return `EAP-TLS Request Length ${length} does not fit the ${packet.length}-byte packet`;
-  }
-  if (type !== EAP_TYPE_TLS) return `expected an EAP-TLS Request (Type 13), got Type ${type}`;
-  let offset = HEADER_LEN;
-  let tlsLength: number | undefined;
-  if ((flags & EAP_TLS_FLAG_LENGTH) !== 0) {
-    if (length < HEADER_LEN + TLS_LENGTH_LEN) {
-      return 'EAP-TLS Request has the L flag but no TLS Message Length field';
-    }
-    tlsLength = packet[6]! * 0x1000000 + ((packet[7]! << 16) | (packet[8]! << 8) | packet[9]!);
-    offset += TLS_LENGTH_LEN;
-  }
-  // The remaining flag bits are reserved (RFC 5216 §3.1; RFC 9190 §2.1) and ignored on receipt.
-  return { id, flags, tlsLength, data: packet.subarray(offset, length) };
-}
-
-/** Builds an EAP-TLS packet (RFC 5216 §3.1). */
-function encodePacket(
-  code: number,
-  id: number,
-  flags: number,
-  tlsLength: number | undefined,
-  data: Uint8Array,
-): Uint8Array {
-  const extra = tlsLength === undefined ? 0 : TLS_LENGTH_LEN;
-  const length = HEADER_LEN + extra + data.length;
-  const out = new Uint8Array(length);
-  out[0] = code;
-  out[1] = id;
-  out[2] = length >> 8;
-  out[3] = length & 0xff;
-  out[4] = EAP_TYPE_TLS;
-  out[5] = flags;
-  if (tlsLength !== undefined) {
-    new DataView(out.buffer).setUint32(HEADER_LEN, tlsLength);
-  }
-  out.set(data, HEADER_LEN + extra);
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function flagNames(flags: number): string {
-  let s = '';
-  if ((flags & EAP_TLS_FLAG_LENGTH) !== 0) s += 'L';
-  if ((flags & EAP_TLS_FLAG_MORE) !== 0) s += 'M';
-  if ((flags & EAP_TLS_FLAG_START) !== 0) s += 'S';
-  return s === '' ? '-' : s;
-}
-
-function toPem(der: Uint8Array, what: string): string {
-  try {
-    return new X509Certificate(Buffer.from(der)).toString();
-  } catch (e) {
-    throw new VpnError('ERR_CERT', `EAP-TLS: ${what} is not a valid DER certificate`, {
-      cause: e,
-    });
-  }
-}
-
-function eapError(message: string, cause?: unknown): VpnError {
-  return new VpnError(
-    'ERR_EAP_FAILED',
-    `EAP-TLS: ${message}`,
-    cause === undefined ? undefined : { cause },
-  );
-}
-
-/** OpenSSL errors carry a short `reason`; their message adds source file and line. */
-function opensslReason(e: unknown): string {
-  const reason = (e as { reason?: unknown } | null)?.reason;
-  return typeof reason === 'string' && reason !== '' ? reason : errorMessage(e);
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** OpenSSL verify results (node's error codes) meaning "no path to a trust anchor". */
-const UNTRUSTED_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'CERT_UNTRUSTED',
-]);
-const EXPIRED_CODES = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
-/** Other verify results: the chain is there but a certificate on it is unusable. */
-const INVALID_CERT_CODES = new Set([
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_REJECTED',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'INVALID_PURPOSE',
-  'PATH_LENGTH_EXCEEDED',
-  'CERT_CHAIN_TOO_LONG',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
-  'ERROR_IN_CERT_NOT_AFTER_FIELD',
-]);
-/** Alerts by which a server typically says it did not accept our certificate (or its absence). */
-const CLIENT_CERT_ALERTS = new Set([
-  'handshake failure',
-  'bad certificate',
-  'unsupported certificate',
-  'certificate revoked',
-  'certificate expired',
-  'certificate unknown',
-  'unknown ca',
-  'access denied',
-  'certificate required',
-]);
-
-/**
- * Our own check of the server's end-entity certificate, after OpenSSL verified the chain and the
- * TLS server purpose (an extendedKeyUsage must allow serverAuth, RFC 5280 §4.2.1.12; a client
- * certificate fails there as INVALID_PURPOSE): the gateway's IKE identity, when we know it. An
- * Error for node:tls (it ends the handshake with it), undefined when it passes.
- */
-function checkServer(
-  peer: tls.PeerCertificate,
-  serverName: string | undefined,
-  serverIdentity: Identity | undefined,
-): Error | undefined {
-  if (serverIdentity === undefined) return undefined;
-  let leaf: Certificate;
-  try {
-    leaf = Certificate.fromDer(new Uint8Array(peer.raw));
-  } catch (e) {
-    return new TlsServerCertError(
-      'ERR_CERT',
-      `cannot parse the server's certificate: ${errorMessage(e)}`,
-    );
-  }
-  if (!matchesIdentity(leaf, serverIdentity)) {
-    return new TlsServerCertError(
-      'ERR_CERT_NAME',
-      `the server's certificate "${leaf.describe()}" does not carry the gateway's identity "${formatIdentity(serverIdentity)}"${serverName === undefined ? '' : ` (it was also to name ${serverName})`}`,
-    );
-  }
-  return undefined;
-}
-
-/** A refusal of the server's certificate by our own checks, carrying the error code to report. */
-class TlsServerCertError extends Error {
-  readonly vpnCode: ErrorCode;
-  constructor(vpnCode: ErrorCode, message: string) {
-    super(message);
-    this.vpnCode = vpnCode;
-  }
-}
-
-/** Turns a node:tls error into the VpnError the CLI maps to an exit code. */
-function mapTlsError(e: unknown, serverName: string | undefined, haveCert: boolean): VpnError {
-  const err = e instanceof Error ? e : new Error(String(e));
-  const code = (err as { code?: unknown }).code;
-  const c = typeof code === 'string' ? code : '';
-  const make = (codeOut: ErrorCode, message: string): VpnError =>
-    new VpnError(codeOut, `EAP-TLS: ${message}`, { cause: err });
-  if (err instanceof TlsServerCertError) return make(err.vpnCode, err.message);
-  if (c === 'INVALID_PURPOSE') {
-    return make(
-      'ERR_CERT',
-      `the server's certificate is not meant for a TLS server: its extended key usage lacks serverAuth (${c}: ${err.message}); a client certificate cannot stand for the gateway`,
-    );
-  }
-  if (UNTRUSTED_CODES.has(c)) {
-    return make(
-      'ERR_CERT_UNTRUSTED',
-      `the server's certificate is not trusted (${c}: ${err.message}); no path to the given CA certificates`,
-    );
-  }
-  if (EXPIRED_CODES.has(c)) {
-    return make(
-      'ERR_CERT_EXPIRED',
-      `a certificate on the server's chain ${c === 'CERT_HAS_EXPIRED' ? 'has expired' : 'is not yet valid'} (${c})`,
-    );
-  }
-  if (c === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return make(
-      'ERR_CERT_NAME',
-      `the server's certificate does not name ${serverName ?? 'the expected server'}: ${err.message}`,
-    );
-  }
-  if (INVALID_CERT_CODES.has(c)) {
-    return make('ERR_CERT', `the server's certificate chain is invalid (${c}: ${err.message})`);
-  }
-  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(c)?.[1];
-  if (alert !== undefined) {
-    const name = alert.toLowerCase().replaceAll('_', ' ');
-    const hint = CLIENT_CERT_ALERTS.has(name)
-      ? haveCert
-        ? '; it probably did not accept our client certificate'
-        : '; it probably requires a client certificate and none is configured'
-      : '';
-    return make(
-      'ERR_EAP_FAILED',
-      `the server aborted the TLS handshake with alert "${name}"${hint}`,
-    );
-  }
-  return make('ERR_EAP_FAILED', `TLS failed: ${opensslReason(err)}${c === '' ? '' : ` (${c})`}`);
 }
