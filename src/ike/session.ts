@@ -88,7 +88,8 @@ import {
   selectResponderProposal,
 } from './sa/proposals.js';
 import type { ChosenProposal, ProposalSpec } from './sa/proposals.js';
-import { checkNarrowed, formatTs } from './sa/traffic-selectors.js';
+import { checkNarrowed, formatTs, narrowTo } from './sa/traffic-selectors.js';
+import { LIMITS, MAX_IKE_MESSAGE_BYTES, capConfigReply, capSelectors } from './limits.js';
 import type { GatewayAuth, LocalAuth } from './auth.js';
 import { signAuth, supportedHashes, verifyAuth } from './auth/signature.js';
 
@@ -216,7 +217,9 @@ export type IkeEvent =
   | { type: 'rekeyed'; what: 'child' | 'ike'; by: 'peer' | 'us'; proposal: string }
   /** MOBIKE moved the SAs to new addresses (RFC 4555 §3.5), by our update or the gateway's. */
   | { type: 'roamed'; local: Endpoint; remote: Endpoint; by: 'peer' | 'us' }
-  | { type: 'closed'; error?: VpnError; byPeer: boolean };
+  | { type: 'closed'; error?: VpnError; byPeer: boolean }
+  /** Something the gateway sent was ignored beyond a bound (issue 11 finding 6): printable. */
+  | { type: 'warning'; message: string };
 
 export type IkeOutput =
   | { kind: 'send'; data: Uint8Array; to: Endpoint; nonEspMarker: boolean }
@@ -285,6 +288,8 @@ interface Outstanding {
   onResponse: (header: IkeHeader, payloads: Payload[]) => void;
   /** When the give-up happens during delete, we just close. */
   what: string;
+  /** Datagrams that arrived while it was outstanding and were dropped, and the last reason. */
+  bad?: { count: number; last: string };
 }
 
 /** Everything that belongs to one IKE SA: SPIs, keys, message IDs, retransmit and response caches. */
@@ -297,7 +302,8 @@ interface SaContext {
   nextMid: number;
   outstanding: Outstanding | undefined;
   peerNextMid: number;
-  lastResponse: { mid: number; data: Uint8Array } | undefined;
+  /** Our last response, and the request datagram it answered (to answer its replay once closed). */
+  lastResponse: { mid: number; data: Uint8Array; request?: Uint8Array } | undefined;
   /** RFC 7383 §2.6: fragments of the peer's responses and requests, reassembled separately. */
   fragments: { response: FragmentReassembler; request: FragmentReassembler };
 }
@@ -323,6 +329,8 @@ interface ChildSa {
   tsRemote: TrafficSelector[];
   /** Replaced by a rekey; kept until its DELETE completes (make-before-break). */
   replaced: boolean;
+  /** Our DELETE of it was sent (§1.4.1: a crossing DELETE from the gateway gets no payload for it). */
+  deleteSent?: boolean;
   /** Our rekey of this SA in flight (its nonce and PFS key exchange), then its result. */
   ours?: { ni: Uint8Array; ke?: KeyExchange; nr?: Uint8Array; child?: ChildSa } | undefined;
   /** The gateway's rekey of this SA (its exchange's nonces and the SA it created). */
@@ -402,7 +410,7 @@ export class IkeSession {
           this.start(input.local, input.remote);
           break;
         case 'datagram':
-          this.onDatagram(input.data, input.from);
+          this.onDatagramCounted(input.data, input.from);
           break;
         case 'timer':
           this.onTimer(input.timer);
@@ -474,8 +482,14 @@ export class IkeSession {
     this.emit(detail === undefined ? { type: 'state', state } : { type: 'state', state, detail });
   }
 
+  /** Drops so far and the last one's reason, to tell "no answer" from "no valid answer". */
+  private dropTotal = 0;
+  private lastDrop = '';
+
   private drop(reason: string, detail?: string): void {
     this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+    this.dropTotal++;
+    this.lastDrop = detail === undefined ? reason : `${reason}: ${detail}`;
     this.log.debug(
       'ike',
       `dropped datagram: ${reason}`,
@@ -523,8 +537,11 @@ export class IkeSession {
     if (!o) return;
     if (o.tries >= this.cfg.retransmit.tries) {
       this.sa.outstanding = undefined;
+      // The abandoned request keeps its message ID: whatever we send next (e.g. the DELETE in
+      // fail()) takes the next one, or the gateway takes it for a retransmission (RFC 7296 §2.1).
+      this.sa.nextMid = o.mid + 1;
       if (this.state === 'deleting') {
-        this.finishClose(undefined, false);
+        this.finishClose(this.deleteReason, this.deleteReason !== undefined);
         return;
       }
       if (o.what === OLD_IKE_DELETE && this.pendingNext) {
@@ -536,10 +553,14 @@ export class IkeSession {
       const total = this.totalTimeoutMs();
       const dead =
         o.what === DPD_WHAT ? ': the gateway is down or unreachable (dead peer detection)' : '';
+      const from = `${this.remote.address}:${this.remote.port}`;
+      const over = `${o.tries + 1} attempts over ${(total / 1000).toFixed(1)} s`;
       this.fail(
         new VpnError(
           'ERR_IKE_TIMEOUT',
-          `no answer from ${this.remote.address}:${this.remote.port} to ${o.what} after ${o.tries + 1} attempts over ${(total / 1000).toFixed(1)} s${dead}`,
+          o.bad
+            ? `${o.bad.count} ${o.bad.count === 1 ? 'datagram' : 'datagrams'} arrived from ${from} in answer to ${o.what} (${over}), but none could be verified or parsed (last: ${o.bad.last})`
+            : `no answer from ${from} to ${o.what} after ${over}${dead}`,
         ),
       );
       return;
@@ -604,10 +625,32 @@ export class IkeSession {
   // ---------------------------------------------------------------------------------------------
   // Inbound datagrams
 
+  /** Counts datagrams dropped while a request waits, so a time-out can say they came. */
+  private onDatagramCounted(data: Uint8Array, from: Endpoint): void {
+    const o = this.sa.outstanding;
+    const before = this.dropTotal;
+    this.onDatagram(data, from);
+    if (o && this.sa.outstanding === o && this.dropTotal > before) {
+      o.bad = { count: (o.bad?.count ?? 0) + 1, last: this.lastDrop };
+    }
+  }
+
   private onDatagram(data: Uint8Array, from: Endpoint): void {
     this.counters.received++;
+    const last = this.sa.lastResponse;
+    if (this.state === 'closed' && last?.request && equalBytes(data, last.request)) {
+      // Our answer to the request that closed the SA (e.g. the gateway's IKE SA DELETE) was lost:
+      // the byte-identical retransmission gets it again (RFC 7296 §2.1), once per datagram.
+      this.counters.retransmits++;
+      this.transmit(last.data);
+      return;
+    }
     if (this.state === 'closed' || this.state === 'created') {
       this.drop('not-active');
+      return;
+    }
+    if (data.length > MAX_IKE_MESSAGE_BYTES) {
+      this.drop('oversized', `${data.length} bytes > ${MAX_IKE_MESSAGE_BYTES}`);
       return;
     }
     let header: IkeHeader;
@@ -689,6 +732,18 @@ export class IkeSession {
     this.lastAlive = this.now;
     if (from.port !== this.remote.port || from.address !== this.remote.address) {
       this.log.debug('ike', `response from ${from.address}:${from.port}`);
+    }
+    // RFC 7296 §2.5: a payload we do not understand marked critical rejects the whole message;
+    // a response cannot be answered with UNSUPPORTED_CRITICAL_PAYLOAD, so the SA is not used.
+    const critical = findUnsupportedCritical(inner);
+    if (critical.length > 0) {
+      this.fail(
+        new VpnError(
+          'ERR_IKE_PROTOCOL',
+          `the gateway's ${nameOf(ExchangeType, header.exchangeType)} response carries a payload of unknown type ${critical[0]!} marked critical: the message is rejected and the SA not used (RFC 7296 §2.5)`,
+        ),
+      );
+      return;
     }
     o.onResponse(header, inner);
     this.runQueue();
@@ -810,8 +865,11 @@ export class IkeSession {
       this.drop('request-before-established');
       return;
     }
-    // RFC 7296 §2.1: a retransmitted request gets our cached response again.
+    // RFC 7296 §2.1: a retransmitted request gets our cached response again — only once its
+    // integrity checks, or any forged datagram with that message ID would make us answer
+    // (a reflection amplifier).
     if (ctx.lastResponse && header.messageId === ctx.lastResponse.mid) {
+      if (!this.authenticRetransmit(ctx, payloads, raw)) return;
       this.counters.retransmits++;
       this.transmit(ctx.lastResponse.data);
       return;
@@ -846,9 +904,33 @@ export class IkeSession {
       }
     }
     const data = this.buildEncrypted(header.exchangeType, header.messageId, true, reply, ctx);
-    ctx.lastResponse = { mid: header.messageId, data };
+    ctx.lastResponse = { mid: header.messageId, data, request: raw.slice() };
     this.transmit(data);
     after?.();
+  }
+
+  /** Does a request (SK, or one SKF fragment of it) pass its ICV? Drops it when not. */
+  private authenticRetransmit(ctx: SaContext, payloads: Payload[], raw: Uint8Array): boolean {
+    const sk = payloads.find(
+      (p): p is SkPayload | SkfPayload => p.type === PayloadType.SK || p.type === PayloadType.SKF,
+    );
+    if (!sk || !ctx.keymat) {
+      this.drop('not-encrypted', 'retransmitted request');
+      return false;
+    }
+    try {
+      ctx.keymat.openInbound(raw.subarray(0, raw.length - sk.body.length), sk.body);
+      // RFC 7383 §2.6.1: a fragmented request is answered again once, on its fragment 1 — not
+      // once per fragment (the peer resends them all together).
+      if (sk.type === PayloadType.SKF && sk.fragmentNumber !== 1) {
+        this.drop('retransmitted-fragment');
+        return false;
+      }
+      return true;
+    } catch (e) {
+      this.drop('integrity', `retransmitted request: ${(e as Error).message}`);
+      return false;
+    }
   }
 
   /**
@@ -887,15 +969,17 @@ export class IkeSession {
     }
     const tsi = findPayload(inner, PayloadType.TSi);
     const tsr = findPayload(inner, PayloadType.TSr);
-    // The gateway initiates this exchange: its TSi is its side, its TSr is ours (§2.9).
-    if (
-      !tsi ||
-      !tsr ||
-      checkNarrowed(this.cfg.tsRemote, tsi.selectors, 'TSi') ||
-      checkNarrowed(this.cfg.tsLocal, tsr.selectors, 'TSr')
-    ) {
+    // The gateway initiates this exchange: its TSi is its side, its TSr is ours (§2.9). We may
+    // only narrow, and the new SA keeps the old one's selectors (§2.9.2), at most 32 per side.
+    const theirSide = tsi
+      ? capSelectors(narrowTo(child.tsRemote, tsi.selectors), 'TSi')
+      : undefined;
+    const ourSide = tsr ? capSelectors(narrowTo(child.tsLocal, tsr.selectors), 'TSr') : undefined;
+    if (!tsi || !tsr || !theirSide?.selectors.length || !ourSide?.selectors.length) {
       return { reply: [this.notify(NotifyType.TS_UNACCEPTABLE)] };
     }
+    tsi.selectors = theirSide.selectors;
+    tsr.selectors = ourSide.selectors;
     const choice = chooseFromOffer(sa.proposals, this.cfg.espProposals, ProtocolId.ESP, {
       ...(ke ? { dhGroup: ke.dhGroup } : {}),
       acceptDh: isSupportedGroup,
@@ -1129,7 +1213,8 @@ export class IkeSession {
           inboundSpi: c.inboundSpi,
           outboundSpi: c.outboundSpi,
         });
-        ourSpis.push(u32(c.inboundSpi));
+        // §1.4.1: crossing DELETEs: no Delete payload in the response for an SA we are deleting.
+        if (!c.deleteSent) ourSpis.push(u32(c.inboundSpi));
       }
     }
     const reply: Payload[] =
@@ -1145,11 +1230,86 @@ export class IkeSession {
           ]
         : [];
     if (this.children.length === 0) {
-      // Without a CHILD_SA our client carries no traffic: close the IKE SA too.
+      // Without a CHILD_SA our client carries no traffic: after answering (§1.4.1), delete the IKE
+      // SA with a request of our own (new message ID) and keep answering the gateway until its
+      // response — or its own IKE SA DELETE — arrives, so no half-open SA is left on either side.
       const err = new VpnError('ERR_IKE_DELETED', 'the gateway deleted the tunnel (CHILD_SA)');
-      return { reply, after: () => this.finishClose(err, true) };
+      return { reply, after: () => this.startIkeDelete(err) };
     }
     return { reply };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Bounds on what one message makes us hold (issue 11 finding 6, src/ike/limits.ts)
+
+  /** A printable warning for the driver: something the gateway sent was ignored beyond a bound. */
+  private warn(message: string): void {
+    this.log.warn('ike', message);
+    this.emit({ type: 'warning', message });
+  }
+
+  /** The CP reply with DNS servers, domains and subnets capped (8 per family, 16, 32). */
+  private cappedConfig(cp: CpPayload): ConfigReply {
+    const { config, warnings } = capConfigReply(parseConfigReply(cp));
+    for (const w of warnings) this.warn(`gateway's configuration: ${w}`);
+    return config;
+  }
+
+  /**
+   * The responder's TSi/TSr must narrow what we proposed (RFC 7296 §2.9): a selector wider than
+   * ours refuses the CHILD_SA, never installed wider. Accepted lists are capped at 32 per side.
+   */
+  private checkResponderSelectors(
+    local: TrafficSelector[],
+    remote: TrafficSelector[],
+    tsi: TsPayload,
+    tsr: TsPayload,
+  ): string | null {
+    const problem =
+      checkNarrowed(local, tsi.selectors, 'TSi') ?? checkNarrowed(remote, tsr.selectors, 'TSr');
+    if (problem) return problem;
+    for (const [p, side] of [
+      [tsi, 'TSi'],
+      [tsr, 'TSr'],
+    ] as const) {
+      const capped = capSelectors(p.selectors, side);
+      if (capped.warning) this.warn(`gateway's CHILD_SA: ${capped.warning}`);
+      p.selectors = capped.selectors;
+    }
+    return null;
+  }
+
+  /**
+   * Keeps at most LIMITS.childSas CHILD_SAs (a gateway rekeying without deleting must not grow
+   * the data plane's SA table): makes room for one more by removing the oldest rekeyed ones
+   * from the data path at once and sending our DELETE for each (§1.4.1).
+   */
+  private evictSurplusChildren(): void {
+    while (this.children.length >= LIMITS.childSas) {
+      const victim = this.children.find((c) => c.replaced) ?? this.children[0]!;
+      this.children.splice(this.children.indexOf(victim), 1);
+      this.out.push({
+        kind: 'removeChild',
+        inboundSpi: victim.inboundSpi,
+        outboundSpi: victim.outboundSpi,
+      });
+      this.warn(
+        `the gateway keeps rekeyed CHILD_SAs without deleting them: deleted the oldest (SPI ${victim.inboundSpi.toString(16).padStart(8, '0')}) to stay within ${LIMITS.childSas}`,
+      );
+      if (victim.deleteSent) continue;
+      victim.deleteSent = true;
+      this.enqueue(() => {
+        const d: DeletePayload = {
+          type: PayloadType.DELETE,
+          critical: false,
+          protocol: ProtocolId.ESP,
+          spiSize: 4,
+          spis: [u32(victim.inboundSpi)],
+        };
+        const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.sa.nextMid, false, [d]);
+        this.sendRequest(ExchangeType.INFORMATIONAL, msg, 'a CHILD_SA delete', () => undefined);
+      });
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1439,7 +1599,27 @@ export class IkeSession {
           ? new DataView(invalidKe.data.buffer, invalidKe.data.byteOffset, 2).getUint16(0)
           : -1;
       const offered = this.cfg.ikeProposals.some((p) => p.dh.some((d) => d.id === wanted));
-      if (!offered || wanted === this.dhGroup) {
+      if (wanted < 0) {
+        this.fail(
+          new VpnError(
+            'ERR_IKE_PROTOCOL',
+            `gateway sent a malformed INVALID_KE_PAYLOAD (${invalidKe.data.length} bytes of data, RFC 7296 §3.10.1 wants a 2-byte group number)`,
+          ),
+        );
+        return;
+      }
+      if (wanted === this.dhGroup) {
+        // §1.2: INVALID_KE_PAYLOAD names the group the responder wants; asking for the one we
+        // just sent is a broken (or hostile) answer, not a proposal mismatch.
+        this.fail(
+          new VpnError(
+            'ERR_IKE_PROTOCOL',
+            `gateway answered INVALID_KE_PAYLOAD asking for key exchange group ${nameOf(DhGroup, wanted)}, the group our KE payload already used`,
+          ),
+        );
+        return;
+      }
+      if (!offered) {
         this.fail(
           new VpnError(
             'ERR_IKE_NO_PROPOSAL',
@@ -1449,7 +1629,12 @@ export class IkeSession {
         return;
       }
       if (++this.initRetries > this.cfg.maxInitRetries) {
-        this.fail(new VpnError('ERR_IKE_PROTOCOL', 'too many INVALID_KE_PAYLOAD retries'));
+        this.fail(
+          new VpnError(
+            'ERR_IKE_PROTOCOL',
+            `gateway kept answering INVALID_KE_PAYLOAD (${this.initRetries - 1} retries, last asking for ${nameOf(DhGroup, wanted)}); giving up`,
+          ),
+        );
         return;
       }
       this.log.info(
@@ -1987,7 +2172,7 @@ export class IkeSession {
     // VPN client without a tunnel is useless, so we close it cleanly).
     const cpPayload = inner.find((p): p is CpPayload => p.type === PayloadType.CP);
     const config = cpPayload
-      ? parseConfigReply(cpPayload)
+      ? this.cappedConfig(cpPayload)
       : { dns4: [], dns6: [], domains: [], subnets: [], unknown: [] };
     const childError = notifies.find((n) => n.notifyType < 16384);
     if (childError) {
@@ -2022,9 +2207,7 @@ export class IkeSession {
       this.fail(new VpnError('ERR_IKE_PROTOCOL', `gateway's ESP SPI has ${esp.spi.length} bytes`));
       return;
     }
-    const problem =
-      checkNarrowed(this.cfg.tsLocal, tsi.selectors, 'TSi') ??
-      checkNarrowed(this.cfg.tsRemote, tsr.selectors, 'TSr');
+    const problem = this.checkResponderSelectors(this.cfg.tsLocal, this.cfg.tsRemote, tsi, tsr);
     if (problem) {
       this.fail(new VpnError('ERR_IKE_TS_UNACCEPTABLE', problem));
       return;
@@ -2118,6 +2301,7 @@ export class IkeSession {
 
   /** Installs a CHILD_SA in the data path and arms its rekey timer. */
   private addChild(info: ChildSaInfo): ChildSa {
+    this.evictSurplusChildren();
     const c: ChildSa = {
       inboundSpi: info.inbound.spi,
       outboundSpi: info.outbound.spi,
@@ -2241,9 +2425,7 @@ export class IkeSession {
       retry(typeof chosen === 'string' ? chosen : 'malformed response');
       return;
     }
-    const problem =
-      checkNarrowed(old.tsLocal, tsi.selectors, 'TSi') ??
-      checkNarrowed(old.tsRemote, tsr.selectors, 'TSr');
+    const problem = this.checkResponderSelectors(old.tsLocal, old.tsRemote, tsi, tsr);
     if (problem) {
       retry(problem);
       return;
@@ -2330,9 +2512,11 @@ export class IkeSession {
         spis: [u32(c.inboundSpi)],
       };
       const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.sa.nextMid, false, [d]);
+      c.deleteSent = true;
       this.sendRequest(ExchangeType.INFORMATIONAL, msg, 'a CHILD_SA delete', () => {
         const i = this.children.indexOf(c);
-        if (i >= 0) this.children.splice(i, 1);
+        if (i < 0) return; // the gateway's crossing DELETE removed it already (§1.4.1)
+        this.children.splice(i, 1);
         this.out.push({
           kind: 'removeChild',
           inboundSpi: c.inboundSpi,
@@ -2575,26 +2759,35 @@ export class IkeSession {
         // Nothing established: drop the half-open SA (the gateway times it out).
         this.finishClose(undefined, false);
         return;
-      case 'established': {
-        this.setState('deleting');
-        // Abandon any request in flight; the DELETE takes the next message ID.
-        const mid = this.sa.outstanding ? this.sa.outstanding.mid + 1 : this.sa.nextMid;
-        this.sa.outstanding = undefined;
-        this.sa.nextMid = mid;
-        const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, mid, false, [
-          this.deleteIkePayload(),
-        ]);
-        this.sendRequest(ExchangeType.INFORMATIONAL, msg, 'DELETE', () =>
-          this.finishClose(undefined, false),
-        );
-        // Do not wait the full retransmit schedule for a polite goodbye: two tries at most.
-        this.sa.outstanding!.tries = Math.max(0, this.cfg.retransmit.tries - 1);
+      case 'established':
+        this.startIkeDelete(undefined);
         return;
-      }
       case 'deleting':
       case 'closed':
         return;
     }
+  }
+
+  /** Why we are deleting the IKE SA: undefined when the user closed it. */
+  private deleteReason: VpnError | undefined;
+
+  /** INFORMATIONAL { D(IKE) } (§1.4.1) with the next message ID; the SA closes on its answer. */
+  private startIkeDelete(reason: VpnError | undefined): void {
+    if (this.state !== 'established') return;
+    this.deleteReason = reason;
+    this.setState('deleting');
+    // Abandon any request in flight; the DELETE takes the next message ID.
+    const mid = this.sa.outstanding ? this.sa.outstanding.mid + 1 : this.sa.nextMid;
+    this.sa.outstanding = undefined;
+    this.sa.nextMid = mid;
+    const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, mid, false, [
+      this.deleteIkePayload(),
+    ]);
+    this.sendRequest(ExchangeType.INFORMATIONAL, msg, 'DELETE', () =>
+      this.finishClose(reason, reason !== undefined),
+    );
+    // Do not wait the full retransmit schedule for a polite goodbye: two tries at most.
+    this.sa.outstanding!.tries = Math.max(0, this.cfg.retransmit.tries - 1);
   }
 }
 

@@ -220,7 +220,7 @@ test('a DELETE of the IKE SA from the gateway is acknowledged and closes the ses
   assert.ok(run.outputs.some((o) => o.kind === 'removeChild'));
 });
 
-test('a DELETE of our only CHILD_SA is answered with our SPI and closes the tunnel', () => {
+test('a DELETE of our only CHILD_SA is answered with our SPI, then we delete the IKE SA (§1.4.1)', () => {
   const run = start();
   const inSpi = run.resp.child!.outSpi;
   const del = run.resp.request('delete-child');
@@ -228,13 +228,18 @@ test('a DELETE of our only CHILD_SA is answered with our SPI and closes the tunn
     { kind: 'datagram', data: del, from: { address: GW.address, port: 4500 } },
     2000,
   );
-  const reply = outs.find((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send')!;
-  run.resp.receive(reply.data, CLIENT);
+  const sends = outs.filter((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send');
+  assert.equal(sends.length, 2, 'our response, then our own IKE SA DELETE request');
+  run.resp.receive(sends[0]!.data, CLIENT);
   const inner = run.resp.informationalsReceived.at(-1)!;
   const d = findPayload(inner, PayloadType.DELETE);
   assert.ok(d);
   assert.equal(new DataView(d.spis[0]!.buffer, d.spis[0]!.byteOffset).getUint32(0), inSpi);
+  assert.equal(run.session.state, 'deleting');
+  pump(run, [sends[1]!]);
+  assert.ok(run.resp.deleted, 'the gateway saw our IKE SA DELETE');
   assert.equal(run.session.state, 'closed');
+  assert.equal(closedEvent(run)?.error?.code, 'ERR_IKE_DELETED');
 });
 
 test('close sends an INFORMATIONAL DELETE and ends when the gateway answers', () => {

@@ -91,7 +91,42 @@ export interface ResponderOptions {
   eapOnly?: boolean;
   /** Announce MOBIKE and answer UPDATE_SA_ADDRESSES (RFC 4555). */
   mobike?: boolean;
+  /** Resend the cached answer to a byte-identical retransmitted request (RFC 7296 §2.1). */
+  cacheResponses?: boolean;
+  /** A hostile or broken gateway (issue 11): each option breaks one rule. */
+  hostile?: HostileOptions;
   random: Random;
+}
+
+/** What a hostile gateway does; unset options behave like an honest responder. */
+export interface HostileOptions {
+  /** Add a payload of unknown type 200 with the critical bit to this response (RFC 7296 §2.5). */
+  criticalIn?: 'IKE_SA_INIT' | 'IKE_AUTH';
+  /** Answer every IKE_SA_INIT with a new COOKIE, forever. */
+  cookieLoop?: boolean;
+  /** Answer every IKE_SA_INIT with INVALID_KE_PAYLOAD naming these groups in turn, forever. */
+  invalidKeLoop?: number[];
+  /** Answer IKE_SA_INIT with INVALID_KE_PAYLOAD carrying these bytes (e.g. the group the client used). */
+  invalidKeData?: (clientGroup: number) => Uint8Array;
+  /** The KE data of our IKE_SA_INIT response (e.g. an all-zero X25519 point). */
+  keData?: Uint8Array;
+  /** Send an AUTH that does not verify. */
+  badAuth?: boolean;
+  /** Flip the last byte of every datagram we send (the ICV of SK/SKF: undecryptable). */
+  corruptSk?: boolean;
+  /** Cut every datagram we send to this many bytes. */
+  truncateTo?: number;
+  /** Send every datagram with this initiator SPI (forged SPIs: not the client's SA). */
+  forgeSpiI?: Uint8Array;
+  /** Add this to the message ID of every datagram we send. */
+  midOffset?: number;
+  /** CP reply: extra attributes (4,999 DNS servers and friends). */
+  cp?: { dns4?: number; dns6?: number; domains?: number; junk?: number };
+  /** Answer TSi / TSr with these CIDRs instead of narrowing (e.g. wider than asked). */
+  tsi?: string[];
+  tsr?: string[];
+  /** Add a non-critical unknown payload of this many bytes to the IKE_AUTH response. */
+  authPadding?: number;
 }
 
 export interface ResponderChild {
@@ -118,6 +153,34 @@ function notify(type: number, data: Uint8Array = new Uint8Array(0)): NotifyPaylo
     notifyType: type,
     data,
   };
+}
+
+/** A payload of unknown type 200 with the critical bit set (RFC 7296 §2.5). */
+function criticalUnknown(): Payload {
+  return { type: 200, critical: true, unknown: true, body: Uint8Array.of(1, 2, 3, 4) };
+}
+
+/** CP attributes of a hostile CFG_REPLY: many DNS servers, domains and junk (empty, type 0x7f00). */
+function hostileAttributes(cp: NonNullable<HostileOptions['cp']>): CfgAttribute[] {
+  const out: CfgAttribute[] = [];
+  for (let i = 0; i < (cp.dns4 ?? 0); i++)
+    out.push({
+      type: CfgAttr.INTERNAL_IP4_DNS,
+      value: Uint8Array.of(10, (i >> 16) & 255, (i >> 8) & 255, i & 255),
+    });
+  for (let i = 0; i < (cp.dns6 ?? 0); i++) {
+    const v = new Uint8Array(16);
+    v.set([0x20, 0x01, 0x0d, 0xb8]);
+    new DataView(v.buffer).setUint32(12, i + 1);
+    out.push({ type: CfgAttr.INTERNAL_IP6_DNS, value: v });
+  }
+  for (let i = 0; i < (cp.domains ?? 0); i++)
+    out.push({
+      type: CfgAttr.INTERNAL_DNS_DOMAIN,
+      value: new TextEncoder().encode(`d${i}.example`),
+    });
+  for (let i = 0; i < (cp.junk ?? 0); i++) out.push({ type: 0x7f00, value: new Uint8Array(0) });
+  return out;
 }
 
 export class TestResponder {
@@ -179,10 +242,112 @@ export class TestResponder {
 
   /** Like receive(), returning every datagram of a fragmented answer. */
   receiveAll(data: Uint8Array, from: { address: string; port: number }): Uint8Array[] {
+    if (this.opts.cacheResponses && this.cached && equalBytes(this.cached.request, data)) {
+      this.cacheHits++;
+      return this.cached.answer;
+    }
     this.lastDatagrams = [];
     const first = this.receive(data, from);
-    if (this.lastDatagrams.length > 0) return this.lastDatagrams;
-    return first ? [first] : [];
+    const answer = (this.lastDatagrams.length > 0 ? this.lastDatagrams : first ? [first] : []).map(
+      (d) => this.mangle(d),
+    );
+    if (this.opts.cacheResponses && answer.length > 0)
+      this.cached = { request: data.slice(), answer };
+    return answer;
+  }
+
+  /** The last request we answered and our answer, when `cacheResponses` is on. */
+  private cached: { request: Uint8Array; answer: Uint8Array[] } | undefined;
+  /** Retransmitted requests answered from the cache. */
+  cacheHits = 0;
+
+  /** Applies the hostile options that damage whole datagrams. */
+  private mangle(d: Uint8Array): Uint8Array {
+    const h = this.opts.hostile;
+    if (!h) return d;
+    let out = d.slice();
+    if (h.forgeSpiI) out.set(h.forgeSpiI, 0);
+    if (h.midOffset) {
+      const dv = new DataView(out.buffer, out.byteOffset);
+      dv.setUint32(20, (dv.getUint32(20) + h.midOffset) >>> 0);
+    }
+    if (h.corruptSk) out[out.length - 1]! ^= 0x01;
+    if (h.truncateTo !== undefined) out = out.slice(0, h.truncateTo);
+    return out;
+  }
+
+  /**
+   * An SK message around arbitrary inner bytes (first inner payload type `first`), sealed with
+   * our keys: for feeding mutated-but-authentic plaintext to the client's parsers.
+   */
+  sealInner(
+    exchange: number,
+    mid: number,
+    response: boolean,
+    first: number,
+    plain: Uint8Array,
+  ): Uint8Array {
+    const crypter = this.crypter!;
+    const k = this.keys!;
+    const bodyLength = crypter.bodyLength(plain.length);
+    const msg = encodeMessage(
+      {
+        spiI: this.spiI,
+        spiR: this.spiR,
+        version: 0x20,
+        exchangeType: exchange,
+        flags: (response ? HeaderFlag.RESPONSE : 0) | (this.gwInitiated ? HeaderFlag.INITIATOR : 0),
+        messageId: mid,
+      },
+      [
+        {
+          type: PayloadType.SK,
+          critical: false,
+          firstInner: first,
+          body: new Uint8Array(bodyLength),
+        },
+      ],
+    );
+    const aadLen = msg.length - bodyLength;
+    const keys = this.gwInitiated
+      ? { encr: k.skEi, ...(k.skAi.length ? { integ: k.skAi } : {}) }
+      : { encr: k.skEr, ...(k.skAr.length ? { integ: k.skAr } : {}) };
+    msg.set(crypter.seal(keys, msg.subarray(0, aadLen), plain, this.opts.random), aadLen);
+    return msg;
+  }
+
+  /** Opens a message we sealed ourselves (for tests that mutate its plaintext). */
+  openOwn(data: Uint8Array): { first: number; plain: Uint8Array } {
+    const { payloads } = decodeMessage(data);
+    const sk = payloads.find((p): p is SkPayload => p.type === PayloadType.SK)!;
+    const k = this.keys!;
+    const keys = this.gwInitiated
+      ? { encr: k.skEi, ...(k.skAi.length ? { integ: k.skAi } : {}) }
+      : { encr: k.skEr, ...(k.skAr.length ? { integ: k.skAr } : {}) };
+    const aadLen = data.length - sk.body.length;
+    return {
+      first: sk.firstInner,
+      plain: this.crypter!.open(keys, data.subarray(0, aadLen), sk.body),
+    };
+  }
+
+  /** Gateway-initiated requests for hostile tests: `n` DELETEs of these ESP SPIs (a storm). */
+  deleteStorm(n: number, spis: number[]): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      out.push(
+        this.seal(ExchangeType.INFORMATIONAL, this.myMid++, false, [
+          {
+            type: PayloadType.DELETE,
+            critical: false,
+            protocol: ProtocolId.ESP,
+            spiSize: 4,
+            spis: spis.map(u32),
+          },
+        ]),
+      );
+    }
+    return out;
   }
 
   /** Handles one datagram from the initiator; returns our answer (or none). */
@@ -304,6 +469,25 @@ export class TestResponder {
     if (!sa || !ke || !nonce) {
       throw new Error('responder: bad IKE_SA_INIT');
     }
+    const h = this.opts.hostile;
+    if (h?.cookieLoop) {
+      this.initsSeen++;
+      return encodeMessage(hdr(zero), [notify(NotifyType.COOKIE, this.opts.random.bytes(16))]);
+    }
+    if (h?.invalidKeLoop) {
+      const g = new Uint8Array(2);
+      new DataView(g.buffer).setUint16(
+        0,
+        h.invalidKeLoop[this.initsSeen++ % h.invalidKeLoop.length]!,
+      );
+      return encodeMessage(hdr(zero), [notify(NotifyType.INVALID_KE_PAYLOAD, g)]);
+    }
+    if (h?.invalidKeData) {
+      this.initsSeen++;
+      return encodeMessage(hdr(zero), [
+        notify(NotifyType.INVALID_KE_PAYLOAD, h.invalidKeData(ke.dhGroup)),
+      ]);
+    }
     if (this.opts.requireGroup !== undefined && ke.dhGroup !== this.opts.requireGroup) {
       const g = new Uint8Array(2);
       new DataView(g.buffer).setUint16(0, this.opts.requireGroup);
@@ -355,7 +539,13 @@ export class TestResponder {
     this.initReq = data.slice();
     this.initResp = encodeMessage(hdr(this.spiR), [
       { type: PayloadType.SA, critical: false, proposals: [chosen] },
-      { type: PayloadType.KE, critical: false, dhGroup: ke.dhGroup, data: myKe.publicValue },
+      {
+        type: PayloadType.KE,
+        critical: false,
+        dhGroup: ke.dhGroup,
+        data: h?.keData ?? myKe.publicValue,
+      },
+      ...(h?.criticalIn === 'IKE_SA_INIT' ? [criticalUnknown()] : []),
       { type: PayloadType.NONCE, critical: false, data: this.nr },
       notify(NotifyType.NAT_DETECTION_SOURCE_IP, srcHash),
       notify(NotifyType.NAT_DETECTION_DESTINATION_IP, dstHash),
@@ -637,9 +827,25 @@ export class TestResponder {
         notify(NotifyType.AUTHENTICATION_FAILED),
       ]);
     }
+    const h = this.opts.hostile;
+    const proof = this.myIdentityProof();
+    if (h?.badAuth) {
+      for (const p of proof) if (p.type === PayloadType.AUTH && 'data' in p) p.data[0]! ^= 0x80;
+    }
     return this.seal(ExchangeType.IKE_AUTH, header.messageId, true, [
-      ...this.myIdentityProof(),
+      ...proof,
       ...(this.opts.mobike ? [notify(NotifyType.MOBIKE_SUPPORTED)] : []),
+      ...(h?.criticalIn === 'IKE_AUTH' ? [criticalUnknown()] : []),
+      ...(h?.authPadding
+        ? [
+            {
+              type: 201,
+              critical: false,
+              unknown: true,
+              body: new Uint8Array(h.authPadding),
+            } as const,
+          ]
+        : []),
       ...this.childReply(inner),
     ]);
   }
@@ -675,13 +881,19 @@ export class TestResponder {
       keyR: ck.encrR,
     };
     const vip = this.opts.virtualIp ?? '203.0.113.130';
-    const narrowedI: TrafficSelector[] = [tsFromCidr(`${vip}/32`)];
-    const narrowedR: TrafficSelector[] = [tsFromCidr(this.opts.subnet ?? '203.0.113.0/25')];
+    const h = this.opts.hostile;
+    const narrowedI: TrafficSelector[] = h?.tsi
+      ? h.tsi.map((c) => tsFromCidr(c))
+      : [tsFromCidr(`${vip}/32`)];
+    const narrowedR: TrafficSelector[] = h?.tsr
+      ? h.tsr.map((c) => tsFromCidr(c))
+      : [tsFromCidr(this.opts.subnet ?? '203.0.113.0/25')];
     const attrs: CfgAttribute[] = [
       { type: CfgAttr.INTERNAL_IP4_ADDRESS, value: parseIpAddress(vip) },
     ];
     for (const d of this.opts.dns ?? ['203.0.113.53'])
       attrs.push({ type: CfgAttr.INTERNAL_IP4_DNS, value: parseIpAddress(d) });
+    if (h?.cp) attrs.push(...hostileAttributes(h.cp));
     return [
       { type: PayloadType.CP, critical: false, cfgType: CfgType.REPLY, attributes: attrs },
       {
@@ -1028,6 +1240,8 @@ export class TestResponder {
   }
 
   ikeRekeysByClient = 0;
+  /** IKE_SA_INIT requests a hostile loop answered. */
+  initsSeen = 0;
   /** Client CHILD_SA rekeys that carried a KE (PFS). */
   pfsRekeys = 0;
   /** Where the client's MOBIKE updates came from. */

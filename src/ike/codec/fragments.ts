@@ -4,6 +4,7 @@
  * reassembler bounds what a peer can make us hold (fragment count and total size).
  */
 import { concatBytes } from '../../core/bytes.js';
+import { MAX_IKE_MESSAGE_BYTES } from '../limits.js';
 
 export interface OpenedFragment {
   messageId: number;
@@ -19,9 +20,10 @@ export interface ReassemblyLimits {
   maxBytes: number;
 }
 
+/** The reassembled message is bounded like a single one (issue 11: bound what we accept). */
 export const DEFAULT_REASSEMBLY_LIMITS: ReassemblyLimits = {
   maxFragments: 64,
-  maxBytes: 128 * 1024,
+  maxBytes: MAX_IKE_MESSAGE_BYTES,
 };
 
 export type ReassemblyResult =

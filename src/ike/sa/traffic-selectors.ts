@@ -70,6 +70,44 @@ export function checkNarrowed(
   return null;
 }
 
+/**
+ * As the responder of a CHILD_SA rekey we may only narrow (RFC 7296 §2.9), and the new SA keeps
+ * the old one's selectors (§2.9.2): the intersections of each offered selector with `allowed`
+ * (address range, port range and protocol), skipping empty ones and unknown types.
+ */
+export function narrowTo(
+  allowed: TrafficSelector[],
+  offered: TrafficSelector[],
+): TrafficSelector[] {
+  const out: TrafficSelector[] = [];
+  for (const c of offered) {
+    if (c.tsType !== TsType.TS_IPV4_ADDR_RANGE && c.tsType !== TsType.TS_IPV6_ADDR_RANGE) continue;
+    for (const p of allowed) {
+      const i = intersect(c, p);
+      if (i) out.push(i);
+    }
+  }
+  return out;
+}
+
+function intersect(a: TrafficSelector, b: TrafficSelector): TrafficSelector | undefined {
+  if (a.tsType !== b.tsType || a.startAddr.length !== b.startAddr.length) return undefined;
+  if (a.ipProtocol !== 0 && b.ipProtocol !== 0 && a.ipProtocol !== b.ipProtocol) return undefined;
+  const startAddr = compareAddr(a.startAddr, b.startAddr) >= 0 ? a.startAddr : b.startAddr;
+  const endAddr = compareAddr(a.endAddr, b.endAddr) <= 0 ? a.endAddr : b.endAddr;
+  const startPort = Math.max(a.startPort, b.startPort);
+  const endPort = Math.min(a.endPort, b.endPort);
+  if (compareAddr(startAddr, endAddr) > 0 || startPort > endPort) return undefined;
+  return {
+    tsType: a.tsType,
+    ipProtocol: a.ipProtocol || b.ipProtocol,
+    startPort,
+    endPort,
+    startAddr: startAddr.slice(),
+    endAddr: endAddr.slice(),
+  };
+}
+
 export function formatTs(ts: TrafficSelector): string {
   const a = formatIpAddress(ts.startAddr);
   const b = formatIpAddress(ts.endAddr);
