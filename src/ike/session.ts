@@ -53,7 +53,7 @@ import {
   findPayload,
   findUnsupportedCritical,
 } from './codec/index.js';
-import { FragmentReassembler, splitForFragments } from './codec/fragments.js';
+import { splitForFragments } from './codec/fragments.js';
 import type {
   AuthPayload,
   CertPayload,
@@ -87,255 +87,31 @@ import {
   formatSpecs,
   selectResponderProposal,
 } from './sa/proposals.js';
-import type { ChosenProposal, ProposalSpec } from './sa/proposals.js';
+import type { ChosenProposal } from './sa/proposals.js';
 import { checkNarrowed, formatTs, narrowTo } from './sa/traffic-selectors.js';
 import { LIMITS, MAX_IKE_MESSAGE_BYTES, capConfigReply, capSelectors } from './limits.js';
-import type { GatewayAuth, LocalAuth } from './auth.js';
 import { signAuth, supportedHashes, verifyAuth } from './auth/signature.js';
+import { newContext, newIkeSa, u32 } from './sa/ike-sa.js';
+import type { ChildSa, IkeSa, SaContext } from './sa/ike-sa.js';
+import { emptyIkeCounters } from './session-types.js';
+import type {
+  ChildSaInfo,
+  IkeCounters,
+  IkeEvent,
+  IkeInput,
+  IkeOutput,
+  IkeSessionConfig,
+  IkeState,
+  TimerId,
+} from './session-types.js';
 
 export type { Endpoint } from './natd.js';
-
-export type IkeState = 'created' | 'connecting' | 'established' | 'deleting' | 'closed';
-
-export type TimerId = 'retransmit' | 'dpd' | 'rekey-child' | 'rekey-ike';
-
-export interface RetransmitPolicy {
-  /** First timeout in ms. */
-  timeoutMs: number;
-  /** Multiplier per retry (strongSwan's retransmit_base). */
-  base: number;
-  /** Retransmissions before giving up. */
-  tries: number;
-  /** Cap on a single timeout. */
-  maxTimeoutMs: number;
-}
-
-export const DEFAULT_RETRANSMIT: RetransmitPolicy = {
-  timeoutMs: 2000,
-  base: 1.8,
-  tries: 4,
-  maxTimeoutMs: 30000,
-};
-
-export interface IkeSessionConfig {
-  localId: Identity;
-  remoteId?: Identity;
-  /** How we authenticate (PSK, certificate signature or EAP). */
-  auth: LocalAuth;
-  /** What the gateway may authenticate with. */
-  gatewayAuth: GatewayAuth;
-  /**
-   * Largest IP datagram an IKE message may fill before we fragment it, when the gateway supports
-   * RFC 7383 fragmentation (§2.5.1; strongSwan's default is 1280).
-   */
-  fragmentSize: number;
-  ikeProposals: ProposalSpec[];
-  espProposals: ProposalSpec[];
-  /** Configuration payload request. */
-  request: { ip4: boolean; ip6: boolean; dns: boolean };
-  /** Traffic selectors we propose; the gateway narrows them. */
-  tsLocal: TrafficSelector[];
-  tsRemote: TrafficSelector[];
-  /**
-   * Userspace ESP can only travel in UDP, so unless told otherwise we make the gateway encapsulate
-   * even without a NAT, the way strongSwan's `encap = yes` does: our NAT_DETECTION_SOURCE_IP hash
-   * is random, so the gateway believes we are behind a NAT (RFC 7296 §2.23 allows the peer to act on
-   * it; RFC 3948 then applies).
-   */
-  forceEncap: boolean;
-  retransmit: RetransmitPolicy;
-  /** Bound on COOKIE / INVALID_KE_PAYLOAD restarts of IKE_SA_INIT. */
-  maxInitRetries: number;
-  /** ESP anti-replay window size for inbound SAs. */
-  replayWindow: number;
-  /**
-   * Dead peer detection (RFC 7296 §2.4): after this long without any sign of life from the
-   * gateway (IKE or ESP), send an empty INFORMATIONAL; 0 disables it. A dead gateway is then
-   * declared after the retransmit schedule runs out.
-   */
-  dpdDelayMs: number;
-  /**
-   * CHILD_SA lifetime before we rekey it (RFC 7296 §2.8), minus up to 10 % random jitter so both
-   * ends rarely rekey at once; 0 = leave rekeying to the gateway.
-   */
-  childRekeyMs: number;
-  /** IKE SA lifetime before we rekey it (§2.8, minus up to 10 % jitter); 0 = leave it to the gateway. */
-  ikeRekeyMs: number;
-  /**
-   * Announce MOBIKE (RFC 4555) and, when our address changes, move the SAs with
-   * UPDATE_SA_ADDRESSES; without it (or if the gateway lacks it) an address change ends the SA
-   * with a retriable error so the driver reconnects. Default true.
-   */
-  mobike?: boolean;
-  /** Send INITIAL_CONTACT in IKE_AUTH (default true; false when reauthenticating). */
-  initialContact?: boolean;
-}
-
-/** Keys and parameters of one direction of a CHILD_SA, handed to the ESP engine. */
-export interface EspDirection {
-  spi: number;
-  encrId: number;
-  keymat: Uint8Array;
-  replayWindow?: number;
-}
-
-export interface ChildSaInfo {
-  inbound: EspDirection;
-  outbound: EspDirection;
-  tsLocal: TrafficSelector[];
-  tsRemote: TrafficSelector[];
-  proposal: string;
-}
-
-export interface EstablishedInfo {
-  localId: string;
-  remoteId: string;
-  ikeProposal: string;
-  espProposal: string;
-  natHere: boolean;
-  natThere: boolean;
-  config: ConfigReply;
-  tsLocal: string[];
-  tsRemote: string[];
-  /**
-   * RFC 4478: the gateway wants us to reauthenticate (a new IKE SA with a full IKE_AUTH) within
-   * this many seconds.
-   */
-  authLifetimeS?: number;
-  /** Our IKE SPI, hex. */
-  spiI: string;
-  spiR: string;
-  remote: Endpoint;
-}
-
-export type IkeEvent =
-  | { type: 'state'; state: IkeState; detail?: string }
-  | { type: 'stage'; stage: 'ike-sa-init' | 'ike-auth' }
-  | { type: 'nat'; natHere: boolean; natThere: boolean }
-  | { type: 'established'; info: EstablishedInfo }
-  | { type: 'liveness-check' }
-  | { type: 'rekeyed'; what: 'child' | 'ike'; by: 'peer' | 'us'; proposal: string }
-  /** MOBIKE moved the SAs to new addresses (RFC 4555 §3.5), by our update or the gateway's. */
-  | { type: 'roamed'; local: Endpoint; remote: Endpoint; by: 'peer' | 'us' }
-  | { type: 'closed'; error?: VpnError; byPeer: boolean }
-  /** Something the gateway sent was ignored beyond a bound (issue 11 finding 6): printable. */
-  | { type: 'warning'; message: string };
-
-export type IkeOutput =
-  | { kind: 'send'; data: Uint8Array; to: Endpoint; nonEspMarker: boolean }
-  | { kind: 'setTimer'; timer: TimerId; at: number }
-  | { kind: 'clearTimer'; timer: TimerId }
-  | { kind: 'installChild'; child: ChildSaInfo }
-  | { kind: 'removeChild'; inboundSpi: number; outboundSpi: number }
-  | { kind: 'event'; event: IkeEvent };
-
-export type IkeInput =
-  | { kind: 'start'; local: Endpoint; remote: Endpoint }
-  | { kind: 'datagram'; data: Uint8Array; from: Endpoint }
-  | { kind: 'timer'; timer: TimerId }
-  /** Proof the gateway is alive at time `at` (e.g. an authenticated ESP packet arrived). */
-  | { kind: 'activity'; at: number }
-  /**
-   * Check liveness now (the data path sees one-way traffic: a NAT may have remapped us, and an
-   * authenticated IKE message from the new mapping lets the gateway follow, RFC 7296 §2.23).
-   */
-  | { kind: 'probe' }
-  /** The data path asks for a rekey (e.g. the ESP sequence number nears its limit). */
-  | { kind: 'rekeyChild' }
-  | { kind: 'close' }
-  /** An asynchronous EAP method (EAP-TLS) produced its Response to the last EAP Request. */
-  | { kind: 'eapResponse'; packet: Uint8Array }
-  /** An asynchronous EAP method failed (e.g. the gateway's TLS certificate did not verify). */
-  | { kind: 'eapFailed'; error: VpnError }
-  /** The local address changed (e.g. a new default route): used for NAT-D on later exchanges. */
-  | { kind: 'localAddress'; local: Endpoint };
-
-/** Counters of what the session dropped, by reason (never thrown). */
-export interface IkeCounters {
-  received: number;
-  sent: number;
-  retransmits: number;
-  childRekeys: number;
-  ikeRekeys: number;
-  dpdSent: number;
-  dropped: Record<string, number>;
-}
-
-/** Counters of a session that has not seen anything yet. */
-export function emptyIkeCounters(): IkeCounters {
-  return {
-    received: 0,
-    sent: 0,
-    retransmits: 0,
-    childRekeys: 0,
-    ikeRekeys: 0,
-    dpdSent: 0,
-    dropped: {},
-  };
-}
+export * from './session-types.js';
 
 const NATT_PORT = 4500;
 const DPD_WHAT = 'a liveness check (DPD)';
 const OLD_IKE_DELETE = 'the DELETE of the rekeyed IKE SA';
 const IKE_REKEY_WHAT = 'an IKE SA rekey';
-
-interface Outstanding {
-  mid: number;
-  exchange: number;
-  /** The datagrams of the request: one, or a set of RFC 7383 fragments resent together. */
-  data: Uint8Array[];
-  tries: number;
-  onResponse: (header: IkeHeader, payloads: Payload[]) => void;
-  /** When the give-up happens during delete, we just close. */
-  what: string;
-  /** Datagrams that arrived while it was outstanding and were dropped, and the last reason. */
-  bad?: { count: number; last: string };
-}
-
-/** Everything that belongs to one IKE SA: SPIs, keys, message IDs, retransmit and response caches. */
-interface SaContext {
-  spiI: Uint8Array;
-  spiR: Uint8Array;
-  /** We are the original initiator of this IKE SA (the I flag we send, RFC 7296 §3.1). */
-  weInitiated: boolean;
-  keymat: IkeKeymat | undefined;
-  nextMid: number;
-  outstanding: Outstanding | undefined;
-  peerNextMid: number;
-  /** Our last response, and the request datagram it answered (to answer its replay once closed). */
-  lastResponse: { mid: number; data: Uint8Array; request?: Uint8Array } | undefined;
-  /** RFC 7383 §2.6: fragments of the peer's responses and requests, reassembled separately. */
-  fragments: { response: FragmentReassembler; request: FragmentReassembler };
-}
-
-function newContext(spiI: Uint8Array, spiR: Uint8Array, weInitiated: boolean): SaContext {
-  return {
-    spiI,
-    spiR,
-    weInitiated,
-    keymat: undefined,
-    nextMid: 0,
-    outstanding: undefined,
-    peerNextMid: 0,
-    lastResponse: undefined,
-    fragments: { response: new FragmentReassembler(), request: new FragmentReassembler() },
-  };
-}
-
-interface ChildSa {
-  inboundSpi: number;
-  outboundSpi: number;
-  tsLocal: TrafficSelector[];
-  tsRemote: TrafficSelector[];
-  /** Replaced by a rekey; kept until its DELETE completes (make-before-break). */
-  replaced: boolean;
-  /** Our DELETE of it was sent (§1.4.1: a crossing DELETE from the gateway gets no payload for it). */
-  deleteSent?: boolean;
-  /** Our rekey of this SA in flight (its nonce and PFS key exchange), then its result. */
-  ours?: { ni: Uint8Array; ke?: KeyExchange; nr?: Uint8Array; child?: ChildSa } | undefined;
-  /** The gateway's rekey of this SA (its exchange's nonces and the SA it created). */
-  theirs?: { ni: Uint8Array; nr: Uint8Array; child: ChildSa };
-}
 
 export class IkeSession {
   private readonly cfg: IkeSessionConfig;
@@ -344,52 +120,33 @@ export class IkeSession {
   private out: IkeOutput[] = [];
   private now = 0;
 
-  state: IkeState = 'created';
   readonly counters: IkeCounters = emptyIkeCounters();
+  /** The IKE SA's state as plain data (sa/ike-sa.ts). */
+  private readonly ike: IkeSa = newIkeSa();
 
-  private local: Endpoint = { address: '0.0.0.0', port: 0 };
-  private remote: Endpoint = { address: '0.0.0.0', port: 500 };
-  private natT = false;
-  private natHere = false;
-  private natThere = false;
-
-  /** The IKE SA in use; `retired` is one replaced by a rekey, kept until the peer deletes it. */
-  private sa: SaContext = newContext(new Uint8Array(8), new Uint8Array(8), true);
-  private retired: SaContext | undefined;
-  /** An IKE SA we created by rekeying, used once the old one is deleted (§2.18). */
-  private pendingNext: SaContext | undefined;
   /**
    * §2.8.1 simultaneous IKE SA rekey: the SA the gateway's rekey created while ours was in flight
    * (adopted if ours loses the nonce comparison), and the loser the gateway will delete.
    */
   private collision:
     { ctx: SaContext; ni: Uint8Array; nr: Uint8Array; proposal: ChosenProposal } | undefined;
-  private redundant: SaContext | undefined;
   private ikeRekeying: { ni: Uint8Array; spiI: Uint8Array; ke: KeyExchange } | undefined;
-  private ni: Uint8Array = new Uint8Array(0);
-  private nr: Uint8Array = new Uint8Array(0);
   private ke: KeyExchange | undefined;
   private dhGroup: number;
   private cookie: Uint8Array | undefined;
   private initRetries = 0;
-  private initRequest: Uint8Array = new Uint8Array(0);
-  private initResponse: Uint8Array = new Uint8Array(0);
-  private ikeProposal: ChosenProposal | undefined;
-  private peerFragmentation = false;
-  /** SIGNATURE_HASH_ALGORITHMS the gateway announced (RFC 7427 §4). */
-  private peerHashes: number[] = [];
   /** IKE_AUTH in progress: our ID payload body, and the gateway's once it identified itself. */
   private idiBody: Uint8Array = new Uint8Array(0);
   private gw: { id: Identity; idBody: Uint8Array; authenticated: boolean } | undefined;
   /** An asynchronous EAP method is working on its Response. */
   private eapPending = false;
   private eapRounds = 0;
-  /** The gateway announced MOBIKE_SUPPORTED (RFC 4555 §3.1). */
-  private peerMobike = false;
   private childInboundSpi = 0;
-  private readonly children: ChildSa[] = [];
-  /** Last time the gateway proved it is alive (authenticated IKE message or ESP activity). */
-  private lastAlive = 0;
+
+  /** The session's lifecycle state (RFC 7296 has none; see the header comment). */
+  get state(): IkeState {
+    return this.ike.state;
+  }
 
   constructor(cfg: IkeSessionConfig, random: Random, logger: Logger = NOOP_LOGGER) {
     this.cfg = cfg;
@@ -422,16 +179,20 @@ export class IkeSession {
           this.onLocalAddress(input.local);
           break;
         case 'activity':
-          this.lastAlive = Math.max(this.lastAlive, input.at);
+          this.ike.lastAlive = Math.max(this.ike.lastAlive, input.at);
           break;
         case 'rekeyChild':
           this.startChildRekey();
           break;
         case 'probe':
-          if (this.state === 'established' && !this.sa.outstanding && this.queue.length === 0) {
+          if (
+            this.ike.state === 'established' &&
+            !this.ike.sa.outstanding &&
+            this.queue.length === 0
+          ) {
             // With MOBIKE the gateway follows a new NAT mapping only on UPDATE_SA_ADDRESSES
             // (RFC 4555 §3.8); it doubles as the liveness check.
-            if (this.peerMobike && this.cfg.mobike !== false) this.sendAddressUpdate('probe');
+            if (this.ike.peerMobike && this.cfg.mobike !== false) this.sendAddressUpdate('probe');
             else this.sendDpd();
           }
           break;
@@ -453,20 +214,20 @@ export class IkeSession {
   }
 
   get remoteEndpoint(): Endpoint {
-    return this.remote;
+    return this.ike.remote;
   }
 
   get isNatHere(): boolean {
-    return this.natHere;
+    return this.ike.natHere;
   }
 
   get usesNatT(): boolean {
-    return this.natT;
+    return this.ike.natT;
   }
 
   /** Did the gateway announce IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383 §2.3)? */
   get peerSupportsFragmentation(): boolean {
-    return this.peerFragmentation;
+    return this.ike.peerFragmentation;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -477,8 +238,8 @@ export class IkeSession {
   }
 
   private setState(state: IkeState, detail?: string): void {
-    if (this.state === state) return;
-    this.state = state;
+    if (this.ike.state === state) return;
+    this.ike.state = state;
     this.emit(detail === undefined ? { type: 'state', state } : { type: 'state', state, detail });
   }
 
@@ -499,7 +260,7 @@ export class IkeSession {
 
   private transmit(data: Uint8Array): void {
     this.counters.sent++;
-    this.out.push({ kind: 'send', data, to: this.remote, nonEspMarker: this.natT });
+    this.out.push({ kind: 'send', data, to: this.ike.remote, nonEspMarker: this.ike.natT });
   }
 
   private timeoutFor(tries: number): number {
@@ -515,7 +276,14 @@ export class IkeSession {
     onResponse: (header: IkeHeader, payloads: Payload[]) => void,
   ): void {
     const data = Array.isArray(message) ? message : [message];
-    this.sa.outstanding = { mid: this.sa.nextMid, exchange, data, tries: 0, onResponse, what };
+    this.ike.sa.outstanding = {
+      mid: this.ike.sa.nextMid,
+      exchange,
+      data,
+      tries: 0,
+      onResponse,
+      what,
+    };
     for (const d of data) this.transmit(d);
     this.out.push({ kind: 'setTimer', timer: 'retransmit', at: this.now + this.timeoutFor(0) });
   }
@@ -533,18 +301,18 @@ export class IkeSession {
       this.startIkeRekey();
       return;
     }
-    const o = this.sa.outstanding;
+    const o = this.ike.sa.outstanding;
     if (!o) return;
     if (o.tries >= this.cfg.retransmit.tries) {
-      this.sa.outstanding = undefined;
+      this.ike.sa.outstanding = undefined;
       // The abandoned request keeps its message ID: whatever we send next (e.g. the DELETE in
       // fail()) takes the next one, or the gateway takes it for a retransmission (RFC 7296 §2.1).
-      this.sa.nextMid = o.mid + 1;
-      if (this.state === 'deleting') {
+      this.ike.sa.nextMid = o.mid + 1;
+      if (this.ike.state === 'deleting') {
         this.finishClose(this.deleteReason, this.deleteReason !== undefined);
         return;
       }
-      if (o.what === OLD_IKE_DELETE && this.pendingNext) {
+      if (o.what === OLD_IKE_DELETE && this.ike.pendingNext) {
         // The gateway never confirmed the old SA's deletion: use the new SA anyway.
         this.switchToNext();
         this.runQueue();
@@ -553,7 +321,7 @@ export class IkeSession {
       const total = this.totalTimeoutMs();
       const dead =
         o.what === DPD_WHAT ? ': the gateway is down or unreachable (dead peer detection)' : '';
-      const from = `${this.remote.address}:${this.remote.port}`;
+      const from = `${this.ike.remote.address}:${this.ike.remote.port}`;
       const over = `${o.tries + 1} attempts over ${(total / 1000).toFixed(1)} s`;
       this.fail(
         new VpnError(
@@ -585,16 +353,16 @@ export class IkeSession {
   }
 
   private fail(error: VpnError): void {
-    if (this.state === 'closed') return;
+    if (this.ike.state === 'closed') return;
     this.log.warn('ike', error.message);
     // Tell the gateway we are going away if we have an SA it knows about.
     if (
-      this.sa.keymat &&
-      (this.state === 'established' || this.state === 'connecting') &&
-      this.initResponse.length > 0
+      this.ike.sa.keymat &&
+      (this.ike.state === 'established' || this.ike.state === 'connecting') &&
+      this.ike.initResponse.length > 0
     ) {
       try {
-        const mid = this.sa.outstanding ? this.sa.outstanding.mid + 1 : this.sa.nextMid;
+        const mid = this.ike.sa.outstanding ? this.ike.sa.outstanding.mid + 1 : this.ike.sa.nextMid;
         this.transmit(
           this.buildEncrypted(ExchangeType.INFORMATIONAL, mid, false, [this.deleteIkePayload()]),
         );
@@ -606,17 +374,17 @@ export class IkeSession {
   }
 
   private finishClose(error: VpnError | undefined, byPeer: boolean): void {
-    if (this.state === 'closed') return;
-    this.sa.outstanding = undefined;
+    if (this.ike.state === 'closed') return;
+    this.ike.sa.outstanding = undefined;
     this.out.push({ kind: 'clearTimer', timer: 'retransmit' });
     this.out.push({ kind: 'clearTimer', timer: 'dpd' });
     this.out.push({ kind: 'clearTimer', timer: 'rekey-child' });
     this.out.push({ kind: 'clearTimer', timer: 'rekey-ike' });
     this.queue.length = 0;
-    for (const c of this.children.splice(0)) {
+    for (const c of this.ike.children.splice(0)) {
       this.out.push({ kind: 'removeChild', inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi });
     }
-    this.sa.keymat?.wipe();
+    this.ike.sa.keymat?.wipe();
     this.ke = undefined;
     this.setState('closed', error?.message);
     this.emit(error === undefined ? { type: 'closed', byPeer } : { type: 'closed', error, byPeer });
@@ -627,25 +395,25 @@ export class IkeSession {
 
   /** Counts datagrams dropped while a request waits, so a time-out can say they came. */
   private onDatagramCounted(data: Uint8Array, from: Endpoint): void {
-    const o = this.sa.outstanding;
+    const o = this.ike.sa.outstanding;
     const before = this.dropTotal;
     this.onDatagram(data, from);
-    if (o && this.sa.outstanding === o && this.dropTotal > before) {
+    if (o && this.ike.sa.outstanding === o && this.dropTotal > before) {
       o.bad = { count: (o.bad?.count ?? 0) + 1, last: this.lastDrop };
     }
   }
 
   private onDatagram(data: Uint8Array, from: Endpoint): void {
     this.counters.received++;
-    const last = this.sa.lastResponse;
-    if (this.state === 'closed' && last?.request && equalBytes(data, last.request)) {
+    const last = this.ike.sa.lastResponse;
+    if (this.ike.state === 'closed' && last?.request && equalBytes(data, last.request)) {
       // Our answer to the request that closed the SA (e.g. the gateway's IKE SA DELETE) was lost:
       // the byte-identical retransmission gets it again (RFC 7296 §2.1), once per datagram.
       this.counters.retransmits++;
       this.transmit(last.data);
       return;
     }
-    if (this.state === 'closed' || this.state === 'created') {
+    if (this.ike.state === 'closed' || this.ike.state === 'created') {
       this.drop('not-active');
       return;
     }
@@ -674,7 +442,7 @@ export class IkeSession {
     }
     const isResponse = (header.flags & HeaderFlag.RESPONSE) !== 0;
     if (isResponse) {
-      if (ctx !== this.sa) {
+      if (ctx !== this.ike.sa) {
         this.drop('unexpected-response', 'on a rekeyed IKE SA');
         return;
       }
@@ -684,14 +452,14 @@ export class IkeSession {
 
   /** The IKE SA a message belongs to, by its SPIs (the current one, or one replaced by a rekey). */
   private contextFor(header: IkeHeader): SaContext | undefined {
-    const cur = this.sa;
+    const cur = this.ike.sa;
     if (
       equalBytes(header.spiI, cur.spiI) &&
       (cur.spiR.every((b) => b === 0) || equalBytes(header.spiR, cur.spiR))
     ) {
       return cur;
     }
-    for (const other of [this.retired, this.pendingNext, this.redundant]) {
+    for (const other of [this.ike.retired, this.ike.pendingNext, this.ike.redundant]) {
       if (other && equalBytes(header.spiI, other.spiI) && equalBytes(header.spiR, other.spiR))
         return other;
     }
@@ -704,7 +472,7 @@ export class IkeSession {
     raw: Uint8Array,
     from: Endpoint,
   ): void {
-    const o = this.sa.outstanding;
+    const o = this.ike.sa.outstanding;
     if (!o || header.messageId !== o.mid || header.exchangeType !== o.exchange) {
       this.drop('unexpected-response', `mid ${header.messageId}`);
       return;
@@ -718,19 +486,19 @@ export class IkeSession {
         this.drop('rules', (e as Error).message);
         return;
       }
-      this.initResponse = raw;
+      this.ike.initResponse = raw;
     } else {
-      const opened = this.openEncrypted(this.sa, header, payloads, raw, true);
+      const opened = this.openEncrypted(this.ike.sa, header, payloads, raw, true);
       if (!opened) return;
       inner = opened;
     }
     // A response that passed integrity checks consumes the message ID (§2.1); one that failed
     // above did not, and the retransmit timer keeps running.
-    this.sa.outstanding = undefined;
+    this.ike.sa.outstanding = undefined;
     this.out.push({ kind: 'clearTimer', timer: 'retransmit' });
-    this.sa.nextMid = o.mid + 1;
-    this.lastAlive = this.now;
-    if (from.port !== this.remote.port || from.address !== this.remote.address) {
+    this.ike.sa.nextMid = o.mid + 1;
+    this.ike.lastAlive = this.now;
+    if (from.port !== this.ike.remote.port || from.address !== this.ike.remote.address) {
       this.log.debug('ike', `response from ${from.address}:${from.port}`);
     }
     // RFC 7296 §2.5: a payload we do not understand marked critical rejects the whole message;
@@ -758,7 +526,7 @@ export class IkeSession {
   }
 
   private runQueue(): void {
-    while (!this.sa.outstanding && this.queue.length > 0 && this.state === 'established') {
+    while (!this.ike.sa.outstanding && this.queue.length > 0 && this.ike.state === 'established') {
       this.queue.shift()!();
     }
   }
@@ -861,7 +629,7 @@ export class IkeSession {
     raw: Uint8Array,
     from: Endpoint,
   ): void {
-    if (this.state !== 'established' && this.state !== 'deleting') {
+    if (this.ike.state !== 'established' && this.ike.state !== 'deleting') {
       this.drop('request-before-established');
       return;
     }
@@ -881,10 +649,10 @@ export class IkeSession {
     const inner = this.openEncrypted(ctx, header, payloads, raw, false);
     if (!inner) return;
     ctx.peerNextMid++;
-    this.lastAlive = this.now;
-    if (from.port !== this.remote.port && this.natT) {
+    this.ike.lastAlive = this.now;
+    if (from.port !== this.ike.remote.port && this.ike.natT) {
       // The gateway saw us move (NAT rebinding on its side is rare); follow an authenticated request.
-      this.remote = { address: from.address, port: from.port };
+      this.ike.remote = { address: from.address, port: from.port };
     }
     const critical = findUnsupportedCritical(inner);
     let reply: Payload[];
@@ -946,7 +714,7 @@ export class IkeSession {
     const nonce = findPayload(inner, PayloadType.NONCE);
     const ke = findPayload(inner, PayloadType.KE);
     const keymat = ctx.keymat;
-    if (!sa || !nonce || !keymat || ctx !== this.sa)
+    if (!sa || !nonce || !keymat || ctx !== this.ike.sa)
       return { reply: [this.notify(NotifyType.NO_ADDITIONAL_SAS)] };
     if (sa.proposals.some((p) => p.protocol === ProtocolId.IKE))
       return this.respondIkeRekey(ctx, keymat, sa.proposals, nonce.data, ke);
@@ -961,7 +729,7 @@ export class IkeSession {
       rekey.spi.length === 4
         ? new DataView(rekey.spi.buffer, rekey.spi.byteOffset, 4).getUint32(0)
         : -1;
-    const child = this.children.find((c) => c.outboundSpi === old || c.inboundSpi === old);
+    const child = this.ike.children.find((c) => c.outboundSpi === old || c.inboundSpi === old);
     if (!child || child.theirs) {
       // §2.25: the SA to rekey is gone (e.g. we just deleted it).
       const n = this.notify(NotifyType.CHILD_SA_NOT_FOUND);
@@ -1063,9 +831,9 @@ export class IkeSession {
     ke: KePayload | undefined,
   ): { reply: Payload[]; after?: () => void } {
     if (!ke) return { reply: [this.notify(NotifyType.INVALID_SYNTAX)] };
-    const oursInFlight = this.sa.outstanding?.what === IKE_REKEY_WHAT;
-    if (this.pendingNext || this.collision || (this.ikeRekeying && !oursInFlight)) {
-      if (this.ikeRekeying && !oursInFlight && !this.pendingNext && !this.collision) {
+    const oursInFlight = this.ike.sa.outstanding?.what === IKE_REKEY_WHAT;
+    if (this.ike.pendingNext || this.collision || (this.ikeRekeying && !oursInFlight)) {
+      if (this.ikeRekeying && !oursInFlight && !this.ike.pendingNext && !this.collision) {
         // Ours is still queued: drop it and take the gateway's.
         this.ikeRekeying = undefined;
       } else {
@@ -1138,10 +906,10 @@ export class IkeSession {
       reply,
       after: () => {
         // The CHILD_SAs move to the new IKE SA; the old one answers until the gateway deletes it.
-        if (this.retired) this.retired.keymat?.wipe();
-        this.retired = ctx;
-        this.sa = next;
-        this.ikeProposal = choice.chosen;
+        if (this.ike.retired) this.ike.retired.keymat?.wipe();
+        this.ike.retired = ctx;
+        this.ike.sa = next;
+        this.ike.ikeProposal = choice.chosen;
         this.scheduleIkeRekey();
         this.counters.ikeRekeys++;
         this.emit({
@@ -1162,8 +930,8 @@ export class IkeSession {
     const deletes = inner.filter((p): p is DeletePayload => p.type === PayloadType.DELETE);
     const notifies = filterPayloads(inner, PayloadType.NOTIFY);
     if (
-      ctx === this.sa &&
-      this.peerMobike &&
+      ctx === this.ike.sa &&
+      this.ike.peerMobike &&
       notifies.some((n) => n.notifyType === NotifyType.UPDATE_SA_ADDRESSES)
     ) {
       return this.onPeerAddressUpdate(notifies, from);
@@ -1176,15 +944,15 @@ export class IkeSession {
       this.emit({ type: 'liveness-check' });
       return { reply: [] };
     }
-    if (ctx !== this.sa) {
+    if (ctx !== this.ike.sa) {
       // The IKE SA we replaced by a rekey: its DELETE just retires it (§2.18).
       if (deletes.some((d) => d.protocol === ProtocolId.IKE)) {
         return {
           reply: [],
           after: () => {
             ctx.keymat?.wipe();
-            if (this.retired === ctx) this.retired = undefined;
-            if (this.redundant === ctx) this.redundant = undefined;
+            if (this.ike.retired === ctx) this.ike.retired = undefined;
+            if (this.ike.redundant === ctx) this.ike.redundant = undefined;
           },
         };
       }
@@ -1205,9 +973,9 @@ export class IkeSession {
         if (spiBytes.length !== 4) continue;
         const spi = new DataView(spiBytes.buffer, spiBytes.byteOffset, 4).getUint32(0);
         // The gateway names its inbound SPI, which is our outbound SPI (§3.11).
-        const idx = this.children.findIndex((c) => c.outboundSpi === spi);
+        const idx = this.ike.children.findIndex((c) => c.outboundSpi === spi);
         if (idx < 0) continue;
-        const c = this.children.splice(idx, 1)[0]!;
+        const c = this.ike.children.splice(idx, 1)[0]!;
         this.out.push({
           kind: 'removeChild',
           inboundSpi: c.inboundSpi,
@@ -1229,7 +997,7 @@ export class IkeSession {
             },
           ]
         : [];
-    if (this.children.length === 0) {
+    if (this.ike.children.length === 0) {
       // Without a CHILD_SA our client carries no traffic: after answering (§1.4.1), delete the IKE
       // SA with a request of our own (new message ID) and keep answering the gateway until its
       // response — or its own IKE SA DELETE — arrives, so no half-open SA is left on either side.
@@ -1285,9 +1053,9 @@ export class IkeSession {
    * from the data path at once and sending our DELETE for each (§1.4.1).
    */
   private evictSurplusChildren(): void {
-    while (this.children.length >= LIMITS.childSas) {
-      const victim = this.children.find((c) => c.replaced) ?? this.children[0]!;
-      this.children.splice(this.children.indexOf(victim), 1);
+    while (this.ike.children.length >= LIMITS.childSas) {
+      const victim = this.ike.children.find((c) => c.replaced) ?? this.ike.children[0]!;
+      this.ike.children.splice(this.ike.children.indexOf(victim), 1);
       this.out.push({
         kind: 'removeChild',
         inboundSpi: victim.inboundSpi,
@@ -1306,7 +1074,9 @@ export class IkeSession {
           spiSize: 4,
           spis: [u32(victim.inboundSpi)],
         };
-        const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.sa.nextMid, false, [d]);
+        const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.ike.sa.nextMid, false, [
+          d,
+        ]);
         this.sendRequest(ExchangeType.INFORMATIONAL, msg, 'a CHILD_SA delete', () => undefined);
       });
     }
@@ -1316,20 +1086,21 @@ export class IkeSession {
   // MOBIKE (RFC 4555)
 
   private notePeerMobike(notifies: NotifyPayload[]): void {
-    if (notifies.some((n) => n.notifyType === NotifyType.MOBIKE_SUPPORTED)) this.peerMobike = true;
+    if (notifies.some((n) => n.notifyType === NotifyType.MOBIKE_SUPPORTED))
+      this.ike.peerMobike = true;
   }
 
   /** Did the gateway announce MOBIKE (RFC 4555 §3.1)? */
   get peerSupportsMobike(): boolean {
-    return this.peerMobike;
+    return this.ike.peerMobike;
   }
 
   /** NAT_DETECTION_SOURCE_IP / _DESTINATION_IP for the current SA and endpoints (§2.23). */
   private natdNotifies(): NotifyPayload[] {
     const src = this.cfg.forceEncap
       ? this.random.bytes(20)
-      : natdHash(this.sa.spiI, this.sa.spiR, this.local);
-    const dst = natdHash(this.sa.spiI, this.sa.spiR, this.remote);
+      : natdHash(this.ike.sa.spiI, this.ike.sa.spiR, this.ike.local);
+    const dst = natdHash(this.ike.sa.spiI, this.ike.sa.spiR, this.ike.remote);
     return [
       this.notify(NotifyType.NAT_DETECTION_SOURCE_IP, src),
       this.notify(NotifyType.NAT_DETECTION_DESTINATION_IP, dst),
@@ -1338,10 +1109,10 @@ export class IkeSession {
 
   /** The driver saw our address (the source of the path to the gateway) change. */
   private onLocalAddress(local: Endpoint): void {
-    const changed = local.address !== this.local.address;
-    this.local = local;
-    if (!changed || this.state !== 'established') return;
-    if (this.cfg.mobike === false || !this.peerMobike) {
+    const changed = local.address !== this.ike.local.address;
+    this.ike.local = local;
+    if (!changed || this.ike.state !== 'established') return;
+    if (this.cfg.mobike === false || !this.ike.peerMobike) {
       // Without MOBIKE the gateway cannot follow us: start over from the new address.
       this.fail(
         new VpnError(
@@ -1360,13 +1131,13 @@ export class IkeSession {
    */
   private sendAddressUpdate(why: 'moved' | 'probe' = 'moved'): void {
     const cookie2 = this.random.bytes(16);
-    const from = { ...this.local };
+    const from = { ...this.ike.local };
     const inner: Payload[] = [
       this.notify(NotifyType.UPDATE_SA_ADDRESSES),
       ...this.natdNotifies(),
       this.notify(NotifyType.COOKIE2, cookie2),
     ];
-    const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.sa.nextMid, false, inner);
+    const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.ike.sa.nextMid, false, inner);
     this.log.info(
       'ike',
       why === 'moved'
@@ -1398,7 +1169,7 @@ export class IkeSession {
         return;
       }
       this.updateNatFrom(notifies);
-      this.emit({ type: 'roamed', local: from, remote: this.remote, by: 'us' });
+      this.emit({ type: 'roamed', local: from, remote: this.ike.remote, by: 'us' });
     });
   }
 
@@ -1410,11 +1181,11 @@ export class IkeSession {
     const srcs = notifies.filter((n) => n.notifyType === NotifyType.NAT_DETECTION_SOURCE_IP);
     const dsts = notifies.filter((n) => n.notifyType === NotifyType.NAT_DETECTION_DESTINATION_IP);
     if (srcs.length === 0 || dsts.length === 0) return false;
-    const expectRemote = natdHash(this.sa.spiI, this.sa.spiR, this.remote);
-    const expectLocal = natdHash(this.sa.spiI, this.sa.spiR, this.local);
-    this.natThere = !srcs.some((n) => equalBytes(n.data, expectRemote));
-    this.natHere = !dsts.some((n) => equalBytes(n.data, expectLocal));
-    this.emit({ type: 'nat', natHere: this.natHere, natThere: this.natThere });
+    const expectRemote = natdHash(this.ike.sa.spiI, this.ike.sa.spiR, this.ike.remote);
+    const expectLocal = natdHash(this.ike.sa.spiI, this.ike.sa.spiR, this.ike.local);
+    this.ike.natThere = !srcs.some((n) => equalBytes(n.data, expectRemote));
+    this.ike.natHere = !dsts.some((n) => equalBytes(n.data, expectLocal));
+    this.emit({ type: 'nat', natHere: this.ike.natHere, natThere: this.ike.natThere });
     return true;
   }
 
@@ -1424,8 +1195,8 @@ export class IkeSession {
     from: Endpoint,
   ): { reply: Payload[]; after?: () => void } {
     const cookie2 = notifies.find((n) => n.notifyType === NotifyType.COOKIE2);
-    const prev = this.remote;
-    this.remote = { address: from.address, port: from.port };
+    const prev = this.ike.remote;
+    this.ike.remote = { address: from.address, port: from.port };
     this.updateNatFrom(notifies);
     const reply: Payload[] = [...this.natdNotifies()];
     if (cookie2) reply.push(this.notify(NotifyType.COOKIE2, cookie2.data));
@@ -1435,7 +1206,7 @@ export class IkeSession {
     return {
       reply,
       after: () =>
-        this.emit({ type: 'roamed', local: this.local, remote: this.remote, by: 'peer' }),
+        this.emit({ type: 'roamed', local: this.ike.local, remote: this.ike.remote, by: 'peer' }),
     };
   }
 
@@ -1457,7 +1228,7 @@ export class IkeSession {
     exchange: number,
     mid: number,
     response: boolean,
-    ctx: SaContext = this.sa,
+    ctx: SaContext = this.ike.sa,
   ): Omit<IkeHeader, 'nextPayload' | 'length'> {
     return {
       spiI: ctx.spiI,
@@ -1475,7 +1246,7 @@ export class IkeSession {
     mid: number,
     response: boolean,
     inner: Payload[],
-    ctx: SaContext = this.sa,
+    ctx: SaContext = this.ike.sa,
   ): Uint8Array {
     const keymat = ctx.keymat;
     if (!keymat) throw new VpnError('ERR_IKE_PROTOCOL', 'no keys to protect a message');
@@ -1511,10 +1282,10 @@ export class IkeSession {
   // IKE_SA_INIT (RFC 7296 §1.2, §2.6 cookies, §1.3/§2.7 INVALID_KE_PAYLOAD, §2.23 NAT-D)
 
   private start(local: Endpoint, remote: Endpoint): void {
-    if (this.state !== 'created') return;
-    this.local = local;
-    this.remote = remote;
-    this.sa.spiI = this.randomNonZero(8);
+    if (this.ike.state !== 'created') return;
+    this.ike.local = local;
+    this.ike.remote = remote;
+    this.ike.sa.spiI = this.randomNonZero(8);
     this.setState('connecting');
     this.sendInit();
   }
@@ -1529,7 +1300,7 @@ export class IkeSession {
   private sendInit(): void {
     this.emit({ type: 'stage', stage: 'ike-sa-init' });
     this.ke = createKeyExchange(this.dhGroup, this.random);
-    this.ni = this.random.bytes(32);
+    this.ike.ni = this.random.bytes(32);
     const zeroSpi = new Uint8Array(8);
     // Put the group we will use first inside our proposals? No: the KE payload names it; the SA
     // offers all groups (RFC 7296 §1.2).
@@ -1546,11 +1317,11 @@ export class IkeSession {
       dhGroup: this.dhGroup,
       data: this.ke.publicValue,
     };
-    const nonce: NoncePayload = { type: PayloadType.NONCE, critical: false, data: this.ni };
+    const nonce: NoncePayload = { type: PayloadType.NONCE, critical: false, data: this.ike.ni };
     const srcHash = this.cfg.forceEncap
       ? this.random.bytes(20)
-      : natdHash(this.sa.spiI, zeroSpi, this.local);
-    const dstHash = natdHash(this.sa.spiI, zeroSpi, this.remote);
+      : natdHash(this.ike.sa.spiI, zeroSpi, this.ike.local);
+    const dstHash = natdHash(this.ike.sa.spiI, zeroSpi, this.ike.remote);
     // RFC 7427 §4: the hashes we accept in Digital Signature AUTH payloads.
     const hashes = supportedHashes();
     const sigHash = new Uint8Array(2 * hashes.length);
@@ -1565,10 +1336,13 @@ export class IkeSession {
       this.notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED),
       this.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, sigHash),
     );
-    this.sa.spiR = new Uint8Array(8);
-    this.sa.nextMid = 0;
-    this.initRequest = encodeMessage(this.headerFor(ExchangeType.IKE_SA_INIT, 0, false), payloads);
-    this.sendRequest(ExchangeType.IKE_SA_INIT, this.initRequest, 'IKE_SA_INIT', (h, p) =>
+    this.ike.sa.spiR = new Uint8Array(8);
+    this.ike.sa.nextMid = 0;
+    this.ike.initRequest = encodeMessage(
+      this.headerFor(ExchangeType.IKE_SA_INIT, 0, false),
+      payloads,
+    );
+    this.sendRequest(ExchangeType.IKE_SA_INIT, this.ike.initRequest, 'IKE_SA_INIT', (h, p) =>
       this.processInitResponse(h, p),
     );
   }
@@ -1689,16 +1463,16 @@ export class IkeSession {
       );
       return;
     }
-    this.sa.spiR = header.spiR.slice();
-    this.nr = nonce.data.slice();
-    this.ikeProposal = chosen;
-    this.sa.keymat = new IkeKeymat({
+    this.ike.sa.spiR = header.spiR.slice();
+    this.ike.nr = nonce.data.slice();
+    this.ike.ikeProposal = chosen;
+    this.ike.sa.keymat = new IkeKeymat({
       proposal: chosen,
       weInitiated: true,
-      ni: this.ni,
-      nr: this.nr,
-      spiI: this.sa.spiI,
-      spiR: this.sa.spiR,
+      ni: this.ike.ni,
+      nr: this.ike.nr,
+      spiI: this.ike.sa.spiI,
+      spiR: this.ike.sa.spiR,
       sharedSecret: shared,
     });
     wipe(shared);
@@ -1706,11 +1480,11 @@ export class IkeSession {
 
     // RFC 7296 §2.23: compare NAT-D hashes.
     if (this.updateNatFrom(notifies)) {
-      if (this.natHere || this.natThere || this.cfg.forceEncap) {
+      if (this.ike.natHere || this.ike.natThere || this.cfg.forceEncap) {
         // RFC 7296 §2.23 / RFC 3948: float to port 4500 with the non-ESP marker.
-        this.natT = true;
-        if (this.remote.port === 500)
-          this.remote = { address: this.remote.address, port: NATT_PORT };
+        this.ike.natT = true;
+        if (this.ike.remote.port === 500)
+          this.ike.remote = { address: this.ike.remote.address, port: NATT_PORT };
       }
     } else if (this.cfg.forceEncap) {
       this.fail(
@@ -1721,18 +1495,18 @@ export class IkeSession {
       );
       return;
     }
-    this.peerFragmentation = notifies.some(
+    this.ike.peerFragmentation = notifies.some(
       (n) => n.notifyType === NotifyType.IKEV2_FRAGMENTATION_SUPPORTED,
     );
     // RFC 7427 §4: the hash algorithms the gateway accepts in our signatures.
-    this.peerHashes = [];
+    this.ike.peerHashes = [];
     for (const n of notifies.filter((x) => x.notifyType === NotifyType.SIGNATURE_HASH_ALGORITHMS)) {
       for (let i = 0; i + 1 < n.data.length; i += 2)
-        this.peerHashes.push((n.data[i]! << 8) | n.data[i + 1]!);
+        this.ike.peerHashes.push((n.data[i]! << 8) | n.data[i + 1]!);
     }
     this.log.info(
       'ike',
-      `IKE_SA_INIT done: ${formatChosen(chosen)}${this.natT ? ', NAT-T on port 4500' : ''}`,
+      `IKE_SA_INIT done: ${formatChosen(chosen)}${this.ike.natT ? ', NAT-T on port 4500' : ''}`,
     );
     this.sendAuth();
   }
@@ -1753,7 +1527,7 @@ export class IkeSession {
   }
 
   private sendAuth(): void {
-    const keymat = this.sa.keymat!;
+    const keymat = this.ike.sa.keymat!;
     this.emit({ type: 'stage', stage: 'ike-auth' });
     const local = this.cfg.auth;
     const idi = this.idPayload(PayloadType.IDi, this.cfg.localId);
@@ -1795,7 +1569,12 @@ export class IkeSession {
       // §2.16: leaving out AUTH asks for EAP; RFC 5998 §3 announces that we accept EAP-only.
       if (this.cfg.gatewayAuth.eapOnly) inner.push(this.notify(NotifyType.EAP_ONLY_AUTHENTICATION));
     } else {
-      const octets = keymat.authOctets('initiator', this.initRequest, this.nr, this.idiBody);
+      const octets = keymat.authOctets(
+        'initiator',
+        this.ike.initRequest,
+        this.ike.nr,
+        this.idiBody,
+      );
       let auth: AuthPayload;
       if (local.kind === 'psk') {
         auth = {
@@ -1805,7 +1584,7 @@ export class IkeSession {
           data: keymat.pskAuth(local.psk, octets),
         };
       } else {
-        const sig = signAuth(local.key, octets, { peerHashes: this.peerHashes });
+        const sig = signAuth(local.key, octets, { peerHashes: this.ike.peerHashes });
         auth = { type: PayloadType.AUTH, critical: false, method: sig.method, data: sig.data };
       }
       inner.push(auth);
@@ -1830,7 +1609,7 @@ export class IkeSession {
     what: string,
     onResponse: (header: IkeHeader, payloads: Payload[]) => void,
   ): void {
-    const msg = this.buildRequest(ExchangeType.IKE_AUTH, this.sa.nextMid, inner);
+    const msg = this.buildRequest(ExchangeType.IKE_AUTH, this.ike.sa.nextMid, inner);
     this.sendRequest(ExchangeType.IKE_AUTH, msg, what, onResponse);
   }
 
@@ -1841,12 +1620,13 @@ export class IkeSession {
    */
   private buildRequest(exchange: number, mid: number, inner: Payload[]): Uint8Array[] {
     const whole = this.buildEncrypted(exchange, mid, false, inner);
-    const ipv6 = this.remote.address.includes(':');
+    const ipv6 = this.ike.remote.address.includes(':');
     // IP + UDP headers, and the non-ESP marker on port 4500 (RFC 3948 §2.2).
-    const overhead = (ipv6 ? 40 : 20) + 8 + (this.natT ? 4 : 0);
+    const overhead = (ipv6 ? 40 : 20) + 8 + (this.ike.natT ? 4 : 0);
     const room = this.cfg.fragmentSize - overhead;
-    if (!this.peerFragmentation || !this.cfg.fragmentSize || whole.length <= room) return [whole];
-    const keymat = this.sa.keymat!;
+    if (!this.ike.peerFragmentation || !this.cfg.fragmentSize || whole.length <= room)
+      return [whole];
+    const keymat = this.ike.sa.keymat!;
     const chain = encodePayloadChain(inner);
     // IKE header (28) + SKF header (4 generic + 4 numbering) + encrypted body.
     let piece = room - 36;
@@ -1878,7 +1658,7 @@ export class IkeSession {
     for (;;) {
       const v = new DataView(this.random.bytes(4).buffer).getUint32(0);
       // SPIs 1..255 are reserved by IANA (RFC 4303 §2.1).
-      if (v > 255 && !this.children.some((c) => c.inboundSpi === v)) return v;
+      if (v > 255 && !this.ike.children.some((c) => c.inboundSpi === v)) return v;
     }
   }
 
@@ -1953,9 +1733,9 @@ export class IkeSession {
 
   /** Checks the gateway's AUTH payload (RFC 7296 §2.15): a PSK MAC or a certificate signature. */
   private verifyGatewayAuth(auth: AuthPayload, inner: Payload[]): boolean {
-    const keymat = this.sa.keymat!;
+    const keymat = this.ike.sa.keymat!;
     const gw = this.gw!;
-    const octets = keymat.authOctets('responder', this.initResponse, this.ni, gw.idBody);
+    const octets = keymat.authOctets('responder', this.ike.initResponse, this.ike.ni, gw.idBody);
     const policy = this.cfg.gatewayAuth;
     if (auth.method === AuthMethod.SHARED_KEY_MIC) {
       if (!policy.psk) {
@@ -2054,7 +1834,7 @@ export class IkeSession {
   }
 
   private onAsyncEap(packet: Uint8Array): void {
-    if (!this.eapPending || this.state !== 'connecting') return;
+    if (!this.eapPending || this.ike.state !== 'connecting') return;
     this.eapPending = false;
     this.sendEap(packet);
   }
@@ -2101,8 +1881,8 @@ export class IkeSession {
   /** §2.16: after EAP-Success, AUTH = prf(prf(MSK or SK_pi, "Key Pad for IKEv2"), octets). */
   private sendEapAuth(): void {
     if (this.cfg.auth.kind !== 'eap') return;
-    const keymat = this.sa.keymat!;
-    const octets = keymat.authOctets('initiator', this.initRequest, this.nr, this.idiBody);
+    const keymat = this.ike.sa.keymat!;
+    const octets = keymat.authOctets('initiator', this.ike.initRequest, this.ike.nr, this.idiBody);
     const auth: AuthPayload = {
       type: PayloadType.AUTH,
       critical: false,
@@ -2115,7 +1895,7 @@ export class IkeSession {
   private processEapAuthResponse(inner: Payload[]): void {
     if (this.cfg.auth.kind !== 'eap') return;
     const peer = this.cfg.auth.peer;
-    const keymat = this.sa.keymat!;
+    const keymat = this.ike.sa.keymat!;
     const gw = this.gw!;
     const auth = inner.find((p): p is AuthPayload => p.type === PayloadType.AUTH);
     if (!auth) {
@@ -2128,7 +1908,7 @@ export class IkeSession {
       );
       return;
     }
-    const octets = keymat.authOctets('responder', this.initResponse, this.ni, gw.idBody);
+    const octets = keymat.authOctets('responder', this.ike.initResponse, this.ike.ni, gw.idBody);
     const expected = keymat.eapAuth(peer.msk(), 'responder', octets);
     if (
       auth.method !== AuthMethod.SHARED_KEY_MIC ||
@@ -2158,7 +1938,7 @@ export class IkeSession {
 
   /** The IKE SA is authenticated: take the CP reply and the first CHILD_SA (§1.2, §2.19). */
   private completeAuth(inner: Payload[]): void {
-    const keymat = this.sa.keymat!;
+    const keymat = this.ike.sa.keymat!;
     const gwId = this.gw!.id;
     const notifies = inner.filter((p): p is NotifyPayload => p.type === PayloadType.NOTIFY);
     this.notePeerMobike(notifies);
@@ -2222,7 +2002,7 @@ export class IkeSession {
       return;
     }
     const encrLen = (esp.encr.keyBits ?? 256) / 8 + 4; // key ‖ salt (RFC 4106 §8.1, RFC 7634 §2)
-    const keys = keymat.childKeys(this.ni, this.nr, encrLen, 0);
+    const keys = keymat.childKeys(this.ike.ni, this.ike.nr, encrLen, 0);
     const outboundSpi = new DataView(esp.spi.buffer, esp.spi.byteOffset, 4).getUint32(0);
     const child: ChildSaInfo = {
       inbound: {
@@ -2238,7 +2018,7 @@ export class IkeSession {
     };
     this.addChild(child);
     this.setState('established');
-    this.lastAlive = this.now;
+    this.ike.lastAlive = this.now;
     this.scheduleDpd();
     this.scheduleIkeRekey();
     this.emit({
@@ -2246,17 +2026,17 @@ export class IkeSession {
       info: {
         localId: formatIdentity(this.cfg.localId),
         remoteId: formatIdentity(gwId),
-        ikeProposal: formatChosen(this.ikeProposal!),
+        ikeProposal: formatChosen(this.ike.ikeProposal!),
         espProposal: child.proposal,
-        natHere: this.natHere,
-        natThere: this.natThere,
+        natHere: this.ike.natHere,
+        natThere: this.ike.natThere,
         config,
         ...(authLifetime !== undefined ? { authLifetimeS: authLifetime } : {}),
         tsLocal: tsi.selectors.map(formatTs),
         tsRemote: tsr.selectors.map(formatTs),
-        spiI: Buffer.from(this.sa.spiI).toString('hex'),
-        spiR: Buffer.from(this.sa.spiR).toString('hex'),
-        remote: this.remote,
+        spiI: Buffer.from(this.ike.sa.spiI).toString('hex'),
+        spiR: Buffer.from(this.ike.sa.spiR).toString('hex'),
+        remote: this.ike.remote,
       },
     });
   }
@@ -2309,7 +2089,7 @@ export class IkeSession {
       tsRemote: info.tsRemote,
       replaced: false,
     };
-    this.children.push(c);
+    this.ike.children.push(c);
     this.out.push({ kind: 'installChild', child: info });
     if (this.cfg.childRekeyMs > 0) {
       const jitter = (new DataView(this.random.bytes(4).buffer).getUint32(0) / 0x100000000) * 0.1;
@@ -2323,14 +2103,14 @@ export class IkeSession {
   }
 
   private activeChild(): ChildSa | undefined {
-    for (let i = this.children.length - 1; i >= 0; i--)
-      if (!this.children[i]!.replaced) return this.children[i];
+    for (let i = this.ike.children.length - 1; i >= 0; i--)
+      if (!this.ike.children[i]!.replaced) return this.ike.children[i];
     return undefined;
   }
 
   /** CREATE_CHILD_SA { N(REKEY_SA), SA, Ni, TSi, TSr } for the active CHILD_SA. */
   private startChildRekey(group?: number): void {
-    if (this.state !== 'established') return;
+    if (this.ike.state !== 'established') return;
     const old = this.activeChild();
     if (!old || old.ours) return;
     // PFS (§1.3.1): when our ESP proposals name a key exchange group, the rekey carries a KE.
@@ -2372,7 +2152,12 @@ export class IkeSession {
         { type: PayloadType.TSi, critical: false, selectors: old.tsLocal },
         { type: PayloadType.TSr, critical: false, selectors: old.tsRemote },
       ];
-      const msg = this.buildEncrypted(ExchangeType.CREATE_CHILD_SA, this.sa.nextMid, false, inner);
+      const msg = this.buildEncrypted(
+        ExchangeType.CREATE_CHILD_SA,
+        this.ike.sa.nextMid,
+        false,
+        inner,
+      );
       this.sendRequest(ExchangeType.CREATE_CHILD_SA, msg, 'a CHILD_SA rekey', (_h, p) =>
         this.processOwnChildRekey(old, inboundSpi, p),
       );
@@ -2447,7 +2232,7 @@ export class IkeSession {
     }
     // §2.17: we initiated this exchange, so our nonce is Ni and our outbound keys come first;
     // KEYMAT = prf+(SK_d, g^ir (new) | Ni | Nr) with PFS.
-    const keys = this.sa.keymat!.childKeys(
+    const keys = this.ike.sa.keymat!.childKeys(
       ours.ni,
       nonce.data,
       (chosen.encr.keyBits ?? 256) / 8 + 4,
@@ -2503,7 +2288,7 @@ export class IkeSession {
   private deleteChild(c: ChildSa): void {
     c.replaced = true;
     this.enqueue(() => {
-      if (!this.children.includes(c)) return;
+      if (!this.ike.children.includes(c)) return;
       const d: DeletePayload = {
         type: PayloadType.DELETE,
         critical: false,
@@ -2511,12 +2296,12 @@ export class IkeSession {
         spiSize: 4,
         spis: [u32(c.inboundSpi)],
       };
-      const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.sa.nextMid, false, [d]);
+      const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.ike.sa.nextMid, false, [d]);
       c.deleteSent = true;
       this.sendRequest(ExchangeType.INFORMATIONAL, msg, 'a CHILD_SA delete', () => {
-        const i = this.children.indexOf(c);
+        const i = this.ike.children.indexOf(c);
         if (i < 0) return; // the gateway's crossing DELETE removed it already (§1.4.1)
-        this.children.splice(i, 1);
+        this.ike.children.splice(i, 1);
         this.out.push({
           kind: 'removeChild',
           inboundSpi: c.inboundSpi,
@@ -2542,13 +2327,13 @@ export class IkeSession {
   /** CREATE_CHILD_SA { SA(IKE, new SPIi), Ni, KEi } on the current IKE SA. */
   private startIkeRekey(group?: number): void {
     if (
-      this.state !== 'established' ||
+      this.ike.state !== 'established' ||
       this.ikeRekeying ||
-      this.pendingNext ||
-      !this.ikeProposal?.dh
+      this.ike.pendingNext ||
+      !this.ike.ikeProposal?.dh
     )
       return;
-    const dh = group ?? this.ikeProposal.dh.id;
+    const dh = group ?? this.ike.ikeProposal.dh.id;
     this.ikeRekeying = {
       ni: this.random.bytes(32),
       spiI: this.randomNonZero(8),
@@ -2566,7 +2351,12 @@ export class IkeSession {
         { type: PayloadType.NONCE, critical: false, data: r.ni },
         { type: PayloadType.KE, critical: false, dhGroup: r.ke.group, data: r.ke.publicValue },
       ];
-      const msg = this.buildEncrypted(ExchangeType.CREATE_CHILD_SA, this.sa.nextMid, false, inner);
+      const msg = this.buildEncrypted(
+        ExchangeType.CREATE_CHILD_SA,
+        this.ike.sa.nextMid,
+        false,
+        inner,
+      );
       this.sendRequest(ExchangeType.CREATE_CHILD_SA, msg, IKE_REKEY_WHAT, (_h, p) =>
         this.processOwnIkeRekey(p),
       );
@@ -2576,7 +2366,7 @@ export class IkeSession {
   private processOwnIkeRekey(inner: Payload[]): void {
     const r = this.ikeRekeying;
     this.ikeRekeying = undefined;
-    const old = this.sa;
+    const old = this.ike.sa;
     if (!r || !old.keymat) return;
     const retryLater = (why: string): void => {
       this.log.info('ike', `IKE SA rekey not done (${why}); retrying in 10 s`);
@@ -2679,11 +2469,11 @@ export class IkeSession {
       }
       this.log.info('ike', 'simultaneous IKE SA rekey: ours wins (lower nonce on theirs)');
       // The gateway deletes the SA its exchange made; keep it to answer that DELETE.
-      if (this.redundant) this.redundant.keymat?.wipe();
-      this.redundant = c.ctx;
+      if (this.ike.redundant) this.ike.redundant.keymat?.wipe();
+      this.ike.redundant = c.ctx;
     }
-    this.pendingNext = next;
-    this.ikeProposal = chosen;
+    this.ike.pendingNext = next;
+    this.ike.ikeProposal = chosen;
     this.counters.ikeRekeys++;
     this.emit({ type: 'rekeyed', what: 'ike', by: 'us', proposal: formatChosen(chosen) });
     // §2.18: the rekey's initiator deletes the old IKE SA; the CHILD_SAs now belong to the new one.
@@ -2698,10 +2488,10 @@ export class IkeSession {
     const c = this.collision;
     this.collision = undefined;
     if (!c) return;
-    if (this.retired) this.retired.keymat?.wipe();
-    this.retired = old;
-    this.sa = c.ctx;
-    this.ikeProposal = c.proposal;
+    if (this.ike.retired) this.ike.retired.keymat?.wipe();
+    this.ike.retired = old;
+    this.ike.sa = c.ctx;
+    this.ike.ikeProposal = c.proposal;
     this.scheduleIkeRekey();
     this.counters.ikeRekeys++;
     this.emit({ type: 'rekeyed', what: 'ike', by: 'peer', proposal: formatChosen(c.proposal) });
@@ -2709,11 +2499,11 @@ export class IkeSession {
   }
 
   private switchToNext(): void {
-    const next = this.pendingNext;
+    const next = this.ike.pendingNext;
     if (!next) return;
-    this.sa.keymat?.wipe();
-    this.sa = next;
-    this.pendingNext = undefined;
+    this.ike.sa.keymat?.wipe();
+    this.ike.sa = next;
+    this.ike.pendingNext = undefined;
     this.scheduleIkeRekey();
   }
 
@@ -2726,13 +2516,13 @@ export class IkeSession {
       kind: 'setTimer',
       timer: 'dpd',
       // Due one delay after the last sign of life (an answer to our check counts as one).
-      at: Math.max(this.now, this.lastAlive + this.cfg.dpdDelayMs),
+      at: Math.max(this.now, this.ike.lastAlive + this.cfg.dpdDelayMs),
     });
   }
 
   private onDpdTimer(): void {
-    if (this.state !== 'established') return;
-    if (this.sa.outstanding || this.now - this.lastAlive < this.cfg.dpdDelayMs) {
+    if (this.ike.state !== 'established') return;
+    if (this.ike.sa.outstanding || this.now - this.ike.lastAlive < this.cfg.dpdDelayMs) {
       // Recent life, or a request in flight whose own retransmissions decide liveness.
       this.scheduleDpd();
       return;
@@ -2743,7 +2533,7 @@ export class IkeSession {
   /** An empty INFORMATIONAL request; any authenticated answer proves liveness (§1.4). */
   private sendDpd(): void {
     this.counters.dpdSent++;
-    const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.sa.nextMid, false, []);
+    const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, this.ike.sa.nextMid, false, []);
     this.sendRequest(ExchangeType.INFORMATIONAL, msg, DPD_WHAT, () => this.scheduleDpd());
   }
 
@@ -2751,7 +2541,7 @@ export class IkeSession {
   // Closing (RFC 7296 §1.4.1)
 
   private close(): void {
-    switch (this.state) {
+    switch (this.ike.state) {
       case 'created':
         this.finishClose(undefined, false);
         return;
@@ -2773,13 +2563,13 @@ export class IkeSession {
 
   /** INFORMATIONAL { D(IKE) } (§1.4.1) with the next message ID; the SA closes on its answer. */
   private startIkeDelete(reason: VpnError | undefined): void {
-    if (this.state !== 'established') return;
+    if (this.ike.state !== 'established') return;
     this.deleteReason = reason;
     this.setState('deleting');
     // Abandon any request in flight; the DELETE takes the next message ID.
-    const mid = this.sa.outstanding ? this.sa.outstanding.mid + 1 : this.sa.nextMid;
-    this.sa.outstanding = undefined;
-    this.sa.nextMid = mid;
+    const mid = this.ike.sa.outstanding ? this.ike.sa.outstanding.mid + 1 : this.ike.sa.nextMid;
+    this.ike.sa.outstanding = undefined;
+    this.ike.sa.nextMid = mid;
     const msg = this.buildEncrypted(ExchangeType.INFORMATIONAL, mid, false, [
       this.deleteIkePayload(),
     ]);
@@ -2787,12 +2577,6 @@ export class IkeSession {
       this.finishClose(reason, reason !== undefined),
     );
     // Do not wait the full retransmit schedule for a polite goodbye: two tries at most.
-    this.sa.outstanding!.tries = Math.max(0, this.cfg.retransmit.tries - 1);
+    this.ike.sa.outstanding!.tries = Math.max(0, this.cfg.retransmit.tries - 1);
   }
-}
-
-function u32(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0);
-  return b;
 }
