@@ -312,7 +312,7 @@ test('hostile: INVALID_KE_PAYLOAD naming the group we sent is not called a group
 // ---------------------------------------------------------------------------------------------
 // Broken IKE_AUTH answers
 
-test('hostile: undecryptable SK payloads: "7 datagrams arrived … none could be verified"', () => {
+test('hostile: undecryptable SK payloads: "5 datagrams arrived … but none could be verified" (one per attempt)', () => {
   const run = hostile({ corruptSk: true });
   const err = assertFailed(run, 'ERR_IKE_TIMEOUT');
   const attempts = run.session.totalTimeoutMs() > 0 ? config().retransmit.tries + 1 : 0;
