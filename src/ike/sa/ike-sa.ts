@@ -19,8 +19,10 @@ export interface Outstanding {
   data: Uint8Array[];
   tries: number;
   onResponse: (header: IkeHeader, payloads: Payload[]) => void;
-  /** When the give-up happens during delete, we just close. */
+  /** What the request is, for logs and the time-out error. */
   what: string;
+  /** Called when the retransmissions ran out; true when it handled that (else the SA fails). */
+  giveUp?: () => boolean;
   /** Datagrams that arrived while it was outstanding and were dropped, and the last reason. */
   bad?: { count: number; last: string };
 }
