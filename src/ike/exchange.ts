@@ -21,7 +21,6 @@ import type { IkeHeader, Payload, SkPayload, SkfPayload } from './codec/index.js
 import type { Endpoint } from './natd.js';
 import { MAX_IKE_MESSAGE_BYTES } from './limits.js';
 import type { SaContext } from './sa/ike-sa.js';
-
 import type { IkeContext } from './context.js';
 import { DPD_WHAT } from './tasks/task.js';
 import type { InitiatorTask, ResponderTask } from './tasks/task.js';
@@ -115,7 +114,7 @@ export class Exchange {
     const mid = this.c.ike.sa.nextMid;
     const msg =
       task.exchange === ExchangeType.IKE_AUTH
-        ? this.buildRequest(task.exchange, mid, inner)
+        ? this.protectRequest(task.exchange, mid, inner)
         : this.buildEncrypted(task.exchange, mid, false, inner);
     this.sendRequest(task.exchange, msg, task.what, (h, p) => task.processResponse(h, p), giveUp);
   }
@@ -491,7 +490,7 @@ export class Exchange {
    * datagram would exceed `fragmentSize`, splits the inner payloads into SKF fragments, each
    * encrypted on its own with the IKE header and SKF header as AAD (§2.5).
    */
-  buildRequest(exchange: number, mid: number, inner: Payload[]): Uint8Array[] {
+  protectRequest(exchange: number, mid: number, inner: Payload[]): Uint8Array[] {
     const whole = this.buildEncrypted(exchange, mid, false, inner);
     const ipv6 = this.c.ike.remote.address.includes(':');
     // IP + UDP headers, and the non-ESP marker on port 4500 (RFC 3948 §2.2).

@@ -22,7 +22,6 @@ import { capSelectors } from '../limits.js';
 import { u32 } from '../sa/ike-sa.js';
 import type { ChildSa } from '../sa/ike-sa.js';
 import type { ChildSaInfo } from '../session-types.js';
-
 import type { IkeContext } from '../context.js';
 import type { Reply } from './task.js';
 
@@ -77,15 +76,12 @@ export class ChildRekey {
         { type: PayloadType.TSi, critical: false, selectors: old.tsLocal },
         { type: PayloadType.TSr, critical: false, selectors: old.tsRemote },
       ];
-      const msg = this.c.xchg.buildEncrypted(
-        ExchangeType.CREATE_CHILD_SA,
-        this.c.ike.sa.nextMid,
-        false,
-        inner,
-      );
-      this.c.xchg.sendRequest(ExchangeType.CREATE_CHILD_SA, msg, 'a CHILD_SA rekey', (_h, p) =>
-        this.processOwnChildRekey(old, inboundSpi, p),
-      );
+      this.c.xchg.initiate({
+        exchange: ExchangeType.CREATE_CHILD_SA,
+        what: 'a CHILD_SA rekey',
+        buildRequest: () => inner,
+        processResponse: (_h, p) => this.processOwnChildRekey(old, inboundSpi, p),
+      });
     });
   }
 

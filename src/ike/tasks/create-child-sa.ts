@@ -6,10 +6,9 @@
  */
 import { VpnError } from '../../core/errors.js';
 import { isAead } from '../../crypto/aead.js';
-import { ExchangeType, NotifyType, PayloadType, ProtocolId } from '../constants.js';
+import { NotifyType, PayloadType, ProtocolId } from '../constants.js';
 import { filterPayloads, findPayload } from '../codec/index.js';
 import type {
-  DeletePayload,
   NotifyPayload,
   Payload,
   SaPayload,
@@ -22,7 +21,6 @@ import { LIMITS, capSelectors } from '../limits.js';
 import { u32 } from '../sa/ike-sa.js';
 import type { ChildSa, SaContext } from '../sa/ike-sa.js';
 import type { ChildSaInfo } from '../session-types.js';
-
 import type { IkeContext } from '../context.js';
 import type { ResponderTask, Reply } from './task.js';
 
@@ -220,27 +218,10 @@ export class CreateChildSa implements ResponderTask {
       );
       if (victim.deleteSent) continue;
       victim.deleteSent = true;
-      this.c.xchg.enqueue(() => {
-        const d: DeletePayload = {
-          type: PayloadType.DELETE,
-          critical: false,
-          protocol: ProtocolId.ESP,
-          spiSize: 4,
-          spis: [u32(victim.inboundSpi)],
-        };
-        const msg = this.c.xchg.buildEncrypted(
-          ExchangeType.INFORMATIONAL,
-          this.c.ike.sa.nextMid,
-          false,
-          [d],
-        );
-        this.c.xchg.sendRequest(
-          ExchangeType.INFORMATIONAL,
-          msg,
-          'a CHILD_SA delete',
-          () => undefined,
-        );
-      });
+      // Already gone from the data path: the answer has nothing left to remove.
+      this.c.xchg.enqueue(() =>
+        this.c.xchg.initiate(this.c.tasks.del.childDeleteRequest(victim, () => undefined)),
+      );
     }
   }
 }

@@ -8,9 +8,8 @@ import { ExchangeType, PayloadType, ProtocolId } from '../constants.js';
 import type { DeletePayload, Payload } from '../codec/index.js';
 import { u32 } from '../sa/ike-sa.js';
 import type { ChildSa, SaContext } from '../sa/ike-sa.js';
-
 import type { IkeContext } from '../context.js';
-import type { ResponderTask, Reply } from './task.js';
+import type { InitiatorTask, ResponderTask, Reply } from './task.js';
 
 export class Delete implements ResponderTask {
   private readonly c: IkeContext;
@@ -24,31 +23,38 @@ export class Delete implements ResponderTask {
     c.replaced = true;
     this.c.xchg.enqueue(() => {
       if (!this.c.ike.children.includes(c)) return;
-      const d: DeletePayload = {
-        type: PayloadType.DELETE,
-        critical: false,
-        protocol: ProtocolId.ESP,
-        spiSize: 4,
-        spis: [u32(c.inboundSpi)],
-      };
-      const msg = this.c.xchg.buildEncrypted(
-        ExchangeType.INFORMATIONAL,
-        this.c.ike.sa.nextMid,
-        false,
-        [d],
-      );
       c.deleteSent = true;
-      this.c.xchg.sendRequest(ExchangeType.INFORMATIONAL, msg, 'a CHILD_SA delete', () => {
-        const i = this.c.ike.children.indexOf(c);
-        if (i < 0) return; // the gateway's crossing DELETE removed it already (§1.4.1)
-        this.c.ike.children.splice(i, 1);
-        this.c.out.push({
-          kind: 'removeChild',
-          inboundSpi: c.inboundSpi,
-          outboundSpi: c.outboundSpi,
-        });
-      });
+      this.c.xchg.initiate(
+        this.childDeleteRequest(c, () => {
+          const i = this.c.ike.children.indexOf(c);
+          if (i < 0) return; // the gateway's crossing DELETE removed it already (§1.4.1)
+          this.c.ike.children.splice(i, 1);
+          this.c.out.push({
+            kind: 'removeChild',
+            inboundSpi: c.inboundSpi,
+            outboundSpi: c.outboundSpi,
+          });
+        }),
+      );
     });
+  }
+
+  /** The request INFORMATIONAL { D(ESP, our inbound SPI of `c`) } (§1.4.1, §3.11). */
+  childDeleteRequest(c: ChildSa, onAnswer: () => void): InitiatorTask {
+    return {
+      exchange: ExchangeType.INFORMATIONAL,
+      what: 'a CHILD_SA delete',
+      buildRequest: (): Payload[] => [
+        {
+          type: PayloadType.DELETE,
+          critical: false,
+          protocol: ProtocolId.ESP,
+          spiSize: 4,
+          spis: [u32(c.inboundSpi)],
+        },
+      ],
+      processResponse: onAnswer,
+    };
   }
 
   /** The gateway's INFORMATIONAL with Delete payloads (§1.4.1), on the current or a retired IKE SA. */

@@ -6,7 +6,6 @@ import { ExchangeType, NotifyType, PayloadType, nameOf } from '../constants.js';
 import { filterPayloads } from '../codec/index.js';
 import type { Payload } from '../codec/index.js';
 import type { SaContext } from '../sa/ike-sa.js';
-
 import type { IkeContext } from '../context.js';
 import { DPD_WHAT } from './task.js';
 import type { InitiatorTask, ResponderTask, Reply } from './task.js';

@@ -5,22 +5,24 @@
  */
 import { equalBytes } from '../../core/bytes.js';
 import { VpnError } from '../../core/errors.js';
-import { AuthMethod, NotifyType, PayloadType } from '../constants.js';
+import { AuthMethod, ExchangeType, NotifyType, PayloadType } from '../constants.js';
 import type { AuthPayload, NotifyPayload, Payload } from '../codec/index.js';
-
 import type { IkeContext } from '../context.js';
 
 export class IkeAuthEap {
   private readonly c: IkeContext;
+  /** An asynchronous EAP method is working on its Response. */
+  eapPending = false;
+  private eapRounds = 0;
 
   constructor(c: IkeContext) {
     this.c = c;
   }
 
-  /** An asynchronous EAP method is working on its Response. */
-  eapPending = false;
-
-  eapRounds = 0;
+  /** A new IKE_AUTH starts: no EAP round yet. */
+  reset(): void {
+    this.eapRounds = 0;
+  }
 
   onEapPacket(packet: Uint8Array): void {
     const peer = this.c.cfg.auth.kind === 'eap' ? this.c.cfg.auth.peer : undefined;
@@ -55,9 +57,12 @@ export class IkeAuthEap {
 
   private sendEap(packet: Uint8Array): void {
     const inner: Payload[] = [{ type: PayloadType.EAP, critical: false, data: packet }];
-    this.c.tasks.auth.sendAuthRequest(inner, 'IKE_AUTH (EAP)', (_h, p) =>
-      this.processEapResponse(p),
-    );
+    this.c.xchg.initiate({
+      exchange: ExchangeType.IKE_AUTH,
+      what: 'IKE_AUTH (EAP)',
+      buildRequest: () => inner,
+      processResponse: (_h, p) => this.processEapResponse(p),
+    });
   }
 
   private processEapResponse(inner: Payload[]): void {
@@ -110,9 +115,12 @@ export class IkeAuthEap {
       method: AuthMethod.SHARED_KEY_MIC,
       data: keymat.eapAuth(this.c.cfg.auth.peer.msk(), 'initiator', octets),
     };
-    this.c.tasks.auth.sendAuthRequest([auth], 'IKE_AUTH (after EAP)', (_h, p) =>
-      this.processEapAuthResponse(p),
-    );
+    this.c.xchg.initiate({
+      exchange: ExchangeType.IKE_AUTH,
+      what: 'IKE_AUTH (after EAP)',
+      buildRequest: () => [auth],
+      processResponse: (_h, p) => this.processEapAuthResponse(p),
+    });
   }
 
   private processEapAuthResponse(inner: Payload[]): void {

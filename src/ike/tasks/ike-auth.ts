@@ -29,7 +29,6 @@ import { formatIdentity, sameIdentity } from '../identity.js';
 import { formatChosen } from '../sa/proposals.js';
 import { formatTs } from '../sa/traffic-selectors.js';
 import { signAuth, supportedHashes, verifyAuth } from '../auth/signature.js';
-
 import type { IkeContext } from '../context.js';
 import type { InitiatorTask } from './task.js';
 
@@ -70,7 +69,7 @@ export class IkeAuth implements InitiatorTask {
     const idi = this.idPayload(PayloadType.IDi, this.c.cfg.localId);
     this.idiBody = IkeAuth.idBody(idi);
     this.gw = undefined;
-    this.c.tasks.eap.eapRounds = 0;
+    this.c.tasks.eap.reset();
     const inner: Payload[] = [idi];
     if (local.kind === 'pubkey') {
       for (const der of local.certs) {
@@ -128,16 +127,6 @@ export class IkeAuth implements InitiatorTask {
     const child = this.c.tasks.child.buildRequest();
     inner.push(...this.c.tasks.config.buildRequest(), ...child);
     return inner;
-  }
-
-  /** Sends one IKE_AUTH request, in RFC 7383 fragments when it would not fit `fragmentSize`. */
-  sendAuthRequest(
-    inner: Payload[],
-    what: string,
-    onResponse: (header: IkeHeader, payloads: Payload[]) => void,
-  ): void {
-    const msg = this.c.xchg.buildRequest(ExchangeType.IKE_AUTH, this.c.ike.sa.nextMid, inner);
-    this.c.xchg.sendRequest(ExchangeType.IKE_AUTH, msg, what, onResponse);
   }
 
   /** The first IKE_AUTH response: the gateway's identity and proof, then EAP or the CHILD_SA. */

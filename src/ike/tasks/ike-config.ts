@@ -7,7 +7,6 @@ import type { CpPayload, Payload } from '../codec/index.js';
 import { buildConfigRequest, parseConfigReply } from '../config-payload.js';
 import type { ConfigReply } from '../config-payload.js';
 import { capConfigReply } from '../limits.js';
-
 import type { IkeContext } from '../context.js';
 
 /**

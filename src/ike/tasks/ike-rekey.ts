@@ -18,25 +18,23 @@ import {
 import type { ChosenProposal } from '../sa/proposals.js';
 import { newContext } from '../sa/ike-sa.js';
 import type { SaContext } from '../sa/ike-sa.js';
-
 import type { IkeContext } from '../context.js';
 import { IKE_REKEY_WHAT, OLD_IKE_DELETE } from './task.js';
 
 export class IkeRekey {
   private readonly c: IkeContext;
+  /**
+   * §2.8.1 simultaneous IKE SA rekey: the SA the gateway's rekey created while ours was in flight
+   * (adopted if ours loses the nonce comparison; the loser the gateway deletes is ike.redundant).
+   */
+  private collision:
+    { ctx: SaContext; ni: Uint8Array; nr: Uint8Array; proposal: ChosenProposal } | undefined;
+  /** Our rekey, from its start (queued or in flight) until its response. */
+  private ikeRekeying: { ni: Uint8Array; spiI: Uint8Array; ke: KeyExchange } | undefined;
 
   constructor(c: IkeContext) {
     this.c = c;
   }
-
-  /**
-   * §2.8.1 simultaneous IKE SA rekey: the SA the gateway's rekey created while ours was in flight
-   * (adopted if ours loses the nonce comparison), and the loser the gateway will delete.
-   */
-  private collision:
-    { ctx: SaContext; ni: Uint8Array; nr: Uint8Array; proposal: ChosenProposal } | undefined;
-
-  private ikeRekeying: { ni: Uint8Array; spiI: Uint8Array; ke: KeyExchange } | undefined;
 
   /** §1.3.2 / §2.18: the gateway rekeys the IKE SA; the new SA's original initiator is the gateway. */
   respondIkeRekey(
@@ -176,15 +174,12 @@ export class IkeRekey {
         { type: PayloadType.NONCE, critical: false, data: r.ni },
         { type: PayloadType.KE, critical: false, dhGroup: r.ke.group, data: r.ke.publicValue },
       ];
-      const msg = this.c.xchg.buildEncrypted(
-        ExchangeType.CREATE_CHILD_SA,
-        this.c.ike.sa.nextMid,
-        false,
-        inner,
-      );
-      this.c.xchg.sendRequest(ExchangeType.CREATE_CHILD_SA, msg, IKE_REKEY_WHAT, (_h, p) =>
-        this.processOwnIkeRekey(p),
-      );
+      this.c.xchg.initiate({
+        exchange: ExchangeType.CREATE_CHILD_SA,
+        what: IKE_REKEY_WHAT,
+        buildRequest: () => inner,
+        processResponse: (_h, p) => this.processOwnIkeRekey(p),
+      });
     });
   }
 

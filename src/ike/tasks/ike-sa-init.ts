@@ -36,7 +36,6 @@ import {
   selectResponderProposal,
 } from '../sa/proposals.js';
 import { supportedHashes } from '../auth/signature.js';
-
 import type { IkeContext } from '../context.js';
 import type { InitiatorTask } from './task.js';
 

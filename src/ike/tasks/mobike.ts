@@ -9,7 +9,6 @@ import { filterPayloads } from '../codec/index.js';
 import type { NotifyPayload, Payload } from '../codec/index.js';
 import type { Endpoint } from '../natd.js';
 import type { SaContext } from '../sa/ike-sa.js';
-
 import type { IkeContext } from '../context.js';
 import type { ResponderTask, Reply } from './task.js';
 
