@@ -54,50 +54,46 @@ export class Mobike implements ResponderTask {
       ...this.c.natdNotifies(),
       this.c.notify(NotifyType.COOKIE2, cookie2),
     ];
-    const msg = this.c.xchg.buildEncrypted(
-      ExchangeType.INFORMATIONAL,
-      this.c.ike.sa.nextMid,
-      false,
-      inner,
-    );
     this.c.log.info(
       'ike',
       why === 'moved'
         ? `our address changed to ${from.address}: moving the SAs (MOBIKE)`
         : 'no answers to our traffic: refreshing our address at the gateway (MOBIKE, RFC 4555 §3.8)',
     );
-    this.c.xchg.sendRequest(
-      ExchangeType.INFORMATIONAL,
-      msg,
-      'the MOBIKE address update',
-      (_h, p) => {
-        const notifies = filterPayloads(p, PayloadType.NOTIFY);
-        const error = notifies.find((n) => n.notifyType < 16384);
-        if (error) {
-          // e.g. UNACCEPTABLE_ADDRESSES (§3.5): the gateway will not use this address.
-          this.c.fail(
-            new VpnError(
-              'ERR_IKE_TIMEOUT',
-              `the gateway refused our new address ${from.address} (${nameOf(NotifyType, error.notifyType)}): reconnecting`,
-            ),
-          );
-          return;
-        }
-        // §3.5: the response must echo COOKIE2 unchanged, or it does not answer this update.
-        const echoed = notifies.find((n) => n.notifyType === NotifyType.COOKIE2);
-        if (!echoed || !equalBytes(echoed.data, cookie2)) {
-          this.c.fail(
-            new VpnError(
-              'ERR_IKE_PROTOCOL',
-              'MOBIKE update response without our COOKIE2 (RFC 4555 §3.5)',
-            ),
-          );
-          return;
-        }
-        this.c.updateNatFrom(notifies);
-        this.c.emit({ type: 'roamed', local: from, remote: this.c.ike.remote, by: 'us' });
-      },
-    );
+    this.c.xchg.initiate({
+      exchange: ExchangeType.INFORMATIONAL,
+      what: 'the MOBIKE address update',
+      buildRequest: () => inner,
+      processResponse: (_h, p) => this.processUpdateResponse(p, from, cookie2),
+    });
+  }
+
+  private processUpdateResponse(inner: Payload[], from: Endpoint, cookie2: Uint8Array): void {
+    const notifies = filterPayloads(inner, PayloadType.NOTIFY);
+    const error = notifies.find((n) => n.notifyType < 16384);
+    if (error) {
+      // e.g. UNACCEPTABLE_ADDRESSES (§3.5): the gateway will not use this address.
+      this.c.fail(
+        new VpnError(
+          'ERR_IKE_TIMEOUT',
+          `the gateway refused our new address ${from.address} (${nameOf(NotifyType, error.notifyType)}): reconnecting`,
+        ),
+      );
+      return;
+    }
+    // §3.5: the response must echo COOKIE2 unchanged, or it does not answer this update.
+    const echoed = notifies.find((n) => n.notifyType === NotifyType.COOKIE2);
+    if (!echoed || !equalBytes(echoed.data, cookie2)) {
+      this.c.fail(
+        new VpnError(
+          'ERR_IKE_PROTOCOL',
+          'MOBIKE update response without our COOKIE2 (RFC 4555 §3.5)',
+        ),
+      );
+      return;
+    }
+    this.c.updateNatFrom(notifies);
+    this.c.emit({ type: 'roamed', local: from, remote: this.c.ike.remote, by: 'us' });
   }
 
   /** The gateway's INFORMATIONAL { N(UPDATE_SA_ADDRESSES), ... } (RFC 4555 §3.5). */
