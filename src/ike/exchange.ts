@@ -47,7 +47,7 @@ export class Exchange {
   }
 
   /** Sends a new request and arms the retransmit timer. One request outstanding at a time (window 1). */
-  sendRequest(
+  private sendRequest(
     exchange: number,
     message: Uint8Array | Uint8Array[],
     what: string,
@@ -108,14 +108,23 @@ export class Exchange {
     });
   }
 
-  /** Sends a task's request (SK-protected; IKE_AUTH in RFC 7383 fragments when it is too big). */
+  /**
+   * Sends a task's request with the next message ID: IKE_SA_INIT in the clear (kept for the AUTH
+   * payload, RFC 7296 §2.15), the others inside SK, IKE_AUTH in RFC 7383 fragments when too big.
+   * `giveUp` decides what happens when its retransmissions run out (default: the SA fails).
+   */
   initiate(task: InitiatorTask, giveUp?: () => boolean): void {
     const inner = task.buildRequest();
     const mid = this.c.ike.sa.nextMid;
-    const msg =
-      task.exchange === ExchangeType.IKE_AUTH
-        ? this.protectRequest(task.exchange, mid, inner)
-        : this.buildEncrypted(task.exchange, mid, false, inner);
+    let msg: Uint8Array | Uint8Array[];
+    if (task.exchange === ExchangeType.IKE_SA_INIT) {
+      msg = encodeMessage(this.headerFor(task.exchange, mid, false), inner);
+      this.c.ike.initRequest = msg;
+    } else if (task.exchange === ExchangeType.IKE_AUTH) {
+      msg = this.protectRequest(task.exchange, mid, inner);
+    } else {
+      msg = this.buildEncrypted(task.exchange, mid, false, inner);
+    }
     this.sendRequest(task.exchange, msg, task.what, (h, p) => task.processResponse(h, p), giveUp);
   }
 
@@ -441,7 +450,7 @@ export class Exchange {
     }
   }
 
-  headerFor(
+  private headerFor(
     exchange: number,
     mid: number,
     response: boolean,

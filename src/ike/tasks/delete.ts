@@ -151,15 +151,20 @@ export class Delete implements ResponderTask {
       : this.c.ike.sa.nextMid;
     this.c.ike.sa.outstanding = undefined;
     this.c.ike.sa.nextMid = mid;
-    const msg = this.c.xchg.buildEncrypted(ExchangeType.INFORMATIONAL, mid, false, [
-      this.c.deleteIkePayload(),
-    ]);
     const done = (): void => this.c.finishClose(reason, reason !== undefined);
     // Answered or not, the SA is gone after this request (its give-up closes it too).
-    this.c.xchg.sendRequest(ExchangeType.INFORMATIONAL, msg, 'DELETE', done, () => {
-      done();
-      return true;
-    });
+    this.c.xchg.initiate(
+      {
+        exchange: ExchangeType.INFORMATIONAL,
+        what: 'DELETE',
+        buildRequest: () => [this.c.deleteIkePayload()],
+        processResponse: done,
+      },
+      () => {
+        done();
+        return true;
+      },
+    );
     // Do not wait the full retransmit schedule for a polite goodbye: two tries at most.
     this.c.ike.sa.outstanding!.tries = Math.max(0, this.c.cfg.retransmit.tries - 1);
   }

@@ -297,14 +297,14 @@ export class IkeRekey {
     this.c.counters.ikeRekeys++;
     this.c.emit({ type: 'rekeyed', what: 'ike', by: 'us', proposal: formatChosen(chosen) });
     // §2.18: the rekey's initiator deletes the old IKE SA; the CHILD_SAs now belong to the new one.
-    const msg = this.c.xchg.buildEncrypted(ExchangeType.INFORMATIONAL, old.nextMid, false, [
-      this.c.deleteIkePayload(),
-    ]);
-    this.c.xchg.sendRequest(
-      ExchangeType.INFORMATIONAL,
-      msg,
-      OLD_IKE_DELETE,
-      () => this.switchToNext(),
+    // Still on the old SA (`old` is ike.sa), with its next message ID.
+    this.c.xchg.initiate(
+      {
+        exchange: ExchangeType.INFORMATIONAL,
+        what: OLD_IKE_DELETE,
+        buildRequest: () => [this.c.deleteIkePayload()],
+        processResponse: () => this.switchToNext(),
+      },
       () => {
         if (!this.c.ike.pendingNext) return false;
         // The gateway never confirmed the old SA's deletion: use the new SA anyway.

@@ -17,7 +17,6 @@ import {
   ProtocolId,
   nameOf,
 } from '../constants.js';
-import { encodeMessage } from '../codec/index.js';
 import type {
   IkeHeader,
   KePayload,
@@ -74,17 +73,7 @@ export class IkeSaInit implements InitiatorTask {
   /** HDR, [N(COOKIE),] SA, KE, Ni, N(NAT_DETECTION_*), N(FRAG_SUP), N(SIG_HASH) (§1.2). */
   private sendInit(): void {
     this.c.emit({ type: 'stage', stage: 'ike-sa-init' });
-    const payloads = this.buildRequest();
-    this.c.ike.sa.spiR = new Uint8Array(8);
-    this.c.ike.sa.nextMid = 0;
-    this.c.ike.initRequest = encodeMessage(
-      this.c.xchg.headerFor(ExchangeType.IKE_SA_INIT, 0, false),
-      payloads,
-    );
-    // IKE_SA_INIT travels unprotected; the exchange layer still retransmits and matches it.
-    this.c.xchg.sendRequest(ExchangeType.IKE_SA_INIT, this.c.ike.initRequest, this.what, (h, p) =>
-      this.processResponse(h, p),
-    );
+    this.c.xchg.initiate(this);
   }
 
   buildRequest(): Payload[] {
@@ -125,6 +114,9 @@ export class IkeSaInit implements InitiatorTask {
       this.c.notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED),
       this.c.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, sigHash),
     );
+    // A new IKE_SA_INIT (also after COOKIE or INVALID_KE) has no responder SPI and message ID 0.
+    this.c.ike.sa.spiR = new Uint8Array(8);
+    this.c.ike.sa.nextMid = 0;
     return payloads;
   }
 
