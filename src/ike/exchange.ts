@@ -78,7 +78,8 @@ export class Exchange {
     if (o.tries >= this.c.cfg.retransmit.tries) {
       this.c.ike.sa.outstanding = undefined;
       // The abandoned request keeps its message ID: whatever we send next (e.g. the DELETE in
-      // fail()) takes the next one, or the gateway takes it for a retransmission (RFC 7296 §2.1).
+      // IkeContext.fail()) takes the next one, or the gateway takes it for a retransmission
+      // (RFC 7296 §2.1).
       this.c.ike.sa.nextMid = o.mid + 1;
       if (o.giveUp?.()) return;
       const total = this.totalTimeoutMs();
