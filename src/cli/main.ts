@@ -27,6 +27,7 @@ import { withHint } from './hints.js';
 import { printable, printableJson } from '../core/printable.js';
 import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
+import { registerExec } from './exec-command.js';
 import type { UiMode } from './ui.js';
 
 interface ConnectFlags extends AuthFlags {
@@ -509,7 +510,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       writeErr: (s) => process.stderr.write(s.split('\n').map(printable).join('\n')),
     });
 
-  program
+  const connect = program
     .command('connect')
     .description('connect to an IKEv2 gateway and route traffic through a TUN device')
     .argument('<gateway>', 'gateway host name or IP address')
@@ -668,6 +669,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (gateway: string, flags: ConnectFlags) =>
       setExit(await connectCommand(gateway, flags)),
     );
+  registerExec(program, connect, setExit, (g, f, s, u) =>
+    tunnelOptions(g, f as ConnectFlags, s, u),
+  );
 
   program
     .command('status')

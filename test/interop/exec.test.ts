@@ -1,0 +1,140 @@
+/**
+ * `vpn exec` against the test bed's strongSwan gateway (issue 13, "It must show" 4, as root):
+ * run inside the bed's client namespace (the "caller's namespace"), COMMAND runs in a private
+ * namespace where the tunnel is the only network. Its exit status comes back; the client
+ * namespace's addresses, routes and resolv.conf are byte-identical afterwards; no namespace and
+ * no /etc/netns directory is left, also after a failed connect and after SIGTERM.
+ */
+import { describe, test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, Bed, GW, LAN_HOST, skipReason, sleep, waitExit } from './support.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+
+const skip = skipReason();
+const ID = ['--id', 'client@test', '--remote-id', '@gw.test'];
+
+/** Namespaces `vpn exec` names vpnx-<pid>: none may be left behind. */
+function leftovers(): string[] {
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+  const ns = list
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith('vpnx-'));
+  const etc = existsSync('/etc/netns')
+    ? readdirSync('/etc/netns').filter((n) => n.startsWith('vpnx-'))
+    : [];
+  return [...ns, ...etc.map((n) => `/etc/netns/${n}`)];
+}
+
+describe('interop: vpn exec runs a command where the tunnel is the only network', { skip }, () => {
+  const bed = new Bed('exec');
+  let baseline = '';
+  let before0: string[] = [];
+
+  before(() => {
+    bed.up();
+    baseline = bed.snapshot();
+    before0 = leftovers();
+  });
+  after(() => bed.down());
+  afterEach(() => bed.stopAll());
+
+  const vpnExec = (args: string[], command: string[], timeout = 60000) =>
+    bed.vpn(['exec', GW, ...ID, '--timeout', '10', ...args, '--', ...command], timeout);
+
+  test("the command's exit status; ping and DNS through the tunnel; the client namespace unchanged", () => {
+    // Inside: the LAN host answers through the tunnel, the gateway's DNS is in resolv.conf, and
+    // the only devices are lo and the TUN device (with the virtual IP from 203.0.113.128/26).
+    const script = [
+      `ping -c1 -W2 ${LAN_HOST} >/dev/null || exit 20`,
+      'grep -q "^nameserver 203.0.113.53$" /etc/resolv.conf || exit 21',
+      'test "$(ip -o link show | wc -l)" = 2 || exit 22',
+      'ip -o -4 addr show | grep -q "inet 203\\.0\\.113\\." || exit 23',
+      'exit 7',
+    ].join('; ');
+    const r = vpnExec(['--psk-file', bed.psk], ['sh', '-c', script]);
+    assert.equal(r.code, 7, r.out + r.err);
+    assert.equal(bed.snapshot(), baseline, 'client namespace unchanged');
+    assert.deepEqual(leftovers(), before0, 'no namespace left behind');
+  });
+
+  test('`-- false` exits 1; the tunnel ends with the command (no SA left on the gateway)', async () => {
+    const r = vpnExec(['--psk-file', bed.psk], ['false']);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.equal(bed.snapshot(), baseline);
+    assert.deepEqual(leftovers(), before0);
+    // DELETE was sent: the gateway holds no IKE SA for us (give it a moment to log it).
+    for (let i = 0; i < 20 && /ESTABLISHED/.test(bed.gwSas()); i++) await sleep(250);
+    assert.doesNotMatch(bed.gwSas(), /ESTABLISHED/);
+  });
+
+  test('a wrong PSK: exit 4, no namespace left, the client namespace unchanged', () => {
+    const bad = join(bed.dir, 'bad-psk');
+    writeFileSync(bad, 'not the key\n');
+    chmodSync(bad, 0o600);
+    const r = vpnExec(['--psk-file', bad, '--retry', '0'], ['true']);
+    assert.equal(r.code, EXIT.AUTH_FAILED, r.out + r.err);
+    assert.equal(bed.snapshot(), baseline);
+    assert.deepEqual(leftovers(), before0);
+  });
+
+  test('SIGTERM goes to the command (exit 143) and the namespace is removed', async () => {
+    const proc = bed.track(
+      spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          bed.cli,
+          process.execPath,
+          BIN,
+          'exec',
+          GW,
+          ...ID,
+          '--psk-file',
+          bed.psk,
+          '--',
+          'sh',
+          '-c',
+          'echo ready; exec sleep 30',
+        ],
+        { env: bed.env(), stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+    );
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 80 && !/ready/.test(out); i++) await sleep(250);
+    assert.match(out, /ready/);
+    // ip netns exec exec()s node: proc is the vpn process itself.
+    proc.kill('SIGTERM');
+    assert.equal(await waitExit(proc, 20000), 143, out);
+    assert.equal(bed.snapshot(), baseline);
+    assert.deepEqual(leftovers(), before0);
+  });
+
+  test('without CAP_SYS_ADMIN: exit 8 and a clear reason', () => {
+    const r = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '--inh-caps=-all',
+        process.execPath,
+        BIN,
+        'exec',
+        GW,
+        '--',
+        'true',
+      ],
+      { encoding: 'utf8', timeout: 20000, env: bed.env() },
+    );
+    if (r.error) return; // no setpriv: nothing to show
+    assert.equal(r.status, EXIT.PRIVILEGE, r.stdout + r.stderr);
+    assert.match(r.stderr, /needs root .*CAP_SYS_ADMIN/);
+  });
+});
