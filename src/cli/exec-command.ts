@@ -119,7 +119,8 @@ export async function execCommand(
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
   try {
-    await ns.create();
+    for (const n of await ns.create())
+      ui.info(`removed network namespace ${n} left by a vpn exec that was killed`);
     if (cancelledBy) return exitCodeForSignal(cancelledBy);
     // No journal: every change is inside the namespace, which goes away with it.
     const rest: TunnelOptions = { ...options };

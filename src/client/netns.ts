@@ -10,7 +10,7 @@
  * changes; `remove()` deletes the namespace and /etc/netns/NS.
  */
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VpnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -120,10 +120,11 @@ export class ExecNamespace {
    * Creates the namespace (loopback up) and its /etc/netns directory with a resolv.conf of its
    * own, so the command never sees the caller's servers (unreachable from inside). A namespace or
    * directory of this name is ours (the name carries our pid): left by an earlier process with
-   * the same pid, it is replaced.
+   * the same pid, it is replaced. Returns the names of namespaces left by killed `vpn exec`
+   * processes that were removed first (`staleNamespaces`).
    * @throws VpnError ERR_PRIVILEGE without CAP_SYS_ADMIN, ERR_NETCFG otherwise.
    */
-  async create(): Promise<void> {
+  async create(): Promise<string[]> {
     if (!hasSysAdmin()) {
       throw new VpnError(
         'ERR_PRIVILEGE',
@@ -131,6 +132,7 @@ export class ExecNamespace {
       );
     }
     this.created = true;
+    const stale = await removeStale(this.log);
     try {
       await defaultRunner('ip', ['netns', 'add', this.name]);
     } catch (e) {
@@ -144,6 +146,7 @@ export class ExecNamespace {
     removeEtcDir(this.etcDir);
     mkdirSync(this.etcDir, { mode: 0o755 });
     writeFileSync(this.resolvConf, EMPTY_RESOLV, { mode: 0o644, flag: 'wx' });
+    return stale;
   }
 
   /** Moves a device from the caller's namespace into this one (synchronously: no packet races). */
@@ -215,6 +218,54 @@ export class ExecNamespace {
     else this.created = false;
     return errors;
   }
+}
+
+/** Where iproute2 keeps named namespaces (NETNS_RUN_DIR). */
+const NETNS_RUN = '/run/netns';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Namespaces (and /etc/netns directories) of `vpn exec` processes that are gone (kill -9): named
+ * `vpnx-<pid>` with no such process any more. Others' names and live processes are left alone.
+ */
+export function staleNamespaces(): string[] {
+  const names = new Set<string>();
+  for (const dir of [NETNS_RUN, NETNS_ETC]) {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of entries) {
+      const m = /^vpnx-([1-9][0-9]{0,9})$/.exec(n);
+      if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) names.add(n);
+    }
+  }
+  return [...names].sort();
+}
+
+/** Removes what `staleNamespaces` lists; best effort (failures logged). Returns what went. */
+async function removeStale(log: Logger): Promise<string[]> {
+  const removed: string[] = [];
+  for (const n of staleNamespaces()) {
+    try {
+      if (readdirSync(NETNS_RUN).includes(n)) await defaultRunner('ip', ['netns', 'del', n]);
+      removeEtcDir(join(NETNS_ETC, n));
+      removed.push(n);
+    } catch (e) {
+      log.warn('tun', `cannot remove ${n}: ${(e as Error).message}`);
+    }
+  }
+  return removed;
 }
 
 /** Removes /etc/netns/NS (a symbolic link is removed, never followed). */

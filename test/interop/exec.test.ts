@@ -116,6 +116,50 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     assert.deepEqual(leftovers(), before0);
   });
 
+  test('after a kill -9 of vpn exec, the next vpn exec removes the namespace it left', async () => {
+    const proc = bed.track(
+      spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          bed.cli,
+          process.execPath,
+          BIN,
+          'exec',
+          GW,
+          ...ID,
+          '--psk-file',
+          bed.psk,
+          '--',
+          'sh',
+          '-c',
+          'echo ready; exec sleep 1',
+        ],
+        { env: bed.env(), stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+    );
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 80 && !/ready/.test(out); i++) await sleep(250);
+    assert.match(out, /ready/);
+    proc.kill('SIGKILL');
+    await waitExit(proc, 10000);
+    const left = leftovers().filter((n) => !before0.includes(n));
+    assert.deepEqual(
+      left,
+      [`vpnx-${proc.pid}`, `/etc/netns/vpnx-${proc.pid}`],
+      'what kill -9 left',
+    );
+    await sleep(1500); // the orphaned `sleep 1` ends
+    const r = vpnExec(['--psk-file', bed.psk], ['true']);
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.err, new RegExp(`removed network namespace vpnx-${proc.pid}`));
+    assert.deepEqual(leftovers(), before0);
+    assert.equal(bed.snapshot(), baseline);
+  });
+
   test('without CAP_SYS_ADMIN: exit 8 and a clear reason', () => {
     const r = spawnSync(
       'setpriv',
