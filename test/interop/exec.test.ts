@@ -8,9 +8,19 @@
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, Bed, GW, LAN_HOST, missingTools, skipReason, sleep, waitExit } from './support.js';
+import {
+  BIN,
+  Bed,
+  GW,
+  LAN_HOST,
+  ROOT,
+  missingTools,
+  skipReason,
+  sleep,
+  waitExit,
+} from './support.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 
 const skip = skipReason();
@@ -158,6 +168,63 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     assert.match(r.err, new RegExp(`removed network namespace vpnx-${proc.pid}`));
     assert.deepEqual(leftovers(), before0);
     assert.equal(bed.snapshot(), baseline);
+  });
+
+  /** Starts `vpn exec … -- sh -c SCRIPT` in the client namespace; resolves once it printed "ready". */
+  async function startExec(
+    args: string[],
+    script: string,
+    env: NodeJS.ProcessEnv = bed.env(),
+  ): Promise<{ proc: ReturnType<typeof spawn>; out: () => string }> {
+    const proc = bed.track(
+      spawn(
+        'ip',
+        ['netns', 'exec', bed.cli, process.execPath, BIN, 'exec', GW, ...ID, ...args, '--'].concat([
+          'sh',
+          '-c',
+          script,
+        ]),
+        { env, stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+    );
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 80 && !/ready/.test(out) && proc.exitCode === null; i++) await sleep(250);
+    return { proc, out: () => out };
+  }
+
+  test('a DELETE from the gateway while the command runs: the command gets SIGTERM, exit 10', async () => {
+    const { proc, out } = await startExec(
+      ['--psk-file', bed.psk, '--retry', '0'],
+      'trap "echo got-term; exit 0" TERM; echo ready; while :; do sleep 0.1; done',
+    );
+    assert.match(out(), /ready/);
+    const t = spawnSync(
+      'bash',
+      [join(ROOT, 'scripts/testbed/gw.sh'), '--prefix', bed.prefix, '--terminate', '--ike', 'psk'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(t.status, 0, t.stderr);
+    assert.equal(await waitExit(proc, 20000), EXIT.CLOSED_BY_GATEWAY, out());
+    assert.match(out(), /got-term/);
+    assert.equal(bed.snapshot(), baseline);
+    assert.deepEqual(leftovers(), before0);
+  });
+
+  test('the PSK from VPN_PSK never reaches the command: secret variables are removed', () => {
+    const psk = readFileSync(bed.psk, 'utf8').trim();
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', bed.cli, process.execPath, BIN, 'exec', GW, ...ID, '--'].concat([
+        'sh',
+        '-c',
+        'env | grep -q "^VPN_PSK=" && exit 30; test -n "$VPN_RUNTIME_DIR" || exit 31; exit 7',
+      ]),
+      { encoding: 'utf8', timeout: 60000, env: { ...bed.env(), VPN_PSK: psk } },
+    );
+    assert.equal(r.status, 7, r.stdout + r.stderr);
+    assert.deepEqual(leftovers(), before0);
   });
 
   test('without CAP_SYS_ADMIN: exit 8 and a clear reason, nothing created', (t) => {
