@@ -27,6 +27,8 @@ import { withHint } from './hints.js';
 import { printable, printableJson } from '../core/printable.js';
 import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
+import { addProfileCommands, resolveConnect, tunnelNameFor } from './profile-commands.js';
+import type { ProfileSecrets } from './profile-commands.js';
 import type { UiMode } from './ui.js';
 
 interface ConnectFlags extends AuthFlags {
@@ -292,7 +294,11 @@ async function NetConfiguratorRecovery(
   }
 }
 
-async function connectCommand(gateway: string, flags: ConnectFlags): Promise<number> {
+async function connectCommand(
+  gateway: string,
+  flags: ConnectFlags,
+  fromProfile: ProfileSecrets = {},
+): Promise<number> {
   if (flags.daemonChild) return daemonChild(gateway, flags);
   const ui = await Ui.create(uiMode(flags.json), flags.verbose === true);
   let secrets: Secrets;
@@ -308,7 +314,7 @@ async function connectCommand(gateway: string, flags: ConnectFlags): Promise<num
       process.stderr.isTTY &&
       ui.mode !== 'json' &&
       process.env['CI'] !== 'true';
-    secrets = await gatherSecrets(flags, interactive);
+    secrets = await gatherSecrets(flags, interactive, fromProfile);
   } catch (e) {
     const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
     ui.fail((e as Error).message, code);
@@ -509,10 +515,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
       writeErr: (s) => process.stderr.write(s.split('\n').map(printable).join('\n')),
     });
 
-  program
+  const connect = program
     .command('connect')
+    .alias('up')
     .description('connect to an IKEv2 gateway and route traffic through a TUN device')
-    .argument('<gateway>', 'gateway host name or IP address')
+    .argument('[gateway]', 'gateway host name or IP address, or a profile name (see vpn profiles)')
+    .option('--profile <name>', 'read the settings from profile NAME.conf (flags given here win)')
     .option(
       '--id <id>',
       'our IKE identity (IDi): user@example.com, @host, or an IP; default: our IP',
@@ -665,9 +673,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'machine-readable output: one JSON object per line on stdout')
     .option('-v, --verbose', 'log protocol details')
     .addOption(new Option('--daemon-child').hideHelp())
-    .action(async (gateway: string, flags: ConnectFlags) =>
-      setExit(await connectCommand(gateway, flags)),
-    );
+    .action(async (target: string | undefined, flags: ConnectFlags, cmd: Command) => {
+      const r = resolveConnect(target, flags, cmd);
+      setExit(r.ok ? await connectCommand(r.gateway, r.flags, r.secrets) : r.code);
+    });
 
   program
     .command('status')
@@ -678,12 +687,23 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('disconnect')
+    .alias('down')
     .description('close the running tunnel (DELETE to the gateway, host settings restored)')
+    .argument('[profile]', "the profile's tunnel (instead of --name)")
     .option('--json', 'machine-readable output')
     .addOption(new Option('--name <name>', 'tunnel name').default('default'))
-    .action(async (flags: { name: string; json?: boolean }) =>
-      setExit(await disconnectCommand(flags)),
-    );
+    .action(async (profile: string | undefined, flags: { name: string; json?: boolean }) => {
+      if (profile !== undefined) {
+        try {
+          flags.name = tunnelNameFor(profile);
+        } catch (e) {
+          process.stderr.write(`vpn: ${printable((e as Error).message)}\n`);
+          return setExit(EXIT.USAGE);
+        }
+      }
+      setExit(await disconnectCommand(flags));
+    });
+  addProfileCommands(program, connect, setExit);
   return program;
 }
 
