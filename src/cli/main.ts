@@ -697,7 +697,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
         try {
           flags.name = tunnelNameFor(profile);
         } catch (e) {
-          process.stderr.write(`vpn: ${printable((e as Error).message)}\n`);
+          const error = (e as Error).message;
+          if (flags.json)
+            process.stdout.write(
+              printableJson({ disconnected: false, exitCode: EXIT.USAGE, error }) + '\n',
+            );
+          process.stderr.write(`vpn: ${printable(error)}\n`);
           return setExit(EXIT.USAGE);
         }
       }

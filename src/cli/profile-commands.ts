@@ -188,7 +188,7 @@ export function addProfileCommands(
               process.stdout.write(printableJson({ name, gateway, auth, path }) + '\n');
             else
               process.stdout.write(
-                printable(`${name}\t${gateway || '(no gateway)'}\t${auth}\t${path}`) + '\n',
+                [name, gateway || '(no gateway)', auth, path].map(printable).join('\t') + '\n',
               );
           } catch (e) {
             code = fail(e, flags.json, { name, path });
