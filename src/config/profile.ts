@@ -266,8 +266,8 @@ export function parseProfile(name: string, path: string, text: string): Profile 
   return { name, path, values, lines };
 }
 
-/** The modes a secret-holding file may have: readPrivateFile's rule, plus owned by us or root. */
-function checkSecretFileMode(p: Profile, f: ProfileFile, uid: number): void {
+/** The modes a secret-holding file may have: readPrivateFile's rule. */
+function checkSecretFileMode(p: Profile, f: ProfileFile): void {
   const secret = Object.keys(SECRET_KEYS).find((k) => k in p.values);
   if (secret === undefined) return;
   const mode = f.mode & 0o777;
@@ -279,19 +279,37 @@ function checkSecretFileMode(p: Profile, f: ProfileFile, uid: number): void {
       p.lines[secret],
       `${secret} in a file others can read (mode ${m}); run: chmod 600 ${p.path}, or name a file holding it with ${SECRET_KEYS[secret]} = PATH`,
     );
+}
+
+/**
+ * Any profile decides where our traffic goes and which key files are read: one that others may
+ * write, or that belongs to another user, is refused like a planted runtime directory.
+ */
+function checkWriters(path: string, f: ProfileFile, uid: number): void {
+  const mode = f.mode & 0o777;
+  if ((mode & 0o022) !== 0)
+    throw err(
+      path,
+      undefined,
+      `profile writable by others (mode ${mode.toString(8).padStart(4, '0')}); run: chmod go-w ${path}`,
+    );
   if (f.uid !== uid && f.uid !== 0)
     throw err(
-      p.path,
-      p.lines[secret],
-      `${secret} in a file owned by uid ${f.uid}, not by us (uid ${uid}) or root; run: chown ${uid} ${p.path}`,
+      path,
+      undefined,
+      `profile owned by uid ${f.uid}, not by us (uid ${uid}) or root; run: chown ${uid} ${path}`,
     );
 }
 
-/** Reads, parses and checks a profile file: secrets need mode 600, named files must exist. */
+/**
+ * Reads, parses and checks a profile file: nobody else may write it, secrets need mode 600,
+ * named files must exist.
+ */
 export function loadProfile(name: string, path: string, io: ProfileIo): Profile {
   const f = io.read(path);
+  checkWriters(path, f, io.uid);
   const p = parseProfile(name, path, f.text);
-  checkSecretFileMode(p, f, io.uid);
+  checkSecretFileMode(p, f);
   for (const [key, t] of Object.entries(PROFILE_KEYS)) {
     if (t.kind !== 'path' || !(key in p.values)) continue;
     const file = p.values[key] as string;

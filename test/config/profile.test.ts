@@ -126,10 +126,25 @@ test('secrets in the file need mode 600 (root:root 640 too) and our ownership', 
     message:
       'psk in a file others can read (mode 0644) at /etc/ikev2-vpn/work.conf:2; run: chmod 600 /etc/ikev2-vpn/work.conf, or name a file holding it with psk-file = PATH',
   });
-  assert.throws(() => loadProfile('w', P, io(text, 0o600, [], 1000, 1001)), /owned by uid 1001/);
+
   assert.ok(loadProfile('w', P, io(text, 0o640, [], 0, 0)));
   // Without a secret, a world-readable profile is fine (like a wg-quick file without keys).
   assert.ok(loadProfile('w', P, io('gateway = gw\n', 0o644)));
+});
+
+test('a profile others may write, or owned by another user, is refused', () => {
+  const text = 'gateway = gw\n';
+  assert.throws(() => loadProfile('w', P, io(text, 0o666)), {
+    message:
+      'profile writable by others (mode 0666) at /etc/ikev2-vpn/work.conf; run: chmod go-w /etc/ikev2-vpn/work.conf',
+  });
+  assert.throws(() => loadProfile('w', P, io(text, 0o664)), /writable by others \(mode 0664\)/);
+  assert.throws(
+    () => loadProfile('w', P, io(text, 0o644, [], 1000, 1001)),
+    /profile owned by uid 1001, not by us \(uid 1000\) or root at .*; run: chown 1000 /,
+  );
+  // root's profiles in /etc are read by everyone.
+  assert.ok(loadProfile('w', P, io(text, 0o644, [], 1000, 0)));
 });
 
 test('files a profile names must exist', () => {
