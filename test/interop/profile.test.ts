@@ -6,7 +6,7 @@
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, Bed, GW, LAN_HOST, skipReason, sleep, waitExit } from './support.js';
 
@@ -105,6 +105,28 @@ describe('interop: a named profile connects to strongSwan', { skip }, () => {
     assert.equal(await waitExit(proc), 0);
     await sleep(300);
     assert.doesNotMatch(bed.gwSas(), /ESTABLISHED/, 'no SA left on the gateway');
+    assert.equal(bed.snapshot(), baseline, 'client namespace restored exactly');
+  });
+
+  test('the PSK inside a mode-600 profile, background = true: up, ping, down', async () => {
+    const psk = readFileSync(bed.psk, 'utf8').trim();
+    const conf = join(profiles, 'inline.conf');
+    writeFileSync(
+      conf,
+      `gateway = ${GW}\nid = client@test\nremote-id = @gw.test\npsk = ${psk}\nbackground = true\n`,
+    );
+    chmodSync(conf, 0o600);
+    bed.background('inline');
+    // The parent reads the file's PSK and hands it to the detached child over IPC.
+    const up = bed.vpn(['up', 'inline', '--json'], 60000);
+    assert.equal(up.code, 0, up.out + up.err);
+    assert.equal((JSON.parse(up.out.trim().split('\n').pop()!) as { event: string }).event, 'up');
+    assert.ok(!up.out.includes(psk) && !up.err.includes(psk), 'the PSK is never printed');
+    const ping = bed.exec(['ping', '-c', '2', '-i', '0.2', '-W', '2', LAN_HOST]);
+    assert.equal(ping.code, 0, ping.out + ping.err);
+    const d = bed.vpn(['down', 'inline']);
+    assert.equal(d.code, 0, d.err);
+    await sleep(500);
     assert.equal(bed.snapshot(), baseline, 'client namespace restored exactly');
   });
 });
