@@ -108,10 +108,12 @@ async function secretFrom(
   what: string,
   prompt: string | undefined,
   interactive: boolean,
+  fromProfile?: string,
 ): Promise<string | undefined> {
   if (file !== undefined) return readSecretFile(file, `${what} file`);
   const v = process.env[env];
   if (v !== undefined && v !== '') return v;
+  if (fromProfile !== undefined) return fromProfile;
   if (prompt !== undefined && interactive) {
     const s = await promptSecret(prompt);
     if (s === '') throw new VpnError('ERR_CONFIG', `empty ${what}`);
@@ -130,7 +132,12 @@ function isEncryptedKeyFile(path: string): boolean {
 }
 
 /** Reads or asks for every secret the chosen method needs. */
-export async function gatherSecrets(flags: AuthFlags, interactive: boolean): Promise<Secrets> {
+export async function gatherSecrets(
+  flags: AuthFlags,
+  interactive: boolean,
+  /** Secrets a profile holds, as plain text: after the files and environment variables. */
+  fromProfile: Partial<Record<keyof Secrets, string>> = {},
+): Promise<Secrets> {
   checkAuthFlags(flags);
   const kind = authKind(flags);
   const s: Secrets = {};
@@ -139,7 +146,14 @@ export async function gatherSecrets(flags: AuthFlags, interactive: boolean): Pro
     if (flags.pskFile !== undefined) {
       s.psk = Buffer.from(readSecretBytes(flags.pskFile, 'PSK')).toString('base64');
     } else {
-      const psk = await secretFrom(undefined, 'VPN_PSK', 'PSK', 'Pre-shared key: ', interactive);
+      const psk = await secretFrom(
+        undefined,
+        'VPN_PSK',
+        'PSK',
+        'Pre-shared key: ',
+        interactive,
+        fromProfile.psk,
+      );
       if (psk === undefined)
         throw new VpnError(
           'ERR_CONFIG',
@@ -155,6 +169,7 @@ export async function gatherSecrets(flags: AuthFlags, interactive: boolean): Pro
       'EAP password',
       `EAP password for ${flags.eapIdentity ?? ''}: `,
       interactive,
+      fromProfile.eapPassword,
     );
     if (pw !== undefined) s.eapPassword = pw;
     else if (!eapMethods(flags).includes('tls'))
@@ -170,6 +185,7 @@ export async function gatherSecrets(flags: AuthFlags, interactive: boolean): Pro
       'key passphrase',
       `Passphrase for ${flags.key}: `,
       interactive,
+      fromProfile.keyPassphrase,
     );
     if (pw !== undefined) s.keyPassphrase = pw;
   }
@@ -180,6 +196,7 @@ export async function gatherSecrets(flags: AuthFlags, interactive: boolean): Pro
       'PKCS#12 password',
       `Password for ${flags.p12}: `,
       interactive,
+      fromProfile.p12Password,
     );
     s.p12Password = pw ?? '';
   }

@@ -30,8 +30,12 @@ export type OptionsBuilder = (
   ui: Ui,
 ) => TunnelOptions;
 
-/** `connect` options that make no sense for exec: it runs in the foreground, in its own namespace. */
+/**
+ * `connect` options that make no sense for exec (it runs in the foreground, in its own
+ * namespace) or that it does not support yet (profiles: a gateway is named on the command line).
+ */
 const NOT_FOR_EXEC = new Set([
+  '--profile',
   '--background',
   '--daemon-child',
   '--json',

@@ -28,6 +28,8 @@ import { printable, printableJson } from '../core/printable.js';
 import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
 import { registerExec } from './exec-command.js';
+import { addProfileCommands, resolveConnect, tunnelNameFor } from './profile-commands.js';
+import type { ProfileSecrets } from './profile-commands.js';
 import type { UiMode } from './ui.js';
 
 interface ConnectFlags extends AuthFlags {
@@ -293,7 +295,11 @@ async function NetConfiguratorRecovery(
   }
 }
 
-async function connectCommand(gateway: string, flags: ConnectFlags): Promise<number> {
+async function connectCommand(
+  gateway: string,
+  flags: ConnectFlags,
+  fromProfile: ProfileSecrets = {},
+): Promise<number> {
   if (flags.daemonChild) return daemonChild(gateway, flags);
   const ui = await Ui.create(uiMode(flags.json), flags.verbose === true);
   let secrets: Secrets;
@@ -309,7 +315,7 @@ async function connectCommand(gateway: string, flags: ConnectFlags): Promise<num
       process.stderr.isTTY &&
       ui.mode !== 'json' &&
       process.env['CI'] !== 'true';
-    secrets = await gatherSecrets(flags, interactive);
+    secrets = await gatherSecrets(flags, interactive, fromProfile);
   } catch (e) {
     const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
     ui.fail((e as Error).message, code);
@@ -512,8 +518,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   const connect = program
     .command('connect')
+    .alias('up')
     .description('connect to an IKEv2 gateway and route traffic through a TUN device')
-    .argument('<gateway>', 'gateway host name or IP address')
+    .argument('[gateway]', 'gateway host name or IP address, or a profile name (see vpn profiles)')
+    .option('--profile <name>', 'read the settings from profile NAME.conf (flags given here win)')
     .option(
       '--id <id>',
       'our IKE identity (IDi): user@example.com, @host, or an IP; default: our IP',
@@ -666,9 +674,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'machine-readable output: one JSON object per line on stdout')
     .option('-v, --verbose', 'log protocol details')
     .addOption(new Option('--daemon-child').hideHelp())
-    .action(async (gateway: string, flags: ConnectFlags) =>
-      setExit(await connectCommand(gateway, flags)),
-    );
+    .action(async (target: string | undefined, flags: ConnectFlags, cmd: Command) => {
+      const r = resolveConnect(target, flags, cmd);
+      setExit(r.ok ? await connectCommand(r.gateway, r.flags, r.secrets) : r.code);
+    });
   registerExec(program, connect, setExit, (g, f, s, u) =>
     tunnelOptions(g, f as ConnectFlags, s, u),
   );
@@ -682,12 +691,28 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('disconnect')
+    .alias('down')
     .description('close the running tunnel (DELETE to the gateway, host settings restored)')
+    .argument('[profile]', "the profile's tunnel (instead of --name)")
     .option('--json', 'machine-readable output')
     .addOption(new Option('--name <name>', 'tunnel name').default('default'))
-    .action(async (flags: { name: string; json?: boolean }) =>
-      setExit(await disconnectCommand(flags)),
-    );
+    .action(async (profile: string | undefined, flags: { name: string; json?: boolean }) => {
+      if (profile !== undefined) {
+        try {
+          flags.name = tunnelNameFor(profile);
+        } catch (e) {
+          const error = (e as Error).message;
+          if (flags.json)
+            process.stdout.write(
+              printableJson({ disconnected: false, exitCode: EXIT.USAGE, error }) + '\n',
+            );
+          process.stderr.write(`vpn: ${printable(error)}\n`);
+          return setExit(EXIT.USAGE);
+        }
+      }
+      setExit(await disconnectCommand(flags));
+    });
+  addProfileCommands(program, connect, setExit);
   return program;
 }
 
