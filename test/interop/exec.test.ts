@@ -92,68 +92,18 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
   });
 
   test('SIGTERM goes to the command (exit 143) and the namespace is removed', async () => {
-    const proc = bed.track(
-      spawn(
-        'ip',
-        [
-          'netns',
-          'exec',
-          bed.cli,
-          process.execPath,
-          BIN,
-          'exec',
-          GW,
-          ...ID,
-          '--psk-file',
-          bed.psk,
-          '--',
-          'sh',
-          '-c',
-          'echo ready; exec sleep 30',
-        ],
-        { env: bed.env(), stdio: ['ignore', 'pipe', 'pipe'] },
-      ),
-    );
-    let out = '';
-    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    for (let i = 0; i < 80 && !/ready/.test(out); i++) await sleep(250);
-    assert.match(out, /ready/);
+    const { proc, out } = await startExec(['--psk-file', bed.psk], 'echo ready; exec sleep 30');
+    assert.match(out(), /ready/);
     // ip netns exec exec()s node: proc is the vpn process itself.
     proc.kill('SIGTERM');
-    assert.equal(await waitExit(proc, 20000), 143, out);
+    assert.equal(await waitExit(proc, 20000), 143, out());
     assert.equal(bed.snapshot(), baseline);
     assert.deepEqual(leftovers(), before0);
   });
 
   test('after a kill -9 of vpn exec, the next vpn exec removes the namespace it left', async () => {
-    const proc = bed.track(
-      spawn(
-        'ip',
-        [
-          'netns',
-          'exec',
-          bed.cli,
-          process.execPath,
-          BIN,
-          'exec',
-          GW,
-          ...ID,
-          '--psk-file',
-          bed.psk,
-          '--',
-          'sh',
-          '-c',
-          'echo ready; exec sleep 1',
-        ],
-        { env: bed.env(), stdio: ['ignore', 'pipe', 'pipe'] },
-      ),
-    );
-    let out = '';
-    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    for (let i = 0; i < 80 && !/ready/.test(out); i++) await sleep(250);
-    assert.match(out, /ready/);
+    const { proc, out } = await startExec(['--psk-file', bed.psk], 'echo ready; exec sleep 1');
+    assert.match(out(), /ready/);
     proc.kill('SIGKILL');
     await waitExit(proc, 10000);
     const left = leftovers().filter((n) => !before0.includes(n));
