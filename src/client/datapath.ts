@@ -20,6 +20,7 @@ import type { UdpCounters, UdpEndpoint } from '../net/udp.js';
 import type { TunDevice } from '../tun/tun.js';
 import type { DataPlaneStats } from '../fastpath/dataplane.js';
 import type { TunnelIo } from './io.js';
+import { nativeEspStatus } from '../esp/native.js';
 import { JsDataPath } from './datapath-js.js';
 import { nativeDataPathStatus, NativeDataPath } from './datapath-native.js';
 
@@ -82,7 +83,9 @@ export async function openDataPath(o: OpenDataPathOptions): Promise<DataPath> {
   if (!status.available) o.log.debug('esp', `native data plane not used: ${status.reason}`);
   else if (o.tun.fd !== undefined) {
     const dp = NativeDataPath.open(o.family, o.tun.fd, o.events, o.limits);
-    o.log.debug('esp', 'ESP on the native data plane (two threads)');
+    const st = nativeEspStatus();
+    const from = st.available ? ` from ${st.source} ${st.path}` : '';
+    o.log.debug('esp', `ESP on the native data plane (two threads)${from}`);
     return dp;
   }
   return JsDataPath.open(o);

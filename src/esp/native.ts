@@ -19,8 +19,8 @@
  * outbound, authenticated plaintext inbound; a packet whose ICV fails leaves zeros).
  */
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { addonCandidates, noAddonReason } from '../native/addons.js';
+import type { AddonCandidate } from '../native/addons.js';
 import { ESP_DROP_REASONS, SEQ_SOFT_LIMIT } from './sa.js';
 import type { EspDrop, EspSaParams } from './sa.js';
 
@@ -64,10 +64,13 @@ export interface NativeEspOptions {
    */
   enabled?: boolean;
   /**
-   * The addon file. Default: <package root>/build/Release/esp.node, the package root being the
-   * first directory above this module that holds package.json and binding.gyp.
+   * The addon file. Default: the first that loads of the package's prebuilt binary
+   * (prebuilds/<platform>-<arch>/esp.napi.<libc>.node) and its local build
+   * (build/Release/esp.node); see src/native/addons.ts.
    */
   addonPath?: string;
+  /** The package root to search instead of the one above this module (tests). */
+  root?: string;
 }
 
 /** The addon's exports (see the comment at the top of native/esp.c). */
@@ -135,7 +138,14 @@ function drop(code: number): EspDrop {
 
 /** Status of the addon at one path: loaded, or why not. */
 export type NativeEspStatus =
-  { available: true; path: string; opensslVersion: string } | { available: false; reason: string };
+  | {
+      available: true;
+      path: string;
+      /** Where `path` comes from: prebuilds/, build/Release/, or options.addonPath. */
+      source: AddonCandidate['source'] | 'path';
+      opensslVersion: string;
+    }
+  | { available: false; reason: string };
 
 const loaded = new Map<string, { addon: NativeEspAddon; path: string } | { reason: string }>();
 const req = createRequire(import.meta.url);
@@ -150,37 +160,29 @@ function exists(path: string): boolean {
   }
 }
 
-/**
- * Default addon path: walk up from this module (dist/src/esp/ in a build) to the first directory
- * with package.json and binding.gyp, the package root, where node-gyp puts build/Release/esp.node.
- */
-function defaultAddonPath(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (exists(join(dir, 'package.json')) && exists(join(dir, 'binding.gyp'))) {
-      return join(dir, 'build', 'Release', 'esp.node');
-    }
-    const up = dirname(dir);
-    if (up === dir) return undefined;
-    dir = up;
-  }
-}
-
 /** Loads the addon (once per path) and reports what happened; never throws. */
 export function nativeEspStatus(options: NativeEspOptions = {}): NativeEspStatus {
   if (options.enabled === false) return { available: false, reason: 'turned off' };
-  const path = options.addonPath ?? defaultAddonPath();
-  if (path === undefined) {
-    return { available: false, reason: 'package root (package.json, binding.gyp) not found' };
+  const candidates: { source: AddonCandidate['source'] | 'path'; path: string }[] =
+    options.addonPath !== undefined
+      ? [{ source: 'path', path: options.addonPath }]
+      : addonCandidates('esp', options.root);
+  if (candidates.length === 0)
+    return { available: false, reason: noAddonReason('esp', options.root) };
+  // The first candidate that loads and speaks our version: a prebuild older than the sources
+  // gives way to a local build.
+  const reasons: string[] = [];
+  for (const { source, path } of candidates) {
+    let entry = loaded.get(path);
+    if (!entry) {
+      entry = tryLoad(path);
+      loaded.set(path, entry);
+    }
+    if ('addon' in entry)
+      return { available: true, path, source, opensslVersion: entry.addon.opensslVersion };
+    reasons.push(entry.reason);
   }
-  let entry = loaded.get(path);
-  if (!entry) {
-    entry = tryLoad(path);
-    loaded.set(path, entry);
-  }
-  return 'addon' in entry
-    ? { available: true, path, opensslVersion: entry.addon.opensslVersion }
-    : { available: false, reason: entry.reason };
+  return { available: false, reason: reasons.join('; ') };
 }
 
 function tryLoad(path: string): { addon: NativeEspAddon; path: string } | { reason: string } {

@@ -4,9 +4,9 @@
  * layer; everything above it sees a `TunDevice`.
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { VpnError } from '../core/errors.js';
+import { addonCandidates, noAddonReason } from '../native/addons.js';
+import type { AddonStatus } from '../native/addons.js';
 import type { TunDevice, TunStats } from './tun.js';
 
 /** The addon's exports (see the comment at the top of native/tun.c). */
@@ -22,30 +22,48 @@ interface Addon {
 }
 
 let addon: Addon | undefined;
+let loaded: AddonStatus | undefined;
 
 /**
- * Where `npm install` puts the addon: <package root>/build/Release/tun.node. This file runs from
- * <root>/dist/src/tun/linux.js (or <root>/dist-<x>/src/tun/), so the root is three levels up.
+ * Loads the TUN addon: a prebuilt binary of the package first, then a local build (see
+ * src/native/addons.ts), the first that loads. Once per process; never throws.
  */
-export function addonPath(): string {
-  return fileURLToPath(new URL('../../../build/Release/tun.node', import.meta.url));
+export function tunAddonStatus(): AddonStatus {
+  if (loaded?.available) return loaded;
+  const candidates = addonCandidates('tun');
+  if (candidates.length === 0) {
+    loaded = {
+      available: false,
+      reason: `the TUN addon is missing (${noAddonReason('tun')}): install make, gcc and python3, then run "npm rebuild -g ikev2-vpn" (in a checkout: "npm run build:addon")`,
+    };
+    return loaded;
+  }
+  const errors: string[] = [];
+  for (const c of candidates) {
+    try {
+      const a = createRequire(import.meta.url)(c.path) as Partial<Addon>;
+      if (typeof a.open !== 'function' || typeof a.startReading !== 'function') {
+        errors.push(`${c.path} is not the TUN addon`);
+        continue;
+      }
+      addon = a as Addon;
+      loaded = { available: true, source: c.source, path: c.path };
+      return loaded;
+    } catch (e) {
+      errors.push(`cannot load ${c.path}: ${(e as Error).message}`);
+    }
+  }
+  loaded = {
+    available: false,
+    reason: `the TUN addon cannot be loaded (${errors.join('; ')}): run "npm rebuild -g ikev2-vpn" (in a checkout: "npm run build:addon")`,
+  };
+  return loaded;
 }
 
 function loadAddon(): Addon {
-  if (addon) return addon;
-  const path = addonPath();
-  if (!existsSync(path)) {
-    throw new VpnError(
-      'ERR_TUN',
-      `the TUN addon is not built (${path} is missing): install make, gcc and python3, then run "npm run build:addon"`,
-    );
-  }
-  try {
-    addon = createRequire(import.meta.url)(path) as Addon;
-  } catch (e) {
-    throw new VpnError('ERR_TUN', `cannot load the TUN addon ${path}: ${(e as Error).message}`, {
-      cause: e,
-    });
+  const st = tunAddonStatus();
+  if (!st.available || !addon) {
+    throw new VpnError('ERR_TUN', st.available ? 'the TUN addon is not loaded' : st.reason);
   }
   return addon;
 }
