@@ -28,6 +28,7 @@ import { printable, printableJson } from '../core/printable.js';
 import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
 import { registerExec } from './exec-command.js';
+import { registerDoctor } from './doctor-command.js';
 import { addProfileCommands, resolveConnect, tunnelNameFor } from './profile-commands.js';
 import type { ProfileSecrets } from './profile-commands.js';
 import type { UiMode } from './ui.js';
@@ -713,6 +714,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(await disconnectCommand(flags));
     });
   addProfileCommands(program, connect, setExit);
+  registerDoctor(program, setExit);
   return program;
 }
 
