@@ -1,11 +1,83 @@
 #!/usr/bin/env node
-// Builds the addons at install time with the node-gyp that npm bundles: tun (native/tun.c) and the
-// optional ESP fast path esp (native/esp.c, with the threaded data plane native/dataplane.c). Uses
-// the machine's Node headers when present (no download). A failed build does not fail the
-// install: `vpn connect` then explains that the TUN addon is missing; without esp.node, ESP runs
-// on the JavaScript path (no data plane threads).
+// The addons of binding.gyp: tun (native/tun.c) and the optional ESP fast path esp (native/esp.c,
+// with the threaded data plane native/dataplane.c).
+//
+// At `npm install` (package.json "install"): when the package ships a prebuilt binary of every
+// addon for this machine that loads (prebuilds/<platform>-<arch>/, `npm run prebuild`), nothing
+// to do. Otherwise build them with the node-gyp that npm bundles, its output in
+// build-addon.log; a failed build (no compiler) does NOT fail the install: one line says what
+// follows (ESP on the JavaScript path; TUN mode needs the addon) and we exit 0.
+//
+// `npm run build:addon` always builds, with the compiler's output on the terminal (a checkout,
+// scripts/sanitize.sh). Uses the machine's Node headers when present (no download).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+process.chdir(root);
+const require = createRequire(import.meta.url);
+const atInstall = process.env.npm_lifecycle_event === 'install';
+const names = JSON.parse(readFileSync('binding.gyp', 'utf8')).targets.map((t) => t.target_name);
+const platformArch = `${process.platform}-${process.arch}`;
+
+/**
+ * The prebuilt binaries of `name` for this machine, best first: node-gyp-build's matching of
+ * the folder and tags (the same as src/native/addons.ts), filtered by our addon name.
+ */
+function prebuilds(name) {
+  let g;
+  try {
+    g = require('node-gyp-build');
+  } catch {
+    return [];
+  }
+  const ls = (d) => {
+    try {
+      return readdirSync(d);
+    } catch {
+      return [];
+    }
+  };
+  const platform = process.env.npm_config_platform || process.platform;
+  const arch = process.env.npm_config_arch || process.arch;
+  const out = [];
+  const tuples = ls('prebuilds')
+    .map(g.parseTuple)
+    .filter(g.matchTuple(platform, arch))
+    .sort(g.compareTuples);
+  for (const t of tuples) {
+    const dir = join('prebuilds', t.name);
+    ls(dir)
+      .filter((f) => f.split('.')[0] === name)
+      .map(g.parseTags)
+      .filter(g.matchTags('node', process.versions.modules))
+      .sort(g.compareTags('node'))
+      .forEach((x) => out.push(join(root, dir, x.file)));
+  }
+  return out;
+}
+
+function loads(path) {
+  try {
+    require(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// node-gyp-build's convention: --build-from-source (npm_config_build_from_source) skips prebuilds.
+const fromSource = process.env.npm_config_build_from_source === 'true';
+if (atInstall && !fromSource && names.every((n) => prebuilds(n).some(loads))) process.exit(0);
+
+if (!atInstall && names.some((n) => prebuilds(n).length > 0)) {
+  console.warn(
+    `ikev2-vpn: note: prebuilds/${platformArch}/ is loaded before build/Release/; refresh it with \`npm run prebuild\` (or delete it) to use this build`,
+  );
+}
 
 const args = ['rebuild'];
 const nodedir =
@@ -16,19 +88,34 @@ const nodedir =
       ? '/usr/local'
       : '');
 if (nodedir) args.push(`--nodedir=${nodedir}`);
-const r = spawnSync('node-gyp', args, { stdio: 'inherit', shell: false });
+
+// At install the compiler's output goes to a log (npm hides a script's output anyway); the log
+// lives outside build/, which `node-gyp rebuild` deletes first.
+const logPath = join(root, 'build-addon.log');
+const log = atInstall ? openSync(logPath, 'w', 0o644) : undefined;
+const stdio = log === undefined ? 'inherit' : ['ignore', log, log];
+const gyp = (a) => spawnSync('node-gyp', a, { stdio, shell: false }).status === 0;
+
+const ok = gyp(args);
 // make stops at the first failing target: if that was esp, build tun alone (it must not depend
 // on the optional one).
 const tunBuilt =
-  r.status === 0 ||
+  ok ||
   existsSync('build/Release/tun.node') ||
-  (existsSync('build/Makefile') &&
-    spawnSync('node-gyp', ['build', 'tun'], { stdio: 'inherit', shell: false }).status === 0);
-if (r.status !== 0 && tunBuilt) {
+  (existsSync('build/Makefile') && gyp(['build', 'tun']));
+if (log !== undefined) closeSync(log);
+if (ok && log !== undefined) rmSync(logPath, { force: true });
+
+const where = atInstall ? ` (log: ${logPath})` : '';
+if (!ok && tunBuilt) {
   console.warn(
-    'ikev2-vpn: building the ESP fast-path addon (native/esp.c, native/dataplane.c) failed; ESP uses the JavaScript path.',
+    `ikev2-vpn: no prebuilt ESP addon for ${platformArch} and building it failed${where}: ESP uses the JavaScript path.`,
   );
-} else if (r.status !== 0) {
+} else if (!ok && atInstall) {
+  console.warn(
+    `ikev2-vpn: no prebuilt addon for ${platformArch} and building it failed (no C compiler?${where}): ESP will use the JavaScript path; TUN mode (vpn connect, vpn exec) needs the addon: install make, gcc and python3, then run \`npm rebuild -g ikev2-vpn\`.`,
+  );
+} else if (!ok) {
   console.warn(
     'ikev2-vpn: building the TUN addon failed; `vpn connect` will not be able to open a TUN device.',
   );
