@@ -3,8 +3,8 @@
 // with the threaded data plane native/dataplane.c).
 //
 // At `npm install` (package.json "install"): when the package ships a prebuilt binary of every
-// addon for this machine that loads (prebuilds/<platform>-<arch>/, `npm run prebuild`), nothing
-// to do. Otherwise build them with the node-gyp that npm bundles, its output in
+// addon for this machine that loads (prebuilds/<platform>-<arch>/, made by `npm run
+// build:prebuilds`), nothing to do. Otherwise build them with the node-gyp that npm bundles, its output in
 // build-addon.log; a failed build (no compiler) does NOT fail the install: one line says what
 // follows (ESP on the JavaScript path; TUN mode needs the addon) and we exit 0.
 //
@@ -75,7 +75,7 @@ if (atInstall && !fromSource && names.every((n) => prebuilds(n).some(loads))) pr
 
 if (!atInstall && names.some((n) => prebuilds(n).length > 0)) {
   console.warn(
-    `ikev2-vpn: note: prebuilds/${platformArch}/ is loaded before build/Release/; refresh it with \`npm run prebuild\` (or delete it) to use this build`,
+    `ikev2-vpn: note: prebuilds/${platformArch}/ is loaded before build/Release/; refresh it with \`npm run build:prebuilds\` (or delete it) to use this build`,
   );
 }
 

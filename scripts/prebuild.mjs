@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// `npm run prebuild`: prebuilt addons for the npm package, made with prebuildify (the npm
+// `npm run build:prebuilds`: prebuilt addons for the npm package, made with prebuildify (the npm
 // ecosystem's convention, loaded at run time by src/native/addons.ts with node-gyp-build's
 // matching). One N-API binary per addon serves every Node version (NAPI_VERSION in binding.gyp):
 //   prebuilds/linux-x64/tun.napi.glibc.node, prebuilds/linux-x64/esp.napi.glibc.node
-//   prebuilds/linux-arm64/tun.napi.glibc.node, …                (when Debian's gcc-aarch64-linux-gnu is installed)
+//   prebuilds/linux-arm64/… (the same, when Debian's gcc-aarch64-linux-gnu is installed)
 // prebuildify builds one addon per package directory, and binding.gyp has two targets: each
 // target is built in a staging directory under build/prebuild/ with a copy of native/ and a
 // binding.gyp holding only that target, so binding.gyp stays the one description of the build.
-//   node scripts/prebuild.mjs [--arch x64|arm64]...   (default: this machine's, plus arm64 on x64
-//                                                       when the cross-compiler is there)
+//   npm run build:prebuilds [-- --arch x64|arm64 ...]   (default: this machine's, plus arm64 on
+//                                                       x64 when the cross-compiler is there)
+// (Not named "prebuild": npm would run that before every `npm run build`.)
 // Uses the machine's Node headers when present (no download), as scripts/build-addon.mjs does.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -50,7 +51,9 @@ for (let i = 0; i < argv.length; i++) {
 }
 // npm runs scripts with its own node-gyp on PATH (a wrapper that needs npm_config_node_gyp).
 if (!process.env.npm_config_node_gyp && !onPath('node-gyp')) {
-  console.error('prebuild: node-gyp not found: run it as `npm run prebuild [-- --arch ARCH]`');
+  console.error(
+    'prebuild: node-gyp not found: run it as `npm run build:prebuilds [-- --arch ARCH]`',
+  );
   process.exit(2);
 }
 const explicit = archs.length > 0;
@@ -134,7 +137,9 @@ for (const arch of archs) {
       });
     } catch (e) {
       console.error(`prebuild: ${name} for ${process.platform}-${arch} failed: ${e.message}`);
-      console.error('prebuild: PREBUILD_VERBOSE=1 npm run prebuild shows the compiler output');
+      console.error(
+        'prebuild: PREBUILD_VERBOSE=1 npm run build:prebuilds shows the compiler output',
+      );
       failed = true;
       continue;
     } finally {

@@ -2,7 +2,7 @@
  * Where the native addons of binding.gyp (tun: native/tun.c; esp: native/esp.c with the data
  * plane) are found. Candidates, best first:
  *
- *   1. a prebuilt binary shipped in the package (`npm run prebuild`, scripts/prebuild.mjs, with
+ *   1. a prebuilt binary shipped in the package (`npm run build:prebuilds`, scripts/prebuild.mjs, with
  *      prebuildify): prebuilds/<platform>-<arch>/<name>.napi.<libc>.node. N-API, so one file serves
  *      every Node version; chosen with node-gyp-build's own matching of the platform/arch folder
  *      and of the tags (libc glibc/musl, armv, runtime, ABI), so a glibc binary is never offered on
