@@ -106,14 +106,14 @@ const tunBuilt =
 if (log !== undefined) closeSync(log);
 if (ok && log !== undefined) rmSync(logPath, { force: true });
 
-const where = atInstall ? ` (log: ${logPath})` : '';
+const log_ = atInstall ? `; log: ${logPath}` : '';
 if (!ok && tunBuilt) {
   console.warn(
-    `ikev2-vpn: no prebuilt ESP addon for ${platformArch} and building it failed${where}: ESP uses the JavaScript path.`,
+    `ikev2-vpn: no prebuilt ESP addon for ${platformArch} and building it failed (${log_.slice(2) || 'see above'}): ESP uses the JavaScript path.`,
   );
 } else if (!ok && atInstall) {
   console.warn(
-    `ikev2-vpn: no prebuilt addon for ${platformArch} and building it failed (no C compiler?${where}): ESP will use the JavaScript path; TUN mode (vpn connect, vpn exec) needs the addon: install make, gcc and python3, then run \`npm rebuild -g ikev2-vpn\`.`,
+    `ikev2-vpn: no prebuilt addon for ${platformArch} and building it failed (no C compiler?${log_}): ESP will use the JavaScript path; TUN mode (vpn connect, vpn exec) needs the addon: install make, gcc and python3, then run \`npm rebuild -g ikev2-vpn\`.`,
   );
 } else if (!ok) {
   console.warn(
