@@ -11,7 +11,15 @@
 // `npm run build:addon` always builds, with the compiler's output on the terminal (a checkout,
 // scripts/sanitize.sh). Uses the machine's Node headers when present (no download).
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,7 +78,9 @@ function loads(path) {
 }
 
 // node-gyp-build's convention: --build-from-source (npm_config_build_from_source) skips prebuilds.
-const fromSource = process.env.npm_config_build_from_source === 'true';
+// A git checkout (`npm ci` there) always builds: its tests load build/Release/ directly.
+const fromSource =
+  process.env.npm_config_build_from_source === 'true' || existsSync(join(root, '.git'));
 if (atInstall && !fromSource && names.every((n) => prebuilds(n).some(loads))) process.exit(0);
 
 if (!atInstall && names.some((n) => prebuilds(n).length > 0)) {
@@ -94,7 +104,15 @@ if (nodedir) args.push(`--nodedir=${nodedir}`);
 const logPath = join(root, 'build-addon.log');
 const log = atInstall ? openSync(logPath, 'w', 0o644) : undefined;
 const stdio = log === undefined ? 'inherit' : ['ignore', log, log];
-const gyp = (a) => spawnSync('node-gyp', a, { stdio, shell: false }).status === 0;
+const gyp = (a) => {
+  const r = spawnSync('node-gyp', a, { stdio, shell: false });
+  if (r.error) {
+    const msg = `node-gyp ${a.join(' ')}: ${r.error.message}\n`;
+    if (log === undefined) process.stderr.write(msg);
+    else writeSync(log, msg);
+  }
+  return r.status === 0;
+};
 
 const ok = gyp(args);
 // make stops at the first failing target: if that was esp, build tun alone (it must not depend
