@@ -149,6 +149,8 @@ export type NativeEspStatus =
 
 const loaded = new Map<string, { addon: NativeEspAddon; path: string } | { reason: string }>();
 const req = createRequire(import.meta.url);
+/** The default addon (no addonPath, no root), once one has loaded. */
+let defaultStatus: NativeEspStatus | undefined;
 
 /** Does this file exist? `require.resolve` of an absolute path stats it (no node:fs in the core). */
 function exists(path: string): boolean {
@@ -163,6 +165,9 @@ function exists(path: string): boolean {
 /** Loads the addon (once per path) and reports what happened; never throws. */
 export function nativeEspStatus(options: NativeEspOptions = {}): NativeEspStatus {
   if (options.enabled === false) return { available: false, reason: 'turned off' };
+  const byDefault = options.addonPath === undefined && options.root === undefined;
+  // Once found, the default addon stays (no directory listing per SA).
+  if (byDefault && defaultStatus) return defaultStatus;
   const candidates: { source: AddonCandidate['source'] | 'path'; path: string }[] =
     options.addonPath !== undefined
       ? [{ source: 'path', path: options.addonPath }]
@@ -178,8 +183,16 @@ export function nativeEspStatus(options: NativeEspOptions = {}): NativeEspStatus
       entry = tryLoad(path);
       loaded.set(path, entry);
     }
-    if ('addon' in entry)
-      return { available: true, path, source, opensslVersion: entry.addon.opensslVersion };
+    if ('addon' in entry) {
+      const st = {
+        available: true as const,
+        path,
+        source,
+        opensslVersion: entry.addon.opensslVersion,
+      };
+      if (byDefault) defaultStatus = st;
+      return st;
+    }
     reasons.push(entry.reason);
   }
   return { available: false, reason: reasons.join('; ') };
