@@ -83,12 +83,6 @@ const fromSource =
   process.env.npm_config_build_from_source === 'true' || existsSync(join(root, '.git'));
 if (atInstall && !fromSource && names.every((n) => prebuilds(n).some(loads))) process.exit(0);
 
-if (!atInstall && names.some((n) => prebuilds(n).length > 0)) {
-  console.warn(
-    `ikev2-vpn: note: prebuilds/${platformArch}/ is loaded before build/Release/; refresh it with \`npm run build:prebuilds\` (or delete it) to use this build`,
-  );
-}
-
 const args = ['rebuild'];
 const nodedir =
   process.env.npm_config_nodedir ||

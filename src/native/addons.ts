@@ -8,7 +8,8 @@
  *      and of the tags (libc glibc/musl, armv, runtime, ABI), so a glibc binary is never offered on
  *      musl. node-gyp-build itself loads one addon per package: we add the name filter.
  *   2. a local build: build/Release/<name>.node (node-gyp at `npm install` when no prebuild
- *      matched, or `npm run build:addon`).
+ *      matched, or `npm run build:addon`). In a git checkout it comes first (see
+ *      addonCandidates).
  *
  * Callers load them in this order and go on to the next when one does not load (a prebuild for a
  * newer glibc, a stale build): src/tun/linux.ts (TUN mode cannot work without one) and
@@ -126,7 +127,11 @@ export function prebuildCandidates(name: AddonName, root: string): string[] {
   return out;
 }
 
-/** Every file that may hold addon `name`, best first (see the top of this file). */
+/**
+ * Every file that may hold addon `name`, best first (see the top of this file). In a git
+ * checkout (root/.git exists; an installed package has none) the local build comes first: `npm
+ * ci` there always builds it from the sources in front of you, and prebuilds/ may be older.
+ */
 export function addonCandidates(name: AddonName, root = packageRoot()): AddonCandidate[] {
   if (root === undefined) return [];
   const out: AddonCandidate[] = prebuildCandidates(name, root).map((path) => ({
@@ -134,7 +139,11 @@ export function addonCandidates(name: AddonName, root = packageRoot()): AddonCan
     path,
   }));
   const built = join(root, 'build', 'Release', `${name}.node`);
-  if (existsSync(built)) out.push({ source: 'build', path: built });
+  if (existsSync(built)) {
+    const local: AddonCandidate = { source: 'build', path: built };
+    if (existsSync(join(root, '.git'))) out.unshift(local);
+    else out.push(local);
+  }
   return out;
 }
 

@@ -118,3 +118,19 @@ test('a prebuild that does not load gives way to the local build', (t) => {
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('in a git checkout the local build comes before the prebuilds (which may be older)', () => {
+  const root = fakePackage({
+    '.git': 'gitdir: /elsewhere\n',
+    [`prebuilds/${HOST}/tun.napi.${LIBC}.node`]: 'x',
+    'build/Release/tun.node': 'x',
+  });
+  try {
+    assert.deepEqual(addonCandidates('tun', root), [
+      { source: 'build', path: join(root, 'build/Release/tun.node') },
+      { source: 'prebuild', path: join(root, `prebuilds/${HOST}/tun.napi.${LIBC}.node`) },
+    ]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
