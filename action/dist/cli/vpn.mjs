@@ -19177,7 +19177,7 @@ async function installKillSwitch(netcfg, gateway, log) {
   }
   log.info("tun", "kill switch on: traffic outside the tunnel is blocked");
 }
-async function installRoutes(netcfg, cidrs, dev, src, gateway) {
+async function installRoutes(netcfg, cidrs, dev, src, gateway, keepExisting = false) {
   const expanded = [];
   for (const c of cidrs) {
     if (c === "0.0.0.0/0") expanded.push("0.0.0.0/1", "128.0.0.0/1");
@@ -19186,6 +19186,23 @@ async function installRoutes(netcfg, cidrs, dev, src, gateway) {
   }
   if (expanded.some((c) => cidrContains(c, gateway))) {
     await netcfg.addHostRouteVia(gateway);
+  }
+  if (keepExisting && netcfg.addBypass) {
+    for (const v6 of [false, true]) {
+      if (!cidrs.includes(v6 ? "::/0" : "0.0.0.0/0")) continue;
+      const path = await netcfg.defaultPath(v6, dev);
+      if (!path) continue;
+      let from = path.src;
+      if (from === void 0 && gateway.includes(":") === v6) {
+        from = (await netcfg.getRouteTo(gateway)).src;
+      }
+      if (from !== void 0) {
+        await netcfg.addBypass(
+          from,
+          path.via !== void 0 ? { dev: path.dev, via: path.via } : { dev: path.dev }
+        );
+      }
+    }
   }
   await netcfg.addRoutes(expanded, { dev, ...src ? { src } : {} });
 }
@@ -20411,6 +20428,8 @@ var MAX_JOURNAL_ENTRIES = MAX_ROUTES + 64;
 var MAX_JOURNAL_BYTES = 1 << 20;
 var MAX_BACKUP_BYTES = 1 << 20;
 var DEFAULT_TUN_PATTERN = /^vpn[0-9]{1,5}$/;
+var BYPASS_TABLE = 45e3;
+var BYPASS_PRIORITY = 32700;
 var BLOCK_DESTS = /* @__PURE__ */ new Set(["0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"]);
 function readJournal(journalPath, ctx = {}) {
   const dir = dirname3(journalPath);
@@ -20495,7 +20514,8 @@ function validateJournal(entries, ctx = {}) {
         const dest = e["dest"];
         const v6 = dest.includes(":");
         if (!tun.test(e["dev"])) {
-          if (!dest.endsWith(v6 ? "/128" : "/32"))
+          const bypass = e["table"] === String(BYPASS_TABLE) && dest === (v6 ? "::/0" : "0.0.0.0/0");
+          if (!dest.endsWith(v6 ? "/128" : "/32") && !bypass)
             fail3("a route through another device that is not a host route");
         }
         if (e["via"] !== void 0 && (typeof e["via"] !== "string" || isIP4(e["via"]) !== (v6 ? 6 : 4)))
@@ -20511,6 +20531,14 @@ function validateJournal(entries, ctx = {}) {
           fail3("not a kill-switch route");
         if (!isU32(e["metric"])) fail3("invalid metric");
         return;
+      case "rule": {
+        only("from", "table", "priority", "suppress");
+        if (typeof e["from"] !== "string" || isIP4(e["from"]) === 0) fail3("invalid source");
+        const mainRule = e["table"] === "main" && e["suppress"] === 1 && e["priority"] === BYPASS_PRIORITY;
+        const ourTable = e["table"] === String(BYPASS_TABLE) && e["suppress"] === void 0 && e["priority"] === BYPASS_PRIORITY + 1;
+        if (!mainRule && !ourTable) fail3("not a full-tunnel bypass rule");
+        return;
+      }
       case "dns-file":
         only("path", "backup", "existed");
         if (e["path"] !== resolvConf) fail3(`not the resolv.conf we manage (${resolvConf})`);
@@ -20544,9 +20572,11 @@ function describeEntry(e) {
     case "up":
       return `${e.dev} up`;
     case "route":
-      return `route ${e.dest}${e.via ? ` via ${e.via}` : ""} dev ${e.dev}`;
+      return `route ${e.dest}${e.via ? ` via ${e.via}` : ""} dev ${e.dev}${e.table ? ` table ${e.table}` : ""}`;
     case "block":
       return `kill-switch route unreachable ${e.dest}`;
+    case "rule":
+      return `rule from ${e.from} lookup ${e.table}${e.suppress !== void 0 ? ` suppress_prefixlength ${e.suppress}` : ""}`;
     case "dns-file":
       return `DNS in ${e.path} (original kept in ${e.backup})`;
     case "dns-resolvectl":
@@ -20854,6 +20884,35 @@ var NetConfigurator = class {
     }
   }
   /**
+   * Full tunnel: keeps the connections opened before it on the path they had. Packets from `src`
+   * (the uplink address those connections use) look up the main table without its /0 and /1
+   * routes (`suppress_prefixlength 1`: our split default and the old default are skipped, host
+   * and on-link routes still apply), then table BYPASS_TABLE, which holds only the original
+   * default route `path`. New connections get the virtual IP as their source from the tunnel's
+   * routes, so no rule matches them: they go through the tunnel. A table route that is already
+   * there (another full tunnel) is left alone and not journaled.
+   */
+  async addBypass(src, path) {
+    const fam = isIP5(src);
+    if (fam === 0) throw new VpnError("ERR_NETCFG", `invalid source address ${safeJson(src)}`);
+    const v6 = fam === 6;
+    const opts = { dev: path.dev, table: String(BYPASS_TABLE) };
+    if (path.via !== void 0) opts.via = path.via;
+    try {
+      await this.addRoute(v6 ? "::/0" : "0.0.0.0/0", opts);
+    } catch (e) {
+      if (!/File exists/i.test(e.message)) throw e;
+    }
+    const rules = [
+      { kind: "rule", from: src, table: "main", priority: BYPASS_PRIORITY, suppress: 1 },
+      { kind: "rule", from: src, table: String(BYPASS_TABLE), priority: BYPASS_PRIORITY + 1 }
+    ];
+    for (const r of rules) {
+      await this.run("ip", ruleArgs("add", r));
+      this.record(r);
+    }
+  }
+  /**
    * The default route the host would use for `family` without the tunnel: the main table's
    * default with the lowest metric, ignoring `exclude` (our TUN device). Undefined when offline.
    */
@@ -21093,6 +21152,13 @@ function routeArgs(op, r) {
   if (r.table !== void 0) args.push("table", r.table);
   return args;
 }
+function ruleArgs(op, r) {
+  const args = [...r.from.includes(":") ? ["-6"] : [], "rule", op, "from", r.from];
+  args.push("lookup", r.table);
+  if (r.suppress !== void 0) args.push("suppress_prefixlength", String(r.suppress));
+  args.push("priority", String(r.priority));
+  return args;
+}
 function isGone(err2) {
   const m = err2.message;
   return /Cannot find device|No such device|No such process|No such file|does not exist|Cannot assign requested address|not found|Link .* not known/i.test(
@@ -21116,6 +21182,9 @@ async function undo(e, run) {
         return;
       case "block":
         await run("ip", blockArgs("del", e.dest, e.metric));
+        return;
+      case "rule":
+        await run("ip", ruleArgs("del", e));
         return;
       case "dns-file": {
         const original = readPrivate(e.backup, MAX_BACKUP_BYTES, "DNS backup");
@@ -21155,6 +21224,7 @@ function undoArgs(e) {
       return ["addr", "del", e.cidr, "dev", e.dev];
     case "mtu":
     case "up":
+    case "rule":
     case "dns-file":
     case "dns-resolvectl":
     case "dns-resolvconf":
@@ -21704,7 +21774,14 @@ var Tunnel = class {
       );
       for (const message of plan.warnings) this.emit({ type: "warning", message });
       const { routes, dns } = plan;
-      await installRoutes(netcfg, routes, tun.name, cfg.ip4, session.remoteEndpoint.address);
+      await installRoutes(
+        netcfg,
+        routes,
+        tun.name,
+        cfg.ip4,
+        session.remoteEndpoint.address,
+        this.opts.killSwitch !== true
+      );
       if (dns.length > 0) await netcfg.setDns(tun.name, dns, cfg.domains);
       this.state = "up";
       this.upAt = this.io.now();
