@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { Bed, GW, LAN_HOST, ROOT, skipReason, tcpTransfer, waitExit } from './support.js';
+import { Bed, GW, LAN_HOST, ROOT, skipReason, sleep, tcpTransfer, waitExit } from './support.js';
 
 const skip = skipReason();
 /** The test bed's PSK (scripts/testbed/lib.sh): the secret no log line or process may show. */
@@ -310,6 +310,73 @@ describe('interop: the GitHub Action (main + post) against strongSwan', { skip }
     assert.equal(post.code, 0, `${post.stdout}${post.stderr}`);
     assert.equal(bed.snapshot(), baseline);
     assert.deepEqual(listTree(r.temp), []);
+  });
+
+  test('mode exec: main checks the tunnel with one vpn exec; vpn-exec runs commands through it; post cleans up', async () => {
+    const r = runnerFiles();
+    runners.push(r);
+    const main = await step(
+      bed,
+      MAIN,
+      inputs(r, { ...common, psk: PSK, mode: 'exec', ping: LAN_HOST }),
+    );
+    assert.equal(main.code, 0, `${main.stdout}${main.stderr}`);
+    assert.match(main.stdout, /203\.0\.113\.10 answers through the tunnel/);
+    assert.equal(bed.snapshot(), baseline, 'mode exec leaves the client namespace alone');
+    const bin = readFileSync(r.files.path, 'utf8').trim();
+    // A later step: its command runs where the tunnel is the only network; its status comes back.
+    const ok = bed.exec(
+      ['sh', join(bin, 'vpn-exec'), 'ping', '-c1', '-W3', LAN_HOST],
+      bed.cli,
+      60000,
+    );
+    assert.equal(ok.code, 0, ok.err);
+    const fail = bed.exec(['sh', join(bin, 'vpn-exec'), 'sh', '-c', 'exit 7'], bed.cli, 60000);
+    assert.equal(fail.code, 7, fail.err);
+    assert.deepEqual(leaks(`${ok.out}${ok.err}${main.stdout}${main.stderr}`, PSK), []);
+    const post = await step(bed, POST, postEnv(r));
+    assert.equal(post.code, 0, `${post.stdout}${post.stderr}`);
+    assert.equal(bed.snapshot(), baseline);
+    assert.deepEqual(listTree(r.temp), []);
+  });
+
+  test('main cancelled while connecting (SIGTERM, as the runner cancels): post ends the tunnel and restores', async () => {
+    const r = runnerFiles();
+    runners.push(r);
+    const env = inputs(r, { ...common, psk: PSK });
+    const child = bed.track(
+      spawn('ip', ['netns', 'exec', bed.cli, process.execPath, MAIN], {
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', VPN_DNS_BACKEND: 'file', ...env },
+        stdio: 'ignore',
+      }),
+    );
+    // Killed once the detached tunnel process exists (its log file), before main saw it up.
+    const started = (): boolean => {
+      const dir = records(r.files.state)['dir'];
+      try {
+        return dir !== undefined && readdirSync(join(dir, 'run')).some((f) => f.endsWith('.log'));
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 500 && !started(); i++) await sleep(10);
+    assert.ok(started(), 'the tunnel process was started');
+    child.kill('SIGTERM');
+    await waitExit(child);
+    const post = await step(bed, POST, postEnv(r));
+    assert.equal(post.code, 0, `${post.stdout}${post.stderr}`);
+    assert.equal(bed.snapshot(), baseline);
+    assert.deepEqual(listTree(r.temp), []);
+    // No process of that run is left (the detached tunnel process included).
+    const dir = records(r.files.state)['dir'] ?? '';
+    const left = readdirSync('/proc').filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/environ`, 'latin1').includes(`VPN_RUNTIME_DIR=${dir}/run`);
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(left, []);
   });
 
   test('bad inputs fail main with exit 2 before anything is written; post has nothing to do', async () => {
