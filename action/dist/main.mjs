@@ -19654,7 +19654,8 @@ function saveState(name, value) {
 
 // src/action/main.ts
 import { spawnSync } from "node:child_process";
-import { existsSync as existsSync3, mkdirSync, chmodSync as chmodSync2 } from "node:fs";
+import { existsSync as existsSync3, mkdirSync, chmodSync as chmodSync2, readFileSync as readFileSync2 } from "node:fs";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
 import { lookup } from "node:dns/promises";
 import { isIP as isIP2, connect as netConnect } from "node:net";
 import { join as join3 } from "node:path";
@@ -19895,10 +19896,10 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-function makePrivateDir(env = process.env) {
+function makePrivateDir(env = process.env, traversable = false) {
   const base = env["RUNNER_TEMP"] && env["RUNNER_TEMP"].startsWith("/") ? env["RUNNER_TEMP"] : tmpdir();
   const dir = mkdtempSync(join(base, "ikev2-vpn-"));
-  chmodSync(dir, 448);
+  chmodSync(dir, traversable ? 457 : 448);
   return dir;
 }
 function writePrivateFile(dir, name, data) {
@@ -20038,6 +20039,50 @@ function runVpn(args, dir, ms, onLine) {
 function shQuote(s) {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
+var ELEVATED = "IKEV2_VPN_ACTION_ELEVATED";
+var KEEP_ENV = [
+  "GITHUB_OUTPUT",
+  "GITHUB_STATE",
+  "GITHUB_ENV",
+  "GITHUB_PATH",
+  "RUNNER_TEMP",
+  "GITHUB_ACTIONS",
+  "CI",
+  "VPN_DNS_BACKEND",
+  ELEVATED
+];
+function sudoArgs(script, keep = []) {
+  return ["-n", `--preserve-env=${[...KEEP_ENV, ...keep].join(",")}`, process.execPath, script];
+}
+function runElevated(script, keep, stdin) {
+  let child;
+  const env = childEnv({ [ELEVATED]: "1" });
+  for (const k of keep) if (process.env[k] !== void 0) env[k] = process.env[k];
+  try {
+    child = spawn("sudo", sudoArgs(script, keep), {
+      env,
+      stdio: ["pipe", "inherit", "pipe"]
+    });
+  } catch (e) {
+    return Promise.resolve({ code: 8, started: false, stderr: e.message });
+  }
+  let stderr = "";
+  child.stderr?.setEncoding("utf8");
+  child.stderr?.on("data", (d) => {
+    if (stderr.length < 65536) stderr += d;
+    process.stderr.write(d);
+  });
+  child.stdin?.on("error", () => void 0);
+  child.stdin?.end(stdin ?? "");
+  return new Promise((resolve) => {
+    let failed;
+    child.on("error", (e) => failed = e.message);
+    child.on("close", (code) => {
+      if (failed !== void 0) resolve({ code: 8, started: false, stderr: failed });
+      else resolve({ code: code ?? 1, started: true, stderr });
+    });
+  });
+}
 
 // src/action/main.ts
 var EXIT_USAGE = 2;
@@ -20074,22 +20119,19 @@ function credentialFlags(cfg, dir) {
 }
 function writeWrappers(cfg, dir, flags) {
   const bin = join3(dir, "bin");
-  mkdirSync(bin, { mode: 448 });
+  mkdirSync(bin, { mode: 493 });
   const node = shQuote(process.execPath);
   const vpn = shQuote(vpnBundle());
-  const env = `VPN_RUNTIME_DIR=${shQuote(runtimeDirOf(dir))}; export VPN_RUNTIME_DIR`;
-  writePrivateFile(bin, "vpn", `#!/bin/sh
-${env}
-exec ${node} ${vpn} "$@"
+  const head = "#!/bin/sh\n" + (cfg.mode === "proxy" ? "" : '[ "$(id -u)" = 0 ] || exec sudo -n "$0" "$@"\n') + `VPN_RUNTIME_DIR=${shQuote(runtimeDirOf(dir))}; export VPN_RUNTIME_DIR
+`;
+  writePrivateFile(bin, "vpn", `${head}exec ${node} ${vpn} "$@"
 `);
-  chmodSync2(join3(bin, "vpn"), 448);
+  chmodSync2(join3(bin, "vpn"), 493);
   if (cfg.mode === "exec") {
     const args = ["exec", cfg.gateway, ...flags].map(shQuote).join(" ");
-    writePrivateFile(bin, "vpn-exec", `#!/bin/sh
-${env}
-exec ${node} ${vpn} ${args} -- "$@"
+    writePrivateFile(bin, "vpn-exec", `${head}exec ${node} ${vpn} ${args} -- "$@"
 `);
-    chmodSync2(join3(bin, "vpn-exec"), 448);
+    chmodSync2(join3(bin, "vpn-exec"), 493);
   }
   addPath(bin);
 }
@@ -20271,8 +20313,19 @@ async function checkExec(cfg, dir, flags) {
     throw new StepError(`vpn exec failed (exit ${r.code}): ${last || "no reason given"}`, r.code);
   }
 }
-async function run() {
+var MAX_STDIN = 4 << 20;
+function readInputs(elevated) {
   const values = /* @__PURE__ */ new Map();
+  if (elevated) {
+    const raw = readFileSync2(0);
+    if (raw.length > MAX_STDIN) throw new Error("inputs on stdin: too large");
+    const obj = JSON.parse(raw.toString("utf8"));
+    for (const n of INPUT_NAMES) {
+      const v = obj[n];
+      values.set(n, typeof v === "string" ? v : "");
+    }
+    return values;
+  }
   for (const n of INPUT_NAMES) values.set(n, process.env[inputVar(n)] ?? "");
   scrubOwnEnviron(SECRET_INPUTS.map(inputVar));
   for (const n of SECRET_INPUTS) {
@@ -20285,10 +20338,47 @@ async function run() {
       }
     }
   }
+  return values;
+}
+function fail(e) {
+  const code = e instanceof InputError ? EXIT_USAGE : e instanceof StepError ? e.code : 1;
+  const what = e instanceof InputError ? `input ${e.message}` : e.message;
+  setFailed(oneLine(what));
+  process.exitCode = code;
+}
+async function run() {
+  const elevated = process.env[ELEVATED] === "1";
+  let values;
+  let cfg;
+  try {
+    values = readInputs(elevated);
+    cfg = parseInputs((n) => values.get(n) ?? "");
+  } catch (e) {
+    fail(e);
+    return;
+  }
+  if (!elevated && cfg.mode !== "proxy" && process.getuid?.() !== 0) {
+    info("ikev2-vpn: not root: running the step as root with sudo -n");
+    const r = await runElevated(
+      fileURLToPath2(import.meta.url),
+      [],
+      JSON.stringify(Object.fromEntries(values))
+    );
+    if (!r.started || r.code === 1 && /sudo:/.test(r.stderr)) {
+      fail(
+        new StepError(
+          `mode ${cfg.mode} needs root: run the job as root or with passwordless sudo, or use mode: proxy (${oneLine(r.stderr).slice(0, 120)})`,
+          EXIT_PRIVILEGE
+        )
+      );
+      return;
+    }
+    process.exitCode = r.code;
+    return;
+  }
   let dir;
   try {
-    const cfg = parseInputs((n) => values.get(n) ?? "");
-    dir = makePrivateDir();
+    dir = makePrivateDir(process.env, elevated);
     saveState("dir", dir);
     saveState("mode", cfg.mode);
     const name = `gha-${randomBytes(4).toString("hex")}`;
@@ -20327,10 +20417,7 @@ async function run() {
     );
     info(`ikev2-vpn: tunnel ${name} up (${s.virtualIp4 || s.virtualIp6 || "no virtual IP"})`);
   } catch (e) {
-    const code = e instanceof InputError ? EXIT_USAGE : e instanceof StepError ? e.code : 1;
-    const what = e instanceof InputError ? `input ${e.message}` : e.message;
-    setFailed(oneLine(what));
-    process.exitCode = code;
+    fail(e);
   }
 }
 await run();

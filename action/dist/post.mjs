@@ -19605,6 +19605,7 @@ function getState(name) {
 // src/action/post.ts
 import { existsSync as existsSync2, readdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, isAbsolute } from "node:path";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // src/action/common.ts
 import { spawn } from "node:child_process";
@@ -19687,6 +19688,50 @@ function runVpn(args, dir, ms, onLine) {
     });
   });
 }
+var ELEVATED = "IKEV2_VPN_ACTION_ELEVATED";
+var KEEP_ENV = [
+  "GITHUB_OUTPUT",
+  "GITHUB_STATE",
+  "GITHUB_ENV",
+  "GITHUB_PATH",
+  "RUNNER_TEMP",
+  "GITHUB_ACTIONS",
+  "CI",
+  "VPN_DNS_BACKEND",
+  ELEVATED
+];
+function sudoArgs(script, keep = []) {
+  return ["-n", `--preserve-env=${[...KEEP_ENV, ...keep].join(",")}`, process.execPath, script];
+}
+function runElevated(script, keep, stdin) {
+  let child;
+  const env = childEnv({ [ELEVATED]: "1" });
+  for (const k of keep) if (process.env[k] !== void 0) env[k] = process.env[k];
+  try {
+    child = spawn("sudo", sudoArgs(script, keep), {
+      env,
+      stdio: ["pipe", "inherit", "pipe"]
+    });
+  } catch (e) {
+    return Promise.resolve({ code: 8, started: false, stderr: e.message });
+  }
+  let stderr = "";
+  child.stderr?.setEncoding("utf8");
+  child.stderr?.on("data", (d) => {
+    if (stderr.length < 65536) stderr += d;
+    process.stderr.write(d);
+  });
+  child.stdin?.on("error", () => void 0);
+  child.stdin?.end(stdin ?? "");
+  return new Promise((resolve) => {
+    let failed;
+    child.on("error", (e) => failed = e.message);
+    child.on("close", (code) => {
+      if (failed !== void 0) resolve({ code: 8, started: false, stderr: failed });
+      else resolve({ code: code ?? 1, started: true, stderr });
+    });
+  });
+}
 
 // src/action/post.ts
 var sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -19747,6 +19792,20 @@ async function post() {
   }
   if (!existsSync2(dir)) {
     info("ikev2-vpn: already cleaned up");
+    return;
+  }
+  if (process.env[ELEVATED] !== "1" && mode !== "proxy" && process.getuid?.() !== 0) {
+    const r = await runElevated(
+      fileURLToPath2(import.meta.url),
+      ["STATE_dir", "STATE_name", "STATE_mode", "STATE_pid"],
+      void 0
+    );
+    if (!r.started || r.code !== 0) {
+      setFailed(
+        `ikev2-vpn: cleanup as root failed (exit ${r.code}); ${r.stderr.trim().slice(0, 200)}`
+      );
+      process.exitCode = r.started ? r.code : 8;
+    }
     return;
   }
   let failure;

@@ -3,6 +3,7 @@
  * output reaches the job log without letting gateway-supplied text become a workflow command.
  */
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,4 +102,66 @@ export function runVpn(
 /** Single-quotes `s` for a POSIX shell script. */
 export function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Set in the environment of main/post when they run again as root through sudo. */
+export const ELEVATED = 'IKEV2_VPN_ACTION_ELEVATED';
+
+/** What sudo keeps for the root copy: the runner's files and settings, never an input. */
+const KEEP_ENV = [
+  'GITHUB_OUTPUT',
+  'GITHUB_STATE',
+  'GITHUB_ENV',
+  'GITHUB_PATH',
+  'RUNNER_TEMP',
+  'GITHUB_ACTIONS',
+  'CI',
+  'VPN_DNS_BACKEND',
+  ELEVATED,
+];
+
+/**
+ * GitHub's hosted runners run steps as an unprivileged user with passwordless sudo: modes tun
+ * and exec (TUN device, routes, namespaces) then run main/post again as root with
+ * `sudo -n --preserve-env=...` (`--preserve-env` with a list is allowed where the sudoers rule
+ * is ALL, which implies SETENV). main's inputs go over stdin (a pipe), never in sudo's argv or
+ * environment. `keep`: extra variables (post's STATE_*).
+ */
+export function sudoArgs(script: string, keep: string[] = []): string[] {
+  return ['-n', `--preserve-env=${[...KEEP_ENV, ...keep].join(',')}`, process.execPath, script];
+}
+
+/** Runs `script` as root through sudo, stdout and stderr passed on; resolves with its code. */
+export function runElevated(
+  script: string,
+  keep: string[],
+  stdin: string | undefined,
+): Promise<{ code: number; started: boolean; stderr: string }> {
+  let child: ChildProcess;
+  const env = childEnv({ [ELEVATED]: '1' });
+  for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
+  try {
+    child = spawn('sudo', sudoArgs(script, keep), {
+      env,
+      stdio: ['pipe', 'inherit', 'pipe'],
+    });
+  } catch (e) {
+    return Promise.resolve({ code: 8, started: false, stderr: (e as Error).message });
+  }
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (d: string) => {
+    if (stderr.length < 65536) stderr += d;
+    process.stderr.write(d);
+  });
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(stdin ?? '');
+  return new Promise((resolve) => {
+    let failed: string | undefined;
+    child.on('error', (e) => (failed = e.message));
+    child.on('close', (code) => {
+      if (failed !== undefined) resolve({ code: 8, started: false, stderr: failed });
+      else resolve({ code: code ?? 1, started: true, stderr });
+    });
+  });
 }

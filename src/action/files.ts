@@ -17,12 +17,16 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The action's private directory: RUNNER_TEMP when the runner sets it (wiped per job), else the OS's. */
-export function makePrivateDir(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The action's private directory: RUNNER_TEMP when the runner sets it (wiped per job), else the
+ * OS's. Mode 700; 711 with `traversable` (main runs as root through sudo, and the job's own user
+ * must reach the `vpn` wrappers in bin/; the secrets stay 600 root).
+ */
+export function makePrivateDir(env: NodeJS.ProcessEnv = process.env, traversable = false): string {
   const base =
     env['RUNNER_TEMP'] && env['RUNNER_TEMP'].startsWith('/') ? env['RUNNER_TEMP'] : tmpdir();
   const dir = mkdtempSync(join(base, 'ikev2-vpn-'));
-  chmodSync(dir, 0o700);
+  chmodSync(dir, traversable ? 0o711 : 0o700);
   return dir;
 }
 

@@ -8,7 +8,8 @@
  */
 import * as core from '@actions/core';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, chmodSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as netConnect } from 'node:net';
 import { join } from 'node:path';
@@ -16,7 +17,16 @@ import { randomBytes } from 'node:crypto';
 import { INPUT_NAMES, InputError, SECRET_INPUTS, parseInputs } from './inputs.js';
 import type { ActionConfig, FileInput } from './inputs.js';
 import { makePrivateDir, inputVar, scrubOwnEnviron, writePrivateFile, childEnv } from './files.js';
-import { actionRoot, logLine, runVpn, runtimeDirOf, shQuote, vpnBundle } from './common.js';
+import {
+  ELEVATED,
+  actionRoot,
+  logLine,
+  runElevated,
+  runVpn,
+  runtimeDirOf,
+  shQuote,
+  vpnBundle,
+} from './common.js';
 
 /** Exit codes of the client (README "Exit codes") the action uses for its own failures. */
 const EXIT_USAGE = 2;
@@ -64,16 +74,20 @@ function credentialFlags(cfg: ActionConfig, dir: string): string[] {
  */
 function writeWrappers(cfg: ActionConfig, dir: string, flags: string[]): void {
   const bin = join(dir, 'bin');
-  mkdirSync(bin, { mode: 0o700 });
+  mkdirSync(bin, { mode: 0o755 });
   const node = shQuote(process.execPath);
   const vpn = shQuote(vpnBundle());
-  const env = `VPN_RUNTIME_DIR=${shQuote(runtimeDirOf(dir))}; export VPN_RUNTIME_DIR`;
-  writePrivateFile(bin, 'vpn', `#!/bin/sh\n${env}\nexec ${node} ${vpn} "$@"\n`);
-  chmodSync(join(bin, 'vpn'), 0o700);
+  // Steps run as the runner's user: the wrappers become root the way main did (sudo -n).
+  const head =
+    '#!/bin/sh\n' +
+    (cfg.mode === 'proxy' ? '' : '[ "$(id -u)" = 0 ] || exec sudo -n "$0" "$@"\n') +
+    `VPN_RUNTIME_DIR=${shQuote(runtimeDirOf(dir))}; export VPN_RUNTIME_DIR\n`;
+  writePrivateFile(bin, 'vpn', `${head}exec ${node} ${vpn} "$@"\n`);
+  chmodSync(join(bin, 'vpn'), 0o755);
   if (cfg.mode === 'exec') {
     const args = ['exec', cfg.gateway, ...flags].map(shQuote).join(' ');
-    writePrivateFile(bin, 'vpn-exec', `#!/bin/sh\n${env}\nexec ${node} ${vpn} ${args} -- "$@"\n`);
-    chmodSync(join(bin, 'vpn-exec'), 0o700);
+    writePrivateFile(bin, 'vpn-exec', `${head}exec ${node} ${vpn} ${args} -- "$@"\n`);
+    chmodSync(join(bin, 'vpn-exec'), 0o755);
   }
   core.addPath(bin);
 }
@@ -298,12 +312,25 @@ async function checkExec(cfg: ActionConfig, dir: string, flags: string[]): Promi
   }
 }
 
-export async function run(): Promise<void> {
-  // Read every input, then wipe the secret ones from our own /proc/<pid>/environ (the runner
-  // passes inputs in the environment) before any child process exists.
-  const values = new Map<string, string>();
+/** Largest input set accepted on stdin by the root copy of main. */
+const MAX_STDIN = 4 << 20;
 
+/** The inputs: from the environment (as the runner passes them), or from stdin under sudo. */
+function readInputs(elevated: boolean): Map<string, string> {
+  const values = new Map<string, string>();
+  if (elevated) {
+    const raw = readFileSync(0);
+    if (raw.length > MAX_STDIN) throw new Error('inputs on stdin: too large');
+    const obj = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    for (const n of INPUT_NAMES) {
+      const v = obj[n];
+      values.set(n, typeof v === 'string' ? v : '');
+    }
+    return values;
+  }
   for (const n of INPUT_NAMES) values.set(n, process.env[inputVar(n)] ?? '');
+  // Wipe the secret ones from our own /proc/<pid>/environ (the runner passes inputs in the
+  // environment) before any child process exists.
   scrubOwnEnviron(SECRET_INPUTS.map(inputVar));
   for (const n of SECRET_INPUTS) {
     const v = values.get(n)!.trim();
@@ -316,10 +343,50 @@ export async function run(): Promise<void> {
       }
     }
   }
+  return values;
+}
+
+function fail(e: unknown): void {
+  const code = e instanceof InputError ? EXIT_USAGE : e instanceof StepError ? e.code : 1;
+  const what = e instanceof InputError ? `input ${e.message}` : (e as Error).message;
+  core.setFailed(oneLine(what));
+  process.exitCode = code;
+}
+
+export async function run(): Promise<void> {
+  const elevated = process.env[ELEVATED] === '1';
+  let values: Map<string, string>;
+  let cfg: ActionConfig;
+  try {
+    values = readInputs(elevated);
+    cfg = parseInputs((n) => values.get(n) ?? '');
+  } catch (e) {
+    fail(e);
+    return;
+  }
+  if (!elevated && cfg.mode !== 'proxy' && process.getuid?.() !== 0) {
+    // Modes tun and exec need root: run this step again through sudo, the inputs on stdin.
+    core.info('ikev2-vpn: not root: running the step as root with sudo -n');
+    const r = await runElevated(
+      fileURLToPath(import.meta.url),
+      [],
+      JSON.stringify(Object.fromEntries(values)),
+    );
+    if (!r.started || (r.code === 1 && /sudo:/.test(r.stderr))) {
+      fail(
+        new StepError(
+          `mode ${cfg.mode} needs root: run the job as root or with passwordless sudo, or use mode: proxy (${oneLine(r.stderr).slice(0, 120)})`,
+          EXIT_PRIVILEGE,
+        ),
+      );
+      return;
+    }
+    process.exitCode = r.code;
+    return;
+  }
   let dir: string | undefined;
   try {
-    const cfg = parseInputs((n) => values.get(n) ?? '');
-    dir = makePrivateDir();
+    dir = makePrivateDir(process.env, elevated);
     // Saved first: post cleans up even if this step is cancelled half-way.
     core.saveState('dir', dir);
     core.saveState('mode', cfg.mode);
@@ -360,10 +427,7 @@ export async function run(): Promise<void> {
     );
     core.info(`ikev2-vpn: tunnel ${name} up (${s.virtualIp4 || s.virtualIp6 || 'no virtual IP'})`);
   } catch (e) {
-    const code = e instanceof InputError ? EXIT_USAGE : e instanceof StepError ? e.code : 1;
-    const what = e instanceof InputError ? `input ${e.message}` : (e as Error).message;
-    core.setFailed(oneLine(what));
-    process.exitCode = code;
+    fail(e);
   }
 }
 

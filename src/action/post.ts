@@ -8,7 +8,8 @@
 import * as core from '@actions/core';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
-import { logLine, runVpn, runtimeDirOf } from './common.js';
+import { fileURLToPath } from 'node:url';
+import { ELEVATED, logLine, runElevated, runVpn, runtimeDirOf } from './common.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -82,6 +83,21 @@ export async function post(): Promise<void> {
   }
   if (!existsSync(dir)) {
     core.info('ikev2-vpn: already cleaned up');
+    return;
+  }
+  if (process.env[ELEVATED] !== '1' && mode !== 'proxy' && process.getuid?.() !== 0) {
+    // main ran as root through sudo (modes tun, exec): so does its cleanup.
+    const r = await runElevated(
+      fileURLToPath(import.meta.url),
+      ['STATE_dir', 'STATE_name', 'STATE_mode', 'STATE_pid'],
+      undefined,
+    );
+    if (!r.started || r.code !== 0) {
+      core.setFailed(
+        `ikev2-vpn: cleanup as root failed (exit ${r.code}); ${r.stderr.trim().slice(0, 200)}`,
+      );
+      process.exitCode = r.started ? r.code : 8;
+    }
     return;
   }
   let failure: string | undefined;
