@@ -19659,7 +19659,6 @@ import { fileURLToPath as fileURLToPath2 } from "node:url";
 import { lookup } from "node:dns/promises";
 import { isIP as isIP2, connect as netConnect } from "node:net";
 import { join as join3 } from "node:path";
-import { randomBytes } from "node:crypto";
 
 // src/action/inputs.ts
 import { isIP } from "node:net";
@@ -20381,7 +20380,7 @@ async function run() {
     dir = makePrivateDir(process.env, elevated);
     saveState("dir", dir);
     saveState("mode", cfg.mode);
-    const name = `gha-${randomBytes(4).toString("hex")}`;
+    const name = "default";
     saveState("name", name);
     mkdirSync(runtimeDirOf(dir), { mode: 448 });
     const flags = [...cfg.flags, ...credentialFlags(cfg, dir)];

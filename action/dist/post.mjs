@@ -19811,7 +19811,7 @@ async function post() {
   let failure;
   let code = 0;
   const disconnect = async () => {
-    if (!/^gha-[0-9a-f]{8}$/.test(name) || mode === "exec") return;
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(name) || mode === "exec") return;
     const r = await runVpn(["disconnect", "--name", name, "--json"], dir, 6e4);
     for (const l of `${r.stdout}${r.stderr}`.split("\n"))
       if (l.trim() !== "") info(logLine(l));

@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as netConnect } from 'node:net';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { INPUT_NAMES, InputError, SECRET_INPUTS, parseInputs } from './inputs.js';
 import type { ActionConfig, FileInput } from './inputs.js';
 import { makePrivateDir, inputVar, scrubOwnEnviron, writePrivateFile, childEnv } from './files.js';
@@ -390,7 +389,9 @@ export async function run(): Promise<void> {
     // Saved first: post cleans up even if this step is cancelled half-way.
     core.saveState('dir', dir);
     core.saveState('mode', cfg.mode);
-    const name = `gha-${randomBytes(4).toString('hex')}`;
+    // The runtime directory is ours alone, so the name is too: later steps' `vpn status` and
+    // `vpn disconnect` (the wrapper on PATH) find the tunnel without --name.
+    const name = 'default';
     core.saveState('name', name);
     mkdirSync(runtimeDirOf(dir), { mode: 0o700 });
     const flags = [...cfg.flags, ...credentialFlags(cfg, dir)];

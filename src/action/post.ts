@@ -103,7 +103,7 @@ export async function post(): Promise<void> {
   let failure: string | undefined;
   let code = 0;
   const disconnect = async (): Promise<void> => {
-    if (!/^gha-[0-9a-f]{8}$/.test(name) || mode === 'exec') return;
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(name) || mode === 'exec') return;
     const r = await runVpn(['disconnect', '--name', name, '--json'], dir, 60000);
     for (const l of `${r.stdout}${r.stderr}`.split('\n'))
       if (l.trim() !== '') core.info(logLine(l));
