@@ -19657,8 +19657,50 @@ import { spawnSync } from "node:child_process";
 import { existsSync as existsSync3, mkdirSync, chmodSync as chmodSync2, readFileSync as readFileSync2 } from "node:fs";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 import { lookup } from "node:dns/promises";
-import { isIP as isIP2, connect as netConnect } from "node:net";
+import { isIP as isIP2 } from "node:net";
 import { join as join3 } from "node:path";
+
+// src/action/socks.ts
+import { connect as netConnect } from "node:net";
+function socksConnect(proxy, target, ms) {
+  const [phost, pport] = [
+    proxy.slice(0, proxy.lastIndexOf(":")),
+    proxy.slice(proxy.lastIndexOf(":") + 1)
+  ];
+  const i = target.lastIndexOf(":");
+  const host = target.slice(0, i);
+  const port = Number(target.slice(i + 1));
+  return new Promise((resolve) => {
+    const s = netConnect({ host: phost.replace(/^\[|\]$/g, ""), port: Number(pport) });
+    let got = Buffer.alloc(0);
+    let stage = 0;
+    const done = (ok) => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(ok);
+    };
+    const t = setTimeout(() => done(false), ms);
+    s.on("error", () => done(false));
+    s.on("connect", () => s.write(Buffer.from([5, 1, 0])));
+    s.on("data", (d) => {
+      got = Buffer.concat([got, d]).subarray(0, 512);
+      if (stage === 0 && got.length >= 2) {
+        if (got[0] !== 5 || got[1] !== 0) return done(false);
+        got = got.subarray(2);
+        stage = 1;
+        const name = Buffer.from(host);
+        s.write(
+          Buffer.concat([
+            Buffer.from([5, 1, 0, 3, name.length]),
+            name,
+            Buffer.from([port >> 8, port & 255])
+          ])
+        );
+      }
+      if (stage === 1 && got.length >= 2) done(got[0] === 5 && got[1] === 0);
+    });
+  });
+}
 
 // src/action/inputs.ts
 import { isIP } from "node:net";
@@ -20234,45 +20276,6 @@ async function pingThroughTunnel(hosts, device, deadline) {
       await sleep(1e3);
     }
   }
-}
-function socksConnect(proxy, target, ms) {
-  const [phost, pport] = [
-    proxy.slice(0, proxy.lastIndexOf(":")),
-    proxy.slice(proxy.lastIndexOf(":") + 1)
-  ];
-  const i = target.lastIndexOf(":");
-  const host = target.slice(0, i);
-  const port = Number(target.slice(i + 1));
-  return new Promise((resolve) => {
-    const s = netConnect({ host: phost.replace(/^\[|\]$/g, ""), port: Number(pport) });
-    let got = Buffer.alloc(0);
-    let stage = 0;
-    const done = (ok) => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(ok);
-    };
-    const t = setTimeout(() => done(false), ms);
-    s.on("error", () => done(false));
-    s.on("connect", () => s.write(Buffer.from([5, 1, 0])));
-    s.on("data", (d) => {
-      got = Buffer.concat([got, d]).subarray(0, 512);
-      if (stage === 0 && got.length >= 2) {
-        if (got[0] !== 5 || got[1] !== 0) return done(false);
-        got = got.subarray(2);
-        stage = 1;
-        const name = Buffer.from(host);
-        s.write(
-          Buffer.concat([
-            Buffer.from([5, 1, 0, 3, name.length]),
-            name,
-            Buffer.from([port >> 8, port & 255])
-          ])
-        );
-      }
-      if (stage === 1 && got.length >= 2) done(got[0] === 5 && got[1] === 0);
-    });
-  });
 }
 async function checkThroughProxy(cfg, deadline) {
   for (const target of cfg.ping) {

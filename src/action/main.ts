@@ -11,8 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, chmodSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { lookup } from 'node:dns/promises';
-import { isIP, connect as netConnect } from 'node:net';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { socksConnect } from './socks.js';
 import { INPUT_NAMES, InputError, SECRET_INPUTS, parseInputs } from './inputs.js';
 import type { ActionConfig, FileInput } from './inputs.js';
 import { makePrivateDir, inputVar, scrubOwnEnviron, writePrivateFile, childEnv } from './files.js';
@@ -221,47 +222,6 @@ async function pingThroughTunnel(hosts: string[], device: string, deadline: numb
       await sleep(1000);
     }
   }
-}
-
-/** One SOCKS5 CONNECT (RFC 1928 §4, no authentication) to host:port through `proxy`. */
-function socksConnect(proxy: string, target: string, ms: number): Promise<boolean> {
-  const [phost, pport] = [
-    proxy.slice(0, proxy.lastIndexOf(':')),
-    proxy.slice(proxy.lastIndexOf(':') + 1),
-  ];
-  const i = target.lastIndexOf(':');
-  const host = target.slice(0, i);
-  const port = Number(target.slice(i + 1));
-  return new Promise((resolve) => {
-    const s = netConnect({ host: phost.replace(/^\[|\]$/g, ''), port: Number(pport) });
-    let got = Buffer.alloc(0);
-    let stage = 0;
-    const done = (ok: boolean): void => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(ok);
-    };
-    const t = setTimeout(() => done(false), ms);
-    s.on('error', () => done(false));
-    s.on('connect', () => s.write(Buffer.from([5, 1, 0])));
-    s.on('data', (d: Buffer) => {
-      got = Buffer.concat([got, d]).subarray(0, 512);
-      if (stage === 0 && got.length >= 2) {
-        if (got[0] !== 5 || got[1] !== 0) return done(false);
-        got = got.subarray(2);
-        stage = 1;
-        const name = Buffer.from(host);
-        s.write(
-          Buffer.concat([
-            Buffer.from([5, 1, 0, 3, name.length]),
-            name,
-            Buffer.from([port >> 8, port & 0xff]),
-          ]),
-        );
-      }
-      if (stage === 1 && got.length >= 2) done(got[0] === 5 && got[1] === 0);
-    });
-  });
 }
 
 async function checkThroughProxy(cfg: ActionConfig, deadline: number): Promise<void> {
