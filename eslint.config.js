@@ -40,6 +40,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'action/dist/**',
       'dist-*/**',
       'node_modules/**',
       'build/**',

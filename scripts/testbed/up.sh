@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the test bed: four network namespaces, a NAT router and a strongSwan gateway.
-# Usage: [TB_ESP=aes256gcm16-x25519] [TB_REKEY_IKE=30s TB_OVER_IKE=30s TB_REAUTH_IKE=20s] [TB_REKEY_CHILD=10s TB_LIFE_CHILD=30s TB_RAND_CHILD=2s] up.sh [--prefix P]. Idempotent: tears down a previous bed of the same prefix.
+# Usage: [TB_ESP=aes256gcm16-x25519] [TB_PSK_TS=0.0.0.0/0] [TB_REKEY_IKE=30s TB_OVER_IKE=30s TB_REAUTH_IKE=20s] [TB_REKEY_CHILD=10s TB_LIFE_CHILD=30s TB_RAND_CHILD=2s] up.sh [--prefix P]. Idempotent: tears down a previous bed of the same prefix.
 # The test PSK is written to /tmp/P/psk (mode 600).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -156,7 +156,7 @@ $(cert_conn evil evil.gw.test gw-evil pubkey)
     }
     children {
       net {
-        local_ts = 203.0.113.0/25
+        local_ts = ${TB_PSK_TS:-203.0.113.0/25}
         esp_proposals = ${TB_ESP:-aes256gcm16-aes128gcm16-chacha20poly1305}
         dpd_action = clear
         rekey_time = ${TB_REKEY_CHILD:-1h}

@@ -326,12 +326,20 @@ async function connectCommand(
   return runBackground(flags, secrets, ui);
 }
 
+/** The script the --background child runs; undefined: bin/vpn.js of this package. */
+let daemonEntry: string | undefined;
+
+/** For a bundled `vpn` (the GitHub Action's action/dist/cli/vpn.mjs): its child runs the bundle. */
+export function setDaemonEntry(path: string): void {
+  daemonEntry = path;
+}
+
 /**
  * --background: a detached child runs the tunnel; we wait until it carries traffic (exit 0 with
  * the summary) or fails (exit with its code and reason).
  */
 async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Promise<number> {
-  const bin = fileURLToPath(new URL('../../../bin/vpn.js', import.meta.url));
+  const bin = daemonEntry ?? fileURLToPath(new URL('../../../bin/vpn.js', import.meta.url));
   const args = process.argv.slice(2).filter((a) => a !== '--background');
   const logPath = `${ensureRuntimeDir()}/${flags.name}.log`;
   const logFd = openPrivateAppend(logPath);

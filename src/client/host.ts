@@ -65,7 +65,11 @@ export async function installKillSwitch(
 /**
  * Routes for the remote selectors. A default route is split into 0.0.0.0/1 + 128.0.0.0/1 (so
  * the original default stays for restore), and the gateway keeps a host route via the original
- * path whenever it falls inside a tunnelled network.
+ * path whenever it falls inside a tunnelled network. With `keepExisting` (not with the kill
+ * switch, which must block them), a full tunnel leaves the connections opened before it on their
+ * old path (`addBypass`): without that, their packets, whose source is the uplink's address and
+ * not the virtual IP, would enter the TUN device and be dropped there (no selector covers them,
+ * RFC 4301 §5.1), and e.g. a CI runner's own connection to its service would hang.
  */
 export async function installRoutes(
   netcfg: HostNetwork,
@@ -73,6 +77,7 @@ export async function installRoutes(
   dev: string,
   src: string | undefined,
   gateway: string,
+  keepExisting = false,
 ): Promise<void> {
   const expanded: string[] = [];
   for (const c of cidrs) {
@@ -82,6 +87,23 @@ export async function installRoutes(
   }
   if (expanded.some((c) => cidrContains(c, gateway))) {
     await netcfg.addHostRouteVia(gateway);
+  }
+  if (keepExisting && netcfg.addBypass) {
+    for (const v6 of [false, true]) {
+      if (!cidrs.includes(v6 ? '::/0' : '0.0.0.0/0')) continue;
+      const path = await netcfg.defaultPath(v6, dev);
+      if (!path) continue; // no default route of that family: no connection to keep
+      let from = path.src;
+      if (from === undefined && gateway.includes(':') === v6) {
+        from = (await netcfg.getRouteTo(gateway)).src;
+      }
+      if (from !== undefined) {
+        await netcfg.addBypass(
+          from,
+          path.via !== undefined ? { dev: path.dev, via: path.via } : { dev: path.dev },
+        );
+      }
+    }
   }
   await netcfg.addRoutes(expanded, { dev, ...(src ? { src } : {}) }); // one ip -batch per family
 }

@@ -32,7 +32,9 @@ export type HostNetwork = Pick<
   | 'repinHostRoute'
   | 'setDns'
   | 'restore'
->;
+> &
+  // Optional: a host network without it (vpn exec's namespace) has no connections to keep.
+  Partial<Pick<NetConfigurator, 'addBypass'>>;
 
 /** One-shot timers (setTimeout/clearTimeout in production). */
 export interface Timers {

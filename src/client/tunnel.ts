@@ -553,7 +553,14 @@ export class Tunnel {
       );
       for (const message of plan.warnings) this.emit({ type: 'warning', message });
       const { routes, dns } = plan;
-      await installRoutes(netcfg, routes, tun.name, cfg.ip4, session.remoteEndpoint.address);
+      await installRoutes(
+        netcfg,
+        routes,
+        tun.name,
+        cfg.ip4,
+        session.remoteEndpoint.address,
+        this.opts.killSwitch !== true,
+      );
       if (dns.length > 0) await netcfg.setDns(tun.name, dns, cfg.domains);
       this.state = 'up';
       this.upAt = this.io.now();

@@ -30,6 +30,13 @@ export const MAX_JOURNAL_BYTES = 1 << 20;
 export const MAX_BACKUP_BYTES = 1 << 20;
 /** Our TUN devices: the kernel names them from "vpn%d". */
 export const DEFAULT_TUN_PATTERN = /^vpn[0-9]{1,5}$/;
+/**
+ * Full tunnel: the routing table holding the original default route for connections opened
+ * before the tunnel (`NetConfigurator.addBypass`), and the priorities of its two rules.
+ */
+export const BYPASS_TABLE = 45000;
+export const BYPASS_PRIORITY = 32700;
+
 /** The kill switch's unreachable routes (`Tunnel.installKillSwitch`). */
 export const BLOCK_DESTS = new Set(['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1']);
 
@@ -42,6 +49,7 @@ export const BLOCK_DESTS = new Set(['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/
  * - dns-file: write `backup`'s bytes back to `path` (or delete `path` if it did not exist)
  * - dns-resolvectl: `resolvectl revert <dev>`
  * - dns-resolvconf: `resolvconf -d <iface>`
+ * - rule: `ip rule del` with the same selector (from, table, priority, suppress_prefixlength)
  */
 export type JournalEntry =
   | { kind: 'addr'; dev: string; cidr: string }
@@ -56,6 +64,7 @@ export type JournalEntry =
       table?: string;
     }
   | { kind: 'block'; dest: string; metric: number }
+  | { kind: 'rule'; from: string; table: string; priority: number; suppress?: number }
   | { kind: 'dns-file'; path: string; backup: string; existed?: boolean }
   | { kind: 'dns-resolvectl'; dev: string }
   | { kind: 'dns-resolvconf'; dev: string; iface?: string };
@@ -196,8 +205,11 @@ export function validateJournal(
         const dest = e['dest'] as string;
         const v6 = dest.includes(':');
         if (!tun.test(e['dev'] as string)) {
-          // Through another device we only ever add the host route to the gateway.
-          if (!dest.endsWith(v6 ? '/128' : '/32'))
+          // Through another device we only ever add the host route to the gateway, and the
+          // original default route in the bypass table (full tunnel).
+          const bypass =
+            e['table'] === String(BYPASS_TABLE) && dest === (v6 ? '::/0' : '0.0.0.0/0');
+          if (!dest.endsWith(v6 ? '/128' : '/32') && !bypass)
             fail('a route through another device that is not a host route');
         }
         if (
@@ -219,6 +231,19 @@ export function validateJournal(
           fail('not a kill-switch route');
         if (!isU32(e['metric'])) fail('invalid metric');
         return;
+      case 'rule': {
+        only('from', 'table', 'priority', 'suppress');
+        if (typeof e['from'] !== 'string' || isIP(e['from']) === 0) fail('invalid source');
+        // Only our two full-tunnel rules: main without the /0 and /1 routes, then our table.
+        const mainRule =
+          e['table'] === 'main' && e['suppress'] === 1 && e['priority'] === BYPASS_PRIORITY;
+        const ourTable =
+          e['table'] === String(BYPASS_TABLE) &&
+          e['suppress'] === undefined &&
+          e['priority'] === BYPASS_PRIORITY + 1;
+        if (!mainRule && !ourTable) fail('not a full-tunnel bypass rule');
+        return;
+      }
       case 'dns-file':
         only('path', 'backup', 'existed');
         if (e['path'] !== resolvConf) fail(`not the resolv.conf we manage (${resolvConf})`);
@@ -259,9 +284,11 @@ export function describeEntry(e: JournalEntry): string {
     case 'up':
       return `${e.dev} up`;
     case 'route':
-      return `route ${e.dest}${e.via ? ` via ${e.via}` : ''} dev ${e.dev}`;
+      return `route ${e.dest}${e.via ? ` via ${e.via}` : ''} dev ${e.dev}${e.table ? ` table ${e.table}` : ''}`;
     case 'block':
       return `kill-switch route unreachable ${e.dest}`;
+    case 'rule':
+      return `rule from ${e.from} lookup ${e.table}${e.suppress !== undefined ? ` suppress_prefixlength ${e.suppress}` : ''}`;
     case 'dns-file':
       return `DNS in ${e.path} (original kept in ${e.backup})`;
     case 'dns-resolvectl':

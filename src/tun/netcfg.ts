@@ -38,6 +38,8 @@ import { VpnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { NOOP_LOGGER } from '../core/log.js';
 import {
+  BYPASS_PRIORITY,
+  BYPASS_TABLE,
   MAX_BACKUP_BYTES,
   isAlive,
   MAX_ROUTES,
@@ -327,6 +329,36 @@ export class NetConfigurator {
   }
 
   /**
+   * Full tunnel: keeps the connections opened before it on the path they had. Packets from `src`
+   * (the uplink address those connections use) look up the main table without its /0 and /1
+   * routes (`suppress_prefixlength 1`: our split default and the old default are skipped, host
+   * and on-link routes still apply), then table BYPASS_TABLE, which holds only the original
+   * default route `path`. New connections get the virtual IP as their source from the tunnel's
+   * routes, so no rule matches them: they go through the tunnel. A table route that is already
+   * there (another full tunnel) is left alone and not journaled.
+   */
+  async addBypass(src: string, path: RouteInfo): Promise<void> {
+    const fam = isIP(src);
+    if (fam === 0) throw new VpnError('ERR_NETCFG', `invalid source address ${safeJson(src)}`);
+    const v6 = fam === 6;
+    const opts: RouteOptions = { dev: path.dev, table: String(BYPASS_TABLE) };
+    if (path.via !== undefined) opts.via = path.via;
+    try {
+      await this.addRoute(v6 ? '::/0' : '0.0.0.0/0', opts);
+    } catch (e) {
+      if (!/File exists/i.test((e as Error).message)) throw e;
+    }
+    const rules: Extract<JournalEntry, { kind: 'rule' }>[] = [
+      { kind: 'rule', from: src, table: 'main', priority: BYPASS_PRIORITY, suppress: 1 },
+      { kind: 'rule', from: src, table: String(BYPASS_TABLE), priority: BYPASS_PRIORITY + 1 },
+    ];
+    for (const r of rules) {
+      await this.run('ip', ruleArgs('add', r));
+      this.record(r);
+    }
+  }
+
+  /**
    * The default route the host would use for `family` without the tunnel: the main table's
    * default with the lowest metric, ignoring `exclude` (our TUN device). Undefined when offline.
    */
@@ -612,6 +644,15 @@ function routeArgs(
   return args;
 }
 
+/** `ip rule add|del` arguments for a bypass rule (`addBypass`). */
+function ruleArgs(op: 'add' | 'del', r: Extract<JournalEntry, { kind: 'rule' }>): string[] {
+  const args = [...(r.from.includes(':') ? ['-6'] : []), 'rule', op, 'from', r.from];
+  args.push('lookup', r.table);
+  if (r.suppress !== undefined) args.push('suppress_prefixlength', String(r.suppress));
+  args.push('priority', String(r.priority));
+  return args;
+}
+
 /** "Nothing to undo" answers from iproute2 and the DNS tools. */
 function isGone(err: unknown): boolean {
   const m = (err as Error).message;
@@ -637,6 +678,9 @@ async function undo(e: JournalEntry, run: CommandRunner): Promise<void> {
         return;
       case 'block':
         await run('ip', blockArgs('del', e.dest, e.metric));
+        return;
+      case 'rule':
+        await run('ip', ruleArgs('del', e));
         return;
       case 'dns-file': {
         const original = readPrivate(e.backup, MAX_BACKUP_BYTES, 'DNS backup');
@@ -680,6 +724,7 @@ function undoArgs(e: JournalEntry): string[] | undefined {
       return ['addr', 'del', e.cidr, 'dev', e.dev];
     case 'mtu':
     case 'up':
+    case 'rule':
     case 'dns-file':
     case 'dns-resolvectl':
     case 'dns-resolvconf':
