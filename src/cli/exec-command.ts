@@ -41,6 +41,8 @@ const NOT_FOR_EXEC = new Set([
   '--json',
   '--kill-switch',
   '--name',
+  '--socks5',
+  '--http-proxy',
 ]);
 
 /** Registers `vpn exec` with the options of `connect` (minus NOT_FOR_EXEC). */
