@@ -79,6 +79,16 @@ export function attachProxy(
 ): { started: (s: TunnelSummary) => Promise<void> } {
   let first = true;
   stack.onFatal(fail);
+  const l = stack.listen;
+  stack.onEvent((e) => {
+    if (e.type === 'restarting') ui.info(`ocproxy stopped (${e.reason}); starting it again`);
+    else if (ui.mode === 'json')
+      ui.json({ event: 'proxy', socks5: `${l.host}:${l.port}`, pid: e.pid });
+    else
+      ui.info(
+        `SOCKS5 proxy on ${l.host}:${l.port} (ocproxy pid ${e.pid}); e.g. curl --socks5-hostname ${l.host}:${l.port} http://host.inside/`,
+      );
+  });
   tunnel.on((e) => {
     if (e.type === 'up' && !first)
       stack.start(e.summary).catch((err: unknown) => fail(asVpnError(err)));
@@ -88,13 +98,6 @@ export function attachProxy(
     started: async (s) => {
       first = false;
       await stack.start(s);
-      const l = stack.listen;
-      if (ui.mode === 'json')
-        ui.json({ event: 'proxy', socks5: `${l.host}:${l.port}`, pid: stack.pid ?? null });
-      else
-        ui.info(
-          `SOCKS5 proxy on ${l.host}:${l.port} (ocproxy pid ${stack.pid ?? '?'}); e.g. curl --socks5-hostname ${l.host}:${l.port} http://host.inside/`,
-        );
     },
   };
 }

@@ -17,7 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { connect, createServer, isIPv4 } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { VpnError } from '../core/errors.js';
@@ -55,12 +55,12 @@ export function parseListen(value: string, flag = '--socks5'): ProxyListen {
   return { host, port };
 }
 
-/** How the stack is found: VPN_OCPROXY (a path), else `ocproxy` on the PATH or in /usr/bin. */
+/** How the stack is found: VPN_OCPROXY (an absolute path), else `ocproxy` on the PATH. */
 export function findOcproxy(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const exe = (p: string): boolean => {
     try {
       accessSync(p, fsConstants.X_OK);
-      return true;
+      return statSync(p).isFile();
     } catch {
       return false;
     }
@@ -68,8 +68,8 @@ export function findOcproxy(env: NodeJS.ProcessEnv = process.env): string | unde
   const forced = env['VPN_OCPROXY'];
   if (forced !== undefined && forced !== '')
     return forced.startsWith('/') && exe(forced) ? forced : undefined;
-  const dirs = [...(env['PATH'] ?? '').split(delimiter), '/usr/bin', '/usr/local/bin'];
-  for (const d of dirs) {
+  for (const d of (env['PATH'] ?? '/usr/bin:/bin').split(delimiter)) {
+    // Only absolute folders: a relative PATH entry would depend on the current directory.
     if (d.startsWith('/') && exe(join(d, 'ocproxy'))) return join(d, 'ocproxy');
   }
   return undefined;
@@ -139,6 +139,9 @@ function saneDomain(d: string | undefined): string | undefined {
     : undefined;
 }
 
+/** What OcproxyStack reports: it serves SOCKS5 (again), or it died and is started again. */
+export type ProxyEvent = { type: 'ready'; pid: number } | { type: 'restarting'; reason: string };
+
 /** ocproxy started again at most this often in RESTART_WINDOW_MS; then the tunnel ends. */
 const RESTARTS = 3;
 const RESTART_WINDOW_MS = 60000;
@@ -166,6 +169,7 @@ export class OcproxyStack {
   private stopping = false;
   private restarts: number[] = [];
   private fatal: ((err: VpnError) => void) | undefined;
+  private notify: ((e: ProxyEvent) => void) | undefined;
 
   constructor(opts: OcproxyOptions) {
     this.opts = opts;
@@ -179,6 +183,11 @@ export class OcproxyStack {
   /** ocproxy's PID while it runs. */
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** What the user should hear of: ocproxy serving (again), ocproxy restarting. */
+  onEvent(cb: (e: ProxyEvent) => void): void {
+    this.notify = cb;
   }
 
   /** Called once when ocproxy keeps dying (or cannot start again): the tunnel must end. */
@@ -234,6 +243,7 @@ export class OcproxyStack {
     if (this.running()) await this.kill();
     this.spawn();
     await this.waitReady();
+    this.notify?.({ type: 'ready', pid: this.child?.pid ?? 0 });
   }
 
   private running(): boolean {
@@ -297,11 +307,14 @@ export class OcproxyStack {
       return;
     }
     this.restarts.push(now);
-    this.log.warn('tun', `ocproxy stopped (${how}); starting it again`);
+    this.notify?.({ type: 'restarting', reason: how });
     setTimeout(() => {
       if (this.stopping) return;
       this.spawn();
-      this.waitReady().catch((e: unknown) => this.onDied((e as Error).message));
+      this.waitReady().then(
+        () => this.notify?.({ type: 'ready', pid: this.child?.pid ?? 0 }),
+        (e: unknown) => this.onDied((e as Error).message),
+      );
     }, 500).unref();
   }
 
