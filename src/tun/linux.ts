@@ -207,7 +207,7 @@ export function sendFd(sock: number, fd: number, data: Uint8Array): void {
 
 /**
  * The next descriptor queued on `sock` with its message, or null when none is (never blocks).
- * @throws Error EPROTO for a datagram that is not exactly one descriptor and a short message.
+ * @throws Error (errno EPROTO) for a datagram that is not exactly one descriptor and a short message.
  */
 export function recvFd(sock: number): { fd: number; data: Buffer } | null {
   return loadAddon().recvFd(sock);
