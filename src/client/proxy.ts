@@ -257,7 +257,6 @@ export class OcproxyStack {
     const { host, port } = this.opts.listen;
     const args = ['-D', `${host}:${port}`];
     if (this.opts.keepaliveS) args.push('-k', String(this.opts.keepaliveS));
-    if (host !== '127.0.0.1') args.push('-g');
     // A minimal environment: none of ours (VPN_PSK...) reaches it.
     const env: NodeJS.ProcessEnv = {
       PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
