@@ -60,13 +60,24 @@ function leftovers(): string[] {
   const etc = existsSync('/etc/netns')
     ? readdirSync('/etc/netns').filter((n) => n.startsWith('vpnx-'))
     : [];
-  return [...ns, ...etc.map((n) => `/etc/netns/${n}`)];
+  // Other sessions may run vpn exec at the same time: their live namespaces are not ours.
+  const dead = (n: string): boolean => {
+    try {
+      process.kill(Number(n.slice(n.indexOf('vpnx-') + 5)), 0);
+      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  };
+  return [...ns, ...etc.map((n) => `/etc/netns/${n}`)].filter(dead);
 }
 
 describe('interop: vpn exec runs a command where the tunnel is the only network', { skip }, () => {
   const bed = new Bed('exec');
   let baseline = '';
   let before0: string[] = [];
+  /** What is left now that was not before the tests (a vpn exec may remove stale ones too). */
+  const newLeftovers = (): string[] => leftovers().filter((n) => !before0.includes(n));
 
   let lan: ChildProcess | undefined;
   let sha = '';
@@ -132,14 +143,14 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     const r = vpnExec(['--psk-file', bed.psk], ['sh', '-c', script]);
     assert.equal(r.code, 7, r.out + r.err);
     assert.equal(bed.snapshot(), baseline, 'client namespace unchanged');
-    assert.deepEqual(leftovers(), before0, 'no namespace left behind');
+    assert.deepEqual(newLeftovers(), [], 'no namespace left behind');
   });
 
   test('`-- false` exits 1; the tunnel ends with the command (no SA left on the gateway)', async () => {
     const r = vpnExec(['--psk-file', bed.psk], ['false']);
     assert.equal(r.code, 1, r.out + r.err);
     assert.equal(bed.snapshot(), baseline);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
     // DELETE was sent: the gateway holds no IKE SA for us (give it a moment to log it).
     for (let i = 0; i < 20 && /ESTABLISHED/.test(bed.gwSas()); i++) await sleep(250);
     assert.doesNotMatch(bed.gwSas(), /ESTABLISHED/);
@@ -152,7 +163,7 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     const r = vpnExec(['--psk-file', bad, '--retry', '0'], ['true']);
     assert.equal(r.code, EXIT.AUTH_FAILED, r.out + r.err);
     assert.equal(bed.snapshot(), baseline);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
   });
 
   test('SIGTERM goes to the command (exit 143) and the namespace is removed', async () => {
@@ -162,7 +173,7 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     proc.kill('SIGTERM');
     assert.equal(await waitExit(proc, 20000), 143, out());
     assert.equal(bed.snapshot(), baseline);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
   });
 
   test('after a kill -9 of vpn exec, the next vpn exec removes the namespace it left', async () => {
@@ -180,7 +191,7 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     const r = vpnExec(['--psk-file', bed.psk], ['true']);
     assert.equal(r.code, 0, r.out + r.err);
     assert.match(r.err, new RegExp(`removed network namespace vpnx-${proc.pid}`));
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
     assert.equal(bed.snapshot(), baseline);
   });
 
@@ -223,7 +234,7 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     assert.equal(await waitExit(proc, 20000), EXIT.CLOSED_BY_GATEWAY, out());
     assert.match(out(), /got-term/);
     assert.equal(bed.snapshot(), baseline);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
   });
 
   test('the PSK from VPN_PSK never reaches the command: secret variables are removed', () => {
@@ -238,7 +249,7 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
       { encoding: 'utf8', timeout: 60000, env: { ...bed.env(), VPN_PSK: psk } },
     );
     assert.equal(r.status, 7, r.stdout + r.stderr);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
   });
 
   test('without CAP_SYS_ADMIN and without user namespaces: exit 8 and a clear reason', (t) => {
@@ -273,11 +284,12 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
       r.stderr,
       /needs root .*CAP_SYS_ADMIN.*or unprivileged user namespaces: user namespaces are disabled here \(user\.max_user_namespaces = 0\)/,
     );
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
   });
 
   /** `vpn exec GW … -- sh -c SCRIPT` in the client namespace as nobody, with a home of its own. */
-  function execAsNobody(args: string[], script: string) {
+  /** The command line of `vpn exec GW … -- sh -c SCRIPT` in the client namespace as nobody. */
+  function nobodyArgv(args: string[], script: string): { argv: string[]; run: string } {
     const { uid, gid } = nobody();
     const home = join(bed.dir, 'nobody');
     const run = join(home, 'run');
@@ -288,41 +300,45 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     chmodSync(home, 0o700);
     chmodSync(psk, 0o600);
     for (const p of [home, run, psk]) chownSync(p, uid, gid);
-    const r = spawnSync(
-      'ip',
-      [
-        'netns',
-        'exec',
-        bed.cli,
-        'setpriv',
-        '--reuid',
-        String(uid),
-        '--regid',
-        String(gid),
-        '--clear-groups',
-        'env',
-        '-i',
-        'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
-        `HOME=${home}`,
-        `XDG_RUNTIME_DIR=${run}`,
-        'CI=true',
-        process.execPath,
-        BIN,
-        'exec',
-        GW,
-        ...ID,
-        '--timeout',
-        '10',
-        '--psk-file',
-        psk,
-        ...args,
-        '--',
-        'sh',
-        '-c',
-        script,
-      ],
-      { encoding: 'utf8', timeout: 60000, cwd: '/' },
-    );
+    const argv = [
+      'netns',
+      'exec',
+      bed.cli,
+      'setpriv',
+      '--reuid',
+      String(uid),
+      '--regid',
+      String(gid),
+      '--clear-groups',
+      'env',
+      '-i',
+      'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+      `HOME=${home}`,
+      `XDG_RUNTIME_DIR=${run}`,
+      'CI=true',
+      process.execPath,
+      BIN,
+      'exec',
+      GW,
+      ...ID,
+      '--timeout',
+      '10',
+      '--psk-file',
+      psk,
+      ...args,
+      '--',
+      'sh',
+      '-c',
+      script,
+    ];
+    // vpn's runtime directory: $XDG_RUNTIME_DIR/ikev2-vpn (src/config/load.ts).
+    return { argv, run: join(run, 'ikev2-vpn') };
+  }
+
+  /** `vpn exec GW … -- sh -c SCRIPT` in the client namespace as nobody, with a home of its own. */
+  function execAsNobody(args: string[], script: string) {
+    const { argv, run } = nobodyArgv(args, script);
+    const r = spawnSync('ip', argv, { encoding: 'utf8', timeout: 60000, cwd: '/' });
     return { code: r.status, out: r.stdout + r.stderr, run };
   }
 
@@ -342,7 +358,7 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     assert.match(r.out, /running sh in network namespace userns-\d+/);
     assert.equal(bed.snapshot(), baseline, 'client namespace unchanged');
     assert.equal(readFileSync('/etc/resolv.conf', 'utf8'), hostResolv, "host's resolv.conf");
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
     assert.deepEqual(
       readdirSync(r.run).filter((n) => n.startsWith('exec-')),
       [],
@@ -360,11 +376,50 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     const r = execAsNobody(['--psk-file', wrong, '--retry', '0'], 'exit 0');
     assert.equal(r.code, EXIT.AUTH_FAILED, r.out);
     assert.equal(bed.snapshot(), baseline);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
     assert.deepEqual(
       readdirSync(r.run).filter((n) => n.startsWith('exec-')),
       [],
     );
+  });
+
+  test('as nobody: SIGTERM reaches the command (143); after a kill -9 the next run cleans up', async (t) => {
+    if (usernsSkip) return t.skip(usernsSkip);
+    const start = async (): Promise<{ proc: ChildProcess; out: () => string; run: string }> => {
+      const { argv, run } = nobodyArgv([], 'echo ready; exec sleep 5');
+      const proc = bed.track(spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' }));
+      let out = '';
+      proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+      for (let i = 0; i < 160 && !/ready/.test(out) && proc.exitCode === null; i++)
+        await sleep(125);
+      return { proc, out: () => out, run };
+    };
+    const a = await start();
+    assert.match(a.out(), /ready/);
+    a.proc.kill('SIGTERM'); // ip netns exec, setpriv and env exec: this is vpn itself
+    assert.equal(await waitExit(a.proc, 20000), 143, a.out());
+    assert.deepEqual(
+      readdirSync(a.run).filter((n) => n.startsWith('exec-')),
+      [],
+    );
+    const b = await start();
+    assert.match(b.out(), /ready/);
+    b.proc.kill('SIGKILL');
+    await waitExit(b.proc, 10000);
+    const left = readdirSync(b.run).filter((n) => n.startsWith('exec-'));
+    assert.deepEqual(left, [`exec-${b.proc.pid}.resolv.conf`], 'what kill -9 left');
+    const r = execAsNobody([], 'exit 0');
+    assert.equal(r.code, 0, r.out);
+    assert.match(
+      r.out,
+      new RegExp(`removed exec-${b.proc.pid}\\.resolv\\.conf left by a vpn exec`),
+    );
+    assert.deepEqual(
+      readdirSync(r.run).filter((n) => n.startsWith('exec-')),
+      [],
+    );
+    assert.equal(bed.snapshot(), baseline);
   });
 
   test('root without CAP_SYS_ADMIN (a container): the command runs through a user namespace', (t) => {
@@ -394,7 +449,7 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     );
     assert.equal(r.status, 5, r.stdout + r.stderr);
     assert.equal(bed.snapshot(), baseline);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
   });
 
   test('vpn exec PROFILE: the settings come from the profile (its background/name ignored)', () => {
@@ -432,6 +487,6 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     );
     assert.equal(r.status, 9, r.stdout + r.stderr);
     assert.equal(bed.snapshot(), baseline);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
   });
 });
