@@ -401,6 +401,12 @@ static void *out_main(void *arg) {
   }
   struct pollfd pfd[2] = {{tun, POLLIN, 0}, {dp->evfd, POLLIN, 0}};
   int read_errors = 0;
+  /* An AF_UNIX SOCK_DGRAM pair in place of the TUN device (proxy mode: ocproxy at the other
+   * end) has no end of file: a 0-byte read is an empty datagram, ocproxy's once-a-second check
+   * that we are alive. Skip it. (SOCK_SEQPACKET stand-ins in tests do signal EOF with 0.) */
+  int sotype = 0;
+  socklen_t solen = sizeof sotype;
+  int dgram = getsockopt(tun, SOL_SOCKET, SO_TYPE, &sotype, &solen) == 0 && sotype == SOCK_DGRAM;
   while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
     if (!wait_readable(dp, pfd, "tun", "TUN descriptor")) break;
     int fatal = 0;
@@ -419,6 +425,7 @@ static void *out_main(void *arg) {
           drained = 1;
           break;
         }
+        if (got == 0 && dgram) continue;
         if (got == 0) { /* end of file: not a TUN device (a closed socketpair in tests) */
           emit_fatal(dp, "tun", EBADF, "TUN descriptor reached end of file");
           fatal = 1;

@@ -23,6 +23,18 @@
  *   write(fd, Uint8Array) -> number         bytes written, or -errno
  *   writeBatch(fd, Uint8Array[]) -> number  packets written completely
  *   close(fd) -> undefined                  stops the readers of fd first
+ *   packetPair() -> [ours, theirs]          socketpair(AF_UNIX, SOCK_DGRAM): one IP packet per
+ *                                           read/write, as a TUN device (proxy mode hands
+ *                                           `theirs` to ocproxy where openconnect hands it its
+ *                                           --script-tun socket). `ours` is non-blocking and
+ *                                           tracked like an opened TUN descriptor (close it with
+ *                                           close); `theirs` is blocking; both close-on-exec
+ *   sendFd(sock, fd, Uint8Array) -> undefined   one datagram carrying `fd` (SCM_RIGHTS) and a
+ *                                           short message (at most 256 bytes)
+ *   recvFd(sock) -> { fd, data } | null     the next such datagram without blocking (null:
+ *                                           none queued); the received fd is close-on-exec.
+ *                                           A datagram without exactly one descriptor, or a
+ *                                           truncated one, throws EPROTO (its fds are closed)
  *
  * Handles and descriptors after free (issue 11, finding 8):
  *   - a reader handle is an external tagged READER_TAG (napi_type_tag_object): any other value,
@@ -46,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -486,6 +499,142 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- packet socket pairs and descriptor passing (proxy mode, unprivileged vpn exec) ---- */
+
+/* Socket buffers of a packet pair: room for a few hundred full-size packets either way. */
+#define PAIR_BUF (4 * 1024 * 1024)
+/* Largest message sendFd/recvFd carry next to the descriptor (an interface name, a tag). */
+#define FD_MSG_MAX 256
+
+static napi_value js_packet_pair(napi_env env, napi_callback_info info) {
+  (void)info;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return nu_throw_errno(env, errno, "socketpair");
+  for (int i = 0; i < 2; i++) {
+    int sz = PAIR_BUF;
+    /* Best effort: the kernel caps these at net.core.[rw]mem_max without privilege. */
+    (void)setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    (void)setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  }
+  int fl = fcntl(sv[0], F_GETFL);
+  if (fl < 0 || fcntl(sv[0], F_SETFL, fl | O_NONBLOCK) < 0 || !fd_track_open(sv[0])) {
+    int err = fl < 0 ? errno : ENOMEM;
+    close(sv[0]);
+    close(sv[1]);
+    return nu_throw_errno(env, err, "packetPair");
+  }
+  napi_value arr, a, b;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_create_int32(env, sv[0], &a);
+  napi_create_int32(env, sv[1], &b);
+  napi_set_element(env, arr, 0, a);
+  napi_set_element(env, arr, 1, b);
+  return arr;
+}
+
+static napi_value js_send_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int sock, fd;
+  const uint8_t *data;
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      !nu_get_fd(env, argv[0], &sock) || !nu_get_fd(env, argv[1], &fd) ||
+      !nu_get_bytes(env, argv[2], 1, &data, &len))
+    return nu_throw_type(env, "sendFd(sock, fd, Uint8Array): bad arguments");
+  if (len == 0 || len > FD_MSG_MAX)
+    return nu_throw_range(env, "sendFd: the message must be 1 to 256 bytes");
+  struct iovec iov = {(void *)data, len};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } u;
+  memset(&u, 0, sizeof u);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return nu_throw_errno(env, errno, "sendFd");
+  if ((size_t)n != len) return nu_throw_errno(env, EMSGSIZE, "sendFd");
+  return NULL;
+}
+
+/* Closes every descriptor an SCM_RIGHTS message brought (a message we refuse). */
+static void close_passed(struct msghdr *msg) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      close(fd);
+    }
+  }
+}
+
+static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int sock;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      !nu_get_fd(env, argv[0], &sock))
+    return nu_throw_type(env, "recvFd(sock): sock must be a non-negative integer");
+  uint8_t data[FD_MSG_MAX + 1];
+  struct iovec iov = {data, sizeof data};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(4 * sizeof(int))]; /* room to see (and close) a few extra fds */
+  } u;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      napi_value nul;
+      napi_get_null(env, &nul);
+      return nul;
+    }
+    return nu_throw_errno(env, errno, "recvFd");
+  }
+  int fd = -1, count = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      if (k >= 1) memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      count += (int)k;
+    }
+  }
+  if (count != 1 || n == 0 || n > FD_MSG_MAX || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    close_passed(&msg);
+    return nu_throw_errno(env, EPROTO, "recvFd: expected one descriptor and a short message");
+  }
+  napi_value out, fdv, datav;
+  void *copy;
+  napi_create_object(env, &out);
+  napi_create_int32(env, fd, &fdv);
+  napi_create_buffer_copy(env, (size_t)n, data, &copy, &datav);
+  napi_set_named_property(env, out, "fd", fdv);
+  napi_set_named_property(env, out, "data", datav);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
@@ -496,6 +645,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
       {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"packetPair", NULL, js_packet_pair, NULL, NULL, NULL, napi_default, NULL},
+      {"sendFd", NULL, js_send_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"recvFd", NULL, js_recv_fd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

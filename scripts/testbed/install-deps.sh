@@ -8,6 +8,8 @@ PKGS=(strongswan-swanctl strongswan-charon charon-cmd libcharon-extra-plugins li
   make g++ python3 clang-format)
 # The aarch64 cross compiler: npm run build:prebuilds also makes the linux-arm64 prebuilds.
 PKGS+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu)
+# proxy mode (vpn connect --socks5: ocproxy's lwIP stack) and its interop test (curl)
+PKGS+=(ocproxy curl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,11 +10,14 @@ import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { checkGatewayNaming } from '../client/auth.js';
 import { ExecNamespace, hasSysAdmin } from '../client/netns.js';
+import { UserNamespace, userNamespaceSupport } from '../client/userns.js';
 import { Tunnel } from '../client/tunnel.js';
 import type { TunnelOptions } from '../client/tunnel.js';
-import { ensureRuntimeDir } from '../config/load.js';
+import { ensureRuntimeDir, runtimeDir } from '../config/load.js';
 import { VpnError } from '../core/errors.js';
 import { gatherSecrets } from './credentials.js';
+import { resolveConnect } from './profile-commands.js';
+import type { ProfileSecrets } from './profile-commands.js';
 import type { AuthFlags, Secrets } from './credentials.js';
 import { EXIT, exitCodeFor, exitCodeForSignal } from './exit-codes.js';
 import { withHint } from './hints.js';
@@ -41,6 +44,8 @@ const NOT_FOR_EXEC = new Set([
   '--json',
   '--kill-switch',
   '--name',
+  '--socks5',
+  '--http-proxy',
 ]);
 
 /** Registers `vpn exec` with the options of `connect` (minus NOT_FOR_EXEC). */
@@ -53,16 +58,30 @@ export function registerExec(
   const cmd = program
     .command('exec')
     .description(
-      'run a command in a private network namespace where the tunnel is the only network (root)',
+      'run a command in a private network namespace where the tunnel is the only network (root, or unprivileged user namespaces)',
     )
-    .argument('<gateway>', 'gateway host name or IP address')
+    .argument('<gateway>', 'gateway host name or IP address, or a profile name (see vpn profiles)')
     .argument('<command...>', 'the command and its arguments, after --');
   for (const o of connect.options) {
     if (!NOT_FOR_EXEC.has(o.long ?? '')) cmd.addOption(o);
   }
-  cmd.action(async (gateway: string, command: string[], flags: ExecFlags) =>
-    setExit(await execCommand(gateway, command, flags, build)),
-  );
+  cmd.action(async (target: string, command: string[], flags: ExecFlags) => {
+    // A profile name reads its settings as `vpn connect NAME` does (flags typed here win).
+    const r = resolveConnect(target, flags, cmd);
+    if (!r.ok) return setExit(r.code);
+    setExit(await execCommand(r.gateway, command, forExec(r.flags), build, r.secrets));
+  });
+}
+
+/**
+ * The profile's settings that `vpn exec` does not take (NOT_FOR_EXEC) are left out: exec runs in
+ * the foreground, in its own namespace (a profile may well say `background = true`).
+ */
+function forExec(flags: ExecFlags): ExecFlags {
+  const skip = new Set(['background', 'json', 'killSwitch', 'name', 'socks5', 'httpProxy']);
+  return Object.fromEntries(
+    Object.entries(flags).filter(([k]) => !skip.has(k)),
+  ) as unknown as ExecFlags;
 }
 
 /** Secrets never reach the command's environment. */
@@ -84,20 +103,26 @@ export async function execCommand(
   command: string[],
   flags: ExecFlags,
   build: OptionsBuilder,
+  fromProfile: ProfileSecrets = {},
 ): Promise<number> {
   const ui = await Ui.create('plain', flags.verbose === true);
-  if (!hasSysAdmin()) {
-    const message =
-      'vpn exec needs root (or CAP_SYS_ADMIN and CAP_NET_ADMIN) to create a network namespace; unprivileged user namespaces are not supported yet';
-    ui.fail(message, EXIT.PRIVILEGE);
-    return EXIT.PRIVILEGE;
+  // As root: a named network namespace (netns.ts). Otherwise a user namespace of our own that
+  // holds the network and mount namespaces (userns.ts), where the kernel allows it.
+  const root = hasSysAdmin();
+  if (!root) {
+    const userns = userNamespaceSupport();
+    if (!userns.ok) {
+      const message = `vpn exec needs root (or CAP_SYS_ADMIN and CAP_NET_ADMIN) to create a network namespace, or unprivileged user namespaces: ${userns.reason}`;
+      ui.fail(message, EXIT.PRIVILEGE);
+      return EXIT.PRIVILEGE;
+    }
   }
   let options: TunnelOptions;
   try {
     ensureRuntimeDir();
     checkGatewayNaming(flags.hostCheck ? undefined : false, flags.remoteId);
     const interactive = process.stdin.isTTY && process.stderr.isTTY && process.env['CI'] !== 'true';
-    const secrets = await gatherSecrets(flags, interactive);
+    const secrets = await gatherSecrets(flags, interactive, fromProfile);
     options = build(gateway, flags, secrets, ui);
   } catch (e) {
     const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
@@ -105,7 +130,9 @@ export async function execCommand(
     return code;
   }
 
-  const ns = new ExecNamespace(undefined, ui.logger());
+  const ns = root
+    ? new ExecNamespace(undefined, ui.logger())
+    : new UserNamespace(runtimeDir(), ui.logger());
   let tunnel: Tunnel | undefined;
   let child: ChildProcess | undefined;
   let cancelledBy: NodeJS.Signals | undefined;
@@ -124,7 +151,11 @@ export async function execCommand(
   process.on('SIGHUP', onSignal);
   try {
     for (const n of await ns.create())
-      ui.info(`removed network namespace ${n} left by a vpn exec that was killed`);
+      ui.info(
+        root
+          ? `removed network namespace ${n} left by a vpn exec that was killed`
+          : `removed ${n} left by a vpn exec that was killed`,
+      );
     if (cancelledBy) return exitCodeForSignal(cancelledBy);
     // No journal: every change is inside the namespace, which goes away with it.
     const rest: TunnelOptions = { ...options };
@@ -151,14 +182,15 @@ export async function execCommand(
       return exitCodeForSignal(cancelledBy);
     }
     ui.info(`running ${command[0] ?? ''} in network namespace ${ns.name}`);
-    const c = spawn('ip', ['netns', 'exec', ns.name, ...command], {
+    const [bin, args] = ns.commandLine(command);
+    const c = spawn(bin, args, {
       stdio: 'inherit',
       env: childEnv(),
     });
     child = c;
     const status = await new Promise<number>((resolve) => {
       c.on('error', (err) => {
-        ui.fail(`cannot run ip netns exec: ${err.message}`, 127);
+        ui.fail(`cannot run ${bin}: ${err.message}`, 127);
         resolve(127);
       });
       c.on('exit', (code, signal) => resolve(statusOf(code, signal)));

@@ -23,6 +23,8 @@ export const EXIT = {
   CERT_NAME: 15,
   EAP_FAILED: 16,
   ALREADY_RUNNING: 17,
+  /** `--socks5`: ocproxy, the proxy's TCP/IP stack, is not installed (apt-get install ocproxy). */
+  PROXY_MISSING: 18,
   /** 128 + the signal number, as shells report a command a signal stopped. */
   HANGUP: 129,
   CANCELLED: 130,
@@ -82,5 +84,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.CANCELLED;
     case 'ERR_ALREADY_RUNNING':
       return EXIT.ALREADY_RUNNING;
+    case 'ERR_PROXY_MISSING':
+      return EXIT.PROXY_MISSING;
   }
 }

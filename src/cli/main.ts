@@ -30,6 +30,7 @@ import { Ui, summaryLines } from './ui.js';
 import { registerExec } from './exec-command.js';
 import { registerDoctor } from './doctor-command.js';
 import { addProfileCommands, resolveConnect, tunnelNameFor } from './profile-commands.js';
+import { attachProxy, checkProxyFlags, proxyOptions, proxyStack } from './proxy-mode.js';
 import type { ProfileSecrets } from './profile-commands.js';
 import type { UiMode } from './ui.js';
 
@@ -58,6 +59,8 @@ interface ConnectFlags extends AuthFlags {
   remoteNet?: string[];
   ipv6: boolean;
   daemonChild?: boolean;
+  socks5?: string;
+  httpProxy?: string;
 }
 
 function intArg(min: number, max: number) {
@@ -155,8 +158,12 @@ async function runForeground(
     return refused.code;
   }
   let options: TunnelOptions;
+  let stack: ReturnType<typeof proxyStack>;
   try {
     options = tunnelOptions(gateway, flags, secrets, ui);
+    // --socks5: no TUN device, route or DNS change; ocproxy gets the packets (proxy-mode.ts).
+    stack = proxyStack(flags, ui.logger());
+    if (stack) options = proxyOptions(options, stack);
   } catch (e) {
     const err = e as VpnError;
     const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
@@ -169,6 +176,14 @@ async function runForeground(
     if (e.type === 'up') up = true;
     ui.onEvent(e.type === 'down' && e.error ? { ...e, error: withHint(e.error, flags) } : e);
   });
+  /** ocproxy could not be kept running: the tunnel ends with this error. */
+  let proxyError: VpnError | undefined;
+  const proxy = stack
+    ? attachProxy(tunnel, stack, ui, (err) => {
+        proxyError ??= err;
+        void tunnel.close();
+      })
+    : undefined;
   const sockPath = controlSocketPath(runtimeDir(), flags.name);
   let control: ControlServer;
   try {
@@ -225,10 +240,19 @@ async function runForeground(
       control.close();
       return cancelled();
     }
+    if (proxy) {
+      try {
+        await proxy.started(summary);
+      } catch (e) {
+        await tunnel.close();
+        throw e;
+      }
+    }
     up = true;
     hooks.onUp?.(summary);
   } catch (e) {
     control.close();
+    await stack?.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
@@ -242,9 +266,14 @@ async function runForeground(
   }
   const err = await tunnel.closed;
   control.close();
+  await stack?.stop();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.off('SIGHUP', onSignal);
+  if (proxyError) {
+    ui.fail(proxyError.message, exitCodeFor(proxyError.code));
+    return exitCodeFor(proxyError.code);
+  }
   if (err && !userClosed) {
     ui.fail(withHint(err, flags).message, exitCodeFor(err.code));
     return exitCodeFor(err.code);
@@ -307,6 +336,7 @@ async function connectCommand(
   try {
     ensureRuntimeDir(); // before any prompt: a runtime directory planted by others is refused
     checkGatewayNaming(flags.hostCheck ? undefined : false, flags.remoteId);
+    await checkProxyFlags(flags); // --socks5 / --http-proxy: before any prompt (exit 2, 18)
     // Refuse before asking for a password that would not be used (exit 17).
     const running = await alreadyRunning(flags.name);
     if (running) throw running;
@@ -678,6 +708,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option(
       '--kill-switch',
       'block all traffic that does not go through the tunnel, from connecting until vpn exits',
+    )
+    .option(
+      '--socks5 <[addr:]port>',
+      'proxy mode: no TUN device, route or DNS change, no root; serve SOCKS5 on ADDR:PORT (default address 127.0.0.1) through the tunnel (needs ocproxy)',
+    )
+    .addOption(
+      new Option(
+        '--http-proxy <addr:port>',
+        'not available: ocproxy serves SOCKS5 only',
+      ).hideHelp(),
     )
     .option('--background', 'detach once the tunnel carries traffic')
     .option('--json', 'machine-readable output: one JSON object per line on stdout')

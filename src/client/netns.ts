@@ -199,6 +199,11 @@ export class ExecNamespace {
     };
   }
 
+  /** How to run COMMAND in the namespace: `ip netns exec` (which also mounts its resolv.conf). */
+  commandLine(command: string[]): [string, string[]] {
+    return ['ip', ['netns', 'exec', this.name, ...command]];
+  }
+
   /** Deletes the namespace and /etc/netns/NS; safe to call more than once. Never throws. */
   async remove(): Promise<string[]> {
     const errors: string[] = [];

@@ -71,6 +71,8 @@ export const PROFILE_KEYS: Readonly<Record<string, KeyType>> = {
   timeout: { kind: 'int', min: 1, max: 600 },
   name: { kind: 'name' },
   'kill-switch': { kind: 'bool' },
+  socks5: { kind: 'string' },
+  'http-proxy': { kind: 'string' },
   background: { kind: 'bool' },
   json: { kind: 'bool' },
   verbose: { kind: 'bool' },

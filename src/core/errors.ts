@@ -32,7 +32,9 @@ export type ErrorCode =
   /** The user stopped the command (Ctrl-C at a prompt or while connecting, SIGTERM). */
   | 'ERR_CANCELLED'
   /** `vpn connect --name X` while a tunnel named X is running. */
-  | 'ERR_ALREADY_RUNNING';
+  | 'ERR_ALREADY_RUNNING'
+  /** Proxy mode (--socks5) without its TCP/IP stack (ocproxy) installed. */
+  | 'ERR_PROXY_MISSING';
 
 export class VpnError extends Error {
   readonly code: ErrorCode;

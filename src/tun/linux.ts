@@ -19,6 +19,9 @@ interface Addon {
   write(fd: number, buf: Uint8Array): number;
   writeBatch(fd: number, bufs: Uint8Array[]): number;
   close(fd: number): void;
+  packetPair(): [number, number];
+  sendFd(sock: number, fd: number, data: Uint8Array): void;
+  recvFd(sock: number): { fd: number; data: Buffer } | null;
 }
 
 let addon: Addon | undefined;
@@ -179,6 +182,53 @@ export function openTunFromFd(fd: number, opts: { mtu?: number } = {}): TunDevic
     );
   }
   return wrap(a, r.fd, r.name, mtu);
+}
+
+/**
+ * A TUN device without a kernel device: one end of a `socketpair(AF_UNIX, SOCK_DGRAM)`, which
+ * carries one IP packet per read and write just as a TUN descriptor does. The packets go to
+ * whatever holds `peerFd`: in proxy mode, ocproxy's lwIP stack (handed `peerFd` as openconnect
+ * hands it its --script-tun socket). `device` needs no privilege; both data paths (JavaScript
+ * and the native threads) use its descriptor where they would use the TUN device's.
+ * `peerFd` is close-on-exec and blocking; close it with `closeFd` once it has been handed on.
+ */
+export function openPacketPair(opts: { name?: string; mtu?: number } = {}): {
+  device: TunDevice;
+  peerFd: number;
+} {
+  const mtu = opts.mtu ?? DEFAULT_MTU;
+  checkMtu(mtu);
+  const a = loadAddon();
+  let fds: [number, number];
+  try {
+    fds = a.packetPair();
+  } catch (e) {
+    throw new VpnError('ERR_TUN', `cannot create a socket pair: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  return { device: wrap(a, fds[0], opts.name ?? 'packet-pair', mtu), peerFd: fds[1] };
+}
+
+/** Closes a descriptor the addon gave us (a pair's other end, a received descriptor). */
+export function closeFd(fd: number): void {
+  loadAddon().close(fd);
+}
+
+/**
+ * Sends descriptor `fd` with a short message (1..256 bytes) over the AF_UNIX socket `sock`
+ * (SCM_RIGHTS). @throws Error with an errno code.
+ */
+export function sendFd(sock: number, fd: number, data: Uint8Array): void {
+  loadAddon().sendFd(sock, fd, data);
+}
+
+/**
+ * The next descriptor queued on `sock` with its message, or null when none is (never blocks).
+ * @throws Error (errno EPROTO) for a datagram that is not exactly one descriptor and a short message.
+ */
+export function recvFd(sock: number): { fd: number; data: Buffer } | null {
+  return loadAddon().recvFd(sock);
 }
 
 function wrap(a: Addon, fd: number, name: string, mtu: number): TunDevice {

@@ -8,7 +8,17 @@
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import {
   BIN,
@@ -16,6 +26,7 @@ import {
   GW,
   LAN_HOST,
   ROOT,
+  firstOutput,
   missingTools,
   skipReason,
   sleep,
@@ -25,6 +36,19 @@ import { EXIT } from '../../src/cli/exit-codes.js';
 
 const skip = skipReason();
 const ID = ['--id', 'client@test', '--remote-id', '@gw.test'];
+/** The gateway pushes this DNS server (scripts/testbed/up.sh); the tests put it on the LAN. */
+const DNS = '203.0.113.53';
+const NAME = 'files.vpn.test';
+const PORT = 8080;
+/** Unprivileged `vpn exec` needs these besides the bed's tools. */
+const usernsSkip = missingTools('setpriv', 'unshare', 'nsenter', 'curl');
+
+/** uid and gid of nobody. */
+function nobody(): { uid: number; gid: number } {
+  const id = (f: string): number =>
+    Number(spawnSync('id', [f, 'nobody'], { encoding: 'utf8' }).stdout.trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
 
 /** Namespaces `vpn exec` names vpnx-<pid>: none may be left behind. */
 function leftovers(): string[] {
@@ -36,18 +60,69 @@ function leftovers(): string[] {
   const etc = existsSync('/etc/netns')
     ? readdirSync('/etc/netns').filter((n) => n.startsWith('vpnx-'))
     : [];
-  return [...ns, ...etc.map((n) => `/etc/netns/${n}`)];
+  // Other sessions may run vpn exec at the same time: their live namespaces are not ours.
+  const dead = (n: string): boolean => {
+    try {
+      process.kill(Number(n.slice(n.indexOf('vpnx-') + 5)), 0);
+      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  };
+  return [...ns, ...etc.map((n) => `/etc/netns/${n}`)].filter(dead);
 }
 
 describe('interop: vpn exec runs a command where the tunnel is the only network', { skip }, () => {
   const bed = new Bed('exec');
   let baseline = '';
   let before0: string[] = [];
+  /** What is left now that was not before the tests (a vpn exec may remove stale ones too). */
+  const newLeftovers = (): string[] => leftovers().filter((n) => !before0.includes(n));
 
-  before(() => {
+  let lan: ChildProcess | undefined;
+  let sha = '';
+  /** The host's own resolv.conf, which nothing here may change. */
+  let hostResolv = '';
+
+  before(async () => {
     bed.up();
+    // The LAN: a 1 MB file on a web server, and the DNS server the gateway pushes (NAME).
+    const body = randomBytes(1024 * 1024);
+    sha = createHash('sha256').update(body).digest('hex');
+    writeFileSync(join(bed.dir, 'file'), body);
+    const a = spawnSync('ip', [
+      '-n',
+      bed.ns('lan'),
+      'addr',
+      'add',
+      `${DNS}/25`,
+      'dev',
+      `${bed.prefix.slice(0, 8)}l0`,
+    ]);
+    assert.equal(a.status, 0, String(a.stderr));
+    lan = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        bed.ns('lan'),
+        process.execPath,
+        join(ROOT, 'test/interop/fixtures/lan-services.mjs'),
+        LAN_HOST,
+        String(PORT),
+        DNS,
+        join(bed.dir, 'file'),
+        `${NAME}=${LAN_HOST}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    await firstOutput(lan, 'LAN web and DNS server');
     baseline = bed.snapshot();
     before0 = leftovers();
+    hostResolv = readFileSync('/etc/resolv.conf', 'utf8');
+  });
+  after(() => {
+    lan?.kill('SIGKILL');
   });
   after(() => bed.down());
   afterEach(() => bed.stopAll());
@@ -68,14 +143,14 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     const r = vpnExec(['--psk-file', bed.psk], ['sh', '-c', script]);
     assert.equal(r.code, 7, r.out + r.err);
     assert.equal(bed.snapshot(), baseline, 'client namespace unchanged');
-    assert.deepEqual(leftovers(), before0, 'no namespace left behind');
+    assert.deepEqual(newLeftovers(), [], 'no namespace left behind');
   });
 
   test('`-- false` exits 1; the tunnel ends with the command (no SA left on the gateway)', async () => {
     const r = vpnExec(['--psk-file', bed.psk], ['false']);
     assert.equal(r.code, 1, r.out + r.err);
     assert.equal(bed.snapshot(), baseline);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
     // DELETE was sent: the gateway holds no IKE SA for us (give it a moment to log it).
     for (let i = 0; i < 20 && /ESTABLISHED/.test(bed.gwSas()); i++) await sleep(250);
     assert.doesNotMatch(bed.gwSas(), /ESTABLISHED/);
@@ -88,7 +163,7 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     const r = vpnExec(['--psk-file', bad, '--retry', '0'], ['true']);
     assert.equal(r.code, EXIT.AUTH_FAILED, r.out + r.err);
     assert.equal(bed.snapshot(), baseline);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
   });
 
   test('SIGTERM goes to the command (exit 143) and the namespace is removed', async () => {
@@ -98,7 +173,7 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     proc.kill('SIGTERM');
     assert.equal(await waitExit(proc, 20000), 143, out());
     assert.equal(bed.snapshot(), baseline);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
   });
 
   test('after a kill -9 of vpn exec, the next vpn exec removes the namespace it left', async () => {
@@ -116,7 +191,7 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     const r = vpnExec(['--psk-file', bed.psk], ['true']);
     assert.equal(r.code, 0, r.out + r.err);
     assert.match(r.err, new RegExp(`removed network namespace vpnx-${proc.pid}`));
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
     assert.equal(bed.snapshot(), baseline);
   });
 
@@ -159,7 +234,7 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
     assert.equal(await waitExit(proc, 20000), EXIT.CLOSED_BY_GATEWAY, out());
     assert.match(out(), /got-term/);
     assert.equal(bed.snapshot(), baseline);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
   });
 
   test('the PSK from VPN_PSK never reaches the command: secret variables are removed', () => {
@@ -174,15 +249,23 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
       { encoding: 'utf8', timeout: 60000, env: { ...bed.env(), VPN_PSK: psk } },
     );
     assert.equal(r.status, 7, r.stdout + r.stderr);
-    assert.deepEqual(leftovers(), before0);
+    assert.deepEqual(newLeftovers(), []);
   });
 
-  test('without CAP_SYS_ADMIN: exit 8 and a clear reason, nothing created', (t) => {
-    if (missingTools('setpriv')) return t.skip('setpriv not installed');
-    // Root without CAP_SYS_ADMIN (as in a container): dropped from the bounding set before exec.
+  test('without CAP_SYS_ADMIN and without user namespaces: exit 8 and a clear reason', (t) => {
+    if (missingTools('setpriv', 'unshare')) return t.skip('setpriv or unshare not installed');
+    // Root without CAP_SYS_ADMIN (as in a container), dropped from the bounding set before
+    // exec, in a user namespace whose user.max_user_namespaces is 0: no way to a namespace.
     const r = spawnSync(
-      'setpriv',
+      'unshare',
       [
+        '--user',
+        '--map-root-user',
+        'sh',
+        '-c',
+        'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
+        'sh',
+        'setpriv',
         '--bounding-set=-sys_admin',
         '--inh-caps=-sys_admin',
         process.execPath,
@@ -197,7 +280,213 @@ describe('interop: vpn exec runs a command where the tunnel is the only network'
       { encoding: 'utf8', timeout: 20000, env: bed.env() },
     );
     assert.equal(r.status, EXIT.PRIVILEGE, r.stdout + r.stderr);
-    assert.match(r.stderr, /needs root .*CAP_SYS_ADMIN/);
-    assert.deepEqual(leftovers(), before0);
+    assert.match(
+      r.stderr,
+      /needs root .*CAP_SYS_ADMIN.*or unprivileged user namespaces: user namespaces are disabled here \(user\.max_user_namespaces = 0\)/,
+    );
+    assert.deepEqual(newLeftovers(), []);
+  });
+
+  /** `vpn exec GW … -- sh -c SCRIPT` in the client namespace as nobody, with a home of its own. */
+  /** The command line of `vpn exec GW … -- sh -c SCRIPT` in the client namespace as nobody. */
+  function nobodyArgv(args: string[], script: string): { argv: string[]; run: string } {
+    const { uid, gid } = nobody();
+    const home = join(bed.dir, 'nobody');
+    const run = join(home, 'run');
+    mkdirSync(run, { recursive: true, mode: 0o700 });
+    const psk = join(home, 'psk');
+    writeFileSync(psk, readFileSync(bed.psk));
+    chmodSync(bed.dir, 0o755);
+    chmodSync(home, 0o700);
+    chmodSync(psk, 0o600);
+    for (const p of [home, run, psk]) chownSync(p, uid, gid);
+    const argv = [
+      'netns',
+      'exec',
+      bed.cli,
+      'setpriv',
+      '--reuid',
+      String(uid),
+      '--regid',
+      String(gid),
+      '--clear-groups',
+      'env',
+      '-i',
+      'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+      `HOME=${home}`,
+      `XDG_RUNTIME_DIR=${run}`,
+      'CI=true',
+      process.execPath,
+      BIN,
+      'exec',
+      GW,
+      ...ID,
+      '--timeout',
+      '10',
+      '--psk-file',
+      psk,
+      ...args,
+      '--',
+      'sh',
+      '-c',
+      script,
+    ];
+    // vpn's runtime directory: $XDG_RUNTIME_DIR/ikev2-vpn (src/config/load.ts).
+    return { argv, run: join(run, 'ikev2-vpn') };
+  }
+
+  /** `vpn exec GW … -- sh -c SCRIPT` in the client namespace as nobody, with a home of its own. */
+  function execAsNobody(args: string[], script: string) {
+    const { argv, run } = nobodyArgv(args, script);
+    const r = spawnSync('ip', argv, { encoding: 'utf8', timeout: 60000, cwd: '/' });
+    return { code: r.status, out: r.stdout + r.stderr, run };
+  }
+
+  /** Inside: ping and a checksummed fetch by name (the gateway's DNS), only lo and the TUN. */
+  const INSIDE = [
+    `ping -c1 -W2 ${LAN_HOST} >/dev/null || exit 20`,
+    `test "$(curl -sS --fail -m 10 http://${NAME}:${PORT}/file | sha256sum | cut -d' ' -f1)" = "$SHA" || exit 21`,
+    `grep -q "^nameserver ${DNS}$" /etc/resolv.conf || exit 22`,
+    'test "$(ip -o link show | wc -l)" = 2 || exit 23',
+  ];
+
+  test('as nobody (user namespaces): ping and curl by name through the tunnel; exit status; host unchanged', (t) => {
+    if (usernsSkip) return t.skip(usernsSkip);
+    const script = [`SHA=${sha}`, ...INSIDE, 'exit 7'].join('; ');
+    const r = execAsNobody([], script);
+    assert.equal(r.code, 7, r.out);
+    assert.match(r.out, /running sh in network namespace userns-\d+/);
+    assert.equal(bed.snapshot(), baseline, 'client namespace unchanged');
+    assert.equal(readFileSync('/etc/resolv.conf', 'utf8'), hostResolv, "host's resolv.conf");
+    assert.deepEqual(newLeftovers(), []);
+    assert.deepEqual(
+      readdirSync(r.run).filter((n) => n.startsWith('exec-')),
+      [],
+      'its resolv.conf removed',
+    );
+  });
+
+  test('as nobody: `-- false` exits 1; a wrong PSK exits 4; nothing left behind', (t) => {
+    if (usernsSkip) return t.skip(usernsSkip);
+    assert.equal(execAsNobody([], 'false').code, 1);
+    const wrong = join(bed.dir, 'nobody', 'bad-psk');
+    writeFileSync(wrong, 'not the key\n');
+    chmodSync(wrong, 0o600);
+    chownSync(wrong, nobody().uid, nobody().gid);
+    const r = execAsNobody(['--psk-file', wrong, '--retry', '0'], 'exit 0');
+    assert.equal(r.code, EXIT.AUTH_FAILED, r.out);
+    assert.equal(bed.snapshot(), baseline);
+    assert.deepEqual(newLeftovers(), []);
+    assert.deepEqual(
+      readdirSync(r.run).filter((n) => n.startsWith('exec-')),
+      [],
+    );
+  });
+
+  test('as nobody: SIGTERM reaches the command (143); after a kill -9 the next run cleans up', async (t) => {
+    if (usernsSkip) return t.skip(usernsSkip);
+    const start = async (): Promise<{ proc: ChildProcess; out: () => string; run: string }> => {
+      const { argv, run } = nobodyArgv([], 'echo ready; exec sleep 5');
+      const proc = bed.track(spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' }));
+      let out = '';
+      proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+      for (let i = 0; i < 160 && !/ready/.test(out) && proc.exitCode === null; i++)
+        await sleep(125);
+      return { proc, out: () => out, run };
+    };
+    const a = await start();
+    assert.match(a.out(), /ready/);
+    a.proc.kill('SIGTERM'); // ip netns exec, setpriv and env exec: this is vpn itself
+    assert.equal(await waitExit(a.proc, 20000), 143, a.out());
+    assert.deepEqual(
+      readdirSync(a.run).filter((n) => n.startsWith('exec-')),
+      [],
+    );
+    const b = await start();
+    assert.match(b.out(), /ready/);
+    b.proc.kill('SIGKILL');
+    await waitExit(b.proc, 10000);
+    const left = readdirSync(b.run).filter((n) => n.startsWith('exec-'));
+    assert.deepEqual(left, [`exec-${b.proc.pid}.resolv.conf`], 'what kill -9 left');
+    const r = execAsNobody([], 'exit 0');
+    assert.equal(r.code, 0, r.out);
+    assert.match(
+      r.out,
+      new RegExp(`removed exec-${b.proc.pid}\\.resolv\\.conf left by a vpn exec`),
+    );
+    assert.deepEqual(
+      readdirSync(r.run).filter((n) => n.startsWith('exec-')),
+      [],
+    );
+    assert.equal(bed.snapshot(), baseline);
+  });
+
+  test('root without CAP_SYS_ADMIN (a container): the command runs through a user namespace', (t) => {
+    if (usernsSkip) return t.skip(usernsSkip);
+    const r = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        bed.cli,
+        'setpriv',
+        '--bounding-set=-sys_admin',
+        '--inh-caps=-sys_admin',
+        process.execPath,
+        BIN,
+        'exec',
+        GW,
+        ...ID,
+        '--psk-file',
+        bed.psk,
+        '--',
+        'sh',
+        '-c',
+        [`SHA=${sha}`, ...INSIDE, 'exit 5'].join('; '),
+      ],
+      { encoding: 'utf8', timeout: 60000, env: bed.env() },
+    );
+    assert.equal(r.status, 5, r.stdout + r.stderr);
+    assert.equal(bed.snapshot(), baseline);
+    assert.deepEqual(newLeftovers(), []);
+  });
+
+  test('vpn exec PROFILE: the settings come from the profile (its background/name ignored)', () => {
+    const dir = join(bed.dir, 'profiles');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(
+      join(dir, 'office.conf'),
+      [
+        `gateway = ${GW}`,
+        'id = client@test',
+        'remote-id = @gw.test',
+        `psk-file = ${bed.psk}`,
+        'background = true',
+        'name = office-tunnel',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    const r = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        bed.cli,
+        process.execPath,
+        BIN,
+        'exec',
+        'office',
+        '--',
+        'sh',
+        '-c',
+        [`SHA=${sha}`, ...INSIDE, 'exit 9'].join('; '),
+      ],
+      { encoding: 'utf8', timeout: 60000, env: { ...bed.env(), VPN_PROFILE_DIR: dir } },
+    );
+    assert.equal(r.status, 9, r.stdout + r.stderr);
+    assert.equal(bed.snapshot(), baseline);
+    assert.deepEqual(newLeftovers(), []);
   });
 });
