@@ -15,6 +15,10 @@ import {
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { VpnError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
+import { parseIdentity } from '../ike/identity.js';
+import { parseProposals } from '../ike/sa/proposals.js';
+import { tsFromCidr } from '../ike/sa/traffic-selectors.js';
 
 export type KeyType =
   | { kind: 'string' }
@@ -202,6 +206,47 @@ function typed(t: KeyType, key: string, raw: string, at: (m: string) => VpnError
   }
 }
 
+/** The EAP methods `--eap` accepts (src/cli/credentials.ts). */
+const EAP_METHOD_NAMES = ['mschapv2', 'md5', 'gtc', 'tls'];
+
+/**
+ * What `vpn connect` would refuse later, checked at the value's line: proposals, identities,
+ * networks, EAP methods and the gateway's name. Each returns the fix, or undefined when fine.
+ */
+const CHECKS: Readonly<Record<string, (v: ProfileValue) => string | undefined>> = {
+  gateway: (v) =>
+    /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]{1,253})$/.test(v as string)
+      ? undefined
+      : 'write a host name or an IP address',
+  ike: (v) =>
+    reason(
+      () => parseProposals(v as string, 'ike'),
+      'IKE proposals, e.g. aes256gcm16-prfsha256-x25519',
+    ),
+  esp: (v) => reason(() => parseProposals(v as string, 'esp'), 'ESP proposals, e.g. aes256gcm16'),
+  id: (v) =>
+    reason(() => parseIdentity(v as string), 'an identity: user@example.com, @host, an IP or a DN'),
+  'remote-id': (v) =>
+    reason(() => parseIdentity(v as string), 'an identity such as @gw.example.com'),
+  'remote-net': (v) =>
+    reason(() => (v as string[]).forEach((c) => tsFromCidr(c)), 'networks such as 10.0.0.0/8'),
+  eap: (v) =>
+    (v as string)
+      .split(',')
+      .every((m) => EAP_METHOD_NAMES.includes(m.trim().toLowerCase().replace(/^eap-/, '')))
+      ? undefined
+      : `write EAP methods from ${EAP_METHOD_NAMES.join(', ')}`,
+};
+
+function reason(check: () => unknown, want: string): string | undefined {
+  try {
+    check();
+    return undefined;
+  } catch (e) {
+    return `${(e as Error).message}: write ${want}`;
+  }
+}
+
 /**
  * Parses a profile's text (pure). `path` is for messages and for resolving relative paths.
  * Each error is one line naming the file, the line and what to do.
@@ -245,6 +290,9 @@ export function parseProfile(name: string, path: string, text: string): Profile 
         `unknown key '${q(key)}' at ${path}:${n}; did you mean '${nearestKey(key)}'?`,
       );
     const v = typed(t, key, raw, at);
+    const fix = CHECKS[key]?.(v);
+    if (fix !== undefined)
+      throw at(`${key} = '${q(raw)}' is invalid; ${printable(fix.slice(0, 200))}`);
     if (t.kind === 'list') {
       values[key] = [...((values[key] as string[] | undefined) ?? []), ...(v as string[])];
       lines[key] ??= n;

@@ -61,6 +61,12 @@ const BAD: [string, string, number, RegExp][] = [
     /^vpn: psk in a file others can read \(mode 0644\) at .*\/bad\.conf:2; run: chmod 600 .*\/bad\.conf, or name a file holding it with psk-file = PATH\n$/,
   ],
   [
+    'a proposal vpn connect would refuse',
+    'gateway = 192.0.2.1\nike = aes256gcm16-prfsha999\n',
+    0o600,
+    /^vpn: ike = 'aes256gcm16-prfsha999' is invalid at .*\/bad\.conf:2; unknown algorithm "prfsha999" .*: write IKE proposals, e\.g\. aes256gcm16-prfsha256-x25519\n$/,
+  ],
+  [
     'missing referenced file',
     'gateway = 192.0.2.1\nid = client@test\npsk-file = psk.txt\n',
     0o600,
