@@ -28,6 +28,7 @@ import { printable, printableJson } from '../core/printable.js';
 import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
 import { registerExec } from './exec-command.js';
+import { registerImport } from './import-command.js';
 import { addProfileCommands, resolveConnect, tunnelNameFor } from './profile-commands.js';
 import type { ProfileSecrets } from './profile-commands.js';
 import type { UiMode } from './ui.js';
@@ -681,6 +682,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerExec(program, connect, setExit, (g, f, s, u) =>
     tunnelOptions(g, f as ConnectFlags, s, u),
   );
+  registerImport(program, setExit);
 
   program
     .command('status')
