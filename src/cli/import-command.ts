@@ -11,8 +11,8 @@ import { X509Certificate } from 'node:crypto';
 import {
   closeSync,
   constants,
-  existsSync,
   fstatSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -216,19 +216,28 @@ function writeProfile(
   const conf = join(dir, `${name}.conf`);
   const files = imp.files.map((f) => ({ ...f, path: join(dir, `${name}${f.suffix}`) }));
   const all = [conf, ...files.map((f) => f.path)];
-  const taken = all.filter((p) => existsSync(p));
+  // lstat: a dangling symbolic link counts as taken too.
+  const taken = all.filter((p) => lstatSync(p, { throwIfNoEntry: false }) !== undefined);
   if (taken.length > 0 && !force)
     throw new VpnError(
       'ERR_CONFIG',
       `${taken.join(', ')} already exist${taken.length === 1 ? 's' : ''}; pass --force to replace, or --name OTHER`,
     );
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new VpnError('ERR_CONFIG', `cannot create ${dir}: ${(e as Error).message}`);
+  }
   const written: string[] = [];
   try {
     const put = (p: string, data: Uint8Array | string): void => {
       if (force) rmSync(p, { force: true });
       // 'wx' (O_CREAT | O_EXCL): no symbolic link or file planted since is followed.
-      writeFileSync(p, data, { mode: 0o600, flag: 'wx' });
+      try {
+        writeFileSync(p, data, { mode: 0o600, flag: 'wx' });
+      } catch (e) {
+        throw new VpnError('ERR_CONFIG', `cannot write ${p}: ${(e as Error).message}`);
+      }
       written.push(p);
     };
     for (const f of files) put(f.path, f.data);

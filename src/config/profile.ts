@@ -165,6 +165,9 @@ function typed(t: KeyType, key: string, raw: string, at: (m: string) => VpnError
     case 'path':
     case 'secret':
       if (raw === '') throw at(`${key} is empty; give a value or delete the line`);
+      // Names, identities and proposals never hold control characters (a quoted value could).
+      if (t.kind === 'string' && /[\u0000-\u001f\u007f]/.test(raw))
+        throw bad('it without control characters');
       return raw;
     case 'bool':
       if (/^(true|yes|on|1)$/i.test(raw)) return true;

@@ -133,6 +133,10 @@ test('values vpn connect would refuse later are refused at their line: proposals
       'gateway = vpn example',
       /^gateway = 'vpn example' is invalid at .*:2; write a host name or an IP/,
     ],
+    [
+      'remote-id = "gw\\nremote-id = @x"',
+      /^remote-id = 'gw\\nremote-id = @x' is invalid at .*:2; write it without control characters$/,
+    ],
   ];
   for (const [line, re] of cases) {
     const text = `${line.startsWith('gateway') ? '' : 'gateway = gw\n'}${line}\n`;
