@@ -75,6 +75,11 @@ export function parseMobileconfigXml(xml: string): Record<string, PlistValue> {
   if (/<!ENTITY/i.test(xml))
     throw new VpnError('ERR_CONFIG', 'not a .mobileconfig: the XML declares entities');
   let v: PlistValue;
+  // xmldom (under plist) reports errors on console.error, quoting the input: keep them off the
+  // terminal (the fatal one is thrown, and printed escaped by the caller).
+  /* eslint-disable no-console -- silencing, not printing */
+  const { error, warn } = console;
+  console.error = console.warn = (): void => undefined;
   try {
     v = parsePlist(xml);
   } catch (e) {
@@ -82,7 +87,11 @@ export function parseMobileconfigXml(xml: string): Record<string, PlistValue> {
       'ERR_CONFIG',
       `not a .mobileconfig: the plist does not parse (${(e as Error).message.split('\n')[0]?.slice(0, 120)})`,
     );
+  } finally {
+    console.error = error;
+    console.warn = warn;
   }
+  /* eslint-enable no-console */
   if (!isDict(v))
     throw new VpnError('ERR_CONFIG', 'not a .mobileconfig: the plist is not a dictionary');
   return v;
@@ -356,9 +365,11 @@ export function fromMobileconfig(root: Record<string, PlistValue>): Imported {
       doc.rest(() => 'a key of the certificate payload vpn does not use');
       continue;
     }
-    doc.rest(
-      () => `payload type ${(typeof t === 'string' ? t : '(none)').slice(0, 60)} is not imported`,
-    );
+    // A payload of another kind (Wi-Fi, mail, ...): listed as a whole.
+    unmapped.push({
+      path: doc.prefix.slice(0, -1),
+      reason: `payload type ${(typeof t === 'string' ? t : '(none)').slice(0, 60)} is not imported`,
+    });
   }
   if (pems.length > 0)
     files.push({ key: 'ca', suffix: '-ca.pem', data: new TextEncoder().encode(pems.join('')) });
