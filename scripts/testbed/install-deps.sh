@@ -6,6 +6,8 @@ set -euo pipefail
 PKGS=(strongswan-swanctl strongswan-charon charon-cmd libcharon-extra-plugins libcharon-extauth-plugins
   libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iptables nftables tcpdump iperf3 iputils-ping procps util-linux conntrack libssl-dev
   make g++ python3 clang-format)
+# vpn import: openssl cms -verify checks signed .mobileconfig files (and makes the fixtures).
+PKGS+=(openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -116,6 +116,8 @@ export interface ProfileFile {
 export interface ProfileIo {
   read(path: string): ProfileFile;
   exists(path: string): boolean;
+  /** Mode and owner of a file it names (following links, as it is opened), for the secret rule. */
+  stat?(path: string): { mode: number; uid: number; gid: number } | undefined;
   /** Our uid (a secret-holding profile must be ours or root's). */
   uid: number;
 }
@@ -317,14 +319,28 @@ export function parseProfile(name: string, path: string, text: string): Profile 
   return { name, path, values, lines };
 }
 
+/** Keys naming files that hold a secret (read with readPrivateFile, src/config/credentials.ts). */
+const PRIVATE_FILE_KEYS = [
+  'psk-file',
+  'key',
+  'key-passphrase-file',
+  'p12',
+  'p12-password-file',
+  'eap-password-file',
+];
+
+/** readPrivateFile's rule: no permission for group and others, or root:root without others. */
+function privateMode(f: { mode: number; uid: number; gid: number }): boolean {
+  const mode = f.mode & 0o777;
+  return (mode & 0o077) === 0 || (f.uid === 0 && f.gid === 0 && (mode & 0o007) === 0);
+}
+
 /** The modes a secret-holding file may have: readPrivateFile's rule. */
 function checkSecretFileMode(p: Profile, f: ProfileFile): void {
   const secret = Object.keys(SECRET_KEYS).find((k) => k in p.values);
   if (secret === undefined) return;
-  const mode = f.mode & 0o777;
-  const modeOk = (mode & 0o077) === 0 || (f.uid === 0 && f.gid === 0 && (mode & 0o007) === 0);
-  const m = mode.toString(8).padStart(4, '0');
-  if (!modeOk)
+  const m = (f.mode & 0o777).toString(8).padStart(4, '0');
+  if (!privateMode(f))
     throw err(
       p.path,
       p.lines[secret],
@@ -370,6 +386,16 @@ export function loadProfile(name: string, path: string, io: ProfileIo): Profile 
         p.lines[key],
         `${key} names ${q(file)}, which does not exist; create it or fix the path`,
       );
+    // Files holding a secret follow readPrivateFile's rule, checked here to name the line.
+    const st = PRIVATE_FILE_KEYS.includes(key) ? io.stat?.(file) : undefined;
+    if (st && !privateMode(st)) {
+      const m = (st.mode & 0o777).toString(8).padStart(4, '0');
+      throw err(
+        path,
+        p.lines[key],
+        `${key} names ${q(file)}, which others can read (mode ${m}); run: chmod 600 ${q(file)}`,
+      );
+    }
   }
   return p;
 }
@@ -416,6 +442,14 @@ export const fsIo: ProfileIo & {
       return true;
     } catch {
       return false;
+    }
+  },
+  stat(path: string): { mode: number; uid: number; gid: number } | undefined {
+    try {
+      const st = statSync(path);
+      return st.isFile() ? { mode: st.mode, uid: st.uid, gid: st.gid } : undefined;
+    } catch {
+      return undefined;
     }
   },
   list(dir: string): string[] {

@@ -106,6 +106,23 @@ for (const [what, text, mode, re] of BAD) {
     }));
 }
 
+test('a secret file the profile names that others can read: one line naming file, line and fix; exit 2; host untouched', () =>
+  withProfiles(
+    {
+      'w.conf': ['gateway = 192.0.2.1\nid = client@test\npsk-file = w.psk\n', 0o644],
+      'w.psk': ['hunter2\n', 0o644],
+    },
+    (dir) => {
+      const r = vpn(dir, ['up', 'w']);
+      assert.equal(r.code, EXIT.USAGE, r.stderr);
+      assert.match(
+        r.stderr,
+        /^vpn: psk-file names .*\/w\.psk, which others can read \(mode 0644\) at .*\/w\.conf:3; run: chmod 600 .*\/w\.psk\n$/,
+      );
+      assert.equal(r.ranHost, false, 'no runtime directory created');
+    },
+  ));
+
 test('vpn profiles lists name, gateway and auth kind; vpn show prints effective settings, secrets elided', () =>
   withProfiles(
     {

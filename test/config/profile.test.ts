@@ -205,6 +205,24 @@ test('files a profile names must exist', () => {
   assert.ok(loadProfile('w', P, io(text, 0o644, ['/etc/ikev2-vpn/psk'])));
 });
 
+test('files holding a secret must not be readable by others (named at their line)', () => {
+  const text = 'gateway = gw\nid = me\np12 = me.p12\n';
+  const withMode = (mode: number, uid = 1000, gid = 1000): ProfileIo => ({
+    ...io(text, 0o644, ['/etc/ikev2-vpn/me.p12']),
+    stat: () => ({ mode: 0o100000 | mode, uid, gid }),
+  });
+  assert.throws(() => loadProfile('w', P, withMode(0o644)), {
+    message:
+      'p12 names /etc/ikev2-vpn/me.p12, which others can read (mode 0644) at /etc/ikev2-vpn/work.conf:3; run: chmod 600 /etc/ikev2-vpn/me.p12',
+  });
+  assert.throws(() => loadProfile('w', P, withMode(0o640)), /mode 0640/);
+  assert.ok(loadProfile('w', P, withMode(0o600)));
+  assert.ok(loadProfile('w', P, withMode(0o640, 0, 0)), 'root:root 640, as for --psk-file');
+  // A CA certificate is public.
+  const ca = { ...io('gateway = gw\nca = ca.pem\n', 0o644, ['/etc/ikev2-vpn/ca.pem']) };
+  assert.ok(loadProfile('w', P, { ...ca, stat: () => ({ mode: 0o100644, uid: 0, gid: 0 }) }));
+});
+
 test('profile folders and names', () => {
   assert.deepEqual(profileDirs({ VPN_PROFILE_DIR: '/t' }, 0, '/root'), ['/t']);
   assert.deepEqual(profileDirs({}, 0, '/root'), ['/etc/ikev2-vpn']);
