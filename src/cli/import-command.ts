@@ -310,7 +310,7 @@ export function registerImport(program: Command, setExit: (code: number) => void
           for (const f of out.files)
             w(`  ${f.path} (${f.key === 'ca' ? 'CA certificate' : 'PKCS#12 certificate and key'})`);
           if (imported.unmapped.length > 0) {
-            w('Not mapped (vpn has no equivalent; also listed in the profile):');
+            w('Not imported (also listed in the profile):');
             for (const u of imported.unmapped) w(`  ${u.path}: ${u.reason}`);
           }
           for (const n of imported.notes) w(`Note: ${n}`);

@@ -271,7 +271,7 @@ export function fromMobileconfig(root: Record<string, PlistValue>): Imported {
   }
 
   // RFC 7296 §3.3: proposals from the SA parameter dictionaries.
-  if (d.has('IKEv2.IKESecurityAssociationParameters')) {
+  if (isDict(d.lookup('IKEv2.IKESecurityAssociationParameters'))) {
     const ike = proposal(d, 'IKEv2.IKESecurityAssociationParameters', 'ike', unmapped, true);
     if (ike !== undefined) s.put('ike', ike, at('IKESecurityAssociationParameters'));
     const life = d.int('IKEv2.IKESecurityAssociationParameters.LifeTimeInMinutes');
@@ -279,7 +279,7 @@ export function fromMobileconfig(root: Record<string, PlistValue>): Imported {
       s.put('ike-rekey', life * 60, at('IKESecurityAssociationParameters.LifeTimeInMinutes'));
   }
   const pfs = d.bool('IKEv2.EnablePFS') === true;
-  if (d.has('IKEv2.ChildSecurityAssociationParameters')) {
+  if (isDict(d.lookup('IKEv2.ChildSecurityAssociationParameters'))) {
     const esp = proposal(d, 'IKEv2.ChildSecurityAssociationParameters', 'esp', unmapped, pfs);
     if (esp !== undefined) s.put('esp', esp, at('ChildSecurityAssociationParameters'));
     const life = d.int('IKEv2.ChildSecurityAssociationParameters.LifeTimeInMinutes');

@@ -432,7 +432,7 @@ export function renderProfile(
   for (const { key, value } of imp.settings) lines.push(`${key} = ${renderValue(value)}`);
   for (const [key, file] of Object.entries(fileNames)) lines.push(`${key} = ${renderValue(file)}`);
   if (imp.unmapped.length > 0) {
-    lines.push(c('Not mapped (vpn has no equivalent):'));
+    lines.push(c('Not imported:'));
     for (const u of imp.unmapped) lines.push(c(`  ${u.path}: ${u.reason}`));
   }
   return lines.join('\n') + '\n';

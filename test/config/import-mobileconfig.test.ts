@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { isVpnError } from '../../src/core/errors.js';
 import { build } from 'plist';
 import type { PlistValue } from 'plist';
 import { fromMobileconfig, parseMobileconfigXml } from '../../src/config/import-mobileconfig.js';
@@ -264,4 +266,76 @@ test('malformed or unusable profiles are refused with the reason', () => {
         return true;
       },
     );
+});
+
+test('any plist shape under the known keys maps or is refused with a VpnError, never a crash', () => {
+  const leaf = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.integer({ min: -5, max: 100000 }),
+    fc.boolean(),
+    fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)),
+    fc.constantFrom('Certificate', 'SharedSecret', 'None', 'AES-256-GCM', 'High', P12_UUID),
+  );
+  const value: fc.Arbitrary<PlistValue> = fc.oneof(
+    leaf,
+    fc.array(leaf, { maxLength: 3 }),
+    fc.dictionary(fc.constantFrom('EncryptionAlgorithm', 'DiffieHellmanGroup', 'x'), leaf),
+  );
+  const ikev2 = fc.record(
+    {
+      RemoteAddress: fc.oneof(value, fc.constant('gw')),
+      AuthenticationMethod: value,
+      ExtendedAuthEnabled: value,
+      SharedSecret: value,
+      AuthName: value,
+      PayloadCertificateUUID: value,
+      IKESecurityAssociationParameters: value,
+      ChildSecurityAssociationParameters: value,
+      EnablePFS: value,
+      DeadPeerDetectionRate: value,
+      MTU: value,
+      IncludeAllNetworks: value,
+    },
+    { requiredKeys: [] },
+  );
+  const extra = fc.array(
+    fc.oneof(
+      value,
+      fc.constant(p12Payload()),
+      fc.constant(rootPayload),
+      fc.record({ PayloadType: value, PayloadUUID: value, PayloadContent: value }),
+    ),
+    { maxLength: 2 },
+  );
+  fc.assert(
+    fc.property(ikev2, extra, (ike, more) => {
+      try {
+        const imp = map(config(ike, more));
+        parseProfile('x', '/p/x.conf', renderProfile(imp, 'in', {}, 'not signed'));
+      } catch (e) {
+        if (!isVpnError(e)) throw e;
+      }
+    }),
+    { numRuns: 1000, seed: 14 },
+  );
+});
+
+test('SA parameters that are not a dictionary are listed, not replaced by defaults', () => {
+  const imp = map(
+    config({
+      AuthenticationMethod: 'SharedSecret',
+      SharedSecret: 'k',
+      IKESecurityAssociationParameters: 'AES-256-GCM',
+      ChildSecurityAssociationParameters: [1],
+    }),
+  );
+  assert.equal(settings(imp)['ike'], undefined);
+  assert.equal(settings(imp)['esp'], undefined);
+  assert.deepEqual(
+    imp.unmapped.map((u) => u.path),
+    [
+      'PayloadContent[0].IKEv2.IKESecurityAssociationParameters',
+      'PayloadContent[0].IKEv2.ChildSecurityAssociationParameters',
+    ],
+  );
 });

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { isVpnError } from '../../src/core/errors.js';
 import { fromSswan, profileNameFrom, renderProfile } from '../../src/config/import.js';
 import { parseProfile } from '../../src/config/profile.js';
 
@@ -221,4 +223,50 @@ test('profile names from file names', () => {
   assert.equal(profileNameFrom('My VPN (work).mobileconfig'), 'My-VPN-work');
   assert.equal(profileNameFrom('...'), 'imported');
   assert.equal(profileNameFrom('x'.repeat(50)).length, 32);
+});
+
+test('any JSON shape under the known keys maps or is refused with a VpnError, never a crash', () => {
+  const value = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.constantFrom('ikev2-eap', 'ikev2-cert', 'ikev2-eap-tls', '10.0.0.0/8 ::/0', 'AAAA', ''),
+  );
+  const sections = fc.record(
+    {
+      type: fc.oneof(
+        value,
+        fc.constantFrom('ikev2-eap', 'ikev2-cert', 'ikev2-cert-eap', 'ikev2-eap-tls'),
+      ),
+      remote: fc.oneof(
+        value,
+        fc.record(
+          { addr: fc.oneof(value, fc.constant('gw')), port: value, id: value, cert: value },
+          { requiredKeys: [] },
+        ),
+      ),
+      local: fc.oneof(
+        value,
+        fc.record({ id: value, eap_id: value, p12: value, 'rsa-pss': value }, { requiredKeys: [] }),
+      ),
+      'split-tunneling': fc.oneof(
+        value,
+        fc.record({ subnets: value, excluded: value, 'block-ipv4': value }, { requiredKeys: [] }),
+      ),
+      'ike-proposal': value,
+      mtu: value,
+      'nat-keepalive': value,
+    },
+    { requiredKeys: [] },
+  );
+  fc.assert(
+    fc.property(sections, (doc) => {
+      try {
+        const imp = fromSswan(JSON.stringify(doc));
+        // Whatever was kept reads back through the profile parser.
+        parseProfile('x', '/p/x.conf', renderProfile(imp, 'in', {}, 'not signed'));
+      } catch (e) {
+        if (!isVpnError(e)) throw e;
+      }
+    }),
+    { numRuns: 2000, seed: 14 },
+  );
 });
