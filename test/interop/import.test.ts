@@ -81,13 +81,13 @@ describe('interop: profiles written by vpn import connect to strongSwan', { skip
     const show = bed.vpn(['show', name, '--json']);
     assert.equal(show.code, 0, show.err);
     const shown = JSON.parse(show.out) as Shown;
-    const saved = { ...process.env };
+    // bed.env() passes our environment on: the secrets for this connect only.
     Object.assign(process.env, env);
     let r: Awaited<ReturnType<Bed['connect']>>;
     try {
       r = await bed.connect(['--profile', name]);
     } finally {
-      process.env = saved;
+      for (const k of Object.keys(env)) Reflect.deleteProperty(process.env, k);
     }
     // bed.connect runs `vpn connect GW --profile NAME`: the same gateway the profile names.
     assert.equal(shown.settings['gateway'], GW);
@@ -144,6 +144,15 @@ describe('interop: profiles written by vpn import connect to strongSwan', { skip
       assert.equal(statSync(join(profiles, f)).mode & 0o777, 0o600, f);
     const st = await upAndCompare('sswan-eap', { VPN_EAP_PASSWORD: "carol's EAP password" });
     assert.match(st.summary.ike.localId, /carol/);
+  });
+
+  test('.sswan ikev2-cert (PKCS#12 embedded, its password from the environment): up, ping + TCP', async () => {
+    const rep = vpnImport([join(fx, 'rsa.sswan'), '--name', 'sswan-cert']);
+    assert.deepEqual(rep['unmapped'], []);
+    assert.equal(statSync(join(profiles, 'sswan-cert.p12')).mode & 0o777, 0o600);
+    // The password scripts/make-import-fixtures.sh gave the PKCS#12 (a .sswan never holds it).
+    const st = await upAndCompare('sswan-cert', { VPN_P12_PASSWORD: 'import p12 pass' });
+    assert.match(st.summary.ike.localId, /client-rsa@test/);
   });
 
   test('.mobileconfig with a certificate (PKCS#12 payload + root payload): up, ping + TCP, show = status', async () => {
