@@ -18,6 +18,7 @@ import {
   openSync,
   readFileSync,
   rmSync,
+  statSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -135,6 +136,8 @@ export function verifySignedProfile(
           text: `signed by ${signer}; signature valid, but the signer was NOT verified against a trusted CA (pass --trust-ca FILE)`,
         },
       };
+    if (statSync(trustCa, { throwIfNoEntry: false })?.isFile() !== true)
+      throw new VpnError('ERR_CONFIG', `--trust-ca ${trustCa}: no such file`);
     const c = openssl(
       ['cms', '-verify', '-inform', 'DER', '-binary', '-purpose', 'any', '-CAfile', trustCa],
       data,

@@ -256,6 +256,17 @@ test(
         /^vpn: the profile is signed by O=Example, CN=signer, which does not chain to --trust-ca/,
       );
 
+      const none = vpn(profiles, [
+        'import',
+        signed,
+        '--name',
+        'c',
+        '--trust-ca',
+        join(dir, 'nope'),
+      ]);
+      assert.equal(none.code, EXIT.USAGE, none.err);
+      assert.match(none.err, /^vpn: --trust-ca .*nope: no such file\n$/);
+
       // One byte of the signed content changed.
       const bytes = readFileSync(signed);
       const i = bytes.indexOf(Buffer.from('signed psk'));
