@@ -10,6 +10,8 @@ PKGS=(strongswan-swanctl strongswan-charon charon-cmd libcharon-extra-plugins li
 PKGS+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu)
 # proxy mode (vpn connect --socks5: ocproxy's lwIP stack) and its interop test (curl)
 PKGS+=(ocproxy curl)
+# vpn import: openssl cms -verify checks signed .mobileconfig files (and makes the fixtures).
+PKGS+=(openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -29,6 +29,7 @@ import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
 import { registerExec } from './exec-command.js';
 import { registerDoctor } from './doctor-command.js';
+import { registerImport } from './import-command.js';
 import { addProfileCommands, resolveConnect, tunnelNameFor } from './profile-commands.js';
 import { attachProxy, checkProxyFlags, proxyOptions, proxyStack } from './proxy-mode.js';
 import type { ProfileSecrets } from './profile-commands.js';
@@ -730,6 +731,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerExec(program, connect, setExit, (g, f, s, u) =>
     tunnelOptions(g, f as ConnectFlags, s, u),
   );
+  registerImport(program, setExit);
 
   program
     .command('status')

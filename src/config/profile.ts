@@ -15,6 +15,10 @@ import {
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { VpnError } from '../core/errors.js';
+import { printable } from '../core/printable.js';
+import { parseIdentity } from '../ike/identity.js';
+import { parseProposals } from '../ike/sa/proposals.js';
+import { tsFromCidr } from '../ike/sa/traffic-selectors.js';
 
 export type KeyType =
   | { kind: 'string' }
@@ -114,6 +118,8 @@ export interface ProfileFile {
 export interface ProfileIo {
   read(path: string): ProfileFile;
   exists(path: string): boolean;
+  /** Mode and owner of a file it names (following links, as it is opened), for the secret rule. */
+  stat?(path: string): { mode: number; uid: number; gid: number } | undefined;
   /** Our uid (a secret-holding profile must be ours or root's). */
   uid: number;
 }
@@ -163,6 +169,9 @@ function typed(t: KeyType, key: string, raw: string, at: (m: string) => VpnError
     case 'path':
     case 'secret':
       if (raw === '') throw at(`${key} is empty; give a value or delete the line`);
+      // Names, identities and proposals never hold control characters (a quoted value could).
+      if (t.kind === 'string' && /[\u0000-\u001f\u007f]/.test(raw))
+        throw bad('it without control characters');
       return raw;
     case 'bool':
       if (/^(true|yes|on|1)$/i.test(raw)) return true;
@@ -201,6 +210,47 @@ function typed(t: KeyType, key: string, raw: string, at: (m: string) => VpnError
       if (!/^[A-Za-z0-9_.-]{1,32}$/.test(raw))
         throw bad('a tunnel name: up to 32 letters, digits, _ . -');
       return raw;
+  }
+}
+
+/** The EAP methods `--eap` accepts (src/cli/credentials.ts). */
+const EAP_METHOD_NAMES = ['mschapv2', 'md5', 'gtc', 'tls'];
+
+/**
+ * What `vpn connect` would refuse later, checked at the value's line: proposals, identities,
+ * networks, EAP methods and the gateway's name. Each returns the fix, or undefined when fine.
+ */
+const CHECKS: Readonly<Record<string, (v: ProfileValue) => string | undefined>> = {
+  gateway: (v) =>
+    /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]{1,253})$/.test(v as string)
+      ? undefined
+      : 'write a host name or an IP address',
+  ike: (v) =>
+    reason(
+      () => parseProposals(v as string, 'ike'),
+      'IKE proposals, e.g. aes256gcm16-prfsha256-x25519',
+    ),
+  esp: (v) => reason(() => parseProposals(v as string, 'esp'), 'ESP proposals, e.g. aes256gcm16'),
+  id: (v) =>
+    reason(() => parseIdentity(v as string), 'an identity: user@example.com, @host, an IP or a DN'),
+  'remote-id': (v) =>
+    reason(() => parseIdentity(v as string), 'an identity such as @gw.example.com'),
+  'remote-net': (v) =>
+    reason(() => (v as string[]).forEach((c) => tsFromCidr(c)), 'networks such as 10.0.0.0/8'),
+  eap: (v) =>
+    (v as string)
+      .split(',')
+      .every((m) => EAP_METHOD_NAMES.includes(m.trim().toLowerCase().replace(/^eap-/, '')))
+      ? undefined
+      : `write EAP methods from ${EAP_METHOD_NAMES.join(', ')}`,
+};
+
+function reason(check: () => unknown, want: string): string | undefined {
+  try {
+    check();
+    return undefined;
+  } catch (e) {
+    return `${(e as Error).message}: write ${want}`;
   }
 }
 
@@ -247,6 +297,9 @@ export function parseProfile(name: string, path: string, text: string): Profile 
         `unknown key '${q(key)}' at ${path}:${n}; did you mean '${nearestKey(key)}'?`,
       );
     const v = typed(t, key, raw, at);
+    const fix = CHECKS[key]?.(v);
+    if (fix !== undefined)
+      throw at(`${key} = '${q(raw)}' is invalid; ${printable(fix.slice(0, 200))}`);
     if (t.kind === 'list') {
       values[key] = [...((values[key] as string[] | undefined) ?? []), ...(v as string[])];
       lines[key] ??= n;
@@ -268,14 +321,28 @@ export function parseProfile(name: string, path: string, text: string): Profile 
   return { name, path, values, lines };
 }
 
+/** Keys naming files that hold a secret (read with readPrivateFile, src/config/credentials.ts). */
+const PRIVATE_FILE_KEYS = [
+  'psk-file',
+  'key',
+  'key-passphrase-file',
+  'p12',
+  'p12-password-file',
+  'eap-password-file',
+];
+
+/** readPrivateFile's rule: no permission for group and others, or root:root without others. */
+function privateMode(f: { mode: number; uid: number; gid: number }): boolean {
+  const mode = f.mode & 0o777;
+  return (mode & 0o077) === 0 || (f.uid === 0 && f.gid === 0 && (mode & 0o007) === 0);
+}
+
 /** The modes a secret-holding file may have: readPrivateFile's rule. */
 function checkSecretFileMode(p: Profile, f: ProfileFile): void {
   const secret = Object.keys(SECRET_KEYS).find((k) => k in p.values);
   if (secret === undefined) return;
-  const mode = f.mode & 0o777;
-  const modeOk = (mode & 0o077) === 0 || (f.uid === 0 && f.gid === 0 && (mode & 0o007) === 0);
-  const m = mode.toString(8).padStart(4, '0');
-  if (!modeOk)
+  const m = (f.mode & 0o777).toString(8).padStart(4, '0');
+  if (!privateMode(f))
     throw err(
       p.path,
       p.lines[secret],
@@ -321,6 +388,16 @@ export function loadProfile(name: string, path: string, io: ProfileIo): Profile 
         p.lines[key],
         `${key} names ${q(file)}, which does not exist; create it or fix the path`,
       );
+    // Files holding a secret follow readPrivateFile's rule, checked here to name the line.
+    const st = PRIVATE_FILE_KEYS.includes(key) ? io.stat?.(file) : undefined;
+    if (st && !privateMode(st)) {
+      const m = (st.mode & 0o777).toString(8).padStart(4, '0');
+      throw err(
+        path,
+        p.lines[key],
+        `${key} names ${q(file)}, which others can read (mode ${m}); run: chmod 600 ${q(file)}`,
+      );
+    }
   }
   return p;
 }
@@ -367,6 +444,14 @@ export const fsIo: ProfileIo & {
       return true;
     } catch {
       return false;
+    }
+  },
+  stat(path: string): { mode: number; uid: number; gid: number } | undefined {
+    try {
+      const st = statSync(path);
+      return st.isFile() ? { mode: st.mode, uid: st.uid, gid: st.gid } : undefined;
+    } catch {
+      return undefined;
     }
   },
   list(dir: string): string[] {

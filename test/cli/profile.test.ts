@@ -61,6 +61,12 @@ const BAD: [string, string, number, RegExp][] = [
     /^vpn: psk in a file others can read \(mode 0644\) at .*\/bad\.conf:2; run: chmod 600 .*\/bad\.conf, or name a file holding it with psk-file = PATH\n$/,
   ],
   [
+    'a proposal vpn connect would refuse',
+    'gateway = 192.0.2.1\nike = aes256gcm16-prfsha999\n',
+    0o600,
+    /^vpn: ike = 'aes256gcm16-prfsha999' is invalid at .*\/bad\.conf:2; unknown algorithm "prfsha999" .*: write IKE proposals, e\.g\. aes256gcm16-prfsha256-x25519\n$/,
+  ],
+  [
     'missing referenced file',
     'gateway = 192.0.2.1\nid = client@test\npsk-file = psk.txt\n',
     0o600,
@@ -99,6 +105,23 @@ for (const [what, text, mode, re] of BAD) {
       assert.equal((JSON.parse(l.stdout.trim()) as { name: string }).name, 'bad');
     }));
 }
+
+test('a secret file the profile names that others can read: one line naming file, line and fix; exit 2; host untouched', () =>
+  withProfiles(
+    {
+      'w.conf': ['gateway = 192.0.2.1\nid = client@test\npsk-file = w.psk\n', 0o644],
+      'w.psk': ['hunter2\n', 0o644],
+    },
+    (dir) => {
+      const r = vpn(dir, ['up', 'w']);
+      assert.equal(r.code, EXIT.USAGE, r.stderr);
+      assert.match(
+        r.stderr,
+        /^vpn: psk-file names .*\/w\.psk, which others can read \(mode 0644\) at .*\/w\.conf:3; run: chmod 600 .*\/w\.psk\n$/,
+      );
+      assert.equal(r.ranHost, false, 'no runtime directory created');
+    },
+  ));
 
 test('vpn profiles lists name, gateway and auth kind; vpn show prints effective settings, secrets elided', () =>
   withProfiles(

@@ -109,6 +109,55 @@ test('wrong types, ranges, duplicates and stray lines are one-line errors with a
   }
 });
 
+test('values vpn connect would refuse later are refused at their line: proposals, ids, networks, EAP, gateway', () => {
+  const cases: [string, RegExp][] = [
+    [
+      'ike = aes999',
+      /^ike = 'aes999' is invalid at \/etc\/ikev2-vpn\/work\.conf:2; unknown algorithm "aes999" .*: write IKE proposals/,
+    ],
+    [
+      'esp = aes256gcm16-sha256',
+      /^esp = 'aes256gcm16-sha256' is invalid at .*:2; .*AEAD ciphers take no integrity algorithm/,
+    ],
+    [
+      'remote-net = 10.0.0.0/8, 10.1.0.0/33',
+      /^remote-net = .* is invalid at .*:2; bad prefix length/,
+    ],
+    ['remote-id = @#zz', /^remote-id = '@#zz' is invalid at .*:2; .*bad key ID hex/],
+    ['id = 300.1.1.1', /^id = '300\.1\.1\.1' is invalid at .*:2; .*not a valid IP address/],
+    [
+      'eap = mschapv3',
+      /^eap = 'mschapv3' is invalid at .*:2; write EAP methods from mschapv2, md5, gtc, tls$/,
+    ],
+    [
+      'gateway = vpn example',
+      /^gateway = 'vpn example' is invalid at .*:2; write a host name or an IP/,
+    ],
+    [
+      'remote-id = "gw\\nremote-id = @x"',
+      /^remote-id = 'gw\\nremote-id = @x' is invalid at .*:2; write it without control characters$/,
+    ],
+  ];
+  for (const [line, re] of cases) {
+    const text = `${line.startsWith('gateway') ? '' : 'gateway = gw\n'}${line}\n`;
+    const doc = line.startsWith('gateway') ? `# x\n${text}` : text;
+    assert.throws(
+      () => parseProfile('work', P, doc),
+      (e: Error) => {
+        assert.match(e.message, re, line);
+        assert.ok(!e.message.includes('\n'), 'one line');
+        return true;
+      },
+    );
+  }
+  const ok = parseProfile(
+    'work',
+    P,
+    'gateway = [2001:db8::1]\nike = aes128gcm16-prfsha256-ecp256\nesp = aes256-sha256\neap = eap-tls, mschapv2\nid = "C=CH, O=x, CN=me"\n',
+  );
+  assert.equal(ok.values['eap'], 'eap-tls, mschapv2');
+});
+
 test('a value from the file is escaped in messages', () => {
   assert.throws(
     () => parseProfile('w', P, 'port = \u001b]0;x\u0007'),
@@ -154,6 +203,24 @@ test('files a profile names must exist', () => {
       'psk-file names /etc/ikev2-vpn/psk, which does not exist at /etc/ikev2-vpn/work.conf:2; create it or fix the path',
   });
   assert.ok(loadProfile('w', P, io(text, 0o644, ['/etc/ikev2-vpn/psk'])));
+});
+
+test('files holding a secret must not be readable by others (named at their line)', () => {
+  const text = 'gateway = gw\nid = me\np12 = me.p12\n';
+  const withMode = (mode: number, uid = 1000, gid = 1000): ProfileIo => ({
+    ...io(text, 0o644, ['/etc/ikev2-vpn/me.p12']),
+    stat: () => ({ mode: 0o100000 | mode, uid, gid }),
+  });
+  assert.throws(() => loadProfile('w', P, withMode(0o644)), {
+    message:
+      'p12 names /etc/ikev2-vpn/me.p12, which others can read (mode 0644) at /etc/ikev2-vpn/work.conf:3; run: chmod 600 /etc/ikev2-vpn/me.p12',
+  });
+  assert.throws(() => loadProfile('w', P, withMode(0o640)), /mode 0640/);
+  assert.ok(loadProfile('w', P, withMode(0o600)));
+  assert.ok(loadProfile('w', P, withMode(0o640, 0, 0)), 'root:root 640, as for --psk-file');
+  // A CA certificate is public.
+  const ca = { ...io('gateway = gw\nca = ca.pem\n', 0o644, ['/etc/ikev2-vpn/ca.pem']) };
+  assert.ok(loadProfile('w', P, { ...ca, stat: () => ({ mode: 0o100644, uid: 0, gid: 0 }) }));
 });
 
 test('profile folders and names', () => {
