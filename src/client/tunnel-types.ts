@@ -74,7 +74,7 @@ export interface TunnelOptions {
    * stopped: the gateway is checked at once (ms; 0 = never; default 5 s).
    */
   wakeThresholdMs?: number;
-  /** How long the gateway has to answer that check before we reconnect (ms; default 4 s). */
+  /** How long the gateway has to answer that check before we reconnect (ms; default 3 s). */
   wakeCheckMs?: number;
   /** How often to check whether the network under the tunnel changed (ms; 0 = never; 1 s). */
   pathCheckMs?: number;

@@ -376,7 +376,7 @@ export class Tunnel {
     this.emit({ type: 'wake', sleptMs });
     const session = this.session;
     if (this.state === 'up' && session && session.state === 'established') {
-      const budgetMs = Math.min(this.opts.wakeCheckMs ?? 4000, session.totalTimeoutMs());
+      const budgetMs = Math.min(this.opts.wakeCheckMs ?? 3000, session.totalTimeoutMs());
       this.wakeCheckUntil = this.io.now() + budgetMs + 1000;
       this.feed({ kind: 'wake', sleptMs, budgetMs });
     } else if (this.state === 'reconnecting' && this.timers.has('reconnect')) {

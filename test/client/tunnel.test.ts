@@ -340,7 +340,7 @@ test('issue 14: after a sleep the gateway forgot, the first late timer triggers 
   assert.ok(r && r.type === 'reconnecting' && r.inMs === 0, 'reconnected at once after the check');
   assert.ok(upAt > 0 && upAt - wokeAt <= 5000, `up again ${upAt - wokeAt} ms after waking`);
   assert.equal(t.status().state, 'up');
-  // The check (one request + its retransmissions within 4 s), then IKE_SA_INIT and IKE_AUTH.
+  // The check (one request + its retransmissions within 3 s), then IKE_SA_INIT and IKE_AUTH.
   const sent = w.gw.ikeIn - ikeBefore;
   assert.ok(sent <= 5, `${sent} IKE datagrams from waking to up again`);
   const pkt = ipv4(VIRTUAL_IP, '203.0.113.10', 40, 9);
@@ -370,7 +370,7 @@ test('issue 14: a request in flight when the process was stopped is resent once 
   });
   await w.time.advance(9900);
   assert.equal(count(events, 'up'), 2, 'reconnected within 10 s of waking');
-  // Resend + one retransmission within the 4 s budget, our DELETE, IKE_SA_INIT, IKE_AUTH.
+  // Resend + one retransmission within the 3 s budget, our DELETE, IKE_SA_INIT, IKE_AUTH.
   assert.equal(atUp - before, 5, `${atUp - before} IKE datagrams from waking to up again`);
   await shutdown(w, t);
 });
