@@ -28,7 +28,7 @@ import { printable, printableJson } from '../core/printable.js';
 import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
 import { SdNotify, statusText } from './sd-notify.js';
-import { registerInstallService } from './service-command.js';
+import { registerInstallService, serviceRetryForever } from './service-command.js';
 import { registerExec } from './exec-command.js';
 import { addProfileCommands, resolveConnect, tunnelNameFor } from './profile-commands.js';
 import type { ProfileSecrets } from './profile-commands.js';
@@ -692,12 +692,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const r = resolveConnect(target, flags, cmd);
       // A service (systemd waits for READY=1) reconnects forever unless the profile or the
       // command line says otherwise (issue 14: tunnels survive a network gone for minutes).
-      if (
-        r.ok &&
-        process.env['NOTIFY_SOCKET'] &&
-        cmd.getOptionValueSource('retry') !== 'cli' &&
-        r.profile?.values['retry'] === undefined
-      )
+      if (r.ok && serviceRetryForever(process.env, cmd.getOptionValueSource('retry'), r.profile))
         r.flags.retry = 'forever';
       setExit(r.ok ? await connectCommand(r.gateway, r.flags, r.secrets) : r.code);
     });

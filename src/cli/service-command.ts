@@ -46,6 +46,23 @@ export function unitText(template: string, node: string, bin: string): string {
   return lines.join('\n');
 }
 
+/**
+ * Under a service (systemd waits for READY=1: $NOTIFY_SOCKET is set), `retry` defaults to
+ * forever: a tunnel must survive a network that is gone for minutes. A `--retry` on the command
+ * line or a `retry =` in the profile still wins.
+ */
+export function serviceRetryForever(
+  env: NodeJS.ProcessEnv,
+  retrySource: string | undefined,
+  profile: { values: Record<string, unknown> } | undefined,
+): boolean {
+  return (
+    (env['NOTIFY_SOCKET'] ?? '') !== '' &&
+    retrySource !== 'cli' &&
+    profile?.values['retry'] === undefined
+  );
+}
+
 function fail(e: unknown): number {
   const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
   process.stderr.write(`vpn: ${printable((e as Error).message)}\n`);

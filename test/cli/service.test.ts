@@ -11,7 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VpnError } from '../../src/core/errors.js';
 import { SdNotify, checkNotifySocket, notifyFor } from '../../src/cli/sd-notify.js';
-import { shippedUnitPath, unitText, unitWord } from '../../src/cli/service-command.js';
+import {
+  serviceRetryForever,
+  shippedUnitPath,
+  unitText,
+  unitWord,
+} from '../../src/cli/service-command.js';
 import type { TunnelSummary } from '../../src/client/tunnel.js';
 import { repoRoot } from '../support/paths.js';
 
@@ -220,4 +225,13 @@ test('install-service --print: the shipped unit with ExecStart at this vpn; syst
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('under a service --retry defaults to forever; the command line or the profile still wins', () => {
+  const svc = { NOTIFY_SOCKET: '/run/systemd/notify' };
+  assert.equal(serviceRetryForever(svc, 'default', { values: {} }), true);
+  assert.equal(serviceRetryForever(svc, 'default', undefined), true);
+  assert.equal(serviceRetryForever(svc, 'cli', { values: {} }), false);
+  assert.equal(serviceRetryForever(svc, 'default', { values: { retry: 3 } }), false);
+  assert.equal(serviceRetryForever({}, 'default', { values: {} }), false);
 });
