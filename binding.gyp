@@ -14,6 +14,7 @@
         "native/dataplane.c",
         "native/dataplane_js.c",
         "native/packet.c",
+        "native/notify.c",
         "native/napi_util.c"
       ],
       "defines": ["NAPI_VERSION=8"],

@@ -9,9 +9,11 @@
 
 #include "dataplane.h"
 #include "esp_core.h"
+#include "notify.h"
 
 static napi_value init(napi_env env, napi_value exports) {
   if (!esp_register(env, exports) || !dp_register(env, exports)) return NULL;
+  if (!notify_register(env, exports)) return NULL; /* sd_notify: native/notify.c */
   return exports;
 }
 

@@ -27,6 +27,8 @@ import { withHint } from './hints.js';
 import { printable, printableJson } from '../core/printable.js';
 import { retransmitPolicyFor } from '../client/retransmit.js';
 import { Ui, summaryLines } from './ui.js';
+import { SdNotify, statusText } from './sd-notify.js';
+import { registerInstallService, serviceRetryForever } from './service-command.js';
 import { registerExec } from './exec-command.js';
 import { registerDoctor } from './doctor-command.js';
 import { registerImport } from './import-command.js';
@@ -146,6 +148,16 @@ async function runForeground(
     onFail?: (code: number, message: string) => void;
   } = {},
 ): Promise<number> {
+  // Under systemd (Type=notify): READY=1 once up, STATUS= lines; a no-op otherwise.
+  const notify = new SdNotify(process.env, (m) => ui.info(`warning: ${m}`));
+  const onFail = hooks.onFail;
+  hooks = {
+    ...hooks,
+    onFail: (code, message) => {
+      notify.send(`STATUS=${statusText(`failed (exit ${code}): ${message}`)}`);
+      onFail?.(code, message);
+    },
+  };
   // Before the journal is replayed: it belongs to the running tunnel, not to a crashed one.
   const running = await alreadyRunning(flags.name);
   if (running) {
@@ -174,6 +186,7 @@ async function runForeground(
   }
   const tunnel = new Tunnel(options);
   tunnel.on((e) => {
+    notify.onEvent(e);
     if (e.type === 'up') up = true;
     ui.onEvent(e.type === 'down' && e.error ? { ...e, error: withHint(e.error, flags) } : e);
   });
@@ -212,6 +225,7 @@ async function runForeground(
   const onSignal = (sig: NodeJS.Signals): void => {
     userClosed = true;
     if (!up) cancelledBy ??= sig;
+    notify.send(`STOPPING=1\nSTATUS=${up ? 'disconnecting' : 'cancelling'} (${sig})`);
     ui.info(up ? `${sig}: disconnecting` : `${sig}: cancelling; restoring host settings`);
     void tunnel.close();
   };
@@ -726,6 +740,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--daemon-child').hideHelp())
     .action(async (target: string | undefined, flags: ConnectFlags, cmd: Command) => {
       const r = resolveConnect(target, flags, cmd);
+      // A service (systemd waits for READY=1) reconnects forever unless the profile or the
+      // command line says otherwise (issue 14: tunnels survive a network gone for minutes).
+      if (r.ok && serviceRetryForever(process.env, cmd.getOptionValueSource('retry'), r.profile))
+        r.flags.retry = 'forever';
       setExit(r.ok ? await connectCommand(r.gateway, r.flags, r.secrets) : r.code);
     });
   registerExec(program, connect, setExit, (g, f, s, u) =>
@@ -765,6 +783,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
   addProfileCommands(program, connect, setExit);
   registerDoctor(program, setExit);
+  registerInstallService(program, setExit);
   return program;
 }
 

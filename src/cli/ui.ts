@@ -122,6 +122,13 @@ export class Ui {
         else this.say(text);
         break;
       }
+      case 'wake': {
+        const text = `timers ran ${(e.sleptMs / 1000).toFixed(0)} s late (the host slept or the process was stopped): checking the gateway`;
+        if (this.mode === 'json') this.json({ event: 'wake', sleptMs: e.sleptMs });
+        else if (this.mode === 'plain') this.line(text);
+        else this.say(text);
+        break;
+      }
       case 'rekeyed': {
         const by = e.by === 'us' ? 'us' : 'the gateway';
         const text = `${e.what === 'ike' ? 'IKE SA' : 'CHILD_SA'} rekeyed by ${by} (${e.proposal})`;

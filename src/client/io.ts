@@ -86,22 +86,50 @@ export function realIo(): TunnelIo {
 }
 
 /**
+ * Sleep detection for `NamedTimers`: a timer that fires `thresholdMs` or more after it was due
+ * by the wall clock means the host slept (the monotonic clock behind setTimeout stands still
+ * during a suspend while the wall clock runs on) or the process was stopped (SIGSTOP, a stalled
+ * VM); a wall-clock step forward looks the same and costs one liveness check.
+ */
+export interface LateTimerWatch {
+  now(): number;
+  thresholdMs: number;
+  /** Called once per sleep, before the first late timer's own callback runs. */
+  onLate(lateMs: number): void;
+}
+
+/**
  * Named one-shot timers on top of `Timers`: setting a name replaces its previous timer, and a
  * timer's entry is gone once it fired or was cleared, so `has(name)` is always the truth.
  */
 export class NamedTimers<K> {
   private readonly entries = new Map<K, unknown>();
   private readonly timers: Timers;
+  private readonly watch: LateTimerWatch | undefined;
+  /** When the last sleep was reported: timers due before it are leftovers of that sleep. */
+  private lateSeenAt = -Infinity;
 
-  constructor(timers: Timers) {
+  constructor(timers: Timers, watch?: LateTimerWatch) {
     this.timers = timers;
+    this.watch = watch;
   }
 
   set(name: K, ms: number, fn: () => void): void {
     this.clear(name);
+    const due = this.watch ? this.watch.now() + Math.max(0, ms) : 0;
     const h = this.timers.set(
       () => {
         if (this.entries.get(name) !== h) return;
+        const w = this.watch;
+        if (w && w.thresholdMs > 0) {
+          const now = w.now();
+          if (now - due >= w.thresholdMs && due > this.lateSeenAt) {
+            this.lateSeenAt = now;
+            w.onLate(now - due);
+            // The reaction may have replaced or cleared this timer (a stale retransmission).
+            if (this.entries.get(name) !== h) return;
+          }
+        }
         this.entries.delete(name);
         fn();
       },

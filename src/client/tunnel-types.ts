@@ -69,6 +69,13 @@ export interface TunnelOptions {
    * not carry is dropped (unreachable routes under ours), never sent outside it.
    */
   killSwitch?: boolean;
+  /**
+   * A timer firing this much later than due (wall clock) means the host slept or the process was
+   * stopped: the gateway is checked at once (ms; 0 = never; default 5 s).
+   */
+  wakeThresholdMs?: number;
+  /** How long the gateway has to answer that check before we reconnect (ms; default 3 s). */
+  wakeCheckMs?: number;
   /** How often to check whether the network under the tunnel changed (ms; 0 = never; 1 s). */
   pathCheckMs?: number;
   /** Announce MOBIKE and roam with it (default true). */
@@ -114,6 +121,8 @@ export type TunnelEvent =
   | { type: 'nat'; natHere: boolean; natThere: boolean }
   | { type: 'rekeyed'; what: 'child' | 'ike'; by: 'us' | 'peer'; proposal: string }
   | { type: 'reconnecting'; attempt: number; inMs: number; reason: string }
+  /** Timers fired `sleptMs` late: the host slept or the process was stopped; checking the gateway. */
+  | { type: 'wake'; sleptMs: number }
   /** The network under the tunnel changed and MOBIKE moved the SAs (RFC 4555). */
   | { type: 'roamed'; local: string; remote: string; by: 'us' | 'peer' }
   /** Something left out or refused that the user should know about (printable text). */

@@ -93,7 +93,11 @@ export class Tunnel {
   constructor(opts: TunnelOptions) {
     this.opts = opts;
     this.io = { ...realIo(), ...opts.io };
-    this.timers = new NamedTimers<TimerKey>(this.io.timers);
+    this.timers = new NamedTimers<TimerKey>(this.io.timers, {
+      now: () => this.io.now(),
+      thresholdMs: opts.wakeThresholdMs ?? 5000,
+      onLate: (ms) => this.onWake(ms),
+    });
     this.random = opts.random ?? nodeRandom;
     this.log = opts.logger ?? NOOP_LOGGER;
     this.closed = new Promise((resolve) => {
@@ -344,7 +348,11 @@ export class Tunnel {
       return;
     }
     this.reconnectAttempts++;
-    const inMs = Math.min(30000, 1000 * Math.pow(2, this.reconnectAttempts - 1));
+    // The check after a sleep failed: the gateway forgot us; reconnect now, not in a second.
+    const inMs =
+      this.reconnectAttempts === 1 && this.io.now() <= this.wakeCheckUntil
+        ? 0
+        : Math.min(30000, 1000 * Math.pow(2, this.reconnectAttempts - 1));
     this.state = 'reconnecting';
     this.emit({
       type: 'reconnecting',
@@ -353,6 +361,27 @@ export class Tunnel {
       reason: error.message,
     });
     this.timers.set('reconnect', inMs, () => void this.restartSession());
+  }
+
+  /** Until when a failed liveness check counts as the one started by a wake. */
+  private wakeCheckUntil = -Infinity;
+
+  /**
+   * The timers fired `sleptMs` late (./io.ts LateTimerWatch): the host slept or we were stopped.
+   * Meanwhile the gateway may have run out its DPD or lifetimes and forgotten the IKE SA, so
+   * the tunnel checks at once (one request with a short budget, RFC 7296 §2.4) rather than
+   * trusting a stale retransmission schedule; a pending reconnect runs now.
+   */
+  private onWake(sleptMs: number): void {
+    this.emit({ type: 'wake', sleptMs });
+    const session = this.session;
+    if (this.state === 'up' && session && session.state === 'established') {
+      const budgetMs = Math.min(this.opts.wakeCheckMs ?? 3000, session.totalTimeoutMs());
+      this.wakeCheckUntil = this.io.now() + budgetMs + 1000;
+      this.feed({ kind: 'wake', sleptMs, budgetMs });
+    } else if (this.state === 'reconnecting' && this.timers.has('reconnect')) {
+      this.timers.set('reconnect', 0, () => void this.restartSession());
+    }
   }
 
   private async restartSession(): Promise<void> {

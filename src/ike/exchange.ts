@@ -20,7 +20,7 @@ import { splitForFragments } from './codec/fragments.js';
 import type { IkeHeader, Payload, SkPayload, SkfPayload } from './codec/index.js';
 import type { Endpoint } from './natd.js';
 import { MAX_IKE_MESSAGE_BYTES } from './limits.js';
-import type { SaContext } from './sa/ike-sa.js';
+import type { Outstanding, SaContext } from './sa/ike-sa.js';
 import type { IkeContext } from './context.js';
 import { DPD_WHAT } from './tasks/task.js';
 import type { InitiatorTask, ResponderTask } from './tasks/task.js';
@@ -75,7 +75,8 @@ export class Exchange {
   onRetransmitTimer(): void {
     const o = this.c.ike.sa.outstanding;
     if (!o) return;
-    if (o.tries >= this.c.cfg.retransmit.tries) {
+    const late = o.deadlineAt !== undefined && this.c.now >= o.deadlineAt;
+    if (o.tries >= this.c.cfg.retransmit.tries || late) {
       this.c.ike.sa.outstanding = undefined;
       // The abandoned request keeps its message ID: whatever we send next (e.g. the DELETE in
       // IkeContext.fail()) takes the next one, or the gateway takes it for a retransmission
@@ -86,7 +87,9 @@ export class Exchange {
       const dead =
         o.what === DPD_WHAT ? ': the gateway is down or unreachable (dead peer detection)' : '';
       const from = `${this.c.ike.remote.address}:${this.c.ike.remote.port}`;
-      const over = `${o.tries + 1} attempts over ${(total / 1000).toFixed(1)} s`;
+      const over = late
+        ? `${o.tries + 1} attempts, the last ones within ${((o.deadlineAt! - o.wokeAt!) / 1000).toFixed(1)} s of waking from a sleep`
+        : `${o.tries + 1} attempts over ${(total / 1000).toFixed(1)} s`;
       this.c.fail(
         new VpnError(
           'ERR_IKE_TIMEOUT',
@@ -105,8 +108,40 @@ export class Exchange {
     this.c.out.push({
       kind: 'setTimer',
       timer: 'retransmit',
-      at: this.c.now + this.timeoutFor(o.tries),
+      at: this.nextRetransmitAt(o),
     });
+  }
+
+  /** The next retransmission of `o`: its backoff, but never past a wake deadline. */
+  private nextRetransmitAt(o: Outstanding): number {
+    const at = this.c.now + this.timeoutFor(o.tries);
+    return o.deadlineAt === undefined ? at : Math.min(at, o.deadlineAt);
+  }
+
+  /**
+   * The host slept (or the process was stopped) for longer than the retransmission schedule
+   * assumed: the outstanding request must now be answered within `budgetMs`, or the SA is given
+   * up (RFC 7296 §2.4: a peer that does not answer is dead; the driver then reconnects). With
+   * `resend`, the request is retransmitted once now (the exact bytes, §2.1) instead of the stale
+   * schedule's pile of retries. Returns false when no request is outstanding.
+   */
+  hurry(budgetMs: number, resend: boolean): boolean {
+    const o = this.c.ike.sa.outstanding;
+    if (!o) return false;
+    o.deadlineAt = this.c.now + budgetMs;
+    o.wokeAt = this.c.now;
+    if (resend) {
+      o.tries++;
+      this.c.counters.retransmits++;
+      for (const d of o.data) this.c.transmit(d);
+    }
+    // Restart the backoff from its first step: the old timer was due long ago.
+    this.c.out.push({
+      kind: 'setTimer',
+      timer: 'retransmit',
+      at: Math.min(this.c.now + this.timeoutFor(0), o.deadlineAt),
+    });
+    return true;
   }
 
   /**

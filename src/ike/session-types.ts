@@ -155,6 +155,11 @@ export type IkeInput =
    * authenticated IKE message from the new mapping lets the gateway follow, RFC 7296 §2.23).
    */
   | { kind: 'probe' }
+  /**
+   * The driver saw its timers fire `sleptMs` late (the host slept, or the process was stopped):
+   * check liveness now and give the gateway `budgetMs` to answer (RFC 7296 §2.4).
+   */
+  | { kind: 'wake'; sleptMs: number; budgetMs: number }
   /** The data path asks for a rekey (e.g. the ESP sequence number nears its limit). */
   | { kind: 'rekeyChild' }
   | { kind: 'close' }

@@ -134,6 +134,9 @@ export class IkeSession {
             else t.dpd.sendDpd();
           }
           break;
+        case 'wake':
+          this.onWake(input.sleptMs, input.budgetMs);
+          break;
         case 'eapResponse':
           t.eap.onAsyncEap(input.packet);
           break;
@@ -176,6 +179,29 @@ export class IkeSession {
   /** Total time from the first send until we give up, for messages. */
   totalTimeoutMs(): number {
     return this.xchg.totalTimeoutMs();
+  }
+
+  /**
+   * After a sleep the gateway may have forgotten the IKE SA (its DPD or lifetimes ran out) and a
+   * NAT may have dropped our mapping. RFC 7296 §2.4: check liveness now, with a short budget,
+   * instead of waiting for DPD and its full retransmission schedule: a request that was in
+   * flight is resent once; otherwise a MOBIKE address update (which also lets the gateway follow
+   * a new NAT mapping, RFC 4555 §3.8) or an empty INFORMATIONAL is sent. No answer within the
+   * budget ends the SA with ERR_IKE_TIMEOUT, and the driver reconnects.
+   */
+  private onWake(sleptMs: number, budgetMs: number): void {
+    const c = this.c;
+    if (c.ike.state !== 'established') return;
+    const secs = (sleptMs / 1000).toFixed(0);
+    if (c.ike.sa.outstanding) {
+      c.log.info('ike', `woke after ${secs} s: resending ${c.ike.sa.outstanding.what} once`);
+      this.xchg.hurry(budgetMs, true);
+      return;
+    }
+    c.log.info('ike', `woke after ${secs} s: checking that the gateway still knows us`);
+    if (c.ike.peerMobike && c.cfg.mobike !== false) this.tasks.mobike.sendAddressUpdate('wake');
+    else this.tasks.dpd.sendDpd();
+    this.xchg.hurry(budgetMs, false);
   }
 
   private onTimer(timer: TimerId): void {

@@ -316,3 +316,77 @@ test('ESP replays and a flood of forged ESP datagrams are counted drops; the tun
   assert.deepEqual(tun.written, [first, next]);
   await shutdown(w, t);
 });
+
+// Suspend/resume (issue 14 item 5): the process sleeps past DPD and the gateway's lifetimes.
+
+test('issue 14: after a sleep the gateway forgot, the first late timer triggers one short check and an immediate reconnect', async () => {
+  const w = world();
+  const { t, events } = tunnel(w, { retry: 'forever' });
+  await up(w, t);
+  await w.time.advance(3000);
+  w.gw.forget(); // its DPD and lifetimes ran out while we slept
+  const ikeBefore = w.gw.ikeIn;
+  w.time.sleep(10 * 60 * 1000);
+  const wokeAt = w.time.now;
+  let upAt = 0;
+  t.on((e) => {
+    if (e.type === 'up') upAt = w.time.now;
+  });
+  await w.time.advance(10000);
+  const wake = events.find((e) => e.type === 'wake');
+  assert.ok(wake && wake.type === 'wake' && wake.sleptMs >= 10 * 60 * 1000 - 1000, 'wake seen');
+  assert.equal(count(events, 'wake'), 1, 'one wake per sleep, however many timers were late');
+  const r = events.find((e) => e.type === 'reconnecting');
+  assert.ok(r && r.type === 'reconnecting' && r.inMs === 0, 'reconnected at once after the check');
+  assert.ok(upAt > 0 && upAt - wokeAt <= 5000, `up again ${upAt - wokeAt} ms after waking`);
+  assert.equal(t.status().state, 'up');
+  // The check (one request + its retransmissions within 3 s), then IKE_SA_INIT and IKE_AUTH.
+  const sent = w.gw.ikeIn - ikeBefore;
+  assert.ok(sent <= 5, `${sent} IKE datagrams from waking to up again`);
+  const pkt = ipv4(VIRTUAL_IP, '203.0.113.10', 40, 9);
+  w.tuns[0]!.inject([pkt]);
+  await w.time.advance(10);
+  assert.deepEqual(w.gw.espIn.at(-1), pkt, 'traffic flows on the new CHILD_SA');
+  await shutdown(w, t);
+});
+
+test('issue 14: a request in flight when the process was stopped is resent once on wake, not in a burst', async () => {
+  const w = world();
+  const { t, events } = tunnel(w, { retry: 'forever', dpdMs: 5000 });
+  await up(w, t);
+  w.gw.silent = true;
+  await w.time.advance(5500); // the DPD request is out, unanswered
+  assert.ok(t.status().ike.dpdSent >= 1);
+  w.gw.silent = false;
+  w.gw.forget();
+  const before = w.gw.ikeIn;
+  w.time.sleep(5 * 60 * 1000);
+  await w.time.advance(100);
+  assert.equal(count(events, 'wake'), 1);
+  assert.equal(w.gw.ikeIn - before, 1, 'one retransmission on wake');
+  let atUp = 0;
+  t.on((e) => {
+    if (e.type === 'up') atUp = w.gw.ikeIn;
+  });
+  await w.time.advance(9900);
+  assert.equal(count(events, 'up'), 2, 'reconnected within 10 s of waking');
+  // Resend + one retransmission within the 3 s budget, our DELETE, IKE_SA_INIT, IKE_AUTH.
+  assert.equal(atUp - before, 5, `${atUp - before} IKE datagrams from waking to up again`);
+  await shutdown(w, t);
+});
+
+test('issue 14: after a sleep the gateway still knows: one answered check, no reconnect', async () => {
+  const w = world();
+  const { t, events } = tunnel(w, { retry: 'forever' });
+  await up(w, t);
+  await w.time.advance(2000);
+  const before = w.gw.ikeIn;
+  w.time.sleep(45000);
+  await w.time.advance(10000);
+  assert.equal(count(events, 'wake'), 1);
+  assert.equal(count(events, 'reconnecting'), 0);
+  assert.equal(t.status().state, 'up');
+  assert.equal(t.status().ike.retransmits, 0, 'answered at once');
+  assert.ok(w.gw.ikeIn - before >= 1, 'the gateway was asked');
+  await shutdown(w, t);
+});

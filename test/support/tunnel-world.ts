@@ -63,6 +63,14 @@ export class VirtualTime implements Timers {
     return this.queue.length;
   }
 
+  /**
+   * The host sleeps (or the process is stopped) for `ms`: the clock jumps and no timer runs; the
+   * next advance() runs every timer that fell due meanwhile, late, as libuv does on wake.
+   */
+  sleep(ms: number): void {
+    this.now += ms;
+  }
+
   /** Runs every timer due within `ms`, in order, letting I/O settle after each. */
   async advance(ms: number): Promise<void> {
     const end = this.now + ms;
@@ -188,8 +196,18 @@ export class FakeGateway {
     });
   }
 
+  /** IKE datagrams that reached the gateway (dropped ones included). */
+  ikeIn = 0;
+
+  /** The gateway forgets every IKE SA (restarted, or its DPD and lifetimes ran out). */
+  forget(): void {
+    this.previous.push(this.resp);
+    this.resp = this.newResponder();
+  }
+
   /** An IKE datagram from the client (marker removed). */
   onIke(data: Uint8Array, toPort: number): void {
+    this.ikeIn++;
     if (this.silent) return;
     // IKE_SA_INIT request with a zero responder SPI: a new IKE SA, a new responder state.
     const isInit =

@@ -25,6 +25,9 @@ export interface Outstanding {
   giveUp?: () => boolean;
   /** Datagrams that arrived while it was outstanding and were dropped, and the last reason. */
   bad?: { count: number; last: string };
+  /** After a sleep (Exchange.hurry): when we woke, and the time it is given up if unanswered. */
+  wokeAt?: number;
+  deadlineAt?: number;
 }
 
 /** Everything that belongs to one IKE SA: SPIs, keys, message IDs, retransmit and response caches. */

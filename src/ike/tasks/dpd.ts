@@ -31,9 +31,14 @@ export class Dpd implements InitiatorTask, ResponderTask {
 
   onDpdTimer(): void {
     if (this.c.ike.state !== 'established') return;
-    if (this.c.ike.sa.outstanding || this.c.now - this.c.ike.lastAlive < this.c.cfg.dpdDelayMs) {
-      // Recent life, or a request in flight whose own retransmissions decide liveness.
-      this.scheduleDpd();
+    if (this.c.ike.sa.outstanding) {
+      // A request in flight: its own retransmissions decide liveness. Look again one delay
+      // later, not at once: with no recent life, scheduleDpd() would be due now, and spin.
+      this.c.out.push({ kind: 'setTimer', timer: 'dpd', at: this.c.now + this.c.cfg.dpdDelayMs });
+      return;
+    }
+    if (this.c.now - this.c.ike.lastAlive < this.c.cfg.dpdDelayMs) {
+      this.scheduleDpd(); // recent life
       return;
     }
     this.sendDpd();

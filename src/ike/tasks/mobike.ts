@@ -46,7 +46,7 @@ export class Mobike implements ResponderTask {
    * RFC 4555 §3.5: INFORMATIONAL { N(UPDATE_SA_ADDRESSES), N(NAT_D)×2, N(COOKIE2) } sent from the
    * new address; the gateway moves the IKE SA and its CHILD_SAs to the address it came from.
    */
-  sendAddressUpdate(why: 'moved' | 'probe' = 'moved'): void {
+  sendAddressUpdate(why: 'moved' | 'probe' | 'wake' = 'moved'): void {
     const cookie2 = this.c.random.bytes(16);
     const from = { ...this.c.ike.local };
     const inner: Payload[] = [
@@ -58,7 +58,9 @@ export class Mobike implements ResponderTask {
       'ike',
       why === 'moved'
         ? `our address changed to ${from.address}: moving the SAs (MOBIKE)`
-        : 'no answers to our traffic: refreshing our address at the gateway (MOBIKE, RFC 4555 §3.8)',
+        : why === 'wake'
+          ? 'after a sleep: refreshing our address at the gateway (MOBIKE, RFC 4555 §3.8)'
+          : 'no answers to our traffic: refreshing our address at the gateway (MOBIKE, RFC 4555 §3.8)',
     );
     this.c.xchg.initiate({
       exchange: ExchangeType.INFORMATIONAL,
