@@ -554,7 +554,13 @@ export class Tunnel {
       for (const message of plan.warnings) this.emit({ type: 'warning', message });
       const { routes, dns } = plan;
       await installRoutes(netcfg, routes, tun.name, cfg.ip4, session.remoteEndpoint.address);
-      if (dns.length > 0) await netcfg.setDns(tun.name, dns, cfg.domains);
+      // RFC 8598 §4: the pushed domains route names to the gateway's servers on a split tunnel;
+      // a tunnel that carries the default route takes every name.
+      const fullTunnel = routes.some((r) => r.endsWith('/0'));
+      const dnsDone =
+        dns.length > 0
+          ? await netcfg.setDns(tun.name, dns, cfg.domains, { defaultRoute: fullTunnel })
+          : undefined;
       this.state = 'up';
       this.upAt = this.io.now();
       this.summary = {
@@ -566,6 +572,7 @@ export class Tunnel {
         ...(cfg.ip6 ? { virtualIp6: `${cfg.ip6.address}/${cfg.ip6.prefix}` } : {}),
         dns,
         domains: this.opts.dns === 'off' ? [] : cfg.domains,
+        ...(dnsDone ? { dnsMethod: dnsDone.method, dnsNote: dnsDone.note } : {}),
         routes,
         ike: info,
         connectMs: this.upAt - this.startedAt,
