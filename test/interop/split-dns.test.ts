@@ -269,15 +269,6 @@ describe('interop: split DNS through a real systemd-resolved', { skip }, () => {
       bed.psk,
     ]);
     assert.ok(c.up, `no "up" event:\n${c.lines.join('\n')}`);
-    const summary = c.up['summary'] as { dnsMethod?: string; dnsNote?: string; domains: string[] };
-    assert.equal(summary.dnsMethod, 'systemd-resolved');
-    assert.deepEqual(summary.domains, ['corp.example']);
-    // resolved's own view of the link: our server, a routing-only domain, no default route.
-    const link = inNs(['resolvectl', 'status', 'vpn0']).out;
-    assert.match(link, /DNS Servers: 203\.0\.113\.53/, link);
-    assert.match(link, /DNS Domain: ~corp\.example/, link);
-    assert.match(link, /-DefaultRoute/, link);
-
     let internal = '';
     let external = '';
     const seen = await captureTun(() => {
@@ -293,6 +284,15 @@ describe('interop: split DNS through a real systemd-resolved', { skip }, () => {
     assert.deepEqual(queried(logs.gw, 'www.example.org'), []);
     assert.ok(queried(logs.outside, 'www.example.org').length > 0);
     assert.deepEqual(queried(logs.outside, 'intranet.corp.example'), []);
+
+    const summary = c.up['summary'] as { dnsMethod?: string; dnsNote?: string; domains: string[] };
+    assert.equal(summary.dnsMethod, 'systemd-resolved');
+    assert.deepEqual(summary.domains, ['corp.example']);
+    // resolved's own view of the link: our server, a routing-only domain, no default route.
+    const link = inNs(['resolvectl', 'status', 'vpn0']).out;
+    assert.match(link, /DNS Servers: 203\.0\.113\.53/, link);
+    assert.match(link, /DNS Domain: ~corp\.example/, link);
+    assert.match(link, /-DefaultRoute/, link);
 
     // vpn status names the method.
     const st = inNs([process.execPath, BIN, 'status', '--json']);
@@ -317,13 +317,6 @@ describe('interop: split DNS through a real systemd-resolved', { skip }, () => {
       bed.psk,
     ]);
     assert.ok(c.up, `no "up" event:\n${c.lines.join('\n')}`);
-    const summary = c.up['summary'] as { dnsNote?: string; routes: string[] };
-    assert.ok(summary.routes.includes('0.0.0.0/0'), summary.routes.join(' '));
-    assert.match(summary.dnsNote ?? '', /every name goes to 203\.0\.113\.53/);
-    const link = inNs(['resolvectl', 'status', 'vpn0']).out;
-    assert.match(link, /DNS Domain: ~corp\.example ~\./, link);
-    assert.match(link, /\+DefaultRoute/, link);
-
     let external = '';
     const seen = await captureTun(() => {
       external = resolve('www.example.net');
@@ -335,6 +328,13 @@ describe('interop: split DNS through a real systemd-resolved', { skip }, () => {
       before,
       'nothing to the usual DNS',
     );
+    const summary = c.up['summary'] as { dnsNote?: string; routes: string[] };
+    assert.ok(summary.routes.includes('0.0.0.0/0'), summary.routes.join(' '));
+    assert.match(summary.dnsNote ?? '', /every name goes to 203\.0\.113\.53/);
+    const link = inNs(['resolvectl', 'status', 'vpn0']).out;
+    assert.match(link, /DNS Domain: ~corp\.example ~\./, link);
+    assert.match(link, /\+DefaultRoute/, link);
+
     await bed.stop(c.proc);
     assert.equal(c.proc.exitCode, 0);
     assert.doesNotMatch(linkDns(), /vpn0|203\.0\.113\.53/, 'link settings gone');
