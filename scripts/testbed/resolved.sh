@@ -22,7 +22,7 @@ BIN=$ROOT_DIR/lib/systemd/systemd-resolved
 D=$STATE/resolved
 
 fetch() {
-  [ -x "$BIN" ] && [ -x "$ROOT_DIR/usr/bin/resolvectl" ] && return 0
+  [ -x "$BIN" ] && [ -x "$ROOT_DIR/usr/bin/resolvectl" ] && { runs; return; }
   local tmp
   tmp=$(mktemp -d)
   # apt-get download runs as _apt where it can: give it a folder it may write.
@@ -39,6 +39,15 @@ fetch() {
   dpkg -x "$tmp"/systemd-resolved_*.deb "$ROOT_DIR"
   rm -rf "$tmp"
   [ -x "$BIN" ] || { echo "no $BIN in the package" >&2; return 3; }
+  runs
+}
+
+# The unpacked binaries use the host's libsystemd-shared (Debian's systemd package, same release).
+runs() {
+  "$ROOT_DIR/usr/bin/resolvectl" --version >/dev/null 2>&1 || {
+    echo "$ROOT_DIR/usr/bin/resolvectl does not run here (it needs the host's systemd package of the same release)" >&2
+    return 3
+  }
 }
 
 case "${ARGS[0]:-}" in
