@@ -125,8 +125,13 @@ describe('interop: split DNS through a real systemd-resolved', { skip }, () => {
     return up ? { proc, up, lines } : { proc, lines };
   }
 
-  /** tcpdump on vpn0 while `fn` runs: the DNS packets that went through the tunnel. */
-  async function captureTun(fn: () => void): Promise<string> {
+  /**
+   * tcpdump on vpn0 while `fn` runs: the DNS packets that went through the tunnel, up to the
+   * query for `last` (which `fn` resolves last, through the tunnel). The capture ends when that
+   * query is printed: packets on one device are printed in order, so anything `fn` sent into the
+   * tunnel before it is in the output — no sleep to guess.
+   */
+  async function captureTun(fn: () => void, last: string): Promise<string> {
     const cap = bed.track(
       spawn(
         'nsenter',
@@ -153,7 +158,8 @@ describe('interop: split DNS through a real systemd-resolved', { skip }, () => {
     });
     try {
       fn();
-      await sleep(300); // -U: packets are printed as they come; let the last lines arrive
+      const end = new RegExp(`A\\? ${last.replace(/\./g, '\\.')}\\.`);
+      for (let waited = 0; !end.test(out) && waited < 10000; waited += 50) await sleep(50);
     } finally {
       cap.kill('SIGINT');
       await waitExit(cap, 5000);
@@ -274,7 +280,8 @@ describe('interop: split DNS through a real systemd-resolved', { skip }, () => {
     const seen = await captureTun(() => {
       internal = resolve('intranet.corp.example');
       external = resolve('www.example.org');
-    });
+      resolve('last.corp.example');
+    }, 'last.corp.example');
     assert.equal(internal, LAN_HOST, 'answered by the gateway DNS');
     assert.equal(external, OUTSIDE_ANSWER, 'answered by the usual DNS');
     assert.match(seen, /> 203\.0\.113\.53\.53: .* A\? intranet\.corp\.example\./, seen);
@@ -320,7 +327,7 @@ describe('interop: split DNS through a real systemd-resolved', { skip }, () => {
     let external = '';
     const seen = await captureTun(() => {
       external = resolve('www.example.net');
-    });
+    }, 'www.example.net');
     assert.equal(external, LAN_HOST, 'answered by the gateway DNS');
     assert.match(seen, /> 203\.0\.113\.53\.53: .* A\? www\.example\.net\./, seen);
     assert.equal(
