@@ -71,6 +71,7 @@ esac
 
 UPSTREAM=${ARGS[1]:?start needs the global DNS server}
 fetch || exit 3
+bash "$0" --prefix "$PREFIX" stop # what a killed run may have left
 command -v dbus-daemon >/dev/null || { echo "dbus-daemon not installed (apt-get install dbus)" >&2; exit 3; }
 rm -rf "$D"
 mkdir -p "$D"

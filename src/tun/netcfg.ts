@@ -443,12 +443,17 @@ export class NetConfigurator {
         const routing = [...domains.map((d) => `~${d}`), ...(full ? ['~.'] : [])];
         if (routing.length > 0) await this.run('resolvectl', ['domain', dev, '--', ...routing]);
         // Split tunnel with pushed domains: only those names (routing domains); full tunnel: all.
+        // Then no multicast name queries (LLMNR, mDNS) into the tunnel: the gateway answers none.
+        // A resolved too old for a switch (before systemd 240) keeps its default: not fatal.
         const defaultRoute = full || domains.length === 0;
-        await this.run('resolvectl', ['default-route', dev, '--', String(defaultRoute)]);
-        // No multicast name queries (LLMNR, mDNS) into the tunnel: the gateway answers none.
-        for (const proto of ['llmnr', 'mdns']) {
-          await this.run('resolvectl', [proto, dev, '--', 'no']).catch((e: unknown) => {
-            this.log.debug('tun', `resolvectl ${proto} ${dev} no: ${(e as Error).message}`);
+        const extra: [string, string][] = [
+          ['default-route', String(defaultRoute)],
+          ['llmnr', 'no'],
+          ['mdns', 'no'],
+        ];
+        for (const [verb, value] of extra) {
+          await this.run('resolvectl', [verb, dev, '--', value]).catch((e: unknown) => {
+            this.log.warn('tun', `resolvectl ${verb} ${dev} ${value}: ${(e as Error).message}`);
           });
         }
         let note: string;

@@ -92,11 +92,12 @@ test('split tunnel without pushed domains: no routing domain, the link stays a d
   assert.match(r!.note, /alongside the host's servers \(no domains pushed\)/);
 });
 
-test('LLMNR/mDNS switches an older resolved lacks do not fail the tunnel', async () => {
+test('DefaultRoute/LLMNR/mDNS switches an older resolved lacks do not fail the tunnel', async () => {
   const calls: string[] = [];
   const run: CommandRunner = (_cmd, args) => {
     calls.push(args[0]!);
-    if (args[0] === 'llmnr' || args[0] === 'mdns') return Promise.reject(new Error('Unknown verb'));
+    if (['default-route', 'llmnr', 'mdns'].includes(args[0]!))
+      return Promise.reject(new Error('Unknown verb'));
     return Promise.resolve({ stdout: '' });
   };
   const r = await new NetConfigurator({ run, dnsBackend: 'resolvectl' }).setDns(
