@@ -461,7 +461,7 @@ export class NetConfigurator {
         else if (domains.length > 0)
           note = `systemd-resolved on ${dev}: names under ${domains.join(', ')} go to ${list} (routing domains ${routing.join(' ')}); other names as before`;
         else
-          note = `systemd-resolved on ${dev}: ${list} answer all names alongside the host's servers (no domains pushed)`;
+          note = `systemd-resolved on ${dev}: names go to ${list} and to the host's servers alike (no domains pushed)`;
         return { method: 'systemd-resolved', routing, note };
       }
       case 'resolvconf': {
@@ -471,7 +471,7 @@ export class NetConfigurator {
         return {
           method: 'resolvconf',
           routing: [],
-          note: `resolvconf (${iface}): ${list} answer all names${searchNote(domains)}; no systemd-resolved, so no split DNS`,
+          note: `resolvconf (${iface}): every name goes to ${list}${searchNote(domains)}; no systemd-resolved, so no split DNS`,
         };
       }
       case 'file': {
@@ -500,7 +500,7 @@ export class NetConfigurator {
         return {
           method: 'resolv.conf',
           routing: [],
-          note: `${path} rewritten (restored on exit): ${list} answer all names${searchNote(domains)}; no systemd-resolved, so no split DNS`,
+          note: `${path} rewritten (restored on exit): every name goes to ${list}${searchNote(domains)}; no systemd-resolved, so no split DNS`,
         };
       }
     }

@@ -89,7 +89,7 @@ test('split tunnel without pushed domains: no routing domain, the link stays a d
     'resolvectl dns vpn0 -- 203.0.113.53',
     'resolvectl default-route vpn0 -- true',
   ]);
-  assert.match(r!.note, /alongside the host's servers \(no domains pushed\)/);
+  assert.match(r!.note, /to the host's servers alike \(no domains pushed\)/);
 });
 
 test('DefaultRoute/LLMNR/mDNS switches an older resolved lacks do not fail the tunnel', async () => {
@@ -173,7 +173,7 @@ test('without systemd-resolved: resolv.conf is rewritten and the result says the
     assert.equal(r?.method, 'resolv.conf');
     assert.equal(
       r?.note,
-      `${resolv} rewritten (restored on exit): 203.0.113.53 answer all names (search corp.example); no systemd-resolved, so no split DNS`,
+      `${resolv} rewritten (restored on exit): every name goes to 203.0.113.53 (search corp.example); no systemd-resolved, so no split DNS`,
     );
     await cfg.restore();
   } finally {
