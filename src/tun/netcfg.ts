@@ -471,7 +471,7 @@ export class NetConfigurator {
         return {
           method: 'resolvconf',
           routing: [],
-          note: `resolvconf (${iface}): every name goes to ${list}${searchNote(domains)}; no systemd-resolved, so no split DNS`,
+          note: `resolvconf (${iface}): ${list} first in line for every name${searchNote(domains)}; no systemd-resolved, so no split DNS`,
         };
       }
       case 'file': {
