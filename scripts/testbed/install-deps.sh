@@ -12,10 +12,14 @@ PKGS+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu)
 PKGS+=(ocproxy curl)
 # vpn import: openssl cms -verify checks signed .mobileconfig files (and makes the fixtures).
 PKGS+=(openssl)
+PKGS+=(dbus) # the split DNS test's private system bus for systemd-resolved
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Debian's systemd-resolved for the split DNS test: unpacked into /opt/ikev2-vpn-test/resolved,
+# never installed (its postinst takes over the host's /etc/resolv.conf).
+bash "$(dirname "$0")/resolved.sh" fetch || echo "testbed deps: systemd-resolved not fetched; the split DNS test will skip"
 if [ ${#missing[@]} -eq 0 ]; then
   echo "testbed deps: all installed"
   exit 0

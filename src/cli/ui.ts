@@ -263,8 +263,9 @@ export function summaryLines(s: TunnelSummary): string[] {
     );
   else if (s.virtualIp6) l.push(`Virtual IP:  ${s.virtualIp6} on ${s.device} (MTU ${s.mtu})`);
   l.push(
-    `DNS:         ${s.dns.length ? s.dns.join(', ') : '(unchanged)'}${s.domains.length ? ` search ${s.domains.join(' ')}` : ''}`,
+    `DNS:         ${s.dns.length ? s.dns.join(', ') : '(unchanged)'}${s.domains.length ? ` ${s.dnsMethod === 'systemd-resolved' ? 'domains' : 'search'} ${s.domains.join(' ')}` : ''}`,
   );
+  if (s.dnsNote) l.push(`             ${s.dnsNote}`);
   l.push(`Routes:      ${s.routes.join(', ')}`);
   const path = { threaded: 'native data plane', native: 'native crypto', js: 'JavaScript' }[
     s.espPath

@@ -91,7 +91,7 @@ export function namespaceHostNetwork(
     addRoute: (dest, opts) => inner.addRoute(dest, opts),
     addRoutes: (dests, opts) => inner.addRoutes(dests, opts),
     addBlockRoute: (dest, metric) => inner.addBlockRoute(dest, metric),
-    setDns: (dev, servers, domains) => inner.setDns(dev, servers, domains),
+    setDns: (dev, servers, domains, opts) => inner.setDns(dev, servers, domains, opts),
     restore: () => inner.restore(),
   };
 }

@@ -105,6 +105,10 @@ export interface TunnelSummary {
   virtualIp6?: string;
   dns: string[];
   domains: string[];
+  /** How the DNS servers were applied (systemd-resolved, resolvconf, resolv.conf). */
+  dnsMethod?: 'systemd-resolved' | 'resolvconf' | 'resolv.conf';
+  /** One line saying what was done with DNS (split by domain, all names, ...). */
+  dnsNote?: string;
   routes: string[];
   ike: EstablishedInfo;
   connectMs: number;

@@ -590,7 +590,13 @@ export class Tunnel {
         session.remoteEndpoint.address,
         this.opts.killSwitch !== true,
       );
-      if (dns.length > 0) await netcfg.setDns(tun.name, dns, cfg.domains);
+      // RFC 8598 §4: the pushed domains route names to the gateway's servers on a split tunnel;
+      // a tunnel that carries the default route takes every name.
+      const fullTunnel = routes.some((r) => r.endsWith('/0'));
+      const dnsDone =
+        dns.length > 0
+          ? await netcfg.setDns(tun.name, dns, cfg.domains, { defaultRoute: fullTunnel })
+          : undefined;
       this.state = 'up';
       this.upAt = this.io.now();
       this.summary = {
@@ -602,6 +608,7 @@ export class Tunnel {
         ...(cfg.ip6 ? { virtualIp6: `${cfg.ip6.address}/${cfg.ip6.prefix}` } : {}),
         dns,
         domains: this.opts.dns === 'off' ? [] : cfg.domains,
+        ...(dnsDone ? { dnsMethod: dnsDone.method, dnsNote: dnsDone.note } : {}),
         routes,
         ike: info,
         connectMs: this.upAt - this.startedAt,

@@ -2,6 +2,7 @@
  * Configuration payload (RFC 7296 §3.15, RFC 8598 for INTERNAL_DNS_DOMAIN): our CFG_REQUEST and
  * the parsing of the gateway's CFG_REPLY into a virtual IP, DNS servers and domains.
  */
+import { parseDomainAttribute } from '../core/dns-name.js';
 import { formatIpAddress } from '../core/ip.js';
 import { CfgAttr, CfgType, PayloadType } from './constants.js';
 import type { CpPayload } from './codec/index.js';
@@ -64,13 +65,15 @@ export function parseConfigReply(cp: CpPayload): ConfigReply {
       case CfgAttr.INTERNAL_IP6_DNS:
         if (v.length === 16) out.dns6.push(formatIpAddress(v));
         break;
-      case CfgAttr.INTERNAL_DNS_DOMAIN:
-        if (v.length > 0 && v.length <= 255) {
-          const d = new TextDecoder().decode(v);
-          if (/^[A-Za-z0-9._-]+$/.test(d)) out.domains.push(d);
-          else out.unknown.push(a.type);
-        }
+      case CfgAttr.INTERNAL_DNS_DOMAIN: {
+        // RFC 8598 §3.1: one domain in presentation format per attribute (empty: only in our
+        // request). Anything else — the root, bad labels, bytes that are no A-label — is skipped.
+        if (v.length === 0) break;
+        const d = parseDomainAttribute(v);
+        if (d === undefined) out.unknown.push(a.type);
+        else if (!out.domains.includes(d)) out.domains.push(d);
         break;
+      }
       case CfgAttr.INTERNAL_IP4_SUBNET:
         if (v.length === 8)
           out.subnets.push(`${formatIpAddress(v.subarray(0, 4))}/${maskToPrefix(v.subarray(4))}`);

@@ -34,6 +34,7 @@ import {
 import { isIP } from 'node:net';
 import { delimiter, dirname, join } from 'node:path';
 import { ensurePrivateDir, ensureRuntimeDir } from '../config/load.js';
+import { isDomainName } from '../core/dns-name.js';
 import { VpnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { NOOP_LOGGER } from '../core/log.js';
@@ -96,6 +97,22 @@ export const defaultRunner: CommandRunner = (cmd, args, input) =>
   });
 
 export type DnsBackend = 'auto' | 'resolvectl' | 'resolvconf' | 'file';
+
+/** Options of `setDns`. */
+export interface DnsOptions {
+  /** The tunnel carries the default route: every name goes to the gateway's servers. */
+  defaultRoute?: boolean;
+}
+
+/** What `setDns` did, for the summary and `vpn status`. */
+export interface DnsResult {
+  /** How DNS was configured. */
+  method: 'systemd-resolved' | 'resolvconf' | 'resolv.conf';
+  /** systemd-resolved's routing domains on the link ("~corp.example", "~."); else empty. */
+  routing: string[];
+  /** One printable line saying what was done. */
+  note: string;
+}
 
 export interface NetConfiguratorOptions {
   /** Command runner (tests inject one; tests in a namespace wrap `ip netns exec`). */
@@ -409,40 +426,85 @@ export class NetConfigurator {
   }
 
   /**
-   * Points the resolver at `servers` (search `domains`) for as long as the tunnel is up, through
-   * systemd-resolved, resolvconf, or by rewriting resolv.conf. In 'file' mode the original bytes
-   * go to a backup of this tunnel's own in the private runtime directory, keyed by the journal
-   * (the tunnel's name) and the network namespace (`dnsBackupPath`): two tunnels, or the same
-   * /etc/resolv.conf path bind-mounted per namespace by `ip netns exec`, never share a backup,
-   * and a backup we did not write in this run is never taken for the original.
+   * Points the resolver at `servers` for as long as the tunnel is up, through systemd-resolved,
+   * resolvconf, or by rewriting resolv.conf, and says which (the result's `method` and `note`).
+   *
+   * With systemd-resolved the servers are bound to the TUN link, and the gateway's
+   * INTERNAL_DNS_DOMAIN names (RFC 8598 §3.1) become routing-only domains (`~corp.example`), so
+   * only names under them go to these servers (RFC 8598 §4: other names resolve as before); the
+   * link is no default route for names. When the tunnel carries the default route
+   * (`opts.defaultRoute`), `~.` and DefaultRoute=yes send every name to them instead, so none
+   * leaves outside the tunnel. With no pushed domain on a split tunnel the link keeps resolved's
+   * default (DefaultRoute=yes: its servers answer alongside the host's). `resolvectl revert`
+   * (journaled after the first change) takes it all back.
+   *
+   * Without resolved there is no per-name routing: the servers answer every name and the domains
+   * become search domains. In 'file' mode the original bytes go to a backup of this tunnel's own
+   * in the private runtime directory, keyed by the journal (the tunnel's name) and the network
+   * namespace (`dnsBackupPath`): two tunnels, or the same /etc/resolv.conf path bind-mounted per
+   * namespace by `ip netns exec`, never share a backup, and a backup we did not write in this run
+   * is never taken for the original.
    */
-  async setDns(dev: string, servers: string[], domains: string[]): Promise<void> {
-    if (servers.length === 0) return;
+  async setDns(
+    dev: string,
+    servers: string[],
+    domains: string[],
+    opts: DnsOptions = {},
+  ): Promise<DnsResult | undefined> {
+    if (servers.length === 0) return undefined;
     checkDev(dev);
-    // Gateway-supplied values: IP literals and host names only (a name may still start with
-    // "-", hence the "--" below).
+    // Gateway-supplied values: IP literals and domain names only, checked label by label (a
+    // value can never start with "-" or "~", and "--" below ends the options anyway).
     for (const s of servers) {
       if (isIP(s) === 0) throw new VpnError('ERR_DNS', `invalid DNS server ${JSON.stringify(s)}`);
     }
     for (const d of domains) {
-      if (!/^[A-Za-z0-9._-]{1,253}$/.test(d)) {
+      if (!isDomainName(d)) {
         throw new VpnError('ERR_DNS', `invalid DNS domain ${JSON.stringify(d)}`);
       }
     }
     const backend = await this.backend();
     this.log.info('tun', `DNS via ${backend}: ${servers.join(', ')}`);
+    const list = servers.join(', ');
     switch (backend) {
-      case 'resolvectl':
+      case 'resolvectl': {
         // "--": what follows is never an option, whatever the gateway sent.
         await this.run('resolvectl', ['dns', dev, '--', ...servers]);
         this.record({ kind: 'dns-resolvectl', dev });
-        if (domains.length > 0) await this.run('resolvectl', ['domain', dev, '--', ...domains]);
-        return;
+        const full = opts.defaultRoute === true;
+        const routing = [...domains.map((d) => `~${d}`), ...(full ? ['~.'] : [])];
+        if (routing.length > 0) await this.run('resolvectl', ['domain', dev, '--', ...routing]);
+        // Split tunnel with pushed domains: only those names (routing domains); full tunnel: all.
+        // Then no multicast name queries (LLMNR, mDNS) into the tunnel: the gateway answers none.
+        // A resolved too old for a switch (before systemd 240) keeps its default: not fatal.
+        const defaultRoute = full || domains.length === 0;
+        const extra: [string, string][] = [
+          ['default-route', String(defaultRoute)],
+          ['llmnr', 'no'],
+          ['mdns', 'no'],
+        ];
+        for (const [verb, value] of extra) {
+          await this.run('resolvectl', [verb, dev, '--', value]).catch((e: unknown) => {
+            this.log.warn('tun', `resolvectl ${verb} ${dev} ${value}: ${(e as Error).message}`);
+          });
+        }
+        let note: string;
+        if (full) note = `systemd-resolved on ${dev}: every name goes to ${list} (~.)`;
+        else if (domains.length > 0)
+          note = `systemd-resolved on ${dev}: names under ${domains.join(', ')} go to ${list} (routing domains ${routing.join(' ')}); other names as before`;
+        else
+          note = `systemd-resolved on ${dev}: names go to ${list} and to the host's servers alike (no domains pushed)`;
+        return { method: 'systemd-resolved', routing, note };
+      }
       case 'resolvconf': {
         const iface = `${resolvconfPrefix()}${dev}`;
         await runWithInput('resolvconf', ['-a', iface], resolvConfText(servers, domains));
         this.record({ kind: 'dns-resolvconf', dev, iface });
-        return;
+        return {
+          method: 'resolvconf',
+          routing: [],
+          note: `resolvconf (${iface}): ${list} first in line for every name${searchNote(domains)}; no systemd-resolved, so no split DNS`,
+        };
       }
       case 'file': {
         const path = this.resolvConf;
@@ -467,7 +529,11 @@ export class NetConfigurator {
         }
         // In place, not by rename: resolv.conf may be a bind mount (ip netns exec, containers).
         writeFileSync(path, resolvConfText(servers, domains));
-        return;
+        return {
+          method: 'resolv.conf',
+          routing: [],
+          note: `${path} rewritten (restored on exit): every name goes to ${list}${searchNote(domains)}; no systemd-resolved, so no split DNS`,
+        };
       }
     }
   }
@@ -592,6 +658,10 @@ function resolvedManages(resolvConf: string): boolean {
   } catch {
     return false;
   }
+}
+
+function searchNote(domains: string[]): string {
+  return domains.length > 0 ? ` (search ${domains.join(' ')})` : '';
 }
 
 function findProgram(name: string): string | undefined {

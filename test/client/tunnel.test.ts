@@ -390,3 +390,20 @@ test('issue 14: after a sleep the gateway still knows: one answered check, no re
   assert.ok(w.gw.ikeIn - before >= 1, 'the gateway was asked');
   await shutdown(w, t);
 });
+
+test('split DNS (RFC 8598 §4): a split tunnel asks for per-domain DNS, a default-route tunnel for every name; the summary says how', async () => {
+  const split = world();
+  const a = tunnel(split);
+  const s1 = await up(split, a.t);
+  assert.equal(split.host.dnsDefaultRoute, false);
+  assert.equal(s1.dnsMethod, 'resolv.conf');
+  assert.match(s1.dnsNote ?? '', /203\.0\.113\.53/);
+  await shutdown(split, a.t);
+
+  const full = world({ subnet: '0.0.0.0/0' });
+  const b = tunnel(full);
+  const s2 = await up(full, b.t);
+  assert.ok(s2.routes.includes('0.0.0.0/0'), s2.routes.join(' '));
+  assert.equal(full.host.dnsDefaultRoute, true);
+  await shutdown(full, b.t);
+});

@@ -16,7 +16,7 @@ import type {
   UdpEndpoint,
   UdpHandlers,
 } from '../../src/net/udp.js';
-import type { RouteInfo, RouteOptions } from '../../src/tun/netcfg.js';
+import type { DnsOptions, DnsResult, RouteInfo, RouteOptions } from '../../src/tun/netcfg.js';
 import type { TunDevice, TunStats } from '../../src/tun/tun.js';
 import type { HostNetwork, Timers, TunnelIo } from '../../src/client/io.js';
 import { TestResponder } from './test-responder.js';
@@ -354,6 +354,8 @@ export class FakeHost implements HostNetwork {
     ['eth0', { mtu: 1500, up: true }],
   ]);
   dns = 'nameserver 192.0.2.53';
+  /** The `defaultRoute` option of the last setDns (the tunnel carries the default route). */
+  dnsDefaultRoute: boolean | undefined;
   readonly changes: HostChange[] = [];
   private readonly undo: { change: HostChange; fn: () => void }[] = [];
   private readonly pinned = new Map<string, RouteInfo>();
@@ -455,11 +457,17 @@ export class FakeHost implements HostNetwork {
     return Promise.resolve(false);
   }
 
-  setDns(dev: string, servers: string[], domains: string[]): Promise<void> {
+  setDns(
+    dev: string,
+    servers: string[],
+    domains: string[],
+    opts: DnsOptions = {},
+  ): Promise<DnsResult> {
     const old = this.dns;
     this.dns = `${dev}: ${servers.join(' ')} ${domains.join(' ')}`.trim();
+    this.dnsDefaultRoute = opts.defaultRoute === true;
     this.record(`dns ${this.dns}`, () => (this.dns = old));
-    return Promise.resolve();
+    return Promise.resolve({ method: 'resolv.conf', routing: [], note: `in memory: ${this.dns}` });
   }
 
   restore(): Promise<string[]> {

@@ -367,12 +367,13 @@ test('gateway-supplied values reach resolvectl after "--" and are checked', asyn
   try {
     const { run, calls } = recorder();
     const cfg = new NetConfigurator({ run, dnsBackend: 'resolvectl' });
-    await cfg.setDns('vpn0', ['10.0.0.53', '2001:db8::53'], ['-h', 'corp.example']);
-    assert.deepEqual(calls, [
+    await cfg.setDns('vpn0', ['10.0.0.53', '2001:db8::53'], ['corp.example']);
+    assert.deepEqual(calls.slice(0, 2), [
       { cmd: 'resolvectl', args: ['dns', 'vpn0', '--', '10.0.0.53', '2001:db8::53'] },
-      { cmd: 'resolvectl', args: ['domain', 'vpn0', '--', '-h', 'corp.example'] },
+      { cmd: 'resolvectl', args: ['domain', 'vpn0', '--', '~corp.example'] },
     ]);
     await assert.rejects(cfg.setDns('vpn0', ['--set-dns'], []), /invalid DNS server/);
+    await assert.rejects(cfg.setDns('vpn0', ['10.0.0.53'], ['-h']), /invalid DNS domain/);
     await assert.rejects(cfg.setDns('vpn0', ['10.0.0.53'], ['a b']), /invalid DNS domain/);
     await cfg.restore();
     assert.deepEqual(calls.at(-1), { cmd: 'resolvectl', args: ['revert', '--', 'vpn0'] });
