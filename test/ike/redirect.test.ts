@@ -4,6 +4,7 @@
  * established SA (§5); malformed and unauthenticated redirects are refused.
  */
 import { test } from 'node:test';
+import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { concatBytes } from '../../src/core/bytes.js';
 import { SeededRandom } from '../../src/core/random.js';
@@ -170,4 +171,70 @@ test('--no-redirect: an INFORMATIONAL REDIRECT is answered, and the tunnel stays
   );
   assert.equal(run.session.state, 'established');
   assert.equal(redirects(run).length, 0);
+});
+
+const PRINTABLE_GW = /^[\x21-\x7e]+$/;
+
+test('fuzz: any REDIRECT data in IKE_SA_INIT ends in a redirect to a printable gateway or a clear error', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        // Mostly well-formed headers with random identities, to get past the first checks.
+        fc
+          .tuple(fc.integer({ min: 0, max: 4 }), fc.uint8Array({ maxLength: 40 }))
+          .map(([t, id]) => concatBytes(Uint8Array.of(t, id.length), id)),
+      ),
+      (data) => {
+        const run = start(config(), responder({ redirect: { init: data } }));
+        assert.equal(run.session.state, 'closed');
+        const r = redirects(run);
+        if (r.length === 1) {
+          assert.match(r[0]!.gateway.value, PRINTABLE_GW);
+          assert.equal(closedEvent(run)?.error, undefined);
+        } else {
+          assert.equal(r.length, 0);
+          assert.equal(closedEvent(run)?.error?.code, 'ERR_IKE_PROTOCOL');
+        }
+      },
+    ),
+    { numRuns: 150, seed: 5685 },
+  );
+});
+
+test('fuzz: any REDIRECT data on an established SA is followed or answered with a printable warning', () => {
+  fc.assert(
+    fc.property(
+      fc
+        .tuple(fc.integer({ min: 0, max: 4 }), fc.uint8Array({ maxLength: 40 }), fc.boolean())
+        .map(([t, id, extra]) =>
+          concatBytes(
+            Uint8Array.of(t, id.length),
+            id,
+            extra ? Uint8Array.of(0) : new Uint8Array(0),
+          ),
+        ),
+      (data) => {
+        const run = start();
+        const req = run.resp.redirectRequest(data);
+        pump(
+          run,
+          run.session.handle({ kind: 'datagram', data: req, from: { ...GW, port: 4500 } }, run.now),
+        );
+        const r = redirects(run);
+        if (r.length === 1) {
+          assert.match(r[0]!.gateway.value, PRINTABLE_GW);
+          assert.equal(run.session.state, 'closed');
+        } else {
+          assert.equal(run.session.state, 'established');
+          const w = run.events.filter(
+            (e): e is Extract<IkeEvent, { type: 'warning' }> => e.type === 'warning',
+          );
+          assert.equal(w.length, 1);
+          assert.doesNotMatch(w[0]!.message, /[\u0000-\u001f\u007f-\u009f]/);
+        }
+      },
+    ),
+    { numRuns: 25, seed: 8784 },
+  );
 });
