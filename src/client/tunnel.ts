@@ -244,7 +244,10 @@ export class Tunnel {
   async close(): Promise<void> {
     if (this.state === 'down') return;
     this.userClosing = true;
-    if (!this.session || this.session.state === 'closed') {
+    if (
+      (this.state === 'reconnecting' || this.redirecting) &&
+      (!this.session || this.session.state === 'closed')
+    ) {
       void this.teardown(undefined, false);
     } else if (this.session && this.state !== 'closing') {
       this.state = 'closing';
@@ -373,8 +376,19 @@ export class Tunnel {
   /** When we followed redirects, for the loop cap (RFC 5685 §7). */
   private readonly redirectTimes: number[] = [];
   private redirectedFrom: string | undefined;
+  /** Between a redirect and the new gateway's IKE_SA_INIT (no session runs then). */
+  private redirecting = false;
 
   private async followRedirect(gw: RedirectTarget, during: RedirectDuring): Promise<void> {
+    this.redirecting = true;
+    try {
+      await this.redirectTo(gw, during);
+    } finally {
+      this.redirecting = false;
+    }
+  }
+
+  private async redirectTo(gw: RedirectTarget, during: RedirectDuring): Promise<void> {
     const from = this.gatewayAddress;
     const now = this.io.now();
     const max = this.opts.maxRedirects ?? 5;
@@ -619,6 +633,13 @@ export class Tunnel {
         this.emit({ type: 'nat', natHere: e.natHere, natThere: e.natThere });
         break;
       case 'established':
+        // REDIRECTED_FROM goes only to the gateway we were sent to (RFC 5685 §9.3), not again
+        // when we reconnect to it later.
+        if (this.sessionConfig?.redirectedFrom !== undefined) {
+          const rest = { ...this.sessionConfig };
+          delete rest.redirectedFrom;
+          this.sessionConfig = rest;
+        }
         if (this.summary) void this.onReestablished(e.info);
         else void this.configureHost(e.info);
         this.scheduleReauth(e.info.authLifetimeS);

@@ -9,6 +9,7 @@ import { SeededRandom } from '../../src/core/random.js';
 import { Tunnel } from '../../src/client/tunnel.js';
 import type { TunnelEvent, TunnelOptions } from '../../src/client/tunnel.js';
 import { encodeGwAddress, encodeGwIdentity } from '../../src/ike/redirect.js';
+import { NotifyType } from '../../src/ike/constants.js';
 import { GW_IP, PSK, VIRTUAL_IP, ipv4, world } from '../support/tunnel-world.js';
 import type { World } from '../support/tunnel-world.js';
 
@@ -72,6 +73,14 @@ test('an established tunnel redirected by INFORMATIONAL moves to the new gateway
   w.tuns[0]!.inject([ipv4(VIRTUAL_IP, '203.0.113.10', 40, 9)]);
   await w.time.advance(10);
   assert.equal(w.gw.espIn.length, 1);
+  // A later reconnect (the new gateway deletes the SA) stays with the new gateway and no longer
+  // names the old one (REDIRECTED_FROM belongs to the redirect only).
+  w.gw.send(w.gw.resp.request('delete-ike'));
+  await w.time.advance(5000);
+  assert.equal(t.status().state, 'up');
+  assert.equal(w.net.ikeTo.at(-1), GW2_IP);
+  assert.equal(w.gw.resp.redirectedFrom, undefined);
+  assert.ok(w.gw.resp.initNotifyTypes.includes(NotifyType.REDIRECT_SUPPORTED));
   await shutdown(w, t);
   assert.equal(w.host.snapshot(), before);
 });
