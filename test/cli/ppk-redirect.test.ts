@@ -127,3 +127,28 @@ test('the summary (and vpn status) say whether the PPK is in use and where we we
   delete noPpk.ppk;
   assert.ok(!summaryLines({ ...s, ike: noPpk }).some((l) => l.startsWith('PPK:')));
 });
+
+test('a profile holds the PPK and redirect settings (ppk-file, ppk-id, ppk-required, redirect)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vpn-ppkprof-'));
+  try {
+    writeFileSync(join(dir, 'ppk'), GOOD_PPK);
+    chmodSync(join(dir, 'ppk'), 0o600);
+    writeFileSync(
+      join(dir, 'pq.conf'),
+      'gateway = 198.51.100.10\nppk-file = ppk\nppk-id = ppk-2026\nppk-required = true\nredirect = false\n',
+    );
+    const r = spawnSync(process.execPath, [BIN, 'show', 'pq', '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, VPN_PROFILE_DIR: dir, VPN_RUNTIME_DIR: dir },
+      timeout: 20000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const s = (JSON.parse(r.stdout) as { settings: Record<string, unknown> }).settings;
+    assert.equal(s['ppk-file'], join(dir, 'ppk'));
+    assert.equal(s['ppk-id'], 'ppk-2026');
+    assert.equal(String(s['ppk-required']), 'true');
+    assert.equal(String(s['redirect']), 'false');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
