@@ -126,7 +126,7 @@ export function redirectIn(
 
 /**
  * The gateway's INFORMATIONAL { N(REDIRECT) } on an established IKE SA (RFC 5685 §5): we answer
- * with an empty INFORMATIONAL, then close this IKE SA (DELETE) and the driver connects to the new
+ * with an empty INFORMATIONAL, then delete this IKE SA and the driver connects to the new
  * gateway, naming the old one in REDIRECTED_FROM. With redirects refused (--no-redirect, or a
  * malformed REDIRECT) the request is answered and otherwise ignored.
  */
@@ -165,8 +165,27 @@ export class RedirectResponder implements ResponderTask {
       after: () => {
         this.c.log.info('ike', `the gateway redirects us to ${target.value} (RFC 5685 §5)`);
         this.c.emit({ type: 'redirect', gateway: target, during: 'INFORMATIONAL' });
-        this.c.tasks.del.close();
+        this.deleteAndClose();
       },
     };
+  }
+
+  /**
+   * RFC 5685 §5: the client deletes the old IKE SA. One INFORMATIONAL { D(IKE) }, not waited
+   * for: the gateway that sent us away has nothing to add, and the new one is waiting.
+   */
+  private deleteAndClose(): void {
+    const sa = this.c.ike.sa;
+    try {
+      const mid = sa.outstanding ? sa.outstanding.mid + 1 : sa.nextMid;
+      this.c.transmit(
+        this.c.xchg.buildEncrypted(ExchangeType.INFORMATIONAL, mid, false, [
+          this.c.deleteIkePayload(),
+        ]),
+      );
+    } catch (e) {
+      this.c.log.debug('ike', `DELETE of the redirected IKE SA not sent: ${(e as Error).message}`);
+    }
+    this.c.finishClose(undefined, false);
   }
 }
