@@ -239,7 +239,7 @@ describe('interop: RFC 8784 PPK and RFC 5685 redirects with strongSwan 5.9.8', {
     await down('noppkauth', r.proc);
   });
 
-  test('REDIRECT: swanctl --redirect moves the client to gw2, TCP recovers; a loop is cut after 5', async () => {
+  test('REDIRECT: swanctl --redirect moves the client to gw2, TCP recovers; a loop is cut after 5', async (t) => {
     const r = await bed.connect([
       ...ID,
       '--remote-id',
@@ -267,6 +267,18 @@ describe('interop: RFC 8784 PPK and RFC 5685 redirects with strongSwan 5.9.8', {
     assert.equal(result.received, result.sent, 'TCP stream checksum across the redirect');
     const text = r.lines.join('\n');
     assert.match(text, /"event":"redirected","from":"198\.51\.100\.10","to":"198\.51\.100\.20"/);
+    // How long the tunnel carried nothing: from the REDIRECT to up at gw2.
+    const at = (event: string, nth = 0): number =>
+      Date.parse(
+        (
+          JSON.parse(r.lines.filter((l) => l.includes(`"event":"${event}"`))[nth]!) as {
+            time: string;
+          }
+        ).time,
+      );
+    const outage = at('up', 1) - at('redirected');
+    assert.ok(outage >= 0 && outage < 5000, `outage ${outage} ms`);
+    t.diagnostic(`redirect gw1 -> gw2: up again after ${outage} ms`);
     // strongSwan logs the REDIRECTED_FROM notify we sent it.
     assert.match(gwLog('gw2'), /client got redirected from 198\.51\.100\.10/);
     assert.match(swanctl('gw2', ['--list-sas']), /ESTABLISHED/);
