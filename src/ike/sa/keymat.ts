@@ -118,28 +118,17 @@ export class IkeKeymat {
    * RFC 7296 §2.15: the octets an AUTH payload signs or MACs.
    * InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, RestOfInitIDPayload)
    * ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, RestOfRespIDPayload)
+   * RFC 8784 §3: with a PPK pending, SK_pi/SK_pr are the PPK-mixed ones unless `withPpk` is false
+   * (NO_PPK_AUTH, and the gateway's AUTH when it did not use the PPK).
    */
   authOctets(
     side: 'initiator' | 'responder',
     realMessage: Uint8Array,
     peerNonce: Uint8Array,
     idBody: Uint8Array,
+    withPpk = this.withPpk !== undefined,
   ): Uint8Array {
-    return this.authOctetsWith(side, realMessage, peerNonce, idBody, this.withPpk !== undefined);
-  }
-
-  /**
-   * authOctets with the PPK-mixed SK_pi/SK_pr (`ppk` true, RFC 8784 §3) or the plain ones (for
-   * NO_PPK_AUTH, and for the gateway's AUTH when it did not use the PPK).
-   */
-  authOctetsWith(
-    side: 'initiator' | 'responder',
-    realMessage: Uint8Array,
-    peerNonce: Uint8Array,
-    idBody: Uint8Array,
-    ppk: boolean,
-  ): Uint8Array {
-    const keys = ppk && this.withPpk ? this.withPpk : { skPi: this.skPi, skPr: this.skPr };
+    const keys = withPpk && this.withPpk ? this.withPpk : { skPi: this.skPi, skPr: this.skPr };
     const key = side === 'initiator' ? keys.skPi : keys.skPr;
     return concatBytes(realMessage, peerNonce, prf(this.prfId, key, idBody));
   }

@@ -110,7 +110,7 @@ export class IkeAuth implements InitiatorTask {
       const ppk = this.c.cfg.ppk && this.c.ike.peerPpk ? this.c.cfg.ppk : undefined;
       if (ppk) keymat.preparePpk(ppk.key);
       const octetsFor = (withPpk: boolean): Uint8Array =>
-        keymat.authOctetsWith(
+        keymat.authOctets(
           'initiator',
           this.c.ike.initRequest,
           this.c.ike.nr,
