@@ -12,7 +12,7 @@ for pidfile in "$STATE"/*/charon.pid "$STATE"/*.pid; do
     kill -9 "$pid" 2>/dev/null
   fi
 done
-for ns in "$NS_CLI" "$NS_NAT" "$NS_GW" "$NS_LAN"; do
+for ns in "$NS_CLI" "$NS_NAT" "$NS_GW" "$NS_LAN" "$PREFIX-gw2"; do
   ip netns del "$ns" 2>/dev/null
   rm -rf "/etc/netns/$ns"
 done

@@ -20,6 +20,7 @@ import {
 import { readSecretFile as readSecretBytes } from '../config/load.js';
 import { readSecretFile } from '../config/credentials.js';
 import { Certificate } from '../pki/x509.js';
+import { MAX_PPK_BYTES, MAX_PPK_ID_BYTES, MIN_PPK_BYTES } from '../ike/ppk.js';
 import { promptSecret } from './prompt.js';
 
 export interface AuthFlags {
@@ -36,6 +37,10 @@ export interface AuthFlags {
   eapOnly?: boolean;
   /** commander's --no-host-check sets this false. */
   hostCheck: boolean;
+  /** RFC 8784 post-quantum preshared key: its file (mode 600), its ID, and whether it is a must. */
+  ppkFile?: string;
+  ppkId?: string;
+  ppkRequired?: boolean;
 }
 
 /** Secrets gathered up front (strings; the PSK base64 so any bytes survive IPC). */
@@ -44,6 +49,8 @@ export interface Secrets {
   eapPassword?: string;
   keyPassphrase?: string;
   p12Password?: string;
+  /** The RFC 8784 PPK, base64. */
+  ppk?: string;
 }
 
 const EAP_METHODS: readonly EapMethodName[] = ['mschapv2', 'md5', 'gtc', 'tls'];
@@ -100,6 +107,27 @@ export function checkAuthFlags(flags: AuthFlags): void {
   }
   if (flags.eapOnly && kind !== 'eap')
     throw new VpnError('ERR_CONFIG', '--eap-only applies to EAP authentication only');
+  if ((flags.ppkFile === undefined) !== (flags.ppkId === undefined))
+    throw new VpnError(
+      'ERR_CONFIG',
+      '--ppk-file and --ppk-id go together: the post-quantum preshared key and the ID the gateway knows it by',
+    );
+  if (flags.ppkRequired && flags.ppkFile === undefined)
+    throw new VpnError('ERR_CONFIG', '--ppk-required needs --ppk-file and --ppk-id');
+  if (flags.ppkFile !== undefined && kind === 'eap')
+    throw new VpnError(
+      'ERR_CONFIG',
+      '--ppk-file works with a pre-shared key or certificate authentication; RFC 8784 with EAP is not implemented',
+    );
+  if (flags.ppkId !== undefined) ppkIdBytes(flags.ppkId);
+}
+
+/** The PPK ID as sent in PPK_IDENTITY (RFC 8784 §5.1): its UTF-8 bytes, 1 to 255 of them. */
+export function ppkIdBytes(id: string): Uint8Array {
+  const b = new TextEncoder().encode(id);
+  if (b.length < 1 || b.length > MAX_PPK_ID_BYTES)
+    throw new VpnError('ERR_CONFIG', `--ppk-id must be 1 to ${MAX_PPK_ID_BYTES} bytes`);
+  return b;
 }
 
 async function secretFrom(
@@ -161,6 +189,16 @@ export async function gatherSecrets(
         );
       s.psk = Buffer.from(psk, 'utf8').toString('base64');
     }
+  }
+  if (flags.ppkFile !== undefined) {
+    // Like a PSK file: mode 600, byte for byte (trailing newlines dropped).
+    const ppk = readSecretBytes(flags.ppkFile, 'PPK');
+    if (ppk.length < MIN_PPK_BYTES || ppk.length > MAX_PPK_BYTES)
+      throw new VpnError(
+        'ERR_CONFIG',
+        `the PPK in ${flags.ppkFile} has ${ppk.length} bytes; RFC 8784 §3 wants at least ${MIN_PPK_BYTES} (256 bits of entropy are recommended), at most ${MAX_PPK_BYTES} here`,
+      );
+    s.ppk = Buffer.from(ppk).toString('base64');
   }
   if (kind === 'eap' && eapMethods(flags).some((m) => m !== 'tls')) {
     const pw = await secretFrom(

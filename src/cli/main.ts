@@ -19,7 +19,7 @@ import {
 } from '../client/control.js';
 import { checkGatewayNaming } from '../client/auth.js';
 import { ensureRuntimeDir, openPrivateAppend, runtimeDir } from '../config/load.js';
-import { buildCredentials, gatherSecrets } from './credentials.js';
+import { buildCredentials, gatherSecrets, ppkIdBytes } from './credentials.js';
 import type { AuthFlags, Secrets } from './credentials.js';
 import { EXIT, exitCodeFor, exitCodeForSignal } from './exit-codes.js';
 import { exitAfterFlush } from './flush.js';
@@ -61,6 +61,8 @@ interface ConnectFlags extends AuthFlags {
   retry: number | 'forever';
   remoteNet?: string[];
   ipv6: boolean;
+  /** commander's --no-redirect sets this false. */
+  redirect: boolean;
   daemonChild?: boolean;
   socks5?: string;
   httpProxy?: string;
@@ -134,6 +136,16 @@ function tunnelOptions(
     ...(flags.mtu ? { mtu: flags.mtu } : {}),
     ...(flags.remoteNet ? { remoteNetworks: flags.remoteNet } : {}),
     ip6: flags.ipv6,
+    ...(!flags.redirect ? { redirect: false } : {}),
+    ...(secrets.ppk !== undefined && flags.ppkId !== undefined
+      ? {
+          ppk: {
+            id: ppkIdBytes(flags.ppkId),
+            key: new Uint8Array(Buffer.from(secrets.ppk, 'base64')),
+            required: flags.ppkRequired === true,
+          },
+        }
+      : {}),
   };
 }
 
@@ -584,6 +596,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option(
       '--psk-file <path>',
       'file holding the pre-shared key (must not be readable by others); or set VPN_PSK',
+    )
+    .option(
+      '--ppk-file <path>',
+      'post-quantum preshared key (RFC 8784) in a file not readable by others; needs --ppk-id',
+    )
+    .option('--ppk-id <id>', 'the ID the gateway knows the PPK by (PPK_IDENTITY)')
+    .option(
+      '--ppk-required',
+      'fail (exit 4) unless the gateway uses the PPK; default: go on without it, with a warning',
+    )
+    .option(
+      '--no-redirect',
+      'refuse gateway redirects (RFC 5685) and do not announce support for them',
     )
     .option(
       '--ca <file|dir>',

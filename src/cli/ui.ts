@@ -129,6 +129,22 @@ export class Ui {
         else this.say(text);
         break;
       }
+      case 'redirected': {
+        // RFC 5685: the gateway named where to go; `name` is a checked host name.
+        const to = e.name ? `${e.name} (${e.to})` : e.to;
+        const text = `the gateway ${e.from} redirected us to ${to} (in ${e.during})`;
+        if (this.mode === 'json')
+          this.json({
+            event: 'redirected',
+            from: e.from,
+            to: e.to,
+            during: e.during,
+            ...(e.name ? { name: e.name } : {}),
+          });
+        else if (this.mode === 'plain') this.line(text);
+        else this.say(text);
+        break;
+      }
       case 'rekeyed': {
         const by = e.by === 'us' ? 'us' : 'the gateway';
         const text = `${e.what === 'ike' ? 'IKE SA' : 'CHILD_SA'} rekeyed by ${by} (${e.proposal})`;
@@ -272,6 +288,12 @@ export function summaryLines(s: TunnelSummary): string[] {
   ];
   l.push(`IKE:         ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`);
   l.push(`Gateway ID:  ${s.ike.remoteId}   our ID: ${s.ike.localId}`);
+  if (s.redirectedFrom)
+    l.push(`Gateway:     ${s.gatewayAddress} (redirected from ${s.redirectedFrom}, RFC 5685)`);
+  if (s.ike.ppk !== undefined)
+    l.push(
+      `PPK:         ${s.ike.ppk ? 'in use (RFC 8784 post-quantum preshared key)' : 'NOT in use (the gateway did not use it)'}`,
+    );
   l.push(
     `NAT:         ${s.ike.natHere ? 'behind NAT (keepalives on)' : 'none on our side'}; UDP encapsulation to port ${s.ike.remote.port}`,
   );

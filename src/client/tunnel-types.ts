@@ -6,6 +6,7 @@ import type { VpnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Random } from '../core/random.js';
 import type { Identity } from '../ike/identity.js';
+import type { PpkConfig } from '../ike/ppk.js';
 import type { EstablishedInfo, IkeSession, RetransmitPolicy } from '../ike/session.js';
 import type { UdpCounters } from '../net/udp.js';
 import type { DataPlaneStats } from '../fastpath/dataplane.js';
@@ -80,6 +81,20 @@ export interface TunnelOptions {
   pathCheckMs?: number;
   /** Announce MOBIKE and roam with it (default true). */
   mobike?: boolean;
+  /** RFC 8784 post-quantum preshared key (PSK or certificate authentication only). */
+  ppk?: PpkConfig;
+  /**
+   * RFC 5685: announce REDIRECT_SUPPORTED and follow the gateway's redirects (default true);
+   * false refuses them (--no-redirect).
+   */
+  redirect?: boolean;
+  /**
+   * Redirect loop cap (RFC 5685 §7): at most this many redirects within `redirectWindowMs`
+   * (defaults 5 and 300 s, strongSwan's max_redirects and loop detection period); one more ends
+   * the tunnel with an error.
+   */
+  maxRedirects?: number;
+  redirectWindowMs?: number;
   /** Journal of host changes, to undo after a crash. */
   journalPath?: string;
   /** Where the resolv.conf backup and journal live when no path is given. */
@@ -111,6 +126,8 @@ export interface TunnelSummary {
   dnsNote?: string;
   routes: string[];
   ike: EstablishedInfo;
+  /** RFC 5685: the gateway address that redirected us to `gatewayAddress` (the last one). */
+  redirectedFrom?: string;
   connectMs: number;
   /**
    * Which ESP implementation carries the traffic: the native data plane's threads or JavaScript.
@@ -127,6 +144,8 @@ export type TunnelEvent =
   | { type: 'reconnecting'; attempt: number; inMs: number; reason: string }
   /** Timers fired `sleptMs` late: the host slept or the process was stopped; checking the gateway. */
   | { type: 'wake'; sleptMs: number }
+  /** RFC 5685: a gateway sent us to another; we connect there (`to`, resolved; `name` if FQDN). */
+  | { type: 'redirected'; from: string; to: string; name?: string; during: string }
   /** The network under the tunnel changed and MOBIKE moved the SAs (RFC 4555). */
   | { type: 'roamed'; local: string; remote: string; by: 'us' | 'peer' }
   /** Something left out or refused that the user should know about (printable text). */

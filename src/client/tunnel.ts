@@ -36,6 +36,7 @@ import {
   parseProposals,
 } from '../ike/sa/proposals.js';
 import { anyTs, tsFromCidr } from '../ike/sa/traffic-selectors.js';
+import type { RedirectDuring, RedirectTarget } from '../ike/redirect.js';
 import type { UdpEndpoint } from '../net/udp.js';
 import type { TunDevice } from '../tun/tun.js';
 import { planTunnelRoutes } from './routes.js';
@@ -200,6 +201,8 @@ export class Tunnel {
         dpdDelayMs: opts.dpdMs ?? 30000,
         childRekeyMs: opts.rekeyMs ?? 50 * 60 * 1000,
         ikeRekeyMs: opts.ikeRekeyMs ?? 3.5 * 3600 * 1000,
+        ...(opts.ppk ? { ppk: opts.ppk } : {}),
+        ...(opts.redirect === false ? { redirect: false } : {}),
       };
       this.session = this.newSession(this.sessionConfig);
       const done = new Promise<TunnelSummary>((resolve, reject) => {
@@ -245,7 +248,10 @@ export class Tunnel {
   async close(): Promise<void> {
     if (this.state === 'down') return;
     this.userClosing = true;
-    if (this.state === 'reconnecting' && (!this.session || this.session.state === 'closed')) {
+    if (
+      (this.state === 'reconnecting' || this.redirecting) &&
+      (!this.session || this.session.state === 'closed')
+    ) {
       void this.teardown(undefined, false);
     } else if (this.session && this.state !== 'closing') {
       this.state = 'closing';
@@ -315,6 +321,12 @@ export class Tunnel {
   private onSessionClosed(error: VpnError | undefined, byPeer: boolean): void {
     // Not up any more: the tunnel has not stayed up long enough to count as stable.
     this.timers.clear('stable');
+    const redirect = this.pendingRedirect;
+    this.pendingRedirect = undefined;
+    if (redirect && !this.userClosing && this.pendingError === undefined) {
+      void this.followRedirect(redirect.gateway, redirect.during);
+      return;
+    }
     if (this.reauthing && !this.userClosing) {
       this.reauthing = false;
       this.state = 'reconnecting';
@@ -384,6 +396,113 @@ export class Tunnel {
     }
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // RFC 5685 redirects: the session closed after the gateway sent us elsewhere (in IKE_SA_INIT,
+  // IKE_AUTH, or on the established SA); we connect to the new gateway, naming the old one in
+  // REDIRECTED_FROM, and keep the TUN device, routes and DNS (break-before-make, like a reconnect).
+
+  private pendingRedirect: { gateway: RedirectTarget; during: RedirectDuring } | undefined;
+  /** When we followed redirects, for the loop cap (RFC 5685 §7). */
+  private readonly redirectTimes: number[] = [];
+  private redirectedFrom: string | undefined;
+  /** Between a redirect and the new gateway's IKE_SA_INIT (no session runs then). */
+  private redirecting = false;
+
+  private async followRedirect(gw: RedirectTarget, during: RedirectDuring): Promise<void> {
+    this.redirecting = true;
+    try {
+      await this.redirectTo(gw, during);
+    } finally {
+      this.redirecting = false;
+    }
+  }
+
+  private async redirectTo(gw: RedirectTarget, during: RedirectDuring): Promise<void> {
+    const from = this.gatewayAddress;
+    const now = this.io.now();
+    const max = this.opts.maxRedirects ?? 5;
+    const windowMs = this.opts.redirectWindowMs ?? 300000;
+    while (this.redirectTimes.length > 0 && now - this.redirectTimes[0]! > windowMs)
+      this.redirectTimes.shift();
+    if (this.redirectTimes.length >= max) {
+      void this.teardown(
+        new VpnError(
+          'ERR_IKE_PROTOCOL',
+          `redirect loop: the gateways redirected us ${max + 1} times within ${Math.round(windowMs / 1000)} s (the last from ${from} to ${gw.value}); giving up (RFC 5685 §7)`,
+        ),
+        false,
+      );
+      return;
+    }
+    this.redirectTimes.push(now);
+    try {
+      const address = gw.kind === 'fqdn' ? await this.io.resolve(gw.value) : gw.value;
+      if ((isIP(address) === 6) !== (isIP(from) === 6)) {
+        throw new VpnError(
+          'ERR_IKE_PROTOCOL',
+          `the gateway redirected us to ${gw.value} (${address}), an IPv${isIP(address)} address; this tunnel's socket is IPv${isIP(from)}`,
+        );
+      }
+      if (this.stopping()) return;
+      this.gatewayAddress = address;
+      this.redirectedFrom = from;
+      this.remote = { address, port: this.opts.port ?? 500 };
+      this.sessionConfig = { ...this.sessionConfig!, redirectedFrom: from };
+      this.emit({
+        type: 'redirected',
+        from,
+        to: address,
+        ...(gw.kind === 'fqdn' ? { name: gw.value } : {}),
+        during,
+      });
+      // Our routes (full tunnel) or the kill switch would send IKE for the new gateway into the
+      // tunnel: pin it to the path outside, like the first gateway.
+      if (this.summary || this.opts.killSwitch) await this.pinGatewayRoute(address, from);
+      if (this.summary) {
+        this.state = 'reconnecting';
+        this.emit({
+          type: 'reconnecting',
+          attempt: 0,
+          inMs: 0,
+          reason: `redirected to ${address}`,
+        });
+      }
+      const local = await this.io.localAddressFor(this.remote);
+      if (this.stopping() || !this.dp) return;
+      this.localAddress = local;
+      this.session = this.newSession(this.sessionConfig);
+      this.feed({
+        kind: 'start',
+        local: { address: local, port: this.dp.localPort },
+        remote: this.remote,
+      });
+    } catch (e) {
+      const err =
+        e instanceof VpnError
+          ? e
+          : new VpnError(
+              'ERR_RESOLVE',
+              `the gateway redirected us to ${gw.value}, which we cannot reach: ${(e as Error).message}`,
+            );
+      void this.teardown(err, false);
+    }
+  }
+
+  /** The user or an error is ending the tunnel (checked again after each await). */
+  private stopping(): boolean {
+    return this.userClosing || this.state === 'closing' || this.state === 'down';
+  }
+
+  /** A host route to the new gateway along the path of the old one's (or the default path). */
+  private async pinGatewayRoute(address: string, old: string): Promise<void> {
+    const netcfg = this.netcfg;
+    if (!netcfg) return;
+    const path =
+      netcfg.pinnedPath(old) ?? (await netcfg.defaultPath(address.includes(':'), this.tun?.name));
+    if (!path) return;
+    await netcfg.addHostRouteVia(address, path.via, path.dev);
+  }
+
   private async restartSession(): Promise<void> {
     const remote = this.remote;
     const cfg = this.sessionConfig;
@@ -431,13 +550,21 @@ export class Tunnel {
       // Same virtual IP: addresses, routes and DNS are already right.
       this.state = 'up';
       this.startUpTimers();
-      this.summary = { ...prev, ike: info };
+      this.summary = { ...prev, ike: info, ...this.gatewayFields() };
       this.emit({ type: 'up', summary: this.summary });
       return;
     }
     // A different address: redo the host configuration from scratch.
     await this.netcfg?.restore();
     await this.configureHost(info);
+  }
+
+  /** The gateway we are connected to now (after redirects), for the summary. */
+  private gatewayFields(): Pick<TunnelSummary, 'gatewayAddress' | 'redirectedFrom'> {
+    return {
+      gatewayAddress: this.gatewayAddress,
+      ...(this.redirectedFrom ? { redirectedFrom: this.redirectedFrom } : {}),
+    };
   }
 
   status(): TunnelStatus {
@@ -535,6 +662,13 @@ export class Tunnel {
         this.emit({ type: 'nat', natHere: e.natHere, natThere: e.natThere });
         break;
       case 'established':
+        // REDIRECTED_FROM goes only to the gateway we were sent to (RFC 5685 §9.3), not again
+        // when we reconnect to it later.
+        if (this.sessionConfig?.redirectedFrom !== undefined) {
+          const rest = { ...this.sessionConfig };
+          delete rest.redirectedFrom;
+          this.sessionConfig = rest;
+        }
         if (this.summary) void this.onReestablished(e.info);
         else void this.configureHost(e.info);
         this.scheduleReauth(e.info.authLifetimeS);
@@ -556,6 +690,10 @@ export class Tunnel {
       case 'warning':
         // Something the gateway sent was ignored beyond a bound (src/ike/limits.ts).
         this.emit({ type: 'warning', message: e.message });
+        break;
+      case 'redirect':
+        // The session closes right after this; onSessionClosed follows it.
+        this.pendingRedirect = { gateway: e.gateway, during: e.during };
         break;
       case 'state':
       case 'liveness-check':
@@ -601,7 +739,7 @@ export class Tunnel {
       this.upAt = this.io.now();
       this.summary = {
         gateway: this.opts.gateway,
-        gatewayAddress: this.gatewayAddress,
+        ...this.gatewayFields(),
         device: tun.name,
         mtu: tun.mtu,
         ...(cfg.ip4 ? { virtualIp4: cfg.ip4 } : {}),

@@ -9,6 +9,8 @@ import type { Identity } from './identity.js';
 import type { Endpoint } from './natd.js';
 import type { ProposalSpec } from './sa/proposals.js';
 import type { GatewayAuth, LocalAuth } from './auth.js';
+import type { PpkConfig } from './ppk.js';
+import type { RedirectDuring, RedirectTarget } from './redirect.js';
 
 export type IkeState = 'created' | 'connecting' | 'established' | 'deleting' | 'closed';
 
@@ -84,6 +86,18 @@ export interface IkeSessionConfig {
   mobike?: boolean;
   /** Send INITIAL_CONTACT in IKE_AUTH (default true; false when reauthenticating). */
   initialContact?: boolean;
+  /**
+   * RFC 8784 post-quantum preshared key: USE_PPK in IKE_SA_INIT, PPK_IDENTITY (and, unless
+   * required, NO_PPK_AUTH) in IKE_AUTH, the PPK mixed into SK_d, SK_pi and SK_pr.
+   */
+  ppk?: PpkConfig;
+  /**
+   * RFC 5685: announce REDIRECT_SUPPORTED and follow the gateway's REDIRECT (default true);
+   * false refuses redirects and does not announce support (--no-redirect).
+   */
+  redirect?: boolean;
+  /** RFC 5685 §9.3: we were redirected here from this gateway address (REDIRECTED_FROM). */
+  redirectedFrom?: string;
 }
 
 /** Keys and parameters of one direction of a CHILD_SA, handed to the ESP engine. */
@@ -121,6 +135,8 @@ export interface EstablishedInfo {
   spiI: string;
   spiR: string;
   remote: Endpoint;
+  /** RFC 8784: the PPK was mixed into this IKE SA's keys (the gateway confirmed PPK_IDENTITY). */
+  ppk?: boolean;
 }
 
 export type IkeEvent =
@@ -133,6 +149,8 @@ export type IkeEvent =
   /** MOBIKE moved the SAs to new addresses (RFC 4555 §3.5), by our update or the gateway's. */
   | { type: 'roamed'; local: Endpoint; remote: Endpoint; by: 'peer' | 'us' }
   | { type: 'closed'; error?: VpnError; byPeer: boolean }
+  /** RFC 5685: the gateway sends us to another gateway; the session closes right after this. */
+  | { type: 'redirect'; gateway: RedirectTarget; during: RedirectDuring }
   /** Something the gateway sent was ignored beyond a bound (issue 11 finding 6): printable. */
   | { type: 'warning'; message: string };
 

@@ -34,6 +34,7 @@ import type { Payload } from './codec/index.js';
 import type { Endpoint } from './natd.js';
 import { IkeContext } from './context.js';
 import { Exchange } from './exchange.js';
+import { RedirectResponder } from './redirect.js';
 import type { SaContext } from './sa/ike-sa.js';
 import type {
   IkeCounters,
@@ -63,6 +64,8 @@ export class IkeSession {
   private readonly c: IkeContext;
   private readonly xchg: Exchange;
   private readonly tasks: TaskSet;
+  /** RFC 5685 §5: the gateway's INFORMATIONAL REDIRECT of the established SA. */
+  private readonly redirect: RedirectResponder;
 
   constructor(cfg: IkeSessionConfig, random: Random, logger: Logger = NOOP_LOGGER) {
     const first = cfg.ikeProposals[0]?.dh[0];
@@ -85,6 +88,7 @@ export class IkeSession {
     };
     c.xchg = this.xchg;
     c.tasks = this.tasks;
+    this.redirect = new RedirectResponder(c);
   }
 
   /** The session's lifecycle state (see the header comment). */
@@ -229,6 +233,8 @@ export class IkeSession {
   ): ResponderTask | undefined {
     switch (exchange) {
       case ExchangeType.INFORMATIONAL:
+        if (ctx === this.c.ike.sa && RedirectResponder.matches(exchange, inner))
+          return this.redirect;
         if (
           ctx === this.c.ike.sa &&
           this.c.ike.peerMobike &&

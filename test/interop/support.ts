@@ -160,7 +160,10 @@ export class Bed {
   }
 
   /** Starts `vpn connect --json` in the client namespace; resolves at the 'up' event or exit. */
-  connect(args: string[]): Promise<{
+  connect(
+    args: string[],
+    gateway = GW,
+  ): Promise<{
     proc: ChildProcess;
     up?: Record<string, unknown>;
     code?: number | null;
@@ -168,7 +171,7 @@ export class Bed {
   }> {
     const proc = spawn(
       'ip',
-      ['netns', 'exec', this.cli, process.execPath, BIN, 'connect', GW, '--json', ...args],
+      ['netns', 'exec', this.cli, process.execPath, BIN, 'connect', gateway, '--json', ...args],
       {
         env: this.env(),
         stdio: ['ignore', 'pipe', 'pipe'],

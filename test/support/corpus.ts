@@ -5,7 +5,11 @@ import type { IkeOutput } from '../../src/ike/session.js';
 import { parseProposals } from '../../src/ike/sa/proposals.js';
 import { anyTs } from '../../src/ike/sa/traffic-selectors.js';
 import { parseIdentity } from '../../src/ike/identity.js';
-import { encodeMessage } from '../../src/ike/codec/index.js';
+import { encodeMessage, encodePayloadChain } from '../../src/ike/codec/index.js';
+import type { NotifyPayload } from '../../src/ike/codec/index.js';
+import { encodeGwAddress, encodeGwIdentity } from '../../src/ike/redirect.js';
+import { encodePpkIdentity } from '../../src/ike/ppk.js';
+import { concatBytes } from '../../src/core/bytes.js';
 import { TestResponder } from './test-responder.js';
 import { readFileSync } from 'node:fs';
 import { captures } from './vectors.js';
@@ -83,6 +87,42 @@ export function fuzzCorpus(): Uint8Array[] {
       ],
     ),
   );
+  // RFC 5685 and RFC 8784 notifies: an IKE_SA_INIT response that is only a REDIRECT (with the
+  // nonce), a payload chain of the others, and their notification data on its own.
+  const n = (notifyType: number, data: Uint8Array): NotifyPayload => ({
+    type: 41,
+    critical: false,
+    protocol: 0,
+    spi: new Uint8Array(0),
+    notifyType,
+    data,
+  });
+  const redirect = encodeGwAddress('198.51.100.20', new Uint8Array(32).fill(5));
+  out.push(
+    encodeMessage(
+      {
+        spiI: new Uint8Array(8).fill(1),
+        spiR: new Uint8Array(8),
+        version: 0x20,
+        exchangeType: 34,
+        flags: 0x20,
+        messageId: 0,
+      },
+      [n(16407, redirect)],
+    ),
+  );
+  const fqdn = encodeGwIdentity({ kind: 'fqdn', value: 'gw2.example.net' });
+  const ppkId = encodePpkIdentity(new TextEncoder().encode('ppk-id'));
+  const chain = encodePayloadChain([
+    n(16406, new Uint8Array(0)), // REDIRECT_SUPPORTED
+    n(16407, fqdn), // REDIRECT (INFORMATIONAL, IKE_AUTH)
+    n(16408, encodeGwAddress('2001:db8::1')), // REDIRECTED_FROM
+    n(16435, new Uint8Array(0)), // USE_PPK
+    n(16436, ppkId), // PPK_IDENTITY
+    n(16437, new Uint8Array(32).fill(3)), // NO_PPK_AUTH
+  ]).bytes;
+  // The fuzzer decodes chains after a header's worth of bytes (28).
+  out.push(concatBytes(new Uint8Array(28), chain), redirect, fqdn, ppkId);
   // X.509 certificates (the gateway sends them in CERT payloads) and EAP packets.
   for (const name of ['gw-rsa.crt', 'gw-ecdsa.crt', 'gw-ed25519.crt', 'gw-pss.crt', 'int-ca.crt']) {
     out.push(...pemToDer(readFileSync(findRepoFile(`test/pki/fixtures/${name}`), 'utf8')));

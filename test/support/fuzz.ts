@@ -19,6 +19,21 @@ import {
   findUnsupportedCritical,
 } from '../../src/ike/codec/index.js';
 import { classifyUdp4500 } from '../../src/net/natt.js';
+import { parsePpkIdentity } from '../../src/ike/ppk.js';
+import { parseGwIdentity, redirectIn } from '../../src/ike/redirect.js';
+import type { NotifyPayload, Payload } from '../../src/ike/codec/index.js';
+
+/**
+ * RFC 5685 / RFC 8784 notifies in whatever decoded: REDIRECT checks return a reason string
+ * (never throw), with and without a nonce to compare.
+ */
+function redirectNotifies(payloads: Payload[]): void {
+  const ns = payloads.filter(
+    (p): p is NotifyPayload => p.type === 41 && 'notifyType' in p && !('unknown' in p),
+  );
+  redirectIn(ns, undefined);
+  redirectIn(ns, new Uint8Array(32));
+}
 
 export interface FuzzResult {
   inputs: number;
@@ -32,6 +47,7 @@ export function exercise(input: Uint8Array, first: number, reasm: FragmentReasse
   try {
     const m = decodeMessage(input);
     findUnsupportedCritical(m.payloads);
+    redirectNotifies(m.payloads);
     try {
       checkExchangeRules(m.header.exchangeType, (m.header.flags & 0x20) !== 0, m.payloads);
     } catch (e) {
@@ -53,6 +69,7 @@ export function exercise(input: Uint8Array, first: number, reasm: FragmentReasse
   }
   try {
     const chain = decodePayloadChain(first, input.subarray(Math.min(input.length, 28)), 28);
+    redirectNotifies(chain);
     try {
       checkExchangeRules(37, false, chain, chain);
     } catch (e) {
@@ -67,6 +84,14 @@ export function exercise(input: Uint8Array, first: number, reasm: FragmentReasse
     Certificate.fromDer(input);
   } catch (e) {
     if (!isVpnError(e)) throw e;
+  }
+  // Notification data of REDIRECT / REDIRECTED_FROM (RFC 5685 §9) and PPK_IDENTITY (RFC 8784).
+  for (const parse of [parseGwIdentity, parsePpkIdentity]) {
+    try {
+      parse(input);
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+    }
   }
   // EAP packets from EAP payloads: the codec throws ParseError; the peer never throws.
   try {

@@ -95,6 +95,17 @@ export interface ResponderOptions {
   cacheResponses?: boolean;
   /** A hostile or broken gateway (issue 11): each option breaks one rule. */
   hostile?: HostileOptions;
+  /**
+   * RFC 8784: announce USE_PPK and hold this PPK for this PPK ID (no `key`: announce support but
+   * hold no PPK, so the client's NO_PPK_AUTH is used).
+   */
+  ppk?: { id: Uint8Array; key?: Uint8Array };
+  /**
+   * RFC 5685: send the client to this gateway in the IKE_SA_INIT response (`init`, with `nonce`
+   * replacing the client's Ni when given) or in the IKE_AUTH response (`auth`). Raw GW identity
+   * bytes (type, length, identity), so tests can send malformed ones.
+   */
+  redirect?: { init?: Uint8Array; nonce?: Uint8Array; auth?: Uint8Array };
   random: Random;
 }
 
@@ -153,6 +164,30 @@ function notify(type: number, data: Uint8Array = new Uint8Array(0)): NotifyPaylo
     notifyType: type,
     data,
   };
+}
+
+/**
+ * RFC 8784 §3, computed here with node:crypto HMAC on its own (not src/ike/ppk.ts), so the two
+ * derivations check each other: SK_x = prf+ (PPK, SK_x'), as long as SK_x'.
+ */
+export function ppkMixed(
+  prfId: number,
+  ppk: Uint8Array,
+  k: { skD: Uint8Array; skPi: Uint8Array; skPr: Uint8Array },
+): { skD: Uint8Array; skPi: Uint8Array; skPr: Uint8Array } {
+  const hash = ({ 2: 'sha1', 5: 'sha256', 6: 'sha384', 7: 'sha512' } as Record<number, string>)[
+    prfId
+  ]!;
+  const plus = (seed: Uint8Array): Uint8Array => {
+    const chunks: Buffer[] = [];
+    let t = Buffer.alloc(0);
+    for (let i = 1; Buffer.concat(chunks).length < seed.length; i++) {
+      t = createHmac(hash, ppk).update(t).update(seed).update(Uint8Array.of(i)).digest();
+      chunks.push(t);
+    }
+    return new Uint8Array(Buffer.concat(chunks).subarray(0, seed.length));
+  };
+  return { skD: plus(k.skD), skPi: plus(k.skPi), skPr: plus(k.skPr) };
 }
 
 /** A payload of unknown type 200 with the critical bit set (RFC 7296 §2.5). */
@@ -235,6 +270,15 @@ export class TestResponder {
   private eap: { first: Payload[]; id: number; challenge: Uint8Array; ok: boolean } | undefined;
   /** EAP packets the client answered with. */
   eapResponses: Uint8Array[] = [];
+  /** Notify types of the last IKE_SA_INIT request, and its REDIRECTED_FROM data (RFC 5685). */
+  initNotifyTypes: number[] = [];
+  redirectedFrom: Uint8Array | undefined;
+  /** RFC 8784: the client asked for a PPK, and whether we used it (else its NO_PPK_AUTH). */
+  private ppkNegotiated = false;
+  ppkUsed = false;
+  /** The client's PPK_IDENTITY and NO_PPK_AUTH notify data in its IKE_AUTH request. */
+  ppkIdentity: Uint8Array | undefined;
+  noPpkAuth: Uint8Array | undefined;
 
   constructor(opts: ResponderOptions) {
     this.opts = opts;
@@ -453,6 +497,25 @@ export class TestResponder {
     if (this.opts.refuseIke)
       return encodeMessage(hdr(zero), [notify(NotifyType.NO_PROPOSAL_CHOSEN)]);
     const notifies = filterPayloads(payloads, PayloadType.NOTIFY);
+    this.initNotifyTypes = notifies.map((n) => n.notifyType);
+    this.redirectedFrom = notifies.find((n) => n.notifyType === NotifyType.REDIRECTED_FROM)?.data;
+    this.ppkNegotiated =
+      this.opts.ppk !== undefined && notifies.some((n) => n.notifyType === NotifyType.USE_PPK);
+    const redirectOk = notifies.some(
+      (n) =>
+        n.notifyType === NotifyType.REDIRECT_SUPPORTED ||
+        n.notifyType === NotifyType.REDIRECTED_FROM,
+    );
+    if (this.opts.redirect?.init && redirectOk) {
+      // RFC 5685 §3: REDIRECT with the client's nonce, and nothing else.
+      const ni = findPayload(payloads, PayloadType.NONCE)?.data ?? new Uint8Array(0);
+      return encodeMessage(hdr(zero), [
+        notify(
+          NotifyType.REDIRECT,
+          concatBytes(this.opts.redirect.init, this.opts.redirect.nonce ?? ni),
+        ),
+      ]);
+    }
     if (this.opts.demandCookie) {
       const expected = createHmac('sha256', this.cookieSecret)
         .update(header.spiI)
@@ -554,6 +617,7 @@ export class TestResponder {
         : []),
       // RFC 7427 §4: SHA2-256/384/512 and Identity.
       notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, Uint8Array.of(0, 2, 0, 3, 0, 4, 0, 5)),
+      ...(this.ppkNegotiated ? [notify(NotifyType.USE_PPK)] : []),
     ]);
     return this.initResp;
   }
@@ -810,17 +874,40 @@ export class TestResponder {
     const inner = this.open(data, payloads);
     if (this.opts.eapMd5Password !== undefined || this.opts.eapServer)
       return this.onEapAuth(header, inner);
-    const k = this.keys!;
     const idi = findPayload(inner, PayloadType.IDi);
     const auth = findPayload(inner, PayloadType.AUTH);
     if (!idi || !auth) throw new Error('responder: no IDi/AUTH');
+    let authData = auth.data;
+    const innerNotifies = filterPayloads(inner, PayloadType.NOTIFY);
+    this.ppkIdentity = innerNotifies.find((n) => n.notifyType === NotifyType.PPK_IDENTITY)?.data;
+    this.noPpkAuth = innerNotifies.find((n) => n.notifyType === NotifyType.NO_PPK_AUTH)?.data;
+    this.ppkUsed = false;
+    if (this.ppkNegotiated) {
+      const ppk = this.opts.ppk!;
+      // RFC 8784 §3: PPK_ID_FIXED (2) ‖ ID names our PPK: mix it into SK_d, SK_pi, SK_pr.
+      const named =
+        this.ppkIdentity !== undefined &&
+        this.ppkIdentity[0] === 2 &&
+        equalBytes(this.ppkIdentity.subarray(1), ppk.id);
+      if (named && ppk.key) {
+        this.keys = { ...this.keys!, ...ppkMixed(this.prfId, ppk.key, this.keys!) };
+        this.ppkUsed = true;
+      } else if (this.noPpkAuth) {
+        authData = this.noPpkAuth;
+      } else {
+        return this.seal(ExchangeType.IKE_AUTH, header.messageId, true, [
+          notify(NotifyType.AUTHENTICATION_FAILED),
+        ]);
+      }
+    }
+    const k = this.keys!;
     const expected = this.pskAuth(
       this.authOctets(this.initReq, this.nr, k.skPi, idi.idType, idi.data),
     );
     if (
       auth.method === AuthMethod.SHARED_KEY_MIC &&
       this.opts.checkAuth !== false &&
-      (expected.length !== auth.data.length || !timingSafeEqual(expected, auth.data))
+      (expected.length !== authData.length || !timingSafeEqual(expected, authData))
     ) {
       this.lastAuthError = 'AUTH mismatch';
       return this.seal(ExchangeType.IKE_AUTH, header.messageId, true, [
@@ -832,8 +919,16 @@ export class TestResponder {
     if (h?.badAuth) {
       for (const p of proof) if (p.type === PayloadType.AUTH && 'data' in p) p.data[0]! ^= 0x80;
     }
+    if (this.opts.redirect?.auth) {
+      // RFC 5685 §6: authenticated, then sent elsewhere: no CP, SA or TS.
+      return this.seal(ExchangeType.IKE_AUTH, header.messageId, true, [
+        ...proof,
+        notify(NotifyType.REDIRECT, this.opts.redirect.auth),
+      ]);
+    }
     return this.seal(ExchangeType.IKE_AUTH, header.messageId, true, [
       ...proof,
+      ...(this.ppkUsed ? [notify(NotifyType.PPK_IDENTITY)] : []),
       ...(this.opts.mobike ? [notify(NotifyType.MOBIKE_SUPPORTED)] : []),
       ...(h?.criticalIn === 'IKE_AUTH' ? [criticalUnknown()] : []),
       ...(h?.authPadding
@@ -911,6 +1006,13 @@ export class TestResponder {
       { type: PayloadType.TSi, critical: false, selectors: narrowedI },
       { type: PayloadType.TSr, critical: false, selectors: narrowedR },
     ];
+  }
+
+  /** RFC 5685 §5: INFORMATIONAL { N(REDIRECT, GW identity `gw`) } on the established SA. */
+  redirectRequest(gw: Uint8Array): Uint8Array {
+    return this.seal(ExchangeType.INFORMATIONAL, this.myMid++, false, [
+      notify(NotifyType.REDIRECT, gw),
+    ]);
   }
 
   /** Builds a request from the gateway: an empty INFORMATIONAL (liveness) or a DELETE. */

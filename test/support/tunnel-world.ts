@@ -283,6 +283,8 @@ export class FakeNet {
   espOut = 0;
   sockets = 0;
   closed = false;
+  /** The address each IKE datagram was sent to (one fake gateway answers for all of them). */
+  readonly ikeTo: string[] = [];
 
   constructor(gw: FakeGateway) {
     this.gw = gw;
@@ -318,6 +320,7 @@ export class FakeNet {
       sendIke: (data, to) => {
         if (this.closed) return;
         this.ikeOut++;
+        this.ikeTo.push(to.address);
         const copy = data.slice();
         this.later(() => this.gw.onIke(copy, to.port));
       },

@@ -89,13 +89,14 @@ const RULES: Record<number, ExchangeRules> = {
 
 function isErrorOnly(payloads: readonly Payload[]): boolean {
   // A response carrying an error notify (type < 16384), or a COOKIE / INVALID_KE answer, need not
-  // carry the exchange's mandatory payloads (§2.6, §1.2, §2.21).
+  // carry the exchange's mandatory payloads (§2.6, §1.2, §2.21); nor does an IKE_SA_INIT answered
+  // with REDIRECT (16407, RFC 5685 §3).
   return payloads.some(
     (p) =>
       p.type === P.NOTIFY &&
       !('unknown' in p) &&
       'notifyType' in p &&
-      (p.notifyType < 16384 || p.notifyType === 16390),
+      (p.notifyType < 16384 || p.notifyType === 16390 || p.notifyType === 16407),
   );
 }
 

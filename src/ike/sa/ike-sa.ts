@@ -103,6 +103,9 @@ export interface IkeSa {
   peerHashes: number[];
   /** The gateway announced MOBIKE_SUPPORTED (RFC 4555 §3.1). */
   peerMobike: boolean;
+  /** The gateway answered USE_PPK (RFC 8784 §3), and then confirmed the PPK in IKE_AUTH. */
+  peerPpk: boolean;
+  ppkUsed: boolean;
   readonly children: ChildSa[];
   /** Last time the gateway proved it is alive (authenticated IKE message or ESP activity). */
   lastAlive: number;
@@ -128,6 +131,8 @@ export function newIkeSa(): IkeSa {
     peerFragmentation: false,
     peerHashes: [],
     peerMobike: false,
+    peerPpk: false,
+    ppkUsed: false,
     children: [],
     lastAlive: 0,
   };

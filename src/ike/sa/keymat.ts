@@ -11,6 +11,7 @@ import { deriveChildKeys, deriveIkeKeys, deriveRekeyedIkeKeys } from '../../cryp
 import { prf, prfOutputLength } from '../../crypto/prf.js';
 import { createSkCrypter } from '../../crypto/sk.js';
 import type { SkCrypter } from '../../crypto/sk.js';
+import { mixPpk } from '../ppk.js';
 import type { ChosenProposal } from './proposals.js';
 
 const KEY_PAD = new TextEncoder().encode('Key Pad for IKEv2');
@@ -32,13 +33,15 @@ export class IkeKeymat {
   readonly prfId: number;
   readonly crypter: SkCrypter;
   readonly weInitiated: boolean;
-  private readonly skD: Uint8Array;
+  private skD: Uint8Array;
   private readonly skAi: Uint8Array;
   private readonly skAr: Uint8Array;
   private readonly skEi: Uint8Array;
   private readonly skEr: Uint8Array;
-  private readonly skPi: Uint8Array;
-  private readonly skPr: Uint8Array;
+  private skPi: Uint8Array;
+  private skPr: Uint8Array;
+  /** RFC 8784 §3: SK_d, SK_pi, SK_pr with the PPK mixed in, until IKE_AUTH says which set holds. */
+  private withPpk: { skD: Uint8Array; skPi: Uint8Array; skPr: Uint8Array } | undefined;
 
   constructor(input: IkeKeymatInput) {
     const { proposal } = input;
@@ -115,15 +118,46 @@ export class IkeKeymat {
    * RFC 7296 §2.15: the octets an AUTH payload signs or MACs.
    * InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, RestOfInitIDPayload)
    * ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, RestOfRespIDPayload)
+   * RFC 8784 §3: with a PPK pending, SK_pi/SK_pr are the PPK-mixed ones unless `withPpk` is false
+   * (NO_PPK_AUTH, and the gateway's AUTH when it did not use the PPK).
    */
   authOctets(
     side: 'initiator' | 'responder',
     realMessage: Uint8Array,
     peerNonce: Uint8Array,
     idBody: Uint8Array,
+    withPpk = this.withPpk !== undefined,
   ): Uint8Array {
-    const key = side === 'initiator' ? this.skPi : this.skPr;
+    const keys = withPpk && this.withPpk ? this.withPpk : { skPi: this.skPi, skPr: this.skPr };
+    const key = side === 'initiator' ? keys.skPi : keys.skPr;
     return concatBytes(realMessage, peerNonce, prf(this.prfId, key, idBody));
+  }
+
+  /** RFC 8784 §3: derive the PPK-mixed SK_d, SK_pi and SK_pr (kept aside until `settlePpk`). */
+  preparePpk(ppk: Uint8Array): void {
+    this.settlePpk(false);
+    this.withPpk = mixPpk(this.prfId, ppk, { skD: this.skD, skPi: this.skPi, skPr: this.skPr });
+  }
+
+  /** Is a PPK-mixed key set waiting for the gateway's answer? */
+  get ppkPending(): boolean {
+    return this.withPpk !== undefined;
+  }
+
+  /**
+   * The gateway's IKE_AUTH answer decided (RFC 8784 §3): with its PPK_IDENTITY the PPK-mixed keys
+   * replace SK_d, SK_pi and SK_pr; without it the plain keys stay (it used NO_PPK_AUTH).
+   */
+  settlePpk(used: boolean): void {
+    const p = this.withPpk;
+    if (!p) return;
+    this.withPpk = undefined;
+    if (used) {
+      wipe(this.skD, this.skPi, this.skPr);
+      this.skD = p.skD;
+      this.skPi = p.skPi;
+      this.skPr = p.skPr;
+    } else wipe(p.skD, p.skPi, p.skPr);
   }
 
   /** RFC 7296 §2.15: AUTH = prf( prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>) */
@@ -174,6 +208,7 @@ export class IkeKeymat {
 
   /** Best-effort zeroing of all keys (JS may hold copies we cannot reach). */
   wipe(): void {
+    this.settlePpk(false);
     wipe(this.skD, this.skAi, this.skAr, this.skEi, this.skEr, this.skPi, this.skPr);
   }
 }

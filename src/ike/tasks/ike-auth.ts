@@ -29,6 +29,9 @@ import { formatIdentity, sameIdentity } from '../identity.js';
 import { formatChosen } from '../sa/proposals.js';
 import { formatTs } from '../sa/traffic-selectors.js';
 import { signAuth, supportedHashes, verifyAuth } from '../auth/signature.js';
+import { printable } from '../../core/printable.js';
+import { encodePpkIdentity } from '../ppk.js';
+import { redirectIn } from '../redirect.js';
 import type { IkeContext } from '../context.js';
 import type { InitiatorTask } from './task.js';
 
@@ -103,25 +106,37 @@ export class IkeAuth implements InitiatorTask {
       if (this.c.cfg.gatewayAuth.eapOnly)
         inner.push(this.c.notify(NotifyType.EAP_ONLY_AUTHENTICATION));
     } else {
-      const octets = keymat.authOctets(
-        'initiator',
-        this.c.ike.initRequest,
-        this.c.ike.nr,
-        this.idiBody,
-      );
-      let auth: AuthPayload;
-      if (local.kind === 'psk') {
-        auth = {
-          type: PayloadType.AUTH,
-          critical: false,
-          method: AuthMethod.SHARED_KEY_MIC,
-          data: keymat.pskAuth(local.psk, octets),
-        };
-      } else {
-        const sig = signAuth(local.key, octets, { peerHashes: this.c.ike.peerHashes });
-        auth = { type: PayloadType.AUTH, critical: false, method: sig.method, data: sig.data };
-      }
+      // RFC 8784 §3: with the gateway's USE_PPK our AUTH uses SK_pi mixed with the PPK.
+      const ppk = this.c.cfg.ppk && this.c.ike.peerPpk ? this.c.cfg.ppk : undefined;
+      if (ppk) keymat.preparePpk(ppk.key);
+      const octetsFor = (withPpk: boolean): Uint8Array =>
+        keymat.authOctets(
+          'initiator',
+          this.c.ike.initRequest,
+          this.c.ike.nr,
+          this.idiBody,
+          withPpk,
+        );
+      const authData = (octets: Uint8Array): { method: number; data: Uint8Array } =>
+        local.kind === 'psk'
+          ? { method: AuthMethod.SHARED_KEY_MIC, data: keymat.pskAuth(local.psk, octets) }
+          : signAuth(local.key, octets, { peerHashes: this.c.ike.peerHashes });
+      const a = authData(octetsFor(ppk !== undefined));
+      const auth: AuthPayload = {
+        type: PayloadType.AUTH,
+        critical: false,
+        method: a.method,
+        data: a.data,
+      };
       inner.push(auth);
+      if (ppk) {
+        inner.push(this.c.notify(NotifyType.PPK_IDENTITY, encodePpkIdentity(ppk.id)));
+        // RFC 8784 §3: unless the PPK is mandatory, the AUTH data computed without it lets a
+        // gateway that has no PPK for this ID authenticate us anyway (strongSwan sends and
+        // expects the bare Authentication Data, without the method octet).
+        if (!ppk.required)
+          inner.push(this.c.notify(NotifyType.NO_PPK_AUTH, authData(octetsFor(false)).data));
+      }
     }
     // The first CHILD_SA's SA, TSi, TSr (its SPI drawn first) follow the CP request.
     const child = this.c.tasks.child.buildRequest();
@@ -157,6 +172,7 @@ export class IkeAuth implements InitiatorTask {
       return;
     }
     this.gw = { id: gwId, idBody: IkeAuth.idBody(idr), authenticated: false };
+    if (!this.settlePpk(notifies)) return;
     const useEap = this.c.cfg.auth.kind === 'eap';
     if (auth) {
       if (!this.verifyGatewayAuth(auth, inner)) return;
@@ -196,6 +212,37 @@ export class IkeAuth implements InitiatorTask {
       return;
     }
     this.completeAuth(inner);
+  }
+
+  /**
+   * RFC 8784 §3: the gateway's PPK_IDENTITY says it used the PPK (its AUTH, SK_d and all later
+   * keys use the mixed keys); without it, it authenticated us by NO_PPK_AUTH and the plain keys
+   * stay — refused with --ppk-required. False when the SA failed.
+   */
+  private settlePpk(notifies: NotifyPayload[]): boolean {
+    const keymat = this.c.ike.sa.keymat!;
+    if (!keymat.ppkPending) return true;
+    const used = notifies.some((n) => n.notifyType === NotifyType.PPK_IDENTITY);
+    keymat.settlePpk(used);
+    this.c.ike.ppkUsed = used;
+    if (used) {
+      this.c.log.info('ike', 'the gateway uses our post-quantum preshared key (RFC 8784)');
+      return true;
+    }
+    const id = printable(Buffer.from(this.c.cfg.ppk!.id).toString('latin1'));
+    if (this.c.cfg.ppk!.required) {
+      this.c.fail(
+        new VpnError(
+          'ERR_IKE_AUTH_FAILED',
+          `the gateway did not use the post-quantum preshared key "${id}" (no PPK_IDENTITY in its IKE_AUTH response, RFC 8784 §3), and --ppk-required is set`,
+        ),
+      );
+      return false;
+    }
+    this.c.warn(
+      `the gateway has no post-quantum preshared key "${id}" and accepted us without it (NO_PPK_AUTH): continuing without the PPK`,
+    );
+    return true;
   }
 
   /** Checks the gateway's AUTH payload (RFC 7296 §2.15): a PSK MAC or a certificate signature. */
@@ -281,6 +328,35 @@ export class IkeAuth implements InitiatorTask {
   completeAuth(inner: Payload[]): void {
     const gwId = this.gw!.id;
     const notifies = inner.filter((p): p is NotifyPayload => p.type === PayloadType.NOTIFY);
+    // RFC 5685 §6: an authenticated gateway may send us elsewhere instead of a CHILD_SA; we
+    // delete this IKE SA and connect to the new gateway.
+    const redirect = redirectIn(notifies, undefined);
+    if (redirect !== undefined) {
+      if (typeof redirect === 'string') {
+        this.c.fail(
+          new VpnError(
+            'ERR_IKE_PROTOCOL',
+            `invalid REDIRECT in the IKE_AUTH response: ${redirect}`,
+          ),
+        );
+      } else if (this.c.cfg.redirect === false) {
+        this.c.fail(
+          new VpnError(
+            'ERR_IKE_PEER_ERROR',
+            `the gateway redirects us to ${redirect.value}, but redirects are refused (--no-redirect)`,
+          ),
+        );
+      } else {
+        this.c.emit({ type: 'redirect', gateway: redirect, during: 'IKE_AUTH' });
+        this.c.fail(
+          new VpnError(
+            'ERR_IKE_PEER_ERROR',
+            `the gateway redirects us to ${redirect.value} (RFC 5685 §6)`,
+          ),
+        );
+      }
+      return;
+    }
     this.c.tasks.mobike.notePeerMobike(notifies);
     const authLifetime = this.c.tasks.reauth.authLifetime(notifies);
     // The IKE SA is authenticated. Now the CHILD_SA (errors here leave the IKE SA up, §1.2, but a
@@ -317,6 +393,7 @@ export class IkeAuth implements InitiatorTask {
         spiI: Buffer.from(this.c.ike.sa.spiI).toString('hex'),
         spiR: Buffer.from(this.c.ike.sa.spiR).toString('hex'),
         remote: this.c.ike.remote,
+        ...(this.c.cfg.ppk ? { ppk: this.c.ike.ppkUsed } : {}),
       },
     });
   }

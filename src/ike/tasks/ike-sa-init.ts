@@ -26,6 +26,7 @@ import type {
   SaPayload,
 } from '../codec/index.js';
 import { natdHash } from '../natd.js';
+import { encodeGwAddress, redirectIn } from '../redirect.js';
 import type { Endpoint } from '../natd.js';
 import { IkeKeymat } from '../sa/keymat.js';
 import {
@@ -114,6 +115,17 @@ export class IkeSaInit implements InitiatorTask {
       this.c.notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED),
       this.c.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, sigHash),
     );
+    // RFC 5685 §3: we follow redirects; once redirected, REDIRECTED_FROM names the gateway that
+    // sent us here instead (§9.3).
+    if (this.c.cfg.redirect !== false) {
+      payloads.push(
+        this.c.cfg.redirectedFrom
+          ? this.c.notify(NotifyType.REDIRECTED_FROM, encodeGwAddress(this.c.cfg.redirectedFrom))
+          : this.c.notify(NotifyType.REDIRECT_SUPPORTED),
+      );
+    }
+    // RFC 8784 §3: we want to mix a post-quantum preshared key into the IKE SA.
+    if (this.c.cfg.ppk) payloads.push(this.c.notify(NotifyType.USE_PPK));
     // A new IKE_SA_INIT (also after COOKIE or INVALID_KE) has no responder SPI and message ID 0.
     this.c.ike.sa.spiR = new Uint8Array(8);
     this.c.ike.sa.nextMid = 0;
@@ -192,6 +204,25 @@ export class IkeSaInit implements InitiatorTask {
       this.sendInit();
       return;
     }
+    // RFC 5685 §3: the gateway sends us to another one before creating any state.
+    const redirect = redirectIn(notifies, this.c.ike.ni);
+    if (redirect !== undefined) {
+      if (typeof redirect === 'string' || this.c.cfg.redirect === false) {
+        this.c.fail(
+          new VpnError(
+            'ERR_IKE_PROTOCOL',
+            typeof redirect === 'string'
+              ? `the gateway answered IKE_SA_INIT with an invalid REDIRECT: ${redirect}`
+              : `the gateway redirects us to ${redirect.value}, but redirects are refused (--no-redirect)`,
+          ),
+        );
+        return;
+      }
+      this.c.log.info('ike', `the gateway redirects us to ${redirect.value} (RFC 5685 §3)`);
+      this.c.emit({ type: 'redirect', gateway: redirect, during: 'IKE_SA_INIT' });
+      this.c.finishClose(undefined, false);
+      return;
+    }
     const error = notifies.find((n) => n.notifyType < 16384);
     if (error) {
       this.c.fail(this.c.errorFromNotify(error, 'IKE_SA_INIT'));
@@ -223,6 +254,23 @@ export class IkeSaInit implements InitiatorTask {
         ),
       );
       return;
+    }
+    // RFC 8784 §3: without USE_PPK in the answer the gateway will not use a PPK.
+    this.c.ike.peerPpk = notifies.some((n) => n.notifyType === NotifyType.USE_PPK);
+    const ppk = this.c.cfg.ppk;
+    if (ppk && !this.c.ike.peerPpk) {
+      if (ppk.required) {
+        this.c.fail(
+          new VpnError(
+            'ERR_IKE_AUTH_FAILED',
+            'the gateway does not support post-quantum preshared keys (no USE_PPK in its IKE_SA_INIT response, RFC 8784 §3), and --ppk-required is set',
+          ),
+        );
+        return;
+      }
+      this.c.warn(
+        'the gateway does not support post-quantum preshared keys (no USE_PPK, RFC 8784): continuing without the PPK',
+      );
     }
     const ikeKe = this.ke;
     if (!ikeKe) throw new VpnError('ERR_IKE_PROTOCOL', 'no key exchange in progress');
