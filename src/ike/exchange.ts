@@ -35,6 +35,11 @@ export type Responder = (
 export class Exchange {
   private readonly c: IkeContext;
   private readonly responder: Responder;
+  /**
+   * The decrypted inner payload bytes of the last protected message accepted (reassembled from
+   * RFC 7383 fragments when needed), for RFC 9242 §3.3.2 IntAuth.
+   */
+  lastInner: { first: number; bytes: Uint8Array } | undefined;
 
   constructor(c: IkeContext, responder: Responder) {
     this.c = c;
@@ -121,7 +126,11 @@ export class Exchange {
     if (task.exchange === ExchangeType.IKE_SA_INIT) {
       msg = encodeMessage(this.headerFor(task.exchange, mid, false), inner);
       this.c.ike.initRequest = msg;
-    } else if (task.exchange === ExchangeType.IKE_AUTH) {
+    } else if (
+      task.exchange === ExchangeType.IKE_AUTH ||
+      // RFC 9242 §3.4 / RFC 9370 §2.2.2: IKE_INTERMEDIATE (ML-KEM keys) may be fragmented too.
+      task.exchange === ExchangeType.IKE_INTERMEDIATE
+    ) {
       msg = this.protectRequest(task.exchange, mid, inner);
     } else {
       msg = this.buildEncrypted(task.exchange, mid, false, inner);
@@ -324,6 +333,7 @@ export class Exchange {
       this.c.drop('malformed-inner', (e as Error).message);
       return undefined;
     }
+    this.lastInner = { first: sk.firstInner, bytes: innerBytes };
     return inner;
   }
 
@@ -372,6 +382,7 @@ export class Exchange {
     try {
       const inner = decodePayloadChain(r.first, r.bytes, 0);
       checkExchangeRules(header.exchangeType, isResponse, payloads, inner);
+      this.lastInner = { first: r.first, bytes: r.bytes };
       return inner;
     } catch (e) {
       this.c.drop('malformed-inner', (e as Error).message);

@@ -13,7 +13,7 @@ import { signAuth } from '../../src/ike/auth/signature.js';
 import { concatBytes, equalBytes } from '../../src/core/bytes.js';
 import type { Random } from '../../src/core/random.js';
 import { parseIpAddress } from '../../src/core/ip.js';
-import { createKeyExchange } from '../../src/crypto/ke.js';
+import { createKeyExchange, respondKeyExchange } from '../../src/crypto/ke.js';
 import { deriveChildKeys, deriveIkeKeys, deriveRekeyedIkeKeys } from '../../src/crypto/kdf.js';
 import { prf } from '../../src/crypto/prf.js';
 import { sha1 } from '../../src/crypto/hash.js';
@@ -91,6 +91,14 @@ export interface ResponderOptions {
   eapOnly?: boolean;
   /** Announce MOBIKE and answer UPDATE_SA_ADDRESSES (RFC 4555). */
   mobike?: boolean;
+  /**
+   * RFC 9370 / RFC 9242: choose the first method of each ADDKE type the client offers and run
+   * them in IKE_INTERMEDIATE exchanges (default true); false = ignore them (a responder without
+   * RFC 9370, choosing none and not announcing INTERMEDIATE_EXCHANGE_SUPPORTED).
+   */
+  intermediate?: boolean;
+  /** Announce INTERMEDIATE_EXCHANGE_SUPPORTED but leave it out (a broken responder): false. */
+  announceIntermediate?: boolean;
   /** Resend the cached answer to a byte-identical retransmitted request (RFC 7296 §2.1). */
   cacheResponses?: boolean;
   /** A hostile or broken gateway (issue 11): each option breaks one rule. */
@@ -127,6 +135,10 @@ export interface HostileOptions {
   tsr?: string[];
   /** Add a non-critical unknown payload of this many bytes to the IKE_AUTH response. */
   authPadding?: number;
+  /** The KE data of our IKE_INTERMEDIATE response (e.g. a truncated ML-KEM ciphertext). */
+  intermediateKeData?: Uint8Array;
+  /** Answer IKE_INTERMEDIATE with a KE payload of this method instead of the one asked for. */
+  intermediateKeMethod?: number;
 }
 
 export interface ResponderChild {
@@ -235,6 +247,22 @@ export class TestResponder {
   private eap: { first: Payload[]; id: number; challenge: Uint8Array; ok: boolean } | undefined;
   /** EAP packets the client answered with. */
   eapResponses: Uint8Array[] = [];
+  /** RFC 9370: ADDKE methods chosen in IKE_SA_INIT still to run, in order. */
+  private addKePending: number[] = [];
+  /** IKE_INTERMEDIATE requests answered: message ID, method and the sizes of both KE values. */
+  intermediates: { mid: number; method: number; fragments: number; keiLength: number }[] = [];
+  /** RFC 9242 §3.3.2: IntAuth_iN and IntAuth_rN so far, and the first IKE_AUTH message ID. */
+  private intAuthI = new Uint8Array(0);
+  private intAuthR = new Uint8Array(0);
+  private ikeAuthMid: number | undefined;
+  /** The plaintext inner payloads of the last request opened (for IntAuth). */
+  private lastPlain: { first: number; bytes: Uint8Array } | undefined;
+  /** fragmentsReceived when the last whole request was handled. */
+  private fragmentsBefore = 0;
+  /** INFORMATIONAL requests we could not decrypt (dropped). */
+  undecryptable = 0;
+  /** The chosen IKE proposal's transforms (for assertions). */
+  chosenIke: Proposal | undefined;
 
   constructor(opts: ResponderOptions) {
     this.opts = opts;
@@ -375,6 +403,7 @@ export class TestResponder {
       });
       if (r.status !== 'complete') return undefined;
       this.preopened = decodePayloadChain(r.first, r.bytes, 0);
+      this.lastPlain = { first: r.first, bytes: r.bytes };
     }
     if ((header.flags & HeaderFlag.RESPONSE) !== 0) {
       // A response to a request we made: decrypt and record it.
@@ -389,7 +418,14 @@ export class TestResponder {
       case ExchangeType.IKE_AUTH:
         return this.onAuth(header, payloads, data);
       case ExchangeType.INFORMATIONAL: {
-        const inner = this.open(data, payloads);
+        let inner: Payload[];
+        try {
+          inner = this.open(data, payloads);
+        } catch {
+          // E.g. the client's DELETE under the keys before an IKE_INTERMEDIATE it then refused.
+          this.undecryptable++;
+          return undefined;
+        }
         this.informationalsReceived.push(inner);
         const d = findPayload(inner, PayloadType.DELETE);
         if (d?.protocol === ProtocolId.IKE) this.deleted = true;
@@ -430,6 +466,8 @@ export class TestResponder {
       }
       case ExchangeType.CREATE_CHILD_SA:
         return this.onCreateChild(header, payloads, data);
+      case ExchangeType.IKE_INTERMEDIATE:
+        return this.onIntermediate(header, payloads, data);
       default:
         return undefined;
     }
@@ -500,12 +538,28 @@ export class TestResponder {
     const prfT = pick(TransformType.PRF)!;
     const dhT = p.transforms.find((t) => t.type === TransformType.DH && t.id === ke.dhGroup)!;
     const integ = pick(TransformType.INTEG);
+    // RFC 9370 §2.2.1: the first method of each ADDKE type offered (types 6..12, in order).
+    const wantsIntermediate = notifies.some(
+      (n) => n.notifyType === NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED,
+    );
+    const addKe =
+      this.opts.intermediate === false
+        ? []
+        : [6, 7, 8, 9, 10, 11, 12]
+            .map((type) => p.transforms.find((t) => t.type === type))
+            .filter((t): t is NonNullable<typeof t> => t !== undefined);
+    this.addKePending = addKe.filter((t) => t.id !== 0).map((t) => t.id);
+    this.intermediates = [];
+    this.intAuthI = new Uint8Array(0);
+    this.intAuthR = new Uint8Array(0);
+    this.ikeAuthMid = undefined;
     const chosen: Proposal = {
       num: p.num,
       protocol: ProtocolId.IKE,
       spi: new Uint8Array(0),
-      transforms: [encr, ...(integ ? [integ] : []), prfT, dhT],
+      transforms: [encr, ...(integ ? [integ] : []), prfT, dhT, ...addKe],
     };
+    this.chosenIke = chosen;
     this.spiI = header.spiI.slice();
     this.spiR = this.opts.random.bytes(8);
     this.ni = nonce.data.slice();
@@ -554,6 +608,11 @@ export class TestResponder {
         : []),
       // RFC 7427 §4: SHA2-256/384/512 and Identity.
       notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, Uint8Array.of(0, 2, 0, 3, 0, 4, 0, 5)),
+      ...(wantsIntermediate &&
+      this.opts.intermediate !== false &&
+      this.opts.announceIntermediate !== false
+        ? [notify(NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED)]
+        : []),
     ]);
     return this.initResp;
   }
@@ -594,6 +653,7 @@ export class TestResponder {
         ? { encr: k.skEi, integ: k.skAi }
         : { encr: k.skEi };
     const inner = this.crypter.open(keys, data.subarray(0, aadLen), sk.body);
+    this.lastPlain = { first: sk.firstInner, bytes: inner };
     return decodePayloadChain(sk.firstInner, inner, aadLen);
   }
 
@@ -672,7 +732,12 @@ export class TestResponder {
     idData: Uint8Array,
   ): Uint8Array {
     const body = concatBytes(Uint8Array.of(idType, 0, 0, 0), idData);
-    return concatBytes(realMessage, nonce, prf(this.prfId, key, body));
+    // RFC 9242 §3.3.2: after IKE_INTERMEDIATE, IntAuth_iN | IntAuth_rN | IKE_AUTH's message ID.
+    const intAuth =
+      this.intermediates.length > 0
+        ? concatBytes(this.intAuthI, this.intAuthR, u32(this.ikeAuthMid ?? 0))
+        : new Uint8Array(0);
+    return concatBytes(realMessage, nonce, prf(this.prfId, key, body), intAuth);
   }
 
   private pskAuth(octets: Uint8Array): Uint8Array {
@@ -807,6 +872,7 @@ export class TestResponder {
   }
 
   private onAuth(header: IkeHeader, payloads: Payload[], data: Uint8Array): Uint8Array {
+    this.ikeAuthMid ??= header.messageId;
     const inner = this.open(data, payloads);
     if (this.opts.eapMd5Password !== undefined || this.opts.eapServer)
       return this.onEapAuth(header, inner);
@@ -1237,6 +1303,92 @@ export class TestResponder {
     this.ikeRekeysByClient++;
     this.lastClientIkeRekey = { ni: ni.slice(), nr, spiI: p.spi.slice() };
     return reply;
+  }
+
+  /**
+   * RFC 9242 IKE_INTERMEDIATE with an RFC 9370 additional key exchange: answer KEi(n) with
+   * KEr(n) under the current keys, chain IntAuth (§3.3.2) over both messages' plaintext, then
+   * SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr) and new SK_* (RFC 9370 §2.2.2).
+   */
+  private onIntermediate(header: IkeHeader, payloads: Payload[], data: Uint8Array): Uint8Array {
+    const fragments = this.fragmentsBefore;
+    this.fragmentsBefore = this.fragmentsReceived;
+    const inner = this.open(data, payloads);
+    const plain = this.lastPlain!;
+    const k = this.keys!;
+    const method = this.addKePending.shift();
+    const ke = findPayload(inner, PayloadType.KE);
+    if (method === undefined || !ke || ke.dhGroup !== method)
+      return this.seal(ExchangeType.IKE_INTERMEDIATE, header.messageId, true, [
+        notify(NotifyType.INVALID_SYNTAX),
+      ]);
+    // IntAuth_[i|r]N_A: the IKE header (Next Payload SK, length without IV/padding/ICV) and the
+    // Encrypted payload header, then the inner payloads (IntAuth_[i|r]N_P).
+    const aOf = (h: IkeHeader, first: number, bytes: Uint8Array): Uint8Array => {
+      const a = new Uint8Array(32);
+      const dv = new DataView(a.buffer);
+      a.set(h.spiI, 0);
+      a.set(h.spiR, 8);
+      a[16] = 46;
+      a[17] = 0x20;
+      a[18] = h.exchangeType;
+      a[19] = h.flags;
+      dv.setUint32(20, h.messageId);
+      dv.setUint32(24, 32 + bytes.length);
+      a[28] = first;
+      dv.setUint16(30, 4 + bytes.length);
+      return concatBytes(a, bytes);
+    };
+    this.intAuthI = new Uint8Array(
+      createHmac(this.hashOfPrf(), k.skPi)
+        .update(this.intAuthI)
+        .update(aOf(header, plain.first, plain.bytes))
+        .digest(),
+    );
+    const r = respondKeyExchange(method, ke.data, this.opts.random);
+    const h = this.opts.hostile;
+    const reply: Payload[] = [
+      {
+        type: PayloadType.KE,
+        critical: false,
+        dhGroup: h?.intermediateKeMethod ?? method,
+        data: h?.intermediateKeData ?? r.publicValue,
+      },
+    ];
+    const answer = this.seal(ExchangeType.IKE_INTERMEDIATE, header.messageId, true, reply);
+    const chain = encodePayloadChain(reply);
+    this.intAuthR = new Uint8Array(
+      createHmac(this.hashOfPrf(), k.skPr)
+        .update(this.intAuthR)
+        .update(aOf({ ...header, flags: HeaderFlag.RESPONSE }, chain.first, chain.bytes))
+        .digest(),
+    );
+    const crypter = this.crypter!;
+    this.keys = deriveRekeyedIkeKeys({
+      prfId: this.prfId,
+      oldSkD: k.skD,
+      encrKeyLength: crypter.encrKeyLength,
+      integKeyLength: crypter.integKeyLength,
+      ni: this.ni,
+      nr: this.nr,
+      spiI: this.spiI,
+      spiR: this.spiR,
+      sharedSecret: r.sharedSecret,
+    });
+    this.intermediates.push({
+      mid: header.messageId,
+      method,
+      fragments: this.fragmentsReceived - fragments,
+      keiLength: ke.data.length,
+    });
+    return answer;
+  }
+
+  /** The hash of the negotiated HMAC PRF (RFC 4868), for IntAuth computed with node:crypto. */
+  private hashOfPrf(): string {
+    const h = { 2: 'sha1', 5: 'sha256', 6: 'sha384', 7: 'sha512' }[this.prfId];
+    if (!h) throw new Error(`responder: PRF ${this.prfId} unsupported for IntAuth`);
+    return h;
   }
 
   ikeRekeysByClient = 0;

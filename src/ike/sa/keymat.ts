@@ -39,6 +39,11 @@ export class IkeKeymat {
   private readonly skEr: Uint8Array;
   private readonly skPi: Uint8Array;
   private readonly skPr: Uint8Array;
+  /**
+   * RFC 9242 §3.3.2: IntAuth (IntAuth_iN | IntAuth_rN | IKE_AUTH_MID) after IKE_INTERMEDIATE
+   * exchanges, appended to both AUTH payloads' signed octets; empty without them.
+   */
+  intAuth: Uint8Array = new Uint8Array(0);
 
   constructor(input: IkeKeymatInput) {
     const { proposal } = input;
@@ -115,6 +120,7 @@ export class IkeKeymat {
    * RFC 7296 §2.15: the octets an AUTH payload signs or MACs.
    * InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, RestOfInitIDPayload)
    * ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, RestOfRespIDPayload)
+   * RFC 9242 §3.3.2: after IKE_INTERMEDIATE exchanges both end with IntAuth.
    */
   authOctets(
     side: 'initiator' | 'responder',
@@ -123,7 +129,15 @@ export class IkeKeymat {
     idBody: Uint8Array,
   ): Uint8Array {
     const key = side === 'initiator' ? this.skPi : this.skPr;
-    return concatBytes(realMessage, peerNonce, prf(this.prfId, key, idBody));
+    return concatBytes(realMessage, peerNonce, prf(this.prfId, key, idBody), this.intAuth);
+  }
+
+  /**
+   * RFC 9242 §3.3.2: IntAuth_[i|r]N = prf(SK_p[i|r]N, IntAuth_[i|r]N-1 | IntAuth_[i|r]N_A |
+   * IntAuth_[i|r]N_P), with the SK_p of the keys that protect that IKE_INTERMEDIATE exchange.
+   */
+  intAuthStep(side: 'initiator' | 'responder', prev: Uint8Array, data: Uint8Array): Uint8Array {
+    return prf(this.prfId, side === 'initiator' ? this.skPi : this.skPr, concatBytes(prev, data));
   }
 
   /** RFC 7296 §2.15: AUTH = prf( prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>) */

@@ -395,7 +395,14 @@ export function selectResponderProposal(
   const offeredAddKe = spec.addKe ?? [];
   for (let i = 0; i < offeredAddKe.length; i++) {
     // For ESP in IKE_AUTH the key exchanges are left out (RFC 9370 §2.2.3); a rekey checks its own.
-    if (offeredAddKe[i]!.length > 0 && !addKe[i] && protocol === ProtocolId.IKE)
+    // An omitted ADDKE type we offered NONE for reads as NONE (a responder without RFC 9370).
+    const list = offeredAddKe[i]!;
+    if (
+      list.length > 0 &&
+      !addKe[i] &&
+      protocol === ProtocolId.IKE &&
+      !list.some((a) => a.id === 0)
+    )
       return `responder chose no ADDKE${i + 1} transform`;
   }
   const out: ChosenProposal = { num: r.num, protocol: r.protocol, spi: r.spi, encr: chosen.encr };
