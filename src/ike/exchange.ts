@@ -128,8 +128,11 @@ export class Exchange {
       this.c.ike.initRequest = msg;
     } else if (
       task.exchange === ExchangeType.IKE_AUTH ||
-      // RFC 9242 §3.4 / RFC 9370 §2.2.2: IKE_INTERMEDIATE (ML-KEM keys) may be fragmented too.
-      task.exchange === ExchangeType.IKE_INTERMEDIATE
+      // RFC 9242 §3.4 / RFC 9370 §2.2.2, §2.2.4: IKE_INTERMEDIATE and IKE_FOLLOWUP_KE (ML-KEM
+      // keys) and CREATE_CHILD_SA with an ML-KEM KE may be fragmented too.
+      task.exchange === ExchangeType.IKE_INTERMEDIATE ||
+      task.exchange === ExchangeType.IKE_FOLLOWUP_KE ||
+      task.exchange === ExchangeType.CREATE_CHILD_SA
     ) {
       msg = this.protectRequest(task.exchange, mid, inner);
     } else {

@@ -10,8 +10,9 @@ import assert from 'node:assert/strict';
 import { decodeMessage } from '../../src/ike/codec/index.js';
 import { DhGroup, ExchangeType, NotifyType, PayloadType } from '../../src/ike/constants.js';
 import { parseProposals } from '../../src/ike/sa/proposals.js';
-import type { IkeEvent } from '../../src/ike/session.js';
-import { closedEvent, config, responder, start } from '../support/session-harness.js';
+import type { IkeEvent, IkeOutput } from '../../src/ike/session.js';
+import { toHex } from '../../src/core/bytes.js';
+import { closedEvent, config, pump, responder, start } from '../support/session-harness.js';
 
 function established(events: IkeEvent[]): Extract<IkeEvent, { type: 'established' }> | undefined {
   return events.find(
@@ -141,4 +142,34 @@ test('a KE payload of another method in IKE_INTERMEDIATE fails cleanly', () => {
   const closed = closedEvent(run);
   assert.equal(closed?.error?.code, 'ERR_IKE_PROTOCOL');
   assert.match(closed.error.message, /ML_KEM_512 KE payload/);
+});
+
+test('our CHILD_SA rekey with x25519-ke1_mlkem768 PFS: CREATE_CHILD_SA, then IKE_FOLLOWUP_KE (RFC 9370 §2.2.4); same keys both sides', () => {
+  const run = start(
+    config({
+      ikeProposals: parseProposals('aes256gcm16-prfsha384-x25519-ke1_mlkem768', 'ike'),
+      espProposals: parseProposals('aes256gcm16-x25519-ke1_mlkem768', 'esp'),
+      childRekeyMs: 60000,
+    }),
+    responder({ fragmentSize: 1280 }),
+  );
+  assert.equal(run.session.state, 'established', closedEvent(run)?.error?.message);
+  const before = run.sent.length;
+  pump(run, run.session.handle({ kind: 'rekeyChild' }, run.now + 10));
+  assert.equal(run.resp.followupRekeys, 1, 'the rekey ran its IKE_FOLLOWUP_KE');
+  assert.deepEqual(run.resp.followupMethods, [DhGroup.ML_KEM_768]);
+  assert.deepEqual(
+    exchangesSent(run.sent.slice(before))
+      .map((e) => e.type)
+      .filter((t) => t !== ExchangeType.INFORMATIONAL),
+    [ExchangeType.CREATE_CHILD_SA, ExchangeType.IKE_FOLLOWUP_KE, ExchangeType.IKE_FOLLOWUP_KE],
+  );
+  const installs = run.outputs.filter(
+    (o): o is Extract<IkeOutput, { kind: 'installChild' }> => o.kind === 'installChild',
+  );
+  assert.equal(installs.length, 2);
+  assert.equal(toHex(installs[1]!.child.outbound.keymat), toHex(run.resp.child!.keyI));
+  assert.equal(toHex(installs[1]!.child.inbound.keymat), toHex(run.resp.child!.keyR));
+  assert.equal(installs[1]!.child.proposal, 'aes256gcm16-x25519-ke1_mlkem768');
+  assert.equal(run.session.state, 'established');
 });

@@ -15,7 +15,7 @@ import type { Random } from '../../src/core/random.js';
 import { parseIpAddress } from '../../src/core/ip.js';
 import { createKeyExchange, respondKeyExchange } from '../../src/crypto/ke.js';
 import { deriveChildKeys, deriveIkeKeys, deriveRekeyedIkeKeys } from '../../src/crypto/kdf.js';
-import { prf } from '../../src/crypto/prf.js';
+import { prf, prfPlus } from '../../src/crypto/prf.js';
 import { sha1 } from '../../src/crypto/hash.js';
 import { createSkCrypter } from '../../src/crypto/sk.js';
 import type { SkCrypter } from '../../src/crypto/sk.js';
@@ -468,6 +468,8 @@ export class TestResponder {
         return this.onCreateChild(header, payloads, data);
       case ExchangeType.IKE_INTERMEDIATE:
         return this.onIntermediate(header, payloads, data);
+      case ExchangeType.IKE_FOLLOWUP_KE:
+        return this.onFollowup(header, payloads, data);
       default:
         return undefined;
     }
@@ -1208,9 +1210,69 @@ export class TestResponder {
     const dh = theirKe
       ? p.transforms.find((t) => t.type === TransformType.DH && t.id === theirKe.dhGroup)
       : undefined;
-    const myKe = theirKe ? createKeyExchange(theirKe.dhGroup, this.opts.random) : undefined;
-    const shared = theirKe && myKe ? myKe.computeSharedSecret(theirKe.data) : undefined;
+    const myKe = theirKe
+      ? respondKeyExchange(theirKe.dhGroup, theirKe.data, this.opts.random)
+      : undefined;
+    const shared = myKe?.sharedSecret;
     this.pfsRekeys += shared ? 1 : 0;
+    // RFC 9370 §2.2.4: with PFS, the first method of each ADDKE type offered runs afterwards in
+    // IKE_FOLLOWUP_KE; the new CHILD_SA exists only once they are done.
+    const addKe = shared
+      ? [6, 7, 8, 9, 10, 11, 12]
+          .map((type) => p.transforms.find((t) => t.type === type && t.id !== 0))
+          .filter((t): t is NonNullable<typeof t> => t !== undefined)
+      : [];
+    if (addKe.length > 0) {
+      const link = this.opts.random.bytes(8);
+      this.followup = {
+        link,
+        methods: addKe.map((t) => t.id),
+        secrets: [],
+        finish: (secrets) => {
+          // KEYMAT = prf+(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n)), written out here.
+          const km = prfPlus(
+            this.prfId,
+            this.keys!.skD,
+            concatBytes(shared!, ni, nr, ...secrets),
+            72,
+          );
+          this.previousChild = this.child;
+          this.child = {
+            inSpi,
+            outSpi: new DataView(p.spi.buffer, p.spi.byteOffset, 4).getUint32(0),
+            encrId: encr.id,
+            keyI: km.slice(0, 36),
+            keyR: km.slice(36, 72),
+          };
+          this.followupRekeys++;
+        },
+      };
+      this.clientRekeys.push({ ni: ni.slice(), nr });
+      return this.seal(ExchangeType.CREATE_CHILD_SA, header.messageId, true, [
+        {
+          type: PayloadType.SA,
+          critical: false,
+          proposals: [
+            {
+              num: p.num,
+              protocol: ProtocolId.ESP,
+              spi: u32(inSpi),
+              transforms: [encr, dh!, ...addKe, ...(esn ? [esn] : [])],
+            },
+          ],
+        },
+        { type: PayloadType.NONCE, critical: false, data: nr },
+        {
+          type: PayloadType.KE,
+          critical: false,
+          dhGroup: theirKe!.dhGroup,
+          data: myKe!.publicValue,
+        },
+        notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, link),
+        findPayload(inner, PayloadType.TSi)!,
+        findPayload(inner, PayloadType.TSr)!,
+      ]);
+    }
     const ck = deriveChildKeys({
       prfId: this.prfId,
       skD: this.keys!.skD,
@@ -1382,6 +1444,47 @@ export class TestResponder {
       keiLength: ke.data.length,
     });
     return answer;
+  }
+
+  /** A CREATE_CHILD_SA waiting for its IKE_FOLLOWUP_KE exchanges (RFC 9370 §2.2.4). */
+  private followup:
+    | {
+        link: Uint8Array;
+        methods: number[];
+        secrets: Uint8Array[];
+        finish: (secrets: Uint8Array[]) => void;
+      }
+    | undefined;
+  /** CHILD_SA rekeys completed through IKE_FOLLOWUP_KE, and the methods those ran. */
+  followupRekeys = 0;
+  followupMethods: number[] = [];
+
+  /** IKE_FOLLOWUP_KE { KEi(n), N(ADDITIONAL_KEY_EXCHANGE)(link) } → { KEr(n), [N(link n+1)] }. */
+  private onFollowup(header: IkeHeader, payloads: Payload[], data: Uint8Array): Uint8Array {
+    const inner = this.open(data, payloads);
+    const f = this.followup;
+    const ke = findPayload(inner, PayloadType.KE);
+    const link = filterPayloads(inner, PayloadType.NOTIFY).find(
+      (n) => n.notifyType === NotifyType.ADDITIONAL_KEY_EXCHANGE,
+    );
+    const method = f?.methods[f.secrets.length];
+    if (!f || !ke || !link || !equalBytes(link.data, f.link) || ke.dhGroup !== method)
+      return this.seal(ExchangeType.IKE_FOLLOWUP_KE, header.messageId, true, [
+        notify(NotifyType.STATE_NOT_FOUND),
+      ]);
+    const r = respondKeyExchange(method, ke.data, this.opts.random);
+    f.secrets.push(r.sharedSecret);
+    this.followupMethods.push(method);
+    const more = f.secrets.length < f.methods.length;
+    if (more) f.link = this.opts.random.bytes(8);
+    else {
+      this.followup = undefined;
+      f.finish(f.secrets);
+    }
+    return this.seal(ExchangeType.IKE_FOLLOWUP_KE, header.messageId, true, [
+      { type: PayloadType.KE, critical: false, dhGroup: method, data: r.publicValue },
+      ...(more ? [notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, f.link)] : []),
+    ]);
   }
 
   /** The hash of the negotiated HMAC PRF (RFC 4868), for IntAuth computed with node:crypto. */

@@ -26,6 +26,8 @@ export interface IkeKeymatInput {
   spiI: Uint8Array;
   spiR: Uint8Array;
   sharedSecret: Uint8Array;
+  /** RFC 9370 §2.2.4: for a rekey, SK(1..n) of the IKE_FOLLOWUP_KE exchanges. */
+  additional?: Uint8Array[];
 }
 
 export class IkeKeymat {
@@ -72,6 +74,7 @@ export class IkeKeymat {
           ...params,
           oldSkD: input.rekeyOf.skD,
           oldPrfId: input.rekeyOf.prfId,
+          ...(input.additional ? { additional: input.additional } : {}),
         })
       : deriveIkeKeys(params);
     wipe(k.skeyseed);
@@ -170,6 +173,7 @@ export class IkeKeymat {
     encrKeyLength: number,
     integKeyLength: number,
     sharedSecret?: Uint8Array,
+    additional?: readonly Uint8Array[],
   ): { encrI: Uint8Array; integI: Uint8Array; encrR: Uint8Array; integR: Uint8Array } {
     return deriveChildKeys({
       prfId: this.prfId,
@@ -179,6 +183,8 @@ export class IkeKeymat {
       encrKeyLength,
       integKeyLength,
       ...(sharedSecret ? { sharedSecret } : {}),
+      // RFC 9370 §2.2.4: SK(1..n) of the IKE_FOLLOWUP_KE exchanges.
+      ...(additional ? { additional } : {}),
     });
   }
 
