@@ -263,6 +263,10 @@ export function summaryLines(s: TunnelSummary): string[] {
     s.espPath
   ];
   l.push(`IKE:         ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`);
+  if (s.ike.keyExchanges)
+    l.push(
+      `Key exchange: ${s.ike.keyExchanges} (${s.ike.postQuantum ? 'post-quantum protected' : 'not post-quantum: classic only'})`,
+    );
   l.push(`Gateway ID:  ${s.ike.remoteId}   our ID: ${s.ike.localId}`);
   l.push(
     `NAT:         ${s.ike.natHere ? 'behind NAT (keepalives on)' : 'none on our side'}; UDP encapsulation to port ${s.ike.remote.port}`,

@@ -173,3 +173,24 @@ test('our CHILD_SA rekey with x25519-ke1_mlkem768 PFS: CREATE_CHILD_SA, then IKE
   assert.equal(installs[1]!.child.proposal, 'aes256gcm16-x25519-ke1_mlkem768');
   assert.equal(run.session.state, 'established');
 });
+
+test('pqRequired (--pq required): a gateway choosing a classic proposal is refused before IKE_AUTH (exit 5)', () => {
+  const cfg = config({
+    ikeProposals: parseProposals('aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke1_none', 'ike'),
+    pqRequired: true,
+  });
+  const run = start(cfg, responder({ intermediate: false }));
+  const closed = closedEvent(run);
+  assert.equal(closed?.error?.code, 'ERR_IKE_NO_PROPOSAL');
+  assert.match(closed.error.message, /without a post-quantum key exchange, and --pq required/);
+  assert.ok(!exchangesSent(run.sent).some((e) => e.type === ExchangeType.IKE_AUTH));
+});
+
+test('pqRequired with a hybrid gateway: up, x25519 + ML-KEM-768', () => {
+  const cfg = config({
+    ikeProposals: parseProposals('aes256gcm16-prfsha384-x25519-ke1_mlkem768', 'ike'),
+    pqRequired: true,
+  });
+  const run = start(cfg);
+  assert.ok(established(run.events), closedEvent(run)?.error?.message);
+});

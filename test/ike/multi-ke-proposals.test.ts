@@ -8,12 +8,14 @@ import assert from 'node:assert/strict';
 import { VpnError } from '../../src/core/errors.js';
 import { DhGroup, ProtocolId, TransformType } from '../../src/ike/constants.js';
 import {
+  applyPqMode,
   buildProposals,
   chooseFromOffer,
   describeKeyExchanges,
   formatChosen,
   formatSpecs,
   isPostQuantum,
+  keyExchangesOfText,
   offersPostQuantum,
   parseProposals,
   selectResponderProposal,
@@ -208,4 +210,55 @@ test('responder side (a gateway rekey offer): ADDKE picked from our ESP proposal
   assert.ok(r);
   assert.deepEqual(r.chosen.addKe, [{ type: 6, id: 36 }]);
   assert.equal(r.transforms.length, 4);
+});
+
+test('--pq preferred: each proposal first with ML-KEM as ADDKE1, then as it was; required: only PQ', () => {
+  const base = parseProposals('aes256gcm16-prfsha256-x25519-ecp256', 'ike');
+  const pref = applyPqMode(base, 'preferred');
+  assert.equal(
+    formatSpecs(pref),
+    'aes256gcm16-prfsha256-x25519-ecp256-ke1_mlkem768-ke1_mlkem1024-ke1_mlkem512, aes256gcm16-prfsha256-x25519-ecp256',
+  );
+  const req = applyPqMode(base, 'required');
+  assert.equal(
+    formatSpecs(req),
+    'aes256gcm16-prfsha256-x25519-ecp256-ke1_mlkem768-ke1_mlkem1024-ke1_mlkem512',
+  );
+  assert.equal(applyPqMode(base, 'off'), base);
+  // Proposals that already have ML-KEM are kept as they are, and not doubled.
+  const hybrid = parseProposals('aes256gcm16-prfsha384-x25519-ke1_mlkem1024', 'ike');
+  assert.equal(formatSpecs(applyPqMode(hybrid, 'preferred')), formatSpecs(hybrid));
+  assert.equal(formatSpecs(applyPqMode(hybrid, 'required')), formatSpecs(hybrid));
+  // A second ADDKE goes after an existing classic one.
+  const two = applyPqMode(
+    parseProposals('aes256gcm16-prfsha256-ecp256-ke1_x25519', 'ike'),
+    'required',
+  );
+  assert.deepEqual(
+    two[0]!.addKe!.map((l) => l.map((a) => [a.type, a.id])),
+    [
+      [[6, 31]],
+      [
+        [7, 36],
+        [7, 37],
+        [7, 35],
+      ],
+    ],
+  );
+});
+
+test('key exchanges named from a chosen proposal string (status and summary)', () => {
+  assert.deepEqual(keyExchangesOfText('aes256gcm16-prfsha384-x25519-ke1_mlkem768'), {
+    keyExchanges: 'x25519 + ML-KEM-768',
+    postQuantum: true,
+  });
+  assert.deepEqual(keyExchangesOfText('aes256gcm16-prfsha256-ecp256'), {
+    keyExchanges: 'ecp256',
+    postQuantum: false,
+  });
+  assert.deepEqual(keyExchangesOfText('aes256gcm16-prfsha256-mlkem1024'), {
+    keyExchanges: 'ML-KEM-1024',
+    postQuantum: true,
+  });
+  assert.deepEqual(keyExchangesOfText('garbage\u001b'), { keyExchanges: '', postQuantum: false });
 });

@@ -156,6 +156,61 @@ export function isPostQuantum(c: ChosenProposal): boolean {
   return keyExchangesOf(c).some(isPostQuantumKe);
 }
 
+/**
+ * The key exchanges named by a chosen proposal in strongSwan syntax (as formatChosen writes it):
+ * "x25519 + ML-KEM-768", and whether one of them is post-quantum. Unparsable text: empty, false.
+ */
+export function keyExchangesOfText(proposal: string): {
+  keyExchanges: string;
+  postQuantum: boolean;
+} {
+  try {
+    const [spec] = parseProposals(proposal, 'ike');
+    const c: ChosenProposal = {
+      num: 1,
+      protocol: ProtocolId.IKE,
+      spi: new Uint8Array(0),
+      encr: spec!.encr[0]!,
+      ...(spec!.dh[0] ? { dh: spec!.dh[0] } : {}),
+      ...(spec!.addKe ? { addKe: spec!.addKe.map((l) => l[0]!).filter((a) => a.id !== 0) } : {}),
+    };
+    return { keyExchanges: describeKeyExchanges(c), postQuantum: isPostQuantum(c) };
+  } catch {
+    return { keyExchanges: '', postQuantum: false };
+  }
+}
+
+export type PqMode = 'required' | 'preferred' | 'off';
+
+/** A proposal with ML-KEM added as its next additional key exchange (RFC 9370), if it has none. */
+function withMlKem(s: ProposalSpec): ProposalSpec {
+  if (s.dh.some((a) => isPostQuantumKe(a.id))) return s;
+  if ((s.addKe ?? []).some((l) => l.some((a) => isPostQuantumKe(a.id)))) return s;
+  const addKe = (s.addKe ?? []).map((l) => [...l]);
+  if (addKe.length >= 7) return s;
+  const type = ADDKE_FIRST + addKe.length;
+  addKe.push(
+    [DhGroup.ML_KEM_768, DhGroup.ML_KEM_1024, DhGroup.ML_KEM_512].map((id) => ({ type, id })),
+  );
+  return { ...s, addKe };
+}
+
+/**
+ * `--pq` over the IKE proposals (draft-ietf-ipsecme-ikev2-mlkem with RFC 9370): `off` leaves them
+ * as they are; `preferred` offers each one first with ML-KEM-768/1024/512 as an additional key
+ * exchange (`-ke1_mlkem768-ke1_mlkem1024-ke1_mlkem512`) and then as it is, so a gateway without
+ * ML-KEM picks the classic one; `required` offers only post-quantum proposals (those that have
+ * ML-KEM, or each one with it added), and the session refuses a classic choice.
+ */
+export function applyPqMode(specs: ProposalSpec[], mode: PqMode): ProposalSpec[] {
+  if (mode === 'off') return specs;
+  const pq = specs.map(withMlKem);
+  if (mode === 'required') return pq.filter((s, i) => pq.indexOf(s) === i);
+  const out: ProposalSpec[] = [];
+  for (const s of [...pq, ...specs]) if (!out.includes(s)) out.push(s);
+  return out;
+}
+
 /** Does any of these proposals offer a post-quantum key exchange? */
 export function offersPostQuantum(specs: ProposalSpec[]): boolean {
   return specs.some(

@@ -22,7 +22,7 @@ import { encodePayloadChain, filterPayloads, findPayload } from '../codec/index.
 import type { IkeHeader, KePayload, Payload } from '../codec/index.js';
 import { finalIntAuth, intAuthData } from '../multi-ke.js';
 import { IkeKeymat } from '../sa/keymat.js';
-import { describeKeyExchanges } from '../sa/proposals.js';
+import { describeKeyExchanges, formatChosen, isPostQuantum } from '../sa/proposals.js';
 import type { IkeContext } from '../context.js';
 import type { InitiatorTask } from './task.js';
 
@@ -46,6 +46,15 @@ export class IkeIntermediate implements InitiatorTask {
   /** After IKE_SA_INIT: run the chosen additional key exchanges, then IKE_AUTH. */
   start(): void {
     const chosen = this.c.ike.ikeProposal;
+    if (this.c.cfg.pqRequired && (!chosen || !isPostQuantum(chosen))) {
+      this.c.fail(
+        new VpnError(
+          'ERR_IKE_NO_PROPOSAL',
+          `the gateway chose ${chosen ? formatChosen(chosen) : 'no proposal'}, without a post-quantum key exchange, and --pq required is set (it must choose ML-KEM, e.g. x25519-ke1_mlkem768)`,
+        ),
+      );
+      return;
+    }
     this.pending = (chosen?.addKe ?? []).map((a) => a.id);
     this.intAuthI = new Uint8Array(0);
     this.intAuthR = new Uint8Array(0);
