@@ -5,6 +5,7 @@
 //
 //   sudo node scripts/bench-tunnel.mjs [--seconds N] [--connects N] [--quick] [--json FILE]
 //   sudo node scripts/bench-tunnel.mjs --soak SECONDS [--json FILE]
+//   sudo node scripts/bench-tunnel.mjs --pq [--connects N] [--json FILE]
 //
 // Figures: iperf3 TCP upload and download with 1 and 4 streams (client → LAN host and back), UDP
 // upload at 64- and 1400-byte payloads (packets/s delivered, loss), ping RTT idle and under TCP
@@ -19,6 +20,11 @@
 // minute is warm-up (start-up code, heaps and buffers reaching their working size); the baseline
 // is the mean RSS of its second half (30-60 s). Growth is the highest RSS after the first minute
 // relative to that baseline (the verdict: <= 5 %); the mean of the last minute is printed too.
+//
+// --pq: connect time (exec of `vpn connect --background` to the first ping through the tunnel,
+// PSK) against the strongSwan 6.0.6 gateway with ML-KEM (scripts/testbed/sw6.sh), classic
+// x25519 vs x25519 + ML-KEM-768 vs x25519 + ML-KEM-1024 (RFC 9370: one IKE_INTERMEDIATE more),
+// the three interleaved round by round so load changes hit them alike.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +45,7 @@ const CONNECTS = num('--connects', quick ? 3 : 20);
 const PKI = process.env.TB_PKI_DIR ?? '/tmp/ikev2-vpn-testbed-pki';
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
 const SOAK = num('--soak', 0);
+const PQ = args.includes('--pq');
 if (process.getuid() !== 0) {
   console.error('bench-tunnel: run as root (network namespaces, TUN devices)');
   process.exit(2);
@@ -440,6 +447,52 @@ async function soak() {
   return result;
 }
 
+/** --pq: connect times, classic vs hybrid ML-KEM, against the strongSwan 6 gateway. */
+async function pqConnects() {
+  const classic = 'aes256gcm16-prfsha384-x25519';
+  const kinds = {
+    x25519: classic,
+    'x25519 + ML-KEM-768': `${classic}-ke1_mlkem768`,
+    'x25519 + ML-KEM-1024': `${classic}-ke1_mlkem1024`,
+  };
+  const r = sh('bash', [join(TB, 'sw6.sh'), '--prefix', P, 'start'], {
+    allowFail: true,
+    env: { ...env, TB6_IKE: Object.values(kinds).reverse().join(', ') },
+  });
+  if (r.status !== 0) throw new Error(`strongSwan 6 gateway: ${r.stderr || r.stdout}`);
+  const times = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
+  try {
+    for (let i = 0; i < CONNECTS; i++) {
+      for (const [k, ike] of Object.entries(kinds)) {
+        const t0 = performance.now();
+        const name = await startOursBackground([...pskArgs(), '--ike', ike]);
+        if (!waitPing(10000)) throw new Error('no ping through the tunnel');
+        times[k].push(performance.now() - t0);
+        await stopOursBackground(name);
+      }
+    }
+  } finally {
+    sh('bash', [join(TB, 'sw6.sh'), '--prefix', P, 'stop'], { allowFail: true });
+  }
+  const cpuInfo =
+    readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown';
+  console.log(
+    `bench-tunnel --pq: ${CONNECTS} connects each (vpn connect --background to first ping, PSK) against strongSwan 6.0.6; ${cpuInfo}, ${spawnSync('nproc').stdout.toString().trim()} cores`,
+  );
+  const base = median(times.x25519);
+  console.log(
+    `${'key exchange'.padEnd(24)}${'median ms'.padStart(12)}${'p95 ms'.padStart(10)}${'added'.padStart(10)}`,
+  );
+  const out = {};
+  for (const [k, t] of Object.entries(times)) {
+    out[k] = { median: median(t), p95: p95(t), runs: t };
+    console.log(
+      `${k.padEnd(24)}${median(t).toFixed(0).padStart(12)}${p95(t).toFixed(0).padStart(10)}${(median(t) - base).toFixed(0).padStart(10)}`,
+    );
+  }
+  return { date: new Date().toISOString(), connects: CONNECTS, cpu: cpuInfo, pq: out };
+}
+
 let iperfServer;
 try {
   sh('bash', [join(TB, 'up.sh'), '--prefix', P]);
@@ -453,7 +506,10 @@ try {
   });
   children.push(loadServer);
   await new Promise((r) => setTimeout(r, 500));
-  if (SOAK > 0) {
+  if (PQ) {
+    const result = await pqConnects();
+    if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
+  } else if (SOAK > 0) {
     const result = await soak();
     if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
     process.exitCode = result.growthPct <= 5 && result.peakRssMB < 80 ? 0 : 1;
@@ -523,6 +579,7 @@ try {
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   spawnSync('bash', [join(TB, 'sw-client.sh'), '--prefix', P, 'stop']);
+  spawnSync('bash', [join(TB, 'sw6.sh'), '--prefix', P, 'stop']);
   spawnSync('bash', [join(TB, 'down.sh'), '--prefix', P]);
   rmSync(work, { recursive: true, force: true });
 }

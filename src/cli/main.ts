@@ -48,6 +48,7 @@ interface ConnectFlags extends AuthFlags {
   ike?: string;
   esp?: string;
   dns: 'auto' | 'off';
+  pq: 'required' | 'preferred' | 'off';
   background?: boolean;
   json?: boolean;
   verbose?: boolean;
@@ -121,6 +122,7 @@ function tunnelOptions(
     ...(flags.rekeyPackets !== undefined ? { rekeyPackets: flags.rekeyPackets } : {}),
     ...(defaultId && !flags.id ? { localIdentity: defaultId } : {}),
     dns: flags.dns,
+    pq: flags.pq,
     keepaliveMs: flags.keepalive * 1000,
     dpdMs: flags.dpd * 1000,
     rekeyMs: flags.rekey * 1000,
@@ -663,6 +665,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option(
       '--esp <proposals>',
       'ESP proposals in strongSwan syntax, e.g. aes256gcm16,chacha20poly1305',
+    )
+    .addOption(
+      new Option(
+        '--pq <mode>',
+        'post-quantum key exchange (ML-KEM with RFC 9370): required (refuse a gateway without it), preferred (offer it first), off',
+      )
+        .choices(['required', 'preferred', 'off'])
+        .default('off'),
     )
     .addOption(
       new Option('--dns <mode>', 'use the DNS servers the gateway assigns')

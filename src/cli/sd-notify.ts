@@ -10,10 +10,8 @@
  * checked before use: an absolute path or an abstract name ('@...') that fits sockaddr_un; any
  * other value (vsock:..., a relative path, control characters) is ignored with one warning.
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { TunnelEvent } from '../client/tunnel.js';
+import { loadNativeEsp, nativeEspStatus } from '../esp/native.js';
 
 /** What the addon exports for this (native/notify.c). */
 interface NotifyAddon {
@@ -67,6 +65,8 @@ export function notifyFor(e: TunnelEvent): string | undefined {
       return `STATUS=${statusText(`up; moved to ${e.local} (MOBIKE)`)}`;
     case 'reconnecting':
       return `STATUS=${statusText(`reconnecting (attempt ${e.attempt}${e.inMs > 0 ? ` in ${Math.round(e.inMs / 1000)} s` : ''}): ${e.reason}`)}`;
+    case 'redirected':
+      return `STATUS=${statusText(`redirected from ${e.from} to ${e.name ?? e.to}: reconnecting`)}`;
     case 'wake':
       return `STATUS=${statusText(`woke after ${Math.round(e.sleptMs / 1000)} s: checking the gateway`)}`;
     case 'down':
@@ -75,11 +75,6 @@ export function notifyFor(e: TunnelEvent): string | undefined {
     case 'warning':
       return undefined;
   }
-}
-
-/** Where the esp addon lives: <package root>/build/Release/esp.node (this file is in dist/src/cli). */
-function addonFile(): string {
-  return fileURLToPath(new URL('../../../build/Release/esp.node', import.meta.url));
 }
 
 export class SdNotify {
@@ -116,15 +111,19 @@ export class SdNotify {
   send(message: string): void {
     if (this.path === undefined || this.failed) return;
     try {
-      this.addon ??= createRequire(import.meta.url)(addonFile()) as NotifyAddon;
+      // The esp addon, found as the data path finds it (prebuilds/, then build/Release/).
+      this.addon ??= loadNativeEsp() as unknown as NotifyAddon | undefined;
+      if (this.addon === undefined) {
+        const st = nativeEspStatus();
+        throw new Error(st.available ? 'the esp addon did not load' : st.reason);
+      }
       if (typeof this.addon.notify !== 'function') throw new Error('the addon has no notify()');
       this.addon.notify(this.path, Buffer.from(message, 'utf8'));
     } catch (e) {
       this.failed = true;
-      const why = existsSync(addonFile())
-        ? (e as Error).message
-        : `the esp addon is not built (${addonFile()}): run "npm run build:addon"`;
-      this.warn(`cannot notify systemd (${why}); no more notifications will be sent`);
+      this.warn(
+        `cannot notify systemd (${(e as Error).message}); no more notifications will be sent`,
+      );
     }
   }
 

@@ -287,6 +287,10 @@ export function summaryLines(s: TunnelSummary): string[] {
     s.espPath
   ];
   l.push(`IKE:         ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`);
+  if (s.ike.keyExchanges)
+    l.push(
+      `Key exchange: ${s.ike.keyExchanges} (${s.ike.postQuantum ? 'post-quantum protected' : 'not post-quantum: classic only'})`,
+    );
   l.push(`Gateway ID:  ${s.ike.remoteId}   our ID: ${s.ike.localId}`);
   if (s.redirectedFrom)
     l.push(`Gateway:     ${s.gatewayAddress} (redirected from ${s.redirectedFrom}, RFC 5685)`);

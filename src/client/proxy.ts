@@ -127,7 +127,7 @@ function nothingToChange(): HostNetwork {
     addRoute: none,
     addRoutes: none,
     addBlockRoute: none,
-    setDns: none,
+    setDns: () => Promise.resolve(undefined),
     restore: () => Promise.resolve([]),
   };
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../core/log.js';
 import type { Random } from '../core/random.js';
 import type { Identity } from '../ike/identity.js';
 import type { PpkConfig } from '../ike/ppk.js';
+import type { PqMode } from '../ike/sa/proposals.js';
 import type { EstablishedInfo, IkeSession, RetransmitPolicy } from '../ike/session.js';
 import type { UdpCounters } from '../net/udp.js';
 import type { DataPlaneStats } from '../fastpath/dataplane.js';
@@ -31,6 +32,8 @@ export interface TunnelOptions {
   ikeFragmentSize?: number;
   ikeProposals?: string;
   espProposals?: string;
+  /** `--pq`: post-quantum key exchange (ML-KEM, RFC 9370) required, preferred or off (default). */
+  pq?: PqMode;
   /** Configure DNS from the gateway's configuration payload. */
   dns?: 'auto' | 'off';
   /** NAT-T keepalive interval in ms (RFC 3948 §4: default 20 s). */

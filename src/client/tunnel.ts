@@ -33,6 +33,8 @@ import type {
 import {
   DEFAULT_ESP_PROPOSALS,
   DEFAULT_IKE_PROPOSALS,
+  applyPqMode,
+  keyExchangesOfText,
   parseProposals,
 } from '../ike/sa/proposals.js';
 import { anyTs, tsFromCidr } from '../ike/sa/traffic-selectors.js';
@@ -139,7 +141,10 @@ export class Tunnel {
     this.startedAt = this.io.now();
     const opts = this.opts;
     // Parse configuration first: config errors must not leave anything behind.
-    const ikeProposals = parseProposals(opts.ikeProposals ?? DEFAULT_IKE_PROPOSALS, 'ike');
+    const ikeProposals = applyPqMode(
+      parseProposals(opts.ikeProposals ?? DEFAULT_IKE_PROPOSALS, 'ike'),
+      opts.pq ?? 'off',
+    );
     const espProposals = parseProposals(opts.espProposals ?? DEFAULT_ESP_PROPOSALS, 'esp');
     const remoteTs: TrafficSelector[] = opts.remoteNetworks?.length
       ? opts.remoteNetworks.map((c) => tsFromCidr(c))
@@ -203,6 +208,7 @@ export class Tunnel {
         ikeRekeyMs: opts.ikeRekeyMs ?? 3.5 * 3600 * 1000,
         ...(opts.ppk ? { ppk: opts.ppk } : {}),
         ...(opts.redirect === false ? { redirect: false } : {}),
+        ...(opts.pq === 'required' ? { pqRequired: true } : {}),
       };
       this.session = this.newSession(this.sessionConfig);
       const done = new Promise<TunnelSummary>((resolve, reject) => {
@@ -550,7 +556,11 @@ export class Tunnel {
       // Same virtual IP: addresses, routes and DNS are already right.
       this.state = 'up';
       this.startUpTimers();
-      this.summary = { ...prev, ike: info, ...this.gatewayFields() };
+      this.summary = {
+        ...prev,
+        ike: { ...info, ...keyExchangesOfText(info.ikeProposal) },
+        ...this.gatewayFields(),
+      };
       this.emit({ type: 'up', summary: this.summary });
       return;
     }
@@ -748,7 +758,8 @@ export class Tunnel {
         domains: this.opts.dns === 'off' ? [] : cfg.domains,
         ...(dnsDone ? { dnsMethod: dnsDone.method, dnsNote: dnsDone.note } : {}),
         routes,
-        ike: info,
+        // RFC 9370 / ML-KEM: name the key exchanges and whether they resist a quantum computer.
+        ike: { ...info, ...keyExchangesOfText(info.ikeProposal) },
         connectMs: this.upAt - this.startedAt,
         espPath: this.dp.espPath,
       };

@@ -66,6 +66,7 @@ export const PROFILE_KEYS: Readonly<Record<string, KeyType>> = {
   ike: { kind: 'string' },
   esp: { kind: 'string' },
   dns: { kind: 'choice', choices: ['auto', 'off'] },
+  pq: { kind: 'choice', choices: ['required', 'preferred', 'off'] },
   'remote-net': { kind: 'list' },
   ipv6: { kind: 'bool' },
   mtu: { kind: 'int', min: 576, max: 9000 },

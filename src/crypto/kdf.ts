@@ -68,12 +68,17 @@ export function deriveIkeKeys(input: IkeKeyInput): IkeKeys {
  * rest as §2.14 with the new SA's PRF, nonces and SPIs.
  */
 export function deriveRekeyedIkeKeys(
-  input: IkeKeyInput & { oldSkD: Uint8Array; oldPrfId?: number },
+  input: IkeKeyInput & {
+    oldSkD: Uint8Array;
+    oldPrfId?: number;
+    /** RFC 9370 §2.2.4: SK(1..n) of IKE_FOLLOWUP_KE, after Ni | Nr. */
+    additional?: readonly Uint8Array[];
+  },
 ): IkeKeys {
   const skeyseed = prf(
     input.oldPrfId ?? input.prfId,
     input.oldSkD,
-    concatBytes(input.sharedSecret, input.ni, input.nr),
+    concatBytes(input.sharedSecret, input.ni, input.nr, ...(input.additional ?? [])),
   );
   return split(input.prfId, skeyseed, input);
 }
@@ -86,7 +91,8 @@ export interface ChildKeys {
 }
 
 /**
- * RFC 7296 §2.17: KEYMAT = prf+(SK_d, Ni | Nr), or prf+(SK_d, g^ir (new) | Ni | Nr) with PFS.
+ * RFC 7296 §2.17: KEYMAT = prf+(SK_d, Ni | Nr), or prf+(SK_d, g^ir (new) | Ni | Nr) with PFS;
+ * RFC 9370 §2.2.4: prf+(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n)) with additional key exchanges.
  * Keys are taken initiator→responder first, encryption before integrity.
  */
 export function deriveChildKeys(input: {
@@ -95,11 +101,12 @@ export function deriveChildKeys(input: {
   ni: Uint8Array;
   nr: Uint8Array;
   sharedSecret?: Uint8Array;
+  additional?: readonly Uint8Array[];
   encrKeyLength: number;
   integKeyLength: number;
 }): ChildKeys {
   const seed = input.sharedSecret
-    ? concatBytes(input.sharedSecret, input.ni, input.nr)
+    ? concatBytes(input.sharedSecret, input.ni, input.nr, ...(input.additional ?? []))
     : concatBytes(input.ni, input.nr);
   const e = input.encrKeyLength;
   const a = input.integKeyLength;

@@ -12,6 +12,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { x448 } from '@noble/curves/ed448.js';
 import { CryptoError } from '../core/errors.js';
 import type { Random } from '../core/random.js';
+import { isMlKem, mlKemInitiator, mlKemResponder } from './mlkem.js';
 
 export interface KeyExchange {
   readonly group: number;
@@ -36,10 +37,22 @@ const MODP: Record<number, string> = {
 };
 
 export function isSupportedGroup(group: number): boolean {
-  return group === 31 || group === 32 || ECP[group] !== undefined || MODP[group] !== undefined;
+  return (
+    group === 31 ||
+    group === 32 ||
+    ECP[group] !== undefined ||
+    MODP[group] !== undefined ||
+    isMlKem(group)
+  );
 }
 
+/**
+ * The initiator's half of a key exchange: our KE value now, the shared secret from the peer's.
+ * For ML-KEM (a KEM, draft-ietf-ipsecme-ikev2-mlkem) our value is the encapsulation key and the
+ * peer's is the ciphertext.
+ */
 export function createKeyExchange(group: number, random: Random): KeyExchange {
+  if (isMlKem(group)) return mlKemInitiator(group, random);
   if (group === 31) return montgomery(group, x25519, 32, random);
   if (group === 32) return montgomery(group, x448, 56, random);
   const ecp = ECP[group];
@@ -150,4 +163,20 @@ function leftPad(b: Uint8Array, len: number): Uint8Array {
   const out = new Uint8Array(len);
   out.set(b, len - b.length);
   return out;
+}
+
+/**
+ * The responder's half (RFC 7296 §1.3, RFC 9370 §2.2.4): our KE value and the shared secret
+ * from the initiator's value. For Diffie-Hellman groups a fresh key pair; for ML-KEM an
+ * encapsulation to the initiator's key, whose ciphertext is our KE value.
+ * @throws CryptoError when the initiator's value is invalid for the method.
+ */
+export function respondKeyExchange(
+  group: number,
+  peer: Uint8Array,
+  random: Random,
+): { publicValue: Uint8Array; sharedSecret: Uint8Array } {
+  if (isMlKem(group)) return mlKemResponder(group, peer, random);
+  const mine = createKeyExchange(group, random);
+  return { publicValue: mine.publicValue, sharedSecret: mine.computeSharedSecret(peer) };
 }

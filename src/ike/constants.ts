@@ -4,7 +4,7 @@
  * unknown ones round-trip; these tables only give them names.
  */
 
-/** RFC 7296 §3.1, RFC 9242 (IKE_INTERMEDIATE). */
+/** RFC 7296 §3.1, RFC 9242 (IKE_INTERMEDIATE), RFC 9370 §3.1 (IKE_FOLLOWUP_KE). */
 export const ExchangeType = {
   IKE_SA_INIT: 34,
   IKE_AUTH: 35,
@@ -12,6 +12,7 @@ export const ExchangeType = {
   INFORMATIONAL: 37,
   IKE_SESSION_RESUME: 38,
   IKE_INTERMEDIATE: 43,
+  IKE_FOLLOWUP_KE: 44,
 } as const;
 
 /** RFC 7296 §3.2, RFC 7383 (SKF). */
@@ -46,8 +47,21 @@ export const HeaderFlag = {
 /** RFC 7296 §3.3.1 Protocol ID. */
 export const ProtocolId = { IKE: 1, AH: 2, ESP: 3 } as const;
 
-/** RFC 7296 §3.3.2 Transform Type. */
-export const TransformType = { ENCR: 1, PRF: 2, INTEG: 3, DH: 4, ESN: 5 } as const;
+/** RFC 7296 §3.3.2 Transform Type; RFC 9370 §2.2.1 Additional Key Exchange 1-7 (types 6-12). */
+export const TransformType = {
+  ENCR: 1,
+  PRF: 2,
+  INTEG: 3,
+  DH: 4,
+  ESN: 5,
+  ADDKE1: 6,
+  ADDKE2: 7,
+  ADDKE3: 8,
+  ADDKE4: 9,
+  ADDKE5: 10,
+  ADDKE6: 11,
+  ADDKE7: 12,
+} as const;
 
 /** Transform Type 1 - Encryption Algorithm Transform IDs. */
 export const EncrId = {
@@ -109,7 +123,10 @@ export const IntegId = {
   HMAC_SHA2_512_256: 14,
 } as const;
 
-/** Transform Type 4 - Key Exchange Method Transform IDs (RFC 7296, RFC 5903, RFC 8031). */
+/**
+ * Transform Type 4 - Key Exchange Method Transform IDs (RFC 7296, RFC 5903, RFC 8031,
+ * draft-ietf-ipsecme-ikev2-mlkem for ML-KEM); also the IDs of the ADDKE types (RFC 9370 §2.2.1).
+ */
 export const DhGroup = {
   NONE: 0,
   MODP_768: 1,
@@ -134,6 +151,9 @@ export const DhGroup = {
   ECP_512_BP: 30,
   CURVE25519: 31,
   CURVE448: 32,
+  ML_KEM_512: 35,
+  ML_KEM_768: 36,
+  ML_KEM_1024: 37,
 } as const;
 
 /** Transform Type 5 - Extended Sequence Numbers. */

@@ -35,6 +35,11 @@ export type Responder = (
 export class Exchange {
   private readonly c: IkeContext;
   private readonly responder: Responder;
+  /**
+   * The decrypted inner payload bytes of the last protected message accepted (reassembled from
+   * RFC 7383 fragments when needed), for RFC 9242 §3.3.2 IntAuth.
+   */
+  lastInner: { first: number; bytes: Uint8Array } | undefined;
 
   constructor(c: IkeContext, responder: Responder) {
     this.c = c;
@@ -156,7 +161,14 @@ export class Exchange {
     if (task.exchange === ExchangeType.IKE_SA_INIT) {
       msg = encodeMessage(this.headerFor(task.exchange, mid, false), inner);
       this.c.ike.initRequest = msg;
-    } else if (task.exchange === ExchangeType.IKE_AUTH) {
+    } else if (
+      task.exchange === ExchangeType.IKE_AUTH ||
+      // RFC 9242 §3.4 / RFC 9370 §2.2.2, §2.2.4: IKE_INTERMEDIATE and IKE_FOLLOWUP_KE (ML-KEM
+      // keys) and CREATE_CHILD_SA with an ML-KEM KE may be fragmented too.
+      task.exchange === ExchangeType.IKE_INTERMEDIATE ||
+      task.exchange === ExchangeType.IKE_FOLLOWUP_KE ||
+      task.exchange === ExchangeType.CREATE_CHILD_SA
+    ) {
       msg = this.protectRequest(task.exchange, mid, inner);
     } else {
       msg = this.buildEncrypted(task.exchange, mid, false, inner);
@@ -359,6 +371,7 @@ export class Exchange {
       this.c.drop('malformed-inner', (e as Error).message);
       return undefined;
     }
+    this.lastInner = { first: sk.firstInner, bytes: innerBytes };
     return inner;
   }
 
@@ -407,6 +420,7 @@ export class Exchange {
     try {
       const inner = decodePayloadChain(r.first, r.bytes, 0);
       checkExchangeRules(header.exchangeType, isResponse, payloads, inner);
+      this.lastInner = { first: r.first, bytes: r.bytes };
       return inner;
     } catch (e) {
       this.c.drop('malformed-inner', (e as Error).message);

@@ -84,6 +84,11 @@ export interface IkeSessionConfig {
    * with a retriable error so the driver reconnects. Default true.
    */
   mobike?: boolean;
+  /**
+   * `--pq required`: the IKE SA must use a post-quantum key exchange (ML-KEM); a gateway that
+   * chooses a classic proposal is refused before IKE_AUTH (draft-ietf-ipsecme-ikev2-mlkem).
+   */
+  pqRequired?: boolean;
   /** Send INITIAL_CONTACT in IKE_AUTH (default true; false when reauthenticating). */
   initialContact?: boolean;
   /**
@@ -121,6 +126,9 @@ export interface EstablishedInfo {
   remoteId: string;
   ikeProposal: string;
   espProposal: string;
+  /** The IKE SA's key exchanges, "x25519 + ML-KEM-768" (RFC 9370), and whether one is post-quantum. */
+  keyExchanges?: string;
+  postQuantum?: boolean;
   natHere: boolean;
   natThere: boolean;
   config: ConfigReply;

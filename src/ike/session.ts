@@ -51,6 +51,7 @@ import { Dpd } from './tasks/dpd.js';
 import { IkeAuthEap } from './tasks/ike-auth-eap.js';
 import { IkeAuth } from './tasks/ike-auth.js';
 import { IkeConfig } from './tasks/ike-config.js';
+import { IkeIntermediate } from './tasks/ike-intermediate.js';
 import { IkeRekey } from './tasks/ike-rekey.js';
 import { IkeSaInit } from './tasks/ike-sa-init.js';
 import { Mobike } from './tasks/mobike.js';
@@ -75,6 +76,7 @@ export class IkeSession {
     this.xchg = new Exchange(c, (ctx, exchange, inner) => this.responderFor(ctx, exchange, inner));
     this.tasks = {
       init: new IkeSaInit(c, first.id),
+      intermediate: new IkeIntermediate(c),
       auth: new IkeAuth(c),
       eap: new IkeAuthEap(c),
       config: new IkeConfig(c),

@@ -13,9 +13,9 @@ import { signAuth } from '../../src/ike/auth/signature.js';
 import { concatBytes, equalBytes } from '../../src/core/bytes.js';
 import type { Random } from '../../src/core/random.js';
 import { parseIpAddress } from '../../src/core/ip.js';
-import { createKeyExchange } from '../../src/crypto/ke.js';
+import { createKeyExchange, respondKeyExchange } from '../../src/crypto/ke.js';
 import { deriveChildKeys, deriveIkeKeys, deriveRekeyedIkeKeys } from '../../src/crypto/kdf.js';
-import { prf } from '../../src/crypto/prf.js';
+import { prf, prfPlus } from '../../src/crypto/prf.js';
 import { sha1 } from '../../src/crypto/hash.js';
 import { createSkCrypter } from '../../src/crypto/sk.js';
 import type { SkCrypter } from '../../src/crypto/sk.js';
@@ -91,6 +91,14 @@ export interface ResponderOptions {
   eapOnly?: boolean;
   /** Announce MOBIKE and answer UPDATE_SA_ADDRESSES (RFC 4555). */
   mobike?: boolean;
+  /**
+   * RFC 9370 / RFC 9242: choose the first method of each ADDKE type the client offers and run
+   * them in IKE_INTERMEDIATE exchanges (default true); false = ignore them (a responder without
+   * RFC 9370, choosing none and not announcing INTERMEDIATE_EXCHANGE_SUPPORTED).
+   */
+  intermediate?: boolean;
+  /** Announce INTERMEDIATE_EXCHANGE_SUPPORTED but leave it out (a broken responder): false. */
+  announceIntermediate?: boolean;
   /** Resend the cached answer to a byte-identical retransmitted request (RFC 7296 §2.1). */
   cacheResponses?: boolean;
   /** A hostile or broken gateway (issue 11): each option breaks one rule. */
@@ -138,6 +146,10 @@ export interface HostileOptions {
   tsr?: string[];
   /** Add a non-critical unknown payload of this many bytes to the IKE_AUTH response. */
   authPadding?: number;
+  /** The KE data of our IKE_INTERMEDIATE response (e.g. a truncated ML-KEM ciphertext). */
+  intermediateKeData?: Uint8Array;
+  /** Answer IKE_INTERMEDIATE with a KE payload of this method instead of the one asked for. */
+  intermediateKeMethod?: number;
 }
 
 export interface ResponderChild {
@@ -279,6 +291,22 @@ export class TestResponder {
   /** The client's PPK_IDENTITY and NO_PPK_AUTH notify data in its IKE_AUTH request. */
   ppkIdentity: Uint8Array | undefined;
   noPpkAuth: Uint8Array | undefined;
+  /** RFC 9370: ADDKE methods chosen in IKE_SA_INIT still to run, in order. */
+  private addKePending: number[] = [];
+  /** IKE_INTERMEDIATE requests answered: message ID, method and the sizes of both KE values. */
+  intermediates: { mid: number; method: number; fragments: number; keiLength: number }[] = [];
+  /** RFC 9242 §3.3.2: IntAuth_iN and IntAuth_rN so far, and the first IKE_AUTH message ID. */
+  private intAuthI = new Uint8Array(0);
+  private intAuthR = new Uint8Array(0);
+  private ikeAuthMid: number | undefined;
+  /** The plaintext inner payloads of the last request opened (for IntAuth). */
+  private lastPlain: { first: number; bytes: Uint8Array } | undefined;
+  /** fragmentsReceived when the last whole request was handled. */
+  private fragmentsBefore = 0;
+  /** INFORMATIONAL requests we could not decrypt (dropped). */
+  undecryptable = 0;
+  /** The chosen IKE proposal's transforms (for assertions). */
+  chosenIke: Proposal | undefined;
 
   constructor(opts: ResponderOptions) {
     this.opts = opts;
@@ -419,6 +447,7 @@ export class TestResponder {
       });
       if (r.status !== 'complete') return undefined;
       this.preopened = decodePayloadChain(r.first, r.bytes, 0);
+      this.lastPlain = { first: r.first, bytes: r.bytes };
     }
     if ((header.flags & HeaderFlag.RESPONSE) !== 0) {
       // A response to a request we made: decrypt and record it.
@@ -433,7 +462,14 @@ export class TestResponder {
       case ExchangeType.IKE_AUTH:
         return this.onAuth(header, payloads, data);
       case ExchangeType.INFORMATIONAL: {
-        const inner = this.open(data, payloads);
+        let inner: Payload[];
+        try {
+          inner = this.open(data, payloads);
+        } catch {
+          // E.g. the client's DELETE under the keys before an IKE_INTERMEDIATE it then refused.
+          this.undecryptable++;
+          return undefined;
+        }
         this.informationalsReceived.push(inner);
         const d = findPayload(inner, PayloadType.DELETE);
         if (d?.protocol === ProtocolId.IKE) this.deleted = true;
@@ -474,6 +510,10 @@ export class TestResponder {
       }
       case ExchangeType.CREATE_CHILD_SA:
         return this.onCreateChild(header, payloads, data);
+      case ExchangeType.IKE_INTERMEDIATE:
+        return this.onIntermediate(header, payloads, data);
+      case ExchangeType.IKE_FOLLOWUP_KE:
+        return this.onFollowup(header, payloads, data);
       default:
         return undefined;
     }
@@ -563,12 +603,28 @@ export class TestResponder {
     const prfT = pick(TransformType.PRF)!;
     const dhT = p.transforms.find((t) => t.type === TransformType.DH && t.id === ke.dhGroup)!;
     const integ = pick(TransformType.INTEG);
+    // RFC 9370 §2.2.1: the first method of each ADDKE type offered (types 6..12, in order).
+    const wantsIntermediate = notifies.some(
+      (n) => n.notifyType === NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED,
+    );
+    const addKe =
+      this.opts.intermediate === false
+        ? []
+        : [6, 7, 8, 9, 10, 11, 12]
+            .map((type) => p.transforms.find((t) => t.type === type))
+            .filter((t): t is NonNullable<typeof t> => t !== undefined);
+    this.addKePending = addKe.filter((t) => t.id !== 0).map((t) => t.id);
+    this.intermediates = [];
+    this.intAuthI = new Uint8Array(0);
+    this.intAuthR = new Uint8Array(0);
+    this.ikeAuthMid = undefined;
     const chosen: Proposal = {
       num: p.num,
       protocol: ProtocolId.IKE,
       spi: new Uint8Array(0),
-      transforms: [encr, ...(integ ? [integ] : []), prfT, dhT],
+      transforms: [encr, ...(integ ? [integ] : []), prfT, dhT, ...addKe],
     };
+    this.chosenIke = chosen;
     this.spiI = header.spiI.slice();
     this.spiR = this.opts.random.bytes(8);
     this.ni = nonce.data.slice();
@@ -618,6 +674,11 @@ export class TestResponder {
       // RFC 7427 §4: SHA2-256/384/512 and Identity.
       notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, Uint8Array.of(0, 2, 0, 3, 0, 4, 0, 5)),
       ...(this.ppkNegotiated ? [notify(NotifyType.USE_PPK)] : []),
+      ...(wantsIntermediate &&
+      this.opts.intermediate !== false &&
+      this.opts.announceIntermediate !== false
+        ? [notify(NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED)]
+        : []),
     ]);
     return this.initResp;
   }
@@ -658,6 +719,7 @@ export class TestResponder {
         ? { encr: k.skEi, integ: k.skAi }
         : { encr: k.skEi };
     const inner = this.crypter.open(keys, data.subarray(0, aadLen), sk.body);
+    this.lastPlain = { first: sk.firstInner, bytes: inner };
     return decodePayloadChain(sk.firstInner, inner, aadLen);
   }
 
@@ -736,7 +798,12 @@ export class TestResponder {
     idData: Uint8Array,
   ): Uint8Array {
     const body = concatBytes(Uint8Array.of(idType, 0, 0, 0), idData);
-    return concatBytes(realMessage, nonce, prf(this.prfId, key, body));
+    // RFC 9242 §3.3.2: after IKE_INTERMEDIATE, IntAuth_iN | IntAuth_rN | IKE_AUTH's message ID.
+    const intAuth =
+      this.intermediates.length > 0
+        ? concatBytes(this.intAuthI, this.intAuthR, u32(this.ikeAuthMid ?? 0))
+        : new Uint8Array(0);
+    return concatBytes(realMessage, nonce, prf(this.prfId, key, body), intAuth);
   }
 
   private pskAuth(octets: Uint8Array): Uint8Array {
@@ -871,6 +938,7 @@ export class TestResponder {
   }
 
   private onAuth(header: IkeHeader, payloads: Payload[], data: Uint8Array): Uint8Array {
+    this.ikeAuthMid ??= header.messageId;
     const inner = this.open(data, payloads);
     if (this.opts.eapMd5Password !== undefined || this.opts.eapServer)
       return this.onEapAuth(header, inner);
@@ -1244,9 +1312,69 @@ export class TestResponder {
     const dh = theirKe
       ? p.transforms.find((t) => t.type === TransformType.DH && t.id === theirKe.dhGroup)
       : undefined;
-    const myKe = theirKe ? createKeyExchange(theirKe.dhGroup, this.opts.random) : undefined;
-    const shared = theirKe && myKe ? myKe.computeSharedSecret(theirKe.data) : undefined;
+    const myKe = theirKe
+      ? respondKeyExchange(theirKe.dhGroup, theirKe.data, this.opts.random)
+      : undefined;
+    const shared = myKe?.sharedSecret;
     this.pfsRekeys += shared ? 1 : 0;
+    // RFC 9370 §2.2.4: with PFS, the first method of each ADDKE type offered runs afterwards in
+    // IKE_FOLLOWUP_KE; the new CHILD_SA exists only once they are done.
+    const addKe = shared
+      ? [6, 7, 8, 9, 10, 11, 12]
+          .map((type) => p.transforms.find((t) => t.type === type && t.id !== 0))
+          .filter((t): t is NonNullable<typeof t> => t !== undefined)
+      : [];
+    if (addKe.length > 0) {
+      const link = this.opts.random.bytes(8);
+      this.followup = {
+        link,
+        methods: addKe.map((t) => t.id),
+        secrets: [],
+        finish: (secrets) => {
+          // KEYMAT = prf+(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n)), written out here.
+          const km = prfPlus(
+            this.prfId,
+            this.keys!.skD,
+            concatBytes(shared!, ni, nr, ...secrets),
+            72,
+          );
+          this.previousChild = this.child;
+          this.child = {
+            inSpi,
+            outSpi: new DataView(p.spi.buffer, p.spi.byteOffset, 4).getUint32(0),
+            encrId: encr.id,
+            keyI: km.slice(0, 36),
+            keyR: km.slice(36, 72),
+          };
+          this.followupRekeys++;
+        },
+      };
+      this.clientRekeys.push({ ni: ni.slice(), nr });
+      return this.seal(ExchangeType.CREATE_CHILD_SA, header.messageId, true, [
+        {
+          type: PayloadType.SA,
+          critical: false,
+          proposals: [
+            {
+              num: p.num,
+              protocol: ProtocolId.ESP,
+              spi: u32(inSpi),
+              transforms: [encr, dh!, ...addKe, ...(esn ? [esn] : [])],
+            },
+          ],
+        },
+        { type: PayloadType.NONCE, critical: false, data: nr },
+        {
+          type: PayloadType.KE,
+          critical: false,
+          dhGroup: theirKe!.dhGroup,
+          data: myKe!.publicValue,
+        },
+        notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, link),
+        findPayload(inner, PayloadType.TSi)!,
+        findPayload(inner, PayloadType.TSr)!,
+      ]);
+    }
     const ck = deriveChildKeys({
       prfId: this.prfId,
       skD: this.keys!.skD,
@@ -1339,6 +1467,133 @@ export class TestResponder {
     this.ikeRekeysByClient++;
     this.lastClientIkeRekey = { ni: ni.slice(), nr, spiI: p.spi.slice() };
     return reply;
+  }
+
+  /**
+   * RFC 9242 IKE_INTERMEDIATE with an RFC 9370 additional key exchange: answer KEi(n) with
+   * KEr(n) under the current keys, chain IntAuth (§3.3.2) over both messages' plaintext, then
+   * SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr) and new SK_* (RFC 9370 §2.2.2).
+   */
+  private onIntermediate(header: IkeHeader, payloads: Payload[], data: Uint8Array): Uint8Array {
+    const fragments = this.fragmentsBefore;
+    this.fragmentsBefore = this.fragmentsReceived;
+    const inner = this.open(data, payloads);
+    const plain = this.lastPlain!;
+    const k = this.keys!;
+    const method = this.addKePending.shift();
+    const ke = findPayload(inner, PayloadType.KE);
+    if (method === undefined || !ke || ke.dhGroup !== method)
+      return this.seal(ExchangeType.IKE_INTERMEDIATE, header.messageId, true, [
+        notify(NotifyType.INVALID_SYNTAX),
+      ]);
+    // IntAuth_[i|r]N_A: the IKE header (Next Payload SK, length without IV/padding/ICV) and the
+    // Encrypted payload header, then the inner payloads (IntAuth_[i|r]N_P).
+    const aOf = (h: IkeHeader, first: number, bytes: Uint8Array): Uint8Array => {
+      const a = new Uint8Array(32);
+      const dv = new DataView(a.buffer);
+      a.set(h.spiI, 0);
+      a.set(h.spiR, 8);
+      a[16] = 46;
+      a[17] = 0x20;
+      a[18] = h.exchangeType;
+      a[19] = h.flags;
+      dv.setUint32(20, h.messageId);
+      dv.setUint32(24, 32 + bytes.length);
+      a[28] = first;
+      dv.setUint16(30, 4 + bytes.length);
+      return concatBytes(a, bytes);
+    };
+    this.intAuthI = new Uint8Array(
+      createHmac(this.hashOfPrf(), k.skPi)
+        .update(this.intAuthI)
+        .update(aOf(header, plain.first, plain.bytes))
+        .digest(),
+    );
+    const r = respondKeyExchange(method, ke.data, this.opts.random);
+    const h = this.opts.hostile;
+    const reply: Payload[] = [
+      {
+        type: PayloadType.KE,
+        critical: false,
+        dhGroup: h?.intermediateKeMethod ?? method,
+        data: h?.intermediateKeData ?? r.publicValue,
+      },
+    ];
+    const answer = this.seal(ExchangeType.IKE_INTERMEDIATE, header.messageId, true, reply);
+    const chain = encodePayloadChain(reply);
+    this.intAuthR = new Uint8Array(
+      createHmac(this.hashOfPrf(), k.skPr)
+        .update(this.intAuthR)
+        .update(aOf({ ...header, flags: HeaderFlag.RESPONSE }, chain.first, chain.bytes))
+        .digest(),
+    );
+    const crypter = this.crypter!;
+    this.keys = deriveRekeyedIkeKeys({
+      prfId: this.prfId,
+      oldSkD: k.skD,
+      encrKeyLength: crypter.encrKeyLength,
+      integKeyLength: crypter.integKeyLength,
+      ni: this.ni,
+      nr: this.nr,
+      spiI: this.spiI,
+      spiR: this.spiR,
+      sharedSecret: r.sharedSecret,
+    });
+    this.intermediates.push({
+      mid: header.messageId,
+      method,
+      fragments: this.fragmentsReceived - fragments,
+      keiLength: ke.data.length,
+    });
+    return answer;
+  }
+
+  /** A CREATE_CHILD_SA waiting for its IKE_FOLLOWUP_KE exchanges (RFC 9370 §2.2.4). */
+  private followup:
+    | {
+        link: Uint8Array;
+        methods: number[];
+        secrets: Uint8Array[];
+        finish: (secrets: Uint8Array[]) => void;
+      }
+    | undefined;
+  /** CHILD_SA rekeys completed through IKE_FOLLOWUP_KE, and the methods those ran. */
+  followupRekeys = 0;
+  followupMethods: number[] = [];
+
+  /** IKE_FOLLOWUP_KE { KEi(n), N(ADDITIONAL_KEY_EXCHANGE)(link) } → { KEr(n), [N(link n+1)] }. */
+  private onFollowup(header: IkeHeader, payloads: Payload[], data: Uint8Array): Uint8Array {
+    const inner = this.open(data, payloads);
+    const f = this.followup;
+    const ke = findPayload(inner, PayloadType.KE);
+    const link = filterPayloads(inner, PayloadType.NOTIFY).find(
+      (n) => n.notifyType === NotifyType.ADDITIONAL_KEY_EXCHANGE,
+    );
+    const method = f?.methods[f.secrets.length];
+    if (!f || !ke || !link || !equalBytes(link.data, f.link) || ke.dhGroup !== method)
+      return this.seal(ExchangeType.IKE_FOLLOWUP_KE, header.messageId, true, [
+        notify(NotifyType.STATE_NOT_FOUND),
+      ]);
+    const r = respondKeyExchange(method, ke.data, this.opts.random);
+    f.secrets.push(r.sharedSecret);
+    this.followupMethods.push(method);
+    const more = f.secrets.length < f.methods.length;
+    if (more) f.link = this.opts.random.bytes(8);
+    else {
+      this.followup = undefined;
+      f.finish(f.secrets);
+    }
+    return this.seal(ExchangeType.IKE_FOLLOWUP_KE, header.messageId, true, [
+      { type: PayloadType.KE, critical: false, dhGroup: method, data: r.publicValue },
+      ...(more ? [notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, f.link)] : []),
+    ]);
+  }
+
+  /** The hash of the negotiated HMAC PRF (RFC 4868), for IntAuth computed with node:crypto. */
+  private hashOfPrf(): string {
+    const h = { 2: 'sha1', 5: 'sha256', 6: 'sha384', 7: 'sha512' }[this.prfId];
+    if (!h) throw new Error(`responder: PRF ${this.prfId} unsupported for IntAuth`);
+    return h;
   }
 
   ikeRekeysByClient = 0;

@@ -6,10 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readSync, writeSync } from 'node:fs';
-import { addonPath, closeFd, openPacketPair, recvFd, sendFd } from '../../src/tun/linux.js';
+import { readSync, writeSync } from 'node:fs';
+import { closeFd, openPacketPair, recvFd, sendFd, tunAddonStatus } from '../../src/tun/linux.js';
 
-const skip = existsSync(addonPath()) ? false : 'TUN addon not built';
+const st = tunAddonStatus();
+const skip = st.available ? false : `TUN addon not loaded: ${st.reason}`;
 
 test(
   'packetPair: one IP packet per datagram each way; empty datagrams are skipped',

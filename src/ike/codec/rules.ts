@@ -58,6 +58,9 @@ const initBase: Rule[] = [
   ...common,
 ];
 
+/** RFC 9242 §3.1 / RFC 9370 §2.2.2, §2.2.4: one KE payload (or an error notify) each way. */
+const keOnly: Rule[] = [{ type: P.KE, min: 0, max: 1 }, ...common];
+
 const informational: Rule[] = [
   { type: P.DELETE, min: 0, max: ANY },
   { type: P.CP, min: 0, max: 1 },
@@ -85,6 +88,8 @@ const RULES: Record<number, ExchangeRules> = {
     request: informational,
     response: informational,
   },
+  [ExchangeType.IKE_INTERMEDIATE]: { encrypted: true, request: keOnly, response: keOnly },
+  [ExchangeType.IKE_FOLLOWUP_KE]: { encrypted: true, request: keOnly, response: keOnly },
 };
 
 function isErrorOnly(payloads: readonly Payload[]): boolean {

@@ -27,6 +27,8 @@ export interface IkeKeymatInput {
   spiI: Uint8Array;
   spiR: Uint8Array;
   sharedSecret: Uint8Array;
+  /** RFC 9370 §2.2.4: for a rekey, SK(1..n) of the IKE_FOLLOWUP_KE exchanges. */
+  additional?: Uint8Array[];
 }
 
 export class IkeKeymat {
@@ -42,6 +44,11 @@ export class IkeKeymat {
   private skPr: Uint8Array;
   /** RFC 8784 §3: SK_d, SK_pi, SK_pr with the PPK mixed in, until IKE_AUTH says which set holds. */
   private withPpk: { skD: Uint8Array; skPi: Uint8Array; skPr: Uint8Array } | undefined;
+  /**
+   * RFC 9242 §3.3.2: IntAuth (IntAuth_iN | IntAuth_rN | IKE_AUTH_MID) after IKE_INTERMEDIATE
+   * exchanges, appended to both AUTH payloads' signed octets; empty without them.
+   */
+  intAuth: Uint8Array = new Uint8Array(0);
 
   constructor(input: IkeKeymatInput) {
     const { proposal } = input;
@@ -70,6 +77,7 @@ export class IkeKeymat {
           ...params,
           oldSkD: input.rekeyOf.skD,
           oldPrfId: input.rekeyOf.prfId,
+          ...(input.additional ? { additional: input.additional } : {}),
         })
       : deriveIkeKeys(params);
     wipe(k.skeyseed);
@@ -120,6 +128,7 @@ export class IkeKeymat {
    * ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, RestOfRespIDPayload)
    * RFC 8784 §3: with a PPK pending, SK_pi/SK_pr are the PPK-mixed ones unless `withPpk` is false
    * (NO_PPK_AUTH, and the gateway's AUTH when it did not use the PPK).
+   * RFC 9242 §3.3.2: after IKE_INTERMEDIATE exchanges both end with IntAuth.
    */
   authOctets(
     side: 'initiator' | 'responder',
@@ -130,7 +139,15 @@ export class IkeKeymat {
   ): Uint8Array {
     const keys = withPpk && this.withPpk ? this.withPpk : { skPi: this.skPi, skPr: this.skPr };
     const key = side === 'initiator' ? keys.skPi : keys.skPr;
-    return concatBytes(realMessage, peerNonce, prf(this.prfId, key, idBody));
+    return concatBytes(realMessage, peerNonce, prf(this.prfId, key, idBody), this.intAuth);
+  }
+
+  /**
+   * RFC 9242 §3.3.2: IntAuth_[i|r]N = prf(SK_p[i|r]N, IntAuth_[i|r]N-1 | IntAuth_[i|r]N_A |
+   * IntAuth_[i|r]N_P), with the SK_p of the keys that protect that IKE_INTERMEDIATE exchange.
+   */
+  intAuthStep(side: 'initiator' | 'responder', prev: Uint8Array, data: Uint8Array): Uint8Array {
+    return prf(this.prfId, side === 'initiator' ? this.skPi : this.skPr, concatBytes(prev, data));
   }
 
   /** RFC 8784 §3: derive the PPK-mixed SK_d, SK_pi and SK_pr (kept aside until `settlePpk`). */
@@ -190,6 +207,7 @@ export class IkeKeymat {
     encrKeyLength: number,
     integKeyLength: number,
     sharedSecret?: Uint8Array,
+    additional?: readonly Uint8Array[],
   ): { encrI: Uint8Array; integI: Uint8Array; encrR: Uint8Array; integR: Uint8Array } {
     return deriveChildKeys({
       prfId: this.prfId,
@@ -199,6 +217,8 @@ export class IkeKeymat {
       encrKeyLength,
       integKeyLength,
       ...(sharedSecret ? { sharedSecret } : {}),
+      // RFC 9370 §2.2.4: SK(1..n) of the IKE_FOLLOWUP_KE exchanges.
+      ...(additional ? { additional } : {}),
     });
   }
 

@@ -30,6 +30,19 @@ export interface ProposalSpec {
   prf: Algorithm[];
   dh: Algorithm[];
   esn: Algorithm[];
+  /**
+   * RFC 9370 §2.2.1: Additional Key Exchange 1..7 (transform types 6..12), index 0 = ADDKE1;
+   * an entry may include NONE (id 0), which makes that exchange optional. Absent: none.
+   */
+  addKe?: Algorithm[][];
+}
+
+/** RFC 9370 §2.2.1: transform types ADDKE1 (6) .. ADDKE7 (12). */
+export const ADDKE_FIRST = TransformType.ADDKE1;
+export const ADDKE_LAST = TransformType.ADDKE7;
+
+export function isAddKeType(type: number): boolean {
+  return type >= ADDKE_FIRST && type <= ADDKE_LAST;
 }
 
 interface Token {
@@ -100,7 +113,112 @@ const DH_TOKENS: Record<string, number> = {
   curve25519: DhGroup.CURVE25519,
   x448: DhGroup.CURVE448,
   curve448: DhGroup.CURVE448,
+  // draft-ietf-ipsecme-ikev2-mlkem (strongSwan 6 names them the same way)
+  mlkem512: DhGroup.ML_KEM_512,
+  mlkem768: DhGroup.ML_KEM_768,
+  mlkem1024: DhGroup.ML_KEM_1024,
 };
+
+/** Printable names of key exchange methods, for summaries and status ("x25519 + ML-KEM-768"). */
+const KE_NAMES: Record<number, string> = {
+  [DhGroup.MODP_2048]: 'modp2048',
+  [DhGroup.MODP_3072]: 'modp3072',
+  [DhGroup.MODP_4096]: 'modp4096',
+  [DhGroup.ECP_256]: 'ecp256',
+  [DhGroup.ECP_384]: 'ecp384',
+  [DhGroup.ECP_521]: 'ecp521',
+  [DhGroup.CURVE25519]: 'x25519',
+  [DhGroup.CURVE448]: 'x448',
+  [DhGroup.ML_KEM_512]: 'ML-KEM-512',
+  [DhGroup.ML_KEM_768]: 'ML-KEM-768',
+  [DhGroup.ML_KEM_1024]: 'ML-KEM-1024',
+};
+
+/** Is this key exchange method post-quantum (ML-KEM, draft-ietf-ipsecme-ikev2-mlkem)? */
+export function isPostQuantumKe(id: number): boolean {
+  return id === DhGroup.ML_KEM_512 || id === DhGroup.ML_KEM_768 || id === DhGroup.ML_KEM_1024;
+}
+
+/** The key exchange methods a chosen proposal runs, in order: the DH group, then ADDKE1..7. */
+export function keyExchangesOf(c: ChosenProposal): number[] {
+  return [...(c.dh && c.dh.id !== 0 ? [c.dh.id] : []), ...(c.addKe ?? []).map((a) => a.id)];
+}
+
+/** "x25519 + ML-KEM-768" for a chosen proposal's key exchanges (empty when it has none). */
+export function describeKeyExchanges(c: ChosenProposal): string {
+  return keyExchangesOf(c)
+    .map((id) => KE_NAMES[id] ?? `ke${id}`)
+    .join(' + ');
+}
+
+/** Does any key exchange of a chosen proposal resist a quantum computer (ML-KEM)? */
+export function isPostQuantum(c: ChosenProposal): boolean {
+  return keyExchangesOf(c).some(isPostQuantumKe);
+}
+
+/**
+ * The key exchanges named by a chosen proposal in strongSwan syntax (as formatChosen writes it):
+ * "x25519 + ML-KEM-768", and whether one of them is post-quantum. Unparsable text: empty, false.
+ */
+export function keyExchangesOfText(proposal: string): {
+  keyExchanges: string;
+  postQuantum: boolean;
+} {
+  try {
+    const [spec] = parseProposals(proposal, 'ike');
+    const c: ChosenProposal = {
+      num: 1,
+      protocol: ProtocolId.IKE,
+      spi: new Uint8Array(0),
+      encr: spec!.encr[0]!,
+      ...(spec!.dh[0] ? { dh: spec!.dh[0] } : {}),
+      ...(spec!.addKe ? { addKe: spec!.addKe.map((l) => l[0]!).filter((a) => a.id !== 0) } : {}),
+    };
+    return { keyExchanges: describeKeyExchanges(c), postQuantum: isPostQuantum(c) };
+  } catch {
+    return { keyExchanges: '', postQuantum: false };
+  }
+}
+
+export type PqMode = 'required' | 'preferred' | 'off';
+
+/** A proposal with ML-KEM added as its next additional key exchange (RFC 9370), if it has none. */
+function withMlKem(s: ProposalSpec): ProposalSpec {
+  if (s.dh.some((a) => isPostQuantumKe(a.id))) return s;
+  if ((s.addKe ?? []).some((l) => l.some((a) => isPostQuantumKe(a.id)))) return s;
+  const addKe = (s.addKe ?? []).map((l) => [...l]);
+  if (addKe.length >= 7) return s;
+  const type = ADDKE_FIRST + addKe.length;
+  addKe.push(
+    [DhGroup.ML_KEM_768, DhGroup.ML_KEM_1024, DhGroup.ML_KEM_512].map((id) => ({ type, id })),
+  );
+  return { ...s, addKe };
+}
+
+/**
+ * `--pq` over the IKE proposals (draft-ietf-ipsecme-ikev2-mlkem with RFC 9370): `off` leaves them
+ * as they are; `preferred` offers each one first with ML-KEM-768/1024/512 as an additional key
+ * exchange (`-ke1_mlkem768-ke1_mlkem1024-ke1_mlkem512`) and then as it is, so a gateway without
+ * ML-KEM picks the classic one; `required` offers only post-quantum proposals (those that have
+ * ML-KEM, or each one with it added), and the session refuses a classic choice.
+ */
+export function applyPqMode(specs: ProposalSpec[], mode: PqMode): ProposalSpec[] {
+  if (mode === 'off') return specs;
+  const pq = specs.map(withMlKem);
+  if (mode === 'required') return pq.filter((s, i) => pq.indexOf(s) === i);
+  const out: ProposalSpec[] = [];
+  for (const s of [...pq, ...specs]) if (!out.includes(s)) out.push(s);
+  return out;
+}
+
+/** Does any of these proposals offer a post-quantum key exchange? */
+export function offersPostQuantum(specs: ProposalSpec[]): boolean {
+  return specs.some(
+    (s) =>
+      s.dh.some((a) => isPostQuantumKe(a.id)) ||
+      (s.addKe ?? []).some((l) => l.some((a) => isPostQuantumKe(a.id))),
+  );
+}
 
 /** Integrity algorithm implied by a PRF (strongSwan derives the PRF from integ the same way). */
 const PRF_FOR_INTEG: Record<number, number> = {
@@ -159,6 +277,20 @@ export function parseProposals(text: string, kind: ProposalKind): ProposalSpec[]
         spec.dh.push({ type: TransformType.DH, id: dh });
         continue;
       }
+      // RFC 9370 §2.2.1, strongSwan syntax: ke1_mlkem768 ... ke7_<method>, ke<n>_none.
+      const addKe = /^ke([1-7])_([a-z0-9]+)$/.exec(tok);
+      if (addKe) {
+        const n = Number(addKe[1]);
+        const id = addKe[2] === 'none' ? 0 : DH_TOKENS[addKe[2]!];
+        if (id === undefined)
+          throw configError(
+            `unknown key exchange method "${addKe[2]}" in "${tok}" (${kind} proposal "${p}")`,
+          );
+        spec.addKe ??= [];
+        for (let i = spec.addKe.length; i < n; i++) spec.addKe.push([]);
+        spec.addKe[n - 1]!.push({ type: ADDKE_FIRST + n - 1, id });
+        continue;
+      }
       if (tok === 'esn' || tok === 'noesn') {
         if (kind === 'ike') throw configError(`"${tok}" is not valid in an IKE proposal`);
         spec.esn.push({ type: TransformType.ESN, id: tok === 'esn' ? EsnId.YES : EsnId.NO });
@@ -168,6 +300,13 @@ export function parseProposals(text: string, kind: ProposalKind): ProposalSpec[]
     }
     if (spec.encr.length === 0)
       throw configError(`${kind} proposal "${p}" has no encryption algorithm`);
+    if (spec.addKe) {
+      const gap = spec.addKe.findIndex((l) => l.length === 0);
+      if (gap >= 0)
+        throw configError(
+          `proposal "${p}" names ke${spec.addKe.length}_ but no ke${gap + 1}_ (RFC 9370 §2.2.1: they run in order)`,
+        );
+    }
     if (aead === true && spec.integ.length > 0) {
       throw configError(`proposal "${p}": AEAD ciphers take no integrity algorithm`);
     }
@@ -187,8 +326,14 @@ export function parseProposals(text: string, kind: ProposalKind): ProposalSpec[]
         throw configError(`IKE proposal "${p}" has no PRF (add e.g. prfsha256)`);
       if (spec.dh.length === 0)
         throw configError(`IKE proposal "${p}" has no key exchange group (add e.g. x25519)`);
+      if (spec.dh.some((d) => d.id === 0))
+        throw configError(`IKE proposal "${p}": IKE_SA_INIT needs a key exchange, not none`);
     } else {
       if (spec.prf.length > 0) throw configError(`ESP proposal "${p}" cannot contain a PRF`);
+      if (spec.addKe && spec.dh.length === 0)
+        throw configError(
+          `ESP proposal "${p}": additional key exchanges need a first one (e.g. x25519-ke1_mlkem768, RFC 9370 §2.2.4)`,
+        );
       if (spec.esn.length === 0) spec.esn.push({ type: TransformType.ESN, id: EsnId.NO });
     }
     specs.push(spec);
@@ -219,7 +364,9 @@ export function buildProposals(
     num: i + 1,
     protocol,
     spi,
-    transforms: [...s.encr, ...s.integ, ...s.prf, ...s.dh, ...s.esn].map(toTransform),
+    transforms: [...s.encr, ...s.integ, ...s.prf, ...s.dh, ...(s.addKe ?? []).flat(), ...s.esn].map(
+      toTransform,
+    ),
   }));
 }
 
@@ -233,6 +380,8 @@ export interface ChosenProposal {
   prf?: Algorithm;
   dh?: Algorithm;
   esn?: Algorithm;
+  /** RFC 9370: the additional key exchanges chosen, in order (NONE left out). */
+  addKe?: Algorithm[];
 }
 
 function keyBitsOf(t: Transform): number | undefined {
@@ -271,7 +420,17 @@ export function selectResponderProposal(
     [TransformType.DH]: ['dh', spec.dh],
     [TransformType.ESN]: ['esn', spec.esn],
   };
+  const addKe: (Algorithm | undefined)[] = [];
   for (const t of r.transforms) {
+    if (isAddKeType(t.type)) {
+      // RFC 9370 §2.2.1: one transform of each ADDKE type we offered, possibly NONE.
+      const i = t.type - ADDKE_FIRST;
+      if (addKe[i]) return `responder chose two ADDKE${i + 1} transforms`;
+      const alg = spec.addKe?.[i]?.find((a) => a.id === t.id);
+      if (!alg) return `responder chose ADDKE${i + 1} method ${t.id} that we did not offer`;
+      addKe[i] = alg;
+      continue;
+    }
     const entry = lists[t.type];
     if (!entry) return `responder chose unknown transform type ${t.type}`;
     const [key, list] = entry;
@@ -288,11 +447,31 @@ export function selectResponderProposal(
   if (spec.prf.length > 0 && !chosen.prf) return 'responder chose no PRF';
   if (spec.dh.length > 0 && !chosen.dh && protocol === ProtocolId.IKE)
     return 'responder chose no DH group';
+  const offeredAddKe = spec.addKe ?? [];
+  for (let i = 0; i < offeredAddKe.length; i++) {
+    // For ESP in IKE_AUTH the key exchanges are left out (RFC 9370 §2.2.3); a rekey checks its own.
+    // An omitted ADDKE type we offered NONE for reads as NONE (a responder without RFC 9370).
+    const list = offeredAddKe[i]!;
+    if (
+      list.length > 0 &&
+      !addKe[i] &&
+      protocol === ProtocolId.IKE &&
+      !list.some((a) => a.id === 0)
+    )
+      return `responder chose no ADDKE${i + 1} transform`;
+  }
   const out: ChosenProposal = { num: r.num, protocol: r.protocol, spi: r.spi, encr: chosen.encr };
   if (chosen.integ) out.integ = chosen.integ;
   if (chosen.prf) out.prf = chosen.prf;
   if (chosen.dh) out.dh = chosen.dh;
   if (chosen.esn) out.esn = chosen.esn;
+  const used = addKe.filter((a): a is Algorithm => a !== undefined && a.id !== 0);
+  if (used.length > 0) {
+    // RFC 9370 §2.2.2: additional key exchanges need a first one to follow.
+    if (!out.dh || out.dh.id === 0)
+      return 'responder chose additional key exchanges without a first one';
+    out.addKe = used;
+  }
   return out;
 }
 
@@ -316,6 +495,8 @@ export function formatChosen(c: ChosenProposal): string {
   if (c.integ) parts.push(findKey(INTEG_TOKENS, c.integ.id) ?? `integ${c.integ.id}`);
   if (c.prf) parts.push(findKey(PRF_TOKENS, c.prf.id) ?? `prf${c.prf.id}`);
   if (c.dh) parts.push(findKey(DH_TOKENS, c.dh.id) ?? `dh${c.dh.id}`);
+  for (const a of c.addKe ?? [])
+    parts.push(`ke${a.type - ADDKE_FIRST + 1}_${findKey(DH_TOKENS, a.id) ?? String(a.id)}`);
   return parts.join('-');
 }
 
@@ -328,8 +509,10 @@ function findKey(table: Record<string, number>, v: number): string | undefined {
 export function formatSpecs(specs: ProposalSpec[]): string {
   return specs
     .map((s) =>
-      [...s.encr, ...s.integ, ...s.prf, ...s.dh]
+      [...s.encr, ...s.integ, ...s.prf, ...s.dh, ...(s.addKe ?? []).flat()]
         .map((a) => {
+          if (isAddKeType(a.type))
+            return `ke${a.type - ADDKE_FIRST + 1}_${a.id === 0 ? 'none' : (findKey(DH_TOKENS, a.id) ?? String(a.id))}`;
           const enc = ENCR_NAMES[a.id];
           if (a.type === TransformType.ENCR && enc)
             return enc.includes('%')
@@ -369,9 +552,29 @@ export function chooseFromOffer(
     for (const spec of ours) {
       const pick: Partial<Record<'encr' | 'integ' | 'prf' | 'dh' | 'esn', Algorithm>> = {};
       const transforms: Transform[] = [];
+      const addKe: Algorithm[] = [];
       let ok = true;
       const types = new Set(p.transforms.map((t) => t.type));
       for (const type of types) {
+        if (isAddKeType(type)) {
+          // RFC 9370 §2.2.1: our list for this ADDKE type (NONE if we have none and it is offered).
+          const ours = spec.addKe?.[type - ADDKE_FIRST] ?? [];
+          const f = p.transforms
+            .filter((t) => t.type === type)
+            .find((t) =>
+              t.id === 0
+                ? ours.length === 0 || ours.some((a) => a.id === 0)
+                : ours.some((a) => a.id === t.id) ||
+                  (protocol !== ProtocolId.IKE && ours.length > 0 && opts.acceptDh(t.id)),
+            );
+          if (!f) {
+            ok = false;
+            break;
+          }
+          transforms.push(f);
+          if (f.id !== 0) addKe.push({ type, id: f.id });
+          continue;
+        }
         const cands = p.transforms.filter((t) => t.type === type);
         let found: Transform | undefined;
         let key: 'encr' | 'integ' | 'prf' | 'dh' | 'esn';
@@ -428,6 +631,10 @@ export function chooseFromOffer(
       if (pick.prf) chosen.prf = pick.prf;
       if (pick.dh) chosen.dh = pick.dh;
       if (pick.esn) chosen.esn = pick.esn;
+      if (addKe.length > 0) {
+        if (!pick.dh || pick.dh.id === 0) continue;
+        chosen.addKe = addKe;
+      }
       return { chosen, transforms };
     }
   }

@@ -5,11 +5,19 @@
  * (IKE SA rekey → ike-rekey.ts; additional CHILD_SAs → NO_ADDITIONAL_SAS).
  */
 import { wipe } from '../../core/bytes.js';
-import { createKeyExchange, isSupportedGroup } from '../../crypto/ke.js';
+import { createKeyExchange, isSupportedGroup, respondKeyExchange } from '../../crypto/ke.js';
 import { isAead } from '../../crypto/aead.js';
 import { ExchangeType, NotifyType, PayloadType, ProtocolId, nameOf } from '../constants.js';
+import { runFollowupKe } from './followup-ke.js';
 import { filterPayloads, findPayload } from '../codec/index.js';
-import type { KePayload, NoncePayload, NotifyPayload, Payload, SaPayload } from '../codec/index.js';
+import type {
+  KePayload,
+  NoncePayload,
+  NotifyPayload,
+  Payload,
+  SaPayload,
+  TsPayload,
+} from '../codec/index.js';
 import { IkeKeymat } from '../sa/keymat.js';
 import {
   buildProposals,
@@ -17,6 +25,7 @@ import {
   formatChosen,
   selectResponderProposal,
 } from '../sa/proposals.js';
+import type { ChosenProposal } from '../sa/proposals.js';
 import { narrowTo } from '../sa/traffic-selectors.js';
 import { capSelectors } from '../limits.js';
 import { u32 } from '../sa/ike-sa.js';
@@ -151,16 +160,60 @@ export class ChildRekey {
         return;
       }
     }
+    const addKe = chosen.addKe ?? [];
+    if (addKe.length > 0) {
+      // RFC 9370 §2.2.4: the additional key exchanges follow in IKE_FOLLOWUP_KE exchanges; the
+      // new CHILD_SA exists only once they are done.
+      const link = notifies.find((n) => n.notifyType === NotifyType.ADDITIONAL_KEY_EXCHANGE);
+      if (!shared || !link) {
+        retry('additional key exchanges chosen without PFS or without ADDITIONAL_KEY_EXCHANGE');
+        return;
+      }
+      const sk0 = shared;
+      runFollowupKe(
+        this.c,
+        'a CHILD_SA rekey',
+        addKe.map((a) => a.id),
+        link.data.slice(),
+        (o) => {
+          if (!o.secrets) {
+            wipe(sk0);
+            retry(o.error ?? 'IKE_FOLLOWUP_KE failed');
+            return;
+          }
+          this.finishOwnChildRekey(old, inboundSpi, chosen, nonce.data, tsi, tsr, sk0, o.secrets);
+        },
+      );
+      return;
+    }
+    this.finishOwnChildRekey(old, inboundSpi, chosen, nonce.data, tsi, tsr, shared, []);
+  }
+
+  /** Derives and installs the CHILD_SA our rekey created, then deletes the old one (§2.17, §1.3.3). */
+  private finishOwnChildRekey(
+    old: ChildSa,
+    inboundSpi: number,
+    chosen: ChosenProposal,
+    nr: Uint8Array,
+    tsi: TsPayload,
+    tsr: TsPayload,
+    shared: Uint8Array | undefined,
+    additional: Uint8Array[],
+  ): void {
+    const ours = old.ours;
+    if (!ours || this.c.ike.state !== 'established') return;
     // §2.17: we initiated this exchange, so our nonce is Ni and our outbound keys come first;
-    // KEYMAT = prf+(SK_d, g^ir (new) | Ni | Nr) with PFS.
+    // KEYMAT = prf+(SK_d, g^ir (new) | Ni | Nr) with PFS, RFC 9370 §2.2.4 appends SK(1..n).
     const keys = this.c.ike.sa.keymat!.childKeys(
       ours.ni,
-      nonce.data,
+      nr,
       (chosen.encr.keyBits ?? 256) / 8 + 4,
       0,
       shared,
+      additional,
     );
     if (shared) wipe(shared);
+    wipe(...additional);
     const info: ChildSaInfo = {
       inbound: {
         spi: inboundSpi,
@@ -177,7 +230,7 @@ export class ChildRekey {
       tsRemote: tsr.selectors,
       proposal: formatChosen(chosen),
     };
-    ours.nr = nonce.data.slice();
+    ours.nr = nr.slice();
     ours.child = this.c.tasks.child.addChild(info);
     old.replaced = true;
     this.c.counters.childRekeys++;
@@ -247,6 +300,15 @@ export class ChildRekey {
     if (!choice || choice.chosen.spi.length !== 4 || !isAead(choice.chosen.encr.id)) {
       return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
     }
+    if (choice.chosen.addKe) {
+      // RFC 9370 §2.2.4 as responder (IKE_FOLLOWUP_KE requests) is not implemented: refuse, so
+      // the gateway's rekey fails cleanly instead of yielding keys it does not share (ours rekey).
+      this.c.log.info(
+        'ike',
+        "gateway's CHILD_SA rekey wants additional key exchanges; we only start those ourselves",
+      );
+      return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
+    }
     const nr = this.c.random.bytes(32);
     let shared: Uint8Array | undefined;
     const reply: Payload[] = [];
@@ -266,8 +328,9 @@ export class ChildRekey {
     reply.push({ type: PayloadType.NONCE, critical: false, data: nr });
     if (ke) {
       try {
-        const mine = createKeyExchange(ke.dhGroup, this.c.random);
-        shared = mine.computeSharedSecret(ke.data);
+        // ML-KEM answers with a ciphertext (draft-ietf-ipsecme-ikev2-mlkem), DH with a key pair.
+        const mine = respondKeyExchange(ke.dhGroup, ke.data, this.c.random);
+        shared = mine.sharedSecret;
         reply.push({
           type: PayloadType.KE,
           critical: false,

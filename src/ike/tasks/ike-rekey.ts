@@ -3,7 +3,7 @@
  * old SA's DELETE, and simultaneous IKE SA rekeys (§2.8.1, the lowest nonce loses).
  */
 import { wipe } from '../../core/bytes.js';
-import { createKeyExchange, isSupportedGroup } from '../../crypto/ke.js';
+import { createKeyExchange, isSupportedGroup, respondKeyExchange } from '../../crypto/ke.js';
 import type { KeyExchange } from '../../crypto/ke.js';
 import { ExchangeType, NotifyType, PayloadType, ProtocolId, nameOf } from '../constants.js';
 import { filterPayloads, findPayload } from '../codec/index.js';
@@ -20,6 +20,7 @@ import { newContext } from '../sa/ike-sa.js';
 import type { SaContext } from '../sa/ike-sa.js';
 import type { IkeContext } from '../context.js';
 import { IKE_REKEY_WHAT, OLD_IKE_DELETE } from './task.js';
+import { runFollowupKe } from './followup-ke.js';
 
 export class IkeRekey {
   private readonly c: IkeContext;
@@ -73,11 +74,22 @@ export class IkeRekey {
     }
     if (choice.chosen.spi.length !== 8)
       return { reply: [this.c.notify(NotifyType.INVALID_SYNTAX)] };
-    let mine: KeyExchange;
+    if (choice.chosen.addKe) {
+      // RFC 9370 §2.2.4 as responder (IKE_FOLLOWUP_KE requests) is not implemented: refuse, so
+      // the gateway's rekey fails cleanly (ours runs them).
+      this.c.log.info(
+        'ike',
+        "gateway's IKE SA rekey wants additional key exchanges; we only start those ourselves",
+      );
+      return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
+    }
+    let mine: { publicValue: Uint8Array };
     let shared: Uint8Array;
     try {
-      mine = createKeyExchange(ke.dhGroup, this.c.random);
-      shared = mine.computeSharedSecret(ke.data);
+      // ML-KEM answers with a ciphertext (draft-ietf-ipsecme-ikev2-mlkem), DH with a key pair.
+      const r = respondKeyExchange(ke.dhGroup, ke.data, this.c.random);
+      mine = r;
+      shared = r.sharedSecret;
     } catch {
       return { reply: [this.c.notify(NotifyType.INVALID_SYNTAX)] };
     }
@@ -242,27 +254,65 @@ export class IkeRekey {
       retryLater((e as Error).message);
       return;
     }
+    const addKe = chosen.addKe ?? [];
+    if (addKe.length > 0) {
+      // RFC 9370 §2.2.4: additional key exchanges in IKE_FOLLOWUP_KE, then the new SA's keys.
+      const link = notifies.find((n) => n.notifyType === NotifyType.ADDITIONAL_KEY_EXCHANGE);
+      if (!link) {
+        wipe(shared);
+        retryLater('additional key exchanges chosen without ADDITIONAL_KEY_EXCHANGE');
+        return;
+      }
+      const sk0 = shared;
+      runFollowupKe(
+        this.c,
+        IKE_REKEY_WHAT,
+        addKe.map((a) => a.id),
+        link.data.slice(),
+        (o) => {
+          if (!o.secrets) {
+            wipe(sk0);
+            retryLater(o.error ?? 'IKE_FOLLOWUP_KE failed');
+            return;
+          }
+          if (this.c.ike.sa !== old || !old.keymat) return;
+          this.finishOwnIkeRekey(old, r, chosen, nonce.data, sk0, o.secrets);
+        },
+      );
+      return;
+    }
+    this.finishOwnIkeRekey(old, r, chosen, nonce.data, shared, []);
+  }
+
+  /** The new IKE SA of our rekey (§2.18; RFC 9370 §2.2.4 with `additional`), then the old one's DELETE. */
+  private finishOwnIkeRekey(
+    old: SaContext,
+    r: { ni: Uint8Array; spiI: Uint8Array },
+    chosen: ChosenProposal,
+    nr: Uint8Array,
+    shared: Uint8Array,
+    additional: Uint8Array[],
+  ): void {
     const next = newContext(r.spiI, chosen.spi.slice(), true);
     next.keymat = new IkeKeymat({
       proposal: chosen,
       weInitiated: true,
-      rekeyOf: old.keymat.rekeySeed(),
+      rekeyOf: old.keymat!.rekeySeed(),
       ni: r.ni,
-      nr: nonce.data,
+      nr,
       spiI: r.spiI,
       spiR: next.spiR,
       sharedSecret: shared,
+      ...(additional.length > 0 ? { additional } : {}),
     });
-    wipe(shared);
+    wipe(shared, ...additional);
     const c = this.collision;
     if (c) {
       this.collision = undefined;
       // §2.8.1: "the SA created with the lowest of the four nonces ... SHOULD be closed by the
       // endpoint that created it"; the other one carries on.
-      const lowest = [r.ni, nonce.data, c.ni, c.nr].reduce((a, b) =>
-        Buffer.compare(a, b) <= 0 ? a : b,
-      );
-      const oursLoses = lowest === r.ni || lowest === nonce.data;
+      const lowest = [r.ni, nr, c.ni, c.nr].reduce((a, b) => (Buffer.compare(a, b) <= 0 ? a : b));
+      const oursLoses = lowest === r.ni || lowest === nr;
       if (oursLoses) {
         this.c.log.info(
           'ike',

@@ -126,6 +126,9 @@ export class IkeSaInit implements InitiatorTask {
     }
     // RFC 8784 §3: we want to mix a post-quantum preshared key into the IKE SA.
     if (this.c.cfg.ppk) payloads.push(this.c.notify(NotifyType.USE_PPK));
+    // RFC 9370 §2.2.1 / RFC 9242 §3.1: additional key exchanges run in IKE_INTERMEDIATE.
+    if (this.c.cfg.ikeProposals.some((p) => p.addKe?.some((l) => l.length > 0)))
+      payloads.push(this.c.notify(NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED));
     // A new IKE_SA_INIT (also after COOKIE or INVALID_KE) has no responder SPI and message ID 0.
     this.c.ike.sa.spiR = new Uint8Array(8);
     this.c.ike.sa.nextMid = 0;
@@ -246,6 +249,19 @@ export class IkeSaInit implements InitiatorTask {
       this.c.fail(new VpnError('ERR_IKE_PROTOCOL', `invalid IKE proposal from gateway: ${chosen}`));
       return;
     }
+    if (
+      chosen.addKe &&
+      !notifies.some((n) => n.notifyType === NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED)
+    ) {
+      // RFC 9370 §2.2.1: additional key exchanges need IKE_INTERMEDIATE (RFC 9242 §3.1).
+      this.c.fail(
+        new VpnError(
+          'ERR_IKE_PROTOCOL',
+          `the gateway chose additional key exchanges (${formatChosen(chosen)}) without announcing INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9370 §2.2.1)`,
+        ),
+      );
+      return;
+    }
     if (!chosen.dh || chosen.dh.id !== this.dhGroup || ke.dhGroup !== this.dhGroup) {
       this.c.fail(
         new VpnError(
@@ -331,6 +347,7 @@ export class IkeSaInit implements InitiatorTask {
       'ike',
       `IKE_SA_INIT done: ${formatChosen(chosen)}${this.c.ike.natT ? ', NAT-T on port 4500' : ''}`,
     );
-    this.c.tasks.auth.sendAuth();
+    // RFC 9370 §2.2.2: IKE_INTERMEDIATE key exchanges (if any were chosen) come before IKE_AUTH.
+    this.c.tasks.intermediate.start();
   }
 }

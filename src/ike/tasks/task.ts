@@ -20,6 +20,7 @@ import type { Dpd } from './dpd.js';
 import type { IkeAuthEap } from './ike-auth-eap.js';
 import type { IkeAuth } from './ike-auth.js';
 import type { IkeConfig } from './ike-config.js';
+import type { IkeIntermediate } from './ike-intermediate.js';
 import type { IkeRekey } from './ike-rekey.js';
 import type { IkeSaInit } from './ike-sa-init.js';
 import type { Mobike } from './mobike.js';
@@ -56,6 +57,7 @@ export interface ResponderTask {
 /** The tasks of one IKE session. */
 export interface TaskSet {
   init: IkeSaInit;
+  intermediate: IkeIntermediate;
   auth: IkeAuth;
   eap: IkeAuthEap;
   config: IkeConfig;

@@ -1,0 +1,157 @@
+/**
+ * Post-quantum interop (issue 16): our client against a strongSwan 6.0.6 gateway with the `ml`
+ * plugin (scripts/testbed/sw6.sh, from ../shared/interop/strongswan-6.0.6-ml.tar.xz extracted to
+ * /opt/strongswan6; its own strongswan.conf, vici socket, log and private /run, in place of the
+ * bed's 5.9.8 daemon). One bed for the file:
+ *  - x25519-ke1_mlkem768 (RFC 9370 over RFC 9242 IKE_INTERMEDIATE, draft-ietf-ipsecme-ikev2-mlkem):
+ *    ping and a checksummed TCP transfer, the gateway's log naming ML_KEM_768 and
+ *    IKE_INTERMEDIATE; then our CHILD_SA rekey with x25519 + ML-KEM-768 PFS through
+ *    IKE_FOLLOWUP_KE (RFC 9370 §2.2.4), and traffic again;
+ *  - ML-KEM-1024 at a 1280-byte MTU: IKE_INTERMEDIATE in RFC 7383 fragments both ways.
+ * Skips, saying why, without root, the test bed's tools or strongSwan 6.
+ */
+import { describe, test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Bed, LAN_HOST, ROOT, TB, sleep, tcpTransfer, waitExit } from './support.js';
+import { skipReason } from './support.js';
+
+const ARCHIVE =
+  process.env['TB_SW6_ARCHIVE'] ?? join(ROOT, '../shared/interop/strongswan-6.0.6-ml.tar.xz');
+
+function whySkip(): string | undefined {
+  const s = skipReason();
+  if (s) return s;
+  if (!existsSync('/opt/strongswan6/libexec/ipsec/charon') && !existsSync(ARCHIVE))
+    return `strongSwan 6 with ML-KEM not available: no /opt/strongswan6 and no ${ARCHIVE} (see ../shared/interop/README.md)`;
+  return undefined;
+}
+const skip = whySkip();
+
+describe(
+  'interop: post-quantum key exchange (ML-KEM, RFC 9370) with strongSwan 6',
+  { skip },
+  () => {
+    const bed = new Bed('pq');
+    const log = (): string => readFileSync(`/tmp/${bed.prefix}/gw6/charon.log`, 'utf8');
+    const sw6 = (cmd: string): ReturnType<typeof spawnSync> =>
+      spawnSync('bash', [join(TB, 'sw6.sh'), '--prefix', bed.prefix, cmd], {
+        encoding: 'utf8',
+        env: { ...process.env, TB_SW6_ARCHIVE: ARCHIVE },
+        timeout: 60000,
+        killSignal: 'SIGKILL',
+      });
+
+    before(() => {
+      bed.up();
+      const r = sw6('start');
+      if (r.status !== 0)
+        throw new Error(`sw6.sh start failed: ${String(r.stdout)}${String(r.stderr)}`);
+    });
+    after(() => {
+      sw6('stop');
+      bed.down();
+    });
+    afterEach(() => bed.stopAll());
+
+    const auth = (name: string): string[] => [
+      '--id',
+      'client@test',
+      '--remote-id',
+      '@gw.test',
+      '--psk-file',
+      bed.psk,
+      '--name',
+      name,
+    ];
+
+    async function traffic(what: string): Promise<void> {
+      assert.equal(bed.exec(['ping', '-c', '2', '-W', '2', LAN_HOST]).code, 0, `ping ${what}`);
+      const t = await tcpTransfer(bed, 2_000_000, 5231);
+      assert.equal(t.sent.length, 64, t.output);
+      assert.equal(t.received, t.sent, `TCP checksum ${what}`);
+    }
+
+    test('x25519-ke1_mlkem768: ping + TCP; the gateway log names ML_KEM_768 and IKE_INTERMEDIATE; a CHILD_SA rekey through IKE_FOLLOWUP_KE keeps traffic flowing', async () => {
+      const r = await bed.connect([
+        ...auth('pq1'),
+        '--ike',
+        'aes256gcm16-prfsha384-x25519-ke1_mlkem768',
+        '--esp',
+        'aes256gcm16-x25519-ke1_mlkem768',
+        '--rekey',
+        '5',
+      ]);
+      assert.ok(r.up, r.lines.join('\n'));
+      const ike = (r.up['summary'] as { ike: Record<string, unknown> }).ike;
+      assert.equal(ike['ikeProposal'], 'aes256gcm16-prfsha384-x25519-ke1_mlkem768');
+      assert.equal(ike['keyExchanges'], 'x25519 + ML-KEM-768');
+      assert.equal(ike['postQuantum'], true);
+      await traffic('after connecting');
+      const l = log();
+      assert.match(
+        l,
+        /selected proposal: IKE:AES_GCM_16_256\/PRF_HMAC_SHA2_384\/CURVE_25519\/KE1_ML_KEM_768/,
+      );
+      assert.match(l, /parsed IKE_INTERMEDIATE request 1 \[ KE \]/);
+      assert.match(l, /authentication of 'client@test' with pre-shared key successful/);
+      const text = bed.vpn(['status', '--name', 'pq1']).out;
+      assert.match(text, /Key exchange: x25519 \+ ML-KEM-768 \(post-quantum protected\)/);
+
+      // Our CHILD_SA rekey (every ~4.5-5 s) with x25519 + ML-KEM-768: CREATE_CHILD_SA, IKE_FOLLOWUP_KE.
+      let rekeys = 0;
+      for (let i = 0; i < 40 && rekeys < 1; i++) {
+        await sleep(500);
+        const st = JSON.parse(bed.vpn(['status', '--json', '--name', 'pq1']).out) as {
+          ike: { childRekeys: number };
+        };
+        rekeys = st.ike.childRekeys;
+      }
+      assert.ok(rekeys >= 1, 'no CHILD_SA rekey within 20 s');
+      const after = log();
+      assert.match(
+        after,
+        /selected proposal: ESP:AES_GCM_16_256\/CURVE_25519\/NO_EXT_SEQ\/KE1_ML_KEM_768/,
+      );
+      assert.match(after, /parsed IKE_FOLLOWUP_KE request \d+ \[ KE N\(ADD_KE\) \]/);
+      assert.match(after, /rekeyed CHILD_SA net\{\d+\}/);
+      await traffic('after the IKE_FOLLOWUP_KE rekey');
+      r.proc.kill('SIGTERM');
+      assert.equal(await waitExit(r.proc), 0);
+    });
+
+    test('ML-KEM-1024 at MTU 1280 (--pq required): IKE_INTERMEDIATE in RFC 7383 fragments both ways; ping + TCP', async () => {
+      const cliIf = `${bed.prefix.slice(0, 8)}c0`;
+      const natIf = `${bed.prefix.slice(0, 8)}n0`;
+      bed.exec(['ip', 'link', 'set', 'dev', cliIf, 'mtu', '1280']);
+      bed.exec(['ip', 'link', 'set', 'dev', natIf, 'mtu', '1280'], bed.ns('nat'));
+      const before = log().length;
+      try {
+        const r = await bed.connect([
+          ...auth('pq2'),
+          '--ike',
+          'aes256gcm16-prfsha384-x25519-ke1_mlkem1024',
+          '--ike-fragment-size',
+          '1280',
+          '--pq',
+          'required',
+        ]);
+        assert.ok(r.up, r.lines.join('\n'));
+        const ike = (r.up['summary'] as { ike: Record<string, unknown> }).ike;
+        assert.equal(ike['keyExchanges'], 'x25519 + ML-KEM-1024');
+        await traffic('at MTU 1280');
+        const l = log().slice(before);
+        assert.match(l, /KE1_ML_KEM_1024/);
+        assert.match(l, /parsed IKE_INTERMEDIATE request 1 \[ EF\(1\/\d\) \]/);
+        assert.match(l, /generating IKE_INTERMEDIATE response 1 \[ EF\(1\/\d\) \]/);
+        r.proc.kill('SIGTERM');
+        assert.equal(await waitExit(r.proc), 0);
+      } finally {
+        bed.exec(['ip', 'link', 'set', 'dev', cliIf, 'mtu', '1500']);
+        bed.exec(['ip', 'link', 'set', 'dev', natIf, 'mtu', '1500'], bed.ns('nat'));
+      }
+    });
+  },
+);
