@@ -89,23 +89,6 @@ test('connects, carries packets both ways through the fake TUN, and teardown res
   assert.equal(await t.closed, undefined);
 });
 
-test('split DNS (RFC 8598 §4): a split tunnel asks for per-domain DNS, a default-route tunnel for every name; the summary says how', async () => {
-  const split = world();
-  const a = tunnel(split);
-  const s1 = await up(split, a.t);
-  assert.equal(split.host.dnsDefaultRoute, false);
-  assert.equal(s1.dnsMethod, 'resolv.conf');
-  assert.match(s1.dnsNote ?? '', /203\.0\.113\.53/);
-  await shutdown(split, a.t);
-
-  const full = world({ subnet: '0.0.0.0/0' });
-  const b = tunnel(full);
-  const s2 = await up(full, b.t);
-  assert.ok(s2.routes.includes('0.0.0.0/0'), s2.routes.join(' '));
-  assert.equal(full.host.dnsDefaultRoute, true);
-  await shutdown(full, b.t);
-});
-
 test('a gateway DELETE of the IKE SA → reconnect, same host configuration, traffic flows again', async () => {
   const w = world();
   const { t, events } = tunnel(w);
@@ -332,4 +315,21 @@ test('ESP replays and a flood of forged ESP datagrams are counted drops; the tun
   await w.time.advance(10);
   assert.deepEqual(tun.written, [first, next]);
   await shutdown(w, t);
+});
+
+test('split DNS (RFC 8598 §4): a split tunnel asks for per-domain DNS, a default-route tunnel for every name; the summary says how', async () => {
+  const split = world();
+  const a = tunnel(split);
+  const s1 = await up(split, a.t);
+  assert.equal(split.host.dnsDefaultRoute, false);
+  assert.equal(s1.dnsMethod, 'resolv.conf');
+  assert.match(s1.dnsNote ?? '', /203\.0\.113\.53/);
+  await shutdown(split, a.t);
+
+  const full = world({ subnet: '0.0.0.0/0' });
+  const b = tunnel(full);
+  const s2 = await up(full, b.t);
+  assert.ok(s2.routes.includes('0.0.0.0/0'), s2.routes.join(' '));
+  assert.equal(full.host.dnsDefaultRoute, true);
+  await shutdown(full, b.t);
 });
