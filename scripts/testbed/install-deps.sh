@@ -6,13 +6,13 @@ set -euo pipefail
 PKGS=(strongswan-swanctl strongswan-charon charon-cmd libcharon-extra-plugins libcharon-extauth-plugins
   libstrongswan-standard-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iptables nftables tcpdump iperf3 iputils-ping procps util-linux conntrack libssl-dev
   make g++ python3 clang-format)
+PKGS+=(dbus) # the split DNS test's private system bus for systemd-resolved
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# The split DNS test: dbus (a private system bus) and Debian's systemd-resolved, unpacked into
-# /opt/ikev2-vpn-test/resolved, never installed (its postinst takes over /etc/resolv.conf).
-dpkg-query -W -f='${Status}' dbus 2>/dev/null | grep -q "install ok installed" || missing+=(dbus)
+# Debian's systemd-resolved for the split DNS test: unpacked into /opt/ikev2-vpn-test/resolved,
+# never installed (its postinst takes over the host's /etc/resolv.conf).
 bash "$(dirname "$0")/resolved.sh" fetch || echo "testbed deps: systemd-resolved not fetched; the split DNS test will skip"
 if [ ${#missing[@]} -eq 0 ]; then
   echo "testbed deps: all installed"
