@@ -249,3 +249,16 @@ test('the connect summary (and vpn status) prints the DNS method line', () => {
   assert.equal(lines[i], 'DNS:         203.0.113.53 domains corp.example');
   assert.equal(lines[i + 1], `             ${s.dnsNote}`);
 });
+
+test('a resolvectl call that fails after resolved may have applied it is still reverted', async () => {
+  const calls: string[] = [];
+  const run: CommandRunner = (cmd, args) => {
+    calls.push([cmd, ...args].join(' '));
+    if (args[0] === 'dns') return Promise.reject(new Error('resolvectl dns: Connection timed out'));
+    return Promise.resolve({ stdout: '' });
+  };
+  const cfg = new NetConfigurator({ run, dnsBackend: 'resolvectl' });
+  await assert.rejects(cfg.setDns('vpn0', ['203.0.113.53'], ['corp.example']), /timed out/);
+  assert.deepEqual(await cfg.restore(), []);
+  assert.equal(calls.at(-1), 'resolvectl revert -- vpn0');
+});
