@@ -11,8 +11,9 @@
  * Every undo step is idempotent — safe to replay after a crash even if it already ran or the
  * change never happened: "already gone" (no such device, route or address) counts as success.
  * An entry is written only after its change succeeded (a route that already existed is not ours
- * and is never deleted); the one exception is resolv.conf, whose backup is taken and journaled
- * before the file is rewritten.
+ * and is never deleted); the exceptions are resolv.conf, whose backup is taken and journaled
+ * before the file is rewritten, and systemd-resolved's settings of our TUN link (reverting them
+ * is harmless when none were made).
  *
  * The journal lives in a private runtime directory, but it is still read as hostile input: before
  * a single step is replayed the file itself is checked (a regular file of ours, mode 0600, size
@@ -468,9 +469,11 @@ export class NetConfigurator {
     const list = servers.join(', ');
     switch (backend) {
       case 'resolvectl': {
+        // Journaled first: `resolvectl revert` of our own TUN link is harmless if nothing was
+        // set, and covers a call that timed out after resolved applied it.
+        this.record({ kind: 'dns-resolvectl', dev });
         // "--": what follows is never an option, whatever the gateway sent.
         await this.run('resolvectl', ['dns', dev, '--', ...servers]);
-        this.record({ kind: 'dns-resolvectl', dev });
         const full = opts.defaultRoute === true;
         const routing = [...domains.map((d) => `~${d}`), ...(full ? ['~.'] : [])];
         if (routing.length > 0) await this.run('resolvectl', ['domain', dev, '--', ...routing]);

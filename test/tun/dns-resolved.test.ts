@@ -14,6 +14,8 @@ import { NetConfigurator, readJournal } from '../../src/tun/netcfg.js';
 import type { CommandRunner } from '../../src/tun/netcfg.js';
 import { isDomainName, parseDomainAttribute } from '../../src/core/dns-name.js';
 import { parseConfigReply } from '../../src/ike/config-payload.js';
+import { summaryLines } from '../../src/cli/ui.js';
+import type { TunnelSummary } from '../../src/client/tunnel.js';
 import { CfgAttr, CfgType, PayloadType } from '../../src/ike/constants.js';
 
 function recorder(): { run: CommandRunner; calls: string[] } {
@@ -217,4 +219,46 @@ test('auto: resolved is used only when resolvectl answers and resolv.conf goes t
     process.env['PATH'] = path;
     rmSync(t.base, { recursive: true, force: true });
   }
+});
+
+test('the connect summary (and vpn status) prints the DNS method line', () => {
+  const s = {
+    gateway: 'vpn.example.com',
+    gatewayAddress: '198.51.100.10',
+    device: 'vpn0',
+    mtu: 1400,
+    dns: ['203.0.113.53'],
+    domains: ['corp.example'],
+    dnsMethod: 'systemd-resolved',
+    dnsNote:
+      'systemd-resolved on vpn0: names under corp.example go to 203.0.113.53 (routing domains ~corp.example); other names as before',
+    routes: ['203.0.113.0/25'],
+    ike: {
+      ikeProposal: 'AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519',
+      espProposal: 'AES_GCM_16_256',
+      remoteId: 'gw.test',
+      localId: 'client@test',
+      natHere: false,
+      remote: { address: '198.51.100.10', port: 4500 },
+    } as unknown as TunnelSummary['ike'],
+    connectMs: 120,
+    espPath: 'js',
+  } satisfies TunnelSummary;
+  const lines = summaryLines(s);
+  const i = lines.findIndex((l) => l.startsWith('DNS:'));
+  assert.equal(lines[i], 'DNS:         203.0.113.53 domains corp.example');
+  assert.equal(lines[i + 1], `             ${s.dnsNote}`);
+});
+
+test('a resolvectl call that fails after resolved may have applied it is still reverted', async () => {
+  const calls: string[] = [];
+  const run: CommandRunner = (cmd, args) => {
+    calls.push([cmd, ...args].join(' '));
+    if (args[0] === 'dns') return Promise.reject(new Error('resolvectl dns: Connection timed out'));
+    return Promise.resolve({ stdout: '' });
+  };
+  const cfg = new NetConfigurator({ run, dnsBackend: 'resolvectl' });
+  await assert.rejects(cfg.setDns('vpn0', ['203.0.113.53'], ['corp.example']), /timed out/);
+  assert.deepEqual(await cfg.restore(), []);
+  assert.equal(calls.at(-1), 'resolvectl revert -- vpn0');
 });
