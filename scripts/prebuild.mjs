@@ -82,6 +82,16 @@ function run(opts) {
   );
 }
 
+/** ELF e_machine by Node's arch name (x86-64: EM_X86_64, arm64: EM_AARCH64). */
+const ELF_MACHINE = { x64: 62, arm64: 183 };
+
+/** The e_machine of an ELF file (little-endian), or undefined. */
+function elfMachine(path) {
+  const b = readFileSync(path).subarray(0, 20);
+  if (b.length < 20 || b.readUInt32BE(0) !== 0x7f454c46) return undefined;
+  return b.readUInt16LE(18);
+}
+
 let failed = false;
 for (const arch of archs) {
   const cross = arch !== hostArch() ? CROSS[arch] : undefined;
@@ -146,7 +156,14 @@ for (const arch of archs) {
       rmSync(stage, { recursive: true, force: true });
     }
     const file = readdirSync(out).find((f) => f.startsWith(`${name}.`));
-    const what = spawnSync('file', ['-b', join(out, file ?? '')], { encoding: 'utf8' });
+    // A cross build that silently used the host's compiler would ship the wrong machine code.
+    const machine = file ? elfMachine(join(out, file)) : undefined;
+    if (machine !== ELF_MACHINE[arch]) {
+      console.error(`prebuild: ${file ?? name} is not a ${arch} ELF file (e_machine ${machine})`);
+      failed = true;
+      continue;
+    }
+    const what = spawnSync('file', ['-b', join(out, file)], { encoding: 'utf8' });
     console.log(
       `prebuild: prebuilds/${process.platform}-${arch}/${file} in ${((Date.now() - t0) / 1000).toFixed(1)} s` +
         (what.status === 0 ? `: ${what.stdout.trim().split(',').slice(0, 2).join(',')}` : ''),
