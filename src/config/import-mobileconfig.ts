@@ -360,7 +360,7 @@ export function fromMobileconfig(root: Record<string, PlistValue>): Imported {
       pems.push(c.pem);
       if (!c.ca)
         notes.push(
-          `${doc.prefix.slice(0, -1)} (${c.subjects.join('; ')}) is not a CA certificate: vpn trusts the gateway through the CA that issued its certificate`,
+          `${doc.prefix.slice(0, -1)} (${c.subjects.join('; ')}) is not a CA certificate: it is trusted as the gateway's own certificate (pinned), so a renewed gateway certificate needs a new import`,
         );
       doc.rest(() => 'a key of the certificate payload vpn does not use');
       continue;

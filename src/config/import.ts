@@ -272,7 +272,7 @@ export function fromSswan(text: string): Imported {
     files.push({ key: 'ca', suffix: '-ca.pem', data: new TextEncoder().encode(c.pem) });
     if (!c.ca)
       notes.push(
-        `remote.cert (${c.subjects.join('; ')}) is not a CA certificate: vpn trusts the gateway through the CA that issued its certificate; if the connect fails with exit 13, ask for that CA`,
+        `remote.cert (${c.subjects.join('; ')}) is not a CA certificate: it is trusted as the gateway's own certificate (pinned), so a renewed gateway certificate needs a new import`,
       );
   } else notes.push('no remote.cert: the gateway certificate is checked against the system CAs');
   if (doc.bool('remote.certreq') === false)
