@@ -155,17 +155,25 @@ export function fromMobileconfig(root: Record<string, PlistValue>): Imported {
     if (!isDict(p)) throw new VpnError('ERR_CONFIG', `PayloadContent[${n}] is not a dictionary`);
     return { p, doc: new Doc(p, `PayloadContent[${n}].`, unmapped) };
   });
+  const VPN_TYPES = ['com.apple.vpn.managed', 'com.apple.vpn.managed.applayer'];
   const vpn = payloads.find(
-    ({ p }) => p['PayloadType'] === 'com.apple.vpn.managed' && p['VPNType'] === 'IKEv2',
+    ({ p }) => VPN_TYPES.includes(p['PayloadType'] as string) && p['VPNType'] === 'IKEv2',
   );
   if (vpn === undefined)
     throw new VpnError(
       'ERR_CONFIG',
-      '.mobileconfig has no IKEv2 VPN payload (PayloadType com.apple.vpn.managed, VPNType IKEv2)',
+      payloads.some(({ p }) => 'EncryptedPayloadContent' in p) || 'EncryptedPayloadContent' in root
+        ? '.mobileconfig payloads are encrypted to a device (EncryptedPayloadContent): ask for an unencrypted profile'
+        : '.mobileconfig has no IKEv2 VPN payload (PayloadType com.apple.vpn.managed, VPNType IKEv2)',
     );
   const d = vpn.doc;
   for (const k of PAYLOAD_META) d.get(k);
   d.get('VPNType');
+  if (vpn.p['PayloadType'] === 'com.apple.vpn.managed.applayer')
+    unmapped.push({
+      path: `${d.prefix}PayloadType`,
+      reason: 'a per-app VPN (applayer): vpn routes by network, not by application',
+    });
   const vpnTitle = d.str('UserDefinedName');
   if (!isDict(d.lookup('IKEv2')))
     throw new VpnError('ERR_CONFIG', 'the VPN payload has no IKEv2 dictionary');
@@ -360,7 +368,7 @@ export function fromMobileconfig(root: Record<string, PlistValue>): Imported {
       pems.push(c.pem);
       if (!c.ca)
         notes.push(
-          `${doc.prefix.slice(0, -1)} (${c.subjects.join('; ')}) is not a CA certificate: vpn trusts the gateway through the CA that issued its certificate`,
+          `${doc.prefix.slice(0, -1)} (${c.subjects.join('; ')}) is not a CA certificate: it is trusted as the gateway's own certificate (pinned), so a renewed gateway certificate needs a new import`,
         );
       doc.rest(() => 'a key of the certificate payload vpn does not use');
       continue;

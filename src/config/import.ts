@@ -172,7 +172,13 @@ export class Settings {
 /** A value as the profile parser reads it back: bare when safe, else a JSON string. */
 export function renderValue(v: string | string[]): string {
   if (Array.isArray(v)) return v.join(', ');
-  return /^[!$-~]([ -~]*[!-~])?$/.test(v) ? v : JSON.stringify(v);
+  if (/^[!$-~]([ -~]*[!-~])?$/.test(v)) return v;
+  // Anything else as a JSON string with every non-ASCII character escaped: the file never shows
+  // a bidi override or a control character raw (the parser decodes them back).
+  return JSON.stringify(v).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Base64 as JSON and plists carry it (line breaks allowed), bounded; undefined if malformed. */
@@ -272,7 +278,7 @@ export function fromSswan(text: string): Imported {
     files.push({ key: 'ca', suffix: '-ca.pem', data: new TextEncoder().encode(c.pem) });
     if (!c.ca)
       notes.push(
-        `remote.cert (${c.subjects.join('; ')}) is not a CA certificate: vpn trusts the gateway through the CA that issued its certificate; if the connect fails with exit 13, ask for that CA`,
+        `remote.cert (${c.subjects.join('; ')}) is not a CA certificate: it is trusted as the gateway's own certificate (pinned), so a renewed gateway certificate needs a new import`,
       );
   } else notes.push('no remote.cert: the gateway certificate is checked against the system CAs');
   if (doc.bool('remote.certreq') === false)

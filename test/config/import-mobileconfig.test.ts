@@ -226,6 +226,19 @@ test('what cannot be mapped is listed by key path: algorithms, Apple-only keys, 
   assert.equal(p.values['ca'], '/etc/ikev2-vpn/x-ca.pem');
 });
 
+test('a per-app VPN payload (applayer) is imported for its IKEv2 settings, the per-app part listed', () => {
+  const xml = config({ AuthenticationMethod: 'SharedSecret', SharedSecret: 'k' }).replace(
+    '<string>com.apple.vpn.managed</string>',
+    '<string>com.apple.vpn.managed.applayer</string>',
+  );
+  const imp = map(xml);
+  assert.equal(settings(imp)['psk'], 'k');
+  assert.match(
+    imp.unmapped.find((u) => u.path === 'PayloadContent[0].PayloadType')!.reason,
+    /per-app VPN/,
+  );
+});
+
 test('a PEM CA payload (com.apple.security.pem) and a non-CA root are noted', () => {
   const imp = map(
     config({ AuthenticationMethod: 'SharedSecret', SharedSecret: 'k' }, [
@@ -248,6 +261,14 @@ test('malformed or unusable profiles are refused with the reason', () => {
     [
       build({ PayloadContent: [{ PayloadType: 'com.apple.vpn.managed', VPNType: 'L2TP' }] }),
       /no IKEv2 VPN payload/,
+    ],
+    [
+      build({
+        PayloadContent: [
+          { PayloadType: 'com.apple.vpn.managed', EncryptedPayloadContent: Buffer.from('x') },
+        ],
+      }),
+      /encrypted to a device \(EncryptedPayloadContent\)/,
     ],
     [config({ RemoteAddress: 'bad host' }), /RemoteAddress \(the gateway\) is missing or invalid/],
     [

@@ -203,7 +203,7 @@ test('hostile values: the rendered profile reads back exactly, comments escaped,
       type: 'ikev2-eap',
       name: 'evil\u001b]0;pwned\u0007',
       remote: { addr: 'vpn.example.com', id: 'gw\nremote-id = @attacker' },
-      local: { eap_id: ' alice "the admin" # not a comment ' },
+      local: { eap_id: ' alice "the admin" # not a comment \u202e ü' },
       ['x\u001b[2Jy']: 1,
     }),
   );
@@ -213,7 +213,8 @@ test('hostile values: the rendered profile reads back exactly, comments escaped,
   assert.ok(!/[\u0000-\u0009\u000b-\u001f]/.test(text), 'no control characters');
   assert.match(text, /# {3}x\\x1b\[2Jy: not a \.sswan key vpn knows/);
   const p = parseProfile('x', '/etc/ikev2-vpn/x.conf', text);
-  assert.equal(p.values['eap-identity'], ' alice "the admin" # not a comment ');
+  assert.ok(!/[\u007f-\uffff]/.test(text), 'no raw non-ASCII (bidi overrides)');
+  assert.equal(p.values['eap-identity'], ' alice "the admin" # not a comment \u202e ü');
   assert.equal(p.values['remote-id'], undefined);
   assert.equal(p.values['gateway'], 'vpn.example.com');
 });
