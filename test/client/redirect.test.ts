@@ -155,3 +155,21 @@ test('PPK through the driver: the summary says the PPK is in use', async () => {
   assert.equal(w.gw.resp.ppkUsed, true);
   await shutdown(w, t);
 });
+
+test('a redirect to an address of the other IP family ends the tunnel with a clear error', async () => {
+  const w = world();
+  const before = w.host.snapshot();
+  const { t } = tunnel(w);
+  const p = t.connect();
+  await w.time.advance(0);
+  await p;
+  w.gw.send(w.gw.resp.redirectRequest(encodeGwAddress('2001:db8::20')));
+  await w.time.advance(100);
+  const err = await t.closed;
+  assert.equal(err?.code, 'ERR_IKE_PROTOCOL');
+  assert.match(
+    err.message,
+    /redirected us to 2001:db8::20 .*an IPv6 address; this tunnel's socket is IPv4/,
+  );
+  assert.equal(w.host.snapshot(), before);
+});

@@ -10,7 +10,7 @@ import { toHex } from '../../src/core/bytes.js';
 import { NotifyType } from '../../src/ike/constants.js';
 import { mixPpk, parsePpkIdentity, encodePpkIdentity } from '../../src/ike/ppk.js';
 import type { IkeEvent, IkeOutput } from '../../src/ike/session.js';
-import { closedEvent, config, responder, start } from '../support/session-harness.js';
+import { CLIENT, GW, closedEvent, config, responder, start } from '../support/session-harness.js';
 import type { Run } from '../support/session-harness.js';
 import { ppkMixed } from '../support/test-responder.js';
 
@@ -149,4 +149,31 @@ test('without a PPK configured: no USE_PPK, and established info says nothing ab
   assert.equal(run.session.state, 'established');
   assert.ok(!run.resp.initNotifyTypes.includes(NotifyType.USE_PPK));
   assert.equal(established(run)!.info.ppk, undefined);
+});
+
+test('after PPK: a CHILD_SA rekey and an IKE SA rekey keep using the PPK-mixed SK_d on both sides', () => {
+  const run = start(
+    config({ ppk: { id: PPK_ID, key: PPK, required: true } }),
+    responder({ ppk: { id: PPK_ID, key: PPK } }),
+  );
+  assert.equal(run.resp.ppkUsed, true);
+  const from = { address: GW.address, port: 4500 };
+  const answer = (outs: IkeOutput[]): Uint8Array =>
+    outs.find((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send')!.data;
+  // CHILD_SA rekey: KEYMAT = prf+(SK_d, Ni | Nr) with the mixed SK_d (RFC 7296 §2.17).
+  const outs = run.session.handle({ kind: 'datagram', data: run.resp.rekeyChild(), from }, 5000);
+  run.resp.receive(answer(outs), CLIENT);
+  const install = outs.find(
+    (o): o is Extract<IkeOutput, { kind: 'installChild' }> => o.kind === 'installChild',
+  );
+  assert.ok(install);
+  assert.equal(toHex(install.child.outbound.keymat), toHex(run.resp.child!.keyI));
+  assert.equal(toHex(install.child.inbound.keymat), toHex(run.resp.child!.keyR));
+  // IKE SA rekey: SKEYSEED = prf(SK_d (old, mixed), g^ir | Ni | Nr) (§2.18); the new SA works.
+  const ike = run.session.handle({ kind: 'datagram', data: run.resp.rekeyIke(), from }, 6000);
+  run.resp.receive(answer(ike), CLIENT);
+  const dpd = run.session.handle({ kind: 'datagram', data: run.resp.request('dpd'), from }, 6200);
+  run.resp.receive(answer(dpd), CLIENT);
+  assert.deepEqual(run.resp.informationalsReceived.at(-1), []);
+  assert.equal(run.session.state, 'established');
 });
