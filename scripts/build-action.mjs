@@ -32,6 +32,9 @@ for (const [entry, out] of Object.entries(outputs)) {
     write: false,
     outfile: out,
     external: ['*.node'],
+    // Paths as the checkout names them (node_modules may be a symbolic link): the same bundle
+    // from every checkout, which the staleness test needs.
+    preserveSymlinks: true,
     legalComments: 'eof',
     charset: 'utf8',
     logLevel: 'warning',
