@@ -212,7 +212,7 @@ describe('interop: the GitHub Action (main + post) against strongSwan', { skip }
     sampler.start();
     // The sampler sees a secret in a process's environment (a canary), so silence means none.
     const canary = bed.track(
-      spawn('ip', ['netns', 'exec', bed.cli, 'sleep', '0.3'], {
+      spawn('ip', ['netns', 'exec', bed.cli, 'sleep', '1'], {
         env: { ...process.env, CANARY: PSK },
         stdio: 'ignore',
       }),
@@ -359,7 +359,9 @@ describe('interop: the GitHub Action (main + post) against strongSwan', { skip }
         return false;
       }
     };
-    for (let i = 0; i < 500 && !started(); i++) await sleep(10);
+    // Bounded (30 s), polled: the bound is for a machine under load, not a wait.
+    const until = Date.now() + 30000;
+    while (!started() && Date.now() < until) await sleep(20);
     assert.ok(started(), 'the tunnel process was started');
     child.kill('SIGTERM');
     await waitExit(child);

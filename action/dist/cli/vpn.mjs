@@ -1,56 +1,14 @@
 import { createRequire as __ikev2CreateRequire } from 'node:module';
 const require = __ikev2CreateRequire(import.meta.url);
-var __create = Object.create;
-var __defProp = Object.defineProperty;
-var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
-var __getOwnPropNames = Object.getOwnPropertyNames;
-var __getProtoOf = Object.getPrototypeOf;
-var __hasOwnProp = Object.prototype.hasOwnProperty;
-var __require = /* @__PURE__ */ ((x) => typeof require !== "undefined" ? require : typeof Proxy !== "undefined" ? new Proxy(x, {
-  get: (a, b) => (typeof require !== "undefined" ? require : a)[b]
-}) : x)(function(x) {
-  if (typeof require !== "undefined") return require.apply(this, arguments);
-  throw Error('Dynamic require of "' + x + '" is not supported');
-});
-var __esm = (fn, res, err2) => function __init() {
-  if (err2) throw err2[0];
-  try {
-    return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
-  } catch (e) {
-    throw err2 = [e], e;
-  }
-};
-var __commonJS = (cb, mod2) => function __require2() {
-  try {
-    return mod2 || (0, cb[__getOwnPropNames(cb)[0]])((mod2 = { exports: {} }).exports, mod2), mod2.exports;
-  } catch (e) {
-    throw mod2 = 0, e;
-  }
-};
-var __export = (target, all) => {
-  for (var name in all)
-    __defProp(target, name, { get: all[name], enumerable: true });
-};
-var __copyProps = (to, from, except, desc) => {
-  if (from && typeof from === "object" || typeof from === "function") {
-    for (let key of __getOwnPropNames(from))
-      if (!__hasOwnProp.call(to, key) && key !== except)
-        __defProp(to, key, { get: () => from[key], enumerable: !(desc = __getOwnPropDesc(from, key)) || desc.enumerable });
-  }
-  return to;
-};
-var __toESM = (mod2, isNodeMode, target) => (target = mod2 != null ? __create(__getProtoOf(mod2)) : {}, __copyProps(
-  // If the importer is in node compatibility mode or this is not an ESM
-  // file that has been converted to a CommonJS file using a Babel-
-  // compatible transform (i.e. "__esModule" has not been set), then set
-  // "default" to the CommonJS "module.exports" for node compatibility.
-  isNodeMode || !mod2 || !mod2.__esModule ? __defProp(target, "default", { value: mod2, enumerable: true }) : target,
-  mod2
-));
+import {
+  __commonJS,
+  __require,
+  __toESM
+} from "../chunks/chunk-LYMGZ2IG.mjs";
 
-// ../../main/node_modules/commander/lib/error.js
+// node_modules/commander/lib/error.js
 var require_error = __commonJS({
-  "../../main/node_modules/commander/lib/error.js"(exports) {
+  "node_modules/commander/lib/error.js"(exports) {
     var CommanderError2 = class extends Error {
       /**
        * Constructs the CommanderError class
@@ -83,9 +41,9 @@ var require_error = __commonJS({
   }
 });
 
-// ../../main/node_modules/commander/lib/argument.js
+// node_modules/commander/lib/argument.js
 var require_argument = __commonJS({
-  "../../main/node_modules/commander/lib/argument.js"(exports) {
+  "node_modules/commander/lib/argument.js"(exports) {
     var { InvalidArgumentError: InvalidArgumentError2 } = require_error();
     var Argument2 = class {
       /**
@@ -211,9 +169,9 @@ var require_argument = __commonJS({
   }
 });
 
-// ../../main/node_modules/commander/lib/help.js
+// node_modules/commander/lib/help.js
 var require_help = __commonJS({
-  "../../main/node_modules/commander/lib/help.js"(exports) {
+  "node_modules/commander/lib/help.js"(exports) {
     var { humanReadableArgName } = require_argument();
     var Help2 = class {
       constructor() {
@@ -813,9 +771,9 @@ ${itemIndentStr}`);
   }
 });
 
-// ../../main/node_modules/commander/lib/option.js
+// node_modules/commander/lib/option.js
 var require_option = __commonJS({
-  "../../main/node_modules/commander/lib/option.js"(exports) {
+  "node_modules/commander/lib/option.js"(exports) {
     var { InvalidArgumentError: InvalidArgumentError2 } = require_error();
     var Option2 = class {
       /**
@@ -1126,9 +1084,9 @@ var require_option = __commonJS({
   }
 });
 
-// ../../main/node_modules/commander/lib/suggestSimilar.js
+// node_modules/commander/lib/suggestSimilar.js
 var require_suggestSimilar = __commonJS({
-  "../../main/node_modules/commander/lib/suggestSimilar.js"(exports) {
+  "node_modules/commander/lib/suggestSimilar.js"(exports) {
     var maxDistance = 3;
     function editDistance(a, b) {
       if (Math.abs(a.length - b.length) > maxDistance)
@@ -1206,14 +1164,14 @@ var require_suggestSimilar = __commonJS({
   }
 });
 
-// ../../main/node_modules/commander/lib/command.js
+// node_modules/commander/lib/command.js
 var require_command = __commonJS({
-  "../../main/node_modules/commander/lib/command.js"(exports) {
+  "node_modules/commander/lib/command.js"(exports) {
     var EventEmitter = __require("node:events").EventEmitter;
     var childProcess = __require("node:child_process");
     var path = __require("node:path");
     var fs = __require("node:fs");
-    var process9 = __require("node:process");
+    var process2 = __require("node:process");
     var { Argument: Argument2, humanReadableArgName } = require_argument();
     var { CommanderError: CommanderError2 } = require_error();
     var { Help: Help2, stripColor } = require_help();
@@ -1260,13 +1218,13 @@ var require_command = __commonJS({
         this._showSuggestionAfterError = true;
         this._savedState = null;
         this._outputConfiguration = {
-          writeOut: (str) => process9.stdout.write(str),
-          writeErr: (str) => process9.stderr.write(str),
+          writeOut: (str) => process2.stdout.write(str),
+          writeErr: (str) => process2.stderr.write(str),
           outputError: (str, write) => write(str),
-          getOutHelpWidth: () => process9.stdout.isTTY ? process9.stdout.columns : void 0,
-          getErrHelpWidth: () => process9.stderr.isTTY ? process9.stderr.columns : void 0,
-          getOutHasColors: () => useColor() ?? (process9.stdout.isTTY && process9.stdout.hasColors?.()),
-          getErrHasColors: () => useColor() ?? (process9.stderr.isTTY && process9.stderr.hasColors?.()),
+          getOutHelpWidth: () => process2.stdout.isTTY ? process2.stdout.columns : void 0,
+          getErrHelpWidth: () => process2.stderr.isTTY ? process2.stderr.columns : void 0,
+          getOutHasColors: () => useColor() ?? (process2.stdout.isTTY && process2.stdout.hasColors?.()),
+          getErrHasColors: () => useColor() ?? (process2.stderr.isTTY && process2.stderr.hasColors?.()),
           stripColor: (str) => stripColor(str)
         };
         this._hidden = false;
@@ -1660,7 +1618,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
         if (this._exitCallback) {
           this._exitCallback(new CommanderError2(exitCode, code, message));
         }
-        process9.exit(exitCode);
+        process2.exit(exitCode);
       }
       /**
        * Register callback `fn` for the command.
@@ -1837,9 +1795,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
         if (typeof fn === "function") {
           option.default(defaultValue).argParser(fn);
         } else if (fn instanceof RegExp) {
-          const regex2 = fn;
+          const regex = fn;
           fn = (val, def) => {
-            const m = regex2.exec(val);
+            const m = regex.exec(val);
             return m ? m[0] : def;
           };
           option.default(defaultValue).argParser(fn);
@@ -2060,16 +2018,16 @@ Expecting one of '${allowedValues.join("', '")}'`);
         }
         parseOptions = parseOptions || {};
         if (argv === void 0 && parseOptions.from === void 0) {
-          if (process9.versions?.electron) {
+          if (process2.versions?.electron) {
             parseOptions.from = "electron";
           }
-          const execArgv = process9.execArgv ?? [];
+          const execArgv = process2.execArgv ?? [];
           if (execArgv.includes("-e") || execArgv.includes("--eval") || execArgv.includes("-p") || execArgv.includes("--print")) {
             parseOptions.from = "eval";
           }
         }
         if (argv === void 0) {
-          argv = process9.argv;
+          argv = process2.argv;
         }
         this.rawArgs = argv.slice();
         let userArgs;
@@ -2080,7 +2038,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
             userArgs = argv.slice(2);
             break;
           case "electron":
-            if (process9.defaultApp) {
+            if (process2.defaultApp) {
               this._scriptPath = argv[1];
               userArgs = argv.slice(2);
             } else {
@@ -2267,11 +2225,11 @@ Expecting one of '${allowedValues.join("', '")}'`);
         }
         launchWithNode = sourceExt.includes(path.extname(executableFile));
         let proc;
-        if (process9.platform !== "win32") {
+        if (process2.platform !== "win32") {
           if (launchWithNode) {
             args.unshift(executableFile);
-            args = incrementNodeInspectorPort(process9.execArgv).concat(args);
-            proc = childProcess.spawn(process9.argv[0], args, { stdio: "inherit" });
+            args = incrementNodeInspectorPort(process2.execArgv).concat(args);
+            proc = childProcess.spawn(process2.argv[0], args, { stdio: "inherit" });
           } else {
             proc = childProcess.spawn(executableFile, args, { stdio: "inherit" });
           }
@@ -2282,13 +2240,13 @@ Expecting one of '${allowedValues.join("', '")}'`);
             subcommand._name
           );
           args.unshift(executableFile);
-          args = incrementNodeInspectorPort(process9.execArgv).concat(args);
-          proc = childProcess.spawn(process9.execPath, args, { stdio: "inherit" });
+          args = incrementNodeInspectorPort(process2.execArgv).concat(args);
+          proc = childProcess.spawn(process2.execPath, args, { stdio: "inherit" });
         }
         if (!proc.killed) {
-          const signals2 = ["SIGUSR1", "SIGUSR2", "SIGTERM", "SIGINT", "SIGHUP"];
-          signals2.forEach((signal) => {
-            process9.on(signal, () => {
+          const signals = ["SIGUSR1", "SIGUSR2", "SIGTERM", "SIGINT", "SIGHUP"];
+          signals.forEach((signal) => {
+            process2.on(signal, () => {
               if (proc.killed === false && proc.exitCode === null) {
                 proc.kill(signal);
               }
@@ -2299,7 +2257,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
         proc.on("close", (code) => {
           code = code ?? 1;
           if (!exitCallback) {
-            process9.exit(code);
+            process2.exit(code);
           } else {
             exitCallback(
               new CommanderError2(
@@ -2321,7 +2279,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
             throw new Error(`'${executableFile}' not executable`);
           }
           if (!exitCallback) {
-            process9.exit(1);
+            process2.exit(1);
           } else {
             const wrappedError = new CommanderError2(
               1,
@@ -2821,13 +2779,13 @@ Expecting one of '${allowedValues.join("', '")}'`);
        */
       _parseOptionsEnv() {
         this.options.forEach((option) => {
-          if (option.envVar && option.envVar in process9.env) {
+          if (option.envVar && option.envVar in process2.env) {
             const optionKey = option.attributeName();
             if (this.getOptionValue(optionKey) === void 0 || ["default", "config", "env"].includes(
               this.getOptionValueSource(optionKey)
             )) {
               if (option.required || option.optional) {
-                this.emit(`optionEnv:${option.name()}`, process9.env[option.envVar]);
+                this.emit(`optionEnv:${option.name()}`, process2.env[option.envVar]);
               } else {
                 this.emit(`optionEnv:${option.name()}`);
               }
@@ -3230,24 +3188,24 @@ Expecting one of '${allowedValues.join("', '")}'`);
        */
       _getOutputContext(contextOptions) {
         contextOptions = contextOptions || {};
-        const error2 = !!contextOptions.error;
+        const error = !!contextOptions.error;
         let baseWrite;
-        let hasColors2;
+        let hasColors;
         let helpWidth;
-        if (error2) {
+        if (error) {
           baseWrite = (str) => this._outputConfiguration.writeErr(str);
-          hasColors2 = this._outputConfiguration.getErrHasColors();
+          hasColors = this._outputConfiguration.getErrHasColors();
           helpWidth = this._outputConfiguration.getErrHelpWidth();
         } else {
           baseWrite = (str) => this._outputConfiguration.writeOut(str);
-          hasColors2 = this._outputConfiguration.getOutHasColors();
+          hasColors = this._outputConfiguration.getOutHasColors();
           helpWidth = this._outputConfiguration.getOutHelpWidth();
         }
         const write = (str) => {
-          if (!hasColors2) str = this._outputConfiguration.stripColor(str);
+          if (!hasColors) str = this._outputConfiguration.stripColor(str);
           return baseWrite(str);
         };
-        return { error: error2, write, hasColors: hasColors2, helpWidth };
+        return { error, write, hasColors, helpWidth };
       }
       /**
        * Output help information for this command.
@@ -3351,7 +3309,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
        */
       help(contextOptions) {
         this.outputHelp(contextOptions);
-        let exitCode = Number(process9.exitCode ?? 0);
+        let exitCode = Number(process2.exitCode ?? 0);
         if (exitCode === 0 && contextOptions && typeof contextOptions !== "function" && contextOptions.error) {
           exitCode = 1;
         }
@@ -3441,9 +3399,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
       });
     }
     function useColor() {
-      if (process9.env.NO_COLOR || process9.env.FORCE_COLOR === "0" || process9.env.FORCE_COLOR === "false")
+      if (process2.env.NO_COLOR || process2.env.FORCE_COLOR === "0" || process2.env.FORCE_COLOR === "false")
         return false;
-      if (process9.env.FORCE_COLOR || process9.env.CLICOLOR_FORCE !== void 0)
+      if (process2.env.FORCE_COLOR || process2.env.CLICOLOR_FORCE !== void 0)
         return true;
       return void 0;
     }
@@ -3452,9 +3410,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
   }
 });
 
-// ../../main/node_modules/commander/index.js
+// node_modules/commander/index.js
 var require_commander = __commonJS({
-  "../../main/node_modules/commander/index.js"(exports) {
+  "node_modules/commander/index.js"(exports) {
     var { Argument: Argument2 } = require_argument();
     var { Command: Command2 } = require_command();
     var { CommanderError: CommanderError2, InvalidArgumentError: InvalidArgumentError2 } = require_error();
@@ -3474,3667 +3432,10 @@ var require_commander = __commonJS({
   }
 });
 
-// ../../main/node_modules/chalk/source/vendor/ansi-styles/index.js
-function assembleStyles() {
-  const codes = /* @__PURE__ */ new Map();
-  for (const [groupName, group] of Object.entries(styles)) {
-    for (const [styleName, style] of Object.entries(group)) {
-      styles[styleName] = {
-        open: `\x1B[${style[0]}m`,
-        close: `\x1B[${style[1]}m`
-      };
-      group[styleName] = styles[styleName];
-      codes.set(style[0], style[1]);
-    }
-    Object.defineProperty(styles, groupName, {
-      value: group,
-      enumerable: false
-    });
-  }
-  Object.defineProperty(styles, "codes", {
-    value: codes,
-    enumerable: false
-  });
-  styles.color.close = "\x1B[39m";
-  styles.bgColor.close = "\x1B[49m";
-  styles.color.ansi = wrapAnsi16();
-  styles.color.ansi256 = wrapAnsi256();
-  styles.color.ansi16m = wrapAnsi16m();
-  styles.bgColor.ansi = wrapAnsi16(ANSI_BACKGROUND_OFFSET);
-  styles.bgColor.ansi256 = wrapAnsi256(ANSI_BACKGROUND_OFFSET);
-  styles.bgColor.ansi16m = wrapAnsi16m(ANSI_BACKGROUND_OFFSET);
-  Object.defineProperties(styles, {
-    rgbToAnsi256: {
-      value(red2, green2, blue2) {
-        if (red2 === green2 && green2 === blue2) {
-          if (red2 < 8) {
-            return 16;
-          }
-          if (red2 > 248) {
-            return 231;
-          }
-          return Math.round((red2 - 8) / 247 * 24) + 232;
-        }
-        return 16 + 36 * Math.round(red2 / 255 * 5) + 6 * Math.round(green2 / 255 * 5) + Math.round(blue2 / 255 * 5);
-      },
-      enumerable: false
-    },
-    hexToRgb: {
-      value(hex4) {
-        const matches = /[a-f\d]{6}|[a-f\d]{3}/i.exec(hex4.toString(16));
-        if (!matches) {
-          return [0, 0, 0];
-        }
-        let [colorString] = matches;
-        if (colorString.length === 3) {
-          colorString = [...colorString].map((character) => character + character).join("");
-        }
-        const integer = Number.parseInt(colorString, 16);
-        return [
-          /* eslint-disable no-bitwise */
-          integer >> 16 & 255,
-          integer >> 8 & 255,
-          integer & 255
-          /* eslint-enable no-bitwise */
-        ];
-      },
-      enumerable: false
-    },
-    hexToAnsi256: {
-      value: (hex4) => styles.rgbToAnsi256(...styles.hexToRgb(hex4)),
-      enumerable: false
-    },
-    ansi256ToAnsi: {
-      value(code) {
-        if (code < 8) {
-          return 30 + code;
-        }
-        if (code < 16) {
-          return 90 + (code - 8);
-        }
-        let red2;
-        let green2;
-        let blue2;
-        if (code >= 232) {
-          red2 = ((code - 232) * 10 + 8) / 255;
-          green2 = red2;
-          blue2 = red2;
-        } else {
-          code -= 16;
-          const remainder = code % 36;
-          red2 = Math.floor(code / 36) / 5;
-          green2 = Math.floor(remainder / 6) / 5;
-          blue2 = remainder % 6 / 5;
-        }
-        const value = Math.max(red2, green2, blue2) * 2;
-        if (value === 0) {
-          return 30;
-        }
-        let result = 30 + (Math.round(blue2) << 2 | Math.round(green2) << 1 | Math.round(red2));
-        if (value === 2) {
-          result += 60;
-        }
-        return result;
-      },
-      enumerable: false
-    },
-    rgbToAnsi: {
-      value: (red2, green2, blue2) => styles.ansi256ToAnsi(styles.rgbToAnsi256(red2, green2, blue2)),
-      enumerable: false
-    },
-    hexToAnsi: {
-      value: (hex4) => styles.ansi256ToAnsi(styles.hexToAnsi256(hex4)),
-      enumerable: false
-    }
-  });
-  return styles;
-}
-var ANSI_BACKGROUND_OFFSET, wrapAnsi16, wrapAnsi256, wrapAnsi16m, styles, modifierNames, foregroundColorNames, backgroundColorNames, colorNames, ansiStyles, ansi_styles_default;
-var init_ansi_styles = __esm({
-  "../../main/node_modules/chalk/source/vendor/ansi-styles/index.js"() {
-    ANSI_BACKGROUND_OFFSET = 10;
-    wrapAnsi16 = (offset = 0) => (code) => `\x1B[${code + offset}m`;
-    wrapAnsi256 = (offset = 0) => (code) => `\x1B[${38 + offset};5;${code}m`;
-    wrapAnsi16m = (offset = 0) => (red2, green2, blue2) => `\x1B[${38 + offset};2;${red2};${green2};${blue2}m`;
-    styles = {
-      modifier: {
-        reset: [0, 0],
-        // 21 isn't widely supported and 22 does the same thing
-        bold: [1, 22],
-        dim: [2, 22],
-        italic: [3, 23],
-        underline: [4, 24],
-        overline: [53, 55],
-        inverse: [7, 27],
-        hidden: [8, 28],
-        strikethrough: [9, 29]
-      },
-      color: {
-        black: [30, 39],
-        red: [31, 39],
-        green: [32, 39],
-        yellow: [33, 39],
-        blue: [34, 39],
-        magenta: [35, 39],
-        cyan: [36, 39],
-        white: [37, 39],
-        // Bright color
-        blackBright: [90, 39],
-        gray: [90, 39],
-        // Alias of `blackBright`
-        grey: [90, 39],
-        // Alias of `blackBright`
-        redBright: [91, 39],
-        greenBright: [92, 39],
-        yellowBright: [93, 39],
-        blueBright: [94, 39],
-        magentaBright: [95, 39],
-        cyanBright: [96, 39],
-        whiteBright: [97, 39]
-      },
-      bgColor: {
-        bgBlack: [40, 49],
-        bgRed: [41, 49],
-        bgGreen: [42, 49],
-        bgYellow: [43, 49],
-        bgBlue: [44, 49],
-        bgMagenta: [45, 49],
-        bgCyan: [46, 49],
-        bgWhite: [47, 49],
-        // Bright color
-        bgBlackBright: [100, 49],
-        bgGray: [100, 49],
-        // Alias of `bgBlackBright`
-        bgGrey: [100, 49],
-        // Alias of `bgBlackBright`
-        bgRedBright: [101, 49],
-        bgGreenBright: [102, 49],
-        bgYellowBright: [103, 49],
-        bgBlueBright: [104, 49],
-        bgMagentaBright: [105, 49],
-        bgCyanBright: [106, 49],
-        bgWhiteBright: [107, 49]
-      }
-    };
-    modifierNames = Object.keys(styles.modifier);
-    foregroundColorNames = Object.keys(styles.color);
-    backgroundColorNames = Object.keys(styles.bgColor);
-    colorNames = [...foregroundColorNames, ...backgroundColorNames];
-    ansiStyles = assembleStyles();
-    ansi_styles_default = ansiStyles;
-  }
-});
-
-// ../../main/node_modules/chalk/source/vendor/supports-color/index.js
-import process2 from "node:process";
-import os from "node:os";
-import tty from "node:tty";
-function hasFlag(flag, argv = globalThis.Deno ? globalThis.Deno.args : process2.argv) {
-  const prefix = flag.startsWith("-") ? "" : flag.length === 1 ? "-" : "--";
-  const position = argv.indexOf(prefix + flag);
-  const terminatorPosition = argv.indexOf("--");
-  return position !== -1 && (terminatorPosition === -1 || position < terminatorPosition);
-}
-function envForceColor() {
-  if ("FORCE_COLOR" in env) {
-    if (env.FORCE_COLOR === "true") {
-      return 1;
-    }
-    if (env.FORCE_COLOR === "false") {
-      return 0;
-    }
-    return env.FORCE_COLOR.length === 0 ? 1 : Math.min(Number.parseInt(env.FORCE_COLOR, 10), 3);
-  }
-}
-function translateLevel(level) {
-  if (level === 0) {
-    return false;
-  }
-  return {
-    level,
-    hasBasic: true,
-    has256: level >= 2,
-    has16m: level >= 3
-  };
-}
-function _supportsColor(haveStream, { streamIsTTY, sniffFlags = true } = {}) {
-  const noFlagForceColor = envForceColor();
-  if (noFlagForceColor !== void 0) {
-    flagForceColor = noFlagForceColor;
-  }
-  const forceColor = sniffFlags ? flagForceColor : noFlagForceColor;
-  if (forceColor === 0) {
-    return 0;
-  }
-  if (sniffFlags) {
-    if (hasFlag("color=16m") || hasFlag("color=full") || hasFlag("color=truecolor")) {
-      return 3;
-    }
-    if (hasFlag("color=256")) {
-      return 2;
-    }
-  }
-  if ("TF_BUILD" in env && "AGENT_NAME" in env) {
-    return 1;
-  }
-  if (haveStream && !streamIsTTY && forceColor === void 0) {
-    return 0;
-  }
-  const min = forceColor || 0;
-  if (env.TERM === "dumb") {
-    return min;
-  }
-  if (process2.platform === "win32") {
-    const osRelease = os.release().split(".");
-    if (Number(osRelease[0]) >= 10 && Number(osRelease[2]) >= 10586) {
-      return Number(osRelease[2]) >= 14931 ? 3 : 2;
-    }
-    return 1;
-  }
-  if ("CI" in env) {
-    if (["GITHUB_ACTIONS", "GITEA_ACTIONS", "CIRCLECI"].some((key) => key in env)) {
-      return 3;
-    }
-    if (["TRAVIS", "APPVEYOR", "GITLAB_CI", "BUILDKITE", "DRONE"].some((sign2) => sign2 in env) || env.CI_NAME === "codeship") {
-      return 1;
-    }
-    return min;
-  }
-  if ("TEAMCITY_VERSION" in env) {
-    return /^(9\.(0*[1-9]\d*)\.|\d{2,}\.)/.test(env.TEAMCITY_VERSION) ? 1 : 0;
-  }
-  if (env.COLORTERM === "truecolor") {
-    return 3;
-  }
-  if (env.TERM === "xterm-kitty") {
-    return 3;
-  }
-  if (env.TERM === "xterm-ghostty") {
-    return 3;
-  }
-  if (env.TERM === "wezterm") {
-    return 3;
-  }
-  if ("TERM_PROGRAM" in env) {
-    const version = Number.parseInt((env.TERM_PROGRAM_VERSION || "").split(".")[0], 10);
-    switch (env.TERM_PROGRAM) {
-      case "iTerm.app": {
-        return version >= 3 ? 3 : 2;
-      }
-      case "Apple_Terminal": {
-        return 2;
-      }
-    }
-  }
-  if (/-256(color)?$/i.test(env.TERM)) {
-    return 2;
-  }
-  if (/^screen|^xterm|^vt100|^vt220|^rxvt|color|ansi|cygwin|linux/i.test(env.TERM)) {
-    return 1;
-  }
-  if ("COLORTERM" in env) {
-    return 1;
-  }
-  return min;
-}
-function createSupportsColor(stream, options = {}) {
-  const level = _supportsColor(stream, {
-    streamIsTTY: stream && stream.isTTY,
-    ...options
-  });
-  return translateLevel(level);
-}
-var env, flagForceColor, supportsColor, supports_color_default;
-var init_supports_color = __esm({
-  "../../main/node_modules/chalk/source/vendor/supports-color/index.js"() {
-    ({ env } = process2);
-    if (hasFlag("no-color") || hasFlag("no-colors") || hasFlag("color=false") || hasFlag("color=never")) {
-      flagForceColor = 0;
-    } else if (hasFlag("color") || hasFlag("colors") || hasFlag("color=true") || hasFlag("color=always")) {
-      flagForceColor = 1;
-    }
-    supportsColor = {
-      stdout: createSupportsColor({ isTTY: tty.isatty(1) }),
-      stderr: createSupportsColor({ isTTY: tty.isatty(2) })
-    };
-    supports_color_default = supportsColor;
-  }
-});
-
-// ../../main/node_modules/chalk/source/utilities.js
-function stringReplaceAll(string, substring, replacer) {
-  let index = string.indexOf(substring);
-  if (index === -1) {
-    return string;
-  }
-  const substringLength = substring.length;
-  let endIndex = 0;
-  let returnValue = "";
-  do {
-    returnValue += string.slice(endIndex, index) + substring + replacer;
-    endIndex = index + substringLength;
-    index = string.indexOf(substring, endIndex);
-  } while (index !== -1);
-  returnValue += string.slice(endIndex);
-  return returnValue;
-}
-function stringEncaseCRLFWithFirstIndex(string, prefix, postfix, index) {
-  let endIndex = 0;
-  let returnValue = "";
-  do {
-    const gotCR = string[index - 1] === "\r";
-    returnValue += string.slice(endIndex, gotCR ? index - 1 : index) + prefix + (gotCR ? "\r\n" : "\n") + postfix;
-    endIndex = index + 1;
-    index = string.indexOf("\n", endIndex);
-  } while (index !== -1);
-  returnValue += string.slice(endIndex);
-  return returnValue;
-}
-var init_utilities = __esm({
-  "../../main/node_modules/chalk/source/utilities.js"() {
-  }
-});
-
-// ../../main/node_modules/chalk/source/index.js
-function createChalk(options) {
-  return chalkFactory(options);
-}
-var stdoutColor, stderrColor, GENERATOR, STYLER, IS_EMPTY, levelMapping, styles2, applyOptions, chalkFactory, getModelAnsi, usedModels, proto, createStyler, createBuilder, applyStyle, chalk, chalkStderr, source_default;
-var init_source = __esm({
-  "../../main/node_modules/chalk/source/index.js"() {
-    init_ansi_styles();
-    init_supports_color();
-    init_utilities();
-    ({ stdout: stdoutColor, stderr: stderrColor } = supports_color_default);
-    GENERATOR = /* @__PURE__ */ Symbol("GENERATOR");
-    STYLER = /* @__PURE__ */ Symbol("STYLER");
-    IS_EMPTY = /* @__PURE__ */ Symbol("IS_EMPTY");
-    levelMapping = [
-      "ansi",
-      "ansi",
-      "ansi256",
-      "ansi16m"
-    ];
-    styles2 = /* @__PURE__ */ Object.create(null);
-    applyOptions = (object, options = {}) => {
-      if (options.level && !(Number.isInteger(options.level) && options.level >= 0 && options.level <= 3)) {
-        throw new Error("The `level` option should be an integer from 0 to 3");
-      }
-      const colorLevel = stdoutColor ? stdoutColor.level : 0;
-      object.level = options.level === void 0 ? colorLevel : options.level;
-    };
-    chalkFactory = (options) => {
-      const chalk2 = (...strings) => strings.join(" ");
-      applyOptions(chalk2, options);
-      Object.setPrototypeOf(chalk2, createChalk.prototype);
-      return chalk2;
-    };
-    Object.setPrototypeOf(createChalk.prototype, Function.prototype);
-    for (const [styleName, style] of Object.entries(ansi_styles_default)) {
-      styles2[styleName] = {
-        get() {
-          const builder = createBuilder(this, createStyler(style.open, style.close, this[STYLER]), this[IS_EMPTY]);
-          Object.defineProperty(this, styleName, { value: builder });
-          return builder;
-        }
-      };
-    }
-    styles2.visible = {
-      get() {
-        const builder = createBuilder(this, this[STYLER], true);
-        Object.defineProperty(this, "visible", { value: builder });
-        return builder;
-      }
-    };
-    getModelAnsi = (model, level, type, ...arguments_) => {
-      if (model === "rgb") {
-        if (level === "ansi16m") {
-          return ansi_styles_default[type].ansi16m(...arguments_);
-        }
-        if (level === "ansi256") {
-          return ansi_styles_default[type].ansi256(ansi_styles_default.rgbToAnsi256(...arguments_));
-        }
-        return ansi_styles_default[type].ansi(ansi_styles_default.rgbToAnsi(...arguments_));
-      }
-      if (model === "hex") {
-        return getModelAnsi("rgb", level, type, ...ansi_styles_default.hexToRgb(...arguments_));
-      }
-      return ansi_styles_default[type][model](...arguments_);
-    };
-    usedModels = ["rgb", "hex", "ansi256"];
-    for (const model of usedModels) {
-      styles2[model] = {
-        get() {
-          const { level } = this;
-          return function(...arguments_) {
-            const styler = createStyler(getModelAnsi(model, levelMapping[level], "color", ...arguments_), ansi_styles_default.color.close, this[STYLER]);
-            return createBuilder(this, styler, this[IS_EMPTY]);
-          };
-        }
-      };
-      const bgModel = "bg" + model[0].toUpperCase() + model.slice(1);
-      styles2[bgModel] = {
-        get() {
-          const { level } = this;
-          return function(...arguments_) {
-            const styler = createStyler(getModelAnsi(model, levelMapping[level], "bgColor", ...arguments_), ansi_styles_default.bgColor.close, this[STYLER]);
-            return createBuilder(this, styler, this[IS_EMPTY]);
-          };
-        }
-      };
-    }
-    proto = Object.defineProperties(() => {
-    }, {
-      ...styles2,
-      level: {
-        enumerable: true,
-        get() {
-          return this[GENERATOR].level;
-        },
-        set(level) {
-          this[GENERATOR].level = level;
-        }
-      }
-    });
-    createStyler = (open, close, parent) => {
-      let openAll;
-      let closeAll;
-      if (parent === void 0) {
-        openAll = open;
-        closeAll = close;
-      } else {
-        openAll = parent.openAll + open;
-        closeAll = close + parent.closeAll;
-      }
-      return {
-        open,
-        close,
-        openAll,
-        closeAll,
-        parent
-      };
-    };
-    createBuilder = (self, _styler, _isEmpty) => {
-      const builder = (...arguments_) => applyStyle(builder, arguments_.length === 1 ? "" + arguments_[0] : arguments_.join(" "));
-      Object.setPrototypeOf(builder, proto);
-      builder[GENERATOR] = self;
-      builder[STYLER] = _styler;
-      builder[IS_EMPTY] = _isEmpty;
-      return builder;
-    };
-    applyStyle = (self, string) => {
-      if (self.level <= 0 || !string) {
-        return self[IS_EMPTY] ? "" : string;
-      }
-      let styler = self[STYLER];
-      if (styler === void 0) {
-        return string;
-      }
-      const { openAll, closeAll } = styler;
-      if (string.includes("\x1B")) {
-        while (styler !== void 0) {
-          string = stringReplaceAll(string, styler.close, styler.open);
-          styler = styler.parent;
-        }
-      }
-      const lfIndex = string.indexOf("\n");
-      if (lfIndex !== -1) {
-        string = stringEncaseCRLFWithFirstIndex(string, closeAll, openAll, lfIndex);
-      }
-      return openAll + string + closeAll;
-    };
-    Object.defineProperties(createChalk.prototype, styles2);
-    chalk = createChalk();
-    chalkStderr = createChalk({ level: stderrColor ? stderrColor.level : 0 });
-    source_default = chalk;
-  }
-});
-
-// ../../main/node_modules/mimic-function/index.js
-function mimicFunction(to, from, { ignoreNonConfigurable = false } = {}) {
-  const { name } = to;
-  for (const property of Reflect.ownKeys(from)) {
-    copyProperty(to, from, property, ignoreNonConfigurable);
-  }
-  changePrototype(to, from);
-  changeToString(to, from, name);
-  return to;
-}
-var copyProperty, canCopyProperty, changePrototype, wrappedToString, toStringDescriptor, toStringName, changeToString;
-var init_mimic_function = __esm({
-  "../../main/node_modules/mimic-function/index.js"() {
-    copyProperty = (to, from, property, ignoreNonConfigurable) => {
-      if (property === "length" || property === "prototype") {
-        return;
-      }
-      if (property === "arguments" || property === "caller") {
-        return;
-      }
-      const toDescriptor = Object.getOwnPropertyDescriptor(to, property);
-      const fromDescriptor = Object.getOwnPropertyDescriptor(from, property);
-      if (!canCopyProperty(toDescriptor, fromDescriptor) && ignoreNonConfigurable) {
-        return;
-      }
-      Object.defineProperty(to, property, fromDescriptor);
-    };
-    canCopyProperty = function(toDescriptor, fromDescriptor) {
-      return toDescriptor === void 0 || toDescriptor.configurable || toDescriptor.writable === fromDescriptor.writable && toDescriptor.enumerable === fromDescriptor.enumerable && toDescriptor.configurable === fromDescriptor.configurable && (toDescriptor.writable || toDescriptor.value === fromDescriptor.value);
-    };
-    changePrototype = (to, from) => {
-      const fromPrototype = Object.getPrototypeOf(from);
-      if (fromPrototype === Object.getPrototypeOf(to)) {
-        return;
-      }
-      Object.setPrototypeOf(to, fromPrototype);
-    };
-    wrappedToString = (withName, fromBody) => `/* Wrapped ${withName}*/
-${fromBody}`;
-    toStringDescriptor = Object.getOwnPropertyDescriptor(Function.prototype, "toString");
-    toStringName = Object.getOwnPropertyDescriptor(Function.prototype.toString, "name");
-    changeToString = (to, from, name) => {
-      const withName = name === "" ? "" : `with ${name.trim()}() `;
-      const newToString = wrappedToString.bind(null, withName, from.toString());
-      Object.defineProperty(newToString, "name", toStringName);
-      const { writable, enumerable, configurable } = toStringDescriptor;
-      Object.defineProperty(to, "toString", { value: newToString, writable, enumerable, configurable });
-    };
-  }
-});
-
-// ../../main/node_modules/onetime/index.js
-var calledFunctions, onetime, onetime_default;
-var init_onetime = __esm({
-  "../../main/node_modules/onetime/index.js"() {
-    init_mimic_function();
-    calledFunctions = /* @__PURE__ */ new WeakMap();
-    onetime = (function_, options = {}) => {
-      if (typeof function_ !== "function") {
-        throw new TypeError("Expected a function");
-      }
-      let returnValue;
-      let callCount = 0;
-      const functionName = function_.displayName || function_.name || "<anonymous>";
-      const onetime2 = function(...arguments_) {
-        calledFunctions.set(onetime2, ++callCount);
-        if (callCount === 1) {
-          returnValue = function_.apply(this, arguments_);
-          function_ = void 0;
-        } else if (options.throw === true) {
-          throw new Error(`Function \`${functionName}\` can only be called once`);
-        }
-        return returnValue;
-      };
-      mimicFunction(onetime2, function_);
-      calledFunctions.set(onetime2, callCount);
-      return onetime2;
-    };
-    onetime.callCount = (function_) => {
-      if (!calledFunctions.has(function_)) {
-        throw new Error(`The given function \`${function_.name}\` is not wrapped by the \`onetime\` package`);
-      }
-      return calledFunctions.get(function_);
-    };
-    onetime_default = onetime;
-  }
-});
-
-// ../../main/node_modules/signal-exit/dist/mjs/signals.js
-var signals;
-var init_signals = __esm({
-  "../../main/node_modules/signal-exit/dist/mjs/signals.js"() {
-    signals = [];
-    signals.push("SIGHUP", "SIGINT", "SIGTERM");
-    if (process.platform !== "win32") {
-      signals.push(
-        "SIGALRM",
-        "SIGABRT",
-        "SIGVTALRM",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGUSR2",
-        "SIGTRAP",
-        "SIGSYS",
-        "SIGQUIT",
-        "SIGIOT"
-        // should detect profiler and enable/disable accordingly.
-        // see #21
-        // 'SIGPROF'
-      );
-    }
-    if (process.platform === "linux") {
-      signals.push("SIGIO", "SIGPOLL", "SIGPWR", "SIGSTKFLT");
-    }
-  }
-});
-
-// ../../main/node_modules/signal-exit/dist/mjs/index.js
-var processOk, kExitEmitter, global, ObjectDefineProperty, Emitter, SignalExitBase, signalExitWrap, SignalExitFallback, SignalExit, process3, onExit, load, unload;
-var init_mjs = __esm({
-  "../../main/node_modules/signal-exit/dist/mjs/index.js"() {
-    init_signals();
-    processOk = (process9) => !!process9 && typeof process9 === "object" && typeof process9.removeListener === "function" && typeof process9.emit === "function" && typeof process9.reallyExit === "function" && typeof process9.listeners === "function" && typeof process9.kill === "function" && typeof process9.pid === "number" && typeof process9.on === "function";
-    kExitEmitter = /* @__PURE__ */ Symbol.for("signal-exit emitter");
-    global = globalThis;
-    ObjectDefineProperty = Object.defineProperty.bind(Object);
-    Emitter = class {
-      emitted = {
-        afterExit: false,
-        exit: false
-      };
-      listeners = {
-        afterExit: [],
-        exit: []
-      };
-      count = 0;
-      id = Math.random();
-      constructor() {
-        if (global[kExitEmitter]) {
-          return global[kExitEmitter];
-        }
-        ObjectDefineProperty(global, kExitEmitter, {
-          value: this,
-          writable: false,
-          enumerable: false,
-          configurable: false
-        });
-      }
-      on(ev, fn) {
-        this.listeners[ev].push(fn);
-      }
-      removeListener(ev, fn) {
-        const list = this.listeners[ev];
-        const i = list.indexOf(fn);
-        if (i === -1) {
-          return;
-        }
-        if (i === 0 && list.length === 1) {
-          list.length = 0;
-        } else {
-          list.splice(i, 1);
-        }
-      }
-      emit(ev, code, signal) {
-        if (this.emitted[ev]) {
-          return false;
-        }
-        this.emitted[ev] = true;
-        let ret = false;
-        for (const fn of this.listeners[ev]) {
-          ret = fn(code, signal) === true || ret;
-        }
-        if (ev === "exit") {
-          ret = this.emit("afterExit", code, signal) || ret;
-        }
-        return ret;
-      }
-    };
-    SignalExitBase = class {
-    };
-    signalExitWrap = (handler) => {
-      return {
-        onExit(cb, opts) {
-          return handler.onExit(cb, opts);
-        },
-        load() {
-          return handler.load();
-        },
-        unload() {
-          return handler.unload();
-        }
-      };
-    };
-    SignalExitFallback = class extends SignalExitBase {
-      onExit() {
-        return () => {
-        };
-      }
-      load() {
-      }
-      unload() {
-      }
-    };
-    SignalExit = class extends SignalExitBase {
-      // "SIGHUP" throws an `ENOSYS` error on Windows,
-      // so use a supported signal instead
-      /* c8 ignore start */
-      #hupSig = process3.platform === "win32" ? "SIGINT" : "SIGHUP";
-      /* c8 ignore stop */
-      #emitter = new Emitter();
-      #process;
-      #originalProcessEmit;
-      #originalProcessReallyExit;
-      #sigListeners = {};
-      #loaded = false;
-      constructor(process9) {
-        super();
-        this.#process = process9;
-        this.#sigListeners = {};
-        for (const sig of signals) {
-          this.#sigListeners[sig] = () => {
-            const listeners = this.#process.listeners(sig);
-            let { count } = this.#emitter;
-            const p = process9;
-            if (typeof p.__signal_exit_emitter__ === "object" && typeof p.__signal_exit_emitter__.count === "number") {
-              count += p.__signal_exit_emitter__.count;
-            }
-            if (listeners.length === count) {
-              this.unload();
-              const ret = this.#emitter.emit("exit", null, sig);
-              const s = sig === "SIGHUP" ? this.#hupSig : sig;
-              if (!ret)
-                process9.kill(process9.pid, s);
-            }
-          };
-        }
-        this.#originalProcessReallyExit = process9.reallyExit;
-        this.#originalProcessEmit = process9.emit;
-      }
-      onExit(cb, opts) {
-        if (!processOk(this.#process)) {
-          return () => {
-          };
-        }
-        if (this.#loaded === false) {
-          this.load();
-        }
-        const ev = opts?.alwaysLast ? "afterExit" : "exit";
-        this.#emitter.on(ev, cb);
-        return () => {
-          this.#emitter.removeListener(ev, cb);
-          if (this.#emitter.listeners["exit"].length === 0 && this.#emitter.listeners["afterExit"].length === 0) {
-            this.unload();
-          }
-        };
-      }
-      load() {
-        if (this.#loaded) {
-          return;
-        }
-        this.#loaded = true;
-        this.#emitter.count += 1;
-        for (const sig of signals) {
-          try {
-            const fn = this.#sigListeners[sig];
-            if (fn)
-              this.#process.on(sig, fn);
-          } catch (_) {
-          }
-        }
-        this.#process.emit = (ev, ...a) => {
-          return this.#processEmit(ev, ...a);
-        };
-        this.#process.reallyExit = (code) => {
-          return this.#processReallyExit(code);
-        };
-      }
-      unload() {
-        if (!this.#loaded) {
-          return;
-        }
-        this.#loaded = false;
-        signals.forEach((sig) => {
-          const listener = this.#sigListeners[sig];
-          if (!listener) {
-            throw new Error("Listener not defined for signal: " + sig);
-          }
-          try {
-            this.#process.removeListener(sig, listener);
-          } catch (_) {
-          }
-        });
-        this.#process.emit = this.#originalProcessEmit;
-        this.#process.reallyExit = this.#originalProcessReallyExit;
-        this.#emitter.count -= 1;
-      }
-      #processReallyExit(code) {
-        if (!processOk(this.#process)) {
-          return 0;
-        }
-        this.#process.exitCode = code || 0;
-        this.#emitter.emit("exit", this.#process.exitCode, null);
-        return this.#originalProcessReallyExit.call(this.#process, this.#process.exitCode);
-      }
-      #processEmit(ev, ...args) {
-        const og = this.#originalProcessEmit;
-        if (ev === "exit" && processOk(this.#process)) {
-          if (typeof args[0] === "number") {
-            this.#process.exitCode = args[0];
-          }
-          const ret = og.call(this.#process, ev, ...args);
-          this.#emitter.emit("exit", this.#process.exitCode, null);
-          return ret;
-        } else {
-          return og.call(this.#process, ev, ...args);
-        }
-      }
-    };
-    process3 = globalThis.process;
-    ({
-      onExit: (
-        /**
-         * Called when the process is exiting, whether via signal, explicit
-         * exit, or running out of stuff to do.
-         *
-         * If the global process object is not suitable for instrumentation,
-         * then this will be a no-op.
-         *
-         * Returns a function that may be used to unload signal-exit.
-         */
-        onExit
-      ),
-      load: (
-        /**
-         * Load the listeners.  Likely you never need to call this, unless
-         * doing a rather deep integration with signal-exit functionality.
-         * Mostly exposed for the benefit of testing.
-         *
-         * @internal
-         */
-        load
-      ),
-      unload: (
-        /**
-         * Unload the listeners.  Likely you never need to call this, unless
-         * doing a rather deep integration with signal-exit functionality.
-         * Mostly exposed for the benefit of testing.
-         *
-         * @internal
-         */
-        unload
-      )
-    } = signalExitWrap(processOk(process3) ? new SignalExit(process3) : new SignalExitFallback()));
-  }
-});
-
-// ../../main/node_modules/restore-cursor/index.js
-import process4 from "node:process";
-var terminal, restoreCursor, restore_cursor_default;
-var init_restore_cursor = __esm({
-  "../../main/node_modules/restore-cursor/index.js"() {
-    init_onetime();
-    init_mjs();
-    terminal = process4.stderr.isTTY ? process4.stderr : process4.stdout.isTTY ? process4.stdout : void 0;
-    restoreCursor = terminal ? onetime_default(() => {
-      onExit(() => {
-        terminal.write("\x1B[?25h");
-      }, { alwaysLast: true });
-    }) : () => {
-    };
-    restore_cursor_default = restoreCursor;
-  }
-});
-
-// ../../main/node_modules/cli-cursor/index.js
-import process5 from "node:process";
-var isHidden, cliCursor, cli_cursor_default;
-var init_cli_cursor = __esm({
-  "../../main/node_modules/cli-cursor/index.js"() {
-    init_restore_cursor();
-    isHidden = false;
-    cliCursor = {};
-    cliCursor.show = (writableStream = process5.stderr) => {
-      if (!writableStream.isTTY) {
-        return;
-      }
-      isHidden = false;
-      writableStream.write("\x1B[?25h");
-    };
-    cliCursor.hide = (writableStream = process5.stderr) => {
-      if (!writableStream.isTTY) {
-        return;
-      }
-      restore_cursor_default();
-      isHidden = true;
-      writableStream.write("\x1B[?25l");
-    };
-    cliCursor.toggle = (force, writableStream) => {
-      if (force !== void 0) {
-        isHidden = force;
-      }
-      if (isHidden) {
-        cliCursor.show(writableStream);
-      } else {
-        cliCursor.hide(writableStream);
-      }
-    };
-    cli_cursor_default = cliCursor;
-  }
-});
-
-// ../../main/node_modules/cli-spinners/spinners.json
-var spinners_default;
-var init_spinners = __esm({
-  "../../main/node_modules/cli-spinners/spinners.json"() {
-    spinners_default = {
-      dots: {
-        interval: 80,
-        frames: [
-          "⠋",
-          "⠙",
-          "⠹",
-          "⠸",
-          "⠼",
-          "⠴",
-          "⠦",
-          "⠧",
-          "⠇",
-          "⠏"
-        ]
-      },
-      dots2: {
-        interval: 80,
-        frames: [
-          "⣾",
-          "⣽",
-          "⣻",
-          "⢿",
-          "⡿",
-          "⣟",
-          "⣯",
-          "⣷"
-        ]
-      },
-      dots3: {
-        interval: 80,
-        frames: [
-          "⠋",
-          "⠙",
-          "⠚",
-          "⠞",
-          "⠖",
-          "⠦",
-          "⠴",
-          "⠲",
-          "⠳",
-          "⠓"
-        ]
-      },
-      dots4: {
-        interval: 80,
-        frames: [
-          "⠄",
-          "⠆",
-          "⠇",
-          "⠋",
-          "⠙",
-          "⠸",
-          "⠰",
-          "⠠",
-          "⠰",
-          "⠸",
-          "⠙",
-          "⠋",
-          "⠇",
-          "⠆"
-        ]
-      },
-      dots5: {
-        interval: 80,
-        frames: [
-          "⠋",
-          "⠙",
-          "⠚",
-          "⠒",
-          "⠂",
-          "⠂",
-          "⠒",
-          "⠲",
-          "⠴",
-          "⠦",
-          "⠖",
-          "⠒",
-          "⠐",
-          "⠐",
-          "⠒",
-          "⠓",
-          "⠋"
-        ]
-      },
-      dots6: {
-        interval: 80,
-        frames: [
-          "⠁",
-          "⠉",
-          "⠙",
-          "⠚",
-          "⠒",
-          "⠂",
-          "⠂",
-          "⠒",
-          "⠲",
-          "⠴",
-          "⠤",
-          "⠄",
-          "⠄",
-          "⠤",
-          "⠴",
-          "⠲",
-          "⠒",
-          "⠂",
-          "⠂",
-          "⠒",
-          "⠚",
-          "⠙",
-          "⠉",
-          "⠁"
-        ]
-      },
-      dots7: {
-        interval: 80,
-        frames: [
-          "⠈",
-          "⠉",
-          "⠋",
-          "⠓",
-          "⠒",
-          "⠐",
-          "⠐",
-          "⠒",
-          "⠖",
-          "⠦",
-          "⠤",
-          "⠠",
-          "⠠",
-          "⠤",
-          "⠦",
-          "⠖",
-          "⠒",
-          "⠐",
-          "⠐",
-          "⠒",
-          "⠓",
-          "⠋",
-          "⠉",
-          "⠈"
-        ]
-      },
-      dots8: {
-        interval: 80,
-        frames: [
-          "⠁",
-          "⠁",
-          "⠉",
-          "⠙",
-          "⠚",
-          "⠒",
-          "⠂",
-          "⠂",
-          "⠒",
-          "⠲",
-          "⠴",
-          "⠤",
-          "⠄",
-          "⠄",
-          "⠤",
-          "⠠",
-          "⠠",
-          "⠤",
-          "⠦",
-          "⠖",
-          "⠒",
-          "⠐",
-          "⠐",
-          "⠒",
-          "⠓",
-          "⠋",
-          "⠉",
-          "⠈",
-          "⠈"
-        ]
-      },
-      dots9: {
-        interval: 80,
-        frames: [
-          "⢹",
-          "⢺",
-          "⢼",
-          "⣸",
-          "⣇",
-          "⡧",
-          "⡗",
-          "⡏"
-        ]
-      },
-      dots10: {
-        interval: 80,
-        frames: [
-          "⢄",
-          "⢂",
-          "⢁",
-          "⡁",
-          "⡈",
-          "⡐",
-          "⡠"
-        ]
-      },
-      dots11: {
-        interval: 100,
-        frames: [
-          "⠁",
-          "⠂",
-          "⠄",
-          "⡀",
-          "⢀",
-          "⠠",
-          "⠐",
-          "⠈"
-        ]
-      },
-      dots12: {
-        interval: 80,
-        frames: [
-          "⢀⠀",
-          "⡀⠀",
-          "⠄⠀",
-          "⢂⠀",
-          "⡂⠀",
-          "⠅⠀",
-          "⢃⠀",
-          "⡃⠀",
-          "⠍⠀",
-          "⢋⠀",
-          "⡋⠀",
-          "⠍⠁",
-          "⢋⠁",
-          "⡋⠁",
-          "⠍⠉",
-          "⠋⠉",
-          "⠋⠉",
-          "⠉⠙",
-          "⠉⠙",
-          "⠉⠩",
-          "⠈⢙",
-          "⠈⡙",
-          "⢈⠩",
-          "⡀⢙",
-          "⠄⡙",
-          "⢂⠩",
-          "⡂⢘",
-          "⠅⡘",
-          "⢃⠨",
-          "⡃⢐",
-          "⠍⡐",
-          "⢋⠠",
-          "⡋⢀",
-          "⠍⡁",
-          "⢋⠁",
-          "⡋⠁",
-          "⠍⠉",
-          "⠋⠉",
-          "⠋⠉",
-          "⠉⠙",
-          "⠉⠙",
-          "⠉⠩",
-          "⠈⢙",
-          "⠈⡙",
-          "⠈⠩",
-          "⠀⢙",
-          "⠀⡙",
-          "⠀⠩",
-          "⠀⢘",
-          "⠀⡘",
-          "⠀⠨",
-          "⠀⢐",
-          "⠀⡐",
-          "⠀⠠",
-          "⠀⢀",
-          "⠀⡀"
-        ]
-      },
-      dots13: {
-        interval: 80,
-        frames: [
-          "⣼",
-          "⣹",
-          "⢻",
-          "⠿",
-          "⡟",
-          "⣏",
-          "⣧",
-          "⣶"
-        ]
-      },
-      dots14: {
-        interval: 80,
-        frames: [
-          "⠉⠉",
-          "⠈⠙",
-          "⠀⠹",
-          "⠀⢸",
-          "⠀⣰",
-          "⢀⣠",
-          "⣀⣀",
-          "⣄⡀",
-          "⣆⠀",
-          "⡇⠀",
-          "⠏⠀",
-          "⠋⠁"
-        ]
-      },
-      dots8Bit: {
-        interval: 80,
-        frames: [
-          "⠀",
-          "⠁",
-          "⠂",
-          "⠃",
-          "⠄",
-          "⠅",
-          "⠆",
-          "⠇",
-          "⡀",
-          "⡁",
-          "⡂",
-          "⡃",
-          "⡄",
-          "⡅",
-          "⡆",
-          "⡇",
-          "⠈",
-          "⠉",
-          "⠊",
-          "⠋",
-          "⠌",
-          "⠍",
-          "⠎",
-          "⠏",
-          "⡈",
-          "⡉",
-          "⡊",
-          "⡋",
-          "⡌",
-          "⡍",
-          "⡎",
-          "⡏",
-          "⠐",
-          "⠑",
-          "⠒",
-          "⠓",
-          "⠔",
-          "⠕",
-          "⠖",
-          "⠗",
-          "⡐",
-          "⡑",
-          "⡒",
-          "⡓",
-          "⡔",
-          "⡕",
-          "⡖",
-          "⡗",
-          "⠘",
-          "⠙",
-          "⠚",
-          "⠛",
-          "⠜",
-          "⠝",
-          "⠞",
-          "⠟",
-          "⡘",
-          "⡙",
-          "⡚",
-          "⡛",
-          "⡜",
-          "⡝",
-          "⡞",
-          "⡟",
-          "⠠",
-          "⠡",
-          "⠢",
-          "⠣",
-          "⠤",
-          "⠥",
-          "⠦",
-          "⠧",
-          "⡠",
-          "⡡",
-          "⡢",
-          "⡣",
-          "⡤",
-          "⡥",
-          "⡦",
-          "⡧",
-          "⠨",
-          "⠩",
-          "⠪",
-          "⠫",
-          "⠬",
-          "⠭",
-          "⠮",
-          "⠯",
-          "⡨",
-          "⡩",
-          "⡪",
-          "⡫",
-          "⡬",
-          "⡭",
-          "⡮",
-          "⡯",
-          "⠰",
-          "⠱",
-          "⠲",
-          "⠳",
-          "⠴",
-          "⠵",
-          "⠶",
-          "⠷",
-          "⡰",
-          "⡱",
-          "⡲",
-          "⡳",
-          "⡴",
-          "⡵",
-          "⡶",
-          "⡷",
-          "⠸",
-          "⠹",
-          "⠺",
-          "⠻",
-          "⠼",
-          "⠽",
-          "⠾",
-          "⠿",
-          "⡸",
-          "⡹",
-          "⡺",
-          "⡻",
-          "⡼",
-          "⡽",
-          "⡾",
-          "⡿",
-          "⢀",
-          "⢁",
-          "⢂",
-          "⢃",
-          "⢄",
-          "⢅",
-          "⢆",
-          "⢇",
-          "⣀",
-          "⣁",
-          "⣂",
-          "⣃",
-          "⣄",
-          "⣅",
-          "⣆",
-          "⣇",
-          "⢈",
-          "⢉",
-          "⢊",
-          "⢋",
-          "⢌",
-          "⢍",
-          "⢎",
-          "⢏",
-          "⣈",
-          "⣉",
-          "⣊",
-          "⣋",
-          "⣌",
-          "⣍",
-          "⣎",
-          "⣏",
-          "⢐",
-          "⢑",
-          "⢒",
-          "⢓",
-          "⢔",
-          "⢕",
-          "⢖",
-          "⢗",
-          "⣐",
-          "⣑",
-          "⣒",
-          "⣓",
-          "⣔",
-          "⣕",
-          "⣖",
-          "⣗",
-          "⢘",
-          "⢙",
-          "⢚",
-          "⢛",
-          "⢜",
-          "⢝",
-          "⢞",
-          "⢟",
-          "⣘",
-          "⣙",
-          "⣚",
-          "⣛",
-          "⣜",
-          "⣝",
-          "⣞",
-          "⣟",
-          "⢠",
-          "⢡",
-          "⢢",
-          "⢣",
-          "⢤",
-          "⢥",
-          "⢦",
-          "⢧",
-          "⣠",
-          "⣡",
-          "⣢",
-          "⣣",
-          "⣤",
-          "⣥",
-          "⣦",
-          "⣧",
-          "⢨",
-          "⢩",
-          "⢪",
-          "⢫",
-          "⢬",
-          "⢭",
-          "⢮",
-          "⢯",
-          "⣨",
-          "⣩",
-          "⣪",
-          "⣫",
-          "⣬",
-          "⣭",
-          "⣮",
-          "⣯",
-          "⢰",
-          "⢱",
-          "⢲",
-          "⢳",
-          "⢴",
-          "⢵",
-          "⢶",
-          "⢷",
-          "⣰",
-          "⣱",
-          "⣲",
-          "⣳",
-          "⣴",
-          "⣵",
-          "⣶",
-          "⣷",
-          "⢸",
-          "⢹",
-          "⢺",
-          "⢻",
-          "⢼",
-          "⢽",
-          "⢾",
-          "⢿",
-          "⣸",
-          "⣹",
-          "⣺",
-          "⣻",
-          "⣼",
-          "⣽",
-          "⣾",
-          "⣿"
-        ]
-      },
-      dotsCircle: {
-        interval: 80,
-        frames: [
-          "⢎ ",
-          "⠎⠁",
-          "⠊⠑",
-          "⠈⠱",
-          " ⡱",
-          "⢀⡰",
-          "⢄⡠",
-          "⢆⡀"
-        ]
-      },
-      sand: {
-        interval: 80,
-        frames: [
-          "⠁",
-          "⠂",
-          "⠄",
-          "⡀",
-          "⡈",
-          "⡐",
-          "⡠",
-          "⣀",
-          "⣁",
-          "⣂",
-          "⣄",
-          "⣌",
-          "⣔",
-          "⣤",
-          "⣥",
-          "⣦",
-          "⣮",
-          "⣶",
-          "⣷",
-          "⣿",
-          "⡿",
-          "⠿",
-          "⢟",
-          "⠟",
-          "⡛",
-          "⠛",
-          "⠫",
-          "⢋",
-          "⠋",
-          "⠍",
-          "⡉",
-          "⠉",
-          "⠑",
-          "⠡",
-          "⢁"
-        ]
-      },
-      line: {
-        interval: 130,
-        frames: [
-          "-",
-          "\\",
-          "|",
-          "/"
-        ]
-      },
-      line2: {
-        interval: 100,
-        frames: [
-          "⠂",
-          "-",
-          "–",
-          "—",
-          "–",
-          "-"
-        ]
-      },
-      rollingLine: {
-        interval: 80,
-        frames: [
-          "/  ",
-          " - ",
-          " \\ ",
-          "  |",
-          "  |",
-          " \\ ",
-          " - ",
-          "/  "
-        ]
-      },
-      pipe: {
-        interval: 100,
-        frames: [
-          "┤",
-          "┘",
-          "┴",
-          "└",
-          "├",
-          "┌",
-          "┬",
-          "┐"
-        ]
-      },
-      simpleDots: {
-        interval: 400,
-        frames: [
-          ".  ",
-          ".. ",
-          "...",
-          "   "
-        ]
-      },
-      simpleDotsScrolling: {
-        interval: 200,
-        frames: [
-          ".  ",
-          ".. ",
-          "...",
-          " ..",
-          "  .",
-          "   "
-        ]
-      },
-      star: {
-        interval: 70,
-        frames: [
-          "✶",
-          "✸",
-          "✹",
-          "✺",
-          "✹",
-          "✷"
-        ]
-      },
-      star2: {
-        interval: 80,
-        frames: [
-          "+",
-          "x",
-          "*"
-        ]
-      },
-      flip: {
-        interval: 70,
-        frames: [
-          "_",
-          "_",
-          "_",
-          "-",
-          "`",
-          "`",
-          "'",
-          "´",
-          "-",
-          "_",
-          "_",
-          "_"
-        ]
-      },
-      hamburger: {
-        interval: 100,
-        frames: [
-          "☱",
-          "☲",
-          "☴"
-        ]
-      },
-      growVertical: {
-        interval: 120,
-        frames: [
-          "▁",
-          "▃",
-          "▄",
-          "▅",
-          "▆",
-          "▇",
-          "▆",
-          "▅",
-          "▄",
-          "▃"
-        ]
-      },
-      growHorizontal: {
-        interval: 120,
-        frames: [
-          "▏",
-          "▎",
-          "▍",
-          "▌",
-          "▋",
-          "▊",
-          "▉",
-          "▊",
-          "▋",
-          "▌",
-          "▍",
-          "▎"
-        ]
-      },
-      balloon: {
-        interval: 140,
-        frames: [
-          " ",
-          ".",
-          "o",
-          "O",
-          "@",
-          "*",
-          " "
-        ]
-      },
-      balloon2: {
-        interval: 120,
-        frames: [
-          ".",
-          "o",
-          "O",
-          "°",
-          "O",
-          "o",
-          "."
-        ]
-      },
-      noise: {
-        interval: 100,
-        frames: [
-          "▓",
-          "▒",
-          "░"
-        ]
-      },
-      bounce: {
-        interval: 120,
-        frames: [
-          "⠁",
-          "⠂",
-          "⠄",
-          "⠂"
-        ]
-      },
-      boxBounce: {
-        interval: 120,
-        frames: [
-          "▖",
-          "▘",
-          "▝",
-          "▗"
-        ]
-      },
-      boxBounce2: {
-        interval: 100,
-        frames: [
-          "▌",
-          "▀",
-          "▐",
-          "▄"
-        ]
-      },
-      triangle: {
-        interval: 50,
-        frames: [
-          "◢",
-          "◣",
-          "◤",
-          "◥"
-        ]
-      },
-      binary: {
-        interval: 80,
-        frames: [
-          "010010",
-          "001100",
-          "100101",
-          "111010",
-          "111101",
-          "010111",
-          "101011",
-          "111000",
-          "110011",
-          "110101"
-        ]
-      },
-      arc: {
-        interval: 100,
-        frames: [
-          "◜",
-          "◠",
-          "◝",
-          "◞",
-          "◡",
-          "◟"
-        ]
-      },
-      circle: {
-        interval: 120,
-        frames: [
-          "◡",
-          "⊙",
-          "◠"
-        ]
-      },
-      squareCorners: {
-        interval: 180,
-        frames: [
-          "◰",
-          "◳",
-          "◲",
-          "◱"
-        ]
-      },
-      circleQuarters: {
-        interval: 120,
-        frames: [
-          "◴",
-          "◷",
-          "◶",
-          "◵"
-        ]
-      },
-      circleHalves: {
-        interval: 50,
-        frames: [
-          "◐",
-          "◓",
-          "◑",
-          "◒"
-        ]
-      },
-      squish: {
-        interval: 100,
-        frames: [
-          "╫",
-          "╪"
-        ]
-      },
-      toggle: {
-        interval: 250,
-        frames: [
-          "⊶",
-          "⊷"
-        ]
-      },
-      toggle2: {
-        interval: 80,
-        frames: [
-          "▫",
-          "▪"
-        ]
-      },
-      toggle3: {
-        interval: 120,
-        frames: [
-          "□",
-          "■"
-        ]
-      },
-      toggle4: {
-        interval: 100,
-        frames: [
-          "■",
-          "□",
-          "▪",
-          "▫"
-        ]
-      },
-      toggle5: {
-        interval: 100,
-        frames: [
-          "▮",
-          "▯"
-        ]
-      },
-      toggle6: {
-        interval: 300,
-        frames: [
-          "ဝ",
-          "၀"
-        ]
-      },
-      toggle7: {
-        interval: 80,
-        frames: [
-          "⦾",
-          "⦿"
-        ]
-      },
-      toggle8: {
-        interval: 100,
-        frames: [
-          "◍",
-          "◌"
-        ]
-      },
-      toggle9: {
-        interval: 100,
-        frames: [
-          "◉",
-          "◎"
-        ]
-      },
-      toggle10: {
-        interval: 100,
-        frames: [
-          "㊂",
-          "㊀",
-          "㊁"
-        ]
-      },
-      toggle11: {
-        interval: 50,
-        frames: [
-          "⧇",
-          "⧆"
-        ]
-      },
-      toggle12: {
-        interval: 120,
-        frames: [
-          "☗",
-          "☖"
-        ]
-      },
-      toggle13: {
-        interval: 80,
-        frames: [
-          "=",
-          "*",
-          "-"
-        ]
-      },
-      arrow: {
-        interval: 100,
-        frames: [
-          "←",
-          "↖",
-          "↑",
-          "↗",
-          "→",
-          "↘",
-          "↓",
-          "↙"
-        ]
-      },
-      arrow2: {
-        interval: 80,
-        frames: [
-          "⬆️ ",
-          "↗️ ",
-          "➡️ ",
-          "↘️ ",
-          "⬇️ ",
-          "↙️ ",
-          "⬅️ ",
-          "↖️ "
-        ]
-      },
-      arrow3: {
-        interval: 120,
-        frames: [
-          "▹▹▹▹▹",
-          "▸▹▹▹▹",
-          "▹▸▹▹▹",
-          "▹▹▸▹▹",
-          "▹▹▹▸▹",
-          "▹▹▹▹▸"
-        ]
-      },
-      bouncingBar: {
-        interval: 80,
-        frames: [
-          "[    ]",
-          "[=   ]",
-          "[==  ]",
-          "[=== ]",
-          "[====]",
-          "[ ===]",
-          "[  ==]",
-          "[   =]",
-          "[    ]",
-          "[   =]",
-          "[  ==]",
-          "[ ===]",
-          "[====]",
-          "[=== ]",
-          "[==  ]",
-          "[=   ]"
-        ]
-      },
-      bouncingBall: {
-        interval: 80,
-        frames: [
-          "( ●    )",
-          "(  ●   )",
-          "(   ●  )",
-          "(    ● )",
-          "(     ●)",
-          "(    ● )",
-          "(   ●  )",
-          "(  ●   )",
-          "( ●    )",
-          "(●     )"
-        ]
-      },
-      smiley: {
-        interval: 200,
-        frames: [
-          "😄 ",
-          "😝 "
-        ]
-      },
-      monkey: {
-        interval: 300,
-        frames: [
-          "🙈 ",
-          "🙈 ",
-          "🙉 ",
-          "🙊 "
-        ]
-      },
-      hearts: {
-        interval: 100,
-        frames: [
-          "💛 ",
-          "💙 ",
-          "💜 ",
-          "💚 ",
-          "💗 "
-        ]
-      },
-      clock: {
-        interval: 100,
-        frames: [
-          "🕛 ",
-          "🕐 ",
-          "🕑 ",
-          "🕒 ",
-          "🕓 ",
-          "🕔 ",
-          "🕕 ",
-          "🕖 ",
-          "🕗 ",
-          "🕘 ",
-          "🕙 ",
-          "🕚 "
-        ]
-      },
-      earth: {
-        interval: 180,
-        frames: [
-          "🌍 ",
-          "🌎 ",
-          "🌏 "
-        ]
-      },
-      material: {
-        interval: 17,
-        frames: [
-          "█▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁",
-          "██▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁",
-          "███▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁",
-          "████▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁",
-          "██████▁▁▁▁▁▁▁▁▁▁▁▁▁▁",
-          "██████▁▁▁▁▁▁▁▁▁▁▁▁▁▁",
-          "███████▁▁▁▁▁▁▁▁▁▁▁▁▁",
-          "████████▁▁▁▁▁▁▁▁▁▁▁▁",
-          "█████████▁▁▁▁▁▁▁▁▁▁▁",
-          "█████████▁▁▁▁▁▁▁▁▁▁▁",
-          "██████████▁▁▁▁▁▁▁▁▁▁",
-          "███████████▁▁▁▁▁▁▁▁▁",
-          "█████████████▁▁▁▁▁▁▁",
-          "██████████████▁▁▁▁▁▁",
-          "██████████████▁▁▁▁▁▁",
-          "▁██████████████▁▁▁▁▁",
-          "▁██████████████▁▁▁▁▁",
-          "▁██████████████▁▁▁▁▁",
-          "▁▁██████████████▁▁▁▁",
-          "▁▁▁██████████████▁▁▁",
-          "▁▁▁▁█████████████▁▁▁",
-          "▁▁▁▁██████████████▁▁",
-          "▁▁▁▁██████████████▁▁",
-          "▁▁▁▁▁██████████████▁",
-          "▁▁▁▁▁██████████████▁",
-          "▁▁▁▁▁██████████████▁",
-          "▁▁▁▁▁▁██████████████",
-          "▁▁▁▁▁▁██████████████",
-          "▁▁▁▁▁▁▁█████████████",
-          "▁▁▁▁▁▁▁█████████████",
-          "▁▁▁▁▁▁▁▁████████████",
-          "▁▁▁▁▁▁▁▁████████████",
-          "▁▁▁▁▁▁▁▁▁███████████",
-          "▁▁▁▁▁▁▁▁▁███████████",
-          "▁▁▁▁▁▁▁▁▁▁██████████",
-          "▁▁▁▁▁▁▁▁▁▁██████████",
-          "▁▁▁▁▁▁▁▁▁▁▁▁████████",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁███████",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁██████",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁█████",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁█████",
-          "█▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁████",
-          "██▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁███",
-          "██▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁███",
-          "███▁▁▁▁▁▁▁▁▁▁▁▁▁▁███",
-          "████▁▁▁▁▁▁▁▁▁▁▁▁▁▁██",
-          "█████▁▁▁▁▁▁▁▁▁▁▁▁▁▁█",
-          "█████▁▁▁▁▁▁▁▁▁▁▁▁▁▁█",
-          "██████▁▁▁▁▁▁▁▁▁▁▁▁▁█",
-          "████████▁▁▁▁▁▁▁▁▁▁▁▁",
-          "█████████▁▁▁▁▁▁▁▁▁▁▁",
-          "█████████▁▁▁▁▁▁▁▁▁▁▁",
-          "█████████▁▁▁▁▁▁▁▁▁▁▁",
-          "█████████▁▁▁▁▁▁▁▁▁▁▁",
-          "███████████▁▁▁▁▁▁▁▁▁",
-          "████████████▁▁▁▁▁▁▁▁",
-          "████████████▁▁▁▁▁▁▁▁",
-          "██████████████▁▁▁▁▁▁",
-          "██████████████▁▁▁▁▁▁",
-          "▁██████████████▁▁▁▁▁",
-          "▁██████████████▁▁▁▁▁",
-          "▁▁▁█████████████▁▁▁▁",
-          "▁▁▁▁▁████████████▁▁▁",
-          "▁▁▁▁▁████████████▁▁▁",
-          "▁▁▁▁▁▁███████████▁▁▁",
-          "▁▁▁▁▁▁▁▁█████████▁▁▁",
-          "▁▁▁▁▁▁▁▁█████████▁▁▁",
-          "▁▁▁▁▁▁▁▁▁█████████▁▁",
-          "▁▁▁▁▁▁▁▁▁█████████▁▁",
-          "▁▁▁▁▁▁▁▁▁▁█████████▁",
-          "▁▁▁▁▁▁▁▁▁▁▁████████▁",
-          "▁▁▁▁▁▁▁▁▁▁▁████████▁",
-          "▁▁▁▁▁▁▁▁▁▁▁▁███████▁",
-          "▁▁▁▁▁▁▁▁▁▁▁▁███████▁",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁███████",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁███████",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁█████",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁████",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁████",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁████",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁███",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁███",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁██",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁██",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁██",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁█",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁█",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁█",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁",
-          "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁"
-        ]
-      },
-      moon: {
-        interval: 80,
-        frames: [
-          "🌑 ",
-          "🌒 ",
-          "🌓 ",
-          "🌔 ",
-          "🌕 ",
-          "🌖 ",
-          "🌗 ",
-          "🌘 "
-        ]
-      },
-      runner: {
-        interval: 140,
-        frames: [
-          "🚶 ",
-          "🏃 "
-        ]
-      },
-      pong: {
-        interval: 80,
-        frames: [
-          "▐⠂       ▌",
-          "▐⠈       ▌",
-          "▐ ⠂      ▌",
-          "▐ ⠠      ▌",
-          "▐  ⡀     ▌",
-          "▐  ⠠     ▌",
-          "▐   ⠂    ▌",
-          "▐   ⠈    ▌",
-          "▐    ⠂   ▌",
-          "▐    ⠠   ▌",
-          "▐     ⡀  ▌",
-          "▐     ⠠  ▌",
-          "▐      ⠂ ▌",
-          "▐      ⠈ ▌",
-          "▐       ⠂▌",
-          "▐       ⠠▌",
-          "▐       ⡀▌",
-          "▐      ⠠ ▌",
-          "▐      ⠂ ▌",
-          "▐     ⠈  ▌",
-          "▐     ⠂  ▌",
-          "▐    ⠠   ▌",
-          "▐    ⡀   ▌",
-          "▐   ⠠    ▌",
-          "▐   ⠂    ▌",
-          "▐  ⠈     ▌",
-          "▐  ⠂     ▌",
-          "▐ ⠠      ▌",
-          "▐ ⡀      ▌",
-          "▐⠠       ▌"
-        ]
-      },
-      shark: {
-        interval: 120,
-        frames: [
-          "▐|\\____________▌",
-          "▐_|\\___________▌",
-          "▐__|\\__________▌",
-          "▐___|\\_________▌",
-          "▐____|\\________▌",
-          "▐_____|\\_______▌",
-          "▐______|\\______▌",
-          "▐_______|\\_____▌",
-          "▐________|\\____▌",
-          "▐_________|\\___▌",
-          "▐__________|\\__▌",
-          "▐___________|\\_▌",
-          "▐____________|\\▌",
-          "▐____________/|▌",
-          "▐___________/|_▌",
-          "▐__________/|__▌",
-          "▐_________/|___▌",
-          "▐________/|____▌",
-          "▐_______/|_____▌",
-          "▐______/|______▌",
-          "▐_____/|_______▌",
-          "▐____/|________▌",
-          "▐___/|_________▌",
-          "▐__/|__________▌",
-          "▐_/|___________▌",
-          "▐/|____________▌"
-        ]
-      },
-      dqpb: {
-        interval: 100,
-        frames: [
-          "d",
-          "q",
-          "p",
-          "b"
-        ]
-      },
-      weather: {
-        interval: 100,
-        frames: [
-          "☀️ ",
-          "☀️ ",
-          "☀️ ",
-          "🌤 ",
-          "⛅️ ",
-          "🌥 ",
-          "☁️ ",
-          "🌧 ",
-          "🌨 ",
-          "🌧 ",
-          "🌨 ",
-          "🌧 ",
-          "🌨 ",
-          "⛈ ",
-          "🌨 ",
-          "🌧 ",
-          "🌨 ",
-          "☁️ ",
-          "🌥 ",
-          "⛅️ ",
-          "🌤 ",
-          "☀️ ",
-          "☀️ "
-        ]
-      },
-      christmas: {
-        interval: 400,
-        frames: [
-          "🌲",
-          "🎄"
-        ]
-      },
-      grenade: {
-        interval: 80,
-        frames: [
-          "،  ",
-          "′  ",
-          " ´ ",
-          " ‾ ",
-          "  ⸌",
-          "  ⸊",
-          "  |",
-          "  ⁎",
-          "  ⁕",
-          " ෴ ",
-          "  ⁓",
-          "   ",
-          "   ",
-          "   "
-        ]
-      },
-      point: {
-        interval: 125,
-        frames: [
-          "∙∙∙",
-          "●∙∙",
-          "∙●∙",
-          "∙∙●",
-          "∙∙∙"
-        ]
-      },
-      layer: {
-        interval: 150,
-        frames: [
-          "-",
-          "=",
-          "≡"
-        ]
-      },
-      betaWave: {
-        interval: 80,
-        frames: [
-          "ρββββββ",
-          "βρβββββ",
-          "ββρββββ",
-          "βββρβββ",
-          "ββββρββ",
-          "βββββρβ",
-          "ββββββρ"
-        ]
-      },
-      fingerDance: {
-        interval: 160,
-        frames: [
-          "🤘 ",
-          "🤟 ",
-          "🖖 ",
-          "✋ ",
-          "🤚 ",
-          "👆 "
-        ]
-      },
-      fistBump: {
-        interval: 80,
-        frames: [
-          "🤜　　　　🤛 ",
-          "🤜　　　　🤛 ",
-          "🤜　　　　🤛 ",
-          "　🤜　　🤛　 ",
-          "　　🤜🤛　　 ",
-          "　🤜✨🤛　　 ",
-          "🤜　✨　🤛　 "
-        ]
-      },
-      soccerHeader: {
-        interval: 80,
-        frames: [
-          " 🧑⚽️       🧑 ",
-          "🧑  ⚽️      🧑 ",
-          "🧑   ⚽️     🧑 ",
-          "🧑    ⚽️    🧑 ",
-          "🧑     ⚽️   🧑 ",
-          "🧑      ⚽️  🧑 ",
-          "🧑       ⚽️🧑  ",
-          "🧑      ⚽️  🧑 ",
-          "🧑     ⚽️   🧑 ",
-          "🧑    ⚽️    🧑 ",
-          "🧑   ⚽️     🧑 ",
-          "🧑  ⚽️      🧑 "
-        ]
-      },
-      mindblown: {
-        interval: 160,
-        frames: [
-          "😐 ",
-          "😐 ",
-          "😮 ",
-          "😮 ",
-          "😦 ",
-          "😦 ",
-          "😧 ",
-          "😧 ",
-          "🤯 ",
-          "💥 ",
-          "✨ ",
-          "　 ",
-          "　 ",
-          "　 "
-        ]
-      },
-      speaker: {
-        interval: 160,
-        frames: [
-          "🔈 ",
-          "🔉 ",
-          "🔊 ",
-          "🔉 "
-        ]
-      },
-      orangePulse: {
-        interval: 100,
-        frames: [
-          "🔸 ",
-          "🔶 ",
-          "🟠 ",
-          "🟠 ",
-          "🔶 "
-        ]
-      },
-      bluePulse: {
-        interval: 100,
-        frames: [
-          "🔹 ",
-          "🔷 ",
-          "🔵 ",
-          "🔵 ",
-          "🔷 "
-        ]
-      },
-      orangeBluePulse: {
-        interval: 100,
-        frames: [
-          "🔸 ",
-          "🔶 ",
-          "🟠 ",
-          "🟠 ",
-          "🔶 ",
-          "🔹 ",
-          "🔷 ",
-          "🔵 ",
-          "🔵 ",
-          "🔷 "
-        ]
-      },
-      timeTravel: {
-        interval: 100,
-        frames: [
-          "🕛 ",
-          "🕚 ",
-          "🕙 ",
-          "🕘 ",
-          "🕗 ",
-          "🕖 ",
-          "🕕 ",
-          "🕔 ",
-          "🕓 ",
-          "🕒 ",
-          "🕑 ",
-          "🕐 "
-        ]
-      },
-      aesthetic: {
-        interval: 80,
-        frames: [
-          "▰▱▱▱▱▱▱",
-          "▰▰▱▱▱▱▱",
-          "▰▰▰▱▱▱▱",
-          "▰▰▰▰▱▱▱",
-          "▰▰▰▰▰▱▱",
-          "▰▰▰▰▰▰▱",
-          "▰▰▰▰▰▰▰",
-          "▰▱▱▱▱▱▱"
-        ]
-      },
-      dwarfFortress: {
-        interval: 80,
-        frames: [
-          " ██████£££  ",
-          "☺██████£££  ",
-          "☺██████£££  ",
-          "☺▓█████£££  ",
-          "☺▓█████£££  ",
-          "☺▒█████£££  ",
-          "☺▒█████£££  ",
-          "☺░█████£££  ",
-          "☺░█████£££  ",
-          "☺ █████£££  ",
-          " ☺█████£££  ",
-          " ☺█████£££  ",
-          " ☺▓████£££  ",
-          " ☺▓████£££  ",
-          " ☺▒████£££  ",
-          " ☺▒████£££  ",
-          " ☺░████£££  ",
-          " ☺░████£££  ",
-          " ☺ ████£££  ",
-          "  ☺████£££  ",
-          "  ☺████£££  ",
-          "  ☺▓███£££  ",
-          "  ☺▓███£££  ",
-          "  ☺▒███£££  ",
-          "  ☺▒███£££  ",
-          "  ☺░███£££  ",
-          "  ☺░███£££  ",
-          "  ☺ ███£££  ",
-          "   ☺███£££  ",
-          "   ☺███£££  ",
-          "   ☺▓██£££  ",
-          "   ☺▓██£££  ",
-          "   ☺▒██£££  ",
-          "   ☺▒██£££  ",
-          "   ☺░██£££  ",
-          "   ☺░██£££  ",
-          "   ☺ ██£££  ",
-          "    ☺██£££  ",
-          "    ☺██£££  ",
-          "    ☺▓█£££  ",
-          "    ☺▓█£££  ",
-          "    ☺▒█£££  ",
-          "    ☺▒█£££  ",
-          "    ☺░█£££  ",
-          "    ☺░█£££  ",
-          "    ☺ █£££  ",
-          "     ☺█£££  ",
-          "     ☺█£££  ",
-          "     ☺▓£££  ",
-          "     ☺▓£££  ",
-          "     ☺▒£££  ",
-          "     ☺▒£££  ",
-          "     ☺░£££  ",
-          "     ☺░£££  ",
-          "     ☺ £££  ",
-          "      ☺£££  ",
-          "      ☺£££  ",
-          "      ☺▓££  ",
-          "      ☺▓££  ",
-          "      ☺▒££  ",
-          "      ☺▒££  ",
-          "      ☺░££  ",
-          "      ☺░££  ",
-          "      ☺ ££  ",
-          "       ☺££  ",
-          "       ☺££  ",
-          "       ☺▓£  ",
-          "       ☺▓£  ",
-          "       ☺▒£  ",
-          "       ☺▒£  ",
-          "       ☺░£  ",
-          "       ☺░£  ",
-          "       ☺ £  ",
-          "        ☺£  ",
-          "        ☺£  ",
-          "        ☺▓  ",
-          "        ☺▓  ",
-          "        ☺▒  ",
-          "        ☺▒  ",
-          "        ☺░  ",
-          "        ☺░  ",
-          "        ☺   ",
-          "        ☺  &",
-          "        ☺ ☼&",
-          "       ☺ ☼ &",
-          "       ☺☼  &",
-          "      ☺☼  & ",
-          "      ‼   & ",
-          "     ☺   &  ",
-          "    ‼    &  ",
-          "   ☺    &   ",
-          "  ‼     &   ",
-          " ☺     &    ",
-          "‼      &    ",
-          "      &     ",
-          "      &     ",
-          "     &   ░  ",
-          "     &   ▒  ",
-          "    &    ▓  ",
-          "    &    £  ",
-          "   &    ░£  ",
-          "   &    ▒£  ",
-          "  &     ▓£  ",
-          "  &     ££  ",
-          " &     ░££  ",
-          " &     ▒££  ",
-          "&      ▓££  ",
-          "&      £££  ",
-          "      ░£££  ",
-          "      ▒£££  ",
-          "      ▓£££  ",
-          "      █£££  ",
-          "     ░█£££  ",
-          "     ▒█£££  ",
-          "     ▓█£££  ",
-          "     ██£££  ",
-          "    ░██£££  ",
-          "    ▒██£££  ",
-          "    ▓██£££  ",
-          "    ███£££  ",
-          "   ░███£££  ",
-          "   ▒███£££  ",
-          "   ▓███£££  ",
-          "   ████£££  ",
-          "  ░████£££  ",
-          "  ▒████£££  ",
-          "  ▓████£££  ",
-          "  █████£££  ",
-          " ░█████£££  ",
-          " ▒█████£££  ",
-          " ▓█████£££  ",
-          " ██████£££  ",
-          " ██████£££  "
-        ]
-      },
-      fish: {
-        interval: 80,
-        frames: [
-          "~~~~~~~~~~~~~~~~~~~~",
-          "> ~~~~~~~~~~~~~~~~~~",
-          "º> ~~~~~~~~~~~~~~~~~",
-          "(º> ~~~~~~~~~~~~~~~~",
-          "((º> ~~~~~~~~~~~~~~~",
-          "<((º> ~~~~~~~~~~~~~~",
-          "><((º> ~~~~~~~~~~~~~",
-          " ><((º> ~~~~~~~~~~~~",
-          "~ ><((º> ~~~~~~~~~~~",
-          "~~ <>((º> ~~~~~~~~~~",
-          "~~~ ><((º> ~~~~~~~~~",
-          "~~~~ <>((º> ~~~~~~~~",
-          "~~~~~ ><((º> ~~~~~~~",
-          "~~~~~~ <>((º> ~~~~~~",
-          "~~~~~~~ ><((º> ~~~~~",
-          "~~~~~~~~ <>((º> ~~~~",
-          "~~~~~~~~~ ><((º> ~~~",
-          "~~~~~~~~~~ <>((º> ~~",
-          "~~~~~~~~~~~ ><((º> ~",
-          "~~~~~~~~~~~~ <>((º> ",
-          "~~~~~~~~~~~~~ ><((º>",
-          "~~~~~~~~~~~~~~ <>((º",
-          "~~~~~~~~~~~~~~~ ><((",
-          "~~~~~~~~~~~~~~~~ <>(",
-          "~~~~~~~~~~~~~~~~~ ><",
-          "~~~~~~~~~~~~~~~~~~ <",
-          "~~~~~~~~~~~~~~~~~~~~"
-        ]
-      }
-    };
-  }
-});
-
-// ../../main/node_modules/cli-spinners/index.js
-var cli_spinners_default, spinnersList;
-var init_cli_spinners = __esm({
-  "../../main/node_modules/cli-spinners/index.js"() {
-    init_spinners();
-    cli_spinners_default = spinners_default;
-    spinnersList = Object.keys(spinners_default);
-  }
-});
-
-// ../../main/node_modules/yoctocolors/base.js
-import tty2 from "node:tty";
-var hasColors, format, reset, bold, dim, italic, underline, underlineDouble, underlineCurly, underlineDotted, underlineDashed, overline, inverse, hidden, strikethrough, black, red, green, yellow, blue, magenta, cyan, white, gray, bgBlack, bgRed, bgGreen, bgYellow, bgBlue, bgMagenta, bgCyan, bgWhite, bgGray, redBright, greenBright, yellowBright, blueBright, magentaBright, cyanBright, whiteBright, bgRedBright, bgGreenBright, bgYellowBright, bgBlueBright, bgMagentaBright, bgCyanBright, bgWhiteBright, underlineBlack, underlineRed, underlineGreen, underlineYellow, underlineBlue, underlineMagenta, underlineCyan, underlineWhite, underlineGray, underlineRedBright, underlineGreenBright, underlineYellowBright, underlineBlueBright, underlineMagentaBright, underlineCyanBright, underlineWhiteBright;
-var init_base = __esm({
-  "../../main/node_modules/yoctocolors/base.js"() {
-    hasColors = tty2?.WriteStream?.prototype?.hasColors?.() ?? false;
-    format = (open, close) => {
-      if (!hasColors) {
-        return (input) => input;
-      }
-      const openCode = `\x1B[${open}m`;
-      const closeCode = `\x1B[${close}m`;
-      return (input) => {
-        const string = input + "";
-        let index = string.indexOf(closeCode);
-        if (index === -1) {
-          return openCode + string + closeCode;
-        }
-        let result = openCode;
-        let lastIndex = 0;
-        const reopenOnNestedClose = close === 22;
-        const replaceCode = (reopenOnNestedClose ? closeCode : "") + openCode;
-        while (index !== -1) {
-          result += string.slice(lastIndex, index) + replaceCode;
-          lastIndex = index + closeCode.length;
-          index = string.indexOf(closeCode, lastIndex);
-        }
-        result += string.slice(lastIndex) + closeCode;
-        return result;
-      };
-    };
-    reset = format(0, 0);
-    bold = format(1, 22);
-    dim = format(2, 22);
-    italic = format(3, 23);
-    underline = format(4, 24);
-    underlineDouble = format("4:2", 24);
-    underlineCurly = format("4:3", 24);
-    underlineDotted = format("4:4", 24);
-    underlineDashed = format("4:5", 24);
-    overline = format(53, 55);
-    inverse = format(7, 27);
-    hidden = format(8, 28);
-    strikethrough = format(9, 29);
-    black = format(30, 39);
-    red = format(31, 39);
-    green = format(32, 39);
-    yellow = format(33, 39);
-    blue = format(34, 39);
-    magenta = format(35, 39);
-    cyan = format(36, 39);
-    white = format(37, 39);
-    gray = format(90, 39);
-    bgBlack = format(40, 49);
-    bgRed = format(41, 49);
-    bgGreen = format(42, 49);
-    bgYellow = format(43, 49);
-    bgBlue = format(44, 49);
-    bgMagenta = format(45, 49);
-    bgCyan = format(46, 49);
-    bgWhite = format(47, 49);
-    bgGray = format(100, 49);
-    redBright = format(91, 39);
-    greenBright = format(92, 39);
-    yellowBright = format(93, 39);
-    blueBright = format(94, 39);
-    magentaBright = format(95, 39);
-    cyanBright = format(96, 39);
-    whiteBright = format(97, 39);
-    bgRedBright = format(101, 49);
-    bgGreenBright = format(102, 49);
-    bgYellowBright = format(103, 49);
-    bgBlueBright = format(104, 49);
-    bgMagentaBright = format(105, 49);
-    bgCyanBright = format(106, 49);
-    bgWhiteBright = format(107, 49);
-    underlineBlack = format("58;5;0", 59);
-    underlineRed = format("58;5;1", 59);
-    underlineGreen = format("58;5;2", 59);
-    underlineYellow = format("58;5;3", 59);
-    underlineBlue = format("58;5;4", 59);
-    underlineMagenta = format("58;5;5", 59);
-    underlineCyan = format("58;5;6", 59);
-    underlineWhite = format("58;5;7", 59);
-    underlineGray = format("58;5;8", 59);
-    underlineRedBright = format("58;5;9", 59);
-    underlineGreenBright = format("58;5;10", 59);
-    underlineYellowBright = format("58;5;11", 59);
-    underlineBlueBright = format("58;5;12", 59);
-    underlineMagentaBright = format("58;5;13", 59);
-    underlineCyanBright = format("58;5;14", 59);
-    underlineWhiteBright = format("58;5;15", 59);
-  }
-});
-
-// ../../main/node_modules/yoctocolors/index.js
-var init_yoctocolors = __esm({
-  "../../main/node_modules/yoctocolors/index.js"() {
-    init_base();
-    init_base();
-  }
-});
-
-// ../../main/node_modules/is-unicode-supported/index.js
-import process6 from "node:process";
-function isUnicodeSupported() {
-  const { env: env2 } = process6;
-  const { TERM, TERM_PROGRAM } = env2;
-  if (process6.platform !== "win32") {
-    return TERM !== "linux";
-  }
-  return Boolean(env2.WT_SESSION) || Boolean(env2.TERMINUS_SUBLIME) || env2.ConEmuTask === "{cmd::Cmder}" || TERM_PROGRAM === "Terminus-Sublime" || TERM_PROGRAM === "vscode" || TERM === "xterm-256color" || TERM === "alacritty" || TERM === "rxvt-unicode" || TERM === "rxvt-unicode-256color" || env2.TERMINAL_EMULATOR === "JetBrains-JediTerm";
-}
-var init_is_unicode_supported = __esm({
-  "../../main/node_modules/is-unicode-supported/index.js"() {
-  }
-});
-
-// ../../main/node_modules/log-symbols/symbols.js
-var symbols_exports = {};
-__export(symbols_exports, {
-  error: () => error,
-  info: () => info,
-  success: () => success,
-  warning: () => warning
-});
-var _isUnicodeSupported, info, success, warning, error;
-var init_symbols = __esm({
-  "../../main/node_modules/log-symbols/symbols.js"() {
-    init_yoctocolors();
-    init_is_unicode_supported();
-    _isUnicodeSupported = isUnicodeSupported();
-    info = blue(_isUnicodeSupported ? "ℹ" : "i");
-    success = green(_isUnicodeSupported ? "✔" : "√");
-    warning = yellow(_isUnicodeSupported ? "⚠" : "‼");
-    error = red(_isUnicodeSupported ? "✖" : "×");
-  }
-});
-
-// ../../main/node_modules/log-symbols/index.js
-var init_log_symbols = __esm({
-  "../../main/node_modules/log-symbols/index.js"() {
-    init_symbols();
-  }
-});
-
-// ../../main/node_modules/ansi-regex/index.js
-function ansiRegex({ onlyFirst = false } = {}) {
-  return new RegExp(pattern, onlyFirst ? void 0 : "g");
-}
-var ST, stringControls, osc, controlString, linuxPalette, csi, escape, pattern;
-var init_ansi_regex = __esm({
-  "../../main/node_modules/ansi-regex/index.js"() {
-    ST = String.raw`(?:\u001B\u005C|\u009C)`;
-    stringControls = String.raw`\u0018\u001A\u001B\u0080-\u009F`;
-    osc = String.raw`(?:\u001B\]|\u009D)[^\u0007${stringControls}]*(?:\u0007|${ST})`;
-    controlString = String.raw`(?:\u001B[PX^_k]|[\u0090\u0098\u009E\u009F])[^${stringControls}]*${ST}`;
-    linuxPalette = String.raw`\u001B\](?:P[\dA-Fa-f]{7}|R)(?:\u0007|${ST})?`;
-    csi = String.raw`(?:\u001B\[|\u009B)[\u0030-\u003F]*[\u0020-\u002F]*[\u0040-\u007E]`;
-    escape = String.raw`\u001B(?:[\u0020-\u002F]+[\u0030-\u007E]|[\dA-PR-TZcf-oq-uy=><~|}])`;
-    pattern = `${linuxPalette}|${osc}|${controlString}|${csi}|${escape}`;
-  }
-});
-
-// ../../main/node_modules/strip-ansi/index.js
-function stripAnsi(string) {
-  if (typeof string !== "string") {
-    throw new TypeError(`Expected a \`string\`, got \`${typeof string}\``);
-  }
-  if (!string.includes("\x1B") && !string.includes("")) {
-    return string;
-  }
-  return string.replace(regex, "");
-}
-var regex;
-var init_strip_ansi = __esm({
-  "../../main/node_modules/strip-ansi/index.js"() {
-    init_ansi_regex();
-    regex = ansiRegex();
-  }
-});
-
-// ../../main/node_modules/get-east-asian-width/lookup-data.js
-var ambiguousMinimalCodePoint, ambiguousMaximumCodePoint, ambiguousRanges, fullwidthMinimalCodePoint, fullwidthMaximumCodePoint, fullwidthRanges, wideMinimalCodePoint, wideMaximumCodePoint, wideRanges;
-var init_lookup_data = __esm({
-  "../../main/node_modules/get-east-asian-width/lookup-data.js"() {
-    ambiguousMinimalCodePoint = 161;
-    ambiguousMaximumCodePoint = 1114109;
-    ambiguousRanges = [161, 161, 164, 164, 167, 168, 170, 170, 173, 174, 176, 180, 182, 186, 188, 191, 198, 198, 208, 208, 215, 216, 222, 225, 230, 230, 232, 234, 236, 237, 240, 240, 242, 243, 247, 250, 252, 252, 254, 254, 257, 257, 273, 273, 275, 275, 283, 283, 294, 295, 299, 299, 305, 307, 312, 312, 319, 322, 324, 324, 328, 331, 333, 333, 338, 339, 358, 359, 363, 363, 462, 462, 464, 464, 466, 466, 468, 468, 470, 470, 472, 472, 474, 474, 476, 476, 593, 593, 609, 609, 708, 708, 711, 711, 713, 715, 717, 717, 720, 720, 728, 731, 733, 733, 735, 735, 768, 879, 913, 929, 931, 937, 945, 961, 963, 969, 1025, 1025, 1040, 1103, 1105, 1105, 8208, 8208, 8211, 8214, 8216, 8217, 8220, 8221, 8224, 8226, 8228, 8231, 8240, 8240, 8242, 8243, 8245, 8245, 8251, 8251, 8254, 8254, 8308, 8308, 8319, 8319, 8321, 8324, 8364, 8364, 8451, 8451, 8453, 8453, 8457, 8457, 8467, 8467, 8470, 8470, 8481, 8482, 8486, 8486, 8491, 8491, 8531, 8532, 8539, 8542, 8544, 8555, 8560, 8569, 8585, 8585, 8592, 8601, 8632, 8633, 8658, 8658, 8660, 8660, 8679, 8679, 8704, 8704, 8706, 8707, 8711, 8712, 8715, 8715, 8719, 8719, 8721, 8721, 8725, 8725, 8730, 8730, 8733, 8736, 8739, 8739, 8741, 8741, 8743, 8748, 8750, 8750, 8756, 8759, 8764, 8765, 8776, 8776, 8780, 8780, 8786, 8786, 8800, 8801, 8804, 8807, 8810, 8811, 8814, 8815, 8834, 8835, 8838, 8839, 8853, 8853, 8857, 8857, 8869, 8869, 8895, 8895, 8978, 8978, 9312, 9449, 9451, 9547, 9552, 9587, 9600, 9615, 9618, 9621, 9632, 9633, 9635, 9641, 9650, 9651, 9654, 9655, 9660, 9661, 9664, 9665, 9670, 9672, 9675, 9675, 9678, 9681, 9698, 9701, 9711, 9711, 9733, 9734, 9737, 9737, 9742, 9743, 9756, 9756, 9758, 9758, 9792, 9792, 9794, 9794, 9824, 9825, 9827, 9829, 9831, 9834, 9836, 9837, 9839, 9839, 9886, 9887, 9919, 9919, 9926, 9933, 9935, 9939, 9941, 9953, 9955, 9955, 9960, 9961, 9963, 9969, 9972, 9972, 9974, 9977, 9979, 9980, 9982, 9983, 10045, 10045, 10102, 10111, 11094, 11097, 12872, 12879, 57344, 63743, 65024, 65039, 65533, 65533, 127232, 127242, 127248, 127277, 127280, 127337, 127344, 127373, 127375, 127376, 127387, 127404, 917760, 917999, 983040, 1048573, 1048576, 1114109];
-    fullwidthMinimalCodePoint = 12288;
-    fullwidthMaximumCodePoint = 65510;
-    fullwidthRanges = [12288, 12288, 65281, 65376, 65504, 65510];
-    wideMinimalCodePoint = 4352;
-    wideMaximumCodePoint = 262141;
-    wideRanges = [4352, 4447, 8986, 8987, 9001, 9002, 9193, 9196, 9200, 9200, 9203, 9203, 9725, 9726, 9748, 9749, 9776, 9783, 9800, 9811, 9855, 9855, 9866, 9871, 9875, 9875, 9889, 9889, 9898, 9899, 9917, 9918, 9924, 9925, 9934, 9934, 9940, 9940, 9962, 9962, 9970, 9971, 9973, 9973, 9978, 9978, 9981, 9981, 9989, 9989, 9994, 9995, 10024, 10024, 10060, 10060, 10062, 10062, 10067, 10069, 10071, 10071, 10133, 10135, 10160, 10160, 10175, 10175, 11035, 11036, 11088, 11088, 11093, 11093, 11904, 11929, 11931, 12019, 12032, 12245, 12272, 12287, 12289, 12350, 12353, 12438, 12441, 12543, 12549, 12591, 12593, 12686, 12688, 12773, 12783, 12830, 12832, 12871, 12880, 42124, 42128, 42182, 43360, 43388, 44032, 55203, 63744, 64255, 65040, 65049, 65072, 65106, 65108, 65126, 65128, 65131, 94176, 94180, 94192, 94198, 94208, 101594, 101631, 101664, 101760, 101874, 101888, 102801, 102816, 102866, 110576, 110579, 110581, 110587, 110589, 110590, 110592, 110888, 110898, 110898, 110928, 110930, 110933, 110933, 110948, 110952, 110960, 111355, 119552, 119638, 119648, 119670, 126980, 126980, 127183, 127183, 127374, 127374, 127377, 127386, 127406, 127406, 127488, 127490, 127504, 127547, 127552, 127560, 127568, 127569, 127584, 127589, 127744, 127776, 127789, 127797, 127799, 127868, 127870, 127891, 127904, 127946, 127951, 127955, 127968, 127984, 127988, 127988, 127992, 128062, 128064, 128064, 128066, 128252, 128255, 128317, 128331, 128334, 128336, 128359, 128378, 128378, 128405, 128406, 128420, 128420, 128507, 128591, 128640, 128709, 128716, 128716, 128720, 128722, 128725, 128729, 128732, 128735, 128747, 128748, 128756, 128764, 128986, 128986, 128992, 129003, 129008, 129008, 129292, 129338, 129340, 129349, 129351, 129535, 129648, 129660, 129664, 129734, 129736, 129736, 129740, 129757, 129759, 129771, 129775, 129786, 131072, 196605, 196608, 262141];
-  }
-});
-
-// ../../main/node_modules/get-east-asian-width/utilities.js
-var isInRange;
-var init_utilities2 = __esm({
-  "../../main/node_modules/get-east-asian-width/utilities.js"() {
-    isInRange = (ranges, codePoint) => {
-      let low = 0;
-      let high = Math.floor(ranges.length / 2) - 1;
-      while (low <= high) {
-        const mid = Math.floor((low + high) / 2);
-        const i = mid * 2;
-        if (codePoint < ranges[i]) {
-          high = mid - 1;
-        } else if (codePoint > ranges[i + 1]) {
-          low = mid + 1;
-        } else {
-          return true;
-        }
-      }
-      return false;
-    };
-  }
-});
-
-// ../../main/node_modules/get-east-asian-width/lookup.js
-function findWideFastPathRange(ranges) {
-  let fastPathStart = ranges[0];
-  let fastPathEnd = ranges[1];
-  for (let index = 0; index < ranges.length; index += 2) {
-    const start = ranges[index];
-    const end = ranges[index + 1];
-    if (commonCjkCodePoint >= start && commonCjkCodePoint <= end) {
-      return [start, end];
-    }
-    if (end - start > fastPathEnd - fastPathStart) {
-      fastPathStart = start;
-      fastPathEnd = end;
-    }
-  }
-  return [fastPathStart, fastPathEnd];
-}
-var commonCjkCodePoint, wideFastPathStart, wideFastPathEnd, isAmbiguous, isFullwidth, isWide;
-var init_lookup = __esm({
-  "../../main/node_modules/get-east-asian-width/lookup.js"() {
-    init_lookup_data();
-    init_utilities2();
-    commonCjkCodePoint = 19968;
-    [wideFastPathStart, wideFastPathEnd] = /* @__PURE__ */ findWideFastPathRange(wideRanges);
-    isAmbiguous = (codePoint) => {
-      if (codePoint < ambiguousMinimalCodePoint || codePoint > ambiguousMaximumCodePoint) {
-        return false;
-      }
-      return isInRange(ambiguousRanges, codePoint);
-    };
-    isFullwidth = (codePoint) => {
-      if (codePoint < fullwidthMinimalCodePoint || codePoint > fullwidthMaximumCodePoint) {
-        return false;
-      }
-      return isInRange(fullwidthRanges, codePoint);
-    };
-    isWide = (codePoint) => {
-      if (codePoint >= wideFastPathStart && codePoint <= wideFastPathEnd) {
-        return true;
-      }
-      if (codePoint < wideMinimalCodePoint || codePoint > wideMaximumCodePoint) {
-        return false;
-      }
-      return isInRange(wideRanges, codePoint);
-    };
-  }
-});
-
-// ../../main/node_modules/get-east-asian-width/index.js
-function validate(codePoint) {
-  if (!Number.isSafeInteger(codePoint)) {
-    throw new TypeError(`Expected a code point, got \`${typeof codePoint}\`.`);
-  }
-}
-function eastAsianWidth(codePoint, { ambiguousAsWide = false } = {}) {
-  validate(codePoint);
-  if (isFullwidth(codePoint) || isWide(codePoint) || ambiguousAsWide && isAmbiguous(codePoint)) {
-    return 2;
-  }
-  return 1;
-}
-var init_get_east_asian_width = __esm({
-  "../../main/node_modules/get-east-asian-width/index.js"() {
-    init_lookup();
-  }
-});
-
-// ../../main/node_modules/string-width/index.js
-function isDoubleWidthNonRgiEmojiSequence(segment) {
-  if (segment.length > 50) {
-    return false;
-  }
-  if (unqualifiedKeycapRegex.test(segment)) {
-    return true;
-  }
-  if (segment.includes("‍")) {
-    const pictographics = segment.match(extendedPictographicRegex);
-    return pictographics !== null && pictographics.length >= 2;
-  }
-  return false;
-}
-function baseVisible(segment) {
-  const index = segment.search(visibleCharacterRegex);
-  return index === -1 ? void 0 : segment.slice(index);
-}
-function isHangulLeadingJamo(codePoint) {
-  return codePoint >= 4352 && codePoint <= 4447 || codePoint >= 43360 && codePoint <= 43388;
-}
-function isHangulVowelJamo(codePoint) {
-  return codePoint >= 4448 && codePoint <= 4519 || codePoint >= 55216 && codePoint <= 55238;
-}
-function isHangulTrailingJamo(codePoint) {
-  return codePoint >= 4520 && codePoint <= 4607 || codePoint >= 55243 && codePoint <= 55291;
-}
-function isHangulJamo(codePoint) {
-  return isHangulLeadingJamo(codePoint) || isHangulVowelJamo(codePoint) || isHangulTrailingJamo(codePoint);
-}
-function hangulClusterWidth(visibleSegment, eastAsianWidthOptions) {
-  const codePoints = [];
-  for (const character of visibleSegment) {
-    if (!visibleCharacterRegex.test(character)) {
-      continue;
-    }
-    codePoints.push(character.codePointAt(0));
-  }
-  if (codePoints.length === 0) {
-    return void 0;
-  }
-  let width = 0;
-  for (let index = 0; index < codePoints.length; index++) {
-    const codePoint = codePoints[index];
-    if (!isHangulJamo(codePoint)) {
-      if (width === 0) {
-        return void 0;
-      }
-      for (let remaining = index; remaining < codePoints.length; remaining++) {
-        width += eastAsianWidth(codePoints[remaining], eastAsianWidthOptions);
-      }
-      return width;
-    }
-    if (isHangulLeadingJamo(codePoint) && isHangulVowelJamo(codePoints[index + 1])) {
-      width += 2;
-      index += isHangulTrailingJamo(codePoints[index + 2]) ? 2 : 1;
-      continue;
-    }
-    width += eastAsianWidth(codePoint, eastAsianWidthOptions);
-  }
-  return width;
-}
-function trailingWidth(visibleSegment, eastAsianWidthOptions) {
-  let extra = 0;
-  let first = true;
-  for (const character of visibleSegment) {
-    if (first) {
-      first = false;
-      continue;
-    }
-    if (spacingMarkRegex.test(character) || character >= "＀" && character <= "￯") {
-      extra += eastAsianWidth(character.codePointAt(0), eastAsianWidthOptions);
-    }
-  }
-  return extra;
-}
-function stringWidth(input, options = {}) {
-  if (typeof input !== "string" || input.length === 0) {
-    return 0;
-  }
-  const {
-    ambiguousIsNarrow = true,
-    countAnsiEscapeCodes = false
-  } = options;
-  let string = input;
-  if (!countAnsiEscapeCodes && (string.includes("\x1B") || string.includes(""))) {
-    string = stripAnsi(string);
-  }
-  if (string.length === 0) {
-    return 0;
-  }
-  if (/^[\u0020-\u007E]*$/.test(string)) {
-    return string.length;
-  }
-  let width = 0;
-  const eastAsianWidthOptions = { ambiguousAsWide: !ambiguousIsNarrow };
-  for (const { segment } of segmenter.segment(string)) {
-    const visibleSegment = baseVisible(segment);
-    if (visibleSegment === void 0) {
-      continue;
-    }
-    if (rgiEmojiRegex.test(segment) || isDoubleWidthNonRgiEmojiSequence(segment)) {
-      width += 2;
-      continue;
-    }
-    const hangulWidth = hangulClusterWidth(visibleSegment, eastAsianWidthOptions);
-    if (hangulWidth !== void 0) {
-      width += hangulWidth;
-      continue;
-    }
-    const codePoint = visibleSegment.codePointAt(0);
-    width += eastAsianWidth(codePoint, eastAsianWidthOptions);
-    width += trailingWidth(visibleSegment, eastAsianWidthOptions);
-  }
-  return width;
-}
-var segmenter, visibleCharacterRegex, spacingMarkRegex, rgiEmojiRegex, unqualifiedKeycapRegex, extendedPictographicRegex;
-var init_string_width = __esm({
-  "../../main/node_modules/string-width/index.js"() {
-    init_strip_ansi();
-    init_get_east_asian_width();
-    segmenter = new Intl.Segmenter();
-    visibleCharacterRegex = new RegExp("[^\\p{Default_Ignorable_Code_Point}\\p{Control}\\p{Format}\\p{Nonspacing_Mark}\\p{Enclosing_Mark}\\p{Surrogate}]", "v");
-    spacingMarkRegex = new RegExp("\\p{Spacing_Mark}", "v");
-    rgiEmojiRegex = new RegExp("^\\p{RGI_Emoji}$", "v");
-    unqualifiedKeycapRegex = /^[\d#*]\u20E3$/;
-    extendedPictographicRegex = new RegExp("\\p{Extended_Pictographic}", "gu");
-  }
-});
-
-// ../../main/node_modules/is-interactive/index.js
-function isInteractive({ stream = process.stdout } = {}) {
-  return Boolean(
-    stream && stream.isTTY && process.env.TERM !== "dumb" && !("CI" in process.env)
-  );
-}
-var init_is_interactive = __esm({
-  "../../main/node_modules/is-interactive/index.js"() {
-  }
-});
-
-// ../../main/node_modules/stdin-discarder/index.js
-import process7 from "node:process";
-var ASCII_ETX_CODE, StdinDiscarder, stdinDiscarder, stdin_discarder_default;
-var init_stdin_discarder = __esm({
-  "../../main/node_modules/stdin-discarder/index.js"() {
-    ASCII_ETX_CODE = 3;
-    StdinDiscarder = class {
-      #activeCount = 0;
-      #stdin;
-      #stdinWasPaused = false;
-      #stdinWasRaw = false;
-      #handleInputBound = (chunk) => {
-        if (!chunk?.length) {
-          return;
-        }
-        const code = typeof chunk === "string" ? chunk.codePointAt(0) : chunk[0];
-        if (code === ASCII_ETX_CODE) {
-          process7.kill(process7.pid, "SIGINT");
-        }
-      };
-      start() {
-        this.#activeCount++;
-        if (this.#activeCount === 1) {
-          this.#realStart();
-        }
-      }
-      stop() {
-        if (this.#activeCount === 0) {
-          return;
-        }
-        if (--this.#activeCount === 0) {
-          this.#realStop();
-        }
-      }
-      #realStart() {
-        const { stdin } = process7;
-        if (process7.platform === "win32" || !stdin?.isTTY || typeof stdin.setRawMode !== "function") {
-          this.#stdin = void 0;
-          return;
-        }
-        this.#stdin = stdin;
-        this.#stdinWasPaused = stdin.isPaused();
-        this.#stdinWasRaw = Boolean(stdin.isRaw);
-        stdin.setRawMode(true);
-        stdin.prependListener("data", this.#handleInputBound);
-        if (this.#stdinWasPaused) {
-          stdin.resume();
-        }
-      }
-      #realStop() {
-        if (!this.#stdin) {
-          return;
-        }
-        const stdin = this.#stdin;
-        stdin.off("data", this.#handleInputBound);
-        if (stdin.isTTY) {
-          stdin.setRawMode?.(this.#stdinWasRaw);
-        }
-        if (this.#stdinWasPaused) {
-          stdin.pause();
-        }
-        this.#stdin = void 0;
-        this.#stdinWasPaused = false;
-        this.#stdinWasRaw = false;
-      }
-    };
-    stdinDiscarder = new StdinDiscarder();
-    stdin_discarder_default = Object.freeze(stdinDiscarder);
-  }
-});
-
-// ../../main/node_modules/ora/index.js
-var ora_exports = {};
-__export(ora_exports, {
-  default: () => ora,
-  oraPromise: () => oraPromise,
-  spinners: () => cli_spinners_default
-});
-import process8 from "node:process";
-import { stripVTControlCharacters } from "node:util";
-function ora(options) {
-  return new Ora(options);
-}
-async function oraPromise(action, options) {
-  const actionIsFunction = typeof action === "function";
-  const actionIsPromise = typeof action?.then === "function";
-  if (!actionIsFunction && !actionIsPromise) {
-    throw new TypeError("Parameter `action` must be a Function or a Promise");
-  }
-  const {
-    successText,
-    failText,
-    successSymbol,
-    failSymbol
-  } = typeof options === "object" && options !== null ? options : {};
-  const spinner = ora(options).start();
-  try {
-    const promise = actionIsFunction ? action(spinner) : action;
-    const result = await promise;
-    const text = successText === void 0 ? void 0 : typeof successText === "string" ? successText : successText(result);
-    if (successSymbol === void 0) {
-      spinner.succeed(text);
-    } else {
-      spinner.stopAndPersist({ symbol: successSymbol, text });
-    }
-    return result;
-  } catch (error2) {
-    const text = failText === void 0 ? void 0 : typeof failText === "string" ? failText : failText(error2);
-    if (failSymbol === void 0) {
-      spinner.fail(text);
-    } else {
-      spinner.stopAndPersist({ symbol: failSymbol, text });
-    }
-    throw error2;
-  }
-}
-var RENDER_DEFERRAL_TIMEOUT, SYNCHRONIZED_OUTPUT_ENABLE, SYNCHRONIZED_OUTPUT_DISABLE, activeHooksPerStream, validColors, Ora;
-var init_ora = __esm({
-  "../../main/node_modules/ora/index.js"() {
-    init_source();
-    init_cli_cursor();
-    init_cli_spinners();
-    init_log_symbols();
-    init_string_width();
-    init_is_interactive();
-    init_is_unicode_supported();
-    init_stdin_discarder();
-    init_cli_spinners();
-    RENDER_DEFERRAL_TIMEOUT = 200;
-    SYNCHRONIZED_OUTPUT_ENABLE = "\x1B[?2026h";
-    SYNCHRONIZED_OUTPUT_DISABLE = "\x1B[?2026l";
-    activeHooksPerStream = /* @__PURE__ */ new Map();
-    validColors = /* @__PURE__ */ new Set(["black", "red", "green", "yellow", "blue", "magenta", "cyan", "white", "gray"]);
-    Ora = class {
-      #linesToClear = 0;
-      #frameIndex = -1;
-      #lastFrameTime = 0;
-      #options;
-      #spinner;
-      #stream;
-      #id;
-      #hookedStreams = /* @__PURE__ */ new Map();
-      #isInternalWrite = false;
-      #drainHandler;
-      #deferRenderTimer;
-      #isDiscardingStdin = false;
-      #color;
-      // Helper to execute writes while preventing hook recursion
-      #internalWrite(fn) {
-        this.#isInternalWrite = true;
-        try {
-          return fn();
-        } finally {
-          this.#isInternalWrite = false;
-        }
-      }
-      // Helper to render if still spinning
-      #tryRender() {
-        if (this.isSpinning) {
-          this.render();
-        }
-      }
-      #stringifyChunk(chunk, encoding) {
-        if (chunk === void 0 || chunk === null) {
-          return "";
-        }
-        if (typeof chunk === "string") {
-          return chunk;
-        }
-        if (Buffer.isBuffer(chunk) || ArrayBuffer.isView(chunk)) {
-          const normalizedEncoding = typeof encoding === "string" && encoding && encoding !== "buffer" ? encoding : "utf8";
-          return Buffer.from(chunk).toString(normalizedEncoding);
-        }
-        return String(chunk);
-      }
-      #chunkTerminatesLine(chunkString) {
-        if (!chunkString) {
-          return false;
-        }
-        const lastCharacter = chunkString.at(-1);
-        return lastCharacter === "\n" || lastCharacter === "\r";
-      }
-      #scheduleRenderDeferral() {
-        if (this.#deferRenderTimer) {
-          return;
-        }
-        this.#deferRenderTimer = setTimeout(() => {
-          this.#deferRenderTimer = void 0;
-          if (this.isSpinning) {
-            this.#tryRender();
-          }
-        }, RENDER_DEFERRAL_TIMEOUT);
-        if (typeof this.#deferRenderTimer?.unref === "function") {
-          this.#deferRenderTimer.unref();
-        }
-      }
-      #clearRenderDeferral() {
-        if (this.#deferRenderTimer) {
-          clearTimeout(this.#deferRenderTimer);
-          this.#deferRenderTimer = void 0;
-        }
-      }
-      // Helper to build complete line with symbol, text, prefix, and suffix
-      #buildOutputLine(symbol, text, prefixText, suffixText) {
-        const fullPrefixText = this.#getFullPrefixText(prefixText, " ");
-        const separatorText = symbol ? " " : "";
-        const fullText = typeof text === "string" ? separatorText + text : "";
-        const fullSuffixText = this.#getFullSuffixText(suffixText, " ");
-        return fullPrefixText + symbol + fullText + fullSuffixText;
-      }
-      constructor(options) {
-        if (typeof options === "string") {
-          options = {
-            text: options
-          };
-        }
-        this.#options = {
-          color: "cyan",
-          stream: process8.stderr,
-          discardStdin: true,
-          hideCursor: true,
-          ...options
-        };
-        this.color = this.#options.color;
-        this.#stream = this.#options.stream;
-        if (typeof this.#options.isEnabled !== "boolean") {
-          this.#options.isEnabled = isInteractive({ stream: this.#stream });
-        }
-        if (typeof this.#options.isSilent !== "boolean") {
-          this.#options.isSilent = false;
-        }
-        if (this.#options.interval !== void 0 && !(Number.isInteger(this.#options.interval) && this.#options.interval > 0)) {
-          throw new Error("The `interval` option must be a positive integer");
-        }
-        const userInterval = this.#options.interval;
-        this.spinner = this.#options.spinner;
-        this.#options.interval = userInterval;
-        this.text = this.#options.text;
-        this.prefixText = this.#options.prefixText;
-        this.suffixText = this.#options.suffixText;
-        this.indent = this.#options.indent;
-        if (process8.env.NODE_ENV === "test") {
-          this._stream = this.#stream;
-          this._isEnabled = this.#options.isEnabled;
-          Object.defineProperty(this, "_linesToClear", {
-            get() {
-              return this.#linesToClear;
-            },
-            set(newValue) {
-              this.#linesToClear = newValue;
-            }
-          });
-          Object.defineProperty(this, "_frameIndex", {
-            get() {
-              return this.#frameIndex;
-            }
-          });
-          Object.defineProperty(this, "_lineCount", {
-            get() {
-              const columns = this.#stream.columns ?? 80;
-              const prefixText = typeof this.#options.prefixText === "function" ? "" : this.#options.prefixText;
-              const suffixText = typeof this.#options.suffixText === "function" ? "" : this.#options.suffixText;
-              const fullPrefixText = typeof prefixText === "string" && prefixText !== "" ? prefixText + " " : "";
-              const fullSuffixText = typeof suffixText === "string" && suffixText !== "" ? " " + suffixText : "";
-              const spinnerChar = "-";
-              const fullText = " ".repeat(this.#options.indent) + fullPrefixText + spinnerChar + (typeof this.#options.text === "string" ? " " + this.#options.text : "") + fullSuffixText;
-              return this.#computeLineCountFrom(fullText, columns);
-            }
-          });
-        }
-      }
-      get indent() {
-        return this.#options.indent;
-      }
-      set indent(indent = 0) {
-        if (!(indent >= 0 && Number.isInteger(indent))) {
-          throw new Error("The `indent` option must be an integer from 0 and up");
-        }
-        this.#options.indent = indent;
-      }
-      get interval() {
-        return this.#options.interval ?? this.#spinner.interval ?? 100;
-      }
-      get spinner() {
-        return this.#spinner;
-      }
-      set spinner(spinner) {
-        this.#frameIndex = -1;
-        this.#options.interval = void 0;
-        if (typeof spinner === "object") {
-          if (!Array.isArray(spinner.frames) || spinner.frames.length === 0 || spinner.frames.some((frame) => typeof frame !== "string")) {
-            throw new Error("The given spinner must have a non-empty `frames` array of strings");
-          }
-          if (spinner.interval !== void 0 && !(Number.isInteger(spinner.interval) && spinner.interval > 0)) {
-            throw new Error("`spinner.interval` must be a positive integer if provided");
-          }
-          this.#spinner = spinner;
-        } else if (!isUnicodeSupported()) {
-          this.#spinner = cli_spinners_default.line;
-        } else if (spinner === void 0) {
-          this.#spinner = cli_spinners_default.dots;
-        } else if (spinner !== "default" && cli_spinners_default[spinner]) {
-          this.#spinner = cli_spinners_default[spinner];
-        } else {
-          throw new Error(`There is no built-in spinner named '${spinner}'. See https://github.com/sindresorhus/cli-spinners/blob/main/spinners.json for a full list.`);
-        }
-      }
-      get text() {
-        return this.#options.text;
-      }
-      set text(value = "") {
-        this.#options.text = value;
-      }
-      get prefixText() {
-        return this.#options.prefixText;
-      }
-      set prefixText(value = "") {
-        this.#options.prefixText = value;
-      }
-      get suffixText() {
-        return this.#options.suffixText;
-      }
-      set suffixText(value = "") {
-        this.#options.suffixText = value;
-      }
-      get isSpinning() {
-        return this.#id !== void 0;
-      }
-      #formatAffix(value, separator, placeBefore = false) {
-        const resolved = typeof value === "function" ? value() : value;
-        if (typeof resolved === "string" && resolved !== "") {
-          return placeBefore ? separator + resolved : resolved + separator;
-        }
-        return "";
-      }
-      #getFullPrefixText(prefixText = this.#options.prefixText, postfix = " ") {
-        return this.#formatAffix(prefixText, postfix, false);
-      }
-      #getFullSuffixText(suffixText = this.#options.suffixText, prefix = " ") {
-        return this.#formatAffix(suffixText, prefix, true);
-      }
-      #computeLineCountFrom(text, columns) {
-        let count = 0;
-        for (const line of stripVTControlCharacters(text).split("\n")) {
-          count += Math.max(1, Math.ceil(stringWidth(line) / columns));
-        }
-        return count;
-      }
-      get color() {
-        return this.#color;
-      }
-      set color(value) {
-        if (value !== void 0 && value !== false && !validColors.has(value)) {
-          throw new Error("The `color` option must be a valid color or `false` to disable");
-        }
-        this.#color = value;
-      }
-      get isEnabled() {
-        return this.#options.isEnabled && !this.#options.isSilent;
-      }
-      set isEnabled(value) {
-        if (typeof value !== "boolean") {
-          throw new TypeError("The `isEnabled` option must be a boolean");
-        }
-        this.#options.isEnabled = value;
-      }
-      get isSilent() {
-        return this.#options.isSilent;
-      }
-      set isSilent(value) {
-        if (typeof value !== "boolean") {
-          throw new TypeError("The `isSilent` option must be a boolean");
-        }
-        this.#options.isSilent = value;
-      }
-      frame() {
-        const now = Date.now();
-        if (this.#frameIndex === -1 || now - this.#lastFrameTime >= this.interval) {
-          this.#frameIndex = (this.#frameIndex + 1) % this.#spinner.frames.length;
-          this.#lastFrameTime = now;
-        }
-        const { frames } = this.#spinner;
-        let frame = frames[this.#frameIndex];
-        if (this.#color) {
-          frame = source_default[this.#color](frame);
-        }
-        const fullPrefixText = this.#getFullPrefixText(this.#options.prefixText, " ");
-        const fullText = typeof this.text === "string" ? " " + this.text : "";
-        const fullSuffixText = this.#getFullSuffixText(this.#options.suffixText, " ");
-        return fullPrefixText + frame + fullText + fullSuffixText;
-      }
-      clear() {
-        if (!this.isEnabled || !this.#stream.isTTY) {
-          return this;
-        }
-        this.#internalWrite(() => {
-          this.#stream.cursorTo(0);
-          for (let index = 0; index < this.#linesToClear; index++) {
-            if (index > 0) {
-              this.#stream.moveCursor(0, -1);
-            }
-            this.#stream.clearLine(1);
-          }
-          if (this.#options.indent) {
-            this.#stream.cursorTo(this.#options.indent);
-          }
-        });
-        this.#linesToClear = 0;
-        return this;
-      }
-      // Helper to hook a single stream
-      #hookStream(stream) {
-        if (!stream || this.#hookedStreams.has(stream) || !stream.isTTY || typeof stream.write !== "function") {
-          return;
-        }
-        if (activeHooksPerStream.has(stream)) {
-          console.warn("[ora] Multiple concurrent spinners detected. This may cause visual corruption. Use one spinner at a time.");
-        }
-        const originalWrite = stream.write;
-        this.#hookedStreams.set(stream, originalWrite);
-        activeHooksPerStream.set(stream, this);
-        stream.write = (chunk, encoding, callback) => this.#hookedWrite(stream, originalWrite, chunk, encoding, callback);
-      }
-      /**
-      Intercept stream writes while spinner is active to handle external writes cleanly without visual corruption.
-      Hooks process stdio streams and the active spinner stream so console.log(), console.error(), and direct writes stay tidy.
-      */
-      #installHook() {
-        if (!this.isEnabled || this.#hookedStreams.size > 0) {
-          return;
-        }
-        const streamsToHook = /* @__PURE__ */ new Set([this.#stream, process8.stdout, process8.stderr]);
-        for (const stream of streamsToHook) {
-          this.#hookStream(stream);
-        }
-      }
-      #uninstallHook() {
-        for (const [stream, originalWrite] of this.#hookedStreams) {
-          stream.write = originalWrite;
-          if (activeHooksPerStream.get(stream) === this) {
-            activeHooksPerStream.delete(stream);
-          }
-        }
-        this.#hookedStreams.clear();
-      }
-      // eslint-disable-next-line max-params -- Need stream and originalWrite for multi-stream support
-      #hookedWrite(stream, originalWrite, chunk, encoding, callback) {
-        if (typeof encoding === "function") {
-          callback = encoding;
-          encoding = void 0;
-        }
-        if (this.#isInternalWrite) {
-          return originalWrite.call(stream, chunk, encoding, callback);
-        }
-        this.clear();
-        const chunkString = this.#stringifyChunk(chunk, encoding);
-        const chunkTerminatesLine = this.#chunkTerminatesLine(chunkString);
-        const writeResult = originalWrite.call(stream, chunk, encoding, callback);
-        if (chunkTerminatesLine) {
-          this.#clearRenderDeferral();
-        } else if (chunkString.length > 0) {
-          this.#scheduleRenderDeferral();
-        }
-        if (this.isSpinning && !this.#deferRenderTimer) {
-          this.render();
-        }
-        return writeResult;
-      }
-      render() {
-        if (!this.isEnabled || this.#drainHandler || this.#deferRenderTimer) {
-          return this;
-        }
-        const useSynchronizedOutput = this.#stream.isTTY;
-        let shouldDisableSynchronizedOutput = false;
-        try {
-          if (useSynchronizedOutput) {
-            this.#internalWrite(() => this.#stream.write(SYNCHRONIZED_OUTPUT_ENABLE));
-            shouldDisableSynchronizedOutput = true;
-          }
-          this.clear();
-          let frameContent = this.frame();
-          const columns = this.#stream.columns ?? 80;
-          const actualLineCount = this.#computeLineCountFrom(frameContent, columns);
-          const consoleHeight = this.#stream.rows;
-          if (consoleHeight && consoleHeight > 1 && actualLineCount > consoleHeight) {
-            const lines = frameContent.split("\n");
-            const maxLines = consoleHeight - 1;
-            frameContent = [...lines.slice(0, maxLines), "... (content truncated to fit terminal)"].join("\n");
-          }
-          const canContinue = this.#internalWrite(() => this.#stream.write(frameContent));
-          if (canContinue === false && this.#stream.isTTY) {
-            this.#drainHandler = () => {
-              this.#drainHandler = void 0;
-              this.#tryRender();
-            };
-            this.#stream.once("drain", this.#drainHandler);
-          }
-          this.#linesToClear = this.#computeLineCountFrom(frameContent, columns);
-        } finally {
-          if (shouldDisableSynchronizedOutput) {
-            this.#internalWrite(() => this.#stream.write(SYNCHRONIZED_OUTPUT_DISABLE));
-          }
-        }
-        return this;
-      }
-      start(text) {
-        if (text !== void 0) {
-          this.text = text;
-        }
-        if (this.isSilent) {
-          return this;
-        }
-        if (!this.isEnabled) {
-          const symbol = this.text ? "-" : "";
-          const line = " ".repeat(this.#options.indent) + this.#buildOutputLine(symbol, this.text, this.#options.prefixText, this.#options.suffixText);
-          if (line.trim() !== "") {
-            this.#internalWrite(() => this.#stream.write(line + "\n"));
-          }
-          return this;
-        }
-        if (this.isSpinning) {
-          return this;
-        }
-        if (this.#options.hideCursor) {
-          cli_cursor_default.hide(this.#stream);
-        }
-        if (this.#options.discardStdin && process8.stdin.isTTY) {
-          stdin_discarder_default.start();
-          this.#isDiscardingStdin = true;
-        }
-        this.#installHook();
-        this.render();
-        this.#id = setInterval(this.render.bind(this), this.interval);
-        return this;
-      }
-      stop() {
-        clearInterval(this.#id);
-        this.#id = void 0;
-        this.#frameIndex = -1;
-        this.#lastFrameTime = 0;
-        this.#clearRenderDeferral();
-        this.#uninstallHook();
-        if (this.#drainHandler) {
-          this.#stream.removeListener("drain", this.#drainHandler);
-          this.#drainHandler = void 0;
-        }
-        if (this.isEnabled) {
-          this.clear();
-          if (this.#options.hideCursor) {
-            cli_cursor_default.show(this.#stream);
-          }
-        }
-        if (this.#isDiscardingStdin) {
-          this.#isDiscardingStdin = false;
-          stdin_discarder_default.stop();
-        }
-        return this;
-      }
-      succeed(text) {
-        return this.stopAndPersist({ symbol: symbols_exports.success, text });
-      }
-      fail(text) {
-        return this.stopAndPersist({ symbol: symbols_exports.error, text });
-      }
-      warn(text) {
-        return this.stopAndPersist({ symbol: symbols_exports.warning, text });
-      }
-      info(text) {
-        return this.stopAndPersist({ symbol: symbols_exports.info, text });
-      }
-      stopAndPersist(options = {}) {
-        if (this.isSilent) {
-          return this;
-        }
-        const symbol = options.symbol ?? " ";
-        const text = options.text ?? this.text;
-        const prefixText = options.prefixText ?? this.#options.prefixText;
-        const suffixText = options.suffixText ?? this.#options.suffixText;
-        const textToWrite = this.#buildOutputLine(symbol, text, prefixText, suffixText) + "\n";
-        this.stop();
-        this.#internalWrite(() => this.#stream.write(textToWrite));
-        return this;
-      }
-    };
-  }
-});
-
 // src/action/vpn-entry.ts
 import { fileURLToPath as fileURLToPath4 } from "node:url";
 
-// ../../main/node_modules/commander/esm.mjs
+// node_modules/commander/esm.mjs
 var import_index = __toESM(require_commander(), 1);
 var {
   program,
@@ -7313,7 +3614,7 @@ function peekPacket(p) {
     if (ihl < 20 || p.length < ihl) return null;
     const protocol = p[9];
     const fragOffset = (p[6] & 31) << 8 | p[7];
-    const info2 = {
+    const info = {
       version: 4,
       src: p.subarray(12, 16),
       dst: p.subarray(16, 20),
@@ -7322,10 +3623,10 @@ function peekPacket(p) {
       dstPort: 0
     };
     if (fragOffset === 0 && PORTED.has(protocol) && p.length >= ihl + 4) {
-      info2.srcPort = p[ihl] << 8 | p[ihl + 1];
-      info2.dstPort = p[ihl + 2] << 8 | p[ihl + 3];
+      info.srcPort = p[ihl] << 8 | p[ihl + 1];
+      info.dstPort = p[ihl + 2] << 8 | p[ihl + 3];
     }
-    return info2;
+    return info;
   }
   if (version === 6) {
     if (p.length < 40) return null;
@@ -7346,7 +3647,7 @@ function peekPacket(p) {
         off += 8;
       } else break;
     }
-    const info2 = {
+    const info = {
       version: 6,
       src: p.subarray(8, 24),
       dst: p.subarray(24, 40),
@@ -7355,10 +3656,10 @@ function peekPacket(p) {
       dstPort: 0
     };
     if (first && PORTED.has(next) && p.length >= off + 4) {
-      info2.srcPort = p[off] << 8 | p[off + 1];
-      info2.dstPort = p[off + 2] << 8 | p[off + 3];
+      info.srcPort = p[off] << 8 | p[off + 1];
+      info.dstPort = p[off + 2] << 8 | p[off + 3];
     }
-    return info2;
+    return info;
   }
   return null;
 }
@@ -9171,8 +5472,8 @@ function formatTs(ts) {
       break;
     }
   }
-  const proto2 = ts.ipProtocol === 0 ? "" : `[${ts.ipProtocol}${ts.startPort === 0 && ts.endPort === 65535 ? "" : `/${ts.startPort}-${ts.endPort}`}]`;
-  return range + proto2;
+  const proto = ts.ipProtocol === 0 ? "" : `[${ts.ipProtocol}${ts.startPort === 0 && ts.endPort === 65535 ? "" : `/${ts.startPort}-${ts.endPort}`}]`;
+  return range + proto;
 }
 
 // src/ike/sa/ike-sa.ts
@@ -9351,10 +5652,10 @@ var IkeContext = class {
     return true;
   }
   /** Ends the SA with an error, telling the gateway (INFORMATIONAL DELETE) if it knows the SA. */
-  fail(error2) {
+  fail(error) {
     const ike = this.ike;
     if (ike.state === "closed") return;
-    this.log.warn("ike", error2.message);
+    this.log.warn("ike", error.message);
     if (ike.sa.keymat && (ike.state === "established" || ike.state === "connecting") && ike.initResponse.length > 0) {
       try {
         const mid = ike.sa.outstanding ? ike.sa.outstanding.mid + 1 : ike.sa.nextMid;
@@ -9366,9 +5667,9 @@ var IkeContext = class {
       } catch {
       }
     }
-    this.finishClose(error2, false);
+    this.finishClose(error, false);
   }
-  finishClose(error2, byPeer) {
+  finishClose(error, byPeer) {
     const ike = this.ike;
     if (ike.state === "closed") return;
     ike.sa.outstanding = void 0;
@@ -9382,13 +5683,13 @@ var IkeContext = class {
     }
     ike.sa.keymat?.wipe();
     this.tasks.init.abandon();
-    this.setState("closed", error2?.message);
-    this.emit(error2 === void 0 ? { type: "closed", byPeer } : { type: "closed", error: error2, byPeer });
+    this.setState("closed", error?.message);
+    this.emit(error === void 0 ? { type: "closed", byPeer } : { type: "closed", error, byPeer });
   }
   /** Close without sending anything (the gateway already failed the exchange). */
-  finishCloseWith(error2) {
-    this.log.warn("ike", error2.message);
-    this.finishClose(error2, false);
+  finishCloseWith(error) {
+    this.log.warn("ike", error.message);
+    this.finishClose(error, false);
   }
   errorFromNotify(n, during) {
     const name = nameOf(NotifyType, n.notifyType);
@@ -9841,7 +6142,7 @@ var Exchange = class {
 // src/crypto/ke.ts
 import { createECDH, createDiffieHellman, getDiffieHellman } from "node:crypto";
 
-// ../../main/node_modules/@noble/hashes/utils.js
+// node_modules/@noble/hashes/utils.js
 function isBytes(a) {
   return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array" && "BYTES_PER_ELEMENT" in a && a.BYTES_PER_ELEMENT === 1;
 }
@@ -9890,10 +6191,10 @@ function hexToBytes(hex4) {
   if (hasHexBuiltin) {
     try {
       return Uint8Array.fromHex(hex4);
-    } catch (error2) {
-      if (error2 instanceof SyntaxError)
-        throw new RangeError(error2.message);
-      throw error2;
+    } catch (error) {
+      if (error instanceof SyntaxError)
+        throw new RangeError(error.message);
+      throw error;
     }
   }
   const hl = hex4.length;
@@ -9922,7 +6223,7 @@ function randomBytes(bytesLength = 32) {
   return cr.getRandomValues(new Uint8Array(bytesLength));
 }
 
-// ../../main/node_modules/@noble/curves/utils.js
+// node_modules/@noble/curves/utils.js
 function aarray(item, title, inner = () => {
 }) {
   if (!Array.isArray(item))
@@ -10041,7 +6342,7 @@ function validateObject(object, fields = {}, optFields = {}, title = "object") {
   iter(optFields, true);
 }
 
-// ../../main/node_modules/@noble/curves/abstract/modular.js
+// node_modules/@noble/curves/abstract/modular.js
 var _0n2 = /* @__PURE__ */ BigInt(0);
 var _1n2 = /* @__PURE__ */ BigInt(1);
 var _2n = /* @__PURE__ */ BigInt(2);
@@ -10470,7 +6771,7 @@ function Field(ORDER, opts = {}) {
   return new _Field(ORDER, opts);
 }
 
-// ../../main/node_modules/@noble/curves/abstract/curve.js
+// node_modules/@noble/curves/abstract/curve.js
 var _0n3 = /* @__PURE__ */ BigInt(0);
 var _1n3 = /* @__PURE__ */ BigInt(1);
 var _4n2 = /* @__PURE__ */ BigInt(4);
@@ -10857,7 +7158,7 @@ function createKeygen(randomSecretKey, getPublicKey) {
   };
 }
 
-// ../../main/node_modules/@noble/curves/abstract/edwards.js
+// node_modules/@noble/curves/abstract/edwards.js
 var _0n4 = /* @__PURE__ */ BigInt(0);
 var _1n4 = /* @__PURE__ */ BigInt(1);
 var _2n2 = /* @__PURE__ */ BigInt(2);
@@ -11151,7 +7452,7 @@ function edwards(params, extraOpts = {}) {
   return Point;
 }
 
-// ../../main/node_modules/@noble/curves/abstract/montgomery.js
+// node_modules/@noble/curves/abstract/montgomery.js
 var _0n5 = /* @__PURE__ */ BigInt(0);
 var _1n5 = /* @__PURE__ */ BigInt(1);
 var _2n3 = /* @__PURE__ */ BigInt(2);
@@ -11298,7 +7599,7 @@ function montgomery(curveDef) {
   });
 }
 
-// ../../main/node_modules/@noble/curves/ed25519.js
+// node_modules/@noble/curves/ed25519.js
 var _0n6 = /* @__PURE__ */ BigInt(0);
 var _1n6 = /* @__PURE__ */ BigInt(1);
 var _2n4 = /* @__PURE__ */ BigInt(2);
@@ -11384,7 +7685,7 @@ var x25519 = /* @__PURE__ */ (() => {
   });
 })();
 
-// ../../main/node_modules/@noble/curves/ed448.js
+// node_modules/@noble/curves/ed448.js
 var ed448_CURVE_p = /* @__PURE__ */ BigInt("0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
 var ed448_CURVE = /* @__PURE__ */ (() => ({
   p: ed448_CURVE_p,
@@ -12070,9 +8371,9 @@ var ChildRekey = class {
         return;
       }
     }
-    const error2 = notifies.find((n) => n.notifyType < 16384);
-    if (error2) {
-      retry(nameOf(NotifyType, error2.notifyType));
+    const error = notifies.find((n) => n.notifyType < 16384);
+    if (error) {
+      retry(nameOf(NotifyType, error.notifyType));
       return;
     }
     const sa = findPayload(inner, PayloadType.SA);
@@ -12111,7 +8412,7 @@ var ChildRekey = class {
       shared
     );
     if (shared) wipe(shared);
-    const info2 = {
+    const info = {
       inbound: {
         spi: inboundSpi,
         encrId: chosen.encr.id,
@@ -12128,10 +8429,10 @@ var ChildRekey = class {
       proposal: formatChosen(chosen)
     };
     ours.nr = nonce.data.slice();
-    ours.child = this.c.tasks.child.addChild(info2);
+    ours.child = this.c.tasks.child.addChild(info);
     old.replaced = true;
     this.c.counters.childRekeys++;
-    this.c.emit({ type: "rekeyed", what: "child", by: "us", proposal: info2.proposal });
+    this.c.emit({ type: "rekeyed", what: "child", by: "us", proposal: info.proposal });
     if (!this.resolveRekeyCollision(old)) this.c.tasks.del.deleteChild(old);
   }
   /**
@@ -12220,7 +8521,7 @@ var ChildRekey = class {
       choice.chosen.spi.byteOffset,
       4
     ).getUint32(0);
-    const info2 = {
+    const info = {
       inbound: {
         spi: inboundSpi,
         encrId: choice.chosen.encr.id,
@@ -12235,11 +8536,11 @@ var ChildRekey = class {
     return {
       reply,
       after: () => {
-        const created = this.c.tasks.child.addChild(info2);
+        const created = this.c.tasks.child.addChild(info);
         child.replaced = true;
         child.theirs = { ni: nonce.data.slice(), nr, child: created };
         this.c.counters.childRekeys++;
-        this.c.emit({ type: "rekeyed", what: "child", by: "peer", proposal: info2.proposal });
+        this.c.emit({ type: "rekeyed", what: "child", by: "peer", proposal: info.proposal });
         this.resolveRekeyCollision(child);
       }
     };
@@ -12365,17 +8666,17 @@ var CreateChildSa = class {
     return this.c.tasks.childRekey.respond(inner, keymat, sa, nonce, ke, rekey);
   }
   /** Installs a CHILD_SA in the data path and arms its rekey timer. */
-  addChild(info2) {
+  addChild(info) {
     this.evictSurplusChildren();
     const c = {
-      inboundSpi: info2.inbound.spi,
-      outboundSpi: info2.outbound.spi,
-      tsLocal: info2.tsLocal,
-      tsRemote: info2.tsRemote,
+      inboundSpi: info.inbound.spi,
+      outboundSpi: info.outbound.spi,
+      tsLocal: info.tsLocal,
+      tsRemote: info.tsRemote,
       replaced: false
     };
     this.c.ike.children.push(c);
-    this.c.out.push({ kind: "installChild", child: info2 });
+    this.c.out.push({ kind: "installChild", child: info });
     if (this.c.cfg.childRekeyMs > 0) {
       const jitter = new DataView(this.c.random.bytes(4).buffer).getUint32(0) / 4294967296 * 0.1;
       this.c.out.push({
@@ -12687,10 +8988,10 @@ var IkeAuthEap = class {
    * (an EAP failure, `refused`), another error notify, or a protocol error (`missing`).
    */
   eapExchangeError(inner, refused, missing) {
-    const error2 = inner.filter((p) => p.type === PayloadType.NOTIFY && !("unknown" in p)).find((n) => n.notifyType < 16384);
-    if (error2?.notifyType === NotifyType.AUTHENTICATION_FAILED)
+    const error = inner.filter((p) => p.type === PayloadType.NOTIFY && !("unknown" in p)).find((n) => n.notifyType < 16384);
+    if (error?.notifyType === NotifyType.AUTHENTICATION_FAILED)
       return new VpnError("ERR_EAP_FAILED", `${refused} (AUTHENTICATION_FAILED)`);
-    return error2 ? this.c.errorFromNotify(error2, "IKE_AUTH") : new VpnError("ERR_IKE_PROTOCOL", missing);
+    return error ? this.c.errorFromNotify(error, "IKE_AUTH") : new VpnError("ERR_IKE_PROTOCOL", missing);
   }
   eapMethodName() {
     return this.c.cfg.auth.kind === "eap" ? this.c.cfg.auth.peer.methodName() : "EAP";
@@ -13229,10 +9530,10 @@ var IkeAuth = class _IkeAuth {
     const auth = inner.find((p) => p.type === PayloadType.AUTH);
     const idr = inner.find((p) => p.type === PayloadType.IDr);
     const eap = inner.find((p) => p.type === PayloadType.EAP);
-    const error2 = notifies.find((n) => n.notifyType < 16384);
+    const error = notifies.find((n) => n.notifyType < 16384);
     if (!idr) {
       this.c.finishCloseWith(
-        error2 ? this.c.errorFromNotify(error2, "IKE_AUTH") : new VpnError("ERR_IKE_PROTOCOL", "IKE_AUTH response lacks IDr")
+        error ? this.c.errorFromNotify(error, "IKE_AUTH") : new VpnError("ERR_IKE_PROTOCOL", "IKE_AUTH response lacks IDr")
       );
       return;
     }
@@ -13254,7 +9555,7 @@ var IkeAuth = class _IkeAuth {
       if (this.c.cfg.auth.kind === "eap") this.c.cfg.auth.peer.gatewayAuthenticated();
     } else if (!(useEap && eap)) {
       this.c.fail(
-        error2 ? this.c.errorFromNotify(error2, "IKE_AUTH") : new VpnError("ERR_IKE_PROTOCOL", "IKE_AUTH response lacks AUTH")
+        error ? this.c.errorFromNotify(error, "IKE_AUTH") : new VpnError("ERR_IKE_PROTOCOL", "IKE_AUTH response lacks AUTH")
       );
       return;
     } else if (!this.c.cfg.gatewayAuth.eapOnly) {
@@ -13269,7 +9570,7 @@ var IkeAuth = class _IkeAuth {
     if (useEap) {
       if (!eap || !("data" in eap)) {
         this.c.fail(
-          error2 ? this.c.errorFromNotify(error2, "IKE_AUTH") : new VpnError(
+          error ? this.c.errorFromNotify(error, "IKE_AUTH") : new VpnError(
             "ERR_IKE_PROTOCOL",
             "the gateway did not start EAP although we sent no AUTH payload (RFC 7296 §2.16)"
           )
@@ -13646,13 +9947,13 @@ var IkeRekey = class {
         return;
       }
     }
-    const error2 = notifies.find((n) => n.notifyType < 16384);
-    if (error2) {
+    const error = notifies.find((n) => n.notifyType < 16384);
+    if (error) {
       if (this.collision) {
         this.adoptCollision(old);
         return;
       }
-      retryLater(nameOf(NotifyType, error2.notifyType));
+      retryLater(nameOf(NotifyType, error.notifyType));
       return;
     }
     const sa = findPayload(inner, PayloadType.SA);
@@ -13898,9 +10199,9 @@ var IkeSaInit = class {
       this.sendInit();
       return;
     }
-    const error2 = notifies.find((n) => n.notifyType < 16384);
-    if (error2) {
-      this.c.fail(this.c.errorFromNotify(error2, "IKE_SA_INIT"));
+    const error = notifies.find((n) => n.notifyType < 16384);
+    if (error) {
+      this.c.fail(this.c.errorFromNotify(error, "IKE_SA_INIT"));
       return;
     }
     const sa = payloads.find((p) => p.type === PayloadType.SA);
@@ -14040,12 +10341,12 @@ var Mobike = class {
   }
   processUpdateResponse(inner, from, cookie2) {
     const notifies = filterPayloads(inner, PayloadType.NOTIFY);
-    const error2 = notifies.find((n) => n.notifyType < 16384);
-    if (error2) {
+    const error = notifies.find((n) => n.notifyType < 16384);
+    if (error) {
       this.c.fail(
         new VpnError(
           "ERR_IKE_TIMEOUT",
-          `the gateway refused our new address ${from.address} (${nameOf(NotifyType, error2.notifyType)}): reconnecting`
+          `the gateway refused our new address ${from.address} (${nameOf(NotifyType, error.notifyType)}): reconnecting`
         )
       );
       return;
@@ -16056,8 +12357,8 @@ var Peer = class {
       packet: encodeEap({ code: EapCode.RESPONSE, identifier, type, data })
     };
   }
-  failure(error2) {
-    return { kind: "failure", error: error2 };
+  failure(error) {
+    return { kind: "failure", error };
   }
   /** Records a final outcome: the conversation is over after Success or any failure. */
   finish(step) {
@@ -16210,8 +12511,8 @@ function normalizeDns(s) {
   if (n.endsWith(".")) n = n.slice(0, -1);
   return n === "" ? void 0 : n;
 }
-function matchesDnsName(pattern2, name) {
-  const p = normalizeDns(pattern2);
+function matchesDnsName(pattern, name) {
+  const p = normalizeDns(pattern);
   const n = normalizeDns(name);
   if (p === void 0 || n === void 0) return false;
   if (n.includes("*")) return false;
@@ -17771,16 +14072,16 @@ var EapTlsPeer = class {
       }
     });
   }
-  #fail(error2) {
+  #fail(error) {
     if (this.#state === "failed" || this.#state === "closed") return;
     this.#state = "failed";
     this.#busy = false;
-    this.#log.debug("eap", "EAP-TLS failed", { code: error2.code, message: error2.message });
+    this.#log.debug("eap", "EAP-TLS failed", { code: error.code, message: error.message });
     this.#teardown();
     queueMicrotask(() => {
       if (this.#state === "closed") return;
       try {
-        this.#onFailure(error2);
+        this.#onFailure(error);
       } catch (e) {
         this.#log.error("eap", `EAP-TLS: the onFailure callback threw: ${errorMessage(e)}`);
       }
@@ -18407,11 +14708,11 @@ var EspEngine = class {
     return { drop: reason };
   }
   encapsulate(ip) {
-    const info2 = peekPacket(ip);
-    if (!info2) return this.count("malformed");
+    const info = peekPacket(ip);
+    if (!info) return this.count("malformed");
     for (const e of this.outbound) {
-      if (!matchesOutbound(e.policy, info2)) continue;
-      const r = e.sa.seal(ip, info2.version === 4 ? NEXT_HEADER.IPV4 : NEXT_HEADER.IPV6);
+      if (!matchesOutbound(e.policy, info)) continue;
+      const r = e.sa.seal(ip, info.version === 4 ? NEXT_HEADER.IPV4 : NEXT_HEADER.IPV6);
       if (r instanceof Uint8Array) {
         this.packetsOut++;
         this.bytesOut += ip.length;
@@ -18431,12 +14732,12 @@ var EspEngine = class {
     const groups = /* @__PURE__ */ new Map();
     for (let i = 0; i < ips.length; i++) {
       const ip = ips[i];
-      const info2 = peekPacket(ip);
-      if (!info2) {
+      const info = peekPacket(ip);
+      if (!info) {
         out[i] = this.count("malformed");
         continue;
       }
-      const e = this.outbound.find((x) => matchesOutbound(x.policy, info2));
+      const e = this.outbound.find((x) => matchesOutbound(x.policy, info));
       if (!e) {
         out[i] = this.count("no-policy");
         continue;
@@ -18445,7 +14746,7 @@ var EspEngine = class {
       if (!g) groups.set(e, g = { idx: [], pkts: [], nh: [] });
       g.idx.push(i);
       g.pkts.push(ip);
-      g.nh.push(info2.version === 4 ? NEXT_HEADER.IPV4 : NEXT_HEADER.IPV6);
+      g.nh.push(info.version === 4 ? NEXT_HEADER.IPV4 : NEXT_HEADER.IPV6);
     }
     for (const [e, g] of groups) {
       const sealed = e.sa instanceof NativeOutboundSa ? e.sa.sealBatch(g.pkts, g.nh) : g.pkts.map((p, j) => e.sa.seal(p, g.nh[j]));
@@ -18468,10 +14769,10 @@ var EspEngine = class {
     if (!entry) return this.count("no-sa");
     const r = entry.sa.open(esp);
     if ("drop" in r) return this.count(r.drop);
-    const info2 = peekPacket(r.payload);
-    if (!info2 || info2.version === 4 !== (r.nextHeader === NEXT_HEADER.IPV4))
+    const info = peekPacket(r.payload);
+    if (!info || info.version === 4 !== (r.nextHeader === NEXT_HEADER.IPV4))
       return this.count("malformed");
-    if (entry.policy && !matchesInbound(entry.policy, info2)) return this.count("no-policy");
+    if (entry.policy && !matchesInbound(entry.policy, info)) return this.count("no-policy");
     this.packetsIn++;
     this.bytesIn += r.payload.length;
     if (this.overVolume(entry.sa)) this.rekeyNeeded.add(spi);
@@ -20326,8 +16627,8 @@ function readSecretFile2(path, what) {
   return new Uint8Array(data.subarray(0, end));
 }
 function runtimeDir() {
-  const env2 = process.env["VPN_RUNTIME_DIR"];
-  if (env2) return env2;
+  const env = process.env["VPN_RUNTIME_DIR"];
+  if (env) return env;
   if (process.getuid?.() === 0) return "/run/ikev2-vpn";
   const xdg = process.env["XDG_RUNTIME_DIR"];
   return xdg ? `${xdg}/ikev2-vpn` : `/tmp/ikev2-vpn-${process.getuid?.() ?? "user"}`;
@@ -20715,8 +17016,8 @@ var NetConfigurator = class {
     this.run = opts.run ?? defaultRunner;
     this.log = opts.logger ?? NOOP_LOGGER;
     this.journalPath = opts.journalPath;
-    const env2 = process.env["VPN_DNS_BACKEND"];
-    this.dnsBackend = opts.dnsBackend ?? (isBackend(env2) ? env2 : "auto");
+    const env = process.env["VPN_DNS_BACKEND"];
+    this.dnsBackend = opts.dnsBackend ?? (isBackend(env) ? env : "auto");
     this.resolvConf = opts.resolvConf ?? "/etc/resolv.conf";
     this.backupPath = this.journalPath ? dnsBackupPath(this.journalPath) : void 0;
   }
@@ -21529,7 +17830,7 @@ var Tunnel = class {
       this.random,
       {
         onResponse: (packet) => this.feed({ kind: "eapResponse", packet }),
-        onFailure: (error2) => this.feed({ kind: "eapFailed", error: error2 })
+        onFailure: (error) => this.feed({ kind: "eapFailed", error })
       },
       this.log,
       base.remoteId
@@ -21565,7 +17866,7 @@ var Tunnel = class {
     });
   }
   reauthing = false;
-  onSessionClosed(error2, byPeer) {
+  onSessionClosed(error, byPeer) {
     this.timers.clear("stable");
     if (this.reauthing && !this.userClosing) {
       this.reauthing = false;
@@ -21580,10 +17881,10 @@ var Tunnel = class {
       return;
     }
     const retry = this.opts.retry ?? 3;
-    const retriable = error2 !== void 0 && (this.state === "reconnecting" || error2.code === "ERR_IKE_TIMEOUT" || error2.code === "ERR_IKE_DELETED" || error2.code === "ERR_IKE_PEER_ERROR");
+    const retriable = error !== void 0 && (this.state === "reconnecting" || error.code === "ERR_IKE_TIMEOUT" || error.code === "ERR_IKE_DELETED" || error.code === "ERR_IKE_PEER_ERROR");
     const wasUp = this.summary !== void 0;
     if (this.userClosing || !wasUp || !retriable || this.pendingError !== void 0 || retry !== "forever" && this.reconnectAttempts >= retry) {
-      void this.teardown(error2, byPeer);
+      void this.teardown(error, byPeer);
       return;
     }
     this.reconnectAttempts++;
@@ -21593,7 +17894,7 @@ var Tunnel = class {
       type: "reconnecting",
       attempt: this.reconnectAttempts,
       inMs,
-      reason: error2.message
+      reason: error.message
     });
     this.timers.set("reconnect", inMs, () => void this.restartSession());
   }
@@ -21630,18 +17931,18 @@ var Tunnel = class {
       this.reconnectAttempts = 0;
     });
   }
-  async onReestablished(info2) {
+  async onReestablished(info) {
     const prev = this.summary;
-    const cfg = info2.config;
+    const cfg = info.config;
     if (prev && prev.virtualIp4 === cfg.ip4 && prev.virtualIp6 === (cfg.ip6 ? `${cfg.ip6.address}/${cfg.ip6.prefix}` : void 0)) {
       this.state = "up";
       this.startUpTimers();
-      this.summary = { ...prev, ike: info2 };
+      this.summary = { ...prev, ike: info };
       this.emit({ type: "up", summary: this.summary });
       return;
     }
     await this.netcfg?.restore();
-    await this.configureHost(info2);
+    await this.configureHost(info);
   }
   status() {
     const s = {
@@ -21756,13 +18057,13 @@ var Tunnel = class {
         break;
     }
   }
-  async configureHost(info2) {
+  async configureHost(info) {
     const tun = this.tun;
     const netcfg = this.netcfg;
     if (!tun || !netcfg || !this.dp) return;
     this.emit({ type: "stage", stage: "configuring", detail: tun.name });
     try {
-      const cfg = info2.config;
+      const cfg = info.config;
       await netcfg.setMtu(tun.name, tun.mtu);
       if (cfg.ip4) await netcfg.addAddress(tun.name, `${cfg.ip4}/32`);
       if (cfg.ip6) await netcfg.addAddress(tun.name, `${cfg.ip6.address}/128`);
@@ -21795,7 +18096,7 @@ var Tunnel = class {
         dns,
         domains: this.opts.dns === "off" ? [] : cfg.domains,
         routes,
-        ike: info2,
+        ike: info,
         connectMs: this.upAt - this.startedAt,
         espPath: this.dp.espPath
       };
@@ -21925,9 +18226,9 @@ var Tunnel = class {
     this.feed({ kind: "rekeyChild" });
   }
   rekeyAsked = /* @__PURE__ */ new Set();
-  async teardown(error2, byPeer) {
+  async teardown(error, byPeer) {
     if (this.tearingDown) return this.tearingDown;
-    const err2 = error2 ?? this.pendingError;
+    const err2 = error ?? this.pendingError;
     this.tearingDown = (async () => {
       this.state = "closing";
       this.timers.clearAll();
@@ -22171,9 +18472,9 @@ function checkAuthFlags(flags) {
   if (flags.eapOnly && kind !== "eap")
     throw new VpnError("ERR_CONFIG", "--eap-only applies to EAP authentication only");
 }
-async function secretFrom(file, env2, what, prompt, interactive, fromProfile) {
+async function secretFrom(file, env, what, prompt, interactive, fromProfile) {
   if (file !== void 0) return readSecretFile(file, `${what} file`);
-  const v = process.env[env2];
+  const v = process.env[env];
   if (v !== void 0 && v !== "") return v;
   if (fromProfile !== void 0) return fromProfile;
   if (prompt !== void 0 && interactive) {
@@ -22503,18 +18804,18 @@ var Ui = class _Ui {
   /** The last error shown, so the same failure is not printed twice (event, then exit path). */
   shownError;
   ora;
-  constructor(mode, verbose, ora2) {
+  constructor(mode, verbose, ora) {
     this.mode = mode;
     this.verbose = verbose;
-    this.ora = ora2 ?? (() => ({ ...NO_SPINNER }));
+    this.ora = ora ?? (() => ({ ...NO_SPINNER }));
   }
   /**
    * ora (with chalk and its other dependencies) is loaded only for a terminal: it costs about
    * 11 MB of resident memory that a scripted or background tunnel would carry for days.
    */
   static async create(mode, verbose) {
-    const ora2 = mode === "tty" ? (await Promise.resolve().then(() => (init_ora(), ora_exports))).default : void 0;
-    return new _Ui(mode, verbose, ora2);
+    const ora = mode === "tty" ? (await import("../chunks/ora-V6CDV3PD.mjs")).default : void 0;
+    return new _Ui(mode, verbose, ora);
   }
   /**
    * Every text this class prints goes through printable() (JSON through printableJson()): event
@@ -23284,11 +19585,11 @@ function loadProfile(name, path, io) {
   }
   return p;
 }
-function profileDirs(env2, uid, home) {
-  const override = env2["VPN_PROFILE_DIR"];
+function profileDirs(env, uid, home) {
+  const override = env["VPN_PROFILE_DIR"];
   if (override) return [override];
   if (uid === 0) return ["/etc/ikev2-vpn"];
-  const xdg = env2["XDG_CONFIG_HOME"] || join6(home, ".config");
+  const xdg = env["XDG_CONFIG_HOME"] || join6(home, ".config");
   return [join6(xdg, "ikev2-vpn"), "/etc/ikev2-vpn"];
 }
 var fsIo = {
@@ -23995,12 +20296,12 @@ function buildProgram(setExit) {
       try {
         flags.name = tunnelNameFor(profile);
       } catch (e) {
-        const error2 = e.message;
+        const error = e.message;
         if (flags.json)
           process.stdout.write(
-            printableJson({ disconnected: false, exitCode: EXIT.USAGE, error: error2 }) + "\n"
+            printableJson({ disconnected: false, exitCode: EXIT.USAGE, error }) + "\n"
           );
-        process.stderr.write(`vpn: ${printable2(error2)}
+        process.stderr.write(`vpn: ${printable2(error)}
 `);
         return setExit(EXIT.USAGE);
       }
