@@ -14,6 +14,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { socksConnect } from './socks.js';
+import { ciExcludeFlags } from './ci-hosts.js';
 import { INPUT_NAMES, InputError, SECRET_INPUTS, parseInputs } from './inputs.js';
 import type { ActionConfig, FileInput } from './inputs.js';
 import { makePrivateDir, inputVar, scrubOwnEnviron, writePrivateFile, childEnv } from './files.js';
@@ -369,7 +370,16 @@ export async function run(): Promise<void> {
       core.info('ikev2-vpn: ready: run commands through the tunnel with vpn-exec COMMAND...');
       return;
     }
-    const up = await connect(cfg, dir, name, flags);
+    // The runner's own service stays outside the tunnel, however wide its routes (tun mode).
+    const exclude =
+      cfg.mode === 'tun'
+        ? await ciExcludeFlags(
+            process.env,
+            async (h) => (await lookup(h, { all: true })).map((a) => a.address),
+            (m) => core.info(`ikev2-vpn: ${m}`),
+          )
+        : [];
+    const up = await connect(cfg, dir, name, [...flags, ...exclude]);
     if (up.pid !== undefined) core.saveState('pid', String(up.pid));
     if (cfg.mode === 'proxy') await checkThroughProxy(cfg, deadline());
     else if (cfg.ping.length > 0) {

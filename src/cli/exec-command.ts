@@ -43,6 +43,7 @@ const NOT_FOR_EXEC = new Set([
   '--daemon-child',
   '--json',
   '--kill-switch',
+  '--exclude',
   '--name',
   '--socks5',
   '--http-proxy',

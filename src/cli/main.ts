@@ -61,6 +61,7 @@ interface ConnectFlags extends AuthFlags {
   ikeRekey: number;
   retry: number | 'forever';
   remoteNet?: string[];
+  exclude?: string[];
   ipv6: boolean;
   /** commander's --no-redirect sets this false. */
   redirect: boolean;
@@ -137,6 +138,7 @@ function tunnelOptions(
     ...(flags.esp ? { espProposals: flags.esp } : {}),
     ...(flags.mtu ? { mtu: flags.mtu } : {}),
     ...(flags.remoteNet ? { remoteNetworks: flags.remoteNet } : {}),
+    ...(flags.exclude?.length ? { excludeNetworks: flags.exclude } : {}),
     ip6: flags.ipv6,
     ...(!flags.redirect ? { redirect: false } : {}),
     ...(secrets.ppk !== undefined && flags.ppkId !== undefined
@@ -682,6 +684,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option(
       '--remote-net <cidr>',
       'network to route through the tunnel (repeatable; default: all)',
+      collect,
+    )
+    .option(
+      '--exclude <cidr>',
+      'network kept on its usual path even where the tunnel routes cover it (repeatable; not with --kill-switch)',
       collect,
     )
     .option('--no-ipv6', 'do not ask for an IPv6 address, IPv6 DNS or IPv6 traffic selectors')

@@ -19,6 +19,7 @@ export interface ProxyFlags {
   socks5?: string;
   httpProxy?: string;
   killSwitch?: boolean;
+  exclude?: string[];
   keepalive?: number;
 }
 
@@ -41,6 +42,12 @@ export async function checkProxyFlags(flags: ProxyFlags): Promise<void> {
     throw new VpnError(
       'ERR_CONFIG',
       '--kill-switch does not apply to --socks5: proxy mode changes no route (only what goes through the proxy uses the tunnel)',
+    );
+  }
+  if (flags.exclude?.length) {
+    throw new VpnError(
+      'ERR_CONFIG',
+      '--exclude does not apply to --socks5: proxy mode changes no route (only what goes through the proxy uses the tunnel)',
     );
   }
   if (findOcproxy() === undefined) throw ocproxyMissing();

@@ -78,7 +78,22 @@ export async function installRoutes(
   src: string | undefined,
   gateway: string,
   keepExisting = false,
+  exclude: readonly string[] = [],
 ): Promise<void> {
+  // --exclude: each network keeps the path it has now (looked up before our routes exist), as a
+  // route more specific than the tunnel's /1 halves or the pushed networks.
+  for (const c of exclude) {
+    const path = await netcfg.getRouteTo(c.slice(0, c.indexOf('/')));
+    if (path.dev === dev) continue; // already inside the tunnel (a reconnect): nothing to keep
+    try {
+      await netcfg.addRoute(
+        c,
+        path.via !== undefined ? { dev: path.dev, via: path.via } : { dev: path.dev },
+      );
+    } catch (e) {
+      if (!/File exists/i.test((e as Error).message)) throw e; // kept from an earlier connect
+    }
+  }
   const expanded: string[] = [];
   for (const c of cidrs) {
     if (c === '0.0.0.0/0') expanded.push('0.0.0.0/1', '128.0.0.0/1');

@@ -69,6 +69,12 @@ export interface TunnelOptions {
   /** Remote networks to ask for (default 0.0.0.0/0; the gateway narrows). */
   remoteNetworks?: string[];
   /**
+   * Networks kept on the path they had before the tunnel (routes via the old next hop, more
+   * specific than the tunnel's), e.g. a CI service's addresses under a full tunnel. At most
+   * MAX_EXCLUDED; refused with the kill switch, which must not let anything out.
+   */
+  excludeNetworks?: string[];
+  /**
    * Kill switch: from the start of `connect` until the process ends, traffic that the tunnel does
    * not carry is dropped (unreachable routes under ours), never sent outside it.
    */

@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { VpnError } from '../core/errors.js';
+import { checkExcluded } from '../core/ip.js';
 import type { Logger } from '../core/log.js';
 import { NOOP_LOGGER } from '../core/log.js';
 import type { Random } from '../core/random.js';
@@ -151,6 +152,13 @@ export class Tunnel {
       : anyTs(opts.ip6 === true);
     const remoteId = opts.remoteId === undefined ? undefined : parseIdentity(opts.remoteId);
     checkCredentials(opts.credentials, remoteId);
+    // Checked before anything is touched; the routes follow the tunnel's (installRoutes).
+    this.excluded = checkExcluded(opts.excludeNetworks ?? []);
+    if (this.excluded.length > 0 && opts.killSwitch)
+      throw new VpnError(
+        'ERR_CONFIG',
+        '--exclude and --kill-switch contradict each other: the kill switch lets nothing out of the tunnel',
+      );
 
     try {
       this.emit({ type: 'stage', stage: 'resolving', detail: opts.gateway });
@@ -509,6 +517,9 @@ export class Tunnel {
     await netcfg.addHostRouteVia(address, path.via, path.dev);
   }
 
+  /** `excludeNetworks`, checked and canonical (core/ip.ts checkExcluded). */
+  private excluded: string[] = [];
+
   private async restartSession(): Promise<void> {
     const remote = this.remote;
     const cfg = this.sessionConfig;
@@ -737,6 +748,7 @@ export class Tunnel {
         cfg.ip4,
         session.remoteEndpoint.address,
         this.opts.killSwitch !== true,
+        this.excluded,
       );
       // RFC 8598 §4: the pushed domains route names to the gateway's servers on a split tunnel;
       // a tunnel that carries the default route takes every name.

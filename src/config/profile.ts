@@ -15,6 +15,7 @@ import {
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { VpnError } from '../core/errors.js';
+import { checkExcluded } from '../core/ip.js';
 import { printable } from '../core/printable.js';
 import { parseIdentity } from '../ike/identity.js';
 import { parseProposals } from '../ike/sa/proposals.js';
@@ -68,6 +69,7 @@ export const PROFILE_KEYS: Readonly<Record<string, KeyType>> = {
   dns: { kind: 'choice', choices: ['auto', 'off'] },
   pq: { kind: 'choice', choices: ['required', 'preferred', 'off'] },
   'remote-net': { kind: 'list' },
+  exclude: { kind: 'list' },
   ipv6: { kind: 'bool' },
   mtu: { kind: 'int', min: 576, max: 9000 },
   keepalive: { kind: 'int', min: 0, max: 3600 },
@@ -242,6 +244,8 @@ const CHECKS: Readonly<Record<string, (v: ProfileValue) => string | undefined>> 
     reason(() => parseIdentity(v as string), 'an identity such as @gw.example.com'),
   'remote-net': (v) =>
     reason(() => (v as string[]).forEach((c) => tsFromCidr(c)), 'networks such as 10.0.0.0/8'),
+  exclude: (v) =>
+    reason(() => checkExcluded(v as string[]), 'networks such as 192.0.2.0/24 or 203.0.113.7/32'),
   eap: (v) =>
     (v as string)
       .split(',')

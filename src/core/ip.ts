@@ -198,3 +198,34 @@ export function peekPacket(p: Uint8Array): PacketInfo | null {
   }
   return null;
 }
+
+/** At most this many networks kept outside the tunnel (`--exclude`): each is one route. */
+export const MAX_EXCLUDED = 32;
+
+/**
+ * Checks the networks `--exclude` keeps on their usual path and returns them in canonical form
+ * (`addr/len`, host bits cleared; a bare address is a host route). A /0 is refused: excluding
+ * everything is not a tunnel.
+ */
+export function checkExcluded(cidrs: readonly string[]): string[] {
+  if (cidrs.length > MAX_EXCLUDED)
+    throw new VpnError('ERR_CONFIG', `at most ${MAX_EXCLUDED} excluded networks`);
+  return cidrs.map((c) => {
+    const [a, l, ...rest] = c.split('/');
+    let addr: Uint8Array;
+    try {
+      if (a === undefined || rest.length > 0) throw new Error();
+      addr = parseIpAddress(a);
+    } catch {
+      throw new VpnError('ERR_CONFIG', `not a network: ${JSON.stringify(c.slice(0, 64))}`);
+    }
+    const bits = addr.length * 8;
+    const len = l === undefined ? bits : /^\d{1,3}$/.test(l) ? Number(l) : -1;
+    if (len < 1 || len > bits)
+      throw new VpnError(
+        'ERR_CONFIG',
+        `prefix length of ${JSON.stringify(c.slice(0, 64))}: 1..${bits} (a /0 would exclude everything)`,
+      );
+    return `${formatIpAddress(prefixToRange(addr, len).start)}/${len}`;
+  });
+}

@@ -134,3 +134,37 @@ test('installRoutes: a full tunnel keeps existing connections unless the kill sw
     assert.ok(!h.log.some((l) => l.startsWith('bypass')), JSON.stringify(h.log));
   }
 });
+
+test('installRoutes: --exclude networks keep the path they had, added before the tunnel routes', async () => {
+  const log: string[] = [];
+  const paths: Record<string, RouteInfo> = {
+    '203.0.113.7': { dev: 'eth0', via: '192.0.2.1' },
+    '198.18.0.0': { dev: 'eth1' },
+    '10.9.9.0': { dev: 'vpn0' }, // already inside the tunnel (a reconnect): left alone
+  };
+  const net = {
+    defaultPath: () => Promise.resolve(undefined),
+    getRouteTo: (a: string) => Promise.resolve(paths[a] ?? { dev: 'eth0' }),
+    addHostRouteVia: (dest: string) => (log.push(`host ${dest}`), Promise.resolve()),
+    addRoute: (dest: string, o: RouteOptions) => {
+      if (dest === '198.18.0.0/15' && log.includes('route 198.18.0.0/15 dev eth1'))
+        return Promise.reject(new Error('RTNETLINK answers: File exists'));
+      log.push(`route ${dest}${o.via ? ` via ${o.via}` : ''} dev ${o.dev}`);
+      return Promise.resolve();
+    },
+    addRoutes: (dests: string[], o: RouteOptions) => {
+      log.push(`routes ${dests.join(',')} dev ${o.dev}`);
+      return Promise.resolve();
+    },
+  } as unknown as HostNetwork;
+  const exclude = ['203.0.113.7/32', '198.18.0.0/15', '10.9.9.0/24'];
+  await installRoutes(net, ['0.0.0.0/0'], 'vpn0', undefined, '198.51.100.10', false, exclude);
+  assert.deepEqual(log, [
+    'route 203.0.113.7/32 via 192.0.2.1 dev eth0',
+    'route 198.18.0.0/15 dev eth1',
+    'host 198.51.100.10',
+    'routes 0.0.0.0/1,128.0.0.0/1 dev vpn0',
+  ]);
+  // A second install (the route is still there) is not an error.
+  await installRoutes(net, ['0.0.0.0/0'], 'vpn0', undefined, '198.51.100.10', false, exclude);
+});

@@ -75,3 +75,27 @@ test('peekPacket: IPv4 UDP, IPv6 with a destination-options header, fragments, j
   assert.equal(peekPacket(new Uint8Array([0x45, 0])), null);
   assert.equal(peekPacket(new Uint8Array([0x70])), null);
 });
+
+test('checkExcluded: canonical networks, bare addresses as host routes, bad ones refused', async () => {
+  const { checkExcluded, MAX_EXCLUDED } = await import('../../src/core/ip.js');
+  assert.deepEqual(
+    checkExcluded(['203.0.113.77/24', '192.0.2.9', '2001:db8::1/64', '2001:db8::5']),
+    ['203.0.113.0/24', '192.0.2.9/32', '2001:db8::/64', '2001:db8::5/128'],
+  );
+  for (const bad of [
+    '0.0.0.0/0',
+    '::/0',
+    '10.0.0.0/33',
+    '10.0.0.0/',
+    '10.0.0.0/8/8',
+    'gw',
+    '1.2.3.4/x',
+    '-a',
+  ]) {
+    assert.throws(() => checkExcluded([bad]), /not a network|prefix length/, bad);
+  }
+  assert.throws(
+    () => checkExcluded(Array.from({ length: MAX_EXCLUDED + 1 }, (_, i) => `10.0.${i}.0/24`)),
+    /at most/,
+  );
+});
