@@ -347,6 +347,8 @@ export class OcproxyStack {
   /** SIGTERM to ocproxy by PID, SIGKILL after KILL_MS; resolves once it is gone. */
   private async kill(): Promise<void> {
     const child = this.child;
+    // Forgotten first: its exit is ours, not a death to restart it after.
+    this.child = undefined;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
