@@ -113,11 +113,15 @@ test(
       assert.equal(runs(dir).length, 1);
     } finally {
       delete process.env['VPN_PSK'];
-      await stack.stop();
-      tun.close();
     }
+    // Two stops, as the CLI makes them: the tunnel's 'down' event, then before the process
+    // exits. The second returns only once ocproxy is gone too (reaped: not even a zombie).
+    const first = stack.stop();
+    await stack.stop();
     const [r] = runs(dir);
     assert.equal(alive(r!.pid), false, 'stop() ended it');
+    await first;
+    tun.close();
     rmSync(dir, { recursive: true, force: true });
   },
 );
