@@ -167,6 +167,8 @@ export class OcproxyStack {
   private child: ChildProcess | undefined;
   private config: { ip4: string; mtu: number; dns: string[]; domain?: string } | undefined;
   private stopping = false;
+  /** ocproxy processes told to end and not yet gone (stop() waits for them). */
+  private readonly dying = new Set<Promise<void>>();
   private restarts: number[] = [];
   private fatal: ((err: VpnError) => void) | undefined;
   private notify: ((e: ProxyEvent) => void) | undefined;
@@ -347,18 +349,24 @@ export class OcproxyStack {
   /** SIGTERM to ocproxy by PID, SIGKILL after KILL_MS; resolves once it is gone. */
   private async kill(): Promise<void> {
     const child = this.child;
+    // Forgotten first: its exit is ours, not a death to restart it after.
+    this.child = undefined;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    this.dying.add(gone);
     child.kill('SIGTERM');
     const t = setTimeout(() => child.kill('SIGKILL'), KILL_MS);
     await gone;
     clearTimeout(t);
+    this.dying.delete(gone);
   }
 
   /** Ends ocproxy and closes our copy of its end of the pair. Idempotent; never throws. */
   async stop(): Promise<void> {
     this.stopping = true;
     await this.kill();
+    // Also one that an earlier call (the tunnel's 'down' event) is ending: gone before we return.
+    await Promise.all([...this.dying]);
     if (this.peerFd !== undefined) {
       try {
         closeFd(this.peerFd);

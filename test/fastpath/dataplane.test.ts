@@ -13,12 +13,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { writeSync } from 'node:fs';
 import { toHex } from '../../src/core/bytes.js';
 import { VpnError } from '../../src/core/errors.js';
 import { EspEngine } from '../../src/esp/engine.js';
 import { InboundSa, OutboundSa, SEQ_SOFT_LIMIT } from '../../src/esp/sa.js';
 import type { EspSaParams } from '../../src/esp/sa.js';
 import type { Policy } from '../../src/esp/policy.js';
+import { closeFd, openPacketPair } from '../../src/tun/linux.js';
 import {
   DATA_PLANE_STATS_FIELDS,
   DataPlane,
@@ -739,6 +741,44 @@ test(
     } finally {
       dp.close();
       t.close();
+    }
+  },
+);
+
+test(
+  'a SOCK_DGRAM pair in place of the TUN (proxy mode): an empty datagram is skipped, not EOF',
+  { skip },
+  async () => {
+    const { esp } = addons();
+    const peer = await Peer.open();
+    const events: unknown[][] = [];
+    const h = esp.dpOpen(4, 0, {}, (...args: unknown[]) => events.push(args));
+    // What proxy mode hands the data plane: our end of socketpair(AF_UNIX, SOCK_DGRAM).
+    const pair = openPacketPair();
+    try {
+      const sa = esp.create(false, 20, keymat(14, 16), 0x8004, 0)!;
+      esp.dpSetOutbound(h, sa, encodePolicy(ANY));
+      esp.dpSetPeer(h, '127.0.0.1', peer.port);
+      esp.dpAttachTun(h, pair.device.fd!);
+      const p = ipv4('10.0.0.2', '192.0.2.1', 17, 64);
+      // ocproxy writes an empty datagram every second to see whether we are still there.
+      writeSync(pair.peerFd, new Uint8Array(0));
+      writeSync(pair.peerFd, p);
+      writeSync(pair.peerFd, new Uint8Array(0));
+      writeSync(pair.peerFd, p);
+      await waitFor(
+        () => peer.received.length === 2,
+        () => `two ESP packets (events ${JSON.stringify(events)})`,
+      );
+      await sleep(30);
+      assert.deepEqual(events, [], 'no fatal "end of file" event');
+      assert.ok(esp.dpRemoveOutbound(h, 0x8004));
+      esp.wipe(sa);
+    } finally {
+      esp.dpClose(h);
+      pair.device.close();
+      closeFd(pair.peerFd);
+      peer.close();
     }
   },
 );

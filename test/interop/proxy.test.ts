@@ -251,6 +251,69 @@ describe('interop: proxy mode (--socks5) as an unprivileged user, no TUN device'
     running.delete(proc);
   });
 
+  test('--background returns once the proxy serves; vpn disconnect ends ocproxy too', async () => {
+    const asNobody = (args: string[]) =>
+      spawnSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          bed.cli,
+          'setpriv',
+          '--reuid',
+          String(uid),
+          '--regid',
+          String(gid),
+          '--clear-groups',
+          'env',
+          '-i',
+          'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+          `HOME=${home}`,
+          `XDG_RUNTIME_DIR=${join(home, 'run')}`,
+          'CI=true',
+          process.execPath,
+          BIN,
+          ...args,
+        ],
+        { encoding: 'utf8', timeout: 60000 },
+      );
+    const up = asNobody([
+      'connect',
+      GW,
+      ...ID,
+      '--psk-file',
+      psk,
+      '--socks5',
+      '1080',
+      '--background',
+      '--json',
+    ]);
+    assert.equal(up.status, 0, up.stdout + up.stderr);
+    const pid = (JSON.parse(up.stdout.trim().split('\n').at(-1)!) as { pid: number }).pid;
+    try {
+      // No wait: --background returned only once ocproxy accepted connections.
+      assert.equal(fetch('--socks5', `http://${LAN_HOST}:${PORT}/file`), sha);
+      const down = asNobody(['disconnect']);
+      assert.equal(down.status, 0, down.stdout + down.stderr);
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone, as it should be
+      }
+    }
+    // The tunnel process is gone, and so is its ocproxy (SIGTERM as the tunnel went down):
+    // nothing listens on the port a moment later.
+    const listening = (): string =>
+      spawnSync('ip', ['netns', 'exec', bed.cli, 'ss', '-Hltn', 'sport = :1080'], {
+        encoding: 'utf8',
+      }).stdout.trim();
+    for (let i = 0; i < 40 && listening() !== ''; i++) await sleep(50);
+    const port = { stdout: listening() };
+    assert.equal(port.stdout.trim(), '', 'nothing listens on 1080 any more');
+    assert.equal(bed.snapshot(), baseline);
+  });
+
   test('no ocproxy on the PATH: exit 18 with the package to install, before any IKE message', async () => {
     const { proc, out } = await connectAsNobody(['--socks5', '127.0.0.1:1080'], {
       PATH: '/nonexistent',
