@@ -15,9 +15,10 @@ import { OcproxyStack } from '../../src/client/proxy.js';
 import type { ProxyEvent } from '../../src/client/proxy.js';
 import type { TunnelSummary } from '../../src/client/tunnel.js';
 import type { VpnError } from '../../src/core/errors.js';
-import { addonPath } from '../../src/tun/linux.js';
+import { tunAddonStatus } from '../../src/tun/linux.js';
 
-const skip = existsSync(addonPath()) ? false : 'TUN addon not built';
+const addon = tunAddonStatus();
+const skip = addon.available ? false : `TUN addon not loaded: ${addon.reason}`;
 
 /** A free TCP port on 127.0.0.1. */
 async function freePort(): Promise<number> {

@@ -95,4 +95,49 @@ describe('interop: full tunnel keeps the gateway and existing connections', { sk
     assert.equal(bed.snapshot(), baseline, 'client namespace restored exactly (rules too)');
     client.stdin?.end();
   });
+  test('--exclude keeps a network outside the full tunnel: new connections to it take the usual path', async () => {
+    const server = bed.spawnIn(bed.ns('nat'), [
+      process.execPath,
+      FIXTURE,
+      'server',
+      INTERNET_HOST,
+      '7102',
+    ]);
+    await firstOutput(server, 'echo server');
+    const r = await bed.connect([
+      ...ID,
+      '--psk-file',
+      bed.psk,
+      '--remote-net',
+      '0.0.0.0/0',
+      '--exclude',
+      `${INTERNET_HOST}/32`,
+    ]);
+    assert.ok(r.up, `no "up" event:\n${r.lines.join('\n')}`);
+    const summary = (r.up as { summary: { device: string } }).summary;
+    // The excluded host is routed outside the tunnel, the LAN host through it.
+    const get = bed.exec(['ip', '-j', 'route', 'get', INTERNET_HOST]);
+    assert.notEqual((JSON.parse(get.out) as { dev: string }[])[0]?.dev, summary.device, get.out);
+    const lan = bed.exec(['ip', '-j', 'route', 'get', LAN_HOST]);
+    assert.equal((JSON.parse(lan.out) as { dev: string }[])[0]?.dev, summary.device, lan.out);
+    // A connection opened after the tunnel came up reaches the excluded host.
+    const client = bed.track(
+      spawn(
+        'ip',
+        ['netns', 'exec', bed.cli, process.execPath, FIXTURE, 'client', INTERNET_HOST, '7102'],
+        { stdio: ['pipe', 'pipe', 'pipe'] },
+      ),
+    );
+    await firstOutput(client, 'echo client');
+    assert.equal(await roundTrip(client, 'excluded'), 'ok excluded');
+    assert.equal(bed.exec(['ping', '-c1', '-W3', LAN_HOST]).code, 0, 'LAN host through the tunnel');
+    client.stdin?.end();
+    await bed.stop(r.proc);
+    assert.equal(await waitExit(r.proc), 0);
+    assert.equal(
+      bed.snapshot(),
+      baseline,
+      'client namespace restored exactly (the excluded route too)',
+    );
+  });
 });
