@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the test bed: four network namespaces, a NAT router and a strongSwan gateway.
-# Usage: [TB_ESP=aes256gcm16-x25519] [TB_PSK_TS=0.0.0.0/0] [TB_REKEY_IKE=30s TB_OVER_IKE=30s TB_REAUTH_IKE=20s] [TB_REKEY_CHILD=10s TB_LIFE_CHILD=30s TB_RAND_CHILD=2s] up.sh [--prefix P]. Idempotent: tears down a previous bed of the same prefix.
+# Usage: [TB_ESP=aes256gcm16-x25519] [TB_PSK_TS=0.0.0.0/0] [TB_REKEY_IKE=30s TB_OVER_IKE=30s TB_REAUTH_IKE=20s] [TB_RETRANSMIT_TIMEOUT=1 TB_RETRANSMIT_BASE=1.4] [TB_REKEY_CHILD=10s TB_LIFE_CHILD=30s TB_RAND_CHILD=2s] up.sh [--prefix P]. Idempotent: tears down a previous bed of the same prefix.
 # The test PSK is written to /tmp/P/psk (mode 600).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -69,6 +69,8 @@ charon {
   load = random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey sha1 sha2 hmac gcm aes kdf kernel-libipsec kernel-netlink socket-default vici updown attr eap-identity eap-mschapv2 eap-md5 eap-tls
   install_routes = yes
   retransmit_tries = 3
+  retransmit_timeout = ${TB_RETRANSMIT_TIMEOUT:-4}
+  retransmit_base = ${TB_RETRANSMIT_BASE:-1.8}
   filelog {
     gw {
       path = $STATE/gw/charon.log

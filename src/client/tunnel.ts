@@ -64,7 +64,7 @@ export type {
 export type { HostNetwork, TunnelIo, Timers } from './io.js';
 
 type TimerKey =
-  TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway' | 'stable' | 'close';
+  TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway' | 'stable' | 'close' | 'route';
 
 const nodeRandom: Random = { bytes: (n) => new Uint8Array(randomBytes(n)) };
 
@@ -387,6 +387,31 @@ export class Tunnel {
       reason: error.message,
     });
     this.timers.set('reconnect', inMs, () => void this.restartSession());
+    if (this.waitingForRoute) this.watchRoute();
+  }
+
+  /** The last attempt found no route to the gateway (the network is gone). */
+  private waitingForRoute = false;
+
+  /**
+   * No route to the gateway (Wi-Fi out of range, a cable pulled, minutes without a network):
+   * rather than wait out a backoff of up to 30 s once it is back, look every 2 s and reconnect
+   * as soon as the kernel has a route again.
+   */
+  private watchRoute(): void {
+    const remote = this.remote;
+    if (!remote) return;
+    this.timers.set('route', 2000, () => {
+      if (this.state !== 'reconnecting' || !this.timers.has('reconnect')) return;
+      this.io.localAddressFor(remote).then(
+        () => {
+          if (this.state !== 'reconnecting' || !this.timers.has('reconnect')) return;
+          this.log.info('net', 'a route to the gateway is back: reconnecting now');
+          this.timers.set('reconnect', 0, () => void this.restartSession());
+        },
+        () => this.watchRoute(),
+      );
+    });
   }
 
   /** Until when a failed liveness check counts as the one started by a wake. */
@@ -528,8 +553,10 @@ export class Tunnel {
     try {
       local = await this.io.localAddressFor(remote);
       this.localAddress = local;
+      this.waitingForRoute = false;
     } catch (e) {
       // No route to the gateway right now (e.g. no network): count it as a failed attempt.
+      this.waitingForRoute = true;
       this.onSessionClosed(
         e instanceof VpnError ? new VpnError('ERR_IKE_TIMEOUT', e.message) : undefined,
         false,

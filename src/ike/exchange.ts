@@ -80,8 +80,9 @@ export class Exchange {
   onRetransmitTimer(): void {
     const o = this.c.ike.sa.outstanding;
     if (!o) return;
+    // After a wake the deadline alone decides (the count of tries before the sleep is stale).
     const late = o.deadlineAt !== undefined && this.c.now >= o.deadlineAt;
-    if (o.tries >= this.c.cfg.retransmit.tries || late) {
+    if (late || (o.deadlineAt === undefined && o.tries >= this.c.cfg.retransmit.tries)) {
       this.c.ike.sa.outstanding = undefined;
       // The abandoned request keeps its message ID: whatever we send next (e.g. the DELETE in
       // IkeContext.fail()) takes the next one, or the gateway takes it for a retransmission

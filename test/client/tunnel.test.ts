@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SeededRandom } from '../../src/core/random.js';
+import { VpnError } from '../../src/core/errors.js';
 import { Tunnel } from '../../src/client/tunnel.js';
 import type { TunnelEvent, TunnelOptions, TunnelSummary } from '../../src/client/tunnel.js';
 import { GW_IP, PSK, VIRTUAL_IP, ipv4, world } from '../support/tunnel-world.js';
@@ -406,4 +407,39 @@ test('split DNS (RFC 8598 §4): a split tunnel asks for per-domain DNS, a defaul
   assert.ok(s2.routes.includes('0.0.0.0/0'), s2.routes.join(' '));
   assert.equal(full.host.dnsDefaultRoute, true);
   await shutdown(full, b.t);
+});
+
+test('issue 14: a network gone for minutes: once a route to the gateway is back, the tunnel reconnects within seconds, not after its 30 s backoff', async () => {
+  const w = world();
+  let route = true;
+  w.io.localAddressFor = () =>
+    route
+      ? Promise.resolve('192.0.2.2')
+      : Promise.reject(new VpnError('ERR_RESOLVE', 'no route to gateway 198.51.100.10'));
+  const { t, events } = tunnel(w, { retry: 'forever', dpdMs: 5000 });
+  await up(w, t);
+  route = false;
+  w.gw.silent = true;
+  // Five minutes without a network: DPD fails, attempts find no route, the backoff reaches 30 s.
+  await w.time.advance(5 * 60 * 1000);
+  const last = events.filter((e) => e.type === 'reconnecting').at(-1);
+  assert.ok(last && last.type === 'reconnecting' && last.inMs === 30000, 'backing off 30 s');
+  // Just after an attempt: the next one would be about 30 s away.
+  let lastAttemptAt = 0;
+  t.on((e) => {
+    if (e.type === 'reconnecting') lastAttemptAt = w.time.now;
+  });
+  while (lastAttemptAt === 0) await w.time.advance(500);
+  await w.time.advance(1000);
+  route = true;
+  w.gw.silent = false;
+  const back = w.time.now;
+  let upAt = 0;
+  t.on((e) => {
+    if (e.type === 'up') upAt = w.time.now;
+  });
+  await w.time.advance(10000);
+  assert.ok(upAt > 0, 'up again');
+  assert.ok(upAt - back <= 3000, `up ${upAt - back} ms after the route came back`);
+  await shutdown(w, t);
 });

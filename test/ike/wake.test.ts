@@ -95,3 +95,23 @@ test('the DPD timer, due while a request is unanswered and nothing was heard, re
   assert.equal(t.at, t0 + 31000 + 30000);
   assert.deepEqual(sends(again), [], 'no second check while one is in flight');
 });
+
+test('wake with a request that had used up its retries before the sleep: the deadline, not the stale count, decides', () => {
+  const run = start();
+  const t0 = run.now + 30000;
+  let outs = run.session.handle({ kind: 'timer', timer: 'dpd' }, t0);
+  // DEFAULT_RETRANSMIT has 4 tries: use 3 of them before the sleep.
+  let now = t0;
+  for (let i = 0; i < 3; i++) {
+    now = timer(outs, 'retransmit')!.at;
+    outs = run.session.handle({ kind: 'timer', timer: 'retransmit' }, now);
+  }
+  const woke = now + 300000;
+  outs = run.session.handle({ kind: 'wake', sleptMs: 300000, budgetMs: 3000 }, woke);
+  assert.equal(sends(outs).length, 1);
+  const at = timer(outs, 'retransmit')!.at;
+  outs = run.session.handle({ kind: 'timer', timer: 'retransmit' }, at);
+  assert.equal(run.session.state, 'established', `still waiting ${at - woke} ms after waking`);
+  runOut(run, outs, woke + 3000);
+  assert.equal(run.session.state, 'closed');
+});
