@@ -28,7 +28,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, chmodSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { lookup } from "node:dns/promises";
-import { isIP as isIP2 } from "node:net";
+import { isIP as isIP3 } from "node:net";
 import { join } from "node:path";
 
 // src/action/socks.ts
@@ -73,8 +73,66 @@ function socksConnect(proxy, target, ms) {
   });
 }
 
-// src/action/inputs.ts
+// src/action/ci-hosts.ts
 import { isIP } from "node:net";
+var CI_URL_VARS = [
+  "GITHUB_SERVER_URL",
+  "GITHUB_API_URL",
+  "GITHUB_GRAPHQL_URL",
+  "ACTIONS_RUNTIME_URL",
+  "ACTIONS_RESULTS_URL",
+  "ACTIONS_CACHE_URL",
+  "ACTIONS_ID_TOKEN_REQUEST_URL"
+];
+var MAX_CI_EXCLUDES = 24;
+function ciHosts(env) {
+  const out = /* @__PURE__ */ new Set();
+  for (const v of CI_URL_VARS) {
+    const raw = env[v];
+    if (raw === void 0 || raw === "" || raw.length > 2048) continue;
+    let host;
+    try {
+      host = new URL(raw).hostname;
+    } catch {
+      continue;
+    }
+    host = host.replace(/^\[(.*)\]$/, "$1");
+    if (host === "" || host === "localhost" || host.length > 253) continue;
+    out.add(host.toLowerCase());
+  }
+  return [...out];
+}
+async function ciExcludeFlags(env, resolve, note) {
+  const addrs = /* @__PURE__ */ new Set();
+  for (const host of ciHosts(env)) {
+    let list2;
+    let timer;
+    try {
+      list2 = isIP(host) !== 0 ? [host] : await Promise.race([
+        resolve(host),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no answer in 3 s")), 3e3);
+        })
+      ]);
+    } catch (e) {
+      note(`CI service host ${host} does not resolve (${e.message}); not excluded`);
+      continue;
+    } finally {
+      clearTimeout(timer);
+    }
+    for (const a of list2) {
+      if (isIP(a) === 0 || a.startsWith("127.") || a === "::1") continue;
+      addrs.add(a);
+    }
+  }
+  const all = [...addrs];
+  if (all.length > MAX_CI_EXCLUDES)
+    note(`${all.length} CI service addresses; only the first ${MAX_CI_EXCLUDES} are excluded`);
+  return all.slice(0, MAX_CI_EXCLUDES).flatMap((a) => ["--exclude", `${a}/${isIP(a) === 6 ? 128 : 32}`]);
+}
+
+// src/action/inputs.ts
+import { isIP as isIP2 } from "node:net";
 var INPUT_NAMES = [
   "gateway",
   "remote-id",
@@ -116,14 +174,14 @@ function printable(s) {
   return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}...` : s);
 }
 function isHost(s) {
-  if (isIP(s) !== 0) return true;
+  if (isIP2(s) !== 0) return true;
   if (s.length === 0 || s.length > 253) return false;
   return s.split(".").every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l) || l === "");
 }
 function isCidr(s) {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
   if (!m) return false;
-  const v = isIP(m[1]);
+  const v = isIP2(m[1]);
   return v !== 0 && Number(m[2]) <= (v === 4 ? 32 : 128);
 }
 function list(s) {
@@ -408,7 +466,7 @@ async function connect(cfg, dir, name, flags) {
 }
 var sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function addressOf(host) {
-  if (isIP2(host) !== 0) return host;
+  if (isIP3(host) !== 0) return host;
   try {
     return (await lookup(host)).address;
   } catch (e) {
@@ -570,7 +628,12 @@ async function run() {
       info("ikev2-vpn: ready: run commands through the tunnel with vpn-exec COMMAND...");
       return;
     }
-    const up = await connect(cfg, dir, name, flags);
+    const exclude = cfg.mode === "tun" ? await ciExcludeFlags(
+      process.env,
+      async (h) => (await lookup(h, { all: true })).map((a) => a.address),
+      (m) => info(`ikev2-vpn: ${m}`)
+    ) : [];
+    const up = await connect(cfg, dir, name, [...flags, ...exclude]);
     if (up.pid !== void 0) saveState("pid", String(up.pid));
     if (cfg.mode === "proxy") await checkThroughProxy(cfg, deadline());
     else if (cfg.ping.length > 0) {

@@ -1295,21 +1295,21 @@ var require_command = __commonJS({
        */
       command(nameAndArgs, actionOptsOrExecDesc, execOpts) {
         let desc = actionOptsOrExecDesc;
-        let opts = execOpts;
+        let opts2 = execOpts;
         if (typeof desc === "object" && desc !== null) {
-          opts = desc;
+          opts2 = desc;
           desc = null;
         }
-        opts = opts || {};
+        opts2 = opts2 || {};
         const [, name, args] = nameAndArgs.match(/([^ ]+) *(.*)/);
         const cmd = this.createCommand(name);
         if (desc) {
           cmd.description(desc);
           cmd._executableHandler = true;
         }
-        if (opts.isDefault) this._defaultCommandName = cmd._name;
-        cmd._hidden = !!(opts.noHelp || opts.hidden);
-        cmd._executableFile = opts.executableFile || null;
+        if (opts2.isDefault) this._defaultCommandName = cmd._name;
+        cmd._hidden = !!(opts2.noHelp || opts2.hidden);
+        cmd._executableFile = opts2.executableFile || null;
         if (args) cmd.arguments(args);
         this._registerCommand(cmd);
         cmd.parent = this;
@@ -1410,14 +1410,14 @@ var require_command = __commonJS({
        * @param {object} [opts] - configuration options
        * @return {Command} `this` command for chaining
        */
-      addCommand(cmd, opts) {
+      addCommand(cmd, opts2) {
         if (!cmd._name) {
           throw new Error(`Command passed to .addCommand() must have a name
 - specify the name in Command constructor or using .name()`);
         }
-        opts = opts || {};
-        if (opts.isDefault) this._defaultCommandName = cmd._name;
-        if (opts.noHelp || opts.hidden) cmd._hidden = true;
+        opts2 = opts2 || {};
+        if (opts2.isDefault) this._defaultCommandName = cmd._name;
+        if (opts2.noHelp || opts2.hidden) cmd._hidden = true;
         this._registerCommand(cmd);
         cmd.parent = this;
         cmd._checkForBrokenPassThrough();
@@ -1671,9 +1671,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
        * @param {string} invalidArgumentMessage
        * @private
        */
-      _callParseArg(target, value, previous, invalidArgumentMessage) {
+      _callParseArg(target2, value, previous, invalidArgumentMessage) {
         try {
-          return target.parseArg(value, previous);
+          return target2.parseArg(value, previous);
         } catch (err2) {
           if (err2.code === "commander.invalidArgument") {
             const message = `${invalidArgumentMessage} ${err2.message}`;
@@ -2860,10 +2860,10 @@ Expecting one of '${allowedValues.join("', '")}'`);
           const optionKey = option2.attributeName();
           const optionValue = this.getOptionValue(optionKey);
           const negativeOption = this.options.find(
-            (target) => target.negate && optionKey === target.attributeName()
+            (target2) => target2.negate && optionKey === target2.attributeName()
           );
           const positiveOption = this.options.find(
-            (target) => !target.negate && optionKey === target.attributeName()
+            (target2) => !target2.negate && optionKey === target2.attributeName()
           );
           if (negativeOption && (negativeOption.presetArg === void 0 && optionValue === false || negativeOption.presetArg !== void 0 && optionValue === negativeOption.presetArg)) {
             return negativeOption;
@@ -3432,8 +3432,10644 @@ var require_commander = __commonJS({
   }
 });
 
+// node_modules/@xmldom/xmldom/lib/conventions.js
+var require_conventions = __commonJS({
+  "node_modules/@xmldom/xmldom/lib/conventions.js"(exports) {
+    "use strict";
+    function find(list2, predicate, ac) {
+      if (ac === void 0) {
+        ac = Array.prototype;
+      }
+      if (list2 && typeof ac.find === "function") {
+        return ac.find.call(list2, predicate);
+      }
+      for (var i = 0; i < list2.length; i++) {
+        if (hasOwn(list2, i)) {
+          var item = list2[i];
+          if (predicate.call(void 0, item, i, list2)) {
+            return item;
+          }
+        }
+      }
+    }
+    function freeze(object, oc) {
+      if (oc === void 0) {
+        oc = Object;
+      }
+      if (oc && typeof oc.getOwnPropertyDescriptors === "function") {
+        object = oc.create(null, oc.getOwnPropertyDescriptors(object));
+      }
+      return oc && typeof oc.freeze === "function" ? oc.freeze(object) : object;
+    }
+    function hasOwn(object, key) {
+      return Object.prototype.hasOwnProperty.call(object, key);
+    }
+    function assign(target2, source) {
+      if (target2 === null || typeof target2 !== "object") {
+        throw new TypeError("target is not an object");
+      }
+      for (var key in source) {
+        if (hasOwn(source, key)) {
+          target2[key] = source[key];
+        }
+      }
+      return target2;
+    }
+    var HTML_BOOLEAN_ATTRIBUTES = freeze({
+      allowfullscreen: true,
+      async: true,
+      autofocus: true,
+      autoplay: true,
+      checked: true,
+      controls: true,
+      default: true,
+      defer: true,
+      disabled: true,
+      formnovalidate: true,
+      hidden: true,
+      ismap: true,
+      itemscope: true,
+      loop: true,
+      multiple: true,
+      muted: true,
+      nomodule: true,
+      novalidate: true,
+      open: true,
+      playsinline: true,
+      readonly: true,
+      required: true,
+      reversed: true,
+      selected: true
+    });
+    function isHTMLBooleanAttribute(name) {
+      return hasOwn(HTML_BOOLEAN_ATTRIBUTES, name.toLowerCase());
+    }
+    var HTML_VOID_ELEMENTS = freeze({
+      area: true,
+      base: true,
+      br: true,
+      col: true,
+      embed: true,
+      hr: true,
+      img: true,
+      input: true,
+      link: true,
+      meta: true,
+      param: true,
+      source: true,
+      track: true,
+      wbr: true
+    });
+    function isHTMLVoidElement(tagName) {
+      return hasOwn(HTML_VOID_ELEMENTS, tagName.toLowerCase());
+    }
+    var HTML_RAW_TEXT_ELEMENTS = freeze({
+      script: false,
+      style: false,
+      textarea: true,
+      title: true
+    });
+    function isHTMLRawTextElement(tagName) {
+      var key = tagName.toLowerCase();
+      return hasOwn(HTML_RAW_TEXT_ELEMENTS, key) && !HTML_RAW_TEXT_ELEMENTS[key];
+    }
+    function isHTMLEscapableRawTextElement(tagName) {
+      var key = tagName.toLowerCase();
+      return hasOwn(HTML_RAW_TEXT_ELEMENTS, key) && HTML_RAW_TEXT_ELEMENTS[key];
+    }
+    function isHTMLMimeType(mimeType) {
+      return mimeType === MIME_TYPE.HTML;
+    }
+    function hasDefaultHTMLNamespace(mimeType) {
+      return isHTMLMimeType(mimeType) || mimeType === MIME_TYPE.XML_XHTML_APPLICATION;
+    }
+    var MIME_TYPE = freeze({
+      /**
+       * `text/html`, the only mime type that triggers treating an XML document as HTML.
+       *
+       * @see https://www.iana.org/assignments/media-types/text/html IANA MimeType registration
+       * @see https://en.wikipedia.org/wiki/HTML Wikipedia
+       * @see https://developer.mozilla.org/en-US/docs/Web/API/DOMParser/parseFromString MDN
+       * @see https://html.spec.whatwg.org/multipage/dynamic-markup-insertion.html#dom-domparser-parsefromstring
+       *      WHATWG HTML Spec
+       */
+      HTML: "text/html",
+      /**
+       * `application/xml`, the standard mime type for XML documents.
+       *
+       * @see https://www.iana.org/assignments/media-types/application/xml IANA MimeType
+       *      registration
+       * @see https://tools.ietf.org/html/rfc7303#section-9.1 RFC 7303
+       * @see https://en.wikipedia.org/wiki/XML_and_MIME Wikipedia
+       */
+      XML_APPLICATION: "application/xml",
+      /**
+       * `text/xml`, an alias for `application/xml`.
+       *
+       * @see https://tools.ietf.org/html/rfc7303#section-9.2 RFC 7303
+       * @see https://www.iana.org/assignments/media-types/text/xml IANA MimeType registration
+       * @see https://en.wikipedia.org/wiki/XML_and_MIME Wikipedia
+       */
+      XML_TEXT: "text/xml",
+      /**
+       * `application/xhtml+xml`, indicates an XML document that has the default HTML namespace,
+       * but is parsed as an XML document.
+       *
+       * @see https://www.iana.org/assignments/media-types/application/xhtml+xml IANA MimeType
+       *      registration
+       * @see https://dom.spec.whatwg.org/#dom-domimplementation-createdocument WHATWG DOM Spec
+       * @see https://en.wikipedia.org/wiki/XHTML Wikipedia
+       */
+      XML_XHTML_APPLICATION: "application/xhtml+xml",
+      /**
+       * `image/svg+xml`,
+       *
+       * @see https://www.iana.org/assignments/media-types/image/svg+xml IANA MimeType registration
+       * @see https://www.w3.org/TR/SVG11/ W3C SVG 1.1
+       * @see https://en.wikipedia.org/wiki/Scalable_Vector_Graphics Wikipedia
+       */
+      XML_SVG_IMAGE: "image/svg+xml"
+    });
+    var _MIME_TYPES = Object.keys(MIME_TYPE).map(function(key) {
+      return MIME_TYPE[key];
+    });
+    function isValidMimeType(mimeType) {
+      return _MIME_TYPES.indexOf(mimeType) > -1;
+    }
+    var NAMESPACE = freeze({
+      /**
+       * The XHTML namespace.
+       *
+       * @see http://www.w3.org/1999/xhtml
+       */
+      HTML: "http://www.w3.org/1999/xhtml",
+      /**
+       * The SVG namespace.
+       *
+       * @see http://www.w3.org/2000/svg
+       */
+      SVG: "http://www.w3.org/2000/svg",
+      /**
+       * The `xml:` namespace.
+       *
+       * @see http://www.w3.org/XML/1998/namespace
+       */
+      XML: "http://www.w3.org/XML/1998/namespace",
+      /**
+       * The `xmlns:` namespace.
+       *
+       * @see https://www.w3.org/2000/xmlns/
+       */
+      XMLNS: "http://www.w3.org/2000/xmlns/"
+    });
+    exports.assign = assign;
+    exports.find = find;
+    exports.freeze = freeze;
+    exports.HTML_BOOLEAN_ATTRIBUTES = HTML_BOOLEAN_ATTRIBUTES;
+    exports.HTML_RAW_TEXT_ELEMENTS = HTML_RAW_TEXT_ELEMENTS;
+    exports.HTML_VOID_ELEMENTS = HTML_VOID_ELEMENTS;
+    exports.hasDefaultHTMLNamespace = hasDefaultHTMLNamespace;
+    exports.hasOwn = hasOwn;
+    exports.isHTMLBooleanAttribute = isHTMLBooleanAttribute;
+    exports.isHTMLRawTextElement = isHTMLRawTextElement;
+    exports.isHTMLEscapableRawTextElement = isHTMLEscapableRawTextElement;
+    exports.isHTMLMimeType = isHTMLMimeType;
+    exports.isHTMLVoidElement = isHTMLVoidElement;
+    exports.isValidMimeType = isValidMimeType;
+    exports.MIME_TYPE = MIME_TYPE;
+    exports.NAMESPACE = NAMESPACE;
+  }
+});
+
+// node_modules/@xmldom/xmldom/lib/errors.js
+var require_errors = __commonJS({
+  "node_modules/@xmldom/xmldom/lib/errors.js"(exports) {
+    "use strict";
+    var conventions = require_conventions();
+    function extendError(constructor, writableName) {
+      constructor.prototype = Object.create(Error.prototype, {
+        constructor: { value: constructor },
+        name: { value: constructor.name, enumerable: true, writable: writableName }
+      });
+    }
+    var DOMExceptionName = conventions.freeze({
+      /**
+       * the default value as defined by the spec
+       */
+      Error: "Error",
+      /**
+       * @deprecated
+       * Use RangeError instead.
+       */
+      IndexSizeError: "IndexSizeError",
+      /**
+       * @deprecated
+       * Just to match the related static code, not part of the spec.
+       */
+      DomstringSizeError: "DomstringSizeError",
+      HierarchyRequestError: "HierarchyRequestError",
+      WrongDocumentError: "WrongDocumentError",
+      InvalidCharacterError: "InvalidCharacterError",
+      /**
+       * @deprecated
+       * Just to match the related static code, not part of the spec.
+       */
+      NoDataAllowedError: "NoDataAllowedError",
+      NoModificationAllowedError: "NoModificationAllowedError",
+      NotFoundError: "NotFoundError",
+      NotSupportedError: "NotSupportedError",
+      InUseAttributeError: "InUseAttributeError",
+      InvalidStateError: "InvalidStateError",
+      SyntaxError: "SyntaxError",
+      InvalidModificationError: "InvalidModificationError",
+      NamespaceError: "NamespaceError",
+      /**
+       * @deprecated
+       * Use TypeError for invalid arguments,
+       * "NotSupportedError" DOMException for unsupported operations,
+       * and "NotAllowedError" DOMException for denied requests instead.
+       */
+      InvalidAccessError: "InvalidAccessError",
+      /**
+       * @deprecated
+       * Just to match the related static code, not part of the spec.
+       */
+      ValidationError: "ValidationError",
+      /**
+       * @deprecated
+       * Use TypeError instead.
+       */
+      TypeMismatchError: "TypeMismatchError",
+      SecurityError: "SecurityError",
+      NetworkError: "NetworkError",
+      AbortError: "AbortError",
+      /**
+       * @deprecated
+       * Just to match the related static code, not part of the spec.
+       */
+      URLMismatchError: "URLMismatchError",
+      QuotaExceededError: "QuotaExceededError",
+      TimeoutError: "TimeoutError",
+      InvalidNodeTypeError: "InvalidNodeTypeError",
+      DataCloneError: "DataCloneError",
+      EncodingError: "EncodingError",
+      NotReadableError: "NotReadableError",
+      UnknownError: "UnknownError",
+      ConstraintError: "ConstraintError",
+      DataError: "DataError",
+      TransactionInactiveError: "TransactionInactiveError",
+      ReadOnlyError: "ReadOnlyError",
+      VersionError: "VersionError",
+      OperationError: "OperationError",
+      NotAllowedError: "NotAllowedError",
+      OptOutError: "OptOutError"
+    });
+    var DOMExceptionNames = Object.keys(DOMExceptionName);
+    function isValidDomExceptionCode(value) {
+      return typeof value === "number" && value >= 1 && value <= 25;
+    }
+    function endsWithError(value) {
+      return typeof value === "string" && value.substring(value.length - DOMExceptionName.Error.length) === DOMExceptionName.Error;
+    }
+    function DOMException(messageOrCode, nameOrMessage) {
+      if (isValidDomExceptionCode(messageOrCode)) {
+        this.name = DOMExceptionNames[messageOrCode];
+        this.message = nameOrMessage || "";
+      } else {
+        this.message = messageOrCode;
+        this.name = endsWithError(nameOrMessage) ? nameOrMessage : DOMExceptionName.Error;
+      }
+      if (Error.captureStackTrace) Error.captureStackTrace(this, DOMException);
+    }
+    extendError(DOMException, true);
+    Object.defineProperties(DOMException.prototype, {
+      code: {
+        enumerable: true,
+        get: function() {
+          var code = DOMExceptionNames.indexOf(this.name);
+          if (isValidDomExceptionCode(code)) return code;
+          return 0;
+        }
+      }
+    });
+    var ExceptionCode = {
+      INDEX_SIZE_ERR: 1,
+      DOMSTRING_SIZE_ERR: 2,
+      HIERARCHY_REQUEST_ERR: 3,
+      WRONG_DOCUMENT_ERR: 4,
+      INVALID_CHARACTER_ERR: 5,
+      NO_DATA_ALLOWED_ERR: 6,
+      NO_MODIFICATION_ALLOWED_ERR: 7,
+      NOT_FOUND_ERR: 8,
+      NOT_SUPPORTED_ERR: 9,
+      INUSE_ATTRIBUTE_ERR: 10,
+      INVALID_STATE_ERR: 11,
+      SYNTAX_ERR: 12,
+      INVALID_MODIFICATION_ERR: 13,
+      NAMESPACE_ERR: 14,
+      INVALID_ACCESS_ERR: 15,
+      VALIDATION_ERR: 16,
+      TYPE_MISMATCH_ERR: 17,
+      SECURITY_ERR: 18,
+      NETWORK_ERR: 19,
+      ABORT_ERR: 20,
+      URL_MISMATCH_ERR: 21,
+      QUOTA_EXCEEDED_ERR: 22,
+      TIMEOUT_ERR: 23,
+      INVALID_NODE_TYPE_ERR: 24,
+      DATA_CLONE_ERR: 25
+    };
+    var entries = Object.entries(ExceptionCode);
+    for (i = 0; i < entries.length; i++) {
+      key = entries[i][0];
+      DOMException[key] = entries[i][1];
+    }
+    var key;
+    var i;
+    function ParseError2(message, locator, cause) {
+      this.message = message;
+      this.locator = locator;
+      this.cause = cause;
+      if (Error.captureStackTrace) Error.captureStackTrace(this, ParseError2);
+    }
+    extendError(ParseError2);
+    exports.DOMException = DOMException;
+    exports.DOMExceptionName = DOMExceptionName;
+    exports.ExceptionCode = ExceptionCode;
+    exports.ParseError = ParseError2;
+  }
+});
+
+// node_modules/@xmldom/xmldom/lib/grammar.js
+var require_grammar = __commonJS({
+  "node_modules/@xmldom/xmldom/lib/grammar.js"(exports) {
+    "use strict";
+    function detectUnicodeSupport(RegExpImpl) {
+      try {
+        if (typeof RegExpImpl !== "function") {
+          RegExpImpl = RegExp;
+        }
+        var match = new RegExpImpl("𝌆", "u").exec("𝌆");
+        return !!match && match[0].length === 2;
+      } catch (error) {
+      }
+      return false;
+    }
+    var UNICODE_SUPPORT = detectUnicodeSupport();
+    function chars(regexp) {
+      if (regexp.source[0] !== "[") {
+        throw new Error(regexp + " can not be used with chars");
+      }
+      return regexp.source.slice(1, regexp.source.lastIndexOf("]"));
+    }
+    function chars_without(regexp, search) {
+      if (regexp.source[0] !== "[") {
+        throw new Error("/" + regexp.source + "/ can not be used with chars_without");
+      }
+      if (!search || typeof search !== "string") {
+        throw new Error(JSON.stringify(search) + " is not a valid search");
+      }
+      if (regexp.source.indexOf(search) === -1) {
+        throw new Error('"' + search + '" is not is /' + regexp.source + "/");
+      }
+      if (search === "-" && regexp.source.indexOf(search) !== 1) {
+        throw new Error('"' + search + '" is not at the first postion of /' + regexp.source + "/");
+      }
+      return new RegExp(regexp.source.replace(search, ""), UNICODE_SUPPORT ? "u" : "");
+    }
+    function reg(args) {
+      var self = this;
+      return new RegExp(
+        Array.prototype.slice.call(arguments).map(function(part) {
+          var isStr = typeof part === "string";
+          if (isStr && self === void 0 && part === "|") {
+            throw new Error("use regg instead of reg to wrap expressions with `|`!");
+          }
+          return isStr ? part : part.source;
+        }).join(""),
+        UNICODE_SUPPORT ? "u" : ""
+      );
+    }
+    function regg(args) {
+      if (arguments.length === 0) {
+        throw new Error("no parameters provided");
+      }
+      return reg.apply(regg, ["(?:"].concat(Array.prototype.slice.call(arguments), [")"]));
+    }
+    var UNICODE_REPLACEMENT_CHARACTER = "�";
+    var Char = /[-\x09\x0A\x0D\x20-\x2C\x2E-\uD7FF\uE000-\uFFFD]/;
+    if (UNICODE_SUPPORT) {
+      Char = reg("[", chars(Char), "\\u{10000}-\\u{10FFFF}", "]");
+    }
+    var InvalidChar = new RegExp("[^" + chars(Char) + "]", UNICODE_SUPPORT ? "u" : "");
+    var _SChar = /[\x20\x09\x0D\x0A]/;
+    var SChar_s = chars(_SChar);
+    var S = reg(_SChar, "+");
+    var S_OPT = reg(_SChar, "*");
+    var NameStartChar = /[:_a-zA-Z\xC0-\xD6\xD8-\xF6\xF8-\u02FF\u0370-\u1FFF\u200C-\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]/;
+    if (UNICODE_SUPPORT) {
+      NameStartChar = reg("[", chars(NameStartChar), "\\u{10000}-\\u{10FFFF}", "]");
+    }
+    var NameStartChar_s = chars(NameStartChar);
+    var NameChar = reg("[", NameStartChar_s, chars(/[-.0-9\xB7]/), chars(/[\u0300-\u036F\u203F-\u2040]/), "]");
+    var Name = reg(NameStartChar, NameChar, "*");
+    var Name_exact = reg("^", Name, "$");
+    var Nmtoken = reg(NameChar, "+");
+    var EntityRef = reg("&", Name, ";");
+    var CharRef = regg(/&#[0-9]+;|&#x[0-9a-fA-F]+;/);
+    var Reference = regg(EntityRef, "|", CharRef);
+    var PEReference = reg("%", Name, ";");
+    var EntityValue = regg(
+      reg('"', regg(/[^%&"]/, "|", PEReference, "|", Reference), "*", '"'),
+      "|",
+      reg("'", regg(/[^%&']/, "|", PEReference, "|", Reference), "*", "'")
+    );
+    var AttValue = regg('"', regg(/[^<&"]/, "|", Reference), "*", '"', "|", "'", regg(/[^<&']/, "|", Reference), "*", "'");
+    var NCNameStartChar = chars_without(NameStartChar, ":");
+    var NCNameChar = chars_without(NameChar, ":");
+    var NCName = reg(NCNameStartChar, NCNameChar, "*");
+    var NCName_exact = reg("^", NCName, "$");
+    var QName = reg(NCName, regg(":", NCName), "?");
+    var QName_exact = reg("^", QName, "$");
+    var QName_group = reg("(", QName, ")");
+    var SystemLiteral = regg(/"[^"]*"|'[^']*'/);
+    var PI = reg(/^<\?/, "(", Name, ")", regg(S, "(?!", _SChar, ")(", Char, "*?)"), "?", /\?>/);
+    var PubidChar = /[\x20\x0D\x0Aa-zA-Z0-9-'()+,./:=?;!*#@$_%]/;
+    var PubidLiteral = regg('"', PubidChar, '*"', "|", "'", chars_without(PubidChar, "'"), "*'");
+    var COMMENT_START = "<!--";
+    var COMMENT_END = "-->";
+    var Comment = reg(COMMENT_START, regg(chars_without(Char, "-"), "|", reg("-", chars_without(Char, "-"))), "*", COMMENT_END);
+    var PCDATA = "#PCDATA";
+    var Mixed = regg(
+      reg(/\(/, S_OPT, PCDATA, regg(S_OPT, /\|/, S_OPT, QName), "*", S_OPT, /\)\*/),
+      "|",
+      reg(/\(/, S_OPT, PCDATA, S_OPT, /\)/)
+    );
+    var _children_quantity = /[?*+]?/;
+    var children3 = reg(
+      /\([^>]+\)/,
+      _children_quantity
+      /*regg(choice, '|', seq), _children_quantity*/
+    );
+    var contentspec = regg("EMPTY", "|", "ANY", "|", Mixed, "|", children3);
+    var ELEMENTDECL_START = "<!ELEMENT";
+    var elementdecl = reg(ELEMENTDECL_START, S, regg(QName, "|", PEReference), S, regg(contentspec, "|", PEReference), S_OPT, ">");
+    var NotationType = reg("NOTATION", S, /\(/, S_OPT, Name, regg(S_OPT, /\|/, S_OPT, Name), "*", S_OPT, /\)/);
+    var Enumeration = reg(/\(/, S_OPT, Nmtoken, regg(S_OPT, /\|/, S_OPT, Nmtoken), "*", S_OPT, /\)/);
+    var EnumeratedType = regg(NotationType, "|", Enumeration);
+    var AttType = regg(/CDATA|ID|IDREF|IDREFS|ENTITY|ENTITIES|NMTOKEN|NMTOKENS/, "|", EnumeratedType);
+    var DefaultDecl = regg(/#REQUIRED|#IMPLIED/, "|", regg(regg("#FIXED", S), "?", AttValue));
+    var AttDef = regg(S, Name, S, AttType, S, DefaultDecl);
+    var ATTLIST_DECL_START = "<!ATTLIST";
+    var AttlistDecl = reg(ATTLIST_DECL_START, S, Name, AttDef, "*", S_OPT, ">");
+    var ABOUT_LEGACY_COMPAT = "about:legacy-compat";
+    var ABOUT_LEGACY_COMPAT_SystemLiteral = regg('"' + ABOUT_LEGACY_COMPAT + '"', "|", "'" + ABOUT_LEGACY_COMPAT + "'");
+    var SYSTEM = "SYSTEM";
+    var PUBLIC = "PUBLIC";
+    var ExternalID = regg(regg(SYSTEM, S, SystemLiteral), "|", regg(PUBLIC, S, PubidLiteral, S, SystemLiteral));
+    var ExternalID_match = reg(
+      "^",
+      regg(
+        regg(SYSTEM, S, "(?<SystemLiteralOnly>", SystemLiteral, ")"),
+        "|",
+        regg(PUBLIC, S, "(?<PubidLiteral>", PubidLiteral, ")", S, "(?<SystemLiteral>", SystemLiteral, ")")
+      )
+    );
+    var PubidLiteral_match = reg("^", PubidLiteral, "$");
+    var SystemLiteral_match = reg("^", SystemLiteral, "$");
+    var NDataDecl = regg(S, "NDATA", S, Name);
+    var EntityDef = regg(EntityValue, "|", regg(ExternalID, NDataDecl, "?"));
+    var ENTITY_DECL_START = "<!ENTITY";
+    var GEDecl = reg(ENTITY_DECL_START, S, Name, S, EntityDef, S_OPT, ">");
+    var PEDef = regg(EntityValue, "|", ExternalID);
+    var PEDecl = reg(ENTITY_DECL_START, S, "%", S, Name, S, PEDef, S_OPT, ">");
+    var EntityDecl = regg(GEDecl, "|", PEDecl);
+    var PublicID = reg(PUBLIC, S, PubidLiteral);
+    var NotationDecl = reg("<!NOTATION", S, Name, S, regg(ExternalID, "|", PublicID), S_OPT, ">");
+    var Eq = reg(S_OPT, "=", S_OPT);
+    var VersionNum = /1[.]\d+/;
+    var VersionInfo = reg(S, "version", Eq, regg("'", VersionNum, "'", "|", '"', VersionNum, '"'));
+    var EncName = /[A-Za-z][-A-Za-z0-9._]*/;
+    var EncodingDecl = regg(S, "encoding", Eq, regg('"', EncName, '"', "|", "'", EncName, "'"));
+    var SDDecl = regg(S, "standalone", Eq, regg("'", regg("yes", "|", "no"), "'", "|", '"', regg("yes", "|", "no"), '"'));
+    var XMLDecl = reg(/^<\?xml/, VersionInfo, EncodingDecl, "?", SDDecl, "?", S_OPT, /\?>/);
+    var DOCTYPE_DECL_START = "<!DOCTYPE";
+    var CDATA_START = "<![CDATA[";
+    var CDATA_END = "]]>";
+    var CDStart = /<!\[CDATA\[/;
+    var CDEnd = /\]\]>/;
+    var CData = reg(Char, "*?", CDEnd);
+    var CDSect = reg(CDStart, CData);
+    exports.chars = chars;
+    exports.chars_without = chars_without;
+    exports.detectUnicodeSupport = detectUnicodeSupport;
+    exports.reg = reg;
+    exports.regg = regg;
+    exports.ABOUT_LEGACY_COMPAT = ABOUT_LEGACY_COMPAT;
+    exports.ABOUT_LEGACY_COMPAT_SystemLiteral = ABOUT_LEGACY_COMPAT_SystemLiteral;
+    exports.AttlistDecl = AttlistDecl;
+    exports.CDATA_START = CDATA_START;
+    exports.CDATA_END = CDATA_END;
+    exports.CDSect = CDSect;
+    exports.Char = Char;
+    exports.Comment = Comment;
+    exports.COMMENT_START = COMMENT_START;
+    exports.COMMENT_END = COMMENT_END;
+    exports.DOCTYPE_DECL_START = DOCTYPE_DECL_START;
+    exports.elementdecl = elementdecl;
+    exports.EntityDecl = EntityDecl;
+    exports.EntityValue = EntityValue;
+    exports.ExternalID = ExternalID;
+    exports.ExternalID_match = ExternalID_match;
+    exports.Name = Name;
+    exports.Name_exact = Name_exact;
+    exports.NCName_exact = NCName_exact;
+    exports.NotationDecl = NotationDecl;
+    exports.Reference = Reference;
+    exports.PEReference = PEReference;
+    exports.PI = PI;
+    exports.PUBLIC = PUBLIC;
+    exports.PubidLiteral = PubidLiteral;
+    exports.PubidLiteral_match = PubidLiteral_match;
+    exports.QName = QName;
+    exports.QName_exact = QName_exact;
+    exports.QName_group = QName_group;
+    exports.S = S;
+    exports.SChar_s = SChar_s;
+    exports.S_OPT = S_OPT;
+    exports.SYSTEM = SYSTEM;
+    exports.SystemLiteral = SystemLiteral;
+    exports.SystemLiteral_match = SystemLiteral_match;
+    exports.InvalidChar = InvalidChar;
+    exports.UNICODE_REPLACEMENT_CHARACTER = UNICODE_REPLACEMENT_CHARACTER;
+    exports.UNICODE_SUPPORT = UNICODE_SUPPORT;
+    exports.XMLDecl = XMLDecl;
+  }
+});
+
+// node_modules/@xmldom/xmldom/lib/dom.js
+var require_dom = __commonJS({
+  "node_modules/@xmldom/xmldom/lib/dom.js"(exports) {
+    "use strict";
+    var conventions = require_conventions();
+    var find = conventions.find;
+    var hasDefaultHTMLNamespace = conventions.hasDefaultHTMLNamespace;
+    var hasOwn = conventions.hasOwn;
+    var isHTMLMimeType = conventions.isHTMLMimeType;
+    var isHTMLRawTextElement = conventions.isHTMLRawTextElement;
+    var isHTMLVoidElement = conventions.isHTMLVoidElement;
+    var MIME_TYPE = conventions.MIME_TYPE;
+    var NAMESPACE = conventions.NAMESPACE;
+    var PDC = /* @__PURE__ */ Symbol();
+    var errors = require_errors();
+    var DOMException = errors.DOMException;
+    var DOMExceptionName = errors.DOMExceptionName;
+    var g = require_grammar();
+    function checkSymbol(symbol) {
+      if (symbol !== PDC) {
+        throw new TypeError("Illegal constructor");
+      }
+    }
+    function notEmptyString(input) {
+      return input !== "";
+    }
+    function splitOnASCIIWhitespace(input) {
+      return input ? input.split(/[\t\n\f\r ]+/).filter(notEmptyString) : [];
+    }
+    function orderedSetReducer(current, element) {
+      if (!hasOwn(current, element)) {
+        current[element] = true;
+      }
+      return current;
+    }
+    function toOrderedSet(input) {
+      if (!input) return [];
+      var list2 = splitOnASCIIWhitespace(input);
+      return Object.keys(list2.reduce(orderedSetReducer, {}));
+    }
+    function arrayIncludes(list2) {
+      return function(element) {
+        return list2 && list2.indexOf(element) !== -1;
+      };
+    }
+    function validateQualifiedName(qualifiedName) {
+      if (!g.QName_exact.test(qualifiedName)) {
+        throw new DOMException(DOMException.INVALID_CHARACTER_ERR, 'invalid character in qualified name "' + qualifiedName + '"');
+      }
+    }
+    function validateAndExtract(namespace, qualifiedName) {
+      validateQualifiedName(qualifiedName);
+      namespace = namespace || null;
+      var prefix = null;
+      var localName = qualifiedName;
+      if (qualifiedName.indexOf(":") >= 0) {
+        var splitResult = qualifiedName.split(":");
+        prefix = splitResult[0];
+        localName = splitResult[1];
+      }
+      if (prefix !== null && namespace === null) {
+        throw new DOMException(DOMException.NAMESPACE_ERR, "prefix is non-null and namespace is null");
+      }
+      if (prefix === "xml" && namespace !== conventions.NAMESPACE.XML) {
+        throw new DOMException(DOMException.NAMESPACE_ERR, 'prefix is "xml" and namespace is not the XML namespace');
+      }
+      if ((prefix === "xmlns" || qualifiedName === "xmlns") && namespace !== conventions.NAMESPACE.XMLNS) {
+        throw new DOMException(
+          DOMException.NAMESPACE_ERR,
+          'either qualifiedName or prefix is "xmlns" and namespace is not the XMLNS namespace'
+        );
+      }
+      if (namespace === conventions.NAMESPACE.XMLNS && prefix !== "xmlns" && qualifiedName !== "xmlns") {
+        throw new DOMException(
+          DOMException.NAMESPACE_ERR,
+          'namespace is the XMLNS namespace and neither qualifiedName nor prefix is "xmlns"'
+        );
+      }
+      return [namespace, prefix, localName];
+    }
+    function copy(src, dest) {
+      for (var p in src) {
+        if (hasOwn(src, p)) {
+          dest[p] = src[p];
+        }
+      }
+    }
+    function _extends(Class, Super) {
+      var pt = Class.prototype;
+      if (!(pt instanceof Super)) {
+        let t = function() {
+        };
+        t.prototype = Super.prototype;
+        t = new t();
+        copy(pt, t);
+        Class.prototype = pt = t;
+      }
+      if (pt.constructor != Class) {
+        if (typeof Class != "function") {
+          console.error("unknown Class:" + Class);
+        }
+        pt.constructor = Class;
+      }
+    }
+    var NodeType = {};
+    var ELEMENT_NODE = NodeType.ELEMENT_NODE = 1;
+    var ATTRIBUTE_NODE = NodeType.ATTRIBUTE_NODE = 2;
+    var TEXT_NODE2 = NodeType.TEXT_NODE = 3;
+    var CDATA_SECTION_NODE = NodeType.CDATA_SECTION_NODE = 4;
+    var ENTITY_REFERENCE_NODE = NodeType.ENTITY_REFERENCE_NODE = 5;
+    var ENTITY_NODE = NodeType.ENTITY_NODE = 6;
+    var PROCESSING_INSTRUCTION_NODE = NodeType.PROCESSING_INSTRUCTION_NODE = 7;
+    var COMMENT_NODE2 = NodeType.COMMENT_NODE = 8;
+    var DOCUMENT_NODE = NodeType.DOCUMENT_NODE = 9;
+    var DOCUMENT_TYPE_NODE = NodeType.DOCUMENT_TYPE_NODE = 10;
+    var DOCUMENT_FRAGMENT_NODE = NodeType.DOCUMENT_FRAGMENT_NODE = 11;
+    var NOTATION_NODE = NodeType.NOTATION_NODE = 12;
+    var DocumentPosition = conventions.freeze({
+      DOCUMENT_POSITION_DISCONNECTED: 1,
+      DOCUMENT_POSITION_PRECEDING: 2,
+      DOCUMENT_POSITION_FOLLOWING: 4,
+      DOCUMENT_POSITION_CONTAINS: 8,
+      DOCUMENT_POSITION_CONTAINED_BY: 16,
+      DOCUMENT_POSITION_IMPLEMENTATION_SPECIFIC: 32
+    });
+    function commonAncestor(a, b) {
+      if (b.length < a.length) return commonAncestor(b, a);
+      var c = null;
+      for (var n in a) {
+        if (a[n] !== b[n]) return c;
+        c = a[n];
+      }
+      return c;
+    }
+    function docGUID(doc) {
+      if (!doc.guid) doc.guid = Math.random();
+      return doc.guid;
+    }
+    function NodeList() {
+    }
+    NodeList.prototype = {
+      /**
+       * The number of nodes in the list. The range of valid child node indices is 0 to length-1
+       * inclusive.
+       *
+       * @type {number}
+       */
+      length: 0,
+      /**
+       * Returns the item at `index`. If index is greater than or equal to the number of nodes in
+       * the list, this returns null.
+       *
+       * @param index
+       * Unsigned long Index into the collection.
+       * @returns {Node | null}
+       * The node at position `index` in the NodeList,
+       * or null if that is not a valid index.
+       */
+      item: function(index) {
+        return index >= 0 && index < this.length ? this[index] : null;
+      },
+      /**
+       * Returns a string representation of the NodeList.
+       *
+       * Accepts the same `options` object as `XMLSerializer.prototype.serializeToString`
+       * (`requireWellFormed`, `splitCDATASections`, `nodeFilter`). Passing a function is treated as
+       * a legacy `nodeFilter` for backward compatibility.
+       *
+       * @param {Object | function} [options]
+       * @param {boolean} [options.requireWellFormed=false]
+       * @param {boolean} [options.splitCDATASections=true]
+       * @param {function} [options.nodeFilter]
+       * @returns {string}
+       */
+      toString: function(options) {
+        var opts2;
+        if (typeof options === "function") {
+          opts2 = { requireWellFormed: false, splitCDATASections: true, nodeFilter: options };
+        } else if (!!options) {
+          opts2 = {
+            requireWellFormed: !!options.requireWellFormed,
+            splitCDATASections: options.splitCDATASections !== false,
+            nodeFilter: options.nodeFilter || null
+          };
+        } else {
+          opts2 = { requireWellFormed: false, splitCDATASections: true, nodeFilter: null };
+        }
+        for (var buf = [], i = 0; i < this.length; i++) {
+          serializeToString(this[i], buf, null, opts2);
+        }
+        return buf.join("");
+      },
+      /**
+       * Filters the NodeList based on a predicate.
+       *
+       * @param {function(Node): boolean} predicate
+       * - A predicate function to filter the NodeList.
+       * @returns {Node[]}
+       * An array of nodes that satisfy the predicate.
+       * @private
+       */
+      filter: function(predicate) {
+        return Array.prototype.filter.call(this, predicate);
+      },
+      /**
+       * Returns the first index at which a given node can be found in the NodeList, or -1 if it is
+       * not present.
+       *
+       * @param {Node} item
+       * - The Node item to locate in the NodeList.
+       * @returns {number}
+       * The first index of the node in the NodeList; -1 if not found.
+       * @private
+       */
+      indexOf: function(item) {
+        return Array.prototype.indexOf.call(this, item);
+      }
+    };
+    NodeList.prototype[Symbol.iterator] = function() {
+      var me = this;
+      var index = 0;
+      return {
+        next: function() {
+          if (index < me.length) {
+            return {
+              value: me[index++],
+              done: false
+            };
+          } else {
+            return {
+              done: true
+            };
+          }
+        },
+        return: function() {
+          return {
+            done: true
+          };
+        }
+      };
+    };
+    function LiveNodeList(node, refresh) {
+      this._node = node;
+      this._refresh = refresh;
+      _updateLiveList(this);
+    }
+    function _updateLiveList(list2) {
+      var inc = list2._node._inc || list2._node.ownerDocument._inc;
+      if (list2._inc !== inc) {
+        var ls = list2._refresh(list2._node);
+        __set__(list2, "length", ls.length);
+        if (!list2.$$length || ls.length < list2.$$length) {
+          for (var i = ls.length; i in list2; i++) {
+            if (hasOwn(list2, i)) {
+              delete list2[i];
+            }
+          }
+        }
+        copy(ls, list2);
+        list2._inc = inc;
+      }
+    }
+    LiveNodeList.prototype.item = function(i) {
+      _updateLiveList(this);
+      return this[i] || null;
+    };
+    _extends(LiveNodeList, NodeList);
+    function NamedNodeMap() {
+      this._nsIndex = /* @__PURE__ */ Object.create(null);
+      this._noNsIndex = /* @__PURE__ */ Object.create(null);
+    }
+    function _findNodeIndex(list2, node) {
+      var i = 0;
+      while (i < list2.length) {
+        if (list2[i] === node) {
+          return i;
+        }
+        i++;
+      }
+    }
+    function _nnmBucket(map, namespaceURI, create) {
+      if (!namespaceURI) {
+        return map._noNsIndex;
+      }
+      var bucket = map._nsIndex[namespaceURI];
+      if (!bucket && create) {
+        bucket = map._nsIndex[namespaceURI] = /* @__PURE__ */ Object.create(null);
+      }
+      return bucket;
+    }
+    function _nnmIndexFind(map, namespaceURI, localName) {
+      var bucket = _nnmBucket(map, namespaceURI, false);
+      var found = bucket && bucket[localName];
+      return found ? found : null;
+    }
+    function _nnmIndexAdd(map, attr) {
+      _nnmBucket(map, attr.namespaceURI, true)[attr.localName] = attr;
+    }
+    function _nnmIndexRemove(map, attr) {
+      var bucket = _nnmBucket(map, attr.namespaceURI, false);
+      if (bucket) {
+        delete bucket[attr.localName];
+      }
+    }
+    function _addNamedNode(el, list2, newAttr, oldAttr) {
+      if (oldAttr) {
+        list2[_findNodeIndex(list2, oldAttr)] = newAttr;
+      } else {
+        list2[list2.length] = newAttr;
+        list2.length++;
+      }
+      _nnmIndexAdd(list2, newAttr);
+      if (el) {
+        newAttr.ownerElement = el;
+        var doc = el.ownerDocument;
+        if (doc) {
+          oldAttr && _onRemoveAttribute(doc, el, oldAttr);
+          _onAddAttribute(doc, el, newAttr);
+        }
+      }
+    }
+    function _removeNamedNode(el, list2, attr) {
+      var i = _findNodeIndex(list2, attr);
+      if (i >= 0) {
+        var lastIndex = list2.length - 1;
+        while (i <= lastIndex) {
+          list2[i] = list2[++i];
+        }
+        list2.length = lastIndex;
+        _nnmIndexRemove(list2, attr);
+        if (el) {
+          var doc = el.ownerDocument;
+          if (doc) {
+            _onRemoveAttribute(doc, el, attr);
+          }
+          attr.ownerElement = null;
+        }
+      }
+    }
+    NamedNodeMap.prototype = {
+      length: 0,
+      item: NodeList.prototype.item,
+      /**
+       * Get an attribute by name. Note: Name is in lower case in case of HTML namespace and
+       * document.
+       *
+       * @param {string} localName
+       * The local name of the attribute.
+       * @returns {Attr | null}
+       * The attribute with the given local name, or null if no such attribute exists.
+       * @see https://dom.spec.whatwg.org/#concept-element-attributes-get-by-name
+       */
+      getNamedItem: function(localName) {
+        if (this._ownerElement && this._ownerElement._isInHTMLDocumentAndNamespace()) {
+          localName = localName.toLowerCase();
+        }
+        var i = 0;
+        while (i < this.length) {
+          var attr = this[i];
+          if (attr.nodeName === localName) {
+            return attr;
+          }
+          i++;
+        }
+        return null;
+      },
+      /**
+       * Set an attribute.
+       *
+       * @param {Attr} attr
+       * The attribute to set.
+       * @returns {Attr | null}
+       * The old attribute with the same local name and namespace URI as the new one, or null if no
+       * such attribute exists.
+       * @throws {DOMException}
+       * With code:
+       * - {@link INUSE_ATTRIBUTE_ERR} - If the attribute is already an attribute of another
+       * element.
+       * @see https://dom.spec.whatwg.org/#concept-element-attributes-set
+       */
+      setNamedItem: function(attr) {
+        var el = attr.ownerElement;
+        if (el && el !== this._ownerElement) {
+          throw new DOMException(DOMException.INUSE_ATTRIBUTE_ERR);
+        }
+        var oldAttr = _nnmIndexFind(this, attr.namespaceURI, attr.localName);
+        if (oldAttr === attr) {
+          return attr;
+        }
+        _addNamedNode(this._ownerElement, this, attr, oldAttr);
+        return oldAttr;
+      },
+      /**
+       * Set an attribute, replacing an existing attribute with the same local name and namespace
+       * URI if one exists.
+       *
+       * @param {Attr} attr
+       * The attribute to set.
+       * @returns {Attr | null}
+       * The old attribute with the same local name and namespace URI as the new one, or null if no
+       * such attribute exists.
+       * @throws {DOMException}
+       * Throws a DOMException with the name "InUseAttributeError" if the attribute is already an
+       * attribute of another element.
+       * @see https://dom.spec.whatwg.org/#concept-element-attributes-set
+       */
+      setNamedItemNS: function(attr) {
+        return this.setNamedItem(attr);
+      },
+      /**
+       * Removes an attribute specified by the local name.
+       *
+       * @param {string} localName
+       * The local name of the attribute to be removed.
+       * @returns {Attr}
+       * The attribute node that was removed.
+       * @throws {DOMException}
+       * With code:
+       * - {@link DOMException.NOT_FOUND_ERR} if no attribute with the given name is found.
+       * @see https://dom.spec.whatwg.org/#dom-namednodemap-removenameditem
+       * @see https://dom.spec.whatwg.org/#concept-element-attributes-remove-by-name
+       */
+      removeNamedItem: function(localName) {
+        var attr = this.getNamedItem(localName);
+        if (!attr) {
+          throw new DOMException(DOMException.NOT_FOUND_ERR, localName);
+        }
+        _removeNamedNode(this._ownerElement, this, attr);
+        return attr;
+      },
+      /**
+       * Removes an attribute specified by the namespace and local name.
+       *
+       * @param {string | null} namespaceURI
+       * The namespace URI of the attribute to be removed.
+       * @param {string} localName
+       * The local name of the attribute to be removed.
+       * @returns {Attr}
+       * The attribute node that was removed.
+       * @throws {DOMException}
+       * With code:
+       * - {@link DOMException.NOT_FOUND_ERR} if no attribute with the given namespace URI and local
+       * name is found.
+       * @see https://dom.spec.whatwg.org/#dom-namednodemap-removenameditemns
+       * @see https://dom.spec.whatwg.org/#concept-element-attributes-remove-by-namespace
+       */
+      removeNamedItemNS: function(namespaceURI, localName) {
+        var attr = this.getNamedItemNS(namespaceURI, localName);
+        if (!attr) {
+          throw new DOMException(DOMException.NOT_FOUND_ERR, namespaceURI ? namespaceURI + " : " + localName : localName);
+        }
+        _removeNamedNode(this._ownerElement, this, attr);
+        return attr;
+      },
+      /**
+       * Get an attribute by namespace and local name.
+       *
+       * @param {string | null} namespaceURI
+       * The namespace URI of the attribute.
+       * @param {string} localName
+       * The local name of the attribute.
+       * @returns {Attr | null}
+       * The attribute with the given namespace URI and local name, or null if no such attribute
+       * exists.
+       * @see https://dom.spec.whatwg.org/#concept-element-attributes-get-by-namespace
+       */
+      getNamedItemNS: function(namespaceURI, localName) {
+        if (!namespaceURI) {
+          namespaceURI = null;
+        }
+        var i = 0;
+        while (i < this.length) {
+          var node = this[i];
+          if (node.localName === localName && node.namespaceURI === namespaceURI) {
+            return node;
+          }
+          i++;
+        }
+        return null;
+      }
+    };
+    NamedNodeMap.prototype[Symbol.iterator] = function() {
+      var me = this;
+      var index = 0;
+      return {
+        next: function() {
+          if (index < me.length) {
+            return {
+              value: me[index++],
+              done: false
+            };
+          } else {
+            return {
+              done: true
+            };
+          }
+        },
+        return: function() {
+          return {
+            done: true
+          };
+        }
+      };
+    };
+    function DOMImplementation() {
+    }
+    DOMImplementation.prototype = {
+      /**
+       * Test if the DOM implementation implements a specific feature and version, as specified in
+       * {@link https://www.w3.org/TR/DOM-Level-3-Core/core.html#DOMFeatures DOM Features}.
+       *
+       * The DOMImplementation.hasFeature() method returns a Boolean flag indicating if a given
+       * feature is supported. The different implementations fairly diverged in what kind of
+       * features were reported. The latest version of the spec settled to force this method to
+       * always return true, where the functionality was accurate and in use.
+       *
+       * @deprecated
+       * It is deprecated and modern browsers return true in all cases.
+       * @function DOMImplementation#hasFeature
+       * @param {string} feature
+       * The name of the feature to test.
+       * @param {string} [version]
+       * This is the version number of the feature to test.
+       * @returns {boolean}
+       * Always returns true.
+       * @see https://developer.mozilla.org/en-US/docs/Web/API/DOMImplementation/hasFeature MDN
+       * @see https://www.w3.org/TR/REC-DOM-Level-1/level-one-core.html#ID-5CED94D7 DOM Level 1 Core
+       * @see https://dom.spec.whatwg.org/#dom-domimplementation-hasfeature DOM Living Standard
+       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#ID-5CED94D7 DOM Level 3 Core
+       */
+      hasFeature: function(feature, version) {
+        return true;
+      },
+      /**
+       * Creates a DOM Document object of the specified type with its document element. Note that
+       * based on the {@link DocumentType}
+       * given to create the document, the implementation may instantiate specialized
+       * {@link Document} objects that support additional features than the "Core", such as "HTML"
+       * {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#DOM2HTML DOM Level 2 HTML}.
+       * On the other hand, setting the {@link DocumentType} after the document was created makes
+       * this very unlikely to happen. Alternatively, specialized {@link Document} creation methods,
+       * such as createHTMLDocument
+       * {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#DOM2HTML DOM Level 2 HTML},
+       * can be used to obtain specific types of {@link Document} objects.
+       *
+       * __It behaves slightly different from the description in the living standard__:
+       * - There is no interface/class `XMLDocument`, it returns a `Document`
+       * instance (with it's `type` set to `'xml'`).
+       * - `encoding`, `mode`, `origin`, `url` fields are currently not declared.
+       *
+       * @function DOMImplementation.createDocument
+       * @param {string | null} namespaceURI
+       * The
+       * {@link https://www.w3.org/TR/DOM-Level-3-Core/glossary.html#dt-namespaceURI namespace URI}
+       * of the document element to create or null.
+       * @param {string | null} qualifiedName
+       * The
+       * {@link https://www.w3.org/TR/DOM-Level-3-Core/glossary.html#dt-qualifiedname qualified name}
+       * of the document element to be created or null.
+       * @param {DocumentType | null} [doctype=null]
+       * The type of document to be created or null. When doctype is not null, its
+       * {@link Node#ownerDocument} attribute is set to the document being created. Default is
+       * `null`
+       * @returns {Document}
+       * A new {@link Document} object with its document element. If the NamespaceURI,
+       * qualifiedName, and doctype are null, the returned {@link Document} is empty with no
+       * document element.
+       * @throws {DOMException}
+       * With code:
+       *
+       * - `INVALID_CHARACTER_ERR`: Raised if the specified qualified name is not an XML name
+       * according to {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#XML XML 1.0}.
+       * - `NAMESPACE_ERR`: Raised if the qualifiedName is malformed, if the qualifiedName has a
+       * prefix and the namespaceURI is null, or if the qualifiedName is null and the namespaceURI
+       * is different from null, or if the qualifiedName has a prefix that is "xml" and the
+       * namespaceURI is different from "{@link http://www.w3.org/XML/1998/namespace}"
+       * {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#Namespaces XML Namespaces},
+       * or if the DOM implementation does not support the "XML" feature but a non-null namespace
+       * URI was provided, since namespaces were defined by XML.
+       * - `WRONG_DOCUMENT_ERR`: Raised if doctype has already been used with a different document
+       * or was created from a different implementation.
+       * - `NOT_SUPPORTED_ERR`: May be raised if the implementation does not support the feature
+       * "XML" and the language exposed through the Document does not support XML Namespaces (such
+       * as {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#HTML40 HTML 4.01}).
+       * @since DOM Level 2.
+       * @see {@link #createHTMLDocument}
+       * @see https://developer.mozilla.org/en-US/docs/Web/API/DOMImplementation/createDocument MDN
+       * @see https://dom.spec.whatwg.org/#dom-domimplementation-createdocument DOM Living Standard
+       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#Level-2-Core-DOM-createDocument DOM
+       *      Level 3 Core
+       * @see https://www.w3.org/TR/DOM-Level-2-Core/core.html#Level-2-Core-DOM-createDocument DOM
+       *      Level 2 Core (initial)
+       */
+      createDocument: function(namespaceURI, qualifiedName, doctype) {
+        var contentType = MIME_TYPE.XML_APPLICATION;
+        if (namespaceURI === NAMESPACE.HTML) {
+          contentType = MIME_TYPE.XML_XHTML_APPLICATION;
+        } else if (namespaceURI === NAMESPACE.SVG) {
+          contentType = MIME_TYPE.XML_SVG_IMAGE;
+        }
+        var doc = new Document(PDC, { contentType });
+        doc.implementation = this;
+        doc.childNodes = new NodeList();
+        doc.doctype = doctype || null;
+        if (doctype) {
+          doc.appendChild(doctype);
+        }
+        if (qualifiedName) {
+          var root = doc.createElementNS(namespaceURI, qualifiedName);
+          doc.appendChild(root);
+        }
+        return doc;
+      },
+      /**
+       * Creates an empty DocumentType node. Entity declarations and notations are not made
+       * available. Entity reference expansions and default attribute additions do not occur.
+       *
+       * **This behavior is slightly different from the one in the specs**:
+       * - `encoding`, `mode`, `origin`, `url` fields are currently not declared.
+       * - `publicId` and `systemId` contain the raw data including any possible quotes,
+       *   so they can always be serialized back to the original value
+       * - `internalSubset` contains the raw string between `[` and `]` if present,
+       *   but is not parsed or validated in any form.
+       *
+       * @function DOMImplementation#createDocumentType
+       * @param {string} qualifiedName
+       * The {@link https://www.w3.org/TR/DOM-Level-3-Core/glossary.html#dt-qualifiedname qualified
+       * name} of the document type to be created.
+       * @param {string} [publicId]
+       * The external subset public identifier. Stored verbatim including surrounding quotes.
+       * When serialized with `requireWellFormed: true`, the serializer throws `InvalidStateError`
+       * if the value is non-empty and does not match the XML `PubidLiteral` production
+       * (W3C DOM Parsing §3.2.1.3; XML 1.0 production [12]). Creation-time validation is not
+       * enforced — deferred to a future breaking release.
+       * @param {string} [systemId]
+       * The external subset system identifier. Stored verbatim including surrounding quotes.
+       * When serialized with `requireWellFormed: true`, the serializer throws `InvalidStateError`
+       * if the value is non-empty and does not match the XML `SystemLiteral` production
+       * (W3C DOM Parsing §3.2.1.3; XML 1.0 production [11]). Creation-time validation is not
+       * enforced — deferred to a future breaking release.
+       * @param {string} [internalSubset]
+       * The internal subset or an empty string if it is not present. Stored verbatim.
+       * When serialized with `requireWellFormed: true`, the serializer throws `InvalidStateError`
+       * if the value contains `"]>"`. Creation-time validation is not enforced.
+       * @returns {DocumentType}
+       * A new {@link DocumentType} node with {@link Node#ownerDocument} set to null.
+       * @throws {DOMException}
+       * With code:
+       *
+       * - `INVALID_CHARACTER_ERR`: Raised if the specified qualified name is not an XML name
+       * according to {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#XML XML 1.0}.
+       * - `NAMESPACE_ERR`: Raised if the qualifiedName is malformed.
+       * - `NOT_SUPPORTED_ERR`: May be raised if the implementation does not support the feature
+       * "XML" and the language exposed through the Document does not support XML Namespaces (such
+       * as {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#HTML40 HTML 4.01}).
+       * @since DOM Level 2.
+       * @see https://developer.mozilla.org/en-US/docs/Web/API/DOMImplementation/createDocumentType
+       *      MDN
+       * @see https://dom.spec.whatwg.org/#dom-domimplementation-createdocumenttype DOM Living
+       *      Standard
+       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#Level-3-Core-DOM-createDocType DOM
+       *      Level 3 Core
+       * @see https://www.w3.org/TR/DOM-Level-2-Core/core.html#Level-2-Core-DOM-createDocType DOM
+       *      Level 2 Core
+       * @see https://github.com/xmldom/xmldom/blob/master/CHANGELOG.md#050
+       * @see https://www.w3.org/TR/DOM-Level-2-Core/#core-ID-Core-DocType-internalSubset
+       * @prettierignore
+       */
+      createDocumentType: function(qualifiedName, publicId, systemId, internalSubset) {
+        validateQualifiedName(qualifiedName);
+        var node = new DocumentType(PDC);
+        node.name = qualifiedName;
+        node.nodeName = qualifiedName;
+        node.publicId = publicId || "";
+        node.systemId = systemId || "";
+        node.internalSubset = internalSubset || "";
+        node.childNodes = new NodeList();
+        return node;
+      },
+      /**
+       * Returns an HTML document, that might already have a basic DOM structure.
+       *
+       * __It behaves slightly different from the description in the living standard__:
+       * - If the first argument is `false` no initial nodes are added (steps 3-7 in the specs are
+       * omitted)
+       * - `encoding`, `mode`, `origin`, `url` fields are currently not declared.
+       *
+       * @param {string | false} [title]
+       * A string containing the title to give the new HTML document.
+       * @returns {Document}
+       * The HTML document.
+       * @since WHATWG Living Standard.
+       * @see {@link #createDocument}
+       * @see https://dom.spec.whatwg.org/#dom-domimplementation-createhtmldocument
+       * @see https://dom.spec.whatwg.org/#html-document
+       */
+      createHTMLDocument: function(title) {
+        var doc = new Document(PDC, { contentType: MIME_TYPE.HTML });
+        doc.implementation = this;
+        doc.childNodes = new NodeList();
+        if (title !== false) {
+          doc.doctype = this.createDocumentType("html");
+          doc.doctype.ownerDocument = doc;
+          doc.appendChild(doc.doctype);
+          var htmlNode = doc.createElement("html");
+          doc.appendChild(htmlNode);
+          var headNode = doc.createElement("head");
+          htmlNode.appendChild(headNode);
+          if (typeof title === "string") {
+            var titleNode = doc.createElement("title");
+            titleNode.appendChild(doc.createTextNode(title));
+            headNode.appendChild(titleNode);
+          }
+          htmlNode.appendChild(doc.createElement("body"));
+        }
+        return doc;
+      }
+    };
+    function Node(symbol) {
+      checkSymbol(symbol);
+    }
+    Node.prototype = {
+      /**
+       * The first child of this node.
+       *
+       * @type {Node | null}
+       */
+      firstChild: null,
+      /**
+       * The last child of this node.
+       *
+       * @type {Node | null}
+       */
+      lastChild: null,
+      /**
+       * The previous sibling of this node.
+       *
+       * @type {Node | null}
+       */
+      previousSibling: null,
+      /**
+       * The next sibling of this node.
+       *
+       * @type {Node | null}
+       */
+      nextSibling: null,
+      /**
+       * The parent node of this node.
+       *
+       * @type {Node | null}
+       */
+      parentNode: null,
+      /**
+       * The parent element of this node.
+       *
+       * @type {Element | null}
+       */
+      get parentElement() {
+        return this.parentNode && this.parentNode.nodeType === this.ELEMENT_NODE ? this.parentNode : null;
+      },
+      /**
+       * The child nodes of this node.
+       *
+       * @type {NodeList}
+       */
+      childNodes: null,
+      /**
+       * The document object associated with this node.
+       *
+       * @type {Document | null}
+       */
+      ownerDocument: null,
+      /**
+       * The value of this node.
+       *
+       * @type {string | null}
+       */
+      nodeValue: null,
+      /**
+       * The namespace URI of this node.
+       *
+       * @type {string | null}
+       */
+      namespaceURI: null,
+      /**
+       * The prefix of the namespace for this node.
+       *
+       * @type {string | null}
+       */
+      prefix: null,
+      /**
+       * The local part of the qualified name of this node.
+       *
+       * @type {string | null}
+       */
+      localName: null,
+      /**
+       * The baseURI is currently always `about:blank`,
+       * since that's what happens when you create a document from scratch.
+       *
+       * @type {'about:blank'}
+       */
+      baseURI: "about:blank",
+      /**
+       * Is true if this node is part of a document.
+       *
+       * @type {boolean}
+       */
+      get isConnected() {
+        var rootNode = this.getRootNode();
+        return rootNode && rootNode.nodeType === rootNode.DOCUMENT_NODE;
+      },
+      /**
+       * Checks whether `other` is an inclusive descendant of this node.
+       *
+       * @param {Node | null | undefined} other
+       * The node to check.
+       * @returns {boolean}
+       * True if `other` is an inclusive descendant of this node; false otherwise.
+       * @see https://dom.spec.whatwg.org/#dom-node-contains
+       */
+      contains: function(other) {
+        if (!other) return false;
+        var parent = other;
+        do {
+          if (this === parent) return true;
+          parent = parent.parentNode;
+        } while (parent);
+        return false;
+      },
+      /**
+       * @typedef GetRootNodeOptions
+       * @property {boolean} [composed=false]
+       */
+      /**
+       * Searches for the root node of this node.
+       *
+       * **This behavior is slightly different from the in the specs**:
+       * - ignores `options.composed`, since `ShadowRoot`s are unsupported, always returns root.
+       *
+       * @param {GetRootNodeOptions} [options]
+       * @returns {Node}
+       * Root node.
+       * @see https://dom.spec.whatwg.org/#dom-node-getrootnode
+       * @see https://dom.spec.whatwg.org/#concept-shadow-including-root
+       */
+      getRootNode: function(options) {
+        var parent = this;
+        do {
+          if (!parent.parentNode) {
+            return parent;
+          }
+          parent = parent.parentNode;
+        } while (parent);
+      },
+      /**
+       * Checks whether the given node is equal to this node.
+       *
+       * Two nodes are equal when they have the same type, defining characteristics (for the type),
+       * and the same childNodes. The comparison is iterative to avoid stack overflows on
+       * deeply-nested trees. Attribute nodes of each Element pair are also pushed onto the stack
+       * and compared the same way.
+       *
+       * @param {Node} [otherNode]
+       * @returns {boolean}
+       * @see https://dom.spec.whatwg.org/#concept-node-equals
+       * @see ../docs/walk-dom.md.
+       */
+      isEqualNode: function(otherNode) {
+        if (!otherNode) return false;
+        var stack = [{ node: this, other: otherNode }];
+        while (stack.length > 0) {
+          var pair = stack.pop();
+          var node = pair.node;
+          var other = pair.other;
+          if (node.nodeType !== other.nodeType) return false;
+          switch (node.nodeType) {
+            case node.DOCUMENT_TYPE_NODE:
+              if (node.name !== other.name) return false;
+              if (node.publicId !== other.publicId) return false;
+              if (node.systemId !== other.systemId) return false;
+              break;
+            case node.ELEMENT_NODE:
+              if (node.namespaceURI !== other.namespaceURI) return false;
+              if (node.prefix !== other.prefix) return false;
+              if (node.localName !== other.localName) return false;
+              if (node.attributes.length !== other.attributes.length) return false;
+              for (var i = 0; i < node.attributes.length; i++) {
+                var attr = node.attributes.item(i);
+                var otherAttr = other.getAttributeNodeNS(attr.namespaceURI, attr.localName);
+                if (!otherAttr) return false;
+                stack.push({ node: attr, other: otherAttr });
+              }
+              break;
+            case node.ATTRIBUTE_NODE:
+              if (node.namespaceURI !== other.namespaceURI) return false;
+              if (node.localName !== other.localName) return false;
+              if (node.value !== other.value) return false;
+              break;
+            case node.PROCESSING_INSTRUCTION_NODE:
+              if (node.target !== other.target || node.data !== other.data) return false;
+              break;
+            case node.TEXT_NODE:
+            case node.CDATA_SECTION_NODE:
+            case node.COMMENT_NODE:
+              if (node.data !== other.data) return false;
+              break;
+          }
+          if (node.childNodes.length !== other.childNodes.length) return false;
+          for (var i = node.childNodes.length - 1; i >= 0; i--) {
+            stack.push({ node: node.childNodes[i], other: other.childNodes[i] });
+          }
+        }
+        return true;
+      },
+      /**
+       * Checks whether or not the given node is this node.
+       *
+       * @param {Node} [otherNode]
+       */
+      isSameNode: function(otherNode) {
+        return this === otherNode;
+      },
+      /**
+       * Inserts a node before a reference node as a child of this node.
+       *
+       * @param {Node} newChild
+       * The new child node to be inserted.
+       * @param {Node | null} refChild
+       * The reference node before which newChild will be inserted.
+       * @returns {Node}
+       * The new child node successfully inserted.
+       * @throws {DOMException}
+       * Throws a DOMException if inserting the node would result in a DOM tree that is not
+       * well-formed, or if `child` is provided but is not a child of `parent`.
+       * See {@link _insertBefore} for more details.
+       * @since Modified in DOM L2
+       */
+      insertBefore: function(newChild, refChild) {
+        return _insertBefore(this, newChild, refChild);
+      },
+      /**
+       * Replaces an old child node with a new child node within this node.
+       *
+       * @param {Node} newChild
+       * The new node that is to replace the old node.
+       * If it already exists in the DOM, it is removed from its original position.
+       * @param {Node} oldChild
+       * The existing child node to be replaced.
+       * @returns {Node}
+       * Returns the replaced child node.
+       * @throws {DOMException}
+       * Throws a DOMException if replacing the node would result in a DOM tree that is not
+       * well-formed, or if `oldChild` is not a child of `this`.
+       * This can also occur if the pre-replacement validity assertion fails.
+       * See {@link _insertBefore}, {@link Node.removeChild}, and
+       * {@link assertPreReplacementValidityInDocument} for more details.
+       * @see https://dom.spec.whatwg.org/#concept-node-replace
+       */
+      replaceChild: function(newChild, oldChild) {
+        _insertBefore(this, newChild, oldChild, assertPreReplacementValidityInDocument);
+        if (oldChild) {
+          this.removeChild(oldChild);
+        }
+      },
+      /**
+       * Removes an existing child node from this node.
+       *
+       * @param {Node} oldChild
+       * The child node to be removed.
+       * @returns {Node}
+       * Returns the removed child node.
+       * @throws {DOMException}
+       * Throws a DOMException if `oldChild` is not a child of `this`.
+       * See {@link _removeChild} for more details.
+       */
+      removeChild: function(oldChild) {
+        return _removeChild(this, oldChild);
+      },
+      /**
+       * Appends a child node to this node.
+       *
+       * @param {Node} newChild
+       * The child node to be appended to this node.
+       * If it already exists in the DOM, it is removed from its original position.
+       * @returns {Node}
+       * Returns the appended child node.
+       * @throws {DOMException}
+       * Throws a DOMException if appending the node would result in a DOM tree that is not
+       * well-formed, or if `newChild` is not a valid Node.
+       * See {@link insertBefore} for more details.
+       */
+      appendChild: function(newChild) {
+        return this.insertBefore(newChild, null);
+      },
+      /**
+       * Determines whether this node has any child nodes.
+       *
+       * @returns {boolean}
+       * Returns true if this node has any child nodes, and false otherwise.
+       */
+      hasChildNodes: function() {
+        return this.firstChild != null;
+      },
+      /**
+       * Creates a copy of the calling node.
+       *
+       * @param {boolean} deep
+       * If true, the contents of the node are recursively copied.
+       * If false, only the node itself (and its attributes, if it is an element) are copied.
+       * @returns {Node}
+       * Returns the newly created copy of the node.
+       * @throws {DOMException}
+       * May throw a DOMException if operations within {@link Element#setAttributeNode} or
+       * {@link Node#appendChild} (which are potentially invoked in this method) do not meet their
+       * specific constraints.
+       * @see {@link cloneNode}
+       */
+      cloneNode: function(deep) {
+        return cloneNode(this.ownerDocument || this, this, deep);
+      },
+      /**
+       * Puts the specified node and all of its subtree into a "normalized" form. In a normalized
+       * subtree, no text nodes in the subtree are empty and there are no adjacent text nodes.
+       *
+       * Specifically, this method merges any adjacent text nodes (i.e., nodes for which `nodeType`
+       * is `TEXT_NODE`) into a single node with the combined data. It also removes any empty text
+       * nodes.
+       *
+       * This method iterativly traverses all child nodes to normalize all descendent nodes within
+       * the subtree.
+       *
+       * @throws {DOMException}
+       * May throw a DOMException if operations within removeChild or appendData (which are
+       * potentially invoked in this method) do not meet their specific constraints.
+       * @since Modified in DOM Level 2
+       * @see {@link Node.removeChild}
+       * @see {@link CharacterData.appendData}
+       * @see ../docs/walk-dom.md.
+       */
+      normalize: function() {
+        walkDOM(this, null, {
+          enter: function(node) {
+            var child = node.firstChild;
+            while (child) {
+              var next = child.nextSibling;
+              if (next !== null && next.nodeType === TEXT_NODE2 && child.nodeType === TEXT_NODE2) {
+                var tail = [];
+                var sibling = next;
+                while (sibling !== null && sibling.nodeType === TEXT_NODE2) {
+                  tail.push(sibling.data);
+                  sibling = sibling.nextSibling;
+                }
+                var removed = child.nextSibling;
+                while (removed !== sibling) {
+                  var following = removed.nextSibling;
+                  removed.parentNode = null;
+                  removed.previousSibling = null;
+                  removed.nextSibling = null;
+                  removed = following;
+                }
+                child.nextSibling = sibling;
+                if (sibling !== null) {
+                  sibling.previousSibling = child;
+                } else {
+                  node.lastChild = child;
+                }
+                child.appendData(tail.join(""));
+                _onUpdateChild(node.ownerDocument, node);
+                child = sibling;
+              } else {
+                child = next;
+              }
+            }
+            return true;
+          }
+        });
+      },
+      /**
+       * Checks whether the DOM implementation implements a specific feature and its version.
+       *
+       * @deprecated
+       * Since `DOMImplementation.hasFeature` is deprecated and always returns true.
+       * @param {string} feature
+       * The package name of the feature to test. This is the same name that can be passed to the
+       * method `hasFeature` on `DOMImplementation`.
+       * @param {string} version
+       * This is the version number of the package name to test.
+       * @returns {boolean}
+       * Returns true in all cases in the current implementation.
+       * @since Introduced in DOM Level 2
+       * @see {@link DOMImplementation.hasFeature}
+       */
+      isSupported: function(feature, version) {
+        return this.ownerDocument.implementation.hasFeature(feature, version);
+      },
+      /**
+       * Look up the prefix associated to the given namespace URI, starting from this node.
+       * **The default namespace declarations are ignored by this method.**
+       * See Namespace Prefix Lookup for details on the algorithm used by this method.
+       *
+       * **This behavior is different from the in the specs**:
+       * - no node type specific handling
+       * - uses the internal attribute _nsMap for resolving namespaces that is updated when changing attributes
+       *
+       * @param {string | null} namespaceURI
+       * The namespace URI for which to find the associated prefix.
+       * @returns {string | null}
+       * The associated prefix, if found; otherwise, null.
+       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#Node3-lookupNamespacePrefix
+       * @see https://www.w3.org/TR/DOM-Level-3-Core/namespaces-algorithms.html#lookupNamespacePrefixAlgo
+       * @see https://dom.spec.whatwg.org/#dom-node-lookupprefix
+       * @see https://github.com/xmldom/xmldom/issues/322
+       * @prettierignore
+       */
+      lookupPrefix: function(namespaceURI) {
+        var el = this;
+        while (el) {
+          var map = el._nsMap;
+          if (map) {
+            for (var n in map) {
+              if (hasOwn(map, n) && map[n] === namespaceURI) {
+                return n;
+              }
+            }
+          }
+          el = el.nodeType == ATTRIBUTE_NODE ? el.ownerDocument : el.parentNode;
+        }
+        return null;
+      },
+      /**
+       * This function is used to look up the namespace URI associated with the given prefix,
+       * starting from this node.
+       *
+       * **This behavior is different from the in the specs**:
+       * - no node type specific handling
+       * - uses the internal attribute _nsMap for resolving namespaces that is updated when changing attributes
+       *
+       * @param {string | null} prefix
+       * The prefix for which to find the associated namespace URI.
+       * @returns {string | null}
+       * The associated namespace URI, if found; otherwise, null.
+       * @since DOM Level 3
+       * @see https://dom.spec.whatwg.org/#dom-node-lookupnamespaceuri
+       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#Node3-lookupNamespaceURI
+       * @prettierignore
+       */
+      lookupNamespaceURI: function(prefix) {
+        var el = this;
+        while (el) {
+          var map = el._nsMap;
+          if (map) {
+            if (hasOwn(map, prefix)) {
+              return map[prefix];
+            }
+          }
+          el = el.nodeType == ATTRIBUTE_NODE ? el.ownerDocument : el.parentNode;
+        }
+        return null;
+      },
+      /**
+       * Determines whether the given namespace URI is the default namespace.
+       *
+       * The function works by looking up the prefix associated with the given namespace URI. If no
+       * prefix is found (i.e., the namespace URI is not registered in the namespace map of this
+       * node or any of its ancestors), it returns `true`, implying the namespace URI is considered
+       * the default.
+       *
+       * **This behavior is different from the in the specs**:
+       * - no node type specific handling
+       * - uses the internal attribute _nsMap for resolving namespaces that is updated when changing attributes
+       *
+       * @param {string | null} namespaceURI
+       * The namespace URI to be checked.
+       * @returns {boolean}
+       * Returns true if the given namespace URI is the default namespace, false otherwise.
+       * @since DOM Level 3
+       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#Node3-isDefaultNamespace
+       * @see https://dom.spec.whatwg.org/#dom-node-isdefaultnamespace
+       * @prettierignore
+       */
+      isDefaultNamespace: function(namespaceURI) {
+        var prefix = this.lookupPrefix(namespaceURI);
+        return prefix == null;
+      },
+      /**
+       * Compares the reference node with a node with regard to their position in the document and
+       * according to the document order.
+       *
+       * @param {Node} other
+       * The node to compare the reference node to.
+       * @returns {number}
+       * Returns how the node is positioned relatively to the reference node according to the
+       * bitmask. 0 if reference node and given node are the same.
+       * @since DOM Level 3
+       * @see https://www.w3.org/TR/2004/REC-DOM-Level-3-Core-20040407/core.html#Node3-compare
+       * @see https://dom.spec.whatwg.org/#dom-node-comparedocumentposition
+       */
+      compareDocumentPosition: function(other) {
+        if (this === other) return 0;
+        var node1 = other;
+        var node2 = this;
+        var attr1 = null;
+        var attr2 = null;
+        if (node1 instanceof Attr) {
+          attr1 = node1;
+          node1 = attr1.ownerElement;
+        }
+        if (node2 instanceof Attr) {
+          attr2 = node2;
+          node2 = attr2.ownerElement;
+          if (attr1 && node1 && node2 === node1) {
+            for (var i = 0, attr; attr = node2.attributes[i]; i++) {
+              if (attr === attr1)
+                return DocumentPosition.DOCUMENT_POSITION_IMPLEMENTATION_SPECIFIC + DocumentPosition.DOCUMENT_POSITION_PRECEDING;
+              if (attr === attr2)
+                return DocumentPosition.DOCUMENT_POSITION_IMPLEMENTATION_SPECIFIC + DocumentPosition.DOCUMENT_POSITION_FOLLOWING;
+            }
+          }
+        }
+        if (!node1 || !node2 || node2.ownerDocument !== node1.ownerDocument) {
+          return DocumentPosition.DOCUMENT_POSITION_DISCONNECTED + DocumentPosition.DOCUMENT_POSITION_IMPLEMENTATION_SPECIFIC + (docGUID(node2.ownerDocument) > docGUID(node1.ownerDocument) ? DocumentPosition.DOCUMENT_POSITION_FOLLOWING : DocumentPosition.DOCUMENT_POSITION_PRECEDING);
+        }
+        if (attr2 && node1 === node2) {
+          return DocumentPosition.DOCUMENT_POSITION_CONTAINS + DocumentPosition.DOCUMENT_POSITION_PRECEDING;
+        }
+        if (attr1 && node1 === node2) {
+          return DocumentPosition.DOCUMENT_POSITION_CONTAINED_BY + DocumentPosition.DOCUMENT_POSITION_FOLLOWING;
+        }
+        var chain1 = [];
+        var ancestor1 = node1.parentNode;
+        while (ancestor1) {
+          if (!attr2 && ancestor1 === node2) {
+            return DocumentPosition.DOCUMENT_POSITION_CONTAINED_BY + DocumentPosition.DOCUMENT_POSITION_FOLLOWING;
+          }
+          chain1.push(ancestor1);
+          ancestor1 = ancestor1.parentNode;
+        }
+        chain1.reverse();
+        var chain2 = [];
+        var ancestor2 = node2.parentNode;
+        while (ancestor2) {
+          if (!attr1 && ancestor2 === node1) {
+            return DocumentPosition.DOCUMENT_POSITION_CONTAINS + DocumentPosition.DOCUMENT_POSITION_PRECEDING;
+          }
+          chain2.push(ancestor2);
+          ancestor2 = ancestor2.parentNode;
+        }
+        chain2.reverse();
+        var ca = commonAncestor(chain1, chain2);
+        for (var n in ca.childNodes) {
+          var child = ca.childNodes[n];
+          if (child === node2) return DocumentPosition.DOCUMENT_POSITION_FOLLOWING;
+          if (child === node1) return DocumentPosition.DOCUMENT_POSITION_PRECEDING;
+          if (chain2.indexOf(child) >= 0) return DocumentPosition.DOCUMENT_POSITION_FOLLOWING;
+          if (chain1.indexOf(child) >= 0) return DocumentPosition.DOCUMENT_POSITION_PRECEDING;
+        }
+        return 0;
+      }
+    };
+    function _xmlEncoder(c) {
+      return c == "<" && "&lt;" || c == ">" && "&gt;" || c == "&" && "&amp;" || c == '"' && "&quot;" || "&#" + c.charCodeAt() + ";";
+    }
+    copy(NodeType, Node);
+    copy(NodeType, Node.prototype);
+    copy(DocumentPosition, Node);
+    copy(DocumentPosition, Node.prototype);
+    function _visitNode(node, callback) {
+      walkDOM(node, null, {
+        enter: function(n) {
+          return callback(n) ? walkDOM.STOP : true;
+        }
+      });
+    }
+    function walkDOM(node, context, callbacks) {
+      var stack = [{ node, context, phase: walkDOM.ENTER }];
+      while (stack.length > 0) {
+        var frame = stack.pop();
+        if (frame.phase === walkDOM.ENTER) {
+          var childContext = callbacks.enter(frame.node, frame.context);
+          if (childContext === walkDOM.STOP) {
+            return walkDOM.STOP;
+          }
+          stack.push({ node: frame.node, context: childContext, phase: walkDOM.EXIT });
+          if (childContext === null || childContext === void 0) {
+            continue;
+          }
+          var child = frame.node.lastChild;
+          while (child) {
+            stack.push({ node: child, context: childContext, phase: walkDOM.ENTER });
+            child = child.previousSibling;
+          }
+        } else {
+          if (callbacks.exit) {
+            callbacks.exit(frame.node, frame.context);
+          }
+        }
+      }
+    }
+    walkDOM.STOP = /* @__PURE__ */ Symbol("walkDOM.STOP");
+    walkDOM.ENTER = 0;
+    walkDOM.EXIT = 1;
+    function Document(symbol, options) {
+      checkSymbol(symbol);
+      var opt = options || {};
+      this.ownerDocument = this;
+      this.contentType = opt.contentType || MIME_TYPE.XML_APPLICATION;
+      this.type = isHTMLMimeType(this.contentType) ? "html" : "xml";
+    }
+    function _onAddAttribute(doc, el, newAttr) {
+      doc && doc._inc++;
+      var ns = newAttr.namespaceURI;
+      if (ns === NAMESPACE.XMLNS) {
+        el._nsMap[newAttr.prefix ? newAttr.localName : ""] = newAttr.value;
+      }
+    }
+    function _onRemoveAttribute(doc, el, newAttr, remove) {
+      doc && doc._inc++;
+      var ns = newAttr.namespaceURI;
+      if (ns === NAMESPACE.XMLNS) {
+        delete el._nsMap[newAttr.prefix ? newAttr.localName : ""];
+      }
+    }
+    function _onUpdateChild(doc, parent, newChild) {
+      if (doc && doc._inc) {
+        doc._inc++;
+        var childNodes = parent.childNodes;
+        if (newChild && !newChild.nextSibling) {
+          childNodes[childNodes.length++] = newChild;
+        } else {
+          var child = parent.firstChild;
+          var i = 0;
+          while (child) {
+            childNodes[i++] = child;
+            child = child.nextSibling;
+          }
+          childNodes.length = i;
+          delete childNodes[childNodes.length];
+        }
+      }
+    }
+    function _removeChild(parentNode, child) {
+      if (parentNode !== child.parentNode) {
+        throw new DOMException(DOMException.NOT_FOUND_ERR, "child's parent is not parent");
+      }
+      var oldPreviousSibling = child.previousSibling;
+      var oldNextSibling = child.nextSibling;
+      if (oldPreviousSibling) {
+        oldPreviousSibling.nextSibling = oldNextSibling;
+      } else {
+        parentNode.firstChild = oldNextSibling;
+      }
+      if (oldNextSibling) {
+        oldNextSibling.previousSibling = oldPreviousSibling;
+      } else {
+        parentNode.lastChild = oldPreviousSibling;
+      }
+      _onUpdateChild(parentNode.ownerDocument, parentNode);
+      child.parentNode = null;
+      child.previousSibling = null;
+      child.nextSibling = null;
+      return child;
+    }
+    function hasValidParentNodeType(node) {
+      return node && (node.nodeType === Node.DOCUMENT_NODE || node.nodeType === Node.DOCUMENT_FRAGMENT_NODE || node.nodeType === Node.ELEMENT_NODE);
+    }
+    function hasInsertableNodeType(node) {
+      return node && (node.nodeType === Node.CDATA_SECTION_NODE || node.nodeType === Node.COMMENT_NODE || node.nodeType === Node.DOCUMENT_FRAGMENT_NODE || node.nodeType === Node.DOCUMENT_TYPE_NODE || node.nodeType === Node.ELEMENT_NODE || node.nodeType === Node.PROCESSING_INSTRUCTION_NODE || node.nodeType === Node.TEXT_NODE);
+    }
+    function isDocTypeNode(node) {
+      return node && node.nodeType === Node.DOCUMENT_TYPE_NODE;
+    }
+    function isElementNode(node) {
+      return node && node.nodeType === Node.ELEMENT_NODE;
+    }
+    function isTextNode(node) {
+      return node && node.nodeType === Node.TEXT_NODE;
+    }
+    function isElementInsertionPossible(doc, child) {
+      var parentChildNodes = doc.childNodes || [];
+      if (find(parentChildNodes, isElementNode) || isDocTypeNode(child)) {
+        return false;
+      }
+      var docTypeNode = find(parentChildNodes, isDocTypeNode);
+      return !(child && docTypeNode && parentChildNodes.indexOf(docTypeNode) > parentChildNodes.indexOf(child));
+    }
+    function isElementReplacementPossible(doc, child) {
+      var parentChildNodes = doc.childNodes || [];
+      function hasElementChildThatIsNotChild(node) {
+        return isElementNode(node) && node !== child;
+      }
+      if (find(parentChildNodes, hasElementChildThatIsNotChild)) {
+        return false;
+      }
+      var docTypeNode = find(parentChildNodes, isDocTypeNode);
+      return !(child && docTypeNode && parentChildNodes.indexOf(docTypeNode) > parentChildNodes.indexOf(child));
+    }
+    function assertPreInsertionValidity1to5(parent, node, child) {
+      if (!hasValidParentNodeType(parent)) {
+        throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Unexpected parent node type " + parent.nodeType);
+      }
+      if (child && child.parentNode !== parent) {
+        throw new DOMException(DOMException.NOT_FOUND_ERR, "child not in parent");
+      }
+      if (
+        // 4. If `node` is not a DocumentFragment, DocumentType, Element, or CharacterData node, then throw a "HierarchyRequestError" DOMException.
+        !hasInsertableNodeType(node) || // 5. If either `node` is a Text node and `parent` is a document,
+        // the sax parser currently adds top level text nodes, this will be fixed in 0.9.0
+        // || (node.nodeType === Node.TEXT_NODE && parent.nodeType === Node.DOCUMENT_NODE)
+        // or `node` is a doctype and `parent` is not a document, then throw a "HierarchyRequestError" DOMException.
+        isDocTypeNode(node) && parent.nodeType !== Node.DOCUMENT_NODE
+      ) {
+        throw new DOMException(
+          DOMException.HIERARCHY_REQUEST_ERR,
+          "Unexpected node type " + node.nodeType + " for parent node type " + parent.nodeType
+        );
+      }
+    }
+    function assertPreInsertionValidityInDocument(parent, node, child) {
+      var parentChildNodes = parent.childNodes || [];
+      var nodeChildNodes = node.childNodes || [];
+      if (node.nodeType === Node.DOCUMENT_FRAGMENT_NODE) {
+        var nodeChildElements = nodeChildNodes.filter(isElementNode);
+        if (nodeChildElements.length > 1 || find(nodeChildNodes, isTextNode)) {
+          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "More than one element or text in fragment");
+        }
+        if (nodeChildElements.length === 1 && !isElementInsertionPossible(parent, child)) {
+          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Element in fragment can not be inserted before doctype");
+        }
+      }
+      if (isElementNode(node)) {
+        if (!isElementInsertionPossible(parent, child)) {
+          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Only one element can be added and only after doctype");
+        }
+      }
+      if (isDocTypeNode(node)) {
+        if (find(parentChildNodes, isDocTypeNode)) {
+          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Only one doctype is allowed");
+        }
+        var parentElementChild = find(parentChildNodes, isElementNode);
+        if (child && parentChildNodes.indexOf(parentElementChild) < parentChildNodes.indexOf(child)) {
+          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Doctype can only be inserted before an element");
+        }
+        if (!child && parentElementChild) {
+          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Doctype can not be appended since element is present");
+        }
+      }
+    }
+    function assertPreReplacementValidityInDocument(parent, node, child) {
+      var parentChildNodes = parent.childNodes || [];
+      var nodeChildNodes = node.childNodes || [];
+      if (node.nodeType === Node.DOCUMENT_FRAGMENT_NODE) {
+        var nodeChildElements = nodeChildNodes.filter(isElementNode);
+        if (nodeChildElements.length > 1 || find(nodeChildNodes, isTextNode)) {
+          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "More than one element or text in fragment");
+        }
+        if (nodeChildElements.length === 1 && !isElementReplacementPossible(parent, child)) {
+          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Element in fragment can not be inserted before doctype");
+        }
+      }
+      if (isElementNode(node)) {
+        if (!isElementReplacementPossible(parent, child)) {
+          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Only one element can be added and only after doctype");
+        }
+      }
+      if (isDocTypeNode(node)) {
+        let hasDoctypeChildThatIsNotChild = function(node2) {
+          return isDocTypeNode(node2) && node2 !== child;
+        };
+        if (find(parentChildNodes, hasDoctypeChildThatIsNotChild)) {
+          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Only one doctype is allowed");
+        }
+        var parentElementChild = find(parentChildNodes, isElementNode);
+        if (child && parentChildNodes.indexOf(parentElementChild) < parentChildNodes.indexOf(child)) {
+          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Doctype can only be inserted before an element");
+        }
+      }
+    }
+    function _insertBefore(parent, node, child, _inDocumentAssertion) {
+      assertPreInsertionValidity1to5(parent, node, child);
+      if (parent.nodeType === Node.DOCUMENT_NODE) {
+        (_inDocumentAssertion || assertPreInsertionValidityInDocument)(parent, node, child);
+      }
+      var cp = node.parentNode;
+      if (cp) {
+        cp.removeChild(node);
+      }
+      if (node.nodeType === DOCUMENT_FRAGMENT_NODE) {
+        var newFirst = node.firstChild;
+        if (newFirst == null) {
+          return node;
+        }
+        var newLast = node.lastChild;
+      } else {
+        newFirst = newLast = node;
+      }
+      var pre = child ? child.previousSibling : parent.lastChild;
+      newFirst.previousSibling = pre;
+      newLast.nextSibling = child;
+      if (pre) {
+        pre.nextSibling = newFirst;
+      } else {
+        parent.firstChild = newFirst;
+      }
+      if (child == null) {
+        parent.lastChild = newLast;
+      } else {
+        child.previousSibling = newLast;
+      }
+      do {
+        newFirst.parentNode = parent;
+      } while (newFirst !== newLast && (newFirst = newFirst.nextSibling));
+      _onUpdateChild(parent.ownerDocument || parent, parent, node);
+      if (node.nodeType == DOCUMENT_FRAGMENT_NODE) {
+        node.firstChild = node.lastChild = null;
+      }
+      return node;
+    }
+    Document.prototype = {
+      /**
+       * The implementation that created this document.
+       *
+       * @type DOMImplementation
+       * @readonly
+       */
+      implementation: null,
+      nodeName: "#document",
+      nodeType: DOCUMENT_NODE,
+      /**
+       * The DocumentType node of the document.
+       *
+       * @type DocumentType
+       * @readonly
+       */
+      doctype: null,
+      documentElement: null,
+      _inc: 1,
+      insertBefore: function(newChild, refChild) {
+        if (newChild.nodeType === DOCUMENT_FRAGMENT_NODE) {
+          var child = newChild.firstChild;
+          while (child) {
+            var next = child.nextSibling;
+            this.insertBefore(child, refChild);
+            child = next;
+          }
+          return newChild;
+        }
+        _insertBefore(this, newChild, refChild);
+        newChild.ownerDocument = this;
+        if (this.documentElement === null && newChild.nodeType === ELEMENT_NODE) {
+          this.documentElement = newChild;
+        }
+        return newChild;
+      },
+      removeChild: function(oldChild) {
+        var removed = _removeChild(this, oldChild);
+        if (removed === this.documentElement) {
+          this.documentElement = null;
+        }
+        return removed;
+      },
+      replaceChild: function(newChild, oldChild) {
+        _insertBefore(this, newChild, oldChild, assertPreReplacementValidityInDocument);
+        newChild.ownerDocument = this;
+        if (oldChild) {
+          this.removeChild(oldChild);
+        }
+        if (isElementNode(newChild)) {
+          this.documentElement = newChild;
+        }
+      },
+      /**
+       * Imports a node from another document into this document, creating a new copy owned by this
+       * document. The source node and its subtree are not modified.
+       *
+       * @param {Node} importedNode
+       * The node to import.
+       * @param {boolean} deep
+       * If true, the contents of the node are recursively imported.
+       * If false, only the node itself (and its attributes, if it is an element) are imported.
+       * @returns {Node}
+       * Returns the newly created import of the node.
+       * @see {@link importNode}
+       * @see {@link https://dom.spec.whatwg.org/#dom-document-importnode}
+       */
+      importNode: function(importedNode, deep) {
+        return importNode(this, importedNode, deep);
+      },
+      // Introduced in DOM Level 2:
+      getElementById: function(id) {
+        var rtv = null;
+        _visitNode(this.documentElement, function(node) {
+          if (node.nodeType == ELEMENT_NODE) {
+            if (node.getAttribute("id") == id) {
+              rtv = node;
+              return true;
+            }
+          }
+        });
+        return rtv;
+      },
+      /**
+       * Creates a new `Element` that is owned by this `Document`.
+       * In HTML Documents `localName` is the lower cased `tagName`,
+       * otherwise no transformation is being applied.
+       * When `contentType` implies the HTML namespace, it will be set as `namespaceURI`.
+       *
+       * __This implementation differs from the specification:__ - The provided name is not checked
+       * against the `Name` production,
+       * so no related error will be thrown.
+       * - There is no interface `HTMLElement`, it is always an `Element`.
+       * - There is no support for a second argument to indicate using custom elements.
+       *
+       * @param {string} tagName
+       * @returns {Element}
+       * @see https://developer.mozilla.org/en-US/docs/Web/API/Document/createElement
+       * @see https://dom.spec.whatwg.org/#dom-document-createelement
+       * @see https://dom.spec.whatwg.org/#concept-create-element
+       */
+      createElement: function(tagName) {
+        var node = new Element(PDC);
+        node.ownerDocument = this;
+        if (this.type === "html") {
+          tagName = tagName.toLowerCase();
+        }
+        if (hasDefaultHTMLNamespace(this.contentType)) {
+          node.namespaceURI = NAMESPACE.HTML;
+        }
+        node.nodeName = tagName;
+        node.tagName = tagName;
+        node.localName = tagName;
+        node.childNodes = new NodeList();
+        var attrs = node.attributes = new NamedNodeMap();
+        attrs._ownerElement = node;
+        return node;
+      },
+      /**
+       * @returns {DocumentFragment}
+       */
+      createDocumentFragment: function() {
+        var node = new DocumentFragment(PDC);
+        node.ownerDocument = this;
+        node.childNodes = new NodeList();
+        return node;
+      },
+      /**
+       * @param {string} data
+       * @returns {Text}
+       */
+      createTextNode: function(data) {
+        var node = new Text(PDC);
+        node.ownerDocument = this;
+        node.childNodes = new NodeList();
+        node.appendData(data);
+        return node;
+      },
+      /**
+       * @param {string} data
+       * @returns {Comment}
+       * @see https://dom.spec.whatwg.org/#dom-document-createcomment
+       * @see https://www.w3.org/TR/xml/#NT-Comment XML 1.0 production [15]
+       * @see https://www.w3.org/TR/DOM-Parsing/#dfn-concept-serialize-xml §3.2.1.3
+       *
+       *      Note: no validation is performed at creation time. When the resulting document is
+       *      serialized with `requireWellFormed: true`, the serializer throws `InvalidStateError`
+       *      if the comment data contains `--` anywhere, ends with `-`, or contains characters
+       *      outside the XML Char production (W3C DOM Parsing §3.2.1.3). Without that option the
+       *      data is emitted verbatim.
+       */
+      createComment: function(data) {
+        var node = new Comment(PDC);
+        node.ownerDocument = this;
+        node.childNodes = new NodeList();
+        node.appendData(data);
+        return node;
+      },
+      /**
+       * Returns a new CDATASection node whose data is `data`.
+       *
+       * __This implementation differs from the specification:__ - calling this method on an HTML
+       * document does not throw `NotSupportedError`.
+       *
+       * @param {string} data
+       * @returns {CDATASection}
+       * @throws {DOMException}
+       * With code `INVALID_CHARACTER_ERR` if `data` contains `"]]>"`.
+       * @see https://developer.mozilla.org/en-US/docs/Web/API/Document/createCDATASection
+       * @see https://dom.spec.whatwg.org/#dom-document-createcdatasection
+       */
+      createCDATASection: function(data) {
+        if (data.indexOf("]]>") !== -1) {
+          throw new DOMException(DOMException.INVALID_CHARACTER_ERR, 'data contains "]]>"');
+        }
+        var node = new CDATASection(PDC);
+        node.ownerDocument = this;
+        node.childNodes = new NodeList();
+        node.appendData(data);
+        return node;
+      },
+      /**
+       * Returns a ProcessingInstruction node whose target is target and data is data.
+       *
+       * __This behavior is slightly different from the in the specs__:
+       * - it does not do any input validation on the arguments and doesn't throw
+       * "InvalidCharacterError".
+       *
+       * Note: When the resulting document is serialized with `requireWellFormed: true`, the
+       * serializer throws `InvalidStateError` if `.target` is not a valid XML `NCName` (a `Name`
+       * with no colon) or is an ASCII case-insensitive match for `"xml"`, or if `.data` contains
+       * `?>` or characters outside the XML Char production (W3C DOM Parsing §3.2.1.7). Without that
+       * option the target and data are emitted verbatim.
+       *
+       * @param {string} target
+       * @param {string} data
+       * @returns {ProcessingInstruction}
+       * @see https://developer.mozilla.org/docs/Web/API/Document/createProcessingInstruction
+       * @see https://dom.spec.whatwg.org/#dom-document-createprocessinginstruction
+       * @see https://www.w3.org/TR/DOM-Parsing/#dfn-concept-serialize-xml §3.2.1.7
+       */
+      createProcessingInstruction: function(target2, data) {
+        var node = new ProcessingInstruction(PDC);
+        node.ownerDocument = this;
+        node.childNodes = new NodeList();
+        node.nodeName = node.target = target2;
+        node.nodeValue = node.data = data;
+        return node;
+      },
+      /**
+       * Creates an `Attr` node that is owned by this document.
+       * In HTML Documents `localName` is the lower cased `name`,
+       * otherwise no transformation is being applied.
+       *
+       * __This implementation differs from the specification:__ - The provided name is not checked
+       * against the `Name` production,
+       * so no related error will be thrown.
+       *
+       * @param {string} name
+       * @returns {Attr}
+       * @see https://developer.mozilla.org/en-US/docs/Web/API/Document/createAttribute
+       * @see https://dom.spec.whatwg.org/#dom-document-createattribute
+       */
+      createAttribute: function(name) {
+        if (!g.QName_exact.test(name)) {
+          throw new DOMException(DOMException.INVALID_CHARACTER_ERR, 'invalid character in name "' + name + '"');
+        }
+        if (this.type === "html") {
+          name = name.toLowerCase();
+        }
+        return this._createAttribute(name);
+      },
+      _createAttribute: function(name) {
+        var node = new Attr(PDC);
+        node.ownerDocument = this;
+        node.childNodes = new NodeList();
+        node.name = name;
+        node.nodeName = name;
+        node.localName = name;
+        node.specified = true;
+        return node;
+      },
+      /**
+       * Creates an EntityReference object.
+       * The current implementation does not fill the `childNodes` with those of the corresponding
+       * `Entity`
+       *
+       * The `name` is validated against the XML `Name` production at creation time; an invalid name
+       * throws `InvalidCharacterError`. When the resulting node is serialized with
+       * `requireWellFormed: true`, the serializer re-validates `nodeName` against the XML `Name`
+       * production and throws `InvalidStateError` if a later `nodeName` mutation made it invalid;
+       * without that option the name is emitted verbatim.
+       *
+       * __This implementation differs from the specification:__ xmldom does not expand entities —
+       * the parser resolves entity references inline and never constructs `EntityReference` nodes,
+       * so this method is the only producer.
+       *
+       * @deprecated
+       * In DOM Level 4.
+       * @param {string} name
+       * The name of the entity to reference. No namespace well-formedness checks are performed.
+       * @returns {EntityReference}
+       * @throws {DOMException}
+       * With code `INVALID_CHARACTER_ERR` when `name` is not a valid XML `Name`.
+       * @throws {DOMException}
+       * with code `NOT_SUPPORTED_ERR` when the document is of type `html`
+       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#ID-392B75AE
+       */
+      createEntityReference: function(name) {
+        if (!g.Name_exact.test(name)) {
+          throw new DOMException(DOMException.INVALID_CHARACTER_ERR, 'not a valid xml name "' + name + '"');
+        }
+        if (this.type === "html") {
+          throw new DOMException("document is an html document", DOMExceptionName.NotSupportedError);
+        }
+        var node = new EntityReference(PDC);
+        node.ownerDocument = this;
+        node.childNodes = new NodeList();
+        node.nodeName = name;
+        return node;
+      },
+      // Introduced in DOM Level 2:
+      /**
+       * @param {string} namespaceURI
+       * @param {string} qualifiedName
+       * @returns {Element}
+       */
+      createElementNS: function(namespaceURI, qualifiedName) {
+        var validated = validateAndExtract(namespaceURI, qualifiedName);
+        var node = new Element(PDC);
+        var attrs = node.attributes = new NamedNodeMap();
+        node.childNodes = new NodeList();
+        node.ownerDocument = this;
+        node.nodeName = qualifiedName;
+        node.tagName = qualifiedName;
+        node.namespaceURI = validated[0];
+        node.prefix = validated[1];
+        node.localName = validated[2];
+        attrs._ownerElement = node;
+        return node;
+      },
+      // Introduced in DOM Level 2:
+      /**
+       * @param {string} namespaceURI
+       * @param {string} qualifiedName
+       * @returns {Attr}
+       */
+      createAttributeNS: function(namespaceURI, qualifiedName) {
+        var validated = validateAndExtract(namespaceURI, qualifiedName);
+        var node = new Attr(PDC);
+        node.ownerDocument = this;
+        node.childNodes = new NodeList();
+        node.nodeName = qualifiedName;
+        node.name = qualifiedName;
+        node.specified = true;
+        node.namespaceURI = validated[0];
+        node.prefix = validated[1];
+        node.localName = validated[2];
+        return node;
+      }
+    };
+    _extends(Document, Node);
+    function Element(symbol) {
+      checkSymbol(symbol);
+      this._nsMap = /* @__PURE__ */ Object.create(null);
+    }
+    Element.prototype = {
+      nodeType: ELEMENT_NODE,
+      /**
+       * The attributes of this element.
+       *
+       * @type {NamedNodeMap | null}
+       */
+      attributes: null,
+      getQualifiedName: function() {
+        return this.prefix ? this.prefix + ":" + this.localName : this.localName;
+      },
+      _isInHTMLDocumentAndNamespace: function() {
+        return this.ownerDocument.type === "html" && this.namespaceURI === NAMESPACE.HTML;
+      },
+      /**
+       * Implementaton of Level2 Core function hasAttributes.
+       *
+       * @returns {boolean}
+       * True if attribute list is not empty.
+       * @see https://www.w3.org/TR/DOM-Level-2-Core/#core-ID-NodeHasAttrs
+       */
+      hasAttributes: function() {
+        return !!(this.attributes && this.attributes.length);
+      },
+      hasAttribute: function(name) {
+        return !!this.getAttributeNode(name);
+      },
+      /**
+       * Returns element’s first attribute whose qualified name is `name`, and `null`
+       * if there is no such attribute.
+       *
+       * @param {string} name
+       * @returns {string | null}
+       */
+      getAttribute: function(name) {
+        var attr = this.getAttributeNode(name);
+        return attr ? attr.value : null;
+      },
+      getAttributeNode: function(name) {
+        if (this._isInHTMLDocumentAndNamespace()) {
+          name = name.toLowerCase();
+        }
+        return this.attributes.getNamedItem(name);
+      },
+      /**
+       * Sets the value of element’s first attribute whose qualified name is qualifiedName to value.
+       *
+       * @param {string} name
+       * @param {string} value
+       */
+      setAttribute: function(name, value) {
+        if (this._isInHTMLDocumentAndNamespace()) {
+          name = name.toLowerCase();
+        }
+        var attr = this.getAttributeNode(name);
+        if (attr) {
+          attr.value = attr.nodeValue = "" + value;
+        } else {
+          attr = this.ownerDocument._createAttribute(name);
+          attr.value = attr.nodeValue = "" + value;
+          this.setAttributeNode(attr);
+        }
+      },
+      removeAttribute: function(name) {
+        var attr = this.getAttributeNode(name);
+        attr && this.removeAttributeNode(attr);
+      },
+      setAttributeNode: function(newAttr) {
+        return this.attributes.setNamedItem(newAttr);
+      },
+      setAttributeNodeNS: function(newAttr) {
+        return this.attributes.setNamedItemNS(newAttr);
+      },
+      removeAttributeNode: function(oldAttr) {
+        return this.attributes.removeNamedItem(oldAttr.nodeName);
+      },
+      //get real attribute name,and remove it by removeAttributeNode
+      removeAttributeNS: function(namespaceURI, localName) {
+        var old = this.getAttributeNodeNS(namespaceURI, localName);
+        old && this.removeAttributeNode(old);
+      },
+      hasAttributeNS: function(namespaceURI, localName) {
+        return this.getAttributeNodeNS(namespaceURI, localName) != null;
+      },
+      /**
+       * Returns element’s attribute whose namespace is `namespaceURI` and local name is
+       * `localName`,
+       * or `null` if there is no such attribute.
+       *
+       * @param {string} namespaceURI
+       * @param {string} localName
+       * @returns {string | null}
+       */
+      getAttributeNS: function(namespaceURI, localName) {
+        var attr = this.getAttributeNodeNS(namespaceURI, localName);
+        return attr ? attr.value : null;
+      },
+      /**
+       * Sets the value of element’s attribute whose namespace is `namespaceURI` and local name is
+       * `localName` to value.
+       *
+       * @param {string} namespaceURI
+       * @param {string} qualifiedName
+       * @param {string} value
+       * @see https://dom.spec.whatwg.org/#dom-element-setattributens
+       */
+      setAttributeNS: function(namespaceURI, qualifiedName, value) {
+        var validated = validateAndExtract(namespaceURI, qualifiedName);
+        var localName = validated[2];
+        var attr = this.getAttributeNodeNS(namespaceURI, localName);
+        if (attr) {
+          attr.value = attr.nodeValue = "" + value;
+        } else {
+          attr = this.ownerDocument.createAttributeNS(namespaceURI, qualifiedName);
+          attr.value = attr.nodeValue = "" + value;
+          this.setAttributeNode(attr);
+        }
+      },
+      getAttributeNodeNS: function(namespaceURI, localName) {
+        return this.attributes.getNamedItemNS(namespaceURI, localName);
+      },
+      /**
+       * Returns a LiveNodeList of all child elements which have **all** of the given class name(s).
+       *
+       * Returns an empty list if `classNames` is an empty string or only contains HTML white space
+       * characters.
+       *
+       * Warning: This returns a live LiveNodeList.
+       * Changes in the DOM will reflect in the array as the changes occur.
+       * If an element selected by this array no longer qualifies for the selector,
+       * it will automatically be removed. Be aware of this for iteration purposes.
+       *
+       * @param {string} classNames
+       * Is a string representing the class name(s) to match; multiple class names are separated by
+       * (ASCII-)whitespace.
+       * @see https://developer.mozilla.org/en-US/docs/Web/API/Element/getElementsByClassName
+       * @see https://developer.mozilla.org/en-US/docs/Web/API/Document/getElementsByClassName
+       * @see https://dom.spec.whatwg.org/#concept-getelementsbyclassname
+       */
+      getElementsByClassName: function(classNames) {
+        var classNamesSet = toOrderedSet(classNames);
+        return new LiveNodeList(this, function(base) {
+          var ls = [];
+          if (classNamesSet.length > 0) {
+            _visitNode(base, function(node) {
+              if (node !== base && node.nodeType === ELEMENT_NODE) {
+                var nodeClassNames = node.getAttribute("class");
+                if (nodeClassNames) {
+                  var matches = classNames === nodeClassNames;
+                  if (!matches) {
+                    var nodeClassNamesSet = toOrderedSet(nodeClassNames);
+                    matches = classNamesSet.every(arrayIncludes(nodeClassNamesSet));
+                  }
+                  if (matches) {
+                    ls.push(node);
+                  }
+                }
+              }
+            });
+          }
+          return ls;
+        });
+      },
+      /**
+       * Returns a LiveNodeList of elements with the given qualifiedName.
+       * Searching for all descendants can be done by passing `*` as `qualifiedName`.
+       *
+       * All descendants of the specified element are searched, but not the element itself.
+       * The returned list is live, which means it updates itself with the DOM tree automatically.
+       * Therefore, there is no need to call `Element.getElementsByTagName()`
+       * with the same element and arguments repeatedly if the DOM changes in between calls.
+       *
+       * When called on an HTML element in an HTML document,
+       * `getElementsByTagName` lower-cases the argument before searching for it.
+       * This is undesirable when trying to match camel-cased SVG elements (such as
+       * `<linearGradient>`) in an HTML document.
+       * Instead, use `Element.getElementsByTagNameNS()`,
+       * which preserves the capitalization of the tag name.
+       *
+       * `Element.getElementsByTagName` is similar to `Document.getElementsByTagName()`,
+       * except that it only searches for elements that are descendants of the specified element.
+       *
+       * @param {string} qualifiedName
+       * @returns {LiveNodeList}
+       * @see https://developer.mozilla.org/en-US/docs/Web/API/Element/getElementsByTagName
+       * @see https://dom.spec.whatwg.org/#concept-getelementsbytagname
+       */
+      getElementsByTagName: function(qualifiedName) {
+        var isHTMLDocument = (this.nodeType === DOCUMENT_NODE ? this : this.ownerDocument).type === "html";
+        var lowerQualifiedName = qualifiedName.toLowerCase();
+        return new LiveNodeList(this, function(base) {
+          var ls = [];
+          _visitNode(base, function(node) {
+            if (node === base || node.nodeType !== ELEMENT_NODE) {
+              return;
+            }
+            if (qualifiedName === "*") {
+              ls.push(node);
+            } else {
+              var nodeQualifiedName = node.getQualifiedName();
+              var matchingQName = isHTMLDocument && node.namespaceURI === NAMESPACE.HTML ? lowerQualifiedName : qualifiedName;
+              if (nodeQualifiedName === matchingQName) {
+                ls.push(node);
+              }
+            }
+          });
+          return ls;
+        });
+      },
+      getElementsByTagNameNS: function(namespaceURI, localName) {
+        return new LiveNodeList(this, function(base) {
+          var ls = [];
+          _visitNode(base, function(node) {
+            if (node !== base && node.nodeType === ELEMENT_NODE && (namespaceURI === "*" || node.namespaceURI === namespaceURI) && (localName === "*" || node.localName == localName)) {
+              ls.push(node);
+            }
+          });
+          return ls;
+        });
+      }
+    };
+    Document.prototype.getElementsByClassName = Element.prototype.getElementsByClassName;
+    Document.prototype.getElementsByTagName = Element.prototype.getElementsByTagName;
+    Document.prototype.getElementsByTagNameNS = Element.prototype.getElementsByTagNameNS;
+    _extends(Element, Node);
+    function Attr(symbol) {
+      checkSymbol(symbol);
+      this.namespaceURI = null;
+      this.prefix = null;
+      this.ownerElement = null;
+    }
+    Attr.prototype.nodeType = ATTRIBUTE_NODE;
+    _extends(Attr, Node);
+    function CharacterData(symbol) {
+      checkSymbol(symbol);
+    }
+    CharacterData.prototype = {
+      data: "",
+      substringData: function(offset, count) {
+        return this.data.substring(offset, offset + count);
+      },
+      appendData: function(text) {
+        text = this.data + text;
+        this.nodeValue = this.data = text;
+        this.length = text.length;
+      },
+      insertData: function(offset, text) {
+        this.replaceData(offset, 0, text);
+      },
+      deleteData: function(offset, count) {
+        this.replaceData(offset, count, "");
+      },
+      replaceData: function(offset, count, text) {
+        var start = this.data.substring(0, offset);
+        var end = this.data.substring(offset + count);
+        text = start + text + end;
+        this.nodeValue = this.data = text;
+        this.length = text.length;
+      }
+    };
+    _extends(CharacterData, Node);
+    function Text(symbol) {
+      checkSymbol(symbol);
+    }
+    Text.prototype = {
+      nodeName: "#text",
+      nodeType: TEXT_NODE2,
+      splitText: function(offset) {
+        var text = this.data;
+        var newText = text.substring(offset);
+        text = text.substring(0, offset);
+        this.data = this.nodeValue = text;
+        this.length = text.length;
+        var newNode = this.ownerDocument.createTextNode(newText);
+        if (this.parentNode) {
+          this.parentNode.insertBefore(newNode, this.nextSibling);
+        }
+        return newNode;
+      }
+    };
+    _extends(Text, CharacterData);
+    function Comment(symbol) {
+      checkSymbol(symbol);
+    }
+    Comment.prototype = {
+      nodeName: "#comment",
+      nodeType: COMMENT_NODE2
+    };
+    _extends(Comment, CharacterData);
+    function CDATASection(symbol) {
+      checkSymbol(symbol);
+    }
+    CDATASection.prototype = {
+      nodeName: "#cdata-section",
+      nodeType: CDATA_SECTION_NODE
+    };
+    _extends(CDATASection, Text);
+    function DocumentType(symbol) {
+      checkSymbol(symbol);
+    }
+    DocumentType.prototype.nodeType = DOCUMENT_TYPE_NODE;
+    _extends(DocumentType, Node);
+    function Notation(symbol) {
+      checkSymbol(symbol);
+    }
+    Notation.prototype.nodeType = NOTATION_NODE;
+    _extends(Notation, Node);
+    function Entity(symbol) {
+      checkSymbol(symbol);
+    }
+    Entity.prototype.nodeType = ENTITY_NODE;
+    _extends(Entity, Node);
+    function EntityReference(symbol) {
+      checkSymbol(symbol);
+    }
+    EntityReference.prototype.nodeType = ENTITY_REFERENCE_NODE;
+    _extends(EntityReference, Node);
+    function DocumentFragment(symbol) {
+      checkSymbol(symbol);
+    }
+    DocumentFragment.prototype.nodeName = "#document-fragment";
+    DocumentFragment.prototype.nodeType = DOCUMENT_FRAGMENT_NODE;
+    _extends(DocumentFragment, Node);
+    function ProcessingInstruction(symbol) {
+      checkSymbol(symbol);
+    }
+    ProcessingInstruction.prototype.nodeType = PROCESSING_INSTRUCTION_NODE;
+    _extends(ProcessingInstruction, CharacterData);
+    function XMLSerializer() {
+    }
+    XMLSerializer.prototype.serializeToString = function(node, options) {
+      return nodeSerializeToString.call(node, options);
+    };
+    Node.prototype.toString = nodeSerializeToString;
+    function nodeSerializeToString(options) {
+      var opts2;
+      if (typeof options === "function") {
+        opts2 = { requireWellFormed: false, splitCDATASections: true, nodeFilter: options };
+      } else if (options != null) {
+        opts2 = {
+          requireWellFormed: !!options.requireWellFormed,
+          splitCDATASections: options.splitCDATASections !== false,
+          nodeFilter: options.nodeFilter || null
+        };
+      } else {
+        opts2 = { requireWellFormed: false, splitCDATASections: true, nodeFilter: null };
+      }
+      var buf = [];
+      var refNode = this.nodeType === DOCUMENT_NODE && this.documentElement || this;
+      var prefix = refNode.prefix;
+      var uri = refNode.namespaceURI;
+      if (uri && prefix == null) {
+        var prefix = refNode.lookupPrefix(uri);
+        if (prefix == null) {
+          var visibleNamespaces = [
+            { namespace: uri, prefix: null }
+            //{namespace:uri,prefix:''}
+          ];
+        }
+      }
+      serializeToString(this, buf, visibleNamespaces, opts2);
+      return buf.join("");
+    }
+    function needNamespaceDefine(node, isHTML, visibleNamespaces) {
+      var prefix = node.prefix || "";
+      var uri = node.namespaceURI;
+      if (!uri) {
+        return false;
+      }
+      if (prefix === "xml" && uri === NAMESPACE.XML || uri === NAMESPACE.XMLNS) {
+        return false;
+      }
+      var i = visibleNamespaces.length;
+      while (i--) {
+        var ns = visibleNamespaces[i];
+        if (ns.prefix === prefix) {
+          return ns.namespace !== uri;
+        }
+      }
+      return true;
+    }
+    function addSerializedAttribute(buf, qualifiedName, value, requireWellFormed) {
+      if (requireWellFormed && !g.QName_exact.test(qualifiedName)) {
+        throw new DOMException(
+          'The attribute name "' + qualifiedName + '" is not a valid XML QName',
+          DOMExceptionName.InvalidStateError
+        );
+      }
+      buf.push(" ", qualifiedName, '="', value.replace(/[<>&"\t\n\r]/g, _xmlEncoder), '"');
+    }
+    function serializeToString(node, buf, visibleNamespaces, opts2) {
+      if (!visibleNamespaces) {
+        visibleNamespaces = [];
+      }
+      var nodeFilter = opts2.nodeFilter;
+      var requireWellFormed = opts2.requireWellFormed;
+      var splitCDATASections = opts2.splitCDATASections;
+      var doc = node.nodeType === DOCUMENT_NODE ? node : node.ownerDocument;
+      var isHTML = doc.type === "html";
+      walkDOM(
+        node,
+        { ns: visibleNamespaces },
+        {
+          enter: function(n, ctx) {
+            var namespaces = ctx.ns;
+            if (nodeFilter) {
+              n = nodeFilter(n);
+              if (n) {
+                if (typeof n == "string") {
+                  buf.push(n);
+                  return null;
+                }
+              } else {
+                return null;
+              }
+            }
+            switch (n.nodeType) {
+              case ELEMENT_NODE:
+                var attrs = n.attributes;
+                var len = attrs.length;
+                var nodeName = n.tagName;
+                var prefixedNodeName = nodeName;
+                if (!isHTML && !n.prefix && n.namespaceURI) {
+                  var defaultNS;
+                  for (var ai = 0; ai < attrs.length; ai++) {
+                    if (attrs.item(ai).name === "xmlns") {
+                      defaultNS = attrs.item(ai).value;
+                      break;
+                    }
+                  }
+                  if (!defaultNS) {
+                    for (var nsi = namespaces.length - 1; nsi >= 0; nsi--) {
+                      var nsEntry = namespaces[nsi];
+                      if (nsEntry.prefix === "" && nsEntry.namespace === n.namespaceURI) {
+                        defaultNS = nsEntry.namespace;
+                        break;
+                      }
+                    }
+                  }
+                  if (defaultNS !== n.namespaceURI) {
+                    for (var nsi = namespaces.length - 1; nsi >= 0; nsi--) {
+                      var nsEntry = namespaces[nsi];
+                      if (nsEntry.namespace === n.namespaceURI) {
+                        if (nsEntry.prefix) {
+                          prefixedNodeName = nsEntry.prefix + ":" + nodeName;
+                        }
+                        break;
+                      }
+                    }
+                  }
+                }
+                if (requireWellFormed && !g.QName_exact.test(prefixedNodeName)) {
+                  throw new DOMException(
+                    'The element name "' + prefixedNodeName + '" is not a valid XML QName',
+                    DOMExceptionName.InvalidStateError
+                  );
+                }
+                buf.push("<", prefixedNodeName);
+                var childNamespaces = namespaces.slice();
+                for (var i = 0; i < len; i++) {
+                  var attr = attrs.item(i);
+                  if (attr.prefix == "xmlns") {
+                    childNamespaces.push({
+                      prefix: attr.localName,
+                      namespace: attr.value
+                    });
+                  } else if (attr.nodeName == "xmlns") {
+                    childNamespaces.push({ prefix: "", namespace: attr.value });
+                  }
+                }
+                for (var i = 0; i < len; i++) {
+                  var attr = attrs.item(i);
+                  if (needNamespaceDefine(attr, isHTML, childNamespaces)) {
+                    var attrPrefix = attr.prefix || "";
+                    var uri = attr.namespaceURI;
+                    addSerializedAttribute(buf, attrPrefix ? "xmlns:" + attrPrefix : "xmlns", uri, requireWellFormed);
+                    childNamespaces.push({ prefix: attrPrefix, namespace: uri });
+                  }
+                  var filteredAttr = nodeFilter ? nodeFilter(attr) : attr;
+                  if (filteredAttr) {
+                    if (typeof filteredAttr === "string") {
+                      buf.push(filteredAttr);
+                    } else {
+                      addSerializedAttribute(buf, filteredAttr.name, filteredAttr.value, requireWellFormed);
+                    }
+                  }
+                }
+                if (nodeName === prefixedNodeName && needNamespaceDefine(n, isHTML, childNamespaces)) {
+                  var nodePrefix = n.prefix || "";
+                  var uri = n.namespaceURI;
+                  addSerializedAttribute(buf, nodePrefix ? "xmlns:" + nodePrefix : "xmlns", uri, requireWellFormed);
+                  childNamespaces.push({ prefix: nodePrefix, namespace: uri });
+                }
+                var canCloseTag = !n.firstChild;
+                if (canCloseTag && (isHTML || n.namespaceURI === NAMESPACE.HTML)) {
+                  canCloseTag = isHTMLVoidElement(nodeName);
+                }
+                if (canCloseTag) {
+                  buf.push("/>");
+                  return null;
+                }
+                buf.push(">");
+                if (isHTML && isHTMLRawTextElement(nodeName)) {
+                  var child = n.firstChild;
+                  while (child) {
+                    if (child.data) {
+                      buf.push(child.data);
+                    } else {
+                      serializeToString(child, buf, childNamespaces.slice(), opts2);
+                    }
+                    child = child.nextSibling;
+                  }
+                  buf.push("</", prefixedNodeName, ">");
+                  return null;
+                }
+                return { ns: childNamespaces, tag: prefixedNodeName };
+              case DOCUMENT_NODE:
+              case DOCUMENT_FRAGMENT_NODE:
+                if (requireWellFormed && n.nodeType === DOCUMENT_NODE && n.documentElement == null) {
+                  throw new DOMException("The Document has no documentElement", DOMExceptionName.InvalidStateError);
+                }
+                return { ns: namespaces };
+              case ATTRIBUTE_NODE:
+                addSerializedAttribute(buf, n.name, n.value, requireWellFormed);
+                return null;
+              case TEXT_NODE2:
+                if (requireWellFormed && g.InvalidChar.test(n.data)) {
+                  throw new DOMException(
+                    "The Text node data contains characters outside the XML Char production",
+                    DOMExceptionName.InvalidStateError
+                  );
+                }
+                buf.push(n.data.replace(/[<&>]/g, _xmlEncoder));
+                return null;
+              case CDATA_SECTION_NODE:
+                if (requireWellFormed && n.data.indexOf("]]>") !== -1) {
+                  throw new DOMException('The CDATASection data contains "]]>"', DOMExceptionName.InvalidStateError);
+                }
+                if (splitCDATASections) {
+                  buf.push(g.CDATA_START, n.data.replace(/]]>/g, "]]]]><![CDATA[>"), g.CDATA_END);
+                } else {
+                  buf.push(g.CDATA_START, n.data, g.CDATA_END);
+                }
+                return null;
+              case COMMENT_NODE2:
+                if (requireWellFormed) {
+                  if (g.InvalidChar.test(n.data)) {
+                    throw new DOMException(
+                      "The comment node data contains characters outside the XML Char production",
+                      DOMExceptionName.InvalidStateError
+                    );
+                  }
+                  if (n.data.indexOf("--") !== -1 || n.data[n.data.length - 1] === "-") {
+                    throw new DOMException(
+                      'The comment node data contains "--" or ends with "-"',
+                      DOMExceptionName.InvalidStateError
+                    );
+                  }
+                }
+                buf.push(g.COMMENT_START, n.data, g.COMMENT_END);
+                return null;
+              case DOCUMENT_TYPE_NODE:
+                var pubid = n.publicId;
+                var sysid = n.systemId;
+                if (requireWellFormed) {
+                  if (!g.Name_exact.test(n.name)) {
+                    throw new DOMException(
+                      'The doctype name "' + n.name + '" is not a valid XML Name',
+                      DOMExceptionName.InvalidStateError
+                    );
+                  }
+                  if (pubid && !g.PubidLiteral_match.test(pubid)) {
+                    throw new DOMException("DocumentType publicId is not a valid PubidLiteral", DOMExceptionName.InvalidStateError);
+                  }
+                  if (sysid && sysid !== "." && !g.SystemLiteral_match.test(sysid)) {
+                    throw new DOMException("DocumentType systemId is not a valid SystemLiteral", DOMExceptionName.InvalidStateError);
+                  }
+                  if (n.internalSubset && n.internalSubset.indexOf("]>") !== -1) {
+                    throw new DOMException('DocumentType internalSubset contains "]>"', DOMExceptionName.InvalidStateError);
+                  }
+                }
+                buf.push(g.DOCTYPE_DECL_START, " ", n.name);
+                if (pubid) {
+                  buf.push(" ", g.PUBLIC, " ", pubid);
+                  if (sysid && sysid !== ".") {
+                    buf.push(" ", sysid);
+                  }
+                } else if (sysid && sysid !== ".") {
+                  buf.push(" ", g.SYSTEM, " ", sysid);
+                }
+                if (n.internalSubset) {
+                  buf.push(" [", n.internalSubset, "]");
+                }
+                buf.push(">");
+                return null;
+              case PROCESSING_INSTRUCTION_NODE:
+                if (requireWellFormed) {
+                  if (!g.NCName_exact.test(n.target) || n.target.toLowerCase() === "xml") {
+                    throw new DOMException(
+                      'The processing instruction target "' + n.target + '" is not a valid XML NCName or is reserved',
+                      DOMExceptionName.InvalidStateError
+                    );
+                  }
+                  if (g.InvalidChar.test(n.data)) {
+                    throw new DOMException(
+                      "The ProcessingInstruction data contains characters outside the XML Char production",
+                      DOMExceptionName.InvalidStateError
+                    );
+                  }
+                  if (n.data.indexOf("?>") !== -1) {
+                    throw new DOMException('The ProcessingInstruction data contains "?>"', DOMExceptionName.InvalidStateError);
+                  }
+                }
+                buf.push("<?", n.target, " ", n.data, "?>");
+                return null;
+              case ENTITY_REFERENCE_NODE:
+                if (requireWellFormed && !g.Name_exact.test(n.nodeName)) {
+                  throw new DOMException(
+                    'The entity reference name "' + n.nodeName + '" is not a valid XML Name',
+                    DOMExceptionName.InvalidStateError
+                  );
+                }
+                buf.push("&", n.nodeName, ";");
+                return null;
+              //case ENTITY_NODE:
+              //case NOTATION_NODE:
+              default:
+                buf.push("??", n.nodeName);
+                return null;
+            }
+          },
+          exit: function(n, childCtx) {
+            if (childCtx && childCtx.tag) {
+              buf.push("</", childCtx.tag, ">");
+            }
+          }
+        }
+      );
+    }
+    function importNode(doc, node, deep) {
+      var destRoot;
+      walkDOM(node, null, {
+        enter: function(srcNode, destParent) {
+          var destNode = srcNode.cloneNode(false);
+          destNode.ownerDocument = doc;
+          destNode.parentNode = null;
+          if (destParent === null) {
+            destRoot = destNode;
+          } else {
+            destParent.appendChild(destNode);
+          }
+          var shouldDeep = srcNode.nodeType === ATTRIBUTE_NODE || deep;
+          return shouldDeep ? destNode : null;
+        }
+      });
+      return destRoot;
+    }
+    function cloneNode(doc, node, deep) {
+      var destRoot;
+      walkDOM(node, null, {
+        enter: function(srcNode, destParent) {
+          var destNode = new srcNode.constructor(PDC);
+          for (var n in srcNode) {
+            if (hasOwn(srcNode, n)) {
+              var v = srcNode[n];
+              if (typeof v != "object") {
+                if (v != destNode[n]) {
+                  destNode[n] = v;
+                }
+              }
+            }
+          }
+          if (srcNode.childNodes) {
+            destNode.childNodes = new NodeList();
+          }
+          destNode.ownerDocument = doc;
+          var shouldDeep = deep;
+          switch (destNode.nodeType) {
+            case ELEMENT_NODE:
+              var attrs = srcNode.attributes;
+              var attrs2 = destNode.attributes = new NamedNodeMap();
+              var len = attrs.length;
+              attrs2._ownerElement = destNode;
+              for (var i = 0; i < len; i++) {
+                destNode.setAttributeNode(cloneNode(doc, attrs.item(i), true));
+              }
+              break;
+            case ATTRIBUTE_NODE:
+              shouldDeep = true;
+          }
+          if (destParent !== null) {
+            destParent.appendChild(destNode);
+          } else {
+            destRoot = destNode;
+          }
+          return shouldDeep ? destNode : null;
+        }
+      });
+      return destRoot;
+    }
+    function __set__(object, key, value) {
+      object[key] = value;
+    }
+    function childrenRefresh(node) {
+      var ls = [];
+      var child = node.firstChild;
+      while (child) {
+        if (child.nodeType === ELEMENT_NODE) {
+          ls.push(child);
+        }
+        child = child.nextSibling;
+      }
+      return ls;
+    }
+    try {
+      if (Object.defineProperty) {
+        Object.defineProperty(LiveNodeList.prototype, "length", {
+          get: function() {
+            _updateLiveList(this);
+            return this.$$length;
+          }
+        });
+        Object.defineProperty(Node.prototype, "textContent", {
+          get: function() {
+            if (this.nodeType === ELEMENT_NODE || this.nodeType === DOCUMENT_FRAGMENT_NODE) {
+              var buf = [];
+              walkDOM(this, null, {
+                enter: function(n) {
+                  if (n.nodeType === ELEMENT_NODE || n.nodeType === DOCUMENT_FRAGMENT_NODE) {
+                    return true;
+                  }
+                  if (n.nodeType === PROCESSING_INSTRUCTION_NODE || n.nodeType === COMMENT_NODE2) {
+                    return null;
+                  }
+                  buf.push(n.nodeValue);
+                }
+              });
+              return buf.join("");
+            }
+            return this.nodeValue;
+          },
+          set: function(data) {
+            switch (this.nodeType) {
+              case ELEMENT_NODE:
+              case DOCUMENT_FRAGMENT_NODE:
+                while (this.firstChild) {
+                  this.removeChild(this.firstChild);
+                }
+                if (data || String(data)) {
+                  this.appendChild(this.ownerDocument.createTextNode(data));
+                }
+                break;
+              default:
+                this.data = data;
+                this.value = data;
+                this.nodeValue = data;
+            }
+          }
+        });
+        Object.defineProperty(CharacterData.prototype, "data", {
+          get: function() {
+            return this._data != null ? this._data : "";
+          },
+          set: function(v) {
+            this._data = v;
+            this.length = typeof v === "string" ? v.length : 0;
+          }
+        });
+        Object.defineProperty(CharacterData.prototype, "nodeValue", {
+          get: function() {
+            return this.data;
+          },
+          set: function(v) {
+            this.data = v;
+          },
+          enumerable: true,
+          configurable: true
+        });
+        Object.defineProperty(Element.prototype, "children", {
+          get: function() {
+            return new LiveNodeList(this, childrenRefresh);
+          }
+        });
+        Object.defineProperty(Document.prototype, "children", {
+          get: function() {
+            return new LiveNodeList(this, childrenRefresh);
+          }
+        });
+        Object.defineProperty(DocumentFragment.prototype, "children", {
+          get: function() {
+            return new LiveNodeList(this, childrenRefresh);
+          }
+        });
+        __set__ = function(object, key, value) {
+          object["$$" + key] = value;
+        };
+      }
+    } catch (e) {
+    }
+    exports._updateLiveList = _updateLiveList;
+    exports.Attr = Attr;
+    exports.CDATASection = CDATASection;
+    exports.CharacterData = CharacterData;
+    exports.Comment = Comment;
+    exports.Document = Document;
+    exports.DocumentFragment = DocumentFragment;
+    exports.DocumentType = DocumentType;
+    exports.DOMImplementation = DOMImplementation;
+    exports.Element = Element;
+    exports.Entity = Entity;
+    exports.EntityReference = EntityReference;
+    exports.LiveNodeList = LiveNodeList;
+    exports.NamedNodeMap = NamedNodeMap;
+    exports.Node = Node;
+    exports.NodeList = NodeList;
+    exports.Notation = Notation;
+    exports.Text = Text;
+    exports.ProcessingInstruction = ProcessingInstruction;
+    exports.walkDOM = walkDOM;
+    exports.XMLSerializer = XMLSerializer;
+  }
+});
+
+// node_modules/@xmldom/xmldom/lib/entities.js
+var require_entities = __commonJS({
+  "node_modules/@xmldom/xmldom/lib/entities.js"(exports) {
+    "use strict";
+    var freeze = require_conventions().freeze;
+    exports.XML_ENTITIES = freeze({
+      amp: "&",
+      apos: "'",
+      gt: ">",
+      lt: "<",
+      quot: '"'
+    });
+    exports.HTML_ENTITIES = freeze({
+      Aacute: "Á",
+      aacute: "á",
+      Abreve: "Ă",
+      abreve: "ă",
+      ac: "∾",
+      acd: "∿",
+      acE: "∾̳",
+      Acirc: "Â",
+      acirc: "â",
+      acute: "´",
+      Acy: "А",
+      acy: "а",
+      AElig: "Æ",
+      aelig: "æ",
+      af: "⁡",
+      Afr: "𝔄",
+      afr: "𝔞",
+      Agrave: "À",
+      agrave: "à",
+      alefsym: "ℵ",
+      aleph: "ℵ",
+      Alpha: "Α",
+      alpha: "α",
+      Amacr: "Ā",
+      amacr: "ā",
+      amalg: "⨿",
+      AMP: "&",
+      amp: "&",
+      And: "⩓",
+      and: "∧",
+      andand: "⩕",
+      andd: "⩜",
+      andslope: "⩘",
+      andv: "⩚",
+      ang: "∠",
+      ange: "⦤",
+      angle: "∠",
+      angmsd: "∡",
+      angmsdaa: "⦨",
+      angmsdab: "⦩",
+      angmsdac: "⦪",
+      angmsdad: "⦫",
+      angmsdae: "⦬",
+      angmsdaf: "⦭",
+      angmsdag: "⦮",
+      angmsdah: "⦯",
+      angrt: "∟",
+      angrtvb: "⊾",
+      angrtvbd: "⦝",
+      angsph: "∢",
+      angst: "Å",
+      angzarr: "⍼",
+      Aogon: "Ą",
+      aogon: "ą",
+      Aopf: "𝔸",
+      aopf: "𝕒",
+      ap: "≈",
+      apacir: "⩯",
+      apE: "⩰",
+      ape: "≊",
+      apid: "≋",
+      apos: "'",
+      ApplyFunction: "⁡",
+      approx: "≈",
+      approxeq: "≊",
+      Aring: "Å",
+      aring: "å",
+      Ascr: "𝒜",
+      ascr: "𝒶",
+      Assign: "≔",
+      ast: "*",
+      asymp: "≈",
+      asympeq: "≍",
+      Atilde: "Ã",
+      atilde: "ã",
+      Auml: "Ä",
+      auml: "ä",
+      awconint: "∳",
+      awint: "⨑",
+      backcong: "≌",
+      backepsilon: "϶",
+      backprime: "‵",
+      backsim: "∽",
+      backsimeq: "⋍",
+      Backslash: "∖",
+      Barv: "⫧",
+      barvee: "⊽",
+      Barwed: "⌆",
+      barwed: "⌅",
+      barwedge: "⌅",
+      bbrk: "⎵",
+      bbrktbrk: "⎶",
+      bcong: "≌",
+      Bcy: "Б",
+      bcy: "б",
+      bdquo: "„",
+      becaus: "∵",
+      Because: "∵",
+      because: "∵",
+      bemptyv: "⦰",
+      bepsi: "϶",
+      bernou: "ℬ",
+      Bernoullis: "ℬ",
+      Beta: "Β",
+      beta: "β",
+      beth: "ℶ",
+      between: "≬",
+      Bfr: "𝔅",
+      bfr: "𝔟",
+      bigcap: "⋂",
+      bigcirc: "◯",
+      bigcup: "⋃",
+      bigodot: "⨀",
+      bigoplus: "⨁",
+      bigotimes: "⨂",
+      bigsqcup: "⨆",
+      bigstar: "★",
+      bigtriangledown: "▽",
+      bigtriangleup: "△",
+      biguplus: "⨄",
+      bigvee: "⋁",
+      bigwedge: "⋀",
+      bkarow: "⤍",
+      blacklozenge: "⧫",
+      blacksquare: "▪",
+      blacktriangle: "▴",
+      blacktriangledown: "▾",
+      blacktriangleleft: "◂",
+      blacktriangleright: "▸",
+      blank: "␣",
+      blk12: "▒",
+      blk14: "░",
+      blk34: "▓",
+      block: "█",
+      bne: "=⃥",
+      bnequiv: "≡⃥",
+      bNot: "⫭",
+      bnot: "⌐",
+      Bopf: "𝔹",
+      bopf: "𝕓",
+      bot: "⊥",
+      bottom: "⊥",
+      bowtie: "⋈",
+      boxbox: "⧉",
+      boxDL: "╗",
+      boxDl: "╖",
+      boxdL: "╕",
+      boxdl: "┐",
+      boxDR: "╔",
+      boxDr: "╓",
+      boxdR: "╒",
+      boxdr: "┌",
+      boxH: "═",
+      boxh: "─",
+      boxHD: "╦",
+      boxHd: "╤",
+      boxhD: "╥",
+      boxhd: "┬",
+      boxHU: "╩",
+      boxHu: "╧",
+      boxhU: "╨",
+      boxhu: "┴",
+      boxminus: "⊟",
+      boxplus: "⊞",
+      boxtimes: "⊠",
+      boxUL: "╝",
+      boxUl: "╜",
+      boxuL: "╛",
+      boxul: "┘",
+      boxUR: "╚",
+      boxUr: "╙",
+      boxuR: "╘",
+      boxur: "└",
+      boxV: "║",
+      boxv: "│",
+      boxVH: "╬",
+      boxVh: "╫",
+      boxvH: "╪",
+      boxvh: "┼",
+      boxVL: "╣",
+      boxVl: "╢",
+      boxvL: "╡",
+      boxvl: "┤",
+      boxVR: "╠",
+      boxVr: "╟",
+      boxvR: "╞",
+      boxvr: "├",
+      bprime: "‵",
+      Breve: "˘",
+      breve: "˘",
+      brvbar: "¦",
+      Bscr: "ℬ",
+      bscr: "𝒷",
+      bsemi: "⁏",
+      bsim: "∽",
+      bsime: "⋍",
+      bsol: "\\",
+      bsolb: "⧅",
+      bsolhsub: "⟈",
+      bull: "•",
+      bullet: "•",
+      bump: "≎",
+      bumpE: "⪮",
+      bumpe: "≏",
+      Bumpeq: "≎",
+      bumpeq: "≏",
+      Cacute: "Ć",
+      cacute: "ć",
+      Cap: "⋒",
+      cap: "∩",
+      capand: "⩄",
+      capbrcup: "⩉",
+      capcap: "⩋",
+      capcup: "⩇",
+      capdot: "⩀",
+      CapitalDifferentialD: "ⅅ",
+      caps: "∩︀",
+      caret: "⁁",
+      caron: "ˇ",
+      Cayleys: "ℭ",
+      ccaps: "⩍",
+      Ccaron: "Č",
+      ccaron: "č",
+      Ccedil: "Ç",
+      ccedil: "ç",
+      Ccirc: "Ĉ",
+      ccirc: "ĉ",
+      Cconint: "∰",
+      ccups: "⩌",
+      ccupssm: "⩐",
+      Cdot: "Ċ",
+      cdot: "ċ",
+      cedil: "¸",
+      Cedilla: "¸",
+      cemptyv: "⦲",
+      cent: "¢",
+      CenterDot: "·",
+      centerdot: "·",
+      Cfr: "ℭ",
+      cfr: "𝔠",
+      CHcy: "Ч",
+      chcy: "ч",
+      check: "✓",
+      checkmark: "✓",
+      Chi: "Χ",
+      chi: "χ",
+      cir: "○",
+      circ: "ˆ",
+      circeq: "≗",
+      circlearrowleft: "↺",
+      circlearrowright: "↻",
+      circledast: "⊛",
+      circledcirc: "⊚",
+      circleddash: "⊝",
+      CircleDot: "⊙",
+      circledR: "®",
+      circledS: "Ⓢ",
+      CircleMinus: "⊖",
+      CirclePlus: "⊕",
+      CircleTimes: "⊗",
+      cirE: "⧃",
+      cire: "≗",
+      cirfnint: "⨐",
+      cirmid: "⫯",
+      cirscir: "⧂",
+      ClockwiseContourIntegral: "∲",
+      CloseCurlyDoubleQuote: "”",
+      CloseCurlyQuote: "’",
+      clubs: "♣",
+      clubsuit: "♣",
+      Colon: "∷",
+      colon: ":",
+      Colone: "⩴",
+      colone: "≔",
+      coloneq: "≔",
+      comma: ",",
+      commat: "@",
+      comp: "∁",
+      compfn: "∘",
+      complement: "∁",
+      complexes: "ℂ",
+      cong: "≅",
+      congdot: "⩭",
+      Congruent: "≡",
+      Conint: "∯",
+      conint: "∮",
+      ContourIntegral: "∮",
+      Copf: "ℂ",
+      copf: "𝕔",
+      coprod: "∐",
+      Coproduct: "∐",
+      COPY: "©",
+      copy: "©",
+      copysr: "℗",
+      CounterClockwiseContourIntegral: "∳",
+      crarr: "↵",
+      Cross: "⨯",
+      cross: "✗",
+      Cscr: "𝒞",
+      cscr: "𝒸",
+      csub: "⫏",
+      csube: "⫑",
+      csup: "⫐",
+      csupe: "⫒",
+      ctdot: "⋯",
+      cudarrl: "⤸",
+      cudarrr: "⤵",
+      cuepr: "⋞",
+      cuesc: "⋟",
+      cularr: "↶",
+      cularrp: "⤽",
+      Cup: "⋓",
+      cup: "∪",
+      cupbrcap: "⩈",
+      CupCap: "≍",
+      cupcap: "⩆",
+      cupcup: "⩊",
+      cupdot: "⊍",
+      cupor: "⩅",
+      cups: "∪︀",
+      curarr: "↷",
+      curarrm: "⤼",
+      curlyeqprec: "⋞",
+      curlyeqsucc: "⋟",
+      curlyvee: "⋎",
+      curlywedge: "⋏",
+      curren: "¤",
+      curvearrowleft: "↶",
+      curvearrowright: "↷",
+      cuvee: "⋎",
+      cuwed: "⋏",
+      cwconint: "∲",
+      cwint: "∱",
+      cylcty: "⌭",
+      Dagger: "‡",
+      dagger: "†",
+      daleth: "ℸ",
+      Darr: "↡",
+      dArr: "⇓",
+      darr: "↓",
+      dash: "‐",
+      Dashv: "⫤",
+      dashv: "⊣",
+      dbkarow: "⤏",
+      dblac: "˝",
+      Dcaron: "Ď",
+      dcaron: "ď",
+      Dcy: "Д",
+      dcy: "д",
+      DD: "ⅅ",
+      dd: "ⅆ",
+      ddagger: "‡",
+      ddarr: "⇊",
+      DDotrahd: "⤑",
+      ddotseq: "⩷",
+      deg: "°",
+      Del: "∇",
+      Delta: "Δ",
+      delta: "δ",
+      demptyv: "⦱",
+      dfisht: "⥿",
+      Dfr: "𝔇",
+      dfr: "𝔡",
+      dHar: "⥥",
+      dharl: "⇃",
+      dharr: "⇂",
+      DiacriticalAcute: "´",
+      DiacriticalDot: "˙",
+      DiacriticalDoubleAcute: "˝",
+      DiacriticalGrave: "`",
+      DiacriticalTilde: "˜",
+      diam: "⋄",
+      Diamond: "⋄",
+      diamond: "⋄",
+      diamondsuit: "♦",
+      diams: "♦",
+      die: "¨",
+      DifferentialD: "ⅆ",
+      digamma: "ϝ",
+      disin: "⋲",
+      div: "÷",
+      divide: "÷",
+      divideontimes: "⋇",
+      divonx: "⋇",
+      DJcy: "Ђ",
+      djcy: "ђ",
+      dlcorn: "⌞",
+      dlcrop: "⌍",
+      dollar: "$",
+      Dopf: "𝔻",
+      dopf: "𝕕",
+      Dot: "¨",
+      dot: "˙",
+      DotDot: "⃜",
+      doteq: "≐",
+      doteqdot: "≑",
+      DotEqual: "≐",
+      dotminus: "∸",
+      dotplus: "∔",
+      dotsquare: "⊡",
+      doublebarwedge: "⌆",
+      DoubleContourIntegral: "∯",
+      DoubleDot: "¨",
+      DoubleDownArrow: "⇓",
+      DoubleLeftArrow: "⇐",
+      DoubleLeftRightArrow: "⇔",
+      DoubleLeftTee: "⫤",
+      DoubleLongLeftArrow: "⟸",
+      DoubleLongLeftRightArrow: "⟺",
+      DoubleLongRightArrow: "⟹",
+      DoubleRightArrow: "⇒",
+      DoubleRightTee: "⊨",
+      DoubleUpArrow: "⇑",
+      DoubleUpDownArrow: "⇕",
+      DoubleVerticalBar: "∥",
+      DownArrow: "↓",
+      Downarrow: "⇓",
+      downarrow: "↓",
+      DownArrowBar: "⤓",
+      DownArrowUpArrow: "⇵",
+      DownBreve: "̑",
+      downdownarrows: "⇊",
+      downharpoonleft: "⇃",
+      downharpoonright: "⇂",
+      DownLeftRightVector: "⥐",
+      DownLeftTeeVector: "⥞",
+      DownLeftVector: "↽",
+      DownLeftVectorBar: "⥖",
+      DownRightTeeVector: "⥟",
+      DownRightVector: "⇁",
+      DownRightVectorBar: "⥗",
+      DownTee: "⊤",
+      DownTeeArrow: "↧",
+      drbkarow: "⤐",
+      drcorn: "⌟",
+      drcrop: "⌌",
+      Dscr: "𝒟",
+      dscr: "𝒹",
+      DScy: "Ѕ",
+      dscy: "ѕ",
+      dsol: "⧶",
+      Dstrok: "Đ",
+      dstrok: "đ",
+      dtdot: "⋱",
+      dtri: "▿",
+      dtrif: "▾",
+      duarr: "⇵",
+      duhar: "⥯",
+      dwangle: "⦦",
+      DZcy: "Џ",
+      dzcy: "џ",
+      dzigrarr: "⟿",
+      Eacute: "É",
+      eacute: "é",
+      easter: "⩮",
+      Ecaron: "Ě",
+      ecaron: "ě",
+      ecir: "≖",
+      Ecirc: "Ê",
+      ecirc: "ê",
+      ecolon: "≕",
+      Ecy: "Э",
+      ecy: "э",
+      eDDot: "⩷",
+      Edot: "Ė",
+      eDot: "≑",
+      edot: "ė",
+      ee: "ⅇ",
+      efDot: "≒",
+      Efr: "𝔈",
+      efr: "𝔢",
+      eg: "⪚",
+      Egrave: "È",
+      egrave: "è",
+      egs: "⪖",
+      egsdot: "⪘",
+      el: "⪙",
+      Element: "∈",
+      elinters: "⏧",
+      ell: "ℓ",
+      els: "⪕",
+      elsdot: "⪗",
+      Emacr: "Ē",
+      emacr: "ē",
+      empty: "∅",
+      emptyset: "∅",
+      EmptySmallSquare: "◻",
+      emptyv: "∅",
+      EmptyVerySmallSquare: "▫",
+      emsp: " ",
+      emsp13: " ",
+      emsp14: " ",
+      ENG: "Ŋ",
+      eng: "ŋ",
+      ensp: " ",
+      Eogon: "Ę",
+      eogon: "ę",
+      Eopf: "𝔼",
+      eopf: "𝕖",
+      epar: "⋕",
+      eparsl: "⧣",
+      eplus: "⩱",
+      epsi: "ε",
+      Epsilon: "Ε",
+      epsilon: "ε",
+      epsiv: "ϵ",
+      eqcirc: "≖",
+      eqcolon: "≕",
+      eqsim: "≂",
+      eqslantgtr: "⪖",
+      eqslantless: "⪕",
+      Equal: "⩵",
+      equals: "=",
+      EqualTilde: "≂",
+      equest: "≟",
+      Equilibrium: "⇌",
+      equiv: "≡",
+      equivDD: "⩸",
+      eqvparsl: "⧥",
+      erarr: "⥱",
+      erDot: "≓",
+      Escr: "ℰ",
+      escr: "ℯ",
+      esdot: "≐",
+      Esim: "⩳",
+      esim: "≂",
+      Eta: "Η",
+      eta: "η",
+      ETH: "Ð",
+      eth: "ð",
+      Euml: "Ë",
+      euml: "ë",
+      euro: "€",
+      excl: "!",
+      exist: "∃",
+      Exists: "∃",
+      expectation: "ℰ",
+      ExponentialE: "ⅇ",
+      exponentiale: "ⅇ",
+      fallingdotseq: "≒",
+      Fcy: "Ф",
+      fcy: "ф",
+      female: "♀",
+      ffilig: "ﬃ",
+      fflig: "ﬀ",
+      ffllig: "ﬄ",
+      Ffr: "𝔉",
+      ffr: "𝔣",
+      filig: "ﬁ",
+      FilledSmallSquare: "◼",
+      FilledVerySmallSquare: "▪",
+      fjlig: "fj",
+      flat: "♭",
+      fllig: "ﬂ",
+      fltns: "▱",
+      fnof: "ƒ",
+      Fopf: "𝔽",
+      fopf: "𝕗",
+      ForAll: "∀",
+      forall: "∀",
+      fork: "⋔",
+      forkv: "⫙",
+      Fouriertrf: "ℱ",
+      fpartint: "⨍",
+      frac12: "½",
+      frac13: "⅓",
+      frac14: "¼",
+      frac15: "⅕",
+      frac16: "⅙",
+      frac18: "⅛",
+      frac23: "⅔",
+      frac25: "⅖",
+      frac34: "¾",
+      frac35: "⅗",
+      frac38: "⅜",
+      frac45: "⅘",
+      frac56: "⅚",
+      frac58: "⅝",
+      frac78: "⅞",
+      frasl: "⁄",
+      frown: "⌢",
+      Fscr: "ℱ",
+      fscr: "𝒻",
+      gacute: "ǵ",
+      Gamma: "Γ",
+      gamma: "γ",
+      Gammad: "Ϝ",
+      gammad: "ϝ",
+      gap: "⪆",
+      Gbreve: "Ğ",
+      gbreve: "ğ",
+      Gcedil: "Ģ",
+      Gcirc: "Ĝ",
+      gcirc: "ĝ",
+      Gcy: "Г",
+      gcy: "г",
+      Gdot: "Ġ",
+      gdot: "ġ",
+      gE: "≧",
+      ge: "≥",
+      gEl: "⪌",
+      gel: "⋛",
+      geq: "≥",
+      geqq: "≧",
+      geqslant: "⩾",
+      ges: "⩾",
+      gescc: "⪩",
+      gesdot: "⪀",
+      gesdoto: "⪂",
+      gesdotol: "⪄",
+      gesl: "⋛︀",
+      gesles: "⪔",
+      Gfr: "𝔊",
+      gfr: "𝔤",
+      Gg: "⋙",
+      gg: "≫",
+      ggg: "⋙",
+      gimel: "ℷ",
+      GJcy: "Ѓ",
+      gjcy: "ѓ",
+      gl: "≷",
+      gla: "⪥",
+      glE: "⪒",
+      glj: "⪤",
+      gnap: "⪊",
+      gnapprox: "⪊",
+      gnE: "≩",
+      gne: "⪈",
+      gneq: "⪈",
+      gneqq: "≩",
+      gnsim: "⋧",
+      Gopf: "𝔾",
+      gopf: "𝕘",
+      grave: "`",
+      GreaterEqual: "≥",
+      GreaterEqualLess: "⋛",
+      GreaterFullEqual: "≧",
+      GreaterGreater: "⪢",
+      GreaterLess: "≷",
+      GreaterSlantEqual: "⩾",
+      GreaterTilde: "≳",
+      Gscr: "𝒢",
+      gscr: "ℊ",
+      gsim: "≳",
+      gsime: "⪎",
+      gsiml: "⪐",
+      Gt: "≫",
+      GT: ">",
+      gt: ">",
+      gtcc: "⪧",
+      gtcir: "⩺",
+      gtdot: "⋗",
+      gtlPar: "⦕",
+      gtquest: "⩼",
+      gtrapprox: "⪆",
+      gtrarr: "⥸",
+      gtrdot: "⋗",
+      gtreqless: "⋛",
+      gtreqqless: "⪌",
+      gtrless: "≷",
+      gtrsim: "≳",
+      gvertneqq: "≩︀",
+      gvnE: "≩︀",
+      Hacek: "ˇ",
+      hairsp: " ",
+      half: "½",
+      hamilt: "ℋ",
+      HARDcy: "Ъ",
+      hardcy: "ъ",
+      hArr: "⇔",
+      harr: "↔",
+      harrcir: "⥈",
+      harrw: "↭",
+      Hat: "^",
+      hbar: "ℏ",
+      Hcirc: "Ĥ",
+      hcirc: "ĥ",
+      hearts: "♥",
+      heartsuit: "♥",
+      hellip: "…",
+      hercon: "⊹",
+      Hfr: "ℌ",
+      hfr: "𝔥",
+      HilbertSpace: "ℋ",
+      hksearow: "⤥",
+      hkswarow: "⤦",
+      hoarr: "⇿",
+      homtht: "∻",
+      hookleftarrow: "↩",
+      hookrightarrow: "↪",
+      Hopf: "ℍ",
+      hopf: "𝕙",
+      horbar: "―",
+      HorizontalLine: "─",
+      Hscr: "ℋ",
+      hscr: "𝒽",
+      hslash: "ℏ",
+      Hstrok: "Ħ",
+      hstrok: "ħ",
+      HumpDownHump: "≎",
+      HumpEqual: "≏",
+      hybull: "⁃",
+      hyphen: "‐",
+      Iacute: "Í",
+      iacute: "í",
+      ic: "⁣",
+      Icirc: "Î",
+      icirc: "î",
+      Icy: "И",
+      icy: "и",
+      Idot: "İ",
+      IEcy: "Е",
+      iecy: "е",
+      iexcl: "¡",
+      iff: "⇔",
+      Ifr: "ℑ",
+      ifr: "𝔦",
+      Igrave: "Ì",
+      igrave: "ì",
+      ii: "ⅈ",
+      iiiint: "⨌",
+      iiint: "∭",
+      iinfin: "⧜",
+      iiota: "℩",
+      IJlig: "Ĳ",
+      ijlig: "ĳ",
+      Im: "ℑ",
+      Imacr: "Ī",
+      imacr: "ī",
+      image: "ℑ",
+      ImaginaryI: "ⅈ",
+      imagline: "ℐ",
+      imagpart: "ℑ",
+      imath: "ı",
+      imof: "⊷",
+      imped: "Ƶ",
+      Implies: "⇒",
+      in: "∈",
+      incare: "℅",
+      infin: "∞",
+      infintie: "⧝",
+      inodot: "ı",
+      Int: "∬",
+      int: "∫",
+      intcal: "⊺",
+      integers: "ℤ",
+      Integral: "∫",
+      intercal: "⊺",
+      Intersection: "⋂",
+      intlarhk: "⨗",
+      intprod: "⨼",
+      InvisibleComma: "⁣",
+      InvisibleTimes: "⁢",
+      IOcy: "Ё",
+      iocy: "ё",
+      Iogon: "Į",
+      iogon: "į",
+      Iopf: "𝕀",
+      iopf: "𝕚",
+      Iota: "Ι",
+      iota: "ι",
+      iprod: "⨼",
+      iquest: "¿",
+      Iscr: "ℐ",
+      iscr: "𝒾",
+      isin: "∈",
+      isindot: "⋵",
+      isinE: "⋹",
+      isins: "⋴",
+      isinsv: "⋳",
+      isinv: "∈",
+      it: "⁢",
+      Itilde: "Ĩ",
+      itilde: "ĩ",
+      Iukcy: "І",
+      iukcy: "і",
+      Iuml: "Ï",
+      iuml: "ï",
+      Jcirc: "Ĵ",
+      jcirc: "ĵ",
+      Jcy: "Й",
+      jcy: "й",
+      Jfr: "𝔍",
+      jfr: "𝔧",
+      jmath: "ȷ",
+      Jopf: "𝕁",
+      jopf: "𝕛",
+      Jscr: "𝒥",
+      jscr: "𝒿",
+      Jsercy: "Ј",
+      jsercy: "ј",
+      Jukcy: "Є",
+      jukcy: "є",
+      Kappa: "Κ",
+      kappa: "κ",
+      kappav: "ϰ",
+      Kcedil: "Ķ",
+      kcedil: "ķ",
+      Kcy: "К",
+      kcy: "к",
+      Kfr: "𝔎",
+      kfr: "𝔨",
+      kgreen: "ĸ",
+      KHcy: "Х",
+      khcy: "х",
+      KJcy: "Ќ",
+      kjcy: "ќ",
+      Kopf: "𝕂",
+      kopf: "𝕜",
+      Kscr: "𝒦",
+      kscr: "𝓀",
+      lAarr: "⇚",
+      Lacute: "Ĺ",
+      lacute: "ĺ",
+      laemptyv: "⦴",
+      lagran: "ℒ",
+      Lambda: "Λ",
+      lambda: "λ",
+      Lang: "⟪",
+      lang: "⟨",
+      langd: "⦑",
+      langle: "⟨",
+      lap: "⪅",
+      Laplacetrf: "ℒ",
+      laquo: "«",
+      Larr: "↞",
+      lArr: "⇐",
+      larr: "←",
+      larrb: "⇤",
+      larrbfs: "⤟",
+      larrfs: "⤝",
+      larrhk: "↩",
+      larrlp: "↫",
+      larrpl: "⤹",
+      larrsim: "⥳",
+      larrtl: "↢",
+      lat: "⪫",
+      lAtail: "⤛",
+      latail: "⤙",
+      late: "⪭",
+      lates: "⪭︀",
+      lBarr: "⤎",
+      lbarr: "⤌",
+      lbbrk: "❲",
+      lbrace: "{",
+      lbrack: "[",
+      lbrke: "⦋",
+      lbrksld: "⦏",
+      lbrkslu: "⦍",
+      Lcaron: "Ľ",
+      lcaron: "ľ",
+      Lcedil: "Ļ",
+      lcedil: "ļ",
+      lceil: "⌈",
+      lcub: "{",
+      Lcy: "Л",
+      lcy: "л",
+      ldca: "⤶",
+      ldquo: "“",
+      ldquor: "„",
+      ldrdhar: "⥧",
+      ldrushar: "⥋",
+      ldsh: "↲",
+      lE: "≦",
+      le: "≤",
+      LeftAngleBracket: "⟨",
+      LeftArrow: "←",
+      Leftarrow: "⇐",
+      leftarrow: "←",
+      LeftArrowBar: "⇤",
+      LeftArrowRightArrow: "⇆",
+      leftarrowtail: "↢",
+      LeftCeiling: "⌈",
+      LeftDoubleBracket: "⟦",
+      LeftDownTeeVector: "⥡",
+      LeftDownVector: "⇃",
+      LeftDownVectorBar: "⥙",
+      LeftFloor: "⌊",
+      leftharpoondown: "↽",
+      leftharpoonup: "↼",
+      leftleftarrows: "⇇",
+      LeftRightArrow: "↔",
+      Leftrightarrow: "⇔",
+      leftrightarrow: "↔",
+      leftrightarrows: "⇆",
+      leftrightharpoons: "⇋",
+      leftrightsquigarrow: "↭",
+      LeftRightVector: "⥎",
+      LeftTee: "⊣",
+      LeftTeeArrow: "↤",
+      LeftTeeVector: "⥚",
+      leftthreetimes: "⋋",
+      LeftTriangle: "⊲",
+      LeftTriangleBar: "⧏",
+      LeftTriangleEqual: "⊴",
+      LeftUpDownVector: "⥑",
+      LeftUpTeeVector: "⥠",
+      LeftUpVector: "↿",
+      LeftUpVectorBar: "⥘",
+      LeftVector: "↼",
+      LeftVectorBar: "⥒",
+      lEg: "⪋",
+      leg: "⋚",
+      leq: "≤",
+      leqq: "≦",
+      leqslant: "⩽",
+      les: "⩽",
+      lescc: "⪨",
+      lesdot: "⩿",
+      lesdoto: "⪁",
+      lesdotor: "⪃",
+      lesg: "⋚︀",
+      lesges: "⪓",
+      lessapprox: "⪅",
+      lessdot: "⋖",
+      lesseqgtr: "⋚",
+      lesseqqgtr: "⪋",
+      LessEqualGreater: "⋚",
+      LessFullEqual: "≦",
+      LessGreater: "≶",
+      lessgtr: "≶",
+      LessLess: "⪡",
+      lesssim: "≲",
+      LessSlantEqual: "⩽",
+      LessTilde: "≲",
+      lfisht: "⥼",
+      lfloor: "⌊",
+      Lfr: "𝔏",
+      lfr: "𝔩",
+      lg: "≶",
+      lgE: "⪑",
+      lHar: "⥢",
+      lhard: "↽",
+      lharu: "↼",
+      lharul: "⥪",
+      lhblk: "▄",
+      LJcy: "Љ",
+      ljcy: "љ",
+      Ll: "⋘",
+      ll: "≪",
+      llarr: "⇇",
+      llcorner: "⌞",
+      Lleftarrow: "⇚",
+      llhard: "⥫",
+      lltri: "◺",
+      Lmidot: "Ŀ",
+      lmidot: "ŀ",
+      lmoust: "⎰",
+      lmoustache: "⎰",
+      lnap: "⪉",
+      lnapprox: "⪉",
+      lnE: "≨",
+      lne: "⪇",
+      lneq: "⪇",
+      lneqq: "≨",
+      lnsim: "⋦",
+      loang: "⟬",
+      loarr: "⇽",
+      lobrk: "⟦",
+      LongLeftArrow: "⟵",
+      Longleftarrow: "⟸",
+      longleftarrow: "⟵",
+      LongLeftRightArrow: "⟷",
+      Longleftrightarrow: "⟺",
+      longleftrightarrow: "⟷",
+      longmapsto: "⟼",
+      LongRightArrow: "⟶",
+      Longrightarrow: "⟹",
+      longrightarrow: "⟶",
+      looparrowleft: "↫",
+      looparrowright: "↬",
+      lopar: "⦅",
+      Lopf: "𝕃",
+      lopf: "𝕝",
+      loplus: "⨭",
+      lotimes: "⨴",
+      lowast: "∗",
+      lowbar: "_",
+      LowerLeftArrow: "↙",
+      LowerRightArrow: "↘",
+      loz: "◊",
+      lozenge: "◊",
+      lozf: "⧫",
+      lpar: "(",
+      lparlt: "⦓",
+      lrarr: "⇆",
+      lrcorner: "⌟",
+      lrhar: "⇋",
+      lrhard: "⥭",
+      lrm: "‎",
+      lrtri: "⊿",
+      lsaquo: "‹",
+      Lscr: "ℒ",
+      lscr: "𝓁",
+      Lsh: "↰",
+      lsh: "↰",
+      lsim: "≲",
+      lsime: "⪍",
+      lsimg: "⪏",
+      lsqb: "[",
+      lsquo: "‘",
+      lsquor: "‚",
+      Lstrok: "Ł",
+      lstrok: "ł",
+      Lt: "≪",
+      LT: "<",
+      lt: "<",
+      ltcc: "⪦",
+      ltcir: "⩹",
+      ltdot: "⋖",
+      lthree: "⋋",
+      ltimes: "⋉",
+      ltlarr: "⥶",
+      ltquest: "⩻",
+      ltri: "◃",
+      ltrie: "⊴",
+      ltrif: "◂",
+      ltrPar: "⦖",
+      lurdshar: "⥊",
+      luruhar: "⥦",
+      lvertneqq: "≨︀",
+      lvnE: "≨︀",
+      macr: "¯",
+      male: "♂",
+      malt: "✠",
+      maltese: "✠",
+      Map: "⤅",
+      map: "↦",
+      mapsto: "↦",
+      mapstodown: "↧",
+      mapstoleft: "↤",
+      mapstoup: "↥",
+      marker: "▮",
+      mcomma: "⨩",
+      Mcy: "М",
+      mcy: "м",
+      mdash: "—",
+      mDDot: "∺",
+      measuredangle: "∡",
+      MediumSpace: " ",
+      Mellintrf: "ℳ",
+      Mfr: "𝔐",
+      mfr: "𝔪",
+      mho: "℧",
+      micro: "µ",
+      mid: "∣",
+      midast: "*",
+      midcir: "⫰",
+      middot: "·",
+      minus: "−",
+      minusb: "⊟",
+      minusd: "∸",
+      minusdu: "⨪",
+      MinusPlus: "∓",
+      mlcp: "⫛",
+      mldr: "…",
+      mnplus: "∓",
+      models: "⊧",
+      Mopf: "𝕄",
+      mopf: "𝕞",
+      mp: "∓",
+      Mscr: "ℳ",
+      mscr: "𝓂",
+      mstpos: "∾",
+      Mu: "Μ",
+      mu: "μ",
+      multimap: "⊸",
+      mumap: "⊸",
+      nabla: "∇",
+      Nacute: "Ń",
+      nacute: "ń",
+      nang: "∠⃒",
+      nap: "≉",
+      napE: "⩰̸",
+      napid: "≋̸",
+      napos: "ŉ",
+      napprox: "≉",
+      natur: "♮",
+      natural: "♮",
+      naturals: "ℕ",
+      nbsp: " ",
+      nbump: "≎̸",
+      nbumpe: "≏̸",
+      ncap: "⩃",
+      Ncaron: "Ň",
+      ncaron: "ň",
+      Ncedil: "Ņ",
+      ncedil: "ņ",
+      ncong: "≇",
+      ncongdot: "⩭̸",
+      ncup: "⩂",
+      Ncy: "Н",
+      ncy: "н",
+      ndash: "–",
+      ne: "≠",
+      nearhk: "⤤",
+      neArr: "⇗",
+      nearr: "↗",
+      nearrow: "↗",
+      nedot: "≐̸",
+      NegativeMediumSpace: "​",
+      NegativeThickSpace: "​",
+      NegativeThinSpace: "​",
+      NegativeVeryThinSpace: "​",
+      nequiv: "≢",
+      nesear: "⤨",
+      nesim: "≂̸",
+      NestedGreaterGreater: "≫",
+      NestedLessLess: "≪",
+      NewLine: "\n",
+      nexist: "∄",
+      nexists: "∄",
+      Nfr: "𝔑",
+      nfr: "𝔫",
+      ngE: "≧̸",
+      nge: "≱",
+      ngeq: "≱",
+      ngeqq: "≧̸",
+      ngeqslant: "⩾̸",
+      nges: "⩾̸",
+      nGg: "⋙̸",
+      ngsim: "≵",
+      nGt: "≫⃒",
+      ngt: "≯",
+      ngtr: "≯",
+      nGtv: "≫̸",
+      nhArr: "⇎",
+      nharr: "↮",
+      nhpar: "⫲",
+      ni: "∋",
+      nis: "⋼",
+      nisd: "⋺",
+      niv: "∋",
+      NJcy: "Њ",
+      njcy: "њ",
+      nlArr: "⇍",
+      nlarr: "↚",
+      nldr: "‥",
+      nlE: "≦̸",
+      nle: "≰",
+      nLeftarrow: "⇍",
+      nleftarrow: "↚",
+      nLeftrightarrow: "⇎",
+      nleftrightarrow: "↮",
+      nleq: "≰",
+      nleqq: "≦̸",
+      nleqslant: "⩽̸",
+      nles: "⩽̸",
+      nless: "≮",
+      nLl: "⋘̸",
+      nlsim: "≴",
+      nLt: "≪⃒",
+      nlt: "≮",
+      nltri: "⋪",
+      nltrie: "⋬",
+      nLtv: "≪̸",
+      nmid: "∤",
+      NoBreak: "⁠",
+      NonBreakingSpace: " ",
+      Nopf: "ℕ",
+      nopf: "𝕟",
+      Not: "⫬",
+      not: "¬",
+      NotCongruent: "≢",
+      NotCupCap: "≭",
+      NotDoubleVerticalBar: "∦",
+      NotElement: "∉",
+      NotEqual: "≠",
+      NotEqualTilde: "≂̸",
+      NotExists: "∄",
+      NotGreater: "≯",
+      NotGreaterEqual: "≱",
+      NotGreaterFullEqual: "≧̸",
+      NotGreaterGreater: "≫̸",
+      NotGreaterLess: "≹",
+      NotGreaterSlantEqual: "⩾̸",
+      NotGreaterTilde: "≵",
+      NotHumpDownHump: "≎̸",
+      NotHumpEqual: "≏̸",
+      notin: "∉",
+      notindot: "⋵̸",
+      notinE: "⋹̸",
+      notinva: "∉",
+      notinvb: "⋷",
+      notinvc: "⋶",
+      NotLeftTriangle: "⋪",
+      NotLeftTriangleBar: "⧏̸",
+      NotLeftTriangleEqual: "⋬",
+      NotLess: "≮",
+      NotLessEqual: "≰",
+      NotLessGreater: "≸",
+      NotLessLess: "≪̸",
+      NotLessSlantEqual: "⩽̸",
+      NotLessTilde: "≴",
+      NotNestedGreaterGreater: "⪢̸",
+      NotNestedLessLess: "⪡̸",
+      notni: "∌",
+      notniva: "∌",
+      notnivb: "⋾",
+      notnivc: "⋽",
+      NotPrecedes: "⊀",
+      NotPrecedesEqual: "⪯̸",
+      NotPrecedesSlantEqual: "⋠",
+      NotReverseElement: "∌",
+      NotRightTriangle: "⋫",
+      NotRightTriangleBar: "⧐̸",
+      NotRightTriangleEqual: "⋭",
+      NotSquareSubset: "⊏̸",
+      NotSquareSubsetEqual: "⋢",
+      NotSquareSuperset: "⊐̸",
+      NotSquareSupersetEqual: "⋣",
+      NotSubset: "⊂⃒",
+      NotSubsetEqual: "⊈",
+      NotSucceeds: "⊁",
+      NotSucceedsEqual: "⪰̸",
+      NotSucceedsSlantEqual: "⋡",
+      NotSucceedsTilde: "≿̸",
+      NotSuperset: "⊃⃒",
+      NotSupersetEqual: "⊉",
+      NotTilde: "≁",
+      NotTildeEqual: "≄",
+      NotTildeFullEqual: "≇",
+      NotTildeTilde: "≉",
+      NotVerticalBar: "∤",
+      npar: "∦",
+      nparallel: "∦",
+      nparsl: "⫽⃥",
+      npart: "∂̸",
+      npolint: "⨔",
+      npr: "⊀",
+      nprcue: "⋠",
+      npre: "⪯̸",
+      nprec: "⊀",
+      npreceq: "⪯̸",
+      nrArr: "⇏",
+      nrarr: "↛",
+      nrarrc: "⤳̸",
+      nrarrw: "↝̸",
+      nRightarrow: "⇏",
+      nrightarrow: "↛",
+      nrtri: "⋫",
+      nrtrie: "⋭",
+      nsc: "⊁",
+      nsccue: "⋡",
+      nsce: "⪰̸",
+      Nscr: "𝒩",
+      nscr: "𝓃",
+      nshortmid: "∤",
+      nshortparallel: "∦",
+      nsim: "≁",
+      nsime: "≄",
+      nsimeq: "≄",
+      nsmid: "∤",
+      nspar: "∦",
+      nsqsube: "⋢",
+      nsqsupe: "⋣",
+      nsub: "⊄",
+      nsubE: "⫅̸",
+      nsube: "⊈",
+      nsubset: "⊂⃒",
+      nsubseteq: "⊈",
+      nsubseteqq: "⫅̸",
+      nsucc: "⊁",
+      nsucceq: "⪰̸",
+      nsup: "⊅",
+      nsupE: "⫆̸",
+      nsupe: "⊉",
+      nsupset: "⊃⃒",
+      nsupseteq: "⊉",
+      nsupseteqq: "⫆̸",
+      ntgl: "≹",
+      Ntilde: "Ñ",
+      ntilde: "ñ",
+      ntlg: "≸",
+      ntriangleleft: "⋪",
+      ntrianglelefteq: "⋬",
+      ntriangleright: "⋫",
+      ntrianglerighteq: "⋭",
+      Nu: "Ν",
+      nu: "ν",
+      num: "#",
+      numero: "№",
+      numsp: " ",
+      nvap: "≍⃒",
+      nVDash: "⊯",
+      nVdash: "⊮",
+      nvDash: "⊭",
+      nvdash: "⊬",
+      nvge: "≥⃒",
+      nvgt: ">⃒",
+      nvHarr: "⤄",
+      nvinfin: "⧞",
+      nvlArr: "⤂",
+      nvle: "≤⃒",
+      nvlt: "<⃒",
+      nvltrie: "⊴⃒",
+      nvrArr: "⤃",
+      nvrtrie: "⊵⃒",
+      nvsim: "∼⃒",
+      nwarhk: "⤣",
+      nwArr: "⇖",
+      nwarr: "↖",
+      nwarrow: "↖",
+      nwnear: "⤧",
+      Oacute: "Ó",
+      oacute: "ó",
+      oast: "⊛",
+      ocir: "⊚",
+      Ocirc: "Ô",
+      ocirc: "ô",
+      Ocy: "О",
+      ocy: "о",
+      odash: "⊝",
+      Odblac: "Ő",
+      odblac: "ő",
+      odiv: "⨸",
+      odot: "⊙",
+      odsold: "⦼",
+      OElig: "Œ",
+      oelig: "œ",
+      ofcir: "⦿",
+      Ofr: "𝔒",
+      ofr: "𝔬",
+      ogon: "˛",
+      Ograve: "Ò",
+      ograve: "ò",
+      ogt: "⧁",
+      ohbar: "⦵",
+      ohm: "Ω",
+      oint: "∮",
+      olarr: "↺",
+      olcir: "⦾",
+      olcross: "⦻",
+      oline: "‾",
+      olt: "⧀",
+      Omacr: "Ō",
+      omacr: "ō",
+      Omega: "Ω",
+      omega: "ω",
+      Omicron: "Ο",
+      omicron: "ο",
+      omid: "⦶",
+      ominus: "⊖",
+      Oopf: "𝕆",
+      oopf: "𝕠",
+      opar: "⦷",
+      OpenCurlyDoubleQuote: "“",
+      OpenCurlyQuote: "‘",
+      operp: "⦹",
+      oplus: "⊕",
+      Or: "⩔",
+      or: "∨",
+      orarr: "↻",
+      ord: "⩝",
+      order: "ℴ",
+      orderof: "ℴ",
+      ordf: "ª",
+      ordm: "º",
+      origof: "⊶",
+      oror: "⩖",
+      orslope: "⩗",
+      orv: "⩛",
+      oS: "Ⓢ",
+      Oscr: "𝒪",
+      oscr: "ℴ",
+      Oslash: "Ø",
+      oslash: "ø",
+      osol: "⊘",
+      Otilde: "Õ",
+      otilde: "õ",
+      Otimes: "⨷",
+      otimes: "⊗",
+      otimesas: "⨶",
+      Ouml: "Ö",
+      ouml: "ö",
+      ovbar: "⌽",
+      OverBar: "‾",
+      OverBrace: "⏞",
+      OverBracket: "⎴",
+      OverParenthesis: "⏜",
+      par: "∥",
+      para: "¶",
+      parallel: "∥",
+      parsim: "⫳",
+      parsl: "⫽",
+      part: "∂",
+      PartialD: "∂",
+      Pcy: "П",
+      pcy: "п",
+      percnt: "%",
+      period: ".",
+      permil: "‰",
+      perp: "⊥",
+      pertenk: "‱",
+      Pfr: "𝔓",
+      pfr: "𝔭",
+      Phi: "Φ",
+      phi: "φ",
+      phiv: "ϕ",
+      phmmat: "ℳ",
+      phone: "☎",
+      Pi: "Π",
+      pi: "π",
+      pitchfork: "⋔",
+      piv: "ϖ",
+      planck: "ℏ",
+      planckh: "ℎ",
+      plankv: "ℏ",
+      plus: "+",
+      plusacir: "⨣",
+      plusb: "⊞",
+      pluscir: "⨢",
+      plusdo: "∔",
+      plusdu: "⨥",
+      pluse: "⩲",
+      PlusMinus: "±",
+      plusmn: "±",
+      plussim: "⨦",
+      plustwo: "⨧",
+      pm: "±",
+      Poincareplane: "ℌ",
+      pointint: "⨕",
+      Popf: "ℙ",
+      popf: "𝕡",
+      pound: "£",
+      Pr: "⪻",
+      pr: "≺",
+      prap: "⪷",
+      prcue: "≼",
+      prE: "⪳",
+      pre: "⪯",
+      prec: "≺",
+      precapprox: "⪷",
+      preccurlyeq: "≼",
+      Precedes: "≺",
+      PrecedesEqual: "⪯",
+      PrecedesSlantEqual: "≼",
+      PrecedesTilde: "≾",
+      preceq: "⪯",
+      precnapprox: "⪹",
+      precneqq: "⪵",
+      precnsim: "⋨",
+      precsim: "≾",
+      Prime: "″",
+      prime: "′",
+      primes: "ℙ",
+      prnap: "⪹",
+      prnE: "⪵",
+      prnsim: "⋨",
+      prod: "∏",
+      Product: "∏",
+      profalar: "⌮",
+      profline: "⌒",
+      profsurf: "⌓",
+      prop: "∝",
+      Proportion: "∷",
+      Proportional: "∝",
+      propto: "∝",
+      prsim: "≾",
+      prurel: "⊰",
+      Pscr: "𝒫",
+      pscr: "𝓅",
+      Psi: "Ψ",
+      psi: "ψ",
+      puncsp: " ",
+      Qfr: "𝔔",
+      qfr: "𝔮",
+      qint: "⨌",
+      Qopf: "ℚ",
+      qopf: "𝕢",
+      qprime: "⁗",
+      Qscr: "𝒬",
+      qscr: "𝓆",
+      quaternions: "ℍ",
+      quatint: "⨖",
+      quest: "?",
+      questeq: "≟",
+      QUOT: '"',
+      quot: '"',
+      rAarr: "⇛",
+      race: "∽̱",
+      Racute: "Ŕ",
+      racute: "ŕ",
+      radic: "√",
+      raemptyv: "⦳",
+      Rang: "⟫",
+      rang: "⟩",
+      rangd: "⦒",
+      range: "⦥",
+      rangle: "⟩",
+      raquo: "»",
+      Rarr: "↠",
+      rArr: "⇒",
+      rarr: "→",
+      rarrap: "⥵",
+      rarrb: "⇥",
+      rarrbfs: "⤠",
+      rarrc: "⤳",
+      rarrfs: "⤞",
+      rarrhk: "↪",
+      rarrlp: "↬",
+      rarrpl: "⥅",
+      rarrsim: "⥴",
+      Rarrtl: "⤖",
+      rarrtl: "↣",
+      rarrw: "↝",
+      rAtail: "⤜",
+      ratail: "⤚",
+      ratio: "∶",
+      rationals: "ℚ",
+      RBarr: "⤐",
+      rBarr: "⤏",
+      rbarr: "⤍",
+      rbbrk: "❳",
+      rbrace: "}",
+      rbrack: "]",
+      rbrke: "⦌",
+      rbrksld: "⦎",
+      rbrkslu: "⦐",
+      Rcaron: "Ř",
+      rcaron: "ř",
+      Rcedil: "Ŗ",
+      rcedil: "ŗ",
+      rceil: "⌉",
+      rcub: "}",
+      Rcy: "Р",
+      rcy: "р",
+      rdca: "⤷",
+      rdldhar: "⥩",
+      rdquo: "”",
+      rdquor: "”",
+      rdsh: "↳",
+      Re: "ℜ",
+      real: "ℜ",
+      realine: "ℛ",
+      realpart: "ℜ",
+      reals: "ℝ",
+      rect: "▭",
+      REG: "®",
+      reg: "®",
+      ReverseElement: "∋",
+      ReverseEquilibrium: "⇋",
+      ReverseUpEquilibrium: "⥯",
+      rfisht: "⥽",
+      rfloor: "⌋",
+      Rfr: "ℜ",
+      rfr: "𝔯",
+      rHar: "⥤",
+      rhard: "⇁",
+      rharu: "⇀",
+      rharul: "⥬",
+      Rho: "Ρ",
+      rho: "ρ",
+      rhov: "ϱ",
+      RightAngleBracket: "⟩",
+      RightArrow: "→",
+      Rightarrow: "⇒",
+      rightarrow: "→",
+      RightArrowBar: "⇥",
+      RightArrowLeftArrow: "⇄",
+      rightarrowtail: "↣",
+      RightCeiling: "⌉",
+      RightDoubleBracket: "⟧",
+      RightDownTeeVector: "⥝",
+      RightDownVector: "⇂",
+      RightDownVectorBar: "⥕",
+      RightFloor: "⌋",
+      rightharpoondown: "⇁",
+      rightharpoonup: "⇀",
+      rightleftarrows: "⇄",
+      rightleftharpoons: "⇌",
+      rightrightarrows: "⇉",
+      rightsquigarrow: "↝",
+      RightTee: "⊢",
+      RightTeeArrow: "↦",
+      RightTeeVector: "⥛",
+      rightthreetimes: "⋌",
+      RightTriangle: "⊳",
+      RightTriangleBar: "⧐",
+      RightTriangleEqual: "⊵",
+      RightUpDownVector: "⥏",
+      RightUpTeeVector: "⥜",
+      RightUpVector: "↾",
+      RightUpVectorBar: "⥔",
+      RightVector: "⇀",
+      RightVectorBar: "⥓",
+      ring: "˚",
+      risingdotseq: "≓",
+      rlarr: "⇄",
+      rlhar: "⇌",
+      rlm: "‏",
+      rmoust: "⎱",
+      rmoustache: "⎱",
+      rnmid: "⫮",
+      roang: "⟭",
+      roarr: "⇾",
+      robrk: "⟧",
+      ropar: "⦆",
+      Ropf: "ℝ",
+      ropf: "𝕣",
+      roplus: "⨮",
+      rotimes: "⨵",
+      RoundImplies: "⥰",
+      rpar: ")",
+      rpargt: "⦔",
+      rppolint: "⨒",
+      rrarr: "⇉",
+      Rrightarrow: "⇛",
+      rsaquo: "›",
+      Rscr: "ℛ",
+      rscr: "𝓇",
+      Rsh: "↱",
+      rsh: "↱",
+      rsqb: "]",
+      rsquo: "’",
+      rsquor: "’",
+      rthree: "⋌",
+      rtimes: "⋊",
+      rtri: "▹",
+      rtrie: "⊵",
+      rtrif: "▸",
+      rtriltri: "⧎",
+      RuleDelayed: "⧴",
+      ruluhar: "⥨",
+      rx: "℞",
+      Sacute: "Ś",
+      sacute: "ś",
+      sbquo: "‚",
+      Sc: "⪼",
+      sc: "≻",
+      scap: "⪸",
+      Scaron: "Š",
+      scaron: "š",
+      sccue: "≽",
+      scE: "⪴",
+      sce: "⪰",
+      Scedil: "Ş",
+      scedil: "ş",
+      Scirc: "Ŝ",
+      scirc: "ŝ",
+      scnap: "⪺",
+      scnE: "⪶",
+      scnsim: "⋩",
+      scpolint: "⨓",
+      scsim: "≿",
+      Scy: "С",
+      scy: "с",
+      sdot: "⋅",
+      sdotb: "⊡",
+      sdote: "⩦",
+      searhk: "⤥",
+      seArr: "⇘",
+      searr: "↘",
+      searrow: "↘",
+      sect: "§",
+      semi: ";",
+      seswar: "⤩",
+      setminus: "∖",
+      setmn: "∖",
+      sext: "✶",
+      Sfr: "𝔖",
+      sfr: "𝔰",
+      sfrown: "⌢",
+      sharp: "♯",
+      SHCHcy: "Щ",
+      shchcy: "щ",
+      SHcy: "Ш",
+      shcy: "ш",
+      ShortDownArrow: "↓",
+      ShortLeftArrow: "←",
+      shortmid: "∣",
+      shortparallel: "∥",
+      ShortRightArrow: "→",
+      ShortUpArrow: "↑",
+      shy: "­",
+      Sigma: "Σ",
+      sigma: "σ",
+      sigmaf: "ς",
+      sigmav: "ς",
+      sim: "∼",
+      simdot: "⩪",
+      sime: "≃",
+      simeq: "≃",
+      simg: "⪞",
+      simgE: "⪠",
+      siml: "⪝",
+      simlE: "⪟",
+      simne: "≆",
+      simplus: "⨤",
+      simrarr: "⥲",
+      slarr: "←",
+      SmallCircle: "∘",
+      smallsetminus: "∖",
+      smashp: "⨳",
+      smeparsl: "⧤",
+      smid: "∣",
+      smile: "⌣",
+      smt: "⪪",
+      smte: "⪬",
+      smtes: "⪬︀",
+      SOFTcy: "Ь",
+      softcy: "ь",
+      sol: "/",
+      solb: "⧄",
+      solbar: "⌿",
+      Sopf: "𝕊",
+      sopf: "𝕤",
+      spades: "♠",
+      spadesuit: "♠",
+      spar: "∥",
+      sqcap: "⊓",
+      sqcaps: "⊓︀",
+      sqcup: "⊔",
+      sqcups: "⊔︀",
+      Sqrt: "√",
+      sqsub: "⊏",
+      sqsube: "⊑",
+      sqsubset: "⊏",
+      sqsubseteq: "⊑",
+      sqsup: "⊐",
+      sqsupe: "⊒",
+      sqsupset: "⊐",
+      sqsupseteq: "⊒",
+      squ: "□",
+      Square: "□",
+      square: "□",
+      SquareIntersection: "⊓",
+      SquareSubset: "⊏",
+      SquareSubsetEqual: "⊑",
+      SquareSuperset: "⊐",
+      SquareSupersetEqual: "⊒",
+      SquareUnion: "⊔",
+      squarf: "▪",
+      squf: "▪",
+      srarr: "→",
+      Sscr: "𝒮",
+      sscr: "𝓈",
+      ssetmn: "∖",
+      ssmile: "⌣",
+      sstarf: "⋆",
+      Star: "⋆",
+      star: "☆",
+      starf: "★",
+      straightepsilon: "ϵ",
+      straightphi: "ϕ",
+      strns: "¯",
+      Sub: "⋐",
+      sub: "⊂",
+      subdot: "⪽",
+      subE: "⫅",
+      sube: "⊆",
+      subedot: "⫃",
+      submult: "⫁",
+      subnE: "⫋",
+      subne: "⊊",
+      subplus: "⪿",
+      subrarr: "⥹",
+      Subset: "⋐",
+      subset: "⊂",
+      subseteq: "⊆",
+      subseteqq: "⫅",
+      SubsetEqual: "⊆",
+      subsetneq: "⊊",
+      subsetneqq: "⫋",
+      subsim: "⫇",
+      subsub: "⫕",
+      subsup: "⫓",
+      succ: "≻",
+      succapprox: "⪸",
+      succcurlyeq: "≽",
+      Succeeds: "≻",
+      SucceedsEqual: "⪰",
+      SucceedsSlantEqual: "≽",
+      SucceedsTilde: "≿",
+      succeq: "⪰",
+      succnapprox: "⪺",
+      succneqq: "⪶",
+      succnsim: "⋩",
+      succsim: "≿",
+      SuchThat: "∋",
+      Sum: "∑",
+      sum: "∑",
+      sung: "♪",
+      Sup: "⋑",
+      sup: "⊃",
+      sup1: "¹",
+      sup2: "²",
+      sup3: "³",
+      supdot: "⪾",
+      supdsub: "⫘",
+      supE: "⫆",
+      supe: "⊇",
+      supedot: "⫄",
+      Superset: "⊃",
+      SupersetEqual: "⊇",
+      suphsol: "⟉",
+      suphsub: "⫗",
+      suplarr: "⥻",
+      supmult: "⫂",
+      supnE: "⫌",
+      supne: "⊋",
+      supplus: "⫀",
+      Supset: "⋑",
+      supset: "⊃",
+      supseteq: "⊇",
+      supseteqq: "⫆",
+      supsetneq: "⊋",
+      supsetneqq: "⫌",
+      supsim: "⫈",
+      supsub: "⫔",
+      supsup: "⫖",
+      swarhk: "⤦",
+      swArr: "⇙",
+      swarr: "↙",
+      swarrow: "↙",
+      swnwar: "⤪",
+      szlig: "ß",
+      Tab: "	",
+      target: "⌖",
+      Tau: "Τ",
+      tau: "τ",
+      tbrk: "⎴",
+      Tcaron: "Ť",
+      tcaron: "ť",
+      Tcedil: "Ţ",
+      tcedil: "ţ",
+      Tcy: "Т",
+      tcy: "т",
+      tdot: "⃛",
+      telrec: "⌕",
+      Tfr: "𝔗",
+      tfr: "𝔱",
+      there4: "∴",
+      Therefore: "∴",
+      therefore: "∴",
+      Theta: "Θ",
+      theta: "θ",
+      thetasym: "ϑ",
+      thetav: "ϑ",
+      thickapprox: "≈",
+      thicksim: "∼",
+      ThickSpace: "  ",
+      thinsp: " ",
+      ThinSpace: " ",
+      thkap: "≈",
+      thksim: "∼",
+      THORN: "Þ",
+      thorn: "þ",
+      Tilde: "∼",
+      tilde: "˜",
+      TildeEqual: "≃",
+      TildeFullEqual: "≅",
+      TildeTilde: "≈",
+      times: "×",
+      timesb: "⊠",
+      timesbar: "⨱",
+      timesd: "⨰",
+      tint: "∭",
+      toea: "⤨",
+      top: "⊤",
+      topbot: "⌶",
+      topcir: "⫱",
+      Topf: "𝕋",
+      topf: "𝕥",
+      topfork: "⫚",
+      tosa: "⤩",
+      tprime: "‴",
+      TRADE: "™",
+      trade: "™",
+      triangle: "▵",
+      triangledown: "▿",
+      triangleleft: "◃",
+      trianglelefteq: "⊴",
+      triangleq: "≜",
+      triangleright: "▹",
+      trianglerighteq: "⊵",
+      tridot: "◬",
+      trie: "≜",
+      triminus: "⨺",
+      TripleDot: "⃛",
+      triplus: "⨹",
+      trisb: "⧍",
+      tritime: "⨻",
+      trpezium: "⏢",
+      Tscr: "𝒯",
+      tscr: "𝓉",
+      TScy: "Ц",
+      tscy: "ц",
+      TSHcy: "Ћ",
+      tshcy: "ћ",
+      Tstrok: "Ŧ",
+      tstrok: "ŧ",
+      twixt: "≬",
+      twoheadleftarrow: "↞",
+      twoheadrightarrow: "↠",
+      Uacute: "Ú",
+      uacute: "ú",
+      Uarr: "↟",
+      uArr: "⇑",
+      uarr: "↑",
+      Uarrocir: "⥉",
+      Ubrcy: "Ў",
+      ubrcy: "ў",
+      Ubreve: "Ŭ",
+      ubreve: "ŭ",
+      Ucirc: "Û",
+      ucirc: "û",
+      Ucy: "У",
+      ucy: "у",
+      udarr: "⇅",
+      Udblac: "Ű",
+      udblac: "ű",
+      udhar: "⥮",
+      ufisht: "⥾",
+      Ufr: "𝔘",
+      ufr: "𝔲",
+      Ugrave: "Ù",
+      ugrave: "ù",
+      uHar: "⥣",
+      uharl: "↿",
+      uharr: "↾",
+      uhblk: "▀",
+      ulcorn: "⌜",
+      ulcorner: "⌜",
+      ulcrop: "⌏",
+      ultri: "◸",
+      Umacr: "Ū",
+      umacr: "ū",
+      uml: "¨",
+      UnderBar: "_",
+      UnderBrace: "⏟",
+      UnderBracket: "⎵",
+      UnderParenthesis: "⏝",
+      Union: "⋃",
+      UnionPlus: "⊎",
+      Uogon: "Ų",
+      uogon: "ų",
+      Uopf: "𝕌",
+      uopf: "𝕦",
+      UpArrow: "↑",
+      Uparrow: "⇑",
+      uparrow: "↑",
+      UpArrowBar: "⤒",
+      UpArrowDownArrow: "⇅",
+      UpDownArrow: "↕",
+      Updownarrow: "⇕",
+      updownarrow: "↕",
+      UpEquilibrium: "⥮",
+      upharpoonleft: "↿",
+      upharpoonright: "↾",
+      uplus: "⊎",
+      UpperLeftArrow: "↖",
+      UpperRightArrow: "↗",
+      Upsi: "ϒ",
+      upsi: "υ",
+      upsih: "ϒ",
+      Upsilon: "Υ",
+      upsilon: "υ",
+      UpTee: "⊥",
+      UpTeeArrow: "↥",
+      upuparrows: "⇈",
+      urcorn: "⌝",
+      urcorner: "⌝",
+      urcrop: "⌎",
+      Uring: "Ů",
+      uring: "ů",
+      urtri: "◹",
+      Uscr: "𝒰",
+      uscr: "𝓊",
+      utdot: "⋰",
+      Utilde: "Ũ",
+      utilde: "ũ",
+      utri: "▵",
+      utrif: "▴",
+      uuarr: "⇈",
+      Uuml: "Ü",
+      uuml: "ü",
+      uwangle: "⦧",
+      vangrt: "⦜",
+      varepsilon: "ϵ",
+      varkappa: "ϰ",
+      varnothing: "∅",
+      varphi: "ϕ",
+      varpi: "ϖ",
+      varpropto: "∝",
+      vArr: "⇕",
+      varr: "↕",
+      varrho: "ϱ",
+      varsigma: "ς",
+      varsubsetneq: "⊊︀",
+      varsubsetneqq: "⫋︀",
+      varsupsetneq: "⊋︀",
+      varsupsetneqq: "⫌︀",
+      vartheta: "ϑ",
+      vartriangleleft: "⊲",
+      vartriangleright: "⊳",
+      Vbar: "⫫",
+      vBar: "⫨",
+      vBarv: "⫩",
+      Vcy: "В",
+      vcy: "в",
+      VDash: "⊫",
+      Vdash: "⊩",
+      vDash: "⊨",
+      vdash: "⊢",
+      Vdashl: "⫦",
+      Vee: "⋁",
+      vee: "∨",
+      veebar: "⊻",
+      veeeq: "≚",
+      vellip: "⋮",
+      Verbar: "‖",
+      verbar: "|",
+      Vert: "‖",
+      vert: "|",
+      VerticalBar: "∣",
+      VerticalLine: "|",
+      VerticalSeparator: "❘",
+      VerticalTilde: "≀",
+      VeryThinSpace: " ",
+      Vfr: "𝔙",
+      vfr: "𝔳",
+      vltri: "⊲",
+      vnsub: "⊂⃒",
+      vnsup: "⊃⃒",
+      Vopf: "𝕍",
+      vopf: "𝕧",
+      vprop: "∝",
+      vrtri: "⊳",
+      Vscr: "𝒱",
+      vscr: "𝓋",
+      vsubnE: "⫋︀",
+      vsubne: "⊊︀",
+      vsupnE: "⫌︀",
+      vsupne: "⊋︀",
+      Vvdash: "⊪",
+      vzigzag: "⦚",
+      Wcirc: "Ŵ",
+      wcirc: "ŵ",
+      wedbar: "⩟",
+      Wedge: "⋀",
+      wedge: "∧",
+      wedgeq: "≙",
+      weierp: "℘",
+      Wfr: "𝔚",
+      wfr: "𝔴",
+      Wopf: "𝕎",
+      wopf: "𝕨",
+      wp: "℘",
+      wr: "≀",
+      wreath: "≀",
+      Wscr: "𝒲",
+      wscr: "𝓌",
+      xcap: "⋂",
+      xcirc: "◯",
+      xcup: "⋃",
+      xdtri: "▽",
+      Xfr: "𝔛",
+      xfr: "𝔵",
+      xhArr: "⟺",
+      xharr: "⟷",
+      Xi: "Ξ",
+      xi: "ξ",
+      xlArr: "⟸",
+      xlarr: "⟵",
+      xmap: "⟼",
+      xnis: "⋻",
+      xodot: "⨀",
+      Xopf: "𝕏",
+      xopf: "𝕩",
+      xoplus: "⨁",
+      xotime: "⨂",
+      xrArr: "⟹",
+      xrarr: "⟶",
+      Xscr: "𝒳",
+      xscr: "𝓍",
+      xsqcup: "⨆",
+      xuplus: "⨄",
+      xutri: "△",
+      xvee: "⋁",
+      xwedge: "⋀",
+      Yacute: "Ý",
+      yacute: "ý",
+      YAcy: "Я",
+      yacy: "я",
+      Ycirc: "Ŷ",
+      ycirc: "ŷ",
+      Ycy: "Ы",
+      ycy: "ы",
+      yen: "¥",
+      Yfr: "𝔜",
+      yfr: "𝔶",
+      YIcy: "Ї",
+      yicy: "ї",
+      Yopf: "𝕐",
+      yopf: "𝕪",
+      Yscr: "𝒴",
+      yscr: "𝓎",
+      YUcy: "Ю",
+      yucy: "ю",
+      Yuml: "Ÿ",
+      yuml: "ÿ",
+      Zacute: "Ź",
+      zacute: "ź",
+      Zcaron: "Ž",
+      zcaron: "ž",
+      Zcy: "З",
+      zcy: "з",
+      Zdot: "Ż",
+      zdot: "ż",
+      zeetrf: "ℨ",
+      ZeroWidthSpace: "​",
+      Zeta: "Ζ",
+      zeta: "ζ",
+      Zfr: "ℨ",
+      zfr: "𝔷",
+      ZHcy: "Ж",
+      zhcy: "ж",
+      zigrarr: "⇝",
+      Zopf: "ℤ",
+      zopf: "𝕫",
+      Zscr: "𝒵",
+      zscr: "𝓏",
+      zwj: "‍",
+      zwnj: "‌"
+    });
+    exports.entityMap = exports.HTML_ENTITIES;
+  }
+});
+
+// node_modules/@xmldom/xmldom/lib/sax.js
+var require_sax = __commonJS({
+  "node_modules/@xmldom/xmldom/lib/sax.js"(exports) {
+    "use strict";
+    var conventions = require_conventions();
+    var g = require_grammar();
+    var errors = require_errors();
+    var isHTMLEscapableRawTextElement = conventions.isHTMLEscapableRawTextElement;
+    var isHTMLMimeType = conventions.isHTMLMimeType;
+    var isHTMLRawTextElement = conventions.isHTMLRawTextElement;
+    var hasOwn = conventions.hasOwn;
+    var NAMESPACE = conventions.NAMESPACE;
+    var ParseError2 = errors.ParseError;
+    var DOMException = errors.DOMException;
+    var S_TAG = 0;
+    var S_ATTR = 1;
+    var S_ATTR_SPACE = 2;
+    var S_EQ = 3;
+    var S_ATTR_NOQUOT_VALUE = 4;
+    var S_ATTR_END = 5;
+    var S_TAG_SPACE = 6;
+    var S_TAG_CLOSE = 7;
+    function XMLReader() {
+    }
+    XMLReader.prototype = {
+      parse: function(source, defaultNSMap, entityMap) {
+        var domBuilder = this.domBuilder;
+        domBuilder.startDocument();
+        _copy(defaultNSMap, defaultNSMap = /* @__PURE__ */ Object.create(null));
+        parse2(source, defaultNSMap, entityMap, domBuilder, this.errorHandler);
+        domBuilder.endDocument();
+      }
+    };
+    var ENTITY_REG = /&#?\w+;?/g;
+    function parse2(source, defaultNSMapCopy, entityMap, domBuilder, errorHandler) {
+      var isHTML = isHTMLMimeType(domBuilder.mimeType);
+      if (source.indexOf(g.UNICODE_REPLACEMENT_CHARACTER) >= 0) {
+        errorHandler.warning("Unicode replacement character detected, source encoding issues?");
+      }
+      function fixedFromCharCode(code) {
+        if (code > 65535) {
+          code -= 65536;
+          var surrogate1 = 55296 + (code >> 10), surrogate2 = 56320 + (code & 1023);
+          return String.fromCharCode(surrogate1, surrogate2);
+        } else {
+          return String.fromCharCode(code);
+        }
+      }
+      function entityReplacer(a2) {
+        var complete = a2[a2.length - 1] === ";" ? a2 : a2 + ";";
+        if (!isHTML && complete !== a2) {
+          errorHandler.error("EntityRef: expecting ;");
+          return a2;
+        }
+        var match = g.Reference.exec(complete);
+        if (!match || match[0].length !== complete.length) {
+          errorHandler.error("entity not matching Reference production: " + a2);
+          return a2;
+        }
+        var k = complete.slice(1, -1);
+        if (hasOwn(entityMap, k)) {
+          return entityMap[k];
+        } else if (k.charAt(0) === "#") {
+          return fixedFromCharCode(parseInt(k.substring(1).replace("x", "0x")));
+        } else {
+          errorHandler.error("entity not found:" + a2);
+          return a2;
+        }
+      }
+      function appendText(end2) {
+        if (end2 > start) {
+          var xt = source.substring(start, end2).replace(ENTITY_REG, entityReplacer);
+          locator && position(start);
+          domBuilder.characters(xt, 0, end2 - start);
+          start = end2;
+        }
+      }
+      var lineStart = 0;
+      var lineEnd = 0;
+      var linePattern = /\r\n?|\n|$/g;
+      var locator = domBuilder.locator;
+      function position(p, m) {
+        while (p >= lineEnd && (m = linePattern.exec(source))) {
+          lineStart = lineEnd;
+          lineEnd = m.index + m[0].length;
+          locator.lineNumber++;
+        }
+        locator.columnNumber = p - lineStart + 1;
+      }
+      var parseStack = [{ currentNSMap: defaultNSMapCopy }];
+      var unclosedTags = [];
+      var start = 0;
+      while (true) {
+        try {
+          var tagStart = source.indexOf("<", start);
+          if (tagStart < 0) {
+            if (!isHTML && unclosedTags.length > 0) {
+              return errorHandler.fatalError("unclosed xml tag(s): " + unclosedTags.join(", "));
+            }
+            if (!source.substring(start).match(/^\s*$/)) {
+              var doc = domBuilder.doc;
+              var text = doc.createTextNode(source.substring(start));
+              if (doc.documentElement) {
+                return errorHandler.error("Extra content at the end of the document");
+              }
+              doc.appendChild(text);
+              domBuilder.currentElement = text;
+            }
+            return;
+          }
+          if (tagStart > start) {
+            var fromSource = source.substring(start, tagStart);
+            if (!isHTML && unclosedTags.length === 0) {
+              fromSource = fromSource.replace(new RegExp(g.S_OPT.source, "g"), "");
+              fromSource && errorHandler.error("Unexpected content outside root element: '" + fromSource + "'");
+            }
+            appendText(tagStart);
+          }
+          switch (source.charAt(tagStart + 1)) {
+            case "/":
+              var end = source.indexOf(">", tagStart + 2);
+              var tagNameRaw = source.substring(tagStart + 2, end > 0 ? end : void 0);
+              if (!tagNameRaw) {
+                return errorHandler.fatalError("end tag name missing");
+              }
+              var endTagNameStrict = g.reg("^", g.QName_group, g.S_OPT, "$");
+              var tagNameMatch = end > 0 && endTagNameStrict.exec(tagNameRaw);
+              if (!tagNameMatch) {
+                var leadingTagNameMatch = end > 0 && g.reg("^", g.QName_group).exec(tagNameRaw);
+                if (isHTML && leadingTagNameMatch) {
+                  errorHandler.warning('end tag name contains invalid trailing characters: "' + tagNameRaw + '"');
+                  tagNameMatch = leadingTagNameMatch;
+                } else if (
+                  // Backward compatibility, remove this whole `else if` arm in the next breaking release
+                  // (XML then falls through to the `fatalError` below, for a clean mode split: XML fatal,
+                  // HTML warning). A valid end-tag name followed by a line break and trailing content was
+                  // silently accepted while `reg` still used the `m` flag; re-adding `m` here matches exactly
+                  // those inputs, kept recoverable and reported.
+                  leadingTagNameMatch && new RegExp(endTagNameStrict.source, endTagNameStrict.flags + "m").test(tagNameRaw)
+                ) {
+                  errorHandler.error('end tag name is followed by a line break and trailing content: "' + tagNameRaw + '"');
+                  tagNameMatch = leadingTagNameMatch;
+                } else {
+                  return errorHandler.fatalError('end tag name contains invalid characters: "' + tagNameRaw + '"');
+                }
+              }
+              if (!domBuilder.currentElement && !domBuilder.doc.documentElement) {
+                return;
+              }
+              var currentTagName = unclosedTags[unclosedTags.length - 1] || domBuilder.currentElement.tagName || domBuilder.doc.documentElement.tagName || "";
+              if (currentTagName !== tagNameMatch[1]) {
+                var tagNameLower = tagNameMatch[1].toLowerCase();
+                if (!isHTML || currentTagName.toLowerCase() !== tagNameLower) {
+                  return errorHandler.fatalError('Opening and ending tag mismatch: "' + currentTagName + '" != "' + tagNameRaw + '"');
+                }
+              }
+              var config = parseStack.pop();
+              unclosedTags.pop();
+              var localNSMap = config.localNSMap;
+              domBuilder.endElement(config.uri, config.localName, currentTagName);
+              if (localNSMap) {
+                for (var prefix in localNSMap) {
+                  if (hasOwn(localNSMap, prefix)) {
+                    domBuilder.endPrefixMapping(prefix);
+                  }
+                }
+              }
+              end++;
+              break;
+            // end element
+            case "?":
+              locator && position(tagStart);
+              end = parseProcessingInstruction(source, tagStart, domBuilder, errorHandler);
+              break;
+            case "!":
+              locator && position(tagStart);
+              end = parseDoctypeCommentOrCData(source, tagStart, domBuilder, errorHandler, isHTML);
+              break;
+            default:
+              locator && position(tagStart);
+              var el = new ElementAttributes();
+              var currentNSMap = parseStack[parseStack.length - 1].currentNSMap;
+              var end = parseElementStartPart(source, tagStart, el, currentNSMap, entityReplacer, errorHandler, isHTML);
+              var len = el.length;
+              if (!el.closed) {
+                if (isHTML && conventions.isHTMLVoidElement(el.tagName)) {
+                  el.closed = true;
+                } else {
+                  unclosedTags.push(el.tagName);
+                }
+              }
+              if (locator && len) {
+                var locator2 = copyLocator(locator, {});
+                for (var i = 0; i < len; i++) {
+                  var a = el[i];
+                  position(a.offset);
+                  a.locator = copyLocator(locator, {});
+                }
+                domBuilder.locator = locator2;
+                if (appendElement(el, domBuilder, currentNSMap)) {
+                  parseStack.push(el);
+                }
+                domBuilder.locator = locator;
+              } else {
+                if (appendElement(el, domBuilder, currentNSMap)) {
+                  parseStack.push(el);
+                }
+              }
+              if (isHTML && !el.closed) {
+                end = parseHtmlSpecialContent(source, end, el.tagName, entityReplacer, domBuilder);
+              } else {
+                end++;
+              }
+          }
+        } catch (e) {
+          if (e instanceof ParseError2) {
+            throw e;
+          } else if (e instanceof DOMException) {
+            return errorHandler.fatalError("Error constructing the DOM: " + e.name + ": " + e.message, e);
+          }
+          errorHandler.error("element parse error: " + e);
+          end = -1;
+        }
+        if (end > start) {
+          start = end;
+        } else {
+          appendText(Math.max(tagStart, start) + 1);
+        }
+      }
+    }
+    function copyLocator(f, t) {
+      t.lineNumber = f.lineNumber;
+      t.columnNumber = f.columnNumber;
+      return t;
+    }
+    function parseElementStartPart(source, start, el, currentNSMap, entityReplacer, errorHandler, isHTML) {
+      function addAttribute(qname, value2, startIndex) {
+        if (hasOwn(el.attributeNames, qname)) {
+          return errorHandler.fatalError("Attribute " + qname + " redefined");
+        }
+        if (!isHTML && value2.indexOf("<") >= 0) {
+          return errorHandler.fatalError("Unescaped '<' not allowed in attributes values");
+        }
+        el.addValue(
+          qname,
+          // @see https://www.w3.org/TR/xml/#AVNormalize
+          // since the xmldom sax parser does not "interpret" DTD the following is not implemented:
+          // - recursive replacement of (DTD) entity references
+          // - trimming and collapsing multiple spaces into a single one for attributes that are not of type CDATA
+          value2.replace(/[\t\n\r]/g, " ").replace(ENTITY_REG, entityReplacer),
+          startIndex
+        );
+      }
+      var attrName;
+      var value;
+      var p = ++start;
+      var s = S_TAG;
+      while (true) {
+        var c = source.charAt(p);
+        if (s === S_TAG && c === "<") {
+          throw new Error("unexpected < in tag name: " + source.slice(start, p));
+        }
+        switch (c) {
+          case "=":
+            if (s === S_ATTR) {
+              attrName = source.slice(start, p);
+              s = S_EQ;
+            } else if (s === S_ATTR_SPACE) {
+              s = S_EQ;
+            } else {
+              throw new Error("attribute equal must after attrName");
+            }
+            break;
+          case "'":
+          case '"':
+            if (s === S_EQ || s === S_ATTR) {
+              if (s === S_ATTR) {
+                errorHandler.warning('attribute value must after "="');
+                attrName = source.slice(start, p);
+              }
+              start = p + 1;
+              p = source.indexOf(c, start);
+              if (p > 0) {
+                value = source.slice(start, p);
+                addAttribute(attrName, value, start - 1);
+                s = S_ATTR_END;
+              } else {
+                throw new Error("attribute value no end '" + c + "' match");
+              }
+            } else if (s == S_ATTR_NOQUOT_VALUE) {
+              value = source.slice(start, p);
+              addAttribute(attrName, value, start);
+              errorHandler.warning('attribute "' + attrName + '" missed start quot(' + c + ")!!");
+              start = p + 1;
+              s = S_ATTR_END;
+            } else {
+              throw new Error('attribute value must after "="');
+            }
+            break;
+          case "/":
+            switch (s) {
+              case S_TAG:
+                el.setTagName(source.slice(start, p));
+              case S_ATTR_END:
+              case S_TAG_SPACE:
+              case S_TAG_CLOSE:
+                s = S_TAG_CLOSE;
+                el.closed = true;
+              case S_ATTR_NOQUOT_VALUE:
+              case S_ATTR:
+                break;
+              case S_ATTR_SPACE:
+                el.closed = true;
+                break;
+              //case S_EQ:
+              default:
+                throw new Error("attribute invalid close char('/')");
+            }
+            break;
+          case "":
+            errorHandler.error("unexpected end of input");
+            if (s == S_TAG) {
+              el.setTagName(source.slice(start, p));
+            }
+            return p;
+          case ">":
+            switch (s) {
+              case S_TAG:
+                el.setTagName(source.slice(start, p));
+              case S_ATTR_END:
+              case S_TAG_SPACE:
+              case S_TAG_CLOSE:
+                break;
+              //normal
+              case S_ATTR_NOQUOT_VALUE:
+              //Compatible state
+              case S_ATTR:
+                value = source.slice(start, p);
+                if (value.slice(-1) === "/") {
+                  el.closed = true;
+                  value = value.slice(0, -1);
+                }
+              case S_ATTR_SPACE:
+                if (s === S_ATTR_SPACE) {
+                  value = attrName;
+                }
+                if (s == S_ATTR_NOQUOT_VALUE) {
+                  errorHandler.warning('attribute "' + value + '" missed quot(")!');
+                  addAttribute(attrName, value, start);
+                } else {
+                  if (!isHTML) {
+                    errorHandler.warning('attribute "' + value + '" missed value!! "' + value + '" instead!!');
+                  }
+                  addAttribute(value, value, start);
+                }
+                break;
+              case S_EQ:
+                if (!isHTML) {
+                  return errorHandler.fatalError(`AttValue: ' or " expected`);
+                }
+            }
+            return p;
+          /*xml space '\x20' | #x9 | #xD | #xA; */
+          case "":
+            c = " ";
+          default:
+            if (c <= " ") {
+              switch (s) {
+                case S_TAG:
+                  el.setTagName(source.slice(start, p));
+                  s = S_TAG_SPACE;
+                  break;
+                case S_ATTR:
+                  attrName = source.slice(start, p);
+                  s = S_ATTR_SPACE;
+                  break;
+                case S_ATTR_NOQUOT_VALUE:
+                  var value = source.slice(start, p);
+                  errorHandler.warning('attribute "' + value + '" missed quot(")!!');
+                  addAttribute(attrName, value, start);
+                case S_ATTR_END:
+                  s = S_TAG_SPACE;
+                  break;
+              }
+            } else {
+              switch (s) {
+                //case S_TAG:void();break;
+                //case S_ATTR:void();break;
+                //case S_ATTR_NOQUOT_VALUE:void();break;
+                case S_ATTR_SPACE:
+                  if (!isHTML) {
+                    errorHandler.warning('attribute "' + attrName + '" missed value!! "' + attrName + '" instead2!!');
+                  }
+                  addAttribute(attrName, attrName, start);
+                  start = p;
+                  s = S_ATTR;
+                  break;
+                case S_ATTR_END:
+                  errorHandler.warning('attribute space is required"' + attrName + '"!!');
+                case S_TAG_SPACE:
+                  s = S_ATTR;
+                  start = p;
+                  break;
+                case S_EQ:
+                  s = S_ATTR_NOQUOT_VALUE;
+                  start = p;
+                  break;
+                case S_TAG_CLOSE:
+                  throw new Error("elements closed character '/' and '>' must be connected to");
+              }
+            }
+        }
+        p++;
+      }
+    }
+    function appendElement(el, domBuilder, currentNSMap) {
+      var tagName = el.tagName;
+      var localNSMap = null;
+      var i = el.length;
+      while (i--) {
+        var a = el[i];
+        var qName = a.qName;
+        var value = a.value;
+        var nsp = qName.indexOf(":");
+        if (nsp > 0) {
+          var prefix = a.prefix = qName.slice(0, nsp);
+          var localName = qName.slice(nsp + 1);
+          var nsPrefix = prefix === "xmlns" && localName;
+        } else {
+          localName = qName;
+          prefix = null;
+          nsPrefix = qName === "xmlns" && "";
+        }
+        a.localName = localName;
+        if (nsPrefix !== false) {
+          if (localNSMap == null) {
+            localNSMap = /* @__PURE__ */ Object.create(null);
+            currentNSMap = Object.create(currentNSMap);
+          }
+          currentNSMap[nsPrefix] = localNSMap[nsPrefix] = value;
+          a.uri = NAMESPACE.XMLNS;
+          domBuilder.startPrefixMapping(nsPrefix, value);
+        }
+      }
+      var i = el.length;
+      while (i--) {
+        a = el[i];
+        if (a.prefix) {
+          if (a.prefix === "xml") {
+            a.uri = NAMESPACE.XML;
+          }
+          if (a.prefix !== "xmlns") {
+            a.uri = currentNSMap[a.prefix];
+          }
+        }
+      }
+      var nsp = tagName.indexOf(":");
+      if (nsp > 0) {
+        prefix = el.prefix = tagName.slice(0, nsp);
+        localName = el.localName = tagName.slice(nsp + 1);
+      } else {
+        prefix = null;
+        localName = el.localName = tagName;
+      }
+      var ns = el.uri = currentNSMap[prefix || ""];
+      domBuilder.startElement(ns, localName, tagName, el);
+      if (el.closed) {
+        domBuilder.endElement(ns, localName, tagName);
+        if (localNSMap) {
+          for (prefix in localNSMap) {
+            if (hasOwn(localNSMap, prefix)) {
+              domBuilder.endPrefixMapping(prefix);
+            }
+          }
+        }
+      } else {
+        el.currentNSMap = currentNSMap;
+        el.localNSMap = localNSMap;
+        return true;
+      }
+    }
+    function parseHtmlSpecialContent(source, elStartEnd, tagName, entityReplacer, domBuilder) {
+      var isEscapableRaw = isHTMLEscapableRawTextElement(tagName);
+      if (isEscapableRaw || isHTMLRawTextElement(tagName)) {
+        var closeTag = new RegExp("</" + tagName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + ">", "ig");
+        closeTag.lastIndex = elStartEnd;
+        var match = closeTag.exec(source);
+        var elEndStart = match ? match.index : -1;
+        if (elEndStart < 0) {
+          return elStartEnd + 1;
+        }
+        var text = source.substring(elStartEnd + 1, elEndStart);
+        if (isEscapableRaw) {
+          text = text.replace(ENTITY_REG, entityReplacer);
+        }
+        domBuilder.characters(text, 0, text.length);
+        return elEndStart;
+      }
+      return elStartEnd + 1;
+    }
+    function _copy(source, target2) {
+      for (var n in source) {
+        if (hasOwn(source, n)) {
+          target2[n] = source[n];
+        }
+      }
+    }
+    function parseUtils(source, start) {
+      var index = start;
+      function char(n) {
+        n = n || 0;
+        return source.charAt(index + n);
+      }
+      function skip(n) {
+        n = n || 1;
+        index += n;
+      }
+      function skipBlanks() {
+        var blanks = 0;
+        while (index < source.length) {
+          var c = char();
+          if (c !== " " && c !== "\n" && c !== "	" && c !== "\r") {
+            return blanks;
+          }
+          blanks++;
+          skip();
+        }
+        return -1;
+      }
+      function substringFromIndex() {
+        return source.substring(index);
+      }
+      function substringStartsWith(text) {
+        return source.substring(index, index + text.length) === text;
+      }
+      function substringStartsWithCaseInsensitive(text) {
+        return source.substring(index, index + text.length).toUpperCase() === text.toUpperCase();
+      }
+      function getMatch(args) {
+        var expr = g.reg("^", args);
+        var match = expr.exec(substringFromIndex());
+        if (match) {
+          skip(match[0].length);
+          return match[0];
+        }
+        return null;
+      }
+      return {
+        char,
+        getIndex: function() {
+          return index;
+        },
+        getMatch,
+        getSource: function() {
+          return source;
+        },
+        skip,
+        skipBlanks,
+        substringFromIndex,
+        substringStartsWith,
+        substringStartsWithCaseInsensitive
+      };
+    }
+    function parseDoctypeInternalSubset(p, errorHandler) {
+      function parsePI(p2, errorHandler2) {
+        var match = g.PI.exec(p2.substringFromIndex());
+        if (!match) {
+          return errorHandler2.fatalError("processing instruction is not well-formed at position " + p2.getIndex());
+        }
+        if (match[1].toLowerCase() === "xml") {
+          return errorHandler2.fatalError(
+            "xml declaration is only allowed at the start of the document, but found at position " + p2.getIndex()
+          );
+        }
+        p2.skip(match[0].length);
+        return match[0];
+      }
+      var source = p.getSource();
+      if (p.char() === "[") {
+        p.skip(1);
+        var intSubsetStart = p.getIndex();
+        while (p.getIndex() < source.length) {
+          p.skipBlanks();
+          if (p.char() === "]") {
+            var internalSubset = source.substring(intSubsetStart, p.getIndex());
+            p.skip(1);
+            return internalSubset;
+          }
+          var current = null;
+          if (p.char() === "<" && p.char(1) === "!") {
+            switch (p.char(2)) {
+              case "E":
+                if (p.char(3) === "L") {
+                  current = p.getMatch(g.elementdecl);
+                } else if (p.char(3) === "N") {
+                  current = p.getMatch(g.EntityDecl);
+                }
+                break;
+              case "A":
+                current = p.getMatch(g.AttlistDecl);
+                break;
+              case "N":
+                current = p.getMatch(g.NotationDecl);
+                break;
+              case "-":
+                current = p.getMatch(g.Comment);
+                break;
+            }
+          } else if (p.char() === "<" && p.char(1) === "?") {
+            current = parsePI(p, errorHandler);
+          } else if (p.char() === "%") {
+            current = p.getMatch(g.PEReference);
+          } else {
+            return errorHandler.fatalError("Error detected in Markup declaration");
+          }
+          if (!current) {
+            return errorHandler.fatalError("Error in internal subset at position " + p.getIndex());
+          }
+        }
+        return errorHandler.fatalError("doctype internal subset is not well-formed, missing ]");
+      }
+    }
+    function parseDoctypeCommentOrCData(source, start, domBuilder, errorHandler, isHTML) {
+      var p = parseUtils(source, start);
+      switch (isHTML ? p.char(2).toUpperCase() : p.char(2)) {
+        case "-":
+          var comment = p.getMatch(g.Comment);
+          if (comment) {
+            domBuilder.comment(comment, g.COMMENT_START.length, comment.length - g.COMMENT_START.length - g.COMMENT_END.length);
+            return p.getIndex();
+          } else {
+            return errorHandler.fatalError("comment is not well-formed at position " + p.getIndex());
+          }
+        case "[":
+          var cdata = p.getMatch(g.CDSect);
+          if (cdata) {
+            if (!isHTML && !domBuilder.currentElement) {
+              return errorHandler.fatalError("CDATA outside of element");
+            }
+            domBuilder.startCDATA();
+            domBuilder.characters(cdata, g.CDATA_START.length, cdata.length - g.CDATA_START.length - g.CDATA_END.length);
+            domBuilder.endCDATA();
+            return p.getIndex();
+          } else {
+            return errorHandler.fatalError("Invalid CDATA starting at position " + start);
+          }
+        case "D": {
+          if (domBuilder.doc && domBuilder.doc.documentElement) {
+            return errorHandler.fatalError("Doctype not allowed inside or after documentElement at position " + p.getIndex());
+          }
+          if (isHTML ? !p.substringStartsWithCaseInsensitive(g.DOCTYPE_DECL_START) : !p.substringStartsWith(g.DOCTYPE_DECL_START)) {
+            return errorHandler.fatalError("Expected " + g.DOCTYPE_DECL_START + " at position " + p.getIndex());
+          }
+          p.skip(g.DOCTYPE_DECL_START.length);
+          if (p.skipBlanks() < 1) {
+            return errorHandler.fatalError("Expected whitespace after " + g.DOCTYPE_DECL_START + " at position " + p.getIndex());
+          }
+          var doctype = {
+            name: void 0,
+            publicId: void 0,
+            systemId: void 0,
+            internalSubset: void 0
+          };
+          doctype.name = p.getMatch(g.Name);
+          if (!doctype.name)
+            return errorHandler.fatalError("doctype name missing or contains unexpected characters at position " + p.getIndex());
+          if (isHTML && doctype.name.toLowerCase() !== "html") {
+            errorHandler.warning("Unexpected DOCTYPE in HTML document at position " + p.getIndex());
+          }
+          p.skipBlanks();
+          if (p.substringStartsWith(g.PUBLIC) || p.substringStartsWith(g.SYSTEM)) {
+            var match = g.ExternalID_match.exec(p.substringFromIndex());
+            if (!match) {
+              return errorHandler.fatalError("doctype external id is not well-formed at position " + p.getIndex());
+            }
+            if (match.groups.SystemLiteralOnly !== void 0) {
+              doctype.systemId = match.groups.SystemLiteralOnly;
+            } else {
+              doctype.systemId = match.groups.SystemLiteral;
+              doctype.publicId = match.groups.PubidLiteral;
+            }
+            p.skip(match[0].length);
+          } else if (isHTML && p.substringStartsWithCaseInsensitive(g.SYSTEM)) {
+            p.skip(g.SYSTEM.length);
+            if (p.skipBlanks() < 1) {
+              return errorHandler.fatalError("Expected whitespace after " + g.SYSTEM + " at position " + p.getIndex());
+            }
+            doctype.systemId = p.getMatch(g.ABOUT_LEGACY_COMPAT_SystemLiteral);
+            if (!doctype.systemId) {
+              return errorHandler.fatalError(
+                "Expected " + g.ABOUT_LEGACY_COMPAT + " in single or double quotes after " + g.SYSTEM + " at position " + p.getIndex()
+              );
+            }
+          }
+          if (isHTML && doctype.systemId && !g.ABOUT_LEGACY_COMPAT_SystemLiteral.test(doctype.systemId)) {
+            errorHandler.warning("Unexpected doctype.systemId in HTML document at position " + p.getIndex());
+          }
+          if (!isHTML) {
+            p.skipBlanks();
+            doctype.internalSubset = parseDoctypeInternalSubset(p, errorHandler);
+          }
+          p.skipBlanks();
+          if (p.char() !== ">") {
+            return errorHandler.fatalError("doctype not terminated with > at position " + p.getIndex());
+          }
+          p.skip(1);
+          domBuilder.startDTD(doctype.name, doctype.publicId, doctype.systemId, doctype.internalSubset);
+          domBuilder.endDTD();
+          return p.getIndex();
+        }
+        default:
+          return errorHandler.fatalError('Not well-formed XML starting with "<!" at position ' + start);
+      }
+    }
+    function parseProcessingInstruction(source, start, domBuilder, errorHandler) {
+      var match = source.substring(start).match(g.PI);
+      if (!match) {
+        return errorHandler.fatalError("Invalid processing instruction starting at position " + start);
+      }
+      if (match[1].toLowerCase() === "xml") {
+        if (start > 0) {
+          return errorHandler.fatalError(
+            "processing instruction at position " + start + " is an xml declaration which is only at the start of the document"
+          );
+        }
+        if (!g.XMLDecl.test(source.substring(start))) {
+          return errorHandler.fatalError("xml declaration is not well-formed");
+        }
+      }
+      domBuilder.processingInstruction(match[1], match[2]);
+      return start + match[0].length;
+    }
+    function ElementAttributes() {
+      this.attributeNames = /* @__PURE__ */ Object.create(null);
+    }
+    ElementAttributes.prototype = {
+      setTagName: function(tagName) {
+        if (!g.QName_exact.test(tagName)) {
+          throw new Error("invalid tagName:" + tagName);
+        }
+        this.tagName = tagName;
+      },
+      addValue: function(qName, value, offset) {
+        if (!g.QName_exact.test(qName)) {
+          throw new Error("invalid attribute:" + qName);
+        }
+        this.attributeNames[qName] = this.length;
+        this[this.length++] = { qName, value, offset };
+      },
+      length: 0,
+      getLocalName: function(i) {
+        return this[i].localName;
+      },
+      getLocator: function(i) {
+        return this[i].locator;
+      },
+      getQName: function(i) {
+        return this[i].qName;
+      },
+      getURI: function(i) {
+        return this[i].uri;
+      },
+      getValue: function(i) {
+        return this[i].value;
+      }
+      //	,getIndex:function(uri, localName)){
+      //		if(localName){
+      //
+      //		}else{
+      //			var qName = uri
+      //		}
+      //	},
+      //	getValue:function(){return this.getValue(this.getIndex.apply(this,arguments))},
+      //	getType:function(uri,localName){}
+      //	getType:function(i){},
+    };
+    exports.XMLReader = XMLReader;
+    exports.parseUtils = parseUtils;
+    exports.parseDoctypeCommentOrCData = parseDoctypeCommentOrCData;
+  }
+});
+
+// node_modules/@xmldom/xmldom/lib/dom-parser.js
+var require_dom_parser = __commonJS({
+  "node_modules/@xmldom/xmldom/lib/dom-parser.js"(exports) {
+    "use strict";
+    var conventions = require_conventions();
+    var dom = require_dom();
+    var errors = require_errors();
+    var entities = require_entities();
+    var sax = require_sax();
+    var DOMImplementation = dom.DOMImplementation;
+    var hasDefaultHTMLNamespace = conventions.hasDefaultHTMLNamespace;
+    var isHTMLMimeType = conventions.isHTMLMimeType;
+    var isValidMimeType = conventions.isValidMimeType;
+    var MIME_TYPE = conventions.MIME_TYPE;
+    var NAMESPACE = conventions.NAMESPACE;
+    var ParseError2 = errors.ParseError;
+    var XMLReader = sax.XMLReader;
+    function normalizeLineEndings(input) {
+      return input.replace(/\r[\n\u0085]/g, "\n").replace(/[\r\u0085\u2028\u2029]/g, "\n");
+    }
+    function DOMParser2(options) {
+      options = options || {};
+      if (options.locator === void 0) {
+        options.locator = true;
+      }
+      this.assign = options.assign || conventions.assign;
+      this.domHandler = options.domHandler || DOMHandler;
+      this.onError = options.onError || options.errorHandler;
+      if (options.errorHandler && typeof options.errorHandler !== "function") {
+        throw new TypeError("errorHandler object is no longer supported, switch to onError!");
+      } else if (options.errorHandler) {
+        options.errorHandler("warning", "The `errorHandler` option has been deprecated, use `onError` instead!", this);
+      }
+      this.normalizeLineEndings = options.normalizeLineEndings || normalizeLineEndings;
+      this.locator = !!options.locator;
+      this.xmlns = this.assign(/* @__PURE__ */ Object.create(null), options.xmlns);
+    }
+    DOMParser2.prototype.parseFromString = function(source, mimeType) {
+      if (!isValidMimeType(mimeType)) {
+        throw new TypeError('DOMParser.parseFromString: the provided mimeType "' + mimeType + '" is not valid.');
+      }
+      var defaultNSMap = this.assign(/* @__PURE__ */ Object.create(null), this.xmlns);
+      var entityMap = entities.XML_ENTITIES;
+      var defaultNamespace = defaultNSMap[""] || null;
+      if (hasDefaultHTMLNamespace(mimeType)) {
+        entityMap = entities.HTML_ENTITIES;
+        defaultNamespace = NAMESPACE.HTML;
+      } else if (mimeType === MIME_TYPE.XML_SVG_IMAGE) {
+        defaultNamespace = NAMESPACE.SVG;
+      }
+      defaultNSMap[""] = defaultNamespace;
+      defaultNSMap.xml = defaultNSMap.xml || NAMESPACE.XML;
+      var domBuilder = new this.domHandler({
+        mimeType,
+        defaultNamespace,
+        onError: this.onError
+      });
+      var locator = this.locator ? {} : void 0;
+      if (this.locator) {
+        domBuilder.setDocumentLocator(locator);
+      }
+      var sax2 = new XMLReader();
+      sax2.errorHandler = domBuilder;
+      sax2.domBuilder = domBuilder;
+      var isXml = !conventions.isHTMLMimeType(mimeType);
+      if (isXml && typeof source !== "string") {
+        sax2.errorHandler.fatalError("source is not a string");
+      }
+      sax2.parse(this.normalizeLineEndings(String(source)), defaultNSMap, entityMap);
+      if (!domBuilder.doc.documentElement) {
+        sax2.errorHandler.fatalError("missing root element");
+      }
+      return domBuilder.doc;
+    };
+    function DOMHandler(options) {
+      var opt = options || {};
+      this.mimeType = opt.mimeType || MIME_TYPE.XML_APPLICATION;
+      this.defaultNamespace = opt.defaultNamespace || null;
+      this.cdata = false;
+      this.currentElement = void 0;
+      this.doc = void 0;
+      this.locator = void 0;
+      this.onError = opt.onError;
+    }
+    function position(locator, node) {
+      node.lineNumber = locator.lineNumber;
+      node.columnNumber = locator.columnNumber;
+    }
+    DOMHandler.prototype = {
+      /**
+       * Either creates an XML or an HTML document and stores it under `this.doc`.
+       * If it is an XML document, `this.defaultNamespace` is used to create it,
+       * and it will not contain any `childNodes`.
+       * If it is an HTML document, it will be created without any `childNodes`.
+       *
+       * @see http://www.saxproject.org/apidoc/org/xml/sax/ContentHandler.html
+       */
+      startDocument: function() {
+        var impl = new DOMImplementation();
+        this.doc = isHTMLMimeType(this.mimeType) ? impl.createHTMLDocument(false) : impl.createDocument(this.defaultNamespace, "");
+      },
+      startElement: function(namespaceURI, localName, qName, attrs) {
+        var doc = this.doc;
+        var el = doc.createElementNS(namespaceURI, qName || localName);
+        var len = attrs.length;
+        appendElement(this, el);
+        this.currentElement = el;
+        this.locator && position(this.locator, el);
+        for (var i = 0; i < len; i++) {
+          var namespaceURI = attrs.getURI(i);
+          var value = attrs.getValue(i);
+          var qName = attrs.getQName(i);
+          var attr = doc.createAttributeNS(namespaceURI, qName);
+          this.locator && position(attrs.getLocator(i), attr);
+          attr.value = attr.nodeValue = value;
+          el.setAttributeNode(attr);
+        }
+      },
+      endElement: function(namespaceURI, localName, qName) {
+        this.currentElement = this.currentElement.parentNode;
+      },
+      startPrefixMapping: function(prefix, uri) {
+      },
+      endPrefixMapping: function(prefix) {
+      },
+      processingInstruction: function(target2, data) {
+        var ins = this.doc.createProcessingInstruction(target2, data);
+        this.locator && position(this.locator, ins);
+        appendElement(this, ins);
+      },
+      ignorableWhitespace: function(ch, start, length) {
+      },
+      characters: function(chars, start, length) {
+        chars = _toString.apply(this, arguments);
+        if (chars) {
+          if (this.cdata) {
+            var charNode = this.doc.createCDATASection(chars);
+          } else {
+            var charNode = this.doc.createTextNode(chars);
+          }
+          if (this.currentElement) {
+            this.currentElement.appendChild(charNode);
+          } else if (/^\s*$/.test(chars)) {
+            this.doc.appendChild(charNode);
+          }
+          this.locator && position(this.locator, charNode);
+        }
+      },
+      skippedEntity: function(name) {
+      },
+      endDocument: function() {
+        this.doc.normalize();
+      },
+      /**
+       * Stores the locator to be able to set the `columnNumber` and `lineNumber`
+       * on the created DOM nodes.
+       *
+       * @param {Locator} locator
+       */
+      setDocumentLocator: function(locator) {
+        if (locator) {
+          locator.lineNumber = 0;
+        }
+        this.locator = locator;
+      },
+      //LexicalHandler
+      comment: function(chars, start, length) {
+        chars = _toString.apply(this, arguments);
+        var comm = this.doc.createComment(chars);
+        this.locator && position(this.locator, comm);
+        appendElement(this, comm);
+      },
+      startCDATA: function() {
+        this.cdata = true;
+      },
+      endCDATA: function() {
+        this.cdata = false;
+      },
+      startDTD: function(name, publicId, systemId, internalSubset) {
+        var impl = this.doc.implementation;
+        if (impl && impl.createDocumentType) {
+          var dt = impl.createDocumentType(name, publicId, systemId, internalSubset);
+          this.locator && position(this.locator, dt);
+          appendElement(this, dt);
+          this.doc.doctype = dt;
+        }
+      },
+      reportError: function(level, message) {
+        if (typeof this.onError === "function") {
+          try {
+            this.onError(level, message, this);
+          } catch (e) {
+            throw new ParseError2("Reporting " + level + ' "' + message + '" caused ' + e, this.locator);
+          }
+        } else {
+          console.error("[xmldom " + level + "]	" + message, _locator(this.locator));
+        }
+      },
+      /**
+       * @see http://www.saxproject.org/apidoc/org/xml/sax/ErrorHandler.html
+       */
+      warning: function(message) {
+        this.reportError("warning", message);
+      },
+      error: function(message) {
+        this.reportError("error", message);
+      },
+      /**
+       * This function reports a fatal error and throws a ParseError.
+       *
+       * @param {string} message
+       * - The message to be used for reporting and throwing the error.
+       * @param {Error} [cause]
+       * The error that caused this fatal error, preserved as the thrown `ParseError`'s `cause`.
+       * @returns {never}
+       * This function always throws an error and never returns a value.
+       * @throws {ParseError}
+       * Always throws a ParseError with the provided message.
+       */
+      fatalError: function(message, cause) {
+        this.reportError("fatalError", message);
+        throw new ParseError2(message, this.locator, cause);
+      }
+    };
+    function _locator(l) {
+      if (l) {
+        return "\n@#[line:" + l.lineNumber + ",col:" + l.columnNumber + "]";
+      }
+    }
+    function _toString(chars, start, length) {
+      if (typeof chars == "string") {
+        return chars.substr(start, length);
+      } else {
+        if (chars.length >= start + length || start) {
+          return new java.lang.String(chars, start, length) + "";
+        }
+        return chars;
+      }
+    }
+    "endDTD,startEntity,endEntity,attributeDecl,elementDecl,externalEntityDecl,internalEntityDecl,resolveEntity,getExternalSubset,notationDecl,unparsedEntityDecl".replace(
+      /\w+/g,
+      function(key) {
+        DOMHandler.prototype[key] = function() {
+          return null;
+        };
+      }
+    );
+    function appendElement(handler, node) {
+      if (!handler.currentElement) {
+        handler.doc.appendChild(node);
+      } else {
+        handler.currentElement.appendChild(node);
+      }
+    }
+    function onErrorStopParsing(level) {
+      if (level === "error") throw "onErrorStopParsing";
+    }
+    function onWarningStopParsing() {
+      throw "onWarningStopParsing";
+    }
+    exports.__DOMHandler = DOMHandler;
+    exports.DOMParser = DOMParser2;
+    exports.normalizeLineEndings = normalizeLineEndings;
+    exports.onErrorStopParsing = onErrorStopParsing;
+    exports.onWarningStopParsing = onWarningStopParsing;
+  }
+});
+
+// node_modules/@xmldom/xmldom/lib/index.js
+var require_lib = __commonJS({
+  "node_modules/@xmldom/xmldom/lib/index.js"(exports) {
+    "use strict";
+    var conventions = require_conventions();
+    exports.assign = conventions.assign;
+    exports.hasDefaultHTMLNamespace = conventions.hasDefaultHTMLNamespace;
+    exports.isHTMLMimeType = conventions.isHTMLMimeType;
+    exports.isValidMimeType = conventions.isValidMimeType;
+    exports.MIME_TYPE = conventions.MIME_TYPE;
+    exports.NAMESPACE = conventions.NAMESPACE;
+    var errors = require_errors();
+    exports.DOMException = errors.DOMException;
+    exports.DOMExceptionName = errors.DOMExceptionName;
+    exports.ExceptionCode = errors.ExceptionCode;
+    exports.ParseError = errors.ParseError;
+    var dom = require_dom();
+    exports.Attr = dom.Attr;
+    exports.CDATASection = dom.CDATASection;
+    exports.CharacterData = dom.CharacterData;
+    exports.Comment = dom.Comment;
+    exports.Document = dom.Document;
+    exports.DocumentFragment = dom.DocumentFragment;
+    exports.DocumentType = dom.DocumentType;
+    exports.DOMImplementation = dom.DOMImplementation;
+    exports.Element = dom.Element;
+    exports.Entity = dom.Entity;
+    exports.EntityReference = dom.EntityReference;
+    exports.LiveNodeList = dom.LiveNodeList;
+    exports.NamedNodeMap = dom.NamedNodeMap;
+    exports.Node = dom.Node;
+    exports.NodeList = dom.NodeList;
+    exports.Notation = dom.Notation;
+    exports.ProcessingInstruction = dom.ProcessingInstruction;
+    exports.Text = dom.Text;
+    exports.XMLSerializer = dom.XMLSerializer;
+    var domParser = require_dom_parser();
+    exports.DOMParser = domParser.DOMParser;
+    exports.normalizeLineEndings = domParser.normalizeLineEndings;
+    exports.onErrorStopParsing = domParser.onErrorStopParsing;
+    exports.onWarningStopParsing = domParser.onWarningStopParsing;
+  }
+});
+
+// node_modules/xmlbuilder/lib/Utility.js
+var require_Utility = __commonJS({
+  "node_modules/xmlbuilder/lib/Utility.js"(exports, module) {
+    (function() {
+      var assign, getValue, isArray, isEmpty, isFunction, isObject2, isPlainObject, hasProp = {}.hasOwnProperty;
+      assign = function(target2, ...sources) {
+        var i, key, len, source;
+        if (isFunction(Object.assign)) {
+          Object.assign.apply(null, arguments);
+        } else {
+          for (i = 0, len = sources.length; i < len; i++) {
+            source = sources[i];
+            if (source != null) {
+              for (key in source) {
+                if (!hasProp.call(source, key)) continue;
+                target2[key] = source[key];
+              }
+            }
+          }
+        }
+        return target2;
+      };
+      isFunction = function(val) {
+        return !!val && Object.prototype.toString.call(val) === "[object Function]";
+      };
+      isObject2 = function(val) {
+        var ref;
+        return !!val && ((ref = typeof val) === "function" || ref === "object");
+      };
+      isArray = function(val) {
+        if (isFunction(Array.isArray)) {
+          return Array.isArray(val);
+        } else {
+          return Object.prototype.toString.call(val) === "[object Array]";
+        }
+      };
+      isEmpty = function(val) {
+        var key;
+        if (isArray(val)) {
+          return !val.length;
+        } else {
+          for (key in val) {
+            if (!hasProp.call(val, key)) continue;
+            return false;
+          }
+          return true;
+        }
+      };
+      isPlainObject = function(val) {
+        var ctor, proto;
+        return isObject2(val) && (proto = Object.getPrototypeOf(val)) && (ctor = proto.constructor) && typeof ctor === "function" && ctor instanceof ctor && Function.prototype.toString.call(ctor) === Function.prototype.toString.call(Object);
+      };
+      getValue = function(obj) {
+        if (isFunction(obj.valueOf)) {
+          return obj.valueOf();
+        } else {
+          return obj;
+        }
+      };
+      module.exports.assign = assign;
+      module.exports.isFunction = isFunction;
+      module.exports.isObject = isObject2;
+      module.exports.isArray = isArray;
+      module.exports.isEmpty = isEmpty;
+      module.exports.isPlainObject = isPlainObject;
+      module.exports.getValue = getValue;
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDOMImplementation.js
+var require_XMLDOMImplementation = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDOMImplementation.js"(exports, module) {
+    (function() {
+      var XMLDOMImplementation;
+      module.exports = XMLDOMImplementation = class XMLDOMImplementation {
+        // Tests if the DOM implementation implements a specific feature.
+        // `feature` package name of the feature to test. In Level 1, the
+        //           legal values are "HTML" and "XML" (case-insensitive).
+        // `version` version number of the package name to test. 
+        //           In Level 1, this is the string "1.0". If the version is 
+        //           not specified, supporting any version of the feature will 
+        //           cause the method to return true.
+        hasFeature(feature, version) {
+          return true;
+        }
+        // Creates a new document type declaration.
+        // `qualifiedName` qualified name of the document type to be created
+        // `publicId` public identifier of the external subset
+        // `systemId` system identifier of the external subset
+        createDocumentType(qualifiedName, publicId, systemId) {
+          throw new Error("This DOM method is not implemented.");
+        }
+        // Creates a new document.
+        // `namespaceURI` namespace URI of the document element to create
+        // `qualifiedName` the qualified name of the document to be created
+        // `doctype` the type of document to be created or null
+        createDocument(namespaceURI, qualifiedName, doctype) {
+          throw new Error("This DOM method is not implemented.");
+        }
+        // Creates a new HTML document.
+        // `title` document title
+        createHTMLDocument(title) {
+          throw new Error("This DOM method is not implemented.");
+        }
+        // Returns a specialized object which implements the specialized APIs 
+        // of the specified feature and version.
+        // `feature` name of the feature requested.
+        // `version` version number of the feature to test
+        getFeature(feature, version) {
+          throw new Error("This DOM method is not implemented.");
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDOMErrorHandler.js
+var require_XMLDOMErrorHandler = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDOMErrorHandler.js"(exports, module) {
+    (function() {
+      var XMLDOMErrorHandler;
+      module.exports = XMLDOMErrorHandler = class XMLDOMErrorHandler {
+        // Initializes a new instance of `XMLDOMErrorHandler`
+        constructor() {
+        }
+        // Called on the error handler when an error occurs.
+        // `error` the error message as a string
+        handleError(error) {
+          throw new Error(error);
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDOMStringList.js
+var require_XMLDOMStringList = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDOMStringList.js"(exports, module) {
+    (function() {
+      var XMLDOMStringList;
+      module.exports = XMLDOMStringList = (function() {
+        class XMLDOMStringList2 {
+          // Initializes a new instance of `XMLDOMStringList`
+          // This is just a wrapper around an ordinary
+          // JS array.
+          // `arr` the array of string values
+          constructor(arr) {
+            this.arr = arr || [];
+          }
+          // Returns the indexth item in the collection.
+          // `index` index into the collection
+          item(index) {
+            return this.arr[index] || null;
+          }
+          // Test if a string is part of this DOMStringList.
+          // `str` the string to look for
+          contains(str) {
+            return this.arr.indexOf(str) !== -1;
+          }
+        }
+        ;
+        Object.defineProperty(XMLDOMStringList2.prototype, "length", {
+          get: function() {
+            return this.arr.length;
+          }
+        });
+        return XMLDOMStringList2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDOMConfiguration.js
+var require_XMLDOMConfiguration = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDOMConfiguration.js"(exports, module) {
+    (function() {
+      var XMLDOMConfiguration, XMLDOMErrorHandler, XMLDOMStringList;
+      XMLDOMErrorHandler = require_XMLDOMErrorHandler();
+      XMLDOMStringList = require_XMLDOMStringList();
+      module.exports = XMLDOMConfiguration = (function() {
+        class XMLDOMConfiguration2 {
+          constructor() {
+            var clonedSelf;
+            this.defaultParams = {
+              "canonical-form": false,
+              "cdata-sections": false,
+              "comments": false,
+              "datatype-normalization": false,
+              "element-content-whitespace": true,
+              "entities": true,
+              "error-handler": new XMLDOMErrorHandler(),
+              "infoset": true,
+              "validate-if-schema": false,
+              "namespaces": true,
+              "namespace-declarations": true,
+              "normalize-characters": false,
+              "schema-location": "",
+              "schema-type": "",
+              "split-cdata-sections": true,
+              "validate": false,
+              "well-formed": true
+            };
+            this.params = clonedSelf = Object.create(this.defaultParams);
+          }
+          // Gets the value of a parameter.
+          // `name` name of the parameter
+          getParameter(name) {
+            if (this.params.hasOwnProperty(name)) {
+              return this.params[name];
+            } else {
+              return null;
+            }
+          }
+          // Checks if setting a parameter to a specific value is supported.
+          // `name` name of the parameter
+          // `value` parameter value
+          canSetParameter(name, value) {
+            return true;
+          }
+          // Sets the value of a parameter.
+          // `name` name of the parameter
+          // `value` new value or null if the user wishes to unset the parameter
+          setParameter(name, value) {
+            if (value != null) {
+              return this.params[name] = value;
+            } else {
+              return delete this.params[name];
+            }
+          }
+        }
+        ;
+        Object.defineProperty(XMLDOMConfiguration2.prototype, "parameterNames", {
+          get: function() {
+            return new XMLDOMStringList(Object.keys(this.defaultParams));
+          }
+        });
+        return XMLDOMConfiguration2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/NodeType.js
+var require_NodeType = __commonJS({
+  "node_modules/xmlbuilder/lib/NodeType.js"(exports, module) {
+    (function() {
+      module.exports = {
+        Element: 1,
+        Attribute: 2,
+        Text: 3,
+        CData: 4,
+        EntityReference: 5,
+        EntityDeclaration: 6,
+        ProcessingInstruction: 7,
+        Comment: 8,
+        Document: 9,
+        DocType: 10,
+        DocumentFragment: 11,
+        NotationDeclaration: 12,
+        // Numeric codes up to 200 are reserved to W3C for possible future use.
+        // Following are types internal to this library:
+        Declaration: 201,
+        Raw: 202,
+        AttributeDeclaration: 203,
+        ElementDeclaration: 204,
+        Dummy: 205
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLAttribute.js
+var require_XMLAttribute = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLAttribute.js"(exports, module) {
+    (function() {
+      var NodeType, XMLAttribute, XMLNode;
+      NodeType = require_NodeType();
+      XMLNode = require_XMLNode();
+      module.exports = XMLAttribute = (function() {
+        class XMLAttribute2 {
+          // Initializes a new instance of `XMLAttribute`
+          // `parent` the parent node
+          // `name` attribute target
+          // `value` attribute value
+          constructor(parent, name, value) {
+            this.parent = parent;
+            if (this.parent) {
+              this.options = this.parent.options;
+              this.stringify = this.parent.stringify;
+            }
+            if (name == null) {
+              throw new Error("Missing attribute name. " + this.debugInfo(name));
+            }
+            this.name = this.stringify.name(name);
+            this.value = this.stringify.attValue(value);
+            this.type = NodeType.Attribute;
+            this.isId = false;
+            this.schemaTypeInfo = null;
+          }
+          // Creates and returns a deep clone of `this`
+          clone() {
+            return Object.create(this);
+          }
+          // Converts the XML fragment to string
+          // `options.pretty` pretty prints the result
+          // `options.indent` indentation for pretty print
+          // `options.offset` how many indentations to add to every line for pretty print
+          // `options.newline` newline sequence for pretty print
+          toString(options) {
+            return this.options.writer.attribute(this, this.options.writer.filterOptions(options));
+          }
+          // Returns debug string for this node
+          debugInfo(name) {
+            name = name || this.name;
+            if (name == null) {
+              return "parent: <" + this.parent.name + ">";
+            } else {
+              return "attribute: {" + name + "}, parent: <" + this.parent.name + ">";
+            }
+          }
+          isEqualNode(node) {
+            if (node.namespaceURI !== this.namespaceURI) {
+              return false;
+            }
+            if (node.prefix !== this.prefix) {
+              return false;
+            }
+            if (node.localName !== this.localName) {
+              return false;
+            }
+            if (node.value !== this.value) {
+              return false;
+            }
+            return true;
+          }
+        }
+        ;
+        Object.defineProperty(XMLAttribute2.prototype, "nodeType", {
+          get: function() {
+            return this.type;
+          }
+        });
+        Object.defineProperty(XMLAttribute2.prototype, "ownerElement", {
+          get: function() {
+            return this.parent;
+          }
+        });
+        Object.defineProperty(XMLAttribute2.prototype, "textContent", {
+          get: function() {
+            return this.value;
+          },
+          set: function(value) {
+            return this.value = value || "";
+          }
+        });
+        Object.defineProperty(XMLAttribute2.prototype, "namespaceURI", {
+          get: function() {
+            return "";
+          }
+        });
+        Object.defineProperty(XMLAttribute2.prototype, "prefix", {
+          get: function() {
+            return "";
+          }
+        });
+        Object.defineProperty(XMLAttribute2.prototype, "localName", {
+          get: function() {
+            return this.name;
+          }
+        });
+        Object.defineProperty(XMLAttribute2.prototype, "specified", {
+          get: function() {
+            return true;
+          }
+        });
+        return XMLAttribute2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLNamedNodeMap.js
+var require_XMLNamedNodeMap = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLNamedNodeMap.js"(exports, module) {
+    (function() {
+      var XMLNamedNodeMap;
+      module.exports = XMLNamedNodeMap = (function() {
+        class XMLNamedNodeMap2 {
+          // Initializes a new instance of `XMLNamedNodeMap`
+          // This is just a wrapper around an ordinary
+          // JS object.
+          // `nodes` the object containing nodes.
+          constructor(nodes) {
+            this.nodes = nodes;
+          }
+          // Creates and returns a deep clone of `this`
+          clone() {
+            return this.nodes = null;
+          }
+          // DOM Level 1
+          getNamedItem(name) {
+            return this.nodes[name];
+          }
+          setNamedItem(node) {
+            var oldNode;
+            oldNode = this.nodes[node.nodeName];
+            this.nodes[node.nodeName] = node;
+            return oldNode || null;
+          }
+          removeNamedItem(name) {
+            var oldNode;
+            oldNode = this.nodes[name];
+            delete this.nodes[name];
+            return oldNode || null;
+          }
+          item(index) {
+            return this.nodes[Object.keys(this.nodes)[index]] || null;
+          }
+          // DOM level 2 functions to be implemented later
+          getNamedItemNS(namespaceURI, localName) {
+            throw new Error("This DOM method is not implemented.");
+          }
+          setNamedItemNS(node) {
+            throw new Error("This DOM method is not implemented.");
+          }
+          removeNamedItemNS(namespaceURI, localName) {
+            throw new Error("This DOM method is not implemented.");
+          }
+        }
+        ;
+        Object.defineProperty(XMLNamedNodeMap2.prototype, "length", {
+          get: function() {
+            return Object.keys(this.nodes).length || 0;
+          }
+        });
+        return XMLNamedNodeMap2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLElement.js
+var require_XMLElement = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLElement.js"(exports, module) {
+    (function() {
+      var NodeType, XMLAttribute, XMLElement, XMLNamedNodeMap, XMLNode, getValue, isFunction, isObject2, hasProp = {}.hasOwnProperty;
+      ({ isObject: isObject2, isFunction, getValue } = require_Utility());
+      XMLNode = require_XMLNode();
+      NodeType = require_NodeType();
+      XMLAttribute = require_XMLAttribute();
+      XMLNamedNodeMap = require_XMLNamedNodeMap();
+      module.exports = XMLElement = (function() {
+        class XMLElement2 extends XMLNode {
+          // Initializes a new instance of `XMLElement`
+          // `parent` the parent node
+          // `name` element name
+          // `attributes` an object containing name/value pairs of attributes
+          constructor(parent, name, attributes) {
+            var child, j, len, ref;
+            super(parent);
+            if (name == null) {
+              throw new Error("Missing element name. " + this.debugInfo());
+            }
+            this.name = this.stringify.name(name);
+            this.type = NodeType.Element;
+            this.attribs = {};
+            this.schemaTypeInfo = null;
+            if (attributes != null) {
+              this.attribute(attributes);
+            }
+            if (parent.type === NodeType.Document) {
+              this.isRoot = true;
+              this.documentObject = parent;
+              parent.rootObject = this;
+              if (parent.children) {
+                ref = parent.children;
+                for (j = 0, len = ref.length; j < len; j++) {
+                  child = ref[j];
+                  if (child.type === NodeType.DocType) {
+                    child.name = this.name;
+                    break;
+                  }
+                }
+              }
+            }
+          }
+          // Creates and returns a deep clone of `this`
+          clone() {
+            var att, attName, clonedSelf, ref;
+            clonedSelf = Object.create(this);
+            if (clonedSelf.isRoot) {
+              clonedSelf.documentObject = null;
+            }
+            clonedSelf.attribs = {};
+            ref = this.attribs;
+            for (attName in ref) {
+              if (!hasProp.call(ref, attName)) continue;
+              att = ref[attName];
+              clonedSelf.attribs[attName] = att.clone();
+            }
+            clonedSelf.children = [];
+            this.children.forEach(function(child) {
+              var clonedChild;
+              clonedChild = child.clone();
+              clonedChild.parent = clonedSelf;
+              return clonedSelf.children.push(clonedChild);
+            });
+            return clonedSelf;
+          }
+          // Adds or modifies an attribute
+          // `name` attribute name
+          // `value` attribute value
+          attribute(name, value) {
+            var attName, attValue;
+            if (name != null) {
+              name = getValue(name);
+            }
+            if (isObject2(name)) {
+              for (attName in name) {
+                if (!hasProp.call(name, attName)) continue;
+                attValue = name[attName];
+                this.attribute(attName, attValue);
+              }
+            } else {
+              if (isFunction(value)) {
+                value = value.apply();
+              }
+              if (this.options.keepNullAttributes && value == null) {
+                this.attribs[name] = new XMLAttribute(this, name, "");
+              } else if (value != null) {
+                this.attribs[name] = new XMLAttribute(this, name, value);
+              }
+            }
+            return this;
+          }
+          // Removes an attribute
+          // `name` attribute name
+          removeAttribute(name) {
+            var attName, j, len;
+            if (name == null) {
+              throw new Error("Missing attribute name. " + this.debugInfo());
+            }
+            name = getValue(name);
+            if (Array.isArray(name)) {
+              for (j = 0, len = name.length; j < len; j++) {
+                attName = name[j];
+                delete this.attribs[attName];
+              }
+            } else {
+              delete this.attribs[name];
+            }
+            return this;
+          }
+          // Converts the XML fragment to string
+          // `options.pretty` pretty prints the result
+          // `options.indent` indentation for pretty print
+          // `options.offset` how many indentations to add to every line for pretty print
+          // `options.newline` newline sequence for pretty print
+          // `options.allowEmpty` do not self close empty element tags
+          toString(options) {
+            return this.options.writer.element(this, this.options.writer.filterOptions(options));
+          }
+          // Aliases
+          att(name, value) {
+            return this.attribute(name, value);
+          }
+          a(name, value) {
+            return this.attribute(name, value);
+          }
+          // DOM Level 1
+          getAttribute(name) {
+            if (this.attribs.hasOwnProperty(name)) {
+              return this.attribs[name].value;
+            } else {
+              return null;
+            }
+          }
+          setAttribute(name, value) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          getAttributeNode(name) {
+            if (this.attribs.hasOwnProperty(name)) {
+              return this.attribs[name];
+            } else {
+              return null;
+            }
+          }
+          setAttributeNode(newAttr) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          removeAttributeNode(oldAttr) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          getElementsByTagName(name) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          // DOM Level 2
+          getAttributeNS(namespaceURI, localName) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          setAttributeNS(namespaceURI, qualifiedName, value) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          removeAttributeNS(namespaceURI, localName) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          getAttributeNodeNS(namespaceURI, localName) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          setAttributeNodeNS(newAttr) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          getElementsByTagNameNS(namespaceURI, localName) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          hasAttribute(name) {
+            return this.attribs.hasOwnProperty(name);
+          }
+          hasAttributeNS(namespaceURI, localName) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          // DOM Level 3
+          setIdAttribute(name, isId) {
+            if (this.attribs.hasOwnProperty(name)) {
+              return this.attribs[name].isId;
+            } else {
+              return isId;
+            }
+          }
+          setIdAttributeNS(namespaceURI, localName, isId) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          setIdAttributeNode(idAttr, isId) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          // DOM Level 4
+          getElementsByTagName(tagname) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          getElementsByTagNameNS(namespaceURI, localName) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          getElementsByClassName(classNames) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          isEqualNode(node) {
+            var i, j, ref;
+            if (!super.isEqualNode(node)) {
+              return false;
+            }
+            if (node.namespaceURI !== this.namespaceURI) {
+              return false;
+            }
+            if (node.prefix !== this.prefix) {
+              return false;
+            }
+            if (node.localName !== this.localName) {
+              return false;
+            }
+            if (node.attribs.length !== this.attribs.length) {
+              return false;
+            }
+            for (i = j = 0, ref = this.attribs.length - 1; 0 <= ref ? j <= ref : j >= ref; i = 0 <= ref ? ++j : --j) {
+              if (!this.attribs[i].isEqualNode(node.attribs[i])) {
+                return false;
+              }
+            }
+            return true;
+          }
+        }
+        ;
+        Object.defineProperty(XMLElement2.prototype, "tagName", {
+          get: function() {
+            return this.name;
+          }
+        });
+        Object.defineProperty(XMLElement2.prototype, "namespaceURI", {
+          get: function() {
+            return "";
+          }
+        });
+        Object.defineProperty(XMLElement2.prototype, "prefix", {
+          get: function() {
+            return "";
+          }
+        });
+        Object.defineProperty(XMLElement2.prototype, "localName", {
+          get: function() {
+            return this.name;
+          }
+        });
+        Object.defineProperty(XMLElement2.prototype, "id", {
+          get: function() {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+        });
+        Object.defineProperty(XMLElement2.prototype, "className", {
+          get: function() {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+        });
+        Object.defineProperty(XMLElement2.prototype, "classList", {
+          get: function() {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+        });
+        Object.defineProperty(XMLElement2.prototype, "attributes", {
+          get: function() {
+            if (!this.attributeMap || !this.attributeMap.nodes) {
+              this.attributeMap = new XMLNamedNodeMap(this.attribs);
+            }
+            return this.attributeMap;
+          }
+        });
+        return XMLElement2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLCharacterData.js
+var require_XMLCharacterData = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLCharacterData.js"(exports, module) {
+    (function() {
+      var XMLCharacterData, XMLNode;
+      XMLNode = require_XMLNode();
+      module.exports = XMLCharacterData = (function() {
+        class XMLCharacterData2 extends XMLNode {
+          // Initializes a new instance of `XMLCharacterData`
+          constructor(parent) {
+            super(parent);
+            this.value = "";
+          }
+          // Creates and returns a deep clone of `this`
+          clone() {
+            return Object.create(this);
+          }
+          // DOM level 1 functions to be implemented later
+          substringData(offset, count) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          appendData(arg) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          insertData(offset, arg) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          deleteData(offset, count) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          replaceData(offset, count, arg) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          isEqualNode(node) {
+            if (!super.isEqualNode(node)) {
+              return false;
+            }
+            if (node.data !== this.data) {
+              return false;
+            }
+            return true;
+          }
+        }
+        ;
+        Object.defineProperty(XMLCharacterData2.prototype, "data", {
+          get: function() {
+            return this.value;
+          },
+          set: function(value) {
+            return this.value = value || "";
+          }
+        });
+        Object.defineProperty(XMLCharacterData2.prototype, "length", {
+          get: function() {
+            return this.value.length;
+          }
+        });
+        Object.defineProperty(XMLCharacterData2.prototype, "textContent", {
+          get: function() {
+            return this.value;
+          },
+          set: function(value) {
+            return this.value = value || "";
+          }
+        });
+        return XMLCharacterData2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLCData.js
+var require_XMLCData = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLCData.js"(exports, module) {
+    (function() {
+      var NodeType, XMLCData, XMLCharacterData;
+      NodeType = require_NodeType();
+      XMLCharacterData = require_XMLCharacterData();
+      module.exports = XMLCData = class XMLCData extends XMLCharacterData {
+        // Initializes a new instance of `XMLCData`
+        // `text` CDATA text
+        constructor(parent, text) {
+          super(parent);
+          if (text == null) {
+            throw new Error("Missing CDATA text. " + this.debugInfo());
+          }
+          this.name = "#cdata-section";
+          this.type = NodeType.CData;
+          this.value = this.stringify.cdata(text);
+        }
+        // Creates and returns a deep clone of `this`
+        clone() {
+          return Object.create(this);
+        }
+        // Converts the XML fragment to string
+        // `options.pretty` pretty prints the result
+        // `options.indent` indentation for pretty print
+        // `options.offset` how many indentations to add to every line for pretty print
+        // `options.newline` newline sequence for pretty print
+        toString(options) {
+          return this.options.writer.cdata(this, this.options.writer.filterOptions(options));
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLComment.js
+var require_XMLComment = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLComment.js"(exports, module) {
+    (function() {
+      var NodeType, XMLCharacterData, XMLComment;
+      NodeType = require_NodeType();
+      XMLCharacterData = require_XMLCharacterData();
+      module.exports = XMLComment = class XMLComment extends XMLCharacterData {
+        // Initializes a new instance of `XMLComment`
+        // `text` comment text
+        constructor(parent, text) {
+          super(parent);
+          if (text == null) {
+            throw new Error("Missing comment text. " + this.debugInfo());
+          }
+          this.name = "#comment";
+          this.type = NodeType.Comment;
+          this.value = this.stringify.comment(text);
+        }
+        // Creates and returns a deep clone of `this`
+        clone() {
+          return Object.create(this);
+        }
+        // Converts the XML fragment to string
+        // `options.pretty` pretty prints the result
+        // `options.indent` indentation for pretty print
+        // `options.offset` how many indentations to add to every line for pretty print
+        // `options.newline` newline sequence for pretty print
+        toString(options) {
+          return this.options.writer.comment(this, this.options.writer.filterOptions(options));
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDeclaration.js
+var require_XMLDeclaration = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDeclaration.js"(exports, module) {
+    (function() {
+      var NodeType, XMLDeclaration, XMLNode, isObject2;
+      ({ isObject: isObject2 } = require_Utility());
+      XMLNode = require_XMLNode();
+      NodeType = require_NodeType();
+      module.exports = XMLDeclaration = class XMLDeclaration extends XMLNode {
+        // Initializes a new instance of `XMLDeclaration`
+        // `parent` the document object
+        // `version` A version number string, e.g. 1.0
+        // `encoding` Encoding declaration, e.g. UTF-8
+        // `standalone` standalone document declaration: true or false
+        constructor(parent, version, encoding, standalone) {
+          super(parent);
+          if (isObject2(version)) {
+            ({ version, encoding, standalone } = version);
+          }
+          if (!version) {
+            version = "1.0";
+          }
+          this.type = NodeType.Declaration;
+          this.version = this.stringify.xmlVersion(version);
+          if (encoding != null) {
+            this.encoding = this.stringify.xmlEncoding(encoding);
+          }
+          if (standalone != null) {
+            this.standalone = this.stringify.xmlStandalone(standalone);
+          }
+        }
+        // Converts to string
+        // `options.pretty` pretty prints the result
+        // `options.indent` indentation for pretty print
+        // `options.offset` how many indentations to add to every line for pretty print
+        // `options.newline` newline sequence for pretty print
+        toString(options) {
+          return this.options.writer.declaration(this, this.options.writer.filterOptions(options));
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDTDAttList.js
+var require_XMLDTDAttList = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDTDAttList.js"(exports, module) {
+    (function() {
+      var NodeType, XMLDTDAttList, XMLNode;
+      XMLNode = require_XMLNode();
+      NodeType = require_NodeType();
+      module.exports = XMLDTDAttList = class XMLDTDAttList extends XMLNode {
+        // Initializes a new instance of `XMLDTDAttList`
+        // `parent` the parent `XMLDocType` element
+        // `elementName` the name of the element containing this attribute
+        // `attributeName` attribute name
+        // `attributeType` type of the attribute
+        // `defaultValueType` default value type (either #REQUIRED, #IMPLIED,
+        //                    #FIXED or #DEFAULT)
+        // `defaultValue` default value of the attribute
+        //                (only used for #FIXED or #DEFAULT)
+        constructor(parent, elementName, attributeName, attributeType, defaultValueType, defaultValue) {
+          super(parent);
+          if (elementName == null) {
+            throw new Error("Missing DTD element name. " + this.debugInfo());
+          }
+          if (attributeName == null) {
+            throw new Error("Missing DTD attribute name. " + this.debugInfo(elementName));
+          }
+          if (!attributeType) {
+            throw new Error("Missing DTD attribute type. " + this.debugInfo(elementName));
+          }
+          if (!defaultValueType) {
+            throw new Error("Missing DTD attribute default. " + this.debugInfo(elementName));
+          }
+          if (defaultValueType.indexOf("#") !== 0) {
+            defaultValueType = "#" + defaultValueType;
+          }
+          if (!defaultValueType.match(/^(#REQUIRED|#IMPLIED|#FIXED|#DEFAULT)$/)) {
+            throw new Error("Invalid default value type; expected: #REQUIRED, #IMPLIED, #FIXED or #DEFAULT. " + this.debugInfo(elementName));
+          }
+          if (defaultValue && !defaultValueType.match(/^(#FIXED|#DEFAULT)$/)) {
+            throw new Error("Default value only applies to #FIXED or #DEFAULT. " + this.debugInfo(elementName));
+          }
+          this.elementName = this.stringify.name(elementName);
+          this.type = NodeType.AttributeDeclaration;
+          this.attributeName = this.stringify.name(attributeName);
+          this.attributeType = this.stringify.dtdAttType(attributeType);
+          if (defaultValue) {
+            this.defaultValue = this.stringify.dtdAttDefault(defaultValue);
+          }
+          this.defaultValueType = defaultValueType;
+        }
+        // Converts the XML fragment to string
+        // `options.pretty` pretty prints the result
+        // `options.indent` indentation for pretty print
+        // `options.offset` how many indentations to add to every line for pretty print
+        // `options.newline` newline sequence for pretty print
+        toString(options) {
+          return this.options.writer.dtdAttList(this, this.options.writer.filterOptions(options));
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDTDEntity.js
+var require_XMLDTDEntity = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDTDEntity.js"(exports, module) {
+    (function() {
+      var NodeType, XMLDTDEntity, XMLNode, isObject2;
+      ({ isObject: isObject2 } = require_Utility());
+      XMLNode = require_XMLNode();
+      NodeType = require_NodeType();
+      module.exports = XMLDTDEntity = (function() {
+        class XMLDTDEntity2 extends XMLNode {
+          // Initializes a new instance of `XMLDTDEntity`
+          // `parent` the parent `XMLDocType` element
+          // `pe` whether this is a parameter entity or a general entity
+          //      defaults to `false` (general entity)
+          // `name` the name of the entity
+          // `value` internal entity value or an object with external entity details
+          // `value.pubID` public identifier
+          // `value.sysID` system identifier
+          // `value.nData` notation declaration
+          constructor(parent, pe, name, value) {
+            super(parent);
+            if (name == null) {
+              throw new Error("Missing DTD entity name. " + this.debugInfo(name));
+            }
+            if (value == null) {
+              throw new Error("Missing DTD entity value. " + this.debugInfo(name));
+            }
+            this.pe = !!pe;
+            this.name = this.stringify.name(name);
+            this.type = NodeType.EntityDeclaration;
+            if (!isObject2(value)) {
+              this.value = this.stringify.dtdEntityValue(value);
+              this.internal = true;
+            } else {
+              if (!value.pubID && !value.sysID) {
+                throw new Error("Public and/or system identifiers are required for an external entity. " + this.debugInfo(name));
+              }
+              if (value.pubID && !value.sysID) {
+                throw new Error("System identifier is required for a public external entity. " + this.debugInfo(name));
+              }
+              this.internal = false;
+              if (value.pubID != null) {
+                this.pubID = this.stringify.dtdPubID(value.pubID);
+              }
+              if (value.sysID != null) {
+                this.sysID = this.stringify.dtdSysID(value.sysID);
+              }
+              if (value.nData != null) {
+                this.nData = this.stringify.dtdNData(value.nData);
+              }
+              if (this.pe && this.nData) {
+                throw new Error("Notation declaration is not allowed in a parameter entity. " + this.debugInfo(name));
+              }
+            }
+          }
+          // Converts the XML fragment to string
+          // `options.pretty` pretty prints the result
+          // `options.indent` indentation for pretty print
+          // `options.offset` how many indentations to add to every line for pretty print
+          // `options.newline` newline sequence for pretty print
+          toString(options) {
+            return this.options.writer.dtdEntity(this, this.options.writer.filterOptions(options));
+          }
+        }
+        ;
+        Object.defineProperty(XMLDTDEntity2.prototype, "publicId", {
+          get: function() {
+            return this.pubID;
+          }
+        });
+        Object.defineProperty(XMLDTDEntity2.prototype, "systemId", {
+          get: function() {
+            return this.sysID;
+          }
+        });
+        Object.defineProperty(XMLDTDEntity2.prototype, "notationName", {
+          get: function() {
+            return this.nData || null;
+          }
+        });
+        Object.defineProperty(XMLDTDEntity2.prototype, "inputEncoding", {
+          get: function() {
+            return null;
+          }
+        });
+        Object.defineProperty(XMLDTDEntity2.prototype, "xmlEncoding", {
+          get: function() {
+            return null;
+          }
+        });
+        Object.defineProperty(XMLDTDEntity2.prototype, "xmlVersion", {
+          get: function() {
+            return null;
+          }
+        });
+        return XMLDTDEntity2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDTDElement.js
+var require_XMLDTDElement = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDTDElement.js"(exports, module) {
+    (function() {
+      var NodeType, XMLDTDElement, XMLNode;
+      XMLNode = require_XMLNode();
+      NodeType = require_NodeType();
+      module.exports = XMLDTDElement = class XMLDTDElement extends XMLNode {
+        // Initializes a new instance of `XMLDTDElement`
+        // `parent` the parent `XMLDocType` element
+        // `name` element name
+        // `value` element content (defaults to #PCDATA)
+        constructor(parent, name, value) {
+          super(parent);
+          if (name == null) {
+            throw new Error("Missing DTD element name. " + this.debugInfo());
+          }
+          if (!value) {
+            value = "(#PCDATA)";
+          }
+          if (Array.isArray(value)) {
+            value = "(" + value.join(",") + ")";
+          }
+          this.name = this.stringify.name(name);
+          this.type = NodeType.ElementDeclaration;
+          this.value = this.stringify.dtdElementValue(value);
+        }
+        // Converts the XML fragment to string
+        // `options.pretty` pretty prints the result
+        // `options.indent` indentation for pretty print
+        // `options.offset` how many indentations to add to every line for pretty print
+        // `options.newline` newline sequence for pretty print
+        toString(options) {
+          return this.options.writer.dtdElement(this, this.options.writer.filterOptions(options));
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDTDNotation.js
+var require_XMLDTDNotation = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDTDNotation.js"(exports, module) {
+    (function() {
+      var NodeType, XMLDTDNotation, XMLNode;
+      XMLNode = require_XMLNode();
+      NodeType = require_NodeType();
+      module.exports = XMLDTDNotation = (function() {
+        class XMLDTDNotation2 extends XMLNode {
+          // Initializes a new instance of `XMLDTDNotation`
+          // `parent` the parent `XMLDocType` element
+          // `name` the name of the notation
+          // `value` an object with external entity details
+          // `value.pubID` public identifier
+          // `value.sysID` system identifier
+          constructor(parent, name, value) {
+            super(parent);
+            if (name == null) {
+              throw new Error("Missing DTD notation name. " + this.debugInfo(name));
+            }
+            if (!value.pubID && !value.sysID) {
+              throw new Error("Public or system identifiers are required for an external entity. " + this.debugInfo(name));
+            }
+            this.name = this.stringify.name(name);
+            this.type = NodeType.NotationDeclaration;
+            if (value.pubID != null) {
+              this.pubID = this.stringify.dtdPubID(value.pubID);
+            }
+            if (value.sysID != null) {
+              this.sysID = this.stringify.dtdSysID(value.sysID);
+            }
+          }
+          // Converts the XML fragment to string
+          // `options.pretty` pretty prints the result
+          // `options.indent` indentation for pretty print
+          // `options.offset` how many indentations to add to every line for pretty print
+          // `options.newline` newline sequence for pretty print
+          toString(options) {
+            return this.options.writer.dtdNotation(this, this.options.writer.filterOptions(options));
+          }
+        }
+        ;
+        Object.defineProperty(XMLDTDNotation2.prototype, "publicId", {
+          get: function() {
+            return this.pubID;
+          }
+        });
+        Object.defineProperty(XMLDTDNotation2.prototype, "systemId", {
+          get: function() {
+            return this.sysID;
+          }
+        });
+        return XMLDTDNotation2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDocType.js
+var require_XMLDocType = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDocType.js"(exports, module) {
+    (function() {
+      var NodeType, XMLDTDAttList, XMLDTDElement, XMLDTDEntity, XMLDTDNotation, XMLDocType, XMLNamedNodeMap, XMLNode, isObject2;
+      ({ isObject: isObject2 } = require_Utility());
+      XMLNode = require_XMLNode();
+      NodeType = require_NodeType();
+      XMLDTDAttList = require_XMLDTDAttList();
+      XMLDTDEntity = require_XMLDTDEntity();
+      XMLDTDElement = require_XMLDTDElement();
+      XMLDTDNotation = require_XMLDTDNotation();
+      XMLNamedNodeMap = require_XMLNamedNodeMap();
+      module.exports = XMLDocType = (function() {
+        class XMLDocType2 extends XMLNode {
+          // Initializes a new instance of `XMLDocType`
+          // `parent` the document object
+          // `pubID` public identifier of the external subset
+          // `sysID` system identifier of the external subset
+          constructor(parent, pubID, sysID) {
+            var child, i, len, ref;
+            super(parent);
+            this.type = NodeType.DocType;
+            if (parent.children) {
+              ref = parent.children;
+              for (i = 0, len = ref.length; i < len; i++) {
+                child = ref[i];
+                if (child.type === NodeType.Element) {
+                  this.name = child.name;
+                  break;
+                }
+              }
+            }
+            this.documentObject = parent;
+            if (isObject2(pubID)) {
+              ({ pubID, sysID } = pubID);
+            }
+            if (sysID == null) {
+              [sysID, pubID] = [pubID, sysID];
+            }
+            if (pubID != null) {
+              this.pubID = this.stringify.dtdPubID(pubID);
+            }
+            if (sysID != null) {
+              this.sysID = this.stringify.dtdSysID(sysID);
+            }
+          }
+          // Creates an element type declaration
+          // `name` element name
+          // `value` element content (defaults to #PCDATA)
+          element(name, value) {
+            var child;
+            child = new XMLDTDElement(this, name, value);
+            this.children.push(child);
+            return this;
+          }
+          // Creates an attribute declaration
+          // `elementName` the name of the element containing this attribute
+          // `attributeName` attribute name
+          // `attributeType` type of the attribute (defaults to CDATA)
+          // `defaultValueType` default value type (either #REQUIRED, #IMPLIED, #FIXED or
+          //                    #DEFAULT) (defaults to #IMPLIED)
+          // `defaultValue` default value of the attribute
+          //                (only used for #FIXED or #DEFAULT)
+          attList(elementName, attributeName, attributeType, defaultValueType, defaultValue) {
+            var child;
+            child = new XMLDTDAttList(this, elementName, attributeName, attributeType, defaultValueType, defaultValue);
+            this.children.push(child);
+            return this;
+          }
+          // Creates a general entity declaration
+          // `name` the name of the entity
+          // `value` internal entity value or an object with external entity details
+          // `value.pubID` public identifier
+          // `value.sysID` system identifier
+          // `value.nData` notation declaration
+          entity(name, value) {
+            var child;
+            child = new XMLDTDEntity(this, false, name, value);
+            this.children.push(child);
+            return this;
+          }
+          // Creates a parameter entity declaration
+          // `name` the name of the entity
+          // `value` internal entity value or an object with external entity details
+          // `value.pubID` public identifier
+          // `value.sysID` system identifier
+          pEntity(name, value) {
+            var child;
+            child = new XMLDTDEntity(this, true, name, value);
+            this.children.push(child);
+            return this;
+          }
+          // Creates a NOTATION declaration
+          // `name` the name of the notation
+          // `value` an object with external entity details
+          // `value.pubID` public identifier
+          // `value.sysID` system identifier
+          notation(name, value) {
+            var child;
+            child = new XMLDTDNotation(this, name, value);
+            this.children.push(child);
+            return this;
+          }
+          // Converts to string
+          // `options.pretty` pretty prints the result
+          // `options.indent` indentation for pretty print
+          // `options.offset` how many indentations to add to every line for pretty print
+          // `options.newline` newline sequence for pretty print
+          toString(options) {
+            return this.options.writer.docType(this, this.options.writer.filterOptions(options));
+          }
+          // Aliases
+          ele(name, value) {
+            return this.element(name, value);
+          }
+          att(elementName, attributeName, attributeType, defaultValueType, defaultValue) {
+            return this.attList(elementName, attributeName, attributeType, defaultValueType, defaultValue);
+          }
+          ent(name, value) {
+            return this.entity(name, value);
+          }
+          pent(name, value) {
+            return this.pEntity(name, value);
+          }
+          not(name, value) {
+            return this.notation(name, value);
+          }
+          up() {
+            return this.root() || this.documentObject;
+          }
+          isEqualNode(node) {
+            if (!super.isEqualNode(node)) {
+              return false;
+            }
+            if (node.name !== this.name) {
+              return false;
+            }
+            if (node.publicId !== this.publicId) {
+              return false;
+            }
+            if (node.systemId !== this.systemId) {
+              return false;
+            }
+            return true;
+          }
+        }
+        ;
+        Object.defineProperty(XMLDocType2.prototype, "entities", {
+          get: function() {
+            var child, i, len, nodes, ref;
+            nodes = {};
+            ref = this.children;
+            for (i = 0, len = ref.length; i < len; i++) {
+              child = ref[i];
+              if (child.type === NodeType.EntityDeclaration && !child.pe) {
+                nodes[child.name] = child;
+              }
+            }
+            return new XMLNamedNodeMap(nodes);
+          }
+        });
+        Object.defineProperty(XMLDocType2.prototype, "notations", {
+          get: function() {
+            var child, i, len, nodes, ref;
+            nodes = {};
+            ref = this.children;
+            for (i = 0, len = ref.length; i < len; i++) {
+              child = ref[i];
+              if (child.type === NodeType.NotationDeclaration) {
+                nodes[child.name] = child;
+              }
+            }
+            return new XMLNamedNodeMap(nodes);
+          }
+        });
+        Object.defineProperty(XMLDocType2.prototype, "publicId", {
+          get: function() {
+            return this.pubID;
+          }
+        });
+        Object.defineProperty(XMLDocType2.prototype, "systemId", {
+          get: function() {
+            return this.sysID;
+          }
+        });
+        Object.defineProperty(XMLDocType2.prototype, "internalSubset", {
+          get: function() {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+        });
+        return XMLDocType2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLRaw.js
+var require_XMLRaw = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLRaw.js"(exports, module) {
+    (function() {
+      var NodeType, XMLNode, XMLRaw;
+      NodeType = require_NodeType();
+      XMLNode = require_XMLNode();
+      module.exports = XMLRaw = class XMLRaw extends XMLNode {
+        // Initializes a new instance of `XMLRaw`
+        // `text` raw text
+        constructor(parent, text) {
+          super(parent);
+          if (text == null) {
+            throw new Error("Missing raw text. " + this.debugInfo());
+          }
+          this.type = NodeType.Raw;
+          this.value = this.stringify.raw(text);
+        }
+        // Creates and returns a deep clone of `this`
+        clone() {
+          return Object.create(this);
+        }
+        // Converts the XML fragment to string
+        // `options.pretty` pretty prints the result
+        // `options.indent` indentation for pretty print
+        // `options.offset` how many indentations to add to every line for pretty print
+        // `options.newline` newline sequence for pretty print
+        toString(options) {
+          return this.options.writer.raw(this, this.options.writer.filterOptions(options));
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLText.js
+var require_XMLText = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLText.js"(exports, module) {
+    (function() {
+      var NodeType, XMLCharacterData, XMLText;
+      NodeType = require_NodeType();
+      XMLCharacterData = require_XMLCharacterData();
+      module.exports = XMLText = (function() {
+        class XMLText2 extends XMLCharacterData {
+          // Initializes a new instance of `XMLText`
+          // `text` element text
+          constructor(parent, text) {
+            super(parent);
+            if (text == null) {
+              throw new Error("Missing element text. " + this.debugInfo());
+            }
+            this.name = "#text";
+            this.type = NodeType.Text;
+            this.value = this.stringify.text(text);
+          }
+          // Creates and returns a deep clone of `this`
+          clone() {
+            return Object.create(this);
+          }
+          // Converts the XML fragment to string
+          // `options.pretty` pretty prints the result
+          // `options.indent` indentation for pretty print
+          // `options.offset` how many indentations to add to every line for pretty print
+          // `options.newline` newline sequence for pretty print
+          toString(options) {
+            return this.options.writer.text(this, this.options.writer.filterOptions(options));
+          }
+          // DOM level 1 functions to be implemented later
+          splitText(offset) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          // DOM level 3 functions to be implemented later
+          replaceWholeText(content) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+        }
+        ;
+        Object.defineProperty(XMLText2.prototype, "isElementContentWhitespace", {
+          get: function() {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+        });
+        Object.defineProperty(XMLText2.prototype, "wholeText", {
+          get: function() {
+            var next, prev, str;
+            str = "";
+            prev = this.previousSibling;
+            while (prev) {
+              str = prev.data + str;
+              prev = prev.previousSibling;
+            }
+            str += this.data;
+            next = this.nextSibling;
+            while (next) {
+              str = str + next.data;
+              next = next.nextSibling;
+            }
+            return str;
+          }
+        });
+        return XMLText2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLProcessingInstruction.js
+var require_XMLProcessingInstruction = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLProcessingInstruction.js"(exports, module) {
+    (function() {
+      var NodeType, XMLCharacterData, XMLProcessingInstruction;
+      NodeType = require_NodeType();
+      XMLCharacterData = require_XMLCharacterData();
+      module.exports = XMLProcessingInstruction = class XMLProcessingInstruction extends XMLCharacterData {
+        // Initializes a new instance of `XMLProcessingInstruction`
+        // `parent` the parent node
+        // `target` instruction target
+        // `value` instruction value
+        constructor(parent, target2, value) {
+          super(parent);
+          if (target2 == null) {
+            throw new Error("Missing instruction target. " + this.debugInfo());
+          }
+          this.type = NodeType.ProcessingInstruction;
+          this.target = this.stringify.insTarget(target2);
+          this.name = this.target;
+          if (value) {
+            this.value = this.stringify.insValue(value);
+          }
+        }
+        // Creates and returns a deep clone of `this`
+        clone() {
+          return Object.create(this);
+        }
+        // Converts the XML fragment to string
+        // `options.pretty` pretty prints the result
+        // `options.indent` indentation for pretty print
+        // `options.offset` how many indentations to add to every line for pretty print
+        // `options.newline` newline sequence for pretty print
+        toString(options) {
+          return this.options.writer.processingInstruction(this, this.options.writer.filterOptions(options));
+        }
+        isEqualNode(node) {
+          if (!super.isEqualNode(node)) {
+            return false;
+          }
+          if (node.target !== this.target) {
+            return false;
+          }
+          return true;
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDummy.js
+var require_XMLDummy = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDummy.js"(exports, module) {
+    (function() {
+      var NodeType, XMLDummy, XMLNode;
+      XMLNode = require_XMLNode();
+      NodeType = require_NodeType();
+      module.exports = XMLDummy = class XMLDummy extends XMLNode {
+        // Initializes a new instance of `XMLDummy`
+        // `XMLDummy` is a special node representing a node with 
+        // a null value. Dummy nodes are created while recursively
+        // building the XML tree. Simply skipping null values doesn't
+        // work because that would break the recursive chain.
+        constructor(parent) {
+          super(parent);
+          this.type = NodeType.Dummy;
+        }
+        // Creates and returns a deep clone of `this`
+        clone() {
+          return Object.create(this);
+        }
+        // Converts the XML fragment to string
+        // `options.pretty` pretty prints the result
+        // `options.indent` indentation for pretty print
+        // `options.offset` how many indentations to add to every line for pretty print
+        // `options.newline` newline sequence for pretty print
+        toString(options) {
+          return "";
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLNodeList.js
+var require_XMLNodeList = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLNodeList.js"(exports, module) {
+    (function() {
+      var XMLNodeList;
+      module.exports = XMLNodeList = (function() {
+        class XMLNodeList2 {
+          // Initializes a new instance of `XMLNodeList`
+          // This is just a wrapper around an ordinary
+          // JS array.
+          // `nodes` the array containing nodes.
+          constructor(nodes) {
+            this.nodes = nodes;
+          }
+          // Creates and returns a deep clone of `this`
+          clone() {
+            return this.nodes = null;
+          }
+          // DOM Level 1
+          item(index) {
+            return this.nodes[index] || null;
+          }
+        }
+        ;
+        Object.defineProperty(XMLNodeList2.prototype, "length", {
+          get: function() {
+            return this.nodes.length || 0;
+          }
+        });
+        return XMLNodeList2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/DocumentPosition.js
+var require_DocumentPosition = __commonJS({
+  "node_modules/xmlbuilder/lib/DocumentPosition.js"(exports, module) {
+    (function() {
+      module.exports = {
+        Disconnected: 1,
+        Preceding: 2,
+        Following: 4,
+        Contains: 8,
+        ContainedBy: 16,
+        ImplementationSpecific: 32
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLNode.js
+var require_XMLNode = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLNode.js"(exports, module) {
+    (function() {
+      var DocumentPosition, NodeType, XMLCData, XMLComment, XMLDeclaration, XMLDocType, XMLDummy, XMLElement, XMLNamedNodeMap, XMLNode, XMLNodeList, XMLProcessingInstruction, XMLRaw, XMLText, getValue, isEmpty, isFunction, isObject2, hasProp = {}.hasOwnProperty, splice = [].splice;
+      ({ isObject: isObject2, isFunction, isEmpty, getValue } = require_Utility());
+      XMLElement = null;
+      XMLCData = null;
+      XMLComment = null;
+      XMLDeclaration = null;
+      XMLDocType = null;
+      XMLRaw = null;
+      XMLText = null;
+      XMLProcessingInstruction = null;
+      XMLDummy = null;
+      NodeType = null;
+      XMLNodeList = null;
+      XMLNamedNodeMap = null;
+      DocumentPosition = null;
+      module.exports = XMLNode = (function() {
+        class XMLNode2 {
+          // Initializes a new instance of `XMLNode`
+          // `parent` the parent node
+          constructor(parent1) {
+            this.parent = parent1;
+            if (this.parent) {
+              this.options = this.parent.options;
+              this.stringify = this.parent.stringify;
+            }
+            this.value = null;
+            this.children = [];
+            this.baseURI = null;
+            if (!XMLElement) {
+              XMLElement = require_XMLElement();
+              XMLCData = require_XMLCData();
+              XMLComment = require_XMLComment();
+              XMLDeclaration = require_XMLDeclaration();
+              XMLDocType = require_XMLDocType();
+              XMLRaw = require_XMLRaw();
+              XMLText = require_XMLText();
+              XMLProcessingInstruction = require_XMLProcessingInstruction();
+              XMLDummy = require_XMLDummy();
+              NodeType = require_NodeType();
+              XMLNodeList = require_XMLNodeList();
+              XMLNamedNodeMap = require_XMLNamedNodeMap();
+              DocumentPosition = require_DocumentPosition();
+            }
+          }
+          // Sets the parent node of this node and its children recursively
+          // `parent` the parent node
+          setParent(parent) {
+            var child, j, len, ref1, results;
+            this.parent = parent;
+            if (parent) {
+              this.options = parent.options;
+              this.stringify = parent.stringify;
+            }
+            ref1 = this.children;
+            results = [];
+            for (j = 0, len = ref1.length; j < len; j++) {
+              child = ref1[j];
+              results.push(child.setParent(this));
+            }
+            return results;
+          }
+          // Creates a child element node
+          // `name` node name or an object describing the XML tree
+          // `attributes` an object containing name/value pairs of attributes
+          // `text` element text
+          element(name, attributes, text) {
+            var childNode, item, j, k, key, lastChild, len, len1, val;
+            lastChild = null;
+            if (attributes === null && text == null) {
+              [attributes, text] = [{}, null];
+            }
+            if (attributes == null) {
+              attributes = {};
+            }
+            attributes = getValue(attributes);
+            if (!isObject2(attributes)) {
+              [text, attributes] = [attributes, text];
+            }
+            if (name != null) {
+              name = getValue(name);
+            }
+            if (Array.isArray(name)) {
+              for (j = 0, len = name.length; j < len; j++) {
+                item = name[j];
+                lastChild = this.element(item);
+              }
+            } else if (isFunction(name)) {
+              lastChild = this.element(name.apply());
+            } else if (isObject2(name)) {
+              for (key in name) {
+                if (!hasProp.call(name, key)) continue;
+                val = name[key];
+                if (isFunction(val)) {
+                  val = val.apply();
+                }
+                if (!this.options.ignoreDecorators && this.stringify.convertAttKey && key.indexOf(this.stringify.convertAttKey) === 0) {
+                  lastChild = this.attribute(key.substr(this.stringify.convertAttKey.length), val);
+                } else if (!this.options.separateArrayItems && Array.isArray(val) && isEmpty(val)) {
+                  lastChild = this.dummy();
+                } else if (isObject2(val) && isEmpty(val)) {
+                  lastChild = this.element(key);
+                } else if (!this.options.keepNullNodes && val == null) {
+                  lastChild = this.dummy();
+                } else if (!this.options.separateArrayItems && Array.isArray(val)) {
+                  for (k = 0, len1 = val.length; k < len1; k++) {
+                    item = val[k];
+                    childNode = {};
+                    childNode[key] = item;
+                    lastChild = this.element(childNode);
+                  }
+                } else if (isObject2(val)) {
+                  if (!this.options.ignoreDecorators && this.stringify.convertTextKey && key.indexOf(this.stringify.convertTextKey) === 0) {
+                    lastChild = this.element(val);
+                  } else {
+                    lastChild = this.element(key);
+                    lastChild.element(val);
+                  }
+                } else {
+                  lastChild = this.element(key, val);
+                }
+              }
+            } else if (!this.options.keepNullNodes && text === null) {
+              lastChild = this.dummy();
+            } else {
+              if (!this.options.ignoreDecorators && this.stringify.convertTextKey && name.indexOf(this.stringify.convertTextKey) === 0) {
+                lastChild = this.text(text);
+              } else if (!this.options.ignoreDecorators && this.stringify.convertCDataKey && name.indexOf(this.stringify.convertCDataKey) === 0) {
+                lastChild = this.cdata(text);
+              } else if (!this.options.ignoreDecorators && this.stringify.convertCommentKey && name.indexOf(this.stringify.convertCommentKey) === 0) {
+                lastChild = this.comment(text);
+              } else if (!this.options.ignoreDecorators && this.stringify.convertRawKey && name.indexOf(this.stringify.convertRawKey) === 0) {
+                lastChild = this.raw(text);
+              } else if (!this.options.ignoreDecorators && this.stringify.convertPIKey && name.indexOf(this.stringify.convertPIKey) === 0) {
+                lastChild = this.instruction(name.substr(this.stringify.convertPIKey.length), text);
+              } else {
+                lastChild = this.node(name, attributes, text);
+              }
+            }
+            if (lastChild == null) {
+              throw new Error("Could not create any elements with: " + name + ". " + this.debugInfo());
+            }
+            return lastChild;
+          }
+          // Creates a child element node before the current node
+          // `name` node name or an object describing the XML tree
+          // `attributes` an object containing name/value pairs of attributes
+          // `text` element text
+          insertBefore(name, attributes, text) {
+            var child, i, newChild, refChild, removed;
+            if (name != null ? name.type : void 0) {
+              newChild = name;
+              refChild = attributes;
+              newChild.setParent(this);
+              if (refChild) {
+                i = children.indexOf(refChild);
+                removed = children.splice(i);
+                children.push(newChild);
+                Array.prototype.push.apply(children, removed);
+              } else {
+                children.push(newChild);
+              }
+              return newChild;
+            } else {
+              if (this.isRoot) {
+                throw new Error("Cannot insert elements at root level. " + this.debugInfo(name));
+              }
+              i = this.parent.children.indexOf(this);
+              removed = this.parent.children.splice(i);
+              child = this.parent.element(name, attributes, text);
+              Array.prototype.push.apply(this.parent.children, removed);
+              return child;
+            }
+          }
+          // Creates a child element node after the current node
+          // `name` node name or an object describing the XML tree
+          // `attributes` an object containing name/value pairs of attributes
+          // `text` element text
+          insertAfter(name, attributes, text) {
+            var child, i, removed;
+            if (this.isRoot) {
+              throw new Error("Cannot insert elements at root level. " + this.debugInfo(name));
+            }
+            i = this.parent.children.indexOf(this);
+            removed = this.parent.children.splice(i + 1);
+            child = this.parent.element(name, attributes, text);
+            Array.prototype.push.apply(this.parent.children, removed);
+            return child;
+          }
+          // Deletes a child element node
+          remove() {
+            var i, ref1;
+            if (this.isRoot) {
+              throw new Error("Cannot remove the root element. " + this.debugInfo());
+            }
+            i = this.parent.children.indexOf(this);
+            splice.apply(this.parent.children, [i, i - i + 1].concat(ref1 = [])), ref1;
+            return this.parent;
+          }
+          // Creates a node
+          // `name` name of the node
+          // `attributes` an object containing name/value pairs of attributes
+          // `text` element text
+          node(name, attributes, text) {
+            var child;
+            if (name != null) {
+              name = getValue(name);
+            }
+            attributes || (attributes = {});
+            attributes = getValue(attributes);
+            if (!isObject2(attributes)) {
+              [text, attributes] = [attributes, text];
+            }
+            child = new XMLElement(this, name, attributes);
+            if (text != null) {
+              child.text(text);
+            }
+            this.children.push(child);
+            return child;
+          }
+          // Creates a text node
+          // `value` element text
+          text(value) {
+            var child;
+            if (isObject2(value)) {
+              this.element(value);
+            }
+            child = new XMLText(this, value);
+            this.children.push(child);
+            return this;
+          }
+          // Creates a CDATA node
+          // `value` element text without CDATA delimiters
+          cdata(value) {
+            var child;
+            child = new XMLCData(this, value);
+            this.children.push(child);
+            return this;
+          }
+          // Creates a comment node
+          // `value` comment text
+          comment(value) {
+            var child;
+            child = new XMLComment(this, value);
+            this.children.push(child);
+            return this;
+          }
+          // Creates a comment node before the current node
+          // `value` comment text
+          commentBefore(value) {
+            var child, i, removed;
+            i = this.parent.children.indexOf(this);
+            removed = this.parent.children.splice(i);
+            child = this.parent.comment(value);
+            Array.prototype.push.apply(this.parent.children, removed);
+            return this;
+          }
+          // Creates a comment node after the current node
+          // `value` comment text
+          commentAfter(value) {
+            var child, i, removed;
+            i = this.parent.children.indexOf(this);
+            removed = this.parent.children.splice(i + 1);
+            child = this.parent.comment(value);
+            Array.prototype.push.apply(this.parent.children, removed);
+            return this;
+          }
+          // Adds unescaped raw text
+          // `value` text
+          raw(value) {
+            var child;
+            child = new XMLRaw(this, value);
+            this.children.push(child);
+            return this;
+          }
+          // Adds a dummy node
+          dummy() {
+            var child;
+            child = new XMLDummy(this);
+            return child;
+          }
+          // Adds a processing instruction
+          // `target` instruction target
+          // `value` instruction value
+          instruction(target2, value) {
+            var insTarget, insValue, instruction, j, len;
+            if (target2 != null) {
+              target2 = getValue(target2);
+            }
+            if (value != null) {
+              value = getValue(value);
+            }
+            if (Array.isArray(target2)) {
+              for (j = 0, len = target2.length; j < len; j++) {
+                insTarget = target2[j];
+                this.instruction(insTarget);
+              }
+            } else if (isObject2(target2)) {
+              for (insTarget in target2) {
+                if (!hasProp.call(target2, insTarget)) continue;
+                insValue = target2[insTarget];
+                this.instruction(insTarget, insValue);
+              }
+            } else {
+              if (isFunction(value)) {
+                value = value.apply();
+              }
+              instruction = new XMLProcessingInstruction(this, target2, value);
+              this.children.push(instruction);
+            }
+            return this;
+          }
+          // Creates a processing instruction node before the current node
+          // `target` instruction target
+          // `value` instruction value
+          instructionBefore(target2, value) {
+            var child, i, removed;
+            i = this.parent.children.indexOf(this);
+            removed = this.parent.children.splice(i);
+            child = this.parent.instruction(target2, value);
+            Array.prototype.push.apply(this.parent.children, removed);
+            return this;
+          }
+          // Creates a processing instruction node after the current node
+          // `target` instruction target
+          // `value` instruction value
+          instructionAfter(target2, value) {
+            var child, i, removed;
+            i = this.parent.children.indexOf(this);
+            removed = this.parent.children.splice(i + 1);
+            child = this.parent.instruction(target2, value);
+            Array.prototype.push.apply(this.parent.children, removed);
+            return this;
+          }
+          // Creates the xml declaration
+          // `version` A version number string, e.g. 1.0
+          // `encoding` Encoding declaration, e.g. UTF-8
+          // `standalone` standalone document declaration: true or false
+          declaration(version, encoding, standalone) {
+            var doc, xmldec;
+            doc = this.document();
+            xmldec = new XMLDeclaration(doc, version, encoding, standalone);
+            if (doc.children.length === 0) {
+              doc.children.unshift(xmldec);
+            } else if (doc.children[0].type === NodeType.Declaration) {
+              doc.children[0] = xmldec;
+            } else {
+              doc.children.unshift(xmldec);
+            }
+            return doc.root() || doc;
+          }
+          // Creates the document type declaration
+          // `pubID` the public identifier of the external subset
+          // `sysID` the system identifier of the external subset
+          dtd(pubID, sysID) {
+            var child, doc, doctype, i, j, k, len, len1, ref1, ref2;
+            doc = this.document();
+            doctype = new XMLDocType(doc, pubID, sysID);
+            ref1 = doc.children;
+            for (i = j = 0, len = ref1.length; j < len; i = ++j) {
+              child = ref1[i];
+              if (child.type === NodeType.DocType) {
+                doc.children[i] = doctype;
+                return doctype;
+              }
+            }
+            ref2 = doc.children;
+            for (i = k = 0, len1 = ref2.length; k < len1; i = ++k) {
+              child = ref2[i];
+              if (child.isRoot) {
+                doc.children.splice(i, 0, doctype);
+                return doctype;
+              }
+            }
+            doc.children.push(doctype);
+            return doctype;
+          }
+          // Gets the parent node
+          up() {
+            if (this.isRoot) {
+              throw new Error("The root node has no parent. Use doc() if you need to get the document object.");
+            }
+            return this.parent;
+          }
+          // Gets the root node
+          root() {
+            var node;
+            node = this;
+            while (node) {
+              if (node.type === NodeType.Document) {
+                return node.rootObject;
+              } else if (node.isRoot) {
+                return node;
+              } else {
+                node = node.parent;
+              }
+            }
+          }
+          // Gets the node representing the XML document
+          document() {
+            var node;
+            node = this;
+            while (node) {
+              if (node.type === NodeType.Document) {
+                return node;
+              } else {
+                node = node.parent;
+              }
+            }
+          }
+          // Ends the document and converts string
+          end(options) {
+            return this.document().end(options);
+          }
+          // Gets the previous node
+          prev() {
+            var i;
+            i = this.parent.children.indexOf(this);
+            if (i < 1) {
+              throw new Error("Already at the first node. " + this.debugInfo());
+            }
+            return this.parent.children[i - 1];
+          }
+          // Gets the next node
+          next() {
+            var i;
+            i = this.parent.children.indexOf(this);
+            if (i === -1 || i === this.parent.children.length - 1) {
+              throw new Error("Already at the last node. " + this.debugInfo());
+            }
+            return this.parent.children[i + 1];
+          }
+          // Imports cloned root from another XML document
+          // `doc` the XML document to insert nodes from
+          importDocument(doc) {
+            var child, clonedRoot, j, len, ref1;
+            clonedRoot = doc.root().clone();
+            clonedRoot.parent = this;
+            clonedRoot.isRoot = false;
+            this.children.push(clonedRoot);
+            if (this.type === NodeType.Document) {
+              clonedRoot.isRoot = true;
+              clonedRoot.documentObject = this;
+              this.rootObject = clonedRoot;
+              if (this.children) {
+                ref1 = this.children;
+                for (j = 0, len = ref1.length; j < len; j++) {
+                  child = ref1[j];
+                  if (child.type === NodeType.DocType) {
+                    child.name = clonedRoot.name;
+                    break;
+                  }
+                }
+              }
+            }
+            return this;
+          }
+          // Returns debug string for this node
+          debugInfo(name) {
+            var ref1, ref2;
+            name = name || this.name;
+            if (name == null && !((ref1 = this.parent) != null ? ref1.name : void 0)) {
+              return "";
+            } else if (name == null) {
+              return "parent: <" + this.parent.name + ">";
+            } else if (!((ref2 = this.parent) != null ? ref2.name : void 0)) {
+              return "node: <" + name + ">";
+            } else {
+              return "node: <" + name + ">, parent: <" + this.parent.name + ">";
+            }
+          }
+          // Aliases
+          ele(name, attributes, text) {
+            return this.element(name, attributes, text);
+          }
+          nod(name, attributes, text) {
+            return this.node(name, attributes, text);
+          }
+          txt(value) {
+            return this.text(value);
+          }
+          dat(value) {
+            return this.cdata(value);
+          }
+          com(value) {
+            return this.comment(value);
+          }
+          ins(target2, value) {
+            return this.instruction(target2, value);
+          }
+          doc() {
+            return this.document();
+          }
+          dec(version, encoding, standalone) {
+            return this.declaration(version, encoding, standalone);
+          }
+          e(name, attributes, text) {
+            return this.element(name, attributes, text);
+          }
+          n(name, attributes, text) {
+            return this.node(name, attributes, text);
+          }
+          t(value) {
+            return this.text(value);
+          }
+          d(value) {
+            return this.cdata(value);
+          }
+          c(value) {
+            return this.comment(value);
+          }
+          r(value) {
+            return this.raw(value);
+          }
+          i(target2, value) {
+            return this.instruction(target2, value);
+          }
+          u() {
+            return this.up();
+          }
+          // can be deprecated in a future release
+          importXMLBuilder(doc) {
+            return this.importDocument(doc);
+          }
+          // Adds or modifies an attribute.
+          // `name` attribute name
+          // `value` attribute value
+          attribute(name, value) {
+            throw new Error("attribute() applies to element nodes only.");
+          }
+          att(name, value) {
+            return this.attribute(name, value);
+          }
+          a(name, value) {
+            return this.attribute(name, value);
+          }
+          // Removes an attribute
+          // `name` attribute name
+          removeAttribute(name) {
+            throw new Error("attribute() applies to element nodes only.");
+          }
+          // DOM level 1 functions to be implemented later
+          replaceChild(newChild, oldChild) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          removeChild(oldChild) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          appendChild(newChild) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          hasChildNodes() {
+            return this.children.length !== 0;
+          }
+          cloneNode(deep) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          normalize() {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          // DOM level 2
+          isSupported(feature, version) {
+            return true;
+          }
+          hasAttributes() {
+            return this.attribs.length !== 0;
+          }
+          // DOM level 3 functions to be implemented later
+          compareDocumentPosition(other) {
+            var ref, res;
+            ref = this;
+            if (ref === other) {
+              return 0;
+            } else if (this.document() !== other.document()) {
+              res = DocumentPosition.Disconnected | DocumentPosition.ImplementationSpecific;
+              if (Math.random() < 0.5) {
+                res |= DocumentPosition.Preceding;
+              } else {
+                res |= DocumentPosition.Following;
+              }
+              return res;
+            } else if (ref.isAncestor(other)) {
+              return DocumentPosition.Contains | DocumentPosition.Preceding;
+            } else if (ref.isDescendant(other)) {
+              return DocumentPosition.Contains | DocumentPosition.Following;
+            } else if (ref.isPreceding(other)) {
+              return DocumentPosition.Preceding;
+            } else {
+              return DocumentPosition.Following;
+            }
+          }
+          isSameNode(other) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          lookupPrefix(namespaceURI) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          isDefaultNamespace(namespaceURI) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          lookupNamespaceURI(prefix) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          isEqualNode(node) {
+            var i, j, ref1;
+            if (node.nodeType !== this.nodeType) {
+              return false;
+            }
+            if (node.children.length !== this.children.length) {
+              return false;
+            }
+            for (i = j = 0, ref1 = this.children.length - 1; 0 <= ref1 ? j <= ref1 : j >= ref1; i = 0 <= ref1 ? ++j : --j) {
+              if (!this.children[i].isEqualNode(node.children[i])) {
+                return false;
+              }
+            }
+            return true;
+          }
+          getFeature(feature, version) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          setUserData(key, data, handler) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          getUserData(key) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          // Returns true if other is an inclusive descendant of node,
+          // and false otherwise.
+          contains(other) {
+            if (!other) {
+              return false;
+            }
+            return other === this || this.isDescendant(other);
+          }
+          // An object A is called a descendant of an object B, if either A is 
+          // a child of B or A is a child of an object C that is a descendant of B.
+          isDescendant(node) {
+            var child, isDescendantChild, j, len, ref1;
+            ref1 = this.children;
+            for (j = 0, len = ref1.length; j < len; j++) {
+              child = ref1[j];
+              if (node === child) {
+                return true;
+              }
+              isDescendantChild = child.isDescendant(node);
+              if (isDescendantChild) {
+                return true;
+              }
+            }
+            return false;
+          }
+          // An object A is called an ancestor of an object B if and only if
+          // B is a descendant of A.
+          isAncestor(node) {
+            return node.isDescendant(this);
+          }
+          // An object A is preceding an object B if A and B are in the 
+          // same tree and A comes before B in tree order.
+          isPreceding(node) {
+            var nodePos, thisPos;
+            nodePos = this.treePosition(node);
+            thisPos = this.treePosition(this);
+            if (nodePos === -1 || thisPos === -1) {
+              return false;
+            } else {
+              return nodePos < thisPos;
+            }
+          }
+          // An object A is folllowing an object B if A and B are in the 
+          // same tree and A comes after B in tree order.
+          isFollowing(node) {
+            var nodePos, thisPos;
+            nodePos = this.treePosition(node);
+            thisPos = this.treePosition(this);
+            if (nodePos === -1 || thisPos === -1) {
+              return false;
+            } else {
+              return nodePos > thisPos;
+            }
+          }
+          // Returns the preorder position of the given node in the tree, or -1
+          // if the node is not in the tree.
+          treePosition(node) {
+            var found, pos;
+            pos = 0;
+            found = false;
+            this.foreachTreeNode(this.document(), function(childNode) {
+              pos++;
+              if (!found && childNode === node) {
+                return found = true;
+              }
+            });
+            if (found) {
+              return pos;
+            } else {
+              return -1;
+            }
+          }
+          // Depth-first preorder traversal through the XML tree
+          foreachTreeNode(node, func) {
+            var child, j, len, ref1, res;
+            node || (node = this.document());
+            ref1 = node.children;
+            for (j = 0, len = ref1.length; j < len; j++) {
+              child = ref1[j];
+              if (res = func(child)) {
+                return res;
+              } else {
+                res = this.foreachTreeNode(child, func);
+                if (res) {
+                  return res;
+                }
+              }
+            }
+          }
+        }
+        ;
+        Object.defineProperty(XMLNode2.prototype, "nodeName", {
+          get: function() {
+            return this.name;
+          }
+        });
+        Object.defineProperty(XMLNode2.prototype, "nodeType", {
+          get: function() {
+            return this.type;
+          }
+        });
+        Object.defineProperty(XMLNode2.prototype, "nodeValue", {
+          get: function() {
+            return this.value;
+          }
+        });
+        Object.defineProperty(XMLNode2.prototype, "parentNode", {
+          get: function() {
+            return this.parent;
+          }
+        });
+        Object.defineProperty(XMLNode2.prototype, "childNodes", {
+          get: function() {
+            if (!this.childNodeList || !this.childNodeList.nodes) {
+              this.childNodeList = new XMLNodeList(this.children);
+            }
+            return this.childNodeList;
+          }
+        });
+        Object.defineProperty(XMLNode2.prototype, "firstChild", {
+          get: function() {
+            return this.children[0] || null;
+          }
+        });
+        Object.defineProperty(XMLNode2.prototype, "lastChild", {
+          get: function() {
+            return this.children[this.children.length - 1] || null;
+          }
+        });
+        Object.defineProperty(XMLNode2.prototype, "previousSibling", {
+          get: function() {
+            var i;
+            i = this.parent.children.indexOf(this);
+            return this.parent.children[i - 1] || null;
+          }
+        });
+        Object.defineProperty(XMLNode2.prototype, "nextSibling", {
+          get: function() {
+            var i;
+            i = this.parent.children.indexOf(this);
+            return this.parent.children[i + 1] || null;
+          }
+        });
+        Object.defineProperty(XMLNode2.prototype, "ownerDocument", {
+          get: function() {
+            return this.document() || null;
+          }
+        });
+        Object.defineProperty(XMLNode2.prototype, "textContent", {
+          get: function() {
+            var child, j, len, ref1, str;
+            if (this.nodeType === NodeType.Element || this.nodeType === NodeType.DocumentFragment) {
+              str = "";
+              ref1 = this.children;
+              for (j = 0, len = ref1.length; j < len; j++) {
+                child = ref1[j];
+                if (child.textContent) {
+                  str += child.textContent;
+                }
+              }
+              return str;
+            } else {
+              return null;
+            }
+          },
+          set: function(value) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+        });
+        return XMLNode2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLStringifier.js
+var require_XMLStringifier = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLStringifier.js"(exports, module) {
+    (function() {
+      var XMLStringifier, hasProp = {}.hasOwnProperty;
+      module.exports = XMLStringifier = (function() {
+        class XMLStringifier2 {
+          // Initializes a new instance of `XMLStringifier`
+          // `options.version` The version number string of the XML spec to validate against, e.g. 1.0
+          // `options.noDoubleEncoding` whether existing html entities are encoded: true or false
+          // `options.stringify` a set of functions to use for converting values to strings
+          // `options.noValidation` whether values will be validated and escaped or returned as is
+          // `options.invalidCharReplacement` a character to replace invalid characters and disable character validation
+          constructor(options) {
+            var key, ref, value;
+            this.assertLegalChar = this.assertLegalChar.bind(this);
+            this.assertLegalName = this.assertLegalName.bind(this);
+            options || (options = {});
+            this.options = options;
+            if (!this.options.version) {
+              this.options.version = "1.0";
+            }
+            ref = options.stringify || {};
+            for (key in ref) {
+              if (!hasProp.call(ref, key)) continue;
+              value = ref[key];
+              this[key] = value;
+            }
+          }
+          // Defaults
+          name(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return this.assertLegalName("" + val || "");
+          }
+          text(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return this.assertLegalChar(this.textEscape("" + val || ""));
+          }
+          cdata(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            val = "" + val || "";
+            val = val.replace("]]>", "]]]]><![CDATA[>");
+            return this.assertLegalChar(val);
+          }
+          comment(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            val = "" + val || "";
+            if (val.match(/--/)) {
+              throw new Error("Comment text cannot contain double-hypen: " + val);
+            }
+            return this.assertLegalChar(val);
+          }
+          raw(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return "" + val || "";
+          }
+          attValue(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return this.assertLegalChar(this.attEscape(val = "" + val || ""));
+          }
+          insTarget(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return this.assertLegalChar("" + val || "");
+          }
+          insValue(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            val = "" + val || "";
+            if (val.match(/\?>/)) {
+              throw new Error("Invalid processing instruction value: " + val);
+            }
+            return this.assertLegalChar(val);
+          }
+          xmlVersion(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            val = "" + val || "";
+            if (!val.match(/1\.[0-9]+/)) {
+              throw new Error("Invalid version number: " + val);
+            }
+            return val;
+          }
+          xmlEncoding(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            val = "" + val || "";
+            if (!val.match(/^[A-Za-z](?:[A-Za-z0-9._-])*$/)) {
+              throw new Error("Invalid encoding: " + val);
+            }
+            return this.assertLegalChar(val);
+          }
+          xmlStandalone(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            if (val) {
+              return "yes";
+            } else {
+              return "no";
+            }
+          }
+          dtdPubID(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return this.assertLegalChar("" + val || "");
+          }
+          dtdSysID(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return this.assertLegalChar("" + val || "");
+          }
+          dtdElementValue(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return this.assertLegalChar("" + val || "");
+          }
+          dtdAttType(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return this.assertLegalChar("" + val || "");
+          }
+          dtdAttDefault(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return this.assertLegalChar("" + val || "");
+          }
+          dtdEntityValue(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return this.assertLegalChar("" + val || "");
+          }
+          dtdNData(val) {
+            if (this.options.noValidation) {
+              return val;
+            }
+            return this.assertLegalChar("" + val || "");
+          }
+          assertLegalChar(str) {
+            var regex, res;
+            if (this.options.noValidation) {
+              return str;
+            }
+            if (this.options.version === "1.0") {
+              regex = /[\0-\x08\x0B\f\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:[^\uD800-\uDBFF]|^)[\uDC00-\uDFFF]/g;
+              if (this.options.invalidCharReplacement !== void 0) {
+                str = str.replace(regex, this.options.invalidCharReplacement);
+              } else if (res = str.match(regex)) {
+                throw new Error(`Invalid character in string: ${str} at index ${res.index}`);
+              }
+            } else if (this.options.version === "1.1") {
+              regex = /[\0\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:[^\uD800-\uDBFF]|^)[\uDC00-\uDFFF]/g;
+              if (this.options.invalidCharReplacement !== void 0) {
+                str = str.replace(regex, this.options.invalidCharReplacement);
+              } else if (res = str.match(regex)) {
+                throw new Error(`Invalid character in string: ${str} at index ${res.index}`);
+              }
+            }
+            return str;
+          }
+          assertLegalName(str) {
+            var regex;
+            if (this.options.noValidation) {
+              return str;
+            }
+            str = this.assertLegalChar(str);
+            regex = /^([:A-Z_a-z\xC0-\xD6\xD8-\xF6\xF8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]|[\uD800-\uDB7F][\uDC00-\uDFFF])([\x2D\.0-:A-Z_a-z\xB7\xC0-\xD6\xD8-\xF6\xF8-\u037D\u037F-\u1FFF\u200C\u200D\u203F\u2040\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]|[\uD800-\uDB7F][\uDC00-\uDFFF])*$/;
+            if (!str.match(regex)) {
+              throw new Error(`Invalid character in name: ${str}`);
+            }
+            return str;
+          }
+          // Escapes special characters in text
+          // See http://www.w3.org/TR/2000/WD-xml-c14n-20000119.html#charescaping
+          // `str` the string to escape
+          textEscape(str) {
+            var ampregex;
+            if (this.options.noValidation) {
+              return str;
+            }
+            ampregex = this.options.noDoubleEncoding ? /(?!&(lt|gt|amp|apos|quot);)&/g : /&/g;
+            return str.replace(ampregex, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\r/g, "&#xD;");
+          }
+          // Escapes special characters in attribute values
+          // See http://www.w3.org/TR/2000/WD-xml-c14n-20000119.html#charescaping
+          // `str` the string to escape
+          attEscape(str) {
+            var ampregex;
+            if (this.options.noValidation) {
+              return str;
+            }
+            ampregex = this.options.noDoubleEncoding ? /(?!&(lt|gt|amp|apos|quot);)&/g : /&/g;
+            return str.replace(ampregex, "&amp;").replace(/</g, "&lt;").replace(/"/g, "&quot;").replace(/\t/g, "&#x9;").replace(/\n/g, "&#xA;").replace(/\r/g, "&#xD;");
+          }
+        }
+        ;
+        XMLStringifier2.prototype.convertAttKey = "@";
+        XMLStringifier2.prototype.convertPIKey = "?";
+        XMLStringifier2.prototype.convertTextKey = "#text";
+        XMLStringifier2.prototype.convertCDataKey = "#cdata";
+        XMLStringifier2.prototype.convertCommentKey = "#comment";
+        XMLStringifier2.prototype.convertRawKey = "#raw";
+        return XMLStringifier2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/WriterState.js
+var require_WriterState = __commonJS({
+  "node_modules/xmlbuilder/lib/WriterState.js"(exports, module) {
+    (function() {
+      module.exports = {
+        None: 0,
+        OpenTag: 1,
+        InsideTag: 2,
+        CloseTag: 3
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLWriterBase.js
+var require_XMLWriterBase = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLWriterBase.js"(exports, module) {
+    (function() {
+      var NodeType, WriterState, XMLCData, XMLComment, XMLDTDAttList, XMLDTDElement, XMLDTDEntity, XMLDTDNotation, XMLDeclaration, XMLDocType, XMLDummy, XMLElement, XMLProcessingInstruction, XMLRaw, XMLText, XMLWriterBase, assign, hasProp = {}.hasOwnProperty;
+      ({ assign } = require_Utility());
+      NodeType = require_NodeType();
+      XMLDeclaration = require_XMLDeclaration();
+      XMLDocType = require_XMLDocType();
+      XMLCData = require_XMLCData();
+      XMLComment = require_XMLComment();
+      XMLElement = require_XMLElement();
+      XMLRaw = require_XMLRaw();
+      XMLText = require_XMLText();
+      XMLProcessingInstruction = require_XMLProcessingInstruction();
+      XMLDummy = require_XMLDummy();
+      XMLDTDAttList = require_XMLDTDAttList();
+      XMLDTDElement = require_XMLDTDElement();
+      XMLDTDEntity = require_XMLDTDEntity();
+      XMLDTDNotation = require_XMLDTDNotation();
+      WriterState = require_WriterState();
+      module.exports = XMLWriterBase = class XMLWriterBase {
+        // Initializes a new instance of `XMLWriterBase`
+        // `options.pretty` pretty prints the result
+        // `options.indent` indentation string
+        // `options.newline` newline sequence
+        // `options.offset` a fixed number of indentations to add to every line
+        // `options.width` maximum column width
+        // `options.allowEmpty` do not self close empty element tags
+        // 'options.dontPrettyTextNodes' if any text is present in node, don't indent or LF
+        // `options.spaceBeforeSlash` add a space before the closing slash of empty elements
+        constructor(options) {
+          var key, ref, value;
+          options || (options = {});
+          this.options = options;
+          ref = options.writer || {};
+          for (key in ref) {
+            if (!hasProp.call(ref, key)) continue;
+            value = ref[key];
+            this["_" + key] = this[key];
+            this[key] = value;
+          }
+        }
+        // Filters writer options and provides defaults
+        // `options` writer options
+        filterOptions(options) {
+          var filteredOptions, ref, ref1, ref2, ref3, ref4, ref5, ref6, ref7;
+          options || (options = {});
+          options = assign({}, this.options, options);
+          filteredOptions = {
+            writer: this
+          };
+          filteredOptions.pretty = options.pretty || false;
+          filteredOptions.allowEmpty = options.allowEmpty || false;
+          filteredOptions.indent = (ref = options.indent) != null ? ref : "  ";
+          filteredOptions.newline = (ref1 = options.newline) != null ? ref1 : "\n";
+          filteredOptions.offset = (ref2 = options.offset) != null ? ref2 : 0;
+          filteredOptions.width = (ref3 = options.width) != null ? ref3 : 0;
+          filteredOptions.dontPrettyTextNodes = (ref4 = (ref5 = options.dontPrettyTextNodes) != null ? ref5 : options.dontprettytextnodes) != null ? ref4 : 0;
+          filteredOptions.spaceBeforeSlash = (ref6 = (ref7 = options.spaceBeforeSlash) != null ? ref7 : options.spacebeforeslash) != null ? ref6 : "";
+          if (filteredOptions.spaceBeforeSlash === true) {
+            filteredOptions.spaceBeforeSlash = " ";
+          }
+          filteredOptions.suppressPrettyCount = 0;
+          filteredOptions.user = {};
+          filteredOptions.state = WriterState.None;
+          return filteredOptions;
+        }
+        // Returns the indentation string for the current level
+        // `node` current node
+        // `options` writer options
+        // `level` current indentation level
+        indent(node, options, level) {
+          var indentLevel;
+          if (!options.pretty || options.suppressPrettyCount) {
+            return "";
+          } else if (options.pretty) {
+            indentLevel = (level || 0) + options.offset + 1;
+            if (indentLevel > 0) {
+              return new Array(indentLevel).join(options.indent);
+            }
+          }
+          return "";
+        }
+        // Returns the newline string
+        // `node` current node
+        // `options` writer options
+        // `level` current indentation level
+        endline(node, options, level) {
+          if (!options.pretty || options.suppressPrettyCount) {
+            return "";
+          } else {
+            return options.newline;
+          }
+        }
+        attribute(att, options, level) {
+          var r;
+          this.openAttribute(att, options, level);
+          if (options.pretty && options.width > 0) {
+            r = att.name + '="' + att.value + '"';
+          } else {
+            r = " " + att.name + '="' + att.value + '"';
+          }
+          this.closeAttribute(att, options, level);
+          return r;
+        }
+        cdata(node, options, level) {
+          var r;
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level) + "<![CDATA[";
+          options.state = WriterState.InsideTag;
+          r += node.value;
+          options.state = WriterState.CloseTag;
+          r += "]]>" + this.endline(node, options, level);
+          options.state = WriterState.None;
+          this.closeNode(node, options, level);
+          return r;
+        }
+        comment(node, options, level) {
+          var r;
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level) + "<!-- ";
+          options.state = WriterState.InsideTag;
+          r += node.value;
+          options.state = WriterState.CloseTag;
+          r += " -->" + this.endline(node, options, level);
+          options.state = WriterState.None;
+          this.closeNode(node, options, level);
+          return r;
+        }
+        declaration(node, options, level) {
+          var r;
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level) + "<?xml";
+          options.state = WriterState.InsideTag;
+          r += ' version="' + node.version + '"';
+          if (node.encoding != null) {
+            r += ' encoding="' + node.encoding + '"';
+          }
+          if (node.standalone != null) {
+            r += ' standalone="' + node.standalone + '"';
+          }
+          options.state = WriterState.CloseTag;
+          r += options.spaceBeforeSlash + "?>";
+          r += this.endline(node, options, level);
+          options.state = WriterState.None;
+          this.closeNode(node, options, level);
+          return r;
+        }
+        docType(node, options, level) {
+          var child, i, len1, r, ref;
+          level || (level = 0);
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level);
+          r += "<!DOCTYPE " + node.root().name;
+          if (node.pubID && node.sysID) {
+            r += ' PUBLIC "' + node.pubID + '" "' + node.sysID + '"';
+          } else if (node.sysID) {
+            r += ' SYSTEM "' + node.sysID + '"';
+          }
+          if (node.children.length > 0) {
+            r += " [";
+            r += this.endline(node, options, level);
+            options.state = WriterState.InsideTag;
+            ref = node.children;
+            for (i = 0, len1 = ref.length; i < len1; i++) {
+              child = ref[i];
+              r += this.writeChildNode(child, options, level + 1);
+            }
+            options.state = WriterState.CloseTag;
+            r += "]";
+          }
+          options.state = WriterState.CloseTag;
+          r += options.spaceBeforeSlash + ">";
+          r += this.endline(node, options, level);
+          options.state = WriterState.None;
+          this.closeNode(node, options, level);
+          return r;
+        }
+        element(node, options, level) {
+          var att, attLen, child, childNodeCount, firstChildNode, i, j, len, len1, len2, name, prettySuppressed, r, ratt, ref, ref1, ref2, ref3, rline;
+          level || (level = 0);
+          prettySuppressed = false;
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level) + "<" + node.name;
+          if (options.pretty && options.width > 0) {
+            len = r.length;
+            ref = node.attribs;
+            for (name in ref) {
+              if (!hasProp.call(ref, name)) continue;
+              att = ref[name];
+              ratt = this.attribute(att, options, level);
+              attLen = ratt.length;
+              if (len + attLen > options.width) {
+                rline = this.indent(node, options, level + 1) + ratt;
+                r += this.endline(node, options, level) + rline;
+                len = rline.length;
+              } else {
+                rline = " " + ratt;
+                r += rline;
+                len += rline.length;
+              }
+            }
+          } else {
+            ref1 = node.attribs;
+            for (name in ref1) {
+              if (!hasProp.call(ref1, name)) continue;
+              att = ref1[name];
+              r += this.attribute(att, options, level);
+            }
+          }
+          childNodeCount = node.children.length;
+          firstChildNode = childNodeCount === 0 ? null : node.children[0];
+          if (childNodeCount === 0 || node.children.every(function(e) {
+            return (e.type === NodeType.Text || e.type === NodeType.Raw || e.type === NodeType.CData) && e.value === "";
+          })) {
+            if (options.allowEmpty) {
+              r += ">";
+              options.state = WriterState.CloseTag;
+              r += "</" + node.name + ">" + this.endline(node, options, level);
+            } else {
+              options.state = WriterState.CloseTag;
+              r += options.spaceBeforeSlash + "/>" + this.endline(node, options, level);
+            }
+          } else if (options.pretty && childNodeCount === 1 && (firstChildNode.type === NodeType.Text || firstChildNode.type === NodeType.Raw || firstChildNode.type === NodeType.CData) && firstChildNode.value != null) {
+            r += ">";
+            options.state = WriterState.InsideTag;
+            options.suppressPrettyCount++;
+            prettySuppressed = true;
+            r += this.writeChildNode(firstChildNode, options, level + 1);
+            options.suppressPrettyCount--;
+            prettySuppressed = false;
+            options.state = WriterState.CloseTag;
+            r += "</" + node.name + ">" + this.endline(node, options, level);
+          } else {
+            if (options.dontPrettyTextNodes) {
+              ref2 = node.children;
+              for (i = 0, len1 = ref2.length; i < len1; i++) {
+                child = ref2[i];
+                if ((child.type === NodeType.Text || child.type === NodeType.Raw || child.type === NodeType.CData) && child.value != null) {
+                  options.suppressPrettyCount++;
+                  prettySuppressed = true;
+                  break;
+                }
+              }
+            }
+            r += ">" + this.endline(node, options, level);
+            options.state = WriterState.InsideTag;
+            ref3 = node.children;
+            for (j = 0, len2 = ref3.length; j < len2; j++) {
+              child = ref3[j];
+              r += this.writeChildNode(child, options, level + 1);
+            }
+            options.state = WriterState.CloseTag;
+            r += this.indent(node, options, level) + "</" + node.name + ">";
+            if (prettySuppressed) {
+              options.suppressPrettyCount--;
+            }
+            r += this.endline(node, options, level);
+            options.state = WriterState.None;
+          }
+          this.closeNode(node, options, level);
+          return r;
+        }
+        writeChildNode(node, options, level) {
+          switch (node.type) {
+            case NodeType.CData:
+              return this.cdata(node, options, level);
+            case NodeType.Comment:
+              return this.comment(node, options, level);
+            case NodeType.Element:
+              return this.element(node, options, level);
+            case NodeType.Raw:
+              return this.raw(node, options, level);
+            case NodeType.Text:
+              return this.text(node, options, level);
+            case NodeType.ProcessingInstruction:
+              return this.processingInstruction(node, options, level);
+            case NodeType.Dummy:
+              return "";
+            case NodeType.Declaration:
+              return this.declaration(node, options, level);
+            case NodeType.DocType:
+              return this.docType(node, options, level);
+            case NodeType.AttributeDeclaration:
+              return this.dtdAttList(node, options, level);
+            case NodeType.ElementDeclaration:
+              return this.dtdElement(node, options, level);
+            case NodeType.EntityDeclaration:
+              return this.dtdEntity(node, options, level);
+            case NodeType.NotationDeclaration:
+              return this.dtdNotation(node, options, level);
+            default:
+              throw new Error("Unknown XML node type: " + node.constructor.name);
+          }
+        }
+        processingInstruction(node, options, level) {
+          var r;
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level) + "<?";
+          options.state = WriterState.InsideTag;
+          r += node.target;
+          if (node.value) {
+            r += " " + node.value;
+          }
+          options.state = WriterState.CloseTag;
+          r += options.spaceBeforeSlash + "?>";
+          r += this.endline(node, options, level);
+          options.state = WriterState.None;
+          this.closeNode(node, options, level);
+          return r;
+        }
+        raw(node, options, level) {
+          var r;
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level);
+          options.state = WriterState.InsideTag;
+          r += node.value;
+          options.state = WriterState.CloseTag;
+          r += this.endline(node, options, level);
+          options.state = WriterState.None;
+          this.closeNode(node, options, level);
+          return r;
+        }
+        text(node, options, level) {
+          var r;
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level);
+          options.state = WriterState.InsideTag;
+          r += node.value;
+          options.state = WriterState.CloseTag;
+          r += this.endline(node, options, level);
+          options.state = WriterState.None;
+          this.closeNode(node, options, level);
+          return r;
+        }
+        dtdAttList(node, options, level) {
+          var r;
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level) + "<!ATTLIST";
+          options.state = WriterState.InsideTag;
+          r += " " + node.elementName + " " + node.attributeName + " " + node.attributeType;
+          if (node.defaultValueType !== "#DEFAULT") {
+            r += " " + node.defaultValueType;
+          }
+          if (node.defaultValue) {
+            r += ' "' + node.defaultValue + '"';
+          }
+          options.state = WriterState.CloseTag;
+          r += options.spaceBeforeSlash + ">" + this.endline(node, options, level);
+          options.state = WriterState.None;
+          this.closeNode(node, options, level);
+          return r;
+        }
+        dtdElement(node, options, level) {
+          var r;
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level) + "<!ELEMENT";
+          options.state = WriterState.InsideTag;
+          r += " " + node.name + " " + node.value;
+          options.state = WriterState.CloseTag;
+          r += options.spaceBeforeSlash + ">" + this.endline(node, options, level);
+          options.state = WriterState.None;
+          this.closeNode(node, options, level);
+          return r;
+        }
+        dtdEntity(node, options, level) {
+          var r;
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level) + "<!ENTITY";
+          options.state = WriterState.InsideTag;
+          if (node.pe) {
+            r += " %";
+          }
+          r += " " + node.name;
+          if (node.value) {
+            r += ' "' + node.value + '"';
+          } else {
+            if (node.pubID && node.sysID) {
+              r += ' PUBLIC "' + node.pubID + '" "' + node.sysID + '"';
+            } else if (node.sysID) {
+              r += ' SYSTEM "' + node.sysID + '"';
+            }
+            if (node.nData) {
+              r += " NDATA " + node.nData;
+            }
+          }
+          options.state = WriterState.CloseTag;
+          r += options.spaceBeforeSlash + ">" + this.endline(node, options, level);
+          options.state = WriterState.None;
+          this.closeNode(node, options, level);
+          return r;
+        }
+        dtdNotation(node, options, level) {
+          var r;
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level) + "<!NOTATION";
+          options.state = WriterState.InsideTag;
+          r += " " + node.name;
+          if (node.pubID && node.sysID) {
+            r += ' PUBLIC "' + node.pubID + '" "' + node.sysID + '"';
+          } else if (node.pubID) {
+            r += ' PUBLIC "' + node.pubID + '"';
+          } else if (node.sysID) {
+            r += ' SYSTEM "' + node.sysID + '"';
+          }
+          options.state = WriterState.CloseTag;
+          r += options.spaceBeforeSlash + ">" + this.endline(node, options, level);
+          options.state = WriterState.None;
+          this.closeNode(node, options, level);
+          return r;
+        }
+        openNode(node, options, level) {
+        }
+        closeNode(node, options, level) {
+        }
+        openAttribute(att, options, level) {
+        }
+        closeAttribute(att, options, level) {
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLStringWriter.js
+var require_XMLStringWriter = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLStringWriter.js"(exports, module) {
+    (function() {
+      var XMLStringWriter, XMLWriterBase;
+      XMLWriterBase = require_XMLWriterBase();
+      module.exports = XMLStringWriter = class XMLStringWriter extends XMLWriterBase {
+        // Initializes a new instance of `XMLStringWriter`
+        // `options.pretty` pretty prints the result
+        // `options.indent` indentation string
+        // `options.newline` newline sequence
+        // `options.offset` a fixed number of indentations to add to every line
+        // `options.allowEmpty` do not self close empty element tags
+        // 'options.dontPrettyTextNodes' if any text is present in node, don't indent or LF
+        // `options.spaceBeforeSlash` add a space before the closing slash of empty elements
+        constructor(options) {
+          super(options);
+        }
+        document(doc, options) {
+          var child, i, len, r, ref;
+          options = this.filterOptions(options);
+          r = "";
+          ref = doc.children;
+          for (i = 0, len = ref.length; i < len; i++) {
+            child = ref[i];
+            r += this.writeChildNode(child, options, 0);
+          }
+          if (options.pretty && r.slice(-options.newline.length) === options.newline) {
+            r = r.slice(0, -options.newline.length);
+          }
+          return r;
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDocument.js
+var require_XMLDocument = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDocument.js"(exports, module) {
+    (function() {
+      var NodeType, XMLDOMConfiguration, XMLDOMImplementation, XMLDocument, XMLNode, XMLStringWriter, XMLStringifier, isPlainObject;
+      ({ isPlainObject } = require_Utility());
+      XMLDOMImplementation = require_XMLDOMImplementation();
+      XMLDOMConfiguration = require_XMLDOMConfiguration();
+      XMLNode = require_XMLNode();
+      NodeType = require_NodeType();
+      XMLStringifier = require_XMLStringifier();
+      XMLStringWriter = require_XMLStringWriter();
+      module.exports = XMLDocument = (function() {
+        class XMLDocument2 extends XMLNode {
+          // Initializes a new instance of `XMLDocument`
+          // `options.keepNullNodes` whether nodes with null values will be kept
+          //     or ignored: true or false
+          // `options.keepNullAttributes` whether attributes with null values will be
+          //     kept or ignored: true or false
+          // `options.ignoreDecorators` whether decorator strings will be ignored when
+          //     converting JS objects: true or false
+          // `options.separateArrayItems` whether array items are created as separate
+          //     nodes when passed as an object value: true or false
+          // `options.noDoubleEncoding` whether existing html entities are encoded:
+          //     true or false
+          // `options.stringify` a set of functions to use for converting values to
+          //     strings
+          // `options.writer` the default XML writer to use for converting nodes to
+          //     string. If the default writer is not set, the built-in XMLStringWriter
+          //     will be used instead.
+          constructor(options) {
+            super(null);
+            this.name = "#document";
+            this.type = NodeType.Document;
+            this.documentURI = null;
+            this.domConfig = new XMLDOMConfiguration();
+            options || (options = {});
+            if (!options.writer) {
+              options.writer = new XMLStringWriter();
+            }
+            this.options = options;
+            this.stringify = new XMLStringifier(options);
+          }
+          // Ends the document and passes it to the given XML writer
+          // `writer` is either an XML writer or a plain object to pass to the
+          // constructor of the default XML writer. The default writer is assigned when
+          // creating the XML document. Following flags are recognized by the
+          // built-in XMLStringWriter:
+          //   `writer.pretty` pretty prints the result
+          //   `writer.indent` indentation for pretty print
+          //   `writer.offset` how many indentations to add to every line for pretty print
+          //   `writer.newline` newline sequence for pretty print
+          end(writer) {
+            var writerOptions;
+            writerOptions = {};
+            if (!writer) {
+              writer = this.options.writer;
+            } else if (isPlainObject(writer)) {
+              writerOptions = writer;
+              writer = this.options.writer;
+            }
+            return writer.document(this, writer.filterOptions(writerOptions));
+          }
+          // Converts the XML document to string
+          // `options.pretty` pretty prints the result
+          // `options.indent` indentation for pretty print
+          // `options.offset` how many indentations to add to every line for pretty print
+          // `options.newline` newline sequence for pretty print
+          toString(options) {
+            return this.options.writer.document(this, this.options.writer.filterOptions(options));
+          }
+          // DOM level 1 functions to be implemented later
+          createElement(tagName) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createDocumentFragment() {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createTextNode(data) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createComment(data) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createCDATASection(data) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createProcessingInstruction(target2, data) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createAttribute(name) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createEntityReference(name) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          getElementsByTagName(tagname) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          // DOM level 2 functions to be implemented later
+          importNode(importedNode, deep) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createElementNS(namespaceURI, qualifiedName) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createAttributeNS(namespaceURI, qualifiedName) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          getElementsByTagNameNS(namespaceURI, localName) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          getElementById(elementId) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          // DOM level 3 functions to be implemented later
+          adoptNode(source) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          normalizeDocument() {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          renameNode(node, namespaceURI, qualifiedName) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          // DOM level 4 functions to be implemented later
+          getElementsByClassName(classNames) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createEvent(eventInterface) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createRange() {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createNodeIterator(root, whatToShow, filter) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+          createTreeWalker(root, whatToShow, filter) {
+            throw new Error("This DOM method is not implemented." + this.debugInfo());
+          }
+        }
+        ;
+        Object.defineProperty(XMLDocument2.prototype, "implementation", {
+          value: new XMLDOMImplementation()
+        });
+        Object.defineProperty(XMLDocument2.prototype, "doctype", {
+          get: function() {
+            var child, i, len, ref;
+            ref = this.children;
+            for (i = 0, len = ref.length; i < len; i++) {
+              child = ref[i];
+              if (child.type === NodeType.DocType) {
+                return child;
+              }
+            }
+            return null;
+          }
+        });
+        Object.defineProperty(XMLDocument2.prototype, "documentElement", {
+          get: function() {
+            return this.rootObject || null;
+          }
+        });
+        Object.defineProperty(XMLDocument2.prototype, "inputEncoding", {
+          get: function() {
+            return null;
+          }
+        });
+        Object.defineProperty(XMLDocument2.prototype, "strictErrorChecking", {
+          get: function() {
+            return false;
+          }
+        });
+        Object.defineProperty(XMLDocument2.prototype, "xmlEncoding", {
+          get: function() {
+            if (this.children.length !== 0 && this.children[0].type === NodeType.Declaration) {
+              return this.children[0].encoding;
+            } else {
+              return null;
+            }
+          }
+        });
+        Object.defineProperty(XMLDocument2.prototype, "xmlStandalone", {
+          get: function() {
+            if (this.children.length !== 0 && this.children[0].type === NodeType.Declaration) {
+              return this.children[0].standalone === "yes";
+            } else {
+              return false;
+            }
+          }
+        });
+        Object.defineProperty(XMLDocument2.prototype, "xmlVersion", {
+          get: function() {
+            if (this.children.length !== 0 && this.children[0].type === NodeType.Declaration) {
+              return this.children[0].version;
+            } else {
+              return "1.0";
+            }
+          }
+        });
+        Object.defineProperty(XMLDocument2.prototype, "URL", {
+          get: function() {
+            return this.documentURI;
+          }
+        });
+        Object.defineProperty(XMLDocument2.prototype, "origin", {
+          get: function() {
+            return null;
+          }
+        });
+        Object.defineProperty(XMLDocument2.prototype, "compatMode", {
+          get: function() {
+            return null;
+          }
+        });
+        Object.defineProperty(XMLDocument2.prototype, "characterSet", {
+          get: function() {
+            return null;
+          }
+        });
+        Object.defineProperty(XMLDocument2.prototype, "contentType", {
+          get: function() {
+            return null;
+          }
+        });
+        return XMLDocument2;
+      }).call(this);
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLDocumentCB.js
+var require_XMLDocumentCB = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLDocumentCB.js"(exports, module) {
+    (function() {
+      var NodeType, WriterState, XMLAttribute, XMLCData, XMLComment, XMLDTDAttList, XMLDTDElement, XMLDTDEntity, XMLDTDNotation, XMLDeclaration, XMLDocType, XMLDocument, XMLDocumentCB, XMLElement, XMLProcessingInstruction, XMLRaw, XMLStringWriter, XMLStringifier, XMLText, getValue, isFunction, isObject2, isPlainObject, hasProp = {}.hasOwnProperty;
+      ({ isObject: isObject2, isFunction, isPlainObject, getValue } = require_Utility());
+      NodeType = require_NodeType();
+      XMLDocument = require_XMLDocument();
+      XMLElement = require_XMLElement();
+      XMLCData = require_XMLCData();
+      XMLComment = require_XMLComment();
+      XMLRaw = require_XMLRaw();
+      XMLText = require_XMLText();
+      XMLProcessingInstruction = require_XMLProcessingInstruction();
+      XMLDeclaration = require_XMLDeclaration();
+      XMLDocType = require_XMLDocType();
+      XMLDTDAttList = require_XMLDTDAttList();
+      XMLDTDEntity = require_XMLDTDEntity();
+      XMLDTDElement = require_XMLDTDElement();
+      XMLDTDNotation = require_XMLDTDNotation();
+      XMLAttribute = require_XMLAttribute();
+      XMLStringifier = require_XMLStringifier();
+      XMLStringWriter = require_XMLStringWriter();
+      WriterState = require_WriterState();
+      module.exports = XMLDocumentCB = class XMLDocumentCB {
+        // Initializes a new instance of `XMLDocumentCB`
+        // `options.keepNullNodes` whether nodes with null values will be kept
+        //     or ignored: true or false
+        // `options.keepNullAttributes` whether attributes with null values will be
+        //     kept or ignored: true or false
+        // `options.ignoreDecorators` whether decorator strings will be ignored when
+        //     converting JS objects: true or false
+        // `options.separateArrayItems` whether array items are created as separate
+        //     nodes when passed as an object value: true or false
+        // `options.noDoubleEncoding` whether existing html entities are encoded:
+        //     true or false
+        // `options.stringify` a set of functions to use for converting values to
+        //     strings
+        // `options.writer` the default XML writer to use for converting nodes to
+        //     string. If the default writer is not set, the built-in XMLStringWriter
+        //     will be used instead.
+        // `onData` the function to be called when a new chunk of XML is output. The
+        //          string containing the XML chunk is passed to `onData` as its first
+        //          argument, and the current indentation level as its second argument.
+        // `onEnd`  the function to be called when the XML document is completed with
+        //          `end`. `onEnd` does not receive any arguments.
+        constructor(options, onData, onEnd) {
+          var writerOptions;
+          this.name = "?xml";
+          this.type = NodeType.Document;
+          options || (options = {});
+          writerOptions = {};
+          if (!options.writer) {
+            options.writer = new XMLStringWriter();
+          } else if (isPlainObject(options.writer)) {
+            writerOptions = options.writer;
+            options.writer = new XMLStringWriter();
+          }
+          this.options = options;
+          this.writer = options.writer;
+          this.writerOptions = this.writer.filterOptions(writerOptions);
+          this.stringify = new XMLStringifier(options);
+          this.onDataCallback = onData || function() {
+          };
+          this.onEndCallback = onEnd || function() {
+          };
+          this.currentNode = null;
+          this.currentLevel = -1;
+          this.openTags = {};
+          this.documentStarted = false;
+          this.documentCompleted = false;
+          this.root = null;
+        }
+        // Creates a child element node from the given XMLNode
+        // `node` the child node
+        createChildNode(node) {
+          var att, attName, attributes, child, i, len, ref, ref1;
+          switch (node.type) {
+            case NodeType.CData:
+              this.cdata(node.value);
+              break;
+            case NodeType.Comment:
+              this.comment(node.value);
+              break;
+            case NodeType.Element:
+              attributes = {};
+              ref = node.attribs;
+              for (attName in ref) {
+                if (!hasProp.call(ref, attName)) continue;
+                att = ref[attName];
+                attributes[attName] = att.value;
+              }
+              this.node(node.name, attributes);
+              break;
+            case NodeType.Dummy:
+              this.dummy();
+              break;
+            case NodeType.Raw:
+              this.raw(node.value);
+              break;
+            case NodeType.Text:
+              this.text(node.value);
+              break;
+            case NodeType.ProcessingInstruction:
+              this.instruction(node.target, node.value);
+              break;
+            default:
+              throw new Error("This XML node type is not supported in a JS object: " + node.constructor.name);
+          }
+          ref1 = node.children;
+          for (i = 0, len = ref1.length; i < len; i++) {
+            child = ref1[i];
+            this.createChildNode(child);
+            if (child.type === NodeType.Element) {
+              this.up();
+            }
+          }
+          return this;
+        }
+        // Creates a dummy node
+        dummy() {
+          return this;
+        }
+        // Creates a node
+        // `name` name of the node
+        // `attributes` an object containing name/value pairs of attributes
+        // `text` element text
+        node(name, attributes, text) {
+          if (name == null) {
+            throw new Error("Missing node name.");
+          }
+          if (this.root && this.currentLevel === -1) {
+            throw new Error("Document can only have one root node. " + this.debugInfo(name));
+          }
+          this.openCurrent();
+          name = getValue(name);
+          if (attributes == null) {
+            attributes = {};
+          }
+          attributes = getValue(attributes);
+          if (!isObject2(attributes)) {
+            [text, attributes] = [attributes, text];
+          }
+          this.currentNode = new XMLElement(this, name, attributes);
+          this.currentNode.children = false;
+          this.currentLevel++;
+          this.openTags[this.currentLevel] = this.currentNode;
+          if (text != null) {
+            this.text(text);
+          }
+          return this;
+        }
+        // Creates a child element node or an element type declaration when called
+        // inside the DTD
+        // `name` name of the node
+        // `attributes` an object containing name/value pairs of attributes
+        // `text` element text
+        element(name, attributes, text) {
+          var child, i, len, oldValidationFlag, ref, root;
+          if (this.currentNode && this.currentNode.type === NodeType.DocType) {
+            this.dtdElement(...arguments);
+          } else {
+            if (Array.isArray(name) || isObject2(name) || isFunction(name)) {
+              oldValidationFlag = this.options.noValidation;
+              this.options.noValidation = true;
+              root = new XMLDocument(this.options).element("TEMP_ROOT");
+              root.element(name);
+              this.options.noValidation = oldValidationFlag;
+              ref = root.children;
+              for (i = 0, len = ref.length; i < len; i++) {
+                child = ref[i];
+                this.createChildNode(child);
+                if (child.type === NodeType.Element) {
+                  this.up();
+                }
+              }
+            } else {
+              this.node(name, attributes, text);
+            }
+          }
+          return this;
+        }
+        // Adds or modifies an attribute
+        // `name` attribute name
+        // `value` attribute value
+        attribute(name, value) {
+          var attName, attValue;
+          if (!this.currentNode || this.currentNode.children) {
+            throw new Error("att() can only be used immediately after an ele() call in callback mode. " + this.debugInfo(name));
+          }
+          if (name != null) {
+            name = getValue(name);
+          }
+          if (isObject2(name)) {
+            for (attName in name) {
+              if (!hasProp.call(name, attName)) continue;
+              attValue = name[attName];
+              this.attribute(attName, attValue);
+            }
+          } else {
+            if (isFunction(value)) {
+              value = value.apply();
+            }
+            if (this.options.keepNullAttributes && value == null) {
+              this.currentNode.attribs[name] = new XMLAttribute(this, name, "");
+            } else if (value != null) {
+              this.currentNode.attribs[name] = new XMLAttribute(this, name, value);
+            }
+          }
+          return this;
+        }
+        // Creates a text node
+        // `value` element text
+        text(value) {
+          var node;
+          this.openCurrent();
+          node = new XMLText(this, value);
+          this.onData(this.writer.text(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
+          return this;
+        }
+        // Creates a CDATA node
+        // `value` element text without CDATA delimiters
+        cdata(value) {
+          var node;
+          this.openCurrent();
+          node = new XMLCData(this, value);
+          this.onData(this.writer.cdata(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
+          return this;
+        }
+        // Creates a comment node
+        // `value` comment text
+        comment(value) {
+          var node;
+          this.openCurrent();
+          node = new XMLComment(this, value);
+          this.onData(this.writer.comment(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
+          return this;
+        }
+        // Adds unescaped raw text
+        // `value` text
+        raw(value) {
+          var node;
+          this.openCurrent();
+          node = new XMLRaw(this, value);
+          this.onData(this.writer.raw(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
+          return this;
+        }
+        // Adds a processing instruction
+        // `target` instruction target
+        // `value` instruction value
+        instruction(target2, value) {
+          var i, insTarget, insValue, len, node;
+          this.openCurrent();
+          if (target2 != null) {
+            target2 = getValue(target2);
+          }
+          if (value != null) {
+            value = getValue(value);
+          }
+          if (Array.isArray(target2)) {
+            for (i = 0, len = target2.length; i < len; i++) {
+              insTarget = target2[i];
+              this.instruction(insTarget);
+            }
+          } else if (isObject2(target2)) {
+            for (insTarget in target2) {
+              if (!hasProp.call(target2, insTarget)) continue;
+              insValue = target2[insTarget];
+              this.instruction(insTarget, insValue);
+            }
+          } else {
+            if (isFunction(value)) {
+              value = value.apply();
+            }
+            node = new XMLProcessingInstruction(this, target2, value);
+            this.onData(this.writer.processingInstruction(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
+          }
+          return this;
+        }
+        // Creates the xml declaration
+        // `version` A version number string, e.g. 1.0
+        // `encoding` Encoding declaration, e.g. UTF-8
+        // `standalone` standalone document declaration: true or false
+        declaration(version, encoding, standalone) {
+          var node;
+          this.openCurrent();
+          if (this.documentStarted) {
+            throw new Error("declaration() must be the first node.");
+          }
+          node = new XMLDeclaration(this, version, encoding, standalone);
+          this.onData(this.writer.declaration(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
+          return this;
+        }
+        // Creates the document type declaration
+        // `root`  the name of the root node
+        // `pubID` the public identifier of the external subset
+        // `sysID` the system identifier of the external subset
+        doctype(root, pubID, sysID) {
+          this.openCurrent();
+          if (root == null) {
+            throw new Error("Missing root node name.");
+          }
+          if (this.root) {
+            throw new Error("dtd() must come before the root node.");
+          }
+          this.currentNode = new XMLDocType(this, pubID, sysID);
+          this.currentNode.rootNodeName = root;
+          this.currentNode.children = false;
+          this.currentLevel++;
+          this.openTags[this.currentLevel] = this.currentNode;
+          return this;
+        }
+        // Creates an element type declaration
+        // `name` element name
+        // `value` element content (defaults to #PCDATA)
+        dtdElement(name, value) {
+          var node;
+          this.openCurrent();
+          node = new XMLDTDElement(this, name, value);
+          this.onData(this.writer.dtdElement(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
+          return this;
+        }
+        // Creates an attribute declaration
+        // `elementName` the name of the element containing this attribute
+        // `attributeName` attribute name
+        // `attributeType` type of the attribute (defaults to CDATA)
+        // `defaultValueType` default value type (either #REQUIRED, #IMPLIED, #FIXED or
+        //                    #DEFAULT) (defaults to #IMPLIED)
+        // `defaultValue` default value of the attribute
+        //                (only used for #FIXED or #DEFAULT)
+        attList(elementName, attributeName, attributeType, defaultValueType, defaultValue) {
+          var node;
+          this.openCurrent();
+          node = new XMLDTDAttList(this, elementName, attributeName, attributeType, defaultValueType, defaultValue);
+          this.onData(this.writer.dtdAttList(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
+          return this;
+        }
+        // Creates a general entity declaration
+        // `name` the name of the entity
+        // `value` internal entity value or an object with external entity details
+        // `value.pubID` public identifier
+        // `value.sysID` system identifier
+        // `value.nData` notation declaration
+        entity(name, value) {
+          var node;
+          this.openCurrent();
+          node = new XMLDTDEntity(this, false, name, value);
+          this.onData(this.writer.dtdEntity(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
+          return this;
+        }
+        // Creates a parameter entity declaration
+        // `name` the name of the entity
+        // `value` internal entity value or an object with external entity details
+        // `value.pubID` public identifier
+        // `value.sysID` system identifier
+        pEntity(name, value) {
+          var node;
+          this.openCurrent();
+          node = new XMLDTDEntity(this, true, name, value);
+          this.onData(this.writer.dtdEntity(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
+          return this;
+        }
+        // Creates a NOTATION declaration
+        // `name` the name of the notation
+        // `value` an object with external entity details
+        // `value.pubID` public identifier
+        // `value.sysID` system identifier
+        notation(name, value) {
+          var node;
+          this.openCurrent();
+          node = new XMLDTDNotation(this, name, value);
+          this.onData(this.writer.dtdNotation(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
+          return this;
+        }
+        // Gets the parent node
+        up() {
+          if (this.currentLevel < 0) {
+            throw new Error("The document node has no parent.");
+          }
+          if (this.currentNode) {
+            if (this.currentNode.children) {
+              this.closeNode(this.currentNode);
+            } else {
+              this.openNode(this.currentNode);
+            }
+            this.currentNode = null;
+          } else {
+            this.closeNode(this.openTags[this.currentLevel]);
+          }
+          delete this.openTags[this.currentLevel];
+          this.currentLevel--;
+          return this;
+        }
+        // Ends the document
+        end() {
+          while (this.currentLevel >= 0) {
+            this.up();
+          }
+          return this.onEnd();
+        }
+        // Opens the current parent node
+        openCurrent() {
+          if (this.currentNode) {
+            this.currentNode.children = true;
+            return this.openNode(this.currentNode);
+          }
+        }
+        // Writes the opening tag of the current node or the entire node if it has
+        // no child nodes
+        openNode(node) {
+          var att, chunk, name, ref;
+          if (!node.isOpen) {
+            if (!this.root && this.currentLevel === 0 && node.type === NodeType.Element) {
+              this.root = node;
+            }
+            chunk = "";
+            if (node.type === NodeType.Element) {
+              this.writerOptions.state = WriterState.OpenTag;
+              chunk = this.writer.indent(node, this.writerOptions, this.currentLevel) + "<" + node.name;
+              ref = node.attribs;
+              for (name in ref) {
+                if (!hasProp.call(ref, name)) continue;
+                att = ref[name];
+                chunk += this.writer.attribute(att, this.writerOptions, this.currentLevel);
+              }
+              chunk += (node.children ? ">" : "/>") + this.writer.endline(node, this.writerOptions, this.currentLevel);
+              this.writerOptions.state = WriterState.InsideTag;
+            } else {
+              this.writerOptions.state = WriterState.OpenTag;
+              chunk = this.writer.indent(node, this.writerOptions, this.currentLevel) + "<!DOCTYPE " + node.rootNodeName;
+              if (node.pubID && node.sysID) {
+                chunk += ' PUBLIC "' + node.pubID + '" "' + node.sysID + '"';
+              } else if (node.sysID) {
+                chunk += ' SYSTEM "' + node.sysID + '"';
+              }
+              if (node.children) {
+                chunk += " [";
+                this.writerOptions.state = WriterState.InsideTag;
+              } else {
+                this.writerOptions.state = WriterState.CloseTag;
+                chunk += ">";
+              }
+              chunk += this.writer.endline(node, this.writerOptions, this.currentLevel);
+            }
+            this.onData(chunk, this.currentLevel);
+            return node.isOpen = true;
+          }
+        }
+        // Writes the closing tag of the current node
+        closeNode(node) {
+          var chunk;
+          if (!node.isClosed) {
+            chunk = "";
+            this.writerOptions.state = WriterState.CloseTag;
+            if (node.type === NodeType.Element) {
+              chunk = this.writer.indent(node, this.writerOptions, this.currentLevel) + "</" + node.name + ">" + this.writer.endline(node, this.writerOptions, this.currentLevel);
+            } else {
+              chunk = this.writer.indent(node, this.writerOptions, this.currentLevel) + "]>" + this.writer.endline(node, this.writerOptions, this.currentLevel);
+            }
+            this.writerOptions.state = WriterState.None;
+            this.onData(chunk, this.currentLevel);
+            return node.isClosed = true;
+          }
+        }
+        // Called when a new chunk of XML is output
+        // `chunk` a string containing the XML chunk
+        // `level` current indentation level
+        onData(chunk, level) {
+          this.documentStarted = true;
+          return this.onDataCallback(chunk, level + 1);
+        }
+        // Called when the XML document is completed
+        onEnd() {
+          this.documentCompleted = true;
+          return this.onEndCallback();
+        }
+        // Returns debug string
+        debugInfo(name) {
+          if (name == null) {
+            return "";
+          } else {
+            return "node: <" + name + ">";
+          }
+        }
+        // Node aliases
+        ele() {
+          return this.element(...arguments);
+        }
+        nod(name, attributes, text) {
+          return this.node(name, attributes, text);
+        }
+        txt(value) {
+          return this.text(value);
+        }
+        dat(value) {
+          return this.cdata(value);
+        }
+        com(value) {
+          return this.comment(value);
+        }
+        ins(target2, value) {
+          return this.instruction(target2, value);
+        }
+        dec(version, encoding, standalone) {
+          return this.declaration(version, encoding, standalone);
+        }
+        dtd(root, pubID, sysID) {
+          return this.doctype(root, pubID, sysID);
+        }
+        e(name, attributes, text) {
+          return this.element(name, attributes, text);
+        }
+        n(name, attributes, text) {
+          return this.node(name, attributes, text);
+        }
+        t(value) {
+          return this.text(value);
+        }
+        d(value) {
+          return this.cdata(value);
+        }
+        c(value) {
+          return this.comment(value);
+        }
+        r(value) {
+          return this.raw(value);
+        }
+        i(target2, value) {
+          return this.instruction(target2, value);
+        }
+        // Attribute aliases
+        att() {
+          if (this.currentNode && this.currentNode.type === NodeType.DocType) {
+            return this.attList(...arguments);
+          } else {
+            return this.attribute(...arguments);
+          }
+        }
+        a() {
+          if (this.currentNode && this.currentNode.type === NodeType.DocType) {
+            return this.attList(...arguments);
+          } else {
+            return this.attribute(...arguments);
+          }
+        }
+        // DTD aliases
+        // att() and ele() are defined above
+        ent(name, value) {
+          return this.entity(name, value);
+        }
+        pent(name, value) {
+          return this.pEntity(name, value);
+        }
+        not(name, value) {
+          return this.notation(name, value);
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/XMLStreamWriter.js
+var require_XMLStreamWriter = __commonJS({
+  "node_modules/xmlbuilder/lib/XMLStreamWriter.js"(exports, module) {
+    (function() {
+      var NodeType, WriterState, XMLStreamWriter, XMLWriterBase, hasProp = {}.hasOwnProperty;
+      NodeType = require_NodeType();
+      XMLWriterBase = require_XMLWriterBase();
+      WriterState = require_WriterState();
+      module.exports = XMLStreamWriter = class XMLStreamWriter extends XMLWriterBase {
+        // Initializes a new instance of `XMLStreamWriter`
+        // `stream` output stream
+        // `options.pretty` pretty prints the result
+        // `options.indent` indentation string
+        // `options.newline` newline sequence
+        // `options.offset` a fixed number of indentations to add to every line
+        // `options.allowEmpty` do not self close empty element tags
+        // 'options.dontPrettyTextNodes' if any text is present in node, don't indent or LF
+        // `options.spaceBeforeSlash` add a space before the closing slash of empty elements
+        constructor(stream, options) {
+          super(options);
+          this.stream = stream;
+        }
+        endline(node, options, level) {
+          if (node.isLastRootNode && options.state === WriterState.CloseTag) {
+            return "";
+          } else {
+            return super.endline(node, options, level);
+          }
+        }
+        document(doc, options) {
+          var child, i, j, k, len1, len2, ref, ref1, results;
+          ref = doc.children;
+          for (i = j = 0, len1 = ref.length; j < len1; i = ++j) {
+            child = ref[i];
+            child.isLastRootNode = i === doc.children.length - 1;
+          }
+          options = this.filterOptions(options);
+          ref1 = doc.children;
+          results = [];
+          for (k = 0, len2 = ref1.length; k < len2; k++) {
+            child = ref1[k];
+            results.push(this.writeChildNode(child, options, 0));
+          }
+          return results;
+        }
+        cdata(node, options, level) {
+          return this.stream.write(super.cdata(node, options, level));
+        }
+        comment(node, options, level) {
+          return this.stream.write(super.comment(node, options, level));
+        }
+        declaration(node, options, level) {
+          return this.stream.write(super.declaration(node, options, level));
+        }
+        docType(node, options, level) {
+          var child, j, len1, ref;
+          level || (level = 0);
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          this.stream.write(this.indent(node, options, level));
+          this.stream.write("<!DOCTYPE " + node.root().name);
+          if (node.pubID && node.sysID) {
+            this.stream.write(' PUBLIC "' + node.pubID + '" "' + node.sysID + '"');
+          } else if (node.sysID) {
+            this.stream.write(' SYSTEM "' + node.sysID + '"');
+          }
+          if (node.children.length > 0) {
+            this.stream.write(" [");
+            this.stream.write(this.endline(node, options, level));
+            options.state = WriterState.InsideTag;
+            ref = node.children;
+            for (j = 0, len1 = ref.length; j < len1; j++) {
+              child = ref[j];
+              this.writeChildNode(child, options, level + 1);
+            }
+            options.state = WriterState.CloseTag;
+            this.stream.write("]");
+          }
+          options.state = WriterState.CloseTag;
+          this.stream.write(options.spaceBeforeSlash + ">");
+          this.stream.write(this.endline(node, options, level));
+          options.state = WriterState.None;
+          return this.closeNode(node, options, level);
+        }
+        element(node, options, level) {
+          var att, attLen, child, childNodeCount, firstChildNode, j, len, len1, name, prettySuppressed, r, ratt, ref, ref1, ref2, rline;
+          level || (level = 0);
+          this.openNode(node, options, level);
+          options.state = WriterState.OpenTag;
+          r = this.indent(node, options, level) + "<" + node.name;
+          if (options.pretty && options.width > 0) {
+            len = r.length;
+            ref = node.attribs;
+            for (name in ref) {
+              if (!hasProp.call(ref, name)) continue;
+              att = ref[name];
+              ratt = this.attribute(att, options, level);
+              attLen = ratt.length;
+              if (len + attLen > options.width) {
+                rline = this.indent(node, options, level + 1) + ratt;
+                r += this.endline(node, options, level) + rline;
+                len = rline.length;
+              } else {
+                rline = " " + ratt;
+                r += rline;
+                len += rline.length;
+              }
+            }
+          } else {
+            ref1 = node.attribs;
+            for (name in ref1) {
+              if (!hasProp.call(ref1, name)) continue;
+              att = ref1[name];
+              r += this.attribute(att, options, level);
+            }
+          }
+          this.stream.write(r);
+          childNodeCount = node.children.length;
+          firstChildNode = childNodeCount === 0 ? null : node.children[0];
+          if (childNodeCount === 0 || node.children.every(function(e) {
+            return (e.type === NodeType.Text || e.type === NodeType.Raw || e.type === NodeType.CData) && e.value === "";
+          })) {
+            if (options.allowEmpty) {
+              this.stream.write(">");
+              options.state = WriterState.CloseTag;
+              this.stream.write("</" + node.name + ">");
+            } else {
+              options.state = WriterState.CloseTag;
+              this.stream.write(options.spaceBeforeSlash + "/>");
+            }
+          } else if (options.pretty && childNodeCount === 1 && (firstChildNode.type === NodeType.Text || firstChildNode.type === NodeType.Raw || firstChildNode.type === NodeType.CData) && firstChildNode.value != null) {
+            this.stream.write(">");
+            options.state = WriterState.InsideTag;
+            options.suppressPrettyCount++;
+            prettySuppressed = true;
+            this.writeChildNode(firstChildNode, options, level + 1);
+            options.suppressPrettyCount--;
+            prettySuppressed = false;
+            options.state = WriterState.CloseTag;
+            this.stream.write("</" + node.name + ">");
+          } else {
+            this.stream.write(">" + this.endline(node, options, level));
+            options.state = WriterState.InsideTag;
+            ref2 = node.children;
+            for (j = 0, len1 = ref2.length; j < len1; j++) {
+              child = ref2[j];
+              this.writeChildNode(child, options, level + 1);
+            }
+            options.state = WriterState.CloseTag;
+            this.stream.write(this.indent(node, options, level) + "</" + node.name + ">");
+          }
+          this.stream.write(this.endline(node, options, level));
+          options.state = WriterState.None;
+          return this.closeNode(node, options, level);
+        }
+        processingInstruction(node, options, level) {
+          return this.stream.write(super.processingInstruction(node, options, level));
+        }
+        raw(node, options, level) {
+          return this.stream.write(super.raw(node, options, level));
+        }
+        text(node, options, level) {
+          return this.stream.write(super.text(node, options, level));
+        }
+        dtdAttList(node, options, level) {
+          return this.stream.write(super.dtdAttList(node, options, level));
+        }
+        dtdElement(node, options, level) {
+          return this.stream.write(super.dtdElement(node, options, level));
+        }
+        dtdEntity(node, options, level) {
+          return this.stream.write(super.dtdEntity(node, options, level));
+        }
+        dtdNotation(node, options, level) {
+          return this.stream.write(super.dtdNotation(node, options, level));
+        }
+      };
+    }).call(exports);
+  }
+});
+
+// node_modules/xmlbuilder/lib/index.js
+var require_lib2 = __commonJS({
+  "node_modules/xmlbuilder/lib/index.js"(exports, module) {
+    (function() {
+      var NodeType, WriterState, XMLDOMImplementation, XMLDocument, XMLDocumentCB, XMLStreamWriter, XMLStringWriter, assign, isFunction;
+      ({ assign, isFunction } = require_Utility());
+      XMLDOMImplementation = require_XMLDOMImplementation();
+      XMLDocument = require_XMLDocument();
+      XMLDocumentCB = require_XMLDocumentCB();
+      XMLStringWriter = require_XMLStringWriter();
+      XMLStreamWriter = require_XMLStreamWriter();
+      NodeType = require_NodeType();
+      WriterState = require_WriterState();
+      module.exports.create = function(name, xmldec, doctype, options) {
+        var doc, root;
+        if (name == null) {
+          throw new Error("Root element needs a name.");
+        }
+        options = assign({}, xmldec, doctype, options);
+        doc = new XMLDocument(options);
+        root = doc.element(name);
+        if (!options.headless) {
+          doc.declaration(options);
+          if (options.pubID != null || options.sysID != null) {
+            doc.dtd(options);
+          }
+        }
+        return root;
+      };
+      module.exports.begin = function(options, onData, onEnd) {
+        if (isFunction(options)) {
+          [onData, onEnd] = [options, onData];
+          options = {};
+        }
+        if (onData) {
+          return new XMLDocumentCB(options, onData, onEnd);
+        } else {
+          return new XMLDocument(options);
+        }
+      };
+      module.exports.stringWriter = function(options) {
+        return new XMLStringWriter(options);
+      };
+      module.exports.streamWriter = function(stream, options) {
+        return new XMLStreamWriter(stream, options);
+      };
+      module.exports.implementation = new XMLDOMImplementation();
+      module.exports.nodeType = NodeType;
+      module.exports.writerState = WriterState;
+    }).call(exports);
+  }
+});
+
 // src/action/vpn-entry.ts
-import { fileURLToPath as fileURLToPath4 } from "node:url";
+import { fileURLToPath as fileURLToPath5 } from "node:url";
 
 // node_modules/commander/esm.mjs
 var import_index = __toESM(require_commander(), 1);
@@ -3453,9 +14089,9 @@ var {
 } = import_index.default;
 
 // src/cli/main.ts
-import { spawn as spawn2 } from "node:child_process";
-import { closeSync as closeSync5 } from "node:fs";
-import { fileURLToPath as fileURLToPath3 } from "node:url";
+import { spawn as spawn4 } from "node:child_process";
+import { closeSync as closeSync6 } from "node:fs";
+import { fileURLToPath as fileURLToPath4 } from "node:url";
 
 // src/core/errors.ts
 var VpnError = class extends Error {
@@ -3487,12 +14123,8 @@ function isVpnError(e) {
 }
 
 // src/client/tunnel.ts
-import { randomBytes as randomBytes3 } from "node:crypto";
+import { randomBytes as randomBytes4 } from "node:crypto";
 import { isIP as isIP7 } from "node:net";
-
-// src/core/log.ts
-var noop = () => void 0;
-var NOOP_LOGGER = { debug: noop, info: noop, warn: noop, error: noop };
 
 // src/core/ip.ts
 function parseIpAddress(s) {
@@ -3663,6 +14295,33 @@ function peekPacket(p) {
   }
   return null;
 }
+var MAX_EXCLUDED = 32;
+function checkExcluded(cidrs) {
+  if (cidrs.length > MAX_EXCLUDED)
+    throw new VpnError("ERR_CONFIG", `at most ${MAX_EXCLUDED} excluded networks`);
+  return cidrs.map((c) => {
+    const [a, l, ...rest] = c.split("/");
+    let addr;
+    try {
+      if (a === void 0 || rest.length > 0) throw new Error();
+      addr = parseIpAddress(a);
+    } catch {
+      throw new VpnError("ERR_CONFIG", `not a network: ${JSON.stringify(c.slice(0, 64))}`);
+    }
+    const bits = addr.length * 8;
+    const len = l === void 0 ? bits : /^\d{1,3}$/.test(l) ? Number(l) : -1;
+    if (len < 1 || len > bits)
+      throw new VpnError(
+        "ERR_CONFIG",
+        `prefix length of ${JSON.stringify(c.slice(0, 64))}: 1..${bits} (a /0 would exclude everything)`
+      );
+    return `${formatIpAddress(prefixToRange(addr, len).start)}/${len}`;
+  });
+}
+
+// src/core/log.ts
+var noop = () => void 0;
+var NOOP_LOGGER = { debug: noop, info: noop, warn: noop, error: noop };
 
 // src/ike/constants.ts
 var ExchangeType = {
@@ -3671,7 +14330,8 @@ var ExchangeType = {
   CREATE_CHILD_SA: 36,
   INFORMATIONAL: 37,
   IKE_SESSION_RESUME: 38,
-  IKE_INTERMEDIATE: 43
+  IKE_INTERMEDIATE: 43,
+  IKE_FOLLOWUP_KE: 44
 };
 var PayloadType = {
   NONE: 0,
@@ -3699,7 +14359,20 @@ var HeaderFlag = {
   RESPONSE: 32
 };
 var ProtocolId = { IKE: 1, AH: 2, ESP: 3 };
-var TransformType = { ENCR: 1, PRF: 2, INTEG: 3, DH: 4, ESN: 5 };
+var TransformType = {
+  ENCR: 1,
+  PRF: 2,
+  INTEG: 3,
+  DH: 4,
+  ESN: 5,
+  ADDKE1: 6,
+  ADDKE2: 7,
+  ADDKE3: 8,
+  ADDKE4: 9,
+  ADDKE5: 10,
+  ADDKE6: 11,
+  ADDKE7: 12
+};
 var EncrId = {
   DES_IV64: 1,
   DES: 2,
@@ -3777,7 +14450,10 @@ var DhGroup = {
   ECP_384_BP: 29,
   ECP_512_BP: 30,
   CURVE25519: 31,
-  CURVE448: 32
+  CURVE448: 32,
+  ML_KEM_512: 35,
+  ML_KEM_768: 36,
+  ML_KEM_1024: 37
 };
 var EsnId = { NO: 0, YES: 1 };
 var TransformAttr = { KEY_LENGTH: 14 };
@@ -3991,7 +14667,7 @@ function parseDer(buf, what = "DER") {
   if (next !== buf.length) throw new ParseError(what, next, "trailing bytes");
   return der;
 }
-function children(d, what = "DER") {
+function children2(d, what = "DER") {
   if (!d.constructed)
     throw new ParseError(what, 0, `tag 0x${d.tag.toString(16)} is not constructed`);
   const out = [];
@@ -4146,10 +14822,10 @@ function splitRdns(text) {
 function formatDn(der) {
   const name = expectTag(parseDer(der, "DN"), Tag.SEQUENCE, "DN");
   const parts = [];
-  for (const rdn of children(name, "DN")) {
+  for (const rdn of children2(name, "DN")) {
     expectTag(rdn, Tag.SET, "RDN");
-    for (const atv of children(rdn, "RDN")) {
-      const [type, value] = children(expectTag(atv, Tag.SEQUENCE, "attribute"), "attribute");
+    for (const atv of children2(rdn, "RDN")) {
+      const [type, value] = children2(expectTag(atv, Tag.SEQUENCE, "attribute"), "attribute");
       const o = decodeOid(expectTag(type, Tag.OID, "attribute type").value);
       if (!value) throw new ParseError("attribute", 0, "no value");
       const text = value.tag === Tag.BMP_STRING ? decodeBmp(value.value) : utf8d.decode(value.value);
@@ -4425,13 +15101,13 @@ function toHex(b) {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 }
 function fromHex(s) {
-  const clean = s.replace(/\s+/g, "");
-  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) {
+  const clean2 = s.replace(/\s+/g, "");
+  if (clean2.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean2)) {
     throw new RangeError(
       `"hex" expected an even-length hex string, got ${JSON.stringify(s.slice(0, 40))}`
     );
   }
-  return new Uint8Array(Buffer.from(clean, "hex"));
+  return new Uint8Array(Buffer.from(clean2, "hex"));
 }
 function wipe(...arrays) {
   for (const a of arrays) a?.fill(0);
@@ -4884,6 +15560,7 @@ var initBase = [
   { type: P.NONCE, min: 1, max: 1 },
   ...common
 ];
+var keOnly = [{ type: P.KE, min: 0, max: 1 }, ...common];
 var informational = [
   { type: P.DELETE, min: 0, max: ANY },
   { type: P.CP, min: 0, max: 1 },
@@ -4909,11 +15586,13 @@ var RULES = {
     encrypted: true,
     request: informational,
     response: informational
-  }
+  },
+  [ExchangeType.IKE_INTERMEDIATE]: { encrypted: true, request: keOnly, response: keOnly },
+  [ExchangeType.IKE_FOLLOWUP_KE]: { encrypted: true, request: keOnly, response: keOnly }
 };
 function isErrorOnly(payloads) {
   return payloads.some(
-    (p) => p.type === P.NOTIFY && !("unknown" in p) && "notifyType" in p && (p.notifyType < 16384 || p.notifyType === 16390)
+    (p) => p.type === P.NOTIFY && !("unknown" in p) && "notifyType" in p && (p.notifyType < 16384 || p.notifyType === 16390 || p.notifyType === 16407)
   );
 }
 function checkCounts(rules, payloads, what, isResponse) {
@@ -4972,10 +15651,10 @@ var LIMITS = {
 };
 function capConfigReply(config) {
   const warnings = [];
-  const cap = (list, max, what) => {
-    if (list.length <= max) return list;
-    warnings.push(`ignored ${list.length - max} ${what} beyond the first ${max}`);
-    return list.slice(0, max);
+  const cap = (list2, max, what) => {
+    if (list2.length <= max) return list2;
+    warnings.push(`ignored ${list2.length - max} ${what} beyond the first ${max}`);
+    return list2.slice(0, max);
   };
   return {
     config: {
@@ -5088,6 +15767,11 @@ function natdHash(spiI, spiR, ep) {
 }
 
 // src/ike/sa/proposals.ts
+var ADDKE_FIRST = TransformType.ADDKE1;
+var ADDKE_LAST = TransformType.ADDKE7;
+function isAddKeType(type) {
+  return type >= ADDKE_FIRST && type <= ADDKE_LAST;
+}
 var ENCR_TOKENS = {};
 for (const bits of [128, 192, 256]) {
   ENCR_TOKENS[`aes${bits}`] = { type: TransformType.ENCR, id: EncrId.AES_CBC, keyBits: bits };
@@ -5145,8 +15829,72 @@ var DH_TOKENS = {
   x25519: DhGroup.CURVE25519,
   curve25519: DhGroup.CURVE25519,
   x448: DhGroup.CURVE448,
-  curve448: DhGroup.CURVE448
+  curve448: DhGroup.CURVE448,
+  // draft-ietf-ipsecme-ikev2-mlkem (strongSwan 6 names them the same way)
+  mlkem512: DhGroup.ML_KEM_512,
+  mlkem768: DhGroup.ML_KEM_768,
+  mlkem1024: DhGroup.ML_KEM_1024
 };
+var KE_NAMES = {
+  [DhGroup.MODP_2048]: "modp2048",
+  [DhGroup.MODP_3072]: "modp3072",
+  [DhGroup.MODP_4096]: "modp4096",
+  [DhGroup.ECP_256]: "ecp256",
+  [DhGroup.ECP_384]: "ecp384",
+  [DhGroup.ECP_521]: "ecp521",
+  [DhGroup.CURVE25519]: "x25519",
+  [DhGroup.CURVE448]: "x448",
+  [DhGroup.ML_KEM_512]: "ML-KEM-512",
+  [DhGroup.ML_KEM_768]: "ML-KEM-768",
+  [DhGroup.ML_KEM_1024]: "ML-KEM-1024"
+};
+function isPostQuantumKe(id) {
+  return id === DhGroup.ML_KEM_512 || id === DhGroup.ML_KEM_768 || id === DhGroup.ML_KEM_1024;
+}
+function keyExchangesOf(c) {
+  return [...c.dh && c.dh.id !== 0 ? [c.dh.id] : [], ...(c.addKe ?? []).map((a) => a.id)];
+}
+function describeKeyExchanges(c) {
+  return keyExchangesOf(c).map((id) => KE_NAMES[id] ?? `ke${id}`).join(" + ");
+}
+function isPostQuantum(c) {
+  return keyExchangesOf(c).some(isPostQuantumKe);
+}
+function keyExchangesOfText(proposal2) {
+  try {
+    const [spec2] = parseProposals(proposal2, "ike");
+    const c = {
+      num: 1,
+      protocol: ProtocolId.IKE,
+      spi: new Uint8Array(0),
+      encr: spec2.encr[0],
+      ...spec2.dh[0] ? { dh: spec2.dh[0] } : {},
+      ...spec2.addKe ? { addKe: spec2.addKe.map((l) => l[0]).filter((a) => a.id !== 0) } : {}
+    };
+    return { keyExchanges: describeKeyExchanges(c), postQuantum: isPostQuantum(c) };
+  } catch {
+    return { keyExchanges: "", postQuantum: false };
+  }
+}
+function withMlKem(s) {
+  if (s.dh.some((a) => isPostQuantumKe(a.id))) return s;
+  if ((s.addKe ?? []).some((l) => l.some((a) => isPostQuantumKe(a.id)))) return s;
+  const addKe = (s.addKe ?? []).map((l) => [...l]);
+  if (addKe.length >= 7) return s;
+  const type = ADDKE_FIRST + addKe.length;
+  addKe.push(
+    [DhGroup.ML_KEM_768, DhGroup.ML_KEM_1024, DhGroup.ML_KEM_512].map((id) => ({ type, id }))
+  );
+  return { ...s, addKe };
+}
+function applyPqMode(specs, mode) {
+  if (mode === "off") return specs;
+  const pq = specs.map(withMlKem);
+  if (mode === "required") return pq.filter((s, i) => pq.indexOf(s) === i);
+  const out = [];
+  for (const s of [...pq, ...specs]) if (!out.includes(s)) out.push(s);
+  return out;
+}
 var PRF_FOR_INTEG = {
   [IntegId.HMAC_SHA1_96]: PrfId.HMAC_SHA1,
   [IntegId.HMAC_SHA2_256_128]: PrfId.HMAC_SHA2_256,
@@ -5190,6 +15938,19 @@ function parseProposals(text, kind) {
         spec2.dh.push({ type: TransformType.DH, id: dh });
         continue;
       }
+      const addKe = /^ke([1-7])_([a-z0-9]+)$/.exec(tok);
+      if (addKe) {
+        const n = Number(addKe[1]);
+        const id = addKe[2] === "none" ? 0 : DH_TOKENS[addKe[2]];
+        if (id === void 0)
+          throw configError(
+            `unknown key exchange method "${addKe[2]}" in "${tok}" (${kind} proposal "${p}")`
+          );
+        spec2.addKe ??= [];
+        for (let i = spec2.addKe.length; i < n; i++) spec2.addKe.push([]);
+        spec2.addKe[n - 1].push({ type: ADDKE_FIRST + n - 1, id });
+        continue;
+      }
       if (tok === "esn" || tok === "noesn") {
         if (kind === "ike") throw configError(`"${tok}" is not valid in an IKE proposal`);
         spec2.esn.push({ type: TransformType.ESN, id: tok === "esn" ? EsnId.YES : EsnId.NO });
@@ -5199,6 +15960,13 @@ function parseProposals(text, kind) {
     }
     if (spec2.encr.length === 0)
       throw configError(`${kind} proposal "${p}" has no encryption algorithm`);
+    if (spec2.addKe) {
+      const gap = spec2.addKe.findIndex((l) => l.length === 0);
+      if (gap >= 0)
+        throw configError(
+          `proposal "${p}" names ke${spec2.addKe.length}_ but no ke${gap + 1}_ (RFC 9370 §2.2.1: they run in order)`
+        );
+    }
     if (aead === true && spec2.integ.length > 0) {
       throw configError(`proposal "${p}": AEAD ciphers take no integrity algorithm`);
     }
@@ -5218,8 +15986,14 @@ function parseProposals(text, kind) {
         throw configError(`IKE proposal "${p}" has no PRF (add e.g. prfsha256)`);
       if (spec2.dh.length === 0)
         throw configError(`IKE proposal "${p}" has no key exchange group (add e.g. x25519)`);
+      if (spec2.dh.some((d) => d.id === 0))
+        throw configError(`IKE proposal "${p}": IKE_SA_INIT needs a key exchange, not none`);
     } else {
       if (spec2.prf.length > 0) throw configError(`ESP proposal "${p}" cannot contain a PRF`);
+      if (spec2.addKe && spec2.dh.length === 0)
+        throw configError(
+          `ESP proposal "${p}": additional key exchanges need a first one (e.g. x25519-ke1_mlkem768, RFC 9370 §2.2.4)`
+        );
       if (spec2.esn.length === 0) spec2.esn.push({ type: TransformType.ESN, id: EsnId.NO });
     }
     specs.push(spec2);
@@ -5241,7 +16015,9 @@ function buildProposals(specs, protocol, spi) {
     num: i + 1,
     protocol,
     spi,
-    transforms: [...s.encr, ...s.integ, ...s.prf, ...s.dh, ...s.esn].map(toTransform)
+    transforms: [...s.encr, ...s.integ, ...s.prf, ...s.dh, ...(s.addKe ?? []).flat(), ...s.esn].map(
+      toTransform
+    )
   }));
 }
 function keyBitsOf(t) {
@@ -5268,13 +16044,22 @@ function selectResponderProposal(offered, received, protocol) {
     [TransformType.DH]: ["dh", spec2.dh],
     [TransformType.ESN]: ["esn", spec2.esn]
   };
+  const addKe = [];
   for (const t of r.transforms) {
+    if (isAddKeType(t.type)) {
+      const i = t.type - ADDKE_FIRST;
+      if (addKe[i]) return `responder chose two ADDKE${i + 1} transforms`;
+      const alg2 = spec2.addKe?.[i]?.find((a) => a.id === t.id);
+      if (!alg2) return `responder chose ADDKE${i + 1} method ${t.id} that we did not offer`;
+      addKe[i] = alg2;
+      continue;
+    }
     const entry = lists[t.type];
     if (!entry) return `responder chose unknown transform type ${t.type}`;
-    const [key, list] = entry;
+    const [key, list2] = entry;
     if (chosen[key]) return `responder chose two ${key} transforms`;
-    if (key === "integ" && t.id === IntegId.NONE && list.length === 0) continue;
-    const alg = list.find((a) => sameAlg(a, t));
+    if (key === "integ" && t.id === IntegId.NONE && list2.length === 0) continue;
+    const alg = list2.find((a) => sameAlg(a, t));
     if (!alg)
       return `responder chose ${key} ${t.id}${keyBitsOf(t) ? `/${keyBitsOf(t)}` : ""} that we did not offer`;
     chosen[key] = alg;
@@ -5284,11 +16069,23 @@ function selectResponderProposal(offered, received, protocol) {
   if (spec2.prf.length > 0 && !chosen.prf) return "responder chose no PRF";
   if (spec2.dh.length > 0 && !chosen.dh && protocol === ProtocolId.IKE)
     return "responder chose no DH group";
+  const offeredAddKe = spec2.addKe ?? [];
+  for (let i = 0; i < offeredAddKe.length; i++) {
+    const list2 = offeredAddKe[i];
+    if (list2.length > 0 && !addKe[i] && protocol === ProtocolId.IKE && !list2.some((a) => a.id === 0))
+      return `responder chose no ADDKE${i + 1} transform`;
+  }
   const out = { num: r.num, protocol: r.protocol, spi: r.spi, encr: chosen.encr };
   if (chosen.integ) out.integ = chosen.integ;
   if (chosen.prf) out.prf = chosen.prf;
   if (chosen.dh) out.dh = chosen.dh;
   if (chosen.esn) out.esn = chosen.esn;
+  const used = addKe.filter((a) => a !== void 0 && a.id !== 0);
+  if (used.length > 0) {
+    if (!out.dh || out.dh.id === 0)
+      return "responder chose additional key exchanges without a first one";
+    out.addKe = used;
+  }
   return out;
 }
 var ENCR_NAMES = {
@@ -5307,6 +16104,8 @@ function formatChosen(c) {
   if (c.integ) parts.push(findKey(INTEG_TOKENS, c.integ.id) ?? `integ${c.integ.id}`);
   if (c.prf) parts.push(findKey(PRF_TOKENS, c.prf.id) ?? `prf${c.prf.id}`);
   if (c.dh) parts.push(findKey(DH_TOKENS, c.dh.id) ?? `dh${c.dh.id}`);
+  for (const a of c.addKe ?? [])
+    parts.push(`ke${a.type - ADDKE_FIRST + 1}_${findKey(DH_TOKENS, a.id) ?? String(a.id)}`);
   return parts.join("-");
 }
 function findKey(table, v) {
@@ -5315,7 +16114,9 @@ function findKey(table, v) {
 }
 function formatSpecs(specs) {
   return specs.map(
-    (s) => [...s.encr, ...s.integ, ...s.prf, ...s.dh].map((a) => {
+    (s) => [...s.encr, ...s.integ, ...s.prf, ...s.dh, ...(s.addKe ?? []).flat()].map((a) => {
+      if (isAddKeType(a.type))
+        return `ke${a.type - ADDKE_FIRST + 1}_${a.id === 0 ? "none" : findKey(DH_TOKENS, a.id) ?? String(a.id)}`;
       const enc = ENCR_NAMES[a.id];
       if (a.type === TransformType.ENCR && enc)
         return enc.includes("%") ? enc.replace("%", String(a.keyBits ?? "")) : `${enc}${a.id === EncrId.AES_CBC ? String(a.keyBits ?? "") : ""}`;
@@ -5326,15 +16127,29 @@ function formatSpecs(specs) {
     }).join("-")
   ).join(", ");
 }
-function chooseFromOffer(offered, ours, protocol, opts) {
+function chooseFromOffer(offered, ours, protocol, opts2) {
   for (const p of offered) {
     if (p.protocol !== protocol) continue;
     for (const spec2 of ours) {
       const pick = {};
       const transforms = [];
+      const addKe = [];
       let ok = true;
       const types = new Set(p.transforms.map((t) => t.type));
       for (const type of types) {
+        if (isAddKeType(type)) {
+          const ours2 = spec2.addKe?.[type - ADDKE_FIRST] ?? [];
+          const f = p.transforms.filter((t) => t.type === type).find(
+            (t) => t.id === 0 ? ours2.length === 0 || ours2.some((a) => a.id === 0) : ours2.some((a) => a.id === t.id) || protocol !== ProtocolId.IKE && ours2.length > 0 && opts2.acceptDh(t.id)
+          );
+          if (!f) {
+            ok = false;
+            break;
+          }
+          transforms.push(f);
+          if (f.id !== 0) addKe.push({ type, id: f.id });
+          continue;
+        }
         const cands = p.transforms.filter((t) => t.type === type);
         let found;
         let key;
@@ -5356,7 +16171,7 @@ function chooseFromOffer(offered, ours, protocol, opts) {
           case TransformType.DH:
             key = "dh";
             found = cands.find(
-              (t) => opts.dhGroup !== void 0 ? t.id === opts.dhGroup && (spec2.dh.some((a) => a.id === t.id) || protocol !== ProtocolId.IKE && opts.acceptDh(t.id)) : t.id === DhGroup.NONE || spec2.dh.some((a) => a.id === t.id)
+              (t) => opts2.dhGroup !== void 0 ? t.id === opts2.dhGroup && (spec2.dh.some((a) => a.id === t.id) || protocol !== ProtocolId.IKE && opts2.acceptDh(t.id)) : t.id === DhGroup.NONE || spec2.dh.some((a) => a.id === t.id)
             );
             break;
           case TransformType.ESN:
@@ -5385,6 +16200,10 @@ function chooseFromOffer(offered, ours, protocol, opts) {
       if (pick.prf) chosen.prf = pick.prf;
       if (pick.dh) chosen.dh = pick.dh;
       if (pick.esn) chosen.esn = pick.esn;
+      if (addKe.length > 0) {
+        if (!pick.dh || pick.dh.id === 0) continue;
+        chosen.addKe = addKe;
+      }
       return { chosen, transforms };
     }
   }
@@ -5510,6 +16329,8 @@ function newIkeSa() {
     peerFragmentation: false,
     peerHashes: [],
     peerMobike: false,
+    peerPpk: false,
+    ppkUsed: false,
     children: [],
     lastAlive: 0
   };
@@ -5570,13 +16391,13 @@ var IkeContext = class {
     this.ike.state = state;
     this.emit(detail === void 0 ? { type: "state", state } : { type: "state", state, detail });
   }
-  drop(reason, detail) {
-    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+  drop(reason2, detail) {
+    this.counters.dropped[reason2] = (this.counters.dropped[reason2] ?? 0) + 1;
     this.dropTotal++;
-    this.lastDrop = detail === void 0 ? reason : `${reason}: ${detail}`;
+    this.lastDrop = detail === void 0 ? reason2 : `${reason2}: ${detail}`;
     this.log.debug(
       "ike",
-      `dropped datagram: ${reason}`,
+      `dropped datagram: ${reason2}`,
       detail === void 0 ? void 0 : { detail }
     );
   }
@@ -5730,6 +16551,11 @@ var IKE_REKEY_WHAT = "an IKE SA rekey";
 var Exchange = class {
   c;
   responder;
+  /**
+   * The decrypted inner payload bytes of the last protected message accepted (reassembled from
+   * RFC 7383 fragments when needed), for RFC 9242 §3.3.2 IntAuth.
+   */
+  lastInner;
   constructor(c, responder) {
     this.c = c;
     this.responder = responder;
@@ -5760,14 +16586,15 @@ var Exchange = class {
   onRetransmitTimer() {
     const o = this.c.ike.sa.outstanding;
     if (!o) return;
-    if (o.tries >= this.c.cfg.retransmit.tries) {
+    const late = o.deadlineAt !== void 0 && this.c.now >= o.deadlineAt;
+    if (late || o.deadlineAt === void 0 && o.tries >= this.c.cfg.retransmit.tries) {
       this.c.ike.sa.outstanding = void 0;
       this.c.ike.sa.nextMid = o.mid + 1;
       if (o.giveUp?.()) return;
       const total = this.totalTimeoutMs();
       const dead = o.what === DPD_WHAT ? ": the gateway is down or unreachable (dead peer detection)" : "";
       const from = `${this.c.ike.remote.address}:${this.c.ike.remote.port}`;
-      const over = `${o.tries + 1} attempts over ${(total / 1e3).toFixed(1)} s`;
+      const over = late ? `${o.tries + 1} attempts, the last ones within ${((o.deadlineAt - o.wokeAt) / 1e3).toFixed(1)} s of waking from a sleep` : `${o.tries + 1} attempts over ${(total / 1e3).toFixed(1)} s`;
       this.c.fail(
         new VpnError(
           "ERR_IKE_TIMEOUT",
@@ -5783,8 +16610,37 @@ var Exchange = class {
     this.c.out.push({
       kind: "setTimer",
       timer: "retransmit",
-      at: this.c.now + this.timeoutFor(o.tries)
+      at: this.nextRetransmitAt(o)
     });
+  }
+  /** The next retransmission of `o`: its backoff, but never past a wake deadline. */
+  nextRetransmitAt(o) {
+    const at = this.c.now + this.timeoutFor(o.tries);
+    return o.deadlineAt === void 0 ? at : Math.min(at, o.deadlineAt);
+  }
+  /**
+   * The host slept (or the process was stopped) for longer than the retransmission schedule
+   * assumed: the outstanding request must now be answered within `budgetMs`, or the SA is given
+   * up (RFC 7296 §2.4: a peer that does not answer is dead; the driver then reconnects). With
+   * `resend`, the request is retransmitted once now (the exact bytes, §2.1) instead of the stale
+   * schedule's pile of retries. Returns false when no request is outstanding.
+   */
+  hurry(budgetMs, resend) {
+    const o = this.c.ike.sa.outstanding;
+    if (!o) return false;
+    o.deadlineAt = this.c.now + budgetMs;
+    o.wokeAt = this.c.now;
+    if (resend) {
+      o.tries++;
+      this.c.counters.retransmits++;
+      for (const d of o.data) this.c.transmit(d);
+    }
+    this.c.out.push({
+      kind: "setTimer",
+      timer: "retransmit",
+      at: Math.min(this.c.now + this.timeoutFor(0), o.deadlineAt)
+    });
+    return true;
   }
   /**
    * Sends a task's request with the next message ID: IKE_SA_INIT in the clear (kept for the AUTH
@@ -5798,7 +16654,9 @@ var Exchange = class {
     if (task.exchange === ExchangeType.IKE_SA_INIT) {
       msg = encodeMessage(this.headerFor(task.exchange, mid, false), inner);
       this.c.ike.initRequest = msg;
-    } else if (task.exchange === ExchangeType.IKE_AUTH) {
+    } else if (task.exchange === ExchangeType.IKE_AUTH || // RFC 9242 §3.4 / RFC 9370 §2.2.2, §2.2.4: IKE_INTERMEDIATE and IKE_FOLLOWUP_KE (ML-KEM
+    // keys) and CREATE_CHILD_SA with an ML-KEM KE may be fragmented too.
+    task.exchange === ExchangeType.IKE_INTERMEDIATE || task.exchange === ExchangeType.IKE_FOLLOWUP_KE || task.exchange === ExchangeType.CREATE_CHILD_SA) {
       msg = this.protectRequest(task.exchange, mid, inner);
     } else {
       msg = this.buildEncrypted(task.exchange, mid, false, inner);
@@ -5964,6 +16822,7 @@ var Exchange = class {
       this.c.drop("malformed-inner", e.message);
       return void 0;
     }
+    this.lastInner = { first: sk.firstInner, bytes: innerBytes };
     return inner;
   }
   /**
@@ -6004,6 +16863,7 @@ var Exchange = class {
     try {
       const inner = decodePayloadChain(r.first, r.bytes, 0);
       checkExchangeRules(header.exchangeType, isResponse, payloads, inner);
+      this.lastInner = { first: r.first, bytes: r.bytes };
       return inner;
     } catch (e) {
       this.c.drop("malformed-inner", e.message);
@@ -6139,8 +16999,139 @@ var Exchange = class {
   }
 };
 
+// src/ike/redirect.ts
+var GwIdentType = { IPV4: 1, IPV6: 2, FQDN: 3 };
+var MAX_FQDN = 253;
+var FQDN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/;
+function parseGwIdentity(data) {
+  if (data.length < 2) throw new ParseError("REDIRECT gateway identity", 0, "too short");
+  const type = data[0];
+  const len = data[1];
+  if (2 + len > data.length)
+    throw new ParseError("REDIRECT gateway identity", 1, `length ${len} beyond the notify`);
+  const body = data.subarray(2, 2 + len);
+  const rest = data.slice(2 + len);
+  switch (type) {
+    case GwIdentType.IPV4:
+      if (len !== 4) throw new ParseError("REDIRECT gateway identity", 1, `IPv4 of ${len} bytes`);
+      return { gw: { kind: "ipv4", value: formatIpAddress(body) }, rest };
+    case GwIdentType.IPV6:
+      if (len !== 16) throw new ParseError("REDIRECT gateway identity", 1, `IPv6 of ${len} bytes`);
+      return { gw: { kind: "ipv6", value: formatIpAddress(body) }, rest };
+    case GwIdentType.FQDN: {
+      if (len < 1 || len > MAX_FQDN)
+        throw new ParseError("REDIRECT gateway identity", 1, `FQDN of ${len} bytes`);
+      if (body.some((b) => b < 33 || b > 126))
+        throw new ParseError("REDIRECT gateway identity", 2, "FQDN with non-printable bytes");
+      const name = Buffer.from(body).toString("latin1").toLowerCase();
+      if (!FQDN.test(name))
+        throw new ParseError("REDIRECT gateway identity", 2, "FQDN is not a host name");
+      return { gw: { kind: "fqdn", value: name.replace(/\.$/, "") }, rest };
+    }
+    default:
+      throw new ParseError("REDIRECT gateway identity", 0, `unknown GW Ident Type ${type}`);
+  }
+}
+function encodeGwAddress(address, nonce) {
+  const a = parseIpAddress(address);
+  const n = nonce ?? new Uint8Array(0);
+  const out = new Uint8Array(2 + a.length + n.length);
+  out[0] = a.length === 4 ? GwIdentType.IPV4 : GwIdentType.IPV6;
+  out[1] = a.length;
+  out.set(a, 2);
+  out.set(n, 2 + a.length);
+  return out;
+}
+function redirectIn(notifies, ni) {
+  const r = notifies.find((n) => n.notifyType === NotifyType.REDIRECT);
+  if (!r) return void 0;
+  let parsed;
+  try {
+    parsed = parseGwIdentity(r.data);
+  } catch (e) {
+    return e.message;
+  }
+  if (ni !== void 0) {
+    if (!equalBytes(parsed.rest, ni))
+      return "its nonce data is not the nonce of our IKE_SA_INIT request (RFC 5685 §3)";
+  } else if (parsed.rest.length > 0) {
+    return `${parsed.rest.length} bytes follow the gateway identity`;
+  }
+  return parsed.gw;
+}
+var RedirectResponder = class {
+  c;
+  constructor(c) {
+    this.c = c;
+  }
+  /** Is this request of the gateway's an RFC 5685 §5 redirect of the SA? */
+  static matches(exchange, inner) {
+    return exchange === ExchangeType.INFORMATIONAL && !inner.some((p) => p.type === PayloadType.DELETE) && filterPayloads(inner, PayloadType.NOTIFY).some((n) => n.notifyType === NotifyType.REDIRECT);
+  }
+  processRequest(ctx, inner) {
+    const notifies = filterPayloads(inner, PayloadType.NOTIFY);
+    if (ctx !== this.c.ike.sa || this.c.ike.state !== "established") return { reply: [] };
+    if (this.c.cfg.redirect === false) {
+      this.c.warn(
+        "the gateway asked us to move to another gateway (REDIRECT); --no-redirect: staying"
+      );
+      return { reply: [] };
+    }
+    const target2 = redirectIn(notifies, void 0);
+    if (typeof target2 !== "object") {
+      this.c.warn(`ignored a malformed REDIRECT from the gateway: ${target2 ?? "missing"}`);
+      return { reply: [] };
+    }
+    return {
+      reply: [],
+      after: () => {
+        this.c.log.info("ike", `the gateway redirects us to ${target2.value} (RFC 5685 §5)`);
+        this.c.emit({ type: "redirect", gateway: target2, during: "INFORMATIONAL" });
+        this.deleteAndClose();
+      }
+    };
+  }
+  /**
+   * RFC 5685 §5: the client deletes the old IKE SA. One INFORMATIONAL { D(IKE) }, not waited
+   * for: the gateway that sent us away has nothing to add, and the new one is waiting.
+   */
+  deleteAndClose() {
+    const sa = this.c.ike.sa;
+    try {
+      const mid = sa.outstanding ? sa.outstanding.mid + 1 : sa.nextMid;
+      this.c.transmit(
+        this.c.xchg.buildEncrypted(ExchangeType.INFORMATIONAL, mid, false, [
+          this.c.deleteIkePayload()
+        ])
+      );
+    } catch (e) {
+      this.c.log.debug("ike", `DELETE of the redirected IKE SA not sent: ${e.message}`);
+    }
+    this.c.finishClose(void 0, false);
+  }
+};
+
 // src/crypto/ke.ts
 import { createECDH, createDiffieHellman, getDiffieHellman } from "node:crypto";
+
+// node_modules/@noble/hashes/_u64.js
+var U32_MASK64 = /* @__PURE__ */ (() => BigInt(2 ** 32 - 1))();
+var _32n = /* @__PURE__ */ BigInt(32);
+function fromBig(n, le = false) {
+  if (le)
+    return { h: Number(n & U32_MASK64), l: Number(n >> _32n & U32_MASK64) };
+  return { h: Number(n >> _32n & U32_MASK64) | 0, l: Number(n & U32_MASK64) | 0 };
+}
+function split(lst, le = false) {
+  const len = lst.length;
+  let Ah = new Uint32Array(len);
+  let Al = new Uint32Array(len);
+  for (let i = 0; i < len; i++) {
+    const { h, l } = fromBig(lst[i], le);
+    [Ah[i], Al[i]] = [h, l];
+  }
+  return [Ah, Al];
+}
 
 // node_modules/@noble/hashes/utils.js
 function isBytes(a) {
@@ -6153,6 +17144,11 @@ function anumber(n, title = "") {
   if (!Number.isSafeInteger(n) || n < 0)
     throw new RangeError(atitle(title) + "expected integer >= 0, got " + n);
   return n;
+}
+function abool(value, title = "") {
+  if (typeof value !== "boolean")
+    throw new TypeError(atitle(title) + "expected boolean, got type=" + typeof value);
+  return value;
 }
 function abytes(value, length, title = "") {
   if (isBytes(value) && (length === void 0 || value.length === length))
@@ -6167,6 +17163,50 @@ function abytes(value, length, title = "") {
     throw new TypeError(message);
   throw new RangeError(message);
 }
+var aobject = (value, label) => {
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw new TypeError((label === "object" ? "" : `"${label}" `) + "expected object, got type=" + typeof value);
+};
+var aopts = (value, label) => {
+  aobject(value, label);
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null)
+    throw new TypeError(`"${label}" expected plain object`);
+  if (Object.hasOwn(value, "__proto__"))
+    throw new TypeError(`"${label}.__proto__" is not allowed`);
+};
+function aexists(instance, checkFinished = true) {
+  if (instance.destroyed)
+    throw new Error("hash was destroyed");
+  if (checkFinished && instance.finished)
+    throw new Error("digest() was already called");
+}
+function aoutput(out, instance) {
+  abytes(out, void 0, "output");
+  const min = instance.outputLen;
+  if (!(out.length >= min)) {
+    throw new RangeError('"output" expected length >= ' + min);
+  }
+}
+function u322(arr) {
+  return new Uint32Array(arr.buffer, arr.byteOffset, Math.floor(arr.byteLength / 4));
+}
+function clean(...arrays) {
+  for (let i = 0; i < arrays.length; i++) {
+    arrays[i].fill(0);
+  }
+}
+var isLE = /* @__PURE__ */ (() => new Uint8Array(new Uint32Array([287454020]).buffer)[0] === 68)();
+function byteSwap(word) {
+  return word << 24 & 4278190080 | word << 8 & 16711680 | word >>> 8 & 65280 | word >>> 24 & 255;
+}
+function byteSwap32(arr) {
+  for (let i = 0; i < arr.length; i++) {
+    arr[i] = byteSwap(arr[i]);
+  }
+  return arr;
+}
+var swap32IfBE = isLE ? (u) => u : byteSwap32;
 var hasHexBuiltin = /* @__PURE__ */ (() => (
   // @ts-ignore
   typeof Uint8Array.from([]).toHex === "function" && typeof Uint8Array.fromHex === "function"
@@ -6213,6 +17253,26 @@ function hexToBytes(hex4) {
   }
   return array;
 }
+function checkOpts(defaults, opts2, title = "opts") {
+  aopts(defaults, "defaults");
+  if (opts2 !== void 0)
+    aopts(opts2, title);
+  const merged = Object.assign(/* @__PURE__ */ Object.create(null), defaults, opts2);
+  return merged;
+}
+function createHasher(hashCons, info = {}) {
+  if (typeof hashCons !== "function")
+    throw new TypeError('"hashCons" expected function, got type=' + typeof hashCons);
+  info = checkOpts({}, info, "info");
+  const hashC = (msg, opts2) => hashCons(opts2).update(msg).digest();
+  const tmp = hashCons(void 0);
+  hashC.outputLen = tmp.outputLen;
+  hashC.blockLen = tmp.blockLen;
+  hashC.canXOF = tmp.canXOF;
+  hashC.create = (opts2) => hashCons(opts2);
+  Object.assign(hashC, info);
+  return Object.freeze(hashC);
+}
 function randomBytes(bytesLength = 32) {
   anumber(bytesLength, "bytesLength");
   const cr = typeof globalThis === "object" ? globalThis.crypto : null;
@@ -6222,6 +17282,11 @@ function randomBytes(bytesLength = 32) {
     throw new RangeError(`"bytesLength" expected <= 65536, got ${bytesLength}`);
   return cr.getRandomValues(new Uint8Array(bytesLength));
 }
+var oidNist = (suffix) => ({
+  // Current NIST hashAlgs suffixes used here fit in one DER subidentifier octet.
+  // Larger suffix values would need base-128 OID encoding and a different length byte.
+  oid: Uint8Array.from([6, 9, 96, 134, 72, 1, 101, 3, 4, 2, suffix])
+});
 
 // node_modules/@noble/curves/utils.js
 function aarray(item, title, inner = () => {
@@ -6234,7 +17299,7 @@ function aarray(item, title, inner = () => {
 }
 var abytes2 = (value, length, title) => abytes(value, length, title);
 var anumber2 = anumber;
-function aobject(value, title = "object") {
+function aobject2(value, title = "object") {
   if (value === null || typeof value !== "object" || Array.isArray(value))
     throw new TypeError(title === "object" ? "expected valid options object" : `"${title}" expected object, got type=${typeof value}`);
   return value;
@@ -6251,7 +17316,7 @@ var randomBytes2 = (bytesLength) => randomBytes(bytesLength);
 var _0n = /* @__PURE__ */ BigInt(0);
 var _1n = /* @__PURE__ */ BigInt(1);
 var atitle2 = (title) => title ? `"${title}" ` : "";
-function abool(value, title = "") {
+function abool2(value, title = "") {
   if (typeof value !== "boolean")
     throw new TypeError(atitle2(title) + "expected boolean, got type=" + typeof value);
   return value;
@@ -6322,9 +17387,9 @@ var bitMask = (n) => {
   return (_1n << BigInt(n)) - _1n;
 };
 function validateObject(object, fields = {}, optFields = {}, title = "object") {
-  aobject(object, title);
-  aobject(fields, "fields");
-  aobject(optFields, "optFields");
+  aobject2(object, title);
+  aobject2(fields, "fields");
+  aobject2(optFields, "optFields");
   function checkField(fieldName, expectedType, isOpt) {
     const label = title === "object" ? `param "${String(fieldName)}"` : `"${title}.${String(fieldName)}"`;
     const val = object[fieldName];
@@ -6439,8 +17504,8 @@ function invert(number, modulo) {
   return mod(x, modulo);
 }
 function assertIsSquare(Fp2, root, n) {
-  const F2 = Fp2;
-  if (!F2.eql(F2.sqr(root), n))
+  const F3 = Fp2;
+  if (!F3.eql(F3.sqr(root), n))
     throw new Error("Cannot find square root");
 }
 function aoddModulus(order, fnName) {
@@ -6448,21 +17513,21 @@ function aoddModulus(order, fnName) {
     throw new Error(fnName + ": expected odd modulus, got " + order);
 }
 function sqrt3mod4(Fp2, n) {
-  const F2 = Fp2;
-  const p1div4 = (F2.ORDER + _1n2) / _4n;
-  const root = F2.pow(n, p1div4);
-  assertIsSquare(F2, root, n);
+  const F3 = Fp2;
+  const p1div4 = (F3.ORDER + _1n2) / _4n;
+  const root = F3.pow(n, p1div4);
+  assertIsSquare(F3, root, n);
   return root;
 }
 function sqrt5mod8(Fp2, n) {
-  const F2 = Fp2;
-  const p5div8 = (F2.ORDER - _5n) / _8n;
-  const n2 = F2.mul(n, _2n);
-  const v = F2.pow(n2, p5div8);
-  const nv = F2.mul(n, v);
-  const i = F2.mul(F2.mul(nv, _2n), v);
-  const root = F2.mul(nv, F2.sub(i, F2.ONE));
-  assertIsSquare(F2, root, n);
+  const F3 = Fp2;
+  const p5div8 = (F3.ORDER - _5n) / _8n;
+  const n2 = F3.mul(n, _2n);
+  const v = F3.pow(n2, p5div8);
+  const nv = F3.mul(n, v);
+  const i = F3.mul(F3.mul(nv, _2n), v);
+  const root = F3.mul(nv, F3.sub(i, F3.ONE));
+  assertIsSquare(F3, root, n);
   return root;
 }
 function sqrt9mod16(P3) {
@@ -6473,18 +17538,18 @@ function sqrt9mod16(P3) {
   const c3 = tn(Fp_, Fp_.neg(c1));
   const c4 = (P3 + _7n) / _16n;
   return ((Fp2, n) => {
-    const F2 = Fp2;
-    let tv1 = F2.pow(n, c4);
-    let tv2 = F2.mul(tv1, c1);
-    const tv3 = F2.mul(tv1, c2);
-    const tv4 = F2.mul(tv1, c3);
-    const e1 = F2.eql(F2.sqr(tv2), n);
-    const e2 = F2.eql(F2.sqr(tv3), n);
-    tv1 = F2.cmov(tv1, tv2, e1);
-    tv2 = F2.cmov(tv4, tv3, e2);
-    const e3 = F2.eql(F2.sqr(tv2), n);
-    const root = F2.cmov(tv1, tv2, e3);
-    assertIsSquare(F2, root, n);
+    const F3 = Fp2;
+    let tv1 = F3.pow(n, c4);
+    let tv2 = F3.mul(tv1, c1);
+    const tv3 = F3.mul(tv1, c2);
+    const tv4 = F3.mul(tv1, c3);
+    const e1 = F3.eql(F3.sqr(tv2), n);
+    const e2 = F3.eql(F3.sqr(tv3), n);
+    tv1 = F3.cmov(tv1, tv2, e1);
+    tv2 = F3.cmov(tv4, tv3, e2);
+    const e3 = F3.eql(F3.sqr(tv2), n);
+    const root = F3.cmov(tv1, tv2, e3);
+    assertIsSquare(F3, root, n);
     return root;
   });
 }
@@ -6492,10 +17557,10 @@ function tonelliShanks(P3) {
   if (P3 < _3n)
     throw new Error("sqrt is not defined for small field");
   aoddModulus(P3, "tonelliShanks");
-  let Q = P3 - _1n2;
+  let Q2 = P3 - _1n2;
   let S = 0;
-  while (Q % _2n === _0n2) {
-    Q /= _2n;
+  while (Q2 % _2n === _0n2) {
+    Q2 /= _2n;
     S++;
   }
   let Z = _2n;
@@ -6506,35 +17571,35 @@ function tonelliShanks(P3) {
   }
   if (S === 1)
     return sqrt3mod4;
-  let cc = _Fp.pow(Z, Q);
-  const Q1div2 = (Q + _1n2) / _2n;
+  let cc = _Fp.pow(Z, Q2);
+  const Q1div2 = (Q2 + _1n2) / _2n;
   return function tonelliSlow(Fp2, n) {
-    const F2 = Fp2;
-    if (F2.is0(n))
+    const F3 = Fp2;
+    if (F3.is0(n))
       return n;
-    if (FpLegendre(F2, n) !== 1)
+    if (FpLegendre(F3, n) !== 1)
       throw new Error("Cannot find square root");
     let M = S;
-    let c = F2.mul(F2.ONE, cc);
-    let t = F2.pow(n, Q);
-    let R = F2.pow(n, Q1div2);
-    while (!F2.eql(t, F2.ONE)) {
-      if (F2.is0(t))
+    let c = F3.mul(F3.ONE, cc);
+    let t = F3.pow(n, Q2);
+    let R = F3.pow(n, Q1div2);
+    while (!F3.eql(t, F3.ONE)) {
+      if (F3.is0(t))
         throw new Error("Cannot find square root: probably non-prime P");
       let i = 1;
-      let t_tmp = F2.sqr(t);
-      while (!F2.eql(t_tmp, F2.ONE)) {
+      let t_tmp = F3.sqr(t);
+      while (!F3.eql(t_tmp, F3.ONE)) {
         i++;
-        t_tmp = F2.sqr(t_tmp);
+        t_tmp = F3.sqr(t_tmp);
         if (i === M)
           throw new Error("Cannot find square root");
       }
       const exponent = _1n2 << BigInt(M - i - 1);
-      const b = F2.pow(c, exponent);
+      const b = F3.pow(c, exponent);
       M = i;
-      c = F2.sqr(b);
-      t = F2.mul(t, c);
-      R = F2.mul(R, b);
+      c = F3.sqr(b);
+      t = F3.mul(t, c);
+      R = F3.mul(R, b);
     }
     return R;
   };
@@ -6570,7 +17635,7 @@ var FIELD_FIELDS = [
   "sqrN"
 ];
 function validateField(field) {
-  aobject(field, "field");
+  aobject2(field, "field");
   if (typeof field.ORDER !== "bigint")
     throw new TypeError('param "ORDER" is invalid: expected bigint, got ' + typeof field.ORDER);
   asafenumber(field.BYTES, "BYTES");
@@ -6586,33 +17651,33 @@ function validateField(field) {
 function FpInvertBatch(Fp2, nums, passZero = false) {
   validateField(Fp2);
   aarray(nums, "nums");
-  abool(passZero, "passZero");
-  const F2 = Fp2;
-  const inverted = new Array(nums.length).fill(passZero ? F2.ZERO : void 0);
+  abool2(passZero, "passZero");
+  const F3 = Fp2;
+  const inverted = new Array(nums.length).fill(passZero ? F3.ZERO : void 0);
   const multipliedAcc = nums.reduce((acc, num, i) => {
-    if (F2.is0(num))
+    if (F3.is0(num))
       return acc;
     inverted[i] = acc;
-    return F2.mul(acc, num);
-  }, F2.ONE);
-  const invertedAcc = F2.inv(multipliedAcc);
+    return F3.mul(acc, num);
+  }, F3.ONE);
+  const invertedAcc = F3.inv(multipliedAcc);
   nums.reduceRight((acc, num, i) => {
-    if (F2.is0(num))
+    if (F3.is0(num))
       return acc;
-    inverted[i] = F2.mul(acc, inverted[i]);
-    return F2.mul(acc, num);
+    inverted[i] = F3.mul(acc, inverted[i]);
+    return F3.mul(acc, num);
   }, invertedAcc);
   return inverted;
 }
 function FpLegendre(Fp2, n) {
   validateField(Fp2);
-  const F2 = Fp2;
-  aoddModulus(F2.ORDER, "FpLegendre");
-  const p1mod2 = (F2.ORDER - _1n2) / _2n;
-  const powered = F2.pow(n, p1mod2);
-  const yes = F2.eql(powered, F2.ONE);
-  const zero = F2.eql(powered, F2.ZERO);
-  const no = F2.eql(powered, F2.neg(F2.ONE));
+  const F3 = Fp2;
+  aoddModulus(F3.ORDER, "FpLegendre");
+  const p1mod2 = (F3.ORDER - _1n2) / _2n;
+  const powered = F3.pow(n, p1mod2);
+  const yes = F3.eql(powered, F3.ONE);
+  const zero = F3.eql(powered, F3.ZERO);
+  const no = F3.eql(powered, F3.neg(F3.ONE));
   if (!yes && !zero && !no)
     throw new Error("invalid Legendre symbol result");
   return yes ? 1 : zero ? 0 : -1;
@@ -6641,22 +17706,22 @@ var _Field = class {
   ONE = _1n2;
   _lengths;
   _mod;
-  constructor(ORDER, opts = {}) {
+  constructor(ORDER, opts2 = {}) {
     if (ORDER <= _1n2)
       throw new Error("invalid field: expected ORDER > 1, got " + ORDER);
     let _nbitLength = void 0;
     this.isLE = false;
-    if (opts != null && typeof opts === "object") {
-      if (typeof opts.BITS === "number")
-        _nbitLength = opts.BITS;
-      if (typeof opts.sqrt === "function")
-        Object.defineProperty(this, "sqrt", { value: opts.sqrt, enumerable: true });
-      if (typeof opts.isLE === "boolean")
-        this.isLE = opts.isLE;
-      if (opts.allowedLengths)
-        this._lengths = Object.freeze(opts.allowedLengths.slice());
-      if (typeof opts.modFromBytes === "boolean")
-        this._mod = opts.modFromBytes;
+    if (opts2 != null && typeof opts2 === "object") {
+      if (typeof opts2.BITS === "number")
+        _nbitLength = opts2.BITS;
+      if (typeof opts2.sqrt === "function")
+        Object.defineProperty(this, "sqrt", { value: opts2.sqrt, enumerable: true });
+      if (typeof opts2.isLE === "boolean")
+        this.isLE = opts2.isLE;
+      if (opts2.allowedLengths)
+        this._lengths = Object.freeze(opts2.allowedLengths.slice());
+      if (typeof opts2.modFromBytes === "boolean")
+        this._mod = opts2.modFromBytes;
     }
     const { nBitLength, nByteLength } = nLength(ORDER, _nbitLength);
     if (nByteLength > 2048)
@@ -6735,18 +17800,18 @@ var _Field = class {
   }
   fromBytes(bytes, skipValidation = false) {
     abytes2(bytes);
-    const { _lengths: allowedLengths, BYTES, isLE, ORDER, _mod: modFromBytes } = this;
+    const { _lengths: allowedLengths, BYTES, isLE: isLE2, ORDER, _mod: modFromBytes } = this;
     if (allowedLengths) {
       if (bytes.length < 1 || !allowedLengths.includes(bytes.length) || bytes.length > BYTES) {
         throw new Error("Field.fromBytes: expected " + allowedLengths + " bytes, got " + bytes.length);
       }
       const padded = new Uint8Array(BYTES);
-      padded.set(bytes, isLE ? 0 : padded.length - bytes.length);
+      padded.set(bytes, isLE2 ? 0 : padded.length - bytes.length);
       bytes = padded;
     }
     if (bytes.length !== BYTES)
       throw new Error("Field.fromBytes: expected " + BYTES + " bytes, got " + bytes.length);
-    let scalar = isLE ? bytesToNumberLE(bytes) : bytesToNumberBE(bytes);
+    let scalar = isLE2 ? bytesToNumberLE(bytes) : bytesToNumberBE(bytes);
     if (modFromBytes)
       scalar = mod(scalar, ORDER);
     if (!skipValidation) {
@@ -6762,13 +17827,13 @@ var _Field = class {
   // We can't move this out because Fp6, Fp12 implement it
   // and it's unclear what to return in there.
   cmov(a, b, condition) {
-    abool(condition, "condition");
+    abool2(condition, "condition");
     return condition ? b : a;
   }
 };
-function Field(ORDER, opts = {}) {
+function Field(ORDER, opts2 = {}) {
   Object.freeze(_Field.prototype);
-  return new _Field(ORDER, opts);
+  return new _Field(ORDER, opts2);
 }
 
 // node_modules/@noble/curves/abstract/curve.js
@@ -6786,8 +17851,8 @@ function validatePointCons(Point) {
   afunction(pc.fromAffine, "Point.fromAffine");
   afunction(pc.fromBytes, "Point.fromBytes");
   afunction(pc.fromHex, "Point.fromHex");
-  aobject(pc.BASE, "Point.BASE");
-  aobject(pc.ZERO, "Point.ZERO");
+  aobject2(pc.BASE, "Point.BASE");
+  aobject2(pc.ZERO, "Point.ZERO");
   validateField(pc.Fp);
   validateField(pc.Fn);
 }
@@ -6806,18 +17871,18 @@ function validateTableBytes(numPoints, fpBytes) {
   if (bytes > TABLE_BYTES_MAX)
     throw new Error("invalid window size: table would need ~" + Math.ceil(bytes / 2 ** 20) + " MiB, max " + TABLE_BYTES_MAX / 2 ** 20 + " MiB");
 }
-function probeRandomBytes(randomBytes4, length) {
-  if (randomBytes4 === void 0)
+function probeRandomBytes(randomBytes5, length) {
+  if (randomBytes5 === void 0)
     return void 0;
-  afunction(randomBytes4, "randomBytes");
+  afunction(randomBytes5, "randomBytes");
   try {
-    const probe = randomBytes4(length);
+    const probe = randomBytes5(length);
     if (!isBytes2(probe) || probe.length !== length)
       return void 0;
   } catch {
     return void 0;
   }
-  return randomBytes4;
+  return randomBytes5;
 }
 function validateMSMPoints(points, c) {
   aarray(points, "points");
@@ -6910,9 +17975,9 @@ var ScalarMultiplier = class {
   baseCanBeBlinded;
   bits;
   // Parametrized with a given Point class (not individual point)
-  constructor(Point, randomBytes4) {
+  constructor(Point, randomBytes5) {
     validatePointCons(Point);
-    this.randomBytes = probeRandomBytes(randomBytes4, BLIND_BYTES);
+    this.randomBytes = probeRandomBytes(randomBytes5, BLIND_BYTES);
     this.Point = Point;
     this.BASE = Point.BASE;
     this.ZERO = Point.ZERO;
@@ -7109,7 +18174,7 @@ var ScalarMultiplier = class {
 function mulAddUnsafe(c, points, scalars, allowOversized = false) {
   validatePointCons(c);
   validateMSMPoints(points, c);
-  abool(allowOversized, "allowOversized");
+  abool2(allowOversized, "allowOversized");
   validateMSMScalars(scalars, c.Fn, allowOversized ? c.Fn.ORDER ** _4n2 : void 0);
   if (points.length !== scalars.length)
     throw new Error("arrays of points and scalars must have equal length");
@@ -7117,14 +18182,14 @@ function mulAddUnsafe(c, points, scalars, allowOversized = false) {
   const digits = scalars.map((n) => wnafDigits(n, 4));
   return wnafWalk(c.ZERO, tables, digits);
 }
-function createField(order, field, isLE) {
+function createField(order, field, isLE2) {
   if (field) {
     if (field.ORDER !== order)
       throw new Error("Field.ORDER must match order: Fp == p, Fn == n");
     validateField(field);
     return field;
   } else {
-    return Field(order, { isLE });
+    return Field(order, { isLE: isLE2 });
   }
 }
 function createCurveFields(type, CURVE, curveOpts = {}, FpFnLE) {
@@ -7143,8 +18208,8 @@ function createCurveFields(type, CURVE, curveOpts = {}, FpFnLE) {
   const Fp2 = createField(CURVE.p, curveOpts.Fp, FpFnLE);
   const Fn2 = createField(CURVE.n, curveOpts.Fn, FpFnLE);
   const _b = type === "weierstrass" ? "b" : "d";
-  const params = ["Gx", "Gy", "a", _b];
-  for (const p of params) {
+  const params2 = ["Gx", "Gy", "a", _b];
+  for (const p of params2) {
     if (!Fp2.isValid(CURVE[p]))
       throw new Error(`CURVE.${p} must be valid field element of CURVE.Fp`);
   }
@@ -7171,10 +18236,10 @@ function isEdValidXY(Fp2, CURVE, x, y) {
   const right = Fp2.add(Fp2.ONE, Fp2.mul(CURVE.d, Fp2.mul(x2, y2)));
   return Fp2.eql(left, right);
 }
-function edwards(params, extraOpts = {}) {
+function edwards(params2, extraOpts = {}) {
   validateObject(extraOpts, {}, {}, "extraOpts");
-  const opts = extraOpts;
-  const validated = createCurveFields("edwards", params, opts, opts.FpFnLE);
+  const opts2 = extraOpts;
+  const validated = createCurveFields("edwards", params2, opts2, opts2.FpFnLE);
   const { Fp: Fp2, Fn: Fn2 } = validated;
   let CURVE = validated.CURVE;
   const { h: cofactor } = CURVE;
@@ -7182,21 +18247,21 @@ function edwards(params, extraOpts = {}) {
     throw new Error("edwards: CURVE.a must be a square in Fp for complete addition formulas");
   if (FpLegendre(Fp2, CURVE.d) !== -1)
     throw new Error("edwards: CURVE.d must be a non-square in Fp for complete addition formulas");
-  validateObject(opts, {}, { uvRatio: "function", randomBytes: "function" });
-  const randomBytes4 = opts.randomBytes === void 0 ? randomBytes2 : opts.randomBytes;
+  validateObject(opts2, {}, { uvRatio: "function", randomBytes: "function" });
+  const randomBytes5 = opts2.randomBytes === void 0 ? randomBytes2 : opts2.randomBytes;
   const MASK = _2n2 << BigInt(Fp2.BYTES * 8) - _1n4;
   function isOdd(n) {
     if (!Fp2.isOdd)
       throw new Error("Field does not have .isOdd()");
     return Fp2.isOdd(n);
   }
-  const uvRatio3 = opts.uvRatio === void 0 ? (u, v) => {
+  const uvRatio3 = opts2.uvRatio === void 0 ? (u, v) => {
     try {
       return { isValid: true, value: Fp2.sqrt(Fp2.div(u, v)) };
     } catch (e) {
       return { isValid: false, value: _0n4 };
     }
-  } : opts.uvRatio;
+  } : opts2.uvRatio;
   if (!isEdValidXY(Fp2, CURVE, CURVE.Gx, CURVE.Gy))
     throw new Error("bad curve params: generator point");
   const mulA = Fp2.eql(CURVE.a, Fp2.neg(Fp2.ONE)) ? (x) => Fp2.neg(x) : Fp2.eql(CURVE.a, Fp2.ONE) ? (x) => x : (x) => Fp2.mul(CURVE.a, x);
@@ -7246,7 +18311,7 @@ function edwards(params, extraOpts = {}) {
       const len = Fp2.BYTES;
       const { a, d } = CURVE;
       bytes = copyBytes(abytes2(bytes, len, "point"));
-      abool(zip215, "zip215");
+      abool2(zip215, "zip215");
       const normed = copyBytes(bytes);
       const lastByte = bytes[len - 1];
       normed[len - 1] = lastByte & ~128;
@@ -7326,18 +18391,18 @@ function edwards(params, extraOpts = {}) {
     double() {
       const { X: X1, Y: Y1, Z: Z1 } = this;
       const A = Fp2.sqr(X1);
-      const B = Fp2.sqr(Y1);
+      const B2 = Fp2.sqr(Y1);
       const C = Fp2.mul(Fp2.sqr(Z1), _2n2);
       const D = mulA(A);
       const x1y1 = Fp2.addN(X1, Y1);
-      const E2 = Fp2.sub(Fp2.subN(Fp2.sqr(x1y1), A), B);
-      const G2 = Fp2.addN(D, B);
-      const F2 = Fp2.subN(G2, C);
-      const H2 = Fp2.subN(D, B);
-      const X3 = Fp2.mul(E2, F2);
+      const E2 = Fp2.sub(Fp2.subN(Fp2.sqr(x1y1), A), B2);
+      const G2 = Fp2.addN(D, B2);
+      const F3 = Fp2.subN(G2, C);
+      const H2 = Fp2.subN(D, B2);
+      const X3 = Fp2.mul(E2, F3);
       const Y3 = Fp2.mul(G2, H2);
       const T3 = Fp2.mul(E2, H2);
-      const Z3 = Fp2.mul(F2, G2);
+      const Z3 = Fp2.mul(F3, G2);
       return new Point(X3, Y3, Z3, T3);
     }
     // Fast algo for adding 2 Extended Points.
@@ -7349,17 +18414,17 @@ function edwards(params, extraOpts = {}) {
       const { X: X1, Y: Y1, Z: Z1, T: T1 } = this;
       const { X: X2, Y: Y2, Z: Z2, T: T2 } = other;
       const A = Fp2.mul(X1, X2);
-      const B = Fp2.mul(Y1, Y2);
+      const B2 = Fp2.mul(Y1, Y2);
       const C = Fp2.mul(Fp2.mulN(T1, d), T2);
       const D = Fp2.mul(Z1, Z2);
-      const E2 = Fp2.sub(Fp2.subN(Fp2.mulN(Fp2.addN(X1, Y1), Fp2.addN(X2, Y2)), A), B);
-      const F2 = Fp2.subN(D, C);
+      const E2 = Fp2.sub(Fp2.subN(Fp2.mulN(Fp2.addN(X1, Y1), Fp2.addN(X2, Y2)), A), B2);
+      const F3 = Fp2.subN(D, C);
       const G2 = Fp2.addN(D, C);
-      const H2 = Fp2.sub(B, mulA(A));
-      const X3 = Fp2.mul(E2, F2);
+      const H2 = Fp2.sub(B2, mulA(A));
+      const X3 = Fp2.mul(E2, F3);
       const Y3 = Fp2.mul(G2, H2);
       const T3 = Fp2.mul(E2, H2);
-      const Z3 = Fp2.mul(F2, G2);
+      const Z3 = Fp2.mul(F3, G2);
       return new Point(X3, Y3, Z3, T3);
     }
     subtract(other) {
@@ -7444,13 +18509,109 @@ function edwards(params, extraOpts = {}) {
     }
   }
   const normalize = (points) => normalizeZ(Point, points);
-  const wnaf = new ScalarMultiplier(Point, randomBytes4);
+  const wnaf = new ScalarMultiplier(Point, randomBytes5);
   if (wnaf.bits >= 6)
     Point.BASE.precompute(6);
   Object.freeze(Point.prototype);
   Object.freeze(Point);
   return Point;
 }
+
+// node_modules/@noble/curves/abstract/fft.js
+function checkU32(n, title = "n") {
+  if (typeof n !== "number")
+    throw new TypeError(`wrong u32 integer "${title}": expected number, got type=${typeof n}`);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 4294967295)
+    throw new RangeError(`wrong u32 integer "${title}": expected 0..4294967295, got ${n}`);
+  return n;
+}
+function isPowerOfTwo(x) {
+  checkU32(x, "x");
+  return (x & x - 1) === 0 && x !== 0;
+}
+function reverseBits(n, bits) {
+  checkU32(n);
+  if (typeof bits !== "number")
+    throw new TypeError('"bits" expected number, got type=' + typeof bits);
+  if (!Number.isSafeInteger(bits) || bits < 0 || bits > 32)
+    throw new Error(`expected integer 0 <= bits <= 32, got ${bits}`);
+  let reversed = 0;
+  for (let i = 0; i < bits; i++, n >>>= 1)
+    reversed = reversed << 1 | n & 1;
+  return reversed >>> 0;
+}
+function log2(n) {
+  checkU32(n);
+  return 31 - Math.clz32(n);
+}
+function bitReversalInplace(values) {
+  if (!values || typeof values !== "object" || typeof values.length !== "number")
+    throw new TypeError('"values" expected array-like, got type=' + typeof values);
+  const n = values.length;
+  if (!isPowerOfTwo(n))
+    throw new Error("expected positive power-of-two length, got " + n);
+  const bits = log2(n);
+  for (let i = 0; i < n; i++) {
+    const j = reverseBits(i, bits);
+    if (i < j) {
+      const tmp = values[i];
+      values[i] = values[j];
+      values[j] = tmp;
+    }
+  }
+  return values;
+}
+var FFTCore = (F3, coreOpts) => {
+  validateObject(coreOpts, { N: "number", roots: "object", dit: "boolean" }, { invertButterflies: "boolean", skipStages: "number", brp: "boolean" }, "coreOpts");
+  const { N: N2, roots, dit, invertButterflies = false, skipStages = 0, brp = true } = coreOpts;
+  checkU32(N2, "coreOpts.N");
+  const bits = log2(N2);
+  if (!isPowerOfTwo(N2))
+    throw new Error("FFT: Polynomial size should be power of two");
+  checkU32(skipStages, "coreOpts.skipStages");
+  const maxSkipStages = bits === 0 ? 0 : bits - 1;
+  if (skipStages > maxSkipStages)
+    throw new Error(`FFT: wrong skipStages: expected 0 <= skipStages <= ${maxSkipStages}`);
+  if (roots.length !== N2)
+    throw new Error(`FFT: wrong roots length: expected ${N2}, got ${roots.length}`);
+  const isDit = dit !== invertButterflies;
+  return (values) => {
+    if (values.length !== N2)
+      throw new Error("FFT: wrong Polynomial length");
+    if (dit && brp)
+      bitReversalInplace(values);
+    for (let i = 0, g = 1; i < bits - skipStages; i++) {
+      const s = dit ? i + 1 + skipStages : bits - i;
+      const m = 1 << s;
+      const m2 = m >> 1;
+      const stride = N2 >> s;
+      for (let k = 0; k < N2; k += m) {
+        for (let j = 0, grp = g++; j < m2; j++) {
+          const rootPos = invertButterflies ? dit ? N2 - grp : grp : j * stride;
+          const i0 = k + j;
+          const i1 = k + j + m2;
+          const omega = roots[rootPos];
+          const b = values[i1];
+          const a = values[i0];
+          if (isDit) {
+            const t = F3.mul(b, omega);
+            values[i0] = F3.add(a, t);
+            values[i1] = F3.sub(a, t);
+          } else if (invertButterflies) {
+            values[i0] = F3.add(b, a);
+            values[i1] = F3.mul(F3.sub(b, a), omega);
+          } else {
+            values[i0] = F3.add(a, b);
+            values[i1] = F3.mul(F3.sub(a, b), omega);
+          }
+        }
+      }
+    }
+    if (!dit && brp)
+      bitReversalInplace(values);
+    return values;
+  };
+};
 
 // node_modules/@noble/curves/abstract/montgomery.js
 var _0n5 = /* @__PURE__ */ BigInt(0);
@@ -7554,13 +18715,13 @@ function montgomery(curveDef) {
       ({ x_2: z_2, x_3: z_3 } = swap(mask2, z_2, z_3));
       const A = x_2 + z_2;
       const AA = modP(A * A);
-      const B = x_2 - z_2;
-      const BB = modP(B * B);
+      const B2 = x_2 - z_2;
+      const BB = modP(B2 * B2);
       const E2 = AA - BB;
       const C = x_3 + z_3;
       const D = x_3 - z_3;
       const DA = modP(D * A);
-      const CB = modP(C * B);
+      const CB = modP(C * B2);
       const dacb = DA + CB;
       const da_cb = DA - CB;
       x_3 = modP(dacb * dacb);
@@ -7685,6 +18846,246 @@ var x25519 = /* @__PURE__ */ (() => {
   });
 })();
 
+// node_modules/@noble/hashes/sha3.js
+var _0n7 = BigInt(0);
+var _1n7 = BigInt(1);
+var _2n5 = BigInt(2);
+var _7n2 = BigInt(7);
+var _256n = BigInt(256);
+var _0x71n = BigInt(113);
+var SHA3_PI = [];
+var SHA3_ROTL = [];
+var _SHA3_IOTA = [];
+for (let round = 0, R = _1n7, x = 1, y = 0; round < 24; round++) {
+  [x, y] = [y, (2 * x + 3 * y) % 5];
+  SHA3_PI.push(2 * (5 * y + x));
+  SHA3_ROTL.push((round + 1) * (round + 2) / 2 % 64);
+  let t = _0n7;
+  for (let j = 0; j < 7; j++) {
+    R = (R << _1n7 ^ (R >> _7n2) * _0x71n) % _256n;
+    if (R & _2n5)
+      t ^= _1n7 << (_1n7 << BigInt(j)) - _1n7;
+  }
+  _SHA3_IOTA.push(t);
+}
+var IOTAS = split(_SHA3_IOTA, true);
+var SHA3_IOTA_H = IOTAS[0];
+var SHA3_IOTA_L = IOTAS[1];
+var rotlSH = (h, l, s) => h << s | l >>> 32 - s;
+var rotlSL = (h, l, s) => l << s | h >>> 32 - s;
+var rotlBH = (h, l, s) => l << s - 32 | h >>> 64 - s;
+var rotlBL = (h, l, s) => h << s - 32 | l >>> 64 - s;
+var rotlH = (h, l, s) => s > 32 ? rotlBH(h, l, s) : rotlSH(h, l, s);
+var rotlL = (h, l, s) => s > 32 ? rotlBL(h, l, s) : rotlSL(h, l, s);
+var B = new Uint32Array(5 * 2);
+function keccakP(s, rounds = 24) {
+  if (!(s instanceof Uint32Array))
+    throw new TypeError('"s" expected Uint32Array(50), got type=' + typeof s);
+  if (s.length !== 50)
+    throw new RangeError('"s" expected Uint32Array(50), got length=' + s.length);
+  anumber(rounds, "rounds");
+  if (rounds < 1 || rounds > 24)
+    throw new Error('"rounds" expected integer 1..24');
+  for (let round = 24 - rounds; round < 24; round++) {
+    for (let x = 0; x < 10; x++)
+      B[x] = s[x] ^ s[x + 10] ^ s[x + 20] ^ s[x + 30] ^ s[x + 40];
+    for (let x = 0; x < 10; x += 2) {
+      const idx1 = (x + 8) % 10;
+      const idx0 = (x + 2) % 10;
+      const B0 = B[idx0];
+      const B1 = B[idx0 + 1];
+      const Th = rotlH(B0, B1, 1) ^ B[idx1];
+      const Tl = rotlL(B0, B1, 1) ^ B[idx1 + 1];
+      for (let y = 0; y < 50; y += 10) {
+        s[x + y] ^= Th;
+        s[x + y + 1] ^= Tl;
+      }
+    }
+    let curH = s[2];
+    let curL = s[3];
+    for (let t = 0; t < 24; t++) {
+      const shift = SHA3_ROTL[t];
+      const Th = rotlH(curH, curL, shift);
+      const Tl = rotlL(curH, curL, shift);
+      const PI = SHA3_PI[t];
+      curH = s[PI];
+      curL = s[PI + 1];
+      s[PI] = Th;
+      s[PI + 1] = Tl;
+    }
+    for (let y = 0; y < 50; y += 10) {
+      const b0 = s[y], b1 = s[y + 1], b2 = s[y + 2], b3 = s[y + 3];
+      s[y] ^= ~s[y + 2] & s[y + 4];
+      s[y + 1] ^= ~s[y + 3] & s[y + 5];
+      s[y + 2] ^= ~s[y + 4] & s[y + 6];
+      s[y + 3] ^= ~s[y + 5] & s[y + 7];
+      s[y + 4] ^= ~s[y + 6] & s[y + 8];
+      s[y + 5] ^= ~s[y + 7] & s[y + 9];
+      s[y + 6] ^= ~s[y + 8] & b0;
+      s[y + 7] ^= ~s[y + 9] & b1;
+      s[y + 8] ^= ~b0 & b2;
+      s[y + 9] ^= ~b1 & b3;
+    }
+    s[0] ^= SHA3_IOTA_H[round];
+    s[1] ^= SHA3_IOTA_L[round];
+  }
+  clean(B);
+}
+var Keccak = class _Keccak {
+  state;
+  pos = 0;
+  posOut = 0;
+  finished = false;
+  state32;
+  destroyed = false;
+  blockLen;
+  suffix;
+  outputLen;
+  canXOF;
+  enableXOF = false;
+  rounds;
+  // NOTE: we accept arguments in bytes instead of bits here.
+  constructor(blockLen, suffix, outputLen, enableXOF = false, rounds = 24) {
+    anumber(blockLen, "blockLen");
+    anumber(suffix, "suffix");
+    anumber(rounds, "rounds");
+    abool(enableXOF, "enableXOF");
+    this.blockLen = blockLen;
+    this.suffix = suffix;
+    this.outputLen = outputLen;
+    this.enableXOF = enableXOF;
+    this.canXOF = enableXOF;
+    this.rounds = rounds;
+    anumber(outputLen, "outputLen");
+    if (!(0 < blockLen && blockLen < 200))
+      throw new Error('"blockLen" must be 1..199');
+    this.state = new Uint8Array(200);
+    this.state32 = u322(this.state);
+  }
+  clone() {
+    return this._cloneInto();
+  }
+  keccak() {
+    swap32IfBE(this.state32);
+    keccakP(this.state32, this.rounds);
+    swap32IfBE(this.state32);
+    this.posOut = 0;
+    this.pos = 0;
+  }
+  update(data) {
+    aexists(this);
+    abytes(data);
+    const { blockLen, state, state32 } = this;
+    const len = data.length;
+    const canUseU32 = blockLen % 4 === 0 && data.byteOffset % 4 === 0;
+    const blockLen32 = blockLen / 4;
+    const data32 = canUseU32 && len >= blockLen ? u322(data) : void 0;
+    for (let pos = 0; pos < len; ) {
+      if (data32 !== void 0 && this.pos === 0 && pos % 4 === 0 && len - pos >= blockLen) {
+        for (let i = 0, o = pos / 4; i < blockLen32; i++)
+          state32[i] ^= data32[o + i];
+        pos += blockLen;
+        this.pos = blockLen;
+        this.keccak();
+        continue;
+      }
+      const take = Math.min(blockLen - this.pos, len - pos);
+      for (let i = 0; i < take; i++)
+        state[this.pos++] ^= data[pos++];
+      if (this.pos === blockLen)
+        this.keccak();
+    }
+    return this;
+  }
+  finish() {
+    if (this.finished)
+      return;
+    this.finished = true;
+    const { state, suffix, pos, blockLen } = this;
+    state[pos] ^= suffix;
+    if ((suffix & 128) !== 0 && pos === blockLen - 1)
+      this.keccak();
+    state[blockLen - 1] ^= 128;
+    this.keccak();
+  }
+  writeInto(out) {
+    aexists(this, false);
+    abytes(out);
+    this.finish();
+    const bufferOut = this.state;
+    const { blockLen } = this;
+    for (let pos = 0, len = out.length; pos < len; ) {
+      if (this.posOut >= blockLen)
+        this.keccak();
+      const take = Math.min(blockLen - this.posOut, len - pos);
+      out.set(bufferOut.subarray(this.posOut, this.posOut + take), pos);
+      this.posOut += take;
+      pos += take;
+    }
+    return out;
+  }
+  xofInto(out) {
+    if (!this.enableXOF)
+      throw new Error("XOF is not enabled");
+    return this.writeInto(out);
+  }
+  xof(bytes) {
+    anumber(bytes);
+    return this.xofInto(new Uint8Array(bytes));
+  }
+  digestInto(out) {
+    aoutput(out, this);
+    if (this.finished)
+      throw new Error("digest() was already called");
+    this.writeInto(out.length === this.outputLen ? out : out.subarray(0, this.outputLen));
+    this.destroy();
+  }
+  digest() {
+    const out = new Uint8Array(this.outputLen);
+    this.digestInto(out);
+    return out;
+  }
+  destroy() {
+    this.destroyed = true;
+    clean(this.state);
+  }
+  _cloneInto(to) {
+    const { blockLen, suffix, outputLen, rounds, enableXOF } = this;
+    to ||= new _Keccak(blockLen, suffix, outputLen, enableXOF, rounds);
+    to.blockLen = blockLen;
+    to.state32.set(this.state32);
+    to.pos = this.pos;
+    to.posOut = this.posOut;
+    to.finished = this.finished;
+    to.rounds = rounds;
+    to.suffix = suffix;
+    to.outputLen = outputLen;
+    to.enableXOF = enableXOF;
+    to.canXOF = this.canXOF;
+    to.destroyed = this.destroyed;
+    return to;
+  }
+};
+var genKeccak = (suffix, blockLen, outputLen, info = {}) => createHasher(() => new Keccak(blockLen, suffix, outputLen), info);
+var sha3_256 = /* @__PURE__ */ genKeccak(
+  6,
+  136,
+  32,
+  /* @__PURE__ */ oidNist(8)
+);
+var sha3_512 = /* @__PURE__ */ genKeccak(
+  6,
+  72,
+  64,
+  /* @__PURE__ */ oidNist(10)
+);
+var genShake = (suffix, blockLen, outputLen, info = {}) => createHasher((opts2 = {}) => {
+  opts2 = checkOpts({}, opts2);
+  return new Keccak(blockLen, suffix, opts2.dkLen === void 0 ? outputLen : opts2.dkLen, true);
+}, info);
+var shake128 = /* @__PURE__ */ genShake(31, 168, 16, /* @__PURE__ */ oidNist(11));
+var shake256 = /* @__PURE__ */ genShake(31, 136, 32, /* @__PURE__ */ oidNist(12));
+
 // node_modules/@noble/curves/ed448.js
 var ed448_CURVE_p = /* @__PURE__ */ BigInt("0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
 var ed448_CURVE = /* @__PURE__ */ (() => ({
@@ -7696,9 +19097,9 @@ var ed448_CURVE = /* @__PURE__ */ (() => ({
   Gx: BigInt("0x4f1970c66bed0ded221d15a622bf36da9e146570470f1767ea6de324a3d3a46412ae1af72ab66511433b80e18b00938e2626a82bc70cc05e"),
   Gy: BigInt("0x693f46716eb6bc248876203756c9c7624bea73736ca3984087789c1e05a0c2d73ad3ff1ce67c39c4fdbd132c4ed7c8ad9808795bf230fa14")
 }))();
-var _0n7 = /* @__PURE__ */ BigInt(0);
-var _1n7 = /* @__PURE__ */ BigInt(1);
-var _2n5 = /* @__PURE__ */ BigInt(2);
+var _0n8 = /* @__PURE__ */ BigInt(0);
+var _1n8 = /* @__PURE__ */ BigInt(1);
+var _2n6 = /* @__PURE__ */ BigInt(2);
 var _3n3 = /* @__PURE__ */ BigInt(3);
 var _11n = /* @__PURE__ */ BigInt(11);
 var _22n = /* @__PURE__ */ BigInt(22);
@@ -7711,14 +19112,14 @@ function ed448_pow_Pminus3div4(x) {
   const b3 = b2 * b2 * x % P3;
   const b6 = pow2(b3, _3n3, P3) * b3 % P3;
   const b9 = pow2(b6, _3n3, P3) * b3 % P3;
-  const b11 = pow2(b9, _2n5, P3) * b2 % P3;
+  const b11 = pow2(b9, _2n6, P3) * b2 % P3;
   const b22 = pow2(b11, _11n, P3) * b11 % P3;
   const b44 = pow2(b22, _22n, P3) * b22 % P3;
   const b88 = pow2(b44, _44n, P3) * b44 % P3;
   const b176 = pow2(b88, _88n, P3) * b88 % P3;
   const b220 = pow2(b176, _44n, P3) * b44 % P3;
-  const b222 = pow2(b220, _2n5, P3) * b2 % P3;
-  const b223 = pow2(b222, _1n7, P3) * x % P3;
+  const b222 = pow2(b220, _2n6, P3) * b2 % P3;
+  const b223 = pow2(b222, _1n8, P3) * x % P3;
   return pow2(b223, _223n, P3) * b222 % P3;
 }
 function adjustScalarBytes2(bytes) {
@@ -7744,7 +19145,7 @@ var x448 = /* @__PURE__ */ (() => {
   const P3 = ed448_CURVE_p;
   const powPminus2 = (x) => {
     const Pminus3div4 = ed448_pow_Pminus3div4(x);
-    const Pminus3 = pow2(Pminus3div4, _2n5, P3);
+    const Pminus3 = pow2(Pminus3div4, _2n6, P3);
     return mod(Pminus3 * x, P3);
   };
   return montgomery({
@@ -7757,13 +19158,685 @@ var x448 = /* @__PURE__ */ (() => {
     // sends the Ed448 base point to u=5, so no scalar correction factor is needed).
     scalarMultBase: (k) => {
       const kn = mod(k, ed448_Point.Fn.ORDER);
-      if (kn === _0n7)
-        return _0n7;
+      if (kn === _0n8)
+        return _0n8;
       const p = ed448_Point.BASE.multiply(kn);
       return mod(p.Y * p.Y * powPminus2(mod(p.X * p.X, P3)), P3);
     }
   });
 })();
+
+// node_modules/@noble/post-quantum/utils.js
+var abytesDoc = abytes;
+var randomBytes3 = randomBytes;
+function aarray2(item, title, inner = () => {
+}) {
+  if (!Array.isArray(item))
+    throw new TypeError(`"${title}" expected array, got type=${typeof item}`);
+  for (let i = 0; i < item.length; i++)
+    inner(item[i], `${title}[${i}]`);
+  return item;
+}
+function equalBytes2(a, b) {
+  a = abytes(a);
+  b = abytes(b);
+  if (a.length !== b.length)
+    return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++)
+    diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+function copyBytes2(bytes) {
+  return new Uint8Array(abytes(bytes));
+}
+function splitCoder(label, ...lengths) {
+  const getLength = (c) => typeof c === "number" ? c : c.bytesLen;
+  const bytesLen = lengths.reduce((sum, a) => sum + getLength(a), 0);
+  return {
+    bytesLen,
+    encode: (bufs) => {
+      const res = new Uint8Array(bytesLen);
+      for (let i = 0, pos = 0; i < lengths.length; i++) {
+        const c = lengths[i];
+        const l = getLength(c);
+        const b = typeof c === "number" ? bufs[i] : c.encode(bufs[i]);
+        abytes(b, l, label);
+        res.set(b, pos);
+        if (typeof c !== "number")
+          b.fill(0);
+        pos += l;
+      }
+      return res;
+    },
+    decode: (buf) => {
+      abytes(buf, bytesLen, label);
+      const res = [];
+      for (const c of lengths) {
+        const l = getLength(c);
+        const b = buf.subarray(0, l);
+        res.push(typeof c === "number" ? b : c.decode(b));
+        buf = buf.subarray(l);
+      }
+      return res;
+    }
+  };
+}
+function vecCoder(c, vecLen) {
+  const coder = c;
+  const bytesLen = vecLen * coder.bytesLen;
+  return {
+    bytesLen,
+    encode: (u) => {
+      const uArr = aarray2(u, "u");
+      if (uArr.length !== vecLen)
+        throw new RangeError(`vecCoder.encode: wrong length=${uArr.length}. Expected: ${vecLen}`);
+      const res = new Uint8Array(bytesLen);
+      for (let i = 0, pos = 0; i < uArr.length; i++) {
+        const b = coder.encode(uArr[i]);
+        res.set(b, pos);
+        b.fill(0);
+        pos += b.length;
+      }
+      return res;
+    },
+    decode: (a) => {
+      abytes(a, bytesLen);
+      const r = [];
+      for (let i = 0; i < a.length; i += coder.bytesLen)
+        r.push(coder.decode(a.subarray(i, i + coder.bytesLen)));
+      return r;
+    }
+  };
+}
+function cleanBytes(...list2) {
+  for (const t of list2) {
+    if (Array.isArray(t))
+      for (const b of t)
+        b.fill(0);
+    else
+      t.fill(0);
+  }
+}
+function getMask(bits) {
+  anumber(bits, "bits");
+  if (bits > 32)
+    throw new RangeError('"bits" expected <= 32, got ' + bits);
+  return bits === 32 ? 4294967295 : ~(-1 << bits) >>> 0;
+}
+
+// node_modules/@noble/post-quantum/_crystals.js
+var genCrystals = (opts2) => {
+  const { newPoly, N: N2, Q: Q2, F: F3, ROOT_OF_UNITY: ROOT_OF_UNITY2, brvBits, isKyber } = opts2;
+  const mod2 = (a, modulo = Q2) => {
+    const result = a % modulo | 0;
+    return (result >= 0 ? result | 0 : modulo + result | 0) | 0;
+  };
+  const smod = (a, modulo = Q2) => {
+    const r = mod2(a, modulo) | 0;
+    return (r > modulo >> 1 ? r - modulo | 0 : r) | 0;
+  };
+  function getZettas() {
+    const out = newPoly(N2);
+    for (let i = 0; i < N2; i++) {
+      const b = reverseBits(i, brvBits);
+      const p = BigInt(ROOT_OF_UNITY2) ** BigInt(b) % BigInt(Q2);
+      out[i] = Number(p) | 0;
+    }
+    return out;
+  }
+  const nttZetas = getZettas();
+  const inv = (_a) => {
+    throw new Error("not implemented");
+  };
+  const field = isKyber ? {
+    add: (a, b) => {
+      const r = a + b | 0;
+      return r >= Q2 ? r - Q2 | 0 : r;
+    },
+    sub: (a, b) => {
+      const r = a - b | 0;
+      return r < 0 ? r + Q2 | 0 : r;
+    },
+    mul: (a, b) => mod2((a | 0) * (b | 0)) | 0,
+    inv
+  } : {
+    add: (a, b) => mod2((a | 0) + (b | 0)) | 0,
+    sub: (a, b) => mod2((a | 0) - (b | 0)) | 0,
+    mul: (a, b) => mod2((a | 0) * (b | 0)) | 0,
+    inv
+  };
+  const nttOpts = {
+    N: N2,
+    roots: nttZetas,
+    invertButterflies: true,
+    skipStages: isKyber ? 1 : 0,
+    brp: false
+  };
+  const dif = FFTCore(field, { dit: false, ...nttOpts });
+  const dit = FFTCore(field, { dit: true, ...nttOpts });
+  const NTT = {
+    encode: (r) => {
+      return dif(r);
+    },
+    decode: (r) => {
+      dit(r);
+      for (let i = 0; i < r.length; i++)
+        r[i] = mod2(F3 * r[i]);
+      return r;
+    }
+  };
+  const bitsCoder = (d, c) => {
+    for (let i = 0, bufLen = 0; i < N2; i++) {
+      bufLen += d;
+      if (bufLen > 32)
+        getMask(bufLen);
+      bufLen %= 8;
+    }
+    const mask = getMask(d);
+    const bytesLen = d * (N2 / 8);
+    return {
+      bytesLen,
+      encode: (poly_) => {
+        const poly = poly_;
+        const r = new Uint8Array(bytesLen);
+        for (let i = 0, buf = 0, bufLen = 0, pos = 0; i < poly.length; i++) {
+          buf |= (c.encode(poly[i]) & mask) << bufLen;
+          bufLen += d;
+          for (; bufLen >= 8; bufLen -= 8, buf >>= 8)
+            r[pos++] = buf & 255;
+        }
+        return r;
+      },
+      decode: (bytes) => {
+        const r = newPoly(N2);
+        for (let i = 0, buf = 0, bufLen = 0, pos = 0; i < bytes.length; i++) {
+          buf |= bytes[i] << bufLen;
+          bufLen += 8;
+          for (; bufLen >= d; bufLen -= d, buf >>= d)
+            r[pos++] = c.decode(buf & mask);
+        }
+        return r;
+      }
+    };
+  };
+  return {
+    mod: mod2,
+    smod,
+    nttZetas,
+    NTT: {
+      encode: (r) => NTT.encode(r),
+      decode: (r) => NTT.decode(r)
+    },
+    bitsCoder
+  };
+};
+var createXofShake = (shake) => (seed, blockLen) => {
+  if (!blockLen)
+    blockLen = shake.blockLen;
+  const _seed = new Uint8Array(seed.length + 2);
+  _seed.set(seed);
+  const seedLen = seed.length;
+  const buf = new Uint8Array(blockLen);
+  let h = shake.create({});
+  let calls = 0;
+  let xofs = 0;
+  return {
+    stats: () => ({ calls, xofs }),
+    get: (x, y) => {
+      _seed[seedLen + 0] = x;
+      _seed[seedLen + 1] = y;
+      h.destroy();
+      h = shake.create({}).update(_seed);
+      calls++;
+      return () => {
+        xofs++;
+        return h.xofInto(buf);
+      };
+    },
+    clean: () => {
+      h.destroy();
+      cleanBytes(buf, _seed);
+    }
+  };
+};
+var XOF128 = /* @__PURE__ */ createXofShake(shake128);
+
+// node_modules/@noble/post-quantum/ml-kem.js
+var N = 256;
+var Q = 3329;
+var F = 3303;
+var ROOT_OF_UNITY = 17;
+var crystals = /* @__PURE__ */ genCrystals({
+  N,
+  Q,
+  F,
+  ROOT_OF_UNITY,
+  newPoly: (n) => new Uint16Array(n),
+  brvBits: 7,
+  isKyber: true
+});
+var PARAMS = /* @__PURE__ */ (() => Object.freeze({
+  512: Object.freeze({ N, Q, K: 2, ETA1: 3, ETA2: 2, du: 10, dv: 4, RBGstrength: 128 }),
+  768: Object.freeze({ N, Q, K: 3, ETA1: 2, ETA2: 2, du: 10, dv: 4, RBGstrength: 192 }),
+  1024: Object.freeze({ N, Q, K: 4, ETA1: 2, ETA2: 2, du: 11, dv: 5, RBGstrength: 256 })
+}))();
+var compress = (d) => {
+  if (d >= 12)
+    return { encode: (i) => i, decode: (i) => i >= Q ? i - Q : i };
+  const a = 2 ** (d - 1);
+  return {
+    // This only matches standalone Compress_d after bitsCoder masks the result into Z_(2^d).
+    encode: (i) => ((i << d) + Q / 2) / Q,
+    // const decompress = (i: number) => round((Q / 2 ** d) * i);
+    decode: (i) => i * Q + a >>> d
+  };
+};
+var byteCoder = (d) => crystals.bitsCoder(d, d === 12 ? { encode: (i) => i, decode: (i) => i >= Q ? i - Q : i } : { encode: (i) => i, decode: (i) => i });
+var polyCoder = (d) => d === 12 ? byteCoder(12) : crystals.bitsCoder(d, compress(d));
+function polyAdd(a_, b_) {
+  const a = a_;
+  const b = b_;
+  for (let i = 0; i < N; i++) {
+    const r = a[i] + b[i];
+    a[i] = r >= Q ? r - Q : r;
+  }
+}
+function polySub(a_, b_) {
+  const a = a_;
+  const b = b_;
+  for (let i = 0; i < N; i++) {
+    const r = a[i] - b[i];
+    a[i] = r < 0 ? r + Q : r;
+  }
+}
+function BaseCaseMultiply(a0, a1, b0, b1, zeta) {
+  const c0 = crystals.mod(crystals.mod(a1 * b1) * zeta + a0 * b0);
+  const c1 = crystals.mod(a0 * b1 + a1 * b0);
+  return { c0, c1 };
+}
+function MultiplyNTTs(f_, g_) {
+  const f = f_;
+  const g = g_;
+  for (let i = 0; i < N / 2; i++) {
+    let z = crystals.nttZetas[64 + (i >> 1)];
+    if (i & 1)
+      z = -z;
+    const { c0, c1 } = BaseCaseMultiply(f[2 * i + 0], f[2 * i + 1], g[2 * i + 0], g[2 * i + 1], z);
+    f[2 * i + 0] = c0;
+    f[2 * i + 1] = c1;
+  }
+  return f;
+}
+function SampleNTT(xof_) {
+  const xof = xof_;
+  const r = new Uint16Array(N);
+  for (let j = 0; j < N; ) {
+    const b = xof();
+    if (b.length % 3)
+      throw new Error("SampleNTT: unaligned block");
+    for (let i = 0; j < N && i + 3 <= b.length; i += 3) {
+      const d1 = (b[i + 0] >> 0 | b[i + 1] << 8) & 4095;
+      const d2 = (b[i + 1] >> 4 | b[i + 2] << 4) & 4095;
+      if (d1 < Q)
+        r[j++] = d1;
+      if (j < N && d2 < Q)
+        r[j++] = d2;
+    }
+  }
+  return r;
+}
+var sampleCBDBytes = (buf, eta) => {
+  const r = new Uint16Array(N);
+  const b32 = u322(buf);
+  swap32IfBE(b32);
+  let len = 0;
+  for (let i = 0, p = 0, bb = 0, t0 = 0; i < b32.length; i++) {
+    let b = b32[i];
+    for (let j = 0; j < 32; j++) {
+      bb += b & 1;
+      b >>= 1;
+      len += 1;
+      if (len === eta) {
+        t0 = bb;
+        bb = 0;
+      } else if (len === 2 * eta) {
+        r[p++] = crystals.mod(t0 - bb);
+        bb = 0;
+        len = 0;
+      }
+    }
+  }
+  swap32IfBE(b32);
+  if (len)
+    throw new Error(`sampleCBD: leftover bits: ${len}`);
+  return r;
+};
+function sampleCBD(PRF_, seed, nonce, eta) {
+  const PRF = PRF_;
+  return sampleCBDBytes(PRF(eta * N / 4, seed, nonce), eta);
+}
+var genKPKE = (opts_) => {
+  const opts2 = opts_;
+  const { K, PRF, XOF, HASH512, ETA1, ETA2, du, dv } = opts2;
+  const poly1 = polyCoder(1);
+  const polyV = polyCoder(dv);
+  const polyU = polyCoder(du);
+  const publicCoder = splitCoder("publicKey", vecCoder(polyCoder(12), K), 32);
+  const secretCoder = vecCoder(polyCoder(12), K);
+  const cipherCoder = splitCoder("ciphertext", vecCoder(polyU, K), polyV);
+  const seedCoder = splitCoder("seed", 32, 32);
+  const encryptCore = (tHat, getA, msg, seed) => {
+    const rHat = [];
+    for (let i = 0; i < K; i++)
+      rHat.push(crystals.NTT.encode(sampleCBD(PRF, seed, i, ETA1)));
+    const tmp2 = new Uint16Array(N);
+    const u = [];
+    for (let i = 0; i < K; i++) {
+      const e1 = sampleCBD(PRF, seed, K + i, ETA2);
+      const tmp = new Uint16Array(N);
+      for (let j = 0; j < K; j++) {
+        const aij = getA(i, j);
+        polyAdd(tmp, MultiplyNTTs(aij, rHat[j]));
+      }
+      polyAdd(e1, crystals.NTT.decode(tmp));
+      u.push(e1);
+      polyAdd(tmp2, MultiplyNTTs(tHat[i], rHat[i]));
+      cleanBytes(tmp);
+    }
+    const e2 = sampleCBD(PRF, seed, 2 * K, ETA2);
+    polyAdd(e2, crystals.NTT.decode(tmp2));
+    const v = poly1.decode(msg);
+    polyAdd(v, e2);
+    cleanBytes(tHat, rHat, tmp2, e2);
+    return cipherCoder.encode([u, v]);
+  };
+  return {
+    secretCoder,
+    lengths: {
+      secretKey: secretCoder.bytesLen,
+      publicKey: publicCoder.bytesLen,
+      cipherText: cipherCoder.bytesLen
+    },
+    keygen: (seed) => {
+      abytesDoc(seed, 32, "seed");
+      const seedDst = new Uint8Array(33);
+      seedDst.set(seed);
+      seedDst[32] = K;
+      const seedHash = HASH512(seedDst);
+      const [rho, sigma] = seedCoder.decode(seedHash);
+      const sHat = [];
+      const tHat = [];
+      for (let i = 0; i < K; i++)
+        sHat.push(crystals.NTT.encode(sampleCBD(PRF, sigma, i, ETA1)));
+      const x = XOF(rho);
+      for (let i = 0; i < K; i++) {
+        const e = crystals.NTT.encode(sampleCBD(PRF, sigma, K + i, ETA1));
+        for (let j = 0; j < K; j++) {
+          const aji = SampleNTT(x.get(j, i));
+          polyAdd(e, MultiplyNTTs(aji, sHat[j]));
+        }
+        tHat.push(e);
+      }
+      x.clean();
+      const res = {
+        publicKey: publicCoder.encode([tHat, rho]),
+        secretKey: secretCoder.encode(sHat)
+      };
+      cleanBytes(rho, sigma, sHat, tHat, seedDst, seedHash);
+      return res;
+    },
+    encrypt: (publicKey, msg, seed) => {
+      const [tHat, rho] = publicCoder.decode(publicKey);
+      const x = XOF(rho);
+      const res = encryptCore(tHat, (i, j) => SampleNTT(x.get(i, j)), msg, seed);
+      x.clean();
+      return res;
+    },
+    // Expands the full Â matrix (public data derived from rho) once, so repeated encryptions
+    // against the same ek skip the K² SampleNTT XOF expansions. Cached polys are copied per
+    // call because encryptCore mutates its inputs in place.
+    prepare: (publicKey) => {
+      const [tHat, rho] = publicCoder.decode(publicKey);
+      const x = XOF(rho);
+      const A = [];
+      for (let i = 0; i < K; i++)
+        for (let j = 0; j < K; j++)
+          A.push(SampleNTT(x.get(i, j)));
+      x.clean();
+      return {
+        encrypt: (msg, seed) => encryptCore(tHat.map((p) => p.slice()), (i, j) => A[i * K + j].slice(), msg, seed),
+        clean: () => cleanBytes(tHat, A)
+      };
+    },
+    decrypt: (cipherText, privateKey) => {
+      const [u, v] = cipherCoder.decode(cipherText);
+      const sk = secretCoder.decode(privateKey);
+      const tmp = new Uint16Array(N);
+      for (let i = 0; i < K; i++)
+        polyAdd(tmp, MultiplyNTTs(sk[i], crystals.NTT.encode(u[i])));
+      polySub(v, crystals.NTT.decode(tmp));
+      const res = poly1.encode(v);
+      cleanBytes(tmp, sk, u, v);
+      return res;
+    }
+  };
+};
+function createKyber(opts2) {
+  const rawOpts = opts2;
+  const KPKE = genKPKE(rawOpts);
+  const { HASH256, HASH512, KDF } = rawOpts;
+  const { secretCoder: KPKESecretCoder, lengths } = KPKE;
+  const secretCoder = splitCoder("secretKey", lengths.secretKey, lengths.publicKey, 32, 32);
+  const msgLen = 32;
+  const seedLen = 64;
+  const validateModulus = (publicKey, fn) => {
+    const eke = publicKey.subarray(0, 384 * rawOpts.K);
+    const ek = KPKESecretCoder.encode(KPKESecretCoder.decode(copyBytes2(eke)));
+    const ok = equalBytes2(ek, eke);
+    cleanBytes(ek);
+    if (!ok)
+      throw new Error(`ML-KEM.${fn}: wrong publicKey modulus`);
+  };
+  const kemLengths = Object.freeze({
+    ...lengths,
+    seed: 64,
+    msg: msgLen,
+    msgRand: msgLen,
+    secretKey: secretCoder.bytesLen
+  });
+  return Object.freeze({
+    info: Object.freeze({ type: "ml-kem" }),
+    lengths: kemLengths,
+    keygen: (seed) => {
+      const ownSeed = seed === void 0;
+      const s = ownSeed ? randomBytes3(seedLen) : seed;
+      let sk;
+      let publicKeyHash;
+      try {
+        abytesDoc(s, seedLen, "seed");
+        const keys = KPKE.keygen(s.subarray(0, 32));
+        const publicKey = keys.publicKey;
+        sk = keys.secretKey;
+        publicKeyHash = HASH256(publicKey);
+        const secretKey = secretCoder.encode([sk, publicKey, publicKeyHash, s.subarray(32)]);
+        return {
+          publicKey,
+          secretKey
+        };
+      } finally {
+        if (sk !== void 0)
+          cleanBytes(sk);
+        if (publicKeyHash !== void 0)
+          cleanBytes(publicKeyHash);
+        if (ownSeed)
+          cleanBytes(s);
+      }
+    },
+    getPublicKey: (secretKey) => {
+      const [_sk, publicKey, _publicKeyHash, _z] = secretCoder.decode(secretKey);
+      return Uint8Array.from(publicKey);
+    },
+    encapsulate: (publicKey, msg) => {
+      const ownMsg = msg === void 0;
+      const m = ownMsg ? randomBytes3(msgLen) : msg;
+      let kr;
+      try {
+        abytesDoc(publicKey, lengths.publicKey, "publicKey");
+        abytesDoc(m, msgLen, "message");
+        validateModulus(publicKey, "encapsulate");
+        kr = HASH512.create().update(m).update(HASH256(publicKey)).digest();
+        const cipherText = KPKE.encrypt(publicKey, m, kr.subarray(32, 64));
+        return {
+          cipherText,
+          sharedSecret: kr.subarray(0, 32)
+        };
+      } finally {
+        if (kr !== void 0)
+          cleanBytes(kr.subarray(32));
+        if (ownMsg)
+          cleanBytes(m);
+      }
+    },
+    decapsulate: (cipherText, secretKey) => {
+      abytesDoc(secretKey, secretCoder.bytesLen, "secretKey");
+      abytesDoc(cipherText, lengths.cipherText, "cipherText");
+      const k768 = secretCoder.bytesLen - 96;
+      const start = k768 + 32;
+      const test = HASH256(secretKey.subarray(k768 / 2, start));
+      if (!equalBytes2(test, secretKey.subarray(start, start + 32)))
+        throw new Error("invalid secretKey: hash check failed");
+      const [sk, publicKey, publicKeyHash, z] = secretCoder.decode(secretKey);
+      const msg = KPKE.decrypt(cipherText, sk);
+      const kr = HASH512.create().update(msg).update(publicKeyHash).digest();
+      const Khat = kr.subarray(0, 32);
+      const cipherText2 = KPKE.encrypt(publicKey, msg, kr.subarray(32, 64));
+      const isValid = equalBytes2(cipherText, cipherText2);
+      const Kbar = KDF.create({ dkLen: 32 }).update(z).update(cipherText).digest();
+      cleanBytes(msg, cipherText2, kr.subarray(32), !isValid ? Khat : Kbar);
+      return isValid ? Khat : Kbar;
+    },
+    /**
+     * Experimental prototype: pre-expand a public key so repeated encapsulate/decapsulate
+     * against the same key skip re-validation, H(ek), t̂ decoding and the K² SampleNTT
+     * XOF expansions of Â. Only public data is cached; see {@link KEMPrepared}.
+     */
+    prepare: (publicKey) => {
+      abytesDoc(publicKey, lengths.publicKey, "publicKey");
+      validateModulus(publicKey, "prepare");
+      const ek = copyBytes2(publicKey);
+      const publicKeyHash = HASH256(ek);
+      const cached = KPKE.prepare(ek);
+      return Object.freeze({
+        publicKey: ek,
+        encapsulate: (msg) => {
+          const ownMsg = msg === void 0;
+          const m = ownMsg ? randomBytes3(msgLen) : msg;
+          let kr;
+          try {
+            abytesDoc(m, msgLen, "message");
+            kr = HASH512.create().update(m).update(publicKeyHash).digest();
+            const cipherText = cached.encrypt(m, kr.subarray(32, 64));
+            return {
+              cipherText,
+              sharedSecret: kr.subarray(0, 32)
+            };
+          } finally {
+            if (kr !== void 0)
+              cleanBytes(kr.subarray(32));
+            if (ownMsg)
+              cleanBytes(m);
+          }
+        },
+        decapsulate: (cipherText, secretKey) => {
+          abytesDoc(secretKey, secretCoder.bytesLen, "secretKey");
+          abytesDoc(cipherText, lengths.cipherText, "cipherText");
+          const [sk, ekEmbedded, storedHash, z] = secretCoder.decode(secretKey);
+          if (!equalBytes2(ekEmbedded, ek) || !equalBytes2(storedHash, publicKeyHash))
+            throw new Error("ML-KEM.decapsulate: secretKey does not match prepared publicKey");
+          const msg = KPKE.decrypt(cipherText, sk);
+          const kr = HASH512.create().update(msg).update(publicKeyHash).digest();
+          const Khat = kr.subarray(0, 32);
+          const cipherText2 = cached.encrypt(msg, kr.subarray(32, 64));
+          const isValid = equalBytes2(cipherText, cipherText2);
+          const Kbar = KDF.create({ dkLen: 32 }).update(z).update(cipherText).digest();
+          cleanBytes(msg, cipherText2, kr.subarray(32), !isValid ? Khat : Kbar);
+          return isValid ? Khat : Kbar;
+        },
+        clean: cached.clean
+      });
+    }
+  });
+}
+function shakePRF(dkLen, key, nonce) {
+  return shake256.create({ dkLen }).update(key).update(new Uint8Array([nonce])).digest();
+}
+var opts = /* @__PURE__ */ (() => ({
+  HASH256: sha3_256,
+  HASH512: sha3_512,
+  KDF: shake256,
+  XOF: XOF128,
+  PRF: shakePRF
+}))();
+var mk = (params2) => createKyber({
+  ...opts,
+  ...params2
+});
+var ml_kem512 = /* @__PURE__ */ (() => mk(PARAMS[512]))();
+var ml_kem768 = /* @__PURE__ */ (() => mk(PARAMS[768]))();
+var ml_kem1024 = /* @__PURE__ */ (() => mk(PARAMS[1024]))();
+
+// src/crypto/mlkem.ts
+var ML_KEM_512 = 35;
+var ML_KEM_768 = 36;
+var ML_KEM_1024 = 37;
+var KEMS = {
+  [ML_KEM_512]: { name: "ML-KEM-512", kem: ml_kem512, ekLength: 800, ctLength: 768 },
+  [ML_KEM_768]: { name: "ML-KEM-768", kem: ml_kem768, ekLength: 1184, ctLength: 1088 },
+  [ML_KEM_1024]: { name: "ML-KEM-1024", kem: ml_kem1024, ekLength: 1568, ctLength: 1568 }
+};
+function isMlKem(method) {
+  return KEMS[method] !== void 0;
+}
+function params(method) {
+  const p = KEMS[method];
+  if (!p) throw new CryptoError(`key exchange method ${method} is not ML-KEM`);
+  return p;
+}
+function mlKemInitiator(method, random) {
+  const p = params(method);
+  const { publicKey, secretKey } = p.kem.keygen(random.bytes(64));
+  return {
+    group: method,
+    publicValue: publicKey,
+    computeSharedSecret(peer) {
+      if (peer.length !== p.ctLength)
+        throw new CryptoError(
+          `${p.name} ciphertext of ${peer.length} bytes, expected ${p.ctLength}`
+        );
+      try {
+        return p.kem.decapsulate(peer, secretKey);
+      } catch (e) {
+        throw new CryptoError(`${p.name} decapsulation failed`, { cause: e });
+      }
+    }
+  };
+}
+function mlKemResponder(method, ek, random) {
+  const p = params(method);
+  if (ek.length !== p.ekLength)
+    throw new CryptoError(
+      `${p.name} encapsulation key of ${ek.length} bytes, expected ${p.ekLength}`
+    );
+  try {
+    const { cipherText, sharedSecret } = p.kem.encapsulate(ek, random.bytes(32));
+    return { publicValue: cipherText, sharedSecret };
+  } catch (e) {
+    throw new CryptoError(`${p.name} encapsulation key is invalid (FIPS 203 §7.2 check)`, {
+      cause: e
+    });
+  }
+}
 
 // src/crypto/ke.ts
 var ECP = {
@@ -7779,9 +19852,10 @@ var MODP = {
   18: "modp18"
 };
 function isSupportedGroup(group) {
-  return group === 31 || group === 32 || ECP[group] !== void 0 || MODP[group] !== void 0;
+  return group === 31 || group === 32 || ECP[group] !== void 0 || MODP[group] !== void 0 || isMlKem(group);
 }
 function createKeyExchange(group, random) {
+  if (isMlKem(group)) return mlKemInitiator(group, random);
   if (group === 31) return montgomery2(group, x25519, 32, random);
   if (group === 32) return montgomery2(group, x448, 56, random);
   const ecp = ECP[group];
@@ -7879,6 +19953,11 @@ function leftPad(b, len) {
   out.set(b, len - b.length);
   return out;
 }
+function respondKeyExchange(group, peer, random) {
+  if (isMlKem(group)) return mlKemResponder(group, peer, random);
+  const mine = createKeyExchange(group, random);
+  return { publicValue: mine.publicValue, sharedSecret: mine.computeSharedSecret(peer) };
+}
 
 // src/crypto/aead.ts
 import { createCipheriv, createDecipheriv } from "node:crypto";
@@ -7974,6 +20053,64 @@ function copyInto(dst, at, src) {
   return src.length;
 }
 
+// src/ike/tasks/followup-ke.ts
+var MAX_LINK = 256;
+function runFollowupKe(c, what, methods, link, done) {
+  const secrets = [];
+  const step = (i, linkData) => {
+    const method = methods[i];
+    if (linkData.length === 0 || linkData.length > MAX_LINK) {
+      done({
+        error: `the gateway's ADDITIONAL_KEY_EXCHANGE link has ${linkData.length} bytes (RFC 9370 §3.2.2)`
+      });
+      return;
+    }
+    const ke = createKeyExchange(method, c.random);
+    c.xchg.initiate({
+      exchange: ExchangeType.IKE_FOLLOWUP_KE,
+      what: `${what}: IKE_FOLLOWUP_KE ${i + 1} (${nameOf(DhGroup, method)})`,
+      buildRequest: () => [
+        { type: PayloadType.KE, critical: false, dhGroup: method, data: ke.publicValue },
+        c.notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, linkData)
+      ],
+      processResponse: (_h, inner) => {
+        const notifies = filterPayloads(inner, PayloadType.NOTIFY);
+        const error = notifies.find((n) => n.notifyType < 16384);
+        if (error) {
+          done({ error: `IKE_FOLLOWUP_KE answered ${nameOf(NotifyType, error.notifyType)}` });
+          return;
+        }
+        const kePayload = findPayload(inner, PayloadType.KE);
+        if (kePayload?.dhGroup !== method) {
+          done({ error: `IKE_FOLLOWUP_KE answer lacks a ${nameOf(DhGroup, method)} KE payload` });
+          return;
+        }
+        try {
+          secrets.push(ke.computeSharedSecret(kePayload.data));
+        } catch (e) {
+          done({ error: `invalid ${nameOf(DhGroup, method)} KE: ${e.message}` });
+          return;
+        }
+        const next = notifies.find((n) => n.notifyType === NotifyType.ADDITIONAL_KEY_EXCHANGE);
+        if (i + 1 < methods.length) {
+          if (!next) {
+            done({ error: "IKE_FOLLOWUP_KE answer lacks the next ADDITIONAL_KEY_EXCHANGE link" });
+            return;
+          }
+          step(i + 1, next.data.slice());
+          return;
+        }
+        done({ secrets });
+      }
+    });
+  };
+  try {
+    step(0, link);
+  } catch (e) {
+    done({ error: e instanceof VpnError ? e.message : e.message });
+  }
+}
+
 // src/ike/sa/keymat.ts
 import { timingSafeEqual as timingSafeEqual2 } from "node:crypto";
 
@@ -8019,7 +20156,7 @@ function prfPlus(prfId, key, seed, length) {
 }
 
 // src/crypto/kdf.ts
-function split(prfId, skeyseed, input) {
+function split2(prfId, skeyseed, input) {
   const p = prfOutputLength(prfId);
   const { encrKeyLength: e, integKeyLength: a } = input;
   const km = prfPlus(
@@ -8047,18 +20184,18 @@ function split(prfId, skeyseed, input) {
 }
 function deriveIkeKeys(input) {
   const skeyseed = prf(input.prfId, concatBytes(input.ni, input.nr), input.sharedSecret);
-  return split(input.prfId, skeyseed, input);
+  return split2(input.prfId, skeyseed, input);
 }
 function deriveRekeyedIkeKeys(input) {
   const skeyseed = prf(
     input.oldPrfId ?? input.prfId,
     input.oldSkD,
-    concatBytes(input.sharedSecret, input.ni, input.nr)
+    concatBytes(input.sharedSecret, input.ni, input.nr, ...input.additional ?? [])
   );
-  return split(input.prfId, skeyseed, input);
+  return split2(input.prfId, skeyseed, input);
 }
 function deriveChildKeys(input) {
-  const seed = input.sharedSecret ? concatBytes(input.sharedSecret, input.ni, input.nr) : concatBytes(input.ni, input.nr);
+  const seed = input.sharedSecret ? concatBytes(input.sharedSecret, input.ni, input.nr, ...input.additional ?? []) : concatBytes(input.ni, input.nr);
   const e = input.encrKeyLength;
   const a = input.integKeyLength;
   const km = prfPlus(input.prfId, input.skD, seed, 2 * (e + a));
@@ -8180,6 +20317,25 @@ function cbcCrypter(keyBits, integId) {
   };
 }
 
+// src/ike/ppk.ts
+var PPK_ID_FIXED = 2;
+var MAX_PPK_ID_BYTES = 255;
+var MIN_PPK_BYTES = 16;
+var MAX_PPK_BYTES = 1024;
+function encodePpkIdentity(id) {
+  const out = new Uint8Array(1 + id.length);
+  out[0] = PPK_ID_FIXED;
+  out.set(id, 1);
+  return out;
+}
+function mixPpk(prfId, ppk, keys) {
+  return {
+    skD: prfPlus(prfId, ppk, keys.skD, keys.skD.length).slice(),
+    skPi: prfPlus(prfId, ppk, keys.skPi, keys.skPi.length).slice(),
+    skPr: prfPlus(prfId, ppk, keys.skPr, keys.skPr.length).slice()
+  };
+}
+
 // src/ike/sa/keymat.ts
 var KEY_PAD = new TextEncoder().encode("Key Pad for IKEv2");
 var IkeKeymat = class {
@@ -8193,17 +20349,24 @@ var IkeKeymat = class {
   skEr;
   skPi;
   skPr;
+  /** RFC 8784 §3: SK_d, SK_pi, SK_pr with the PPK mixed in, until IKE_AUTH says which set holds. */
+  withPpk;
+  /**
+   * RFC 9242 §3.3.2: IntAuth (IntAuth_iN | IntAuth_rN | IKE_AUTH_MID) after IKE_INTERMEDIATE
+   * exchanges, appended to both AUTH payloads' signed octets; empty without them.
+   */
+  intAuth = new Uint8Array(0);
   constructor(input) {
-    const { proposal } = input;
-    if (!proposal.prf) throw new CryptoError("IKE proposal without PRF");
-    this.prfId = proposal.prf.id;
+    const { proposal: proposal2 } = input;
+    if (!proposal2.prf) throw new CryptoError("IKE proposal without PRF");
+    this.prfId = proposal2.prf.id;
     this.crypter = createSkCrypter(
-      proposal.encr.id,
-      proposal.encr.keyBits ?? 256,
-      proposal.integ?.id ?? 0
+      proposal2.encr.id,
+      proposal2.encr.keyBits ?? 256,
+      proposal2.integ?.id ?? 0
     );
     this.weInitiated = input.weInitiated;
-    const params = {
+    const params2 = {
       prfId: this.prfId,
       encrKeyLength: this.crypter.encrKeyLength,
       integKeyLength: this.crypter.integKeyLength,
@@ -8214,10 +20377,11 @@ var IkeKeymat = class {
       sharedSecret: input.sharedSecret
     };
     const k = input.rekeyOf ? deriveRekeyedIkeKeys({
-      ...params,
+      ...params2,
       oldSkD: input.rekeyOf.skD,
-      oldPrfId: input.rekeyOf.prfId
-    }) : deriveIkeKeys(params);
+      oldPrfId: input.rekeyOf.prfId,
+      ...input.additional ? { additional: input.additional } : {}
+    }) : deriveIkeKeys(params2);
     wipe(k.skeyseed);
     this.skD = k.skD;
     this.skAi = k.skAi;
@@ -8258,10 +20422,45 @@ var IkeKeymat = class {
    * RFC 7296 §2.15: the octets an AUTH payload signs or MACs.
    * InitiatorSignedOctets = RealMessage1 | NonceRData | prf(SK_pi, RestOfInitIDPayload)
    * ResponderSignedOctets = RealMessage2 | NonceIData | prf(SK_pr, RestOfRespIDPayload)
+   * RFC 8784 §3: with a PPK pending, SK_pi/SK_pr are the PPK-mixed ones unless `withPpk` is false
+   * (NO_PPK_AUTH, and the gateway's AUTH when it did not use the PPK).
+   * RFC 9242 §3.3.2: after IKE_INTERMEDIATE exchanges both end with IntAuth.
    */
-  authOctets(side, realMessage, peerNonce, idBody) {
-    const key = side === "initiator" ? this.skPi : this.skPr;
-    return concatBytes(realMessage, peerNonce, prf(this.prfId, key, idBody));
+  authOctets(side, realMessage, peerNonce, idBody, withPpk = this.withPpk !== void 0) {
+    const keys = withPpk && this.withPpk ? this.withPpk : { skPi: this.skPi, skPr: this.skPr };
+    const key = side === "initiator" ? keys.skPi : keys.skPr;
+    return concatBytes(realMessage, peerNonce, prf(this.prfId, key, idBody), this.intAuth);
+  }
+  /**
+   * RFC 9242 §3.3.2: IntAuth_[i|r]N = prf(SK_p[i|r]N, IntAuth_[i|r]N-1 | IntAuth_[i|r]N_A |
+   * IntAuth_[i|r]N_P), with the SK_p of the keys that protect that IKE_INTERMEDIATE exchange.
+   */
+  intAuthStep(side, prev, data) {
+    return prf(this.prfId, side === "initiator" ? this.skPi : this.skPr, concatBytes(prev, data));
+  }
+  /** RFC 8784 §3: derive the PPK-mixed SK_d, SK_pi and SK_pr (kept aside until `settlePpk`). */
+  preparePpk(ppk) {
+    this.settlePpk(false);
+    this.withPpk = mixPpk(this.prfId, ppk, { skD: this.skD, skPi: this.skPi, skPr: this.skPr });
+  }
+  /** Is a PPK-mixed key set waiting for the gateway's answer? */
+  get ppkPending() {
+    return this.withPpk !== void 0;
+  }
+  /**
+   * The gateway's IKE_AUTH answer decided (RFC 8784 §3): with its PPK_IDENTITY the PPK-mixed keys
+   * replace SK_d, SK_pi and SK_pr; without it the plain keys stay (it used NO_PPK_AUTH).
+   */
+  settlePpk(used) {
+    const p = this.withPpk;
+    if (!p) return;
+    this.withPpk = void 0;
+    if (used) {
+      wipe(this.skD, this.skPi, this.skPr);
+      this.skD = p.skD;
+      this.skPi = p.skPi;
+      this.skPr = p.skPr;
+    } else wipe(p.skD, p.skPi, p.skPr);
   }
   /** RFC 7296 §2.15: AUTH = prf( prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>) */
   pskAuth(secret, octets) {
@@ -8280,7 +20479,7 @@ var IkeKeymat = class {
     return this.pskAuth(msk ?? (side === "initiator" ? this.skPi : this.skPr), octets);
   }
   /** RFC 7296 §2.17: KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr), initiator→responder first. */
-  childKeys(ni, nr, encrKeyLength, integKeyLength, sharedSecret) {
+  childKeys(ni, nr, encrKeyLength, integKeyLength, sharedSecret, additional) {
     return deriveChildKeys({
       prfId: this.prfId,
       skD: this.skD,
@@ -8288,7 +20487,9 @@ var IkeKeymat = class {
       nr,
       encrKeyLength,
       integKeyLength,
-      ...sharedSecret ? { sharedSecret } : {}
+      ...sharedSecret ? { sharedSecret } : {},
+      // RFC 9370 §2.2.4: SK(1..n) of the IKE_FOLLOWUP_KE exchanges.
+      ...additional ? { additional } : {}
     });
   }
   get prfLength() {
@@ -8296,6 +20497,7 @@ var IkeKeymat = class {
   }
   /** Best-effort zeroing of all keys (JS may hold copies we cannot reach). */
   wipe() {
+    this.settlePpk(false);
     wipe(this.skD, this.skAi, this.skAr, this.skEi, this.skEr, this.skPi, this.skPr);
   }
 };
@@ -8404,14 +20606,46 @@ var ChildRekey = class {
         return;
       }
     }
+    const addKe = chosen.addKe ?? [];
+    if (addKe.length > 0) {
+      const link = notifies.find((n) => n.notifyType === NotifyType.ADDITIONAL_KEY_EXCHANGE);
+      if (!shared || !link) {
+        retry("additional key exchanges chosen without PFS or without ADDITIONAL_KEY_EXCHANGE");
+        return;
+      }
+      const sk0 = shared;
+      runFollowupKe(
+        this.c,
+        "a CHILD_SA rekey",
+        addKe.map((a) => a.id),
+        link.data.slice(),
+        (o) => {
+          if (!o.secrets) {
+            wipe(sk0);
+            retry(o.error ?? "IKE_FOLLOWUP_KE failed");
+            return;
+          }
+          this.finishOwnChildRekey(old, inboundSpi, chosen, nonce.data, tsi, tsr, sk0, o.secrets);
+        }
+      );
+      return;
+    }
+    this.finishOwnChildRekey(old, inboundSpi, chosen, nonce.data, tsi, tsr, shared, []);
+  }
+  /** Derives and installs the CHILD_SA our rekey created, then deletes the old one (§2.17, §1.3.3). */
+  finishOwnChildRekey(old, inboundSpi, chosen, nr, tsi, tsr, shared, additional) {
+    const ours = old.ours;
+    if (!ours || this.c.ike.state !== "established") return;
     const keys = this.c.ike.sa.keymat.childKeys(
       ours.ni,
-      nonce.data,
+      nr,
       (chosen.encr.keyBits ?? 256) / 8 + 4,
       0,
-      shared
+      shared,
+      additional
     );
     if (shared) wipe(shared);
+    wipe(...additional);
     const info = {
       inbound: {
         spi: inboundSpi,
@@ -8428,7 +20662,7 @@ var ChildRekey = class {
       tsRemote: tsr.selectors,
       proposal: formatChosen(chosen)
     };
-    ours.nr = nonce.data.slice();
+    ours.nr = nr.slice();
     ours.child = this.c.tasks.child.addChild(info);
     old.replaced = true;
     this.c.counters.childRekeys++;
@@ -8481,6 +20715,13 @@ var ChildRekey = class {
     if (!choice || choice.chosen.spi.length !== 4 || !isAead(choice.chosen.encr.id)) {
       return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
     }
+    if (choice.chosen.addKe) {
+      this.c.log.info(
+        "ike",
+        "gateway's CHILD_SA rekey wants additional key exchanges; we only start those ourselves"
+      );
+      return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
+    }
     const nr = this.c.random.bytes(32);
     let shared;
     const reply = [];
@@ -8500,8 +20741,8 @@ var ChildRekey = class {
     reply.push({ type: PayloadType.NONCE, critical: false, data: nr });
     if (ke) {
       try {
-        const mine = createKeyExchange(ke.dhGroup, this.c.random);
-        shared = mine.computeSharedSecret(ke.data);
+        const mine = respondKeyExchange(ke.dhGroup, ke.data, this.c.random);
+        shared = mine.sharedSecret;
         reply.push({
           type: PayloadType.KE,
           critical: false,
@@ -8850,13 +21091,13 @@ var Delete = class {
     }
   }
   /** INFORMATIONAL { D(IKE) } (§1.4.1) with the next message ID; the SA closes on its answer. */
-  startIkeDelete(reason) {
+  startIkeDelete(reason2) {
     if (this.c.ike.state !== "established") return;
     this.c.setState("deleting");
     const mid = this.c.ike.sa.outstanding ? this.c.ike.sa.outstanding.mid + 1 : this.c.ike.sa.nextMid;
     this.c.ike.sa.outstanding = void 0;
     this.c.ike.sa.nextMid = mid;
-    const done = () => this.c.finishClose(reason, reason !== void 0);
+    const done = () => this.c.finishClose(reason2, reason2 !== void 0);
     this.c.xchg.initiate(
       {
         exchange: ExchangeType.INFORMATIONAL,
@@ -8892,7 +21133,11 @@ var Dpd = class {
   }
   onDpdTimer() {
     if (this.c.ike.state !== "established") return;
-    if (this.c.ike.sa.outstanding || this.c.now - this.c.ike.lastAlive < this.c.cfg.dpdDelayMs) {
+    if (this.c.ike.sa.outstanding) {
+      this.c.out.push({ kind: "setTimer", timer: "dpd", at: this.c.now + this.c.cfg.dpdDelayMs });
+      return;
+    }
+    if (this.c.now - this.c.ike.lastAlive < this.c.cfg.dpdDelayMs) {
       this.scheduleDpd();
       return;
     }
@@ -9141,12 +21386,12 @@ function encodeSignatureAlgorithm(alg) {
     case "rsa-pss": {
       if (!Number.isInteger(alg.saltLength) || alg.saltLength < 0)
         throw new VpnError("ERR_ARG", `bad PSS salt length ${alg.saltLength}`);
-      const params = [];
-      if (alg.hash !== 1) params.push(tlv(160, hashAlgorithmId(alg.hash)));
+      const params2 = [];
+      if (alg.hash !== 1) params2.push(tlv(160, hashAlgorithmId(alg.hash)));
       if (alg.mgf1Hash !== 1)
-        params.push(tlv(161, seq(oid(OID_MGF1), hashAlgorithmId(alg.mgf1Hash))));
-      if (alg.saltLength !== PSS_DEFAULT_SALT) params.push(tlv(162, derUint(alg.saltLength)));
-      return seq(oid(OID_RSASSA_PSS), seq(...params));
+        params2.push(tlv(161, seq(oid(OID_MGF1), hashAlgorithmId(alg.mgf1Hash))));
+      if (alg.saltLength !== PSS_DEFAULT_SALT) params2.push(tlv(162, derUint(alg.saltLength)));
+      return seq(oid(OID_RSASSA_PSS), seq(...params2));
     }
   }
 }
@@ -9155,7 +21400,7 @@ function hashFromOid(o, what) {
   throw new VpnError("ERR_CRYPTO", `unsupported ${what} hash ${o}`);
 }
 function parseHashAlgorithm(d, what) {
-  const parts = children(expectTag(d, Tag.SEQUENCE, what), what);
+  const parts = children2(expectTag(d, Tag.SEQUENCE, what), what);
   const o = decodeOid(expectTag(parts[0], Tag.OID, what).value);
   const p = parts[1];
   if (parts.length > 2 || p && (p.tag !== Tag.NULL || p.value.length !== 0))
@@ -9163,7 +21408,7 @@ function parseHashAlgorithm(d, what) {
   return hashFromOid(o, what);
 }
 function explicit(d, what) {
-  const inner = children(d, what);
+  const inner = children2(d, what);
   if (inner.length !== 1) throw new ParseError(what, 0, "expected one element");
   return inner[0];
 }
@@ -9172,7 +21417,7 @@ function parsePssParams(p) {
   let mgf1Hash = 1;
   let saltLength = PSS_DEFAULT_SALT;
   if (p === void 0) return { kind: "rsa-pss", hash, mgf1Hash, saltLength };
-  const fields = children(expectTag(p, Tag.SEQUENCE, "RSASSA-PSS-params"), "RSASSA-PSS-params");
+  const fields = children2(expectTag(p, Tag.SEQUENCE, "RSASSA-PSS-params"), "RSASSA-PSS-params");
   let last = -1;
   for (const f of fields) {
     const n = f.tag - 160;
@@ -9182,7 +21427,7 @@ function parsePssParams(p) {
     const v = explicit(f, "RSASSA-PSS-params");
     if (n === 0) hash = parseHashAlgorithm(v, "PSS hashAlgorithm");
     else if (n === 1) {
-      const mgf = children(expectTag(v, Tag.SEQUENCE, "maskGenAlgorithm"), "maskGenAlgorithm");
+      const mgf = children2(expectTag(v, Tag.SEQUENCE, "maskGenAlgorithm"), "maskGenAlgorithm");
       const mo = decodeOid(expectTag(mgf[0], Tag.OID, "maskGenAlgorithm").value);
       if (mo !== OID_MGF1) throw new VpnError("ERR_CRYPTO", `unsupported mask generation ${mo}`);
       if (mgf.length !== 2) throw new ParseError("maskGenAlgorithm", 0, "MGF1 needs a hash");
@@ -9199,27 +21444,27 @@ function parsePssParams(p) {
   return { kind: "rsa-pss", hash, mgf1Hash, saltLength };
 }
 function decodeSignatureAlgorithm(der) {
-  const parts = children(
+  const parts = children2(
     expectTag(parseDer(der, "AlgorithmIdentifier"), Tag.SEQUENCE, "AlgorithmIdentifier")
   );
   if (parts.length < 1 || parts.length > 2)
     throw new ParseError("AlgorithmIdentifier", 0, "expected algorithm and parameters");
   const o = decodeOid(expectTag(parts[0], Tag.OID, "algorithm").value);
-  const params = parts[1];
-  const isNull = params?.tag === Tag.NULL && params.value.length === 0;
-  if (o === OID_RSASSA_PSS) return parsePssParams(params);
+  const params2 = parts[1];
+  const isNull = params2?.tag === Tag.NULL && params2.value.length === 0;
+  if (o === OID_RSASSA_PSS) return parsePssParams(params2);
   if (o === OID_ED25519 || o === OID_ED448) {
-    if (params) throw new ParseError("AlgorithmIdentifier", 0, "EdDSA parameters must be absent");
+    if (params2) throw new ParseError("AlgorithmIdentifier", 0, "EdDSA parameters must be absent");
     return { kind: o === OID_ED25519 ? "ed25519" : "ed448" };
   }
   for (const h of Object.values(HASHES)) {
     if (o === h.rsaOid) {
-      if (params && !isNull)
+      if (params2 && !isNull)
         throw new ParseError("AlgorithmIdentifier", 0, "RSA parameters must be NULL");
       return { kind: "rsa-pkcs1", hash: h.id };
     }
     if (o === h.ecdsaOid) {
-      if (params) throw new ParseError("AlgorithmIdentifier", 0, "ECDSA parameters must be absent");
+      if (params2) throw new ParseError("AlgorithmIdentifier", 0, "ECDSA parameters must be absent");
       return { kind: "ecdsa", hash: h.id };
     }
   }
@@ -9262,11 +21507,11 @@ function hashIdOfNodeName(name) {
 function privateKeyError(message) {
   return new VpnError("ERR_CERT", message);
 }
-function signAuth(key, octets, opts) {
+function signAuth(key, octets, opts2) {
   if (key.type !== "private") throw privateKeyError("signing the AUTH payload needs a private key");
-  const peer = new Set(opts.peerHashes);
+  const peer = new Set(opts2.peerHashes);
   const best = [4, 3, 2].find((h) => peer.has(h));
-  const use14 = opts.preferDigitalSignature === true || opts.preferDigitalSignature !== false && best !== void 0;
+  const use14 = opts2.preferDigitalSignature === true || opts2.preferDigitalSignature !== false && best !== void 0;
   const data = Buffer.from(octets.buffer, octets.byteOffset, octets.byteLength);
   const kt = key.asymmetricKeyType;
   const digital = (alg, sig) => {
@@ -9307,7 +21552,7 @@ function signAuth(key, octets, opts) {
         return { method: AuthMethod.RSA_SIG, data: new Uint8Array(sig2) };
       }
       const hash = best ?? 2;
-      if (opts.rsaPss === true) {
+      if (opts2.rsaPss === true) {
         const saltLength = HASHES[hash].size;
         const sig2 = sign(HASHES[hash].node, data, {
           key,
@@ -9345,22 +21590,22 @@ function keyTypeName(key) {
   const t = key.asymmetricKeyType ?? "unknown";
   return t === "ec" ? `EC ${curveOf(key) ?? ""}`.trim() : t.toUpperCase();
 }
-function verifyAuth(publicKey, method, data, octets, opts) {
+function verifyAuth(publicKey, method, data, octets, opts2) {
   try {
-    return verifyAuthInner(publicKey, method, data, octets, opts);
+    return verifyAuthInner(publicKey, method, data, octets, opts2);
   } catch (e) {
     return { ok: false, reason: e instanceof Error ? e.message : String(e) };
   }
 }
-function verifyAuthInner(key, method, data, octets, opts) {
+function verifyAuthInner(key, method, data, octets, opts2) {
   const msg = Buffer.from(octets.buffer, octets.byteOffset, octets.byteLength);
   const kt = key.asymmetricKeyType;
-  const fail3 = (reason) => ({ ok: false, reason });
-  const result = (ok, description2) => ok ? { ok: true, description: description2 } : fail3(`${description2} signature does not verify`);
+  const fail4 = (reason2) => ({ ok: false, reason: reason2 });
+  const result = (ok, description2) => ok ? { ok: true, description: description2 } : fail4(`${description2} signature does not verify`);
   if (method === AuthMethod.RSA_SIG) {
     if (kt !== "rsa")
-      return fail3(`RSA signature (method 1), but the certificate has a ${keyTypeName(key)} key`);
-    if (data.length === 0) return fail3("empty signature");
+      return fail4(`RSA signature (method 1), but the certificate has a ${keyTypeName(key)} key`);
+    if (data.length === 0) return fail4("empty signature");
     const ok = verify("sha1", msg, { key, padding: constants.RSA_PKCS1_PADDING }, data);
     return result(ok, "RSA PKCS#1 v1.5 with SHA-1 (RFC 7296 method 1)");
   }
@@ -9368,41 +21613,41 @@ function verifyAuthInner(key, method, data, octets, opts) {
   if (legacy) {
     const description2 = `ECDSA with ${HASHES[legacy.hash].label} on ${legacy.curve} (RFC 4754 method ${method})`;
     if (kt !== "ec" || curveOf(key) !== legacy.curve)
-      return fail3(`${description2}, but the certificate has a ${keyTypeName(key)} key`);
+      return fail4(`${description2}, but the certificate has a ${keyTypeName(key)} key`);
     if (data.length !== 2 * legacy.size)
-      return fail3(`${description2}: signature of ${data.length} bytes, expected ${2 * legacy.size}`);
+      return fail4(`${description2}: signature of ${data.length} bytes, expected ${2 * legacy.size}`);
     const ok = verify(HASHES[legacy.hash].node, msg, { key, dsaEncoding: "ieee-p1363" }, data);
     return result(ok, description2);
   }
   if (method !== AuthMethod.DIGITAL_SIGNATURE)
-    return fail3(`authentication method ${method} is not a signature method we accept`);
+    return fail4(`authentication method ${method} is not a signature method we accept`);
   const aiLen = data[0];
   if (aiLen === void 0 || aiLen === 0 || 1 + aiLen >= data.length)
-    return fail3("Digital Signature AUTH data too short for its AlgorithmIdentifier and signature");
+    return fail4("Digital Signature AUTH data too short for its AlgorithmIdentifier and signature");
   let alg;
   try {
     alg = decodeSignatureAlgorithm(data.subarray(1, 1 + aiLen));
   } catch (e) {
-    return fail3(`bad signature AlgorithmIdentifier: ${e instanceof Error ? e.message : String(e)}`);
+    return fail4(`bad signature AlgorithmIdentifier: ${e instanceof Error ? e.message : String(e)}`);
   }
   const sig = data.subarray(1 + aiLen);
   const name = describeSignatureAlgorithm(alg);
   const description = `${name} (RFC ${alg.kind === "ed25519" || alg.kind === "ed448" ? "8420" : "7427"})`;
-  const announced = new Set(opts.ourHashes);
+  const announced = new Set(opts2.ourHashes);
   switch (alg.kind) {
     case "ed25519":
     case "ed448": {
       if (!announced.has(HashAlgorithm.IDENTITY))
-        return fail3(`${name} needs the Identity hash, which we did not announce`);
+        return fail4(`${name} needs the Identity hash, which we did not announce`);
       if (kt !== alg.kind)
-        return fail3(`${name} signature, but the certificate has a ${keyTypeName(key)} key`);
+        return fail4(`${name} signature, but the certificate has a ${keyTypeName(key)} key`);
       return result(verify(null, msg, key, sig), description);
     }
     case "rsa-pkcs1": {
       if (!announced.has(alg.hash))
-        return fail3(`${name} uses ${HASHES[alg.hash].label}, which we did not announce`);
+        return fail4(`${name} uses ${HASHES[alg.hash].label}, which we did not announce`);
       if (kt !== "rsa")
-        return fail3(`${name} signature, but the certificate has a ${keyTypeName(key)} key`);
+        return fail4(`${name} signature, but the certificate has a ${keyTypeName(key)} key`);
       const ok = verify(
         HASHES[alg.hash].node,
         msg,
@@ -9413,11 +21658,11 @@ function verifyAuthInner(key, method, data, octets, opts) {
     }
     case "rsa-pss": {
       if (!announced.has(alg.hash))
-        return fail3(`${name} uses ${HASHES[alg.hash].label}, which we did not announce`);
+        return fail4(`${name} uses ${HASHES[alg.hash].label}, which we did not announce`);
       if (alg.mgf1Hash !== alg.hash)
-        return fail3(`${name}: MGF1 with a hash other than the message hash is not supported`);
+        return fail4(`${name}: MGF1 with a hash other than the message hash is not supported`);
       if (kt !== "rsa" && kt !== "rsa-pss")
-        return fail3(`${name} signature, but the certificate has a ${keyTypeName(key)} key`);
+        return fail4(`${name} signature, but the certificate has a ${keyTypeName(key)} key`);
       const ok = verify(
         HASHES[alg.hash].node,
         msg,
@@ -9428,13 +21673,32 @@ function verifyAuthInner(key, method, data, octets, opts) {
     }
     case "ecdsa": {
       if (!announced.has(alg.hash))
-        return fail3(`${name} uses ${HASHES[alg.hash].label}, which we did not announce`);
+        return fail4(`${name} uses ${HASHES[alg.hash].label}, which we did not announce`);
       if (kt !== "ec")
-        return fail3(`${name} signature, but the certificate has a ${keyTypeName(key)} key`);
+        return fail4(`${name} signature, but the certificate has a ${keyTypeName(key)} key`);
       const ok = verify(HASHES[alg.hash].node, msg, { key, dsaEncoding: "der" }, sig);
       return result(ok, description);
     }
   }
+}
+
+// src/core/printable.ts
+var UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+var UNSAFE_AFTER_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+function hex(code, width) {
+  return code.toString(16).padStart(width, "0");
+}
+function printable(text) {
+  return text.replace(UNSAFE, (ch) => {
+    const c = ch.charCodeAt(0);
+    return c < 128 ? `\\x${hex(c, 2)}` : `\\u${hex(c, 4)}`;
+  });
+}
+function printableJson(value) {
+  return (JSON.stringify(value) ?? "null").replace(
+    UNSAFE_AFTER_JSON,
+    (ch) => `\\u${hex(ch.charCodeAt(0), 4)}`
+  );
 }
 
 // src/ike/tasks/ike-auth.ts
@@ -9484,13 +21748,13 @@ var IkeAuth = class _IkeAuth {
     }
     const keyIds = this.c.cfg.gatewayAuth.certs?.certreqKeyIds ?? [];
     if (keyIds.length > 0) {
-      const req2 = {
+      const req3 = {
         type: PayloadType.CERTREQ,
         critical: false,
         encoding: CertEncoding.X509_SIG,
         data: concatBytes(...keyIds)
       };
-      inner.push(req2);
+      inner.push(req3);
     }
     inner.push(...this.c.tasks.reauth.initialContact());
     if (this.c.cfg.mobike !== false) inner.push(this.c.notify(NotifyType.MOBIKE_SUPPORTED));
@@ -9499,25 +21763,29 @@ var IkeAuth = class _IkeAuth {
       if (this.c.cfg.gatewayAuth.eapOnly)
         inner.push(this.c.notify(NotifyType.EAP_ONLY_AUTHENTICATION));
     } else {
-      const octets = keymat.authOctets(
+      const ppk = this.c.cfg.ppk && this.c.ike.peerPpk ? this.c.cfg.ppk : void 0;
+      if (ppk) keymat.preparePpk(ppk.key);
+      const octetsFor = (withPpk) => keymat.authOctets(
         "initiator",
         this.c.ike.initRequest,
         this.c.ike.nr,
-        this.idiBody
+        this.idiBody,
+        withPpk
       );
-      let auth;
-      if (local.kind === "psk") {
-        auth = {
-          type: PayloadType.AUTH,
-          critical: false,
-          method: AuthMethod.SHARED_KEY_MIC,
-          data: keymat.pskAuth(local.psk, octets)
-        };
-      } else {
-        const sig = signAuth(local.key, octets, { peerHashes: this.c.ike.peerHashes });
-        auth = { type: PayloadType.AUTH, critical: false, method: sig.method, data: sig.data };
-      }
+      const authData = (octets) => local.kind === "psk" ? { method: AuthMethod.SHARED_KEY_MIC, data: keymat.pskAuth(local.psk, octets) } : signAuth(local.key, octets, { peerHashes: this.c.ike.peerHashes });
+      const a = authData(octetsFor(ppk !== void 0));
+      const auth = {
+        type: PayloadType.AUTH,
+        critical: false,
+        method: a.method,
+        data: a.data
+      };
       inner.push(auth);
+      if (ppk) {
+        inner.push(this.c.notify(NotifyType.PPK_IDENTITY, encodePpkIdentity(ppk.id)));
+        if (!ppk.required)
+          inner.push(this.c.notify(NotifyType.NO_PPK_AUTH, authData(octetsFor(false)).data));
+      }
     }
     const child = this.c.tasks.child.buildRequest();
     inner.push(...this.c.tasks.config.buildRequest(), ...child);
@@ -9548,6 +21816,7 @@ var IkeAuth = class _IkeAuth {
       return;
     }
     this.gw = { id: gwId, idBody: _IkeAuth.idBody(idr), authenticated: false };
+    if (!this.settlePpk(notifies)) return;
     const useEap = this.c.cfg.auth.kind === "eap";
     if (auth) {
       if (!this.verifyGatewayAuth(auth, inner)) return;
@@ -9581,6 +21850,36 @@ var IkeAuth = class _IkeAuth {
       return;
     }
     this.completeAuth(inner);
+  }
+  /**
+   * RFC 8784 §3: the gateway's PPK_IDENTITY says it used the PPK (its AUTH, SK_d and all later
+   * keys use the mixed keys); without it, it authenticated us by NO_PPK_AUTH and the plain keys
+   * stay — refused with --ppk-required. False when the SA failed.
+   */
+  settlePpk(notifies) {
+    const keymat = this.c.ike.sa.keymat;
+    if (!keymat.ppkPending) return true;
+    const used = notifies.some((n) => n.notifyType === NotifyType.PPK_IDENTITY);
+    keymat.settlePpk(used);
+    this.c.ike.ppkUsed = used;
+    if (used) {
+      this.c.log.info("ike", "the gateway uses our post-quantum preshared key (RFC 8784)");
+      return true;
+    }
+    const id = printable(Buffer.from(this.c.cfg.ppk.id).toString("latin1"));
+    if (this.c.cfg.ppk.required) {
+      this.c.fail(
+        new VpnError(
+          "ERR_IKE_AUTH_FAILED",
+          `the gateway did not use the post-quantum preshared key "${id}" (no PPK_IDENTITY in its IKE_AUTH response, RFC 8784 §3), and --ppk-required is set`
+        )
+      );
+      return false;
+    }
+    this.c.warn(
+      `the gateway has no post-quantum preshared key "${id}" and accepted us without it (NO_PPK_AUTH): continuing without the PPK`
+    );
+    return true;
   }
   /** Checks the gateway's AUTH payload (RFC 7296 §2.15): a PSK MAC or a certificate signature. */
   verifyGatewayAuth(auth, inner) {
@@ -9661,6 +21960,33 @@ var IkeAuth = class _IkeAuth {
   completeAuth(inner) {
     const gwId = this.gw.id;
     const notifies = inner.filter((p) => p.type === PayloadType.NOTIFY);
+    const redirect = redirectIn(notifies, void 0);
+    if (redirect !== void 0) {
+      if (typeof redirect === "string") {
+        this.c.fail(
+          new VpnError(
+            "ERR_IKE_PROTOCOL",
+            `invalid REDIRECT in the IKE_AUTH response: ${redirect}`
+          )
+        );
+      } else if (this.c.cfg.redirect === false) {
+        this.c.fail(
+          new VpnError(
+            "ERR_IKE_PEER_ERROR",
+            `the gateway redirects us to ${redirect.value}, but redirects are refused (--no-redirect)`
+          )
+        );
+      } else {
+        this.c.emit({ type: "redirect", gateway: redirect, during: "IKE_AUTH" });
+        this.c.fail(
+          new VpnError(
+            "ERR_IKE_PEER_ERROR",
+            `the gateway redirects us to ${redirect.value} (RFC 5685 §6)`
+          )
+        );
+      }
+      return;
+    }
     this.c.tasks.mobike.notePeerMobike(notifies);
     const authLifetime = this.c.tasks.reauth.authLifetime(notifies);
     const config = this.c.tasks.config.processResponse(inner);
@@ -9694,21 +22020,42 @@ var IkeAuth = class _IkeAuth {
         tsRemote: child.tsRemote.map(formatTs),
         spiI: Buffer.from(this.c.ike.sa.spiI).toString("hex"),
         spiR: Buffer.from(this.c.ike.sa.spiR).toString("hex"),
-        remote: this.c.ike.remote
+        remote: this.c.ike.remote,
+        ...this.c.cfg.ppk ? { ppk: this.c.ike.ppkUsed } : {}
       }
     });
   }
 };
 
+// src/core/dns-name.ts
+var MAX_DOMAIN_NAME = 253;
+function isDomainName(d) {
+  if (d.length === 0 || d.length > MAX_DOMAIN_NAME) return false;
+  return d.split(".").every((l) => /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(l));
+}
+function parseDomainAttribute(value) {
+  let end = value.length;
+  while (end > 0 && value[end - 1] === 0) end--;
+  if (end === 0 || end > MAX_DOMAIN_NAME + 1) return void 0;
+  let d = "";
+  for (let i = 0; i < end; i++) {
+    const c = value[i];
+    if (c < 33 || c > 126) return void 0;
+    d += String.fromCharCode(c);
+  }
+  if (d.endsWith(".")) d = d.slice(0, -1);
+  return isDomainName(d) ? d.toLowerCase() : void 0;
+}
+
 // src/ike/config-payload.ts
-function buildConfigRequest(req2) {
+function buildConfigRequest(req3) {
   const attributes = [];
   const empty = new Uint8Array(0);
-  if (req2.ip4) attributes.push({ type: CfgAttr.INTERNAL_IP4_ADDRESS, value: empty });
-  if (req2.ip4 && req2.dns) attributes.push({ type: CfgAttr.INTERNAL_IP4_DNS, value: empty });
-  if (req2.ip6) attributes.push({ type: CfgAttr.INTERNAL_IP6_ADDRESS, value: empty });
-  if (req2.ip6 && req2.dns) attributes.push({ type: CfgAttr.INTERNAL_IP6_DNS, value: empty });
-  if (req2.dns) attributes.push({ type: CfgAttr.INTERNAL_DNS_DOMAIN, value: empty });
+  if (req3.ip4) attributes.push({ type: CfgAttr.INTERNAL_IP4_ADDRESS, value: empty });
+  if (req3.ip4 && req3.dns) attributes.push({ type: CfgAttr.INTERNAL_IP4_DNS, value: empty });
+  if (req3.ip6) attributes.push({ type: CfgAttr.INTERNAL_IP6_ADDRESS, value: empty });
+  if (req3.ip6 && req3.dns) attributes.push({ type: CfgAttr.INTERNAL_IP6_DNS, value: empty });
+  if (req3.dns) attributes.push({ type: CfgAttr.INTERNAL_DNS_DOMAIN, value: empty });
   return { type: PayloadType.CP, critical: false, cfgType: CfgType.REQUEST, attributes };
 }
 function parseConfigReply(cp) {
@@ -9734,13 +22081,13 @@ function parseConfigReply(cp) {
       case CfgAttr.INTERNAL_IP6_DNS:
         if (v.length === 16) out.dns6.push(formatIpAddress(v));
         break;
-      case CfgAttr.INTERNAL_DNS_DOMAIN:
-        if (v.length > 0 && v.length <= 255) {
-          const d = new TextDecoder().decode(v);
-          if (/^[A-Za-z0-9._-]+$/.test(d)) out.domains.push(d);
-          else out.unknown.push(a.type);
-        }
+      case CfgAttr.INTERNAL_DNS_DOMAIN: {
+        if (v.length === 0) break;
+        const d = parseDomainAttribute(v);
+        if (d === void 0) out.unknown.push(a.type);
+        else if (!out.domains.includes(d)) out.domains.push(d);
         break;
+      }
       case CfgAttr.INTERNAL_IP4_SUBNET:
         if (v.length === 8)
           out.subnets.push(`${formatIpAddress(v.subarray(0, 4))}/${maskToPrefix(v.subarray(4))}`);
@@ -9789,6 +22136,163 @@ var IkeConfig = class {
   }
 };
 
+// src/ike/multi-ke.ts
+function intAuthData(header, firstInner, innerBytes) {
+  const out = new Uint8Array(28 + 4 + innerBytes.length);
+  const dv = new DataView(out.buffer);
+  out.set(header.spiI, 0);
+  out.set(header.spiR, 8);
+  out[16] = PayloadType.SK;
+  out[17] = header.version;
+  out[18] = header.exchangeType;
+  out[19] = header.flags;
+  dv.setUint32(20, header.messageId >>> 0);
+  dv.setUint32(24, out.length);
+  out[28] = firstInner;
+  out[29] = 0;
+  dv.setUint16(30, 4 + innerBytes.length);
+  out.set(innerBytes, 32);
+  return out;
+}
+function finalIntAuth(iN, rN, ikeAuthMid) {
+  const mid = new Uint8Array(4);
+  new DataView(mid.buffer).setUint32(0, ikeAuthMid >>> 0);
+  return concatBytes(iN, rN, mid);
+}
+
+// src/ike/tasks/ike-intermediate.ts
+var IkeIntermediate = class {
+  exchange = ExchangeType.IKE_INTERMEDIATE;
+  what = "IKE_INTERMEDIATE (additional key exchange)";
+  c;
+  /** The methods still to run, ADDKE order. */
+  pending = [];
+  ke;
+  /** RFC 9242 §3.3.2: IntAuth_iN-1 and IntAuth_rN-1 (empty before the first exchange). */
+  intAuthI = new Uint8Array(0);
+  intAuthR = new Uint8Array(0);
+  /** IKE_INTERMEDIATE exchanges completed on this SA. */
+  done = 0;
+  constructor(c) {
+    this.c = c;
+  }
+  /** After IKE_SA_INIT: run the chosen additional key exchanges, then IKE_AUTH. */
+  start() {
+    const chosen = this.c.ike.ikeProposal;
+    if (this.c.cfg.pqRequired && (!chosen || !isPostQuantum(chosen))) {
+      this.c.fail(
+        new VpnError(
+          "ERR_IKE_NO_PROPOSAL",
+          `the gateway chose ${chosen ? formatChosen(chosen) : "no proposal"}, without a post-quantum key exchange, and --pq required is set (it must choose ML-KEM, e.g. x25519-ke1_mlkem768)`
+        )
+      );
+      return;
+    }
+    this.pending = (chosen?.addKe ?? []).map((a) => a.id);
+    this.intAuthI = new Uint8Array(0);
+    this.intAuthR = new Uint8Array(0);
+    this.done = 0;
+    if (this.pending.length === 0) {
+      this.c.tasks.auth.sendAuth();
+      return;
+    }
+    this.c.log.info(
+      "ike",
+      `key exchanges: ${describeKeyExchanges(chosen)} (RFC 9370, ${this.pending.length} IKE_INTERMEDIATE exchange${this.pending.length === 1 ? "" : "s"})`
+    );
+    this.c.xchg.initiate(this);
+  }
+  buildRequest() {
+    const method = this.pending[0];
+    this.ke = createKeyExchange(method, this.c.random);
+    const inner = [
+      { type: PayloadType.KE, critical: false, dhGroup: method, data: this.ke.publicValue }
+    ];
+    const chain = encodePayloadChain(inner);
+    const sa = this.c.ike.sa;
+    const data = intAuthData(
+      {
+        spiI: sa.spiI,
+        spiR: sa.spiR,
+        version: 32,
+        exchangeType: this.exchange,
+        flags: HeaderFlag.INITIATOR,
+        messageId: sa.nextMid
+      },
+      chain.first,
+      chain.bytes
+    );
+    this.intAuthI = sa.keymat.intAuthStep("initiator", this.intAuthI, data);
+    return inner;
+  }
+  processResponse(header, inner) {
+    const method = this.pending[0];
+    const ke = this.ke;
+    const keymat = this.c.ike.sa.keymat;
+    const plain = this.c.xchg.lastInner;
+    if (method === void 0 || !ke || !keymat || !plain) {
+      this.c.fail(new VpnError("ERR_IKE_PROTOCOL", "unexpected IKE_INTERMEDIATE response"));
+      return;
+    }
+    const error = filterPayloads(inner, PayloadType.NOTIFY).find((n) => n.notifyType < 16384);
+    if (error) {
+      this.c.fail(this.c.errorFromNotify(error, "IKE_INTERMEDIATE"));
+      return;
+    }
+    const kePayload = findPayload(inner, PayloadType.KE);
+    if (!kePayload || kePayload.dhGroup !== method) {
+      this.c.fail(
+        new VpnError(
+          "ERR_IKE_PROTOCOL",
+          kePayload ? `the gateway answered our ${nameOf(DhGroup, method)} IKE_INTERMEDIATE key exchange with a ${nameOf(DhGroup, kePayload.dhGroup)} KE payload (RFC 9370 §2.2.2)` : "the gateway answered IKE_INTERMEDIATE without a KE payload (RFC 9370 §2.2.2)"
+        )
+      );
+      return;
+    }
+    let shared;
+    try {
+      shared = ke.computeSharedSecret(kePayload.data);
+    } catch (e) {
+      this.c.fail(
+        new VpnError(
+          "ERR_IKE_PROTOCOL",
+          `the gateway's ${nameOf(DhGroup, method)} key exchange value is invalid: ${e.message}`
+        )
+      );
+      return;
+    }
+    this.ke = void 0;
+    this.intAuthR = keymat.intAuthStep(
+      "responder",
+      this.intAuthR,
+      intAuthData(header, plain.first, plain.bytes)
+    );
+    const sa = this.c.ike.sa;
+    const next = new IkeKeymat({
+      proposal: this.c.ike.ikeProposal,
+      weInitiated: true,
+      rekeyOf: keymat.rekeySeed(),
+      ni: this.c.ike.ni,
+      nr: this.c.ike.nr,
+      spiI: sa.spiI,
+      spiR: sa.spiR,
+      sharedSecret: shared
+    });
+    wipe(shared);
+    keymat.wipe();
+    sa.keymat = next;
+    this.done++;
+    this.pending.shift();
+    this.c.log.debug("ike", `IKE_INTERMEDIATE ${this.done}: ${nameOf(DhGroup, method)} mixed in`);
+    if (this.pending.length > 0) {
+      this.c.xchg.initiate(this);
+      return;
+    }
+    next.intAuth = finalIntAuth(this.intAuthI, this.intAuthR, sa.nextMid);
+    this.c.tasks.auth.sendAuth();
+  }
+};
+
 // src/ike/tasks/ike-rekey.ts
 var IkeRekey = class {
   c;
@@ -9830,11 +22334,19 @@ var IkeRekey = class {
     }
     if (choice.chosen.spi.length !== 8)
       return { reply: [this.c.notify(NotifyType.INVALID_SYNTAX)] };
+    if (choice.chosen.addKe) {
+      this.c.log.info(
+        "ike",
+        "gateway's IKE SA rekey wants additional key exchanges; we only start those ourselves"
+      );
+      return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
+    }
     let mine;
     let shared;
     try {
-      mine = createKeyExchange(ke.dhGroup, this.c.random);
-      shared = mine.computeSharedSecret(ke.data);
+      const r = respondKeyExchange(ke.dhGroup, ke.data, this.c.random);
+      mine = r;
+      shared = r.sharedSecret;
     } catch {
       return { reply: [this.c.notify(NotifyType.INVALID_SYNTAX)] };
     }
@@ -9975,25 +22487,54 @@ var IkeRekey = class {
       retryLater(e.message);
       return;
     }
+    const addKe = chosen.addKe ?? [];
+    if (addKe.length > 0) {
+      const link = notifies.find((n) => n.notifyType === NotifyType.ADDITIONAL_KEY_EXCHANGE);
+      if (!link) {
+        wipe(shared);
+        retryLater("additional key exchanges chosen without ADDITIONAL_KEY_EXCHANGE");
+        return;
+      }
+      const sk0 = shared;
+      runFollowupKe(
+        this.c,
+        IKE_REKEY_WHAT,
+        addKe.map((a) => a.id),
+        link.data.slice(),
+        (o) => {
+          if (!o.secrets) {
+            wipe(sk0);
+            retryLater(o.error ?? "IKE_FOLLOWUP_KE failed");
+            return;
+          }
+          if (this.c.ike.sa !== old || !old.keymat) return;
+          this.finishOwnIkeRekey(old, r, chosen, nonce.data, sk0, o.secrets);
+        }
+      );
+      return;
+    }
+    this.finishOwnIkeRekey(old, r, chosen, nonce.data, shared, []);
+  }
+  /** The new IKE SA of our rekey (§2.18; RFC 9370 §2.2.4 with `additional`), then the old one's DELETE. */
+  finishOwnIkeRekey(old, r, chosen, nr, shared, additional) {
     const next = newContext(r.spiI, chosen.spi.slice(), true);
     next.keymat = new IkeKeymat({
       proposal: chosen,
       weInitiated: true,
       rekeyOf: old.keymat.rekeySeed(),
       ni: r.ni,
-      nr: nonce.data,
+      nr,
       spiI: r.spiI,
       spiR: next.spiR,
-      sharedSecret: shared
+      sharedSecret: shared,
+      ...additional.length > 0 ? { additional } : {}
     });
-    wipe(shared);
+    wipe(shared, ...additional);
     const c = this.collision;
     if (c) {
       this.collision = void 0;
-      const lowest = [r.ni, nonce.data, c.ni, c.nr].reduce(
-        (a, b) => Buffer.compare(a, b) <= 0 ? a : b
-      );
-      const oursLoses = lowest === r.ni || lowest === nonce.data;
+      const lowest = [r.ni, nr, c.ni, c.nr].reduce((a, b) => Buffer.compare(a, b) <= 0 ? a : b);
+      const oursLoses = lowest === r.ni || lowest === nr;
       if (oursLoses) {
         this.c.log.info(
           "ike",
@@ -10128,6 +22669,14 @@ var IkeSaInit = class {
       this.c.notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED),
       this.c.notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, sigHash)
     );
+    if (this.c.cfg.redirect !== false) {
+      payloads.push(
+        this.c.cfg.redirectedFrom ? this.c.notify(NotifyType.REDIRECTED_FROM, encodeGwAddress(this.c.cfg.redirectedFrom)) : this.c.notify(NotifyType.REDIRECT_SUPPORTED)
+      );
+    }
+    if (this.c.cfg.ppk) payloads.push(this.c.notify(NotifyType.USE_PPK));
+    if (this.c.cfg.ikeProposals.some((p) => p.addKe?.some((l) => l.length > 0)))
+      payloads.push(this.c.notify(NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED));
     this.c.ike.sa.spiR = new Uint8Array(8);
     this.c.ike.sa.nextMid = 0;
     return payloads;
@@ -10199,6 +22748,22 @@ var IkeSaInit = class {
       this.sendInit();
       return;
     }
+    const redirect = redirectIn(notifies, this.c.ike.ni);
+    if (redirect !== void 0) {
+      if (typeof redirect === "string" || this.c.cfg.redirect === false) {
+        this.c.fail(
+          new VpnError(
+            "ERR_IKE_PROTOCOL",
+            typeof redirect === "string" ? `the gateway answered IKE_SA_INIT with an invalid REDIRECT: ${redirect}` : `the gateway redirects us to ${redirect.value}, but redirects are refused (--no-redirect)`
+          )
+        );
+        return;
+      }
+      this.c.log.info("ike", `the gateway redirects us to ${redirect.value} (RFC 5685 §3)`);
+      this.c.emit({ type: "redirect", gateway: redirect, during: "IKE_SA_INIT" });
+      this.c.finishClose(void 0, false);
+      return;
+    }
     const error = notifies.find((n) => n.notifyType < 16384);
     if (error) {
       this.c.fail(this.c.errorFromNotify(error, "IKE_SA_INIT"));
@@ -10222,6 +22787,15 @@ var IkeSaInit = class {
       this.c.fail(new VpnError("ERR_IKE_PROTOCOL", `invalid IKE proposal from gateway: ${chosen}`));
       return;
     }
+    if (chosen.addKe && !notifies.some((n) => n.notifyType === NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED)) {
+      this.c.fail(
+        new VpnError(
+          "ERR_IKE_PROTOCOL",
+          `the gateway chose additional key exchanges (${formatChosen(chosen)}) without announcing INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9370 §2.2.1)`
+        )
+      );
+      return;
+    }
     if (!chosen.dh || chosen.dh.id !== this.dhGroup || ke.dhGroup !== this.dhGroup) {
       this.c.fail(
         new VpnError(
@@ -10230,6 +22804,22 @@ var IkeSaInit = class {
         )
       );
       return;
+    }
+    this.c.ike.peerPpk = notifies.some((n) => n.notifyType === NotifyType.USE_PPK);
+    const ppk = this.c.cfg.ppk;
+    if (ppk && !this.c.ike.peerPpk) {
+      if (ppk.required) {
+        this.c.fail(
+          new VpnError(
+            "ERR_IKE_AUTH_FAILED",
+            "the gateway does not support post-quantum preshared keys (no USE_PPK in its IKE_SA_INIT response, RFC 8784 §3), and --ppk-required is set"
+          )
+        );
+        return;
+      }
+      this.c.warn(
+        "the gateway does not support post-quantum preshared keys (no USE_PPK, RFC 8784): continuing without the PPK"
+      );
     }
     const ikeKe = this.ke;
     if (!ikeKe) throw new VpnError("ERR_IKE_PROTOCOL", "no key exchange in progress");
@@ -10286,7 +22876,7 @@ var IkeSaInit = class {
       "ike",
       `IKE_SA_INIT done: ${formatChosen(chosen)}${this.c.ike.natT ? ", NAT-T on port 4500" : ""}`
     );
-    this.c.tasks.auth.sendAuth();
+    this.c.tasks.intermediate.start();
   }
 };
 
@@ -10330,7 +22920,7 @@ var Mobike = class {
     ];
     this.c.log.info(
       "ike",
-      why === "moved" ? `our address changed to ${from.address}: moving the SAs (MOBIKE)` : "no answers to our traffic: refreshing our address at the gateway (MOBIKE, RFC 4555 §3.8)"
+      why === "moved" ? `our address changed to ${from.address}: moving the SAs (MOBIKE)` : why === "wake" ? "after a sleep: refreshing our address at the gateway (MOBIKE, RFC 4555 §3.8)" : "no answers to our traffic: refreshing our address at the gateway (MOBIKE, RFC 4555 §3.8)"
     );
     this.c.xchg.initiate({
       exchange: ExchangeType.INFORMATIONAL,
@@ -10416,6 +23006,8 @@ var IkeSession = class {
   c;
   xchg;
   tasks;
+  /** RFC 5685 §5: the gateway's INFORMATIONAL REDIRECT of the established SA. */
+  redirect;
   constructor(cfg, random, logger = NOOP_LOGGER) {
     const first = cfg.ikeProposals[0]?.dh[0];
     if (!first) throw new VpnError("ERR_CONFIG", "no IKE proposal with a key exchange group");
@@ -10424,6 +23016,7 @@ var IkeSession = class {
     this.xchg = new Exchange(c, (ctx, exchange, inner) => this.responderFor(ctx, exchange, inner));
     this.tasks = {
       init: new IkeSaInit(c, first.id),
+      intermediate: new IkeIntermediate(c),
       auth: new IkeAuth(c),
       eap: new IkeAuthEap(c),
       config: new IkeConfig(c),
@@ -10437,6 +23030,7 @@ var IkeSession = class {
     };
     c.xchg = this.xchg;
     c.tasks = this.tasks;
+    this.redirect = new RedirectResponder(c);
   }
   /** The session's lifecycle state (see the header comment). */
   get state() {
@@ -10481,6 +23075,9 @@ var IkeSession = class {
             else t.dpd.sendDpd();
           }
           break;
+        case "wake":
+          this.onWake(input.sleptMs, input.budgetMs);
+          break;
         case "eapResponse":
           t.eap.onAsyncEap(input.packet);
           break;
@@ -10515,6 +23112,28 @@ var IkeSession = class {
   totalTimeoutMs() {
     return this.xchg.totalTimeoutMs();
   }
+  /**
+   * After a sleep the gateway may have forgotten the IKE SA (its DPD or lifetimes ran out) and a
+   * NAT may have dropped our mapping. RFC 7296 §2.4: check liveness now, with a short budget,
+   * instead of waiting for DPD and its full retransmission schedule: a request that was in
+   * flight is resent once; otherwise a MOBIKE address update (which also lets the gateway follow
+   * a new NAT mapping, RFC 4555 §3.8) or an empty INFORMATIONAL is sent. No answer within the
+   * budget ends the SA with ERR_IKE_TIMEOUT, and the driver reconnects.
+   */
+  onWake(sleptMs, budgetMs) {
+    const c = this.c;
+    if (c.ike.state !== "established") return;
+    const secs = (sleptMs / 1e3).toFixed(0);
+    if (c.ike.sa.outstanding) {
+      c.log.info("ike", `woke after ${secs} s: resending ${c.ike.sa.outstanding.what} once`);
+      this.xchg.hurry(budgetMs, true);
+      return;
+    }
+    c.log.info("ike", `woke after ${secs} s: checking that the gateway still knows us`);
+    if (c.ike.peerMobike && c.cfg.mobike !== false) this.tasks.mobike.sendAddressUpdate("wake");
+    else this.tasks.dpd.sendDpd();
+    this.xchg.hurry(budgetMs, false);
+  }
   onTimer(timer) {
     switch (timer) {
       case "dpd":
@@ -10535,6 +23154,8 @@ var IkeSession = class {
   responderFor(ctx, exchange, inner) {
     switch (exchange) {
       case ExchangeType.INFORMATIONAL:
+        if (ctx === this.c.ike.sa && RedirectResponder.matches(exchange, inner))
+          return this.redirect;
         if (ctx === this.c.ike.sa && this.c.ike.peerMobike && filterPayloads(inner, PayloadType.NOTIFY).some(
           (n) => n.notifyType === NotifyType.UPDATE_SA_ADDRESSES
         )) {
@@ -10555,7 +23176,7 @@ function toBig(b) {
   for (const x of b) v = v << 8n | BigInt(x);
   return v;
 }
-function fromBig(v, len) {
+function fromBig2(v, len) {
   const out = new Uint8Array(len);
   for (let i = len - 1; i >= 0; i--) {
     out[i] = Number(v & 0xffn);
@@ -10576,7 +23197,7 @@ function rangeToCidrs(start, end) {
       if (lo % next !== 0n || lo + next - 1n > hi) break;
       size++;
     }
-    out.push(`${formatIpAddress(fromBig(lo, start.length))}/${bits - size}`);
+    out.push(`${formatIpAddress(fromBig2(lo, start.length))}/${bits - size}`);
     lo += 1n << BigInt(size);
   }
   return out;
@@ -11604,16 +24225,16 @@ var S2 = [3, 5, 9, 13];
 var S3 = [3, 9, 11, 15];
 var R3_ORDER = [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15];
 var rotl = (x, s) => (x << s | x >>> 32 - s) >>> 0;
-var F = (x, y, z) => x & y | ~x & z;
+var F2 = (x, y, z) => x & y | ~x & z;
 var G = (x, y, z) => x & y | x & z | y & z;
 var H = (x, y, z) => x ^ y ^ z;
-function compress(state, X) {
+function compress2(state, X) {
   let a = state[0];
   let b = state[1];
   let c = state[2];
   let d = state[3];
   for (let i = 0; i < 16; i++) {
-    const t = rotl(a + F(b, c, d) + X[i] >>> 0, S1[i % 4]);
+    const t = rotl(a + F2(b, c, d) + X[i] >>> 0, S1[i % 4]);
     a = d;
     d = c;
     c = b;
@@ -11651,7 +24272,7 @@ function md4(data) {
   const X = new Uint32Array(16);
   for (let off = 0; off < padded.length; off += 64) {
     for (let j = 0; j < 16; j++) X[j] = view.getUint32(off + j * 4, true);
-    compress(state, X);
+    compress2(state, X);
   }
   const out = new Uint8Array(16);
   const ov = new DataView(out.buffer);
@@ -11855,10 +24476,10 @@ function eapError(message) {
 function fail(message) {
   return { kind: "fail", error: eapError(message) };
 }
-function printable(bytes, max = 200) {
+function printable2(bytes, max = 200) {
   const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes).replace(/\0+$/, "");
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+  const clean2 = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+  return clean2.length > max ? `${clean2.slice(0, max)}…` : clean2;
 }
 var Md5ChallengeMethod = class {
   type = EapType.MD5_CHALLENGE;
@@ -12060,7 +24681,7 @@ var MschapV2Method = class {
   }
   /** draft-kamath §2.5 Failure Request → §2.6 Failure Response. */
   onFailure(data) {
-    const text = printable(data.subarray(MS_HEADER_LEN), 400);
+    const text = printable2(data.subarray(MS_HEADER_LEN), 400);
     this.failure = describeMschapFailure(parseMschapFailure(text));
     this.state = "failed";
     this.wipeKey();
@@ -12104,8 +24725,8 @@ function passwordRisk(type) {
   return type === EapType.GTC ? "would send it our password in clear" : "would give it a response from which our password can be cracked offline";
 }
 var MAX_NAKS = 8;
-function createEapPeer(opts) {
-  return new Peer(opts);
+function createEapPeer(opts2) {
+  return new Peer(opts2);
 }
 var Peer = class {
   identity;
@@ -12126,12 +24747,12 @@ var Peer = class {
   notification;
   /** The gateway proved its identity with AUTH before EAP; otherwise only safe methods run. */
   gatewayProved = false;
-  constructor(opts) {
-    this.identity = opts.identity.slice();
-    this.password = opts.password?.slice();
-    this.random = opts.random;
-    for (const m of opts.asyncMethods ?? []) this.asyncByType.set(m.type, m);
-    for (const name of opts.methods) {
+  constructor(opts2) {
+    this.identity = opts2.identity.slice();
+    this.password = opts2.password?.slice();
+    this.random = opts2.random;
+    for (const m of opts2.asyncMethods ?? []) this.asyncByType.set(m.type, m);
+    for (const name of opts2.methods) {
       const type = METHOD_TYPES[name];
       if (this.acceptable.includes(type) || this.unusable.includes(type)) continue;
       const usable = this.asyncByType.has(type) ? true : PASSWORD_TYPES.has(type) && this.password !== void 0;
@@ -12205,7 +24826,7 @@ var Peer = class {
         }
         return this.respond(p.identifier, EapType.IDENTITY, this.identity);
       case EapType.NOTIFICATION:
-        if (p.data.length > 0) this.notification = printable(p.data);
+        if (p.data.length > 0) this.notification = printable2(p.data);
         return this.respond(p.identifier, EapType.NOTIFICATION, new Uint8Array(0));
       case EapType.NAK:
         return this.failure(
@@ -12268,7 +24889,7 @@ var Peer = class {
   nak(p) {
     this.offered.push(p.type);
     const offeredName = eapTypeName(p.type);
-    const proposal = this.proposal();
+    const proposal2 = this.proposal();
     if (this.naked.has(p.type)) {
       return this.failure(
         eapError2(
@@ -12279,7 +24900,7 @@ var Peer = class {
     if (this.acceptable.length === 0) {
       return this.failure(eapError2(`the gateway asks for ${offeredName}, and ${this.noMethods()}`));
     }
-    if (proposal.length === 0) return this.failure(this.unauthenticatedRefusal(p.type));
+    if (proposal2.length === 0) return this.failure(this.unauthenticatedRefusal(p.type));
     if (this.naked.size >= MAX_NAKS) {
       return this.failure(
         eapError2(
@@ -12289,12 +24910,12 @@ var Peer = class {
     }
     this.naked.add(p.type);
     if (p.type === EapType.EXPANDED) {
-      const w = new Writer(7 + 8 * proposal.length);
+      const w = new Writer(7 + 8 * proposal2.length);
       w.u8(0).u8(0).u8(0).u32(EapType.NAK);
-      for (const t of proposal) w.u8(EapType.EXPANDED).u8(0).u8(0).u8(0).u32(t);
+      for (const t of proposal2) w.u8(EapType.EXPANDED).u8(0).u8(0).u8(0).u32(t);
       return this.respond(p.identifier, EapType.EXPANDED, w.finish());
     }
-    return this.respond(p.identifier, EapType.NAK, Uint8Array.from(proposal));
+    return this.respond(p.identifier, EapType.NAK, Uint8Array.from(proposal2));
   }
   /** Whether a method may run now: any of ours once the gateway proved itself, else a safe one. */
   allowedNow(type) {
@@ -12342,8 +24963,8 @@ var Peer = class {
     let msg;
     if (this.active) {
       const name = this.methodName();
-      const reason = this.active.kind === "sync" ? this.active.method.failureReason() : void 0;
-      msg = reason ? `${name} authentication failed: ${reason}` : `the gateway rejected our ${name} authentication (EAP-Failure): wrong user name or password, or the method failed`;
+      const reason2 = this.active.kind === "sync" ? this.active.method.failureReason() : void 0;
+      msg = reason2 ? `${name} authentication failed: ${reason2}` : `the gateway rejected our ${name} authentication (EAP-Failure): wrong user name or password, or the method failed`;
     } else if (this.naked.size > 0) {
       msg = `no common EAP method: the gateway offered ${this.offeredMethods()}, we proposed ${this.ourMethods()}, and it answered with EAP-Failure`;
     } else {
@@ -12395,12 +25016,12 @@ function toEapError(e) {
 var OID_COMMON_NAME = "2.5.4.3";
 function parseName(der) {
   const name = expectTag(parseDer(der, "Name"), Tag.SEQUENCE, "Name");
-  return children(name, "Name").map((rdn) => {
+  return children2(name, "Name").map((rdn) => {
     expectTag(rdn, Tag.SET, "RDN");
-    const atvs = children(rdn, "RDN");
+    const atvs = children2(rdn, "RDN");
     if (atvs.length === 0) throw new ParseError("RDN", 0, "empty RDN");
     return atvs.map((atv) => {
-      const parts = children(expectTag(atv, Tag.SEQUENCE, "attribute"), "attribute");
+      const parts = children2(expectTag(atv, Tag.SEQUENCE, "attribute"), "attribute");
       if (parts.length !== 2) throw new ParseError("attribute", 0, "expected type and value");
       const oid2 = decodeOid(expectTag(parts[0], Tag.OID, "attribute type").value);
       const v = parts[1];
@@ -12467,10 +25088,10 @@ function canonicalText(s) {
   return s.normalize("NFKC").toLowerCase().trim().replace(/\s+/gu, " ");
 }
 function canonicalAttribute(a) {
-  const v = a.text !== void 0 ? `s:${canonicalText(a.text)}` : `b:${hex(a.raw)}`;
+  const v = a.text !== void 0 ? `s:${canonicalText(a.text)}` : `b:${hex2(a.raw)}`;
   return `${a.oid}=${v}`;
 }
-function hex(b) {
+function hex2(b) {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 function sameDistinguishedName(a, b) {
@@ -12699,17 +25320,17 @@ var Certificate = class _Certificate {
   constructor(der) {
     this.der = der;
     const cert = expectTag(parseDer(der, "certificate"), Tag.SEQUENCE, "certificate");
-    const top = children(cert, "certificate");
+    const top = children2(cert, "certificate");
     if (top.length !== 3) throw new ParseError("certificate", 0, "expected 3 elements");
     const tbs = expectTag(top[0], Tag.SEQUENCE, "TBSCertificate");
     const outerAlg = expectTag(top[1], Tag.SEQUENCE, "signatureAlgorithm");
     expectTag(top[2], Tag.BIT_STRING, "signatureValue");
     this.tbsDer = tbs.raw;
-    const f = children(tbs, "TBSCertificate");
+    const f = children2(tbs, "TBSCertificate");
     let i = 0;
     this.version = 1;
     if (f[i]?.tag === 160) {
-      const [v, ...rest] = children(f[i], "version");
+      const [v, ...rest] = children2(f[i], "version");
       if (rest.length > 0) throw new ParseError("version", 0, "trailing data");
       const n = expectTag(v, Tag.INTEGER, "version").value;
       if (n.length !== 1 || n[0] > 2) throw new ParseError("version", 0, "not v1, v2 or v3");
@@ -12718,14 +25339,14 @@ var Certificate = class _Certificate {
     }
     const serial = expectTag(f[i++], Tag.INTEGER, "serialNumber");
     if (serial.value.length === 0) throw new ParseError("serialNumber", 0, "empty");
-    this.serialNumber = hex2(serial.value);
+    this.serialNumber = hex3(serial.value);
     const innerAlg = expectTag(f[i++], Tag.SEQUENCE, "signature");
     if (!bytesEqual2(innerAlg.raw, outerAlg.raw))
       throw new VpnError("ERR_CERT", "certificate signature algorithm differs from the signed one");
     this.signatureAlgorithm = algorithmOid(outerAlg, "signatureAlgorithm");
     this.signatureAlgorithmName = SIGNATURE_ALGORITHM_NAMES[this.signatureAlgorithm] ?? this.signatureAlgorithm;
     this.issuerDer = expectTag(f[i++], Tag.SEQUENCE, "issuer").raw;
-    const validity = children(expectTag(f[i++], Tag.SEQUENCE, "validity"), "validity");
+    const validity = children2(expectTag(f[i++], Tag.SEQUENCE, "validity"), "validity");
     if (validity.length !== 2) throw new ParseError("validity", 0, "expected two times");
     this.notBefore = parseTime(validity[0]);
     this.notAfter = parseTime(validity[1]);
@@ -12736,10 +25357,10 @@ var Certificate = class _Certificate {
     this.issuer = formatDn(this.issuerDer);
     const spki = expectTag(f[i++], Tag.SEQUENCE, "subjectPublicKeyInfo");
     this.spkiDer = spki.raw;
-    const [keyAlg, keyBits, ...more] = children(spki, "subjectPublicKeyInfo");
+    const [keyAlg, keyBits, ...more] = children2(spki, "subjectPublicKeyInfo");
     if (more.length > 0) throw new ParseError("subjectPublicKeyInfo", 0, "trailing data");
     this.keyBits = expectTag(keyBits, Tag.BIT_STRING, "subjectPublicKey").raw;
-    const algParts = children(expectTag(keyAlg, Tag.SEQUENCE, "algorithm"), "algorithm");
+    const algParts = children2(expectTag(keyAlg, Tag.SEQUENCE, "algorithm"), "algorithm");
     const keyOid = decodeOid(expectTag(algParts[0], Tag.OID, "algorithm").value);
     const keyType = KEY_ALGORITHMS[keyOid];
     if (keyType === void 0)
@@ -12758,11 +25379,11 @@ var Certificate = class _Certificate {
     if (f[i]?.tag === 163) {
       if (this.version !== 3)
         throw new ParseError("extensions", 0, `in a v${this.version} certificate`);
-      const [exts, ...rest] = children(f[i], "extensions");
+      const [exts, ...rest] = children2(f[i], "extensions");
       if (rest.length > 0) throw new ParseError("extensions", 0, "trailing data");
-      const list = children(expectTag(exts, Tag.SEQUENCE, "extensions"), "extensions");
-      if (list.length === 0) throw new ParseError("extensions", 0, "empty");
-      for (const e of list) extensions.push(parseExtension(e));
+      const list2 = children2(expectTag(exts, Tag.SEQUENCE, "extensions"), "extensions");
+      if (list2.length === 0) throw new ParseError("extensions", 0, "empty");
+      for (const e of list2) extensions.push(parseExtension(e));
       i++;
     }
     if (i !== f.length) throw new ParseError("TBSCertificate", 0, "unexpected trailing fields");
@@ -12912,13 +25533,13 @@ function pemToDer(text) {
   return out;
 }
 function algorithmOid(alg, what) {
-  const parts = children(alg, what);
+  const parts = children2(alg, what);
   if (parts.length < 1 || parts.length > 2)
     throw new ParseError(what, 0, "bad AlgorithmIdentifier");
   return decodeOid(expectTag(parts[0], Tag.OID, what).value);
 }
 function parseExtension(e) {
-  const parts = children(expectTag(e, Tag.SEQUENCE, "extension"), "extension");
+  const parts = children2(expectTag(e, Tag.SEQUENCE, "extension"), "extension");
   const oid2 = decodeOid(expectTag(parts[0], Tag.OID, "extnID").value);
   let critical = false;
   let k = 1;
@@ -12937,7 +25558,7 @@ function emptySans() {
 }
 function parseSubjectAltNames(v) {
   const s = emptySans();
-  const names = children(expectTag(parseDer(v, "subjectAltName"), Tag.SEQUENCE, "subjectAltName"));
+  const names = children2(expectTag(parseDer(v, "subjectAltName"), Tag.SEQUENCE, "subjectAltName"));
   if (names.length === 0) throw new ParseError("subjectAltName", 0, "empty");
   for (const n of names) {
     switch (n.tag) {
@@ -12966,12 +25587,12 @@ function parseSubjectAltNames(v) {
           s.ipBytes.push(n.value);
           s.all.push({ type: "ip", value: t, raw: n.value });
         } else {
-          s.all.push({ type: "other", value: hex2(n.value), raw: n.value });
+          s.all.push({ type: "other", value: hex3(n.value), raw: n.value });
         }
         break;
       }
       case 164: {
-        const [name, ...rest] = children(n, "directoryName");
+        const [name, ...rest] = children2(n, "directoryName");
         if (!name || rest.length > 0) throw new ParseError("directoryName", 0, "expected a Name");
         expectTag(name, Tag.SEQUENCE, "directoryName");
         s.dirNames.push(name.raw);
@@ -12981,7 +25602,7 @@ function parseSubjectAltNames(v) {
       default:
         if ((n.tag & 192) !== 128 || (n.tag & 31) > 8)
           throw new ParseError("subjectAltName", 0, `bad GeneralName tag 0x${n.tag.toString(16)}`);
-        s.all.push({ type: "other", value: hex2(n.raw), raw: n.raw });
+        s.all.push({ type: "other", value: hex3(n.raw), raw: n.raw });
     }
   }
   return s;
@@ -13004,12 +25625,12 @@ function parseKeyUsage(v) {
   };
 }
 function parseExtKeyUsage(v) {
-  const list = children(expectTag(parseDer(v, "extKeyUsage"), Tag.SEQUENCE, "extKeyUsage"));
-  if (list.length === 0) throw new ParseError("extKeyUsage", 0, "empty");
-  return list.map((o) => decodeOid(expectTag(o, Tag.OID, "KeyPurposeId").value));
+  const list2 = children2(expectTag(parseDer(v, "extKeyUsage"), Tag.SEQUENCE, "extKeyUsage"));
+  if (list2.length === 0) throw new ParseError("extKeyUsage", 0, "empty");
+  return list2.map((o) => decodeOid(expectTag(o, Tag.OID, "KeyPurposeId").value));
 }
 function parseBasicConstraints(v) {
-  const parts = children(
+  const parts = children2(
     expectTag(parseDer(v, "basicConstraints"), Tag.SEQUENCE, "basicConstraints")
   );
   let k = 0;
@@ -13032,7 +25653,7 @@ function parseBasicConstraints(v) {
   return pathLen === void 0 ? { cA } : { cA, pathLen };
 }
 function parseAuthorityKeyId(v) {
-  const parts = children(
+  const parts = children2(
     expectTag(parseDer(v, "authorityKeyIdentifier"), Tag.SEQUENCE, "authorityKeyIdentifier")
   );
   const first = parts[0];
@@ -13062,7 +25683,7 @@ function parseTime(d) {
     throw new ParseError("validity", 0, `impossible date "${s}"`);
   return date.getTime();
 }
-function hex2(b) {
+function hex3(b) {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 function bytesEqual2(a, b) {
@@ -13079,9 +25700,9 @@ var DEFAULT_MAX_DEPTH = 8;
 var MAX_INTERMEDIATES = 32;
 var MAX_SIGNATURE_CHECKS = 256;
 var MAX_CANDIDATE_PATHS = 16;
-function verifyChain(opts) {
-  const { leaf, anchors, now } = opts;
-  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+function verifyChain(opts2) {
+  const { leaf, anchors, now } = opts2;
+  const maxDepth = opts2.maxDepth ?? DEFAULT_MAX_DEPTH;
   if (!Number.isFinite(now)) throw new VpnError("ERR_ARG", "verifyChain: now is not a time");
   if (!Number.isInteger(maxDepth) || maxDepth < 1)
     throw new VpnError("ERR_ARG", "verifyChain: maxDepth must be a positive integer");
@@ -13090,7 +25711,7 @@ function verifyChain(opts) {
     return err2 ? { ok: false, error: err2 } : { ok: true, path: [leaf] };
   }
   const intermediates = dedupe(
-    opts.intermediates.filter((c) => !c.equals(leaf) && !anchors.some((a) => a.equals(c)))
+    opts2.intermediates.filter((c) => !c.equals(leaf) && !anchors.some((a) => a.equals(c)))
   ).slice(0, MAX_INTERMEDIATES);
   const search = new PathSearch(anchors, intermediates, maxDepth);
   search.extend([leaf]);
@@ -13339,9 +25960,9 @@ var GATEWAY_EKUS = [
   EkuOid.IKE_INTERMEDIATE,
   EkuOid.IPSEC_IKE
 ];
-function createCertValidator(opts) {
+function createCertValidator(opts2) {
   const anchors = [];
-  for (const der of opts.anchors) {
+  for (const der of opts2.anchors) {
     try {
       anchors.push(Certificate.fromDer(der));
     } catch {
@@ -13370,7 +25991,7 @@ function createCertValidator(opts) {
         intermediates,
         anchors,
         now,
-        ...opts.maxDepth !== void 0 ? { maxDepth: opts.maxDepth } : {}
+        ...opts2.maxDepth !== void 0 ? { maxDepth: opts2.maxDepth } : {}
       });
       if (!chain.ok) return { ok: false, error: chain.error };
       const eku = checkExtendedKeyUsage(leaf, GATEWAY_EKUS, "an IKE gateway");
@@ -13385,12 +26006,12 @@ function createCertValidator(opts) {
           )
         };
       }
-      if (opts.host !== void 0 && !matchesHost(leaf, opts.host)) {
+      if (opts2.host !== void 0 && !matchesHost(leaf, opts2.host)) {
         return {
           ok: false,
           error: new VpnError(
             "ERR_CERT_NAME",
-            `the gateway's certificate "${subject}" is not valid for ${opts.host}, the host we dialled (${describeNames(leaf)}); check the address, or use --no-host-check with --remote-id`
+            `the gateway's certificate "${subject}" is not valid for ${opts2.host}, the host we dialled (${describeNames(leaf)}); check the address, or use --no-host-check with --remote-id`
           )
         };
       }
@@ -13504,8 +26125,8 @@ function eapError3(message, cause) {
   );
 }
 function opensslReason(e) {
-  const reason = e?.reason;
-  return typeof reason === "string" && reason !== "" ? reason : errorMessage(e);
+  const reason2 = e?.reason;
+  return typeof reason2 === "string" && reason2 !== "" ? reason2 : errorMessage(e);
 }
 function errorMessage(e) {
   return e instanceof Error ? e.message : String(e);
@@ -13621,8 +26242,8 @@ var MSK_LEN = 64;
 var KEY_MATERIAL_LEN = 128;
 var TLS12_KEY_LABEL = "client EAP encryption";
 var TLS13_KEY_LABEL = "EXPORTER_EAP_TLS_Key_Material";
-function createEapTls(opts) {
-  return new EapTlsPeer(opts);
+function createEapTls(opts2) {
+  return new EapTlsPeer(opts2);
 }
 var WireDuplex = class extends Duplex {
   #onWrite;
@@ -13665,14 +26286,14 @@ var EapTlsPeer = class {
   /** RFC 9190 §2.1.1: the server's one-octet 0x00 application data ("commitment message"). */
   #committed = false;
   #msk;
-  constructor(opts) {
-    this.#log = opts.logger ?? NOOP_LOGGER;
-    this.#onResponse = opts.onResponse;
-    this.#onFailure = opts.onFailure;
-    this.#identity = opts.identity;
-    this.#serverName = opts.serverName;
-    this.#haveCert = opts.cert !== void 0 && opts.cert.length > 0;
-    const fragmentSize = opts.fragmentSize ?? EAP_TLS_DEFAULT_FRAGMENT_SIZE;
+  constructor(opts2) {
+    this.#log = opts2.logger ?? NOOP_LOGGER;
+    this.#onResponse = opts2.onResponse;
+    this.#onFailure = opts2.onFailure;
+    this.#identity = opts2.identity;
+    this.#serverName = opts2.serverName;
+    this.#haveCert = opts2.cert !== void 0 && opts2.cert.length > 0;
+    const fragmentSize = opts2.fragmentSize ?? EAP_TLS_DEFAULT_FRAGMENT_SIZE;
     if (!Number.isInteger(fragmentSize) || fragmentSize < MIN_FRAGMENT_SIZE || fragmentSize > MAX_FRAGMENT_SIZE) {
       throw new VpnError(
         "ERR_CONFIG",
@@ -13680,31 +26301,31 @@ var EapTlsPeer = class {
       );
     }
     this.#fragmentSize = fragmentSize;
-    if (opts.serverName === void 0 && opts.serverIdentity === void 0) {
+    if (opts2.serverName === void 0 && opts2.serverIdentity === void 0) {
       throw new VpnError(
         "ERR_CONFIG",
         "EAP-TLS needs the name (serverName) or the identity (serverIdentity) the server certificate must carry"
       );
     }
-    if (opts.serverName?.length === 0) {
+    if (opts2.serverName?.length === 0) {
       throw new VpnError("ERR_CONFIG", "EAP-TLS server name is empty");
     }
-    if (opts.ca.length === 0) {
+    if (opts2.ca.length === 0) {
       throw new VpnError("ERR_CONFIG", "EAP-TLS needs at least one CA certificate to trust");
     }
-    const minVersion = opts.minVersion ?? "TLSv1.2";
-    const maxVersion = opts.maxVersion ?? "TLSv1.2";
+    const minVersion = opts2.minVersion ?? "TLSv1.2";
+    const maxVersion = opts2.maxVersion ?? "TLSv1.2";
     if (minVersion === "TLSv1.3" && maxVersion === "TLSv1.2") {
       throw new VpnError("ERR_CONFIG", "EAP-TLS minVersion TLSv1.3 is above maxVersion TLSv1.2");
     }
-    if (this.#haveCert !== (opts.key !== void 0)) {
+    if (this.#haveCert !== (opts2.key !== void 0)) {
       throw new VpnError(
         "ERR_CONFIG",
         "EAP-TLS client certificate and private key must be given together"
       );
     }
     const contextOptions = {
-      ca: opts.ca.map((der, i) => toPem(der, `CA certificate ${i + 1}`)),
+      ca: opts2.ca.map((der, i) => toPem(der, `CA certificate ${i + 1}`)),
       minVersion,
       maxVersion,
       // strongSwan's libtls (5.9) does not send the RFC 5746 renegotiation_info extension, which
@@ -13712,19 +26333,19 @@ var EapTlsPeer = class {
       // prevents (splicing a renegotiation onto an attacker's session) cannot happen here.
       secureOptions: cryptoConstants.SSL_OP_LEGACY_SERVER_CONNECT
     };
-    if (opts.cert !== void 0 && opts.cert.length > 0 && opts.key !== void 0) {
-      contextOptions.cert = opts.cert.map((der, i) => toPem(der, i === 0 ? "client certificate" : `chain certificate ${i}`)).join("");
-      if (opts.key.type !== "private") {
+    if (opts2.cert !== void 0 && opts2.cert.length > 0 && opts2.key !== void 0) {
+      contextOptions.cert = opts2.cert.map((der, i) => toPem(der, i === 0 ? "client certificate" : `chain certificate ${i}`)).join("");
+      if (opts2.key.type !== "private") {
         throw new VpnError("ERR_CONFIG", "EAP-TLS client key must be a private key");
       }
-      const leaf = opts.cert[0];
-      if (leaf !== void 0 && !new X509Certificate3(Buffer.from(leaf)).checkPrivateKey(opts.key)) {
+      const leaf = opts2.cert[0];
+      if (leaf !== void 0 && !new X509Certificate3(Buffer.from(leaf)).checkPrivateKey(opts2.key)) {
         throw new VpnError(
           "ERR_CERT",
           "EAP-TLS: the client private key does not belong to the client certificate"
         );
       }
-      contextOptions.key = opts.key.export({ format: "pem", type: "pkcs8" });
+      contextOptions.key = opts2.key.export({ format: "pem", type: "pkcs8" });
     }
     let secureContext;
     try {
@@ -13736,8 +26357,8 @@ var EapTlsPeer = class {
         { cause: e }
       );
     }
-    const serverName = opts.serverName;
-    const serverIdentity = opts.serverIdentity;
+    const serverName = opts2.serverName;
+    const serverIdentity = opts2.serverIdentity;
     const tlsOptions = {
       secureContext,
       // The chain must lead to one of `ca` (the context's only trust anchors). OpenSSL also
@@ -13781,16 +26402,16 @@ var EapTlsPeer = class {
     this.#teardown();
   }
   async #process(packet) {
-    const req2 = parseRequest(packet);
-    if (typeof req2 === "string") {
-      this.#fail(eapError3(req2));
+    const req3 = parseRequest(packet);
+    if (typeof req3 === "string") {
+      this.#fail(eapError3(req3));
       return;
     }
-    const { id, flags, data } = req2;
+    const { id, flags, data } = req3;
     this.#log.debug("eap", "EAP-TLS Request", {
       id,
       flags: flagNames(flags),
-      tlsLength: req2.tlsLength,
+      tlsLength: req3.tlsLength,
       bytes: data.length
     });
     if ((flags & EAP_TLS_FLAG_START) !== 0) {
@@ -13828,7 +26449,7 @@ var EapTlsPeer = class {
       this.#fail(eapError3("the server sent another EAP-TLS Request after the handshake completed"));
       return;
     }
-    const message = this.#reassemble(req2);
+    const message = this.#reassemble(req3);
     if (typeof message === "string") {
       this.#fail(eapError3(message));
       return;
@@ -13849,31 +26470,31 @@ var EapTlsPeer = class {
     this.#sendTlsOutput(id);
   }
   /** Adds one Request's data to the message being reassembled (RFC 5216 §2.1.5, §3.1). */
-  #reassemble(req2) {
-    const more = (req2.flags & EAP_TLS_FLAG_MORE) !== 0;
+  #reassemble(req3) {
+    const more = (req3.flags & EAP_TLS_FLAG_MORE) !== 0;
     let r = this.#reassembly;
     if (r === void 0) {
-      if (req2.tlsLength !== void 0) {
-        if (req2.tlsLength > EAP_TLS_MAX_MESSAGE) {
-          return `the server announces a ${req2.tlsLength}-byte TLS message, more than the ${EAP_TLS_MAX_MESSAGE}-byte limit`;
+      if (req3.tlsLength !== void 0) {
+        if (req3.tlsLength > EAP_TLS_MAX_MESSAGE) {
+          return `the server announces a ${req3.tlsLength}-byte TLS message, more than the ${EAP_TLS_MAX_MESSAGE}-byte limit`;
         }
-        if (req2.tlsLength < req2.data.length || !more && req2.tlsLength !== req2.data.length) {
-          return `inconsistent EAP-TLS Length: ${req2.tlsLength} announced, ${req2.data.length} bytes in ${more ? "the first fragment" : "the message"}`;
+        if (req3.tlsLength < req3.data.length || !more && req3.tlsLength !== req3.data.length) {
+          return `inconsistent EAP-TLS Length: ${req3.tlsLength} announced, ${req3.data.length} bytes in ${more ? "the first fragment" : "the message"}`;
         }
       }
-      if (!more) return req2.data;
-      if (req2.data.length === 0) return "the server sent an empty EAP-TLS fragment with M set";
-      if (req2.tlsLength !== void 0 && req2.tlsLength === req2.data.length) {
-        return `the first fragment already holds all ${req2.tlsLength} announced bytes but M says more follow`;
+      if (!more) return req3.data;
+      if (req3.data.length === 0) return "the server sent an empty EAP-TLS fragment with M set";
+      if (req3.tlsLength !== void 0 && req3.tlsLength === req3.data.length) {
+        return `the first fragment already holds all ${req3.tlsLength} announced bytes but M says more follow`;
       }
-      r = { expected: req2.tlsLength, parts: [], received: 0 };
+      r = { expected: req3.tlsLength, parts: [], received: 0 };
       this.#reassembly = r;
-    } else if (req2.tlsLength !== void 0 && req2.tlsLength !== r.expected) {
-      return `inconsistent EAP-TLS Length: fragment announces ${req2.tlsLength} bytes, the first announced ${r.expected ?? "none"}`;
+    } else if (req3.tlsLength !== void 0 && req3.tlsLength !== r.expected) {
+      return `inconsistent EAP-TLS Length: fragment announces ${req3.tlsLength} bytes, the first announced ${r.expected ?? "none"}`;
     }
-    if (more && req2.data.length === 0)
+    if (more && req3.data.length === 0)
       return "the server sent an empty EAP-TLS fragment with M set";
-    const received = r.received + req2.data.length;
+    const received = r.received + req3.data.length;
     const limit = r.expected ?? EAP_TLS_MAX_MESSAGE;
     if (received > limit) {
       return r.expected !== void 0 ? `the server sent more than the ${r.expected} announced bytes of a fragmented TLS message` : `fragmented TLS message exceeds the ${EAP_TLS_MAX_MESSAGE}-byte limit`;
@@ -13884,7 +26505,7 @@ var EapTlsPeer = class {
     if (!more && r.expected !== void 0 && received !== r.expected) {
       return `the last fragment ends the TLS message at ${received} bytes, ${r.expected} were announced`;
     }
-    r.parts.push(req2.data);
+    r.parts.push(req3.data);
     r.received = received;
     if (more) return void 0;
     this.#reassembly = void 0;
@@ -14177,6 +26798,82 @@ function credentialsForAttempt(cred, host, random, sink, log, remoteId) {
   }
 }
 
+// src/esp/native.ts
+import { createRequire as createRequire2 } from "node:module";
+
+// src/native/addons.ts
+import { existsSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+var req = createRequire(import.meta.url);
+var ngb;
+function nodeGypBuild() {
+  if (ngb) return ngb;
+  try {
+    const m = req("node-gyp-build");
+    if (typeof m.parseTags === "function" && typeof m.matchTuple === "function") {
+      ngb = m;
+    }
+  } catch {
+  }
+  return ngb;
+}
+function packageRoot(from = dirname(fileURLToPath(import.meta.url))) {
+  let dir = from;
+  for (; ; ) {
+    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "binding.gyp"))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return void 0;
+    dir = up;
+  }
+}
+function list(dir) {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+function target() {
+  return {
+    platform: process.env["npm_config_platform"] || process.platform,
+    arch: process.env["npm_config_arch"] || process.arch
+  };
+}
+function prebuildCandidates(name, root) {
+  const g = nodeGypBuild();
+  if (!g) return [];
+  const { platform, arch } = target();
+  const tuples = list(join(root, "prebuilds")).map((d) => g.parseTuple(d)).filter(g.matchTuple(platform, arch)).filter((t) => t !== void 0).sort((a, b) => g.compareTuples(a, b));
+  const out = [];
+  for (const t of tuples) {
+    const dir = join(root, "prebuilds", t.name);
+    const tags = list(dir).filter((f) => f.split(".")[0] === name).map((f) => g.parseTags(f)).filter(g.matchTags("node", process.versions.modules)).filter((x) => x !== void 0).sort(g.compareTags("node"));
+    for (const x of tags) out.push(join(dir, x.file));
+  }
+  return out;
+}
+function addonCandidates(name, root = packageRoot()) {
+  if (root === void 0) return [];
+  const out = prebuildCandidates(name, root).map((path) => ({
+    source: "prebuild",
+    path
+  }));
+  const built = join(root, "build", "Release", `${name}.node`);
+  if (existsSync(built)) {
+    const local = { source: "build", path: built };
+    if (existsSync(join(root, ".git"))) out.unshift(local);
+    else out.push(local);
+  }
+  return out;
+}
+function noAddonReason(name, root = packageRoot()) {
+  if (root === void 0) return "package root (package.json, binding.gyp) not found";
+  const { platform, arch } = target();
+  return `no prebuilt ${name} addon for ${platform}-${arch} in ${join(root, "prebuilds")} and ${join(root, "build", "Release", `${name}.node`)} is not built`;
+}
+
 // src/esp/replay.ts
 var ReplayWindow = class {
   size;
@@ -14326,24 +27023,7 @@ var InboundSa = class {
   }
 };
 
-// src/esp/policy.ts
-function matchOne(ts, addr, protocol, port) {
-  if (!addrInRange(addr, ts.startAddr, ts.endAddr)) return false;
-  if (ts.protocol !== 0 && ts.protocol !== protocol) return false;
-  if (ts.startPort === 0 && ts.endPort === 65535) return true;
-  return port >= ts.startPort && port <= ts.endPort;
-}
-function matchesOutbound(p, pkt) {
-  return p.local.some((t) => matchOne(t, pkt.src, pkt.protocol, pkt.srcPort)) && p.remote.some((t) => matchOne(t, pkt.dst, pkt.protocol, pkt.dstPort));
-}
-function matchesInbound(p, pkt) {
-  return p.remote.some((t) => matchOne(t, pkt.src, pkt.protocol, pkt.srcPort)) && p.local.some((t) => matchOne(t, pkt.dst, pkt.protocol, pkt.dstPort));
-}
-
 // src/esp/native.ts
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 var API_VERSION = 3;
 var NATIVE_ICV_LENGTH = /* @__PURE__ */ new Map([
   [18, 8],
@@ -14362,43 +27042,48 @@ function drop(code) {
   return { drop: ESP_DROP_REASONS[code - 1] ?? "malformed" };
 }
 var loaded = /* @__PURE__ */ new Map();
-var req = createRequire(import.meta.url);
+var req2 = createRequire2(import.meta.url);
+var defaultStatus;
 function exists(path) {
   try {
-    req.resolve(path);
+    req2.resolve(path);
     return true;
   } catch {
     return false;
   }
 }
-function defaultAddonPath() {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (; ; ) {
-    if (exists(join(dir, "package.json")) && exists(join(dir, "binding.gyp"))) {
-      return join(dir, "build", "Release", "esp.node");
-    }
-    const up = dirname(dir);
-    if (up === dir) return void 0;
-    dir = up;
-  }
-}
 function nativeEspStatus(options = {}) {
   if (options.enabled === false) return { available: false, reason: "turned off" };
-  const path = options.addonPath ?? defaultAddonPath();
-  if (path === void 0) {
-    return { available: false, reason: "package root (package.json, binding.gyp) not found" };
+  const byDefault = options.addonPath === void 0 && options.root === void 0;
+  if (byDefault && defaultStatus) return defaultStatus;
+  const candidates = options.addonPath !== void 0 ? [{ source: "path", path: options.addonPath }] : addonCandidates("esp", options.root);
+  if (candidates.length === 0)
+    return { available: false, reason: noAddonReason("esp", options.root) };
+  const reasons = [];
+  for (const { source, path } of candidates) {
+    let entry = loaded.get(path);
+    if (!entry) {
+      entry = tryLoad(path);
+      loaded.set(path, entry);
+    }
+    if ("addon" in entry) {
+      const st = {
+        available: true,
+        path,
+        source,
+        opensslVersion: entry.addon.opensslVersion
+      };
+      if (byDefault) defaultStatus = st;
+      return st;
+    }
+    reasons.push(entry.reason);
   }
-  let entry = loaded.get(path);
-  if (!entry) {
-    entry = tryLoad(path);
-    loaded.set(path, entry);
-  }
-  return "addon" in entry ? { available: true, path, opensslVersion: entry.addon.opensslVersion } : { available: false, reason: entry.reason };
+  return { available: false, reason: reasons.join("; ") };
 }
 function tryLoad(path) {
   if (!exists(path)) return { reason: `${path} is not built` };
   try {
-    const addon2 = req(path);
+    const addon2 = req2(path);
     if (addon2.apiVersion !== API_VERSION) {
       return {
         reason: `${path} speaks version ${String(addon2.apiVersion)}, expected ${API_VERSION} (rebuild it)`
@@ -14630,6 +27315,20 @@ function createNativeInboundSa(p, options = {}) {
   return NativeInboundSa.create(p, options);
 }
 
+// src/esp/policy.ts
+function matchOne(ts, addr, protocol, port) {
+  if (!addrInRange(addr, ts.startAddr, ts.endAddr)) return false;
+  if (ts.protocol !== 0 && ts.protocol !== protocol) return false;
+  if (ts.startPort === 0 && ts.endPort === 65535) return true;
+  return port >= ts.startPort && port <= ts.endPort;
+}
+function matchesOutbound(p, pkt) {
+  return p.local.some((t) => matchOne(t, pkt.src, pkt.protocol, pkt.srcPort)) && p.remote.some((t) => matchOne(t, pkt.dst, pkt.protocol, pkt.dstPort));
+}
+function matchesInbound(p, pkt) {
+  return p.remote.some((t) => matchOne(t, pkt.src, pkt.protocol, pkt.srcPort)) && p.local.some((t) => matchOne(t, pkt.dst, pkt.protocol, pkt.dstPort));
+}
+
 // src/esp/engine.ts
 var MAX_INBOUND_SAS = 8;
 var MAX_OUTBOUND_SAS = 4;
@@ -14667,14 +27366,14 @@ var EspEngine = class {
    * Installs an inbound SA (one with the same SPI is replaced).
    * @throws RangeError for a ninth inbound SA (MAX_INBOUND_SAS), as the native data plane does.
    */
-  addInbound(params, policy) {
-    if (!this.inbound.has(params.spi >>> 0) && this.inbound.size >= MAX_INBOUND_SAS)
+  addInbound(params2, policy) {
+    if (!this.inbound.has(params2.spi >>> 0) && this.inbound.size >= MAX_INBOUND_SAS)
       throw new RangeError(`too many inbound SAs (at most ${MAX_INBOUND_SAS})`);
     const entry = {
-      sa: createNativeInboundSa(params, this.native) ?? new InboundSa(params)
+      sa: createNativeInboundSa(params2, this.native) ?? new InboundSa(params2)
     };
     if (policy) entry.policy = policy;
-    this.inbound.set(params.spi >>> 0, entry);
+    this.inbound.set(params2.spi >>> 0, entry);
   }
   removeInbound(spi) {
     this.inbound.delete(spi >>> 0);
@@ -14685,9 +27384,9 @@ var EspEngine = class {
    * without a policy adopt this one (they belong to the same CHILD_SA). Beyond MAX_OUTBOUND_SAS
    * the oldest is evicted and wiped (it no longer sends anyway: the newest matching SA wins).
    */
-  setOutbound(params, policy) {
+  setOutbound(params2, policy) {
     this.outbound.unshift({
-      sa: createNativeOutboundSa(params, this.native) ?? new OutboundSa(params),
+      sa: createNativeOutboundSa(params2, this.native) ?? new OutboundSa(params2),
       policy
     });
     while (this.outbound.length > MAX_OUTBOUND_SAS) this.outbound.pop()?.sa.wipe();
@@ -14703,9 +27402,9 @@ var EspEngine = class {
     this.outbound.length = 0;
     this.inbound.clear();
   }
-  count(reason) {
-    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
-    return { drop: reason };
+  count(reason2) {
+    this.drops[reason2] = (this.drops[reason2] ?? 0) + 1;
+    return { drop: reason2 };
   }
   encapsulate(ip) {
     const info = peekPacket(ip);
@@ -14919,11 +27618,11 @@ var EV_FATAL = 3;
 function isDataPlaneAddon(a) {
   return typeof a.dpOpen === "function";
 }
-function dataPlaneStatus(opts = {}) {
+function dataPlaneStatus(opts2 = {}) {
   if (process.platform !== "linux") return { available: false, reason: "Linux only" };
-  const st = nativeEspStatus(opts);
+  const st = nativeEspStatus(opts2);
   if (!st.available) return { available: false, reason: st.reason };
-  const addon2 = loadNativeEsp(opts);
+  const addon2 = loadNativeEsp(opts2);
   if (!addon2 || !isDataPlaneAddon(addon2)) {
     return { available: false, reason: "the esp addon has no data plane (rebuild it)" };
   }
@@ -14933,9 +27632,9 @@ function dataPlaneStatus(opts = {}) {
   }
   return { available: true };
 }
-function loadDataPlaneAddon(opts = {}) {
-  if (!dataPlaneStatus(opts).available) return void 0;
-  const addon2 = loadNativeEsp(opts);
+function loadDataPlaneAddon(opts2 = {}) {
+  if (!dataPlaneStatus(opts2).available) return void 0;
+  const addon2 = loadNativeEsp(opts2);
   return addon2 && isDataPlaneAddon(addon2) ? addon2 : void 0;
 }
 var SELECTOR_LENGTH = 40;
@@ -14997,12 +27696,12 @@ var DataPlane = class _DataPlane {
    * @throws VpnError ERR_CONFIG when the addon (or its data plane) is unavailable or the port
    *   cannot be bound.
    */
-  static open(family, localPort, events, limits = {}, opts = {}) {
-    const status = dataPlaneStatus(opts);
-    const addon2 = loadDataPlaneAddon(opts);
+  static open(family, localPort, events, limits = {}, opts2 = {}) {
+    const status = dataPlaneStatus(opts2);
+    const addon2 = loadDataPlaneAddon(opts2);
     if (!status.available || !addon2) {
-      const reason = status.available ? "not loadable" : status.reason;
-      throw new VpnError("ERR_CONFIG", `native data plane unavailable: ${reason}`);
+      const reason2 = status.available ? "not loadable" : status.reason;
+      throw new VpnError("ERR_CONFIG", `native data plane unavailable: ${reason2}`);
     }
     const self = {};
     const onEvent = (kind, a, b, c) => {
@@ -15076,11 +27775,11 @@ var DataPlane = class _DataPlane {
    * than 4 the oldest is evicted and wiped.
    * @throws VpnError ERR_CONFIG when the transform is not one the native path implements.
    */
-  setOutbound(params, policy) {
+  setOutbound(params2, policy) {
     this.checkOpen();
     const blob = encodePolicy(policy);
-    const spi = params.spi >>> 0;
-    const sa = this.create(false, params, 0);
+    const spi = params2.spi >>> 0;
+    const sa = this.create(false, params2, 0);
     let evicted;
     try {
       evicted = this.addon.dpSetOutbound(this.handle, sa, blob);
@@ -15110,11 +27809,11 @@ var DataPlane = class _DataPlane {
    * @throws VpnError ERR_CONFIG when the transform is not one the native path implements;
    *   RangeError for a bad keymat or replay window, or a ninth SA.
    */
-  addInbound(params, policy) {
+  addInbound(params2, policy) {
     this.checkOpen();
     const blob = encodePolicy(policy);
-    const spi = params.spi >>> 0;
-    const sa = this.create(true, params, params.replayWindow ?? 1024);
+    const spi = params2.spi >>> 0;
+    const sa = this.create(true, params2, params2.replayWindow ?? 1024);
     let replaced;
     try {
       replaced = this.addon.dpAddInbound(this.handle, sa, blob);
@@ -15409,7 +28108,7 @@ var NativeDataPath = class _NativeDataPath {
       packetsIn: s.packetsIn,
       bytesIn: s.bytesIn
     };
-    for (const [reason, n] of Object.entries(s.drops)) if (n > 0) out[reason] = n;
+    for (const [reason2, n] of Object.entries(s.drops)) if (n > 0) out[reason2] = n;
     if (s.tunWriteErrors > 0) out["tunWriteErrors"] = s.tunWriteErrors;
     if (s.tunReadErrors > 0) out["tunReadErrors"] = s.tunReadErrors;
     if (s.eventsDropped > 0) out["eventsDropped"] = s.eventsDropped;
@@ -15442,7 +28141,9 @@ async function openDataPath(o) {
   if (!status.available) o.log.debug("esp", `native data plane not used: ${status.reason}`);
   else if (o.tun.fd !== void 0) {
     const dp = NativeDataPath.open(o.family, o.tun.fd, o.events, o.limits);
-    o.log.debug("esp", "ESP on the native data plane (two threads)");
+    const st = nativeEspStatus();
+    const from = st.available ? ` from ${st.source} ${st.path}` : "";
+    o.log.debug("esp", `ESP on the native data plane (two threads)${from}`);
     return dp;
   }
   return JsDataPath.open(o);
@@ -15478,7 +28179,19 @@ async function installKillSwitch(netcfg, gateway, log) {
   }
   log.info("tun", "kill switch on: traffic outside the tunnel is blocked");
 }
-async function installRoutes(netcfg, cidrs, dev, src, gateway, keepExisting = false) {
+async function installRoutes(netcfg, cidrs, dev, src, gateway, keepExisting = false, exclude = []) {
+  for (const c of exclude) {
+    const path = await netcfg.getRouteTo(c.slice(0, c.indexOf("/")));
+    if (path.dev === dev) continue;
+    try {
+      await netcfg.addRoute(
+        c,
+        path.via !== void 0 ? { dev: path.dev, via: path.via } : { dev: path.dev }
+      );
+    } catch (e) {
+      if (!/File exists/i.test(e.message)) throw e;
+    }
+  }
   const expanded = [];
   for (const c of cidrs) {
     if (c === "0.0.0.0/0") expanded.push("0.0.0.0/1", "128.0.0.0/1");
@@ -15527,28 +28240,44 @@ import { lookup } from "node:dns/promises";
 import { isIP as isIP6 } from "node:net";
 
 // src/tun/linux.ts
-import { createRequire as createRequire2 } from "node:module";
-import { existsSync } from "node:fs";
-import { fileURLToPath as fileURLToPath2 } from "node:url";
+import { createRequire as createRequire3 } from "node:module";
 var addon;
-function addonPath() {
-  return fileURLToPath2(new URL("../../../build/Release/tun.node", import.meta.url));
+var loaded2;
+function tunAddonStatus() {
+  if (loaded2?.available) return loaded2;
+  const candidates = addonCandidates("tun");
+  if (candidates.length === 0) {
+    loaded2 = {
+      available: false,
+      reason: `the TUN addon is missing (${noAddonReason("tun")}): install make, gcc and python3, then run "npm rebuild -g ikev2-vpn" (in a checkout: "npm run build:addon")`
+    };
+    return loaded2;
+  }
+  const errors = [];
+  for (const c of candidates) {
+    try {
+      const a = createRequire3(import.meta.url)(c.path);
+      if (typeof a.open !== "function" || typeof a.startReading !== "function") {
+        errors.push(`${c.path} is not the TUN addon`);
+        continue;
+      }
+      addon = a;
+      loaded2 = { available: true, source: c.source, path: c.path };
+      return loaded2;
+    } catch (e) {
+      errors.push(`cannot load ${c.path}: ${e.message}`);
+    }
+  }
+  loaded2 = {
+    available: false,
+    reason: `the TUN addon cannot be loaded (${errors.join("; ")}): run "npm rebuild -g ikev2-vpn" (in a checkout: "npm run build:addon")`
+  };
+  return loaded2;
 }
 function loadAddon() {
-  if (addon) return addon;
-  const path = addonPath();
-  if (!existsSync(path)) {
-    throw new VpnError(
-      "ERR_TUN",
-      `the TUN addon is not built (${path} is missing): install make, gcc and python3, then run "npm run build:addon"`
-    );
-  }
-  try {
-    addon = createRequire2(import.meta.url)(path);
-  } catch (e) {
-    throw new VpnError("ERR_TUN", `cannot load the TUN addon ${path}: ${e.message}`, {
-      cause: e
-    });
+  const st = tunAddonStatus();
+  if (!st.available || !addon) {
+    throw new VpnError("ERR_TUN", st.available ? "the TUN addon is not loaded" : st.reason);
   }
   return addon;
 }
@@ -15598,9 +28327,9 @@ function tunError(e, name) {
       return new VpnError("ERR_TUN", `cannot create a TUN device: ${detail}`, { cause: e });
   }
 }
-function openTun(opts = {}) {
-  const name = opts.name ?? "vpn%d";
-  const mtu = opts.mtu ?? DEFAULT_MTU2;
+function openTun(opts2 = {}) {
+  const name = opts2.name ?? "vpn%d";
+  const mtu = opts2.mtu ?? DEFAULT_MTU2;
   checkName(name);
   checkMtu(mtu);
   const a = loadAddon();
@@ -15611,6 +28340,47 @@ function openTun(opts = {}) {
     throw tunError(e, name);
   }
   return wrap(a, r.fd, r.name, mtu);
+}
+function openTunFromFd(fd, opts2 = {}) {
+  const mtu = opts2.mtu ?? DEFAULT_MTU2;
+  checkMtu(mtu);
+  if (!Number.isInteger(fd) || fd < 0) {
+    throw new VpnError("ERR_TUN", `invalid file descriptor ${String(fd)}`);
+  }
+  const a = loadAddon();
+  let r;
+  try {
+    r = a.adopt(fd);
+  } catch (e) {
+    throw new VpnError(
+      "ERR_TUN",
+      `descriptor ${String(fd)} is not a usable TUN device: ${e.message}`,
+      {
+        cause: e
+      }
+    );
+  }
+  return wrap(a, r.fd, r.name, mtu);
+}
+function openPacketPair(opts2 = {}) {
+  const mtu = opts2.mtu ?? DEFAULT_MTU2;
+  checkMtu(mtu);
+  const a = loadAddon();
+  let fds;
+  try {
+    fds = a.packetPair();
+  } catch (e) {
+    throw new VpnError("ERR_TUN", `cannot create a socket pair: ${e.message}`, {
+      cause: e
+    });
+  }
+  return { device: wrap(a, fds[0], opts2.name ?? "packet-pair", mtu), peerFd: fds[1] };
+}
+function closeFd(fd) {
+  loadAddon().close(fd);
+}
+function recvFd(sock) {
+  return loadAddon().recvFd(sock);
 }
 function wrap(a, fd, name, mtu) {
   const stats = { rxPackets: 0, rxDrops: 0, rxBatches: 0, txPackets: 0, txErrors: 0 };
@@ -15714,7 +28484,7 @@ import {
   constants as constants2,
   fstatSync,
   openSync,
-  readdirSync,
+  readdirSync as readdirSync2,
   readFileSync,
   statSync
 } from "node:fs";
@@ -15835,12 +28605,12 @@ function pkcs12Kdf(hash, password, salt, id, iterations, n) {
     for (let r = 1; r < iterations; r++) A = oneShotHash(hash, A, "buffer");
     out.set(A.subarray(0, Math.min(u, n - produced)), produced);
     if (produced + u >= n) break;
-    const B = new Uint8Array(v);
-    for (let i = 0; i < v; i++) B[i] = A[i % u];
+    const B2 = new Uint8Array(v);
+    for (let i = 0; i < v; i++) B2[i] = A[i % u];
     for (let j = 0; j < I.length; j += v) {
       let carry = 1;
       for (let k = v - 1; k >= 0; k--) {
-        const x = I[j + k] + B[k] + carry;
+        const x = I[j + k] + B2[k] + carry;
         I[j + k] = x & 255;
         carry = x >> 8;
       }
@@ -15978,7 +28748,7 @@ function rc2Unavailable(label) {
   );
 }
 function pbeDecrypt(r, alg, data, pw) {
-  const [oidD, params] = r.kids(alg, Tag.SEQUENCE, "encryption AlgorithmIdentifier", alg);
+  const [oidD, params2] = r.kids(alg, Tag.SEQUENCE, "encryption AlgorithmIdentifier", alg);
   const oid2 = r.oid(oidD, "encryption algorithm", alg);
   const legacy = PKCS12_PBE[oid2];
   if (legacy) {
@@ -15990,9 +28760,9 @@ function pbeDecrypt(r, alg, data, pw) {
     }
     if (legacy.name.startsWith("rc2") && !getCiphers().includes(legacy.name))
       throw rc2Unavailable(legacy.label);
-    const [saltD, iterD] = r.kids(params, Tag.SEQUENCE, "pkcs-12PbeParams", alg);
-    const salt = r.octets(saltD, "PBE salt", params);
-    const iterations = r.int(iterD, "PBE iterations", params, 1, MAX_PKCS12_KDF_ITERATIONS);
+    const [saltD, iterD] = r.kids(params2, Tag.SEQUENCE, "pkcs-12PbeParams", alg);
+    const salt = r.octets(saltD, "PBE salt", params2);
+    const iterations = r.int(iterD, "PBE iterations", params2, 1, MAX_PKCS12_KDF_ITERATIONS);
     const key = pkcs12Kdf("sha1", pw.bmp, salt, 1, iterations, legacy.keyLen);
     const iv = pkcs12Kdf("sha1", pw.bmp, salt, 2, iterations, 8);
     if (legacy.name.startsWith("rc2")) {
@@ -16006,8 +28776,8 @@ function pbeDecrypt(r, alg, data, pw) {
     return decipher(legacy.name, key, iv, data);
   }
   if (oid2 === OID.pbes2) {
-    const [kdf, enc] = r.kids(params, Tag.SEQUENCE, "PBES2-params", alg);
-    const [kdfOid, kdfParams] = r.kids(kdf, Tag.SEQUENCE, "PBES2 keyDerivationFunc", params);
+    const [kdf, enc] = r.kids(params2, Tag.SEQUENCE, "PBES2-params", alg);
+    const [kdfOid, kdfParams] = r.kids(kdf, Tag.SEQUENCE, "PBES2 keyDerivationFunc", params2);
     const kdfName = r.oid(kdfOid, "PBES2 key derivation function", kdf);
     if (kdfName !== OID.pbkdf2)
       throw new VpnError("ERR_CERT", `PKCS#12: PBES2 with unsupported key derivation ${kdfName}`);
@@ -16027,7 +28797,7 @@ function pbeDecrypt(r, alg, data, pw) {
       prf2 = p;
     }
     if (kp[i]) r.fail(kp[i], "unexpected element in PBKDF2-params");
-    const [encOid, ivD] = r.kids(enc, Tag.SEQUENCE, "PBES2 encryptionScheme", params);
+    const [encOid, ivD] = r.kids(enc, Tag.SEQUENCE, "PBES2 encryptionScheme", params2);
     const cipherOid = r.oid(encOid, "PBES2 encryption scheme", enc);
     const cipher = PBES2_CIPHERS[cipherOid];
     if (!cipher) {
@@ -16439,7 +29209,7 @@ function dedupe2(certs) {
 function fromDir(dir) {
   let names;
   try {
-    names = readdirSync(dir).sort();
+    names = readdirSync2(dir).sort();
   } catch (e) {
     throw new VpnError("ERR_CONFIG", `cannot read folder ${dir}: ${errnoText(e)}`, { cause: e });
   }
@@ -16462,7 +29232,7 @@ function derKeyType(data) {
   if (d?.tag !== Tag.SEQUENCE) return void 0;
   let k;
   try {
-    k = children(d);
+    k = children2(d);
   } catch {
     return void 0;
   }
@@ -16779,30 +29549,30 @@ function validateJournal(entries, ctx = {}) {
   const tun = ctx.tunPattern ?? DEFAULT_TUN_PATTERN;
   const resolvConf = ctx.resolvConf ?? "/etc/resolv.conf";
   entries.forEach((raw, i) => {
-    const fail3 = (why) => {
+    const fail4 = (why) => {
       throw new Error(`entry ${i + 1} ${safeJson(raw)}: ${why}`);
     };
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail3("not an object");
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail4("not an object");
     const e = raw;
     const only = (...allowed) => {
       for (const k of Object.keys(e)) {
-        if (k !== "kind" && !allowed.includes(k)) fail3(`unexpected field "${k}"`);
+        if (k !== "kind" && !allowed.includes(k)) fail4(`unexpected field "${k}"`);
       }
     };
     const ourDev = () => {
-      if (typeof e["dev"] !== "string" || !tun.test(e["dev"])) fail3("not our TUN device");
+      if (typeof e["dev"] !== "string" || !tun.test(e["dev"])) fail4("not our TUN device");
     };
     switch (e["kind"]) {
       case "addr":
         only("dev", "cidr");
         ourDev();
-        if (!isCidr(e["cidr"])) fail3("invalid address");
+        if (!isCidr(e["cidr"])) fail4("invalid address");
         return;
       case "mtu":
         only("dev", "old");
         ourDev();
         if (!Number.isInteger(e["old"]) || e["old"] < 68 || e["old"] > 65535)
-          fail3("invalid MTU");
+          fail4("invalid MTU");
         return;
       case "up":
         only("dev");
@@ -16810,42 +29580,42 @@ function validateJournal(entries, ctx = {}) {
         return;
       case "route": {
         only("dest", "dev", "via", "metric", "table");
-        if (!isCidr(e["dest"])) fail3("invalid destination");
-        if (!isDevName(e["dev"])) fail3("invalid device");
+        if (!isCidr(e["dest"])) fail4("invalid destination");
+        if (!isDevName(e["dev"])) fail4("invalid device");
         const dest = e["dest"];
         const v6 = dest.includes(":");
         if (!tun.test(e["dev"])) {
           const bypass = e["table"] === String(BYPASS_TABLE) && dest === (v6 ? "::/0" : "0.0.0.0/0");
           if (!dest.endsWith(v6 ? "/128" : "/32") && !bypass)
-            fail3("a route through another device that is not a host route");
+            fail4("a route through another device that is not a host route");
         }
         if (e["via"] !== void 0 && (typeof e["via"] !== "string" || isIP4(e["via"]) !== (v6 ? 6 : 4)))
-          fail3("invalid next hop");
-        if (e["metric"] !== void 0 && !isU32(e["metric"])) fail3("invalid metric");
+          fail4("invalid next hop");
+        if (e["metric"] !== void 0 && !isU32(e["metric"])) fail4("invalid metric");
         if (e["table"] !== void 0 && (typeof e["table"] !== "string" || !/^(main|[0-9]{1,10})$/.test(e["table"])))
-          fail3("invalid table");
+          fail4("invalid table");
         return;
       }
       case "block":
         only("dest", "metric");
         if (typeof e["dest"] !== "string" || !BLOCK_DESTS.has(e["dest"]))
-          fail3("not a kill-switch route");
-        if (!isU32(e["metric"])) fail3("invalid metric");
+          fail4("not a kill-switch route");
+        if (!isU32(e["metric"])) fail4("invalid metric");
         return;
       case "rule": {
         only("from", "table", "priority", "suppress");
-        if (typeof e["from"] !== "string" || isIP4(e["from"]) === 0) fail3("invalid source");
+        if (typeof e["from"] !== "string" || isIP4(e["from"]) === 0) fail4("invalid source");
         const mainRule = e["table"] === "main" && e["suppress"] === 1 && e["priority"] === BYPASS_PRIORITY;
         const ourTable = e["table"] === String(BYPASS_TABLE) && e["suppress"] === void 0 && e["priority"] === BYPASS_PRIORITY + 1;
-        if (!mainRule && !ourTable) fail3("not a full-tunnel bypass rule");
+        if (!mainRule && !ourTable) fail4("not a full-tunnel bypass rule");
         return;
       }
       case "dns-file":
         only("path", "backup", "existed");
-        if (e["path"] !== resolvConf) fail3(`not the resolv.conf we manage (${resolvConf})`);
-        if (ctx.backup === void 0 || e["backup"] !== ctx.backup) fail3("not our DNS backup");
+        if (e["path"] !== resolvConf) fail4(`not the resolv.conf we manage (${resolvConf})`);
+        if (ctx.backup === void 0 || e["backup"] !== ctx.backup) fail4("not our DNS backup");
         if (e["existed"] !== void 0 && typeof e["existed"] !== "boolean")
-          fail3('invalid "existed"');
+          fail4('invalid "existed"');
         return;
       case "dns-resolvectl":
         only("dev");
@@ -16856,11 +29626,11 @@ function validateJournal(entries, ctx = {}) {
         ourDev();
         const iface = e["iface"];
         if (iface !== void 0 && (typeof iface !== "string" || !/^([A-Za-z0-9-]{1,32}\.)?[A-Za-z0-9_.-]{1,15}$/.test(iface) || !iface.endsWith(e["dev"])))
-          fail3("invalid resolvconf interface");
+          fail4("invalid resolvconf interface");
         return;
       }
       default:
-        fail3("unknown kind");
+        fail4("unknown kind");
     }
   });
 }
@@ -17012,13 +29782,13 @@ var NetConfigurator = class {
   entries = [];
   /** Where 'file' mode keeps the original resolv.conf (`dnsBackupPath`). */
   backupPath;
-  constructor(opts = {}) {
-    this.run = opts.run ?? defaultRunner;
-    this.log = opts.logger ?? NOOP_LOGGER;
-    this.journalPath = opts.journalPath;
+  constructor(opts2 = {}) {
+    this.run = opts2.run ?? defaultRunner;
+    this.log = opts2.logger ?? NOOP_LOGGER;
+    this.journalPath = opts2.journalPath;
     const env = process.env["VPN_DNS_BACKEND"];
-    this.dnsBackend = opts.dnsBackend ?? (isBackend(env) ? env : "auto");
-    this.resolvConf = opts.resolvConf ?? "/etc/resolv.conf";
+    this.dnsBackend = opts2.dnsBackend ?? (isBackend(env) ? env : "auto");
+    this.resolvConf = opts2.resolvConf ?? "/etc/resolv.conf";
     this.backupPath = this.journalPath ? dnsBackupPath(this.journalPath) : void 0;
   }
   /** A copy of the changes not yet undone, oldest first. */
@@ -17095,10 +29865,10 @@ var NetConfigurator = class {
    * For a default route through the tunnel use 0.0.0.0/1 + 128.0.0.0/1 (::/1 + 8000::/1), which
    * win over the original default by prefix length and leave it untouched.
    */
-  async addRoute(dest, opts) {
-    const sel = routeSelector(dest, opts);
+  async addRoute(dest, opts2) {
+    const sel = routeSelector(dest, opts2);
     const args = routeArgs("add", sel);
-    if (opts.src !== void 0) args.push("src", opts.src);
+    if (opts2.src !== void 0) args.push("src", opts2.src);
     await this.run("ip", args);
     this.record(sel);
   }
@@ -17109,7 +29879,7 @@ var NetConfigurator = class {
    * configurator. On a failure, the routes before the failing line are journaled (they are ours)
    * and the error is thrown.
    */
-  async addRoutes(dests, opts) {
+  async addRoutes(dests, opts2) {
     const have = this.entries.filter((e) => e.kind === "route").length;
     if (have + dests.length > MAX_ROUTES) {
       throw new VpnError(
@@ -17117,13 +29887,13 @@ var NetConfigurator = class {
         `refusing to add ${dests.length} routes: at most ${MAX_ROUTES} per tunnel`
       );
     }
-    const sels = dests.map((d) => routeSelector(d, opts));
+    const sels = dests.map((d) => routeSelector(d, opts2));
     for (const v6 of [false, true]) {
       const fam = sels.filter((r) => r.dest.includes(":") === v6);
       if (fam.length === 0) continue;
       const lines = fam.map((r) => {
         const a = routeArgs("add", r).filter((x) => x !== "-6");
-        if (opts.src !== void 0 && !v6) a.push("src", opts.src);
+        if (opts2.src !== void 0 && !v6) a.push("src", opts2.src);
         return a.join(" ");
       });
       try {
@@ -17197,10 +29967,10 @@ var NetConfigurator = class {
     const fam = isIP5(src);
     if (fam === 0) throw new VpnError("ERR_NETCFG", `invalid source address ${safeJson(src)}`);
     const v6 = fam === 6;
-    const opts = { dev: path.dev, table: String(BYPASS_TABLE) };
-    if (path.via !== void 0) opts.via = path.via;
+    const opts2 = { dev: path.dev, table: String(BYPASS_TABLE) };
+    if (path.via !== void 0) opts2.via = path.via;
     try {
-      await this.addRoute(v6 ? "::/0" : "0.0.0.0/0", opts);
+      await this.addRoute(v6 ? "::/0" : "0.0.0.0/0", opts2);
     } catch (e) {
       if (!/File exists/i.test(e.message)) throw e;
     }
@@ -17259,37 +30029,74 @@ var NetConfigurator = class {
     return true;
   }
   /**
-   * Points the resolver at `servers` (search `domains`) for as long as the tunnel is up, through
-   * systemd-resolved, resolvconf, or by rewriting resolv.conf. In 'file' mode the original bytes
-   * go to a backup of this tunnel's own in the private runtime directory, keyed by the journal
-   * (the tunnel's name) and the network namespace (`dnsBackupPath`): two tunnels, or the same
-   * /etc/resolv.conf path bind-mounted per namespace by `ip netns exec`, never share a backup,
-   * and a backup we did not write in this run is never taken for the original.
+   * Points the resolver at `servers` for as long as the tunnel is up, through systemd-resolved,
+   * resolvconf, or by rewriting resolv.conf, and says which (the result's `method` and `note`).
+   *
+   * With systemd-resolved the servers are bound to the TUN link, and the gateway's
+   * INTERNAL_DNS_DOMAIN names (RFC 8598 §3.1) become routing-only domains (`~corp.example`), so
+   * only names under them go to these servers (RFC 8598 §4: other names resolve as before); the
+   * link is no default route for names. When the tunnel carries the default route
+   * (`opts.defaultRoute`), `~.` and DefaultRoute=yes send every name to them instead, so none
+   * leaves outside the tunnel. With no pushed domain on a split tunnel the link keeps resolved's
+   * default (DefaultRoute=yes: its servers answer alongside the host's). `resolvectl revert`
+   * (journaled after the first change) takes it all back.
+   *
+   * Without resolved there is no per-name routing: the servers answer every name and the domains
+   * become search domains. In 'file' mode the original bytes go to a backup of this tunnel's own
+   * in the private runtime directory, keyed by the journal (the tunnel's name) and the network
+   * namespace (`dnsBackupPath`): two tunnels, or the same /etc/resolv.conf path bind-mounted per
+   * namespace by `ip netns exec`, never share a backup, and a backup we did not write in this run
+   * is never taken for the original.
    */
-  async setDns(dev, servers, domains) {
-    if (servers.length === 0) return;
+  async setDns(dev, servers, domains, opts2 = {}) {
+    if (servers.length === 0) return void 0;
     checkDev(dev);
     for (const s of servers) {
       if (isIP5(s) === 0) throw new VpnError("ERR_DNS", `invalid DNS server ${JSON.stringify(s)}`);
     }
     for (const d of domains) {
-      if (!/^[A-Za-z0-9._-]{1,253}$/.test(d)) {
+      if (!isDomainName(d)) {
         throw new VpnError("ERR_DNS", `invalid DNS domain ${JSON.stringify(d)}`);
       }
     }
     const backend = await this.backend();
     this.log.info("tun", `DNS via ${backend}: ${servers.join(", ")}`);
+    const list2 = servers.join(", ");
     switch (backend) {
-      case "resolvectl":
-        await this.run("resolvectl", ["dns", dev, "--", ...servers]);
+      case "resolvectl": {
         this.record({ kind: "dns-resolvectl", dev });
-        if (domains.length > 0) await this.run("resolvectl", ["domain", dev, "--", ...domains]);
-        return;
+        await this.run("resolvectl", ["dns", dev, "--", ...servers]);
+        const full = opts2.defaultRoute === true;
+        const routing = [...domains.map((d) => `~${d}`), ...full ? ["~."] : []];
+        if (routing.length > 0) await this.run("resolvectl", ["domain", dev, "--", ...routing]);
+        const defaultRoute = full || domains.length === 0;
+        const extra = [
+          ["default-route", String(defaultRoute)],
+          ["llmnr", "no"],
+          ["mdns", "no"]
+        ];
+        for (const [verb, value] of extra) {
+          await this.run("resolvectl", [verb, dev, "--", value]).catch((e) => {
+            this.log.warn("tun", `resolvectl ${verb} ${dev} ${value}: ${e.message}`);
+          });
+        }
+        let note;
+        if (full) note = `systemd-resolved on ${dev}: every name goes to ${list2} (~.)`;
+        else if (domains.length > 0)
+          note = `systemd-resolved on ${dev}: names under ${domains.join(", ")} go to ${list2} (routing domains ${routing.join(" ")}); other names as before`;
+        else
+          note = `systemd-resolved on ${dev}: names go to ${list2} and to the host's servers alike (no domains pushed)`;
+        return { method: "systemd-resolved", routing, note };
+      }
       case "resolvconf": {
         const iface = `${resolvconfPrefix()}${dev}`;
         await runWithInput("resolvconf", ["-a", iface], resolvConfText(servers, domains));
         this.record({ kind: "dns-resolvconf", dev, iface });
-        return;
+        return {
+          method: "resolvconf",
+          routing: [],
+          note: `resolvconf (${iface}): ${list2} first in line for every name${searchNote(domains)}; no systemd-resolved, so no split DNS`
+        };
       }
       case "file": {
         const path = this.resolvConf;
@@ -17310,7 +30117,11 @@ var NetConfigurator = class {
           this.record({ kind: "dns-file", path, backup, existed });
         }
         writeFileSync(path, resolvConfText(servers, domains));
-        return;
+        return {
+          method: "resolv.conf",
+          routing: [],
+          note: `${path} rewritten (restored on exit): every name goes to ${list2}${searchNote(domains)}; no systemd-resolved, so no split DNS`
+        };
       }
     }
   }
@@ -17357,10 +30168,10 @@ var NetConfigurator = class {
    * to undo.
    * @throws VpnError ERR_PRIVILEGE / ERR_NETCFG when the journal is refused.
    */
-  static async recover(journalPath, run = defaultRunner, opts = {}) {
-    const j = readJournal(journalPath, opts);
+  static async recover(journalPath, run = defaultRunner, opts2 = {}) {
+    const j = readJournal(journalPath, opts2);
     if (!j) return false;
-    if (!opts.force && j.pid !== process.pid && isAlive(j.pid)) return false;
+    if (!opts2.force && j.pid !== process.pid && isAlive(j.pid)) return false;
     await undoAll([...j.entries].reverse(), run);
     rmSync(journalPath, { force: true });
     return j.entries.length > 0;
@@ -17372,29 +30183,29 @@ function checkDev(dev) {
 function checkCidr(cidr) {
   if (!isCidr(cidr)) throw new VpnError("ERR_NETCFG", `invalid network ${safeJson(cidr)}`);
 }
-function routeSelector(dest, opts) {
+function routeSelector(dest, opts2) {
   checkCidr(dest);
-  checkDev(opts.dev);
+  checkDev(opts2.dev);
   const v6 = dest.includes(":");
-  const sel = { kind: "route", dest, dev: opts.dev };
-  if (opts.via !== void 0) {
-    if (isIP5(opts.via) !== (v6 ? 6 : 4)) {
-      throw new VpnError("ERR_NETCFG", `invalid next hop ${safeJson(opts.via)} for ${dest}`);
+  const sel = { kind: "route", dest, dev: opts2.dev };
+  if (opts2.via !== void 0) {
+    if (isIP5(opts2.via) !== (v6 ? 6 : 4)) {
+      throw new VpnError("ERR_NETCFG", `invalid next hop ${safeJson(opts2.via)} for ${dest}`);
     }
-    sel.via = opts.via;
+    sel.via = opts2.via;
   }
-  if (opts.src !== void 0 && isIP5(opts.src) === 0) {
-    throw new VpnError("ERR_NETCFG", `invalid source address ${safeJson(opts.src)}`);
+  if (opts2.src !== void 0 && isIP5(opts2.src) === 0) {
+    throw new VpnError("ERR_NETCFG", `invalid source address ${safeJson(opts2.src)}`);
   }
-  if (opts.metric !== void 0) {
-    if (!isU32(opts.metric)) throw new VpnError("ERR_NETCFG", `invalid metric ${opts.metric}`);
-    sel.metric = opts.metric;
+  if (opts2.metric !== void 0) {
+    if (!isU32(opts2.metric)) throw new VpnError("ERR_NETCFG", `invalid metric ${opts2.metric}`);
+    sel.metric = opts2.metric;
   }
-  if (opts.table !== void 0) {
-    if (!/^(main|[0-9]{1,10})$/.test(opts.table)) {
-      throw new VpnError("ERR_NETCFG", `invalid routing table ${safeJson(opts.table)}`);
+  if (opts2.table !== void 0) {
+    if (!/^(main|[0-9]{1,10})$/.test(opts2.table)) {
+      throw new VpnError("ERR_NETCFG", `invalid routing table ${safeJson(opts2.table)}`);
     }
-    sel.table = opts.table;
+    sel.table = opts2.table;
   }
   return sel;
 }
@@ -17415,6 +30226,9 @@ function resolvedManages(resolvConf) {
   } catch {
     return false;
   }
+}
+function searchNote(domains) {
+  return domains.length > 0 ? ` (search ${domains.join(" ")})` : "";
 }
 function findProgram(name) {
   const dirs = (process.env["PATH"] ?? "").split(delimiter).filter(Boolean);
@@ -17610,20 +30424,34 @@ function realIo() {
     localAddressFor,
     openTun,
     openUdp: (family, port, handlers) => UdpTransport.open(family, port, handlers),
-    hostNetwork: (opts) => new NetConfigurator(opts)
+    hostNetwork: (opts2) => new NetConfigurator(opts2)
   };
 }
 var NamedTimers = class {
   entries = /* @__PURE__ */ new Map();
   timers;
-  constructor(timers) {
+  watch;
+  /** When the last sleep was reported: timers due before it are leftovers of that sleep. */
+  lateSeenAt = -Infinity;
+  constructor(timers, watch) {
     this.timers = timers;
+    this.watch = watch;
   }
   set(name, ms, fn) {
     this.clear(name);
+    const due = this.watch ? this.watch.now() + Math.max(0, ms) : 0;
     const h = this.timers.set(
       () => {
         if (this.entries.get(name) !== h) return;
+        const w = this.watch;
+        if (w && w.thresholdMs > 0) {
+          const now = w.now();
+          if (now - due >= w.thresholdMs && due > this.lateSeenAt) {
+            this.lateSeenAt = now;
+            w.onLate(now - due);
+            if (this.entries.get(name) !== h) return;
+          }
+        }
         this.entries.delete(name);
         fn();
       },
@@ -17646,7 +30474,7 @@ var NamedTimers = class {
 };
 
 // src/client/tunnel.ts
-var nodeRandom = { bytes: (n) => new Uint8Array(randomBytes3(n)) };
+var nodeRandom = { bytes: (n) => new Uint8Array(randomBytes4(n)) };
 var Tunnel = class {
   opts;
   log;
@@ -17672,12 +30500,16 @@ var Tunnel = class {
   closedResolve;
   /** Resolves when the tunnel is down and the host is restored; the value is the error, if any. */
   closed;
-  constructor(opts) {
-    this.opts = opts;
-    this.io = { ...realIo(), ...opts.io };
-    this.timers = new NamedTimers(this.io.timers);
-    this.random = opts.random ?? nodeRandom;
-    this.log = opts.logger ?? NOOP_LOGGER;
+  constructor(opts2) {
+    this.opts = opts2;
+    this.io = { ...realIo(), ...opts2.io };
+    this.timers = new NamedTimers(this.io.timers, {
+      now: () => this.io.now(),
+      thresholdMs: opts2.wakeThresholdMs ?? 5e3,
+      onLate: (ms) => this.onWake(ms)
+    });
+    this.random = opts2.random ?? nodeRandom;
+    this.log = opts2.logger ?? NOOP_LOGGER;
     this.closed = new Promise((resolve2) => {
       this.closedResolve = resolve2;
     });
@@ -17709,36 +30541,45 @@ var Tunnel = class {
    */
   async connect() {
     this.startedAt = this.io.now();
-    const opts = this.opts;
-    const ikeProposals = parseProposals(opts.ikeProposals ?? DEFAULT_IKE_PROPOSALS, "ike");
-    const espProposals = parseProposals(opts.espProposals ?? DEFAULT_ESP_PROPOSALS, "esp");
-    const remoteTs = opts.remoteNetworks?.length ? opts.remoteNetworks.map((c) => tsFromCidr(c)) : anyTs(opts.ip6 === true);
-    const remoteId = opts.remoteId === void 0 ? void 0 : parseIdentity(opts.remoteId);
-    checkCredentials(opts.credentials, remoteId);
+    const opts2 = this.opts;
+    const ikeProposals = applyPqMode(
+      parseProposals(opts2.ikeProposals ?? DEFAULT_IKE_PROPOSALS, "ike"),
+      opts2.pq ?? "off"
+    );
+    const espProposals = parseProposals(opts2.espProposals ?? DEFAULT_ESP_PROPOSALS, "esp");
+    const remoteTs = opts2.remoteNetworks?.length ? opts2.remoteNetworks.map((c) => tsFromCidr(c)) : anyTs(opts2.ip6 === true);
+    const remoteId = opts2.remoteId === void 0 ? void 0 : parseIdentity(opts2.remoteId);
+    checkCredentials(opts2.credentials, remoteId);
+    this.excluded = checkExcluded(opts2.excludeNetworks ?? []);
+    if (this.excluded.length > 0 && opts2.killSwitch)
+      throw new VpnError(
+        "ERR_CONFIG",
+        "--exclude and --kill-switch contradict each other: the kill switch lets nothing out of the tunnel"
+      );
     try {
-      this.emit({ type: "stage", stage: "resolving", detail: opts.gateway });
-      this.gatewayAddress = await this.io.resolve(opts.gateway);
-      const port = opts.port ?? 500;
+      this.emit({ type: "stage", stage: "resolving", detail: opts2.gateway });
+      this.gatewayAddress = await this.io.resolve(opts2.gateway);
+      const port = opts2.port ?? 500;
       const remote = { address: this.gatewayAddress, port };
       const localAddress = await this.io.localAddressFor(remote);
       this.localAddress = localAddress;
-      const localId = opts.localIdentity ?? parseIdentity(opts.localId ?? localAddress);
+      const localId = opts2.localIdentity ?? parseIdentity(opts2.localId ?? localAddress);
       this.netcfg = this.io.hostNetwork({
         logger: this.log,
-        ...opts.journalPath ? { journalPath: opts.journalPath } : {}
+        ...opts2.journalPath ? { journalPath: opts2.journalPath } : {}
       });
-      const mtu = opts.mtu ?? await defaultMtu(this.netcfg, remote.address, this.log);
-      if (opts.killSwitch) await installKillSwitch(this.netcfg, remote.address, this.log);
-      this.tun = this.io.openTun({ name: opts.tunName ?? "vpn%d", mtu });
+      const mtu = opts2.mtu ?? await defaultMtu(this.netcfg, remote.address, this.log);
+      if (opts2.killSwitch) await installKillSwitch(this.netcfg, remote.address, this.log);
+      this.tun = this.io.openTun({ name: opts2.tunName ?? "vpn%d", mtu });
       this.dp = await openDataPath({
         io: this.io,
         family: isIP7(this.gatewayAddress) === 6 ? 6 : 4,
         tun: this.tun,
         espProposals,
-        fastPath: opts.fastPath !== false,
+        fastPath: opts2.fastPath !== false,
         limits: {
-          ...opts.rekeyBytes ? { bytes: opts.rekeyBytes } : {},
-          ...opts.rekeyPackets ? { packets: opts.rekeyPackets } : {}
+          ...opts2.rekeyBytes ? { bytes: opts2.rekeyBytes } : {},
+          ...opts2.rekeyPackets ? { packets: opts2.rekeyPackets } : {}
         },
         events: {
           onIke: (data, from) => this.feed({ kind: "datagram", data, from }),
@@ -17751,20 +30592,23 @@ var Tunnel = class {
       this.sessionConfig = {
         localId,
         ...remoteId ? { remoteId } : {},
-        fragmentSize: opts.ikeFragmentSize ?? 1280,
-        mobike: opts.mobike !== false,
+        fragmentSize: opts2.ikeFragmentSize ?? 1280,
+        mobike: opts2.mobike !== false,
         ikeProposals,
         espProposals,
-        request: { ip4: true, ip6: opts.ip6 === true, dns: opts.dns !== "off" },
-        tsLocal: anyTs(opts.ip6 === true),
+        request: { ip4: true, ip6: opts2.ip6 === true, dns: opts2.dns !== "off" },
+        tsLocal: anyTs(opts2.ip6 === true),
         tsRemote: remoteTs,
         forceEncap: true,
-        retransmit: { ...DEFAULT_RETRANSMIT, ...opts.retransmit },
+        retransmit: { ...DEFAULT_RETRANSMIT, ...opts2.retransmit },
         maxInitRetries: 5,
         replayWindow: 1024,
-        dpdDelayMs: opts.dpdMs ?? 3e4,
-        childRekeyMs: opts.rekeyMs ?? 50 * 60 * 1e3,
-        ikeRekeyMs: opts.ikeRekeyMs ?? 3.5 * 3600 * 1e3
+        dpdDelayMs: opts2.dpdMs ?? 3e4,
+        childRekeyMs: opts2.rekeyMs ?? 50 * 60 * 1e3,
+        ikeRekeyMs: opts2.ikeRekeyMs ?? 3.5 * 3600 * 1e3,
+        ...opts2.ppk ? { ppk: opts2.ppk } : {},
+        ...opts2.redirect === false ? { redirect: false } : {},
+        ...opts2.pq === "required" ? { pqRequired: true } : {}
       };
       this.session = this.newSession(this.sessionConfig);
       const done = new Promise((resolve2, reject) => {
@@ -17806,7 +30650,7 @@ var Tunnel = class {
   async close() {
     if (this.state === "down") return;
     this.userClosing = true;
-    if (this.state === "reconnecting" && (!this.session || this.session.state === "closed")) {
+    if ((this.state === "reconnecting" || this.redirecting) && (!this.session || this.session.state === "closed")) {
       void this.teardown(void 0, false);
     } else if (this.session && this.state !== "closing") {
       this.state = "closing";
@@ -17868,6 +30712,12 @@ var Tunnel = class {
   reauthing = false;
   onSessionClosed(error, byPeer) {
     this.timers.clear("stable");
+    const redirect = this.pendingRedirect;
+    this.pendingRedirect = void 0;
+    if (redirect && !this.userClosing && this.pendingError === void 0) {
+      void this.followRedirect(redirect.gateway, redirect.during);
+      return;
+    }
     if (this.reauthing && !this.userClosing) {
       this.reauthing = false;
       this.state = "reconnecting";
@@ -17888,7 +30738,7 @@ var Tunnel = class {
       return;
     }
     this.reconnectAttempts++;
-    const inMs = Math.min(3e4, 1e3 * Math.pow(2, this.reconnectAttempts - 1));
+    const inMs = this.reconnectAttempts === 1 && this.io.now() <= this.wakeCheckUntil ? 0 : Math.min(3e4, 1e3 * Math.pow(2, this.reconnectAttempts - 1));
     this.state = "reconnecting";
     this.emit({
       type: "reconnecting",
@@ -17897,7 +30747,146 @@ var Tunnel = class {
       reason: error.message
     });
     this.timers.set("reconnect", inMs, () => void this.restartSession());
+    if (this.waitingForRoute) this.watchRoute();
   }
+  /** The last attempt found no route to the gateway (the network is gone). */
+  waitingForRoute = false;
+  /**
+   * No route to the gateway (Wi-Fi out of range, a cable pulled, minutes without a network):
+   * rather than wait out a backoff of up to 30 s once it is back, look every 2 s and reconnect
+   * as soon as the kernel has a route again.
+   */
+  watchRoute() {
+    const remote = this.remote;
+    if (!remote) return;
+    this.timers.set("route", 2e3, () => {
+      if (this.state !== "reconnecting" || !this.timers.has("reconnect")) return;
+      this.io.localAddressFor(remote).then(
+        () => {
+          if (this.state !== "reconnecting" || !this.timers.has("reconnect")) return;
+          this.log.info("net", "a route to the gateway is back: reconnecting now");
+          this.timers.set("reconnect", 0, () => void this.restartSession());
+        },
+        () => this.watchRoute()
+      );
+    });
+  }
+  /** Until when a failed liveness check counts as the one started by a wake. */
+  wakeCheckUntil = -Infinity;
+  /**
+   * The timers fired `sleptMs` late (./io.ts LateTimerWatch): the host slept or we were stopped.
+   * Meanwhile the gateway may have run out its DPD or lifetimes and forgotten the IKE SA, so
+   * the tunnel checks at once (one request with a short budget, RFC 7296 §2.4) rather than
+   * trusting a stale retransmission schedule; a pending reconnect runs now.
+   */
+  onWake(sleptMs) {
+    this.emit({ type: "wake", sleptMs });
+    const session = this.session;
+    if (this.state === "up" && session && session.state === "established") {
+      const budgetMs = Math.min(this.opts.wakeCheckMs ?? 3e3, session.totalTimeoutMs());
+      this.wakeCheckUntil = this.io.now() + budgetMs + 1e3;
+      this.feed({ kind: "wake", sleptMs, budgetMs });
+    } else if (this.state === "reconnecting" && this.timers.has("reconnect")) {
+      this.timers.set("reconnect", 0, () => void this.restartSession());
+    }
+  }
+  // ---------------------------------------------------------------------------------------------
+  // RFC 5685 redirects: the session closed after the gateway sent us elsewhere (in IKE_SA_INIT,
+  // IKE_AUTH, or on the established SA); we connect to the new gateway, naming the old one in
+  // REDIRECTED_FROM, and keep the TUN device, routes and DNS (break-before-make, like a reconnect).
+  pendingRedirect;
+  /** When we followed redirects, for the loop cap (RFC 5685 §7). */
+  redirectTimes = [];
+  redirectedFrom;
+  /** Between a redirect and the new gateway's IKE_SA_INIT (no session runs then). */
+  redirecting = false;
+  async followRedirect(gw, during) {
+    this.redirecting = true;
+    try {
+      await this.redirectTo(gw, during);
+    } finally {
+      this.redirecting = false;
+    }
+  }
+  async redirectTo(gw, during) {
+    const from = this.gatewayAddress;
+    const now = this.io.now();
+    const max = this.opts.maxRedirects ?? 5;
+    const windowMs = this.opts.redirectWindowMs ?? 3e5;
+    while (this.redirectTimes.length > 0 && now - this.redirectTimes[0] > windowMs)
+      this.redirectTimes.shift();
+    if (this.redirectTimes.length >= max) {
+      void this.teardown(
+        new VpnError(
+          "ERR_IKE_PROTOCOL",
+          `redirect loop: the gateways redirected us ${max + 1} times within ${Math.round(windowMs / 1e3)} s (the last from ${from} to ${gw.value}); giving up (RFC 5685 §7)`
+        ),
+        false
+      );
+      return;
+    }
+    this.redirectTimes.push(now);
+    try {
+      const address = gw.kind === "fqdn" ? await this.io.resolve(gw.value) : gw.value;
+      if (isIP7(address) === 6 !== (isIP7(from) === 6)) {
+        throw new VpnError(
+          "ERR_IKE_PROTOCOL",
+          `the gateway redirected us to ${gw.value} (${address}), an IPv${isIP7(address)} address; this tunnel's socket is IPv${isIP7(from)}`
+        );
+      }
+      if (this.stopping()) return;
+      this.gatewayAddress = address;
+      this.redirectedFrom = from;
+      this.remote = { address, port: this.opts.port ?? 500 };
+      this.sessionConfig = { ...this.sessionConfig, redirectedFrom: from };
+      this.emit({
+        type: "redirected",
+        from,
+        to: address,
+        ...gw.kind === "fqdn" ? { name: gw.value } : {},
+        during
+      });
+      if (this.summary || this.opts.killSwitch) await this.pinGatewayRoute(address, from);
+      if (this.summary) {
+        this.state = "reconnecting";
+        this.emit({
+          type: "reconnecting",
+          attempt: 0,
+          inMs: 0,
+          reason: `redirected to ${address}`
+        });
+      }
+      const local = await this.io.localAddressFor(this.remote);
+      if (this.stopping() || !this.dp) return;
+      this.localAddress = local;
+      this.session = this.newSession(this.sessionConfig);
+      this.feed({
+        kind: "start",
+        local: { address: local, port: this.dp.localPort },
+        remote: this.remote
+      });
+    } catch (e) {
+      const err2 = e instanceof VpnError ? e : new VpnError(
+        "ERR_RESOLVE",
+        `the gateway redirected us to ${gw.value}, which we cannot reach: ${e.message}`
+      );
+      void this.teardown(err2, false);
+    }
+  }
+  /** The user or an error is ending the tunnel (checked again after each await). */
+  stopping() {
+    return this.userClosing || this.state === "closing" || this.state === "down";
+  }
+  /** A host route to the new gateway along the path of the old one's (or the default path). */
+  async pinGatewayRoute(address, old) {
+    const netcfg = this.netcfg;
+    if (!netcfg) return;
+    const path = netcfg.pinnedPath(old) ?? await netcfg.defaultPath(address.includes(":"), this.tun?.name);
+    if (!path) return;
+    await netcfg.addHostRouteVia(address, path.via, path.dev);
+  }
+  /** `excludeNetworks`, checked and canonical (core/ip.ts checkExcluded). */
+  excluded = [];
   async restartSession() {
     const remote = this.remote;
     const cfg = this.sessionConfig;
@@ -17906,7 +30895,9 @@ var Tunnel = class {
     try {
       local = await this.io.localAddressFor(remote);
       this.localAddress = local;
+      this.waitingForRoute = false;
     } catch (e) {
+      this.waitingForRoute = true;
       this.onSessionClosed(
         e instanceof VpnError ? new VpnError("ERR_IKE_TIMEOUT", e.message) : void 0,
         false
@@ -17937,12 +30928,23 @@ var Tunnel = class {
     if (prev && prev.virtualIp4 === cfg.ip4 && prev.virtualIp6 === (cfg.ip6 ? `${cfg.ip6.address}/${cfg.ip6.prefix}` : void 0)) {
       this.state = "up";
       this.startUpTimers();
-      this.summary = { ...prev, ike: info };
+      this.summary = {
+        ...prev,
+        ike: { ...info, ...keyExchangesOfText(info.ikeProposal) },
+        ...this.gatewayFields()
+      };
       this.emit({ type: "up", summary: this.summary });
       return;
     }
     await this.netcfg?.restore();
     await this.configureHost(info);
+  }
+  /** The gateway we are connected to now (after redirects), for the summary. */
+  gatewayFields() {
+    return {
+      gatewayAddress: this.gatewayAddress,
+      ...this.redirectedFrom ? { redirectedFrom: this.redirectedFrom } : {}
+    };
   }
   status() {
     const s = {
@@ -18031,6 +31033,11 @@ var Tunnel = class {
         this.emit({ type: "nat", natHere: e.natHere, natThere: e.natThere });
         break;
       case "established":
+        if (this.sessionConfig?.redirectedFrom !== void 0) {
+          const rest = { ...this.sessionConfig };
+          delete rest.redirectedFrom;
+          this.sessionConfig = rest;
+        }
         if (this.summary) void this.onReestablished(e.info);
         else void this.configureHost(e.info);
         this.scheduleReauth(e.info.authLifetimeS);
@@ -18051,6 +31058,9 @@ var Tunnel = class {
         break;
       case "warning":
         this.emit({ type: "warning", message: e.message });
+        break;
+      case "redirect":
+        this.pendingRedirect = { gateway: e.gateway, during: e.during };
         break;
       case "state":
       case "liveness-check":
@@ -18081,22 +31091,26 @@ var Tunnel = class {
         tun.name,
         cfg.ip4,
         session.remoteEndpoint.address,
-        this.opts.killSwitch !== true
+        this.opts.killSwitch !== true,
+        this.excluded
       );
-      if (dns.length > 0) await netcfg.setDns(tun.name, dns, cfg.domains);
+      const fullTunnel = routes.some((r) => r.endsWith("/0"));
+      const dnsDone = dns.length > 0 ? await netcfg.setDns(tun.name, dns, cfg.domains, { defaultRoute: fullTunnel }) : void 0;
       this.state = "up";
       this.upAt = this.io.now();
       this.summary = {
         gateway: this.opts.gateway,
-        gatewayAddress: this.gatewayAddress,
+        ...this.gatewayFields(),
         device: tun.name,
         mtu: tun.mtu,
         ...cfg.ip4 ? { virtualIp4: cfg.ip4 } : {},
         ...cfg.ip6 ? { virtualIp6: `${cfg.ip6.address}/${cfg.ip6.prefix}` } : {},
         dns,
         domains: this.opts.dns === "off" ? [] : cfg.domains,
+        ...dnsDone ? { dnsMethod: dnsDone.method, dnsNote: dnsDone.note } : {},
         routes,
-        ike: info,
+        // RFC 9370 / ML-KEM: name the key exchanges and whether they resist a quantum computer.
+        ike: { ...info, ...keyExchangesOfText(info.ikeProposal) },
         connectMs: this.upAt - this.startedAt,
         espPath: this.dp.espPath
       };
@@ -18292,14 +31306,14 @@ var ControlServer = class _ControlServer {
         if (buf.length > 4096) sock.destroy();
         const nl = buf.indexOf("\n");
         if (nl < 0) return;
-        let req2;
+        let req3;
         try {
-          req2 = JSON.parse(buf.slice(0, nl));
+          req3 = JSON.parse(buf.slice(0, nl));
         } catch {
           sock.end(JSON.stringify({ ok: false, error: "bad request" }) + "\n");
           return;
         }
-        handler(req2).then(
+        handler(req3).then(
           (result) => sock.end(JSON.stringify({ ok: true, result }) + "\n"),
           (e) => sock.end(JSON.stringify({ ok: false, error: e.message }) + "\n")
         );
@@ -18329,7 +31343,7 @@ async function isAlive2(path) {
     return false;
   }
 }
-function request(path, req2, timeoutMs = 15e3) {
+function request(path, req3, timeoutMs = 15e3) {
   return new Promise((resolve2, reject) => {
     const sock = createConnection(path);
     let buf = "";
@@ -18338,7 +31352,7 @@ function request(path, req2, timeoutMs = 15e3) {
       reject(new VpnError("ERR_CONTROL", `the tunnel at ${path} did not answer`));
     }, timeoutMs);
     sock.setEncoding("utf8");
-    sock.on("connect", () => sock.write(JSON.stringify(req2) + "\n"));
+    sock.on("connect", () => sock.write(JSON.stringify(req3) + "\n"));
     sock.on("data", (d) => buf += d);
     sock.on("end", () => {
       clearTimeout(timer);
@@ -18378,19 +31392,19 @@ function tunnelSocketPath(name, dir = runtimeDir()) {
   if (existsSync4(dir)) ensureRuntimeDir(dir);
   return controlSocketPath(dir, name);
 }
-function findLeftovers(name, opts = {}) {
-  const dir = opts.dir ?? runtimeDir();
+function findLeftovers(name, opts2 = {}) {
+  const dir = opts2.dir ?? runtimeDir();
   const journal = tunnelJournalPath(name, dir);
   if (!existsSync4(dir)) return void 0;
   ensureRuntimeDir(dir);
-  const j = readJournal(journal, opts);
+  const j = readJournal(journal, opts2);
   if (!j || j.alive || j.entries.length === 0) return void 0;
   return { journal, changes: j.entries.map(describeEntry) };
 }
-async function restoreLeftovers(name, opts = {}) {
-  const left = findLeftovers(name, opts);
+async function restoreLeftovers(name, opts2 = {}) {
+  const left = findLeftovers(name, opts2);
   if (!left) return void 0;
-  await NetConfigurator.recover(left.journal, opts.run ?? defaultRunner, opts);
+  await NetConfigurator.recover(left.journal, opts2.run ?? defaultRunner, opts2);
   return left;
 }
 
@@ -18471,6 +31485,25 @@ function checkAuthFlags(flags) {
   }
   if (flags.eapOnly && kind !== "eap")
     throw new VpnError("ERR_CONFIG", "--eap-only applies to EAP authentication only");
+  if (flags.ppkFile === void 0 !== (flags.ppkId === void 0))
+    throw new VpnError(
+      "ERR_CONFIG",
+      "--ppk-file and --ppk-id go together: the post-quantum preshared key and the ID the gateway knows it by"
+    );
+  if (flags.ppkRequired && flags.ppkFile === void 0)
+    throw new VpnError("ERR_CONFIG", "--ppk-required needs --ppk-file and --ppk-id");
+  if (flags.ppkFile !== void 0 && kind === "eap")
+    throw new VpnError(
+      "ERR_CONFIG",
+      "--ppk-file works with a pre-shared key or certificate authentication; RFC 8784 with EAP is not implemented"
+    );
+  if (flags.ppkId !== void 0) ppkIdBytes(flags.ppkId);
+}
+function ppkIdBytes(id) {
+  const b = new TextEncoder().encode(id);
+  if (b.length < 1 || b.length > MAX_PPK_ID_BYTES)
+    throw new VpnError("ERR_CONFIG", `--ppk-id must be 1 to ${MAX_PPK_ID_BYTES} bytes`);
+  return b;
 }
 async function secretFrom(file, env, what, prompt, interactive, fromProfile) {
   if (file !== void 0) return readSecretFile(file, `${what} file`);
@@ -18515,6 +31548,15 @@ async function gatherSecrets(flags, interactive, fromProfile = {}) {
         );
       s.psk = Buffer.from(psk, "utf8").toString("base64");
     }
+  }
+  if (flags.ppkFile !== void 0) {
+    const ppk = readSecretFile2(flags.ppkFile, "PPK");
+    if (ppk.length < MIN_PPK_BYTES || ppk.length > MAX_PPK_BYTES)
+      throw new VpnError(
+        "ERR_CONFIG",
+        `the PPK in ${flags.ppkFile} has ${ppk.length} bytes; RFC 8784 §3 wants at least ${MIN_PPK_BYTES} (256 bits of entropy are recommended), at most ${MAX_PPK_BYTES} here`
+      );
+    s.ppk = Buffer.from(ppk).toString("base64");
   }
   if (kind === "eap" && eapMethods(flags).some((m) => m !== "tls")) {
     const pw = await secretFrom(
@@ -18636,6 +31678,8 @@ var EXIT = {
   CERT_NAME: 15,
   EAP_FAILED: 16,
   ALREADY_RUNNING: 17,
+  /** `--socks5`: ocproxy, the proxy's TCP/IP stack, is not installed (apt-get install ocproxy). */
+  PROXY_MISSING: 18,
   /** 128 + the signal number, as shells report a command a signal stopped. */
   HANGUP: 129,
   CANCELLED: 130,
@@ -18689,6 +31733,8 @@ function exitCodeFor(code) {
       return EXIT.CANCELLED;
     case "ERR_ALREADY_RUNNING":
       return EXIT.ALREADY_RUNNING;
+    case "ERR_PROXY_MISSING":
+      return EXIT.PROXY_MISSING;
   }
 }
 
@@ -18737,25 +31783,6 @@ function withHint(err2, flags) {
     }
   );
   return hinted;
-}
-
-// src/core/printable.ts
-var UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-var UNSAFE_AFTER_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-function hex3(code, width) {
-  return code.toString(16).padStart(width, "0");
-}
-function printable2(text) {
-  return text.replace(UNSAFE, (ch) => {
-    const c = ch.charCodeAt(0);
-    return c < 128 ? `\\x${hex3(c, 2)}` : `\\u${hex3(c, 4)}`;
-  });
-}
-function printableJson(value) {
-  return (JSON.stringify(value) ?? "null").replace(
-    UNSAFE_AFTER_JSON,
-    (ch) => `\\u${hex3(ch.charCodeAt(0), 4)}`
-  );
 }
 
 // src/client/retransmit.ts
@@ -18825,18 +31852,18 @@ var Ui = class _Ui {
     process.stdout.write(printableJson({ time: (/* @__PURE__ */ new Date()).toISOString(), ...obj }) + "\n");
   }
   line(msg) {
-    process.stderr.write(`${(/* @__PURE__ */ new Date()).toISOString()} ${printable2(msg)}
+    process.stderr.write(`${(/* @__PURE__ */ new Date()).toISOString()} ${printable(msg)}
 `);
   }
   /** One line on stderr, escaped, without a timestamp (terminal mode). */
   say(msg) {
-    process.stderr.write(`${printable2(msg)}
+    process.stderr.write(`${printable(msg)}
 `);
   }
   onEvent(e) {
     switch (e.type) {
       case "stage": {
-        const text = printable2(
+        const text = printable(
           `${STAGE_TEXT[e.stage] ?? e.stage}${e.detail ? ` (${e.detail})` : ""}`
         );
         if (this.mode === "json")
@@ -18854,7 +31881,7 @@ var Ui = class _Ui {
         if (this.mode === "json")
           this.json({ event: "nat", natHere: e.natHere, natThere: e.natThere });
         else if (this.mode === "plain") this.line(text);
-        else if (this.spinner) this.spinner.text = printable2(`${this.spinner.text} — ${text}`);
+        else if (this.spinner) this.spinner.text = printable(`${this.spinner.text} — ${text}`);
         break;
       }
       case "up":
@@ -18865,6 +31892,28 @@ var Ui = class _Ui {
         if (this.mode === "json") {
           this.json({ event: "reconnecting", attempt: e.attempt, inMs: e.inMs, reason: e.reason });
         } else if (this.mode === "plain") this.line(text);
+        else this.say(text);
+        break;
+      }
+      case "wake": {
+        const text = `timers ran ${(e.sleptMs / 1e3).toFixed(0)} s late (the host slept or the process was stopped): checking the gateway`;
+        if (this.mode === "json") this.json({ event: "wake", sleptMs: e.sleptMs });
+        else if (this.mode === "plain") this.line(text);
+        else this.say(text);
+        break;
+      }
+      case "redirected": {
+        const to = e.name ? `${e.name} (${e.to})` : e.to;
+        const text = `the gateway ${e.from} redirected us to ${to} (in ${e.during})`;
+        if (this.mode === "json")
+          this.json({
+            event: "redirected",
+            from: e.from,
+            to: e.to,
+            during: e.during,
+            ...e.name ? { name: e.name } : {}
+          });
+        else if (this.mode === "plain") this.line(text);
         else this.say(text);
         break;
       }
@@ -18926,7 +31975,7 @@ var Ui = class _Ui {
     this.spinner?.succeed();
     this.spinner = void 0;
     this.ora({ stream: process.stderr, discardStdin: false }).succeed(
-      printable2(`Connected to ${s.gateway} in ${(s.connectMs / 1e3).toFixed(2)} s`)
+      printable(`Connected to ${s.gateway} in ${(s.connectMs / 1e3).toFixed(2)} s`)
     );
     for (const l of lines.slice(1)) this.say(`  ${l}`);
     process.stderr.write("  Press Ctrl-C to disconnect.\n");
@@ -18935,7 +31984,7 @@ var Ui = class _Ui {
   fail(message, exitCode) {
     if (this.shownError === message) return;
     this.shownError = message;
-    if (this.spinner?.isSpinning) this.spinner.fail(printable2(message));
+    if (this.spinner?.isSpinning) this.spinner.fail(printable(message));
     else if (this.mode === "json")
       this.json({
         event: "error",
@@ -18949,7 +31998,7 @@ var Ui = class _Ui {
   info(message) {
     if (this.mode === "json") this.json({ event: "info", message });
     else if (this.mode === "plain") this.line(message);
-    else if (this.spinner?.isSpinning) this.spinner.text = printable2(message);
+    else if (this.spinner?.isSpinning) this.spinner.text = printable(message);
     else this.say(message);
   }
   logger() {
@@ -18965,7 +32014,7 @@ var Ui = class _Ui {
         });
         return;
       }
-      const text = printable2(`[${sub}] ${msg}${fields ? " " + JSON.stringify(fields) : ""}`);
+      const text = printable(`[${sub}] ${msg}${fields ? " " + JSON.stringify(fields) : ""}`);
       if (this.spinner?.isSpinning) {
         this.spinner.clear();
         process.stderr.write(text + "\n");
@@ -18991,371 +32040,151 @@ function summaryLines(s) {
     );
   else if (s.virtualIp6) l.push(`Virtual IP:  ${s.virtualIp6} on ${s.device} (MTU ${s.mtu})`);
   l.push(
-    `DNS:         ${s.dns.length ? s.dns.join(", ") : "(unchanged)"}${s.domains.length ? ` search ${s.domains.join(" ")}` : ""}`
+    `DNS:         ${s.dns.length ? s.dns.join(", ") : "(unchanged)"}${s.domains.length ? ` ${s.dnsMethod === "systemd-resolved" ? "domains" : "search"} ${s.domains.join(" ")}` : ""}`
   );
+  if (s.dnsNote) l.push(`             ${s.dnsNote}`);
   l.push(`Routes:      ${s.routes.join(", ")}`);
   const path = { threaded: "native data plane", native: "native crypto", js: "JavaScript" }[s.espPath];
   l.push(`IKE:         ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`);
+  if (s.ike.keyExchanges)
+    l.push(
+      `Key exchange: ${s.ike.keyExchanges} (${s.ike.postQuantum ? "post-quantum protected" : "not post-quantum: classic only"})`
+    );
   l.push(`Gateway ID:  ${s.ike.remoteId}   our ID: ${s.ike.localId}`);
+  if (s.redirectedFrom)
+    l.push(`Gateway:     ${s.gatewayAddress} (redirected from ${s.redirectedFrom}, RFC 5685)`);
+  if (s.ike.ppk !== void 0)
+    l.push(
+      `PPK:         ${s.ike.ppk ? "in use (RFC 8784 post-quantum preshared key)" : "NOT in use (the gateway did not use it)"}`
+    );
   l.push(
     `NAT:         ${s.ike.natHere ? "behind NAT (keepalives on)" : "none on our side"}; UDP encapsulation to port ${s.ike.remote.port}`
   );
-  return l.map(printable2);
+  return l.map(printable);
 }
 
-// src/cli/exec-command.ts
-import { spawn } from "node:child_process";
-import { constants as constants3 } from "node:os";
-
-// src/client/netns.ts
-import { execFileSync } from "node:child_process";
-import { lstatSync as lstatSync4, mkdirSync as mkdirSync2, readFileSync as readFileSync4, readdirSync as readdirSync2, rmSync as rmSync2, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join5 } from "node:path";
-var NETNS_ETC = "/etc/netns";
-function execNamespaceName(pid = process.pid) {
-  return `vpnx-${pid}`;
+// src/cli/sd-notify.ts
+var MAX_SOCKET_PATH = 107;
+function checkNotifySocket(value) {
+  if (value.length < 2 || Buffer.byteLength(value) > MAX_SOCKET_PATH)
+    return { refused: `its length (${Buffer.byteLength(value)} bytes) does not fit a socket` };
+  if (value[0] !== "/" && value[0] !== "@")
+    return { refused: "only absolute paths and abstract names (@...) are supported" };
+  if (/[\u0000-\u001f\u007f]/.test(value)) return { refused: "it holds control characters" };
+  return { path: value };
 }
-function hasSysAdmin(status) {
-  if (status === void 0) {
-    try {
-      status = readFileSync4("/proc/self/status", "utf8");
-    } catch {
-      return false;
+function statusText(s) {
+  const flat = s.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  return flat.length > 200 ? `${flat.slice(0, 199)}…` : flat;
+}
+function notifyFor(e) {
+  switch (e.type) {
+    case "stage":
+      switch (e.stage) {
+        case "resolving":
+          return `STATUS=connecting: resolving ${statusText(e.detail ?? "")}`;
+        case "ike-sa-init":
+          return "STATUS=connecting: IKE_SA_INIT";
+        case "ike-auth":
+          return "STATUS=authenticating";
+        case "configuring":
+          return `STATUS=configuring ${statusText(e.detail ?? "")}`;
+      }
+      return void 0;
+    case "up": {
+      const s = e.summary;
+      const vip = [s.virtualIp4, s.virtualIp6].filter((v) => v !== void 0).join(", ");
+      return `READY=1
+STATUS=${statusText(`up ${vip || "(no virtual IP)"} via ${s.gateway} on ${s.device}`)}`;
     }
-  }
-  const m = /^CapEff:\s*([0-9a-fA-F]{1,16})$/m.exec(status);
-  if (!m) return false;
-  return (BigInt(`0x${m[1]}`) & 1n << 21n) !== 0n;
-}
-function namespaceRunner(ns, run = defaultRunner) {
-  checkName2(ns);
-  return (cmd, args, input) => {
-    if (cmd !== "ip") {
-      return Promise.reject(
-        new VpnError("ERR_NETCFG", `${cmd} is not run inside the namespace ${ns}`)
-      );
-    }
-    return run("ip", ["-n", ns, ...args], input);
-  };
-}
-function checkName2(ns) {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$/.test(ns)) {
-    throw new VpnError("ERR_NETCFG", `invalid namespace name ${JSON.stringify(ns)}`);
+    case "rekeyed":
+      return `STATUS=${statusText(`up; ${e.what === "ike" ? "IKE SA" : "CHILD_SA"} rekeyed by ${e.by === "us" ? "us" : "the gateway"}`)}`;
+    case "roamed":
+      return `STATUS=${statusText(`up; moved to ${e.local} (MOBIKE)`)}`;
+    case "reconnecting":
+      return `STATUS=${statusText(`reconnecting (attempt ${e.attempt}${e.inMs > 0 ? ` in ${Math.round(e.inMs / 1e3)} s` : ""}): ${e.reason}`)}`;
+    case "redirected":
+      return `STATUS=${statusText(`redirected from ${e.from} to ${e.name ?? e.to}: reconnecting`)}`;
+    case "wake":
+      return `STATUS=${statusText(`woke after ${Math.round(e.sleptMs / 1e3)} s: checking the gateway`)}`;
+    case "down":
+      return `STOPPING=1
+STATUS=${statusText(e.error ? `down: ${e.error.message}` : "down; routes and DNS restored")}`;
+    case "nat":
+    case "warning":
+      return void 0;
   }
 }
-function namespaceHostNetwork(outer, inner, log = NOOP_LOGGER) {
-  return {
-    getRouteTo: (ip) => outer.getRouteTo(ip),
-    linkMtu: (dev) => outer.linkMtu(dev),
-    defaultPath: (v6, exclude) => outer.defaultPath(v6, exclude),
-    pinnedPath: () => void 0,
-    repinHostRoute: () => Promise.resolve(false),
-    addHostRouteVia: (dest) => {
-      log.debug("tun", `no host route to ${dest}: IKE and ESP leave from the caller's namespace`);
-      return Promise.resolve();
-    },
-    setMtu: (dev, mtu) => inner.setMtu(dev, mtu),
-    setUp: (dev) => inner.setUp(dev),
-    addAddress: (dev, cidr) => inner.addAddress(dev, cidr),
-    addRoute: (dest, opts) => inner.addRoute(dest, opts),
-    addRoutes: (dests, opts) => inner.addRoutes(dests, opts),
-    addBlockRoute: (dest, metric) => inner.addBlockRoute(dest, metric),
-    setDns: (dev, servers, domains) => inner.setDns(dev, servers, domains),
-    restore: () => inner.restore()
-  };
-}
-var EMPTY_RESOLV = "# ikev2-vpn exec: no DNS servers from the gateway\n";
-var ExecNamespace = class {
-  name;
-  etcDir;
-  log;
-  created = false;
-  constructor(name = execNamespaceName(), log = NOOP_LOGGER) {
-    checkName2(name);
-    this.name = name;
-    this.log = log;
-    this.etcDir = join5(NETNS_ETC, name);
-  }
-  get resolvConf() {
-    return join5(this.etcDir, "resolv.conf");
-  }
+var SdNotify = class {
+  path;
+  warn;
+  addon;
+  failed = false;
   /**
-   * Creates the namespace (loopback up) and its /etc/netns directory with a resolv.conf of its
-   * own, so the command never sees the caller's servers (unreachable from inside). A namespace or
-   * directory of this name is ours (the name carries our pid): left by an earlier process with
-   * the same pid, it is replaced. Returns the names of namespaces left by killed `vpn exec`
-   * processes that were removed first (`staleNamespaces`).
-   * @throws VpnError ERR_PRIVILEGE without CAP_SYS_ADMIN, ERR_NETCFG otherwise.
+   * Reads (and removes) $NOTIFY_SOCKET from `env`. `warn` reports, once, why notifications
+   * cannot be sent (then systemd's start timeout ends a Type=notify service: the reason is in
+   * the journal).
    */
-  async create() {
-    if (!hasSysAdmin()) {
-      throw new VpnError(
-        "ERR_PRIVILEGE",
-        "vpn exec needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to create a network namespace"
-      );
-    }
-    this.created = true;
-    const stale = await removeStale(this.log);
-    try {
-      await defaultRunner("ip", ["netns", "add", this.name]);
-    } catch (e) {
-      if (!/File exists/i.test(e.message)) throw e;
-      this.log.warn("tun", `replacing a stale network namespace ${this.name}`);
-      await defaultRunner("ip", ["netns", "del", this.name]);
-      await defaultRunner("ip", ["netns", "add", this.name]);
-    }
-    await defaultRunner("ip", ["-n", this.name, "link", "set", "dev", "lo", "up"]);
-    mkdirSync2(NETNS_ETC, { recursive: true, mode: 493 });
-    removeEtcDir(this.etcDir);
-    mkdirSync2(this.etcDir, { mode: 493 });
-    writeFileSync2(this.resolvConf, EMPTY_RESOLV, { mode: 420, flag: "wx" });
-    return stale;
-  }
-  /** Moves a device from the caller's namespace into this one (synchronously: no packet races). */
-  moveDevice(dev) {
-    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(dev)) {
-      throw new VpnError("ERR_NETCFG", `invalid interface name ${JSON.stringify(dev)}`);
-    }
-    try {
-      execFileSync("ip", ["link", "set", "dev", dev, "netns", this.name], {
-        timeout: 1e4,
-        stdio: ["ignore", "ignore", "pipe"]
-      });
-    } catch (e) {
-      const stderr = e.stderr?.toString().trim();
-      throw new VpnError(
-        "ERR_NETCFG",
-        `cannot move ${dev} into namespace ${this.name}: ${stderr || e.message}`,
-        { cause: e }
-      );
-    }
-  }
-  /**
-   * The tunnel driver's I/O for this namespace: the TUN device opened in the caller's namespace
-   * and moved here; host changes inside the namespace, DNS in its own resolv.conf.
-   */
-  io() {
-    return {
-      openTun: (opts) => {
-        const tun = openTun(opts);
-        try {
-          this.moveDevice(tun.name);
-        } catch (e) {
-          tun.close();
-          throw e;
-        }
-        return tun;
-      },
-      hostNetwork: (opts) => namespaceHostNetwork(
-        new NetConfigurator({ logger: opts.logger }),
-        new NetConfigurator({
-          logger: opts.logger,
-          run: namespaceRunner(this.name),
-          dnsBackend: "file",
-          resolvConf: this.resolvConf
-        }),
-        opts.logger
-      )
-    };
-  }
-  /** Deletes the namespace and /etc/netns/NS; safe to call more than once. Never throws. */
-  async remove() {
-    const errors = [];
-    if (!this.created) return errors;
-    try {
-      await defaultRunner("ip", ["netns", "del", this.name]);
-    } catch (e) {
-      const m = e.message;
-      if (!/No such file|does not exist/i.test(m)) errors.push(m);
-    }
-    try {
-      removeEtcDir(this.etcDir);
-    } catch (e) {
-      errors.push(e.message);
-    }
-    if (errors.length > 0) this.log.warn("tun", `cleaning up ${this.name}: ${errors.join("; ")}`);
-    else this.created = false;
-    return errors;
-  }
-};
-var NETNS_RUN = "/run/netns";
-function pidAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return e.code === "EPERM";
-  }
-}
-function staleNamespaces() {
-  const names = /* @__PURE__ */ new Set();
-  for (const dir of [NETNS_RUN, NETNS_ETC]) {
-    let entries;
-    try {
-      entries = readdirSync2(dir);
-    } catch {
-      continue;
-    }
-    for (const n of entries) {
-      const m = /^vpnx-([1-9][0-9]{0,9})$/.exec(n);
-      if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) names.add(n);
-    }
-  }
-  return [...names].sort();
-}
-async function removeStale(log) {
-  const removed = [];
-  for (const n of staleNamespaces()) {
-    try {
-      if (readdirSync2(NETNS_RUN).includes(n)) await defaultRunner("ip", ["netns", "del", n]);
-      removeEtcDir(join5(NETNS_ETC, n));
-      removed.push(n);
-    } catch (e) {
-      log.warn("tun", `cannot remove ${n}: ${e.message}`);
-    }
-  }
-  return removed;
-}
-function removeEtcDir(dir) {
-  try {
-    lstatSync4(dir);
-  } catch {
-    return;
-  }
-  rmSync2(dir, { recursive: true, force: true });
-}
-
-// src/cli/exec-command.ts
-var NOT_FOR_EXEC = /* @__PURE__ */ new Set([
-  "--profile",
-  "--background",
-  "--daemon-child",
-  "--json",
-  "--kill-switch",
-  "--name"
-]);
-function registerExec(program2, connect2, setExit, build) {
-  const cmd = program2.command("exec").description(
-    "run a command in a private network namespace where the tunnel is the only network (root)"
-  ).argument("<gateway>", "gateway host name or IP address").argument("<command...>", "the command and its arguments, after --");
-  for (const o of connect2.options) {
-    if (!NOT_FOR_EXEC.has(o.long ?? "")) cmd.addOption(o);
-  }
-  cmd.action(
-    async (gateway, command, flags) => setExit(await execCommand(gateway, command, flags, build))
-  );
-}
-var SECRET_ENV = ["VPN_PSK", "VPN_EAP_PASSWORD", "VPN_KEY_PASSPHRASE", "VPN_P12_PASSWORD"];
-function childEnv() {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !SECRET_ENV.includes(k)));
-}
-function statusOf(code, signal) {
-  if (code !== null) return code;
-  const n = signal ? constants3.signals[signal] : void 0;
-  return n !== void 0 ? 128 + n : EXIT.INTERNAL;
-}
-async function execCommand(gateway, command, flags, build) {
-  const ui = await Ui.create("plain", flags.verbose === true);
-  if (!hasSysAdmin()) {
-    const message = "vpn exec needs root (or CAP_SYS_ADMIN and CAP_NET_ADMIN) to create a network namespace; unprivileged user namespaces are not supported yet";
-    ui.fail(message, EXIT.PRIVILEGE);
-    return EXIT.PRIVILEGE;
-  }
-  let options;
-  try {
-    ensureRuntimeDir();
-    checkGatewayNaming(flags.hostCheck ? void 0 : false, flags.remoteId);
-    const interactive = process.stdin.isTTY && process.stderr.isTTY && process.env["CI"] !== "true";
-    const secrets = await gatherSecrets(flags, interactive);
-    options = build(gateway, flags, secrets, ui);
-  } catch (e) {
-    const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
-    ui.fail(e.message, code);
-    return code;
-  }
-  const ns = new ExecNamespace(void 0, ui.logger());
-  let tunnel;
-  let child;
-  let cancelledBy;
-  const onSignal = (sig) => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill(sig);
+  constructor(env, warn, addon2) {
+    this.warn = warn;
+    const value = env["NOTIFY_SOCKET"];
+    delete env["NOTIFY_SOCKET"];
+    if (value === void 0 || value === "") return;
+    const checked = checkNotifySocket(value);
+    if ("refused" in checked) {
+      warn(`ignoring NOTIFY_SOCKET: ${checked.refused}`);
       return;
     }
-    cancelledBy ??= sig;
-    ui.info(`${sig}: cancelling; removing the namespace`);
-    void tunnel?.close();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("SIGHUP", onSignal);
-  try {
-    for (const n of await ns.create())
-      ui.info(`removed network namespace ${n} left by a vpn exec that was killed`);
-    if (cancelledBy) return exitCodeForSignal(cancelledBy);
-    const rest = { ...options };
-    delete rest.journalPath;
-    const t = new Tunnel({ ...rest, io: { ...options.io, ...ns.io() } });
-    tunnel = t;
-    let tunnelError;
-    t.on((e) => {
-      if (e.type === "down" && e.error) tunnelError = e.error;
-      ui.onEvent(e.type === "down" && e.error ? { ...e, error: withHint(e.error, flags) } : e);
-      if (e.type === "down" && child && child.exitCode === null && child.signalCode === null)
-        child.kill("SIGTERM");
-    });
-    try {
-      await t.connect();
-    } catch (e) {
-      if (cancelledBy) return exitCodeForSignal(cancelledBy);
-      const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
-      return code;
-    }
-    if (cancelledBy) {
-      await t.close();
-      return exitCodeForSignal(cancelledBy);
-    }
-    ui.info(`running ${command[0] ?? ""} in network namespace ${ns.name}`);
-    const c = spawn("ip", ["netns", "exec", ns.name, ...command], {
-      stdio: "inherit",
-      env: childEnv()
-    });
-    child = c;
-    const status = await new Promise((resolve2) => {
-      c.on("error", (err2) => {
-        ui.fail(`cannot run ip netns exec: ${err2.message}`, 127);
-        resolve2(127);
-      });
-      c.on("exit", (code, signal) => resolve2(statusOf(code, signal)));
-    });
-    await t.close();
-    if (tunnelError && !cancelledBy) return exitCodeFor(tunnelError.code);
-    return status;
-  } catch (e) {
-    const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
-    ui.fail(e.message, code);
-    return code;
-  } finally {
-    await tunnel?.close();
-    await ns.remove();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    process.off("SIGHUP", onSignal);
+    this.path = checked.path;
+    this.addon = addon2;
   }
-}
+  /** Whether a supervisor waits for our notifications ($NOTIFY_SOCKET was set and usable). */
+  get enabled() {
+    return this.path !== void 0;
+  }
+  /** Sends `message` (e.g. "READY=1\nSTATUS=up"); never throws. */
+  send(message) {
+    if (this.path === void 0 || this.failed) return;
+    try {
+      this.addon ??= loadNativeEsp();
+      if (this.addon === void 0) {
+        const st = nativeEspStatus();
+        throw new Error(st.available ? "the esp addon did not load" : st.reason);
+      }
+      if (typeof this.addon.notify !== "function") throw new Error("the addon has no notify()");
+      this.addon.notify(this.path, Buffer.from(message, "utf8"));
+    } catch (e) {
+      this.failed = true;
+      this.warn(
+        `cannot notify systemd (${e.message}); no more notifications will be sent`
+      );
+    }
+  }
+  /** The notification for a tunnel event, if it has one. */
+  onEvent(e) {
+    const m = notifyFor(e);
+    if (m !== void 0) this.send(m);
+  }
+};
+
+// src/cli/service-command.ts
+import { spawnSync } from "node:child_process";
+import { chmodSync as chmodSync3, existsSync as existsSync5, readFileSync as readFileSync5, renameSync as renameSync2, writeFileSync as writeFileSync2 } from "node:fs";
+import { join as join6 } from "node:path";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // src/config/profile.ts
 import {
   closeSync as closeSync4,
-  constants as constants4,
+  constants as constants3,
   fstatSync as fstatSync4,
   openSync as openSync4,
-  readFileSync as readFileSync5,
+  readFileSync as readFileSync4,
   readdirSync as readdirSync3,
   statSync as statSync2
 } from "node:fs";
 import { homedir } from "node:os";
-import { dirname as dirname5, isAbsolute, join as join6, resolve } from "node:path";
+import { dirname as dirname5, isAbsolute, join as join5, resolve } from "node:path";
 var PROFILE_KEYS = {
   gateway: { kind: "string" },
   id: { kind: "string" },
@@ -19376,12 +32205,18 @@ var PROFILE_KEYS = {
   "eap-password": { kind: "secret" },
   "eap-only": { kind: "bool" },
   "host-check": { kind: "bool" },
+  "ppk-file": { kind: "path" },
+  "ppk-id": { kind: "string" },
+  "ppk-required": { kind: "bool" },
+  redirect: { kind: "bool" },
   "ike-fragment-size": { kind: "int", min: 576, max: 65535 },
   port: { kind: "int", min: 1, max: 65535 },
   ike: { kind: "string" },
   esp: { kind: "string" },
   dns: { kind: "choice", choices: ["auto", "off"] },
+  pq: { kind: "choice", choices: ["required", "preferred", "off"] },
   "remote-net": { kind: "list" },
+  exclude: { kind: "list" },
   ipv6: { kind: "bool" },
   mtu: { kind: "int", min: 576, max: 9e3 },
   keepalive: { kind: "int", min: 0, max: 3600 },
@@ -19394,6 +32229,8 @@ var PROFILE_KEYS = {
   timeout: { kind: "int", min: 1, max: 600 },
   name: { kind: "name" },
   "kill-switch": { kind: "bool" },
+  socks5: { kind: "string" },
+  "http-proxy": { kind: "string" },
   background: { kind: "bool" },
   json: { kind: "bool" },
   verbose: { kind: "bool" }
@@ -19444,6 +32281,8 @@ function typed(t, key, raw, at) {
     case "path":
     case "secret":
       if (raw === "") throw at(`${key} is empty; give a value or delete the line`);
+      if (t.kind === "string" && /[\u0000-\u001f\u007f]/.test(raw))
+        throw bad("it without control characters");
       return raw;
     case "bool":
       if (/^(true|yes|on|1)$/i.test(raw)) return true;
@@ -19480,6 +32319,28 @@ function typed(t, key, raw, at) {
       if (!/^[A-Za-z0-9_.-]{1,32}$/.test(raw))
         throw bad("a tunnel name: up to 32 letters, digits, _ . -");
       return raw;
+  }
+}
+var EAP_METHOD_NAMES = ["mschapv2", "md5", "gtc", "tls"];
+var CHECKS = {
+  gateway: (v) => /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]{1,253})$/.test(v) ? void 0 : "write a host name or an IP address",
+  ike: (v) => reason(
+    () => parseProposals(v, "ike"),
+    "IKE proposals, e.g. aes256gcm16-prfsha256-x25519"
+  ),
+  esp: (v) => reason(() => parseProposals(v, "esp"), "ESP proposals, e.g. aes256gcm16"),
+  id: (v) => reason(() => parseIdentity(v), "an identity: user@example.com, @host, an IP or a DN"),
+  "remote-id": (v) => reason(() => parseIdentity(v), "an identity such as @gw.example.com"),
+  "remote-net": (v) => reason(() => v.forEach((c) => tsFromCidr(c)), "networks such as 10.0.0.0/8"),
+  exclude: (v) => reason(() => checkExcluded(v), "networks such as 192.0.2.0/24 or 203.0.113.7/32"),
+  eap: (v) => v.split(",").every((m) => EAP_METHOD_NAMES.includes(m.trim().toLowerCase().replace(/^eap-/, ""))) ? void 0 : `write EAP methods from ${EAP_METHOD_NAMES.join(", ")}`
+};
+function reason(check2, want) {
+  try {
+    check2();
+    return void 0;
+  } catch (e) {
+    return `${e.message}: write ${want}`;
   }
 }
 function parseProfile(name, path, text) {
@@ -19520,6 +32381,9 @@ function parseProfile(name, path, text) {
         `unknown key '${q(key)}' at ${path}:${n}; did you mean '${nearestKey(key)}'?`
       );
     const v = typed(t, key, raw, at);
+    const fix = CHECKS[key]?.(v);
+    if (fix !== void 0)
+      throw at(`${key} = '${q(raw)}' is invalid; ${printable(fix.slice(0, 200))}`);
     if (t.kind === "list") {
       values[key] = [...values[key] ?? [], ...v];
       lines[key] ??= n;
@@ -19540,13 +32404,23 @@ function parseProfile(name, path, text) {
   }
   return { name, path, values, lines };
 }
+var PRIVATE_FILE_KEYS = [
+  "psk-file",
+  "key",
+  "key-passphrase-file",
+  "p12",
+  "p12-password-file",
+  "eap-password-file"
+];
+function privateMode(f) {
+  const mode = f.mode & 511;
+  return (mode & 63) === 0 || f.uid === 0 && f.gid === 0 && (mode & 7) === 0;
+}
 function checkSecretFileMode(p, f) {
   const secret = Object.keys(SECRET_KEYS).find((k) => k in p.values);
   if (secret === void 0) return;
-  const mode = f.mode & 511;
-  const modeOk = (mode & 63) === 0 || f.uid === 0 && f.gid === 0 && (mode & 7) === 0;
-  const m = mode.toString(8).padStart(4, "0");
-  if (!modeOk)
+  const m = (f.mode & 511).toString(8).padStart(4, "0");
+  if (!privateMode(f))
     throw err(
       p.path,
       p.lines[secret],
@@ -19582,6 +32456,15 @@ function loadProfile(name, path, io) {
         p.lines[key],
         `${key} names ${q(file)}, which does not exist; create it or fix the path`
       );
+    const st = PRIVATE_FILE_KEYS.includes(key) ? io.stat?.(file) : void 0;
+    if (st && !privateMode(st)) {
+      const m = (st.mode & 511).toString(8).padStart(4, "0");
+      throw err(
+        path,
+        p.lines[key],
+        `${key} names ${q(file)}, which others can read (mode ${m}); run: chmod 600 ${q(file)}`
+      );
+    }
   }
   return p;
 }
@@ -19589,15 +32472,15 @@ function profileDirs(env, uid, home) {
   const override = env["VPN_PROFILE_DIR"];
   if (override) return [override];
   if (uid === 0) return ["/etc/ikev2-vpn"];
-  const xdg = env["XDG_CONFIG_HOME"] || join6(home, ".config");
-  return [join6(xdg, "ikev2-vpn"), "/etc/ikev2-vpn"];
+  const xdg = env["XDG_CONFIG_HOME"] || join5(home, ".config");
+  return [join5(xdg, "ikev2-vpn"), "/etc/ikev2-vpn"];
 }
 var fsIo = {
   uid: process.getuid?.() ?? -1,
   read(path) {
     let fd;
     try {
-      fd = openSync4(path, constants4.O_RDONLY | constants4.O_NONBLOCK);
+      fd = openSync4(path, constants3.O_RDONLY | constants3.O_NONBLOCK);
     } catch (e) {
       throw new VpnError("ERR_CONFIG", `cannot read profile ${path}: ${e.message}`);
     }
@@ -19606,7 +32489,7 @@ var fsIo = {
       if (!st.isFile()) throw new VpnError("ERR_CONFIG", `profile ${path} is not a regular file`);
       if (st.size > MAX_PROFILE_BYTES)
         throw new VpnError("ERR_CONFIG", `profile ${path} is larger than 64 KiB`);
-      return { text: readFileSync5(fd, "utf8"), mode: st.mode, uid: st.uid, gid: st.gid };
+      return { text: readFileSync4(fd, "utf8"), mode: st.mode, uid: st.uid, gid: st.gid };
     } finally {
       closeSync4(fd);
     }
@@ -19617,6 +32500,14 @@ var fsIo = {
       return true;
     } catch {
       return false;
+    }
+  },
+  stat(path) {
+    try {
+      const st = statSync2(path);
+      return st.isFile() ? { mode: st.mode, uid: st.uid, gid: st.gid } : void 0;
+    } catch {
+      return void 0;
     }
   },
   list(dir) {
@@ -19633,10 +32524,568 @@ var fsIo = {
 function findProfile(name, dirs, exists2) {
   if (!PROFILE_NAME.test(name)) return void 0;
   for (const d of dirs) {
-    const p = join6(d, `${name}.conf`);
+    const p = join5(d, `${name}.conf`);
     if (exists2(p)) return p;
   }
   return void 0;
+}
+
+// src/cli/service-command.ts
+var UNIT_NAME = "ikev2-vpn@.service";
+function shippedUnitPath() {
+  return fileURLToPath2(new URL(`../../../systemd/${UNIT_NAME}`, import.meta.url));
+}
+function vpnBin() {
+  return fileURLToPath2(new URL("../../../bin/vpn.js", import.meta.url));
+}
+function unitWord(path) {
+  if (/["'\\\u0000-\u001f\u007f]/.test(path))
+    throw new VpnError("ERR_CONFIG", `cannot put ${JSON.stringify(path)} in a unit file`);
+  const escaped = path.replace(/%/g, "%%").replace(/\$/g, "$$$$");
+  return /\s/.test(escaped) ? `"${escaped}"` : escaped;
+}
+function unitText(template, node, bin) {
+  const lines = template.split("\n");
+  const i = lines.findIndex((l) => l.startsWith("ExecStart="));
+  if (i < 0) throw new VpnError("ERR_CONFIG", `${UNIT_NAME} has no ExecStart line`);
+  lines[i] = `ExecStart=${unitWord(node)} ${unitWord(bin)} connect %i`;
+  return lines.join("\n");
+}
+function serviceRetryForever(env, retrySource, profile) {
+  return (env["NOTIFY_SOCKET"] ?? "") !== "" && retrySource !== "cli" && profile?.values["retry"] === void 0;
+}
+function fail2(e) {
+  const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+  process.stderr.write(`vpn: ${printable(e.message)}
+`);
+  return code;
+}
+function registerInstallService(program2, setExit) {
+  program2.command("install-service").description(
+    "install the systemd unit ikev2-vpn@.service and enable ikev2-vpn@NAME (vpn connect NAME at boot)"
+  ).argument("<name>", "profile name (NAME.conf, see vpn profiles)").option("--unit-dir <dir>", "where to write the unit", "/etc/systemd/system").option("--no-enable", "only write the unit; print the systemctl commands to run").option("--print", "print the unit on stdout; write nothing").action((name, flags) => {
+    try {
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(name))
+        throw new VpnError(
+          "ERR_CONFIG",
+          `${JSON.stringify(name)} is not a profile name (up to 32 letters, digits, _ and -)`
+        );
+      const path = findProfile(name, fsIo.dirs(), (p) => fsIo.exists(p));
+      if (path === void 0)
+        throw new VpnError(
+          "ERR_CONFIG",
+          `no profile named ${name} in ${fsIo.dirs().join(" or ")}; write /etc/ikev2-vpn/${name}.conf first (or vpn import FILE --name ${name})`
+        );
+      loadProfile(name, path, fsIo);
+      const unit = unitText(readFileSync5(shippedUnitPath(), "utf8"), process.execPath, vpnBin());
+      if (flags.print) {
+        process.stdout.write(unit);
+        return setExit(EXIT.OK);
+      }
+      if (!path.startsWith("/etc/ikev2-vpn/"))
+        process.stderr.write(
+          printable(
+            `warning: the service runs as root and reads /etc/ikev2-vpn/${name}.conf, not ${path}`
+          ) + "\n"
+        );
+      const target2 = join6(flags.unitDir, UNIT_NAME);
+      const tmp = `${target2}.tmp-${process.pid}`;
+      try {
+        writeFileSync2(tmp, unit, { mode: 420, flag: "wx" });
+        chmodSync3(tmp, 420);
+        renameSync2(tmp, target2);
+      } catch (e) {
+        throw new VpnError(
+          "ERR_CONFIG",
+          `cannot write ${target2} (${e.code ?? e.message}); run as root, or name another folder with --unit-dir`
+        );
+      }
+      process.stderr.write(printable(`wrote ${target2}`) + "\n");
+      const instance = `ikev2-vpn@${name}.service`;
+      const manual = `systemctl daemon-reload && systemctl enable --now ${instance}`;
+      if (!flags.enable || !existsSync5("/run/systemd/system")) {
+        process.stderr.write(
+          `${flags.enable ? "systemd is not running here; " : ""}to start it now and at boot, run: ${manual}
+`
+        );
+        return setExit(EXIT.OK);
+      }
+      for (const args of [["daemon-reload"], ["enable", "--now", instance]]) {
+        const r = spawnSync("systemctl", args, { stdio: "inherit", timeout: 12e4 });
+        if (r.status !== 0)
+          throw new VpnError(
+            "ERR_CONFIG",
+            `systemctl ${args.join(" ")} failed (${r.status ?? r.signal}); see: journalctl -u ${instance}`
+          );
+      }
+      process.stderr.write(
+        `${instance} enabled and started; follow it with: journalctl -u ${instance} -f
+`
+      );
+      setExit(EXIT.OK);
+    } catch (e) {
+      setExit(fail2(e));
+    }
+  });
+}
+
+// src/cli/exec-command.ts
+import { spawn as spawn2 } from "node:child_process";
+import { constants as constants4 } from "node:os";
+
+// src/client/netns.ts
+import { execFileSync } from "node:child_process";
+import { lstatSync as lstatSync4, mkdirSync as mkdirSync2, readFileSync as readFileSync6, readdirSync as readdirSync4, rmSync as rmSync2, writeFileSync as writeFileSync3 } from "node:fs";
+import { join as join7 } from "node:path";
+var NETNS_ETC = "/etc/netns";
+function execNamespaceName(pid = process.pid) {
+  return `vpnx-${pid}`;
+}
+function hasSysAdmin(status) {
+  if (status === void 0) {
+    try {
+      status = readFileSync6("/proc/self/status", "utf8");
+    } catch {
+      return false;
+    }
+  }
+  const m = /^CapEff:\s*([0-9a-fA-F]{1,16})$/m.exec(status);
+  if (!m) return false;
+  return (BigInt(`0x${m[1]}`) & 1n << 21n) !== 0n;
+}
+function namespaceRunner(ns, run = defaultRunner) {
+  checkName2(ns);
+  return (cmd, args, input) => {
+    if (cmd !== "ip") {
+      return Promise.reject(
+        new VpnError("ERR_NETCFG", `${cmd} is not run inside the namespace ${ns}`)
+      );
+    }
+    return run("ip", ["-n", ns, ...args], input);
+  };
+}
+function checkName2(ns) {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$/.test(ns)) {
+    throw new VpnError("ERR_NETCFG", `invalid namespace name ${JSON.stringify(ns)}`);
+  }
+}
+function namespaceHostNetwork(outer, inner, log = NOOP_LOGGER) {
+  return {
+    getRouteTo: (ip) => outer.getRouteTo(ip),
+    linkMtu: (dev) => outer.linkMtu(dev),
+    defaultPath: (v6, exclude) => outer.defaultPath(v6, exclude),
+    pinnedPath: () => void 0,
+    repinHostRoute: () => Promise.resolve(false),
+    addHostRouteVia: (dest) => {
+      log.debug("tun", `no host route to ${dest}: IKE and ESP leave from the caller's namespace`);
+      return Promise.resolve();
+    },
+    setMtu: (dev, mtu) => inner.setMtu(dev, mtu),
+    setUp: (dev) => inner.setUp(dev),
+    addAddress: (dev, cidr) => inner.addAddress(dev, cidr),
+    addRoute: (dest, opts2) => inner.addRoute(dest, opts2),
+    addRoutes: (dests, opts2) => inner.addRoutes(dests, opts2),
+    addBlockRoute: (dest, metric) => inner.addBlockRoute(dest, metric),
+    setDns: (dev, servers, domains, opts2) => inner.setDns(dev, servers, domains, opts2),
+    restore: () => inner.restore()
+  };
+}
+var EMPTY_RESOLV = "# ikev2-vpn exec: no DNS servers from the gateway\n";
+var ExecNamespace = class {
+  name;
+  etcDir;
+  log;
+  created = false;
+  constructor(name = execNamespaceName(), log = NOOP_LOGGER) {
+    checkName2(name);
+    this.name = name;
+    this.log = log;
+    this.etcDir = join7(NETNS_ETC, name);
+  }
+  get resolvConf() {
+    return join7(this.etcDir, "resolv.conf");
+  }
+  /**
+   * Creates the namespace (loopback up) and its /etc/netns directory with a resolv.conf of its
+   * own, so the command never sees the caller's servers (unreachable from inside). A namespace or
+   * directory of this name is ours (the name carries our pid): left by an earlier process with
+   * the same pid, it is replaced. Returns the names of namespaces left by killed `vpn exec`
+   * processes that were removed first (`staleNamespaces`).
+   * @throws VpnError ERR_PRIVILEGE without CAP_SYS_ADMIN, ERR_NETCFG otherwise.
+   */
+  async create() {
+    if (!hasSysAdmin()) {
+      throw new VpnError(
+        "ERR_PRIVILEGE",
+        "vpn exec needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to create a network namespace"
+      );
+    }
+    this.created = true;
+    const stale = await removeStale(this.log);
+    try {
+      await defaultRunner("ip", ["netns", "add", this.name]);
+    } catch (e) {
+      if (!/File exists/i.test(e.message)) throw e;
+      this.log.warn("tun", `replacing a stale network namespace ${this.name}`);
+      await defaultRunner("ip", ["netns", "del", this.name]);
+      await defaultRunner("ip", ["netns", "add", this.name]);
+    }
+    await defaultRunner("ip", ["-n", this.name, "link", "set", "dev", "lo", "up"]);
+    mkdirSync2(NETNS_ETC, { recursive: true, mode: 493 });
+    removeEtcDir(this.etcDir);
+    mkdirSync2(this.etcDir, { mode: 493 });
+    writeFileSync3(this.resolvConf, EMPTY_RESOLV, { mode: 420, flag: "wx" });
+    return stale;
+  }
+  /** Moves a device from the caller's namespace into this one (synchronously: no packet races). */
+  moveDevice(dev) {
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(dev)) {
+      throw new VpnError("ERR_NETCFG", `invalid interface name ${JSON.stringify(dev)}`);
+    }
+    try {
+      execFileSync("ip", ["link", "set", "dev", dev, "netns", this.name], {
+        timeout: 1e4,
+        stdio: ["ignore", "ignore", "pipe"]
+      });
+    } catch (e) {
+      const stderr = e.stderr?.toString().trim();
+      throw new VpnError(
+        "ERR_NETCFG",
+        `cannot move ${dev} into namespace ${this.name}: ${stderr || e.message}`,
+        { cause: e }
+      );
+    }
+  }
+  /**
+   * The tunnel driver's I/O for this namespace: the TUN device opened in the caller's namespace
+   * and moved here; host changes inside the namespace, DNS in its own resolv.conf.
+   */
+  io() {
+    return {
+      openTun: (opts2) => {
+        const tun = openTun(opts2);
+        try {
+          this.moveDevice(tun.name);
+        } catch (e) {
+          tun.close();
+          throw e;
+        }
+        return tun;
+      },
+      hostNetwork: (opts2) => namespaceHostNetwork(
+        new NetConfigurator({ logger: opts2.logger }),
+        new NetConfigurator({
+          logger: opts2.logger,
+          run: namespaceRunner(this.name),
+          dnsBackend: "file",
+          resolvConf: this.resolvConf
+        }),
+        opts2.logger
+      )
+    };
+  }
+  /** How to run COMMAND in the namespace: `ip netns exec` (which also mounts its resolv.conf). */
+  commandLine(command) {
+    return ["ip", ["netns", "exec", this.name, ...command]];
+  }
+  /** Deletes the namespace and /etc/netns/NS; safe to call more than once. Never throws. */
+  async remove() {
+    const errors = [];
+    if (!this.created) return errors;
+    try {
+      await defaultRunner("ip", ["netns", "del", this.name]);
+    } catch (e) {
+      const m = e.message;
+      if (!/No such file|does not exist/i.test(m)) errors.push(m);
+    }
+    try {
+      removeEtcDir(this.etcDir);
+    } catch (e) {
+      errors.push(e.message);
+    }
+    if (errors.length > 0) this.log.warn("tun", `cleaning up ${this.name}: ${errors.join("; ")}`);
+    else this.created = false;
+    return errors;
+  }
+};
+var NETNS_RUN = "/run/netns";
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === "EPERM";
+  }
+}
+function staleNamespaces() {
+  const names = /* @__PURE__ */ new Set();
+  for (const dir of [NETNS_RUN, NETNS_ETC]) {
+    let entries;
+    try {
+      entries = readdirSync4(dir);
+    } catch {
+      continue;
+    }
+    for (const n of entries) {
+      const m = /^vpnx-([1-9][0-9]{0,9})$/.exec(n);
+      if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) names.add(n);
+    }
+  }
+  return [...names].sort();
+}
+async function removeStale(log) {
+  const removed = [];
+  for (const n of staleNamespaces()) {
+    try {
+      if (readdirSync4(NETNS_RUN).includes(n)) await defaultRunner("ip", ["netns", "del", n]);
+      removeEtcDir(join7(NETNS_ETC, n));
+      removed.push(n);
+    } catch (e) {
+      log.warn("tun", `cannot remove ${n}: ${e.message}`);
+    }
+  }
+  return removed;
+}
+function removeEtcDir(dir) {
+  try {
+    lstatSync4(dir);
+  } catch {
+    return;
+  }
+  rmSync2(dir, { recursive: true, force: true });
+}
+
+// src/client/userns.ts
+import { spawn, spawnSync as spawnSync2 } from "node:child_process";
+import { existsSync as existsSync6, readFileSync as readFileSync7, readdirSync as readdirSync5, rmSync as rmSync3, writeFileSync as writeFileSync4 } from "node:fs";
+import { delimiter as delimiter2, join as join8 } from "node:path";
+import { fileURLToPath as fileURLToPath3 } from "node:url";
+var HELPER = fileURLToPath3(new URL("./userns-helper.js", import.meta.url));
+var READY_MS = 15e3;
+function onPath(tool) {
+  const dirs = (process.env["PATH"] ?? "/usr/bin:/bin").split(delimiter2);
+  return [...dirs, "/usr/bin", "/bin"].some((d) => d.startsWith("/") && existsSync6(join8(d, tool)));
+}
+function readSysctl(path) {
+  try {
+    return readFileSync7(path, "utf8").trim();
+  } catch {
+    return void 0;
+  }
+}
+function userNamespaceSupport() {
+  if (readSysctl("/proc/sys/user/max_user_namespaces") === "0")
+    return {
+      ok: false,
+      reason: "user namespaces are disabled here (user.max_user_namespaces = 0)"
+    };
+  if (readSysctl("/proc/sys/kernel/unprivileged_userns_clone") === "0")
+    return {
+      ok: false,
+      reason: "unprivileged user namespaces are disabled here (kernel.unprivileged_userns_clone = 0)"
+    };
+  for (const tool of ["unshare", "nsenter", "ip", "mount"])
+    if (!onPath(tool))
+      return { ok: false, reason: `${tool} is not installed (util-linux, iproute2)` };
+  const r = spawnSync2("unshare", ["--user", "--map-root-user", "--net", "--mount", "true"], {
+    encoding: "utf8",
+    timeout: 1e4
+  });
+  if (r.status !== 0)
+    return {
+      ok: false,
+      reason: `the kernel refused a user namespace (${printable((r.stderr || r.error?.message || `exit ${r.status}`).trim().slice(0, 200))})`
+    };
+  return { ok: true };
+}
+var UserNamespace = class {
+  log;
+  resolvConf;
+  helper;
+  /** The TUN descriptor the helper passed, until the tunnel adopts it (openTun). */
+  tunFd;
+  /** `dir`: our private runtime directory (ensureRuntimeDir), for the namespace's resolv.conf. */
+  constructor(dir, log = NOOP_LOGGER) {
+    this.log = log;
+    this.resolvConf = join8(dir, `exec-${process.pid}.resolv.conf`);
+  }
+  get name() {
+    return `userns-${this.helper?.pid ?? "?"}`;
+  }
+  /**
+   * Starts the helper and takes the TUN device it opened inside. Removes the resolv.conf files
+   * of `vpn exec` processes that are gone (kill -9); returns their names.
+   * @throws VpnError ERR_PRIVILEGE when the namespaces cannot be made, ERR_TUN without a TUN.
+   */
+  async create() {
+    const stale = removeStale2(this.resolvConf);
+    writeFileSync4(this.resolvConf, "# ikev2-vpn exec: no DNS servers from the gateway\n", {
+      mode: 420
+    });
+    const chan = openPacketPair({ name: "fd-channel" });
+    try {
+      const helper = spawn(
+        "unshare",
+        [
+          "--user",
+          "--map-root-user",
+          "--net",
+          "--mount",
+          process.execPath,
+          HELPER,
+          this.resolvConf
+        ],
+        {
+          stdio: ["pipe", "pipe", "pipe", chan.peerFd],
+          env: { PATH: `${process.env["PATH"] ?? ""}:/usr/sbin:/usr/bin:/sbin:/bin` }
+        }
+      );
+      this.helper = helper;
+      helper.stdin?.on("error", () => void 0);
+      let err2 = "";
+      helper.stderr?.on("data", (d) => {
+        if (err2.length < 2e3) err2 += d.toString();
+      });
+      await new Promise((resolve2, reject) => {
+        const t = setTimeout(
+          () => reject(
+            new VpnError(
+              "ERR_PRIVILEGE",
+              "vpn exec: the user namespace helper did not start in time"
+            )
+          ),
+          READY_MS
+        );
+        helper.stdout?.on("data", (d) => {
+          if (d.toString().includes("ready")) {
+            clearTimeout(t);
+            resolve2();
+          }
+        });
+        helper.once("error", (e) => {
+          clearTimeout(t);
+          reject(new VpnError("ERR_PRIVILEGE", `cannot run unshare: ${e.message}`));
+        });
+        helper.once("exit", (code) => {
+          clearTimeout(t);
+          const why = printable(err2.trim().slice(0, 500)) || `exit ${code ?? "?"}`;
+          reject(
+            new VpnError(
+              /TUN|tun/.test(why) ? "ERR_TUN" : "ERR_PRIVILEGE",
+              `cannot set up the private namespaces: ${why}`
+            )
+          );
+        });
+      });
+      const got = recvFd(chan.device.fd);
+      if (!got) throw new VpnError("ERR_TUN", "the user namespace helper sent no TUN device");
+      this.tunFd = got.fd;
+      this.log.debug(
+        "tun",
+        `TUN device ${printable(got.data.toString())} in ${this.name} (a user namespace of ours)`
+      );
+    } finally {
+      chan.device.close();
+      closeFd(chan.peerFd);
+    }
+    return stale;
+  }
+  /** `ip ARGS` inside the namespaces, through nsenter (nothing else is run there). */
+  runner() {
+    return (cmd, args, input) => {
+      const pid = this.helper?.pid;
+      if (cmd !== "ip" || pid === void 0)
+        return Promise.reject(new VpnError("ERR_NETCFG", `${cmd} is not run inside the namespace`));
+      return defaultRunner(
+        "nsenter",
+        ["--target", String(pid), "--user", "--net", "--preserve-credentials", "--", "ip", ...args],
+        input
+      );
+    };
+  }
+  /** The tunnel's I/O: the TUN device from inside, changes made inside, DNS in our file. */
+  io() {
+    return {
+      openTun: (opts2) => {
+        const fd = this.tunFd;
+        if (fd === void 0) throw new VpnError("ERR_TUN", "no TUN device from the namespace");
+        this.tunFd = void 0;
+        return openTunFromFd(fd, opts2.mtu !== void 0 ? { mtu: opts2.mtu } : {});
+      },
+      hostNetwork: (opts2) => namespaceHostNetwork(
+        new NetConfigurator({ logger: opts2.logger }),
+        new NetConfigurator({
+          logger: opts2.logger,
+          run: this.runner(),
+          dnsBackend: "file",
+          resolvConf: this.resolvConf
+        }),
+        opts2.logger
+      )
+    };
+  }
+  /** How to run COMMAND in the namespaces (its working directory kept). */
+  commandLine(command) {
+    const pid = String(this.helper?.pid ?? 0);
+    return [
+      "nsenter",
+      [
+        "--target",
+        pid,
+        "--user",
+        "--net",
+        "--mount",
+        "--preserve-credentials",
+        `--wd=${process.cwd()}`,
+        "--",
+        ...command
+      ]
+    ];
+  }
+  /** Ends the helper (the namespaces go with their last process) and removes our file. */
+  async remove() {
+    const errors = [];
+    if (this.tunFd !== void 0) closeFd(this.tunFd);
+    this.tunFd = void 0;
+    const h = this.helper;
+    if (h && h.exitCode === null && h.signalCode === null) {
+      const gone = new Promise((resolve2) => h.once("exit", () => resolve2()));
+      h.stdin?.end();
+      const t = setTimeout(() => h.kill("SIGKILL"), 3e3);
+      await gone;
+      clearTimeout(t);
+    }
+    try {
+      rmSync3(this.resolvConf, { force: true });
+    } catch (e) {
+      errors.push(e.message);
+    }
+    if (errors.length > 0) this.log.warn("tun", `cleaning up: ${errors.join("; ")}`);
+    return errors;
+  }
+};
+function removeStale2(ours) {
+  const dir = ours.slice(0, ours.lastIndexOf("/"));
+  const removed = [];
+  let names = [];
+  try {
+    names = readdirSync5(dir);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const m = /^exec-([1-9][0-9]{0,9})\.resolv\.conf$/.exec(n);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue;
+    } catch (e) {
+      if (e.code === "EPERM") continue;
+    }
+    rmSync3(join8(dir, n), { force: true });
+    removed.push(n);
+  }
+  return removed;
 }
 
 // src/cli/profile-commands.ts
@@ -19664,27 +33113,27 @@ function loadByName(name) {
     );
   return loadProfile(name, path, fsIo);
 }
-function fail2(e, json, extra = {}) {
+function fail3(e, json, extra = {}) {
   const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
   const message = e.message;
   if (json)
     process.stdout.write(
       printableJson({ event: "error", exitCode: code, error: message, ...extra }) + "\n"
     );
-  process.stderr.write(`vpn: ${printable2(message)}
+  process.stderr.write(`vpn: ${printable(message)}
 `);
   return code;
 }
-function resolveConnect(target, flags, cmd) {
+function resolveConnect(target2, flags, cmd) {
   try {
-    const name = flags.profile ?? (target !== void 0 && findProfile(target, fsIo.dirs(), (p2) => fsIo.exists(p2)) ? target : void 0);
+    const name = flags.profile ?? (target2 !== void 0 && findProfile(target2, fsIo.dirs(), (p2) => fsIo.exists(p2)) ? target2 : void 0);
     if (name === void 0) {
-      if (target === void 0)
+      if (target2 === void 0)
         throw new VpnError(
           "ERR_CONFIG",
           "missing the gateway: vpn connect GATEWAY [options], or vpn connect PROFILE (see vpn profiles)"
         );
-      return { ok: true, gateway: target, flags, secrets: {} };
+      return { ok: true, gateway: target2, flags, secrets: {} };
     }
     const p = loadByName(name);
     const merged = { ...flags };
@@ -19700,7 +33149,7 @@ function resolveConnect(target, flags, cmd) {
       if (cmd.getOptionValueSource(attr) !== "cli") merged[attr] = value;
     }
     if (!("name" in p.values) && cmd.getOptionValueSource("name") !== "cli") merged["name"] = name;
-    const gateway = flags.profile !== void 0 && target !== void 0 ? target : p.values["gateway"];
+    const gateway = flags.profile !== void 0 && target2 !== void 0 ? target2 : p.values["gateway"];
     if (typeof gateway !== "string")
       throw new VpnError(
         "ERR_CONFIG",
@@ -19708,14 +33157,14 @@ function resolveConnect(target, flags, cmd) {
       );
     return { ok: true, gateway, flags: merged, secrets, profile: p };
   } catch (e) {
-    return { ok: false, code: fail2(e, flags.json) };
+    return { ok: false, code: fail3(e, flags.json) };
   }
 }
-function tunnelNameFor(target) {
-  const path = findProfile(target, fsIo.dirs(), (p) => fsIo.exists(p));
-  if (path === void 0) return target;
-  const n = loadProfile(target, path, fsIo).values["name"];
-  return typeof n === "string" ? n : target;
+function tunnelNameFor(target2) {
+  const path = findProfile(target2, fsIo.dirs(), (p) => fsIo.exists(p));
+  if (path === void 0) return target2;
+  const n = loadProfile(target2, path, fsIo).values["name"];
+  return typeof n === "string" ? n : target2;
 }
 function authOf(values) {
   const f = {};
@@ -19726,11 +33175,11 @@ function authOf(values) {
 function shown(v) {
   return Array.isArray(v) ? v.join(", ") : String(v);
 }
-function effectiveSettings(p, connect2) {
+function effectiveSettings(p, connect3) {
   const out = [];
   const g = p.values["gateway"];
   if (g !== void 0) out.push({ key: "gateway", value: shown(g), source: "file" });
-  for (const o of connect2.options) {
+  for (const o of connect3.options) {
     const key = keyOfOption(o);
     if (key === void 0 || NOT_SETTINGS.has(key)) continue;
     const v = p.values[key];
@@ -19744,7 +33193,7 @@ function effectiveSettings(p, connect2) {
       out.push({ key: secret, value: "(set in the file; elided)", source: "file" });
   return out;
 }
-function addProfileCommands(program2, connect2, setExit) {
+function addProfileCommands(program2, connect3, setExit) {
   program2.command("profiles").description("list the profiles (vpn connect NAME): name, gateway, authentication").option("--json", "one JSON line per profile").action((flags) => {
     let code = EXIT.OK;
     const seen = /* @__PURE__ */ new Set();
@@ -19761,10 +33210,10 @@ function addProfileCommands(program2, connect2, setExit) {
             process.stdout.write(printableJson({ name, gateway, auth, path }) + "\n");
           else
             process.stdout.write(
-              [name, gateway || "(no gateway)", auth, path].map(printable2).join("	") + "\n"
+              [name, gateway || "(no gateway)", auth, path].map(printable).join("	") + "\n"
             );
         } catch (e) {
-          code = fail2(e, flags.json, { name, path });
+          code = fail3(e, flags.json, { name, path });
         }
       }
     if (seen.size === 0 && !flags.json)
@@ -19775,7 +33224,7 @@ function addProfileCommands(program2, connect2, setExit) {
   program2.command("show").description("print the effective settings of a profile (file and defaults; secrets elided)").argument("<name>", "profile name").option("--json", "one JSON line").action((name, flags) => {
     try {
       const p = loadByName(name);
-      const settings = effectiveSettings(p, connect2);
+      const settings = effectiveSettings(p, connect3);
       if (flags.json)
         process.stdout.write(
           printableJson({
@@ -19787,20 +33236,1934 @@ function addProfileCommands(program2, connect2, setExit) {
           }) + "\n"
         );
       else {
-        process.stdout.write(printable2(`# ${p.path} (auth: ${authOf(p.values)})`) + "\n");
+        process.stdout.write(printable(`# ${p.path} (auth: ${authOf(p.values)})`) + "\n");
         const width = Math.max(...settings.map((s) => s.key.length));
         for (const s of settings)
           process.stdout.write(
-            printable2(
+            printable(
               `${s.key.padEnd(width)} = ${s.value}${s.source === "default" ? "   # default" : ""}`
             ) + "\n"
           );
       }
       setExit(EXIT.OK);
     } catch (e) {
-      setExit(fail2(e, flags.json));
+      setExit(fail3(e, flags.json));
     }
   });
+}
+
+// src/cli/exec-command.ts
+var NOT_FOR_EXEC = /* @__PURE__ */ new Set([
+  "--profile",
+  "--background",
+  "--daemon-child",
+  "--json",
+  "--kill-switch",
+  "--exclude",
+  "--name",
+  "--socks5",
+  "--http-proxy"
+]);
+function registerExec(program2, connect3, setExit, build2) {
+  const cmd = program2.command("exec").description(
+    "run a command in a private network namespace where the tunnel is the only network (root, or unprivileged user namespaces)"
+  ).argument("<gateway>", "gateway host name or IP address, or a profile name (see vpn profiles)").argument("<command...>", "the command and its arguments, after --");
+  for (const o of connect3.options) {
+    if (!NOT_FOR_EXEC.has(o.long ?? "")) cmd.addOption(o);
+  }
+  cmd.action(async (target2, command, flags) => {
+    const r = resolveConnect(target2, flags, cmd);
+    if (!r.ok) return setExit(r.code);
+    setExit(await execCommand(r.gateway, command, forExec(r.flags), build2, r.secrets));
+  });
+}
+function forExec(flags) {
+  const skip = /* @__PURE__ */ new Set(["background", "json", "killSwitch", "name", "socks5", "httpProxy"]);
+  return Object.fromEntries(
+    Object.entries(flags).filter(([k]) => !skip.has(k))
+  );
+}
+var SECRET_ENV = ["VPN_PSK", "VPN_EAP_PASSWORD", "VPN_KEY_PASSPHRASE", "VPN_P12_PASSWORD"];
+function childEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !SECRET_ENV.includes(k)));
+}
+function statusOf(code, signal) {
+  if (code !== null) return code;
+  const n = signal ? constants4.signals[signal] : void 0;
+  return n !== void 0 ? 128 + n : EXIT.INTERNAL;
+}
+async function execCommand(gateway, command, flags, build2, fromProfile = {}) {
+  const ui = await Ui.create("plain", flags.verbose === true);
+  const root = hasSysAdmin();
+  if (!root) {
+    const userns = userNamespaceSupport();
+    if (!userns.ok) {
+      const message = `vpn exec needs root (or CAP_SYS_ADMIN and CAP_NET_ADMIN) to create a network namespace, or unprivileged user namespaces: ${userns.reason}`;
+      ui.fail(message, EXIT.PRIVILEGE);
+      return EXIT.PRIVILEGE;
+    }
+  }
+  let options;
+  try {
+    ensureRuntimeDir();
+    checkGatewayNaming(flags.hostCheck ? void 0 : false, flags.remoteId);
+    const interactive = process.stdin.isTTY && process.stderr.isTTY && process.env["CI"] !== "true";
+    const secrets = await gatherSecrets(flags, interactive, fromProfile);
+    options = build2(gateway, flags, secrets, ui);
+  } catch (e) {
+    const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+    ui.fail(e.message, code);
+    return code;
+  }
+  const ns = root ? new ExecNamespace(void 0, ui.logger()) : new UserNamespace(runtimeDir(), ui.logger());
+  let tunnel;
+  let child;
+  let cancelledBy;
+  const onSignal = (sig) => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill(sig);
+      return;
+    }
+    cancelledBy ??= sig;
+    ui.info(`${sig}: cancelling; removing the namespace`);
+    void tunnel?.close();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("SIGHUP", onSignal);
+  try {
+    for (const n of await ns.create())
+      ui.info(
+        root ? `removed network namespace ${n} left by a vpn exec that was killed` : `removed ${n} left by a vpn exec that was killed`
+      );
+    if (cancelledBy) return exitCodeForSignal(cancelledBy);
+    const rest = { ...options };
+    delete rest.journalPath;
+    const t = new Tunnel({ ...rest, io: { ...options.io, ...ns.io() } });
+    tunnel = t;
+    let tunnelError;
+    t.on((e) => {
+      if (e.type === "down" && e.error) tunnelError = e.error;
+      ui.onEvent(e.type === "down" && e.error ? { ...e, error: withHint(e.error, flags) } : e);
+      if (e.type === "down" && child && child.exitCode === null && child.signalCode === null)
+        child.kill("SIGTERM");
+    });
+    try {
+      await t.connect();
+    } catch (e) {
+      if (cancelledBy) return exitCodeForSignal(cancelledBy);
+      const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+      return code;
+    }
+    if (cancelledBy) {
+      await t.close();
+      return exitCodeForSignal(cancelledBy);
+    }
+    ui.info(`running ${command[0] ?? ""} in network namespace ${ns.name}`);
+    const [bin, args] = ns.commandLine(command);
+    const c = spawn2(bin, args, {
+      stdio: "inherit",
+      env: childEnv()
+    });
+    child = c;
+    const status = await new Promise((resolve2) => {
+      c.on("error", (err2) => {
+        ui.fail(`cannot run ${bin}: ${err2.message}`, 127);
+        resolve2(127);
+      });
+      c.on("exit", (code, signal) => resolve2(statusOf(code, signal)));
+    });
+    await t.close();
+    if (tunnelError && !cancelledBy) return exitCodeFor(tunnelError.code);
+    return status;
+  } catch (e) {
+    const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+    ui.fail(e.message, code);
+    return code;
+  } finally {
+    await tunnel?.close();
+    await ns.remove();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onSignal);
+  }
+}
+
+// src/cli/doctor-command.ts
+import { readFileSync as readFileSync8 } from "node:fs";
+import { join as join9 } from "node:path";
+function packageVersion() {
+  const root = packageRoot();
+  try {
+    const pkg = JSON.parse(readFileSync8(join9(root ?? ".", "package.json"), "utf8"));
+    return typeof pkg.version === "string" ? pkg.version : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+function doctorReport(env = process.env) {
+  const tun = tunAddonStatus();
+  const st = nativeEspStatus();
+  const esp = st.available ? {
+    available: true,
+    source: st.source === "path" ? "build" : st.source,
+    path: st.path,
+    opensslVersion: st.opensslVersion
+  } : st;
+  const dp = dataPlaneStatus();
+  const off = env["VPN_FAST_PATH"] === "0";
+  const reason2 = off ? "turned off (VPN_FAST_PATH=0)" : dp.available ? void 0 : dp.reason;
+  return {
+    version: packageVersion(),
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    addons: { tun, esp },
+    espPath: reason2 === void 0 ? "threaded" : "js",
+    ...reason2 !== void 0 ? { espPathReason: reason2 } : {},
+    tunMode: tun.available
+  };
+}
+function addonLine(s) {
+  if (!s.available) return `not available: ${s.reason}`;
+  return `${s.source === "prebuild" ? "prebuilt" : "local build"} ${s.path}`;
+}
+function doctorLines(r) {
+  const lines = [
+    `vpn ${r.version} on Node ${r.node}, ${r.platform}-${r.arch}`,
+    `TUN addon:  ${addonLine(r.addons.tun)}`,
+    `ESP addon:  ${addonLine(r.addons.esp)}${r.addons.esp.opensslVersion ? ` (${r.addons.esp.opensslVersion})` : ""}`,
+    `ESP path:   ${r.espPath === "threaded" ? "native data plane (its own threads)" : `JavaScript (${r.espPathReason ?? ""})`}`,
+    `TUN mode:   ${r.tunMode ? "ready (needs root or CAP_NET_ADMIN to connect)" : "not possible without the TUN addon"}`
+  ];
+  return lines.map(printable);
+}
+function registerDoctor(program2, setExit) {
+  program2.command("doctor").description("show which native addons are loaded (prebuilt, local build or none)").option("--json", "machine-readable output").action((flags) => {
+    const r = doctorReport();
+    if (flags.json) process.stdout.write(printableJson(r) + "\n");
+    else process.stdout.write(doctorLines(r).join("\n") + "\n");
+    setExit(r.tunMode ? EXIT.OK : EXIT.PRIVILEGE);
+  });
+}
+
+// src/cli/import-command.ts
+import { spawnSync as spawnSync3 } from "node:child_process";
+import { X509Certificate as X509Certificate7 } from "node:crypto";
+import {
+  closeSync as closeSync5,
+  constants as constants5,
+  fstatSync as fstatSync5,
+  lstatSync as lstatSync5,
+  mkdirSync as mkdirSync3,
+  mkdtempSync,
+  openSync as openSync5,
+  readFileSync as readFileSync9,
+  rmSync as rmSync4,
+  statSync as statSync3,
+  unlinkSync as unlinkSync4,
+  writeFileSync as writeFileSync5
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { basename as basename2, join as join10 } from "node:path";
+
+// src/config/import.ts
+import { X509Certificate as X509Certificate6 } from "node:crypto";
+var MAX_IMPORT_BYTES = 1024 * 1024;
+var MAX_CERT_BYTES = 64 * 1024;
+var MAX_P12_BYTES = 256 * 1024;
+function isObject(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+var Doc = class {
+  used = /* @__PURE__ */ new Set();
+  root;
+  /** Prefix of every path in messages, e.g. `PayloadContent[1].` */
+  prefix;
+  unmapped;
+  constructor(root, prefix, unmapped) {
+    this.root = root;
+    this.prefix = prefix;
+    this.unmapped = unmapped;
+  }
+  has(path) {
+    return this.lookup(path) !== void 0;
+  }
+  /** The raw value, not marked as consumed. */
+  lookup(path) {
+    let v = this.root;
+    for (const seg of path.split(".")) {
+      if (!isObject(v) || !Object.prototype.hasOwnProperty.call(v, seg)) return void 0;
+      v = v[seg];
+    }
+    return v;
+  }
+  /** The raw value, marked as consumed. */
+  get(path) {
+    this.used.add(path);
+    return this.lookup(path);
+  }
+  /** Lists `path` as not mapped (when present), with the reason. */
+  skip(path, reason2) {
+    if (!this.has(path)) return;
+    this.used.add(path);
+    this.unmapped.push({ path: this.prefix + path, reason: reason2 });
+  }
+  wrongType(path, want, v) {
+    const got = v instanceof Uint8Array ? "data" : Array.isArray(v) ? "array" : typeof v;
+    this.unmapped.push({ path: this.prefix + path, reason: `expected ${want}, found ${got}` });
+    return void 0;
+  }
+  str(path) {
+    const v = this.get(path);
+    if (v === void 0) return void 0;
+    if (typeof v === "string") return v;
+    return this.wrongType(path, "a string", v);
+  }
+  /** An integer (a numeric string too: some generators quote everything). */
+  int(path) {
+    const v = this.get(path);
+    if (v === void 0) return void 0;
+    if (typeof v === "number" && Number.isSafeInteger(v)) return v;
+    if (typeof v === "string" && /^\d{1,9}$/.test(v)) return Number(v);
+    return this.wrongType(path, "an integer", v);
+  }
+  /** A boolean; plists and JSON generators also write 0/1. */
+  bool(path) {
+    const v = this.get(path);
+    if (v === void 0) return void 0;
+    if (typeof v === "boolean") return v;
+    if (v === 0 || v === 1) return v === 1;
+    return this.wrongType(path, "true or false", v);
+  }
+  /** Every leaf not consumed (nor under a consumed key), listed with `reason`. */
+  rest(reason2) {
+    const walk = (v, path) => {
+      if (path !== "" && this.used.has(path)) return;
+      if (isObject(v)) {
+        for (const k of Object.keys(v)) walk(v[k], path === "" ? k : `${path}.${k}`);
+        return;
+      }
+      this.unmapped.push({ path: this.prefix + path, reason: reason2(path) });
+    };
+    walk(this.root, "");
+  }
+};
+var Settings = class {
+  list = [];
+  unmapped;
+  constructor(unmapped) {
+    this.unmapped = unmapped;
+  }
+  put(key, value, from) {
+    const v = Array.isArray(value) ? value : String(value);
+    try {
+      parseProfile("import", "import", `${key} = ${renderValue(v)}
+`);
+    } catch (e) {
+      const reason2 = e.message.replace(/ at import:1/, "");
+      this.unmapped.push({ path: from, reason: reason2 });
+      return false;
+    }
+    const i = this.list.findIndex((s) => s.key === key);
+    if (i >= 0) this.list[i] = { key, value: v };
+    else this.list.push({ key, value: v });
+    return true;
+  }
+  get(key) {
+    return this.list.find((s) => s.key === key)?.value;
+  }
+};
+function renderValue(v) {
+  if (Array.isArray(v)) return v.join(", ");
+  if (/^[!$-~]([ -~]*[!-~])?$/.test(v)) return v;
+  return JSON.stringify(v).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  );
+}
+function decodeBase64(s, max) {
+  const clean2 = s.replace(/[\r\n\t ]/g, "");
+  if (clean2.length === 0 || clean2.length > Math.ceil(max / 3) * 4 + 4) return void 0;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(clean2)) return void 0;
+  return new Uint8Array(Buffer.from(clean2, "base64"));
+}
+function certificatesToPem(data, what) {
+  if (data.length > MAX_CERT_BYTES) throw new VpnError("ERR_CONFIG", `${what}: larger than 64 KiB`);
+  const text = Buffer.from(data).toString("latin1");
+  const blocks = text.includes("-----BEGIN CERTIFICATE-----") ? text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [] : [data];
+  const certs = [];
+  for (const b of blocks) {
+    try {
+      certs.push(new X509Certificate6(typeof b === "string" ? b : Buffer.from(b)));
+    } catch {
+      throw new VpnError("ERR_CONFIG", `${what} is not a certificate (PEM or DER)`);
+    }
+  }
+  if (certs.length === 0) throw new VpnError("ERR_CONFIG", `${what} holds no certificate`);
+  return {
+    pem: certs.map((c) => c.toString()).join(""),
+    ca: certs.every((c) => c.ca),
+    subjects: certs.map((c) => c.subject.replace(/\n/g, ", "))
+  };
+}
+function checkP12(data, what) {
+  if (data === void 0) throw new VpnError("ERR_CONFIG", `${what} is not valid base64`);
+  if (data.length > MAX_P12_BYTES) throw new VpnError("ERR_CONFIG", `${what}: larger than 256 KiB`);
+  if (data.length < 32 || data[0] !== 48)
+    throw new VpnError("ERR_CONFIG", `${what} is not a PKCS#12 file (DER)`);
+  return data;
+}
+var PASSWORD_EAP = "mschapv2,md5,gtc";
+function fromSswan(text) {
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new VpnError(
+      "ERR_CONFIG",
+      `not a .sswan profile: invalid JSON (${e.message})`
+    );
+  }
+  if (!isObject(json)) throw new VpnError("ERR_CONFIG", "not a .sswan profile: not a JSON object");
+  const unmapped = [];
+  const doc = new Doc(json, "", unmapped);
+  const s = new Settings(unmapped);
+  const files = [];
+  const notes = [];
+  const type = doc.str("type");
+  const types = ["ikev2-eap", "ikev2-cert", "ikev2-cert-eap", "ikev2-eap-tls", "ikev2-byod-eap"];
+  if (type === void 0 || !types.includes(type))
+    throw new VpnError(
+      "ERR_CONFIG",
+      `.sswan type ${type === void 0 ? "is missing" : `'${printable(type.slice(0, 40))}' is not supported`}; it must be one of ${types.join(", ")}`
+    );
+  const title = doc.str("name");
+  doc.get("uuid");
+  const addr = doc.str("remote.addr");
+  if (addr === void 0 || !s.put("gateway", addr, "remote.addr"))
+    throw new VpnError("ERR_CONFIG", `.sswan remote.addr (the gateway) is missing or invalid`);
+  const port = doc.int("remote.port");
+  if (port !== void 0) s.put("port", port, "remote.port");
+  const rid = doc.str("remote.id");
+  if (rid !== void 0) s.put("remote-id", rid, "remote.id");
+  const cert = doc.str("remote.cert");
+  if (cert !== void 0) {
+    const c = certificatesToPem(
+      decodeBase64(cert, MAX_CERT_BYTES * 2) ?? new Uint8Array(),
+      ".sswan remote.cert"
+    );
+    files.push({ key: "ca", suffix: "-ca.pem", data: new TextEncoder().encode(c.pem) });
+    if (!c.ca)
+      notes.push(
+        `remote.cert (${c.subjects.join("; ")}) is not a CA certificate: it is trusted as the gateway's own certificate (pinned), so a renewed gateway certificate needs a new import`
+      );
+  } else notes.push("no remote.cert: the gateway certificate is checked against the system CAs");
+  if (doc.bool("remote.certreq") === false)
+    doc.skip("remote.certreq", "vpn always sends certificate requests for its CAs");
+  for (const k of ["crl", "ocsp", "strict"])
+    if (doc.bool(`remote.revocation.${k}`) === true)
+      unmapped.push({
+        path: `remote.revocation.${k}`,
+        reason: "revocation checking (CRL/OCSP) is not implemented"
+      });
+  const id = doc.str("local.id");
+  const eapId = doc.str("local.eap_id");
+  const p12 = doc.str("local.p12");
+  const addP12 = () => {
+    if (p12 === void 0) {
+      notes.push(
+        "no local.p12: add your certificate with p12 = FILE (or cert = FILE and key = FILE)"
+      );
+      return;
+    }
+    files.push({
+      key: "p12",
+      suffix: ".p12",
+      data: checkP12(decodeBase64(p12, MAX_P12_BYTES), ".sswan local.p12")
+    });
+    notes.push(
+      "the PKCS#12 password is not in a .sswan file: set VPN_P12_PASSWORD, add p12-password-file = FILE, or answer the prompt"
+    );
+  };
+  const addEapUser = () => {
+    const user = eapId ?? id;
+    if (user !== void 0)
+      s.put("eap-identity", user, eapId !== void 0 ? "local.eap_id" : "local.id");
+    else notes.push("no local.eap_id: add eap-identity = YOUR-USER-NAME");
+  };
+  switch (type) {
+    case "ikev2-eap":
+    case "ikev2-byod-eap":
+      s.put("eap", PASSWORD_EAP, "type");
+      addEapUser();
+      if (type === "ikev2-byod-eap")
+        unmapped.push({
+          path: "type",
+          reason: "ikev2-byod-eap: the BYOD health checks (TNC/IMC) are not supported; imported as ikev2-eap"
+        });
+      notes.push(
+        "the EAP password is not in a .sswan file: set VPN_EAP_PASSWORD, add eap-password-file = FILE, or answer the prompt"
+      );
+      break;
+    case "ikev2-cert":
+      addP12();
+      break;
+    case "ikev2-eap-tls":
+      s.put("eap", "tls", "type");
+      addEapUser();
+      addP12();
+      break;
+    case "ikev2-cert-eap":
+      s.put("eap", PASSWORD_EAP, "type");
+      addEapUser();
+      doc.skip(
+        "local.p12",
+        "ikev2-cert-eap needs a certificate round before EAP (RFC 4739 multiple authentication), which vpn does not implement: imported as EAP only"
+      );
+      notes.push(
+        "the EAP password is not in a .sswan file: set VPN_EAP_PASSWORD, add eap-password-file = FILE, or answer the prompt"
+      );
+      break;
+  }
+  if (id !== void 0 && !(eapId === void 0 && s.get("eap-identity") === id))
+    s.put("id", id, "local.id");
+  if (doc.bool("local.rsa-pss") === true)
+    doc.skip("local.rsa-pss", "the signature scheme is negotiated (RFC 7427), not configured");
+  const ike = doc.str("ike-proposal");
+  if (ike !== void 0) s.put("ike", ike, "ike-proposal");
+  const esp = doc.str("esp-proposal");
+  if (esp !== void 0) s.put("esp", esp, "esp-proposal");
+  const subnets = doc.str("split-tunneling.subnets");
+  if (subnets !== void 0) {
+    const nets = subnets.split(/[\s,]+/).filter((n) => n !== "");
+    const ok = nets.filter((n) => {
+      try {
+        parseProfile("import", "import", `remote-net = ${n}
+`);
+        return true;
+      } catch (e) {
+        unmapped.push({
+          path: "split-tunneling.subnets",
+          reason: e.message.replace(/ at import:1/, "")
+        });
+        return false;
+      }
+    });
+    if (ok.length > 0) s.put("remote-net", ok, "split-tunneling.subnets");
+  }
+  doc.skip("split-tunneling.excluded", "excluding networks from the tunnel is not supported");
+  for (const k of ["block-ipv4", "block-ipv6"]) {
+    const b = doc.bool(`split-tunneling.${k}`);
+    if (b === true)
+      unmapped.push({
+        path: `split-tunneling.${k}`,
+        reason: "blocking one address family is not supported (see kill-switch)"
+      });
+  }
+  doc.skip("dns-servers", "vpn uses the DNS servers the gateway assigns (dns = auto)");
+  const mtu = doc.int("mtu");
+  if (mtu !== void 0) s.put("mtu", mtu, "mtu");
+  const ka = doc.int("nat-keepalive");
+  if (ka !== void 0) s.put("keepalive", ka, "nat-keepalive");
+  doc.skip("proxy", "HTTP proxy settings are not applied");
+  for (const k of ["apps", "excluded-apps", "selected-apps", "selected-apps-list"])
+    doc.skip(k, "per-app VPN is an Android feature");
+  doc.rest(() => "not a .sswan key vpn knows");
+  return {
+    format: "sswan",
+    ...title !== void 0 ? { title } : {},
+    settings: s.list,
+    files,
+    unmapped,
+    notes
+  };
+}
+function profileNameFrom(s) {
+  const n = s.replace(/\.[A-Za-z]+$/, "").replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 32);
+  return n === "" ? "imported" : n;
+}
+function renderProfile(imp, source, fileNames, signature) {
+  const c = (s) => `# ${printable(s)}`;
+  const lines = [
+    c(`Imported by vpn import from ${source}`),
+    c(
+      `(${imp.format === "sswan" ? "strongSwan .sswan profile" : "Apple .mobileconfig"}${imp.title !== void 0 ? ` "${imp.title.slice(0, 80)}"` : ""}; ${signature})`
+    ),
+    "[connect]"
+  ];
+  for (const { key, value } of imp.settings) lines.push(`${key} = ${renderValue(value)}`);
+  for (const [key, file] of Object.entries(fileNames)) lines.push(`${key} = ${renderValue(file)}`);
+  if (imp.unmapped.length > 0) {
+    lines.push(c("Not imported:"));
+    for (const u of imp.unmapped) lines.push(c(`  ${u.path}: ${u.reason}`));
+  }
+  return lines.join("\n") + "\n";
+}
+
+// node_modules/plist/dist/parse.js
+var import_xmldom = __toESM(require_lib(), 1);
+
+// node_modules/plist/dist/parse-binary.js
+var EPOCH_2001 = 9783072e5;
+function readSizedInt(view, offset, size) {
+  switch (size) {
+    case 1:
+      return view.getUint8(offset);
+    case 2:
+      return view.getUint16(offset);
+    case 4:
+      return view.getUint32(offset);
+    case 8: {
+      const hi = view.getUint32(offset);
+      const lo = view.getUint32(offset + 4);
+      return hi * 4294967296 + lo;
+    }
+    default:
+      throw new Error(`Unsupported int size: ${size}`);
+  }
+}
+function parseBinary(data) {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const len = data.byteLength;
+  const header = String.fromCharCode(...data.subarray(0, 8));
+  if (header !== "bplist00") {
+    throw new Error("Invalid binary plist: bad magic");
+  }
+  const trailerOffset = len - 32;
+  const offsetTableOffsetSize = view.getUint8(trailerOffset + 6);
+  const objectRefSize = view.getUint8(trailerOffset + 7);
+  const numObjects = readSizedInt(view, trailerOffset + 8, 8);
+  const topObject = readSizedInt(view, trailerOffset + 16, 8);
+  const offsetTableOffset = readSizedInt(view, trailerOffset + 24, 8);
+  const offsets = [];
+  for (let i = 0; i < numObjects; i++) {
+    offsets.push(readSizedInt(view, offsetTableOffset + i * offsetTableOffsetSize, offsetTableOffsetSize));
+  }
+  function parseObject(index) {
+    let offset = offsets[index];
+    const marker = view.getUint8(offset);
+    const type = marker >> 4;
+    let size = marker & 15;
+    offset++;
+    if (type !== 0 && type !== 8 && size === 15) {
+      const extMarker = view.getUint8(offset);
+      offset++;
+      const extSize = 1 << (extMarker & 15);
+      size = readSizedInt(view, offset, extSize);
+      offset += extSize;
+    }
+    switch (type) {
+      case 0:
+        if (marker === 0)
+          return null;
+        if (marker === 8)
+          return false;
+        if (marker === 9)
+          return true;
+        throw new Error(`Unknown singleton: 0x${marker.toString(16)}`);
+      case 1: {
+        const byteCount = 1 << size;
+        if (byteCount <= 4) {
+          return readSizedInt(view, offset, byteCount);
+        }
+        const hi = view.getInt32(offset);
+        const lo = view.getUint32(offset + 4);
+        return hi * 4294967296 + lo;
+      }
+      case 2: {
+        const byteCount = 1 << size;
+        if (byteCount === 4)
+          return view.getFloat32(offset);
+        if (byteCount === 8)
+          return view.getFloat64(offset);
+        throw new Error(`Unsupported real size: ${byteCount}`);
+      }
+      case 3: {
+        const timestamp = view.getFloat64(offset);
+        return new Date(timestamp * 1e3 + EPOCH_2001);
+      }
+      case 4: {
+        return new Uint8Array(data.buffer, data.byteOffset + offset, size);
+      }
+      case 5: {
+        let s = "";
+        for (let i = 0; i < size; i++) {
+          s += String.fromCharCode(view.getUint8(offset + i));
+        }
+        return s;
+      }
+      case 6: {
+        let s = "";
+        for (let i = 0; i < size; i++) {
+          s += String.fromCharCode(view.getUint16(offset + i * 2));
+        }
+        return s;
+      }
+      case 8: {
+        const byteCount = size + 1;
+        return { UID: readSizedInt(view, offset, byteCount) };
+      }
+      case 10: {
+        const arr = [];
+        for (let i = 0; i < size; i++) {
+          const ref = readSizedInt(view, offset + i * objectRefSize, objectRefSize);
+          arr.push(parseObject(ref));
+        }
+        return arr;
+      }
+      case 13: {
+        const dict = {};
+        for (let i = 0; i < size; i++) {
+          const keyRef = readSizedInt(view, offset + i * objectRefSize, objectRefSize);
+          const valRef = readSizedInt(view, offset + (size + i) * objectRefSize, objectRefSize);
+          const key = parseObject(keyRef);
+          dict[key] = parseObject(valRef);
+        }
+        return dict;
+      }
+      default:
+        throw new Error(`Unknown object type: 0x${type.toString(16)}`);
+    }
+  }
+  return parseObject(topObject);
+}
+
+// node_modules/plist/dist/parse-openstep.js
+var OpenStepParser = class {
+  input;
+  pos;
+  constructor(input) {
+    this.input = input;
+    this.pos = 0;
+  }
+  skipWhitespaceAndComments() {
+    while (this.pos < this.input.length) {
+      const ch = this.input[this.pos];
+      if (/\s/.test(ch)) {
+        this.pos++;
+        continue;
+      }
+      if (ch === "/" && this.pos + 1 < this.input.length && this.input[this.pos + 1] === "*") {
+        this.pos += 2;
+        const end = this.input.indexOf("*/", this.pos);
+        if (end === -1)
+          throw new Error("Unterminated block comment");
+        this.pos = end + 2;
+        continue;
+      }
+      if (ch === "/" && this.pos + 1 < this.input.length && this.input[this.pos + 1] === "/") {
+        this.pos += 2;
+        const end = this.input.indexOf("\n", this.pos);
+        this.pos = end === -1 ? this.input.length : end + 1;
+        continue;
+      }
+      break;
+    }
+  }
+  parseValue() {
+    this.skipWhitespaceAndComments();
+    if (this.pos >= this.input.length) {
+      throw new Error("Unexpected end of input");
+    }
+    const ch = this.input[this.pos];
+    if (ch === "{")
+      return this.parseDict();
+    if (ch === "(")
+      return this.parseArray();
+    if (ch === "<")
+      return this.parseData();
+    if (ch === '"')
+      return this.parseQuotedString();
+    return this.parseUnquotedString();
+  }
+  parseDict() {
+    this.pos++;
+    const obj = {};
+    while (true) {
+      this.skipWhitespaceAndComments();
+      if (this.pos >= this.input.length)
+        throw new Error("Unterminated dictionary");
+      if (this.input[this.pos] === "}") {
+        this.pos++;
+        return obj;
+      }
+      const key = this.parseValue();
+      this.skipWhitespaceAndComments();
+      if (this.pos >= this.input.length || this.input[this.pos] !== "=")
+        throw new Error(`Expected '=' after key "${key}" at position ${this.pos}`);
+      this.pos++;
+      const value = this.parseValue();
+      obj[key] = value;
+      this.skipWhitespaceAndComments();
+      if (this.pos < this.input.length && this.input[this.pos] === ";") {
+        this.pos++;
+      }
+    }
+  }
+  parseArray() {
+    this.pos++;
+    const arr = [];
+    this.skipWhitespaceAndComments();
+    if (this.pos < this.input.length && this.input[this.pos] === ")") {
+      this.pos++;
+      return arr;
+    }
+    while (true) {
+      arr.push(this.parseValue());
+      this.skipWhitespaceAndComments();
+      if (this.pos >= this.input.length)
+        throw new Error("Unterminated array");
+      if (this.input[this.pos] === ")") {
+        this.pos++;
+        return arr;
+      }
+      if (this.input[this.pos] === ",") {
+        this.pos++;
+        this.skipWhitespaceAndComments();
+        if (this.pos < this.input.length && this.input[this.pos] === ")") {
+          this.pos++;
+          return arr;
+        }
+      } else {
+        throw new Error(`Expected ',' or ')' in array at position ${this.pos}`);
+      }
+    }
+  }
+  parseData() {
+    this.pos++;
+    let hex4 = "";
+    while (this.pos < this.input.length) {
+      const ch = this.input[this.pos];
+      if (ch === ">") {
+        this.pos++;
+        const clean2 = hex4.replace(/\s+/g, "");
+        const bytes = new Uint8Array(clean2.length / 2);
+        for (let i = 0; i < clean2.length; i += 2) {
+          bytes[i / 2] = parseInt(clean2.substring(i, i + 2), 16);
+        }
+        return bytes;
+      }
+      hex4 += ch;
+      this.pos++;
+    }
+    throw new Error("Unterminated data");
+  }
+  parseQuotedString() {
+    this.pos++;
+    let result = "";
+    while (this.pos < this.input.length) {
+      const ch = this.input[this.pos];
+      if (ch === "\\") {
+        this.pos++;
+        if (this.pos >= this.input.length)
+          throw new Error("Unterminated string escape");
+        const esc = this.input[this.pos];
+        switch (esc) {
+          case '"':
+            result += '"';
+            break;
+          case "\\":
+            result += "\\";
+            break;
+          case "n":
+            result += "\n";
+            break;
+          case "t":
+            result += "	";
+            break;
+          case "r":
+            result += "\r";
+            break;
+          case "0":
+            result += "\0";
+            break;
+          default:
+            result += esc;
+            break;
+        }
+        this.pos++;
+        continue;
+      }
+      if (ch === '"') {
+        this.pos++;
+        return result;
+      }
+      result += ch;
+      this.pos++;
+    }
+    throw new Error("Unterminated string");
+  }
+  parseUnquotedString() {
+    const start = this.pos;
+    while (this.pos < this.input.length) {
+      const ch = this.input[this.pos];
+      if (/[a-zA-Z0-9._\/$:-]/.test(ch)) {
+        this.pos++;
+      } else {
+        break;
+      }
+    }
+    if (this.pos === start) {
+      throw new Error(`Unexpected character '${this.input[this.pos]}' at position ${this.pos}`);
+    }
+    return this.input.substring(start, this.pos);
+  }
+};
+function parseOpenStep(input) {
+  const parser = new OpenStepParser(input);
+  const value = parser.parseValue();
+  return value;
+}
+
+// node_modules/plist/dist/parse.js
+function base64ToUint8Array(base64) {
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) {
+    bytes[i] = binary.charCodeAt(i);
+  }
+  return bytes;
+}
+var TEXT_NODE = 3;
+var CDATA_NODE = 4;
+var COMMENT_NODE = 8;
+function shouldIgnoreNode(node) {
+  return node.nodeType === TEXT_NODE || node.nodeType === COMMENT_NODE || node.nodeType === CDATA_NODE;
+}
+function isEmptyNode(node) {
+  if (!node.childNodes || node.childNodes.length === 0) {
+    return true;
+  } else {
+    return false;
+  }
+}
+function invariant(test, message) {
+  if (!test) {
+    throw new Error(message);
+  }
+}
+function parse(xml) {
+  if (xml instanceof ArrayBuffer) {
+    return parseBinary(new Uint8Array(xml));
+  }
+  if (xml instanceof Uint8Array) {
+    return parseBinary(xml);
+  }
+  if (typeof xml === "string" && xml.startsWith("bplist")) {
+    const encoder = new TextEncoder();
+    return parseBinary(encoder.encode(xml));
+  }
+  if (typeof xml === "string") {
+    const trimmed = xml.trimStart();
+    if ((trimmed[0] === "{" || trimmed[0] === "(") && !trimmed.startsWith("<?xml") && !trimmed.startsWith("<!DOCTYPE") && !trimmed.startsWith("<plist")) {
+      return parseOpenStep(xml);
+    }
+  }
+  const doc = new import_xmldom.DOMParser().parseFromString(xml, "text/xml");
+  const root = doc.documentElement;
+  invariant(root !== null && root.nodeName === "plist", "malformed document. First element should be <plist>");
+  let plist = parsePlistXML(root);
+  if (Array.isArray(plist) && plist.length == 1)
+    plist = plist[0];
+  return plist;
+}
+function parsePlistXML(node) {
+  if (!node)
+    return null;
+  if (node.nodeName === "plist") {
+    const new_arr = [];
+    if (isEmptyNode(node)) {
+      return new_arr;
+    }
+    for (let i = 0; i < node.childNodes.length; i++) {
+      if (!shouldIgnoreNode(node.childNodes[i])) {
+        new_arr.push(parsePlistXML(node.childNodes[i]));
+      }
+    }
+    return new_arr;
+  } else if (node.nodeName === "dict") {
+    const new_obj = {};
+    let key = null;
+    let counter = 0;
+    if (isEmptyNode(node)) {
+      return new_obj;
+    }
+    for (let i = 0; i < node.childNodes.length; i++) {
+      if (shouldIgnoreNode(node.childNodes[i]))
+        continue;
+      if (counter % 2 === 0) {
+        invariant(node.childNodes[i].nodeName === "key", "Missing key while parsing <dict/>.");
+        key = parsePlistXML(node.childNodes[i]);
+      } else {
+        invariant(node.childNodes[i].nodeName !== "key", "Unexpected <key> while parsing <dict/>. Keys and values must alternate.");
+        new_obj[key] = parsePlistXML(node.childNodes[i]);
+      }
+      counter += 1;
+    }
+    if (counter % 2 === 1) {
+      new_obj[key] = "";
+    }
+    return new_obj;
+  } else if (node.nodeName === "array") {
+    const new_arr = [];
+    if (isEmptyNode(node)) {
+      return new_arr;
+    }
+    for (let i = 0; i < node.childNodes.length; i++) {
+      if (!shouldIgnoreNode(node.childNodes[i])) {
+        const res = parsePlistXML(node.childNodes[i]);
+        if (null != res)
+          new_arr.push(res);
+      }
+    }
+    return new_arr;
+  } else if (node.nodeName === "#text") {
+  } else if (node.nodeName === "key") {
+    if (isEmptyNode(node)) {
+      return "";
+    }
+    invariant(node.childNodes[0].nodeValue !== "__proto__", "__proto__ keys can lead to prototype pollution. More details on CVE-2022-22912");
+    return node.childNodes[0].nodeValue;
+  } else if (node.nodeName === "string") {
+    let res = "";
+    if (isEmptyNode(node)) {
+      return res;
+    }
+    for (let i = 0; i < node.childNodes.length; i++) {
+      const type = node.childNodes[i].nodeType;
+      if (type === TEXT_NODE || type === CDATA_NODE) {
+        res += node.childNodes[i].nodeValue;
+      }
+    }
+    return res;
+  } else if (node.nodeName === "integer") {
+    invariant(!isEmptyNode(node), 'Cannot parse "" as integer.');
+    return parseInt(node.childNodes[0].nodeValue, 10);
+  } else if (node.nodeName === "real") {
+    invariant(!isEmptyNode(node), 'Cannot parse "" as real.');
+    let res = "";
+    for (let i = 0; i < node.childNodes.length; i++) {
+      if (node.childNodes[i].nodeType === TEXT_NODE) {
+        res += node.childNodes[i].nodeValue;
+      }
+    }
+    return parseFloat(res);
+  } else if (node.nodeName === "data") {
+    let res = "";
+    if (isEmptyNode(node)) {
+      return base64ToUint8Array(res);
+    }
+    for (let i = 0; i < node.childNodes.length; i++) {
+      if (node.childNodes[i].nodeType === TEXT_NODE) {
+        res += node.childNodes[i].nodeValue.replace(/\s+/g, "");
+      }
+    }
+    return base64ToUint8Array(res);
+  } else if (node.nodeName === "date") {
+    invariant(!isEmptyNode(node), 'Cannot parse "" as Date.');
+    return new Date(node.childNodes[0].nodeValue);
+  } else if (node.nodeName === "null") {
+    return null;
+  } else if (node.nodeName === "true") {
+    return true;
+  } else if (node.nodeName === "false") {
+    return false;
+  } else {
+    throw new Error("Invalid PLIST tag " + node.nodeName);
+  }
+  return null;
+}
+
+// node_modules/plist/dist/build.js
+var import_xmlbuilder = __toESM(require_lib2(), 1);
+
+// src/config/import-mobileconfig.ts
+var MAX_P12 = 256 * 1024;
+var PAYLOAD_META = [
+  "PayloadType",
+  "PayloadVersion",
+  "PayloadUUID",
+  "PayloadIdentifier",
+  "PayloadDisplayName",
+  "PayloadDescription",
+  "PayloadOrganization",
+  "PayloadRemovalDisallowed",
+  "PayloadScope"
+];
+var ENCRYPTION = {
+  "AES-128": ["aes128", false],
+  "AES-256": ["aes256", false],
+  "AES-128-GCM": ["aes128gcm16", true],
+  "AES-256-GCM": ["aes256gcm16", true],
+  ChaCha20Poly1305: ["chacha20poly1305", true]
+};
+var INTEGRITY = {
+  "SHA1-96": ["sha1", "prfsha1"],
+  "SHA2-256": ["sha256", "prfsha256"],
+  "SHA2-384": ["sha384", "prfsha384"],
+  "SHA2-512": ["sha512", "prfsha512"]
+};
+var GROUPS = {
+  14: "modp2048",
+  15: "modp3072",
+  16: "modp4096",
+  19: "ecp256",
+  20: "ecp384",
+  21: "ecp521",
+  31: "x25519",
+  32: "x448"
+};
+var DPD = { None: 0, Low: 1800, Medium: 600, High: 60 };
+function isDict(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+function parseMobileconfigXml(xml) {
+  if (/<!ENTITY/i.test(xml))
+    throw new VpnError("ERR_CONFIG", "not a .mobileconfig: the XML declares entities");
+  let v;
+  const { error, warn } = console;
+  console.error = console.warn = () => void 0;
+  try {
+    v = parse(xml);
+  } catch (e) {
+    throw new VpnError(
+      "ERR_CONFIG",
+      `not a .mobileconfig: the plist does not parse (${e.message.split("\n")[0]?.slice(0, 120)})`
+    );
+  } finally {
+    console.error = error;
+    console.warn = warn;
+  }
+  if (!isDict(v))
+    throw new VpnError("ERR_CONFIG", "not a .mobileconfig: the plist is not a dictionary");
+  return v;
+}
+function proposal(doc, base, kind, unmapped, pfs) {
+  const enc = doc.str(`${base}.EncryptionAlgorithm`) ?? "AES-256";
+  const integ = doc.str(`${base}.IntegrityAlgorithm`) ?? "SHA2-256";
+  const group = doc.int(`${base}.DiffieHellmanGroup`) ?? 14;
+  const e = ENCRYPTION[enc];
+  const i = INTEGRITY[integ];
+  const g = GROUPS[group];
+  const bad = (what, v) => {
+    unmapped.push({
+      path: `${doc.prefix}${base}.${what}`,
+      reason: `${String(v).slice(0, 40)} is not supported; ${base} left to vpn's defaults`
+    });
+    return void 0;
+  };
+  if (e === void 0) return bad("EncryptionAlgorithm", enc);
+  if (i === void 0) return bad("IntegrityAlgorithm", integ);
+  if (g === void 0 && (kind === "ike" || pfs)) return bad("DiffieHellmanGroup", group);
+  const parts = [e[0]];
+  if (kind === "ike") parts.push(...e[1] ? [i[1]] : [i[0], i[1]], g);
+  else {
+    if (!e[1]) parts.push(i[0]);
+    if (pfs) parts.push(g);
+  }
+  return parts.join("-");
+}
+function fromMobileconfig(root) {
+  const unmapped = [];
+  const s = new Settings(unmapped);
+  const files = [];
+  const notes = [];
+  const top = new Doc(root, "", unmapped);
+  for (const k of PAYLOAD_META) top.get(k);
+  const title = root["PayloadDisplayName"] ?? root["PayloadIdentifier"];
+  const content = top.get("PayloadContent");
+  if (!Array.isArray(content))
+    throw new VpnError("ERR_CONFIG", "not a .mobileconfig: no PayloadContent array");
+  if (content.length > 100)
+    throw new VpnError("ERR_CONFIG", ".mobileconfig has more than 100 payloads");
+  const payloads = content.map((p, n) => {
+    if (!isDict(p)) throw new VpnError("ERR_CONFIG", `PayloadContent[${n}] is not a dictionary`);
+    return { p, doc: new Doc(p, `PayloadContent[${n}].`, unmapped) };
+  });
+  const VPN_TYPES = ["com.apple.vpn.managed", "com.apple.vpn.managed.applayer"];
+  const vpn = payloads.find(
+    ({ p }) => VPN_TYPES.includes(p["PayloadType"]) && p["VPNType"] === "IKEv2"
+  );
+  if (vpn === void 0)
+    throw new VpnError(
+      "ERR_CONFIG",
+      payloads.some(({ p }) => "EncryptedPayloadContent" in p) || "EncryptedPayloadContent" in root ? ".mobileconfig payloads are encrypted to a device (EncryptedPayloadContent): ask for an unencrypted profile" : ".mobileconfig has no IKEv2 VPN payload (PayloadType com.apple.vpn.managed, VPNType IKEv2)"
+    );
+  const d = vpn.doc;
+  for (const k of PAYLOAD_META) d.get(k);
+  d.get("VPNType");
+  if (vpn.p["PayloadType"] === "com.apple.vpn.managed.applayer")
+    unmapped.push({
+      path: `${d.prefix}PayloadType`,
+      reason: "a per-app VPN (applayer): vpn routes by network, not by application"
+    });
+  const vpnTitle = d.str("UserDefinedName");
+  if (!isDict(d.lookup("IKEv2")))
+    throw new VpnError("ERR_CONFIG", "the VPN payload has no IKEv2 dictionary");
+  const at = (k) => `${d.prefix}IKEv2.${k}`;
+  const addr = d.str("IKEv2.RemoteAddress");
+  if (addr === void 0 || !s.put("gateway", addr, at("RemoteAddress")))
+    throw new VpnError("ERR_CONFIG", "IKEv2.RemoteAddress (the gateway) is missing or invalid");
+  const rid = d.str("IKEv2.RemoteIdentifier");
+  if (rid !== void 0) s.put("remote-id", rid, at("RemoteIdentifier"));
+  const lid = d.str("IKEv2.LocalIdentifier");
+  const method = d.str("IKEv2.AuthenticationMethod") ?? "None";
+  const eap = d.bool("IKEv2.ExtendedAuthEnabled") === true;
+  const authName = d.str("IKEv2.AuthName");
+  const authPassword = d.str("IKEv2.AuthPassword");
+  d.get("IKEv2.CertificateType");
+  let p12Payload;
+  const p12 = () => {
+    const uuid = d.str("IKEv2.PayloadCertificateUUID");
+    const cp = payloads.find(({ p }) => uuid !== void 0 && p["PayloadUUID"] === uuid);
+    if (uuid === void 0 || cp === void 0) {
+      throw new VpnError(
+        "ERR_CONFIG",
+        `AuthenticationMethod Certificate needs IKEv2.PayloadCertificateUUID naming a com.apple.security.pkcs12 payload${uuid !== void 0 ? " (no payload has that UUID)" : ""}`
+      );
+    }
+    for (const k of PAYLOAD_META) cp.doc.get(k);
+    if (cp.p["PayloadType"] !== "com.apple.security.pkcs12")
+      throw new VpnError("ERR_CONFIG", `the certificate payload is not com.apple.security.pkcs12`);
+    const data = cp.doc.get("PayloadContent");
+    p12Payload = cp.p;
+    files.push({
+      key: "p12",
+      suffix: ".p12",
+      data: checkP12(
+        data instanceof Uint8Array ? data : typeof data === "string" ? decodeBase64(data, MAX_P12) : void 0,
+        `${cp.doc.prefix}PayloadContent`
+      )
+    });
+    const pw = cp.doc.str("Password");
+    if (pw !== void 0) s.put("p12-password", pw, `${cp.doc.prefix}Password`);
+    else
+      notes.push(
+        "the PKCS#12 password is not in the file: set VPN_P12_PASSWORD, add p12-password-file = FILE, or answer the prompt"
+      );
+  };
+  if (eap) {
+    if (method === "Certificate") {
+      s.put("eap", "tls", at("ExtendedAuthEnabled"));
+      p12();
+    } else {
+      s.put("eap", "mschapv2,md5,gtc", at("ExtendedAuthEnabled"));
+      if (method === "SharedSecret")
+        d.skip(
+          "IKEv2.SharedSecret",
+          "a pre-shared key round before EAP (RFC 4739 multiple authentication) is not implemented: imported as EAP only"
+        );
+      if (authPassword !== void 0) s.put("eap-password", authPassword, at("AuthPassword"));
+      else
+        notes.push(
+          "the EAP password is not in the file: set VPN_EAP_PASSWORD, add eap-password-file = FILE, or answer the prompt"
+        );
+    }
+    const user = authName ?? lid;
+    if (user !== void 0)
+      s.put("eap-identity", user, at(authName !== void 0 ? "AuthName" : "LocalIdentifier"));
+    else notes.push("no AuthName: add eap-identity = YOUR-USER-NAME");
+    if (lid !== void 0 && lid !== user) s.put("id", lid, at("LocalIdentifier"));
+  } else {
+    if (authName !== void 0) d.skip("IKEv2.AuthName", "ExtendedAuthEnabled is off: no EAP");
+    if (authPassword !== void 0)
+      d.skip("IKEv2.AuthPassword", "ExtendedAuthEnabled is off: no EAP");
+    if (method === "SharedSecret") {
+      const psk = d.get("IKEv2.SharedSecret");
+      const text = typeof psk === "string" ? psk : psk instanceof Uint8Array ? new TextDecoder("utf-8", { fatal: true }).decode(psk) : void 0;
+      if (text === void 0)
+        throw new VpnError(
+          "ERR_CONFIG",
+          "AuthenticationMethod SharedSecret needs IKEv2.SharedSecret"
+        );
+      s.put("psk", text, at("SharedSecret"));
+    } else if (method === "Certificate") p12();
+    else
+      throw new VpnError(
+        "ERR_CONFIG",
+        `IKEv2.AuthenticationMethod '${method.slice(0, 40)}' without ExtendedAuthEnabled: no client authentication vpn supports`
+      );
+    if (lid !== void 0) s.put("id", lid, at("LocalIdentifier"));
+  }
+  if (isDict(d.lookup("IKEv2.IKESecurityAssociationParameters"))) {
+    const ike = proposal(d, "IKEv2.IKESecurityAssociationParameters", "ike", unmapped, true);
+    if (ike !== void 0) s.put("ike", ike, at("IKESecurityAssociationParameters"));
+    const life = d.int("IKEv2.IKESecurityAssociationParameters.LifeTimeInMinutes");
+    if (life !== void 0)
+      s.put("ike-rekey", life * 60, at("IKESecurityAssociationParameters.LifeTimeInMinutes"));
+  }
+  const pfs = d.bool("IKEv2.EnablePFS") === true;
+  if (isDict(d.lookup("IKEv2.ChildSecurityAssociationParameters"))) {
+    const esp = proposal(d, "IKEv2.ChildSecurityAssociationParameters", "esp", unmapped, pfs);
+    if (esp !== void 0) s.put("esp", esp, at("ChildSecurityAssociationParameters"));
+    const life = d.int("IKEv2.ChildSecurityAssociationParameters.LifeTimeInMinutes");
+    if (life !== void 0)
+      s.put("rekey", life * 60, at("ChildSecurityAssociationParameters.LifeTimeInMinutes"));
+  } else if (pfs)
+    s.put(
+      "esp",
+      DEFAULT_ESP_PROPOSALS.split("-").map((a) => `${a}-modp2048`).join(","),
+      at("EnablePFS")
+    );
+  const dpd = d.str("IKEv2.DeadPeerDetectionRate");
+  if (dpd !== void 0) {
+    if (DPD[dpd] !== void 0) s.put("dpd", DPD[dpd], at("DeadPeerDetectionRate"));
+    else
+      unmapped.push({ path: at("DeadPeerDetectionRate"), reason: "not None, Low, Medium or High" });
+  }
+  if (d.bool("IKEv2.DisableMOBIKE") === true)
+    d.skip(
+      "IKEv2.DisableMOBIKE",
+      "vpn always offers MOBIKE (RFC 4555); the gateway may decline it"
+    );
+  if (d.bool("IKEv2.DisableRedirect") === true)
+    d.skip("IKEv2.DisableRedirect", "gateway redirects (RFC 5685) are not followed anyway");
+  const ka = d.int("IKEv2.NATKeepAliveInterval");
+  if (ka !== void 0) s.put("keepalive", ka, at("NATKeepAliveInterval"));
+  const mtu = d.int("IKEv2.MTU");
+  if (mtu !== void 0) s.put("mtu", mtu, at("MTU"));
+  if (d.bool("IKEv2.IncludeAllNetworks") === true)
+    s.put("kill-switch", true, at("IncludeAllNetworks"));
+  for (const k of [
+    "OnDemandEnabled",
+    "ExcludeLocalNetworks",
+    "EnableCertificateRevocationCheck",
+    "UseConfigurationAttributeInternalIPSubnet",
+    "NATKeepAliveOffloadEnable"
+  ]) {
+    const v = d.lookup(`IKEv2.${k}`);
+    if (v === false || v === 0) d.get(`IKEv2.${k}`);
+  }
+  d.rest(
+    (p) => p.startsWith("IKEv2.") ? "an IKEv2 key vpn has no setting for" : "a VPN payload key vpn has no setting for"
+  );
+  const pems = [];
+  for (const { p, doc } of payloads) {
+    if (p === vpn.p) continue;
+    const t = p["PayloadType"];
+    if (p === p12Payload) {
+      doc.rest(() => "a key of the PKCS#12 payload vpn does not use");
+      continue;
+    }
+    if (t === "com.apple.security.root" || t === "com.apple.security.pkcs1" || t === "com.apple.security.pem") {
+      for (const k of PAYLOAD_META) doc.get(k);
+      const data = doc.get("PayloadContent");
+      const bytes = data instanceof Uint8Array ? data : typeof data === "string" ? new TextEncoder().encode(data) : void 0;
+      if (bytes === void 0)
+        throw new VpnError("ERR_CONFIG", `${doc.prefix}PayloadContent is not a certificate`);
+      const c = certificatesToPem(bytes, `${doc.prefix}PayloadContent`);
+      pems.push(c.pem);
+      if (!c.ca)
+        notes.push(
+          `${doc.prefix.slice(0, -1)} (${c.subjects.join("; ")}) is not a CA certificate: it is trusted as the gateway's own certificate (pinned), so a renewed gateway certificate needs a new import`
+        );
+      doc.rest(() => "a key of the certificate payload vpn does not use");
+      continue;
+    }
+    unmapped.push({
+      path: doc.prefix.slice(0, -1),
+      reason: `payload type ${(typeof t === "string" ? t : "(none)").slice(0, 60)} is not imported`
+    });
+  }
+  if (pems.length > 0)
+    files.push({ key: "ca", suffix: "-ca.pem", data: new TextEncoder().encode(pems.join("")) });
+  else
+    notes.push(
+      "no CA certificate payload: the gateway certificate is checked against the system CAs"
+    );
+  top.rest(() => "a top-level key vpn does not use");
+  return {
+    format: "mobileconfig",
+    ...(vpnTitle ?? title) !== void 0 ? { title: vpnTitle ?? title } : {},
+    settings: s.list,
+    files,
+    unmapped,
+    notes
+  };
+}
+
+// src/cli/import-command.ts
+function readImportFile(path) {
+  let fd;
+  try {
+    fd = openSync5(path, constants5.O_RDONLY | constants5.O_NONBLOCK);
+  } catch (e) {
+    throw new VpnError("ERR_CONFIG", `cannot read ${path}: ${e.message}`);
+  }
+  try {
+    const st = fstatSync5(fd);
+    if (!st.isFile()) throw new VpnError("ERR_CONFIG", `${path} is not a regular file`);
+    if (st.size > MAX_IMPORT_BYTES)
+      throw new VpnError(
+        "ERR_CONFIG",
+        `${path} is larger than 1 MiB (${st.size} bytes): not a VPN profile vpn imports`
+      );
+    return new Uint8Array(readFileSync9(fd));
+  } finally {
+    closeSync5(fd);
+  }
+}
+function openssl(args, input) {
+  const r = spawnSync3("openssl", args, {
+    input,
+    timeout: 15e3,
+    killSignal: "SIGKILL",
+    maxBuffer: 2 * MAX_IMPORT_BYTES
+  });
+  if (r.error && r.error.code === "ENOENT")
+    throw new VpnError(
+      "ERR_CONFIG",
+      "openssl is needed to check the signed profile: apt-get install openssl"
+    );
+  return r;
+}
+function firstLine(b) {
+  const s = Buffer.isBuffer(b) ? b.toString("utf8") : "";
+  const line = s.split("\n").find((l) => l.trim() !== "" && !/^[0-9A-F]{8,}:/.test(l)) ?? s;
+  return printable(line.trim().slice(0, 160));
+}
+function verifySignedProfile(data, trustCa) {
+  const tmp = mkdtempSync(join10(tmpdir(), "vpn-import-"));
+  try {
+    const signerPem = join10(tmp, "signer.pem");
+    const r = openssl(
+      ["cms", "-verify", "-inform", "DER", "-binary", "-noverify", "-signer", signerPem],
+      data
+    );
+    if (r.status !== 0)
+      throw new VpnError(
+        "ERR_CERT",
+        `the profile's CMS signature does not verify (openssl: ${firstLine(r.stderr)}); refusing a tampered or corrupt profile`
+      );
+    const content = new Uint8Array(r.stdout);
+    let signer = "(unknown signer)";
+    try {
+      signer = new X509Certificate7(readFileSync9(signerPem)).subject.replace(/\n/g, ", ");
+    } catch {
+    }
+    if (trustCa === void 0)
+      return {
+        content,
+        status: {
+          signed: true,
+          signer,
+          verified: false,
+          text: `signed by ${signer}; signature valid, but the signer was NOT verified against a trusted CA (pass --trust-ca FILE)`
+        }
+      };
+    if (statSync3(trustCa, { throwIfNoEntry: false })?.isFile() !== true)
+      throw new VpnError("ERR_CONFIG", `--trust-ca ${trustCa}: no such file`);
+    const c = openssl(
+      ["cms", "-verify", "-inform", "DER", "-binary", "-purpose", "any", "-CAfile", trustCa],
+      data
+    );
+    if (c.status !== 0)
+      throw new VpnError(
+        "ERR_CERT_UNTRUSTED",
+        `the profile is signed by ${signer}, which does not chain to --trust-ca ${trustCa} (openssl: ${firstLine(c.stderr)})`
+      );
+    return {
+      content,
+      status: {
+        signed: true,
+        signer,
+        verified: true,
+        text: `signed by ${signer}; the signer chains to ${trustCa}`
+      }
+    };
+  } finally {
+    rmSync4(tmp, { recursive: true, force: true });
+  }
+}
+function importFile(path, data, trustCa) {
+  let i = 0;
+  if (data[0] === 239 && data[1] === 187 && data[2] === 191) i = 3;
+  while (i < data.length && [32, 9, 10, 13].includes(data[i])) i++;
+  const unsigned = { signed: false, verified: false, text: "not signed" };
+  const refuseUnsigned = () => {
+    if (trustCa !== void 0)
+      throw new VpnError(
+        "ERR_CERT_UNTRUSTED",
+        `${path} is not signed, but --trust-ca asks for a profile signed by that CA`
+      );
+  };
+  const text = (b) => {
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(b);
+    } catch {
+      throw new VpnError("ERR_CONFIG", `${path} is not UTF-8 text`);
+    }
+  };
+  if (data[i] === 123) {
+    refuseUnsigned();
+    return {
+      imported: fromSswan(text(data)),
+      signature: { ...unsigned, text: "a .sswan profile carries no signature" }
+    };
+  }
+  if (data[i] === 60) {
+    refuseUnsigned();
+    return { imported: fromMobileconfig(parseMobileconfigXml(text(data))), signature: unsigned };
+  }
+  if (data[0] === 48) {
+    const { content, status } = verifySignedProfile(data, trustCa);
+    return { imported: fromMobileconfig(parseMobileconfigXml(text(content))), signature: status };
+  }
+  throw new VpnError(
+    "ERR_CONFIG",
+    `${path} is neither a strongSwan .sswan profile (JSON) nor an Apple .mobileconfig (plist XML, or CMS-signed)`
+  );
+}
+function writeProfile(imp, source, name, dir, force, signature) {
+  const conf = join10(dir, `${name}.conf`);
+  const files = imp.files.map((f) => ({ ...f, path: join10(dir, `${name}${f.suffix}`) }));
+  const all = [conf, ...files.map((f) => f.path)];
+  const taken = all.filter((p) => lstatSync5(p, { throwIfNoEntry: false }) !== void 0);
+  if (taken.length > 0 && !force)
+    throw new VpnError(
+      "ERR_CONFIG",
+      `${taken.join(", ")} already exist${taken.length === 1 ? "s" : ""}; pass --force to replace, or --name OTHER`
+    );
+  try {
+    mkdirSync3(dir, { recursive: true, mode: 448 });
+  } catch (e) {
+    throw new VpnError("ERR_CONFIG", `cannot create ${dir}: ${e.message}`);
+  }
+  const written = [];
+  try {
+    const put = (p, data) => {
+      if (force) rmSync4(p, { force: true });
+      try {
+        writeFileSync5(p, data, { mode: 384, flag: "wx" });
+      } catch (e) {
+        throw new VpnError("ERR_CONFIG", `cannot write ${p}: ${e.message}`);
+      }
+      written.push(p);
+    };
+    for (const f of files) put(f.path, f.data);
+    const names = Object.fromEntries(files.map((f) => [f.key, basename2(f.path)]));
+    put(conf, renderProfile(imp, source, names, signature.text));
+    loadProfile(name, conf, fsIo);
+  } catch (e) {
+    for (const p of written) {
+      try {
+        unlinkSync4(p);
+      } catch {
+      }
+    }
+    throw e;
+  }
+  return { conf, files: files.map((f) => ({ key: f.key, path: f.path })) };
+}
+function registerImport(program2, setExit) {
+  program2.command("import").description(
+    "make a profile from a strongSwan .sswan or an Apple .mobileconfig (plain or signed)"
+  ).argument("<file>", "the .sswan or .mobileconfig file").option("--name <name>", "profile name (default: from the file name)").option("--force", "replace an existing profile of that name and its files").option(
+    "--trust-ca <file>",
+    "a signed .mobileconfig must be signed by a certificate of this CA"
+  ).option("--json", "one JSON line").action((file, flags) => {
+    try {
+      const name = flags.name ?? profileNameFrom(basename2(file));
+      if (!PROFILE_NAME.test(name))
+        throw new VpnError(
+          "ERR_CONFIG",
+          `profile name ${JSON.stringify(name)}: use up to 32 letters, digits, _ and -`
+        );
+      const { imported, signature } = importFile(file, readImportFile(file), flags.trustCa);
+      const dir = fsIo.dirs()[0];
+      const out = writeProfile(imported, file, name, dir, flags.force === true, signature);
+      if (flags.json) {
+        process.stdout.write(
+          printableJson({
+            event: "imported",
+            name,
+            path: out.conf,
+            format: imported.format,
+            signature,
+            files: out.files,
+            settings: Object.fromEntries(
+              imported.settings.filter((s) => !["psk", "eap-password", "p12-password"].includes(s.key)).map((s) => [s.key, s.value])
+            ),
+            unmapped: imported.unmapped,
+            notes: imported.notes
+          }) + "\n"
+        );
+      } else {
+        const w = (s) => process.stdout.write(printable(s) + "\n");
+        w(
+          `Imported ${file} (${imported.format === "sswan" ? "strongSwan .sswan" : "Apple .mobileconfig"}; ${signature.text}) as profile ${name}:`
+        );
+        w(`  ${out.conf}`);
+        for (const f of out.files)
+          w(`  ${f.path} (${f.key === "ca" ? "CA certificate" : "PKCS#12 certificate and key"})`);
+        if (imported.unmapped.length > 0) {
+          w("Not imported (also listed in the profile):");
+          for (const u of imported.unmapped) w(`  ${u.path}: ${u.reason}`);
+        }
+        for (const n of imported.notes) w(`Note: ${n}`);
+        w(`Next: vpn show ${name}; vpn up ${name}`);
+      }
+      setExit(EXIT.OK);
+    } catch (e) {
+      const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+      if (flags.json)
+        process.stdout.write(
+          printableJson({ event: "error", exitCode: code, error: e.message }) + "\n"
+        );
+      process.stderr.write(`vpn: ${printable(e.message)}
+`);
+      setExit(code);
+    }
+  });
+}
+
+// src/client/proxy.ts
+import { spawn as spawn3 } from "node:child_process";
+import { accessSync, constants as fsConstants3, statSync as statSync4 } from "node:fs";
+import { connect as connect2, createServer as createServer2, isIPv4 } from "node:net";
+import { delimiter as delimiter3, join as join11 } from "node:path";
+function parseListen(value, flag = "--socks5") {
+  const m = /^(?:(.*):)?([0-9]{1,5})$/.exec(value.trim());
+  const host = m?.[1] === void 0 || m[1] === "localhost" ? "127.0.0.1" : m[1];
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !isIPv4(host) || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new VpnError(
+      "ERR_CONFIG",
+      `${flag} ${JSON.stringify(value)}: expected [ADDRESS:]PORT with an IPv4 address (default 127.0.0.1), e.g. 127.0.0.1:1080`
+    );
+  }
+  return { host, port };
+}
+function findOcproxy(env = process.env) {
+  const exe = (p) => {
+    try {
+      accessSync(p, fsConstants3.X_OK);
+      return statSync4(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  const forced = env["VPN_OCPROXY"];
+  if (forced !== void 0 && forced !== "")
+    return forced.startsWith("/") && exe(forced) ? forced : void 0;
+  for (const d of (env["PATH"] ?? "/usr/bin:/bin").split(delimiter3)) {
+    if (d.startsWith("/") && exe(join11(d, "ocproxy"))) return join11(d, "ocproxy");
+  }
+  return void 0;
+}
+function ocproxyMissing(env = process.env) {
+  const forced = env["VPN_OCPROXY"];
+  return new VpnError(
+    "ERR_PROXY_MISSING",
+    forced ? `proxy mode needs ocproxy, and VPN_OCPROXY=${JSON.stringify(forced)} is not an executable file (an absolute path)` : "proxy mode (--socks5) needs ocproxy, the userspace TCP/IP stack that serves SOCKS5: install it (apt-get install ocproxy) or set VPN_OCPROXY to its path"
+  );
+}
+async function checkListenFree(l) {
+  await new Promise((resolve2, reject) => {
+    const srv = createServer2();
+    srv.once(
+      "error",
+      (e) => reject(
+        new VpnError(
+          "ERR_CONFIG",
+          `cannot listen on ${l.host}:${l.port} for SOCKS5 (${e.code ?? e.message}): ${e.code === "EADDRINUSE" ? "the port is in use; pick another" : "pick another address or port"}`
+        )
+      )
+    );
+    srv.listen({ host: l.host, port: l.port, exclusive: true }, () => srv.close(() => resolve2()));
+  });
+}
+function nothingToChange() {
+  const none = () => Promise.resolve();
+  const notAsked = () => Promise.reject(new VpnError("ERR_NETCFG", "proxy mode reads the path from the host"));
+  return {
+    getRouteTo: notAsked,
+    linkMtu: notAsked,
+    defaultPath: notAsked,
+    pinnedPath: () => void 0,
+    repinHostRoute: () => Promise.resolve(false),
+    addHostRouteVia: none,
+    setMtu: none,
+    setUp: none,
+    addAddress: none,
+    addRoute: none,
+    addRoutes: none,
+    addBlockRoute: none,
+    setDns: () => Promise.resolve(void 0),
+    restore: () => Promise.resolve([])
+  };
+}
+function saneDomain(d) {
+  return d !== void 0 && /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(d) ? d : void 0;
+}
+var RESTARTS = 3;
+var RESTART_WINDOW_MS = 6e4;
+var READY_MS2 = 1e4;
+var KILL_MS = 2e3;
+var OcproxyStack = class {
+  opts;
+  log;
+  device;
+  peerFd;
+  child;
+  config;
+  stopping = false;
+  /** ocproxy processes told to end and not yet gone (stop() waits for them). */
+  dying = /* @__PURE__ */ new Set();
+  restarts = [];
+  fatal;
+  notify;
+  constructor(opts2) {
+    this.opts = opts2;
+    this.log = opts2.logger ?? NOOP_LOGGER;
+  }
+  get listen() {
+    return this.opts.listen;
+  }
+  /** ocproxy's PID while it runs. */
+  get pid() {
+    return this.child?.pid;
+  }
+  /** What the user should hear of: ocproxy serving (again), ocproxy restarting. */
+  onEvent(cb) {
+    this.notify = cb;
+  }
+  /** Called once when ocproxy keeps dying (or cannot start again): the tunnel must end. */
+  onFatal(cb) {
+    this.fatal = cb;
+  }
+  /**
+   * The tunnel's I/O in proxy mode: the packet pair instead of a TUN device; the path to the
+   * gateway read from the host (`ip route get`, no privilege), and no change to it at all.
+   */
+  io() {
+    return {
+      openTun: (o) => {
+        if (this.device) throw new VpnError("ERR_TUN", "proxy mode opens its packet pair once");
+        const { device, peerFd } = openPacketPair({ name: "ocproxy", mtu: o.mtu ?? 1400 });
+        this.device = device;
+        this.peerFd = peerFd;
+        return device;
+      },
+      hostNetwork: (o) => namespaceHostNetwork(
+        new NetConfigurator({ logger: o.logger }),
+        nothingToChange(),
+        o.logger
+      )
+    };
+  }
+  /**
+   * Starts ocproxy for the tunnel that just came up (again: with a new virtual IP it is
+   * restarted, otherwise left running). Resolves once its SOCKS5 port accepts a connection.
+   * @throws VpnError ERR_CONFIG without a virtual IPv4 address, ERR_NETCFG if it does not start.
+   */
+  async start(summary) {
+    if (this.stopping) return;
+    if (!summary.virtualIp4) {
+      throw new VpnError(
+        "ERR_CONFIG",
+        "proxy mode needs a virtual IPv4 address from the gateway, and it assigned none"
+      );
+    }
+    const domain = saneDomain(summary.domains[0]);
+    const next = {
+      ip4: summary.virtualIp4,
+      mtu: summary.mtu,
+      dns: summary.dns.filter((d) => isIPv4(d)),
+      ...domain ? { domain } : {}
+    };
+    const same = JSON.stringify(next) === JSON.stringify(this.config);
+    this.config = next;
+    if (same && this.running()) return;
+    if (this.running()) await this.kill();
+    this.spawn();
+    await this.waitReady();
+    this.notify?.({ type: "ready", pid: this.child?.pid ?? 0 });
+  }
+  running() {
+    const c = this.child;
+    return c !== void 0 && c.exitCode === null && c.signalCode === null;
+  }
+  spawn() {
+    const cfg = this.config;
+    if (cfg === void 0 || this.peerFd === void 0) return;
+    const { host, port } = this.opts.listen;
+    const args = ["-D", `${host}:${port}`];
+    if (this.opts.keepaliveS) args.push("-k", String(this.opts.keepaliveS));
+    const env = {
+      PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+      VPNFD: "3",
+      INTERNAL_IP4_ADDRESS: cfg.ip4,
+      INTERNAL_IP4_MTU: String(cfg.mtu),
+      ...cfg.dns.length > 0 ? { INTERNAL_IP4_DNS: cfg.dns.join(" ") } : {},
+      ...cfg.domain ? { CISCO_DEF_DOMAIN: cfg.domain } : {}
+    };
+    const child = spawn3(this.opts.binary, args, {
+      env,
+      stdio: ["ignore", "pipe", "pipe", this.peerFd],
+      detached: true
+    });
+    this.child = child;
+    this.log.info(
+      "tun",
+      `ocproxy (pid ${child.pid ?? "?"}) serves SOCKS5 on ${host}:${port} for ${cfg.ip4}${cfg.dns.length ? `, DNS ${cfg.dns[0]}` : ""}`
+    );
+    const relay = (d) => {
+      for (const l of d.toString("utf8").split("\n").slice(0, 20)) {
+        if (l.trim() !== "") this.log.debug("tun", `ocproxy: ${printable(l.slice(0, 300))}`);
+      }
+    };
+    child.stdout?.on("data", relay);
+    child.stderr?.on("data", relay);
+    child.on("error", (e) => this.log.warn("tun", `ocproxy: ${e.message}`));
+    child.on("exit", (code, signal) => {
+      if (this.child !== child || this.stopping) return;
+      this.onDied(`exit ${code ?? signal ?? "?"}`);
+    });
+  }
+  /** ocproxy ended without being asked: start it again, unless it keeps dying. */
+  onDied(how) {
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    if (this.restarts.length >= RESTARTS) {
+      this.fatal?.(
+        new VpnError(
+          "ERR_NETCFG",
+          `ocproxy, the proxy's TCP/IP stack, stopped (${how}) ${RESTARTS + 1} times within a minute; giving up`
+        )
+      );
+      return;
+    }
+    this.restarts.push(now);
+    this.notify?.({ type: "restarting", reason: how });
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.spawn();
+      this.waitReady().then(
+        () => this.notify?.({ type: "ready", pid: this.child?.pid ?? 0 }),
+        (e) => this.onDied(e.message)
+      );
+    }, 500).unref();
+  }
+  /** Resolves once ocproxy accepts a TCP connection on its SOCKS5 port. */
+  async waitReady() {
+    const child = this.child;
+    const { host, port } = this.opts.listen;
+    const deadline = Date.now() + READY_MS2;
+    for (; ; ) {
+      if (!child || child.exitCode !== null || child.signalCode !== null) {
+        throw new VpnError(
+          "ERR_NETCFG",
+          `ocproxy exited (${child?.exitCode ?? child?.signalCode ?? "?"}) before serving SOCKS5 on ${host}:${port}`
+        );
+      }
+      const ok = await new Promise((resolve2) => {
+        const s = connect2({ host, port });
+        s.once("connect", () => {
+          s.destroy();
+          resolve2(true);
+        });
+        s.once("error", () => resolve2(false));
+      });
+      if (ok) return;
+      if (Date.now() > deadline)
+        throw new VpnError("ERR_NETCFG", `ocproxy did not serve SOCKS5 on ${host}:${port} in time`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  /** SIGTERM to ocproxy by PID, SIGKILL after KILL_MS; resolves once it is gone. */
+  async kill() {
+    const child = this.child;
+    this.child = void 0;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((resolve2) => child.once("exit", () => resolve2()));
+    this.dying.add(gone);
+    child.kill("SIGTERM");
+    const t = setTimeout(() => child.kill("SIGKILL"), KILL_MS);
+    await gone;
+    clearTimeout(t);
+    this.dying.delete(gone);
+  }
+  /** Ends ocproxy and closes our copy of its end of the pair. Idempotent; never throws. */
+  async stop() {
+    this.stopping = true;
+    await this.kill();
+    await Promise.all([...this.dying]);
+    if (this.peerFd !== void 0) {
+      try {
+        closeFd(this.peerFd);
+      } catch {
+      }
+      this.peerFd = void 0;
+    }
+  }
+};
+
+// src/cli/proxy-mode.ts
+async function checkProxyFlags(flags) {
+  if (flags.httpProxy !== void 0) {
+    throw new VpnError(
+      "ERR_CONFIG",
+      "--http-proxy is not available: ocproxy, the TCP/IP stack of proxy mode, serves SOCKS5 only. Use --socks5 and point HTTP clients at it (curl --socks5-hostname HOST:PORT, or https_proxy=socks5h://HOST:PORT)"
+    );
+  }
+  if (flags.socks5 === void 0) return;
+  const listen = parseListen(flags.socks5);
+  if (flags.killSwitch) {
+    throw new VpnError(
+      "ERR_CONFIG",
+      "--kill-switch does not apply to --socks5: proxy mode changes no route (only what goes through the proxy uses the tunnel)"
+    );
+  }
+  if (flags.exclude?.length) {
+    throw new VpnError(
+      "ERR_CONFIG",
+      "--exclude does not apply to --socks5: proxy mode changes no route (only what goes through the proxy uses the tunnel)"
+    );
+  }
+  if (findOcproxy() === void 0) throw ocproxyMissing();
+  await checkListenFree(listen);
+}
+function proxyStack(flags, log) {
+  if (flags.socks5 === void 0) return void 0;
+  const binary = findOcproxy();
+  if (binary === void 0) throw ocproxyMissing();
+  return new OcproxyStack({ listen: parseListen(flags.socks5), binary, logger: log });
+}
+function proxyOptions(options, stack) {
+  const rest = { ...options, io: { ...options.io, ...stack.io() } };
+  delete rest.journalPath;
+  delete rest.killSwitch;
+  return rest;
+}
+function asVpnError(e) {
+  return e instanceof VpnError ? e : new VpnError("ERR_NETCFG", String(e));
+}
+function attachProxy(tunnel, stack, ui, fail4) {
+  let first = true;
+  stack.onFatal(fail4);
+  const l = stack.listen;
+  stack.onEvent((e) => {
+    if (e.type === "restarting") ui.info(`ocproxy stopped (${e.reason}); starting it again`);
+    else if (ui.mode === "json")
+      ui.json({ event: "proxy", socks5: `${l.host}:${l.port}`, pid: e.pid });
+    else
+      ui.info(
+        `SOCKS5 proxy on ${l.host}:${l.port} (ocproxy pid ${e.pid}); e.g. curl --socks5-hostname ${l.host}:${l.port} http://host.inside/`
+      );
+  });
+  tunnel.on((e) => {
+    if (e.type === "up" && !first)
+      stack.start(e.summary).catch((err2) => fail4(asVpnError(err2)));
+    if (e.type === "down") void stack.stop();
+  });
+  return {
+    started: async (s) => {
+      first = false;
+      await stack.start(s);
+    }
+  };
 }
 
 // src/cli/main.ts
@@ -19843,6 +35206,7 @@ function tunnelOptions(gateway, flags, secrets, ui) {
     ...flags.rekeyPackets !== void 0 ? { rekeyPackets: flags.rekeyPackets } : {},
     ...defaultId && !flags.id ? { localIdentity: defaultId } : {},
     dns: flags.dns,
+    pq: flags.pq,
     keepaliveMs: flags.keepalive * 1e3,
     dpdMs: flags.dpd * 1e3,
     rekeyMs: flags.rekey * 1e3,
@@ -19857,10 +35221,28 @@ function tunnelOptions(gateway, flags, secrets, ui) {
     ...flags.esp ? { espProposals: flags.esp } : {},
     ...flags.mtu ? { mtu: flags.mtu } : {},
     ...flags.remoteNet ? { remoteNetworks: flags.remoteNet } : {},
-    ip6: flags.ipv6
+    ...flags.exclude?.length ? { excludeNetworks: flags.exclude } : {},
+    ip6: flags.ipv6,
+    ...!flags.redirect ? { redirect: false } : {},
+    ...secrets.ppk !== void 0 && flags.ppkId !== void 0 ? {
+      ppk: {
+        id: ppkIdBytes(flags.ppkId),
+        key: new Uint8Array(Buffer.from(secrets.ppk, "base64")),
+        required: flags.ppkRequired === true
+      }
+    } : {}
   };
 }
 async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
+  const notify = new SdNotify(process.env, (m) => ui.info(`warning: ${m}`));
+  const onFail = hooks.onFail;
+  hooks = {
+    ...hooks,
+    onFail: (code, message) => {
+      notify.send(`STATUS=${statusText(`failed (exit ${code}): ${message}`)}`);
+      onFail?.(code, message);
+    }
+  };
   const running = await alreadyRunning(flags.name);
   if (running) {
     ui.fail(running.message, EXIT.ALREADY_RUNNING);
@@ -19873,8 +35255,11 @@ async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
     return refused.code;
   }
   let options;
+  let stack;
   try {
     options = tunnelOptions(gateway, flags, secrets, ui);
+    stack = proxyStack(flags, ui.logger());
+    if (stack) options = proxyOptions(options, stack);
   } catch (e) {
     const err3 = e;
     const code = err3 instanceof VpnError ? exitCodeFor(err3.code) : EXIT.INTERNAL;
@@ -19884,14 +35269,20 @@ async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
   }
   const tunnel = new Tunnel(options);
   tunnel.on((e) => {
+    notify.onEvent(e);
     if (e.type === "up") up = true;
     ui.onEvent(e.type === "down" && e.error ? { ...e, error: withHint(e.error, flags) } : e);
   });
+  let proxyError;
+  const proxy = stack ? attachProxy(tunnel, stack, ui, (err3) => {
+    proxyError ??= err3;
+    void tunnel.close();
+  }) : void 0;
   const sockPath = controlSocketPath(runtimeDir(), flags.name);
   let control;
   try {
-    control = await ControlServer.listen(sockPath, async (req2) => {
-      if (req2.cmd === "status") return { ...tunnel.status(), pid: process.pid };
+    control = await ControlServer.listen(sockPath, async (req3) => {
+      if (req3.cmd === "status") return { ...tunnel.status(), pid: process.pid };
       await tunnel.close();
       return { disconnected: true };
     });
@@ -19908,6 +35299,8 @@ async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
   const onSignal = (sig) => {
     userClosed = true;
     if (!up) cancelledBy ??= sig;
+    notify.send(`STOPPING=1
+STATUS=${up ? "disconnecting" : "cancelling"} (${sig})`);
     ui.info(up ? `${sig}: disconnecting` : `${sig}: cancelling; restoring host settings`);
     void tunnel.close();
   };
@@ -19934,10 +35327,19 @@ async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
       control.close();
       return cancelled();
     }
+    if (proxy) {
+      try {
+        await proxy.started(summary);
+      } catch (e) {
+        await tunnel.close();
+        throw e;
+      }
+    }
     up = true;
     hooks.onUp?.(summary);
   } catch (e) {
     control.close();
+    await stack?.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onSignal);
@@ -19950,9 +35352,14 @@ async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
   }
   const err2 = await tunnel.closed;
   control.close();
+  await stack?.stop();
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   process.off("SIGHUP", onSignal);
+  if (proxyError) {
+    ui.fail(proxyError.message, exitCodeFor(proxyError.code));
+    return exitCodeFor(proxyError.code);
+  }
   if (err2 && !userClosed) {
     ui.fail(withHint(err2, flags).message, exitCodeFor(err2.code));
     return exitCodeFor(err2.code);
@@ -19961,7 +35368,7 @@ async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
 }
 function printStack(e) {
   const stack = e instanceof Error ? e.stack ?? e.message : String(e);
-  for (const l of stack.split("\n")) process.stderr.write(`${printable2(l)}
+  for (const l of stack.split("\n")) process.stderr.write(`${printable(l)}
 `);
 }
 async function alreadyRunning(name) {
@@ -19995,6 +35402,7 @@ async function connectCommand(gateway, flags, fromProfile = {}) {
   try {
     ensureRuntimeDir();
     checkGatewayNaming(flags.hostCheck ? void 0 : false, flags.remoteId);
+    await checkProxyFlags(flags);
     const running = await alreadyRunning(flags.name);
     if (running) throw running;
     const interactive = process.stdin.isTTY && process.stderr.isTTY && ui.mode !== "json" && process.env["CI"] !== "true";
@@ -20012,11 +35420,11 @@ function setDaemonEntry(path) {
   daemonEntry = path;
 }
 async function runBackground(flags, secrets, ui) {
-  const bin = daemonEntry ?? fileURLToPath3(new URL("../../../bin/vpn.js", import.meta.url));
+  const bin = daemonEntry ?? fileURLToPath4(new URL("../../../bin/vpn.js", import.meta.url));
   const args = process.argv.slice(2).filter((a) => a !== "--background");
   const logPath = `${ensureRuntimeDir()}/${flags.name}.log`;
   const logFd = openPrivateAppend(logPath);
-  const child = spawn2(process.execPath, [bin, ...args, "--daemon-child"], {
+  const child = spawn4(process.execPath, [bin, ...args, "--daemon-child"], {
     detached: true,
     stdio: ["ignore", logFd, logFd, "ipc"],
     env: {
@@ -20027,7 +35435,7 @@ async function runBackground(flags, secrets, ui) {
       VPN_P12_PASSWORD: ""
     }
   });
-  closeSync5(logFd);
+  closeSync6(logFd);
   child.on("error", () => void 0);
   const result = await new Promise((resolve2) => {
     child.on("message", (m) => resolve2(m));
@@ -20088,7 +35496,7 @@ async function statusCommand(flags) {
       return EXIT.OK;
     }
     process.stdout.write(
-      `State:       ${printable2(st.state)}${st.uptimeMs ? ` for ${Math.round(st.uptimeMs / 1e3)} s` : ""}
+      `State:       ${printable(st.state)}${st.uptimeMs ? ` for ${Math.round(st.uptimeMs / 1e3)} s` : ""}
 `
     );
     if (st.summary)
@@ -20096,14 +35504,14 @@ async function statusCommand(flags) {
 `);
     const e = st.esp;
     process.stdout.write(
-      `${printable2(`Traffic:     out ${e["packetsOut"] ?? 0} packets / ${e["bytesOut"] ?? 0} bytes, in ${e["packetsIn"] ?? 0} packets / ${e["bytesIn"] ?? 0} bytes`)}
+      `${printable(`Traffic:     out ${e["packetsOut"] ?? 0} packets / ${e["bytesOut"] ?? 0} bytes, in ${e["packetsIn"] ?? 0} packets / ${e["bytesIn"] ?? 0} bytes`)}
 `
     );
     const drops = Object.entries(e).filter(
       ([k, v]) => !/^(packets|bytes)(In|Out)$/.test(k) && v > 0
     );
     process.stdout.write(
-      `Drops:       ${printable2(drops.length ? drops.map(([k, v]) => `${k}=${v}`).join(" ") : "none")}
+      `Drops:       ${printable(drops.length ? drops.map(([k, v]) => `${k}=${v}`).join(" ") : "none")}
 `
     );
     return EXIT.OK;
@@ -20114,7 +35522,7 @@ async function statusCommand(flags) {
     try {
       if (err2 instanceof VpnError && err2.code === "ERR_CONTROL") left = findLeftovers(flags.name);
     } catch (e2) {
-      process.stderr.write(`vpn: ${printable2(e2.message)}
+      process.stderr.write(`vpn: ${printable(e2.message)}
 `);
     }
     if (flags.json)
@@ -20128,13 +35536,13 @@ async function statusCommand(flags) {
       );
     else if (left)
       process.stderr.write(
-        printable2(
+        printable(
           `vpn: tunnel ${flags.name} is not running, but its host changes are still in place: ${left.changes.join("; ")}`
         ) + `
 Restore them with: vpn disconnect${flags.name !== "default" ? ` --name ${flags.name}` : ""}
 `
       );
-    else process.stderr.write(`vpn: ${printable2(err2.message)}
+    else process.stderr.write(`vpn: ${printable(err2.message)}
 `);
     return code;
   }
@@ -20157,7 +35565,7 @@ async function disconnectCommand(flags) {
             );
           else
             process.stderr.write(
-              printable2(
+              printable(
                 `Tunnel ${flags.name} was not running; restored the host changes it left: ${left.changes.join("; ")}`
               ) + "\n"
             );
@@ -20172,7 +35580,7 @@ async function disconnectCommand(flags) {
       process.stdout.write(
         printableJson({ disconnected: false, exitCode: code, error: err2.message }) + "\n"
       );
-    else process.stderr.write(`vpn: ${printable2(err2.message)}
+    else process.stderr.write(`vpn: ${printable(err2.message)}
 `);
     return code;
   }
@@ -20180,14 +35588,23 @@ async function disconnectCommand(flags) {
 function buildProgram(setExit) {
   const program2 = new Command();
   program2.name("vpn").description("IKEv2/IPsec VPN client with a userspace ESP data path").version("0.1.0").exitOverride().configureOutput({
-    writeErr: (s) => process.stderr.write(s.split("\n").map(printable2).join("\n"))
+    writeErr: (s) => process.stderr.write(s.split("\n").map(printable).join("\n"))
   });
-  const connect2 = program2.command("connect").alias("up").description("connect to an IKEv2 gateway and route traffic through a TUN device").argument("[gateway]", "gateway host name or IP address, or a profile name (see vpn profiles)").option("--profile <name>", "read the settings from profile NAME.conf (flags given here win)").option(
+  const connect3 = program2.command("connect").alias("up").description("connect to an IKEv2 gateway and route traffic through a TUN device").argument("[gateway]", "gateway host name or IP address, or a profile name (see vpn profiles)").option("--profile <name>", "read the settings from profile NAME.conf (flags given here win)").option(
     "--id <id>",
     "our IKE identity (IDi): user@example.com, @host, or an IP; default: our IP"
   ).option("--remote-id <id>", "gateway's expected identity (IDr), e.g. @gw.example.com").option(
     "--psk-file <path>",
     "file holding the pre-shared key (must not be readable by others); or set VPN_PSK"
+  ).option(
+    "--ppk-file <path>",
+    "post-quantum preshared key (RFC 8784) in a file not readable by others; needs --ppk-id"
+  ).option("--ppk-id <id>", "the ID the gateway knows the PPK by (PPK_IDENTITY)").option(
+    "--ppk-required",
+    "fail (exit 4) unless the gateway uses the PPK; default: go on without it, with a warning"
+  ).option(
+    "--no-redirect",
+    "refuse gateway redirects (RFC 5685) and do not announce support for them"
   ).option(
     "--ca <file|dir>",
     "CA certificate(s) that vouch for the gateway's certificate (PEM/DER file or folder); default: the system store"
@@ -20226,10 +35643,19 @@ function buildProgram(setExit) {
     "--esp <proposals>",
     "ESP proposals in strongSwan syntax, e.g. aes256gcm16,chacha20poly1305"
   ).addOption(
+    new Option(
+      "--pq <mode>",
+      "post-quantum key exchange (ML-KEM with RFC 9370): required (refuse a gateway without it), preferred (offer it first), off"
+    ).choices(["required", "preferred", "off"]).default("off")
+  ).addOption(
     new Option("--dns <mode>", "use the DNS servers the gateway assigns").choices(["auto", "off"]).default("auto")
   ).option(
     "--remote-net <cidr>",
     "network to route through the tunnel (repeatable; default: all)",
+    collect
+  ).option(
+    "--exclude <cidr>",
+    "network kept on its usual path even where the tunnel routes cover it (repeatable; not with --kill-switch)",
     collect
   ).option("--no-ipv6", "do not ask for an IPv6 address, IPv6 DNS or IPv6 traffic selectors").addOption(new Option("--mtu <n>", "TUN device MTU").argParser(intArg(576, 9e3))).addOption(
     new Option("--keepalive <seconds>", "NAT-T keepalive interval (0 = off)").default(20).argParser(intArg(0, 3600))
@@ -20280,16 +35706,27 @@ function buildProgram(setExit) {
   ).option(
     "--kill-switch",
     "block all traffic that does not go through the tunnel, from connecting until vpn exits"
-  ).option("--background", "detach once the tunnel carries traffic").option("--json", "machine-readable output: one JSON object per line on stdout").option("-v, --verbose", "log protocol details").addOption(new Option("--daemon-child").hideHelp()).action(async (target, flags, cmd) => {
-    const r = resolveConnect(target, flags, cmd);
+  ).option(
+    "--socks5 <[addr:]port>",
+    "proxy mode: no TUN device, route or DNS change, no root; serve SOCKS5 on ADDR:PORT (default address 127.0.0.1) through the tunnel (needs ocproxy)"
+  ).addOption(
+    new Option(
+      "--http-proxy <addr:port>",
+      "not available: ocproxy serves SOCKS5 only"
+    ).hideHelp()
+  ).option("--background", "detach once the tunnel carries traffic").option("--json", "machine-readable output: one JSON object per line on stdout").option("-v, --verbose", "log protocol details").addOption(new Option("--daemon-child").hideHelp()).action(async (target2, flags, cmd) => {
+    const r = resolveConnect(target2, flags, cmd);
+    if (r.ok && serviceRetryForever(process.env, cmd.getOptionValueSource("retry"), r.profile))
+      r.flags.retry = "forever";
     setExit(r.ok ? await connectCommand(r.gateway, r.flags, r.secrets) : r.code);
   });
   registerExec(
     program2,
-    connect2,
+    connect3,
     setExit,
     (g, f, s, u) => tunnelOptions(g, f, s, u)
   );
+  registerImport(program2, setExit);
   program2.command("status").description("show the running tunnel").option("--json", "machine-readable output").addOption(new Option("--name <name>", "tunnel name").default("default")).action(async (flags) => setExit(await statusCommand(flags)));
   program2.command("disconnect").alias("down").description("close the running tunnel (DELETE to the gateway, host settings restored)").argument("[profile]", "the profile's tunnel (instead of --name)").option("--json", "machine-readable output").addOption(new Option("--name <name>", "tunnel name").default("default")).action(async (profile, flags) => {
     if (profile !== void 0) {
@@ -20301,14 +35738,16 @@ function buildProgram(setExit) {
           process.stdout.write(
             printableJson({ disconnected: false, exitCode: EXIT.USAGE, error }) + "\n"
           );
-        process.stderr.write(`vpn: ${printable2(error)}
+        process.stderr.write(`vpn: ${printable(error)}
 `);
         return setExit(EXIT.USAGE);
       }
     }
     setExit(await disconnectCommand(flags));
   });
-  addProfileCommands(program2, connect2, setExit);
+  addProfileCommands(program2, connect3, setExit);
+  registerDoctor(program2, setExit);
+  registerInstallService(program2, setExit);
   return program2;
 }
 async function main(argv) {
@@ -20328,7 +35767,7 @@ async function main(argv) {
         );
       return EXIT.USAGE;
     }
-    process.stderr.write(`vpn: internal error: please report it: ${printable2(String(e))}
+    process.stderr.write(`vpn: internal error: please report it: ${printable(String(e))}
 `);
     printStack(e);
     if (json)
@@ -20341,7 +35780,7 @@ async function main(argv) {
 }
 
 // src/action/vpn-entry.ts
-setDaemonEntry(fileURLToPath4(import.meta.url));
+setDaemonEntry(fileURLToPath5(import.meta.url));
 ignoreClosedPipes();
 exitAfterFlush(await main(process.argv));
 /*! Bundled license information:
@@ -20354,4 +35793,9 @@ exitAfterFlush(await main(process.argv));
 @noble/curves/ed25519.js:
 @noble/curves/ed448.js:
   (*! noble-curves - MIT License (c) 2022 Paul Miller (paulmillr.com) *)
+
+@noble/post-quantum/utils.js:
+@noble/post-quantum/_crystals.js:
+@noble/post-quantum/ml-kem.js:
+  (*! noble-post-quantum - MIT License (c) 2024 Paul Miller (paulmillr.com) *)
 */
