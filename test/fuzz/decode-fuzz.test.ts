@@ -18,19 +18,21 @@ import type { Payload } from '../../src/ike/codec/index.js';
 import { ParseError } from '../../src/core/errors.js';
 import { toHex } from '../../src/core/bytes.js';
 
-test('decoders survive flips, truncations and random mutations of the corpus (8,000 inputs)', () => {
+test('decoders survive 8,000 random mutations of the corpus', () => {
   const corpus = fuzzCorpus();
   assert.ok(corpus.length >= 8, 'corpus has captures and our own messages');
   // A fixed number of inputs (the same ones every run: seed 1), not a time budget: a loaded
-  // machine runs them slower, never fewer. The deadline only guards against a hang.
+  // machine runs them slower, never fewer. The deadline only guards against a hang. Every bit
+  // flip and truncation of the corpus (~58,000 inputs) runs in CI's fuzz step (scripts/fuzz.mjs).
   const inputs = 8000;
   const end = performance.now() + 120000;
   const r = fuzzDecoders(corpus, {
     seed: 1,
     maxInputs: inputs,
     deadline: () => performance.now() > end,
+    deterministic: false,
   });
-  assert.equal(r.inputs, inputs, `only ${r.inputs} inputs before the guard deadline`);
+  assert.ok(r.inputs >= inputs, `only ${r.inputs} inputs before the guard deadline`);
   assert.deepEqual(
     r.crashes.map((c) => `${toHex(c.input)}: ${c.error}`),
     [],
