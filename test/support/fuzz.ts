@@ -19,6 +19,7 @@ import {
   findUnsupportedCritical,
 } from '../../src/ike/codec/index.js';
 import { classifyUdp4500 } from '../../src/net/natt.js';
+import { exercisePq } from './fuzz-pq.js';
 
 export interface FuzzResult {
   inputs: number;
@@ -32,6 +33,7 @@ export function exercise(input: Uint8Array, first: number, reasm: FragmentReasse
   try {
     const m = decodeMessage(input);
     findUnsupportedCritical(m.payloads);
+    exercisePq(m.header, m.payloads);
     try {
       checkExchangeRules(m.header.exchangeType, (m.header.flags & 0x20) !== 0, m.payloads);
     } catch (e) {
@@ -53,6 +55,7 @@ export function exercise(input: Uint8Array, first: number, reasm: FragmentReasse
   }
   try {
     const chain = decodePayloadChain(first, input.subarray(Math.min(input.length, 28)), 28);
+    exercisePq(undefined, chain);
     try {
       checkExchangeRules(37, false, chain, chain);
     } catch (e) {
