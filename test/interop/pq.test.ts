@@ -5,8 +5,8 @@
  * bed's 5.9.8 daemon). One bed for the file:
  *  - x25519-ke1_mlkem768 (RFC 9370 over RFC 9242 IKE_INTERMEDIATE, draft-ietf-ipsecme-ikev2-mlkem):
  *    ping and a checksummed TCP transfer, the gateway's log naming ML_KEM_768 and
- *    IKE_INTERMEDIATE; then our CHILD_SA rekey with x25519 + ML-KEM-768 PFS through
- *    IKE_FOLLOWUP_KE (RFC 9370 §2.2.4), and traffic again;
+ *    IKE_INTERMEDIATE; then our CHILD_SA rekey with x25519 + ML-KEM-768 PFS and our IKE SA
+ *    rekey, both through IKE_FOLLOWUP_KE (RFC 9370 §2.2.4), and traffic again;
  *  - ML-KEM-1024 at a 1280-byte MTU: IKE_INTERMEDIATE in RFC 7383 fragments both ways.
  * Skips, saying why, without root, the test bed's tools or strongSwan 6.
  */
@@ -15,8 +15,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Bed, LAN_HOST, ROOT, TB, sleep, tcpTransfer, waitExit } from './support.js';
-import { skipReason } from './support.js';
+import { Bed, LAN_HOST, ROOT, TB, skipReason, sleep, tcpTransfer, waitExit } from './support.js';
 
 const ARCHIVE =
   process.env['TB_SW6_ARCHIVE'] ?? join(ROOT, '../shared/interop/strongswan-6.0.6-ml.tar.xz');
@@ -74,7 +73,7 @@ describe(
       assert.equal(t.received, t.sent, `TCP checksum ${what}`);
     }
 
-    test('x25519-ke1_mlkem768: ping + TCP; the gateway log names ML_KEM_768 and IKE_INTERMEDIATE; a CHILD_SA rekey through IKE_FOLLOWUP_KE keeps traffic flowing', async () => {
+    test('x25519-ke1_mlkem768: ping + TCP; the gateway log names ML_KEM_768 and IKE_INTERMEDIATE; CHILD_SA and IKE SA rekeys through IKE_FOLLOWUP_KE keep traffic flowing', async () => {
       const r = await bed.connect([
         ...auth('pq1'),
         '--ike',
@@ -83,6 +82,8 @@ describe(
         'aes256gcm16-x25519-ke1_mlkem768',
         '--rekey',
         '5',
+        '--ike-rekey',
+        '6',
       ]);
       assert.ok(r.up, r.lines.join('\n'));
       const ike = (r.up['summary'] as { ike: Record<string, unknown> }).ike;
@@ -100,16 +101,19 @@ describe(
       const text = bed.vpn(['status', '--name', 'pq1']).out;
       assert.match(text, /Key exchange: x25519 \+ ML-KEM-768 \(post-quantum protected\)/);
 
-      // Our CHILD_SA rekey (every ~4.5-5 s) with x25519 + ML-KEM-768: CREATE_CHILD_SA, IKE_FOLLOWUP_KE.
-      let rekeys = 0;
-      for (let i = 0; i < 40 && rekeys < 1; i++) {
+      // Our CHILD_SA rekey (every ~4.5-5 s) with x25519 + ML-KEM-768 and our IKE SA rekey (~5.4-6
+      // s) with the IKE proposal's: CREATE_CHILD_SA, then IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
+      let rekeys = { childRekeys: 0, ikeRekeys: 0 };
+      for (let i = 0; i < 40 && (rekeys.childRekeys < 1 || rekeys.ikeRekeys < 1); i++) {
         await sleep(500);
-        const st = JSON.parse(bed.vpn(['status', '--json', '--name', 'pq1']).out) as {
-          ike: { childRekeys: number };
-        };
-        rekeys = st.ike.childRekeys;
+        rekeys = (
+          JSON.parse(bed.vpn(['status', '--json', '--name', 'pq1']).out) as {
+            ike: { childRekeys: number; ikeRekeys: number };
+          }
+        ).ike;
       }
-      assert.ok(rekeys >= 1, 'no CHILD_SA rekey within 20 s');
+      assert.ok(rekeys.childRekeys >= 1, 'no CHILD_SA rekey within 20 s');
+      assert.ok(rekeys.ikeRekeys >= 1, 'no IKE SA rekey within 20 s');
       const after = log();
       assert.match(
         after,
@@ -117,6 +121,7 @@ describe(
       );
       assert.match(after, /parsed IKE_FOLLOWUP_KE request \d+ \[ KE N\(ADD_KE\) \]/);
       assert.match(after, /rekeyed CHILD_SA net\{\d+\}/);
+      assert.match(after, /IKE_SA pq\[\d+\] rekeyed between/);
       await traffic('after the IKE_FOLLOWUP_KE rekey');
       r.proc.kill('SIGTERM');
       assert.equal(await waitExit(r.proc), 0);
