@@ -6,7 +6,8 @@
 # gateway namespace, in place of the bed's strongSwan 5.9.8 daemon (which it stops: both would
 # want UDP 500/4500 there). The system strongSwan is never touched.
 #
-# Usage: [TB6_IKE=...] [TB6_ESP=...] sw6.sh --prefix P start|stop
+# Usage: [TB6_IKE=...] [TB6_ESP=...] [TB6_REKEY_CHILD=5s TB6_LIFE_CHILD=30s TB6_RAND_CHILD=1s]
+#        sw6.sh --prefix P start|stop
 #   exit 3 when strongSwan 6 is not available (the tests then skip, saying why).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -24,7 +25,8 @@ stop6() {
     for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  rm -f "$DIR/charon.pid"
+  # A stale socket would pass for the next daemon's before it is listening.
+  rm -f "$DIR/charon.pid" "$DIR/charon.vici"
 }
 
 case "${ARGS[0]:-}" in
@@ -109,8 +111,9 @@ connections {
         local_ts = 203.0.113.0/25
         esp_proposals = ${TB6_ESP:-aes256gcm16-x25519-ke1_mlkem768, aes256gcm16}
         dpd_action = clear
-        rekey_time = 1h
-        life_time = 66m
+        rekey_time = ${TB6_REKEY_CHILD:-1h}
+        life_time = ${TB6_LIFE_CHILD:-66m}
+        rand_time = ${TB6_RAND_CHILD:-6m}
       }
     }
   }

@@ -7,7 +7,9 @@
  *    ping and a checksummed TCP transfer, the gateway's log naming ML_KEM_768 and
  *    IKE_INTERMEDIATE; then our CHILD_SA rekey with x25519 + ML-KEM-768 PFS and our IKE SA
  *    rekey, both through IKE_FOLLOWUP_KE (RFC 9370 §2.2.4), and traffic again;
- *  - ML-KEM-1024 at a 1280-byte MTU: IKE_INTERMEDIATE in RFC 7383 fragments both ways.
+ *  - ML-KEM-1024 at a 1280-byte MTU: IKE_INTERMEDIATE in RFC 7383 fragments both ways;
+ *  - the gateway's own CHILD_SA rekeys with x25519 + ML-KEM-768: we answer its CREATE_CHILD_SA
+ *    with N(ADDITIONAL_KEY_EXCHANGE) and its IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
  * Skips, saying why, without root, the test bed's tools or strongSwan 6.
  */
 import { describe, test, before, after, afterEach } from 'node:test';
@@ -35,10 +37,10 @@ describe(
   () => {
     const bed = new Bed('pq');
     const log = (): string => readFileSync(`/tmp/${bed.prefix}/gw6/charon.log`, 'utf8');
-    const sw6 = (cmd: string): ReturnType<typeof spawnSync> =>
+    const sw6 = (cmd: string, env: Record<string, string> = {}): ReturnType<typeof spawnSync> =>
       spawnSync('bash', [join(TB, 'sw6.sh'), '--prefix', bed.prefix, cmd], {
         encoding: 'utf8',
-        env: { ...process.env, TB_SW6_ARCHIVE: ARCHIVE },
+        env: { ...process.env, TB_SW6_ARCHIVE: ARCHIVE, ...env },
         timeout: 60000,
         killSignal: 'SIGKILL',
       });
@@ -157,6 +159,55 @@ describe(
         bed.exec(['ip', 'link', 'set', 'dev', cliIf, 'mtu', '1500']);
         bed.exec(['ip', 'link', 'set', 'dev', natIf, 'mtu', '1500'], bed.ns('nat'));
       }
+    });
+
+    test('strongSwan 6 rekeys our CHILD_SA with x25519 + ML-KEM-768 (~4 s): we answer, then its IKE_FOLLOWUP_KE; traffic flows', async () => {
+      // The same gateway, restarted with short CHILD_SA lifetimes (its own rekeys, not ours).
+      const r6 = sw6('start', {
+        TB6_REKEY_CHILD: '4s',
+        TB6_LIFE_CHILD: '30s',
+        TB6_RAND_CHILD: '1s',
+      });
+      assert.equal(r6.status, 0, `${String(r6.stdout)}${String(r6.stderr)}`);
+      const r = await bed.connect([
+        ...auth('pq3'),
+        '--ike',
+        'aes256gcm16-prfsha384-x25519-ke1_mlkem768',
+        '--esp',
+        'aes256gcm16-x25519-ke1_mlkem768',
+        '--rekey',
+        '0',
+      ]);
+      assert.ok(r.up, r.lines.join('\n'));
+      let rekeys = 0;
+      for (let i = 0; i < 40 && rekeys < 2; i++) {
+        await sleep(500);
+        rekeys = (
+          JSON.parse(bed.vpn(['status', '--json', '--name', 'pq3']).out) as {
+            ike: { childRekeys: number };
+          }
+        ).ike.childRekeys;
+      }
+      assert.ok(rekeys >= 2, `CHILD_SA rekeys by the gateway: ${rekeys}`);
+      const l = log();
+      assert.match(
+        l,
+        /generating CREATE_CHILD_SA request \d+ \[ N\(REKEY_SA\) SA No KE TSi TSr \]/,
+      );
+      assert.match(l, /parsed CREATE_CHILD_SA response \d+ \[ SA No KE TSi TSr N\(ADD_KE\) \]/);
+      assert.match(l, /parsed IKE_FOLLOWUP_KE response \d+ \[ KE \]/);
+      await traffic("after the gateway's IKE_FOLLOWUP_KE rekeys");
+      const by = r.lines.flatMap((x) => {
+        try {
+          const e = JSON.parse(x) as { event?: string; what?: string; by?: string };
+          return e.event === 'rekeyed' && e.what === 'child' && e.by ? [e.by] : [];
+        } catch {
+          return [];
+        }
+      });
+      assert.ok(by.length >= 2 && by.every((b) => b === 'peer'), by.join(','));
+      r.proc.kill('SIGTERM');
+      assert.equal(await waitExit(r.proc), 0);
     });
   },
 );
