@@ -7,6 +7,7 @@
 # want UDP 500/4500 there). The system strongSwan is never touched.
 #
 # Usage: [TB6_IKE=...] [TB6_ESP=...] [TB6_REKEY_CHILD=5s TB6_LIFE_CHILD=30s TB6_RAND_CHILD=1s]
+#        [TB6_REKEY_IKE=10s TB6_OVER_IKE=30s]
 #        sw6.sh --prefix P start|stop
 #   exit 3 when strongSwan 6 is not available (the tests then skip, saying why).
 set -euo pipefail
@@ -97,7 +98,8 @@ connections {
     proposals = ${TB6_IKE:-aes256gcm16-prfsha384-x25519-ke1_mlkem768, aes256gcm16-prfsha384-x25519-ke1_mlkem1024}
     fragmentation = yes
     dpd_delay = 30s
-    rekey_time = 4h
+    rekey_time = ${TB6_REKEY_IKE:-4h}
+    over_time = ${TB6_OVER_IKE:-10m}
     local {
       auth = psk
       id = gw.test

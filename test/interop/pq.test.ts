@@ -8,8 +8,8 @@
  *    IKE_INTERMEDIATE; then our CHILD_SA rekey with x25519 + ML-KEM-768 PFS and our IKE SA
  *    rekey, both through IKE_FOLLOWUP_KE (RFC 9370 §2.2.4), and traffic again;
  *  - ML-KEM-1024 at a 1280-byte MTU: IKE_INTERMEDIATE in RFC 7383 fragments both ways;
- *  - the gateway's own CHILD_SA rekeys with x25519 + ML-KEM-768: we answer its CREATE_CHILD_SA
- *    with N(ADDITIONAL_KEY_EXCHANGE) and its IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
+ *  - the gateway's own CHILD_SA and IKE SA rekeys with x25519 + ML-KEM-768: we answer its
+ *    CREATE_CHILD_SA with N(ADDITIONAL_KEY_EXCHANGE) and its IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
  * Skips, saying why, without root, the test bed's tools or strongSwan 6.
  */
 import { describe, test, before, after, afterEach } from 'node:test';
@@ -161,12 +161,14 @@ describe(
       }
     });
 
-    test('strongSwan 6 rekeys our CHILD_SA with x25519 + ML-KEM-768 (~4 s): we answer, then its IKE_FOLLOWUP_KE; traffic flows', async () => {
+    test('strongSwan 6 rekeys the CHILD_SA (~4 s) and the IKE SA (~6 s) with ML-KEM-768: we answer, then its IKE_FOLLOWUP_KE; traffic flows, no reconnect', async () => {
       // The same gateway, restarted with short CHILD_SA lifetimes (its own rekeys, not ours).
       const r6 = sw6('start', {
         TB6_REKEY_CHILD: '4s',
         TB6_LIFE_CHILD: '30s',
         TB6_RAND_CHILD: '1s',
+        TB6_REKEY_IKE: '6s',
+        TB6_OVER_IKE: '30s',
       });
       assert.equal(r6.status, 0, `${String(r6.stdout)}${String(r6.stderr)}`);
       const r = await bed.connect([
@@ -179,16 +181,17 @@ describe(
         '0',
       ]);
       assert.ok(r.up, r.lines.join('\n'));
-      let rekeys = 0;
-      for (let i = 0; i < 40 && rekeys < 2; i++) {
+      let rekeys = { childRekeys: 0, ikeRekeys: 0 };
+      for (let i = 0; i < 40 && (rekeys.childRekeys < 2 || rekeys.ikeRekeys < 1); i++) {
         await sleep(500);
         rekeys = (
           JSON.parse(bed.vpn(['status', '--json', '--name', 'pq3']).out) as {
-            ike: { childRekeys: number };
+            ike: { childRekeys: number; ikeRekeys: number };
           }
-        ).ike.childRekeys;
+        ).ike;
       }
-      assert.ok(rekeys >= 2, `CHILD_SA rekeys by the gateway: ${rekeys}`);
+      assert.ok(rekeys.childRekeys >= 2, `CHILD_SA rekeys by the gateway: ${rekeys.childRekeys}`);
+      assert.ok(rekeys.ikeRekeys >= 1, `IKE SA rekeys by the gateway: ${rekeys.ikeRekeys}`);
       const l = log();
       assert.match(
         l,
@@ -196,6 +199,10 @@ describe(
       );
       assert.match(l, /parsed CREATE_CHILD_SA response \d+ \[ SA No KE TSi TSr N\(ADD_KE\) \]/);
       assert.match(l, /parsed IKE_FOLLOWUP_KE response \d+ \[ KE \]/);
+      assert.match(l, /parsed CREATE_CHILD_SA response \d+ \[ SA No KE N\(ADD_KE\) \]/);
+      assert.match(l, /IKE_SA pq\[\d+\] rekeyed between/);
+      // One IKE_SA_INIT on this gateway: the rekeys kept the tunnel, no reconnect.
+      assert.equal((l.match(/parsed IKE_SA_INIT request 0/g) ?? []).length, 1);
       await traffic("after the gateway's IKE_FOLLOWUP_KE rekeys");
       const by = r.lines.flatMap((x) => {
         try {
