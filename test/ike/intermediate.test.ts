@@ -250,3 +250,18 @@ test('an IKE_FOLLOWUP_KE with an unknown link is answered STATE_NOT_FOUND (RFC 9
   assert.ok(inner.some((p) => 'notifyType' in p && p.notifyType === NotifyType.STATE_NOT_FOUND));
   assert.equal(run.session.state, 'established');
 });
+
+test('ML-KEM-768 alone as the IKE_SA_INIT key exchange (the draft allows it): no IKE_INTERMEDIATE, up', () => {
+  const cfg = config({ ikeProposals: parseProposals('aes256gcm16-prfsha256-mlkem768', 'ike') });
+  const run = start(cfg);
+  const up = established(run.events);
+  assert.ok(up, closedEvent(run)?.error?.message);
+  assert.equal(up.info.ikeProposal, 'aes256gcm16-prfsha256-mlkem768');
+  const init = decodeMessage(run.sent[0]!).payloads;
+  const ke = init.find((p) => p.type === PayloadType.KE);
+  assert.ok(
+    ke && 'data' in ke && ke.data.length === 1184,
+    'the KE payload carries the 1184-byte key',
+  );
+  assert.equal(run.resp.intermediates.length, 0);
+});

@@ -568,8 +568,9 @@ export class TestResponder {
     this.spiR = this.opts.random.bytes(8);
     this.ni = nonce.data.slice();
     this.nr = this.opts.random.bytes(32);
-    const myKe = createKeyExchange(ke.dhGroup, this.opts.random);
-    const shared = myKe.computeSharedSecret(ke.data);
+    // DH: our key pair; ML-KEM (draft-ietf-ipsecme-ikev2-mlkem): a ciphertext to their key.
+    const myKe = respondKeyExchange(ke.dhGroup, ke.data, this.opts.random);
+    const shared = myKe.sharedSecret;
     const keyBits = encr.attributes.find((a) => a.type === TransformAttr.KEY_LENGTH)?.value;
     this.crypter = createSkCrypter(
       encr.id,
