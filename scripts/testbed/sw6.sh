@@ -6,7 +6,9 @@
 # gateway namespace, in place of the bed's strongSwan 5.9.8 daemon (which it stops: both would
 # want UDP 500/4500 there). The system strongSwan is never touched.
 #
-# Usage: [TB6_IKE=...] [TB6_ESP=...] sw6.sh --prefix P start|stop
+# Usage: [TB6_IKE=...] [TB6_ESP=...] [TB6_REKEY_CHILD=5s TB6_LIFE_CHILD=30s TB6_RAND_CHILD=1s]
+#        [TB6_REKEY_IKE=10s TB6_OVER_IKE=30s]
+#        sw6.sh --prefix P start|stop
 #   exit 3 when strongSwan 6 is not available (the tests then skip, saying why).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -24,7 +26,8 @@ stop6() {
     for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  rm -f "$DIR/charon.pid"
+  # A stale socket would pass for the next daemon's before it is listening.
+  rm -f "$DIR/charon.pid" "$DIR/charon.vici"
 }
 
 case "${ARGS[0]:-}" in
@@ -95,7 +98,8 @@ connections {
     proposals = ${TB6_IKE:-aes256gcm16-prfsha384-x25519-ke1_mlkem768, aes256gcm16-prfsha384-x25519-ke1_mlkem1024}
     fragmentation = yes
     dpd_delay = 30s
-    rekey_time = 4h
+    rekey_time = ${TB6_REKEY_IKE:-4h}
+    over_time = ${TB6_OVER_IKE:-10m}
     local {
       auth = psk
       id = gw.test
@@ -109,8 +113,9 @@ connections {
         local_ts = 203.0.113.0/25
         esp_proposals = ${TB6_ESP:-aes256gcm16-x25519-ke1_mlkem768, aes256gcm16}
         dpd_action = clear
-        rekey_time = 1h
-        life_time = 66m
+        rekey_time = ${TB6_REKEY_CHILD:-1h}
+        life_time = ${TB6_LIFE_CHILD:-66m}
+        rand_time = ${TB6_RAND_CHILD:-6m}
       }
     }
   }

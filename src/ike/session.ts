@@ -52,6 +52,7 @@ import { IkeAuthEap } from './tasks/ike-auth-eap.js';
 import { IkeAuth } from './tasks/ike-auth.js';
 import { IkeConfig } from './tasks/ike-config.js';
 import { IkeIntermediate } from './tasks/ike-intermediate.js';
+import { FollowupResponder } from './tasks/followup-ke.js';
 import { IkeRekey } from './tasks/ike-rekey.js';
 import { IkeSaInit } from './tasks/ike-sa-init.js';
 import { Mobike } from './tasks/mobike.js';
@@ -77,6 +78,7 @@ export class IkeSession {
     this.tasks = {
       init: new IkeSaInit(c, first.id),
       intermediate: new IkeIntermediate(c),
+      followup: new FollowupResponder(c),
       auth: new IkeAuth(c),
       eap: new IkeAuthEap(c),
       config: new IkeConfig(c),
@@ -250,6 +252,9 @@ export class IkeSession {
         return inner.some((p) => p.type === PayloadType.DELETE) ? this.tasks.del : this.tasks.dpd;
       case ExchangeType.CREATE_CHILD_SA:
         return this.tasks.child;
+      case ExchangeType.IKE_FOLLOWUP_KE:
+        // RFC 9370 §2.2.4: the rest of a CREATE_CHILD_SA of the gateway's.
+        return this.tasks.followup;
       default:
         return undefined;
     }

@@ -194,3 +194,74 @@ test('pqRequired with a hybrid gateway: up, x25519 + ML-KEM-768', () => {
   const run = start(cfg);
   assert.ok(established(run.events), closedEvent(run)?.error?.message);
 });
+
+test('the gateway rekeys our CHILD_SA with x25519 + ML-KEM-768: we answer N(ADDITIONAL_KEY_EXCHANGE), then its IKE_FOLLOWUP_KE; same keys both sides', () => {
+  const run = start(
+    config({
+      ikeProposals: parseProposals('aes256gcm16-prfsha384-x25519-ke1_mlkem768', 'ike'),
+      espProposals: parseProposals('aes256gcm16-x25519-ke1_mlkem768', 'esp'),
+    }),
+  );
+  assert.equal(run.session.state, 'established', closedEvent(run)?.error?.message);
+  const before = run.outputs.length;
+  // CREATE_CHILD_SA { N(REKEY_SA), SA, Ni, KEi, TSi, TSr } from the gateway, then the answers
+  // (ours, its IKE_FOLLOWUP_KE, ours) pumped until quiet.
+  pump(
+    run,
+    run.session.handle(
+      {
+        kind: 'datagram',
+        data: run.resp.rekeyChild(DhGroup.CURVE25519, [DhGroup.ML_KEM_768]),
+        from: { address: '198.51.100.10', port: 4500 },
+      },
+      run.now + 5000,
+    ),
+  );
+  assert.equal(run.resp.followupRekeys, 1, 'the gateway finished its IKE_FOLLOWUP_KE');
+  const installs = run.outputs
+    .slice(before)
+    .filter((o): o is Extract<IkeOutput, { kind: 'installChild' }> => o.kind === 'installChild');
+  assert.equal(installs.length, 1, 'the new CHILD_SA exists only after IKE_FOLLOWUP_KE');
+  const nc = run.resp.child!;
+  assert.equal(installs[0]!.child.outbound.spi, nc.inSpi);
+  assert.equal(toHex(installs[0]!.child.outbound.keymat), toHex(nc.keyI));
+  assert.equal(toHex(installs[0]!.child.inbound.keymat), toHex(nc.keyR));
+  assert.equal(installs[0]!.child.proposal, 'aes256gcm16-x25519-ke1_mlkem768');
+});
+
+test('an IKE_FOLLOWUP_KE with an unknown link is answered STATE_NOT_FOUND (RFC 9370 §2.2.4)', () => {
+  const run = start(
+    config({
+      ikeProposals: parseProposals('aes256gcm16-prfsha384-x25519-ke1_mlkem768', 'ike'),
+    }),
+  );
+  assert.equal(run.session.state, 'established');
+  const outs = run.session.handle(
+    {
+      kind: 'datagram',
+      data: run.resp.strayFollowup(),
+      from: { address: '198.51.100.10', port: 4500 },
+    },
+    run.now + 5000,
+  );
+  const send = outs.find((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send');
+  assert.ok(send);
+  const inner = run.resp.decryptForTest(send.data);
+  assert.ok(inner.some((p) => 'notifyType' in p && p.notifyType === NotifyType.STATE_NOT_FOUND));
+  assert.equal(run.session.state, 'established');
+});
+
+test('ML-KEM-768 alone as the IKE_SA_INIT key exchange (the draft allows it): no IKE_INTERMEDIATE, up', () => {
+  const cfg = config({ ikeProposals: parseProposals('aes256gcm16-prfsha256-mlkem768', 'ike') });
+  const run = start(cfg);
+  const up = established(run.events);
+  assert.ok(up, closedEvent(run)?.error?.message);
+  assert.equal(up.info.ikeProposal, 'aes256gcm16-prfsha256-mlkem768');
+  const init = decodeMessage(run.sent[0]!).payloads;
+  const ke = init.find((p) => p.type === PayloadType.KE);
+  assert.ok(
+    ke && 'data' in ke && ke.data.length === 1184,
+    'the KE payload carries the 1184-byte key',
+  );
+  assert.equal(run.resp.intermediates.length, 0);
+});

@@ -64,6 +64,7 @@ export function fuzzCorpus(): Uint8Array[] {
     );
   }
   out.push(resp.request('delete-child'));
+  out.push(...hybridMessages());
   // A fragmented message (RFC 7383) with two SKF payloads' worth of structure.
   out.push(
     encodeMessage(
@@ -133,6 +134,79 @@ export function fuzzCorpus(): Uint8Array[] {
     Uint8Array.of(1, 3, 0, 10, 26, 1, 3, 0, 5, 9), // MSCHAPv2-shaped
     Uint8Array.of(1, 4, 0, 6, 13, 0x20), // EAP-TLS Start
     Uint8Array.of(3, 5, 0, 4), // Success
+  );
+  return out;
+}
+
+/**
+ * RFC 9370 / ML-KEM messages (issue 16): a hybrid IKE_SA_INIT exchange (ADDKE transforms,
+ * INTERMEDIATE_EXCHANGE_SUPPORTED) and an IKE_FOLLOWUP_KE-shaped message in the clear (KE with
+ * an ML-KEM method, N(ADDITIONAL_KEY_EXCHANGE)) whose payloads the mutations reach.
+ */
+function hybridMessages(): Uint8Array[] {
+  const psk = new TextEncoder().encode('fuzz');
+  const session = new IkeSession(
+    {
+      localId: parseIdentity('client@test'),
+      auth: { kind: 'psk', psk },
+      gatewayAuth: { psk },
+      fragmentSize: 1280,
+      ikeProposals: parseProposals(
+        'aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke1_mlkem1024-ke2_none-ke2_mlkem512',
+        'ike',
+      ),
+      espProposals: parseProposals('aes256gcm16-x25519-ke1_mlkem768', 'esp'),
+      request: { ip4: true, ip6: false, dns: true },
+      tsLocal: anyTs(false),
+      tsRemote: anyTs(false),
+      forceEncap: true,
+      retransmit: DEFAULT_RETRANSMIT,
+      maxInitRetries: 5,
+      replayWindow: 1024,
+      dpdDelayMs: 0,
+      childRekeyMs: 0,
+      ikeRekeyMs: 0,
+    },
+    new SeededRandom(13),
+  );
+  const resp = new TestResponder({
+    psk,
+    id: parseIdentity('@gw.test'),
+    address: { address: '198.51.100.10', port: 4500 },
+    random: new SeededRandom(14),
+  });
+  const client = { address: '192.0.2.2', port: 500 };
+  const out: Uint8Array[] = [];
+  const first = session
+    .handle({ kind: 'start', local: client, remote: { address: '198.51.100.10', port: 500 } }, 0)
+    .find((o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send');
+  if (first) {
+    out.push(first.data);
+    const answer = resp.receive(first.data, client);
+    if (answer) out.push(answer);
+  }
+  out.push(
+    encodeMessage(
+      {
+        spiI: new Uint8Array(8).fill(3),
+        spiR: new Uint8Array(8).fill(4),
+        version: 0x20,
+        exchangeType: 44,
+        flags: 0x08,
+        messageId: 3,
+      },
+      [
+        { type: 34, critical: false, dhGroup: 36, data: new Uint8Array(48).fill(0x5a) },
+        {
+          type: 41,
+          critical: false,
+          protocol: 0,
+          spi: new Uint8Array(0),
+          notifyType: 16441,
+          data: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8),
+        },
+      ],
+    ),
   );
   return out;
 }

@@ -22,6 +22,7 @@ import { classifyUdp4500 } from '../../src/net/natt.js';
 import { parsePpkIdentity } from '../../src/ike/ppk.js';
 import { parseGwIdentity, redirectIn } from '../../src/ike/redirect.js';
 import type { NotifyPayload, Payload } from '../../src/ike/codec/index.js';
+import { exercisePq } from './fuzz-pq.js';
 
 /**
  * RFC 5685 / RFC 8784 notifies in whatever decoded: REDIRECT checks return a reason string
@@ -61,6 +62,7 @@ export function exercise(input: Uint8Array, first: number, reasm: FragmentReasse
     const m = decodeMessage(input);
     findUnsupportedCritical(m.payloads);
     redirectNotifies(m.payloads);
+    exercisePq(m.header, m.payloads);
     try {
       checkExchangeRules(m.header.exchangeType, (m.header.flags & 0x20) !== 0, m.payloads);
     } catch (e) {
@@ -83,6 +85,7 @@ export function exercise(input: Uint8Array, first: number, reasm: FragmentReasse
   try {
     const chain = decodePayloadChain(first, input.subarray(Math.min(input.length, 28)), 28);
     redirectNotifies(chain);
+    exercisePq(undefined, chain);
     try {
       checkExchangeRules(37, false, chain, chain);
     } catch (e) {

@@ -453,7 +453,9 @@ export class TestResponder {
       // A response to a request we made: decrypt and record it.
       const inner = this.open(data, payloads);
       this.informationalsReceived.push(inner);
-      if (header.exchangeType === ExchangeType.CREATE_CHILD_SA) this.completeRekey(inner);
+      if (header.exchangeType === ExchangeType.CREATE_CHILD_SA) return this.completeRekey(inner);
+      if (header.exchangeType === ExchangeType.IKE_FOLLOWUP_KE)
+        return this.continueOwnFollowup(inner);
       return undefined;
     }
     switch (header.exchangeType) {
@@ -629,8 +631,9 @@ export class TestResponder {
     this.spiR = this.opts.random.bytes(8);
     this.ni = nonce.data.slice();
     this.nr = this.opts.random.bytes(32);
-    const myKe = createKeyExchange(ke.dhGroup, this.opts.random);
-    const shared = myKe.computeSharedSecret(ke.data);
+    // DH: our key pair; ML-KEM (draft-ietf-ipsecme-ikev2-mlkem): a ciphertext to their key.
+    const myKe = respondKeyExchange(ke.dhGroup, ke.data, this.opts.random);
+    const shared = myKe.sharedSecret;
     const keyBits = encr.attributes.find((a) => a.type === TransformAttr.KEY_LENGTH)?.value;
     this.crypter = createSkCrypter(
       encr.id,
@@ -1138,8 +1141,11 @@ export class TestResponder {
     }
   }
 
-  /** CREATE_CHILD_SA { N(REKEY_SA), SA, Ni, [KEi], TSi, TSr } rekeying the CHILD_SA (§1.3.3). */
-  rekeyChild(pfsGroup?: number): Uint8Array {
+  /**
+   * CREATE_CHILD_SA { N(REKEY_SA), SA, Ni, [KEi], TSi, TSr } rekeying the CHILD_SA (§1.3.3);
+   * `addKe`: ADDKE1.. methods offered with the PFS group (RFC 9370 §2.2.4, then IKE_FOLLOWUP_KE).
+   */
+  rekeyChild(pfsGroup?: number, addKe: number[] = []): Uint8Array {
     const child = this.child!;
     const ni = this.opts.random.bytes(32);
     const newSpi = (new DataView(this.opts.random.bytes(4).buffer).getUint32(0) | 0x100) >>> 0;
@@ -1152,6 +1158,7 @@ export class TestResponder {
         attributes: [{ type: TransformAttr.KEY_LENGTH, value: 256 }],
       },
       ...(pfsGroup === undefined ? [] : [{ type: TransformType.DH, id: pfsGroup, attributes: [] }]),
+      ...addKe.map((id, i) => ({ type: 6 + i, id, attributes: [] })),
       { type: TransformType.ESN, id: 0, attributes: [] },
     ];
     const vip = this.opts.virtualIp ?? '203.0.113.130';
@@ -1238,16 +1245,91 @@ export class TestResponder {
     ]);
   }
 
-  private completeRekey(inner: Payload[]): void {
+  /** Our CHILD_SA rekey waiting for its IKE_FOLLOWUP_KE exchanges (RFC 9370 §2.2.4). */
+  private ownFollowup:
+    | {
+        methods: number[];
+        secrets: Uint8Array[];
+        ke: ReturnType<typeof createKeyExchange>;
+        finish: (secrets: Uint8Array[]) => void;
+      }
+    | undefined;
+
+  /** An IKE_FOLLOWUP_KE request with a link the client never gave (hostile or stale). */
+  strayFollowup(): Uint8Array {
+    return this.seal(ExchangeType.IKE_FOLLOWUP_KE, this.myMid++, false, [
+      { type: PayloadType.KE, critical: false, dhGroup: 31, data: new Uint8Array(32).fill(9) },
+      notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, Uint8Array.of(1, 2, 3)),
+    ]);
+  }
+
+  /** IKE_FOLLOWUP_KE { KEi(n), N(ADDITIONAL_KEY_EXCHANGE)(link) } of ours. */
+  private ownFollowupRequest(link: Uint8Array): Uint8Array {
+    const f = this.ownFollowup!;
+    const method = f.methods[f.secrets.length]!;
+    f.ke = createKeyExchange(method, this.opts.random);
+    return this.seal(ExchangeType.IKE_FOLLOWUP_KE, this.myMid++, false, [
+      { type: PayloadType.KE, critical: false, dhGroup: method, data: f.ke.publicValue },
+      notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, link),
+    ]);
+  }
+
+  private continueOwnFollowup(inner: Payload[]): Uint8Array | undefined {
+    const f = this.ownFollowup;
+    const ke = findPayload(inner, PayloadType.KE);
+    if (!f || !ke) return undefined;
+    f.secrets.push(f.ke.computeSharedSecret(ke.data));
+    const link = filterPayloads(inner, PayloadType.NOTIFY).find(
+      (n) => n.notifyType === NotifyType.ADDITIONAL_KEY_EXCHANGE,
+    );
+    if (f.secrets.length < f.methods.length)
+      return link ? this.ownFollowupRequest(link.data) : undefined;
+    this.ownFollowup = undefined;
+    f.finish(f.secrets);
+    return undefined;
+  }
+
+  private completeRekey(inner: Payload[]): Uint8Array | undefined {
     const p = this.pending;
     this.pending = undefined;
     const sa = findPayload(inner, PayloadType.SA);
     const nonce = findPayload(inner, PayloadType.NONCE);
-    if (!p || !sa || !nonce) return;
+    if (!p || !sa || !nonce) return undefined;
     const ke = findPayload(inner, PayloadType.KE);
     const k = this.keys!;
     if (p.kind === 'child') {
       const shared = p.ke && ke ? p.ke.computeSharedSecret(ke.data) : undefined;
+      const link = filterPayloads(inner, PayloadType.NOTIFY).find(
+        (n) => n.notifyType === NotifyType.ADDITIONAL_KEY_EXCHANGE,
+      );
+      const chosenAddKe = sa.proposals[0]!.transforms.filter((t) => t.type >= 6 && t.type <= 12);
+      if (link && shared && chosenAddKe.length > 0) {
+        // RFC 9370 §2.2.4: KEYMAT = prf+(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n)).
+        this.ownFollowup = {
+          methods: chosenAddKe.map((t) => t.id),
+          secrets: [],
+          ke: p.ke!,
+          finish: (secrets) => {
+            const km = prfPlus(
+              this.prfId,
+              k.skD,
+              concatBytes(shared, p.ni, nonce.data, ...secrets),
+              72,
+            );
+            const spi = sa.proposals[0]!.spi;
+            this.previousChild = this.child;
+            this.child = {
+              inSpi: p.newSpi,
+              outSpi: new DataView(spi.buffer, spi.byteOffset, 4).getUint32(0),
+              encrId: 20,
+              keyI: km.slice(36, 72),
+              keyR: km.slice(0, 36),
+            };
+            this.followupRekeys++;
+          },
+        };
+        return this.ownFollowupRequest(link.data);
+      }
       // §2.17: we initiated this exchange, so our nonce is Ni and our direction's keys come first.
       const ck = deriveChildKeys({
         prfId: this.prfId,
@@ -1267,7 +1349,7 @@ export class TestResponder {
         keyI: ck.encrR,
         keyR: ck.encrI,
       };
-      return;
+      return undefined;
     }
     const spiR = sa.proposals[0]!.spi.slice();
     const shared = p.ke.computeSharedSecret(ke!.data);
@@ -1294,6 +1376,7 @@ export class TestResponder {
     this.spiR = spiR;
     this.gwInitiated = true;
     this.myMid = 0;
+    return undefined;
   }
 
   /** The client rekeys its CHILD_SA: { N(REKEY_SA), SA, Ni, TSi, TSr } → { SA, Nr, TSi, TSr }. */

@@ -300,14 +300,9 @@ export class ChildRekey {
     if (!choice || choice.chosen.spi.length !== 4 || !isAead(choice.chosen.encr.id)) {
       return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
     }
-    if (choice.chosen.addKe) {
-      // RFC 9370 §2.2.4 as responder (IKE_FOLLOWUP_KE requests) is not implemented: refuse, so
-      // the gateway's rekey fails cleanly instead of yielding keys it does not share (ours rekey).
-      this.c.log.info(
-        'ike',
-        "gateway's CHILD_SA rekey wants additional key exchanges; we only start those ourselves",
-      );
-      return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
+    if (choice.chosen.addKe && !ke) {
+      // RFC 9370 §2.2.4: additional key exchanges follow a first one in CREATE_CHILD_SA.
+      return { reply: [this.c.notify(NotifyType.INVALID_SYNTAX)] };
     }
     const nr = this.c.random.bytes(32);
     let shared: Uint8Array | undefined;
@@ -342,38 +337,51 @@ export class ChildRekey {
       }
     }
     reply.push(tsi, tsr);
-    // §2.17: the exchange initiator's nonce comes first; its direction's keys come first.
-    const encrLen = (choice.chosen.encr.keyBits ?? 256) / 8 + 4;
-    const keys = keymat.childKeys(nonce.data, nr, encrLen, 0, shared);
-    if (shared) wipe(shared);
-    const outboundSpi = new DataView(
-      choice.chosen.spi.buffer,
-      choice.chosen.spi.byteOffset,
-      4,
-    ).getUint32(0);
-    const info: ChildSaInfo = {
-      inbound: {
-        spi: inboundSpi,
-        encrId: choice.chosen.encr.id,
-        keymat: keys.encrI,
-        replayWindow: this.c.cfg.replayWindow,
-      },
-      outbound: { spi: outboundSpi, encrId: choice.chosen.encr.id, keymat: keys.encrR },
-      tsLocal: tsr.selectors,
-      tsRemote: tsi.selectors,
-      proposal: formatChosen(choice.chosen),
+    const install = (additional: Uint8Array[]): void => {
+      // §2.17: the exchange initiator's nonce comes first; its direction's keys come first.
+      const encrLen = (choice.chosen.encr.keyBits ?? 256) / 8 + 4;
+      const keys = keymat.childKeys(nonce.data, nr, encrLen, 0, shared, additional);
+      if (shared) wipe(shared);
+      wipe(...additional);
+      const outboundSpi = new DataView(
+        choice.chosen.spi.buffer,
+        choice.chosen.spi.byteOffset,
+        4,
+      ).getUint32(0);
+      const info: ChildSaInfo = {
+        inbound: {
+          spi: inboundSpi,
+          encrId: choice.chosen.encr.id,
+          keymat: keys.encrI,
+          replayWindow: this.c.cfg.replayWindow,
+        },
+        outbound: { spi: outboundSpi, encrId: choice.chosen.encr.id, keymat: keys.encrR },
+        tsLocal: tsr.selectors,
+        tsRemote: tsi.selectors,
+        proposal: formatChosen(choice.chosen),
+      };
+      // Make-before-break: the new SA is used from now on; the old one stays until deleted.
+      const created = this.c.tasks.child.addChild(info);
+      child.replaced = true;
+      child.theirs = { ni: nonce.data.slice(), nr, child: created };
+      this.c.counters.childRekeys++;
+      this.c.emit({ type: 'rekeyed', what: 'child', by: 'peer', proposal: info.proposal });
+      this.resolveRekeyCollision(child);
     };
-    return {
-      reply,
-      after: () => {
-        // Make-before-break: the new SA is used from now on; the old one stays until deleted.
-        const created = this.c.tasks.child.addChild(info);
-        child.replaced = true;
-        child.theirs = { ni: nonce.data.slice(), nr, child: created };
-        this.c.counters.childRekeys++;
-        this.c.emit({ type: 'rekeyed', what: 'child', by: 'peer', proposal: info.proposal });
-        this.resolveRekeyCollision(child);
-      },
-    };
+    const addKe = choice.chosen.addKe ?? [];
+    if (addKe.length > 0) {
+      // RFC 9370 §2.2.4: the gateway continues with IKE_FOLLOWUP_KE exchanges (followup-ke.ts);
+      // the new CHILD_SA exists once the last one is answered. Until then it is only "theirs".
+      const link = this.c.tasks.followup.expect(
+        addKe.map((a) => a.id),
+        install,
+        () => {
+          if (shared) wipe(shared);
+        },
+      );
+      reply.push(this.c.notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, link));
+      return { reply };
+    }
+    return { reply, after: () => install([]) };
   }
 }

@@ -74,15 +74,10 @@ export class IkeRekey {
     }
     if (choice.chosen.spi.length !== 8)
       return { reply: [this.c.notify(NotifyType.INVALID_SYNTAX)] };
-    if (choice.chosen.addKe) {
-      // RFC 9370 §2.2.4 as responder (IKE_FOLLOWUP_KE requests) is not implemented: refuse, so
-      // the gateway's rekey fails cleanly (ours runs them).
-      this.c.log.info(
-        'ike',
-        "gateway's IKE SA rekey wants additional key exchanges; we only start those ourselves",
-      );
-      return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
-    }
+    const addKe = choice.chosen.addKe ?? [];
+    // §2.8.1 with RFC 9370 follow-ups on both sides is not handled: let ours go first (§2.25).
+    if (addKe.length > 0 && oursInFlight)
+      return { reply: [this.c.notify(NotifyType.TEMPORARY_FAILURE)] };
     let mine: { publicValue: Uint8Array };
     let shared: Uint8Array;
     try {
@@ -96,17 +91,22 @@ export class IkeRekey {
     const nr = this.c.random.bytes(32);
     const spiR = this.c.randomNonZero(8);
     const next = newContext(choice.chosen.spi.slice(), spiR, false);
-    next.keymat = new IkeKeymat({
-      proposal: choice.chosen,
-      weInitiated: false,
-      rekeyOf: keymat.rekeySeed(),
-      ni,
-      nr,
-      spiI: next.spiI,
-      spiR,
-      sharedSecret: shared,
-    });
-    wipe(shared);
+    const derive = (additional: Uint8Array[]): void => {
+      // §2.18; RFC 9370 §2.2.4: SKEYSEED = prf(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n)).
+      next.keymat = new IkeKeymat({
+        proposal: choice.chosen,
+        weInitiated: false,
+        rekeyOf: keymat.rekeySeed(),
+        ni,
+        nr,
+        spiI: next.spiI,
+        spiR,
+        sharedSecret: shared,
+        ...(additional.length > 0 ? { additional } : {}),
+      });
+      wipe(shared, ...additional);
+    };
+    if (addKe.length === 0) derive([]);
     const reply: Payload[] = [
       {
         type: PayloadType.SA,
@@ -129,24 +129,40 @@ export class IkeRekey {
       this.collision = { ctx: next, ni: ni.slice(), nr, proposal: choice.chosen };
       return { reply };
     }
-    return {
-      reply,
-      after: () => {
-        // The CHILD_SAs move to the new IKE SA; the old one answers until the gateway deletes it.
-        if (this.c.ike.retired) this.c.ike.retired.keymat?.wipe();
-        this.c.ike.retired = ctx;
-        this.c.ike.sa = next;
-        this.c.ike.ikeProposal = choice.chosen;
-        this.scheduleIkeRekey();
-        this.c.counters.ikeRekeys++;
-        this.c.emit({
-          type: 'rekeyed',
-          what: 'ike',
-          by: 'peer',
-          proposal: formatChosen(choice.chosen),
-        });
-      },
+    const adopt = (): void => {
+      // The CHILD_SAs move to the new IKE SA; the old one answers until the gateway deletes it.
+      if (this.c.ike.retired) this.c.ike.retired.keymat?.wipe();
+      this.c.ike.retired = ctx;
+      this.c.ike.sa = next;
+      this.c.ike.ikeProposal = choice.chosen;
+      this.scheduleIkeRekey();
+      this.c.counters.ikeRekeys++;
+      this.c.emit({
+        type: 'rekeyed',
+        what: 'ike',
+        by: 'peer',
+        proposal: formatChosen(choice.chosen),
+      });
     };
+    if (addKe.length > 0) {
+      // RFC 9370 §2.2.4: the gateway's IKE_FOLLOWUP_KE exchanges (on this, the old SA) come
+      // first; the new SA is keyed and used once the last one is answered.
+      const link = this.c.tasks.followup.expect(
+        addKe.map((a) => a.id),
+        (secrets) => {
+          if (this.c.ike.sa !== ctx || this.c.ike.state !== 'established') {
+            wipe(shared, ...secrets);
+            return;
+          }
+          derive(secrets);
+          adopt();
+        },
+        () => wipe(shared),
+      );
+      reply.push(this.c.notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, link));
+      return { reply };
+    }
+    return { reply, after: adopt };
   }
 
   scheduleIkeRekey(): void {

@@ -21,6 +21,7 @@ import type { IkeAuthEap } from './ike-auth-eap.js';
 import type { IkeAuth } from './ike-auth.js';
 import type { IkeConfig } from './ike-config.js';
 import type { IkeIntermediate } from './ike-intermediate.js';
+import type { FollowupResponder } from './followup-ke.js';
 import type { IkeRekey } from './ike-rekey.js';
 import type { IkeSaInit } from './ike-sa-init.js';
 import type { Mobike } from './mobike.js';
@@ -58,6 +59,7 @@ export interface ResponderTask {
 export interface TaskSet {
   init: IkeSaInit;
   intermediate: IkeIntermediate;
+  followup: FollowupResponder;
   auth: IkeAuth;
   eap: IkeAuthEap;
   config: IkeConfig;
