@@ -20110,6 +20110,55 @@ function runFollowupKe(c, what, methods, link, done) {
     done({ error: e instanceof VpnError ? e.message : e.message });
   }
 }
+var FollowupResponder = class {
+  c;
+  pending;
+  constructor(c) {
+    this.c = c;
+  }
+  /** Waits for IKE_FOLLOWUP_KE exchanges running `methods`; returns the first link to send. */
+  expect(methods, done, abort) {
+    this.pending?.abort();
+    const link = this.c.random.bytes(16);
+    this.pending = { link, methods, secrets: [], done, abort };
+    return link;
+  }
+  processRequest(_ctx, inner) {
+    const p = this.pending;
+    const ke = findPayload(inner, PayloadType.KE);
+    const link = filterPayloads(inner, PayloadType.NOTIFY).find(
+      (n) => n.notifyType === NotifyType.ADDITIONAL_KEY_EXCHANGE
+    );
+    if (!p || !link || !equalBytes(link.data, p.link)) {
+      return { reply: [this.c.notify(NotifyType.STATE_NOT_FOUND)] };
+    }
+    const method = p.methods[p.secrets.length];
+    if (ke?.dhGroup !== method) {
+      this.pending = void 0;
+      p.abort();
+      return { reply: [this.c.notify(NotifyType.INVALID_SYNTAX)] };
+    }
+    let mine;
+    try {
+      mine = respondKeyExchange(method, ke.data, this.c.random);
+    } catch {
+      this.pending = void 0;
+      p.abort();
+      return { reply: [this.c.notify(NotifyType.INVALID_SYNTAX)] };
+    }
+    p.secrets.push(mine.sharedSecret);
+    const reply = [
+      { type: PayloadType.KE, critical: false, dhGroup: method, data: mine.publicValue }
+    ];
+    if (p.secrets.length < p.methods.length) {
+      p.link = this.c.random.bytes(16);
+      reply.push(this.c.notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, p.link));
+      return { reply };
+    }
+    this.pending = void 0;
+    return { reply, after: () => p.done(p.secrets) };
+  }
+};
 
 // src/ike/sa/keymat.ts
 import { timingSafeEqual as timingSafeEqual2 } from "node:crypto";
@@ -20715,12 +20764,8 @@ var ChildRekey = class {
     if (!choice || choice.chosen.spi.length !== 4 || !isAead(choice.chosen.encr.id)) {
       return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
     }
-    if (choice.chosen.addKe) {
-      this.c.log.info(
-        "ike",
-        "gateway's CHILD_SA rekey wants additional key exchanges; we only start those ourselves"
-      );
-      return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
+    if (choice.chosen.addKe && !ke) {
+      return { reply: [this.c.notify(NotifyType.INVALID_SYNTAX)] };
     }
     const nr = this.c.random.bytes(32);
     let shared;
@@ -20754,37 +20799,48 @@ var ChildRekey = class {
       }
     }
     reply.push(tsi, tsr);
-    const encrLen = (choice.chosen.encr.keyBits ?? 256) / 8 + 4;
-    const keys = keymat.childKeys(nonce.data, nr, encrLen, 0, shared);
-    if (shared) wipe(shared);
-    const outboundSpi = new DataView(
-      choice.chosen.spi.buffer,
-      choice.chosen.spi.byteOffset,
-      4
-    ).getUint32(0);
-    const info = {
-      inbound: {
-        spi: inboundSpi,
-        encrId: choice.chosen.encr.id,
-        keymat: keys.encrI,
-        replayWindow: this.c.cfg.replayWindow
-      },
-      outbound: { spi: outboundSpi, encrId: choice.chosen.encr.id, keymat: keys.encrR },
-      tsLocal: tsr.selectors,
-      tsRemote: tsi.selectors,
-      proposal: formatChosen(choice.chosen)
+    const install = (additional) => {
+      const encrLen = (choice.chosen.encr.keyBits ?? 256) / 8 + 4;
+      const keys = keymat.childKeys(nonce.data, nr, encrLen, 0, shared, additional);
+      if (shared) wipe(shared);
+      wipe(...additional);
+      const outboundSpi = new DataView(
+        choice.chosen.spi.buffer,
+        choice.chosen.spi.byteOffset,
+        4
+      ).getUint32(0);
+      const info = {
+        inbound: {
+          spi: inboundSpi,
+          encrId: choice.chosen.encr.id,
+          keymat: keys.encrI,
+          replayWindow: this.c.cfg.replayWindow
+        },
+        outbound: { spi: outboundSpi, encrId: choice.chosen.encr.id, keymat: keys.encrR },
+        tsLocal: tsr.selectors,
+        tsRemote: tsi.selectors,
+        proposal: formatChosen(choice.chosen)
+      };
+      const created = this.c.tasks.child.addChild(info);
+      child.replaced = true;
+      child.theirs = { ni: nonce.data.slice(), nr, child: created };
+      this.c.counters.childRekeys++;
+      this.c.emit({ type: "rekeyed", what: "child", by: "peer", proposal: info.proposal });
+      this.resolveRekeyCollision(child);
     };
-    return {
-      reply,
-      after: () => {
-        const created = this.c.tasks.child.addChild(info);
-        child.replaced = true;
-        child.theirs = { ni: nonce.data.slice(), nr, child: created };
-        this.c.counters.childRekeys++;
-        this.c.emit({ type: "rekeyed", what: "child", by: "peer", proposal: info.proposal });
-        this.resolveRekeyCollision(child);
-      }
-    };
+    const addKe = choice.chosen.addKe ?? [];
+    if (addKe.length > 0) {
+      const link = this.c.tasks.followup.expect(
+        addKe.map((a) => a.id),
+        install,
+        () => {
+          if (shared) wipe(shared);
+        }
+      );
+      reply.push(this.c.notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, link));
+      return { reply };
+    }
+    return { reply, after: () => install([]) };
   }
 };
 
@@ -22334,13 +22390,9 @@ var IkeRekey = class {
     }
     if (choice.chosen.spi.length !== 8)
       return { reply: [this.c.notify(NotifyType.INVALID_SYNTAX)] };
-    if (choice.chosen.addKe) {
-      this.c.log.info(
-        "ike",
-        "gateway's IKE SA rekey wants additional key exchanges; we only start those ourselves"
-      );
-      return { reply: [this.c.notify(NotifyType.NO_PROPOSAL_CHOSEN)] };
-    }
+    const addKe = choice.chosen.addKe ?? [];
+    if (addKe.length > 0 && oursInFlight)
+      return { reply: [this.c.notify(NotifyType.TEMPORARY_FAILURE)] };
     let mine;
     let shared;
     try {
@@ -22353,17 +22405,21 @@ var IkeRekey = class {
     const nr = this.c.random.bytes(32);
     const spiR = this.c.randomNonZero(8);
     const next = newContext(choice.chosen.spi.slice(), spiR, false);
-    next.keymat = new IkeKeymat({
-      proposal: choice.chosen,
-      weInitiated: false,
-      rekeyOf: keymat.rekeySeed(),
-      ni,
-      nr,
-      spiI: next.spiI,
-      spiR,
-      sharedSecret: shared
-    });
-    wipe(shared);
+    const derive = (additional) => {
+      next.keymat = new IkeKeymat({
+        proposal: choice.chosen,
+        weInitiated: false,
+        rekeyOf: keymat.rekeySeed(),
+        ni,
+        nr,
+        spiI: next.spiI,
+        spiR,
+        sharedSecret: shared,
+        ...additional.length > 0 ? { additional } : {}
+      });
+      wipe(shared, ...additional);
+    };
+    if (addKe.length === 0) derive([]);
     const reply = [
       {
         type: PayloadType.SA,
@@ -22384,23 +22440,37 @@ var IkeRekey = class {
       this.collision = { ctx: next, ni: ni.slice(), nr, proposal: choice.chosen };
       return { reply };
     }
-    return {
-      reply,
-      after: () => {
-        if (this.c.ike.retired) this.c.ike.retired.keymat?.wipe();
-        this.c.ike.retired = ctx;
-        this.c.ike.sa = next;
-        this.c.ike.ikeProposal = choice.chosen;
-        this.scheduleIkeRekey();
-        this.c.counters.ikeRekeys++;
-        this.c.emit({
-          type: "rekeyed",
-          what: "ike",
-          by: "peer",
-          proposal: formatChosen(choice.chosen)
-        });
-      }
+    const adopt = () => {
+      if (this.c.ike.retired) this.c.ike.retired.keymat?.wipe();
+      this.c.ike.retired = ctx;
+      this.c.ike.sa = next;
+      this.c.ike.ikeProposal = choice.chosen;
+      this.scheduleIkeRekey();
+      this.c.counters.ikeRekeys++;
+      this.c.emit({
+        type: "rekeyed",
+        what: "ike",
+        by: "peer",
+        proposal: formatChosen(choice.chosen)
+      });
     };
+    if (addKe.length > 0) {
+      const link = this.c.tasks.followup.expect(
+        addKe.map((a) => a.id),
+        (secrets) => {
+          if (this.c.ike.sa !== ctx || this.c.ike.state !== "established") {
+            wipe(shared, ...secrets);
+            return;
+          }
+          derive(secrets);
+          adopt();
+        },
+        () => wipe(shared)
+      );
+      reply.push(this.c.notify(NotifyType.ADDITIONAL_KEY_EXCHANGE, link));
+      return { reply };
+    }
+    return { reply, after: adopt };
   }
   scheduleIkeRekey() {
     if (this.c.cfg.ikeRekeyMs <= 0) return;
@@ -23017,6 +23087,7 @@ var IkeSession = class {
     this.tasks = {
       init: new IkeSaInit(c, first.id),
       intermediate: new IkeIntermediate(c),
+      followup: new FollowupResponder(c),
       auth: new IkeAuth(c),
       eap: new IkeAuthEap(c),
       config: new IkeConfig(c),
@@ -23164,6 +23235,8 @@ var IkeSession = class {
         return inner.some((p) => p.type === PayloadType.DELETE) ? this.tasks.del : this.tasks.dpd;
       case ExchangeType.CREATE_CHILD_SA:
         return this.tasks.child;
+      case ExchangeType.IKE_FOLLOWUP_KE:
+        return this.tasks.followup;
       default:
         return void 0;
     }
