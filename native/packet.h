@@ -26,7 +26,7 @@
 #define VNET_GSO_UDP_L4 5 /* USO (TUN_F_USO4 / TUN_F_USO6) */
 #define VNET_GSO_ECN 0x80
 /* At most this many segments from one super-packet (64 KiB / a 1024-byte MSS). */
-#define GSO_MAX_SEGS 64
+#define VNET_MAX_SEGS 64
 
 typedef struct {
   uint8_t flags, gso_type;
@@ -137,7 +137,7 @@ PKT_HIDDEN udp_class_t pkt_classify_udp(uint16_t src_port, const uint8_t *p, siz
 #define VNET_GSO_UDP_L4 5 /* USO (TUN_F_USO4 / TUN_F_USO6) */
 #define VNET_GSO_ECN 0x80
 /* At most this many segments from one super-packet (64 KiB / a 1024-byte MSS). */
-#define GSO_MAX_SEGS 64
+#define VNET_MAX_SEGS 64
 
 typedef struct {
   uint8_t flags, gso_type;

@@ -310,7 +310,7 @@ static int checksums_ok(const uint8_t *o, size_t len) {
 }
 
 #define ROOM 1600
-static uint8_t segs[GSO_MAX_SEGS * ROOM];
+static uint8_t segs[VNET_MAX_SEGS * ROOM];
 
 static void test_csum_vectors(void) {
   /* RFC 1071 §3 example: 0001 f203 f4f5 f6f7 sums to ddf2 */
@@ -331,8 +331,8 @@ static void test_gso_vector(void) {
   static uint8_t p[70000];
   size_t len = super_packet(p, 0, 1, 2500, 0x80 | 0x18 | 0x01); /* CWR PSH ACK FIN */
   vnet_hdr_t h = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 40, 1000, 20, 16};
-  size_t sl[GSO_MAX_SEGS];
-  int n = pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, GSO_MAX_SEGS);
+  size_t sl[VNET_MAX_SEGS];
+  int n = pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS);
   CHECK(n == 3);
   if (n != 3) return;
   CHECK(sl[0] == 1040 && sl[1] == 1040 && sl[2] == 540);
@@ -358,7 +358,7 @@ static void test_gso_vector(void) {
 /* Properties over many sizes: segments reassemble to the payload, checksums verify, lengths. */
 static void test_gso_properties(void) {
   static uint8_t p[70000];
-  size_t sl[GSO_MAX_SEGS];
+  size_t sl[VNET_MAX_SEGS];
   long cases = 0;
   for (int v6 = 0; v6 <= 1; v6++)
     for (int tcp = 0; tcp <= 1; tcp++)
@@ -369,9 +369,9 @@ static void test_gso_properties(void) {
           uint8_t type = tcp ? (v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4) : VNET_GSO_UDP_L4;
           vnet_hdr_t h = {VNET_F_NEEDS_CSUM, type, (uint16_t)hdr, (uint16_t)mss, (uint16_t)iph,
                           tcp ? 16 : 6};
-          int n = pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, GSO_MAX_SEGS);
+          int n = pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS);
           size_t want = (payload + mss - 1) / mss;
-          if (want > GSO_MAX_SEGS) {
+          if (want > VNET_MAX_SEGS) {
             CHECK(n == -GSO_TOO_MANY_SEGS);
             continue;
           }
@@ -400,34 +400,34 @@ static void test_gso_properties(void) {
 /* Inconsistent virtio headers are refused, never read beyond the packet. */
 static void test_gso_refusals(void) {
   static uint8_t p[70000];
-  size_t sl[GSO_MAX_SEGS];
+  size_t sl[VNET_MAX_SEGS];
   size_t len = super_packet(p, 0, 1, 3000, 0x10);
   vnet_hdr_t ok = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 40, 1000, 20, 16}, h;
-  CHECK(pkt_gso_split(&ok, p, len, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == 3);
+  CHECK(pkt_gso_split(&ok, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == 3);
   h = ok, h.gso_size = 0;
-  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_SIZE);
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_SIZE);
   h = ok, h.gso_size = 2000; /* a segment larger than the room for it */
-  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_SIZE);
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_SIZE);
   h = ok, h.hdr_len = (uint16_t)(len + 1);
-  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_HEADER);
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_HEADER);
   h = ok, h.gso_type = VNET_GSO_TCPV6; /* an IPv4 packet */
-  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_PACKET);
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_PACKET);
   h = ok, h.gso_type = VNET_GSO_UDP;
-  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_HEADER);
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_HEADER);
   h = ok, h.csum_start = 24;
-  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_PACKET);
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_PACKET);
   h = ok, h.flags = 0;
-  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_HEADER);
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_HEADER);
   CHECK(pkt_gso_split(&ok, p, len, segs, ROOM, ROOM, sl, 2) == -GSO_TOO_MANY_SEGS);
   p[9] = 17; /* UDP under a TCP gso type */
-  CHECK(pkt_gso_split(&ok, p, len, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_PACKET);
+  CHECK(pkt_gso_split(&ok, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_PACKET);
   p[9] = 6;
   p[32] = 0xf0; /* TCP data offset 60: still inside, fine */
-  CHECK(pkt_gso_split(&ok, p, 40 + 20, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_PACKET);
+  CHECK(pkt_gso_split(&ok, p, 40 + 20, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_PACKET);
   p[32] = 0x50;
-  CHECK(pkt_gso_split(&ok, p, 30, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_HEADER);
+  CHECK(pkt_gso_split(&ok, p, 30, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_HEADER);
   h = ok, h.hdr_len = 20; /* a TCP header cut short */
-  CHECK(pkt_gso_split(&h, p, 30, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_PACKET);
+  CHECK(pkt_gso_split(&h, p, 30, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_PACKET);
   /* NEEDS_CSUM only: the checksum is completed from the pseudo-header sum in the field */
   size_t ulen = super_packet(p, 0, 0, 333, 0);
   uint16_t ps = pkt_csum_fold(p + 12, 8, 17 + (uint32_t)(ulen - 20));
@@ -437,10 +437,10 @@ static void test_gso_refusals(void) {
   uint16_t ipc = (uint16_t)~pkt_csum_fold(p, 20, 0);
   p[10] = (uint8_t)(ipc >> 8), p[11] = (uint8_t)ipc;
   vnet_hdr_t none = {VNET_F_NEEDS_CSUM, VNET_GSO_NONE, 0, 0, 20, 6};
-  CHECK(pkt_gso_split(&none, p, ulen, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == 1);
+  CHECK(pkt_gso_split(&none, p, ulen, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == 1);
   CHECK(sl[0] == ulen && checksums_ok(segs, ulen));
   none.csum_offset = (uint16_t)(ulen - 21); /* the field beyond the packet */
-  CHECK(pkt_gso_split(&none, p, ulen, segs, ROOM, ROOM, sl, GSO_MAX_SEGS) == -GSO_BAD_HEADER);
+  CHECK(pkt_gso_split(&none, p, ulen, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_HEADER);
   /* random virtio headers over random packets: no crash, no read beyond (ASan) */
   for (int r = 0; r < 200000; r++) {
     uint64_t x = next(), y = next();
@@ -454,8 +454,8 @@ static void test_gso_refusals(void) {
     vnet_hdr_t rh;
     CHECK(pkt_vnet_parse(raw, sizeof raw, &rh) == GSO_OK);
     rh.csum_start %= 64, rh.csum_offset %= 32, rh.gso_size %= 1600;
-    int n = pkt_gso_split(&rh, q, plen, segs, ROOM, ROOM, sl, GSO_MAX_SEGS);
-    CHECK(n != 0 && n <= GSO_MAX_SEGS);
+    int n = pkt_gso_split(&rh, q, plen, segs, ROOM, ROOM, sl, VNET_MAX_SEGS);
+    CHECK(n != 0 && n <= VNET_MAX_SEGS);
     free(q);
   }
 }
