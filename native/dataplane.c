@@ -525,7 +525,7 @@ static void process_in(dp_t *dp, in_scratch_t *s, int n) {
   uint64_t drops[DROP_COUNT + 1] = {0};
   uint64_t pk = 0, by = 0, keepalives = 0;
   int nwr = 0, authenticated = 0;
-  int tun = atomic_load_explicit(&dp->tun_fd, memory_order_relaxed);
+  int tun = atomic_load_explicit(&dp->tun_fd, memory_order_acquire); /* then tun_offloads */
   pthread_mutex_lock(&dp->in_lock);
   for (int i = 0; i < n; i++) {
     uint8_t *p = dp->in_slots + (size_t)i * SLOT_SIZE;
