@@ -149,13 +149,36 @@ gso_err_t pkt_vnet_parse(const uint8_t *p, size_t len, vnet_hdr_t *h) {
 void pkt_vnet_none(uint8_t *p) { memset(p, 0, VNET_HDR_LEN); }
 
 uint16_t pkt_csum_fold(const uint8_t *p, size_t len, uint32_t initial) {
-  /* RFC 1071 §4.1: 16-bit big-endian words, an odd last byte padded with zero. */
-  uint64_t sum = initial;
+  /* RFC 1071 §2 (B), (C): the sum does not depend on the word size or the byte order, so 32-bit
+   * words in host order go into a 64-bit accumulator (four at a time), folded to 16 bits and
+   * swapped to network order at the end; an odd last byte is the high half of a zero-padded
+   * word. */
+  uint64_t a = 0, b = 0, c = 0, d = 0;
   size_t i = 0;
-  for (; i + 1 < len; i += 2) sum += (uint32_t)((p[i] << 8) | p[i + 1]);
-  if (i < len) sum += (uint32_t)p[i] << 8;
+  for (; i + 16 <= len; i += 16) {
+    uint32_t w[4];
+    memcpy(w, p + i, 16);
+    a += w[0], b += w[1], c += w[2], d += w[3];
+  }
+  uint64_t sum = a + b + c + d; /* each grows by < 2^32 per 16 bytes: no overflow */
+  for (; i + 4 <= len; i += 4) {
+    uint32_t w;
+    memcpy(&w, p + i, 4);
+    sum += w;
+  }
+  uint8_t tail[4] = {0, 0, 0, 0};
+  memcpy(tail, p + i, len - i);
+  uint32_t w;
+  memcpy(&w, tail, 4);
+  sum += w;
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return (uint16_t)sum;
+  uint16_t s = (uint16_t)sum;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  s = (uint16_t)((s >> 8) | (s << 8));
+#endif
+  uint32_t t = (uint32_t)s + initial;
+  while (t >> 16) t = (t & 0xffff) + (t >> 16);
+  return (uint16_t)t;
 }
 
 /* The pseudo-header sum of RFC 9293 §3.1 / RFC 8200 §8.1, for an upper-layer length. */
