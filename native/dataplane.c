@@ -40,7 +40,13 @@
  *   dpAddInbound(h, sa, policy: Uint8Array) -> replaced SA handle | undefined
  *                                             by SPI, at most 8 (same SPI: replaced)
  *   dpRemoveInbound(h, spi) -> boolean
+ *   dpAttachTun(h, fd, offloads)              offloads: the TUN_F_* bits tun.open({offload})
+ *                                             enabled: the device has IFF_VNET_HDR, the outbound
+ *                                             thread splits TSO/USO super-packets (packet.c) and
+ *                                             the inbound one writes a virtio_net_hdr (GSO NONE)
  *   dpStats(h, out: Float64Array)             the layout below; readable after dpClose too
+ *   dpOffloadStats(h) -> [offloads, superPackets, segments, drops]   (drops: inconsistent
+ *                                             virtio headers or super-packets)
  *   dpClose(h)                                idempotent; also from inside onEvent
  *   dpStatsFields: string[]                   the names of the stats slots, in order
  *   socketpairForTests() -> [fd, fd]          TEST ONLY: an AF_UNIX SOCK_SEQPACKET pair
@@ -198,7 +204,28 @@ typedef struct {
   } ctl[BATCH];
   size_t lens[BATCH];  /* inner packet lengths as read */
   size_t slens[BATCH]; /* sealed lengths, compacted */
+  uint8_t *vbuf;       /* IFF_VNET_HDR: virtio_net_hdr ‖ super-packet, as read */
 } out_scratch_t;
+
+/*
+ * IFF_VNET_HDR: splits what is in s->vbuf (got bytes) into the slots n, n+1, ... (at most the
+ * BATCH - n left), as a NIC would (pkt_gso_split, native/packet.c). The number of packets, or
+ * minus a gso_err_t (-GSO_TOO_MANY_SEGS: no room left in this batch).
+ */
+static int vnet_split(dp_t *dp, out_scratch_t *s, size_t got, int n) {
+  vnet_hdr_t h;
+  if (pkt_vnet_parse(s->vbuf, got, &h) != GSO_OK) return -GSO_BAD_HEADER;
+  size_t len = got - VNET_HDR_LEN;
+  if (len > MAX_INNER) return -GSO_BAD_SIZE;
+  int k = pkt_gso_split(&h, s->vbuf + VNET_HDR_LEN, len,
+                        dp->out_slots + (size_t)n * SLOT_SIZE + HEADROOM, SLOT_SIZE, MAX_INNER,
+                        &s->lens[n], BATCH - n);
+  if (k > 0 && (h.gso_type & ~VNET_GSO_ECN) != VNET_GSO_NONE) {
+    atomic_fetch_add_explicit(&dp->vnet_super, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&dp->vnet_segments, (uint64_t)k, memory_order_relaxed);
+  }
+  return k;
+}
 
 /* Waits until the socket can take more (or stop / timeout). 1: try again. */
 static int wait_writable(dp_t *dp) {
@@ -399,6 +426,12 @@ static void *out_main(void *arg) {
     emit_fatal(dp, "tun", ENOMEM, "outbound thread");
     return NULL;
   }
+  int vnet = dp->tun_offloads != 0;
+  if (vnet && !(s->vbuf = malloc(VNET_HDR_LEN + MAX_INNER + 1))) {
+    free(s);
+    emit_fatal(dp, "tun", ENOMEM, "outbound thread");
+    return NULL;
+  }
   struct pollfd pfd[2] = {{tun, POLLIN, 0}, {dp->evfd, POLLIN, 0}};
   int read_errors = 0;
   /* An AF_UNIX SOCK_DGRAM pair in place of the TUN device (proxy mode: ocproxy at the other
@@ -414,7 +447,29 @@ static void *out_main(void *arg) {
     while (!fatal && !atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
       int n = 0, drained = 0;
       while (n < BATCH) {
-        ssize_t got = read(tun, dp->out_slots + (size_t)n * SLOT_SIZE + HEADROOM, MAX_INNER + 1);
+        ssize_t got = vnet ? read(tun, s->vbuf, VNET_HDR_LEN + MAX_INNER + 1)
+                           : read(tun, dp->out_slots + (size_t)n * SLOT_SIZE + HEADROOM,
+                                  MAX_INNER + 1);
+        if (got > 0 && vnet) {
+          read_errors = 0;
+          int k = vnet_split(dp, s, (size_t)got, n);
+          if (k == -GSO_TOO_MANY_SEGS && n > 0) {
+            /* Not enough slots left in this batch: send what it holds, then split. */
+            int err = process_out(dp, s, n);
+            n = 0;
+            if (err) {
+              emit_fatal(dp, "socket", err, "sendmmsg");
+              fatal = 1;
+              break;
+            }
+            k = vnet_split(dp, s, (size_t)got, 0);
+          }
+          if (k > 0)
+            n += k;
+          else /* an inconsistent virtio header or super-packet: a counted drop */
+            atomic_fetch_add_explicit(&dp->vnet_drops, 1, memory_order_relaxed);
+          continue;
+        }
         if (got > 0) {
           s->lens[n++] = (size_t)got;
           read_errors = 0;
@@ -452,6 +507,7 @@ static void *out_main(void *arg) {
     }
     if (fatal) break;
   }
+  free(s->vbuf);
   free(s);
   return NULL;
 }
@@ -476,7 +532,7 @@ static void process_in(dp_t *dp, in_scratch_t *s, int n) {
   uint64_t drops[DROP_COUNT + 1] = {0};
   uint64_t pk = 0, by = 0, keepalives = 0;
   int nwr = 0, authenticated = 0;
-  int tun = atomic_load_explicit(&dp->tun_fd, memory_order_relaxed);
+  int tun = atomic_load_explicit(&dp->tun_fd, memory_order_acquire); /* then tun_offloads */
   pthread_mutex_lock(&dp->in_lock);
   for (int i = 0; i < n; i++) {
     uint8_t *p = dp->in_slots + (size_t)i * SLOT_SIZE;
@@ -540,11 +596,15 @@ static void process_in(dp_t *dp, in_scratch_t *s, int n) {
   count(dp, ST_BATCHES_IN, 1);
   for (int c = 1; c <= DROP_COUNT; c++) count_drop(dp, c, drops[c]);
   uint64_t werr = 0;
+  /* IFF_VNET_HDR: each packet behind a virtio_net_hdr saying "complete, no GSO". */
+  static const uint8_t none_hdr[VNET_HDR_LEN] = {0};
+  size_t hl = dp->tun_offloads ? VNET_HDR_LEN : 0;
   for (int k = 0; k < nwr; k++) {
+    struct iovec iov[2] = {{(void *)none_hdr, hl}, {(void *)s->wr[k], s->wr_len[k]}};
     ssize_t w;
-    do w = write(tun, s->wr[k], s->wr_len[k]);
+    do w = hl ? writev(tun, iov, 2) : write(tun, s->wr[k], s->wr_len[k]);
     while (w < 0 && errno == EINTR);
-    if (w != (ssize_t)s->wr_len[k]) werr++; /* EAGAIN included: the packet is dropped */
+    if (w != (ssize_t)(s->wr_len[k] + hl)) werr++; /* EAGAIN included: the packet is dropped */
   }
   count(dp, ST_TUN_WRITE_ERRORS, werr);
 }

@@ -429,17 +429,21 @@ static napi_value js_dp_set_peer(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_dp_attach_tun(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  uint32_t fd;
+  size_t argc = 3;
+  napi_value argv[3];
+  uint32_t fd, offloads = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2)
     return nu_throw_type(env, "dpAttachTun(handle, fd): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 1);
   if (!dp) return NULL;
   if (!nu_get_uint(env, argv[1], 2147483647.0, &fd))
     return nu_throw_type(env, "dpAttachTun: fd must be a non-negative integer");
+  /* The TUN_F_* bits tun.open enabled (IFF_VNET_HDR); 0 or absent: a plain device. */
+  if (argc >= 3 && !nu_get_uint(env, argv[2], 255.0, &offloads))
+    return nu_throw_type(env, "dpAttachTun: offloads must be an integer in 0..255");
   if (atomic_load(&dp->tun_fd) >= 0)
     return nu_throw_plain(env, "ERR_DP_TUN_ATTACHED", "a TUN descriptor is attached already");
+  atomic_store(&dp->tun_offloads, offloads);
   int fl = fcntl((int)fd, F_GETFL);
   if (fl < 0) return nu_throw_errno(env, errno, "dpAttachTun");
   if (!(fl & O_NONBLOCK) && fcntl((int)fd, F_SETFL, fl | O_NONBLOCK) < 0)
@@ -448,6 +452,7 @@ static napi_value js_dp_attach_tun(napi_env env, napi_callback_info info) {
   int rc = dp_start_outbound(dp);
   if (rc != 0) {
     atomic_store(&dp->tun_fd, -1);
+    atomic_store(&dp->tun_offloads, 0);
     return nu_throw_errno(env, rc, "dpAttachTun: cannot start the outbound thread");
   }
   return NULL;
@@ -628,6 +633,26 @@ static napi_value js_socketpair_for_tests(napi_env env, napi_callback_info info)
   return arr;
 }
 
+/* dpOffloadStats(h) -> [offloads (TUN_F_* bits), superPackets, segments, drops] */
+static napi_value js_dp_offload_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], arr, v;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1)
+    return nu_throw_type(env, "dpOffloadStats(handle): bad arguments");
+  dp_t *dp = get_dp(env, argv[0], 0);
+  if (!dp) return NULL;
+  double vals[4] = {(double)atomic_load(&dp->tun_offloads),
+                    (double)atomic_load_explicit(&dp->vnet_super, memory_order_relaxed),
+                    (double)atomic_load_explicit(&dp->vnet_segments, memory_order_relaxed),
+                    (double)atomic_load_explicit(&dp->vnet_drops, memory_order_relaxed)};
+  napi_create_array_with_length(env, 4, &arr);
+  for (uint32_t k = 0; k < 4; k++) {
+    napi_create_double(env, vals[k], &v);
+    napi_set_element(env, arr, k, v);
+  }
+  return arr;
+}
+
 int dp_register(napi_env env, napi_value exports) {
   napi_value fields;
   if (napi_create_array_with_length(env, ST_LEN, &fields) != napi_ok) return 0;
@@ -650,6 +675,7 @@ int dp_register(napi_env env, napi_value exports) {
       {"dpAddInbound", NULL, js_dp_add_inbound, NULL, NULL, NULL, napi_default, NULL},
       {"dpRemoveInbound", NULL, js_dp_remove_inbound, NULL, NULL, NULL, napi_default, NULL},
       {"dpStats", NULL, js_dp_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"dpOffloadStats", NULL, js_dp_offload_stats, NULL, NULL, NULL, napi_default, NULL},
       {"dpClose", NULL, js_dp_close, NULL, NULL, NULL, napi_default, NULL},
       {"socketpairForTests", NULL, js_socketpair_for_tests, NULL, NULL, NULL, napi_default, NULL},
   };

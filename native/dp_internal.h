@@ -114,6 +114,10 @@ typedef struct dp {
   _Atomic uint64_t st[ST_LEN];
   _Atomic int64_t last_out_ns, last_in_ns; /* 0: never */
   uint8_t *out_slots, *in_slots;
+  /* TUN offloads (IFF_VNET_HDR): the TUN_F_* bits in use, 0 for a plain device (set before the
+   * outbound thread starts); super-packets read, segments made of them, and refused ones. */
+  _Atomic uint32_t tun_offloads;
+  _Atomic uint64_t vnet_super, vnet_segments, vnet_drops;
   struct dp *next; /* open data planes, for the exit handler */
 } dp_t;
 

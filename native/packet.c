@@ -125,3 +125,156 @@ udp_class_t pkt_classify_udp(uint16_t src_port, const uint8_t *p, size_t len) {
   if (p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0) return UDP_IKE;
   return UDP_ESP;
 }
+
+/* ------------------------------------------------------------ TUN offloads (vnet hdr) ---- */
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline void wr16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static inline uint16_t rd16le(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+gso_err_t pkt_vnet_parse(const uint8_t *p, size_t len, vnet_hdr_t *h) {
+  if (len < VNET_HDR_LEN) return GSO_BAD_HEADER;
+  h->flags = p[0];
+  h->gso_type = p[1];
+  h->hdr_len = rd16le(p + 2);
+  h->gso_size = rd16le(p + 4);
+  h->csum_start = rd16le(p + 6);
+  h->csum_offset = rd16le(p + 8);
+  return GSO_OK;
+}
+
+void pkt_vnet_none(uint8_t *p) { memset(p, 0, VNET_HDR_LEN); }
+
+uint16_t pkt_csum_fold(const uint8_t *p, size_t len, uint32_t initial) {
+  /* RFC 1071 §2 (B), (C): the sum does not depend on the word size or the byte order, so 32-bit
+   * words in host order go into a 64-bit accumulator (four at a time), folded to 16 bits and
+   * swapped to network order at the end; an odd last byte is the high half of a zero-padded
+   * word. */
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  size_t i = 0;
+  for (; i + 16 <= len; i += 16) {
+    uint32_t w[4];
+    memcpy(w, p + i, 16);
+    a += w[0], b += w[1], c += w[2], d += w[3];
+  }
+  uint64_t sum = a + b + c + d; /* each grows by < 2^32 per 16 bytes: no overflow */
+  for (; i + 4 <= len; i += 4) {
+    uint32_t w;
+    memcpy(&w, p + i, 4);
+    sum += w;
+  }
+  uint8_t tail[4] = {0, 0, 0, 0};
+  memcpy(tail, p + i, len - i);
+  uint32_t w;
+  memcpy(&w, tail, 4);
+  sum += w;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  uint16_t s = (uint16_t)sum;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  s = (uint16_t)((s >> 8) | (s << 8));
+#endif
+  uint32_t t = (uint32_t)s + initial;
+  while (t >> 16) t = (t & 0xffff) + (t >> 16);
+  return (uint16_t)t;
+}
+
+/* The pseudo-header sum of RFC 9293 §3.1 / RFC 8200 §8.1, for an upper-layer length. */
+static uint32_t pseudo_sum(const uint8_t *ip, int v6, uint8_t proto, size_t l4len) {
+  uint32_t s = v6 ? pkt_csum_fold(ip + 8, 32, 0) : pkt_csum_fold(ip + 12, 8, 0);
+  s += proto;
+  s += (uint32_t)(l4len & 0xffff) + (uint32_t)(l4len >> 16);
+  return s;
+}
+
+int pkt_gso_split(const vnet_hdr_t *h, const uint8_t *pkt, size_t len, uint8_t *out,
+                  size_t stride, size_t room, size_t *seg_len, int max_segs) {
+  if (max_segs < 1 || room > stride) return -GSO_BAD_SIZE;
+  if (h->flags & ~VNET_F_NEEDS_CSUM) return -GSO_BAD_HEADER; /* DATA_VALID etc.: never on TX */
+  uint8_t type = h->gso_type & (uint8_t)~VNET_GSO_ECN;
+  if (type == VNET_GSO_NONE) {
+    if (len > room) return -GSO_BAD_SIZE;
+    memcpy(out, pkt, len);
+    if (h->flags & VNET_F_NEEDS_CSUM) {
+      size_t cs = h->csum_start, co = (size_t)h->csum_start + h->csum_offset;
+      if (cs >= len || co + 2 > len) return -GSO_BAD_HEADER;
+      /* The field holds the pseudo-header sum: the sum of everything from csum_start. */
+      uint16_t c = (uint16_t)~pkt_csum_fold(out + cs, len - cs, 0);
+      wr16(out + co, c);
+    }
+    seg_len[0] = len;
+    return 1;
+  }
+  int tcp = type == VNET_GSO_TCPV4 || type == VNET_GSO_TCPV6;
+  if (!tcp && type != VNET_GSO_UDP_L4) return -GSO_BAD_HEADER;
+  if (!(h->flags & VNET_F_NEEDS_CSUM)) return -GSO_BAD_HEADER; /* GSO implies CHECKSUM_PARTIAL */
+  if (h->gso_size == 0) return -GSO_BAD_SIZE;
+  if (len < 20 || h->hdr_len > len) return -GSO_BAD_HEADER;
+  int version = pkt[0] >> 4;
+  if ((type == VNET_GSO_TCPV4 && version != 4) || (type == VNET_GSO_TCPV6 && version != 6) ||
+      (version != 4 && version != 6))
+    return -GSO_BAD_PACKET;
+  int v6 = version == 6;
+  size_t iph = v6 ? 40 : (size_t)(pkt[0] & 0x0f) * 4;
+  uint8_t proto = v6 ? (len >= 40 ? pkt[6] : 0) : pkt[9];
+  /* No IPv6 extension headers and no IPv4 options beyond the IHL: the L4 header starts where
+   * the virtio header says the checksum starts. */
+  if (iph < 20 || len < iph || h->csum_start != iph) return -GSO_BAD_PACKET;
+  if (proto != (tcp ? 6 : 17) || h->csum_offset != (tcp ? 16 : 6)) return -GSO_BAD_PACKET;
+  if (!v6 && ((pkt[6] & 0x3f) != 0 || pkt[7] != 0)) return -GSO_BAD_PACKET; /* a fragment */
+  size_t l4h;
+  if (tcp) {
+    if (len < iph + 20) return -GSO_BAD_PACKET;
+    l4h = (size_t)(pkt[iph + 12] >> 4) * 4;
+    if (l4h < 20) return -GSO_BAD_PACKET;
+  } else
+    l4h = 8;
+  /* The kernel's hdr_len is a hint only (wireguard-go recomputes it too): ours is exact. */
+  size_t hdr = iph + l4h;
+  if (hdr > len) return -GSO_BAD_PACKET;
+  size_t payload = len - hdr, mss = h->gso_size;
+  size_t nseg = payload == 0 ? 1 : (payload + mss - 1) / mss;
+  if (nseg > (size_t)max_segs) return -GSO_TOO_MANY_SEGS;
+  if (hdr + (payload < mss ? payload : mss) > room || hdr + mss > 65535) return -GSO_BAD_SIZE;
+  uint16_t id = v6 ? 0 : rd16(pkt + 4);
+  uint32_t seq = tcp ? ((uint32_t)rd16(pkt + iph + 4) << 16) | rd16(pkt + iph + 6) : 0;
+  uint8_t tflags = tcp ? pkt[iph + 13] : 0;
+  for (size_t i = 0; i < nseg; i++) {
+    size_t off = i * mss, n = payload - off < mss ? payload - off : mss;
+    uint8_t *o = out + i * stride;
+    memcpy(o, pkt, hdr);
+    memcpy(o + hdr, pkt + hdr + off, n);
+    size_t total = hdr + n;
+    if (v6) {
+      wr16(o + 4, (uint16_t)(total - 40)); /* RFC 8200 §3: payload length */
+    } else {
+      wr16(o + 2, (uint16_t)total);
+      wr16(o + 4, (uint16_t)(id + i)); /* RFC 6864 §4.1: the ID advances per segment */
+      wr16(o + 10, 0);
+      wr16(o + 10, (uint16_t)~pkt_csum_fold(o, iph, 0)); /* RFC 791 §3.1 */
+    }
+    uint8_t *l4 = o + iph;
+    size_t l4len = total - iph;
+    if (tcp) {
+      uint32_t s = seq + (uint32_t)off; /* RFC 9293 §3.4: sequence numbers count payload bytes */
+      wr16(l4 + 4, (uint16_t)(s >> 16));
+      wr16(l4 + 6, (uint16_t)s);
+      uint8_t f = tflags;
+      if (i + 1 < nseg) f &= (uint8_t)~0x09; /* FIN 0x01, PSH 0x08: the last segment only */
+      if (i > 0) f &= (uint8_t)~0x80;        /* CWR (RFC 3168 §6.1.2): the first only */
+      l4[13] = f;
+      wr16(l4 + 16, 0);
+      uint16_t c = (uint16_t)~pkt_csum_fold(l4, l4len, pseudo_sum(o, v6, 6, l4len));
+      wr16(l4 + 16, c);
+    } else {
+      wr16(l4 + 4, (uint16_t)l4len); /* RFC 768 */
+      wr16(l4 + 6, 0);
+      uint16_t c = (uint16_t)~pkt_csum_fold(l4, l4len, pseudo_sum(o, v6, 17, l4len));
+      wr16(l4 + 6, c == 0 ? 0xffff : c); /* RFC 768: a computed zero is sent as all ones */
+    }
+    seg_len[i] = total;
+  }
+  return (int)nseg;
+}

@@ -11,7 +11,12 @@
  * touching memory it was not given.
  *
  * Exports (all synchronous):
- *   open(name: string) -> { fd, name }      name may hold "%d"; throws Error{code: "EPERM"|...}
+ *   open(name: string, {offload?: boolean}) -> { fd, name, offloads }
+ *                                           name may hold "%d"; throws Error{code: "EPERM"|...}
+ *                                           offload: IFF_VNET_HDR + TUNSETOFFLOAD, for the native
+ *                                           data plane ONLY (reads and writes then carry a
+ *                                           virtio_net_hdr); offloads: the TUN_F_* bits in use
+ *                                           (0: not asked, or refused: a plain device)
  *   adopt(fd: number) -> { fd, name }       an already-open TUN descriptor (made non-blocking)
  *   startReading(fd, cb: (pkts: Buffer[], fatal?: string) => void) -> handle
  *                                           fatal: the errno name when the device became
@@ -167,9 +172,34 @@ static napi_value device_object(napi_env env, int fd, const char *name) {
   return obj;
 }
 
+/* USO arrived in Linux 6.2; older userspace headers lack the flags. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+/*
+ * A device opened with IFF_VNET_HDR: every read and write carries a 10-byte virtio_net_hdr
+ * (TUNSETVNETHDRSZ), and TUNSETOFFLOAD lets the kernel hand us checksum-less packets (TUN_F_CSUM)
+ * and TCP super-packets of up to 64 KiB (TSO4/TSO6), UDP ones too where it knows USO (Linux 6.2+,
+ * EINVAL before). The data plane's outbound thread splits them (pkt_gso_split, native/packet.c).
+ * The TUN_F_* bits in use, or 0 when the kernel refused (the caller then reopens a plain device).
+ */
+static uint32_t tun_enable_offloads(int fd) {
+  int sz = 10; /* sizeof(struct virtio_net_hdr), no num_buffers */
+  if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) return 0;
+  static const unsigned tries[] = {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6,
+                                   TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, TUN_F_CSUM};
+  for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++)
+    if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)tries[i]) == 0) return tries[i];
+  return 0;
+}
+
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       napi_typeof(env, argv[0], &t) != napi_ok || t != napi_string)
@@ -181,16 +211,41 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return nu_throw_type(env, "open(name): name must be a string");
   if (len >= IFNAMSIZ || strlen(name) != len)
     return nu_throw_errno(env, EINVAL, "invalid interface name");
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return nu_throw_errno(env, errno, "cannot open /dev/net/tun");
+  bool want_offload = false;
+  if (argc >= 2) {
+    napi_valuetype ot;
+    napi_value v;
+    bool has = false;
+    if (napi_typeof(env, argv[1], &ot) != napi_ok ||
+        (ot != napi_object && ot != napi_undefined && ot != napi_null))
+      return nu_throw_type(env, "open(name, options): options must be an object");
+    if (ot == napi_object && napi_has_named_property(env, argv[1], "offload", &has) == napi_ok &&
+        has && napi_get_named_property(env, argv[1], "offload", &v) == napi_ok &&
+        napi_get_value_bool(env, v, &want_offload) != napi_ok)
+      return nu_throw_type(env, "open(name, options): options.offload must be a boolean");
+  }
   struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-  memcpy(ifr.ifr_name, name, len); /* len < IFNAMSIZ, rest stays NUL */
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-    int err = errno;
-    close(fd);
-    return nu_throw_errno(env, err, "TUNSETIFF");
+  int fd = -1;
+  uint32_t offloads = 0;
+  /* With offloads asked for: first with IFF_VNET_HDR, then (the kernel refused an offload
+   * ioctl) once more without it, a plain device. */
+  for (int attempt = want_offload ? 0 : 1; attempt < 2; attempt++) {
+    fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return nu_throw_errno(env, errno, "cannot open /dev/net/tun");
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (attempt == 0 ? IFF_VNET_HDR : 0);
+    memcpy(ifr.ifr_name, name, len); /* len < IFNAMSIZ, rest stays NUL */
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+      int err = errno;
+      close(fd);
+      if (attempt == 0 && err == EINVAL) continue;
+      return nu_throw_errno(env, err, "TUNSETIFF");
+    }
+    if (attempt == 1) break;
+    offloads = tun_enable_offloads(fd);
+    if (offloads) break;
+    close(fd); /* the device goes with it (not persistent): open it again, plain */
+    fd = -1;
   }
   if (!fd_track_open(fd)) {
     close(fd);
@@ -199,7 +254,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   char out[IFNAMSIZ + 1];
   memcpy(out, ifr.ifr_name, IFNAMSIZ);
   out[IFNAMSIZ] = 0;
-  return device_object(env, fd, out);
+  napi_value obj = device_object(env, fd, out), ov;
+  napi_create_uint32(env, offloads, &ov);
+  napi_set_named_property(env, obj, "offloads", ov);
+  return obj;
 }
 
 static napi_value js_adopt(napi_env env, napi_callback_info info) {
@@ -214,6 +272,8 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   if (ioctl(fd, TUNGETIFF, &ifr) < 0) return nu_throw_errno(env, errno, "TUNGETIFF");
   if ((ifr.ifr_flags & IFF_TUN) == 0 || (ifr.ifr_flags & IFF_NO_PI) == 0)
     return nu_throw_errno(env, EINVAL, "descriptor is not an IFF_TUN | IFF_NO_PI device");
+  if (ifr.ifr_flags & IFF_VNET_HDR) /* every packet would carry a header no caller expects */
+    return nu_throw_errno(env, EINVAL, "descriptor has IFF_VNET_HDR set");
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return nu_throw_errno(env, errno, "fcntl");
   if (!fd_track_open(fd)) return nu_throw_errno(env, ENOMEM, "adopt");

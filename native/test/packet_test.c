@@ -259,6 +259,219 @@ static void test_random(long rounds) {
   printf("packet_test: %ld random inputs, %ld parsed as IP\n", rounds, accepted);
 }
 
+/* ---- TUN offloads: pkt_gso_split (virtio_net_hdr TSO/USO segmentation) ---- */
+
+/* A TCP or UDP super-packet: IPv4 (v6 = 0) or IPv6, l4 header, `payload` bytes of pattern. */
+static size_t super_packet(uint8_t *p, int v6, int tcp, size_t payload, uint8_t tflags) {
+  size_t iph = v6 ? 40 : 20, l4h = tcp ? 20 : 8, len = iph + l4h + payload;
+  memset(p, 0, iph + l4h);
+  if (v6) {
+    p[0] = 0x60;
+    p[4] = (uint8_t)((len - 40) >> 8);
+    p[5] = (uint8_t)(len - 40);
+    p[6] = tcp ? 6 : 17;
+    p[7] = 64;
+    p[8] = 0x20, p[9] = 0x01, p[10] = 0x0d, p[11] = 0xb8, p[23] = 1; /* 2001:db8::1 */
+    p[24] = 0x20, p[25] = 0x01, p[26] = 0x0d, p[27] = 0xb8, p[39] = 2;
+  } else {
+    p[0] = 0x45;
+    p[2] = (uint8_t)(len >> 8);
+    p[3] = (uint8_t)len;
+    p[4] = 0x12, p[5] = 0x34; /* ID 0x1234 */
+    p[6] = 0x40;              /* DF */
+    p[8] = 64;
+    p[9] = tcp ? 6 : 17;
+    p[12] = 192, p[13] = 0, p[14] = 2, p[15] = 1;
+    p[16] = 198, p[17] = 51, p[18] = 100, p[19] = 7;
+  }
+  uint8_t *l4 = p + iph;
+  l4[0] = 0x9c, l4[1] = 0x40, l4[2] = 0x01, l4[3] = 0xbb; /* 40000 -> 443 */
+  if (tcp) {
+    l4[4] = 0xff, l4[5] = 0xff, l4[6] = 0xf0, l4[7] = 0x00; /* seq 0xfffff000: wraps */
+    l4[11] = 1;
+    l4[12] = 0x50;
+    l4[13] = tflags;
+    l4[14] = 0xff;
+  }
+  for (size_t i = 0; i < payload; i++) l4[l4h + i] = (uint8_t)(i * 7 + (i >> 8));
+  return len;
+}
+
+/* Does the segment's IPv4 header checksum and its TCP/UDP checksum verify? */
+static int checksums_ok(const uint8_t *o, size_t len) {
+  int v6 = (o[0] >> 4) == 6;
+  size_t iph = v6 ? 40 : (size_t)(o[0] & 15) * 4;
+  if (!v6 && pkt_csum_fold(o, iph, 0) != 0xffff) return 0;
+  uint8_t proto = v6 ? o[6] : o[9];
+  size_t l4len = len - iph;
+  uint32_t ps = (v6 ? pkt_csum_fold(o + 8, 32, 0) : pkt_csum_fold(o + 12, 8, 0)) + proto +
+                (uint32_t)l4len;
+  return pkt_csum_fold(o + iph, l4len, ps) == 0xffff;
+}
+
+#define ROOM 1600
+static uint8_t segs[VNET_MAX_SEGS * ROOM];
+
+static void test_csum_vectors(void) {
+  /* RFC 1071 §3 example: 0001 f203 f4f5 f6f7 sums to ddf2 */
+  const uint8_t a[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
+  CHECK(pkt_csum_fold(a, 8, 0) == 0xddf2);
+  /* A classic IPv4 header (192.168.0.1 -> 192.168.0.199, UDP, len 0x73): checksum b861 */
+  const uint8_t ip[20] = {0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11,
+                          0,    0, 192, 168, 0, 1, 192, 168, 0, 199};
+  uint16_t c = (uint16_t)~pkt_csum_fold(ip, 20, 0);
+  CHECK(c == 0xb861);
+  /* the word-at-a-time sum equals RFC 1071's 16-bit one at every length, alignment, initial */
+  static uint8_t buf[3000];
+  for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)next();
+  for (int r = 0; r < 20000; r++) {
+    size_t off = (size_t)(next() % 8), len = (size_t)(next() % (sizeof buf - 8));
+    uint32_t init = (uint32_t)(next() % 0x40000);
+    uint64_t ref = init;
+    for (size_t i = 0; i + 1 < len; i += 2) ref += (uint32_t)((buf[off + i] << 8) | buf[off + i + 1]);
+    if (len & 1) ref += (uint32_t)buf[off + len - 1] << 8;
+    while (ref >> 16) ref = (ref & 0xffff) + (ref >> 16);
+    CHECK(pkt_csum_fold(buf + off, len, init) == ref);
+  }
+  /* odd length: the last byte is the high half of a word */
+  const uint8_t odd[3] = {0x01, 0x02, 0x03};
+  CHECK(pkt_csum_fold(odd, 3, 0) == 0x0402);
+}
+
+/* A hand-checked TSO4 case: 40 + 2500 bytes, MSS 1000 -> 1040, 1040, 540. */
+static void test_gso_vector(void) {
+  static uint8_t p[70000];
+  size_t len = super_packet(p, 0, 1, 2500, 0x80 | 0x18 | 0x01); /* CWR PSH ACK FIN */
+  vnet_hdr_t h = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 40, 1000, 20, 16};
+  size_t sl[VNET_MAX_SEGS];
+  int n = pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS);
+  CHECK(n == 3);
+  if (n != 3) return;
+  CHECK(sl[0] == 1040 && sl[1] == 1040 && sl[2] == 540);
+  const uint8_t *s0 = segs, *s1 = segs + ROOM, *s2 = segs + 2 * ROOM;
+  /* total length, ID 0x1234, 0x1235, 0x1236 */
+  CHECK(s0[2] == 0x04 && s0[3] == 0x10 && s0[4] == 0x12 && s0[5] == 0x34);
+  CHECK(s1[2] == 0x04 && s1[3] == 0x10 && s1[4] == 0x12 && s1[5] == 0x35);
+  CHECK(s2[2] == 0x02 && s2[3] == 0x1c && s2[4] == 0x12 && s2[5] == 0x36);
+  /* seq fffff000, fffff3e8, fffff7d0 */
+  CHECK(s0[24] == 0xff && s0[25] == 0xff && s0[26] == 0xf0 && s0[27] == 0x00);
+  CHECK(s1[24] == 0xff && s1[25] == 0xff && s1[26] == 0xf3 && s1[27] == 0xe8);
+  CHECK(s2[24] == 0xff && s2[25] == 0xff && s2[26] == 0xf7 && s2[27] == 0xd0);
+  /* flags: CWR|ACK first, ACK, PSH|ACK|FIN last */
+  CHECK(s0[33] == 0x90 && s1[33] == 0x10 && s2[33] == 0x19);
+  for (int i = 0; i < 3; i++) CHECK(checksums_ok(segs + i * ROOM, sl[i]));
+  /* The first segment's IPv4 header checksum from its words, summed independently of
+   * pkt_csum_fold: 4500 0410 1234 4000 4006 (0000) c000 0201 c633 6407. */
+  uint32_t sum = 0x4500 + 0x0410 + 0x1234 + 0x4000 + 0x4006 + 0xc000 + 0x0201 + 0xc633 + 0x6407;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  CHECK(((s0[10] << 8) | s0[11]) == (uint16_t)~sum);
+}
+
+/* Properties over many sizes: segments reassemble to the payload, checksums verify, lengths. */
+static void test_gso_properties(void) {
+  static uint8_t p[70000];
+  size_t sl[VNET_MAX_SEGS];
+  long cases = 0;
+  for (int v6 = 0; v6 <= 1; v6++)
+    for (int tcp = 0; tcp <= 1; tcp++)
+      for (size_t mss = 500; mss <= 1460; mss += 137)
+        for (size_t payload = 1; payload <= 20000; payload = payload * 3 + 1) {
+          size_t iph = v6 ? 40 : 20, l4h = tcp ? 20 : 8, hdr = iph + l4h;
+          size_t len = super_packet(p, v6, tcp, payload, 0x18);
+          uint8_t type = tcp ? (v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4) : VNET_GSO_UDP_L4;
+          vnet_hdr_t h = {VNET_F_NEEDS_CSUM, type, (uint16_t)hdr, (uint16_t)mss, (uint16_t)iph,
+                          tcp ? 16 : 6};
+          int n = pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS);
+          size_t want = (payload + mss - 1) / mss;
+          if (want > VNET_MAX_SEGS) {
+            CHECK(n == -GSO_TOO_MANY_SEGS);
+            continue;
+          }
+          CHECK(n == (int)want);
+          if (n != (int)want) continue;
+          cases++;
+          size_t got = 0;
+          for (int i = 0; i < n; i++) {
+            const uint8_t *o = segs + (size_t)i * ROOM;
+            CHECK(sl[i] <= hdr + mss && sl[i] > hdr);
+            CHECK(checksums_ok(o, sl[i]));
+            CHECK(memcmp(o + hdr, p + hdr + got, sl[i] - hdr) == 0);
+            if (tcp) {
+              uint32_t seq = ((uint32_t)o[iph + 4] << 24) | ((uint32_t)o[iph + 5] << 16) |
+                             ((uint32_t)o[iph + 6] << 8) | o[iph + 7];
+              CHECK(seq == 0xfffff000u + (uint32_t)got);
+              CHECK((o[iph + 13] & 0x08) == (i == n - 1 ? 0x08 : 0)); /* PSH last only */
+            }
+            got += sl[i] - hdr;
+          }
+          CHECK(got == payload);
+        }
+  CHECK(cases > 100);
+}
+
+/* Inconsistent virtio headers are refused, never read beyond the packet. */
+static void test_gso_refusals(void) {
+  static uint8_t p[70000];
+  size_t sl[VNET_MAX_SEGS];
+  size_t len = super_packet(p, 0, 1, 3000, 0x10);
+  vnet_hdr_t ok = {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 40, 1000, 20, 16}, h;
+  CHECK(pkt_gso_split(&ok, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == 3);
+  h = ok, h.gso_size = 0;
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_SIZE);
+  h = ok, h.gso_size = 2000; /* a segment larger than the room for it */
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_SIZE);
+  h = ok, h.hdr_len = (uint16_t)(len + 1);
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_HEADER);
+  h = ok, h.gso_type = VNET_GSO_TCPV6; /* an IPv4 packet */
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_PACKET);
+  h = ok, h.gso_type = VNET_GSO_UDP;
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_HEADER);
+  h = ok, h.csum_start = 24;
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_PACKET);
+  h = ok, h.flags = 0;
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_HEADER);
+  CHECK(pkt_gso_split(&ok, p, len, segs, ROOM, ROOM, sl, 2) == -GSO_TOO_MANY_SEGS);
+  p[9] = 17; /* UDP under a TCP gso type */
+  CHECK(pkt_gso_split(&ok, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_PACKET);
+  p[9] = 6;
+  p[32] = 0xf0; /* TCP data offset 60: still inside, fine */
+  CHECK(pkt_gso_split(&ok, p, 40 + 20, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_PACKET);
+  p[32] = 0x50;
+  CHECK(pkt_gso_split(&ok, p, 30, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_HEADER);
+  h = ok, h.hdr_len = 20; /* a TCP header cut short */
+  CHECK(pkt_gso_split(&h, p, 30, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_PACKET);
+  /* NEEDS_CSUM only: the checksum is completed from the pseudo-header sum in the field */
+  size_t ulen = super_packet(p, 0, 0, 333, 0);
+  uint16_t ps = pkt_csum_fold(p + 12, 8, 17 + (uint32_t)(ulen - 20));
+  p[26] = (uint8_t)(ps >> 8), p[27] = (uint8_t)ps;
+  p[24] = (uint8_t)((ulen - 20) >> 8), p[25] = (uint8_t)(ulen - 20);
+  p[10] = 0, p[11] = 0;
+  uint16_t ipc = (uint16_t)~pkt_csum_fold(p, 20, 0);
+  p[10] = (uint8_t)(ipc >> 8), p[11] = (uint8_t)ipc;
+  vnet_hdr_t none = {VNET_F_NEEDS_CSUM, VNET_GSO_NONE, 0, 0, 20, 6};
+  CHECK(pkt_gso_split(&none, p, ulen, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == 1);
+  CHECK(sl[0] == ulen && checksums_ok(segs, ulen));
+  none.csum_offset = (uint16_t)(ulen - 21); /* the field beyond the packet */
+  CHECK(pkt_gso_split(&none, p, ulen, segs, ROOM, ROOM, sl, VNET_MAX_SEGS) == -GSO_BAD_HEADER);
+  /* random virtio headers over random packets: no crash, no read beyond (ASan) */
+  for (int r = 0; r < 200000; r++) {
+    uint64_t x = next(), y = next();
+    size_t plen = (size_t)(y % 3000);
+    uint8_t *q = malloc(plen ? plen : 1);
+    for (size_t i = 0; i < plen; i++) q[i] = (uint8_t)(i < 60 && (x & 1) ? p[i] : next());
+    uint8_t raw[VNET_HDR_LEN];
+    for (int i = 0; i < VNET_HDR_LEN; i++) raw[i] = (uint8_t)(x >> (i * 6));
+    raw[0] &= 1;
+    raw[1] = (uint8_t)((raw[1] & 7) == 2 ? 1 : raw[1] & 7);
+    vnet_hdr_t rh;
+    CHECK(pkt_vnet_parse(raw, sizeof raw, &rh) == GSO_OK);
+    rh.csum_start %= 64, rh.csum_offset %= 32, rh.gso_size %= 1600;
+    int n = pkt_gso_split(&rh, q, plen, segs, ROOM, ROOM, sl, VNET_MAX_SEGS);
+    CHECK(n != 0 && n <= VNET_MAX_SEGS);
+    free(q);
+  }
+}
+
 int main(int argc, char **argv) {
   long rounds = argc > 1 ? atol(argv[1]) : 1000000;
   test_ipv4();
@@ -266,6 +479,10 @@ int main(int argc, char **argv) {
   test_policy();
   test_classifier();
   test_random(rounds);
+  test_csum_vectors();
+  test_gso_vector();
+  test_gso_properties();
+  test_gso_refusals();
   printf("packet_test: %d checks, %d failures\n", checks, failures);
   return failures ? 1 : 0;
 }

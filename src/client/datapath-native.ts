@@ -19,6 +19,16 @@ import type { TunDevice } from '../tun/tun.js';
 import type { DataPath, DataPathEvents } from './datapath.js';
 
 /** Whether the threaded plane can carry this tunnel, and why not. */
+/**
+ * Whether the threaded plane will carry a tunnel with these proposals once its TUN device is
+ * open: the TUN device may then be opened with offloads (which only the threaded plane handles).
+ */
+export function nativeDataPathLikely(fastPath: boolean, espProposals: ProposalSpec[]): boolean {
+  if (!fastPath) return false;
+  if (!espProposals.every((p) => p.encr.every((a) => nativeEspSupports(a.id)))) return false;
+  return dataPlaneStatus().available;
+}
+
 export function nativeDataPathStatus(
   fastPath: boolean,
   tun: TunDevice,
@@ -57,6 +67,7 @@ export class NativeDataPath implements DataPath {
     tunFd: number,
     events: DataPathEvents,
     limits: VolumeLimits,
+    tunOffloads = 0,
   ): NativeDataPath {
     const self: { t?: NativeDataPath } = {};
     const handlers = {
@@ -79,7 +90,12 @@ export class NativeDataPath implements DataPath {
       limits,
     );
     self.t = new NativeDataPath(dp);
-    dp.attachTun(tunFd);
+    try {
+      dp.attachTun(tunFd, tunOffloads);
+    } catch (e) {
+      dp.close();
+      throw e;
+    }
     return self.t;
   }
 

@@ -12,6 +12,7 @@
  * descriptor and every ESP proposal uses a transform it implements; else JavaScript.
  */
 import type { Logger } from '../core/log.js';
+import { VpnError } from '../core/errors.js';
 import type { VolumeLimits } from '../esp/engine.js';
 import type { Policy } from '../esp/policy.js';
 import type { EspSaParams } from '../esp/sa.js';
@@ -80,9 +81,19 @@ export interface OpenDataPathOptions {
 
 export async function openDataPath(o: OpenDataPathOptions): Promise<DataPath> {
   const status = nativeDataPathStatus(o.fastPath, o.tun, o.espProposals);
-  if (!status.available) o.log.debug('esp', `native data plane not used: ${status.reason}`);
-  else if (o.tun.fd !== undefined) {
-    const dp = NativeDataPath.open(o.family, o.tun.fd, o.events, o.limits);
+  const offloads = o.tun.offloads ?? 0;
+  if (!status.available) {
+    o.log.debug('esp', `native data plane not used: ${status.reason}`);
+    // A device with IFF_VNET_HDR speaks virtio headers and super-packets: JavaScript cannot.
+    if (offloads !== 0)
+      throw new VpnError(
+        'ERR_CONFIG',
+        `TUN offloads need the native data plane (${status.reason})`,
+      );
+  } else if (o.tun.fd !== undefined) {
+    const dp = NativeDataPath.open(o.family, o.tun.fd, o.events, o.limits, offloads);
+    if (offloads !== 0)
+      o.log.debug('esp', `TUN offloads in use (TUN_F_* 0x${offloads.toString(16)})`);
     const st = nativeEspStatus();
     const from = st.available ? ` from ${st.source} ${st.path}` : '';
     o.log.debug('esp', `ESP on the native data plane (two threads)${from}`);

@@ -46,6 +46,7 @@ import { planTunnelRoutes } from './routes.js';
 import { checkCredentials, credentialsForAttempt } from './auth.js';
 import type { AttemptAuth } from './auth.js';
 import { openDataPath } from './datapath.js';
+import { nativeDataPathLikely } from './datapath-native.js';
 import type { DataPath } from './datapath.js';
 import { defaultMtu, installKillSwitch, installRoutes, toRange } from './host.js';
 import { NamedTimers, realIo } from './io.js';
@@ -176,7 +177,13 @@ export class Tunnel {
       });
       const mtu = opts.mtu ?? (await defaultMtu(this.netcfg, remote.address, this.log));
       if (opts.killSwitch) await installKillSwitch(this.netcfg, remote.address, this.log);
-      this.tun = this.io.openTun({ name: opts.tunName ?? 'vpn%d', mtu });
+      this.tun = this.io.openTun({
+        name: opts.tunName ?? 'vpn%d',
+        mtu,
+        ...(opts.tunOffload === true && nativeDataPathLikely(opts.fastPath !== false, espProposals)
+          ? { offload: true }
+          : {}),
+      });
 
       this.dp = await openDataPath({
         io: this.io,

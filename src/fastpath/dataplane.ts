@@ -66,6 +66,26 @@ export interface DataPlaneStats {
   batchesIn: number;
   /** Packets dropped, by reason (every reason present, zeros included). */
   drops: Record<string, number>;
+  /** TUN offloads (IFF_VNET_HDR) in use; absent on a plain device. */
+  offloads?: TunOffloadStats;
+}
+
+/** TUN_F_* bits of linux/if_tun.h (TUNSETOFFLOAD), as `tun.open({ offload })` reports them. */
+export const TUN_F = { csum: 0x01, tso4: 0x02, tso6: 0x04, uso4: 0x20, uso6: 0x40 } as const;
+
+/** Which TUN offloads the kernel accepted, and what the outbound thread made of them. */
+export interface TunOffloadStats {
+  csum: boolean;
+  tso4: boolean;
+  tso6: boolean;
+  uso4: boolean;
+  uso6: boolean;
+  /** TSO/USO super-packets read from the TUN device... */
+  superPackets: number;
+  /** ...and the MTU-sized packets they were split into (segments / superPackets per read). */
+  segments: number;
+  /** Inconsistent virtio headers or super-packets (dropped, counted). */
+  drops: number;
 }
 
 /**
@@ -108,7 +128,8 @@ export interface DataPlaneAddon extends NativeEspAddon {
   dpLocalPort(h: object): number;
   dpSend(h: object, data: Uint8Array, address: string, port: number): number;
   dpSetPeer(h: object, address: string, port: number): void;
-  dpAttachTun(h: object, fd: number): void;
+  dpAttachTun(h: object, fd: number, offloads?: number): void;
+  dpOffloadStats?(h: object): number[];
   dpSetOutbound(h: object, sa: object, policy: Uint8Array): object | undefined;
   dpRemoveOutbound(h: object, spi: number): boolean;
   dpAddInbound(h: object, sa: object, policy: Uint8Array): object | undefined;
@@ -310,9 +331,10 @@ export class DataPlane {
    * Starts the outbound thread on this TUN descriptor (IFF_TUN | IFF_NO_PI). The inbound thread
    * writes to it from now on. Close the descriptor only after `close`.
    */
-  attachTun(fd: number): void {
+  attachTun(fd: number, offloads = 0): void {
     this.checkOpen();
-    this.addon.dpAttachTun(this.handle, fd);
+    // offloads: the TUN_F_* bits of a device opened with IFF_VNET_HDR (tun.open({offload})).
+    this.addon.dpAttachTun(this.handle, fd, offloads);
   }
 
   /**
@@ -405,6 +427,20 @@ export class DataPlane {
     };
     if (s[4]! >= 0) out.msSinceEspOut = s[4]!;
     if (s[5]! >= 0) out.msSinceEspIn = s[5]!;
+    const o = this.addon.dpOffloadStats?.(this.handle);
+    if (o && o[0]! > 0) {
+      const bits = o[0]!;
+      out.offloads = {
+        csum: (bits & TUN_F.csum) !== 0,
+        tso4: (bits & TUN_F.tso4) !== 0,
+        tso6: (bits & TUN_F.tso6) !== 0,
+        uso4: (bits & TUN_F.uso4) !== 0,
+        uso6: (bits & TUN_F.uso6) !== 0,
+        superPackets: o[1]!,
+        segments: o[2]!,
+        drops: o[3]!,
+      };
+    }
     return out;
   }
 

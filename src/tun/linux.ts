@@ -11,7 +11,7 @@ import type { TunDevice, TunStats } from './tun.js';
 
 /** The addon's exports (see the comment at the top of native/tun.c). */
 interface Addon {
-  open(name: string): { fd: number; name: string };
+  open(name: string, opts?: { offload?: boolean }): { fd: number; name: string; offloads?: number };
   adopt(fd: number): { fd: number; name: string };
   startReading(fd: number, cb: (pkts: Uint8Array[], fatal?: string) => void): object;
   stopReading(handle: object): void;
@@ -77,6 +77,11 @@ export interface TunOptions {
   name?: string;
   /** Recorded on the device for the caller; the MTU itself is set with `ip link` (netcfg). */
   mtu?: number;
+  /**
+   * Ask for TUN offloads (IFF_VNET_HDR, TSO4/TSO6/USO): for the native data plane only, which
+   * splits the kernel's super-packets itself. Falls back to a plain device when refused.
+   */
+  offload?: boolean;
 }
 
 const DEFAULT_MTU = 1400;
@@ -148,13 +153,13 @@ export function openTun(opts: TunOptions = {}): TunDevice {
   checkName(name);
   checkMtu(mtu);
   const a = loadAddon();
-  let r: { fd: number; name: string };
+  let r: { fd: number; name: string; offloads?: number };
   try {
-    r = a.open(name);
+    r = opts.offload === true ? a.open(name, { offload: true }) : a.open(name);
   } catch (e) {
     throw tunError(e, name);
   }
-  return wrap(a, r.fd, r.name, mtu);
+  return wrap(a, r.fd, r.name, mtu, r.offloads ?? 0);
 }
 
 /**
@@ -231,7 +236,10 @@ export function recvFd(sock: number): { fd: number; data: Buffer } | null {
   return loadAddon().recvFd(sock);
 }
 
-function wrap(a: Addon, fd: number, name: string, mtu: number): TunDevice {
+/** struct virtio_net_hdr (10 bytes) with no flags and gso_type NONE. */
+const VNET_NONE = new Uint8Array(10);
+
+function wrap(a: Addon, fd: number, name: string, mtu: number, offloads = 0): TunDevice {
   const stats: TunStats = { rxPackets: 0, rxDrops: 0, rxBatches: 0, txPackets: 0, txErrors: 0 };
   let reader: object | undefined;
   let closed = false;
@@ -240,8 +248,11 @@ function wrap(a: Addon, fd: number, name: string, mtu: number): TunDevice {
     name,
     mtu,
     fd,
+    offloads,
     onPackets(cb) {
       if (closed || reader) return;
+      // Every read would start with a virtio_net_hdr (and could be a 64 KiB super-packet).
+      if (offloads !== 0) throw new VpnError('ERR_TUN', `${name} has TUN offloads: native only`);
       reader = a.startReading(fd, (pkts, fatal) => {
         if (pkts.length > 0) {
           stats.rxBatches++;
@@ -271,6 +282,8 @@ function wrap(a: Addon, fd: number, name: string, mtu: number): TunDevice {
         stats.txErrors++;
         return;
       }
+      // IFF_VNET_HDR: a virtio_net_hdr of zeros (complete packet, no GSO) goes first.
+      if (offloads !== 0) packet = Buffer.concat([VNET_NONE, packet]);
       if (a.write(fd, packet) === packet.length) stats.txPackets++;
       else stats.txErrors++;
     },
@@ -279,7 +292,10 @@ function wrap(a: Addon, fd: number, name: string, mtu: number): TunDevice {
         stats.txErrors += packets.length;
         return;
       }
-      const ok = a.writeBatch(fd, packets);
+      const ok = a.writeBatch(
+        fd,
+        offloads !== 0 ? packets.map((p) => Buffer.concat([VNET_NONE, p])) : packets,
+      );
       stats.txPackets += ok;
       stats.txErrors += packets.length - ok;
     },

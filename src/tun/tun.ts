@@ -30,6 +30,11 @@ export interface TunDevice {
    */
   readonly fd?: number;
   /**
+   * TUN_F_* bits in use when the device was opened with `offload` (IFF_VNET_HDR): only the
+   * native data plane can read and write it then. 0 or absent: a plain device.
+   */
+  readonly offloads?: number;
+  /**
    * Starts reading; `cb` receives the packets of one kernel wakeup at a time (up to 64). Only the
    * first registration counts. The arrays and buffers belong to the callee.
    */

@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NOOP_LOGGER } from '../../src/core/log.js';
 import { openDataPath } from '../../src/client/datapath.js';
+import { nativeDataPathLikely } from '../../src/client/datapath-native.js';
+import { VpnError } from '../../src/core/errors.js';
 import type { DataPath, DataPathEvents } from '../../src/client/datapath.js';
 import { parseProposals } from '../../src/ike/sa/proposals.js';
 import { tsFromCidr } from '../../src/ike/sa/traffic-selectors.js';
@@ -54,6 +56,28 @@ test('a TUN device without a descriptor, or fastPath off: the JavaScript data pa
     fillAndOverflow(dp);
     dp.close();
   }
+});
+
+test('a TUN device with offloads (IFF_VNET_HDR) is never given to the JavaScript path', async () => {
+  const w = world();
+  // fastPath off: the JavaScript path would read virtio headers and 64 KiB super-packets.
+  const tun = Object.assign(new FakeTun('vpn0', 1400), { fd: 1000, offloads: 7 });
+  await assert.rejects(
+    openDataPath({
+      io: w.io,
+      family: 4,
+      tun,
+      espProposals: parseProposals('aes256gcm16', 'esp'),
+      fastPath: false,
+      limits: {},
+      events,
+      log: NOOP_LOGGER,
+    }),
+    (e: unknown) => e instanceof VpnError && e.code === 'ERR_CONFIG' && /offloads/.test(e.message),
+  );
+  // ...so the driver asks for offloads only when the native plane will carry the tunnel.
+  assert.equal(nativeDataPathLikely(false, parseProposals('aes256gcm16', 'esp')), false);
+  assert.equal(nativeDataPathLikely(true, parseProposals('aes256-sha256', 'esp')), false);
 });
 
 const skip = skipReason();
