@@ -447,9 +447,9 @@ static void *out_main(void *arg) {
     while (!fatal && !atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
       int n = 0, drained = 0;
       while (n < BATCH) {
-        ssize_t got = vnet ? read(tun, s->vbuf, VNET_HDR_LEN + MAX_INNER + 1)
-                           : read(tun, dp->out_slots + (size_t)n * SLOT_SIZE + HEADROOM,
-                                  MAX_INNER + 1);
+        ssize_t got =
+            vnet ? read(tun, s->vbuf, VNET_HDR_LEN + MAX_INNER + 1)
+                 : read(tun, dp->out_slots + (size_t)n * SLOT_SIZE + HEADROOM, MAX_INNER + 1);
         if (got > 0 && vnet) {
           read_errors = 0;
           int k = vnet_split(dp, s, (size_t)got, n);

@@ -189,8 +189,8 @@ static uint32_t pseudo_sum(const uint8_t *ip, int v6, uint8_t proto, size_t l4le
   return s;
 }
 
-int pkt_gso_split(const vnet_hdr_t *h, const uint8_t *pkt, size_t len, uint8_t *out,
-                  size_t stride, size_t room, size_t *seg_len, int max_segs) {
+int pkt_gso_split(const vnet_hdr_t *h, const uint8_t *pkt, size_t len, uint8_t *out, size_t stride,
+                  size_t room, size_t *seg_len, int max_segs) {
   if (max_segs < 1 || room > stride) return -GSO_BAD_SIZE;
   if (h->flags & ~VNET_F_NEEDS_CSUM) return -GSO_BAD_HEADER; /* DATA_VALID etc.: never on TX */
   uint8_t type = h->gso_type & (uint8_t)~VNET_GSO_ECN;

@@ -304,8 +304,8 @@ static int checksums_ok(const uint8_t *o, size_t len) {
   if (!v6 && pkt_csum_fold(o, iph, 0) != 0xffff) return 0;
   uint8_t proto = v6 ? o[6] : o[9];
   size_t l4len = len - iph;
-  uint32_t ps = (v6 ? pkt_csum_fold(o + 8, 32, 0) : pkt_csum_fold(o + 12, 8, 0)) + proto +
-                (uint32_t)l4len;
+  uint32_t ps =
+      (v6 ? pkt_csum_fold(o + 8, 32, 0) : pkt_csum_fold(o + 12, 8, 0)) + proto + (uint32_t)l4len;
   return pkt_csum_fold(o + iph, l4len, ps) == 0xffff;
 }
 
@@ -317,8 +317,8 @@ static void test_csum_vectors(void) {
   const uint8_t a[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
   CHECK(pkt_csum_fold(a, 8, 0) == 0xddf2);
   /* A classic IPv4 header (192.168.0.1 -> 192.168.0.199, UDP, len 0x73): checksum b861 */
-  const uint8_t ip[20] = {0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11,
-                          0,    0, 192, 168, 0, 1, 192, 168, 0, 199};
+  const uint8_t ip[20] = {0x45, 0, 0,   0x73, 0, 0, 0x40, 0,   0x40, 0x11,
+                          0,    0, 192, 168,  0, 1, 192,  168, 0,    199};
   uint16_t c = (uint16_t)~pkt_csum_fold(ip, 20, 0);
   CHECK(c == 0xb861);
   /* the word-at-a-time sum equals RFC 1071's 16-bit one at every length, alignment, initial */
@@ -328,7 +328,8 @@ static void test_csum_vectors(void) {
     size_t off = (size_t)(next() % 8), len = (size_t)(next() % (sizeof buf - 8));
     uint32_t init = (uint32_t)(next() % 0x40000);
     uint64_t ref = init;
-    for (size_t i = 0; i + 1 < len; i += 2) ref += (uint32_t)((buf[off + i] << 8) | buf[off + i + 1]);
+    for (size_t i = 0; i + 1 < len; i += 2)
+      ref += (uint32_t)((buf[off + i] << 8) | buf[off + i + 1]);
     if (len & 1) ref += (uint32_t)buf[off + len - 1] << 8;
     while (ref >> 16) ref = (ref & 0xffff) + (ref >> 16);
     CHECK(pkt_csum_fold(buf + off, len, init) == ref);
@@ -379,8 +380,8 @@ static void test_gso_properties(void) {
           size_t iph = v6 ? 40 : 20, l4h = tcp ? 20 : 8, hdr = iph + l4h;
           size_t len = super_packet(p, v6, tcp, payload, 0x18);
           uint8_t type = tcp ? (v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4) : VNET_GSO_UDP_L4;
-          vnet_hdr_t h = {VNET_F_NEEDS_CSUM, type, (uint16_t)hdr, (uint16_t)mss, (uint16_t)iph,
-                          tcp ? 16 : 6};
+          vnet_hdr_t h = {VNET_F_NEEDS_CSUM, type,          (uint16_t)hdr,
+                          (uint16_t)mss,     (uint16_t)iph, tcp ? 16 : 6};
           int n = pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl, VNET_MAX_SEGS);
           size_t want = (payload + mss - 1) / mss;
           if (want > VNET_MAX_SEGS) {

@@ -27667,6 +27667,7 @@ var DATA_PLANE_DROP_REASONS = [
   "no-peer",
   "crypto-error"
 ];
+var TUN_F = { csum: 1, tso4: 2, tso6: 4, uso4: 32, uso6: 64 };
 var DATA_PLANE_STATS_FIELDS = [
   "packetsOut",
   "bytesOut",
@@ -27839,9 +27840,9 @@ var DataPlane = class _DataPlane {
    * Starts the outbound thread on this TUN descriptor (IFF_TUN | IFF_NO_PI). The inbound thread
    * writes to it from now on. Close the descriptor only after `close`.
    */
-  attachTun(fd) {
+  attachTun(fd, offloads = 0) {
     this.checkOpen();
-    this.addon.dpAttachTun(this.handle, fd);
+    this.addon.dpAttachTun(this.handle, fd, offloads);
   }
   /**
    * Installs an outbound SA (the newest wins among those whose policy matches a packet); of more
@@ -27929,6 +27930,20 @@ var DataPlane = class _DataPlane {
     };
     if (s[4] >= 0) out.msSinceEspOut = s[4];
     if (s[5] >= 0) out.msSinceEspIn = s[5];
+    const o = this.addon.dpOffloadStats?.(this.handle);
+    if (o && o[0] > 0) {
+      const bits = o[0];
+      out.offloads = {
+        csum: (bits & TUN_F.csum) !== 0,
+        tso4: (bits & TUN_F.tso4) !== 0,
+        tso6: (bits & TUN_F.tso6) !== 0,
+        uso4: (bits & TUN_F.uso4) !== 0,
+        uso6: (bits & TUN_F.uso6) !== 0,
+        superPackets: o[1],
+        segments: o[2],
+        drops: o[3]
+      };
+    }
     return out;
   }
   /**
@@ -28088,6 +28103,11 @@ async function localAddressFor(remote) {
 }
 
 // src/client/datapath-native.ts
+function nativeDataPathLikely(fastPath, espProposals) {
+  if (!fastPath) return false;
+  if (!espProposals.every((p) => p.encr.every((a) => nativeEspSupports(a.id)))) return false;
+  return dataPlaneStatus().available;
+}
 function nativeDataPathStatus(fastPath, tun, espProposals) {
   if (!fastPath) return { available: false, reason: "turned off" };
   if (tun.fd === void 0) return { available: false, reason: "the TUN device has no descriptor" };
@@ -28112,7 +28132,7 @@ var NativeDataPath = class _NativeDataPath {
    * thread and hands it the TUN descriptor (its outbound thread starts reading it).
    * @throws VpnError ERR_CONFIG when the port cannot be bound, or the addon is unavailable.
    */
-  static open(family, tunFd, events, limits) {
+  static open(family, tunFd, events, limits, tunOffloads = 0) {
     const self = {};
     const handlers = {
       onIke: (data, from) => events.onIke(data, from),
@@ -28134,7 +28154,12 @@ var NativeDataPath = class _NativeDataPath {
       limits
     );
     self.t = new _NativeDataPath(dp);
-    dp.attachTun(tunFd);
+    try {
+      dp.attachTun(tunFd, tunOffloads);
+    } catch (e) {
+      dp.close();
+      throw e;
+    }
     return self.t;
   }
   /** Keepalives and garbage are counted by the data plane's inbound thread; the rest here. */
@@ -28211,9 +28236,18 @@ var NativeDataPath = class _NativeDataPath {
 // src/client/datapath.ts
 async function openDataPath(o) {
   const status = nativeDataPathStatus(o.fastPath, o.tun, o.espProposals);
-  if (!status.available) o.log.debug("esp", `native data plane not used: ${status.reason}`);
-  else if (o.tun.fd !== void 0) {
-    const dp = NativeDataPath.open(o.family, o.tun.fd, o.events, o.limits);
+  const offloads = o.tun.offloads ?? 0;
+  if (!status.available) {
+    o.log.debug("esp", `native data plane not used: ${status.reason}`);
+    if (offloads !== 0)
+      throw new VpnError(
+        "ERR_CONFIG",
+        `TUN offloads need the native data plane (${status.reason})`
+      );
+  } else if (o.tun.fd !== void 0) {
+    const dp = NativeDataPath.open(o.family, o.tun.fd, o.events, o.limits, offloads);
+    if (offloads !== 0)
+      o.log.debug("esp", `TUN offloads in use (TUN_F_* 0x${offloads.toString(16)})`);
     const st = nativeEspStatus();
     const from = st.available ? ` from ${st.source} ${st.path}` : "";
     o.log.debug("esp", `ESP on the native data plane (two threads)${from}`);
@@ -28408,11 +28442,11 @@ function openTun(opts2 = {}) {
   const a = loadAddon();
   let r;
   try {
-    r = a.open(name);
+    r = opts2.offload === true ? a.open(name, { offload: true }) : a.open(name);
   } catch (e) {
     throw tunError(e, name);
   }
-  return wrap(a, r.fd, r.name, mtu);
+  return wrap(a, r.fd, r.name, mtu, r.offloads ?? 0);
 }
 function openTunFromFd(fd, opts2 = {}) {
   const mtu = opts2.mtu ?? DEFAULT_MTU2;
@@ -28455,7 +28489,8 @@ function closeFd(fd) {
 function recvFd(sock) {
   return loadAddon().recvFd(sock);
 }
-function wrap(a, fd, name, mtu) {
+var VNET_NONE = new Uint8Array(10);
+function wrap(a, fd, name, mtu, offloads = 0) {
   const stats = { rxPackets: 0, rxDrops: 0, rxBatches: 0, txPackets: 0, txErrors: 0 };
   let reader;
   let closed = false;
@@ -28464,8 +28499,10 @@ function wrap(a, fd, name, mtu) {
     name,
     mtu,
     fd,
+    offloads,
     onPackets(cb) {
       if (closed || reader) return;
+      if (offloads !== 0) throw new VpnError("ERR_TUN", `${name} has TUN offloads: native only`);
       reader = a.startReading(fd, (pkts, fatal) => {
         if (pkts.length > 0) {
           stats.rxBatches++;
@@ -28494,6 +28531,7 @@ function wrap(a, fd, name, mtu) {
         stats.txErrors++;
         return;
       }
+      if (offloads !== 0) packet = Buffer.concat([VNET_NONE, packet]);
       if (a.write(fd, packet) === packet.length) stats.txPackets++;
       else stats.txErrors++;
     },
@@ -28502,7 +28540,10 @@ function wrap(a, fd, name, mtu) {
         stats.txErrors += packets.length;
         return;
       }
-      const ok = a.writeBatch(fd, packets);
+      const ok = a.writeBatch(
+        fd,
+        offloads !== 0 ? packets.map((p) => Buffer.concat([VNET_NONE, p])) : packets
+      );
       stats.txPackets += ok;
       stats.txErrors += packets.length - ok;
     },
@@ -30643,7 +30684,11 @@ var Tunnel = class {
       });
       const mtu = opts2.mtu ?? await defaultMtu(this.netcfg, remote.address, this.log);
       if (opts2.killSwitch) await installKillSwitch(this.netcfg, remote.address, this.log);
-      this.tun = this.io.openTun({ name: opts2.tunName ?? "vpn%d", mtu });
+      this.tun = this.io.openTun({
+        name: opts2.tunName ?? "vpn%d",
+        mtu,
+        ...opts2.tunOffload === true && nativeDataPathLikely(opts2.fastPath !== false, espProposals) ? { offload: true } : {}
+      });
       this.dp = await openDataPath({
         io: this.io,
         family: isIP7(this.gatewayAddress) === 6 ? 6 : 4,
@@ -35274,6 +35319,8 @@ function tunnelOptions(gateway, flags, secrets, ui) {
     ikeFragmentSize: flags.ikeFragmentSize,
     // VPN_FAST_PATH=0 forces the JavaScript ESP path (for comparisons and as a fallback).
     fastPath: process.env["VPN_FAST_PATH"] !== "0",
+    // VPN_TUN_OFFLOAD=1: TUN offloads (TSO/USO split in the native data plane); off by default.
+    ...process.env["VPN_TUN_OFFLOAD"] === "1" ? { tunOffload: true } : {},
     ...flags.killSwitch ? { killSwitch: true } : {},
     ...flags.rekeyBytes !== void 0 ? { rekeyBytes: flags.rekeyBytes } : {},
     ...flags.rekeyPackets !== void 0 ? { rekeyPackets: flags.rekeyPackets } : {},
