@@ -20,6 +20,9 @@ done
 # Debian's systemd-resolved for the split DNS test: unpacked into /opt/ikev2-vpn-test/resolved,
 # never installed (its postinst takes over the host's /etc/resolv.conf).
 bash "$(dirname "$0")/resolved.sh" fetch || echo "testbed deps: systemd-resolved not fetched; the split DNS test will skip"
+# wireguard-go (Debian 13) and wg (Debian 12), bench-tunnel's userspace anchor: unpacked into
+# /opt/ikev2-vpn-bench/wireguard-go, never installed.
+bash "$(dirname "$0")/wireguard-go.sh" fetch || echo "testbed deps: wireguard-go not fetched; bench-tunnel will skip it"
 if [ ${#missing[@]} -eq 0 ]; then
   echo "testbed deps: all installed"
   exit 0
