@@ -6,6 +6,7 @@
 //   sudo node scripts/bench-tunnel.mjs [--seconds N] [--connects N] [--quick] [--json FILE]
 //   sudo node scripts/bench-tunnel.mjs --soak SECONDS [--json FILE]
 //   sudo node scripts/bench-tunnel.mjs --pq [--connects N] [--json FILE]
+//   (the default run also measures wireguard-go, scripts/bench-wg.mjs; --no-wg skips it)
 //
 // Figures: iperf3 TCP upload and download with 1 and 4 streams (client → LAN host and back), UDP
 // upload at 64- and 1400-byte payloads (packets/s delivered, loss), ping RTT idle and under TCP
@@ -31,6 +32,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { benchWireguardGo, stopWireguardGo, wgRatioRows, formatWgTable } from './bench-wg.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TB = join(ROOT, 'scripts/testbed');
@@ -46,12 +48,13 @@ const PKI = process.env.TB_PKI_DIR ?? '/tmp/ikev2-vpn-testbed-pki';
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
 const SOAK = num('--soak', 0);
 const PQ = args.includes('--pq');
+const NO_WG = args.includes('--no-wg');
 if (process.getuid() !== 0) {
   console.error('bench-tunnel: run as root (network namespaces, TUN devices)');
   process.exit(2);
 }
 
-const P = 'vbench';
+const P = process.env.BENCH_PREFIX ?? 'vbench';
 const CLI = `${P}-cli`;
 const LAN = `${P}-lan`;
 const GW = '198.51.100.10';
@@ -493,6 +496,27 @@ async function pqConnects() {
   return { date: new Date().toISOString(), connects: CONNECTS, cpu: cpuInfo, pq: out };
 }
 
+/** What scripts/bench-wg.mjs needs of this script (it measures wireguard-go the same way). */
+const wgCtx = () => ({
+  TB,
+  P,
+  CLI,
+  GWNS: `${P}-gw`,
+  GW,
+  LAN_HOST,
+  LAN_NET: '203.0.113.0/25',
+  work,
+  env,
+  children,
+  sh,
+  inNs,
+  waitPing,
+  measureTransfer,
+  connectTimes,
+  peakMB,
+  cpuSeconds,
+});
+
 let iperfServer;
 try {
   sh('bash', [join(TB, 'up.sh'), '--prefix', P]);
@@ -516,6 +540,7 @@ try {
   } else {
     const a = await ours();
     const b = await strongswan();
+    const w = await benchWireguardGo(wgCtx(), NO_WG);
     const cpuInfo =
       readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown';
     const rows = [
@@ -573,13 +598,23 @@ try {
       cpu: cpuInfo,
       ours: a,
       strongswan: b,
+      wireguardGo: w,
+      oursVsWireguardGo: wgRatioRows(a, b, w),
     };
+    if (w.skipped) console.log(`wireguard-go: skipped (${w.skipped})`);
+    else {
+      console.log(
+        `wireguard-go ${w.version} (Debian ${w.debianPackage}) at both ends, TUN offloads ${JSON.stringify(w.offloads)}; connect = exec of wireguard-go to first ping`,
+      );
+      for (const l of formatWgTable(result.oursVsWireguardGo)) console.log(l);
+    }
     if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
   }
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   spawnSync('bash', [join(TB, 'sw-client.sh'), '--prefix', P, 'stop']);
   spawnSync('bash', [join(TB, 'sw6.sh'), '--prefix', P, 'stop']);
+  stopWireguardGo({ P });
   spawnSync('bash', [join(TB, 'down.sh'), '--prefix', P]);
   rmSync(work, { recursive: true, force: true });
 }
