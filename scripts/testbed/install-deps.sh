@@ -13,6 +13,7 @@ PKGS+=(ocproxy curl)
 # vpn import: openssl cms -verify checks signed .mobileconfig files (and makes the fixtures).
 PKGS+=(openssl)
 PKGS+=(dbus) # the split DNS test's private system bus for systemd-resolved
+PKGS+=(ethtool) # bench-tunnel: which TUN offloads wireguard-go has on (ethtool -k)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
