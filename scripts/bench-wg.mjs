@@ -140,7 +140,9 @@ export const wgIfNames = (P) => ({ cli: `${P.slice(0, 10)}wgc`, gw: `${P.slice(0
 export async function benchWireguardGo(ctx, noWg) {
   if (noWg) return { skipped: '--no-wg' };
   const bin = binaries(ctx);
-  if (bin.reason) return { skipped: `wireguard-go unavailable: ${bin.reason}` };
+  // Printed as is: keep it one short line of printable characters.
+  const printable = (t) => t.replace(/[^\x20-\x7e]+/g, ' ').slice(0, 300);
+  if (bin.reason) return { skipped: `wireguard-go unavailable: ${printable(bin.reason)}` };
   const { wgGo, wg } = bin;
   const ifs = wgIfNames(ctx.P);
   const d = join(ctx.work, 'wg');

@@ -37,7 +37,9 @@ fetch() {
   tmp=$(mktemp -d)
   # apt-get download runs as _apt where it can: give it a folder it may write.
   chmod 755 "$tmp"
-  if ! apt-get -qq "${opts[@]}" update >/dev/null 2>&1; then
+  # apt-get update exits 0 when a source is unreachable: look for the package list itself.
+  apt-get -qq "${opts[@]}" update >/dev/null 2>&1 || true
+  if ! compgen -G "$apt/lists/*_dists_trixie_main_binary-*_Packages*" >/dev/null; then
     rm -rf "$tmp"
     echo "cannot reach Debian 13's package lists at $MIRROR (apt-get update with a trixie line)" >&2
     return 3
