@@ -6,7 +6,6 @@
 //   sudo node scripts/bench-tunnel.mjs [--seconds N] [--connects N] [--quick] [--json FILE]
 //   sudo node scripts/bench-tunnel.mjs --soak SECONDS [--json FILE]
 //   sudo node scripts/bench-tunnel.mjs --pq [--connects N] [--json FILE]
-//   (the default run also measures wireguard-go, scripts/bench-wg.mjs; --no-wg skips it)
 //
 // Figures: iperf3 TCP upload and download with 1 and 4 streams (client → LAN host and back), UDP
 // upload at 64- and 1400-byte payloads (packets/s delivered, loss), ping RTT idle and under TCP
@@ -14,7 +13,9 @@
 // tunnel; for strongSwan: `charon-cmd` from exec, and `swanctl --initiate` with a warm charon),
 // CPU seconds per GB moved by the client process (utime + stime from /proc/PID/stat over the
 // transfer) and the client's peak RSS. Connect times use certificate authentication on both
-// sides (charon-cmd has no PSK mode); transfers run over the PSK connection.
+// sides (charon-cmd has no PSK mode); transfers run over the PSK connection. The default run also
+// measures wireguard-go the same way at both ends of the same topology (scripts/bench-wg.mjs) and
+// prints ours/wireguard-go ratios; --no-wg skips it.
 //
 // --soak SECONDS: our client only, under continuous load for SECONDS (TCP upload and download in
 // turn, 30 s each, as fast as they go), its RSS sampled every 5 s from /proc/PID/status. The first
@@ -46,9 +47,9 @@ const SECONDS = num('--seconds', quick ? 3 : 10);
 const CONNECTS = num('--connects', quick ? 3 : 20);
 const PKI = process.env.TB_PKI_DIR ?? '/tmp/ikev2-vpn-testbed-pki';
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+const NO_WG = args.includes('--no-wg');
 const SOAK = num('--soak', 0);
 const PQ = args.includes('--pq');
-const NO_WG = args.includes('--no-wg');
 if (process.getuid() !== 0) {
   console.error('bench-tunnel: run as root (network namespaces, TUN devices)');
   process.exit(2);
@@ -331,6 +332,27 @@ const stopCharonCmd = async (proc) => {
   await new Promise((r) => setTimeout(r, 200));
 };
 
+/** What scripts/bench-wg.mjs needs of this script (it measures wireguard-go the same way). */
+const wgCtx = () => ({
+  TB,
+  P,
+  CLI,
+  GWNS: `${P}-gw`,
+  GW,
+  LAN_HOST,
+  LAN_NET: '203.0.113.0/25',
+  work,
+  env,
+  children,
+  sh,
+  inNs,
+  waitPing,
+  measureTransfer,
+  connectTimes,
+  peakMB,
+  cpuSeconds,
+});
+
 async function ours() {
   const connectMs = await connectTimes(() => startOursBackground(certArgs()), stopOursBackground);
   // The same in the foreground (`vpn connect --json`, as a person at a terminal would start it).
@@ -495,27 +517,6 @@ async function pqConnects() {
   }
   return { date: new Date().toISOString(), connects: CONNECTS, cpu: cpuInfo, pq: out };
 }
-
-/** What scripts/bench-wg.mjs needs of this script (it measures wireguard-go the same way). */
-const wgCtx = () => ({
-  TB,
-  P,
-  CLI,
-  GWNS: `${P}-gw`,
-  GW,
-  LAN_HOST,
-  LAN_NET: '203.0.113.0/25',
-  work,
-  env,
-  children,
-  sh,
-  inNs,
-  waitPing,
-  measureTransfer,
-  connectTimes,
-  peakMB,
-  cpuSeconds,
-});
 
 let iperfServer;
 try {
