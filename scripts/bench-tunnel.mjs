@@ -13,7 +13,9 @@
 // tunnel; for strongSwan: `charon-cmd` from exec, and `swanctl --initiate` with a warm charon),
 // CPU seconds per GB moved by the client process (utime + stime from /proc/PID/stat over the
 // transfer) and the client's peak RSS. Connect times use certificate authentication on both
-// sides (charon-cmd has no PSK mode); transfers run over the PSK connection.
+// sides (charon-cmd has no PSK mode); transfers run over the PSK connection. The default run also
+// measures wireguard-go the same way at both ends of the same topology (scripts/bench-wg.mjs) and
+// prints ours/wireguard-go ratios; --no-wg skips it.
 //
 // --soak SECONDS: our client only, under continuous load for SECONDS (TCP upload and download in
 // turn, 30 s each, as fast as they go), its RSS sampled every 5 s from /proc/PID/status. The first
@@ -31,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { benchWireguardGo, stopWireguardGo, wgRatioRows, formatWgTable } from './bench-wg.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TB = join(ROOT, 'scripts/testbed');
@@ -44,6 +47,7 @@ const SECONDS = num('--seconds', quick ? 3 : 10);
 const CONNECTS = num('--connects', quick ? 3 : 20);
 const PKI = process.env.TB_PKI_DIR ?? '/tmp/ikev2-vpn-testbed-pki';
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+const NO_WG = args.includes('--no-wg');
 const SOAK = num('--soak', 0);
 const PQ = args.includes('--pq');
 if (process.getuid() !== 0) {
@@ -51,7 +55,7 @@ if (process.getuid() !== 0) {
   process.exit(2);
 }
 
-const P = 'vbench';
+const P = process.env.BENCH_PREFIX ?? 'vbench';
 const CLI = `${P}-cli`;
 const LAN = `${P}-lan`;
 const GW = '198.51.100.10';
@@ -328,6 +332,27 @@ const stopCharonCmd = async (proc) => {
   await new Promise((r) => setTimeout(r, 200));
 };
 
+/** What scripts/bench-wg.mjs needs of this script (it measures wireguard-go the same way). */
+const wgCtx = () => ({
+  TB,
+  P,
+  CLI,
+  GWNS: `${P}-gw`,
+  GW,
+  LAN_HOST,
+  LAN_NET: '203.0.113.0/25',
+  work,
+  env,
+  children,
+  sh,
+  inNs,
+  waitPing,
+  measureTransfer,
+  connectTimes,
+  peakMB,
+  cpuSeconds,
+});
+
 async function ours() {
   const connectMs = await connectTimes(() => startOursBackground(certArgs()), stopOursBackground);
   // The same in the foreground (`vpn connect --json`, as a person at a terminal would start it).
@@ -516,6 +541,7 @@ try {
   } else {
     const a = await ours();
     const b = await strongswan();
+    const w = await benchWireguardGo(wgCtx(), NO_WG);
     const cpuInfo =
       readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown';
     const rows = [
@@ -573,13 +599,23 @@ try {
       cpu: cpuInfo,
       ours: a,
       strongswan: b,
+      wireguardGo: w,
+      oursVsWireguardGo: wgRatioRows(a, b, w),
     };
+    if (w.skipped) console.log(`wireguard-go: skipped (${w.skipped})`);
+    else {
+      console.log(
+        `wireguard-go ${w.version} (Debian ${w.debianPackage}) at both ends, TUN offloads ${JSON.stringify(w.offloads)}; connect = exec of wireguard-go to first ping`,
+      );
+      for (const l of formatWgTable(result.oursVsWireguardGo)) console.log(l);
+    }
     if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
   }
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   spawnSync('bash', [join(TB, 'sw-client.sh'), '--prefix', P, 'stop']);
   spawnSync('bash', [join(TB, 'sw6.sh'), '--prefix', P, 'stop']);
+  stopWireguardGo({ P });
   spawnSync('bash', [join(TB, 'down.sh'), '--prefix', P]);
   rmSync(work, { recursive: true, force: true });
 }

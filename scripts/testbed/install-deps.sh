@@ -13,6 +13,7 @@ PKGS+=(ocproxy curl)
 # vpn import: openssl cms -verify checks signed .mobileconfig files (and makes the fixtures).
 PKGS+=(openssl)
 PKGS+=(dbus) # the split DNS test's private system bus for systemd-resolved
+PKGS+=(ethtool) # bench-tunnel: which TUN offloads wireguard-go has on (ethtool -k)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +21,9 @@ done
 # Debian's systemd-resolved for the split DNS test: unpacked into /opt/ikev2-vpn-test/resolved,
 # never installed (its postinst takes over the host's /etc/resolv.conf).
 bash "$(dirname "$0")/resolved.sh" fetch || echo "testbed deps: systemd-resolved not fetched; the split DNS test will skip"
+# wireguard-go (Debian 13) and wg (Debian 12), bench-tunnel's userspace anchor: unpacked into
+# /opt/ikev2-vpn-bench/wireguard-go, never installed.
+bash "$(dirname "$0")/wireguard-go.sh" fetch || echo "testbed deps: wireguard-go not fetched; bench-tunnel will skip it"
 if [ ${#missing[@]} -eq 0 ]; then
   echo "testbed deps: all installed"
   exit 0
