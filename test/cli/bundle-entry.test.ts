@@ -12,6 +12,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   symlinkSync,
   utimesSync,
@@ -125,3 +126,17 @@ test('a bundle older than dist/src is not loaded; VPN_NO_BUNDLE=1 skips a curren
   assert.equal(forced.code, 0, forced.err);
   assert.equal(forced.out.trim(), '0.1.0');
 });
+
+test(
+  'the bundle that every start loads leaves out what only `vpn import` needs (plist, XML DOM)',
+  { skip: skipNoBundle },
+  () => {
+    const main = readFileSync(join(BUNDLE_DIR, 'cli/vpn.js'), 'utf8');
+    assert.doesNotMatch(main, /XMLDocumentCB|DOMImplementation/);
+    // ...but it is in the bundle, as a chunk of its own loaded by `vpn import`.
+    const chunks = readdirSync(join(BUNDLE_DIR, 'chunks')).map((f) =>
+      readFileSync(join(BUNDLE_DIR, 'chunks', f), 'utf8'),
+    );
+    assert.ok(chunks.some((c) => /DOMImplementation/.test(c)));
+  },
+);
