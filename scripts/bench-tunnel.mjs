@@ -6,6 +6,7 @@
 //   sudo node scripts/bench-tunnel.mjs [--seconds N] [--connects N] [--quick] [--json FILE]
 //   sudo node scripts/bench-tunnel.mjs --soak SECONDS [--json FILE]
 //   sudo node scripts/bench-tunnel.mjs --pq [--connects N] [--json FILE]
+//   sudo node scripts/bench-tunnel.mjs --connect-only [--connects N] [--seconds N] [--json FILE]
 //
 // Figures: iperf3 TCP upload and download with 1 and 4 streams (client → LAN host and back), UDP
 // upload at 64- and 1400-byte payloads (packets/s delivered, loss), ping RTT idle and under TCP
@@ -27,6 +28,10 @@
 // PSK) against the strongSwan 6.0.6 gateway with ML-KEM (scripts/testbed/sw6.sh), classic
 // x25519 vs x25519 + ML-KEM-768 vs x25519 + ML-KEM-1024 (RFC 9370: one IKE_INTERMEDIATE more),
 // the three interleaved round by round so load changes hit them alike.
+//
+// --connect-only: our client only, connect time in the foreground and with --background (cert),
+// the bundled CLI (dist/bundle) against the unbundled modules (VPN_NO_BUNDLE=1) interleaved round
+// by round; then per build the peak RSS (VmHWM) of a PSK tunnel after TCP up and down transfers.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +55,7 @@ const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : und
 const NO_WG = args.includes('--no-wg');
 const SOAK = num('--soak', 0);
 const PQ = args.includes('--pq');
+const CONNECT_ONLY = args.includes('--connect-only');
 if (process.getuid() !== 0) {
   console.error('bench-tunnel: run as root (network namespaces, TUN devices)');
   process.exit(2);
@@ -518,6 +524,58 @@ async function pqConnects() {
   return { date: new Date().toISOString(), connects: CONNECTS, cpu: cpuInfo, pq: out };
 }
 
+/** --connect-only: bundled vs unbundled CLI, interleaved round by round (see the header). */
+async function connectOnly() {
+  const builds = { bundle: undefined, modules: '1' };
+  const times = {};
+  const one = async (key, start, stop) => {
+    const t0 = performance.now();
+    const h = await start();
+    if (!waitPing(10000)) throw new Error('no ping through the tunnel');
+    (times[key] ??= []).push(performance.now() - t0);
+    await stop(h);
+  };
+  for (let i = 0; i < CONNECTS; i++) {
+    for (const [b, flag] of Object.entries(builds)) {
+      if (flag) env.VPN_NO_BUNDLE = flag;
+      else delete env.VPN_NO_BUNDLE;
+      await one(`${b} foreground`, () => startOurs(certArgs()), stopProc);
+      await one(`${b} --background`, () => startOursBackground(certArgs()), stopOursBackground);
+    }
+  }
+  const rss = {};
+  for (const [b, flag] of Object.entries(builds)) {
+    if (flag) env.VPN_NO_BUNDLE = flag;
+    else delete env.VPN_NO_BUNDLE;
+    const proc = await startOurs(pskArgs());
+    if (!waitPing(10000)) throw new Error('no ping through our tunnel');
+    const idle = rssMB(proc.pid);
+    const up = iperf(false);
+    const down = iperf(true);
+    rss[b] = {
+      idleRssMB: idle,
+      peakRssMB: peakMB(proc.pid),
+      uploadMbps: up.bps / 1e6,
+      downloadMbps: down.bps / 1e6,
+    };
+    await stopProc(proc);
+  }
+  delete env.VPN_NO_BUNDLE;
+  console.log(`bench-tunnel --connect-only: ${CONNECTS} connects each (exec to first ping, cert)`);
+  const out = {};
+  for (const [k, t] of Object.entries(times)) {
+    out[k] = { median: median(t), p95: p95(t), runs: t };
+    console.log(
+      `${k.padEnd(24)} median ${median(t).toFixed(0).padStart(5)} ms  p95 ${p95(t).toFixed(0).padStart(5)} ms`,
+    );
+  }
+  for (const [b, r] of Object.entries(rss))
+    console.log(
+      `${b.padEnd(8)} RSS idle ${r.idleRssMB.toFixed(1)} MB, peak after ${SECONDS} s up + down ${r.peakRssMB.toFixed(1)} MB (${r.uploadMbps.toFixed(0)}/${r.downloadMbps.toFixed(0)} Mbit/s)`,
+    );
+  return { date: new Date().toISOString(), connects: CONNECTS, connect: out, rss };
+}
+
 let iperfServer;
 try {
   sh('bash', [join(TB, 'up.sh'), '--prefix', P]);
@@ -531,7 +589,10 @@ try {
   });
   children.push(loadServer);
   await new Promise((r) => setTimeout(r, 500));
-  if (PQ) {
+  if (CONNECT_ONLY) {
+    const result = await connectOnly();
+    if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
+  } else if (PQ) {
     const result = await pqConnects();
     if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
   } else if (SOAK > 0) {

@@ -33,7 +33,6 @@ import {
   renderProfile,
   type Imported,
 } from '../config/import.js';
-import { fromMobileconfig, parseMobileconfigXml } from '../config/import-mobileconfig.js';
 import { PROFILE_NAME, fsIo, loadProfile } from '../config/profile.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 
@@ -162,11 +161,14 @@ export function verifySignedProfile(
 }
 
 /** Recognises the format and maps it (a signed .mobileconfig is checked first). */
-export function importFile(
+export async function importFile(
   path: string,
   data: Uint8Array,
   trustCa: string | undefined,
-): { imported: Imported; signature: SignatureStatus } {
+): Promise<{ imported: Imported; signature: SignatureStatus }> {
+  // The plist parser (with an XML DOM, ~300 KB of the bundled CLI) only for .mobileconfig: it is
+  // not loaded at every start of `vpn` (connect time, docs/performance.md).
+  const mobileconfig = () => import('../config/import-mobileconfig.js');
   let i = 0;
   // A UTF-8 BOM and leading white space are allowed before JSON or XML.
   if (data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) i = 3;
@@ -195,10 +197,12 @@ export function importFile(
   }
   if (data[i] === 0x3c) {
     refuseUnsigned();
+    const { fromMobileconfig, parseMobileconfigXml } = await mobileconfig();
     return { imported: fromMobileconfig(parseMobileconfigXml(text(data))), signature: unsigned };
   }
   if (data[0] === 0x30) {
     const { content, status } = verifySignedProfile(data, trustCa);
+    const { fromMobileconfig, parseMobileconfigXml } = await mobileconfig();
     return { imported: fromMobileconfig(parseMobileconfigXml(text(content))), signature: status };
   }
   throw new VpnError(
@@ -275,7 +279,7 @@ export function registerImport(program: Command, setExit: (code: number) => void
       'a signed .mobileconfig must be signed by a certificate of this CA',
     )
     .option('--json', 'one JSON line')
-    .action((file: string, flags: ImportFlags) => {
+    .action(async (file: string, flags: ImportFlags) => {
       try {
         const name = flags.name ?? profileNameFrom(basename(file));
         if (!PROFILE_NAME.test(name))
@@ -283,7 +287,7 @@ export function registerImport(program: Command, setExit: (code: number) => void
             'ERR_CONFIG',
             `profile name ${JSON.stringify(name)}: use up to 32 letters, digits, _ and -`,
           );
-        const { imported, signature } = importFile(file, readImportFile(file), flags.trustCa);
+        const { imported, signature } = await importFile(file, readImportFile(file), flags.trustCa);
         const dir = fsIo.dirs()[0]!;
         const out = writeProfile(imported, file, name, dir, flags.force === true, signature);
         if (flags.json) {

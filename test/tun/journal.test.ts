@@ -400,3 +400,32 @@ test('a symbolic link planted at <name>.journal.tmp is not followed: the victim 
     rmSync(t.base, { recursive: true, force: true });
   }
 });
+
+test('connect configures the TUN link with one ip link show: setUp reuses what setMtu read', async () => {
+  const { run, calls } = recorder();
+  const cfg = new NetConfigurator({ run });
+  // The order of tunnel.ts's configureHost.
+  await cfg.setMtu('vpn0', 1400);
+  await cfg.addAddress('vpn0', '10.9.0.2/32');
+  await cfg.setUp('vpn0');
+  const shows = calls.filter((c) => c.args.includes('show'));
+  assert.equal(shows.length, 1, JSON.stringify(calls));
+  assert.deepEqual(
+    calls.map((c) => c.args.join(' ')),
+    [
+      '-j link show dev vpn0',
+      'link set dev vpn0 mtu 1400',
+      'addr add 10.9.0.2/32 dev vpn0',
+      'link set dev vpn0 up',
+    ],
+  );
+  // Still journaled as before: the old MTU, the address, and "was down".
+  assert.deepEqual(cfg.journal(), [
+    { kind: 'mtu', dev: 'vpn0', old: 1500 },
+    { kind: 'addr', dev: 'vpn0', cidr: '10.9.0.2/32' },
+    { kind: 'up', dev: 'vpn0' },
+  ]);
+  // Taken once: a later setUp reads the link again.
+  await cfg.setUp('vpn0');
+  assert.equal(calls.filter((c) => c.args.includes('show')).length, 2);
+});

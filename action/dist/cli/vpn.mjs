@@ -1,6 +1,74 @@
 import { createRequire as __ikev2CreateRequire } from 'node:module';
 const require = __ikev2CreateRequire(import.meta.url);
 import {
+  AuthMethod,
+  CertEncoding,
+  CfgAttr,
+  CfgType,
+  CryptoError,
+  DEFAULT_ESP_PROPOSALS,
+  DEFAULT_IKE_PROPOSALS,
+  DER_NULL,
+  DhGroup,
+  ExchangeType,
+  HashAlgorithm,
+  HeaderFlag,
+  IdType,
+  MAX_IMPORT_BYTES,
+  NotifyType,
+  PROFILE_NAME,
+  ParseError,
+  PayloadType,
+  ProtocolId,
+  SECRET_KEYS,
+  Tag,
+  TsType,
+  VpnError,
+  addrInRange,
+  anyTs,
+  applyPqMode,
+  buildProposals,
+  checkExcluded,
+  checkNarrowed,
+  children,
+  chooseFromOffer,
+  decodeOid,
+  decodeUnsigned,
+  describeKeyExchanges,
+  expectTag,
+  findProfile,
+  formatChosen,
+  formatDn,
+  formatIdentity,
+  formatIpAddress,
+  formatSpecs,
+  formatTs,
+  fromSswan,
+  fsIo,
+  isPostQuantum,
+  isVpnError,
+  keyExchangesOfText,
+  loadProfile,
+  nameOf,
+  narrowTo,
+  oid,
+  parseDer,
+  parseIdentity,
+  parseIpAddress,
+  parseProposals,
+  peekPacket,
+  printable,
+  printableJson,
+  profileNameFrom,
+  readDer,
+  renderProfile,
+  sameIdentity,
+  selectResponderProposal,
+  seq,
+  tlv,
+  tsFromCidr
+} from "../chunks/chunk-4OME7TXZ.mjs";
+import {
   __commonJS,
   __require,
   __toESM
@@ -1134,14 +1202,14 @@ var require_suggestSimilar = __commonJS({
       const minSimilarity = 0.4;
       candidates.forEach((candidate) => {
         if (candidate.length <= 1) return;
-        const distance2 = editDistance(word, candidate);
+        const distance = editDistance(word, candidate);
         const length = Math.max(word.length, candidate.length);
-        const similarity = (length - distance2) / length;
+        const similarity = (length - distance) / length;
         if (similarity > minSimilarity) {
-          if (distance2 < bestDistance) {
-            bestDistance = distance2;
+          if (distance < bestDistance) {
+            bestDistance = distance;
             similar = [candidate];
-          } else if (distance2 === bestDistance) {
+          } else if (distance === bestDistance) {
             similar.push(candidate);
           }
         }
@@ -1596,9 +1664,9 @@ Expecting one of '${allowedValues.join("', '")}'`);
         if (fn) {
           this._exitCallback = fn;
         } else {
-          this._exitCallback = (err2) => {
-            if (err2.code !== "commander.executeSubCommandAsync") {
-              throw err2;
+          this._exitCallback = (err) => {
+            if (err.code !== "commander.executeSubCommandAsync") {
+              throw err;
             } else {
             }
           };
@@ -1674,12 +1742,12 @@ Expecting one of '${allowedValues.join("', '")}'`);
       _callParseArg(target2, value, previous, invalidArgumentMessage) {
         try {
           return target2.parseArg(value, previous);
-        } catch (err2) {
-          if (err2.code === "commander.invalidArgument") {
-            const message = `${invalidArgumentMessage} ${err2.message}`;
-            this.error(message, { exitCode: err2.exitCode, code: err2.code });
+        } catch (err) {
+          if (err.code === "commander.invalidArgument") {
+            const message = `${invalidArgumentMessage} ${err.message}`;
+            this.error(message, { exitCode: err.exitCode, code: err.code });
           }
-          throw err2;
+          throw err;
         }
       }
       /**
@@ -2268,14 +2336,14 @@ Expecting one of '${allowedValues.join("', '")}'`);
             );
           }
         });
-        proc.on("error", (err2) => {
-          if (err2.code === "ENOENT") {
+        proc.on("error", (err) => {
+          if (err.code === "ENOENT") {
             this._checkForMissingExecutable(
               executableFile,
               executableDir,
               subcommand._name
             );
-          } else if (err2.code === "EACCES") {
+          } else if (err.code === "EACCES") {
             throw new Error(`'${executableFile}' not executable`);
           }
           if (!exitCallback) {
@@ -2286,7 +2354,7 @@ Expecting one of '${allowedValues.join("', '")}'`);
               "commander.executeSubCommandAsync",
               "(error)"
             );
-            wrappedError.nestedError = err2;
+            wrappedError.nestedError = err;
             exitCallback(wrappedError);
           }
         });
@@ -3432,10642 +3500,6 @@ var require_commander = __commonJS({
   }
 });
 
-// node_modules/@xmldom/xmldom/lib/conventions.js
-var require_conventions = __commonJS({
-  "node_modules/@xmldom/xmldom/lib/conventions.js"(exports) {
-    "use strict";
-    function find(list2, predicate, ac) {
-      if (ac === void 0) {
-        ac = Array.prototype;
-      }
-      if (list2 && typeof ac.find === "function") {
-        return ac.find.call(list2, predicate);
-      }
-      for (var i = 0; i < list2.length; i++) {
-        if (hasOwn(list2, i)) {
-          var item = list2[i];
-          if (predicate.call(void 0, item, i, list2)) {
-            return item;
-          }
-        }
-      }
-    }
-    function freeze(object, oc) {
-      if (oc === void 0) {
-        oc = Object;
-      }
-      if (oc && typeof oc.getOwnPropertyDescriptors === "function") {
-        object = oc.create(null, oc.getOwnPropertyDescriptors(object));
-      }
-      return oc && typeof oc.freeze === "function" ? oc.freeze(object) : object;
-    }
-    function hasOwn(object, key) {
-      return Object.prototype.hasOwnProperty.call(object, key);
-    }
-    function assign(target2, source) {
-      if (target2 === null || typeof target2 !== "object") {
-        throw new TypeError("target is not an object");
-      }
-      for (var key in source) {
-        if (hasOwn(source, key)) {
-          target2[key] = source[key];
-        }
-      }
-      return target2;
-    }
-    var HTML_BOOLEAN_ATTRIBUTES = freeze({
-      allowfullscreen: true,
-      async: true,
-      autofocus: true,
-      autoplay: true,
-      checked: true,
-      controls: true,
-      default: true,
-      defer: true,
-      disabled: true,
-      formnovalidate: true,
-      hidden: true,
-      ismap: true,
-      itemscope: true,
-      loop: true,
-      multiple: true,
-      muted: true,
-      nomodule: true,
-      novalidate: true,
-      open: true,
-      playsinline: true,
-      readonly: true,
-      required: true,
-      reversed: true,
-      selected: true
-    });
-    function isHTMLBooleanAttribute(name) {
-      return hasOwn(HTML_BOOLEAN_ATTRIBUTES, name.toLowerCase());
-    }
-    var HTML_VOID_ELEMENTS = freeze({
-      area: true,
-      base: true,
-      br: true,
-      col: true,
-      embed: true,
-      hr: true,
-      img: true,
-      input: true,
-      link: true,
-      meta: true,
-      param: true,
-      source: true,
-      track: true,
-      wbr: true
-    });
-    function isHTMLVoidElement(tagName) {
-      return hasOwn(HTML_VOID_ELEMENTS, tagName.toLowerCase());
-    }
-    var HTML_RAW_TEXT_ELEMENTS = freeze({
-      script: false,
-      style: false,
-      textarea: true,
-      title: true
-    });
-    function isHTMLRawTextElement(tagName) {
-      var key = tagName.toLowerCase();
-      return hasOwn(HTML_RAW_TEXT_ELEMENTS, key) && !HTML_RAW_TEXT_ELEMENTS[key];
-    }
-    function isHTMLEscapableRawTextElement(tagName) {
-      var key = tagName.toLowerCase();
-      return hasOwn(HTML_RAW_TEXT_ELEMENTS, key) && HTML_RAW_TEXT_ELEMENTS[key];
-    }
-    function isHTMLMimeType(mimeType) {
-      return mimeType === MIME_TYPE.HTML;
-    }
-    function hasDefaultHTMLNamespace(mimeType) {
-      return isHTMLMimeType(mimeType) || mimeType === MIME_TYPE.XML_XHTML_APPLICATION;
-    }
-    var MIME_TYPE = freeze({
-      /**
-       * `text/html`, the only mime type that triggers treating an XML document as HTML.
-       *
-       * @see https://www.iana.org/assignments/media-types/text/html IANA MimeType registration
-       * @see https://en.wikipedia.org/wiki/HTML Wikipedia
-       * @see https://developer.mozilla.org/en-US/docs/Web/API/DOMParser/parseFromString MDN
-       * @see https://html.spec.whatwg.org/multipage/dynamic-markup-insertion.html#dom-domparser-parsefromstring
-       *      WHATWG HTML Spec
-       */
-      HTML: "text/html",
-      /**
-       * `application/xml`, the standard mime type for XML documents.
-       *
-       * @see https://www.iana.org/assignments/media-types/application/xml IANA MimeType
-       *      registration
-       * @see https://tools.ietf.org/html/rfc7303#section-9.1 RFC 7303
-       * @see https://en.wikipedia.org/wiki/XML_and_MIME Wikipedia
-       */
-      XML_APPLICATION: "application/xml",
-      /**
-       * `text/xml`, an alias for `application/xml`.
-       *
-       * @see https://tools.ietf.org/html/rfc7303#section-9.2 RFC 7303
-       * @see https://www.iana.org/assignments/media-types/text/xml IANA MimeType registration
-       * @see https://en.wikipedia.org/wiki/XML_and_MIME Wikipedia
-       */
-      XML_TEXT: "text/xml",
-      /**
-       * `application/xhtml+xml`, indicates an XML document that has the default HTML namespace,
-       * but is parsed as an XML document.
-       *
-       * @see https://www.iana.org/assignments/media-types/application/xhtml+xml IANA MimeType
-       *      registration
-       * @see https://dom.spec.whatwg.org/#dom-domimplementation-createdocument WHATWG DOM Spec
-       * @see https://en.wikipedia.org/wiki/XHTML Wikipedia
-       */
-      XML_XHTML_APPLICATION: "application/xhtml+xml",
-      /**
-       * `image/svg+xml`,
-       *
-       * @see https://www.iana.org/assignments/media-types/image/svg+xml IANA MimeType registration
-       * @see https://www.w3.org/TR/SVG11/ W3C SVG 1.1
-       * @see https://en.wikipedia.org/wiki/Scalable_Vector_Graphics Wikipedia
-       */
-      XML_SVG_IMAGE: "image/svg+xml"
-    });
-    var _MIME_TYPES = Object.keys(MIME_TYPE).map(function(key) {
-      return MIME_TYPE[key];
-    });
-    function isValidMimeType(mimeType) {
-      return _MIME_TYPES.indexOf(mimeType) > -1;
-    }
-    var NAMESPACE = freeze({
-      /**
-       * The XHTML namespace.
-       *
-       * @see http://www.w3.org/1999/xhtml
-       */
-      HTML: "http://www.w3.org/1999/xhtml",
-      /**
-       * The SVG namespace.
-       *
-       * @see http://www.w3.org/2000/svg
-       */
-      SVG: "http://www.w3.org/2000/svg",
-      /**
-       * The `xml:` namespace.
-       *
-       * @see http://www.w3.org/XML/1998/namespace
-       */
-      XML: "http://www.w3.org/XML/1998/namespace",
-      /**
-       * The `xmlns:` namespace.
-       *
-       * @see https://www.w3.org/2000/xmlns/
-       */
-      XMLNS: "http://www.w3.org/2000/xmlns/"
-    });
-    exports.assign = assign;
-    exports.find = find;
-    exports.freeze = freeze;
-    exports.HTML_BOOLEAN_ATTRIBUTES = HTML_BOOLEAN_ATTRIBUTES;
-    exports.HTML_RAW_TEXT_ELEMENTS = HTML_RAW_TEXT_ELEMENTS;
-    exports.HTML_VOID_ELEMENTS = HTML_VOID_ELEMENTS;
-    exports.hasDefaultHTMLNamespace = hasDefaultHTMLNamespace;
-    exports.hasOwn = hasOwn;
-    exports.isHTMLBooleanAttribute = isHTMLBooleanAttribute;
-    exports.isHTMLRawTextElement = isHTMLRawTextElement;
-    exports.isHTMLEscapableRawTextElement = isHTMLEscapableRawTextElement;
-    exports.isHTMLMimeType = isHTMLMimeType;
-    exports.isHTMLVoidElement = isHTMLVoidElement;
-    exports.isValidMimeType = isValidMimeType;
-    exports.MIME_TYPE = MIME_TYPE;
-    exports.NAMESPACE = NAMESPACE;
-  }
-});
-
-// node_modules/@xmldom/xmldom/lib/errors.js
-var require_errors = __commonJS({
-  "node_modules/@xmldom/xmldom/lib/errors.js"(exports) {
-    "use strict";
-    var conventions = require_conventions();
-    function extendError(constructor, writableName) {
-      constructor.prototype = Object.create(Error.prototype, {
-        constructor: { value: constructor },
-        name: { value: constructor.name, enumerable: true, writable: writableName }
-      });
-    }
-    var DOMExceptionName = conventions.freeze({
-      /**
-       * the default value as defined by the spec
-       */
-      Error: "Error",
-      /**
-       * @deprecated
-       * Use RangeError instead.
-       */
-      IndexSizeError: "IndexSizeError",
-      /**
-       * @deprecated
-       * Just to match the related static code, not part of the spec.
-       */
-      DomstringSizeError: "DomstringSizeError",
-      HierarchyRequestError: "HierarchyRequestError",
-      WrongDocumentError: "WrongDocumentError",
-      InvalidCharacterError: "InvalidCharacterError",
-      /**
-       * @deprecated
-       * Just to match the related static code, not part of the spec.
-       */
-      NoDataAllowedError: "NoDataAllowedError",
-      NoModificationAllowedError: "NoModificationAllowedError",
-      NotFoundError: "NotFoundError",
-      NotSupportedError: "NotSupportedError",
-      InUseAttributeError: "InUseAttributeError",
-      InvalidStateError: "InvalidStateError",
-      SyntaxError: "SyntaxError",
-      InvalidModificationError: "InvalidModificationError",
-      NamespaceError: "NamespaceError",
-      /**
-       * @deprecated
-       * Use TypeError for invalid arguments,
-       * "NotSupportedError" DOMException for unsupported operations,
-       * and "NotAllowedError" DOMException for denied requests instead.
-       */
-      InvalidAccessError: "InvalidAccessError",
-      /**
-       * @deprecated
-       * Just to match the related static code, not part of the spec.
-       */
-      ValidationError: "ValidationError",
-      /**
-       * @deprecated
-       * Use TypeError instead.
-       */
-      TypeMismatchError: "TypeMismatchError",
-      SecurityError: "SecurityError",
-      NetworkError: "NetworkError",
-      AbortError: "AbortError",
-      /**
-       * @deprecated
-       * Just to match the related static code, not part of the spec.
-       */
-      URLMismatchError: "URLMismatchError",
-      QuotaExceededError: "QuotaExceededError",
-      TimeoutError: "TimeoutError",
-      InvalidNodeTypeError: "InvalidNodeTypeError",
-      DataCloneError: "DataCloneError",
-      EncodingError: "EncodingError",
-      NotReadableError: "NotReadableError",
-      UnknownError: "UnknownError",
-      ConstraintError: "ConstraintError",
-      DataError: "DataError",
-      TransactionInactiveError: "TransactionInactiveError",
-      ReadOnlyError: "ReadOnlyError",
-      VersionError: "VersionError",
-      OperationError: "OperationError",
-      NotAllowedError: "NotAllowedError",
-      OptOutError: "OptOutError"
-    });
-    var DOMExceptionNames = Object.keys(DOMExceptionName);
-    function isValidDomExceptionCode(value) {
-      return typeof value === "number" && value >= 1 && value <= 25;
-    }
-    function endsWithError(value) {
-      return typeof value === "string" && value.substring(value.length - DOMExceptionName.Error.length) === DOMExceptionName.Error;
-    }
-    function DOMException(messageOrCode, nameOrMessage) {
-      if (isValidDomExceptionCode(messageOrCode)) {
-        this.name = DOMExceptionNames[messageOrCode];
-        this.message = nameOrMessage || "";
-      } else {
-        this.message = messageOrCode;
-        this.name = endsWithError(nameOrMessage) ? nameOrMessage : DOMExceptionName.Error;
-      }
-      if (Error.captureStackTrace) Error.captureStackTrace(this, DOMException);
-    }
-    extendError(DOMException, true);
-    Object.defineProperties(DOMException.prototype, {
-      code: {
-        enumerable: true,
-        get: function() {
-          var code = DOMExceptionNames.indexOf(this.name);
-          if (isValidDomExceptionCode(code)) return code;
-          return 0;
-        }
-      }
-    });
-    var ExceptionCode = {
-      INDEX_SIZE_ERR: 1,
-      DOMSTRING_SIZE_ERR: 2,
-      HIERARCHY_REQUEST_ERR: 3,
-      WRONG_DOCUMENT_ERR: 4,
-      INVALID_CHARACTER_ERR: 5,
-      NO_DATA_ALLOWED_ERR: 6,
-      NO_MODIFICATION_ALLOWED_ERR: 7,
-      NOT_FOUND_ERR: 8,
-      NOT_SUPPORTED_ERR: 9,
-      INUSE_ATTRIBUTE_ERR: 10,
-      INVALID_STATE_ERR: 11,
-      SYNTAX_ERR: 12,
-      INVALID_MODIFICATION_ERR: 13,
-      NAMESPACE_ERR: 14,
-      INVALID_ACCESS_ERR: 15,
-      VALIDATION_ERR: 16,
-      TYPE_MISMATCH_ERR: 17,
-      SECURITY_ERR: 18,
-      NETWORK_ERR: 19,
-      ABORT_ERR: 20,
-      URL_MISMATCH_ERR: 21,
-      QUOTA_EXCEEDED_ERR: 22,
-      TIMEOUT_ERR: 23,
-      INVALID_NODE_TYPE_ERR: 24,
-      DATA_CLONE_ERR: 25
-    };
-    var entries = Object.entries(ExceptionCode);
-    for (i = 0; i < entries.length; i++) {
-      key = entries[i][0];
-      DOMException[key] = entries[i][1];
-    }
-    var key;
-    var i;
-    function ParseError2(message, locator, cause) {
-      this.message = message;
-      this.locator = locator;
-      this.cause = cause;
-      if (Error.captureStackTrace) Error.captureStackTrace(this, ParseError2);
-    }
-    extendError(ParseError2);
-    exports.DOMException = DOMException;
-    exports.DOMExceptionName = DOMExceptionName;
-    exports.ExceptionCode = ExceptionCode;
-    exports.ParseError = ParseError2;
-  }
-});
-
-// node_modules/@xmldom/xmldom/lib/grammar.js
-var require_grammar = __commonJS({
-  "node_modules/@xmldom/xmldom/lib/grammar.js"(exports) {
-    "use strict";
-    function detectUnicodeSupport(RegExpImpl) {
-      try {
-        if (typeof RegExpImpl !== "function") {
-          RegExpImpl = RegExp;
-        }
-        var match = new RegExpImpl("𝌆", "u").exec("𝌆");
-        return !!match && match[0].length === 2;
-      } catch (error) {
-      }
-      return false;
-    }
-    var UNICODE_SUPPORT = detectUnicodeSupport();
-    function chars(regexp) {
-      if (regexp.source[0] !== "[") {
-        throw new Error(regexp + " can not be used with chars");
-      }
-      return regexp.source.slice(1, regexp.source.lastIndexOf("]"));
-    }
-    function chars_without(regexp, search) {
-      if (regexp.source[0] !== "[") {
-        throw new Error("/" + regexp.source + "/ can not be used with chars_without");
-      }
-      if (!search || typeof search !== "string") {
-        throw new Error(JSON.stringify(search) + " is not a valid search");
-      }
-      if (regexp.source.indexOf(search) === -1) {
-        throw new Error('"' + search + '" is not is /' + regexp.source + "/");
-      }
-      if (search === "-" && regexp.source.indexOf(search) !== 1) {
-        throw new Error('"' + search + '" is not at the first postion of /' + regexp.source + "/");
-      }
-      return new RegExp(regexp.source.replace(search, ""), UNICODE_SUPPORT ? "u" : "");
-    }
-    function reg(args) {
-      var self = this;
-      return new RegExp(
-        Array.prototype.slice.call(arguments).map(function(part) {
-          var isStr = typeof part === "string";
-          if (isStr && self === void 0 && part === "|") {
-            throw new Error("use regg instead of reg to wrap expressions with `|`!");
-          }
-          return isStr ? part : part.source;
-        }).join(""),
-        UNICODE_SUPPORT ? "u" : ""
-      );
-    }
-    function regg(args) {
-      if (arguments.length === 0) {
-        throw new Error("no parameters provided");
-      }
-      return reg.apply(regg, ["(?:"].concat(Array.prototype.slice.call(arguments), [")"]));
-    }
-    var UNICODE_REPLACEMENT_CHARACTER = "�";
-    var Char = /[-\x09\x0A\x0D\x20-\x2C\x2E-\uD7FF\uE000-\uFFFD]/;
-    if (UNICODE_SUPPORT) {
-      Char = reg("[", chars(Char), "\\u{10000}-\\u{10FFFF}", "]");
-    }
-    var InvalidChar = new RegExp("[^" + chars(Char) + "]", UNICODE_SUPPORT ? "u" : "");
-    var _SChar = /[\x20\x09\x0D\x0A]/;
-    var SChar_s = chars(_SChar);
-    var S = reg(_SChar, "+");
-    var S_OPT = reg(_SChar, "*");
-    var NameStartChar = /[:_a-zA-Z\xC0-\xD6\xD8-\xF6\xF8-\u02FF\u0370-\u1FFF\u200C-\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]/;
-    if (UNICODE_SUPPORT) {
-      NameStartChar = reg("[", chars(NameStartChar), "\\u{10000}-\\u{10FFFF}", "]");
-    }
-    var NameStartChar_s = chars(NameStartChar);
-    var NameChar = reg("[", NameStartChar_s, chars(/[-.0-9\xB7]/), chars(/[\u0300-\u036F\u203F-\u2040]/), "]");
-    var Name = reg(NameStartChar, NameChar, "*");
-    var Name_exact = reg("^", Name, "$");
-    var Nmtoken = reg(NameChar, "+");
-    var EntityRef = reg("&", Name, ";");
-    var CharRef = regg(/&#[0-9]+;|&#x[0-9a-fA-F]+;/);
-    var Reference = regg(EntityRef, "|", CharRef);
-    var PEReference = reg("%", Name, ";");
-    var EntityValue = regg(
-      reg('"', regg(/[^%&"]/, "|", PEReference, "|", Reference), "*", '"'),
-      "|",
-      reg("'", regg(/[^%&']/, "|", PEReference, "|", Reference), "*", "'")
-    );
-    var AttValue = regg('"', regg(/[^<&"]/, "|", Reference), "*", '"', "|", "'", regg(/[^<&']/, "|", Reference), "*", "'");
-    var NCNameStartChar = chars_without(NameStartChar, ":");
-    var NCNameChar = chars_without(NameChar, ":");
-    var NCName = reg(NCNameStartChar, NCNameChar, "*");
-    var NCName_exact = reg("^", NCName, "$");
-    var QName = reg(NCName, regg(":", NCName), "?");
-    var QName_exact = reg("^", QName, "$");
-    var QName_group = reg("(", QName, ")");
-    var SystemLiteral = regg(/"[^"]*"|'[^']*'/);
-    var PI = reg(/^<\?/, "(", Name, ")", regg(S, "(?!", _SChar, ")(", Char, "*?)"), "?", /\?>/);
-    var PubidChar = /[\x20\x0D\x0Aa-zA-Z0-9-'()+,./:=?;!*#@$_%]/;
-    var PubidLiteral = regg('"', PubidChar, '*"', "|", "'", chars_without(PubidChar, "'"), "*'");
-    var COMMENT_START = "<!--";
-    var COMMENT_END = "-->";
-    var Comment = reg(COMMENT_START, regg(chars_without(Char, "-"), "|", reg("-", chars_without(Char, "-"))), "*", COMMENT_END);
-    var PCDATA = "#PCDATA";
-    var Mixed = regg(
-      reg(/\(/, S_OPT, PCDATA, regg(S_OPT, /\|/, S_OPT, QName), "*", S_OPT, /\)\*/),
-      "|",
-      reg(/\(/, S_OPT, PCDATA, S_OPT, /\)/)
-    );
-    var _children_quantity = /[?*+]?/;
-    var children3 = reg(
-      /\([^>]+\)/,
-      _children_quantity
-      /*regg(choice, '|', seq), _children_quantity*/
-    );
-    var contentspec = regg("EMPTY", "|", "ANY", "|", Mixed, "|", children3);
-    var ELEMENTDECL_START = "<!ELEMENT";
-    var elementdecl = reg(ELEMENTDECL_START, S, regg(QName, "|", PEReference), S, regg(contentspec, "|", PEReference), S_OPT, ">");
-    var NotationType = reg("NOTATION", S, /\(/, S_OPT, Name, regg(S_OPT, /\|/, S_OPT, Name), "*", S_OPT, /\)/);
-    var Enumeration = reg(/\(/, S_OPT, Nmtoken, regg(S_OPT, /\|/, S_OPT, Nmtoken), "*", S_OPT, /\)/);
-    var EnumeratedType = regg(NotationType, "|", Enumeration);
-    var AttType = regg(/CDATA|ID|IDREF|IDREFS|ENTITY|ENTITIES|NMTOKEN|NMTOKENS/, "|", EnumeratedType);
-    var DefaultDecl = regg(/#REQUIRED|#IMPLIED/, "|", regg(regg("#FIXED", S), "?", AttValue));
-    var AttDef = regg(S, Name, S, AttType, S, DefaultDecl);
-    var ATTLIST_DECL_START = "<!ATTLIST";
-    var AttlistDecl = reg(ATTLIST_DECL_START, S, Name, AttDef, "*", S_OPT, ">");
-    var ABOUT_LEGACY_COMPAT = "about:legacy-compat";
-    var ABOUT_LEGACY_COMPAT_SystemLiteral = regg('"' + ABOUT_LEGACY_COMPAT + '"', "|", "'" + ABOUT_LEGACY_COMPAT + "'");
-    var SYSTEM = "SYSTEM";
-    var PUBLIC = "PUBLIC";
-    var ExternalID = regg(regg(SYSTEM, S, SystemLiteral), "|", regg(PUBLIC, S, PubidLiteral, S, SystemLiteral));
-    var ExternalID_match = reg(
-      "^",
-      regg(
-        regg(SYSTEM, S, "(?<SystemLiteralOnly>", SystemLiteral, ")"),
-        "|",
-        regg(PUBLIC, S, "(?<PubidLiteral>", PubidLiteral, ")", S, "(?<SystemLiteral>", SystemLiteral, ")")
-      )
-    );
-    var PubidLiteral_match = reg("^", PubidLiteral, "$");
-    var SystemLiteral_match = reg("^", SystemLiteral, "$");
-    var NDataDecl = regg(S, "NDATA", S, Name);
-    var EntityDef = regg(EntityValue, "|", regg(ExternalID, NDataDecl, "?"));
-    var ENTITY_DECL_START = "<!ENTITY";
-    var GEDecl = reg(ENTITY_DECL_START, S, Name, S, EntityDef, S_OPT, ">");
-    var PEDef = regg(EntityValue, "|", ExternalID);
-    var PEDecl = reg(ENTITY_DECL_START, S, "%", S, Name, S, PEDef, S_OPT, ">");
-    var EntityDecl = regg(GEDecl, "|", PEDecl);
-    var PublicID = reg(PUBLIC, S, PubidLiteral);
-    var NotationDecl = reg("<!NOTATION", S, Name, S, regg(ExternalID, "|", PublicID), S_OPT, ">");
-    var Eq = reg(S_OPT, "=", S_OPT);
-    var VersionNum = /1[.]\d+/;
-    var VersionInfo = reg(S, "version", Eq, regg("'", VersionNum, "'", "|", '"', VersionNum, '"'));
-    var EncName = /[A-Za-z][-A-Za-z0-9._]*/;
-    var EncodingDecl = regg(S, "encoding", Eq, regg('"', EncName, '"', "|", "'", EncName, "'"));
-    var SDDecl = regg(S, "standalone", Eq, regg("'", regg("yes", "|", "no"), "'", "|", '"', regg("yes", "|", "no"), '"'));
-    var XMLDecl = reg(/^<\?xml/, VersionInfo, EncodingDecl, "?", SDDecl, "?", S_OPT, /\?>/);
-    var DOCTYPE_DECL_START = "<!DOCTYPE";
-    var CDATA_START = "<![CDATA[";
-    var CDATA_END = "]]>";
-    var CDStart = /<!\[CDATA\[/;
-    var CDEnd = /\]\]>/;
-    var CData = reg(Char, "*?", CDEnd);
-    var CDSect = reg(CDStart, CData);
-    exports.chars = chars;
-    exports.chars_without = chars_without;
-    exports.detectUnicodeSupport = detectUnicodeSupport;
-    exports.reg = reg;
-    exports.regg = regg;
-    exports.ABOUT_LEGACY_COMPAT = ABOUT_LEGACY_COMPAT;
-    exports.ABOUT_LEGACY_COMPAT_SystemLiteral = ABOUT_LEGACY_COMPAT_SystemLiteral;
-    exports.AttlistDecl = AttlistDecl;
-    exports.CDATA_START = CDATA_START;
-    exports.CDATA_END = CDATA_END;
-    exports.CDSect = CDSect;
-    exports.Char = Char;
-    exports.Comment = Comment;
-    exports.COMMENT_START = COMMENT_START;
-    exports.COMMENT_END = COMMENT_END;
-    exports.DOCTYPE_DECL_START = DOCTYPE_DECL_START;
-    exports.elementdecl = elementdecl;
-    exports.EntityDecl = EntityDecl;
-    exports.EntityValue = EntityValue;
-    exports.ExternalID = ExternalID;
-    exports.ExternalID_match = ExternalID_match;
-    exports.Name = Name;
-    exports.Name_exact = Name_exact;
-    exports.NCName_exact = NCName_exact;
-    exports.NotationDecl = NotationDecl;
-    exports.Reference = Reference;
-    exports.PEReference = PEReference;
-    exports.PI = PI;
-    exports.PUBLIC = PUBLIC;
-    exports.PubidLiteral = PubidLiteral;
-    exports.PubidLiteral_match = PubidLiteral_match;
-    exports.QName = QName;
-    exports.QName_exact = QName_exact;
-    exports.QName_group = QName_group;
-    exports.S = S;
-    exports.SChar_s = SChar_s;
-    exports.S_OPT = S_OPT;
-    exports.SYSTEM = SYSTEM;
-    exports.SystemLiteral = SystemLiteral;
-    exports.SystemLiteral_match = SystemLiteral_match;
-    exports.InvalidChar = InvalidChar;
-    exports.UNICODE_REPLACEMENT_CHARACTER = UNICODE_REPLACEMENT_CHARACTER;
-    exports.UNICODE_SUPPORT = UNICODE_SUPPORT;
-    exports.XMLDecl = XMLDecl;
-  }
-});
-
-// node_modules/@xmldom/xmldom/lib/dom.js
-var require_dom = __commonJS({
-  "node_modules/@xmldom/xmldom/lib/dom.js"(exports) {
-    "use strict";
-    var conventions = require_conventions();
-    var find = conventions.find;
-    var hasDefaultHTMLNamespace = conventions.hasDefaultHTMLNamespace;
-    var hasOwn = conventions.hasOwn;
-    var isHTMLMimeType = conventions.isHTMLMimeType;
-    var isHTMLRawTextElement = conventions.isHTMLRawTextElement;
-    var isHTMLVoidElement = conventions.isHTMLVoidElement;
-    var MIME_TYPE = conventions.MIME_TYPE;
-    var NAMESPACE = conventions.NAMESPACE;
-    var PDC = /* @__PURE__ */ Symbol();
-    var errors = require_errors();
-    var DOMException = errors.DOMException;
-    var DOMExceptionName = errors.DOMExceptionName;
-    var g = require_grammar();
-    function checkSymbol(symbol) {
-      if (symbol !== PDC) {
-        throw new TypeError("Illegal constructor");
-      }
-    }
-    function notEmptyString(input) {
-      return input !== "";
-    }
-    function splitOnASCIIWhitespace(input) {
-      return input ? input.split(/[\t\n\f\r ]+/).filter(notEmptyString) : [];
-    }
-    function orderedSetReducer(current, element) {
-      if (!hasOwn(current, element)) {
-        current[element] = true;
-      }
-      return current;
-    }
-    function toOrderedSet(input) {
-      if (!input) return [];
-      var list2 = splitOnASCIIWhitespace(input);
-      return Object.keys(list2.reduce(orderedSetReducer, {}));
-    }
-    function arrayIncludes(list2) {
-      return function(element) {
-        return list2 && list2.indexOf(element) !== -1;
-      };
-    }
-    function validateQualifiedName(qualifiedName) {
-      if (!g.QName_exact.test(qualifiedName)) {
-        throw new DOMException(DOMException.INVALID_CHARACTER_ERR, 'invalid character in qualified name "' + qualifiedName + '"');
-      }
-    }
-    function validateAndExtract(namespace, qualifiedName) {
-      validateQualifiedName(qualifiedName);
-      namespace = namespace || null;
-      var prefix = null;
-      var localName = qualifiedName;
-      if (qualifiedName.indexOf(":") >= 0) {
-        var splitResult = qualifiedName.split(":");
-        prefix = splitResult[0];
-        localName = splitResult[1];
-      }
-      if (prefix !== null && namespace === null) {
-        throw new DOMException(DOMException.NAMESPACE_ERR, "prefix is non-null and namespace is null");
-      }
-      if (prefix === "xml" && namespace !== conventions.NAMESPACE.XML) {
-        throw new DOMException(DOMException.NAMESPACE_ERR, 'prefix is "xml" and namespace is not the XML namespace');
-      }
-      if ((prefix === "xmlns" || qualifiedName === "xmlns") && namespace !== conventions.NAMESPACE.XMLNS) {
-        throw new DOMException(
-          DOMException.NAMESPACE_ERR,
-          'either qualifiedName or prefix is "xmlns" and namespace is not the XMLNS namespace'
-        );
-      }
-      if (namespace === conventions.NAMESPACE.XMLNS && prefix !== "xmlns" && qualifiedName !== "xmlns") {
-        throw new DOMException(
-          DOMException.NAMESPACE_ERR,
-          'namespace is the XMLNS namespace and neither qualifiedName nor prefix is "xmlns"'
-        );
-      }
-      return [namespace, prefix, localName];
-    }
-    function copy(src, dest) {
-      for (var p in src) {
-        if (hasOwn(src, p)) {
-          dest[p] = src[p];
-        }
-      }
-    }
-    function _extends(Class, Super) {
-      var pt = Class.prototype;
-      if (!(pt instanceof Super)) {
-        let t = function() {
-        };
-        t.prototype = Super.prototype;
-        t = new t();
-        copy(pt, t);
-        Class.prototype = pt = t;
-      }
-      if (pt.constructor != Class) {
-        if (typeof Class != "function") {
-          console.error("unknown Class:" + Class);
-        }
-        pt.constructor = Class;
-      }
-    }
-    var NodeType = {};
-    var ELEMENT_NODE = NodeType.ELEMENT_NODE = 1;
-    var ATTRIBUTE_NODE = NodeType.ATTRIBUTE_NODE = 2;
-    var TEXT_NODE2 = NodeType.TEXT_NODE = 3;
-    var CDATA_SECTION_NODE = NodeType.CDATA_SECTION_NODE = 4;
-    var ENTITY_REFERENCE_NODE = NodeType.ENTITY_REFERENCE_NODE = 5;
-    var ENTITY_NODE = NodeType.ENTITY_NODE = 6;
-    var PROCESSING_INSTRUCTION_NODE = NodeType.PROCESSING_INSTRUCTION_NODE = 7;
-    var COMMENT_NODE2 = NodeType.COMMENT_NODE = 8;
-    var DOCUMENT_NODE = NodeType.DOCUMENT_NODE = 9;
-    var DOCUMENT_TYPE_NODE = NodeType.DOCUMENT_TYPE_NODE = 10;
-    var DOCUMENT_FRAGMENT_NODE = NodeType.DOCUMENT_FRAGMENT_NODE = 11;
-    var NOTATION_NODE = NodeType.NOTATION_NODE = 12;
-    var DocumentPosition = conventions.freeze({
-      DOCUMENT_POSITION_DISCONNECTED: 1,
-      DOCUMENT_POSITION_PRECEDING: 2,
-      DOCUMENT_POSITION_FOLLOWING: 4,
-      DOCUMENT_POSITION_CONTAINS: 8,
-      DOCUMENT_POSITION_CONTAINED_BY: 16,
-      DOCUMENT_POSITION_IMPLEMENTATION_SPECIFIC: 32
-    });
-    function commonAncestor(a, b) {
-      if (b.length < a.length) return commonAncestor(b, a);
-      var c = null;
-      for (var n in a) {
-        if (a[n] !== b[n]) return c;
-        c = a[n];
-      }
-      return c;
-    }
-    function docGUID(doc) {
-      if (!doc.guid) doc.guid = Math.random();
-      return doc.guid;
-    }
-    function NodeList() {
-    }
-    NodeList.prototype = {
-      /**
-       * The number of nodes in the list. The range of valid child node indices is 0 to length-1
-       * inclusive.
-       *
-       * @type {number}
-       */
-      length: 0,
-      /**
-       * Returns the item at `index`. If index is greater than or equal to the number of nodes in
-       * the list, this returns null.
-       *
-       * @param index
-       * Unsigned long Index into the collection.
-       * @returns {Node | null}
-       * The node at position `index` in the NodeList,
-       * or null if that is not a valid index.
-       */
-      item: function(index) {
-        return index >= 0 && index < this.length ? this[index] : null;
-      },
-      /**
-       * Returns a string representation of the NodeList.
-       *
-       * Accepts the same `options` object as `XMLSerializer.prototype.serializeToString`
-       * (`requireWellFormed`, `splitCDATASections`, `nodeFilter`). Passing a function is treated as
-       * a legacy `nodeFilter` for backward compatibility.
-       *
-       * @param {Object | function} [options]
-       * @param {boolean} [options.requireWellFormed=false]
-       * @param {boolean} [options.splitCDATASections=true]
-       * @param {function} [options.nodeFilter]
-       * @returns {string}
-       */
-      toString: function(options) {
-        var opts2;
-        if (typeof options === "function") {
-          opts2 = { requireWellFormed: false, splitCDATASections: true, nodeFilter: options };
-        } else if (!!options) {
-          opts2 = {
-            requireWellFormed: !!options.requireWellFormed,
-            splitCDATASections: options.splitCDATASections !== false,
-            nodeFilter: options.nodeFilter || null
-          };
-        } else {
-          opts2 = { requireWellFormed: false, splitCDATASections: true, nodeFilter: null };
-        }
-        for (var buf = [], i = 0; i < this.length; i++) {
-          serializeToString(this[i], buf, null, opts2);
-        }
-        return buf.join("");
-      },
-      /**
-       * Filters the NodeList based on a predicate.
-       *
-       * @param {function(Node): boolean} predicate
-       * - A predicate function to filter the NodeList.
-       * @returns {Node[]}
-       * An array of nodes that satisfy the predicate.
-       * @private
-       */
-      filter: function(predicate) {
-        return Array.prototype.filter.call(this, predicate);
-      },
-      /**
-       * Returns the first index at which a given node can be found in the NodeList, or -1 if it is
-       * not present.
-       *
-       * @param {Node} item
-       * - The Node item to locate in the NodeList.
-       * @returns {number}
-       * The first index of the node in the NodeList; -1 if not found.
-       * @private
-       */
-      indexOf: function(item) {
-        return Array.prototype.indexOf.call(this, item);
-      }
-    };
-    NodeList.prototype[Symbol.iterator] = function() {
-      var me = this;
-      var index = 0;
-      return {
-        next: function() {
-          if (index < me.length) {
-            return {
-              value: me[index++],
-              done: false
-            };
-          } else {
-            return {
-              done: true
-            };
-          }
-        },
-        return: function() {
-          return {
-            done: true
-          };
-        }
-      };
-    };
-    function LiveNodeList(node, refresh) {
-      this._node = node;
-      this._refresh = refresh;
-      _updateLiveList(this);
-    }
-    function _updateLiveList(list2) {
-      var inc = list2._node._inc || list2._node.ownerDocument._inc;
-      if (list2._inc !== inc) {
-        var ls = list2._refresh(list2._node);
-        __set__(list2, "length", ls.length);
-        if (!list2.$$length || ls.length < list2.$$length) {
-          for (var i = ls.length; i in list2; i++) {
-            if (hasOwn(list2, i)) {
-              delete list2[i];
-            }
-          }
-        }
-        copy(ls, list2);
-        list2._inc = inc;
-      }
-    }
-    LiveNodeList.prototype.item = function(i) {
-      _updateLiveList(this);
-      return this[i] || null;
-    };
-    _extends(LiveNodeList, NodeList);
-    function NamedNodeMap() {
-      this._nsIndex = /* @__PURE__ */ Object.create(null);
-      this._noNsIndex = /* @__PURE__ */ Object.create(null);
-    }
-    function _findNodeIndex(list2, node) {
-      var i = 0;
-      while (i < list2.length) {
-        if (list2[i] === node) {
-          return i;
-        }
-        i++;
-      }
-    }
-    function _nnmBucket(map, namespaceURI, create) {
-      if (!namespaceURI) {
-        return map._noNsIndex;
-      }
-      var bucket = map._nsIndex[namespaceURI];
-      if (!bucket && create) {
-        bucket = map._nsIndex[namespaceURI] = /* @__PURE__ */ Object.create(null);
-      }
-      return bucket;
-    }
-    function _nnmIndexFind(map, namespaceURI, localName) {
-      var bucket = _nnmBucket(map, namespaceURI, false);
-      var found = bucket && bucket[localName];
-      return found ? found : null;
-    }
-    function _nnmIndexAdd(map, attr) {
-      _nnmBucket(map, attr.namespaceURI, true)[attr.localName] = attr;
-    }
-    function _nnmIndexRemove(map, attr) {
-      var bucket = _nnmBucket(map, attr.namespaceURI, false);
-      if (bucket) {
-        delete bucket[attr.localName];
-      }
-    }
-    function _addNamedNode(el, list2, newAttr, oldAttr) {
-      if (oldAttr) {
-        list2[_findNodeIndex(list2, oldAttr)] = newAttr;
-      } else {
-        list2[list2.length] = newAttr;
-        list2.length++;
-      }
-      _nnmIndexAdd(list2, newAttr);
-      if (el) {
-        newAttr.ownerElement = el;
-        var doc = el.ownerDocument;
-        if (doc) {
-          oldAttr && _onRemoveAttribute(doc, el, oldAttr);
-          _onAddAttribute(doc, el, newAttr);
-        }
-      }
-    }
-    function _removeNamedNode(el, list2, attr) {
-      var i = _findNodeIndex(list2, attr);
-      if (i >= 0) {
-        var lastIndex = list2.length - 1;
-        while (i <= lastIndex) {
-          list2[i] = list2[++i];
-        }
-        list2.length = lastIndex;
-        _nnmIndexRemove(list2, attr);
-        if (el) {
-          var doc = el.ownerDocument;
-          if (doc) {
-            _onRemoveAttribute(doc, el, attr);
-          }
-          attr.ownerElement = null;
-        }
-      }
-    }
-    NamedNodeMap.prototype = {
-      length: 0,
-      item: NodeList.prototype.item,
-      /**
-       * Get an attribute by name. Note: Name is in lower case in case of HTML namespace and
-       * document.
-       *
-       * @param {string} localName
-       * The local name of the attribute.
-       * @returns {Attr | null}
-       * The attribute with the given local name, or null if no such attribute exists.
-       * @see https://dom.spec.whatwg.org/#concept-element-attributes-get-by-name
-       */
-      getNamedItem: function(localName) {
-        if (this._ownerElement && this._ownerElement._isInHTMLDocumentAndNamespace()) {
-          localName = localName.toLowerCase();
-        }
-        var i = 0;
-        while (i < this.length) {
-          var attr = this[i];
-          if (attr.nodeName === localName) {
-            return attr;
-          }
-          i++;
-        }
-        return null;
-      },
-      /**
-       * Set an attribute.
-       *
-       * @param {Attr} attr
-       * The attribute to set.
-       * @returns {Attr | null}
-       * The old attribute with the same local name and namespace URI as the new one, or null if no
-       * such attribute exists.
-       * @throws {DOMException}
-       * With code:
-       * - {@link INUSE_ATTRIBUTE_ERR} - If the attribute is already an attribute of another
-       * element.
-       * @see https://dom.spec.whatwg.org/#concept-element-attributes-set
-       */
-      setNamedItem: function(attr) {
-        var el = attr.ownerElement;
-        if (el && el !== this._ownerElement) {
-          throw new DOMException(DOMException.INUSE_ATTRIBUTE_ERR);
-        }
-        var oldAttr = _nnmIndexFind(this, attr.namespaceURI, attr.localName);
-        if (oldAttr === attr) {
-          return attr;
-        }
-        _addNamedNode(this._ownerElement, this, attr, oldAttr);
-        return oldAttr;
-      },
-      /**
-       * Set an attribute, replacing an existing attribute with the same local name and namespace
-       * URI if one exists.
-       *
-       * @param {Attr} attr
-       * The attribute to set.
-       * @returns {Attr | null}
-       * The old attribute with the same local name and namespace URI as the new one, or null if no
-       * such attribute exists.
-       * @throws {DOMException}
-       * Throws a DOMException with the name "InUseAttributeError" if the attribute is already an
-       * attribute of another element.
-       * @see https://dom.spec.whatwg.org/#concept-element-attributes-set
-       */
-      setNamedItemNS: function(attr) {
-        return this.setNamedItem(attr);
-      },
-      /**
-       * Removes an attribute specified by the local name.
-       *
-       * @param {string} localName
-       * The local name of the attribute to be removed.
-       * @returns {Attr}
-       * The attribute node that was removed.
-       * @throws {DOMException}
-       * With code:
-       * - {@link DOMException.NOT_FOUND_ERR} if no attribute with the given name is found.
-       * @see https://dom.spec.whatwg.org/#dom-namednodemap-removenameditem
-       * @see https://dom.spec.whatwg.org/#concept-element-attributes-remove-by-name
-       */
-      removeNamedItem: function(localName) {
-        var attr = this.getNamedItem(localName);
-        if (!attr) {
-          throw new DOMException(DOMException.NOT_FOUND_ERR, localName);
-        }
-        _removeNamedNode(this._ownerElement, this, attr);
-        return attr;
-      },
-      /**
-       * Removes an attribute specified by the namespace and local name.
-       *
-       * @param {string | null} namespaceURI
-       * The namespace URI of the attribute to be removed.
-       * @param {string} localName
-       * The local name of the attribute to be removed.
-       * @returns {Attr}
-       * The attribute node that was removed.
-       * @throws {DOMException}
-       * With code:
-       * - {@link DOMException.NOT_FOUND_ERR} if no attribute with the given namespace URI and local
-       * name is found.
-       * @see https://dom.spec.whatwg.org/#dom-namednodemap-removenameditemns
-       * @see https://dom.spec.whatwg.org/#concept-element-attributes-remove-by-namespace
-       */
-      removeNamedItemNS: function(namespaceURI, localName) {
-        var attr = this.getNamedItemNS(namespaceURI, localName);
-        if (!attr) {
-          throw new DOMException(DOMException.NOT_FOUND_ERR, namespaceURI ? namespaceURI + " : " + localName : localName);
-        }
-        _removeNamedNode(this._ownerElement, this, attr);
-        return attr;
-      },
-      /**
-       * Get an attribute by namespace and local name.
-       *
-       * @param {string | null} namespaceURI
-       * The namespace URI of the attribute.
-       * @param {string} localName
-       * The local name of the attribute.
-       * @returns {Attr | null}
-       * The attribute with the given namespace URI and local name, or null if no such attribute
-       * exists.
-       * @see https://dom.spec.whatwg.org/#concept-element-attributes-get-by-namespace
-       */
-      getNamedItemNS: function(namespaceURI, localName) {
-        if (!namespaceURI) {
-          namespaceURI = null;
-        }
-        var i = 0;
-        while (i < this.length) {
-          var node = this[i];
-          if (node.localName === localName && node.namespaceURI === namespaceURI) {
-            return node;
-          }
-          i++;
-        }
-        return null;
-      }
-    };
-    NamedNodeMap.prototype[Symbol.iterator] = function() {
-      var me = this;
-      var index = 0;
-      return {
-        next: function() {
-          if (index < me.length) {
-            return {
-              value: me[index++],
-              done: false
-            };
-          } else {
-            return {
-              done: true
-            };
-          }
-        },
-        return: function() {
-          return {
-            done: true
-          };
-        }
-      };
-    };
-    function DOMImplementation() {
-    }
-    DOMImplementation.prototype = {
-      /**
-       * Test if the DOM implementation implements a specific feature and version, as specified in
-       * {@link https://www.w3.org/TR/DOM-Level-3-Core/core.html#DOMFeatures DOM Features}.
-       *
-       * The DOMImplementation.hasFeature() method returns a Boolean flag indicating if a given
-       * feature is supported. The different implementations fairly diverged in what kind of
-       * features were reported. The latest version of the spec settled to force this method to
-       * always return true, where the functionality was accurate and in use.
-       *
-       * @deprecated
-       * It is deprecated and modern browsers return true in all cases.
-       * @function DOMImplementation#hasFeature
-       * @param {string} feature
-       * The name of the feature to test.
-       * @param {string} [version]
-       * This is the version number of the feature to test.
-       * @returns {boolean}
-       * Always returns true.
-       * @see https://developer.mozilla.org/en-US/docs/Web/API/DOMImplementation/hasFeature MDN
-       * @see https://www.w3.org/TR/REC-DOM-Level-1/level-one-core.html#ID-5CED94D7 DOM Level 1 Core
-       * @see https://dom.spec.whatwg.org/#dom-domimplementation-hasfeature DOM Living Standard
-       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#ID-5CED94D7 DOM Level 3 Core
-       */
-      hasFeature: function(feature, version) {
-        return true;
-      },
-      /**
-       * Creates a DOM Document object of the specified type with its document element. Note that
-       * based on the {@link DocumentType}
-       * given to create the document, the implementation may instantiate specialized
-       * {@link Document} objects that support additional features than the "Core", such as "HTML"
-       * {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#DOM2HTML DOM Level 2 HTML}.
-       * On the other hand, setting the {@link DocumentType} after the document was created makes
-       * this very unlikely to happen. Alternatively, specialized {@link Document} creation methods,
-       * such as createHTMLDocument
-       * {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#DOM2HTML DOM Level 2 HTML},
-       * can be used to obtain specific types of {@link Document} objects.
-       *
-       * __It behaves slightly different from the description in the living standard__:
-       * - There is no interface/class `XMLDocument`, it returns a `Document`
-       * instance (with it's `type` set to `'xml'`).
-       * - `encoding`, `mode`, `origin`, `url` fields are currently not declared.
-       *
-       * @function DOMImplementation.createDocument
-       * @param {string | null} namespaceURI
-       * The
-       * {@link https://www.w3.org/TR/DOM-Level-3-Core/glossary.html#dt-namespaceURI namespace URI}
-       * of the document element to create or null.
-       * @param {string | null} qualifiedName
-       * The
-       * {@link https://www.w3.org/TR/DOM-Level-3-Core/glossary.html#dt-qualifiedname qualified name}
-       * of the document element to be created or null.
-       * @param {DocumentType | null} [doctype=null]
-       * The type of document to be created or null. When doctype is not null, its
-       * {@link Node#ownerDocument} attribute is set to the document being created. Default is
-       * `null`
-       * @returns {Document}
-       * A new {@link Document} object with its document element. If the NamespaceURI,
-       * qualifiedName, and doctype are null, the returned {@link Document} is empty with no
-       * document element.
-       * @throws {DOMException}
-       * With code:
-       *
-       * - `INVALID_CHARACTER_ERR`: Raised if the specified qualified name is not an XML name
-       * according to {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#XML XML 1.0}.
-       * - `NAMESPACE_ERR`: Raised if the qualifiedName is malformed, if the qualifiedName has a
-       * prefix and the namespaceURI is null, or if the qualifiedName is null and the namespaceURI
-       * is different from null, or if the qualifiedName has a prefix that is "xml" and the
-       * namespaceURI is different from "{@link http://www.w3.org/XML/1998/namespace}"
-       * {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#Namespaces XML Namespaces},
-       * or if the DOM implementation does not support the "XML" feature but a non-null namespace
-       * URI was provided, since namespaces were defined by XML.
-       * - `WRONG_DOCUMENT_ERR`: Raised if doctype has already been used with a different document
-       * or was created from a different implementation.
-       * - `NOT_SUPPORTED_ERR`: May be raised if the implementation does not support the feature
-       * "XML" and the language exposed through the Document does not support XML Namespaces (such
-       * as {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#HTML40 HTML 4.01}).
-       * @since DOM Level 2.
-       * @see {@link #createHTMLDocument}
-       * @see https://developer.mozilla.org/en-US/docs/Web/API/DOMImplementation/createDocument MDN
-       * @see https://dom.spec.whatwg.org/#dom-domimplementation-createdocument DOM Living Standard
-       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#Level-2-Core-DOM-createDocument DOM
-       *      Level 3 Core
-       * @see https://www.w3.org/TR/DOM-Level-2-Core/core.html#Level-2-Core-DOM-createDocument DOM
-       *      Level 2 Core (initial)
-       */
-      createDocument: function(namespaceURI, qualifiedName, doctype) {
-        var contentType = MIME_TYPE.XML_APPLICATION;
-        if (namespaceURI === NAMESPACE.HTML) {
-          contentType = MIME_TYPE.XML_XHTML_APPLICATION;
-        } else if (namespaceURI === NAMESPACE.SVG) {
-          contentType = MIME_TYPE.XML_SVG_IMAGE;
-        }
-        var doc = new Document(PDC, { contentType });
-        doc.implementation = this;
-        doc.childNodes = new NodeList();
-        doc.doctype = doctype || null;
-        if (doctype) {
-          doc.appendChild(doctype);
-        }
-        if (qualifiedName) {
-          var root = doc.createElementNS(namespaceURI, qualifiedName);
-          doc.appendChild(root);
-        }
-        return doc;
-      },
-      /**
-       * Creates an empty DocumentType node. Entity declarations and notations are not made
-       * available. Entity reference expansions and default attribute additions do not occur.
-       *
-       * **This behavior is slightly different from the one in the specs**:
-       * - `encoding`, `mode`, `origin`, `url` fields are currently not declared.
-       * - `publicId` and `systemId` contain the raw data including any possible quotes,
-       *   so they can always be serialized back to the original value
-       * - `internalSubset` contains the raw string between `[` and `]` if present,
-       *   but is not parsed or validated in any form.
-       *
-       * @function DOMImplementation#createDocumentType
-       * @param {string} qualifiedName
-       * The {@link https://www.w3.org/TR/DOM-Level-3-Core/glossary.html#dt-qualifiedname qualified
-       * name} of the document type to be created.
-       * @param {string} [publicId]
-       * The external subset public identifier. Stored verbatim including surrounding quotes.
-       * When serialized with `requireWellFormed: true`, the serializer throws `InvalidStateError`
-       * if the value is non-empty and does not match the XML `PubidLiteral` production
-       * (W3C DOM Parsing §3.2.1.3; XML 1.0 production [12]). Creation-time validation is not
-       * enforced — deferred to a future breaking release.
-       * @param {string} [systemId]
-       * The external subset system identifier. Stored verbatim including surrounding quotes.
-       * When serialized with `requireWellFormed: true`, the serializer throws `InvalidStateError`
-       * if the value is non-empty and does not match the XML `SystemLiteral` production
-       * (W3C DOM Parsing §3.2.1.3; XML 1.0 production [11]). Creation-time validation is not
-       * enforced — deferred to a future breaking release.
-       * @param {string} [internalSubset]
-       * The internal subset or an empty string if it is not present. Stored verbatim.
-       * When serialized with `requireWellFormed: true`, the serializer throws `InvalidStateError`
-       * if the value contains `"]>"`. Creation-time validation is not enforced.
-       * @returns {DocumentType}
-       * A new {@link DocumentType} node with {@link Node#ownerDocument} set to null.
-       * @throws {DOMException}
-       * With code:
-       *
-       * - `INVALID_CHARACTER_ERR`: Raised if the specified qualified name is not an XML name
-       * according to {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#XML XML 1.0}.
-       * - `NAMESPACE_ERR`: Raised if the qualifiedName is malformed.
-       * - `NOT_SUPPORTED_ERR`: May be raised if the implementation does not support the feature
-       * "XML" and the language exposed through the Document does not support XML Namespaces (such
-       * as {@link https://www.w3.org/TR/DOM-Level-3-Core/references.html#HTML40 HTML 4.01}).
-       * @since DOM Level 2.
-       * @see https://developer.mozilla.org/en-US/docs/Web/API/DOMImplementation/createDocumentType
-       *      MDN
-       * @see https://dom.spec.whatwg.org/#dom-domimplementation-createdocumenttype DOM Living
-       *      Standard
-       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#Level-3-Core-DOM-createDocType DOM
-       *      Level 3 Core
-       * @see https://www.w3.org/TR/DOM-Level-2-Core/core.html#Level-2-Core-DOM-createDocType DOM
-       *      Level 2 Core
-       * @see https://github.com/xmldom/xmldom/blob/master/CHANGELOG.md#050
-       * @see https://www.w3.org/TR/DOM-Level-2-Core/#core-ID-Core-DocType-internalSubset
-       * @prettierignore
-       */
-      createDocumentType: function(qualifiedName, publicId, systemId, internalSubset) {
-        validateQualifiedName(qualifiedName);
-        var node = new DocumentType(PDC);
-        node.name = qualifiedName;
-        node.nodeName = qualifiedName;
-        node.publicId = publicId || "";
-        node.systemId = systemId || "";
-        node.internalSubset = internalSubset || "";
-        node.childNodes = new NodeList();
-        return node;
-      },
-      /**
-       * Returns an HTML document, that might already have a basic DOM structure.
-       *
-       * __It behaves slightly different from the description in the living standard__:
-       * - If the first argument is `false` no initial nodes are added (steps 3-7 in the specs are
-       * omitted)
-       * - `encoding`, `mode`, `origin`, `url` fields are currently not declared.
-       *
-       * @param {string | false} [title]
-       * A string containing the title to give the new HTML document.
-       * @returns {Document}
-       * The HTML document.
-       * @since WHATWG Living Standard.
-       * @see {@link #createDocument}
-       * @see https://dom.spec.whatwg.org/#dom-domimplementation-createhtmldocument
-       * @see https://dom.spec.whatwg.org/#html-document
-       */
-      createHTMLDocument: function(title) {
-        var doc = new Document(PDC, { contentType: MIME_TYPE.HTML });
-        doc.implementation = this;
-        doc.childNodes = new NodeList();
-        if (title !== false) {
-          doc.doctype = this.createDocumentType("html");
-          doc.doctype.ownerDocument = doc;
-          doc.appendChild(doc.doctype);
-          var htmlNode = doc.createElement("html");
-          doc.appendChild(htmlNode);
-          var headNode = doc.createElement("head");
-          htmlNode.appendChild(headNode);
-          if (typeof title === "string") {
-            var titleNode = doc.createElement("title");
-            titleNode.appendChild(doc.createTextNode(title));
-            headNode.appendChild(titleNode);
-          }
-          htmlNode.appendChild(doc.createElement("body"));
-        }
-        return doc;
-      }
-    };
-    function Node(symbol) {
-      checkSymbol(symbol);
-    }
-    Node.prototype = {
-      /**
-       * The first child of this node.
-       *
-       * @type {Node | null}
-       */
-      firstChild: null,
-      /**
-       * The last child of this node.
-       *
-       * @type {Node | null}
-       */
-      lastChild: null,
-      /**
-       * The previous sibling of this node.
-       *
-       * @type {Node | null}
-       */
-      previousSibling: null,
-      /**
-       * The next sibling of this node.
-       *
-       * @type {Node | null}
-       */
-      nextSibling: null,
-      /**
-       * The parent node of this node.
-       *
-       * @type {Node | null}
-       */
-      parentNode: null,
-      /**
-       * The parent element of this node.
-       *
-       * @type {Element | null}
-       */
-      get parentElement() {
-        return this.parentNode && this.parentNode.nodeType === this.ELEMENT_NODE ? this.parentNode : null;
-      },
-      /**
-       * The child nodes of this node.
-       *
-       * @type {NodeList}
-       */
-      childNodes: null,
-      /**
-       * The document object associated with this node.
-       *
-       * @type {Document | null}
-       */
-      ownerDocument: null,
-      /**
-       * The value of this node.
-       *
-       * @type {string | null}
-       */
-      nodeValue: null,
-      /**
-       * The namespace URI of this node.
-       *
-       * @type {string | null}
-       */
-      namespaceURI: null,
-      /**
-       * The prefix of the namespace for this node.
-       *
-       * @type {string | null}
-       */
-      prefix: null,
-      /**
-       * The local part of the qualified name of this node.
-       *
-       * @type {string | null}
-       */
-      localName: null,
-      /**
-       * The baseURI is currently always `about:blank`,
-       * since that's what happens when you create a document from scratch.
-       *
-       * @type {'about:blank'}
-       */
-      baseURI: "about:blank",
-      /**
-       * Is true if this node is part of a document.
-       *
-       * @type {boolean}
-       */
-      get isConnected() {
-        var rootNode = this.getRootNode();
-        return rootNode && rootNode.nodeType === rootNode.DOCUMENT_NODE;
-      },
-      /**
-       * Checks whether `other` is an inclusive descendant of this node.
-       *
-       * @param {Node | null | undefined} other
-       * The node to check.
-       * @returns {boolean}
-       * True if `other` is an inclusive descendant of this node; false otherwise.
-       * @see https://dom.spec.whatwg.org/#dom-node-contains
-       */
-      contains: function(other) {
-        if (!other) return false;
-        var parent = other;
-        do {
-          if (this === parent) return true;
-          parent = parent.parentNode;
-        } while (parent);
-        return false;
-      },
-      /**
-       * @typedef GetRootNodeOptions
-       * @property {boolean} [composed=false]
-       */
-      /**
-       * Searches for the root node of this node.
-       *
-       * **This behavior is slightly different from the in the specs**:
-       * - ignores `options.composed`, since `ShadowRoot`s are unsupported, always returns root.
-       *
-       * @param {GetRootNodeOptions} [options]
-       * @returns {Node}
-       * Root node.
-       * @see https://dom.spec.whatwg.org/#dom-node-getrootnode
-       * @see https://dom.spec.whatwg.org/#concept-shadow-including-root
-       */
-      getRootNode: function(options) {
-        var parent = this;
-        do {
-          if (!parent.parentNode) {
-            return parent;
-          }
-          parent = parent.parentNode;
-        } while (parent);
-      },
-      /**
-       * Checks whether the given node is equal to this node.
-       *
-       * Two nodes are equal when they have the same type, defining characteristics (for the type),
-       * and the same childNodes. The comparison is iterative to avoid stack overflows on
-       * deeply-nested trees. Attribute nodes of each Element pair are also pushed onto the stack
-       * and compared the same way.
-       *
-       * @param {Node} [otherNode]
-       * @returns {boolean}
-       * @see https://dom.spec.whatwg.org/#concept-node-equals
-       * @see ../docs/walk-dom.md.
-       */
-      isEqualNode: function(otherNode) {
-        if (!otherNode) return false;
-        var stack = [{ node: this, other: otherNode }];
-        while (stack.length > 0) {
-          var pair = stack.pop();
-          var node = pair.node;
-          var other = pair.other;
-          if (node.nodeType !== other.nodeType) return false;
-          switch (node.nodeType) {
-            case node.DOCUMENT_TYPE_NODE:
-              if (node.name !== other.name) return false;
-              if (node.publicId !== other.publicId) return false;
-              if (node.systemId !== other.systemId) return false;
-              break;
-            case node.ELEMENT_NODE:
-              if (node.namespaceURI !== other.namespaceURI) return false;
-              if (node.prefix !== other.prefix) return false;
-              if (node.localName !== other.localName) return false;
-              if (node.attributes.length !== other.attributes.length) return false;
-              for (var i = 0; i < node.attributes.length; i++) {
-                var attr = node.attributes.item(i);
-                var otherAttr = other.getAttributeNodeNS(attr.namespaceURI, attr.localName);
-                if (!otherAttr) return false;
-                stack.push({ node: attr, other: otherAttr });
-              }
-              break;
-            case node.ATTRIBUTE_NODE:
-              if (node.namespaceURI !== other.namespaceURI) return false;
-              if (node.localName !== other.localName) return false;
-              if (node.value !== other.value) return false;
-              break;
-            case node.PROCESSING_INSTRUCTION_NODE:
-              if (node.target !== other.target || node.data !== other.data) return false;
-              break;
-            case node.TEXT_NODE:
-            case node.CDATA_SECTION_NODE:
-            case node.COMMENT_NODE:
-              if (node.data !== other.data) return false;
-              break;
-          }
-          if (node.childNodes.length !== other.childNodes.length) return false;
-          for (var i = node.childNodes.length - 1; i >= 0; i--) {
-            stack.push({ node: node.childNodes[i], other: other.childNodes[i] });
-          }
-        }
-        return true;
-      },
-      /**
-       * Checks whether or not the given node is this node.
-       *
-       * @param {Node} [otherNode]
-       */
-      isSameNode: function(otherNode) {
-        return this === otherNode;
-      },
-      /**
-       * Inserts a node before a reference node as a child of this node.
-       *
-       * @param {Node} newChild
-       * The new child node to be inserted.
-       * @param {Node | null} refChild
-       * The reference node before which newChild will be inserted.
-       * @returns {Node}
-       * The new child node successfully inserted.
-       * @throws {DOMException}
-       * Throws a DOMException if inserting the node would result in a DOM tree that is not
-       * well-formed, or if `child` is provided but is not a child of `parent`.
-       * See {@link _insertBefore} for more details.
-       * @since Modified in DOM L2
-       */
-      insertBefore: function(newChild, refChild) {
-        return _insertBefore(this, newChild, refChild);
-      },
-      /**
-       * Replaces an old child node with a new child node within this node.
-       *
-       * @param {Node} newChild
-       * The new node that is to replace the old node.
-       * If it already exists in the DOM, it is removed from its original position.
-       * @param {Node} oldChild
-       * The existing child node to be replaced.
-       * @returns {Node}
-       * Returns the replaced child node.
-       * @throws {DOMException}
-       * Throws a DOMException if replacing the node would result in a DOM tree that is not
-       * well-formed, or if `oldChild` is not a child of `this`.
-       * This can also occur if the pre-replacement validity assertion fails.
-       * See {@link _insertBefore}, {@link Node.removeChild}, and
-       * {@link assertPreReplacementValidityInDocument} for more details.
-       * @see https://dom.spec.whatwg.org/#concept-node-replace
-       */
-      replaceChild: function(newChild, oldChild) {
-        _insertBefore(this, newChild, oldChild, assertPreReplacementValidityInDocument);
-        if (oldChild) {
-          this.removeChild(oldChild);
-        }
-      },
-      /**
-       * Removes an existing child node from this node.
-       *
-       * @param {Node} oldChild
-       * The child node to be removed.
-       * @returns {Node}
-       * Returns the removed child node.
-       * @throws {DOMException}
-       * Throws a DOMException if `oldChild` is not a child of `this`.
-       * See {@link _removeChild} for more details.
-       */
-      removeChild: function(oldChild) {
-        return _removeChild(this, oldChild);
-      },
-      /**
-       * Appends a child node to this node.
-       *
-       * @param {Node} newChild
-       * The child node to be appended to this node.
-       * If it already exists in the DOM, it is removed from its original position.
-       * @returns {Node}
-       * Returns the appended child node.
-       * @throws {DOMException}
-       * Throws a DOMException if appending the node would result in a DOM tree that is not
-       * well-formed, or if `newChild` is not a valid Node.
-       * See {@link insertBefore} for more details.
-       */
-      appendChild: function(newChild) {
-        return this.insertBefore(newChild, null);
-      },
-      /**
-       * Determines whether this node has any child nodes.
-       *
-       * @returns {boolean}
-       * Returns true if this node has any child nodes, and false otherwise.
-       */
-      hasChildNodes: function() {
-        return this.firstChild != null;
-      },
-      /**
-       * Creates a copy of the calling node.
-       *
-       * @param {boolean} deep
-       * If true, the contents of the node are recursively copied.
-       * If false, only the node itself (and its attributes, if it is an element) are copied.
-       * @returns {Node}
-       * Returns the newly created copy of the node.
-       * @throws {DOMException}
-       * May throw a DOMException if operations within {@link Element#setAttributeNode} or
-       * {@link Node#appendChild} (which are potentially invoked in this method) do not meet their
-       * specific constraints.
-       * @see {@link cloneNode}
-       */
-      cloneNode: function(deep) {
-        return cloneNode(this.ownerDocument || this, this, deep);
-      },
-      /**
-       * Puts the specified node and all of its subtree into a "normalized" form. In a normalized
-       * subtree, no text nodes in the subtree are empty and there are no adjacent text nodes.
-       *
-       * Specifically, this method merges any adjacent text nodes (i.e., nodes for which `nodeType`
-       * is `TEXT_NODE`) into a single node with the combined data. It also removes any empty text
-       * nodes.
-       *
-       * This method iterativly traverses all child nodes to normalize all descendent nodes within
-       * the subtree.
-       *
-       * @throws {DOMException}
-       * May throw a DOMException if operations within removeChild or appendData (which are
-       * potentially invoked in this method) do not meet their specific constraints.
-       * @since Modified in DOM Level 2
-       * @see {@link Node.removeChild}
-       * @see {@link CharacterData.appendData}
-       * @see ../docs/walk-dom.md.
-       */
-      normalize: function() {
-        walkDOM(this, null, {
-          enter: function(node) {
-            var child = node.firstChild;
-            while (child) {
-              var next = child.nextSibling;
-              if (next !== null && next.nodeType === TEXT_NODE2 && child.nodeType === TEXT_NODE2) {
-                var tail = [];
-                var sibling = next;
-                while (sibling !== null && sibling.nodeType === TEXT_NODE2) {
-                  tail.push(sibling.data);
-                  sibling = sibling.nextSibling;
-                }
-                var removed = child.nextSibling;
-                while (removed !== sibling) {
-                  var following = removed.nextSibling;
-                  removed.parentNode = null;
-                  removed.previousSibling = null;
-                  removed.nextSibling = null;
-                  removed = following;
-                }
-                child.nextSibling = sibling;
-                if (sibling !== null) {
-                  sibling.previousSibling = child;
-                } else {
-                  node.lastChild = child;
-                }
-                child.appendData(tail.join(""));
-                _onUpdateChild(node.ownerDocument, node);
-                child = sibling;
-              } else {
-                child = next;
-              }
-            }
-            return true;
-          }
-        });
-      },
-      /**
-       * Checks whether the DOM implementation implements a specific feature and its version.
-       *
-       * @deprecated
-       * Since `DOMImplementation.hasFeature` is deprecated and always returns true.
-       * @param {string} feature
-       * The package name of the feature to test. This is the same name that can be passed to the
-       * method `hasFeature` on `DOMImplementation`.
-       * @param {string} version
-       * This is the version number of the package name to test.
-       * @returns {boolean}
-       * Returns true in all cases in the current implementation.
-       * @since Introduced in DOM Level 2
-       * @see {@link DOMImplementation.hasFeature}
-       */
-      isSupported: function(feature, version) {
-        return this.ownerDocument.implementation.hasFeature(feature, version);
-      },
-      /**
-       * Look up the prefix associated to the given namespace URI, starting from this node.
-       * **The default namespace declarations are ignored by this method.**
-       * See Namespace Prefix Lookup for details on the algorithm used by this method.
-       *
-       * **This behavior is different from the in the specs**:
-       * - no node type specific handling
-       * - uses the internal attribute _nsMap for resolving namespaces that is updated when changing attributes
-       *
-       * @param {string | null} namespaceURI
-       * The namespace URI for which to find the associated prefix.
-       * @returns {string | null}
-       * The associated prefix, if found; otherwise, null.
-       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#Node3-lookupNamespacePrefix
-       * @see https://www.w3.org/TR/DOM-Level-3-Core/namespaces-algorithms.html#lookupNamespacePrefixAlgo
-       * @see https://dom.spec.whatwg.org/#dom-node-lookupprefix
-       * @see https://github.com/xmldom/xmldom/issues/322
-       * @prettierignore
-       */
-      lookupPrefix: function(namespaceURI) {
-        var el = this;
-        while (el) {
-          var map = el._nsMap;
-          if (map) {
-            for (var n in map) {
-              if (hasOwn(map, n) && map[n] === namespaceURI) {
-                return n;
-              }
-            }
-          }
-          el = el.nodeType == ATTRIBUTE_NODE ? el.ownerDocument : el.parentNode;
-        }
-        return null;
-      },
-      /**
-       * This function is used to look up the namespace URI associated with the given prefix,
-       * starting from this node.
-       *
-       * **This behavior is different from the in the specs**:
-       * - no node type specific handling
-       * - uses the internal attribute _nsMap for resolving namespaces that is updated when changing attributes
-       *
-       * @param {string | null} prefix
-       * The prefix for which to find the associated namespace URI.
-       * @returns {string | null}
-       * The associated namespace URI, if found; otherwise, null.
-       * @since DOM Level 3
-       * @see https://dom.spec.whatwg.org/#dom-node-lookupnamespaceuri
-       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#Node3-lookupNamespaceURI
-       * @prettierignore
-       */
-      lookupNamespaceURI: function(prefix) {
-        var el = this;
-        while (el) {
-          var map = el._nsMap;
-          if (map) {
-            if (hasOwn(map, prefix)) {
-              return map[prefix];
-            }
-          }
-          el = el.nodeType == ATTRIBUTE_NODE ? el.ownerDocument : el.parentNode;
-        }
-        return null;
-      },
-      /**
-       * Determines whether the given namespace URI is the default namespace.
-       *
-       * The function works by looking up the prefix associated with the given namespace URI. If no
-       * prefix is found (i.e., the namespace URI is not registered in the namespace map of this
-       * node or any of its ancestors), it returns `true`, implying the namespace URI is considered
-       * the default.
-       *
-       * **This behavior is different from the in the specs**:
-       * - no node type specific handling
-       * - uses the internal attribute _nsMap for resolving namespaces that is updated when changing attributes
-       *
-       * @param {string | null} namespaceURI
-       * The namespace URI to be checked.
-       * @returns {boolean}
-       * Returns true if the given namespace URI is the default namespace, false otherwise.
-       * @since DOM Level 3
-       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#Node3-isDefaultNamespace
-       * @see https://dom.spec.whatwg.org/#dom-node-isdefaultnamespace
-       * @prettierignore
-       */
-      isDefaultNamespace: function(namespaceURI) {
-        var prefix = this.lookupPrefix(namespaceURI);
-        return prefix == null;
-      },
-      /**
-       * Compares the reference node with a node with regard to their position in the document and
-       * according to the document order.
-       *
-       * @param {Node} other
-       * The node to compare the reference node to.
-       * @returns {number}
-       * Returns how the node is positioned relatively to the reference node according to the
-       * bitmask. 0 if reference node and given node are the same.
-       * @since DOM Level 3
-       * @see https://www.w3.org/TR/2004/REC-DOM-Level-3-Core-20040407/core.html#Node3-compare
-       * @see https://dom.spec.whatwg.org/#dom-node-comparedocumentposition
-       */
-      compareDocumentPosition: function(other) {
-        if (this === other) return 0;
-        var node1 = other;
-        var node2 = this;
-        var attr1 = null;
-        var attr2 = null;
-        if (node1 instanceof Attr) {
-          attr1 = node1;
-          node1 = attr1.ownerElement;
-        }
-        if (node2 instanceof Attr) {
-          attr2 = node2;
-          node2 = attr2.ownerElement;
-          if (attr1 && node1 && node2 === node1) {
-            for (var i = 0, attr; attr = node2.attributes[i]; i++) {
-              if (attr === attr1)
-                return DocumentPosition.DOCUMENT_POSITION_IMPLEMENTATION_SPECIFIC + DocumentPosition.DOCUMENT_POSITION_PRECEDING;
-              if (attr === attr2)
-                return DocumentPosition.DOCUMENT_POSITION_IMPLEMENTATION_SPECIFIC + DocumentPosition.DOCUMENT_POSITION_FOLLOWING;
-            }
-          }
-        }
-        if (!node1 || !node2 || node2.ownerDocument !== node1.ownerDocument) {
-          return DocumentPosition.DOCUMENT_POSITION_DISCONNECTED + DocumentPosition.DOCUMENT_POSITION_IMPLEMENTATION_SPECIFIC + (docGUID(node2.ownerDocument) > docGUID(node1.ownerDocument) ? DocumentPosition.DOCUMENT_POSITION_FOLLOWING : DocumentPosition.DOCUMENT_POSITION_PRECEDING);
-        }
-        if (attr2 && node1 === node2) {
-          return DocumentPosition.DOCUMENT_POSITION_CONTAINS + DocumentPosition.DOCUMENT_POSITION_PRECEDING;
-        }
-        if (attr1 && node1 === node2) {
-          return DocumentPosition.DOCUMENT_POSITION_CONTAINED_BY + DocumentPosition.DOCUMENT_POSITION_FOLLOWING;
-        }
-        var chain1 = [];
-        var ancestor1 = node1.parentNode;
-        while (ancestor1) {
-          if (!attr2 && ancestor1 === node2) {
-            return DocumentPosition.DOCUMENT_POSITION_CONTAINED_BY + DocumentPosition.DOCUMENT_POSITION_FOLLOWING;
-          }
-          chain1.push(ancestor1);
-          ancestor1 = ancestor1.parentNode;
-        }
-        chain1.reverse();
-        var chain2 = [];
-        var ancestor2 = node2.parentNode;
-        while (ancestor2) {
-          if (!attr1 && ancestor2 === node1) {
-            return DocumentPosition.DOCUMENT_POSITION_CONTAINS + DocumentPosition.DOCUMENT_POSITION_PRECEDING;
-          }
-          chain2.push(ancestor2);
-          ancestor2 = ancestor2.parentNode;
-        }
-        chain2.reverse();
-        var ca = commonAncestor(chain1, chain2);
-        for (var n in ca.childNodes) {
-          var child = ca.childNodes[n];
-          if (child === node2) return DocumentPosition.DOCUMENT_POSITION_FOLLOWING;
-          if (child === node1) return DocumentPosition.DOCUMENT_POSITION_PRECEDING;
-          if (chain2.indexOf(child) >= 0) return DocumentPosition.DOCUMENT_POSITION_FOLLOWING;
-          if (chain1.indexOf(child) >= 0) return DocumentPosition.DOCUMENT_POSITION_PRECEDING;
-        }
-        return 0;
-      }
-    };
-    function _xmlEncoder(c) {
-      return c == "<" && "&lt;" || c == ">" && "&gt;" || c == "&" && "&amp;" || c == '"' && "&quot;" || "&#" + c.charCodeAt() + ";";
-    }
-    copy(NodeType, Node);
-    copy(NodeType, Node.prototype);
-    copy(DocumentPosition, Node);
-    copy(DocumentPosition, Node.prototype);
-    function _visitNode(node, callback) {
-      walkDOM(node, null, {
-        enter: function(n) {
-          return callback(n) ? walkDOM.STOP : true;
-        }
-      });
-    }
-    function walkDOM(node, context, callbacks) {
-      var stack = [{ node, context, phase: walkDOM.ENTER }];
-      while (stack.length > 0) {
-        var frame = stack.pop();
-        if (frame.phase === walkDOM.ENTER) {
-          var childContext = callbacks.enter(frame.node, frame.context);
-          if (childContext === walkDOM.STOP) {
-            return walkDOM.STOP;
-          }
-          stack.push({ node: frame.node, context: childContext, phase: walkDOM.EXIT });
-          if (childContext === null || childContext === void 0) {
-            continue;
-          }
-          var child = frame.node.lastChild;
-          while (child) {
-            stack.push({ node: child, context: childContext, phase: walkDOM.ENTER });
-            child = child.previousSibling;
-          }
-        } else {
-          if (callbacks.exit) {
-            callbacks.exit(frame.node, frame.context);
-          }
-        }
-      }
-    }
-    walkDOM.STOP = /* @__PURE__ */ Symbol("walkDOM.STOP");
-    walkDOM.ENTER = 0;
-    walkDOM.EXIT = 1;
-    function Document(symbol, options) {
-      checkSymbol(symbol);
-      var opt = options || {};
-      this.ownerDocument = this;
-      this.contentType = opt.contentType || MIME_TYPE.XML_APPLICATION;
-      this.type = isHTMLMimeType(this.contentType) ? "html" : "xml";
-    }
-    function _onAddAttribute(doc, el, newAttr) {
-      doc && doc._inc++;
-      var ns = newAttr.namespaceURI;
-      if (ns === NAMESPACE.XMLNS) {
-        el._nsMap[newAttr.prefix ? newAttr.localName : ""] = newAttr.value;
-      }
-    }
-    function _onRemoveAttribute(doc, el, newAttr, remove) {
-      doc && doc._inc++;
-      var ns = newAttr.namespaceURI;
-      if (ns === NAMESPACE.XMLNS) {
-        delete el._nsMap[newAttr.prefix ? newAttr.localName : ""];
-      }
-    }
-    function _onUpdateChild(doc, parent, newChild) {
-      if (doc && doc._inc) {
-        doc._inc++;
-        var childNodes = parent.childNodes;
-        if (newChild && !newChild.nextSibling) {
-          childNodes[childNodes.length++] = newChild;
-        } else {
-          var child = parent.firstChild;
-          var i = 0;
-          while (child) {
-            childNodes[i++] = child;
-            child = child.nextSibling;
-          }
-          childNodes.length = i;
-          delete childNodes[childNodes.length];
-        }
-      }
-    }
-    function _removeChild(parentNode, child) {
-      if (parentNode !== child.parentNode) {
-        throw new DOMException(DOMException.NOT_FOUND_ERR, "child's parent is not parent");
-      }
-      var oldPreviousSibling = child.previousSibling;
-      var oldNextSibling = child.nextSibling;
-      if (oldPreviousSibling) {
-        oldPreviousSibling.nextSibling = oldNextSibling;
-      } else {
-        parentNode.firstChild = oldNextSibling;
-      }
-      if (oldNextSibling) {
-        oldNextSibling.previousSibling = oldPreviousSibling;
-      } else {
-        parentNode.lastChild = oldPreviousSibling;
-      }
-      _onUpdateChild(parentNode.ownerDocument, parentNode);
-      child.parentNode = null;
-      child.previousSibling = null;
-      child.nextSibling = null;
-      return child;
-    }
-    function hasValidParentNodeType(node) {
-      return node && (node.nodeType === Node.DOCUMENT_NODE || node.nodeType === Node.DOCUMENT_FRAGMENT_NODE || node.nodeType === Node.ELEMENT_NODE);
-    }
-    function hasInsertableNodeType(node) {
-      return node && (node.nodeType === Node.CDATA_SECTION_NODE || node.nodeType === Node.COMMENT_NODE || node.nodeType === Node.DOCUMENT_FRAGMENT_NODE || node.nodeType === Node.DOCUMENT_TYPE_NODE || node.nodeType === Node.ELEMENT_NODE || node.nodeType === Node.PROCESSING_INSTRUCTION_NODE || node.nodeType === Node.TEXT_NODE);
-    }
-    function isDocTypeNode(node) {
-      return node && node.nodeType === Node.DOCUMENT_TYPE_NODE;
-    }
-    function isElementNode(node) {
-      return node && node.nodeType === Node.ELEMENT_NODE;
-    }
-    function isTextNode(node) {
-      return node && node.nodeType === Node.TEXT_NODE;
-    }
-    function isElementInsertionPossible(doc, child) {
-      var parentChildNodes = doc.childNodes || [];
-      if (find(parentChildNodes, isElementNode) || isDocTypeNode(child)) {
-        return false;
-      }
-      var docTypeNode = find(parentChildNodes, isDocTypeNode);
-      return !(child && docTypeNode && parentChildNodes.indexOf(docTypeNode) > parentChildNodes.indexOf(child));
-    }
-    function isElementReplacementPossible(doc, child) {
-      var parentChildNodes = doc.childNodes || [];
-      function hasElementChildThatIsNotChild(node) {
-        return isElementNode(node) && node !== child;
-      }
-      if (find(parentChildNodes, hasElementChildThatIsNotChild)) {
-        return false;
-      }
-      var docTypeNode = find(parentChildNodes, isDocTypeNode);
-      return !(child && docTypeNode && parentChildNodes.indexOf(docTypeNode) > parentChildNodes.indexOf(child));
-    }
-    function assertPreInsertionValidity1to5(parent, node, child) {
-      if (!hasValidParentNodeType(parent)) {
-        throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Unexpected parent node type " + parent.nodeType);
-      }
-      if (child && child.parentNode !== parent) {
-        throw new DOMException(DOMException.NOT_FOUND_ERR, "child not in parent");
-      }
-      if (
-        // 4. If `node` is not a DocumentFragment, DocumentType, Element, or CharacterData node, then throw a "HierarchyRequestError" DOMException.
-        !hasInsertableNodeType(node) || // 5. If either `node` is a Text node and `parent` is a document,
-        // the sax parser currently adds top level text nodes, this will be fixed in 0.9.0
-        // || (node.nodeType === Node.TEXT_NODE && parent.nodeType === Node.DOCUMENT_NODE)
-        // or `node` is a doctype and `parent` is not a document, then throw a "HierarchyRequestError" DOMException.
-        isDocTypeNode(node) && parent.nodeType !== Node.DOCUMENT_NODE
-      ) {
-        throw new DOMException(
-          DOMException.HIERARCHY_REQUEST_ERR,
-          "Unexpected node type " + node.nodeType + " for parent node type " + parent.nodeType
-        );
-      }
-    }
-    function assertPreInsertionValidityInDocument(parent, node, child) {
-      var parentChildNodes = parent.childNodes || [];
-      var nodeChildNodes = node.childNodes || [];
-      if (node.nodeType === Node.DOCUMENT_FRAGMENT_NODE) {
-        var nodeChildElements = nodeChildNodes.filter(isElementNode);
-        if (nodeChildElements.length > 1 || find(nodeChildNodes, isTextNode)) {
-          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "More than one element or text in fragment");
-        }
-        if (nodeChildElements.length === 1 && !isElementInsertionPossible(parent, child)) {
-          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Element in fragment can not be inserted before doctype");
-        }
-      }
-      if (isElementNode(node)) {
-        if (!isElementInsertionPossible(parent, child)) {
-          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Only one element can be added and only after doctype");
-        }
-      }
-      if (isDocTypeNode(node)) {
-        if (find(parentChildNodes, isDocTypeNode)) {
-          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Only one doctype is allowed");
-        }
-        var parentElementChild = find(parentChildNodes, isElementNode);
-        if (child && parentChildNodes.indexOf(parentElementChild) < parentChildNodes.indexOf(child)) {
-          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Doctype can only be inserted before an element");
-        }
-        if (!child && parentElementChild) {
-          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Doctype can not be appended since element is present");
-        }
-      }
-    }
-    function assertPreReplacementValidityInDocument(parent, node, child) {
-      var parentChildNodes = parent.childNodes || [];
-      var nodeChildNodes = node.childNodes || [];
-      if (node.nodeType === Node.DOCUMENT_FRAGMENT_NODE) {
-        var nodeChildElements = nodeChildNodes.filter(isElementNode);
-        if (nodeChildElements.length > 1 || find(nodeChildNodes, isTextNode)) {
-          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "More than one element or text in fragment");
-        }
-        if (nodeChildElements.length === 1 && !isElementReplacementPossible(parent, child)) {
-          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Element in fragment can not be inserted before doctype");
-        }
-      }
-      if (isElementNode(node)) {
-        if (!isElementReplacementPossible(parent, child)) {
-          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Only one element can be added and only after doctype");
-        }
-      }
-      if (isDocTypeNode(node)) {
-        let hasDoctypeChildThatIsNotChild = function(node2) {
-          return isDocTypeNode(node2) && node2 !== child;
-        };
-        if (find(parentChildNodes, hasDoctypeChildThatIsNotChild)) {
-          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Only one doctype is allowed");
-        }
-        var parentElementChild = find(parentChildNodes, isElementNode);
-        if (child && parentChildNodes.indexOf(parentElementChild) < parentChildNodes.indexOf(child)) {
-          throw new DOMException(DOMException.HIERARCHY_REQUEST_ERR, "Doctype can only be inserted before an element");
-        }
-      }
-    }
-    function _insertBefore(parent, node, child, _inDocumentAssertion) {
-      assertPreInsertionValidity1to5(parent, node, child);
-      if (parent.nodeType === Node.DOCUMENT_NODE) {
-        (_inDocumentAssertion || assertPreInsertionValidityInDocument)(parent, node, child);
-      }
-      var cp = node.parentNode;
-      if (cp) {
-        cp.removeChild(node);
-      }
-      if (node.nodeType === DOCUMENT_FRAGMENT_NODE) {
-        var newFirst = node.firstChild;
-        if (newFirst == null) {
-          return node;
-        }
-        var newLast = node.lastChild;
-      } else {
-        newFirst = newLast = node;
-      }
-      var pre = child ? child.previousSibling : parent.lastChild;
-      newFirst.previousSibling = pre;
-      newLast.nextSibling = child;
-      if (pre) {
-        pre.nextSibling = newFirst;
-      } else {
-        parent.firstChild = newFirst;
-      }
-      if (child == null) {
-        parent.lastChild = newLast;
-      } else {
-        child.previousSibling = newLast;
-      }
-      do {
-        newFirst.parentNode = parent;
-      } while (newFirst !== newLast && (newFirst = newFirst.nextSibling));
-      _onUpdateChild(parent.ownerDocument || parent, parent, node);
-      if (node.nodeType == DOCUMENT_FRAGMENT_NODE) {
-        node.firstChild = node.lastChild = null;
-      }
-      return node;
-    }
-    Document.prototype = {
-      /**
-       * The implementation that created this document.
-       *
-       * @type DOMImplementation
-       * @readonly
-       */
-      implementation: null,
-      nodeName: "#document",
-      nodeType: DOCUMENT_NODE,
-      /**
-       * The DocumentType node of the document.
-       *
-       * @type DocumentType
-       * @readonly
-       */
-      doctype: null,
-      documentElement: null,
-      _inc: 1,
-      insertBefore: function(newChild, refChild) {
-        if (newChild.nodeType === DOCUMENT_FRAGMENT_NODE) {
-          var child = newChild.firstChild;
-          while (child) {
-            var next = child.nextSibling;
-            this.insertBefore(child, refChild);
-            child = next;
-          }
-          return newChild;
-        }
-        _insertBefore(this, newChild, refChild);
-        newChild.ownerDocument = this;
-        if (this.documentElement === null && newChild.nodeType === ELEMENT_NODE) {
-          this.documentElement = newChild;
-        }
-        return newChild;
-      },
-      removeChild: function(oldChild) {
-        var removed = _removeChild(this, oldChild);
-        if (removed === this.documentElement) {
-          this.documentElement = null;
-        }
-        return removed;
-      },
-      replaceChild: function(newChild, oldChild) {
-        _insertBefore(this, newChild, oldChild, assertPreReplacementValidityInDocument);
-        newChild.ownerDocument = this;
-        if (oldChild) {
-          this.removeChild(oldChild);
-        }
-        if (isElementNode(newChild)) {
-          this.documentElement = newChild;
-        }
-      },
-      /**
-       * Imports a node from another document into this document, creating a new copy owned by this
-       * document. The source node and its subtree are not modified.
-       *
-       * @param {Node} importedNode
-       * The node to import.
-       * @param {boolean} deep
-       * If true, the contents of the node are recursively imported.
-       * If false, only the node itself (and its attributes, if it is an element) are imported.
-       * @returns {Node}
-       * Returns the newly created import of the node.
-       * @see {@link importNode}
-       * @see {@link https://dom.spec.whatwg.org/#dom-document-importnode}
-       */
-      importNode: function(importedNode, deep) {
-        return importNode(this, importedNode, deep);
-      },
-      // Introduced in DOM Level 2:
-      getElementById: function(id) {
-        var rtv = null;
-        _visitNode(this.documentElement, function(node) {
-          if (node.nodeType == ELEMENT_NODE) {
-            if (node.getAttribute("id") == id) {
-              rtv = node;
-              return true;
-            }
-          }
-        });
-        return rtv;
-      },
-      /**
-       * Creates a new `Element` that is owned by this `Document`.
-       * In HTML Documents `localName` is the lower cased `tagName`,
-       * otherwise no transformation is being applied.
-       * When `contentType` implies the HTML namespace, it will be set as `namespaceURI`.
-       *
-       * __This implementation differs from the specification:__ - The provided name is not checked
-       * against the `Name` production,
-       * so no related error will be thrown.
-       * - There is no interface `HTMLElement`, it is always an `Element`.
-       * - There is no support for a second argument to indicate using custom elements.
-       *
-       * @param {string} tagName
-       * @returns {Element}
-       * @see https://developer.mozilla.org/en-US/docs/Web/API/Document/createElement
-       * @see https://dom.spec.whatwg.org/#dom-document-createelement
-       * @see https://dom.spec.whatwg.org/#concept-create-element
-       */
-      createElement: function(tagName) {
-        var node = new Element(PDC);
-        node.ownerDocument = this;
-        if (this.type === "html") {
-          tagName = tagName.toLowerCase();
-        }
-        if (hasDefaultHTMLNamespace(this.contentType)) {
-          node.namespaceURI = NAMESPACE.HTML;
-        }
-        node.nodeName = tagName;
-        node.tagName = tagName;
-        node.localName = tagName;
-        node.childNodes = new NodeList();
-        var attrs = node.attributes = new NamedNodeMap();
-        attrs._ownerElement = node;
-        return node;
-      },
-      /**
-       * @returns {DocumentFragment}
-       */
-      createDocumentFragment: function() {
-        var node = new DocumentFragment(PDC);
-        node.ownerDocument = this;
-        node.childNodes = new NodeList();
-        return node;
-      },
-      /**
-       * @param {string} data
-       * @returns {Text}
-       */
-      createTextNode: function(data) {
-        var node = new Text(PDC);
-        node.ownerDocument = this;
-        node.childNodes = new NodeList();
-        node.appendData(data);
-        return node;
-      },
-      /**
-       * @param {string} data
-       * @returns {Comment}
-       * @see https://dom.spec.whatwg.org/#dom-document-createcomment
-       * @see https://www.w3.org/TR/xml/#NT-Comment XML 1.0 production [15]
-       * @see https://www.w3.org/TR/DOM-Parsing/#dfn-concept-serialize-xml §3.2.1.3
-       *
-       *      Note: no validation is performed at creation time. When the resulting document is
-       *      serialized with `requireWellFormed: true`, the serializer throws `InvalidStateError`
-       *      if the comment data contains `--` anywhere, ends with `-`, or contains characters
-       *      outside the XML Char production (W3C DOM Parsing §3.2.1.3). Without that option the
-       *      data is emitted verbatim.
-       */
-      createComment: function(data) {
-        var node = new Comment(PDC);
-        node.ownerDocument = this;
-        node.childNodes = new NodeList();
-        node.appendData(data);
-        return node;
-      },
-      /**
-       * Returns a new CDATASection node whose data is `data`.
-       *
-       * __This implementation differs from the specification:__ - calling this method on an HTML
-       * document does not throw `NotSupportedError`.
-       *
-       * @param {string} data
-       * @returns {CDATASection}
-       * @throws {DOMException}
-       * With code `INVALID_CHARACTER_ERR` if `data` contains `"]]>"`.
-       * @see https://developer.mozilla.org/en-US/docs/Web/API/Document/createCDATASection
-       * @see https://dom.spec.whatwg.org/#dom-document-createcdatasection
-       */
-      createCDATASection: function(data) {
-        if (data.indexOf("]]>") !== -1) {
-          throw new DOMException(DOMException.INVALID_CHARACTER_ERR, 'data contains "]]>"');
-        }
-        var node = new CDATASection(PDC);
-        node.ownerDocument = this;
-        node.childNodes = new NodeList();
-        node.appendData(data);
-        return node;
-      },
-      /**
-       * Returns a ProcessingInstruction node whose target is target and data is data.
-       *
-       * __This behavior is slightly different from the in the specs__:
-       * - it does not do any input validation on the arguments and doesn't throw
-       * "InvalidCharacterError".
-       *
-       * Note: When the resulting document is serialized with `requireWellFormed: true`, the
-       * serializer throws `InvalidStateError` if `.target` is not a valid XML `NCName` (a `Name`
-       * with no colon) or is an ASCII case-insensitive match for `"xml"`, or if `.data` contains
-       * `?>` or characters outside the XML Char production (W3C DOM Parsing §3.2.1.7). Without that
-       * option the target and data are emitted verbatim.
-       *
-       * @param {string} target
-       * @param {string} data
-       * @returns {ProcessingInstruction}
-       * @see https://developer.mozilla.org/docs/Web/API/Document/createProcessingInstruction
-       * @see https://dom.spec.whatwg.org/#dom-document-createprocessinginstruction
-       * @see https://www.w3.org/TR/DOM-Parsing/#dfn-concept-serialize-xml §3.2.1.7
-       */
-      createProcessingInstruction: function(target2, data) {
-        var node = new ProcessingInstruction(PDC);
-        node.ownerDocument = this;
-        node.childNodes = new NodeList();
-        node.nodeName = node.target = target2;
-        node.nodeValue = node.data = data;
-        return node;
-      },
-      /**
-       * Creates an `Attr` node that is owned by this document.
-       * In HTML Documents `localName` is the lower cased `name`,
-       * otherwise no transformation is being applied.
-       *
-       * __This implementation differs from the specification:__ - The provided name is not checked
-       * against the `Name` production,
-       * so no related error will be thrown.
-       *
-       * @param {string} name
-       * @returns {Attr}
-       * @see https://developer.mozilla.org/en-US/docs/Web/API/Document/createAttribute
-       * @see https://dom.spec.whatwg.org/#dom-document-createattribute
-       */
-      createAttribute: function(name) {
-        if (!g.QName_exact.test(name)) {
-          throw new DOMException(DOMException.INVALID_CHARACTER_ERR, 'invalid character in name "' + name + '"');
-        }
-        if (this.type === "html") {
-          name = name.toLowerCase();
-        }
-        return this._createAttribute(name);
-      },
-      _createAttribute: function(name) {
-        var node = new Attr(PDC);
-        node.ownerDocument = this;
-        node.childNodes = new NodeList();
-        node.name = name;
-        node.nodeName = name;
-        node.localName = name;
-        node.specified = true;
-        return node;
-      },
-      /**
-       * Creates an EntityReference object.
-       * The current implementation does not fill the `childNodes` with those of the corresponding
-       * `Entity`
-       *
-       * The `name` is validated against the XML `Name` production at creation time; an invalid name
-       * throws `InvalidCharacterError`. When the resulting node is serialized with
-       * `requireWellFormed: true`, the serializer re-validates `nodeName` against the XML `Name`
-       * production and throws `InvalidStateError` if a later `nodeName` mutation made it invalid;
-       * without that option the name is emitted verbatim.
-       *
-       * __This implementation differs from the specification:__ xmldom does not expand entities —
-       * the parser resolves entity references inline and never constructs `EntityReference` nodes,
-       * so this method is the only producer.
-       *
-       * @deprecated
-       * In DOM Level 4.
-       * @param {string} name
-       * The name of the entity to reference. No namespace well-formedness checks are performed.
-       * @returns {EntityReference}
-       * @throws {DOMException}
-       * With code `INVALID_CHARACTER_ERR` when `name` is not a valid XML `Name`.
-       * @throws {DOMException}
-       * with code `NOT_SUPPORTED_ERR` when the document is of type `html`
-       * @see https://www.w3.org/TR/DOM-Level-3-Core/core.html#ID-392B75AE
-       */
-      createEntityReference: function(name) {
-        if (!g.Name_exact.test(name)) {
-          throw new DOMException(DOMException.INVALID_CHARACTER_ERR, 'not a valid xml name "' + name + '"');
-        }
-        if (this.type === "html") {
-          throw new DOMException("document is an html document", DOMExceptionName.NotSupportedError);
-        }
-        var node = new EntityReference(PDC);
-        node.ownerDocument = this;
-        node.childNodes = new NodeList();
-        node.nodeName = name;
-        return node;
-      },
-      // Introduced in DOM Level 2:
-      /**
-       * @param {string} namespaceURI
-       * @param {string} qualifiedName
-       * @returns {Element}
-       */
-      createElementNS: function(namespaceURI, qualifiedName) {
-        var validated = validateAndExtract(namespaceURI, qualifiedName);
-        var node = new Element(PDC);
-        var attrs = node.attributes = new NamedNodeMap();
-        node.childNodes = new NodeList();
-        node.ownerDocument = this;
-        node.nodeName = qualifiedName;
-        node.tagName = qualifiedName;
-        node.namespaceURI = validated[0];
-        node.prefix = validated[1];
-        node.localName = validated[2];
-        attrs._ownerElement = node;
-        return node;
-      },
-      // Introduced in DOM Level 2:
-      /**
-       * @param {string} namespaceURI
-       * @param {string} qualifiedName
-       * @returns {Attr}
-       */
-      createAttributeNS: function(namespaceURI, qualifiedName) {
-        var validated = validateAndExtract(namespaceURI, qualifiedName);
-        var node = new Attr(PDC);
-        node.ownerDocument = this;
-        node.childNodes = new NodeList();
-        node.nodeName = qualifiedName;
-        node.name = qualifiedName;
-        node.specified = true;
-        node.namespaceURI = validated[0];
-        node.prefix = validated[1];
-        node.localName = validated[2];
-        return node;
-      }
-    };
-    _extends(Document, Node);
-    function Element(symbol) {
-      checkSymbol(symbol);
-      this._nsMap = /* @__PURE__ */ Object.create(null);
-    }
-    Element.prototype = {
-      nodeType: ELEMENT_NODE,
-      /**
-       * The attributes of this element.
-       *
-       * @type {NamedNodeMap | null}
-       */
-      attributes: null,
-      getQualifiedName: function() {
-        return this.prefix ? this.prefix + ":" + this.localName : this.localName;
-      },
-      _isInHTMLDocumentAndNamespace: function() {
-        return this.ownerDocument.type === "html" && this.namespaceURI === NAMESPACE.HTML;
-      },
-      /**
-       * Implementaton of Level2 Core function hasAttributes.
-       *
-       * @returns {boolean}
-       * True if attribute list is not empty.
-       * @see https://www.w3.org/TR/DOM-Level-2-Core/#core-ID-NodeHasAttrs
-       */
-      hasAttributes: function() {
-        return !!(this.attributes && this.attributes.length);
-      },
-      hasAttribute: function(name) {
-        return !!this.getAttributeNode(name);
-      },
-      /**
-       * Returns element’s first attribute whose qualified name is `name`, and `null`
-       * if there is no such attribute.
-       *
-       * @param {string} name
-       * @returns {string | null}
-       */
-      getAttribute: function(name) {
-        var attr = this.getAttributeNode(name);
-        return attr ? attr.value : null;
-      },
-      getAttributeNode: function(name) {
-        if (this._isInHTMLDocumentAndNamespace()) {
-          name = name.toLowerCase();
-        }
-        return this.attributes.getNamedItem(name);
-      },
-      /**
-       * Sets the value of element’s first attribute whose qualified name is qualifiedName to value.
-       *
-       * @param {string} name
-       * @param {string} value
-       */
-      setAttribute: function(name, value) {
-        if (this._isInHTMLDocumentAndNamespace()) {
-          name = name.toLowerCase();
-        }
-        var attr = this.getAttributeNode(name);
-        if (attr) {
-          attr.value = attr.nodeValue = "" + value;
-        } else {
-          attr = this.ownerDocument._createAttribute(name);
-          attr.value = attr.nodeValue = "" + value;
-          this.setAttributeNode(attr);
-        }
-      },
-      removeAttribute: function(name) {
-        var attr = this.getAttributeNode(name);
-        attr && this.removeAttributeNode(attr);
-      },
-      setAttributeNode: function(newAttr) {
-        return this.attributes.setNamedItem(newAttr);
-      },
-      setAttributeNodeNS: function(newAttr) {
-        return this.attributes.setNamedItemNS(newAttr);
-      },
-      removeAttributeNode: function(oldAttr) {
-        return this.attributes.removeNamedItem(oldAttr.nodeName);
-      },
-      //get real attribute name,and remove it by removeAttributeNode
-      removeAttributeNS: function(namespaceURI, localName) {
-        var old = this.getAttributeNodeNS(namespaceURI, localName);
-        old && this.removeAttributeNode(old);
-      },
-      hasAttributeNS: function(namespaceURI, localName) {
-        return this.getAttributeNodeNS(namespaceURI, localName) != null;
-      },
-      /**
-       * Returns element’s attribute whose namespace is `namespaceURI` and local name is
-       * `localName`,
-       * or `null` if there is no such attribute.
-       *
-       * @param {string} namespaceURI
-       * @param {string} localName
-       * @returns {string | null}
-       */
-      getAttributeNS: function(namespaceURI, localName) {
-        var attr = this.getAttributeNodeNS(namespaceURI, localName);
-        return attr ? attr.value : null;
-      },
-      /**
-       * Sets the value of element’s attribute whose namespace is `namespaceURI` and local name is
-       * `localName` to value.
-       *
-       * @param {string} namespaceURI
-       * @param {string} qualifiedName
-       * @param {string} value
-       * @see https://dom.spec.whatwg.org/#dom-element-setattributens
-       */
-      setAttributeNS: function(namespaceURI, qualifiedName, value) {
-        var validated = validateAndExtract(namespaceURI, qualifiedName);
-        var localName = validated[2];
-        var attr = this.getAttributeNodeNS(namespaceURI, localName);
-        if (attr) {
-          attr.value = attr.nodeValue = "" + value;
-        } else {
-          attr = this.ownerDocument.createAttributeNS(namespaceURI, qualifiedName);
-          attr.value = attr.nodeValue = "" + value;
-          this.setAttributeNode(attr);
-        }
-      },
-      getAttributeNodeNS: function(namespaceURI, localName) {
-        return this.attributes.getNamedItemNS(namespaceURI, localName);
-      },
-      /**
-       * Returns a LiveNodeList of all child elements which have **all** of the given class name(s).
-       *
-       * Returns an empty list if `classNames` is an empty string or only contains HTML white space
-       * characters.
-       *
-       * Warning: This returns a live LiveNodeList.
-       * Changes in the DOM will reflect in the array as the changes occur.
-       * If an element selected by this array no longer qualifies for the selector,
-       * it will automatically be removed. Be aware of this for iteration purposes.
-       *
-       * @param {string} classNames
-       * Is a string representing the class name(s) to match; multiple class names are separated by
-       * (ASCII-)whitespace.
-       * @see https://developer.mozilla.org/en-US/docs/Web/API/Element/getElementsByClassName
-       * @see https://developer.mozilla.org/en-US/docs/Web/API/Document/getElementsByClassName
-       * @see https://dom.spec.whatwg.org/#concept-getelementsbyclassname
-       */
-      getElementsByClassName: function(classNames) {
-        var classNamesSet = toOrderedSet(classNames);
-        return new LiveNodeList(this, function(base) {
-          var ls = [];
-          if (classNamesSet.length > 0) {
-            _visitNode(base, function(node) {
-              if (node !== base && node.nodeType === ELEMENT_NODE) {
-                var nodeClassNames = node.getAttribute("class");
-                if (nodeClassNames) {
-                  var matches = classNames === nodeClassNames;
-                  if (!matches) {
-                    var nodeClassNamesSet = toOrderedSet(nodeClassNames);
-                    matches = classNamesSet.every(arrayIncludes(nodeClassNamesSet));
-                  }
-                  if (matches) {
-                    ls.push(node);
-                  }
-                }
-              }
-            });
-          }
-          return ls;
-        });
-      },
-      /**
-       * Returns a LiveNodeList of elements with the given qualifiedName.
-       * Searching for all descendants can be done by passing `*` as `qualifiedName`.
-       *
-       * All descendants of the specified element are searched, but not the element itself.
-       * The returned list is live, which means it updates itself with the DOM tree automatically.
-       * Therefore, there is no need to call `Element.getElementsByTagName()`
-       * with the same element and arguments repeatedly if the DOM changes in between calls.
-       *
-       * When called on an HTML element in an HTML document,
-       * `getElementsByTagName` lower-cases the argument before searching for it.
-       * This is undesirable when trying to match camel-cased SVG elements (such as
-       * `<linearGradient>`) in an HTML document.
-       * Instead, use `Element.getElementsByTagNameNS()`,
-       * which preserves the capitalization of the tag name.
-       *
-       * `Element.getElementsByTagName` is similar to `Document.getElementsByTagName()`,
-       * except that it only searches for elements that are descendants of the specified element.
-       *
-       * @param {string} qualifiedName
-       * @returns {LiveNodeList}
-       * @see https://developer.mozilla.org/en-US/docs/Web/API/Element/getElementsByTagName
-       * @see https://dom.spec.whatwg.org/#concept-getelementsbytagname
-       */
-      getElementsByTagName: function(qualifiedName) {
-        var isHTMLDocument = (this.nodeType === DOCUMENT_NODE ? this : this.ownerDocument).type === "html";
-        var lowerQualifiedName = qualifiedName.toLowerCase();
-        return new LiveNodeList(this, function(base) {
-          var ls = [];
-          _visitNode(base, function(node) {
-            if (node === base || node.nodeType !== ELEMENT_NODE) {
-              return;
-            }
-            if (qualifiedName === "*") {
-              ls.push(node);
-            } else {
-              var nodeQualifiedName = node.getQualifiedName();
-              var matchingQName = isHTMLDocument && node.namespaceURI === NAMESPACE.HTML ? lowerQualifiedName : qualifiedName;
-              if (nodeQualifiedName === matchingQName) {
-                ls.push(node);
-              }
-            }
-          });
-          return ls;
-        });
-      },
-      getElementsByTagNameNS: function(namespaceURI, localName) {
-        return new LiveNodeList(this, function(base) {
-          var ls = [];
-          _visitNode(base, function(node) {
-            if (node !== base && node.nodeType === ELEMENT_NODE && (namespaceURI === "*" || node.namespaceURI === namespaceURI) && (localName === "*" || node.localName == localName)) {
-              ls.push(node);
-            }
-          });
-          return ls;
-        });
-      }
-    };
-    Document.prototype.getElementsByClassName = Element.prototype.getElementsByClassName;
-    Document.prototype.getElementsByTagName = Element.prototype.getElementsByTagName;
-    Document.prototype.getElementsByTagNameNS = Element.prototype.getElementsByTagNameNS;
-    _extends(Element, Node);
-    function Attr(symbol) {
-      checkSymbol(symbol);
-      this.namespaceURI = null;
-      this.prefix = null;
-      this.ownerElement = null;
-    }
-    Attr.prototype.nodeType = ATTRIBUTE_NODE;
-    _extends(Attr, Node);
-    function CharacterData(symbol) {
-      checkSymbol(symbol);
-    }
-    CharacterData.prototype = {
-      data: "",
-      substringData: function(offset, count) {
-        return this.data.substring(offset, offset + count);
-      },
-      appendData: function(text) {
-        text = this.data + text;
-        this.nodeValue = this.data = text;
-        this.length = text.length;
-      },
-      insertData: function(offset, text) {
-        this.replaceData(offset, 0, text);
-      },
-      deleteData: function(offset, count) {
-        this.replaceData(offset, count, "");
-      },
-      replaceData: function(offset, count, text) {
-        var start = this.data.substring(0, offset);
-        var end = this.data.substring(offset + count);
-        text = start + text + end;
-        this.nodeValue = this.data = text;
-        this.length = text.length;
-      }
-    };
-    _extends(CharacterData, Node);
-    function Text(symbol) {
-      checkSymbol(symbol);
-    }
-    Text.prototype = {
-      nodeName: "#text",
-      nodeType: TEXT_NODE2,
-      splitText: function(offset) {
-        var text = this.data;
-        var newText = text.substring(offset);
-        text = text.substring(0, offset);
-        this.data = this.nodeValue = text;
-        this.length = text.length;
-        var newNode = this.ownerDocument.createTextNode(newText);
-        if (this.parentNode) {
-          this.parentNode.insertBefore(newNode, this.nextSibling);
-        }
-        return newNode;
-      }
-    };
-    _extends(Text, CharacterData);
-    function Comment(symbol) {
-      checkSymbol(symbol);
-    }
-    Comment.prototype = {
-      nodeName: "#comment",
-      nodeType: COMMENT_NODE2
-    };
-    _extends(Comment, CharacterData);
-    function CDATASection(symbol) {
-      checkSymbol(symbol);
-    }
-    CDATASection.prototype = {
-      nodeName: "#cdata-section",
-      nodeType: CDATA_SECTION_NODE
-    };
-    _extends(CDATASection, Text);
-    function DocumentType(symbol) {
-      checkSymbol(symbol);
-    }
-    DocumentType.prototype.nodeType = DOCUMENT_TYPE_NODE;
-    _extends(DocumentType, Node);
-    function Notation(symbol) {
-      checkSymbol(symbol);
-    }
-    Notation.prototype.nodeType = NOTATION_NODE;
-    _extends(Notation, Node);
-    function Entity(symbol) {
-      checkSymbol(symbol);
-    }
-    Entity.prototype.nodeType = ENTITY_NODE;
-    _extends(Entity, Node);
-    function EntityReference(symbol) {
-      checkSymbol(symbol);
-    }
-    EntityReference.prototype.nodeType = ENTITY_REFERENCE_NODE;
-    _extends(EntityReference, Node);
-    function DocumentFragment(symbol) {
-      checkSymbol(symbol);
-    }
-    DocumentFragment.prototype.nodeName = "#document-fragment";
-    DocumentFragment.prototype.nodeType = DOCUMENT_FRAGMENT_NODE;
-    _extends(DocumentFragment, Node);
-    function ProcessingInstruction(symbol) {
-      checkSymbol(symbol);
-    }
-    ProcessingInstruction.prototype.nodeType = PROCESSING_INSTRUCTION_NODE;
-    _extends(ProcessingInstruction, CharacterData);
-    function XMLSerializer() {
-    }
-    XMLSerializer.prototype.serializeToString = function(node, options) {
-      return nodeSerializeToString.call(node, options);
-    };
-    Node.prototype.toString = nodeSerializeToString;
-    function nodeSerializeToString(options) {
-      var opts2;
-      if (typeof options === "function") {
-        opts2 = { requireWellFormed: false, splitCDATASections: true, nodeFilter: options };
-      } else if (options != null) {
-        opts2 = {
-          requireWellFormed: !!options.requireWellFormed,
-          splitCDATASections: options.splitCDATASections !== false,
-          nodeFilter: options.nodeFilter || null
-        };
-      } else {
-        opts2 = { requireWellFormed: false, splitCDATASections: true, nodeFilter: null };
-      }
-      var buf = [];
-      var refNode = this.nodeType === DOCUMENT_NODE && this.documentElement || this;
-      var prefix = refNode.prefix;
-      var uri = refNode.namespaceURI;
-      if (uri && prefix == null) {
-        var prefix = refNode.lookupPrefix(uri);
-        if (prefix == null) {
-          var visibleNamespaces = [
-            { namespace: uri, prefix: null }
-            //{namespace:uri,prefix:''}
-          ];
-        }
-      }
-      serializeToString(this, buf, visibleNamespaces, opts2);
-      return buf.join("");
-    }
-    function needNamespaceDefine(node, isHTML, visibleNamespaces) {
-      var prefix = node.prefix || "";
-      var uri = node.namespaceURI;
-      if (!uri) {
-        return false;
-      }
-      if (prefix === "xml" && uri === NAMESPACE.XML || uri === NAMESPACE.XMLNS) {
-        return false;
-      }
-      var i = visibleNamespaces.length;
-      while (i--) {
-        var ns = visibleNamespaces[i];
-        if (ns.prefix === prefix) {
-          return ns.namespace !== uri;
-        }
-      }
-      return true;
-    }
-    function addSerializedAttribute(buf, qualifiedName, value, requireWellFormed) {
-      if (requireWellFormed && !g.QName_exact.test(qualifiedName)) {
-        throw new DOMException(
-          'The attribute name "' + qualifiedName + '" is not a valid XML QName',
-          DOMExceptionName.InvalidStateError
-        );
-      }
-      buf.push(" ", qualifiedName, '="', value.replace(/[<>&"\t\n\r]/g, _xmlEncoder), '"');
-    }
-    function serializeToString(node, buf, visibleNamespaces, opts2) {
-      if (!visibleNamespaces) {
-        visibleNamespaces = [];
-      }
-      var nodeFilter = opts2.nodeFilter;
-      var requireWellFormed = opts2.requireWellFormed;
-      var splitCDATASections = opts2.splitCDATASections;
-      var doc = node.nodeType === DOCUMENT_NODE ? node : node.ownerDocument;
-      var isHTML = doc.type === "html";
-      walkDOM(
-        node,
-        { ns: visibleNamespaces },
-        {
-          enter: function(n, ctx) {
-            var namespaces = ctx.ns;
-            if (nodeFilter) {
-              n = nodeFilter(n);
-              if (n) {
-                if (typeof n == "string") {
-                  buf.push(n);
-                  return null;
-                }
-              } else {
-                return null;
-              }
-            }
-            switch (n.nodeType) {
-              case ELEMENT_NODE:
-                var attrs = n.attributes;
-                var len = attrs.length;
-                var nodeName = n.tagName;
-                var prefixedNodeName = nodeName;
-                if (!isHTML && !n.prefix && n.namespaceURI) {
-                  var defaultNS;
-                  for (var ai = 0; ai < attrs.length; ai++) {
-                    if (attrs.item(ai).name === "xmlns") {
-                      defaultNS = attrs.item(ai).value;
-                      break;
-                    }
-                  }
-                  if (!defaultNS) {
-                    for (var nsi = namespaces.length - 1; nsi >= 0; nsi--) {
-                      var nsEntry = namespaces[nsi];
-                      if (nsEntry.prefix === "" && nsEntry.namespace === n.namespaceURI) {
-                        defaultNS = nsEntry.namespace;
-                        break;
-                      }
-                    }
-                  }
-                  if (defaultNS !== n.namespaceURI) {
-                    for (var nsi = namespaces.length - 1; nsi >= 0; nsi--) {
-                      var nsEntry = namespaces[nsi];
-                      if (nsEntry.namespace === n.namespaceURI) {
-                        if (nsEntry.prefix) {
-                          prefixedNodeName = nsEntry.prefix + ":" + nodeName;
-                        }
-                        break;
-                      }
-                    }
-                  }
-                }
-                if (requireWellFormed && !g.QName_exact.test(prefixedNodeName)) {
-                  throw new DOMException(
-                    'The element name "' + prefixedNodeName + '" is not a valid XML QName',
-                    DOMExceptionName.InvalidStateError
-                  );
-                }
-                buf.push("<", prefixedNodeName);
-                var childNamespaces = namespaces.slice();
-                for (var i = 0; i < len; i++) {
-                  var attr = attrs.item(i);
-                  if (attr.prefix == "xmlns") {
-                    childNamespaces.push({
-                      prefix: attr.localName,
-                      namespace: attr.value
-                    });
-                  } else if (attr.nodeName == "xmlns") {
-                    childNamespaces.push({ prefix: "", namespace: attr.value });
-                  }
-                }
-                for (var i = 0; i < len; i++) {
-                  var attr = attrs.item(i);
-                  if (needNamespaceDefine(attr, isHTML, childNamespaces)) {
-                    var attrPrefix = attr.prefix || "";
-                    var uri = attr.namespaceURI;
-                    addSerializedAttribute(buf, attrPrefix ? "xmlns:" + attrPrefix : "xmlns", uri, requireWellFormed);
-                    childNamespaces.push({ prefix: attrPrefix, namespace: uri });
-                  }
-                  var filteredAttr = nodeFilter ? nodeFilter(attr) : attr;
-                  if (filteredAttr) {
-                    if (typeof filteredAttr === "string") {
-                      buf.push(filteredAttr);
-                    } else {
-                      addSerializedAttribute(buf, filteredAttr.name, filteredAttr.value, requireWellFormed);
-                    }
-                  }
-                }
-                if (nodeName === prefixedNodeName && needNamespaceDefine(n, isHTML, childNamespaces)) {
-                  var nodePrefix = n.prefix || "";
-                  var uri = n.namespaceURI;
-                  addSerializedAttribute(buf, nodePrefix ? "xmlns:" + nodePrefix : "xmlns", uri, requireWellFormed);
-                  childNamespaces.push({ prefix: nodePrefix, namespace: uri });
-                }
-                var canCloseTag = !n.firstChild;
-                if (canCloseTag && (isHTML || n.namespaceURI === NAMESPACE.HTML)) {
-                  canCloseTag = isHTMLVoidElement(nodeName);
-                }
-                if (canCloseTag) {
-                  buf.push("/>");
-                  return null;
-                }
-                buf.push(">");
-                if (isHTML && isHTMLRawTextElement(nodeName)) {
-                  var child = n.firstChild;
-                  while (child) {
-                    if (child.data) {
-                      buf.push(child.data);
-                    } else {
-                      serializeToString(child, buf, childNamespaces.slice(), opts2);
-                    }
-                    child = child.nextSibling;
-                  }
-                  buf.push("</", prefixedNodeName, ">");
-                  return null;
-                }
-                return { ns: childNamespaces, tag: prefixedNodeName };
-              case DOCUMENT_NODE:
-              case DOCUMENT_FRAGMENT_NODE:
-                if (requireWellFormed && n.nodeType === DOCUMENT_NODE && n.documentElement == null) {
-                  throw new DOMException("The Document has no documentElement", DOMExceptionName.InvalidStateError);
-                }
-                return { ns: namespaces };
-              case ATTRIBUTE_NODE:
-                addSerializedAttribute(buf, n.name, n.value, requireWellFormed);
-                return null;
-              case TEXT_NODE2:
-                if (requireWellFormed && g.InvalidChar.test(n.data)) {
-                  throw new DOMException(
-                    "The Text node data contains characters outside the XML Char production",
-                    DOMExceptionName.InvalidStateError
-                  );
-                }
-                buf.push(n.data.replace(/[<&>]/g, _xmlEncoder));
-                return null;
-              case CDATA_SECTION_NODE:
-                if (requireWellFormed && n.data.indexOf("]]>") !== -1) {
-                  throw new DOMException('The CDATASection data contains "]]>"', DOMExceptionName.InvalidStateError);
-                }
-                if (splitCDATASections) {
-                  buf.push(g.CDATA_START, n.data.replace(/]]>/g, "]]]]><![CDATA[>"), g.CDATA_END);
-                } else {
-                  buf.push(g.CDATA_START, n.data, g.CDATA_END);
-                }
-                return null;
-              case COMMENT_NODE2:
-                if (requireWellFormed) {
-                  if (g.InvalidChar.test(n.data)) {
-                    throw new DOMException(
-                      "The comment node data contains characters outside the XML Char production",
-                      DOMExceptionName.InvalidStateError
-                    );
-                  }
-                  if (n.data.indexOf("--") !== -1 || n.data[n.data.length - 1] === "-") {
-                    throw new DOMException(
-                      'The comment node data contains "--" or ends with "-"',
-                      DOMExceptionName.InvalidStateError
-                    );
-                  }
-                }
-                buf.push(g.COMMENT_START, n.data, g.COMMENT_END);
-                return null;
-              case DOCUMENT_TYPE_NODE:
-                var pubid = n.publicId;
-                var sysid = n.systemId;
-                if (requireWellFormed) {
-                  if (!g.Name_exact.test(n.name)) {
-                    throw new DOMException(
-                      'The doctype name "' + n.name + '" is not a valid XML Name',
-                      DOMExceptionName.InvalidStateError
-                    );
-                  }
-                  if (pubid && !g.PubidLiteral_match.test(pubid)) {
-                    throw new DOMException("DocumentType publicId is not a valid PubidLiteral", DOMExceptionName.InvalidStateError);
-                  }
-                  if (sysid && sysid !== "." && !g.SystemLiteral_match.test(sysid)) {
-                    throw new DOMException("DocumentType systemId is not a valid SystemLiteral", DOMExceptionName.InvalidStateError);
-                  }
-                  if (n.internalSubset && n.internalSubset.indexOf("]>") !== -1) {
-                    throw new DOMException('DocumentType internalSubset contains "]>"', DOMExceptionName.InvalidStateError);
-                  }
-                }
-                buf.push(g.DOCTYPE_DECL_START, " ", n.name);
-                if (pubid) {
-                  buf.push(" ", g.PUBLIC, " ", pubid);
-                  if (sysid && sysid !== ".") {
-                    buf.push(" ", sysid);
-                  }
-                } else if (sysid && sysid !== ".") {
-                  buf.push(" ", g.SYSTEM, " ", sysid);
-                }
-                if (n.internalSubset) {
-                  buf.push(" [", n.internalSubset, "]");
-                }
-                buf.push(">");
-                return null;
-              case PROCESSING_INSTRUCTION_NODE:
-                if (requireWellFormed) {
-                  if (!g.NCName_exact.test(n.target) || n.target.toLowerCase() === "xml") {
-                    throw new DOMException(
-                      'The processing instruction target "' + n.target + '" is not a valid XML NCName or is reserved',
-                      DOMExceptionName.InvalidStateError
-                    );
-                  }
-                  if (g.InvalidChar.test(n.data)) {
-                    throw new DOMException(
-                      "The ProcessingInstruction data contains characters outside the XML Char production",
-                      DOMExceptionName.InvalidStateError
-                    );
-                  }
-                  if (n.data.indexOf("?>") !== -1) {
-                    throw new DOMException('The ProcessingInstruction data contains "?>"', DOMExceptionName.InvalidStateError);
-                  }
-                }
-                buf.push("<?", n.target, " ", n.data, "?>");
-                return null;
-              case ENTITY_REFERENCE_NODE:
-                if (requireWellFormed && !g.Name_exact.test(n.nodeName)) {
-                  throw new DOMException(
-                    'The entity reference name "' + n.nodeName + '" is not a valid XML Name',
-                    DOMExceptionName.InvalidStateError
-                  );
-                }
-                buf.push("&", n.nodeName, ";");
-                return null;
-              //case ENTITY_NODE:
-              //case NOTATION_NODE:
-              default:
-                buf.push("??", n.nodeName);
-                return null;
-            }
-          },
-          exit: function(n, childCtx) {
-            if (childCtx && childCtx.tag) {
-              buf.push("</", childCtx.tag, ">");
-            }
-          }
-        }
-      );
-    }
-    function importNode(doc, node, deep) {
-      var destRoot;
-      walkDOM(node, null, {
-        enter: function(srcNode, destParent) {
-          var destNode = srcNode.cloneNode(false);
-          destNode.ownerDocument = doc;
-          destNode.parentNode = null;
-          if (destParent === null) {
-            destRoot = destNode;
-          } else {
-            destParent.appendChild(destNode);
-          }
-          var shouldDeep = srcNode.nodeType === ATTRIBUTE_NODE || deep;
-          return shouldDeep ? destNode : null;
-        }
-      });
-      return destRoot;
-    }
-    function cloneNode(doc, node, deep) {
-      var destRoot;
-      walkDOM(node, null, {
-        enter: function(srcNode, destParent) {
-          var destNode = new srcNode.constructor(PDC);
-          for (var n in srcNode) {
-            if (hasOwn(srcNode, n)) {
-              var v = srcNode[n];
-              if (typeof v != "object") {
-                if (v != destNode[n]) {
-                  destNode[n] = v;
-                }
-              }
-            }
-          }
-          if (srcNode.childNodes) {
-            destNode.childNodes = new NodeList();
-          }
-          destNode.ownerDocument = doc;
-          var shouldDeep = deep;
-          switch (destNode.nodeType) {
-            case ELEMENT_NODE:
-              var attrs = srcNode.attributes;
-              var attrs2 = destNode.attributes = new NamedNodeMap();
-              var len = attrs.length;
-              attrs2._ownerElement = destNode;
-              for (var i = 0; i < len; i++) {
-                destNode.setAttributeNode(cloneNode(doc, attrs.item(i), true));
-              }
-              break;
-            case ATTRIBUTE_NODE:
-              shouldDeep = true;
-          }
-          if (destParent !== null) {
-            destParent.appendChild(destNode);
-          } else {
-            destRoot = destNode;
-          }
-          return shouldDeep ? destNode : null;
-        }
-      });
-      return destRoot;
-    }
-    function __set__(object, key, value) {
-      object[key] = value;
-    }
-    function childrenRefresh(node) {
-      var ls = [];
-      var child = node.firstChild;
-      while (child) {
-        if (child.nodeType === ELEMENT_NODE) {
-          ls.push(child);
-        }
-        child = child.nextSibling;
-      }
-      return ls;
-    }
-    try {
-      if (Object.defineProperty) {
-        Object.defineProperty(LiveNodeList.prototype, "length", {
-          get: function() {
-            _updateLiveList(this);
-            return this.$$length;
-          }
-        });
-        Object.defineProperty(Node.prototype, "textContent", {
-          get: function() {
-            if (this.nodeType === ELEMENT_NODE || this.nodeType === DOCUMENT_FRAGMENT_NODE) {
-              var buf = [];
-              walkDOM(this, null, {
-                enter: function(n) {
-                  if (n.nodeType === ELEMENT_NODE || n.nodeType === DOCUMENT_FRAGMENT_NODE) {
-                    return true;
-                  }
-                  if (n.nodeType === PROCESSING_INSTRUCTION_NODE || n.nodeType === COMMENT_NODE2) {
-                    return null;
-                  }
-                  buf.push(n.nodeValue);
-                }
-              });
-              return buf.join("");
-            }
-            return this.nodeValue;
-          },
-          set: function(data) {
-            switch (this.nodeType) {
-              case ELEMENT_NODE:
-              case DOCUMENT_FRAGMENT_NODE:
-                while (this.firstChild) {
-                  this.removeChild(this.firstChild);
-                }
-                if (data || String(data)) {
-                  this.appendChild(this.ownerDocument.createTextNode(data));
-                }
-                break;
-              default:
-                this.data = data;
-                this.value = data;
-                this.nodeValue = data;
-            }
-          }
-        });
-        Object.defineProperty(CharacterData.prototype, "data", {
-          get: function() {
-            return this._data != null ? this._data : "";
-          },
-          set: function(v) {
-            this._data = v;
-            this.length = typeof v === "string" ? v.length : 0;
-          }
-        });
-        Object.defineProperty(CharacterData.prototype, "nodeValue", {
-          get: function() {
-            return this.data;
-          },
-          set: function(v) {
-            this.data = v;
-          },
-          enumerable: true,
-          configurable: true
-        });
-        Object.defineProperty(Element.prototype, "children", {
-          get: function() {
-            return new LiveNodeList(this, childrenRefresh);
-          }
-        });
-        Object.defineProperty(Document.prototype, "children", {
-          get: function() {
-            return new LiveNodeList(this, childrenRefresh);
-          }
-        });
-        Object.defineProperty(DocumentFragment.prototype, "children", {
-          get: function() {
-            return new LiveNodeList(this, childrenRefresh);
-          }
-        });
-        __set__ = function(object, key, value) {
-          object["$$" + key] = value;
-        };
-      }
-    } catch (e) {
-    }
-    exports._updateLiveList = _updateLiveList;
-    exports.Attr = Attr;
-    exports.CDATASection = CDATASection;
-    exports.CharacterData = CharacterData;
-    exports.Comment = Comment;
-    exports.Document = Document;
-    exports.DocumentFragment = DocumentFragment;
-    exports.DocumentType = DocumentType;
-    exports.DOMImplementation = DOMImplementation;
-    exports.Element = Element;
-    exports.Entity = Entity;
-    exports.EntityReference = EntityReference;
-    exports.LiveNodeList = LiveNodeList;
-    exports.NamedNodeMap = NamedNodeMap;
-    exports.Node = Node;
-    exports.NodeList = NodeList;
-    exports.Notation = Notation;
-    exports.Text = Text;
-    exports.ProcessingInstruction = ProcessingInstruction;
-    exports.walkDOM = walkDOM;
-    exports.XMLSerializer = XMLSerializer;
-  }
-});
-
-// node_modules/@xmldom/xmldom/lib/entities.js
-var require_entities = __commonJS({
-  "node_modules/@xmldom/xmldom/lib/entities.js"(exports) {
-    "use strict";
-    var freeze = require_conventions().freeze;
-    exports.XML_ENTITIES = freeze({
-      amp: "&",
-      apos: "'",
-      gt: ">",
-      lt: "<",
-      quot: '"'
-    });
-    exports.HTML_ENTITIES = freeze({
-      Aacute: "Á",
-      aacute: "á",
-      Abreve: "Ă",
-      abreve: "ă",
-      ac: "∾",
-      acd: "∿",
-      acE: "∾̳",
-      Acirc: "Â",
-      acirc: "â",
-      acute: "´",
-      Acy: "А",
-      acy: "а",
-      AElig: "Æ",
-      aelig: "æ",
-      af: "⁡",
-      Afr: "𝔄",
-      afr: "𝔞",
-      Agrave: "À",
-      agrave: "à",
-      alefsym: "ℵ",
-      aleph: "ℵ",
-      Alpha: "Α",
-      alpha: "α",
-      Amacr: "Ā",
-      amacr: "ā",
-      amalg: "⨿",
-      AMP: "&",
-      amp: "&",
-      And: "⩓",
-      and: "∧",
-      andand: "⩕",
-      andd: "⩜",
-      andslope: "⩘",
-      andv: "⩚",
-      ang: "∠",
-      ange: "⦤",
-      angle: "∠",
-      angmsd: "∡",
-      angmsdaa: "⦨",
-      angmsdab: "⦩",
-      angmsdac: "⦪",
-      angmsdad: "⦫",
-      angmsdae: "⦬",
-      angmsdaf: "⦭",
-      angmsdag: "⦮",
-      angmsdah: "⦯",
-      angrt: "∟",
-      angrtvb: "⊾",
-      angrtvbd: "⦝",
-      angsph: "∢",
-      angst: "Å",
-      angzarr: "⍼",
-      Aogon: "Ą",
-      aogon: "ą",
-      Aopf: "𝔸",
-      aopf: "𝕒",
-      ap: "≈",
-      apacir: "⩯",
-      apE: "⩰",
-      ape: "≊",
-      apid: "≋",
-      apos: "'",
-      ApplyFunction: "⁡",
-      approx: "≈",
-      approxeq: "≊",
-      Aring: "Å",
-      aring: "å",
-      Ascr: "𝒜",
-      ascr: "𝒶",
-      Assign: "≔",
-      ast: "*",
-      asymp: "≈",
-      asympeq: "≍",
-      Atilde: "Ã",
-      atilde: "ã",
-      Auml: "Ä",
-      auml: "ä",
-      awconint: "∳",
-      awint: "⨑",
-      backcong: "≌",
-      backepsilon: "϶",
-      backprime: "‵",
-      backsim: "∽",
-      backsimeq: "⋍",
-      Backslash: "∖",
-      Barv: "⫧",
-      barvee: "⊽",
-      Barwed: "⌆",
-      barwed: "⌅",
-      barwedge: "⌅",
-      bbrk: "⎵",
-      bbrktbrk: "⎶",
-      bcong: "≌",
-      Bcy: "Б",
-      bcy: "б",
-      bdquo: "„",
-      becaus: "∵",
-      Because: "∵",
-      because: "∵",
-      bemptyv: "⦰",
-      bepsi: "϶",
-      bernou: "ℬ",
-      Bernoullis: "ℬ",
-      Beta: "Β",
-      beta: "β",
-      beth: "ℶ",
-      between: "≬",
-      Bfr: "𝔅",
-      bfr: "𝔟",
-      bigcap: "⋂",
-      bigcirc: "◯",
-      bigcup: "⋃",
-      bigodot: "⨀",
-      bigoplus: "⨁",
-      bigotimes: "⨂",
-      bigsqcup: "⨆",
-      bigstar: "★",
-      bigtriangledown: "▽",
-      bigtriangleup: "△",
-      biguplus: "⨄",
-      bigvee: "⋁",
-      bigwedge: "⋀",
-      bkarow: "⤍",
-      blacklozenge: "⧫",
-      blacksquare: "▪",
-      blacktriangle: "▴",
-      blacktriangledown: "▾",
-      blacktriangleleft: "◂",
-      blacktriangleright: "▸",
-      blank: "␣",
-      blk12: "▒",
-      blk14: "░",
-      blk34: "▓",
-      block: "█",
-      bne: "=⃥",
-      bnequiv: "≡⃥",
-      bNot: "⫭",
-      bnot: "⌐",
-      Bopf: "𝔹",
-      bopf: "𝕓",
-      bot: "⊥",
-      bottom: "⊥",
-      bowtie: "⋈",
-      boxbox: "⧉",
-      boxDL: "╗",
-      boxDl: "╖",
-      boxdL: "╕",
-      boxdl: "┐",
-      boxDR: "╔",
-      boxDr: "╓",
-      boxdR: "╒",
-      boxdr: "┌",
-      boxH: "═",
-      boxh: "─",
-      boxHD: "╦",
-      boxHd: "╤",
-      boxhD: "╥",
-      boxhd: "┬",
-      boxHU: "╩",
-      boxHu: "╧",
-      boxhU: "╨",
-      boxhu: "┴",
-      boxminus: "⊟",
-      boxplus: "⊞",
-      boxtimes: "⊠",
-      boxUL: "╝",
-      boxUl: "╜",
-      boxuL: "╛",
-      boxul: "┘",
-      boxUR: "╚",
-      boxUr: "╙",
-      boxuR: "╘",
-      boxur: "└",
-      boxV: "║",
-      boxv: "│",
-      boxVH: "╬",
-      boxVh: "╫",
-      boxvH: "╪",
-      boxvh: "┼",
-      boxVL: "╣",
-      boxVl: "╢",
-      boxvL: "╡",
-      boxvl: "┤",
-      boxVR: "╠",
-      boxVr: "╟",
-      boxvR: "╞",
-      boxvr: "├",
-      bprime: "‵",
-      Breve: "˘",
-      breve: "˘",
-      brvbar: "¦",
-      Bscr: "ℬ",
-      bscr: "𝒷",
-      bsemi: "⁏",
-      bsim: "∽",
-      bsime: "⋍",
-      bsol: "\\",
-      bsolb: "⧅",
-      bsolhsub: "⟈",
-      bull: "•",
-      bullet: "•",
-      bump: "≎",
-      bumpE: "⪮",
-      bumpe: "≏",
-      Bumpeq: "≎",
-      bumpeq: "≏",
-      Cacute: "Ć",
-      cacute: "ć",
-      Cap: "⋒",
-      cap: "∩",
-      capand: "⩄",
-      capbrcup: "⩉",
-      capcap: "⩋",
-      capcup: "⩇",
-      capdot: "⩀",
-      CapitalDifferentialD: "ⅅ",
-      caps: "∩︀",
-      caret: "⁁",
-      caron: "ˇ",
-      Cayleys: "ℭ",
-      ccaps: "⩍",
-      Ccaron: "Č",
-      ccaron: "č",
-      Ccedil: "Ç",
-      ccedil: "ç",
-      Ccirc: "Ĉ",
-      ccirc: "ĉ",
-      Cconint: "∰",
-      ccups: "⩌",
-      ccupssm: "⩐",
-      Cdot: "Ċ",
-      cdot: "ċ",
-      cedil: "¸",
-      Cedilla: "¸",
-      cemptyv: "⦲",
-      cent: "¢",
-      CenterDot: "·",
-      centerdot: "·",
-      Cfr: "ℭ",
-      cfr: "𝔠",
-      CHcy: "Ч",
-      chcy: "ч",
-      check: "✓",
-      checkmark: "✓",
-      Chi: "Χ",
-      chi: "χ",
-      cir: "○",
-      circ: "ˆ",
-      circeq: "≗",
-      circlearrowleft: "↺",
-      circlearrowright: "↻",
-      circledast: "⊛",
-      circledcirc: "⊚",
-      circleddash: "⊝",
-      CircleDot: "⊙",
-      circledR: "®",
-      circledS: "Ⓢ",
-      CircleMinus: "⊖",
-      CirclePlus: "⊕",
-      CircleTimes: "⊗",
-      cirE: "⧃",
-      cire: "≗",
-      cirfnint: "⨐",
-      cirmid: "⫯",
-      cirscir: "⧂",
-      ClockwiseContourIntegral: "∲",
-      CloseCurlyDoubleQuote: "”",
-      CloseCurlyQuote: "’",
-      clubs: "♣",
-      clubsuit: "♣",
-      Colon: "∷",
-      colon: ":",
-      Colone: "⩴",
-      colone: "≔",
-      coloneq: "≔",
-      comma: ",",
-      commat: "@",
-      comp: "∁",
-      compfn: "∘",
-      complement: "∁",
-      complexes: "ℂ",
-      cong: "≅",
-      congdot: "⩭",
-      Congruent: "≡",
-      Conint: "∯",
-      conint: "∮",
-      ContourIntegral: "∮",
-      Copf: "ℂ",
-      copf: "𝕔",
-      coprod: "∐",
-      Coproduct: "∐",
-      COPY: "©",
-      copy: "©",
-      copysr: "℗",
-      CounterClockwiseContourIntegral: "∳",
-      crarr: "↵",
-      Cross: "⨯",
-      cross: "✗",
-      Cscr: "𝒞",
-      cscr: "𝒸",
-      csub: "⫏",
-      csube: "⫑",
-      csup: "⫐",
-      csupe: "⫒",
-      ctdot: "⋯",
-      cudarrl: "⤸",
-      cudarrr: "⤵",
-      cuepr: "⋞",
-      cuesc: "⋟",
-      cularr: "↶",
-      cularrp: "⤽",
-      Cup: "⋓",
-      cup: "∪",
-      cupbrcap: "⩈",
-      CupCap: "≍",
-      cupcap: "⩆",
-      cupcup: "⩊",
-      cupdot: "⊍",
-      cupor: "⩅",
-      cups: "∪︀",
-      curarr: "↷",
-      curarrm: "⤼",
-      curlyeqprec: "⋞",
-      curlyeqsucc: "⋟",
-      curlyvee: "⋎",
-      curlywedge: "⋏",
-      curren: "¤",
-      curvearrowleft: "↶",
-      curvearrowright: "↷",
-      cuvee: "⋎",
-      cuwed: "⋏",
-      cwconint: "∲",
-      cwint: "∱",
-      cylcty: "⌭",
-      Dagger: "‡",
-      dagger: "†",
-      daleth: "ℸ",
-      Darr: "↡",
-      dArr: "⇓",
-      darr: "↓",
-      dash: "‐",
-      Dashv: "⫤",
-      dashv: "⊣",
-      dbkarow: "⤏",
-      dblac: "˝",
-      Dcaron: "Ď",
-      dcaron: "ď",
-      Dcy: "Д",
-      dcy: "д",
-      DD: "ⅅ",
-      dd: "ⅆ",
-      ddagger: "‡",
-      ddarr: "⇊",
-      DDotrahd: "⤑",
-      ddotseq: "⩷",
-      deg: "°",
-      Del: "∇",
-      Delta: "Δ",
-      delta: "δ",
-      demptyv: "⦱",
-      dfisht: "⥿",
-      Dfr: "𝔇",
-      dfr: "𝔡",
-      dHar: "⥥",
-      dharl: "⇃",
-      dharr: "⇂",
-      DiacriticalAcute: "´",
-      DiacriticalDot: "˙",
-      DiacriticalDoubleAcute: "˝",
-      DiacriticalGrave: "`",
-      DiacriticalTilde: "˜",
-      diam: "⋄",
-      Diamond: "⋄",
-      diamond: "⋄",
-      diamondsuit: "♦",
-      diams: "♦",
-      die: "¨",
-      DifferentialD: "ⅆ",
-      digamma: "ϝ",
-      disin: "⋲",
-      div: "÷",
-      divide: "÷",
-      divideontimes: "⋇",
-      divonx: "⋇",
-      DJcy: "Ђ",
-      djcy: "ђ",
-      dlcorn: "⌞",
-      dlcrop: "⌍",
-      dollar: "$",
-      Dopf: "𝔻",
-      dopf: "𝕕",
-      Dot: "¨",
-      dot: "˙",
-      DotDot: "⃜",
-      doteq: "≐",
-      doteqdot: "≑",
-      DotEqual: "≐",
-      dotminus: "∸",
-      dotplus: "∔",
-      dotsquare: "⊡",
-      doublebarwedge: "⌆",
-      DoubleContourIntegral: "∯",
-      DoubleDot: "¨",
-      DoubleDownArrow: "⇓",
-      DoubleLeftArrow: "⇐",
-      DoubleLeftRightArrow: "⇔",
-      DoubleLeftTee: "⫤",
-      DoubleLongLeftArrow: "⟸",
-      DoubleLongLeftRightArrow: "⟺",
-      DoubleLongRightArrow: "⟹",
-      DoubleRightArrow: "⇒",
-      DoubleRightTee: "⊨",
-      DoubleUpArrow: "⇑",
-      DoubleUpDownArrow: "⇕",
-      DoubleVerticalBar: "∥",
-      DownArrow: "↓",
-      Downarrow: "⇓",
-      downarrow: "↓",
-      DownArrowBar: "⤓",
-      DownArrowUpArrow: "⇵",
-      DownBreve: "̑",
-      downdownarrows: "⇊",
-      downharpoonleft: "⇃",
-      downharpoonright: "⇂",
-      DownLeftRightVector: "⥐",
-      DownLeftTeeVector: "⥞",
-      DownLeftVector: "↽",
-      DownLeftVectorBar: "⥖",
-      DownRightTeeVector: "⥟",
-      DownRightVector: "⇁",
-      DownRightVectorBar: "⥗",
-      DownTee: "⊤",
-      DownTeeArrow: "↧",
-      drbkarow: "⤐",
-      drcorn: "⌟",
-      drcrop: "⌌",
-      Dscr: "𝒟",
-      dscr: "𝒹",
-      DScy: "Ѕ",
-      dscy: "ѕ",
-      dsol: "⧶",
-      Dstrok: "Đ",
-      dstrok: "đ",
-      dtdot: "⋱",
-      dtri: "▿",
-      dtrif: "▾",
-      duarr: "⇵",
-      duhar: "⥯",
-      dwangle: "⦦",
-      DZcy: "Џ",
-      dzcy: "џ",
-      dzigrarr: "⟿",
-      Eacute: "É",
-      eacute: "é",
-      easter: "⩮",
-      Ecaron: "Ě",
-      ecaron: "ě",
-      ecir: "≖",
-      Ecirc: "Ê",
-      ecirc: "ê",
-      ecolon: "≕",
-      Ecy: "Э",
-      ecy: "э",
-      eDDot: "⩷",
-      Edot: "Ė",
-      eDot: "≑",
-      edot: "ė",
-      ee: "ⅇ",
-      efDot: "≒",
-      Efr: "𝔈",
-      efr: "𝔢",
-      eg: "⪚",
-      Egrave: "È",
-      egrave: "è",
-      egs: "⪖",
-      egsdot: "⪘",
-      el: "⪙",
-      Element: "∈",
-      elinters: "⏧",
-      ell: "ℓ",
-      els: "⪕",
-      elsdot: "⪗",
-      Emacr: "Ē",
-      emacr: "ē",
-      empty: "∅",
-      emptyset: "∅",
-      EmptySmallSquare: "◻",
-      emptyv: "∅",
-      EmptyVerySmallSquare: "▫",
-      emsp: " ",
-      emsp13: " ",
-      emsp14: " ",
-      ENG: "Ŋ",
-      eng: "ŋ",
-      ensp: " ",
-      Eogon: "Ę",
-      eogon: "ę",
-      Eopf: "𝔼",
-      eopf: "𝕖",
-      epar: "⋕",
-      eparsl: "⧣",
-      eplus: "⩱",
-      epsi: "ε",
-      Epsilon: "Ε",
-      epsilon: "ε",
-      epsiv: "ϵ",
-      eqcirc: "≖",
-      eqcolon: "≕",
-      eqsim: "≂",
-      eqslantgtr: "⪖",
-      eqslantless: "⪕",
-      Equal: "⩵",
-      equals: "=",
-      EqualTilde: "≂",
-      equest: "≟",
-      Equilibrium: "⇌",
-      equiv: "≡",
-      equivDD: "⩸",
-      eqvparsl: "⧥",
-      erarr: "⥱",
-      erDot: "≓",
-      Escr: "ℰ",
-      escr: "ℯ",
-      esdot: "≐",
-      Esim: "⩳",
-      esim: "≂",
-      Eta: "Η",
-      eta: "η",
-      ETH: "Ð",
-      eth: "ð",
-      Euml: "Ë",
-      euml: "ë",
-      euro: "€",
-      excl: "!",
-      exist: "∃",
-      Exists: "∃",
-      expectation: "ℰ",
-      ExponentialE: "ⅇ",
-      exponentiale: "ⅇ",
-      fallingdotseq: "≒",
-      Fcy: "Ф",
-      fcy: "ф",
-      female: "♀",
-      ffilig: "ﬃ",
-      fflig: "ﬀ",
-      ffllig: "ﬄ",
-      Ffr: "𝔉",
-      ffr: "𝔣",
-      filig: "ﬁ",
-      FilledSmallSquare: "◼",
-      FilledVerySmallSquare: "▪",
-      fjlig: "fj",
-      flat: "♭",
-      fllig: "ﬂ",
-      fltns: "▱",
-      fnof: "ƒ",
-      Fopf: "𝔽",
-      fopf: "𝕗",
-      ForAll: "∀",
-      forall: "∀",
-      fork: "⋔",
-      forkv: "⫙",
-      Fouriertrf: "ℱ",
-      fpartint: "⨍",
-      frac12: "½",
-      frac13: "⅓",
-      frac14: "¼",
-      frac15: "⅕",
-      frac16: "⅙",
-      frac18: "⅛",
-      frac23: "⅔",
-      frac25: "⅖",
-      frac34: "¾",
-      frac35: "⅗",
-      frac38: "⅜",
-      frac45: "⅘",
-      frac56: "⅚",
-      frac58: "⅝",
-      frac78: "⅞",
-      frasl: "⁄",
-      frown: "⌢",
-      Fscr: "ℱ",
-      fscr: "𝒻",
-      gacute: "ǵ",
-      Gamma: "Γ",
-      gamma: "γ",
-      Gammad: "Ϝ",
-      gammad: "ϝ",
-      gap: "⪆",
-      Gbreve: "Ğ",
-      gbreve: "ğ",
-      Gcedil: "Ģ",
-      Gcirc: "Ĝ",
-      gcirc: "ĝ",
-      Gcy: "Г",
-      gcy: "г",
-      Gdot: "Ġ",
-      gdot: "ġ",
-      gE: "≧",
-      ge: "≥",
-      gEl: "⪌",
-      gel: "⋛",
-      geq: "≥",
-      geqq: "≧",
-      geqslant: "⩾",
-      ges: "⩾",
-      gescc: "⪩",
-      gesdot: "⪀",
-      gesdoto: "⪂",
-      gesdotol: "⪄",
-      gesl: "⋛︀",
-      gesles: "⪔",
-      Gfr: "𝔊",
-      gfr: "𝔤",
-      Gg: "⋙",
-      gg: "≫",
-      ggg: "⋙",
-      gimel: "ℷ",
-      GJcy: "Ѓ",
-      gjcy: "ѓ",
-      gl: "≷",
-      gla: "⪥",
-      glE: "⪒",
-      glj: "⪤",
-      gnap: "⪊",
-      gnapprox: "⪊",
-      gnE: "≩",
-      gne: "⪈",
-      gneq: "⪈",
-      gneqq: "≩",
-      gnsim: "⋧",
-      Gopf: "𝔾",
-      gopf: "𝕘",
-      grave: "`",
-      GreaterEqual: "≥",
-      GreaterEqualLess: "⋛",
-      GreaterFullEqual: "≧",
-      GreaterGreater: "⪢",
-      GreaterLess: "≷",
-      GreaterSlantEqual: "⩾",
-      GreaterTilde: "≳",
-      Gscr: "𝒢",
-      gscr: "ℊ",
-      gsim: "≳",
-      gsime: "⪎",
-      gsiml: "⪐",
-      Gt: "≫",
-      GT: ">",
-      gt: ">",
-      gtcc: "⪧",
-      gtcir: "⩺",
-      gtdot: "⋗",
-      gtlPar: "⦕",
-      gtquest: "⩼",
-      gtrapprox: "⪆",
-      gtrarr: "⥸",
-      gtrdot: "⋗",
-      gtreqless: "⋛",
-      gtreqqless: "⪌",
-      gtrless: "≷",
-      gtrsim: "≳",
-      gvertneqq: "≩︀",
-      gvnE: "≩︀",
-      Hacek: "ˇ",
-      hairsp: " ",
-      half: "½",
-      hamilt: "ℋ",
-      HARDcy: "Ъ",
-      hardcy: "ъ",
-      hArr: "⇔",
-      harr: "↔",
-      harrcir: "⥈",
-      harrw: "↭",
-      Hat: "^",
-      hbar: "ℏ",
-      Hcirc: "Ĥ",
-      hcirc: "ĥ",
-      hearts: "♥",
-      heartsuit: "♥",
-      hellip: "…",
-      hercon: "⊹",
-      Hfr: "ℌ",
-      hfr: "𝔥",
-      HilbertSpace: "ℋ",
-      hksearow: "⤥",
-      hkswarow: "⤦",
-      hoarr: "⇿",
-      homtht: "∻",
-      hookleftarrow: "↩",
-      hookrightarrow: "↪",
-      Hopf: "ℍ",
-      hopf: "𝕙",
-      horbar: "―",
-      HorizontalLine: "─",
-      Hscr: "ℋ",
-      hscr: "𝒽",
-      hslash: "ℏ",
-      Hstrok: "Ħ",
-      hstrok: "ħ",
-      HumpDownHump: "≎",
-      HumpEqual: "≏",
-      hybull: "⁃",
-      hyphen: "‐",
-      Iacute: "Í",
-      iacute: "í",
-      ic: "⁣",
-      Icirc: "Î",
-      icirc: "î",
-      Icy: "И",
-      icy: "и",
-      Idot: "İ",
-      IEcy: "Е",
-      iecy: "е",
-      iexcl: "¡",
-      iff: "⇔",
-      Ifr: "ℑ",
-      ifr: "𝔦",
-      Igrave: "Ì",
-      igrave: "ì",
-      ii: "ⅈ",
-      iiiint: "⨌",
-      iiint: "∭",
-      iinfin: "⧜",
-      iiota: "℩",
-      IJlig: "Ĳ",
-      ijlig: "ĳ",
-      Im: "ℑ",
-      Imacr: "Ī",
-      imacr: "ī",
-      image: "ℑ",
-      ImaginaryI: "ⅈ",
-      imagline: "ℐ",
-      imagpart: "ℑ",
-      imath: "ı",
-      imof: "⊷",
-      imped: "Ƶ",
-      Implies: "⇒",
-      in: "∈",
-      incare: "℅",
-      infin: "∞",
-      infintie: "⧝",
-      inodot: "ı",
-      Int: "∬",
-      int: "∫",
-      intcal: "⊺",
-      integers: "ℤ",
-      Integral: "∫",
-      intercal: "⊺",
-      Intersection: "⋂",
-      intlarhk: "⨗",
-      intprod: "⨼",
-      InvisibleComma: "⁣",
-      InvisibleTimes: "⁢",
-      IOcy: "Ё",
-      iocy: "ё",
-      Iogon: "Į",
-      iogon: "į",
-      Iopf: "𝕀",
-      iopf: "𝕚",
-      Iota: "Ι",
-      iota: "ι",
-      iprod: "⨼",
-      iquest: "¿",
-      Iscr: "ℐ",
-      iscr: "𝒾",
-      isin: "∈",
-      isindot: "⋵",
-      isinE: "⋹",
-      isins: "⋴",
-      isinsv: "⋳",
-      isinv: "∈",
-      it: "⁢",
-      Itilde: "Ĩ",
-      itilde: "ĩ",
-      Iukcy: "І",
-      iukcy: "і",
-      Iuml: "Ï",
-      iuml: "ï",
-      Jcirc: "Ĵ",
-      jcirc: "ĵ",
-      Jcy: "Й",
-      jcy: "й",
-      Jfr: "𝔍",
-      jfr: "𝔧",
-      jmath: "ȷ",
-      Jopf: "𝕁",
-      jopf: "𝕛",
-      Jscr: "𝒥",
-      jscr: "𝒿",
-      Jsercy: "Ј",
-      jsercy: "ј",
-      Jukcy: "Є",
-      jukcy: "є",
-      Kappa: "Κ",
-      kappa: "κ",
-      kappav: "ϰ",
-      Kcedil: "Ķ",
-      kcedil: "ķ",
-      Kcy: "К",
-      kcy: "к",
-      Kfr: "𝔎",
-      kfr: "𝔨",
-      kgreen: "ĸ",
-      KHcy: "Х",
-      khcy: "х",
-      KJcy: "Ќ",
-      kjcy: "ќ",
-      Kopf: "𝕂",
-      kopf: "𝕜",
-      Kscr: "𝒦",
-      kscr: "𝓀",
-      lAarr: "⇚",
-      Lacute: "Ĺ",
-      lacute: "ĺ",
-      laemptyv: "⦴",
-      lagran: "ℒ",
-      Lambda: "Λ",
-      lambda: "λ",
-      Lang: "⟪",
-      lang: "⟨",
-      langd: "⦑",
-      langle: "⟨",
-      lap: "⪅",
-      Laplacetrf: "ℒ",
-      laquo: "«",
-      Larr: "↞",
-      lArr: "⇐",
-      larr: "←",
-      larrb: "⇤",
-      larrbfs: "⤟",
-      larrfs: "⤝",
-      larrhk: "↩",
-      larrlp: "↫",
-      larrpl: "⤹",
-      larrsim: "⥳",
-      larrtl: "↢",
-      lat: "⪫",
-      lAtail: "⤛",
-      latail: "⤙",
-      late: "⪭",
-      lates: "⪭︀",
-      lBarr: "⤎",
-      lbarr: "⤌",
-      lbbrk: "❲",
-      lbrace: "{",
-      lbrack: "[",
-      lbrke: "⦋",
-      lbrksld: "⦏",
-      lbrkslu: "⦍",
-      Lcaron: "Ľ",
-      lcaron: "ľ",
-      Lcedil: "Ļ",
-      lcedil: "ļ",
-      lceil: "⌈",
-      lcub: "{",
-      Lcy: "Л",
-      lcy: "л",
-      ldca: "⤶",
-      ldquo: "“",
-      ldquor: "„",
-      ldrdhar: "⥧",
-      ldrushar: "⥋",
-      ldsh: "↲",
-      lE: "≦",
-      le: "≤",
-      LeftAngleBracket: "⟨",
-      LeftArrow: "←",
-      Leftarrow: "⇐",
-      leftarrow: "←",
-      LeftArrowBar: "⇤",
-      LeftArrowRightArrow: "⇆",
-      leftarrowtail: "↢",
-      LeftCeiling: "⌈",
-      LeftDoubleBracket: "⟦",
-      LeftDownTeeVector: "⥡",
-      LeftDownVector: "⇃",
-      LeftDownVectorBar: "⥙",
-      LeftFloor: "⌊",
-      leftharpoondown: "↽",
-      leftharpoonup: "↼",
-      leftleftarrows: "⇇",
-      LeftRightArrow: "↔",
-      Leftrightarrow: "⇔",
-      leftrightarrow: "↔",
-      leftrightarrows: "⇆",
-      leftrightharpoons: "⇋",
-      leftrightsquigarrow: "↭",
-      LeftRightVector: "⥎",
-      LeftTee: "⊣",
-      LeftTeeArrow: "↤",
-      LeftTeeVector: "⥚",
-      leftthreetimes: "⋋",
-      LeftTriangle: "⊲",
-      LeftTriangleBar: "⧏",
-      LeftTriangleEqual: "⊴",
-      LeftUpDownVector: "⥑",
-      LeftUpTeeVector: "⥠",
-      LeftUpVector: "↿",
-      LeftUpVectorBar: "⥘",
-      LeftVector: "↼",
-      LeftVectorBar: "⥒",
-      lEg: "⪋",
-      leg: "⋚",
-      leq: "≤",
-      leqq: "≦",
-      leqslant: "⩽",
-      les: "⩽",
-      lescc: "⪨",
-      lesdot: "⩿",
-      lesdoto: "⪁",
-      lesdotor: "⪃",
-      lesg: "⋚︀",
-      lesges: "⪓",
-      lessapprox: "⪅",
-      lessdot: "⋖",
-      lesseqgtr: "⋚",
-      lesseqqgtr: "⪋",
-      LessEqualGreater: "⋚",
-      LessFullEqual: "≦",
-      LessGreater: "≶",
-      lessgtr: "≶",
-      LessLess: "⪡",
-      lesssim: "≲",
-      LessSlantEqual: "⩽",
-      LessTilde: "≲",
-      lfisht: "⥼",
-      lfloor: "⌊",
-      Lfr: "𝔏",
-      lfr: "𝔩",
-      lg: "≶",
-      lgE: "⪑",
-      lHar: "⥢",
-      lhard: "↽",
-      lharu: "↼",
-      lharul: "⥪",
-      lhblk: "▄",
-      LJcy: "Љ",
-      ljcy: "љ",
-      Ll: "⋘",
-      ll: "≪",
-      llarr: "⇇",
-      llcorner: "⌞",
-      Lleftarrow: "⇚",
-      llhard: "⥫",
-      lltri: "◺",
-      Lmidot: "Ŀ",
-      lmidot: "ŀ",
-      lmoust: "⎰",
-      lmoustache: "⎰",
-      lnap: "⪉",
-      lnapprox: "⪉",
-      lnE: "≨",
-      lne: "⪇",
-      lneq: "⪇",
-      lneqq: "≨",
-      lnsim: "⋦",
-      loang: "⟬",
-      loarr: "⇽",
-      lobrk: "⟦",
-      LongLeftArrow: "⟵",
-      Longleftarrow: "⟸",
-      longleftarrow: "⟵",
-      LongLeftRightArrow: "⟷",
-      Longleftrightarrow: "⟺",
-      longleftrightarrow: "⟷",
-      longmapsto: "⟼",
-      LongRightArrow: "⟶",
-      Longrightarrow: "⟹",
-      longrightarrow: "⟶",
-      looparrowleft: "↫",
-      looparrowright: "↬",
-      lopar: "⦅",
-      Lopf: "𝕃",
-      lopf: "𝕝",
-      loplus: "⨭",
-      lotimes: "⨴",
-      lowast: "∗",
-      lowbar: "_",
-      LowerLeftArrow: "↙",
-      LowerRightArrow: "↘",
-      loz: "◊",
-      lozenge: "◊",
-      lozf: "⧫",
-      lpar: "(",
-      lparlt: "⦓",
-      lrarr: "⇆",
-      lrcorner: "⌟",
-      lrhar: "⇋",
-      lrhard: "⥭",
-      lrm: "‎",
-      lrtri: "⊿",
-      lsaquo: "‹",
-      Lscr: "ℒ",
-      lscr: "𝓁",
-      Lsh: "↰",
-      lsh: "↰",
-      lsim: "≲",
-      lsime: "⪍",
-      lsimg: "⪏",
-      lsqb: "[",
-      lsquo: "‘",
-      lsquor: "‚",
-      Lstrok: "Ł",
-      lstrok: "ł",
-      Lt: "≪",
-      LT: "<",
-      lt: "<",
-      ltcc: "⪦",
-      ltcir: "⩹",
-      ltdot: "⋖",
-      lthree: "⋋",
-      ltimes: "⋉",
-      ltlarr: "⥶",
-      ltquest: "⩻",
-      ltri: "◃",
-      ltrie: "⊴",
-      ltrif: "◂",
-      ltrPar: "⦖",
-      lurdshar: "⥊",
-      luruhar: "⥦",
-      lvertneqq: "≨︀",
-      lvnE: "≨︀",
-      macr: "¯",
-      male: "♂",
-      malt: "✠",
-      maltese: "✠",
-      Map: "⤅",
-      map: "↦",
-      mapsto: "↦",
-      mapstodown: "↧",
-      mapstoleft: "↤",
-      mapstoup: "↥",
-      marker: "▮",
-      mcomma: "⨩",
-      Mcy: "М",
-      mcy: "м",
-      mdash: "—",
-      mDDot: "∺",
-      measuredangle: "∡",
-      MediumSpace: " ",
-      Mellintrf: "ℳ",
-      Mfr: "𝔐",
-      mfr: "𝔪",
-      mho: "℧",
-      micro: "µ",
-      mid: "∣",
-      midast: "*",
-      midcir: "⫰",
-      middot: "·",
-      minus: "−",
-      minusb: "⊟",
-      minusd: "∸",
-      minusdu: "⨪",
-      MinusPlus: "∓",
-      mlcp: "⫛",
-      mldr: "…",
-      mnplus: "∓",
-      models: "⊧",
-      Mopf: "𝕄",
-      mopf: "𝕞",
-      mp: "∓",
-      Mscr: "ℳ",
-      mscr: "𝓂",
-      mstpos: "∾",
-      Mu: "Μ",
-      mu: "μ",
-      multimap: "⊸",
-      mumap: "⊸",
-      nabla: "∇",
-      Nacute: "Ń",
-      nacute: "ń",
-      nang: "∠⃒",
-      nap: "≉",
-      napE: "⩰̸",
-      napid: "≋̸",
-      napos: "ŉ",
-      napprox: "≉",
-      natur: "♮",
-      natural: "♮",
-      naturals: "ℕ",
-      nbsp: " ",
-      nbump: "≎̸",
-      nbumpe: "≏̸",
-      ncap: "⩃",
-      Ncaron: "Ň",
-      ncaron: "ň",
-      Ncedil: "Ņ",
-      ncedil: "ņ",
-      ncong: "≇",
-      ncongdot: "⩭̸",
-      ncup: "⩂",
-      Ncy: "Н",
-      ncy: "н",
-      ndash: "–",
-      ne: "≠",
-      nearhk: "⤤",
-      neArr: "⇗",
-      nearr: "↗",
-      nearrow: "↗",
-      nedot: "≐̸",
-      NegativeMediumSpace: "​",
-      NegativeThickSpace: "​",
-      NegativeThinSpace: "​",
-      NegativeVeryThinSpace: "​",
-      nequiv: "≢",
-      nesear: "⤨",
-      nesim: "≂̸",
-      NestedGreaterGreater: "≫",
-      NestedLessLess: "≪",
-      NewLine: "\n",
-      nexist: "∄",
-      nexists: "∄",
-      Nfr: "𝔑",
-      nfr: "𝔫",
-      ngE: "≧̸",
-      nge: "≱",
-      ngeq: "≱",
-      ngeqq: "≧̸",
-      ngeqslant: "⩾̸",
-      nges: "⩾̸",
-      nGg: "⋙̸",
-      ngsim: "≵",
-      nGt: "≫⃒",
-      ngt: "≯",
-      ngtr: "≯",
-      nGtv: "≫̸",
-      nhArr: "⇎",
-      nharr: "↮",
-      nhpar: "⫲",
-      ni: "∋",
-      nis: "⋼",
-      nisd: "⋺",
-      niv: "∋",
-      NJcy: "Њ",
-      njcy: "њ",
-      nlArr: "⇍",
-      nlarr: "↚",
-      nldr: "‥",
-      nlE: "≦̸",
-      nle: "≰",
-      nLeftarrow: "⇍",
-      nleftarrow: "↚",
-      nLeftrightarrow: "⇎",
-      nleftrightarrow: "↮",
-      nleq: "≰",
-      nleqq: "≦̸",
-      nleqslant: "⩽̸",
-      nles: "⩽̸",
-      nless: "≮",
-      nLl: "⋘̸",
-      nlsim: "≴",
-      nLt: "≪⃒",
-      nlt: "≮",
-      nltri: "⋪",
-      nltrie: "⋬",
-      nLtv: "≪̸",
-      nmid: "∤",
-      NoBreak: "⁠",
-      NonBreakingSpace: " ",
-      Nopf: "ℕ",
-      nopf: "𝕟",
-      Not: "⫬",
-      not: "¬",
-      NotCongruent: "≢",
-      NotCupCap: "≭",
-      NotDoubleVerticalBar: "∦",
-      NotElement: "∉",
-      NotEqual: "≠",
-      NotEqualTilde: "≂̸",
-      NotExists: "∄",
-      NotGreater: "≯",
-      NotGreaterEqual: "≱",
-      NotGreaterFullEqual: "≧̸",
-      NotGreaterGreater: "≫̸",
-      NotGreaterLess: "≹",
-      NotGreaterSlantEqual: "⩾̸",
-      NotGreaterTilde: "≵",
-      NotHumpDownHump: "≎̸",
-      NotHumpEqual: "≏̸",
-      notin: "∉",
-      notindot: "⋵̸",
-      notinE: "⋹̸",
-      notinva: "∉",
-      notinvb: "⋷",
-      notinvc: "⋶",
-      NotLeftTriangle: "⋪",
-      NotLeftTriangleBar: "⧏̸",
-      NotLeftTriangleEqual: "⋬",
-      NotLess: "≮",
-      NotLessEqual: "≰",
-      NotLessGreater: "≸",
-      NotLessLess: "≪̸",
-      NotLessSlantEqual: "⩽̸",
-      NotLessTilde: "≴",
-      NotNestedGreaterGreater: "⪢̸",
-      NotNestedLessLess: "⪡̸",
-      notni: "∌",
-      notniva: "∌",
-      notnivb: "⋾",
-      notnivc: "⋽",
-      NotPrecedes: "⊀",
-      NotPrecedesEqual: "⪯̸",
-      NotPrecedesSlantEqual: "⋠",
-      NotReverseElement: "∌",
-      NotRightTriangle: "⋫",
-      NotRightTriangleBar: "⧐̸",
-      NotRightTriangleEqual: "⋭",
-      NotSquareSubset: "⊏̸",
-      NotSquareSubsetEqual: "⋢",
-      NotSquareSuperset: "⊐̸",
-      NotSquareSupersetEqual: "⋣",
-      NotSubset: "⊂⃒",
-      NotSubsetEqual: "⊈",
-      NotSucceeds: "⊁",
-      NotSucceedsEqual: "⪰̸",
-      NotSucceedsSlantEqual: "⋡",
-      NotSucceedsTilde: "≿̸",
-      NotSuperset: "⊃⃒",
-      NotSupersetEqual: "⊉",
-      NotTilde: "≁",
-      NotTildeEqual: "≄",
-      NotTildeFullEqual: "≇",
-      NotTildeTilde: "≉",
-      NotVerticalBar: "∤",
-      npar: "∦",
-      nparallel: "∦",
-      nparsl: "⫽⃥",
-      npart: "∂̸",
-      npolint: "⨔",
-      npr: "⊀",
-      nprcue: "⋠",
-      npre: "⪯̸",
-      nprec: "⊀",
-      npreceq: "⪯̸",
-      nrArr: "⇏",
-      nrarr: "↛",
-      nrarrc: "⤳̸",
-      nrarrw: "↝̸",
-      nRightarrow: "⇏",
-      nrightarrow: "↛",
-      nrtri: "⋫",
-      nrtrie: "⋭",
-      nsc: "⊁",
-      nsccue: "⋡",
-      nsce: "⪰̸",
-      Nscr: "𝒩",
-      nscr: "𝓃",
-      nshortmid: "∤",
-      nshortparallel: "∦",
-      nsim: "≁",
-      nsime: "≄",
-      nsimeq: "≄",
-      nsmid: "∤",
-      nspar: "∦",
-      nsqsube: "⋢",
-      nsqsupe: "⋣",
-      nsub: "⊄",
-      nsubE: "⫅̸",
-      nsube: "⊈",
-      nsubset: "⊂⃒",
-      nsubseteq: "⊈",
-      nsubseteqq: "⫅̸",
-      nsucc: "⊁",
-      nsucceq: "⪰̸",
-      nsup: "⊅",
-      nsupE: "⫆̸",
-      nsupe: "⊉",
-      nsupset: "⊃⃒",
-      nsupseteq: "⊉",
-      nsupseteqq: "⫆̸",
-      ntgl: "≹",
-      Ntilde: "Ñ",
-      ntilde: "ñ",
-      ntlg: "≸",
-      ntriangleleft: "⋪",
-      ntrianglelefteq: "⋬",
-      ntriangleright: "⋫",
-      ntrianglerighteq: "⋭",
-      Nu: "Ν",
-      nu: "ν",
-      num: "#",
-      numero: "№",
-      numsp: " ",
-      nvap: "≍⃒",
-      nVDash: "⊯",
-      nVdash: "⊮",
-      nvDash: "⊭",
-      nvdash: "⊬",
-      nvge: "≥⃒",
-      nvgt: ">⃒",
-      nvHarr: "⤄",
-      nvinfin: "⧞",
-      nvlArr: "⤂",
-      nvle: "≤⃒",
-      nvlt: "<⃒",
-      nvltrie: "⊴⃒",
-      nvrArr: "⤃",
-      nvrtrie: "⊵⃒",
-      nvsim: "∼⃒",
-      nwarhk: "⤣",
-      nwArr: "⇖",
-      nwarr: "↖",
-      nwarrow: "↖",
-      nwnear: "⤧",
-      Oacute: "Ó",
-      oacute: "ó",
-      oast: "⊛",
-      ocir: "⊚",
-      Ocirc: "Ô",
-      ocirc: "ô",
-      Ocy: "О",
-      ocy: "о",
-      odash: "⊝",
-      Odblac: "Ő",
-      odblac: "ő",
-      odiv: "⨸",
-      odot: "⊙",
-      odsold: "⦼",
-      OElig: "Œ",
-      oelig: "œ",
-      ofcir: "⦿",
-      Ofr: "𝔒",
-      ofr: "𝔬",
-      ogon: "˛",
-      Ograve: "Ò",
-      ograve: "ò",
-      ogt: "⧁",
-      ohbar: "⦵",
-      ohm: "Ω",
-      oint: "∮",
-      olarr: "↺",
-      olcir: "⦾",
-      olcross: "⦻",
-      oline: "‾",
-      olt: "⧀",
-      Omacr: "Ō",
-      omacr: "ō",
-      Omega: "Ω",
-      omega: "ω",
-      Omicron: "Ο",
-      omicron: "ο",
-      omid: "⦶",
-      ominus: "⊖",
-      Oopf: "𝕆",
-      oopf: "𝕠",
-      opar: "⦷",
-      OpenCurlyDoubleQuote: "“",
-      OpenCurlyQuote: "‘",
-      operp: "⦹",
-      oplus: "⊕",
-      Or: "⩔",
-      or: "∨",
-      orarr: "↻",
-      ord: "⩝",
-      order: "ℴ",
-      orderof: "ℴ",
-      ordf: "ª",
-      ordm: "º",
-      origof: "⊶",
-      oror: "⩖",
-      orslope: "⩗",
-      orv: "⩛",
-      oS: "Ⓢ",
-      Oscr: "𝒪",
-      oscr: "ℴ",
-      Oslash: "Ø",
-      oslash: "ø",
-      osol: "⊘",
-      Otilde: "Õ",
-      otilde: "õ",
-      Otimes: "⨷",
-      otimes: "⊗",
-      otimesas: "⨶",
-      Ouml: "Ö",
-      ouml: "ö",
-      ovbar: "⌽",
-      OverBar: "‾",
-      OverBrace: "⏞",
-      OverBracket: "⎴",
-      OverParenthesis: "⏜",
-      par: "∥",
-      para: "¶",
-      parallel: "∥",
-      parsim: "⫳",
-      parsl: "⫽",
-      part: "∂",
-      PartialD: "∂",
-      Pcy: "П",
-      pcy: "п",
-      percnt: "%",
-      period: ".",
-      permil: "‰",
-      perp: "⊥",
-      pertenk: "‱",
-      Pfr: "𝔓",
-      pfr: "𝔭",
-      Phi: "Φ",
-      phi: "φ",
-      phiv: "ϕ",
-      phmmat: "ℳ",
-      phone: "☎",
-      Pi: "Π",
-      pi: "π",
-      pitchfork: "⋔",
-      piv: "ϖ",
-      planck: "ℏ",
-      planckh: "ℎ",
-      plankv: "ℏ",
-      plus: "+",
-      plusacir: "⨣",
-      plusb: "⊞",
-      pluscir: "⨢",
-      plusdo: "∔",
-      plusdu: "⨥",
-      pluse: "⩲",
-      PlusMinus: "±",
-      plusmn: "±",
-      plussim: "⨦",
-      plustwo: "⨧",
-      pm: "±",
-      Poincareplane: "ℌ",
-      pointint: "⨕",
-      Popf: "ℙ",
-      popf: "𝕡",
-      pound: "£",
-      Pr: "⪻",
-      pr: "≺",
-      prap: "⪷",
-      prcue: "≼",
-      prE: "⪳",
-      pre: "⪯",
-      prec: "≺",
-      precapprox: "⪷",
-      preccurlyeq: "≼",
-      Precedes: "≺",
-      PrecedesEqual: "⪯",
-      PrecedesSlantEqual: "≼",
-      PrecedesTilde: "≾",
-      preceq: "⪯",
-      precnapprox: "⪹",
-      precneqq: "⪵",
-      precnsim: "⋨",
-      precsim: "≾",
-      Prime: "″",
-      prime: "′",
-      primes: "ℙ",
-      prnap: "⪹",
-      prnE: "⪵",
-      prnsim: "⋨",
-      prod: "∏",
-      Product: "∏",
-      profalar: "⌮",
-      profline: "⌒",
-      profsurf: "⌓",
-      prop: "∝",
-      Proportion: "∷",
-      Proportional: "∝",
-      propto: "∝",
-      prsim: "≾",
-      prurel: "⊰",
-      Pscr: "𝒫",
-      pscr: "𝓅",
-      Psi: "Ψ",
-      psi: "ψ",
-      puncsp: " ",
-      Qfr: "𝔔",
-      qfr: "𝔮",
-      qint: "⨌",
-      Qopf: "ℚ",
-      qopf: "𝕢",
-      qprime: "⁗",
-      Qscr: "𝒬",
-      qscr: "𝓆",
-      quaternions: "ℍ",
-      quatint: "⨖",
-      quest: "?",
-      questeq: "≟",
-      QUOT: '"',
-      quot: '"',
-      rAarr: "⇛",
-      race: "∽̱",
-      Racute: "Ŕ",
-      racute: "ŕ",
-      radic: "√",
-      raemptyv: "⦳",
-      Rang: "⟫",
-      rang: "⟩",
-      rangd: "⦒",
-      range: "⦥",
-      rangle: "⟩",
-      raquo: "»",
-      Rarr: "↠",
-      rArr: "⇒",
-      rarr: "→",
-      rarrap: "⥵",
-      rarrb: "⇥",
-      rarrbfs: "⤠",
-      rarrc: "⤳",
-      rarrfs: "⤞",
-      rarrhk: "↪",
-      rarrlp: "↬",
-      rarrpl: "⥅",
-      rarrsim: "⥴",
-      Rarrtl: "⤖",
-      rarrtl: "↣",
-      rarrw: "↝",
-      rAtail: "⤜",
-      ratail: "⤚",
-      ratio: "∶",
-      rationals: "ℚ",
-      RBarr: "⤐",
-      rBarr: "⤏",
-      rbarr: "⤍",
-      rbbrk: "❳",
-      rbrace: "}",
-      rbrack: "]",
-      rbrke: "⦌",
-      rbrksld: "⦎",
-      rbrkslu: "⦐",
-      Rcaron: "Ř",
-      rcaron: "ř",
-      Rcedil: "Ŗ",
-      rcedil: "ŗ",
-      rceil: "⌉",
-      rcub: "}",
-      Rcy: "Р",
-      rcy: "р",
-      rdca: "⤷",
-      rdldhar: "⥩",
-      rdquo: "”",
-      rdquor: "”",
-      rdsh: "↳",
-      Re: "ℜ",
-      real: "ℜ",
-      realine: "ℛ",
-      realpart: "ℜ",
-      reals: "ℝ",
-      rect: "▭",
-      REG: "®",
-      reg: "®",
-      ReverseElement: "∋",
-      ReverseEquilibrium: "⇋",
-      ReverseUpEquilibrium: "⥯",
-      rfisht: "⥽",
-      rfloor: "⌋",
-      Rfr: "ℜ",
-      rfr: "𝔯",
-      rHar: "⥤",
-      rhard: "⇁",
-      rharu: "⇀",
-      rharul: "⥬",
-      Rho: "Ρ",
-      rho: "ρ",
-      rhov: "ϱ",
-      RightAngleBracket: "⟩",
-      RightArrow: "→",
-      Rightarrow: "⇒",
-      rightarrow: "→",
-      RightArrowBar: "⇥",
-      RightArrowLeftArrow: "⇄",
-      rightarrowtail: "↣",
-      RightCeiling: "⌉",
-      RightDoubleBracket: "⟧",
-      RightDownTeeVector: "⥝",
-      RightDownVector: "⇂",
-      RightDownVectorBar: "⥕",
-      RightFloor: "⌋",
-      rightharpoondown: "⇁",
-      rightharpoonup: "⇀",
-      rightleftarrows: "⇄",
-      rightleftharpoons: "⇌",
-      rightrightarrows: "⇉",
-      rightsquigarrow: "↝",
-      RightTee: "⊢",
-      RightTeeArrow: "↦",
-      RightTeeVector: "⥛",
-      rightthreetimes: "⋌",
-      RightTriangle: "⊳",
-      RightTriangleBar: "⧐",
-      RightTriangleEqual: "⊵",
-      RightUpDownVector: "⥏",
-      RightUpTeeVector: "⥜",
-      RightUpVector: "↾",
-      RightUpVectorBar: "⥔",
-      RightVector: "⇀",
-      RightVectorBar: "⥓",
-      ring: "˚",
-      risingdotseq: "≓",
-      rlarr: "⇄",
-      rlhar: "⇌",
-      rlm: "‏",
-      rmoust: "⎱",
-      rmoustache: "⎱",
-      rnmid: "⫮",
-      roang: "⟭",
-      roarr: "⇾",
-      robrk: "⟧",
-      ropar: "⦆",
-      Ropf: "ℝ",
-      ropf: "𝕣",
-      roplus: "⨮",
-      rotimes: "⨵",
-      RoundImplies: "⥰",
-      rpar: ")",
-      rpargt: "⦔",
-      rppolint: "⨒",
-      rrarr: "⇉",
-      Rrightarrow: "⇛",
-      rsaquo: "›",
-      Rscr: "ℛ",
-      rscr: "𝓇",
-      Rsh: "↱",
-      rsh: "↱",
-      rsqb: "]",
-      rsquo: "’",
-      rsquor: "’",
-      rthree: "⋌",
-      rtimes: "⋊",
-      rtri: "▹",
-      rtrie: "⊵",
-      rtrif: "▸",
-      rtriltri: "⧎",
-      RuleDelayed: "⧴",
-      ruluhar: "⥨",
-      rx: "℞",
-      Sacute: "Ś",
-      sacute: "ś",
-      sbquo: "‚",
-      Sc: "⪼",
-      sc: "≻",
-      scap: "⪸",
-      Scaron: "Š",
-      scaron: "š",
-      sccue: "≽",
-      scE: "⪴",
-      sce: "⪰",
-      Scedil: "Ş",
-      scedil: "ş",
-      Scirc: "Ŝ",
-      scirc: "ŝ",
-      scnap: "⪺",
-      scnE: "⪶",
-      scnsim: "⋩",
-      scpolint: "⨓",
-      scsim: "≿",
-      Scy: "С",
-      scy: "с",
-      sdot: "⋅",
-      sdotb: "⊡",
-      sdote: "⩦",
-      searhk: "⤥",
-      seArr: "⇘",
-      searr: "↘",
-      searrow: "↘",
-      sect: "§",
-      semi: ";",
-      seswar: "⤩",
-      setminus: "∖",
-      setmn: "∖",
-      sext: "✶",
-      Sfr: "𝔖",
-      sfr: "𝔰",
-      sfrown: "⌢",
-      sharp: "♯",
-      SHCHcy: "Щ",
-      shchcy: "щ",
-      SHcy: "Ш",
-      shcy: "ш",
-      ShortDownArrow: "↓",
-      ShortLeftArrow: "←",
-      shortmid: "∣",
-      shortparallel: "∥",
-      ShortRightArrow: "→",
-      ShortUpArrow: "↑",
-      shy: "­",
-      Sigma: "Σ",
-      sigma: "σ",
-      sigmaf: "ς",
-      sigmav: "ς",
-      sim: "∼",
-      simdot: "⩪",
-      sime: "≃",
-      simeq: "≃",
-      simg: "⪞",
-      simgE: "⪠",
-      siml: "⪝",
-      simlE: "⪟",
-      simne: "≆",
-      simplus: "⨤",
-      simrarr: "⥲",
-      slarr: "←",
-      SmallCircle: "∘",
-      smallsetminus: "∖",
-      smashp: "⨳",
-      smeparsl: "⧤",
-      smid: "∣",
-      smile: "⌣",
-      smt: "⪪",
-      smte: "⪬",
-      smtes: "⪬︀",
-      SOFTcy: "Ь",
-      softcy: "ь",
-      sol: "/",
-      solb: "⧄",
-      solbar: "⌿",
-      Sopf: "𝕊",
-      sopf: "𝕤",
-      spades: "♠",
-      spadesuit: "♠",
-      spar: "∥",
-      sqcap: "⊓",
-      sqcaps: "⊓︀",
-      sqcup: "⊔",
-      sqcups: "⊔︀",
-      Sqrt: "√",
-      sqsub: "⊏",
-      sqsube: "⊑",
-      sqsubset: "⊏",
-      sqsubseteq: "⊑",
-      sqsup: "⊐",
-      sqsupe: "⊒",
-      sqsupset: "⊐",
-      sqsupseteq: "⊒",
-      squ: "□",
-      Square: "□",
-      square: "□",
-      SquareIntersection: "⊓",
-      SquareSubset: "⊏",
-      SquareSubsetEqual: "⊑",
-      SquareSuperset: "⊐",
-      SquareSupersetEqual: "⊒",
-      SquareUnion: "⊔",
-      squarf: "▪",
-      squf: "▪",
-      srarr: "→",
-      Sscr: "𝒮",
-      sscr: "𝓈",
-      ssetmn: "∖",
-      ssmile: "⌣",
-      sstarf: "⋆",
-      Star: "⋆",
-      star: "☆",
-      starf: "★",
-      straightepsilon: "ϵ",
-      straightphi: "ϕ",
-      strns: "¯",
-      Sub: "⋐",
-      sub: "⊂",
-      subdot: "⪽",
-      subE: "⫅",
-      sube: "⊆",
-      subedot: "⫃",
-      submult: "⫁",
-      subnE: "⫋",
-      subne: "⊊",
-      subplus: "⪿",
-      subrarr: "⥹",
-      Subset: "⋐",
-      subset: "⊂",
-      subseteq: "⊆",
-      subseteqq: "⫅",
-      SubsetEqual: "⊆",
-      subsetneq: "⊊",
-      subsetneqq: "⫋",
-      subsim: "⫇",
-      subsub: "⫕",
-      subsup: "⫓",
-      succ: "≻",
-      succapprox: "⪸",
-      succcurlyeq: "≽",
-      Succeeds: "≻",
-      SucceedsEqual: "⪰",
-      SucceedsSlantEqual: "≽",
-      SucceedsTilde: "≿",
-      succeq: "⪰",
-      succnapprox: "⪺",
-      succneqq: "⪶",
-      succnsim: "⋩",
-      succsim: "≿",
-      SuchThat: "∋",
-      Sum: "∑",
-      sum: "∑",
-      sung: "♪",
-      Sup: "⋑",
-      sup: "⊃",
-      sup1: "¹",
-      sup2: "²",
-      sup3: "³",
-      supdot: "⪾",
-      supdsub: "⫘",
-      supE: "⫆",
-      supe: "⊇",
-      supedot: "⫄",
-      Superset: "⊃",
-      SupersetEqual: "⊇",
-      suphsol: "⟉",
-      suphsub: "⫗",
-      suplarr: "⥻",
-      supmult: "⫂",
-      supnE: "⫌",
-      supne: "⊋",
-      supplus: "⫀",
-      Supset: "⋑",
-      supset: "⊃",
-      supseteq: "⊇",
-      supseteqq: "⫆",
-      supsetneq: "⊋",
-      supsetneqq: "⫌",
-      supsim: "⫈",
-      supsub: "⫔",
-      supsup: "⫖",
-      swarhk: "⤦",
-      swArr: "⇙",
-      swarr: "↙",
-      swarrow: "↙",
-      swnwar: "⤪",
-      szlig: "ß",
-      Tab: "	",
-      target: "⌖",
-      Tau: "Τ",
-      tau: "τ",
-      tbrk: "⎴",
-      Tcaron: "Ť",
-      tcaron: "ť",
-      Tcedil: "Ţ",
-      tcedil: "ţ",
-      Tcy: "Т",
-      tcy: "т",
-      tdot: "⃛",
-      telrec: "⌕",
-      Tfr: "𝔗",
-      tfr: "𝔱",
-      there4: "∴",
-      Therefore: "∴",
-      therefore: "∴",
-      Theta: "Θ",
-      theta: "θ",
-      thetasym: "ϑ",
-      thetav: "ϑ",
-      thickapprox: "≈",
-      thicksim: "∼",
-      ThickSpace: "  ",
-      thinsp: " ",
-      ThinSpace: " ",
-      thkap: "≈",
-      thksim: "∼",
-      THORN: "Þ",
-      thorn: "þ",
-      Tilde: "∼",
-      tilde: "˜",
-      TildeEqual: "≃",
-      TildeFullEqual: "≅",
-      TildeTilde: "≈",
-      times: "×",
-      timesb: "⊠",
-      timesbar: "⨱",
-      timesd: "⨰",
-      tint: "∭",
-      toea: "⤨",
-      top: "⊤",
-      topbot: "⌶",
-      topcir: "⫱",
-      Topf: "𝕋",
-      topf: "𝕥",
-      topfork: "⫚",
-      tosa: "⤩",
-      tprime: "‴",
-      TRADE: "™",
-      trade: "™",
-      triangle: "▵",
-      triangledown: "▿",
-      triangleleft: "◃",
-      trianglelefteq: "⊴",
-      triangleq: "≜",
-      triangleright: "▹",
-      trianglerighteq: "⊵",
-      tridot: "◬",
-      trie: "≜",
-      triminus: "⨺",
-      TripleDot: "⃛",
-      triplus: "⨹",
-      trisb: "⧍",
-      tritime: "⨻",
-      trpezium: "⏢",
-      Tscr: "𝒯",
-      tscr: "𝓉",
-      TScy: "Ц",
-      tscy: "ц",
-      TSHcy: "Ћ",
-      tshcy: "ћ",
-      Tstrok: "Ŧ",
-      tstrok: "ŧ",
-      twixt: "≬",
-      twoheadleftarrow: "↞",
-      twoheadrightarrow: "↠",
-      Uacute: "Ú",
-      uacute: "ú",
-      Uarr: "↟",
-      uArr: "⇑",
-      uarr: "↑",
-      Uarrocir: "⥉",
-      Ubrcy: "Ў",
-      ubrcy: "ў",
-      Ubreve: "Ŭ",
-      ubreve: "ŭ",
-      Ucirc: "Û",
-      ucirc: "û",
-      Ucy: "У",
-      ucy: "у",
-      udarr: "⇅",
-      Udblac: "Ű",
-      udblac: "ű",
-      udhar: "⥮",
-      ufisht: "⥾",
-      Ufr: "𝔘",
-      ufr: "𝔲",
-      Ugrave: "Ù",
-      ugrave: "ù",
-      uHar: "⥣",
-      uharl: "↿",
-      uharr: "↾",
-      uhblk: "▀",
-      ulcorn: "⌜",
-      ulcorner: "⌜",
-      ulcrop: "⌏",
-      ultri: "◸",
-      Umacr: "Ū",
-      umacr: "ū",
-      uml: "¨",
-      UnderBar: "_",
-      UnderBrace: "⏟",
-      UnderBracket: "⎵",
-      UnderParenthesis: "⏝",
-      Union: "⋃",
-      UnionPlus: "⊎",
-      Uogon: "Ų",
-      uogon: "ų",
-      Uopf: "𝕌",
-      uopf: "𝕦",
-      UpArrow: "↑",
-      Uparrow: "⇑",
-      uparrow: "↑",
-      UpArrowBar: "⤒",
-      UpArrowDownArrow: "⇅",
-      UpDownArrow: "↕",
-      Updownarrow: "⇕",
-      updownarrow: "↕",
-      UpEquilibrium: "⥮",
-      upharpoonleft: "↿",
-      upharpoonright: "↾",
-      uplus: "⊎",
-      UpperLeftArrow: "↖",
-      UpperRightArrow: "↗",
-      Upsi: "ϒ",
-      upsi: "υ",
-      upsih: "ϒ",
-      Upsilon: "Υ",
-      upsilon: "υ",
-      UpTee: "⊥",
-      UpTeeArrow: "↥",
-      upuparrows: "⇈",
-      urcorn: "⌝",
-      urcorner: "⌝",
-      urcrop: "⌎",
-      Uring: "Ů",
-      uring: "ů",
-      urtri: "◹",
-      Uscr: "𝒰",
-      uscr: "𝓊",
-      utdot: "⋰",
-      Utilde: "Ũ",
-      utilde: "ũ",
-      utri: "▵",
-      utrif: "▴",
-      uuarr: "⇈",
-      Uuml: "Ü",
-      uuml: "ü",
-      uwangle: "⦧",
-      vangrt: "⦜",
-      varepsilon: "ϵ",
-      varkappa: "ϰ",
-      varnothing: "∅",
-      varphi: "ϕ",
-      varpi: "ϖ",
-      varpropto: "∝",
-      vArr: "⇕",
-      varr: "↕",
-      varrho: "ϱ",
-      varsigma: "ς",
-      varsubsetneq: "⊊︀",
-      varsubsetneqq: "⫋︀",
-      varsupsetneq: "⊋︀",
-      varsupsetneqq: "⫌︀",
-      vartheta: "ϑ",
-      vartriangleleft: "⊲",
-      vartriangleright: "⊳",
-      Vbar: "⫫",
-      vBar: "⫨",
-      vBarv: "⫩",
-      Vcy: "В",
-      vcy: "в",
-      VDash: "⊫",
-      Vdash: "⊩",
-      vDash: "⊨",
-      vdash: "⊢",
-      Vdashl: "⫦",
-      Vee: "⋁",
-      vee: "∨",
-      veebar: "⊻",
-      veeeq: "≚",
-      vellip: "⋮",
-      Verbar: "‖",
-      verbar: "|",
-      Vert: "‖",
-      vert: "|",
-      VerticalBar: "∣",
-      VerticalLine: "|",
-      VerticalSeparator: "❘",
-      VerticalTilde: "≀",
-      VeryThinSpace: " ",
-      Vfr: "𝔙",
-      vfr: "𝔳",
-      vltri: "⊲",
-      vnsub: "⊂⃒",
-      vnsup: "⊃⃒",
-      Vopf: "𝕍",
-      vopf: "𝕧",
-      vprop: "∝",
-      vrtri: "⊳",
-      Vscr: "𝒱",
-      vscr: "𝓋",
-      vsubnE: "⫋︀",
-      vsubne: "⊊︀",
-      vsupnE: "⫌︀",
-      vsupne: "⊋︀",
-      Vvdash: "⊪",
-      vzigzag: "⦚",
-      Wcirc: "Ŵ",
-      wcirc: "ŵ",
-      wedbar: "⩟",
-      Wedge: "⋀",
-      wedge: "∧",
-      wedgeq: "≙",
-      weierp: "℘",
-      Wfr: "𝔚",
-      wfr: "𝔴",
-      Wopf: "𝕎",
-      wopf: "𝕨",
-      wp: "℘",
-      wr: "≀",
-      wreath: "≀",
-      Wscr: "𝒲",
-      wscr: "𝓌",
-      xcap: "⋂",
-      xcirc: "◯",
-      xcup: "⋃",
-      xdtri: "▽",
-      Xfr: "𝔛",
-      xfr: "𝔵",
-      xhArr: "⟺",
-      xharr: "⟷",
-      Xi: "Ξ",
-      xi: "ξ",
-      xlArr: "⟸",
-      xlarr: "⟵",
-      xmap: "⟼",
-      xnis: "⋻",
-      xodot: "⨀",
-      Xopf: "𝕏",
-      xopf: "𝕩",
-      xoplus: "⨁",
-      xotime: "⨂",
-      xrArr: "⟹",
-      xrarr: "⟶",
-      Xscr: "𝒳",
-      xscr: "𝓍",
-      xsqcup: "⨆",
-      xuplus: "⨄",
-      xutri: "△",
-      xvee: "⋁",
-      xwedge: "⋀",
-      Yacute: "Ý",
-      yacute: "ý",
-      YAcy: "Я",
-      yacy: "я",
-      Ycirc: "Ŷ",
-      ycirc: "ŷ",
-      Ycy: "Ы",
-      ycy: "ы",
-      yen: "¥",
-      Yfr: "𝔜",
-      yfr: "𝔶",
-      YIcy: "Ї",
-      yicy: "ї",
-      Yopf: "𝕐",
-      yopf: "𝕪",
-      Yscr: "𝒴",
-      yscr: "𝓎",
-      YUcy: "Ю",
-      yucy: "ю",
-      Yuml: "Ÿ",
-      yuml: "ÿ",
-      Zacute: "Ź",
-      zacute: "ź",
-      Zcaron: "Ž",
-      zcaron: "ž",
-      Zcy: "З",
-      zcy: "з",
-      Zdot: "Ż",
-      zdot: "ż",
-      zeetrf: "ℨ",
-      ZeroWidthSpace: "​",
-      Zeta: "Ζ",
-      zeta: "ζ",
-      Zfr: "ℨ",
-      zfr: "𝔷",
-      ZHcy: "Ж",
-      zhcy: "ж",
-      zigrarr: "⇝",
-      Zopf: "ℤ",
-      zopf: "𝕫",
-      Zscr: "𝒵",
-      zscr: "𝓏",
-      zwj: "‍",
-      zwnj: "‌"
-    });
-    exports.entityMap = exports.HTML_ENTITIES;
-  }
-});
-
-// node_modules/@xmldom/xmldom/lib/sax.js
-var require_sax = __commonJS({
-  "node_modules/@xmldom/xmldom/lib/sax.js"(exports) {
-    "use strict";
-    var conventions = require_conventions();
-    var g = require_grammar();
-    var errors = require_errors();
-    var isHTMLEscapableRawTextElement = conventions.isHTMLEscapableRawTextElement;
-    var isHTMLMimeType = conventions.isHTMLMimeType;
-    var isHTMLRawTextElement = conventions.isHTMLRawTextElement;
-    var hasOwn = conventions.hasOwn;
-    var NAMESPACE = conventions.NAMESPACE;
-    var ParseError2 = errors.ParseError;
-    var DOMException = errors.DOMException;
-    var S_TAG = 0;
-    var S_ATTR = 1;
-    var S_ATTR_SPACE = 2;
-    var S_EQ = 3;
-    var S_ATTR_NOQUOT_VALUE = 4;
-    var S_ATTR_END = 5;
-    var S_TAG_SPACE = 6;
-    var S_TAG_CLOSE = 7;
-    function XMLReader() {
-    }
-    XMLReader.prototype = {
-      parse: function(source, defaultNSMap, entityMap) {
-        var domBuilder = this.domBuilder;
-        domBuilder.startDocument();
-        _copy(defaultNSMap, defaultNSMap = /* @__PURE__ */ Object.create(null));
-        parse2(source, defaultNSMap, entityMap, domBuilder, this.errorHandler);
-        domBuilder.endDocument();
-      }
-    };
-    var ENTITY_REG = /&#?\w+;?/g;
-    function parse2(source, defaultNSMapCopy, entityMap, domBuilder, errorHandler) {
-      var isHTML = isHTMLMimeType(domBuilder.mimeType);
-      if (source.indexOf(g.UNICODE_REPLACEMENT_CHARACTER) >= 0) {
-        errorHandler.warning("Unicode replacement character detected, source encoding issues?");
-      }
-      function fixedFromCharCode(code) {
-        if (code > 65535) {
-          code -= 65536;
-          var surrogate1 = 55296 + (code >> 10), surrogate2 = 56320 + (code & 1023);
-          return String.fromCharCode(surrogate1, surrogate2);
-        } else {
-          return String.fromCharCode(code);
-        }
-      }
-      function entityReplacer(a2) {
-        var complete = a2[a2.length - 1] === ";" ? a2 : a2 + ";";
-        if (!isHTML && complete !== a2) {
-          errorHandler.error("EntityRef: expecting ;");
-          return a2;
-        }
-        var match = g.Reference.exec(complete);
-        if (!match || match[0].length !== complete.length) {
-          errorHandler.error("entity not matching Reference production: " + a2);
-          return a2;
-        }
-        var k = complete.slice(1, -1);
-        if (hasOwn(entityMap, k)) {
-          return entityMap[k];
-        } else if (k.charAt(0) === "#") {
-          return fixedFromCharCode(parseInt(k.substring(1).replace("x", "0x")));
-        } else {
-          errorHandler.error("entity not found:" + a2);
-          return a2;
-        }
-      }
-      function appendText(end2) {
-        if (end2 > start) {
-          var xt = source.substring(start, end2).replace(ENTITY_REG, entityReplacer);
-          locator && position(start);
-          domBuilder.characters(xt, 0, end2 - start);
-          start = end2;
-        }
-      }
-      var lineStart = 0;
-      var lineEnd = 0;
-      var linePattern = /\r\n?|\n|$/g;
-      var locator = domBuilder.locator;
-      function position(p, m) {
-        while (p >= lineEnd && (m = linePattern.exec(source))) {
-          lineStart = lineEnd;
-          lineEnd = m.index + m[0].length;
-          locator.lineNumber++;
-        }
-        locator.columnNumber = p - lineStart + 1;
-      }
-      var parseStack = [{ currentNSMap: defaultNSMapCopy }];
-      var unclosedTags = [];
-      var start = 0;
-      while (true) {
-        try {
-          var tagStart = source.indexOf("<", start);
-          if (tagStart < 0) {
-            if (!isHTML && unclosedTags.length > 0) {
-              return errorHandler.fatalError("unclosed xml tag(s): " + unclosedTags.join(", "));
-            }
-            if (!source.substring(start).match(/^\s*$/)) {
-              var doc = domBuilder.doc;
-              var text = doc.createTextNode(source.substring(start));
-              if (doc.documentElement) {
-                return errorHandler.error("Extra content at the end of the document");
-              }
-              doc.appendChild(text);
-              domBuilder.currentElement = text;
-            }
-            return;
-          }
-          if (tagStart > start) {
-            var fromSource = source.substring(start, tagStart);
-            if (!isHTML && unclosedTags.length === 0) {
-              fromSource = fromSource.replace(new RegExp(g.S_OPT.source, "g"), "");
-              fromSource && errorHandler.error("Unexpected content outside root element: '" + fromSource + "'");
-            }
-            appendText(tagStart);
-          }
-          switch (source.charAt(tagStart + 1)) {
-            case "/":
-              var end = source.indexOf(">", tagStart + 2);
-              var tagNameRaw = source.substring(tagStart + 2, end > 0 ? end : void 0);
-              if (!tagNameRaw) {
-                return errorHandler.fatalError("end tag name missing");
-              }
-              var endTagNameStrict = g.reg("^", g.QName_group, g.S_OPT, "$");
-              var tagNameMatch = end > 0 && endTagNameStrict.exec(tagNameRaw);
-              if (!tagNameMatch) {
-                var leadingTagNameMatch = end > 0 && g.reg("^", g.QName_group).exec(tagNameRaw);
-                if (isHTML && leadingTagNameMatch) {
-                  errorHandler.warning('end tag name contains invalid trailing characters: "' + tagNameRaw + '"');
-                  tagNameMatch = leadingTagNameMatch;
-                } else if (
-                  // Backward compatibility, remove this whole `else if` arm in the next breaking release
-                  // (XML then falls through to the `fatalError` below, for a clean mode split: XML fatal,
-                  // HTML warning). A valid end-tag name followed by a line break and trailing content was
-                  // silently accepted while `reg` still used the `m` flag; re-adding `m` here matches exactly
-                  // those inputs, kept recoverable and reported.
-                  leadingTagNameMatch && new RegExp(endTagNameStrict.source, endTagNameStrict.flags + "m").test(tagNameRaw)
-                ) {
-                  errorHandler.error('end tag name is followed by a line break and trailing content: "' + tagNameRaw + '"');
-                  tagNameMatch = leadingTagNameMatch;
-                } else {
-                  return errorHandler.fatalError('end tag name contains invalid characters: "' + tagNameRaw + '"');
-                }
-              }
-              if (!domBuilder.currentElement && !domBuilder.doc.documentElement) {
-                return;
-              }
-              var currentTagName = unclosedTags[unclosedTags.length - 1] || domBuilder.currentElement.tagName || domBuilder.doc.documentElement.tagName || "";
-              if (currentTagName !== tagNameMatch[1]) {
-                var tagNameLower = tagNameMatch[1].toLowerCase();
-                if (!isHTML || currentTagName.toLowerCase() !== tagNameLower) {
-                  return errorHandler.fatalError('Opening and ending tag mismatch: "' + currentTagName + '" != "' + tagNameRaw + '"');
-                }
-              }
-              var config = parseStack.pop();
-              unclosedTags.pop();
-              var localNSMap = config.localNSMap;
-              domBuilder.endElement(config.uri, config.localName, currentTagName);
-              if (localNSMap) {
-                for (var prefix in localNSMap) {
-                  if (hasOwn(localNSMap, prefix)) {
-                    domBuilder.endPrefixMapping(prefix);
-                  }
-                }
-              }
-              end++;
-              break;
-            // end element
-            case "?":
-              locator && position(tagStart);
-              end = parseProcessingInstruction(source, tagStart, domBuilder, errorHandler);
-              break;
-            case "!":
-              locator && position(tagStart);
-              end = parseDoctypeCommentOrCData(source, tagStart, domBuilder, errorHandler, isHTML);
-              break;
-            default:
-              locator && position(tagStart);
-              var el = new ElementAttributes();
-              var currentNSMap = parseStack[parseStack.length - 1].currentNSMap;
-              var end = parseElementStartPart(source, tagStart, el, currentNSMap, entityReplacer, errorHandler, isHTML);
-              var len = el.length;
-              if (!el.closed) {
-                if (isHTML && conventions.isHTMLVoidElement(el.tagName)) {
-                  el.closed = true;
-                } else {
-                  unclosedTags.push(el.tagName);
-                }
-              }
-              if (locator && len) {
-                var locator2 = copyLocator(locator, {});
-                for (var i = 0; i < len; i++) {
-                  var a = el[i];
-                  position(a.offset);
-                  a.locator = copyLocator(locator, {});
-                }
-                domBuilder.locator = locator2;
-                if (appendElement(el, domBuilder, currentNSMap)) {
-                  parseStack.push(el);
-                }
-                domBuilder.locator = locator;
-              } else {
-                if (appendElement(el, domBuilder, currentNSMap)) {
-                  parseStack.push(el);
-                }
-              }
-              if (isHTML && !el.closed) {
-                end = parseHtmlSpecialContent(source, end, el.tagName, entityReplacer, domBuilder);
-              } else {
-                end++;
-              }
-          }
-        } catch (e) {
-          if (e instanceof ParseError2) {
-            throw e;
-          } else if (e instanceof DOMException) {
-            return errorHandler.fatalError("Error constructing the DOM: " + e.name + ": " + e.message, e);
-          }
-          errorHandler.error("element parse error: " + e);
-          end = -1;
-        }
-        if (end > start) {
-          start = end;
-        } else {
-          appendText(Math.max(tagStart, start) + 1);
-        }
-      }
-    }
-    function copyLocator(f, t) {
-      t.lineNumber = f.lineNumber;
-      t.columnNumber = f.columnNumber;
-      return t;
-    }
-    function parseElementStartPart(source, start, el, currentNSMap, entityReplacer, errorHandler, isHTML) {
-      function addAttribute(qname, value2, startIndex) {
-        if (hasOwn(el.attributeNames, qname)) {
-          return errorHandler.fatalError("Attribute " + qname + " redefined");
-        }
-        if (!isHTML && value2.indexOf("<") >= 0) {
-          return errorHandler.fatalError("Unescaped '<' not allowed in attributes values");
-        }
-        el.addValue(
-          qname,
-          // @see https://www.w3.org/TR/xml/#AVNormalize
-          // since the xmldom sax parser does not "interpret" DTD the following is not implemented:
-          // - recursive replacement of (DTD) entity references
-          // - trimming and collapsing multiple spaces into a single one for attributes that are not of type CDATA
-          value2.replace(/[\t\n\r]/g, " ").replace(ENTITY_REG, entityReplacer),
-          startIndex
-        );
-      }
-      var attrName;
-      var value;
-      var p = ++start;
-      var s = S_TAG;
-      while (true) {
-        var c = source.charAt(p);
-        if (s === S_TAG && c === "<") {
-          throw new Error("unexpected < in tag name: " + source.slice(start, p));
-        }
-        switch (c) {
-          case "=":
-            if (s === S_ATTR) {
-              attrName = source.slice(start, p);
-              s = S_EQ;
-            } else if (s === S_ATTR_SPACE) {
-              s = S_EQ;
-            } else {
-              throw new Error("attribute equal must after attrName");
-            }
-            break;
-          case "'":
-          case '"':
-            if (s === S_EQ || s === S_ATTR) {
-              if (s === S_ATTR) {
-                errorHandler.warning('attribute value must after "="');
-                attrName = source.slice(start, p);
-              }
-              start = p + 1;
-              p = source.indexOf(c, start);
-              if (p > 0) {
-                value = source.slice(start, p);
-                addAttribute(attrName, value, start - 1);
-                s = S_ATTR_END;
-              } else {
-                throw new Error("attribute value no end '" + c + "' match");
-              }
-            } else if (s == S_ATTR_NOQUOT_VALUE) {
-              value = source.slice(start, p);
-              addAttribute(attrName, value, start);
-              errorHandler.warning('attribute "' + attrName + '" missed start quot(' + c + ")!!");
-              start = p + 1;
-              s = S_ATTR_END;
-            } else {
-              throw new Error('attribute value must after "="');
-            }
-            break;
-          case "/":
-            switch (s) {
-              case S_TAG:
-                el.setTagName(source.slice(start, p));
-              case S_ATTR_END:
-              case S_TAG_SPACE:
-              case S_TAG_CLOSE:
-                s = S_TAG_CLOSE;
-                el.closed = true;
-              case S_ATTR_NOQUOT_VALUE:
-              case S_ATTR:
-                break;
-              case S_ATTR_SPACE:
-                el.closed = true;
-                break;
-              //case S_EQ:
-              default:
-                throw new Error("attribute invalid close char('/')");
-            }
-            break;
-          case "":
-            errorHandler.error("unexpected end of input");
-            if (s == S_TAG) {
-              el.setTagName(source.slice(start, p));
-            }
-            return p;
-          case ">":
-            switch (s) {
-              case S_TAG:
-                el.setTagName(source.slice(start, p));
-              case S_ATTR_END:
-              case S_TAG_SPACE:
-              case S_TAG_CLOSE:
-                break;
-              //normal
-              case S_ATTR_NOQUOT_VALUE:
-              //Compatible state
-              case S_ATTR:
-                value = source.slice(start, p);
-                if (value.slice(-1) === "/") {
-                  el.closed = true;
-                  value = value.slice(0, -1);
-                }
-              case S_ATTR_SPACE:
-                if (s === S_ATTR_SPACE) {
-                  value = attrName;
-                }
-                if (s == S_ATTR_NOQUOT_VALUE) {
-                  errorHandler.warning('attribute "' + value + '" missed quot(")!');
-                  addAttribute(attrName, value, start);
-                } else {
-                  if (!isHTML) {
-                    errorHandler.warning('attribute "' + value + '" missed value!! "' + value + '" instead!!');
-                  }
-                  addAttribute(value, value, start);
-                }
-                break;
-              case S_EQ:
-                if (!isHTML) {
-                  return errorHandler.fatalError(`AttValue: ' or " expected`);
-                }
-            }
-            return p;
-          /*xml space '\x20' | #x9 | #xD | #xA; */
-          case "":
-            c = " ";
-          default:
-            if (c <= " ") {
-              switch (s) {
-                case S_TAG:
-                  el.setTagName(source.slice(start, p));
-                  s = S_TAG_SPACE;
-                  break;
-                case S_ATTR:
-                  attrName = source.slice(start, p);
-                  s = S_ATTR_SPACE;
-                  break;
-                case S_ATTR_NOQUOT_VALUE:
-                  var value = source.slice(start, p);
-                  errorHandler.warning('attribute "' + value + '" missed quot(")!!');
-                  addAttribute(attrName, value, start);
-                case S_ATTR_END:
-                  s = S_TAG_SPACE;
-                  break;
-              }
-            } else {
-              switch (s) {
-                //case S_TAG:void();break;
-                //case S_ATTR:void();break;
-                //case S_ATTR_NOQUOT_VALUE:void();break;
-                case S_ATTR_SPACE:
-                  if (!isHTML) {
-                    errorHandler.warning('attribute "' + attrName + '" missed value!! "' + attrName + '" instead2!!');
-                  }
-                  addAttribute(attrName, attrName, start);
-                  start = p;
-                  s = S_ATTR;
-                  break;
-                case S_ATTR_END:
-                  errorHandler.warning('attribute space is required"' + attrName + '"!!');
-                case S_TAG_SPACE:
-                  s = S_ATTR;
-                  start = p;
-                  break;
-                case S_EQ:
-                  s = S_ATTR_NOQUOT_VALUE;
-                  start = p;
-                  break;
-                case S_TAG_CLOSE:
-                  throw new Error("elements closed character '/' and '>' must be connected to");
-              }
-            }
-        }
-        p++;
-      }
-    }
-    function appendElement(el, domBuilder, currentNSMap) {
-      var tagName = el.tagName;
-      var localNSMap = null;
-      var i = el.length;
-      while (i--) {
-        var a = el[i];
-        var qName = a.qName;
-        var value = a.value;
-        var nsp = qName.indexOf(":");
-        if (nsp > 0) {
-          var prefix = a.prefix = qName.slice(0, nsp);
-          var localName = qName.slice(nsp + 1);
-          var nsPrefix = prefix === "xmlns" && localName;
-        } else {
-          localName = qName;
-          prefix = null;
-          nsPrefix = qName === "xmlns" && "";
-        }
-        a.localName = localName;
-        if (nsPrefix !== false) {
-          if (localNSMap == null) {
-            localNSMap = /* @__PURE__ */ Object.create(null);
-            currentNSMap = Object.create(currentNSMap);
-          }
-          currentNSMap[nsPrefix] = localNSMap[nsPrefix] = value;
-          a.uri = NAMESPACE.XMLNS;
-          domBuilder.startPrefixMapping(nsPrefix, value);
-        }
-      }
-      var i = el.length;
-      while (i--) {
-        a = el[i];
-        if (a.prefix) {
-          if (a.prefix === "xml") {
-            a.uri = NAMESPACE.XML;
-          }
-          if (a.prefix !== "xmlns") {
-            a.uri = currentNSMap[a.prefix];
-          }
-        }
-      }
-      var nsp = tagName.indexOf(":");
-      if (nsp > 0) {
-        prefix = el.prefix = tagName.slice(0, nsp);
-        localName = el.localName = tagName.slice(nsp + 1);
-      } else {
-        prefix = null;
-        localName = el.localName = tagName;
-      }
-      var ns = el.uri = currentNSMap[prefix || ""];
-      domBuilder.startElement(ns, localName, tagName, el);
-      if (el.closed) {
-        domBuilder.endElement(ns, localName, tagName);
-        if (localNSMap) {
-          for (prefix in localNSMap) {
-            if (hasOwn(localNSMap, prefix)) {
-              domBuilder.endPrefixMapping(prefix);
-            }
-          }
-        }
-      } else {
-        el.currentNSMap = currentNSMap;
-        el.localNSMap = localNSMap;
-        return true;
-      }
-    }
-    function parseHtmlSpecialContent(source, elStartEnd, tagName, entityReplacer, domBuilder) {
-      var isEscapableRaw = isHTMLEscapableRawTextElement(tagName);
-      if (isEscapableRaw || isHTMLRawTextElement(tagName)) {
-        var closeTag = new RegExp("</" + tagName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + ">", "ig");
-        closeTag.lastIndex = elStartEnd;
-        var match = closeTag.exec(source);
-        var elEndStart = match ? match.index : -1;
-        if (elEndStart < 0) {
-          return elStartEnd + 1;
-        }
-        var text = source.substring(elStartEnd + 1, elEndStart);
-        if (isEscapableRaw) {
-          text = text.replace(ENTITY_REG, entityReplacer);
-        }
-        domBuilder.characters(text, 0, text.length);
-        return elEndStart;
-      }
-      return elStartEnd + 1;
-    }
-    function _copy(source, target2) {
-      for (var n in source) {
-        if (hasOwn(source, n)) {
-          target2[n] = source[n];
-        }
-      }
-    }
-    function parseUtils(source, start) {
-      var index = start;
-      function char(n) {
-        n = n || 0;
-        return source.charAt(index + n);
-      }
-      function skip(n) {
-        n = n || 1;
-        index += n;
-      }
-      function skipBlanks() {
-        var blanks = 0;
-        while (index < source.length) {
-          var c = char();
-          if (c !== " " && c !== "\n" && c !== "	" && c !== "\r") {
-            return blanks;
-          }
-          blanks++;
-          skip();
-        }
-        return -1;
-      }
-      function substringFromIndex() {
-        return source.substring(index);
-      }
-      function substringStartsWith(text) {
-        return source.substring(index, index + text.length) === text;
-      }
-      function substringStartsWithCaseInsensitive(text) {
-        return source.substring(index, index + text.length).toUpperCase() === text.toUpperCase();
-      }
-      function getMatch(args) {
-        var expr = g.reg("^", args);
-        var match = expr.exec(substringFromIndex());
-        if (match) {
-          skip(match[0].length);
-          return match[0];
-        }
-        return null;
-      }
-      return {
-        char,
-        getIndex: function() {
-          return index;
-        },
-        getMatch,
-        getSource: function() {
-          return source;
-        },
-        skip,
-        skipBlanks,
-        substringFromIndex,
-        substringStartsWith,
-        substringStartsWithCaseInsensitive
-      };
-    }
-    function parseDoctypeInternalSubset(p, errorHandler) {
-      function parsePI(p2, errorHandler2) {
-        var match = g.PI.exec(p2.substringFromIndex());
-        if (!match) {
-          return errorHandler2.fatalError("processing instruction is not well-formed at position " + p2.getIndex());
-        }
-        if (match[1].toLowerCase() === "xml") {
-          return errorHandler2.fatalError(
-            "xml declaration is only allowed at the start of the document, but found at position " + p2.getIndex()
-          );
-        }
-        p2.skip(match[0].length);
-        return match[0];
-      }
-      var source = p.getSource();
-      if (p.char() === "[") {
-        p.skip(1);
-        var intSubsetStart = p.getIndex();
-        while (p.getIndex() < source.length) {
-          p.skipBlanks();
-          if (p.char() === "]") {
-            var internalSubset = source.substring(intSubsetStart, p.getIndex());
-            p.skip(1);
-            return internalSubset;
-          }
-          var current = null;
-          if (p.char() === "<" && p.char(1) === "!") {
-            switch (p.char(2)) {
-              case "E":
-                if (p.char(3) === "L") {
-                  current = p.getMatch(g.elementdecl);
-                } else if (p.char(3) === "N") {
-                  current = p.getMatch(g.EntityDecl);
-                }
-                break;
-              case "A":
-                current = p.getMatch(g.AttlistDecl);
-                break;
-              case "N":
-                current = p.getMatch(g.NotationDecl);
-                break;
-              case "-":
-                current = p.getMatch(g.Comment);
-                break;
-            }
-          } else if (p.char() === "<" && p.char(1) === "?") {
-            current = parsePI(p, errorHandler);
-          } else if (p.char() === "%") {
-            current = p.getMatch(g.PEReference);
-          } else {
-            return errorHandler.fatalError("Error detected in Markup declaration");
-          }
-          if (!current) {
-            return errorHandler.fatalError("Error in internal subset at position " + p.getIndex());
-          }
-        }
-        return errorHandler.fatalError("doctype internal subset is not well-formed, missing ]");
-      }
-    }
-    function parseDoctypeCommentOrCData(source, start, domBuilder, errorHandler, isHTML) {
-      var p = parseUtils(source, start);
-      switch (isHTML ? p.char(2).toUpperCase() : p.char(2)) {
-        case "-":
-          var comment = p.getMatch(g.Comment);
-          if (comment) {
-            domBuilder.comment(comment, g.COMMENT_START.length, comment.length - g.COMMENT_START.length - g.COMMENT_END.length);
-            return p.getIndex();
-          } else {
-            return errorHandler.fatalError("comment is not well-formed at position " + p.getIndex());
-          }
-        case "[":
-          var cdata = p.getMatch(g.CDSect);
-          if (cdata) {
-            if (!isHTML && !domBuilder.currentElement) {
-              return errorHandler.fatalError("CDATA outside of element");
-            }
-            domBuilder.startCDATA();
-            domBuilder.characters(cdata, g.CDATA_START.length, cdata.length - g.CDATA_START.length - g.CDATA_END.length);
-            domBuilder.endCDATA();
-            return p.getIndex();
-          } else {
-            return errorHandler.fatalError("Invalid CDATA starting at position " + start);
-          }
-        case "D": {
-          if (domBuilder.doc && domBuilder.doc.documentElement) {
-            return errorHandler.fatalError("Doctype not allowed inside or after documentElement at position " + p.getIndex());
-          }
-          if (isHTML ? !p.substringStartsWithCaseInsensitive(g.DOCTYPE_DECL_START) : !p.substringStartsWith(g.DOCTYPE_DECL_START)) {
-            return errorHandler.fatalError("Expected " + g.DOCTYPE_DECL_START + " at position " + p.getIndex());
-          }
-          p.skip(g.DOCTYPE_DECL_START.length);
-          if (p.skipBlanks() < 1) {
-            return errorHandler.fatalError("Expected whitespace after " + g.DOCTYPE_DECL_START + " at position " + p.getIndex());
-          }
-          var doctype = {
-            name: void 0,
-            publicId: void 0,
-            systemId: void 0,
-            internalSubset: void 0
-          };
-          doctype.name = p.getMatch(g.Name);
-          if (!doctype.name)
-            return errorHandler.fatalError("doctype name missing or contains unexpected characters at position " + p.getIndex());
-          if (isHTML && doctype.name.toLowerCase() !== "html") {
-            errorHandler.warning("Unexpected DOCTYPE in HTML document at position " + p.getIndex());
-          }
-          p.skipBlanks();
-          if (p.substringStartsWith(g.PUBLIC) || p.substringStartsWith(g.SYSTEM)) {
-            var match = g.ExternalID_match.exec(p.substringFromIndex());
-            if (!match) {
-              return errorHandler.fatalError("doctype external id is not well-formed at position " + p.getIndex());
-            }
-            if (match.groups.SystemLiteralOnly !== void 0) {
-              doctype.systemId = match.groups.SystemLiteralOnly;
-            } else {
-              doctype.systemId = match.groups.SystemLiteral;
-              doctype.publicId = match.groups.PubidLiteral;
-            }
-            p.skip(match[0].length);
-          } else if (isHTML && p.substringStartsWithCaseInsensitive(g.SYSTEM)) {
-            p.skip(g.SYSTEM.length);
-            if (p.skipBlanks() < 1) {
-              return errorHandler.fatalError("Expected whitespace after " + g.SYSTEM + " at position " + p.getIndex());
-            }
-            doctype.systemId = p.getMatch(g.ABOUT_LEGACY_COMPAT_SystemLiteral);
-            if (!doctype.systemId) {
-              return errorHandler.fatalError(
-                "Expected " + g.ABOUT_LEGACY_COMPAT + " in single or double quotes after " + g.SYSTEM + " at position " + p.getIndex()
-              );
-            }
-          }
-          if (isHTML && doctype.systemId && !g.ABOUT_LEGACY_COMPAT_SystemLiteral.test(doctype.systemId)) {
-            errorHandler.warning("Unexpected doctype.systemId in HTML document at position " + p.getIndex());
-          }
-          if (!isHTML) {
-            p.skipBlanks();
-            doctype.internalSubset = parseDoctypeInternalSubset(p, errorHandler);
-          }
-          p.skipBlanks();
-          if (p.char() !== ">") {
-            return errorHandler.fatalError("doctype not terminated with > at position " + p.getIndex());
-          }
-          p.skip(1);
-          domBuilder.startDTD(doctype.name, doctype.publicId, doctype.systemId, doctype.internalSubset);
-          domBuilder.endDTD();
-          return p.getIndex();
-        }
-        default:
-          return errorHandler.fatalError('Not well-formed XML starting with "<!" at position ' + start);
-      }
-    }
-    function parseProcessingInstruction(source, start, domBuilder, errorHandler) {
-      var match = source.substring(start).match(g.PI);
-      if (!match) {
-        return errorHandler.fatalError("Invalid processing instruction starting at position " + start);
-      }
-      if (match[1].toLowerCase() === "xml") {
-        if (start > 0) {
-          return errorHandler.fatalError(
-            "processing instruction at position " + start + " is an xml declaration which is only at the start of the document"
-          );
-        }
-        if (!g.XMLDecl.test(source.substring(start))) {
-          return errorHandler.fatalError("xml declaration is not well-formed");
-        }
-      }
-      domBuilder.processingInstruction(match[1], match[2]);
-      return start + match[0].length;
-    }
-    function ElementAttributes() {
-      this.attributeNames = /* @__PURE__ */ Object.create(null);
-    }
-    ElementAttributes.prototype = {
-      setTagName: function(tagName) {
-        if (!g.QName_exact.test(tagName)) {
-          throw new Error("invalid tagName:" + tagName);
-        }
-        this.tagName = tagName;
-      },
-      addValue: function(qName, value, offset) {
-        if (!g.QName_exact.test(qName)) {
-          throw new Error("invalid attribute:" + qName);
-        }
-        this.attributeNames[qName] = this.length;
-        this[this.length++] = { qName, value, offset };
-      },
-      length: 0,
-      getLocalName: function(i) {
-        return this[i].localName;
-      },
-      getLocator: function(i) {
-        return this[i].locator;
-      },
-      getQName: function(i) {
-        return this[i].qName;
-      },
-      getURI: function(i) {
-        return this[i].uri;
-      },
-      getValue: function(i) {
-        return this[i].value;
-      }
-      //	,getIndex:function(uri, localName)){
-      //		if(localName){
-      //
-      //		}else{
-      //			var qName = uri
-      //		}
-      //	},
-      //	getValue:function(){return this.getValue(this.getIndex.apply(this,arguments))},
-      //	getType:function(uri,localName){}
-      //	getType:function(i){},
-    };
-    exports.XMLReader = XMLReader;
-    exports.parseUtils = parseUtils;
-    exports.parseDoctypeCommentOrCData = parseDoctypeCommentOrCData;
-  }
-});
-
-// node_modules/@xmldom/xmldom/lib/dom-parser.js
-var require_dom_parser = __commonJS({
-  "node_modules/@xmldom/xmldom/lib/dom-parser.js"(exports) {
-    "use strict";
-    var conventions = require_conventions();
-    var dom = require_dom();
-    var errors = require_errors();
-    var entities = require_entities();
-    var sax = require_sax();
-    var DOMImplementation = dom.DOMImplementation;
-    var hasDefaultHTMLNamespace = conventions.hasDefaultHTMLNamespace;
-    var isHTMLMimeType = conventions.isHTMLMimeType;
-    var isValidMimeType = conventions.isValidMimeType;
-    var MIME_TYPE = conventions.MIME_TYPE;
-    var NAMESPACE = conventions.NAMESPACE;
-    var ParseError2 = errors.ParseError;
-    var XMLReader = sax.XMLReader;
-    function normalizeLineEndings(input) {
-      return input.replace(/\r[\n\u0085]/g, "\n").replace(/[\r\u0085\u2028\u2029]/g, "\n");
-    }
-    function DOMParser2(options) {
-      options = options || {};
-      if (options.locator === void 0) {
-        options.locator = true;
-      }
-      this.assign = options.assign || conventions.assign;
-      this.domHandler = options.domHandler || DOMHandler;
-      this.onError = options.onError || options.errorHandler;
-      if (options.errorHandler && typeof options.errorHandler !== "function") {
-        throw new TypeError("errorHandler object is no longer supported, switch to onError!");
-      } else if (options.errorHandler) {
-        options.errorHandler("warning", "The `errorHandler` option has been deprecated, use `onError` instead!", this);
-      }
-      this.normalizeLineEndings = options.normalizeLineEndings || normalizeLineEndings;
-      this.locator = !!options.locator;
-      this.xmlns = this.assign(/* @__PURE__ */ Object.create(null), options.xmlns);
-    }
-    DOMParser2.prototype.parseFromString = function(source, mimeType) {
-      if (!isValidMimeType(mimeType)) {
-        throw new TypeError('DOMParser.parseFromString: the provided mimeType "' + mimeType + '" is not valid.');
-      }
-      var defaultNSMap = this.assign(/* @__PURE__ */ Object.create(null), this.xmlns);
-      var entityMap = entities.XML_ENTITIES;
-      var defaultNamespace = defaultNSMap[""] || null;
-      if (hasDefaultHTMLNamespace(mimeType)) {
-        entityMap = entities.HTML_ENTITIES;
-        defaultNamespace = NAMESPACE.HTML;
-      } else if (mimeType === MIME_TYPE.XML_SVG_IMAGE) {
-        defaultNamespace = NAMESPACE.SVG;
-      }
-      defaultNSMap[""] = defaultNamespace;
-      defaultNSMap.xml = defaultNSMap.xml || NAMESPACE.XML;
-      var domBuilder = new this.domHandler({
-        mimeType,
-        defaultNamespace,
-        onError: this.onError
-      });
-      var locator = this.locator ? {} : void 0;
-      if (this.locator) {
-        domBuilder.setDocumentLocator(locator);
-      }
-      var sax2 = new XMLReader();
-      sax2.errorHandler = domBuilder;
-      sax2.domBuilder = domBuilder;
-      var isXml = !conventions.isHTMLMimeType(mimeType);
-      if (isXml && typeof source !== "string") {
-        sax2.errorHandler.fatalError("source is not a string");
-      }
-      sax2.parse(this.normalizeLineEndings(String(source)), defaultNSMap, entityMap);
-      if (!domBuilder.doc.documentElement) {
-        sax2.errorHandler.fatalError("missing root element");
-      }
-      return domBuilder.doc;
-    };
-    function DOMHandler(options) {
-      var opt = options || {};
-      this.mimeType = opt.mimeType || MIME_TYPE.XML_APPLICATION;
-      this.defaultNamespace = opt.defaultNamespace || null;
-      this.cdata = false;
-      this.currentElement = void 0;
-      this.doc = void 0;
-      this.locator = void 0;
-      this.onError = opt.onError;
-    }
-    function position(locator, node) {
-      node.lineNumber = locator.lineNumber;
-      node.columnNumber = locator.columnNumber;
-    }
-    DOMHandler.prototype = {
-      /**
-       * Either creates an XML or an HTML document and stores it under `this.doc`.
-       * If it is an XML document, `this.defaultNamespace` is used to create it,
-       * and it will not contain any `childNodes`.
-       * If it is an HTML document, it will be created without any `childNodes`.
-       *
-       * @see http://www.saxproject.org/apidoc/org/xml/sax/ContentHandler.html
-       */
-      startDocument: function() {
-        var impl = new DOMImplementation();
-        this.doc = isHTMLMimeType(this.mimeType) ? impl.createHTMLDocument(false) : impl.createDocument(this.defaultNamespace, "");
-      },
-      startElement: function(namespaceURI, localName, qName, attrs) {
-        var doc = this.doc;
-        var el = doc.createElementNS(namespaceURI, qName || localName);
-        var len = attrs.length;
-        appendElement(this, el);
-        this.currentElement = el;
-        this.locator && position(this.locator, el);
-        for (var i = 0; i < len; i++) {
-          var namespaceURI = attrs.getURI(i);
-          var value = attrs.getValue(i);
-          var qName = attrs.getQName(i);
-          var attr = doc.createAttributeNS(namespaceURI, qName);
-          this.locator && position(attrs.getLocator(i), attr);
-          attr.value = attr.nodeValue = value;
-          el.setAttributeNode(attr);
-        }
-      },
-      endElement: function(namespaceURI, localName, qName) {
-        this.currentElement = this.currentElement.parentNode;
-      },
-      startPrefixMapping: function(prefix, uri) {
-      },
-      endPrefixMapping: function(prefix) {
-      },
-      processingInstruction: function(target2, data) {
-        var ins = this.doc.createProcessingInstruction(target2, data);
-        this.locator && position(this.locator, ins);
-        appendElement(this, ins);
-      },
-      ignorableWhitespace: function(ch, start, length) {
-      },
-      characters: function(chars, start, length) {
-        chars = _toString.apply(this, arguments);
-        if (chars) {
-          if (this.cdata) {
-            var charNode = this.doc.createCDATASection(chars);
-          } else {
-            var charNode = this.doc.createTextNode(chars);
-          }
-          if (this.currentElement) {
-            this.currentElement.appendChild(charNode);
-          } else if (/^\s*$/.test(chars)) {
-            this.doc.appendChild(charNode);
-          }
-          this.locator && position(this.locator, charNode);
-        }
-      },
-      skippedEntity: function(name) {
-      },
-      endDocument: function() {
-        this.doc.normalize();
-      },
-      /**
-       * Stores the locator to be able to set the `columnNumber` and `lineNumber`
-       * on the created DOM nodes.
-       *
-       * @param {Locator} locator
-       */
-      setDocumentLocator: function(locator) {
-        if (locator) {
-          locator.lineNumber = 0;
-        }
-        this.locator = locator;
-      },
-      //LexicalHandler
-      comment: function(chars, start, length) {
-        chars = _toString.apply(this, arguments);
-        var comm = this.doc.createComment(chars);
-        this.locator && position(this.locator, comm);
-        appendElement(this, comm);
-      },
-      startCDATA: function() {
-        this.cdata = true;
-      },
-      endCDATA: function() {
-        this.cdata = false;
-      },
-      startDTD: function(name, publicId, systemId, internalSubset) {
-        var impl = this.doc.implementation;
-        if (impl && impl.createDocumentType) {
-          var dt = impl.createDocumentType(name, publicId, systemId, internalSubset);
-          this.locator && position(this.locator, dt);
-          appendElement(this, dt);
-          this.doc.doctype = dt;
-        }
-      },
-      reportError: function(level, message) {
-        if (typeof this.onError === "function") {
-          try {
-            this.onError(level, message, this);
-          } catch (e) {
-            throw new ParseError2("Reporting " + level + ' "' + message + '" caused ' + e, this.locator);
-          }
-        } else {
-          console.error("[xmldom " + level + "]	" + message, _locator(this.locator));
-        }
-      },
-      /**
-       * @see http://www.saxproject.org/apidoc/org/xml/sax/ErrorHandler.html
-       */
-      warning: function(message) {
-        this.reportError("warning", message);
-      },
-      error: function(message) {
-        this.reportError("error", message);
-      },
-      /**
-       * This function reports a fatal error and throws a ParseError.
-       *
-       * @param {string} message
-       * - The message to be used for reporting and throwing the error.
-       * @param {Error} [cause]
-       * The error that caused this fatal error, preserved as the thrown `ParseError`'s `cause`.
-       * @returns {never}
-       * This function always throws an error and never returns a value.
-       * @throws {ParseError}
-       * Always throws a ParseError with the provided message.
-       */
-      fatalError: function(message, cause) {
-        this.reportError("fatalError", message);
-        throw new ParseError2(message, this.locator, cause);
-      }
-    };
-    function _locator(l) {
-      if (l) {
-        return "\n@#[line:" + l.lineNumber + ",col:" + l.columnNumber + "]";
-      }
-    }
-    function _toString(chars, start, length) {
-      if (typeof chars == "string") {
-        return chars.substr(start, length);
-      } else {
-        if (chars.length >= start + length || start) {
-          return new java.lang.String(chars, start, length) + "";
-        }
-        return chars;
-      }
-    }
-    "endDTD,startEntity,endEntity,attributeDecl,elementDecl,externalEntityDecl,internalEntityDecl,resolveEntity,getExternalSubset,notationDecl,unparsedEntityDecl".replace(
-      /\w+/g,
-      function(key) {
-        DOMHandler.prototype[key] = function() {
-          return null;
-        };
-      }
-    );
-    function appendElement(handler, node) {
-      if (!handler.currentElement) {
-        handler.doc.appendChild(node);
-      } else {
-        handler.currentElement.appendChild(node);
-      }
-    }
-    function onErrorStopParsing(level) {
-      if (level === "error") throw "onErrorStopParsing";
-    }
-    function onWarningStopParsing() {
-      throw "onWarningStopParsing";
-    }
-    exports.__DOMHandler = DOMHandler;
-    exports.DOMParser = DOMParser2;
-    exports.normalizeLineEndings = normalizeLineEndings;
-    exports.onErrorStopParsing = onErrorStopParsing;
-    exports.onWarningStopParsing = onWarningStopParsing;
-  }
-});
-
-// node_modules/@xmldom/xmldom/lib/index.js
-var require_lib = __commonJS({
-  "node_modules/@xmldom/xmldom/lib/index.js"(exports) {
-    "use strict";
-    var conventions = require_conventions();
-    exports.assign = conventions.assign;
-    exports.hasDefaultHTMLNamespace = conventions.hasDefaultHTMLNamespace;
-    exports.isHTMLMimeType = conventions.isHTMLMimeType;
-    exports.isValidMimeType = conventions.isValidMimeType;
-    exports.MIME_TYPE = conventions.MIME_TYPE;
-    exports.NAMESPACE = conventions.NAMESPACE;
-    var errors = require_errors();
-    exports.DOMException = errors.DOMException;
-    exports.DOMExceptionName = errors.DOMExceptionName;
-    exports.ExceptionCode = errors.ExceptionCode;
-    exports.ParseError = errors.ParseError;
-    var dom = require_dom();
-    exports.Attr = dom.Attr;
-    exports.CDATASection = dom.CDATASection;
-    exports.CharacterData = dom.CharacterData;
-    exports.Comment = dom.Comment;
-    exports.Document = dom.Document;
-    exports.DocumentFragment = dom.DocumentFragment;
-    exports.DocumentType = dom.DocumentType;
-    exports.DOMImplementation = dom.DOMImplementation;
-    exports.Element = dom.Element;
-    exports.Entity = dom.Entity;
-    exports.EntityReference = dom.EntityReference;
-    exports.LiveNodeList = dom.LiveNodeList;
-    exports.NamedNodeMap = dom.NamedNodeMap;
-    exports.Node = dom.Node;
-    exports.NodeList = dom.NodeList;
-    exports.Notation = dom.Notation;
-    exports.ProcessingInstruction = dom.ProcessingInstruction;
-    exports.Text = dom.Text;
-    exports.XMLSerializer = dom.XMLSerializer;
-    var domParser = require_dom_parser();
-    exports.DOMParser = domParser.DOMParser;
-    exports.normalizeLineEndings = domParser.normalizeLineEndings;
-    exports.onErrorStopParsing = domParser.onErrorStopParsing;
-    exports.onWarningStopParsing = domParser.onWarningStopParsing;
-  }
-});
-
-// node_modules/xmlbuilder/lib/Utility.js
-var require_Utility = __commonJS({
-  "node_modules/xmlbuilder/lib/Utility.js"(exports, module) {
-    (function() {
-      var assign, getValue, isArray, isEmpty, isFunction, isObject2, isPlainObject, hasProp = {}.hasOwnProperty;
-      assign = function(target2, ...sources) {
-        var i, key, len, source;
-        if (isFunction(Object.assign)) {
-          Object.assign.apply(null, arguments);
-        } else {
-          for (i = 0, len = sources.length; i < len; i++) {
-            source = sources[i];
-            if (source != null) {
-              for (key in source) {
-                if (!hasProp.call(source, key)) continue;
-                target2[key] = source[key];
-              }
-            }
-          }
-        }
-        return target2;
-      };
-      isFunction = function(val) {
-        return !!val && Object.prototype.toString.call(val) === "[object Function]";
-      };
-      isObject2 = function(val) {
-        var ref;
-        return !!val && ((ref = typeof val) === "function" || ref === "object");
-      };
-      isArray = function(val) {
-        if (isFunction(Array.isArray)) {
-          return Array.isArray(val);
-        } else {
-          return Object.prototype.toString.call(val) === "[object Array]";
-        }
-      };
-      isEmpty = function(val) {
-        var key;
-        if (isArray(val)) {
-          return !val.length;
-        } else {
-          for (key in val) {
-            if (!hasProp.call(val, key)) continue;
-            return false;
-          }
-          return true;
-        }
-      };
-      isPlainObject = function(val) {
-        var ctor, proto;
-        return isObject2(val) && (proto = Object.getPrototypeOf(val)) && (ctor = proto.constructor) && typeof ctor === "function" && ctor instanceof ctor && Function.prototype.toString.call(ctor) === Function.prototype.toString.call(Object);
-      };
-      getValue = function(obj) {
-        if (isFunction(obj.valueOf)) {
-          return obj.valueOf();
-        } else {
-          return obj;
-        }
-      };
-      module.exports.assign = assign;
-      module.exports.isFunction = isFunction;
-      module.exports.isObject = isObject2;
-      module.exports.isArray = isArray;
-      module.exports.isEmpty = isEmpty;
-      module.exports.isPlainObject = isPlainObject;
-      module.exports.getValue = getValue;
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDOMImplementation.js
-var require_XMLDOMImplementation = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDOMImplementation.js"(exports, module) {
-    (function() {
-      var XMLDOMImplementation;
-      module.exports = XMLDOMImplementation = class XMLDOMImplementation {
-        // Tests if the DOM implementation implements a specific feature.
-        // `feature` package name of the feature to test. In Level 1, the
-        //           legal values are "HTML" and "XML" (case-insensitive).
-        // `version` version number of the package name to test. 
-        //           In Level 1, this is the string "1.0". If the version is 
-        //           not specified, supporting any version of the feature will 
-        //           cause the method to return true.
-        hasFeature(feature, version) {
-          return true;
-        }
-        // Creates a new document type declaration.
-        // `qualifiedName` qualified name of the document type to be created
-        // `publicId` public identifier of the external subset
-        // `systemId` system identifier of the external subset
-        createDocumentType(qualifiedName, publicId, systemId) {
-          throw new Error("This DOM method is not implemented.");
-        }
-        // Creates a new document.
-        // `namespaceURI` namespace URI of the document element to create
-        // `qualifiedName` the qualified name of the document to be created
-        // `doctype` the type of document to be created or null
-        createDocument(namespaceURI, qualifiedName, doctype) {
-          throw new Error("This DOM method is not implemented.");
-        }
-        // Creates a new HTML document.
-        // `title` document title
-        createHTMLDocument(title) {
-          throw new Error("This DOM method is not implemented.");
-        }
-        // Returns a specialized object which implements the specialized APIs 
-        // of the specified feature and version.
-        // `feature` name of the feature requested.
-        // `version` version number of the feature to test
-        getFeature(feature, version) {
-          throw new Error("This DOM method is not implemented.");
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDOMErrorHandler.js
-var require_XMLDOMErrorHandler = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDOMErrorHandler.js"(exports, module) {
-    (function() {
-      var XMLDOMErrorHandler;
-      module.exports = XMLDOMErrorHandler = class XMLDOMErrorHandler {
-        // Initializes a new instance of `XMLDOMErrorHandler`
-        constructor() {
-        }
-        // Called on the error handler when an error occurs.
-        // `error` the error message as a string
-        handleError(error) {
-          throw new Error(error);
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDOMStringList.js
-var require_XMLDOMStringList = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDOMStringList.js"(exports, module) {
-    (function() {
-      var XMLDOMStringList;
-      module.exports = XMLDOMStringList = (function() {
-        class XMLDOMStringList2 {
-          // Initializes a new instance of `XMLDOMStringList`
-          // This is just a wrapper around an ordinary
-          // JS array.
-          // `arr` the array of string values
-          constructor(arr) {
-            this.arr = arr || [];
-          }
-          // Returns the indexth item in the collection.
-          // `index` index into the collection
-          item(index) {
-            return this.arr[index] || null;
-          }
-          // Test if a string is part of this DOMStringList.
-          // `str` the string to look for
-          contains(str) {
-            return this.arr.indexOf(str) !== -1;
-          }
-        }
-        ;
-        Object.defineProperty(XMLDOMStringList2.prototype, "length", {
-          get: function() {
-            return this.arr.length;
-          }
-        });
-        return XMLDOMStringList2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDOMConfiguration.js
-var require_XMLDOMConfiguration = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDOMConfiguration.js"(exports, module) {
-    (function() {
-      var XMLDOMConfiguration, XMLDOMErrorHandler, XMLDOMStringList;
-      XMLDOMErrorHandler = require_XMLDOMErrorHandler();
-      XMLDOMStringList = require_XMLDOMStringList();
-      module.exports = XMLDOMConfiguration = (function() {
-        class XMLDOMConfiguration2 {
-          constructor() {
-            var clonedSelf;
-            this.defaultParams = {
-              "canonical-form": false,
-              "cdata-sections": false,
-              "comments": false,
-              "datatype-normalization": false,
-              "element-content-whitespace": true,
-              "entities": true,
-              "error-handler": new XMLDOMErrorHandler(),
-              "infoset": true,
-              "validate-if-schema": false,
-              "namespaces": true,
-              "namespace-declarations": true,
-              "normalize-characters": false,
-              "schema-location": "",
-              "schema-type": "",
-              "split-cdata-sections": true,
-              "validate": false,
-              "well-formed": true
-            };
-            this.params = clonedSelf = Object.create(this.defaultParams);
-          }
-          // Gets the value of a parameter.
-          // `name` name of the parameter
-          getParameter(name) {
-            if (this.params.hasOwnProperty(name)) {
-              return this.params[name];
-            } else {
-              return null;
-            }
-          }
-          // Checks if setting a parameter to a specific value is supported.
-          // `name` name of the parameter
-          // `value` parameter value
-          canSetParameter(name, value) {
-            return true;
-          }
-          // Sets the value of a parameter.
-          // `name` name of the parameter
-          // `value` new value or null if the user wishes to unset the parameter
-          setParameter(name, value) {
-            if (value != null) {
-              return this.params[name] = value;
-            } else {
-              return delete this.params[name];
-            }
-          }
-        }
-        ;
-        Object.defineProperty(XMLDOMConfiguration2.prototype, "parameterNames", {
-          get: function() {
-            return new XMLDOMStringList(Object.keys(this.defaultParams));
-          }
-        });
-        return XMLDOMConfiguration2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/NodeType.js
-var require_NodeType = __commonJS({
-  "node_modules/xmlbuilder/lib/NodeType.js"(exports, module) {
-    (function() {
-      module.exports = {
-        Element: 1,
-        Attribute: 2,
-        Text: 3,
-        CData: 4,
-        EntityReference: 5,
-        EntityDeclaration: 6,
-        ProcessingInstruction: 7,
-        Comment: 8,
-        Document: 9,
-        DocType: 10,
-        DocumentFragment: 11,
-        NotationDeclaration: 12,
-        // Numeric codes up to 200 are reserved to W3C for possible future use.
-        // Following are types internal to this library:
-        Declaration: 201,
-        Raw: 202,
-        AttributeDeclaration: 203,
-        ElementDeclaration: 204,
-        Dummy: 205
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLAttribute.js
-var require_XMLAttribute = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLAttribute.js"(exports, module) {
-    (function() {
-      var NodeType, XMLAttribute, XMLNode;
-      NodeType = require_NodeType();
-      XMLNode = require_XMLNode();
-      module.exports = XMLAttribute = (function() {
-        class XMLAttribute2 {
-          // Initializes a new instance of `XMLAttribute`
-          // `parent` the parent node
-          // `name` attribute target
-          // `value` attribute value
-          constructor(parent, name, value) {
-            this.parent = parent;
-            if (this.parent) {
-              this.options = this.parent.options;
-              this.stringify = this.parent.stringify;
-            }
-            if (name == null) {
-              throw new Error("Missing attribute name. " + this.debugInfo(name));
-            }
-            this.name = this.stringify.name(name);
-            this.value = this.stringify.attValue(value);
-            this.type = NodeType.Attribute;
-            this.isId = false;
-            this.schemaTypeInfo = null;
-          }
-          // Creates and returns a deep clone of `this`
-          clone() {
-            return Object.create(this);
-          }
-          // Converts the XML fragment to string
-          // `options.pretty` pretty prints the result
-          // `options.indent` indentation for pretty print
-          // `options.offset` how many indentations to add to every line for pretty print
-          // `options.newline` newline sequence for pretty print
-          toString(options) {
-            return this.options.writer.attribute(this, this.options.writer.filterOptions(options));
-          }
-          // Returns debug string for this node
-          debugInfo(name) {
-            name = name || this.name;
-            if (name == null) {
-              return "parent: <" + this.parent.name + ">";
-            } else {
-              return "attribute: {" + name + "}, parent: <" + this.parent.name + ">";
-            }
-          }
-          isEqualNode(node) {
-            if (node.namespaceURI !== this.namespaceURI) {
-              return false;
-            }
-            if (node.prefix !== this.prefix) {
-              return false;
-            }
-            if (node.localName !== this.localName) {
-              return false;
-            }
-            if (node.value !== this.value) {
-              return false;
-            }
-            return true;
-          }
-        }
-        ;
-        Object.defineProperty(XMLAttribute2.prototype, "nodeType", {
-          get: function() {
-            return this.type;
-          }
-        });
-        Object.defineProperty(XMLAttribute2.prototype, "ownerElement", {
-          get: function() {
-            return this.parent;
-          }
-        });
-        Object.defineProperty(XMLAttribute2.prototype, "textContent", {
-          get: function() {
-            return this.value;
-          },
-          set: function(value) {
-            return this.value = value || "";
-          }
-        });
-        Object.defineProperty(XMLAttribute2.prototype, "namespaceURI", {
-          get: function() {
-            return "";
-          }
-        });
-        Object.defineProperty(XMLAttribute2.prototype, "prefix", {
-          get: function() {
-            return "";
-          }
-        });
-        Object.defineProperty(XMLAttribute2.prototype, "localName", {
-          get: function() {
-            return this.name;
-          }
-        });
-        Object.defineProperty(XMLAttribute2.prototype, "specified", {
-          get: function() {
-            return true;
-          }
-        });
-        return XMLAttribute2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLNamedNodeMap.js
-var require_XMLNamedNodeMap = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLNamedNodeMap.js"(exports, module) {
-    (function() {
-      var XMLNamedNodeMap;
-      module.exports = XMLNamedNodeMap = (function() {
-        class XMLNamedNodeMap2 {
-          // Initializes a new instance of `XMLNamedNodeMap`
-          // This is just a wrapper around an ordinary
-          // JS object.
-          // `nodes` the object containing nodes.
-          constructor(nodes) {
-            this.nodes = nodes;
-          }
-          // Creates and returns a deep clone of `this`
-          clone() {
-            return this.nodes = null;
-          }
-          // DOM Level 1
-          getNamedItem(name) {
-            return this.nodes[name];
-          }
-          setNamedItem(node) {
-            var oldNode;
-            oldNode = this.nodes[node.nodeName];
-            this.nodes[node.nodeName] = node;
-            return oldNode || null;
-          }
-          removeNamedItem(name) {
-            var oldNode;
-            oldNode = this.nodes[name];
-            delete this.nodes[name];
-            return oldNode || null;
-          }
-          item(index) {
-            return this.nodes[Object.keys(this.nodes)[index]] || null;
-          }
-          // DOM level 2 functions to be implemented later
-          getNamedItemNS(namespaceURI, localName) {
-            throw new Error("This DOM method is not implemented.");
-          }
-          setNamedItemNS(node) {
-            throw new Error("This DOM method is not implemented.");
-          }
-          removeNamedItemNS(namespaceURI, localName) {
-            throw new Error("This DOM method is not implemented.");
-          }
-        }
-        ;
-        Object.defineProperty(XMLNamedNodeMap2.prototype, "length", {
-          get: function() {
-            return Object.keys(this.nodes).length || 0;
-          }
-        });
-        return XMLNamedNodeMap2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLElement.js
-var require_XMLElement = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLElement.js"(exports, module) {
-    (function() {
-      var NodeType, XMLAttribute, XMLElement, XMLNamedNodeMap, XMLNode, getValue, isFunction, isObject2, hasProp = {}.hasOwnProperty;
-      ({ isObject: isObject2, isFunction, getValue } = require_Utility());
-      XMLNode = require_XMLNode();
-      NodeType = require_NodeType();
-      XMLAttribute = require_XMLAttribute();
-      XMLNamedNodeMap = require_XMLNamedNodeMap();
-      module.exports = XMLElement = (function() {
-        class XMLElement2 extends XMLNode {
-          // Initializes a new instance of `XMLElement`
-          // `parent` the parent node
-          // `name` element name
-          // `attributes` an object containing name/value pairs of attributes
-          constructor(parent, name, attributes) {
-            var child, j, len, ref;
-            super(parent);
-            if (name == null) {
-              throw new Error("Missing element name. " + this.debugInfo());
-            }
-            this.name = this.stringify.name(name);
-            this.type = NodeType.Element;
-            this.attribs = {};
-            this.schemaTypeInfo = null;
-            if (attributes != null) {
-              this.attribute(attributes);
-            }
-            if (parent.type === NodeType.Document) {
-              this.isRoot = true;
-              this.documentObject = parent;
-              parent.rootObject = this;
-              if (parent.children) {
-                ref = parent.children;
-                for (j = 0, len = ref.length; j < len; j++) {
-                  child = ref[j];
-                  if (child.type === NodeType.DocType) {
-                    child.name = this.name;
-                    break;
-                  }
-                }
-              }
-            }
-          }
-          // Creates and returns a deep clone of `this`
-          clone() {
-            var att, attName, clonedSelf, ref;
-            clonedSelf = Object.create(this);
-            if (clonedSelf.isRoot) {
-              clonedSelf.documentObject = null;
-            }
-            clonedSelf.attribs = {};
-            ref = this.attribs;
-            for (attName in ref) {
-              if (!hasProp.call(ref, attName)) continue;
-              att = ref[attName];
-              clonedSelf.attribs[attName] = att.clone();
-            }
-            clonedSelf.children = [];
-            this.children.forEach(function(child) {
-              var clonedChild;
-              clonedChild = child.clone();
-              clonedChild.parent = clonedSelf;
-              return clonedSelf.children.push(clonedChild);
-            });
-            return clonedSelf;
-          }
-          // Adds or modifies an attribute
-          // `name` attribute name
-          // `value` attribute value
-          attribute(name, value) {
-            var attName, attValue;
-            if (name != null) {
-              name = getValue(name);
-            }
-            if (isObject2(name)) {
-              for (attName in name) {
-                if (!hasProp.call(name, attName)) continue;
-                attValue = name[attName];
-                this.attribute(attName, attValue);
-              }
-            } else {
-              if (isFunction(value)) {
-                value = value.apply();
-              }
-              if (this.options.keepNullAttributes && value == null) {
-                this.attribs[name] = new XMLAttribute(this, name, "");
-              } else if (value != null) {
-                this.attribs[name] = new XMLAttribute(this, name, value);
-              }
-            }
-            return this;
-          }
-          // Removes an attribute
-          // `name` attribute name
-          removeAttribute(name) {
-            var attName, j, len;
-            if (name == null) {
-              throw new Error("Missing attribute name. " + this.debugInfo());
-            }
-            name = getValue(name);
-            if (Array.isArray(name)) {
-              for (j = 0, len = name.length; j < len; j++) {
-                attName = name[j];
-                delete this.attribs[attName];
-              }
-            } else {
-              delete this.attribs[name];
-            }
-            return this;
-          }
-          // Converts the XML fragment to string
-          // `options.pretty` pretty prints the result
-          // `options.indent` indentation for pretty print
-          // `options.offset` how many indentations to add to every line for pretty print
-          // `options.newline` newline sequence for pretty print
-          // `options.allowEmpty` do not self close empty element tags
-          toString(options) {
-            return this.options.writer.element(this, this.options.writer.filterOptions(options));
-          }
-          // Aliases
-          att(name, value) {
-            return this.attribute(name, value);
-          }
-          a(name, value) {
-            return this.attribute(name, value);
-          }
-          // DOM Level 1
-          getAttribute(name) {
-            if (this.attribs.hasOwnProperty(name)) {
-              return this.attribs[name].value;
-            } else {
-              return null;
-            }
-          }
-          setAttribute(name, value) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          getAttributeNode(name) {
-            if (this.attribs.hasOwnProperty(name)) {
-              return this.attribs[name];
-            } else {
-              return null;
-            }
-          }
-          setAttributeNode(newAttr) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          removeAttributeNode(oldAttr) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          getElementsByTagName(name) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          // DOM Level 2
-          getAttributeNS(namespaceURI, localName) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          setAttributeNS(namespaceURI, qualifiedName, value) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          removeAttributeNS(namespaceURI, localName) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          getAttributeNodeNS(namespaceURI, localName) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          setAttributeNodeNS(newAttr) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          getElementsByTagNameNS(namespaceURI, localName) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          hasAttribute(name) {
-            return this.attribs.hasOwnProperty(name);
-          }
-          hasAttributeNS(namespaceURI, localName) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          // DOM Level 3
-          setIdAttribute(name, isId) {
-            if (this.attribs.hasOwnProperty(name)) {
-              return this.attribs[name].isId;
-            } else {
-              return isId;
-            }
-          }
-          setIdAttributeNS(namespaceURI, localName, isId) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          setIdAttributeNode(idAttr, isId) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          // DOM Level 4
-          getElementsByTagName(tagname) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          getElementsByTagNameNS(namespaceURI, localName) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          getElementsByClassName(classNames) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          isEqualNode(node) {
-            var i, j, ref;
-            if (!super.isEqualNode(node)) {
-              return false;
-            }
-            if (node.namespaceURI !== this.namespaceURI) {
-              return false;
-            }
-            if (node.prefix !== this.prefix) {
-              return false;
-            }
-            if (node.localName !== this.localName) {
-              return false;
-            }
-            if (node.attribs.length !== this.attribs.length) {
-              return false;
-            }
-            for (i = j = 0, ref = this.attribs.length - 1; 0 <= ref ? j <= ref : j >= ref; i = 0 <= ref ? ++j : --j) {
-              if (!this.attribs[i].isEqualNode(node.attribs[i])) {
-                return false;
-              }
-            }
-            return true;
-          }
-        }
-        ;
-        Object.defineProperty(XMLElement2.prototype, "tagName", {
-          get: function() {
-            return this.name;
-          }
-        });
-        Object.defineProperty(XMLElement2.prototype, "namespaceURI", {
-          get: function() {
-            return "";
-          }
-        });
-        Object.defineProperty(XMLElement2.prototype, "prefix", {
-          get: function() {
-            return "";
-          }
-        });
-        Object.defineProperty(XMLElement2.prototype, "localName", {
-          get: function() {
-            return this.name;
-          }
-        });
-        Object.defineProperty(XMLElement2.prototype, "id", {
-          get: function() {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-        });
-        Object.defineProperty(XMLElement2.prototype, "className", {
-          get: function() {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-        });
-        Object.defineProperty(XMLElement2.prototype, "classList", {
-          get: function() {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-        });
-        Object.defineProperty(XMLElement2.prototype, "attributes", {
-          get: function() {
-            if (!this.attributeMap || !this.attributeMap.nodes) {
-              this.attributeMap = new XMLNamedNodeMap(this.attribs);
-            }
-            return this.attributeMap;
-          }
-        });
-        return XMLElement2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLCharacterData.js
-var require_XMLCharacterData = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLCharacterData.js"(exports, module) {
-    (function() {
-      var XMLCharacterData, XMLNode;
-      XMLNode = require_XMLNode();
-      module.exports = XMLCharacterData = (function() {
-        class XMLCharacterData2 extends XMLNode {
-          // Initializes a new instance of `XMLCharacterData`
-          constructor(parent) {
-            super(parent);
-            this.value = "";
-          }
-          // Creates and returns a deep clone of `this`
-          clone() {
-            return Object.create(this);
-          }
-          // DOM level 1 functions to be implemented later
-          substringData(offset, count) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          appendData(arg) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          insertData(offset, arg) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          deleteData(offset, count) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          replaceData(offset, count, arg) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          isEqualNode(node) {
-            if (!super.isEqualNode(node)) {
-              return false;
-            }
-            if (node.data !== this.data) {
-              return false;
-            }
-            return true;
-          }
-        }
-        ;
-        Object.defineProperty(XMLCharacterData2.prototype, "data", {
-          get: function() {
-            return this.value;
-          },
-          set: function(value) {
-            return this.value = value || "";
-          }
-        });
-        Object.defineProperty(XMLCharacterData2.prototype, "length", {
-          get: function() {
-            return this.value.length;
-          }
-        });
-        Object.defineProperty(XMLCharacterData2.prototype, "textContent", {
-          get: function() {
-            return this.value;
-          },
-          set: function(value) {
-            return this.value = value || "";
-          }
-        });
-        return XMLCharacterData2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLCData.js
-var require_XMLCData = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLCData.js"(exports, module) {
-    (function() {
-      var NodeType, XMLCData, XMLCharacterData;
-      NodeType = require_NodeType();
-      XMLCharacterData = require_XMLCharacterData();
-      module.exports = XMLCData = class XMLCData extends XMLCharacterData {
-        // Initializes a new instance of `XMLCData`
-        // `text` CDATA text
-        constructor(parent, text) {
-          super(parent);
-          if (text == null) {
-            throw new Error("Missing CDATA text. " + this.debugInfo());
-          }
-          this.name = "#cdata-section";
-          this.type = NodeType.CData;
-          this.value = this.stringify.cdata(text);
-        }
-        // Creates and returns a deep clone of `this`
-        clone() {
-          return Object.create(this);
-        }
-        // Converts the XML fragment to string
-        // `options.pretty` pretty prints the result
-        // `options.indent` indentation for pretty print
-        // `options.offset` how many indentations to add to every line for pretty print
-        // `options.newline` newline sequence for pretty print
-        toString(options) {
-          return this.options.writer.cdata(this, this.options.writer.filterOptions(options));
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLComment.js
-var require_XMLComment = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLComment.js"(exports, module) {
-    (function() {
-      var NodeType, XMLCharacterData, XMLComment;
-      NodeType = require_NodeType();
-      XMLCharacterData = require_XMLCharacterData();
-      module.exports = XMLComment = class XMLComment extends XMLCharacterData {
-        // Initializes a new instance of `XMLComment`
-        // `text` comment text
-        constructor(parent, text) {
-          super(parent);
-          if (text == null) {
-            throw new Error("Missing comment text. " + this.debugInfo());
-          }
-          this.name = "#comment";
-          this.type = NodeType.Comment;
-          this.value = this.stringify.comment(text);
-        }
-        // Creates and returns a deep clone of `this`
-        clone() {
-          return Object.create(this);
-        }
-        // Converts the XML fragment to string
-        // `options.pretty` pretty prints the result
-        // `options.indent` indentation for pretty print
-        // `options.offset` how many indentations to add to every line for pretty print
-        // `options.newline` newline sequence for pretty print
-        toString(options) {
-          return this.options.writer.comment(this, this.options.writer.filterOptions(options));
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDeclaration.js
-var require_XMLDeclaration = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDeclaration.js"(exports, module) {
-    (function() {
-      var NodeType, XMLDeclaration, XMLNode, isObject2;
-      ({ isObject: isObject2 } = require_Utility());
-      XMLNode = require_XMLNode();
-      NodeType = require_NodeType();
-      module.exports = XMLDeclaration = class XMLDeclaration extends XMLNode {
-        // Initializes a new instance of `XMLDeclaration`
-        // `parent` the document object
-        // `version` A version number string, e.g. 1.0
-        // `encoding` Encoding declaration, e.g. UTF-8
-        // `standalone` standalone document declaration: true or false
-        constructor(parent, version, encoding, standalone) {
-          super(parent);
-          if (isObject2(version)) {
-            ({ version, encoding, standalone } = version);
-          }
-          if (!version) {
-            version = "1.0";
-          }
-          this.type = NodeType.Declaration;
-          this.version = this.stringify.xmlVersion(version);
-          if (encoding != null) {
-            this.encoding = this.stringify.xmlEncoding(encoding);
-          }
-          if (standalone != null) {
-            this.standalone = this.stringify.xmlStandalone(standalone);
-          }
-        }
-        // Converts to string
-        // `options.pretty` pretty prints the result
-        // `options.indent` indentation for pretty print
-        // `options.offset` how many indentations to add to every line for pretty print
-        // `options.newline` newline sequence for pretty print
-        toString(options) {
-          return this.options.writer.declaration(this, this.options.writer.filterOptions(options));
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDTDAttList.js
-var require_XMLDTDAttList = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDTDAttList.js"(exports, module) {
-    (function() {
-      var NodeType, XMLDTDAttList, XMLNode;
-      XMLNode = require_XMLNode();
-      NodeType = require_NodeType();
-      module.exports = XMLDTDAttList = class XMLDTDAttList extends XMLNode {
-        // Initializes a new instance of `XMLDTDAttList`
-        // `parent` the parent `XMLDocType` element
-        // `elementName` the name of the element containing this attribute
-        // `attributeName` attribute name
-        // `attributeType` type of the attribute
-        // `defaultValueType` default value type (either #REQUIRED, #IMPLIED,
-        //                    #FIXED or #DEFAULT)
-        // `defaultValue` default value of the attribute
-        //                (only used for #FIXED or #DEFAULT)
-        constructor(parent, elementName, attributeName, attributeType, defaultValueType, defaultValue) {
-          super(parent);
-          if (elementName == null) {
-            throw new Error("Missing DTD element name. " + this.debugInfo());
-          }
-          if (attributeName == null) {
-            throw new Error("Missing DTD attribute name. " + this.debugInfo(elementName));
-          }
-          if (!attributeType) {
-            throw new Error("Missing DTD attribute type. " + this.debugInfo(elementName));
-          }
-          if (!defaultValueType) {
-            throw new Error("Missing DTD attribute default. " + this.debugInfo(elementName));
-          }
-          if (defaultValueType.indexOf("#") !== 0) {
-            defaultValueType = "#" + defaultValueType;
-          }
-          if (!defaultValueType.match(/^(#REQUIRED|#IMPLIED|#FIXED|#DEFAULT)$/)) {
-            throw new Error("Invalid default value type; expected: #REQUIRED, #IMPLIED, #FIXED or #DEFAULT. " + this.debugInfo(elementName));
-          }
-          if (defaultValue && !defaultValueType.match(/^(#FIXED|#DEFAULT)$/)) {
-            throw new Error("Default value only applies to #FIXED or #DEFAULT. " + this.debugInfo(elementName));
-          }
-          this.elementName = this.stringify.name(elementName);
-          this.type = NodeType.AttributeDeclaration;
-          this.attributeName = this.stringify.name(attributeName);
-          this.attributeType = this.stringify.dtdAttType(attributeType);
-          if (defaultValue) {
-            this.defaultValue = this.stringify.dtdAttDefault(defaultValue);
-          }
-          this.defaultValueType = defaultValueType;
-        }
-        // Converts the XML fragment to string
-        // `options.pretty` pretty prints the result
-        // `options.indent` indentation for pretty print
-        // `options.offset` how many indentations to add to every line for pretty print
-        // `options.newline` newline sequence for pretty print
-        toString(options) {
-          return this.options.writer.dtdAttList(this, this.options.writer.filterOptions(options));
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDTDEntity.js
-var require_XMLDTDEntity = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDTDEntity.js"(exports, module) {
-    (function() {
-      var NodeType, XMLDTDEntity, XMLNode, isObject2;
-      ({ isObject: isObject2 } = require_Utility());
-      XMLNode = require_XMLNode();
-      NodeType = require_NodeType();
-      module.exports = XMLDTDEntity = (function() {
-        class XMLDTDEntity2 extends XMLNode {
-          // Initializes a new instance of `XMLDTDEntity`
-          // `parent` the parent `XMLDocType` element
-          // `pe` whether this is a parameter entity or a general entity
-          //      defaults to `false` (general entity)
-          // `name` the name of the entity
-          // `value` internal entity value or an object with external entity details
-          // `value.pubID` public identifier
-          // `value.sysID` system identifier
-          // `value.nData` notation declaration
-          constructor(parent, pe, name, value) {
-            super(parent);
-            if (name == null) {
-              throw new Error("Missing DTD entity name. " + this.debugInfo(name));
-            }
-            if (value == null) {
-              throw new Error("Missing DTD entity value. " + this.debugInfo(name));
-            }
-            this.pe = !!pe;
-            this.name = this.stringify.name(name);
-            this.type = NodeType.EntityDeclaration;
-            if (!isObject2(value)) {
-              this.value = this.stringify.dtdEntityValue(value);
-              this.internal = true;
-            } else {
-              if (!value.pubID && !value.sysID) {
-                throw new Error("Public and/or system identifiers are required for an external entity. " + this.debugInfo(name));
-              }
-              if (value.pubID && !value.sysID) {
-                throw new Error("System identifier is required for a public external entity. " + this.debugInfo(name));
-              }
-              this.internal = false;
-              if (value.pubID != null) {
-                this.pubID = this.stringify.dtdPubID(value.pubID);
-              }
-              if (value.sysID != null) {
-                this.sysID = this.stringify.dtdSysID(value.sysID);
-              }
-              if (value.nData != null) {
-                this.nData = this.stringify.dtdNData(value.nData);
-              }
-              if (this.pe && this.nData) {
-                throw new Error("Notation declaration is not allowed in a parameter entity. " + this.debugInfo(name));
-              }
-            }
-          }
-          // Converts the XML fragment to string
-          // `options.pretty` pretty prints the result
-          // `options.indent` indentation for pretty print
-          // `options.offset` how many indentations to add to every line for pretty print
-          // `options.newline` newline sequence for pretty print
-          toString(options) {
-            return this.options.writer.dtdEntity(this, this.options.writer.filterOptions(options));
-          }
-        }
-        ;
-        Object.defineProperty(XMLDTDEntity2.prototype, "publicId", {
-          get: function() {
-            return this.pubID;
-          }
-        });
-        Object.defineProperty(XMLDTDEntity2.prototype, "systemId", {
-          get: function() {
-            return this.sysID;
-          }
-        });
-        Object.defineProperty(XMLDTDEntity2.prototype, "notationName", {
-          get: function() {
-            return this.nData || null;
-          }
-        });
-        Object.defineProperty(XMLDTDEntity2.prototype, "inputEncoding", {
-          get: function() {
-            return null;
-          }
-        });
-        Object.defineProperty(XMLDTDEntity2.prototype, "xmlEncoding", {
-          get: function() {
-            return null;
-          }
-        });
-        Object.defineProperty(XMLDTDEntity2.prototype, "xmlVersion", {
-          get: function() {
-            return null;
-          }
-        });
-        return XMLDTDEntity2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDTDElement.js
-var require_XMLDTDElement = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDTDElement.js"(exports, module) {
-    (function() {
-      var NodeType, XMLDTDElement, XMLNode;
-      XMLNode = require_XMLNode();
-      NodeType = require_NodeType();
-      module.exports = XMLDTDElement = class XMLDTDElement extends XMLNode {
-        // Initializes a new instance of `XMLDTDElement`
-        // `parent` the parent `XMLDocType` element
-        // `name` element name
-        // `value` element content (defaults to #PCDATA)
-        constructor(parent, name, value) {
-          super(parent);
-          if (name == null) {
-            throw new Error("Missing DTD element name. " + this.debugInfo());
-          }
-          if (!value) {
-            value = "(#PCDATA)";
-          }
-          if (Array.isArray(value)) {
-            value = "(" + value.join(",") + ")";
-          }
-          this.name = this.stringify.name(name);
-          this.type = NodeType.ElementDeclaration;
-          this.value = this.stringify.dtdElementValue(value);
-        }
-        // Converts the XML fragment to string
-        // `options.pretty` pretty prints the result
-        // `options.indent` indentation for pretty print
-        // `options.offset` how many indentations to add to every line for pretty print
-        // `options.newline` newline sequence for pretty print
-        toString(options) {
-          return this.options.writer.dtdElement(this, this.options.writer.filterOptions(options));
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDTDNotation.js
-var require_XMLDTDNotation = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDTDNotation.js"(exports, module) {
-    (function() {
-      var NodeType, XMLDTDNotation, XMLNode;
-      XMLNode = require_XMLNode();
-      NodeType = require_NodeType();
-      module.exports = XMLDTDNotation = (function() {
-        class XMLDTDNotation2 extends XMLNode {
-          // Initializes a new instance of `XMLDTDNotation`
-          // `parent` the parent `XMLDocType` element
-          // `name` the name of the notation
-          // `value` an object with external entity details
-          // `value.pubID` public identifier
-          // `value.sysID` system identifier
-          constructor(parent, name, value) {
-            super(parent);
-            if (name == null) {
-              throw new Error("Missing DTD notation name. " + this.debugInfo(name));
-            }
-            if (!value.pubID && !value.sysID) {
-              throw new Error("Public or system identifiers are required for an external entity. " + this.debugInfo(name));
-            }
-            this.name = this.stringify.name(name);
-            this.type = NodeType.NotationDeclaration;
-            if (value.pubID != null) {
-              this.pubID = this.stringify.dtdPubID(value.pubID);
-            }
-            if (value.sysID != null) {
-              this.sysID = this.stringify.dtdSysID(value.sysID);
-            }
-          }
-          // Converts the XML fragment to string
-          // `options.pretty` pretty prints the result
-          // `options.indent` indentation for pretty print
-          // `options.offset` how many indentations to add to every line for pretty print
-          // `options.newline` newline sequence for pretty print
-          toString(options) {
-            return this.options.writer.dtdNotation(this, this.options.writer.filterOptions(options));
-          }
-        }
-        ;
-        Object.defineProperty(XMLDTDNotation2.prototype, "publicId", {
-          get: function() {
-            return this.pubID;
-          }
-        });
-        Object.defineProperty(XMLDTDNotation2.prototype, "systemId", {
-          get: function() {
-            return this.sysID;
-          }
-        });
-        return XMLDTDNotation2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDocType.js
-var require_XMLDocType = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDocType.js"(exports, module) {
-    (function() {
-      var NodeType, XMLDTDAttList, XMLDTDElement, XMLDTDEntity, XMLDTDNotation, XMLDocType, XMLNamedNodeMap, XMLNode, isObject2;
-      ({ isObject: isObject2 } = require_Utility());
-      XMLNode = require_XMLNode();
-      NodeType = require_NodeType();
-      XMLDTDAttList = require_XMLDTDAttList();
-      XMLDTDEntity = require_XMLDTDEntity();
-      XMLDTDElement = require_XMLDTDElement();
-      XMLDTDNotation = require_XMLDTDNotation();
-      XMLNamedNodeMap = require_XMLNamedNodeMap();
-      module.exports = XMLDocType = (function() {
-        class XMLDocType2 extends XMLNode {
-          // Initializes a new instance of `XMLDocType`
-          // `parent` the document object
-          // `pubID` public identifier of the external subset
-          // `sysID` system identifier of the external subset
-          constructor(parent, pubID, sysID) {
-            var child, i, len, ref;
-            super(parent);
-            this.type = NodeType.DocType;
-            if (parent.children) {
-              ref = parent.children;
-              for (i = 0, len = ref.length; i < len; i++) {
-                child = ref[i];
-                if (child.type === NodeType.Element) {
-                  this.name = child.name;
-                  break;
-                }
-              }
-            }
-            this.documentObject = parent;
-            if (isObject2(pubID)) {
-              ({ pubID, sysID } = pubID);
-            }
-            if (sysID == null) {
-              [sysID, pubID] = [pubID, sysID];
-            }
-            if (pubID != null) {
-              this.pubID = this.stringify.dtdPubID(pubID);
-            }
-            if (sysID != null) {
-              this.sysID = this.stringify.dtdSysID(sysID);
-            }
-          }
-          // Creates an element type declaration
-          // `name` element name
-          // `value` element content (defaults to #PCDATA)
-          element(name, value) {
-            var child;
-            child = new XMLDTDElement(this, name, value);
-            this.children.push(child);
-            return this;
-          }
-          // Creates an attribute declaration
-          // `elementName` the name of the element containing this attribute
-          // `attributeName` attribute name
-          // `attributeType` type of the attribute (defaults to CDATA)
-          // `defaultValueType` default value type (either #REQUIRED, #IMPLIED, #FIXED or
-          //                    #DEFAULT) (defaults to #IMPLIED)
-          // `defaultValue` default value of the attribute
-          //                (only used for #FIXED or #DEFAULT)
-          attList(elementName, attributeName, attributeType, defaultValueType, defaultValue) {
-            var child;
-            child = new XMLDTDAttList(this, elementName, attributeName, attributeType, defaultValueType, defaultValue);
-            this.children.push(child);
-            return this;
-          }
-          // Creates a general entity declaration
-          // `name` the name of the entity
-          // `value` internal entity value or an object with external entity details
-          // `value.pubID` public identifier
-          // `value.sysID` system identifier
-          // `value.nData` notation declaration
-          entity(name, value) {
-            var child;
-            child = new XMLDTDEntity(this, false, name, value);
-            this.children.push(child);
-            return this;
-          }
-          // Creates a parameter entity declaration
-          // `name` the name of the entity
-          // `value` internal entity value or an object with external entity details
-          // `value.pubID` public identifier
-          // `value.sysID` system identifier
-          pEntity(name, value) {
-            var child;
-            child = new XMLDTDEntity(this, true, name, value);
-            this.children.push(child);
-            return this;
-          }
-          // Creates a NOTATION declaration
-          // `name` the name of the notation
-          // `value` an object with external entity details
-          // `value.pubID` public identifier
-          // `value.sysID` system identifier
-          notation(name, value) {
-            var child;
-            child = new XMLDTDNotation(this, name, value);
-            this.children.push(child);
-            return this;
-          }
-          // Converts to string
-          // `options.pretty` pretty prints the result
-          // `options.indent` indentation for pretty print
-          // `options.offset` how many indentations to add to every line for pretty print
-          // `options.newline` newline sequence for pretty print
-          toString(options) {
-            return this.options.writer.docType(this, this.options.writer.filterOptions(options));
-          }
-          // Aliases
-          ele(name, value) {
-            return this.element(name, value);
-          }
-          att(elementName, attributeName, attributeType, defaultValueType, defaultValue) {
-            return this.attList(elementName, attributeName, attributeType, defaultValueType, defaultValue);
-          }
-          ent(name, value) {
-            return this.entity(name, value);
-          }
-          pent(name, value) {
-            return this.pEntity(name, value);
-          }
-          not(name, value) {
-            return this.notation(name, value);
-          }
-          up() {
-            return this.root() || this.documentObject;
-          }
-          isEqualNode(node) {
-            if (!super.isEqualNode(node)) {
-              return false;
-            }
-            if (node.name !== this.name) {
-              return false;
-            }
-            if (node.publicId !== this.publicId) {
-              return false;
-            }
-            if (node.systemId !== this.systemId) {
-              return false;
-            }
-            return true;
-          }
-        }
-        ;
-        Object.defineProperty(XMLDocType2.prototype, "entities", {
-          get: function() {
-            var child, i, len, nodes, ref;
-            nodes = {};
-            ref = this.children;
-            for (i = 0, len = ref.length; i < len; i++) {
-              child = ref[i];
-              if (child.type === NodeType.EntityDeclaration && !child.pe) {
-                nodes[child.name] = child;
-              }
-            }
-            return new XMLNamedNodeMap(nodes);
-          }
-        });
-        Object.defineProperty(XMLDocType2.prototype, "notations", {
-          get: function() {
-            var child, i, len, nodes, ref;
-            nodes = {};
-            ref = this.children;
-            for (i = 0, len = ref.length; i < len; i++) {
-              child = ref[i];
-              if (child.type === NodeType.NotationDeclaration) {
-                nodes[child.name] = child;
-              }
-            }
-            return new XMLNamedNodeMap(nodes);
-          }
-        });
-        Object.defineProperty(XMLDocType2.prototype, "publicId", {
-          get: function() {
-            return this.pubID;
-          }
-        });
-        Object.defineProperty(XMLDocType2.prototype, "systemId", {
-          get: function() {
-            return this.sysID;
-          }
-        });
-        Object.defineProperty(XMLDocType2.prototype, "internalSubset", {
-          get: function() {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-        });
-        return XMLDocType2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLRaw.js
-var require_XMLRaw = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLRaw.js"(exports, module) {
-    (function() {
-      var NodeType, XMLNode, XMLRaw;
-      NodeType = require_NodeType();
-      XMLNode = require_XMLNode();
-      module.exports = XMLRaw = class XMLRaw extends XMLNode {
-        // Initializes a new instance of `XMLRaw`
-        // `text` raw text
-        constructor(parent, text) {
-          super(parent);
-          if (text == null) {
-            throw new Error("Missing raw text. " + this.debugInfo());
-          }
-          this.type = NodeType.Raw;
-          this.value = this.stringify.raw(text);
-        }
-        // Creates and returns a deep clone of `this`
-        clone() {
-          return Object.create(this);
-        }
-        // Converts the XML fragment to string
-        // `options.pretty` pretty prints the result
-        // `options.indent` indentation for pretty print
-        // `options.offset` how many indentations to add to every line for pretty print
-        // `options.newline` newline sequence for pretty print
-        toString(options) {
-          return this.options.writer.raw(this, this.options.writer.filterOptions(options));
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLText.js
-var require_XMLText = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLText.js"(exports, module) {
-    (function() {
-      var NodeType, XMLCharacterData, XMLText;
-      NodeType = require_NodeType();
-      XMLCharacterData = require_XMLCharacterData();
-      module.exports = XMLText = (function() {
-        class XMLText2 extends XMLCharacterData {
-          // Initializes a new instance of `XMLText`
-          // `text` element text
-          constructor(parent, text) {
-            super(parent);
-            if (text == null) {
-              throw new Error("Missing element text. " + this.debugInfo());
-            }
-            this.name = "#text";
-            this.type = NodeType.Text;
-            this.value = this.stringify.text(text);
-          }
-          // Creates and returns a deep clone of `this`
-          clone() {
-            return Object.create(this);
-          }
-          // Converts the XML fragment to string
-          // `options.pretty` pretty prints the result
-          // `options.indent` indentation for pretty print
-          // `options.offset` how many indentations to add to every line for pretty print
-          // `options.newline` newline sequence for pretty print
-          toString(options) {
-            return this.options.writer.text(this, this.options.writer.filterOptions(options));
-          }
-          // DOM level 1 functions to be implemented later
-          splitText(offset) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          // DOM level 3 functions to be implemented later
-          replaceWholeText(content) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-        }
-        ;
-        Object.defineProperty(XMLText2.prototype, "isElementContentWhitespace", {
-          get: function() {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-        });
-        Object.defineProperty(XMLText2.prototype, "wholeText", {
-          get: function() {
-            var next, prev, str;
-            str = "";
-            prev = this.previousSibling;
-            while (prev) {
-              str = prev.data + str;
-              prev = prev.previousSibling;
-            }
-            str += this.data;
-            next = this.nextSibling;
-            while (next) {
-              str = str + next.data;
-              next = next.nextSibling;
-            }
-            return str;
-          }
-        });
-        return XMLText2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLProcessingInstruction.js
-var require_XMLProcessingInstruction = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLProcessingInstruction.js"(exports, module) {
-    (function() {
-      var NodeType, XMLCharacterData, XMLProcessingInstruction;
-      NodeType = require_NodeType();
-      XMLCharacterData = require_XMLCharacterData();
-      module.exports = XMLProcessingInstruction = class XMLProcessingInstruction extends XMLCharacterData {
-        // Initializes a new instance of `XMLProcessingInstruction`
-        // `parent` the parent node
-        // `target` instruction target
-        // `value` instruction value
-        constructor(parent, target2, value) {
-          super(parent);
-          if (target2 == null) {
-            throw new Error("Missing instruction target. " + this.debugInfo());
-          }
-          this.type = NodeType.ProcessingInstruction;
-          this.target = this.stringify.insTarget(target2);
-          this.name = this.target;
-          if (value) {
-            this.value = this.stringify.insValue(value);
-          }
-        }
-        // Creates and returns a deep clone of `this`
-        clone() {
-          return Object.create(this);
-        }
-        // Converts the XML fragment to string
-        // `options.pretty` pretty prints the result
-        // `options.indent` indentation for pretty print
-        // `options.offset` how many indentations to add to every line for pretty print
-        // `options.newline` newline sequence for pretty print
-        toString(options) {
-          return this.options.writer.processingInstruction(this, this.options.writer.filterOptions(options));
-        }
-        isEqualNode(node) {
-          if (!super.isEqualNode(node)) {
-            return false;
-          }
-          if (node.target !== this.target) {
-            return false;
-          }
-          return true;
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDummy.js
-var require_XMLDummy = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDummy.js"(exports, module) {
-    (function() {
-      var NodeType, XMLDummy, XMLNode;
-      XMLNode = require_XMLNode();
-      NodeType = require_NodeType();
-      module.exports = XMLDummy = class XMLDummy extends XMLNode {
-        // Initializes a new instance of `XMLDummy`
-        // `XMLDummy` is a special node representing a node with 
-        // a null value. Dummy nodes are created while recursively
-        // building the XML tree. Simply skipping null values doesn't
-        // work because that would break the recursive chain.
-        constructor(parent) {
-          super(parent);
-          this.type = NodeType.Dummy;
-        }
-        // Creates and returns a deep clone of `this`
-        clone() {
-          return Object.create(this);
-        }
-        // Converts the XML fragment to string
-        // `options.pretty` pretty prints the result
-        // `options.indent` indentation for pretty print
-        // `options.offset` how many indentations to add to every line for pretty print
-        // `options.newline` newline sequence for pretty print
-        toString(options) {
-          return "";
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLNodeList.js
-var require_XMLNodeList = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLNodeList.js"(exports, module) {
-    (function() {
-      var XMLNodeList;
-      module.exports = XMLNodeList = (function() {
-        class XMLNodeList2 {
-          // Initializes a new instance of `XMLNodeList`
-          // This is just a wrapper around an ordinary
-          // JS array.
-          // `nodes` the array containing nodes.
-          constructor(nodes) {
-            this.nodes = nodes;
-          }
-          // Creates and returns a deep clone of `this`
-          clone() {
-            return this.nodes = null;
-          }
-          // DOM Level 1
-          item(index) {
-            return this.nodes[index] || null;
-          }
-        }
-        ;
-        Object.defineProperty(XMLNodeList2.prototype, "length", {
-          get: function() {
-            return this.nodes.length || 0;
-          }
-        });
-        return XMLNodeList2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/DocumentPosition.js
-var require_DocumentPosition = __commonJS({
-  "node_modules/xmlbuilder/lib/DocumentPosition.js"(exports, module) {
-    (function() {
-      module.exports = {
-        Disconnected: 1,
-        Preceding: 2,
-        Following: 4,
-        Contains: 8,
-        ContainedBy: 16,
-        ImplementationSpecific: 32
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLNode.js
-var require_XMLNode = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLNode.js"(exports, module) {
-    (function() {
-      var DocumentPosition, NodeType, XMLCData, XMLComment, XMLDeclaration, XMLDocType, XMLDummy, XMLElement, XMLNamedNodeMap, XMLNode, XMLNodeList, XMLProcessingInstruction, XMLRaw, XMLText, getValue, isEmpty, isFunction, isObject2, hasProp = {}.hasOwnProperty, splice = [].splice;
-      ({ isObject: isObject2, isFunction, isEmpty, getValue } = require_Utility());
-      XMLElement = null;
-      XMLCData = null;
-      XMLComment = null;
-      XMLDeclaration = null;
-      XMLDocType = null;
-      XMLRaw = null;
-      XMLText = null;
-      XMLProcessingInstruction = null;
-      XMLDummy = null;
-      NodeType = null;
-      XMLNodeList = null;
-      XMLNamedNodeMap = null;
-      DocumentPosition = null;
-      module.exports = XMLNode = (function() {
-        class XMLNode2 {
-          // Initializes a new instance of `XMLNode`
-          // `parent` the parent node
-          constructor(parent1) {
-            this.parent = parent1;
-            if (this.parent) {
-              this.options = this.parent.options;
-              this.stringify = this.parent.stringify;
-            }
-            this.value = null;
-            this.children = [];
-            this.baseURI = null;
-            if (!XMLElement) {
-              XMLElement = require_XMLElement();
-              XMLCData = require_XMLCData();
-              XMLComment = require_XMLComment();
-              XMLDeclaration = require_XMLDeclaration();
-              XMLDocType = require_XMLDocType();
-              XMLRaw = require_XMLRaw();
-              XMLText = require_XMLText();
-              XMLProcessingInstruction = require_XMLProcessingInstruction();
-              XMLDummy = require_XMLDummy();
-              NodeType = require_NodeType();
-              XMLNodeList = require_XMLNodeList();
-              XMLNamedNodeMap = require_XMLNamedNodeMap();
-              DocumentPosition = require_DocumentPosition();
-            }
-          }
-          // Sets the parent node of this node and its children recursively
-          // `parent` the parent node
-          setParent(parent) {
-            var child, j, len, ref1, results;
-            this.parent = parent;
-            if (parent) {
-              this.options = parent.options;
-              this.stringify = parent.stringify;
-            }
-            ref1 = this.children;
-            results = [];
-            for (j = 0, len = ref1.length; j < len; j++) {
-              child = ref1[j];
-              results.push(child.setParent(this));
-            }
-            return results;
-          }
-          // Creates a child element node
-          // `name` node name or an object describing the XML tree
-          // `attributes` an object containing name/value pairs of attributes
-          // `text` element text
-          element(name, attributes, text) {
-            var childNode, item, j, k, key, lastChild, len, len1, val;
-            lastChild = null;
-            if (attributes === null && text == null) {
-              [attributes, text] = [{}, null];
-            }
-            if (attributes == null) {
-              attributes = {};
-            }
-            attributes = getValue(attributes);
-            if (!isObject2(attributes)) {
-              [text, attributes] = [attributes, text];
-            }
-            if (name != null) {
-              name = getValue(name);
-            }
-            if (Array.isArray(name)) {
-              for (j = 0, len = name.length; j < len; j++) {
-                item = name[j];
-                lastChild = this.element(item);
-              }
-            } else if (isFunction(name)) {
-              lastChild = this.element(name.apply());
-            } else if (isObject2(name)) {
-              for (key in name) {
-                if (!hasProp.call(name, key)) continue;
-                val = name[key];
-                if (isFunction(val)) {
-                  val = val.apply();
-                }
-                if (!this.options.ignoreDecorators && this.stringify.convertAttKey && key.indexOf(this.stringify.convertAttKey) === 0) {
-                  lastChild = this.attribute(key.substr(this.stringify.convertAttKey.length), val);
-                } else if (!this.options.separateArrayItems && Array.isArray(val) && isEmpty(val)) {
-                  lastChild = this.dummy();
-                } else if (isObject2(val) && isEmpty(val)) {
-                  lastChild = this.element(key);
-                } else if (!this.options.keepNullNodes && val == null) {
-                  lastChild = this.dummy();
-                } else if (!this.options.separateArrayItems && Array.isArray(val)) {
-                  for (k = 0, len1 = val.length; k < len1; k++) {
-                    item = val[k];
-                    childNode = {};
-                    childNode[key] = item;
-                    lastChild = this.element(childNode);
-                  }
-                } else if (isObject2(val)) {
-                  if (!this.options.ignoreDecorators && this.stringify.convertTextKey && key.indexOf(this.stringify.convertTextKey) === 0) {
-                    lastChild = this.element(val);
-                  } else {
-                    lastChild = this.element(key);
-                    lastChild.element(val);
-                  }
-                } else {
-                  lastChild = this.element(key, val);
-                }
-              }
-            } else if (!this.options.keepNullNodes && text === null) {
-              lastChild = this.dummy();
-            } else {
-              if (!this.options.ignoreDecorators && this.stringify.convertTextKey && name.indexOf(this.stringify.convertTextKey) === 0) {
-                lastChild = this.text(text);
-              } else if (!this.options.ignoreDecorators && this.stringify.convertCDataKey && name.indexOf(this.stringify.convertCDataKey) === 0) {
-                lastChild = this.cdata(text);
-              } else if (!this.options.ignoreDecorators && this.stringify.convertCommentKey && name.indexOf(this.stringify.convertCommentKey) === 0) {
-                lastChild = this.comment(text);
-              } else if (!this.options.ignoreDecorators && this.stringify.convertRawKey && name.indexOf(this.stringify.convertRawKey) === 0) {
-                lastChild = this.raw(text);
-              } else if (!this.options.ignoreDecorators && this.stringify.convertPIKey && name.indexOf(this.stringify.convertPIKey) === 0) {
-                lastChild = this.instruction(name.substr(this.stringify.convertPIKey.length), text);
-              } else {
-                lastChild = this.node(name, attributes, text);
-              }
-            }
-            if (lastChild == null) {
-              throw new Error("Could not create any elements with: " + name + ". " + this.debugInfo());
-            }
-            return lastChild;
-          }
-          // Creates a child element node before the current node
-          // `name` node name or an object describing the XML tree
-          // `attributes` an object containing name/value pairs of attributes
-          // `text` element text
-          insertBefore(name, attributes, text) {
-            var child, i, newChild, refChild, removed;
-            if (name != null ? name.type : void 0) {
-              newChild = name;
-              refChild = attributes;
-              newChild.setParent(this);
-              if (refChild) {
-                i = children.indexOf(refChild);
-                removed = children.splice(i);
-                children.push(newChild);
-                Array.prototype.push.apply(children, removed);
-              } else {
-                children.push(newChild);
-              }
-              return newChild;
-            } else {
-              if (this.isRoot) {
-                throw new Error("Cannot insert elements at root level. " + this.debugInfo(name));
-              }
-              i = this.parent.children.indexOf(this);
-              removed = this.parent.children.splice(i);
-              child = this.parent.element(name, attributes, text);
-              Array.prototype.push.apply(this.parent.children, removed);
-              return child;
-            }
-          }
-          // Creates a child element node after the current node
-          // `name` node name or an object describing the XML tree
-          // `attributes` an object containing name/value pairs of attributes
-          // `text` element text
-          insertAfter(name, attributes, text) {
-            var child, i, removed;
-            if (this.isRoot) {
-              throw new Error("Cannot insert elements at root level. " + this.debugInfo(name));
-            }
-            i = this.parent.children.indexOf(this);
-            removed = this.parent.children.splice(i + 1);
-            child = this.parent.element(name, attributes, text);
-            Array.prototype.push.apply(this.parent.children, removed);
-            return child;
-          }
-          // Deletes a child element node
-          remove() {
-            var i, ref1;
-            if (this.isRoot) {
-              throw new Error("Cannot remove the root element. " + this.debugInfo());
-            }
-            i = this.parent.children.indexOf(this);
-            splice.apply(this.parent.children, [i, i - i + 1].concat(ref1 = [])), ref1;
-            return this.parent;
-          }
-          // Creates a node
-          // `name` name of the node
-          // `attributes` an object containing name/value pairs of attributes
-          // `text` element text
-          node(name, attributes, text) {
-            var child;
-            if (name != null) {
-              name = getValue(name);
-            }
-            attributes || (attributes = {});
-            attributes = getValue(attributes);
-            if (!isObject2(attributes)) {
-              [text, attributes] = [attributes, text];
-            }
-            child = new XMLElement(this, name, attributes);
-            if (text != null) {
-              child.text(text);
-            }
-            this.children.push(child);
-            return child;
-          }
-          // Creates a text node
-          // `value` element text
-          text(value) {
-            var child;
-            if (isObject2(value)) {
-              this.element(value);
-            }
-            child = new XMLText(this, value);
-            this.children.push(child);
-            return this;
-          }
-          // Creates a CDATA node
-          // `value` element text without CDATA delimiters
-          cdata(value) {
-            var child;
-            child = new XMLCData(this, value);
-            this.children.push(child);
-            return this;
-          }
-          // Creates a comment node
-          // `value` comment text
-          comment(value) {
-            var child;
-            child = new XMLComment(this, value);
-            this.children.push(child);
-            return this;
-          }
-          // Creates a comment node before the current node
-          // `value` comment text
-          commentBefore(value) {
-            var child, i, removed;
-            i = this.parent.children.indexOf(this);
-            removed = this.parent.children.splice(i);
-            child = this.parent.comment(value);
-            Array.prototype.push.apply(this.parent.children, removed);
-            return this;
-          }
-          // Creates a comment node after the current node
-          // `value` comment text
-          commentAfter(value) {
-            var child, i, removed;
-            i = this.parent.children.indexOf(this);
-            removed = this.parent.children.splice(i + 1);
-            child = this.parent.comment(value);
-            Array.prototype.push.apply(this.parent.children, removed);
-            return this;
-          }
-          // Adds unescaped raw text
-          // `value` text
-          raw(value) {
-            var child;
-            child = new XMLRaw(this, value);
-            this.children.push(child);
-            return this;
-          }
-          // Adds a dummy node
-          dummy() {
-            var child;
-            child = new XMLDummy(this);
-            return child;
-          }
-          // Adds a processing instruction
-          // `target` instruction target
-          // `value` instruction value
-          instruction(target2, value) {
-            var insTarget, insValue, instruction, j, len;
-            if (target2 != null) {
-              target2 = getValue(target2);
-            }
-            if (value != null) {
-              value = getValue(value);
-            }
-            if (Array.isArray(target2)) {
-              for (j = 0, len = target2.length; j < len; j++) {
-                insTarget = target2[j];
-                this.instruction(insTarget);
-              }
-            } else if (isObject2(target2)) {
-              for (insTarget in target2) {
-                if (!hasProp.call(target2, insTarget)) continue;
-                insValue = target2[insTarget];
-                this.instruction(insTarget, insValue);
-              }
-            } else {
-              if (isFunction(value)) {
-                value = value.apply();
-              }
-              instruction = new XMLProcessingInstruction(this, target2, value);
-              this.children.push(instruction);
-            }
-            return this;
-          }
-          // Creates a processing instruction node before the current node
-          // `target` instruction target
-          // `value` instruction value
-          instructionBefore(target2, value) {
-            var child, i, removed;
-            i = this.parent.children.indexOf(this);
-            removed = this.parent.children.splice(i);
-            child = this.parent.instruction(target2, value);
-            Array.prototype.push.apply(this.parent.children, removed);
-            return this;
-          }
-          // Creates a processing instruction node after the current node
-          // `target` instruction target
-          // `value` instruction value
-          instructionAfter(target2, value) {
-            var child, i, removed;
-            i = this.parent.children.indexOf(this);
-            removed = this.parent.children.splice(i + 1);
-            child = this.parent.instruction(target2, value);
-            Array.prototype.push.apply(this.parent.children, removed);
-            return this;
-          }
-          // Creates the xml declaration
-          // `version` A version number string, e.g. 1.0
-          // `encoding` Encoding declaration, e.g. UTF-8
-          // `standalone` standalone document declaration: true or false
-          declaration(version, encoding, standalone) {
-            var doc, xmldec;
-            doc = this.document();
-            xmldec = new XMLDeclaration(doc, version, encoding, standalone);
-            if (doc.children.length === 0) {
-              doc.children.unshift(xmldec);
-            } else if (doc.children[0].type === NodeType.Declaration) {
-              doc.children[0] = xmldec;
-            } else {
-              doc.children.unshift(xmldec);
-            }
-            return doc.root() || doc;
-          }
-          // Creates the document type declaration
-          // `pubID` the public identifier of the external subset
-          // `sysID` the system identifier of the external subset
-          dtd(pubID, sysID) {
-            var child, doc, doctype, i, j, k, len, len1, ref1, ref2;
-            doc = this.document();
-            doctype = new XMLDocType(doc, pubID, sysID);
-            ref1 = doc.children;
-            for (i = j = 0, len = ref1.length; j < len; i = ++j) {
-              child = ref1[i];
-              if (child.type === NodeType.DocType) {
-                doc.children[i] = doctype;
-                return doctype;
-              }
-            }
-            ref2 = doc.children;
-            for (i = k = 0, len1 = ref2.length; k < len1; i = ++k) {
-              child = ref2[i];
-              if (child.isRoot) {
-                doc.children.splice(i, 0, doctype);
-                return doctype;
-              }
-            }
-            doc.children.push(doctype);
-            return doctype;
-          }
-          // Gets the parent node
-          up() {
-            if (this.isRoot) {
-              throw new Error("The root node has no parent. Use doc() if you need to get the document object.");
-            }
-            return this.parent;
-          }
-          // Gets the root node
-          root() {
-            var node;
-            node = this;
-            while (node) {
-              if (node.type === NodeType.Document) {
-                return node.rootObject;
-              } else if (node.isRoot) {
-                return node;
-              } else {
-                node = node.parent;
-              }
-            }
-          }
-          // Gets the node representing the XML document
-          document() {
-            var node;
-            node = this;
-            while (node) {
-              if (node.type === NodeType.Document) {
-                return node;
-              } else {
-                node = node.parent;
-              }
-            }
-          }
-          // Ends the document and converts string
-          end(options) {
-            return this.document().end(options);
-          }
-          // Gets the previous node
-          prev() {
-            var i;
-            i = this.parent.children.indexOf(this);
-            if (i < 1) {
-              throw new Error("Already at the first node. " + this.debugInfo());
-            }
-            return this.parent.children[i - 1];
-          }
-          // Gets the next node
-          next() {
-            var i;
-            i = this.parent.children.indexOf(this);
-            if (i === -1 || i === this.parent.children.length - 1) {
-              throw new Error("Already at the last node. " + this.debugInfo());
-            }
-            return this.parent.children[i + 1];
-          }
-          // Imports cloned root from another XML document
-          // `doc` the XML document to insert nodes from
-          importDocument(doc) {
-            var child, clonedRoot, j, len, ref1;
-            clonedRoot = doc.root().clone();
-            clonedRoot.parent = this;
-            clonedRoot.isRoot = false;
-            this.children.push(clonedRoot);
-            if (this.type === NodeType.Document) {
-              clonedRoot.isRoot = true;
-              clonedRoot.documentObject = this;
-              this.rootObject = clonedRoot;
-              if (this.children) {
-                ref1 = this.children;
-                for (j = 0, len = ref1.length; j < len; j++) {
-                  child = ref1[j];
-                  if (child.type === NodeType.DocType) {
-                    child.name = clonedRoot.name;
-                    break;
-                  }
-                }
-              }
-            }
-            return this;
-          }
-          // Returns debug string for this node
-          debugInfo(name) {
-            var ref1, ref2;
-            name = name || this.name;
-            if (name == null && !((ref1 = this.parent) != null ? ref1.name : void 0)) {
-              return "";
-            } else if (name == null) {
-              return "parent: <" + this.parent.name + ">";
-            } else if (!((ref2 = this.parent) != null ? ref2.name : void 0)) {
-              return "node: <" + name + ">";
-            } else {
-              return "node: <" + name + ">, parent: <" + this.parent.name + ">";
-            }
-          }
-          // Aliases
-          ele(name, attributes, text) {
-            return this.element(name, attributes, text);
-          }
-          nod(name, attributes, text) {
-            return this.node(name, attributes, text);
-          }
-          txt(value) {
-            return this.text(value);
-          }
-          dat(value) {
-            return this.cdata(value);
-          }
-          com(value) {
-            return this.comment(value);
-          }
-          ins(target2, value) {
-            return this.instruction(target2, value);
-          }
-          doc() {
-            return this.document();
-          }
-          dec(version, encoding, standalone) {
-            return this.declaration(version, encoding, standalone);
-          }
-          e(name, attributes, text) {
-            return this.element(name, attributes, text);
-          }
-          n(name, attributes, text) {
-            return this.node(name, attributes, text);
-          }
-          t(value) {
-            return this.text(value);
-          }
-          d(value) {
-            return this.cdata(value);
-          }
-          c(value) {
-            return this.comment(value);
-          }
-          r(value) {
-            return this.raw(value);
-          }
-          i(target2, value) {
-            return this.instruction(target2, value);
-          }
-          u() {
-            return this.up();
-          }
-          // can be deprecated in a future release
-          importXMLBuilder(doc) {
-            return this.importDocument(doc);
-          }
-          // Adds or modifies an attribute.
-          // `name` attribute name
-          // `value` attribute value
-          attribute(name, value) {
-            throw new Error("attribute() applies to element nodes only.");
-          }
-          att(name, value) {
-            return this.attribute(name, value);
-          }
-          a(name, value) {
-            return this.attribute(name, value);
-          }
-          // Removes an attribute
-          // `name` attribute name
-          removeAttribute(name) {
-            throw new Error("attribute() applies to element nodes only.");
-          }
-          // DOM level 1 functions to be implemented later
-          replaceChild(newChild, oldChild) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          removeChild(oldChild) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          appendChild(newChild) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          hasChildNodes() {
-            return this.children.length !== 0;
-          }
-          cloneNode(deep) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          normalize() {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          // DOM level 2
-          isSupported(feature, version) {
-            return true;
-          }
-          hasAttributes() {
-            return this.attribs.length !== 0;
-          }
-          // DOM level 3 functions to be implemented later
-          compareDocumentPosition(other) {
-            var ref, res;
-            ref = this;
-            if (ref === other) {
-              return 0;
-            } else if (this.document() !== other.document()) {
-              res = DocumentPosition.Disconnected | DocumentPosition.ImplementationSpecific;
-              if (Math.random() < 0.5) {
-                res |= DocumentPosition.Preceding;
-              } else {
-                res |= DocumentPosition.Following;
-              }
-              return res;
-            } else if (ref.isAncestor(other)) {
-              return DocumentPosition.Contains | DocumentPosition.Preceding;
-            } else if (ref.isDescendant(other)) {
-              return DocumentPosition.Contains | DocumentPosition.Following;
-            } else if (ref.isPreceding(other)) {
-              return DocumentPosition.Preceding;
-            } else {
-              return DocumentPosition.Following;
-            }
-          }
-          isSameNode(other) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          lookupPrefix(namespaceURI) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          isDefaultNamespace(namespaceURI) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          lookupNamespaceURI(prefix) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          isEqualNode(node) {
-            var i, j, ref1;
-            if (node.nodeType !== this.nodeType) {
-              return false;
-            }
-            if (node.children.length !== this.children.length) {
-              return false;
-            }
-            for (i = j = 0, ref1 = this.children.length - 1; 0 <= ref1 ? j <= ref1 : j >= ref1; i = 0 <= ref1 ? ++j : --j) {
-              if (!this.children[i].isEqualNode(node.children[i])) {
-                return false;
-              }
-            }
-            return true;
-          }
-          getFeature(feature, version) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          setUserData(key, data, handler) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          getUserData(key) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          // Returns true if other is an inclusive descendant of node,
-          // and false otherwise.
-          contains(other) {
-            if (!other) {
-              return false;
-            }
-            return other === this || this.isDescendant(other);
-          }
-          // An object A is called a descendant of an object B, if either A is 
-          // a child of B or A is a child of an object C that is a descendant of B.
-          isDescendant(node) {
-            var child, isDescendantChild, j, len, ref1;
-            ref1 = this.children;
-            for (j = 0, len = ref1.length; j < len; j++) {
-              child = ref1[j];
-              if (node === child) {
-                return true;
-              }
-              isDescendantChild = child.isDescendant(node);
-              if (isDescendantChild) {
-                return true;
-              }
-            }
-            return false;
-          }
-          // An object A is called an ancestor of an object B if and only if
-          // B is a descendant of A.
-          isAncestor(node) {
-            return node.isDescendant(this);
-          }
-          // An object A is preceding an object B if A and B are in the 
-          // same tree and A comes before B in tree order.
-          isPreceding(node) {
-            var nodePos, thisPos;
-            nodePos = this.treePosition(node);
-            thisPos = this.treePosition(this);
-            if (nodePos === -1 || thisPos === -1) {
-              return false;
-            } else {
-              return nodePos < thisPos;
-            }
-          }
-          // An object A is folllowing an object B if A and B are in the 
-          // same tree and A comes after B in tree order.
-          isFollowing(node) {
-            var nodePos, thisPos;
-            nodePos = this.treePosition(node);
-            thisPos = this.treePosition(this);
-            if (nodePos === -1 || thisPos === -1) {
-              return false;
-            } else {
-              return nodePos > thisPos;
-            }
-          }
-          // Returns the preorder position of the given node in the tree, or -1
-          // if the node is not in the tree.
-          treePosition(node) {
-            var found, pos;
-            pos = 0;
-            found = false;
-            this.foreachTreeNode(this.document(), function(childNode) {
-              pos++;
-              if (!found && childNode === node) {
-                return found = true;
-              }
-            });
-            if (found) {
-              return pos;
-            } else {
-              return -1;
-            }
-          }
-          // Depth-first preorder traversal through the XML tree
-          foreachTreeNode(node, func) {
-            var child, j, len, ref1, res;
-            node || (node = this.document());
-            ref1 = node.children;
-            for (j = 0, len = ref1.length; j < len; j++) {
-              child = ref1[j];
-              if (res = func(child)) {
-                return res;
-              } else {
-                res = this.foreachTreeNode(child, func);
-                if (res) {
-                  return res;
-                }
-              }
-            }
-          }
-        }
-        ;
-        Object.defineProperty(XMLNode2.prototype, "nodeName", {
-          get: function() {
-            return this.name;
-          }
-        });
-        Object.defineProperty(XMLNode2.prototype, "nodeType", {
-          get: function() {
-            return this.type;
-          }
-        });
-        Object.defineProperty(XMLNode2.prototype, "nodeValue", {
-          get: function() {
-            return this.value;
-          }
-        });
-        Object.defineProperty(XMLNode2.prototype, "parentNode", {
-          get: function() {
-            return this.parent;
-          }
-        });
-        Object.defineProperty(XMLNode2.prototype, "childNodes", {
-          get: function() {
-            if (!this.childNodeList || !this.childNodeList.nodes) {
-              this.childNodeList = new XMLNodeList(this.children);
-            }
-            return this.childNodeList;
-          }
-        });
-        Object.defineProperty(XMLNode2.prototype, "firstChild", {
-          get: function() {
-            return this.children[0] || null;
-          }
-        });
-        Object.defineProperty(XMLNode2.prototype, "lastChild", {
-          get: function() {
-            return this.children[this.children.length - 1] || null;
-          }
-        });
-        Object.defineProperty(XMLNode2.prototype, "previousSibling", {
-          get: function() {
-            var i;
-            i = this.parent.children.indexOf(this);
-            return this.parent.children[i - 1] || null;
-          }
-        });
-        Object.defineProperty(XMLNode2.prototype, "nextSibling", {
-          get: function() {
-            var i;
-            i = this.parent.children.indexOf(this);
-            return this.parent.children[i + 1] || null;
-          }
-        });
-        Object.defineProperty(XMLNode2.prototype, "ownerDocument", {
-          get: function() {
-            return this.document() || null;
-          }
-        });
-        Object.defineProperty(XMLNode2.prototype, "textContent", {
-          get: function() {
-            var child, j, len, ref1, str;
-            if (this.nodeType === NodeType.Element || this.nodeType === NodeType.DocumentFragment) {
-              str = "";
-              ref1 = this.children;
-              for (j = 0, len = ref1.length; j < len; j++) {
-                child = ref1[j];
-                if (child.textContent) {
-                  str += child.textContent;
-                }
-              }
-              return str;
-            } else {
-              return null;
-            }
-          },
-          set: function(value) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-        });
-        return XMLNode2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLStringifier.js
-var require_XMLStringifier = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLStringifier.js"(exports, module) {
-    (function() {
-      var XMLStringifier, hasProp = {}.hasOwnProperty;
-      module.exports = XMLStringifier = (function() {
-        class XMLStringifier2 {
-          // Initializes a new instance of `XMLStringifier`
-          // `options.version` The version number string of the XML spec to validate against, e.g. 1.0
-          // `options.noDoubleEncoding` whether existing html entities are encoded: true or false
-          // `options.stringify` a set of functions to use for converting values to strings
-          // `options.noValidation` whether values will be validated and escaped or returned as is
-          // `options.invalidCharReplacement` a character to replace invalid characters and disable character validation
-          constructor(options) {
-            var key, ref, value;
-            this.assertLegalChar = this.assertLegalChar.bind(this);
-            this.assertLegalName = this.assertLegalName.bind(this);
-            options || (options = {});
-            this.options = options;
-            if (!this.options.version) {
-              this.options.version = "1.0";
-            }
-            ref = options.stringify || {};
-            for (key in ref) {
-              if (!hasProp.call(ref, key)) continue;
-              value = ref[key];
-              this[key] = value;
-            }
-          }
-          // Defaults
-          name(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return this.assertLegalName("" + val || "");
-          }
-          text(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return this.assertLegalChar(this.textEscape("" + val || ""));
-          }
-          cdata(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            val = "" + val || "";
-            val = val.replace("]]>", "]]]]><![CDATA[>");
-            return this.assertLegalChar(val);
-          }
-          comment(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            val = "" + val || "";
-            if (val.match(/--/)) {
-              throw new Error("Comment text cannot contain double-hypen: " + val);
-            }
-            return this.assertLegalChar(val);
-          }
-          raw(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return "" + val || "";
-          }
-          attValue(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return this.assertLegalChar(this.attEscape(val = "" + val || ""));
-          }
-          insTarget(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return this.assertLegalChar("" + val || "");
-          }
-          insValue(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            val = "" + val || "";
-            if (val.match(/\?>/)) {
-              throw new Error("Invalid processing instruction value: " + val);
-            }
-            return this.assertLegalChar(val);
-          }
-          xmlVersion(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            val = "" + val || "";
-            if (!val.match(/1\.[0-9]+/)) {
-              throw new Error("Invalid version number: " + val);
-            }
-            return val;
-          }
-          xmlEncoding(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            val = "" + val || "";
-            if (!val.match(/^[A-Za-z](?:[A-Za-z0-9._-])*$/)) {
-              throw new Error("Invalid encoding: " + val);
-            }
-            return this.assertLegalChar(val);
-          }
-          xmlStandalone(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            if (val) {
-              return "yes";
-            } else {
-              return "no";
-            }
-          }
-          dtdPubID(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return this.assertLegalChar("" + val || "");
-          }
-          dtdSysID(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return this.assertLegalChar("" + val || "");
-          }
-          dtdElementValue(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return this.assertLegalChar("" + val || "");
-          }
-          dtdAttType(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return this.assertLegalChar("" + val || "");
-          }
-          dtdAttDefault(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return this.assertLegalChar("" + val || "");
-          }
-          dtdEntityValue(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return this.assertLegalChar("" + val || "");
-          }
-          dtdNData(val) {
-            if (this.options.noValidation) {
-              return val;
-            }
-            return this.assertLegalChar("" + val || "");
-          }
-          assertLegalChar(str) {
-            var regex, res;
-            if (this.options.noValidation) {
-              return str;
-            }
-            if (this.options.version === "1.0") {
-              regex = /[\0-\x08\x0B\f\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:[^\uD800-\uDBFF]|^)[\uDC00-\uDFFF]/g;
-              if (this.options.invalidCharReplacement !== void 0) {
-                str = str.replace(regex, this.options.invalidCharReplacement);
-              } else if (res = str.match(regex)) {
-                throw new Error(`Invalid character in string: ${str} at index ${res.index}`);
-              }
-            } else if (this.options.version === "1.1") {
-              regex = /[\0\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?:[^\uD800-\uDBFF]|^)[\uDC00-\uDFFF]/g;
-              if (this.options.invalidCharReplacement !== void 0) {
-                str = str.replace(regex, this.options.invalidCharReplacement);
-              } else if (res = str.match(regex)) {
-                throw new Error(`Invalid character in string: ${str} at index ${res.index}`);
-              }
-            }
-            return str;
-          }
-          assertLegalName(str) {
-            var regex;
-            if (this.options.noValidation) {
-              return str;
-            }
-            str = this.assertLegalChar(str);
-            regex = /^([:A-Z_a-z\xC0-\xD6\xD8-\xF6\xF8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]|[\uD800-\uDB7F][\uDC00-\uDFFF])([\x2D\.0-:A-Z_a-z\xB7\xC0-\xD6\xD8-\xF6\xF8-\u037D\u037F-\u1FFF\u200C\u200D\u203F\u2040\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]|[\uD800-\uDB7F][\uDC00-\uDFFF])*$/;
-            if (!str.match(regex)) {
-              throw new Error(`Invalid character in name: ${str}`);
-            }
-            return str;
-          }
-          // Escapes special characters in text
-          // See http://www.w3.org/TR/2000/WD-xml-c14n-20000119.html#charescaping
-          // `str` the string to escape
-          textEscape(str) {
-            var ampregex;
-            if (this.options.noValidation) {
-              return str;
-            }
-            ampregex = this.options.noDoubleEncoding ? /(?!&(lt|gt|amp|apos|quot);)&/g : /&/g;
-            return str.replace(ampregex, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\r/g, "&#xD;");
-          }
-          // Escapes special characters in attribute values
-          // See http://www.w3.org/TR/2000/WD-xml-c14n-20000119.html#charescaping
-          // `str` the string to escape
-          attEscape(str) {
-            var ampregex;
-            if (this.options.noValidation) {
-              return str;
-            }
-            ampregex = this.options.noDoubleEncoding ? /(?!&(lt|gt|amp|apos|quot);)&/g : /&/g;
-            return str.replace(ampregex, "&amp;").replace(/</g, "&lt;").replace(/"/g, "&quot;").replace(/\t/g, "&#x9;").replace(/\n/g, "&#xA;").replace(/\r/g, "&#xD;");
-          }
-        }
-        ;
-        XMLStringifier2.prototype.convertAttKey = "@";
-        XMLStringifier2.prototype.convertPIKey = "?";
-        XMLStringifier2.prototype.convertTextKey = "#text";
-        XMLStringifier2.prototype.convertCDataKey = "#cdata";
-        XMLStringifier2.prototype.convertCommentKey = "#comment";
-        XMLStringifier2.prototype.convertRawKey = "#raw";
-        return XMLStringifier2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/WriterState.js
-var require_WriterState = __commonJS({
-  "node_modules/xmlbuilder/lib/WriterState.js"(exports, module) {
-    (function() {
-      module.exports = {
-        None: 0,
-        OpenTag: 1,
-        InsideTag: 2,
-        CloseTag: 3
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLWriterBase.js
-var require_XMLWriterBase = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLWriterBase.js"(exports, module) {
-    (function() {
-      var NodeType, WriterState, XMLCData, XMLComment, XMLDTDAttList, XMLDTDElement, XMLDTDEntity, XMLDTDNotation, XMLDeclaration, XMLDocType, XMLDummy, XMLElement, XMLProcessingInstruction, XMLRaw, XMLText, XMLWriterBase, assign, hasProp = {}.hasOwnProperty;
-      ({ assign } = require_Utility());
-      NodeType = require_NodeType();
-      XMLDeclaration = require_XMLDeclaration();
-      XMLDocType = require_XMLDocType();
-      XMLCData = require_XMLCData();
-      XMLComment = require_XMLComment();
-      XMLElement = require_XMLElement();
-      XMLRaw = require_XMLRaw();
-      XMLText = require_XMLText();
-      XMLProcessingInstruction = require_XMLProcessingInstruction();
-      XMLDummy = require_XMLDummy();
-      XMLDTDAttList = require_XMLDTDAttList();
-      XMLDTDElement = require_XMLDTDElement();
-      XMLDTDEntity = require_XMLDTDEntity();
-      XMLDTDNotation = require_XMLDTDNotation();
-      WriterState = require_WriterState();
-      module.exports = XMLWriterBase = class XMLWriterBase {
-        // Initializes a new instance of `XMLWriterBase`
-        // `options.pretty` pretty prints the result
-        // `options.indent` indentation string
-        // `options.newline` newline sequence
-        // `options.offset` a fixed number of indentations to add to every line
-        // `options.width` maximum column width
-        // `options.allowEmpty` do not self close empty element tags
-        // 'options.dontPrettyTextNodes' if any text is present in node, don't indent or LF
-        // `options.spaceBeforeSlash` add a space before the closing slash of empty elements
-        constructor(options) {
-          var key, ref, value;
-          options || (options = {});
-          this.options = options;
-          ref = options.writer || {};
-          for (key in ref) {
-            if (!hasProp.call(ref, key)) continue;
-            value = ref[key];
-            this["_" + key] = this[key];
-            this[key] = value;
-          }
-        }
-        // Filters writer options and provides defaults
-        // `options` writer options
-        filterOptions(options) {
-          var filteredOptions, ref, ref1, ref2, ref3, ref4, ref5, ref6, ref7;
-          options || (options = {});
-          options = assign({}, this.options, options);
-          filteredOptions = {
-            writer: this
-          };
-          filteredOptions.pretty = options.pretty || false;
-          filteredOptions.allowEmpty = options.allowEmpty || false;
-          filteredOptions.indent = (ref = options.indent) != null ? ref : "  ";
-          filteredOptions.newline = (ref1 = options.newline) != null ? ref1 : "\n";
-          filteredOptions.offset = (ref2 = options.offset) != null ? ref2 : 0;
-          filteredOptions.width = (ref3 = options.width) != null ? ref3 : 0;
-          filteredOptions.dontPrettyTextNodes = (ref4 = (ref5 = options.dontPrettyTextNodes) != null ? ref5 : options.dontprettytextnodes) != null ? ref4 : 0;
-          filteredOptions.spaceBeforeSlash = (ref6 = (ref7 = options.spaceBeforeSlash) != null ? ref7 : options.spacebeforeslash) != null ? ref6 : "";
-          if (filteredOptions.spaceBeforeSlash === true) {
-            filteredOptions.spaceBeforeSlash = " ";
-          }
-          filteredOptions.suppressPrettyCount = 0;
-          filteredOptions.user = {};
-          filteredOptions.state = WriterState.None;
-          return filteredOptions;
-        }
-        // Returns the indentation string for the current level
-        // `node` current node
-        // `options` writer options
-        // `level` current indentation level
-        indent(node, options, level) {
-          var indentLevel;
-          if (!options.pretty || options.suppressPrettyCount) {
-            return "";
-          } else if (options.pretty) {
-            indentLevel = (level || 0) + options.offset + 1;
-            if (indentLevel > 0) {
-              return new Array(indentLevel).join(options.indent);
-            }
-          }
-          return "";
-        }
-        // Returns the newline string
-        // `node` current node
-        // `options` writer options
-        // `level` current indentation level
-        endline(node, options, level) {
-          if (!options.pretty || options.suppressPrettyCount) {
-            return "";
-          } else {
-            return options.newline;
-          }
-        }
-        attribute(att, options, level) {
-          var r;
-          this.openAttribute(att, options, level);
-          if (options.pretty && options.width > 0) {
-            r = att.name + '="' + att.value + '"';
-          } else {
-            r = " " + att.name + '="' + att.value + '"';
-          }
-          this.closeAttribute(att, options, level);
-          return r;
-        }
-        cdata(node, options, level) {
-          var r;
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level) + "<![CDATA[";
-          options.state = WriterState.InsideTag;
-          r += node.value;
-          options.state = WriterState.CloseTag;
-          r += "]]>" + this.endline(node, options, level);
-          options.state = WriterState.None;
-          this.closeNode(node, options, level);
-          return r;
-        }
-        comment(node, options, level) {
-          var r;
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level) + "<!-- ";
-          options.state = WriterState.InsideTag;
-          r += node.value;
-          options.state = WriterState.CloseTag;
-          r += " -->" + this.endline(node, options, level);
-          options.state = WriterState.None;
-          this.closeNode(node, options, level);
-          return r;
-        }
-        declaration(node, options, level) {
-          var r;
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level) + "<?xml";
-          options.state = WriterState.InsideTag;
-          r += ' version="' + node.version + '"';
-          if (node.encoding != null) {
-            r += ' encoding="' + node.encoding + '"';
-          }
-          if (node.standalone != null) {
-            r += ' standalone="' + node.standalone + '"';
-          }
-          options.state = WriterState.CloseTag;
-          r += options.spaceBeforeSlash + "?>";
-          r += this.endline(node, options, level);
-          options.state = WriterState.None;
-          this.closeNode(node, options, level);
-          return r;
-        }
-        docType(node, options, level) {
-          var child, i, len1, r, ref;
-          level || (level = 0);
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level);
-          r += "<!DOCTYPE " + node.root().name;
-          if (node.pubID && node.sysID) {
-            r += ' PUBLIC "' + node.pubID + '" "' + node.sysID + '"';
-          } else if (node.sysID) {
-            r += ' SYSTEM "' + node.sysID + '"';
-          }
-          if (node.children.length > 0) {
-            r += " [";
-            r += this.endline(node, options, level);
-            options.state = WriterState.InsideTag;
-            ref = node.children;
-            for (i = 0, len1 = ref.length; i < len1; i++) {
-              child = ref[i];
-              r += this.writeChildNode(child, options, level + 1);
-            }
-            options.state = WriterState.CloseTag;
-            r += "]";
-          }
-          options.state = WriterState.CloseTag;
-          r += options.spaceBeforeSlash + ">";
-          r += this.endline(node, options, level);
-          options.state = WriterState.None;
-          this.closeNode(node, options, level);
-          return r;
-        }
-        element(node, options, level) {
-          var att, attLen, child, childNodeCount, firstChildNode, i, j, len, len1, len2, name, prettySuppressed, r, ratt, ref, ref1, ref2, ref3, rline;
-          level || (level = 0);
-          prettySuppressed = false;
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level) + "<" + node.name;
-          if (options.pretty && options.width > 0) {
-            len = r.length;
-            ref = node.attribs;
-            for (name in ref) {
-              if (!hasProp.call(ref, name)) continue;
-              att = ref[name];
-              ratt = this.attribute(att, options, level);
-              attLen = ratt.length;
-              if (len + attLen > options.width) {
-                rline = this.indent(node, options, level + 1) + ratt;
-                r += this.endline(node, options, level) + rline;
-                len = rline.length;
-              } else {
-                rline = " " + ratt;
-                r += rline;
-                len += rline.length;
-              }
-            }
-          } else {
-            ref1 = node.attribs;
-            for (name in ref1) {
-              if (!hasProp.call(ref1, name)) continue;
-              att = ref1[name];
-              r += this.attribute(att, options, level);
-            }
-          }
-          childNodeCount = node.children.length;
-          firstChildNode = childNodeCount === 0 ? null : node.children[0];
-          if (childNodeCount === 0 || node.children.every(function(e) {
-            return (e.type === NodeType.Text || e.type === NodeType.Raw || e.type === NodeType.CData) && e.value === "";
-          })) {
-            if (options.allowEmpty) {
-              r += ">";
-              options.state = WriterState.CloseTag;
-              r += "</" + node.name + ">" + this.endline(node, options, level);
-            } else {
-              options.state = WriterState.CloseTag;
-              r += options.spaceBeforeSlash + "/>" + this.endline(node, options, level);
-            }
-          } else if (options.pretty && childNodeCount === 1 && (firstChildNode.type === NodeType.Text || firstChildNode.type === NodeType.Raw || firstChildNode.type === NodeType.CData) && firstChildNode.value != null) {
-            r += ">";
-            options.state = WriterState.InsideTag;
-            options.suppressPrettyCount++;
-            prettySuppressed = true;
-            r += this.writeChildNode(firstChildNode, options, level + 1);
-            options.suppressPrettyCount--;
-            prettySuppressed = false;
-            options.state = WriterState.CloseTag;
-            r += "</" + node.name + ">" + this.endline(node, options, level);
-          } else {
-            if (options.dontPrettyTextNodes) {
-              ref2 = node.children;
-              for (i = 0, len1 = ref2.length; i < len1; i++) {
-                child = ref2[i];
-                if ((child.type === NodeType.Text || child.type === NodeType.Raw || child.type === NodeType.CData) && child.value != null) {
-                  options.suppressPrettyCount++;
-                  prettySuppressed = true;
-                  break;
-                }
-              }
-            }
-            r += ">" + this.endline(node, options, level);
-            options.state = WriterState.InsideTag;
-            ref3 = node.children;
-            for (j = 0, len2 = ref3.length; j < len2; j++) {
-              child = ref3[j];
-              r += this.writeChildNode(child, options, level + 1);
-            }
-            options.state = WriterState.CloseTag;
-            r += this.indent(node, options, level) + "</" + node.name + ">";
-            if (prettySuppressed) {
-              options.suppressPrettyCount--;
-            }
-            r += this.endline(node, options, level);
-            options.state = WriterState.None;
-          }
-          this.closeNode(node, options, level);
-          return r;
-        }
-        writeChildNode(node, options, level) {
-          switch (node.type) {
-            case NodeType.CData:
-              return this.cdata(node, options, level);
-            case NodeType.Comment:
-              return this.comment(node, options, level);
-            case NodeType.Element:
-              return this.element(node, options, level);
-            case NodeType.Raw:
-              return this.raw(node, options, level);
-            case NodeType.Text:
-              return this.text(node, options, level);
-            case NodeType.ProcessingInstruction:
-              return this.processingInstruction(node, options, level);
-            case NodeType.Dummy:
-              return "";
-            case NodeType.Declaration:
-              return this.declaration(node, options, level);
-            case NodeType.DocType:
-              return this.docType(node, options, level);
-            case NodeType.AttributeDeclaration:
-              return this.dtdAttList(node, options, level);
-            case NodeType.ElementDeclaration:
-              return this.dtdElement(node, options, level);
-            case NodeType.EntityDeclaration:
-              return this.dtdEntity(node, options, level);
-            case NodeType.NotationDeclaration:
-              return this.dtdNotation(node, options, level);
-            default:
-              throw new Error("Unknown XML node type: " + node.constructor.name);
-          }
-        }
-        processingInstruction(node, options, level) {
-          var r;
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level) + "<?";
-          options.state = WriterState.InsideTag;
-          r += node.target;
-          if (node.value) {
-            r += " " + node.value;
-          }
-          options.state = WriterState.CloseTag;
-          r += options.spaceBeforeSlash + "?>";
-          r += this.endline(node, options, level);
-          options.state = WriterState.None;
-          this.closeNode(node, options, level);
-          return r;
-        }
-        raw(node, options, level) {
-          var r;
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level);
-          options.state = WriterState.InsideTag;
-          r += node.value;
-          options.state = WriterState.CloseTag;
-          r += this.endline(node, options, level);
-          options.state = WriterState.None;
-          this.closeNode(node, options, level);
-          return r;
-        }
-        text(node, options, level) {
-          var r;
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level);
-          options.state = WriterState.InsideTag;
-          r += node.value;
-          options.state = WriterState.CloseTag;
-          r += this.endline(node, options, level);
-          options.state = WriterState.None;
-          this.closeNode(node, options, level);
-          return r;
-        }
-        dtdAttList(node, options, level) {
-          var r;
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level) + "<!ATTLIST";
-          options.state = WriterState.InsideTag;
-          r += " " + node.elementName + " " + node.attributeName + " " + node.attributeType;
-          if (node.defaultValueType !== "#DEFAULT") {
-            r += " " + node.defaultValueType;
-          }
-          if (node.defaultValue) {
-            r += ' "' + node.defaultValue + '"';
-          }
-          options.state = WriterState.CloseTag;
-          r += options.spaceBeforeSlash + ">" + this.endline(node, options, level);
-          options.state = WriterState.None;
-          this.closeNode(node, options, level);
-          return r;
-        }
-        dtdElement(node, options, level) {
-          var r;
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level) + "<!ELEMENT";
-          options.state = WriterState.InsideTag;
-          r += " " + node.name + " " + node.value;
-          options.state = WriterState.CloseTag;
-          r += options.spaceBeforeSlash + ">" + this.endline(node, options, level);
-          options.state = WriterState.None;
-          this.closeNode(node, options, level);
-          return r;
-        }
-        dtdEntity(node, options, level) {
-          var r;
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level) + "<!ENTITY";
-          options.state = WriterState.InsideTag;
-          if (node.pe) {
-            r += " %";
-          }
-          r += " " + node.name;
-          if (node.value) {
-            r += ' "' + node.value + '"';
-          } else {
-            if (node.pubID && node.sysID) {
-              r += ' PUBLIC "' + node.pubID + '" "' + node.sysID + '"';
-            } else if (node.sysID) {
-              r += ' SYSTEM "' + node.sysID + '"';
-            }
-            if (node.nData) {
-              r += " NDATA " + node.nData;
-            }
-          }
-          options.state = WriterState.CloseTag;
-          r += options.spaceBeforeSlash + ">" + this.endline(node, options, level);
-          options.state = WriterState.None;
-          this.closeNode(node, options, level);
-          return r;
-        }
-        dtdNotation(node, options, level) {
-          var r;
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level) + "<!NOTATION";
-          options.state = WriterState.InsideTag;
-          r += " " + node.name;
-          if (node.pubID && node.sysID) {
-            r += ' PUBLIC "' + node.pubID + '" "' + node.sysID + '"';
-          } else if (node.pubID) {
-            r += ' PUBLIC "' + node.pubID + '"';
-          } else if (node.sysID) {
-            r += ' SYSTEM "' + node.sysID + '"';
-          }
-          options.state = WriterState.CloseTag;
-          r += options.spaceBeforeSlash + ">" + this.endline(node, options, level);
-          options.state = WriterState.None;
-          this.closeNode(node, options, level);
-          return r;
-        }
-        openNode(node, options, level) {
-        }
-        closeNode(node, options, level) {
-        }
-        openAttribute(att, options, level) {
-        }
-        closeAttribute(att, options, level) {
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLStringWriter.js
-var require_XMLStringWriter = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLStringWriter.js"(exports, module) {
-    (function() {
-      var XMLStringWriter, XMLWriterBase;
-      XMLWriterBase = require_XMLWriterBase();
-      module.exports = XMLStringWriter = class XMLStringWriter extends XMLWriterBase {
-        // Initializes a new instance of `XMLStringWriter`
-        // `options.pretty` pretty prints the result
-        // `options.indent` indentation string
-        // `options.newline` newline sequence
-        // `options.offset` a fixed number of indentations to add to every line
-        // `options.allowEmpty` do not self close empty element tags
-        // 'options.dontPrettyTextNodes' if any text is present in node, don't indent or LF
-        // `options.spaceBeforeSlash` add a space before the closing slash of empty elements
-        constructor(options) {
-          super(options);
-        }
-        document(doc, options) {
-          var child, i, len, r, ref;
-          options = this.filterOptions(options);
-          r = "";
-          ref = doc.children;
-          for (i = 0, len = ref.length; i < len; i++) {
-            child = ref[i];
-            r += this.writeChildNode(child, options, 0);
-          }
-          if (options.pretty && r.slice(-options.newline.length) === options.newline) {
-            r = r.slice(0, -options.newline.length);
-          }
-          return r;
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDocument.js
-var require_XMLDocument = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDocument.js"(exports, module) {
-    (function() {
-      var NodeType, XMLDOMConfiguration, XMLDOMImplementation, XMLDocument, XMLNode, XMLStringWriter, XMLStringifier, isPlainObject;
-      ({ isPlainObject } = require_Utility());
-      XMLDOMImplementation = require_XMLDOMImplementation();
-      XMLDOMConfiguration = require_XMLDOMConfiguration();
-      XMLNode = require_XMLNode();
-      NodeType = require_NodeType();
-      XMLStringifier = require_XMLStringifier();
-      XMLStringWriter = require_XMLStringWriter();
-      module.exports = XMLDocument = (function() {
-        class XMLDocument2 extends XMLNode {
-          // Initializes a new instance of `XMLDocument`
-          // `options.keepNullNodes` whether nodes with null values will be kept
-          //     or ignored: true or false
-          // `options.keepNullAttributes` whether attributes with null values will be
-          //     kept or ignored: true or false
-          // `options.ignoreDecorators` whether decorator strings will be ignored when
-          //     converting JS objects: true or false
-          // `options.separateArrayItems` whether array items are created as separate
-          //     nodes when passed as an object value: true or false
-          // `options.noDoubleEncoding` whether existing html entities are encoded:
-          //     true or false
-          // `options.stringify` a set of functions to use for converting values to
-          //     strings
-          // `options.writer` the default XML writer to use for converting nodes to
-          //     string. If the default writer is not set, the built-in XMLStringWriter
-          //     will be used instead.
-          constructor(options) {
-            super(null);
-            this.name = "#document";
-            this.type = NodeType.Document;
-            this.documentURI = null;
-            this.domConfig = new XMLDOMConfiguration();
-            options || (options = {});
-            if (!options.writer) {
-              options.writer = new XMLStringWriter();
-            }
-            this.options = options;
-            this.stringify = new XMLStringifier(options);
-          }
-          // Ends the document and passes it to the given XML writer
-          // `writer` is either an XML writer or a plain object to pass to the
-          // constructor of the default XML writer. The default writer is assigned when
-          // creating the XML document. Following flags are recognized by the
-          // built-in XMLStringWriter:
-          //   `writer.pretty` pretty prints the result
-          //   `writer.indent` indentation for pretty print
-          //   `writer.offset` how many indentations to add to every line for pretty print
-          //   `writer.newline` newline sequence for pretty print
-          end(writer) {
-            var writerOptions;
-            writerOptions = {};
-            if (!writer) {
-              writer = this.options.writer;
-            } else if (isPlainObject(writer)) {
-              writerOptions = writer;
-              writer = this.options.writer;
-            }
-            return writer.document(this, writer.filterOptions(writerOptions));
-          }
-          // Converts the XML document to string
-          // `options.pretty` pretty prints the result
-          // `options.indent` indentation for pretty print
-          // `options.offset` how many indentations to add to every line for pretty print
-          // `options.newline` newline sequence for pretty print
-          toString(options) {
-            return this.options.writer.document(this, this.options.writer.filterOptions(options));
-          }
-          // DOM level 1 functions to be implemented later
-          createElement(tagName) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createDocumentFragment() {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createTextNode(data) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createComment(data) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createCDATASection(data) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createProcessingInstruction(target2, data) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createAttribute(name) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createEntityReference(name) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          getElementsByTagName(tagname) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          // DOM level 2 functions to be implemented later
-          importNode(importedNode, deep) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createElementNS(namespaceURI, qualifiedName) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createAttributeNS(namespaceURI, qualifiedName) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          getElementsByTagNameNS(namespaceURI, localName) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          getElementById(elementId) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          // DOM level 3 functions to be implemented later
-          adoptNode(source) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          normalizeDocument() {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          renameNode(node, namespaceURI, qualifiedName) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          // DOM level 4 functions to be implemented later
-          getElementsByClassName(classNames) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createEvent(eventInterface) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createRange() {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createNodeIterator(root, whatToShow, filter) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-          createTreeWalker(root, whatToShow, filter) {
-            throw new Error("This DOM method is not implemented." + this.debugInfo());
-          }
-        }
-        ;
-        Object.defineProperty(XMLDocument2.prototype, "implementation", {
-          value: new XMLDOMImplementation()
-        });
-        Object.defineProperty(XMLDocument2.prototype, "doctype", {
-          get: function() {
-            var child, i, len, ref;
-            ref = this.children;
-            for (i = 0, len = ref.length; i < len; i++) {
-              child = ref[i];
-              if (child.type === NodeType.DocType) {
-                return child;
-              }
-            }
-            return null;
-          }
-        });
-        Object.defineProperty(XMLDocument2.prototype, "documentElement", {
-          get: function() {
-            return this.rootObject || null;
-          }
-        });
-        Object.defineProperty(XMLDocument2.prototype, "inputEncoding", {
-          get: function() {
-            return null;
-          }
-        });
-        Object.defineProperty(XMLDocument2.prototype, "strictErrorChecking", {
-          get: function() {
-            return false;
-          }
-        });
-        Object.defineProperty(XMLDocument2.prototype, "xmlEncoding", {
-          get: function() {
-            if (this.children.length !== 0 && this.children[0].type === NodeType.Declaration) {
-              return this.children[0].encoding;
-            } else {
-              return null;
-            }
-          }
-        });
-        Object.defineProperty(XMLDocument2.prototype, "xmlStandalone", {
-          get: function() {
-            if (this.children.length !== 0 && this.children[0].type === NodeType.Declaration) {
-              return this.children[0].standalone === "yes";
-            } else {
-              return false;
-            }
-          }
-        });
-        Object.defineProperty(XMLDocument2.prototype, "xmlVersion", {
-          get: function() {
-            if (this.children.length !== 0 && this.children[0].type === NodeType.Declaration) {
-              return this.children[0].version;
-            } else {
-              return "1.0";
-            }
-          }
-        });
-        Object.defineProperty(XMLDocument2.prototype, "URL", {
-          get: function() {
-            return this.documentURI;
-          }
-        });
-        Object.defineProperty(XMLDocument2.prototype, "origin", {
-          get: function() {
-            return null;
-          }
-        });
-        Object.defineProperty(XMLDocument2.prototype, "compatMode", {
-          get: function() {
-            return null;
-          }
-        });
-        Object.defineProperty(XMLDocument2.prototype, "characterSet", {
-          get: function() {
-            return null;
-          }
-        });
-        Object.defineProperty(XMLDocument2.prototype, "contentType", {
-          get: function() {
-            return null;
-          }
-        });
-        return XMLDocument2;
-      }).call(this);
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLDocumentCB.js
-var require_XMLDocumentCB = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLDocumentCB.js"(exports, module) {
-    (function() {
-      var NodeType, WriterState, XMLAttribute, XMLCData, XMLComment, XMLDTDAttList, XMLDTDElement, XMLDTDEntity, XMLDTDNotation, XMLDeclaration, XMLDocType, XMLDocument, XMLDocumentCB, XMLElement, XMLProcessingInstruction, XMLRaw, XMLStringWriter, XMLStringifier, XMLText, getValue, isFunction, isObject2, isPlainObject, hasProp = {}.hasOwnProperty;
-      ({ isObject: isObject2, isFunction, isPlainObject, getValue } = require_Utility());
-      NodeType = require_NodeType();
-      XMLDocument = require_XMLDocument();
-      XMLElement = require_XMLElement();
-      XMLCData = require_XMLCData();
-      XMLComment = require_XMLComment();
-      XMLRaw = require_XMLRaw();
-      XMLText = require_XMLText();
-      XMLProcessingInstruction = require_XMLProcessingInstruction();
-      XMLDeclaration = require_XMLDeclaration();
-      XMLDocType = require_XMLDocType();
-      XMLDTDAttList = require_XMLDTDAttList();
-      XMLDTDEntity = require_XMLDTDEntity();
-      XMLDTDElement = require_XMLDTDElement();
-      XMLDTDNotation = require_XMLDTDNotation();
-      XMLAttribute = require_XMLAttribute();
-      XMLStringifier = require_XMLStringifier();
-      XMLStringWriter = require_XMLStringWriter();
-      WriterState = require_WriterState();
-      module.exports = XMLDocumentCB = class XMLDocumentCB {
-        // Initializes a new instance of `XMLDocumentCB`
-        // `options.keepNullNodes` whether nodes with null values will be kept
-        //     or ignored: true or false
-        // `options.keepNullAttributes` whether attributes with null values will be
-        //     kept or ignored: true or false
-        // `options.ignoreDecorators` whether decorator strings will be ignored when
-        //     converting JS objects: true or false
-        // `options.separateArrayItems` whether array items are created as separate
-        //     nodes when passed as an object value: true or false
-        // `options.noDoubleEncoding` whether existing html entities are encoded:
-        //     true or false
-        // `options.stringify` a set of functions to use for converting values to
-        //     strings
-        // `options.writer` the default XML writer to use for converting nodes to
-        //     string. If the default writer is not set, the built-in XMLStringWriter
-        //     will be used instead.
-        // `onData` the function to be called when a new chunk of XML is output. The
-        //          string containing the XML chunk is passed to `onData` as its first
-        //          argument, and the current indentation level as its second argument.
-        // `onEnd`  the function to be called when the XML document is completed with
-        //          `end`. `onEnd` does not receive any arguments.
-        constructor(options, onData, onEnd) {
-          var writerOptions;
-          this.name = "?xml";
-          this.type = NodeType.Document;
-          options || (options = {});
-          writerOptions = {};
-          if (!options.writer) {
-            options.writer = new XMLStringWriter();
-          } else if (isPlainObject(options.writer)) {
-            writerOptions = options.writer;
-            options.writer = new XMLStringWriter();
-          }
-          this.options = options;
-          this.writer = options.writer;
-          this.writerOptions = this.writer.filterOptions(writerOptions);
-          this.stringify = new XMLStringifier(options);
-          this.onDataCallback = onData || function() {
-          };
-          this.onEndCallback = onEnd || function() {
-          };
-          this.currentNode = null;
-          this.currentLevel = -1;
-          this.openTags = {};
-          this.documentStarted = false;
-          this.documentCompleted = false;
-          this.root = null;
-        }
-        // Creates a child element node from the given XMLNode
-        // `node` the child node
-        createChildNode(node) {
-          var att, attName, attributes, child, i, len, ref, ref1;
-          switch (node.type) {
-            case NodeType.CData:
-              this.cdata(node.value);
-              break;
-            case NodeType.Comment:
-              this.comment(node.value);
-              break;
-            case NodeType.Element:
-              attributes = {};
-              ref = node.attribs;
-              for (attName in ref) {
-                if (!hasProp.call(ref, attName)) continue;
-                att = ref[attName];
-                attributes[attName] = att.value;
-              }
-              this.node(node.name, attributes);
-              break;
-            case NodeType.Dummy:
-              this.dummy();
-              break;
-            case NodeType.Raw:
-              this.raw(node.value);
-              break;
-            case NodeType.Text:
-              this.text(node.value);
-              break;
-            case NodeType.ProcessingInstruction:
-              this.instruction(node.target, node.value);
-              break;
-            default:
-              throw new Error("This XML node type is not supported in a JS object: " + node.constructor.name);
-          }
-          ref1 = node.children;
-          for (i = 0, len = ref1.length; i < len; i++) {
-            child = ref1[i];
-            this.createChildNode(child);
-            if (child.type === NodeType.Element) {
-              this.up();
-            }
-          }
-          return this;
-        }
-        // Creates a dummy node
-        dummy() {
-          return this;
-        }
-        // Creates a node
-        // `name` name of the node
-        // `attributes` an object containing name/value pairs of attributes
-        // `text` element text
-        node(name, attributes, text) {
-          if (name == null) {
-            throw new Error("Missing node name.");
-          }
-          if (this.root && this.currentLevel === -1) {
-            throw new Error("Document can only have one root node. " + this.debugInfo(name));
-          }
-          this.openCurrent();
-          name = getValue(name);
-          if (attributes == null) {
-            attributes = {};
-          }
-          attributes = getValue(attributes);
-          if (!isObject2(attributes)) {
-            [text, attributes] = [attributes, text];
-          }
-          this.currentNode = new XMLElement(this, name, attributes);
-          this.currentNode.children = false;
-          this.currentLevel++;
-          this.openTags[this.currentLevel] = this.currentNode;
-          if (text != null) {
-            this.text(text);
-          }
-          return this;
-        }
-        // Creates a child element node or an element type declaration when called
-        // inside the DTD
-        // `name` name of the node
-        // `attributes` an object containing name/value pairs of attributes
-        // `text` element text
-        element(name, attributes, text) {
-          var child, i, len, oldValidationFlag, ref, root;
-          if (this.currentNode && this.currentNode.type === NodeType.DocType) {
-            this.dtdElement(...arguments);
-          } else {
-            if (Array.isArray(name) || isObject2(name) || isFunction(name)) {
-              oldValidationFlag = this.options.noValidation;
-              this.options.noValidation = true;
-              root = new XMLDocument(this.options).element("TEMP_ROOT");
-              root.element(name);
-              this.options.noValidation = oldValidationFlag;
-              ref = root.children;
-              for (i = 0, len = ref.length; i < len; i++) {
-                child = ref[i];
-                this.createChildNode(child);
-                if (child.type === NodeType.Element) {
-                  this.up();
-                }
-              }
-            } else {
-              this.node(name, attributes, text);
-            }
-          }
-          return this;
-        }
-        // Adds or modifies an attribute
-        // `name` attribute name
-        // `value` attribute value
-        attribute(name, value) {
-          var attName, attValue;
-          if (!this.currentNode || this.currentNode.children) {
-            throw new Error("att() can only be used immediately after an ele() call in callback mode. " + this.debugInfo(name));
-          }
-          if (name != null) {
-            name = getValue(name);
-          }
-          if (isObject2(name)) {
-            for (attName in name) {
-              if (!hasProp.call(name, attName)) continue;
-              attValue = name[attName];
-              this.attribute(attName, attValue);
-            }
-          } else {
-            if (isFunction(value)) {
-              value = value.apply();
-            }
-            if (this.options.keepNullAttributes && value == null) {
-              this.currentNode.attribs[name] = new XMLAttribute(this, name, "");
-            } else if (value != null) {
-              this.currentNode.attribs[name] = new XMLAttribute(this, name, value);
-            }
-          }
-          return this;
-        }
-        // Creates a text node
-        // `value` element text
-        text(value) {
-          var node;
-          this.openCurrent();
-          node = new XMLText(this, value);
-          this.onData(this.writer.text(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
-          return this;
-        }
-        // Creates a CDATA node
-        // `value` element text without CDATA delimiters
-        cdata(value) {
-          var node;
-          this.openCurrent();
-          node = new XMLCData(this, value);
-          this.onData(this.writer.cdata(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
-          return this;
-        }
-        // Creates a comment node
-        // `value` comment text
-        comment(value) {
-          var node;
-          this.openCurrent();
-          node = new XMLComment(this, value);
-          this.onData(this.writer.comment(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
-          return this;
-        }
-        // Adds unescaped raw text
-        // `value` text
-        raw(value) {
-          var node;
-          this.openCurrent();
-          node = new XMLRaw(this, value);
-          this.onData(this.writer.raw(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
-          return this;
-        }
-        // Adds a processing instruction
-        // `target` instruction target
-        // `value` instruction value
-        instruction(target2, value) {
-          var i, insTarget, insValue, len, node;
-          this.openCurrent();
-          if (target2 != null) {
-            target2 = getValue(target2);
-          }
-          if (value != null) {
-            value = getValue(value);
-          }
-          if (Array.isArray(target2)) {
-            for (i = 0, len = target2.length; i < len; i++) {
-              insTarget = target2[i];
-              this.instruction(insTarget);
-            }
-          } else if (isObject2(target2)) {
-            for (insTarget in target2) {
-              if (!hasProp.call(target2, insTarget)) continue;
-              insValue = target2[insTarget];
-              this.instruction(insTarget, insValue);
-            }
-          } else {
-            if (isFunction(value)) {
-              value = value.apply();
-            }
-            node = new XMLProcessingInstruction(this, target2, value);
-            this.onData(this.writer.processingInstruction(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
-          }
-          return this;
-        }
-        // Creates the xml declaration
-        // `version` A version number string, e.g. 1.0
-        // `encoding` Encoding declaration, e.g. UTF-8
-        // `standalone` standalone document declaration: true or false
-        declaration(version, encoding, standalone) {
-          var node;
-          this.openCurrent();
-          if (this.documentStarted) {
-            throw new Error("declaration() must be the first node.");
-          }
-          node = new XMLDeclaration(this, version, encoding, standalone);
-          this.onData(this.writer.declaration(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
-          return this;
-        }
-        // Creates the document type declaration
-        // `root`  the name of the root node
-        // `pubID` the public identifier of the external subset
-        // `sysID` the system identifier of the external subset
-        doctype(root, pubID, sysID) {
-          this.openCurrent();
-          if (root == null) {
-            throw new Error("Missing root node name.");
-          }
-          if (this.root) {
-            throw new Error("dtd() must come before the root node.");
-          }
-          this.currentNode = new XMLDocType(this, pubID, sysID);
-          this.currentNode.rootNodeName = root;
-          this.currentNode.children = false;
-          this.currentLevel++;
-          this.openTags[this.currentLevel] = this.currentNode;
-          return this;
-        }
-        // Creates an element type declaration
-        // `name` element name
-        // `value` element content (defaults to #PCDATA)
-        dtdElement(name, value) {
-          var node;
-          this.openCurrent();
-          node = new XMLDTDElement(this, name, value);
-          this.onData(this.writer.dtdElement(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
-          return this;
-        }
-        // Creates an attribute declaration
-        // `elementName` the name of the element containing this attribute
-        // `attributeName` attribute name
-        // `attributeType` type of the attribute (defaults to CDATA)
-        // `defaultValueType` default value type (either #REQUIRED, #IMPLIED, #FIXED or
-        //                    #DEFAULT) (defaults to #IMPLIED)
-        // `defaultValue` default value of the attribute
-        //                (only used for #FIXED or #DEFAULT)
-        attList(elementName, attributeName, attributeType, defaultValueType, defaultValue) {
-          var node;
-          this.openCurrent();
-          node = new XMLDTDAttList(this, elementName, attributeName, attributeType, defaultValueType, defaultValue);
-          this.onData(this.writer.dtdAttList(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
-          return this;
-        }
-        // Creates a general entity declaration
-        // `name` the name of the entity
-        // `value` internal entity value or an object with external entity details
-        // `value.pubID` public identifier
-        // `value.sysID` system identifier
-        // `value.nData` notation declaration
-        entity(name, value) {
-          var node;
-          this.openCurrent();
-          node = new XMLDTDEntity(this, false, name, value);
-          this.onData(this.writer.dtdEntity(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
-          return this;
-        }
-        // Creates a parameter entity declaration
-        // `name` the name of the entity
-        // `value` internal entity value or an object with external entity details
-        // `value.pubID` public identifier
-        // `value.sysID` system identifier
-        pEntity(name, value) {
-          var node;
-          this.openCurrent();
-          node = new XMLDTDEntity(this, true, name, value);
-          this.onData(this.writer.dtdEntity(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
-          return this;
-        }
-        // Creates a NOTATION declaration
-        // `name` the name of the notation
-        // `value` an object with external entity details
-        // `value.pubID` public identifier
-        // `value.sysID` system identifier
-        notation(name, value) {
-          var node;
-          this.openCurrent();
-          node = new XMLDTDNotation(this, name, value);
-          this.onData(this.writer.dtdNotation(node, this.writerOptions, this.currentLevel + 1), this.currentLevel + 1);
-          return this;
-        }
-        // Gets the parent node
-        up() {
-          if (this.currentLevel < 0) {
-            throw new Error("The document node has no parent.");
-          }
-          if (this.currentNode) {
-            if (this.currentNode.children) {
-              this.closeNode(this.currentNode);
-            } else {
-              this.openNode(this.currentNode);
-            }
-            this.currentNode = null;
-          } else {
-            this.closeNode(this.openTags[this.currentLevel]);
-          }
-          delete this.openTags[this.currentLevel];
-          this.currentLevel--;
-          return this;
-        }
-        // Ends the document
-        end() {
-          while (this.currentLevel >= 0) {
-            this.up();
-          }
-          return this.onEnd();
-        }
-        // Opens the current parent node
-        openCurrent() {
-          if (this.currentNode) {
-            this.currentNode.children = true;
-            return this.openNode(this.currentNode);
-          }
-        }
-        // Writes the opening tag of the current node or the entire node if it has
-        // no child nodes
-        openNode(node) {
-          var att, chunk, name, ref;
-          if (!node.isOpen) {
-            if (!this.root && this.currentLevel === 0 && node.type === NodeType.Element) {
-              this.root = node;
-            }
-            chunk = "";
-            if (node.type === NodeType.Element) {
-              this.writerOptions.state = WriterState.OpenTag;
-              chunk = this.writer.indent(node, this.writerOptions, this.currentLevel) + "<" + node.name;
-              ref = node.attribs;
-              for (name in ref) {
-                if (!hasProp.call(ref, name)) continue;
-                att = ref[name];
-                chunk += this.writer.attribute(att, this.writerOptions, this.currentLevel);
-              }
-              chunk += (node.children ? ">" : "/>") + this.writer.endline(node, this.writerOptions, this.currentLevel);
-              this.writerOptions.state = WriterState.InsideTag;
-            } else {
-              this.writerOptions.state = WriterState.OpenTag;
-              chunk = this.writer.indent(node, this.writerOptions, this.currentLevel) + "<!DOCTYPE " + node.rootNodeName;
-              if (node.pubID && node.sysID) {
-                chunk += ' PUBLIC "' + node.pubID + '" "' + node.sysID + '"';
-              } else if (node.sysID) {
-                chunk += ' SYSTEM "' + node.sysID + '"';
-              }
-              if (node.children) {
-                chunk += " [";
-                this.writerOptions.state = WriterState.InsideTag;
-              } else {
-                this.writerOptions.state = WriterState.CloseTag;
-                chunk += ">";
-              }
-              chunk += this.writer.endline(node, this.writerOptions, this.currentLevel);
-            }
-            this.onData(chunk, this.currentLevel);
-            return node.isOpen = true;
-          }
-        }
-        // Writes the closing tag of the current node
-        closeNode(node) {
-          var chunk;
-          if (!node.isClosed) {
-            chunk = "";
-            this.writerOptions.state = WriterState.CloseTag;
-            if (node.type === NodeType.Element) {
-              chunk = this.writer.indent(node, this.writerOptions, this.currentLevel) + "</" + node.name + ">" + this.writer.endline(node, this.writerOptions, this.currentLevel);
-            } else {
-              chunk = this.writer.indent(node, this.writerOptions, this.currentLevel) + "]>" + this.writer.endline(node, this.writerOptions, this.currentLevel);
-            }
-            this.writerOptions.state = WriterState.None;
-            this.onData(chunk, this.currentLevel);
-            return node.isClosed = true;
-          }
-        }
-        // Called when a new chunk of XML is output
-        // `chunk` a string containing the XML chunk
-        // `level` current indentation level
-        onData(chunk, level) {
-          this.documentStarted = true;
-          return this.onDataCallback(chunk, level + 1);
-        }
-        // Called when the XML document is completed
-        onEnd() {
-          this.documentCompleted = true;
-          return this.onEndCallback();
-        }
-        // Returns debug string
-        debugInfo(name) {
-          if (name == null) {
-            return "";
-          } else {
-            return "node: <" + name + ">";
-          }
-        }
-        // Node aliases
-        ele() {
-          return this.element(...arguments);
-        }
-        nod(name, attributes, text) {
-          return this.node(name, attributes, text);
-        }
-        txt(value) {
-          return this.text(value);
-        }
-        dat(value) {
-          return this.cdata(value);
-        }
-        com(value) {
-          return this.comment(value);
-        }
-        ins(target2, value) {
-          return this.instruction(target2, value);
-        }
-        dec(version, encoding, standalone) {
-          return this.declaration(version, encoding, standalone);
-        }
-        dtd(root, pubID, sysID) {
-          return this.doctype(root, pubID, sysID);
-        }
-        e(name, attributes, text) {
-          return this.element(name, attributes, text);
-        }
-        n(name, attributes, text) {
-          return this.node(name, attributes, text);
-        }
-        t(value) {
-          return this.text(value);
-        }
-        d(value) {
-          return this.cdata(value);
-        }
-        c(value) {
-          return this.comment(value);
-        }
-        r(value) {
-          return this.raw(value);
-        }
-        i(target2, value) {
-          return this.instruction(target2, value);
-        }
-        // Attribute aliases
-        att() {
-          if (this.currentNode && this.currentNode.type === NodeType.DocType) {
-            return this.attList(...arguments);
-          } else {
-            return this.attribute(...arguments);
-          }
-        }
-        a() {
-          if (this.currentNode && this.currentNode.type === NodeType.DocType) {
-            return this.attList(...arguments);
-          } else {
-            return this.attribute(...arguments);
-          }
-        }
-        // DTD aliases
-        // att() and ele() are defined above
-        ent(name, value) {
-          return this.entity(name, value);
-        }
-        pent(name, value) {
-          return this.pEntity(name, value);
-        }
-        not(name, value) {
-          return this.notation(name, value);
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/XMLStreamWriter.js
-var require_XMLStreamWriter = __commonJS({
-  "node_modules/xmlbuilder/lib/XMLStreamWriter.js"(exports, module) {
-    (function() {
-      var NodeType, WriterState, XMLStreamWriter, XMLWriterBase, hasProp = {}.hasOwnProperty;
-      NodeType = require_NodeType();
-      XMLWriterBase = require_XMLWriterBase();
-      WriterState = require_WriterState();
-      module.exports = XMLStreamWriter = class XMLStreamWriter extends XMLWriterBase {
-        // Initializes a new instance of `XMLStreamWriter`
-        // `stream` output stream
-        // `options.pretty` pretty prints the result
-        // `options.indent` indentation string
-        // `options.newline` newline sequence
-        // `options.offset` a fixed number of indentations to add to every line
-        // `options.allowEmpty` do not self close empty element tags
-        // 'options.dontPrettyTextNodes' if any text is present in node, don't indent or LF
-        // `options.spaceBeforeSlash` add a space before the closing slash of empty elements
-        constructor(stream, options) {
-          super(options);
-          this.stream = stream;
-        }
-        endline(node, options, level) {
-          if (node.isLastRootNode && options.state === WriterState.CloseTag) {
-            return "";
-          } else {
-            return super.endline(node, options, level);
-          }
-        }
-        document(doc, options) {
-          var child, i, j, k, len1, len2, ref, ref1, results;
-          ref = doc.children;
-          for (i = j = 0, len1 = ref.length; j < len1; i = ++j) {
-            child = ref[i];
-            child.isLastRootNode = i === doc.children.length - 1;
-          }
-          options = this.filterOptions(options);
-          ref1 = doc.children;
-          results = [];
-          for (k = 0, len2 = ref1.length; k < len2; k++) {
-            child = ref1[k];
-            results.push(this.writeChildNode(child, options, 0));
-          }
-          return results;
-        }
-        cdata(node, options, level) {
-          return this.stream.write(super.cdata(node, options, level));
-        }
-        comment(node, options, level) {
-          return this.stream.write(super.comment(node, options, level));
-        }
-        declaration(node, options, level) {
-          return this.stream.write(super.declaration(node, options, level));
-        }
-        docType(node, options, level) {
-          var child, j, len1, ref;
-          level || (level = 0);
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          this.stream.write(this.indent(node, options, level));
-          this.stream.write("<!DOCTYPE " + node.root().name);
-          if (node.pubID && node.sysID) {
-            this.stream.write(' PUBLIC "' + node.pubID + '" "' + node.sysID + '"');
-          } else if (node.sysID) {
-            this.stream.write(' SYSTEM "' + node.sysID + '"');
-          }
-          if (node.children.length > 0) {
-            this.stream.write(" [");
-            this.stream.write(this.endline(node, options, level));
-            options.state = WriterState.InsideTag;
-            ref = node.children;
-            for (j = 0, len1 = ref.length; j < len1; j++) {
-              child = ref[j];
-              this.writeChildNode(child, options, level + 1);
-            }
-            options.state = WriterState.CloseTag;
-            this.stream.write("]");
-          }
-          options.state = WriterState.CloseTag;
-          this.stream.write(options.spaceBeforeSlash + ">");
-          this.stream.write(this.endline(node, options, level));
-          options.state = WriterState.None;
-          return this.closeNode(node, options, level);
-        }
-        element(node, options, level) {
-          var att, attLen, child, childNodeCount, firstChildNode, j, len, len1, name, prettySuppressed, r, ratt, ref, ref1, ref2, rline;
-          level || (level = 0);
-          this.openNode(node, options, level);
-          options.state = WriterState.OpenTag;
-          r = this.indent(node, options, level) + "<" + node.name;
-          if (options.pretty && options.width > 0) {
-            len = r.length;
-            ref = node.attribs;
-            for (name in ref) {
-              if (!hasProp.call(ref, name)) continue;
-              att = ref[name];
-              ratt = this.attribute(att, options, level);
-              attLen = ratt.length;
-              if (len + attLen > options.width) {
-                rline = this.indent(node, options, level + 1) + ratt;
-                r += this.endline(node, options, level) + rline;
-                len = rline.length;
-              } else {
-                rline = " " + ratt;
-                r += rline;
-                len += rline.length;
-              }
-            }
-          } else {
-            ref1 = node.attribs;
-            for (name in ref1) {
-              if (!hasProp.call(ref1, name)) continue;
-              att = ref1[name];
-              r += this.attribute(att, options, level);
-            }
-          }
-          this.stream.write(r);
-          childNodeCount = node.children.length;
-          firstChildNode = childNodeCount === 0 ? null : node.children[0];
-          if (childNodeCount === 0 || node.children.every(function(e) {
-            return (e.type === NodeType.Text || e.type === NodeType.Raw || e.type === NodeType.CData) && e.value === "";
-          })) {
-            if (options.allowEmpty) {
-              this.stream.write(">");
-              options.state = WriterState.CloseTag;
-              this.stream.write("</" + node.name + ">");
-            } else {
-              options.state = WriterState.CloseTag;
-              this.stream.write(options.spaceBeforeSlash + "/>");
-            }
-          } else if (options.pretty && childNodeCount === 1 && (firstChildNode.type === NodeType.Text || firstChildNode.type === NodeType.Raw || firstChildNode.type === NodeType.CData) && firstChildNode.value != null) {
-            this.stream.write(">");
-            options.state = WriterState.InsideTag;
-            options.suppressPrettyCount++;
-            prettySuppressed = true;
-            this.writeChildNode(firstChildNode, options, level + 1);
-            options.suppressPrettyCount--;
-            prettySuppressed = false;
-            options.state = WriterState.CloseTag;
-            this.stream.write("</" + node.name + ">");
-          } else {
-            this.stream.write(">" + this.endline(node, options, level));
-            options.state = WriterState.InsideTag;
-            ref2 = node.children;
-            for (j = 0, len1 = ref2.length; j < len1; j++) {
-              child = ref2[j];
-              this.writeChildNode(child, options, level + 1);
-            }
-            options.state = WriterState.CloseTag;
-            this.stream.write(this.indent(node, options, level) + "</" + node.name + ">");
-          }
-          this.stream.write(this.endline(node, options, level));
-          options.state = WriterState.None;
-          return this.closeNode(node, options, level);
-        }
-        processingInstruction(node, options, level) {
-          return this.stream.write(super.processingInstruction(node, options, level));
-        }
-        raw(node, options, level) {
-          return this.stream.write(super.raw(node, options, level));
-        }
-        text(node, options, level) {
-          return this.stream.write(super.text(node, options, level));
-        }
-        dtdAttList(node, options, level) {
-          return this.stream.write(super.dtdAttList(node, options, level));
-        }
-        dtdElement(node, options, level) {
-          return this.stream.write(super.dtdElement(node, options, level));
-        }
-        dtdEntity(node, options, level) {
-          return this.stream.write(super.dtdEntity(node, options, level));
-        }
-        dtdNotation(node, options, level) {
-          return this.stream.write(super.dtdNotation(node, options, level));
-        }
-      };
-    }).call(exports);
-  }
-});
-
-// node_modules/xmlbuilder/lib/index.js
-var require_lib2 = __commonJS({
-  "node_modules/xmlbuilder/lib/index.js"(exports, module) {
-    (function() {
-      var NodeType, WriterState, XMLDOMImplementation, XMLDocument, XMLDocumentCB, XMLStreamWriter, XMLStringWriter, assign, isFunction;
-      ({ assign, isFunction } = require_Utility());
-      XMLDOMImplementation = require_XMLDOMImplementation();
-      XMLDocument = require_XMLDocument();
-      XMLDocumentCB = require_XMLDocumentCB();
-      XMLStringWriter = require_XMLStringWriter();
-      XMLStreamWriter = require_XMLStreamWriter();
-      NodeType = require_NodeType();
-      WriterState = require_WriterState();
-      module.exports.create = function(name, xmldec, doctype, options) {
-        var doc, root;
-        if (name == null) {
-          throw new Error("Root element needs a name.");
-        }
-        options = assign({}, xmldec, doctype, options);
-        doc = new XMLDocument(options);
-        root = doc.element(name);
-        if (!options.headless) {
-          doc.declaration(options);
-          if (options.pubID != null || options.sysID != null) {
-            doc.dtd(options);
-          }
-        }
-        return root;
-      };
-      module.exports.begin = function(options, onData, onEnd) {
-        if (isFunction(options)) {
-          [onData, onEnd] = [options, onData];
-          options = {};
-        }
-        if (onData) {
-          return new XMLDocumentCB(options, onData, onEnd);
-        } else {
-          return new XMLDocument(options);
-        }
-      };
-      module.exports.stringWriter = function(options) {
-        return new XMLStringWriter(options);
-      };
-      module.exports.streamWriter = function(stream, options) {
-        return new XMLStreamWriter(stream, options);
-      };
-      module.exports.implementation = new XMLDOMImplementation();
-      module.exports.nodeType = NodeType;
-      module.exports.writerState = WriterState;
-    }).call(exports);
-  }
-});
-
 // src/action/vpn-entry.ts
 import { fileURLToPath as fileURLToPath5 } from "node:url";
 
@@ -14090,809 +3522,16 @@ var {
 
 // src/cli/main.ts
 import { spawn as spawn4 } from "node:child_process";
-import { closeSync as closeSync6 } from "node:fs";
+import { closeSync as closeSync5 } from "node:fs";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
-
-// src/core/errors.ts
-var VpnError = class extends Error {
-  code;
-  constructor(code, message, options) {
-    super(message, options);
-    this.code = code;
-    this.name = "VpnError";
-  }
-};
-var ParseError = class extends VpnError {
-  offset;
-  what;
-  constructor(what, offset, detail) {
-    super("ERR_PARSE", `malformed ${what} at offset ${offset}${detail ? `: ${detail}` : ""}`);
-    this.name = "ParseError";
-    this.offset = offset;
-    this.what = what;
-  }
-};
-var CryptoError = class extends VpnError {
-  constructor(message, options) {
-    super("ERR_CRYPTO", message, options);
-    this.name = "CryptoError";
-  }
-};
-function isVpnError(e) {
-  return e instanceof VpnError;
-}
 
 // src/client/tunnel.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
 import { isIP as isIP7 } from "node:net";
 
-// src/core/ip.ts
-function parseIpAddress(s) {
-  const v4 = parseV4(s);
-  if (v4) return v4;
-  const v6 = parseV6(s);
-  if (v6) return v6;
-  throw new VpnError("ERR_ARG", `"${s}" is not an IP address`);
-}
-function parseV4(s) {
-  const parts = s.split(".");
-  if (parts.length !== 4) return void 0;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return void 0;
-    const n = Number(p);
-    if (n > 255) return void 0;
-    out[i] = n;
-  }
-  return out;
-}
-function parseV6(s) {
-  if (!/^[0-9A-Fa-f:.]+$/.test(s) || s.length < 2) return void 0;
-  const dbl = s.indexOf("::");
-  if (dbl !== s.lastIndexOf("::")) return void 0;
-  const words = [];
-  const parseSide = (side) => {
-    if (side === "") return [];
-    const groups = side.split(":");
-    const out2 = [];
-    for (let i = 0; i < groups.length; i++) {
-      const g = groups[i];
-      if (i === groups.length - 1 && g.includes(".")) {
-        const v4 = parseV4(g);
-        if (!v4) return void 0;
-        out2.push(v4[0] << 8 | v4[1], v4[2] << 8 | v4[3]);
-      } else {
-        if (!/^[0-9A-Fa-f]{1,4}$/.test(g)) return void 0;
-        out2.push(parseInt(g, 16));
-      }
-    }
-    return out2;
-  };
-  if (dbl >= 0) {
-    const head = parseSide(s.slice(0, dbl));
-    const tail = parseSide(s.slice(dbl + 2));
-    if (!head || !tail || head.length + tail.length > 7) return void 0;
-    words.push(...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail);
-  } else {
-    const all = parseSide(s);
-    if (!all || all.length !== 8) return void 0;
-    words.push(...all);
-  }
-  const out = new Uint8Array(16);
-  words.forEach((w, i) => {
-    out[2 * i] = w >> 8;
-    out[2 * i + 1] = w & 255;
-  });
-  return out;
-}
-function formatIpAddress(b) {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (b.length !== 16)
-    throw new VpnError("ERR_ARG", `"address" expected 4 or 16 bytes, got ${b.length}`);
-  const w = [];
-  for (let i = 0; i < 8; i++) w.push(b[2 * i] << 8 | b[2 * i + 1]);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex4 = (a) => a.map((x) => x.toString(16)).join(":");
-  if (bestStart < 0) return hex4(w);
-  return `${hex4(w.slice(0, bestStart))}::${hex4(w.slice(bestStart + bestLen))}`;
-}
-function prefixToRange(addr, prefixLen) {
-  const bits = addr.length * 8;
-  if (!Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > bits) {
-    throw new VpnError("ERR_ARG", `"prefixLen" expected 0..${bits}, got ${prefixLen}`);
-  }
-  const start = new Uint8Array(addr.length);
-  const end = new Uint8Array(addr.length);
-  for (let i = 0; i < addr.length; i++) {
-    const keep = Math.max(0, Math.min(8, prefixLen - 8 * i));
-    const mask = keep === 0 ? 0 : 255 << 8 - keep & 255;
-    start[i] = addr[i] & mask;
-    end[i] = addr[i] & mask | ~mask & 255;
-  }
-  return { start, end };
-}
-function compareAddr(a, b) {
-  if (a.length !== b.length) return a.length - b.length;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i] - b[i];
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-function addrInRange(a, start, end) {
-  return a.length === start.length && compareAddr(a, start) >= 0 && compareAddr(a, end) <= 0;
-}
-var PORTED = /* @__PURE__ */ new Set([6, 17, 132, 136]);
-function peekPacket(p) {
-  if (p.length < 1) return null;
-  const version = p[0] >> 4;
-  if (version === 4) {
-    const ihl = (p[0] & 15) * 4;
-    if (ihl < 20 || p.length < ihl) return null;
-    const protocol = p[9];
-    const fragOffset = (p[6] & 31) << 8 | p[7];
-    const info = {
-      version: 4,
-      src: p.subarray(12, 16),
-      dst: p.subarray(16, 20),
-      protocol,
-      srcPort: 0,
-      dstPort: 0
-    };
-    if (fragOffset === 0 && PORTED.has(protocol) && p.length >= ihl + 4) {
-      info.srcPort = p[ihl] << 8 | p[ihl + 1];
-      info.dstPort = p[ihl + 2] << 8 | p[ihl + 3];
-    }
-    return info;
-  }
-  if (version === 6) {
-    if (p.length < 40) return null;
-    let next = p[6];
-    let off = 40;
-    let first = true;
-    for (let guard = 0; guard < 8; guard++) {
-      if (next === 0 || next === 43 || next === 60) {
-        if (p.length < off + 2) return null;
-        const len = (p[off + 1] + 1) * 8;
-        next = p[off];
-        off += len;
-      } else if (next === 44) {
-        if (p.length < off + 8) return null;
-        const fragOff = (p[off + 2] << 8 | p[off + 3]) >> 3;
-        if (fragOff !== 0) first = false;
-        next = p[off];
-        off += 8;
-      } else break;
-    }
-    const info = {
-      version: 6,
-      src: p.subarray(8, 24),
-      dst: p.subarray(24, 40),
-      protocol: next,
-      srcPort: 0,
-      dstPort: 0
-    };
-    if (first && PORTED.has(next) && p.length >= off + 4) {
-      info.srcPort = p[off] << 8 | p[off + 1];
-      info.dstPort = p[off + 2] << 8 | p[off + 3];
-    }
-    return info;
-  }
-  return null;
-}
-var MAX_EXCLUDED = 32;
-function checkExcluded(cidrs) {
-  if (cidrs.length > MAX_EXCLUDED)
-    throw new VpnError("ERR_CONFIG", `at most ${MAX_EXCLUDED} excluded networks`);
-  return cidrs.map((c) => {
-    const [a, l, ...rest] = c.split("/");
-    let addr;
-    try {
-      if (a === void 0 || rest.length > 0) throw new Error();
-      addr = parseIpAddress(a);
-    } catch {
-      throw new VpnError("ERR_CONFIG", `not a network: ${JSON.stringify(c.slice(0, 64))}`);
-    }
-    const bits = addr.length * 8;
-    const len = l === void 0 ? bits : /^\d{1,3}$/.test(l) ? Number(l) : -1;
-    if (len < 1 || len > bits)
-      throw new VpnError(
-        "ERR_CONFIG",
-        `prefix length of ${JSON.stringify(c.slice(0, 64))}: 1..${bits} (a /0 would exclude everything)`
-      );
-    return `${formatIpAddress(prefixToRange(addr, len).start)}/${len}`;
-  });
-}
-
 // src/core/log.ts
 var noop = () => void 0;
 var NOOP_LOGGER = { debug: noop, info: noop, warn: noop, error: noop };
-
-// src/ike/constants.ts
-var ExchangeType = {
-  IKE_SA_INIT: 34,
-  IKE_AUTH: 35,
-  CREATE_CHILD_SA: 36,
-  INFORMATIONAL: 37,
-  IKE_SESSION_RESUME: 38,
-  IKE_INTERMEDIATE: 43,
-  IKE_FOLLOWUP_KE: 44
-};
-var PayloadType = {
-  NONE: 0,
-  SA: 33,
-  KE: 34,
-  IDi: 35,
-  IDr: 36,
-  CERT: 37,
-  CERTREQ: 38,
-  AUTH: 39,
-  NONCE: 40,
-  NOTIFY: 41,
-  DELETE: 42,
-  VENDOR: 43,
-  TSi: 44,
-  TSr: 45,
-  SK: 46,
-  CP: 47,
-  EAP: 48,
-  SKF: 53
-};
-var HeaderFlag = {
-  INITIATOR: 8,
-  VERSION: 16,
-  RESPONSE: 32
-};
-var ProtocolId = { IKE: 1, AH: 2, ESP: 3 };
-var TransformType = {
-  ENCR: 1,
-  PRF: 2,
-  INTEG: 3,
-  DH: 4,
-  ESN: 5,
-  ADDKE1: 6,
-  ADDKE2: 7,
-  ADDKE3: 8,
-  ADDKE4: 9,
-  ADDKE5: 10,
-  ADDKE6: 11,
-  ADDKE7: 12
-};
-var EncrId = {
-  DES_IV64: 1,
-  DES: 2,
-  "3DES": 3,
-  RC5: 4,
-  IDEA: 5,
-  CAST: 6,
-  BLOWFISH: 7,
-  "3IDEA": 8,
-  DES_IV32: 9,
-  NULL: 11,
-  AES_CBC: 12,
-  AES_CTR: 13,
-  AES_CCM_8: 14,
-  AES_CCM_12: 15,
-  AES_CCM_16: 16,
-  AES_GCM_8: 18,
-  AES_GCM_12: 19,
-  AES_GCM_16: 20,
-  NULL_AUTH_AES_GMAC: 21,
-  CAMELLIA_CBC: 23,
-  CAMELLIA_CTR: 24,
-  CAMELLIA_CCM_8: 25,
-  CAMELLIA_CCM_12: 26,
-  CAMELLIA_CCM_16: 27,
-  CHACHA20_POLY1305: 28
-};
-var PrfId = {
-  HMAC_MD5: 1,
-  HMAC_SHA1: 2,
-  HMAC_TIGER: 3,
-  AES128_XCBC: 4,
-  HMAC_SHA2_256: 5,
-  HMAC_SHA2_384: 6,
-  HMAC_SHA2_512: 7,
-  AES128_CMAC: 8
-};
-var IntegId = {
-  NONE: 0,
-  HMAC_MD5_96: 1,
-  HMAC_SHA1_96: 2,
-  DES_MAC: 3,
-  KPDK_MD5: 4,
-  AES_XCBC_96: 5,
-  HMAC_MD5_128: 6,
-  HMAC_SHA1_160: 7,
-  AES_CMAC_96: 8,
-  AES_128_GMAC: 9,
-  AES_192_GMAC: 10,
-  AES_256_GMAC: 11,
-  HMAC_SHA2_256_128: 12,
-  HMAC_SHA2_384_192: 13,
-  HMAC_SHA2_512_256: 14
-};
-var DhGroup = {
-  NONE: 0,
-  MODP_768: 1,
-  MODP_1024: 2,
-  MODP_1536: 5,
-  MODP_2048: 14,
-  MODP_3072: 15,
-  MODP_4096: 16,
-  MODP_6144: 17,
-  MODP_8192: 18,
-  ECP_256: 19,
-  ECP_384: 20,
-  ECP_521: 21,
-  MODP_1024_160: 22,
-  MODP_2048_224: 23,
-  MODP_2048_256: 24,
-  ECP_192: 25,
-  ECP_224: 26,
-  ECP_224_BP: 27,
-  ECP_256_BP: 28,
-  ECP_384_BP: 29,
-  ECP_512_BP: 30,
-  CURVE25519: 31,
-  CURVE448: 32,
-  ML_KEM_512: 35,
-  ML_KEM_768: 36,
-  ML_KEM_1024: 37
-};
-var EsnId = { NO: 0, YES: 1 };
-var TransformAttr = { KEY_LENGTH: 14 };
-var IdType = {
-  IPV4_ADDR: 1,
-  FQDN: 2,
-  RFC822_ADDR: 3,
-  IPV6_ADDR: 5,
-  DER_ASN1_DN: 9,
-  DER_ASN1_GN: 10,
-  KEY_ID: 11,
-  FC_NAME: 12,
-  NULL: 13
-};
-var AuthMethod = {
-  RSA_SIG: 1,
-  SHARED_KEY_MIC: 2,
-  DSS_SIG: 3,
-  ECDSA_SHA256_P256: 9,
-  ECDSA_SHA384_P384: 10,
-  ECDSA_SHA512_P521: 11,
-  GENERIC_SECURE_PASSWORD: 12,
-  NULL_AUTH: 13,
-  DIGITAL_SIGNATURE: 14
-};
-var CertEncoding = {
-  PKCS7_X509: 1,
-  PGP: 2,
-  DNS_SIGNED_KEY: 3,
-  X509_SIG: 4,
-  KERBEROS: 6,
-  CRL: 7,
-  ARL: 8,
-  SPKI: 9,
-  X509_ATTR: 10,
-  RAW_RSA_KEY: 11,
-  HASH_URL_X509: 12,
-  HASH_URL_X509_BUNDLE: 13,
-  OCSP_CONTENT: 14,
-  RAW_PUBLIC_KEY: 15
-};
-var NotifyType = {
-  UNSUPPORTED_CRITICAL_PAYLOAD: 1,
-  INVALID_IKE_SPI: 4,
-  INVALID_MAJOR_VERSION: 5,
-  INVALID_SYNTAX: 7,
-  INVALID_MESSAGE_ID: 9,
-  INVALID_SPI: 11,
-  NO_PROPOSAL_CHOSEN: 14,
-  INVALID_KE_PAYLOAD: 17,
-  AUTHENTICATION_FAILED: 24,
-  SINGLE_PAIR_REQUIRED: 34,
-  NO_ADDITIONAL_SAS: 35,
-  INTERNAL_ADDRESS_FAILURE: 36,
-  FAILED_CP_REQUIRED: 37,
-  TS_UNACCEPTABLE: 38,
-  INVALID_SELECTORS: 39,
-  UNACCEPTABLE_ADDRESSES: 40,
-  UNEXPECTED_NAT_DETECTED: 41,
-  USE_ASSIGNED_HoA: 42,
-  TEMPORARY_FAILURE: 43,
-  CHILD_SA_NOT_FOUND: 44,
-  INVALID_GROUP_ID: 45,
-  AUTHORIZATION_FAILED: 46,
-  STATE_NOT_FOUND: 47,
-  INITIAL_CONTACT: 16384,
-  SET_WINDOW_SIZE: 16385,
-  ADDITIONAL_TS_POSSIBLE: 16386,
-  IPCOMP_SUPPORTED: 16387,
-  NAT_DETECTION_SOURCE_IP: 16388,
-  NAT_DETECTION_DESTINATION_IP: 16389,
-  COOKIE: 16390,
-  USE_TRANSPORT_MODE: 16391,
-  HTTP_CERT_LOOKUP_SUPPORTED: 16392,
-  REKEY_SA: 16393,
-  ESP_TFC_PADDING_NOT_SUPPORTED: 16394,
-  NON_FIRST_FRAGMENTS_ALSO: 16395,
-  MOBIKE_SUPPORTED: 16396,
-  ADDITIONAL_IP4_ADDRESS: 16397,
-  ADDITIONAL_IP6_ADDRESS: 16398,
-  NO_ADDITIONAL_ADDRESSES: 16399,
-  UPDATE_SA_ADDRESSES: 16400,
-  COOKIE2: 16401,
-  NO_NATS_ALLOWED: 16402,
-  AUTH_LIFETIME: 16403,
-  MULTIPLE_AUTH_SUPPORTED: 16404,
-  ANOTHER_AUTH_FOLLOWS: 16405,
-  REDIRECT_SUPPORTED: 16406,
-  REDIRECT: 16407,
-  REDIRECTED_FROM: 16408,
-  TICKET_LT_OPAQUE: 16409,
-  TICKET_REQUEST: 16410,
-  TICKET_ACK: 16411,
-  TICKET_NACK: 16412,
-  TICKET_OPAQUE: 16413,
-  LINK_ID: 16414,
-  USE_WESP_MODE: 16415,
-  ROHC_SUPPORTED: 16416,
-  EAP_ONLY_AUTHENTICATION: 16417,
-  CHILDLESS_IKEV2_SUPPORTED: 16418,
-  QUICK_CRASH_DETECTION: 16419,
-  IKEV2_MESSAGE_ID_SYNC_SUPPORTED: 16420,
-  IPSEC_REPLAY_COUNTER_SYNC_SUPPORTED: 16421,
-  IKEV2_MESSAGE_ID_SYNC: 16422,
-  IPSEC_REPLAY_COUNTER_SYNC: 16423,
-  SECURE_PASSWORD_METHODS: 16424,
-  PSK_PERSIST: 16425,
-  PSK_CONFIRM: 16426,
-  ERX_SUPPORTED: 16427,
-  IFOM_CAPABILITY: 16428,
-  SENDER_REQUEST_ID: 16429,
-  IKEV2_FRAGMENTATION_SUPPORTED: 16430,
-  SIGNATURE_HASH_ALGORITHMS: 16431,
-  CLONE_IKE_SA_SUPPORTED: 16432,
-  CLONE_IKE_SA: 16433,
-  PUZZLE: 16434,
-  USE_PPK: 16435,
-  PPK_IDENTITY: 16436,
-  NO_PPK_AUTH: 16437,
-  INTERMEDIATE_EXCHANGE_SUPPORTED: 16438,
-  IP4_ALLOWED: 16439,
-  IP6_ALLOWED: 16440,
-  ADDITIONAL_KEY_EXCHANGE: 16441,
-  USE_AGGFRAG: 16442
-};
-var CfgType = { REQUEST: 1, REPLY: 2, SET: 3, ACK: 4 };
-var CfgAttr = {
-  INTERNAL_IP4_ADDRESS: 1,
-  INTERNAL_IP4_NETMASK: 2,
-  INTERNAL_IP4_DNS: 3,
-  INTERNAL_IP4_NBNS: 4,
-  INTERNAL_IP4_DHCP: 6,
-  APPLICATION_VERSION: 7,
-  INTERNAL_IP6_ADDRESS: 8,
-  INTERNAL_IP6_DNS: 10,
-  INTERNAL_IP6_DHCP: 12,
-  INTERNAL_IP4_SUBNET: 13,
-  SUPPORTED_ATTRIBUTES: 14,
-  INTERNAL_IP6_SUBNET: 15,
-  MIP6_HOME_PREFIX: 16,
-  INTERNAL_IP6_LINK: 17,
-  INTERNAL_IP6_PREFIX: 18,
-  HOME_AGENT_ADDRESS: 19,
-  P_CSCF_IP4_ADDRESS: 20,
-  P_CSCF_IP6_ADDRESS: 21,
-  FTT_KAT: 22,
-  EXTERNAL_SOURCE_IP4_NAT_INFO: 23,
-  TIMEOUT_PERIOD_FOR_LIVENESS_CHECK: 24,
-  INTERNAL_DNS_DOMAIN: 25,
-  INTERNAL_DNSSEC_TA: 26
-};
-var TsType = { TS_IPV4_ADDR_RANGE: 7, TS_IPV6_ADDR_RANGE: 8 };
-var HashAlgorithm = {
-  SHA1: 1,
-  SHA2_256: 2,
-  SHA2_384: 3,
-  SHA2_512: 4,
-  IDENTITY: 5
-};
-function nameOf(table, value) {
-  for (const [k, v] of Object.entries(table)) if (v === value) return k;
-  return `UNKNOWN(${value})`;
-}
-
-// src/pki/der.ts
-var Tag = {
-  BOOLEAN: 1,
-  INTEGER: 2,
-  BIT_STRING: 3,
-  OCTET_STRING: 4,
-  NULL: 5,
-  OID: 6,
-  UTF8_STRING: 12,
-  PRINTABLE_STRING: 19,
-  IA5_STRING: 22,
-  UTC_TIME: 23,
-  GENERALIZED_TIME: 24,
-  BMP_STRING: 30,
-  SEQUENCE: 48,
-  SET: 49
-};
-function readDer(buf, offset = 0, what = "DER") {
-  if (offset + 2 > buf.length) throw new ParseError(what, offset, "truncated TLV header");
-  const tag = buf[offset];
-  if ((tag & 31) === 31) throw new ParseError(what, offset, "high tag numbers not supported");
-  let len = buf[offset + 1];
-  let p = offset + 2;
-  if (len & 128) {
-    const n = len & 127;
-    if (n === 0) throw new ParseError(what, offset, "indefinite length is not DER");
-    if (n > 4) throw new ParseError(what, offset, "length too large");
-    if (p + n > buf.length) throw new ParseError(what, offset, "truncated length");
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + buf[p + i];
-    if (len < 128 || buf[p] === 0) throw new ParseError(what, offset, "non-minimal length");
-    p += n;
-  }
-  if (p + len > buf.length) throw new ParseError(what, offset, `length ${len} past end`);
-  return {
-    der: {
-      tag,
-      constructed: (tag & 32) !== 0,
-      value: buf.subarray(p, p + len),
-      raw: buf.subarray(offset, p + len)
-    },
-    next: p + len
-  };
-}
-function parseDer(buf, what = "DER") {
-  const { der, next } = readDer(buf, 0, what);
-  if (next !== buf.length) throw new ParseError(what, next, "trailing bytes");
-  return der;
-}
-function children2(d, what = "DER") {
-  if (!d.constructed)
-    throw new ParseError(what, 0, `tag 0x${d.tag.toString(16)} is not constructed`);
-  const out = [];
-  let p = 0;
-  while (p < d.value.length) {
-    const r = readDer(d.value, p, what);
-    out.push(r.der);
-    p = r.next;
-  }
-  return out;
-}
-function expectTag(d, tag, what) {
-  if (!d) throw new ParseError(what, 0, `missing element (expected tag 0x${tag.toString(16)})`);
-  if (d.tag !== tag)
-    throw new ParseError(what, 0, `tag 0x${d.tag.toString(16)}, expected 0x${tag.toString(16)}`);
-  return d;
-}
-function decodeOid(value) {
-  if (value.length === 0) throw new ParseError("OID", 0, "empty");
-  const arcs = [];
-  let v = 0;
-  for (let i = 0; i < value.length; i++) {
-    const b = value[i];
-    if (v === 0 && b === 128) throw new ParseError("OID", i, "non-minimal arc");
-    v = v * 128 + (b & 127);
-    if (v > Number.MAX_SAFE_INTEGER / 128) throw new ParseError("OID", i, "arc too large");
-    if ((b & 128) === 0) {
-      arcs.push(v);
-      v = 0;
-    } else if (i === value.length - 1) {
-      throw new ParseError("OID", i, "truncated arc");
-    }
-  }
-  const first = arcs[0];
-  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
-  return [...head, ...arcs.slice(1)].join(".");
-}
-function encodeOid(oid2) {
-  const arcs = oid2.split(".").map((s) => {
-    if (!/^\d+$/.test(s)) throw new RangeError(`bad OID ${oid2}`);
-    return Number(s);
-  });
-  if (arcs.length < 2) throw new RangeError(`bad OID ${oid2}`);
-  const out = [];
-  const all = [arcs[0] * 40 + arcs[1], ...arcs.slice(2)];
-  for (const a of all) {
-    const bytes = [a & 127];
-    let x = Math.floor(a / 128);
-    while (x > 0) {
-      bytes.unshift(x & 127 | 128);
-      x = Math.floor(x / 128);
-    }
-    out.push(...bytes);
-  }
-  return Uint8Array.from(out);
-}
-function tlv(tag, value) {
-  const len = value.length;
-  let head;
-  if (len < 128) head = [tag, len];
-  else {
-    const lb = [];
-    for (let x = len; x > 0; x = Math.floor(x / 256)) lb.unshift(x & 255);
-    head = [tag, 128 | lb.length, ...lb];
-  }
-  const out = new Uint8Array(head.length + len);
-  out.set(head);
-  out.set(value, head.length);
-  return out;
-}
-function seq(...items) {
-  return tlv(Tag.SEQUENCE, concat(items));
-}
-function oid(dotted) {
-  return tlv(Tag.OID, encodeOid(dotted));
-}
-var DER_NULL = Uint8Array.of(Tag.NULL, 0);
-function concat(parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-function decodeUnsigned(value) {
-  if (value.length === 0) throw new ParseError("INTEGER", 0, "empty");
-  if (value[0] & 128) throw new ParseError("INTEGER", 0, "negative");
-  let v = 0n;
-  for (const b of value) v = v << 8n | BigInt(b);
-  return v;
-}
-
-// src/pki/dn.ts
-var ATTRS = [
-  ["C", "2.5.4.6"],
-  ["ST", "2.5.4.8"],
-  ["L", "2.5.4.7"],
-  ["O", "2.5.4.10"],
-  ["OU", "2.5.4.11"],
-  ["CN", "2.5.4.3"],
-  ["SN", "2.5.4.4"],
-  ["GN", "2.5.4.42"],
-  ["serialNumber", "2.5.4.5"],
-  ["title", "2.5.4.12"],
-  ["E", "1.2.840.113549.1.9.1"],
-  ["DC", "0.9.2342.19200300.100.1.25"],
-  ["UID", "0.9.2342.19200300.100.1.1"]
-];
-var BY_NAME = new Map(ATTRS.map(([n, o]) => [n.toLowerCase(), o]));
-BY_NAME.set("emailaddress", "1.2.840.113549.1.9.1");
-BY_NAME.set("s", "2.5.4.8");
-var BY_OID = new Map(ATTRS.map(([n, o]) => [o, n]));
-var utf8 = new TextEncoder();
-var utf8d = new TextDecoder();
-function parseDn(text) {
-  const parts = splitRdns(text);
-  if (parts.length === 0) throw new VpnError("ERR_CONFIG", `empty distinguished name "${text}"`);
-  const rdns = parts.map((p) => {
-    const eq = p.indexOf("=");
-    if (eq <= 0) throw new VpnError("ERR_CONFIG", `"${p}" in "${text}" is not TYPE=value`);
-    const name = p.slice(0, eq).trim();
-    const value = p.slice(eq + 1).trim();
-    const id = /^\d+(\.\d+)+$/.test(name) ? name : BY_NAME.get(name.toLowerCase());
-    if (!id) throw new VpnError("ERR_CONFIG", `unknown attribute "${name}" in "${text}"`);
-    const tag = id === "2.5.4.6" ? Tag.PRINTABLE_STRING : id === "1.2.840.113549.1.9.1" || id === "0.9.2342.19200300.100.1.25" ? Tag.IA5_STRING : Tag.UTF8_STRING;
-    return tlv(Tag.SET, seq(oid(id), tlv(tag, utf8.encode(value))));
-  });
-  return seq(...rdns);
-}
-function splitRdns(text) {
-  const sep = text.trim().startsWith("/") ? "/" : ",";
-  const out = [];
-  let cur = "";
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === "\\" && i + 1 < text.length) {
-      cur += text[++i];
-      continue;
-    }
-    if (ch === sep) {
-      if (cur.trim() !== "") out.push(cur.trim());
-      cur = "";
-      continue;
-    }
-    cur += ch;
-  }
-  if (cur.trim() !== "") out.push(cur.trim());
-  return out;
-}
-function formatDn(der) {
-  const name = expectTag(parseDer(der, "DN"), Tag.SEQUENCE, "DN");
-  const parts = [];
-  for (const rdn of children2(name, "DN")) {
-    expectTag(rdn, Tag.SET, "RDN");
-    for (const atv of children2(rdn, "RDN")) {
-      const [type, value] = children2(expectTag(atv, Tag.SEQUENCE, "attribute"), "attribute");
-      const o = decodeOid(expectTag(type, Tag.OID, "attribute type").value);
-      if (!value) throw new ParseError("attribute", 0, "no value");
-      const text = value.tag === Tag.BMP_STRING ? decodeBmp(value.value) : utf8d.decode(value.value);
-      parts.push(`${BY_OID.get(o) ?? o}=${text}`);
-    }
-  }
-  return parts.join(", ");
-}
-function decodeBmp(b) {
-  let s = "";
-  for (let i = 0; i + 1 < b.length; i += 2) s += String.fromCharCode(b[i] << 8 | b[i + 1]);
-  return s;
-}
-
-// src/ike/identity.ts
-var utf82 = new TextEncoder();
-var utf8d2 = new TextDecoder();
-function parseIdentity(text) {
-  const s = text.trim();
-  if (s === "") throw new VpnError("ERR_CONFIG", "empty identity");
-  if (/^[0-9.]+$/.test(s) || s.includes(":")) {
-    try {
-      const a = parseIpAddress(s);
-      return { type: a.length === 4 ? IdType.IPV4_ADDR : IdType.IPV6_ADDR, data: a };
-    } catch {
-      if (!s.includes(":"))
-        throw new VpnError("ERR_CONFIG", `identity "${s}" is not a valid IP address`);
-    }
-  }
-  if (s.startsWith("@#")) {
-    const hex4 = s.slice(2);
-    if (!/^([0-9a-fA-F]{2})+$/.test(hex4))
-      throw new VpnError("ERR_CONFIG", `identity "${s}": bad key ID hex`);
-    return { type: IdType.KEY_ID, data: new Uint8Array(Buffer.from(hex4, "hex")) };
-  }
-  if (s.startsWith("@")) return { type: IdType.FQDN, data: utf82.encode(s.slice(1)) };
-  if (s.includes("@")) return { type: IdType.RFC822_ADDR, data: utf82.encode(s) };
-  if (s.includes("=")) return { type: IdType.DER_ASN1_DN, data: parseDn(s) };
-  return { type: IdType.FQDN, data: utf82.encode(s) };
-}
-function formatIdentity(id) {
-  switch (id.type) {
-    case IdType.IPV4_ADDR:
-    case IdType.IPV6_ADDR:
-      try {
-        return formatIpAddress(id.data);
-      } catch {
-        return `<bad address>`;
-      }
-    case IdType.FQDN:
-    case IdType.RFC822_ADDR:
-      return utf8d2.decode(id.data);
-    case IdType.KEY_ID:
-      return `@#${Buffer.from(id.data).toString("hex")}`;
-    case IdType.DER_ASN1_DN:
-      try {
-        return formatDn(id.data);
-      } catch {
-        return "<bad distinguished name>";
-      }
-    default:
-      return `<id type ${id.type}, ${id.data.length} bytes>`;
-  }
-}
-function sameIdentity(a, b) {
-  return a.type === b.type && Buffer.from(a.data).equals(Buffer.from(b.data));
-}
 
 // src/ike/codec/types.ts
 function isUnknown(p) {
@@ -15766,535 +4405,6 @@ function natdHash(spiI, spiR, ep) {
   return sha1(concatBytes(spiI, spiR, parseIpAddress(ep.address), port));
 }
 
-// src/ike/sa/proposals.ts
-var ADDKE_FIRST = TransformType.ADDKE1;
-var ADDKE_LAST = TransformType.ADDKE7;
-function isAddKeType(type) {
-  return type >= ADDKE_FIRST && type <= ADDKE_LAST;
-}
-var ENCR_TOKENS = {};
-for (const bits of [128, 192, 256]) {
-  ENCR_TOKENS[`aes${bits}`] = { type: TransformType.ENCR, id: EncrId.AES_CBC, keyBits: bits };
-  ENCR_TOKENS[`aes${bits}gcm16`] = {
-    type: TransformType.ENCR,
-    id: EncrId.AES_GCM_16,
-    keyBits: bits,
-    aead: true
-  };
-  ENCR_TOKENS[`aes${bits}gcm128`] = ENCR_TOKENS[`aes${bits}gcm16`];
-  ENCR_TOKENS[`aes${bits}gcm12`] = {
-    type: TransformType.ENCR,
-    id: EncrId.AES_GCM_12,
-    keyBits: bits,
-    aead: true
-  };
-  ENCR_TOKENS[`aes${bits}gcm96`] = ENCR_TOKENS[`aes${bits}gcm12`];
-  ENCR_TOKENS[`aes${bits}gcm8`] = {
-    type: TransformType.ENCR,
-    id: EncrId.AES_GCM_8,
-    keyBits: bits,
-    aead: true
-  };
-  ENCR_TOKENS[`aes${bits}gcm64`] = ENCR_TOKENS[`aes${bits}gcm8`];
-}
-ENCR_TOKENS["aes"] = ENCR_TOKENS["aes128"];
-ENCR_TOKENS["aesgcm16"] = ENCR_TOKENS["aes128gcm16"];
-ENCR_TOKENS["chacha20poly1305"] = {
-  type: TransformType.ENCR,
-  id: EncrId.CHACHA20_POLY1305,
-  aead: true
-};
-var INTEG_TOKENS = {
-  sha1: IntegId.HMAC_SHA1_96,
-  sha256: IntegId.HMAC_SHA2_256_128,
-  sha2_256: IntegId.HMAC_SHA2_256_128,
-  sha384: IntegId.HMAC_SHA2_384_192,
-  sha2_384: IntegId.HMAC_SHA2_384_192,
-  sha512: IntegId.HMAC_SHA2_512_256,
-  sha2_512: IntegId.HMAC_SHA2_512_256
-};
-var PRF_TOKENS = {
-  prfsha1: PrfId.HMAC_SHA1,
-  prfsha256: PrfId.HMAC_SHA2_256,
-  prfsha384: PrfId.HMAC_SHA2_384,
-  prfsha512: PrfId.HMAC_SHA2_512
-};
-var DH_TOKENS = {
-  modp2048: DhGroup.MODP_2048,
-  modp3072: DhGroup.MODP_3072,
-  modp4096: DhGroup.MODP_4096,
-  ecp256: DhGroup.ECP_256,
-  ecp384: DhGroup.ECP_384,
-  ecp521: DhGroup.ECP_521,
-  x25519: DhGroup.CURVE25519,
-  curve25519: DhGroup.CURVE25519,
-  x448: DhGroup.CURVE448,
-  curve448: DhGroup.CURVE448,
-  // draft-ietf-ipsecme-ikev2-mlkem (strongSwan 6 names them the same way)
-  mlkem512: DhGroup.ML_KEM_512,
-  mlkem768: DhGroup.ML_KEM_768,
-  mlkem1024: DhGroup.ML_KEM_1024
-};
-var KE_NAMES = {
-  [DhGroup.MODP_2048]: "modp2048",
-  [DhGroup.MODP_3072]: "modp3072",
-  [DhGroup.MODP_4096]: "modp4096",
-  [DhGroup.ECP_256]: "ecp256",
-  [DhGroup.ECP_384]: "ecp384",
-  [DhGroup.ECP_521]: "ecp521",
-  [DhGroup.CURVE25519]: "x25519",
-  [DhGroup.CURVE448]: "x448",
-  [DhGroup.ML_KEM_512]: "ML-KEM-512",
-  [DhGroup.ML_KEM_768]: "ML-KEM-768",
-  [DhGroup.ML_KEM_1024]: "ML-KEM-1024"
-};
-function isPostQuantumKe(id) {
-  return id === DhGroup.ML_KEM_512 || id === DhGroup.ML_KEM_768 || id === DhGroup.ML_KEM_1024;
-}
-function keyExchangesOf(c) {
-  return [...c.dh && c.dh.id !== 0 ? [c.dh.id] : [], ...(c.addKe ?? []).map((a) => a.id)];
-}
-function describeKeyExchanges(c) {
-  return keyExchangesOf(c).map((id) => KE_NAMES[id] ?? `ke${id}`).join(" + ");
-}
-function isPostQuantum(c) {
-  return keyExchangesOf(c).some(isPostQuantumKe);
-}
-function keyExchangesOfText(proposal2) {
-  try {
-    const [spec2] = parseProposals(proposal2, "ike");
-    const c = {
-      num: 1,
-      protocol: ProtocolId.IKE,
-      spi: new Uint8Array(0),
-      encr: spec2.encr[0],
-      ...spec2.dh[0] ? { dh: spec2.dh[0] } : {},
-      ...spec2.addKe ? { addKe: spec2.addKe.map((l) => l[0]).filter((a) => a.id !== 0) } : {}
-    };
-    return { keyExchanges: describeKeyExchanges(c), postQuantum: isPostQuantum(c) };
-  } catch {
-    return { keyExchanges: "", postQuantum: false };
-  }
-}
-function withMlKem(s) {
-  if (s.dh.some((a) => isPostQuantumKe(a.id))) return s;
-  if ((s.addKe ?? []).some((l) => l.some((a) => isPostQuantumKe(a.id)))) return s;
-  const addKe = (s.addKe ?? []).map((l) => [...l]);
-  if (addKe.length >= 7) return s;
-  const type = ADDKE_FIRST + addKe.length;
-  addKe.push(
-    [DhGroup.ML_KEM_768, DhGroup.ML_KEM_1024, DhGroup.ML_KEM_512].map((id) => ({ type, id }))
-  );
-  return { ...s, addKe };
-}
-function applyPqMode(specs, mode) {
-  if (mode === "off") return specs;
-  const pq = specs.map(withMlKem);
-  if (mode === "required") return pq.filter((s, i) => pq.indexOf(s) === i);
-  const out = [];
-  for (const s of [...pq, ...specs]) if (!out.includes(s)) out.push(s);
-  return out;
-}
-var PRF_FOR_INTEG = {
-  [IntegId.HMAC_SHA1_96]: PrfId.HMAC_SHA1,
-  [IntegId.HMAC_SHA2_256_128]: PrfId.HMAC_SHA2_256,
-  [IntegId.HMAC_SHA2_384_192]: PrfId.HMAC_SHA2_384,
-  [IntegId.HMAC_SHA2_512_256]: PrfId.HMAC_SHA2_512
-};
-var DEFAULT_IKE_PROPOSALS = "aes256gcm16-aes128gcm16-chacha20poly1305-prfsha256-prfsha384-x25519-ecp256-ecp384-modp2048";
-var DEFAULT_ESP_PROPOSALS = "aes256gcm16-aes128gcm16-chacha20poly1305";
-function parseProposals(text, kind) {
-  const specs = [];
-  for (const raw of text.split(",")) {
-    const p = raw.trim().toLowerCase();
-    if (p === "") throw configError(`empty ${kind} proposal in "${text}"`);
-    const spec2 = { encr: [], integ: [], prf: [], dh: [], esn: [] };
-    let aead;
-    for (const tok of p.split("-")) {
-      const e = ENCR_TOKENS[tok];
-      if (e) {
-        const isAead2 = e.aead === true;
-        if (aead !== void 0 && aead !== isAead2) {
-          throw configError(`proposal "${p}" mixes AEAD and non-AEAD ciphers (RFC 5282 §8)`);
-        }
-        aead = isAead2;
-        spec2.encr.push(
-          e.keyBits === void 0 ? { type: e.type, id: e.id } : { type: e.type, id: e.id, keyBits: e.keyBits }
-        );
-        continue;
-      }
-      const integ = INTEG_TOKENS[tok];
-      if (integ !== void 0) {
-        spec2.integ.push({ type: TransformType.INTEG, id: integ });
-        continue;
-      }
-      const prf2 = PRF_TOKENS[tok];
-      if (prf2 !== void 0) {
-        spec2.prf.push({ type: TransformType.PRF, id: prf2 });
-        continue;
-      }
-      const dh = DH_TOKENS[tok];
-      if (dh !== void 0) {
-        spec2.dh.push({ type: TransformType.DH, id: dh });
-        continue;
-      }
-      const addKe = /^ke([1-7])_([a-z0-9]+)$/.exec(tok);
-      if (addKe) {
-        const n = Number(addKe[1]);
-        const id = addKe[2] === "none" ? 0 : DH_TOKENS[addKe[2]];
-        if (id === void 0)
-          throw configError(
-            `unknown key exchange method "${addKe[2]}" in "${tok}" (${kind} proposal "${p}")`
-          );
-        spec2.addKe ??= [];
-        for (let i = spec2.addKe.length; i < n; i++) spec2.addKe.push([]);
-        spec2.addKe[n - 1].push({ type: ADDKE_FIRST + n - 1, id });
-        continue;
-      }
-      if (tok === "esn" || tok === "noesn") {
-        if (kind === "ike") throw configError(`"${tok}" is not valid in an IKE proposal`);
-        spec2.esn.push({ type: TransformType.ESN, id: tok === "esn" ? EsnId.YES : EsnId.NO });
-        continue;
-      }
-      throw configError(`unknown algorithm "${tok}" in ${kind} proposal "${p}"`);
-    }
-    if (spec2.encr.length === 0)
-      throw configError(`${kind} proposal "${p}" has no encryption algorithm`);
-    if (spec2.addKe) {
-      const gap = spec2.addKe.findIndex((l) => l.length === 0);
-      if (gap >= 0)
-        throw configError(
-          `proposal "${p}" names ke${spec2.addKe.length}_ but no ke${gap + 1}_ (RFC 9370 §2.2.1: they run in order)`
-        );
-    }
-    if (aead === true && spec2.integ.length > 0) {
-      throw configError(`proposal "${p}": AEAD ciphers take no integrity algorithm`);
-    }
-    if (aead === false && spec2.integ.length === 0) {
-      throw configError(`proposal "${p}": a non-AEAD cipher needs an integrity algorithm`);
-    }
-    if (kind === "ike") {
-      if (spec2.prf.length === 0) {
-        for (const i of spec2.integ) {
-          const prfId = PRF_FOR_INTEG[i.id];
-          if (prfId !== void 0 && !spec2.prf.some((x) => x.id === prfId)) {
-            spec2.prf.push({ type: TransformType.PRF, id: prfId });
-          }
-        }
-      }
-      if (spec2.prf.length === 0)
-        throw configError(`IKE proposal "${p}" has no PRF (add e.g. prfsha256)`);
-      if (spec2.dh.length === 0)
-        throw configError(`IKE proposal "${p}" has no key exchange group (add e.g. x25519)`);
-      if (spec2.dh.some((d) => d.id === 0))
-        throw configError(`IKE proposal "${p}": IKE_SA_INIT needs a key exchange, not none`);
-    } else {
-      if (spec2.prf.length > 0) throw configError(`ESP proposal "${p}" cannot contain a PRF`);
-      if (spec2.addKe && spec2.dh.length === 0)
-        throw configError(
-          `ESP proposal "${p}": additional key exchanges need a first one (e.g. x25519-ke1_mlkem768, RFC 9370 §2.2.4)`
-        );
-      if (spec2.esn.length === 0) spec2.esn.push({ type: TransformType.ESN, id: EsnId.NO });
-    }
-    specs.push(spec2);
-  }
-  return specs;
-}
-function configError(msg) {
-  return new VpnError("ERR_CONFIG", msg);
-}
-function toTransform(a) {
-  return {
-    type: a.type,
-    id: a.id,
-    attributes: a.keyBits === void 0 ? [] : [{ type: TransformAttr.KEY_LENGTH, value: a.keyBits }]
-  };
-}
-function buildProposals(specs, protocol, spi) {
-  return specs.map((s, i) => ({
-    num: i + 1,
-    protocol,
-    spi,
-    transforms: [...s.encr, ...s.integ, ...s.prf, ...s.dh, ...(s.addKe ?? []).flat(), ...s.esn].map(
-      toTransform
-    )
-  }));
-}
-function keyBitsOf(t) {
-  for (const a of t.attributes) {
-    if (a.type === TransformAttr.KEY_LENGTH && typeof a.value === "number") return a.value;
-  }
-  return void 0;
-}
-function sameAlg(a, t) {
-  return a.id === t.id && a.keyBits === keyBitsOf(t);
-}
-function selectResponderProposal(offered, received, protocol) {
-  if (received.length !== 1) return `responder returned ${received.length} proposals, expected 1`;
-  const r = received[0];
-  if (r.protocol !== protocol)
-    return `responder chose protocol ${r.protocol}, expected ${protocol}`;
-  const spec2 = offered[r.num - 1];
-  if (!spec2) return `responder chose proposal #${r.num}, we offered ${offered.length}`;
-  const chosen = {};
-  const lists = {
-    [TransformType.ENCR]: ["encr", spec2.encr],
-    [TransformType.INTEG]: ["integ", spec2.integ],
-    [TransformType.PRF]: ["prf", spec2.prf],
-    [TransformType.DH]: ["dh", spec2.dh],
-    [TransformType.ESN]: ["esn", spec2.esn]
-  };
-  const addKe = [];
-  for (const t of r.transforms) {
-    if (isAddKeType(t.type)) {
-      const i = t.type - ADDKE_FIRST;
-      if (addKe[i]) return `responder chose two ADDKE${i + 1} transforms`;
-      const alg2 = spec2.addKe?.[i]?.find((a) => a.id === t.id);
-      if (!alg2) return `responder chose ADDKE${i + 1} method ${t.id} that we did not offer`;
-      addKe[i] = alg2;
-      continue;
-    }
-    const entry = lists[t.type];
-    if (!entry) return `responder chose unknown transform type ${t.type}`;
-    const [key, list2] = entry;
-    if (chosen[key]) return `responder chose two ${key} transforms`;
-    if (key === "integ" && t.id === IntegId.NONE && list2.length === 0) continue;
-    const alg = list2.find((a) => sameAlg(a, t));
-    if (!alg)
-      return `responder chose ${key} ${t.id}${keyBitsOf(t) ? `/${keyBitsOf(t)}` : ""} that we did not offer`;
-    chosen[key] = alg;
-  }
-  if (!chosen.encr) return "responder chose no encryption algorithm";
-  if (spec2.integ.length > 0 && !chosen.integ) return "responder chose no integrity algorithm";
-  if (spec2.prf.length > 0 && !chosen.prf) return "responder chose no PRF";
-  if (spec2.dh.length > 0 && !chosen.dh && protocol === ProtocolId.IKE)
-    return "responder chose no DH group";
-  const offeredAddKe = spec2.addKe ?? [];
-  for (let i = 0; i < offeredAddKe.length; i++) {
-    const list2 = offeredAddKe[i];
-    if (list2.length > 0 && !addKe[i] && protocol === ProtocolId.IKE && !list2.some((a) => a.id === 0))
-      return `responder chose no ADDKE${i + 1} transform`;
-  }
-  const out = { num: r.num, protocol: r.protocol, spi: r.spi, encr: chosen.encr };
-  if (chosen.integ) out.integ = chosen.integ;
-  if (chosen.prf) out.prf = chosen.prf;
-  if (chosen.dh) out.dh = chosen.dh;
-  if (chosen.esn) out.esn = chosen.esn;
-  const used = addKe.filter((a) => a !== void 0 && a.id !== 0);
-  if (used.length > 0) {
-    if (!out.dh || out.dh.id === 0)
-      return "responder chose additional key exchanges without a first one";
-    out.addKe = used;
-  }
-  return out;
-}
-var ENCR_NAMES = {
-  [EncrId.AES_CBC]: "aes",
-  [EncrId.AES_GCM_16]: "aes%gcm16",
-  [EncrId.AES_GCM_12]: "aes%gcm12",
-  [EncrId.AES_GCM_8]: "aes%gcm8",
-  [EncrId.CHACHA20_POLY1305]: "chacha20poly1305"
-};
-function formatChosen(c) {
-  const parts = [];
-  const e = ENCR_NAMES[c.encr.id] ?? `encr${c.encr.id}`;
-  parts.push(
-    e.includes("%") ? e.replace("%", String(c.encr.keyBits ?? "")) : `${e}${c.encr.id === EncrId.AES_CBC ? String(c.encr.keyBits ?? "") : ""}`
-  );
-  if (c.integ) parts.push(findKey(INTEG_TOKENS, c.integ.id) ?? `integ${c.integ.id}`);
-  if (c.prf) parts.push(findKey(PRF_TOKENS, c.prf.id) ?? `prf${c.prf.id}`);
-  if (c.dh) parts.push(findKey(DH_TOKENS, c.dh.id) ?? `dh${c.dh.id}`);
-  for (const a of c.addKe ?? [])
-    parts.push(`ke${a.type - ADDKE_FIRST + 1}_${findKey(DH_TOKENS, a.id) ?? String(a.id)}`);
-  return parts.join("-");
-}
-function findKey(table, v) {
-  for (const [k, x] of Object.entries(table)) if (x === v) return k;
-  return void 0;
-}
-function formatSpecs(specs) {
-  return specs.map(
-    (s) => [...s.encr, ...s.integ, ...s.prf, ...s.dh, ...(s.addKe ?? []).flat()].map((a) => {
-      if (isAddKeType(a.type))
-        return `ke${a.type - ADDKE_FIRST + 1}_${a.id === 0 ? "none" : findKey(DH_TOKENS, a.id) ?? String(a.id)}`;
-      const enc = ENCR_NAMES[a.id];
-      if (a.type === TransformType.ENCR && enc)
-        return enc.includes("%") ? enc.replace("%", String(a.keyBits ?? "")) : `${enc}${a.id === EncrId.AES_CBC ? String(a.keyBits ?? "") : ""}`;
-      if (a.type === TransformType.INTEG) return findKey(INTEG_TOKENS, a.id) ?? String(a.id);
-      if (a.type === TransformType.PRF) return findKey(PRF_TOKENS, a.id) ?? String(a.id);
-      if (a.type === TransformType.DH) return findKey(DH_TOKENS, a.id) ?? String(a.id);
-      return String(a.id);
-    }).join("-")
-  ).join(", ");
-}
-function chooseFromOffer(offered, ours, protocol, opts2) {
-  for (const p of offered) {
-    if (p.protocol !== protocol) continue;
-    for (const spec2 of ours) {
-      const pick = {};
-      const transforms = [];
-      const addKe = [];
-      let ok = true;
-      const types = new Set(p.transforms.map((t) => t.type));
-      for (const type of types) {
-        if (isAddKeType(type)) {
-          const ours2 = spec2.addKe?.[type - ADDKE_FIRST] ?? [];
-          const f = p.transforms.filter((t) => t.type === type).find(
-            (t) => t.id === 0 ? ours2.length === 0 || ours2.some((a) => a.id === 0) : ours2.some((a) => a.id === t.id) || protocol !== ProtocolId.IKE && ours2.length > 0 && opts2.acceptDh(t.id)
-          );
-          if (!f) {
-            ok = false;
-            break;
-          }
-          transforms.push(f);
-          if (f.id !== 0) addKe.push({ type, id: f.id });
-          continue;
-        }
-        const cands = p.transforms.filter((t) => t.type === type);
-        let found;
-        let key;
-        switch (type) {
-          case TransformType.ENCR:
-            key = "encr";
-            found = cands.find((t) => spec2.encr.some((a) => sameAlg(a, t)));
-            break;
-          case TransformType.INTEG:
-            key = "integ";
-            found = cands.find(
-              (t) => spec2.integ.some((a) => a.id === t.id) || t.id === IntegId.NONE && spec2.integ.length === 0
-            );
-            break;
-          case TransformType.PRF:
-            key = "prf";
-            found = cands.find((t) => spec2.prf.some((a) => a.id === t.id));
-            break;
-          case TransformType.DH:
-            key = "dh";
-            found = cands.find(
-              (t) => opts2.dhGroup !== void 0 ? t.id === opts2.dhGroup && (spec2.dh.some((a) => a.id === t.id) || protocol !== ProtocolId.IKE && opts2.acceptDh(t.id)) : t.id === DhGroup.NONE || spec2.dh.some((a) => a.id === t.id)
-            );
-            break;
-          case TransformType.ESN:
-            key = "esn";
-            found = cands.find(
-              (t) => (spec2.esn.length ? spec2.esn : [{ type: 5, id: EsnId.NO }]).some((a) => a.id === t.id)
-            );
-            break;
-          default:
-            ok = false;
-            key = "encr";
-        }
-        if (!ok || !found) {
-          ok = false;
-          break;
-        }
-        const kb = keyBitsOf(found);
-        pick[key] = kb === void 0 ? { type, id: found.id } : { type, id: found.id, keyBits: kb };
-        transforms.push(found);
-      }
-      if (!ok || !pick.encr) continue;
-      if (protocol === ProtocolId.IKE && (!pick.prf || !pick.dh)) continue;
-      if (spec2.integ.length > 0 && !pick.integ) continue;
-      const chosen = { num: p.num, protocol, spi: p.spi, encr: pick.encr };
-      if (pick.integ) chosen.integ = pick.integ;
-      if (pick.prf) chosen.prf = pick.prf;
-      if (pick.dh) chosen.dh = pick.dh;
-      if (pick.esn) chosen.esn = pick.esn;
-      if (addKe.length > 0) {
-        if (!pick.dh || pick.dh.id === 0) continue;
-        chosen.addKe = addKe;
-      }
-      return { chosen, transforms };
-    }
-  }
-  return void 0;
-}
-
-// src/ike/sa/traffic-selectors.ts
-function tsFromCidr(cidr, ipProtocol = 0, startPort = 0, endPort = 65535) {
-  const [addr, len] = cidr.split("/");
-  const bytes = parseIpAddress(addr ?? "");
-  const max = bytes.length * 8;
-  const prefix = len === void 0 ? max : Number(len);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-    throw new VpnError("ERR_CONFIG", `bad prefix length in "${cidr}"`);
-  }
-  const { start, end } = prefixToRange(bytes, prefix);
-  return {
-    tsType: bytes.length === 4 ? TsType.TS_IPV4_ADDR_RANGE : TsType.TS_IPV6_ADDR_RANGE,
-    ipProtocol,
-    startPort,
-    endPort,
-    startAddr: start,
-    endAddr: end
-  };
-}
-function anyTs(ip6) {
-  const out = [tsFromCidr("0.0.0.0/0")];
-  if (ip6) out.push(tsFromCidr("::/0"));
-  return out;
-}
-function within(inner, outer) {
-  if (inner.tsType !== outer.tsType) return false;
-  if (outer.ipProtocol !== 0 && inner.ipProtocol !== outer.ipProtocol) return false;
-  if (inner.startPort < outer.startPort || inner.endPort > outer.endPort) return false;
-  if (inner.startPort > inner.endPort) return false;
-  return compareAddr(inner.startAddr, outer.startAddr) >= 0 && compareAddr(inner.endAddr, outer.endAddr) <= 0 && compareAddr(inner.startAddr, inner.endAddr) <= 0;
-}
-function checkNarrowed(proposed, chosen, side) {
-  if (chosen.length === 0) return `responder returned no ${side} traffic selectors`;
-  for (const c of chosen) {
-    if (c.tsType !== TsType.TS_IPV4_ADDR_RANGE && c.tsType !== TsType.TS_IPV6_ADDR_RANGE) {
-      return `responder returned ${side} selector of unknown type ${c.tsType}`;
-    }
-    if (!proposed.some((p) => within(c, p)))
-      return `responder widened ${side} selector ${formatTs(c)}`;
-  }
-  return null;
-}
-function narrowTo(allowed, offered) {
-  const out = [];
-  for (const c of offered) {
-    if (c.tsType !== TsType.TS_IPV4_ADDR_RANGE && c.tsType !== TsType.TS_IPV6_ADDR_RANGE) continue;
-    for (const p of allowed) {
-      const i = intersect(c, p);
-      if (i) out.push(i);
-    }
-  }
-  return out;
-}
-function intersect(a, b) {
-  if (a.tsType !== b.tsType || a.startAddr.length !== b.startAddr.length) return void 0;
-  if (a.ipProtocol !== 0 && b.ipProtocol !== 0 && a.ipProtocol !== b.ipProtocol) return void 0;
-  const startAddr = compareAddr(a.startAddr, b.startAddr) >= 0 ? a.startAddr : b.startAddr;
-  const endAddr = compareAddr(a.endAddr, b.endAddr) <= 0 ? a.endAddr : b.endAddr;
-  const startPort = Math.max(a.startPort, b.startPort);
-  const endPort = Math.min(a.endPort, b.endPort);
-  if (compareAddr(startAddr, endAddr) > 0 || startPort > endPort) return void 0;
-  return {
-    tsType: a.tsType,
-    ipProtocol: a.ipProtocol || b.ipProtocol,
-    startPort,
-    endPort,
-    startAddr: startAddr.slice(),
-    endAddr: endAddr.slice()
-  };
-}
-function formatTs(ts) {
-  const a = formatIpAddress(ts.startAddr);
-  const b = formatIpAddress(ts.endAddr);
-  let range = `${a}-${b}`;
-  for (let p = 0; p <= ts.startAddr.length * 8; p++) {
-    const r = prefixToRange(ts.startAddr, p);
-    if (compareAddr(r.start, ts.startAddr) === 0 && compareAddr(r.end, ts.endAddr) === 0) {
-      range = `${a}/${p}`;
-      break;
-    }
-  }
-  const proto = ts.ipProtocol === 0 ? "" : `[${ts.ipProtocol}${ts.startPort === 0 && ts.endPort === 65535 ? "" : `/${ts.startPort}-${ts.endPort}`}]`;
-  return range + proto;
-}
-
 // src/ike/sa/ike-sa.ts
 function newContext(spiI, spiR, weInitiated) {
   return {
@@ -16391,13 +4501,13 @@ var IkeContext = class {
     this.ike.state = state;
     this.emit(detail === void 0 ? { type: "state", state } : { type: "state", state, detail });
   }
-  drop(reason2, detail) {
-    this.counters.dropped[reason2] = (this.counters.dropped[reason2] ?? 0) + 1;
+  drop(reason, detail) {
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
     this.dropTotal++;
-    this.lastDrop = detail === void 0 ? reason2 : `${reason2}: ${detail}`;
+    this.lastDrop = detail === void 0 ? reason : `${reason}: ${detail}`;
     this.log.debug(
       "ike",
-      `dropped datagram: ${reason2}`,
+      `dropped datagram: ${reason}`,
       detail === void 0 ? void 0 : { detail }
     );
   }
@@ -17216,37 +5326,37 @@ function bytesToHex(bytes) {
   abytes(bytes);
   if (hasHexBuiltin)
     return bytes.toHex();
-  let hex4 = "";
+  let hex3 = "";
   for (let i = 0; i < bytes.length; i++) {
-    hex4 += hexes[bytes[i]];
+    hex3 += hexes[bytes[i]];
   }
-  return hex4;
+  return hex3;
 }
 function asciiToBase16(ch) {
   return ch >= 48 && ch <= 57 ? ch - 48 : ch >= 65 && ch <= 70 ? ch - (65 - 10) : ch >= 97 && ch <= 102 ? ch - (97 - 10) : void 0;
 }
-function hexToBytes(hex4) {
-  if (typeof hex4 !== "string")
-    throw new TypeError("hex string expected, got " + typeof hex4);
+function hexToBytes(hex3) {
+  if (typeof hex3 !== "string")
+    throw new TypeError("hex string expected, got " + typeof hex3);
   if (hasHexBuiltin) {
     try {
-      return Uint8Array.fromHex(hex4);
+      return Uint8Array.fromHex(hex3);
     } catch (error) {
       if (error instanceof SyntaxError)
         throw new RangeError(error.message);
       throw error;
     }
   }
-  const hl = hex4.length;
+  const hl = hex3.length;
   const al = hl / 2;
   if (hl % 2)
     throw new RangeError("hex string expected, got unpadded hex of length " + hl);
   const array = new Uint8Array(al);
   for (let ai = 0, hi = 0; ai < al; ai++, hi += 2) {
-    const n1 = asciiToBase16(hex4.charCodeAt(hi));
-    const n2 = asciiToBase16(hex4.charCodeAt(hi + 1));
+    const n1 = asciiToBase16(hex3.charCodeAt(hi));
+    const n2 = asciiToBase16(hex3.charCodeAt(hi + 1));
     if (n1 === void 0 || n2 === void 0) {
-      const char = hex4[hi] + hex4[hi + 1];
+      const char = hex3[hi] + hex3[hi + 1];
       throw new RangeError('hex string expected, got non-hex character "' + char + '" at index ' + hi);
     }
     array[ai] = n1 * 16 + n2;
@@ -17310,7 +5420,7 @@ function afunction(value, title) {
   return value;
 }
 var bytesToHex2 = bytesToHex;
-var hexToBytes2 = (hex4) => hexToBytes(hex4);
+var hexToBytes2 = (hex3) => hexToBytes(hex3);
 var isBytes2 = isBytes;
 var randomBytes2 = (bytesLength) => randomBytes(bytesLength);
 var _0n = /* @__PURE__ */ BigInt(0);
@@ -17339,10 +5449,10 @@ function asafenumber(value, title = "") {
     throw new RangeError(prefix + "expected safe integer, got " + value);
   }
 }
-function hexToNumber(hex4) {
-  if (typeof hex4 !== "string")
-    throw new TypeError("hex string expected, got " + typeof hex4);
-  return hex4 === "" ? _0n : BigInt("0x" + hex4);
+function hexToNumber(hex3) {
+  if (typeof hex3 !== "string")
+    throw new TypeError("hex string expected, got " + typeof hex3);
+  return hex3 === "" ? _0n : BigInt("0x" + hex3);
 }
 function bytesToNumberBE(bytes) {
   return hexToNumber(bytesToHex(bytes));
@@ -17356,10 +5466,10 @@ function numberToBytesBE(n, len) {
     throw new Error("zero output length is invalid");
   n = abignumber(n);
   const expectedLen = len * 2;
-  const hex4 = n.toString(16);
-  if (hex4.length > expectedLen)
+  const hex3 = n.toString(16);
+  if (hex3.length > expectedLen)
     throw new RangeError("number is too large");
-  return hexToBytes(hex4.padStart(expectedLen, "0"));
+  return hexToBytes(hex3.padStart(expectedLen, "0"));
 }
 function numberToBytesLE(n, len) {
   return numberToBytesBE(n, len).reverse();
@@ -17493,9 +5603,9 @@ function invert(number, modulo) {
   let b = modulo;
   let x = _0n2, u = _1n2;
   while (a !== _0n2) {
-    const q2 = b / a;
-    const r = b - a * q2;
-    const m = x - u * q2;
+    const q = b / a;
+    const r = b - a * q;
+    const m = x - u * q;
     b = a, a = r, x = u, u = m;
   }
   const gcd = b;
@@ -18332,8 +6442,8 @@ function edwards(params2, extraOpts = {}) {
         x = Fp2.neg(x);
       return Point.fromAffine({ x, y });
     }
-    static fromHex(hex4, zip215 = false) {
-      return Point.fromBytes(hexToBytes2(hex4), zip215);
+    static fromHex(hex3, zip215 = false) {
+      return Point.fromBytes(hexToBytes2(hex3), zip215);
     }
     get x() {
       return this.toAffine().x;
@@ -20406,13 +8516,13 @@ var IkeKeymat = class {
    */
   intAuth = new Uint8Array(0);
   constructor(input) {
-    const { proposal: proposal2 } = input;
-    if (!proposal2.prf) throw new CryptoError("IKE proposal without PRF");
-    this.prfId = proposal2.prf.id;
+    const { proposal } = input;
+    if (!proposal.prf) throw new CryptoError("IKE proposal without PRF");
+    this.prfId = proposal.prf.id;
     this.crypter = createSkCrypter(
-      proposal2.encr.id,
-      proposal2.encr.keyBits ?? 256,
-      proposal2.integ?.id ?? 0
+      proposal.encr.id,
+      proposal.encr.keyBits ?? 256,
+      proposal.integ?.id ?? 0
     );
     this.weInitiated = input.weInitiated;
     const params2 = {
@@ -21092,11 +9202,11 @@ var Delete = class {
       return { reply: [] };
     }
     if (deletes.some((d) => d.protocol === ProtocolId.IKE)) {
-      const err2 = new VpnError(
+      const err = new VpnError(
         "ERR_IKE_DELETED",
         "the gateway closed the connection (deleted the IKE SA)"
       );
-      return { reply: [], after: () => this.c.finishClose(err2, true) };
+      return { reply: [], after: () => this.c.finishClose(err, true) };
     }
     const ourSpis = [];
     for (const d of deletes) {
@@ -21125,8 +9235,8 @@ var Delete = class {
       }
     ] : [];
     if (this.c.ike.children.length === 0) {
-      const err2 = new VpnError("ERR_IKE_DELETED", "the gateway deleted the tunnel (CHILD_SA)");
-      return { reply, after: () => this.startIkeDelete(err2) };
+      const err = new VpnError("ERR_IKE_DELETED", "the gateway deleted the tunnel (CHILD_SA)");
+      return { reply, after: () => this.startIkeDelete(err) };
     }
     return { reply };
   }
@@ -21147,13 +9257,13 @@ var Delete = class {
     }
   }
   /** INFORMATIONAL { D(IKE) } (§1.4.1) with the next message ID; the SA closes on its answer. */
-  startIkeDelete(reason2) {
+  startIkeDelete(reason) {
     if (this.c.ike.state !== "established") return;
     this.c.setState("deleting");
     const mid = this.c.ike.sa.outstanding ? this.c.ike.sa.outstanding.mid + 1 : this.c.ike.sa.nextMid;
     this.c.ike.sa.outstanding = void 0;
     this.c.ike.sa.nextMid = mid;
-    const done = () => this.c.finishClose(reason2, reason2 !== void 0);
+    const done = () => this.c.finishClose(reason, reason !== void 0);
     this.c.xchg.initiate(
       {
         exchange: ExchangeType.INFORMATIONAL,
@@ -21456,7 +9566,7 @@ function hashFromOid(o, what) {
   throw new VpnError("ERR_CRYPTO", `unsupported ${what} hash ${o}`);
 }
 function parseHashAlgorithm(d, what) {
-  const parts = children2(expectTag(d, Tag.SEQUENCE, what), what);
+  const parts = children(expectTag(d, Tag.SEQUENCE, what), what);
   const o = decodeOid(expectTag(parts[0], Tag.OID, what).value);
   const p = parts[1];
   if (parts.length > 2 || p && (p.tag !== Tag.NULL || p.value.length !== 0))
@@ -21464,7 +9574,7 @@ function parseHashAlgorithm(d, what) {
   return hashFromOid(o, what);
 }
 function explicit(d, what) {
-  const inner = children2(d, what);
+  const inner = children(d, what);
   if (inner.length !== 1) throw new ParseError(what, 0, "expected one element");
   return inner[0];
 }
@@ -21473,7 +9583,7 @@ function parsePssParams(p) {
   let mgf1Hash = 1;
   let saltLength = PSS_DEFAULT_SALT;
   if (p === void 0) return { kind: "rsa-pss", hash, mgf1Hash, saltLength };
-  const fields = children2(expectTag(p, Tag.SEQUENCE, "RSASSA-PSS-params"), "RSASSA-PSS-params");
+  const fields = children(expectTag(p, Tag.SEQUENCE, "RSASSA-PSS-params"), "RSASSA-PSS-params");
   let last = -1;
   for (const f of fields) {
     const n = f.tag - 160;
@@ -21483,7 +9593,7 @@ function parsePssParams(p) {
     const v = explicit(f, "RSASSA-PSS-params");
     if (n === 0) hash = parseHashAlgorithm(v, "PSS hashAlgorithm");
     else if (n === 1) {
-      const mgf = children2(expectTag(v, Tag.SEQUENCE, "maskGenAlgorithm"), "maskGenAlgorithm");
+      const mgf = children(expectTag(v, Tag.SEQUENCE, "maskGenAlgorithm"), "maskGenAlgorithm");
       const mo = decodeOid(expectTag(mgf[0], Tag.OID, "maskGenAlgorithm").value);
       if (mo !== OID_MGF1) throw new VpnError("ERR_CRYPTO", `unsupported mask generation ${mo}`);
       if (mgf.length !== 2) throw new ParseError("maskGenAlgorithm", 0, "MGF1 needs a hash");
@@ -21500,7 +9610,7 @@ function parsePssParams(p) {
   return { kind: "rsa-pss", hash, mgf1Hash, saltLength };
 }
 function decodeSignatureAlgorithm(der) {
-  const parts = children2(
+  const parts = children(
     expectTag(parseDer(der, "AlgorithmIdentifier"), Tag.SEQUENCE, "AlgorithmIdentifier")
   );
   if (parts.length < 1 || parts.length > 2)
@@ -21656,7 +9766,7 @@ function verifyAuth(publicKey, method, data, octets, opts2) {
 function verifyAuthInner(key, method, data, octets, opts2) {
   const msg = Buffer.from(octets.buffer, octets.byteOffset, octets.byteLength);
   const kt = key.asymmetricKeyType;
-  const fail4 = (reason2) => ({ ok: false, reason: reason2 });
+  const fail4 = (reason) => ({ ok: false, reason });
   const result = (ok, description2) => ok ? { ok: true, description: description2 } : fail4(`${description2} signature does not verify`);
   if (method === AuthMethod.RSA_SIG) {
     if (kt !== "rsa")
@@ -21736,25 +9846,6 @@ function verifyAuthInner(key, method, data, octets, opts2) {
       return result(ok, description);
     }
   }
-}
-
-// src/core/printable.ts
-var UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-var UNSAFE_AFTER_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-function hex(code, width) {
-  return code.toString(16).padStart(width, "0");
-}
-function printable(text) {
-  return text.replace(UNSAFE, (ch) => {
-    const c = ch.charCodeAt(0);
-    return c < 128 ? `\\x${hex(c, 2)}` : `\\u${hex(c, 4)}`;
-  });
-}
-function printableJson(value) {
-  return (JSON.stringify(value) ?? "null").replace(
-    UNSAFE_AFTER_JSON,
-    (ch) => `\\u${hex(ch.charCodeAt(0), 4)}`
-  );
 }
 
 // src/ike/tasks/ike-auth.ts
@@ -23157,8 +11248,8 @@ var IkeSession = class {
           break;
       }
     } catch (e) {
-      const err2 = isVpnError(e) ? e : new VpnError("ERR_IKE_PROTOCOL", `internal error: ${e.message}`, { cause: e });
-      c.fail(err2);
+      const err = isVpnError(e) ? e : new VpnError("ERR_IKE_PROTOCOL", `internal error: ${e.message}`, { cause: e });
+      c.fail(err);
     }
     return c.out;
   }
@@ -24962,7 +13053,7 @@ var Peer = class {
   nak(p) {
     this.offered.push(p.type);
     const offeredName = eapTypeName(p.type);
-    const proposal2 = this.proposal();
+    const proposal = this.proposal();
     if (this.naked.has(p.type)) {
       return this.failure(
         eapError2(
@@ -24973,7 +13064,7 @@ var Peer = class {
     if (this.acceptable.length === 0) {
       return this.failure(eapError2(`the gateway asks for ${offeredName}, and ${this.noMethods()}`));
     }
-    if (proposal2.length === 0) return this.failure(this.unauthenticatedRefusal(p.type));
+    if (proposal.length === 0) return this.failure(this.unauthenticatedRefusal(p.type));
     if (this.naked.size >= MAX_NAKS) {
       return this.failure(
         eapError2(
@@ -24983,12 +13074,12 @@ var Peer = class {
     }
     this.naked.add(p.type);
     if (p.type === EapType.EXPANDED) {
-      const w = new Writer(7 + 8 * proposal2.length);
+      const w = new Writer(7 + 8 * proposal.length);
       w.u8(0).u8(0).u8(0).u32(EapType.NAK);
-      for (const t of proposal2) w.u8(EapType.EXPANDED).u8(0).u8(0).u8(0).u32(t);
+      for (const t of proposal) w.u8(EapType.EXPANDED).u8(0).u8(0).u8(0).u32(t);
       return this.respond(p.identifier, EapType.EXPANDED, w.finish());
     }
-    return this.respond(p.identifier, EapType.NAK, Uint8Array.from(proposal2));
+    return this.respond(p.identifier, EapType.NAK, Uint8Array.from(proposal));
   }
   /** Whether a method may run now: any of ours once the gateway proved itself, else a safe one. */
   allowedNow(type) {
@@ -25036,8 +13127,8 @@ var Peer = class {
     let msg;
     if (this.active) {
       const name = this.methodName();
-      const reason2 = this.active.kind === "sync" ? this.active.method.failureReason() : void 0;
-      msg = reason2 ? `${name} authentication failed: ${reason2}` : `the gateway rejected our ${name} authentication (EAP-Failure): wrong user name or password, or the method failed`;
+      const reason = this.active.kind === "sync" ? this.active.method.failureReason() : void 0;
+      msg = reason ? `${name} authentication failed: ${reason}` : `the gateway rejected our ${name} authentication (EAP-Failure): wrong user name or password, or the method failed`;
     } else if (this.naked.size > 0) {
       msg = `no common EAP method: the gateway offered ${this.offeredMethods()}, we proposed ${this.ourMethods()}, and it answered with EAP-Failure`;
     } else {
@@ -25089,12 +13180,12 @@ function toEapError(e) {
 var OID_COMMON_NAME = "2.5.4.3";
 function parseName(der) {
   const name = expectTag(parseDer(der, "Name"), Tag.SEQUENCE, "Name");
-  return children2(name, "Name").map((rdn) => {
+  return children(name, "Name").map((rdn) => {
     expectTag(rdn, Tag.SET, "RDN");
-    const atvs = children2(rdn, "RDN");
+    const atvs = children(rdn, "RDN");
     if (atvs.length === 0) throw new ParseError("RDN", 0, "empty RDN");
     return atvs.map((atv) => {
-      const parts = children2(expectTag(atv, Tag.SEQUENCE, "attribute"), "attribute");
+      const parts = children(expectTag(atv, Tag.SEQUENCE, "attribute"), "attribute");
       if (parts.length !== 2) throw new ParseError("attribute", 0, "expected type and value");
       const oid2 = decodeOid(expectTag(parts[0], Tag.OID, "attribute type").value);
       const v = parts[1];
@@ -25161,10 +13252,10 @@ function canonicalText(s) {
   return s.normalize("NFKC").toLowerCase().trim().replace(/\s+/gu, " ");
 }
 function canonicalAttribute(a) {
-  const v = a.text !== void 0 ? `s:${canonicalText(a.text)}` : `b:${hex2(a.raw)}`;
+  const v = a.text !== void 0 ? `s:${canonicalText(a.text)}` : `b:${hex(a.raw)}`;
   return `${a.oid}=${v}`;
 }
-function hex2(b) {
+function hex(b) {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 function sameDistinguishedName(a, b) {
@@ -25393,17 +13484,17 @@ var Certificate = class _Certificate {
   constructor(der) {
     this.der = der;
     const cert = expectTag(parseDer(der, "certificate"), Tag.SEQUENCE, "certificate");
-    const top = children2(cert, "certificate");
+    const top = children(cert, "certificate");
     if (top.length !== 3) throw new ParseError("certificate", 0, "expected 3 elements");
     const tbs = expectTag(top[0], Tag.SEQUENCE, "TBSCertificate");
     const outerAlg = expectTag(top[1], Tag.SEQUENCE, "signatureAlgorithm");
     expectTag(top[2], Tag.BIT_STRING, "signatureValue");
     this.tbsDer = tbs.raw;
-    const f = children2(tbs, "TBSCertificate");
+    const f = children(tbs, "TBSCertificate");
     let i = 0;
     this.version = 1;
     if (f[i]?.tag === 160) {
-      const [v, ...rest] = children2(f[i], "version");
+      const [v, ...rest] = children(f[i], "version");
       if (rest.length > 0) throw new ParseError("version", 0, "trailing data");
       const n = expectTag(v, Tag.INTEGER, "version").value;
       if (n.length !== 1 || n[0] > 2) throw new ParseError("version", 0, "not v1, v2 or v3");
@@ -25412,14 +13503,14 @@ var Certificate = class _Certificate {
     }
     const serial = expectTag(f[i++], Tag.INTEGER, "serialNumber");
     if (serial.value.length === 0) throw new ParseError("serialNumber", 0, "empty");
-    this.serialNumber = hex3(serial.value);
+    this.serialNumber = hex2(serial.value);
     const innerAlg = expectTag(f[i++], Tag.SEQUENCE, "signature");
     if (!bytesEqual2(innerAlg.raw, outerAlg.raw))
       throw new VpnError("ERR_CERT", "certificate signature algorithm differs from the signed one");
     this.signatureAlgorithm = algorithmOid(outerAlg, "signatureAlgorithm");
     this.signatureAlgorithmName = SIGNATURE_ALGORITHM_NAMES[this.signatureAlgorithm] ?? this.signatureAlgorithm;
     this.issuerDer = expectTag(f[i++], Tag.SEQUENCE, "issuer").raw;
-    const validity = children2(expectTag(f[i++], Tag.SEQUENCE, "validity"), "validity");
+    const validity = children(expectTag(f[i++], Tag.SEQUENCE, "validity"), "validity");
     if (validity.length !== 2) throw new ParseError("validity", 0, "expected two times");
     this.notBefore = parseTime(validity[0]);
     this.notAfter = parseTime(validity[1]);
@@ -25430,10 +13521,10 @@ var Certificate = class _Certificate {
     this.issuer = formatDn(this.issuerDer);
     const spki = expectTag(f[i++], Tag.SEQUENCE, "subjectPublicKeyInfo");
     this.spkiDer = spki.raw;
-    const [keyAlg, keyBits, ...more] = children2(spki, "subjectPublicKeyInfo");
+    const [keyAlg, keyBits, ...more] = children(spki, "subjectPublicKeyInfo");
     if (more.length > 0) throw new ParseError("subjectPublicKeyInfo", 0, "trailing data");
     this.keyBits = expectTag(keyBits, Tag.BIT_STRING, "subjectPublicKey").raw;
-    const algParts = children2(expectTag(keyAlg, Tag.SEQUENCE, "algorithm"), "algorithm");
+    const algParts = children(expectTag(keyAlg, Tag.SEQUENCE, "algorithm"), "algorithm");
     const keyOid = decodeOid(expectTag(algParts[0], Tag.OID, "algorithm").value);
     const keyType = KEY_ALGORITHMS[keyOid];
     if (keyType === void 0)
@@ -25452,9 +13543,9 @@ var Certificate = class _Certificate {
     if (f[i]?.tag === 163) {
       if (this.version !== 3)
         throw new ParseError("extensions", 0, `in a v${this.version} certificate`);
-      const [exts, ...rest] = children2(f[i], "extensions");
+      const [exts, ...rest] = children(f[i], "extensions");
       if (rest.length > 0) throw new ParseError("extensions", 0, "trailing data");
-      const list2 = children2(expectTag(exts, Tag.SEQUENCE, "extensions"), "extensions");
+      const list2 = children(expectTag(exts, Tag.SEQUENCE, "extensions"), "extensions");
       if (list2.length === 0) throw new ParseError("extensions", 0, "empty");
       for (const e of list2) extensions.push(parseExtension(e));
       i++;
@@ -25606,13 +13697,13 @@ function pemToDer(text) {
   return out;
 }
 function algorithmOid(alg, what) {
-  const parts = children2(alg, what);
+  const parts = children(alg, what);
   if (parts.length < 1 || parts.length > 2)
     throw new ParseError(what, 0, "bad AlgorithmIdentifier");
   return decodeOid(expectTag(parts[0], Tag.OID, what).value);
 }
 function parseExtension(e) {
-  const parts = children2(expectTag(e, Tag.SEQUENCE, "extension"), "extension");
+  const parts = children(expectTag(e, Tag.SEQUENCE, "extension"), "extension");
   const oid2 = decodeOid(expectTag(parts[0], Tag.OID, "extnID").value);
   let critical = false;
   let k = 1;
@@ -25631,7 +13722,7 @@ function emptySans() {
 }
 function parseSubjectAltNames(v) {
   const s = emptySans();
-  const names = children2(expectTag(parseDer(v, "subjectAltName"), Tag.SEQUENCE, "subjectAltName"));
+  const names = children(expectTag(parseDer(v, "subjectAltName"), Tag.SEQUENCE, "subjectAltName"));
   if (names.length === 0) throw new ParseError("subjectAltName", 0, "empty");
   for (const n of names) {
     switch (n.tag) {
@@ -25660,12 +13751,12 @@ function parseSubjectAltNames(v) {
           s.ipBytes.push(n.value);
           s.all.push({ type: "ip", value: t, raw: n.value });
         } else {
-          s.all.push({ type: "other", value: hex3(n.value), raw: n.value });
+          s.all.push({ type: "other", value: hex2(n.value), raw: n.value });
         }
         break;
       }
       case 164: {
-        const [name, ...rest] = children2(n, "directoryName");
+        const [name, ...rest] = children(n, "directoryName");
         if (!name || rest.length > 0) throw new ParseError("directoryName", 0, "expected a Name");
         expectTag(name, Tag.SEQUENCE, "directoryName");
         s.dirNames.push(name.raw);
@@ -25675,7 +13766,7 @@ function parseSubjectAltNames(v) {
       default:
         if ((n.tag & 192) !== 128 || (n.tag & 31) > 8)
           throw new ParseError("subjectAltName", 0, `bad GeneralName tag 0x${n.tag.toString(16)}`);
-        s.all.push({ type: "other", value: hex3(n.raw), raw: n.raw });
+        s.all.push({ type: "other", value: hex2(n.raw), raw: n.raw });
     }
   }
   return s;
@@ -25698,12 +13789,12 @@ function parseKeyUsage(v) {
   };
 }
 function parseExtKeyUsage(v) {
-  const list2 = children2(expectTag(parseDer(v, "extKeyUsage"), Tag.SEQUENCE, "extKeyUsage"));
+  const list2 = children(expectTag(parseDer(v, "extKeyUsage"), Tag.SEQUENCE, "extKeyUsage"));
   if (list2.length === 0) throw new ParseError("extKeyUsage", 0, "empty");
   return list2.map((o) => decodeOid(expectTag(o, Tag.OID, "KeyPurposeId").value));
 }
 function parseBasicConstraints(v) {
-  const parts = children2(
+  const parts = children(
     expectTag(parseDer(v, "basicConstraints"), Tag.SEQUENCE, "basicConstraints")
   );
   let k = 0;
@@ -25726,7 +13817,7 @@ function parseBasicConstraints(v) {
   return pathLen === void 0 ? { cA } : { cA, pathLen };
 }
 function parseAuthorityKeyId(v) {
-  const parts = children2(
+  const parts = children(
     expectTag(parseDer(v, "authorityKeyIdentifier"), Tag.SEQUENCE, "authorityKeyIdentifier")
   );
   const first = parts[0];
@@ -25756,7 +13847,7 @@ function parseTime(d) {
     throw new ParseError("validity", 0, `impossible date "${s}"`);
   return date.getTime();
 }
-function hex3(b) {
+function hex2(b) {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 function bytesEqual2(a, b) {
@@ -25780,8 +13871,8 @@ function verifyChain(opts2) {
   if (!Number.isInteger(maxDepth) || maxDepth < 1)
     throw new VpnError("ERR_ARG", "verifyChain: maxDepth must be a positive integer");
   if (anchors.some((a) => isSameAnchor(a, leaf))) {
-    const err2 = validatePath([leaf], now, maxDepth, true);
-    return err2 ? { ok: false, error: err2 } : { ok: true, path: [leaf] };
+    const err = validatePath([leaf], now, maxDepth, true);
+    return err ? { ok: false, error: err } : { ok: true, path: [leaf] };
   }
   const intermediates = dedupe(
     opts2.intermediates.filter((c) => !c.equals(leaf) && !anchors.some((a) => a.equals(c)))
@@ -25791,9 +13882,9 @@ function verifyChain(opts2) {
   const paths = search.found.sort((a, b) => a.length - b.length);
   let firstError;
   for (const p of paths) {
-    const err2 = validatePath(p, now, maxDepth, false);
-    if (!err2) return { ok: true, path: p };
-    firstError ??= err2;
+    const err = validatePath(p, now, maxDepth, false);
+    if (!err) return { ok: true, path: p };
+    firstError ??= err;
   }
   if (firstError) return { ok: false, error: firstError };
   const bad = search.badSignature;
@@ -25991,10 +14082,10 @@ function checkExtendedKeyUsage(cert, accepted, use) {
 }
 
 // src/ike/auth/cert-identity.ts
-var utf83 = new TextDecoder("utf-8", { fatal: true });
+var utf8 = new TextDecoder("utf-8", { fatal: true });
 function textOf(b) {
   try {
-    return utf83.decode(b);
+    return utf8.decode(b);
   } catch {
     return void 0;
   }
@@ -26162,7 +14253,7 @@ function encodePacket(code, id, flags, tlsLength, data) {
   out.set(data, HEADER_LEN + extra);
   return out;
 }
-function concat2(parts, total) {
+function concat(parts, total) {
   const out = new Uint8Array(total);
   let at = 0;
   for (const p of parts) {
@@ -26198,8 +14289,8 @@ function eapError3(message, cause) {
   );
 }
 function opensslReason(e) {
-  const reason2 = e?.reason;
-  return typeof reason2 === "string" && reason2 !== "" ? reason2 : errorMessage(e);
+  const reason = e?.reason;
+  return typeof reason === "string" && reason !== "" ? reason : errorMessage(e);
 }
 function errorMessage(e) {
   return e instanceof Error ? e.message : String(e);
@@ -26264,21 +14355,21 @@ var TlsServerCertError = class extends Error {
   }
 };
 function mapTlsError(e, serverName, haveCert) {
-  const err2 = e instanceof Error ? e : new Error(String(e));
-  const code = err2.code;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const code = err.code;
   const c = typeof code === "string" ? code : "";
-  const make = (codeOut, message) => new VpnError(codeOut, `EAP-TLS: ${message}`, { cause: err2 });
-  if (err2 instanceof TlsServerCertError) return make(err2.vpnCode, err2.message);
+  const make = (codeOut, message) => new VpnError(codeOut, `EAP-TLS: ${message}`, { cause: err });
+  if (err instanceof TlsServerCertError) return make(err.vpnCode, err.message);
   if (c === "INVALID_PURPOSE") {
     return make(
       "ERR_CERT",
-      `the server's certificate is not meant for a TLS server: its extended key usage lacks serverAuth (${c}: ${err2.message}); a client certificate cannot stand for the gateway`
+      `the server's certificate is not meant for a TLS server: its extended key usage lacks serverAuth (${c}: ${err.message}); a client certificate cannot stand for the gateway`
     );
   }
   if (UNTRUSTED_CODES.has(c)) {
     return make(
       "ERR_CERT_UNTRUSTED",
-      `the server's certificate is not trusted (${c}: ${err2.message}); no path to the given CA certificates`
+      `the server's certificate is not trusted (${c}: ${err.message}); no path to the given CA certificates`
     );
   }
   if (EXPIRED_CODES.has(c)) {
@@ -26290,11 +14381,11 @@ function mapTlsError(e, serverName, haveCert) {
   if (c === "ERR_TLS_CERT_ALTNAME_INVALID") {
     return make(
       "ERR_CERT_NAME",
-      `the server's certificate does not name ${serverName ?? "the expected server"}: ${err2.message}`
+      `the server's certificate does not name ${serverName ?? "the expected server"}: ${err.message}`
     );
   }
   if (INVALID_CERT_CODES.has(c)) {
-    return make("ERR_CERT", `the server's certificate chain is invalid (${c}: ${err2.message})`);
+    return make("ERR_CERT", `the server's certificate chain is invalid (${c}: ${err.message})`);
   }
   const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(c)?.[1];
   if (alert !== void 0) {
@@ -26305,7 +14396,7 @@ function mapTlsError(e, serverName, haveCert) {
       `the server aborted the TLS handshake with alert "${name}"${hint}`
     );
   }
-  return make("ERR_EAP_FAILED", `TLS failed: ${opensslReason(err2)}${c === "" ? "" : ` (${c})`}`);
+  return make("ERR_EAP_FAILED", `TLS failed: ${opensslReason(err)}${c === "" ? "" : ` (${c})`}`);
 }
 
 // src/client/eap-tls.ts
@@ -26582,7 +14673,7 @@ var EapTlsPeer = class {
     r.received = received;
     if (more) return void 0;
     this.#reassembly = void 0;
-    return concat2(r.parts, r.received);
+    return concat(r.parts, r.received);
   }
   #startTls() {
     this.#state = "running";
@@ -26596,8 +14687,8 @@ var EapTlsPeer = class {
       this.#activity++;
       this.#outbox.push(chunk);
     });
-    wire.on("error", (err2) => {
-      this.#fail(eapError3(`TLS transport failed: ${err2.message}`, err2));
+    wire.on("error", (err) => {
+      this.#fail(eapError3(`TLS transport failed: ${err.message}`, err));
     });
     this.#wire = wire;
     let socket;
@@ -26616,9 +14707,9 @@ var EapTlsPeer = class {
       this.#activity++;
       this.#onApplicationData(chunk);
     });
-    socket.on("error", (err2) => {
+    socket.on("error", (err) => {
       this.#activity++;
-      this.#fail(mapTlsError(err2, this.#serverName, this.#haveCert));
+      this.#fail(mapTlsError(err, this.#serverName, this.#haveCert));
     });
     socket.on("end", () => {
       this.#activity++;
@@ -26697,7 +14788,7 @@ var EapTlsPeer = class {
         this.#fail(eapError3("TLS did not settle"));
         return;
       }
-      await new Promise((resolve2) => setImmediate(resolve2));
+      await new Promise((resolve) => setImmediate(resolve));
       if (this.#state !== "running") return;
       if (this.#activity !== seen) {
         seen = this.#activity;
@@ -26711,7 +14802,7 @@ var EapTlsPeer = class {
   #sendTlsOutput(id) {
     if (this.#state !== "running") return;
     const total = this.#outbox.reduce((n, b) => n + b.length, 0);
-    const data = concat2(this.#outbox, total);
+    const data = concat(this.#outbox, total);
     this.#outbox = [];
     if (data.length === 0) {
       this.#respond(encodePacket(EAP_CODE_RESPONSE, id, 0, void 0, data));
@@ -27475,9 +15566,9 @@ var EspEngine = class {
     this.outbound.length = 0;
     this.inbound.clear();
   }
-  count(reason2) {
-    this.drops[reason2] = (this.drops[reason2] ?? 0) + 1;
-    return { drop: reason2 };
+  count(reason) {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+    return { drop: reason };
   }
   encapsulate(ip) {
     const info = peekPacket(ip);
@@ -27591,10 +15682,10 @@ var JsDataPath = class _JsDataPath {
     self.udp = await o.io.openUdp(o.family, 0, {
       onIke: (data, from) => o.events.onIke(data, from),
       onEsp: (data) => self.onEsp(data),
-      onError: (err2) => o.events.onSocketError(err2)
+      onError: (err) => o.events.onSocketError(err)
     });
     o.tun.onPackets((pkts) => self.onTunPackets(pkts));
-    o.tun.onError?.((err2) => o.events.onFailure(err2));
+    o.tun.onError?.((err) => o.events.onFailure(err));
     return self;
   }
   get localPort() {
@@ -27774,8 +15865,8 @@ var DataPlane = class _DataPlane {
     const status = dataPlaneStatus(opts2);
     const addon2 = loadDataPlaneAddon(opts2);
     if (!status.available || !addon2) {
-      const reason2 = status.available ? "not loadable" : status.reason;
-      throw new VpnError("ERR_CONFIG", `native data plane unavailable: ${reason2}`);
+      const reason = status.available ? "not loadable" : status.reason;
+      throw new VpnError("ERR_CONFIG", `native data plane unavailable: ${reason}`);
     }
     const self = {};
     const onEvent = (kind, a, b, c) => {
@@ -27792,8 +15883,8 @@ var DataPlane = class _DataPlane {
           return;
         case EV_FATAL: {
           const message = `data plane: ${String(a)}`;
-          const err2 = b === "tun" ? new VpnError("ERR_TUN", message) : Object.assign(new Error(message), { code: String(c) });
-          events.onError(err2);
+          const err = b === "tun" ? new VpnError("ERR_TUN", message) : Object.assign(new Error(message), { code: String(c) });
+          events.onError(err);
           return;
         }
         default:
@@ -28040,7 +16131,7 @@ var UdpTransport = class _UdpTransport {
       dispatchDatagram(data, from, handlers, t.counters);
     });
     socket.on("error", (e) => handlers.onError(e));
-    await new Promise((resolve2, reject) => {
+    await new Promise((resolve, reject) => {
       const onErr = (e) => {
         reject(
           new VpnError("ERR_CONFIG", `cannot bind UDP port ${localPort}: ${e.message}`, {
@@ -28051,7 +16142,7 @@ var UdpTransport = class _UdpTransport {
       socket.once("error", onErr);
       socket.bind(localPort, () => {
         socket.off("error", onErr);
-        resolve2();
+        resolve();
       });
     });
     return t;
@@ -28071,8 +16162,8 @@ var UdpTransport = class _UdpTransport {
   }
   send(data, to) {
     if (this.closed) return;
-    this.socket.send(data, to.port, to.address, (err2) => {
-      if (err2) this.counters.sendErrors++;
+    this.socket.send(data, to.port, to.address, (err) => {
+      if (err) this.counters.sendErrors++;
     });
   }
   close() {
@@ -28086,9 +16177,9 @@ async function localAddressFor(remote) {
   if (family === 0) throw new VpnError("ERR_ARG", `"${remote.address}" is not an IP address`);
   const s = createSocket(family === 6 ? "udp6" : "udp4");
   try {
-    await new Promise((resolve2, reject) => {
+    await new Promise((resolve, reject) => {
       s.once("error", reject);
-      s.connect(remote.port, remote.address, () => resolve2());
+      s.connect(remote.port, remote.address, () => resolve());
     });
     return s.address().address;
   } catch (e) {
@@ -28137,7 +16228,7 @@ var NativeDataPath = class _NativeDataPath {
     const handlers = {
       onIke: (data, from) => events.onIke(data, from),
       onEsp: () => void 0,
-      onError: (err2) => events.onSocketError(err2)
+      onError: (err) => events.onSocketError(err)
     };
     const dp = DataPlane.open(
       family,
@@ -28149,7 +16240,7 @@ var NativeDataPath = class _NativeDataPath {
         },
         onRekeyNeeded: (spi) => events.onRekeyNeeded(spi),
         // A thread of the data plane stopped (the TUN device or the socket failed).
-        onError: (err2) => events.onFailure(err2)
+        onError: (err) => events.onFailure(err)
       },
       limits
     );
@@ -28206,7 +16297,7 @@ var NativeDataPath = class _NativeDataPath {
       packetsIn: s.packetsIn,
       bytesIn: s.bytesIn
     };
-    for (const [reason2, n] of Object.entries(s.drops)) if (n > 0) out[reason2] = n;
+    for (const [reason, n] of Object.entries(s.drops)) if (n > 0) out[reason] = n;
     if (s.tunWriteErrors > 0) out["tunWriteErrors"] = s.tunWriteErrors;
     if (s.tunReadErrors > 0) out["tunReadErrors"] = s.tunReadErrors;
     if (s.eventsDropped > 0) out["eventsDropped"] = s.eventsDropped;
@@ -28824,10 +16915,10 @@ var Reader3 = class {
 function bmpCandidates(password) {
   const out = [bmpPassword(password)];
   if (password === "") out.push(new Uint8Array(0));
-  const utf84 = Buffer.from(password, "utf8");
-  if (utf84.length !== password.length) {
-    const widened = new Uint8Array(utf84.length * 2 + 2);
-    utf84.forEach((b, i) => widened[2 * i + 1] = b);
+  const utf82 = Buffer.from(password, "utf8");
+  if (utf82.length !== password.length) {
+    const widened = new Uint8Array(utf82.length * 2 + 2);
+    utf82.forEach((b, i) => widened[2 * i + 1] = b);
     out.push(widened);
   }
   return out;
@@ -29040,8 +17131,8 @@ function parsePkcs12(der, password) {
     "authSafe data",
     pfx[1]
   );
-  const utf84 = new Uint8Array(Buffer.from(password, "utf8"));
-  const ctx = { pw: { bmp: bmpPassword(password), utf8: utf84 }, macVerified: false, bags: [] };
+  const utf82 = new Uint8Array(Buffer.from(password, "utf8"));
+  const ctx = { pw: { bmp: bmpPassword(password), utf8: utf82 }, macVerified: false, bags: [] };
   if (pfx[2]) {
     ctx.pw.bmp = checkMac(r, pfx[2], authSafe, password);
     ctx.macVerified = true;
@@ -29346,7 +17437,7 @@ function derKeyType(data) {
   if (d?.tag !== Tag.SEQUENCE) return void 0;
   let k;
   try {
-    k = children2(d);
+    k = children(d);
   } catch {
     return void 0;
   }
@@ -29871,16 +17962,16 @@ function isAlive(pid) {
 }
 
 // src/tun/netcfg.ts
-var defaultRunner = (cmd, args, input) => new Promise((resolve2, reject) => {
+var defaultRunner = (cmd, args, input) => new Promise((resolve, reject) => {
   const child = execFile(
     cmd,
     args,
     { timeout: 1e4, maxBuffer: 4 << 20 },
-    (err2, stdout, stderr) => {
-      if (err2) {
-        const msg = stderr.trim() || err2.message;
-        reject(new VpnError("ERR_NETCFG", `${cmd} ${args.join(" ")}: ${msg}`, { cause: err2 }));
-      } else resolve2({ stdout });
+    (err, stdout, stderr) => {
+      if (err) {
+        const msg = stderr.trim() || err.message;
+        reject(new VpnError("ERR_NETCFG", `${cmd} ${args.join(" ")}: ${msg}`, { cause: err }));
+      } else resolve({ stdout });
     }
   );
   child.stdin?.on("error", () => void 0);
@@ -29935,6 +18026,12 @@ var NetConfigurator = class {
     writeExclusive(tmp, JSON.stringify(file) + "\n");
     renameSync(tmp, this.journalPath);
   }
+  /**
+   * The state setMtu just read and set, for the setUp that follows it at connect (tunnel.ts):
+   * one `ip link show` process less (an `ip` exec costs 10-40 ms of connect time on a loaded
+   * host). Taken once and forgotten, so it never stands for a state read long ago.
+   */
+  linkKnown = /* @__PURE__ */ new Map();
   /** `ip -j link show dev X`: MTU and whether the link is administratively up. */
   async linkState(dev) {
     try {
@@ -29959,11 +18056,14 @@ var NetConfigurator = class {
     const before = await this.linkState(dev);
     await this.run("ip", ["link", "set", "dev", dev, "mtu", String(mtu)]);
     if (before && before.mtu !== mtu) this.record({ kind: "mtu", dev, old: before.mtu });
+    if (before) this.linkKnown.set(dev, { mtu, up: before.up });
   }
   /** Brings `dev` up; journaled (undo: down) when it was down. */
   async setUp(dev) {
     checkDev(dev);
-    const before = await this.linkState(dev);
+    const known = this.linkKnown.get(dev);
+    this.linkKnown.delete(dev);
+    const before = known ?? await this.linkState(dev);
     await this.run("ip", ["link", "set", "dev", dev, "up"]);
     if (before && !before.up) this.record({ kind: "up", dev });
   }
@@ -30265,8 +18365,8 @@ var NetConfigurator = class {
       this.entries.length -= steps.length;
       try {
         this.persist();
-      } catch (err2) {
-        errors.push(`journal ${this.journalPath ?? ""}: ${err2.message}`);
+      } catch (err) {
+        errors.push(`journal ${this.journalPath ?? ""}: ${err.message}`);
       }
     }
     if (errors.length > 0) {
@@ -30388,8 +18488,8 @@ function ruleArgs(op, r) {
   args.push("priority", String(r.priority));
   return args;
 }
-function isGone(err2) {
-  const m = err2.message;
+function isGone(err) {
+  const m = err.message;
   return /Cannot find device|No such device|No such process|No such file|does not exist|Cannot assign requested address|not found|Link .* not known/i.test(
     m
   );
@@ -30430,8 +18530,8 @@ async function undo(e, run) {
         await run("resolvconf", ["-d", e.iface ?? `${e.dev}.ikev2-vpn`]);
         return;
     }
-  } catch (err2) {
-    if (!isGone(err2)) throw err2;
+  } catch (err) {
+    if (!isGone(err)) throw err;
   }
 }
 function batchableTail(entries) {
@@ -30473,8 +18573,8 @@ async function undoAll(steps, run) {
     if (j === i) {
       try {
         await undo(steps[i], run);
-      } catch (err2) {
-        errors.push(err2.message);
+      } catch (err) {
+        errors.push(err.message);
       }
       i++;
       continue;
@@ -30484,8 +18584,8 @@ async function undoAll(steps, run) {
       if (lines.length === 0) continue;
       try {
         await run("ip", [`-${fam}`, "-force", "-batch", "-"], lines.join("\n") + "\n");
-      } catch (err2) {
-        const msg = err2.message;
+      } catch (err) {
+        const msg = err.message;
         const real = msg.split("\n").filter((l) => !/^Command failed/.test(l.trim()) && l.trim() !== "").filter((l) => !isGone(new Error(l)));
         if (real.length > 0) errors.push(`ip -batch: ${real.join("; ")}`);
       }
@@ -30501,15 +18601,15 @@ function resolvConfText(servers, domains) {
   return lines.join("\n") + "\n";
 }
 function runWithInput(cmd, args, input) {
-  return new Promise((resolve2, reject) => {
-    const child = execFile(cmd, args, { timeout: 1e4 }, (err2, _out, stderr) => {
-      if (err2) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { timeout: 1e4 }, (err, _out, stderr) => {
+      if (err) {
         reject(
-          new VpnError("ERR_DNS", `${cmd} ${args.join(" ")}: ${stderr.trim() || err2.message}`, {
-            cause: err2
+          new VpnError("ERR_DNS", `${cmd} ${args.join(" ")}: ${stderr.trim() || err.message}`, {
+            cause: err
           })
         );
-      } else resolve2();
+      } else resolve();
     });
     child.stdin?.end(input);
   });
@@ -30624,8 +18724,8 @@ var Tunnel = class {
     });
     this.random = opts2.random ?? nodeRandom;
     this.log = opts2.logger ?? NOOP_LOGGER;
-    this.closed = new Promise((resolve2) => {
-      this.closedResolve = resolve2;
+    this.closed = new Promise((resolve) => {
+      this.closedResolve = resolve;
     });
   }
   /** The tunnel's state; the data path seals TUN packets only while it is 'up'. */
@@ -30643,8 +18743,8 @@ var Tunnel = class {
     for (const l of this.listeners) {
       try {
         l(e);
-      } catch (err2) {
-        this.log.error("cli", `event listener failed: ${err2.message}`);
+      } catch (err) {
+        this.log.error("cli", `event listener failed: ${err.message}`);
       }
     }
   }
@@ -30702,8 +18802,8 @@ var Tunnel = class {
         events: {
           onIke: (data, from) => this.feed({ kind: "datagram", data, from }),
           onRekeyNeeded: (spi) => this.onRekeyNeeded(spi),
-          onFailure: (err2) => this.onDataPathFailure(err2),
-          onSocketError: (err2) => this.log.warn("net", `socket error: ${err2.message}`)
+          onFailure: (err) => this.onDataPathFailure(err),
+          onSocketError: (err) => this.log.warn("net", `socket error: ${err.message}`)
         },
         log: this.log
       });
@@ -30729,8 +18829,8 @@ var Tunnel = class {
         ...opts2.pq === "required" ? { pqRequired: true } : {}
       };
       this.session = this.newSession(this.sessionConfig);
-      const done = new Promise((resolve2, reject) => {
-        this.connectResolve = resolve2;
+      const done = new Promise((resolve, reject) => {
+        this.connectResolve = resolve;
         this.connectReject = reject;
       });
       this.remote = remote;
@@ -30741,9 +18841,9 @@ var Tunnel = class {
       });
       return await done;
     } catch (e) {
-      const err2 = e instanceof VpnError ? e : new VpnError("ERR_CONFIG", e.message, { cause: e });
-      await this.teardown(err2, false);
-      throw err2;
+      const err = e instanceof VpnError ? e : new VpnError("ERR_CONFIG", e.message, { cause: e });
+      await this.teardown(err, false);
+      throw err;
     }
   }
   /**
@@ -30751,14 +18851,14 @@ var Tunnel = class {
    * plane thread hit a fatal socket error): tell the gateway and restore the host. ERR_NETCFG:
    * the host's network changed under the tunnel (exit 9), not a missing privilege.
    */
-  onDataPathFailure(err2) {
-    this.log.error("tun", err2.message);
-    this.closeWithError(new VpnError("ERR_NETCFG", err2.message, { cause: err2 }));
+  onDataPathFailure(err) {
+    this.log.error("tun", err.message);
+    this.closeWithError(new VpnError("ERR_NETCFG", err.message, { cause: err }));
   }
   /** Ends the tunnel with `err`: DELETE to the gateway when the IKE SA lives, then teardown. */
-  closeWithError(err2) {
+  closeWithError(err) {
     if (this.state === "closing" || this.state === "down") return;
-    this.pendingError = err2;
+    this.pendingError = err;
     if (this.session && this.session.state !== "closed") {
       this.state = "closing";
       this.feed({ kind: "close" });
@@ -30984,11 +19084,11 @@ var Tunnel = class {
         remote: this.remote
       });
     } catch (e) {
-      const err2 = e instanceof VpnError ? e : new VpnError(
+      const err = e instanceof VpnError ? e : new VpnError(
         "ERR_RESOLVE",
         `the gateway redirected us to ${gw.value}, which we cannot reach: ${e.message}`
       );
-      void this.teardown(err2, false);
+      void this.teardown(err, false);
     }
   }
   /** The user or an error is ending the tunnel (checked again after each await). */
@@ -31133,13 +19233,13 @@ var Tunnel = class {
     } catch (e) {
       this.saInstallErrors++;
       const spi = (child.inbound.spi >>> 0).toString(16).padStart(8, "0");
-      const err2 = new VpnError(
+      const err = new VpnError(
         "ERR_IKE_PROTOCOL",
         `the data path refused CHILD_SA ${spi} (${e.message}); closing the tunnel`,
         { cause: e }
       );
-      this.log.error("esp", err2.message);
-      this.timers.set("close", 0, () => this.closeWithError(err2));
+      this.log.error("esp", err.message);
+      this.timers.set("close", 0, () => this.closeWithError(err));
     }
   }
   onIkeEvent(e) {
@@ -31236,10 +19336,10 @@ var Tunnel = class {
       this.emit({ type: "up", summary: this.summary });
       this.connectResolve?.(this.summary);
     } catch (e) {
-      const err2 = e instanceof VpnError ? e : new VpnError("ERR_NETCFG", `configuring ${tun.name} failed: ${e.message}`);
-      this.log.error("tun", err2.message);
+      const err = e instanceof VpnError ? e : new VpnError("ERR_NETCFG", `configuring ${tun.name} failed: ${e.message}`);
+      this.log.error("tun", err.message);
       this.state = "closing";
-      this.pendingError = err2;
+      this.pendingError = err;
       this.feed({ kind: "close" });
     }
   }
@@ -31360,7 +19460,7 @@ var Tunnel = class {
   rekeyAsked = /* @__PURE__ */ new Set();
   async teardown(error, byPeer) {
     if (this.tearingDown) return this.tearingDown;
-    const err2 = error ?? this.pendingError;
+    const err = error ?? this.pendingError;
     this.tearingDown = (async () => {
       this.state = "closing";
       this.timers.clearAll();
@@ -31374,16 +19474,16 @@ var Tunnel = class {
       this.tun?.close();
       this.state = "down";
       this.emit(
-        err2 === void 0 ? { type: "down", byPeer } : { type: "down", error: err2, byPeer }
+        err === void 0 ? { type: "down", byPeer } : { type: "down", error: err, byPeer }
       );
       if (this.connectReject) {
         this.connectReject(
-          err2 ?? new VpnError("ERR_IKE_PROTOCOL", "connection closed before it was up")
+          err ?? new VpnError("ERR_IKE_PROTOCOL", "connection closed before it was up")
         );
       }
       this.connectReject = void 0;
       this.connectResolve = void 0;
-      this.closedResolve?.(err2);
+      this.closedResolve?.(err);
     })();
     return this.tearingDown;
   }
@@ -31438,9 +19538,9 @@ var ControlServer = class _ControlServer {
       });
       sock.on("error", () => void 0);
     });
-    await new Promise((resolve2, reject) => {
+    await new Promise((resolve, reject) => {
       server.once("error", reject);
-      server.listen(path, () => resolve2());
+      server.listen(path, () => resolve());
     });
     chmodSync2(path, 384);
     return new _ControlServer(server, path);
@@ -31462,7 +19562,7 @@ async function isAlive2(path) {
   }
 }
 function request(path, req3, timeoutMs = 15e3) {
-  return new Promise((resolve2, reject) => {
+  return new Promise((resolve, reject) => {
     const sock = createConnection(path);
     let buf = "";
     const timer = setTimeout(() => {
@@ -31476,7 +19576,7 @@ function request(path, req3, timeoutMs = 15e3) {
       clearTimeout(timer);
       try {
         const r = JSON.parse(buf);
-        if (r.ok) resolve2(r.result);
+        if (r.ok) resolve(r.result);
         else reject(new VpnError("ERR_CONTROL", r.error));
       } catch {
         reject(new VpnError("ERR_CONTROL", "bad answer from the tunnel"));
@@ -31531,20 +19631,20 @@ import { readFileSync as readFileSync3 } from "node:fs";
 
 // src/cli/prompt.ts
 function promptSecret(question) {
-  return new Promise((resolve2, reject) => {
+  return new Promise((resolve, reject) => {
     const stdin = process.stdin;
     stdin.setRawMode(true);
     process.stderr.write(question);
     stdin.resume();
     stdin.setEncoding("utf8");
     let value = "";
-    const done = (err2) => {
+    const done = (err) => {
       stdin.setRawMode(false);
       stdin.pause();
       stdin.off("data", onData);
       process.stderr.write("\n");
-      if (err2) reject(err2);
-      else resolve2(value);
+      if (err) reject(err);
+      else resolve(value);
     };
     const onData = (chunk) => {
       for (const ch of chunk) {
@@ -31859,11 +19959,11 @@ function exitCodeFor(code) {
 // src/cli/flush.ts
 function drained(stream) {
   if (stream.destroyed || !stream.writable) return Promise.resolve();
-  return new Promise((resolve2) => {
+  return new Promise((resolve) => {
     try {
-      stream.write("", () => resolve2());
+      stream.write("", () => resolve());
     } catch {
-      resolve2();
+      resolve();
     }
   });
 }
@@ -31885,19 +19985,19 @@ function ignoreClosedPipes() {
 }
 
 // src/cli/hints.ts
-function withHint(err2, flags) {
-  if (err2.code !== "ERR_IKE_AUTH_FAILED") return err2;
-  const at = err2.message.indexOf("(AUTHENTICATION_FAILED)");
-  if (at < 0) return err2;
+function withHint(err, flags) {
+  if (err.code !== "ERR_IKE_AUTH_FAILED") return err;
+  const at = err.message.indexOf("(AUTHENTICATION_FAILED)");
+  if (at < 0) return err;
   const kind = authKind(flags);
   const what = kind === "psk" ? "the pre-shared key" : kind === "cert" ? "our certificate (--cert/--p12)" : "the EAP identity and password";
   const remote = flags.remoteId !== void 0 ? `--remote-id (we asked for "${flags.remoteId}"; the gateway refuses an identity that is not its own)` : "--remote-id (if the gateway expects to be addressed by an identity)";
-  const head = err2.message.slice(0, at + "(AUTHENTICATION_FAILED)".length);
+  const head = err.message.slice(0, at + "(AUTHENTICATION_FAILED)".length);
   const hinted = new VpnError(
-    err2.code,
+    err.code,
     `${head}: check ${what}, --id (our identity) and ${remote}`,
     {
-      cause: err2
+      cause: err
     }
   );
   return hinted;
@@ -32287,368 +20387,9 @@ var SdNotify = class {
 
 // src/cli/service-command.ts
 import { spawnSync } from "node:child_process";
-import { chmodSync as chmodSync3, existsSync as existsSync5, readFileSync as readFileSync5, renameSync as renameSync2, writeFileSync as writeFileSync2 } from "node:fs";
-import { join as join6 } from "node:path";
+import { chmodSync as chmodSync3, existsSync as existsSync5, readFileSync as readFileSync4, renameSync as renameSync2, writeFileSync as writeFileSync2 } from "node:fs";
+import { join as join5 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
-
-// src/config/profile.ts
-import {
-  closeSync as closeSync4,
-  constants as constants3,
-  fstatSync as fstatSync4,
-  openSync as openSync4,
-  readFileSync as readFileSync4,
-  readdirSync as readdirSync3,
-  statSync as statSync2
-} from "node:fs";
-import { homedir } from "node:os";
-import { dirname as dirname5, isAbsolute, join as join5, resolve } from "node:path";
-var PROFILE_KEYS = {
-  gateway: { kind: "string" },
-  id: { kind: "string" },
-  "remote-id": { kind: "string" },
-  "psk-file": { kind: "path" },
-  psk: { kind: "secret" },
-  ca: { kind: "path" },
-  cert: { kind: "path" },
-  key: { kind: "path" },
-  "key-passphrase-file": { kind: "path" },
-  "key-passphrase": { kind: "secret" },
-  p12: { kind: "path" },
-  "p12-password-file": { kind: "path" },
-  "p12-password": { kind: "secret" },
-  "eap-identity": { kind: "string" },
-  eap: { kind: "string" },
-  "eap-password-file": { kind: "path" },
-  "eap-password": { kind: "secret" },
-  "eap-only": { kind: "bool" },
-  "host-check": { kind: "bool" },
-  "ppk-file": { kind: "path" },
-  "ppk-id": { kind: "string" },
-  "ppk-required": { kind: "bool" },
-  redirect: { kind: "bool" },
-  "ike-fragment-size": { kind: "int", min: 576, max: 65535 },
-  port: { kind: "int", min: 1, max: 65535 },
-  ike: { kind: "string" },
-  esp: { kind: "string" },
-  dns: { kind: "choice", choices: ["auto", "off"] },
-  pq: { kind: "choice", choices: ["required", "preferred", "off"] },
-  "remote-net": { kind: "list" },
-  exclude: { kind: "list" },
-  ipv6: { kind: "bool" },
-  mtu: { kind: "int", min: 576, max: 9e3 },
-  keepalive: { kind: "int", min: 0, max: 3600 },
-  retry: { kind: "retry" },
-  "ike-rekey": { kind: "int", min: 0, max: 30 * 86400 },
-  rekey: { kind: "int", min: 0, max: 7 * 86400 },
-  "rekey-bytes": { kind: "size" },
-  "rekey-packets": { kind: "int", min: 1, max: 2 ** 32 - 1 },
-  dpd: { kind: "int", min: 0, max: 3600 },
-  timeout: { kind: "int", min: 1, max: 600 },
-  name: { kind: "name" },
-  "kill-switch": { kind: "bool" },
-  socks5: { kind: "string" },
-  "http-proxy": { kind: "string" },
-  background: { kind: "bool" },
-  json: { kind: "bool" },
-  verbose: { kind: "bool" }
-};
-var SECRET_KEYS = {
-  psk: "psk-file",
-  "key-passphrase": "key-passphrase-file",
-  "p12-password": "p12-password-file",
-  "eap-password": "eap-password-file"
-};
-var PROFILE_NAME = /^[A-Za-z0-9_-]{1,32}$/;
-var MAX_PROFILE_BYTES = 64 * 1024;
-function err(path, line, message) {
-  const cut = message.indexOf("; ");
-  const [problem, fix] = cut < 0 ? [message, ""] : [message.slice(0, cut), message.slice(cut)];
-  return new VpnError("ERR_CONFIG", `${problem} at ${path}${line ? `:${line}` : ""}${fix}`);
-}
-function distance(a, b) {
-  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0];
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j];
-      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length];
-}
-function nearestKey(key) {
-  const norm = key.toLowerCase().replace(/_/g, "-");
-  let best = "";
-  let bestD = Infinity;
-  for (const k of Object.keys(PROFILE_KEYS)) {
-    const dd = distance(norm, k);
-    if (dd < bestD) [best, bestD] = [k, dd];
-  }
-  return best;
-}
-function q(s) {
-  return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s).slice(1, -1);
-}
-function typed(t, key, raw, at) {
-  const bad = (want) => at(`${key} = '${q(raw)}' is invalid; write ${want}`);
-  switch (t.kind) {
-    case "string":
-    case "path":
-    case "secret":
-      if (raw === "") throw at(`${key} is empty; give a value or delete the line`);
-      if (t.kind === "string" && /[\u0000-\u001f\u007f]/.test(raw))
-        throw bad("it without control characters");
-      return raw;
-    case "bool":
-      if (/^(true|yes|on|1)$/i.test(raw)) return true;
-      if (/^(false|no|off|0)$/i.test(raw)) return false;
-      throw bad("true or false");
-    case "int": {
-      const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
-      if (!Number.isSafeInteger(n) || n < t.min || n > t.max)
-        throw bad(`an integer from ${t.min} to ${t.max}`);
-      return n;
-    }
-    case "size": {
-      const m = /^(\d+)([KMGT]?)B?$/i.exec(raw);
-      const mult = m ? { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[m[2].toUpperCase()] : NaN;
-      const n = m ? Number(m[1]) * mult : NaN;
-      if (!Number.isSafeInteger(n) || n < 1) throw bad("a byte count such as 1000000, 500M or 4G");
-      return n;
-    }
-    case "choice":
-      if (!t.choices.includes(raw)) throw bad(`one of ${t.choices.join(", ")}`);
-      return raw;
-    case "retry": {
-      if (raw === "forever") return "forever";
-      const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
-      if (!(n <= 1e3)) throw bad('a number from 0 to 1000 or "forever"');
-      return n;
-    }
-    case "list": {
-      const items = raw.split(",").map((s) => s.trim());
-      if (items.some((s) => s === "")) throw bad("a comma-separated list without empty items");
-      return items;
-    }
-    case "name":
-      if (!/^[A-Za-z0-9_.-]{1,32}$/.test(raw))
-        throw bad("a tunnel name: up to 32 letters, digits, _ . -");
-      return raw;
-  }
-}
-var EAP_METHOD_NAMES = ["mschapv2", "md5", "gtc", "tls"];
-var CHECKS = {
-  gateway: (v) => /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]{1,253})$/.test(v) ? void 0 : "write a host name or an IP address",
-  ike: (v) => reason(
-    () => parseProposals(v, "ike"),
-    "IKE proposals, e.g. aes256gcm16-prfsha256-x25519"
-  ),
-  esp: (v) => reason(() => parseProposals(v, "esp"), "ESP proposals, e.g. aes256gcm16"),
-  id: (v) => reason(() => parseIdentity(v), "an identity: user@example.com, @host, an IP or a DN"),
-  "remote-id": (v) => reason(() => parseIdentity(v), "an identity such as @gw.example.com"),
-  "remote-net": (v) => reason(() => v.forEach((c) => tsFromCidr(c)), "networks such as 10.0.0.0/8"),
-  exclude: (v) => reason(() => checkExcluded(v), "networks such as 192.0.2.0/24 or 203.0.113.7/32"),
-  eap: (v) => v.split(",").every((m) => EAP_METHOD_NAMES.includes(m.trim().toLowerCase().replace(/^eap-/, ""))) ? void 0 : `write EAP methods from ${EAP_METHOD_NAMES.join(", ")}`
-};
-function reason(check2, want) {
-  try {
-    check2();
-    return void 0;
-  } catch (e) {
-    return `${e.message}: write ${want}`;
-  }
-}
-function parseProfile(name, path, text) {
-  const values = {};
-  const lines = {};
-  const dir = dirname5(path);
-  const src = text.split("\n");
-  let sectionSeen = false;
-  for (let i = 0; i < src.length; i++) {
-    const n = i + 1;
-    const at = (m) => err(path, n, m);
-    const line = src[i].replace(/\r$/, "").trim();
-    if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
-    if (line.startsWith("[")) {
-      if (line !== "[connect]" || sectionSeen)
-        throw at(`unexpected section '${q(line)}'; the only section is [connect] (or none)`);
-      sectionSeen = true;
-      continue;
-    }
-    const eq = line.indexOf("=");
-    if (eq < 0)
-      throw at(
-        `expected 'key = value', got '${q(line)}'; write key = value, or start a comment with #`
-      );
-    const key = line.slice(0, eq).trim();
-    let raw = line.slice(eq + 1).trim();
-    if (raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"')) {
-      try {
-        raw = JSON.parse(raw);
-      } catch {
-        throw at(`bad quoted value for ${q(key)}; use JSON string escapes`);
-      }
-    }
-    const t = PROFILE_KEYS[key];
-    if (t === void 0)
-      throw new VpnError(
-        "ERR_CONFIG",
-        `unknown key '${q(key)}' at ${path}:${n}; did you mean '${nearestKey(key)}'?`
-      );
-    const v = typed(t, key, raw, at);
-    const fix = CHECKS[key]?.(v);
-    if (fix !== void 0)
-      throw at(`${key} = '${q(raw)}' is invalid; ${printable(fix.slice(0, 200))}`);
-    if (t.kind === "list") {
-      values[key] = [...values[key] ?? [], ...v];
-      lines[key] ??= n;
-      continue;
-    }
-    if (key in values)
-      throw at(`${key} is set twice (first at line ${lines[key]}); delete one of the lines`);
-    values[key] = t.kind === "path" && !isAbsolute(v) ? resolve(dir, v) : v;
-    lines[key] = n;
-  }
-  for (const [secret, file] of Object.entries(SECRET_KEYS)) {
-    if (secret in values && file in values)
-      throw err(
-        path,
-        lines[secret],
-        `both ${secret} and ${file} are set (${file} at line ${lines[file]}); keep one`
-      );
-  }
-  return { name, path, values, lines };
-}
-var PRIVATE_FILE_KEYS = [
-  "psk-file",
-  "key",
-  "key-passphrase-file",
-  "p12",
-  "p12-password-file",
-  "eap-password-file"
-];
-function privateMode(f) {
-  const mode = f.mode & 511;
-  return (mode & 63) === 0 || f.uid === 0 && f.gid === 0 && (mode & 7) === 0;
-}
-function checkSecretFileMode(p, f) {
-  const secret = Object.keys(SECRET_KEYS).find((k) => k in p.values);
-  if (secret === void 0) return;
-  const m = (f.mode & 511).toString(8).padStart(4, "0");
-  if (!privateMode(f))
-    throw err(
-      p.path,
-      p.lines[secret],
-      `${secret} in a file others can read (mode ${m}); run: chmod 600 ${p.path}, or name a file holding it with ${SECRET_KEYS[secret]} = PATH`
-    );
-}
-function checkWriters(path, f, uid) {
-  const mode = f.mode & 511;
-  if ((mode & 18) !== 0)
-    throw err(
-      path,
-      void 0,
-      `profile writable by others (mode ${mode.toString(8).padStart(4, "0")}); run: chmod go-w ${path}`
-    );
-  if (f.uid !== uid && f.uid !== 0)
-    throw err(
-      path,
-      void 0,
-      `profile owned by uid ${f.uid}, not by us (uid ${uid}) or root; run: chown ${uid} ${path}`
-    );
-}
-function loadProfile(name, path, io) {
-  const f = io.read(path);
-  checkWriters(path, f, io.uid);
-  const p = parseProfile(name, path, f.text);
-  checkSecretFileMode(p, f);
-  for (const [key, t] of Object.entries(PROFILE_KEYS)) {
-    if (t.kind !== "path" || !(key in p.values)) continue;
-    const file = p.values[key];
-    if (!io.exists(file))
-      throw err(
-        path,
-        p.lines[key],
-        `${key} names ${q(file)}, which does not exist; create it or fix the path`
-      );
-    const st = PRIVATE_FILE_KEYS.includes(key) ? io.stat?.(file) : void 0;
-    if (st && !privateMode(st)) {
-      const m = (st.mode & 511).toString(8).padStart(4, "0");
-      throw err(
-        path,
-        p.lines[key],
-        `${key} names ${q(file)}, which others can read (mode ${m}); run: chmod 600 ${q(file)}`
-      );
-    }
-  }
-  return p;
-}
-function profileDirs(env, uid, home) {
-  const override = env["VPN_PROFILE_DIR"];
-  if (override) return [override];
-  if (uid === 0) return ["/etc/ikev2-vpn"];
-  const xdg = env["XDG_CONFIG_HOME"] || join5(home, ".config");
-  return [join5(xdg, "ikev2-vpn"), "/etc/ikev2-vpn"];
-}
-var fsIo = {
-  uid: process.getuid?.() ?? -1,
-  read(path) {
-    let fd;
-    try {
-      fd = openSync4(path, constants3.O_RDONLY | constants3.O_NONBLOCK);
-    } catch (e) {
-      throw new VpnError("ERR_CONFIG", `cannot read profile ${path}: ${e.message}`);
-    }
-    try {
-      const st = fstatSync4(fd);
-      if (!st.isFile()) throw new VpnError("ERR_CONFIG", `profile ${path} is not a regular file`);
-      if (st.size > MAX_PROFILE_BYTES)
-        throw new VpnError("ERR_CONFIG", `profile ${path} is larger than 64 KiB`);
-      return { text: readFileSync4(fd, "utf8"), mode: st.mode, uid: st.uid, gid: st.gid };
-    } finally {
-      closeSync4(fd);
-    }
-  },
-  exists(path) {
-    try {
-      statSync2(path);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  stat(path) {
-    try {
-      const st = statSync2(path);
-      return st.isFile() ? { mode: st.mode, uid: st.uid, gid: st.gid } : void 0;
-    } catch {
-      return void 0;
-    }
-  },
-  list(dir) {
-    try {
-      return readdirSync3(dir).filter((f) => f.endsWith(".conf") && PROFILE_NAME.test(f.slice(0, -5))).map((f) => f.slice(0, -5)).sort();
-    } catch {
-      return [];
-    }
-  },
-  dirs() {
-    return profileDirs(process.env, process.getuid?.() ?? -1, homedir());
-  }
-};
-function findProfile(name, dirs, exists2) {
-  if (!PROFILE_NAME.test(name)) return void 0;
-  for (const d of dirs) {
-    const p = join5(d, `${name}.conf`);
-    if (exists2(p)) return p;
-  }
-  return void 0;
-}
-
-// src/cli/service-command.ts
 var UNIT_NAME = "ikev2-vpn@.service";
 function shippedUnitPath() {
   return fileURLToPath2(new URL(`../../../systemd/${UNIT_NAME}`, import.meta.url));
@@ -32695,7 +20436,7 @@ function registerInstallService(program2, setExit) {
           `no profile named ${name} in ${fsIo.dirs().join(" or ")}; write /etc/ikev2-vpn/${name}.conf first (or vpn import FILE --name ${name})`
         );
       loadProfile(name, path, fsIo);
-      const unit = unitText(readFileSync5(shippedUnitPath(), "utf8"), process.execPath, vpnBin());
+      const unit = unitText(readFileSync4(shippedUnitPath(), "utf8"), process.execPath, vpnBin());
       if (flags.print) {
         process.stdout.write(unit);
         return setExit(EXIT.OK);
@@ -32706,7 +20447,7 @@ function registerInstallService(program2, setExit) {
             `warning: the service runs as root and reads /etc/ikev2-vpn/${name}.conf, not ${path}`
           ) + "\n"
         );
-      const target2 = join6(flags.unitDir, UNIT_NAME);
+      const target2 = join5(flags.unitDir, UNIT_NAME);
       const tmp = `${target2}.tmp-${process.pid}`;
       try {
         writeFileSync2(tmp, unit, { mode: 420, flag: "wx" });
@@ -32749,12 +20490,12 @@ function registerInstallService(program2, setExit) {
 
 // src/cli/exec-command.ts
 import { spawn as spawn2 } from "node:child_process";
-import { constants as constants4 } from "node:os";
+import { constants as constants3 } from "node:os";
 
 // src/client/netns.ts
 import { execFileSync } from "node:child_process";
-import { lstatSync as lstatSync4, mkdirSync as mkdirSync2, readFileSync as readFileSync6, readdirSync as readdirSync4, rmSync as rmSync2, writeFileSync as writeFileSync3 } from "node:fs";
-import { join as join7 } from "node:path";
+import { lstatSync as lstatSync4, mkdirSync as mkdirSync2, readFileSync as readFileSync5, readdirSync as readdirSync3, rmSync as rmSync2, writeFileSync as writeFileSync3 } from "node:fs";
+import { join as join6 } from "node:path";
 var NETNS_ETC = "/etc/netns";
 function execNamespaceName(pid = process.pid) {
   return `vpnx-${pid}`;
@@ -32762,7 +20503,7 @@ function execNamespaceName(pid = process.pid) {
 function hasSysAdmin(status) {
   if (status === void 0) {
     try {
-      status = readFileSync6("/proc/self/status", "utf8");
+      status = readFileSync5("/proc/self/status", "utf8");
     } catch {
       return false;
     }
@@ -32818,10 +20559,10 @@ var ExecNamespace = class {
     checkName2(name);
     this.name = name;
     this.log = log;
-    this.etcDir = join7(NETNS_ETC, name);
+    this.etcDir = join6(NETNS_ETC, name);
   }
   get resolvConf() {
-    return join7(this.etcDir, "resolv.conf");
+    return join6(this.etcDir, "resolv.conf");
   }
   /**
    * Creates the namespace (loopback up) and its /etc/netns directory with a resolv.conf of its
@@ -32940,7 +20681,7 @@ function staleNamespaces() {
   for (const dir of [NETNS_RUN, NETNS_ETC]) {
     let entries;
     try {
-      entries = readdirSync4(dir);
+      entries = readdirSync3(dir);
     } catch {
       continue;
     }
@@ -32955,8 +20696,8 @@ async function removeStale(log) {
   const removed = [];
   for (const n of staleNamespaces()) {
     try {
-      if (readdirSync4(NETNS_RUN).includes(n)) await defaultRunner("ip", ["netns", "del", n]);
-      removeEtcDir(join7(NETNS_ETC, n));
+      if (readdirSync3(NETNS_RUN).includes(n)) await defaultRunner("ip", ["netns", "del", n]);
+      removeEtcDir(join6(NETNS_ETC, n));
       removed.push(n);
     } catch (e) {
       log.warn("tun", `cannot remove ${n}: ${e.message}`);
@@ -32975,18 +20716,18 @@ function removeEtcDir(dir) {
 
 // src/client/userns.ts
 import { spawn, spawnSync as spawnSync2 } from "node:child_process";
-import { existsSync as existsSync6, readFileSync as readFileSync7, readdirSync as readdirSync5, rmSync as rmSync3, writeFileSync as writeFileSync4 } from "node:fs";
-import { delimiter as delimiter2, join as join8 } from "node:path";
+import { existsSync as existsSync6, readFileSync as readFileSync6, readdirSync as readdirSync4, rmSync as rmSync3, writeFileSync as writeFileSync4 } from "node:fs";
+import { delimiter as delimiter2, join as join7 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 var HELPER = fileURLToPath3(new URL("./userns-helper.js", import.meta.url));
 var READY_MS = 15e3;
 function onPath(tool) {
   const dirs = (process.env["PATH"] ?? "/usr/bin:/bin").split(delimiter2);
-  return [...dirs, "/usr/bin", "/bin"].some((d) => d.startsWith("/") && existsSync6(join8(d, tool)));
+  return [...dirs, "/usr/bin", "/bin"].some((d) => d.startsWith("/") && existsSync6(join7(d, tool)));
 }
 function readSysctl(path) {
   try {
-    return readFileSync7(path, "utf8").trim();
+    return readFileSync6(path, "utf8").trim();
   } catch {
     return void 0;
   }
@@ -33025,7 +20766,7 @@ var UserNamespace = class {
   /** `dir`: our private runtime directory (ensureRuntimeDir), for the namespace's resolv.conf. */
   constructor(dir, log = NOOP_LOGGER) {
     this.log = log;
-    this.resolvConf = join8(dir, `exec-${process.pid}.resolv.conf`);
+    this.resolvConf = join7(dir, `exec-${process.pid}.resolv.conf`);
   }
   get name() {
     return `userns-${this.helper?.pid ?? "?"}`;
@@ -33060,11 +20801,11 @@ var UserNamespace = class {
       );
       this.helper = helper;
       helper.stdin?.on("error", () => void 0);
-      let err2 = "";
+      let err = "";
       helper.stderr?.on("data", (d) => {
-        if (err2.length < 2e3) err2 += d.toString();
+        if (err.length < 2e3) err += d.toString();
       });
-      await new Promise((resolve2, reject) => {
+      await new Promise((resolve, reject) => {
         const t = setTimeout(
           () => reject(
             new VpnError(
@@ -33077,7 +20818,7 @@ var UserNamespace = class {
         helper.stdout?.on("data", (d) => {
           if (d.toString().includes("ready")) {
             clearTimeout(t);
-            resolve2();
+            resolve();
           }
         });
         helper.once("error", (e) => {
@@ -33086,7 +20827,7 @@ var UserNamespace = class {
         });
         helper.once("exit", (code) => {
           clearTimeout(t);
-          const why = printable(err2.trim().slice(0, 500)) || `exit ${code ?? "?"}`;
+          const why = printable(err.trim().slice(0, 500)) || `exit ${code ?? "?"}`;
           reject(
             new VpnError(
               /TUN|tun/.test(why) ? "ERR_TUN" : "ERR_PRIVILEGE",
@@ -33167,7 +20908,7 @@ var UserNamespace = class {
     this.tunFd = void 0;
     const h = this.helper;
     if (h && h.exitCode === null && h.signalCode === null) {
-      const gone = new Promise((resolve2) => h.once("exit", () => resolve2()));
+      const gone = new Promise((resolve) => h.once("exit", () => resolve()));
       h.stdin?.end();
       const t = setTimeout(() => h.kill("SIGKILL"), 3e3);
       await gone;
@@ -33187,7 +20928,7 @@ function removeStale2(ours) {
   const removed = [];
   let names = [];
   try {
-    names = readdirSync5(dir);
+    names = readdirSync4(dir);
   } catch {
     return removed;
   }
@@ -33200,7 +20941,7 @@ function removeStale2(ours) {
     } catch (e) {
       if (e.code === "EPERM") continue;
     }
-    rmSync3(join8(dir, n), { force: true });
+    rmSync3(join7(dir, n), { force: true });
     removed.push(n);
   }
   return removed;
@@ -33382,7 +21123,7 @@ var NOT_FOR_EXEC = /* @__PURE__ */ new Set([
   "--socks5",
   "--http-proxy"
 ]);
-function registerExec(program2, connect3, setExit, build2) {
+function registerExec(program2, connect3, setExit, build) {
   const cmd = program2.command("exec").description(
     "run a command in a private network namespace where the tunnel is the only network (root, or unprivileged user namespaces)"
   ).argument("<gateway>", "gateway host name or IP address, or a profile name (see vpn profiles)").argument("<command...>", "the command and its arguments, after --");
@@ -33392,7 +21133,7 @@ function registerExec(program2, connect3, setExit, build2) {
   cmd.action(async (target2, command, flags) => {
     const r = resolveConnect(target2, flags, cmd);
     if (!r.ok) return setExit(r.code);
-    setExit(await execCommand(r.gateway, command, forExec(r.flags), build2, r.secrets));
+    setExit(await execCommand(r.gateway, command, forExec(r.flags), build, r.secrets));
   });
 }
 function forExec(flags) {
@@ -33407,10 +21148,10 @@ function childEnv() {
 }
 function statusOf(code, signal) {
   if (code !== null) return code;
-  const n = signal ? constants4.signals[signal] : void 0;
+  const n = signal ? constants3.signals[signal] : void 0;
   return n !== void 0 ? 128 + n : EXIT.INTERNAL;
 }
-async function execCommand(gateway, command, flags, build2, fromProfile = {}) {
+async function execCommand(gateway, command, flags, build, fromProfile = {}) {
   const ui = await Ui.create("plain", flags.verbose === true);
   const root = hasSysAdmin();
   if (!root) {
@@ -33427,7 +21168,7 @@ async function execCommand(gateway, command, flags, build2, fromProfile = {}) {
     checkGatewayNaming(flags.hostCheck ? void 0 : false, flags.remoteId);
     const interactive = process.stdin.isTTY && process.stderr.isTTY && process.env["CI"] !== "true";
     const secrets = await gatherSecrets(flags, interactive, fromProfile);
-    options = build2(gateway, flags, secrets, ui);
+    options = build(gateway, flags, secrets, ui);
   } catch (e) {
     const code = e instanceof VpnError ? exitCodeFor(e.code) : EXIT.INTERNAL;
     ui.fail(e.message, code);
@@ -33484,12 +21225,12 @@ async function execCommand(gateway, command, flags, build2, fromProfile = {}) {
       env: childEnv()
     });
     child = c;
-    const status = await new Promise((resolve2) => {
-      c.on("error", (err2) => {
-        ui.fail(`cannot run ${bin}: ${err2.message}`, 127);
-        resolve2(127);
+    const status = await new Promise((resolve) => {
+      c.on("error", (err) => {
+        ui.fail(`cannot run ${bin}: ${err.message}`, 127);
+        resolve(127);
       });
-      c.on("exit", (code, signal) => resolve2(statusOf(code, signal)));
+      c.on("exit", (code, signal) => resolve(statusOf(code, signal)));
     });
     await t.close();
     if (tunnelError && !cancelledBy) return exitCodeFor(tunnelError.code);
@@ -33508,12 +21249,12 @@ async function execCommand(gateway, command, flags, build2, fromProfile = {}) {
 }
 
 // src/cli/doctor-command.ts
-import { readFileSync as readFileSync8 } from "node:fs";
-import { join as join9 } from "node:path";
+import { readFileSync as readFileSync7 } from "node:fs";
+import { join as join8 } from "node:path";
 function packageVersion() {
   const root = packageRoot();
   try {
-    const pkg = JSON.parse(readFileSync8(join9(root ?? ".", "package.json"), "utf8"));
+    const pkg = JSON.parse(readFileSync7(join8(root ?? ".", "package.json"), "utf8"));
     return typeof pkg.version === "string" ? pkg.version : "unknown";
   } catch {
     return "unknown";
@@ -33530,15 +21271,15 @@ function doctorReport(env = process.env) {
   } : st;
   const dp = dataPlaneStatus();
   const off = env["VPN_FAST_PATH"] === "0";
-  const reason2 = off ? "turned off (VPN_FAST_PATH=0)" : dp.available ? void 0 : dp.reason;
+  const reason = off ? "turned off (VPN_FAST_PATH=0)" : dp.available ? void 0 : dp.reason;
   return {
     version: packageVersion(),
     node: process.version,
     platform: process.platform,
     arch: process.arch,
     addons: { tun, esp },
-    espPath: reason2 === void 0 ? "threaded" : "js",
-    ...reason2 !== void 0 ? { espPathReason: reason2 } : {},
+    espPath: reason === void 0 ? "threaded" : "js",
+    ...reason !== void 0 ? { espPathReason: reason } : {},
     tunMode: tun.available
   };
 }
@@ -33567,1159 +21308,41 @@ function registerDoctor(program2, setExit) {
 
 // src/cli/import-command.ts
 import { spawnSync as spawnSync3 } from "node:child_process";
-import { X509Certificate as X509Certificate7 } from "node:crypto";
+import { X509Certificate as X509Certificate6 } from "node:crypto";
 import {
-  closeSync as closeSync5,
-  constants as constants5,
-  fstatSync as fstatSync5,
+  closeSync as closeSync4,
+  constants as constants4,
+  fstatSync as fstatSync4,
   lstatSync as lstatSync5,
   mkdirSync as mkdirSync3,
   mkdtempSync,
-  openSync as openSync5,
-  readFileSync as readFileSync9,
+  openSync as openSync4,
+  readFileSync as readFileSync8,
   rmSync as rmSync4,
-  statSync as statSync3,
+  statSync as statSync2,
   unlinkSync as unlinkSync4,
   writeFileSync as writeFileSync5
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename as basename2, join as join10 } from "node:path";
-
-// src/config/import.ts
-import { X509Certificate as X509Certificate6 } from "node:crypto";
-var MAX_IMPORT_BYTES = 1024 * 1024;
-var MAX_CERT_BYTES = 64 * 1024;
-var MAX_P12_BYTES = 256 * 1024;
-function isObject(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
-var Doc = class {
-  used = /* @__PURE__ */ new Set();
-  root;
-  /** Prefix of every path in messages, e.g. `PayloadContent[1].` */
-  prefix;
-  unmapped;
-  constructor(root, prefix, unmapped) {
-    this.root = root;
-    this.prefix = prefix;
-    this.unmapped = unmapped;
-  }
-  has(path) {
-    return this.lookup(path) !== void 0;
-  }
-  /** The raw value, not marked as consumed. */
-  lookup(path) {
-    let v = this.root;
-    for (const seg of path.split(".")) {
-      if (!isObject(v) || !Object.prototype.hasOwnProperty.call(v, seg)) return void 0;
-      v = v[seg];
-    }
-    return v;
-  }
-  /** The raw value, marked as consumed. */
-  get(path) {
-    this.used.add(path);
-    return this.lookup(path);
-  }
-  /** Lists `path` as not mapped (when present), with the reason. */
-  skip(path, reason2) {
-    if (!this.has(path)) return;
-    this.used.add(path);
-    this.unmapped.push({ path: this.prefix + path, reason: reason2 });
-  }
-  wrongType(path, want, v) {
-    const got = v instanceof Uint8Array ? "data" : Array.isArray(v) ? "array" : typeof v;
-    this.unmapped.push({ path: this.prefix + path, reason: `expected ${want}, found ${got}` });
-    return void 0;
-  }
-  str(path) {
-    const v = this.get(path);
-    if (v === void 0) return void 0;
-    if (typeof v === "string") return v;
-    return this.wrongType(path, "a string", v);
-  }
-  /** An integer (a numeric string too: some generators quote everything). */
-  int(path) {
-    const v = this.get(path);
-    if (v === void 0) return void 0;
-    if (typeof v === "number" && Number.isSafeInteger(v)) return v;
-    if (typeof v === "string" && /^\d{1,9}$/.test(v)) return Number(v);
-    return this.wrongType(path, "an integer", v);
-  }
-  /** A boolean; plists and JSON generators also write 0/1. */
-  bool(path) {
-    const v = this.get(path);
-    if (v === void 0) return void 0;
-    if (typeof v === "boolean") return v;
-    if (v === 0 || v === 1) return v === 1;
-    return this.wrongType(path, "true or false", v);
-  }
-  /** Every leaf not consumed (nor under a consumed key), listed with `reason`. */
-  rest(reason2) {
-    const walk = (v, path) => {
-      if (path !== "" && this.used.has(path)) return;
-      if (isObject(v)) {
-        for (const k of Object.keys(v)) walk(v[k], path === "" ? k : `${path}.${k}`);
-        return;
-      }
-      this.unmapped.push({ path: this.prefix + path, reason: reason2(path) });
-    };
-    walk(this.root, "");
-  }
-};
-var Settings = class {
-  list = [];
-  unmapped;
-  constructor(unmapped) {
-    this.unmapped = unmapped;
-  }
-  put(key, value, from) {
-    const v = Array.isArray(value) ? value : String(value);
-    try {
-      parseProfile("import", "import", `${key} = ${renderValue(v)}
-`);
-    } catch (e) {
-      const reason2 = e.message.replace(/ at import:1/, "");
-      this.unmapped.push({ path: from, reason: reason2 });
-      return false;
-    }
-    const i = this.list.findIndex((s) => s.key === key);
-    if (i >= 0) this.list[i] = { key, value: v };
-    else this.list.push({ key, value: v });
-    return true;
-  }
-  get(key) {
-    return this.list.find((s) => s.key === key)?.value;
-  }
-};
-function renderValue(v) {
-  if (Array.isArray(v)) return v.join(", ");
-  if (/^[!$-~]([ -~]*[!-~])?$/.test(v)) return v;
-  return JSON.stringify(v).replace(
-    /[\u007f-\uffff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
-  );
-}
-function decodeBase64(s, max) {
-  const clean2 = s.replace(/[\r\n\t ]/g, "");
-  if (clean2.length === 0 || clean2.length > Math.ceil(max / 3) * 4 + 4) return void 0;
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(clean2)) return void 0;
-  return new Uint8Array(Buffer.from(clean2, "base64"));
-}
-function certificatesToPem(data, what) {
-  if (data.length > MAX_CERT_BYTES) throw new VpnError("ERR_CONFIG", `${what}: larger than 64 KiB`);
-  const text = Buffer.from(data).toString("latin1");
-  const blocks = text.includes("-----BEGIN CERTIFICATE-----") ? text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [] : [data];
-  const certs = [];
-  for (const b of blocks) {
-    try {
-      certs.push(new X509Certificate6(typeof b === "string" ? b : Buffer.from(b)));
-    } catch {
-      throw new VpnError("ERR_CONFIG", `${what} is not a certificate (PEM or DER)`);
-    }
-  }
-  if (certs.length === 0) throw new VpnError("ERR_CONFIG", `${what} holds no certificate`);
-  return {
-    pem: certs.map((c) => c.toString()).join(""),
-    ca: certs.every((c) => c.ca),
-    subjects: certs.map((c) => c.subject.replace(/\n/g, ", "))
-  };
-}
-function checkP12(data, what) {
-  if (data === void 0) throw new VpnError("ERR_CONFIG", `${what} is not valid base64`);
-  if (data.length > MAX_P12_BYTES) throw new VpnError("ERR_CONFIG", `${what}: larger than 256 KiB`);
-  if (data.length < 32 || data[0] !== 48)
-    throw new VpnError("ERR_CONFIG", `${what} is not a PKCS#12 file (DER)`);
-  return data;
-}
-var PASSWORD_EAP = "mschapv2,md5,gtc";
-function fromSswan(text) {
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new VpnError(
-      "ERR_CONFIG",
-      `not a .sswan profile: invalid JSON (${e.message})`
-    );
-  }
-  if (!isObject(json)) throw new VpnError("ERR_CONFIG", "not a .sswan profile: not a JSON object");
-  const unmapped = [];
-  const doc = new Doc(json, "", unmapped);
-  const s = new Settings(unmapped);
-  const files = [];
-  const notes = [];
-  const type = doc.str("type");
-  const types = ["ikev2-eap", "ikev2-cert", "ikev2-cert-eap", "ikev2-eap-tls", "ikev2-byod-eap"];
-  if (type === void 0 || !types.includes(type))
-    throw new VpnError(
-      "ERR_CONFIG",
-      `.sswan type ${type === void 0 ? "is missing" : `'${printable(type.slice(0, 40))}' is not supported`}; it must be one of ${types.join(", ")}`
-    );
-  const title = doc.str("name");
-  doc.get("uuid");
-  const addr = doc.str("remote.addr");
-  if (addr === void 0 || !s.put("gateway", addr, "remote.addr"))
-    throw new VpnError("ERR_CONFIG", `.sswan remote.addr (the gateway) is missing or invalid`);
-  const port = doc.int("remote.port");
-  if (port !== void 0) s.put("port", port, "remote.port");
-  const rid = doc.str("remote.id");
-  if (rid !== void 0) s.put("remote-id", rid, "remote.id");
-  const cert = doc.str("remote.cert");
-  if (cert !== void 0) {
-    const c = certificatesToPem(
-      decodeBase64(cert, MAX_CERT_BYTES * 2) ?? new Uint8Array(),
-      ".sswan remote.cert"
-    );
-    files.push({ key: "ca", suffix: "-ca.pem", data: new TextEncoder().encode(c.pem) });
-    if (!c.ca)
-      notes.push(
-        `remote.cert (${c.subjects.join("; ")}) is not a CA certificate: it is trusted as the gateway's own certificate (pinned), so a renewed gateway certificate needs a new import`
-      );
-  } else notes.push("no remote.cert: the gateway certificate is checked against the system CAs");
-  if (doc.bool("remote.certreq") === false)
-    doc.skip("remote.certreq", "vpn always sends certificate requests for its CAs");
-  for (const k of ["crl", "ocsp", "strict"])
-    if (doc.bool(`remote.revocation.${k}`) === true)
-      unmapped.push({
-        path: `remote.revocation.${k}`,
-        reason: "revocation checking (CRL/OCSP) is not implemented"
-      });
-  const id = doc.str("local.id");
-  const eapId = doc.str("local.eap_id");
-  const p12 = doc.str("local.p12");
-  const addP12 = () => {
-    if (p12 === void 0) {
-      notes.push(
-        "no local.p12: add your certificate with p12 = FILE (or cert = FILE and key = FILE)"
-      );
-      return;
-    }
-    files.push({
-      key: "p12",
-      suffix: ".p12",
-      data: checkP12(decodeBase64(p12, MAX_P12_BYTES), ".sswan local.p12")
-    });
-    notes.push(
-      "the PKCS#12 password is not in a .sswan file: set VPN_P12_PASSWORD, add p12-password-file = FILE, or answer the prompt"
-    );
-  };
-  const addEapUser = () => {
-    const user = eapId ?? id;
-    if (user !== void 0)
-      s.put("eap-identity", user, eapId !== void 0 ? "local.eap_id" : "local.id");
-    else notes.push("no local.eap_id: add eap-identity = YOUR-USER-NAME");
-  };
-  switch (type) {
-    case "ikev2-eap":
-    case "ikev2-byod-eap":
-      s.put("eap", PASSWORD_EAP, "type");
-      addEapUser();
-      if (type === "ikev2-byod-eap")
-        unmapped.push({
-          path: "type",
-          reason: "ikev2-byod-eap: the BYOD health checks (TNC/IMC) are not supported; imported as ikev2-eap"
-        });
-      notes.push(
-        "the EAP password is not in a .sswan file: set VPN_EAP_PASSWORD, add eap-password-file = FILE, or answer the prompt"
-      );
-      break;
-    case "ikev2-cert":
-      addP12();
-      break;
-    case "ikev2-eap-tls":
-      s.put("eap", "tls", "type");
-      addEapUser();
-      addP12();
-      break;
-    case "ikev2-cert-eap":
-      s.put("eap", PASSWORD_EAP, "type");
-      addEapUser();
-      doc.skip(
-        "local.p12",
-        "ikev2-cert-eap needs a certificate round before EAP (RFC 4739 multiple authentication), which vpn does not implement: imported as EAP only"
-      );
-      notes.push(
-        "the EAP password is not in a .sswan file: set VPN_EAP_PASSWORD, add eap-password-file = FILE, or answer the prompt"
-      );
-      break;
-  }
-  if (id !== void 0 && !(eapId === void 0 && s.get("eap-identity") === id))
-    s.put("id", id, "local.id");
-  if (doc.bool("local.rsa-pss") === true)
-    doc.skip("local.rsa-pss", "the signature scheme is negotiated (RFC 7427), not configured");
-  const ike = doc.str("ike-proposal");
-  if (ike !== void 0) s.put("ike", ike, "ike-proposal");
-  const esp = doc.str("esp-proposal");
-  if (esp !== void 0) s.put("esp", esp, "esp-proposal");
-  const subnets = doc.str("split-tunneling.subnets");
-  if (subnets !== void 0) {
-    const nets = subnets.split(/[\s,]+/).filter((n) => n !== "");
-    const ok = nets.filter((n) => {
-      try {
-        parseProfile("import", "import", `remote-net = ${n}
-`);
-        return true;
-      } catch (e) {
-        unmapped.push({
-          path: "split-tunneling.subnets",
-          reason: e.message.replace(/ at import:1/, "")
-        });
-        return false;
-      }
-    });
-    if (ok.length > 0) s.put("remote-net", ok, "split-tunneling.subnets");
-  }
-  doc.skip("split-tunneling.excluded", "excluding networks from the tunnel is not supported");
-  for (const k of ["block-ipv4", "block-ipv6"]) {
-    const b = doc.bool(`split-tunneling.${k}`);
-    if (b === true)
-      unmapped.push({
-        path: `split-tunneling.${k}`,
-        reason: "blocking one address family is not supported (see kill-switch)"
-      });
-  }
-  doc.skip("dns-servers", "vpn uses the DNS servers the gateway assigns (dns = auto)");
-  const mtu = doc.int("mtu");
-  if (mtu !== void 0) s.put("mtu", mtu, "mtu");
-  const ka = doc.int("nat-keepalive");
-  if (ka !== void 0) s.put("keepalive", ka, "nat-keepalive");
-  doc.skip("proxy", "HTTP proxy settings are not applied");
-  for (const k of ["apps", "excluded-apps", "selected-apps", "selected-apps-list"])
-    doc.skip(k, "per-app VPN is an Android feature");
-  doc.rest(() => "not a .sswan key vpn knows");
-  return {
-    format: "sswan",
-    ...title !== void 0 ? { title } : {},
-    settings: s.list,
-    files,
-    unmapped,
-    notes
-  };
-}
-function profileNameFrom(s) {
-  const n = s.replace(/\.[A-Za-z]+$/, "").replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 32);
-  return n === "" ? "imported" : n;
-}
-function renderProfile(imp, source, fileNames, signature) {
-  const c = (s) => `# ${printable(s)}`;
-  const lines = [
-    c(`Imported by vpn import from ${source}`),
-    c(
-      `(${imp.format === "sswan" ? "strongSwan .sswan profile" : "Apple .mobileconfig"}${imp.title !== void 0 ? ` "${imp.title.slice(0, 80)}"` : ""}; ${signature})`
-    ),
-    "[connect]"
-  ];
-  for (const { key, value } of imp.settings) lines.push(`${key} = ${renderValue(value)}`);
-  for (const [key, file] of Object.entries(fileNames)) lines.push(`${key} = ${renderValue(file)}`);
-  if (imp.unmapped.length > 0) {
-    lines.push(c("Not imported:"));
-    for (const u of imp.unmapped) lines.push(c(`  ${u.path}: ${u.reason}`));
-  }
-  return lines.join("\n") + "\n";
-}
-
-// node_modules/plist/dist/parse.js
-var import_xmldom = __toESM(require_lib(), 1);
-
-// node_modules/plist/dist/parse-binary.js
-var EPOCH_2001 = 9783072e5;
-function readSizedInt(view, offset, size) {
-  switch (size) {
-    case 1:
-      return view.getUint8(offset);
-    case 2:
-      return view.getUint16(offset);
-    case 4:
-      return view.getUint32(offset);
-    case 8: {
-      const hi = view.getUint32(offset);
-      const lo = view.getUint32(offset + 4);
-      return hi * 4294967296 + lo;
-    }
-    default:
-      throw new Error(`Unsupported int size: ${size}`);
-  }
-}
-function parseBinary(data) {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const len = data.byteLength;
-  const header = String.fromCharCode(...data.subarray(0, 8));
-  if (header !== "bplist00") {
-    throw new Error("Invalid binary plist: bad magic");
-  }
-  const trailerOffset = len - 32;
-  const offsetTableOffsetSize = view.getUint8(trailerOffset + 6);
-  const objectRefSize = view.getUint8(trailerOffset + 7);
-  const numObjects = readSizedInt(view, trailerOffset + 8, 8);
-  const topObject = readSizedInt(view, trailerOffset + 16, 8);
-  const offsetTableOffset = readSizedInt(view, trailerOffset + 24, 8);
-  const offsets = [];
-  for (let i = 0; i < numObjects; i++) {
-    offsets.push(readSizedInt(view, offsetTableOffset + i * offsetTableOffsetSize, offsetTableOffsetSize));
-  }
-  function parseObject(index) {
-    let offset = offsets[index];
-    const marker = view.getUint8(offset);
-    const type = marker >> 4;
-    let size = marker & 15;
-    offset++;
-    if (type !== 0 && type !== 8 && size === 15) {
-      const extMarker = view.getUint8(offset);
-      offset++;
-      const extSize = 1 << (extMarker & 15);
-      size = readSizedInt(view, offset, extSize);
-      offset += extSize;
-    }
-    switch (type) {
-      case 0:
-        if (marker === 0)
-          return null;
-        if (marker === 8)
-          return false;
-        if (marker === 9)
-          return true;
-        throw new Error(`Unknown singleton: 0x${marker.toString(16)}`);
-      case 1: {
-        const byteCount = 1 << size;
-        if (byteCount <= 4) {
-          return readSizedInt(view, offset, byteCount);
-        }
-        const hi = view.getInt32(offset);
-        const lo = view.getUint32(offset + 4);
-        return hi * 4294967296 + lo;
-      }
-      case 2: {
-        const byteCount = 1 << size;
-        if (byteCount === 4)
-          return view.getFloat32(offset);
-        if (byteCount === 8)
-          return view.getFloat64(offset);
-        throw new Error(`Unsupported real size: ${byteCount}`);
-      }
-      case 3: {
-        const timestamp = view.getFloat64(offset);
-        return new Date(timestamp * 1e3 + EPOCH_2001);
-      }
-      case 4: {
-        return new Uint8Array(data.buffer, data.byteOffset + offset, size);
-      }
-      case 5: {
-        let s = "";
-        for (let i = 0; i < size; i++) {
-          s += String.fromCharCode(view.getUint8(offset + i));
-        }
-        return s;
-      }
-      case 6: {
-        let s = "";
-        for (let i = 0; i < size; i++) {
-          s += String.fromCharCode(view.getUint16(offset + i * 2));
-        }
-        return s;
-      }
-      case 8: {
-        const byteCount = size + 1;
-        return { UID: readSizedInt(view, offset, byteCount) };
-      }
-      case 10: {
-        const arr = [];
-        for (let i = 0; i < size; i++) {
-          const ref = readSizedInt(view, offset + i * objectRefSize, objectRefSize);
-          arr.push(parseObject(ref));
-        }
-        return arr;
-      }
-      case 13: {
-        const dict = {};
-        for (let i = 0; i < size; i++) {
-          const keyRef = readSizedInt(view, offset + i * objectRefSize, objectRefSize);
-          const valRef = readSizedInt(view, offset + (size + i) * objectRefSize, objectRefSize);
-          const key = parseObject(keyRef);
-          dict[key] = parseObject(valRef);
-        }
-        return dict;
-      }
-      default:
-        throw new Error(`Unknown object type: 0x${type.toString(16)}`);
-    }
-  }
-  return parseObject(topObject);
-}
-
-// node_modules/plist/dist/parse-openstep.js
-var OpenStepParser = class {
-  input;
-  pos;
-  constructor(input) {
-    this.input = input;
-    this.pos = 0;
-  }
-  skipWhitespaceAndComments() {
-    while (this.pos < this.input.length) {
-      const ch = this.input[this.pos];
-      if (/\s/.test(ch)) {
-        this.pos++;
-        continue;
-      }
-      if (ch === "/" && this.pos + 1 < this.input.length && this.input[this.pos + 1] === "*") {
-        this.pos += 2;
-        const end = this.input.indexOf("*/", this.pos);
-        if (end === -1)
-          throw new Error("Unterminated block comment");
-        this.pos = end + 2;
-        continue;
-      }
-      if (ch === "/" && this.pos + 1 < this.input.length && this.input[this.pos + 1] === "/") {
-        this.pos += 2;
-        const end = this.input.indexOf("\n", this.pos);
-        this.pos = end === -1 ? this.input.length : end + 1;
-        continue;
-      }
-      break;
-    }
-  }
-  parseValue() {
-    this.skipWhitespaceAndComments();
-    if (this.pos >= this.input.length) {
-      throw new Error("Unexpected end of input");
-    }
-    const ch = this.input[this.pos];
-    if (ch === "{")
-      return this.parseDict();
-    if (ch === "(")
-      return this.parseArray();
-    if (ch === "<")
-      return this.parseData();
-    if (ch === '"')
-      return this.parseQuotedString();
-    return this.parseUnquotedString();
-  }
-  parseDict() {
-    this.pos++;
-    const obj = {};
-    while (true) {
-      this.skipWhitespaceAndComments();
-      if (this.pos >= this.input.length)
-        throw new Error("Unterminated dictionary");
-      if (this.input[this.pos] === "}") {
-        this.pos++;
-        return obj;
-      }
-      const key = this.parseValue();
-      this.skipWhitespaceAndComments();
-      if (this.pos >= this.input.length || this.input[this.pos] !== "=")
-        throw new Error(`Expected '=' after key "${key}" at position ${this.pos}`);
-      this.pos++;
-      const value = this.parseValue();
-      obj[key] = value;
-      this.skipWhitespaceAndComments();
-      if (this.pos < this.input.length && this.input[this.pos] === ";") {
-        this.pos++;
-      }
-    }
-  }
-  parseArray() {
-    this.pos++;
-    const arr = [];
-    this.skipWhitespaceAndComments();
-    if (this.pos < this.input.length && this.input[this.pos] === ")") {
-      this.pos++;
-      return arr;
-    }
-    while (true) {
-      arr.push(this.parseValue());
-      this.skipWhitespaceAndComments();
-      if (this.pos >= this.input.length)
-        throw new Error("Unterminated array");
-      if (this.input[this.pos] === ")") {
-        this.pos++;
-        return arr;
-      }
-      if (this.input[this.pos] === ",") {
-        this.pos++;
-        this.skipWhitespaceAndComments();
-        if (this.pos < this.input.length && this.input[this.pos] === ")") {
-          this.pos++;
-          return arr;
-        }
-      } else {
-        throw new Error(`Expected ',' or ')' in array at position ${this.pos}`);
-      }
-    }
-  }
-  parseData() {
-    this.pos++;
-    let hex4 = "";
-    while (this.pos < this.input.length) {
-      const ch = this.input[this.pos];
-      if (ch === ">") {
-        this.pos++;
-        const clean2 = hex4.replace(/\s+/g, "");
-        const bytes = new Uint8Array(clean2.length / 2);
-        for (let i = 0; i < clean2.length; i += 2) {
-          bytes[i / 2] = parseInt(clean2.substring(i, i + 2), 16);
-        }
-        return bytes;
-      }
-      hex4 += ch;
-      this.pos++;
-    }
-    throw new Error("Unterminated data");
-  }
-  parseQuotedString() {
-    this.pos++;
-    let result = "";
-    while (this.pos < this.input.length) {
-      const ch = this.input[this.pos];
-      if (ch === "\\") {
-        this.pos++;
-        if (this.pos >= this.input.length)
-          throw new Error("Unterminated string escape");
-        const esc = this.input[this.pos];
-        switch (esc) {
-          case '"':
-            result += '"';
-            break;
-          case "\\":
-            result += "\\";
-            break;
-          case "n":
-            result += "\n";
-            break;
-          case "t":
-            result += "	";
-            break;
-          case "r":
-            result += "\r";
-            break;
-          case "0":
-            result += "\0";
-            break;
-          default:
-            result += esc;
-            break;
-        }
-        this.pos++;
-        continue;
-      }
-      if (ch === '"') {
-        this.pos++;
-        return result;
-      }
-      result += ch;
-      this.pos++;
-    }
-    throw new Error("Unterminated string");
-  }
-  parseUnquotedString() {
-    const start = this.pos;
-    while (this.pos < this.input.length) {
-      const ch = this.input[this.pos];
-      if (/[a-zA-Z0-9._\/$:-]/.test(ch)) {
-        this.pos++;
-      } else {
-        break;
-      }
-    }
-    if (this.pos === start) {
-      throw new Error(`Unexpected character '${this.input[this.pos]}' at position ${this.pos}`);
-    }
-    return this.input.substring(start, this.pos);
-  }
-};
-function parseOpenStep(input) {
-  const parser = new OpenStepParser(input);
-  const value = parser.parseValue();
-  return value;
-}
-
-// node_modules/plist/dist/parse.js
-function base64ToUint8Array(base64) {
-  const binary = atob(base64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) {
-    bytes[i] = binary.charCodeAt(i);
-  }
-  return bytes;
-}
-var TEXT_NODE = 3;
-var CDATA_NODE = 4;
-var COMMENT_NODE = 8;
-function shouldIgnoreNode(node) {
-  return node.nodeType === TEXT_NODE || node.nodeType === COMMENT_NODE || node.nodeType === CDATA_NODE;
-}
-function isEmptyNode(node) {
-  if (!node.childNodes || node.childNodes.length === 0) {
-    return true;
-  } else {
-    return false;
-  }
-}
-function invariant(test, message) {
-  if (!test) {
-    throw new Error(message);
-  }
-}
-function parse(xml) {
-  if (xml instanceof ArrayBuffer) {
-    return parseBinary(new Uint8Array(xml));
-  }
-  if (xml instanceof Uint8Array) {
-    return parseBinary(xml);
-  }
-  if (typeof xml === "string" && xml.startsWith("bplist")) {
-    const encoder = new TextEncoder();
-    return parseBinary(encoder.encode(xml));
-  }
-  if (typeof xml === "string") {
-    const trimmed = xml.trimStart();
-    if ((trimmed[0] === "{" || trimmed[0] === "(") && !trimmed.startsWith("<?xml") && !trimmed.startsWith("<!DOCTYPE") && !trimmed.startsWith("<plist")) {
-      return parseOpenStep(xml);
-    }
-  }
-  const doc = new import_xmldom.DOMParser().parseFromString(xml, "text/xml");
-  const root = doc.documentElement;
-  invariant(root !== null && root.nodeName === "plist", "malformed document. First element should be <plist>");
-  let plist = parsePlistXML(root);
-  if (Array.isArray(plist) && plist.length == 1)
-    plist = plist[0];
-  return plist;
-}
-function parsePlistXML(node) {
-  if (!node)
-    return null;
-  if (node.nodeName === "plist") {
-    const new_arr = [];
-    if (isEmptyNode(node)) {
-      return new_arr;
-    }
-    for (let i = 0; i < node.childNodes.length; i++) {
-      if (!shouldIgnoreNode(node.childNodes[i])) {
-        new_arr.push(parsePlistXML(node.childNodes[i]));
-      }
-    }
-    return new_arr;
-  } else if (node.nodeName === "dict") {
-    const new_obj = {};
-    let key = null;
-    let counter = 0;
-    if (isEmptyNode(node)) {
-      return new_obj;
-    }
-    for (let i = 0; i < node.childNodes.length; i++) {
-      if (shouldIgnoreNode(node.childNodes[i]))
-        continue;
-      if (counter % 2 === 0) {
-        invariant(node.childNodes[i].nodeName === "key", "Missing key while parsing <dict/>.");
-        key = parsePlistXML(node.childNodes[i]);
-      } else {
-        invariant(node.childNodes[i].nodeName !== "key", "Unexpected <key> while parsing <dict/>. Keys and values must alternate.");
-        new_obj[key] = parsePlistXML(node.childNodes[i]);
-      }
-      counter += 1;
-    }
-    if (counter % 2 === 1) {
-      new_obj[key] = "";
-    }
-    return new_obj;
-  } else if (node.nodeName === "array") {
-    const new_arr = [];
-    if (isEmptyNode(node)) {
-      return new_arr;
-    }
-    for (let i = 0; i < node.childNodes.length; i++) {
-      if (!shouldIgnoreNode(node.childNodes[i])) {
-        const res = parsePlistXML(node.childNodes[i]);
-        if (null != res)
-          new_arr.push(res);
-      }
-    }
-    return new_arr;
-  } else if (node.nodeName === "#text") {
-  } else if (node.nodeName === "key") {
-    if (isEmptyNode(node)) {
-      return "";
-    }
-    invariant(node.childNodes[0].nodeValue !== "__proto__", "__proto__ keys can lead to prototype pollution. More details on CVE-2022-22912");
-    return node.childNodes[0].nodeValue;
-  } else if (node.nodeName === "string") {
-    let res = "";
-    if (isEmptyNode(node)) {
-      return res;
-    }
-    for (let i = 0; i < node.childNodes.length; i++) {
-      const type = node.childNodes[i].nodeType;
-      if (type === TEXT_NODE || type === CDATA_NODE) {
-        res += node.childNodes[i].nodeValue;
-      }
-    }
-    return res;
-  } else if (node.nodeName === "integer") {
-    invariant(!isEmptyNode(node), 'Cannot parse "" as integer.');
-    return parseInt(node.childNodes[0].nodeValue, 10);
-  } else if (node.nodeName === "real") {
-    invariant(!isEmptyNode(node), 'Cannot parse "" as real.');
-    let res = "";
-    for (let i = 0; i < node.childNodes.length; i++) {
-      if (node.childNodes[i].nodeType === TEXT_NODE) {
-        res += node.childNodes[i].nodeValue;
-      }
-    }
-    return parseFloat(res);
-  } else if (node.nodeName === "data") {
-    let res = "";
-    if (isEmptyNode(node)) {
-      return base64ToUint8Array(res);
-    }
-    for (let i = 0; i < node.childNodes.length; i++) {
-      if (node.childNodes[i].nodeType === TEXT_NODE) {
-        res += node.childNodes[i].nodeValue.replace(/\s+/g, "");
-      }
-    }
-    return base64ToUint8Array(res);
-  } else if (node.nodeName === "date") {
-    invariant(!isEmptyNode(node), 'Cannot parse "" as Date.');
-    return new Date(node.childNodes[0].nodeValue);
-  } else if (node.nodeName === "null") {
-    return null;
-  } else if (node.nodeName === "true") {
-    return true;
-  } else if (node.nodeName === "false") {
-    return false;
-  } else {
-    throw new Error("Invalid PLIST tag " + node.nodeName);
-  }
-  return null;
-}
-
-// node_modules/plist/dist/build.js
-var import_xmlbuilder = __toESM(require_lib2(), 1);
-
-// src/config/import-mobileconfig.ts
-var MAX_P12 = 256 * 1024;
-var PAYLOAD_META = [
-  "PayloadType",
-  "PayloadVersion",
-  "PayloadUUID",
-  "PayloadIdentifier",
-  "PayloadDisplayName",
-  "PayloadDescription",
-  "PayloadOrganization",
-  "PayloadRemovalDisallowed",
-  "PayloadScope"
-];
-var ENCRYPTION = {
-  "AES-128": ["aes128", false],
-  "AES-256": ["aes256", false],
-  "AES-128-GCM": ["aes128gcm16", true],
-  "AES-256-GCM": ["aes256gcm16", true],
-  ChaCha20Poly1305: ["chacha20poly1305", true]
-};
-var INTEGRITY = {
-  "SHA1-96": ["sha1", "prfsha1"],
-  "SHA2-256": ["sha256", "prfsha256"],
-  "SHA2-384": ["sha384", "prfsha384"],
-  "SHA2-512": ["sha512", "prfsha512"]
-};
-var GROUPS = {
-  14: "modp2048",
-  15: "modp3072",
-  16: "modp4096",
-  19: "ecp256",
-  20: "ecp384",
-  21: "ecp521",
-  31: "x25519",
-  32: "x448"
-};
-var DPD = { None: 0, Low: 1800, Medium: 600, High: 60 };
-function isDict(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
-function parseMobileconfigXml(xml) {
-  if (/<!ENTITY/i.test(xml))
-    throw new VpnError("ERR_CONFIG", "not a .mobileconfig: the XML declares entities");
-  let v;
-  const { error, warn } = console;
-  console.error = console.warn = () => void 0;
-  try {
-    v = parse(xml);
-  } catch (e) {
-    throw new VpnError(
-      "ERR_CONFIG",
-      `not a .mobileconfig: the plist does not parse (${e.message.split("\n")[0]?.slice(0, 120)})`
-    );
-  } finally {
-    console.error = error;
-    console.warn = warn;
-  }
-  if (!isDict(v))
-    throw new VpnError("ERR_CONFIG", "not a .mobileconfig: the plist is not a dictionary");
-  return v;
-}
-function proposal(doc, base, kind, unmapped, pfs) {
-  const enc = doc.str(`${base}.EncryptionAlgorithm`) ?? "AES-256";
-  const integ = doc.str(`${base}.IntegrityAlgorithm`) ?? "SHA2-256";
-  const group = doc.int(`${base}.DiffieHellmanGroup`) ?? 14;
-  const e = ENCRYPTION[enc];
-  const i = INTEGRITY[integ];
-  const g = GROUPS[group];
-  const bad = (what, v) => {
-    unmapped.push({
-      path: `${doc.prefix}${base}.${what}`,
-      reason: `${String(v).slice(0, 40)} is not supported; ${base} left to vpn's defaults`
-    });
-    return void 0;
-  };
-  if (e === void 0) return bad("EncryptionAlgorithm", enc);
-  if (i === void 0) return bad("IntegrityAlgorithm", integ);
-  if (g === void 0 && (kind === "ike" || pfs)) return bad("DiffieHellmanGroup", group);
-  const parts = [e[0]];
-  if (kind === "ike") parts.push(...e[1] ? [i[1]] : [i[0], i[1]], g);
-  else {
-    if (!e[1]) parts.push(i[0]);
-    if (pfs) parts.push(g);
-  }
-  return parts.join("-");
-}
-function fromMobileconfig(root) {
-  const unmapped = [];
-  const s = new Settings(unmapped);
-  const files = [];
-  const notes = [];
-  const top = new Doc(root, "", unmapped);
-  for (const k of PAYLOAD_META) top.get(k);
-  const title = root["PayloadDisplayName"] ?? root["PayloadIdentifier"];
-  const content = top.get("PayloadContent");
-  if (!Array.isArray(content))
-    throw new VpnError("ERR_CONFIG", "not a .mobileconfig: no PayloadContent array");
-  if (content.length > 100)
-    throw new VpnError("ERR_CONFIG", ".mobileconfig has more than 100 payloads");
-  const payloads = content.map((p, n) => {
-    if (!isDict(p)) throw new VpnError("ERR_CONFIG", `PayloadContent[${n}] is not a dictionary`);
-    return { p, doc: new Doc(p, `PayloadContent[${n}].`, unmapped) };
-  });
-  const VPN_TYPES = ["com.apple.vpn.managed", "com.apple.vpn.managed.applayer"];
-  const vpn = payloads.find(
-    ({ p }) => VPN_TYPES.includes(p["PayloadType"]) && p["VPNType"] === "IKEv2"
-  );
-  if (vpn === void 0)
-    throw new VpnError(
-      "ERR_CONFIG",
-      payloads.some(({ p }) => "EncryptedPayloadContent" in p) || "EncryptedPayloadContent" in root ? ".mobileconfig payloads are encrypted to a device (EncryptedPayloadContent): ask for an unencrypted profile" : ".mobileconfig has no IKEv2 VPN payload (PayloadType com.apple.vpn.managed, VPNType IKEv2)"
-    );
-  const d = vpn.doc;
-  for (const k of PAYLOAD_META) d.get(k);
-  d.get("VPNType");
-  if (vpn.p["PayloadType"] === "com.apple.vpn.managed.applayer")
-    unmapped.push({
-      path: `${d.prefix}PayloadType`,
-      reason: "a per-app VPN (applayer): vpn routes by network, not by application"
-    });
-  const vpnTitle = d.str("UserDefinedName");
-  if (!isDict(d.lookup("IKEv2")))
-    throw new VpnError("ERR_CONFIG", "the VPN payload has no IKEv2 dictionary");
-  const at = (k) => `${d.prefix}IKEv2.${k}`;
-  const addr = d.str("IKEv2.RemoteAddress");
-  if (addr === void 0 || !s.put("gateway", addr, at("RemoteAddress")))
-    throw new VpnError("ERR_CONFIG", "IKEv2.RemoteAddress (the gateway) is missing or invalid");
-  const rid = d.str("IKEv2.RemoteIdentifier");
-  if (rid !== void 0) s.put("remote-id", rid, at("RemoteIdentifier"));
-  const lid = d.str("IKEv2.LocalIdentifier");
-  const method = d.str("IKEv2.AuthenticationMethod") ?? "None";
-  const eap = d.bool("IKEv2.ExtendedAuthEnabled") === true;
-  const authName = d.str("IKEv2.AuthName");
-  const authPassword = d.str("IKEv2.AuthPassword");
-  d.get("IKEv2.CertificateType");
-  let p12Payload;
-  const p12 = () => {
-    const uuid = d.str("IKEv2.PayloadCertificateUUID");
-    const cp = payloads.find(({ p }) => uuid !== void 0 && p["PayloadUUID"] === uuid);
-    if (uuid === void 0 || cp === void 0) {
-      throw new VpnError(
-        "ERR_CONFIG",
-        `AuthenticationMethod Certificate needs IKEv2.PayloadCertificateUUID naming a com.apple.security.pkcs12 payload${uuid !== void 0 ? " (no payload has that UUID)" : ""}`
-      );
-    }
-    for (const k of PAYLOAD_META) cp.doc.get(k);
-    if (cp.p["PayloadType"] !== "com.apple.security.pkcs12")
-      throw new VpnError("ERR_CONFIG", `the certificate payload is not com.apple.security.pkcs12`);
-    const data = cp.doc.get("PayloadContent");
-    p12Payload = cp.p;
-    files.push({
-      key: "p12",
-      suffix: ".p12",
-      data: checkP12(
-        data instanceof Uint8Array ? data : typeof data === "string" ? decodeBase64(data, MAX_P12) : void 0,
-        `${cp.doc.prefix}PayloadContent`
-      )
-    });
-    const pw = cp.doc.str("Password");
-    if (pw !== void 0) s.put("p12-password", pw, `${cp.doc.prefix}Password`);
-    else
-      notes.push(
-        "the PKCS#12 password is not in the file: set VPN_P12_PASSWORD, add p12-password-file = FILE, or answer the prompt"
-      );
-  };
-  if (eap) {
-    if (method === "Certificate") {
-      s.put("eap", "tls", at("ExtendedAuthEnabled"));
-      p12();
-    } else {
-      s.put("eap", "mschapv2,md5,gtc", at("ExtendedAuthEnabled"));
-      if (method === "SharedSecret")
-        d.skip(
-          "IKEv2.SharedSecret",
-          "a pre-shared key round before EAP (RFC 4739 multiple authentication) is not implemented: imported as EAP only"
-        );
-      if (authPassword !== void 0) s.put("eap-password", authPassword, at("AuthPassword"));
-      else
-        notes.push(
-          "the EAP password is not in the file: set VPN_EAP_PASSWORD, add eap-password-file = FILE, or answer the prompt"
-        );
-    }
-    const user = authName ?? lid;
-    if (user !== void 0)
-      s.put("eap-identity", user, at(authName !== void 0 ? "AuthName" : "LocalIdentifier"));
-    else notes.push("no AuthName: add eap-identity = YOUR-USER-NAME");
-    if (lid !== void 0 && lid !== user) s.put("id", lid, at("LocalIdentifier"));
-  } else {
-    if (authName !== void 0) d.skip("IKEv2.AuthName", "ExtendedAuthEnabled is off: no EAP");
-    if (authPassword !== void 0)
-      d.skip("IKEv2.AuthPassword", "ExtendedAuthEnabled is off: no EAP");
-    if (method === "SharedSecret") {
-      const psk = d.get("IKEv2.SharedSecret");
-      const text = typeof psk === "string" ? psk : psk instanceof Uint8Array ? new TextDecoder("utf-8", { fatal: true }).decode(psk) : void 0;
-      if (text === void 0)
-        throw new VpnError(
-          "ERR_CONFIG",
-          "AuthenticationMethod SharedSecret needs IKEv2.SharedSecret"
-        );
-      s.put("psk", text, at("SharedSecret"));
-    } else if (method === "Certificate") p12();
-    else
-      throw new VpnError(
-        "ERR_CONFIG",
-        `IKEv2.AuthenticationMethod '${method.slice(0, 40)}' without ExtendedAuthEnabled: no client authentication vpn supports`
-      );
-    if (lid !== void 0) s.put("id", lid, at("LocalIdentifier"));
-  }
-  if (isDict(d.lookup("IKEv2.IKESecurityAssociationParameters"))) {
-    const ike = proposal(d, "IKEv2.IKESecurityAssociationParameters", "ike", unmapped, true);
-    if (ike !== void 0) s.put("ike", ike, at("IKESecurityAssociationParameters"));
-    const life = d.int("IKEv2.IKESecurityAssociationParameters.LifeTimeInMinutes");
-    if (life !== void 0)
-      s.put("ike-rekey", life * 60, at("IKESecurityAssociationParameters.LifeTimeInMinutes"));
-  }
-  const pfs = d.bool("IKEv2.EnablePFS") === true;
-  if (isDict(d.lookup("IKEv2.ChildSecurityAssociationParameters"))) {
-    const esp = proposal(d, "IKEv2.ChildSecurityAssociationParameters", "esp", unmapped, pfs);
-    if (esp !== void 0) s.put("esp", esp, at("ChildSecurityAssociationParameters"));
-    const life = d.int("IKEv2.ChildSecurityAssociationParameters.LifeTimeInMinutes");
-    if (life !== void 0)
-      s.put("rekey", life * 60, at("ChildSecurityAssociationParameters.LifeTimeInMinutes"));
-  } else if (pfs)
-    s.put(
-      "esp",
-      DEFAULT_ESP_PROPOSALS.split("-").map((a) => `${a}-modp2048`).join(","),
-      at("EnablePFS")
-    );
-  const dpd = d.str("IKEv2.DeadPeerDetectionRate");
-  if (dpd !== void 0) {
-    if (DPD[dpd] !== void 0) s.put("dpd", DPD[dpd], at("DeadPeerDetectionRate"));
-    else
-      unmapped.push({ path: at("DeadPeerDetectionRate"), reason: "not None, Low, Medium or High" });
-  }
-  if (d.bool("IKEv2.DisableMOBIKE") === true)
-    d.skip(
-      "IKEv2.DisableMOBIKE",
-      "vpn always offers MOBIKE (RFC 4555); the gateway may decline it"
-    );
-  if (d.bool("IKEv2.DisableRedirect") === true)
-    d.skip("IKEv2.DisableRedirect", "gateway redirects (RFC 5685) are not followed anyway");
-  const ka = d.int("IKEv2.NATKeepAliveInterval");
-  if (ka !== void 0) s.put("keepalive", ka, at("NATKeepAliveInterval"));
-  const mtu = d.int("IKEv2.MTU");
-  if (mtu !== void 0) s.put("mtu", mtu, at("MTU"));
-  if (d.bool("IKEv2.IncludeAllNetworks") === true)
-    s.put("kill-switch", true, at("IncludeAllNetworks"));
-  for (const k of [
-    "OnDemandEnabled",
-    "ExcludeLocalNetworks",
-    "EnableCertificateRevocationCheck",
-    "UseConfigurationAttributeInternalIPSubnet",
-    "NATKeepAliveOffloadEnable"
-  ]) {
-    const v = d.lookup(`IKEv2.${k}`);
-    if (v === false || v === 0) d.get(`IKEv2.${k}`);
-  }
-  d.rest(
-    (p) => p.startsWith("IKEv2.") ? "an IKEv2 key vpn has no setting for" : "a VPN payload key vpn has no setting for"
-  );
-  const pems = [];
-  for (const { p, doc } of payloads) {
-    if (p === vpn.p) continue;
-    const t = p["PayloadType"];
-    if (p === p12Payload) {
-      doc.rest(() => "a key of the PKCS#12 payload vpn does not use");
-      continue;
-    }
-    if (t === "com.apple.security.root" || t === "com.apple.security.pkcs1" || t === "com.apple.security.pem") {
-      for (const k of PAYLOAD_META) doc.get(k);
-      const data = doc.get("PayloadContent");
-      const bytes = data instanceof Uint8Array ? data : typeof data === "string" ? new TextEncoder().encode(data) : void 0;
-      if (bytes === void 0)
-        throw new VpnError("ERR_CONFIG", `${doc.prefix}PayloadContent is not a certificate`);
-      const c = certificatesToPem(bytes, `${doc.prefix}PayloadContent`);
-      pems.push(c.pem);
-      if (!c.ca)
-        notes.push(
-          `${doc.prefix.slice(0, -1)} (${c.subjects.join("; ")}) is not a CA certificate: it is trusted as the gateway's own certificate (pinned), so a renewed gateway certificate needs a new import`
-        );
-      doc.rest(() => "a key of the certificate payload vpn does not use");
-      continue;
-    }
-    unmapped.push({
-      path: doc.prefix.slice(0, -1),
-      reason: `payload type ${(typeof t === "string" ? t : "(none)").slice(0, 60)} is not imported`
-    });
-  }
-  if (pems.length > 0)
-    files.push({ key: "ca", suffix: "-ca.pem", data: new TextEncoder().encode(pems.join("")) });
-  else
-    notes.push(
-      "no CA certificate payload: the gateway certificate is checked against the system CAs"
-    );
-  top.rest(() => "a top-level key vpn does not use");
-  return {
-    format: "mobileconfig",
-    ...(vpnTitle ?? title) !== void 0 ? { title: vpnTitle ?? title } : {},
-    settings: s.list,
-    files,
-    unmapped,
-    notes
-  };
-}
-
-// src/cli/import-command.ts
+import { basename as basename2, join as join9 } from "node:path";
 function readImportFile(path) {
   let fd;
   try {
-    fd = openSync5(path, constants5.O_RDONLY | constants5.O_NONBLOCK);
+    fd = openSync4(path, constants4.O_RDONLY | constants4.O_NONBLOCK);
   } catch (e) {
     throw new VpnError("ERR_CONFIG", `cannot read ${path}: ${e.message}`);
   }
   try {
-    const st = fstatSync5(fd);
+    const st = fstatSync4(fd);
     if (!st.isFile()) throw new VpnError("ERR_CONFIG", `${path} is not a regular file`);
     if (st.size > MAX_IMPORT_BYTES)
       throw new VpnError(
         "ERR_CONFIG",
         `${path} is larger than 1 MiB (${st.size} bytes): not a VPN profile vpn imports`
       );
-    return new Uint8Array(readFileSync9(fd));
+    return new Uint8Array(readFileSync8(fd));
   } finally {
-    closeSync5(fd);
+    closeSync4(fd);
   }
 }
 function openssl(args, input) {
@@ -34742,9 +21365,9 @@ function firstLine(b) {
   return printable(line.trim().slice(0, 160));
 }
 function verifySignedProfile(data, trustCa) {
-  const tmp = mkdtempSync(join10(tmpdir(), "vpn-import-"));
+  const tmp = mkdtempSync(join9(tmpdir(), "vpn-import-"));
   try {
-    const signerPem = join10(tmp, "signer.pem");
+    const signerPem = join9(tmp, "signer.pem");
     const r = openssl(
       ["cms", "-verify", "-inform", "DER", "-binary", "-noverify", "-signer", signerPem],
       data
@@ -34757,7 +21380,7 @@ function verifySignedProfile(data, trustCa) {
     const content = new Uint8Array(r.stdout);
     let signer = "(unknown signer)";
     try {
-      signer = new X509Certificate7(readFileSync9(signerPem)).subject.replace(/\n/g, ", ");
+      signer = new X509Certificate6(readFileSync8(signerPem)).subject.replace(/\n/g, ", ");
     } catch {
     }
     if (trustCa === void 0)
@@ -34770,7 +21393,7 @@ function verifySignedProfile(data, trustCa) {
           text: `signed by ${signer}; signature valid, but the signer was NOT verified against a trusted CA (pass --trust-ca FILE)`
         }
       };
-    if (statSync3(trustCa, { throwIfNoEntry: false })?.isFile() !== true)
+    if (statSync2(trustCa, { throwIfNoEntry: false })?.isFile() !== true)
       throw new VpnError("ERR_CONFIG", `--trust-ca ${trustCa}: no such file`);
     const c = openssl(
       ["cms", "-verify", "-inform", "DER", "-binary", "-purpose", "any", "-CAfile", trustCa],
@@ -34794,7 +21417,8 @@ function verifySignedProfile(data, trustCa) {
     rmSync4(tmp, { recursive: true, force: true });
   }
 }
-function importFile(path, data, trustCa) {
+async function importFile(path, data, trustCa) {
+  const mobileconfig = () => import("../chunks/import-mobileconfig-SGAS3GLH.mjs");
   let i = 0;
   if (data[0] === 239 && data[1] === 187 && data[2] === 191) i = 3;
   while (i < data.length && [32, 9, 10, 13].includes(data[i])) i++;
@@ -34822,10 +21446,12 @@ function importFile(path, data, trustCa) {
   }
   if (data[i] === 60) {
     refuseUnsigned();
+    const { fromMobileconfig, parseMobileconfigXml } = await mobileconfig();
     return { imported: fromMobileconfig(parseMobileconfigXml(text(data))), signature: unsigned };
   }
   if (data[0] === 48) {
     const { content, status } = verifySignedProfile(data, trustCa);
+    const { fromMobileconfig, parseMobileconfigXml } = await mobileconfig();
     return { imported: fromMobileconfig(parseMobileconfigXml(text(content))), signature: status };
   }
   throw new VpnError(
@@ -34834,8 +21460,8 @@ function importFile(path, data, trustCa) {
   );
 }
 function writeProfile(imp, source, name, dir, force, signature) {
-  const conf = join10(dir, `${name}.conf`);
-  const files = imp.files.map((f) => ({ ...f, path: join10(dir, `${name}${f.suffix}`) }));
+  const conf = join9(dir, `${name}.conf`);
+  const files = imp.files.map((f) => ({ ...f, path: join9(dir, `${name}${f.suffix}`) }));
   const all = [conf, ...files.map((f) => f.path)];
   const taken = all.filter((p) => lstatSync5(p, { throwIfNoEntry: false }) !== void 0);
   if (taken.length > 0 && !force)
@@ -34880,7 +21506,7 @@ function registerImport(program2, setExit) {
   ).argument("<file>", "the .sswan or .mobileconfig file").option("--name <name>", "profile name (default: from the file name)").option("--force", "replace an existing profile of that name and its files").option(
     "--trust-ca <file>",
     "a signed .mobileconfig must be signed by a certificate of this CA"
-  ).option("--json", "one JSON line").action((file, flags) => {
+  ).option("--json", "one JSON line").action(async (file, flags) => {
     try {
       const name = flags.name ?? profileNameFrom(basename2(file));
       if (!PROFILE_NAME.test(name))
@@ -34888,7 +21514,7 @@ function registerImport(program2, setExit) {
           "ERR_CONFIG",
           `profile name ${JSON.stringify(name)}: use up to 32 letters, digits, _ and -`
         );
-      const { imported, signature } = importFile(file, readImportFile(file), flags.trustCa);
+      const { imported, signature } = await importFile(file, readImportFile(file), flags.trustCa);
       const dir = fsIo.dirs()[0];
       const out = writeProfile(imported, file, name, dir, flags.force === true, signature);
       if (flags.json) {
@@ -34938,9 +21564,9 @@ function registerImport(program2, setExit) {
 
 // src/client/proxy.ts
 import { spawn as spawn3 } from "node:child_process";
-import { accessSync, constants as fsConstants3, statSync as statSync4 } from "node:fs";
+import { accessSync, constants as fsConstants3, statSync as statSync3 } from "node:fs";
 import { connect as connect2, createServer as createServer2, isIPv4 } from "node:net";
-import { delimiter as delimiter3, join as join11 } from "node:path";
+import { delimiter as delimiter3, join as join10 } from "node:path";
 function parseListen(value, flag = "--socks5") {
   const m = /^(?:(.*):)?([0-9]{1,5})$/.exec(value.trim());
   const host = m?.[1] === void 0 || m[1] === "localhost" ? "127.0.0.1" : m[1];
@@ -34957,7 +21583,7 @@ function findOcproxy(env = process.env) {
   const exe = (p) => {
     try {
       accessSync(p, fsConstants3.X_OK);
-      return statSync4(p).isFile();
+      return statSync3(p).isFile();
     } catch {
       return false;
     }
@@ -34966,7 +21592,7 @@ function findOcproxy(env = process.env) {
   if (forced !== void 0 && forced !== "")
     return forced.startsWith("/") && exe(forced) ? forced : void 0;
   for (const d of (env["PATH"] ?? "/usr/bin:/bin").split(delimiter3)) {
-    if (d.startsWith("/") && exe(join11(d, "ocproxy"))) return join11(d, "ocproxy");
+    if (d.startsWith("/") && exe(join10(d, "ocproxy"))) return join10(d, "ocproxy");
   }
   return void 0;
 }
@@ -34978,7 +21604,7 @@ function ocproxyMissing(env = process.env) {
   );
 }
 async function checkListenFree(l) {
-  await new Promise((resolve2, reject) => {
+  await new Promise((resolve, reject) => {
     const srv = createServer2();
     srv.once(
       "error",
@@ -34989,7 +21615,7 @@ async function checkListenFree(l) {
         )
       )
     );
-    srv.listen({ host: l.host, port: l.port, exclusive: true }, () => srv.close(() => resolve2()));
+    srv.listen({ host: l.host, port: l.port, exclusive: true }, () => srv.close(() => resolve()));
   });
 }
 function nothingToChange() {
@@ -35176,13 +21802,13 @@ var OcproxyStack = class {
           `ocproxy exited (${child?.exitCode ?? child?.signalCode ?? "?"}) before serving SOCKS5 on ${host}:${port}`
         );
       }
-      const ok = await new Promise((resolve2) => {
+      const ok = await new Promise((resolve) => {
         const s = connect2({ host, port });
         s.once("connect", () => {
           s.destroy();
-          resolve2(true);
+          resolve(true);
         });
-        s.once("error", () => resolve2(false));
+        s.once("error", () => resolve(false));
       });
       if (ok) return;
       if (Date.now() > deadline)
@@ -35195,7 +21821,7 @@ var OcproxyStack = class {
     const child = this.child;
     this.child = void 0;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((resolve2) => child.once("exit", () => resolve2()));
+    const gone = new Promise((resolve) => child.once("exit", () => resolve()));
     this.dying.add(gone);
     child.kill("SIGTERM");
     const t = setTimeout(() => child.kill("SIGKILL"), KILL_MS);
@@ -35273,7 +21899,7 @@ function attachProxy(tunnel, stack, ui, fail4) {
   });
   tunnel.on((e) => {
     if (e.type === "up" && !first)
-      stack.start(e.summary).catch((err2) => fail4(asVpnError(err2)));
+      stack.start(e.summary).catch((err) => fail4(asVpnError(err)));
     if (e.type === "down") void stack.stop();
   });
   return {
@@ -35381,10 +22007,10 @@ async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
     stack = proxyStack(flags, ui.logger());
     if (stack) options = proxyOptions(options, stack);
   } catch (e) {
-    const err3 = e;
-    const code = err3 instanceof VpnError ? exitCodeFor(err3.code) : EXIT.INTERNAL;
-    ui.fail(err3.message, code);
-    hooks.onFail?.(code, err3.message);
+    const err2 = e;
+    const code = err2 instanceof VpnError ? exitCodeFor(err2.code) : EXIT.INTERNAL;
+    ui.fail(err2.message, code);
+    hooks.onFail?.(code, err2.message);
     return code;
   }
   const tunnel = new Tunnel(options);
@@ -35394,8 +22020,8 @@ async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
     ui.onEvent(e.type === "down" && e.error ? { ...e, error: withHint(e.error, flags) } : e);
   });
   let proxyError;
-  const proxy = stack ? attachProxy(tunnel, stack, ui, (err3) => {
-    proxyError ??= err3;
+  const proxy = stack ? attachProxy(tunnel, stack, ui, (err2) => {
+    proxyError ??= err2;
     void tunnel.close();
   }) : void 0;
   const sockPath = controlSocketPath(runtimeDir(), flags.name);
@@ -35407,10 +22033,10 @@ async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
       return { disconnected: true };
     });
   } catch (e) {
-    const err3 = e instanceof VpnError && /already running/.test(e.message) ? await alreadyRunning(flags.name) ?? e : e;
-    const code = err3 instanceof VpnError ? exitCodeFor(err3.code) : EXIT.INTERNAL;
-    ui.fail(err3.message, code);
-    hooks.onFail?.(code, err3.message);
+    const err2 = e instanceof VpnError && /already running/.test(e.message) ? await alreadyRunning(flags.name) ?? e : e;
+    const code = err2 instanceof VpnError ? exitCodeFor(err2.code) : EXIT.INTERNAL;
+    ui.fail(err2.message, code);
+    hooks.onFail?.(code, err2.message);
     return code;
   }
   let userClosed = false;
@@ -35464,13 +22090,13 @@ STATUS=${up ? "disconnecting" : "cancelling"} (${sig})`);
     process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onSignal);
     if (cancelledBy) return cancelled();
-    const err3 = e instanceof VpnError ? withHint(e, flags) : e;
-    const code = err3 instanceof VpnError ? exitCodeFor(err3.code) : EXIT.INTERNAL;
-    ui.fail(err3.message, code);
-    hooks.onFail?.(code, err3.message);
+    const err2 = e instanceof VpnError ? withHint(e, flags) : e;
+    const code = err2 instanceof VpnError ? exitCodeFor(err2.code) : EXIT.INTERNAL;
+    ui.fail(err2.message, code);
+    hooks.onFail?.(code, err2.message);
     return code;
   }
-  const err2 = await tunnel.closed;
+  const err = await tunnel.closed;
   control.close();
   await stack?.stop();
   process.off("SIGINT", onSignal);
@@ -35480,9 +22106,9 @@ STATUS=${up ? "disconnecting" : "cancelling"} (${sig})`);
     ui.fail(proxyError.message, exitCodeFor(proxyError.code));
     return exitCodeFor(proxyError.code);
   }
-  if (err2 && !userClosed) {
-    ui.fail(withHint(err2, flags).message, exitCodeFor(err2.code));
-    return exitCodeFor(err2.code);
+  if (err && !userClosed) {
+    ui.fail(withHint(err, flags).message, exitCodeFor(err.code));
+    return exitCodeFor(err.code);
   }
   return EXIT.OK;
 }
@@ -35555,13 +22181,13 @@ async function runBackground(flags, secrets, ui) {
       VPN_P12_PASSWORD: ""
     }
   });
-  closeSync6(logFd);
+  closeSync5(logFd);
   child.on("error", () => void 0);
-  const result = await new Promise((resolve2) => {
-    child.on("message", (m) => resolve2(m));
+  const result = await new Promise((resolve) => {
+    child.on("message", (m) => resolve(m));
     child.on(
       "exit",
-      (code) => resolve2({
+      (code) => resolve({
         ok: false,
         code: code ?? EXIT.INTERNAL,
         message: `tunnel process exited (${code}); see ${logPath}`
@@ -35588,9 +22214,9 @@ async function runBackground(flags, secrets, ui) {
 }
 async function daemonChild(gateway, flags) {
   const ui = await Ui.create("plain", flags.verbose === true);
-  const secrets = await new Promise((resolve2) => {
-    process.once("message", (m) => resolve2(m.secrets));
-    process.once("disconnect", () => resolve2(void 0));
+  const secrets = await new Promise((resolve) => {
+    process.once("message", (m) => resolve(m.secrets));
+    process.once("disconnect", () => resolve(void 0));
   });
   if (secrets === void 0) {
     ui.fail("the vpn connect that started this process went away", EXIT.CANCELLED);
@@ -35636,11 +22262,11 @@ async function statusCommand(flags) {
     );
     return EXIT.OK;
   } catch (e) {
-    const err2 = e;
-    const code = err2 instanceof VpnError ? exitCodeFor(err2.code) : EXIT.INTERNAL;
+    const err = e;
+    const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
     let left;
     try {
-      if (err2 instanceof VpnError && err2.code === "ERR_CONTROL") left = findLeftovers(flags.name);
+      if (err instanceof VpnError && err.code === "ERR_CONTROL") left = findLeftovers(flags.name);
     } catch (e2) {
       process.stderr.write(`vpn: ${printable(e2.message)}
 `);
@@ -35650,7 +22276,7 @@ async function statusCommand(flags) {
         printableJson({
           state: "down",
           exitCode: code,
-          error: err2.message,
+          error: err.message,
           ...left ? { leftovers: left.changes } : {}
         }) + "\n"
       );
@@ -35662,7 +22288,7 @@ async function statusCommand(flags) {
 Restore them with: vpn disconnect${flags.name !== "default" ? ` --name ${flags.name}` : ""}
 `
       );
-    else process.stderr.write(`vpn: ${printable(err2.message)}
+    else process.stderr.write(`vpn: ${printable(err.message)}
 `);
     return code;
   }
@@ -35674,8 +22300,8 @@ async function disconnectCommand(flags) {
     else process.stderr.write("Disconnected; routes and DNS restored.\n");
     return EXIT.OK;
   } catch (e) {
-    let err2 = e;
-    if (err2 instanceof VpnError && err2.code === "ERR_CONTROL") {
+    let err = e;
+    if (err instanceof VpnError && err.code === "ERR_CONTROL") {
       try {
         const left = await restoreLeftovers(flags.name);
         if (left) {
@@ -35692,15 +22318,15 @@ async function disconnectCommand(flags) {
           return EXIT.OK;
         }
       } catch (e2) {
-        err2 = e2;
+        err = e2;
       }
     }
-    const code = err2 instanceof VpnError ? exitCodeFor(err2.code) : EXIT.INTERNAL;
+    const code = err instanceof VpnError ? exitCodeFor(err.code) : EXIT.INTERNAL;
     if (flags.json)
       process.stdout.write(
-        printableJson({ disconnected: false, exitCode: code, error: err2.message }) + "\n"
+        printableJson({ disconnected: false, exitCode: code, error: err.message }) + "\n"
       );
-    else process.stderr.write(`vpn: ${printable(err2.message)}
+    else process.stderr.write(`vpn: ${printable(err.message)}
 `);
     return code;
   }
