@@ -11,47 +11,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Bed, LAN_HOST, ROOT, TB, firstOutput, skipReason, sleep, waitExit } from './support.js';
+import { Bed, LAN_HOST, TB, skipReason, sleep, waitExit, tcpStream } from './support.js';
 
 const skip = skipReason();
 const GW1 = '198.51.100.10';
 const GW2 = '198.51.100.20';
 const PPK = 'interop post-quantum preshared key, 32+ bytes long';
 const ID = ['--id', 'client@test'];
-
-/** Streams TCP to the LAN host for `secs` seconds; resolves with both checksums. */
-async function tcpStream(
-  bed: Bed,
-  secs: number,
-): Promise<{ sent: string; received: string; err: string }> {
-  const fixture = join(ROOT, 'test/interop/fixtures/tcp-sha.mjs');
-  const server = bed.spawnIn(bed.ns('lan'), [process.execPath, fixture, 'server', '5203']);
-  try {
-    await firstOutput(server, 'tcp-sha server');
-    const client = bed.spawnIn(bed.cli, [
-      process.execPath,
-      fixture,
-      'stream',
-      LAN_HOST,
-      '5203',
-      String(secs),
-    ]);
-    try {
-      let out = '';
-      let err = '';
-      client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      client.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-      await waitExit(client, (secs + 30) * 1000);
-      await waitExit(server, 5000);
-      const [sent = '', received = ''] = out.trim().split(' ');
-      return { sent, received, err };
-    } finally {
-      await bed.stop(client);
-    }
-  } finally {
-    await bed.stop(server);
-  }
-}
 
 describe('interop: RFC 8784 PPK and RFC 5685 redirects with strongSwan 5.9.8', { skip }, () => {
   const bed = new Bed('ppkr');
@@ -255,7 +221,7 @@ describe('interop: RFC 8784 PPK and RFC 5685 redirects with strongSwan 5.9.8', {
       for (let i = 0; i < 100 && ups() < n; i++) await sleep(100);
       assert.equal(ups(), n, `not up again:\n${r.lines.join('\n')}`);
     };
-    const stream = tcpStream(bed, 4);
+    const stream = tcpStream(bed, 4, 5203);
     await sleep(1500);
     assert.match(
       swanctl('gw', ['--redirect', '--peer-ip', '198.51.100.1', '--gateway', GW2]),

@@ -14,13 +14,12 @@ import { join } from 'node:path';
 import {
   Bed,
   LAN_HOST,
-  ROOT,
   TB,
-  firstOutput,
   missingTools,
   skipReason,
   sleep,
   waitExit,
+  tcpStream,
 } from './support.js';
 
 const skip = skipReason();
@@ -31,44 +30,6 @@ function roam(bed: Bed, what: 'add' | 'move' | 'del'): void {
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);
-}
-
-/**
- * Streams TCP to the LAN host for `secs` seconds; resolves with both checksums. Both ends are
- * tracked by the bed and ended here whatever happens (a server that never starts is an error,
- * not a wait forever).
- */
-async function tcpStream(
-  bed: Bed,
-  secs: number,
-): Promise<{ sent: string; received: string; err: string }> {
-  const fixture = join(ROOT, 'test/interop/fixtures/tcp-sha.mjs');
-  const server = bed.spawnIn(bed.ns('lan'), [process.execPath, fixture, 'server', '5202']);
-  try {
-    await firstOutput(server, 'tcp-sha server');
-    const client = bed.spawnIn(bed.cli, [
-      process.execPath,
-      fixture,
-      'stream',
-      LAN_HOST,
-      '5202',
-      String(secs),
-    ]);
-    try {
-      let out = '';
-      let err = '';
-      client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      client.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-      await waitExit(client, (secs + 30) * 1000);
-      await waitExit(server, 5000);
-      const [sent = '', received = ''] = out.trim().split(' ');
-      return { sent, received, err };
-    } finally {
-      await bed.stop(client);
-    }
-  } finally {
-    await bed.stop(server);
-  }
 }
 
 describe('interop: roaming (MOBIKE) and NAT rebinding', { skip }, () => {
@@ -88,7 +49,7 @@ describe('interop: roaming (MOBIKE) and NAT rebinding', { skip }, () => {
     const withUplink2 = bed.snapshot();
     const r = await bed.connect([...ID, '--psk-file', bed.psk, '--name', 'mobike']);
     assert.ok(r.up, `no "up" event:\n${r.lines.join('\n')}`);
-    const stream = tcpStream(bed, 8);
+    const stream = tcpStream(bed, 8, 5202);
     await sleep(2500);
     roam(bed, 'move');
     const result = await stream;

@@ -304,3 +304,43 @@ export async function tcpTransfer(
   const [sent = '', received = ''] = xfer.out.trim().split(' ');
   return { sent, received, secs, output: xfer.out + xfer.err };
 }
+
+/**
+ * Streams TCP to the LAN host for `secs` seconds; resolves with both checksums (`port`: the
+ * LAN server's, distinct per test file). Both ends are
+ * tracked by the bed and ended here whatever happens (a server that never starts is an error,
+ * not a wait forever).
+ */
+export async function tcpStream(
+  bed: Bed,
+  secs: number,
+  port: number,
+): Promise<{ sent: string; received: string; err: string }> {
+  const fixture = join(ROOT, 'test/interop/fixtures/tcp-sha.mjs');
+  const server = bed.spawnIn(bed.ns('lan'), [process.execPath, fixture, 'server', String(port)]);
+  try {
+    await firstOutput(server, 'tcp-sha server');
+    const client = bed.spawnIn(bed.cli, [
+      process.execPath,
+      fixture,
+      'stream',
+      LAN_HOST,
+      String(port),
+      String(secs),
+    ]);
+    try {
+      let out = '';
+      let err = '';
+      client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      client.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      await waitExit(client, (secs + 30) * 1000);
+      await waitExit(server, 5000);
+      const [sent = '', received = ''] = out.trim().split(' ');
+      return { sent, received, err };
+    } finally {
+      await bed.stop(client);
+    }
+  } finally {
+    await bed.stop(server);
+  }
+}
