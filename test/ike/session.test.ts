@@ -647,3 +647,35 @@ test('our CHILD_SA rekey with PFS (§1.3.1): KE in the group of our ESP proposal
   assert.equal(toHex(installs[1]!.child.outbound.keymat), toHex(run.resp.child!.keyI));
   assert.equal(toHex(installs[1]!.child.inbound.keymat), toHex(run.resp.child!.keyR));
 });
+
+test('a gateway on port 4500 (or any port but 500) gets every IKE message with the non-ESP marker from the start (RFC 7296 §2.23)', () => {
+  // IKE_SA_INIT to port 4500 without the marker would be taken for ESP by the gateway.
+  for (const port of [4500, 10500]) {
+    const session = new IkeSession(config(), new SeededRandom(1));
+    const run: Run = {
+      session,
+      resp: responder(),
+      outputs: [],
+      events: [],
+      sent: [],
+      now: Date.UTC(2030, 0, 1),
+    };
+    pump(
+      run,
+      session.handle(
+        { kind: 'start', local: CLIENT, remote: { address: GW.address, port } },
+        run.now,
+      ),
+    );
+    assert.equal(session.state, 'established', `port ${port}`);
+    const sends = run.outputs.filter(
+      (o): o is Extract<IkeOutput, { kind: 'send' }> => o.kind === 'send',
+    );
+    assert.ok(sends.length >= 2);
+    for (const s of sends) {
+      assert.equal(s.to.port, port, 'no float: the gateway already listens on a NAT-T port');
+      assert.equal(s.nonEspMarker, true);
+    }
+    assert.equal(session.usesNatT, true);
+  }
+});

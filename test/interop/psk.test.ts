@@ -120,6 +120,24 @@ describe('interop: PSK through a NAT to strongSwan', { skip }, () => {
     assert.equal(bed.snapshot(), baseline);
   });
 
+  test('--port 4500: IKE goes to the NAT-T port with the non-ESP marker from the first message (RFC 7296 §2.23)', async () => {
+    const r = await bed.connect([
+      ...ID,
+      '--psk-file',
+      bed.psk,
+      '--name',
+      'port4500',
+      '--port',
+      '4500',
+    ]);
+    assert.ok(r.up, r.lines.join('\n'));
+    const ping = bed.exec(['ping', '-c', '2', '-i', '0.2', '-W', '2', LAN_HOST]);
+    assert.equal(ping.code, 0, ping.out);
+    r.proc.kill('SIGTERM');
+    assert.equal(await waitExit(r.proc), 0);
+    assert.equal(bed.snapshot(), baseline);
+  });
+
   test('INVALID_KE_PAYLOAD from strongSwan: we retry with the group it wants', async () => {
     // We send a MODP-2048 KE but also offer ECP-256, which the gateway prefers (RFC 7296 §1.2).
     const r = await bed.connect([

@@ -39,6 +39,8 @@ import { supportedHashes } from '../auth/signature.js';
 import type { IkeContext } from '../context.js';
 import type { InitiatorTask } from './task.js';
 
+/** RFC 7296 §2.23: the IKE port without the non-ESP marker. */
+const IKE_PORT = 500;
 /** RFC 3948 §1: NAT-T floats IKE (and ESP in UDP) to port 4500. */
 const NATT_PORT = 4500;
 
@@ -66,6 +68,11 @@ export class IkeSaInit implements InitiatorTask {
     if (this.c.ike.state !== 'created') return;
     this.c.ike.local = local;
     this.c.ike.remote = remote;
+    // RFC 7296 §2.23: an initiator may use port 4500 (or any NAT-T port) from the start, and
+    // then every IKE message carries the non-ESP marker (RFC 3948 §2.2), as strongSwan does for
+    // any remote port other than 500. Without it a gateway listening there takes IKE_SA_INIT
+    // for ESP, and its answers (marked) would be taken for ESP by us.
+    if (remote.port !== IKE_PORT) this.c.ike.natT = true;
     this.c.ike.sa.spiI = this.c.randomNonZero(8);
     this.c.setState('connecting');
     this.sendInit();
@@ -322,7 +329,7 @@ export class IkeSaInit implements InitiatorTask {
       if (this.c.ike.natHere || this.c.ike.natThere || this.c.cfg.forceEncap) {
         // RFC 7296 §2.23 / RFC 3948: float to port 4500 with the non-ESP marker.
         this.c.ike.natT = true;
-        if (this.c.ike.remote.port === 500)
+        if (this.c.ike.remote.port === IKE_PORT)
           this.c.ike.remote = { address: this.c.ike.remote.address, port: NATT_PORT };
       }
     } else if (this.c.cfg.forceEncap) {
