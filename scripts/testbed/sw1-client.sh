@@ -49,6 +49,8 @@ C
 start() {
   if [ -f "$D/charon.pid" ] && kill -0 "$(cat "$D/charon.pid")" 2>/dev/null; then return; fi
   mkdir -p "$D/private" "$D/x509ca"
+  # A socket left by a stopped charon would make start_charon load the config too early.
+  rm -f "$D/charon.vici"
   cp "$PKI"/client-rsa.key "$PKI"/client-ecdsa.key "$D/private/"
   cp "$PKI"/ca.crt "$D/x509ca/"
   cat > "$D/strongswan.conf" <<CONF
