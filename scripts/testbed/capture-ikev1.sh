@@ -31,3 +31,5 @@ for c in "${CASES[@]}"; do
   TCPDUMP=
   python3 "$TB_DIR/pcap-ikev1.py" "$STATE/$c.pcap" "$STATE/sw1/charon.log" "$c" "$OUT/$c.json" "$VERSION"
 done
+# The repository's format check (.ci/run: prettier --check .) covers these files.
+(cd "$TB_DIR/../.." && npx prettier --write "$OUT"/*.json >/dev/null 2>&1) || echo "capture-ikev1: run prettier --write on $OUT" >&2
