@@ -158,6 +158,8 @@ export class Tunnel {
       : anyTs(opts.ip6 === true);
     const remoteId = opts.remoteId === undefined ? undefined : parseIdentity(opts.remoteId);
     checkCredentials(opts.credentials, remoteId);
+    if (opts.ikeVersion !== undefined && opts.ikeVersion !== 2)
+      throw new VpnError('ERR_CONFIG', 'IKEv1 is not wired into the driver yet (issue 17)');
     // Checked before anything is touched; the routes follow the tunnel's (installRoutes).
     this.excluded = checkExcluded(opts.excludeNetworks ?? []);
     if (this.excluded.length > 0 && opts.killSwitch)
