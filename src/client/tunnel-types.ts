@@ -8,7 +8,7 @@ import type { Random } from '../core/random.js';
 import type { Identity } from '../ike/identity.js';
 import type { PpkConfig } from '../ike/ppk.js';
 import type { PqMode } from '../ike/sa/proposals.js';
-import type { EstablishedInfo, IkeSession, RetransmitPolicy } from '../ike/session.js';
+import type { EstablishedInfo, IkeSession, RetransmitPolicy, TimerId } from '../ike/session.js';
 import type { UdpCounters } from '../net/udp.js';
 import type { DataPlaneStats } from '../fastpath/dataplane.js';
 import type { TunDevice } from '../tun/tun.js';
@@ -181,3 +181,7 @@ export interface TunnelStatus {
   /** SAs the data path refused to install (the tunnel then ends with ERR_IKE_PROTOCOL). */
   saInstallErrors: number;
 }
+
+/** The driver's named timers: the IKE session's and its own. */
+export type TunnelTimerKey =
+  TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway' | 'stable' | 'close' | 'route';
