@@ -240,6 +240,35 @@ test('Phase 1 choice: the gateway echoing our second transform (strongSwan style
   assert.deepEqual(decodePhase1Choice(single, offered, 1), AES256_SHA256_MODP2048);
 });
 
+test('real strongSwan 5.9.8 Main Mode answers (charon, IKEv1 responder, default proposals) decode and re-encode byte-identically', () => {
+  // Captured on this machine: Debian strongswan-charon 5.9.8-5+deb12u6, swanctl `version = 1`,
+  // no `proposals` line (its defaults), answering our message 1 built by encodePhase1Sa.
+  const cases: { offer: string; lifeSeconds: number; answer: string; chosen: string }[] = [
+    {
+      offer: 'aes128-sha1-modp2048,aes256-sha256-ecp256',
+      lifeSeconds: 86400,
+      answer: `00000001 00000001 00000030 01010001 00000028 01010000
+        8001 0007 800e 0080 8002 0002 8004 000e 8003 0001 800b 0001 000c 0004 00015180`,
+      chosen: 'aes128-sha1-modp2048',
+    },
+    {
+      offer: 'aes256-sha256-ecp256,aes128-sha1-modp2048',
+      lifeSeconds: 28800,
+      answer: `00000001 00000001 0000002c 01010001 00000024 01010000
+        8001 0007 800e 0100 8002 0004 8004 0013 8003 0001 800b 0001 800c 7080`,
+      chosen: 'aes256-sha256-ecp256',
+    },
+  ];
+  for (const c of cases) {
+    const offered = parseV1Phase1Proposals(c.offer, { legacy: false, lifeSeconds: c.lifeSeconds });
+    const body = unhex(c.answer);
+    const got = decodePhase1Choice(body, offered, V1AuthMethod.PSK);
+    assert.equal(formatPhase1Spec(got), c.chosen);
+    assert.equal(got.lifeSeconds, c.lifeSeconds);
+    assert.equal(hex(encodeSaBody(decodeSaBody(body))), hex(body));
+  }
+});
+
 test('Phase 1 choice: a lower lifetime is accepted and returned, a longer one refused', () => {
   const offered = [AES256_SHA256_MODP2048];
   const lower = answer(1, new Uint8Array(0), 1, 1, p1Attrs(AES256_SHA256_MODP2048, 1, 3600));
