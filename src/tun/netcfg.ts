@@ -45,6 +45,8 @@ import {
 } from './journal.js';
 import type { JournalContext, JournalEntry, JournalFile } from './journal.js';
 import { configureDns, isBackend, undoDns } from './dns.js';
+import { nl, nlDefaultRoutes, nlRoute, nlRule, nlUndo, rtNetlink, splitCidr } from './rtnl.js';
+import type { RtNetlink } from './rtnl.js';
 import type { DnsBackend, DnsContext, DnsOptions, DnsResult } from './dns.js';
 
 export { resolvConfText } from './dns.js';
@@ -100,6 +102,12 @@ export interface NetConfiguratorOptions {
   dnsBackend?: DnsBackend;
   /** The resolv.conf managed in 'file' mode (default /etc/resolv.conf). */
   resolvConf?: string;
+  /**
+   * rtnetlink for routes, addresses and links instead of `ip` processes (rtnl.ts). Default: the
+   * TUN addon's, when no `run` is given (a runner of its own may work in another namespace);
+   * false: always `ip`.
+   */
+  netlink?: RtNetlink | false;
 }
 
 /** Options of `addRoute`. */
@@ -123,6 +131,8 @@ export interface RouteInfo {
 
 export class NetConfigurator {
   private readonly run: CommandRunner;
+  /** rtnetlink (rtnl.ts) for links, addresses, routes and rules; undefined: `ip` processes. */
+  private readonly nl: RtNetlink | undefined;
   private readonly log: Logger;
   private readonly journalPath: string | undefined;
   private readonly dnsBackend: DnsBackend;
@@ -133,6 +143,8 @@ export class NetConfigurator {
 
   constructor(opts: NetConfiguratorOptions = {}) {
     this.run = opts.run ?? defaultRunner;
+    this.nl =
+      opts.netlink === false ? undefined : (opts.netlink ?? (opts.run ? undefined : rtNetlink()));
     this.log = opts.logger ?? NOOP_LOGGER;
     this.journalPath = opts.journalPath;
     const env = process.env['VPN_DNS_BACKEND'];
@@ -183,6 +195,14 @@ export class NetConfigurator {
 
   /** `ip -j link show dev X`: MTU and whether the link is administratively up. */
   private async linkState(dev: string): Promise<{ mtu: number; up: boolean } | undefined> {
+    if (this.nl) {
+      try {
+        const l = this.nl.rtGetLink(dev);
+        return l ? { mtu: l.mtu, up: l.up } : undefined;
+      } catch {
+        return undefined;
+      }
+    }
     try {
       const { stdout } = await this.run('ip', ['-j', 'link', 'show', 'dev', dev]);
       const l = (JSON.parse(stdout) as { mtu?: number; flags?: string[] }[])[0];
@@ -205,7 +225,8 @@ export class NetConfigurator {
       throw new VpnError('ERR_NETCFG', `invalid MTU ${String(mtu)}`);
     }
     const before = await this.linkState(dev);
-    await this.run('ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu)]);
+    if (this.nl) nl(`setting the MTU of ${dev}`, () => this.nl!.rtSetLink(dev, mtu, -1));
+    else await this.run('ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu)]);
     if (before && before.mtu !== mtu) this.record({ kind: 'mtu', dev, old: before.mtu });
     if (before) this.linkKnown.set(dev, { mtu, up: before.up });
   }
@@ -216,7 +237,8 @@ export class NetConfigurator {
     const known = this.linkKnown.get(dev);
     this.linkKnown.delete(dev);
     const before = known ?? (await this.linkState(dev));
-    await this.run('ip', ['link', 'set', 'dev', dev, 'up']);
+    if (this.nl) nl(`bringing ${dev} up`, () => this.nl!.rtSetLink(dev, 0, 1));
+    else await this.run('ip', ['link', 'set', 'dev', dev, 'up']);
     if (before && !before.up) this.record({ kind: 'up', dev });
   }
 
@@ -224,7 +246,10 @@ export class NetConfigurator {
   async addAddress(dev: string, cidr: string): Promise<void> {
     checkDev(dev);
     checkCidr(cidr);
-    await this.run('ip', ['addr', 'add', cidr, 'dev', dev]);
+    if (this.nl) {
+      const [a, len] = splitCidr(cidr);
+      nl(`adding ${cidr} to ${dev}`, () => this.nl!.rtAddr(true, dev, a, len));
+    } else await this.run('ip', ['addr', 'add', cidr, 'dev', dev]);
     this.record({ kind: 'addr', dev, cidr });
   }
 
@@ -235,9 +260,13 @@ export class NetConfigurator {
    */
   async addRoute(dest: string, opts: RouteOptions): Promise<void> {
     const sel = routeSelector(dest, opts);
-    const args = routeArgs('add', sel);
-    if (opts.src !== undefined) args.push('src', opts.src);
-    await this.run('ip', args);
+    if (this.nl) {
+      nlRoute(this.nl, 'add', sel, opts.src);
+    } else {
+      const args = routeArgs('add', sel);
+      if (opts.src !== undefined) args.push('src', opts.src);
+      await this.run('ip', args);
+    }
     this.record(sel);
   }
 
@@ -257,6 +286,14 @@ export class NetConfigurator {
       );
     }
     const sels = dests.map((d) => routeSelector(d, opts));
+    if (this.nl) {
+      // One acknowledged request per route, each journaled once the kernel took it.
+      for (const r of sels) {
+        nlRoute(this.nl, 'add', r, r.dest.includes(':') ? undefined : opts.src);
+        this.record(r);
+      }
+      return;
+    }
     for (const v6 of [false, true]) {
       const fam = sels.filter((r) => r.dest.includes(':') === v6);
       if (fam.length === 0) continue;
@@ -286,13 +323,25 @@ export class NetConfigurator {
   async addBlockRoute(dest: string, metric = 1000): Promise<void> {
     checkCidr(dest);
     if (!isU32(metric)) throw new VpnError('ERR_NETCFG', `invalid metric ${metric}`);
-    await this.run('ip', blockArgs('add', dest, metric));
+    if (this.nl) {
+      const [a, len] = splitCidr(dest);
+      nl(`adding the unreachable route ${dest}`, () =>
+        this.nl!.rtRoute('add', a, len, null, null, null, metric, -1, true),
+      );
+    } else await this.run('ip', blockArgs('add', dest, metric));
     this.record({ kind: 'block', dest, metric });
   }
 
   /** How the kernel reaches `ip` right now (`ip -j route get`). */
   async getRouteTo(ip: string): Promise<RouteInfo> {
     if (isIP(ip) === 0) throw new VpnError('ERR_NETCFG', `invalid address ${safeJson(ip)}`);
+    if (this.nl) {
+      const g = nl(`looking up the route to ${ip}`, () => this.nl!.rtRouteGet(ip));
+      const out: RouteInfo = { dev: g.dev };
+      if (g.via) out.via = g.via;
+      if (g.src) out.src = g.src;
+      return out;
+    }
     const { stdout } = await this.run('ip', ['-j', 'route', 'get', ip]);
     let r: { dev?: string; gateway?: string; prefsrc?: string } | undefined;
     try {
@@ -353,7 +402,8 @@ export class NetConfigurator {
       { kind: 'rule', from: src, table: String(BYPASS_TABLE), priority: BYPASS_PRIORITY + 1 },
     ];
     for (const r of rules) {
-      await this.run('ip', ruleArgs('add', r));
+      if (this.nl) nlRule(this.nl, true, r);
+      else await this.run('ip', ruleArgs('add', r));
       this.record(r);
     }
   }
@@ -365,8 +415,10 @@ export class NetConfigurator {
   async defaultPath(v6: boolean, exclude?: string): Promise<RouteInfo | undefined> {
     let routes: { dev?: string; gateway?: string; metric?: number; prefsrc?: string }[];
     try {
-      const { stdout } = await this.run('ip', [v6 ? '-6' : '-4', '-j', 'route', 'show', 'default']);
-      routes = JSON.parse(stdout) as typeof routes;
+      const args = [v6 ? '-6' : '-4', '-j', 'route', 'show', 'default'];
+      routes = this.nl
+        ? nlDefaultRoutes(this.nl, v6)
+        : (JSON.parse((await this.run('ip', args)).stdout) as typeof routes);
     } catch {
       return undefined;
     }
@@ -400,7 +452,8 @@ export class NetConfigurator {
       host,
       path.via !== undefined ? { dev: path.dev, via: path.via } : { dev: path.dev },
     );
-    await this.run('ip', routeArgs('replace', sel));
+    if (this.nl) nlRoute(this.nl, 'replace', sel);
+    else await this.run('ip', routeArgs('replace', sel));
     e.dev = sel.dev;
     if (sel.via !== undefined) e.via = sel.via;
     else delete e.via;
@@ -438,7 +491,7 @@ export class NetConfigurator {
       // Routes and addresses go in one `ip -batch` (per family), the rest one step at a time.
       const n = batchableTail(this.entries);
       const steps = this.entries.slice(this.entries.length - Math.max(n, 1)).reverse();
-      errors.push(...(await undoAll(steps, this.run)));
+      errors.push(...(await undoAll(steps, this.run, this.nl)));
       this.entries.length -= steps.length;
       try {
         this.persist();
@@ -625,8 +678,23 @@ function familyOf(e: JournalEntry): 4 | 6 {
  * one `ip -force -batch -` per address family (every line is tried; "already gone" is success).
  * Never throws: returns the failures.
  */
-async function undoAll(steps: JournalEntry[], run: CommandRunner): Promise<string[]> {
+async function undoAll(
+  steps: JournalEntry[],
+  run: CommandRunner,
+  rt?: RtNetlink,
+): Promise<string[]> {
   const errors: string[] = [];
+  if (rt) {
+    // rtnetlink: one request per step, in order; DNS steps still run their tools.
+    for (const e of steps) {
+      try {
+        if (!nlUndo(rt, e)) await undo(e, run);
+      } catch (err) {
+        if (!isGone(err)) errors.push((err as Error).message);
+      }
+    }
+    return errors;
+  }
   let i = 0;
   while (i < steps.length) {
     let j = i;
