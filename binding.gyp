@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tun",
-      "sources": ["native/tun.c", "native/napi_util.c"],
+      "sources": ["native/tun.c", "native/netlink.c", "native/napi_util.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     },

@@ -695,6 +695,8 @@ static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
   return out;
 }
 
+NU_HIDDEN void netlink_register(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
@@ -710,6 +712,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"recvFd", NULL, js_recv_fd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  netlink_register(env, exports); /* rt*: rtnetlink host configuration (native/netlink.c) */
   return exports;
 }
 

@@ -31,7 +31,10 @@
 //
 // --connect-only: our client only, connect time in the foreground and with --background (cert),
 // the bundled CLI (dist/bundle) against the unbundled modules (VPN_NO_BUNDLE=1) interleaved round
-// by round; then per build the peak RSS (VmHWM) of a PSK tunnel after TCP up and down transfers.
+// by round; then per build the peak RSS (VmHWM) of a PSK tunnel after TCP up and down transfers,
+// and where its memory is at the end (/proc/PID/smaps_rollup: Rss, Pss, RssAnon, RssFile).
+// With --baseline DIR (a built copy of another tree: bin/, dist/, build/), that tree ("before")
+// against this one ("after") instead, both bundled, interleaved the same way.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,6 +59,9 @@ const NO_WG = args.includes('--no-wg');
 const SOAK = num('--soak', 0);
 const PQ = args.includes('--pq');
 const CONNECT_ONLY = args.includes('--connect-only');
+const BASELINE = args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] : undefined;
+/** The `vpn` command under test (--connect-only --baseline switches between two trees). */
+let cliBin = join(ROOT, 'bin/vpn.js');
 if (process.getuid() !== 0) {
   console.error('bench-tunnel: run as root (network namespaces, TUN devices)');
   process.exit(2);
@@ -229,17 +235,7 @@ const pskArgs = () => [
 function startOurs(args) {
   const proc = spawn(
     'ip',
-    [
-      'netns',
-      'exec',
-      CLI,
-      process.execPath,
-      join(ROOT, 'bin/vpn.js'),
-      'connect',
-      GW,
-      '--json',
-      ...args,
-    ],
+    ['netns', 'exec', CLI, process.execPath, cliBin, 'connect', GW, '--json', ...args],
     { env, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   children.push(proc);
@@ -269,7 +265,7 @@ async function startOursBackground(args) {
       'exec',
       CLI,
       process.execPath,
-      join(ROOT, 'bin/vpn.js'),
+      cliBin,
       'connect',
       GW,
       '--background',
@@ -286,7 +282,7 @@ async function startOursBackground(args) {
 }
 
 const stopOursBackground = async (name) => {
-  inNs(CLI, [process.execPath, join(ROOT, 'bin/vpn.js'), 'disconnect', '--name', name]);
+  inNs(CLI, [process.execPath, cliBin, 'disconnect', '--name', name]);
   // As for charon-cmd: let the gateway forget the SA before the next round.
   await new Promise((r) => setTimeout(r, 200));
 };
@@ -524,9 +520,25 @@ async function pqConnects() {
   return { date: new Date().toISOString(), connects: CONNECTS, cpu: cpuInfo, pq: out };
 }
 
-/** --connect-only: bundled vs unbundled CLI, interleaved round by round (see the header). */
+/** Rss, Pss, RssAnon, RssFile (MB) of a process now (/proc/PID/smaps_rollup). */
+function smapsMB(pid) {
+  const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(t)?.[1] ?? NaN) / 1024;
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const skb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? NaN) / 1024;
+  return { rss: kb('Rss'), pss: kb('Pss'), rssAnon: skb('RssAnon'), rssFile: skb('RssFile') };
+}
+
+/** --connect-only: two builds interleaved round by round (see the header). */
 async function connectOnly() {
-  const builds = { bundle: undefined, modules: '1' };
+  const builds = BASELINE
+    ? { before: { bin: join(BASELINE, 'bin/vpn.js') }, after: { bin: join(ROOT, 'bin/vpn.js') } }
+    : { bundle: {}, modules: { noBundle: '1' } };
+  const use = (b) => {
+    cliBin = b.bin ?? join(ROOT, 'bin/vpn.js');
+    if (b.noBundle) env.VPN_NO_BUNDLE = b.noBundle;
+    else delete env.VPN_NO_BUNDLE;
+  };
   const times = {};
   const one = async (key, start, stop) => {
     const t0 = performance.now();
@@ -536,17 +548,15 @@ async function connectOnly() {
     await stop(h);
   };
   for (let i = 0; i < CONNECTS; i++) {
-    for (const [b, flag] of Object.entries(builds)) {
-      if (flag) env.VPN_NO_BUNDLE = flag;
-      else delete env.VPN_NO_BUNDLE;
+    for (const [b, build] of Object.entries(builds)) {
+      use(build);
       await one(`${b} foreground`, () => startOurs(certArgs()), stopProc);
       await one(`${b} --background`, () => startOursBackground(certArgs()), stopOursBackground);
     }
   }
   const rss = {};
-  for (const [b, flag] of Object.entries(builds)) {
-    if (flag) env.VPN_NO_BUNDLE = flag;
-    else delete env.VPN_NO_BUNDLE;
+  for (const [b, build] of Object.entries(builds)) {
+    use(build);
     const proc = await startOurs(pskArgs());
     if (!waitPing(10000)) throw new Error('no ping through our tunnel');
     const idle = rssMB(proc.pid);
@@ -555,12 +565,13 @@ async function connectOnly() {
     rss[b] = {
       idleRssMB: idle,
       peakRssMB: peakMB(proc.pid),
+      afterLoad: smapsMB(proc.pid),
       uploadMbps: up.bps / 1e6,
       downloadMbps: down.bps / 1e6,
     };
     await stopProc(proc);
   }
-  delete env.VPN_NO_BUNDLE;
+  use({});
   console.log(`bench-tunnel --connect-only: ${CONNECTS} connects each (exec to first ping, cert)`);
   const out = {};
   for (const [k, t] of Object.entries(times)) {
@@ -571,7 +582,7 @@ async function connectOnly() {
   }
   for (const [b, r] of Object.entries(rss))
     console.log(
-      `${b.padEnd(8)} RSS idle ${r.idleRssMB.toFixed(1)} MB, peak after ${SECONDS} s up + down ${r.peakRssMB.toFixed(1)} MB (${r.uploadMbps.toFixed(0)}/${r.downloadMbps.toFixed(0)} Mbit/s)`,
+      `${b.padEnd(8)} RSS idle ${r.idleRssMB.toFixed(1)} MB, peak after ${SECONDS} s up + down ${r.peakRssMB.toFixed(1)} MB (${r.uploadMbps.toFixed(0)}/${r.downloadMbps.toFixed(0)} Mbit/s); then Rss ${r.afterLoad.rss.toFixed(1)} Pss ${r.afterLoad.pss.toFixed(1)} RssAnon ${r.afterLoad.rssAnon.toFixed(1)} RssFile ${r.afterLoad.rssFile.toFixed(1)} MB`,
     );
   return { date: new Date().toISOString(), connects: CONNECTS, connect: out, rss };
 }

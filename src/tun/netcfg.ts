@@ -22,27 +22,16 @@
  * the whole journal is refused, with nothing run.
  */
 import { execFile } from 'node:child_process';
-import {
-  existsSync,
-  lstatSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { delimiter, dirname, join } from 'node:path';
-import { ensurePrivateDir, ensureRuntimeDir } from '../config/load.js';
-import { isDomainName } from '../core/dns-name.js';
+import { dirname } from 'node:path';
+import { ensurePrivateDir } from '../config/load.js';
 import { VpnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { NOOP_LOGGER } from '../core/log.js';
 import {
   BYPASS_PRIORITY,
   BYPASS_TABLE,
-  MAX_BACKUP_BYTES,
   isAlive,
   MAX_ROUTES,
   dnsBackupPath,
@@ -51,11 +40,17 @@ import {
   isU32,
   netnsKey,
   readJournal,
-  readPrivate,
   safeJson,
   writeExclusive,
 } from './journal.js';
 import type { JournalContext, JournalEntry, JournalFile } from './journal.js';
+import { configureDns, isBackend, undoDns } from './dns.js';
+import { nl, nlDefaultRoutes, nlRoute, nlRule, nlUndo, rtNetlink, splitCidr } from './rtnl.js';
+import type { RtNetlink } from './rtnl.js';
+import type { DnsBackend, DnsContext, DnsOptions, DnsResult } from './dns.js';
+
+export { resolvConfText } from './dns.js';
+export type { DnsBackend, DnsOptions, DnsResult } from './dns.js';
 
 export {
   DEFAULT_TUN_PATTERN,
@@ -97,24 +92,6 @@ export const defaultRunner: CommandRunner = (cmd, args, input) =>
     child.stdin?.end(input ?? '');
   });
 
-export type DnsBackend = 'auto' | 'resolvectl' | 'resolvconf' | 'file';
-
-/** Options of `setDns`. */
-export interface DnsOptions {
-  /** The tunnel carries the default route: every name goes to the gateway's servers. */
-  defaultRoute?: boolean;
-}
-
-/** What `setDns` did, for the summary and `vpn status`. */
-export interface DnsResult {
-  /** How DNS was configured. */
-  method: 'systemd-resolved' | 'resolvconf' | 'resolv.conf';
-  /** systemd-resolved's routing domains on the link ("~corp.example", "~."); else empty. */
-  routing: string[];
-  /** One printable line saying what was done. */
-  note: string;
-}
-
 export interface NetConfiguratorOptions {
   /** Command runner (tests inject one; tests in a namespace wrap `ip netns exec`). */
   run?: CommandRunner;
@@ -125,6 +102,12 @@ export interface NetConfiguratorOptions {
   dnsBackend?: DnsBackend;
   /** The resolv.conf managed in 'file' mode (default /etc/resolv.conf). */
   resolvConf?: string;
+  /**
+   * rtnetlink for routes, addresses and links instead of `ip` processes (rtnl.ts). Default: the
+   * TUN addon's, when no `run` is given (a runner of its own may work in another namespace);
+   * false: always `ip`.
+   */
+  netlink?: RtNetlink | false;
 }
 
 /** Options of `addRoute`. */
@@ -146,11 +129,10 @@ export interface RouteInfo {
   src?: string;
 }
 
-/** First line of a resolv.conf we write (used to recognise our own file after a crash). */
-const MARKER = '# written by ikev2-vpn';
-
 export class NetConfigurator {
   private readonly run: CommandRunner;
+  /** rtnetlink (rtnl.ts) for links, addresses, routes and rules; undefined: `ip` processes. */
+  private readonly nl: RtNetlink | undefined;
   private readonly log: Logger;
   private readonly journalPath: string | undefined;
   private readonly dnsBackend: DnsBackend;
@@ -161,6 +143,8 @@ export class NetConfigurator {
 
   constructor(opts: NetConfiguratorOptions = {}) {
     this.run = opts.run ?? defaultRunner;
+    this.nl =
+      opts.netlink === false ? undefined : (opts.netlink ?? (opts.run ? undefined : rtNetlink()));
     this.log = opts.logger ?? NOOP_LOGGER;
     this.journalPath = opts.journalPath;
     const env = process.env['VPN_DNS_BACKEND'];
@@ -211,6 +195,14 @@ export class NetConfigurator {
 
   /** `ip -j link show dev X`: MTU and whether the link is administratively up. */
   private async linkState(dev: string): Promise<{ mtu: number; up: boolean } | undefined> {
+    if (this.nl) {
+      try {
+        const l = this.nl.rtGetLink(dev);
+        return l ? { mtu: l.mtu, up: l.up } : undefined;
+      } catch {
+        return undefined;
+      }
+    }
     try {
       const { stdout } = await this.run('ip', ['-j', 'link', 'show', 'dev', dev]);
       const l = (JSON.parse(stdout) as { mtu?: number; flags?: string[] }[])[0];
@@ -233,7 +225,8 @@ export class NetConfigurator {
       throw new VpnError('ERR_NETCFG', `invalid MTU ${String(mtu)}`);
     }
     const before = await this.linkState(dev);
-    await this.run('ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu)]);
+    if (this.nl) nl(`setting the MTU of ${dev}`, () => this.nl!.rtSetLink(dev, mtu, -1));
+    else await this.run('ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu)]);
     if (before && before.mtu !== mtu) this.record({ kind: 'mtu', dev, old: before.mtu });
     if (before) this.linkKnown.set(dev, { mtu, up: before.up });
   }
@@ -244,7 +237,8 @@ export class NetConfigurator {
     const known = this.linkKnown.get(dev);
     this.linkKnown.delete(dev);
     const before = known ?? (await this.linkState(dev));
-    await this.run('ip', ['link', 'set', 'dev', dev, 'up']);
+    if (this.nl) nl(`bringing ${dev} up`, () => this.nl!.rtSetLink(dev, 0, 1));
+    else await this.run('ip', ['link', 'set', 'dev', dev, 'up']);
     if (before && !before.up) this.record({ kind: 'up', dev });
   }
 
@@ -252,7 +246,10 @@ export class NetConfigurator {
   async addAddress(dev: string, cidr: string): Promise<void> {
     checkDev(dev);
     checkCidr(cidr);
-    await this.run('ip', ['addr', 'add', cidr, 'dev', dev]);
+    if (this.nl) {
+      const [a, len] = splitCidr(cidr);
+      nl(`adding ${cidr} to ${dev}`, () => this.nl!.rtAddr(true, dev, a, len));
+    } else await this.run('ip', ['addr', 'add', cidr, 'dev', dev]);
     this.record({ kind: 'addr', dev, cidr });
   }
 
@@ -263,9 +260,13 @@ export class NetConfigurator {
    */
   async addRoute(dest: string, opts: RouteOptions): Promise<void> {
     const sel = routeSelector(dest, opts);
-    const args = routeArgs('add', sel);
-    if (opts.src !== undefined) args.push('src', opts.src);
-    await this.run('ip', args);
+    if (this.nl) {
+      nlRoute(this.nl, 'add', sel, opts.src);
+    } else {
+      const args = routeArgs('add', sel);
+      if (opts.src !== undefined) args.push('src', opts.src);
+      await this.run('ip', args);
+    }
     this.record(sel);
   }
 
@@ -285,6 +286,14 @@ export class NetConfigurator {
       );
     }
     const sels = dests.map((d) => routeSelector(d, opts));
+    if (this.nl) {
+      // One acknowledged request per route, each journaled once the kernel took it.
+      for (const r of sels) {
+        nlRoute(this.nl, 'add', r, r.dest.includes(':') ? undefined : opts.src);
+        this.record(r);
+      }
+      return;
+    }
     for (const v6 of [false, true]) {
       const fam = sels.filter((r) => r.dest.includes(':') === v6);
       if (fam.length === 0) continue;
@@ -314,13 +323,25 @@ export class NetConfigurator {
   async addBlockRoute(dest: string, metric = 1000): Promise<void> {
     checkCidr(dest);
     if (!isU32(metric)) throw new VpnError('ERR_NETCFG', `invalid metric ${metric}`);
-    await this.run('ip', blockArgs('add', dest, metric));
+    if (this.nl) {
+      const [a, len] = splitCidr(dest);
+      nl(`adding the unreachable route ${dest}`, () =>
+        this.nl!.rtRoute('add', a, len, null, null, null, metric, -1, true),
+      );
+    } else await this.run('ip', blockArgs('add', dest, metric));
     this.record({ kind: 'block', dest, metric });
   }
 
   /** How the kernel reaches `ip` right now (`ip -j route get`). */
   async getRouteTo(ip: string): Promise<RouteInfo> {
     if (isIP(ip) === 0) throw new VpnError('ERR_NETCFG', `invalid address ${safeJson(ip)}`);
+    if (this.nl) {
+      const g = nl(`looking up the route to ${ip}`, () => this.nl!.rtRouteGet(ip));
+      const out: RouteInfo = { dev: g.dev };
+      if (g.via) out.via = g.via;
+      if (g.src) out.src = g.src;
+      return out;
+    }
     const { stdout } = await this.run('ip', ['-j', 'route', 'get', ip]);
     let r: { dev?: string; gateway?: string; prefsrc?: string } | undefined;
     try {
@@ -381,7 +402,8 @@ export class NetConfigurator {
       { kind: 'rule', from: src, table: String(BYPASS_TABLE), priority: BYPASS_PRIORITY + 1 },
     ];
     for (const r of rules) {
-      await this.run('ip', ruleArgs('add', r));
+      if (this.nl) nlRule(this.nl, true, r);
+      else await this.run('ip', ruleArgs('add', r));
       this.record(r);
     }
   }
@@ -393,8 +415,10 @@ export class NetConfigurator {
   async defaultPath(v6: boolean, exclude?: string): Promise<RouteInfo | undefined> {
     let routes: { dev?: string; gateway?: string; metric?: number; prefsrc?: string }[];
     try {
-      const { stdout } = await this.run('ip', [v6 ? '-6' : '-4', '-j', 'route', 'show', 'default']);
-      routes = JSON.parse(stdout) as typeof routes;
+      const args = [v6 ? '-6' : '-4', '-j', 'route', 'show', 'default'];
+      routes = this.nl
+        ? nlDefaultRoutes(this.nl, v6)
+        : (JSON.parse((await this.run('ip', args)).stdout) as typeof routes);
     } catch {
       return undefined;
     }
@@ -428,7 +452,8 @@ export class NetConfigurator {
       host,
       path.via !== undefined ? { dev: path.dev, via: path.via } : { dev: path.dev },
     );
-    await this.run('ip', routeArgs('replace', sel));
+    if (this.nl) nlRoute(this.nl, 'replace', sel);
+    else await this.run('ip', routeArgs('replace', sel));
     e.dev = sel.dev;
     if (sel.via !== undefined) e.via = sel.via;
     else delete e.via;
@@ -436,136 +461,23 @@ export class NetConfigurator {
     return true;
   }
 
-  /**
-   * Points the resolver at `servers` for as long as the tunnel is up, through systemd-resolved,
-   * resolvconf, or by rewriting resolv.conf, and says which (the result's `method` and `note`).
-   *
-   * With systemd-resolved the servers are bound to the TUN link, and the gateway's
-   * INTERNAL_DNS_DOMAIN names (RFC 8598 §3.1) become routing-only domains (`~corp.example`), so
-   * only names under them go to these servers (RFC 8598 §4: other names resolve as before); the
-   * link is no default route for names. When the tunnel carries the default route
-   * (`opts.defaultRoute`), `~.` and DefaultRoute=yes send every name to them instead, so none
-   * leaves outside the tunnel. With no pushed domain on a split tunnel the link keeps resolved's
-   * default (DefaultRoute=yes: its servers answer alongside the host's). `resolvectl revert`
-   * (journaled after the first change) takes it all back.
-   *
-   * Without resolved there is no per-name routing: the servers answer every name and the domains
-   * become search domains. In 'file' mode the original bytes go to a backup of this tunnel's own
-   * in the private runtime directory, keyed by the journal (the tunnel's name) and the network
-   * namespace (`dnsBackupPath`): two tunnels, or the same /etc/resolv.conf path bind-mounted per
-   * namespace by `ip netns exec`, never share a backup, and a backup we did not write in this run
-   * is never taken for the original.
-   */
+  /** Points the resolver at `servers` while the tunnel is up: see `configureDns` (dns.ts). */
   async setDns(
     dev: string,
     servers: string[],
     domains: string[],
     opts: DnsOptions = {},
   ): Promise<DnsResult | undefined> {
-    if (servers.length === 0) return undefined;
-    checkDev(dev);
-    // Gateway-supplied values: IP literals and domain names only, checked label by label (a
-    // value can never start with "-" or "~", and "--" below ends the options anyway).
-    for (const s of servers) {
-      if (isIP(s) === 0) throw new VpnError('ERR_DNS', `invalid DNS server ${JSON.stringify(s)}`);
-    }
-    for (const d of domains) {
-      if (!isDomainName(d)) {
-        throw new VpnError('ERR_DNS', `invalid DNS domain ${JSON.stringify(d)}`);
-      }
-    }
-    const backend = await this.backend();
-    this.log.info('tun', `DNS via ${backend}: ${servers.join(', ')}`);
-    const list = servers.join(', ');
-    switch (backend) {
-      case 'resolvectl': {
-        // Journaled first: `resolvectl revert` of our own TUN link is harmless if nothing was
-        // set, and covers a call that timed out after resolved applied it.
-        this.record({ kind: 'dns-resolvectl', dev });
-        // "--": what follows is never an option, whatever the gateway sent.
-        await this.run('resolvectl', ['dns', dev, '--', ...servers]);
-        const full = opts.defaultRoute === true;
-        const routing = [...domains.map((d) => `~${d}`), ...(full ? ['~.'] : [])];
-        if (routing.length > 0) await this.run('resolvectl', ['domain', dev, '--', ...routing]);
-        // Split tunnel with pushed domains: only those names (routing domains); full tunnel: all.
-        // Then no multicast name queries (LLMNR, mDNS) into the tunnel: the gateway answers none.
-        // A resolved too old for a switch (before systemd 240) keeps its default: not fatal.
-        const defaultRoute = full || domains.length === 0;
-        const extra: [string, string][] = [
-          ['default-route', String(defaultRoute)],
-          ['llmnr', 'no'],
-          ['mdns', 'no'],
-        ];
-        for (const [verb, value] of extra) {
-          await this.run('resolvectl', [verb, dev, '--', value]).catch((e: unknown) => {
-            this.log.warn('tun', `resolvectl ${verb} ${dev} ${value}: ${(e as Error).message}`);
-          });
-        }
-        let note: string;
-        if (full) note = `systemd-resolved on ${dev}: every name goes to ${list} (~.)`;
-        else if (domains.length > 0)
-          note = `systemd-resolved on ${dev}: names under ${domains.join(', ')} go to ${list} (routing domains ${routing.join(' ')}); other names as before`;
-        else
-          note = `systemd-resolved on ${dev}: names go to ${list} and to the host's servers alike (no domains pushed)`;
-        return { method: 'systemd-resolved', routing, note };
-      }
-      case 'resolvconf': {
-        const iface = `${resolvconfPrefix()}${dev}`;
-        await runWithInput('resolvconf', ['-a', iface], resolvConfText(servers, domains));
-        this.record({ kind: 'dns-resolvconf', dev, iface });
-        return {
-          method: 'resolvconf',
-          routing: [],
-          note: `resolvconf (${iface}): ${list} first in line for every name${searchNote(domains)}; no systemd-resolved, so no split DNS`,
-        };
-      }
-      case 'file': {
-        const path = this.resolvConf;
-        const backup =
-          this.backupPath ??
-          join(ensureRuntimeDir(), `pid${process.pid}.${netnsKey()}.resolv.conf.bak`);
-        const mine = this.entries.some((e) => e.kind === 'dns-file' && e.backup === backup);
-        if (!mine) {
-          const existed = existsSync(path);
-          const current = existed ? readFileSync(path) : Buffer.alloc(0);
-          ensurePrivateDir(dirname(backup), 'runtime directory');
-          try {
-            writeExclusive(backup, current);
-          } catch (e) {
-            if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-            // Left by a run whose journal is gone: not known to be the original, never adopted.
-            this.log.warn('tun', `discarding a stale DNS backup ${backup}`);
-            unlinkSync(backup);
-            writeExclusive(backup, current);
-          }
-          this.record({ kind: 'dns-file', path, backup, existed });
-        }
-        // In place, not by rename: resolv.conf may be a bind mount (ip netns exec, containers).
-        writeFileSync(path, resolvConfText(servers, domains));
-        return {
-          method: 'resolv.conf',
-          routing: [],
-          note: `${path} rewritten (restored on exit): every name goes to ${list}${searchNote(domains)}; no systemd-resolved, so no split DNS`,
-        };
-      }
-    }
-  }
-
-  private async backend(): Promise<Exclude<DnsBackend, 'auto'>> {
-    if (this.dnsBackend !== 'auto') return this.dnsBackend;
-    // systemd-resolved: only if it runs AND resolv.conf goes through it (its stub or its file);
-    // otherwise per-link DNS settings would not reach glibc's resolver.
-    if (findProgram('resolvectl') && resolvedManages(this.resolvConf)) {
-      try {
-        await this.run('resolvectl', ['status']);
-        return 'resolvectl';
-      } catch {
-        // not running: fall through
-      }
-    }
-    // resolvconf (Debian's or openresolv), when resolv.conf is its generated file.
-    if (findProgram('resolvconf') && isSymlink(this.resolvConf)) return 'resolvconf';
-    return 'file';
+    const ctx: DnsContext = {
+      run: this.run,
+      log: this.log,
+      dnsBackend: this.dnsBackend,
+      resolvConf: this.resolvConf,
+      backupPath: this.backupPath,
+      entries: this.entries,
+      record: (...e) => this.record(...e),
+    };
+    return configureDns(ctx, dev, servers, domains, opts);
   }
 
   /**
@@ -579,7 +491,7 @@ export class NetConfigurator {
       // Routes and addresses go in one `ip -batch` (per family), the rest one step at a time.
       const n = batchableTail(this.entries);
       const steps = this.entries.slice(this.entries.length - Math.max(n, 1)).reverse();
-      errors.push(...(await undoAll(steps, this.run)));
+      errors.push(...(await undoAll(steps, this.run, this.nl)));
       this.entries.length -= steps.length;
       try {
         this.persist();
@@ -652,56 +564,6 @@ function routeSelector(dest: string, opts: RouteOptions): Extract<JournalEntry, 
   return sel;
 }
 
-function isBackend(s: string | undefined): s is DnsBackend {
-  return s === 'auto' || s === 'resolvectl' || s === 'resolvconf' || s === 'file';
-}
-
-function isSymlink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-
-function resolvedManages(resolvConf: string): boolean {
-  try {
-    if (isSymlink(resolvConf) && readlinkSync(resolvConf).includes('systemd/resolve')) return true;
-    return /^nameserver 127\.0\.0\.53$/m.test(readFileSync(resolvConf, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-function searchNote(domains: string[]): string {
-  return domains.length > 0 ? ` (search ${domains.join(' ')})` : '';
-}
-
-function findProgram(name: string): string | undefined {
-  const dirs = (process.env['PATH'] ?? '').split(delimiter).filter(Boolean);
-  for (const d of [...dirs, '/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
-    const p = join(d, name);
-    if (existsSync(p)) return p;
-  }
-  return undefined;
-}
-
-/**
- * Debian's resolvconf orders interfaces by /etc/resolvconf/interface-order; naming ours after
- * its first VPN-like pattern (e.g. "tun*" → "tun.vpn0") puts our servers first.
- */
-function resolvconfPrefix(): string {
-  try {
-    for (const line of readFileSync('/etc/resolvconf/interface-order', 'utf8').split('\n')) {
-      const m = /^([A-Za-z0-9-]+)\*$/.exec(line.trim());
-      if (m) return `${m[1]!}.`;
-    }
-  } catch {
-    // no interface-order (openresolv): any name will do
-  }
-  return '';
-}
-
 /** `ip route add|del` arguments for a route selector. */
 function blockArgs(op: 'add' | 'del', dest: string, metric: number): string[] {
   return [
@@ -765,19 +627,10 @@ async function undo(e: JournalEntry, run: CommandRunner): Promise<void> {
       case 'rule':
         await run('ip', ruleArgs('del', e));
         return;
-      case 'dns-file': {
-        const original = readPrivate(e.backup, MAX_BACKUP_BYTES, 'DNS backup');
-        if (original === undefined) return; // already restored
-        if (e.existed === false) rmSync(e.path, { force: true });
-        else writeFileSync(e.path, original);
-        rmSync(e.backup, { force: true });
-        return;
-      }
+      case 'dns-file':
       case 'dns-resolvectl':
-        await run('resolvectl', ['revert', '--', e.dev]);
-        return;
       case 'dns-resolvconf':
-        await run('resolvconf', ['-d', e.iface ?? `${e.dev}.ikev2-vpn`]);
+        await undoDns(e, run);
         return;
     }
   } catch (err) {
@@ -825,8 +678,23 @@ function familyOf(e: JournalEntry): 4 | 6 {
  * one `ip -force -batch -` per address family (every line is tried; "already gone" is success).
  * Never throws: returns the failures.
  */
-async function undoAll(steps: JournalEntry[], run: CommandRunner): Promise<string[]> {
+async function undoAll(
+  steps: JournalEntry[],
+  run: CommandRunner,
+  rt?: RtNetlink,
+): Promise<string[]> {
   const errors: string[] = [];
+  if (rt) {
+    // rtnetlink: one request per step, in order; DNS steps still run their tools.
+    for (const e of steps) {
+      try {
+        if (!nlUndo(rt, e)) await undo(e, run);
+      } catch (err) {
+        if (!isGone(err)) errors.push((err as Error).message);
+      }
+    }
+    return errors;
+  }
   let i = 0;
   while (i < steps.length) {
     let j = i;
@@ -861,27 +729,4 @@ async function undoAll(steps: JournalEntry[], run: CommandRunner): Promise<strin
     i = j;
   }
   return errors;
-}
-
-/** The resolv.conf text for `servers` and search `domains` (first line: our marker). */
-export function resolvConfText(servers: string[], domains: string[]): string {
-  const lines = [`${MARKER}; restored on disconnect`];
-  for (const s of servers) lines.push(`nameserver ${s}`);
-  if (domains.length > 0) lines.push(`search ${domains.join(' ')}`);
-  return lines.join('\n') + '\n';
-}
-
-function runWithInput(cmd: string, args: string[], input: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: 10000 }, (err, _out, stderr) => {
-      if (err) {
-        reject(
-          new VpnError('ERR_DNS', `${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`, {
-            cause: err,
-          }),
-        );
-      } else resolve();
-    });
-    child.stdin?.end(input);
-  });
 }
