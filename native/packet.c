@@ -347,7 +347,11 @@ static int gro_can_append(const gro_item_t *it, const uint8_t *p, size_t len, si
   if ((p[0] >> 4) == 4) {
     /* TOS, DF/reserved bits, TTL equal; the ID the next one (RFC 6864 §4.1). */
     if (iph != 20 || p[1] != h[1] || (p[6] >> 5) != (h[6] >> 5) || p[8] != h[8]) return 0;
-    if (rd16(p + 4) != it->next_id) return 0;
+    /* The ID one more than the last one's; or, for DF packets (atomic datagrams, RFC 6864 §4.1:
+     * their ID means nothing), the same ID throughout, as the kernel's GRO also accepts. */
+    uint16_t id = rd16(p + 4);
+    int incr = id == it->next_id, fixed = (h[6] & 0x40) && id == rd16(h + 4);
+    if (!(incr && it->id_mode != 2) && !(fixed && it->id_mode != 1)) return 0;
   } else if (memcmp(p, h, 4) != 0 || p[7] != h[7])
     return 0; /* version, traffic class, flow label; hop limit */
   const uint8_t *l4 = p + iph, *hl4 = h + it->iph;
@@ -405,6 +409,7 @@ int pkt_gro_add(gro_table_t *t, uint8_t *p, size_t len) {
         it->last_frag = t->nfrag++;
         it->total += payload;
         it->nseg++;
+        if ((p[0] >> 4) == 4) it->id_mode = rd16(p + 4) == it->next_id ? 1 : 2;
         it->next_id = (uint16_t)(it->next_id + 1);
         if (it->kind == GRO_TCP) {
           it->next_seq += (uint32_t)payload;

@@ -138,7 +138,7 @@ PKT_HIDDEN uint16_t pkt_csum_fold(const uint8_t *p, size_t len, uint32_t initial
  *     IPv6 extension header) came in between (that closes every open item);
  *   - IPv4 without options, not a fragment, the same TOS, TTL and DF, the ID one more than the
  *     last one's (so the kernel's own segmentation, if it forwards the super-packet, gives back
- *     the original headers); IPv6 with TCP/UDP right after the fixed header, the same first word
+ *     the original headers) or, with DF, the same ID throughout (RFC 6864 §4.1); IPv6 with TCP/UDP right after the fixed header, the same first word
  *     (traffic class, flow label) and hop limit; header lengths consistent with the packet;
  *   - TCP: flags ACK or ACK|PSH only, the same ACK number, window and header length with the same
  *     option bytes (timestamps equal), sequence number = the item's next one, a payload of 1 up
@@ -168,6 +168,7 @@ typedef struct {
   uint8_t closed;       /* nothing more may be appended */
   uint8_t csum_ok;      /* the first packet's checksum was verified */
   uint8_t keyed;        /* has a flow key: addresses, protocol, ports */
+  uint8_t id_mode;      /* IPv4 IDs of the segments: 0 one segment, 1 advancing, 2 fixed (DF) */
   uint32_t next_seq;    /* TCP: the sequence number that may follow */
 } gro_item_t;
 
