@@ -11,10 +11,13 @@
  *     peekPacket, src/core/ip.ts) → newest outbound SA whose policy matches (as matchesOutbound,
  *     src/esp/policy.ts) → seal in place (native/esp.c) → one sendmmsg per batch to the peer
  *     (with UDP GSO, see below, for runs of equal-length packets)
- *   inbound thread: poll(socket, stop) → recvmmsg up to BATCH datagrams → per datagram: classify
- *     (RFC 3948 §2: IKE from port 500, NAT-keepalive, IKE behind the non-ESP marker, ESP) → SA by
- *     SPI → open in place with the anti-replay window (RFC 4303 §3.4.3) → parse the inner packet
- *     → inbound policy check (RFC 4301 §5.2) → write(2) to the TUN descriptor
+ *   inbound thread: poll(socket, stop) → recvmmsg up to BATCH datagrams (with UDP GRO, each may
+ *     be a run of datagrams of one size, split here) → per datagram: classify (RFC 3948 §2: IKE
+ *     from port 500, NAT-keepalive, IKE behind the non-ESP marker, ESP) → SA by SPI → open in
+ *     place with the anti-replay window (RFC 4303 §3.4.3) → parse the inner packet → inbound
+ *     policy check (RFC 4301 §5.2) → write(2) to the TUN descriptor; with IFF_VNET_HDR, through
+ *     GRO (pkt_gro_add, native/packet.c): the TCP (and, with USO, UDP) packets of one flow that
+ *     follow each other go as one super-packet, one writev
  *
  * The IKE control plane stays on the JavaScript thread: datagrams that are not ESP reach it as
  * events, it sends through dpSend (the same socket), and it installs and removes SAs made by
@@ -43,10 +46,13 @@
  *   dpAttachTun(h, fd, offloads)              offloads: the TUN_F_* bits tun.open({offload})
  *                                             enabled: the device has IFF_VNET_HDR, the outbound
  *                                             thread splits TSO/USO super-packets (packet.c) and
- *                                             the inbound one writes a virtio_net_hdr (GSO NONE)
+ *                                             the inbound one writes a virtio_net_hdr: GSO NONE,
+ *                                             or TCPV4/TCPV6/UDP_L4 for a GRO super-packet
  *   dpStats(h, out: Float64Array)             the layout below; readable after dpClose too
- *   dpOffloadStats(h) -> [offloads, superPackets, segments, drops]   (drops: inconsistent
- *                                             virtio headers or super-packets)
+ *   dpOffloadStats(h) -> [offloads, superPackets, segments, drops, groPackets, groSegments,
+ *                         groChecksumErrors, udpGro, udpGroDatagrams, udpGroSegments]
+ *                                             (drops: inconsistent virtio headers or
+ *                                             super-packets; udpGro: 1 if UDP_GRO is on)
  *   dpClose(h)                                idempotent; also from inside onEvent
  *   dpStatsFields: string[]                   the names of the stats slots, in order
  *   socketpairForTests() -> [fd, fd]          TEST ONLY: an AF_UNIX SOCK_SEQPACKET pair
@@ -93,6 +99,10 @@
  * device cannot do it (EIO), GSO is turned off for the data plane; if a segment exceeds the path
  * MTU (EINVAL), it is off for segments that large; the refused packets go out one datagram each.
  * VPN_DP_GSO=0 in the environment turns it off from the start (benchmarks, comparisons).
+ *
+ * UDP GRO (UDP_GRO, Linux ≥ 5.0, set at dpOpen; VPN_DP_GRO=0 or a refusal: off): the kernel may
+ * hand the inbound thread a run of ESP datagrams of one flow and size as one buffer, the size in
+ * a cmsg; each is classified and opened on its own, in place, exactly as if received alone.
  *
  * Memory: each thread has BATCH slots of SLOT_SIZE bytes, mapped (not touched) at open: only the
  * pages that packets were written to become resident, a few hundred KiB for MTU-sized packets.
