@@ -11,10 +11,13 @@
  *     peekPacket, src/core/ip.ts) → newest outbound SA whose policy matches (as matchesOutbound,
  *     src/esp/policy.ts) → seal in place (native/esp.c) → one sendmmsg per batch to the peer
  *     (with UDP GSO, see below, for runs of equal-length packets)
- *   inbound thread: poll(socket, stop) → recvmmsg up to BATCH datagrams → per datagram: classify
- *     (RFC 3948 §2: IKE from port 500, NAT-keepalive, IKE behind the non-ESP marker, ESP) → SA by
- *     SPI → open in place with the anti-replay window (RFC 4303 §3.4.3) → parse the inner packet
- *     → inbound policy check (RFC 4301 §5.2) → write(2) to the TUN descriptor
+ *   inbound thread: poll(socket, stop) → recvmmsg up to BATCH datagrams (with UDP GRO, each may
+ *     be a run of datagrams of one size, split here) → per datagram: classify (RFC 3948 §2: IKE
+ *     from port 500, NAT-keepalive, IKE behind the non-ESP marker, ESP) → SA by SPI → open in
+ *     place with the anti-replay window (RFC 4303 §3.4.3) → parse the inner packet → inbound
+ *     policy check (RFC 4301 §5.2) → write(2) to the TUN descriptor; with IFF_VNET_HDR, through
+ *     GRO (pkt_gro_add, native/packet.c): the TCP (and, with USO, UDP) packets of one flow that
+ *     follow each other go as one super-packet, one writev
  *
  * The IKE control plane stays on the JavaScript thread: datagrams that are not ESP reach it as
  * events, it sends through dpSend (the same socket), and it installs and removes SAs made by
@@ -43,10 +46,13 @@
  *   dpAttachTun(h, fd, offloads)              offloads: the TUN_F_* bits tun.open({offload})
  *                                             enabled: the device has IFF_VNET_HDR, the outbound
  *                                             thread splits TSO/USO super-packets (packet.c) and
- *                                             the inbound one writes a virtio_net_hdr (GSO NONE)
+ *                                             the inbound one writes a virtio_net_hdr: GSO NONE,
+ *                                             or TCPV4/TCPV6/UDP_L4 for a GRO super-packet
  *   dpStats(h, out: Float64Array)             the layout below; readable after dpClose too
- *   dpOffloadStats(h) -> [offloads, superPackets, segments, drops]   (drops: inconsistent
- *                                             virtio headers or super-packets)
+ *   dpOffloadStats(h) -> [offloads, superPackets, segments, drops, groPackets, groSegments,
+ *                         groChecksumErrors, udpGro, udpGroDatagrams, udpGroSegments]
+ *                                             (drops: inconsistent virtio headers or
+ *                                             super-packets; udpGro: 1 if UDP_GRO is on)
  *   dpClose(h)                                idempotent; also from inside onEvent
  *   dpStatsFields: string[]                   the names of the stats slots, in order
  *   socketpairForTests() -> [fd, fd]          TEST ONLY: an AF_UNIX SOCK_SEQPACKET pair
@@ -93,6 +99,10 @@
  * device cannot do it (EIO), GSO is turned off for the data plane; if a segment exceeds the path
  * MTU (EINVAL), it is off for segments that large; the refused packets go out one datagram each.
  * VPN_DP_GSO=0 in the environment turns it off from the start (benchmarks, comparisons).
+ *
+ * UDP GRO (UDP_GRO, Linux ≥ 5.0, set at dpOpen; VPN_DP_GRO=0 or a refusal: off): the kernel may
+ * hand the inbound thread a run of ESP datagrams of one flow and size as one buffer, the size in
+ * a cmsg; each is classified and opened on its own, in place, exactly as if received alone.
  *
  * Memory: each thread has BATCH slots of SLOT_SIZE bytes, mapped (not touched) at open: only the
  * pages that packets were written to become resident, a few hundred KiB for MTU-sized packets.
@@ -518,8 +528,19 @@ typedef struct {
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   struct sockaddr_storage from[BATCH];
-  const uint8_t *wr[BATCH]; /* inner packets to write to the TUN, in order */
-  size_t wr_len[BATCH];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    size_t align; /* cmsghdr alignment */
+  } ctl[BATCH];
+  /* Inner packets to write to the TUN, in order: a plain device takes them one write each; with
+   * IFF_VNET_HDR they go through the GRO table (pkt_gro_add, native/packet.c). */
+  const uint8_t *wr[IN_MAX_PKTS];
+  size_t wr_len[IN_MAX_PKTS];
+  int nwr;
+  gro_table_t gro;
+  gro_item_t gro_items[IN_MAX_PKTS];
+  gro_frag_t gro_frags[IN_MAX_PKTS];
+  struct iovec wiov[2 + GRO_MAX_SEGS];
 } in_scratch_t;
 
 static inline uint16_t port_of(const struct sockaddr_storage *ss) {
@@ -528,65 +549,152 @@ static inline uint16_t port_of(const struct sockaddr_storage *ss) {
   return 0;
 }
 
+/* The segment size of a coalesced datagram (UDP GRO cmsg), or 0. */
+static size_t gro_segment_size(struct msghdr *h) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+        c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int v;
+      memcpy(&v, CMSG_DATA(c), sizeof v);
+      return v > 0 ? (size_t)v : 0;
+    }
+  return 0;
+}
+
+/*
+ * Writes what s holds to the TUN device and empties it: with IFF_VNET_HDR each GRO item as one
+ * writev (virtio_net_hdr ‖ first packet ‖ appended payloads); else one write per packet.
+ */
+static void in_flush(dp_t *dp, in_scratch_t *s, int tun) {
+  uint64_t werr = 0, super = 0, segs = 0;
+  if (dp->tun_offloads) {
+    uint8_t vnet[VNET_HDR_LEN];
+    for (int k = 0; k < s->gro.n; k++) {
+      int n = pkt_gro_finish(&s->gro, k, vnet, s->wiov, 2 + GRO_MAX_SEGS);
+      if (n < 2) { /* cannot happen: an item has at most GRO_MAX_SEGS packets */
+        werr++;
+        continue;
+      }
+      size_t want = 0;
+      for (int q = 0; q < n; q++) want += s->wiov[q].iov_len;
+      ssize_t w;
+      do w = writev(tun, s->wiov, n);
+      while (w < 0 && errno == EINTR);
+      int nseg = s->gro.items[k].nseg;
+      if (w != (ssize_t)want) /* EAGAIN included: the packets are dropped */
+        werr += (uint64_t)nseg;
+      else if (nseg > 1) {
+        super++;
+        segs += (uint64_t)nseg;
+      }
+    }
+    count(dp, ST_TUN_WRITE_ERRORS, werr);
+    if (super) {
+      atomic_fetch_add_explicit(&dp->gro_super, super, memory_order_relaxed);
+      atomic_fetch_add_explicit(&dp->gro_segments, segs, memory_order_relaxed);
+    }
+    if (s->gro.checks_failed) {
+      atomic_fetch_add_explicit(&dp->gro_csum_bad, s->gro.checks_failed, memory_order_relaxed);
+      s->gro.checks_failed = 0;
+    }
+    pkt_gro_reset(&s->gro);
+    return;
+  }
+  for (int k = 0; k < s->nwr; k++) {
+    ssize_t w;
+    do w = write(tun, s->wr[k], s->wr_len[k]);
+    while (w < 0 && errno == EINTR);
+    if (w != (ssize_t)s->wr_len[k]) werr++; /* EAGAIN included: the packet is dropped */
+  }
+  count(dp, ST_TUN_WRITE_ERRORS, werr);
+  s->nwr = 0;
+}
+
+/* Queues an opened inner packet for the TUN device (flushing first when the table is full). */
+static void in_queue(dp_t *dp, in_scratch_t *s, int tun, uint8_t *inner, size_t len) {
+  if (dp->tun_offloads) {
+    if (pkt_gro_add(&s->gro, inner, len) >= 0) return;
+    in_flush(dp, s, tun);
+    pkt_gro_add(&s->gro, inner, len); /* an empty table always takes it */
+    return;
+  }
+  if (s->nwr == IN_MAX_PKTS) in_flush(dp, s, tun);
+  s->wr[s->nwr] = inner;
+  s->wr_len[s->nwr++] = len;
+}
+
 static void process_in(dp_t *dp, in_scratch_t *s, int n) {
   uint64_t drops[DROP_COUNT + 1] = {0};
-  uint64_t pk = 0, by = 0, keepalives = 0;
-  int nwr = 0, authenticated = 0;
+  uint64_t pk = 0, by = 0, keepalives = 0, gro_msgs = 0, gro_segs = 0;
+  int authenticated = 0;
   int tun = atomic_load_explicit(&dp->tun_fd, memory_order_acquire); /* then tun_offloads */
+  /* USO on the device: UDP may be coalesced too (the kernel takes GSO_UDP_L4 from Linux 6.2). */
+  s->gro.udp = (dp->tun_offloads & (0x20 | 0x40)) == (0x20 | 0x40);
   pthread_mutex_lock(&dp->in_lock);
   for (int i = 0; i < n; i++) {
-    uint8_t *p = dp->in_slots + (size_t)i * SLOT_SIZE;
-    size_t len = s->msgs[i].msg_len;
+    uint8_t *msg = dp->in_slots + (size_t)i * SLOT_SIZE;
+    size_t mlen = s->msgs[i].msg_len;
     if (s->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
       drops[DROP_MALFORMED]++;
       continue;
     }
-    switch (pkt_classify_udp(port_of(&s->from[i]), p, len)) { /* RFC 3948 §2 */
-      case UDP_IKE: emit_datagram(dp, p, len, &s->from[i]); continue;
-      case UDP_KEEPALIVE: keepalives++; continue;
-      case UDP_MALFORMED: drops[DROP_MALFORMED]++; continue;
-      case UDP_ESP: break;
+    /* UDP GRO: mlen bytes of datagrams of seg bytes each (the last may be shorter). */
+    size_t seg = dp->udp_gro ? gro_segment_size(&s->msgs[i].msg_hdr) : 0;
+    if (seg == 0 || seg >= mlen) seg = mlen;
+    else {
+      gro_msgs++;
+      gro_segs += (mlen + seg - 1) / seg;
     }
-    uint32_t spi = get_be32(p);
-    entry_t *e = NULL;
-    for (int j = 0; j < dp->nin; j++)
-      if (dp->in[j].sa->spi == spi) {
-        e = &dp->in[j];
-        break;
+    for (size_t off = 0; off < mlen || (mlen == 0 && off == 0); off += seg ? seg : 1) {
+      uint8_t *p = msg + off;
+      size_t len = mlen - off < seg ? mlen - off : seg;
+      switch (pkt_classify_udp(port_of(&s->from[i]), p, len)) { /* RFC 3948 §2 */
+        case UDP_IKE: emit_datagram(dp, p, len, &s->from[i]); continue;
+        case UDP_KEEPALIVE: keepalives++; continue;
+        case UDP_MALFORMED: drops[DROP_MALFORMED]++; continue;
+        case UDP_ESP: break;
       }
-    if (!e) {
-      drops[DROP_NO_SA]++;
-      continue;
+      uint32_t spi = get_be32(p);
+      entry_t *e = NULL;
+      for (int j = 0; j < dp->nin; j++)
+        if (dp->in[j].sa->spi == spi) {
+          e = &dp->in[j];
+          break;
+        }
+      if (!e) {
+        drops[DROP_NO_SA]++;
+        continue;
+      }
+      size_t plen = 0;
+      uint8_t nh = 0;
+      /* RFC 4303 §3.4: length, SPI, replay check, ICV, replay commit (§3.4.3), padding, NH.
+       * The inner packet is written in place, inside this datagram's own bytes. */
+      int code = esp_open_one(e->sa, p, len, p + HEADROOM, &plen, &nh);
+      if (code == 0 || code > DROP_AUTH) authenticated = 1;
+      if (code) {
+        drops[code]++;
+        continue;
+      }
+      uint8_t *inner = p + HEADROOM;
+      pkt_info_t info;
+      if (!pkt_peek(inner, plen, &info) || (info.version == 4) != (nh == NH_IPV4)) {
+        drops[DROP_MALFORMED]++;
+        continue;
+      }
+      /* RFC 4301 §5.2: the inner packet must match the SA's selectors. */
+      if (!pkt_policy_matches(&e->pol, &info, 1)) {
+        drops[DROP_NO_POLICY]++;
+        continue;
+      }
+      check_rekey(dp, e);
+      if (tun < 0) {
+        drops[DROP_NO_TUN]++;
+        continue;
+      }
+      pk++;
+      by += plen;
+      in_queue(dp, s, tun, inner, plen);
     }
-    size_t plen = 0;
-    uint8_t nh = 0;
-    /* RFC 4303 §3.4: length, SPI, replay check, ICV, replay commit (§3.4.3), padding, NH. */
-    int code = esp_open_one(e->sa, p, len, p + HEADROOM, &plen, &nh);
-    if (code == 0 || code > DROP_AUTH) authenticated = 1;
-    if (code) {
-      drops[code]++;
-      continue;
-    }
-    const uint8_t *inner = p + HEADROOM;
-    pkt_info_t info;
-    if (!pkt_peek(inner, plen, &info) || (info.version == 4) != (nh == NH_IPV4)) {
-      drops[DROP_MALFORMED]++;
-      continue;
-    }
-    /* RFC 4301 §5.2: the inner packet must match the SA's selectors. */
-    if (!pkt_policy_matches(&e->pol, &info, 1)) {
-      drops[DROP_NO_POLICY]++;
-      continue;
-    }
-    check_rekey(dp, e);
-    if (tun < 0) {
-      drops[DROP_NO_TUN]++;
-      continue;
-    }
-    pk++;
-    by += plen;
-    s->wr[nwr] = inner;
-    s->wr_len[nwr++] = plen;
   }
   pthread_mutex_unlock(&dp->in_lock);
   if (authenticated) atomic_store_explicit(&dp->last_in_ns, now_ns(), memory_order_relaxed);
@@ -595,18 +703,11 @@ static void process_in(dp_t *dp, in_scratch_t *s, int n) {
   count(dp, ST_KEEPALIVES_IN, keepalives);
   count(dp, ST_BATCHES_IN, 1);
   for (int c = 1; c <= DROP_COUNT; c++) count_drop(dp, c, drops[c]);
-  uint64_t werr = 0;
-  /* IFF_VNET_HDR: each packet behind a virtio_net_hdr saying "complete, no GSO". */
-  static const uint8_t none_hdr[VNET_HDR_LEN] = {0};
-  size_t hl = dp->tun_offloads ? VNET_HDR_LEN : 0;
-  for (int k = 0; k < nwr; k++) {
-    struct iovec iov[2] = {{(void *)none_hdr, hl}, {(void *)s->wr[k], s->wr_len[k]}};
-    ssize_t w;
-    do w = hl ? writev(tun, iov, 2) : write(tun, s->wr[k], s->wr_len[k]);
-    while (w < 0 && errno == EINTR);
-    if (w != (ssize_t)(s->wr_len[k] + hl)) werr++; /* EAGAIN included: the packet is dropped */
+  if (gro_msgs) {
+    atomic_fetch_add_explicit(&dp->udpgro_msgs, gro_msgs, memory_order_relaxed);
+    atomic_fetch_add_explicit(&dp->udpgro_segs, gro_segs, memory_order_relaxed);
   }
-  count(dp, ST_TUN_WRITE_ERRORS, werr);
+  if (tun >= 0) in_flush(dp, s, tun);
 }
 
 static void *in_main(void *arg) {
@@ -616,6 +717,10 @@ static void *in_main(void *arg) {
     emit_fatal(dp, "socket", ENOMEM, "inbound thread");
     return NULL;
   }
+  s->gro.items = s->gro_items;
+  s->gro.frags = s->gro_frags;
+  s->gro.cap = IN_MAX_PKTS;
+  pkt_gro_reset(&s->gro);
   for (int i = 0; i < BATCH; i++) {
     s->iov[i].iov_base = dp->in_slots + (size_t)i * SLOT_SIZE;
     s->iov[i].iov_len = SLOT_SIZE;
@@ -632,6 +737,10 @@ static void *in_main(void *arg) {
         h->msg_namelen = sizeof s->from[i];
         h->msg_iov = &s->iov[i];
         h->msg_iovlen = 1;
+        if (dp->udp_gro) {
+          h->msg_control = s->ctl[i].buf;
+          h->msg_controllen = sizeof s->ctl[i].buf;
+        }
       }
       int n = recvmmsg(dp->sock, s->msgs, BATCH, MSG_DONTWAIT, NULL);
       if (n < 0) {

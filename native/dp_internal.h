@@ -21,6 +21,9 @@
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 #define BATCH 64
 /* Room for any UDP datagram (inbound) and for 16 + 65535 + 5 + 16 bytes of ESP (outbound). */
@@ -33,6 +36,9 @@
 /* GSO: at most this many segments per message, and the whole of it within an IP datagram. */
 #define GSO_MAX_SEGS 64
 #define GSO_MAX_BYTES 65000
+/* Inbound: packets (ESP datagrams, after UDP GRO splitting) one GRO table holds before it is
+ * written out; a batch of BATCH coalesced datagrams of up to 64 segments fits. */
+#define IN_MAX_PKTS (BATCH * 64)
 /* Consecutive failed TUN reads (other than EAGAIN) after which the outbound thread gives up. */
 #define MAX_READ_ERRORS 1000
 
@@ -118,6 +124,12 @@ typedef struct dp {
    * outbound thread starts); super-packets read, segments made of them, and refused ones. */
   _Atomic uint32_t tun_offloads;
   _Atomic uint64_t vnet_super, vnet_segments, vnet_drops;
+  /* Inbound GRO (IFF_VNET_HDR): super-packets written, the packets in them, packets refused for
+   * a bad checksum. UDP GRO on the socket (set at dpOpen unless refused or VPN_DP_GRO=0), the
+   * coalesced datagrams received and the ESP packets they held. */
+  _Atomic uint64_t gro_super, gro_segments, gro_csum_bad;
+  int udp_gro;
+  _Atomic uint64_t udpgro_msgs, udpgro_segs;
   struct dp *next; /* open data planes, for the exit handler */
 } dp_t;
 

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 static inline int ported(uint8_t p) { return p == 6 || p == 17 || p == 132 || p == 136; }
 
@@ -277,4 +278,228 @@ int pkt_gso_split(const vnet_hdr_t *h, const uint8_t *pkt, size_t len, uint8_t *
     seg_len[i] = total;
   }
   return (int)nseg;
+}
+
+/* ------------------------------------------------------------------ GRO (inbound) ---- */
+
+void pkt_gro_reset(gro_table_t *t) {
+  t->n = 0;
+  t->nfrag = 0;
+  t->floor = 0;
+}
+
+/* The flow of a packet: 1 with *iph and *l4h set when it is IPv4 (not a fragment) or IPv6 with
+ * TCP/UDP right after the fixed header, and the TCP/UDP header is whole; 0 otherwise. */
+static int gro_flow(const uint8_t *p, size_t len, size_t *iph, size_t *l4h, uint8_t *proto) {
+  if (len < 20) return 0;
+  int v = p[0] >> 4;
+  if (v == 4) {
+    *iph = (size_t)(p[0] & 0x0f) * 4;
+    if (*iph < 20 || ((p[6] & 0x3f) | p[7]) != 0) return 0; /* MF or an offset: a fragment */
+    *proto = p[9];
+  } else if (v == 6) {
+    if (len < 40) return 0;
+    *iph = 40;
+    *proto = p[6];
+  } else
+    return 0;
+  if (*proto == 6) {
+    if (len < *iph + 20) return 0;
+    *l4h = (size_t)(p[*iph + 12] >> 4) * 4;
+    if (*l4h < 20 || len < *iph + *l4h) return 0;
+  } else if (*proto == 17) {
+    *l4h = 8;
+    if (len < *iph + 8) return 0;
+  } else
+    return 0;
+  return 1;
+}
+
+/* Same flow: version, addresses, protocol, ports (both packets passed gro_flow). */
+static int gro_same_flow(const uint8_t *a, size_t aiph, const uint8_t *b, size_t biph) {
+  if ((a[0] >> 4) != (b[0] >> 4)) return 0;
+  if ((a[0] >> 4) == 4) {
+    if (a[9] != b[9] || memcmp(a + 12, b + 12, 8) != 0) return 0;
+  } else if (a[6] != b[6] || memcmp(a + 8, b + 8, 32) != 0)
+    return 0;
+  return memcmp(a + aiph, b + biph, 4) == 0;
+}
+
+/* The TCP/UDP checksum of a whole packet verifies (RFC 9293 §3.1, RFC 768, RFC 8200 §8.1). */
+static int gro_l4_csum_ok(const uint8_t *p, size_t len, size_t iph, uint8_t proto) {
+  size_t l4len = len - iph;
+  return pkt_csum_fold(p + iph, l4len, pseudo_sum(p, (p[0] >> 4) == 6, proto, l4len)) == 0xffff;
+}
+
+static int gro_csum_ok(const uint8_t *p, size_t len, size_t iph, uint8_t proto) {
+  if ((p[0] >> 4) == 4 && pkt_csum_fold(p, iph, 0) != 0xffff) return 0; /* RFC 791 §3.1 */
+  return gro_l4_csum_ok(p, len, iph, proto);
+}
+
+/* May `p` (a packet of the item's flow) be appended to item `it`? (Checksums aside.) */
+static int gro_can_append(const gro_item_t *it, const uint8_t *p, size_t len, size_t iph,
+                          size_t l4h) {
+  const uint8_t *h = it->pkt;
+  if (it->closed || it->kind == GRO_NONE || iph != it->iph || l4h != it->l4h) return 0;
+  if (it->nseg >= GRO_MAX_SEGS) return 0;
+  size_t payload = len - iph - l4h;
+  if (payload == 0 || payload > it->gso_size || it->total + payload > 65535) return 0;
+  if ((p[0] >> 4) == 4) {
+    /* TOS, DF/reserved bits, TTL equal; the ID the next one (RFC 6864 §4.1). */
+    if (iph != 20 || p[1] != h[1] || (p[6] >> 5) != (h[6] >> 5) || p[8] != h[8]) return 0;
+    /* The ID one more than the last one's; or, for DF packets (atomic datagrams, RFC 6864 §4.1:
+     * their ID means nothing), the same ID throughout, as the kernel's GRO also accepts. */
+    uint16_t id = rd16(p + 4);
+    int incr = id == it->next_id, fixed = (h[6] & 0x40) && id == rd16(h + 4);
+    if (!(incr && it->id_mode != 2) && !(fixed && it->id_mode != 1)) return 0;
+  } else if (memcmp(p, h, 4) != 0 || p[7] != h[7])
+    return 0; /* version, traffic class, flow label; hop limit */
+  const uint8_t *l4 = p + iph, *hl4 = h + it->iph;
+  if (it->kind == GRO_TCP) {
+    uint8_t f = l4[13];
+    if (f != 0x10 && f != 0x18) return 0; /* ACK, or PSH|ACK */
+    uint32_t seq = ((uint32_t)rd16(l4 + 4) << 16) | rd16(l4 + 6);
+    if (seq != it->next_seq) return 0;
+    /* ACK number, data offset/flags byte 12, window, and the options (timestamps) equal. */
+    if (memcmp(l4 + 8, hl4 + 8, 4) != 0 || l4[12] != hl4[12] || memcmp(l4 + 14, hl4 + 14, 2) != 0)
+      return 0;
+    if (l4h > 20 && memcmp(l4 + 20, hl4 + 20, l4h - 20) != 0) return 0;
+    if (l4[18] | l4[19]) return 0; /* urgent pointer */
+  } else {
+    if (rd16(l4 + 4) != len - iph) return 0; /* UDP length agrees */
+    if ((l4[6] | l4[7]) == 0) return 0;      /* no checksum (IPv4): cannot go with NEEDS_CSUM */
+  }
+  return 1;
+}
+
+int pkt_gro_add(gro_table_t *t, uint8_t *p, size_t len) {
+  if (t->n >= t->cap) return -1;
+  size_t iph = 0, l4h = 0;
+  uint8_t proto = 0;
+  int keyed = len <= 65535 && gro_flow(p, len, &iph, &l4h, &proto), bad = 0;
+  if (keyed) {
+    /* The newest item of this flow, if any is still open. */
+    for (int i = t->n - 1; i >= t->floor; i--) {
+      gro_item_t *it = &t->items[i];
+      if (!it->keyed || !gro_same_flow(it->pkt, it->iph, p, iph)) continue;
+      if (t->nfrag < t->cap && gro_can_append(it, p, len, iph, l4h)) {
+        uint8_t pr = it->kind == GRO_TCP ? 6 : 17;
+        if (!it->csum_ok) {
+          if (!gro_csum_ok(it->pkt, it->len, it->iph, pr)) {
+            it->closed = 1;
+            t->checks_failed++;
+            break;
+          }
+          it->csum_ok = 1;
+        }
+        if (!gro_csum_ok(p, len, iph, pr)) {
+          t->checks_failed++;
+          bad = 1;
+          break; /* alone, after it, and nothing joins it: the kernel will drop it */
+        }
+        size_t payload = len - iph - l4h;
+        gro_frag_t *f = &t->frags[t->nfrag];
+        f->base = p + iph + l4h;
+        f->len = payload;
+        f->next = -1;
+        if (it->last_frag >= 0)
+          t->frags[it->last_frag].next = t->nfrag;
+        else
+          it->first_frag = t->nfrag;
+        it->last_frag = t->nfrag++;
+        it->total += payload;
+        it->nseg++;
+        if ((p[0] >> 4) == 4) it->id_mode = rd16(p + 4) == it->next_id ? 1 : 2;
+        it->next_id = (uint16_t)(it->next_id + 1);
+        if (it->kind == GRO_TCP) {
+          it->next_seq += (uint32_t)payload;
+          if (p[iph + 13] & 0x08) { /* PSH ends a GRO packet, and goes on it (tcp_gro_receive) */
+            it->pkt[it->iph + 13] |= 0x08;
+            it->closed = 1;
+          }
+        }
+        if (payload < it->gso_size) it->closed = 1; /* a short segment is the last */
+        t->merged++;
+        return 1;
+      }
+      break; /* only the newest item of a flow may grow */
+    }
+  }
+  gro_item_t *it = &t->items[t->n++];
+  memset(it, 0, sizeof *it);
+  it->pkt = p;
+  it->len = it->total = len;
+  it->first_frag = it->last_frag = -1;
+  it->nseg = 1;
+  it->keyed = (uint8_t)keyed;
+  if (!keyed) {
+    t->floor = t->n; /* nothing after this packet joins anything before it */
+    return 0;
+  }
+  it->iph = (uint8_t)iph;
+  it->l4h = (uint8_t)l4h;
+  it->closed = (uint8_t)bad;
+  size_t payload = len - iph - l4h;
+  int v4 = (p[0] >> 4) == 4;
+  int len_ok = v4 ? rd16(p + 2) == len : rd16(p + 4) == len - 40;
+  const uint8_t *l4 = p + iph;
+  if (!len_ok || payload == 0 || (v4 && iph != 20)) {
+    it->kind = GRO_NONE;
+  } else if (proto == 6) {
+    uint8_t f = l4[13];
+    it->kind = (f == 0x10 || f == 0x18) && !(l4[18] | l4[19]) ? GRO_TCP : GRO_NONE;
+    it->next_seq = (((uint32_t)rd16(l4 + 4) << 16) | rd16(l4 + 6)) + (uint32_t)payload;
+    if (f & 0x08) it->closed = 1;
+  } else {
+    it->kind = t->udp && rd16(l4 + 4) == len - iph && (l4[6] | l4[7]) ? GRO_UDP : GRO_NONE;
+  }
+  if (payload > 0xffff) it->kind = GRO_NONE;
+  it->gso_size = (uint16_t)payload;
+  it->next_id = v4 ? (uint16_t)(rd16(p + 4) + 1) : 0;
+  return 0;
+}
+
+int pkt_gro_finish(gro_table_t *t, int i, uint8_t vnet[VNET_HDR_LEN], struct iovec *iov, int max) {
+  gro_item_t *it = &t->items[i];
+  if (max < 2 + (it->nseg - 1)) return -1;
+  memset(vnet, 0, VNET_HDR_LEN);
+  iov[0].iov_base = vnet;
+  iov[0].iov_len = VNET_HDR_LEN;
+  iov[1].iov_base = it->pkt;
+  iov[1].iov_len = it->len;
+  if (it->nseg == 1) return 2;
+  uint8_t *p = it->pkt;
+  int v6 = (p[0] >> 4) == 6;
+  size_t iph = it->iph, total = it->total;
+  int tcp = it->kind == GRO_TCP;
+  if (v6) {
+    wr16(p + 4, (uint16_t)(total - 40)); /* RFC 8200 §3 */
+  } else {
+    wr16(p + 2, (uint16_t)total);
+    wr16(p + 10, 0);
+    wr16(p + 10, (uint16_t)~pkt_csum_fold(p, iph, 0)); /* RFC 791 §3.1 */
+  }
+  uint8_t *l4 = p + iph;
+  size_t l4len = total - iph;
+  if (!tcp) wr16(l4 + 4, (uint16_t)l4len); /* RFC 768 */
+  /* The checksum field holds the pseudo-header sum, folded, not complemented: the kernel (or
+   * the device it forwards to) completes it over csum_start..end (CHECKSUM_PARTIAL). */
+  uint32_t ps = pseudo_sum(p, v6, tcp ? 6 : 17, l4len);
+  while (ps >> 16) ps = (ps & 0xffff) + (ps >> 16);
+  wr16(l4 + (tcp ? 16 : 6), (uint16_t)ps);
+  vnet[0] = VNET_F_NEEDS_CSUM;
+  vnet[1] = tcp ? (v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4) : VNET_GSO_UDP_L4;
+  uint16_t hdr_len = (uint16_t)(iph + it->l4h);
+  uint16_t fields[4] = {hdr_len, it->gso_size, (uint16_t)iph, (uint16_t)(tcp ? 16 : 6)};
+  for (int k = 0; k < 4; k++) {
+    vnet[2 + 2 * k] = (uint8_t)fields[k];
+    vnet[3 + 2 * k] = (uint8_t)(fields[k] >> 8);
+  }
+  int n = 2;
+  for (int f = it->first_frag; f >= 0; f = t->frags[f].next) {
+    iov[n].iov_base = (void *)t->frags[f].base;
+    iov[n].iov_len = t->frags[f].len;
+    n++;
+  }
+  return n;
 }

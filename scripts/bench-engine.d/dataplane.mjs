@@ -168,7 +168,10 @@ if (fastPath === '1' && impl === 'js') {
   process.exit(2);
 }
 
-const tun = openTun({ name: tunName, mtu: 1400 });
+// BENCH_OFFLOAD=1 (bench-engine's default; --no-offload: 0): the TUN device with offloads
+// (IFF_VNET_HDR, TSO/USO, and GRO on the way back), as `vpn connect` opens it for the data plane.
+const offload = process.env.BENCH_OFFLOAD === '1' && DataPlane !== undefined;
+const tun = openTun({ name: tunName, mtu: 1400, ...(offload ? { offload: true } : {}) });
 const peer = { address: peerAddress, port: Number(peerPort) };
 const udpCounters = { ike: 0 };
 let udp;
@@ -184,7 +187,7 @@ if (DataPlane) {
     onRekeyNeeded: () => {},
     onError: (err) => console.error(`dataplane: data plane error: ${err.message}`),
   });
-  dp.attachTun(tun.fd);
+  dp.attachTun(tun.fd, tun.offloads ?? 0);
   dp.setPeer(peer);
   dp.addInbound(keys.inbound, policy);
   dp.setOutbound(keys.outbound, policy);
@@ -289,6 +292,8 @@ writeFileSync(
     pid: process.pid,
     tun: tun.name,
     impl,
+    tunOffloads: tun.offloads ?? 0,
+    udpGro: dp?.stats().offloads?.udpGro ?? false,
     fastPathEnv: fastPath ?? null,
     nativeStatus,
   }) + '\n',

@@ -16,13 +16,23 @@
  *          format, ICV, padding, next header, inner IPv4 length) and counts what verified
  *   source --keys F --sa out|in --bind IP:PORT --to IP:PORT --size N --seconds S
  *          [--src IP --dst IP --dport P] [--rate PPS] [--first-seq N]
- *          sends ESP packets carrying inner IPv4/UDP packets of N bytes (src → dst:dport) as fast as
+ *          sends ESP packets carrying inner IPv4/UDP packets of N bytes (src → dst:dport; DF, the IP
+ *          ID advancing per packet, UDP checksum set: what a Linux sender's kernel makes) as fast as
  *          it can (sendmmsg, 64 per call), or at PPS packets/s; sequence numbers from N (default 1),
  *          the last one used is reported as lastSeq
  *   gen    --to IP:PORT --size N --seconds S [--rate PPS]
  *          sends UDP datagrams whose IPv4 packet is N bytes (payload N - 28), sendmmsg 64 per call
  *   count  --bind IP:PORT [--ready FILE]
  *          receives UDP datagrams until SIGINT/SIGTERM and counts them (bytes = IPv4 packet length)
+ *
+ * Offloads, as real peers use them (bench-engine's default; --no-offload leaves them out):
+ *   gen --gso, source --gso   one sendmmsg entry carries up to 64 equal datagrams with UDP_SEGMENT
+ *                             (UDP GSO): the kernel segments them after one pass (gen: into the
+ *                             TUN route, which takes them as one USO super-packet when the device
+ *                             has USO; source: to our ESP socket, which may take them whole with
+ *                             UDP GRO)
+ *   sink --gro, count --gro   UDP_GRO on the socket: coalesced datagrams arrive as one buffer with
+ *                             the segment size in a cmsg, split and counted one by one
  *
  * Key file (mode 600): lines name=hex, names out_spi, out_keymat, in_spi, in_keymat ("out" is the
  * SA our data path sends with, "in" the one it receives with).
@@ -31,6 +41,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -43,6 +54,55 @@
 
 #define BATCH 64
 #define BUF 2048
+#define GRO_BUF 65536 /* a coalesced datagram (UDP GRO) */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+/* Segments per UDP GSO message: at most 64, and within 65000 bytes. */
+static int gso_segments(int seg) {
+  int k = 65000 / seg;
+  return k > 64 ? 64 : k < 1 ? 1 : k;
+}
+
+static void set_gso(struct msghdr *h, char *ctl, size_t ctllen, int seg) {
+  h->msg_control = ctl;
+  h->msg_controllen = ctllen;
+  struct cmsghdr *c = CMSG_FIRSTHDR(h);
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  uint16_t v = (uint16_t)seg;
+  memcpy(CMSG_DATA(c), &v, sizeof v);
+}
+
+/* The segment size of a coalesced datagram (UDP_GRO cmsg), or 0. */
+static int gro_size(struct msghdr *h) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      int v;
+      memcpy(&v, CMSG_DATA(c), sizeof v);
+      return v;
+    }
+  return 0;
+}
+
+static int has_flag(int argc, char **argv, const char *name) {
+  for (int i = 2; i < argc; i++)
+    if (strcmp(argv[i], name) == 0) return 1;
+  return 0;
+}
+
+static void enable_gro(int s) {
+  int one = 1;
+  if (setsockopt(s, SOL_UDP, UDP_GRO, &one, sizeof one) < 0) {
+    perror("esp-peer: UDP_GRO");
+    exit(1);
+  }
+}
 #define ICV 16
 #define HDR 16 /* SPI ‖ seq ‖ IV */
 
@@ -158,21 +218,29 @@ static uint32_t get32(const uint8_t *p) {
 }
 
 /* Builds an IPv4/UDP packet of `size` bytes (UDP checksum 0, i.e. none). */
-static void inner_packet(uint8_t *p, int size, const char *src, const char *dst, int dport) {
-  memset(p, 0, (size_t)size);
-  p[0] = 0x45;
-  p[2] = (uint8_t)(size >> 8);
-  p[3] = (uint8_t)size;
-  p[8] = 64; /* TTL */
-  p[9] = 17; /* UDP */
-  if (inet_pton(AF_INET, src, p + 12) != 1 || inet_pton(AF_INET, dst, p + 16) != 1)
-    die("bad inner address");
+/* The IPv4 ID (a sender's kernel advances it per datagram) and the header checksum. */
+static void set_ip_id(uint8_t *p, uint16_t id) {
+  p[4] = (uint8_t)(id >> 8);
+  p[5] = (uint8_t)id;
+  p[10] = p[11] = 0;
   uint32_t sum = 0;
   for (int i = 0; i < 20; i += 2) sum += (uint32_t)p[i] << 8 | p[i + 1];
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   uint16_t c = (uint16_t)~sum;
   p[10] = (uint8_t)(c >> 8);
   p[11] = (uint8_t)c;
+}
+
+static void inner_packet(uint8_t *p, int size, const char *src, const char *dst, int dport) {
+  memset(p, 0, (size_t)size);
+  p[0] = 0x45;
+  p[2] = (uint8_t)(size >> 8);
+  p[3] = (uint8_t)size;
+  p[6] = 0x40; /* DF, as a Linux UDP socket sends by default */
+  p[8] = 64;   /* TTL */
+  p[9] = 17;   /* UDP */
+  if (inet_pton(AF_INET, src, p + 12) != 1 || inet_pton(AF_INET, dst, p + 16) != 1)
+    die("bad inner address");
   uint8_t *u = p + 20;
   u[0] = 0x27; /* source port 9999 */
   u[1] = 0x0f;
@@ -181,6 +249,18 @@ static void inner_packet(uint8_t *p, int size, const char *src, const char *dst,
   u[4] = (uint8_t)((size - 20) >> 8);
   u[5] = (uint8_t)(size - 20);
   for (int i = 28; i < size; i++) p[i] = (uint8_t)i;
+  /* The UDP checksum (RFC 768, with the pseudo-header), as a real sender's kernel computes it;
+   * it does not depend on the IP ID, which set_ip_id changes per packet. */
+  uint32_t sum = 0;
+  for (int i = 12; i < 20; i += 2) sum += (uint32_t)p[i] << 8 | p[i + 1];
+  sum += 17 + (uint32_t)(size - 20);
+  for (int i = 20; i < size; i += 2) sum += (uint32_t)p[i] << 8 | (i + 1 < size ? p[i + 1] : 0);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  uint16_t c = (uint16_t)~sum;
+  if (c == 0) c = 0xffff;
+  u[6] = (uint8_t)(c >> 8);
+  u[7] = (uint8_t)c;
+  set_ip_id(p, 0);
 }
 
 static int udp_socket(void) {
@@ -245,12 +325,17 @@ static int run_sink(int argc, char **argv) {
   signals();
   ready(argc, argv);
 
-  static uint8_t bufs[BATCH][BUF];
+  int gro = has_flag(argc, argv, "--gro");
+  if (gro) enable_gro(s);
+  size_t bufsz = gro ? GRO_BUF : BUF;
+  uint8_t *bufs = malloc((size_t)BATCH * bufsz);
+  if (!bufs) die("out of memory");
   static uint8_t pt[BUF];
+  static char ctl[BATCH][CMSG_SPACE(sizeof(int))];
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   uint64_t packets = 0, bytes = 0, datagrams = 0, bad_spi = 0, bad_format = 0, bad_icv = 0,
-           bad_trailer = 0, non_esp = 0, reordered = 0;
+           bad_trailer = 0, non_esp = 0, reordered = 0, coalesced = 0;
   uint32_t max_seq = 0;
   double first = 0, last = 0;
   uint8_t nonce[12];
@@ -258,11 +343,15 @@ static int run_sink(int argc, char **argv) {
 
   while (!stop_flag) {
     for (int i = 0; i < BATCH; i++) {
-      iov[i].iov_base = bufs[i];
-      iov[i].iov_len = BUF;
+      iov[i].iov_base = bufs + (size_t)i * bufsz;
+      iov[i].iov_len = bufsz;
       memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
+      if (gro) {
+        msgs[i].msg_hdr.msg_control = ctl[i];
+        msgs[i].msg_hdr.msg_controllen = sizeof ctl[i];
+      }
     }
     int n = recvmmsg(s, msgs, BATCH, MSG_WAITFORONE, NULL);
     if (n < 0) {
@@ -271,8 +360,12 @@ static int run_sink(int argc, char **argv) {
     }
     double t = now();
     for (int i = 0; i < n; i++) {
-      const uint8_t *p = bufs[i];
-      int len = (int)msgs[i].msg_len;
+      int mlen = (int)msgs[i].msg_len, seg = gro ? gro_size(&msgs[i].msg_hdr) : 0;
+      if (seg > 0 && seg < mlen) coalesced++;
+      if (seg <= 0 || seg >= mlen) seg = mlen > 0 ? mlen : 1;
+      for (int off = 0; off < mlen; off += seg) {
+      const uint8_t *p = bufs + (size_t)i * bufsz + off;
+      int len = mlen - off < seg ? mlen - off : seg;
       datagrams++;
       if (len < 4 || get32(p) == 0) { /* keepalive (0xff) or non-ESP marker: IKE */
         non_esp++;
@@ -318,12 +411,13 @@ static int run_sink(int argc, char **argv) {
       last = t;
       packets++;
       bytes += (uint64_t)end;
+      }
     }
   }
-  printf("{\"mode\":\"sink\",\"packets\":%llu,\"bytes\":%llu,\"first\":%.6f,\"last\":%.6f,"
+  printf("{\"mode\":\"sink\",\"coalesced\":%llu,\"packets\":%llu,\"bytes\":%llu,\"first\":%.6f,\"last\":%.6f,"
          "\"datagrams\":%llu,\"badSpi\":%llu,\"badFormat\":%llu,\"badIcv\":%llu,"
          "\"badTrailer\":%llu,\"nonEsp\":%llu,\"reordered\":%llu,\"maxSeq\":%u}\n",
-         (unsigned long long)packets, (unsigned long long)bytes, first, last,
+         (unsigned long long)coalesced, (unsigned long long)packets, (unsigned long long)bytes, first, last,
          (unsigned long long)datagrams, (unsigned long long)bad_spi,
          (unsigned long long)bad_format, (unsigned long long)bad_icv,
          (unsigned long long)bad_trailer, (unsigned long long)non_esp,
@@ -357,6 +451,9 @@ static int run_source(int argc, char **argv) {
   static uint8_t bufs[BATCH][BUF];
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
+  static char ctl[BATCH][CMSG_SPACE(sizeof(uint16_t))];
+  /* --gso: messages of k equal ESP datagrams each (UDP_SEGMENT) instead of one each */
+  int k = has_flag(argc, argv, "--gso") ? gso_segments(pktlen) : 1;
   uint8_t nonce[12];
   memcpy(nonce, sa.salt, 4);
   /* the data path's replay window outlives one run: continue where the previous run stopped */
@@ -368,6 +465,7 @@ static int run_source(int argc, char **argv) {
     for (int i = 0; i < BATCH; i++) {
       uint8_t *p = bufs[i];
       seq++;
+      set_ip_id(ptx, (uint16_t)seq);
       put32(p, sa.spi);
       put32(p + 4, seq);
       put32(p + 8, 0);
@@ -382,20 +480,25 @@ static int run_source(int argc, char **argv) {
         die("AES-GCM encryption failed");
       iov[i].iov_base = p;
       iov[i].iov_len = (size_t)pktlen;
-      memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int nmsg = 0;
+    for (int i = 0; i < BATCH; i += k, nmsg++) {
+      struct msghdr *h = &msgs[nmsg].msg_hdr;
+      memset(h, 0, sizeof *h);
+      h->msg_iov = &iov[i];
+      h->msg_iovlen = (size_t)(BATCH - i < k ? BATCH - i : k);
+      if (h->msg_iovlen > 1) set_gso(h, ctl[nmsg], sizeof ctl[nmsg], pktlen);
     }
     int off = 0;
-    while (off < BATCH) {
-      int n = sendmmsg(s, msgs + off, (unsigned)(BATCH - off), 0);
+    while (off < nmsg) {
+      int n = sendmmsg(s, msgs + off, (unsigned)(nmsg - off), 0);
       calls++;
       if (n <= 0) { /* ENOBUFS, ECONNREFUSED (ICMP from an earlier packet), EINTR: drop the rest */
-        errors += (uint64_t)(BATCH - off);
+        for (int j = off; j < nmsg; j++) errors += msgs[j].msg_hdr.msg_iovlen;
         break;
       }
+      for (int j = off; j < off + n; j++) sent += msgs[j].msg_hdr.msg_iovlen;
       off += n;
-      sent += (uint64_t)n;
     }
   }
   printf("{\"mode\":\"source\",\"sent\":%llu,\"bytes\":%llu,\"errors\":%llu,\"seconds\":%.6f,"
@@ -418,22 +521,28 @@ static int run_gen(int argc, char **argv) {
   static uint8_t payload[BUF];
   for (int i = 0; i < size - 28; i++) payload[i] = (uint8_t)i;
   struct mmsghdr msgs[BATCH];
-  struct iovec iov = {payload, (size_t)(size - 28)};
+  /* --gso: each message k equal datagrams (UDP_SEGMENT), as a bulk UDP sender does */
+  int seg = size - 28, k = has_flag(argc, argv, "--gso") && seg > 0 ? gso_segments(seg) : 1;
+  struct iovec iov[64];
+  for (int i = 0; i < k; i++) iov[i] = (struct iovec){payload, (size_t)seg};
+  static char ctl[BATCH][CMSG_SPACE(sizeof(uint16_t))];
   for (int i = 0; i < BATCH; i++) {
     memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-    msgs[i].msg_hdr.msg_iov = &iov;
-    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_iov = iov;
+    msgs[i].msg_hdr.msg_iovlen = (size_t)k;
+    if (k > 1) set_gso(&msgs[i].msg_hdr, ctl[i], sizeof ctl[i], seg);
   }
+  int per_call = k > 1 ? 1 : BATCH; /* a GSO message is already up to 64 datagrams */
   uint64_t sent = 0, errors = 0;
   double t0 = now(), end = t0 + seconds, t = t0;
   while (!stop_flag && (t = now()) < end) {
     pace(rate, t0, sent);
-    int n = sendmmsg(s, msgs, BATCH, 0);
+    int n = sendmmsg(s, msgs, (unsigned)per_call, 0);
     if (n <= 0) {
-      errors += BATCH;
+      errors += (uint64_t)per_call * (uint64_t)k;
       continue;
     }
-    sent += (uint64_t)n;
+    sent += (uint64_t)n * (uint64_t)k;
   }
   printf("{\"mode\":\"gen\",\"sent\":%llu,\"bytes\":%llu,\"errors\":%llu,\"seconds\":%.6f,"
          "\"start\":%.6f}\n",
@@ -450,12 +559,17 @@ static int run_count(int argc, char **argv) {
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   signals();
   ready(argc, argv);
-  static uint8_t bufs[BATCH][BUF];
+  int gro = has_flag(argc, argv, "--gro");
+  if (gro) enable_gro(s);
+  size_t bufsz = gro ? GRO_BUF : BUF;
+  uint8_t *bufs = malloc((size_t)BATCH * bufsz);
+  if (!bufs) die("out of memory");
+  static char ctl[BATCH][CMSG_SPACE(sizeof(int))];
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   for (int i = 0; i < BATCH; i++) {
-    iov[i].iov_base = bufs[i];
-    iov[i].iov_len = BUF;
+    iov[i].iov_base = bufs + (size_t)i * bufsz;
+    iov[i].iov_len = bufsz;
   }
   uint64_t packets = 0, bytes = 0;
   double first = 0, last = 0;
@@ -464,6 +578,10 @@ static int run_count(int argc, char **argv) {
       memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
+      if (gro) {
+        msgs[i].msg_hdr.msg_control = ctl[i];
+        msgs[i].msg_hdr.msg_controllen = sizeof ctl[i];
+      }
     }
     int n = recvmmsg(s, msgs, BATCH, MSG_WAITFORONE, NULL);
     if (n < 0) {
@@ -474,8 +592,17 @@ static int run_count(int argc, char **argv) {
     if (packets == 0) first = t;
     last = t;
     for (int i = 0; i < n; i++) {
-      packets++;
-      bytes += msgs[i].msg_len + 28;
+      /* a coalesced datagram (UDP GRO): mlen bytes of seg-byte datagrams, the last shorter */
+      size_t mlen = msgs[i].msg_len, seg = gro ? (size_t)gro_size(&msgs[i].msg_hdr) : 0;
+      if (seg == 0 || seg >= mlen) {
+        packets++;
+        bytes += mlen + 28;
+        continue;
+      }
+      for (size_t off = 0; off < mlen; off += seg) {
+        packets++;
+        bytes += (mlen - off < seg ? mlen - off : seg) + 28;
+      }
     }
   }
   printf("{\"mode\":\"count\",\"packets\":%llu,\"bytes\":%llu,\"first\":%.6f,\"last\":%.6f}\n",

@@ -152,6 +152,24 @@ function analyse(dirName) {
           innerSinkSocketDrops: delta(a, b, (s) => s.dropsInnerSink),
           generatorErrors: tx.errors,
         },
+    // offloads in this run: super-packets read from the TUN and their segments (TSO/USO out),
+    // GRO super-packets written to the TUN and the packets in them, coalesced datagrams our
+    // socket received (UDP GRO) and the ESP packets in them
+    offloads: b.dp.dataplane?.offloads
+      ? Object.fromEntries(
+          [
+            'superPackets',
+            'segments',
+            'groPackets',
+            'groSegments',
+            'udpGroDatagrams',
+            'udpGroSegments',
+          ].map((k) => [
+            k,
+            (b.dp.dataplane.offloads[k] ?? 0) - (a.dp.dataplane?.offloads?.[k] ?? 0),
+          ]),
+        )
+      : null,
     impl: b.dp.impl,
     nativeStatus: b.dp.nativeStatus ?? null,
     rssMB: b.dp.rssMB,
@@ -180,7 +198,17 @@ for (const dir of ['out', 'in'])
 const cpuModel = cpus()[0]?.model ?? 'unknown';
 const impl = arg('--impl', 'js');
 const gso = arg('--gso', '1') === '1';
+const offload = arg('--offload', '0') === '1';
 const implText = impl === 'threaded' ? `threaded (UDP GSO ${gso ? 'on' : 'off'})` : impl;
+// Which offloads were on: ours as the data plane reported them, the peers' as asked.
+const lastDp = runs.length
+  ? readJson(join(work, 'runs', `${runs[0].dir}-${runs[0].size}`, 'after', 'dataplane.json'))
+  : {};
+const o = lastDp.dataplane?.offloads;
+const tunBits = o ? ['csum', 'tso4', 'tso6', 'uso4', 'uso6'].filter((k) => o[k]) : [];
+const offloadText =
+  `offloads: TUN ${tunBits.length ? tunBits.join('+') : 'none (plain device)'}, ` +
+  `UDP GRO on our socket ${o?.udpGro ? 'on' : 'off'}; peers ${offload ? 'with UDP GSO (generator into the TUN route, ESP source) and UDP GRO (ESP sink, inner counter), as real senders and receivers use them' : 'one datagram per send and receive (--no-offload)'}`;
 const nativeStatus = runs[0]?.nativeStatus ?? 'unknown';
 console.log(
   `bench-engine: ESP AES-256-GCM, implementation ${implText} (--impl ${arg('--impl-asked', 'auto')}; native path: ${nativeStatus}), node ${process.version}, ${cpuModel}, ${cpus().length} cores, kernel ${release()}`,
@@ -190,6 +218,7 @@ console.log(
     `${runs[0]?.seconds ?? '?'} s per run, generator ${runs[0]?.rateLimit ? `at ${runs[0].rateLimit} pps` : 'unlimited'}; ` +
     'sizes are inner IPv4 packets; Gbit/s counts inner bytes',
 );
+console.log(offloadText);
 console.log(
   "CPU = our process (utime+stime, all its threads) per second of the run; core = its core's busy time per " +
     'second, with kernel work not charged to us (pinned runs only); sys = kernel share of our CPU; µs/pkt and s/GB are our process per delivered packet/GB',
@@ -228,11 +257,24 @@ for (const r of runs) {
       : [
           `our socket full (we received too slowly) ${d.ourSocketDrops}`,
           `decapsulated ${d.decapsulated}`,
-          `written to TUN ${d.writtenToTun}`,
+          `written to TUN ${d.writtenToTun} (the device's count: a GRO super-packet is one)`,
           `TUN write errors ${d.tunWriteErrors}`,
           `engine drops ${JSON.stringify(d.engineDrops)}`,
           `inner sink socket full ${d.innerSinkSocketDrops}`,
         ];
+  const of = r.offloads;
+  if (of && r.dir === 'out' && of.superPackets > 0)
+    parts.push(
+      `TSO/USO super-packets read ${of.superPackets} (${(of.segments / of.superPackets).toFixed(1)} segments each)`,
+    );
+  if (of && r.dir === 'in' && of.udpGroDatagrams > 0)
+    parts.push(
+      `UDP GRO datagrams ${of.udpGroDatagrams} (${(of.udpGroSegments / of.udpGroDatagrams).toFixed(1)} ESP each)`,
+    );
+  if (of && r.dir === 'in' && of.groPackets > 0)
+    parts.push(
+      `GRO super-packets written ${of.groPackets} (${(of.groSegments / of.groPackets).toFixed(1)} packets each)`,
+    );
   console.log(`  ${r.dir} ${String(r.size).padStart(4)}: ${parts.join(', ')}`);
 }
 
@@ -254,6 +296,8 @@ if (jsonOut) {
     impl,
     implAsked: arg('--impl-asked', 'auto'),
     ...(impl === 'threaded' ? { gso } : {}),
+    offload,
+    offloads: offloadText,
     nativeStatus,
     node: process.version,
     cpu: cpuModel,

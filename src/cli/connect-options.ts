@@ -303,8 +303,8 @@ export function tunnelOptions(
     ikeFragmentSize: flags.ikeFragmentSize,
     // VPN_FAST_PATH=0 forces the JavaScript ESP path (for comparisons and as a fallback).
     fastPath: process.env['VPN_FAST_PATH'] !== '0',
-    // VPN_TUN_OFFLOAD=1: TUN offloads (TSO/USO split in the native data plane); off by default.
-    ...(process.env['VPN_TUN_OFFLOAD'] === '1' ? { tunOffload: true } : {}),
+    // TUN offloads (TSO/USO split, GRO in the native data plane): on unless VPN_TUN_OFFLOAD=0.
+    tunOffload: process.env['VPN_TUN_OFFLOAD'] !== '0',
     ...(flags.killSwitch ? { killSwitch: true } : {}),
     ...(flags.rekeyBytes !== undefined ? { rekeyBytes: flags.rekeyBytes } : {}),
     ...(flags.rekeyPackets !== undefined ? { rekeyPackets: flags.rekeyPackets } : {}),

@@ -62,7 +62,7 @@ export interface TunnelOptions {
   /**
    * Open the TUN device with offloads (IFF_VNET_HDR, TSO4/TSO6/USO: the kernel hands the native
    * data plane 64 KiB super-packets that it splits itself) when the native plane will carry the
-   * tunnel; default false (VPN_TUN_OFFLOAD=1 turns it on).
+   * tunnel; default false here, the `vpn` command sets it unless VPN_TUN_OFFLOAD=0.
    */
   tunOffload?: boolean;
   /** Rekey the CHILD_SA after this many bytes / packets in either direction (RFC 4301 §4.4.2.1). */

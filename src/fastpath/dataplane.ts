@@ -66,14 +66,17 @@ export interface DataPlaneStats {
   batchesIn: number;
   /** Packets dropped, by reason (every reason present, zeros included). */
   drops: Record<string, number>;
-  /** TUN offloads (IFF_VNET_HDR) in use; absent on a plain device. */
+  /** Offloads in use (TUN offloads with IFF_VNET_HDR, UDP GRO on the socket); absent if none. */
   offloads?: TunOffloadStats;
 }
 
 /** TUN_F_* bits of linux/if_tun.h (TUNSETOFFLOAD), as `tun.open({ offload })` reports them. */
 export const TUN_F = { csum: 0x01, tso4: 0x02, tso6: 0x04, uso4: 0x20, uso6: 0x40 } as const;
 
-/** Which TUN offloads the kernel accepted, and what the outbound thread made of them. */
+/**
+ * Which offloads the kernel accepted, and what the threads made of them: TUN offloads (all false
+ * on a plain device) and UDP GRO on the ESP socket.
+ */
 export interface TunOffloadStats {
   csum: boolean;
   tso4: boolean;
@@ -86,6 +89,18 @@ export interface TunOffloadStats {
   segments: number;
   /** Inconsistent virtio headers or super-packets (dropped, counted). */
   drops: number;
+  /** Inbound GRO: super-packets written to the TUN device... */
+  groPackets: number;
+  /** ...and the decrypted packets coalesced into them. */
+  groSegments: number;
+  /** Packets not coalesced because their TCP/UDP or IPv4 header checksum failed. */
+  groChecksumErrors: number;
+  /** UDP GRO on the ESP socket (UDP_GRO accepted). */
+  udpGro: boolean;
+  /** Coalesced datagrams received with UDP GRO... */
+  udpGroDatagrams: number;
+  /** ...and the ESP packets they held. */
+  udpGroSegments: number;
 }
 
 /**
@@ -428,7 +443,7 @@ export class DataPlane {
     if (s[4]! >= 0) out.msSinceEspOut = s[4]!;
     if (s[5]! >= 0) out.msSinceEspIn = s[5]!;
     const o = this.addon.dpOffloadStats?.(this.handle);
-    if (o && o[0]! > 0) {
+    if (o && (o[0]! > 0 || (o[7] ?? 0) > 0)) {
       const bits = o[0]!;
       out.offloads = {
         csum: (bits & TUN_F.csum) !== 0,
@@ -439,6 +454,12 @@ export class DataPlane {
         superPackets: o[1]!,
         segments: o[2]!,
         drops: o[3]!,
+        groPackets: o[4] ?? 0,
+        groSegments: o[5] ?? 0,
+        groChecksumErrors: o[6] ?? 0,
+        udpGro: (o[7] ?? 0) > 0,
+        udpGroDatagrams: o[8] ?? 0,
+        udpGroSegments: o[9] ?? 0,
       };
     }
     return out;
