@@ -663,6 +663,13 @@ static void test_gro_refusals(void) {
     pkt_gro_add(&t, s0, sl0[0]);
     CHECK(pkt_gro_add(&t, s1, sl0[1]) == 0);
   }
+  /* a packet whose IP length is shorter than its bytes (trailing bytes) is not appended */
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl0, VNET_MAX_SEGS) == 4);
+  s1[3] = (uint8_t)(s1[3] - 4);
+  fix_csums(s1, sl0[1]);
+  gro_init(&t, 0);
+  pkt_gro_add(&t, s0, sl0[0]);
+  CHECK(pkt_gro_add(&t, s1, sl0[1]) == 0);
   /* DF packets with one fixed ID (atomic datagrams) coalesce; without DF they do not; and an
    * item of advancing IDs takes no fixed one */
   for (int df = 0; df <= 1; df++) {
