@@ -378,7 +378,7 @@ int pkt_gro_add(gro_table_t *t, uint8_t *p, size_t len) {
   if (t->n >= t->cap) return -1;
   size_t iph = 0, l4h = 0;
   uint8_t proto = 0;
-  int keyed = len <= 65535 && gro_flow(p, len, &iph, &l4h, &proto), bad = 0;
+  int keyed = !t->off && len <= 65535 && gro_flow(p, len, &iph, &l4h, &proto), bad = 0;
   if (keyed) {
     /* The newest item of this flow, if any is still open. */
     for (int i = t->n - 1; i >= t->floor; i--) {
