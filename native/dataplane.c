@@ -50,9 +50,11 @@
  *                                             or TCPV4/TCPV6/UDP_L4 for a GRO super-packet
  *   dpStats(h, out: Float64Array)             the layout below; readable after dpClose too
  *   dpOffloadStats(h) -> [offloads, superPackets, segments, drops, groPackets, groSegments,
- *                         groChecksumErrors, udpGro, udpGroDatagrams, udpGroSegments]
+ *                         groChecksumErrors, udpGro, udpGroDatagrams, udpGroSegments, groRefused]
  *                                             (drops: inconsistent virtio headers or
- *                                             super-packets; udpGro: 1 if UDP_GRO is on)
+ *                                             super-packets; udpGro: 1 if UDP_GRO is on;
+ *                                             groRefused: 1 once the device refused a GRO
+ *                                             super-packet with EINVAL, after which GRO is off)
  *   dpClose(h)                                idempotent; also from inside onEvent
  *   dpStatsFields: string[]                   the names of the stats slots, in order
  *   socketpairForTests() -> [fd, fd]          TEST ONLY: an AF_UNIX SOCK_SEQPACKET pair
@@ -581,6 +583,12 @@ static void in_flush(dp_t *dp, in_scratch_t *s, int tun) {
       do w = writev(tun, s->wiov, n);
       while (w < 0 && errno == EINTR);
       int nseg = s->gro.items[k].nseg;
+      if (w < 0 && errno == EINVAL && nseg > 1) {
+        /* The device refused a GSO super-packet: no GRO from now on (these packets are lost,
+         * TCP sends them again); single packets behind a GSO NONE header still go. */
+        s->gro.off = 1;
+        atomic_store_explicit(&dp->gro_refused, 1, memory_order_relaxed);
+      }
       if (w != (ssize_t)want) /* EAGAIN included: the packets are dropped */
         werr += (uint64_t)nseg;
       else if (nseg > 1) {

@@ -642,7 +642,8 @@ static napi_value js_socketpair_for_tests(napi_env env, napi_callback_info info)
 }
 
 /* dpOffloadStats(h) -> [offloads (TUN_F_* bits), superPackets, segments, drops, groPackets,
- *   groSegments, groChecksumErrors, udpGro (0|1), udpGroDatagrams, udpGroSegments] */
+ *   groSegments, groChecksumErrors, udpGro (0|1), udpGroDatagrams, udpGroSegments,
+ *   groRefused (0|1)] */
 static napi_value js_dp_offload_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], arr, v;
@@ -650,7 +651,7 @@ static napi_value js_dp_offload_stats(napi_env env, napi_callback_info info) {
     return nu_throw_type(env, "dpOffloadStats(handle): bad arguments");
   dp_t *dp = get_dp(env, argv[0], 0);
   if (!dp) return NULL;
-  double vals[10] = {(double)atomic_load(&dp->tun_offloads),
+  double vals[11] = {(double)atomic_load(&dp->tun_offloads),
                      (double)atomic_load_explicit(&dp->vnet_super, memory_order_relaxed),
                      (double)atomic_load_explicit(&dp->vnet_segments, memory_order_relaxed),
                      (double)atomic_load_explicit(&dp->vnet_drops, memory_order_relaxed),
@@ -659,9 +660,10 @@ static napi_value js_dp_offload_stats(napi_env env, napi_callback_info info) {
                      (double)atomic_load_explicit(&dp->gro_csum_bad, memory_order_relaxed),
                      (double)dp->udp_gro,
                      (double)atomic_load_explicit(&dp->udpgro_msgs, memory_order_relaxed),
-                     (double)atomic_load_explicit(&dp->udpgro_segs, memory_order_relaxed)};
-  napi_create_array_with_length(env, 10, &arr);
-  for (uint32_t k = 0; k < 10; k++) {
+                     (double)atomic_load_explicit(&dp->udpgro_segs, memory_order_relaxed),
+                     (double)atomic_load_explicit(&dp->gro_refused, memory_order_relaxed)};
+  napi_create_array_with_length(env, 11, &arr);
+  for (uint32_t k = 0; k < 11; k++) {
     napi_create_double(env, vals[k], &v);
     napi_set_element(env, arr, k, v);
   }

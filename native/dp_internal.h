@@ -128,6 +128,7 @@ typedef struct dp {
    * a bad checksum. UDP GRO on the socket (set at dpOpen unless refused or VPN_DP_GRO=0), the
    * coalesced datagrams received and the ESP packets they held. */
   _Atomic uint64_t gro_super, gro_segments, gro_csum_bad;
+  _Atomic int gro_refused; /* the device refused a super-packet: GRO is off */
   int udp_gro;
   _Atomic uint64_t udpgro_msgs, udpgro_segs;
   struct dp *next; /* open data planes, for the exit handler */

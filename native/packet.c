@@ -344,6 +344,8 @@ static int gro_can_append(const gro_item_t *it, const uint8_t *p, size_t len, si
   if (it->nseg >= GRO_MAX_SEGS) return 0;
   size_t payload = len - iph - l4h;
   if (payload == 0 || payload > it->gso_size || it->total + payload > 65535) return 0;
+  /* The IP length agrees with the packet: no trailing bytes would be taken for payload. */
+  if ((p[0] >> 4) == 4 ? rd16(p + 2) != len : rd16(p + 4) != len - 40) return 0;
   if ((p[0] >> 4) == 4) {
     /* TOS, DF/reserved bits, TTL equal; the ID the next one (RFC 6864 §4.1). */
     if (iph != 20 || p[1] != h[1] || (p[6] >> 5) != (h[6] >> 5) || p[8] != h[8]) return 0;
@@ -376,7 +378,7 @@ int pkt_gro_add(gro_table_t *t, uint8_t *p, size_t len) {
   if (t->n >= t->cap) return -1;
   size_t iph = 0, l4h = 0;
   uint8_t proto = 0;
-  int keyed = len <= 65535 && gro_flow(p, len, &iph, &l4h, &proto), bad = 0;
+  int keyed = !t->off && len <= 65535 && gro_flow(p, len, &iph, &l4h, &proto), bad = 0;
   if (keyed) {
     /* The newest item of this flow, if any is still open. */
     for (int i = t->n - 1; i >= t->floor; i--) {

@@ -186,6 +186,7 @@ typedef struct {
   int nfrag; /* frags */
   int floor; /* items below this index are closed (a packet without ports came after them) */
   int udp;   /* coalesce UDP too (the device has USO) */
+  int off;   /* coalesce nothing: every packet its own item (the device refused a super-packet) */
   uint64_t merged, checks_failed;
 } gro_table_t;
 

@@ -363,8 +363,20 @@ async function ours() {
   if (!waitPing(10000)) throw new Error('no ping through our tunnel');
   const transfer = await measureTransfer(proc.pid);
   const rss = peakMB(proc.pid);
+  // Which offloads carried it (TUN TSO/USO and GRO, UDP GRO on the socket) and how much.
+  const st = sh(
+    'ip',
+    ['netns', 'exec', CLI, process.execPath, join(ROOT, 'bin/vpn.js'), 'status', '--json'],
+    { allowFail: true },
+  );
+  let offloads = null;
+  try {
+    offloads = JSON.parse(st.stdout).dataplane?.offloads ?? null;
+  } catch {
+    offloads = null;
+  }
   await stopProc(proc);
-  return { connectMs, foregroundConnectMs, ...transfer, peakRssMB: rss };
+  return { connectMs, foregroundConnectMs, ...transfer, peakRssMB: rss, offloads };
 }
 
 async function strongswan() {
@@ -674,6 +686,16 @@ try {
       wireguardGo: w,
       oursVsWireguardGo: wgRatioRows(a, b, w),
     };
+    const o = a.offloads;
+    console.log(
+      o
+        ? `ours: TUN offloads ${['csum', 'tso4', 'tso6', 'uso4', 'uso6'].filter((k) => o[k]).join('+') || 'none'}, ` +
+            `UDP GRO ${o.udpGro ? 'on' : 'off'}; ${o.superPackets} super-packets read ` +
+            `(${(o.segments / Math.max(1, o.superPackets)).toFixed(1)} segments each), ` +
+            `${o.groPackets} GRO super-packets written (${(o.groSegments / Math.max(1, o.groPackets)).toFixed(1)} packets each), ` +
+            `${o.udpGroDatagrams} UDP GRO datagrams received`
+        : 'ours: no offloads in use (VPN_TUN_OFFLOAD=0, or refused by the kernel)',
+    );
     if (w.skipped) console.log(`wireguard-go: skipped (${w.skipped})`);
     else {
       console.log(

@@ -663,6 +663,13 @@ static void test_gro_refusals(void) {
     pkt_gro_add(&t, s0, sl0[0]);
     CHECK(pkt_gro_add(&t, s1, sl0[1]) == 0);
   }
+  /* a packet whose IP length is shorter than its bytes (trailing bytes) is not appended */
+  CHECK(pkt_gso_split(&h, p, len, segs, ROOM, ROOM, sl0, VNET_MAX_SEGS) == 4);
+  s1[3] = (uint8_t)(s1[3] - 4);
+  fix_csums(s1, sl0[1]);
+  gro_init(&t, 0);
+  pkt_gro_add(&t, s0, sl0[0]);
+  CHECK(pkt_gro_add(&t, s1, sl0[1]) == 0);
   /* DF packets with one fixed ID (atomic datagrams) coalesce; without DF they do not; and an
    * item of advancing IDs takes no fixed one */
   for (int df = 0; df <= 1; df++) {
@@ -693,9 +700,15 @@ static void test_gro_refusals(void) {
   /* a larger UDP datagram after a smaller one starts a new item */
   gro_init(&t, 1);
   CHECK(pkt_gro_add(&t, s2, sl0[2]) == 0 && pkt_gro_add(&t, s0, sl0[0]) == 0);
+  /* off (the device refused a super-packet): every packet alone */
+  CHECK(pkt_gso_split(&hu, p, len, segs, ROOM, ROOM, sl0, VNET_MAX_SEGS) == 3);
+  gro_init(&t, 1);
+  t.off = 1;
+  for (int i = 0; i < 3; i++) CHECK(pkt_gro_add(&t, segs + (size_t)i * ROOM, sl0[i]) == 0);
+  CHECK(t.n == 3);
   /* a full table says so */
   gro_items[0].nseg = 0;
-  gro_table_t small = {gro_items, gro_frags, 1, 0, 0, 0, 1, 0, 0};
+  gro_table_t small = {.items = gro_items, .frags = gro_frags, .cap = 1, .udp = 1};
   pkt_gro_reset(&small);
   CHECK(pkt_gro_add(&small, icmp, 28) == 0 && pkt_gro_add(&small, icmp, 28) == -1);
   /* random packets: no crash, no read beyond (ASan); whatever the table makes, its items

@@ -101,6 +101,8 @@ export interface TunOffloadStats {
   udpGroDatagrams: number;
   /** ...and the ESP packets they held. */
   udpGroSegments: number;
+  /** The device refused a GRO super-packet (EINVAL): GRO is off from then on. */
+  groRefused: boolean;
 }
 
 /**
@@ -460,6 +462,7 @@ export class DataPlane {
         udpGro: (o[7] ?? 0) > 0,
         udpGroDatagrams: o[8] ?? 0,
         udpGroSegments: o[9] ?? 0,
+        groRefused: (o[10] ?? 0) > 0,
       };
     }
     return out;

@@ -196,6 +196,7 @@ for (const v6 of [false, true]) {
           udpGro: o!.udpGro,
           udpGroDatagrams: 0,
           udpGroSegments: 0,
+          groRefused: false,
         });
         assert.deepEqual(b.errors, []);
       } finally {
@@ -446,6 +447,7 @@ for (const [v6, proto] of [
         assert.equal(o.groSegments + (rxTun.received.length - o.groPackets), want.length);
         // Every packet's checksum (made by the sender's split) verified before it was coalesced.
         assert.equal(o.groChecksumErrors, 0);
+        assert.equal(o.groRefused, false);
         assert.equal(rx.stats().packetsIn, want.length);
         assert.deepEqual(errors, []);
       } finally {

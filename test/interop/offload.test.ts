@@ -312,50 +312,64 @@ function csum(b: Uint8Array, initial = 0): number {
 }
 
 /**
- * An IPv4 TCP or UDP super-packet 192.0.2.1:40000 → 198.51.100.7:443 as the kernel hands one
- * over: IP header checksum set, the pseudo-header sum in the L4 checksum field (CHECKSUM_PARTIAL).
+ * A TCP or UDP super-packet 192.0.2.1:40000 → 198.51.100.7:443 (IPv6: 2001:db8::1 →
+ * 2001:db8::2) as the kernel hands one over: IPv4 header checksum set, the pseudo-header sum in
+ * the L4 checksum field (CHECKSUM_PARTIAL).
  */
-function superPacket(tcp: boolean, payload: Uint8Array, flags: number): Uint8Array {
+function superPacket(tcp: boolean, payload: Uint8Array, flags: number, v6 = false): Uint8Array {
+  const iph = v6 ? 40 : 20;
   const l4h = tcp ? 32 : 8;
-  const p = new Uint8Array(20 + l4h + payload.length);
+  const p = new Uint8Array(iph + l4h + payload.length);
   const v = new DataView(p.buffer);
-  p[0] = 0x45;
-  v.setUint16(2, p.length);
-  v.setUint16(4, 0xfffa); // the IP ID wraps within the super-packet
-  p[6] = 0x40;
-  p[8] = 64;
-  p[9] = tcp ? 6 : 17;
-  p.set([192, 0, 2, 1, 198, 51, 100, 7], 12);
-  v.setUint16(10, ~csum(p.subarray(0, 20)) & 0xffff);
-  v.setUint16(20, 40000);
-  v.setUint16(22, 443);
+  if (v6) {
+    p[0] = 0x60;
+    v.setUint16(4, p.length - 40);
+    p[6] = tcp ? 6 : 17;
+    p[7] = 64;
+    p.set([0x20, 0x01, 0x0d, 0xb8], 8);
+    p[23] = 1;
+    p.set([0x20, 0x01, 0x0d, 0xb8], 24);
+    p[39] = 2;
+  } else {
+    p[0] = 0x45;
+    v.setUint16(2, p.length);
+    v.setUint16(4, 0xfffa); // the IP ID wraps within the super-packet
+    p[6] = 0x40;
+    p[8] = 64;
+    p[9] = tcp ? 6 : 17;
+    p.set([192, 0, 2, 1, 198, 51, 100, 7], 12);
+    v.setUint16(10, ~csum(p.subarray(0, 20)) & 0xffff);
+  }
+  v.setUint16(iph, 40000);
+  v.setUint16(iph + 2, 443);
   if (tcp) {
-    v.setUint32(24, 0xfffff000); // the sequence number wraps too
-    v.setUint32(28, 0x12345678);
-    p[32] = 0x80; // 32-byte header: NOP NOP timestamps, as Linux sends
-    p[33] = flags;
-    v.setUint16(34, 501);
-    p.set([1, 1, 8, 10, 0, 0, 0x30, 0x39, 0, 0, 0xd4, 0x31], 40);
-  } else v.setUint16(24, 8 + payload.length);
-  p.set(payload, 20 + l4h);
-  const ps = csum(p.subarray(12, 20)) + p[9] + p.length - 20;
-  v.setUint16(20 + (tcp ? 16 : 6), csum(new Uint8Array(0), ps));
+    v.setUint32(iph + 4, 0xfffff000); // the sequence number wraps too
+    v.setUint32(iph + 8, 0x12345678);
+    p[iph + 12] = 0x80; // 32-byte header: NOP NOP timestamps, as Linux sends
+    p[iph + 13] = flags;
+    v.setUint16(iph + 14, 501);
+    p.set([1, 1, 8, 10, 0, 0, 0x30, 0x39, 0, 0, 0xd4, 0x31], iph + 20);
+  } else v.setUint16(iph + 4, 8 + payload.length);
+  p.set(payload, iph + l4h);
+  const ps =
+    (v6 ? csum(p.subarray(8, 40)) : csum(p.subarray(12, 20))) + (tcp ? 6 : 17) + p.length - iph;
+  v.setUint16(iph + (tcp ? 16 : 6), csum(new Uint8Array(0), ps));
   return p;
 }
 
-function vnetHdr(tcp: boolean, hdrLen: number, mss: number): Uint8Array {
+function vnetHdr(tcp: boolean, hdrLen: number, mss: number, v6 = false): Uint8Array {
   const h = new Uint8Array(10);
   const v = new DataView(h.buffer);
   h[0] = 1; // NEEDS_CSUM
-  h[1] = tcp ? 1 : 5; // GSO_TCPV4, GSO_UDP_L4
+  h[1] = tcp ? (v6 ? 4 : 1) : 5; // GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4
   v.setUint16(2, hdrLen, true);
   v.setUint16(4, mss, true);
-  v.setUint16(6, 20, true);
+  v.setUint16(6, v6 ? 40 : 20, true);
   v.setUint16(8, tcp ? 16 : 6, true);
   return h;
 }
 
-/** The IPv4 packets of a pcap file (Ethernet link type), in order. */
+/** The IPv4 and IPv6 packets of a pcap file (Ethernet link type), in order. */
 function pcapPackets(file: string): Uint8Array[] {
   const b = readFileSync(file);
   const le = b.readUInt32LE(0) === 0xa1b2c3d4 || b.readUInt32LE(0) === 0xa1b23c4d;
@@ -365,7 +379,7 @@ function pcapPackets(file: string): Uint8Array[] {
   for (let o = 24; o + 16 <= b.length;) {
     const incl = u32(o + 8);
     const frame = b.subarray(o + 16, o + 16 + incl);
-    if (frame.length > 14 && frame.readUInt16BE(12) === 0x0800)
+    if (frame.length > 14 && [0x0800, 0x86dd].includes(frame.readUInt16BE(12)))
       out.push(new Uint8Array(frame.subarray(14)));
     o += 16 + incl;
   }
@@ -428,7 +442,6 @@ describe(
         [A, `${tag}a`, '203.0.113.1/30'],
         [B, `${tag}b`, '203.0.113.2/30'],
       ] as const) {
-        inNs(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
         ip(['-n', ns, 'addr', 'add', addr, 'dev', dev]);
         ip(['-n', ns, 'link', 'set', dev, 'up']);
         ip(['-n', ns, 'link', 'set', 'lo', 'up']);
@@ -454,6 +467,24 @@ describe(
         'permanent',
       ]);
       ip(['-n', A, 'route', 'add', '198.51.100.0/24', 'via', '203.0.113.2']);
+      // IPv6 the same way: 2001:db8::/64 via B, forwarded by A (no DAD, a permanent neighbour).
+      inNs(A, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+      ip(['-n', A, 'addr', 'add', '2001:db8:1::1/64', 'dev', `${tag}a`, 'nodad']);
+      ip(['-n', B, 'addr', 'add', '2001:db8:1::2/64', 'dev', `${tag}b`, 'nodad']);
+      ip([
+        '-n',
+        A,
+        'neigh',
+        'replace',
+        '2001:db8:1::2',
+        'lladdr',
+        mac,
+        'dev',
+        `${tag}a`,
+        'nud',
+        'permanent',
+      ]);
+      ip(['-n', A, '-6', 'route', 'add', '2001:db8::/64', 'via', '2001:db8:1::2']);
     });
     after(() => {
       if (tunFd >= 0) tun?.close(tunFd);
@@ -481,7 +512,7 @@ describe(
           '0',
           '-w',
           file,
-          'ip and not icmp',
+          '(ip or ip6) and (tcp or udp)',
         ],
         {
           stdio: ['ignore', 'ignore', 'pipe'],
@@ -548,29 +579,35 @@ describe(
       }
     }
 
-    for (const [what, tcp, flags] of [
-      ['TCP, PSH on the last', true, 0x18],
-      ['TCP, FIN|PSH on the last', true, 0x19],
-      ['UDP (USO)', false, 0],
+    for (const [what, tcp, flags, v6] of [
+      ['TCP/IPv4 (TSO4), PSH on the last', true, 0x18, false],
+      ['TCP/IPv4 (TSO4), FIN|PSH on the last', true, 0x19, false],
+      ['TCP/IPv6 (TSO6), PSH on the last', true, 0x18, true],
+      ['UDP/IPv4 (USO)', false, 0, false],
     ] as const) {
       test(`${what}: the same segments as the kernel's software GSO`, async () => {
         const mss = 1380;
         const payload = randomBytes(prng(tcp ? flags : 99), 14 * mss + 321);
-        const pkt = superPacket(tcp, payload, flags);
-        const frame = Uint8Array.from([...vnetHdr(tcp, tcp ? 52 : 28, mss), ...pkt]);
+        const pkt = superPacket(tcp, payload, flags, v6);
+        const hdrLen = (v6 ? 40 : 20) + (tcp ? 32 : 8);
+        const frame = Uint8Array.from([...vnetHdr(tcp, hdrLen, mss, v6), ...pkt]);
         const n = 15;
         const kernel = await kernelSegments(
           frame,
           n,
-          join(dir, `${flags}-${tcp ? 'tcp' : 'udp'}.pcap`),
+          join(dir, `${flags}-${tcp ? 'tcp' : 'udp'}-${v6 ? 6 : 4}.pcap`),
         );
         const ours = (await ourSegments(frame, n)).map((s) => {
-          // A forwarded the kernel's: TTL 63, header checksum updated (RFC 1812 §5.3.1).
+          // A forwarded the kernel's: TTL or hop limit one less, the IPv4 header checksum
+          // updated (RFC 1812 §5.3.1, RFC 8200 §3).
           const c = Uint8Array.from(s);
           const v = new DataView(c.buffer);
-          c[8] = c[8]! - 1;
-          v.setUint16(10, 0);
-          v.setUint16(10, ~csum(c.subarray(0, 20)) & 0xffff);
+          if (v6) c[7] = c[7]! - 1;
+          else {
+            c[8] = c[8]! - 1;
+            v.setUint16(10, 0);
+            v.setUint16(10, ~csum(c.subarray(0, 20)) & 0xffff);
+          }
           return c;
         });
         assert.equal(kernel.length, n, `the kernel made ${kernel.length} segments`);

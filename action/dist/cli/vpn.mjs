@@ -16022,7 +16022,7 @@ var DataPlane = class _DataPlane {
     if (s[4] >= 0) out.msSinceEspOut = s[4];
     if (s[5] >= 0) out.msSinceEspIn = s[5];
     const o = this.addon.dpOffloadStats?.(this.handle);
-    if (o && o[0] > 0) {
+    if (o && (o[0] > 0 || (o[7] ?? 0) > 0)) {
       const bits = o[0];
       out.offloads = {
         csum: (bits & TUN_F.csum) !== 0,
@@ -16032,7 +16032,14 @@ var DataPlane = class _DataPlane {
         uso6: (bits & TUN_F.uso6) !== 0,
         superPackets: o[1],
         segments: o[2],
-        drops: o[3]
+        drops: o[3],
+        groPackets: o[4] ?? 0,
+        groSegments: o[5] ?? 0,
+        groChecksumErrors: o[6] ?? 0,
+        udpGro: (o[7] ?? 0) > 0,
+        udpGroDatagrams: o[8] ?? 0,
+        udpGroSegments: o[9] ?? 0,
+        groRefused: (o[10] ?? 0) > 0
       };
     }
     return out;
@@ -21945,8 +21952,8 @@ function tunnelOptions(gateway, flags, secrets, ui) {
     ikeFragmentSize: flags.ikeFragmentSize,
     // VPN_FAST_PATH=0 forces the JavaScript ESP path (for comparisons and as a fallback).
     fastPath: process.env["VPN_FAST_PATH"] !== "0",
-    // VPN_TUN_OFFLOAD=1: TUN offloads (TSO/USO split in the native data plane); off by default.
-    ...process.env["VPN_TUN_OFFLOAD"] === "1" ? { tunOffload: true } : {},
+    // TUN offloads (TSO/USO split, GRO in the native data plane): on unless VPN_TUN_OFFLOAD=0.
+    tunOffload: process.env["VPN_TUN_OFFLOAD"] !== "0",
     ...flags.killSwitch ? { killSwitch: true } : {},
     ...flags.rekeyBytes !== void 0 ? { rekeyBytes: flags.rekeyBytes } : {},
     ...flags.rekeyPackets !== void 0 ? { rekeyPackets: flags.rekeyPackets } : {},
