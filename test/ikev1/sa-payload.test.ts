@@ -13,6 +13,7 @@ import {
   V1Hash,
   decodePhase1Choice,
   decodePhase2Choice,
+  decodeResponderLifetime,
   decodeSaBody,
   encodePhase1Sa,
   encodePhase2Sa,
@@ -575,4 +576,30 @@ test('Phase 2 proposals: AES-GCM only, PFS from the text or the option, one grou
   );
   throwsCode(() => parseV1Phase2Proposals('aes256gcm16-esn', {}), 'ERR_CONFIG', /extended/);
   throwsCode(() => parseV1Phase2Proposals('aes256gcm16', { pfsGroup: 22 }), 'ERR_CONFIG');
+});
+
+test('RESPONDER-LIFETIME (RFC 2407 §4.6.3.1): the gateway may only shorten our lifetime', () => {
+  // Quick Mode: SA Life Type seconds, SA Life Duration 1800 (TV); then kilobytes 10^7 (TLV).
+  const qm = unhex(`
+    8001 0001            // SA Life Type = seconds
+    8002 0708            // SA Life Duration = 1800
+    8001 0002            // SA Life Type = kilobytes
+    0002 0004 00989680   // SA Life Duration (TLV) = 10000000
+  `);
+  assert.deepEqual(decodeResponderLifetime(qm, 2, 3600), {
+    lifeSeconds: 1800,
+    kilobytes: 10000000,
+  });
+  // Phase 1 classes 11/12: a longer lifetime leaves ours.
+  const p1 = unhex('800b 0001  000c 0004 00015180  // Life Type seconds, Life Duration 86400');
+  assert.deepEqual(decodeResponderLifetime(p1, 1, 28800), { lifeSeconds: 28800 });
+  // Phase 2 attribute numbers in a Phase 1 notification carry no lifetime for it.
+  assert.deepEqual(decodeResponderLifetime(qm, 1, 28800), { lifeSeconds: 28800 });
+  for (const bad of ['8002 0708', '8001 0001', '8001 0003 8002 0708', '8001 0001 8002 0000']) {
+    throwsCode(() => decodeResponderLifetime(unhex(bad), 2, 3600), 'ERR_IKE_PROTOCOL');
+  }
+  for (let n = 1; n < qm.length; n++) {
+    if (n === 8) continue; // a whole (seconds) pair: a valid shorter list
+    throwsCode(() => decodeResponderLifetime(qm.subarray(0, n), 2, 3600), 'ERR_IKE_PROTOCOL');
+  }
 });
