@@ -546,6 +546,28 @@ export function decodeSaBody(body: Uint8Array): V1SaBody {
   }
 }
 
+/** RFC 2408 §3.3: data attributes up to the end of the reader's window, bounded. */
+function readDataAttributes(r: Reader, where: string): V1DataAttribute[] {
+  const attributes: V1DataAttribute[] = [];
+  while (r.remaining > 0) {
+    if (attributes.length >= SA_LIMITS.maxAttributesPerTransform)
+      throw protocolError(
+        `${where} has more than ${SA_LIMITS.maxAttributesPerTransform} attributes`,
+      );
+    const th = r.u16('attribute type');
+    const type = th & 0x7fff;
+    if (th & 0x8000) {
+      attributes.push({ type, tv: true, value: r.copy(2, 'attribute value') });
+    } else {
+      const vlen = r.u16('attribute length');
+      if (vlen > SA_LIMITS.maxAttributeValue)
+        throw protocolError(`attribute ${type} has a ${vlen}-octet value`);
+      attributes.push({ type, tv: false, value: r.copy(vlen, 'attribute value') });
+    }
+  }
+  return attributes;
+}
+
 function decodeSaBodyInner(body: Uint8Array): V1SaBody {
   const r = new Reader(body);
   const doi = r.u32('SA DOI');
@@ -590,21 +612,7 @@ function decodeSaBodyInner(body: Uint8Array): V1SaBody {
       const tnum = tr.u8('transform number');
       const tid = tr.u8('transform id');
       tr.u16('transform reserved2');
-      const attributes: V1DataAttribute[] = [];
-      while (tr.remaining > 0) {
-        if (attributes.length >= SA_LIMITS.maxAttributesPerTransform)
-          throw protocolError(`transform #${tnum} has more than 32 attributes`);
-        const th = tr.u16('attribute type');
-        const type = th & 0x7fff;
-        if (th & 0x8000) {
-          attributes.push({ type, tv: true, value: tr.copy(2, 'attribute value') });
-        } else {
-          const vlen = tr.u16('attribute length');
-          if (vlen > SA_LIMITS.maxAttributeValue)
-            throw protocolError(`attribute ${type} has a ${vlen}-octet value`);
-          attributes.push({ type, tv: false, value: tr.copy(vlen, 'attribute value') });
-        }
-      }
+      const attributes = readDataAttributes(tr, `transform #${tnum}`);
       transforms.push({ num: tnum, id: tid, attributes });
     }
     if (transforms.length !== count)
@@ -941,4 +949,60 @@ export function decodePhase2Choice(
   }
   const spec = candidates.find((s) => offered.indexOf(s) === t.num - 1) ?? candidates[0]!;
   return { spec: { ...spec, lifeSeconds: chosenLife(spec.lifeSeconds, lives, phase) }, spi };
+}
+
+// ---------------------------------------------------------------------------------------------
+// RESPONDER-LIFETIME (RFC 2407 §4.6.3.1)
+
+/** RFC 2407 §4.6.3: the IPsec DOI status notification RESPONDER-LIFETIME. */
+export const RESPONDER_LIFETIME = 24576;
+
+/**
+ * The lifetimes in a RESPONDER-LIFETIME notification's data (RFC 2407 §4.6.3.1: a list of life
+ * type / life duration attributes; the Phase 1 classes 11/12 for the ISAKMP SA, the IPsec ones
+ * 1/2 for a Quick Mode SA). A responder may only shorten what we offered (RFC 2409 §4.5), so the
+ * result is the shorter of `offeredSeconds` and what it says; kilobyte lifetimes are reported
+ * for the caller to log (our data plane rekeys by time).
+ * @throws VpnError ERR_IKE_PROTOCOL when the data is malformed.
+ */
+export function decodeResponderLifetime(
+  data: Uint8Array,
+  phase: 1 | 2,
+  offeredSeconds: number,
+): { lifeSeconds: number; kilobytes?: number } {
+  const lifeType = phase === 1 ? Phase1Attr.LIFE_TYPE : Phase2Attr.SA_LIFE_TYPE;
+  const lifeDuration = phase === 1 ? Phase1Attr.LIFE_DURATION : Phase2Attr.SA_LIFE_DURATION;
+  const what = 'RESPONDER-LIFETIME';
+  let attrs: V1DataAttribute[];
+  try {
+    attrs = readDataAttributes(new Reader(data), what);
+  } catch (e) {
+    if (isVpnError(e) && e.code === 'ERR_IKE_PROTOCOL') throw e;
+    throw protocolError(`malformed ${what}: ${e instanceof Error ? e.message : String(e)}`, e);
+  }
+  let pending: number | undefined;
+  let seconds: number | undefined;
+  let kilobytes: number | undefined;
+  for (const a of attrs) {
+    const v = attrNumber(a);
+    if (v === undefined) throw protocolError(`${what}: attribute ${a.type} has an unusable value`);
+    if (a.type === lifeType) {
+      if (pending !== undefined || (v !== V1LifeType.SECONDS && v !== V1LifeType.KILOBYTES))
+        throw protocolError(`${what}: unexpected life type ${v}`);
+      pending = v;
+    } else if (a.type === lifeDuration) {
+      if (pending === undefined) throw protocolError(`${what}: a duration without a life type`);
+      if (v === 0) throw protocolError(`${what}: a lifetime of 0`);
+      if (pending === V1LifeType.SECONDS) seconds = Math.min(seconds ?? v, v);
+      else kilobytes = Math.min(kilobytes ?? v, v);
+      pending = undefined;
+    }
+    // Other attributes (an ESP transform's others, echoed by some peers) carry no lifetime.
+  }
+  if (pending !== undefined) throw protocolError(`${what}: a life type without its duration`);
+  const out: { lifeSeconds: number; kilobytes?: number } = {
+    lifeSeconds: Math.min(offeredSeconds, seconds ?? offeredSeconds),
+  };
+  if (kilobytes !== undefined) out.kilobytes = kilobytes;
+  return out;
 }

@@ -13,6 +13,7 @@ import {
   V1Hash,
   decodePhase1Choice,
   decodePhase2Choice,
+  decodeResponderLifetime,
   decodeSaBody,
   encodePhase1Sa,
   encodePhase2Sa,
@@ -238,6 +239,35 @@ test('Phase 1 choice: the gateway echoing our second transform (strongSwan style
   // Our own offer of one transform, read back as a choice, is that transform.
   const single = encodePhase1Sa([AES256_SHA256_MODP2048], 1);
   assert.deepEqual(decodePhase1Choice(single, offered, 1), AES256_SHA256_MODP2048);
+});
+
+test('real strongSwan 5.9.8 Main Mode answers (charon, IKEv1 responder, default proposals) decode and re-encode byte-identically', () => {
+  // Captured on this machine: Debian strongswan-charon 5.9.8-5+deb12u6, swanctl `version = 1`,
+  // no `proposals` line (its defaults), answering our message 1 built by encodePhase1Sa.
+  const cases: { offer: string; lifeSeconds: number; answer: string; chosen: string }[] = [
+    {
+      offer: 'aes128-sha1-modp2048,aes256-sha256-ecp256',
+      lifeSeconds: 86400,
+      answer: `00000001 00000001 00000030 01010001 00000028 01010000
+        8001 0007 800e 0080 8002 0002 8004 000e 8003 0001 800b 0001 000c 0004 00015180`,
+      chosen: 'aes128-sha1-modp2048',
+    },
+    {
+      offer: 'aes256-sha256-ecp256,aes128-sha1-modp2048',
+      lifeSeconds: 28800,
+      answer: `00000001 00000001 0000002c 01010001 00000024 01010000
+        8001 0007 800e 0100 8002 0004 8004 0013 8003 0001 800b 0001 800c 7080`,
+      chosen: 'aes256-sha256-ecp256',
+    },
+  ];
+  for (const c of cases) {
+    const offered = parseV1Phase1Proposals(c.offer, { legacy: false, lifeSeconds: c.lifeSeconds });
+    const body = unhex(c.answer);
+    const got = decodePhase1Choice(body, offered, V1AuthMethod.PSK);
+    assert.equal(formatPhase1Spec(got), c.chosen);
+    assert.equal(got.lifeSeconds, c.lifeSeconds);
+    assert.equal(hex(encodeSaBody(decodeSaBody(body))), hex(body));
+  }
 });
 
 test('Phase 1 choice: a lower lifetime is accepted and returned, a longer one refused', () => {
@@ -546,4 +576,30 @@ test('Phase 2 proposals: AES-GCM only, PFS from the text or the option, one grou
   );
   throwsCode(() => parseV1Phase2Proposals('aes256gcm16-esn', {}), 'ERR_CONFIG', /extended/);
   throwsCode(() => parseV1Phase2Proposals('aes256gcm16', { pfsGroup: 22 }), 'ERR_CONFIG');
+});
+
+test('RESPONDER-LIFETIME (RFC 2407 §4.6.3.1): the gateway may only shorten our lifetime', () => {
+  // Quick Mode: SA Life Type seconds, SA Life Duration 1800 (TV); then kilobytes 10^7 (TLV).
+  const qm = unhex(`
+    8001 0001            // SA Life Type = seconds
+    8002 0708            // SA Life Duration = 1800
+    8001 0002            // SA Life Type = kilobytes
+    0002 0004 00989680   // SA Life Duration (TLV) = 10000000
+  `);
+  assert.deepEqual(decodeResponderLifetime(qm, 2, 3600), {
+    lifeSeconds: 1800,
+    kilobytes: 10000000,
+  });
+  // Phase 1 classes 11/12: a longer lifetime leaves ours.
+  const p1 = unhex('800b 0001  000c 0004 00015180  // Life Type seconds, Life Duration 86400');
+  assert.deepEqual(decodeResponderLifetime(p1, 1, 28800), { lifeSeconds: 28800 });
+  // Phase 2 attribute numbers in a Phase 1 notification carry no lifetime for it.
+  assert.deepEqual(decodeResponderLifetime(qm, 1, 28800), { lifeSeconds: 28800 });
+  for (const bad of ['8002 0708', '8001 0001', '8001 0003 8002 0708', '8001 0001 8002 0000']) {
+    throwsCode(() => decodeResponderLifetime(unhex(bad), 2, 3600), 'ERR_IKE_PROTOCOL');
+  }
+  for (let n = 1; n < qm.length; n++) {
+    if (n === 8) continue; // a whole (seconds) pair: a valid shorter list
+    throwsCode(() => decodeResponderLifetime(qm.subarray(0, n), 2, 3600), 'ERR_IKE_PROTOCOL');
+  }
 });

@@ -48,8 +48,8 @@ export function exerciseV1(input: Uint8Array, first: number): void {
 
 /**
  * IKEv1 corpus entries: Main Mode, Quick Mode and Informational shaped messages of our own codec,
- * an encrypted one, and any strongSwan IKEv1 captures in test/fixtures/ikev1/ (hex, one message a
- * line, `#` comments), when present.
+ * an encrypted one, and the real strongSwan IKEv1 captures in test/fixtures/ikev1/*.json (EDGES'
+ * capture-ikev1.sh), when present.
  */
 export function v1Corpus(): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -160,15 +160,19 @@ export function v1Corpus(): Uint8Array[] {
   }
   if (dir && existsSync(dir)) {
     for (const f of readdirSync(dir).sort()) {
-      if (!f.endsWith('.hex')) continue;
-      for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
-        const t = line.trim();
-        if (t === '' || t.startsWith('#')) continue;
-        try {
-          out.push(fromHex(t.split(/\s+/).pop()!));
-        } catch {
-          // not hex: skip
+      if (!f.endsWith('.json')) continue;
+      try {
+        const cap = JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
+          messages?: { hex?: string; reassembled?: string; payloads?: string }[];
+        };
+        for (const m of cap.messages ?? []) {
+          for (const h of [m.hex, m.reassembled]) if (typeof h === 'string') out.push(fromHex(h));
+          // Decrypted chains too, after a header's worth of bytes (the fuzzer's chain offset).
+          if (typeof m.payloads === 'string')
+            out.push(concatBytes(new Uint8Array(28), fromHex(m.payloads)));
         }
+      } catch {
+        // not a capture: skip
       }
     }
   }
