@@ -143,7 +143,7 @@ interface Outstanding {
   sa: IsakmpSa;
   onReply: (h: V1Header, chain: V1Chain, plain: Uint8Array) => void;
   /** Called when the retransmissions ran out; returns the error to close with. */
-  onTimeout?: () => VpnError;
+  onTimeout?: (o: Outstanding) => VpnError;
   bad?: { count: number; last: string };
 }
 
@@ -787,7 +787,7 @@ export class Ikev1Session {
       what: 'Main Mode message 5',
       sa,
       onReply: (h2, c2) => this.onMm6(sa, h2, c2),
-      onTimeout: () => this.authTimeout(),
+      onTimeout: (o) => this.authTimeout(o.what),
     });
   }
 
@@ -817,17 +817,41 @@ export class Ikev1Session {
   }
 
   /** No answer to our authentication: with a PSK, the gateway could not decrypt it (wrong key). */
-  private authTimeout(): VpnError {
-    const o = this.outstanding;
+  private authTimeout(what: string, why = `no valid answer to ${what}`): VpnError {
     if (this.cfg.auth.kind === 'psk')
       return new VpnError(
         'ERR_IKE_AUTH_FAILED',
-        `the gateway did not accept our authentication (no valid answer to ${o?.what ?? 'it'}): the pre-shared key (or our identity) is probably wrong`,
+        `the gateway did not accept our authentication (${why}): the pre-shared key (or our identity) is probably wrong`,
       );
     return new VpnError(
       'ERR_IKE_AUTH_FAILED',
-      `the gateway did not accept our authentication (no valid answer to ${o?.what ?? 'it'})`,
+      `the gateway did not accept our authentication (${why})`,
     );
+  }
+
+  /**
+   * While our authentication (MM5 / AM3) is outstanding, an encrypted Informational from the
+   * gateway that our keys cannot open or verify means the keys differ: strongSwan answers an MM5
+   * it cannot decrypt with N(PAYLOAD_MALFORMED) under its own keys. With a PSK that is a wrong
+   * key; fail now rather than after the whole retransmission schedule.
+   */
+  private keysDiffer(sa: IsakmpSa, h: V1Header): boolean {
+    const o = this.outstanding;
+    if (!o || o.sa !== sa || !o.onTimeout || sa.ready || h.exchangeType !== X.INFORMATIONAL)
+      return false;
+    if (sa === this.nextSa) {
+      this.nextSa = undefined;
+      this.outstanding = undefined;
+      this.log.warn('ike', 'phase 1 rekey: the gateway could not read our authentication');
+      return true;
+    }
+    this.finishCloseWith(
+      this.authTimeout(
+        o.what,
+        `it answered ${o.what} with a message our keys cannot open or verify`,
+      ),
+    );
+    return true;
   }
 
   /** HASH_R or the gateway's certificate and SIG_R, and its identity (RFC 2409 §5). */
@@ -1403,7 +1427,7 @@ export class Ikev1Session {
       const dead =
         o.what === DPD_WHAT ? ': the gateway is down or unreachable (dead peer detection)' : '';
       const err = o.onTimeout
-        ? o.onTimeout()
+        ? o.onTimeout(o)
         : new VpnError(
             'ERR_IKE_TIMEOUT',
             o.bad
@@ -1430,9 +1454,9 @@ export class Ikev1Session {
     for (const sa of [this.sa, this.nextSa]) {
       if (!sa || !equalBytes(sa.cookieI, h.cookieI)) continue;
       if (equalBytes(sa.cookieR, h.cookieR)) return sa;
-      // The responder cookie is learnt from Main/Aggressive Mode message 2.
-      if (sa.cookieR.every((b) => b === 0) && this.outstanding?.sa === sa && h.messageId === 0)
-        return sa;
+      // The responder cookie is learnt from Main/Aggressive Mode message 2 (or a refusal of
+      // message 1, which carries the gateway's cookie already).
+      if (sa.cookieR.every((b) => b === 0) && this.outstanding?.sa === sa) return sa;
     }
     return undefined;
   }
@@ -1477,7 +1501,9 @@ export class Ikev1Session {
         ({ plain, chain } = openV1Body(km.cipher, km.ivFor(mid), h.nextPayload, m.body));
       } catch (e) {
         if (!known) km.forget(mid);
-        return this.drop('undecryptable', (e as Error).message);
+        this.drop('undecryptable', (e as Error).message);
+        this.keysDiffer(sa, h);
+        return;
       }
       // The IV moves only for a message we accept (checked below); remember what to advance.
       this.pendingIv = { sa, mid, ct: m.body, known };
@@ -1607,7 +1633,9 @@ export class Ikev1Session {
     }
     if (!this.checkHash(sa, h, c, plain)) {
       this.rejectIv();
-      return this.drop('bad informational hash');
+      this.drop('bad informational hash');
+      this.keysDiffer(sa, h);
+      return;
     }
     this.acceptIv();
     sa.keymat!.forget(h.messageId);

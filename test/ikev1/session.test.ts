@@ -191,6 +191,17 @@ test('wrong PSK: the gateway cannot read message 5 → ERR_IKE_AUTH_FAILED', () 
   assert.match(closed(r)!.error!.message, /pre-shared key/);
 });
 
+test('wrong PSK, strongSwan style: its N(PAYLOAD_MALFORMED) under other keys fails at once with ERR_IKE_AUTH_FAILED', () => {
+  const r = start(
+    config(),
+    gateway({ psk: new TextEncoder().encode('other'), answerBadMm5: true }),
+  );
+  assert.equal(r.s.state, 'closed');
+  assert.equal(r.s.counters.retransmits, 0, 'no need to wait for the retransmissions');
+  assert.equal(closed(r)?.error?.code, 'ERR_IKE_AUTH_FAILED');
+  assert.match(closed(r)!.error!.message, /Main Mode message 5.*pre-shared key/);
+});
+
 test('no proposal chosen → ERR_IKE_NO_PROPOSAL', () => {
   const r = start(config(), gateway({ refuseProposal: true }));
   assert.equal(r.s.state, 'closed');
