@@ -183,6 +183,8 @@ interface ChildV1 {
 
 const NONCE_LENGTH = 32;
 const DPD_WHAT = 'dead peer detection (R-U-THERE)';
+/** How long the replaced ISAKMP SA lives on after a phase 1 rekey (see finishIkeRekey). */
+const RETIRE_DELAY_MS = 2000;
 
 function newSa(cookieI: Uint8Array): IsakmpSa {
   return {
@@ -225,6 +227,8 @@ export class Ikev1Session {
   /** The ISAKMP SA in use, and one being built by a phase 1 rekey. */
   sa: IsakmpSa;
   private nextSa: IsakmpSa | undefined;
+  /** The ISAKMP SA a phase 1 rekey replaced, until its DELETE goes out. */
+  private retiring: IsakmpSa | undefined;
   private outstanding: Outstanding | undefined;
   private readonly children: ChildV1[] = [];
   private config: ConfigReply = { dns4: [], dns6: [], domains: [], subnets: [], unknown: [] };
@@ -506,6 +510,7 @@ export class Ikev1Session {
       this.push({ kind: 'removeChild', inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi });
     this.sa.keymat?.wipe();
     this.nextSa?.keymat?.wipe();
+    this.retiring?.keymat?.wipe();
     this.setState('closed', error?.message);
     this.emit(error === undefined ? { type: 'closed', byPeer } : { type: 'closed', error, byPeer });
   }
@@ -541,6 +546,7 @@ export class Ikev1Session {
       this.setState('deleting');
       this.sendDeletes();
     }
+    if (this.retiring) this.retireOld();
     this.finishClose(undefined, false);
   }
 
@@ -1030,11 +1036,6 @@ export class Ikev1Session {
     this.startQuickMode();
   }
 
-  /** Waiting for the gateway's XAUTH: nothing of ours in flight. */
-  get waitingForXauth(): boolean {
-    return this.step === 'xauth';
-  }
-
   // -------------------------------------------------------------------------------------------
   // Quick Mode (RFC 2409 §5.5)
 
@@ -1312,11 +1313,41 @@ export class Ikev1Session {
     this.startPhase1(next);
   }
 
+  /**
+   * The new ISAKMP SA is up; our IPsec SAs keep running. The old ISAKMP SA is deleted a little
+   * later (RETIRE_DELAY_MS), and with XAUTH only after XAUTH succeeded on the new one: strongSwan
+   * moves the IPsec SAs to the new ISAKMP SA only once it is fully established ("adopting
+   * children"), and deleting the old one before that deletes the IPsec SAs with it.
+   */
   private finishIkeRekey(next: IsakmpSa): void {
-    const old = this.sa;
+    this.retiring = this.sa;
     this.sa = next;
     this.nextSa = undefined;
-    // Our IPsec SAs keep running; the old ISAKMP SA is deleted (protected by itself).
+    this.counters.ikeRekeys++;
+    this.emit({ type: 'rekeyed', what: 'ike', by: 'us', proposal: formatPhase1Spec(next.spec!) });
+    // With XAUTH the gateway starts it again on the new SA; xauthSucceeded() goes on from there.
+    if (!this.cfg.xauth) this.scheduleRetire();
+  }
+
+  /** XAUTH succeeded on `sa`: continue connecting, or retire the SA a phase 1 rekey replaced. */
+  xauthSucceeded(sa: IsakmpSa): void {
+    if (this.step === 'xauth' && sa === this.sa) {
+      this.push({ kind: 'clearTimer', timer: 'retransmit' });
+      this.afterXauth();
+      return;
+    }
+    if (this.retiring && sa === this.sa) this.scheduleRetire();
+  }
+
+  private scheduleRetire(): void {
+    this.push({ kind: 'setTimer', timer: 'rekey-ike', at: this.now + RETIRE_DELAY_MS });
+  }
+
+  /** DELETE of the replaced ISAKMP SA, protected by itself (RFC 2408 §3.15), then the next rekey. */
+  private retireOld(): void {
+    const old = this.retiring;
+    if (!old) return;
+    this.retiring = undefined;
     const d: V1DeletePayload = {
       kind: 'delete',
       type: P.DELETE,
@@ -1327,12 +1358,6 @@ export class Ikev1Session {
     };
     this.sendInformational(old, [d]);
     old.keymat?.wipe();
-    this.counters.ikeRekeys++;
-    this.emit({ type: 'rekeyed', what: 'ike', by: 'us', proposal: formatPhase1Spec(next.spec!) });
-    if (this.cfg.xauth) {
-      // XAUTH runs again on the new ISAKMP SA when the gateway asks (it starts it).
-      this.step = 'done';
-    }
     this.armIkeRekey();
   }
 
@@ -1394,7 +1419,8 @@ export class Ikev1Session {
         this.startChildRekey();
         return;
       case 'rekey-ike':
-        this.startIkeRekey();
+        if (this.retiring) this.retireOld();
+        else this.startIkeRekey();
         return;
       case 'retransmit':
         this.onRetransmit();
@@ -1451,7 +1477,7 @@ export class Ikev1Session {
   lastDatagram: Uint8Array | undefined;
 
   private saFor(h: V1Header): IsakmpSa | undefined {
-    for (const sa of [this.sa, this.nextSa]) {
+    for (const sa of [this.sa, this.nextSa, this.retiring]) {
       if (!sa || !equalBytes(sa.cookieI, h.cookieI)) continue;
       if (equalBytes(sa.cookieR, h.cookieR)) return sa;
       // The responder cookie is learnt from Main/Aggressive Mode message 2 (or a refusal of
