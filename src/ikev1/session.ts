@@ -143,7 +143,7 @@ interface Outstanding {
   sa: IsakmpSa;
   onReply: (h: V1Header, chain: V1Chain, plain: Uint8Array) => void;
   /** Called when the retransmissions ran out; returns the error to close with. */
-  onTimeout?: () => VpnError;
+  onTimeout?: (o: Outstanding) => VpnError;
   bad?: { count: number; last: string };
 }
 
@@ -183,6 +183,8 @@ interface ChildV1 {
 
 const NONCE_LENGTH = 32;
 const DPD_WHAT = 'dead peer detection (R-U-THERE)';
+/** How long the replaced ISAKMP SA lives on after a phase 1 rekey (see finishIkeRekey). */
+const RETIRE_DELAY_MS = 2000;
 
 function newSa(cookieI: Uint8Array): IsakmpSa {
   return {
@@ -225,6 +227,8 @@ export class Ikev1Session {
   /** The ISAKMP SA in use, and one being built by a phase 1 rekey. */
   sa: IsakmpSa;
   private nextSa: IsakmpSa | undefined;
+  /** The ISAKMP SA a phase 1 rekey replaced, until its DELETE goes out. */
+  private retiring: IsakmpSa | undefined;
   private outstanding: Outstanding | undefined;
   private readonly children: ChildV1[] = [];
   private config: ConfigReply = { dns4: [], dns6: [], domains: [], subnets: [], unknown: [] };
@@ -506,6 +510,7 @@ export class Ikev1Session {
       this.push({ kind: 'removeChild', inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi });
     this.sa.keymat?.wipe();
     this.nextSa?.keymat?.wipe();
+    this.retiring?.keymat?.wipe();
     this.setState('closed', error?.message);
     this.emit(error === undefined ? { type: 'closed', byPeer } : { type: 'closed', error, byPeer });
   }
@@ -541,6 +546,7 @@ export class Ikev1Session {
       this.setState('deleting');
       this.sendDeletes();
     }
+    if (this.retiring) this.retireOld();
     this.finishClose(undefined, false);
   }
 
@@ -787,7 +793,7 @@ export class Ikev1Session {
       what: 'Main Mode message 5',
       sa,
       onReply: (h2, c2) => this.onMm6(sa, h2, c2),
-      onTimeout: () => this.authTimeout(),
+      onTimeout: (o) => this.authTimeout(o.what),
     });
   }
 
@@ -817,17 +823,41 @@ export class Ikev1Session {
   }
 
   /** No answer to our authentication: with a PSK, the gateway could not decrypt it (wrong key). */
-  private authTimeout(): VpnError {
-    const o = this.outstanding;
+  private authTimeout(what: string, why = `no valid answer to ${what}`): VpnError {
     if (this.cfg.auth.kind === 'psk')
       return new VpnError(
         'ERR_IKE_AUTH_FAILED',
-        `the gateway did not accept our authentication (no valid answer to ${o?.what ?? 'it'}): the pre-shared key (or our identity) is probably wrong`,
+        `the gateway did not accept our authentication (${why}): the pre-shared key (or our identity) is probably wrong`,
       );
     return new VpnError(
       'ERR_IKE_AUTH_FAILED',
-      `the gateway did not accept our authentication (no valid answer to ${o?.what ?? 'it'})`,
+      `the gateway did not accept our authentication (${why})`,
     );
+  }
+
+  /**
+   * While our authentication (MM5 / AM3) is outstanding, an encrypted Informational from the
+   * gateway that our keys cannot open or verify means the keys differ: strongSwan answers an MM5
+   * it cannot decrypt with N(PAYLOAD_MALFORMED) under its own keys. With a PSK that is a wrong
+   * key; fail now rather than after the whole retransmission schedule.
+   */
+  private keysDiffer(sa: IsakmpSa, h: V1Header): boolean {
+    const o = this.outstanding;
+    if (!o || o.sa !== sa || !o.onTimeout || sa.ready || h.exchangeType !== X.INFORMATIONAL)
+      return false;
+    if (sa === this.nextSa) {
+      this.nextSa = undefined;
+      this.outstanding = undefined;
+      this.log.warn('ike', 'phase 1 rekey: the gateway could not read our authentication');
+      return true;
+    }
+    this.finishCloseWith(
+      this.authTimeout(
+        o.what,
+        `it answered ${o.what} with a message our keys cannot open or verify`,
+      ),
+    );
+    return true;
   }
 
   /** HASH_R or the gateway's certificate and SIG_R, and its identity (RFC 2409 §5). */
@@ -1004,11 +1034,6 @@ export class Ikev1Session {
     this.config = config;
     if (ip4) this.vip = parseIpAddress(ip4);
     this.startQuickMode();
-  }
-
-  /** Waiting for the gateway's XAUTH: nothing of ours in flight. */
-  get waitingForXauth(): boolean {
-    return this.step === 'xauth';
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1288,11 +1313,41 @@ export class Ikev1Session {
     this.startPhase1(next);
   }
 
+  /**
+   * The new ISAKMP SA is up; our IPsec SAs keep running. The old ISAKMP SA is deleted a little
+   * later (RETIRE_DELAY_MS), and with XAUTH only after XAUTH succeeded on the new one: strongSwan
+   * moves the IPsec SAs to the new ISAKMP SA only once it is fully established ("adopting
+   * children"), and deleting the old one before that deletes the IPsec SAs with it.
+   */
   private finishIkeRekey(next: IsakmpSa): void {
-    const old = this.sa;
+    this.retiring = this.sa;
     this.sa = next;
     this.nextSa = undefined;
-    // Our IPsec SAs keep running; the old ISAKMP SA is deleted (protected by itself).
+    this.counters.ikeRekeys++;
+    this.emit({ type: 'rekeyed', what: 'ike', by: 'us', proposal: formatPhase1Spec(next.spec!) });
+    // With XAUTH the gateway starts it again on the new SA; xauthSucceeded() goes on from there.
+    if (!this.cfg.xauth) this.scheduleRetire();
+  }
+
+  /** XAUTH succeeded on `sa`: continue connecting, or retire the SA a phase 1 rekey replaced. */
+  xauthSucceeded(sa: IsakmpSa): void {
+    if (this.step === 'xauth' && sa === this.sa) {
+      this.push({ kind: 'clearTimer', timer: 'retransmit' });
+      this.afterXauth();
+      return;
+    }
+    if (this.retiring && sa === this.sa) this.scheduleRetire();
+  }
+
+  private scheduleRetire(): void {
+    this.push({ kind: 'setTimer', timer: 'rekey-ike', at: this.now + RETIRE_DELAY_MS });
+  }
+
+  /** DELETE of the replaced ISAKMP SA, protected by itself (RFC 2408 §3.15), then the next rekey. */
+  private retireOld(): void {
+    const old = this.retiring;
+    if (!old) return;
+    this.retiring = undefined;
     const d: V1DeletePayload = {
       kind: 'delete',
       type: P.DELETE,
@@ -1303,12 +1358,6 @@ export class Ikev1Session {
     };
     this.sendInformational(old, [d]);
     old.keymat?.wipe();
-    this.counters.ikeRekeys++;
-    this.emit({ type: 'rekeyed', what: 'ike', by: 'us', proposal: formatPhase1Spec(next.spec!) });
-    if (this.cfg.xauth) {
-      // XAUTH runs again on the new ISAKMP SA when the gateway asks (it starts it).
-      this.step = 'done';
-    }
     this.armIkeRekey();
   }
 
@@ -1370,7 +1419,8 @@ export class Ikev1Session {
         this.startChildRekey();
         return;
       case 'rekey-ike':
-        this.startIkeRekey();
+        if (this.retiring) this.retireOld();
+        else this.startIkeRekey();
         return;
       case 'retransmit':
         this.onRetransmit();
@@ -1403,7 +1453,7 @@ export class Ikev1Session {
       const dead =
         o.what === DPD_WHAT ? ': the gateway is down or unreachable (dead peer detection)' : '';
       const err = o.onTimeout
-        ? o.onTimeout()
+        ? o.onTimeout(o)
         : new VpnError(
             'ERR_IKE_TIMEOUT',
             o.bad
@@ -1427,12 +1477,12 @@ export class Ikev1Session {
   lastDatagram: Uint8Array | undefined;
 
   private saFor(h: V1Header): IsakmpSa | undefined {
-    for (const sa of [this.sa, this.nextSa]) {
+    for (const sa of [this.sa, this.nextSa, this.retiring]) {
       if (!sa || !equalBytes(sa.cookieI, h.cookieI)) continue;
       if (equalBytes(sa.cookieR, h.cookieR)) return sa;
-      // The responder cookie is learnt from Main/Aggressive Mode message 2.
-      if (sa.cookieR.every((b) => b === 0) && this.outstanding?.sa === sa && h.messageId === 0)
-        return sa;
+      // The responder cookie is learnt from Main/Aggressive Mode message 2 (or a refusal of
+      // message 1, which carries the gateway's cookie already).
+      if (sa.cookieR.every((b) => b === 0) && this.outstanding?.sa === sa) return sa;
     }
     return undefined;
   }
@@ -1477,7 +1527,9 @@ export class Ikev1Session {
         ({ plain, chain } = openV1Body(km.cipher, km.ivFor(mid), h.nextPayload, m.body));
       } catch (e) {
         if (!known) km.forget(mid);
-        return this.drop('undecryptable', (e as Error).message);
+        this.drop('undecryptable', (e as Error).message);
+        this.keysDiffer(sa, h);
+        return;
       }
       // The IV moves only for a message we accept (checked below); remember what to advance.
       this.pendingIv = { sa, mid, ct: m.body, known };
@@ -1607,7 +1659,9 @@ export class Ikev1Session {
     }
     if (!this.checkHash(sa, h, c, plain)) {
       this.rejectIv();
-      return this.drop('bad informational hash');
+      this.drop('bad informational hash');
+      this.keysDiffer(sa, h);
+      return;
     }
     this.acceptIv();
     sa.keymat!.forget(h.messageId);

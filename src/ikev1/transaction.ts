@@ -33,7 +33,8 @@ const MAX_MIDS = 8;
 
 export class Transactions {
   private readonly s: Ikev1Session;
-  private xauth: XauthClient | undefined;
+  /** The XAUTH conversation, one per ISAKMP SA (a phase 1 rekey runs XAUTH again). */
+  private xauth: { sa: IsakmpSa; client: XauthClient } | undefined;
   private modecfg: ModeConfigClient | undefined;
   /** Message IDs of the gateway's transactions in progress (their IV chains continue). */
   private readonly mids: number[] = [];
@@ -131,10 +132,10 @@ export class Transactions {
         }
         return s.drop('XAUTH request, but no XAUTH credentials configured');
       }
-      this.xauth ??= new XauthClient(s.cfg.xauth);
+      if (this.xauth?.sa !== sa) this.xauth = { sa, client: new XauthClient(s.cfg.xauth) };
       let step;
       try {
-        step = this.xauth.onMessage(p);
+        step = this.xauth.client.onMessage(p);
       } catch (e) {
         s.fail(isVpnError(e) ? e : new VpnError('ERR_IKE_PROTOCOL', (e as Error).message));
         return;
@@ -148,7 +149,8 @@ export class Transactions {
         case 'done':
           // draft-beaulieu-ike-xauth-02 §2.2: ACK the SET STATUS=1; XAUTH succeeded.
           this.answer(sa, h.messageId, step.ack);
-          this.xauthDone();
+          s.log.info('ike', 'XAUTH succeeded');
+          s.xauthSucceeded(sa);
           return;
         case 'failed':
           if (step.ack) this.answer(sa, h.messageId, step.ack);
@@ -157,14 +159,6 @@ export class Transactions {
       }
     }
     s.drop('unexpected transaction', `type ${p.cfgType}`);
-  }
-
-  private xauthDone(): void {
-    const s = this.s;
-    if (!s.waitingForXauth) return;
-    s.log.info('ike', 'XAUTH succeeded');
-    s.push({ kind: 'clearTimer', timer: 'retransmit' });
-    s.afterXauth();
   }
 
   /** Our answer in the gateway's transaction (same message ID), cached for its retransmissions. */

@@ -62,6 +62,8 @@ export interface GatewayOptions {
   clientSeen?: Endpoint;
   /** Answer Main Mode message 1 with NO_PROPOSAL_CHOSEN. */
   refuseProposal?: boolean;
+  /** Answer an unreadable MM5 with an encrypted N(PAYLOAD_MALFORMED), as strongSwan does. */
+  answerBadMm5?: boolean;
   /** Ignore the client's DPD (a stopped gateway). */
   silent?: boolean;
   /** XAUTH server: the credentials it accepts (it starts XAUTH right after Main Mode). */
@@ -297,7 +299,8 @@ export class V1Gateway {
             notifyType: 14,
             data: new Uint8Array(0),
           };
-          return [this.msg(X.INFORMATIONAL, 0, [n], false)];
+          // strongSwan: an unprotected Informational with its own cookie and a random message ID.
+          return [this.msg(X.INFORMATIONAL, 0x2b66e1d3, [n], false)];
         }
         this.saiB = sa.slice();
         const choice = this.choose(sa);
@@ -338,7 +341,20 @@ export class V1Gateway {
     }
     if (h.exchangeType === X.MAIN_MODE) {
       const d = this.decrypt(h, m.body);
-      if (!d || !this.checkI(d.chain)) return []; // a gateway that cannot read MM5 stays silent
+      if (!d || !this.checkI(d.chain)) {
+        // strongSwan answers an MM5 it cannot decrypt with N(PAYLOAD_MALFORMED) under its keys.
+        if (!this.o.answerBadMm5) return [];
+        const n: V1NotifyPayload = {
+          kind: 'notify',
+          type: P.NOTIFY,
+          doi: 1,
+          protocol: 1,
+          spi: new Uint8Array(0),
+          notifyType: 16,
+          data: new Uint8Array(0),
+        };
+        return [this.informational([n])];
+      }
       this.clientIdOk = true;
       this.phase1Done = true;
       const notifies = d.chain.payloads.filter((p): p is V1NotifyPayload => p.kind === 'notify');

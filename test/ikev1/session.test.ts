@@ -191,6 +191,17 @@ test('wrong PSK: the gateway cannot read message 5 → ERR_IKE_AUTH_FAILED', () 
   assert.match(closed(r)!.error!.message, /pre-shared key/);
 });
 
+test('wrong PSK, strongSwan style: its N(PAYLOAD_MALFORMED) under other keys fails at once with ERR_IKE_AUTH_FAILED', () => {
+  const r = start(
+    config(),
+    gateway({ psk: new TextEncoder().encode('other'), answerBadMm5: true }),
+  );
+  assert.equal(r.s.state, 'closed');
+  assert.equal(r.s.counters.retransmits, 0, 'no need to wait for the retransmissions');
+  assert.equal(closed(r)?.error?.code, 'ERR_IKE_AUTH_FAILED');
+  assert.match(closed(r)!.error!.message, /Main Mode message 5.*pre-shared key/);
+});
+
 test('no proposal chosen → ERR_IKE_NO_PROPOSAL', () => {
   const r = start(config(), gateway({ refuseProposal: true }));
   assert.equal(r.s.state, 'closed');
@@ -405,8 +416,13 @@ test('Quick Mode rekey: new SA installed before the old one is deleted (make bef
   assert.equal(r.s.state, 'established');
 });
 
-test('phase 1 rekey: a new Main Mode, the old ISAKMP SA deleted, the IPsec SA kept', () => {
+/** The cookies of the ISAKMP SA a client datagram belongs to, as hex. */
+const cookiesOf = (d: Uint8Array): string => Buffer.from(d.subarray(0, 16)).toString('hex');
+
+test('phase 1 rekey: a new Main Mode, the old ISAKMP SA deleted a little later, the IPsec SA kept', () => {
   const r = start(config({ ikeRekeyMs: 60000 }), gateway());
+  const oldCookies = Buffer.from(r.gw.cookies()).toString('hex');
+  const gw1 = r.gw;
   const gw2 = gateway({ random: new SeededRandom(99) });
   r.gw = gw2; // the gateway answers the new Main Mode with a new ISAKMP SA
   r.now += 60000;
@@ -415,6 +431,17 @@ test('phase 1 rekey: a new Main Mode, the old ISAKMP SA deleted, the IPsec SA ke
   assert.ok(events(r).some((e) => e.type === 'rekeyed' && e.what === 'ike'));
   assert.equal(r.s.counters.ikeRekeys, 1);
   assert.ok(!r.outputs.some((o) => o.kind === 'removeChild'));
+  // The old ISAKMP SA is deleted only when the retire timer fires (strongSwan adopts the IPsec
+  // SAs into the new ISAKMP SA meanwhile).
+  const before = r.sent.filter((d) => cookiesOf(d) === oldCookies).length;
+  const retire = r.outputs.filter((o) => o.kind === 'setTimer' && o.timer === 'rekey-ike').pop();
+  assert.ok(retire && retire.kind === 'setTimer' && retire.at === r.now + 2000);
+  r.gw = gw1;
+  r.now += 2000;
+  input(r, { kind: 'timer', timer: 'rekey-ike' });
+  assert.equal(r.sent.filter((d) => cookiesOf(d) === oldCookies).length, before + 1);
+  assert.ok(gw1.deletes.some((d) => d.kind === 'delete' && d.protocol === 1));
+  r.gw = gw2;
   // DPD now runs over the new SA: the new gateway state answers it.
   input(r, { kind: 'probe' });
   assert.ok(gw2.notifies.some((n) => n.notifyType === 36136));
@@ -477,4 +504,28 @@ test('a gateway that never starts XAUTH → ERR_IKE_TIMEOUT', () => {
   timeOut(r, 1);
   assert.equal(closed(r)?.error?.code, 'ERR_IKE_TIMEOUT');
   assert.match(closed(r)!.error!.message, /XAUTH/);
+});
+
+test('phase 1 rekey with XAUTH: XAUTH again on the new ISAKMP SA, the old one deleted only after it', () => {
+  const xauth = { user: 'alice', password: 'wonderland' };
+  const r = start(
+    config({
+      ikeRekeyMs: 60000,
+      xauth: { user: 'alice', password: new TextEncoder().encode('wonderland') },
+    }),
+    gateway({ xauth }),
+  );
+  assert.equal(r.s.state, 'established', closed(r)?.error?.message);
+  const gw2 = gateway({ random: new SeededRandom(99), xauth });
+  r.gw = gw2;
+  r.now += 60000;
+  input(r, { kind: 'timer', timer: 'rekey-ike' });
+  assert.equal(r.s.state, 'established', closed(r)?.error?.message);
+  assert.equal(gw2.xauthOk, true, 'XAUTH ran on the new SA with fresh state');
+  assert.ok(
+    r.gw.attrs.some((a) => a.cfgType === 4),
+    'its SET was ACKed',
+  );
+  const retire = r.outputs.filter((o) => o.kind === 'setTimer' && o.timer === 'rekey-ike').pop();
+  assert.ok(retire && retire.kind === 'setTimer' && retire.at === r.now + 2000);
 });
