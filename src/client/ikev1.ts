@@ -18,7 +18,7 @@ import {
 import type { Logger } from '../core/log.js';
 import type { Random } from '../core/random.js';
 import type { AttemptAuth } from './auth.js';
-import type { TunnelOptions } from './tunnel-types.js';
+import type { TunnelOptions, TunnelStage } from './tunnel-types.js';
 
 export type Ikev1Base = Omit<Ikev1SessionConfig, 'auth' | 'gatewayAuth'>;
 
@@ -79,6 +79,12 @@ export function newIkev1Session(
     random,
     log,
   );
+}
+
+/** The Ikev1Session's stages (it reuses IKEv2's names) by their IKEv1 names. */
+export function v1Stage(stage: 'ike-sa-init' | 'ike-auth', opts: TunnelOptions): TunnelStage {
+  if (stage === 'ike-auth') return 'quick-mode';
+  return opts.ikev1?.aggressive ? 'aggressive-mode' : 'main-mode';
 }
 
 /** RFC 7296 §3.10.1 INVALID_MAJOR_VERSION. */

@@ -153,7 +153,15 @@ export interface Ikev1TunnelOptions {
   pfsGroup?: number;
 }
 
-export type TunnelStage = 'resolving' | 'ike-sa-init' | 'ike-auth' | 'configuring';
+/** Where connecting stands; IKEv1 names its phases: Main/Aggressive Mode, then Quick Mode. */
+export type TunnelStage =
+  | 'resolving'
+  | 'ike-sa-init'
+  | 'ike-auth'
+  | 'main-mode'
+  | 'aggressive-mode'
+  | 'quick-mode'
+  | 'configuring';
 
 export interface TunnelSummary {
   gateway: string;

@@ -66,7 +66,7 @@ import type {
   TunnelSummary,
   TunnelTimerKey,
 } from './tunnel-types.js';
-import { ikev1Base, ikev1EspText } from './ikev1.js';
+import { ikev1Base, ikev1EspText, v1Stage } from './ikev1.js';
 import type { Ikev1Base } from './ikev1.js';
 
 export { DEFAULT_MTU } from './host.js';
@@ -590,7 +590,10 @@ export class Tunnel {
   private onIkeEvent(e: IkeEvent): void {
     switch (e.type) {
       case 'stage':
-        this.emit({ type: 'stage', stage: e.stage });
+        this.emit({
+          type: 'stage',
+          stage: this.version === 1 ? v1Stage(e.stage, this.opts) : e.stage,
+        });
         break;
       case 'nat':
         this.emit({ type: 'nat', natHere: e.natHere, natThere: e.natThere });

@@ -144,6 +144,9 @@ test('IKEv1: up with Mode Config, packets both ways through ESP, DELETE on close
   assert.ok(w.host.addresses.has(`vpn0 ${VIP}/32`));
   assert.equal(w.v1.v2Dropped, 0, 'no IKEv2 sent with --ike-version 1');
   assert.equal(t.status().summary?.ikeVersion, 1);
+  // The stages by their IKEv1 names (what the spinner and --json show).
+  const stages = events.flatMap((e) => (e.type === 'stage' ? [e.stage] : []));
+  assert.deepEqual(stages, ['resolving', 'main-mode', 'quick-mode', 'configuring']);
   // TUN -> ESP -> gateway
   w.tuns[0]!.inject([ipv4(VIP, '203.0.113.10', 40, 1)]);
   await w.time.advance(0);
