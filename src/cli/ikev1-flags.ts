@@ -43,6 +43,15 @@ function refuse(message: string): never {
   throw new VpnError('ERR_CONFIG', message);
 }
 
+/**
+ * `--id keyid:TEXT` (strongSwan's notation): an ID_KEY_ID of TEXT's UTF-8 bytes, as a Cisco group
+ * name is sent (vpnc, EzVPN); written `@#hex` for parseIdentity. Anything else is left as it is.
+ */
+export function cliIdentity(text: string): string {
+  const m = /^keyid:(.+)$/s.exec(text);
+  return m ? `@#${Buffer.from(m[1]!, 'utf8').toString('hex')}` : text;
+}
+
 /** The IKEv1 Group Description of `--pfs NAME` (ecp256, modp2048, curve25519 ...). */
 export function pfsGroupOf(name: string): number {
   let group: number | undefined;

@@ -17,6 +17,7 @@ import { gatherSecrets } from '../../src/cli/credentials.js';
 import type { AuthFlags } from '../../src/cli/credentials.js';
 import {
   checkIkeVersionFlags,
+  cliIdentity,
   ikeVersionOptions,
   ikev1Warnings,
   pfsGroupOf,
@@ -203,4 +204,10 @@ test('the connect summary names the IKE version', () => {
   } as unknown as TunnelSummary;
   assert.ok(summaryLines({ ...s, ikeVersion: 1 }).some((l) => /^IKE: +IKEv1 aes256/.test(l)));
   assert.ok(summaryLines(s).some((l) => /^IKE: +IKEv2 /.test(l)));
+});
+
+test('--id keyid:GROUP is an ID_KEY_ID of the group name (the Cisco group, as vpnc sends it)', () => {
+  assert.equal(cliIdentity('keyid:OfficeGroup'), '@#4f666669636547726f7570');
+  assert.equal(cliIdentity('alice@example.com'), 'alice@example.com');
+  assert.equal(cliIdentity('@gw.example.com'), '@gw.example.com');
 });

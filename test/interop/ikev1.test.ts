@@ -70,7 +70,10 @@ describe('interop: IKEv1 to strongSwan 5.9.8 through a NAT (issue 17)', { skip }
   ];
 
   /** Up, the summary says IKEv1, ping and 1 MiB over TCP arrive intact. */
-  async function upAndCarry(args: string[], name: string): Promise<{ proc: ChildProcess; up: Up }> {
+  async function upAndCarry(
+    args: string[],
+    name: string,
+  ): Promise<{ proc: ChildProcess; up: Up; lines: string[] }> {
     const r = await bed.connect([...V1, ...args, '--name', name]);
     assert.ok(r.up, `no "up" event:\n${r.lines.join('\n')}`);
     const up = r.up as unknown as Up;
@@ -83,7 +86,7 @@ describe('interop: IKEv1 to strongSwan 5.9.8 through a NAT (issue 17)', { skip }
     assert.equal(ping.code, 0, ping.out);
     const x = await tcpTransfer(bed, 1 << 20, TCP_PORT);
     assert.equal(x.received, x.sent, `TCP payload intact: ${x.output}`);
-    return { proc: r.proc, up };
+    return { proc: r.proc, up, lines: r.lines };
   }
 
   /** SIGTERM: DELETE to the gateway, exit 0, no SA left there, host as before. */
@@ -151,6 +154,28 @@ describe('interop: IKEv1 to strongSwan 5.9.8 through a NAT (issue 17)', { skip }
     assert.deepEqual(up.summary.dns, ['203.0.113.53']);
     assert.match(readFileSync(`/etc/netns/${bed.cli}/resolv.conf`, 'utf8'), /203\.0\.113\.53/);
     assert.match(bed.gwSas(), /v1xauth.*ESTABLISHED/s);
+    await closeClean(proc);
+  });
+
+  test('the vpnc case: Aggressive Mode, group name as KEY_ID, group PSK, XAUTH; the warning is printed', async () => {
+    const { proc, lines } = await upAndCarry(
+      [
+        '--ikev1-aggressive',
+        '--id',
+        'keyid:OfficeGroup',
+        '--remote-id',
+        'v1.gw.test',
+        '--group-psk-file',
+        bed.psk,
+        '--xauth-user',
+        'alice',
+        '--xauth-password-file',
+        xauthPw,
+      ],
+      'v1group',
+    );
+    assert.match(lines.join('\n'), /"event":"warning".*Aggressive Mode sends a hash/);
+    assert.match(bed.gwSas(), /v1group.*ESTABLISHED/s);
     await closeClean(proc);
   });
 
