@@ -96,7 +96,9 @@ import {
   V1EncapMode,
   decodePhase1Choice,
   decodePhase2Choice,
+  decodeSaBody,
   encodePhase1Sa,
+  encodeSaBody,
   encodePhase2Sa,
   formatPhase1Spec,
   formatPhase2Spec,
@@ -242,6 +244,20 @@ export class Ikev1Session {
   /** Quick Mode in flight (ours): its nonce, key exchange and SPI. */
   private qm:
     { mid: number; ni: Uint8Array; ke?: KeyExchange; spi: number; rekeyOf?: ChildV1 } | undefined;
+  /** The gateway's Quick Mode we answered, waiting for its HASH(3). */
+  private peerQm:
+    | {
+        mid: number;
+        ni: Uint8Array;
+        nr: Uint8Array;
+        spi: number;
+        peerSpi: number;
+        spec: V1Phase2Spec;
+        tsLocal: TrafficSelector;
+        tsRemote: TrafficSelector;
+        gqm?: Uint8Array;
+      }
+    | undefined;
   /** Our last QM3 and the QM2 it answered (a retransmitted QM2 gets it again). */
   private lastQm: { qm2: Uint8Array; qm3: Uint8Array } | undefined;
   private dropTotal = 0;
@@ -1218,6 +1234,197 @@ export class Ikev1Session {
     this.onEstablished(child);
   }
 
+  /**
+   * The gateway's Quick Mode (it rekeys the IPsec SA, RFC 2409 §5.5), as responder:
+   *   <-- HASH(1), SA, Ni, [KE], [IDci, IDcr]    HASH(2), SA, Nr, [KE], [IDci, IDcr] -->
+   *   <-- HASH(3)   then the new SA is installed; the gateway deletes the old one.
+   */
+  private onPeerQuickMode(sa: IsakmpSa, h: V1Header, c: V1Chain, plain: Uint8Array): void {
+    const km = sa.keymat!;
+    const mid = h.messageId;
+    const first = c.payloads[0];
+    const rest = plain.subarray(c.spans[0]?.[1] ?? 0, c.end);
+    const pend = this.peerQm;
+    if (pend && pend.mid === mid) {
+      // QM3: HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b).
+      if (
+        !first ||
+        first.kind !== 'data' ||
+        first.type !== P.HASH ||
+        !equalBytes(first.data, qmHash3(km.hash, km.skeyidA, mid, pend.ni, pend.nr))
+      ) {
+        this.rejectIv();
+        return this.drop('bad Quick Mode HASH(3)');
+      }
+      this.acceptIv();
+      km.forget(mid);
+      this.peerQm = undefined;
+      this.installPeerChild(pend);
+      return;
+    }
+    if (this.st !== 'established') {
+      this.rejectIv();
+      return this.drop('Quick Mode from the gateway before we are established');
+    }
+    if (
+      !first ||
+      first.kind !== 'data' ||
+      first.type !== P.HASH ||
+      !equalBytes(first.data, hashMid(km.hash, km.skeyidA, mid, rest))
+    ) {
+      this.rejectIv();
+      return this.drop('bad Quick Mode HASH(1)');
+    }
+    const sab = findData(c.payloads, P.SA);
+    const ni = findData(c.payloads, P.NONCE);
+    if (!sab || !ni || ni.length < 8 || ni.length > 256) {
+      this.rejectIv();
+      return this.drop('Quick Mode message 1 lacks SA or nonce');
+    }
+    this.acceptIv();
+    const encap = this.encapsulation();
+    // Each of the gateway's ESP transforms on its own, against ours (any lifetime it wants).
+    const offered = this.cfg.phase2.map((x) => ({ ...x, lifeSeconds: 0xffffffff }));
+    let chosen: { spec: V1Phase2Spec; spi: number } | undefined;
+    try {
+      for (const prop of decodeSaBody(sab).proposals) {
+        for (const t of prop.transforms) {
+          try {
+            chosen = decodePhase2Choice(
+              encodeSaBody({ proposals: [{ ...prop, num: 1, transforms: [t] }] }),
+              offered,
+              encap,
+            );
+            break;
+          } catch {
+            // not one of ours: try the next
+          }
+        }
+        if (chosen) break;
+      }
+    } catch (e) {
+      return this.drop('malformed Quick Mode SA', (e as Error).message);
+    }
+    if (!chosen) {
+      this.log.warn('ike', "the gateway's Quick Mode offers no ESP transform we accept");
+      this.sendInformational(sa, [
+        this.notify(V1Notify.NO_PROPOSAL_CHOSEN, V1Protocol.ESP, new Uint8Array(0)),
+      ]);
+      km.forget(mid);
+      return;
+    }
+    const spec = chosen.spec;
+    const cur = this.children.find((x) => !x.replaced);
+    const ids = c.payloads.filter((p): p is V1IdPayload => p.kind === 'id');
+    let tsLocal: TrafficSelector;
+    let tsRemote: TrafficSelector;
+    try {
+      // The gateway initiates: its IDci is its side, IDcr ours.
+      tsRemote = ids.length === 2 ? tsFromId(ids[0]!) : cur!.tsRemote;
+      tsLocal = ids.length === 2 ? tsFromId(ids[1]!) : cur!.tsLocal;
+    } catch (e) {
+      return this.drop('bad Quick Mode identities', (e as Error).message);
+    }
+    const spi = this.newSpi();
+    const nr = this.random.bytes(NONCE_LENGTH);
+    let gqm: Uint8Array | undefined;
+    let ourKe: Uint8Array | undefined;
+    const theirKe = findData(c.payloads, P.KE);
+    if (spec.pfsGroup !== undefined) {
+      if (!theirKe) return this.drop('PFS Quick Mode without a KE payload');
+      const ke = createKeyExchange(spec.pfsGroup, this.random);
+      try {
+        gqm = ke.computeSharedSecret(theirKe);
+      } catch (e) {
+        return this.drop('bad Quick Mode KE', (e as Error).message);
+      }
+      ourKe = ke.publicValue;
+    }
+    const rest2: V1PayloadAny[] = [
+      { kind: 'data', type: P.SA, data: encodePhase2Sa([spec], spi, encap) },
+      { kind: 'data', type: P.NONCE, data: nr },
+    ];
+    if (ourKe) rest2.push({ kind: 'data', type: P.KE, data: ourKe });
+    rest2.push(...ids);
+    const qm2 = this.sealHashed(sa, X.QUICK_MODE, mid, rest2, (b) =>
+      qmHash2(km.hash, km.skeyidA, mid, ni, b),
+    );
+    this.transmit(qm2);
+    sa.lastIn = this.lastDatagram;
+    sa.lastOut = qm2;
+    this.peerQm = {
+      mid,
+      ni: ni.slice(),
+      nr,
+      spi,
+      peerSpi: chosen.spi,
+      spec,
+      tsLocal,
+      tsRemote,
+      ...(gqm ? { gqm } : {}),
+    };
+  }
+
+  private installPeerChild(q: NonNullable<Ikev1Session['peerQm']>): void {
+    const km = this.sa.keymat!;
+    const len = q.spec.keyBits / 8 + 4;
+    // Our inbound SA is keyed with our SPI, the outbound with the gateway's (RFC 2409 §5.5).
+    const inKey = quickModeKeymat(
+      km.hash,
+      km.skeyidD,
+      V1Protocol.ESP,
+      q.spi,
+      q.ni,
+      q.nr,
+      len,
+      q.gqm,
+    );
+    const outKey = quickModeKeymat(
+      km.hash,
+      km.skeyidD,
+      V1Protocol.ESP,
+      q.peerSpi,
+      q.ni,
+      q.nr,
+      len,
+      q.gqm,
+    );
+    q.gqm?.fill(0);
+    const old = this.children.find((x) => !x.replaced);
+    if (old) old.replaced = true; // the gateway deletes it next
+    if (this.children.length >= LIMITS.childSas) {
+      const oldest = this.children.find((x) => x.replaced);
+      if (oldest) this.removeChild(oldest);
+    }
+    const child: ChildV1 = {
+      inboundSpi: q.spi,
+      outboundSpi: q.peerSpi,
+      spec: q.spec,
+      tsLocal: q.tsLocal,
+      tsRemote: q.tsRemote,
+      replaced: false,
+    };
+    this.children.push(child);
+    const proposal = formatPhase2Spec(q.spec);
+    this.push({
+      kind: 'installChild',
+      child: {
+        inbound: {
+          spi: q.spi,
+          encrId: q.spec.encrId,
+          keymat: inKey,
+          replayWindow: this.cfg.replayWindow,
+        },
+        outbound: { spi: q.peerSpi, encrId: q.spec.encrId, keymat: outKey },
+        tsLocal: [q.tsLocal],
+        tsRemote: [q.tsRemote],
+        proposal,
+      },
+    });
+    this.counters.childRekeys++;
+    this.emit({ type: 'rekeyed', what: 'child', by: 'peer', proposal });
+  }
+
   private onEstablished(child: ChildV1): void {
     this.step = 'done';
     const sa = this.sa;
@@ -1545,7 +1752,7 @@ export class Ikev1Session {
   private pendingIv: { sa: IsakmpSa; mid: number; ct: Uint8Array; known: boolean } | undefined;
 
   private knownMid(mid: number): boolean {
-    return this.outstanding?.mid === mid || this.tx.knows(mid);
+    return this.outstanding?.mid === mid || this.peerQm?.mid === mid || this.tx.knows(mid);
   }
 
   /** The received encrypted message was accepted: its last block is the next IV of its ID. */
@@ -1610,9 +1817,9 @@ export class Ikev1Session {
         else this.rejectIv();
         return;
       }
-      // A Quick Mode of the gateway's (its rekey): not supported as responder — say so.
-      this.rejectIv();
-      return this.drop('Quick Mode started by the gateway (we only initiate them)');
+      // A Quick Mode of the gateway's: its rekey of our IPsec SA (RFC 2409 §5.5, as responder).
+      this.onPeerQuickMode(sa, h, c, plain);
+      return;
     }
     if (ex === X.TRANSACTION) {
       this.tx.onMessage(sa, h, c, plain);

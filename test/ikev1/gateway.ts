@@ -497,6 +497,39 @@ export class V1Gateway {
       }
       return [];
     }
+    if (h.exchangeType === X.QUICK_MODE && this.ourQm && h.messageId === this.ourQm.mid) {
+      const q = this.ourQm;
+      const nr = findData(d.chain.payloads, P.NONCE)!;
+      if (
+        !first ||
+        first.kind !== 'data' ||
+        !equalBytes(first.data, qmHash2(km.hash, km.skeyidA, q.mid, q.ni, rest))
+      )
+        return [];
+      const sa = decodeSaBody(findData(d.chain.payloads, P.SA)!);
+      const p = sa.proposals[0]!;
+      const keyBits = attrNumber(p.transforms[0]!.attributes.find((a) => a.type === 6)!)!;
+      const spiClient = new DataView(p.spi.buffer, p.spi.byteOffset).getUint32(0);
+      const qm3 = this.msg(
+        X.QUICK_MODE,
+        q.mid,
+        [{ kind: 'data', type: P.HASH, data: qmHash3(km.hash, km.skeyidA, q.mid, q.ni, nr) }],
+        true,
+      );
+      const len = keyBits / 8 + 4;
+      const spiIn = 0x7000;
+      this.ourQmResult = {
+        spiClient,
+        qm3,
+        child: {
+          spiIn,
+          spiOut: spiClient,
+          keyIn: quickModeKeymat(km.hash, km.skeyidD, 3, spiIn, q.ni, nr, len),
+          keyOut: quickModeKeymat(km.hash, km.skeyidD, 3, spiClient, q.ni, nr, len),
+        },
+      };
+      return [];
+    }
     if (h.exchangeType === X.QUICK_MODE) {
       const known = this.qm.get(h.messageId);
       if (known) {
@@ -574,6 +607,30 @@ export class V1Gateway {
       true,
     );
   }
+
+  /** Our own Quick Mode (a rekey by the gateway, RFC 2409 §5.5): message 1. */
+  startQuickMode(saBody: Uint8Array, ids: V1IdPayload[]): Uint8Array {
+    const km = this.km!;
+    const mid = 0x0c0ffee0;
+    const ni = this.o.random.bytes(32);
+    const rest: V1PayloadAny[] = [
+      { kind: 'data', type: P.SA, data: saBody },
+      { kind: 'data', type: P.NONCE, data: ni },
+      ...ids,
+    ];
+    const restBytes = encodeV1Chain(rest).bytes;
+    this.ourQm = { mid, ni };
+    return this.msg(
+      X.QUICK_MODE,
+      mid,
+      [{ kind: 'data', type: P.HASH, data: hashMid(km.hash, km.skeyidA, mid, restBytes) }, ...rest],
+      true,
+    );
+  }
+
+  ourQm: { mid: number; ni: Uint8Array } | undefined;
+  /** The client's answer to our Quick Mode, after its HASH(2) checked: its SPI, keys, and our QM3. */
+  ourQmResult: { spiClient: number; qm3: Uint8Array; child: GatewayChild } | undefined;
 
   /** A protected Informational of ours (new message ID). */
   informational(payloads: V1PayloadAny[]): Uint8Array {

@@ -19,7 +19,11 @@ import { pemToDer } from '../../src/pki/x509.js';
 import { Ikev1Session } from '../../src/ikev1/session.js';
 import type { Ikev1SessionConfig } from '../../src/ikev1/session.js';
 import { decodeV1Message, encodeV1Chain, encodeV1Message } from '../../src/ikev1/codec/index.js';
-import { parseV1Phase1Proposals, parseV1Phase2Proposals } from '../../src/ikev1/sa-payload.js';
+import {
+  encodePhase2Sa,
+  parseV1Phase1Proposals,
+  parseV1Phase2Proposals,
+} from '../../src/ikev1/sa-payload.js';
 import { V1Gateway } from './gateway.js';
 import type { GatewayOptions } from './gateway.js';
 import { findRepoFile } from '../support/paths.js';
@@ -528,4 +532,71 @@ test('phase 1 rekey with XAUTH: XAUTH again on the new ISAKMP SA, the old one de
   );
   const retire = r.outputs.filter((o) => o.kind === 'setTimer' && o.timer === 'rekey-ike').pop();
   assert.ok(retire && retire.kind === 'setTimer' && retire.at === r.now + 2000);
+});
+
+test("the gateway's R-U-THERE is answered with R-U-THERE-ACK carrying its sequence number (RFC 3706 §5)", () => {
+  const r = start(config(), gateway());
+  const seq = Uint8Array.of(0, 0, 0x12, 0x34);
+  const ask = r.gw.informational([
+    {
+      kind: 'notify',
+      type: 11,
+      doi: 1,
+      protocol: 1,
+      spi: r.gw.cookies(),
+      notifyType: 36136,
+      data: seq,
+    },
+  ]);
+  const before = r.gw.notifies.length;
+  input(r, { kind: 'datagram', data: ask, from: { ...GW, port: 4500 } });
+  const ack = r.gw.notifies.slice(before).find((n) => n.notifyType === 36137);
+  assert.ok(ack, 'ACK received by the gateway (its hash verified)');
+  assert.deepEqual([...ack.data], [...seq]);
+  assert.ok(equalBytes(ack.spi, r.gw.cookies()));
+  assert.equal(r.s.state, 'established');
+});
+
+test("the gateway's Quick Mode rekey is answered (RFC 2409 §5.5 as responder): keys equal the gateway's, the old SA goes on its DELETE", () => {
+  const r = start(config(), gateway());
+  const old = installs(r)[0]!;
+  const gwSpi = 0x7000;
+  const offer = encodePhase2Sa(parseV1Phase2Proposals('aes128gcm16-aes256gcm16', {}), gwSpi, 3);
+  const ids = r.gw.qmIds.slice(0, 2).reverse(); // the gateway's IDci is its side
+  const qm1 = r.gw.startQuickMode(offer, ids);
+  input(r, { kind: 'datagram', data: qm1, from: { ...GW, port: 4500 } });
+  const res = r.gw.ourQmResult;
+  assert.ok(res, 'our QM2 verified by the gateway (HASH(2))');
+  assert.equal(installs(r).length, 1, 'nothing installed before HASH(3)');
+  input(r, { kind: 'datagram', data: res.qm3, from: { ...GW, port: 4500 } });
+  const all = installs(r);
+  assert.equal(all.length, 2);
+  const child = all[1]!;
+  assert.equal(child.inbound.spi, res.spiClient);
+  assert.equal(child.outbound.spi, gwSpi);
+  assert.ok(equalBytes(child.inbound.keymat, res.child.keyOut));
+  assert.ok(equalBytes(child.outbound.keymat, res.child.keyIn));
+  assert.equal(child.proposal, 'aes256gcm16', "the transform we offer, from the gateway's list");
+  assert.ok(events(r).some((e) => e.type === 'rekeyed' && e.what === 'child' && e.by === 'peer'));
+  // The gateway deletes the old SA (its inbound SPI = our outbound one).
+  const del = r.gw.informational([
+    {
+      kind: 'delete',
+      type: 12,
+      doi: 1,
+      protocol: 3,
+      spiSize: 4,
+      spis: [
+        Uint8Array.of(
+          old.outbound.spi >>> 24,
+          (old.outbound.spi >>> 16) & 255,
+          (old.outbound.spi >>> 8) & 255,
+          old.outbound.spi & 255,
+        ),
+      ],
+    },
+  ]);
+  input(r, { kind: 'datagram', data: del, from: { ...GW, port: 4500 } });
+  assert.ok(r.outputs.some((o) => o.kind === 'removeChild' && o.inboundSpi === old.inbound.spi));
+  assert.equal(r.s.state, 'established');
 });
