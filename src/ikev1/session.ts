@@ -96,6 +96,7 @@ import {
   V1EncapMode,
   decodePhase1Choice,
   decodePhase2Choice,
+  decodeResponderLifetime,
   decodeSaBody,
   encodePhase1Sa,
   encodeSaBody,
@@ -245,6 +246,8 @@ export class Ikev1Session {
   private qm:
     { mid: number; ni: Uint8Array; ke?: KeyExchange; spi: number; rekeyOf?: ChildV1 } | undefined;
   /** The gateway's Quick Mode we answered, waiting for its HASH(3). */
+  /** The lifetime of our newest IPsec SA as the gateway accepted it (0: unknown). */
+  private childLifeMs = 0;
   private peerQm:
     | {
         mid: number;
@@ -1198,6 +1201,18 @@ export class Ikev1Session {
       gqm,
     );
     gqm?.fill(0);
+    // RFC 2407 §4.6.3.1: the gateway may shorten the lifetime in a RESPONDER-LIFETIME notify (as
+    // it may in its SA choice); we then rekey before it expires there.
+    let lifeS = spec.lifeSeconds;
+    for (const n of c.payloads) {
+      if (n.kind !== 'notify' || n.notifyType !== V1Notify.RESPONDER_LIFETIME) continue;
+      try {
+        lifeS = decodeResponderLifetime(n.data, 2, lifeS).lifeSeconds;
+      } catch (e) {
+        this.log.warn('ike', `ignored a malformed RESPONDER-LIFETIME: ${(e as Error).message}`);
+      }
+    }
+    this.childLifeMs = lifeS * 1000;
     const child: ChildV1 = {
       inboundSpi: qm.spi,
       outboundSpi: peerSpi,
@@ -1478,12 +1493,19 @@ export class Ikev1Session {
     return ms - (readU32(this.random.bytes(4)) / 0x100000000) * 0.1 * ms;
   }
 
+  /**
+   * Our rekey of the IPsec SA: after cfg.childRekeyMs, or at 90 % of the lifetime the gateway
+   * chose when that is shorter (minus up to 10 % jitter).
+   */
   private armChildRekey(): void {
-    if (this.cfg.childRekeyMs > 0)
+    const life = this.childLifeMs > 0 ? this.childLifeMs * 0.9 : 0;
+    const cfg = this.cfg.childRekeyMs;
+    const after = cfg > 0 && life > 0 ? Math.min(cfg, life) : cfg > 0 ? cfg : life;
+    if (after > 0)
       this.push({
         kind: 'setTimer',
         timer: 'rekey-child',
-        at: this.now + this.jitter(this.cfg.childRekeyMs),
+        at: this.now + this.jitter(after),
       });
   }
 

@@ -62,6 +62,8 @@ export interface GatewayOptions {
   clientSeen?: Endpoint;
   /** Answer Main Mode message 1 with NO_PROPOSAL_CHOSEN. */
   refuseProposal?: boolean;
+  /** Add N(RESPONDER-LIFETIME) with this many seconds to Quick Mode message 2 (RFC 2407 §4.6.3.1). */
+  responderLifetime?: number;
   /** Answer an unreadable MM5 with an encrypted N(PAYLOAD_MALFORMED), as strongSwan does. */
   answerBadMm5?: boolean;
   /** Ignore the client's DPD (a stopped gateway). */
@@ -573,6 +575,17 @@ export class V1Gateway {
         { kind: 'data', type: P.NONCE, data: nr },
         ...ids,
       ];
+      const life = this.o.responderLifetime;
+      if (life !== undefined)
+        rest2.push({
+          kind: 'notify',
+          type: P.NOTIFY,
+          doi: 1,
+          protocol: 3,
+          spi: u32(spiIn),
+          notifyType: 24576,
+          data: Uint8Array.of(0x80, 1, 0, 1, 0x80, 2, life >> 8, life & 255),
+        });
       const restBytes = encodeV1Chain(rest2).bytes;
       const h2 = qmHash2(km.hash, km.skeyidA, h.messageId, ni, restBytes);
       this.qm.set(h.messageId, { ni, nr, spiIn, spiOut, keyBits });

@@ -600,3 +600,11 @@ test("the gateway's Quick Mode rekey is answered (RFC 2409 §5.5 as responder): 
   assert.ok(r.outputs.some((o) => o.kind === 'removeChild' && o.inboundSpi === old.inbound.spi));
   assert.equal(r.s.state, 'established');
 });
+
+test('RESPONDER-LIFETIME in Quick Mode message 2 makes us rekey before the gateway expires the SA', () => {
+  const r = start(config({ childRekeyMs: 3600000 }), gateway({ responderLifetime: 60 }));
+  assert.equal(r.s.state, 'established', closed(r)?.error?.message);
+  const t = r.outputs.filter((o) => o.kind === 'setTimer' && o.timer === 'rekey-child').pop();
+  assert.ok(t && t.kind === 'setTimer');
+  assert.ok(t.at <= r.now + 54000 && t.at >= r.now + 48600, `rekey at +${t.at - r.now} ms`);
+});
