@@ -10,6 +10,8 @@ import { runtimeDir } from '../config/load.js';
 import { buildCredentials, ppkIdBytes } from './credentials.js';
 import type { AuthFlags, Secrets } from './credentials.js';
 import type { Ui } from './ui.js';
+import { IKE_VERSIONS, ikeVersionOptions, ikev1Warnings } from './ikev1-flags.js';
+import type { IkeVersionFlag } from './ikev1-flags.js';
 
 export interface ConnectFlags extends AuthFlags {
   id?: string;
@@ -23,6 +25,7 @@ export interface ConnectFlags extends AuthFlags {
   esp?: string;
   dns: 'auto' | 'off';
   pq: 'required' | 'preferred' | 'off';
+  ikeVersion: IkeVersionFlag;
   background?: boolean;
   json?: boolean;
   verbose?: boolean;
@@ -80,6 +83,32 @@ export function addConnectOptions(cmd: Command): Command {
     .option(
       '--psk-file <path>',
       'file holding the pre-shared key (must not be readable by others); or set VPN_PSK',
+    )
+    .option(
+      '--group-psk-file <path>',
+      'the same as --psk-file: the group PSK ("group password") of a Cisco-style IKEv1 gateway',
+    )
+    .addOption(
+      new Option(
+        '--ike-version <v>',
+        'IKE version: 2, 1 (IKEv1), or auto (IKEv2, then IKEv1 when the gateway does not answer or refuses IKEv2)',
+      )
+        .choices(IKE_VERSIONS)
+        .default('2'),
+    )
+    .option('--xauth-user <name>', 'IKEv1: authenticate with XAUTH as this user after Phase 1')
+    .option(
+      '--xauth-password-file <path>',
+      'IKEv1: the XAUTH password (mode 600); or set VPN_XAUTH_PASSWORD, or answer the prompt',
+    )
+    .option(
+      '--ikev1-aggressive',
+      'IKEv1 Aggressive Mode (PSK only): exposes a hash of the PSK to offline guessing',
+    )
+    .option('--ikev1-legacy', 'IKEv1: also allow 3DES, SHA-1 and MODP-1024 in Phase 1 (weak)')
+    .option(
+      '--pfs <group>',
+      'IKEv1 Quick Mode PFS with this group, e.g. ecp256, modp2048, curve25519 (IKEv2: put it in --esp)',
     )
     .option(
       '--ppk-file <path>',
@@ -266,6 +295,7 @@ export function tunnelOptions(
 ): TunnelOptions {
   const { credentials, defaultId, anchorsSource } = buildCredentials(flags, secrets);
   if (anchorsSource !== undefined) ui.logger().debug('ike', `trusted CAs: ${anchorsSource}`);
+  for (const message of ikev1Warnings(flags)) ui.onEvent({ type: 'warning', message });
   return {
     gateway,
     port: flags.port,
@@ -298,6 +328,7 @@ export function tunnelOptions(
     ...(flags.exclude?.length ? { excludeNetworks: flags.exclude } : {}),
     ip6: flags.ipv6,
     ...(!flags.redirect ? { redirect: false } : {}),
+    ...ikeVersionOptions(flags, secrets.xauthPassword),
     ...(secrets.ppk !== undefined && flags.ppkId !== undefined
       ? {
           ppk: {

@@ -31,6 +31,10 @@ const STAGE_TEXT: Record<string, string> = {
   resolving: 'Resolving gateway',
   'ike-sa-init': 'IKE_SA_INIT: negotiating keys',
   'ike-auth': 'IKE_AUTH: authenticating',
+  // IKEv1 (issue 17)
+  'main-mode': 'Main Mode: negotiating keys and authenticating',
+  'aggressive-mode': 'Aggressive Mode: negotiating keys and authenticating',
+  'quick-mode': 'XAUTH, Mode Config and Quick Mode',
   configuring: 'Configuring TUN device, routes and DNS',
 };
 
@@ -286,7 +290,9 @@ export function summaryLines(s: TunnelSummary): string[] {
   const path = { threaded: 'native data plane', native: 'native crypto', js: 'JavaScript' }[
     s.espPath
   ];
-  l.push(`IKE:         ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`);
+  l.push(
+    `IKE:         IKEv${s.ikeVersion ?? 2} ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`,
+  );
   if (s.ike.keyExchanges)
     l.push(
       `Key exchange: ${s.ike.keyExchanges} (${s.ike.postQuantum ? 'post-quantum protected' : 'not post-quantum: classic only'})`,

@@ -8,7 +8,17 @@ import type { Random } from '../core/random.js';
 import type { Identity } from '../ike/identity.js';
 import type { PpkConfig } from '../ike/ppk.js';
 import type { PqMode } from '../ike/sa/proposals.js';
-import type { EstablishedInfo, IkeSession, RetransmitPolicy, TimerId } from '../ike/session.js';
+import type {
+  Endpoint,
+  EstablishedInfo,
+  IkeCounters,
+  IkeInput,
+  IkeOutput,
+  IkeSession,
+  IkeState,
+  RetransmitPolicy,
+  TimerId,
+} from '../ike/session.js';
 import type { UdpCounters } from '../net/udp.js';
 import type { DataPlaneStats } from '../fastpath/dataplane.js';
 import type { TunDevice } from '../tun/tun.js';
@@ -110,6 +120,13 @@ export interface TunnelOptions {
    */
   maxRedirects?: number;
   redirectWindowMs?: number;
+  /**
+   * IKE version (issue 17): 2 (the default), 1 (IKEv1: Main or Aggressive Mode, Quick Mode), or
+   * 'auto': IKEv2 first, IKEv1 when IKE_SA_INIT gets no answer at all or INVALID_MAJOR_VERSION.
+   */
+  ikeVersion?: 1 | 2 | 'auto';
+  /** IKEv1 settings (used when IKEv1 runs). */
+  ikev1?: Ikev1TunnelOptions;
   /** Journal of host changes, to undo after a crash. */
   journalPath?: string;
   /** Where the resolv.conf backup and journal live when no path is given. */
@@ -124,7 +141,27 @@ export interface TunnelOptions {
   logger?: Logger;
 }
 
-export type TunnelStage = 'resolving' | 'ike-sa-init' | 'ike-auth' | 'configuring';
+/** What IKEv1 needs beyond the common options (src/ikev1/session.ts Ikev1SessionConfig). */
+export interface Ikev1TunnelOptions {
+  /** Aggressive Mode (PSK only; exposes a hash of the PSK to offline guessing). */
+  aggressive?: boolean;
+  /** Allow 3DES-CBC and MODP-1024 in Phase 1 proposals. */
+  legacy?: boolean;
+  /** XAUTH user name and password (draft-beaulieu-ike-xauth-02), after Phase 1. */
+  xauth?: { user: string; password: Uint8Array };
+  /** Quick Mode PFS: this Diffie-Hellman group for every ESP proposal (RFC 2409 §5.5). */
+  pfsGroup?: number;
+}
+
+/** Where connecting stands; IKEv1 names its phases: Main/Aggressive Mode, then Quick Mode. */
+export type TunnelStage =
+  | 'resolving'
+  | 'ike-sa-init'
+  | 'ike-auth'
+  | 'main-mode'
+  | 'aggressive-mode'
+  | 'quick-mode'
+  | 'configuring';
 
 export interface TunnelSummary {
   gateway: string;
@@ -141,6 +178,8 @@ export interface TunnelSummary {
   dnsNote?: string;
   routes: string[];
   ike: EstablishedInfo;
+  /** The IKE version of the SA (1: IKEv1, issue 17); absent means 2. */
+  ikeVersion?: 1 | 2;
   /** RFC 5685: the gateway address that redirected us to `gatewayAddress` (the last one). */
   redirectedFrom?: string;
   connectMs: number;
@@ -185,3 +224,20 @@ export interface TunnelStatus {
 /** The driver's named timers: the IKE session's and its own. */
 export type TunnelTimerKey =
   TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway' | 'stable' | 'close' | 'route';
+
+/**
+ * What the driver needs of an IKE session: IkeSession (IKEv2, src/ike/session.ts) and
+ * Ikev1Session (IKEv1, src/ikev1/session.ts) both take the same inputs and give the same outputs
+ * and events (src/ike/session-types.ts), so the data path, keepalives, DPD activity, reconnects
+ * and host configuration are one path for both versions.
+ */
+export interface SessionLike {
+  handle(input: IkeInput, now: number): IkeOutput[];
+  readonly state: IkeState;
+  readonly counters: IkeCounters;
+  readonly remoteEndpoint: Endpoint;
+  /** RFC 3948 §4: we are behind a NAT, so keepalives are due. */
+  readonly isNatHere: boolean;
+  /** How long a request may go unanswered before the session gives up (all retransmissions). */
+  totalTimeoutMs(): number;
+}

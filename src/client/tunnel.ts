@@ -23,8 +23,14 @@ import { NOOP_LOGGER } from '../core/log.js';
 import type { Random } from '../core/random.js';
 import type { TrafficSelector } from '../ike/codec/index.js';
 import { parseIdentity } from '../ike/identity.js';
-import { DEFAULT_RETRANSMIT, IkeSession, emptyIkeCounters } from '../ike/session.js';
-import type { EstablishedInfo, IkeEvent, IkeOutput, IkeSessionConfig } from '../ike/session.js';
+import { DEFAULT_RETRANSMIT, emptyIkeCounters } from '../ike/session.js';
+import type {
+  EstablishedInfo,
+  IkeEvent,
+  IkeInput,
+  IkeOutput,
+  IkeSessionConfig,
+} from '../ike/session.js';
 import {
   DEFAULT_ESP_PROPOSALS,
   DEFAULT_IKE_PROPOSALS,
@@ -43,6 +49,7 @@ import { nativeDataPathLikely } from './datapath-native.js';
 import type { DataPath } from './datapath.js';
 import { defaultMtu, installKillSwitch, installRoutes, toRange } from './host.js';
 import { NamedTimers, realIo } from './io.js';
+import { AutoVersion, IKE_TIMERS, createSession } from './ike-version.js';
 import type { HostNetwork, TunnelIo } from './io.js';
 import { Reconnector } from './reconnect.js';
 import type { ReconnectHost } from './reconnect.js';
@@ -52,12 +59,15 @@ import { Redirects } from './redirect.js';
 import type { RedirectHost } from './redirect.js';
 
 import type {
+  SessionLike,
   TunnelEvent,
   TunnelOptions,
   TunnelStatus,
   TunnelSummary,
   TunnelTimerKey,
 } from './tunnel-types.js';
+import { ikev1Base, ikev1EspText, v1Stage } from './ikev1.js';
+import type { Ikev1Base } from './ikev1.js';
 
 export { DEFAULT_MTU } from './host.js';
 export type {
@@ -78,7 +88,13 @@ export class Tunnel {
   private readonly log: Logger;
   private readonly io: TunnelIo;
   private readonly listeners: ((e: TunnelEvent) => void)[] = [];
-  private session: IkeSession | undefined;
+  /** The IKE session: an IkeSession (IKEv2) or an Ikev1Session, behind one interface. */
+  private session: SessionLike | undefined;
+  /** The IKE version the sessions speak now (auto starts with 2 and may settle on 1). */
+  private version: 1 | 2 = 2;
+  /** `--ike-version auto` while the first IKEv2 attempt runs (./ike-version.ts). */
+  private auto = new AutoVersion(false);
+  private v1Base: Ikev1Base | undefined;
   /** Carries ESP (and sends IKE): the JavaScript engine or the native threaded plane. */
   private dp: DataPath | undefined;
   private tun: TunDevice | undefined;
@@ -148,16 +164,37 @@ export class Tunnel {
     this.startedAt = this.io.now();
     const opts = this.opts;
     // Parse configuration first: config errors must not leave anything behind.
-    const ikeProposals = applyPqMode(
-      parseProposals(opts.ikeProposals ?? DEFAULT_IKE_PROPOSALS, 'ike'),
-      opts.pq ?? 'off',
+    const wanted = opts.ikeVersion ?? 2;
+    this.version = wanted === 1 ? 1 : 2;
+    this.auto = new AutoVersion(wanted === 'auto');
+    const ikeProposals =
+      wanted === 1
+        ? []
+        : applyPqMode(
+            parseProposals(opts.ikeProposals ?? DEFAULT_IKE_PROPOSALS, 'ike'),
+            opts.pq ?? 'off',
+          );
+    // The data path's ESP algorithms: IKEv2's offer, or IKEv1's (AES-GCM).
+    const espProposals = parseProposals(
+      wanted === 1 ? ikev1EspText(opts) : (opts.espProposals ?? DEFAULT_ESP_PROPOSALS),
+      'esp',
     );
-    const espProposals = parseProposals(opts.espProposals ?? DEFAULT_ESP_PROPOSALS, 'esp');
     const remoteTs: TrafficSelector[] = opts.remoteNetworks?.length
       ? opts.remoteNetworks.map((c) => tsFromCidr(c))
       : anyTs(opts.ip6 === true);
     const remoteId = opts.remoteId === undefined ? undefined : parseIdentity(opts.remoteId);
     checkCredentials(opts.credentials, remoteId);
+    const retransmit = { ...DEFAULT_RETRANSMIT, ...opts.retransmit };
+    // IKEv1 (issue 17): IPv4 selectors only (Mode Config assigns an IPv4 address).
+    const v1Base =
+      wanted === 2
+        ? undefined
+        : ikev1Base(
+            opts,
+            { localId: { type: 0, data: new Uint8Array(0) }, ...(remoteId ? { remoteId } : {}) },
+            { local: anyTs(false), remote: remoteTs.filter((t) => t.startAddr.length === 4) },
+            retransmit,
+          );
     // Checked before anything is touched; the routes follow the tunnel's (installRoutes).
     this.excluded = checkExcluded(opts.excludeNetworks ?? []);
     if (this.excluded.length > 0 && opts.killSwitch)
@@ -174,6 +211,7 @@ export class Tunnel {
       const localAddress = await this.io.localAddressFor(remote);
       this.localAddress = localAddress;
       const localId = opts.localIdentity ?? parseIdentity(opts.localId ?? localAddress);
+      if (v1Base) this.v1Base = { ...v1Base, localId };
 
       // Open the TUN device before talking to the gateway: a missing privilege fails fast.
       this.netcfg = this.io.hostNetwork({
@@ -201,7 +239,7 @@ export class Tunnel {
           ...(opts.rekeyPackets ? { packets: opts.rekeyPackets } : {}),
         },
         events: {
-          onIke: (data, from) => this.feed({ kind: 'datagram', data, from }),
+          onIke: (data, from) => this.onIkeDatagram(data, from),
           onRekeyNeeded: (spi) => this.onRekeyNeeded(spi),
           onFailure: (err) => this.onDataPathFailure(err),
           onSocketError: (err) => this.log.warn('net', `socket error: ${err.message}`),
@@ -220,7 +258,7 @@ export class Tunnel {
         tsLocal: anyTs(opts.ip6 === true),
         tsRemote: remoteTs,
         forceEncap: true,
-        retransmit: { ...DEFAULT_RETRANSMIT, ...opts.retransmit },
+        retransmit,
         maxInitRetries: 5,
         replayWindow: 1024,
         dpdDelayMs: opts.dpdMs ?? 30000,
@@ -230,7 +268,7 @@ export class Tunnel {
         ...(opts.redirect === false ? { redirect: false } : {}),
         ...(opts.pq === 'required' ? { pqRequired: true } : {}),
       };
-      this.session = this.newSession(this.sessionConfig);
+      this.session = this.newSession();
       const done = new Promise<TunnelSummary>((resolve, reject) => {
         this.connectResolve = resolve;
         this.connectReject = reject;
@@ -275,7 +313,7 @@ export class Tunnel {
     if (this.state === 'down') return;
     this.userClosing = true;
     if (
-      (this.state === 'reconnecting' || this.redirects.redirecting) &&
+      (this.state === 'reconnecting' || this.redirects.redirecting || this.auto.fallingBack) &&
       (!this.session || this.session.state === 'closed')
     ) {
       void this.teardown(undefined, false);
@@ -295,8 +333,12 @@ export class Tunnel {
   private localAddress = '';
   private attemptAuth: AttemptAuth | undefined;
 
-  /** A new IKE session with fresh credentials (a new EAP conversation) for this attempt. */
-  private newSession(base: Omit<IkeSessionConfig, 'auth' | 'gatewayAuth'>): IkeSession {
+  /**
+   * A new IKE session with fresh credentials (a new EAP conversation) for this attempt: an
+   * Ikev1Session once the tunnel speaks IKEv1, else an IkeSession.
+   */
+  private newSession(): SessionLike {
+    const base = this.sessionConfig!;
     this.attemptAuth?.close();
     const attempt = credentialsForAttempt(
       this.opts.credentials,
@@ -310,11 +352,8 @@ export class Tunnel {
       base.remoteId,
     );
     this.attemptAuth = attempt;
-    return new IkeSession(
-      { ...base, auth: attempt.auth, gatewayAuth: attempt.gatewayAuth },
-      this.random,
-      this.log,
-    );
+    const { version, auto, v1Base, random, log } = this;
+    return createSession(version, auto.pending, base, v1Base, attempt, random, log);
   }
   private remote: UdpEndpoint | undefined;
   private userClosing = false;
@@ -325,7 +364,7 @@ export class Tunnel {
     const remote = this.remote;
     if (!this.dp || !remote || !this.sessionConfig) return false;
     this.localAddress = local;
-    this.session = this.newSession(this.sessionConfig);
+    this.session = this.newSession();
     this.feed({ kind: 'start', local: { address: local, port: this.dp.localPort }, remote });
     return true;
   }
@@ -359,6 +398,8 @@ export class Tunnel {
   private onSessionClosed(error: VpnError | undefined, byPeer: boolean): void {
     // Not up any more: the tunnel has not stayed up long enough to count as stable.
     this.timers.clear('stable');
+    if (this.auto.closed(error, this.userClosing || this.pendingError !== undefined))
+      return this.fallBackToIkev1(`no answer to IKEv2 from ${this.gatewayAddress}`);
     const redirect = this.redirects.pending;
     this.redirects.pending = undefined;
     if (redirect && !this.userClosing && this.pendingError === undefined) {
@@ -393,6 +434,30 @@ export class Tunnel {
       },
       startSession: (local) => this.startSession(local),
     };
+  }
+
+  private onIkeDatagram(data: Uint8Array, from: UdpEndpoint): void {
+    const refusal = this.auto.received(data);
+    if (refusal !== undefined) return this.fallBackToIkev1(refusal);
+    this.feed({ kind: 'datagram', data, from });
+  }
+
+  /** --ike-version auto: the IKEv2 attempt ends, IKEv1 starts (./ike-version.ts). */
+  private fallBackToIkev1(reason: string): void {
+    this.auto.pending = false;
+    this.version = 1;
+    this.auto.fallingBack = true;
+    // The IKEv2 attempt ends here: its timers go, its late datagrams find no session.
+    this.session = undefined;
+    this.log.info('ike', `${reason}: trying IKEv1 (--ike-version auto)`);
+    this.emit({ type: 'warning', message: `${reason}: trying IKEv1 (--ike-version auto)` });
+    // Not from inside the IKEv2 session's outputs: start once this batch is applied.
+    this.timers.set('reconnect', 0, () => {
+      this.auto.fallingBack = false;
+      if (this.stopping()) return;
+      for (const t of IKE_TIMERS) this.timers.clear(t);
+      this.startSession(this.localAddress);
+    });
   }
 
   /** The user or an error is ending the tunnel (checked again after each await). */
@@ -454,7 +519,7 @@ export class Tunnel {
 
   // ---------------------------------------------------------------------------------------------
 
-  private feed(input: Parameters<IkeSession['handle']>[0]): void {
+  private feed(input: IkeInput): void {
     const session = this.session;
     if (!session) return;
     this.apply(session.handle(input, this.io.now()));
@@ -467,6 +532,7 @@ export class Tunnel {
     for (const o of outputs) {
       switch (o.kind) {
         case 'send':
+          this.auto.sent(o.data);
           this.upTimers.lastSentAt = this.io.now();
           this.dp?.sendIke(o.data, o.to, o.nonEspMarker);
           break;
@@ -524,7 +590,10 @@ export class Tunnel {
   private onIkeEvent(e: IkeEvent): void {
     switch (e.type) {
       case 'stage':
-        this.emit({ type: 'stage', stage: e.stage });
+        this.emit({
+          type: 'stage',
+          stage: this.version === 1 ? v1Stage(e.stage, this.opts) : e.stage,
+        });
         break;
       case 'nat':
         this.emit({ type: 'nat', natHere: e.natHere, natThere: e.natThere });
@@ -619,6 +688,7 @@ export class Tunnel {
         routes,
         // RFC 9370 / ML-KEM: name the key exchanges and whether they resist a quantum computer.
         ike: { ...info, ...keyExchangesOfText(info.ikeProposal) },
+        ikeVersion: this.version,
         connectMs: this.upAt - this.startedAt,
         espPath: this.dp.espPath,
       };
@@ -670,7 +740,16 @@ export class Tunnel {
       setLocalAddress: (a) => {
         this.localAddress = a;
       },
-      feed: (input) => this.feed(input),
+      feed: (input) => {
+        // IKEv1 has no MOBIKE (RFC 4555 is IKEv2's): a new source address means a new IKE SA.
+        if (input.kind === 'localAddress' && this.version === 1) {
+          this.reconnect.restartAfterClose(
+            `our address changed to ${input.local.address}; IKEv1 cannot move its SAs: reconnecting`,
+          );
+          return;
+        }
+        this.feed(input);
+      },
     };
   }
 
