@@ -9,10 +9,10 @@
  *                 <-- HASH, ATTR(SET)       HASH, ATTR(ACK) -->
  *   Mode Config:  HASH, ATTR(REQUEST) -->   <-- HASH, ATTR(REPLY)
  */
-import { isVpnError, VpnError } from '../core/errors.js';
-import { V1Exchange as X, V1Payload as P } from './constants.js';
-import { findData } from './codec/index.js';
-import type { V1Chain, V1Header } from './codec/index.js';
+import { isVpnError, VpnError } from '../../core/errors.js';
+import { V1Exchange as X, V1Payload as P } from '../constants.js';
+import { findData } from '../codec/index.js';
+import type { V1Chain, V1Header } from '../codec/index.js';
 import {
   CfgType,
   ModeConfigClient,
@@ -20,26 +20,24 @@ import {
   decodeAttributePayload,
   encodeAttributePayload,
   toConfigReply,
-} from './modecfg/index.js';
-import type { AttributePayload, XauthCredentials } from './modecfg/index.js';
-import type { Ikev1Session } from './session.js';
+} from '../modecfg/index.js';
+import type { AttributePayload, XauthCredentials } from '../modecfg/index.js';
+import type { IsakmpSa, V1Context } from '../context.js';
 
 export type { XauthCredentials };
-
-type IsakmpSa = Ikev1Session['sa'];
 
 /** Most gateway transactions we remember (their message IDs) at once. */
 const MAX_MIDS = 8;
 
 export class Transactions {
-  private readonly s: Ikev1Session;
+  private readonly s: V1Context;
   /** The XAUTH conversation, one per ISAKMP SA (a phase 1 rekey runs XAUTH again). */
   private xauth: { sa: IsakmpSa; client: XauthClient } | undefined;
   private modecfg: ModeConfigClient | undefined;
   /** Message IDs of the gateway's transactions in progress (their IV chains continue). */
   private readonly mids: number[] = [];
 
-  constructor(s: Ikev1Session) {
+  constructor(s: V1Context) {
     this.s = s;
   }
 
@@ -88,34 +86,34 @@ export class Transactions {
     if (isVpnError(r)) return s.drop('bad Mode Config reply', r.message);
     s.acceptIv();
     sa.keymat!.forget(mid);
-    s.settleOutstanding();
+    s.settle();
     const config = toConfigReply(r);
     if (r.banner) s.log.info('ike', `gateway banner: ${r.banner}`);
-    s.modeConfigDone(config, r.ip4);
+    s.tasks.phase1.modeConfigDone(config, r.ip4);
   }
 
   /** A Transaction message: the answer to our Mode Config request, or the gateway's request. */
   onMessage(sa: IsakmpSa, h: V1Header, c: V1Chain, plain: Uint8Array): void {
     const s = this.s;
     if (!s.checkHash(sa, h, c, plain)) {
-      s.rejectIvPublic();
+      s.rejectIv();
       return s.drop('bad transaction hash');
     }
-    const o = s.outstandingRequest;
+    const o = s.outstanding;
     if (o && o.exchange === X.TRANSACTION && o.mid === h.messageId) {
       o.onReply(h, c, plain);
       return;
     }
     const body = findData(c.payloads, P.ATTRIBUTE);
     if (!body) {
-      s.rejectIvPublic();
+      s.rejectIv();
       return s.drop('transaction without an attribute payload');
     }
     let p: AttributePayload;
     try {
       p = decodeAttributePayload(body);
     } catch (e) {
-      s.rejectIvPublic();
+      s.rejectIv();
       return s.drop('malformed attribute payload', (e as Error).message);
     }
     s.acceptIv();
@@ -150,7 +148,7 @@ export class Transactions {
           // draft-beaulieu-ike-xauth-02 §2.2: ACK the SET STATUS=1; XAUTH succeeded.
           this.answer(sa, h.messageId, step.ack);
           s.log.info('ike', 'XAUTH succeeded');
-          s.xauthSucceeded(sa);
+          s.tasks.phase1.xauthSucceeded(sa);
           return;
         case 'failed':
           if (step.ack) this.answer(sa, h.messageId, step.ack);
