@@ -75,6 +75,8 @@ interface Run {
   now: number;
   /** Datagrams of the client the gateway never saw (dropped by `lose`). */
   lost: number;
+  /** The gateway's datagrams, in order. */
+  received: Uint8Array[];
 }
 
 function events(r: Run): IkeEvent[] {
@@ -99,6 +101,7 @@ function pump(r: Run, outs: IkeOutput[], lose?: (d: Uint8Array, i: number) => bo
       continue;
     }
     for (const answer of r.gw.receive(o.data)) {
+      r.received.push(answer);
       const more = r.s.handle(
         { kind: 'datagram', data: answer, from: { address: GW.address, port: o.to.port } },
         r.now,
@@ -111,7 +114,7 @@ function pump(r: Run, outs: IkeOutput[], lose?: (d: Uint8Array, i: number) => bo
 
 function start(cfg: Ikev1SessionConfig, gw: V1Gateway, now = 1000): Run {
   const s = new Ikev1Session(cfg, new SeededRandom(5));
-  const r: Run = { s, gw, outputs: [], sent: [], now, lost: 0 };
+  const r: Run = { s, gw, outputs: [], sent: [], now, lost: 0, received: [] };
   pump(r, s.handle({ kind: 'start', local: CLIENT, remote: GW }, now));
   return r;
 }
@@ -377,7 +380,7 @@ test('an informational with a bad hash, or unprotected, is counted and dropped (
 test('retransmission: a lost Main Mode message 1 is resent byte for byte', () => {
   const s = new Ikev1Session(config(), new SeededRandom(5));
   const gw = gateway();
-  const r: Run = { s, gw, outputs: [], sent: [], now: 1000, lost: 0 };
+  const r: Run = { s, gw, outputs: [], sent: [], now: 1000, lost: 0, received: [] };
   pump(r, s.handle({ kind: 'start', local: CLIENT, remote: GW }, 1000), (_d, i) => i === 0);
   assert.equal(r.lost, 1);
   assert.equal(s.state, 'connecting');
@@ -607,4 +610,20 @@ test('RESPONDER-LIFETIME in Quick Mode message 2 makes us rekey before the gatew
   const t = r.outputs.filter((o) => o.kind === 'setTimer' && o.timer === 'rekey-child').pop();
   assert.ok(t && t.kind === 'setTimer');
   assert.ok(t.at <= r.now + 54000 && t.at >= r.now + 48600, `rekey at +${t.at - r.now} ms`);
+});
+
+test("a retransmitted XAUTH request of the gateway's is answered again with the identical reply", () => {
+  const r = start(
+    config({ xauth: { user: 'alice', password: new TextEncoder().encode('wonderland') } }),
+    gateway({ xauth: { user: 'alice', password: 'wonderland' } }),
+  );
+  assert.equal(r.s.state, 'established', closed(r)?.error?.message);
+  // The gateway's last transaction datagram (its SET) and our ACK to it.
+  const set = r.received.filter((d) => decodeV1Message(d).header.exchangeType === 6).pop()!;
+  const ack = r.sent.filter((d) => decodeV1Message(d).header.exchangeType === 6).pop()!;
+  const outs = r.s.handle({ kind: 'datagram', data: set, from: { ...GW, port: 4500 } }, r.now);
+  const again = outs.find((o) => o.kind === 'send');
+  assert.ok(again && again.kind === 'send');
+  assert.ok(equalBytes(again.data, ack), 'the cached ACK, byte for byte');
+  assert.equal(r.s.state, 'established');
 });
