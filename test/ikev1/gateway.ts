@@ -70,6 +70,8 @@ export interface GatewayOptions {
   silent?: boolean;
   /** XAUTH server: the credentials it accepts (it starts XAUTH right after Main Mode). */
   xauth?: { user: string; password: string };
+  /** Mode Config push (draft-dukes-ike-mode-cfg-02 §3.4): SET after XAUTH, REQUESTs ignored. */
+  push?: boolean;
   /** Mode Config: the virtual IP and DNS server it hands out. */
   vip?: string;
 }
@@ -482,8 +484,22 @@ export class V1Gateway {
       }
       if (h.messageId === this.xauthMid && a.cfgType === CfgType.ACK) {
         km.forget(h.messageId);
-        return [];
+        if (!this.o.push) return [];
+        return [
+          this.transaction(0x5a5a0002, {
+            cfgType: CfgType.SET,
+            identifier: 9,
+            attributes: [
+              {
+                type: ModeCfgAttr.INTERNAL_IP4_ADDRESS,
+                value: parseIpAddress(this.o.vip ?? '10.3.0.1'),
+              },
+              { type: ModeCfgAttr.INTERNAL_IP4_DNS, value: parseIpAddress('10.1.0.53') },
+            ],
+          }),
+        ];
       }
+      if (a.cfgType === CfgType.REQUEST && this.o.push) return [];
       if (a.cfgType === CfgType.REQUEST) {
         const ip = (t: string): Uint8Array => parseIpAddress(t);
         return [

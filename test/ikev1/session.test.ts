@@ -627,3 +627,24 @@ test("a retransmitted XAUTH request of the gateway's is answered again with the 
   assert.ok(equalBytes(again.data, ack), 'the cached ACK, byte for byte');
   assert.equal(r.s.state, 'established');
 });
+
+test('Mode Config push (SET after XAUTH) is ACKed and used: virtual IP, then Quick Mode', () => {
+  const r = start(
+    config({
+      xauth: { user: 'alice', password: new TextEncoder().encode('wonderland') },
+      modeConfig: true,
+    }),
+    gateway({ xauth: { user: 'alice', password: 'wonderland' }, vip: '10.3.0.9', push: true }),
+  );
+  assert.equal(r.s.state, 'established', closed(r)?.error?.message ?? JSON.stringify(r.s.counters));
+  const est = events(r).find((e) => e.type === 'established');
+  assert.ok(est && est.type === 'established');
+  assert.equal(est.info.config.ip4, '10.3.0.9');
+  assert.ok(r.gw.attrs.filter((a) => a.cfgType === 4).length >= 2, 'XAUTH and Mode Config ACKed');
+});
+
+test('a gateway that asks for XAUTH without credentials configured → ERR_IKE_AUTH_FAILED naming the options', () => {
+  const r = start(config(), gateway({ xauth: { user: 'alice', password: 'wonderland' } }));
+  assert.equal(closed(r)?.error?.code, 'ERR_IKE_AUTH_FAILED');
+  assert.match(closed(r)!.error!.message, /--xauth-user/);
+});

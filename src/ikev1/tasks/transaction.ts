@@ -10,6 +10,7 @@
  *   Mode Config:  HASH, ATTR(REQUEST) -->   <-- HASH, ATTR(REPLY)
  */
 import { isVpnError, VpnError } from '../../core/errors.js';
+import type { ConfigReply } from '../../ike/config-payload.js';
 import { V1Exchange as X, V1Payload as P } from '../constants.js';
 import { findData } from '../codec/index.js';
 import type { V1Chain, V1Header } from '../codec/index.js';
@@ -26,6 +27,10 @@ import type { IsakmpSa, V1Context } from '../context.js';
 
 export type { XauthCredentials };
 
+/** draft-beaulieu-ike-xauth-02 §6.1: the XAUTH attribute types (16520 XAUTH-TYPE … 16529). */
+const XAUTH_FIRST = 16520;
+const XAUTH_LAST = 16529;
+
 /** Most gateway transactions we remember (their message IDs) at once. */
 const MAX_MIDS = 8;
 
@@ -34,6 +39,8 @@ export class Transactions {
   /** The XAUTH conversation, one per ISAKMP SA (a phase 1 rekey runs XAUTH again). */
   private xauth: { sa: IsakmpSa; client: XauthClient } | undefined;
   private modecfg: ModeConfigClient | undefined;
+  /** A Mode Config push that came before we were ready for it. */
+  private pushed: { config: ConfigReply; ip4: string | undefined } | undefined;
   /** Message IDs of the gateway's transactions in progress (their IV chains continue). */
   private readonly mids: number[] = [];
 
@@ -58,6 +65,12 @@ export class Transactions {
   /** Mode Config pull (draft-dukes-ike-mode-cfg-02 §3.3): our REQUEST in a new transaction. */
   startModeConfig(sa: IsakmpSa): void {
     const s = this.s;
+    const pushed = this.pushed;
+    if (pushed) {
+      this.pushed = undefined;
+      s.tasks.phase1.modeConfigDone(pushed.config, pushed.ip4);
+      return;
+    }
     const mid = s.newMid();
     const identifier = mid & 0xffff;
     this.modecfg = new ModeConfigClient({ identifier, unity: sa.peer.unity });
@@ -92,6 +105,34 @@ export class Transactions {
     s.tasks.phase1.modeConfigDone(config, r.ip4);
   }
 
+  /**
+   * Mode Config push (draft-dukes-ike-mode-cfg-02 §3.4): the gateway SETs our address and DNS; we
+   * ACK what we took and go on as after a pull REPLY (a pull REQUEST of ours still in flight is
+   * then answered by this).
+   */
+  private onModeCfgPush(sa: IsakmpSa, mid: number, p: AttributePayload): void {
+    const s = this.s;
+    const client =
+      this.modecfg ?? new ModeConfigClient({ identifier: p.identifier, unity: sa.peer.unity });
+    const r = client.onSet(p);
+    if (isVpnError(r)) return s.drop('bad Mode Config SET', r.message);
+    this.answer(sa, mid, r.ack);
+    if (r.result.banner) s.log.info('ike', `gateway banner: ${r.result.banner}`);
+    if (!s.cfg.modeConfig) return;
+    const result = { config: toConfigReply(r.result), ip4: r.result.ip4 };
+    if (s.step !== 'modecfg') {
+      // Pushed before we got to Mode Config (e.g. right after XAUTH): taken when we get there.
+      if (s.step === 'phase1' || s.step === 'xauth') this.pushed = result;
+      return;
+    }
+    const o = s.outstanding;
+    if (o && o.exchange === X.TRANSACTION) {
+      sa.keymat!.forget(o.mid);
+      s.settle();
+    }
+    s.tasks.phase1.modeConfigDone(result.config, result.ip4);
+  }
+
   /** A Transaction message: the answer to our Mode Config request, or the gateway's request. */
   onMessage(sa: IsakmpSa, h: V1Header, c: V1Chain, plain: Uint8Array): void {
     const s = this.s;
@@ -118,17 +159,21 @@ export class Transactions {
     }
     s.acceptIv();
     this.remember(h.messageId);
+    const isXauth = p.attributes.some((a) => a.type >= XAUTH_FIRST && a.type <= XAUTH_LAST);
+    if (p.cfgType === CfgType.SET && !isXauth) {
+      this.onModeCfgPush(sa, h.messageId, p);
+      return;
+    }
     if (p.cfgType === CfgType.REQUEST || p.cfgType === CfgType.SET) {
       if (!s.cfg.xauth) {
-        if (p.cfgType === CfgType.SET) {
-          // Mode Config push (SET) is answered with an ACK of nothing we took.
-          return this.answer(sa, h.messageId, {
-            cfgType: CfgType.ACK,
-            identifier: p.identifier,
-            attributes: [],
-          });
-        }
-        return s.drop('XAUTH request, but no XAUTH credentials configured');
+        // draft-beaulieu-ike-xauth-02 §2: the gateway wants a user name and password.
+        s.fail(
+          new VpnError(
+            'ERR_IKE_AUTH_FAILED',
+            'the gateway requires XAUTH (a user name and password after the group key): give --xauth-user and --xauth-password-file',
+          ),
+        );
+        return;
       }
       if (this.xauth?.sa !== sa) this.xauth = { sa, client: new XauthClient(s.cfg.xauth) };
       let step;
