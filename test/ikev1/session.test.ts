@@ -648,3 +648,41 @@ test('a gateway that asks for XAUTH without credentials configured → ERR_IKE_A
   assert.equal(closed(r)?.error?.code, 'ERR_IKE_AUTH_FAILED');
   assert.match(closed(r)!.error!.message, /--xauth-user/);
 });
+
+test('fuzz: mutated gateway datagrams never crash an established session nor end it with an internal error', () => {
+  const rng = new SeededRandom(4242);
+  const pick = (n: number): number => (rng.bytes(4).reduce((a, b) => a * 256 + b, 0) >>> 0) % n;
+  for (let round = 0; round < 6; round++) {
+    const r = start(
+      config({ dpdDelayMs: 1000 }),
+      gateway({ random: new SeededRandom(500 + round) }),
+    );
+    assert.equal(r.s.state, 'established');
+    const seeds = [
+      ...r.received,
+      r.gw.informational([
+        {
+          kind: 'notify',
+          type: 11,
+          doi: 1,
+          protocol: 1,
+          spi: r.gw.cookies(),
+          notifyType: 36136,
+          data: Uint8Array.of(0, 0, 0, 1),
+        },
+      ]),
+    ];
+    for (let i = 0; i < 400 && r.s.state === 'established'; i++) {
+      const m = seeds[pick(seeds.length)]!.slice();
+      const kind = pick(4);
+      if (kind === 0) m[pick(m.length)]! ^= 1 << pick(8);
+      else if (kind === 1) m[28 + pick(Math.max(1, m.length - 28))] = pick(256);
+      else if (kind === 2) m[pick(28)] = pick(256);
+      const data = kind === 3 ? m.subarray(0, pick(m.length + 1)) : m;
+      const outs = r.s.handle({ kind: 'datagram', data, from: { ...GW, port: 4500 } }, r.now);
+      const c = outs.find((o) => o.kind === 'event' && o.event.type === 'closed');
+      if (c && c.kind === 'event' && c.event.type === 'closed')
+        assert.doesNotMatch(c.event.error?.message ?? '', /internal error/);
+    }
+  }
+});
