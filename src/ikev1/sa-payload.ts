@@ -172,6 +172,20 @@ export const DEFAULT_V1_PHASE2_LIFE_SECONDS = 3600;
  * libreswan too). Eight transforms, strongest first.
  */
 export const DEFAULT_V1_PHASE1_PROPOSALS = 'aes256-aes128-sha256-sha1-ecp256-modp2048';
+/**
+ * What `--ikev1-legacy` adds after the default offer when no `--ike` is given: AES and 3DES with
+ * SHA1 over MODP-1024 (group 2), and 3DES over MODP-2048, for the old gateways that know nothing
+ * better. A stock strongSwan 5.9.8 refuses MODP-1024 (it must be configured) and accepts 3DES.
+ */
+export const V1_LEGACY_PHASE1_PROPOSALS =
+  'aes256-aes128-3des-sha1-modp1024,3des-sha256-sha1-modp2048';
+
+/** The Phase 1 proposal text to offer when the user gave none. */
+export function defaultV1Phase1Proposals(legacy: boolean): string {
+  return legacy
+    ? `${DEFAULT_V1_PHASE1_PROPOSALS},${V1_LEGACY_PHASE1_PROPOSALS}`
+    : DEFAULT_V1_PHASE1_PROPOSALS;
+}
 /** Our default Phase 2 offer: ESP AES-GCM-16 256/128 (PFS added when configured). */
 export const DEFAULT_V1_PHASE2_PROPOSALS = 'aes256gcm16-aes128gcm16';
 

@@ -12,6 +12,7 @@ import {
   V1Encr,
   V1Hash,
   decodePhase1Choice,
+  defaultV1Phase1Proposals,
   decodePhase2Choice,
   decodeResponderLifetime,
   decodeSaBody,
@@ -702,4 +703,24 @@ test('captured strongSwan 5.9.8 SA payloads (both roles) decode, re-encode byte-
       assert.equal(got.spi, parseInt(c.resp.slice(32, 40), 16), c.name);
     }
   }
+});
+
+test('--ikev1-legacy without --ike: the default offer, then the legacy transforms, marked legacy', () => {
+  assert.equal(defaultV1Phase1Proposals(false), DEFAULT_V1_PHASE1_PROPOSALS);
+  const specs = parseV1Phase1Proposals(defaultV1Phase1Proposals(true), { legacy: true });
+  assert.deepEqual(
+    specs.slice(8).map((s) => [formatPhase1Spec(s), isLegacyPhase1(s)]),
+    [
+      ['aes256-sha1-modp1024', true],
+      ['aes128-sha1-modp1024', true],
+      ['3des-sha1-modp1024', true],
+      ['3des-sha256-modp2048', true],
+      ['3des-sha1-modp2048', true],
+    ],
+  );
+  assert.ok(specs.slice(0, 8).every((s) => !isLegacyPhase1(s)));
+  throwsCode(
+    () => parseV1Phase1Proposals(defaultV1Phase1Proposals(true), { legacy: false }),
+    'ERR_CONFIG',
+  );
 });
