@@ -821,6 +821,8 @@ export function decodePhase1Choice(
     );
   // RFC 3602 §5.3 drafts allowed AES without Key Length, meaning 128 (strongSwan reads it so).
   if (encr === V1Encr.AES_CBC && keyBits === undefined) keyBits = 128;
+  // 3DES has one key size; a peer naming it (192) means the same cipher.
+  if (encr === V1Encr['3DES_CBC'] && keyBits === 192) keyBits = undefined;
   const candidates = offered.filter(
     (s) => s.encr === encr && s.keyBits === keyBits && s.hash === hash && s.group === group,
   );

@@ -724,3 +724,19 @@ test('--ikev1-legacy without --ike: the default offer, then the legacy transform
     'ERR_CONFIG',
   );
 });
+
+test('Phase 1 choice: 3DES answered with a Key Length of 192 is the 3DES we offered', () => {
+  const tdes: V1Phase1Spec = {
+    encr: V1Encr['3DES_CBC'],
+    hash: V1Hash.SHA1,
+    group: 2,
+    lifeSeconds: 28800,
+  };
+  const attrs = [...p1Attrs(tdes, 1), tvAttr(Phase1Attr.KEY_LENGTH, 192)];
+  assert.deepEqual(decodePhase1Choice(answer(1, new Uint8Array(0), 1, 1, attrs), [tdes], 1), tdes);
+  const odd = [...p1Attrs(tdes, 1), tvAttr(Phase1Attr.KEY_LENGTH, 128)];
+  throwsCode(
+    () => decodePhase1Choice(answer(1, new Uint8Array(0), 1, 1, odd), [tdes], 1),
+    'ERR_IKE_NO_PROPOSAL',
+  );
+});
