@@ -372,7 +372,12 @@ export function parseV1Phase2Proposals(
     throw configError(
       `IKEv1 ESP proposals "${text}" name ${groups.size} PFS groups; Quick Mode carries one KE payload, so name one`,
     );
-  let pfsGroup: number | undefined = [...groups][0] ?? opts.pfsGroup;
+  const named = [...groups][0];
+  if (named !== undefined && opts.pfsGroup !== undefined && opts.pfsGroup !== named)
+    throw configError(
+      `IKEv1 ESP proposals "${text}" name PFS group ${named}, but group ${opts.pfsGroup} was asked for too: name one`,
+    );
+  let pfsGroup: number | undefined = named ?? opts.pfsGroup;
   if (pfsGroup === DhGroup.NONE) pfsGroup = undefined;
   if (pfsGroup !== undefined && !KNOWN_GROUPS.has(pfsGroup))
     throw configError(`PFS group ${pfsGroup} is not supported with IKEv1`);

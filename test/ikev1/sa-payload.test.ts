@@ -576,6 +576,13 @@ test('Phase 2 proposals: AES-GCM only, PFS from the text or the option, one grou
     /2 PFS groups/,
   );
   throwsCode(() => parseV1Phase2Proposals('aes256gcm16-esn', {}), 'ERR_CONFIG', /extended/);
+  // The same group twice is fine; two different ones are a contradiction.
+  assert.equal(parseV1Phase2Proposals('aes256gcm16-ecp256', { pfsGroup: 19 })[0]!.pfsGroup, 19);
+  throwsCode(
+    () => parseV1Phase2Proposals('aes256gcm16-ecp256', { pfsGroup: 14 }),
+    'ERR_CONFIG',
+    /group 19, but group 14/,
+  );
   throwsCode(() => parseV1Phase2Proposals('aes256gcm16', { pfsGroup: 22 }), 'ERR_CONFIG');
 });
 
