@@ -203,6 +203,11 @@ export interface V1Phase1Spec {
   /** 14, 15, 16, 19, 20, 21, 31 (curve25519) ...; 2 (modp1024) legacy only. */
   group: number;
   lifeSeconds: number;
+  /**
+   * A byte lifetime (RFC 2409 App. A life type kilobytes) the gateway set in its answer: we
+   * offer none (no limit), and a responder may lower a lifetime. Absent in our offers.
+   */
+  lifeKilobytes?: number;
 }
 
 /** One ESP transform (RFC 2407 §4.5); our data plane is AEAD only. */
@@ -216,6 +221,8 @@ export interface V1Phase2Spec {
   /** Group Description attribute when PFS is on. */
   pfsGroup?: number;
   lifeSeconds: number;
+  /** A byte lifetime (RFC 2407 §4.5 SA life type kilobytes) the gateway set; none in our offers. */
+  lifeKilobytes?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -658,6 +665,10 @@ function phase1Attributes(s: V1Phase1Spec, authMethod: number): V1DataAttribute[
   a.push(tvAttr(Phase1Attr.AUTH_METHOD, authMethod));
   a.push(tvAttr(Phase1Attr.LIFE_TYPE, V1LifeType.SECONDS));
   a.push(numAttr(Phase1Attr.LIFE_DURATION, s.lifeSeconds));
+  if (s.lifeKilobytes !== undefined) {
+    a.push(tvAttr(Phase1Attr.LIFE_TYPE, V1LifeType.KILOBYTES));
+    a.push(numAttr(Phase1Attr.LIFE_DURATION, s.lifeKilobytes));
+  }
   return a;
 }
 
@@ -754,17 +765,35 @@ function readAttributes(
   return { values, lives };
 }
 
-/** The lifetime of the chosen SA: ours, or the lower one the gateway answered with. */
-function chosenLife(offered: number, lives: Lives, phase: string): number {
-  if (lives.kilobytes !== undefined)
-    throw noProposal(`${phase}: gateway added a kilobyte lifetime we did not offer`);
-  if (lives.seconds === undefined) return offered;
-  if (lives.seconds === 0) throw noProposal(`${phase}: gateway chose a lifetime of 0 s`);
-  if (lives.seconds > offered)
-    throw noProposal(
-      `${phase}: gateway chose a lifetime of ${lives.seconds} s, longer than the ${offered} s we offered`,
-    );
-  return lives.seconds;
+/**
+ * The lifetimes of the chosen SA: our seconds, or the lower value the gateway answered with; a
+ * byte lifetime where we offered none (no limit) lowers it too, and is returned (strongSwan and
+ * libreswan accept one as initiators; Cisco and FortiGate responders may set one).
+ */
+function chosenLife<T extends { lifeSeconds: number; lifeKilobytes?: number }>(
+  spec: T,
+  lives: Lives,
+  phase: string,
+): T {
+  const offered = spec.lifeSeconds;
+  const out: T = { ...spec };
+  if (lives.seconds !== undefined) {
+    if (lives.seconds === 0) throw noProposal(`${phase}: gateway chose a lifetime of 0 s`);
+    if (lives.seconds > offered)
+      throw noProposal(
+        `${phase}: gateway chose a lifetime of ${lives.seconds} s, longer than the ${offered} s we offered`,
+      );
+    out.lifeSeconds = lives.seconds;
+  }
+  if (lives.kilobytes !== undefined) {
+    if (lives.kilobytes === 0) throw noProposal(`${phase}: gateway chose a lifetime of 0 kB`);
+    if (spec.lifeKilobytes !== undefined && lives.kilobytes > spec.lifeKilobytes)
+      throw noProposal(
+        `${phase}: gateway chose a lifetime of ${lives.kilobytes} kB, longer than the ${spec.lifeKilobytes} kB we offered`,
+      );
+    out.lifeKilobytes = lives.kilobytes;
+  }
+  return out;
 }
 
 function decodeChoice(body: Uint8Array, protocol: number, phase: string): V1Proposal {
@@ -784,7 +813,8 @@ function decodeChoice(body: Uint8Array, protocol: number, phase: string): V1Prop
 /**
  * The gateway's Phase 1 answer: exactly one proposal with one KEY_IKE transform, whose cipher,
  * key length, hash, group and authentication method equal one we offered and which carries no
- * attribute we did not offer. A lower lifetime is accepted and returned in the spec.
+ * attribute we did not offer. A lower lifetime, or a byte lifetime where we offered none, is
+ * accepted and returned in the spec.
  * @throws VpnError ERR_IKE_NO_PROPOSAL with the reason (ERR_IKE_PROTOCOL if malformed).
  */
 export function decodePhase1Choice(
@@ -837,7 +867,7 @@ export function decodePhase1Choice(
     throw noProposal(`${phase}: gateway chose ${formatPhase1Spec(chosen)}, which we did not offer`);
   }
   const spec = candidates.find((s) => offered.indexOf(s) === t.num - 1) ?? candidates[0]!;
-  return { ...spec, lifeSeconds: chosenLife(spec.lifeSeconds, lives, phase) };
+  return chosenLife(spec, lives, phase);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -857,6 +887,10 @@ function phase2Attributes(s: V1Phase2Spec, encapsulation: number): V1DataAttribu
   a.push(tvAttr(Phase2Attr.ENCAPSULATION_MODE, encapsulation));
   a.push(tvAttr(Phase2Attr.SA_LIFE_TYPE, V1LifeType.SECONDS));
   a.push(numAttr(Phase2Attr.SA_LIFE_DURATION, s.lifeSeconds));
+  if (s.lifeKilobytes !== undefined) {
+    a.push(tvAttr(Phase2Attr.SA_LIFE_TYPE, V1LifeType.KILOBYTES));
+    a.push(numAttr(Phase2Attr.SA_LIFE_DURATION, s.lifeKilobytes));
+  }
   return a;
 }
 
@@ -910,8 +944,8 @@ export function encodePhase2Sa(
 /**
  * The gateway's Quick Mode answer: one ESP proposal with its 4-octet SPI and one transform equal
  * to one we offered (transform ID, key length, PFS group), in the encapsulation mode we asked for,
- * with no attribute we did not offer (an Authentication Algorithm beside AES-GCM, ESN, kilobyte
- * lifetimes ...). A lower lifetime is accepted and returned.
+ * with no attribute we did not offer (an Authentication Algorithm beside AES-GCM, ESN ...). A
+ * lower lifetime, or a byte lifetime where we offered none, is accepted and returned.
  * @throws VpnError ERR_IKE_NO_PROPOSAL with the reason (ERR_IKE_PROTOCOL if malformed).
  */
 export function decodePhase2Choice(
@@ -969,7 +1003,7 @@ export function decodePhase2Choice(
     throw noProposal(`${phase}: gateway chose ${what}, which we did not offer`);
   }
   const spec = candidates.find((s) => offered.indexOf(s) === t.num - 1) ?? candidates[0]!;
-  return { spec: { ...spec, lifeSeconds: chosenLife(spec.lifeSeconds, lives, phase) }, spi };
+  return { spec: chosenLife(spec, lives, phase), spi };
 }
 
 // ---------------------------------------------------------------------------------------------

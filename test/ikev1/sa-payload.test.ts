@@ -309,10 +309,7 @@ test('Phase 1 choice: the gateway choosing something we did not offer is refused
   e(swap(Phase1Attr.GROUP_DESCRIPTION, 2), /modp1024/);
   e(swap(Phase1Attr.AUTH_METHOD, V1AuthMethod.XAUTH_INIT_PSK), /authentication method 65001/);
   e([...base, tvAttr(Phase1Attr.PRF, 1)], /attribute 13/);
-  e(
-    [...base, tvAttr(Phase1Attr.LIFE_TYPE, 2), numAttr(Phase1Attr.LIFE_DURATION, 1000)],
-    /kilobyte/,
-  );
+  e([...base, tvAttr(Phase1Attr.LIFE_TYPE, 2), numAttr(Phase1Attr.LIFE_DURATION, 0)], /0 kB/);
   e([...base, tvAttr(Phase1Attr.HASH_ALGORITHM, 4)], /twice/);
   e([...base.slice(0, 6)], /without its duration/);
   e(
@@ -405,7 +402,6 @@ test('Phase 2 choice: AES-CBC+HMAC, Auth Algorithm, other mode, no PFS, reserved
     answer(3, spi, 1, 20, [...good, tvAttr(Phase2Attr.EXTENDED_SEQUENCE_NUMBER, 1)]),
     /attribute 11/,
   );
-  e(answer(3, spi, 1, 20, [...good, tvAttr(1, 2), numAttr(2, 4608000)]), /kilobyte/);
   e(answer(3, unhex('000000ff'), 1, 20, good), /reserved ESP SPI 255/);
   e(answer(3, unhex('0000100000'), 1, 20, good), /5 octets/);
   e(answer(2, spi, 1, 20, good), /protocol 2/);
@@ -746,4 +742,30 @@ test('Phase 1 choice: 3DES answered with a Key Length of 192 is the 3DES we offe
     () => decodePhase1Choice(answer(1, new Uint8Array(0), 1, 1, odd), [tdes], 1),
     'ERR_IKE_NO_PROPOSAL',
   );
+});
+
+test('a byte lifetime the gateway sets where we offered none lowers the lifetime: accepted and returned', () => {
+  // Phase 1: life type kilobytes (11 = 2) and duration 1000 after our seconds pair.
+  const p1 = answer(1, new Uint8Array(0), 1, 1, [
+    ...p1Attrs(AES256_SHA256_MODP2048, 1),
+    tvAttr(Phase1Attr.LIFE_TYPE, 2),
+    numAttr(Phase1Attr.LIFE_DURATION, 1000),
+  ]);
+  assert.deepEqual(decodePhase1Choice(p1, [AES256_SHA256_MODP2048], 1), {
+    ...AES256_SHA256_MODP2048,
+    lifeKilobytes: 1000,
+  });
+  // Quick Mode, as a Cisco responder sets it: 4608000 kB (TLV), with our 3600 s kept.
+  const qm = unhex(`
+    00000001 00000001
+    00 00 0034 01 03 04 01 00001000   // Proposal, length 52 = 8 + 4 + 40, ESP, SPI 0x1000
+    00 00 0028 01 14 0000             // Transform #1 ESP_AES_GCM_16, length 40 = 8 + 5 × 4 + 4 + 8
+    8006 0100 8003 000e 8004 0003 8001 0001 8002 0e10
+    8001 0002                         // SA Life Type = kilobytes
+    0002 0004 00465000                // SA Life Duration = 4608000
+  `);
+  const got = decodePhase2Choice(qm, [GCM256_PFS], 3);
+  assert.deepEqual(got.spec, { ...GCM256_PFS, lifeKilobytes: 4608000 });
+  // Our encoder writes such a spec back the same way (for a rekey that offers what was agreed).
+  assert.equal(hex(encodePhase2Sa([got.spec], 0x1000, 3)), hex(qm));
 });
