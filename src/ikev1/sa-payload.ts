@@ -537,13 +537,15 @@ export function encodeSaBody(body: V1SaBody): Uint8Array {
       w.u8(t.num).u8(t.id).u16(0);
       for (const a of t.attributes) {
         // RFC 2408 §3.3 Data Attributes.
+        if (!Number.isInteger(a.type) || a.type < 0 || a.type > 0x7fff)
+          throw new VpnError('ERR_ARG', `attribute type ${a.type} out of range`);
         if (a.tv) {
           if (a.value.length !== 2) throw new VpnError('ERR_ARG', 'TV attribute needs 2 octets');
           w.u16(0x8000 | a.type).bytes(a.value);
         } else {
-          w.u16(a.type & 0x7fff)
-            .u16(a.value.length)
-            .bytes(a.value);
+          if (a.value.length > 0xffff)
+            throw new VpnError('ERR_ARG', `attribute ${a.type} value longer than 65535 octets`);
+          w.u16(a.type).u16(a.value.length).bytes(a.value);
         }
       }
       w.patchU16(tStart + 2, w.pos - tStart);

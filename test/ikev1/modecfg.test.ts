@@ -581,3 +581,33 @@ test('captured strongSwan Mode Config reply with Unity attributes parses into th
   assert.equal(theirs.cfgType, CfgType.REQUEST);
   assert.ok(theirs.attributes.every((a) => a.value.length === 0));
 });
+
+test('an over-long XAUTH credential or attribute value is a VpnError, never a RangeError', () => {
+  const ask: AttributePayload = {
+    cfgType: CfgType.REQUEST,
+    identifier: 1,
+    attributes: [
+      { type: XauthAttr.USER_NAME, value: new Uint8Array(0) },
+      { type: XauthAttr.USER_PASSWORD, value: new Uint8Array(0) },
+    ],
+  };
+  // A 70000-byte password (from a file) would not fit a 16-bit attribute length.
+  expectFailed(
+    new XauthClient({ user: 'alice', password: new Uint8Array(70000) }).onMessage(ask),
+    'ERR_CONFIG',
+    /at most 1024 bytes/,
+  );
+  expectFailed(
+    new XauthClient({ user: 'a'.repeat(2000), password: ascii('x') }).onMessage(ask),
+    'ERR_CONFIG',
+    /at most 1024 bytes/,
+  );
+  for (const attributes of [
+    [{ type: XauthAttr.USER_PASSWORD, value: new Uint8Array(70000) }],
+    [{ type: 0x8000, value: new Uint8Array(0) }],
+  ])
+    assert.throws(
+      () => encodeAttributePayload({ cfgType: CfgType.REPLY, identifier: 1, attributes }),
+      (e: unknown) => e instanceof VpnError && e.code === 'ERR_ARG',
+    );
+});

@@ -769,3 +769,17 @@ test('a byte lifetime the gateway sets where we offered none lowers the lifetime
   // Our encoder writes such a spec back the same way (for a rekey that offers what was agreed).
   assert.equal(hex(encodePhase2Sa([got.spec], 0x1000, 3)), hex(qm));
 });
+
+test('encodeSaBody refuses attribute values and types that do not fit, with a VpnError', () => {
+  const body = (attributes: V1SaBody['proposals'][0]['transforms'][0]['attributes']): V1SaBody => ({
+    proposals: [
+      { num: 1, protocol: 1, spi: new Uint8Array(0), transforms: [{ num: 1, id: 1, attributes }] },
+    ],
+  });
+  for (const attrs of [
+    [{ type: 6, tv: false, value: new Uint8Array(70000) }],
+    [{ type: 0x8001, tv: true, value: new Uint8Array(2) }],
+    [{ type: 1, tv: true, value: new Uint8Array(3) }],
+  ])
+    throwsCode(() => encodeSaBody(body(attrs)), 'ERR_ARG');
+});
