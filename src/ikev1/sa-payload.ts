@@ -679,6 +679,12 @@ function checkU16(v: number, what: string): void {
     throw new VpnError('ERR_ARG', `${what} ${v} does not fit an attribute`);
 }
 
+function checkLives(s: { lifeSeconds: number; lifeKilobytes?: number }): void {
+  for (const v of [s.lifeSeconds, s.lifeKilobytes ?? 1])
+    if (!Number.isInteger(v) || v < 1 || v > 0xffffffff)
+      throw new VpnError('ERR_ARG', `lifetime ${v} out of range`);
+}
+
 function checkSpecs(specs: readonly unknown[], what: string): void {
   if (specs.length === 0) throw new VpnError('ERR_ARG', `no ${what} transform to offer`);
   if (specs.length > SA_LIMITS.maxOfferedTransforms)
@@ -698,8 +704,7 @@ export function encodePhase1Sa(specs: V1Phase1Spec[], authMethod: number): Uint8
     checkU16(s.hash, 'hash');
     checkU16(s.group, 'group');
     if (s.keyBits !== undefined) checkU16(s.keyBits, 'key length');
-    if (!Number.isInteger(s.lifeSeconds) || s.lifeSeconds < 1 || s.lifeSeconds > 0xffffffff)
-      throw new VpnError('ERR_ARG', `lifetime ${s.lifeSeconds} out of range`);
+    checkLives(s);
   }
   return encodeSaBody({
     proposals: [
@@ -922,8 +927,7 @@ export function encodePhase2Sa(
       throw new VpnError('ERR_ARG', `ESP transform ${s.transformId} is not AES-GCM`);
     checkU16(s.keyBits, 'key length');
     if (s.pfsGroup !== undefined) checkU16(s.pfsGroup, 'group');
-    if (!Number.isInteger(s.lifeSeconds) || s.lifeSeconds < 1 || s.lifeSeconds > 0xffffffff)
-      throw new VpnError('ERR_ARG', `lifetime ${s.lifeSeconds} out of range`);
+    checkLives(s);
   }
   const spiBytes = new Uint8Array(4);
   new DataView(spiBytes.buffer).setUint32(0, spi);

@@ -164,6 +164,11 @@ test('encoders refuse what they cannot send (bad SPI, mixed PFS groups, non-GCM,
   throwsCode(() => encodePhase2Sa([{ ...GCM256_PFS, transformId: 12 }], 0x1000, 1), 'ERR_ARG');
   throwsCode(() => encodePhase1Sa([], 1), 'ERR_ARG');
   throwsCode(() => encodePhase2Sa([], 0x1000, 1), 'ERR_ARG');
+  throwsCode(
+    () => encodePhase2Sa([{ ...GCM256_PFS, lifeKilobytes: 2 ** 33 }], 0x1000, 1),
+    'ERR_ARG',
+  );
+  throwsCode(() => encodePhase1Sa([{ ...AES128_SHA1_ECP256, lifeSeconds: 0 }], 1), 'ERR_ARG');
 });
 
 // ---- generic codec round trips
