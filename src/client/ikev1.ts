@@ -11,8 +11,8 @@ import { tsFromCidr } from '../ike/sa/traffic-selectors.js';
 import { Ikev1Session } from '../ikev1/session.js';
 import type { Ikev1SessionConfig } from '../ikev1/session.js';
 import {
-  DEFAULT_V1_PHASE1_PROPOSALS,
   DEFAULT_V1_PHASE2_PROPOSALS,
+  defaultV1Phase1Proposals,
   parseV1Phase1Proposals,
   parseV1Phase2Proposals,
 } from '../ikev1/sa-payload.js';
@@ -44,9 +44,12 @@ export function ikev1Base(
   return {
     localId: ids.localId,
     ...(ids.remoteId ? { remoteId: ids.remoteId } : {}),
-    phase1: parseV1Phase1Proposals(opts.ikeProposals ?? DEFAULT_V1_PHASE1_PROPOSALS, {
-      legacy: v1.legacy === true,
-    }),
+    phase1: parseV1Phase1Proposals(
+      opts.ikeProposals ?? defaultV1Phase1Proposals(v1.legacy === true),
+      {
+        legacy: v1.legacy === true,
+      },
+    ),
     phase2: parseV1Phase2Proposals(
       ikev1EspText(opts),
       v1.pfsGroup !== undefined ? { pfsGroup: v1.pfsGroup } : {},
