@@ -7,6 +7,8 @@
 #   v1psk        v1-psk@test               PSK (Main Mode)            v1.gw.test       Mode Config
 #   v1xauth      v1-xauth@test             PSK + XAUTH (xauth-generic) v1.gw.test      user alice, Mode Config, Unity
 #   v1aggr       v1-aggr@test              PSK, Aggressive Mode       v1.gw.test       Mode Config
+#   v1group      keyid:OfficeGroup         Aggressive Mode, group PSK v1.gw.test       the vpnc / Cisco EzVPN case:
+#                (ID_KEY_ID, @#4f66..)     + XAUTH (xauth-generic)                     user alice, Mode Config, Unity
 #   v1rsa        client-rsa@test           RSA certificate            rsa.gw.test      gw-rsa certificate
 #   v1ecdsa      client-ecdsa@test         ECDSA-384 certificate      ecdsa.gw.test    gw-ecdsa (ECDSA-256)
 #
@@ -20,6 +22,9 @@
 V1_IKE_PROPOSALS=aes256-aes128-sha256-sha384-sha1-modp2048-modp3072-ecp256-ecp384-curve25519,3des-sha1-modp1024
 V1_ESP_PROPOSALS=aes256gcm16-aes128gcm16,aes256gcm16-aes128gcm16-modp2048-ecp256-curve25519
 V1_XAUTH_USER=alice
+# The Cisco group name "OfficeGroup" as an ID_KEY_ID (the client sends --id keyid:OfficeGroup);
+# quoted in swanctl.conf, where # starts a comment.
+V1_GROUP_HEX=4f666669636547726f7570
 V1_XAUTH_PASSWORD="alice's xauth password"
 
 # v1_conn NAME CLIENT_ID LOCAL_AUTH_LINES REMOTE_AUTH [EXTRA_CONN_LINES] [REMOTE2_BLOCK]
@@ -62,6 +67,10 @@ v1_conns() {
     }'
   v1_conn v1aggr v1-aggr@test 'auth = psk
       id = v1.gw.test' psk 'aggressive = yes'
+  v1_conn v1group "\"@#$V1_GROUP_HEX\"" 'auth = psk
+      id = v1.gw.test' psk 'aggressive = yes' 'remote-xauth {
+      auth = xauth-generic
+    }'
   v1_conn v1rsa client-rsa@test "auth = pubkey
       certs = $PKI/gw-rsa.crt
       id = rsa.gw.test" pubkey 'send_cert = always
@@ -91,6 +100,11 @@ v1_secrets() {
     id-psk = v1-psk@test
     id-xauth = v1-xauth@test
     id-aggr = v1-aggr@test
+    secret = "$TEST_PSK"
+  }
+  ike-v1-group {
+    id-gw = v1.gw.test
+    id-group = "@#$V1_GROUP_HEX"
     secret = "$TEST_PSK"
   }
   xauth-alice {

@@ -4,7 +4,7 @@
 # the gateway's IKEv1 side before our client speaks it, and to capture real exchanges.
 # Usage: sw1-client.sh [--prefix P] start | up CASE | down CASE | list | stop
 #   CASE: v1psk (PSK Main Mode), v1pfs (the same with PFS, ecp256), v1xauth (PSK + XAUTH alice +
-#   Mode Config), v1aggr (PSK Aggressive Mode), v1rsa, v1ecdsa (certificates), v1legacy
+#   Mode Config), v1aggr (PSK Aggressive Mode), v1group (Aggressive Mode, KEY_ID group + XAUTH), v1rsa, v1ecdsa (certificates), v1legacy
 #   (3DES/SHA1/MODP1024 phase 1). Every case pulls a virtual IP with Mode Config.
 # Env: SW1_DEBUG=1 logs at level 4 (decrypted payloads and key material) to $STATE/sw1/charon.log.
 set -euo pipefail
@@ -88,6 +88,11 @@ $(conn v1xauth v1-xauth@test v1.gw.test "$P" psk aes256-sha256-modp2048 aes256gc
       xauth_id = $V1_XAUTH_USER
     }")
 $(conn v1aggr v1-aggr@test v1.gw.test "$P" psk aes256-sha256-modp2048 aes256gcm16 'aggressive = yes')
+$(conn v1group "\"@#$V1_GROUP_HEX\"" v1.gw.test "$P" psk aes256-sha256-modp2048 aes256gcm16 "aggressive = yes
+    local-xauth {
+      auth = xauth
+      xauth_id = $V1_XAUTH_USER
+    }")
 $(conn v1rsa client-rsa@test rsa.gw.test "auth = pubkey
       certs = $PKI/client-rsa.crt" pubkey aes256-sha256-modp2048 aes256gcm16)
 $(conn v1ecdsa client-ecdsa@test ecdsa.gw.test "auth = pubkey
@@ -100,6 +105,11 @@ secrets {
     id-psk = v1-psk@test
     id-xauth = v1-xauth@test
     id-aggr = v1-aggr@test
+    secret = "$TEST_PSK"
+  }
+  ike-v1-group {
+    id-gw = v1.gw.test
+    id-group = "@#$V1_GROUP_HEX"
     secret = "$TEST_PSK"
   }
   xauth-alice {

@@ -10,7 +10,7 @@ import { runtimeDir } from '../config/load.js';
 import { buildCredentials, ppkIdBytes } from './credentials.js';
 import type { AuthFlags, Secrets } from './credentials.js';
 import type { Ui } from './ui.js';
-import { IKE_VERSIONS, ikeVersionOptions, ikev1Warnings } from './ikev1-flags.js';
+import { IKE_VERSIONS, cliIdentity, ikeVersionOptions, ikev1Warnings } from './ikev1-flags.js';
 import type { IkeVersionFlag } from './ikev1-flags.js';
 
 export interface ConnectFlags extends AuthFlags {
@@ -77,7 +77,7 @@ export function addConnectOptions(cmd: Command): Command {
     .option('--profile <name>', 'read the settings from profile NAME.conf (flags given here win)')
     .option(
       '--id <id>',
-      'our IKE identity (IDi): user@example.com, @host, or an IP; default: our IP',
+      'our IKE identity (IDi): user@example.com, @host, an IP, or keyid:GROUP (a Cisco group name); default: our IP',
     )
     .option('--remote-id <id>', "gateway's expected identity (IDr), e.g. @gw.example.com")
     .option(
@@ -319,8 +319,8 @@ export function tunnelOptions(
     retransmit: retransmitPolicyFor(flags.timeout * 1000),
     journalPath: `${runtimeDir()}/${flags.name}.journal`,
     logger: ui.logger(),
-    ...(flags.id ? { localId: flags.id } : {}),
-    ...(flags.remoteId ? { remoteId: flags.remoteId } : {}),
+    ...(flags.id ? { localId: cliIdentity(flags.id) } : {}),
+    ...(flags.remoteId ? { remoteId: cliIdentity(flags.remoteId) } : {}),
     ...(flags.ike ? { ikeProposals: flags.ike } : {}),
     ...(flags.esp ? { espProposals: flags.esp } : {}),
     ...(flags.mtu ? { mtu: flags.mtu } : {}),

@@ -8,7 +8,7 @@
 import { VpnError } from '../core/errors.js';
 import { parseProposals } from '../ike/sa/proposals.js';
 import {
-  DEFAULT_V1_PHASE1_PROPOSALS,
+  defaultV1Phase1Proposals,
   isLegacyPhase1,
   parseV1Phase1Proposals,
   parseV1Phase2Proposals,
@@ -41,6 +41,15 @@ export function pskFileOf(f: VersionFlags): string | undefined {
 
 function refuse(message: string): never {
   throw new VpnError('ERR_CONFIG', message);
+}
+
+/**
+ * `--id keyid:TEXT` (strongSwan's notation): an ID_KEY_ID of TEXT's UTF-8 bytes, as a Cisco group
+ * name is sent (vpnc, EzVPN); written `@#hex` for parseIdentity. Anything else is left as it is.
+ */
+export function cliIdentity(text: string): string {
+  const m = /^keyid:(.+)$/s.exec(text);
+  return m ? `@#${Buffer.from(m[1]!, 'utf8').toString('hex')}` : text;
 }
 
 /** The IKEv1 Group Description of `--pfs NAME` (ecp256, modp2048, curve25519 ...). */
@@ -123,7 +132,9 @@ export function ikev1Warnings(f: VersionFlags): string[] {
       'IKEv1 Aggressive Mode sends a hash of the pre-shared key that anyone on the path can take offline and guess the key from; use Main Mode where the gateway allows it',
     );
   if (f.ikev1Legacy) {
-    const offered = parseV1Phase1Proposals(f.ike ?? DEFAULT_V1_PHASE1_PROPOSALS, { legacy: true });
+    const offered = parseV1Phase1Proposals(f.ike ?? defaultV1Phase1Proposals(true), {
+      legacy: true,
+    });
     out.push(
       offered.some(isLegacyPhase1)
         ? '--ikev1-legacy: offering 3DES/SHA-1/MODP-1024, which are weak; use them only with a gateway that offers nothing better'

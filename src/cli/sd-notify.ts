@@ -49,6 +49,12 @@ export function notifyFor(e: TunnelEvent): string | undefined {
           return 'STATUS=connecting: IKE_SA_INIT';
         case 'ike-auth':
           return 'STATUS=authenticating';
+        case 'main-mode':
+          return 'STATUS=connecting: IKEv1 Main Mode';
+        case 'aggressive-mode':
+          return 'STATUS=connecting: IKEv1 Aggressive Mode';
+        case 'quick-mode':
+          return 'STATUS=authenticating: IKEv1 XAUTH, Mode Config, Quick Mode';
         case 'configuring':
           return `STATUS=configuring ${statusText(e.detail ?? '')}`;
       }

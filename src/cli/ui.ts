@@ -31,6 +31,10 @@ const STAGE_TEXT: Record<string, string> = {
   resolving: 'Resolving gateway',
   'ike-sa-init': 'IKE_SA_INIT: negotiating keys',
   'ike-auth': 'IKE_AUTH: authenticating',
+  // IKEv1 (issue 17)
+  'main-mode': 'Main Mode: negotiating keys and authenticating',
+  'aggressive-mode': 'Aggressive Mode: negotiating keys and authenticating',
+  'quick-mode': 'XAUTH, Mode Config and Quick Mode',
   configuring: 'Configuring TUN device, routes and DNS',
 };
 

@@ -37,7 +37,8 @@ export interface ReconnectHost {
 
 export class Reconnector {
   private attempts = 0;
-  private reauthing = false;
+  /** The session is being closed to start a new one at once (reauthentication, IKEv1 roaming). */
+  private restartReason: string | undefined;
   /** The last attempt found no route to the gateway (the network is gone). */
   private waitingForRoute = false;
   /** Until when a failed liveness check counts as the one started by a wake. */
@@ -66,23 +67,28 @@ export class Reconnector {
         'ike',
         `reauthenticating: the gateway's AUTH_LIFETIME of ${lifetimeS} s is ending`,
       );
-      this.reauthing = true;
-      host.feed({ kind: 'close' });
+      this.restartAfterClose('reauthentication (RFC 4478)');
     });
+  }
+
+  /**
+   * Closes the IKE SA (DELETE) and negotiates a new one at once, keeping the host configured
+   * (break-before-make): reauthentication, or an IKEv1 tunnel whose network changed (IKEv1 has
+   * no MOBIKE to move the SAs).
+   */
+  restartAfterClose(reason: string): void {
+    this.restartReason = reason;
+    this.host.feed({ kind: 'close' });
   }
 
   /** The IKE session closed (not for a redirect): reauthenticate, reconnect or tear down. */
   onSessionClosed(error: VpnError | undefined, byPeer: boolean): void {
     const host = this.host;
-    if (this.reauthing && !host.userClosing()) {
-      this.reauthing = false;
+    const reason = this.restartReason;
+    this.restartReason = undefined;
+    if (reason !== undefined && !host.userClosing()) {
       host.setState('reconnecting');
-      host.emit({
-        type: 'reconnecting',
-        attempt: 0,
-        inMs: 0,
-        reason: 'reauthentication (RFC 4478)',
-      });
+      host.emit({ type: 'reconnecting', attempt: 0, inMs: 0, reason });
       void this.restartSession();
       return;
     }

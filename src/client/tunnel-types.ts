@@ -8,7 +8,17 @@ import type { Random } from '../core/random.js';
 import type { Identity } from '../ike/identity.js';
 import type { PpkConfig } from '../ike/ppk.js';
 import type { PqMode } from '../ike/sa/proposals.js';
-import type { EstablishedInfo, IkeSession, RetransmitPolicy, TimerId } from '../ike/session.js';
+import type {
+  Endpoint,
+  EstablishedInfo,
+  IkeCounters,
+  IkeInput,
+  IkeOutput,
+  IkeSession,
+  IkeState,
+  RetransmitPolicy,
+  TimerId,
+} from '../ike/session.js';
 import type { UdpCounters } from '../net/udp.js';
 import type { DataPlaneStats } from '../fastpath/dataplane.js';
 import type { TunDevice } from '../tun/tun.js';
@@ -143,7 +153,15 @@ export interface Ikev1TunnelOptions {
   pfsGroup?: number;
 }
 
-export type TunnelStage = 'resolving' | 'ike-sa-init' | 'ike-auth' | 'configuring';
+/** Where connecting stands; IKEv1 names its phases: Main/Aggressive Mode, then Quick Mode. */
+export type TunnelStage =
+  | 'resolving'
+  | 'ike-sa-init'
+  | 'ike-auth'
+  | 'main-mode'
+  | 'aggressive-mode'
+  | 'quick-mode'
+  | 'configuring';
 
 export interface TunnelSummary {
   gateway: string;
@@ -206,3 +224,20 @@ export interface TunnelStatus {
 /** The driver's named timers: the IKE session's and its own. */
 export type TunnelTimerKey =
   TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway' | 'stable' | 'close' | 'route';
+
+/**
+ * What the driver needs of an IKE session: IkeSession (IKEv2, src/ike/session.ts) and
+ * Ikev1Session (IKEv1, src/ikev1/session.ts) both take the same inputs and give the same outputs
+ * and events (src/ike/session-types.ts), so the data path, keepalives, DPD activity, reconnects
+ * and host configuration are one path for both versions.
+ */
+export interface SessionLike {
+  handle(input: IkeInput, now: number): IkeOutput[];
+  readonly state: IkeState;
+  readonly counters: IkeCounters;
+  readonly remoteEndpoint: Endpoint;
+  /** RFC 3948 §4: we are behind a NAT, so keepalives are due. */
+  readonly isNatHere: boolean;
+  /** How long a request may go unanswered before the session gives up (all retransmissions). */
+  totalTimeoutMs(): number;
+}

@@ -17,32 +17,25 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { VpnError } from '../core/errors.js';
-import { checkExcluded } from '../core/ip.js';
 import type { Logger } from '../core/log.js';
 import { NOOP_LOGGER } from '../core/log.js';
 import type { Random } from '../core/random.js';
 import type { TrafficSelector } from '../ike/codec/index.js';
 import { parseIdentity } from '../ike/identity.js';
-import { DEFAULT_RETRANSMIT, IkeSession, emptyIkeCounters } from '../ike/session.js';
-import type { EstablishedInfo, IkeEvent, IkeOutput, IkeSessionConfig } from '../ike/session.js';
-import {
-  DEFAULT_ESP_PROPOSALS,
-  DEFAULT_IKE_PROPOSALS,
-  applyPqMode,
-  keyExchangesOfText,
-  parseProposals,
-} from '../ike/sa/proposals.js';
-import { anyTs, tsFromCidr } from '../ike/sa/traffic-selectors.js';
+import { emptyIkeCounters } from '../ike/session.js';
+import type { EstablishedInfo, IkeEvent, IkeInput, IkeOutput } from '../ike/session.js';
+import { keyExchangesOfText } from '../ike/sa/proposals.js';
 import type { UdpEndpoint } from '../net/udp.js';
 import type { TunDevice } from '../tun/tun.js';
 import { planTunnelRoutes } from './routes.js';
-import { checkCredentials, credentialsForAttempt } from './auth.js';
+import { credentialsForAttempt } from './auth.js';
 import type { AttemptAuth } from './auth.js';
 import { openDataPath } from './datapath.js';
 import { nativeDataPathLikely } from './datapath-native.js';
 import type { DataPath } from './datapath.js';
 import { defaultMtu, installKillSwitch, installRoutes, toRange } from './host.js';
 import { NamedTimers, realIo } from './io.js';
+import { AutoVersion, IKE_TIMERS, createSession } from './ike-version.js';
 import type { HostNetwork, TunnelIo } from './io.js';
 import { Reconnector } from './reconnect.js';
 import type { ReconnectHost } from './reconnect.js';
@@ -52,12 +45,17 @@ import { Redirects } from './redirect.js';
 import type { RedirectHost } from './redirect.js';
 
 import type {
+  SessionLike,
   TunnelEvent,
   TunnelOptions,
   TunnelStatus,
   TunnelSummary,
   TunnelTimerKey,
 } from './tunnel-types.js';
+import { splitIncludeSelectors, v1Stage } from './ikev1.js';
+import { ikev2Base, parseTunnelConfig } from './session-config.js';
+import type { IkeV2Base } from './session-config.js';
+import type { Ikev1Base } from './ikev1.js';
 
 export { DEFAULT_MTU } from './host.js';
 export type {
@@ -78,7 +76,13 @@ export class Tunnel {
   private readonly log: Logger;
   private readonly io: TunnelIo;
   private readonly listeners: ((e: TunnelEvent) => void)[] = [];
-  private session: IkeSession | undefined;
+  /** The IKE session: an IkeSession (IKEv2) or an Ikev1Session, behind one interface. */
+  private session: SessionLike | undefined;
+  /** The IKE version the sessions speak now (auto starts with 2 and may settle on 1). */
+  private version: 1 | 2 = 2;
+  /** `--ike-version auto` while the first IKEv2 attempt runs (./ike-version.ts). */
+  private auto = new AutoVersion(false);
+  private v1Base: Ikev1Base | undefined;
   /** Carries ESP (and sends IKE): the JavaScript engine or the native threaded plane. */
   private dp: DataPath | undefined;
   private tun: TunDevice | undefined;
@@ -148,25 +152,11 @@ export class Tunnel {
     this.startedAt = this.io.now();
     const opts = this.opts;
     // Parse configuration first: config errors must not leave anything behind.
-    const ikeProposals = applyPqMode(
-      parseProposals(opts.ikeProposals ?? DEFAULT_IKE_PROPOSALS, 'ike'),
-      opts.pq ?? 'off',
-    );
-    const espProposals = parseProposals(opts.espProposals ?? DEFAULT_ESP_PROPOSALS, 'esp');
-    const remoteTs: TrafficSelector[] = opts.remoteNetworks?.length
-      ? opts.remoteNetworks.map((c) => tsFromCidr(c))
-      : anyTs(opts.ip6 === true);
-    const remoteId = opts.remoteId === undefined ? undefined : parseIdentity(opts.remoteId);
-    checkCredentials(opts.credentials, remoteId);
-    if (opts.ikeVersion !== undefined && opts.ikeVersion !== 2)
-      throw new VpnError('ERR_CONFIG', 'IKEv1 is not wired into the driver yet (issue 17)');
-    // Checked before anything is touched; the routes follow the tunnel's (installRoutes).
-    this.excluded = checkExcluded(opts.excludeNetworks ?? []);
-    if (this.excluded.length > 0 && opts.killSwitch)
-      throw new VpnError(
-        'ERR_CONFIG',
-        '--exclude and --kill-switch contradict each other: the kill switch lets nothing out of the tunnel',
-      );
+    const parsed = parseTunnelConfig(opts);
+    const { wanted, espProposals, v1Base } = parsed;
+    this.version = wanted === 1 ? 1 : 2;
+    this.auto = new AutoVersion(wanted === 'auto');
+    this.excluded = parsed.excluded;
 
     try {
       this.emit({ type: 'stage', stage: 'resolving', detail: opts.gateway });
@@ -176,6 +166,7 @@ export class Tunnel {
       const localAddress = await this.io.localAddressFor(remote);
       this.localAddress = localAddress;
       const localId = opts.localIdentity ?? parseIdentity(opts.localId ?? localAddress);
+      if (v1Base) this.v1Base = { ...v1Base, localId };
 
       // Open the TUN device before talking to the gateway: a missing privilege fails fast.
       this.netcfg = this.io.hostNetwork({
@@ -203,7 +194,7 @@ export class Tunnel {
           ...(opts.rekeyPackets ? { packets: opts.rekeyPackets } : {}),
         },
         events: {
-          onIke: (data, from) => this.feed({ kind: 'datagram', data, from }),
+          onIke: (data, from) => this.onIkeDatagram(data, from),
           onRekeyNeeded: (spi) => this.onRekeyNeeded(spi),
           onFailure: (err) => this.onDataPathFailure(err),
           onSocketError: (err) => this.log.warn('net', `socket error: ${err.message}`),
@@ -211,28 +202,8 @@ export class Tunnel {
         log: this.log,
       });
 
-      this.sessionConfig = {
-        localId,
-        ...(remoteId ? { remoteId } : {}),
-        fragmentSize: opts.ikeFragmentSize ?? 1280,
-        mobike: opts.mobike !== false,
-        ikeProposals,
-        espProposals,
-        request: { ip4: true, ip6: opts.ip6 === true, dns: opts.dns !== 'off' },
-        tsLocal: anyTs(opts.ip6 === true),
-        tsRemote: remoteTs,
-        forceEncap: true,
-        retransmit: { ...DEFAULT_RETRANSMIT, ...opts.retransmit },
-        maxInitRetries: 5,
-        replayWindow: 1024,
-        dpdDelayMs: opts.dpdMs ?? 30000,
-        childRekeyMs: opts.rekeyMs ?? 50 * 60 * 1000,
-        ikeRekeyMs: opts.ikeRekeyMs ?? 3.5 * 3600 * 1000,
-        ...(opts.ppk ? { ppk: opts.ppk } : {}),
-        ...(opts.redirect === false ? { redirect: false } : {}),
-        ...(opts.pq === 'required' ? { pqRequired: true } : {}),
-      };
-      this.session = this.newSession(this.sessionConfig);
+      this.sessionConfig = ikev2Base(opts, parsed, localId);
+      this.session = this.newSession();
       const done = new Promise<TunnelSummary>((resolve, reject) => {
         this.connectResolve = resolve;
         this.connectReject = reject;
@@ -277,7 +248,7 @@ export class Tunnel {
     if (this.state === 'down') return;
     this.userClosing = true;
     if (
-      (this.state === 'reconnecting' || this.redirects.redirecting) &&
+      (this.state === 'reconnecting' || this.redirects.redirecting || this.auto.fallingBack) &&
       (!this.session || this.session.state === 'closed')
     ) {
       void this.teardown(undefined, false);
@@ -292,13 +263,17 @@ export class Tunnel {
   // Reconnecting: the IKE SA is gone (dead peer, gateway DELETE or restart) but the host stays
   // configured; a new IKE SA is negotiated with capped exponential backoff.
 
-  private sessionConfig: Omit<IkeSessionConfig, 'auth' | 'gatewayAuth'> | undefined;
+  private sessionConfig: IkeV2Base | undefined;
   /** Our source address towards the gateway, as last told to the IKE session. */
   private localAddress = '';
   private attemptAuth: AttemptAuth | undefined;
 
-  /** A new IKE session with fresh credentials (a new EAP conversation) for this attempt. */
-  private newSession(base: Omit<IkeSessionConfig, 'auth' | 'gatewayAuth'>): IkeSession {
+  /**
+   * A new IKE session with fresh credentials (a new EAP conversation) for this attempt: an
+   * Ikev1Session once the tunnel speaks IKEv1, else an IkeSession.
+   */
+  private newSession(): SessionLike {
+    const base = this.sessionConfig!;
     this.attemptAuth?.close();
     const attempt = credentialsForAttempt(
       this.opts.credentials,
@@ -312,11 +287,8 @@ export class Tunnel {
       base.remoteId,
     );
     this.attemptAuth = attempt;
-    return new IkeSession(
-      { ...base, auth: attempt.auth, gatewayAuth: attempt.gatewayAuth },
-      this.random,
-      this.log,
-    );
+    const { version, auto, v1Base, random, log } = this;
+    return createSession(version, auto.pending, base, v1Base, attempt, random, log);
   }
   private remote: UdpEndpoint | undefined;
   private userClosing = false;
@@ -327,7 +299,7 @@ export class Tunnel {
     const remote = this.remote;
     if (!this.dp || !remote || !this.sessionConfig) return false;
     this.localAddress = local;
-    this.session = this.newSession(this.sessionConfig);
+    this.session = this.newSession();
     this.feed({ kind: 'start', local: { address: local, port: this.dp.localPort }, remote });
     return true;
   }
@@ -361,6 +333,8 @@ export class Tunnel {
   private onSessionClosed(error: VpnError | undefined, byPeer: boolean): void {
     // Not up any more: the tunnel has not stayed up long enough to count as stable.
     this.timers.clear('stable');
+    if (this.auto.closed(error, this.userClosing || this.pendingError !== undefined))
+      return this.fallBackToIkev1(`no answer to IKEv2 from ${this.gatewayAddress}`);
     const redirect = this.redirects.pending;
     this.redirects.pending = undefined;
     if (redirect && !this.userClosing && this.pendingError === undefined) {
@@ -395,6 +369,30 @@ export class Tunnel {
       },
       startSession: (local) => this.startSession(local),
     };
+  }
+
+  private onIkeDatagram(data: Uint8Array, from: UdpEndpoint): void {
+    const refusal = this.auto.received(data);
+    if (refusal !== undefined) return this.fallBackToIkev1(refusal);
+    this.feed({ kind: 'datagram', data, from });
+  }
+
+  /** --ike-version auto: the IKEv2 attempt ends, IKEv1 starts (./ike-version.ts). */
+  private fallBackToIkev1(reason: string): void {
+    this.auto.pending = false;
+    this.version = 1;
+    this.auto.fallingBack = true;
+    // The IKEv2 attempt ends here: its timers go, its late datagrams find no session.
+    this.session = undefined;
+    this.log.info('ike', `${reason}: trying IKEv1 (--ike-version auto)`);
+    this.emit({ type: 'warning', message: `${reason}: trying IKEv1 (--ike-version auto)` });
+    // Not from inside the IKEv2 session's outputs: start once this batch is applied.
+    this.timers.set('reconnect', 0, () => {
+      this.auto.fallingBack = false;
+      if (this.stopping()) return;
+      for (const t of IKE_TIMERS) this.timers.clear(t);
+      this.startSession(this.localAddress);
+    });
   }
 
   /** The user or an error is ending the tunnel (checked again after each await). */
@@ -456,7 +454,7 @@ export class Tunnel {
 
   // ---------------------------------------------------------------------------------------------
 
-  private feed(input: Parameters<IkeSession['handle']>[0]): void {
+  private feed(input: IkeInput): void {
     const session = this.session;
     if (!session) return;
     this.apply(session.handle(input, this.io.now()));
@@ -469,6 +467,7 @@ export class Tunnel {
     for (const o of outputs) {
       switch (o.kind) {
         case 'send':
+          this.auto.sent(o.data);
           this.upTimers.lastSentAt = this.io.now();
           this.dp?.sendIke(o.data, o.to, o.nonEspMarker);
           break;
@@ -526,7 +525,10 @@ export class Tunnel {
   private onIkeEvent(e: IkeEvent): void {
     switch (e.type) {
       case 'stage':
-        this.emit({ type: 'stage', stage: e.stage });
+        this.emit({
+          type: 'stage',
+          stage: this.version === 1 ? v1Stage(e.stage, this.opts) : e.stage,
+        });
         break;
       case 'nat':
         this.emit({ type: 'nat', natHere: e.natHere, natThere: e.natThere });
@@ -584,8 +586,12 @@ export class Tunnel {
       await netcfg.setUp(tun.name);
       const session = this.session!;
       // Routes capped; DNS servers only where the selectors carry them (issue 11 findings 6, 7).
+      const split =
+        this.version === 1 && !this.opts.remoteNetworks?.length
+          ? splitIncludeSelectors(cfg.subnets, this.childTsRemote)
+          : undefined;
       const plan = planTunnelRoutes(
-        this.childTsRemote,
+        split ?? this.childTsRemote,
         this.opts.dns === 'off' ? [] : [...cfg.dns4, ...cfg.dns6],
       );
       for (const message of plan.warnings) this.emit({ type: 'warning', message });
@@ -621,6 +627,7 @@ export class Tunnel {
         routes,
         // RFC 9370 / ML-KEM: name the key exchanges and whether they resist a quantum computer.
         ike: { ...info, ...keyExchangesOfText(info.ikeProposal) },
+        ikeVersion: this.version,
         connectMs: this.upAt - this.startedAt,
         espPath: this.dp.espPath,
       };
@@ -672,7 +679,16 @@ export class Tunnel {
       setLocalAddress: (a) => {
         this.localAddress = a;
       },
-      feed: (input) => this.feed(input),
+      feed: (input) => {
+        // IKEv1 has no MOBIKE (RFC 4555 is IKEv2's): a new source address means a new IKE SA.
+        if (input.kind === 'localAddress' && this.version === 1) {
+          this.reconnect.restartAfterClose(
+            `our address changed to ${input.local.address}; IKEv1 cannot move its SAs: reconnecting`,
+          );
+          return;
+        }
+        this.feed(input);
+      },
     };
   }
 

@@ -145,6 +145,8 @@ export interface EstablishedInfo {
   remote: Endpoint;
   /** RFC 8784: the PPK was mixed into this IKE SA's keys (the gateway confirmed PPK_IDENTITY). */
   ppk?: boolean;
+  /** The IKE version of the SA (issue 17): 1 for an IKEv1 session, absent or 2 for IKEv2. */
+  ikeVersion?: 1 | 2;
 }
 
 export type IkeEvent =

@@ -91,9 +91,13 @@ export function signV1(key: KeyObject, method: number, hash: Uint8Array): Uint8A
   if (m === AuthMethodV1.RSA_SIG) {
     return new Uint8Array(privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, hash));
   }
-  const c = CURVES[m as 9 | 10 | 11];
-  if (!c)
+  if (!CURVES[m as 9 | 10 | 11])
     throw new VpnError('ERR_CONFIG', `authentication method ${method} is not a signature method`);
+  // Signed on our key's own curve (the method may name the peer's, see verifyV1).
+  const own = key.asymmetricKeyType === 'ec' ? curveMethod(key) : undefined;
+  if (own === undefined)
+    throw new VpnError('ERR_CONFIG', 'IKEv1 ECDSA needs a P-256, P-384 or P-521 key');
+  const c = CURVES[own];
   const jwk = key.export({ format: 'jwk' });
   const d = leftPad(b64u(jwk.d), c.size);
   return c.curve.sign(hash, d, { prehash: false, format: 'compact', lowS: false });
@@ -119,11 +123,17 @@ export function verifyV1(
         ? { ok: true }
         : { ok: false, reason: 'RSA signature does not verify' };
     }
-    const c = CURVES[m as 9 | 10 | 11];
-    if (!c)
+    if (!CURVES[m as 9 | 10 | 11])
       return { ok: false, reason: `authentication method ${method} is not a signature method` };
-    if (key.asymmetricKeyType !== 'ec' || curveMethod(key) !== m)
-      return { ok: false, reason: `ECDSA ${c.crv} signature, but the certificate has another key` };
+    // The negotiated method names the initiator's curve (it sets the HASH's prf, RFC 4754 §3);
+    // the gateway signs with its own key, whose curve may differ (strongSwan does exactly that).
+    const own = key.asymmetricKeyType === 'ec' ? curveMethod(key) : undefined;
+    if (own === undefined)
+      return {
+        ok: false,
+        reason: `ECDSA signature, but the certificate has a ${String(key.asymmetricKeyType)} key`,
+      };
+    const c = CURVES[own];
     if (sig.length !== 2 * c.size)
       return {
         ok: false,

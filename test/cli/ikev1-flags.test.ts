@@ -17,6 +17,7 @@ import { gatherSecrets } from '../../src/cli/credentials.js';
 import type { AuthFlags } from '../../src/cli/credentials.js';
 import {
   checkIkeVersionFlags,
+  cliIdentity,
   ikeVersionOptions,
   ikev1Warnings,
   pfsGroupOf,
@@ -168,7 +169,12 @@ test('the tunnel options of the IKEv1 flags, the --pfs group and the warnings', 
   assert.equal(pfsGroupOf('curve25519'), 31);
   assert.deepEqual(ikev1Warnings({}), []);
   assert.match(ikev1Warnings({ ikev1Aggressive: true })[0]!, /hash of the pre-shared key/);
-  assert.match(ikev1Warnings({ ikev1Legacy: true })[0]!, /changes nothing/);
+  // Without --ike, --ikev1-legacy adds 3DES/MODP-1024 after the default offer.
+  assert.match(ikev1Warnings({ ikev1Legacy: true })[0]!, /offering 3DES/);
+  assert.match(
+    ikev1Warnings({ ikev1Legacy: true, ike: 'aes256-sha256-modp2048' })[0]!,
+    /changes nothing/,
+  );
   assert.match(
     ikev1Warnings({ ikev1Legacy: true, ike: '3des-sha1-modp1024' })[0]!,
     /offering 3DES/,
@@ -203,4 +209,10 @@ test('the connect summary names the IKE version', () => {
   } as unknown as TunnelSummary;
   assert.ok(summaryLines({ ...s, ikeVersion: 1 }).some((l) => /^IKE: +IKEv1 aes256/.test(l)));
   assert.ok(summaryLines(s).some((l) => /^IKE: +IKEv2 /.test(l)));
+});
+
+test('--id keyid:GROUP is an ID_KEY_ID of the group name (the Cisco group, as vpnc sends it)', () => {
+  assert.equal(cliIdentity('keyid:OfficeGroup'), '@#4f666669636547726f7570');
+  assert.equal(cliIdentity('alice@example.com'), 'alice@example.com');
+  assert.equal(cliIdentity('@gw.example.com'), '@gw.example.com');
 });
