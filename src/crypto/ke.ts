@@ -29,6 +29,9 @@ const ECP: Record<number, { curve: string; len: number }> = {
 };
 
 const MODP: Record<number, string> = {
+  // RFC 2409 §6.2, the second Oakley group (MODP-1024): only IKEv1's --ikev1-legacy offers it;
+  // IKEv2's proposal parser has no token for it.
+  2: 'modp2',
   14: 'modp14',
   15: 'modp15',
   16: 'modp16',

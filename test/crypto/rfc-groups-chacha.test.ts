@@ -156,3 +156,45 @@ test('ChaCha20-Poly1305 SK{} in IKEv2: RFC 7634 Appendix B, through createSkCryp
   tampered[8]! ^= 0x80;
   assert.throws(() => sk.open(keys, aad, tampered), CryptoError);
 });
+
+test('MODP-1024 (group 2, RFC 2409 §6.2): the prime of the RFC, g = 2, values checked against BigInt arithmetic', () => {
+  // RFC 2409 §6.2: 2^1024 - 2^960 - 1 + 2^64 * { [2^894 pi] + 129093 }, as printed in the RFC.
+  const p = BigInt(
+    '0x' +
+      'FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD1' +
+      '29024E088A67CC74020BBEA63B139B22514A08798E3404DD' +
+      'EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245' +
+      'E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED' +
+      'EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381' +
+      'FFFFFFFFFFFFFFFF',
+  );
+  const big = (b: Uint8Array): bigint => BigInt('0x' + (toHex(b) || '0'));
+  const modPow = (base: bigint, e: bigint): bigint => {
+    let r = 1n;
+    let b = base % p;
+    for (; e > 0n; e >>= 1n) {
+      if (e & 1n) r = (r * b) % p;
+      b = (b * b) % p;
+    }
+    return r;
+  };
+  const filled = (byte: number): Random => ({
+    bytes: (n: number) => new Uint8Array(n).fill(byte),
+  });
+  const a = createKeyExchange(2, filled(0x11));
+  const b = createKeyExchange(2, filled(0x5a));
+  assert.equal(a.publicValue.length, 128);
+  const xa = big(new Uint8Array(64).fill(0x11));
+  const xb = big(new Uint8Array(64).fill(0x5a));
+  assert.equal(big(a.publicValue), modPow(2n, xa));
+  const shared = a.computeSharedSecret(b.publicValue);
+  assert.equal(shared.length, 128);
+  assert.equal(big(shared), modPow(modPow(2n, xb), xa));
+  assert.equal(toHex(shared), toHex(b.computeSharedSecret(a.publicValue)));
+  // 1 < y < p - 1 (RFC 6989 §2.1 style): 1 and p - 1 are refused.
+  const pm1 = fromHex((p - 1n).toString(16));
+  assert.throws(() => a.computeSharedSecret(pm1), CryptoError);
+  const one = new Uint8Array(128);
+  one[127] = 1;
+  assert.throws(() => a.computeSharedSecret(one), CryptoError);
+});
