@@ -4,6 +4,7 @@
 # The test PSK is written to /tmp/P/psk (mode 600).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/ikev1-conf.sh"
 
 bash "$TB_DIR/down.sh" --prefix "$PREFIX" >/dev/null 2>&1 || true
 mkdir -p "$STATE/gw"
@@ -66,9 +67,12 @@ done
 # strongSwan gateway configuration
 cat > "$STATE/gw/strongswan.conf" <<CONF
 charon {
-  load = random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey sha1 sha2 hmac gcm aes kdf kernel-libipsec kernel-netlink socket-default vici updown attr eap-identity eap-mschapv2 eap-md5 eap-tls
+  load = random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey sha1 sha2 hmac gcm aes kdf kernel-libipsec kernel-netlink socket-default vici updown attr eap-identity eap-mschapv2 eap-md5 eap-tls xauth-generic unity
   install_routes = yes
   retransmit_tries = 3
+  # IKEv1 (ikev1-conf.sh): Cisco Unity attributes, and Aggressive Mode PSK for the v1aggr case.
+  cisco_unity = yes
+  i_dont_care_about_security_and_use_aggressive_mode_psk = yes
   retransmit_timeout = ${TB_RETRANSMIT_TIMEOUT:-4}
   retransmit_base = ${TB_RETRANSMIT_BASE:-1.8}
   filelog {
@@ -137,6 +141,7 @@ $(cert_conn tls tls.gw.test gw-eap eap-tls 'eap_id = %any')
 $(cert_conn expired expired.gw.test gw-expired pubkey)
 $(cert_conn wrongname wrongname.gw.test gw-wrongname pubkey)
 $(cert_conn evil evil.gw.test gw-evil pubkey)
+$(v1_conns)
   psk {
     version = 2
     local_addrs = $GW_ADDR
@@ -173,6 +178,7 @@ pools {
     addrs = $POOL
     dns = 203.0.113.53
   }
+$(v1_pools)
 }
 authorities {
   root {
@@ -192,6 +198,7 @@ secrets {
     id-client = client@test
     secret = "$TEST_PSK"
   }
+$(v1_secrets)
 }
 CONF
 

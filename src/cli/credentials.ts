@@ -22,6 +22,8 @@ import { readSecretFile } from '../config/credentials.js';
 import { Certificate } from '../pki/x509.js';
 import { MAX_PPK_BYTES, MAX_PPK_ID_BYTES, MIN_PPK_BYTES } from '../ike/ppk.js';
 import { promptSecret } from './prompt.js';
+import { checkIkeVersionFlags, pskFileOf } from './ikev1-flags.js';
+import type { IkeVersionFlag } from './ikev1-flags.js';
 
 export interface AuthFlags {
   pskFile?: string;
@@ -41,6 +43,15 @@ export interface AuthFlags {
   ppkFile?: string;
   ppkId?: string;
   ppkRequired?: boolean;
+  /** IKEv1 (issue 17; checked in ./ikev1-flags.ts): the Cisco-style group PSK and XAUTH user. */
+  groupPskFile?: string;
+  xauthUser?: string;
+  xauthPasswordFile?: string;
+  ikeVersion?: IkeVersionFlag;
+  ikev1Aggressive?: boolean;
+  ikev1Legacy?: boolean;
+  pfs?: string;
+  pq?: string;
 }
 
 /** Secrets gathered up front (strings; the PSK base64 so any bytes survive IPC). */
@@ -51,6 +62,8 @@ export interface Secrets {
   p12Password?: string;
   /** The RFC 8784 PPK, base64. */
   ppk?: string;
+  /** IKEv1 XAUTH password (draft-beaulieu-ike-xauth-02). */
+  xauthPassword?: string;
 }
 
 const EAP_METHODS: readonly EapMethodName[] = ['mschapv2', 'md5', 'gtc', 'tls'];
@@ -88,10 +101,10 @@ export function checkAuthFlags(flags: AuthFlags): void {
     throw new VpnError('ERR_CONFIG', "--cert needs --key (the certificate's private key)");
   if (flags.key !== undefined && flags.cert === undefined)
     throw new VpnError('ERR_CONFIG', '--key needs --cert');
-  if (kind !== 'psk' && flags.pskFile !== undefined)
+  if (kind !== 'psk' && pskFileOf(flags) !== undefined)
     throw new VpnError(
       'ERR_CONFIG',
-      '--psk-file cannot be combined with certificate or EAP authentication',
+      `${flags.groupPskFile !== undefined ? '--group-psk-file' : '--psk-file'} cannot be combined with certificate or EAP authentication`,
     );
   if (kind === 'eap') {
     if (flags.eapIdentity === undefined)
@@ -120,6 +133,7 @@ export function checkAuthFlags(flags: AuthFlags): void {
       '--ppk-file works with a pre-shared key or certificate authentication; RFC 8784 with EAP is not implemented',
     );
   if (flags.ppkId !== undefined) ppkIdBytes(flags.ppkId);
+  checkIkeVersionFlags(flags, kind);
 }
 
 /** The PPK ID as sent in PPK_IDENTITY (RFC 8784 §5.1): its UTF-8 bytes, 1 to 255 of them. */
@@ -171,8 +185,9 @@ export async function gatherSecrets(
   const s: Secrets = {};
   if (kind === 'psk') {
     // A PSK file is taken byte for byte (any bytes; trailing newlines dropped), the rest as text.
-    if (flags.pskFile !== undefined) {
-      s.psk = Buffer.from(readSecretBytes(flags.pskFile, 'PSK')).toString('base64');
+    const pskFile = pskFileOf(flags);
+    if (pskFile !== undefined) {
+      s.psk = Buffer.from(readSecretBytes(pskFile, 'PSK')).toString('base64');
     } else {
       const psk = await secretFrom(
         undefined,
@@ -215,6 +230,23 @@ export async function gatherSecrets(
         'ERR_CONFIG',
         'no EAP password: use --eap-password-file PATH (mode 600) or VPN_EAP_PASSWORD, or run in a terminal to be asked',
       );
+  }
+  if (flags.xauthUser !== undefined) {
+    // Like the EAP password: a file (mode 600), VPN_XAUTH_PASSWORD, the profile, or a prompt.
+    const pw = await secretFrom(
+      flags.xauthPasswordFile,
+      'VPN_XAUTH_PASSWORD',
+      'XAUTH password',
+      `XAUTH password for ${flags.xauthUser}: `,
+      interactive,
+      fromProfile.xauthPassword,
+    );
+    if (pw === undefined)
+      throw new VpnError(
+        'ERR_CONFIG',
+        'no XAUTH password: use --xauth-password-file PATH (mode 600) or VPN_XAUTH_PASSWORD, or run in a terminal to be asked',
+      );
+    s.xauthPassword = pw;
   }
   if (flags.key !== undefined && isEncryptedKeyFile(flags.key)) {
     const pw = await secretFrom(

@@ -22,6 +22,7 @@ export interface ProfileSecrets {
   eapPassword?: string;
   keyPassphrase?: string;
   p12Password?: string;
+  xauthPassword?: string;
 }
 
 const SECRET_FIELD: Record<string, keyof ProfileSecrets> = {
@@ -29,6 +30,7 @@ const SECRET_FIELD: Record<string, keyof ProfileSecrets> = {
   'eap-password': 'eapPassword',
   'key-passphrase': 'keyPassphrase',
   'p12-password': 'p12Password',
+  'xauth-password': 'xauthPassword',
 };
 
 /** commander's attribute name of a profile key: remote-id → remoteId. */

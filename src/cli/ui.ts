@@ -286,7 +286,9 @@ export function summaryLines(s: TunnelSummary): string[] {
   const path = { threaded: 'native data plane', native: 'native crypto', js: 'JavaScript' }[
     s.espPath
   ];
-  l.push(`IKE:         ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`);
+  l.push(
+    `IKE:         IKEv${s.ikeVersion ?? 2} ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`,
+  );
   if (s.ike.keyExchanges)
     l.push(
       `Key exchange: ${s.ike.keyExchanges} (${s.ike.postQuantum ? 'post-quantum protected' : 'not post-quantum: classic only'})`,

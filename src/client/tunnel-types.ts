@@ -8,7 +8,7 @@ import type { Random } from '../core/random.js';
 import type { Identity } from '../ike/identity.js';
 import type { PpkConfig } from '../ike/ppk.js';
 import type { PqMode } from '../ike/sa/proposals.js';
-import type { EstablishedInfo, IkeSession, RetransmitPolicy } from '../ike/session.js';
+import type { EstablishedInfo, IkeSession, RetransmitPolicy, TimerId } from '../ike/session.js';
 import type { UdpCounters } from '../net/udp.js';
 import type { DataPlaneStats } from '../fastpath/dataplane.js';
 import type { TunDevice } from '../tun/tun.js';
@@ -110,6 +110,13 @@ export interface TunnelOptions {
    */
   maxRedirects?: number;
   redirectWindowMs?: number;
+  /**
+   * IKE version (issue 17): 2 (the default), 1 (IKEv1: Main or Aggressive Mode, Quick Mode), or
+   * 'auto': IKEv2 first, IKEv1 when IKE_SA_INIT gets no answer at all or INVALID_MAJOR_VERSION.
+   */
+  ikeVersion?: 1 | 2 | 'auto';
+  /** IKEv1 settings (used when IKEv1 runs). */
+  ikev1?: Ikev1TunnelOptions;
   /** Journal of host changes, to undo after a crash. */
   journalPath?: string;
   /** Where the resolv.conf backup and journal live when no path is given. */
@@ -122,6 +129,18 @@ export interface TunnelOptions {
    */
   io?: Partial<TunnelIo>;
   logger?: Logger;
+}
+
+/** What IKEv1 needs beyond the common options (src/ikev1/session.ts Ikev1SessionConfig). */
+export interface Ikev1TunnelOptions {
+  /** Aggressive Mode (PSK only; exposes a hash of the PSK to offline guessing). */
+  aggressive?: boolean;
+  /** Allow 3DES-CBC and MODP-1024 in Phase 1 proposals. */
+  legacy?: boolean;
+  /** XAUTH user name and password (draft-beaulieu-ike-xauth-02), after Phase 1. */
+  xauth?: { user: string; password: Uint8Array };
+  /** Quick Mode PFS: this Diffie-Hellman group for every ESP proposal (RFC 2409 §5.5). */
+  pfsGroup?: number;
 }
 
 export type TunnelStage = 'resolving' | 'ike-sa-init' | 'ike-auth' | 'configuring';
@@ -141,6 +160,8 @@ export interface TunnelSummary {
   dnsNote?: string;
   routes: string[];
   ike: EstablishedInfo;
+  /** The IKE version of the SA (1: IKEv1, issue 17); absent means 2. */
+  ikeVersion?: 1 | 2;
   /** RFC 5685: the gateway address that redirected us to `gatewayAddress` (the last one). */
   redirectedFrom?: string;
   connectMs: number;
@@ -181,3 +202,7 @@ export interface TunnelStatus {
   /** SAs the data path refused to install (the tunnel then ends with ERR_IKE_PROTOCOL). */
   saInstallErrors: number;
 }
+
+/** The driver's named timers: the IKE session's and its own. */
+export type TunnelTimerKey =
+  TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway' | 'stable' | 'close' | 'route';

@@ -24,13 +24,7 @@ import type { Random } from '../core/random.js';
 import type { TrafficSelector } from '../ike/codec/index.js';
 import { parseIdentity } from '../ike/identity.js';
 import { DEFAULT_RETRANSMIT, IkeSession, emptyIkeCounters } from '../ike/session.js';
-import type {
-  EstablishedInfo,
-  IkeEvent,
-  IkeOutput,
-  IkeSessionConfig,
-  TimerId,
-} from '../ike/session.js';
+import type { EstablishedInfo, IkeEvent, IkeOutput, IkeSessionConfig } from '../ike/session.js';
 import {
   DEFAULT_ESP_PROPOSALS,
   DEFAULT_IKE_PROPOSALS,
@@ -39,7 +33,6 @@ import {
   parseProposals,
 } from '../ike/sa/proposals.js';
 import { anyTs, tsFromCidr } from '../ike/sa/traffic-selectors.js';
-import type { RedirectDuring, RedirectTarget } from '../ike/redirect.js';
 import type { UdpEndpoint } from '../net/udp.js';
 import type { TunDevice } from '../tun/tun.js';
 import { planTunnelRoutes } from './routes.js';
@@ -51,8 +44,20 @@ import type { DataPath } from './datapath.js';
 import { defaultMtu, installKillSwitch, installRoutes, toRange } from './host.js';
 import { NamedTimers, realIo } from './io.js';
 import type { HostNetwork, TunnelIo } from './io.js';
+import { Reconnector } from './reconnect.js';
+import type { ReconnectHost } from './reconnect.js';
+import { UpTimers } from './liveness.js';
+import type { UpTimersHost } from './liveness.js';
+import { Redirects } from './redirect.js';
+import type { RedirectHost } from './redirect.js';
 
-import type { TunnelEvent, TunnelOptions, TunnelStatus, TunnelSummary } from './tunnel-types.js';
+import type {
+  TunnelEvent,
+  TunnelOptions,
+  TunnelStatus,
+  TunnelSummary,
+  TunnelTimerKey,
+} from './tunnel-types.js';
 
 export { DEFAULT_MTU } from './host.js';
 export type {
@@ -64,8 +69,7 @@ export type {
 } from './tunnel-types.js';
 export type { HostNetwork, TunnelIo, Timers } from './io.js';
 
-type TimerKey =
-  TimerId | 'keepalive' | 'reconnect' | 'path' | 'reauth' | 'oneway' | 'stable' | 'close' | 'route';
+type TimerKey = TunnelTimerKey;
 
 const nodeRandom: Random = { bytes: (n) => new Uint8Array(randomBytes(n)) };
 
@@ -85,8 +89,6 @@ export class Tunnel {
   private upAt = 0;
   private startedAt = 0;
   private gatewayAddress = '';
-  private lastSentAt = 0;
-  private keepalivesSent = 0;
   private saInstallErrors = 0;
   private tearingDown: Promise<void> | undefined;
   private connectResolve: ((s: TunnelSummary) => void) | undefined;
@@ -101,13 +103,16 @@ export class Tunnel {
     this.timers = new NamedTimers<TimerKey>(this.io.timers, {
       now: () => this.io.now(),
       thresholdMs: opts.wakeThresholdMs ?? 5000,
-      onLate: (ms) => this.onWake(ms),
+      onLate: (ms) => this.reconnect.onWake(ms),
     });
     this.random = opts.random ?? nodeRandom;
     this.log = opts.logger ?? NOOP_LOGGER;
     this.closed = new Promise((resolve) => {
       this.closedResolve = resolve;
     });
+    this.reconnect = new Reconnector(this.reconnectHost());
+    this.redirects = new Redirects(this.redirectHost());
+    this.upTimers = new UpTimers(this.upTimersHost());
   }
 
   /** The tunnel's state; the data path seals TUN packets only while it is 'up'. */
@@ -153,6 +158,8 @@ export class Tunnel {
       : anyTs(opts.ip6 === true);
     const remoteId = opts.remoteId === undefined ? undefined : parseIdentity(opts.remoteId);
     checkCredentials(opts.credentials, remoteId);
+    if (opts.ikeVersion !== undefined && opts.ikeVersion !== 2)
+      throw new VpnError('ERR_CONFIG', 'IKEv1 is not wired into the driver yet (issue 17)');
     // Checked before anything is touched; the routes follow the tunnel's (installRoutes).
     this.excluded = checkExcluded(opts.excludeNetworks ?? []);
     if (this.excluded.length > 0 && opts.killSwitch)
@@ -270,7 +277,7 @@ export class Tunnel {
     if (this.state === 'down') return;
     this.userClosing = true;
     if (
-      (this.state === 'reconnecting' || this.redirecting) &&
+      (this.state === 'reconnecting' || this.redirects.redirecting) &&
       (!this.session || this.session.state === 'closed')
     ) {
       void this.teardown(undefined, false);
@@ -313,225 +320,81 @@ export class Tunnel {
   }
   private remote: UdpEndpoint | undefined;
   private userClosing = false;
-  private reconnectAttempts = 0;
   private readonly random: Random;
 
-  /**
-   * RFC 4478: the gateway gave the IKE SA an authentication lifetime. Before it runs out we
-   * reauthenticate: close the IKE SA and negotiate a new one with a full IKE_AUTH, keeping the
-   * TUN device, routes and DNS (break-before-make, strongSwan 5.9's default).
-   */
-  private scheduleReauth(lifetimeS: number | undefined): void {
-    this.timers.clear('reauth');
-    if (lifetimeS === undefined || lifetimeS <= 0) return;
-    // At 85-90 % of the lifetime, so a slow handshake still finishes in time.
-    const ms = Math.max(1000, lifetimeS * 1000 * (0.85 + 0.05 * Math.random()));
-    this.timers.set('reauth', ms, () => {
-      if (this.state !== 'up' || !this.session) return;
-      this.log.info(
-        'ike',
-        `reauthenticating: the gateway's AUTH_LIFETIME of ${lifetimeS} s is ending`,
-      );
-      this.reauthing = true;
-      this.feed({ kind: 'close' });
-    });
+  /** A new IKE session from `local` to `this.remote`; false when there is no data path. */
+  private startSession(local: string): boolean {
+    const remote = this.remote;
+    if (!this.dp || !remote || !this.sessionConfig) return false;
+    this.localAddress = local;
+    this.session = this.newSession(this.sessionConfig);
+    this.feed({ kind: 'start', local: { address: local, port: this.dp.localPort }, remote });
+    return true;
   }
 
-  private reauthing = false;
+  /** Reconnecting with backoff, reauthentication, waking up (./reconnect.ts). */
+  private readonly reconnect: Reconnector;
+
+  private reconnectHost(): ReconnectHost {
+    return {
+      opts: this.opts,
+      io: this.io,
+      log: this.log,
+      timers: this.timers,
+      state: () => this.state,
+      setState: (s) => {
+        this.state = s;
+      },
+      session: () => this.session,
+      feed: (input) => this.feed(input),
+      emit: (e) => this.emit(e),
+      teardown: (err, byPeer) => void this.teardown(err, byPeer),
+      remote: () => this.remote,
+      wasUp: () => this.summary !== undefined,
+      userClosing: () => this.userClosing,
+      pendingError: () => this.pendingError,
+      canStart: () => this.sessionConfig !== undefined && this.dp !== undefined,
+      startSession: (local) => this.startSession(local),
+    };
+  }
 
   private onSessionClosed(error: VpnError | undefined, byPeer: boolean): void {
     // Not up any more: the tunnel has not stayed up long enough to count as stable.
     this.timers.clear('stable');
-    const redirect = this.pendingRedirect;
-    this.pendingRedirect = undefined;
+    const redirect = this.redirects.pending;
+    this.redirects.pending = undefined;
     if (redirect && !this.userClosing && this.pendingError === undefined) {
-      void this.followRedirect(redirect.gateway, redirect.during);
+      void this.redirects.follow(redirect.gateway, redirect.during);
       return;
     }
-    if (this.reauthing && !this.userClosing) {
-      this.reauthing = false;
-      this.state = 'reconnecting';
-      this.emit({
-        type: 'reconnecting',
-        attempt: 0,
-        inMs: 0,
-        reason: 'reauthentication (RFC 4478)',
-      });
-      void this.restartSession();
-      return;
-    }
-    const retry = this.opts.retry ?? 3;
-    // Once the tunnel has been up, a lost SA is retried; so is any refusal while reconnecting,
-    // since a gateway that is restarting may answer before its configuration is loaded.
-    const retriable =
-      error !== undefined &&
-      (this.state === 'reconnecting' ||
-        error.code === 'ERR_IKE_TIMEOUT' ||
-        error.code === 'ERR_IKE_DELETED' ||
-        error.code === 'ERR_IKE_PEER_ERROR');
-    const wasUp = this.summary !== undefined;
-    if (
-      this.userClosing ||
-      !wasUp ||
-      !retriable ||
-      this.pendingError !== undefined ||
-      (retry !== 'forever' && this.reconnectAttempts >= retry)
-    ) {
-      void this.teardown(error, byPeer);
-      return;
-    }
-    this.reconnectAttempts++;
-    // The check after a sleep failed: the gateway forgot us; reconnect now, not in a second.
-    const inMs =
-      this.reconnectAttempts === 1 && this.io.now() <= this.wakeCheckUntil
-        ? 0
-        : Math.min(30000, 1000 * Math.pow(2, this.reconnectAttempts - 1));
-    this.state = 'reconnecting';
-    this.emit({
-      type: 'reconnecting',
-      attempt: this.reconnectAttempts,
-      inMs,
-      reason: error.message,
-    });
-    this.timers.set('reconnect', inMs, () => void this.restartSession());
-    if (this.waitingForRoute) this.watchRoute();
+    this.reconnect.onSessionClosed(error, byPeer);
   }
 
-  /** The last attempt found no route to the gateway (the network is gone). */
-  private waitingForRoute = false;
+  /** RFC 5685 redirects (./redirect.ts). */
+  private readonly redirects: Redirects;
 
-  /**
-   * No route to the gateway (Wi-Fi out of range, a cable pulled, minutes without a network):
-   * rather than wait out a backoff of up to 30 s once it is back, look every 2 s and reconnect
-   * as soon as the kernel has a route again.
-   */
-  private watchRoute(): void {
-    const remote = this.remote;
-    if (!remote) return;
-    this.timers.set('route', 2000, () => {
-      if (this.state !== 'reconnecting' || !this.timers.has('reconnect')) return;
-      this.io.localAddressFor(remote).then(
-        () => {
-          if (this.state !== 'reconnecting' || !this.timers.has('reconnect')) return;
-          this.log.info('net', 'a route to the gateway is back: reconnecting now');
-          this.timers.set('reconnect', 0, () => void this.restartSession());
-        },
-        () => this.watchRoute(),
-      );
-    });
-  }
-
-  /** Until when a failed liveness check counts as the one started by a wake. */
-  private wakeCheckUntil = -Infinity;
-
-  /**
-   * The timers fired `sleptMs` late (./io.ts LateTimerWatch): the host slept or we were stopped.
-   * Meanwhile the gateway may have run out its DPD or lifetimes and forgotten the IKE SA, so
-   * the tunnel checks at once (one request with a short budget, RFC 7296 §2.4) rather than
-   * trusting a stale retransmission schedule; a pending reconnect runs now.
-   */
-  private onWake(sleptMs: number): void {
-    this.emit({ type: 'wake', sleptMs });
-    const session = this.session;
-    if (this.state === 'up' && session && session.state === 'established') {
-      const budgetMs = Math.min(this.opts.wakeCheckMs ?? 3000, session.totalTimeoutMs());
-      this.wakeCheckUntil = this.io.now() + budgetMs + 1000;
-      this.feed({ kind: 'wake', sleptMs, budgetMs });
-    } else if (this.state === 'reconnecting' && this.timers.has('reconnect')) {
-      this.timers.set('reconnect', 0, () => void this.restartSession());
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // RFC 5685 redirects: the session closed after the gateway sent us elsewhere (in IKE_SA_INIT,
-  // IKE_AUTH, or on the established SA); we connect to the new gateway, naming the old one in
-  // REDIRECTED_FROM, and keep the TUN device, routes and DNS (break-before-make, like a reconnect).
-
-  private pendingRedirect: { gateway: RedirectTarget; during: RedirectDuring } | undefined;
-  /** When we followed redirects, for the loop cap (RFC 5685 §7). */
-  private readonly redirectTimes: number[] = [];
-  private redirectedFrom: string | undefined;
-  /** Between a redirect and the new gateway's IKE_SA_INIT (no session runs then). */
-  private redirecting = false;
-
-  private async followRedirect(gw: RedirectTarget, during: RedirectDuring): Promise<void> {
-    this.redirecting = true;
-    try {
-      await this.redirectTo(gw, during);
-    } finally {
-      this.redirecting = false;
-    }
-  }
-
-  private async redirectTo(gw: RedirectTarget, during: RedirectDuring): Promise<void> {
-    const from = this.gatewayAddress;
-    const now = this.io.now();
-    const max = this.opts.maxRedirects ?? 5;
-    const windowMs = this.opts.redirectWindowMs ?? 300000;
-    while (this.redirectTimes.length > 0 && now - this.redirectTimes[0]! > windowMs)
-      this.redirectTimes.shift();
-    if (this.redirectTimes.length >= max) {
-      void this.teardown(
-        new VpnError(
-          'ERR_IKE_PROTOCOL',
-          `redirect loop: the gateways redirected us ${max + 1} times within ${Math.round(windowMs / 1000)} s (the last from ${from} to ${gw.value}); giving up (RFC 5685 §7)`,
-        ),
-        false,
-      );
-      return;
-    }
-    this.redirectTimes.push(now);
-    try {
-      const address = gw.kind === 'fqdn' ? await this.io.resolve(gw.value) : gw.value;
-      if ((isIP(address) === 6) !== (isIP(from) === 6)) {
-        throw new VpnError(
-          'ERR_IKE_PROTOCOL',
-          `the gateway redirected us to ${gw.value} (${address}), an IPv${isIP(address)} address; this tunnel's socket is IPv${isIP(from)}`,
-        );
-      }
-      if (this.stopping()) return;
-      this.gatewayAddress = address;
-      this.redirectedFrom = from;
-      this.remote = { address, port: this.opts.port ?? 500 };
-      this.sessionConfig = { ...this.sessionConfig!, redirectedFrom: from };
-      this.emit({
-        type: 'redirected',
-        from,
-        to: address,
-        ...(gw.kind === 'fqdn' ? { name: gw.value } : {}),
-        during,
-      });
-      // Our routes (full tunnel) or the kill switch would send IKE for the new gateway into the
-      // tunnel: pin it to the path outside, like the first gateway.
-      if (this.summary || this.opts.killSwitch) await this.pinGatewayRoute(address, from);
-      if (this.summary) {
+  private redirectHost(): RedirectHost {
+    return {
+      opts: this.opts,
+      io: this.io,
+      gatewayAddress: () => this.gatewayAddress,
+      wasUp: () => this.summary !== undefined,
+      stopping: () => this.stopping(),
+      emit: (e) => this.emit(e),
+      teardown: (err) => void this.teardown(err, false),
+      netcfg: () => this.netcfg,
+      tunName: () => this.tun?.name,
+      retarget: (address, from) => {
+        this.gatewayAddress = address;
+        this.remote = { address, port: this.opts.port ?? 500 };
+        this.sessionConfig = { ...this.sessionConfig!, redirectedFrom: from };
+        return this.remote;
+      },
+      markReconnecting: () => {
         this.state = 'reconnecting';
-        this.emit({
-          type: 'reconnecting',
-          attempt: 0,
-          inMs: 0,
-          reason: `redirected to ${address}`,
-        });
-      }
-      const local = await this.io.localAddressFor(this.remote);
-      if (this.stopping() || !this.dp) return;
-      this.localAddress = local;
-      this.session = this.newSession(this.sessionConfig);
-      this.feed({
-        kind: 'start',
-        local: { address: local, port: this.dp.localPort },
-        remote: this.remote,
-      });
-    } catch (e) {
-      const err =
-        e instanceof VpnError
-          ? e
-          : new VpnError(
-              'ERR_RESOLVE',
-              `the gateway redirected us to ${gw.value}, which we cannot reach: ${(e as Error).message}`,
-            );
-      void this.teardown(err, false);
-    }
+      },
+      startSession: (local) => this.startSession(local),
+    };
   }
 
   /** The user or an error is ending the tunnel (checked again after each await). */
@@ -539,56 +402,8 @@ export class Tunnel {
     return this.userClosing || this.state === 'closing' || this.state === 'down';
   }
 
-  /** A host route to the new gateway along the path of the old one's (or the default path). */
-  private async pinGatewayRoute(address: string, old: string): Promise<void> {
-    const netcfg = this.netcfg;
-    if (!netcfg) return;
-    const path =
-      netcfg.pinnedPath(old) ?? (await netcfg.defaultPath(address.includes(':'), this.tun?.name));
-    if (!path) return;
-    await netcfg.addHostRouteVia(address, path.via, path.dev);
-  }
-
   /** `excludeNetworks`, checked and canonical (core/ip.ts checkExcluded). */
   private excluded: string[] = [];
-
-  private async restartSession(): Promise<void> {
-    const remote = this.remote;
-    const cfg = this.sessionConfig;
-    if (!remote || !cfg || !this.dp || this.state !== 'reconnecting') return;
-    let local: string;
-    try {
-      local = await this.io.localAddressFor(remote);
-      this.localAddress = local;
-      this.waitingForRoute = false;
-    } catch (e) {
-      // No route to the gateway right now (e.g. no network): count it as a failed attempt.
-      this.waitingForRoute = true;
-      this.onSessionClosed(
-        e instanceof VpnError ? new VpnError('ERR_IKE_TIMEOUT', e.message) : undefined,
-        false,
-      );
-      return;
-    }
-    this.session = this.newSession(cfg);
-    this.feed({ kind: 'start', local: { address: local, port: this.dp.localPort }, remote });
-  }
-
-  /**
-   * The retry budget (`--retry`) is given back only once the tunnel has stayed up for
-   * `stableMs` (default 60 s, two DPD intervals): a gateway that accepts every new IKE SA and
-   * then deletes it (or a path that dies right after each handshake) runs the budget out
-   * instead of reconnecting forever.
-   */
-  private scheduleStable(): void {
-    const ms = this.opts.stableMs ?? 60000;
-    this.timers.set('stable', ms, () => {
-      if (this.state !== 'up') return;
-      if (this.reconnectAttempts > 0)
-        this.log.debug('ike', `up for ${ms / 1000} s: reconnect attempts count from zero again`);
-      this.reconnectAttempts = 0;
-    });
-  }
 
   private async onReestablished(info: EstablishedInfo): Promise<void> {
     const prev = this.summary;
@@ -618,7 +433,7 @@ export class Tunnel {
   private gatewayFields(): Pick<TunnelSummary, 'gatewayAddress' | 'redirectedFrom'> {
     return {
       gatewayAddress: this.gatewayAddress,
-      ...(this.redirectedFrom ? { redirectedFrom: this.redirectedFrom } : {}),
+      ...(this.redirects.redirectedFrom ? { redirectedFrom: this.redirects.redirectedFrom } : {}),
     };
   }
 
@@ -627,7 +442,7 @@ export class Tunnel {
       state: this.state,
       ike: this.session?.counters ?? emptyIkeCounters(),
       esp: this.dp?.counters() ?? { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 },
-      keepalivesSent: this.keepalivesSent,
+      keepalivesSent: this.upTimers.keepalivesSent,
       saInstallErrors: this.saInstallErrors,
     };
     if (this.summary) s.summary = this.summary;
@@ -654,7 +469,7 @@ export class Tunnel {
     for (const o of outputs) {
       switch (o.kind) {
         case 'send':
-          this.lastSentAt = this.io.now();
+          this.upTimers.lastSentAt = this.io.now();
           this.dp?.sendIke(o.data, o.to, o.nonEspMarker);
           break;
         case 'setTimer':
@@ -726,7 +541,7 @@ export class Tunnel {
         }
         if (this.summary) void this.onReestablished(e.info);
         else void this.configureHost(e.info);
-        this.scheduleReauth(e.info.authLifetimeS);
+        this.reconnect.scheduleReauth(e.info.authLifetimeS);
         break;
       case 'closed':
         this.onSessionClosed(e.error, e.byPeer);
@@ -748,7 +563,7 @@ export class Tunnel {
         break;
       case 'redirect':
         // The session closes right after this; onSessionClosed follows it.
-        this.pendingRedirect = { gateway: e.gateway, during: e.during };
+        this.redirects.pending = { gateway: e.gateway, during: e.during };
         break;
       case 'state':
       case 'liveness-check':
@@ -834,116 +649,31 @@ export class Tunnel {
    * (re)connect: a tick that finds the tunnel down just stops, and its entry is gone with it.
    */
   private startUpTimers(): void {
-    this.scheduleKeepalive();
-    this.schedulePathCheck();
-    this.scheduleStable();
+    this.upTimers.scheduleKeepalive();
+    this.upTimers.schedulePathCheck();
+    this.reconnect.scheduleStable();
   }
 
-  /**
-   * Watches the network under the tunnel (a laptop moving from Wi-Fi to Ethernet, a default route
-   * moved to a second uplink): when the host's default route changes, our pinned route to the
-   * gateway follows it, and a new source address goes to the IKE session, which moves the SAs
-   * with MOBIKE (RFC 4555 §3.5) or reconnects.
-   */
-  private schedulePathCheck(): void {
-    const interval = this.opts.pathCheckMs ?? 1000;
-    this.timers.clear('path');
-    if (interval <= 0) return;
-    const tick = (): void => {
-      void this.checkPath().finally(() => {
-        if (this.state === 'up' && !this.timers.has('path'))
-          this.timers.set('path', interval, tick);
-      });
+  /** NAT keepalives, the one-way traffic check and the network path check (./liveness.ts). */
+  private readonly upTimers: UpTimers;
+
+  private upTimersHost(): UpTimersHost {
+    return {
+      opts: this.opts,
+      io: this.io,
+      log: this.log,
+      timers: this.timers,
+      state: () => this.state,
+      session: () => this.session,
+      dp: () => this.dp,
+      netcfg: () => this.netcfg,
+      tunName: () => this.tun?.name,
+      localAddress: () => this.localAddress,
+      setLocalAddress: (a) => {
+        this.localAddress = a;
+      },
+      feed: (input) => this.feed(input),
     };
-    this.timers.set('path', interval, tick);
-  }
-
-  private pathChecking = false;
-
-  private async checkPath(): Promise<void> {
-    const session = this.session;
-    const netcfg = this.netcfg;
-    const dp = this.dp;
-    if (!session || !netcfg || !dp || this.state !== 'up' || this.pathChecking) return;
-    this.pathChecking = true;
-    try {
-      const gw = session.remoteEndpoint;
-      const pinned = netcfg.pinnedPath(gw.address);
-      if (pinned) {
-        const under = await netcfg.defaultPath(gw.address.includes(':'), this.tun?.name);
-        if (under && (under.dev !== pinned.dev || under.via !== pinned.via)) {
-          this.log.info(
-            'net',
-            `default route moved to ${under.via ?? 'link'} dev ${under.dev}: following it`,
-          );
-          await netcfg.repinHostRoute(gw.address, under);
-        }
-      }
-      let local: string;
-      try {
-        local = await this.io.localAddressFor(gw);
-      } catch {
-        return; // no route at all right now; DPD decides if the gateway is gone
-      }
-      if (local !== this.localAddress) {
-        this.localAddress = local;
-        this.feed({ kind: 'localAddress', local: { address: local, port: dp.localPort } });
-      }
-    } catch (e) {
-      this.log.warn('net', `checking the network path failed: ${(e as Error).message}`);
-    } finally {
-      this.pathChecking = false;
-    }
-  }
-
-  private scheduleKeepalive(): void {
-    const interval = this.opts.keepaliveMs ?? 20000;
-    this.timers.clear('keepalive');
-    this.timers.clear('oneway');
-    if (interval <= 0) return;
-    const tick = (): void => {
-      const session = this.session;
-      if (!session || this.state !== 'up') return;
-      const now = this.io.now();
-      // RFC 3948 §4: keepalives only when we are behind a NAT and have sent nothing meanwhile.
-      const espOut = this.dp?.espOutAt(now) ?? 0;
-      if (session.isNatHere && now - Math.max(this.lastSentAt, espOut) >= interval - 50) {
-        this.dp?.sendKeepalive(session.remoteEndpoint);
-        this.lastSentAt = now;
-        this.keepalivesSent++;
-      }
-      this.timers.set('keepalive', interval, tick);
-    };
-    this.timers.set('keepalive', interval, tick);
-    this.scheduleOneWayCheck(interval);
-  }
-
-  private lastProbeAt = 0;
-
-  /**
-   * One-way traffic: we send ESP but nothing has come back for half a keepalive interval. A NAT
-   * that dropped our mapping (and gave us a new port) looks exactly like this; an authenticated
-   * IKE message from the new mapping lets the gateway follow (RFC 7296 §2.23, RFC 4555 §3.8), so
-   * the session checks now instead of waiting for DPD. Checked every quarter interval and at
-   * most once per interval, so traffic recovers within about one keepalive interval.
-   */
-  private scheduleOneWayCheck(interval: number): void {
-    const period = Math.max(250, interval / 4);
-    const tick = (): void => {
-      if (this.state !== 'up' || !this.dp) return;
-      const now = this.io.now();
-      if (
-        now - this.dp.espOutAt(now) < interval / 2 &&
-        now - this.dp.espInAt(now) >= interval / 2 &&
-        now - this.lastProbeAt >= interval
-      ) {
-        this.lastProbeAt = now;
-        this.log.debug('net', 'outbound traffic without answers: checking the gateway now');
-        this.feed({ kind: 'probe' });
-      }
-      this.timers.set('oneway', period, tick);
-    };
-    this.timers.set('oneway', period, tick);
   }
 
   /** An SA passed a volume or sequence-number limit: rekey its CHILD_SA, once per SA. */

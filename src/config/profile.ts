@@ -20,6 +20,7 @@ import { printable } from '../core/printable.js';
 import { parseIdentity } from '../ike/identity.js';
 import { parseProposals } from '../ike/sa/proposals.js';
 import { tsFromCidr } from '../ike/sa/traffic-selectors.js';
+import { parseV1Phase1Proposals, parseV1Phase2Proposals } from '../ikev1/sa-payload.js';
 
 export type KeyType =
   | { kind: 'string' }
@@ -61,6 +62,15 @@ export const PROFILE_KEYS: Readonly<Record<string, KeyType>> = {
   'ppk-file': { kind: 'path' },
   'ppk-id': { kind: 'string' },
   'ppk-required': { kind: 'bool' },
+  // IKEv1 (issue 17)
+  'ike-version': { kind: 'choice', choices: ['1', '2', 'auto'] },
+  'group-psk-file': { kind: 'path' },
+  'xauth-user': { kind: 'string' },
+  'xauth-password-file': { kind: 'path' },
+  'xauth-password': { kind: 'secret' },
+  'ikev1-aggressive': { kind: 'bool' },
+  'ikev1-legacy': { kind: 'bool' },
+  pfs: { kind: 'string' },
   redirect: { kind: 'bool' },
   'ike-fragment-size': { kind: 'int', min: 576, max: 65535 },
   port: { kind: 'int', min: 1, max: 65535 },
@@ -95,6 +105,7 @@ export const SECRET_KEYS: Readonly<Record<string, string>> = {
   'key-passphrase': 'key-passphrase-file',
   'p12-password': 'p12-password-file',
   'eap-password': 'eap-password-file',
+  'xauth-password': 'xauth-password-file',
 };
 
 export type ProfileValue = string | number | boolean | string[];
@@ -232,9 +243,15 @@ const CHECKS: Readonly<Record<string, (v: ProfileValue) => string | undefined>> 
     /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]{1,253})$/.test(v as string)
       ? undefined
       : 'write a host name or an IP address',
+  // IKEv2 syntax, or IKEv1's (issue 17: `ike-version = 1`; 3DES and MODP-1024 need ikev1-legacy,
+  // which vpn connect checks).
   ike: (v) =>
     reason(
-      () => parseProposals(v as string, 'ike'),
+      () =>
+        either(
+          () => parseProposals(v as string, 'ike'),
+          () => parseV1Phase1Proposals(v as string, { legacy: true }),
+        ),
       'IKE proposals, e.g. aes256gcm16-prfsha256-x25519',
     ),
   esp: (v) => reason(() => parseProposals(v as string, 'esp'), 'ESP proposals, e.g. aes256gcm16'),
@@ -246,6 +263,8 @@ const CHECKS: Readonly<Record<string, (v: ProfileValue) => string | undefined>> 
     reason(() => (v as string[]).forEach((c) => tsFromCidr(c)), 'networks such as 10.0.0.0/8'),
   exclude: (v) =>
     reason(() => checkExcluded(v as string[]), 'networks such as 192.0.2.0/24 or 203.0.113.7/32'),
+  pfs: (v) =>
+    reason(() => pfsGroupOf(v as string), 'a Diffie-Hellman group such as ecp256 or modp2048'),
   eap: (v) =>
     (v as string)
       .split(',')
@@ -253,6 +272,26 @@ const CHECKS: Readonly<Record<string, (v: ProfileValue) => string | undefined>> 
       ? undefined
       : `write EAP methods from ${EAP_METHOD_NAMES.join(', ')}`,
 };
+
+/** The IKEv1 PFS group a `pfs` value names (src/cli/ikev1-flags.ts has the same rule). */
+function pfsGroupOf(name: string): number {
+  const group = parseV1Phase2Proposals(`aes256gcm16-${name}`, {})[0]?.pfsGroup;
+  if (group === undefined) throw new VpnError('ERR_CONFIG', `${name} is not a group`);
+  return group;
+}
+
+/** The first check that passes; else the first one's error. */
+function either(a: () => unknown, b: () => unknown): void {
+  try {
+    a();
+  } catch (e) {
+    try {
+      b();
+    } catch {
+      throw e;
+    }
+  }
+}
 
 function reason(check: () => unknown, want: string): string | undefined {
   try {
@@ -319,6 +358,18 @@ export function parseProfile(name: string, path: string, text: string): Profile 
     values[key] = t.kind === 'path' && !isAbsolute(v as string) ? resolve(dir, v as string) : v;
     lines[key] = n;
   }
+  if ('psk' in values && 'group-psk-file' in values)
+    throw err(
+      path,
+      lines['psk'],
+      `both psk and group-psk-file are set (group-psk-file at line ${lines['group-psk-file']}); keep one`,
+    );
+  if ('psk-file' in values && 'group-psk-file' in values)
+    throw err(
+      path,
+      lines['group-psk-file'],
+      `group-psk-file is another name for psk-file (line ${lines['psk-file']}); keep one`,
+    );
   for (const [secret, file] of Object.entries(SECRET_KEYS)) {
     if (secret in values && file in values)
       throw err(
@@ -333,6 +384,8 @@ export function parseProfile(name: string, path: string, text: string): Profile 
 /** Keys naming files that hold a secret (read with readPrivateFile, src/config/credentials.ts). */
 const PRIVATE_FILE_KEYS = [
   'psk-file',
+  'group-psk-file',
+  'xauth-password-file',
   'key',
   'key-passphrase-file',
   'p12',

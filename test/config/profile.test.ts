@@ -242,3 +242,47 @@ test('profile folders and names', () => {
   assert.equal(findProfile('../b/work', ['/b'], has), undefined);
   assert.ok(Object.keys(PROFILE_KEYS).includes('remote-id'));
 });
+
+test('IKEv1 keys (issue 17): checked at their line, XAUTH password a secret, group-psk-file a private file', () => {
+  const p = parseProfile(
+    'v1',
+    P,
+    [
+      'gateway = asa.example.com',
+      'ike-version = 1',
+      'group-psk-file = group.psk',
+      'xauth-user = alice',
+      'xauth-password-file = /etc/ikev2-vpn/alice.pw',
+      'ikev1-aggressive = no',
+      'ikev1-legacy = yes',
+      'pfs = modp2048',
+      'ike = 3des-sha1-modp1024',
+    ].join('\n'),
+  );
+  assert.equal(p.values['ike-version'], '1');
+  assert.equal(p.values['group-psk-file'], '/etc/ikev2-vpn/group.psk');
+  assert.equal(p.values['ikev1-legacy'], true);
+  assert.throws(() => parseProfile('v1', P, 'ike-version = 3\n'), /ike-version = '3' is invalid/);
+  assert.throws(
+    () => parseProfile('v1', P, 'gateway = gw\npfs = ecp999\n'),
+    /pfs = 'ecp999' is invalid at .*:2; .*write a Diffie-Hellman group/,
+  );
+  assert.throws(
+    () => parseProfile('v1', P, 'psk-file = a\ngroup-psk-file = b\n'),
+    /group-psk-file is another name for psk-file \(line 1\)/,
+  );
+  assert.throws(
+    () => parseProfile('v1', P, 'xauth-password = x\nxauth-password-file = f\n'),
+    /both xauth-password and xauth-password-file are set/,
+  );
+  const text = 'gateway = gw\nxauth-user = alice\nxauth-password = hunter2\n';
+  assert.equal(loadProfile('w', P, io(text, 0o600)).values['xauth-password'], 'hunter2');
+  assert.throws(() => loadProfile('w', P, io(text, 0o644)), /xauth-password in a file others/);
+  const g = 'gateway = gw\ngroup-psk-file = g.psk\n';
+  const withMode = (mode: number): ProfileIo => ({
+    ...io(g, 0o644, ['/etc/ikev2-vpn/g.psk']),
+    stat: () => ({ mode: 0o100000 | mode, uid: 1000, gid: 1000 }),
+  });
+  assert.throws(() => loadProfile('w', P, withMode(0o644)), /group-psk-file names .*\(mode 0644\)/);
+  assert.ok(loadProfile('w', P, withMode(0o600)));
+});

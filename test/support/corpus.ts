@@ -11,6 +11,7 @@ import { encodeGwAddress, encodeGwIdentity } from '../../src/ike/redirect.js';
 import { encodePpkIdentity } from '../../src/ike/ppk.js';
 import { concatBytes } from '../../src/core/bytes.js';
 import { TestResponder } from './test-responder.js';
+import { v1Corpus } from './fuzz-v1.js';
 import { readFileSync } from 'node:fs';
 import { captures } from './vectors.js';
 import { findRepoFile } from './paths.js';
@@ -135,6 +136,8 @@ export function fuzzCorpus(): Uint8Array[] {
     Uint8Array.of(1, 4, 0, 6, 13, 0x20), // EAP-TLS Start
     Uint8Array.of(3, 5, 0, 4), // Success
   );
+  // IKEv1 (issue 17): ISAKMP messages of our codec and strongSwan's IKEv1 captures.
+  out.push(...v1Corpus());
   return out;
 }
 

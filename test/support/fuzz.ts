@@ -23,6 +23,7 @@ import { parsePpkIdentity } from '../../src/ike/ppk.js';
 import { parseGwIdentity, redirectIn } from '../../src/ike/redirect.js';
 import type { NotifyPayload, Payload } from '../../src/ike/codec/index.js';
 import { exercisePq } from './fuzz-pq.js';
+import { exerciseV1 } from './fuzz-v1.js';
 
 /**
  * RFC 5685 / RFC 8784 notifies in whatever decoded: REDIRECT checks return a reason string
@@ -95,6 +96,8 @@ export function exercise(input: Uint8Array, first: number, reasm: FragmentReasse
     if (!(e instanceof ParseError)) throw e;
   }
   classifyUdp4500(input);
+  // IKEv1 (issue 17): ISAKMP messages, payload chains, encrypted bodies.
+  exerciseV1(input, first);
   // Certificates from CERT payloads: ParseError or VpnError('ERR_CERT'), nothing else.
   try {
     Certificate.fromDer(input);
