@@ -16,6 +16,11 @@
 // source length, and a cache it rejects (script.cachedDataRejected) is replaced after the run —
 // only by the folder's owner (root for a global install), through an exclusive temporary file
 // and a rename.
+//
+// `vpn connect --background` starts Node twice, the command and the tunnel process: the tunnel
+// process is started here, before the CLI loads, so that both start-ups overlap; the command
+// takes it over (src/cli/early-child.ts). VPN_NO_EARLY_CHILD=1 leaves that to the command.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -148,6 +153,34 @@ function loadCjs() {
   return module.exports;
 }
 
+/**
+ * `vpn connect ... --background`: start the tunnel process now (`--daemon-child`, the arguments
+ * the command would give it), without output and without secrets in its environment; it waits
+ * for the command to hand it the secrets and exits when the command goes away without doing so.
+ */
+function startEarlyChild() {
+  const args = process.argv.slice(2);
+  if (args[0] !== 'connect' || !args.includes('--background') || args.includes('--daemon-child')) {
+    return;
+  }
+  if (process.env.VPN_NO_EARLY_CHILD === '1') return;
+  const env = { ...process.env, VPN_EARLY_CHILD: '1' };
+  for (const k of Object.keys(env)) {
+    if (/^VPN_\w*(PSK|PASSWORD|PASSPHRASE|SECRET|TOKEN)/.test(k)) env[k] = '';
+  }
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(import.meta.url), ...args.filter((a) => a !== '--background'), '--daemon-child'],
+    { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env },
+  );
+  child.on('error', () => undefined);
+  // Until the command takes it over: an early exit of the command (a bad flag) does not wait.
+  child.unref();
+  child.channel?.unref?.();
+  globalThis[Symbol.for('ikev2-vpn.earlyDaemonChild')] = child;
+}
+
+startEarlyChild();
 const kind = entry();
 const cli = kind === 'cjs' ? loadCjs() : await import((kind === 'esm' ? BUNDLE : MODULES).href);
 const { main, exitAfterFlush, ignoreClosedPipes } = cli;
