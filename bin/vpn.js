@@ -58,7 +58,9 @@ function entry() {
   if (process.env.VPN_NO_BUNDLE === '1') return 'modules';
   const modules = mtime(MODULES);
   const fresh = (t) => t !== undefined && (modules === undefined || t >= modules);
-  if (process.env.VPN_NO_CODE_CACHE !== '1' && fresh(mtime(CJS))) return 'cjs';
+  // `vpn import` needs the .mobileconfig parser, which only the ES module bundle has.
+  const cjs = process.env.VPN_NO_CODE_CACHE !== '1' && !process.argv.includes('import');
+  if (cjs && fresh(mtime(CJS))) return 'cjs';
   return fresh(mtime(BUNDLE)) ? 'esm' : 'modules';
 }
 
@@ -122,11 +124,8 @@ function loadCjs() {
     'latin1',
   );
   const { data: cachedData, full, why } = trustedCache(cachePath, header);
-  // The CommonJS wrapper on the first line: line numbers in stack traces stay those of the file.
-  const script = new Script(
-    `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
-    { filename: file, ...(cachedData ? { cachedData } : {}) },
-  );
+  // The file is a CommonJS wrapper function (scripts/build-cli-bundle.mjs), compiled as it is.
+  const script = new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
   if (process.env.VPN_CODE_CACHE_DEBUG === '1') {
     const state = cachedData ? (script.cachedDataRejected ? 'rejected' : 'accepted') : why;
     process.stderr.write(`code cache: ${state}\n`);

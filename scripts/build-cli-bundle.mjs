@@ -49,8 +49,27 @@ const r = await build({
   },
 });
 
-// The CommonJS build for the code cache. import.meta.url becomes the file's own URL (bin/vpn.js
-// runs it with a CommonJS wrapper: __filename, require); import() of bundled modules is inlined.
+// The CommonJS build for the code cache: the file IS the CommonJS wrapper function that
+// bin/vpn.js compiles (no copy of the source to wrap it); import.meta.url becomes the file's own
+// URL; import() of bundled modules is inlined, except the .mobileconfig parser (plist, XML DOM:
+// 0.6 MB), which only `vpn import` needs and which bin/vpn.js runs from the ES module bundle.
+// ASCII only (other characters escaped, comments dropped): V8 keeps the source as one byte per
+// character, not two.
+const mobileconfigStub = {
+  name: 'mobileconfig-stub',
+  setup(b) {
+    b.onResolve({ filter: /import-mobileconfig\.js$/ }, () => ({
+      path: 'import-mobileconfig',
+      namespace: 'stub',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+      contents:
+        "const no = () => { throw new Error('internal: vpn import runs from the ES module bundle'); };\n" +
+        'export const fromMobileconfig = no;\nexport const parseMobileconfigXml = no;\n',
+      loader: 'js',
+    }));
+  },
+};
 const cjs = await build({
   absWorkingDir: root,
   entryPoints: { 'cli/vpn': 'src/cli/entry.ts' },
@@ -64,12 +83,16 @@ const cjs = await build({
   external: ['*.node'],
   preserveSymlinks: true,
   legalComments: 'eof',
-  charset: 'utf8',
+  charset: 'ascii',
+  // No comments (some hold non-ASCII characters) and less to read; names are kept.
+  minifyWhitespace: true,
   logLevel: 'warning',
+  plugins: [mobileconfigStub],
   define: { 'import.meta.url': '__ikev2ImportMetaUrl' },
   banner: {
-    js: "const __ikev2ImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+    js: "(function (exports, require, module, __filename, __dirname) {const __ikev2ImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
   },
+  footer: { js: '})' },
 });
 
 /** Every file under `dir`, relative to it. */

@@ -24,8 +24,12 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
-/** The stand-in CLI: records argv and environment, the child waits for the command to leave. */
-const STAND_IN = `const fs = require('node:fs');
+/**
+ * The stand-in CLI (a CommonJS wrapper function, as scripts/build-cli-bundle.mjs makes
+ * vpn.cjs): records argv and environment; the child waits for the command to leave.
+ */
+const STAND_IN = `(function (exports, require, module) {
+const fs = require('node:fs');
 const child = process.argv.includes('--daemon-child');
 const rec = (o) => fs.appendFileSync(process.env.MARK, JSON.stringify(o) + '\\n');
 rec({ child, argv: process.argv.slice(2), psk: process.env.VPN_PSK ?? null,
@@ -41,7 +45,7 @@ module.exports = {
     return 0;
   },
 };
-`;
+})`;
 
 function layout(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'vpn-early-'));
