@@ -25,10 +25,12 @@ import { createHash } from 'node:crypto';
 import {
   closeSync,
   constants,
+  existsSync,
   fstatSync,
   lstatSync,
   openSync,
   readFileSync,
+  readdirSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -117,7 +119,11 @@ function saveCache(script, path, header, full) {
 function loadCjs() {
   const file = fileURLToPath(CJS);
   const source = readFileSync(file, 'utf8');
-  const cachePath = `${file}.cache`;
+  // V8 refuses a cache made under other flags: one file per set of Node options (the tunnel
+  // process of --background runs with --lite-mode, see below).
+  const opts = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0');
+  const tag = opts === '' ? '' : `.${createHash('sha256').update(opts).digest('hex').slice(0, 12)}`;
+  const cachePath = `${file}${tag}.cache`;
   const hash = createHash('sha256').update(source).digest('hex');
   const header = Buffer.from(
     `ikev2-vpn code cache 1 ${hash} ${process.version} ${process.arch}\n`,
@@ -153,6 +159,25 @@ function loadCjs() {
 }
 
 /**
+ * Node options of a --background tunnel process (src/cli/early-child.ts has the same rule):
+ * --lite-mode (no optimizing compilers; docs/performance.md "Where the memory goes": ~10 MB less
+ * resident memory) when the native data plane is there to carry the traffic (the JavaScript ESP
+ * path would run interpreted); VPN_NODE_LITE=0 turns it off.
+ */
+function tunnelNodeFlags() {
+  if (process.env.VPN_NODE_LITE === '0') return [];
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const prebuilds = `${root}prebuilds/${process.platform}-${process.arch}`;
+  let native = existsSync(`${root}build/Release/esp.node`);
+  try {
+    native ||= readdirSync(prebuilds).some((f) => f.startsWith('esp') && f.endsWith('.node'));
+  } catch {
+    // no prebuilds for this platform
+  }
+  return native ? ['--lite-mode'] : [];
+}
+
+/**
  * `vpn connect ... --background`: start the tunnel process now (`--daemon-child`, the arguments
  * the command would give it), without output and without secrets in its environment; it waits
  * for the command to hand it the secrets and exits when the command goes away without doing so.
@@ -169,7 +194,12 @@ function startEarlyChild() {
   }
   const child = spawn(
     process.execPath,
-    [fileURLToPath(import.meta.url), ...args.filter((a) => a !== '--background'), '--daemon-child'],
+    [
+      ...tunnelNodeFlags(),
+      fileURLToPath(import.meta.url),
+      ...args.filter((a) => a !== '--background'),
+      '--daemon-child',
+    ],
     { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env },
   );
   child.on('error', () => undefined);

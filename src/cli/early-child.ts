@@ -10,10 +10,22 @@
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import { ensureRuntimeDir, openPrivateAppend } from '../config/load.js';
+import { addonCandidates } from '../native/addons.js';
 import { tunAddonFunction } from '../tun/rtnl.js';
 
 /** Where bin/vpn.js leaves the early child for runBackground (same realm: globalThis). */
 const KEY = Symbol.for('ikev2-vpn.earlyDaemonChild');
+
+/**
+ * Node options of a --background tunnel process (bin/vpn.js has the same rule for the one it
+ * starts): --lite-mode, ~10 MB less resident memory (docs/performance.md), when the native data
+ * plane is there to carry the traffic (the JavaScript ESP path would run interpreted);
+ * VPN_NODE_LITE=0 turns it off.
+ */
+export function tunnelNodeFlags(): string[] {
+  if (process.env['VPN_NODE_LITE'] === '0') return [];
+  return addonCandidates('esp').length > 0 ? ['--lite-mode'] : [];
+}
 
 /** The log of a background tunnel. */
 export function daemonLogPath(name: string): string {

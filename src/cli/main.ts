@@ -35,7 +35,13 @@ import { registerDoctor } from './doctor-command.js';
 import { registerImport } from './import-command.js';
 import { addProfileCommands, resolveConnect, tunnelNameFor } from './profile-commands.js';
 import { attachProxy, checkProxyFlags, proxyOptions, proxyStack } from './proxy-mode.js';
-import { daemonLogPath, isEarlyChild, redirectToLog, takeEarlyChild } from './early-child.js';
+import {
+  daemonLogPath,
+  isEarlyChild,
+  redirectToLog,
+  takeEarlyChild,
+  tunnelNodeFlags,
+} from './early-child.js';
 import type { ProfileSecrets } from './profile-commands.js';
 import type { UiMode } from './ui.js';
 
@@ -303,7 +309,7 @@ async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Pro
   const early = daemonEntry === undefined ? takeEarlyChild() : undefined;
   const child =
     early ??
-    spawn(process.execPath, [bin, ...args, '--daemon-child'], {
+    spawn(process.execPath, [...tunnelNodeFlags(), bin, ...args, '--daemon-child'], {
       detached: true,
       stdio: ['ignore', logFd, logFd, 'ipc'],
       env: {

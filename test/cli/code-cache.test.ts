@@ -56,7 +56,8 @@ function layout(t: { after(fn: () => void): void }): { dir: string; cache: strin
 function run(dir: string, env: Record<string, string> = {}): string {
   const r = spawnSync(process.execPath, [join(dir, 'bin/vpn.js'), '--version'], {
     encoding: 'utf8',
-    env: { ...process.env, VPN_CODE_CACHE_DEBUG: '1', ...env },
+    // No NODE_OPTIONS: the cache's file name depends on the Node options.
+    env: { ...process.env, NODE_OPTIONS: '', VPN_CODE_CACHE_DEBUG: '1', ...env },
     timeout: 20000,
   });
   assert.equal(r.status, 0, r.stderr);
@@ -74,6 +75,10 @@ test('the first run writes a code cache for this bundle, the next one uses it', 
   assert.equal(run(dir), 'accepted');
   // VPN_NO_CODE_CACHE=1: the ES module bundle, no cache involved.
   assert.equal(run(dir, { VPN_NO_CODE_CACHE: '1' }), 'not used');
+  // Other Node options (V8 would refuse this cache): a cache file of their own.
+  assert.equal(run(dir, { NODE_OPTIONS: '--max-semi-space-size=2' }), 'none');
+  assert.equal(run(dir, { NODE_OPTIONS: '--max-semi-space-size=2' }), 'accepted');
+  assert.equal(run(dir), 'accepted');
 });
 
 test('a cache of another bundle (stale) is not given to V8, and is replaced', { skip }, (t) => {
