@@ -24,6 +24,11 @@
  *   rtRouteGet(address) -> { dev, via?, src? }      RTM_GETROUTE for one address
  *   rtRule(add: boolean, from, table, priority, suppressPrefixlen)   suppress -1: none
  *   rtDefaultRoutes(v6: boolean) -> [{ dev, via?, src?, metric }]   the main table's /0 routes
+ *
+ * And one helper that is not netlink but belongs to the same start-up path:
+ *   redirectOutput(fd) -> undefined   dup2(fd) onto stdout and stderr: a `vpn connect --background`
+ *                                     tunnel process started before its log was known (bin/vpn.js)
+ *                                     writes everything, a crash of Node's included, to the log
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -653,6 +658,22 @@ static napi_value js_rule(napi_env env, napi_callback_info info) {
   return nu_undefined(env);
 }
 
+/* ---- output redirection (see the top) ---- */
+
+static napi_value js_redirect_output(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int fd;
+  if (!nu_get_fd(env, argv[0], &fd)) return nu_throw_type(env, "redirectOutput(fd): bad fd");
+  if (fd <= 2) return nu_throw_range(env, "redirectOutput(fd): fd must not be 0, 1 or 2");
+  for (int target = 1; target <= 2; target++) {
+    int rc;
+    do rc = dup2(fd, target);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0) return throw_nl(env, errno, "dup2", NULL);
+  }
+  return nu_undefined(env);
+}
+
 NU_HIDDEN void netlink_register(napi_env env, napi_value exports);
 
 void netlink_register(napi_env env, napi_value exports) {
@@ -664,6 +685,7 @@ void netlink_register(napi_env env, napi_value exports) {
       {"rtRouteGet", NULL, js_route_get, NULL, NULL, NULL, napi_default, NULL},
       {"rtRule", NULL, js_rule, NULL, NULL, NULL, napi_default, NULL},
       {"rtDefaultRoutes", NULL, js_default_routes, NULL, NULL, NULL, napi_default, NULL},
+      {"redirectOutput", NULL, js_redirect_output, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -32,7 +32,8 @@
 // --connect-only: our client only, connect time in the foreground and with --background (cert),
 // the bundled CLI (dist/bundle) against the unbundled modules (VPN_NO_BUNDLE=1) interleaved round
 // by round; then per build the peak RSS (VmHWM) of a PSK tunnel after TCP up and down transfers,
-// and where its memory is at the end (/proc/PID/smaps_rollup: Rss, Pss, RssAnon, RssFile).
+// and where its memory is at the end (/proc/PID/smaps_rollup: Rss, Pss, RssAnon, RssFile), for
+// the foreground client and for the tunnel process of --background.
 // With --baseline DIR (a built copy of another tree: bin/, dist/, build/), that tree ("before")
 // against this one ("after") instead, both bundled, interleaved the same way.
 import { spawn, spawnSync } from 'node:child_process';
@@ -567,21 +568,30 @@ async function connectOnly() {
     }
   }
   const rss = {};
+  // The foreground client, and the tunnel process of --background (its pid from vpn status).
+  const tunnelPid = (name) =>
+    JSON.parse(inNs(CLI, [process.execPath, cliBin, 'status', '--json', '--name', name]).stdout)
+      .pid;
   for (const [b, build] of Object.entries(builds)) {
-    use(build);
-    const proc = await startOurs(pskArgs());
-    if (!waitPing(10000)) throw new Error('no ping through our tunnel');
-    const idle = rssMB(proc.pid);
-    const up = iperf(false);
-    const down = iperf(true);
-    rss[b] = {
-      idleRssMB: idle,
-      peakRssMB: peakMB(proc.pid),
-      afterLoad: smapsMB(proc.pid),
-      uploadMbps: up.bps / 1e6,
-      downloadMbps: down.bps / 1e6,
-    };
-    await stopProc(proc);
+    for (const mode of ['foreground', 'background']) {
+      use(build);
+      const proc = mode === 'foreground' ? await startOurs(pskArgs()) : undefined;
+      const name = proc ? undefined : await startOursBackground(pskArgs());
+      const pid = proc?.pid ?? tunnelPid(name);
+      if (!waitPing(10000)) throw new Error('no ping through our tunnel');
+      const idle = rssMB(pid);
+      const up = iperf(false);
+      const down = iperf(true);
+      rss[`${b} ${mode}`] = {
+        idleRssMB: idle,
+        peakRssMB: peakMB(pid),
+        afterLoad: smapsMB(pid),
+        uploadMbps: up.bps / 1e6,
+        downloadMbps: down.bps / 1e6,
+      };
+      if (proc) await stopProc(proc);
+      else await stopOursBackground(name);
+    }
   }
   use({});
   console.log(`bench-tunnel --connect-only: ${CONNECTS} connects each (exec to first ping, cert)`);
@@ -594,7 +604,7 @@ async function connectOnly() {
   }
   for (const [b, r] of Object.entries(rss))
     console.log(
-      `${b.padEnd(8)} RSS idle ${r.idleRssMB.toFixed(1)} MB, peak after ${SECONDS} s up + down ${r.peakRssMB.toFixed(1)} MB (${r.uploadMbps.toFixed(0)}/${r.downloadMbps.toFixed(0)} Mbit/s); then Rss ${r.afterLoad.rss.toFixed(1)} Pss ${r.afterLoad.pss.toFixed(1)} RssAnon ${r.afterLoad.rssAnon.toFixed(1)} RssFile ${r.afterLoad.rssFile.toFixed(1)} MB`,
+      `${b.padEnd(20)} RSS idle ${r.idleRssMB.toFixed(1)} MB, peak after ${SECONDS} s up + down ${r.peakRssMB.toFixed(1)} MB (${r.uploadMbps.toFixed(0)}/${r.downloadMbps.toFixed(0)} Mbit/s); then Rss ${r.afterLoad.rss.toFixed(1)} Pss ${r.afterLoad.pss.toFixed(1)} RssAnon ${r.afterLoad.rssAnon.toFixed(1)} RssFile ${r.afterLoad.rssFile.toFixed(1)} MB`,
     );
   return { date: new Date().toISOString(), connects: CONNECTS, connect: out, rss };
 }

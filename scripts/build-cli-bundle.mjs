@@ -8,8 +8,14 @@
 // as its own process, is a second entry next to it. The native addons stay out of the bundle
 // (loaded at run time from prebuilds/ or build/Release). Modules that a command loads with
 // import() stay separate chunks, loaded only by that command.
-// `--check` builds in memory and exits 1 when dist/bundle differs (a stale bundle).
+// A third output, dist/bundle/cli/vpn.cjs, is the same CLI as one CommonJS file (nothing split
+// off): bin/vpn.js compiles it with vm.Script so that V8 can keep a code cache of it next to it
+// (vpn.cjs.cache, written after a run by bin/vpn.js; this script makes the first one by running
+// `vpn --version`). Node 20 has no module.enableCompileCache, and ES modules take no cachedData.
+// `--check` builds in memory and exits 1 when dist/bundle differs (a stale bundle); the code
+// cache, a product of the machine's Node, is not compared.
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,16 +49,65 @@ const r = await build({
   },
 });
 
+// The CommonJS build for the code cache: the file IS the CommonJS wrapper function that
+// bin/vpn.js compiles (no copy of the source to wrap it); import.meta.url becomes the file's own
+// URL; import() of bundled modules is inlined, except the .mobileconfig parser (plist, XML DOM:
+// 0.6 MB), which only `vpn import` needs and which bin/vpn.js runs from the ES module bundle.
+// ASCII only (other characters escaped, comments dropped): V8 keeps the source as one byte per
+// character, not two.
+const mobileconfigStub = {
+  name: 'mobileconfig-stub',
+  setup(b) {
+    b.onResolve({ filter: /import-mobileconfig\.js$/ }, () => ({
+      path: 'import-mobileconfig',
+      namespace: 'stub',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+      contents:
+        "const no = () => { throw new Error('internal: vpn import runs from the ES module bundle'); };\n" +
+        'export const fromMobileconfig = no;\nexport const parseMobileconfigXml = no;\n',
+      loader: 'js',
+    }));
+  },
+};
+const cjs = await build({
+  absWorkingDir: root,
+  entryPoints: { 'cli/vpn': 'src/cli/entry.ts' },
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  write: false,
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  external: ['*.node'],
+  preserveSymlinks: true,
+  legalComments: 'eof',
+  charset: 'ascii',
+  // No comments (some hold non-ASCII characters) and less to read; names are kept.
+  minifyWhitespace: true,
+  logLevel: 'warning',
+  plugins: [mobileconfigStub],
+  define: { 'import.meta.url': '__ikev2ImportMetaUrl' },
+  banner: {
+    js: "(function (exports, require, module, __filename, __dirname) {const __ikev2ImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+  },
+  footer: { js: '})' },
+});
+
 /** Every file under `dir`, relative to it. */
 function files(dir) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => relative(dir, join(e.parentPath ?? e.path, e.name)))
+    .filter((name) => !name.endsWith('.cache'))
     .sort();
 }
 
-const built = new Map(r.outputFiles.map((f) => [relative(outdir, f.path), f.text]));
+const built = new Map(
+  [...r.outputFiles, ...cjs.outputFiles].map((f) => [relative(outdir, f.path), f.text]),
+);
 if (check) {
   let stale = 0;
   const have = files(outdir);
@@ -75,6 +130,12 @@ if (check) {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text);
   }
+  // The first code cache (bin/vpn.js writes it after the command when none is there).
+  const v = spawnSync(process.execPath, [join(root, 'bin/vpn.js'), '--version'], {
+    encoding: 'utf8',
+    env: { ...process.env, VPN_NO_BUNDLE: '' },
+  });
+  if (v.status !== 0) console.error(`bin/vpn.js --version failed: ${v.stderr}`);
   console.error(
     `dist/bundle: ${built.size} files, ${[...built.values()].reduce((n, t) => n + Buffer.byteLength(t), 0)} bytes`,
   );

@@ -35,6 +35,13 @@ import { registerDoctor } from './doctor-command.js';
 import { registerImport } from './import-command.js';
 import { addProfileCommands, resolveConnect, tunnelNameFor } from './profile-commands.js';
 import { attachProxy, checkProxyFlags, proxyOptions, proxyStack } from './proxy-mode.js';
+import {
+  daemonLogPath,
+  isEarlyChild,
+  redirectToLog,
+  takeEarlyChild,
+  tunnelNodeFlags,
+} from './early-child.js';
 import type { ProfileSecrets } from './profile-commands.js';
 import type { UiMode } from './ui.js';
 
@@ -296,19 +303,23 @@ export function setDaemonEntry(path: string): void {
 async function runBackground(flags: ConnectFlags, secrets: Secrets, ui: Ui): Promise<number> {
   const bin = daemonEntry ?? fileURLToPath(new URL('../../../bin/vpn.js', import.meta.url));
   const args = process.argv.slice(2).filter((a) => a !== '--background');
-  const logPath = `${ensureRuntimeDir()}/${flags.name}.log`;
+  const logPath = daemonLogPath(flags.name);
   const logFd = openPrivateAppend(logPath);
-  const child = spawn(process.execPath, [bin, ...args, '--daemon-child'], {
-    detached: true,
-    stdio: ['ignore', logFd, logFd, 'ipc'],
-    env: {
-      ...process.env,
-      VPN_PSK: '',
-      VPN_EAP_PASSWORD: '',
-      VPN_KEY_PASSPHRASE: '',
-      VPN_P12_PASSWORD: '',
-    },
-  });
+  // The tunnel process bin/vpn.js started already (early-child.ts), with these same arguments.
+  const early = daemonEntry === undefined ? takeEarlyChild() : undefined;
+  const child =
+    early ??
+    spawn(process.execPath, [...tunnelNodeFlags(), bin, ...args, '--daemon-child'], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+      env: {
+        ...process.env,
+        VPN_PSK: '',
+        VPN_EAP_PASSWORD: '',
+        VPN_KEY_PASSPHRASE: '',
+        VPN_P12_PASSWORD: '',
+      },
+    });
   closeSync(logFd);
   // The child may end (and close the IPC channel) before it reads the secrets or before we
   // disconnect: that is its exit code and message to report, not a crash of ours.
@@ -354,6 +365,7 @@ async function daemonChild(gateway: string, flags: ConnectFlags): Promise<number
     ui.fail('the vpn connect that started this process went away', EXIT.CANCELLED);
     return EXIT.CANCELLED;
   }
+  if (isEarlyChild()) redirectToLog(flags.name); // started by bin/vpn.js, without a log
   return runForeground(gateway, flags, secrets, ui, {
     // The parent may be gone (killed, or its terminal closed): never send on a closed channel.
     onUp: (summary) => {

@@ -36,7 +36,26 @@ export interface RtNetlink {
   rtDefaultRoutes(v6: boolean): { dev: string; via?: string; src?: string; metric: number }[];
 }
 
-let cached: RtNetlink | null | undefined;
+let addon: Record<string, unknown> | null | undefined;
+
+/** The TUN addon with the netlink functions (any of its candidates that has them), or null. */
+function netlinkAddon(): Record<string, unknown> | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  const req = createRequire(import.meta.url);
+  for (const c of addonCandidates('tun')) {
+    try {
+      const a = req(c.path) as Record<string, unknown>;
+      if (typeof a['rtRoute'] === 'function' && typeof a['rtDefaultRoutes'] === 'function') {
+        addon = a;
+        break;
+      }
+    } catch {
+      // the next candidate; none: the `ip` path
+    }
+  }
+  return addon;
+}
 
 /**
  * The addon's netlink functions, or undefined (no addon, an addon without them, or
@@ -44,21 +63,13 @@ let cached: RtNetlink | null | undefined;
  */
 export function rtNetlink(): RtNetlink | undefined {
   if (process.env['VPN_NETLINK'] === '0') return undefined;
-  if (cached !== undefined) return cached ?? undefined;
-  cached = null;
-  const req = createRequire(import.meta.url);
-  for (const c of addonCandidates('tun')) {
-    try {
-      const a = req(c.path) as Partial<RtNetlink>;
-      if (typeof a.rtRoute === 'function' && typeof a.rtDefaultRoutes === 'function') {
-        cached = a as RtNetlink;
-        break;
-      }
-    } catch {
-      // the next candidate; none: the `ip` path
-    }
-  }
-  return cached ?? undefined;
+  return (netlinkAddon() as RtNetlink | null) ?? undefined;
+}
+
+/** Another function of the same addon taking one number (redirectOutput), or undefined. */
+export function tunAddonFunction(name: 'redirectOutput'): ((fd: number) => void) | undefined {
+  const f = netlinkAddon()?.[name];
+  return typeof f === 'function' ? (f as (fd: number) => void) : undefined;
 }
 
 /** Runs one netlink call; its error becomes ERR_NETCFG naming the change (`what`). */
