@@ -3,7 +3,7 @@
  * chain from any first type, and decryption of an encrypted body with the padding check. Property:
  * a value or a ParseError, nothing else.
  */
-import { ParseError } from '../../src/core/errors.js';
+import { ParseError, isVpnError } from '../../src/core/errors.js';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { concatBytes, fromHex } from '../../src/core/bytes.js';
@@ -17,6 +17,22 @@ import {
   openV1Body,
 } from '../../src/ikev1/codec/index.js';
 import type { V1PayloadAny } from '../../src/ikev1/codec/index.js';
+import {
+  V1AuthMethod,
+  V1EncapMode,
+  decodePhase1Choice,
+  decodePhase2Choice,
+  decodeResponderLifetime,
+  decodeSaBody,
+  defaultV1Phase1Proposals,
+  parseV1Phase1Proposals,
+  parseV1Phase2Proposals,
+} from '../../src/ikev1/sa-payload.js';
+import {
+  ModeConfigClient,
+  XauthClient,
+  decodeAttributePayload,
+} from '../../src/ikev1/modecfg/index.js';
 import { findRepoFile } from './paths.js';
 
 const aes = new V1Cipher(V1Encr.AES_CBC, new Uint8Array(16).fill(0x5a));
@@ -24,6 +40,18 @@ const tdes = new V1Cipher(
   V1Encr.TDES_CBC,
   Uint8Array.from({ length: 24 }, (_, i) => i + 1),
 );
+
+const P1 = parseV1Phase1Proposals(defaultV1Phase1Proposals(true), { legacy: true });
+const P2 = parseV1Phase2Proposals('aes256gcm16-aes128gcm16-modp2048', {});
+
+/** SA and Attribute payload decoders (src/ikev1/sa, src/ikev1/modecfg): a value or a VpnError. */
+function onlyVpn(f: () => unknown): void {
+  try {
+    f();
+  } catch (e) {
+    if (!isVpnError(e)) throw e;
+  }
+}
 
 function only(f: () => unknown): void {
   try {
@@ -39,6 +67,19 @@ export function exerciseV1(input: Uint8Array, first: number): void {
   // First payload types of ISAKMP (1..21, the draft NAT-D/NAT-OA and fragments): map any byte.
   const v1first = first % 22;
   only(() => decodeV1Chain(v1first, input.subarray(Math.min(input.length, 28)), 28));
+  // The bodies of the SA (type 1), Notification data and Attribute (type 14) payloads.
+  onlyVpn(() => decodeSaBody(input));
+  onlyVpn(() => decodePhase1Choice(input, P1, V1AuthMethod.PSK));
+  onlyVpn(() => decodePhase2Choice(input, P2, V1EncapMode.UDP_TUNNEL));
+  onlyVpn(() => decodeResponderLifetime(input, ((first & 1) + 1) as 1 | 2, 3600));
+  onlyVpn(() => {
+    const attrs = decodeAttributePayload(input);
+    new XauthClient({ user: 'u', password: new Uint8Array(4) }).onMessage(attrs);
+    const mc = new ModeConfigClient({ identifier: attrs.identifier, unity: true });
+    mc.request();
+    mc.onReply(attrs);
+    mc.onSet(attrs);
+  });
   if (input.length > 28) {
     const body = input.subarray(28);
     only(() => openV1Body(aes, new Uint8Array(16), v1first, body));
