@@ -3,8 +3,9 @@
  * (`version = 1`, xauth-generic, unity: scripts/testbed/ikev1-conf.sh) through the test bed's NAT.
  * One bed for the file. PSK Main Mode, PSK + XAUTH + Mode Config, RSA and ECDSA certificates, each
  * with ping and a checksummed TCP transfer to the LAN host and a clean DELETE (the gateway keeps
- * no SA) with the host restored; a Quick Mode rekey and a phase 1 rekey under a running stream
- * (once, on the PSK case); DPD detecting a stopped gateway; the refusals and their exit codes.
+ * no SA) with the host restored, and a Quick Mode rekey and a phase 1 rekey under a running stream
+ * (the XAUTH case authenticates again on the new ISAKMP SA); DPD detecting a stopped gateway; the
+ * refusals and their exit codes.
  */
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,6 +71,39 @@ describe('interop: IKEv1 to strongSwan 5.9.8 through a NAT (issue 17)', { skip }
     `${PKI}/ca.crt`,
   ];
 
+  /** The `rekeyed` events (--json) a run has printed so far. */
+  function rekeysOf(lines: string[]): { what?: string }[] {
+    return lines
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { event?: string; what?: string };
+        } catch {
+          return {};
+        }
+      })
+      .filter((e) => e.event === 'rekeyed');
+  }
+
+  /**
+   * A Quick Mode rekey (after 3 s) and a phase 1 rekey (after 5 s) while a 7 s checksummed TCP
+   * stream runs: the stream arrives intact and both rekeys are reported.
+   */
+  const REKEY = ['--rekey', '3', '--ike-rekey', '5'];
+  async function rekeysUnderStream(lines: string[], port: number): Promise<void> {
+    const s = await tcpStream(bed, 7, port);
+    assert.ok(s.sent.length > 0, s.err);
+    assert.equal(s.received, s.sent, `the stream survived the rekeys intact ${s.err}`);
+    const rekeys = rekeysOf(lines);
+    assert.ok(
+      rekeys.some((e) => e.what === 'child'),
+      `a Quick Mode rekey:\n${lines.join('\n')}`,
+    );
+    assert.ok(
+      rekeys.some((e) => e.what === 'ike'),
+      `a phase 1 rekey:\n${lines.join('\n')}`,
+    );
+  }
+
   /** Up, the summary says IKEv1, ping and 1 MiB over TCP arrive intact. */
   async function upAndCarry(
     args: string[],
@@ -117,15 +151,7 @@ describe('interop: IKEv1 to strongSwan 5.9.8 through a NAT (issue 17)', { skip }
     const s = await tcpStream(bed, 10, TCP_PORT + 1);
     assert.ok(s.sent.length > 0, s.err);
     assert.equal(s.received, s.sent, `the stream survived the rekeys intact ${s.err}`);
-    const rekeys = r.lines
-      .map((l) => {
-        try {
-          return JSON.parse(l) as { event?: string; what?: string };
-        } catch {
-          return {};
-        }
-      })
-      .filter((e) => e.event === 'rekeyed');
+    const rekeys = rekeysOf(r.lines);
     assert.ok(
       rekeys.some((e) => e.what === 'child'),
       `a Quick Mode rekey:\n${r.lines.join('\n')}`,
@@ -137,8 +163,8 @@ describe('interop: IKEv1 to strongSwan 5.9.8 through a NAT (issue 17)', { skip }
     await closeClean(r.proc);
   });
 
-  test('PSK + XAUTH + Mode Config (the Cisco-style remote-access case): virtual IP and DNS configured', async () => {
-    const { proc, up } = await upAndCarry(
+  test('PSK + XAUTH + Mode Config (the Cisco-style remote-access case): virtual IP and DNS configured; both rekeys under a stream, XAUTH again on the new ISAKMP SA', async () => {
+    const { proc, up, lines } = await upAndCarry(
       [
         '--id',
         'v1-xauth@test',
@@ -150,10 +176,13 @@ describe('interop: IKEv1 to strongSwan 5.9.8 through a NAT (issue 17)', { skip }
         'alice',
         '--xauth-password-file',
         xauthPw,
+        ...REKEY,
       ],
       'v1xauth',
     );
     assert.deepEqual(up.summary.dns, ['203.0.113.53']);
+    // The phase 1 rekey runs XAUTH again on the new ISAKMP SA (strongSwan asks for it).
+    await rekeysUnderStream(lines, TCP_PORT + 2);
     assert.match(readFileSync(`/etc/netns/${bed.cli}/resolv.conf`, 'utf8'), /203\.0\.113\.53/);
     assert.match(bed.gwSas(), /v1xauth.*ESTABLISHED/s);
     await closeClean(proc);
@@ -186,9 +215,10 @@ describe('interop: IKEv1 to strongSwan 5.9.8 through a NAT (issue 17)', { skip }
   });
 
   for (const kind of ['rsa', 'ecdsa'] as const)
-    test(`${kind.toUpperCase()} certificates: ping, TCP, DELETE, host restored`, async () => {
-      const { proc, up } = await upAndCarry(cert(kind), `v1${kind}`);
+    test(`${kind.toUpperCase()} certificates: ping, TCP, a Quick Mode and a phase 1 rekey under a running stream, DELETE, host restored`, async () => {
+      const { proc, up, lines } = await upAndCarry([...cert(kind), ...REKEY], `v1${kind}`);
       assert.equal(up.summary.ike.remoteId, `${kind}.gw.test`);
+      await rekeysUnderStream(lines, TCP_PORT + (kind === 'rsa' ? 3 : 4));
       await closeClean(proc);
     });
 
