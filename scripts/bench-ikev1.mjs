@@ -16,10 +16,14 @@
 //
 // Prints per version the median and the run-to-run spread (min–max over the rounds) of each
 // figure, the v1/v2 ratio of the medians, and whether the difference of the medians is within the
-// spread: |median v1 − median v2| <= the larger of the two versions' max − min.
+// spread: |median v1 − median v2| <= the larger of the two versions' max − min. Also the ratio
+// within each round (the two connections ran back to back, under about the same load), as median
+// and min–max over the rounds.
 //
-// A failed connect or transfer is recorded with the client's output and the gateway's log lines,
-// printed, and the script exits 1 at the end; it does not retry or work around it.
+// A failed connect or transfer is recorded with the client's output, the gateway's log lines and
+// the iperf3 server's log, printed, and the script exits 1 at the end; it does not retry the
+// connection. Only an iperf3 failure (its control connection) with the tunnel still up is run once
+// more, and recorded (iperf3Errors) and printed as such.
 // Skips (exit 0, reason printed) when not root or when a tool or the build is missing.
 // BENCH_PREFIX names the test bed's namespaces (default v1bench).
 import { spawn, spawnSync } from 'node:child_process';
@@ -264,8 +268,17 @@ function transfer(pid, reverse) {
       `iperf3 ${reverse ? 'download' : 'upload'}: ${printable(r.stderr || r.stdout)}`,
     );
   }
-  if (j.error || r.status !== 0)
-    throw new Error(`iperf3 ${reverse ? 'download' : 'upload'}: ${printable(j.error ?? r.status)}`);
+  if (j.error || r.status !== 0) {
+    // How far it got: seconds of data before the error (at 0 it failed setting up, near
+    // SECONDS it failed at the end of the test, where iperf3's control connection has a known
+    // race: esnet/iperf#499).
+    const secs = Array.isArray(j.intervals) ? j.intervals.length : 0;
+    const e = new Error(
+      `iperf3 ${reverse ? 'download' : 'upload'}: ${printable(j.error ?? r.status)} (after ${secs} s of data)`,
+    );
+    e.iperf3 = true;
+    throw e;
+  }
   const bytes = j.end.sum_received.bytes;
   return {
     mbps: j.end.sum_received.bits_per_second / 1e6,
@@ -276,15 +289,34 @@ function transfer(pid, reverse) {
   };
 }
 
-/** The gateway's log lines of the last connect (charon.log, ike/cfg at level 2), the last `n`. */
-function gatewayLog(n = 40) {
+/**
+ * A transfer; when iperf3 itself fails (its control connection) while the tunnel is still up,
+ * the error is recorded in rec.iperf3Errors, printed, and the transfer run once more. Only once:
+ * a second failure fails the connection.
+ */
+function transferOnceMore(rec, proc, reverse) {
   try {
-    const lines = readFileSync(`/tmp/${P}/gw/charon.log`, 'utf8').split('\n');
-    return lines.slice(-n).map((l) => printable(l, 300));
+    return transfer(proc.pid, reverse);
   } catch (e) {
-    return [`(no gateway log: ${printable(e.message)})`];
+    if (!e.iperf3 || proc.exitCode !== null || proc.signalCode !== null) throw e;
+    (rec.iperf3Errors ??= []).push(printable(e.message));
+    console.log(`  IKEv${rec.version} round ${rec.round}: ${printable(e.message)}; once more`);
+    return transfer(proc.pid, reverse);
   }
 }
+
+/** The last `n` lines of a log file, printable. */
+function tail(file, n) {
+  try {
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    return lines.slice(-n).map((l) => printable(l, 300));
+  } catch (e) {
+    return [`(${printable(e.message)})`];
+  }
+}
+
+/** The gateway's log lines of the last connect (charon.log, ike/cfg at level 2), the last `n`. */
+const gatewayLog = (n = 40) => tail(`/tmp/${P}/gw/charon.log`, n);
 
 let runs = 0;
 /** One connection of `version`: connect, status, upload, download, disconnect. */
@@ -307,8 +339,8 @@ async function one(version, round) {
     rec.natHere = s.ike?.natHere;
     rec.virtualIp4 = s.virtualIp4;
     const esp0 = st.esp ?? {};
-    rec.upload = transfer(c.proc.pid, false);
-    rec.download = transfer(c.proc.pid, true);
+    rec.upload = transferOnceMore(rec, c.proc, false);
+    rec.download = transferOnceMore(rec, c.proc, true);
     const esp1 = status(name).esp ?? {};
     // The traffic went through the ESP SA of this connection (not around the tunnel).
     rec.espBytesOut = (esp1.bytesOut ?? 0) - (esp0.bytesOut ?? 0);
@@ -324,6 +356,16 @@ async function one(version, round) {
     rec.error = printable(e.message, 2000);
     rec.clientOutput = c.lines.slice(-40).map((l) => printable(l, 600));
     rec.gatewayLog = gatewayLog();
+    rec.iperf3ServerLog = tail(join(work, 'iperf3-server.log'), 15);
+    rec.clientRunning = c.proc.exitCode === null && c.proc.signalCode === null;
+    if (rec.clientRunning && !c.error) {
+      try {
+        const st = status(name);
+        rec.statusAtFailure = { state: st.state, esp: st.esp, udp: st.udp, ike: st.ike };
+      } catch (e2) {
+        rec.statusAtFailure = printable(e2.message);
+      }
+    }
   } finally {
     const code = await stopProc(c.proc);
     if (!rec.error && code !== 0) rec.error = `vpn connect exited ${code} after SIGTERM`;
@@ -336,6 +378,11 @@ async function one(version, round) {
     for (const l of rec.clientOutput ?? []) console.log(`    ${l}`);
     console.log(`  gateway log (/tmp/${P}/gw/charon.log, last lines):`);
     for (const l of rec.gatewayLog ?? []) console.log(`    ${l}`);
+    console.log('  iperf3 server log (last lines):');
+    for (const l of rec.iperf3ServerLog ?? []) console.log(`    ${l}`);
+    console.log(
+      `  client still running: ${rec.clientRunning}; status then: ${printable(JSON.stringify(rec.statusAtFailure ?? null), 1500)}`,
+    );
   } else {
     console.log(
       `  IKEv${version} round ${round}: up ${rec.upload.mbps.toFixed(0)} Mbit/s (${rec.upload.cpuSecPerGB.toFixed(2)} CPU s/GB), down ${rec.download.mbps.toFixed(0)} Mbit/s (${rec.download.cpuSecPerGB.toFixed(2)} CPU s/GB); ESP ${printable(rec.espProposal, 80)}, data plane ${printable(rec.espPath, 20)}, MTU ${rec.mtu}`,
@@ -369,6 +416,20 @@ function summarize(records) {
       const spread = Math.max(row.v1.max - row.v1.min, row.v2.max - row.v2.min);
       row.withinSpread = Math.abs(row.v1.median - row.v2.median) <= spread;
     }
+    // The two connections of a round ran back to back, under about the same load: their ratio
+    // is less noisy than the ratio of medians over rounds whose load differed.
+    const paired = [];
+    for (const a of ok[1]) {
+      const b = ok[2].find((r) => r.round === a.round);
+      if (b) paired.push(get(a) / get(b));
+    }
+    if (paired.length)
+      row.pairedRatio = {
+        median: median(paired),
+        min: Math.min(...paired),
+        max: Math.max(...paired),
+        runs: paired,
+      };
     rows.push(row);
   }
   const same = (k) => [...new Set([...ok[1], ...ok[2]].map((r) => r[k]))];
@@ -378,6 +439,7 @@ function summarize(records) {
     espPaths: same('espPath'),
     mtus: same('mtu'),
     failures: records.filter((r) => r.error).length,
+    iperf3Errors: records.reduce((n, r) => n + (r.iperf3Errors?.length ?? 0), 0),
   };
 }
 
@@ -385,7 +447,7 @@ function printTable(s) {
   const f = (x, d = 2) => (x === undefined ? '-' : x.toFixed(d));
   const cell = (m) => (m ? `${f(m.median)} (${f(m.min)}–${f(m.max)})` : 'no data');
   console.log(
-    `${'figure'.padEnd(28)}${'IKEv2 median (min–max)'.padStart(28)}${'IKEv1 median (min–max)'.padStart(28)}${'v1/v2'.padStart(8)}  difference of the medians`,
+    `${'figure'.padEnd(28)}${'IKEv2 median (min–max)'.padStart(28)}${'IKEv1 median (min–max)'.padStart(28)}${'v1/v2'.padStart(8)}${'v1/v2 per round'.padStart(24)}  difference of the medians`,
   );
   for (const r of s.rows) {
     const verdict =
@@ -395,7 +457,7 @@ function printTable(s) {
           ? 'within the run-to-run spread'
           : 'OUTSIDE the run-to-run spread';
     console.log(
-      `${r.figure.padEnd(28)}${cell(r.v2).padStart(28)}${cell(r.v1).padStart(28)}${f(r.ratio).padStart(8)}  ${verdict} (${r.better} is better)`,
+      `${r.figure.padEnd(28)}${cell(r.v2).padStart(28)}${cell(r.v1).padStart(28)}${f(r.ratio).padStart(8)}${cell(r.pairedRatio).padStart(24)}  ${verdict} (${r.better} is better)`,
     );
   }
   const one = (xs) =>
@@ -405,6 +467,11 @@ function printTable(s) {
   console.log(`ESP proposal: ${one(s.espProposals)}`);
   console.log(`data plane (espPath): ${one(s.espPaths)}`);
   console.log(`TUN MTU: ${one(s.mtus)}`);
+  console.log(
+    'spread: min–max over the rounds; "within" when |median v1 − median v2| <= the larger max − min of the two versions. v1/v2 per round: the two connections of each round, run back to back, compared with each other (median and min–max of those ratios).',
+  );
+  if (s.iperf3Errors)
+    console.log(`iperf3 errors (the transfer was run once more; listed above): ${s.iperf3Errors}`);
 }
 
 let result;
@@ -412,7 +479,11 @@ try {
   sh('bash', [join(TB, 'up.sh'), '--prefix', P]);
   copyFileSync(`/tmp/${P}/psk`, join(work, 'psk'));
   chmodSync(join(work, 'psk'), 0o600);
-  const server = spawn('ip', ['netns', 'exec', LAN, 'iperf3', '-s'], { stdio: 'ignore', env });
+  const server = spawn(
+    'ip',
+    ['netns', 'exec', LAN, 'iperf3', '-s', '--logfile', join(work, 'iperf3-server.log')],
+    { stdio: 'ignore', env },
+  );
   children.push(server);
   await sleep(500);
   const cpu = cpus()[0]?.model ?? 'unknown';
