@@ -8,7 +8,7 @@
 import { VpnError } from '../core/errors.js';
 import { parseProposals } from '../ike/sa/proposals.js';
 import {
-  DEFAULT_V1_PHASE1_PROPOSALS,
+  defaultV1Phase1Proposals,
   isLegacyPhase1,
   parseV1Phase1Proposals,
   parseV1Phase2Proposals,
@@ -132,7 +132,9 @@ export function ikev1Warnings(f: VersionFlags): string[] {
       'IKEv1 Aggressive Mode sends a hash of the pre-shared key that anyone on the path can take offline and guess the key from; use Main Mode where the gateway allows it',
     );
   if (f.ikev1Legacy) {
-    const offered = parseV1Phase1Proposals(f.ike ?? DEFAULT_V1_PHASE1_PROPOSALS, { legacy: true });
+    const offered = parseV1Phase1Proposals(f.ike ?? defaultV1Phase1Proposals(true), {
+      legacy: true,
+    });
     out.push(
       offered.some(isLegacyPhase1)
         ? '--ikev1-legacy: offering 3DES/SHA-1/MODP-1024, which are weak; use them only with a gateway that offers nothing better'

@@ -7,11 +7,12 @@ import { VpnError } from '../core/errors.js';
 import type { TrafficSelector } from '../ike/codec/index.js';
 import type { Identity } from '../ike/identity.js';
 import type { RetransmitPolicy } from '../ike/session-types.js';
+import { tsFromCidr } from '../ike/sa/traffic-selectors.js';
 import { Ikev1Session } from '../ikev1/session.js';
 import type { Ikev1SessionConfig } from '../ikev1/session.js';
 import {
-  DEFAULT_V1_PHASE1_PROPOSALS,
   DEFAULT_V1_PHASE2_PROPOSALS,
+  defaultV1Phase1Proposals,
   parseV1Phase1Proposals,
   parseV1Phase2Proposals,
 } from '../ikev1/sa-payload.js';
@@ -43,9 +44,12 @@ export function ikev1Base(
   return {
     localId: ids.localId,
     ...(ids.remoteId ? { remoteId: ids.remoteId } : {}),
-    phase1: parseV1Phase1Proposals(opts.ikeProposals ?? DEFAULT_V1_PHASE1_PROPOSALS, {
-      legacy: v1.legacy === true,
-    }),
+    phase1: parseV1Phase1Proposals(
+      opts.ikeProposals ?? defaultV1Phase1Proposals(v1.legacy === true),
+      {
+        legacy: v1.legacy === true,
+      },
+    ),
     phase2: parseV1Phase2Proposals(
       ikev1EspText(opts),
       v1.pfsGroup !== undefined ? { pfsGroup: v1.pfsGroup } : {},
@@ -79,6 +83,36 @@ export function newIkev1Session(
     random,
     log,
   );
+}
+
+/**
+ * Cisco Unity split include (UNITY_SPLIT_INCLUDE, in ConfigReply.subnets from Mode Config): the
+ * networks the gateway wants through the tunnel. IKEv1 has no narrowing (strongSwan echoes our
+ * 0.0.0.0/0 in IDcr and installs its own narrower policy), so without `--remote-net` the routes
+ * follow the split include, each network kept only when our Quick Mode selectors cover it.
+ * Undefined when there is none (the selectors decide, as with IKEv2).
+ */
+export function splitIncludeSelectors(
+  subnets: readonly string[],
+  child: readonly TrafficSelector[],
+): TrafficSelector[] | undefined {
+  const out: TrafficSelector[] = [];
+  for (const cidr of subnets) {
+    let ts: TrafficSelector;
+    try {
+      ts = tsFromCidr(cidr);
+    } catch {
+      continue; // the codec bounded and formatted it; anything odd is skipped, not routed
+    }
+    const covered = child.some(
+      (c) =>
+        c.startAddr.length === ts.startAddr.length &&
+        Buffer.compare(c.startAddr, ts.startAddr) <= 0 &&
+        Buffer.compare(ts.endAddr, c.endAddr) <= 0,
+    );
+    if (covered) out.push(ts);
+  }
+  return out.length > 0 ? out : undefined;
 }
 
 /** The Ikev1Session's stages (it reuses IKEv2's names) by their IKEv1 names. */

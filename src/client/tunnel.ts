@@ -17,32 +17,18 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { VpnError } from '../core/errors.js';
-import { checkExcluded } from '../core/ip.js';
 import type { Logger } from '../core/log.js';
 import { NOOP_LOGGER } from '../core/log.js';
 import type { Random } from '../core/random.js';
 import type { TrafficSelector } from '../ike/codec/index.js';
 import { parseIdentity } from '../ike/identity.js';
-import { DEFAULT_RETRANSMIT, emptyIkeCounters } from '../ike/session.js';
-import type {
-  EstablishedInfo,
-  IkeEvent,
-  IkeInput,
-  IkeOutput,
-  IkeSessionConfig,
-} from '../ike/session.js';
-import {
-  DEFAULT_ESP_PROPOSALS,
-  DEFAULT_IKE_PROPOSALS,
-  applyPqMode,
-  keyExchangesOfText,
-  parseProposals,
-} from '../ike/sa/proposals.js';
-import { anyTs, tsFromCidr } from '../ike/sa/traffic-selectors.js';
+import { emptyIkeCounters } from '../ike/session.js';
+import type { EstablishedInfo, IkeEvent, IkeInput, IkeOutput } from '../ike/session.js';
+import { keyExchangesOfText } from '../ike/sa/proposals.js';
 import type { UdpEndpoint } from '../net/udp.js';
 import type { TunDevice } from '../tun/tun.js';
 import { planTunnelRoutes } from './routes.js';
-import { checkCredentials, credentialsForAttempt } from './auth.js';
+import { credentialsForAttempt } from './auth.js';
 import type { AttemptAuth } from './auth.js';
 import { openDataPath } from './datapath.js';
 import { nativeDataPathLikely } from './datapath-native.js';
@@ -66,7 +52,9 @@ import type {
   TunnelSummary,
   TunnelTimerKey,
 } from './tunnel-types.js';
-import { ikev1Base, ikev1EspText, v1Stage } from './ikev1.js';
+import { splitIncludeSelectors, v1Stage } from './ikev1.js';
+import { ikev2Base, parseTunnelConfig } from './session-config.js';
+import type { IkeV2Base } from './session-config.js';
 import type { Ikev1Base } from './ikev1.js';
 
 export { DEFAULT_MTU } from './host.js';
@@ -164,44 +152,11 @@ export class Tunnel {
     this.startedAt = this.io.now();
     const opts = this.opts;
     // Parse configuration first: config errors must not leave anything behind.
-    const wanted = opts.ikeVersion ?? 2;
+    const parsed = parseTunnelConfig(opts);
+    const { wanted, espProposals, v1Base } = parsed;
     this.version = wanted === 1 ? 1 : 2;
     this.auto = new AutoVersion(wanted === 'auto');
-    const ikeProposals =
-      wanted === 1
-        ? []
-        : applyPqMode(
-            parseProposals(opts.ikeProposals ?? DEFAULT_IKE_PROPOSALS, 'ike'),
-            opts.pq ?? 'off',
-          );
-    // The data path's ESP algorithms: IKEv2's offer, or IKEv1's (AES-GCM).
-    const espProposals = parseProposals(
-      wanted === 1 ? ikev1EspText(opts) : (opts.espProposals ?? DEFAULT_ESP_PROPOSALS),
-      'esp',
-    );
-    const remoteTs: TrafficSelector[] = opts.remoteNetworks?.length
-      ? opts.remoteNetworks.map((c) => tsFromCidr(c))
-      : anyTs(opts.ip6 === true);
-    const remoteId = opts.remoteId === undefined ? undefined : parseIdentity(opts.remoteId);
-    checkCredentials(opts.credentials, remoteId);
-    const retransmit = { ...DEFAULT_RETRANSMIT, ...opts.retransmit };
-    // IKEv1 (issue 17): IPv4 selectors only (Mode Config assigns an IPv4 address).
-    const v1Base =
-      wanted === 2
-        ? undefined
-        : ikev1Base(
-            opts,
-            { localId: { type: 0, data: new Uint8Array(0) }, ...(remoteId ? { remoteId } : {}) },
-            { local: anyTs(false), remote: remoteTs.filter((t) => t.startAddr.length === 4) },
-            retransmit,
-          );
-    // Checked before anything is touched; the routes follow the tunnel's (installRoutes).
-    this.excluded = checkExcluded(opts.excludeNetworks ?? []);
-    if (this.excluded.length > 0 && opts.killSwitch)
-      throw new VpnError(
-        'ERR_CONFIG',
-        '--exclude and --kill-switch contradict each other: the kill switch lets nothing out of the tunnel',
-      );
+    this.excluded = parsed.excluded;
 
     try {
       this.emit({ type: 'stage', stage: 'resolving', detail: opts.gateway });
@@ -247,27 +202,7 @@ export class Tunnel {
         log: this.log,
       });
 
-      this.sessionConfig = {
-        localId,
-        ...(remoteId ? { remoteId } : {}),
-        fragmentSize: opts.ikeFragmentSize ?? 1280,
-        mobike: opts.mobike !== false,
-        ikeProposals,
-        espProposals,
-        request: { ip4: true, ip6: opts.ip6 === true, dns: opts.dns !== 'off' },
-        tsLocal: anyTs(opts.ip6 === true),
-        tsRemote: remoteTs,
-        forceEncap: true,
-        retransmit,
-        maxInitRetries: 5,
-        replayWindow: 1024,
-        dpdDelayMs: opts.dpdMs ?? 30000,
-        childRekeyMs: opts.rekeyMs ?? 50 * 60 * 1000,
-        ikeRekeyMs: opts.ikeRekeyMs ?? 3.5 * 3600 * 1000,
-        ...(opts.ppk ? { ppk: opts.ppk } : {}),
-        ...(opts.redirect === false ? { redirect: false } : {}),
-        ...(opts.pq === 'required' ? { pqRequired: true } : {}),
-      };
+      this.sessionConfig = ikev2Base(opts, parsed, localId);
       this.session = this.newSession();
       const done = new Promise<TunnelSummary>((resolve, reject) => {
         this.connectResolve = resolve;
@@ -328,7 +263,7 @@ export class Tunnel {
   // Reconnecting: the IKE SA is gone (dead peer, gateway DELETE or restart) but the host stays
   // configured; a new IKE SA is negotiated with capped exponential backoff.
 
-  private sessionConfig: Omit<IkeSessionConfig, 'auth' | 'gatewayAuth'> | undefined;
+  private sessionConfig: IkeV2Base | undefined;
   /** Our source address towards the gateway, as last told to the IKE session. */
   private localAddress = '';
   private attemptAuth: AttemptAuth | undefined;
@@ -651,8 +586,12 @@ export class Tunnel {
       await netcfg.setUp(tun.name);
       const session = this.session!;
       // Routes capped; DNS servers only where the selectors carry them (issue 11 findings 6, 7).
+      const split =
+        this.version === 1 && !this.opts.remoteNetworks?.length
+          ? splitIncludeSelectors(cfg.subnets, this.childTsRemote)
+          : undefined;
       const plan = planTunnelRoutes(
-        this.childTsRemote,
+        split ?? this.childTsRemote,
         this.opts.dns === 'off' ? [] : [...cfg.dns4, ...cfg.dns6],
       );
       for (const message of plan.warnings) this.emit({ type: 'warning', message });

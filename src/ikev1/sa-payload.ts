@@ -172,6 +172,20 @@ export const DEFAULT_V1_PHASE2_LIFE_SECONDS = 3600;
  * libreswan too). Eight transforms, strongest first.
  */
 export const DEFAULT_V1_PHASE1_PROPOSALS = 'aes256-aes128-sha256-sha1-ecp256-modp2048';
+/**
+ * What `--ikev1-legacy` adds after the default offer when no `--ike` is given: AES and 3DES with
+ * SHA1 over MODP-1024 (group 2), and 3DES over MODP-2048, for the old gateways that know nothing
+ * better. A stock strongSwan 5.9.8 refuses MODP-1024 (it must be configured) and accepts 3DES.
+ */
+export const V1_LEGACY_PHASE1_PROPOSALS =
+  'aes256-aes128-3des-sha1-modp1024,3des-sha256-sha1-modp2048';
+
+/** The Phase 1 proposal text to offer when the user gave none. */
+export function defaultV1Phase1Proposals(legacy: boolean): string {
+  return legacy
+    ? `${DEFAULT_V1_PHASE1_PROPOSALS},${V1_LEGACY_PHASE1_PROPOSALS}`
+    : DEFAULT_V1_PHASE1_PROPOSALS;
+}
 /** Our default Phase 2 offer: ESP AES-GCM-16 256/128 (PFS added when configured). */
 export const DEFAULT_V1_PHASE2_PROPOSALS = 'aes256gcm16-aes128gcm16';
 
@@ -189,6 +203,11 @@ export interface V1Phase1Spec {
   /** 14, 15, 16, 19, 20, 21, 31 (curve25519) ...; 2 (modp1024) legacy only. */
   group: number;
   lifeSeconds: number;
+  /**
+   * A byte lifetime (RFC 2409 App. A life type kilobytes) the gateway set in its answer: we
+   * offer none (no limit), and a responder may lower a lifetime. Absent in our offers.
+   */
+  lifeKilobytes?: number;
 }
 
 /** One ESP transform (RFC 2407 §4.5); our data plane is AEAD only. */
@@ -202,6 +221,8 @@ export interface V1Phase2Spec {
   /** Group Description attribute when PFS is on. */
   pfsGroup?: number;
   lifeSeconds: number;
+  /** A byte lifetime (RFC 2407 §4.5 SA life type kilobytes) the gateway set; none in our offers. */
+  lifeKilobytes?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,7 +379,12 @@ export function parseV1Phase2Proposals(
     throw configError(
       `IKEv1 ESP proposals "${text}" name ${groups.size} PFS groups; Quick Mode carries one KE payload, so name one`,
     );
-  let pfsGroup: number | undefined = [...groups][0] ?? opts.pfsGroup;
+  const named = [...groups][0];
+  if (named !== undefined && opts.pfsGroup !== undefined && opts.pfsGroup !== named)
+    throw configError(
+      `IKEv1 ESP proposals "${text}" name PFS group ${named}, but group ${opts.pfsGroup} was asked for too: name one`,
+    );
+  let pfsGroup: number | undefined = named ?? opts.pfsGroup;
   if (pfsGroup === DhGroup.NONE) pfsGroup = undefined;
   if (pfsGroup !== undefined && !KNOWN_GROUPS.has(pfsGroup))
     throw configError(`PFS group ${pfsGroup} is not supported with IKEv1`);
@@ -511,13 +537,15 @@ export function encodeSaBody(body: V1SaBody): Uint8Array {
       w.u8(t.num).u8(t.id).u16(0);
       for (const a of t.attributes) {
         // RFC 2408 §3.3 Data Attributes.
+        if (!Number.isInteger(a.type) || a.type < 0 || a.type > 0x7fff)
+          throw new VpnError('ERR_ARG', `attribute type ${a.type} out of range`);
         if (a.tv) {
           if (a.value.length !== 2) throw new VpnError('ERR_ARG', 'TV attribute needs 2 octets');
           w.u16(0x8000 | a.type).bytes(a.value);
         } else {
-          w.u16(a.type & 0x7fff)
-            .u16(a.value.length)
-            .bytes(a.value);
+          if (a.value.length > 0xffff)
+            throw new VpnError('ERR_ARG', `attribute ${a.type} value longer than 65535 octets`);
+          w.u16(a.type).u16(a.value.length).bytes(a.value);
         }
       }
       w.patchU16(tStart + 2, w.pos - tStart);
@@ -639,12 +667,22 @@ function phase1Attributes(s: V1Phase1Spec, authMethod: number): V1DataAttribute[
   a.push(tvAttr(Phase1Attr.AUTH_METHOD, authMethod));
   a.push(tvAttr(Phase1Attr.LIFE_TYPE, V1LifeType.SECONDS));
   a.push(numAttr(Phase1Attr.LIFE_DURATION, s.lifeSeconds));
+  if (s.lifeKilobytes !== undefined) {
+    a.push(tvAttr(Phase1Attr.LIFE_TYPE, V1LifeType.KILOBYTES));
+    a.push(numAttr(Phase1Attr.LIFE_DURATION, s.lifeKilobytes));
+  }
   return a;
 }
 
 function checkU16(v: number, what: string): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffff)
     throw new VpnError('ERR_ARG', `${what} ${v} does not fit an attribute`);
+}
+
+function checkLives(s: { lifeSeconds: number; lifeKilobytes?: number }): void {
+  for (const v of [s.lifeSeconds, s.lifeKilobytes ?? 1])
+    if (!Number.isInteger(v) || v < 1 || v > 0xffffffff)
+      throw new VpnError('ERR_ARG', `lifetime ${v} out of range`);
 }
 
 function checkSpecs(specs: readonly unknown[], what: string): void {
@@ -666,8 +704,7 @@ export function encodePhase1Sa(specs: V1Phase1Spec[], authMethod: number): Uint8
     checkU16(s.hash, 'hash');
     checkU16(s.group, 'group');
     if (s.keyBits !== undefined) checkU16(s.keyBits, 'key length');
-    if (!Number.isInteger(s.lifeSeconds) || s.lifeSeconds < 1 || s.lifeSeconds > 0xffffffff)
-      throw new VpnError('ERR_ARG', `lifetime ${s.lifeSeconds} out of range`);
+    checkLives(s);
   }
   return encodeSaBody({
     proposals: [
@@ -735,17 +772,35 @@ function readAttributes(
   return { values, lives };
 }
 
-/** The lifetime of the chosen SA: ours, or the lower one the gateway answered with. */
-function chosenLife(offered: number, lives: Lives, phase: string): number {
-  if (lives.kilobytes !== undefined)
-    throw noProposal(`${phase}: gateway added a kilobyte lifetime we did not offer`);
-  if (lives.seconds === undefined) return offered;
-  if (lives.seconds === 0) throw noProposal(`${phase}: gateway chose a lifetime of 0 s`);
-  if (lives.seconds > offered)
-    throw noProposal(
-      `${phase}: gateway chose a lifetime of ${lives.seconds} s, longer than the ${offered} s we offered`,
-    );
-  return lives.seconds;
+/**
+ * The lifetimes of the chosen SA: our seconds, or the lower value the gateway answered with; a
+ * byte lifetime where we offered none (no limit) lowers it too, and is returned (strongSwan and
+ * libreswan accept one as initiators; Cisco and FortiGate responders may set one).
+ */
+function chosenLife<T extends { lifeSeconds: number; lifeKilobytes?: number }>(
+  spec: T,
+  lives: Lives,
+  phase: string,
+): T {
+  const offered = spec.lifeSeconds;
+  const out: T = { ...spec };
+  if (lives.seconds !== undefined) {
+    if (lives.seconds === 0) throw noProposal(`${phase}: gateway chose a lifetime of 0 s`);
+    if (lives.seconds > offered)
+      throw noProposal(
+        `${phase}: gateway chose a lifetime of ${lives.seconds} s, longer than the ${offered} s we offered`,
+      );
+    out.lifeSeconds = lives.seconds;
+  }
+  if (lives.kilobytes !== undefined) {
+    if (lives.kilobytes === 0) throw noProposal(`${phase}: gateway chose a lifetime of 0 kB`);
+    if (spec.lifeKilobytes !== undefined && lives.kilobytes > spec.lifeKilobytes)
+      throw noProposal(
+        `${phase}: gateway chose a lifetime of ${lives.kilobytes} kB, longer than the ${spec.lifeKilobytes} kB we offered`,
+      );
+    out.lifeKilobytes = lives.kilobytes;
+  }
+  return out;
 }
 
 function decodeChoice(body: Uint8Array, protocol: number, phase: string): V1Proposal {
@@ -765,7 +820,8 @@ function decodeChoice(body: Uint8Array, protocol: number, phase: string): V1Prop
 /**
  * The gateway's Phase 1 answer: exactly one proposal with one KEY_IKE transform, whose cipher,
  * key length, hash, group and authentication method equal one we offered and which carries no
- * attribute we did not offer. A lower lifetime is accepted and returned in the spec.
+ * attribute we did not offer. A lower lifetime, or a byte lifetime where we offered none, is
+ * accepted and returned in the spec.
  * @throws VpnError ERR_IKE_NO_PROPOSAL with the reason (ERR_IKE_PROTOCOL if malformed).
  */
 export function decodePhase1Choice(
@@ -807,6 +863,8 @@ export function decodePhase1Choice(
     );
   // RFC 3602 §5.3 drafts allowed AES without Key Length, meaning 128 (strongSwan reads it so).
   if (encr === V1Encr.AES_CBC && keyBits === undefined) keyBits = 128;
+  // 3DES has one key size; a peer naming it (192) means the same cipher.
+  if (encr === V1Encr['3DES_CBC'] && keyBits === 192) keyBits = undefined;
   const candidates = offered.filter(
     (s) => s.encr === encr && s.keyBits === keyBits && s.hash === hash && s.group === group,
   );
@@ -816,7 +874,7 @@ export function decodePhase1Choice(
     throw noProposal(`${phase}: gateway chose ${formatPhase1Spec(chosen)}, which we did not offer`);
   }
   const spec = candidates.find((s) => offered.indexOf(s) === t.num - 1) ?? candidates[0]!;
-  return { ...spec, lifeSeconds: chosenLife(spec.lifeSeconds, lives, phase) };
+  return chosenLife(spec, lives, phase);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -836,6 +894,10 @@ function phase2Attributes(s: V1Phase2Spec, encapsulation: number): V1DataAttribu
   a.push(tvAttr(Phase2Attr.ENCAPSULATION_MODE, encapsulation));
   a.push(tvAttr(Phase2Attr.SA_LIFE_TYPE, V1LifeType.SECONDS));
   a.push(numAttr(Phase2Attr.SA_LIFE_DURATION, s.lifeSeconds));
+  if (s.lifeKilobytes !== undefined) {
+    a.push(tvAttr(Phase2Attr.SA_LIFE_TYPE, V1LifeType.KILOBYTES));
+    a.push(numAttr(Phase2Attr.SA_LIFE_DURATION, s.lifeKilobytes));
+  }
   return a;
 }
 
@@ -865,8 +927,7 @@ export function encodePhase2Sa(
       throw new VpnError('ERR_ARG', `ESP transform ${s.transformId} is not AES-GCM`);
     checkU16(s.keyBits, 'key length');
     if (s.pfsGroup !== undefined) checkU16(s.pfsGroup, 'group');
-    if (!Number.isInteger(s.lifeSeconds) || s.lifeSeconds < 1 || s.lifeSeconds > 0xffffffff)
-      throw new VpnError('ERR_ARG', `lifetime ${s.lifeSeconds} out of range`);
+    checkLives(s);
   }
   const spiBytes = new Uint8Array(4);
   new DataView(spiBytes.buffer).setUint32(0, spi);
@@ -889,8 +950,8 @@ export function encodePhase2Sa(
 /**
  * The gateway's Quick Mode answer: one ESP proposal with its 4-octet SPI and one transform equal
  * to one we offered (transform ID, key length, PFS group), in the encapsulation mode we asked for,
- * with no attribute we did not offer (an Authentication Algorithm beside AES-GCM, ESN, kilobyte
- * lifetimes ...). A lower lifetime is accepted and returned.
+ * with no attribute we did not offer (an Authentication Algorithm beside AES-GCM, ESN ...). A
+ * lower lifetime, or a byte lifetime where we offered none, is accepted and returned.
  * @throws VpnError ERR_IKE_NO_PROPOSAL with the reason (ERR_IKE_PROTOCOL if malformed).
  */
 export function decodePhase2Choice(
@@ -948,7 +1009,7 @@ export function decodePhase2Choice(
     throw noProposal(`${phase}: gateway chose ${what}, which we did not offer`);
   }
   const spec = candidates.find((s) => offered.indexOf(s) === t.num - 1) ?? candidates[0]!;
-  return { spec: { ...spec, lifeSeconds: chosenLife(spec.lifeSeconds, lives, phase) }, spi };
+  return { spec: chosenLife(spec, lives, phase), spi };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -169,7 +169,12 @@ test('the tunnel options of the IKEv1 flags, the --pfs group and the warnings', 
   assert.equal(pfsGroupOf('curve25519'), 31);
   assert.deepEqual(ikev1Warnings({}), []);
   assert.match(ikev1Warnings({ ikev1Aggressive: true })[0]!, /hash of the pre-shared key/);
-  assert.match(ikev1Warnings({ ikev1Legacy: true })[0]!, /changes nothing/);
+  // Without --ike, --ikev1-legacy adds 3DES/MODP-1024 after the default offer.
+  assert.match(ikev1Warnings({ ikev1Legacy: true })[0]!, /offering 3DES/);
+  assert.match(
+    ikev1Warnings({ ikev1Legacy: true, ike: 'aes256-sha256-modp2048' })[0]!,
+    /changes nothing/,
+  );
   assert.match(
     ikev1Warnings({ ikev1Legacy: true, ike: '3des-sha1-modp1024' })[0]!,
     /offering 3DES/,

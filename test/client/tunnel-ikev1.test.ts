@@ -13,7 +13,9 @@ import { EncrId } from '../../src/ike/constants.js';
 import { InboundSa, OutboundSa } from '../../src/esp/sa.js';
 import { Tunnel } from '../../src/client/tunnel.js';
 import type { TunnelEvent, TunnelOptions, TunnelSummary } from '../../src/client/tunnel.js';
-import { refusesIkev2 } from '../../src/client/ikev1.js';
+import { ikev1Base, refusesIkev2, splitIncludeSelectors } from '../../src/client/ikev1.js';
+import { DEFAULT_RETRANSMIT } from '../../src/ike/session.js';
+import { anyTs, formatTs, tsFromCidr } from '../../src/ike/sa/traffic-selectors.js';
 import { CLIENT_IP, GW_IP, PSK, ipv4, world } from '../support/tunnel-world.js';
 import type { World } from '../support/tunnel-world.js';
 import { V1Gateway } from '../ikev1/gateway.js';
@@ -246,4 +248,66 @@ test('refusesIkev2 reads only its bounds: any bytes, no throw; only our SPI coun
   assert.equal(refusesIkev2(v1, undefined), undefined);
   v1[17] = 0x20;
   assert.equal(refusesIkev2(v1, spi), undefined, 'an IKEv2 message that is no refusal');
+});
+
+test('Cisco Unity split include decides the routes when our Quick Mode asked for everything', () => {
+  const fmt = (l: ReturnType<typeof splitIncludeSelectors>) => l?.map((t) => formatTs(t));
+  assert.deepEqual(fmt(splitIncludeSelectors(['203.0.113.0/25', '10.1.0.0/16'], anyTs(false))), [
+    formatTs(tsFromCidr('203.0.113.0/25')),
+    formatTs(tsFromCidr('10.1.0.0/16')),
+  ]);
+  // Only what our selectors cover; nothing odd is routed.
+  assert.deepEqual(
+    fmt(
+      splitIncludeSelectors(
+        ['203.0.113.0/25', '10.1.0.0/16', 'junk', '2001:db8::/32'],
+        [tsFromCidr('10.0.0.0/8')],
+      ),
+    ),
+    [formatTs(tsFromCidr('10.1.0.0/16'))],
+  );
+  assert.equal(splitIncludeSelectors([], anyTs(false)), undefined);
+  assert.equal(splitIncludeSelectors(['192.0.2.0/24'], [tsFromCidr('10.0.0.0/8')]), undefined);
+});
+
+test('the IKEv1 configuration from the options: --ikev1-legacy adds 3DES/MODP-1024 to the default offer, --pfs every ESP proposal; Aggressive Mode needs a PSK', () => {
+  const opts: TunnelOptions = {
+    gateway: GW_IP,
+    credentials: { auth: { kind: 'psk', psk: PSK } },
+    ikeVersion: 1,
+  };
+  const ids = { localId: parseIdentity('client@test') };
+  const ts = { local: anyTs(false), remote: anyTs(false) };
+  const plain = ikev1Base(opts, ids, ts, DEFAULT_RETRANSMIT);
+  assert.ok(
+    plain.phase1.every((p) => p.encr === 7 && p.group !== 2),
+    'AES only, no MODP-1024',
+  );
+  assert.ok(plain.phase2.every((p) => p.pfsGroup === undefined));
+  const legacy = ikev1Base(
+    { ...opts, ikev1: { legacy: true, pfsGroup: 19 } },
+    ids,
+    ts,
+    DEFAULT_RETRANSMIT,
+  );
+  assert.ok(
+    legacy.phase1.some((p) => p.encr === 5 && p.group === 2),
+    '3DES with MODP-1024 offered',
+  );
+  assert.equal(legacy.phase1[0]!.encr, 7, 'after the default offer');
+  assert.ok(legacy.phase2.every((p) => p.pfsGroup === 19));
+  assert.throws(
+    () =>
+      ikev1Base(
+        {
+          ...opts,
+          credentials: { auth: { kind: 'eap', identity: 'a', methods: ['md5'] } },
+          ikev1: { aggressive: true },
+        },
+        ids,
+        ts,
+        DEFAULT_RETRANSMIT,
+      ),
+    /Aggressive Mode works with a pre-shared key only/,
+  );
 });

@@ -62,12 +62,16 @@ export interface GatewayOptions {
   clientSeen?: Endpoint;
   /** Answer Main Mode message 1 with NO_PROPOSAL_CHOSEN. */
   refuseProposal?: boolean;
+  /** Add N(RESPONDER-LIFETIME) with this many seconds to Quick Mode message 2 (RFC 2407 §4.6.3.1). */
+  responderLifetime?: number;
   /** Answer an unreadable MM5 with an encrypted N(PAYLOAD_MALFORMED), as strongSwan does. */
   answerBadMm5?: boolean;
   /** Ignore the client's DPD (a stopped gateway). */
   silent?: boolean;
   /** XAUTH server: the credentials it accepts (it starts XAUTH right after Main Mode). */
   xauth?: { user: string; password: string };
+  /** Mode Config push (draft-dukes-ike-mode-cfg-02 §3.4): SET after XAUTH, REQUESTs ignored. */
+  push?: boolean;
   /** Mode Config: the virtual IP and DNS server it hands out. */
   vip?: string;
 }
@@ -480,8 +484,22 @@ export class V1Gateway {
       }
       if (h.messageId === this.xauthMid && a.cfgType === CfgType.ACK) {
         km.forget(h.messageId);
-        return [];
+        if (!this.o.push) return [];
+        return [
+          this.transaction(0x5a5a0002, {
+            cfgType: CfgType.SET,
+            identifier: 9,
+            attributes: [
+              {
+                type: ModeCfgAttr.INTERNAL_IP4_ADDRESS,
+                value: parseIpAddress(this.o.vip ?? '10.3.0.1'),
+              },
+              { type: ModeCfgAttr.INTERNAL_IP4_DNS, value: parseIpAddress('10.1.0.53') },
+            ],
+          }),
+        ];
       }
+      if (a.cfgType === CfgType.REQUEST && this.o.push) return [];
       if (a.cfgType === CfgType.REQUEST) {
         const ip = (t: string): Uint8Array => parseIpAddress(t);
         return [
@@ -495,6 +513,39 @@ export class V1Gateway {
           }),
         ];
       }
+      return [];
+    }
+    if (h.exchangeType === X.QUICK_MODE && this.ourQm && h.messageId === this.ourQm.mid) {
+      const q = this.ourQm;
+      const nr = findData(d.chain.payloads, P.NONCE)!;
+      if (
+        !first ||
+        first.kind !== 'data' ||
+        !equalBytes(first.data, qmHash2(km.hash, km.skeyidA, q.mid, q.ni, rest))
+      )
+        return [];
+      const sa = decodeSaBody(findData(d.chain.payloads, P.SA)!);
+      const p = sa.proposals[0]!;
+      const keyBits = attrNumber(p.transforms[0]!.attributes.find((a) => a.type === 6)!)!;
+      const spiClient = new DataView(p.spi.buffer, p.spi.byteOffset).getUint32(0);
+      const qm3 = this.msg(
+        X.QUICK_MODE,
+        q.mid,
+        [{ kind: 'data', type: P.HASH, data: qmHash3(km.hash, km.skeyidA, q.mid, q.ni, nr) }],
+        true,
+      );
+      const len = keyBits / 8 + 4;
+      const spiIn = 0x7000;
+      this.ourQmResult = {
+        spiClient,
+        qm3,
+        child: {
+          spiIn,
+          spiOut: spiClient,
+          keyIn: quickModeKeymat(km.hash, km.skeyidD, 3, spiIn, q.ni, nr, len),
+          keyOut: quickModeKeymat(km.hash, km.skeyidD, 3, spiClient, q.ni, nr, len),
+        },
+      };
       return [];
     }
     if (h.exchangeType === X.QUICK_MODE) {
@@ -540,6 +591,17 @@ export class V1Gateway {
         { kind: 'data', type: P.NONCE, data: nr },
         ...ids,
       ];
+      const life = this.o.responderLifetime;
+      if (life !== undefined)
+        rest2.push({
+          kind: 'notify',
+          type: P.NOTIFY,
+          doi: 1,
+          protocol: 3,
+          spi: u32(spiIn),
+          notifyType: 24576,
+          data: Uint8Array.of(0x80, 1, 0, 1, 0x80, 2, life >> 8, life & 255),
+        });
       const restBytes = encodeV1Chain(rest2).bytes;
       const h2 = qmHash2(km.hash, km.skeyidA, h.messageId, ni, restBytes);
       this.qm.set(h.messageId, { ni, nr, spiIn, spiOut, keyBits });
@@ -574,6 +636,30 @@ export class V1Gateway {
       true,
     );
   }
+
+  /** Our own Quick Mode (a rekey by the gateway, RFC 2409 §5.5): message 1. */
+  startQuickMode(saBody: Uint8Array, ids: V1IdPayload[]): Uint8Array {
+    const km = this.km!;
+    const mid = 0x0c0ffee0;
+    const ni = this.o.random.bytes(32);
+    const rest: V1PayloadAny[] = [
+      { kind: 'data', type: P.SA, data: saBody },
+      { kind: 'data', type: P.NONCE, data: ni },
+      ...ids,
+    ];
+    const restBytes = encodeV1Chain(rest).bytes;
+    this.ourQm = { mid, ni };
+    return this.msg(
+      X.QUICK_MODE,
+      mid,
+      [{ kind: 'data', type: P.HASH, data: hashMid(km.hash, km.skeyidA, mid, restBytes) }, ...rest],
+      true,
+    );
+  }
+
+  ourQm: { mid: number; ni: Uint8Array } | undefined;
+  /** The client's answer to our Quick Mode, after its HASH(2) checked: its SPI, keys, and our QM3. */
+  ourQmResult: { spiClient: number; qm3: Uint8Array; child: GatewayChild } | undefined;
 
   /** A protected Informational of ours (new message ID). */
   informational(payloads: V1PayloadAny[]): Uint8Array {

@@ -535,3 +535,79 @@ test('random mutations: decoder and both clients never throw anything but VpnErr
     }
   }
 });
+
+// ---- real strongSwan 5.9.8 Transaction exchanges (test/fixtures/ikev1/v1xauth.json, messages
+// 6–11, decrypted; scripts/testbed/capture-ikev1.sh): XAUTH with xauth-generic, then Mode Config
+// pull with the Unity plugin (strongSwan initiator on one side, the test bed gateway on the other).
+
+const CAP = {
+  xauthRequest: '0100000040890000408a0000',
+  xauthReply: '0200000040890005616c696365408a0016616c69636527732078617574682070617373776f7264',
+  xauthSet: '03000000c08f0001',
+  xauthAck: '04000000408f0000',
+  modecfgRequest: '0100000000010000000300007004000070060000',
+  modecfgReply:
+    '0200000000010004cb0071c300030004cb00713570040008cb007100ffffff807002000f76312e6578616d706c652e746573747004000ecb007100ffffff80000000000000',
+};
+
+test('captured strongSwan XAUTH: our client answers with the very bytes strongSwan sent', () => {
+  for (const h of Object.values(CAP))
+    assert.equal(hex(encodeAttributePayload(decodeAttributePayload(unhex(h)))), h);
+  const x = new XauthClient({ user: 'alice', password: ascii("alice's xauth password") });
+  const reply = x.onMessage(decodeAttributePayload(unhex(CAP.xauthRequest)));
+  assert.ok(reply.kind === 'reply');
+  assert.equal(hex(encodeAttributePayload(reply.payload)), CAP.xauthReply);
+  const done = x.onMessage(decodeAttributePayload(unhex(CAP.xauthSet)));
+  assert.ok(done.kind === 'done');
+  assert.equal(hex(encodeAttributePayload(done.ack)), CAP.xauthAck);
+});
+
+test('captured strongSwan Mode Config reply with Unity attributes parses into the virtual IP, DNS, split include, domain', () => {
+  const p = decodeAttributePayload(unhex(CAP.modecfgReply));
+  const r = ok(new ModeConfigClient({ identifier: 0, unity: true }).onReply(p));
+  // Two UNITY_SPLIT_INCLUDE attributes (one without the 6 padding octets) name one network.
+  assert.deepEqual(r, {
+    ip4: '203.0.113.195',
+    dns4: ['203.0.113.53'],
+    nbns4: [],
+    splitInclude: [{ network: '203.0.113.0', prefix: 25 }],
+    defaultDomain: 'v1.example.test',
+    splitDns: [],
+  });
+  assert.deepEqual(toConfigReply(r).subnets, ['203.0.113.0/25']);
+  // strongSwan's request (IP4_ADDRESS, IP4_DNS, SPLIT_INCLUDE, LOCAL_LAN) and ours differ only in
+  // which attributes they ask for; both are REQUESTs with empty values.
+  const theirs = decodeAttributePayload(unhex(CAP.modecfgRequest));
+  assert.equal(theirs.cfgType, CfgType.REQUEST);
+  assert.ok(theirs.attributes.every((a) => a.value.length === 0));
+});
+
+test('an over-long XAUTH credential or attribute value is a VpnError, never a RangeError', () => {
+  const ask: AttributePayload = {
+    cfgType: CfgType.REQUEST,
+    identifier: 1,
+    attributes: [
+      { type: XauthAttr.USER_NAME, value: new Uint8Array(0) },
+      { type: XauthAttr.USER_PASSWORD, value: new Uint8Array(0) },
+    ],
+  };
+  // A 70000-byte password (from a file) would not fit a 16-bit attribute length.
+  expectFailed(
+    new XauthClient({ user: 'alice', password: new Uint8Array(70000) }).onMessage(ask),
+    'ERR_CONFIG',
+    /at most 1024 bytes/,
+  );
+  expectFailed(
+    new XauthClient({ user: 'a'.repeat(2000), password: ascii('x') }).onMessage(ask),
+    'ERR_CONFIG',
+    /at most 1024 bytes/,
+  );
+  for (const attributes of [
+    [{ type: XauthAttr.USER_PASSWORD, value: new Uint8Array(70000) }],
+    [{ type: 0x8000, value: new Uint8Array(0) }],
+  ])
+    assert.throws(
+      () => encodeAttributePayload({ cfgType: CfgType.REPLY, identifier: 1, attributes }),
+      (e: unknown) => e instanceof VpnError && e.code === 'ERR_ARG',
+    );
+});

@@ -12,6 +12,7 @@ import {
   V1Encr,
   V1Hash,
   decodePhase1Choice,
+  defaultV1Phase1Proposals,
   decodePhase2Choice,
   decodeResponderLifetime,
   decodeSaBody,
@@ -163,6 +164,11 @@ test('encoders refuse what they cannot send (bad SPI, mixed PFS groups, non-GCM,
   throwsCode(() => encodePhase2Sa([{ ...GCM256_PFS, transformId: 12 }], 0x1000, 1), 'ERR_ARG');
   throwsCode(() => encodePhase1Sa([], 1), 'ERR_ARG');
   throwsCode(() => encodePhase2Sa([], 0x1000, 1), 'ERR_ARG');
+  throwsCode(
+    () => encodePhase2Sa([{ ...GCM256_PFS, lifeKilobytes: 2 ** 33 }], 0x1000, 1),
+    'ERR_ARG',
+  );
+  throwsCode(() => encodePhase1Sa([{ ...AES128_SHA1_ECP256, lifeSeconds: 0 }], 1), 'ERR_ARG');
 });
 
 // ---- generic codec round trips
@@ -308,10 +314,7 @@ test('Phase 1 choice: the gateway choosing something we did not offer is refused
   e(swap(Phase1Attr.GROUP_DESCRIPTION, 2), /modp1024/);
   e(swap(Phase1Attr.AUTH_METHOD, V1AuthMethod.XAUTH_INIT_PSK), /authentication method 65001/);
   e([...base, tvAttr(Phase1Attr.PRF, 1)], /attribute 13/);
-  e(
-    [...base, tvAttr(Phase1Attr.LIFE_TYPE, 2), numAttr(Phase1Attr.LIFE_DURATION, 1000)],
-    /kilobyte/,
-  );
+  e([...base, tvAttr(Phase1Attr.LIFE_TYPE, 2), numAttr(Phase1Attr.LIFE_DURATION, 0)], /0 kB/);
   e([...base, tvAttr(Phase1Attr.HASH_ALGORITHM, 4)], /twice/);
   e([...base.slice(0, 6)], /without its duration/);
   e(
@@ -404,7 +407,6 @@ test('Phase 2 choice: AES-CBC+HMAC, Auth Algorithm, other mode, no PFS, reserved
     answer(3, spi, 1, 20, [...good, tvAttr(Phase2Attr.EXTENDED_SEQUENCE_NUMBER, 1)]),
     /attribute 11/,
   );
-  e(answer(3, spi, 1, 20, [...good, tvAttr(1, 2), numAttr(2, 4608000)]), /kilobyte/);
   e(answer(3, unhex('000000ff'), 1, 20, good), /reserved ESP SPI 255/);
   e(answer(3, unhex('0000100000'), 1, 20, good), /5 octets/);
   e(answer(2, spi, 1, 20, good), /protocol 2/);
@@ -575,6 +577,13 @@ test('Phase 2 proposals: AES-GCM only, PFS from the text or the option, one grou
     /2 PFS groups/,
   );
   throwsCode(() => parseV1Phase2Proposals('aes256gcm16-esn', {}), 'ERR_CONFIG', /extended/);
+  // The same group twice is fine; two different ones are a contradiction.
+  assert.equal(parseV1Phase2Proposals('aes256gcm16-ecp256', { pfsGroup: 19 })[0]!.pfsGroup, 19);
+  throwsCode(
+    () => parseV1Phase2Proposals('aes256gcm16-ecp256', { pfsGroup: 14 }),
+    'ERR_CONFIG',
+    /group 19, but group 14/,
+  );
   throwsCode(() => parseV1Phase2Proposals('aes256gcm16', { pfsGroup: 22 }), 'ERR_CONFIG');
 });
 
@@ -602,4 +611,180 @@ test('RESPONDER-LIFETIME (RFC 2407 §4.6.3.1): the gateway may only shorten our 
     if (n === 8) continue; // a whole (seconds) pair: a valid shorter list
     throwsCode(() => decodeResponderLifetime(qm.subarray(0, n), 2, 3600), 'ERR_IKE_PROTOCOL');
   }
+});
+
+/**
+ * SA payload bodies of real strongSwan 5.9.8 IKEv1 exchanges (initiator and responder both
+ * strongSwan), from the capture fixtures test/fixtures/ikev1/*.json (scripts/testbed/capture-ikev1.sh),
+ * [case, message index, hex]. Main Mode / Aggressive Mode messages 1 and 2, Quick Mode 1 and 2.
+ */
+const CAPTURED: { name: string; init: string; resp: string; auth?: number }[] = [
+  {
+    name: 'v1psk main',
+    init: '00000001000000010000002c01010001000000240101000080010007800e0100800200048004000e80030001800b0001800c3de0',
+    resp: '00000001000000010000002c01010001000000240101000080010007800e0100800200048004000e80030001800b0001800c3de0',
+    auth: V1AuthMethod.PSK,
+  },
+  {
+    name: 'v1xauth main',
+    init: '00000001000000010000002c01010001000000240101000080010007800e0100800200048004000e8003fde9800b0001800c3de0',
+    resp: '00000001000000010000002c01010001000000240101000080010007800e0100800200048004000e8003fde9800b0001800c3de0',
+    auth: V1AuthMethod.XAUTH_INIT_PSK,
+  },
+  {
+    name: 'v1rsa main',
+    init: '00000001000000010000002c01010001000000240101000080010007800e0100800200048004000e80030003800b0001800c3de0',
+    resp: '00000001000000010000002c01010001000000240101000080010007800e0100800200048004000e80030003800b0001800c3de0',
+    auth: V1AuthMethod.RSA_SIG,
+  },
+  {
+    name: 'v1ecdsa main',
+    init: '00000001000000010000002c01010001000000240101000080010007800e008080020004800400138003000a800b0001800c3de0',
+    resp: '00000001000000010000002c01010001000000240101000080010007800e008080020004800400138003000a800b0001800c3de0',
+    auth: V1AuthMethod.ECDSA_384,
+  },
+  {
+    name: 'v1pfs main',
+    init: '00000001000000010000002c01010001000000240101000080010007800e0080800200028004001380030001800b0001800c3de0',
+    resp: '00000001000000010000002c01010001000000240101000080010007800e0080800200028004001380030001800b0001800c3de0',
+    auth: V1AuthMethod.PSK,
+  },
+  {
+    name: 'v1aggr aggressive',
+    init: '00000001000000010000002c01010001000000240101000080010007800e0100800200048004000e80030001800b0001800c3de0',
+    resp: '00000001000000010000002c01010001000000240101000080010007800e0100800200048004000e80030001800b0001800c3de0',
+    auth: V1AuthMethod.PSK,
+  },
+  {
+    name: 'v1psk quick',
+    init: '000000010000000100000024010304012f712c8d000000180114000080060100800400038001000180020f78',
+    resp: '00000001000000010000002401030401d5099410000000180114000080060100800400038001000180020f78',
+  },
+  {
+    name: 'v1pfs quick (PFS ECP-256)',
+    init: '000000010000000100000028010304011d05321d0000001c011400008006008080030013800400038001000180020f78',
+    resp: '00000001000000010000002801030401745b346b0000001c011400008006008080030013800400038001000180020f78',
+  },
+  {
+    name: 'v1ecdsa quick',
+    init: '0000000100000001000000240103040190b10f9a000000180114000080060080800400038001000180020f78',
+    resp: '00000001000000010000002401030401affbe782000000180114000080060080800400038001000180020f78',
+  },
+];
+
+test('captured strongSwan 5.9.8 SA payloads (both roles) decode, re-encode byte-identically, and the answers check out', () => {
+  for (const c of CAPTURED) {
+    const init = unhex(c.init);
+    const resp = unhex(c.resp);
+    for (const b of [init, resp]) assert.equal(hex(encodeSaBody(decodeSaBody(b))), hex(b), c.name);
+    const offer = decodeSaBody(init).proposals[0]!;
+    const t = offer.transforms[0]!;
+    const num = (type: number): number | undefined => {
+      const a = t.attributes.find((x) => x.type === type);
+      return a ? (a.value[0]! << 8) | a.value[1]! : undefined;
+    };
+    if (c.auth !== undefined) {
+      // strongSwan's offer read as our own spec: our encoder produces the same bytes.
+      const spec: V1Phase1Spec = {
+        encr: num(Phase1Attr.ENCRYPTION_ALGORITHM)!,
+        keyBits: num(Phase1Attr.KEY_LENGTH)!,
+        hash: num(Phase1Attr.HASH_ALGORITHM)!,
+        group: num(Phase1Attr.GROUP_DESCRIPTION)!,
+        lifeSeconds: num(Phase1Attr.LIFE_DURATION)!,
+      };
+      assert.equal(hex(encodePhase1Sa([spec], c.auth)), c.init, c.name);
+      assert.deepEqual(decodePhase1Choice(resp, [spec], c.auth), spec, c.name);
+      assert.equal(spec.lifeSeconds, 15840); // strongSwan: rekey_time 4 h + 10 % over_time
+    } else {
+      const spec: V1Phase2Spec = {
+        transformId: t.id,
+        keyBits: num(Phase2Attr.KEY_LENGTH)!,
+        encrId: t.id,
+        lifeSeconds: num(Phase2Attr.SA_LIFE_DURATION)!,
+      };
+      const g = num(Phase2Attr.GROUP_DESCRIPTION);
+      if (g !== undefined) spec.pfsGroup = g;
+      const spi = new DataView(offer.spi.buffer, offer.spi.byteOffset, 4).getUint32(0);
+      assert.equal(hex(encodePhase2Sa([spec], spi, V1EncapMode.UDP_TUNNEL)), c.init, c.name);
+      const got = decodePhase2Choice(resp, [spec], V1EncapMode.UDP_TUNNEL);
+      assert.deepEqual(got.spec, spec, c.name);
+      assert.equal(got.spi, parseInt(c.resp.slice(32, 40), 16), c.name);
+    }
+  }
+});
+
+test('--ikev1-legacy without --ike: the default offer, then the legacy transforms, marked legacy', () => {
+  assert.equal(defaultV1Phase1Proposals(false), DEFAULT_V1_PHASE1_PROPOSALS);
+  const specs = parseV1Phase1Proposals(defaultV1Phase1Proposals(true), { legacy: true });
+  assert.deepEqual(
+    specs.slice(8).map((s) => [formatPhase1Spec(s), isLegacyPhase1(s)]),
+    [
+      ['aes256-sha1-modp1024', true],
+      ['aes128-sha1-modp1024', true],
+      ['3des-sha1-modp1024', true],
+      ['3des-sha256-modp2048', true],
+      ['3des-sha1-modp2048', true],
+    ],
+  );
+  assert.ok(specs.slice(0, 8).every((s) => !isLegacyPhase1(s)));
+  throwsCode(
+    () => parseV1Phase1Proposals(defaultV1Phase1Proposals(true), { legacy: false }),
+    'ERR_CONFIG',
+  );
+});
+
+test('Phase 1 choice: 3DES answered with a Key Length of 192 is the 3DES we offered', () => {
+  const tdes: V1Phase1Spec = {
+    encr: V1Encr['3DES_CBC'],
+    hash: V1Hash.SHA1,
+    group: 2,
+    lifeSeconds: 28800,
+  };
+  const attrs = [...p1Attrs(tdes, 1), tvAttr(Phase1Attr.KEY_LENGTH, 192)];
+  assert.deepEqual(decodePhase1Choice(answer(1, new Uint8Array(0), 1, 1, attrs), [tdes], 1), tdes);
+  const odd = [...p1Attrs(tdes, 1), tvAttr(Phase1Attr.KEY_LENGTH, 128)];
+  throwsCode(
+    () => decodePhase1Choice(answer(1, new Uint8Array(0), 1, 1, odd), [tdes], 1),
+    'ERR_IKE_NO_PROPOSAL',
+  );
+});
+
+test('a byte lifetime the gateway sets where we offered none lowers the lifetime: accepted and returned', () => {
+  // Phase 1: life type kilobytes (11 = 2) and duration 1000 after our seconds pair.
+  const p1 = answer(1, new Uint8Array(0), 1, 1, [
+    ...p1Attrs(AES256_SHA256_MODP2048, 1),
+    tvAttr(Phase1Attr.LIFE_TYPE, 2),
+    numAttr(Phase1Attr.LIFE_DURATION, 1000),
+  ]);
+  assert.deepEqual(decodePhase1Choice(p1, [AES256_SHA256_MODP2048], 1), {
+    ...AES256_SHA256_MODP2048,
+    lifeKilobytes: 1000,
+  });
+  // Quick Mode, as a Cisco responder sets it: 4608000 kB (TLV), with our 3600 s kept.
+  const qm = unhex(`
+    00000001 00000001
+    00 00 0034 01 03 04 01 00001000   // Proposal, length 52 = 8 + 4 + 40, ESP, SPI 0x1000
+    00 00 0028 01 14 0000             // Transform #1 ESP_AES_GCM_16, length 40 = 8 + 5 × 4 + 4 + 8
+    8006 0100 8003 000e 8004 0003 8001 0001 8002 0e10
+    8001 0002                         // SA Life Type = kilobytes
+    0002 0004 00465000                // SA Life Duration = 4608000
+  `);
+  const got = decodePhase2Choice(qm, [GCM256_PFS], 3);
+  assert.deepEqual(got.spec, { ...GCM256_PFS, lifeKilobytes: 4608000 });
+  // Our encoder writes such a spec back the same way (for a rekey that offers what was agreed).
+  assert.equal(hex(encodePhase2Sa([got.spec], 0x1000, 3)), hex(qm));
+});
+
+test('encodeSaBody refuses attribute values and types that do not fit, with a VpnError', () => {
+  const body = (attributes: V1SaBody['proposals'][0]['transforms'][0]['attributes']): V1SaBody => ({
+    proposals: [
+      { num: 1, protocol: 1, spi: new Uint8Array(0), transforms: [{ num: 1, id: 1, attributes }] },
+    ],
+  });
+  for (const attrs of [
+    [{ type: 6, tv: false, value: new Uint8Array(70000) }],
+    [{ type: 0x8001, tv: true, value: new Uint8Array(2) }],
+    [{ type: 1, tv: true, value: new Uint8Array(3) }],
+  ])
+    throwsCode(() => encodeSaBody(body(attrs)), 'ERR_ARG');
 });

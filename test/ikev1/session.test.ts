@@ -19,7 +19,11 @@ import { pemToDer } from '../../src/pki/x509.js';
 import { Ikev1Session } from '../../src/ikev1/session.js';
 import type { Ikev1SessionConfig } from '../../src/ikev1/session.js';
 import { decodeV1Message, encodeV1Chain, encodeV1Message } from '../../src/ikev1/codec/index.js';
-import { parseV1Phase1Proposals, parseV1Phase2Proposals } from '../../src/ikev1/sa-payload.js';
+import {
+  encodePhase2Sa,
+  parseV1Phase1Proposals,
+  parseV1Phase2Proposals,
+} from '../../src/ikev1/sa-payload.js';
 import { V1Gateway } from './gateway.js';
 import type { GatewayOptions } from './gateway.js';
 import { findRepoFile } from '../support/paths.js';
@@ -71,6 +75,8 @@ interface Run {
   now: number;
   /** Datagrams of the client the gateway never saw (dropped by `lose`). */
   lost: number;
+  /** The gateway's datagrams, in order. */
+  received: Uint8Array[];
 }
 
 function events(r: Run): IkeEvent[] {
@@ -95,6 +101,7 @@ function pump(r: Run, outs: IkeOutput[], lose?: (d: Uint8Array, i: number) => bo
       continue;
     }
     for (const answer of r.gw.receive(o.data)) {
+      r.received.push(answer);
       const more = r.s.handle(
         { kind: 'datagram', data: answer, from: { address: GW.address, port: o.to.port } },
         r.now,
@@ -107,7 +114,7 @@ function pump(r: Run, outs: IkeOutput[], lose?: (d: Uint8Array, i: number) => bo
 
 function start(cfg: Ikev1SessionConfig, gw: V1Gateway, now = 1000): Run {
   const s = new Ikev1Session(cfg, new SeededRandom(5));
-  const r: Run = { s, gw, outputs: [], sent: [], now, lost: 0 };
+  const r: Run = { s, gw, outputs: [], sent: [], now, lost: 0, received: [] };
   pump(r, s.handle({ kind: 'start', local: CLIENT, remote: GW }, now));
   return r;
 }
@@ -373,7 +380,7 @@ test('an informational with a bad hash, or unprotected, is counted and dropped (
 test('retransmission: a lost Main Mode message 1 is resent byte for byte', () => {
   const s = new Ikev1Session(config(), new SeededRandom(5));
   const gw = gateway();
-  const r: Run = { s, gw, outputs: [], sent: [], now: 1000, lost: 0 };
+  const r: Run = { s, gw, outputs: [], sent: [], now: 1000, lost: 0, received: [] };
   pump(r, s.handle({ kind: 'start', local: CLIENT, remote: GW }, 1000), (_d, i) => i === 0);
   assert.equal(r.lost, 1);
   assert.equal(s.state, 'connecting');
@@ -528,4 +535,154 @@ test('phase 1 rekey with XAUTH: XAUTH again on the new ISAKMP SA, the old one de
   );
   const retire = r.outputs.filter((o) => o.kind === 'setTimer' && o.timer === 'rekey-ike').pop();
   assert.ok(retire && retire.kind === 'setTimer' && retire.at === r.now + 2000);
+});
+
+test("the gateway's R-U-THERE is answered with R-U-THERE-ACK carrying its sequence number (RFC 3706 §5)", () => {
+  const r = start(config(), gateway());
+  const seq = Uint8Array.of(0, 0, 0x12, 0x34);
+  const ask = r.gw.informational([
+    {
+      kind: 'notify',
+      type: 11,
+      doi: 1,
+      protocol: 1,
+      spi: r.gw.cookies(),
+      notifyType: 36136,
+      data: seq,
+    },
+  ]);
+  const before = r.gw.notifies.length;
+  input(r, { kind: 'datagram', data: ask, from: { ...GW, port: 4500 } });
+  const ack = r.gw.notifies.slice(before).find((n) => n.notifyType === 36137);
+  assert.ok(ack, 'ACK received by the gateway (its hash verified)');
+  assert.deepEqual([...ack.data], [...seq]);
+  assert.ok(equalBytes(ack.spi, r.gw.cookies()));
+  assert.equal(r.s.state, 'established');
+});
+
+test("the gateway's Quick Mode rekey is answered (RFC 2409 §5.5 as responder): keys equal the gateway's, the old SA goes on its DELETE", () => {
+  const r = start(config(), gateway());
+  const old = installs(r)[0]!;
+  const gwSpi = 0x7000;
+  const offer = encodePhase2Sa(parseV1Phase2Proposals('aes128gcm16-aes256gcm16', {}), gwSpi, 3);
+  const ids = r.gw.qmIds.slice(0, 2).reverse(); // the gateway's IDci is its side
+  const qm1 = r.gw.startQuickMode(offer, ids);
+  input(r, { kind: 'datagram', data: qm1, from: { ...GW, port: 4500 } });
+  const res = r.gw.ourQmResult;
+  assert.ok(res, 'our QM2 verified by the gateway (HASH(2))');
+  assert.equal(installs(r).length, 1, 'nothing installed before HASH(3)');
+  input(r, { kind: 'datagram', data: res.qm3, from: { ...GW, port: 4500 } });
+  const all = installs(r);
+  assert.equal(all.length, 2);
+  const child = all[1]!;
+  assert.equal(child.inbound.spi, res.spiClient);
+  assert.equal(child.outbound.spi, gwSpi);
+  assert.ok(equalBytes(child.inbound.keymat, res.child.keyOut));
+  assert.ok(equalBytes(child.outbound.keymat, res.child.keyIn));
+  assert.equal(child.proposal, 'aes256gcm16', "the transform we offer, from the gateway's list");
+  assert.ok(events(r).some((e) => e.type === 'rekeyed' && e.what === 'child' && e.by === 'peer'));
+  // The gateway deletes the old SA (its inbound SPI = our outbound one).
+  const del = r.gw.informational([
+    {
+      kind: 'delete',
+      type: 12,
+      doi: 1,
+      protocol: 3,
+      spiSize: 4,
+      spis: [
+        Uint8Array.of(
+          old.outbound.spi >>> 24,
+          (old.outbound.spi >>> 16) & 255,
+          (old.outbound.spi >>> 8) & 255,
+          old.outbound.spi & 255,
+        ),
+      ],
+    },
+  ]);
+  input(r, { kind: 'datagram', data: del, from: { ...GW, port: 4500 } });
+  assert.ok(r.outputs.some((o) => o.kind === 'removeChild' && o.inboundSpi === old.inbound.spi));
+  assert.equal(r.s.state, 'established');
+});
+
+test('RESPONDER-LIFETIME in Quick Mode message 2 makes us rekey before the gateway expires the SA', () => {
+  const r = start(config({ childRekeyMs: 3600000 }), gateway({ responderLifetime: 60 }));
+  assert.equal(r.s.state, 'established', closed(r)?.error?.message);
+  const t = r.outputs.filter((o) => o.kind === 'setTimer' && o.timer === 'rekey-child').pop();
+  assert.ok(t && t.kind === 'setTimer');
+  assert.ok(t.at <= r.now + 54000 && t.at >= r.now + 48600, `rekey at +${t.at - r.now} ms`);
+});
+
+test("a retransmitted XAUTH request of the gateway's is answered again with the identical reply", () => {
+  const r = start(
+    config({ xauth: { user: 'alice', password: new TextEncoder().encode('wonderland') } }),
+    gateway({ xauth: { user: 'alice', password: 'wonderland' } }),
+  );
+  assert.equal(r.s.state, 'established', closed(r)?.error?.message);
+  // The gateway's last transaction datagram (its SET) and our ACK to it.
+  const set = r.received.filter((d) => decodeV1Message(d).header.exchangeType === 6).pop()!;
+  const ack = r.sent.filter((d) => decodeV1Message(d).header.exchangeType === 6).pop()!;
+  const outs = r.s.handle({ kind: 'datagram', data: set, from: { ...GW, port: 4500 } }, r.now);
+  const again = outs.find((o) => o.kind === 'send');
+  assert.ok(again && again.kind === 'send');
+  assert.ok(equalBytes(again.data, ack), 'the cached ACK, byte for byte');
+  assert.equal(r.s.state, 'established');
+});
+
+test('Mode Config push (SET after XAUTH) is ACKed and used: virtual IP, then Quick Mode', () => {
+  const r = start(
+    config({
+      xauth: { user: 'alice', password: new TextEncoder().encode('wonderland') },
+      modeConfig: true,
+    }),
+    gateway({ xauth: { user: 'alice', password: 'wonderland' }, vip: '10.3.0.9', push: true }),
+  );
+  assert.equal(r.s.state, 'established', closed(r)?.error?.message ?? JSON.stringify(r.s.counters));
+  const est = events(r).find((e) => e.type === 'established');
+  assert.ok(est && est.type === 'established');
+  assert.equal(est.info.config.ip4, '10.3.0.9');
+  assert.ok(r.gw.attrs.filter((a) => a.cfgType === 4).length >= 2, 'XAUTH and Mode Config ACKed');
+});
+
+test('a gateway that asks for XAUTH without credentials configured → ERR_IKE_AUTH_FAILED naming the options', () => {
+  const r = start(config(), gateway({ xauth: { user: 'alice', password: 'wonderland' } }));
+  assert.equal(closed(r)?.error?.code, 'ERR_IKE_AUTH_FAILED');
+  assert.match(closed(r)!.error!.message, /--xauth-user/);
+});
+
+test('fuzz: mutated gateway datagrams never crash an established session nor end it with an internal error', () => {
+  const rng = new SeededRandom(4242);
+  const pick = (n: number): number => (rng.bytes(4).reduce((a, b) => a * 256 + b, 0) >>> 0) % n;
+  for (let round = 0; round < 6; round++) {
+    const r = start(
+      config({ dpdDelayMs: 1000 }),
+      gateway({ random: new SeededRandom(500 + round) }),
+    );
+    assert.equal(r.s.state, 'established');
+    const seeds = [
+      ...r.received,
+      r.gw.informational([
+        {
+          kind: 'notify',
+          type: 11,
+          doi: 1,
+          protocol: 1,
+          spi: r.gw.cookies(),
+          notifyType: 36136,
+          data: Uint8Array.of(0, 0, 0, 1),
+        },
+      ]),
+    ];
+    for (let i = 0; i < 400 && r.s.state === 'established'; i++) {
+      const m = seeds[pick(seeds.length)]!.slice();
+      const kind = pick(4);
+      if (kind === 0) m[pick(m.length)]! ^= 1 << pick(8);
+      else if (kind === 1) m[28 + pick(Math.max(1, m.length - 28))] = pick(256);
+      else if (kind === 2) m[pick(28)] = pick(256);
+      const data = kind === 3 ? m.subarray(0, pick(m.length + 1)) : m;
+      const outs = r.s.handle({ kind: 'datagram', data, from: { ...GW, port: 4500 } }, r.now);
+      const c = outs.find((o) => o.kind === 'event' && o.event.type === 'closed');
+      if (c && c.kind === 'event' && c.event.type === 'closed')
+        assert.doesNotMatch(c.event.error?.message ?? '', /internal error/);
+    }
+  }
 });

@@ -23,6 +23,7 @@ const TCP_PORT = 5317;
 interface Up {
   summary: {
     virtualIp4?: string;
+    routes: string[];
     dns: string[];
     ikeVersion?: number;
     ike: { remoteId: string; localId: string; natHere: boolean };
@@ -73,8 +74,9 @@ describe('interop: IKEv1 to strongSwan 5.9.8 through a NAT (issue 17)', { skip }
   async function upAndCarry(
     args: string[],
     name: string,
+    base = V1,
   ): Promise<{ proc: ChildProcess; up: Up; lines: string[] }> {
-    const r = await bed.connect([...V1, ...args, '--name', name]);
+    const r = await bed.connect([...base, ...args, '--name', name]);
     assert.ok(r.up, `no "up" event:\n${r.lines.join('\n')}`);
     const up = r.up as unknown as Up;
     assert.equal(up.summary.ikeVersion, 1);
@@ -158,7 +160,7 @@ describe('interop: IKEv1 to strongSwan 5.9.8 through a NAT (issue 17)', { skip }
   });
 
   test('the vpnc case: Aggressive Mode, group name as KEY_ID, group PSK, XAUTH; the warning is printed', async () => {
-    const { proc, lines } = await upAndCarry(
+    const { proc, lines, up } = await upAndCarry(
       [
         '--ikev1-aggressive',
         '--id',
@@ -173,7 +175,11 @@ describe('interop: IKEv1 to strongSwan 5.9.8 through a NAT (issue 17)', { skip }
         xauthPw,
       ],
       'v1group',
+      // No --remote-net: we ask for 0.0.0.0/0, strongSwan echoes it (IKEv1 has no narrowing) and
+      // pushes UNITY_SPLIT_INCLUDE 203.0.113.0/25, which our routes follow.
+      V1.filter((a, i) => a !== '--remote-net' && V1[i - 1] !== '--remote-net'),
     );
+    assert.deepEqual(up.summary.routes, ['203.0.113.0/25']);
     assert.match(lines.join('\n'), /"event":"warning".*Aggressive Mode sends a hash/);
     assert.match(bed.gwSas(), /v1group.*ESTABLISHED/s);
     await closeClean(proc);

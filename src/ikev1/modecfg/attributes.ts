@@ -134,8 +134,10 @@ export function encodeAttributePayload(p: AttributePayload): Uint8Array {
   const w = new Writer(64);
   w.u8(p.cfgType).u8(0).u16(p.identifier);
   for (const a of p.attributes) {
-    if (a.type < 0 || a.type > 0x7fff)
+    if (!Number.isInteger(a.type) || a.type < 0 || a.type > 0x7fff)
       throw new VpnError('ERR_ARG', `attribute type ${a.type} out of range`);
+    if (a.value.length > 0xffff)
+      throw new VpnError('ERR_ARG', `attribute ${a.type} value longer than 65535 octets`);
     if (BASIC.has(a.type) && a.value.length === 2) w.u16(0x8000 | a.type).bytes(a.value);
     else w.u16(a.type).u16(a.value.length).bytes(a.value);
   }

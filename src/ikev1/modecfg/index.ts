@@ -17,7 +17,7 @@ export {
   u16Value,
 } from './attributes.js';
 export type { AttributePayload, CfgAttribute } from './attributes.js';
-export { XauthClient } from './xauth.js';
+export { MAX_XAUTH_CREDENTIAL, XauthClient } from './xauth.js';
 export type { XauthCredentials, XauthStep } from './xauth.js';
 export {
   MAX_NBNS,

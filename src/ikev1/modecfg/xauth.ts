@@ -44,6 +44,9 @@ export type XauthStep =
   | { kind: 'done'; ack: AttributePayload; message?: string }
   | { kind: 'failed'; error: VpnError; ack?: AttributePayload; message?: string };
 
+/** Longest user name or password we send (octets); an Attribute payload must fit a message. */
+export const MAX_XAUTH_CREDENTIAL = 1024;
+
 /** Requests we answer before we call it a loop (a gateway re-asking after a wrong password). */
 const MAX_REQUESTS = 4;
 
@@ -128,13 +131,18 @@ export class XauthClient {
         'ERR_IKE_AUTH_FAILED',
         `XAUTH failed: the gateway asked for the password again (wrong user name or password?)${said}`,
       );
+    const user = new TextEncoder().encode(this.creds.user);
+    if (
+      (wantsUser && user.length > MAX_XAUTH_CREDENTIAL) ||
+      (wantsPassword && this.creds.password.length > MAX_XAUTH_CREDENTIAL)
+    )
+      return failed(
+        'ERR_CONFIG',
+        `the XAUTH user name and password must be at most ${MAX_XAUTH_CREDENTIAL} bytes each`,
+      );
     const attributes: CfgAttribute[] = [];
     if (typeAttr) attributes.push({ type: XauthAttr.TYPE, value: u16Value(XauthType.GENERIC) });
-    if (wantsUser)
-      attributes.push({
-        type: XauthAttr.USER_NAME,
-        value: new TextEncoder().encode(this.creds.user),
-      });
+    if (wantsUser) attributes.push({ type: XauthAttr.USER_NAME, value: user });
     if (wantsPassword) {
       attributes.push({ type: XauthAttr.USER_PASSWORD, value: this.creds.password });
       this.passwordSent = true;
@@ -175,6 +183,9 @@ export class XauthClient {
   }
 }
 
-function failed(code: 'ERR_IKE_AUTH_FAILED' | 'ERR_IKE_PROTOCOL', msg: string): XauthStep {
+function failed(
+  code: 'ERR_IKE_AUTH_FAILED' | 'ERR_IKE_PROTOCOL' | 'ERR_CONFIG',
+  msg: string,
+): XauthStep {
   return { kind: 'failed', error: new VpnError(code, msg) };
 }

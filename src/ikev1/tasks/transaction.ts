@@ -9,10 +9,11 @@
  *                 <-- HASH, ATTR(SET)       HASH, ATTR(ACK) -->
  *   Mode Config:  HASH, ATTR(REQUEST) -->   <-- HASH, ATTR(REPLY)
  */
-import { isVpnError, VpnError } from '../core/errors.js';
-import { V1Exchange as X, V1Payload as P } from './constants.js';
-import { findData } from './codec/index.js';
-import type { V1Chain, V1Header } from './codec/index.js';
+import { isVpnError, VpnError } from '../../core/errors.js';
+import type { ConfigReply } from '../../ike/config-payload.js';
+import { V1Exchange as X, V1Payload as P } from '../constants.js';
+import { findData } from '../codec/index.js';
+import type { V1Chain, V1Header } from '../codec/index.js';
 import {
   CfgType,
   ModeConfigClient,
@@ -20,26 +21,30 @@ import {
   decodeAttributePayload,
   encodeAttributePayload,
   toConfigReply,
-} from './modecfg/index.js';
-import type { AttributePayload, XauthCredentials } from './modecfg/index.js';
-import type { Ikev1Session } from './session.js';
+} from '../modecfg/index.js';
+import type { AttributePayload, XauthCredentials } from '../modecfg/index.js';
+import type { IsakmpSa, V1Context } from '../context.js';
 
 export type { XauthCredentials };
 
-type IsakmpSa = Ikev1Session['sa'];
+/** draft-beaulieu-ike-xauth-02 §6.1: the XAUTH attribute types (16520 XAUTH-TYPE … 16529). */
+const XAUTH_FIRST = 16520;
+const XAUTH_LAST = 16529;
 
 /** Most gateway transactions we remember (their message IDs) at once. */
 const MAX_MIDS = 8;
 
 export class Transactions {
-  private readonly s: Ikev1Session;
+  private readonly s: V1Context;
   /** The XAUTH conversation, one per ISAKMP SA (a phase 1 rekey runs XAUTH again). */
   private xauth: { sa: IsakmpSa; client: XauthClient } | undefined;
   private modecfg: ModeConfigClient | undefined;
+  /** A Mode Config push that came before we were ready for it. */
+  private pushed: { config: ConfigReply; ip4: string | undefined } | undefined;
   /** Message IDs of the gateway's transactions in progress (their IV chains continue). */
   private readonly mids: number[] = [];
 
-  constructor(s: Ikev1Session) {
+  constructor(s: V1Context) {
     this.s = s;
   }
 
@@ -60,6 +65,12 @@ export class Transactions {
   /** Mode Config pull (draft-dukes-ike-mode-cfg-02 §3.3): our REQUEST in a new transaction. */
   startModeConfig(sa: IsakmpSa): void {
     const s = this.s;
+    const pushed = this.pushed;
+    if (pushed) {
+      this.pushed = undefined;
+      s.tasks.phase1.modeConfigDone(pushed.config, pushed.ip4);
+      return;
+    }
     const mid = s.newMid();
     const identifier = mid & 0xffff;
     this.modecfg = new ModeConfigClient({ identifier, unity: sa.peer.unity });
@@ -88,49 +99,81 @@ export class Transactions {
     if (isVpnError(r)) return s.drop('bad Mode Config reply', r.message);
     s.acceptIv();
     sa.keymat!.forget(mid);
-    s.settleOutstanding();
+    s.settle();
     const config = toConfigReply(r);
     if (r.banner) s.log.info('ike', `gateway banner: ${r.banner}`);
-    s.modeConfigDone(config, r.ip4);
+    s.tasks.phase1.modeConfigDone(config, r.ip4);
+  }
+
+  /**
+   * Mode Config push (draft-dukes-ike-mode-cfg-02 §3.4): the gateway SETs our address and DNS; we
+   * ACK what we took and go on as after a pull REPLY (a pull REQUEST of ours still in flight is
+   * then answered by this).
+   */
+  private onModeCfgPush(sa: IsakmpSa, mid: number, p: AttributePayload): void {
+    const s = this.s;
+    const client =
+      this.modecfg ?? new ModeConfigClient({ identifier: p.identifier, unity: sa.peer.unity });
+    const r = client.onSet(p);
+    if (isVpnError(r)) return s.drop('bad Mode Config SET', r.message);
+    this.answer(sa, mid, r.ack);
+    if (r.result.banner) s.log.info('ike', `gateway banner: ${r.result.banner}`);
+    if (!s.cfg.modeConfig) return;
+    const result = { config: toConfigReply(r.result), ip4: r.result.ip4 };
+    if (s.step !== 'modecfg') {
+      // Pushed before we got to Mode Config (e.g. right after XAUTH): taken when we get there.
+      if (s.step === 'phase1' || s.step === 'xauth') this.pushed = result;
+      return;
+    }
+    const o = s.outstanding;
+    if (o && o.exchange === X.TRANSACTION) {
+      sa.keymat!.forget(o.mid);
+      s.settle();
+    }
+    s.tasks.phase1.modeConfigDone(result.config, result.ip4);
   }
 
   /** A Transaction message: the answer to our Mode Config request, or the gateway's request. */
   onMessage(sa: IsakmpSa, h: V1Header, c: V1Chain, plain: Uint8Array): void {
     const s = this.s;
     if (!s.checkHash(sa, h, c, plain)) {
-      s.rejectIvPublic();
+      s.rejectIv();
       return s.drop('bad transaction hash');
     }
-    const o = s.outstandingRequest;
+    const o = s.outstanding;
     if (o && o.exchange === X.TRANSACTION && o.mid === h.messageId) {
       o.onReply(h, c, plain);
       return;
     }
     const body = findData(c.payloads, P.ATTRIBUTE);
     if (!body) {
-      s.rejectIvPublic();
+      s.rejectIv();
       return s.drop('transaction without an attribute payload');
     }
     let p: AttributePayload;
     try {
       p = decodeAttributePayload(body);
     } catch (e) {
-      s.rejectIvPublic();
+      s.rejectIv();
       return s.drop('malformed attribute payload', (e as Error).message);
     }
     s.acceptIv();
     this.remember(h.messageId);
+    const isXauth = p.attributes.some((a) => a.type >= XAUTH_FIRST && a.type <= XAUTH_LAST);
+    if (p.cfgType === CfgType.SET && !isXauth) {
+      this.onModeCfgPush(sa, h.messageId, p);
+      return;
+    }
     if (p.cfgType === CfgType.REQUEST || p.cfgType === CfgType.SET) {
       if (!s.cfg.xauth) {
-        if (p.cfgType === CfgType.SET) {
-          // Mode Config push (SET) is answered with an ACK of nothing we took.
-          return this.answer(sa, h.messageId, {
-            cfgType: CfgType.ACK,
-            identifier: p.identifier,
-            attributes: [],
-          });
-        }
-        return s.drop('XAUTH request, but no XAUTH credentials configured');
+        // draft-beaulieu-ike-xauth-02 §2: the gateway wants a user name and password.
+        s.fail(
+          new VpnError(
+            'ERR_IKE_AUTH_FAILED',
+            'the gateway requires XAUTH (a user name and password after the group key): give --xauth-user and --xauth-password-file',
+          ),
+        );
+        return;
       }
       if (this.xauth?.sa !== sa) this.xauth = { sa, client: new XauthClient(s.cfg.xauth) };
       let step;
@@ -150,7 +193,7 @@ export class Transactions {
           // draft-beaulieu-ike-xauth-02 §2.2: ACK the SET STATUS=1; XAUTH succeeded.
           this.answer(sa, h.messageId, step.ack);
           s.log.info('ike', 'XAUTH succeeded');
-          s.xauthSucceeded(sa);
+          s.tasks.phase1.xauthSucceeded(sa);
           return;
         case 'failed':
           if (step.ack) this.answer(sa, h.messageId, step.ack);
