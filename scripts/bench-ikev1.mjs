@@ -132,9 +132,16 @@ function sh(cmd, a, opts = {}) {
 }
 const inNs = (ns, a, opts) => sh('ip', ['netns', 'exec', ns, ...a], opts);
 
-/** utime + stime of PID in seconds (/proc/PID/stat fields 14 and 15; all its threads). */
-const cpuSeconds = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/**
+ * utime + stime in seconds (stat fields 14 and 15) of PID, all its threads (/proc/PID/stat), or
+ * of its main thread alone (/proc/PID/task/PID/stat: the JavaScript thread, where the IKE session
+ * and the driver run; the rest is the native data plane's threads and V8's).
+ */
+const cpuSeconds = (pid, mainThread = false) => {
+  const f = readFileSync(
+    mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`,
+    'utf8',
+  );
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / HZ;
 };
@@ -254,12 +261,14 @@ function status(name) {
 /** One iperf3 TCP transfer with the client's CPU time over it. */
 function transfer(pid, reverse) {
   const c0 = cpuSeconds(pid);
+  const m0 = cpuSeconds(pid, true);
   const r = inNs(
     CLI,
     ['iperf3', '-c', LAN_HOST, '-t', String(SECONDS), '-J', ...(reverse ? ['-R'] : [])],
     { allowFail: true, timeout: (SECONDS + 30) * 1000 },
   );
   const cpu = cpuSeconds(pid) - c0;
+  const mainCpu = cpuSeconds(pid, true) - m0;
   let j;
   try {
     j = JSON.parse(r.stdout);
@@ -285,6 +294,7 @@ function transfer(pid, reverse) {
     bytes,
     cpuSeconds: cpu,
     cpuSecPerGB: cpu / (bytes / 1e9),
+    mainThreadCpuSecPerGB: mainCpu / (bytes / 1e9),
     retransmits: j.end.sum_sent.retransmits ?? 0,
   };
 }
@@ -396,6 +406,10 @@ const FIGURES = [
   ['TCP download (Mbit/s)', (r) => r.download.mbps, 'higher'],
   ['client CPU s/GB, upload', (r) => r.upload.cpuSecPerGB, 'lower'],
   ['client CPU s/GB, download', (r) => r.download.cpuSecPerGB, 'lower'],
+  ['  of it JS thread, upload', (r) => r.upload.mainThreadCpuSecPerGB, 'lower'],
+  ['  of it JS thread, download', (r) => r.download.mainThreadCpuSecPerGB, 'lower'],
+  ['TCP retransmits, upload', (r) => r.upload.retransmits, 'lower'],
+  ['TCP retransmits, download', (r) => r.download.retransmits, 'lower'],
 ];
 
 function summarize(records) {
@@ -410,7 +424,8 @@ function summarize(records) {
         ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs }
         : undefined;
     }
-    if (row.v1 && row.v2) row.ratio = row.v1.median / row.v2.median;
+    // Ratios only where the IKEv2 figure is not 0 (no retransmits, no JS thread time).
+    if (row.v1 && row.v2 && row.v2.median > 0) row.ratio = row.v1.median / row.v2.median;
     // A spread needs at least two runs of each version.
     if (row.v1?.runs.length > 1 && row.v2?.runs.length > 1) {
       const spread = Math.max(row.v1.max - row.v1.min, row.v2.max - row.v2.min);
@@ -421,7 +436,7 @@ function summarize(records) {
     const paired = [];
     for (const a of ok[1]) {
       const b = ok[2].find((r) => r.round === a.round);
-      if (b) paired.push(get(a) / get(b));
+      if (b && get(b) > 0) paired.push(get(a) / get(b));
     }
     if (paired.length)
       row.pairedRatio = {
@@ -447,7 +462,7 @@ function printTable(s) {
   const f = (x, d = 2) => (x === undefined ? '-' : x.toFixed(d));
   const cell = (m) => (m ? `${f(m.median)} (${f(m.min)}–${f(m.max)})` : 'no data');
   console.log(
-    `${'figure'.padEnd(28)}${'IKEv2 median (min–max)'.padStart(28)}${'IKEv1 median (min–max)'.padStart(28)}${'v1/v2'.padStart(8)}${'v1/v2 per round'.padStart(24)}  difference of the medians`,
+    `${'figure'.padEnd(30)}${'IKEv2 median (min–max)'.padStart(30)}${'IKEv1 median (min–max)'.padStart(30)}${'v1/v2'.padStart(8)}${'v1/v2 per round'.padStart(24)}  difference of the medians`,
   );
   for (const r of s.rows) {
     const verdict =
@@ -457,7 +472,7 @@ function printTable(s) {
           ? 'within the run-to-run spread'
           : 'OUTSIDE the run-to-run spread';
     console.log(
-      `${r.figure.padEnd(28)}${cell(r.v2).padStart(28)}${cell(r.v1).padStart(28)}${f(r.ratio).padStart(8)}${cell(r.pairedRatio).padStart(24)}  ${verdict} (${r.better} is better)`,
+      `${r.figure.padEnd(30)}${cell(r.v2).padStart(30)}${cell(r.v1).padStart(30)}${f(r.ratio).padStart(8)}${cell(r.pairedRatio).padStart(24)}  ${verdict} (${r.better} is better)`,
     );
   }
   const one = (xs) =>
