@@ -309,8 +309,12 @@ function transferOnceMore(rec, proc, reverse) {
     return transfer(proc.pid, reverse);
   } catch (e) {
     if (!e.iperf3 || proc.exitCode !== null || proc.signalCode !== null) throw e;
-    (rec.iperf3Errors ??= []).push(printable(e.message));
+    (rec.iperf3Errors ??= []).push({
+      error: printable(e.message),
+      iperf3ServerLog: tail(join(work, 'iperf3-server.log'), 12),
+    });
     console.log(`  IKEv${rec.version} round ${rec.round}: ${printable(e.message)}; once more`);
+    for (const l of rec.iperf3Errors.at(-1).iperf3ServerLog) console.log(`    iperf3 server: ${l}`);
     return transfer(proc.pid, reverse);
   }
 }
