@@ -258,8 +258,22 @@ function status(name) {
   return JSON.parse(r.stdout);
 }
 
+/**
+ * The client namespace's UDP receive errors (/proc/net/snmp: RcvbufErrors, InErrors): ESP
+ * datagrams the kernel dropped before our data plane read them.
+ */
+function udpErrors() {
+  const r = inNs(CLI, ['cat', '/proc/net/snmp'], { allowFail: true });
+  const rows = r.stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+  if (rows.length < 2) return { rcvbuf: NaN, in: NaN };
+  const k = rows[0].split(/\s+/);
+  const v = rows[1].split(/\s+/).map(Number);
+  return { rcvbuf: v[k.indexOf('RcvbufErrors')], in: v[k.indexOf('InErrors')] };
+}
+
 /** One iperf3 TCP transfer with the client's CPU time over it. */
 function transfer(pid, reverse) {
+  const u0 = udpErrors();
   const c0 = cpuSeconds(pid);
   const m0 = cpuSeconds(pid, true);
   const r = inNs(
@@ -269,6 +283,7 @@ function transfer(pid, reverse) {
   );
   const cpu = cpuSeconds(pid) - c0;
   const mainCpu = cpuSeconds(pid, true) - m0;
+  const u1 = udpErrors();
   let j;
   try {
     j = JSON.parse(r.stdout);
@@ -296,6 +311,8 @@ function transfer(pid, reverse) {
     cpuSecPerGB: cpu / (bytes / 1e9),
     mainThreadCpuSecPerGB: mainCpu / (bytes / 1e9),
     retransmits: j.end.sum_sent.retransmits ?? 0,
+    udpRcvbufErrors: u1.rcvbuf - u0.rcvbuf,
+    udpInErrors: u1.in - u0.in,
   };
 }
 
@@ -414,6 +431,7 @@ const FIGURES = [
   ['  of it JS thread, download', (r) => r.download.mainThreadCpuSecPerGB, 'lower'],
   ['TCP retransmits, upload', (r) => r.upload.retransmits, 'lower'],
   ['TCP retransmits, download', (r) => r.download.retransmits, 'lower'],
+  ['client UDP rcvbuf drops, download', (r) => r.download.udpRcvbufErrors, 'lower'],
 ];
 
 function summarize(records) {
@@ -466,7 +484,7 @@ function printTable(s) {
   const f = (x, d = 2) => (x === undefined ? '-' : x.toFixed(d));
   const cell = (m) => (m ? `${f(m.median)} (${f(m.min)}–${f(m.max)})` : 'no data');
   console.log(
-    `${'figure'.padEnd(30)}${'IKEv2 median (min–max)'.padStart(30)}${'IKEv1 median (min–max)'.padStart(30)}${'v1/v2'.padStart(8)}${'v1/v2 per round'.padStart(24)}  difference of the medians`,
+    `${'figure'.padEnd(34)}${'IKEv2 median (min–max)'.padStart(30)}${'IKEv1 median (min–max)'.padStart(30)}${'v1/v2'.padStart(8)}${'v1/v2 per round'.padStart(24)}  difference of the medians`,
   );
   for (const r of s.rows) {
     const verdict =
@@ -476,7 +494,7 @@ function printTable(s) {
           ? 'within the run-to-run spread'
           : 'OUTSIDE the run-to-run spread';
     console.log(
-      `${r.figure.padEnd(30)}${cell(r.v2).padStart(30)}${cell(r.v1).padStart(30)}${f(r.ratio).padStart(8)}${cell(r.pairedRatio).padStart(24)}  ${verdict} (${r.better} is better)`,
+      `${r.figure.padEnd(34)}${cell(r.v2).padStart(30)}${cell(r.v1).padStart(30)}${f(r.ratio).padStart(8)}${cell(r.pairedRatio).padStart(24)}  ${verdict} (${r.better} is better)`,
     );
   }
   const one = (xs) =>
