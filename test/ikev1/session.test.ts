@@ -686,3 +686,26 @@ test('fuzz: mutated gateway datagrams never crash an established session nor end
     }
   }
 });
+
+test('without rekey times configured we still rekey before the lifetimes the gateway accepted run out (it does not rekey for us)', () => {
+  const r = start(
+    config({
+      phase1: parseV1Phase1Proposals('aes256-sha256-modp2048', {
+        legacy: false,
+        lifeSeconds: 1000,
+      }),
+      phase2: parseV1Phase2Proposals('aes256gcm16', { lifeSeconds: 100 }),
+    }),
+    gateway(),
+  );
+  assert.equal(r.s.state, 'established', closed(r)?.error?.message);
+  const at = (timer: string): number => {
+    const t = r.outputs.filter((o) => o.kind === 'setTimer' && o.timer === timer).pop();
+    assert.ok(t && t.kind === 'setTimer', `${timer} armed`);
+    return t.at - r.now;
+  };
+  const child = at('rekey-child');
+  assert.ok(child <= 90000 && child >= 81000, `child rekey at +${child} ms`);
+  const ike = at('rekey-ike');
+  assert.ok(ike <= 900000 && ike >= 810000, `phase 1 rekey at +${ike} ms`);
+});

@@ -537,12 +537,20 @@ export class Phase1 {
     this.c.tasks.quick.startQuickMode();
   }
 
+  /**
+   * Our phase 1 rekey: after cfg.ikeRekeyMs, or at 90 % of the lifetime the gateway chose in its
+   * SA (RFC 2409 Appendix A Life Duration) when that is shorter; minus up to 10 % jitter.
+   */
   armIkeRekey(): void {
-    if (this.c.cfg.ikeRekeyMs > 0)
+    const chosen = this.c.sa.spec?.lifeSeconds;
+    const life = chosen !== undefined && chosen > 0 ? chosen * 1000 * 0.9 : 0;
+    const cfg = this.c.cfg.ikeRekeyMs;
+    const after = cfg > 0 && life > 0 ? Math.min(cfg, life) : cfg > 0 ? cfg : life;
+    if (after > 0)
       this.c.push({
         kind: 'setTimer',
         timer: 'rekey-ike',
-        at: this.c.now + this.c.jitter(this.c.cfg.ikeRekeyMs),
+        at: this.c.now + this.c.jitter(after),
       });
   }
 
