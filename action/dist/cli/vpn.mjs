@@ -8,6 +8,7 @@ import {
   CryptoError,
   DEFAULT_ESP_PROPOSALS,
   DEFAULT_IKE_PROPOSALS,
+  DEFAULT_V1_PHASE1_PROPOSALS,
   DER_NULL,
   DhGroup,
   ExchangeType,
@@ -20,10 +21,12 @@ import {
   ParseError,
   PayloadType,
   ProtocolId,
+  Reader,
   SECRET_KEYS,
   Tag,
   TsType,
   VpnError,
+  Writer,
   addrInRange,
   anyTs,
   applyPqMode,
@@ -32,9 +35,11 @@ import {
   checkNarrowed,
   children,
   chooseFromOffer,
+  concatBytes,
   decodeOid,
   decodeUnsigned,
   describeKeyExchanges,
+  equalBytes,
   expectTag,
   findProfile,
   formatChosen,
@@ -43,8 +48,10 @@ import {
   formatIpAddress,
   formatSpecs,
   formatTs,
+  fromHex,
   fromSswan,
   fsIo,
+  isLegacyPhase1,
   isPostQuantum,
   isVpnError,
   keyExchangesOfText,
@@ -56,6 +63,8 @@ import {
   parseIdentity,
   parseIpAddress,
   parseProposals,
+  parseV1Phase1Proposals,
+  parseV1Phase2Proposals,
   peekPacket,
   printable,
   printableJson,
@@ -66,8 +75,10 @@ import {
   selectResponderProposal,
   seq,
   tlv,
-  tsFromCidr
-} from "../chunks/chunk-4OME7TXZ.mjs";
+  toHex,
+  tsFromCidr,
+  wipe
+} from "../chunks/chunk-54QGKWPG.mjs";
 import {
   __commonJS,
   __require,
@@ -3522,12 +3533,12 @@ var {
 
 // src/cli/main.ts
 import { spawn as spawn4 } from "node:child_process";
-import { closeSync as closeSync5 } from "node:fs";
+import { closeSync as closeSync6 } from "node:fs";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
 
 // src/client/tunnel.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { isIP as isIP7 } from "node:net";
+import { isIP as isIP9 } from "node:net";
 
 // src/core/log.ts
 var noop = () => void 0;
@@ -3543,213 +3554,6 @@ function findPayload(payloads, type) {
 }
 function filterPayloads(payloads, type) {
   return payloads.filter((p) => p.type === type && !isUnknown(p));
-}
-
-// src/core/bytes.ts
-var Reader = class _Reader {
-  buf;
-  /** Absolute position of the cursor in `buf`. */
-  pos;
-  /** Absolute end (exclusive) of the readable window. */
-  end;
-  /** Position of buf[0] in the outermost buffer, for error offsets. */
-  base;
-  view;
-  constructor(buf, start = 0, end = buf.length, base = 0) {
-    if (start < 0 || end > buf.length || start > end) {
-      throw new RangeError(`Reader window [${start}, ${end}) outside buffer of ${buf.length}`);
-    }
-    this.buf = buf;
-    this.pos = start;
-    this.end = end;
-    this.base = base;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-  get remaining() {
-    return this.end - this.pos;
-  }
-  /** Offset of the cursor in the outermost buffer (for error messages). */
-  get offset() {
-    return this.base + this.pos;
-  }
-  need(n, what) {
-    if (n < 0 || this.pos + n > this.end) {
-      throw new ParseError(what, this.offset, `need ${n} bytes, have ${this.remaining}`);
-    }
-  }
-  u8(what = "u8") {
-    this.need(1, what);
-    return this.view.getUint8(this.pos++);
-  }
-  u16(what = "u16") {
-    this.need(2, what);
-    const v = this.view.getUint16(this.pos);
-    this.pos += 2;
-    return v;
-  }
-  u32(what = "u32") {
-    this.need(4, what);
-    const v = this.view.getUint32(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  u64(what = "u64") {
-    this.need(8, what);
-    const v = this.view.getBigUint64(this.pos);
-    this.pos += 8;
-    return v;
-  }
-  /** A view (not a copy) of the next `n` bytes. */
-  bytes(n, what = "bytes") {
-    this.need(n, what);
-    const v = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return v;
-  }
-  /** A copy of the next `n` bytes (use for data kept beyond the input's lifetime). */
-  copy(n, what = "bytes") {
-    return this.bytes(n, what).slice();
-  }
-  /** The rest of the window as a view. */
-  rest() {
-    return this.bytes(this.remaining, "rest");
-  }
-  skip(n, what = "skip") {
-    this.need(n, what);
-    this.pos += n;
-  }
-  /** A reader over the next `n` bytes; the cursor of this reader moves past them. */
-  sub(n, what = "sub") {
-    this.need(n, what);
-    const r = new _Reader(this.buf, this.pos, this.pos + n, this.base);
-    this.pos += n;
-    return r;
-  }
-  /** Throws if any bytes are left in the window. */
-  expectEnd(what) {
-    if (this.pos !== this.end) {
-      throw new ParseError(what, this.offset, `${this.remaining} trailing bytes`);
-    }
-  }
-  fail(what, detail) {
-    throw new ParseError(what, this.offset, detail);
-  }
-};
-var Writer = class {
-  buf;
-  view;
-  pos = 0;
-  constructor(initial = 256) {
-    this.buf = new Uint8Array(initial);
-    this.view = new DataView(this.buf.buffer);
-  }
-  ensure(n) {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-  u8(v) {
-    checkUint(v, 255, "u8");
-    this.ensure(1);
-    this.view.setUint8(this.pos++, v);
-    return this;
-  }
-  u16(v) {
-    checkUint(v, 65535, "u16");
-    this.ensure(2);
-    this.view.setUint16(this.pos, v);
-    this.pos += 2;
-    return this;
-  }
-  u32(v) {
-    checkUint(v, 4294967295, "u32");
-    this.ensure(4);
-    this.view.setUint32(this.pos, v);
-    this.pos += 4;
-    return this;
-  }
-  u64(v) {
-    if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`"u64" out of range: ${v}`);
-    this.ensure(8);
-    this.view.setBigUint64(this.pos, v);
-    this.pos += 8;
-    return this;
-  }
-  bytes(b) {
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-    return this;
-  }
-  zeros(n) {
-    this.ensure(n);
-    this.buf.fill(0, this.pos, this.pos + n);
-    this.pos += n;
-    return this;
-  }
-  /** Overwrite a u16 written earlier (length fields). */
-  patchU16(at, v) {
-    checkUint(v, 65535, "u16");
-    if (at + 2 > this.pos)
-      throw new RangeError(`patchU16 at ${at} past written length ${this.pos}`);
-    this.view.setUint16(at, v);
-  }
-  patchU32(at, v) {
-    checkUint(v, 4294967295, "u32");
-    if (at + 4 > this.pos)
-      throw new RangeError(`patchU32 at ${at} past written length ${this.pos}`);
-    this.view.setUint32(at, v);
-  }
-  patchU8(at, v) {
-    checkUint(v, 255, "u8");
-    if (at + 1 > this.pos) throw new RangeError(`patchU8 at ${at} past written length ${this.pos}`);
-    this.view.setUint8(at, v);
-  }
-  /** A copy of everything written so far. */
-  finish() {
-    return this.buf.slice(0, this.pos);
-  }
-};
-function checkUint(v, max, what) {
-  if (!Number.isInteger(v) || v < 0 || v > max) {
-    throw new RangeError(`"${what}" expected integer 0..${max}, got ${v}`);
-  }
-}
-function concatBytes(...parts) {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-function equalBytes(a, b) {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
-  return d === 0;
-}
-function toHex(b) {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-}
-function fromHex(s) {
-  const clean2 = s.replace(/\s+/g, "");
-  if (clean2.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean2)) {
-    throw new RangeError(
-      `"hex" expected an even-length hex string, got ${JSON.stringify(s.slice(0, 40))}`
-    );
-  }
-  return new Uint8Array(Buffer.from(clean2, "hex"));
-}
-function wipe(...arrays) {
-  for (const a of arrays) a?.fill(0);
 }
 
 // src/ike/codec/payloads.ts
@@ -5222,7 +5026,14 @@ var RedirectResponder = class {
 };
 
 // src/crypto/ke.ts
-import { createECDH, createDiffieHellman, getDiffieHellman } from "node:crypto";
+import {
+  createDiffieHellman,
+  createECDH,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  getDiffieHellman
+} from "node:crypto";
 
 // node_modules/@noble/hashes/_u64.js
 var U32_MASK64 = /* @__PURE__ */ (() => BigInt(2 ** 32 - 1))();
@@ -7966,7 +7777,7 @@ function isSupportedGroup(group) {
 }
 function createKeyExchange(group, random) {
   if (isMlKem(group)) return mlKemInitiator(group, random);
-  if (group === 31) return montgomery2(group, x25519, 32, random);
+  if (group === 31) return x25519Native(random) ?? montgomery2(group, x25519, 32, random);
   if (group === 32) return montgomery2(group, x448, 56, random);
   const ecp = ECP[group];
   if (ecp) return ecpGroup(group, ecp.curve, ecp.len, random);
@@ -7993,6 +7804,45 @@ function montgomery2(group, curve, len, random) {
       if (s.every((b) => b === 0))
         throw new CryptoError(`group ${group} shared secret is all zero (low-order point)`);
       return s;
+    }
+  };
+}
+var X25519_PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
+var X25519_SPKI = Buffer.from("302a300506032b656e032100", "hex");
+function x25519Native(random) {
+  const priv = random.bytes(32);
+  let privateKey;
+  let spki;
+  try {
+    privateKey = createPrivateKey({
+      key: Buffer.concat([X25519_PKCS8, priv]),
+      format: "der",
+      type: "pkcs8"
+    });
+    spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
+  } catch {
+    return void 0;
+  }
+  return {
+    group: 31,
+    publicValue: new Uint8Array(spki.subarray(spki.length - 32)),
+    computeSharedSecret(peer) {
+      if (peer.length !== 32)
+        throw new CryptoError(`group 31 public value of ${peer.length} bytes, expected 32`);
+      let s;
+      try {
+        const publicKey = createPublicKey({
+          key: Buffer.concat([X25519_SPKI, peer]),
+          format: "der",
+          type: "spki"
+        });
+        s = diffieHellman({ privateKey, publicKey });
+      } catch (e) {
+        throw new CryptoError("invalid group 31 public value (a low-order point?)", { cause: e });
+      }
+      if (s.every((b) => b === 0))
+        throw new CryptoError("group 31 shared secret is all zero (low-order point)");
+      return new Uint8Array(s);
     }
   };
 }
@@ -13303,11 +13153,11 @@ function matchesDnsName(pattern, name) {
   if (n.includes("*")) return false;
   if (!p.includes("*")) return p === n;
   const pl = p.split(".");
-  const nl = n.split(".");
+  const nl2 = n.split(".");
   if (pl[0] !== "*" || pl.slice(1).some((l) => l.includes("*") || l === "")) return false;
   if (pl.length < 3) return false;
-  if (nl.length !== pl.length || nl[0] === "") return false;
-  return pl.slice(1).join(".") === nl.slice(1).join(".");
+  if (nl2.length !== pl.length || nl2[0] === "") return false;
+  return pl.slice(1).join(".") === nl2.slice(1).join(".");
 }
 function ipLiteral(s) {
   let h = s.trim();
@@ -13336,7 +13186,7 @@ function matchesHost(cert, host) {
 }
 
 // src/pki/x509.ts
-import { X509Certificate, createHash as createHash3, createPublicKey } from "node:crypto";
+import { X509Certificate, createHash as createHash3, createPublicKey as createPublicKey2 } from "node:crypto";
 var KEY_USAGE_BITS = [
   "digitalSignature",
   "nonRepudiation",
@@ -13573,7 +13423,7 @@ var Certificate = class _Certificate {
     this.unhandledCriticalExtensions = extensions.filter((e) => e.critical && !PROCESSED_EXTENSIONS.has(e.oid)).map((e) => e.oid);
     try {
       this.x509 = new X509Certificate(der);
-      this.publicKey = createPublicKey({
+      this.publicKey = createPublicKey2({
         key: Buffer.from(this.spkiDer),
         format: "der",
         type: "spki"
@@ -15247,13 +15097,13 @@ function nativeEspStatus(options = {}) {
 function tryLoad(path) {
   if (!exists(path)) return { reason: `${path} is not built` };
   try {
-    const addon2 = req2(path);
-    if (addon2.apiVersion !== API_VERSION) {
+    const addon3 = req2(path);
+    if (addon3.apiVersion !== API_VERSION) {
       return {
-        reason: `${path} speaks version ${String(addon2.apiVersion)}, expected ${API_VERSION} (rebuild it)`
+        reason: `${path} speaks version ${String(addon3.apiVersion)}, expected ${API_VERSION} (rebuild it)`
       };
     }
-    return { addon: addon2, path };
+    return { addon: addon3, path };
   } catch (e) {
     return { reason: `cannot load ${path}: ${e instanceof Error ? e.message : String(e)}` };
   }
@@ -15303,8 +15153,8 @@ var NativeOutboundSa = class _NativeOutboundSa {
   handle;
   shared = new Shared();
   icv;
-  constructor(addon2, handle, spi, icv) {
-    this.addon = addon2;
+  constructor(addon3, handle, spi, icv) {
+    this.addon = addon3;
     this.handle = handle;
     this.spi = spi;
     this.icv = icv;
@@ -15316,12 +15166,12 @@ var NativeOutboundSa = class _NativeOutboundSa {
    */
   static create(p, options = {}) {
     if (!NATIVE_ICV_LENGTH.has(p.encrId)) return void 0;
-    const addon2 = loadNativeEsp(options);
-    if (!addon2) return void 0;
+    const addon3 = loadNativeEsp(options);
+    if (!addon3) return void 0;
     const spi = p.spi >>> 0;
-    const handle = addon2.create(false, p.encrId, p.keymat, spi, 0);
+    const handle = addon3.create(false, p.encrId, p.keymat, spi, 0);
     const icv = NATIVE_ICV_LENGTH.get(p.encrId);
-    return handle ? new _NativeOutboundSa(addon2, handle, spi, icv) : void 0;
+    return handle ? new _NativeOutboundSa(addon3, handle, spi, icv) : void 0;
   }
   /** Last sequence number used (0 before the first packet). */
   get seq() {
@@ -15384,8 +15234,8 @@ var NativeInboundSa = class _NativeInboundSa {
   handle;
   shared = new Shared();
   icv;
-  constructor(addon2, handle, spi, size, icv) {
-    this.addon = addon2;
+  constructor(addon3, handle, spi, size, icv) {
+    this.addon = addon3;
     this.handle = handle;
     this.spi = spi;
     this.icv = icv;
@@ -15395,10 +15245,10 @@ var NativeInboundSa = class _NativeInboundSa {
       get highest() {
         return state[0];
       },
-      check: (seq2) => addon2.replayCheck(handle, seq2),
+      check: (seq2) => addon3.replayCheck(handle, seq2),
       commit: (seq2) => {
         if (Number.isInteger(seq2) && seq2 >= 1 && seq2 <= 4294967295) {
-          addon2.replayCommit(handle, seq2, state);
+          addon3.replayCommit(handle, seq2, state);
         }
       }
     };
@@ -15411,16 +15261,16 @@ var NativeInboundSa = class _NativeInboundSa {
    */
   static create(p, options = {}) {
     if (!NATIVE_ICV_LENGTH.has(p.encrId)) return void 0;
-    const addon2 = loadNativeEsp(options);
-    if (!addon2) return void 0;
+    const addon3 = loadNativeEsp(options);
+    if (!addon3) return void 0;
     const spi = p.spi >>> 0;
     const size = p.replayWindow ?? 1024;
     if (!Number.isInteger(size) || size < 32 || (size & size - 1) !== 0) {
       throw new RangeError(`"size" expected a power of two ≥ 32, got ${size}`);
     }
-    const handle = addon2.create(true, p.encrId, p.keymat, spi, size);
+    const handle = addon3.create(true, p.encrId, p.keymat, spi, size);
     const icv = NATIVE_ICV_LENGTH.get(p.encrId);
-    return handle ? new _NativeInboundSa(addon2, handle, spi, size, icv) : void 0;
+    return handle ? new _NativeInboundSa(addon3, handle, spi, size, icv) : void 0;
   }
   get packets() {
     return this.shared.state[1];
@@ -15787,11 +15637,11 @@ function dataPlaneStatus(opts2 = {}) {
   if (process.platform !== "linux") return { available: false, reason: "Linux only" };
   const st = nativeEspStatus(opts2);
   if (!st.available) return { available: false, reason: st.reason };
-  const addon2 = loadNativeEsp(opts2);
-  if (!addon2 || !isDataPlaneAddon(addon2)) {
+  const addon3 = loadNativeEsp(opts2);
+  if (!addon3 || !isDataPlaneAddon(addon3)) {
     return { available: false, reason: "the esp addon has no data plane (rebuild it)" };
   }
-  const fields = addon2.dpStatsFields;
+  const fields = addon3.dpStatsFields;
   if (!Array.isArray(fields) || fields.length !== DATA_PLANE_STATS_FIELDS.length || fields.some((f, i) => f !== DATA_PLANE_STATS_FIELDS[i])) {
     return { available: false, reason: "the esp addon has another stats layout (rebuild it)" };
   }
@@ -15799,8 +15649,8 @@ function dataPlaneStatus(opts2 = {}) {
 }
 function loadDataPlaneAddon(opts2 = {}) {
   if (!dataPlaneStatus(opts2).available) return void 0;
-  const addon2 = loadNativeEsp(opts2);
-  return addon2 && isDataPlaneAddon(addon2) ? addon2 : void 0;
+  const addon3 = loadNativeEsp(opts2);
+  return addon3 && isDataPlaneAddon(addon3) ? addon3 : void 0;
 }
 var SELECTOR_LENGTH = 40;
 function checkSelector(ts) {
@@ -15850,8 +15700,8 @@ var DataPlane = class _DataPlane {
   outbound = [];
   inbound = /* @__PURE__ */ new Map();
   closed = false;
-  constructor(addon2, handle) {
-    this.addon = addon2;
+  constructor(addon3, handle) {
+    this.addon = addon3;
     this.handle = handle;
   }
   /**
@@ -15863,8 +15713,8 @@ var DataPlane = class _DataPlane {
    */
   static open(family, localPort, events, limits = {}, opts2 = {}) {
     const status = dataPlaneStatus(opts2);
-    const addon2 = loadDataPlaneAddon(opts2);
-    if (!status.available || !addon2) {
+    const addon3 = loadDataPlaneAddon(opts2);
+    if (!status.available || !addon3) {
       const reason = status.available ? "not loadable" : status.reason;
       throw new VpnError("ERR_CONFIG", `native data plane unavailable: ${reason}`);
     }
@@ -15896,7 +15746,7 @@ var DataPlane = class _DataPlane {
     if (limits.packets !== void 0) lim.packets = limits.packets;
     let handle;
     try {
-      handle = addon2.dpOpen(family, localPort, lim, onEvent);
+      handle = addon3.dpOpen(family, localPort, lim, onEvent);
     } catch (e) {
       const code = errorCode(e);
       if (code !== void 0 && /^E[A-Z]+$/.test(code)) {
@@ -15908,7 +15758,7 @@ var DataPlane = class _DataPlane {
       }
       throw e;
     }
-    self.dp = new _DataPlane(addon2, handle);
+    self.dp = new _DataPlane(addon3, handle);
     return self.dp;
   }
   get localPort() {
@@ -16435,7 +16285,7 @@ function cidrContains(cidr, ip) {
 
 // src/client/io.ts
 import { lookup } from "node:dns/promises";
-import { isIP as isIP6 } from "node:net";
+import { isIP as isIP7 } from "node:net";
 
 // src/tun/linux.ts
 import { createRequire as createRequire3 } from "node:module";
@@ -16656,19 +16506,10 @@ function wrap(a, fd, name, mtu, offloads = 0) {
 }
 
 // src/tun/netcfg.ts
-import { execFile } from "node:child_process";
-import {
-  existsSync as existsSync3,
-  lstatSync as lstatSync2,
-  readFileSync as readFileSync2,
-  readlinkSync as readlinkSync2,
-  renameSync,
-  rmSync,
-  unlinkSync as unlinkSync2,
-  writeFileSync
-} from "node:fs";
-import { isIP as isIP5 } from "node:net";
-import { delimiter, dirname as dirname4, join as join4 } from "node:path";
+import { execFile as execFile2 } from "node:child_process";
+import { renameSync, rmSync as rmSync2 } from "node:fs";
+import { isIP as isIP6 } from "node:net";
+import { dirname as dirname5 } from "node:path";
 
 // src/config/load.ts
 import {
@@ -16683,7 +16524,7 @@ import {
 import { dirname as dirname2 } from "node:path";
 
 // src/config/credentials.ts
-import { createPrivateKey as createPrivateKey2, createPublicKey as createPublicKey3, X509Certificate as X509Certificate5 } from "node:crypto";
+import { createPrivateKey as createPrivateKey3, createPublicKey as createPublicKey4, X509Certificate as X509Certificate5 } from "node:crypto";
 import {
   closeSync,
   constants as constants2,
@@ -16700,9 +16541,9 @@ import {
   createDecipheriv as createDecipheriv3,
   createHash as createHash4,
   createHmac as createHmac3,
-  createPrivateKey,
+  createPrivateKey as createPrivateKey2,
   hash as oneShotHash,
-  createPublicKey as createPublicKey2,
+  createPublicKey as createPublicKey3,
   getCiphers,
   pbkdf2Sync,
   timingSafeEqual as timingSafeEqual3,
@@ -17091,7 +16932,7 @@ function readSafeContents(r, sc, ctx, depth) {
   }
 }
 function spkiOf(key) {
-  return createPublicKey2(key).export({ type: "spki", format: "der" });
+  return createPublicKey3(key).export({ type: "spki", format: "der" });
 }
 function certSpki(der) {
   try {
@@ -17102,7 +16943,7 @@ function certSpki(der) {
 }
 function importKey(der) {
   try {
-    return createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+    return createPrivateKey2({ key: Buffer.from(der), format: "der", type: "pkcs8" });
   } catch (e) {
     throw new VpnError(
       "ERR_CERT",
@@ -17509,7 +17350,7 @@ function loadPrivateKey(path, passphrase) {
   }
   let key;
   try {
-    key = createPrivateKey2(input);
+    key = createPrivateKey3(input);
   } catch (e) {
     const code = errCode(e);
     if (code === "ERR_MISSING_PASSPHRASE" || code === "ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED")
@@ -17563,7 +17404,7 @@ function loadPkcs12(path, password) {
   return r;
 }
 function sameKey(key, certDer) {
-  const mine = createPublicKey3(key).export({ type: "spki", format: "der" });
+  const mine = createPublicKey4(key).export({ type: "spki", format: "der" });
   let theirs;
   try {
     theirs = new X509Certificate5(certDer).publicKey.export({ type: "spki", format: "der" });
@@ -17588,8 +17429,8 @@ function readSecretFile(path, what = "secret file") {
   } catch (e) {
     throw new VpnError("ERR_CONFIG", `${what} ${path} is not UTF-8 text`, { cause: e });
   }
-  const nl = text.indexOf("\n");
-  const first = nl < 0 ? text : text.slice(0, nl);
+  const nl2 = text.indexOf("\n");
+  const first = nl2 < 0 ? text : text.slice(0, nl2);
   return first.endsWith("\r") ? first.slice(0, -1) : first;
 }
 
@@ -17639,20 +17480,20 @@ function checkPrivateDir(dir, what = "directory") {
       cause: e
     });
   }
-  const refuse = (why) => {
+  const refuse2 = (why) => {
     throw new VpnError(
       "ERR_PRIVILEGE",
       `refusing to use ${what} ${dir}: ${why}; someone else may have created it — remove it (or set VPN_RUNTIME_DIR to a private directory) and try again`
     );
   };
-  if (st.isSymbolicLink()) refuse("it is a symbolic link");
-  if (!st.isDirectory()) refuse("it is not a directory");
+  if (st.isSymbolicLink()) refuse2("it is a symbolic link");
+  if (!st.isDirectory()) refuse2("it is not a directory");
   const euid = process.geteuid?.();
   if (euid !== void 0 && st.uid !== euid) {
-    refuse(`it is owned by uid ${st.uid}, not by us (uid ${euid})`);
+    refuse2(`it is owned by uid ${st.uid}, not by us (uid ${euid})`);
   }
   if ((st.mode & 63) !== 0) {
-    refuse(
+    refuse2(
       `group or others have access to it (mode ${(st.mode & 511).toString(8).padStart(4, "0")}, expected 0700)`
     );
   }
@@ -17932,13 +17773,13 @@ function readPrivate(path, max, what) {
   try {
     const st = fstatSync3(fd);
     const euid = process.geteuid?.();
-    const refuse = (why) => {
+    const refuse2 = (why) => {
       throw new VpnError("ERR_PRIVILEGE", `refusing to read ${what} ${path}: ${why}`);
     };
-    if (!st.isFile()) refuse("it is not a regular file");
-    if (euid !== void 0 && st.uid !== euid) refuse(`it is owned by uid ${st.uid}, not by us`);
-    if ((st.mode & 63) !== 0) refuse("group or others have access to it");
-    if (st.size > max) refuse(`it is too large (${st.size} bytes)`);
+    if (!st.isFile()) refuse2("it is not a regular file");
+    if (euid !== void 0 && st.uid !== euid) refuse2(`it is owned by uid ${st.uid}, not by us`);
+    if ((st.mode & 63) !== 0) refuse2("group or others have access to it");
+    if (st.size > max) refuse2(`it is too large (${st.size} bytes)`);
     const buf = Buffer.alloc(st.size);
     let off = 0;
     while (off < buf.length) {
@@ -17961,9 +17802,297 @@ function isAlive(pid) {
   }
 }
 
+// src/tun/dns.ts
+import { execFile } from "node:child_process";
+import {
+  existsSync as existsSync3,
+  lstatSync as lstatSync2,
+  readFileSync as readFileSync2,
+  readlinkSync as readlinkSync2,
+  rmSync,
+  unlinkSync as unlinkSync2,
+  writeFileSync
+} from "node:fs";
+import { isIP as isIP5 } from "node:net";
+import { delimiter, dirname as dirname4, join as join4 } from "node:path";
+var MARKER = "# written by ikev2-vpn";
+async function configureDns(ctx, dev, servers, domains, opts2 = {}) {
+  if (servers.length === 0) return void 0;
+  if (!isDevName(dev)) throw new VpnError("ERR_NETCFG", `invalid interface name ${safeJson(dev)}`);
+  for (const s of servers) {
+    if (isIP5(s) === 0) throw new VpnError("ERR_DNS", `invalid DNS server ${JSON.stringify(s)}`);
+  }
+  for (const d of domains) {
+    if (!isDomainName(d)) {
+      throw new VpnError("ERR_DNS", `invalid DNS domain ${JSON.stringify(d)}`);
+    }
+  }
+  const backend = await chooseBackend(ctx);
+  ctx.log.info("tun", `DNS via ${backend}: ${servers.join(", ")}`);
+  const list2 = servers.join(", ");
+  switch (backend) {
+    case "resolvectl": {
+      ctx.record({ kind: "dns-resolvectl", dev });
+      await ctx.run("resolvectl", ["dns", dev, "--", ...servers]);
+      const full = opts2.defaultRoute === true;
+      const routing = [...domains.map((d) => `~${d}`), ...full ? ["~."] : []];
+      if (routing.length > 0) await ctx.run("resolvectl", ["domain", dev, "--", ...routing]);
+      const defaultRoute = full || domains.length === 0;
+      const extra = [
+        ["default-route", String(defaultRoute)],
+        ["llmnr", "no"],
+        ["mdns", "no"]
+      ];
+      for (const [verb, value] of extra) {
+        await ctx.run("resolvectl", [verb, dev, "--", value]).catch((e) => {
+          ctx.log.warn("tun", `resolvectl ${verb} ${dev} ${value}: ${e.message}`);
+        });
+      }
+      let note;
+      if (full) note = `systemd-resolved on ${dev}: every name goes to ${list2} (~.)`;
+      else if (domains.length > 0)
+        note = `systemd-resolved on ${dev}: names under ${domains.join(", ")} go to ${list2} (routing domains ${routing.join(" ")}); other names as before`;
+      else
+        note = `systemd-resolved on ${dev}: names go to ${list2} and to the host's servers alike (no domains pushed)`;
+      return { method: "systemd-resolved", routing, note };
+    }
+    case "resolvconf": {
+      const iface = `${resolvconfPrefix()}${dev}`;
+      await runWithInput("resolvconf", ["-a", iface], resolvConfText(servers, domains));
+      ctx.record({ kind: "dns-resolvconf", dev, iface });
+      return {
+        method: "resolvconf",
+        routing: [],
+        note: `resolvconf (${iface}): ${list2} first in line for every name${searchNote(domains)}; no systemd-resolved, so no split DNS`
+      };
+    }
+    case "file": {
+      const path = ctx.resolvConf;
+      const backup = ctx.backupPath ?? join4(ensureRuntimeDir(), `pid${process.pid}.${netnsKey()}.resolv.conf.bak`);
+      const mine = ctx.entries.some((e) => e.kind === "dns-file" && e.backup === backup);
+      if (!mine) {
+        const existed = existsSync3(path);
+        const current = existed ? readFileSync2(path) : Buffer.alloc(0);
+        ensurePrivateDir(dirname4(backup), "runtime directory");
+        try {
+          writeExclusive(backup, current);
+        } catch (e) {
+          if (e.code !== "EEXIST") throw e;
+          ctx.log.warn("tun", `discarding a stale DNS backup ${backup}`);
+          unlinkSync2(backup);
+          writeExclusive(backup, current);
+        }
+        ctx.record({ kind: "dns-file", path, backup, existed });
+      }
+      writeFileSync(path, resolvConfText(servers, domains));
+      return {
+        method: "resolv.conf",
+        routing: [],
+        note: `${path} rewritten (restored on exit): every name goes to ${list2}${searchNote(domains)}; no systemd-resolved, so no split DNS`
+      };
+    }
+  }
+}
+async function chooseBackend(ctx) {
+  if (ctx.dnsBackend !== "auto") return ctx.dnsBackend;
+  if (findProgram("resolvectl") && resolvedManages(ctx.resolvConf)) {
+    try {
+      await ctx.run("resolvectl", ["status"]);
+      return "resolvectl";
+    } catch {
+    }
+  }
+  if (findProgram("resolvconf") && isSymlink(ctx.resolvConf)) return "resolvconf";
+  return "file";
+}
+async function undoDns(e, run) {
+  switch (e.kind) {
+    case "dns-file": {
+      const original = readPrivate(e.backup, MAX_BACKUP_BYTES, "DNS backup");
+      if (original === void 0) return;
+      if (e.existed === false) rmSync(e.path, { force: true });
+      else writeFileSync(e.path, original);
+      rmSync(e.backup, { force: true });
+      return;
+    }
+    case "dns-resolvectl":
+      await run("resolvectl", ["revert", "--", e.dev]);
+      return;
+    case "dns-resolvconf":
+      await run("resolvconf", ["-d", e.iface ?? `${e.dev}.ikev2-vpn`]);
+      return;
+  }
+}
+function isBackend(s) {
+  return s === "auto" || s === "resolvectl" || s === "resolvconf" || s === "file";
+}
+function isSymlink(path) {
+  try {
+    return lstatSync2(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+function resolvedManages(resolvConf) {
+  try {
+    if (isSymlink(resolvConf) && readlinkSync2(resolvConf).includes("systemd/resolve")) return true;
+    return /^nameserver 127\.0\.0\.53$/m.test(readFileSync2(resolvConf, "utf8"));
+  } catch {
+    return false;
+  }
+}
+function searchNote(domains) {
+  return domains.length > 0 ? ` (search ${domains.join(" ")})` : "";
+}
+function findProgram(name) {
+  const dirs = (process.env["PATH"] ?? "").split(delimiter).filter(Boolean);
+  for (const d of [...dirs, "/usr/sbin", "/sbin", "/usr/bin", "/bin"]) {
+    const p = join4(d, name);
+    if (existsSync3(p)) return p;
+  }
+  return void 0;
+}
+function resolvconfPrefix() {
+  try {
+    for (const line of readFileSync2("/etc/resolvconf/interface-order", "utf8").split("\n")) {
+      const m = /^([A-Za-z0-9-]+)\*$/.exec(line.trim());
+      if (m) return `${m[1]}.`;
+    }
+  } catch {
+  }
+  return "";
+}
+function resolvConfText(servers, domains) {
+  const lines = [`${MARKER}; restored on disconnect`];
+  for (const s of servers) lines.push(`nameserver ${s}`);
+  if (domains.length > 0) lines.push(`search ${domains.join(" ")}`);
+  return lines.join("\n") + "\n";
+}
+function runWithInput(cmd, args, input) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { timeout: 1e4 }, (err, _out, stderr) => {
+      if (err) {
+        reject(
+          new VpnError("ERR_DNS", `${cmd} ${args.join(" ")}: ${stderr.trim() || err.message}`, {
+            cause: err
+          })
+        );
+      } else resolve();
+    });
+    child.stdin?.end(input);
+  });
+}
+
+// src/tun/rtnl.ts
+import { createRequire as createRequire4 } from "node:module";
+var addon2;
+function netlinkAddon() {
+  if (addon2 !== void 0) return addon2;
+  addon2 = null;
+  const req3 = createRequire4(import.meta.url);
+  for (const c of addonCandidates("tun")) {
+    try {
+      const a = req3(c.path);
+      if (typeof a["rtRoute"] === "function" && typeof a["rtDefaultRoutes"] === "function") {
+        addon2 = a;
+        break;
+      }
+    } catch {
+    }
+  }
+  return addon2;
+}
+function rtNetlink() {
+  if (process.env["VPN_NETLINK"] === "0") return void 0;
+  return netlinkAddon() ?? void 0;
+}
+function tunAddonFunction(name) {
+  const f = netlinkAddon()?.[name];
+  return typeof f === "function" ? f : void 0;
+}
+function nl(what, f) {
+  try {
+    return f();
+  } catch (e) {
+    throw new VpnError("ERR_NETCFG", `${what}: ${e.message}`, { cause: e });
+  }
+}
+function splitCidr(cidr) {
+  const i = cidr.indexOf("/");
+  return [cidr.slice(0, i), Number(cidr.slice(i + 1))];
+}
+function tableId(table) {
+  return table === void 0 || table === "main" ? 254 : Number(table);
+}
+function nlRoute(rt, op, r, src) {
+  const [dst, len] = splitCidr(r.dest);
+  const verb = op === "del" ? "deleting" : op === "add" ? "adding" : "replacing";
+  nl(
+    `${verb} the route ${r.dest} dev ${r.dev}`,
+    () => rt.rtRoute(
+      op,
+      dst,
+      len,
+      r.dev,
+      r.via ?? null,
+      src ?? null,
+      r.metric ?? -1,
+      tableId(r.table),
+      false
+    )
+  );
+}
+function nlRule(rt, add, r) {
+  nl(
+    `${add ? "adding" : "deleting"} the rule from ${r.from} lookup ${r.table}`,
+    () => rt.rtRule(add, r.from, tableId(r.table), r.priority, r.suppress ?? -1)
+  );
+}
+function nlUndo(rt, e) {
+  switch (e.kind) {
+    case "addr": {
+      const [a, len] = splitCidr(e.cidr);
+      nl(`deleting ${e.cidr} from ${e.dev}`, () => rt.rtAddr(false, e.dev, a, len));
+      return true;
+    }
+    case "mtu":
+      nl(`setting the MTU of ${e.dev}`, () => rt.rtSetLink(e.dev, e.old, -1));
+      return true;
+    case "up":
+      nl(`taking ${e.dev} down`, () => rt.rtSetLink(e.dev, 0, 0));
+      return true;
+    case "route":
+      nlRoute(rt, "del", e);
+      return true;
+    case "block": {
+      const [a, len] = splitCidr(e.dest);
+      nl(
+        `deleting the unreachable route ${e.dest}`,
+        () => rt.rtRoute("del", a, len, null, null, null, e.metric, -1, true)
+      );
+      return true;
+    }
+    case "rule":
+      nlRule(rt, false, e);
+      return true;
+    case "dns-file":
+    case "dns-resolvectl":
+    case "dns-resolvconf":
+      return false;
+  }
+}
+function nlDefaultRoutes(rt, v6) {
+  return rt.rtDefaultRoutes(v6).map((r) => ({
+    dev: r.dev,
+    metric: r.metric,
+    ...r.via ? { gateway: r.via } : {},
+    ...r.src ? { prefsrc: r.src } : {}
+  }));
+}
+
 // src/tun/netcfg.ts
 var defaultRunner = (cmd, args, input) => new Promise((resolve, reject) => {
-  const child = execFile(
+  const child = execFile2(
     cmd,
     args,
     { timeout: 1e4, maxBuffer: 4 << 20 },
@@ -17977,9 +18106,10 @@ var defaultRunner = (cmd, args, input) => new Promise((resolve, reject) => {
   child.stdin?.on("error", () => void 0);
   child.stdin?.end(input ?? "");
 });
-var MARKER = "# written by ikev2-vpn";
 var NetConfigurator = class {
   run;
+  /** rtnetlink (rtnl.ts) for links, addresses, routes and rules; undefined: `ip` processes. */
+  nl;
   log;
   journalPath;
   dnsBackend;
@@ -17989,6 +18119,7 @@ var NetConfigurator = class {
   backupPath;
   constructor(opts2 = {}) {
     this.run = opts2.run ?? defaultRunner;
+    this.nl = opts2.netlink === false ? void 0 : opts2.netlink ?? (opts2.run ? void 0 : rtNetlink());
     this.log = opts2.logger ?? NOOP_LOGGER;
     this.journalPath = opts2.journalPath;
     const env = process.env["VPN_DNS_BACKEND"];
@@ -18012,10 +18143,10 @@ var NetConfigurator = class {
   persist() {
     if (!this.journalPath) return;
     if (this.entries.length === 0) {
-      rmSync(this.journalPath, { force: true });
+      rmSync2(this.journalPath, { force: true });
       return;
     }
-    ensurePrivateDir(dirname4(this.journalPath), "runtime directory");
+    ensurePrivateDir(dirname5(this.journalPath), "runtime directory");
     const file = {
       version: 2,
       pid: process.pid,
@@ -18034,6 +18165,14 @@ var NetConfigurator = class {
   linkKnown = /* @__PURE__ */ new Map();
   /** `ip -j link show dev X`: MTU and whether the link is administratively up. */
   async linkState(dev) {
+    if (this.nl) {
+      try {
+        const l = this.nl.rtGetLink(dev);
+        return l ? { mtu: l.mtu, up: l.up } : void 0;
+      } catch {
+        return void 0;
+      }
+    }
     try {
       const { stdout } = await this.run("ip", ["-j", "link", "show", "dev", dev]);
       const l = JSON.parse(stdout)[0];
@@ -18054,7 +18193,8 @@ var NetConfigurator = class {
       throw new VpnError("ERR_NETCFG", `invalid MTU ${String(mtu)}`);
     }
     const before = await this.linkState(dev);
-    await this.run("ip", ["link", "set", "dev", dev, "mtu", String(mtu)]);
+    if (this.nl) nl(`setting the MTU of ${dev}`, () => this.nl.rtSetLink(dev, mtu, -1));
+    else await this.run("ip", ["link", "set", "dev", dev, "mtu", String(mtu)]);
     if (before && before.mtu !== mtu) this.record({ kind: "mtu", dev, old: before.mtu });
     if (before) this.linkKnown.set(dev, { mtu, up: before.up });
   }
@@ -18064,14 +18204,18 @@ var NetConfigurator = class {
     const known = this.linkKnown.get(dev);
     this.linkKnown.delete(dev);
     const before = known ?? await this.linkState(dev);
-    await this.run("ip", ["link", "set", "dev", dev, "up"]);
+    if (this.nl) nl(`bringing ${dev} up`, () => this.nl.rtSetLink(dev, 0, 1));
+    else await this.run("ip", ["link", "set", "dev", dev, "up"]);
     if (before && !before.up) this.record({ kind: "up", dev });
   }
   /** Adds an address (`cidr`, e.g. "10.0.0.2/32" or "fd00::2/128") to `dev`. */
   async addAddress(dev, cidr) {
     checkDev(dev);
     checkCidr(cidr);
-    await this.run("ip", ["addr", "add", cidr, "dev", dev]);
+    if (this.nl) {
+      const [a, len] = splitCidr(cidr);
+      nl(`adding ${cidr} to ${dev}`, () => this.nl.rtAddr(true, dev, a, len));
+    } else await this.run("ip", ["addr", "add", cidr, "dev", dev]);
     this.record({ kind: "addr", dev, cidr });
   }
   /**
@@ -18081,9 +18225,13 @@ var NetConfigurator = class {
    */
   async addRoute(dest, opts2) {
     const sel = routeSelector(dest, opts2);
-    const args = routeArgs("add", sel);
-    if (opts2.src !== void 0) args.push("src", opts2.src);
-    await this.run("ip", args);
+    if (this.nl) {
+      nlRoute(this.nl, "add", sel, opts2.src);
+    } else {
+      const args = routeArgs("add", sel);
+      if (opts2.src !== void 0) args.push("src", opts2.src);
+      await this.run("ip", args);
+    }
     this.record(sel);
   }
   /**
@@ -18102,6 +18250,13 @@ var NetConfigurator = class {
       );
     }
     const sels = dests.map((d) => routeSelector(d, opts2));
+    if (this.nl) {
+      for (const r of sels) {
+        nlRoute(this.nl, "add", r, r.dest.includes(":") ? void 0 : opts2.src);
+        this.record(r);
+      }
+      return;
+    }
     for (const v6 of [false, true]) {
       const fam = sels.filter((r) => r.dest.includes(":") === v6);
       if (fam.length === 0) continue;
@@ -18129,12 +18284,25 @@ var NetConfigurator = class {
   async addBlockRoute(dest, metric = 1e3) {
     checkCidr(dest);
     if (!isU32(metric)) throw new VpnError("ERR_NETCFG", `invalid metric ${metric}`);
-    await this.run("ip", blockArgs("add", dest, metric));
+    if (this.nl) {
+      const [a, len] = splitCidr(dest);
+      nl(
+        `adding the unreachable route ${dest}`,
+        () => this.nl.rtRoute("add", a, len, null, null, null, metric, -1, true)
+      );
+    } else await this.run("ip", blockArgs("add", dest, metric));
     this.record({ kind: "block", dest, metric });
   }
   /** How the kernel reaches `ip` right now (`ip -j route get`). */
   async getRouteTo(ip) {
-    if (isIP5(ip) === 0) throw new VpnError("ERR_NETCFG", `invalid address ${safeJson(ip)}`);
+    if (isIP6(ip) === 0) throw new VpnError("ERR_NETCFG", `invalid address ${safeJson(ip)}`);
+    if (this.nl) {
+      const g = nl(`looking up the route to ${ip}`, () => this.nl.rtRouteGet(ip));
+      const out2 = { dev: g.dev };
+      if (g.via) out2.via = g.via;
+      if (g.src) out2.src = g.src;
+      return out2;
+    }
     const { stdout } = await this.run("ip", ["-j", "route", "get", ip]);
     let r;
     try {
@@ -18178,7 +18346,7 @@ var NetConfigurator = class {
    * there (another full tunnel) is left alone and not journaled.
    */
   async addBypass(src, path) {
-    const fam = isIP5(src);
+    const fam = isIP6(src);
     if (fam === 0) throw new VpnError("ERR_NETCFG", `invalid source address ${safeJson(src)}`);
     const v6 = fam === 6;
     const opts2 = { dev: path.dev, table: String(BYPASS_TABLE) };
@@ -18193,7 +18361,8 @@ var NetConfigurator = class {
       { kind: "rule", from: src, table: String(BYPASS_TABLE), priority: BYPASS_PRIORITY + 1 }
     ];
     for (const r of rules) {
-      await this.run("ip", ruleArgs("add", r));
+      if (this.nl) nlRule(this.nl, true, r);
+      else await this.run("ip", ruleArgs("add", r));
       this.record(r);
     }
   }
@@ -18204,8 +18373,8 @@ var NetConfigurator = class {
   async defaultPath(v6, exclude) {
     let routes;
     try {
-      const { stdout } = await this.run("ip", [v6 ? "-6" : "-4", "-j", "route", "show", "default"]);
-      routes = JSON.parse(stdout);
+      const args = [v6 ? "-6" : "-4", "-j", "route", "show", "default"];
+      routes = this.nl ? nlDefaultRoutes(this.nl, v6) : JSON.parse((await this.run("ip", args)).stdout);
     } catch {
       return void 0;
     }
@@ -18235,121 +18404,26 @@ var NetConfigurator = class {
       host,
       path.via !== void 0 ? { dev: path.dev, via: path.via } : { dev: path.dev }
     );
-    await this.run("ip", routeArgs("replace", sel));
+    if (this.nl) nlRoute(this.nl, "replace", sel);
+    else await this.run("ip", routeArgs("replace", sel));
     e.dev = sel.dev;
     if (sel.via !== void 0) e.via = sel.via;
     else delete e.via;
     this.persist();
     return true;
   }
-  /**
-   * Points the resolver at `servers` for as long as the tunnel is up, through systemd-resolved,
-   * resolvconf, or by rewriting resolv.conf, and says which (the result's `method` and `note`).
-   *
-   * With systemd-resolved the servers are bound to the TUN link, and the gateway's
-   * INTERNAL_DNS_DOMAIN names (RFC 8598 §3.1) become routing-only domains (`~corp.example`), so
-   * only names under them go to these servers (RFC 8598 §4: other names resolve as before); the
-   * link is no default route for names. When the tunnel carries the default route
-   * (`opts.defaultRoute`), `~.` and DefaultRoute=yes send every name to them instead, so none
-   * leaves outside the tunnel. With no pushed domain on a split tunnel the link keeps resolved's
-   * default (DefaultRoute=yes: its servers answer alongside the host's). `resolvectl revert`
-   * (journaled after the first change) takes it all back.
-   *
-   * Without resolved there is no per-name routing: the servers answer every name and the domains
-   * become search domains. In 'file' mode the original bytes go to a backup of this tunnel's own
-   * in the private runtime directory, keyed by the journal (the tunnel's name) and the network
-   * namespace (`dnsBackupPath`): two tunnels, or the same /etc/resolv.conf path bind-mounted per
-   * namespace by `ip netns exec`, never share a backup, and a backup we did not write in this run
-   * is never taken for the original.
-   */
+  /** Points the resolver at `servers` while the tunnel is up: see `configureDns` (dns.ts). */
   async setDns(dev, servers, domains, opts2 = {}) {
-    if (servers.length === 0) return void 0;
-    checkDev(dev);
-    for (const s of servers) {
-      if (isIP5(s) === 0) throw new VpnError("ERR_DNS", `invalid DNS server ${JSON.stringify(s)}`);
-    }
-    for (const d of domains) {
-      if (!isDomainName(d)) {
-        throw new VpnError("ERR_DNS", `invalid DNS domain ${JSON.stringify(d)}`);
-      }
-    }
-    const backend = await this.backend();
-    this.log.info("tun", `DNS via ${backend}: ${servers.join(", ")}`);
-    const list2 = servers.join(", ");
-    switch (backend) {
-      case "resolvectl": {
-        this.record({ kind: "dns-resolvectl", dev });
-        await this.run("resolvectl", ["dns", dev, "--", ...servers]);
-        const full = opts2.defaultRoute === true;
-        const routing = [...domains.map((d) => `~${d}`), ...full ? ["~."] : []];
-        if (routing.length > 0) await this.run("resolvectl", ["domain", dev, "--", ...routing]);
-        const defaultRoute = full || domains.length === 0;
-        const extra = [
-          ["default-route", String(defaultRoute)],
-          ["llmnr", "no"],
-          ["mdns", "no"]
-        ];
-        for (const [verb, value] of extra) {
-          await this.run("resolvectl", [verb, dev, "--", value]).catch((e) => {
-            this.log.warn("tun", `resolvectl ${verb} ${dev} ${value}: ${e.message}`);
-          });
-        }
-        let note;
-        if (full) note = `systemd-resolved on ${dev}: every name goes to ${list2} (~.)`;
-        else if (domains.length > 0)
-          note = `systemd-resolved on ${dev}: names under ${domains.join(", ")} go to ${list2} (routing domains ${routing.join(" ")}); other names as before`;
-        else
-          note = `systemd-resolved on ${dev}: names go to ${list2} and to the host's servers alike (no domains pushed)`;
-        return { method: "systemd-resolved", routing, note };
-      }
-      case "resolvconf": {
-        const iface = `${resolvconfPrefix()}${dev}`;
-        await runWithInput("resolvconf", ["-a", iface], resolvConfText(servers, domains));
-        this.record({ kind: "dns-resolvconf", dev, iface });
-        return {
-          method: "resolvconf",
-          routing: [],
-          note: `resolvconf (${iface}): ${list2} first in line for every name${searchNote(domains)}; no systemd-resolved, so no split DNS`
-        };
-      }
-      case "file": {
-        const path = this.resolvConf;
-        const backup = this.backupPath ?? join4(ensureRuntimeDir(), `pid${process.pid}.${netnsKey()}.resolv.conf.bak`);
-        const mine = this.entries.some((e) => e.kind === "dns-file" && e.backup === backup);
-        if (!mine) {
-          const existed = existsSync3(path);
-          const current = existed ? readFileSync2(path) : Buffer.alloc(0);
-          ensurePrivateDir(dirname4(backup), "runtime directory");
-          try {
-            writeExclusive(backup, current);
-          } catch (e) {
-            if (e.code !== "EEXIST") throw e;
-            this.log.warn("tun", `discarding a stale DNS backup ${backup}`);
-            unlinkSync2(backup);
-            writeExclusive(backup, current);
-          }
-          this.record({ kind: "dns-file", path, backup, existed });
-        }
-        writeFileSync(path, resolvConfText(servers, domains));
-        return {
-          method: "resolv.conf",
-          routing: [],
-          note: `${path} rewritten (restored on exit): every name goes to ${list2}${searchNote(domains)}; no systemd-resolved, so no split DNS`
-        };
-      }
-    }
-  }
-  async backend() {
-    if (this.dnsBackend !== "auto") return this.dnsBackend;
-    if (findProgram("resolvectl") && resolvedManages(this.resolvConf)) {
-      try {
-        await this.run("resolvectl", ["status"]);
-        return "resolvectl";
-      } catch {
-      }
-    }
-    if (findProgram("resolvconf") && isSymlink(this.resolvConf)) return "resolvconf";
-    return "file";
+    const ctx = {
+      run: this.run,
+      log: this.log,
+      dnsBackend: this.dnsBackend,
+      resolvConf: this.resolvConf,
+      backupPath: this.backupPath,
+      entries: this.entries,
+      record: (...e) => this.record(...e)
+    };
+    return configureDns(ctx, dev, servers, domains, opts2);
   }
   /**
    * Undoes every change in reverse order. Best effort: a failing step is logged and collected,
@@ -18361,7 +18435,7 @@ var NetConfigurator = class {
     while (this.entries.length > 0) {
       const n = batchableTail(this.entries);
       const steps = this.entries.slice(this.entries.length - Math.max(n, 1)).reverse();
-      errors.push(...await undoAll(steps, this.run));
+      errors.push(...await undoAll(steps, this.run, this.nl));
       this.entries.length -= steps.length;
       try {
         this.persist();
@@ -18387,7 +18461,7 @@ var NetConfigurator = class {
     if (!j) return false;
     if (!opts2.force && j.pid !== process.pid && isAlive(j.pid)) return false;
     await undoAll([...j.entries].reverse(), run);
-    rmSync(journalPath, { force: true });
+    rmSync2(journalPath, { force: true });
     return j.entries.length > 0;
   }
 };
@@ -18403,12 +18477,12 @@ function routeSelector(dest, opts2) {
   const v6 = dest.includes(":");
   const sel = { kind: "route", dest, dev: opts2.dev };
   if (opts2.via !== void 0) {
-    if (isIP5(opts2.via) !== (v6 ? 6 : 4)) {
+    if (isIP6(opts2.via) !== (v6 ? 6 : 4)) {
       throw new VpnError("ERR_NETCFG", `invalid next hop ${safeJson(opts2.via)} for ${dest}`);
     }
     sel.via = opts2.via;
   }
-  if (opts2.src !== void 0 && isIP5(opts2.src) === 0) {
+  if (opts2.src !== void 0 && isIP6(opts2.src) === 0) {
     throw new VpnError("ERR_NETCFG", `invalid source address ${safeJson(opts2.src)}`);
   }
   if (opts2.metric !== void 0) {
@@ -18422,45 +18496,6 @@ function routeSelector(dest, opts2) {
     sel.table = opts2.table;
   }
   return sel;
-}
-function isBackend(s) {
-  return s === "auto" || s === "resolvectl" || s === "resolvconf" || s === "file";
-}
-function isSymlink(path) {
-  try {
-    return lstatSync2(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-function resolvedManages(resolvConf) {
-  try {
-    if (isSymlink(resolvConf) && readlinkSync2(resolvConf).includes("systemd/resolve")) return true;
-    return /^nameserver 127\.0\.0\.53$/m.test(readFileSync2(resolvConf, "utf8"));
-  } catch {
-    return false;
-  }
-}
-function searchNote(domains) {
-  return domains.length > 0 ? ` (search ${domains.join(" ")})` : "";
-}
-function findProgram(name) {
-  const dirs = (process.env["PATH"] ?? "").split(delimiter).filter(Boolean);
-  for (const d of [...dirs, "/usr/sbin", "/sbin", "/usr/bin", "/bin"]) {
-    const p = join4(d, name);
-    if (existsSync3(p)) return p;
-  }
-  return void 0;
-}
-function resolvconfPrefix() {
-  try {
-    for (const line of readFileSync2("/etc/resolvconf/interface-order", "utf8").split("\n")) {
-      const m = /^([A-Za-z0-9-]+)\*$/.exec(line.trim());
-      if (m) return `${m[1]}.`;
-    }
-  } catch {
-  }
-  return "";
 }
 function blockArgs(op, dest, metric) {
   return [
@@ -18515,19 +18550,10 @@ async function undo(e, run) {
       case "rule":
         await run("ip", ruleArgs("del", e));
         return;
-      case "dns-file": {
-        const original = readPrivate(e.backup, MAX_BACKUP_BYTES, "DNS backup");
-        if (original === void 0) return;
-        if (e.existed === false) rmSync(e.path, { force: true });
-        else writeFileSync(e.path, original);
-        rmSync(e.backup, { force: true });
-        return;
-      }
+      case "dns-file":
       case "dns-resolvectl":
-        await run("resolvectl", ["revert", "--", e.dev]);
-        return;
       case "dns-resolvconf":
-        await run("resolvconf", ["-d", e.iface ?? `${e.dev}.ikev2-vpn`]);
+        await undoDns(e, run);
         return;
     }
   } catch (err) {
@@ -18564,8 +18590,18 @@ function familyOf(e) {
   const v = e.kind === "addr" ? e.cidr : e.kind === "route" || e.kind === "block" ? e.dest : "";
   return v.includes(":") ? 6 : 4;
 }
-async function undoAll(steps, run) {
+async function undoAll(steps, run, rt) {
   const errors = [];
+  if (rt) {
+    for (const e of steps) {
+      try {
+        if (!nlUndo(rt, e)) await undo(e, run);
+      } catch (err) {
+        if (!isGone(err)) errors.push(err.message);
+      }
+    }
+    return errors;
+  }
   let i = 0;
   while (i < steps.length) {
     let j = i;
@@ -18594,26 +18630,6 @@ async function undoAll(steps, run) {
   }
   return errors;
 }
-function resolvConfText(servers, domains) {
-  const lines = [`${MARKER}; restored on disconnect`];
-  for (const s of servers) lines.push(`nameserver ${s}`);
-  if (domains.length > 0) lines.push(`search ${domains.join(" ")}`);
-  return lines.join("\n") + "\n";
-}
-function runWithInput(cmd, args, input) {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: 1e4 }, (err, _out, stderr) => {
-      if (err) {
-        reject(
-          new VpnError("ERR_DNS", `${cmd} ${args.join(" ")}: ${stderr.trim() || err.message}`, {
-            cause: err
-          })
-        );
-      } else resolve();
-    });
-    child.stdin?.end(input);
-  });
-}
 
 // src/client/io.ts
 var realTimers = {
@@ -18621,7 +18637,7 @@ var realTimers = {
   clear: (h) => clearTimeout(h)
 };
 async function resolveGateway(host) {
-  if (isIP6(host)) return host;
+  if (isIP7(host)) return host;
   try {
     const r = await lookup(host);
     return r.address;
@@ -18687,6 +18703,345 @@ var NamedTimers = class {
   }
 };
 
+// src/client/reconnect.ts
+var Reconnector = class {
+  attempts = 0;
+  reauthing = false;
+  /** The last attempt found no route to the gateway (the network is gone). */
+  waitingForRoute = false;
+  /** Until when a failed liveness check counts as the one started by a wake. */
+  wakeCheckUntil = -Infinity;
+  host;
+  constructor(host) {
+    this.host = host;
+  }
+  /**
+   * RFC 4478: the gateway gave the IKE SA an authentication lifetime. Before it runs out we
+   * reauthenticate: close the IKE SA and negotiate a new one with a full IKE_AUTH, keeping the
+   * TUN device, routes and DNS (break-before-make, strongSwan 5.9's default).
+   */
+  scheduleReauth(lifetimeS) {
+    const host = this.host;
+    host.timers.clear("reauth");
+    if (lifetimeS === void 0 || lifetimeS <= 0) return;
+    const ms = Math.max(1e3, lifetimeS * 1e3 * (0.85 + 0.05 * Math.random()));
+    host.timers.set("reauth", ms, () => {
+      if (host.state() !== "up" || !host.session()) return;
+      host.log.info(
+        "ike",
+        `reauthenticating: the gateway's AUTH_LIFETIME of ${lifetimeS} s is ending`
+      );
+      this.reauthing = true;
+      host.feed({ kind: "close" });
+    });
+  }
+  /** The IKE session closed (not for a redirect): reauthenticate, reconnect or tear down. */
+  onSessionClosed(error, byPeer) {
+    const host = this.host;
+    if (this.reauthing && !host.userClosing()) {
+      this.reauthing = false;
+      host.setState("reconnecting");
+      host.emit({
+        type: "reconnecting",
+        attempt: 0,
+        inMs: 0,
+        reason: "reauthentication (RFC 4478)"
+      });
+      void this.restartSession();
+      return;
+    }
+    const retry = host.opts.retry ?? 3;
+    const retriable = error !== void 0 && (host.state() === "reconnecting" || error.code === "ERR_IKE_TIMEOUT" || error.code === "ERR_IKE_DELETED" || error.code === "ERR_IKE_PEER_ERROR");
+    if (host.userClosing() || !host.wasUp() || !retriable || host.pendingError() !== void 0 || retry !== "forever" && this.attempts >= retry) {
+      host.teardown(error, byPeer);
+      return;
+    }
+    this.attempts++;
+    const inMs = this.attempts === 1 && host.io.now() <= this.wakeCheckUntil ? 0 : Math.min(3e4, 1e3 * Math.pow(2, this.attempts - 1));
+    host.setState("reconnecting");
+    host.emit({
+      type: "reconnecting",
+      attempt: this.attempts,
+      inMs,
+      reason: error.message
+    });
+    host.timers.set("reconnect", inMs, () => void this.restartSession());
+    if (this.waitingForRoute) this.watchRoute();
+  }
+  /**
+   * No route to the gateway (Wi-Fi out of range, a cable pulled, minutes without a network):
+   * rather than wait out a backoff of up to 30 s once it is back, look every 2 s and reconnect
+   * as soon as the kernel has a route again.
+   */
+  watchRoute() {
+    const host = this.host;
+    const remote = host.remote();
+    if (!remote) return;
+    host.timers.set("route", 2e3, () => {
+      if (host.state() !== "reconnecting" || !host.timers.has("reconnect")) return;
+      host.io.localAddressFor(remote).then(
+        () => {
+          if (host.state() !== "reconnecting" || !host.timers.has("reconnect")) return;
+          host.log.info("net", "a route to the gateway is back: reconnecting now");
+          host.timers.set("reconnect", 0, () => void this.restartSession());
+        },
+        () => this.watchRoute()
+      );
+    });
+  }
+  /**
+   * The timers fired `sleptMs` late (./io.ts LateTimerWatch): the host slept or we were stopped.
+   * Meanwhile the gateway may have run out its DPD or lifetimes and forgotten the IKE SA, so
+   * the tunnel checks at once (one request with a short budget, RFC 7296 §2.4) rather than
+   * trusting a stale retransmission schedule; a pending reconnect runs now.
+   */
+  onWake(sleptMs) {
+    const host = this.host;
+    host.emit({ type: "wake", sleptMs });
+    const session = host.session();
+    if (host.state() === "up" && session && session.state === "established") {
+      const budgetMs = Math.min(host.opts.wakeCheckMs ?? 3e3, session.totalTimeoutMs());
+      this.wakeCheckUntil = host.io.now() + budgetMs + 1e3;
+      host.feed({ kind: "wake", sleptMs, budgetMs });
+    } else if (host.state() === "reconnecting" && host.timers.has("reconnect")) {
+      host.timers.set("reconnect", 0, () => void this.restartSession());
+    }
+  }
+  async restartSession() {
+    const host = this.host;
+    const remote = host.remote();
+    if (!remote || !host.canStart() || host.state() !== "reconnecting") return;
+    let local;
+    try {
+      local = await host.io.localAddressFor(remote);
+      this.waitingForRoute = false;
+    } catch (e) {
+      this.waitingForRoute = true;
+      this.onSessionClosed(
+        e instanceof VpnError ? new VpnError("ERR_IKE_TIMEOUT", e.message) : void 0,
+        false
+      );
+      return;
+    }
+    host.startSession(local);
+  }
+  /**
+   * The retry budget (`--retry`) is given back only once the tunnel has stayed up for
+   * `stableMs` (default 60 s, two DPD intervals): a gateway that accepts every new IKE SA and
+   * then deletes it (or a path that dies right after each handshake) runs the budget out
+   * instead of reconnecting forever.
+   */
+  scheduleStable() {
+    const host = this.host;
+    const ms = host.opts.stableMs ?? 6e4;
+    host.timers.set("stable", ms, () => {
+      if (host.state() !== "up") return;
+      if (this.attempts > 0)
+        host.log.debug("ike", `up for ${ms / 1e3} s: reconnect attempts count from zero again`);
+      this.attempts = 0;
+    });
+  }
+};
+
+// src/client/liveness.ts
+var UpTimers = class {
+  host;
+  /** When we last sent anything to the gateway (IKE or a keepalive). */
+  lastSentAt = 0;
+  keepalivesSent = 0;
+  constructor(host) {
+    this.host = host;
+  }
+  /**
+   * Watches the network under the tunnel (a laptop moving from Wi-Fi to Ethernet, a default route
+   * moved to a second uplink): when the host's default route changes, our pinned route to the
+   * gateway follows it, and a new source address goes to the IKE session, which moves the SAs
+   * with MOBIKE (RFC 4555 §3.5) or reconnects.
+   */
+  schedulePathCheck() {
+    const host = this.host;
+    const interval = host.opts.pathCheckMs ?? 1e3;
+    host.timers.clear("path");
+    if (interval <= 0) return;
+    const tick = () => {
+      void this.checkPath().finally(() => {
+        if (host.state() === "up" && !host.timers.has("path"))
+          host.timers.set("path", interval, tick);
+      });
+    };
+    host.timers.set("path", interval, tick);
+  }
+  pathChecking = false;
+  async checkPath() {
+    const host = this.host;
+    const session = host.session();
+    const netcfg = host.netcfg();
+    const dp = host.dp();
+    if (!session || !netcfg || !dp || host.state() !== "up" || this.pathChecking) return;
+    this.pathChecking = true;
+    try {
+      const gw = session.remoteEndpoint;
+      const pinned = netcfg.pinnedPath(gw.address);
+      if (pinned) {
+        const under = await netcfg.defaultPath(gw.address.includes(":"), host.tunName());
+        if (under && (under.dev !== pinned.dev || under.via !== pinned.via)) {
+          host.log.info(
+            "net",
+            `default route moved to ${under.via ?? "link"} dev ${under.dev}: following it`
+          );
+          await netcfg.repinHostRoute(gw.address, under);
+        }
+      }
+      let local;
+      try {
+        local = await host.io.localAddressFor(gw);
+      } catch {
+        return;
+      }
+      if (local !== host.localAddress()) {
+        host.setLocalAddress(local);
+        host.feed({ kind: "localAddress", local: { address: local, port: dp.localPort } });
+      }
+    } catch (e) {
+      host.log.warn("net", `checking the network path failed: ${e.message}`);
+    } finally {
+      this.pathChecking = false;
+    }
+  }
+  scheduleKeepalive() {
+    const host = this.host;
+    const interval = host.opts.keepaliveMs ?? 2e4;
+    host.timers.clear("keepalive");
+    host.timers.clear("oneway");
+    if (interval <= 0) return;
+    const tick = () => {
+      const session = host.session();
+      if (!session || host.state() !== "up") return;
+      const now = host.io.now();
+      const espOut = host.dp()?.espOutAt(now) ?? 0;
+      if (session.isNatHere && now - Math.max(this.lastSentAt, espOut) >= interval - 50) {
+        host.dp()?.sendKeepalive(session.remoteEndpoint);
+        this.lastSentAt = now;
+        this.keepalivesSent++;
+      }
+      host.timers.set("keepalive", interval, tick);
+    };
+    host.timers.set("keepalive", interval, tick);
+    this.scheduleOneWayCheck(interval);
+  }
+  lastProbeAt = 0;
+  /**
+   * One-way traffic: we send ESP but nothing has come back for half a keepalive interval. A NAT
+   * that dropped our mapping (and gave us a new port) looks exactly like this; an authenticated
+   * IKE message from the new mapping lets the gateway follow (RFC 7296 §2.23, RFC 4555 §3.8), so
+   * the session checks now instead of waiting for DPD. Checked every quarter interval and at
+   * most once per interval, so traffic recovers within about one keepalive interval.
+   */
+  scheduleOneWayCheck(interval) {
+    const host = this.host;
+    const period = Math.max(250, interval / 4);
+    const tick = () => {
+      const dp = host.dp();
+      if (host.state() !== "up" || !dp) return;
+      const now = host.io.now();
+      if (now - dp.espOutAt(now) < interval / 2 && now - dp.espInAt(now) >= interval / 2 && now - this.lastProbeAt >= interval) {
+        this.lastProbeAt = now;
+        host.log.debug("net", "outbound traffic without answers: checking the gateway now");
+        host.feed({ kind: "probe" });
+      }
+      host.timers.set("oneway", period, tick);
+    };
+    host.timers.set("oneway", period, tick);
+  }
+};
+
+// src/client/redirect.ts
+import { isIP as isIP8 } from "node:net";
+var Redirects = class {
+  pending;
+  /** When we followed redirects, for the loop cap (RFC 5685 §7). */
+  times = [];
+  redirectedFrom;
+  /** Between a redirect and the new gateway's IKE_SA_INIT (no session runs then). */
+  redirecting = false;
+  host;
+  constructor(host) {
+    this.host = host;
+  }
+  async follow(gw, during) {
+    this.redirecting = true;
+    try {
+      await this.redirectTo(gw, during);
+    } finally {
+      this.redirecting = false;
+    }
+  }
+  async redirectTo(gw, during) {
+    const host = this.host;
+    const from = host.gatewayAddress();
+    const now = host.io.now();
+    const max = host.opts.maxRedirects ?? 5;
+    const windowMs = host.opts.redirectWindowMs ?? 3e5;
+    while (this.times.length > 0 && now - this.times[0] > windowMs) this.times.shift();
+    if (this.times.length >= max) {
+      host.teardown(
+        new VpnError(
+          "ERR_IKE_PROTOCOL",
+          `redirect loop: the gateways redirected us ${max + 1} times within ${Math.round(windowMs / 1e3)} s (the last from ${from} to ${gw.value}); giving up (RFC 5685 §7)`
+        )
+      );
+      return;
+    }
+    this.times.push(now);
+    try {
+      const address = gw.kind === "fqdn" ? await host.io.resolve(gw.value) : gw.value;
+      if (isIP8(address) === 6 !== (isIP8(from) === 6)) {
+        throw new VpnError(
+          "ERR_IKE_PROTOCOL",
+          `the gateway redirected us to ${gw.value} (${address}), an IPv${isIP8(address)} address; this tunnel's socket is IPv${isIP8(from)}`
+        );
+      }
+      if (host.stopping()) return;
+      this.redirectedFrom = from;
+      const remote = host.retarget(address, from);
+      host.emit({
+        type: "redirected",
+        from,
+        to: address,
+        ...gw.kind === "fqdn" ? { name: gw.value } : {},
+        during
+      });
+      if (host.wasUp() || host.opts.killSwitch) await this.pinGatewayRoute(address, from);
+      if (host.wasUp()) {
+        host.markReconnecting();
+        host.emit({
+          type: "reconnecting",
+          attempt: 0,
+          inMs: 0,
+          reason: `redirected to ${address}`
+        });
+      }
+      const local = await host.io.localAddressFor(remote);
+      if (host.stopping()) return;
+      host.startSession(local);
+    } catch (e) {
+      const err = e instanceof VpnError ? e : new VpnError(
+        "ERR_RESOLVE",
+        `the gateway redirected us to ${gw.value}, which we cannot reach: ${e.message}`
+      );
+      host.teardown(err);
+    }
+  }
+  /** A host route to the new gateway along the path of the old one's (or the default path). */
+  async pinGatewayRoute(address, old) {
+    const netcfg = this.host.netcfg();
+    if (!netcfg) return;
+    const path = netcfg.pinnedPath(old) ?? await netcfg.defaultPath(address.includes(":"), this.host.tunName());
+    if (!path) return;
+    await netcfg.addHostRouteVia(address, path.via, path.dev);
+  }
+};
+
 // src/client/tunnel.ts
 var nodeRandom = { bytes: (n) => new Uint8Array(randomBytes4(n)) };
 var Tunnel = class {
@@ -18705,8 +19060,6 @@ var Tunnel = class {
   upAt = 0;
   startedAt = 0;
   gatewayAddress = "";
-  lastSentAt = 0;
-  keepalivesSent = 0;
   saInstallErrors = 0;
   tearingDown;
   connectResolve;
@@ -18720,13 +19073,16 @@ var Tunnel = class {
     this.timers = new NamedTimers(this.io.timers, {
       now: () => this.io.now(),
       thresholdMs: opts2.wakeThresholdMs ?? 5e3,
-      onLate: (ms) => this.onWake(ms)
+      onLate: (ms) => this.reconnect.onWake(ms)
     });
     this.random = opts2.random ?? nodeRandom;
     this.log = opts2.logger ?? NOOP_LOGGER;
     this.closed = new Promise((resolve) => {
       this.closedResolve = resolve;
     });
+    this.reconnect = new Reconnector(this.reconnectHost());
+    this.redirects = new Redirects(this.redirectHost());
+    this.upTimers = new UpTimers(this.upTimersHost());
   }
   /** The tunnel's state; the data path seals TUN packets only while it is 'up'. */
   get state() {
@@ -18764,6 +19120,8 @@ var Tunnel = class {
     const remoteTs = opts2.remoteNetworks?.length ? opts2.remoteNetworks.map((c) => tsFromCidr(c)) : anyTs(opts2.ip6 === true);
     const remoteId = opts2.remoteId === void 0 ? void 0 : parseIdentity(opts2.remoteId);
     checkCredentials(opts2.credentials, remoteId);
+    if (opts2.ikeVersion !== void 0 && opts2.ikeVersion !== 2)
+      throw new VpnError("ERR_CONFIG", "IKEv1 is not wired into the driver yet (issue 17)");
     this.excluded = checkExcluded(opts2.excludeNetworks ?? []);
     if (this.excluded.length > 0 && opts2.killSwitch)
       throw new VpnError(
@@ -18791,7 +19149,7 @@ var Tunnel = class {
       });
       this.dp = await openDataPath({
         io: this.io,
-        family: isIP7(this.gatewayAddress) === 6 ? 6 : 4,
+        family: isIP9(this.gatewayAddress) === 6 ? 6 : 4,
         tun: this.tun,
         espProposals,
         fastPath: opts2.fastPath !== false,
@@ -18868,7 +19226,7 @@ var Tunnel = class {
   async close() {
     if (this.state === "down") return;
     this.userClosing = true;
-    if ((this.state === "reconnecting" || this.redirecting) && (!this.session || this.session.state === "closed")) {
+    if ((this.state === "reconnecting" || this.redirects.redirecting) && (!this.session || this.session.state === "closed")) {
       void this.teardown(void 0, false);
     } else if (this.session && this.state !== "closing") {
       this.state = "closing";
@@ -18906,240 +19264,81 @@ var Tunnel = class {
   }
   remote;
   userClosing = false;
-  reconnectAttempts = 0;
   random;
-  /**
-   * RFC 4478: the gateway gave the IKE SA an authentication lifetime. Before it runs out we
-   * reauthenticate: close the IKE SA and negotiate a new one with a full IKE_AUTH, keeping the
-   * TUN device, routes and DNS (break-before-make, strongSwan 5.9's default).
-   */
-  scheduleReauth(lifetimeS) {
-    this.timers.clear("reauth");
-    if (lifetimeS === void 0 || lifetimeS <= 0) return;
-    const ms = Math.max(1e3, lifetimeS * 1e3 * (0.85 + 0.05 * Math.random()));
-    this.timers.set("reauth", ms, () => {
-      if (this.state !== "up" || !this.session) return;
-      this.log.info(
-        "ike",
-        `reauthenticating: the gateway's AUTH_LIFETIME of ${lifetimeS} s is ending`
-      );
-      this.reauthing = true;
-      this.feed({ kind: "close" });
-    });
+  /** A new IKE session from `local` to `this.remote`; false when there is no data path. */
+  startSession(local) {
+    const remote = this.remote;
+    if (!this.dp || !remote || !this.sessionConfig) return false;
+    this.localAddress = local;
+    this.session = this.newSession(this.sessionConfig);
+    this.feed({ kind: "start", local: { address: local, port: this.dp.localPort }, remote });
+    return true;
   }
-  reauthing = false;
+  /** Reconnecting with backoff, reauthentication, waking up (./reconnect.ts). */
+  reconnect;
+  reconnectHost() {
+    return {
+      opts: this.opts,
+      io: this.io,
+      log: this.log,
+      timers: this.timers,
+      state: () => this.state,
+      setState: (s) => {
+        this.state = s;
+      },
+      session: () => this.session,
+      feed: (input) => this.feed(input),
+      emit: (e) => this.emit(e),
+      teardown: (err, byPeer) => void this.teardown(err, byPeer),
+      remote: () => this.remote,
+      wasUp: () => this.summary !== void 0,
+      userClosing: () => this.userClosing,
+      pendingError: () => this.pendingError,
+      canStart: () => this.sessionConfig !== void 0 && this.dp !== void 0,
+      startSession: (local) => this.startSession(local)
+    };
+  }
   onSessionClosed(error, byPeer) {
     this.timers.clear("stable");
-    const redirect = this.pendingRedirect;
-    this.pendingRedirect = void 0;
+    const redirect = this.redirects.pending;
+    this.redirects.pending = void 0;
     if (redirect && !this.userClosing && this.pendingError === void 0) {
-      void this.followRedirect(redirect.gateway, redirect.during);
+      void this.redirects.follow(redirect.gateway, redirect.during);
       return;
     }
-    if (this.reauthing && !this.userClosing) {
-      this.reauthing = false;
-      this.state = "reconnecting";
-      this.emit({
-        type: "reconnecting",
-        attempt: 0,
-        inMs: 0,
-        reason: "reauthentication (RFC 4478)"
-      });
-      void this.restartSession();
-      return;
-    }
-    const retry = this.opts.retry ?? 3;
-    const retriable = error !== void 0 && (this.state === "reconnecting" || error.code === "ERR_IKE_TIMEOUT" || error.code === "ERR_IKE_DELETED" || error.code === "ERR_IKE_PEER_ERROR");
-    const wasUp = this.summary !== void 0;
-    if (this.userClosing || !wasUp || !retriable || this.pendingError !== void 0 || retry !== "forever" && this.reconnectAttempts >= retry) {
-      void this.teardown(error, byPeer);
-      return;
-    }
-    this.reconnectAttempts++;
-    const inMs = this.reconnectAttempts === 1 && this.io.now() <= this.wakeCheckUntil ? 0 : Math.min(3e4, 1e3 * Math.pow(2, this.reconnectAttempts - 1));
-    this.state = "reconnecting";
-    this.emit({
-      type: "reconnecting",
-      attempt: this.reconnectAttempts,
-      inMs,
-      reason: error.message
-    });
-    this.timers.set("reconnect", inMs, () => void this.restartSession());
-    if (this.waitingForRoute) this.watchRoute();
+    this.reconnect.onSessionClosed(error, byPeer);
   }
-  /** The last attempt found no route to the gateway (the network is gone). */
-  waitingForRoute = false;
-  /**
-   * No route to the gateway (Wi-Fi out of range, a cable pulled, minutes without a network):
-   * rather than wait out a backoff of up to 30 s once it is back, look every 2 s and reconnect
-   * as soon as the kernel has a route again.
-   */
-  watchRoute() {
-    const remote = this.remote;
-    if (!remote) return;
-    this.timers.set("route", 2e3, () => {
-      if (this.state !== "reconnecting" || !this.timers.has("reconnect")) return;
-      this.io.localAddressFor(remote).then(
-        () => {
-          if (this.state !== "reconnecting" || !this.timers.has("reconnect")) return;
-          this.log.info("net", "a route to the gateway is back: reconnecting now");
-          this.timers.set("reconnect", 0, () => void this.restartSession());
-        },
-        () => this.watchRoute()
-      );
-    });
-  }
-  /** Until when a failed liveness check counts as the one started by a wake. */
-  wakeCheckUntil = -Infinity;
-  /**
-   * The timers fired `sleptMs` late (./io.ts LateTimerWatch): the host slept or we were stopped.
-   * Meanwhile the gateway may have run out its DPD or lifetimes and forgotten the IKE SA, so
-   * the tunnel checks at once (one request with a short budget, RFC 7296 §2.4) rather than
-   * trusting a stale retransmission schedule; a pending reconnect runs now.
-   */
-  onWake(sleptMs) {
-    this.emit({ type: "wake", sleptMs });
-    const session = this.session;
-    if (this.state === "up" && session && session.state === "established") {
-      const budgetMs = Math.min(this.opts.wakeCheckMs ?? 3e3, session.totalTimeoutMs());
-      this.wakeCheckUntil = this.io.now() + budgetMs + 1e3;
-      this.feed({ kind: "wake", sleptMs, budgetMs });
-    } else if (this.state === "reconnecting" && this.timers.has("reconnect")) {
-      this.timers.set("reconnect", 0, () => void this.restartSession());
-    }
-  }
-  // ---------------------------------------------------------------------------------------------
-  // RFC 5685 redirects: the session closed after the gateway sent us elsewhere (in IKE_SA_INIT,
-  // IKE_AUTH, or on the established SA); we connect to the new gateway, naming the old one in
-  // REDIRECTED_FROM, and keep the TUN device, routes and DNS (break-before-make, like a reconnect).
-  pendingRedirect;
-  /** When we followed redirects, for the loop cap (RFC 5685 §7). */
-  redirectTimes = [];
-  redirectedFrom;
-  /** Between a redirect and the new gateway's IKE_SA_INIT (no session runs then). */
-  redirecting = false;
-  async followRedirect(gw, during) {
-    this.redirecting = true;
-    try {
-      await this.redirectTo(gw, during);
-    } finally {
-      this.redirecting = false;
-    }
-  }
-  async redirectTo(gw, during) {
-    const from = this.gatewayAddress;
-    const now = this.io.now();
-    const max = this.opts.maxRedirects ?? 5;
-    const windowMs = this.opts.redirectWindowMs ?? 3e5;
-    while (this.redirectTimes.length > 0 && now - this.redirectTimes[0] > windowMs)
-      this.redirectTimes.shift();
-    if (this.redirectTimes.length >= max) {
-      void this.teardown(
-        new VpnError(
-          "ERR_IKE_PROTOCOL",
-          `redirect loop: the gateways redirected us ${max + 1} times within ${Math.round(windowMs / 1e3)} s (the last from ${from} to ${gw.value}); giving up (RFC 5685 §7)`
-        ),
-        false
-      );
-      return;
-    }
-    this.redirectTimes.push(now);
-    try {
-      const address = gw.kind === "fqdn" ? await this.io.resolve(gw.value) : gw.value;
-      if (isIP7(address) === 6 !== (isIP7(from) === 6)) {
-        throw new VpnError(
-          "ERR_IKE_PROTOCOL",
-          `the gateway redirected us to ${gw.value} (${address}), an IPv${isIP7(address)} address; this tunnel's socket is IPv${isIP7(from)}`
-        );
-      }
-      if (this.stopping()) return;
-      this.gatewayAddress = address;
-      this.redirectedFrom = from;
-      this.remote = { address, port: this.opts.port ?? 500 };
-      this.sessionConfig = { ...this.sessionConfig, redirectedFrom: from };
-      this.emit({
-        type: "redirected",
-        from,
-        to: address,
-        ...gw.kind === "fqdn" ? { name: gw.value } : {},
-        during
-      });
-      if (this.summary || this.opts.killSwitch) await this.pinGatewayRoute(address, from);
-      if (this.summary) {
+  /** RFC 5685 redirects (./redirect.ts). */
+  redirects;
+  redirectHost() {
+    return {
+      opts: this.opts,
+      io: this.io,
+      gatewayAddress: () => this.gatewayAddress,
+      wasUp: () => this.summary !== void 0,
+      stopping: () => this.stopping(),
+      emit: (e) => this.emit(e),
+      teardown: (err) => void this.teardown(err, false),
+      netcfg: () => this.netcfg,
+      tunName: () => this.tun?.name,
+      retarget: (address, from) => {
+        this.gatewayAddress = address;
+        this.remote = { address, port: this.opts.port ?? 500 };
+        this.sessionConfig = { ...this.sessionConfig, redirectedFrom: from };
+        return this.remote;
+      },
+      markReconnecting: () => {
         this.state = "reconnecting";
-        this.emit({
-          type: "reconnecting",
-          attempt: 0,
-          inMs: 0,
-          reason: `redirected to ${address}`
-        });
-      }
-      const local = await this.io.localAddressFor(this.remote);
-      if (this.stopping() || !this.dp) return;
-      this.localAddress = local;
-      this.session = this.newSession(this.sessionConfig);
-      this.feed({
-        kind: "start",
-        local: { address: local, port: this.dp.localPort },
-        remote: this.remote
-      });
-    } catch (e) {
-      const err = e instanceof VpnError ? e : new VpnError(
-        "ERR_RESOLVE",
-        `the gateway redirected us to ${gw.value}, which we cannot reach: ${e.message}`
-      );
-      void this.teardown(err, false);
-    }
+      },
+      startSession: (local) => this.startSession(local)
+    };
   }
   /** The user or an error is ending the tunnel (checked again after each await). */
   stopping() {
     return this.userClosing || this.state === "closing" || this.state === "down";
   }
-  /** A host route to the new gateway along the path of the old one's (or the default path). */
-  async pinGatewayRoute(address, old) {
-    const netcfg = this.netcfg;
-    if (!netcfg) return;
-    const path = netcfg.pinnedPath(old) ?? await netcfg.defaultPath(address.includes(":"), this.tun?.name);
-    if (!path) return;
-    await netcfg.addHostRouteVia(address, path.via, path.dev);
-  }
   /** `excludeNetworks`, checked and canonical (core/ip.ts checkExcluded). */
   excluded = [];
-  async restartSession() {
-    const remote = this.remote;
-    const cfg = this.sessionConfig;
-    if (!remote || !cfg || !this.dp || this.state !== "reconnecting") return;
-    let local;
-    try {
-      local = await this.io.localAddressFor(remote);
-      this.localAddress = local;
-      this.waitingForRoute = false;
-    } catch (e) {
-      this.waitingForRoute = true;
-      this.onSessionClosed(
-        e instanceof VpnError ? new VpnError("ERR_IKE_TIMEOUT", e.message) : void 0,
-        false
-      );
-      return;
-    }
-    this.session = this.newSession(cfg);
-    this.feed({ kind: "start", local: { address: local, port: this.dp.localPort }, remote });
-  }
-  /**
-   * The retry budget (`--retry`) is given back only once the tunnel has stayed up for
-   * `stableMs` (default 60 s, two DPD intervals): a gateway that accepts every new IKE SA and
-   * then deletes it (or a path that dies right after each handshake) runs the budget out
-   * instead of reconnecting forever.
-   */
-  scheduleStable() {
-    const ms = this.opts.stableMs ?? 6e4;
-    this.timers.set("stable", ms, () => {
-      if (this.state !== "up") return;
-      if (this.reconnectAttempts > 0)
-        this.log.debug("ike", `up for ${ms / 1e3} s: reconnect attempts count from zero again`);
-      this.reconnectAttempts = 0;
-    });
-  }
   async onReestablished(info) {
     const prev = this.summary;
     const cfg = info.config;
@@ -19161,7 +19360,7 @@ var Tunnel = class {
   gatewayFields() {
     return {
       gatewayAddress: this.gatewayAddress,
-      ...this.redirectedFrom ? { redirectedFrom: this.redirectedFrom } : {}
+      ...this.redirects.redirectedFrom ? { redirectedFrom: this.redirects.redirectedFrom } : {}
     };
   }
   status() {
@@ -19169,7 +19368,7 @@ var Tunnel = class {
       state: this.state,
       ike: this.session?.counters ?? emptyIkeCounters(),
       esp: this.dp?.counters() ?? { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 },
-      keepalivesSent: this.keepalivesSent,
+      keepalivesSent: this.upTimers.keepalivesSent,
       saInstallErrors: this.saInstallErrors
     };
     if (this.summary) s.summary = this.summary;
@@ -19192,7 +19391,7 @@ var Tunnel = class {
     for (const o of outputs) {
       switch (o.kind) {
         case "send":
-          this.lastSentAt = this.io.now();
+          this.upTimers.lastSentAt = this.io.now();
           this.dp?.sendIke(o.data, o.to, o.nonEspMarker);
           break;
         case "setTimer":
@@ -19258,7 +19457,7 @@ var Tunnel = class {
         }
         if (this.summary) void this.onReestablished(e.info);
         else void this.configureHost(e.info);
-        this.scheduleReauth(e.info.authLifetimeS);
+        this.reconnect.scheduleReauth(e.info.authLifetimeS);
         break;
       case "closed":
         this.onSessionClosed(e.error, e.byPeer);
@@ -19278,7 +19477,7 @@ var Tunnel = class {
         this.emit({ type: "warning", message: e.message });
         break;
       case "redirect":
-        this.pendingRedirect = { gateway: e.gateway, during: e.during };
+        this.redirects.pending = { gateway: e.gateway, during: e.during };
         break;
       case "state":
       case "liveness-check":
@@ -19351,105 +19550,29 @@ var Tunnel = class {
    * (re)connect: a tick that finds the tunnel down just stops, and its entry is gone with it.
    */
   startUpTimers() {
-    this.scheduleKeepalive();
-    this.schedulePathCheck();
-    this.scheduleStable();
+    this.upTimers.scheduleKeepalive();
+    this.upTimers.schedulePathCheck();
+    this.reconnect.scheduleStable();
   }
-  /**
-   * Watches the network under the tunnel (a laptop moving from Wi-Fi to Ethernet, a default route
-   * moved to a second uplink): when the host's default route changes, our pinned route to the
-   * gateway follows it, and a new source address goes to the IKE session, which moves the SAs
-   * with MOBIKE (RFC 4555 §3.5) or reconnects.
-   */
-  schedulePathCheck() {
-    const interval = this.opts.pathCheckMs ?? 1e3;
-    this.timers.clear("path");
-    if (interval <= 0) return;
-    const tick = () => {
-      void this.checkPath().finally(() => {
-        if (this.state === "up" && !this.timers.has("path"))
-          this.timers.set("path", interval, tick);
-      });
+  /** NAT keepalives, the one-way traffic check and the network path check (./liveness.ts). */
+  upTimers;
+  upTimersHost() {
+    return {
+      opts: this.opts,
+      io: this.io,
+      log: this.log,
+      timers: this.timers,
+      state: () => this.state,
+      session: () => this.session,
+      dp: () => this.dp,
+      netcfg: () => this.netcfg,
+      tunName: () => this.tun?.name,
+      localAddress: () => this.localAddress,
+      setLocalAddress: (a) => {
+        this.localAddress = a;
+      },
+      feed: (input) => this.feed(input)
     };
-    this.timers.set("path", interval, tick);
-  }
-  pathChecking = false;
-  async checkPath() {
-    const session = this.session;
-    const netcfg = this.netcfg;
-    const dp = this.dp;
-    if (!session || !netcfg || !dp || this.state !== "up" || this.pathChecking) return;
-    this.pathChecking = true;
-    try {
-      const gw = session.remoteEndpoint;
-      const pinned = netcfg.pinnedPath(gw.address);
-      if (pinned) {
-        const under = await netcfg.defaultPath(gw.address.includes(":"), this.tun?.name);
-        if (under && (under.dev !== pinned.dev || under.via !== pinned.via)) {
-          this.log.info(
-            "net",
-            `default route moved to ${under.via ?? "link"} dev ${under.dev}: following it`
-          );
-          await netcfg.repinHostRoute(gw.address, under);
-        }
-      }
-      let local;
-      try {
-        local = await this.io.localAddressFor(gw);
-      } catch {
-        return;
-      }
-      if (local !== this.localAddress) {
-        this.localAddress = local;
-        this.feed({ kind: "localAddress", local: { address: local, port: dp.localPort } });
-      }
-    } catch (e) {
-      this.log.warn("net", `checking the network path failed: ${e.message}`);
-    } finally {
-      this.pathChecking = false;
-    }
-  }
-  scheduleKeepalive() {
-    const interval = this.opts.keepaliveMs ?? 2e4;
-    this.timers.clear("keepalive");
-    this.timers.clear("oneway");
-    if (interval <= 0) return;
-    const tick = () => {
-      const session = this.session;
-      if (!session || this.state !== "up") return;
-      const now = this.io.now();
-      const espOut = this.dp?.espOutAt(now) ?? 0;
-      if (session.isNatHere && now - Math.max(this.lastSentAt, espOut) >= interval - 50) {
-        this.dp?.sendKeepalive(session.remoteEndpoint);
-        this.lastSentAt = now;
-        this.keepalivesSent++;
-      }
-      this.timers.set("keepalive", interval, tick);
-    };
-    this.timers.set("keepalive", interval, tick);
-    this.scheduleOneWayCheck(interval);
-  }
-  lastProbeAt = 0;
-  /**
-   * One-way traffic: we send ESP but nothing has come back for half a keepalive interval. A NAT
-   * that dropped our mapping (and gave us a new port) looks exactly like this; an authenticated
-   * IKE message from the new mapping lets the gateway follow (RFC 7296 §2.23, RFC 4555 §3.8), so
-   * the session checks now instead of waiting for DPD. Checked every quarter interval and at
-   * most once per interval, so traffic recovers within about one keepalive interval.
-   */
-  scheduleOneWayCheck(interval) {
-    const period = Math.max(250, interval / 4);
-    const tick = () => {
-      if (this.state !== "up" || !this.dp) return;
-      const now = this.io.now();
-      if (now - this.dp.espOutAt(now) < interval / 2 && now - this.dp.espInAt(now) >= interval / 2 && now - this.lastProbeAt >= interval) {
-        this.lastProbeAt = now;
-        this.log.debug("net", "outbound traffic without answers: checking the gateway now");
-        this.feed({ kind: "probe" });
-      }
-      this.timers.set("oneway", period, tick);
-    };
-    this.timers.set("oneway", period, tick);
   }
   /** An SA passed a volume or sequence-number limit: rekey its CHILD_SA, once per SA. */
   onRekeyNeeded(spi) {
@@ -19522,11 +19645,11 @@ var ControlServer = class _ControlServer {
       sock.on("data", (d) => {
         buf += d;
         if (buf.length > 4096) sock.destroy();
-        const nl = buf.indexOf("\n");
-        if (nl < 0) return;
+        const nl2 = buf.indexOf("\n");
+        if (nl2 < 0) return;
         let req3;
         try {
-          req3 = JSON.parse(buf.slice(0, nl));
+          req3 = JSON.parse(buf.slice(0, nl2));
         } catch {
           sock.end(JSON.stringify({ ok: false, error: "bad request" }) + "\n");
           return;
@@ -19659,6 +19782,106 @@ function promptSecret(question) {
   });
 }
 
+// src/cli/ikev1-flags.ts
+var IKE_VERSIONS = ["1", "2", "auto"];
+function pskFileOf(f) {
+  return f.pskFile ?? f.groupPskFile;
+}
+function refuse(message) {
+  throw new VpnError("ERR_CONFIG", message);
+}
+function pfsGroupOf(name) {
+  let group;
+  try {
+    group = parseV1Phase2Proposals(`aes256gcm16-${name}`, {})[0]?.pfsGroup;
+  } catch (e) {
+    refuse(`--pfs ${name}: ${e.message}`);
+  }
+  if (group === void 0)
+    refuse(`--pfs ${name}: name a Diffie-Hellman group such as ecp256, modp2048 or curve25519`);
+  return group;
+}
+function checkIkeVersionFlags(f, kind) {
+  const version = f.ikeVersion ?? "2";
+  if (!IKE_VERSIONS.includes(version))
+    refuse(`--ike-version ${version}: choose 1, 2 or auto`);
+  if (f.pskFile !== void 0 && f.groupPskFile !== void 0)
+    refuse("--group-psk-file is another name for --psk-file: give one of them");
+  if (f.xauthPasswordFile !== void 0 && f.xauthUser === void 0)
+    refuse("--xauth-password-file needs --xauth-user NAME");
+  const v1Only = [
+    ["--xauth-user", f.xauthUser !== void 0],
+    ["--ikev1-aggressive", f.ikev1Aggressive === true],
+    ["--ikev1-legacy", f.ikev1Legacy === true],
+    ["--pfs", f.pfs !== void 0]
+  ];
+  for (const [flag, given] of v1Only)
+    if (given && version === "2")
+      refuse(
+        `${flag} is for IKEv1 gateways: add --ike-version 1 (or auto)${flag === "--pfs" ? "; with IKEv2 name the group in --esp, e.g. aes256gcm16-ecp256" : ""}`
+      );
+  if (version === "2") return;
+  const v = version === "1" ? "with --ike-version 1" : "with --ike-version auto (IKEv1 may be used)";
+  if (kind === "eap")
+    refuse(`EAP is IKEv2 only: ${v}, use --xauth-user for a user name and password`);
+  if (f.pq !== void 0 && f.pq !== "off")
+    refuse(`--pq ${f.pq} (ML-KEM, RFC 9370) is IKEv2 only: not ${v}`);
+  if (f.ppkFile !== void 0) refuse(`--ppk-file (RFC 8784) is IKEv2 only: not ${v}`);
+  if (f.ikev1Aggressive && kind !== "psk")
+    refuse("--ikev1-aggressive works with a pre-shared key only (--psk-file/--group-psk-file)");
+  if (f.ikev1Aggressive && version === "auto")
+    refuse("--ikev1-aggressive needs --ike-version 1: auto must not fall back to it silently");
+  if (f.pfs !== void 0) pfsGroupOf(f.pfs);
+  const both = version === "auto" ? " (with --ike-version auto they must suit IKEv1 and IKEv2)" : "";
+  const check2 = (flag, parse) => {
+    try {
+      parse();
+    } catch (e) {
+      refuse(`${flag}: ${e.message}${both}`);
+    }
+  };
+  if (f.ike !== void 0) {
+    const ike = f.ike;
+    check2("--ike", () => parseV1Phase1Proposals(ike, { legacy: f.ikev1Legacy === true }));
+    if (version === "auto") check2("--ike", () => parseProposals(ike, "ike"));
+  }
+  if (f.esp !== void 0) {
+    const esp = f.esp;
+    check2("--esp", () => parseV1Phase2Proposals(esp, {}));
+    if (version === "auto") check2("--esp", () => parseProposals(esp, "esp"));
+  }
+}
+function ikev1Warnings(f) {
+  const out = [];
+  if (f.ikev1Aggressive)
+    out.push(
+      "IKEv1 Aggressive Mode sends a hash of the pre-shared key that anyone on the path can take offline and guess the key from; use Main Mode where the gateway allows it"
+    );
+  if (f.ikev1Legacy) {
+    const offered = parseV1Phase1Proposals(f.ike ?? DEFAULT_V1_PHASE1_PROPOSALS, { legacy: true });
+    out.push(
+      offered.some(isLegacyPhase1) ? "--ikev1-legacy: offering 3DES/SHA-1/MODP-1024, which are weak; use them only with a gateway that offers nothing better" : "--ikev1-legacy allows 3DES and MODP-1024, but --ike offers neither: the flag changes nothing"
+    );
+  }
+  return out;
+}
+function ikeVersionOptions(f, xauthPassword) {
+  const version = f.ikeVersion ?? "2";
+  if (version === "2") return {};
+  const ikev1 = {
+    ...f.ikev1Aggressive ? { aggressive: true } : {},
+    ...f.ikev1Legacy ? { legacy: true } : {},
+    ...f.pfs !== void 0 ? { pfsGroup: pfsGroupOf(f.pfs) } : {},
+    ...f.xauthUser !== void 0 ? {
+      xauth: {
+        user: f.xauthUser,
+        password: new TextEncoder().encode(xauthPassword ?? "")
+      }
+    } : {}
+  };
+  return { ikeVersion: version === "1" ? 1 : "auto", ikev1 };
+}
+
 // src/cli/credentials.ts
 var EAP_METHODS = ["mschapv2", "md5", "gtc", "tls"];
 function authKind(flags) {
@@ -19689,10 +19912,10 @@ function checkAuthFlags(flags) {
     throw new VpnError("ERR_CONFIG", "--cert needs --key (the certificate's private key)");
   if (flags.key !== void 0 && flags.cert === void 0)
     throw new VpnError("ERR_CONFIG", "--key needs --cert");
-  if (kind !== "psk" && flags.pskFile !== void 0)
+  if (kind !== "psk" && pskFileOf(flags) !== void 0)
     throw new VpnError(
       "ERR_CONFIG",
-      "--psk-file cannot be combined with certificate or EAP authentication"
+      `${flags.groupPskFile !== void 0 ? "--group-psk-file" : "--psk-file"} cannot be combined with certificate or EAP authentication`
     );
   if (kind === "eap") {
     if (flags.eapIdentity === void 0)
@@ -19716,6 +19939,7 @@ function checkAuthFlags(flags) {
       "--ppk-file works with a pre-shared key or certificate authentication; RFC 8784 with EAP is not implemented"
     );
   if (flags.ppkId !== void 0) ppkIdBytes(flags.ppkId);
+  checkIkeVersionFlags(flags, kind);
 }
 function ppkIdBytes(id) {
   const b = new TextEncoder().encode(id);
@@ -19748,8 +19972,9 @@ async function gatherSecrets(flags, interactive, fromProfile = {}) {
   const kind = authKind(flags);
   const s = {};
   if (kind === "psk") {
-    if (flags.pskFile !== void 0) {
-      s.psk = Buffer.from(readSecretFile2(flags.pskFile, "PSK")).toString("base64");
+    const pskFile = pskFileOf(flags);
+    if (pskFile !== void 0) {
+      s.psk = Buffer.from(readSecretFile2(pskFile, "PSK")).toString("base64");
     } else {
       const psk = await secretFrom(
         void 0,
@@ -19791,6 +20016,22 @@ async function gatherSecrets(flags, interactive, fromProfile = {}) {
         "ERR_CONFIG",
         "no EAP password: use --eap-password-file PATH (mode 600) or VPN_EAP_PASSWORD, or run in a terminal to be asked"
       );
+  }
+  if (flags.xauthUser !== void 0) {
+    const pw = await secretFrom(
+      flags.xauthPasswordFile,
+      "VPN_XAUTH_PASSWORD",
+      "XAUTH password",
+      `XAUTH password for ${flags.xauthUser}: `,
+      interactive,
+      fromProfile.xauthPassword
+    );
+    if (pw === void 0)
+      throw new VpnError(
+        "ERR_CONFIG",
+        "no XAUTH password: use --xauth-password-file PATH (mode 600) or VPN_XAUTH_PASSWORD, or run in a terminal to be asked"
+      );
+    s.xauthPassword = pw;
   }
   if (flags.key !== void 0 && isEncryptedKeyFile(flags.key)) {
     const pw = await secretFrom(
@@ -19873,6 +20114,234 @@ function buildCredentials(flags, secrets) {
     credentials,
     ...defaultId ? { defaultId } : {},
     ...anchorsSource !== void 0 ? { anchorsSource } : {}
+  };
+}
+
+// src/client/retransmit.ts
+function retransmitPolicyFor(totalMs) {
+  const base = 1.5;
+  const timeoutMs = Math.max(100, Math.min(1e3, totalMs / 10));
+  const maxTimeoutMs = Math.max(timeoutMs, Math.min(1e4, totalMs / 20));
+  let tries = 0;
+  let sum = timeoutMs;
+  for (; ; ) {
+    const next = Math.min(maxTimeoutMs, timeoutMs * Math.pow(base, tries + 1));
+    if (sum + next > totalMs) break;
+    sum += next;
+    tries++;
+  }
+  return { timeoutMs, base, tries, maxTimeoutMs };
+}
+
+// src/cli/connect-options.ts
+function intArg(min, max) {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+function sizeArg(v) {
+  const m = /^(\d+)([KMGT]?)B?$/i.exec(v.trim());
+  if (!m) throw new InvalidArgumentError("a byte count such as 1000000, 500M or 4G");
+  const mult = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[m[2].toUpperCase()];
+  const n = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("out of range");
+  return n;
+}
+function collect(v, prev) {
+  return [...prev ?? [], v];
+}
+function addConnectOptions(cmd) {
+  return cmd.option("--profile <name>", "read the settings from profile NAME.conf (flags given here win)").option(
+    "--id <id>",
+    "our IKE identity (IDi): user@example.com, @host, or an IP; default: our IP"
+  ).option("--remote-id <id>", "gateway's expected identity (IDr), e.g. @gw.example.com").option(
+    "--psk-file <path>",
+    "file holding the pre-shared key (must not be readable by others); or set VPN_PSK"
+  ).option(
+    "--group-psk-file <path>",
+    'the same as --psk-file: the group PSK ("group password") of a Cisco-style IKEv1 gateway'
+  ).addOption(
+    new Option(
+      "--ike-version <v>",
+      "IKE version: 2, 1 (IKEv1), or auto (IKEv2, then IKEv1 when the gateway does not answer or refuses IKEv2)"
+    ).choices(IKE_VERSIONS).default("2")
+  ).option("--xauth-user <name>", "IKEv1: authenticate with XAUTH as this user after Phase 1").option(
+    "--xauth-password-file <path>",
+    "IKEv1: the XAUTH password (mode 600); or set VPN_XAUTH_PASSWORD, or answer the prompt"
+  ).option(
+    "--ikev1-aggressive",
+    "IKEv1 Aggressive Mode (PSK only): exposes a hash of the PSK to offline guessing"
+  ).option("--ikev1-legacy", "IKEv1: also allow 3DES, SHA-1 and MODP-1024 in Phase 1 (weak)").option(
+    "--pfs <group>",
+    "IKEv1 Quick Mode PFS with this group, e.g. ecp256, modp2048, curve25519 (IKEv2: put it in --esp)"
+  ).option(
+    "--ppk-file <path>",
+    "post-quantum preshared key (RFC 8784) in a file not readable by others; needs --ppk-id"
+  ).option("--ppk-id <id>", "the ID the gateway knows the PPK by (PPK_IDENTITY)").option(
+    "--ppk-required",
+    "fail (exit 4) unless the gateway uses the PPK; default: go on without it, with a warning"
+  ).option(
+    "--no-redirect",
+    "refuse gateway redirects (RFC 5685) and do not announce support for them"
+  ).option(
+    "--ca <file|dir>",
+    "CA certificate(s) that vouch for the gateway's certificate (PEM/DER file or folder); default: the system store"
+  ).option("--cert <file>", "our certificate (PEM/DER; intermediates may follow in the file)").option(
+    "--key <file>",
+    "private key of --cert (PEM/DER, PKCS#8 or PKCS#1/SEC1; may be encrypted)"
+  ).option(
+    "--key-passphrase-file <path>",
+    "passphrase of an encrypted --key; or set VPN_KEY_PASSPHRASE, or answer the prompt"
+  ).option("--p12 <file>", "our certificate and key as PKCS#12 (instead of --cert/--key)").option(
+    "--p12-password-file <path>",
+    "password of --p12; or set VPN_P12_PASSWORD, or answer the prompt"
+  ).option("--eap-identity <name>", "authenticate with EAP as this user").option(
+    "--eap <methods>",
+    "EAP methods we accept, comma-separated: mschapv2,md5,gtc,tls (default: all)"
+  ).option(
+    "--eap-password-file <path>",
+    "EAP password; or set VPN_EAP_PASSWORD, or answer the prompt"
+  ).option(
+    "--eap-only",
+    "accept a gateway that proves itself only through EAP-TLS (RFC 5998), without AUTH: password methods are never used with it"
+  ).option(
+    "--no-host-check",
+    "do not require the gateway's certificate to name the host we dialled; needs --remote-id, the identity it must carry instead"
+  ).addOption(
+    new Option(
+      "--ike-fragment-size <bytes>",
+      "largest IKE datagram before IKE fragmentation (RFC 7383)"
+    ).default(1280).argParser(intArg(576, 65535))
+  ).addOption(
+    new Option("--port <n>", "gateway IKE port").default(500).argParser(intArg(1, 65535))
+  ).option(
+    "--ike <proposals>",
+    "IKE proposals in strongSwan syntax, e.g. aes256gcm16-prfsha256-x25519"
+  ).option(
+    "--esp <proposals>",
+    "ESP proposals in strongSwan syntax, e.g. aes256gcm16,chacha20poly1305"
+  ).addOption(
+    new Option(
+      "--pq <mode>",
+      "post-quantum key exchange (ML-KEM with RFC 9370): required (refuse a gateway without it), preferred (offer it first), off"
+    ).choices(["required", "preferred", "off"]).default("off")
+  ).addOption(
+    new Option("--dns <mode>", "use the DNS servers the gateway assigns").choices(["auto", "off"]).default("auto")
+  ).option(
+    "--remote-net <cidr>",
+    "network to route through the tunnel (repeatable; default: all)",
+    collect
+  ).option(
+    "--exclude <cidr>",
+    "network kept on its usual path even where the tunnel routes cover it (repeatable; not with --kill-switch)",
+    collect
+  ).option("--no-ipv6", "do not ask for an IPv6 address, IPv6 DNS or IPv6 traffic selectors").addOption(new Option("--mtu <n>", "TUN device MTU").argParser(intArg(576, 9e3))).addOption(
+    new Option("--keepalive <seconds>", "NAT-T keepalive interval (0 = off)").default(20).argParser(intArg(0, 3600))
+  ).addOption(
+    new Option(
+      "--retry <n|forever>",
+      "reconnect attempts after the connection is lost (0 = exit)"
+    ).default(3).argParser((v) => {
+      if (v === "forever") return "forever";
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 1e3)
+        throw new InvalidArgumentError('a number or "forever"');
+      return n;
+    })
+  ).addOption(
+    new Option(
+      "--ike-rekey <seconds>",
+      "rekey the IKE SA after this long (0 = leave it to the gateway)"
+    ).default(12600).argParser(intArg(0, 30 * 86400))
+  ).addOption(
+    new Option(
+      "--rekey <seconds>",
+      "rekey the CHILD_SA after this long (0 = leave it to the gateway)"
+    ).default(3e3).argParser(intArg(0, 7 * 86400))
+  ).addOption(
+    new Option(
+      "--rekey-bytes <n>",
+      "also rekey the CHILD_SA after this much traffic in either direction (e.g. 500M, 4G)"
+    ).argParser(sizeArg)
+  ).addOption(
+    new Option(
+      "--rekey-packets <n>",
+      "also rekey the CHILD_SA after this many packets in either direction"
+    ).argParser(intArg(1, 2 ** 32 - 1))
+  ).addOption(
+    new Option(
+      "--dpd <seconds>",
+      "check the gateway is alive after this long without traffic (0 = off)"
+    ).default(30).argParser(intArg(0, 3600))
+  ).addOption(
+    new Option("--timeout <seconds>", "give up connecting after this long").default(30).argParser(intArg(1, 600))
+  ).addOption(
+    new Option("--name <name>", "tunnel name for status/disconnect").default("default").argParser((v) => {
+      if (!/^[A-Za-z0-9_.-]{1,32}$/.test(v))
+        throw new InvalidArgumentError("letters, digits, _ . - only");
+      return v;
+    })
+  ).option(
+    "--kill-switch",
+    "block all traffic that does not go through the tunnel, from connecting until vpn exits"
+  ).option(
+    "--socks5 <[addr:]port>",
+    "proxy mode: no TUN device, route or DNS change, no root; serve SOCKS5 on ADDR:PORT (default address 127.0.0.1) through the tunnel (needs ocproxy)"
+  ).addOption(
+    new Option(
+      "--http-proxy <addr:port>",
+      "not available: ocproxy serves SOCKS5 only"
+    ).hideHelp()
+  );
+}
+function tunnelOptions(gateway, flags, secrets, ui) {
+  const { credentials, defaultId, anchorsSource } = buildCredentials(flags, secrets);
+  if (anchorsSource !== void 0) ui.logger().debug("ike", `trusted CAs: ${anchorsSource}`);
+  for (const message of ikev1Warnings(flags)) ui.onEvent({ type: "warning", message });
+  return {
+    gateway,
+    port: flags.port,
+    credentials,
+    ikeFragmentSize: flags.ikeFragmentSize,
+    // VPN_FAST_PATH=0 forces the JavaScript ESP path (for comparisons and as a fallback).
+    fastPath: process.env["VPN_FAST_PATH"] !== "0",
+    // VPN_TUN_OFFLOAD=1: TUN offloads (TSO/USO split in the native data plane); off by default.
+    ...process.env["VPN_TUN_OFFLOAD"] === "1" ? { tunOffload: true } : {},
+    ...flags.killSwitch ? { killSwitch: true } : {},
+    ...flags.rekeyBytes !== void 0 ? { rekeyBytes: flags.rekeyBytes } : {},
+    ...flags.rekeyPackets !== void 0 ? { rekeyPackets: flags.rekeyPackets } : {},
+    ...defaultId && !flags.id ? { localIdentity: defaultId } : {},
+    dns: flags.dns,
+    pq: flags.pq,
+    keepaliveMs: flags.keepalive * 1e3,
+    dpdMs: flags.dpd * 1e3,
+    rekeyMs: flags.rekey * 1e3,
+    ikeRekeyMs: flags.ikeRekey * 1e3,
+    retry: flags.retry,
+    retransmit: retransmitPolicyFor(flags.timeout * 1e3),
+    journalPath: `${runtimeDir()}/${flags.name}.journal`,
+    logger: ui.logger(),
+    ...flags.id ? { localId: flags.id } : {},
+    ...flags.remoteId ? { remoteId: flags.remoteId } : {},
+    ...flags.ike ? { ikeProposals: flags.ike } : {},
+    ...flags.esp ? { espProposals: flags.esp } : {},
+    ...flags.mtu ? { mtu: flags.mtu } : {},
+    ...flags.remoteNet ? { remoteNetworks: flags.remoteNet } : {},
+    ...flags.exclude?.length ? { excludeNetworks: flags.exclude } : {},
+    ip6: flags.ipv6,
+    ...!flags.redirect ? { redirect: false } : {},
+    ...ikeVersionOptions(flags, secrets.xauthPassword),
+    ...secrets.ppk !== void 0 && flags.ppkId !== void 0 ? {
+      ppk: {
+        id: ppkIdBytes(flags.ppkId),
+        key: new Uint8Array(Buffer.from(secrets.ppk, "base64")),
+        required: flags.ppkRequired === true
+      }
+    } : {}
   };
 }
 
@@ -20001,22 +20470,6 @@ function withHint(err, flags) {
     }
   );
   return hinted;
-}
-
-// src/client/retransmit.ts
-function retransmitPolicyFor(totalMs) {
-  const base = 1.5;
-  const timeoutMs = Math.max(100, Math.min(1e3, totalMs / 10));
-  const maxTimeoutMs = Math.max(timeoutMs, Math.min(1e4, totalMs / 20));
-  let tries = 0;
-  let sum = timeoutMs;
-  for (; ; ) {
-    const next = Math.min(maxTimeoutMs, timeoutMs * Math.pow(base, tries + 1));
-    if (sum + next > totalMs) break;
-    sum += next;
-    tries++;
-  }
-  return { timeoutMs, base, tries, maxTimeoutMs };
 }
 
 // src/cli/ui.ts
@@ -20263,7 +20716,9 @@ function summaryLines(s) {
   if (s.dnsNote) l.push(`             ${s.dnsNote}`);
   l.push(`Routes:      ${s.routes.join(", ")}`);
   const path = { threaded: "native data plane", native: "native crypto", js: "JavaScript" }[s.espPath];
-  l.push(`IKE:         ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`);
+  l.push(
+    `IKE:         IKEv${s.ikeVersion ?? 2} ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`
+  );
   if (s.ike.keyExchanges)
     l.push(
       `Key exchange: ${s.ike.keyExchanges} (${s.ike.postQuantum ? "post-quantum protected" : "not post-quantum: classic only"})`
@@ -20343,7 +20798,7 @@ var SdNotify = class {
    * cannot be sent (then systemd's start timeout ends a Type=notify service: the reason is in
    * the journal).
    */
-  constructor(env, warn, addon2) {
+  constructor(env, warn, addon3) {
     this.warn = warn;
     const value = env["NOTIFY_SOCKET"];
     delete env["NOTIFY_SOCKET"];
@@ -20354,7 +20809,7 @@ var SdNotify = class {
       return;
     }
     this.path = checked.path;
-    this.addon = addon2;
+    this.addon = addon3;
   }
   /** Whether a supervisor waits for our notifications ($NOTIFY_SOCKET was set and usable). */
   get enabled() {
@@ -20494,7 +20949,7 @@ import { constants as constants3 } from "node:os";
 
 // src/client/netns.ts
 import { execFileSync } from "node:child_process";
-import { lstatSync as lstatSync4, mkdirSync as mkdirSync2, readFileSync as readFileSync5, readdirSync as readdirSync3, rmSync as rmSync2, writeFileSync as writeFileSync3 } from "node:fs";
+import { lstatSync as lstatSync4, mkdirSync as mkdirSync2, readFileSync as readFileSync5, readdirSync as readdirSync3, rmSync as rmSync3, writeFileSync as writeFileSync3 } from "node:fs";
 import { join as join6 } from "node:path";
 var NETNS_ETC = "/etc/netns";
 function execNamespaceName(pid = process.pid) {
@@ -20711,12 +21166,12 @@ function removeEtcDir(dir) {
   } catch {
     return;
   }
-  rmSync2(dir, { recursive: true, force: true });
+  rmSync3(dir, { recursive: true, force: true });
 }
 
 // src/client/userns.ts
 import { spawn, spawnSync as spawnSync2 } from "node:child_process";
-import { existsSync as existsSync6, readFileSync as readFileSync6, readdirSync as readdirSync4, rmSync as rmSync3, writeFileSync as writeFileSync4 } from "node:fs";
+import { existsSync as existsSync6, readFileSync as readFileSync6, readdirSync as readdirSync4, rmSync as rmSync4, writeFileSync as writeFileSync4 } from "node:fs";
 import { delimiter as delimiter2, join as join7 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 var HELPER = fileURLToPath3(new URL("./userns-helper.js", import.meta.url));
@@ -20915,7 +21370,7 @@ var UserNamespace = class {
       clearTimeout(t);
     }
     try {
-      rmSync3(this.resolvConf, { force: true });
+      rmSync4(this.resolvConf, { force: true });
     } catch (e) {
       errors.push(e.message);
     }
@@ -20941,7 +21396,7 @@ function removeStale2(ours) {
     } catch (e) {
       if (e.code === "EPERM") continue;
     }
-    rmSync3(join7(dir, n), { force: true });
+    rmSync4(join7(dir, n), { force: true });
     removed.push(n);
   }
   return removed;
@@ -20952,7 +21407,8 @@ var SECRET_FIELD = {
   psk: "psk",
   "eap-password": "eapPassword",
   "key-passphrase": "keyPassphrase",
-  "p12-password": "p12Password"
+  "p12-password": "p12Password",
+  "xauth-password": "xauthPassword"
 };
 function attributeOf(key) {
   return key.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
@@ -21318,7 +21774,7 @@ import {
   mkdtempSync,
   openSync as openSync4,
   readFileSync as readFileSync8,
-  rmSync as rmSync4,
+  rmSync as rmSync5,
   statSync as statSync2,
   unlinkSync as unlinkSync4,
   writeFileSync as writeFileSync5
@@ -21414,11 +21870,11 @@ function verifySignedProfile(data, trustCa) {
       }
     };
   } finally {
-    rmSync4(tmp, { recursive: true, force: true });
+    rmSync5(tmp, { recursive: true, force: true });
   }
 }
 async function importFile(path, data, trustCa) {
-  const mobileconfig = () => import("../chunks/import-mobileconfig-SGAS3GLH.mjs");
+  const mobileconfig = () => import("../chunks/import-mobileconfig-TOQYLBFP.mjs");
   let i = 0;
   if (data[0] === 239 && data[1] === 187 && data[2] === 191) i = 3;
   while (i < data.length && [32, 9, 10, 13].includes(data[i])) i++;
@@ -21477,7 +21933,7 @@ function writeProfile(imp, source, name, dir, force, signature) {
   const written = [];
   try {
     const put = (p, data) => {
-      if (force) rmSync4(p, { force: true });
+      if (force) rmSync5(p, { force: true });
       try {
         writeFileSync5(p, data, { mode: 384, flag: "wx" });
       } catch (e) {
@@ -21910,74 +22366,57 @@ function attachProxy(tunnel, stack, ui, fail4) {
   };
 }
 
+// src/cli/early-child.ts
+import { closeSync as closeSync5, writeSync as writeSync2 } from "node:fs";
+var KEY = /* @__PURE__ */ Symbol.for("ikev2-vpn.earlyDaemonChild");
+function tunnelNodeFlags() {
+  if (process.env["VPN_NODE_LITE"] === "0") return [];
+  return addonCandidates("esp").length > 0 ? ["--lite-mode"] : [];
+}
+function daemonLogPath(name) {
+  return `${ensureRuntimeDir()}/${name}.log`;
+}
+function takeEarlyChild() {
+  const g = globalThis;
+  const child = g[KEY];
+  g[KEY] = void 0;
+  if (!child) return void 0;
+  if (child.exitCode !== null || child.signalCode !== null || !child.connected) {
+    child.kill();
+    return void 0;
+  }
+  child.ref();
+  child.channel?.ref?.();
+  return child;
+}
+function isEarlyChild() {
+  const early = process.env["VPN_EARLY_CHILD"] === "1";
+  delete process.env["VPN_EARLY_CHILD"];
+  return early;
+}
+function redirectToLog(name) {
+  const fd = openPrivateAppend(daemonLogPath(name));
+  const dup = tunAddonFunction("redirectOutput");
+  if (dup) {
+    dup(fd);
+    closeSync5(fd);
+    return;
+  }
+  for (const s of [process.stdout, process.stderr]) {
+    s.write = (chunk, ...rest) => {
+      if (typeof chunk === "string") writeSync2(fd, chunk);
+      else writeSync2(fd, chunk);
+      const cb = rest.find((r) => typeof r === "function");
+      cb?.();
+      return true;
+    };
+  }
+}
+
 // src/cli/main.ts
-function intArg(min, max) {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-function sizeArg(v) {
-  const m = /^(\d+)([KMGT]?)B?$/i.exec(v.trim());
-  if (!m) throw new InvalidArgumentError("a byte count such as 1000000, 500M or 4G");
-  const mult = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[m[2].toUpperCase()];
-  const n = Number(m[1]) * mult;
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("out of range");
-  return n;
-}
-function collect(v, prev) {
-  return [...prev ?? [], v];
-}
 function uiMode(json) {
   if (json) return "json";
   return process.stderr.isTTY && (process.stderr.columns ?? 0) > 0 && process.env["CI"] !== "true" ? "tty" : "plain";
-}
-function tunnelOptions(gateway, flags, secrets, ui) {
-  const { credentials, defaultId, anchorsSource } = buildCredentials(flags, secrets);
-  if (anchorsSource !== void 0) ui.logger().debug("ike", `trusted CAs: ${anchorsSource}`);
-  return {
-    gateway,
-    port: flags.port,
-    credentials,
-    ikeFragmentSize: flags.ikeFragmentSize,
-    // VPN_FAST_PATH=0 forces the JavaScript ESP path (for comparisons and as a fallback).
-    fastPath: process.env["VPN_FAST_PATH"] !== "0",
-    // VPN_TUN_OFFLOAD=1: TUN offloads (TSO/USO split in the native data plane); off by default.
-    ...process.env["VPN_TUN_OFFLOAD"] === "1" ? { tunOffload: true } : {},
-    ...flags.killSwitch ? { killSwitch: true } : {},
-    ...flags.rekeyBytes !== void 0 ? { rekeyBytes: flags.rekeyBytes } : {},
-    ...flags.rekeyPackets !== void 0 ? { rekeyPackets: flags.rekeyPackets } : {},
-    ...defaultId && !flags.id ? { localIdentity: defaultId } : {},
-    dns: flags.dns,
-    pq: flags.pq,
-    keepaliveMs: flags.keepalive * 1e3,
-    dpdMs: flags.dpd * 1e3,
-    rekeyMs: flags.rekey * 1e3,
-    ikeRekeyMs: flags.ikeRekey * 1e3,
-    retry: flags.retry,
-    retransmit: retransmitPolicyFor(flags.timeout * 1e3),
-    journalPath: `${runtimeDir()}/${flags.name}.journal`,
-    logger: ui.logger(),
-    ...flags.id ? { localId: flags.id } : {},
-    ...flags.remoteId ? { remoteId: flags.remoteId } : {},
-    ...flags.ike ? { ikeProposals: flags.ike } : {},
-    ...flags.esp ? { espProposals: flags.esp } : {},
-    ...flags.mtu ? { mtu: flags.mtu } : {},
-    ...flags.remoteNet ? { remoteNetworks: flags.remoteNet } : {},
-    ...flags.exclude?.length ? { excludeNetworks: flags.exclude } : {},
-    ip6: flags.ipv6,
-    ...!flags.redirect ? { redirect: false } : {},
-    ...secrets.ppk !== void 0 && flags.ppkId !== void 0 ? {
-      ppk: {
-        id: ppkIdBytes(flags.ppkId),
-        key: new Uint8Array(Buffer.from(secrets.ppk, "base64")),
-        required: flags.ppkRequired === true
-      }
-    } : {}
-  };
 }
 async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
   const notify = new SdNotify(process.env, (m) => ui.info(`warning: ${m}`));
@@ -22168,9 +22607,10 @@ function setDaemonEntry(path) {
 async function runBackground(flags, secrets, ui) {
   const bin = daemonEntry ?? fileURLToPath4(new URL("../../../bin/vpn.js", import.meta.url));
   const args = process.argv.slice(2).filter((a) => a !== "--background");
-  const logPath = `${ensureRuntimeDir()}/${flags.name}.log`;
+  const logPath = daemonLogPath(flags.name);
   const logFd = openPrivateAppend(logPath);
-  const child = spawn4(process.execPath, [bin, ...args, "--daemon-child"], {
+  const early = daemonEntry === void 0 ? takeEarlyChild() : void 0;
+  const child = early ?? spawn4(process.execPath, [...tunnelNodeFlags(), bin, ...args, "--daemon-child"], {
     detached: true,
     stdio: ["ignore", logFd, logFd, "ipc"],
     env: {
@@ -22181,7 +22621,7 @@ async function runBackground(flags, secrets, ui) {
       VPN_P12_PASSWORD: ""
     }
   });
-  closeSync5(logFd);
+  closeSync6(logFd);
   child.on("error", () => void 0);
   const result = await new Promise((resolve) => {
     child.on("message", (m) => resolve(m));
@@ -22222,6 +22662,7 @@ async function daemonChild(gateway, flags) {
     ui.fail("the vpn connect that started this process went away", EXIT.CANCELLED);
     return EXIT.CANCELLED;
   }
+  if (isEarlyChild()) redirectToLog(flags.name);
   return runForeground(gateway, flags, secrets, ui, {
     // The parent may be gone (killed, or its terminal closed): never send on a closed channel.
     onUp: (summary) => {
@@ -22336,131 +22777,8 @@ function buildProgram(setExit) {
   program2.name("vpn").description("IKEv2/IPsec VPN client with a userspace ESP data path").version("0.1.0").exitOverride().configureOutput({
     writeErr: (s) => process.stderr.write(s.split("\n").map(printable).join("\n"))
   });
-  const connect3 = program2.command("connect").alias("up").description("connect to an IKEv2 gateway and route traffic through a TUN device").argument("[gateway]", "gateway host name or IP address, or a profile name (see vpn profiles)").option("--profile <name>", "read the settings from profile NAME.conf (flags given here win)").option(
-    "--id <id>",
-    "our IKE identity (IDi): user@example.com, @host, or an IP; default: our IP"
-  ).option("--remote-id <id>", "gateway's expected identity (IDr), e.g. @gw.example.com").option(
-    "--psk-file <path>",
-    "file holding the pre-shared key (must not be readable by others); or set VPN_PSK"
-  ).option(
-    "--ppk-file <path>",
-    "post-quantum preshared key (RFC 8784) in a file not readable by others; needs --ppk-id"
-  ).option("--ppk-id <id>", "the ID the gateway knows the PPK by (PPK_IDENTITY)").option(
-    "--ppk-required",
-    "fail (exit 4) unless the gateway uses the PPK; default: go on without it, with a warning"
-  ).option(
-    "--no-redirect",
-    "refuse gateway redirects (RFC 5685) and do not announce support for them"
-  ).option(
-    "--ca <file|dir>",
-    "CA certificate(s) that vouch for the gateway's certificate (PEM/DER file or folder); default: the system store"
-  ).option("--cert <file>", "our certificate (PEM/DER; intermediates may follow in the file)").option(
-    "--key <file>",
-    "private key of --cert (PEM/DER, PKCS#8 or PKCS#1/SEC1; may be encrypted)"
-  ).option(
-    "--key-passphrase-file <path>",
-    "passphrase of an encrypted --key; or set VPN_KEY_PASSPHRASE, or answer the prompt"
-  ).option("--p12 <file>", "our certificate and key as PKCS#12 (instead of --cert/--key)").option(
-    "--p12-password-file <path>",
-    "password of --p12; or set VPN_P12_PASSWORD, or answer the prompt"
-  ).option("--eap-identity <name>", "authenticate with EAP as this user").option(
-    "--eap <methods>",
-    "EAP methods we accept, comma-separated: mschapv2,md5,gtc,tls (default: all)"
-  ).option(
-    "--eap-password-file <path>",
-    "EAP password; or set VPN_EAP_PASSWORD, or answer the prompt"
-  ).option(
-    "--eap-only",
-    "accept a gateway that proves itself only through EAP-TLS (RFC 5998), without AUTH: password methods are never used with it"
-  ).option(
-    "--no-host-check",
-    "do not require the gateway's certificate to name the host we dialled; needs --remote-id, the identity it must carry instead"
-  ).addOption(
-    new Option(
-      "--ike-fragment-size <bytes>",
-      "largest IKE datagram before IKE fragmentation (RFC 7383)"
-    ).default(1280).argParser(intArg(576, 65535))
-  ).addOption(
-    new Option("--port <n>", "gateway IKE port").default(500).argParser(intArg(1, 65535))
-  ).option(
-    "--ike <proposals>",
-    "IKE proposals in strongSwan syntax, e.g. aes256gcm16-prfsha256-x25519"
-  ).option(
-    "--esp <proposals>",
-    "ESP proposals in strongSwan syntax, e.g. aes256gcm16,chacha20poly1305"
-  ).addOption(
-    new Option(
-      "--pq <mode>",
-      "post-quantum key exchange (ML-KEM with RFC 9370): required (refuse a gateway without it), preferred (offer it first), off"
-    ).choices(["required", "preferred", "off"]).default("off")
-  ).addOption(
-    new Option("--dns <mode>", "use the DNS servers the gateway assigns").choices(["auto", "off"]).default("auto")
-  ).option(
-    "--remote-net <cidr>",
-    "network to route through the tunnel (repeatable; default: all)",
-    collect
-  ).option(
-    "--exclude <cidr>",
-    "network kept on its usual path even where the tunnel routes cover it (repeatable; not with --kill-switch)",
-    collect
-  ).option("--no-ipv6", "do not ask for an IPv6 address, IPv6 DNS or IPv6 traffic selectors").addOption(new Option("--mtu <n>", "TUN device MTU").argParser(intArg(576, 9e3))).addOption(
-    new Option("--keepalive <seconds>", "NAT-T keepalive interval (0 = off)").default(20).argParser(intArg(0, 3600))
-  ).addOption(
-    new Option(
-      "--retry <n|forever>",
-      "reconnect attempts after the connection is lost (0 = exit)"
-    ).default(3).argParser((v) => {
-      if (v === "forever") return "forever";
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 1e3)
-        throw new InvalidArgumentError('a number or "forever"');
-      return n;
-    })
-  ).addOption(
-    new Option(
-      "--ike-rekey <seconds>",
-      "rekey the IKE SA after this long (0 = leave it to the gateway)"
-    ).default(12600).argParser(intArg(0, 30 * 86400))
-  ).addOption(
-    new Option(
-      "--rekey <seconds>",
-      "rekey the CHILD_SA after this long (0 = leave it to the gateway)"
-    ).default(3e3).argParser(intArg(0, 7 * 86400))
-  ).addOption(
-    new Option(
-      "--rekey-bytes <n>",
-      "also rekey the CHILD_SA after this much traffic in either direction (e.g. 500M, 4G)"
-    ).argParser(sizeArg)
-  ).addOption(
-    new Option(
-      "--rekey-packets <n>",
-      "also rekey the CHILD_SA after this many packets in either direction"
-    ).argParser(intArg(1, 2 ** 32 - 1))
-  ).addOption(
-    new Option(
-      "--dpd <seconds>",
-      "check the gateway is alive after this long without traffic (0 = off)"
-    ).default(30).argParser(intArg(0, 3600))
-  ).addOption(
-    new Option("--timeout <seconds>", "give up connecting after this long").default(30).argParser(intArg(1, 600))
-  ).addOption(
-    new Option("--name <name>", "tunnel name for status/disconnect").default("default").argParser((v) => {
-      if (!/^[A-Za-z0-9_.-]{1,32}$/.test(v))
-        throw new InvalidArgumentError("letters, digits, _ . - only");
-      return v;
-    })
-  ).option(
-    "--kill-switch",
-    "block all traffic that does not go through the tunnel, from connecting until vpn exits"
-  ).option(
-    "--socks5 <[addr:]port>",
-    "proxy mode: no TUN device, route or DNS change, no root; serve SOCKS5 on ADDR:PORT (default address 127.0.0.1) through the tunnel (needs ocproxy)"
-  ).addOption(
-    new Option(
-      "--http-proxy <addr:port>",
-      "not available: ocproxy serves SOCKS5 only"
-    ).hideHelp()
-  ).option("--background", "detach once the tunnel carries traffic").option("--json", "machine-readable output: one JSON object per line on stdout").option("-v, --verbose", "log protocol details").addOption(new Option("--daemon-child").hideHelp()).action(async (target2, flags, cmd) => {
+  const connect3 = program2.command("connect").alias("up").description("connect to an IKEv2 gateway and route traffic through a TUN device").argument("[gateway]", "gateway host name or IP address, or a profile name (see vpn profiles)");
+  addConnectOptions(connect3).option("--background", "detach once the tunnel carries traffic").option("--json", "machine-readable output: one JSON object per line on stdout").option("-v, --verbose", "log protocol details").addOption(new Option("--daemon-child").hideHelp()).action(async (target2, flags, cmd) => {
     const r = resolveConnect(target2, flags, cmd);
     if (r.ok && serviceRetryForever(process.env, cmd.getOptionValueSource("retry"), r.profile))
       r.flags.retry = "forever";

@@ -1358,6 +1358,431 @@ function formatTs(ts) {
   return range + proto;
 }
 
+// src/core/bytes.ts
+var Reader = class _Reader {
+  buf;
+  /** Absolute position of the cursor in `buf`. */
+  pos;
+  /** Absolute end (exclusive) of the readable window. */
+  end;
+  /** Position of buf[0] in the outermost buffer, for error offsets. */
+  base;
+  view;
+  constructor(buf, start = 0, end = buf.length, base = 0) {
+    if (start < 0 || end > buf.length || start > end) {
+      throw new RangeError(`Reader window [${start}, ${end}) outside buffer of ${buf.length}`);
+    }
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    this.base = base;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  get remaining() {
+    return this.end - this.pos;
+  }
+  /** Offset of the cursor in the outermost buffer (for error messages). */
+  get offset() {
+    return this.base + this.pos;
+  }
+  need(n, what) {
+    if (n < 0 || this.pos + n > this.end) {
+      throw new ParseError(what, this.offset, `need ${n} bytes, have ${this.remaining}`);
+    }
+  }
+  u8(what = "u8") {
+    this.need(1, what);
+    return this.view.getUint8(this.pos++);
+  }
+  u16(what = "u16") {
+    this.need(2, what);
+    const v = this.view.getUint16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u32(what = "u32") {
+    this.need(4, what);
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  u64(what = "u64") {
+    this.need(8, what);
+    const v = this.view.getBigUint64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  /** A view (not a copy) of the next `n` bytes. */
+  bytes(n, what = "bytes") {
+    this.need(n, what);
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+  /** A copy of the next `n` bytes (use for data kept beyond the input's lifetime). */
+  copy(n, what = "bytes") {
+    return this.bytes(n, what).slice();
+  }
+  /** The rest of the window as a view. */
+  rest() {
+    return this.bytes(this.remaining, "rest");
+  }
+  skip(n, what = "skip") {
+    this.need(n, what);
+    this.pos += n;
+  }
+  /** A reader over the next `n` bytes; the cursor of this reader moves past them. */
+  sub(n, what = "sub") {
+    this.need(n, what);
+    const r = new _Reader(this.buf, this.pos, this.pos + n, this.base);
+    this.pos += n;
+    return r;
+  }
+  /** Throws if any bytes are left in the window. */
+  expectEnd(what) {
+    if (this.pos !== this.end) {
+      throw new ParseError(what, this.offset, `${this.remaining} trailing bytes`);
+    }
+  }
+  fail(what, detail) {
+    throw new ParseError(what, this.offset, detail);
+  }
+};
+var Writer = class {
+  buf;
+  view;
+  pos = 0;
+  constructor(initial = 256) {
+    this.buf = new Uint8Array(initial);
+    this.view = new DataView(this.buf.buffer);
+  }
+  ensure(n) {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  u8(v) {
+    checkUint(v, 255, "u8");
+    this.ensure(1);
+    this.view.setUint8(this.pos++, v);
+    return this;
+  }
+  u16(v) {
+    checkUint(v, 65535, "u16");
+    this.ensure(2);
+    this.view.setUint16(this.pos, v);
+    this.pos += 2;
+    return this;
+  }
+  u32(v) {
+    checkUint(v, 4294967295, "u32");
+    this.ensure(4);
+    this.view.setUint32(this.pos, v);
+    this.pos += 4;
+    return this;
+  }
+  u64(v) {
+    if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`"u64" out of range: ${v}`);
+    this.ensure(8);
+    this.view.setBigUint64(this.pos, v);
+    this.pos += 8;
+    return this;
+  }
+  bytes(b) {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    return this;
+  }
+  zeros(n) {
+    this.ensure(n);
+    this.buf.fill(0, this.pos, this.pos + n);
+    this.pos += n;
+    return this;
+  }
+  /** Overwrite a u16 written earlier (length fields). */
+  patchU16(at, v) {
+    checkUint(v, 65535, "u16");
+    if (at + 2 > this.pos)
+      throw new RangeError(`patchU16 at ${at} past written length ${this.pos}`);
+    this.view.setUint16(at, v);
+  }
+  patchU32(at, v) {
+    checkUint(v, 4294967295, "u32");
+    if (at + 4 > this.pos)
+      throw new RangeError(`patchU32 at ${at} past written length ${this.pos}`);
+    this.view.setUint32(at, v);
+  }
+  patchU8(at, v) {
+    checkUint(v, 255, "u8");
+    if (at + 1 > this.pos) throw new RangeError(`patchU8 at ${at} past written length ${this.pos}`);
+    this.view.setUint8(at, v);
+  }
+  /** A copy of everything written so far. */
+  finish() {
+    return this.buf.slice(0, this.pos);
+  }
+};
+function checkUint(v, max, what) {
+  if (!Number.isInteger(v) || v < 0 || v > max) {
+    throw new RangeError(`"${what}" expected integer 0..${max}, got ${v}`);
+  }
+}
+function concatBytes(...parts) {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+function equalBytes(a, b) {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+function toHex(b) {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+}
+function fromHex(s) {
+  const clean = s.replace(/\s+/g, "");
+  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) {
+    throw new RangeError(
+      `"hex" expected an even-length hex string, got ${JSON.stringify(s.slice(0, 40))}`
+    );
+  }
+  return new Uint8Array(Buffer.from(clean, "hex"));
+}
+function wipe(...arrays) {
+  for (const a of arrays) a?.fill(0);
+}
+
+// src/ikev1/sa-payload.ts
+var V1Encr = {
+  DES_CBC: 1,
+  IDEA_CBC: 2,
+  BLOWFISH_CBC: 3,
+  RC5_R16_B64_CBC: 4,
+  "3DES_CBC": 5,
+  CAST_CBC: 6,
+  AES_CBC: 7,
+  CAMELLIA_CBC: 8
+};
+var V1Hash = {
+  MD5: 1,
+  SHA1: 2,
+  TIGER: 3,
+  SHA2_256: 4,
+  SHA2_384: 5,
+  SHA2_512: 6
+};
+var V1EncapMode = {
+  TUNNEL: 1,
+  TRANSPORT: 2,
+  UDP_TUNNEL: 3,
+  UDP_TRANSPORT: 4,
+  UDP_TUNNEL_DRAFT: 61443,
+  UDP_TRANSPORT_DRAFT: 61444
+};
+var EspTransformId = { AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20 };
+var ESP_TO_ENCR = {
+  [EspTransformId.AES_GCM_8]: EncrId.AES_GCM_8,
+  [EspTransformId.AES_GCM_12]: EncrId.AES_GCM_12,
+  [EspTransformId.AES_GCM_16]: EncrId.AES_GCM_16
+};
+var SA_LIMITS = {
+  /** Transforms we put in one offer (each is a full Phase 1 suite; keeps message 1 small). */
+  maxOfferedTransforms: 64,
+  /** Proposals we decode in one SA payload body. */
+  maxProposals: 32,
+  /** Attributes we decode in one transform. */
+  maxAttributesPerTransform: 32,
+  /** Largest TLV attribute value we accept (group primes etc. are refused anyway). */
+  maxAttributeValue: 1024,
+  /** Longest SPI in a Proposal payload (RFC 2408 §3.5; 16 = both cookies). */
+  maxSpiSize: 16
+};
+var DEFAULT_V1_PHASE1_LIFE_SECONDS = 28800;
+var DEFAULT_V1_PHASE2_LIFE_SECONDS = 3600;
+var DEFAULT_V1_PHASE1_PROPOSALS = "aes256-aes128-sha256-sha1-ecp256-modp2048";
+var P1_ENCR = {
+  aes: { encr: V1Encr.AES_CBC, keyBits: 128 },
+  aes128: { encr: V1Encr.AES_CBC, keyBits: 128 },
+  aes192: { encr: V1Encr.AES_CBC, keyBits: 192 },
+  aes256: { encr: V1Encr.AES_CBC, keyBits: 256 },
+  "3des": { encr: V1Encr["3DES_CBC"], legacy: true }
+};
+var P1_HASH = {
+  sha1: V1Hash.SHA1,
+  sha: V1Hash.SHA1,
+  sha256: V1Hash.SHA2_256,
+  sha2_256: V1Hash.SHA2_256,
+  sha384: V1Hash.SHA2_384,
+  sha2_384: V1Hash.SHA2_384,
+  sha512: V1Hash.SHA2_512,
+  sha2_512: V1Hash.SHA2_512
+};
+var P1_GROUP = {
+  modp1024: { group: DhGroup.MODP_1024, legacy: true },
+  modp2048: { group: DhGroup.MODP_2048 },
+  modp3072: { group: DhGroup.MODP_3072 },
+  modp4096: { group: DhGroup.MODP_4096 },
+  modp6144: { group: DhGroup.MODP_6144 },
+  modp8192: { group: DhGroup.MODP_8192 },
+  ecp256: { group: DhGroup.ECP_256 },
+  ecp384: { group: DhGroup.ECP_384 },
+  ecp521: { group: DhGroup.ECP_521 },
+  x25519: { group: DhGroup.CURVE25519 },
+  curve25519: { group: DhGroup.CURVE25519 },
+  x448: { group: DhGroup.CURVE448 },
+  curve448: { group: DhGroup.CURVE448 }
+};
+var KNOWN_GROUPS = new Set(Object.values(P1_GROUP).map((g) => g.group));
+var REFUSED = {
+  md5: "MD5 is broken and not supported",
+  des: "single DES is broken and not supported",
+  modp768: "MODP-768 is broken and not supported",
+  modp1536: "MODP-1536 is not supported"
+};
+function configError2(msg) {
+  return new VpnError("ERR_CONFIG", msg);
+}
+function checkLife(life, def) {
+  const v = life ?? def;
+  if (!Number.isInteger(v) || v < 1 || v > 4294967295)
+    throw configError2(`IKEv1 lifetime ${v} s is out of range (1..4294967295)`);
+  return v;
+}
+function isLegacyPhase1(spec) {
+  return spec.encr === V1Encr["3DES_CBC"] || spec.group === DhGroup.MODP_1024;
+}
+function parseV1Phase1Proposals(text, opts) {
+  const lifeSeconds = checkLife(opts.lifeSeconds, DEFAULT_V1_PHASE1_LIFE_SECONDS);
+  const out = [];
+  for (const raw of text.split(",")) {
+    const p = raw.trim().toLowerCase();
+    if (p === "") throw configError2(`empty IKEv1 proposal in "${text}"`);
+    const encrs = [];
+    const hashes = [];
+    const groups = [];
+    for (const tok of p.split("-")) {
+      const e = P1_ENCR[tok];
+      const h = P1_HASH[tok];
+      const g = P1_GROUP[tok];
+      if (e) {
+        if (e.legacy && !opts.legacy)
+          throw configError2(`"${tok}" in IKEv1 proposal "${p}" is legacy: it needs --ikev1-legacy`);
+        encrs.push(
+          e.keyBits === void 0 ? { encr: e.encr } : { encr: e.encr, keyBits: e.keyBits }
+        );
+      } else if (h !== void 0) {
+        hashes.push(h);
+      } else if (g) {
+        if (g.legacy && !opts.legacy)
+          throw configError2(`"${tok}" in IKEv1 proposal "${p}" is legacy: it needs --ikev1-legacy`);
+        groups.push(g.group);
+      } else if (REFUSED[tok]) {
+        throw configError2(`"${tok}" in IKEv1 proposal "${p}": ${REFUSED[tok]}`);
+      } else if (tok.startsWith("prf")) {
+        throw configError2(
+          `"${tok}" in IKEv1 proposal "${p}": IKEv1 uses the HMAC of the hash as its PRF (RFC 2409 §5); drop the prf token`
+        );
+      } else if (/gcm|ccm|chacha/.test(tok)) {
+        throw configError2(`"${tok}" in IKEv1 proposal "${p}": IKEv1 Phase 1 has no AEAD ciphers`);
+      } else {
+        throw configError2(`unknown algorithm "${tok}" in IKEv1 proposal "${p}"`);
+      }
+    }
+    if (encrs.length === 0) throw configError2(`IKEv1 proposal "${p}" has no cipher (e.g. aes256)`);
+    if (hashes.length === 0) throw configError2(`IKEv1 proposal "${p}" has no hash (e.g. sha256)`);
+    if (groups.length === 0)
+      throw configError2(`IKEv1 proposal "${p}" has no Diffie-Hellman group (e.g. modp2048)`);
+    for (const e of encrs)
+      for (const hash of hashes)
+        for (const group of groups) {
+          const s = { encr: e.encr, hash, group, lifeSeconds };
+          if (e.keyBits !== void 0) s.keyBits = e.keyBits;
+          if (!out.some((o) => samePhase1(o, s))) out.push(s);
+        }
+  }
+  if (out.length > SA_LIMITS.maxOfferedTransforms)
+    throw configError2(
+      `IKEv1 proposals "${text}" expand to ${out.length} transforms, more than ${SA_LIMITS.maxOfferedTransforms}`
+    );
+  return out;
+}
+function parseV1Phase2Proposals(text, opts) {
+  const lifeSeconds = checkLife(opts.lifeSeconds, DEFAULT_V1_PHASE2_LIFE_SECONDS);
+  const specs = parseProposals(text, "esp");
+  const groups = /* @__PURE__ */ new Set();
+  for (const s of specs) for (const d of s.dh) if (d.id !== DhGroup.NONE) groups.add(d.id);
+  if (groups.size > 1)
+    throw configError2(
+      `IKEv1 ESP proposals "${text}" name ${groups.size} PFS groups; Quick Mode carries one KE payload, so name one`
+    );
+  let pfsGroup = [...groups][0] ?? opts.pfsGroup;
+  if (pfsGroup === DhGroup.NONE) pfsGroup = void 0;
+  if (pfsGroup !== void 0 && !KNOWN_GROUPS.has(pfsGroup))
+    throw configError2(`PFS group ${pfsGroup} is not supported with IKEv1`);
+  const out = [];
+  for (const s of specs) {
+    if (s.addKe) throw configError2(`IKEv1 ESP proposal "${text}": no additional key exchanges`);
+    if (s.integ.length > 0)
+      throw configError2(
+        `IKEv1 ESP proposal "${text}": only AES-GCM is supported (the data plane is AEAD only)`
+      );
+    if (s.esn.some((e) => e.id !== 0))
+      throw configError2(`IKEv1 ESP proposal "${text}": extended sequence numbers not supported`);
+    for (const e of s.encr) {
+      const transformId = Object.entries(ESP_TO_ENCR).find(([, v]) => v === e.id)?.[0];
+      if (transformId === void 0 || e.keyBits === void 0)
+        throw configError2(
+          `IKEv1 ESP proposal "${text}": only AES-GCM (aes128gcm16, aes256gcm16, ...) is supported`
+        );
+      const spec = {
+        transformId: Number(transformId),
+        keyBits: e.keyBits,
+        encrId: e.id,
+        lifeSeconds
+      };
+      if (pfsGroup !== void 0) spec.pfsGroup = pfsGroup;
+      if (!out.some((o) => samePhase2(o, spec))) out.push(spec);
+    }
+  }
+  if (out.length > SA_LIMITS.maxOfferedTransforms)
+    throw configError2(`IKEv1 ESP proposals "${text}" expand to too many transforms`);
+  return out;
+}
+var ENCR_NAME = { [V1Encr.AES_CBC]: "aes", [V1Encr["3DES_CBC"]]: "3des" };
+var HASH_NAME = {
+  [V1Hash.SHA1]: "sha1",
+  [V1Hash.SHA2_256]: "sha256",
+  [V1Hash.SHA2_384]: "sha384",
+  [V1Hash.SHA2_512]: "sha512"
+};
+var GROUP_NAME = Object.fromEntries(
+  Object.entries(P1_GROUP).filter(([k]) => !k.startsWith("curve")).map(([k, v]) => [v.group, k])
+);
+function samePhase1(a, b) {
+  return a.encr === b.encr && a.keyBits === b.keyBits && a.hash === b.hash && a.group === b.group;
+}
+function samePhase2(a, b) {
+  return a.transformId === b.transformId && a.keyBits === b.keyBits && a.pfsGroup === b.pfsGroup;
+}
+var TUNNEL_MODES = /* @__PURE__ */ new Set([
+  V1EncapMode.TUNNEL,
+  V1EncapMode.UDP_TUNNEL,
+  V1EncapMode.UDP_TUNNEL_DRAFT
+]);
+
 // src/config/profile.ts
 var PROFILE_KEYS = {
   gateway: { kind: "string" },
@@ -1382,6 +1807,15 @@ var PROFILE_KEYS = {
   "ppk-file": { kind: "path" },
   "ppk-id": { kind: "string" },
   "ppk-required": { kind: "bool" },
+  // IKEv1 (issue 17)
+  "ike-version": { kind: "choice", choices: ["1", "2", "auto"] },
+  "group-psk-file": { kind: "path" },
+  "xauth-user": { kind: "string" },
+  "xauth-password-file": { kind: "path" },
+  "xauth-password": { kind: "secret" },
+  "ikev1-aggressive": { kind: "bool" },
+  "ikev1-legacy": { kind: "bool" },
+  pfs: { kind: "string" },
   redirect: { kind: "bool" },
   "ike-fragment-size": { kind: "int", min: 576, max: 65535 },
   port: { kind: "int", min: 1, max: 65535 },
@@ -1413,7 +1847,8 @@ var SECRET_KEYS = {
   psk: "psk-file",
   "key-passphrase": "key-passphrase-file",
   "p12-password": "p12-password-file",
-  "eap-password": "eap-password-file"
+  "eap-password": "eap-password-file",
+  "xauth-password": "xauth-password-file"
 };
 var PROFILE_NAME = /^[A-Za-z0-9_-]{1,32}$/;
 var MAX_PROFILE_BYTES = 64 * 1024;
@@ -1498,8 +1933,13 @@ function typed(t, key, raw, at) {
 var EAP_METHOD_NAMES = ["mschapv2", "md5", "gtc", "tls"];
 var CHECKS = {
   gateway: (v) => /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]{1,253})$/.test(v) ? void 0 : "write a host name or an IP address",
+  // IKEv2 syntax, or IKEv1's (issue 17: `ike-version = 1`; 3DES and MODP-1024 need ikev1-legacy,
+  // which vpn connect checks).
   ike: (v) => reason(
-    () => parseProposals(v, "ike"),
+    () => either(
+      () => parseProposals(v, "ike"),
+      () => parseV1Phase1Proposals(v, { legacy: true })
+    ),
     "IKE proposals, e.g. aes256gcm16-prfsha256-x25519"
   ),
   esp: (v) => reason(() => parseProposals(v, "esp"), "ESP proposals, e.g. aes256gcm16"),
@@ -1507,8 +1947,25 @@ var CHECKS = {
   "remote-id": (v) => reason(() => parseIdentity(v), "an identity such as @gw.example.com"),
   "remote-net": (v) => reason(() => v.forEach((c) => tsFromCidr(c)), "networks such as 10.0.0.0/8"),
   exclude: (v) => reason(() => checkExcluded(v), "networks such as 192.0.2.0/24 or 203.0.113.7/32"),
+  pfs: (v) => reason(() => pfsGroupOf(v), "a Diffie-Hellman group such as ecp256 or modp2048"),
   eap: (v) => v.split(",").every((m) => EAP_METHOD_NAMES.includes(m.trim().toLowerCase().replace(/^eap-/, ""))) ? void 0 : `write EAP methods from ${EAP_METHOD_NAMES.join(", ")}`
 };
+function pfsGroupOf(name) {
+  const group = parseV1Phase2Proposals(`aes256gcm16-${name}`, {})[0]?.pfsGroup;
+  if (group === void 0) throw new VpnError("ERR_CONFIG", `${name} is not a group`);
+  return group;
+}
+function either(a, b) {
+  try {
+    a();
+  } catch (e) {
+    try {
+      b();
+    } catch {
+      throw e;
+    }
+  }
+}
 function reason(check, want) {
   try {
     check();
@@ -1568,6 +2025,18 @@ function parseProfile(name, path, text) {
     values[key] = t.kind === "path" && !isAbsolute(v) ? resolve(dir, v) : v;
     lines[key] = n;
   }
+  if ("psk" in values && "group-psk-file" in values)
+    throw err(
+      path,
+      lines["psk"],
+      `both psk and group-psk-file are set (group-psk-file at line ${lines["group-psk-file"]}); keep one`
+    );
+  if ("psk-file" in values && "group-psk-file" in values)
+    throw err(
+      path,
+      lines["group-psk-file"],
+      `group-psk-file is another name for psk-file (line ${lines["psk-file"]}); keep one`
+    );
   for (const [secret, file] of Object.entries(SECRET_KEYS)) {
     if (secret in values && file in values)
       throw err(
@@ -1580,6 +2049,8 @@ function parseProfile(name, path, text) {
 }
 var PRIVATE_FILE_KEYS = [
   "psk-file",
+  "group-psk-file",
+  "xauth-password-file",
   "key",
   "key-passphrase-file",
   "p12",
@@ -2076,6 +2547,13 @@ export {
   parseIdentity,
   formatIdentity,
   sameIdentity,
+  Reader,
+  Writer,
+  concatBytes,
+  equalBytes,
+  toHex,
+  fromHex,
+  wipe,
   describeKeyExchanges,
   isPostQuantum,
   keyExchangesOfText,
@@ -2095,6 +2573,10 @@ export {
   formatTs,
   printable,
   printableJson,
+  DEFAULT_V1_PHASE1_PROPOSALS,
+  isLegacyPhase1,
+  parseV1Phase1Proposals,
+  parseV1Phase2Proposals,
   SECRET_KEYS,
   PROFILE_NAME,
   loadProfile,
