@@ -648,7 +648,8 @@ static void process_in(dp_t *dp, in_scratch_t *s, int n) {
     }
     /* UDP GRO: mlen bytes of datagrams of seg bytes each (the last may be shorter). */
     size_t seg = dp->udp_gro ? gro_segment_size(&s->msgs[i].msg_hdr) : 0;
-    if (seg == 0 || seg >= mlen) seg = mlen;
+    if (seg == 0 || seg >= mlen)
+      seg = mlen;
     else {
       gro_msgs++;
       gro_segs += (mlen + seg - 1) / seg;

@@ -235,8 +235,8 @@ static int get_ip(napi_env env, napi_value v, int *family, uint8_t out[16]) {
   size_t len = 0;
   napi_valuetype t;
   if (napi_typeof(env, v, &t) == napi_ok && t == napi_string &&
-      napi_get_value_string_utf8(env, v, tmp, sizeof tmp, &len) == napi_ok && len < sizeof tmp - 1 &&
-      strlen(tmp) == len) {
+      napi_get_value_string_utf8(env, v, tmp, sizeof tmp, &len) == napi_ok &&
+      len < sizeof tmp - 1 && strlen(tmp) == len) {
     if (inet_pton(AF_INET, tmp, out) == 1) {
       *family = AF_INET;
       return 1;
@@ -277,10 +277,10 @@ static int get_bool(napi_env env, napi_value v, bool *out) {
 
 static int ifindex_of(const char *dev) { return (int)if_nametoindex(dev); }
 
-#define ARGS(n)                                                                              \
-  size_t argc = (n);                                                                         \
-  napi_value argv[(n)];                                                                      \
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < (n))         \
+#define ARGS(n)                                                                      \
+  size_t argc = (n);                                                                 \
+  napi_value argv[(n)];                                                              \
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < (n)) \
     return nu_throw_type(env, "missing arguments");
 
 static napi_value set_str(napi_env env, napi_value obj, const char *key, const char *val) {
@@ -584,8 +584,7 @@ static int on_default_route(const struct nlmsghdr *h, void *arg) {
   route_t o;
   int rc = parse_route(h, &o);
   if (rc < 0) return rc;
-  if (o.dst_len != 0 || o.table32 != RT_TABLE_MAIN || o.type != RTN_UNICAST || o.oif <= 0)
-    return 0;
+  if (o.dst_len != 0 || o.table32 != RT_TABLE_MAIN || o.type != RTN_UNICAST || o.oif <= 0) return 0;
   if (d->n >= 256) return 0; /* bound what a hostile host table could make us allocate */
   char name[IF_NAMESIZE];
   if (!if_indextoname((unsigned)o.oif, name)) return 0;
@@ -594,8 +593,7 @@ static int on_default_route(const struct nlmsghdr *h, void *arg) {
   set_str(d->env, obj, "dev", name);
   char text[INET6_ADDRSTRLEN];
   if (o.has_gw && inet_ntop(o.family, o.gw, text, sizeof text)) set_str(d->env, obj, "via", text);
-  if (o.has_src && inet_ntop(o.family, o.src, text, sizeof text))
-    set_str(d->env, obj, "src", text);
+  if (o.has_src && inet_ntop(o.family, o.src, text, sizeof text)) set_str(d->env, obj, "src", text);
   set_num(d->env, obj, "metric", o.metric);
   napi_set_element(d->env, d->arr, d->n++, obj);
   return 0;
@@ -629,8 +627,7 @@ static napi_value js_rule(napi_env env, napi_callback_info info) {
   int64_t table, prio, suppress;
   if (!get_bool(env, argv[0], &add) || !get_ip(env, argv[1], &family, from) ||
       !get_opt_int(env, argv[2], 4294967295.0, &table) ||
-      !get_opt_int(env, argv[3], 4294967295.0, &prio) ||
-      !get_opt_int(env, argv[4], 128, &suppress))
+      !get_opt_int(env, argv[3], 4294967295.0, &prio) || !get_opt_int(env, argv[4], 128, &suppress))
     return NULL;
   if (table < 0 || prio < 0) return nu_throw_range(env, "a rule needs a table and a priority");
   size_t alen = family == AF_INET ? 4 : 16;

@@ -138,8 +138,9 @@ PKT_HIDDEN uint16_t pkt_csum_fold(const uint8_t *p, size_t len, uint32_t initial
  *     IPv6 extension header) came in between (that closes every open item);
  *   - IPv4 without options, not a fragment, the same TOS, TTL and DF, the ID one more than the
  *     last one's (so the kernel's own segmentation, if it forwards the super-packet, gives back
- *     the original headers) or, with DF, the same ID throughout (RFC 6864 §4.1); IPv6 with TCP/UDP right after the fixed header, the same first word
- *     (traffic class, flow label) and hop limit; header lengths consistent with the packet;
+ *     the original headers) or, with DF, the same ID throughout (RFC 6864 §4.1); IPv6 with TCP/UDP
+ * right after the fixed header, the same first word (traffic class, flow label) and hop limit;
+ * header lengths consistent with the packet;
  *   - TCP: flags ACK or ACK|PSH only, the same ACK number, window and header length with the same
  *     option bytes (timestamps equal), sequence number = the item's next one, a payload of 1 up
  *     to the item's segment size; an item with PSH, or whose last segment was short, is closed;
@@ -155,21 +156,21 @@ PKT_HIDDEN uint16_t pkt_csum_fold(const uint8_t *p, size_t len, uint32_t initial
 #define GRO_MAX_SEGS 64
 
 typedef struct {
-  uint8_t *pkt;         /* the first packet */
-  size_t len;           /* its length; the super-packet's is len + the appended payloads */
-  size_t total;         /* length of the super-packet so far */
-  int first_frag;       /* index of the first appended payload in the table's frags, or -1 */
-  int last_frag;        /* the last one */
-  uint16_t nseg;        /* packets in this item */
-  uint16_t gso_size;    /* payload of the first packet */
-  uint16_t next_id;     /* IPv4: the ID the next segment must have */
-  uint8_t kind;         /* GRO_NONE (alone), GRO_TCP, GRO_UDP */
-  uint8_t iph, l4h;     /* header lengths */
-  uint8_t closed;       /* nothing more may be appended */
-  uint8_t csum_ok;      /* the first packet's checksum was verified */
-  uint8_t keyed;        /* has a flow key: addresses, protocol, ports */
-  uint8_t id_mode;      /* IPv4 IDs of the segments: 0 one segment, 1 advancing, 2 fixed (DF) */
-  uint32_t next_seq;    /* TCP: the sequence number that may follow */
+  uint8_t *pkt;      /* the first packet */
+  size_t len;        /* its length; the super-packet's is len + the appended payloads */
+  size_t total;      /* length of the super-packet so far */
+  int first_frag;    /* index of the first appended payload in the table's frags, or -1 */
+  int last_frag;     /* the last one */
+  uint16_t nseg;     /* packets in this item */
+  uint16_t gso_size; /* payload of the first packet */
+  uint16_t next_id;  /* IPv4: the ID the next segment must have */
+  uint8_t kind;      /* GRO_NONE (alone), GRO_TCP, GRO_UDP */
+  uint8_t iph, l4h;  /* header lengths */
+  uint8_t closed;    /* nothing more may be appended */
+  uint8_t csum_ok;   /* the first packet's checksum was verified */
+  uint8_t keyed;     /* has a flow key: addresses, protocol, ports */
+  uint8_t id_mode;   /* IPv4 IDs of the segments: 0 one segment, 1 advancing, 2 fixed (DF) */
+  uint32_t next_seq; /* TCP: the sequence number that may follow */
 } gro_item_t;
 
 typedef struct {
@@ -212,7 +213,7 @@ PKT_HIDDEN int pkt_gro_add(gro_table_t *t, uint8_t *pkt, size_t len);
  * max is too small.
  */
 struct iovec;
-PKT_HIDDEN int pkt_gro_finish(gro_table_t *t, int i, uint8_t vnet[VNET_HDR_LEN],
-                              struct iovec *iov, int max);
+PKT_HIDDEN int pkt_gro_finish(gro_table_t *t, int i, uint8_t vnet[VNET_HDR_LEN], struct iovec *iov,
+                              int max);
 
 #endif

@@ -8,6 +8,7 @@ import {
   CryptoError,
   DEFAULT_ESP_PROPOSALS,
   DEFAULT_IKE_PROPOSALS,
+  DEFAULT_V1_PHASE2_PROPOSALS,
   DER_NULL,
   DhGroup,
   ExchangeType,
@@ -20,10 +21,13 @@ import {
   ParseError,
   PayloadType,
   ProtocolId,
+  Reader,
   SECRET_KEYS,
   Tag,
   TsType,
+  V1EncapMode,
   VpnError,
+  Writer,
   addrInRange,
   anyTs,
   applyPqMode,
@@ -32,19 +36,33 @@ import {
   checkNarrowed,
   children,
   chooseFromOffer,
+  concatBytes,
   decodeOid,
+  decodePhase1Choice,
+  decodePhase2Choice,
+  decodeResponderLifetime,
+  decodeSaBody,
   decodeUnsigned,
+  defaultV1Phase1Proposals,
   describeKeyExchanges,
+  encodePhase1Sa,
+  encodePhase2Sa,
+  encodeSaBody,
+  equalBytes,
   expectTag,
   findProfile,
   formatChosen,
   formatDn,
   formatIdentity,
   formatIpAddress,
+  formatPhase1Spec,
+  formatPhase2Spec,
   formatSpecs,
   formatTs,
+  fromHex,
   fromSswan,
   fsIo,
+  isLegacyPhase1,
   isPostQuantum,
   isVpnError,
   keyExchangesOfText,
@@ -56,6 +74,8 @@ import {
   parseIdentity,
   parseIpAddress,
   parseProposals,
+  parseV1Phase1Proposals,
+  parseV1Phase2Proposals,
   peekPacket,
   printable,
   printableJson,
@@ -66,8 +86,11 @@ import {
   selectResponderProposal,
   seq,
   tlv,
-  tsFromCidr
-} from "../chunks/chunk-4OME7TXZ.mjs";
+  toHex,
+  tsFromCidr,
+  u32be,
+  wipe
+} from "../chunks/chunk-ELOSSLHT.mjs";
 import {
   __commonJS,
   __require,
@@ -3522,12 +3545,12 @@ var {
 
 // src/cli/main.ts
 import { spawn as spawn4 } from "node:child_process";
-import { closeSync as closeSync5 } from "node:fs";
+import { closeSync as closeSync6 } from "node:fs";
 import { fileURLToPath as fileURLToPath4 } from "node:url";
 
 // src/client/tunnel.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { isIP as isIP7 } from "node:net";
+import { isIP as isIP9 } from "node:net";
 
 // src/core/log.ts
 var noop = () => void 0;
@@ -3543,213 +3566,6 @@ function findPayload(payloads, type) {
 }
 function filterPayloads(payloads, type) {
   return payloads.filter((p) => p.type === type && !isUnknown(p));
-}
-
-// src/core/bytes.ts
-var Reader = class _Reader {
-  buf;
-  /** Absolute position of the cursor in `buf`. */
-  pos;
-  /** Absolute end (exclusive) of the readable window. */
-  end;
-  /** Position of buf[0] in the outermost buffer, for error offsets. */
-  base;
-  view;
-  constructor(buf, start = 0, end = buf.length, base = 0) {
-    if (start < 0 || end > buf.length || start > end) {
-      throw new RangeError(`Reader window [${start}, ${end}) outside buffer of ${buf.length}`);
-    }
-    this.buf = buf;
-    this.pos = start;
-    this.end = end;
-    this.base = base;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-  get remaining() {
-    return this.end - this.pos;
-  }
-  /** Offset of the cursor in the outermost buffer (for error messages). */
-  get offset() {
-    return this.base + this.pos;
-  }
-  need(n, what) {
-    if (n < 0 || this.pos + n > this.end) {
-      throw new ParseError(what, this.offset, `need ${n} bytes, have ${this.remaining}`);
-    }
-  }
-  u8(what = "u8") {
-    this.need(1, what);
-    return this.view.getUint8(this.pos++);
-  }
-  u16(what = "u16") {
-    this.need(2, what);
-    const v = this.view.getUint16(this.pos);
-    this.pos += 2;
-    return v;
-  }
-  u32(what = "u32") {
-    this.need(4, what);
-    const v = this.view.getUint32(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  u64(what = "u64") {
-    this.need(8, what);
-    const v = this.view.getBigUint64(this.pos);
-    this.pos += 8;
-    return v;
-  }
-  /** A view (not a copy) of the next `n` bytes. */
-  bytes(n, what = "bytes") {
-    this.need(n, what);
-    const v = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return v;
-  }
-  /** A copy of the next `n` bytes (use for data kept beyond the input's lifetime). */
-  copy(n, what = "bytes") {
-    return this.bytes(n, what).slice();
-  }
-  /** The rest of the window as a view. */
-  rest() {
-    return this.bytes(this.remaining, "rest");
-  }
-  skip(n, what = "skip") {
-    this.need(n, what);
-    this.pos += n;
-  }
-  /** A reader over the next `n` bytes; the cursor of this reader moves past them. */
-  sub(n, what = "sub") {
-    this.need(n, what);
-    const r = new _Reader(this.buf, this.pos, this.pos + n, this.base);
-    this.pos += n;
-    return r;
-  }
-  /** Throws if any bytes are left in the window. */
-  expectEnd(what) {
-    if (this.pos !== this.end) {
-      throw new ParseError(what, this.offset, `${this.remaining} trailing bytes`);
-    }
-  }
-  fail(what, detail) {
-    throw new ParseError(what, this.offset, detail);
-  }
-};
-var Writer = class {
-  buf;
-  view;
-  pos = 0;
-  constructor(initial = 256) {
-    this.buf = new Uint8Array(initial);
-    this.view = new DataView(this.buf.buffer);
-  }
-  ensure(n) {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-  u8(v) {
-    checkUint(v, 255, "u8");
-    this.ensure(1);
-    this.view.setUint8(this.pos++, v);
-    return this;
-  }
-  u16(v) {
-    checkUint(v, 65535, "u16");
-    this.ensure(2);
-    this.view.setUint16(this.pos, v);
-    this.pos += 2;
-    return this;
-  }
-  u32(v) {
-    checkUint(v, 4294967295, "u32");
-    this.ensure(4);
-    this.view.setUint32(this.pos, v);
-    this.pos += 4;
-    return this;
-  }
-  u64(v) {
-    if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`"u64" out of range: ${v}`);
-    this.ensure(8);
-    this.view.setBigUint64(this.pos, v);
-    this.pos += 8;
-    return this;
-  }
-  bytes(b) {
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-    return this;
-  }
-  zeros(n) {
-    this.ensure(n);
-    this.buf.fill(0, this.pos, this.pos + n);
-    this.pos += n;
-    return this;
-  }
-  /** Overwrite a u16 written earlier (length fields). */
-  patchU16(at, v) {
-    checkUint(v, 65535, "u16");
-    if (at + 2 > this.pos)
-      throw new RangeError(`patchU16 at ${at} past written length ${this.pos}`);
-    this.view.setUint16(at, v);
-  }
-  patchU32(at, v) {
-    checkUint(v, 4294967295, "u32");
-    if (at + 4 > this.pos)
-      throw new RangeError(`patchU32 at ${at} past written length ${this.pos}`);
-    this.view.setUint32(at, v);
-  }
-  patchU8(at, v) {
-    checkUint(v, 255, "u8");
-    if (at + 1 > this.pos) throw new RangeError(`patchU8 at ${at} past written length ${this.pos}`);
-    this.view.setUint8(at, v);
-  }
-  /** A copy of everything written so far. */
-  finish() {
-    return this.buf.slice(0, this.pos);
-  }
-};
-function checkUint(v, max, what) {
-  if (!Number.isInteger(v) || v < 0 || v > max) {
-    throw new RangeError(`"${what}" expected integer 0..${max}, got ${v}`);
-  }
-}
-function concatBytes(...parts) {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-function equalBytes(a, b) {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
-  return d === 0;
-}
-function toHex(b) {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-}
-function fromHex(s) {
-  const clean2 = s.replace(/\s+/g, "");
-  if (clean2.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean2)) {
-    throw new RangeError(
-      `"hex" expected an even-length hex string, got ${JSON.stringify(s.slice(0, 40))}`
-    );
-  }
-  return new Uint8Array(Buffer.from(clean2, "hex"));
-}
-function wipe(...arrays) {
-  for (const a of arrays) a?.fill(0);
 }
 
 // src/ike/codec/payloads.ts
@@ -5222,7 +5038,14 @@ var RedirectResponder = class {
 };
 
 // src/crypto/ke.ts
-import { createECDH, createDiffieHellman, getDiffieHellman } from "node:crypto";
+import {
+  createDiffieHellman,
+  createECDH,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  getDiffieHellman
+} from "node:crypto";
 
 // node_modules/@noble/hashes/_u64.js
 var U32_MASK64 = /* @__PURE__ */ (() => BigInt(2 ** 32 - 1))();
@@ -5242,6 +5065,30 @@ function split(lst, le = false) {
   }
   return [Ah, Al];
 }
+var fromNumH = (n) => n / 2 ** 32 | 0;
+var fromNumL = (n) => n >>> 0;
+function setU64FromNum(view, byteOffset, n, isLE2) {
+  const h = fromNumH(n);
+  const l = fromNumL(n);
+  view.setUint32(byteOffset, isLE2 ? l : h, isLE2);
+  view.setUint32(byteOffset + 4, isLE2 ? h : l, isLE2);
+}
+var shrSH = (h, _l, s) => h >>> s;
+var shrSL = (h, l, s) => h << 32 - s | l >>> s;
+var rotrSH = (h, l, s) => h >>> s | l << 32 - s;
+var rotrSL = (h, l, s) => h << 32 - s | l >>> s;
+var rotrBH = (h, l, s) => h << 64 - s | l >>> s - 32;
+var rotrBL = (h, l, s) => h >>> s - 32 | l << 64 - s;
+function add(Ah, Al, Bh, Bl) {
+  const l = (Al >>> 0) + (Bl >>> 0);
+  return { h: Ah + Bh + (l / 2 ** 32 | 0) | 0, l: l | 0 };
+}
+var add3L = (Al, Bl, Cl) => (Al >>> 0) + (Bl >>> 0) + (Cl >>> 0);
+var add3H = (low, Ah, Bh, Ch) => Ah + Bh + Ch + (low / 2 ** 32 | 0) | 0;
+var add4L = (Al, Bl, Cl, Dl) => (Al >>> 0) + (Bl >>> 0) + (Cl >>> 0) + (Dl >>> 0);
+var add4H = (low, Ah, Bh, Ch, Dh) => Ah + Bh + Ch + Dh + (low / 2 ** 32 | 0) | 0;
+var add5L = (Al, Bl, Cl, Dl, El) => (Al >>> 0) + (Bl >>> 0) + (Cl >>> 0) + (Dl >>> 0) + (El >>> 0);
+var add5H = (low, Ah, Bh, Ch, Dh, Eh) => Ah + Bh + Ch + Dh + Eh + (low / 2 ** 32 | 0) | 0;
 
 // node_modules/@noble/hashes/utils.js
 function isBytes(a) {
@@ -5272,6 +5119,14 @@ function abytes(value, length, title = "") {
   if (!bytes)
     throw new TypeError(message);
   throw new RangeError(message);
+}
+function ahash(h) {
+  if (typeof h !== "function" || typeof h.create !== "function")
+    throw new TypeError("expected hash wrapped by utils.createHasher");
+  anumber(h.outputLen);
+  anumber(h.blockLen);
+  if (h.outputLen < 1 || h.blockLen < 1)
+    throw new Error("hash blockLen / outputLen must be >= 1");
 }
 var aobject = (value, label) => {
   if (value === null || typeof value !== "object" || Array.isArray(value))
@@ -5305,6 +5160,12 @@ function clean(...arrays) {
   for (let i = 0; i < arrays.length; i++) {
     arrays[i].fill(0);
   }
+}
+function createView(arr) {
+  return new DataView(arr.buffer, arr.byteOffset, arr.byteLength);
+}
+function rotr(word, shift) {
+  return word << 32 - shift | word >>> shift;
 }
 var isLE = /* @__PURE__ */ (() => new Uint8Array(new Uint32Array([287454020]).buffer)[0] === 68)();
 function byteSwap(word) {
@@ -5363,6 +5224,21 @@ function hexToBytes(hex3) {
   }
   return array;
 }
+function concatBytes2(...arrays) {
+  let sum = 0;
+  for (let i = 0; i < arrays.length; i++) {
+    const a = arrays[i];
+    abytes(a);
+    sum += a.length;
+  }
+  const res = new Uint8Array(sum);
+  for (let i = 0, pad = 0; i < arrays.length; i++) {
+    const a = arrays[i];
+    res.set(a, pad);
+    pad += a.length;
+  }
+  return res;
+}
 function checkOpts(defaults, opts2, title = "opts") {
   aopts(defaults, "defaults");
   if (opts2 !== void 0)
@@ -5398,6 +5274,561 @@ var oidNist = (suffix) => ({
   oid: Uint8Array.from([6, 9, 96, 134, 72, 1, 101, 3, 4, 2, suffix])
 });
 
+// node_modules/@noble/hashes/_md.js
+function Chi(a, b, c) {
+  return a & b ^ ~a & c;
+}
+function Maj(a, b, c) {
+  return a & b ^ a & c ^ b & c;
+}
+var HashMD = class {
+  blockLen;
+  outputLen;
+  canXOF = false;
+  padOffset;
+  isLE;
+  // For partial updates less than block size
+  buffer;
+  view;
+  finished = false;
+  length = 0;
+  pos = 0;
+  destroyed = false;
+  constructor(blockLen, outputLen, padOffset, isLE2) {
+    this.blockLen = blockLen;
+    this.outputLen = outputLen;
+    this.padOffset = padOffset;
+    this.isLE = isLE2;
+    this.buffer = new Uint8Array(blockLen);
+    this.view = createView(this.buffer);
+  }
+  update(data) {
+    aexists(this);
+    abytes(data);
+    const { view, buffer, blockLen } = this;
+    const len = data.length;
+    let processed = false;
+    for (let pos = 0; pos < len; ) {
+      const take = Math.min(blockLen - this.pos, len - pos);
+      if (take === blockLen) {
+        const dataView = createView(data);
+        for (; blockLen <= len - pos; pos += blockLen)
+          this.process(dataView, pos);
+        processed = true;
+        continue;
+      }
+      buffer.set(pos === 0 && take === len ? data : data.subarray(pos, pos + take), this.pos);
+      this.pos += take;
+      pos += take;
+      if (this.pos === blockLen) {
+        this.process(view, 0);
+        this.pos = 0;
+        processed = true;
+      }
+    }
+    this.length += data.length;
+    if (processed)
+      this.roundClean();
+    return this;
+  }
+  digestInto(out) {
+    aexists(this);
+    aoutput(out, this);
+    this.finished = true;
+    const { buffer, view, blockLen, isLE: isLE2 } = this;
+    let { pos } = this;
+    buffer[pos++] = 128;
+    buffer.fill(0, pos);
+    if (this.padOffset > blockLen - pos) {
+      this.process(view, 0);
+      buffer.fill(0);
+    }
+    setU64FromNum(view, blockLen - 8, this.length * 8, isLE2);
+    this.process(view, 0);
+    this.roundClean();
+    const oview = out === buffer ? view : createView(out);
+    const len = this.outputLen;
+    const outLen = len / 4;
+    const state = this.get();
+    if (len % 4 || outLen > state.length)
+      throw new Error("invalid outputLen");
+    for (let i = 0; i < outLen; i++)
+      oview.setUint32(4 * i, state[i], isLE2);
+  }
+  digest() {
+    const { buffer, outputLen } = this;
+    this.digestInto(buffer);
+    const res = buffer.slice(0, outputLen);
+    this.destroy();
+    return res;
+  }
+  _cloneIntoMeta(to) {
+    const { buffer, length, finished, destroyed, pos } = this;
+    to.destroyed = destroyed;
+    to.finished = finished;
+    to.length = length;
+    to.pos = pos;
+    if (pos)
+      to.buffer.set(buffer);
+    return to;
+  }
+  clone() {
+    return this._cloneInto();
+  }
+};
+var SHA256_IV = /* @__PURE__ */ Uint32Array.from([
+  1779033703,
+  3144134277,
+  1013904242,
+  2773480762,
+  1359893119,
+  2600822924,
+  528734635,
+  1541459225
+]);
+var SHA384_IV = /* @__PURE__ */ Uint32Array.from([
+  3418070365,
+  3238371032,
+  1654270250,
+  914150663,
+  2438529370,
+  812702999,
+  355462360,
+  4144912697,
+  1731405415,
+  4290775857,
+  2394180231,
+  1750603025,
+  3675008525,
+  1694076839,
+  1203062813,
+  3204075428
+]);
+var SHA512_IV = /* @__PURE__ */ Uint32Array.from([
+  1779033703,
+  4089235720,
+  3144134277,
+  2227873595,
+  1013904242,
+  4271175723,
+  2773480762,
+  1595750129,
+  1359893119,
+  2917565137,
+  2600822924,
+  725511199,
+  528734635,
+  4215389547,
+  1541459225,
+  327033209
+]);
+
+// node_modules/@noble/hashes/sha2.js
+var SHA256_K = /* @__PURE__ */ Uint32Array.from([
+  1116352408,
+  1899447441,
+  3049323471,
+  3921009573,
+  961987163,
+  1508970993,
+  2453635748,
+  2870763221,
+  3624381080,
+  310598401,
+  607225278,
+  1426881987,
+  1925078388,
+  2162078206,
+  2614888103,
+  3248222580,
+  3835390401,
+  4022224774,
+  264347078,
+  604807628,
+  770255983,
+  1249150122,
+  1555081692,
+  1996064986,
+  2554220882,
+  2821834349,
+  2952996808,
+  3210313671,
+  3336571891,
+  3584528711,
+  113926993,
+  338241895,
+  666307205,
+  773529912,
+  1294757372,
+  1396182291,
+  1695183700,
+  1986661051,
+  2177026350,
+  2456956037,
+  2730485921,
+  2820302411,
+  3259730800,
+  3345764771,
+  3516065817,
+  3600352804,
+  4094571909,
+  275423344,
+  430227734,
+  506948616,
+  659060556,
+  883997877,
+  958139571,
+  1322822218,
+  1537002063,
+  1747873779,
+  1955562222,
+  2024104815,
+  2227730452,
+  2361852424,
+  2428436474,
+  2756734187,
+  3204031479,
+  3329325298
+]);
+var SHA256_W = /* @__PURE__ */ new Uint32Array(64);
+var SHA2_32B = class extends HashMD {
+  // We cannot use array here since array allows indexing by variable
+  // which means optimizer/compiler cannot use registers.
+  // Numeric initializers matter: starting the fields as `undefined` changes
+  // V8's field representation and makes sha256 3x slower (measured).
+  A = 0;
+  B = 0;
+  C = 0;
+  D = 0;
+  E = 0;
+  F = 0;
+  G = 0;
+  H = 0;
+  constructor(outputLen, IV) {
+    super(64, outputLen, 8, false);
+    this.A = IV[0] | 0;
+    this.B = IV[1] | 0;
+    this.C = IV[2] | 0;
+    this.D = IV[3] | 0;
+    this.E = IV[4] | 0;
+    this.F = IV[5] | 0;
+    this.G = IV[6] | 0;
+    this.H = IV[7] | 0;
+  }
+  get() {
+    const { A, B: B2, C, D, E: E2, F: F3, G: G2, H: H2 } = this;
+    return [A, B2, C, D, E2, F3, G2, H2];
+  }
+  // prettier-ignore
+  set(A, B2, C, D, E2, F3, G2, H2) {
+    this.A = A | 0;
+    this.B = B2 | 0;
+    this.C = C | 0;
+    this.D = D | 0;
+    this.E = E2 | 0;
+    this.F = F3 | 0;
+    this.G = G2 | 0;
+    this.H = H2 | 0;
+  }
+  _cloneInto(to) {
+    (to ||= new this.constructor()).set(...this.get());
+    return this._cloneIntoMeta(to);
+  }
+  process(view, offset) {
+    for (let i = 0; i < 16; i++, offset += 4)
+      SHA256_W[i] = view.getUint32(offset, false);
+    for (let i = 16; i < 64; i++) {
+      const W15 = SHA256_W[i - 15];
+      const W2 = SHA256_W[i - 2];
+      const s0 = rotr(W15, 7) ^ rotr(W15, 18) ^ W15 >>> 3;
+      const s1 = rotr(W2, 17) ^ rotr(W2, 19) ^ W2 >>> 10;
+      SHA256_W[i] = s1 + SHA256_W[i - 7] + s0 + SHA256_W[i - 16] | 0;
+    }
+    let { A, B: B2, C, D, E: E2, F: F3, G: G2, H: H2 } = this;
+    for (let i = 0; i < 64; i++) {
+      const sigma1 = rotr(E2, 6) ^ rotr(E2, 11) ^ rotr(E2, 25);
+      const T1 = H2 + sigma1 + Chi(E2, F3, G2) + SHA256_K[i] + SHA256_W[i] | 0;
+      const sigma0 = rotr(A, 2) ^ rotr(A, 13) ^ rotr(A, 22);
+      const T2 = sigma0 + Maj(A, B2, C) | 0;
+      H2 = G2;
+      G2 = F3;
+      F3 = E2;
+      E2 = D + T1 | 0;
+      D = C;
+      C = B2;
+      B2 = A;
+      A = T1 + T2 | 0;
+    }
+    A = A + this.A | 0;
+    B2 = B2 + this.B | 0;
+    C = C + this.C | 0;
+    D = D + this.D | 0;
+    E2 = E2 + this.E | 0;
+    F3 = F3 + this.F | 0;
+    G2 = G2 + this.G | 0;
+    H2 = H2 + this.H | 0;
+    this.set(A, B2, C, D, E2, F3, G2, H2);
+  }
+  roundClean() {
+    clean(SHA256_W);
+  }
+  destroy() {
+    this.destroyed = true;
+    this.set(0, 0, 0, 0, 0, 0, 0, 0);
+    clean(this.buffer);
+  }
+};
+var _SHA256 = class extends SHA2_32B {
+  constructor() {
+    super(32, SHA256_IV);
+  }
+};
+var K512 = /* @__PURE__ */ (() => split([
+  "0x428a2f98d728ae22",
+  "0x7137449123ef65cd",
+  "0xb5c0fbcfec4d3b2f",
+  "0xe9b5dba58189dbbc",
+  "0x3956c25bf348b538",
+  "0x59f111f1b605d019",
+  "0x923f82a4af194f9b",
+  "0xab1c5ed5da6d8118",
+  "0xd807aa98a3030242",
+  "0x12835b0145706fbe",
+  "0x243185be4ee4b28c",
+  "0x550c7dc3d5ffb4e2",
+  "0x72be5d74f27b896f",
+  "0x80deb1fe3b1696b1",
+  "0x9bdc06a725c71235",
+  "0xc19bf174cf692694",
+  "0xe49b69c19ef14ad2",
+  "0xefbe4786384f25e3",
+  "0x0fc19dc68b8cd5b5",
+  "0x240ca1cc77ac9c65",
+  "0x2de92c6f592b0275",
+  "0x4a7484aa6ea6e483",
+  "0x5cb0a9dcbd41fbd4",
+  "0x76f988da831153b5",
+  "0x983e5152ee66dfab",
+  "0xa831c66d2db43210",
+  "0xb00327c898fb213f",
+  "0xbf597fc7beef0ee4",
+  "0xc6e00bf33da88fc2",
+  "0xd5a79147930aa725",
+  "0x06ca6351e003826f",
+  "0x142929670a0e6e70",
+  "0x27b70a8546d22ffc",
+  "0x2e1b21385c26c926",
+  "0x4d2c6dfc5ac42aed",
+  "0x53380d139d95b3df",
+  "0x650a73548baf63de",
+  "0x766a0abb3c77b2a8",
+  "0x81c2c92e47edaee6",
+  "0x92722c851482353b",
+  "0xa2bfe8a14cf10364",
+  "0xa81a664bbc423001",
+  "0xc24b8b70d0f89791",
+  "0xc76c51a30654be30",
+  "0xd192e819d6ef5218",
+  "0xd69906245565a910",
+  "0xf40e35855771202a",
+  "0x106aa07032bbd1b8",
+  "0x19a4c116b8d2d0c8",
+  "0x1e376c085141ab53",
+  "0x2748774cdf8eeb99",
+  "0x34b0bcb5e19b48a8",
+  "0x391c0cb3c5c95a63",
+  "0x4ed8aa4ae3418acb",
+  "0x5b9cca4f7763e373",
+  "0x682e6ff3d6b2b8a3",
+  "0x748f82ee5defb2fc",
+  "0x78a5636f43172f60",
+  "0x84c87814a1f0ab72",
+  "0x8cc702081a6439ec",
+  "0x90befffa23631e28",
+  "0xa4506cebde82bde9",
+  "0xbef9a3f7b2c67915",
+  "0xc67178f2e372532b",
+  "0xca273eceea26619c",
+  "0xd186b8c721c0c207",
+  "0xeada7dd6cde0eb1e",
+  "0xf57d4f7fee6ed178",
+  "0x06f067aa72176fba",
+  "0x0a637dc5a2c898a6",
+  "0x113f9804bef90dae",
+  "0x1b710b35131c471b",
+  "0x28db77f523047d84",
+  "0x32caab7b40c72493",
+  "0x3c9ebe0a15c9bebc",
+  "0x431d67c49c100d4c",
+  "0x4cc5d4becb3e42b6",
+  "0x597f299cfc657e2a",
+  "0x5fcb6fab3ad6faec",
+  "0x6c44198c4a475817"
+].map((n) => BigInt(n))))();
+var SHA512_Kh = /* @__PURE__ */ (() => K512[0])();
+var SHA512_Kl = /* @__PURE__ */ (() => K512[1])();
+var SHA512_W_H = /* @__PURE__ */ new Uint32Array(80);
+var SHA512_W_L = /* @__PURE__ */ new Uint32Array(80);
+var SHA2_64B = class extends HashMD {
+  // We cannot use array here since array allows indexing by variable
+  // which means optimizer/compiler cannot use registers.
+  // h -- high 32 bits, l -- low 32 bits
+  // Numeric initializers matter: starting the fields as `undefined` changes
+  // V8's field representation and slows hashing down (measured on sha256).
+  Ah = 0;
+  Al = 0;
+  Bh = 0;
+  Bl = 0;
+  Ch = 0;
+  Cl = 0;
+  Dh = 0;
+  Dl = 0;
+  Eh = 0;
+  El = 0;
+  Fh = 0;
+  Fl = 0;
+  Gh = 0;
+  Gl = 0;
+  Hh = 0;
+  Hl = 0;
+  constructor(outputLen, IV) {
+    super(128, outputLen, 16, false);
+    this.Ah = IV[0] | 0;
+    this.Al = IV[1] | 0;
+    this.Bh = IV[2] | 0;
+    this.Bl = IV[3] | 0;
+    this.Ch = IV[4] | 0;
+    this.Cl = IV[5] | 0;
+    this.Dh = IV[6] | 0;
+    this.Dl = IV[7] | 0;
+    this.Eh = IV[8] | 0;
+    this.El = IV[9] | 0;
+    this.Fh = IV[10] | 0;
+    this.Fl = IV[11] | 0;
+    this.Gh = IV[12] | 0;
+    this.Gl = IV[13] | 0;
+    this.Hh = IV[14] | 0;
+    this.Hl = IV[15] | 0;
+  }
+  // prettier-ignore
+  get() {
+    const { Ah, Al, Bh, Bl, Ch, Cl, Dh, Dl, Eh, El, Fh, Fl, Gh, Gl, Hh, Hl } = this;
+    return [Ah, Al, Bh, Bl, Ch, Cl, Dh, Dl, Eh, El, Fh, Fl, Gh, Gl, Hh, Hl];
+  }
+  // prettier-ignore
+  set(Ah, Al, Bh, Bl, Ch, Cl, Dh, Dl, Eh, El, Fh, Fl, Gh, Gl, Hh, Hl) {
+    this.Ah = Ah | 0;
+    this.Al = Al | 0;
+    this.Bh = Bh | 0;
+    this.Bl = Bl | 0;
+    this.Ch = Ch | 0;
+    this.Cl = Cl | 0;
+    this.Dh = Dh | 0;
+    this.Dl = Dl | 0;
+    this.Eh = Eh | 0;
+    this.El = El | 0;
+    this.Fh = Fh | 0;
+    this.Fl = Fl | 0;
+    this.Gh = Gh | 0;
+    this.Gl = Gl | 0;
+    this.Hh = Hh | 0;
+    this.Hl = Hl | 0;
+  }
+  _cloneInto(to) {
+    (to ||= new this.constructor()).set(...this.get());
+    return this._cloneIntoMeta(to);
+  }
+  process(view, offset) {
+    for (let i = 0; i < 16; i++, offset += 4) {
+      SHA512_W_H[i] = view.getUint32(offset);
+      SHA512_W_L[i] = view.getUint32(offset += 4);
+    }
+    for (let i = 16; i < 80; i++) {
+      const W15h = SHA512_W_H[i - 15] | 0;
+      const W15l = SHA512_W_L[i - 15] | 0;
+      const s0h = rotrSH(W15h, W15l, 1) ^ rotrSH(W15h, W15l, 8) ^ shrSH(W15h, W15l, 7);
+      const s0l = rotrSL(W15h, W15l, 1) ^ rotrSL(W15h, W15l, 8) ^ shrSL(W15h, W15l, 7);
+      const W2h = SHA512_W_H[i - 2] | 0;
+      const W2l = SHA512_W_L[i - 2] | 0;
+      const s1h = rotrSH(W2h, W2l, 19) ^ rotrBH(W2h, W2l, 61) ^ shrSH(W2h, W2l, 6);
+      const s1l = rotrSL(W2h, W2l, 19) ^ rotrBL(W2h, W2l, 61) ^ shrSL(W2h, W2l, 6);
+      const SUMl = add4L(s0l, s1l, SHA512_W_L[i - 7], SHA512_W_L[i - 16]);
+      const SUMh = add4H(SUMl, s0h, s1h, SHA512_W_H[i - 7], SHA512_W_H[i - 16]);
+      SHA512_W_H[i] = SUMh | 0;
+      SHA512_W_L[i] = SUMl | 0;
+    }
+    let { Ah, Al, Bh, Bl, Ch, Cl, Dh, Dl, Eh, El, Fh, Fl, Gh, Gl, Hh, Hl } = this;
+    for (let i = 0; i < 80; i++) {
+      const sigma1h = rotrSH(Eh, El, 14) ^ rotrSH(Eh, El, 18) ^ rotrBH(Eh, El, 41);
+      const sigma1l = rotrSL(Eh, El, 14) ^ rotrSL(Eh, El, 18) ^ rotrBL(Eh, El, 41);
+      const CHIh = Eh & Fh ^ ~Eh & Gh;
+      const CHIl = El & Fl ^ ~El & Gl;
+      const T1ll = add5L(Hl, sigma1l, CHIl, SHA512_Kl[i], SHA512_W_L[i]);
+      const T1h = add5H(T1ll, Hh, sigma1h, CHIh, SHA512_Kh[i], SHA512_W_H[i]);
+      const T1l = T1ll | 0;
+      const sigma0h = rotrSH(Ah, Al, 28) ^ rotrBH(Ah, Al, 34) ^ rotrBH(Ah, Al, 39);
+      const sigma0l = rotrSL(Ah, Al, 28) ^ rotrBL(Ah, Al, 34) ^ rotrBL(Ah, Al, 39);
+      const MAJh = Ah & Bh ^ Ah & Ch ^ Bh & Ch;
+      const MAJl = Al & Bl ^ Al & Cl ^ Bl & Cl;
+      Hh = Gh | 0;
+      Hl = Gl | 0;
+      Gh = Fh | 0;
+      Gl = Fl | 0;
+      Fh = Eh | 0;
+      Fl = El | 0;
+      ({ h: Eh, l: El } = add(Dh | 0, Dl | 0, T1h | 0, T1l | 0));
+      Dh = Ch | 0;
+      Dl = Cl | 0;
+      Ch = Bh | 0;
+      Cl = Bl | 0;
+      Bh = Ah | 0;
+      Bl = Al | 0;
+      const All = add3L(T1l, sigma0l, MAJl);
+      Ah = add3H(All, T1h, sigma0h, MAJh);
+      Al = All | 0;
+    }
+    ({ h: Ah, l: Al } = add(this.Ah | 0, this.Al | 0, Ah | 0, Al | 0));
+    ({ h: Bh, l: Bl } = add(this.Bh | 0, this.Bl | 0, Bh | 0, Bl | 0));
+    ({ h: Ch, l: Cl } = add(this.Ch | 0, this.Cl | 0, Ch | 0, Cl | 0));
+    ({ h: Dh, l: Dl } = add(this.Dh | 0, this.Dl | 0, Dh | 0, Dl | 0));
+    ({ h: Eh, l: El } = add(this.Eh | 0, this.El | 0, Eh | 0, El | 0));
+    ({ h: Fh, l: Fl } = add(this.Fh | 0, this.Fl | 0, Fh | 0, Fl | 0));
+    ({ h: Gh, l: Gl } = add(this.Gh | 0, this.Gl | 0, Gh | 0, Gl | 0));
+    ({ h: Hh, l: Hl } = add(this.Hh | 0, this.Hl | 0, Hh | 0, Hl | 0));
+    this.set(Ah, Al, Bh, Bl, Ch, Cl, Dh, Dl, Eh, El, Fh, Fl, Gh, Gl, Hh, Hl);
+  }
+  roundClean() {
+    clean(SHA512_W_H, SHA512_W_L);
+  }
+  destroy() {
+    this.destroyed = true;
+    clean(this.buffer);
+    this.set(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  }
+};
+var _SHA512 = class extends SHA2_64B {
+  constructor() {
+    super(64, SHA512_IV);
+  }
+};
+var _SHA384 = class extends SHA2_64B {
+  constructor() {
+    super(48, SHA384_IV);
+  }
+};
+var sha256 = /* @__PURE__ */ createHasher(
+  () => new _SHA256(),
+  /* @__PURE__ */ oidNist(1)
+);
+var sha512 = /* @__PURE__ */ createHasher(
+  () => new _SHA512(),
+  /* @__PURE__ */ oidNist(3)
+);
+var sha384 = /* @__PURE__ */ createHasher(
+  () => new _SHA384(),
+  /* @__PURE__ */ oidNist(2)
+);
+
 // node_modules/@noble/curves/utils.js
 function aarray(item, title, inner = () => {
 }) {
@@ -5409,6 +5840,13 @@ function aarray(item, title, inner = () => {
 }
 var abytes2 = (value, length, title) => abytes(value, length, title);
 var anumber2 = anumber;
+function astring(value, title = "") {
+  if (typeof value !== "string") {
+    const prefix = title && `"${title}" `;
+    throw new TypeError(prefix + "expected string, got type=" + typeof value);
+  }
+  return value;
+}
 function aobject2(value, title = "object") {
   if (value === null || typeof value !== "object" || Array.isArray(value))
     throw new TypeError(title === "object" ? "expected valid options object" : `"${title}" expected object, got type=${typeof value}`);
@@ -5420,6 +5858,7 @@ function afunction(value, title) {
   return value;
 }
 var bytesToHex2 = bytesToHex;
+var concatBytes3 = (...arrays) => concatBytes2(...arrays);
 var hexToBytes2 = (hex3) => hexToBytes(hex3);
 var isBytes2 = isBytes;
 var randomBytes2 = (bytesLength) => randomBytes(bytesLength);
@@ -5448,6 +5887,10 @@ function asafenumber(value, title = "") {
     const prefix = title && `"${title}" `;
     throw new RangeError(prefix + "expected safe integer, got " + value);
   }
+}
+function numberToHexUnpadded(num) {
+  const hex3 = abignumber(num).toString(16);
+  return hex3.length & 1 ? "0" + hex3 : hex3;
 }
 function hexToNumber(hex3) {
   if (typeof hex3 !== "string")
@@ -5496,6 +5939,57 @@ var bitMask = (n) => {
   asafenumber(n, "n");
   return (_1n << BigInt(n)) - _1n;
 };
+function createHmacDrbg(hashLen, qByteLen, hmacFn) {
+  anumber(hashLen, "hashLen");
+  anumber(qByteLen, "qByteLen");
+  if (typeof hmacFn !== "function")
+    throw new TypeError("hmacFn must be a function");
+  const u8n = (len) => new Uint8Array(len);
+  const NULL = Uint8Array.of();
+  const byte0 = Uint8Array.of(0);
+  const byte1 = Uint8Array.of(1);
+  const _maxDrbgIters = 1e3;
+  let v = u8n(hashLen);
+  let k = u8n(hashLen);
+  let i = 0;
+  const reset = () => {
+    v.fill(1);
+    k.fill(0);
+    i = 0;
+  };
+  const h = (...msgs) => hmacFn(k, concatBytes3(v, ...msgs));
+  const reseed = (seed = NULL) => {
+    k = h(byte0, seed);
+    v = h();
+    if (seed.length === 0)
+      return;
+    k = h(byte1, seed);
+    v = h();
+  };
+  const gen = () => {
+    if (i++ >= _maxDrbgIters)
+      throw new Error("drbg: tried max amount of iterations");
+    let len = 0;
+    const out = [];
+    while (len < qByteLen) {
+      v = h();
+      const sl = v.slice();
+      out.push(sl);
+      len += v.length;
+    }
+    return concatBytes3(...out);
+  };
+  const genUntil = (seed, pred) => {
+    reset();
+    reseed(seed);
+    let res = void 0;
+    while ((res = pred(gen())) === void 0)
+      reseed();
+    reset();
+    return res;
+  };
+  return genUntil;
+}
 function validateObject(object, fields = {}, optFields = {}, title = "object") {
   aobject2(object, title);
   aobject2(fields, "fields");
@@ -5612,6 +6106,17 @@ function invert(number, modulo) {
   if (gcd !== _1n2)
     throw new Error("invert: does not exist");
   return mod(x, modulo);
+}
+function invertCt(a, prime) {
+  if (prime <= _1n2)
+    throw new Error("invertCt: expected prime modulus > 1, got " + prime);
+  const an = mod(a, prime);
+  if (an === _0n2)
+    throw new Error("invertCt: expected non-zero number");
+  const inverse = pow(an, prime - _2n, prime);
+  if (mod(an * inverse, prime) !== _1n2)
+    throw new Error("invertCt: does not exist");
+  return inverse;
 }
 function assertIsSquare(Fp2, root, n) {
   const F3 = Fp2;
@@ -5945,6 +6450,29 @@ function Field(ORDER, opts2 = {}) {
   Object.freeze(_Field.prototype);
   return new _Field(ORDER, opts2);
 }
+function getFieldBytesLength(fieldOrder) {
+  if (typeof fieldOrder !== "bigint")
+    throw new Error("field order must be bigint");
+  if (fieldOrder <= _1n2)
+    throw new Error("field order must be greater than 1");
+  const bitLength = bitLen(fieldOrder - _1n2);
+  return Math.ceil(bitLength / 8);
+}
+function getMinHashLength(fieldOrder) {
+  const length = getFieldBytesLength(fieldOrder);
+  return length + Math.ceil(length / 2);
+}
+function mapHashToField(key, fieldOrder, isLE2 = false) {
+  abytes2(key);
+  const len = key.length;
+  const fieldLen = getFieldBytesLength(fieldOrder);
+  const minLen = Math.max(getMinHashLength(fieldOrder), 16);
+  if (len < minLen || len > 1024)
+    throw new Error("expected " + minLen + "-1024 bytes of input, got " + len);
+  const num = isLE2 ? bytesToNumberLE(key) : bytesToNumberBE(key);
+  const reduced = mod(num, fieldOrder - _1n2) + _1n2;
+  return isLE2 ? numberToBytesLE(reduced, fieldLen) : numberToBytesBE(reduced, fieldLen);
+}
 
 // node_modules/@noble/curves/abstract/curve.js
 var _0n3 = /* @__PURE__ */ BigInt(0);
@@ -6024,12 +6552,12 @@ function oddMultiples(p, size) {
 function wnafDigits(n, W) {
   const size = 2 ** W;
   const half = size / 2;
-  const mask = BigInt(size - 1);
+  const mask2 = BigInt(size - 1);
   const d = [];
   while (n > _0n3) {
     let w = 0;
     if (n & _1n3) {
-      w = Number(n & mask);
+      w = Number(n & mask2);
       if (w >= half)
         w -= size;
       n -= BigInt(w);
@@ -6042,11 +6570,11 @@ function wnafDigits(n, W) {
 function signedWindowDigits(n, W, windows) {
   const size = 2 ** W;
   const half = size / 2;
-  const mask = BigInt(size - 1);
+  const mask2 = BigInt(size - 1);
   const shiftBy = BigInt(W);
   const d = [];
   for (let w = 0; w < windows; w++) {
-    let v = Number(n & mask);
+    let v = Number(n & mask2);
     n >>= shiftBy;
     if (v > half) {
       v -= size;
@@ -6221,7 +6749,7 @@ var ScalarMultiplier = class {
   fixedWindowCT(point, n, bits) {
     const W = FW_WINDOW;
     const size = 1 << W;
-    const mask = bitMask(W);
+    const mask2 = bitMask(W);
     const table = new Array(size);
     table[0] = this.ZERO;
     for (let i = 1; i < size; i++)
@@ -6232,7 +6760,7 @@ var ScalarMultiplier = class {
       if (window !== windows - 1)
         for (let d = 0; d < W; d++)
           acc = acc.double();
-      const digit = Number(n >> BigInt(window * W) & mask);
+      const digit = Number(n >> BigInt(window * W) & mask2);
       let sel = table[0];
       for (let i = 1; i < size; i++)
         sel = i === digit ? table[i] : sel;
@@ -6732,10 +7260,10 @@ function cmask(P3, swap) {
 }
 function cswap(P3) {
   const offset = BigInt(6) * P3;
-  return (mask, x_2, x_3) => {
+  return (mask2, x_2, x_3) => {
     const sum = x_2 + x_3;
     const d = offset + x_3 - x_2;
-    const a = (d * mask + x_2) % P3;
+    const a = (d * mask2 + x_2) % P3;
     return { x_2: a, x_3: sum - a };
   };
 }
@@ -6820,9 +7348,9 @@ function montgomery(curveDef) {
     let z_3 = _1n5;
     const kx = k ^ k >> _1n5;
     for (let t = BigInt(montgomeryBits - 1); t >= _0n5; t--) {
-      const mask2 = cmask(P3, kx >> t);
-      ({ x_2, x_3 } = swap(mask2, x_2, x_3));
-      ({ x_2: z_2, x_3: z_3 } = swap(mask2, z_2, z_3));
+      const mask3 = cmask(P3, kx >> t);
+      ({ x_2, x_3 } = swap(mask3, x_2, x_3));
+      ({ x_2: z_2, x_3: z_3 } = swap(mask3, z_2, z_3));
       const A = x_2 + z_2;
       const AA = modP(A * A);
       const B2 = x_2 - z_2;
@@ -6839,9 +7367,9 @@ function montgomery(curveDef) {
       x_2 = modP(AA * BB);
       z_2 = modP(E2 * (AA + modP(a24 * E2)));
     }
-    const mask = cmask(P3, k);
-    ({ x_2, x_3 } = swap(mask, x_2, x_3));
-    ({ x_2: z_2, x_3: z_3 } = swap(mask, z_2, z_3));
+    const mask2 = cmask(P3, k);
+    ({ x_2, x_3 } = swap(mask2, x_2, x_3));
+    ({ x_2: z_2, x_3: z_3 } = swap(mask2, z_2, z_3));
     const z2 = powPminus2(z_2);
     return modP(x_2 * z2);
   }
@@ -7443,7 +7971,7 @@ var genCrystals = (opts2) => {
         getMask(bufLen);
       bufLen %= 8;
     }
-    const mask = getMask(d);
+    const mask2 = getMask(d);
     const bytesLen = d * (N2 / 8);
     return {
       bytesLen,
@@ -7451,7 +7979,7 @@ var genCrystals = (opts2) => {
         const poly = poly_;
         const r = new Uint8Array(bytesLen);
         for (let i = 0, buf = 0, bufLen = 0, pos = 0; i < poly.length; i++) {
-          buf |= (c.encode(poly[i]) & mask) << bufLen;
+          buf |= (c.encode(poly[i]) & mask2) << bufLen;
           bufLen += d;
           for (; bufLen >= 8; bufLen -= 8, buf >>= 8)
             r[pos++] = buf & 255;
@@ -7464,7 +7992,7 @@ var genCrystals = (opts2) => {
           buf |= bytes[i] << bufLen;
           bufLen += 8;
           for (; bufLen >= d; bufLen -= d, buf >>= d)
-            r[pos++] = c.decode(buf & mask);
+            r[pos++] = c.decode(buf & mask2);
         }
         return r;
       }
@@ -7955,6 +8483,9 @@ var ECP = {
   21: { curve: "secp521r1", len: 66 }
 };
 var MODP = {
+  // RFC 2409 §6.2, the second Oakley group (MODP-1024): only IKEv1's --ikev1-legacy offers it;
+  // IKEv2's proposal parser has no token for it.
+  2: "modp2",
   14: "modp14",
   15: "modp15",
   16: "modp16",
@@ -7966,7 +8497,7 @@ function isSupportedGroup(group) {
 }
 function createKeyExchange(group, random) {
   if (isMlKem(group)) return mlKemInitiator(group, random);
-  if (group === 31) return montgomery2(group, x25519, 32, random);
+  if (group === 31) return x25519Native(random) ?? montgomery2(group, x25519, 32, random);
   if (group === 32) return montgomery2(group, x448, 56, random);
   const ecp = ECP[group];
   if (ecp) return ecpGroup(group, ecp.curve, ecp.len, random);
@@ -7996,19 +8527,58 @@ function montgomery2(group, curve, len, random) {
     }
   };
 }
+var X25519_PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
+var X25519_SPKI = Buffer.from("302a300506032b656e032100", "hex");
+function x25519Native(random) {
+  const priv = random.bytes(32);
+  let privateKey;
+  let spki;
+  try {
+    privateKey = createPrivateKey({
+      key: Buffer.concat([X25519_PKCS8, priv]),
+      format: "der",
+      type: "pkcs8"
+    });
+    spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
+  } catch {
+    return void 0;
+  }
+  return {
+    group: 31,
+    publicValue: new Uint8Array(spki.subarray(spki.length - 32)),
+    computeSharedSecret(peer) {
+      if (peer.length !== 32)
+        throw new CryptoError(`group 31 public value of ${peer.length} bytes, expected 32`);
+      let s;
+      try {
+        const publicKey = createPublicKey({
+          key: Buffer.concat([X25519_SPKI, peer]),
+          format: "der",
+          type: "spki"
+        });
+        s = diffieHellman({ privateKey, publicKey });
+      } catch (e) {
+        throw new CryptoError("invalid group 31 public value (a low-order point?)", { cause: e });
+      }
+      if (s.every((b) => b === 0))
+        throw new CryptoError("group 31 shared secret is all zero (low-order point)");
+      return new Uint8Array(s);
+    }
+  };
+}
 function ecpGroup(group, curve, len, random) {
-  const ecdh = createECDH(curve);
+  const ecdh2 = createECDH(curve);
   for (let i = 0; ; i++) {
     try {
       const d = random.bytes(len);
       if (group === 21) d[0] &= 1;
-      ecdh.setPrivateKey(d);
+      ecdh2.setPrivateKey(d);
       break;
     } catch (e) {
       if (i > 16) throw new CryptoError("cannot generate an ECP private key", { cause: e });
     }
   }
-  const pub = ecdh.getPublicKey();
+  const pub = ecdh2.getPublicKey();
   return {
     group,
     // RFC 5903 §7: the KE data is x ‖ y, without the point-format octet.
@@ -8022,7 +8592,7 @@ function ecpGroup(group, curve, len, random) {
       point[0] = 4;
       point.set(peer, 1);
       try {
-        return new Uint8Array(ecdh.computeSecret(point));
+        return new Uint8Array(ecdh2.computeSecret(point));
       } catch (e) {
         throw new CryptoError(`group ${group} public value is not a point on the curve`, {
           cause: e
@@ -10197,12 +10767,12 @@ function parseDomainAttribute(value) {
 // src/ike/config-payload.ts
 function buildConfigRequest(req3) {
   const attributes = [];
-  const empty = new Uint8Array(0);
-  if (req3.ip4) attributes.push({ type: CfgAttr.INTERNAL_IP4_ADDRESS, value: empty });
-  if (req3.ip4 && req3.dns) attributes.push({ type: CfgAttr.INTERNAL_IP4_DNS, value: empty });
-  if (req3.ip6) attributes.push({ type: CfgAttr.INTERNAL_IP6_ADDRESS, value: empty });
-  if (req3.ip6 && req3.dns) attributes.push({ type: CfgAttr.INTERNAL_IP6_DNS, value: empty });
-  if (req3.dns) attributes.push({ type: CfgAttr.INTERNAL_DNS_DOMAIN, value: empty });
+  const empty2 = new Uint8Array(0);
+  if (req3.ip4) attributes.push({ type: CfgAttr.INTERNAL_IP4_ADDRESS, value: empty2 });
+  if (req3.ip4 && req3.dns) attributes.push({ type: CfgAttr.INTERNAL_IP4_DNS, value: empty2 });
+  if (req3.ip6) attributes.push({ type: CfgAttr.INTERNAL_IP6_ADDRESS, value: empty2 });
+  if (req3.ip6 && req3.dns) attributes.push({ type: CfgAttr.INTERNAL_IP6_DNS, value: empty2 });
+  if (req3.dns) attributes.push({ type: CfgAttr.INTERNAL_DNS_DOMAIN, value: empty2 });
   return { type: PayloadType.CP, critical: false, cfgType: CfgType.REQUEST, attributes };
 }
 function parseConfigReply(cp) {
@@ -10248,9 +10818,9 @@ function parseConfigReply(cp) {
   }
   return out;
 }
-function maskToPrefix(mask) {
+function maskToPrefix(mask2) {
   let n = 0;
-  for (const b of mask) {
+  for (const b of mask2) {
     for (let i = 7; i >= 0; i--) {
       if (b >> i & 1) n++;
       else return n;
@@ -10766,6 +11336,7 @@ var IkeRekey = class {
 };
 
 // src/ike/tasks/ike-sa-init.ts
+var IKE_PORT = 500;
 var NATT_PORT = 4500;
 var IkeSaInit = class {
   exchange = ExchangeType.IKE_SA_INIT;
@@ -10788,6 +11359,7 @@ var IkeSaInit = class {
     if (this.c.ike.state !== "created") return;
     this.c.ike.local = local;
     this.c.ike.remote = remote;
+    if (remote.port !== IKE_PORT) this.c.ike.natT = true;
     this.c.ike.sa.spiI = this.c.randomNonZero(8);
     this.c.setState("connecting");
     this.sendInit();
@@ -11013,7 +11585,7 @@ var IkeSaInit = class {
     if (this.c.updateNatFrom(notifies)) {
       if (this.c.ike.natHere || this.c.ike.natThere || this.c.cfg.forceEncap) {
         this.c.ike.natT = true;
-        if (this.c.ike.remote.port === 500)
+        if (this.c.ike.remote.port === IKE_PORT)
           this.c.ike.remote = { address: this.c.ike.remote.address, port: NATT_PORT };
       }
     } else if (this.c.cfg.forceEncap) {
@@ -13303,11 +13875,11 @@ function matchesDnsName(pattern, name) {
   if (n.includes("*")) return false;
   if (!p.includes("*")) return p === n;
   const pl = p.split(".");
-  const nl = n.split(".");
+  const nl2 = n.split(".");
   if (pl[0] !== "*" || pl.slice(1).some((l) => l.includes("*") || l === "")) return false;
   if (pl.length < 3) return false;
-  if (nl.length !== pl.length || nl[0] === "") return false;
-  return pl.slice(1).join(".") === nl.slice(1).join(".");
+  if (nl2.length !== pl.length || nl2[0] === "") return false;
+  return pl.slice(1).join(".") === nl2.slice(1).join(".");
 }
 function ipLiteral(s) {
   let h = s.trim();
@@ -13336,7 +13908,7 @@ function matchesHost(cert, host) {
 }
 
 // src/pki/x509.ts
-import { X509Certificate, createHash as createHash3, createPublicKey } from "node:crypto";
+import { X509Certificate, createHash as createHash3, createPublicKey as createPublicKey2 } from "node:crypto";
 var KEY_USAGE_BITS = [
   "digitalSignature",
   "nonRepudiation",
@@ -13573,7 +14145,7 @@ var Certificate = class _Certificate {
     this.unhandledCriticalExtensions = extensions.filter((e) => e.critical && !PROCESSED_EXTENSIONS.has(e.oid)).map((e) => e.oid);
     try {
       this.x509 = new X509Certificate(der);
-      this.publicKey = createPublicKey({
+      this.publicKey = createPublicKey2({
         key: Buffer.from(this.spkiDer),
         format: "der",
         type: "spki"
@@ -15247,13 +15819,13 @@ function nativeEspStatus(options = {}) {
 function tryLoad(path) {
   if (!exists(path)) return { reason: `${path} is not built` };
   try {
-    const addon2 = req2(path);
-    if (addon2.apiVersion !== API_VERSION) {
+    const addon3 = req2(path);
+    if (addon3.apiVersion !== API_VERSION) {
       return {
-        reason: `${path} speaks version ${String(addon2.apiVersion)}, expected ${API_VERSION} (rebuild it)`
+        reason: `${path} speaks version ${String(addon3.apiVersion)}, expected ${API_VERSION} (rebuild it)`
       };
     }
-    return { addon: addon2, path };
+    return { addon: addon3, path };
   } catch (e) {
     return { reason: `cannot load ${path}: ${e instanceof Error ? e.message : String(e)}` };
   }
@@ -15303,8 +15875,8 @@ var NativeOutboundSa = class _NativeOutboundSa {
   handle;
   shared = new Shared();
   icv;
-  constructor(addon2, handle, spi, icv) {
-    this.addon = addon2;
+  constructor(addon3, handle, spi, icv) {
+    this.addon = addon3;
     this.handle = handle;
     this.spi = spi;
     this.icv = icv;
@@ -15316,12 +15888,12 @@ var NativeOutboundSa = class _NativeOutboundSa {
    */
   static create(p, options = {}) {
     if (!NATIVE_ICV_LENGTH.has(p.encrId)) return void 0;
-    const addon2 = loadNativeEsp(options);
-    if (!addon2) return void 0;
+    const addon3 = loadNativeEsp(options);
+    if (!addon3) return void 0;
     const spi = p.spi >>> 0;
-    const handle = addon2.create(false, p.encrId, p.keymat, spi, 0);
+    const handle = addon3.create(false, p.encrId, p.keymat, spi, 0);
     const icv = NATIVE_ICV_LENGTH.get(p.encrId);
-    return handle ? new _NativeOutboundSa(addon2, handle, spi, icv) : void 0;
+    return handle ? new _NativeOutboundSa(addon3, handle, spi, icv) : void 0;
   }
   /** Last sequence number used (0 before the first packet). */
   get seq() {
@@ -15384,8 +15956,8 @@ var NativeInboundSa = class _NativeInboundSa {
   handle;
   shared = new Shared();
   icv;
-  constructor(addon2, handle, spi, size, icv) {
-    this.addon = addon2;
+  constructor(addon3, handle, spi, size, icv) {
+    this.addon = addon3;
     this.handle = handle;
     this.spi = spi;
     this.icv = icv;
@@ -15395,10 +15967,10 @@ var NativeInboundSa = class _NativeInboundSa {
       get highest() {
         return state[0];
       },
-      check: (seq2) => addon2.replayCheck(handle, seq2),
+      check: (seq2) => addon3.replayCheck(handle, seq2),
       commit: (seq2) => {
         if (Number.isInteger(seq2) && seq2 >= 1 && seq2 <= 4294967295) {
-          addon2.replayCommit(handle, seq2, state);
+          addon3.replayCommit(handle, seq2, state);
         }
       }
     };
@@ -15411,16 +15983,16 @@ var NativeInboundSa = class _NativeInboundSa {
    */
   static create(p, options = {}) {
     if (!NATIVE_ICV_LENGTH.has(p.encrId)) return void 0;
-    const addon2 = loadNativeEsp(options);
-    if (!addon2) return void 0;
+    const addon3 = loadNativeEsp(options);
+    if (!addon3) return void 0;
     const spi = p.spi >>> 0;
     const size = p.replayWindow ?? 1024;
     if (!Number.isInteger(size) || size < 32 || (size & size - 1) !== 0) {
       throw new RangeError(`"size" expected a power of two ≥ 32, got ${size}`);
     }
-    const handle = addon2.create(true, p.encrId, p.keymat, spi, size);
+    const handle = addon3.create(true, p.encrId, p.keymat, spi, size);
     const icv = NATIVE_ICV_LENGTH.get(p.encrId);
-    return handle ? new _NativeInboundSa(addon2, handle, spi, size, icv) : void 0;
+    return handle ? new _NativeInboundSa(addon3, handle, spi, size, icv) : void 0;
   }
   get packets() {
     return this.shared.state[1];
@@ -15787,11 +16359,11 @@ function dataPlaneStatus(opts2 = {}) {
   if (process.platform !== "linux") return { available: false, reason: "Linux only" };
   const st = nativeEspStatus(opts2);
   if (!st.available) return { available: false, reason: st.reason };
-  const addon2 = loadNativeEsp(opts2);
-  if (!addon2 || !isDataPlaneAddon(addon2)) {
+  const addon3 = loadNativeEsp(opts2);
+  if (!addon3 || !isDataPlaneAddon(addon3)) {
     return { available: false, reason: "the esp addon has no data plane (rebuild it)" };
   }
-  const fields = addon2.dpStatsFields;
+  const fields = addon3.dpStatsFields;
   if (!Array.isArray(fields) || fields.length !== DATA_PLANE_STATS_FIELDS.length || fields.some((f, i) => f !== DATA_PLANE_STATS_FIELDS[i])) {
     return { available: false, reason: "the esp addon has another stats layout (rebuild it)" };
   }
@@ -15799,8 +16371,8 @@ function dataPlaneStatus(opts2 = {}) {
 }
 function loadDataPlaneAddon(opts2 = {}) {
   if (!dataPlaneStatus(opts2).available) return void 0;
-  const addon2 = loadNativeEsp(opts2);
-  return addon2 && isDataPlaneAddon(addon2) ? addon2 : void 0;
+  const addon3 = loadNativeEsp(opts2);
+  return addon3 && isDataPlaneAddon(addon3) ? addon3 : void 0;
 }
 var SELECTOR_LENGTH = 40;
 function checkSelector(ts) {
@@ -15850,8 +16422,8 @@ var DataPlane = class _DataPlane {
   outbound = [];
   inbound = /* @__PURE__ */ new Map();
   closed = false;
-  constructor(addon2, handle) {
-    this.addon = addon2;
+  constructor(addon3, handle) {
+    this.addon = addon3;
     this.handle = handle;
   }
   /**
@@ -15863,8 +16435,8 @@ var DataPlane = class _DataPlane {
    */
   static open(family, localPort, events, limits = {}, opts2 = {}) {
     const status = dataPlaneStatus(opts2);
-    const addon2 = loadDataPlaneAddon(opts2);
-    if (!status.available || !addon2) {
+    const addon3 = loadDataPlaneAddon(opts2);
+    if (!status.available || !addon3) {
       const reason = status.available ? "not loadable" : status.reason;
       throw new VpnError("ERR_CONFIG", `native data plane unavailable: ${reason}`);
     }
@@ -15896,7 +16468,7 @@ var DataPlane = class _DataPlane {
     if (limits.packets !== void 0) lim.packets = limits.packets;
     let handle;
     try {
-      handle = addon2.dpOpen(family, localPort, lim, onEvent);
+      handle = addon3.dpOpen(family, localPort, lim, onEvent);
     } catch (e) {
       const code = errorCode(e);
       if (code !== void 0 && /^E[A-Z]+$/.test(code)) {
@@ -15908,7 +16480,7 @@ var DataPlane = class _DataPlane {
       }
       throw e;
     }
-    self.dp = new _DataPlane(addon2, handle);
+    self.dp = new _DataPlane(addon3, handle);
     return self.dp;
   }
   get localPort() {
@@ -16442,7 +17014,7 @@ function cidrContains(cidr, ip) {
 
 // src/client/io.ts
 import { lookup } from "node:dns/promises";
-import { isIP as isIP6 } from "node:net";
+import { isIP as isIP7 } from "node:net";
 
 // src/tun/linux.ts
 import { createRequire as createRequire3 } from "node:module";
@@ -16663,19 +17235,10 @@ function wrap(a, fd, name, mtu, offloads = 0) {
 }
 
 // src/tun/netcfg.ts
-import { execFile } from "node:child_process";
-import {
-  existsSync as existsSync3,
-  lstatSync as lstatSync2,
-  readFileSync as readFileSync2,
-  readlinkSync as readlinkSync2,
-  renameSync,
-  rmSync,
-  unlinkSync as unlinkSync2,
-  writeFileSync
-} from "node:fs";
-import { isIP as isIP5 } from "node:net";
-import { delimiter, dirname as dirname4, join as join4 } from "node:path";
+import { execFile as execFile2 } from "node:child_process";
+import { renameSync, rmSync as rmSync2 } from "node:fs";
+import { isIP as isIP6 } from "node:net";
+import { dirname as dirname5 } from "node:path";
 
 // src/config/load.ts
 import {
@@ -16690,7 +17253,7 @@ import {
 import { dirname as dirname2 } from "node:path";
 
 // src/config/credentials.ts
-import { createPrivateKey as createPrivateKey2, createPublicKey as createPublicKey3, X509Certificate as X509Certificate5 } from "node:crypto";
+import { createPrivateKey as createPrivateKey3, createPublicKey as createPublicKey4, X509Certificate as X509Certificate5 } from "node:crypto";
 import {
   closeSync,
   constants as constants2,
@@ -16707,9 +17270,9 @@ import {
   createDecipheriv as createDecipheriv3,
   createHash as createHash4,
   createHmac as createHmac3,
-  createPrivateKey,
+  createPrivateKey as createPrivateKey2,
   hash as oneShotHash,
-  createPublicKey as createPublicKey2,
+  createPublicKey as createPublicKey3,
   getCiphers,
   pbkdf2Sync,
   timingSafeEqual as timingSafeEqual3,
@@ -17098,7 +17661,7 @@ function readSafeContents(r, sc, ctx, depth) {
   }
 }
 function spkiOf(key) {
-  return createPublicKey2(key).export({ type: "spki", format: "der" });
+  return createPublicKey3(key).export({ type: "spki", format: "der" });
 }
 function certSpki(der) {
   try {
@@ -17109,7 +17672,7 @@ function certSpki(der) {
 }
 function importKey(der) {
   try {
-    return createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+    return createPrivateKey2({ key: Buffer.from(der), format: "der", type: "pkcs8" });
   } catch (e) {
     throw new VpnError(
       "ERR_CERT",
@@ -17516,7 +18079,7 @@ function loadPrivateKey(path, passphrase) {
   }
   let key;
   try {
-    key = createPrivateKey2(input);
+    key = createPrivateKey3(input);
   } catch (e) {
     const code = errCode(e);
     if (code === "ERR_MISSING_PASSPHRASE" || code === "ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED")
@@ -17570,7 +18133,7 @@ function loadPkcs12(path, password) {
   return r;
 }
 function sameKey(key, certDer) {
-  const mine = createPublicKey3(key).export({ type: "spki", format: "der" });
+  const mine = createPublicKey4(key).export({ type: "spki", format: "der" });
   let theirs;
   try {
     theirs = new X509Certificate5(certDer).publicKey.export({ type: "spki", format: "der" });
@@ -17595,8 +18158,8 @@ function readSecretFile(path, what = "secret file") {
   } catch (e) {
     throw new VpnError("ERR_CONFIG", `${what} ${path} is not UTF-8 text`, { cause: e });
   }
-  const nl = text.indexOf("\n");
-  const first = nl < 0 ? text : text.slice(0, nl);
+  const nl2 = text.indexOf("\n");
+  const first = nl2 < 0 ? text : text.slice(0, nl2);
   return first.endsWith("\r") ? first.slice(0, -1) : first;
 }
 
@@ -17646,20 +18209,20 @@ function checkPrivateDir(dir, what = "directory") {
       cause: e
     });
   }
-  const refuse = (why) => {
+  const refuse2 = (why) => {
     throw new VpnError(
       "ERR_PRIVILEGE",
       `refusing to use ${what} ${dir}: ${why}; someone else may have created it — remove it (or set VPN_RUNTIME_DIR to a private directory) and try again`
     );
   };
-  if (st.isSymbolicLink()) refuse("it is a symbolic link");
-  if (!st.isDirectory()) refuse("it is not a directory");
+  if (st.isSymbolicLink()) refuse2("it is a symbolic link");
+  if (!st.isDirectory()) refuse2("it is not a directory");
   const euid = process.geteuid?.();
   if (euid !== void 0 && st.uid !== euid) {
-    refuse(`it is owned by uid ${st.uid}, not by us (uid ${euid})`);
+    refuse2(`it is owned by uid ${st.uid}, not by us (uid ${euid})`);
   }
   if ((st.mode & 63) !== 0) {
-    refuse(
+    refuse2(
       `group or others have access to it (mode ${(st.mode & 511).toString(8).padStart(4, "0")}, expected 0700)`
     );
   }
@@ -17939,13 +18502,13 @@ function readPrivate(path, max, what) {
   try {
     const st = fstatSync3(fd);
     const euid = process.geteuid?.();
-    const refuse = (why) => {
+    const refuse2 = (why) => {
       throw new VpnError("ERR_PRIVILEGE", `refusing to read ${what} ${path}: ${why}`);
     };
-    if (!st.isFile()) refuse("it is not a regular file");
-    if (euid !== void 0 && st.uid !== euid) refuse(`it is owned by uid ${st.uid}, not by us`);
-    if ((st.mode & 63) !== 0) refuse("group or others have access to it");
-    if (st.size > max) refuse(`it is too large (${st.size} bytes)`);
+    if (!st.isFile()) refuse2("it is not a regular file");
+    if (euid !== void 0 && st.uid !== euid) refuse2(`it is owned by uid ${st.uid}, not by us`);
+    if ((st.mode & 63) !== 0) refuse2("group or others have access to it");
+    if (st.size > max) refuse2(`it is too large (${st.size} bytes)`);
     const buf = Buffer.alloc(st.size);
     let off = 0;
     while (off < buf.length) {
@@ -17968,9 +18531,297 @@ function isAlive(pid) {
   }
 }
 
+// src/tun/dns.ts
+import { execFile } from "node:child_process";
+import {
+  existsSync as existsSync3,
+  lstatSync as lstatSync2,
+  readFileSync as readFileSync2,
+  readlinkSync as readlinkSync2,
+  rmSync,
+  unlinkSync as unlinkSync2,
+  writeFileSync
+} from "node:fs";
+import { isIP as isIP5 } from "node:net";
+import { delimiter, dirname as dirname4, join as join4 } from "node:path";
+var MARKER = "# written by ikev2-vpn";
+async function configureDns(ctx, dev, servers, domains, opts2 = {}) {
+  if (servers.length === 0) return void 0;
+  if (!isDevName(dev)) throw new VpnError("ERR_NETCFG", `invalid interface name ${safeJson(dev)}`);
+  for (const s of servers) {
+    if (isIP5(s) === 0) throw new VpnError("ERR_DNS", `invalid DNS server ${JSON.stringify(s)}`);
+  }
+  for (const d of domains) {
+    if (!isDomainName(d)) {
+      throw new VpnError("ERR_DNS", `invalid DNS domain ${JSON.stringify(d)}`);
+    }
+  }
+  const backend = await chooseBackend(ctx);
+  ctx.log.info("tun", `DNS via ${backend}: ${servers.join(", ")}`);
+  const list2 = servers.join(", ");
+  switch (backend) {
+    case "resolvectl": {
+      ctx.record({ kind: "dns-resolvectl", dev });
+      await ctx.run("resolvectl", ["dns", dev, "--", ...servers]);
+      const full = opts2.defaultRoute === true;
+      const routing = [...domains.map((d) => `~${d}`), ...full ? ["~."] : []];
+      if (routing.length > 0) await ctx.run("resolvectl", ["domain", dev, "--", ...routing]);
+      const defaultRoute = full || domains.length === 0;
+      const extra = [
+        ["default-route", String(defaultRoute)],
+        ["llmnr", "no"],
+        ["mdns", "no"]
+      ];
+      for (const [verb, value] of extra) {
+        await ctx.run("resolvectl", [verb, dev, "--", value]).catch((e) => {
+          ctx.log.warn("tun", `resolvectl ${verb} ${dev} ${value}: ${e.message}`);
+        });
+      }
+      let note;
+      if (full) note = `systemd-resolved on ${dev}: every name goes to ${list2} (~.)`;
+      else if (domains.length > 0)
+        note = `systemd-resolved on ${dev}: names under ${domains.join(", ")} go to ${list2} (routing domains ${routing.join(" ")}); other names as before`;
+      else
+        note = `systemd-resolved on ${dev}: names go to ${list2} and to the host's servers alike (no domains pushed)`;
+      return { method: "systemd-resolved", routing, note };
+    }
+    case "resolvconf": {
+      const iface = `${resolvconfPrefix()}${dev}`;
+      await runWithInput("resolvconf", ["-a", iface], resolvConfText(servers, domains));
+      ctx.record({ kind: "dns-resolvconf", dev, iface });
+      return {
+        method: "resolvconf",
+        routing: [],
+        note: `resolvconf (${iface}): ${list2} first in line for every name${searchNote(domains)}; no systemd-resolved, so no split DNS`
+      };
+    }
+    case "file": {
+      const path = ctx.resolvConf;
+      const backup = ctx.backupPath ?? join4(ensureRuntimeDir(), `pid${process.pid}.${netnsKey()}.resolv.conf.bak`);
+      const mine = ctx.entries.some((e) => e.kind === "dns-file" && e.backup === backup);
+      if (!mine) {
+        const existed = existsSync3(path);
+        const current = existed ? readFileSync2(path) : Buffer.alloc(0);
+        ensurePrivateDir(dirname4(backup), "runtime directory");
+        try {
+          writeExclusive(backup, current);
+        } catch (e) {
+          if (e.code !== "EEXIST") throw e;
+          ctx.log.warn("tun", `discarding a stale DNS backup ${backup}`);
+          unlinkSync2(backup);
+          writeExclusive(backup, current);
+        }
+        ctx.record({ kind: "dns-file", path, backup, existed });
+      }
+      writeFileSync(path, resolvConfText(servers, domains));
+      return {
+        method: "resolv.conf",
+        routing: [],
+        note: `${path} rewritten (restored on exit): every name goes to ${list2}${searchNote(domains)}; no systemd-resolved, so no split DNS`
+      };
+    }
+  }
+}
+async function chooseBackend(ctx) {
+  if (ctx.dnsBackend !== "auto") return ctx.dnsBackend;
+  if (findProgram("resolvectl") && resolvedManages(ctx.resolvConf)) {
+    try {
+      await ctx.run("resolvectl", ["status"]);
+      return "resolvectl";
+    } catch {
+    }
+  }
+  if (findProgram("resolvconf") && isSymlink(ctx.resolvConf)) return "resolvconf";
+  return "file";
+}
+async function undoDns(e, run) {
+  switch (e.kind) {
+    case "dns-file": {
+      const original = readPrivate(e.backup, MAX_BACKUP_BYTES, "DNS backup");
+      if (original === void 0) return;
+      if (e.existed === false) rmSync(e.path, { force: true });
+      else writeFileSync(e.path, original);
+      rmSync(e.backup, { force: true });
+      return;
+    }
+    case "dns-resolvectl":
+      await run("resolvectl", ["revert", "--", e.dev]);
+      return;
+    case "dns-resolvconf":
+      await run("resolvconf", ["-d", e.iface ?? `${e.dev}.ikev2-vpn`]);
+      return;
+  }
+}
+function isBackend(s) {
+  return s === "auto" || s === "resolvectl" || s === "resolvconf" || s === "file";
+}
+function isSymlink(path) {
+  try {
+    return lstatSync2(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+function resolvedManages(resolvConf) {
+  try {
+    if (isSymlink(resolvConf) && readlinkSync2(resolvConf).includes("systemd/resolve")) return true;
+    return /^nameserver 127\.0\.0\.53$/m.test(readFileSync2(resolvConf, "utf8"));
+  } catch {
+    return false;
+  }
+}
+function searchNote(domains) {
+  return domains.length > 0 ? ` (search ${domains.join(" ")})` : "";
+}
+function findProgram(name) {
+  const dirs = (process.env["PATH"] ?? "").split(delimiter).filter(Boolean);
+  for (const d of [...dirs, "/usr/sbin", "/sbin", "/usr/bin", "/bin"]) {
+    const p = join4(d, name);
+    if (existsSync3(p)) return p;
+  }
+  return void 0;
+}
+function resolvconfPrefix() {
+  try {
+    for (const line of readFileSync2("/etc/resolvconf/interface-order", "utf8").split("\n")) {
+      const m = /^([A-Za-z0-9-]+)\*$/.exec(line.trim());
+      if (m) return `${m[1]}.`;
+    }
+  } catch {
+  }
+  return "";
+}
+function resolvConfText(servers, domains) {
+  const lines = [`${MARKER}; restored on disconnect`];
+  for (const s of servers) lines.push(`nameserver ${s}`);
+  if (domains.length > 0) lines.push(`search ${domains.join(" ")}`);
+  return lines.join("\n") + "\n";
+}
+function runWithInput(cmd, args, input) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { timeout: 1e4 }, (err, _out, stderr) => {
+      if (err) {
+        reject(
+          new VpnError("ERR_DNS", `${cmd} ${args.join(" ")}: ${stderr.trim() || err.message}`, {
+            cause: err
+          })
+        );
+      } else resolve();
+    });
+    child.stdin?.end(input);
+  });
+}
+
+// src/tun/rtnl.ts
+import { createRequire as createRequire4 } from "node:module";
+var addon2;
+function netlinkAddon() {
+  if (addon2 !== void 0) return addon2;
+  addon2 = null;
+  const req3 = createRequire4(import.meta.url);
+  for (const c of addonCandidates("tun")) {
+    try {
+      const a = req3(c.path);
+      if (typeof a["rtRoute"] === "function" && typeof a["rtDefaultRoutes"] === "function") {
+        addon2 = a;
+        break;
+      }
+    } catch {
+    }
+  }
+  return addon2;
+}
+function rtNetlink() {
+  if (process.env["VPN_NETLINK"] === "0") return void 0;
+  return netlinkAddon() ?? void 0;
+}
+function tunAddonFunction(name) {
+  const f = netlinkAddon()?.[name];
+  return typeof f === "function" ? f : void 0;
+}
+function nl(what, f) {
+  try {
+    return f();
+  } catch (e) {
+    throw new VpnError("ERR_NETCFG", `${what}: ${e.message}`, { cause: e });
+  }
+}
+function splitCidr(cidr) {
+  const i = cidr.indexOf("/");
+  return [cidr.slice(0, i), Number(cidr.slice(i + 1))];
+}
+function tableId(table) {
+  return table === void 0 || table === "main" ? 254 : Number(table);
+}
+function nlRoute(rt, op, r, src) {
+  const [dst, len] = splitCidr(r.dest);
+  const verb = op === "del" ? "deleting" : op === "add" ? "adding" : "replacing";
+  nl(
+    `${verb} the route ${r.dest} dev ${r.dev}`,
+    () => rt.rtRoute(
+      op,
+      dst,
+      len,
+      r.dev,
+      r.via ?? null,
+      src ?? null,
+      r.metric ?? -1,
+      tableId(r.table),
+      false
+    )
+  );
+}
+function nlRule(rt, add2, r) {
+  nl(
+    `${add2 ? "adding" : "deleting"} the rule from ${r.from} lookup ${r.table}`,
+    () => rt.rtRule(add2, r.from, tableId(r.table), r.priority, r.suppress ?? -1)
+  );
+}
+function nlUndo(rt, e) {
+  switch (e.kind) {
+    case "addr": {
+      const [a, len] = splitCidr(e.cidr);
+      nl(`deleting ${e.cidr} from ${e.dev}`, () => rt.rtAddr(false, e.dev, a, len));
+      return true;
+    }
+    case "mtu":
+      nl(`setting the MTU of ${e.dev}`, () => rt.rtSetLink(e.dev, e.old, -1));
+      return true;
+    case "up":
+      nl(`taking ${e.dev} down`, () => rt.rtSetLink(e.dev, 0, 0));
+      return true;
+    case "route":
+      nlRoute(rt, "del", e);
+      return true;
+    case "block": {
+      const [a, len] = splitCidr(e.dest);
+      nl(
+        `deleting the unreachable route ${e.dest}`,
+        () => rt.rtRoute("del", a, len, null, null, null, e.metric, -1, true)
+      );
+      return true;
+    }
+    case "rule":
+      nlRule(rt, false, e);
+      return true;
+    case "dns-file":
+    case "dns-resolvectl":
+    case "dns-resolvconf":
+      return false;
+  }
+}
+function nlDefaultRoutes(rt, v6) {
+  return rt.rtDefaultRoutes(v6).map((r) => ({
+    dev: r.dev,
+    metric: r.metric,
+    ...r.via ? { gateway: r.via } : {},
+    ...r.src ? { prefsrc: r.src } : {}
+  }));
+}
+
 // src/tun/netcfg.ts
 var defaultRunner = (cmd, args, input) => new Promise((resolve, reject) => {
-  const child = execFile(
+  const child = execFile2(
     cmd,
     args,
     { timeout: 1e4, maxBuffer: 4 << 20 },
@@ -17984,9 +18835,10 @@ var defaultRunner = (cmd, args, input) => new Promise((resolve, reject) => {
   child.stdin?.on("error", () => void 0);
   child.stdin?.end(input ?? "");
 });
-var MARKER = "# written by ikev2-vpn";
 var NetConfigurator = class {
   run;
+  /** rtnetlink (rtnl.ts) for links, addresses, routes and rules; undefined: `ip` processes. */
+  nl;
   log;
   journalPath;
   dnsBackend;
@@ -17996,6 +18848,7 @@ var NetConfigurator = class {
   backupPath;
   constructor(opts2 = {}) {
     this.run = opts2.run ?? defaultRunner;
+    this.nl = opts2.netlink === false ? void 0 : opts2.netlink ?? (opts2.run ? void 0 : rtNetlink());
     this.log = opts2.logger ?? NOOP_LOGGER;
     this.journalPath = opts2.journalPath;
     const env = process.env["VPN_DNS_BACKEND"];
@@ -18019,10 +18872,10 @@ var NetConfigurator = class {
   persist() {
     if (!this.journalPath) return;
     if (this.entries.length === 0) {
-      rmSync(this.journalPath, { force: true });
+      rmSync2(this.journalPath, { force: true });
       return;
     }
-    ensurePrivateDir(dirname4(this.journalPath), "runtime directory");
+    ensurePrivateDir(dirname5(this.journalPath), "runtime directory");
     const file = {
       version: 2,
       pid: process.pid,
@@ -18041,6 +18894,14 @@ var NetConfigurator = class {
   linkKnown = /* @__PURE__ */ new Map();
   /** `ip -j link show dev X`: MTU and whether the link is administratively up. */
   async linkState(dev) {
+    if (this.nl) {
+      try {
+        const l = this.nl.rtGetLink(dev);
+        return l ? { mtu: l.mtu, up: l.up } : void 0;
+      } catch {
+        return void 0;
+      }
+    }
     try {
       const { stdout } = await this.run("ip", ["-j", "link", "show", "dev", dev]);
       const l = JSON.parse(stdout)[0];
@@ -18061,7 +18922,8 @@ var NetConfigurator = class {
       throw new VpnError("ERR_NETCFG", `invalid MTU ${String(mtu)}`);
     }
     const before = await this.linkState(dev);
-    await this.run("ip", ["link", "set", "dev", dev, "mtu", String(mtu)]);
+    if (this.nl) nl(`setting the MTU of ${dev}`, () => this.nl.rtSetLink(dev, mtu, -1));
+    else await this.run("ip", ["link", "set", "dev", dev, "mtu", String(mtu)]);
     if (before && before.mtu !== mtu) this.record({ kind: "mtu", dev, old: before.mtu });
     if (before) this.linkKnown.set(dev, { mtu, up: before.up });
   }
@@ -18071,14 +18933,18 @@ var NetConfigurator = class {
     const known = this.linkKnown.get(dev);
     this.linkKnown.delete(dev);
     const before = known ?? await this.linkState(dev);
-    await this.run("ip", ["link", "set", "dev", dev, "up"]);
+    if (this.nl) nl(`bringing ${dev} up`, () => this.nl.rtSetLink(dev, 0, 1));
+    else await this.run("ip", ["link", "set", "dev", dev, "up"]);
     if (before && !before.up) this.record({ kind: "up", dev });
   }
   /** Adds an address (`cidr`, e.g. "10.0.0.2/32" or "fd00::2/128") to `dev`. */
   async addAddress(dev, cidr) {
     checkDev(dev);
     checkCidr(cidr);
-    await this.run("ip", ["addr", "add", cidr, "dev", dev]);
+    if (this.nl) {
+      const [a, len] = splitCidr(cidr);
+      nl(`adding ${cidr} to ${dev}`, () => this.nl.rtAddr(true, dev, a, len));
+    } else await this.run("ip", ["addr", "add", cidr, "dev", dev]);
     this.record({ kind: "addr", dev, cidr });
   }
   /**
@@ -18088,9 +18954,13 @@ var NetConfigurator = class {
    */
   async addRoute(dest, opts2) {
     const sel = routeSelector(dest, opts2);
-    const args = routeArgs("add", sel);
-    if (opts2.src !== void 0) args.push("src", opts2.src);
-    await this.run("ip", args);
+    if (this.nl) {
+      nlRoute(this.nl, "add", sel, opts2.src);
+    } else {
+      const args = routeArgs("add", sel);
+      if (opts2.src !== void 0) args.push("src", opts2.src);
+      await this.run("ip", args);
+    }
     this.record(sel);
   }
   /**
@@ -18109,6 +18979,13 @@ var NetConfigurator = class {
       );
     }
     const sels = dests.map((d) => routeSelector(d, opts2));
+    if (this.nl) {
+      for (const r of sels) {
+        nlRoute(this.nl, "add", r, r.dest.includes(":") ? void 0 : opts2.src);
+        this.record(r);
+      }
+      return;
+    }
     for (const v6 of [false, true]) {
       const fam = sels.filter((r) => r.dest.includes(":") === v6);
       if (fam.length === 0) continue;
@@ -18136,12 +19013,25 @@ var NetConfigurator = class {
   async addBlockRoute(dest, metric = 1e3) {
     checkCidr(dest);
     if (!isU32(metric)) throw new VpnError("ERR_NETCFG", `invalid metric ${metric}`);
-    await this.run("ip", blockArgs("add", dest, metric));
+    if (this.nl) {
+      const [a, len] = splitCidr(dest);
+      nl(
+        `adding the unreachable route ${dest}`,
+        () => this.nl.rtRoute("add", a, len, null, null, null, metric, -1, true)
+      );
+    } else await this.run("ip", blockArgs("add", dest, metric));
     this.record({ kind: "block", dest, metric });
   }
   /** How the kernel reaches `ip` right now (`ip -j route get`). */
   async getRouteTo(ip) {
-    if (isIP5(ip) === 0) throw new VpnError("ERR_NETCFG", `invalid address ${safeJson(ip)}`);
+    if (isIP6(ip) === 0) throw new VpnError("ERR_NETCFG", `invalid address ${safeJson(ip)}`);
+    if (this.nl) {
+      const g = nl(`looking up the route to ${ip}`, () => this.nl.rtRouteGet(ip));
+      const out2 = { dev: g.dev };
+      if (g.via) out2.via = g.via;
+      if (g.src) out2.src = g.src;
+      return out2;
+    }
     const { stdout } = await this.run("ip", ["-j", "route", "get", ip]);
     let r;
     try {
@@ -18185,7 +19075,7 @@ var NetConfigurator = class {
    * there (another full tunnel) is left alone and not journaled.
    */
   async addBypass(src, path) {
-    const fam = isIP5(src);
+    const fam = isIP6(src);
     if (fam === 0) throw new VpnError("ERR_NETCFG", `invalid source address ${safeJson(src)}`);
     const v6 = fam === 6;
     const opts2 = { dev: path.dev, table: String(BYPASS_TABLE) };
@@ -18200,7 +19090,8 @@ var NetConfigurator = class {
       { kind: "rule", from: src, table: String(BYPASS_TABLE), priority: BYPASS_PRIORITY + 1 }
     ];
     for (const r of rules) {
-      await this.run("ip", ruleArgs("add", r));
+      if (this.nl) nlRule(this.nl, true, r);
+      else await this.run("ip", ruleArgs("add", r));
       this.record(r);
     }
   }
@@ -18211,8 +19102,8 @@ var NetConfigurator = class {
   async defaultPath(v6, exclude) {
     let routes;
     try {
-      const { stdout } = await this.run("ip", [v6 ? "-6" : "-4", "-j", "route", "show", "default"]);
-      routes = JSON.parse(stdout);
+      const args = [v6 ? "-6" : "-4", "-j", "route", "show", "default"];
+      routes = this.nl ? nlDefaultRoutes(this.nl, v6) : JSON.parse((await this.run("ip", args)).stdout);
     } catch {
       return void 0;
     }
@@ -18242,121 +19133,26 @@ var NetConfigurator = class {
       host,
       path.via !== void 0 ? { dev: path.dev, via: path.via } : { dev: path.dev }
     );
-    await this.run("ip", routeArgs("replace", sel));
+    if (this.nl) nlRoute(this.nl, "replace", sel);
+    else await this.run("ip", routeArgs("replace", sel));
     e.dev = sel.dev;
     if (sel.via !== void 0) e.via = sel.via;
     else delete e.via;
     this.persist();
     return true;
   }
-  /**
-   * Points the resolver at `servers` for as long as the tunnel is up, through systemd-resolved,
-   * resolvconf, or by rewriting resolv.conf, and says which (the result's `method` and `note`).
-   *
-   * With systemd-resolved the servers are bound to the TUN link, and the gateway's
-   * INTERNAL_DNS_DOMAIN names (RFC 8598 §3.1) become routing-only domains (`~corp.example`), so
-   * only names under them go to these servers (RFC 8598 §4: other names resolve as before); the
-   * link is no default route for names. When the tunnel carries the default route
-   * (`opts.defaultRoute`), `~.` and DefaultRoute=yes send every name to them instead, so none
-   * leaves outside the tunnel. With no pushed domain on a split tunnel the link keeps resolved's
-   * default (DefaultRoute=yes: its servers answer alongside the host's). `resolvectl revert`
-   * (journaled after the first change) takes it all back.
-   *
-   * Without resolved there is no per-name routing: the servers answer every name and the domains
-   * become search domains. In 'file' mode the original bytes go to a backup of this tunnel's own
-   * in the private runtime directory, keyed by the journal (the tunnel's name) and the network
-   * namespace (`dnsBackupPath`): two tunnels, or the same /etc/resolv.conf path bind-mounted per
-   * namespace by `ip netns exec`, never share a backup, and a backup we did not write in this run
-   * is never taken for the original.
-   */
+  /** Points the resolver at `servers` while the tunnel is up: see `configureDns` (dns.ts). */
   async setDns(dev, servers, domains, opts2 = {}) {
-    if (servers.length === 0) return void 0;
-    checkDev(dev);
-    for (const s of servers) {
-      if (isIP5(s) === 0) throw new VpnError("ERR_DNS", `invalid DNS server ${JSON.stringify(s)}`);
-    }
-    for (const d of domains) {
-      if (!isDomainName(d)) {
-        throw new VpnError("ERR_DNS", `invalid DNS domain ${JSON.stringify(d)}`);
-      }
-    }
-    const backend = await this.backend();
-    this.log.info("tun", `DNS via ${backend}: ${servers.join(", ")}`);
-    const list2 = servers.join(", ");
-    switch (backend) {
-      case "resolvectl": {
-        this.record({ kind: "dns-resolvectl", dev });
-        await this.run("resolvectl", ["dns", dev, "--", ...servers]);
-        const full = opts2.defaultRoute === true;
-        const routing = [...domains.map((d) => `~${d}`), ...full ? ["~."] : []];
-        if (routing.length > 0) await this.run("resolvectl", ["domain", dev, "--", ...routing]);
-        const defaultRoute = full || domains.length === 0;
-        const extra = [
-          ["default-route", String(defaultRoute)],
-          ["llmnr", "no"],
-          ["mdns", "no"]
-        ];
-        for (const [verb, value] of extra) {
-          await this.run("resolvectl", [verb, dev, "--", value]).catch((e) => {
-            this.log.warn("tun", `resolvectl ${verb} ${dev} ${value}: ${e.message}`);
-          });
-        }
-        let note;
-        if (full) note = `systemd-resolved on ${dev}: every name goes to ${list2} (~.)`;
-        else if (domains.length > 0)
-          note = `systemd-resolved on ${dev}: names under ${domains.join(", ")} go to ${list2} (routing domains ${routing.join(" ")}); other names as before`;
-        else
-          note = `systemd-resolved on ${dev}: names go to ${list2} and to the host's servers alike (no domains pushed)`;
-        return { method: "systemd-resolved", routing, note };
-      }
-      case "resolvconf": {
-        const iface = `${resolvconfPrefix()}${dev}`;
-        await runWithInput("resolvconf", ["-a", iface], resolvConfText(servers, domains));
-        this.record({ kind: "dns-resolvconf", dev, iface });
-        return {
-          method: "resolvconf",
-          routing: [],
-          note: `resolvconf (${iface}): ${list2} first in line for every name${searchNote(domains)}; no systemd-resolved, so no split DNS`
-        };
-      }
-      case "file": {
-        const path = this.resolvConf;
-        const backup = this.backupPath ?? join4(ensureRuntimeDir(), `pid${process.pid}.${netnsKey()}.resolv.conf.bak`);
-        const mine = this.entries.some((e) => e.kind === "dns-file" && e.backup === backup);
-        if (!mine) {
-          const existed = existsSync3(path);
-          const current = existed ? readFileSync2(path) : Buffer.alloc(0);
-          ensurePrivateDir(dirname4(backup), "runtime directory");
-          try {
-            writeExclusive(backup, current);
-          } catch (e) {
-            if (e.code !== "EEXIST") throw e;
-            this.log.warn("tun", `discarding a stale DNS backup ${backup}`);
-            unlinkSync2(backup);
-            writeExclusive(backup, current);
-          }
-          this.record({ kind: "dns-file", path, backup, existed });
-        }
-        writeFileSync(path, resolvConfText(servers, domains));
-        return {
-          method: "resolv.conf",
-          routing: [],
-          note: `${path} rewritten (restored on exit): every name goes to ${list2}${searchNote(domains)}; no systemd-resolved, so no split DNS`
-        };
-      }
-    }
-  }
-  async backend() {
-    if (this.dnsBackend !== "auto") return this.dnsBackend;
-    if (findProgram("resolvectl") && resolvedManages(this.resolvConf)) {
-      try {
-        await this.run("resolvectl", ["status"]);
-        return "resolvectl";
-      } catch {
-      }
-    }
-    if (findProgram("resolvconf") && isSymlink(this.resolvConf)) return "resolvconf";
-    return "file";
+    const ctx = {
+      run: this.run,
+      log: this.log,
+      dnsBackend: this.dnsBackend,
+      resolvConf: this.resolvConf,
+      backupPath: this.backupPath,
+      entries: this.entries,
+      record: (...e) => this.record(...e)
+    };
+    return configureDns(ctx, dev, servers, domains, opts2);
   }
   /**
    * Undoes every change in reverse order. Best effort: a failing step is logged and collected,
@@ -18368,7 +19164,7 @@ var NetConfigurator = class {
     while (this.entries.length > 0) {
       const n = batchableTail(this.entries);
       const steps = this.entries.slice(this.entries.length - Math.max(n, 1)).reverse();
-      errors.push(...await undoAll(steps, this.run));
+      errors.push(...await undoAll(steps, this.run, this.nl));
       this.entries.length -= steps.length;
       try {
         this.persist();
@@ -18394,7 +19190,7 @@ var NetConfigurator = class {
     if (!j) return false;
     if (!opts2.force && j.pid !== process.pid && isAlive(j.pid)) return false;
     await undoAll([...j.entries].reverse(), run);
-    rmSync(journalPath, { force: true });
+    rmSync2(journalPath, { force: true });
     return j.entries.length > 0;
   }
 };
@@ -18410,12 +19206,12 @@ function routeSelector(dest, opts2) {
   const v6 = dest.includes(":");
   const sel = { kind: "route", dest, dev: opts2.dev };
   if (opts2.via !== void 0) {
-    if (isIP5(opts2.via) !== (v6 ? 6 : 4)) {
+    if (isIP6(opts2.via) !== (v6 ? 6 : 4)) {
       throw new VpnError("ERR_NETCFG", `invalid next hop ${safeJson(opts2.via)} for ${dest}`);
     }
     sel.via = opts2.via;
   }
-  if (opts2.src !== void 0 && isIP5(opts2.src) === 0) {
+  if (opts2.src !== void 0 && isIP6(opts2.src) === 0) {
     throw new VpnError("ERR_NETCFG", `invalid source address ${safeJson(opts2.src)}`);
   }
   if (opts2.metric !== void 0) {
@@ -18429,45 +19225,6 @@ function routeSelector(dest, opts2) {
     sel.table = opts2.table;
   }
   return sel;
-}
-function isBackend(s) {
-  return s === "auto" || s === "resolvectl" || s === "resolvconf" || s === "file";
-}
-function isSymlink(path) {
-  try {
-    return lstatSync2(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-function resolvedManages(resolvConf) {
-  try {
-    if (isSymlink(resolvConf) && readlinkSync2(resolvConf).includes("systemd/resolve")) return true;
-    return /^nameserver 127\.0\.0\.53$/m.test(readFileSync2(resolvConf, "utf8"));
-  } catch {
-    return false;
-  }
-}
-function searchNote(domains) {
-  return domains.length > 0 ? ` (search ${domains.join(" ")})` : "";
-}
-function findProgram(name) {
-  const dirs = (process.env["PATH"] ?? "").split(delimiter).filter(Boolean);
-  for (const d of [...dirs, "/usr/sbin", "/sbin", "/usr/bin", "/bin"]) {
-    const p = join4(d, name);
-    if (existsSync3(p)) return p;
-  }
-  return void 0;
-}
-function resolvconfPrefix() {
-  try {
-    for (const line of readFileSync2("/etc/resolvconf/interface-order", "utf8").split("\n")) {
-      const m = /^([A-Za-z0-9-]+)\*$/.exec(line.trim());
-      if (m) return `${m[1]}.`;
-    }
-  } catch {
-  }
-  return "";
 }
 function blockArgs(op, dest, metric) {
   return [
@@ -18522,19 +19279,10 @@ async function undo(e, run) {
       case "rule":
         await run("ip", ruleArgs("del", e));
         return;
-      case "dns-file": {
-        const original = readPrivate(e.backup, MAX_BACKUP_BYTES, "DNS backup");
-        if (original === void 0) return;
-        if (e.existed === false) rmSync(e.path, { force: true });
-        else writeFileSync(e.path, original);
-        rmSync(e.backup, { force: true });
-        return;
-      }
+      case "dns-file":
       case "dns-resolvectl":
-        await run("resolvectl", ["revert", "--", e.dev]);
-        return;
       case "dns-resolvconf":
-        await run("resolvconf", ["-d", e.iface ?? `${e.dev}.ikev2-vpn`]);
+        await undoDns(e, run);
         return;
     }
   } catch (err) {
@@ -18571,8 +19319,18 @@ function familyOf(e) {
   const v = e.kind === "addr" ? e.cidr : e.kind === "route" || e.kind === "block" ? e.dest : "";
   return v.includes(":") ? 6 : 4;
 }
-async function undoAll(steps, run) {
+async function undoAll(steps, run, rt) {
   const errors = [];
+  if (rt) {
+    for (const e of steps) {
+      try {
+        if (!nlUndo(rt, e)) await undo(e, run);
+      } catch (err) {
+        if (!isGone(err)) errors.push(err.message);
+      }
+    }
+    return errors;
+  }
   let i = 0;
   while (i < steps.length) {
     let j = i;
@@ -18601,26 +19359,6 @@ async function undoAll(steps, run) {
   }
   return errors;
 }
-function resolvConfText(servers, domains) {
-  const lines = [`${MARKER}; restored on disconnect`];
-  for (const s of servers) lines.push(`nameserver ${s}`);
-  if (domains.length > 0) lines.push(`search ${domains.join(" ")}`);
-  return lines.join("\n") + "\n";
-}
-function runWithInput(cmd, args, input) {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: 1e4 }, (err, _out, stderr) => {
-      if (err) {
-        reject(
-          new VpnError("ERR_DNS", `${cmd} ${args.join(" ")}: ${stderr.trim() || err.message}`, {
-            cause: err
-          })
-        );
-      } else resolve();
-    });
-    child.stdin?.end(input);
-  });
-}
 
 // src/client/io.ts
 var realTimers = {
@@ -18628,7 +19366,7 @@ var realTimers = {
   clear: (h) => clearTimeout(h)
 };
 async function resolveGateway(host) {
-  if (isIP6(host)) return host;
+  if (isIP7(host)) return host;
   try {
     const r = await lookup(host);
     return r.address;
@@ -18694,6 +19432,4679 @@ var NamedTimers = class {
   }
 };
 
+// src/ikev1/auth.ts
+import { constants as constants3, privateEncrypt, publicDecrypt } from "node:crypto";
+
+// node_modules/@noble/hashes/hmac.js
+var _HMAC = class {
+  oHash;
+  iHash;
+  blockLen;
+  outputLen;
+  canXOF = false;
+  finished = false;
+  destroyed = false;
+  constructor(hash, key) {
+    ahash(hash);
+    abytes(key, void 0, "key");
+    this.iHash = hash.create();
+    if (typeof this.iHash.update !== "function")
+      throw new Error("expected Hash instance");
+    this.blockLen = this.iHash.blockLen;
+    this.outputLen = this.iHash.outputLen;
+    const blockLen = this.blockLen;
+    const pad = new Uint8Array(blockLen);
+    pad.set(key.length > blockLen ? hash.create().update(key).digest() : key);
+    for (let i = 0; i < pad.length; i++)
+      pad[i] ^= 54;
+    this.iHash.update(pad);
+    this.oHash = hash.create();
+    for (let i = 0; i < pad.length; i++)
+      pad[i] ^= 54 ^ 92;
+    this.oHash.update(pad);
+    clean(pad);
+  }
+  update(buf) {
+    aexists(this);
+    this.iHash.update(buf);
+    return this;
+  }
+  digestInto(out) {
+    aexists(this);
+    aoutput(out, this);
+    this.finished = true;
+    const buf = out.subarray(0, this.outputLen);
+    this.iHash.digestInto(buf);
+    this.oHash.update(buf);
+    this.oHash.digestInto(buf);
+    this.destroy();
+  }
+  digest() {
+    const out = new Uint8Array(this.oHash.outputLen);
+    this.digestInto(out);
+    return out;
+  }
+  _cloneInto(to) {
+    to ||= Object.create(Object.getPrototypeOf(this), {});
+    const { oHash, iHash, finished, destroyed, blockLen, outputLen, canXOF } = this;
+    to = to;
+    to.finished = finished;
+    to.destroyed = destroyed;
+    to.blockLen = blockLen;
+    to.outputLen = outputLen;
+    to.canXOF = canXOF;
+    to.oHash = oHash._cloneInto(to.oHash);
+    to.iHash = iHash._cloneInto(to.iHash);
+    return to;
+  }
+  clone() {
+    return this._cloneInto();
+  }
+  destroy() {
+    this.destroyed = true;
+    this.oHash.destroy();
+    this.iHash.destroy();
+  }
+};
+var hmac = /* @__PURE__ */ (() => {
+  const hmac_ = ((hash, key, message) => new _HMAC(hash, key).update(message).digest());
+  hmac_.create = (hash, key) => new _HMAC(hash, key);
+  return hmac_;
+})();
+
+// node_modules/@noble/curves/abstract/der.js
+var _0n9 = /* @__PURE__ */ BigInt(0);
+var DERErr = class extends Error {
+  constructor(m = "") {
+    super(m);
+  }
+};
+var _DER = {
+  // asn.1 DER encoding utils
+  Err: DERErr,
+  // Basic building block is TLV (Tag-Length-Value)
+  _tlv: {
+    encode: (tag, data) => {
+      const { Err: E2 } = _DER;
+      asafenumber(tag, "tag");
+      if (tag < 0 || tag > 255)
+        throw new E2("tlv.encode: wrong tag");
+      astring(data, "data");
+      if (data.length & 1)
+        throw new E2("tlv.encode: unpadded data");
+      const dataLen = data.length / 2;
+      const len = numberToHexUnpadded(dataLen);
+      if (len.length / 2 & 128)
+        throw new E2("tlv.encode: long form length too big");
+      const lenLen = dataLen > 127 ? numberToHexUnpadded(len.length / 2 | 128) : "";
+      const t = numberToHexUnpadded(tag);
+      return t + lenLen + len + data;
+    },
+    // v - value, l - left bytes (unparsed)
+    decode(tag, data) {
+      const { Err: E2 } = _DER;
+      data = abytes2(data, void 0, "DER data");
+      let pos = 0;
+      if (tag < 0 || tag > 255)
+        throw new E2("tlv.decode: wrong tag");
+      if (data.length < 2 || data[pos++] !== tag)
+        throw new E2("tlv.decode: wrong tlv");
+      const first = data[pos++];
+      const isLong = !!(first & 128);
+      let length = 0;
+      if (!isLong)
+        length = first;
+      else {
+        const lenLen = first & 127;
+        if (!lenLen)
+          throw new E2("tlv.decode(long): indefinite length not supported");
+        if (lenLen > 4)
+          throw new E2("tlv.decode(long): byte length is too big");
+        const lengthBytes = data.subarray(pos, pos + lenLen);
+        if (lengthBytes.length !== lenLen)
+          throw new E2("tlv.decode: length bytes not complete");
+        if (lengthBytes[0] === 0)
+          throw new E2("tlv.decode(long): zero leftmost byte");
+        for (const b of lengthBytes)
+          length = length << 8 | b;
+        pos += lenLen;
+        if (length < 128)
+          throw new E2("tlv.decode(long): not minimal encoding");
+      }
+      const v = data.subarray(pos, pos + length);
+      if (v.length !== length)
+        throw new E2("tlv.decode: wrong value length");
+      return { v, l: data.subarray(pos + length) };
+    }
+  },
+  // https://crypto.stackexchange.com/a/57734 Leftmost bit of first byte is 'negative' flag,
+  // since we always use positive integers here. It must always be empty:
+  // - add zero byte if exists
+  // - if next byte doesn't have a flag, leading zero is not allowed (minimal encoding)
+  _int: {
+    encode(num) {
+      const { Err: E2 } = _DER;
+      abignumber(num);
+      if (num < _0n9)
+        throw new E2("integer: negative integers are not allowed");
+      let hex3 = numberToHexUnpadded(num);
+      if (Number.parseInt(hex3[0], 16) & 8)
+        hex3 = "00" + hex3;
+      if (hex3.length & 1)
+        throw new E2("unexpected DER parsing assertion: unpadded hex");
+      return hex3;
+    },
+    decode(data) {
+      const { Err: E2 } = _DER;
+      if (data.length < 1)
+        throw new E2("invalid signature integer: empty");
+      if (data[0] & 128)
+        throw new E2("invalid signature integer: negative");
+      if (data.length > 1 && data[0] === 0 && !(data[1] & 128))
+        throw new E2("invalid signature integer: unnecessary leading zero");
+      return bytesToNumberBE(data);
+    }
+  },
+  toSig(bytes, maxScalarBytes) {
+    const { Err: E2, _int: int, _tlv: tlv2 } = _DER;
+    if (maxScalarBytes !== void 0) {
+      asafenumber(maxScalarBytes, "maxScalarBytes");
+      if (maxScalarBytes < 1)
+        throw new E2("invalid signature: maxScalarBytes must be positive");
+    }
+    const data = abytes2(bytes, void 0, "signature");
+    const { v: seqBytes, l: seqLeftBytes } = tlv2.decode(48, data);
+    if (seqLeftBytes.length)
+      throw new E2("invalid signature: left bytes after parsing");
+    const { v: rBytes, l: rLeftBytes } = tlv2.decode(2, seqBytes);
+    const { v: sBytes, l: sLeftBytes } = tlv2.decode(2, rLeftBytes);
+    if (sLeftBytes.length)
+      throw new E2("invalid signature: left bytes after parsing");
+    if (maxScalarBytes !== void 0 && (rBytes.length > maxScalarBytes || sBytes.length > maxScalarBytes))
+      throw new E2("invalid signature: integer too large");
+    return { r: int.decode(rBytes), s: int.decode(sBytes) };
+  },
+  hexFromSig(sig) {
+    const { _tlv: tlv2, _int: int } = _DER;
+    validateObject(sig, { r: "bigint", s: "bigint" }, {}, "sig");
+    const rs = tlv2.encode(2, int.encode(sig.r));
+    const ss = tlv2.encode(2, int.encode(sig.s));
+    const seq2 = rs + ss;
+    return tlv2.encode(48, seq2);
+  }
+};
+var DER = /* @__PURE__ */ (() => {
+  Object.freeze(_DER._tlv);
+  Object.freeze(_DER._int);
+  return Object.freeze(_DER);
+})();
+
+// node_modules/@noble/curves/abstract/weierstrass.js
+var divNearest = (num, den) => (num + (num >= 0 ? den : -den) / _2n7) / den;
+function _splitEndoScalar(k, basis, n) {
+  aInRange("scalar", k, _0n10, n);
+  const [[a1, b1], [a2, b2]] = basis;
+  const c1 = divNearest(b2 * k, n);
+  const c2 = divNearest(-b1 * k, n);
+  let k1 = k - c1 * a1 - c2 * a2;
+  let k2 = -c1 * b1 - c2 * b2;
+  const k1neg = k1 < _0n10;
+  const k2neg = k2 < _0n10;
+  if (k1neg)
+    k1 = -k1;
+  if (k2neg)
+    k2 = -k2;
+  const MAX_NUM = bitMask(Math.ceil(bitLen(n) / 2)) + _1n9;
+  if (k1 < _0n10 || k1 >= MAX_NUM || k2 < _0n10 || k2 >= MAX_NUM) {
+    throw new Error("splitScalar (endomorphism): failed for k");
+  }
+  return { k1neg, k1, k2neg, k2 };
+}
+function validateSigFormat(format) {
+  if (!["compact", "recovered", "der"].includes(format))
+    throw new Error('Signature format must be "compact", "recovered", or "der"');
+  return format;
+}
+function validateSigOpts(opts2, def) {
+  validateObject(opts2);
+  const optsn = {};
+  for (let optName of Object.keys(def)) {
+    optsn[optName] = opts2[optName] === void 0 ? def[optName] : opts2[optName];
+  }
+  abool2(optsn.lowS, "lowS");
+  abool2(optsn.prehash, "prehash");
+  if (optsn.format !== void 0)
+    validateSigFormat(optsn.format);
+  return optsn;
+}
+var _0n10 = /* @__PURE__ */ BigInt(0);
+var _1n9 = /* @__PURE__ */ BigInt(1);
+var _2n7 = /* @__PURE__ */ BigInt(2);
+var _3n4 = /* @__PURE__ */ BigInt(3);
+var _4n4 = /* @__PURE__ */ BigInt(4);
+function weierstrass(params2, extraOpts = {}) {
+  const validated = createCurveFields("weierstrass", params2, extraOpts);
+  const Fp2 = validated.Fp;
+  const Fn2 = validated.Fn;
+  let CURVE = validated.CURVE;
+  const { h: cofactor, n: CURVE_ORDER } = CURVE;
+  validateObject(extraOpts, {}, {
+    allowInfinityPoint: "boolean",
+    clearCofactor: "function",
+    isTorsionFree: "function",
+    fromBytes: "function",
+    toBytes: "function",
+    endo: "object",
+    randomBytes: "function"
+  });
+  const { endo: endoOpts, allowInfinityPoint, clearCofactor, isTorsionFree, fromBytes, toBytes } = extraOpts;
+  const randomBytes5 = extraOpts.randomBytes === void 0 ? randomBytes2 : extraOpts.randomBytes;
+  if (endoOpts) {
+    if (!Fp2.is0(CURVE.a) || typeof endoOpts.beta !== "bigint" || !Array.isArray(endoOpts.basises)) {
+      throw new Error('invalid endo: expected "beta": bigint and "basises": array');
+    }
+  }
+  const endo = endoOpts ? {
+    beta: endoOpts.beta,
+    basises: endoOpts.basises.map((basis) => [...basis])
+  } : void 0;
+  const lengths = getWLengths(Fp2, Fn2);
+  function assertCompressionIsSupported() {
+    if (!Fp2.isOdd)
+      throw new Error("compression is not supported: Field does not have .isOdd()");
+  }
+  function pointToBytes(_c, point, isCompressed) {
+    if (point.is0()) {
+      if (!allowInfinityPoint)
+        throw new Error("bad point: ZERO");
+      return Uint8Array.of(0);
+    }
+    const { x, y } = point.toAffine();
+    const bx = Fp2.toBytes(x);
+    abool2(isCompressed, "isCompressed");
+    if (isCompressed) {
+      assertCompressionIsSupported();
+      const hasEvenY = !Fp2.isOdd(y);
+      return concatBytes3(pprefix(hasEvenY), bx);
+    } else {
+      return concatBytes3(Uint8Array.of(4), bx, Fp2.toBytes(y));
+    }
+  }
+  function pointFromBytes(bytes) {
+    abytes2(bytes, void 0, "Point");
+    const { publicKey: comp, publicKeyUncompressed: uncomp } = lengths;
+    const length = bytes.length;
+    const head = bytes[0];
+    const tail = bytes.subarray(1);
+    if (allowInfinityPoint && length === 1 && head === 0)
+      return { x: Fp2.ZERO, y: Fp2.ZERO };
+    if (length === comp && (head === 2 || head === 3)) {
+      const x = Fp2.fromBytes(tail);
+      if (!Fp2.isValid(x))
+        throw new Error("bad point: is not on curve, wrong x");
+      const y2 = weierstrassEquation(x);
+      let y;
+      try {
+        y = Fp2.sqrt(y2);
+      } catch (sqrtError) {
+        const err = sqrtError instanceof Error ? ": " + sqrtError.message : "";
+        throw new Error("bad point: is not on curve, sqrt error" + err);
+      }
+      assertCompressionIsSupported();
+      const evenY = Fp2.isOdd(y);
+      const evenH = (head & 1) === 1;
+      if (evenH !== evenY)
+        y = Fp2.neg(y);
+      return { x, y };
+    } else if (length === uncomp && head === 4) {
+      const L = Fp2.BYTES;
+      const x = Fp2.fromBytes(tail.subarray(0, L));
+      const y = Fp2.fromBytes(tail.subarray(L, L * 2));
+      if (!isValidXY(x, y))
+        throw new Error("bad point: is not on curve");
+      return { x, y };
+    } else {
+      throw new Error(`bad point: got length ${length}, expected compressed=${comp} or uncompressed=${uncomp}`);
+    }
+  }
+  const encodePoint = toBytes === void 0 ? pointToBytes : toBytes;
+  const decodePoint = fromBytes === void 0 ? pointFromBytes : fromBytes;
+  const b3 = Fp2.mul(CURVE.b, _3n4);
+  const mulA = Fp2.is0(CURVE.a) ? (_) => Fp2.ZERO : (x) => Fp2.mul(CURVE.a, x);
+  function weierstrassEquation(x) {
+    const x2 = Fp2.sqr(x);
+    const x3 = Fp2.mul(x2, x);
+    return Fp2.add(Fp2.add(x3, Fp2.mul(x, CURVE.a)), CURVE.b);
+  }
+  function isValidXY(x, y) {
+    const left = Fp2.sqr(y);
+    const right = weierstrassEquation(x);
+    return Fp2.eql(left, right);
+  }
+  if (!isValidXY(CURVE.Gx, CURVE.Gy))
+    throw new Error("bad curve params: generator point");
+  const _4a3 = Fp2.mul(Fp2.pow(CURVE.a, _3n4), _4n4);
+  const _27b2 = Fp2.mul(Fp2.sqr(CURVE.b), BigInt(27));
+  if (Fp2.is0(Fp2.add(_4a3, _27b2)))
+    throw new Error("bad curve params: a or b");
+  function acoord(title, n, banZero = false) {
+    if (!Fp2.isValid(n) || banZero && Fp2.is0(n))
+      throw new Error(`bad point coordinate ${title}`);
+    return typeof n === "object" && n !== null ? Fp2.create(n) : n;
+  }
+  function aprjpoint(other) {
+    if (!(other instanceof Point))
+      throw new Error("Weierstrass Point expected");
+  }
+  function splitEndoScalarN(k) {
+    if (!endo || !endo.basises)
+      throw new Error("no endo");
+    return _splitEndoScalar(k, endo.basises, Fn2.ORDER);
+  }
+  function pushWnafPair(points, scalars, p, k) {
+    if (!Fn2.isValid(k))
+      throw new RangeError("invalid scalar: out of range");
+    if (endo) {
+      const { k1neg, k1, k2neg, k2 } = splitEndoScalarN(k);
+      const psi = new Point(Fp2.mul(p.X, endo.beta), p.Y, p.Z);
+      points.push(k1neg ? p.negate() : p, k2neg ? psi.negate() : psi);
+      scalars.push(k1, k2);
+    } else {
+      points.push(p);
+      scalars.push(k);
+    }
+  }
+  const validityCache = /* @__PURE__ */ new WeakSet();
+  class Point {
+    static BASE = new Point(CURVE.Gx, CURVE.Gy, Fp2.ONE);
+    static ZERO = new Point(Fp2.ZERO, Fp2.ONE, Fp2.ZERO);
+    static Fp = Fp2;
+    static Fn = Fn2;
+    X;
+    Y;
+    Z;
+    /** Does NOT validate if the point is valid. Use `.assertValidity()`. */
+    constructor(X, Y, Z) {
+      this.X = acoord("x", X);
+      this.Y = acoord("y", Y, true);
+      this.Z = acoord("z", Z);
+      Object.freeze(this);
+    }
+    static CURVE() {
+      return CURVE;
+    }
+    /** Does NOT validate if the point is valid. Use `.assertValidity()`. */
+    static fromAffine(p) {
+      const { x, y } = p || {};
+      if (!p || !Fp2.isValid(x) || !Fp2.isValid(y))
+        throw new Error("invalid affine point");
+      if (p instanceof Point)
+        throw new Error("projective point not allowed");
+      if (Fp2.is0(x) && Fp2.is0(y))
+        return Point.ZERO;
+      return new Point(x, y, Fp2.ONE);
+    }
+    static fromBytes(bytes) {
+      const P3 = Point.fromAffine(decodePoint(abytes2(bytes, void 0, "point")));
+      P3.assertValidity();
+      return P3;
+    }
+    static fromHex(hex3) {
+      return Point.fromBytes(hexToBytes2(hex3));
+    }
+    get x() {
+      return this.toAffine().x;
+    }
+    get y() {
+      return this.toAffine().y;
+    }
+    /**
+     * @param isLazy - true will defer table computation until the first multiplication
+     */
+    precompute(windowSize = 6, isLazy = true) {
+      wnaf.setWindowSize(this, windowSize);
+      if (!isLazy)
+        this.multiply(_3n4);
+      return this;
+    }
+    // TODO: return `this`
+    /** A point on curve is valid if it conforms to equation. */
+    assertValidity() {
+      const p = this;
+      if (p.is0()) {
+        if (allowInfinityPoint && Fp2.is0(p.X) && Fp2.eql(p.Y, Fp2.ONE) && Fp2.is0(p.Z))
+          return;
+        throw new Error("bad point: ZERO");
+      }
+      if (validityCache.has(p))
+        return;
+      const { x, y } = p.toAffine();
+      if (!Fp2.isValid(x) || !Fp2.isValid(y))
+        throw new Error("bad point: x or y not field elements");
+      if (!isValidXY(x, y))
+        throw new Error("bad point: equation left != right");
+      if (!p.isTorsionFree())
+        throw new Error("bad point: not in prime-order subgroup");
+      validityCache.add(p);
+    }
+    hasEvenY() {
+      const { y } = this.toAffine();
+      if (!Fp2.isOdd)
+        throw new Error("Field doesn't support isOdd");
+      return !Fp2.isOdd(y);
+    }
+    /** Compare one point to another. */
+    equals(other) {
+      aprjpoint(other);
+      const { X: X1, Y: Y1, Z: Z1 } = this;
+      const { X: X2, Y: Y2, Z: Z2 } = other;
+      const U1 = Fp2.eql(Fp2.mul(X1, Z2), Fp2.mul(X2, Z1));
+      const U2 = Fp2.eql(Fp2.mul(Y1, Z2), Fp2.mul(Y2, Z1));
+      return U1 && U2;
+    }
+    /** Flips point to one corresponding to (x, -y) in Affine coordinates. */
+    negate() {
+      return new Point(this.X, Fp2.neg(this.Y), this.Z);
+    }
+    // Renes-Costello-Batina exception-free doubling formula.
+    // There is 30% faster Jacobian formula, but it is not complete.
+    // https://eprint.iacr.org/2015/1060, algorithm 3
+    // Cost: 8M + 3S + 3*a + 2*b3 + 15add.
+    double() {
+      const { X: X1, Y: Y1, Z: Z1 } = this;
+      let X3 = Fp2.ZERO, Y3 = Fp2.ZERO, Z3 = Fp2.ZERO;
+      let t0 = Fp2.mul(X1, X1);
+      let t1 = Fp2.mul(Y1, Y1);
+      let t2 = Fp2.mul(Z1, Z1);
+      let t3 = Fp2.mul(X1, Y1);
+      t3 = Fp2.add(t3, t3);
+      Z3 = Fp2.mul(X1, Z1);
+      Z3 = Fp2.add(Z3, Z3);
+      X3 = mulA(Z3);
+      Y3 = Fp2.mul(b3, t2);
+      Y3 = Fp2.add(X3, Y3);
+      X3 = Fp2.sub(t1, Y3);
+      Y3 = Fp2.add(t1, Y3);
+      Y3 = Fp2.mul(X3, Y3);
+      X3 = Fp2.mul(t3, X3);
+      Z3 = Fp2.mul(b3, Z3);
+      t2 = mulA(t2);
+      t3 = Fp2.sub(t0, t2);
+      t3 = mulA(t3);
+      t3 = Fp2.add(t3, Z3);
+      Z3 = Fp2.add(t0, t0);
+      t0 = Fp2.add(Z3, t0);
+      t0 = Fp2.add(t0, t2);
+      t0 = Fp2.mul(t0, t3);
+      Y3 = Fp2.add(Y3, t0);
+      t2 = Fp2.mul(Y1, Z1);
+      t2 = Fp2.add(t2, t2);
+      t0 = Fp2.mul(t2, t3);
+      X3 = Fp2.sub(X3, t0);
+      Z3 = Fp2.mul(t2, t1);
+      Z3 = Fp2.add(Z3, Z3);
+      Z3 = Fp2.add(Z3, Z3);
+      return new Point(X3, Y3, Z3);
+    }
+    // Renes-Costello-Batina exception-free addition formula.
+    // There is 30% faster Jacobian formula, but it is not complete.
+    // https://eprint.iacr.org/2015/1060, algorithm 1
+    // Cost: 12M + 0S + 3*a + 3*b3 + 23add.
+    add(other) {
+      aprjpoint(other);
+      const { X: X1, Y: Y1, Z: Z1 } = this;
+      const { X: X2, Y: Y2, Z: Z2 } = other;
+      let X3 = Fp2.ZERO, Y3 = Fp2.ZERO, Z3 = Fp2.ZERO;
+      let t0 = Fp2.mul(X1, X2);
+      let t1 = Fp2.mul(Y1, Y2);
+      let t2 = Fp2.mul(Z1, Z2);
+      let t3 = Fp2.add(X1, Y1);
+      let t4 = Fp2.add(X2, Y2);
+      t3 = Fp2.mul(t3, t4);
+      t4 = Fp2.add(t0, t1);
+      t3 = Fp2.sub(t3, t4);
+      t4 = Fp2.add(X1, Z1);
+      let t5 = Fp2.add(X2, Z2);
+      t4 = Fp2.mul(t4, t5);
+      t5 = Fp2.add(t0, t2);
+      t4 = Fp2.sub(t4, t5);
+      t5 = Fp2.add(Y1, Z1);
+      X3 = Fp2.add(Y2, Z2);
+      t5 = Fp2.mul(t5, X3);
+      X3 = Fp2.add(t1, t2);
+      t5 = Fp2.sub(t5, X3);
+      Z3 = mulA(t4);
+      X3 = Fp2.mul(b3, t2);
+      Z3 = Fp2.add(X3, Z3);
+      X3 = Fp2.sub(t1, Z3);
+      Z3 = Fp2.add(t1, Z3);
+      Y3 = Fp2.mul(X3, Z3);
+      t1 = Fp2.add(t0, t0);
+      t1 = Fp2.add(t1, t0);
+      t2 = mulA(t2);
+      t4 = Fp2.mul(b3, t4);
+      t1 = Fp2.add(t1, t2);
+      t2 = Fp2.sub(t0, t2);
+      t2 = mulA(t2);
+      t4 = Fp2.add(t4, t2);
+      t0 = Fp2.mul(t1, t4);
+      Y3 = Fp2.add(Y3, t0);
+      t0 = Fp2.mul(t5, t4);
+      X3 = Fp2.mul(t3, X3);
+      X3 = Fp2.sub(X3, t0);
+      t0 = Fp2.mul(t3, t1);
+      Z3 = Fp2.mul(t5, Z3);
+      Z3 = Fp2.add(Z3, t0);
+      return new Point(X3, Y3, Z3);
+    }
+    subtract(other) {
+      aprjpoint(other);
+      return this.add(other.negate());
+    }
+    is0() {
+      return this.equals(Point.ZERO);
+    }
+    /**
+     * Constant time multiplication.
+     * Uses precomputed tables (signed fixed-window wNAF) when available.
+     * Uses scalar blinding and avoids endomorphism splitting in the secret-scalar path.
+     * @param scalar - by which the point would be multiplied
+     * @returns New point
+     */
+    multiply(scalar) {
+      if (!Fn2.isValidNot0(scalar))
+        throw new RangeError("invalid scalar: out of range");
+      const { p, f } = wnaf.mulSecret(this, scalar, cofactor, normalize);
+      return normalize([p, f])[0];
+    }
+    /**
+     * Non-constant-time multiplication. Uses width-4 wNAF with GLV endomorphism splitting
+     * when available (two half-width scalars sharing one halved doubling chain).
+     * It's faster, but should only be used when you don't care about
+     * an exposed secret key e.g. sig verification, which works over *public* keys.
+     */
+    multiplyUnsafe(scalar) {
+      const p = this;
+      const sc = scalar;
+      if (!Fn2.isValid(sc))
+        throw new RangeError("invalid scalar: out of range");
+      if (sc === _0n10 || p.is0())
+        return Point.ZERO;
+      if (sc === _1n9)
+        return p;
+      if (wnaf.hasWindowSize(this))
+        return wnaf.mulUnsafe(p, sc, normalize);
+      const points = [];
+      const scalars = [];
+      pushWnafPair(points, scalars, p, sc);
+      return mulAddUnsafe(Point, points, scalars);
+    }
+    /**
+     * Non-constant-time double-scalar multiplication `a⋅this + b⋅other` (Strauss–Shamir).
+     * Both walks share one doubling chain via {@link mulAddUnsafe}, and GLV endomorphism
+     * (when available) halves the chain again by splitting each scalar into two half-width
+     * parts. Used by ECDSA verification and public-key recovery for `R = u1⋅G + u2⋅P`.
+     * Only for public scalars.
+     */
+    mulAddUnsafe(a, other, b) {
+      aprjpoint(other);
+      const points = [];
+      const scalars = [];
+      pushWnafPair(points, scalars, this, a);
+      pushWnafPair(points, scalars, other, b);
+      return mulAddUnsafe(Point, points, scalars);
+    }
+    /**
+     * Converts Projective point to affine (x, y) coordinates.
+     * (X, Y, Z) ∋ (x=X/Z, y=Y/Z).
+     * @param invertedZ - Z^-1 (inverted zero) - optional, precomputation is useful for invertBatch
+     */
+    toAffine(invertedZ) {
+      const p = this;
+      let iz = invertedZ;
+      if (iz != null && !Fp2.isValid(iz))
+        throw new RangeError('"invertedZ" expected valid field element');
+      const { X, Y, Z } = p;
+      if (Fp2.eql(Z, Fp2.ONE))
+        return { x: X, y: Y };
+      const is0 = p.is0();
+      if (iz == null)
+        iz = is0 ? Fp2.ONE : Fp2.inv(Z);
+      const x = Fp2.mul(X, iz);
+      const y = Fp2.mul(Y, iz);
+      const zz = Fp2.mul(Z, iz);
+      if (is0)
+        return { x: Fp2.ZERO, y: Fp2.ZERO };
+      if (!Fp2.eql(zz, Fp2.ONE))
+        throw new Error("invZ was invalid");
+      return { x, y };
+    }
+    /**
+     * Checks whether Point is free of torsion elements (is in prime subgroup).
+     * Always torsion-free for cofactor=1 curves.
+     */
+    isTorsionFree() {
+      if (cofactor === _1n9)
+        return true;
+      if (isTorsionFree)
+        return isTorsionFree(Point, this);
+      return wnaf.mulUnsafe(this, CURVE_ORDER).is0();
+    }
+    clearCofactor() {
+      if (cofactor === _1n9)
+        return this;
+      if (clearCofactor)
+        return clearCofactor(Point, this);
+      return this.multiplyUnsafe(cofactor);
+    }
+    isSmallOrder() {
+      if (cofactor === _1n9)
+        return this.is0();
+      return this.clearCofactor().is0();
+    }
+    toBytes(isCompressed = true) {
+      abool2(isCompressed, "isCompressed");
+      this.assertValidity();
+      return encodePoint(Point, this, isCompressed);
+    }
+    toHex(isCompressed = true) {
+      return bytesToHex2(this.toBytes(isCompressed));
+    }
+    toString() {
+      return `<Point ${this.is0() ? "ZERO" : this.toHex()}>`;
+    }
+  }
+  const normalize = (points) => normalizeZ(Point, points);
+  const wnaf = new ScalarMultiplier(Point, randomBytes5);
+  if (wnaf.bits >= 6)
+    Point.BASE.precompute(6);
+  Object.freeze(Point.prototype);
+  Object.freeze(Point);
+  return Point;
+}
+function pprefix(hasEvenY) {
+  return Uint8Array.of(hasEvenY ? 2 : 3);
+}
+function getWLengths(Fp2, Fn2) {
+  return {
+    secretKey: Fn2.BYTES,
+    publicKey: 1 + Fp2.BYTES,
+    publicKeyUncompressed: 1 + 2 * Fp2.BYTES,
+    publicKeyHasPrefix: true,
+    // Raw compact `(r || s)` signature width; DER and recovered signatures use
+    // different lengths outside this helper.
+    signature: 2 * Fn2.BYTES
+  };
+}
+function ecdh(Point, ecdhOpts = {}) {
+  validatePointCons(Point);
+  const { Fn: Fn2 } = Point;
+  const randomBytes_ = ecdhOpts.randomBytes === void 0 ? randomBytes2 : ecdhOpts.randomBytes;
+  const lengths = Object.assign(getWLengths(Point.Fp, Fn2), {
+    seed: Math.max(getMinHashLength(Fn2.ORDER), 16)
+  });
+  function isValidSecretKey(secretKey) {
+    try {
+      const num = Fn2.fromBytes(secretKey);
+      return Fn2.isValidNot0(num);
+    } catch (error) {
+      return false;
+    }
+  }
+  function isValidPublicKey(publicKey, isCompressed) {
+    const { publicKey: comp, publicKeyUncompressed } = lengths;
+    try {
+      const l = publicKey.length;
+      if (isCompressed === true && l !== comp)
+        return false;
+      if (isCompressed === false && l !== publicKeyUncompressed)
+        return false;
+      return !Point.fromBytes(publicKey).is0();
+    } catch (error) {
+      return false;
+    }
+  }
+  function randomSecretKey(seed) {
+    seed = seed === void 0 ? randomBytes_(lengths.seed) : seed;
+    return mapHashToField(abytes2(seed, lengths.seed, "seed"), Fn2.ORDER);
+  }
+  function getPublicKey(secretKey, isCompressed = true) {
+    return Point.BASE.multiply(Fn2.fromBytes(secretKey)).toBytes(isCompressed);
+  }
+  function isProbPub(item) {
+    const { secretKey, publicKey, publicKeyUncompressed } = lengths;
+    const allowedLengths = Fn2._lengths;
+    if (!isBytes2(item))
+      return void 0;
+    const l = abytes2(item, void 0, "key").length;
+    const isPub = l === publicKey || l === publicKeyUncompressed;
+    const isSec = l === secretKey || !!allowedLengths?.includes(l);
+    if (isPub && isSec)
+      return void 0;
+    return isPub;
+  }
+  function getSharedSecret(secretKeyA, publicKeyB, isCompressed = true) {
+    if (isProbPub(secretKeyA) === true)
+      throw new Error("first arg must be private key");
+    if (isProbPub(publicKeyB) === false)
+      throw new Error("second arg must be public key");
+    const s = Fn2.fromBytes(secretKeyA);
+    const b = Point.fromBytes(publicKeyB);
+    if (b.is0())
+      throw new Error("invalid public key: point at infinity");
+    return b.multiply(s).toBytes(isCompressed);
+  }
+  const utils = {
+    isValidSecretKey,
+    isValidPublicKey,
+    randomSecretKey
+  };
+  const keygen = createKeygen(randomSecretKey, getPublicKey);
+  Object.freeze(utils);
+  Object.freeze(lengths);
+  return Object.freeze({ getPublicKey, getSharedSecret, keygen, Point, utils, lengths });
+}
+function ecdsa(Point, hash, ecdsaOpts = {}) {
+  validatePointCons(Point);
+  const hash_ = hash;
+  ahash(hash_);
+  validateObject(ecdsaOpts, {}, {
+    hmac: "function",
+    lowS: "boolean",
+    randomBytes: "function",
+    bits2int: "function",
+    bits2int_modN: "function"
+  });
+  const opts2 = Object.assign({}, ecdsaOpts);
+  const randomBytes5 = opts2.randomBytes === void 0 ? randomBytes2 : opts2.randomBytes;
+  const hmac2 = opts2.hmac === void 0 ? (key, msg) => hmac(hash_, key, msg) : opts2.hmac;
+  const { Fp: Fp2, Fn: Fn2 } = Point;
+  const { ORDER: CURVE_ORDER, BITS: fnBits } = Fn2;
+  const blindLength = getMinHashLength(CURVE_ORDER);
+  const csprng = probeRandomBytes(randomBytes5, blindLength);
+  const { keygen, getPublicKey, getSharedSecret, utils, lengths } = ecdh(Point, opts2);
+  const defaultSigOpts = {
+    prehash: true,
+    lowS: typeof opts2.lowS === "boolean" ? opts2.lowS : true,
+    format: "compact",
+    extraEntropy: false
+  };
+  const hasLargeRecoveryLifts = CURVE_ORDER * _2n7 + _1n9 < Fp2.ORDER;
+  function isBiggerThanHalfOrder(number) {
+    const HALF = CURVE_ORDER >> _1n9;
+    return number > HALF;
+  }
+  function validateRS(title, num) {
+    if (!Fn2.isValidNot0(num))
+      throw new Error(`invalid signature ${title}: out of range 1..Point.Fn.ORDER`);
+    return num;
+  }
+  function assertFieldSignIsSupported() {
+    if (!Fp2.isOdd)
+      throw new Error("Field doesn't support isOdd");
+  }
+  function getRecoveryBit(x, y, r) {
+    assertFieldSignIsSupported();
+    return (x === r ? 0 : 2) | Number(Fp2.isOdd(y));
+  }
+  function assertRecoverableCurve() {
+    if (hasLargeRecoveryLifts)
+      throw new Error('"recovered" sig type is not supported for cofactor >2 curves');
+  }
+  function validateSigLength(bytes, format) {
+    validateSigFormat(format);
+    const size = lengths.signature;
+    const sizer = format === "compact" ? size : format === "recovered" ? size + 1 : void 0;
+    return abytes2(bytes, sizer);
+  }
+  class Signature {
+    r;
+    s;
+    recovery;
+    constructor(r, s, recovery) {
+      this.r = validateRS("r", r);
+      this.s = validateRS("s", s);
+      if (recovery != null) {
+        assertRecoverableCurve();
+        if (![0, 1, 2, 3].includes(recovery))
+          throw new Error("invalid recovery id");
+        this.recovery = recovery;
+      }
+      Object.freeze(this);
+    }
+    static fromBytes(bytes, format = defaultSigOpts.format) {
+      validateSigLength(bytes, format);
+      let recid;
+      if (format === "der") {
+        if (bytes.length > 2 * Fn2.BYTES + 16)
+          throw new DER.Err("invalid signature: DER signature too long");
+        const { r: r2, s: s2 } = DER.toSig(abytes2(bytes), Fn2.BYTES + 1);
+        return new Signature(r2, s2);
+      }
+      if (format === "recovered") {
+        recid = bytes[0];
+        format = "compact";
+        bytes = bytes.subarray(1);
+      }
+      const L = lengths.signature / 2;
+      const r = bytes.subarray(0, L);
+      const s = bytes.subarray(L, L * 2);
+      return new Signature(Fn2.fromBytes(r), Fn2.fromBytes(s), recid);
+    }
+    static fromHex(hex3, format) {
+      return this.fromBytes(hexToBytes2(hex3), format);
+    }
+    assertRecovery() {
+      const { recovery } = this;
+      if (recovery == null)
+        throw new Error("invalid recovery id: must be present");
+      return recovery;
+    }
+    addRecoveryBit(recovery) {
+      return new Signature(this.r, this.s, recovery);
+    }
+    // Unlike the top-level helper below, this method expects a digest that has
+    // already been hashed to the curve's message representative.
+    recoverPublicKey(messageHash) {
+      const { r, s } = this;
+      const recovery = this.assertRecovery();
+      const radj = recovery === 2 || recovery === 3 ? r + CURVE_ORDER : r;
+      if (!Fp2.isValid(radj))
+        throw new Error("invalid recovery id: sig.r+curve.n != R.x");
+      const x = Fp2.toBytes(radj);
+      const R = Point.fromBytes(concatBytes3(pprefix((recovery & 1) === 0), x));
+      const ir = Fn2.inv(radj);
+      const h = bits2int_modN(abytes2(messageHash, void 0, "msgHash"));
+      const u1 = Fn2.create(-h * ir);
+      const u2 = Fn2.create(s * ir);
+      const Q2 = Point.BASE.mulAddUnsafe(u1, R, u2);
+      if (Q2.is0())
+        throw new Error("invalid recovery: point at infinify");
+      Q2.assertValidity();
+      return Q2;
+    }
+    // Signatures should be low-s, to prevent malleability.
+    hasHighS() {
+      return isBiggerThanHalfOrder(this.s);
+    }
+    toBytes(format = defaultSigOpts.format) {
+      validateSigFormat(format);
+      if (format === "der")
+        return hexToBytes2(DER.hexFromSig(this));
+      const { r, s } = this;
+      const rb = Fn2.toBytes(r);
+      const sb = Fn2.toBytes(s);
+      if (format === "recovered") {
+        assertRecoverableCurve();
+        return concatBytes3(Uint8Array.of(this.assertRecovery()), rb, sb);
+      }
+      return concatBytes3(rb, sb);
+    }
+    toHex(format) {
+      return bytesToHex2(this.toBytes(format));
+    }
+  }
+  Object.freeze(Signature.prototype);
+  Object.freeze(Signature);
+  const bits2int = opts2.bits2int === void 0 ? function bits2int_def(bytes) {
+    if (bytes.length > 8192)
+      throw new Error("input is too large");
+    const num = bytesToNumberBE(bytes);
+    const delta = bytes.length * 8 - fnBits;
+    return delta > 0 ? num >> BigInt(delta) : num;
+  } : opts2.bits2int;
+  const bits2int_modN = opts2.bits2int_modN === void 0 ? function bits2int_modN_def(bytes) {
+    return Fn2.create(bits2int(bytes));
+  } : opts2.bits2int_modN;
+  const ORDER_MASK = bitMask(fnBits);
+  function int2octets(num) {
+    aInRange("num < 2^" + fnBits, num, _0n10, ORDER_MASK);
+    return Fn2.toBytes(num);
+  }
+  function validateMsgAndHash(message, prehash) {
+    abytes2(message, void 0, "message");
+    return prehash ? abytes2(hash_(message), void 0, "prehashed message") : message;
+  }
+  function prepSig(message, secretKey, opts3) {
+    const { lowS, prehash, extraEntropy } = validateSigOpts(opts3, defaultSigOpts);
+    message = validateMsgAndHash(message, prehash);
+    const h1int = bits2int_modN(message);
+    const d = Fn2.fromBytes(secretKey);
+    if (!Fn2.isValidNot0(d))
+      throw new Error("invalid private key");
+    const seedArgs = [int2octets(d), int2octets(h1int)];
+    if (extraEntropy != null && extraEntropy !== false) {
+      const e = extraEntropy === true ? randomBytes5(lengths.secretKey) : extraEntropy;
+      seedArgs.push(abytes2(e, void 0, "extraEntropy"));
+    }
+    const seed = concatBytes3(...seedArgs);
+    const m = h1int;
+    function k2sig(kBytes) {
+      const k = bits2int(kBytes);
+      if (!Fn2.isValidNot0(k))
+        return;
+      const q = Point.BASE.multiply(k).toAffine();
+      const r = Fn2.create(q.x);
+      if (r === _0n10)
+        return;
+      let s;
+      if (csprng !== void 0) {
+        const b = bytesToNumberBE(mapHashToField(csprng(blindLength), CURVE_ORDER));
+        const ibk = Fn2.inv(Fn2.mul(b, k));
+        const bm = Fn2.mul(b, m);
+        const bd = Fn2.mul(b, d);
+        s = Fn2.create(ibk * Fn2.create(bm + bd * r));
+      } else {
+        const ik = invertCt(k, CURVE_ORDER);
+        s = Fn2.create(ik * Fn2.create(m + r * d));
+      }
+      if (s === _0n10)
+        return;
+      let recovery = getRecoveryBit(q.x, q.y, r);
+      let normS = s;
+      if (lowS && isBiggerThanHalfOrder(s)) {
+        normS = Fn2.neg(s);
+        recovery ^= 1;
+      }
+      return new Signature(r, normS, hasLargeRecoveryLifts ? void 0 : recovery);
+    }
+    return { seed, k2sig };
+  }
+  function sign2(message, secretKey, opts3 = {}) {
+    const { seed, k2sig } = prepSig(message, secretKey, opts3);
+    const drbg = createHmacDrbg(hash_.outputLen, Fn2.BYTES, hmac2);
+    const sig = drbg(seed, k2sig);
+    return sig.toBytes(opts3.format);
+  }
+  function verify2(signature, message, publicKey, opts3 = {}) {
+    const { lowS, prehash, format } = validateSigOpts(opts3, defaultSigOpts);
+    publicKey = abytes2(publicKey, void 0, "publicKey");
+    message = validateMsgAndHash(message, prehash);
+    if (!isBytes2(signature)) {
+      const end = signature instanceof Signature ? ", use sig.toBytes()" : "";
+      throw new Error("verify expects Uint8Array signature" + end);
+    }
+    validateSigLength(signature, format);
+    try {
+      const sig = Signature.fromBytes(signature, format);
+      const P3 = Point.fromBytes(publicKey);
+      if (P3.is0())
+        return false;
+      if (lowS && sig.hasHighS())
+        return false;
+      const { r, s } = sig;
+      const h = bits2int_modN(message);
+      const is = Fn2.inv(s);
+      const u1 = Fn2.create(h * is);
+      const u2 = Fn2.create(r * is);
+      const R = Point.BASE.mulAddUnsafe(u1, P3, u2);
+      if (R.is0())
+        return false;
+      const q = R.toAffine();
+      const v = Fn2.create(q.x);
+      if (v !== r)
+        return false;
+      if (format === "recovered" && sig.recovery !== getRecoveryBit(q.x, q.y, r))
+        return false;
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+  function recoverPublicKey(signature, message, opts3 = {}) {
+    const { prehash } = validateSigOpts(opts3, defaultSigOpts);
+    message = validateMsgAndHash(message, prehash);
+    return Signature.fromBytes(signature, "recovered").recoverPublicKey(message).toBytes();
+  }
+  return Object.freeze({
+    keygen,
+    getPublicKey,
+    getSharedSecret,
+    utils,
+    lengths,
+    Point,
+    sign: sign2,
+    verify: verify2,
+    recoverPublicKey,
+    Signature,
+    hash: hash_
+  });
+}
+
+// node_modules/@noble/curves/nist.js
+var p256_CURVE = /* @__PURE__ */ (() => ({
+  p: BigInt("0xffffffff00000001000000000000000000000000ffffffffffffffffffffffff"),
+  n: BigInt("0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"),
+  h: BigInt(1),
+  a: BigInt("0xffffffff00000001000000000000000000000000fffffffffffffffffffffffc"),
+  b: BigInt("0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b"),
+  Gx: BigInt("0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"),
+  Gy: BigInt("0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5")
+}))();
+var p384_CURVE = /* @__PURE__ */ (() => ({
+  p: BigInt("0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff"),
+  n: BigInt("0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973"),
+  h: BigInt(1),
+  a: BigInt("0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000fffffffc"),
+  b: BigInt("0xb3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aef"),
+  Gx: BigInt("0xaa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7"),
+  Gy: BigInt("0x3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f")
+}))();
+var p521_CURVE = /* @__PURE__ */ (() => ({
+  p: BigInt("0x1ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"),
+  n: BigInt("0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409"),
+  h: BigInt(1),
+  a: BigInt("0x1fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffc"),
+  b: BigInt("0x0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00"),
+  Gx: BigInt("0x00c6858e06b70404e9cd9e3ecb662395b4429c648139053fb521f828af606b4d3dbaa14b5e77efe75928fe1dc127a2ffa8de3348b3c1856a429bf97e7e31c2e5bd66"),
+  Gy: BigInt("0x011839296a789a3bc0045c8a5fb42c7d1bd998f54449579b446817afbd17273e662c97ee72995ef42640c550b9013fad0761353c7086a272c24088be94769fd16650")
+}))();
+var p256_Point = /* @__PURE__ */ weierstrass(p256_CURVE);
+var p256 = /* @__PURE__ */ ecdsa(p256_Point, sha256);
+var p384_Point = /* @__PURE__ */ weierstrass(p384_CURVE);
+var p384 = /* @__PURE__ */ ecdsa(p384_Point, sha384);
+var p521_Point = /* @__PURE__ */ weierstrass(p521_CURVE);
+var p521 = /* @__PURE__ */ ecdsa(p521_Point, sha512);
+
+// src/ikev1/auth.ts
+var AuthMethodV1 = {
+  PSK: 1,
+  RSA_SIG: 3,
+  ECDSA_256: 9,
+  ECDSA_384: 10,
+  ECDSA_521: 11,
+  XAUTH_INIT_PSK: 65001,
+  XAUTH_INIT_RSA: 65005
+};
+var CURVES2 = {
+  9: { curve: p256, crv: "P-256", size: 32 },
+  10: { curve: p384, crv: "P-384", size: 48 },
+  11: { curve: p521, crv: "P-521", size: 66 }
+};
+function curveMethod(key) {
+  const c = key.asymmetricKeyDetails?.namedCurve;
+  if (c === "prime256v1" || c === "P-256") return 9;
+  if (c === "secp384r1" || c === "P-384") return 10;
+  if (c === "secp521r1" || c === "P-521") return 11;
+  return void 0;
+}
+function authMethodFor(auth, xauth) {
+  if (auth.kind === "psk") return xauth ? AuthMethodV1.XAUTH_INIT_PSK : AuthMethodV1.PSK;
+  if (auth.kind === "eap")
+    throw new VpnError(
+      "ERR_CONFIG",
+      "IKEv1 has no EAP: use a pre-shared key (with XAUTH) or a certificate"
+    );
+  const kt = auth.key.asymmetricKeyType;
+  if (kt === "rsa") return xauth ? AuthMethodV1.XAUTH_INIT_RSA : AuthMethodV1.RSA_SIG;
+  if (kt === "ec") {
+    const m = curveMethod(auth.key);
+    if (m === void 0)
+      throw new VpnError("ERR_CONFIG", "IKEv1 ECDSA needs a P-256, P-384 or P-521 key (RFC 4754)");
+    if (xauth)
+      throw new VpnError(
+        "ERR_CONFIG",
+        "IKEv1 XAUTH is defined for pre-shared keys and RSA certificates only"
+      );
+    return m;
+  }
+  throw new VpnError(
+    "ERR_CONFIG",
+    `IKEv1 cannot authenticate with a ${String(kt)} key (RSA or ECDSA needed)`
+  );
+}
+function baseMethod(method) {
+  if (method === AuthMethodV1.XAUTH_INIT_PSK) return AuthMethodV1.PSK;
+  if (method === AuthMethodV1.XAUTH_INIT_RSA) return AuthMethodV1.RSA_SIG;
+  return method;
+}
+function b64u(s) {
+  if (s === void 0) throw new VpnError("ERR_CERT", "EC key without its coordinates");
+  return new Uint8Array(Buffer.from(s, "base64url"));
+}
+function leftPad2(b, n) {
+  if (b.length >= n) return b;
+  const out = new Uint8Array(n);
+  out.set(b, n - b.length);
+  return out;
+}
+function signV1(key, method, hash) {
+  const m = baseMethod(method);
+  if (m === AuthMethodV1.RSA_SIG) {
+    return new Uint8Array(privateEncrypt({ key, padding: constants3.RSA_PKCS1_PADDING }, hash));
+  }
+  if (!CURVES2[m])
+    throw new VpnError("ERR_CONFIG", `authentication method ${method} is not a signature method`);
+  const own = key.asymmetricKeyType === "ec" ? curveMethod(key) : void 0;
+  if (own === void 0)
+    throw new VpnError("ERR_CONFIG", "IKEv1 ECDSA needs a P-256, P-384 or P-521 key");
+  const c = CURVES2[own];
+  const jwk = key.export({ format: "jwk" });
+  const d = leftPad2(b64u(jwk.d), c.size);
+  return c.curve.sign(hash, d, { prehash: false, format: "compact", lowS: false });
+}
+function verifyV1(key, method, hash, sig) {
+  try {
+    const m = baseMethod(method);
+    if (m === AuthMethodV1.RSA_SIG) {
+      if (key.asymmetricKeyType !== "rsa")
+        return {
+          ok: false,
+          reason: `RSA signature, but the certificate has a ${String(key.asymmetricKeyType)} key`
+        };
+      const out = publicDecrypt({ key, padding: constants3.RSA_PKCS1_PADDING }, sig);
+      return equalBytes(new Uint8Array(out), hash) ? { ok: true } : { ok: false, reason: "RSA signature does not verify" };
+    }
+    if (!CURVES2[m])
+      return { ok: false, reason: `authentication method ${method} is not a signature method` };
+    const own = key.asymmetricKeyType === "ec" ? curveMethod(key) : void 0;
+    if (own === void 0)
+      return {
+        ok: false,
+        reason: `ECDSA signature, but the certificate has a ${String(key.asymmetricKeyType)} key`
+      };
+    const c = CURVES2[own];
+    if (sig.length !== 2 * c.size)
+      return {
+        ok: false,
+        reason: `ECDSA signature of ${sig.length} bytes, expected ${2 * c.size}`
+      };
+    const jwk = key.export({ format: "jwk" });
+    const pub = new Uint8Array(1 + 2 * c.size);
+    pub[0] = 4;
+    pub.set(leftPad2(b64u(jwk.x), c.size), 1);
+    pub.set(leftPad2(b64u(jwk.y), c.size), 1 + c.size);
+    return c.curve.verify(sig, hash, pub, { prehash: false, format: "compact", lowS: false }) ? { ok: true } : { ok: false, reason: `ECDSA ${c.crv} signature does not verify` };
+  } catch (e) {
+    return { ok: false, reason: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+// src/ikev1/constants.ts
+var ISAKMP_VERSION = 16;
+var V1Exchange = {
+  BASE: 1,
+  MAIN_MODE: 2,
+  // Identity Protection
+  AUTH_ONLY: 3,
+  AGGRESSIVE: 4,
+  INFORMATIONAL: 5,
+  TRANSACTION: 6,
+  QUICK_MODE: 32,
+  NEW_GROUP: 33
+};
+var V1Flag = { ENCRYPTION: 1, COMMIT: 2, AUTH_ONLY: 4 };
+var V1Payload = {
+  NONE: 0,
+  SA: 1,
+  PROPOSAL: 2,
+  TRANSFORM: 3,
+  KE: 4,
+  ID: 5,
+  CERT: 6,
+  CERTREQ: 7,
+  HASH: 8,
+  SIG: 9,
+  NONCE: 10,
+  NOTIFY: 11,
+  DELETE: 12,
+  VENDOR_ID: 13,
+  ATTRIBUTE: 14,
+  // draft-dukes-ike-mode-cfg-02 §3.2
+  NAT_D: 20,
+  // RFC 3947 §3.2
+  NAT_OA: 21,
+  // RFC 3947 §5.2
+  NAT_D_DRAFT: 130,
+  // draft-ietf-ipsec-nat-t-ike-02/03
+  NAT_OA_DRAFT: 131,
+  FRAGMENT: 132
+  // Cisco/strongSwan IKEv1 fragmentation (opaque to us)
+};
+var V1IdType = {
+  IPV4_ADDR: 1,
+  FQDN: 2,
+  USER_FQDN: 3,
+  IPV4_ADDR_SUBNET: 4,
+  IPV6_ADDR: 5,
+  IPV6_ADDR_SUBNET: 6,
+  IPV4_ADDR_RANGE: 7,
+  IPV6_ADDR_RANGE: 8,
+  DER_ASN1_DN: 9,
+  DER_ASN1_GN: 10,
+  KEY_ID: 11
+};
+var V1CertEncoding = { X509_SIG: 4 };
+var V1Notify = {
+  INVALID_PAYLOAD_TYPE: 1,
+  DOI_NOT_SUPPORTED: 2,
+  SITUATION_NOT_SUPPORTED: 3,
+  INVALID_COOKIE: 4,
+  INVALID_MAJOR_VERSION: 5,
+  INVALID_MINOR_VERSION: 6,
+  INVALID_EXCHANGE_TYPE: 7,
+  INVALID_FLAGS: 8,
+  INVALID_MESSAGE_ID: 9,
+  INVALID_PROTOCOL_ID: 10,
+  INVALID_SPI: 11,
+  INVALID_TRANSFORM_ID: 12,
+  ATTRIBUTES_NOT_SUPPORTED: 13,
+  NO_PROPOSAL_CHOSEN: 14,
+  BAD_PROPOSAL_SYNTAX: 15,
+  PAYLOAD_MALFORMED: 16,
+  INVALID_KEY_INFORMATION: 17,
+  INVALID_ID_INFORMATION: 18,
+  INVALID_CERT_ENCODING: 19,
+  INVALID_CERTIFICATE: 20,
+  CERT_TYPE_UNSUPPORTED: 21,
+  INVALID_CERT_AUTHORITY: 22,
+  INVALID_HASH_INFORMATION: 23,
+  AUTHENTICATION_FAILED: 24,
+  INVALID_SIGNATURE: 25,
+  ADDRESS_NOTIFICATION: 26,
+  NOTIFY_SA_LIFETIME: 27,
+  CERTIFICATE_UNAVAILABLE: 28,
+  UNSUPPORTED_EXCHANGE_TYPE: 29,
+  UNEQUAL_PAYLOAD_LENGTHS: 30,
+  CONNECTED: 16384,
+  RESPONDER_LIFETIME: 24576,
+  // RFC 2407 §4.6.3.1
+  REPLAY_STATUS: 24577,
+  INITIAL_CONTACT: 24578,
+  // RFC 2407 §4.6.3.3
+  DPD_R_U_THERE: 36136,
+  // RFC 3706 §5
+  DPD_R_U_THERE_ACK: 36137
+};
+var V1Protocol = { ISAKMP: 1, AH: 2, ESP: 3 };
+var IPSEC_DOI = 1;
+var VendorId = {
+  /** MD5("RFC 3947") */
+  NATT_RFC: "4a131c81070358455c5728f20e95452f",
+  /** MD5("draft-ietf-ipsec-nat-t-ike-02\n") */
+  NATT_DRAFT_02N: "90cb80913ebb696e086381b5ec427b1f",
+  /** MD5("draft-ietf-ipsec-nat-t-ike-03") */
+  NATT_DRAFT_03: "7d9419a65310ca6f2c179d9215529d56",
+  /** RFC 3706 §4: DPD vendor ID, version 1.0 */
+  DPD: "afcad71368a1f1c96b8696fc77570100",
+  /** draft-beaulieu-ike-xauth-02 (MD5 of "draft-ietf-ipsra-isakmp-xauth-06.txt", as every implementation sends) */
+  XAUTH: "09002689dfd6b712",
+  /** Cisco Unity 1.0 */
+  UNITY: "12f5f28c457168a9702d9fe274cc0100"
+};
+function v1Name(table, value) {
+  for (const [k, v] of Object.entries(table)) if (v === value) return k;
+  return String(value);
+}
+
+// src/ikev1/codec/payloads.ts
+var V1_GENERIC_HEADER_LENGTH = 4;
+var V1_MAX_PAYLOADS = 64;
+var V1_MAX_DELETE_SPIS = 64;
+function decodeV1Body(type, r) {
+  switch (type) {
+    case V1Payload.SA:
+    case V1Payload.KE:
+    case V1Payload.HASH:
+    case V1Payload.SIG:
+    case V1Payload.NONCE:
+    case V1Payload.VENDOR_ID:
+    case V1Payload.ATTRIBUTE:
+    case V1Payload.NAT_D:
+    case V1Payload.NAT_D_DRAFT:
+      return { kind: "data", type, data: r.copy(r.remaining, "payload body") };
+    case V1Payload.ID: {
+      const idType = r.u8("ID payload");
+      const protocol = r.u8("ID payload");
+      const port = r.u16("ID payload");
+      return { kind: "id", type, idType, protocol, port, data: r.copy(r.remaining, "ID data") };
+    }
+    case V1Payload.CERT:
+    case V1Payload.CERTREQ: {
+      const encoding = r.u8("certificate payload");
+      return { kind: "cert", type, encoding, data: r.copy(r.remaining, "certificate data") };
+    }
+    case V1Payload.NOTIFY: {
+      const doi = r.u32("notification payload");
+      const protocol = r.u8("notification payload");
+      const spiSize = r.u8("notification payload");
+      const notifyType = r.u16("notification payload");
+      const spi = r.copy(spiSize, "notification SPI");
+      return {
+        kind: "notify",
+        type,
+        doi,
+        protocol,
+        spi,
+        notifyType,
+        data: r.copy(r.remaining, "notification data")
+      };
+    }
+    case V1Payload.DELETE: {
+      const doi = r.u32("delete payload");
+      const protocol = r.u8("delete payload");
+      const spiSize = r.u8("delete payload");
+      const count = r.u16("delete payload");
+      if (count > V1_MAX_DELETE_SPIS)
+        r.fail("delete payload", `${count} SPIs, at most ${V1_MAX_DELETE_SPIS}`);
+      if (spiSize * count !== r.remaining)
+        r.fail("delete payload", `${count} SPIs of ${spiSize} bytes in ${r.remaining} bytes`);
+      const spis = [];
+      for (let i = 0; i < count; i++) spis.push(r.copy(spiSize, "delete SPI"));
+      return { kind: "delete", type, doi, protocol, spiSize, spis };
+    }
+    case V1Payload.NAT_OA:
+    case V1Payload.NAT_OA_DRAFT: {
+      const idType = r.u8("NAT-OA payload");
+      r.skip(3, "NAT-OA payload");
+      const address = r.copy(r.remaining, "NAT-OA address");
+      if (address.length !== 4 && address.length !== 16)
+        r.fail("NAT-OA payload", `address of ${address.length} bytes`);
+      return { kind: "natoa", type, idType, address };
+    }
+    default:
+      return { kind: "unknown", type, body: r.copy(r.remaining, "payload body") };
+  }
+}
+function encodeV1Body(p) {
+  const w = new Writer(64);
+  switch (p.kind) {
+    case "data":
+      w.bytes(p.data);
+      break;
+    case "id":
+      w.u8(p.idType).u8(p.protocol).u16(p.port).bytes(p.data);
+      break;
+    case "cert":
+      w.u8(p.encoding).bytes(p.data);
+      break;
+    case "notify":
+      w.u32(p.doi).u8(p.protocol).u8(p.spi.length).u16(p.notifyType).bytes(p.spi).bytes(p.data);
+      break;
+    case "delete":
+      w.u32(p.doi).u8(p.protocol).u8(p.spiSize).u16(p.spis.length);
+      for (const s of p.spis) {
+        if (s.length !== p.spiSize)
+          throw new RangeError(`delete SPI of ${s.length} bytes, spiSize ${p.spiSize}`);
+        w.bytes(s);
+      }
+      break;
+    case "natoa":
+      w.u8(p.idType).zeros(3).bytes(p.address);
+      break;
+    case "unknown":
+      w.bytes(p.body);
+      break;
+  }
+  return w.finish();
+}
+function decodeV1Chain(first, bytes, baseOffset = 0) {
+  const r = new Reader(bytes, 0, bytes.length, baseOffset);
+  const payloads = [];
+  const spans = [];
+  let type = first;
+  while (type !== V1Payload.NONE) {
+    if (payloads.length >= V1_MAX_PAYLOADS)
+      r.fail("payload chain", `more than ${V1_MAX_PAYLOADS} payloads`);
+    const start = r.pos;
+    const next = r.u8("payload header");
+    r.u8("payload header");
+    const len = r.u16("payload header");
+    if (len < V1_GENERIC_HEADER_LENGTH)
+      throw new ParseError("payload header", r.base + start, `length ${len} < 4`);
+    const body = r.sub(len - V1_GENERIC_HEADER_LENGTH, `payload ${type} body`);
+    const p = decodeV1Body(type, body);
+    body.expectEnd(`payload ${type}`);
+    payloads.push(p);
+    spans.push([start, r.pos]);
+    type = next;
+  }
+  return { payloads, spans, end: r.pos };
+}
+function encodeV1Chain(payloads) {
+  const w = new Writer(256);
+  payloads.forEach((p, i) => {
+    const body = encodeV1Body(p);
+    const next = payloads[i + 1]?.type ?? V1Payload.NONE;
+    w.u8(next).u8(0).u16(V1_GENERIC_HEADER_LENGTH + body.length).bytes(body);
+  });
+  return { first: payloads[0]?.type ?? V1Payload.NONE, bytes: w.finish() };
+}
+function findData(payloads, type) {
+  for (const p of payloads) if (p.kind === "data" && p.type === type) return p.data;
+  return void 0;
+}
+function allData(payloads, type) {
+  const out = [];
+  for (const p of payloads) if (p.kind === "data" && p.type === type) out.push(p.data);
+  return out;
+}
+
+// src/ikev1/codec/message.ts
+var V1_HEADER_LENGTH = 28;
+function decodeV1Header(bytes) {
+  if (bytes.length > MAX_IKE_MESSAGE_BYTES)
+    throw new ParseError(
+      "ISAKMP message",
+      0,
+      `${bytes.length} bytes, at most ${MAX_IKE_MESSAGE_BYTES}`
+    );
+  const r = new Reader(bytes);
+  const cookieI = r.copy(8, "ISAKMP header");
+  const cookieR = r.copy(8, "ISAKMP header");
+  const nextPayload = r.u8("ISAKMP header");
+  const version = r.u8("ISAKMP header");
+  const exchangeType = r.u8("ISAKMP header");
+  const flags = r.u8("ISAKMP header");
+  const messageId = r.u32("ISAKMP header");
+  const length = r.u32("ISAKMP header");
+  if (version >> 4 !== 1)
+    throw new ParseError("ISAKMP header", 17, `major version ${version >> 4}, expected 1`);
+  if (length < V1_HEADER_LENGTH)
+    throw new ParseError("ISAKMP header", 24, `length ${length} < ${V1_HEADER_LENGTH}`);
+  if (length > bytes.length)
+    throw new ParseError("ISAKMP header", 24, `length ${length} > datagram ${bytes.length}`);
+  if (length < bytes.length)
+    throw new ParseError("ISAKMP message", length, `${bytes.length - length} trailing bytes`);
+  return { cookieI, cookieR, nextPayload, version, exchangeType, flags, messageId, length };
+}
+function encodeV1Header(h, bodyLength) {
+  if (h.cookieI.length !== 8 || h.cookieR.length !== 8)
+    throw new RangeError("ISAKMP cookies must be 8 bytes");
+  return new Writer(V1_HEADER_LENGTH).bytes(h.cookieI).bytes(h.cookieR).u8(h.nextPayload).u8(h.version).u8(h.exchangeType).u8(h.flags).u32(h.messageId >>> 0).u32(V1_HEADER_LENGTH + bodyLength).finish();
+}
+function decodeV1Message(bytes) {
+  const header = decodeV1Header(bytes);
+  const body = bytes.subarray(V1_HEADER_LENGTH, header.length);
+  if (header.flags & V1Flag.ENCRYPTION) return { header, body };
+  const chain = decodeV1Chain(header.nextPayload, body, V1_HEADER_LENGTH);
+  if (chain.end !== body.length)
+    throw new ParseError(
+      "ISAKMP message",
+      V1_HEADER_LENGTH + chain.end,
+      "bytes after the last payload"
+    );
+  return { header, body, chain };
+}
+function encodeV1Message(h, first, body) {
+  const head = encodeV1Header({ ...h, nextPayload: first, version: ISAKMP_VERSION }, body.length);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+// src/ikev1/codec/crypt.ts
+import { createCipheriv as createCipheriv3, createDecipheriv as createDecipheriv4, createHash as createHash5 } from "node:crypto";
+var V1Encr = { DES_CBC: 1, TDES_CBC: 5, AES_CBC: 7 };
+var V1Hash = { MD5: 1, SHA1: 2, SHA2_256: 4, SHA2_384: 5, SHA2_512: 6 };
+var HASH_NAMES = {
+  [V1Hash.SHA1]: { node: "sha1", len: 20 },
+  [V1Hash.SHA2_256]: { node: "sha256", len: 32 },
+  [V1Hash.SHA2_384]: { node: "sha384", len: 48 },
+  [V1Hash.SHA2_512]: { node: "sha512", len: 64 }
+};
+function v1HashSpec(hash) {
+  const s = HASH_NAMES[hash];
+  if (!s) throw new CryptoError(`IKEv1 hash algorithm ${hash} is not supported`);
+  return s;
+}
+function v1Hash(hash, data) {
+  return new Uint8Array(createHash5(v1HashSpec(hash).node).update(data).digest());
+}
+var V1_MAX_PADDING = 255;
+var V1Cipher = class {
+  blockSize;
+  alg;
+  key;
+  constructor(encr, key) {
+    if (encr === V1Encr.AES_CBC) {
+      if (key.length !== 16 && key.length !== 24 && key.length !== 32)
+        throw new CryptoError(`AES-CBC key of ${key.length} bytes`);
+      this.alg = `aes-${key.length * 8}-cbc`;
+      this.blockSize = 16;
+    } else if (encr === V1Encr.TDES_CBC) {
+      if (key.length !== 24) throw new CryptoError(`3DES-CBC key of ${key.length} bytes`);
+      this.alg = "des-ede3-cbc";
+      this.blockSize = 8;
+    } else {
+      throw new CryptoError(`IKEv1 encryption algorithm ${encr} is not supported`);
+    }
+    this.key = key.slice();
+  }
+  /** Key length in bytes for an Encryption Algorithm and Key Length attribute (bits). */
+  static keyLength(encr, keyBits) {
+    if (encr === V1Encr.AES_CBC) return (keyBits ?? 128) / 8;
+    if (encr === V1Encr.TDES_CBC) return 24;
+    throw new CryptoError(`IKEv1 encryption algorithm ${encr} is not supported`);
+  }
+  /**
+   * Pads the chain with zeros to a multiple of the block size (always at least one byte, as
+   * strongSwan does) and encrypts it. Returns the ciphertext; its last block is the next IV.
+   */
+  encrypt(iv, chain) {
+    if (iv.length !== this.blockSize) throw new RangeError(`IV of ${iv.length} bytes`);
+    const pad = this.blockSize - chain.length % this.blockSize;
+    const plain = new Uint8Array(chain.length + pad);
+    plain.set(chain);
+    const c = createCipheriv3(this.alg, this.key, iv).setAutoPadding(false);
+    return new Uint8Array(Buffer.concat([c.update(plain), c.final()]));
+  }
+  /** Decrypts; the ciphertext must be a non-empty multiple of the block size. */
+  decrypt(iv, ciphertext, offset = 28) {
+    if (ciphertext.length === 0 || ciphertext.length % this.blockSize !== 0)
+      throw new ParseError(
+        "encrypted ISAKMP message",
+        offset,
+        `${ciphertext.length} bytes is not a multiple of the ${this.blockSize}-byte block`
+      );
+    const d = createDecipheriv4(this.alg, this.key, iv).setAutoPadding(false);
+    return new Uint8Array(Buffer.concat([d.update(ciphertext), d.final()]));
+  }
+  wipe() {
+    this.key.fill(0);
+  }
+};
+function lastBlock(ciphertext, blockSize) {
+  return ciphertext.slice(ciphertext.length - blockSize);
+}
+function phase1Iv(hash, gxi, gxr, blockSize) {
+  return v1Hash(hash, concatBytes(gxi, gxr)).slice(0, blockSize);
+}
+function phase2Iv(hash, phase1LastBlock, mid, blockSize) {
+  return v1Hash(hash, concatBytes(phase1LastBlock, u32be(mid >>> 0))).slice(0, blockSize);
+}
+function openV1Body(cipher, iv, first, ciphertext) {
+  const plain = cipher.decrypt(iv, ciphertext);
+  const chain = decodeV1Chain(first, plain, 28);
+  const pad = plain.length - chain.end;
+  if (pad > V1_MAX_PADDING)
+    throw new ParseError("encrypted ISAKMP message", 28 + chain.end, `${pad} bytes of padding`);
+  return { plain, chain };
+}
+
+// src/ikev1/keymat.ts
+import { createHmac as createHmac4 } from "node:crypto";
+function v1Prf(hash, key, ...data) {
+  const h = createHmac4(v1HashSpec(hash).node, key);
+  for (const d of data) h.update(d);
+  return new Uint8Array(h.digest());
+}
+function encryptionKey(hash, skeyidE, keyLength) {
+  if (skeyidE.length >= keyLength) return skeyidE.slice(0, keyLength);
+  const parts = [];
+  let total = 0;
+  let prev = Uint8Array.of(0);
+  while (total < keyLength) {
+    prev = v1Prf(hash, skeyidE, prev);
+    parts.push(prev);
+    total += prev.length;
+  }
+  return concatBytes(...parts).slice(0, keyLength);
+}
+function derivePhase1Keys(i) {
+  const nonces = concatBytes(i.ni, i.nr);
+  const skeyid = i.auth.kind === "psk" ? v1Prf(i.hash, i.auth.psk, nonces) : v1Prf(i.hash, nonces, i.gxy);
+  const skeyidD = v1Prf(i.hash, skeyid, i.gxy, i.cookieI, i.cookieR, Uint8Array.of(0));
+  const skeyidA = v1Prf(i.hash, skeyid, skeyidD, i.gxy, i.cookieI, i.cookieR, Uint8Array.of(1));
+  const skeyidE = v1Prf(i.hash, skeyid, skeyidA, i.gxy, i.cookieI, i.cookieR, Uint8Array.of(2));
+  const ka = encryptionKey(i.hash, skeyidE, V1Cipher.keyLength(i.encr, i.keyBits));
+  return { skeyid, skeyidD, skeyidA, skeyidE, ka };
+}
+function authHashFor(hash, authMethod) {
+  switch (authMethod) {
+    case 9:
+      return 4;
+    // ECDSA with SHA-256 on P-256
+    case 10:
+      return 5;
+    // SHA-384, P-384
+    case 11:
+      return 6;
+    // SHA-512, P-521
+    default:
+      return hash;
+  }
+}
+function phase1Hash(hash, skeyid, side, gxi, gxr, cookieI, cookieR, saiB, idB) {
+  return side === "I" ? v1Prf(hash, skeyid, gxi, gxr, cookieI, cookieR, saiB, idB) : v1Prf(hash, skeyid, gxr, gxi, cookieR, cookieI, saiB, idB);
+}
+function hashMid(hash, skeyidA, mid, rest) {
+  return v1Prf(hash, skeyidA, u32be(mid >>> 0), rest);
+}
+function qmHash2(hash, skeyidA, mid, niB, rest) {
+  return v1Prf(hash, skeyidA, u32be(mid >>> 0), niB, rest);
+}
+function qmHash3(hash, skeyidA, mid, niB, nrB) {
+  return v1Prf(hash, skeyidA, Uint8Array.of(0), u32be(mid >>> 0), niB, nrB);
+}
+function quickModeKeymat(hash, skeyidD, protocol, spi, niB, nrB, length, gqm) {
+  if (length > 255 * 64) throw new CryptoError(`KEYMAT of ${length} bytes`);
+  const seed = concatBytes(
+    gqm ?? new Uint8Array(0),
+    Uint8Array.of(protocol),
+    u32be(spi >>> 0),
+    niB,
+    nrB
+  );
+  const parts = [];
+  let total = 0;
+  let prev = new Uint8Array(0);
+  while (total < length) {
+    prev = v1Prf(hash, skeyidD, prev, seed);
+    parts.push(prev);
+    total += prev.length;
+  }
+  const out = concatBytes(...parts).slice(0, length);
+  wipe(seed, ...parts);
+  return out;
+}
+var MAX_IVS = 16;
+var V1Keymat = class {
+  hash;
+  authHash;
+  skeyid;
+  skeyidD;
+  skeyidA;
+  cipher;
+  /** Phase 1 IV chain: the current IV of the phase 1 exchange, then its last CBC block. */
+  p1;
+  ivs = /* @__PURE__ */ new Map();
+  constructor(keys, hash, authHash, encr, gxi, gxr) {
+    this.hash = hash;
+    this.authHash = authHash;
+    this.skeyid = keys.skeyid;
+    this.skeyidD = keys.skeyidD;
+    this.skeyidA = keys.skeyidA;
+    this.cipher = new V1Cipher(encr, keys.ka);
+    wipe(keys.skeyidE, keys.ka);
+    this.p1 = phase1Iv(hash, gxi, gxr, this.cipher.blockSize);
+  }
+  /** The IV for the next message of message ID `mid` (0: phase 1). */
+  ivFor(mid) {
+    if (mid === 0) return this.p1;
+    let iv = this.ivs.get(mid);
+    if (!iv) {
+      iv = phase2Iv(this.hash, this.p1, mid, this.cipher.blockSize);
+      if (this.ivs.size >= MAX_IVS) {
+        const oldest = this.ivs.keys().next().value;
+        if (oldest !== void 0) this.ivs.delete(oldest);
+      }
+      this.ivs.set(mid, iv);
+    }
+    return iv;
+  }
+  /** After a message of `mid` was sent or accepted: its last ciphertext block is the next IV. */
+  advance(mid, ciphertext) {
+    const b = lastBlock(ciphertext, this.cipher.blockSize);
+    if (mid === 0) this.p1 = b;
+    else this.ivs.set(mid, b);
+  }
+  /** The exchange of `mid` is over. */
+  forget(mid) {
+    this.ivs.delete(mid);
+  }
+  wipe() {
+    wipe(this.skeyid, this.skeyidD, this.skeyidA);
+    this.cipher.wipe();
+  }
+};
+
+// src/ikev1/context.ts
+var NONCE_LENGTH = 32;
+var DPD_WHAT2 = "dead peer detection (R-U-THERE)";
+var RETIRE_DELAY_MS = 2e3;
+function newSa(cookieI) {
+  return {
+    cookieI,
+    cookieR: new Uint8Array(8),
+    saBody: new Uint8Array(0),
+    authMethod: 0,
+    ni: new Uint8Array(0),
+    nr: new Uint8Array(0),
+    gxr: new Uint8Array(0),
+    ready: false,
+    peer: { nattRfc: false, nattDraft: false, dpd: false, xauth: false, unity: false },
+    natdType: V1Payload.NAT_D
+  };
+}
+function u323(v) {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v >>> 0);
+  return b;
+}
+function readU32(b) {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0);
+}
+var V1Context = class {
+  /** Wired by Ikev1Session right after construction. */
+  tasks;
+  cfg;
+  random;
+  log;
+  counters = emptyIkeCounters();
+  st = "created";
+  out = [];
+  now = 0;
+  local = { address: "0.0.0.0", port: 0 };
+  remote = { address: "0.0.0.0", port: 500 };
+  natT = false;
+  natHere = false;
+  natThere = false;
+  /** The ISAKMP SA in use, and one being built by a phase 1 rekey. */
+  sa;
+  nextSa;
+  /** The ISAKMP SA a phase 1 rekey replaced, until its DELETE goes out. */
+  retiring;
+  outstanding;
+  children = [];
+  config = { dns4: [], dns6: [], domains: [], subnets: [], unknown: [] };
+  vip;
+  /** Where the connection stands while connecting: what runs after phase 1. */
+  step = "phase1";
+  lastAlive = 0;
+  constructor(cfg, random, log) {
+    this.cfg = cfg;
+    this.random = random;
+    this.log = log;
+    this.sa = newSa(this.randomNonZero(8));
+  }
+  dropTotal = 0;
+  timeoutFor(tries) {
+    const r = this.cfg.retransmit;
+    return Math.min(r.maxTimeoutMs, r.timeoutMs * Math.pow(r.base, tries));
+  }
+  totalTimeoutMs() {
+    let t = 0;
+    for (let i = 0; i <= this.cfg.retransmit.tries; i++) t += this.timeoutFor(i);
+    return t;
+  }
+  // -------------------------------------------------------------------------------------------
+  // Shared steps
+  push(o) {
+    this.out.push(o);
+  }
+  emit(event) {
+    this.out.push({ kind: "event", event });
+  }
+  setState(state, detail) {
+    if (this.st === state) return;
+    this.st = state;
+    this.emit(detail === void 0 ? { type: "state", state } : { type: "state", state, detail });
+  }
+  drop(reason, detail) {
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+    this.dropTotal++;
+    const o = this.outstanding;
+    if (o) o.bad = { count: (o.bad?.count ?? 0) + 1, last: detail ?? reason };
+    this.log.debug(
+      "ike",
+      `dropped IKEv1 datagram: ${reason}`,
+      detail === void 0 ? void 0 : { detail }
+    );
+  }
+  transmit(data) {
+    this.counters.sent++;
+    this.out.push({ kind: "send", data, to: this.remote, nonEspMarker: this.natT });
+  }
+  randomNonZero(n) {
+    for (; ; ) {
+      const b = this.random.bytes(n);
+      if (b.some((x) => x !== 0)) return b;
+    }
+  }
+  /** A fresh message ID for a new exchange (RFC 2408 §3.1: random, non-zero). */
+  newMid() {
+    for (; ; ) {
+      const v = readU32(this.random.bytes(4));
+      if (v !== 0) return v;
+    }
+  }
+  newSpi() {
+    for (; ; ) {
+      const v = readU32(this.random.bytes(4));
+      if (v > 255 && !this.children.some((c) => c.inboundSpi === v)) return v;
+    }
+  }
+  /** Sends a request and arms the retransmit timer (one request of ours in flight at a time). */
+  request(o) {
+    this.outstanding = { ...o, tries: 0 };
+    this.transmit(o.data);
+    this.push({ kind: "setTimer", timer: "retransmit", at: this.now + this.timeoutFor(0) });
+  }
+  settle() {
+    this.outstanding = void 0;
+    this.push({ kind: "clearTimer", timer: "retransmit" });
+  }
+  /** Encrypts a payload chain for message ID `mid` of `sa` and advances that ID's IV. */
+  seal(sa, exchange, mid, payloads) {
+    const km = sa.keymat;
+    const { first, bytes } = encodeV1Chain(payloads);
+    const ct = km.cipher.encrypt(km.ivFor(mid), bytes);
+    km.advance(mid, ct);
+    return encodeV1Message(
+      {
+        cookieI: sa.cookieI,
+        cookieR: sa.cookieR,
+        exchangeType: exchange,
+        flags: V1Flag.ENCRYPTION,
+        messageId: mid
+      },
+      first,
+      ct
+    );
+  }
+  /**
+   * A protected message of a phase 2 exchange (RFC 2409 §5.5, §5.7): HASH(1) = prf(SKEYID_a,
+   * M-ID | payloads), or with `hash` the caller's (HASH(2)/(3) forms).
+   */
+  sealHashed(sa, exchange, mid, rest, hash) {
+    const km = sa.keymat;
+    const restBytes = encodeV1Chain(rest).bytes;
+    const h = hash ? hash(restBytes) : hashMid(km.hash, km.skeyidA, mid, restBytes);
+    return this.seal(sa, exchange, mid, [{ kind: "data", type: V1Payload.HASH, data: h }, ...rest]);
+  }
+  /** Sends a one-message Informational exchange (RFC 2409 §5.7), protected by `sa`. */
+  sendInformational(sa, payloads) {
+    const mid = this.newMid();
+    this.transmit(this.sealHashed(sa, V1Exchange.INFORMATIONAL, mid, payloads));
+    sa.keymat.forget(mid);
+  }
+  notify(type, protocol, spi, data = new Uint8Array(0)) {
+    return {
+      kind: "notify",
+      type: V1Payload.NOTIFY,
+      doi: IPSEC_DOI,
+      protocol,
+      spi,
+      notifyType: type,
+      data
+    };
+  }
+  cookies(sa) {
+    return concatBytes(sa.cookieI, sa.cookieR);
+  }
+  /** Ends the session with an error, telling the gateway (DELETE) when it has our SA. */
+  fail(error) {
+    if (this.st === "closed") return;
+    this.log.warn("ike", error.message);
+    if (this.sa.ready) {
+      try {
+        this.sendDeletes();
+      } catch {
+      }
+    }
+    this.finishClose(error, false);
+  }
+  finishClose(error, byPeer) {
+    if (this.st === "closed") return;
+    this.outstanding = void 0;
+    for (const t of ["retransmit", "dpd", "rekey-child", "rekey-ike"])
+      this.push({ kind: "clearTimer", timer: t });
+    for (const c of this.children.splice(0))
+      this.push({ kind: "removeChild", inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi });
+    this.sa.keymat?.wipe();
+    this.nextSa?.keymat?.wipe();
+    this.retiring?.keymat?.wipe();
+    this.setState("closed", error?.message);
+    this.emit(error === void 0 ? { type: "closed", byPeer } : { type: "closed", error, byPeer });
+  }
+  /** RFC 2408 §3.15 / RFC 2409 §5.7: DELETE our IPsec SAs (our inbound SPIs), then the ISAKMP SA. */
+  sendDeletes() {
+    const spis = this.children.map((c) => u323(c.inboundSpi));
+    if (spis.length > 0) {
+      const d2 = {
+        kind: "delete",
+        type: V1Payload.DELETE,
+        doi: IPSEC_DOI,
+        protocol: V1Protocol.ESP,
+        spiSize: 4,
+        spis
+      };
+      this.sendInformational(this.sa, [d2]);
+    }
+    const d = {
+      kind: "delete",
+      type: V1Payload.DELETE,
+      doi: IPSEC_DOI,
+      protocol: V1Protocol.ISAKMP,
+      spiSize: 16,
+      spis: [this.cookies(this.sa)]
+    };
+    this.sendInformational(this.sa, [d]);
+  }
+  removeChild(c) {
+    const i = this.children.indexOf(c);
+    if (i >= 0) this.children.splice(i, 1);
+    this.push({ kind: "removeChild", inboundSpi: c.inboundSpi, outboundSpi: c.outboundSpi });
+  }
+  /** A rekey time minus up to 10 % random jitter, so both ends rarely rekey at once. */
+  jitter(ms) {
+    return ms - readU32(this.random.bytes(4)) / 4294967296 * 0.1 * ms;
+  }
+  // -------------------------------------------------------------------------------------------
+  // Received datagrams: the IV of an encrypted one moves only once it was accepted (RFC 2409
+  // Appendix B); a forged or garbled message must not advance the chain.
+  /** The datagram being handled (for the caches of retransmitted requests). */
+  lastDatagram;
+  /** The encrypted datagram being handled: its SA, message ID and ciphertext (for acceptIv). */
+  pendingIv;
+  knownMid(mid) {
+    return this.outstanding?.mid === mid || this.tasks.quick.peerQm?.mid === mid || this.tasks.tx.knows(mid);
+  }
+  /** The received encrypted message was accepted: its last block is the next IV of its ID. */
+  acceptIv() {
+    const p = this.pendingIv;
+    if (!p) return;
+    p.sa.keymat?.advance(p.mid, p.ct);
+    this.pendingIv = void 0;
+  }
+  rejectIv() {
+    const p = this.pendingIv;
+    if (p && !p.known) p.sa.keymat?.forget(p.mid);
+    this.pendingIv = void 0;
+  }
+  /** Checks a phase 2 message's HASH(1) = prf(SKEYID_a, M-ID | payloads after HASH). */
+  checkHash(sa, h, c, plain) {
+    const km = sa.keymat;
+    const first = c.payloads[0];
+    if (!first || first.kind !== "data" || first.type !== V1Payload.HASH) return false;
+    const rest = plain.subarray(c.spans[0][1], c.end);
+    return equalBytes(first.data, hashMid(km.hash, km.skeyidA, h.messageId, rest));
+  }
+  finishCloseWith(error) {
+    this.log.warn("ike", error.message);
+    this.finishClose(error, false);
+  }
+  errorFromNotify(type, during) {
+    const name = v1Name(V1Notify, type);
+    const map = {
+      [V1Notify.NO_PROPOSAL_CHOSEN]: [
+        "ERR_IKE_NO_PROPOSAL",
+        `the gateway accepted none of our proposals in ${during} (NO_PROPOSAL_CHOSEN)`
+      ],
+      [V1Notify.AUTHENTICATION_FAILED]: [
+        "ERR_IKE_AUTH_FAILED",
+        "the gateway rejected our credentials (AUTHENTICATION_FAILED): check the pre-shared key and --id"
+      ],
+      [V1Notify.INVALID_HASH_INFORMATION]: [
+        "ERR_IKE_AUTH_FAILED",
+        "the gateway could not verify our hash (INVALID_HASH_INFORMATION): check the pre-shared key"
+      ],
+      [V1Notify.INVALID_ID_INFORMATION]: [
+        "ERR_IKE_AUTH_FAILED",
+        `the gateway refused our identity in ${during} (INVALID_ID_INFORMATION)`
+      ],
+      [V1Notify.INVALID_SIGNATURE]: [
+        "ERR_IKE_AUTH_FAILED",
+        "the gateway could not verify our signature (INVALID_SIGNATURE)"
+      ],
+      [V1Notify.INVALID_CERTIFICATE]: [
+        "ERR_IKE_AUTH_FAILED",
+        "the gateway refused our certificate (INVALID_CERTIFICATE)"
+      ],
+      [V1Notify.PAYLOAD_MALFORMED]: [
+        "ERR_IKE_AUTH_FAILED",
+        `the gateway could not read our ${during} (PAYLOAD_MALFORMED): the pre-shared key is probably wrong`
+      ],
+      [V1Notify.INVALID_PAYLOAD_TYPE]: [
+        "ERR_IKE_AUTH_FAILED",
+        `the gateway could not read our ${during} (INVALID_PAYLOAD_TYPE): the pre-shared key is probably wrong`
+      ]
+    };
+    const m = map[type];
+    if (m && (type === V1Notify.PAYLOAD_MALFORMED || type === V1Notify.INVALID_PAYLOAD_TYPE) && !during.includes("message 5") && !during.includes("Aggressive"))
+      return new VpnError(
+        "ERR_IKE_PEER_ERROR",
+        `the gateway answered ${during} with error ${name}`
+      );
+    if (m) return new VpnError(m[0], m[1]);
+    return new VpnError("ERR_IKE_PEER_ERROR", `the gateway answered ${during} with error ${name}`);
+  }
+};
+
+// src/ikev1/tasks/phase1.ts
+var Phase1 = class {
+  c;
+  constructor(c) {
+    this.c = c;
+  }
+  // -------------------------------------------------------------------------------------------
+  // Phase 1: Main Mode and Aggressive Mode (RFC 2409 §5)
+  start(local, remote) {
+    if (this.c.st !== "created") return;
+    this.c.local = local;
+    this.c.remote = remote;
+    this.c.lastAlive = this.c.now;
+    this.c.setState("connecting");
+    this.startPhase1(this.c.sa);
+  }
+  vendorIds() {
+    const hex3 = [
+      VendorId.NATT_RFC,
+      VendorId.NATT_DRAFT_03,
+      VendorId.NATT_DRAFT_02N,
+      VendorId.DPD
+    ];
+    if (this.c.cfg.xauth) hex3.push(VendorId.XAUTH);
+    if (this.c.cfg.modeConfig) hex3.push(VendorId.UNITY);
+    return hex3.map((h) => ({
+      kind: "data",
+      type: V1Payload.VENDOR_ID,
+      data: new Uint8Array(Buffer.from(h, "hex"))
+    }));
+  }
+  readVendorIds(sa, payloads) {
+    for (const v of allData(payloads, V1Payload.VENDOR_ID)) {
+      const h = toHex(v);
+      if (h === VendorId.NATT_RFC) sa.peer.nattRfc = true;
+      else if (h === VendorId.NATT_DRAFT_02N || h === VendorId.NATT_DRAFT_03)
+        sa.peer.nattDraft = true;
+      else if (h === VendorId.DPD) sa.peer.dpd = true;
+      else if (h === VendorId.XAUTH) sa.peer.xauth = true;
+      else if (h.startsWith(VendorId.UNITY.slice(0, 28))) sa.peer.unity = true;
+    }
+    sa.natdType = sa.peer.nattRfc || !sa.peer.nattDraft ? V1Payload.NAT_D : V1Payload.NAT_D_DRAFT;
+  }
+  idPayload() {
+    const id = this.c.cfg.localId;
+    return { kind: "id", type: V1Payload.ID, idType: id.type, protocol: 0, port: 0, data: id.data };
+  }
+  idBody(p) {
+    return concatBytes(Uint8Array.of(p.idType, p.protocol, p.port >> 8, p.port & 255), p.data);
+  }
+  startPhase1(sa) {
+    const cfg = this.c.cfg;
+    sa.authMethod = authMethodFor(cfg.auth, cfg.xauth !== void 0);
+    if (cfg.aggressive) {
+      const group = cfg.phase1[0].group;
+      const specs = cfg.phase1.filter((s) => s.group === group);
+      sa.saBody = encodePhase1Sa(specs, sa.authMethod);
+      sa.ke = createKeyExchange(group, this.c.random);
+      sa.ni = this.c.random.bytes(NONCE_LENGTH);
+      this.c.log.warn(
+        "ike",
+        "IKEv1 Aggressive Mode sends a hash of the pre-shared key that an eavesdropper can attack offline"
+      );
+      this.c.emit({ type: "stage", stage: "ike-sa-init" });
+      const msg2 = this.plain(sa, V1Exchange.AGGRESSIVE, [
+        { kind: "data", type: V1Payload.SA, data: sa.saBody },
+        { kind: "data", type: V1Payload.KE, data: sa.ke.publicValue },
+        { kind: "data", type: V1Payload.NONCE, data: sa.ni },
+        this.idPayload(),
+        ...this.vendorIds()
+      ]);
+      this.c.request({
+        exchange: V1Exchange.AGGRESSIVE,
+        mid: 0,
+        data: msg2,
+        what: "Aggressive Mode message 1",
+        sa,
+        onReply: (h, c) => this.onAm2(sa, h, c, specs)
+      });
+      return;
+    }
+    sa.saBody = encodePhase1Sa(cfg.phase1, sa.authMethod);
+    this.c.emit({ type: "stage", stage: "ike-sa-init" });
+    const msg = this.plain(sa, V1Exchange.MAIN_MODE, [
+      { kind: "data", type: V1Payload.SA, data: sa.saBody },
+      ...this.vendorIds()
+    ]);
+    this.c.request({
+      exchange: V1Exchange.MAIN_MODE,
+      mid: 0,
+      data: msg,
+      what: "Main Mode message 1",
+      sa,
+      onReply: (h, c) => this.onMm2(sa, h, c)
+    });
+  }
+  plain(sa, exchange, payloads) {
+    const { first, bytes } = encodeV1Chain(payloads);
+    return encodeV1Message(
+      { cookieI: sa.cookieI, cookieR: sa.cookieR, exchangeType: exchange, flags: 0, messageId: 0 },
+      first,
+      bytes
+    );
+  }
+  /** RFC 3947 §3.2: NAT-D = HASH(CKY-I | CKY-R | IP | Port), with the phase 1 hash. */
+  natd(sa, ep) {
+    const port = Uint8Array.of(ep.port >> 8, ep.port & 255);
+    return v1Hash(
+      sa.spec.hash,
+      concatBytes(sa.cookieI, sa.cookieR, parseIpAddress(ep.address), port)
+    );
+  }
+  /** Our NAT-D payloads: the gateway's address first, then ours (faked with forceEncap). */
+  natdPayloads(sa) {
+    const mine = this.c.cfg.forceEncap ? this.c.random.bytes(v1Hash(sa.spec.hash, new Uint8Array(0)).length) : this.natd(sa, this.c.local);
+    return [
+      { kind: "data", type: sa.natdType, data: this.natd(sa, this.c.remote) },
+      { kind: "data", type: sa.natdType, data: mine }
+    ];
+  }
+  /** RFC 3947 §3.2: is there a NAT before us or before the gateway? Then float to 4500 (§4). */
+  detectNat(sa, payloads) {
+    if (!sa.peer.nattRfc && !sa.peer.nattDraft) return;
+    const list2 = payloads.filter((p) => p.kind === "data" && (p.type === V1Payload.NAT_D || p.type === V1Payload.NAT_D_DRAFT)).map((p) => p.data);
+    if (list2.length < 2) return;
+    const [dst, ...srcs] = list2;
+    this.c.natHere = !equalBytes(dst, this.natd(sa, this.c.local));
+    const them = this.natd(sa, this.c.remote);
+    this.c.natThere = !srcs.some((s) => equalBytes(s, them));
+    this.c.emit({ type: "nat", natHere: this.c.natHere, natThere: this.c.natThere });
+    if ((this.c.natHere || this.c.natThere) && !this.c.natT) {
+      this.c.natT = true;
+      this.c.remote = { address: this.c.remote.address, port: 4500 };
+      this.c.log.info(
+        "ike",
+        `NAT detected (${this.c.natHere ? "here" : "at the gateway"}): moving to UDP port 4500 (RFC 3947 §4)`
+      );
+    }
+  }
+  onMm2(sa, h, c) {
+    const sab = findData(c.payloads, V1Payload.SA);
+    if (!sab) return this.dropPhase1(c, "Main Mode message 2 without an SA payload");
+    if (h.cookieR.every((b) => b === 0)) return this.c.drop("zero responder cookie");
+    const spec2 = decodePhase1Choice(sab, this.c.cfg.phase1, sa.authMethod);
+    this.c.settle();
+    sa.cookieR = h.cookieR.slice();
+    sa.spec = spec2;
+    this.readVendorIds(sa, c.payloads);
+    sa.ke = createKeyExchange(spec2.group, this.c.random);
+    sa.ni = this.c.random.bytes(NONCE_LENGTH);
+    const payloads = [
+      { kind: "data", type: V1Payload.KE, data: sa.ke.publicValue },
+      { kind: "data", type: V1Payload.NONCE, data: sa.ni }
+    ];
+    if (baseMethod(sa.authMethod) !== AuthMethodV1.PSK && this.c.cfg.gatewayAuth.certs) {
+      const cr = {
+        kind: "cert",
+        type: V1Payload.CERTREQ,
+        encoding: V1CertEncoding.X509_SIG,
+        data: new Uint8Array(0)
+      };
+      payloads.push(cr);
+    }
+    if (sa.peer.nattRfc || sa.peer.nattDraft) payloads.push(...this.natdPayloads(sa));
+    const msg = this.plain(sa, V1Exchange.MAIN_MODE, payloads);
+    this.c.request({
+      exchange: V1Exchange.MAIN_MODE,
+      mid: 0,
+      data: msg,
+      what: "Main Mode message 3",
+      sa,
+      onReply: (h2, c2) => this.onMm4(sa, h2, c2)
+    });
+  }
+  deriveKeys(sa, gxr) {
+    const spec2 = sa.spec;
+    let gxy;
+    try {
+      gxy = sa.ke.computeSharedSecret(gxr);
+    } catch (e) {
+      throw new VpnError(
+        "ERR_IKE_PROTOCOL",
+        `the gateway's key exchange value is invalid: ${e.message}`
+      );
+    }
+    sa.gxr = gxr.slice();
+    const psk = this.c.cfg.auth.kind === "psk" ? this.c.cfg.auth.psk : void 0;
+    const keys = derivePhase1Keys({
+      hash: spec2.hash,
+      auth: psk ? { kind: "psk", psk } : { kind: "sig" },
+      ni: sa.ni,
+      nr: sa.nr,
+      gxy,
+      cookieI: sa.cookieI,
+      cookieR: sa.cookieR,
+      encr: spec2.encr,
+      ...spec2.keyBits === void 0 ? {} : { keyBits: spec2.keyBits }
+    });
+    gxy.fill(0);
+    sa.keymat = new V1Keymat(
+      keys,
+      spec2.hash,
+      authHashFor(spec2.hash, baseMethod(sa.authMethod)),
+      spec2.encr,
+      sa.ke.publicValue,
+      gxr
+    );
+  }
+  onMm4(sa, _h, c) {
+    const ke = findData(c.payloads, V1Payload.KE);
+    const nr = findData(c.payloads, V1Payload.NONCE);
+    if (!ke || !nr) return this.dropPhase1(c, "Main Mode message 4 without KE and nonce");
+    if (nr.length < 8 || nr.length > 256)
+      return this.c.drop("bad nonce", `nonce of ${nr.length} bytes`);
+    this.c.settle();
+    sa.nr = nr.slice();
+    this.deriveKeys(sa, ke);
+    if (sa === this.c.sa) this.detectNat(sa, c.payloads);
+    const id = this.idPayload();
+    const payloads = [id, ...this.authPayloads(sa, this.idBody(id))];
+    const msg = this.c.seal(sa, V1Exchange.MAIN_MODE, 0, payloads);
+    this.c.request({
+      exchange: V1Exchange.MAIN_MODE,
+      mid: 0,
+      data: msg,
+      what: "Main Mode message 5",
+      sa,
+      onReply: (h2, c2) => this.onMm6(sa, h2, c2),
+      onTimeout: (o) => this.authTimeout(o.what)
+    });
+  }
+  /** HASH_I, or our certificates and SIG_I (RFC 2409 §5). */
+  authPayloads(sa, idiiB) {
+    const km = sa.keymat;
+    const hashI = phase1Hash(
+      km.authHash,
+      km.skeyid,
+      "I",
+      sa.ke.publicValue,
+      sa.gxr,
+      sa.cookieI,
+      sa.cookieR,
+      sa.saBody,
+      idiiB
+    );
+    const auth = this.c.cfg.auth;
+    if (auth.kind !== "pubkey") return [{ kind: "data", type: V1Payload.HASH, data: hashI }];
+    const certs = auth.certs.map((d) => ({
+      kind: "cert",
+      type: V1Payload.CERT,
+      encoding: V1CertEncoding.X509_SIG,
+      data: d
+    }));
+    return [...certs, { kind: "data", type: V1Payload.SIG, data: signV1(auth.key, sa.authMethod, hashI) }];
+  }
+  /** No answer to our authentication: with a PSK, the gateway could not decrypt it (wrong key). */
+  authTimeout(what, why = `no valid answer to ${what}`) {
+    if (this.c.cfg.auth.kind === "psk")
+      return new VpnError(
+        "ERR_IKE_AUTH_FAILED",
+        `the gateway did not accept our authentication (${why}): the pre-shared key (or our identity) is probably wrong`
+      );
+    return new VpnError(
+      "ERR_IKE_AUTH_FAILED",
+      `the gateway did not accept our authentication (${why})`
+    );
+  }
+  /**
+   * While our authentication (MM5 / AM3) is outstanding, an encrypted Informational from the
+   * gateway that our keys cannot open or verify means the keys differ: strongSwan answers an MM5
+   * it cannot decrypt with N(PAYLOAD_MALFORMED) under its own keys. With a PSK that is a wrong
+   * key; fail now rather than after the whole retransmission schedule.
+   */
+  keysDiffer(sa, h) {
+    const o = this.c.outstanding;
+    if (!o || o.sa !== sa || !o.onTimeout || sa.ready || h.exchangeType !== V1Exchange.INFORMATIONAL)
+      return false;
+    if (sa === this.c.nextSa) {
+      this.c.nextSa = void 0;
+      this.c.outstanding = void 0;
+      this.c.log.warn("ike", "phase 1 rekey: the gateway could not read our authentication");
+      return true;
+    }
+    this.c.finishCloseWith(
+      this.authTimeout(
+        o.what,
+        `it answered ${o.what} with a message our keys cannot open or verify`
+      )
+    );
+    return true;
+  }
+  /** HASH_R or the gateway's certificate and SIG_R, and its identity (RFC 2409 §5). */
+  verifyGateway(sa, payloads, idr) {
+    const km = sa.keymat;
+    const gwId = { type: idr.idType, data: idr.data };
+    sa.gwId = gwId;
+    if (this.c.cfg.remoteId && !sameIdentity(gwId, this.c.cfg.remoteId)) {
+      this.c.fail(
+        new VpnError(
+          "ERR_IKE_AUTH_FAILED",
+          `gateway identified as "${formatIdentity(gwId)}", expected "${formatIdentity(this.c.cfg.remoteId)}"`
+        )
+      );
+      return false;
+    }
+    const hashR = phase1Hash(
+      km.authHash,
+      km.skeyid,
+      "R",
+      sa.ke.publicValue,
+      sa.gxr,
+      sa.cookieI,
+      sa.cookieR,
+      sa.saBody,
+      this.idBody(idr)
+    );
+    if (baseMethod(sa.authMethod) === AuthMethodV1.PSK) {
+      const got = findData(payloads, V1Payload.HASH);
+      if (!got || !equalBytes(got, hashR)) {
+        this.c.fail(
+          new VpnError(
+            "ERR_IKE_AUTH_FAILED",
+            "the gateway's HASH_R does not match our pre-shared key: the PSKs differ (or someone is in the middle)"
+          )
+        );
+        return false;
+      }
+      return true;
+    }
+    const policy = this.c.cfg.gatewayAuth;
+    if (!policy.certs) {
+      this.c.fail(
+        new VpnError(
+          "ERR_IKE_AUTH_FAILED",
+          "the gateway authenticated with a certificate; this connection has no trust anchors for it"
+        )
+      );
+      return false;
+    }
+    const certs = payloads.filter(
+      (p) => p.kind === "cert" && p.type === V1Payload.CERT && p.encoding === V1CertEncoding.X509_SIG
+    ).slice(0, 8).map((p) => p.data);
+    const sig = findData(payloads, V1Payload.SIG);
+    if (certs.length === 0 || !sig) {
+      this.c.fail(
+        new VpnError(
+          "ERR_CERT",
+          "the gateway sent no X.509 certificate and signature; we cannot check its identity"
+        )
+      );
+      return false;
+    }
+    const checked = policy.certs.validate(certs, gwId, this.c.now);
+    if (!checked.ok) {
+      this.c.fail(checked.error);
+      return false;
+    }
+    const v = verifyV1(checked.publicKey, sa.authMethod, hashR, sig);
+    if (!v.ok) {
+      this.c.fail(
+        new VpnError(
+          "ERR_IKE_AUTH_FAILED",
+          `the gateway's signature does not verify with the key of "${checked.subject}": ${v.reason}`
+        )
+      );
+      return false;
+    }
+    this.c.log.info("ike", `gateway authenticated by certificate "${checked.subject}"`);
+    return true;
+  }
+  onMm6(sa, _h, c) {
+    const idr = c.payloads.find((p) => p.kind === "id");
+    if (!idr) return this.dropPhase1(c, "Main Mode message 6 without IDir");
+    this.c.settle();
+    if (!this.verifyGateway(sa, c.payloads, idr)) return;
+    this.c.acceptIv();
+    this.phase1Done(sa);
+  }
+  onAm2(sa, h, c, specs) {
+    const sab = findData(c.payloads, V1Payload.SA);
+    const ke = findData(c.payloads, V1Payload.KE);
+    const nr = findData(c.payloads, V1Payload.NONCE);
+    const idr = c.payloads.find((p) => p.kind === "id");
+    if (!sab || !ke || !nr || !idr)
+      return this.dropPhase1(c, "Aggressive Mode message 2 lacks SA, KE, nonce or ID");
+    if (nr.length < 8 || nr.length > 256)
+      return this.c.drop("bad nonce", `nonce of ${nr.length} bytes`);
+    const spec2 = decodePhase1Choice(sab, specs, sa.authMethod);
+    this.c.settle();
+    sa.cookieR = h.cookieR.slice();
+    sa.spec = spec2;
+    sa.nr = nr.slice();
+    this.readVendorIds(sa, c.payloads);
+    this.deriveKeys(sa, ke);
+    if (!this.verifyGateway(sa, c.payloads, idr)) return;
+    this.detectNat(sa, c.payloads);
+    const id = this.idPayload();
+    const payloads = [...this.authPayloads(sa, this.idBody(id))];
+    if (sa.peer.nattRfc || sa.peer.nattDraft) payloads.push(...this.natdPayloads(sa));
+    const am3 = this.c.seal(sa, V1Exchange.AGGRESSIVE, 0, payloads);
+    this.c.transmit(am3);
+    sa.lastOut = am3;
+    this.phase1Done(sa);
+  }
+  /** Phase 1 refusals arrive as unprotected Informationals; anything else unexpected is dropped. */
+  dropPhase1(_c, why) {
+    this.c.drop("malformed phase 1 message", why);
+  }
+  phase1Done(sa) {
+    sa.ready = true;
+    this.c.lastAlive = this.c.now;
+    this.c.log.info(
+      "ike",
+      `ISAKMP SA established with ${formatIdentity(sa.gwId)} (${formatPhase1Spec(sa.spec)})`
+    );
+    if (sa !== this.c.sa) {
+      this.finishIkeRekey(sa);
+      return;
+    }
+    if (this.c.cfg.initialContact !== false) {
+      this.c.sendInformational(sa, [
+        this.c.notify(V1Notify.INITIAL_CONTACT, V1Protocol.ISAKMP, this.c.cookies(sa))
+      ]);
+    }
+    this.afterPhase1();
+  }
+  afterPhase1() {
+    if (this.c.cfg.xauth) {
+      this.c.step = "xauth";
+      this.c.emit({ type: "stage", stage: "ike-auth" });
+      this.c.push({
+        kind: "setTimer",
+        timer: "retransmit",
+        at: this.c.now + this.c.totalTimeoutMs()
+      });
+      return;
+    }
+    this.afterXauth();
+  }
+  /** XAUTH succeeded (or was not configured): Mode Config, then Quick Mode. */
+  afterXauth() {
+    if (this.c.cfg.modeConfig) {
+      this.c.step = "modecfg";
+      this.c.tasks.tx.startModeConfig(this.c.sa);
+      return;
+    }
+    this.c.tasks.quick.startQuickMode();
+  }
+  /** Mode Config answered: keep the virtual IP and DNS, then Quick Mode. */
+  modeConfigDone(config, ip4) {
+    this.c.config = config;
+    if (ip4) this.c.vip = parseIpAddress(ip4);
+    this.c.tasks.quick.startQuickMode();
+  }
+  /**
+   * Our phase 1 rekey: after cfg.ikeRekeyMs, or at 90 % of the lifetime the gateway chose in its
+   * SA (RFC 2409 Appendix A Life Duration) when that is shorter; minus up to 10 % jitter.
+   */
+  armIkeRekey() {
+    const chosen = this.c.sa.spec?.lifeSeconds;
+    const life = chosen !== void 0 && chosen > 0 ? chosen * 1e3 * 0.9 : 0;
+    const cfg = this.c.cfg.ikeRekeyMs;
+    const after = cfg > 0 && life > 0 ? Math.min(cfg, life) : cfg > 0 ? cfg : life;
+    if (after > 0)
+      this.c.push({
+        kind: "setTimer",
+        timer: "rekey-ike",
+        at: this.c.now + this.c.jitter(after)
+      });
+  }
+  /** Phase 1 rekey: a new Main Mode with fresh cookies beside the current ISAKMP SA. */
+  startIkeRekey() {
+    if (this.c.st !== "established" || this.c.nextSa) return;
+    if (this.c.outstanding) {
+      this.c.push({ kind: "setTimer", timer: "rekey-ike", at: this.c.now + 1e3 });
+      return;
+    }
+    const next = newSa(this.c.randomNonZero(8));
+    this.c.nextSa = next;
+    this.startPhase1(next);
+  }
+  /**
+   * The new ISAKMP SA is up; our IPsec SAs keep running. The old ISAKMP SA is deleted a little
+   * later (RETIRE_DELAY_MS), and with XAUTH only after XAUTH succeeded on the new one: strongSwan
+   * moves the IPsec SAs to the new ISAKMP SA only once it is fully established ("adopting
+   * children"), and deleting the old one before that deletes the IPsec SAs with it.
+   */
+  finishIkeRekey(next) {
+    this.c.retiring = this.c.sa;
+    this.c.sa = next;
+    this.c.nextSa = void 0;
+    this.c.counters.ikeRekeys++;
+    this.c.emit({ type: "rekeyed", what: "ike", by: "us", proposal: formatPhase1Spec(next.spec) });
+    if (!this.c.cfg.xauth) this.scheduleRetire();
+  }
+  /** XAUTH succeeded on `sa`: continue connecting, or retire the SA a phase 1 rekey replaced. */
+  xauthSucceeded(sa) {
+    if (this.c.step === "xauth" && sa === this.c.sa) {
+      this.c.push({ kind: "clearTimer", timer: "retransmit" });
+      this.afterXauth();
+      return;
+    }
+    if (this.c.retiring && sa === this.c.sa) this.scheduleRetire();
+  }
+  scheduleRetire() {
+    this.c.push({ kind: "setTimer", timer: "rekey-ike", at: this.c.now + RETIRE_DELAY_MS });
+  }
+  /** DELETE of the replaced ISAKMP SA, protected by itself (RFC 2408 §3.15), then the next rekey. */
+  retireOld() {
+    const old = this.c.retiring;
+    if (!old) return;
+    this.c.retiring = void 0;
+    const d = {
+      kind: "delete",
+      type: V1Payload.DELETE,
+      doi: IPSEC_DOI,
+      protocol: V1Protocol.ISAKMP,
+      spiSize: 16,
+      spis: [this.c.cookies(old)]
+    };
+    this.c.sendInformational(old, [d]);
+    old.keymat?.wipe();
+    this.armIkeRekey();
+  }
+};
+
+// src/ikev1/ts-id.ts
+function prefixOf(start, end) {
+  let p = 0;
+  for (let i = 0; i < start.length; i++) {
+    const x = start[i] ^ end[i];
+    for (let b = 7; b >= 0; b--) {
+      const bit = 1 << b;
+      if (x & bit) {
+        if (start[i] & bit || !(end[i] & bit)) return void 0;
+      } else if (p === i * 8 + (7 - b)) {
+        p++;
+      } else {
+        return void 0;
+      }
+    }
+  }
+  return p;
+}
+function mask(len, prefix) {
+  const m = new Uint8Array(len);
+  for (let i = 0; i < prefix; i++) m[i >> 3] |= 128 >> (i & 7);
+  return m;
+}
+function idFromTs(ts) {
+  const v6 = ts.startAddr.length === 16;
+  const port = ts.startPort === ts.endPort ? ts.startPort : 0;
+  const base = { kind: "id", type: V1Payload.ID, protocol: ts.ipProtocol, port };
+  const same = ts.startAddr.every((b, i) => b === ts.endAddr[i]);
+  if (same)
+    return {
+      ...base,
+      idType: v6 ? V1IdType.IPV6_ADDR : V1IdType.IPV4_ADDR,
+      data: ts.startAddr.slice()
+    };
+  const p = prefixOf(ts.startAddr, ts.endAddr);
+  if (p !== void 0) {
+    const data2 = new Uint8Array(ts.startAddr.length * 2);
+    data2.set(ts.startAddr);
+    data2.set(mask(ts.startAddr.length, p), ts.startAddr.length);
+    return { ...base, idType: v6 ? V1IdType.IPV6_ADDR_SUBNET : V1IdType.IPV4_ADDR_SUBNET, data: data2 };
+  }
+  const data = new Uint8Array(ts.startAddr.length * 2);
+  data.set(ts.startAddr);
+  data.set(ts.endAddr, ts.startAddr.length);
+  return { ...base, idType: v6 ? V1IdType.IPV6_ADDR_RANGE : V1IdType.IPV4_ADDR_RANGE, data };
+}
+function tsFromId(id) {
+  const ports = id.port === 0 ? { startPort: 0, endPort: 65535 } : { startPort: id.port, endPort: id.port };
+  const sel = (start, end) => ({
+    tsType: start.length === 4 ? TsType.TS_IPV4_ADDR_RANGE : TsType.TS_IPV6_ADDR_RANGE,
+    ipProtocol: id.protocol,
+    ...ports,
+    startAddr: start,
+    endAddr: end
+  });
+  const n = id.idType === V1IdType.IPV4_ADDR || id.idType === V1IdType.IPV4_ADDR_SUBNET || id.idType === V1IdType.IPV4_ADDR_RANGE ? 4 : 16;
+  switch (id.idType) {
+    case V1IdType.IPV4_ADDR:
+    case V1IdType.IPV6_ADDR:
+      if (id.data.length !== n) break;
+      return sel(id.data.slice(), id.data.slice());
+    case V1IdType.IPV4_ADDR_SUBNET:
+    case V1IdType.IPV6_ADDR_SUBNET: {
+      if (id.data.length !== 2 * n) break;
+      const a = id.data.subarray(0, n);
+      const m = id.data.subarray(n);
+      const start = a.map((b, i) => b & m[i]);
+      const end = a.map((b, i) => b & m[i] | ~m[i] & 255);
+      return sel(start, end);
+    }
+    case V1IdType.IPV4_ADDR_RANGE:
+    case V1IdType.IPV6_ADDR_RANGE:
+      if (id.data.length !== 2 * n) break;
+      return sel(id.data.slice(0, n), id.data.slice(n));
+  }
+  throw new ParseError(
+    "Quick Mode ID payload",
+    0,
+    `ID type ${id.idType} with ${id.data.length} bytes`
+  );
+}
+
+// src/ikev1/tasks/quick-mode.ts
+var QuickMode = class {
+  c;
+  constructor(c) {
+    this.c = c;
+  }
+  /** Quick Mode in flight (ours): its nonce, key exchange and SPI. */
+  qm;
+  /** The lifetime of our newest IPsec SA as the gateway accepted it (0: unknown). */
+  childLifeMs = 0;
+  /** The gateway's Quick Mode we answered, waiting for its HASH(3). */
+  peerQm;
+  /** Our last QM3 and the QM2 it answered (a retransmitted QM2 gets it again). */
+  lastQm;
+  // -------------------------------------------------------------------------------------------
+  // Quick Mode (RFC 2409 §5.5)
+  encapsulation() {
+    if (!this.c.natT) return V1EncapMode.TUNNEL;
+    return this.c.sa.peer.nattRfc ? V1EncapMode.UDP_TUNNEL : V1EncapMode.UDP_TUNNEL_DRAFT;
+  }
+  selectors() {
+    const remote = this.c.cfg.tsRemote[0];
+    let local = this.c.cfg.tsLocal[0];
+    if (!remote || !local)
+      throw new VpnError(
+        "ERR_CONFIG",
+        "IKEv1 Quick Mode needs a local and a remote traffic selector"
+      );
+    if (this.c.vip && this.c.vip.length === local.startAddr.length) {
+      local = { ...local, startAddr: this.c.vip, endAddr: this.c.vip };
+    }
+    return { local, remote };
+  }
+  startQuickMode(rekeyOf) {
+    this.c.step = rekeyOf ? this.c.step : "quick";
+    if (!rekeyOf && !this.c.cfg.xauth) this.c.emit({ type: "stage", stage: "ike-auth" });
+    if (!this.c.natT && !this.c.cfg.forceEncap)
+      this.c.log.warn(
+        "ike",
+        "no NAT between us and the gateway, and UDP encapsulation not forced: ESP needs it"
+      );
+    const sa = this.c.sa;
+    const mid = this.c.newMid();
+    const spi = this.c.newSpi();
+    const ni = this.c.random.bytes(NONCE_LENGTH);
+    const pfs = this.c.cfg.phase2[0].pfsGroup;
+    const ke = pfs === void 0 ? void 0 : createKeyExchange(pfs, this.c.random);
+    const { local, remote } = rekeyOf ? { local: rekeyOf.tsLocal, remote: rekeyOf.tsRemote } : this.selectors();
+    const rest = [
+      {
+        kind: "data",
+        type: V1Payload.SA,
+        data: encodePhase2Sa(this.c.cfg.phase2, spi, this.encapsulation())
+      },
+      { kind: "data", type: V1Payload.NONCE, data: ni }
+    ];
+    if (ke) rest.push({ kind: "data", type: V1Payload.KE, data: ke.publicValue });
+    rest.push(idFromTs(local), idFromTs(remote));
+    this.qm = { mid, ni, spi, ...ke ? { ke } : {}, ...rekeyOf ? { rekeyOf } : {} };
+    const msg = this.c.sealHashed(sa, V1Exchange.QUICK_MODE, mid, rest);
+    this.c.request({
+      exchange: V1Exchange.QUICK_MODE,
+      mid,
+      data: msg,
+      what: rekeyOf ? "Quick Mode rekey" : "Quick Mode message 1",
+      sa,
+      onReply: (h, c, plain) => this.onQm2(h, c, plain, local, remote)
+    });
+  }
+  onQm2(h, c, plain, localTs, remoteTs) {
+    let local = localTs;
+    let remote = remoteTs;
+    const qm = this.qm;
+    const sa = this.c.sa;
+    const km = sa.keymat;
+    const first = c.payloads[0];
+    const rest = plain.subarray(c.spans[0]?.[1] ?? 0, c.end);
+    if (!first || first.kind !== "data" || first.type !== V1Payload.HASH || !equalBytes(first.data, qmHash2(km.hash, km.skeyidA, h.messageId, qm.ni, rest))) {
+      return this.c.drop("bad Quick Mode HASH(2)");
+    }
+    const sab = findData(c.payloads, V1Payload.SA);
+    const nr = findData(c.payloads, V1Payload.NONCE);
+    if (!sab || !nr) return this.c.drop("Quick Mode message 2 lacks SA or nonce");
+    if (nr.length < 8 || nr.length > 256)
+      return this.c.drop("bad nonce", `nonce of ${nr.length} bytes`);
+    this.c.settle();
+    this.c.acceptIv();
+    const { spec: spec2, spi: peerSpi } = decodePhase2Choice(sab, this.c.cfg.phase2, this.encapsulation());
+    let gqm;
+    if (qm.ke) {
+      const ke = findData(c.payloads, V1Payload.KE);
+      if (!ke)
+        throw new VpnError(
+          "ERR_IKE_NO_PROPOSAL",
+          "the gateway answered our PFS Quick Mode without a KE payload"
+        );
+      try {
+        gqm = qm.ke.computeSharedSecret(ke);
+      } catch (e) {
+        throw new VpnError(
+          "ERR_IKE_PROTOCOL",
+          `the gateway's Quick Mode key exchange value is invalid: ${e.message}`
+        );
+      }
+    }
+    const ids = c.payloads.filter((p) => p.kind === "id");
+    if (ids.length === 2) {
+      const [ci, cr] = ids.map((i) => tsFromId(i));
+      const problem = checkNarrowed([local], [ci], "local") ?? checkNarrowed([remote], [cr], "remote");
+      if (problem)
+        throw new VpnError(
+          "ERR_IKE_TS_UNACCEPTABLE",
+          `Quick Mode: the gateway ${problem.replace("responder ", "")} (${formatTs(ci)} === ${formatTs(cr)})`
+        );
+      local = ci;
+      remote = cr;
+    }
+    const qm3 = this.c.seal(sa, V1Exchange.QUICK_MODE, h.messageId, [
+      { kind: "data", type: V1Payload.HASH, data: qmHash3(km.hash, km.skeyidA, h.messageId, qm.ni, nr) }
+    ]);
+    this.c.transmit(qm3);
+    this.lastQm = { qm2: this.c.lastDatagram, qm3 };
+    km.forget(h.messageId);
+    const len = spec2.keyBits / 8 + 4;
+    const inKey = quickModeKeymat(km.hash, km.skeyidD, V1Protocol.ESP, qm.spi, qm.ni, nr, len, gqm);
+    const outKey = quickModeKeymat(
+      km.hash,
+      km.skeyidD,
+      V1Protocol.ESP,
+      peerSpi,
+      qm.ni,
+      nr,
+      len,
+      gqm
+    );
+    gqm?.fill(0);
+    let lifeS = spec2.lifeSeconds;
+    for (const n of c.payloads) {
+      if (n.kind !== "notify" || n.notifyType !== V1Notify.RESPONDER_LIFETIME) continue;
+      try {
+        lifeS = decodeResponderLifetime(n.data, 2, lifeS).lifeSeconds;
+      } catch (e) {
+        this.c.log.warn("ike", `ignored a malformed RESPONDER-LIFETIME: ${e.message}`);
+      }
+    }
+    this.childLifeMs = lifeS * 1e3;
+    const child = {
+      inboundSpi: qm.spi,
+      outboundSpi: peerSpi,
+      spec: spec2,
+      tsLocal: local,
+      tsRemote: remote,
+      replaced: false
+    };
+    const info = {
+      inbound: {
+        spi: qm.spi,
+        encrId: spec2.encrId,
+        keymat: inKey,
+        replayWindow: this.c.cfg.replayWindow
+      },
+      outbound: { spi: peerSpi, encrId: spec2.encrId, keymat: outKey },
+      tsLocal: [local],
+      tsRemote: [remote],
+      proposal: formatPhase2Spec(spec2)
+    };
+    this.c.push({ kind: "installChild", child: info });
+    this.c.children.push(child);
+    const old = qm.rekeyOf;
+    this.qm = void 0;
+    if (old) {
+      old.replaced = true;
+      this.deleteChild(old);
+      this.c.counters.childRekeys++;
+      this.c.emit({ type: "rekeyed", what: "child", by: "us", proposal: info.proposal });
+      this.armChildRekey();
+      return;
+    }
+    this.onEstablished(child);
+  }
+  /**
+   * The gateway's Quick Mode (it rekeys the IPsec SA, RFC 2409 §5.5), as responder:
+   *   <-- HASH(1), SA, Ni, [KE], [IDci, IDcr]    HASH(2), SA, Nr, [KE], [IDci, IDcr] -->
+   *   <-- HASH(3)   then the new SA is installed; the gateway deletes the old one.
+   */
+  onPeerQuickMode(sa, h, c, plain) {
+    const km = sa.keymat;
+    const mid = h.messageId;
+    const first = c.payloads[0];
+    const rest = plain.subarray(c.spans[0]?.[1] ?? 0, c.end);
+    const pend = this.peerQm;
+    if (pend && pend.mid === mid) {
+      if (!first || first.kind !== "data" || first.type !== V1Payload.HASH || !equalBytes(first.data, qmHash3(km.hash, km.skeyidA, mid, pend.ni, pend.nr))) {
+        this.c.rejectIv();
+        return this.c.drop("bad Quick Mode HASH(3)");
+      }
+      this.c.acceptIv();
+      km.forget(mid);
+      this.peerQm = void 0;
+      this.installPeerChild(pend);
+      return;
+    }
+    if (this.c.st !== "established") {
+      this.c.rejectIv();
+      return this.c.drop("Quick Mode from the gateway before we are established");
+    }
+    if (!first || first.kind !== "data" || first.type !== V1Payload.HASH || !equalBytes(first.data, hashMid(km.hash, km.skeyidA, mid, rest))) {
+      this.c.rejectIv();
+      return this.c.drop("bad Quick Mode HASH(1)");
+    }
+    const sab = findData(c.payloads, V1Payload.SA);
+    const ni = findData(c.payloads, V1Payload.NONCE);
+    if (!sab || !ni || ni.length < 8 || ni.length > 256) {
+      this.c.rejectIv();
+      return this.c.drop("Quick Mode message 1 lacks SA or nonce");
+    }
+    this.c.acceptIv();
+    const encap = this.encapsulation();
+    const offered = this.c.cfg.phase2.map((x) => ({ ...x, lifeSeconds: 4294967295 }));
+    let chosen;
+    try {
+      for (const prop of decodeSaBody(sab).proposals) {
+        for (const t of prop.transforms) {
+          try {
+            chosen = decodePhase2Choice(
+              encodeSaBody({ proposals: [{ ...prop, num: 1, transforms: [t] }] }),
+              offered,
+              encap
+            );
+            break;
+          } catch {
+          }
+        }
+        if (chosen) break;
+      }
+    } catch (e) {
+      return this.c.drop("malformed Quick Mode SA", e.message);
+    }
+    if (!chosen) {
+      this.c.log.warn("ike", "the gateway's Quick Mode offers no ESP transform we accept");
+      this.c.sendInformational(sa, [
+        this.c.notify(V1Notify.NO_PROPOSAL_CHOSEN, V1Protocol.ESP, new Uint8Array(0))
+      ]);
+      km.forget(mid);
+      return;
+    }
+    const spec2 = chosen.spec;
+    const cur = this.c.children.find((x) => !x.replaced);
+    const ids = c.payloads.filter((p) => p.kind === "id");
+    let tsLocal;
+    let tsRemote;
+    try {
+      tsRemote = ids.length === 2 ? tsFromId(ids[0]) : cur.tsRemote;
+      tsLocal = ids.length === 2 ? tsFromId(ids[1]) : cur.tsLocal;
+    } catch (e) {
+      return this.c.drop("bad Quick Mode identities", e.message);
+    }
+    const spi = this.c.newSpi();
+    const nr = this.c.random.bytes(NONCE_LENGTH);
+    let gqm;
+    let ourKe;
+    const theirKe = findData(c.payloads, V1Payload.KE);
+    if (spec2.pfsGroup !== void 0) {
+      if (!theirKe) return this.c.drop("PFS Quick Mode without a KE payload");
+      const ke = createKeyExchange(spec2.pfsGroup, this.c.random);
+      try {
+        gqm = ke.computeSharedSecret(theirKe);
+      } catch (e) {
+        return this.c.drop("bad Quick Mode KE", e.message);
+      }
+      ourKe = ke.publicValue;
+    }
+    const rest2 = [
+      { kind: "data", type: V1Payload.SA, data: encodePhase2Sa([spec2], spi, encap) },
+      { kind: "data", type: V1Payload.NONCE, data: nr }
+    ];
+    if (ourKe) rest2.push({ kind: "data", type: V1Payload.KE, data: ourKe });
+    rest2.push(...ids);
+    const qm2 = this.c.sealHashed(
+      sa,
+      V1Exchange.QUICK_MODE,
+      mid,
+      rest2,
+      (b) => qmHash2(km.hash, km.skeyidA, mid, ni, b)
+    );
+    this.c.transmit(qm2);
+    sa.lastIn = this.c.lastDatagram;
+    sa.lastOut = qm2;
+    this.peerQm = {
+      mid,
+      ni: ni.slice(),
+      nr,
+      spi,
+      peerSpi: chosen.spi,
+      spec: spec2,
+      tsLocal,
+      tsRemote,
+      ...gqm ? { gqm } : {}
+    };
+  }
+  installPeerChild(q) {
+    const km = this.c.sa.keymat;
+    const len = q.spec.keyBits / 8 + 4;
+    const inKey = quickModeKeymat(
+      km.hash,
+      km.skeyidD,
+      V1Protocol.ESP,
+      q.spi,
+      q.ni,
+      q.nr,
+      len,
+      q.gqm
+    );
+    const outKey = quickModeKeymat(
+      km.hash,
+      km.skeyidD,
+      V1Protocol.ESP,
+      q.peerSpi,
+      q.ni,
+      q.nr,
+      len,
+      q.gqm
+    );
+    q.gqm?.fill(0);
+    const old = this.c.children.find((x) => !x.replaced);
+    if (old) old.replaced = true;
+    if (this.c.children.length >= LIMITS.childSas) {
+      const oldest = this.c.children.find((x) => x.replaced);
+      if (oldest) this.c.removeChild(oldest);
+    }
+    const child = {
+      inboundSpi: q.spi,
+      outboundSpi: q.peerSpi,
+      spec: q.spec,
+      tsLocal: q.tsLocal,
+      tsRemote: q.tsRemote,
+      replaced: false
+    };
+    this.c.children.push(child);
+    const proposal = formatPhase2Spec(q.spec);
+    this.c.push({
+      kind: "installChild",
+      child: {
+        inbound: {
+          spi: q.spi,
+          encrId: q.spec.encrId,
+          keymat: inKey,
+          replayWindow: this.c.cfg.replayWindow
+        },
+        outbound: { spi: q.peerSpi, encrId: q.spec.encrId, keymat: outKey },
+        tsLocal: [q.tsLocal],
+        tsRemote: [q.tsRemote],
+        proposal
+      }
+    });
+    this.c.counters.childRekeys++;
+    this.c.emit({ type: "rekeyed", what: "child", by: "peer", proposal });
+  }
+  onEstablished(child) {
+    this.c.step = "done";
+    const sa = this.c.sa;
+    this.c.setState("established");
+    this.c.emit({
+      type: "established",
+      info: {
+        localId: formatIdentity(this.c.cfg.localId),
+        remoteId: formatIdentity(sa.gwId),
+        ikeProposal: formatPhase1Spec(sa.spec),
+        espProposal: formatPhase2Spec(child.spec),
+        natHere: this.c.natHere,
+        natThere: this.c.natThere,
+        config: this.c.config,
+        tsLocal: [formatTs(child.tsLocal)],
+        tsRemote: [formatTs(child.tsRemote)],
+        spiI: toHex(sa.cookieI),
+        spiR: toHex(sa.cookieR),
+        remote: this.c.remote,
+        ikeVersion: 1
+      }
+    });
+    this.c.tasks.info.armDpd();
+    this.armChildRekey();
+    this.c.tasks.phase1.armIkeRekey();
+  }
+  deleteChild(c) {
+    const d = {
+      kind: "delete",
+      type: V1Payload.DELETE,
+      doi: IPSEC_DOI,
+      protocol: V1Protocol.ESP,
+      spiSize: 4,
+      spis: [u323(c.inboundSpi)]
+    };
+    this.c.sendInformational(this.c.sa, [d]);
+    this.c.removeChild(c);
+  }
+  /**
+   * Our rekey of the IPsec SA: after cfg.childRekeyMs, or at 90 % of the lifetime the gateway
+   * chose when that is shorter (minus up to 10 % jitter).
+   */
+  armChildRekey() {
+    const life = this.childLifeMs > 0 ? this.childLifeMs * 0.9 : 0;
+    const cfg = this.c.cfg.childRekeyMs;
+    const after = cfg > 0 && life > 0 ? Math.min(cfg, life) : cfg > 0 ? cfg : life;
+    if (after > 0)
+      this.c.push({
+        kind: "setTimer",
+        timer: "rekey-child",
+        at: this.c.now + this.c.jitter(after)
+      });
+  }
+  startChildRekey() {
+    if (this.c.st !== "established") return;
+    const cur = this.c.children.find((c) => !c.replaced);
+    if (!cur) return;
+    if (this.c.outstanding) {
+      this.c.push({ kind: "setTimer", timer: "rekey-child", at: this.c.now + 1e3 });
+      return;
+    }
+    this.startQuickMode(cur);
+  }
+};
+
+// src/ikev1/tasks/informational.ts
+var Informational = class {
+  c;
+  constructor(c) {
+    this.c = c;
+  }
+  dpdSeq = 0;
+  dpdSeqs = [];
+  // -------------------------------------------------------------------------------------------
+  // Dead peer detection (RFC 3706)
+  armDpd() {
+    if (this.c.cfg.dpdDelayMs > 0)
+      this.c.push({
+        kind: "setTimer",
+        timer: "dpd",
+        at: Math.max(this.c.now, this.c.lastAlive) + this.c.cfg.dpdDelayMs
+      });
+  }
+  onDpdTimer() {
+    if (this.c.st !== "established" || this.c.cfg.dpdDelayMs <= 0) return;
+    if (this.c.now < this.c.lastAlive + this.c.cfg.dpdDelayMs || this.c.outstanding) {
+      this.armDpd();
+      return;
+    }
+    this.sendDpd();
+  }
+  /** RFC 3706 §5: R-U-THERE with the next sequence number, in a protected Informational. */
+  sendDpd() {
+    const sa = this.c.sa;
+    if (!sa.ready) return;
+    if (this.dpdSeq === 0) this.dpdSeq = readU32(this.c.random.bytes(4)) & 2147483647;
+    this.dpdSeq = this.dpdSeq + 1 >>> 0;
+    this.dpdSeqs = [...this.dpdSeqs.slice(-7), this.dpdSeq];
+    const mid = this.c.newMid();
+    const msg = this.c.sealHashed(sa, V1Exchange.INFORMATIONAL, mid, [
+      this.c.notify(
+        V1Notify.DPD_R_U_THERE,
+        V1Protocol.ISAKMP,
+        this.c.cookies(sa),
+        u323(this.dpdSeq)
+      )
+    ]);
+    sa.keymat.forget(mid);
+    this.c.counters.dpdSent++;
+    this.c.emit({ type: "liveness-check" });
+    this.c.request({
+      exchange: V1Exchange.INFORMATIONAL,
+      mid,
+      data: msg,
+      what: DPD_WHAT2,
+      sa,
+      onReply: () => void 0
+    });
+  }
+  // -------------------------------------------------------------------------------------------
+  // Informational exchanges (RFC 2408 §4.8, RFC 2409 §5.7, RFC 3706)
+  onInformational(sa, h, c, plain, encrypted) {
+    if (!encrypted) {
+      if (sa.ready) return this.c.drop("unprotected informational");
+      const n = c.payloads.find((p) => p.kind === "notify");
+      const o = this.c.outstanding;
+      if (!n || !o || o.sa !== sa) return this.c.drop("unprotected informational");
+      if (sa === this.c.nextSa) {
+        this.c.nextSa = void 0;
+        this.c.outstanding = void 0;
+        this.c.log.warn("ike", `phase 1 rekey refused: ${v1Name(V1Notify, n.notifyType)}`);
+        return;
+      }
+      this.c.finishCloseWith(this.c.errorFromNotify(n.notifyType, o.what));
+      return;
+    }
+    if (!this.c.checkHash(sa, h, c, plain)) {
+      this.c.rejectIv();
+      this.c.drop("bad informational hash");
+      this.c.tasks.phase1.keysDiffer(sa, h);
+      return;
+    }
+    this.c.acceptIv();
+    sa.keymat.forget(h.messageId);
+    this.c.lastAlive = this.c.now;
+    for (const p of c.payloads.slice(1)) {
+      if (this.c.st === "closed") return;
+      if (p.kind === "notify") this.onNotify(sa, p);
+      else if (p.kind === "delete") this.onDelete(sa, p);
+    }
+  }
+  onNotify(sa, n) {
+    switch (n.notifyType) {
+      case V1Notify.DPD_R_U_THERE: {
+        if (n.data.length !== 4) return this.c.drop("malformed R-U-THERE");
+        this.c.sendInformational(sa, [
+          this.c.notify(V1Notify.DPD_R_U_THERE_ACK, V1Protocol.ISAKMP, this.c.cookies(sa), n.data)
+        ]);
+        return;
+      }
+      case V1Notify.DPD_R_U_THERE_ACK: {
+        if (n.data.length !== 4) return this.c.drop("malformed R-U-THERE-ACK");
+        const seq2 = readU32(n.data);
+        const o = this.c.outstanding;
+        if (o && o.what === DPD_WHAT2 && this.dpdSeqs.includes(seq2)) {
+          this.c.settle();
+          this.armDpd();
+        }
+        return;
+      }
+      case V1Notify.INITIAL_CONTACT:
+      case V1Notify.RESPONDER_LIFETIME:
+      case V1Notify.REPLAY_STATUS:
+        return;
+      default: {
+        const o = this.c.outstanding;
+        if (n.notifyType < 16384 && this.c.st === "connecting" && o) {
+          this.c.fail(this.c.errorFromNotify(n.notifyType, o.what));
+          return;
+        }
+        this.c.log.info("ike", `gateway notification ${v1Name(V1Notify, n.notifyType)}`);
+      }
+    }
+  }
+  onDelete(sa, d) {
+    if (d.protocol === V1Protocol.ISAKMP) {
+      const self = d.spis.some((s) => equalBytes(s, this.c.cookies(sa)));
+      if (!self) return;
+      if (sa !== this.c.sa) return;
+      this.c.finishClose(
+        new VpnError("ERR_IKE_DELETED", "the gateway deleted the IKEv1 SA (ISAKMP SA)"),
+        true
+      );
+      return;
+    }
+    if (d.protocol !== V1Protocol.ESP || d.spiSize !== 4) return;
+    for (const s of d.spis) {
+      const spi = readU32(s);
+      const c = this.c.children.find((x) => x.outboundSpi === spi);
+      if (!c) continue;
+      this.c.removeChild(c);
+    }
+    if (this.c.children.length === 0 && this.c.st === "established" && !this.c.tasks.quick.qm) {
+      const err = new VpnError("ERR_IKE_DELETED", "the gateway deleted the tunnel (IPsec SA)");
+      this.c.fail(err);
+    }
+  }
+};
+
+// src/ikev1/modecfg/attributes.ts
+var CfgType2 = { REQUEST: 1, REPLY: 2, SET: 3, ACK: 4 };
+var ModeCfgAttr = {
+  INTERNAL_IP4_ADDRESS: 1,
+  INTERNAL_IP4_NETMASK: 2,
+  INTERNAL_IP4_DNS: 3,
+  INTERNAL_IP4_NBNS: 4,
+  INTERNAL_ADDRESS_EXPIRY: 5,
+  INTERNAL_IP4_DHCP: 6,
+  APPLICATION_VERSION: 7,
+  INTERNAL_IP6_ADDRESS: 8,
+  INTERNAL_IP6_NETMASK: 9,
+  INTERNAL_IP6_DNS: 10,
+  INTERNAL_IP6_NBNS: 11,
+  INTERNAL_IP6_DHCP: 12,
+  INTERNAL_IP4_SUBNET: 13,
+  SUPPORTED_ATTRIBUTES: 14,
+  INTERNAL_IP6_SUBNET: 15
+};
+var XauthAttr = {
+  TYPE: 16520,
+  USER_NAME: 16521,
+  USER_PASSWORD: 16522,
+  PASSCODE: 16523,
+  MESSAGE: 16524,
+  CHALLENGE: 16525,
+  DOMAIN: 16526,
+  STATUS: 16527,
+  NEXT_PIN: 16528,
+  ANSWER: 16529
+};
+var XauthType = { GENERIC: 0, RADIUS_CHAP: 1, OTP: 2, S_KEY: 3 };
+var XauthStatus = { FAIL: 0, OK: 1 };
+var UnityAttr = {
+  BANNER: 28672,
+  SAVE_PASSWD: 28673,
+  DEF_DOMAIN: 28674,
+  SPLITDNS_NAME: 28675,
+  SPLIT_INCLUDE: 28676,
+  NATT_PORT: 28677,
+  LOCAL_LAN: 28678,
+  PFS: 28679,
+  FW_TYPE: 28680,
+  BACKUP_SERVERS: 28681,
+  DDNS_HOSTNAME: 28682
+};
+var BASIC = /* @__PURE__ */ new Set([
+  XauthAttr.TYPE,
+  XauthAttr.STATUS,
+  UnityAttr.SAVE_PASSWD,
+  UnityAttr.NATT_PORT,
+  UnityAttr.PFS
+]);
+var MAX_CFG_ATTRIBUTES = 256;
+function protocolError(msg, cause) {
+  return new VpnError("ERR_IKE_PROTOCOL", msg, cause === void 0 ? void 0 : { cause });
+}
+function decodeAttributePayload(body) {
+  try {
+    const r = new Reader(body);
+    const cfgType = r.u8("attribute payload type");
+    if (cfgType < CfgType2.REQUEST || cfgType > CfgType2.ACK)
+      throw protocolError(`attribute payload has unknown type ${cfgType}`);
+    r.u8("attribute payload reserved");
+    const identifier = r.u16("attribute payload identifier");
+    const attributes = [];
+    while (r.remaining > 0) {
+      if (attributes.length >= MAX_CFG_ATTRIBUTES)
+        throw protocolError(`attribute payload has more than ${MAX_CFG_ATTRIBUTES} attributes`);
+      const h = r.u16("attribute type");
+      const type = h & 32767;
+      const value = h & 32768 ? r.copy(2, "attribute value") : r.copy(r.u16("attribute length"));
+      attributes.push({ type, value });
+    }
+    return { cfgType, identifier, attributes };
+  } catch (e) {
+    if (isVpnError(e) && e.code === "ERR_IKE_PROTOCOL") throw e;
+    throw protocolError(
+      `malformed attribute payload: ${e instanceof Error ? e.message : String(e)}`,
+      e
+    );
+  }
+}
+function encodeAttributePayload(p) {
+  const w = new Writer(64);
+  w.u8(p.cfgType).u8(0).u16(p.identifier);
+  for (const a of p.attributes) {
+    if (!Number.isInteger(a.type) || a.type < 0 || a.type > 32767)
+      throw new VpnError("ERR_ARG", `attribute type ${a.type} out of range`);
+    if (a.value.length > 65535)
+      throw new VpnError("ERR_ARG", `attribute ${a.type} value longer than 65535 octets`);
+    if (BASIC.has(a.type) && a.value.length === 2) w.u16(32768 | a.type).bytes(a.value);
+    else w.u16(a.type).u16(a.value.length).bytes(a.value);
+  }
+  if (w.pos + 4 > 65535) throw new VpnError("ERR_ARG", "attribute payload too long");
+  return w.finish();
+}
+function u16Value(v) {
+  return new Uint8Array([v >> 8 & 255, v & 255]);
+}
+function numberValue(v) {
+  if (v.length === 0 || v.length > 4) return void 0;
+  let n = 0;
+  for (const b of v) n = n * 256 + b;
+  return n;
+}
+
+// src/ikev1/modecfg/text.ts
+var MAX_MESSAGE_CHARS = 512;
+var MAX_BANNER_CHARS = 2048;
+var decoder = new TextDecoder("utf-8", { fatal: false });
+function untrustedText(value, maxChars) {
+  let end = value.length;
+  while (end > 0 && value[end - 1] === 0) end--;
+  const raw = decoder.decode(value.subarray(0, Math.min(end, 4 * (maxChars + 1))));
+  const safe = printable(raw.replace(/\r\n/g, "\n"));
+  return safe.length > maxChars ? `${safe.slice(0, maxChars - 1)}…` : safe;
+}
+
+// src/ikev1/modecfg/xauth.ts
+var MAX_XAUTH_CREDENTIAL = 1024;
+var MAX_REQUESTS = 4;
+var UNSUPPORTED = {
+  [XauthAttr.PASSCODE]: "a passcode (token or one-time password)",
+  [XauthAttr.CHALLENGE]: "the answer to a challenge",
+  [XauthAttr.NEXT_PIN]: "a new PIN",
+  [XauthAttr.ANSWER]: "an answer to a question"
+};
+var TYPE_NAMES2 = {
+  [XauthType.RADIUS_CHAP]: "RADIUS-CHAP",
+  [XauthType.OTP]: "OTP",
+  [XauthType.S_KEY]: "S/KEY"
+};
+var XauthClient = class {
+  creds;
+  requests = 0;
+  passwordSent = false;
+  /** The last XAUTH-MESSAGE the gateway sent (escaped, bounded). */
+  lastMessage;
+  constructor(creds) {
+    this.creds = creds;
+  }
+  onMessage(p) {
+    const m = p.attributes.find((a) => a.type === XauthAttr.MESSAGE);
+    const message = m && m.value.length > 0 ? untrustedText(m.value, MAX_MESSAGE_CHARS) : void 0;
+    if (message !== void 0) this.lastMessage = message;
+    const withMessage = (s) => message === void 0 ? s : { ...s, message };
+    switch (p.cfgType) {
+      case CfgType2.REQUEST:
+        return withMessage(this.onRequest(p, message));
+      case CfgType2.SET:
+        return withMessage(this.onSet(p, message));
+      default:
+        return withMessage(
+          failed("ERR_IKE_PROTOCOL", `unexpected XAUTH message of type ${p.cfgType} from gateway`)
+        );
+    }
+  }
+  onRequest(p, message) {
+    this.requests++;
+    const said = message === void 0 ? "" : ` (gateway says: "${message}")`;
+    if (this.requests > MAX_REQUESTS)
+      return failed(
+        "ERR_IKE_AUTH_FAILED",
+        `gateway asked for XAUTH credentials ${this.requests} times`
+      );
+    const asked = new Set(p.attributes.map((a) => a.type));
+    const typeAttr = p.attributes.find((a) => a.type === XauthAttr.TYPE);
+    const type = typeAttr && typeAttr.value.length > 0 ? numberValue(typeAttr.value) : XauthType.GENERIC;
+    if (type !== XauthType.GENERIC)
+      return failed(
+        "ERR_IKE_AUTH_FAILED",
+        `gateway asks for XAUTH type ${type === void 0 ? "(malformed)" : TYPE_NAMES2[type] ?? String(type)}; only generic user name and password XAUTH is supported${said}`
+      );
+    for (const [t, what] of Object.entries(UNSUPPORTED)) {
+      if (asked.has(Number(t)))
+        return failed(
+          "ERR_IKE_AUTH_FAILED",
+          `gateway asks for ${what} in XAUTH, which is not supported (only user name and password)${said}`
+        );
+    }
+    const wantsUser = asked.has(XauthAttr.USER_NAME);
+    const wantsPassword = asked.has(XauthAttr.USER_PASSWORD);
+    if (!wantsUser && !wantsPassword)
+      return failed(
+        "ERR_IKE_PROTOCOL",
+        `gateway's XAUTH request asks for neither a user name nor a password${said}`
+      );
+    if (wantsPassword && this.passwordSent)
+      return failed(
+        "ERR_IKE_AUTH_FAILED",
+        `XAUTH failed: the gateway asked for the password again (wrong user name or password?)${said}`
+      );
+    const user = new TextEncoder().encode(this.creds.user);
+    if (wantsUser && user.length > MAX_XAUTH_CREDENTIAL || wantsPassword && this.creds.password.length > MAX_XAUTH_CREDENTIAL)
+      return failed(
+        "ERR_CONFIG",
+        `the XAUTH user name and password must be at most ${MAX_XAUTH_CREDENTIAL} bytes each`
+      );
+    const attributes = [];
+    if (typeAttr) attributes.push({ type: XauthAttr.TYPE, value: u16Value(XauthType.GENERIC) });
+    if (wantsUser) attributes.push({ type: XauthAttr.USER_NAME, value: user });
+    if (wantsPassword) {
+      attributes.push({ type: XauthAttr.USER_PASSWORD, value: this.creds.password });
+      this.passwordSent = true;
+    }
+    return {
+      kind: "reply",
+      payload: { cfgType: CfgType2.REPLY, identifier: p.identifier, attributes }
+    };
+  }
+  onSet(p, message) {
+    const said = message === void 0 ? "" : ` (gateway says: "${message}")`;
+    const s = p.attributes.find((a) => a.type === XauthAttr.STATUS);
+    const status = s ? numberValue(s.value) : void 0;
+    if (status === void 0)
+      return failed("ERR_IKE_PROTOCOL", "gateway sent an XAUTH SET without a usable XAUTH-STATUS");
+    const ack = {
+      cfgType: CfgType2.ACK,
+      identifier: p.identifier,
+      attributes: [{ type: XauthAttr.STATUS, value: new Uint8Array(0) }]
+    };
+    if (status === XauthStatus.OK) return { kind: "done", ack };
+    if (status === XauthStatus.FAIL)
+      return {
+        kind: "failed",
+        ack,
+        error: new VpnError(
+          "ERR_IKE_AUTH_FAILED",
+          `XAUTH failed: the gateway rejected the user name or password${said}`
+        )
+      };
+    return {
+      kind: "failed",
+      ack,
+      error: new VpnError("ERR_IKE_PROTOCOL", `gateway sent unknown XAUTH-STATUS ${status}`)
+    };
+  }
+};
+function failed(code, msg) {
+  return { kind: "failed", error: new VpnError(code, msg) };
+}
+
+// src/ikev1/modecfg/modecfg.ts
+var MAX_SPLIT_INCLUDE = LIMITS.subnets;
+var MAX_NBNS = 4;
+var SPLIT_ENTRY = 14;
+var empty = () => new Uint8Array(0);
+var ModeConfigClient = class {
+  identifier;
+  unity;
+  constructor(opts2) {
+    if (!Number.isInteger(opts2.identifier) || opts2.identifier < 0 || opts2.identifier > 65535)
+      throw new VpnError("ERR_ARG", `Mode Config identifier ${opts2.identifier} out of range`);
+    this.identifier = opts2.identifier;
+    this.unity = opts2.unity;
+  }
+  /** Pull mode: our REQUEST (§3.3), every attribute with an empty value. */
+  request() {
+    const types = [
+      ModeCfgAttr.INTERNAL_IP4_ADDRESS,
+      ModeCfgAttr.INTERNAL_IP4_NETMASK,
+      ModeCfgAttr.INTERNAL_IP4_DNS,
+      ModeCfgAttr.INTERNAL_IP4_NBNS
+    ];
+    if (this.unity)
+      types.push(
+        UnityAttr.BANNER,
+        UnityAttr.DEF_DOMAIN,
+        UnityAttr.SPLITDNS_NAME,
+        UnityAttr.SPLIT_INCLUDE
+      );
+    return {
+      cfgType: CfgType2.REQUEST,
+      identifier: this.identifier,
+      attributes: types.map((type) => ({ type, value: empty() }))
+    };
+  }
+  /**
+   * The gateway's REPLY: it must be a REPLY with our identifier (§3.2); then every attribute is
+   * checked and every list bounded. A virtual IP that cannot be one is an error; a bad DNS server,
+   * netmask, network or domain is dropped with a warning.
+   */
+  onReply(p) {
+    if (p.cfgType !== CfgType2.REPLY)
+      return new VpnError(
+        "ERR_IKE_PROTOCOL",
+        `Mode Config: expected a REPLY (2), gateway sent type ${p.cfgType}`
+      );
+    if (p.identifier !== this.identifier)
+      return new VpnError(
+        "ERR_IKE_PROTOCOL",
+        `Mode Config: reply identifier ${p.identifier} does not match our request's ${this.identifier}`
+      );
+    return parseModeCfgAttributes(p.attributes);
+  }
+  /**
+   * Push mode (§3.4): the gateway SETs attributes; we take them and ACK the ones we took (the
+   * types with empty values), with its identifier.
+   */
+  onSet(p) {
+    if (p.cfgType !== CfgType2.SET)
+      return new VpnError(
+        "ERR_IKE_PROTOCOL",
+        `Mode Config: expected a SET (3), gateway sent type ${p.cfgType}`
+      );
+    const result = parseModeCfgAttributes(p.attributes);
+    if (result instanceof VpnError) return result;
+    const unknown = new Set(result.unknown ?? []);
+    const taken = [...new Set(p.attributes.map((a) => a.type))].filter((t) => !unknown.has(t));
+    return {
+      result,
+      ack: {
+        cfgType: CfgType2.ACK,
+        identifier: p.identifier,
+        attributes: taken.map((type) => ({ type, value: empty() }))
+      }
+    };
+  }
+};
+function unusableV4(b) {
+  return b[0] === 0 || b[0] === 127 || b[0] >= 224;
+}
+function maskPrefix(m) {
+  const n = (m[0] << 24 | m[1] << 16 | m[2] << 8 | m[3]) >>> 0;
+  const inv = ~n >>> 0;
+  if ((inv & inv + 1) !== 0) return void 0;
+  let p = 0;
+  for (let x = n; x & 2147483648; x = x << 1 >>> 0) p++;
+  return p;
+}
+function networkOf(addr, mask2) {
+  return formatIpAddress(new Uint8Array([0, 1, 2, 3].map((i) => addr[i] & mask2[i])));
+}
+function splitDnsNames(v) {
+  let end = v.length;
+  while (end > 0 && v[end - 1] === 0) end--;
+  const names = [];
+  let bad = 0;
+  let text = "";
+  for (let i = 0; i < end; i++) {
+    const c = v[i];
+    if (c < 32 || c > 126) return { names: [], bad: 1 };
+    text += String.fromCharCode(c);
+  }
+  for (const raw of text.split(/[,\s]+/)) {
+    if (raw === "") continue;
+    const d = raw.endsWith(".") ? raw.slice(0, -1) : raw;
+    if (isDomainName(d)) names.push(d.toLowerCase());
+    else bad++;
+  }
+  return { names, bad };
+}
+function parseModeCfgAttributes(attrs) {
+  const out = { dns4: [], nbns4: [], splitInclude: [], splitDns: [] };
+  const warnings = [];
+  const unknown = [];
+  const dropped = /* @__PURE__ */ new Map();
+  const drop2 = (what) => {
+    dropped.set(what, (dropped.get(what) ?? 0) + 1);
+  };
+  const addUnique = (list2, v, max, what, same = (a) => a === v) => {
+    if (list2.some(same)) return;
+    if (list2.length >= max) drop2(`${what} beyond the first ${max}`);
+    else list2.push(v);
+  };
+  const addNetwork = (addr, mask2) => {
+    const prefix = maskPrefix(mask2);
+    if (prefix === void 0) return drop2("split networks with a non-contiguous mask");
+    const network = networkOf(addr, mask2);
+    addUnique(
+      out.splitInclude,
+      { network, prefix },
+      MAX_SPLIT_INCLUDE,
+      "split networks",
+      (a) => a.network === network && a.prefix === prefix
+    );
+  };
+  for (const a of attrs) {
+    const v = a.value;
+    switch (a.type) {
+      case ModeCfgAttr.INTERNAL_IP4_ADDRESS:
+        if (v.length === 0) break;
+        if (out.ip4 !== void 0) break;
+        if (v.length !== 4)
+          return new VpnError(
+            "ERR_IKE_PROTOCOL",
+            `Mode Config: INTERNAL_IP4_ADDRESS has ${v.length} octets, expected 4`
+          );
+        if (unusableV4(v))
+          return new VpnError(
+            "ERR_IKE_PROTOCOL",
+            `Mode Config: gateway assigned ${formatIpAddress(v)}, which cannot be a virtual IP`
+          );
+        out.ip4 = formatIpAddress(v);
+        break;
+      case ModeCfgAttr.INTERNAL_IP4_NETMASK:
+        if (v.length === 0) break;
+        if (v.length !== 4 || maskPrefix(v) === void 0) drop2("malformed netmasks");
+        else out.netmask4 ??= formatIpAddress(v);
+        break;
+      case ModeCfgAttr.INTERNAL_IP4_DNS:
+      case ModeCfgAttr.INTERNAL_IP4_NBNS: {
+        if (v.length === 0) break;
+        const dns = a.type === ModeCfgAttr.INTERNAL_IP4_DNS;
+        const what = dns ? "DNS servers" : "NBNS servers";
+        if (v.length !== 4 || unusableV4(v)) {
+          drop2(`malformed or unusable ${what}`);
+          break;
+        }
+        const list2 = dns ? out.dns4 : out.nbns4;
+        addUnique(list2, formatIpAddress(v), dns ? LIMITS.dnsPerFamily : MAX_NBNS, what);
+        break;
+      }
+      case ModeCfgAttr.INTERNAL_IP4_SUBNET:
+        if (v.length === 0) break;
+        if (v.length !== 8) drop2("malformed INTERNAL_IP4_SUBNET values");
+        else addNetwork(v.subarray(0, 4), v.subarray(4, 8));
+        break;
+      case UnityAttr.SPLIT_INCLUDE: {
+        let off = 0;
+        while (v.length - off >= 8) {
+          addNetwork(v.subarray(off, off + 4), v.subarray(off + 4, off + 8));
+          off += SPLIT_ENTRY;
+        }
+        if (off < v.length) drop2("malformed UNITY_SPLIT_INCLUDE entries");
+        break;
+      }
+      case UnityAttr.DEF_DOMAIN: {
+        if (v.length === 0) break;
+        const d = parseDomainAttribute(v);
+        if (d === void 0) drop2("malformed default domains");
+        else out.defaultDomain ??= d;
+        break;
+      }
+      case UnityAttr.SPLITDNS_NAME: {
+        if (v.length === 0) break;
+        const { names, bad } = splitDnsNames(v);
+        for (let i = 0; i < bad; i++) drop2("malformed split DNS names");
+        for (const n of names) addUnique(out.splitDns, n, LIMITS.domains, "split DNS names");
+        break;
+      }
+      case UnityAttr.BANNER:
+        if (v.length === 0) break;
+        out.banner ??= untrustedText(v, MAX_BANNER_CHARS);
+        break;
+      default:
+        if (!unknown.includes(a.type) && unknown.length < 16) unknown.push(a.type);
+    }
+  }
+  for (const [what, n] of dropped) warnings.push(`Mode Config: ignored ${n} ${what}`);
+  if (warnings.length > 0) out.warnings = warnings;
+  if (unknown.length > 0) out.unknown = unknown;
+  return out;
+}
+function toConfigReply(r) {
+  const out = {
+    dns4: [...r.dns4],
+    dns6: [],
+    domains: [],
+    subnets: r.splitInclude.map((s) => `${s.network}/${s.prefix}`),
+    unknown: [...r.unknown ?? []]
+  };
+  if (r.ip4 !== void 0) out.ip4 = r.ip4;
+  if (r.netmask4 !== void 0) out.ip4Netmask = r.netmask4;
+  for (const d of [...r.defaultDomain === void 0 ? [] : [r.defaultDomain], ...r.splitDns])
+    if (!out.domains.includes(d)) out.domains.push(d);
+  return out;
+}
+
+// src/ikev1/tasks/transaction.ts
+var XAUTH_FIRST = 16520;
+var XAUTH_LAST = 16529;
+var MAX_MIDS = 8;
+var Transactions = class {
+  s;
+  /** The XAUTH conversation, one per ISAKMP SA (a phase 1 rekey runs XAUTH again). */
+  xauth;
+  modecfg;
+  /** A Mode Config push that came before we were ready for it. */
+  pushed;
+  /** Message IDs of the gateway's transactions in progress (their IV chains continue). */
+  mids = [];
+  constructor(s) {
+    this.s = s;
+  }
+  knows(mid) {
+    return this.mids.includes(mid);
+  }
+  remember(mid) {
+    if (this.mids.includes(mid)) return;
+    this.mids.push(mid);
+    if (this.mids.length > MAX_MIDS) this.mids.shift();
+  }
+  attrPayload(p) {
+    return { kind: "data", type: V1Payload.ATTRIBUTE, data: encodeAttributePayload(p) };
+  }
+  /** Mode Config pull (draft-dukes-ike-mode-cfg-02 §3.3): our REQUEST in a new transaction. */
+  startModeConfig(sa) {
+    const s = this.s;
+    const pushed = this.pushed;
+    if (pushed) {
+      this.pushed = void 0;
+      s.tasks.phase1.modeConfigDone(pushed.config, pushed.ip4);
+      return;
+    }
+    const mid = s.newMid();
+    const identifier = mid & 65535;
+    this.modecfg = new ModeConfigClient({ identifier, unity: sa.peer.unity });
+    const msg = s.sealHashed(sa, V1Exchange.TRANSACTION, mid, [this.attrPayload(this.modecfg.request())]);
+    s.request({
+      exchange: V1Exchange.TRANSACTION,
+      mid,
+      data: msg,
+      what: "Mode Config request",
+      sa,
+      onReply: (_h, c) => this.onModeCfgReply(sa, mid, c)
+    });
+  }
+  onModeCfgReply(sa, mid, c) {
+    const s = this.s;
+    const body = findData(c.payloads, V1Payload.ATTRIBUTE);
+    if (!body) return s.drop("Mode Config reply without an attribute payload");
+    let p;
+    try {
+      p = decodeAttributePayload(body);
+    } catch (e) {
+      return s.drop("malformed attribute payload", e.message);
+    }
+    const r = this.modecfg.onReply(p);
+    if (isVpnError(r)) return s.drop("bad Mode Config reply", r.message);
+    s.acceptIv();
+    sa.keymat.forget(mid);
+    s.settle();
+    const config = toConfigReply(r);
+    if (r.banner) s.log.info("ike", `gateway banner: ${r.banner}`);
+    s.tasks.phase1.modeConfigDone(config, r.ip4);
+  }
+  /**
+   * Mode Config push (draft-dukes-ike-mode-cfg-02 §3.4): the gateway SETs our address and DNS; we
+   * ACK what we took and go on as after a pull REPLY (a pull REQUEST of ours still in flight is
+   * then answered by this).
+   */
+  onModeCfgPush(sa, mid, p) {
+    const s = this.s;
+    const client = this.modecfg ?? new ModeConfigClient({ identifier: p.identifier, unity: sa.peer.unity });
+    const r = client.onSet(p);
+    if (isVpnError(r)) return s.drop("bad Mode Config SET", r.message);
+    this.answer(sa, mid, r.ack);
+    if (r.result.banner) s.log.info("ike", `gateway banner: ${r.result.banner}`);
+    if (!s.cfg.modeConfig) return;
+    const result = { config: toConfigReply(r.result), ip4: r.result.ip4 };
+    if (s.step !== "modecfg") {
+      if (s.step === "phase1" || s.step === "xauth") this.pushed = result;
+      return;
+    }
+    const o = s.outstanding;
+    if (o && o.exchange === V1Exchange.TRANSACTION) {
+      sa.keymat.forget(o.mid);
+      s.settle();
+    }
+    s.tasks.phase1.modeConfigDone(result.config, result.ip4);
+  }
+  /** A Transaction message: the answer to our Mode Config request, or the gateway's request. */
+  onMessage(sa, h, c, plain) {
+    const s = this.s;
+    if (!s.checkHash(sa, h, c, plain)) {
+      s.rejectIv();
+      return s.drop("bad transaction hash");
+    }
+    const o = s.outstanding;
+    if (o && o.exchange === V1Exchange.TRANSACTION && o.mid === h.messageId) {
+      o.onReply(h, c, plain);
+      return;
+    }
+    const body = findData(c.payloads, V1Payload.ATTRIBUTE);
+    if (!body) {
+      s.rejectIv();
+      return s.drop("transaction without an attribute payload");
+    }
+    let p;
+    try {
+      p = decodeAttributePayload(body);
+    } catch (e) {
+      s.rejectIv();
+      return s.drop("malformed attribute payload", e.message);
+    }
+    s.acceptIv();
+    this.remember(h.messageId);
+    const isXauth = p.attributes.some((a) => a.type >= XAUTH_FIRST && a.type <= XAUTH_LAST);
+    if (p.cfgType === CfgType2.SET && !isXauth) {
+      this.onModeCfgPush(sa, h.messageId, p);
+      return;
+    }
+    if (p.cfgType === CfgType2.REQUEST || p.cfgType === CfgType2.SET) {
+      if (!s.cfg.xauth) {
+        s.fail(
+          new VpnError(
+            "ERR_IKE_AUTH_FAILED",
+            "the gateway requires XAUTH (a user name and password after the group key): give --xauth-user and --xauth-password-file"
+          )
+        );
+        return;
+      }
+      if (this.xauth?.sa !== sa) this.xauth = { sa, client: new XauthClient(s.cfg.xauth) };
+      let step;
+      try {
+        step = this.xauth.client.onMessage(p);
+      } catch (e) {
+        s.fail(isVpnError(e) ? e : new VpnError("ERR_IKE_PROTOCOL", e.message));
+        return;
+      }
+      if (step.message !== void 0)
+        s.log.info("ike", `XAUTH: the gateway says "${step.message}"`);
+      switch (step.kind) {
+        case "reply":
+          this.answer(sa, h.messageId, step.payload);
+          return;
+        case "done":
+          this.answer(sa, h.messageId, step.ack);
+          s.log.info("ike", "XAUTH succeeded");
+          s.tasks.phase1.xauthSucceeded(sa);
+          return;
+        case "failed":
+          if (step.ack) this.answer(sa, h.messageId, step.ack);
+          s.fail(step.error);
+          return;
+      }
+    }
+    s.drop("unexpected transaction", `type ${p.cfgType}`);
+  }
+  /** Our answer in the gateway's transaction (same message ID), cached for its retransmissions. */
+  answer(sa, mid, p) {
+    const s = this.s;
+    const msg = s.sealHashed(sa, V1Exchange.TRANSACTION, mid, [this.attrPayload(p)]);
+    sa.lastIn = s.lastDatagram;
+    sa.lastOut = msg;
+    s.transmit(msg);
+  }
+};
+
+// src/ikev1/session.ts
+var Ikev1Session = class {
+  c;
+  constructor(cfg, random, logger = NOOP_LOGGER) {
+    if (cfg.phase1.length === 0) throw new VpnError("ERR_CONFIG", "no IKEv1 phase 1 proposal");
+    if (cfg.phase2.length === 0)
+      throw new VpnError("ERR_CONFIG", "no IKEv1 phase 2 (ESP) proposal");
+    if (cfg.aggressive && cfg.auth.kind !== "psk")
+      throw new VpnError(
+        "ERR_CONFIG",
+        "IKEv1 Aggressive Mode is supported with a pre-shared key only"
+      );
+    authMethodFor(cfg.auth, cfg.xauth !== void 0);
+    const c = new V1Context(cfg, random, logger);
+    this.c = c;
+    c.tasks = {
+      phase1: new Phase1(c),
+      quick: new QuickMode(c),
+      info: new Informational(c),
+      tx: new Transactions(c)
+    };
+  }
+  /** Total time from the first send until we give up, for messages (RFC 2408 §5 retransmission). */
+  totalTimeoutMs() {
+    return this.c.totalTimeoutMs();
+  }
+  /** Counters of what the session sent, retransmitted, rekeyed and dropped (by reason). */
+  get counters() {
+    return this.c.counters;
+  }
+  // -------------------------------------------------------------------------------------------
+  // The driver's view (contract 3)
+  get state() {
+    return this.c.st;
+  }
+  get remoteEndpoint() {
+    return this.c.remote;
+  }
+  get isNatHere() {
+    return this.c.natHere;
+  }
+  get usesNatT() {
+    return this.c.natT;
+  }
+  /** IKEv1 fragmentation and MOBIKE are not implemented. */
+  get peerSupportsFragmentation() {
+    return false;
+  }
+  get peerSupportsMobike() {
+    return false;
+  }
+  /** Feeds one input; returns what the driver must do, in order. Never throws on bad peer input. */
+  handle(input, now) {
+    this.c.now = now;
+    this.c.out = [];
+    try {
+      switch (input.kind) {
+        case "start":
+          this.c.tasks.phase1.start(input.local, input.remote);
+          break;
+        case "datagram":
+          this.onDatagram(input.data, input.from);
+          break;
+        case "timer":
+          this.onTimer(input.timer);
+          break;
+        case "close":
+          this.close();
+          break;
+        case "activity":
+          this.c.lastAlive = Math.max(this.c.lastAlive, input.at);
+          break;
+        case "probe":
+          if (this.c.st === "established" && !this.c.outstanding) this.c.tasks.info.sendDpd();
+          break;
+        case "wake":
+          if (this.c.st === "established") {
+            if (!this.c.outstanding) this.c.tasks.info.sendDpd();
+            if (this.c.outstanding) {
+              this.c.outstanding.tries = Math.max(
+                this.c.outstanding.tries,
+                this.c.cfg.retransmit.tries
+              );
+              this.c.push({ kind: "setTimer", timer: "retransmit", at: now + input.budgetMs });
+            }
+          }
+          break;
+        case "rekeyChild":
+          this.c.tasks.quick.startChildRekey();
+          break;
+        case "localAddress":
+          this.c.local = input.local;
+          break;
+        case "eapResponse":
+        case "eapFailed":
+          break;
+      }
+    } catch (e) {
+      const err = isVpnError(e) ? e : new VpnError("ERR_IKE_PROTOCOL", `internal error: ${e.message}`, { cause: e });
+      this.c.fail(err);
+    }
+    return this.c.out;
+  }
+  close() {
+    if (this.c.st === "closed") return;
+    if (this.c.sa.ready) {
+      this.c.setState("deleting");
+      this.c.sendDeletes();
+    }
+    if (this.c.retiring) this.c.tasks.phase1.retireOld();
+    this.c.finishClose(void 0, false);
+  }
+  // -------------------------------------------------------------------------------------------
+  // Timers
+  onTimer(timer) {
+    switch (timer) {
+      case "dpd":
+        this.c.tasks.info.onDpdTimer();
+        return;
+      case "rekey-child":
+        this.c.tasks.quick.startChildRekey();
+        return;
+      case "rekey-ike":
+        if (this.c.retiring) this.c.tasks.phase1.retireOld();
+        else this.c.tasks.phase1.startIkeRekey();
+        return;
+      case "retransmit":
+        this.onRetransmit();
+        return;
+    }
+  }
+  onRetransmit() {
+    const o = this.c.outstanding;
+    if (!o) {
+      if (this.c.step === "xauth" && this.c.st === "connecting")
+        this.c.fail(
+          new VpnError(
+            "ERR_IKE_TIMEOUT",
+            "the gateway did not start XAUTH after phase 1 (is XAUTH configured on it?)"
+          )
+        );
+      return;
+    }
+    if (o.tries >= this.c.cfg.retransmit.tries) {
+      this.c.outstanding = void 0;
+      if (o.sa === this.c.nextSa) {
+        this.c.nextSa = void 0;
+        this.c.log.warn("ike", `phase 1 rekey got no answer to ${o.what}`);
+        return;
+      }
+      const from = `${this.c.remote.address}:${this.c.remote.port}`;
+      const total = (this.c.totalTimeoutMs() / 1e3).toFixed(1);
+      const dead = o.what === DPD_WHAT2 ? ": the gateway is down or unreachable (dead peer detection)" : "";
+      const err = o.onTimeout ? o.onTimeout(o) : new VpnError(
+        "ERR_IKE_TIMEOUT",
+        o.bad ? `${o.bad.count} datagrams arrived from ${from} in answer to ${o.what} (${o.tries + 1} attempts over ${total} s), but none could be verified or parsed (last: ${o.bad.last})` : `no answer from ${from} to ${o.what} after ${o.tries + 1} attempts over ${total} s${dead}`
+      );
+      this.c.fail(err);
+      return;
+    }
+    o.tries++;
+    this.c.counters.retransmits++;
+    this.c.log.debug("ike", `retransmitting ${o.what} (try ${o.tries + 1})`);
+    this.c.transmit(o.data);
+    this.c.push({
+      kind: "setTimer",
+      timer: "retransmit",
+      at: this.c.now + this.c.timeoutFor(o.tries)
+    });
+  }
+  saFor(h) {
+    for (const sa of [this.c.sa, this.c.nextSa, this.c.retiring]) {
+      if (!sa || !equalBytes(sa.cookieI, h.cookieI)) continue;
+      if (equalBytes(sa.cookieR, h.cookieR)) return sa;
+      if (sa.cookieR.every((b) => b === 0) && this.c.outstanding?.sa === sa) return sa;
+    }
+    return void 0;
+  }
+  onDatagram(data, from) {
+    this.c.counters.received++;
+    if (this.c.st === "closed" || this.c.st === "created") return this.c.drop("not connected");
+    if (from.address !== this.c.remote.address) return this.c.drop("unknown sender", from.address);
+    this.c.lastDatagram = data;
+    let m;
+    try {
+      m = decodeV1Message(data);
+    } catch (e) {
+      return this.c.drop("malformed", e.message);
+    }
+    const h = m.header;
+    const sa = this.saFor(h);
+    if (!sa) return this.c.drop("unknown cookies");
+    if (sa.lastIn && equalBytes(sa.lastIn, data)) {
+      if (sa.lastOut) {
+        this.c.counters.retransmits++;
+        this.c.transmit(sa.lastOut);
+      }
+      return this.c.drop("retransmitted request");
+    }
+    if (this.c.tasks.quick.lastQm && equalBytes(this.c.tasks.quick.lastQm.qm2, data)) {
+      this.c.transmit(this.c.tasks.quick.lastQm.qm3);
+      return this.c.drop("retransmitted Quick Mode message 2");
+    }
+    let chain;
+    let plain;
+    const encrypted = (h.flags & V1Flag.ENCRYPTION) !== 0;
+    if (encrypted) {
+      const km = sa.keymat;
+      if (!km) return this.c.drop("encrypted before keys");
+      const mid = h.exchangeType === V1Exchange.MAIN_MODE || h.exchangeType === V1Exchange.AGGRESSIVE ? 0 : h.messageId;
+      const known = mid === 0 || this.c.knownMid(mid);
+      try {
+        ({ plain, chain } = openV1Body(km.cipher, km.ivFor(mid), h.nextPayload, m.body));
+      } catch (e) {
+        if (!known) km.forget(mid);
+        this.c.drop("undecryptable", e.message);
+        this.c.tasks.phase1.keysDiffer(sa, h);
+        return;
+      }
+      this.c.pendingIv = { sa, mid, ct: m.body, known };
+    } else {
+      chain = m.chain;
+      plain = m.body;
+      this.c.pendingIv = void 0;
+    }
+    this.dispatch(sa, h, chain, plain, encrypted);
+    this.c.pendingIv = void 0;
+  }
+  dispatch(sa, h, c, plain, encrypted) {
+    const o = this.c.outstanding;
+    const ex = h.exchangeType;
+    if (ex === V1Exchange.INFORMATIONAL)
+      return this.c.tasks.info.onInformational(sa, h, c, plain, encrypted);
+    if (!encrypted && sa.ready) return this.c.drop("unprotected message after phase 1");
+    if ((ex === V1Exchange.MAIN_MODE || ex === V1Exchange.AGGRESSIVE) && h.messageId === 0) {
+      if (!o || o.sa !== sa || o.exchange !== ex || sa.ready)
+        return this.c.drop("unexpected phase 1 message");
+      const before = this.c.dropTotal;
+      o.onReply(h, c, plain);
+      if (this.c.dropTotal === before && encrypted) this.c.acceptIv();
+      else if (encrypted) this.c.rejectIv();
+      if (this.c.dropTotal === before) {
+        sa.lastIn = this.c.lastDatagram;
+        if (ex !== V1Exchange.AGGRESSIVE) sa.lastOut = void 0;
+      }
+      return;
+    }
+    if (!encrypted) return this.c.drop("unprotected phase 2 message");
+    if (!sa.ready) return this.c.drop("phase 2 message before phase 1 completed");
+    if (ex === V1Exchange.QUICK_MODE) {
+      if (o && o.exchange === V1Exchange.QUICK_MODE && o.mid === h.messageId) {
+        const before = this.c.dropTotal;
+        o.onReply(h, c, plain);
+        if (this.c.dropTotal === before) this.c.acceptIv();
+        else this.c.rejectIv();
+        return;
+      }
+      this.c.tasks.quick.onPeerQuickMode(sa, h, c, plain);
+      return;
+    }
+    if (ex === V1Exchange.TRANSACTION) {
+      this.c.tasks.tx.onMessage(sa, h, c, plain);
+      return;
+    }
+    this.c.rejectIv();
+    this.c.drop("unsupported exchange", v1Name(V1Exchange, ex));
+  }
+};
+
+// src/client/ikev1.ts
+function ikev1EspText(opts2) {
+  return opts2.espProposals ?? DEFAULT_V1_PHASE2_PROPOSALS;
+}
+function ikev1Base(opts2, ids, ts, retransmit) {
+  const v1 = opts2.ikev1 ?? {};
+  if (v1.aggressive && opts2.credentials.auth.kind !== "psk")
+    throw new VpnError("ERR_CONFIG", "IKEv1 Aggressive Mode works with a pre-shared key only");
+  return {
+    localId: ids.localId,
+    ...ids.remoteId ? { remoteId: ids.remoteId } : {},
+    phase1: parseV1Phase1Proposals(
+      opts2.ikeProposals ?? defaultV1Phase1Proposals(v1.legacy === true),
+      {
+        legacy: v1.legacy === true
+      }
+    ),
+    phase2: parseV1Phase2Proposals(
+      ikev1EspText(opts2),
+      v1.pfsGroup !== void 0 ? { pfsGroup: v1.pfsGroup } : {}
+    ),
+    aggressive: v1.aggressive === true,
+    ...v1.xauth ? { xauth: v1.xauth } : {},
+    // Mode Config pull (draft-dukes-ike-mode-cfg-02): a virtual IP, and DNS unless --dns off.
+    modeConfig: true,
+    tsLocal: ts.local,
+    tsRemote: ts.remote,
+    forceEncap: true,
+    retransmit,
+    replayWindow: 1024,
+    dpdDelayMs: opts2.dpdMs ?? 3e4,
+    childRekeyMs: opts2.rekeyMs ?? 50 * 60 * 1e3,
+    ikeRekeyMs: opts2.ikeRekeyMs ?? 3.5 * 3600 * 1e3,
+    initialContact: true
+  };
+}
+function newIkev1Session(base, attempt, random, log) {
+  if (attempt.auth.kind === "eap")
+    throw new VpnError("ERR_CONFIG", "EAP is IKEv2 only; IKEv1 gateways take XAUTH instead");
+  return new Ikev1Session(
+    { ...base, auth: attempt.auth, gatewayAuth: attempt.gatewayAuth },
+    random,
+    log
+  );
+}
+function splitIncludeSelectors(subnets, child) {
+  const out = [];
+  for (const cidr of subnets) {
+    let ts;
+    try {
+      ts = tsFromCidr(cidr);
+    } catch {
+      continue;
+    }
+    const covered = child.some(
+      (c) => c.startAddr.length === ts.startAddr.length && Buffer.compare(c.startAddr, ts.startAddr) <= 0 && Buffer.compare(ts.endAddr, c.endAddr) <= 0
+    );
+    if (covered) out.push(ts);
+  }
+  return out.length > 0 ? out : void 0;
+}
+function v1Stage(stage, opts2) {
+  if (stage === "ike-auth") return "quick-mode";
+  return opts2.ikev1?.aggressive ? "aggressive-mode" : "main-mode";
+}
+var INVALID_MAJOR_VERSION = 5;
+var NOTIFY = 41;
+function refusesIkev2(data, ourSpi) {
+  if (!ourSpi || ourSpi.length !== 8 || data.length < 28) return void 0;
+  for (let i = 0; i < 8; i++) if (data[i] !== ourSpi[i]) return void 0;
+  const major = data[17] >> 4;
+  if (major === 1) return "the gateway answered IKEv2 with an IKEv1 (ISAKMP) message";
+  if (major === 2 && data[16] === NOTIFY && data.length >= 36) {
+    const type = data[34] << 8 | data[35];
+    if (type === INVALID_MAJOR_VERSION) return "the gateway answered INVALID_MAJOR_VERSION";
+  }
+  return void 0;
+}
+
+// src/client/retransmit.ts
+function retransmitPolicyFor(totalMs) {
+  const base = 1.5;
+  const timeoutMs = Math.max(100, Math.min(1e3, totalMs / 10));
+  const maxTimeoutMs = Math.max(timeoutMs, Math.min(1e4, totalMs / 20));
+  let tries = 0;
+  let sum = timeoutMs;
+  for (; ; ) {
+    const next = Math.min(maxTimeoutMs, timeoutMs * Math.pow(base, tries + 1));
+    if (sum + next > totalMs) break;
+    sum += next;
+    tries++;
+  }
+  return { timeoutMs, base, tries, maxTimeoutMs };
+}
+function totalWait(p) {
+  let t = 0;
+  for (let i = 0; i <= p.tries; i++)
+    t += Math.min(p.maxTimeoutMs, p.timeoutMs * Math.pow(p.base, i));
+  return t;
+}
+
+// src/client/ike-version.ts
+var IKE_TIMER_SET = {
+  retransmit: true,
+  dpd: true,
+  "rekey-child": true,
+  "rekey-ike": true
+};
+var IKE_TIMERS = Object.keys(IKE_TIMER_SET);
+var AutoVersion = class {
+  /** Still on the first IKEv2 attempt, IKEv1 possible. */
+  pending;
+  /** Between dropping the IKEv2 attempt and starting IKEv1 (no session runs then). */
+  fallingBack = false;
+  /** Our IKE SPI of that attempt (its IKE_SA_INIT's first 8 bytes). */
+  spi;
+  /** The gateway answered it (a datagram with our IKE SPI). */
+  answered = false;
+  constructor(auto) {
+    this.pending = auto;
+  }
+  /** We sent an IKE datagram. */
+  sent(data) {
+    if (this.pending && !this.spi) this.spi = data.slice(0, 8);
+  }
+  /** A datagram arrived during the IKEv2 attempt: the reason to fall back, when it is one. */
+  received(data) {
+    if (!this.pending) return void 0;
+    const refusal = refusesIkev2(data, this.spi);
+    if (refusal !== void 0) return refusal;
+    const spi = this.spi;
+    if (spi && data.length >= 8 && spi.every((b, i) => b === data[i])) this.answered = true;
+    return void 0;
+  }
+  /** The IKEv2 attempt closed with `error`: fall back when it never got an answer. */
+  closed(error, stopping) {
+    const fallBack = this.pending && !this.answered && error?.code === "ERR_IKE_TIMEOUT" && !stopping;
+    this.pending = false;
+    return fallBack;
+  }
+};
+function createSession(version, auto, base, v1Base, attempt, random, log) {
+  if (version === 1) return newIkev1Session(v1Base, attempt, random, log);
+  const retransmit = auto ? retransmitPolicyFor(Math.min(6e3, totalWait(base.retransmit) / 3)) : base.retransmit;
+  return new IkeSession(
+    { ...base, retransmit, auth: attempt.auth, gatewayAuth: attempt.gatewayAuth },
+    random,
+    log
+  );
+}
+
+// src/client/reconnect.ts
+var Reconnector = class {
+  attempts = 0;
+  /** The session is being closed to start a new one at once (reauthentication, IKEv1 roaming). */
+  restartReason;
+  /** The last attempt found no route to the gateway (the network is gone). */
+  waitingForRoute = false;
+  /** Until when a failed liveness check counts as the one started by a wake. */
+  wakeCheckUntil = -Infinity;
+  host;
+  constructor(host) {
+    this.host = host;
+  }
+  /**
+   * RFC 4478: the gateway gave the IKE SA an authentication lifetime. Before it runs out we
+   * reauthenticate: close the IKE SA and negotiate a new one with a full IKE_AUTH, keeping the
+   * TUN device, routes and DNS (break-before-make, strongSwan 5.9's default).
+   */
+  scheduleReauth(lifetimeS) {
+    const host = this.host;
+    host.timers.clear("reauth");
+    if (lifetimeS === void 0 || lifetimeS <= 0) return;
+    const ms = Math.max(1e3, lifetimeS * 1e3 * (0.85 + 0.05 * Math.random()));
+    host.timers.set("reauth", ms, () => {
+      if (host.state() !== "up" || !host.session()) return;
+      host.log.info(
+        "ike",
+        `reauthenticating: the gateway's AUTH_LIFETIME of ${lifetimeS} s is ending`
+      );
+      this.restartAfterClose("reauthentication (RFC 4478)");
+    });
+  }
+  /**
+   * Closes the IKE SA (DELETE) and negotiates a new one at once, keeping the host configured
+   * (break-before-make): reauthentication, or an IKEv1 tunnel whose network changed (IKEv1 has
+   * no MOBIKE to move the SAs).
+   */
+  restartAfterClose(reason) {
+    this.restartReason = reason;
+    this.host.feed({ kind: "close" });
+  }
+  /** The IKE session closed (not for a redirect): reauthenticate, reconnect or tear down. */
+  onSessionClosed(error, byPeer) {
+    const host = this.host;
+    const reason = this.restartReason;
+    this.restartReason = void 0;
+    if (reason !== void 0 && !host.userClosing()) {
+      host.setState("reconnecting");
+      host.emit({ type: "reconnecting", attempt: 0, inMs: 0, reason });
+      void this.restartSession();
+      return;
+    }
+    const retry = host.opts.retry ?? 3;
+    const retriable = error !== void 0 && (host.state() === "reconnecting" || error.code === "ERR_IKE_TIMEOUT" || error.code === "ERR_IKE_DELETED" || error.code === "ERR_IKE_PEER_ERROR");
+    if (host.userClosing() || !host.wasUp() || !retriable || host.pendingError() !== void 0 || retry !== "forever" && this.attempts >= retry) {
+      host.teardown(error, byPeer);
+      return;
+    }
+    this.attempts++;
+    const inMs = this.attempts === 1 && host.io.now() <= this.wakeCheckUntil ? 0 : Math.min(3e4, 1e3 * Math.pow(2, this.attempts - 1));
+    host.setState("reconnecting");
+    host.emit({
+      type: "reconnecting",
+      attempt: this.attempts,
+      inMs,
+      reason: error.message
+    });
+    host.timers.set("reconnect", inMs, () => void this.restartSession());
+    if (this.waitingForRoute) this.watchRoute();
+  }
+  /**
+   * No route to the gateway (Wi-Fi out of range, a cable pulled, minutes without a network):
+   * rather than wait out a backoff of up to 30 s once it is back, look every 2 s and reconnect
+   * as soon as the kernel has a route again.
+   */
+  watchRoute() {
+    const host = this.host;
+    const remote = host.remote();
+    if (!remote) return;
+    host.timers.set("route", 2e3, () => {
+      if (host.state() !== "reconnecting" || !host.timers.has("reconnect")) return;
+      host.io.localAddressFor(remote).then(
+        () => {
+          if (host.state() !== "reconnecting" || !host.timers.has("reconnect")) return;
+          host.log.info("net", "a route to the gateway is back: reconnecting now");
+          host.timers.set("reconnect", 0, () => void this.restartSession());
+        },
+        () => this.watchRoute()
+      );
+    });
+  }
+  /**
+   * The timers fired `sleptMs` late (./io.ts LateTimerWatch): the host slept or we were stopped.
+   * Meanwhile the gateway may have run out its DPD or lifetimes and forgotten the IKE SA, so
+   * the tunnel checks at once (one request with a short budget, RFC 7296 §2.4) rather than
+   * trusting a stale retransmission schedule; a pending reconnect runs now.
+   */
+  onWake(sleptMs) {
+    const host = this.host;
+    host.emit({ type: "wake", sleptMs });
+    const session = host.session();
+    if (host.state() === "up" && session && session.state === "established") {
+      const budgetMs = Math.min(host.opts.wakeCheckMs ?? 3e3, session.totalTimeoutMs());
+      this.wakeCheckUntil = host.io.now() + budgetMs + 1e3;
+      host.feed({ kind: "wake", sleptMs, budgetMs });
+    } else if (host.state() === "reconnecting" && host.timers.has("reconnect")) {
+      host.timers.set("reconnect", 0, () => void this.restartSession());
+    }
+  }
+  async restartSession() {
+    const host = this.host;
+    const remote = host.remote();
+    if (!remote || !host.canStart() || host.state() !== "reconnecting") return;
+    let local;
+    try {
+      local = await host.io.localAddressFor(remote);
+      this.waitingForRoute = false;
+    } catch (e) {
+      this.waitingForRoute = true;
+      this.onSessionClosed(
+        e instanceof VpnError ? new VpnError("ERR_IKE_TIMEOUT", e.message) : void 0,
+        false
+      );
+      return;
+    }
+    host.startSession(local);
+  }
+  /**
+   * The retry budget (`--retry`) is given back only once the tunnel has stayed up for
+   * `stableMs` (default 60 s, two DPD intervals): a gateway that accepts every new IKE SA and
+   * then deletes it (or a path that dies right after each handshake) runs the budget out
+   * instead of reconnecting forever.
+   */
+  scheduleStable() {
+    const host = this.host;
+    const ms = host.opts.stableMs ?? 6e4;
+    host.timers.set("stable", ms, () => {
+      if (host.state() !== "up") return;
+      if (this.attempts > 0)
+        host.log.debug("ike", `up for ${ms / 1e3} s: reconnect attempts count from zero again`);
+      this.attempts = 0;
+    });
+  }
+};
+
+// src/client/liveness.ts
+var UpTimers = class {
+  host;
+  /** When we last sent anything to the gateway (IKE or a keepalive). */
+  lastSentAt = 0;
+  keepalivesSent = 0;
+  constructor(host) {
+    this.host = host;
+  }
+  /**
+   * Watches the network under the tunnel (a laptop moving from Wi-Fi to Ethernet, a default route
+   * moved to a second uplink): when the host's default route changes, our pinned route to the
+   * gateway follows it, and a new source address goes to the IKE session, which moves the SAs
+   * with MOBIKE (RFC 4555 §3.5) or reconnects.
+   */
+  schedulePathCheck() {
+    const host = this.host;
+    const interval = host.opts.pathCheckMs ?? 1e3;
+    host.timers.clear("path");
+    if (interval <= 0) return;
+    const tick = () => {
+      void this.checkPath().finally(() => {
+        if (host.state() === "up" && !host.timers.has("path"))
+          host.timers.set("path", interval, tick);
+      });
+    };
+    host.timers.set("path", interval, tick);
+  }
+  pathChecking = false;
+  async checkPath() {
+    const host = this.host;
+    const session = host.session();
+    const netcfg = host.netcfg();
+    const dp = host.dp();
+    if (!session || !netcfg || !dp || host.state() !== "up" || this.pathChecking) return;
+    this.pathChecking = true;
+    try {
+      const gw = session.remoteEndpoint;
+      const pinned = netcfg.pinnedPath(gw.address);
+      if (pinned) {
+        const under = await netcfg.defaultPath(gw.address.includes(":"), host.tunName());
+        if (under && (under.dev !== pinned.dev || under.via !== pinned.via)) {
+          host.log.info(
+            "net",
+            `default route moved to ${under.via ?? "link"} dev ${under.dev}: following it`
+          );
+          await netcfg.repinHostRoute(gw.address, under);
+        }
+      }
+      let local;
+      try {
+        local = await host.io.localAddressFor(gw);
+      } catch {
+        return;
+      }
+      if (local !== host.localAddress()) {
+        host.setLocalAddress(local);
+        host.feed({ kind: "localAddress", local: { address: local, port: dp.localPort } });
+      }
+    } catch (e) {
+      host.log.warn("net", `checking the network path failed: ${e.message}`);
+    } finally {
+      this.pathChecking = false;
+    }
+  }
+  scheduleKeepalive() {
+    const host = this.host;
+    const interval = host.opts.keepaliveMs ?? 2e4;
+    host.timers.clear("keepalive");
+    host.timers.clear("oneway");
+    if (interval <= 0) return;
+    const tick = () => {
+      const session = host.session();
+      if (!session || host.state() !== "up") return;
+      const now = host.io.now();
+      const espOut = host.dp()?.espOutAt(now) ?? 0;
+      if (session.isNatHere && now - Math.max(this.lastSentAt, espOut) >= interval - 50) {
+        host.dp()?.sendKeepalive(session.remoteEndpoint);
+        this.lastSentAt = now;
+        this.keepalivesSent++;
+      }
+      host.timers.set("keepalive", interval, tick);
+    };
+    host.timers.set("keepalive", interval, tick);
+    this.scheduleOneWayCheck(interval);
+  }
+  lastProbeAt = 0;
+  /**
+   * One-way traffic: we send ESP but nothing has come back for half a keepalive interval. A NAT
+   * that dropped our mapping (and gave us a new port) looks exactly like this; an authenticated
+   * IKE message from the new mapping lets the gateway follow (RFC 7296 §2.23, RFC 4555 §3.8), so
+   * the session checks now instead of waiting for DPD. Checked every quarter interval and at
+   * most once per interval, so traffic recovers within about one keepalive interval.
+   */
+  scheduleOneWayCheck(interval) {
+    const host = this.host;
+    const period = Math.max(250, interval / 4);
+    const tick = () => {
+      const dp = host.dp();
+      if (host.state() !== "up" || !dp) return;
+      const now = host.io.now();
+      if (now - dp.espOutAt(now) < interval / 2 && now - dp.espInAt(now) >= interval / 2 && now - this.lastProbeAt >= interval) {
+        this.lastProbeAt = now;
+        host.log.debug("net", "outbound traffic without answers: checking the gateway now");
+        host.feed({ kind: "probe" });
+      }
+      host.timers.set("oneway", period, tick);
+    };
+    host.timers.set("oneway", period, tick);
+  }
+};
+
+// src/client/redirect.ts
+import { isIP as isIP8 } from "node:net";
+var Redirects = class {
+  pending;
+  /** When we followed redirects, for the loop cap (RFC 5685 §7). */
+  times = [];
+  redirectedFrom;
+  /** Between a redirect and the new gateway's IKE_SA_INIT (no session runs then). */
+  redirecting = false;
+  host;
+  constructor(host) {
+    this.host = host;
+  }
+  async follow(gw, during) {
+    this.redirecting = true;
+    try {
+      await this.redirectTo(gw, during);
+    } finally {
+      this.redirecting = false;
+    }
+  }
+  async redirectTo(gw, during) {
+    const host = this.host;
+    const from = host.gatewayAddress();
+    const now = host.io.now();
+    const max = host.opts.maxRedirects ?? 5;
+    const windowMs = host.opts.redirectWindowMs ?? 3e5;
+    while (this.times.length > 0 && now - this.times[0] > windowMs) this.times.shift();
+    if (this.times.length >= max) {
+      host.teardown(
+        new VpnError(
+          "ERR_IKE_PROTOCOL",
+          `redirect loop: the gateways redirected us ${max + 1} times within ${Math.round(windowMs / 1e3)} s (the last from ${from} to ${gw.value}); giving up (RFC 5685 §7)`
+        )
+      );
+      return;
+    }
+    this.times.push(now);
+    try {
+      const address = gw.kind === "fqdn" ? await host.io.resolve(gw.value) : gw.value;
+      if (isIP8(address) === 6 !== (isIP8(from) === 6)) {
+        throw new VpnError(
+          "ERR_IKE_PROTOCOL",
+          `the gateway redirected us to ${gw.value} (${address}), an IPv${isIP8(address)} address; this tunnel's socket is IPv${isIP8(from)}`
+        );
+      }
+      if (host.stopping()) return;
+      this.redirectedFrom = from;
+      const remote = host.retarget(address, from);
+      host.emit({
+        type: "redirected",
+        from,
+        to: address,
+        ...gw.kind === "fqdn" ? { name: gw.value } : {},
+        during
+      });
+      if (host.wasUp() || host.opts.killSwitch) await this.pinGatewayRoute(address, from);
+      if (host.wasUp()) {
+        host.markReconnecting();
+        host.emit({
+          type: "reconnecting",
+          attempt: 0,
+          inMs: 0,
+          reason: `redirected to ${address}`
+        });
+      }
+      const local = await host.io.localAddressFor(remote);
+      if (host.stopping()) return;
+      host.startSession(local);
+    } catch (e) {
+      const err = e instanceof VpnError ? e : new VpnError(
+        "ERR_RESOLVE",
+        `the gateway redirected us to ${gw.value}, which we cannot reach: ${e.message}`
+      );
+      host.teardown(err);
+    }
+  }
+  /** A host route to the new gateway along the path of the old one's (or the default path). */
+  async pinGatewayRoute(address, old) {
+    const netcfg = this.host.netcfg();
+    if (!netcfg) return;
+    const path = netcfg.pinnedPath(old) ?? await netcfg.defaultPath(address.includes(":"), this.host.tunName());
+    if (!path) return;
+    await netcfg.addHostRouteVia(address, path.via, path.dev);
+  }
+};
+
+// src/client/session-config.ts
+function parseTunnelConfig(opts2) {
+  const wanted = opts2.ikeVersion ?? 2;
+  const ikeProposals = wanted === 1 ? [] : applyPqMode(
+    parseProposals(opts2.ikeProposals ?? DEFAULT_IKE_PROPOSALS, "ike"),
+    opts2.pq ?? "off"
+  );
+  const espProposals = parseProposals(
+    wanted === 1 ? ikev1EspText(opts2) : opts2.espProposals ?? DEFAULT_ESP_PROPOSALS,
+    "esp"
+  );
+  const remoteTs = opts2.remoteNetworks?.length ? opts2.remoteNetworks.map((c) => tsFromCidr(c)) : anyTs(opts2.ip6 === true);
+  const remoteId = opts2.remoteId === void 0 ? void 0 : parseIdentity(opts2.remoteId);
+  checkCredentials(opts2.credentials, remoteId);
+  const retransmit = { ...DEFAULT_RETRANSMIT, ...opts2.retransmit };
+  const v1Base = wanted === 2 ? void 0 : ikev1Base(
+    opts2,
+    { localId: { type: 0, data: new Uint8Array(0) }, ...remoteId ? { remoteId } : {} },
+    { local: anyTs(false), remote: remoteTs.filter((t) => t.startAddr.length === 4) },
+    retransmit
+  );
+  const excluded = checkExcluded(opts2.excludeNetworks ?? []);
+  if (excluded.length > 0 && opts2.killSwitch)
+    throw new VpnError(
+      "ERR_CONFIG",
+      "--exclude and --kill-switch contradict each other: the kill switch lets nothing out of the tunnel"
+    );
+  return {
+    wanted,
+    ikeProposals,
+    espProposals,
+    remoteTs,
+    remoteId,
+    retransmit,
+    v1Base,
+    excluded
+  };
+}
+function ikev2Base(opts2, p, localId) {
+  return {
+    localId,
+    ...p.remoteId ? { remoteId: p.remoteId } : {},
+    fragmentSize: opts2.ikeFragmentSize ?? 1280,
+    mobike: opts2.mobike !== false,
+    ikeProposals: p.ikeProposals,
+    espProposals: p.espProposals,
+    request: { ip4: true, ip6: opts2.ip6 === true, dns: opts2.dns !== "off" },
+    tsLocal: anyTs(opts2.ip6 === true),
+    tsRemote: p.remoteTs,
+    forceEncap: true,
+    retransmit: p.retransmit,
+    maxInitRetries: 5,
+    replayWindow: 1024,
+    dpdDelayMs: opts2.dpdMs ?? 3e4,
+    childRekeyMs: opts2.rekeyMs ?? 50 * 60 * 1e3,
+    ikeRekeyMs: opts2.ikeRekeyMs ?? 3.5 * 3600 * 1e3,
+    ...opts2.ppk ? { ppk: opts2.ppk } : {},
+    ...opts2.redirect === false ? { redirect: false } : {},
+    ...opts2.pq === "required" ? { pqRequired: true } : {}
+  };
+}
+
 // src/client/tunnel.ts
 var nodeRandom = { bytes: (n) => new Uint8Array(randomBytes4(n)) };
 var Tunnel = class {
@@ -18701,7 +24112,13 @@ var Tunnel = class {
   log;
   io;
   listeners = [];
+  /** The IKE session: an IkeSession (IKEv2) or an Ikev1Session, behind one interface. */
   session;
+  /** The IKE version the sessions speak now (auto starts with 2 and may settle on 1). */
+  version = 2;
+  /** `--ike-version auto` while the first IKEv2 attempt runs (./ike-version.ts). */
+  auto = new AutoVersion(false);
+  v1Base;
   /** Carries ESP (and sends IKE): the JavaScript engine or the native threaded plane. */
   dp;
   tun;
@@ -18712,8 +24129,6 @@ var Tunnel = class {
   upAt = 0;
   startedAt = 0;
   gatewayAddress = "";
-  lastSentAt = 0;
-  keepalivesSent = 0;
   saInstallErrors = 0;
   tearingDown;
   connectResolve;
@@ -18727,13 +24142,16 @@ var Tunnel = class {
     this.timers = new NamedTimers(this.io.timers, {
       now: () => this.io.now(),
       thresholdMs: opts2.wakeThresholdMs ?? 5e3,
-      onLate: (ms) => this.onWake(ms)
+      onLate: (ms) => this.reconnect.onWake(ms)
     });
     this.random = opts2.random ?? nodeRandom;
     this.log = opts2.logger ?? NOOP_LOGGER;
     this.closed = new Promise((resolve) => {
       this.closedResolve = resolve;
     });
+    this.reconnect = new Reconnector(this.reconnectHost());
+    this.redirects = new Redirects(this.redirectHost());
+    this.upTimers = new UpTimers(this.upTimersHost());
   }
   /** The tunnel's state; the data path seals TUN packets only while it is 'up'. */
   get state() {
@@ -18763,20 +24181,11 @@ var Tunnel = class {
   async connect() {
     this.startedAt = this.io.now();
     const opts2 = this.opts;
-    const ikeProposals = applyPqMode(
-      parseProposals(opts2.ikeProposals ?? DEFAULT_IKE_PROPOSALS, "ike"),
-      opts2.pq ?? "off"
-    );
-    const espProposals = parseProposals(opts2.espProposals ?? DEFAULT_ESP_PROPOSALS, "esp");
-    const remoteTs = opts2.remoteNetworks?.length ? opts2.remoteNetworks.map((c) => tsFromCidr(c)) : anyTs(opts2.ip6 === true);
-    const remoteId = opts2.remoteId === void 0 ? void 0 : parseIdentity(opts2.remoteId);
-    checkCredentials(opts2.credentials, remoteId);
-    this.excluded = checkExcluded(opts2.excludeNetworks ?? []);
-    if (this.excluded.length > 0 && opts2.killSwitch)
-      throw new VpnError(
-        "ERR_CONFIG",
-        "--exclude and --kill-switch contradict each other: the kill switch lets nothing out of the tunnel"
-      );
+    const parsed = parseTunnelConfig(opts2);
+    const { wanted, espProposals, v1Base } = parsed;
+    this.version = wanted === 1 ? 1 : 2;
+    this.auto = new AutoVersion(wanted === "auto");
+    this.excluded = parsed.excluded;
     try {
       this.emit({ type: "stage", stage: "resolving", detail: opts2.gateway });
       this.gatewayAddress = await this.io.resolve(opts2.gateway);
@@ -18785,6 +24194,7 @@ var Tunnel = class {
       const localAddress = await this.io.localAddressFor(remote);
       this.localAddress = localAddress;
       const localId = opts2.localIdentity ?? parseIdentity(opts2.localId ?? localAddress);
+      if (v1Base) this.v1Base = { ...v1Base, localId };
       this.netcfg = this.io.hostNetwork({
         logger: this.log,
         ...opts2.journalPath ? { journalPath: opts2.journalPath } : {}
@@ -18798,7 +24208,7 @@ var Tunnel = class {
       });
       this.dp = await openDataPath({
         io: this.io,
-        family: isIP7(this.gatewayAddress) === 6 ? 6 : 4,
+        family: isIP9(this.gatewayAddress) === 6 ? 6 : 4,
         tun: this.tun,
         espProposals,
         fastPath: opts2.fastPath !== false,
@@ -18807,35 +24217,15 @@ var Tunnel = class {
           ...opts2.rekeyPackets ? { packets: opts2.rekeyPackets } : {}
         },
         events: {
-          onIke: (data, from) => this.feed({ kind: "datagram", data, from }),
+          onIke: (data, from) => this.onIkeDatagram(data, from),
           onRekeyNeeded: (spi) => this.onRekeyNeeded(spi),
           onFailure: (err) => this.onDataPathFailure(err),
           onSocketError: (err) => this.log.warn("net", `socket error: ${err.message}`)
         },
         log: this.log
       });
-      this.sessionConfig = {
-        localId,
-        ...remoteId ? { remoteId } : {},
-        fragmentSize: opts2.ikeFragmentSize ?? 1280,
-        mobike: opts2.mobike !== false,
-        ikeProposals,
-        espProposals,
-        request: { ip4: true, ip6: opts2.ip6 === true, dns: opts2.dns !== "off" },
-        tsLocal: anyTs(opts2.ip6 === true),
-        tsRemote: remoteTs,
-        forceEncap: true,
-        retransmit: { ...DEFAULT_RETRANSMIT, ...opts2.retransmit },
-        maxInitRetries: 5,
-        replayWindow: 1024,
-        dpdDelayMs: opts2.dpdMs ?? 3e4,
-        childRekeyMs: opts2.rekeyMs ?? 50 * 60 * 1e3,
-        ikeRekeyMs: opts2.ikeRekeyMs ?? 3.5 * 3600 * 1e3,
-        ...opts2.ppk ? { ppk: opts2.ppk } : {},
-        ...opts2.redirect === false ? { redirect: false } : {},
-        ...opts2.pq === "required" ? { pqRequired: true } : {}
-      };
-      this.session = this.newSession(this.sessionConfig);
+      this.sessionConfig = ikev2Base(opts2, parsed, localId);
+      this.session = this.newSession();
       const done = new Promise((resolve, reject) => {
         this.connectResolve = resolve;
         this.connectReject = reject;
@@ -18875,7 +24265,7 @@ var Tunnel = class {
   async close() {
     if (this.state === "down") return;
     this.userClosing = true;
-    if ((this.state === "reconnecting" || this.redirecting) && (!this.session || this.session.state === "closed")) {
+    if ((this.state === "reconnecting" || this.redirects.redirecting || this.auto.fallingBack) && (!this.session || this.session.state === "closed")) {
       void this.teardown(void 0, false);
     } else if (this.session && this.state !== "closing") {
       this.state = "closing";
@@ -18890,8 +24280,12 @@ var Tunnel = class {
   /** Our source address towards the gateway, as last told to the IKE session. */
   localAddress = "";
   attemptAuth;
-  /** A new IKE session with fresh credentials (a new EAP conversation) for this attempt. */
-  newSession(base) {
+  /**
+   * A new IKE session with fresh credentials (a new EAP conversation) for this attempt: an
+   * Ikev1Session once the tunnel speaks IKEv1, else an IkeSession.
+   */
+  newSession() {
+    const base = this.sessionConfig;
     this.attemptAuth?.close();
     const attempt = credentialsForAttempt(
       this.opts.credentials,
@@ -18905,248 +24299,108 @@ var Tunnel = class {
       base.remoteId
     );
     this.attemptAuth = attempt;
-    return new IkeSession(
-      { ...base, auth: attempt.auth, gatewayAuth: attempt.gatewayAuth },
-      this.random,
-      this.log
-    );
+    const { version, auto, v1Base, random, log } = this;
+    return createSession(version, auto.pending, base, v1Base, attempt, random, log);
   }
   remote;
   userClosing = false;
-  reconnectAttempts = 0;
   random;
-  /**
-   * RFC 4478: the gateway gave the IKE SA an authentication lifetime. Before it runs out we
-   * reauthenticate: close the IKE SA and negotiate a new one with a full IKE_AUTH, keeping the
-   * TUN device, routes and DNS (break-before-make, strongSwan 5.9's default).
-   */
-  scheduleReauth(lifetimeS) {
-    this.timers.clear("reauth");
-    if (lifetimeS === void 0 || lifetimeS <= 0) return;
-    const ms = Math.max(1e3, lifetimeS * 1e3 * (0.85 + 0.05 * Math.random()));
-    this.timers.set("reauth", ms, () => {
-      if (this.state !== "up" || !this.session) return;
-      this.log.info(
-        "ike",
-        `reauthenticating: the gateway's AUTH_LIFETIME of ${lifetimeS} s is ending`
-      );
-      this.reauthing = true;
-      this.feed({ kind: "close" });
-    });
+  /** A new IKE session from `local` to `this.remote`; false when there is no data path. */
+  startSession(local) {
+    const remote = this.remote;
+    if (!this.dp || !remote || !this.sessionConfig) return false;
+    this.localAddress = local;
+    this.session = this.newSession();
+    this.feed({ kind: "start", local: { address: local, port: this.dp.localPort }, remote });
+    return true;
   }
-  reauthing = false;
+  /** Reconnecting with backoff, reauthentication, waking up (./reconnect.ts). */
+  reconnect;
+  reconnectHost() {
+    return {
+      opts: this.opts,
+      io: this.io,
+      log: this.log,
+      timers: this.timers,
+      state: () => this.state,
+      setState: (s) => {
+        this.state = s;
+      },
+      session: () => this.session,
+      feed: (input) => this.feed(input),
+      emit: (e) => this.emit(e),
+      teardown: (err, byPeer) => void this.teardown(err, byPeer),
+      remote: () => this.remote,
+      wasUp: () => this.summary !== void 0,
+      userClosing: () => this.userClosing,
+      pendingError: () => this.pendingError,
+      canStart: () => this.sessionConfig !== void 0 && this.dp !== void 0,
+      startSession: (local) => this.startSession(local)
+    };
+  }
   onSessionClosed(error, byPeer) {
     this.timers.clear("stable");
-    const redirect = this.pendingRedirect;
-    this.pendingRedirect = void 0;
+    if (this.auto.closed(error, this.userClosing || this.pendingError !== void 0))
+      return this.fallBackToIkev1(`no answer to IKEv2 from ${this.gatewayAddress}`);
+    const redirect = this.redirects.pending;
+    this.redirects.pending = void 0;
     if (redirect && !this.userClosing && this.pendingError === void 0) {
-      void this.followRedirect(redirect.gateway, redirect.during);
+      void this.redirects.follow(redirect.gateway, redirect.during);
       return;
     }
-    if (this.reauthing && !this.userClosing) {
-      this.reauthing = false;
-      this.state = "reconnecting";
-      this.emit({
-        type: "reconnecting",
-        attempt: 0,
-        inMs: 0,
-        reason: "reauthentication (RFC 4478)"
-      });
-      void this.restartSession();
-      return;
-    }
-    const retry = this.opts.retry ?? 3;
-    const retriable = error !== void 0 && (this.state === "reconnecting" || error.code === "ERR_IKE_TIMEOUT" || error.code === "ERR_IKE_DELETED" || error.code === "ERR_IKE_PEER_ERROR");
-    const wasUp = this.summary !== void 0;
-    if (this.userClosing || !wasUp || !retriable || this.pendingError !== void 0 || retry !== "forever" && this.reconnectAttempts >= retry) {
-      void this.teardown(error, byPeer);
-      return;
-    }
-    this.reconnectAttempts++;
-    const inMs = this.reconnectAttempts === 1 && this.io.now() <= this.wakeCheckUntil ? 0 : Math.min(3e4, 1e3 * Math.pow(2, this.reconnectAttempts - 1));
-    this.state = "reconnecting";
-    this.emit({
-      type: "reconnecting",
-      attempt: this.reconnectAttempts,
-      inMs,
-      reason: error.message
-    });
-    this.timers.set("reconnect", inMs, () => void this.restartSession());
-    if (this.waitingForRoute) this.watchRoute();
+    this.reconnect.onSessionClosed(error, byPeer);
   }
-  /** The last attempt found no route to the gateway (the network is gone). */
-  waitingForRoute = false;
-  /**
-   * No route to the gateway (Wi-Fi out of range, a cable pulled, minutes without a network):
-   * rather than wait out a backoff of up to 30 s once it is back, look every 2 s and reconnect
-   * as soon as the kernel has a route again.
-   */
-  watchRoute() {
-    const remote = this.remote;
-    if (!remote) return;
-    this.timers.set("route", 2e3, () => {
-      if (this.state !== "reconnecting" || !this.timers.has("reconnect")) return;
-      this.io.localAddressFor(remote).then(
-        () => {
-          if (this.state !== "reconnecting" || !this.timers.has("reconnect")) return;
-          this.log.info("net", "a route to the gateway is back: reconnecting now");
-          this.timers.set("reconnect", 0, () => void this.restartSession());
-        },
-        () => this.watchRoute()
-      );
-    });
-  }
-  /** Until when a failed liveness check counts as the one started by a wake. */
-  wakeCheckUntil = -Infinity;
-  /**
-   * The timers fired `sleptMs` late (./io.ts LateTimerWatch): the host slept or we were stopped.
-   * Meanwhile the gateway may have run out its DPD or lifetimes and forgotten the IKE SA, so
-   * the tunnel checks at once (one request with a short budget, RFC 7296 §2.4) rather than
-   * trusting a stale retransmission schedule; a pending reconnect runs now.
-   */
-  onWake(sleptMs) {
-    this.emit({ type: "wake", sleptMs });
-    const session = this.session;
-    if (this.state === "up" && session && session.state === "established") {
-      const budgetMs = Math.min(this.opts.wakeCheckMs ?? 3e3, session.totalTimeoutMs());
-      this.wakeCheckUntil = this.io.now() + budgetMs + 1e3;
-      this.feed({ kind: "wake", sleptMs, budgetMs });
-    } else if (this.state === "reconnecting" && this.timers.has("reconnect")) {
-      this.timers.set("reconnect", 0, () => void this.restartSession());
-    }
-  }
-  // ---------------------------------------------------------------------------------------------
-  // RFC 5685 redirects: the session closed after the gateway sent us elsewhere (in IKE_SA_INIT,
-  // IKE_AUTH, or on the established SA); we connect to the new gateway, naming the old one in
-  // REDIRECTED_FROM, and keep the TUN device, routes and DNS (break-before-make, like a reconnect).
-  pendingRedirect;
-  /** When we followed redirects, for the loop cap (RFC 5685 §7). */
-  redirectTimes = [];
-  redirectedFrom;
-  /** Between a redirect and the new gateway's IKE_SA_INIT (no session runs then). */
-  redirecting = false;
-  async followRedirect(gw, during) {
-    this.redirecting = true;
-    try {
-      await this.redirectTo(gw, during);
-    } finally {
-      this.redirecting = false;
-    }
-  }
-  async redirectTo(gw, during) {
-    const from = this.gatewayAddress;
-    const now = this.io.now();
-    const max = this.opts.maxRedirects ?? 5;
-    const windowMs = this.opts.redirectWindowMs ?? 3e5;
-    while (this.redirectTimes.length > 0 && now - this.redirectTimes[0] > windowMs)
-      this.redirectTimes.shift();
-    if (this.redirectTimes.length >= max) {
-      void this.teardown(
-        new VpnError(
-          "ERR_IKE_PROTOCOL",
-          `redirect loop: the gateways redirected us ${max + 1} times within ${Math.round(windowMs / 1e3)} s (the last from ${from} to ${gw.value}); giving up (RFC 5685 §7)`
-        ),
-        false
-      );
-      return;
-    }
-    this.redirectTimes.push(now);
-    try {
-      const address = gw.kind === "fqdn" ? await this.io.resolve(gw.value) : gw.value;
-      if (isIP7(address) === 6 !== (isIP7(from) === 6)) {
-        throw new VpnError(
-          "ERR_IKE_PROTOCOL",
-          `the gateway redirected us to ${gw.value} (${address}), an IPv${isIP7(address)} address; this tunnel's socket is IPv${isIP7(from)}`
-        );
-      }
-      if (this.stopping()) return;
-      this.gatewayAddress = address;
-      this.redirectedFrom = from;
-      this.remote = { address, port: this.opts.port ?? 500 };
-      this.sessionConfig = { ...this.sessionConfig, redirectedFrom: from };
-      this.emit({
-        type: "redirected",
-        from,
-        to: address,
-        ...gw.kind === "fqdn" ? { name: gw.value } : {},
-        during
-      });
-      if (this.summary || this.opts.killSwitch) await this.pinGatewayRoute(address, from);
-      if (this.summary) {
+  /** RFC 5685 redirects (./redirect.ts). */
+  redirects;
+  redirectHost() {
+    return {
+      opts: this.opts,
+      io: this.io,
+      gatewayAddress: () => this.gatewayAddress,
+      wasUp: () => this.summary !== void 0,
+      stopping: () => this.stopping(),
+      emit: (e) => this.emit(e),
+      teardown: (err) => void this.teardown(err, false),
+      netcfg: () => this.netcfg,
+      tunName: () => this.tun?.name,
+      retarget: (address, from) => {
+        this.gatewayAddress = address;
+        this.remote = { address, port: this.opts.port ?? 500 };
+        this.sessionConfig = { ...this.sessionConfig, redirectedFrom: from };
+        return this.remote;
+      },
+      markReconnecting: () => {
         this.state = "reconnecting";
-        this.emit({
-          type: "reconnecting",
-          attempt: 0,
-          inMs: 0,
-          reason: `redirected to ${address}`
-        });
-      }
-      const local = await this.io.localAddressFor(this.remote);
-      if (this.stopping() || !this.dp) return;
-      this.localAddress = local;
-      this.session = this.newSession(this.sessionConfig);
-      this.feed({
-        kind: "start",
-        local: { address: local, port: this.dp.localPort },
-        remote: this.remote
-      });
-    } catch (e) {
-      const err = e instanceof VpnError ? e : new VpnError(
-        "ERR_RESOLVE",
-        `the gateway redirected us to ${gw.value}, which we cannot reach: ${e.message}`
-      );
-      void this.teardown(err, false);
-    }
+      },
+      startSession: (local) => this.startSession(local)
+    };
+  }
+  onIkeDatagram(data, from) {
+    const refusal = this.auto.received(data);
+    if (refusal !== void 0) return this.fallBackToIkev1(refusal);
+    this.feed({ kind: "datagram", data, from });
+  }
+  /** --ike-version auto: the IKEv2 attempt ends, IKEv1 starts (./ike-version.ts). */
+  fallBackToIkev1(reason) {
+    this.auto.pending = false;
+    this.version = 1;
+    this.auto.fallingBack = true;
+    this.session = void 0;
+    this.log.info("ike", `${reason}: trying IKEv1 (--ike-version auto)`);
+    this.emit({ type: "warning", message: `${reason}: trying IKEv1 (--ike-version auto)` });
+    this.timers.set("reconnect", 0, () => {
+      this.auto.fallingBack = false;
+      if (this.stopping()) return;
+      for (const t of IKE_TIMERS) this.timers.clear(t);
+      this.startSession(this.localAddress);
+    });
   }
   /** The user or an error is ending the tunnel (checked again after each await). */
   stopping() {
     return this.userClosing || this.state === "closing" || this.state === "down";
   }
-  /** A host route to the new gateway along the path of the old one's (or the default path). */
-  async pinGatewayRoute(address, old) {
-    const netcfg = this.netcfg;
-    if (!netcfg) return;
-    const path = netcfg.pinnedPath(old) ?? await netcfg.defaultPath(address.includes(":"), this.tun?.name);
-    if (!path) return;
-    await netcfg.addHostRouteVia(address, path.via, path.dev);
-  }
   /** `excludeNetworks`, checked and canonical (core/ip.ts checkExcluded). */
   excluded = [];
-  async restartSession() {
-    const remote = this.remote;
-    const cfg = this.sessionConfig;
-    if (!remote || !cfg || !this.dp || this.state !== "reconnecting") return;
-    let local;
-    try {
-      local = await this.io.localAddressFor(remote);
-      this.localAddress = local;
-      this.waitingForRoute = false;
-    } catch (e) {
-      this.waitingForRoute = true;
-      this.onSessionClosed(
-        e instanceof VpnError ? new VpnError("ERR_IKE_TIMEOUT", e.message) : void 0,
-        false
-      );
-      return;
-    }
-    this.session = this.newSession(cfg);
-    this.feed({ kind: "start", local: { address: local, port: this.dp.localPort }, remote });
-  }
-  /**
-   * The retry budget (`--retry`) is given back only once the tunnel has stayed up for
-   * `stableMs` (default 60 s, two DPD intervals): a gateway that accepts every new IKE SA and
-   * then deletes it (or a path that dies right after each handshake) runs the budget out
-   * instead of reconnecting forever.
-   */
-  scheduleStable() {
-    const ms = this.opts.stableMs ?? 6e4;
-    this.timers.set("stable", ms, () => {
-      if (this.state !== "up") return;
-      if (this.reconnectAttempts > 0)
-        this.log.debug("ike", `up for ${ms / 1e3} s: reconnect attempts count from zero again`);
-      this.reconnectAttempts = 0;
-    });
-  }
   async onReestablished(info) {
     const prev = this.summary;
     const cfg = info.config;
@@ -19168,7 +24422,7 @@ var Tunnel = class {
   gatewayFields() {
     return {
       gatewayAddress: this.gatewayAddress,
-      ...this.redirectedFrom ? { redirectedFrom: this.redirectedFrom } : {}
+      ...this.redirects.redirectedFrom ? { redirectedFrom: this.redirects.redirectedFrom } : {}
     };
   }
   status() {
@@ -19176,7 +24430,7 @@ var Tunnel = class {
       state: this.state,
       ike: this.session?.counters ?? emptyIkeCounters(),
       esp: this.dp?.counters() ?? { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 },
-      keepalivesSent: this.keepalivesSent,
+      keepalivesSent: this.upTimers.keepalivesSent,
       saInstallErrors: this.saInstallErrors
     };
     if (this.summary) s.summary = this.summary;
@@ -19199,7 +24453,8 @@ var Tunnel = class {
     for (const o of outputs) {
       switch (o.kind) {
         case "send":
-          this.lastSentAt = this.io.now();
+          this.auto.sent(o.data);
+          this.upTimers.lastSentAt = this.io.now();
           this.dp?.sendIke(o.data, o.to, o.nonEspMarker);
           break;
         case "setTimer":
@@ -19252,7 +24507,10 @@ var Tunnel = class {
   onIkeEvent(e) {
     switch (e.type) {
       case "stage":
-        this.emit({ type: "stage", stage: e.stage });
+        this.emit({
+          type: "stage",
+          stage: this.version === 1 ? v1Stage(e.stage, this.opts) : e.stage
+        });
         break;
       case "nat":
         this.emit({ type: "nat", natHere: e.natHere, natThere: e.natThere });
@@ -19265,7 +24523,7 @@ var Tunnel = class {
         }
         if (this.summary) void this.onReestablished(e.info);
         else void this.configureHost(e.info);
-        this.scheduleReauth(e.info.authLifetimeS);
+        this.reconnect.scheduleReauth(e.info.authLifetimeS);
         break;
       case "closed":
         this.onSessionClosed(e.error, e.byPeer);
@@ -19285,7 +24543,7 @@ var Tunnel = class {
         this.emit({ type: "warning", message: e.message });
         break;
       case "redirect":
-        this.pendingRedirect = { gateway: e.gateway, during: e.during };
+        this.redirects.pending = { gateway: e.gateway, during: e.during };
         break;
       case "state":
       case "liveness-check":
@@ -19304,8 +24562,9 @@ var Tunnel = class {
       if (cfg.ip6) await netcfg.addAddress(tun.name, `${cfg.ip6.address}/128`);
       await netcfg.setUp(tun.name);
       const session = this.session;
+      const split3 = this.version === 1 && !this.opts.remoteNetworks?.length ? splitIncludeSelectors(cfg.subnets, this.childTsRemote) : void 0;
       const plan = planTunnelRoutes(
-        this.childTsRemote,
+        split3 ?? this.childTsRemote,
         this.opts.dns === "off" ? [] : [...cfg.dns4, ...cfg.dns6]
       );
       for (const message of plan.warnings) this.emit({ type: "warning", message });
@@ -19336,6 +24595,7 @@ var Tunnel = class {
         routes,
         // RFC 9370 / ML-KEM: name the key exchanges and whether they resist a quantum computer.
         ike: { ...info, ...keyExchangesOfText(info.ikeProposal) },
+        ikeVersion: this.version,
         connectMs: this.upAt - this.startedAt,
         espPath: this.dp.espPath
       };
@@ -19358,105 +24618,37 @@ var Tunnel = class {
    * (re)connect: a tick that finds the tunnel down just stops, and its entry is gone with it.
    */
   startUpTimers() {
-    this.scheduleKeepalive();
-    this.schedulePathCheck();
-    this.scheduleStable();
+    this.upTimers.scheduleKeepalive();
+    this.upTimers.schedulePathCheck();
+    this.reconnect.scheduleStable();
   }
-  /**
-   * Watches the network under the tunnel (a laptop moving from Wi-Fi to Ethernet, a default route
-   * moved to a second uplink): when the host's default route changes, our pinned route to the
-   * gateway follows it, and a new source address goes to the IKE session, which moves the SAs
-   * with MOBIKE (RFC 4555 §3.5) or reconnects.
-   */
-  schedulePathCheck() {
-    const interval = this.opts.pathCheckMs ?? 1e3;
-    this.timers.clear("path");
-    if (interval <= 0) return;
-    const tick = () => {
-      void this.checkPath().finally(() => {
-        if (this.state === "up" && !this.timers.has("path"))
-          this.timers.set("path", interval, tick);
-      });
-    };
-    this.timers.set("path", interval, tick);
-  }
-  pathChecking = false;
-  async checkPath() {
-    const session = this.session;
-    const netcfg = this.netcfg;
-    const dp = this.dp;
-    if (!session || !netcfg || !dp || this.state !== "up" || this.pathChecking) return;
-    this.pathChecking = true;
-    try {
-      const gw = session.remoteEndpoint;
-      const pinned = netcfg.pinnedPath(gw.address);
-      if (pinned) {
-        const under = await netcfg.defaultPath(gw.address.includes(":"), this.tun?.name);
-        if (under && (under.dev !== pinned.dev || under.via !== pinned.via)) {
-          this.log.info(
-            "net",
-            `default route moved to ${under.via ?? "link"} dev ${under.dev}: following it`
+  /** NAT keepalives, the one-way traffic check and the network path check (./liveness.ts). */
+  upTimers;
+  upTimersHost() {
+    return {
+      opts: this.opts,
+      io: this.io,
+      log: this.log,
+      timers: this.timers,
+      state: () => this.state,
+      session: () => this.session,
+      dp: () => this.dp,
+      netcfg: () => this.netcfg,
+      tunName: () => this.tun?.name,
+      localAddress: () => this.localAddress,
+      setLocalAddress: (a) => {
+        this.localAddress = a;
+      },
+      feed: (input) => {
+        if (input.kind === "localAddress" && this.version === 1) {
+          this.reconnect.restartAfterClose(
+            `our address changed to ${input.local.address}; IKEv1 cannot move its SAs: reconnecting`
           );
-          await netcfg.repinHostRoute(gw.address, under);
+          return;
         }
+        this.feed(input);
       }
-      let local;
-      try {
-        local = await this.io.localAddressFor(gw);
-      } catch {
-        return;
-      }
-      if (local !== this.localAddress) {
-        this.localAddress = local;
-        this.feed({ kind: "localAddress", local: { address: local, port: dp.localPort } });
-      }
-    } catch (e) {
-      this.log.warn("net", `checking the network path failed: ${e.message}`);
-    } finally {
-      this.pathChecking = false;
-    }
-  }
-  scheduleKeepalive() {
-    const interval = this.opts.keepaliveMs ?? 2e4;
-    this.timers.clear("keepalive");
-    this.timers.clear("oneway");
-    if (interval <= 0) return;
-    const tick = () => {
-      const session = this.session;
-      if (!session || this.state !== "up") return;
-      const now = this.io.now();
-      const espOut = this.dp?.espOutAt(now) ?? 0;
-      if (session.isNatHere && now - Math.max(this.lastSentAt, espOut) >= interval - 50) {
-        this.dp?.sendKeepalive(session.remoteEndpoint);
-        this.lastSentAt = now;
-        this.keepalivesSent++;
-      }
-      this.timers.set("keepalive", interval, tick);
     };
-    this.timers.set("keepalive", interval, tick);
-    this.scheduleOneWayCheck(interval);
-  }
-  lastProbeAt = 0;
-  /**
-   * One-way traffic: we send ESP but nothing has come back for half a keepalive interval. A NAT
-   * that dropped our mapping (and gave us a new port) looks exactly like this; an authenticated
-   * IKE message from the new mapping lets the gateway follow (RFC 7296 §2.23, RFC 4555 §3.8), so
-   * the session checks now instead of waiting for DPD. Checked every quarter interval and at
-   * most once per interval, so traffic recovers within about one keepalive interval.
-   */
-  scheduleOneWayCheck(interval) {
-    const period = Math.max(250, interval / 4);
-    const tick = () => {
-      if (this.state !== "up" || !this.dp) return;
-      const now = this.io.now();
-      if (now - this.dp.espOutAt(now) < interval / 2 && now - this.dp.espInAt(now) >= interval / 2 && now - this.lastProbeAt >= interval) {
-        this.lastProbeAt = now;
-        this.log.debug("net", "outbound traffic without answers: checking the gateway now");
-        this.feed({ kind: "probe" });
-      }
-      this.timers.set("oneway", period, tick);
-    };
-    this.timers.set("oneway", period, tick);
   }
   /** An SA passed a volume or sequence-number limit: rekey its CHILD_SA, once per SA. */
   onRekeyNeeded(spi) {
@@ -19529,11 +24721,11 @@ var ControlServer = class _ControlServer {
       sock.on("data", (d) => {
         buf += d;
         if (buf.length > 4096) sock.destroy();
-        const nl = buf.indexOf("\n");
-        if (nl < 0) return;
+        const nl2 = buf.indexOf("\n");
+        if (nl2 < 0) return;
         let req3;
         try {
-          req3 = JSON.parse(buf.slice(0, nl));
+          req3 = JSON.parse(buf.slice(0, nl2));
         } catch {
           sock.end(JSON.stringify({ ok: false, error: "bad request" }) + "\n");
           return;
@@ -19666,6 +24858,112 @@ function promptSecret(question) {
   });
 }
 
+// src/cli/ikev1-flags.ts
+var IKE_VERSIONS = ["1", "2", "auto"];
+function pskFileOf(f) {
+  return f.pskFile ?? f.groupPskFile;
+}
+function refuse(message) {
+  throw new VpnError("ERR_CONFIG", message);
+}
+function cliIdentity(text) {
+  const m = /^keyid:(.+)$/s.exec(text);
+  return m ? `@#${Buffer.from(m[1], "utf8").toString("hex")}` : text;
+}
+function pfsGroupOf(name) {
+  let group;
+  try {
+    group = parseV1Phase2Proposals(`aes256gcm16-${name}`, {})[0]?.pfsGroup;
+  } catch (e) {
+    refuse(`--pfs ${name}: ${e.message}`);
+  }
+  if (group === void 0)
+    refuse(`--pfs ${name}: name a Diffie-Hellman group such as ecp256, modp2048 or curve25519`);
+  return group;
+}
+function checkIkeVersionFlags(f, kind) {
+  const version = f.ikeVersion ?? "2";
+  if (!IKE_VERSIONS.includes(version))
+    refuse(`--ike-version ${version}: choose 1, 2 or auto`);
+  if (f.pskFile !== void 0 && f.groupPskFile !== void 0)
+    refuse("--group-psk-file is another name for --psk-file: give one of them");
+  if (f.xauthPasswordFile !== void 0 && f.xauthUser === void 0)
+    refuse("--xauth-password-file needs --xauth-user NAME");
+  const v1Only = [
+    ["--xauth-user", f.xauthUser !== void 0],
+    ["--ikev1-aggressive", f.ikev1Aggressive === true],
+    ["--ikev1-legacy", f.ikev1Legacy === true],
+    ["--pfs", f.pfs !== void 0]
+  ];
+  for (const [flag, given] of v1Only)
+    if (given && version === "2")
+      refuse(
+        `${flag} is for IKEv1 gateways: add --ike-version 1 (or auto)${flag === "--pfs" ? "; with IKEv2 name the group in --esp, e.g. aes256gcm16-ecp256" : ""}`
+      );
+  if (version === "2") return;
+  const v = version === "1" ? "with --ike-version 1" : "with --ike-version auto (IKEv1 may be used)";
+  if (kind === "eap")
+    refuse(`EAP is IKEv2 only: ${v}, use --xauth-user for a user name and password`);
+  if (f.pq !== void 0 && f.pq !== "off")
+    refuse(`--pq ${f.pq} (ML-KEM, RFC 9370) is IKEv2 only: not ${v}`);
+  if (f.ppkFile !== void 0) refuse(`--ppk-file (RFC 8784) is IKEv2 only: not ${v}`);
+  if (f.ikev1Aggressive && kind !== "psk")
+    refuse("--ikev1-aggressive works with a pre-shared key only (--psk-file/--group-psk-file)");
+  if (f.ikev1Aggressive && version === "auto")
+    refuse("--ikev1-aggressive needs --ike-version 1: auto must not fall back to it silently");
+  if (f.pfs !== void 0) pfsGroupOf(f.pfs);
+  const both = version === "auto" ? " (with --ike-version auto they must suit IKEv1 and IKEv2)" : "";
+  const check2 = (flag, parse) => {
+    try {
+      parse();
+    } catch (e) {
+      refuse(`${flag}: ${e.message}${both}`);
+    }
+  };
+  if (f.ike !== void 0) {
+    const ike = f.ike;
+    check2("--ike", () => parseV1Phase1Proposals(ike, { legacy: f.ikev1Legacy === true }));
+    if (version === "auto") check2("--ike", () => parseProposals(ike, "ike"));
+  }
+  if (f.esp !== void 0) {
+    const esp = f.esp;
+    check2("--esp", () => parseV1Phase2Proposals(esp, {}));
+    if (version === "auto") check2("--esp", () => parseProposals(esp, "esp"));
+  }
+}
+function ikev1Warnings(f) {
+  const out = [];
+  if (f.ikev1Aggressive)
+    out.push(
+      "IKEv1 Aggressive Mode sends a hash of the pre-shared key that anyone on the path can take offline and guess the key from; use Main Mode where the gateway allows it"
+    );
+  if (f.ikev1Legacy) {
+    const offered = parseV1Phase1Proposals(f.ike ?? defaultV1Phase1Proposals(true), {
+      legacy: true
+    });
+    out.push(
+      offered.some(isLegacyPhase1) ? "--ikev1-legacy: offering 3DES/SHA-1/MODP-1024, which are weak; use them only with a gateway that offers nothing better" : "--ikev1-legacy allows 3DES and MODP-1024, but --ike offers neither: the flag changes nothing"
+    );
+  }
+  return out;
+}
+function ikeVersionOptions(f, xauthPassword) {
+  const version = f.ikeVersion ?? "2";
+  if (version === "2") return {};
+  const ikev1 = {
+    ...f.ikev1Aggressive ? { aggressive: true } : {},
+    ...f.ikev1Legacy ? { legacy: true } : {},
+    ...f.pfs !== void 0 ? { pfsGroup: pfsGroupOf(f.pfs) } : {},
+    ...f.xauthUser !== void 0 ? {
+      xauth: {
+        user: f.xauthUser,
+        password: new TextEncoder().encode(xauthPassword ?? "")
+      }
+    } : {}
+  };
+  return { ikeVersion: version === "1" ? 1 : "auto", ikev1 };
+}
+
 // src/cli/credentials.ts
 var EAP_METHODS = ["mschapv2", "md5", "gtc", "tls"];
 function authKind(flags) {
@@ -19696,10 +24994,10 @@ function checkAuthFlags(flags) {
     throw new VpnError("ERR_CONFIG", "--cert needs --key (the certificate's private key)");
   if (flags.key !== void 0 && flags.cert === void 0)
     throw new VpnError("ERR_CONFIG", "--key needs --cert");
-  if (kind !== "psk" && flags.pskFile !== void 0)
+  if (kind !== "psk" && pskFileOf(flags) !== void 0)
     throw new VpnError(
       "ERR_CONFIG",
-      "--psk-file cannot be combined with certificate or EAP authentication"
+      `${flags.groupPskFile !== void 0 ? "--group-psk-file" : "--psk-file"} cannot be combined with certificate or EAP authentication`
     );
   if (kind === "eap") {
     if (flags.eapIdentity === void 0)
@@ -19723,6 +25021,7 @@ function checkAuthFlags(flags) {
       "--ppk-file works with a pre-shared key or certificate authentication; RFC 8784 with EAP is not implemented"
     );
   if (flags.ppkId !== void 0) ppkIdBytes(flags.ppkId);
+  checkIkeVersionFlags(flags, kind);
 }
 function ppkIdBytes(id) {
   const b = new TextEncoder().encode(id);
@@ -19755,8 +25054,9 @@ async function gatherSecrets(flags, interactive, fromProfile = {}) {
   const kind = authKind(flags);
   const s = {};
   if (kind === "psk") {
-    if (flags.pskFile !== void 0) {
-      s.psk = Buffer.from(readSecretFile2(flags.pskFile, "PSK")).toString("base64");
+    const pskFile = pskFileOf(flags);
+    if (pskFile !== void 0) {
+      s.psk = Buffer.from(readSecretFile2(pskFile, "PSK")).toString("base64");
     } else {
       const psk = await secretFrom(
         void 0,
@@ -19798,6 +25098,22 @@ async function gatherSecrets(flags, interactive, fromProfile = {}) {
         "ERR_CONFIG",
         "no EAP password: use --eap-password-file PATH (mode 600) or VPN_EAP_PASSWORD, or run in a terminal to be asked"
       );
+  }
+  if (flags.xauthUser !== void 0) {
+    const pw = await secretFrom(
+      flags.xauthPasswordFile,
+      "VPN_XAUTH_PASSWORD",
+      "XAUTH password",
+      `XAUTH password for ${flags.xauthUser}: `,
+      interactive,
+      fromProfile.xauthPassword
+    );
+    if (pw === void 0)
+      throw new VpnError(
+        "ERR_CONFIG",
+        "no XAUTH password: use --xauth-password-file PATH (mode 600) or VPN_XAUTH_PASSWORD, or run in a terminal to be asked"
+      );
+    s.xauthPassword = pw;
   }
   if (flags.key !== void 0 && isEncryptedKeyFile(flags.key)) {
     const pw = await secretFrom(
@@ -19880,6 +25196,218 @@ function buildCredentials(flags, secrets) {
     credentials,
     ...defaultId ? { defaultId } : {},
     ...anchorsSource !== void 0 ? { anchorsSource } : {}
+  };
+}
+
+// src/cli/connect-options.ts
+function intArg(min, max) {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+function sizeArg(v) {
+  const m = /^(\d+)([KMGT]?)B?$/i.exec(v.trim());
+  if (!m) throw new InvalidArgumentError("a byte count such as 1000000, 500M or 4G");
+  const mult = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[m[2].toUpperCase()];
+  const n = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("out of range");
+  return n;
+}
+function collect(v, prev) {
+  return [...prev ?? [], v];
+}
+function addConnectOptions(cmd) {
+  return cmd.option("--profile <name>", "read the settings from profile NAME.conf (flags given here win)").option(
+    "--id <id>",
+    "our IKE identity (IDi): user@example.com, @host, an IP, or keyid:GROUP (a Cisco group name); default: our IP"
+  ).option("--remote-id <id>", "gateway's expected identity (IDr), e.g. @gw.example.com").option(
+    "--psk-file <path>",
+    "file holding the pre-shared key (must not be readable by others); or set VPN_PSK"
+  ).option(
+    "--group-psk-file <path>",
+    'the same as --psk-file: the group PSK ("group password") of a Cisco-style IKEv1 gateway'
+  ).addOption(
+    new Option(
+      "--ike-version <v>",
+      "IKE version: 2, 1 (IKEv1), or auto (IKEv2, then IKEv1 when the gateway does not answer or refuses IKEv2)"
+    ).choices(IKE_VERSIONS).default("2")
+  ).option("--xauth-user <name>", "IKEv1: authenticate with XAUTH as this user after Phase 1").option(
+    "--xauth-password-file <path>",
+    "IKEv1: the XAUTH password (mode 600); or set VPN_XAUTH_PASSWORD, or answer the prompt"
+  ).option(
+    "--ikev1-aggressive",
+    "IKEv1 Aggressive Mode (PSK only): exposes a hash of the PSK to offline guessing"
+  ).option("--ikev1-legacy", "IKEv1: also allow 3DES, SHA-1 and MODP-1024 in Phase 1 (weak)").option(
+    "--pfs <group>",
+    "IKEv1 Quick Mode PFS with this group, e.g. ecp256, modp2048, curve25519 (IKEv2: put it in --esp)"
+  ).option(
+    "--ppk-file <path>",
+    "post-quantum preshared key (RFC 8784) in a file not readable by others; needs --ppk-id"
+  ).option("--ppk-id <id>", "the ID the gateway knows the PPK by (PPK_IDENTITY)").option(
+    "--ppk-required",
+    "fail (exit 4) unless the gateway uses the PPK; default: go on without it, with a warning"
+  ).option(
+    "--no-redirect",
+    "refuse gateway redirects (RFC 5685) and do not announce support for them"
+  ).option(
+    "--ca <file|dir>",
+    "CA certificate(s) that vouch for the gateway's certificate (PEM/DER file or folder); default: the system store"
+  ).option("--cert <file>", "our certificate (PEM/DER; intermediates may follow in the file)").option(
+    "--key <file>",
+    "private key of --cert (PEM/DER, PKCS#8 or PKCS#1/SEC1; may be encrypted)"
+  ).option(
+    "--key-passphrase-file <path>",
+    "passphrase of an encrypted --key; or set VPN_KEY_PASSPHRASE, or answer the prompt"
+  ).option("--p12 <file>", "our certificate and key as PKCS#12 (instead of --cert/--key)").option(
+    "--p12-password-file <path>",
+    "password of --p12; or set VPN_P12_PASSWORD, or answer the prompt"
+  ).option("--eap-identity <name>", "authenticate with EAP as this user").option(
+    "--eap <methods>",
+    "EAP methods we accept, comma-separated: mschapv2,md5,gtc,tls (default: all)"
+  ).option(
+    "--eap-password-file <path>",
+    "EAP password; or set VPN_EAP_PASSWORD, or answer the prompt"
+  ).option(
+    "--eap-only",
+    "accept a gateway that proves itself only through EAP-TLS (RFC 5998), without AUTH: password methods are never used with it"
+  ).option(
+    "--no-host-check",
+    "do not require the gateway's certificate to name the host we dialled; needs --remote-id, the identity it must carry instead"
+  ).addOption(
+    new Option(
+      "--ike-fragment-size <bytes>",
+      "largest IKE datagram before IKE fragmentation (RFC 7383)"
+    ).default(1280).argParser(intArg(576, 65535))
+  ).addOption(
+    new Option("--port <n>", "gateway IKE port").default(500).argParser(intArg(1, 65535))
+  ).option(
+    "--ike <proposals>",
+    "IKE proposals in strongSwan syntax, e.g. aes256gcm16-prfsha256-x25519"
+  ).option(
+    "--esp <proposals>",
+    "ESP proposals in strongSwan syntax, e.g. aes256gcm16,chacha20poly1305"
+  ).addOption(
+    new Option(
+      "--pq <mode>",
+      "post-quantum key exchange (ML-KEM with RFC 9370): required (refuse a gateway without it), preferred (offer it first), off"
+    ).choices(["required", "preferred", "off"]).default("off")
+  ).addOption(
+    new Option("--dns <mode>", "use the DNS servers the gateway assigns").choices(["auto", "off"]).default("auto")
+  ).option(
+    "--remote-net <cidr>",
+    "network to route through the tunnel (repeatable; default: all)",
+    collect
+  ).option(
+    "--exclude <cidr>",
+    "network kept on its usual path even where the tunnel routes cover it (repeatable; not with --kill-switch)",
+    collect
+  ).option("--no-ipv6", "do not ask for an IPv6 address, IPv6 DNS or IPv6 traffic selectors").addOption(new Option("--mtu <n>", "TUN device MTU").argParser(intArg(576, 9e3))).addOption(
+    new Option("--keepalive <seconds>", "NAT-T keepalive interval (0 = off)").default(20).argParser(intArg(0, 3600))
+  ).addOption(
+    new Option(
+      "--retry <n|forever>",
+      "reconnect attempts after the connection is lost (0 = exit)"
+    ).default(3).argParser((v) => {
+      if (v === "forever") return "forever";
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 1e3)
+        throw new InvalidArgumentError('a number or "forever"');
+      return n;
+    })
+  ).addOption(
+    new Option(
+      "--ike-rekey <seconds>",
+      "rekey the IKE SA after this long (0 = leave it to the gateway)"
+    ).default(12600).argParser(intArg(0, 30 * 86400))
+  ).addOption(
+    new Option(
+      "--rekey <seconds>",
+      "rekey the CHILD_SA after this long (0 = leave it to the gateway)"
+    ).default(3e3).argParser(intArg(0, 7 * 86400))
+  ).addOption(
+    new Option(
+      "--rekey-bytes <n>",
+      "also rekey the CHILD_SA after this much traffic in either direction (e.g. 500M, 4G)"
+    ).argParser(sizeArg)
+  ).addOption(
+    new Option(
+      "--rekey-packets <n>",
+      "also rekey the CHILD_SA after this many packets in either direction"
+    ).argParser(intArg(1, 2 ** 32 - 1))
+  ).addOption(
+    new Option(
+      "--dpd <seconds>",
+      "check the gateway is alive after this long without traffic (0 = off)"
+    ).default(30).argParser(intArg(0, 3600))
+  ).addOption(
+    new Option("--timeout <seconds>", "give up connecting after this long").default(30).argParser(intArg(1, 600))
+  ).addOption(
+    new Option("--name <name>", "tunnel name for status/disconnect").default("default").argParser((v) => {
+      if (!/^[A-Za-z0-9_.-]{1,32}$/.test(v))
+        throw new InvalidArgumentError("letters, digits, _ . - only");
+      return v;
+    })
+  ).option(
+    "--kill-switch",
+    "block all traffic that does not go through the tunnel, from connecting until vpn exits"
+  ).option(
+    "--socks5 <[addr:]port>",
+    "proxy mode: no TUN device, route or DNS change, no root; serve SOCKS5 on ADDR:PORT (default address 127.0.0.1) through the tunnel (needs ocproxy)"
+  ).addOption(
+    new Option(
+      "--http-proxy <addr:port>",
+      "not available: ocproxy serves SOCKS5 only"
+    ).hideHelp()
+  );
+}
+function tunnelOptions(gateway, flags, secrets, ui) {
+  const { credentials, defaultId, anchorsSource } = buildCredentials(flags, secrets);
+  if (anchorsSource !== void 0) ui.logger().debug("ike", `trusted CAs: ${anchorsSource}`);
+  for (const message of ikev1Warnings(flags)) ui.onEvent({ type: "warning", message });
+  return {
+    gateway,
+    port: flags.port,
+    credentials,
+    ikeFragmentSize: flags.ikeFragmentSize,
+    // VPN_FAST_PATH=0 forces the JavaScript ESP path (for comparisons and as a fallback).
+    fastPath: process.env["VPN_FAST_PATH"] !== "0",
+    // TUN offloads (TSO/USO split, GRO in the native data plane): on unless VPN_TUN_OFFLOAD=0.
+    tunOffload: process.env["VPN_TUN_OFFLOAD"] !== "0",
+    ...flags.killSwitch ? { killSwitch: true } : {},
+    ...flags.rekeyBytes !== void 0 ? { rekeyBytes: flags.rekeyBytes } : {},
+    ...flags.rekeyPackets !== void 0 ? { rekeyPackets: flags.rekeyPackets } : {},
+    ...defaultId && !flags.id ? { localIdentity: defaultId } : {},
+    dns: flags.dns,
+    pq: flags.pq,
+    keepaliveMs: flags.keepalive * 1e3,
+    dpdMs: flags.dpd * 1e3,
+    rekeyMs: flags.rekey * 1e3,
+    ikeRekeyMs: flags.ikeRekey * 1e3,
+    retry: flags.retry,
+    retransmit: retransmitPolicyFor(flags.timeout * 1e3),
+    journalPath: `${runtimeDir()}/${flags.name}.journal`,
+    logger: ui.logger(),
+    ...flags.id ? { localId: cliIdentity(flags.id) } : {},
+    ...flags.remoteId ? { remoteId: cliIdentity(flags.remoteId) } : {},
+    ...flags.ike ? { ikeProposals: flags.ike } : {},
+    ...flags.esp ? { espProposals: flags.esp } : {},
+    ...flags.mtu ? { mtu: flags.mtu } : {},
+    ...flags.remoteNet ? { remoteNetworks: flags.remoteNet } : {},
+    ...flags.exclude?.length ? { excludeNetworks: flags.exclude } : {},
+    ip6: flags.ipv6,
+    ...!flags.redirect ? { redirect: false } : {},
+    ...ikeVersionOptions(flags, secrets.xauthPassword),
+    ...secrets.ppk !== void 0 && flags.ppkId !== void 0 ? {
+      ppk: {
+        id: ppkIdBytes(flags.ppkId),
+        key: new Uint8Array(Buffer.from(secrets.ppk, "base64")),
+        required: flags.ppkRequired === true
+      }
+    } : {}
   };
 }
 
@@ -20010,22 +25538,6 @@ function withHint(err, flags) {
   return hinted;
 }
 
-// src/client/retransmit.ts
-function retransmitPolicyFor(totalMs) {
-  const base = 1.5;
-  const timeoutMs = Math.max(100, Math.min(1e3, totalMs / 10));
-  const maxTimeoutMs = Math.max(timeoutMs, Math.min(1e4, totalMs / 20));
-  let tries = 0;
-  let sum = timeoutMs;
-  for (; ; ) {
-    const next = Math.min(maxTimeoutMs, timeoutMs * Math.pow(base, tries + 1));
-    if (sum + next > totalMs) break;
-    sum += next;
-    tries++;
-  }
-  return { timeoutMs, base, tries, maxTimeoutMs };
-}
-
 // src/cli/ui.ts
 var NO_SPINNER = {
   isSpinning: false,
@@ -20047,6 +25559,10 @@ var STAGE_TEXT = {
   resolving: "Resolving gateway",
   "ike-sa-init": "IKE_SA_INIT: negotiating keys",
   "ike-auth": "IKE_AUTH: authenticating",
+  // IKEv1 (issue 17)
+  "main-mode": "Main Mode: negotiating keys and authenticating",
+  "aggressive-mode": "Aggressive Mode: negotiating keys and authenticating",
+  "quick-mode": "XAUTH, Mode Config and Quick Mode",
   configuring: "Configuring TUN device, routes and DNS"
 };
 var Ui = class _Ui {
@@ -20270,7 +25786,9 @@ function summaryLines(s) {
   if (s.dnsNote) l.push(`             ${s.dnsNote}`);
   l.push(`Routes:      ${s.routes.join(", ")}`);
   const path = { threaded: "native data plane", native: "native crypto", js: "JavaScript" }[s.espPath];
-  l.push(`IKE:         ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`);
+  l.push(
+    `IKE:         IKEv${s.ikeVersion ?? 2} ${s.ike.ikeProposal}   ESP: ${s.ike.espProposal} (${path})`
+  );
   if (s.ike.keyExchanges)
     l.push(
       `Key exchange: ${s.ike.keyExchanges} (${s.ike.postQuantum ? "post-quantum protected" : "not post-quantum: classic only"})`
@@ -20312,6 +25830,12 @@ function notifyFor(e) {
           return "STATUS=connecting: IKE_SA_INIT";
         case "ike-auth":
           return "STATUS=authenticating";
+        case "main-mode":
+          return "STATUS=connecting: IKEv1 Main Mode";
+        case "aggressive-mode":
+          return "STATUS=connecting: IKEv1 Aggressive Mode";
+        case "quick-mode":
+          return "STATUS=authenticating: IKEv1 XAUTH, Mode Config, Quick Mode";
         case "configuring":
           return `STATUS=configuring ${statusText(e.detail ?? "")}`;
       }
@@ -20350,7 +25874,7 @@ var SdNotify = class {
    * cannot be sent (then systemd's start timeout ends a Type=notify service: the reason is in
    * the journal).
    */
-  constructor(env, warn, addon2) {
+  constructor(env, warn, addon3) {
     this.warn = warn;
     const value = env["NOTIFY_SOCKET"];
     delete env["NOTIFY_SOCKET"];
@@ -20361,7 +25885,7 @@ var SdNotify = class {
       return;
     }
     this.path = checked.path;
-    this.addon = addon2;
+    this.addon = addon3;
   }
   /** Whether a supervisor waits for our notifications ($NOTIFY_SOCKET was set and usable). */
   get enabled() {
@@ -20497,11 +26021,11 @@ function registerInstallService(program2, setExit) {
 
 // src/cli/exec-command.ts
 import { spawn as spawn2 } from "node:child_process";
-import { constants as constants3 } from "node:os";
+import { constants as constants4 } from "node:os";
 
 // src/client/netns.ts
 import { execFileSync } from "node:child_process";
-import { lstatSync as lstatSync4, mkdirSync as mkdirSync2, readFileSync as readFileSync5, readdirSync as readdirSync3, rmSync as rmSync2, writeFileSync as writeFileSync3 } from "node:fs";
+import { lstatSync as lstatSync4, mkdirSync as mkdirSync2, readFileSync as readFileSync5, readdirSync as readdirSync3, rmSync as rmSync3, writeFileSync as writeFileSync3 } from "node:fs";
 import { join as join6 } from "node:path";
 var NETNS_ETC = "/etc/netns";
 function execNamespaceName(pid = process.pid) {
@@ -20718,12 +26242,12 @@ function removeEtcDir(dir) {
   } catch {
     return;
   }
-  rmSync2(dir, { recursive: true, force: true });
+  rmSync3(dir, { recursive: true, force: true });
 }
 
 // src/client/userns.ts
 import { spawn, spawnSync as spawnSync2 } from "node:child_process";
-import { existsSync as existsSync6, readFileSync as readFileSync6, readdirSync as readdirSync4, rmSync as rmSync3, writeFileSync as writeFileSync4 } from "node:fs";
+import { existsSync as existsSync6, readFileSync as readFileSync6, readdirSync as readdirSync4, rmSync as rmSync4, writeFileSync as writeFileSync4 } from "node:fs";
 import { delimiter as delimiter2, join as join7 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 var HELPER = fileURLToPath3(new URL("./userns-helper.js", import.meta.url));
@@ -20922,7 +26446,7 @@ var UserNamespace = class {
       clearTimeout(t);
     }
     try {
-      rmSync3(this.resolvConf, { force: true });
+      rmSync4(this.resolvConf, { force: true });
     } catch (e) {
       errors.push(e.message);
     }
@@ -20948,7 +26472,7 @@ function removeStale2(ours) {
     } catch (e) {
       if (e.code === "EPERM") continue;
     }
-    rmSync3(join7(dir, n), { force: true });
+    rmSync4(join7(dir, n), { force: true });
     removed.push(n);
   }
   return removed;
@@ -20959,7 +26483,8 @@ var SECRET_FIELD = {
   psk: "psk",
   "eap-password": "eapPassword",
   "key-passphrase": "keyPassphrase",
-  "p12-password": "p12Password"
+  "p12-password": "p12Password",
+  "xauth-password": "xauthPassword"
 };
 function attributeOf(key) {
   return key.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
@@ -21155,7 +26680,7 @@ function childEnv() {
 }
 function statusOf(code, signal) {
   if (code !== null) return code;
-  const n = signal ? constants3.signals[signal] : void 0;
+  const n = signal ? constants4.signals[signal] : void 0;
   return n !== void 0 ? 128 + n : EXIT.INTERNAL;
 }
 async function execCommand(gateway, command, flags, build, fromProfile = {}) {
@@ -21318,14 +26843,14 @@ import { spawnSync as spawnSync3 } from "node:child_process";
 import { X509Certificate as X509Certificate6 } from "node:crypto";
 import {
   closeSync as closeSync4,
-  constants as constants4,
+  constants as constants5,
   fstatSync as fstatSync4,
   lstatSync as lstatSync5,
   mkdirSync as mkdirSync3,
   mkdtempSync,
   openSync as openSync4,
   readFileSync as readFileSync8,
-  rmSync as rmSync4,
+  rmSync as rmSync5,
   statSync as statSync2,
   unlinkSync as unlinkSync4,
   writeFileSync as writeFileSync5
@@ -21335,7 +26860,7 @@ import { basename as basename2, join as join9 } from "node:path";
 function readImportFile(path) {
   let fd;
   try {
-    fd = openSync4(path, constants4.O_RDONLY | constants4.O_NONBLOCK);
+    fd = openSync4(path, constants5.O_RDONLY | constants5.O_NONBLOCK);
   } catch (e) {
     throw new VpnError("ERR_CONFIG", `cannot read ${path}: ${e.message}`);
   }
@@ -21421,11 +26946,11 @@ function verifySignedProfile(data, trustCa) {
       }
     };
   } finally {
-    rmSync4(tmp, { recursive: true, force: true });
+    rmSync5(tmp, { recursive: true, force: true });
   }
 }
 async function importFile(path, data, trustCa) {
-  const mobileconfig = () => import("../chunks/import-mobileconfig-SGAS3GLH.mjs");
+  const mobileconfig = () => import("../chunks/import-mobileconfig-HU3BI4OB.mjs");
   let i = 0;
   if (data[0] === 239 && data[1] === 187 && data[2] === 191) i = 3;
   while (i < data.length && [32, 9, 10, 13].includes(data[i])) i++;
@@ -21484,7 +27009,7 @@ function writeProfile(imp, source, name, dir, force, signature) {
   const written = [];
   try {
     const put = (p, data) => {
-      if (force) rmSync4(p, { force: true });
+      if (force) rmSync5(p, { force: true });
       try {
         writeFileSync5(p, data, { mode: 384, flag: "wx" });
       } catch (e) {
@@ -21917,74 +27442,57 @@ function attachProxy(tunnel, stack, ui, fail4) {
   };
 }
 
+// src/cli/early-child.ts
+import { closeSync as closeSync5, writeSync as writeSync2 } from "node:fs";
+var KEY = /* @__PURE__ */ Symbol.for("ikev2-vpn.earlyDaemonChild");
+function tunnelNodeFlags() {
+  if (process.env["VPN_NODE_LITE"] === "0") return [];
+  return addonCandidates("esp").length > 0 ? ["--lite-mode"] : [];
+}
+function daemonLogPath(name) {
+  return `${ensureRuntimeDir()}/${name}.log`;
+}
+function takeEarlyChild() {
+  const g = globalThis;
+  const child = g[KEY];
+  g[KEY] = void 0;
+  if (!child) return void 0;
+  if (child.exitCode !== null || child.signalCode !== null || !child.connected) {
+    child.kill();
+    return void 0;
+  }
+  child.ref();
+  child.channel?.ref?.();
+  return child;
+}
+function isEarlyChild() {
+  const early = process.env["VPN_EARLY_CHILD"] === "1";
+  delete process.env["VPN_EARLY_CHILD"];
+  return early;
+}
+function redirectToLog(name) {
+  const fd = openPrivateAppend(daemonLogPath(name));
+  const dup = tunAddonFunction("redirectOutput");
+  if (dup) {
+    dup(fd);
+    closeSync5(fd);
+    return;
+  }
+  for (const s of [process.stdout, process.stderr]) {
+    s.write = (chunk, ...rest) => {
+      if (typeof chunk === "string") writeSync2(fd, chunk);
+      else writeSync2(fd, chunk);
+      const cb = rest.find((r) => typeof r === "function");
+      cb?.();
+      return true;
+    };
+  }
+}
+
 // src/cli/main.ts
-function intArg(min, max) {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-function sizeArg(v) {
-  const m = /^(\d+)([KMGT]?)B?$/i.exec(v.trim());
-  if (!m) throw new InvalidArgumentError("a byte count such as 1000000, 500M or 4G");
-  const mult = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[m[2].toUpperCase()];
-  const n = Number(m[1]) * mult;
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("out of range");
-  return n;
-}
-function collect(v, prev) {
-  return [...prev ?? [], v];
-}
 function uiMode(json) {
   if (json) return "json";
   return process.stderr.isTTY && (process.stderr.columns ?? 0) > 0 && process.env["CI"] !== "true" ? "tty" : "plain";
-}
-function tunnelOptions(gateway, flags, secrets, ui) {
-  const { credentials, defaultId, anchorsSource } = buildCredentials(flags, secrets);
-  if (anchorsSource !== void 0) ui.logger().debug("ike", `trusted CAs: ${anchorsSource}`);
-  return {
-    gateway,
-    port: flags.port,
-    credentials,
-    ikeFragmentSize: flags.ikeFragmentSize,
-    // VPN_FAST_PATH=0 forces the JavaScript ESP path (for comparisons and as a fallback).
-    fastPath: process.env["VPN_FAST_PATH"] !== "0",
-    // TUN offloads (TSO/USO split, GRO in the native data plane): on unless VPN_TUN_OFFLOAD=0.
-    tunOffload: process.env["VPN_TUN_OFFLOAD"] !== "0",
-    ...flags.killSwitch ? { killSwitch: true } : {},
-    ...flags.rekeyBytes !== void 0 ? { rekeyBytes: flags.rekeyBytes } : {},
-    ...flags.rekeyPackets !== void 0 ? { rekeyPackets: flags.rekeyPackets } : {},
-    ...defaultId && !flags.id ? { localIdentity: defaultId } : {},
-    dns: flags.dns,
-    pq: flags.pq,
-    keepaliveMs: flags.keepalive * 1e3,
-    dpdMs: flags.dpd * 1e3,
-    rekeyMs: flags.rekey * 1e3,
-    ikeRekeyMs: flags.ikeRekey * 1e3,
-    retry: flags.retry,
-    retransmit: retransmitPolicyFor(flags.timeout * 1e3),
-    journalPath: `${runtimeDir()}/${flags.name}.journal`,
-    logger: ui.logger(),
-    ...flags.id ? { localId: flags.id } : {},
-    ...flags.remoteId ? { remoteId: flags.remoteId } : {},
-    ...flags.ike ? { ikeProposals: flags.ike } : {},
-    ...flags.esp ? { espProposals: flags.esp } : {},
-    ...flags.mtu ? { mtu: flags.mtu } : {},
-    ...flags.remoteNet ? { remoteNetworks: flags.remoteNet } : {},
-    ...flags.exclude?.length ? { excludeNetworks: flags.exclude } : {},
-    ip6: flags.ipv6,
-    ...!flags.redirect ? { redirect: false } : {},
-    ...secrets.ppk !== void 0 && flags.ppkId !== void 0 ? {
-      ppk: {
-        id: ppkIdBytes(flags.ppkId),
-        key: new Uint8Array(Buffer.from(secrets.ppk, "base64")),
-        required: flags.ppkRequired === true
-      }
-    } : {}
-  };
 }
 async function runForeground(gateway, flags, secrets, ui, hooks = {}) {
   const notify = new SdNotify(process.env, (m) => ui.info(`warning: ${m}`));
@@ -22175,9 +27683,10 @@ function setDaemonEntry(path) {
 async function runBackground(flags, secrets, ui) {
   const bin = daemonEntry ?? fileURLToPath4(new URL("../../../bin/vpn.js", import.meta.url));
   const args = process.argv.slice(2).filter((a) => a !== "--background");
-  const logPath = `${ensureRuntimeDir()}/${flags.name}.log`;
+  const logPath = daemonLogPath(flags.name);
   const logFd = openPrivateAppend(logPath);
-  const child = spawn4(process.execPath, [bin, ...args, "--daemon-child"], {
+  const early = daemonEntry === void 0 ? takeEarlyChild() : void 0;
+  const child = early ?? spawn4(process.execPath, [...tunnelNodeFlags(), bin, ...args, "--daemon-child"], {
     detached: true,
     stdio: ["ignore", logFd, logFd, "ipc"],
     env: {
@@ -22188,7 +27697,7 @@ async function runBackground(flags, secrets, ui) {
       VPN_P12_PASSWORD: ""
     }
   });
-  closeSync5(logFd);
+  closeSync6(logFd);
   child.on("error", () => void 0);
   const result = await new Promise((resolve) => {
     child.on("message", (m) => resolve(m));
@@ -22229,6 +27738,7 @@ async function daemonChild(gateway, flags) {
     ui.fail("the vpn connect that started this process went away", EXIT.CANCELLED);
     return EXIT.CANCELLED;
   }
+  if (isEarlyChild()) redirectToLog(flags.name);
   return runForeground(gateway, flags, secrets, ui, {
     // The parent may be gone (killed, or its terminal closed): never send on a closed channel.
     onUp: (summary) => {
@@ -22343,131 +27853,8 @@ function buildProgram(setExit) {
   program2.name("vpn").description("IKEv2/IPsec VPN client with a userspace ESP data path").version("0.1.0").exitOverride().configureOutput({
     writeErr: (s) => process.stderr.write(s.split("\n").map(printable).join("\n"))
   });
-  const connect3 = program2.command("connect").alias("up").description("connect to an IKEv2 gateway and route traffic through a TUN device").argument("[gateway]", "gateway host name or IP address, or a profile name (see vpn profiles)").option("--profile <name>", "read the settings from profile NAME.conf (flags given here win)").option(
-    "--id <id>",
-    "our IKE identity (IDi): user@example.com, @host, or an IP; default: our IP"
-  ).option("--remote-id <id>", "gateway's expected identity (IDr), e.g. @gw.example.com").option(
-    "--psk-file <path>",
-    "file holding the pre-shared key (must not be readable by others); or set VPN_PSK"
-  ).option(
-    "--ppk-file <path>",
-    "post-quantum preshared key (RFC 8784) in a file not readable by others; needs --ppk-id"
-  ).option("--ppk-id <id>", "the ID the gateway knows the PPK by (PPK_IDENTITY)").option(
-    "--ppk-required",
-    "fail (exit 4) unless the gateway uses the PPK; default: go on without it, with a warning"
-  ).option(
-    "--no-redirect",
-    "refuse gateway redirects (RFC 5685) and do not announce support for them"
-  ).option(
-    "--ca <file|dir>",
-    "CA certificate(s) that vouch for the gateway's certificate (PEM/DER file or folder); default: the system store"
-  ).option("--cert <file>", "our certificate (PEM/DER; intermediates may follow in the file)").option(
-    "--key <file>",
-    "private key of --cert (PEM/DER, PKCS#8 or PKCS#1/SEC1; may be encrypted)"
-  ).option(
-    "--key-passphrase-file <path>",
-    "passphrase of an encrypted --key; or set VPN_KEY_PASSPHRASE, or answer the prompt"
-  ).option("--p12 <file>", "our certificate and key as PKCS#12 (instead of --cert/--key)").option(
-    "--p12-password-file <path>",
-    "password of --p12; or set VPN_P12_PASSWORD, or answer the prompt"
-  ).option("--eap-identity <name>", "authenticate with EAP as this user").option(
-    "--eap <methods>",
-    "EAP methods we accept, comma-separated: mschapv2,md5,gtc,tls (default: all)"
-  ).option(
-    "--eap-password-file <path>",
-    "EAP password; or set VPN_EAP_PASSWORD, or answer the prompt"
-  ).option(
-    "--eap-only",
-    "accept a gateway that proves itself only through EAP-TLS (RFC 5998), without AUTH: password methods are never used with it"
-  ).option(
-    "--no-host-check",
-    "do not require the gateway's certificate to name the host we dialled; needs --remote-id, the identity it must carry instead"
-  ).addOption(
-    new Option(
-      "--ike-fragment-size <bytes>",
-      "largest IKE datagram before IKE fragmentation (RFC 7383)"
-    ).default(1280).argParser(intArg(576, 65535))
-  ).addOption(
-    new Option("--port <n>", "gateway IKE port").default(500).argParser(intArg(1, 65535))
-  ).option(
-    "--ike <proposals>",
-    "IKE proposals in strongSwan syntax, e.g. aes256gcm16-prfsha256-x25519"
-  ).option(
-    "--esp <proposals>",
-    "ESP proposals in strongSwan syntax, e.g. aes256gcm16,chacha20poly1305"
-  ).addOption(
-    new Option(
-      "--pq <mode>",
-      "post-quantum key exchange (ML-KEM with RFC 9370): required (refuse a gateway without it), preferred (offer it first), off"
-    ).choices(["required", "preferred", "off"]).default("off")
-  ).addOption(
-    new Option("--dns <mode>", "use the DNS servers the gateway assigns").choices(["auto", "off"]).default("auto")
-  ).option(
-    "--remote-net <cidr>",
-    "network to route through the tunnel (repeatable; default: all)",
-    collect
-  ).option(
-    "--exclude <cidr>",
-    "network kept on its usual path even where the tunnel routes cover it (repeatable; not with --kill-switch)",
-    collect
-  ).option("--no-ipv6", "do not ask for an IPv6 address, IPv6 DNS or IPv6 traffic selectors").addOption(new Option("--mtu <n>", "TUN device MTU").argParser(intArg(576, 9e3))).addOption(
-    new Option("--keepalive <seconds>", "NAT-T keepalive interval (0 = off)").default(20).argParser(intArg(0, 3600))
-  ).addOption(
-    new Option(
-      "--retry <n|forever>",
-      "reconnect attempts after the connection is lost (0 = exit)"
-    ).default(3).argParser((v) => {
-      if (v === "forever") return "forever";
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 1e3)
-        throw new InvalidArgumentError('a number or "forever"');
-      return n;
-    })
-  ).addOption(
-    new Option(
-      "--ike-rekey <seconds>",
-      "rekey the IKE SA after this long (0 = leave it to the gateway)"
-    ).default(12600).argParser(intArg(0, 30 * 86400))
-  ).addOption(
-    new Option(
-      "--rekey <seconds>",
-      "rekey the CHILD_SA after this long (0 = leave it to the gateway)"
-    ).default(3e3).argParser(intArg(0, 7 * 86400))
-  ).addOption(
-    new Option(
-      "--rekey-bytes <n>",
-      "also rekey the CHILD_SA after this much traffic in either direction (e.g. 500M, 4G)"
-    ).argParser(sizeArg)
-  ).addOption(
-    new Option(
-      "--rekey-packets <n>",
-      "also rekey the CHILD_SA after this many packets in either direction"
-    ).argParser(intArg(1, 2 ** 32 - 1))
-  ).addOption(
-    new Option(
-      "--dpd <seconds>",
-      "check the gateway is alive after this long without traffic (0 = off)"
-    ).default(30).argParser(intArg(0, 3600))
-  ).addOption(
-    new Option("--timeout <seconds>", "give up connecting after this long").default(30).argParser(intArg(1, 600))
-  ).addOption(
-    new Option("--name <name>", "tunnel name for status/disconnect").default("default").argParser((v) => {
-      if (!/^[A-Za-z0-9_.-]{1,32}$/.test(v))
-        throw new InvalidArgumentError("letters, digits, _ . - only");
-      return v;
-    })
-  ).option(
-    "--kill-switch",
-    "block all traffic that does not go through the tunnel, from connecting until vpn exits"
-  ).option(
-    "--socks5 <[addr:]port>",
-    "proxy mode: no TUN device, route or DNS change, no root; serve SOCKS5 on ADDR:PORT (default address 127.0.0.1) through the tunnel (needs ocproxy)"
-  ).addOption(
-    new Option(
-      "--http-proxy <addr:port>",
-      "not available: ocproxy serves SOCKS5 only"
-    ).hideHelp()
-  ).option("--background", "detach once the tunnel carries traffic").option("--json", "machine-readable output: one JSON object per line on stdout").option("-v, --verbose", "log protocol details").addOption(new Option("--daemon-child").hideHelp()).action(async (target2, flags, cmd) => {
+  const connect3 = program2.command("connect").alias("up").description("connect to an IKEv2 gateway and route traffic through a TUN device").argument("[gateway]", "gateway host name or IP address, or a profile name (see vpn profiles)");
+  addConnectOptions(connect3).option("--background", "detach once the tunnel carries traffic").option("--json", "machine-readable output: one JSON object per line on stdout").option("-v, --verbose", "log protocol details").addOption(new Option("--daemon-child").hideHelp()).action(async (target2, flags, cmd) => {
     const r = resolveConnect(target2, flags, cmd);
     if (r.ok && serviceRetryForever(process.env, cmd.getOptionValueSource("retry"), r.profile))
       r.flags.retry = "forever";
@@ -22545,6 +27932,9 @@ exitAfterFlush(await main(process.argv));
 @noble/curves/abstract/montgomery.js:
 @noble/curves/ed25519.js:
 @noble/curves/ed448.js:
+@noble/curves/abstract/der.js:
+@noble/curves/abstract/weierstrass.js:
+@noble/curves/nist.js:
   (*! noble-curves - MIT License (c) 2022 Paul Miller (paulmillr.com) *)
 
 @noble/post-quantum/utils.js:

@@ -1358,6 +1358,932 @@ function formatTs(ts) {
   return range + proto;
 }
 
+// src/ikev1/sa/constants.ts
+var DOI_IPSEC = 1;
+var SIT_IDENTITY_ONLY = 1;
+var V1Protocol = { ISAKMP: 1, IPSEC_AH: 2, IPSEC_ESP: 3, IPCOMP: 4 };
+var KEY_IKE = 1;
+var NP_NONE = 0;
+var NP_PROPOSAL = 2;
+var NP_TRANSFORM = 3;
+var Phase1Attr = {
+  ENCRYPTION_ALGORITHM: 1,
+  HASH_ALGORITHM: 2,
+  AUTH_METHOD: 3,
+  GROUP_DESCRIPTION: 4,
+  GROUP_TYPE: 5,
+  GROUP_PRIME: 6,
+  GROUP_GENERATOR_ONE: 7,
+  GROUP_GENERATOR_TWO: 8,
+  GROUP_CURVE_A: 9,
+  GROUP_CURVE_B: 10,
+  LIFE_TYPE: 11,
+  LIFE_DURATION: 12,
+  PRF: 13,
+  KEY_LENGTH: 14,
+  FIELD_SIZE: 15,
+  GROUP_ORDER: 16
+};
+var Phase2Attr = {
+  SA_LIFE_TYPE: 1,
+  SA_LIFE_DURATION: 2,
+  GROUP_DESCRIPTION: 3,
+  ENCAPSULATION_MODE: 4,
+  AUTH_ALGORITHM: 5,
+  KEY_LENGTH: 6,
+  KEY_ROUNDS: 7,
+  COMPRESS_DICTIONARY_SIZE: 8,
+  COMPRESS_PRIVATE_ALGORITHM: 9,
+  // ECN Tunnel (RFC 4301's IANA registration) and Extended Sequence Number (RFC 4304 §2)
+  ECN_TUNNEL: 10,
+  EXTENDED_SEQUENCE_NUMBER: 11
+};
+var V1Encr = {
+  DES_CBC: 1,
+  IDEA_CBC: 2,
+  BLOWFISH_CBC: 3,
+  RC5_R16_B64_CBC: 4,
+  "3DES_CBC": 5,
+  CAST_CBC: 6,
+  AES_CBC: 7,
+  CAMELLIA_CBC: 8
+};
+var V1Hash = {
+  MD5: 1,
+  SHA1: 2,
+  TIGER: 3,
+  SHA2_256: 4,
+  SHA2_384: 5,
+  SHA2_512: 6
+};
+var V1LifeType = { SECONDS: 1, KILOBYTES: 2 };
+var V1EncapMode = {
+  TUNNEL: 1,
+  TRANSPORT: 2,
+  UDP_TUNNEL: 3,
+  UDP_TRANSPORT: 4,
+  UDP_TUNNEL_DRAFT: 61443,
+  UDP_TRANSPORT_DRAFT: 61444
+};
+var EspTransformId = { AES_GCM_8: 18, AES_GCM_12: 19, AES_GCM_16: 20 };
+var ESP_TO_ENCR = {
+  [EspTransformId.AES_GCM_8]: EncrId.AES_GCM_8,
+  [EspTransformId.AES_GCM_12]: EncrId.AES_GCM_12,
+  [EspTransformId.AES_GCM_16]: EncrId.AES_GCM_16
+};
+var SA_LIMITS = {
+  /** Transforms we put in one offer (each is a full Phase 1 suite; keeps message 1 small). */
+  maxOfferedTransforms: 64,
+  /** Proposals we decode in one SA payload body. */
+  maxProposals: 32,
+  /** Attributes we decode in one transform. */
+  maxAttributesPerTransform: 32,
+  /** Largest TLV attribute value we accept (group primes etc. are refused anyway). */
+  maxAttributeValue: 1024,
+  /** Longest SPI in a Proposal payload (RFC 2408 §3.5; 16 = both cookies). */
+  maxSpiSize: 16
+};
+var DEFAULT_V1_PHASE1_LIFE_SECONDS = 28800;
+var DEFAULT_V1_PHASE2_LIFE_SECONDS = 3600;
+var DEFAULT_V1_PHASE1_PROPOSALS = "aes256-aes128-sha256-sha1-ecp256-modp2048";
+var V1_LEGACY_PHASE1_PROPOSALS = "aes256-aes128-3des-sha1-modp1024,3des-sha256-sha1-modp2048";
+function defaultV1Phase1Proposals(legacy) {
+  return legacy ? `${DEFAULT_V1_PHASE1_PROPOSALS},${V1_LEGACY_PHASE1_PROPOSALS}` : DEFAULT_V1_PHASE1_PROPOSALS;
+}
+var DEFAULT_V1_PHASE2_PROPOSALS = "aes256gcm16-aes128gcm16";
+
+// src/ikev1/sa/proposal-text.ts
+var P1_ENCR = {
+  aes: { encr: V1Encr.AES_CBC, keyBits: 128 },
+  aes128: { encr: V1Encr.AES_CBC, keyBits: 128 },
+  aes192: { encr: V1Encr.AES_CBC, keyBits: 192 },
+  aes256: { encr: V1Encr.AES_CBC, keyBits: 256 },
+  "3des": { encr: V1Encr["3DES_CBC"], legacy: true }
+};
+var P1_HASH = {
+  sha1: V1Hash.SHA1,
+  sha: V1Hash.SHA1,
+  sha256: V1Hash.SHA2_256,
+  sha2_256: V1Hash.SHA2_256,
+  sha384: V1Hash.SHA2_384,
+  sha2_384: V1Hash.SHA2_384,
+  sha512: V1Hash.SHA2_512,
+  sha2_512: V1Hash.SHA2_512
+};
+var P1_GROUP = {
+  modp1024: { group: DhGroup.MODP_1024, legacy: true },
+  modp2048: { group: DhGroup.MODP_2048 },
+  modp3072: { group: DhGroup.MODP_3072 },
+  modp4096: { group: DhGroup.MODP_4096 },
+  modp6144: { group: DhGroup.MODP_6144 },
+  modp8192: { group: DhGroup.MODP_8192 },
+  ecp256: { group: DhGroup.ECP_256 },
+  ecp384: { group: DhGroup.ECP_384 },
+  ecp521: { group: DhGroup.ECP_521 },
+  x25519: { group: DhGroup.CURVE25519 },
+  curve25519: { group: DhGroup.CURVE25519 },
+  x448: { group: DhGroup.CURVE448 },
+  curve448: { group: DhGroup.CURVE448 }
+};
+var KNOWN_GROUPS = new Set(Object.values(P1_GROUP).map((g) => g.group));
+var REFUSED = {
+  md5: "MD5 is broken and not supported",
+  des: "single DES is broken and not supported",
+  modp768: "MODP-768 is broken and not supported",
+  modp1536: "MODP-1536 is not supported"
+};
+function configError2(msg) {
+  return new VpnError("ERR_CONFIG", msg);
+}
+function checkLife(life, def) {
+  const v = life ?? def;
+  if (!Number.isInteger(v) || v < 1 || v > 4294967295)
+    throw configError2(`IKEv1 lifetime ${v} s is out of range (1..4294967295)`);
+  return v;
+}
+function isLegacyPhase1(spec) {
+  return spec.encr === V1Encr["3DES_CBC"] || spec.group === DhGroup.MODP_1024;
+}
+function parseV1Phase1Proposals(text, opts) {
+  const lifeSeconds = checkLife(opts.lifeSeconds, DEFAULT_V1_PHASE1_LIFE_SECONDS);
+  const out = [];
+  for (const raw of text.split(",")) {
+    const p = raw.trim().toLowerCase();
+    if (p === "") throw configError2(`empty IKEv1 proposal in "${text}"`);
+    const encrs = [];
+    const hashes = [];
+    const groups = [];
+    for (const tok of p.split("-")) {
+      const e = P1_ENCR[tok];
+      const h = P1_HASH[tok];
+      const g = P1_GROUP[tok];
+      if (e) {
+        if (e.legacy && !opts.legacy)
+          throw configError2(`"${tok}" in IKEv1 proposal "${p}" is legacy: it needs --ikev1-legacy`);
+        encrs.push(
+          e.keyBits === void 0 ? { encr: e.encr } : { encr: e.encr, keyBits: e.keyBits }
+        );
+      } else if (h !== void 0) {
+        hashes.push(h);
+      } else if (g) {
+        if (g.legacy && !opts.legacy)
+          throw configError2(`"${tok}" in IKEv1 proposal "${p}" is legacy: it needs --ikev1-legacy`);
+        groups.push(g.group);
+      } else if (REFUSED[tok]) {
+        throw configError2(`"${tok}" in IKEv1 proposal "${p}": ${REFUSED[tok]}`);
+      } else if (tok.startsWith("prf")) {
+        throw configError2(
+          `"${tok}" in IKEv1 proposal "${p}": IKEv1 uses the HMAC of the hash as its PRF (RFC 2409 §5); drop the prf token`
+        );
+      } else if (/gcm|ccm|chacha/.test(tok)) {
+        throw configError2(`"${tok}" in IKEv1 proposal "${p}": IKEv1 Phase 1 has no AEAD ciphers`);
+      } else {
+        throw configError2(`unknown algorithm "${tok}" in IKEv1 proposal "${p}"`);
+      }
+    }
+    if (encrs.length === 0) throw configError2(`IKEv1 proposal "${p}" has no cipher (e.g. aes256)`);
+    if (hashes.length === 0) throw configError2(`IKEv1 proposal "${p}" has no hash (e.g. sha256)`);
+    if (groups.length === 0)
+      throw configError2(`IKEv1 proposal "${p}" has no Diffie-Hellman group (e.g. modp2048)`);
+    for (const e of encrs)
+      for (const hash of hashes)
+        for (const group of groups) {
+          const s = { encr: e.encr, hash, group, lifeSeconds };
+          if (e.keyBits !== void 0) s.keyBits = e.keyBits;
+          if (!out.some((o) => samePhase1(o, s))) out.push(s);
+        }
+  }
+  if (out.length > SA_LIMITS.maxOfferedTransforms)
+    throw configError2(
+      `IKEv1 proposals "${text}" expand to ${out.length} transforms, more than ${SA_LIMITS.maxOfferedTransforms}`
+    );
+  return out;
+}
+function parseV1Phase2Proposals(text, opts) {
+  const lifeSeconds = checkLife(opts.lifeSeconds, DEFAULT_V1_PHASE2_LIFE_SECONDS);
+  const specs = parseProposals(text, "esp");
+  const groups = /* @__PURE__ */ new Set();
+  for (const s of specs) for (const d of s.dh) if (d.id !== DhGroup.NONE) groups.add(d.id);
+  if (groups.size > 1)
+    throw configError2(
+      `IKEv1 ESP proposals "${text}" name ${groups.size} PFS groups; Quick Mode carries one KE payload, so name one`
+    );
+  const named = [...groups][0];
+  if (named !== void 0 && opts.pfsGroup !== void 0 && opts.pfsGroup !== named)
+    throw configError2(
+      `IKEv1 ESP proposals "${text}" name PFS group ${named}, but group ${opts.pfsGroup} was asked for too: name one`
+    );
+  let pfsGroup = named ?? opts.pfsGroup;
+  if (pfsGroup === DhGroup.NONE) pfsGroup = void 0;
+  if (pfsGroup !== void 0 && !KNOWN_GROUPS.has(pfsGroup))
+    throw configError2(`PFS group ${pfsGroup} is not supported with IKEv1`);
+  const out = [];
+  for (const s of specs) {
+    if (s.addKe) throw configError2(`IKEv1 ESP proposal "${text}": no additional key exchanges`);
+    if (s.integ.length > 0)
+      throw configError2(
+        `IKEv1 ESP proposal "${text}": only AES-GCM is supported (the data plane is AEAD only)`
+      );
+    if (s.esn.some((e) => e.id !== 0))
+      throw configError2(`IKEv1 ESP proposal "${text}": extended sequence numbers not supported`);
+    for (const e of s.encr) {
+      const transformId = Object.entries(ESP_TO_ENCR).find(([, v]) => v === e.id)?.[0];
+      if (transformId === void 0 || e.keyBits === void 0)
+        throw configError2(
+          `IKEv1 ESP proposal "${text}": only AES-GCM (aes128gcm16, aes256gcm16, ...) is supported`
+        );
+      const spec = {
+        transformId: Number(transformId),
+        keyBits: e.keyBits,
+        encrId: e.id,
+        lifeSeconds
+      };
+      if (pfsGroup !== void 0) spec.pfsGroup = pfsGroup;
+      if (!out.some((o) => samePhase2(o, spec))) out.push(spec);
+    }
+  }
+  if (out.length > SA_LIMITS.maxOfferedTransforms)
+    throw configError2(`IKEv1 ESP proposals "${text}" expand to too many transforms`);
+  return out;
+}
+var ENCR_NAME = { [V1Encr.AES_CBC]: "aes", [V1Encr["3DES_CBC"]]: "3des" };
+var HASH_NAME = {
+  [V1Hash.SHA1]: "sha1",
+  [V1Hash.SHA2_256]: "sha256",
+  [V1Hash.SHA2_384]: "sha384",
+  [V1Hash.SHA2_512]: "sha512"
+};
+var GROUP_NAME = Object.fromEntries(
+  Object.entries(P1_GROUP).filter(([k]) => !k.startsWith("curve")).map(([k, v]) => [v.group, k])
+);
+function formatPhase1Spec(s) {
+  const e = ENCR_NAME[s.encr] ?? `encr${s.encr}`;
+  const bits = s.encr === V1Encr.AES_CBC ? String(s.keyBits ?? 128) : "";
+  return `${e}${bits}-${HASH_NAME[s.hash] ?? `hash${s.hash}`}-${GROUP_NAME[s.group] ?? `group${s.group}`}`;
+}
+function formatPhase2Spec(s) {
+  const icv = { 18: 8, 19: 12, 20: 16 }[s.transformId];
+  const e = icv ? `aes${s.keyBits}gcm${icv}` : `esp${s.transformId}`;
+  return s.pfsGroup === void 0 ? e : `${e}-${GROUP_NAME[s.pfsGroup] ?? `group${s.pfsGroup}`}`;
+}
+function samePhase1(a, b) {
+  return a.encr === b.encr && a.keyBits === b.keyBits && a.hash === b.hash && a.group === b.group;
+}
+function samePhase2(a, b) {
+  return a.transformId === b.transformId && a.keyBits === b.keyBits && a.pfsGroup === b.pfsGroup;
+}
+
+// src/core/bytes.ts
+var Reader = class _Reader {
+  buf;
+  /** Absolute position of the cursor in `buf`. */
+  pos;
+  /** Absolute end (exclusive) of the readable window. */
+  end;
+  /** Position of buf[0] in the outermost buffer, for error offsets. */
+  base;
+  view;
+  constructor(buf, start = 0, end = buf.length, base = 0) {
+    if (start < 0 || end > buf.length || start > end) {
+      throw new RangeError(`Reader window [${start}, ${end}) outside buffer of ${buf.length}`);
+    }
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    this.base = base;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  get remaining() {
+    return this.end - this.pos;
+  }
+  /** Offset of the cursor in the outermost buffer (for error messages). */
+  get offset() {
+    return this.base + this.pos;
+  }
+  need(n, what) {
+    if (n < 0 || this.pos + n > this.end) {
+      throw new ParseError(what, this.offset, `need ${n} bytes, have ${this.remaining}`);
+    }
+  }
+  u8(what = "u8") {
+    this.need(1, what);
+    return this.view.getUint8(this.pos++);
+  }
+  u16(what = "u16") {
+    this.need(2, what);
+    const v = this.view.getUint16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u32(what = "u32") {
+    this.need(4, what);
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  u64(what = "u64") {
+    this.need(8, what);
+    const v = this.view.getBigUint64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  /** A view (not a copy) of the next `n` bytes. */
+  bytes(n, what = "bytes") {
+    this.need(n, what);
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+  /** A copy of the next `n` bytes (use for data kept beyond the input's lifetime). */
+  copy(n, what = "bytes") {
+    return this.bytes(n, what).slice();
+  }
+  /** The rest of the window as a view. */
+  rest() {
+    return this.bytes(this.remaining, "rest");
+  }
+  skip(n, what = "skip") {
+    this.need(n, what);
+    this.pos += n;
+  }
+  /** A reader over the next `n` bytes; the cursor of this reader moves past them. */
+  sub(n, what = "sub") {
+    this.need(n, what);
+    const r = new _Reader(this.buf, this.pos, this.pos + n, this.base);
+    this.pos += n;
+    return r;
+  }
+  /** Throws if any bytes are left in the window. */
+  expectEnd(what) {
+    if (this.pos !== this.end) {
+      throw new ParseError(what, this.offset, `${this.remaining} trailing bytes`);
+    }
+  }
+  fail(what, detail) {
+    throw new ParseError(what, this.offset, detail);
+  }
+};
+var Writer = class {
+  buf;
+  view;
+  pos = 0;
+  constructor(initial = 256) {
+    this.buf = new Uint8Array(initial);
+    this.view = new DataView(this.buf.buffer);
+  }
+  ensure(n) {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  u8(v) {
+    checkUint(v, 255, "u8");
+    this.ensure(1);
+    this.view.setUint8(this.pos++, v);
+    return this;
+  }
+  u16(v) {
+    checkUint(v, 65535, "u16");
+    this.ensure(2);
+    this.view.setUint16(this.pos, v);
+    this.pos += 2;
+    return this;
+  }
+  u32(v) {
+    checkUint(v, 4294967295, "u32");
+    this.ensure(4);
+    this.view.setUint32(this.pos, v);
+    this.pos += 4;
+    return this;
+  }
+  u64(v) {
+    if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`"u64" out of range: ${v}`);
+    this.ensure(8);
+    this.view.setBigUint64(this.pos, v);
+    this.pos += 8;
+    return this;
+  }
+  bytes(b) {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    return this;
+  }
+  zeros(n) {
+    this.ensure(n);
+    this.buf.fill(0, this.pos, this.pos + n);
+    this.pos += n;
+    return this;
+  }
+  /** Overwrite a u16 written earlier (length fields). */
+  patchU16(at, v) {
+    checkUint(v, 65535, "u16");
+    if (at + 2 > this.pos)
+      throw new RangeError(`patchU16 at ${at} past written length ${this.pos}`);
+    this.view.setUint16(at, v);
+  }
+  patchU32(at, v) {
+    checkUint(v, 4294967295, "u32");
+    if (at + 4 > this.pos)
+      throw new RangeError(`patchU32 at ${at} past written length ${this.pos}`);
+    this.view.setUint32(at, v);
+  }
+  patchU8(at, v) {
+    checkUint(v, 255, "u8");
+    if (at + 1 > this.pos) throw new RangeError(`patchU8 at ${at} past written length ${this.pos}`);
+    this.view.setUint8(at, v);
+  }
+  /** A copy of everything written so far. */
+  finish() {
+    return this.buf.slice(0, this.pos);
+  }
+};
+function checkUint(v, max, what) {
+  if (!Number.isInteger(v) || v < 0 || v > max) {
+    throw new RangeError(`"${what}" expected integer 0..${max}, got ${v}`);
+  }
+}
+function concatBytes(...parts) {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+function equalBytes(a, b) {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+function toHex(b) {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+}
+function fromHex(s) {
+  const clean = s.replace(/\s+/g, "");
+  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) {
+    throw new RangeError(
+      `"hex" expected an even-length hex string, got ${JSON.stringify(s.slice(0, 40))}`
+    );
+  }
+  return new Uint8Array(Buffer.from(clean, "hex"));
+}
+function u32be(v) {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v);
+  return b;
+}
+function wipe(...arrays) {
+  for (const a of arrays) a?.fill(0);
+}
+
+// src/ikev1/sa/body.ts
+function tvAttr(type, value) {
+  return { type, tv: true, value: new Uint8Array([value >> 8, value & 255]) };
+}
+function numAttr(type, value) {
+  if (value <= 65535) return tvAttr(type, value);
+  const v = new Uint8Array(4);
+  new DataView(v.buffer).setUint32(0, value);
+  return { type, tv: false, value: v };
+}
+function attrNumber(a) {
+  if (a.value.length === 0 || a.value.length > 8) return void 0;
+  let n = 0;
+  for (const b of a.value) {
+    n = n * 256 + b;
+    if (n > 4294967295) return void 0;
+  }
+  return n;
+}
+function protocolError(msg, cause) {
+  return new VpnError("ERR_IKE_PROTOCOL", msg, cause === void 0 ? void 0 : { cause });
+}
+function noProposal(msg) {
+  return new VpnError("ERR_IKE_NO_PROPOSAL", msg);
+}
+function encodeSaBody(body) {
+  const w = new Writer(64);
+  w.u32(DOI_IPSEC).u32(SIT_IDENTITY_ONLY);
+  body.proposals.forEach((p, pi) => {
+    const pStart = w.pos;
+    w.u8(pi === body.proposals.length - 1 ? NP_NONE : NP_PROPOSAL).u8(0).u16(0);
+    w.u8(p.num).u8(p.protocol).u8(p.spi.length).u8(p.transforms.length).bytes(p.spi);
+    p.transforms.forEach((t, ti) => {
+      const tStart = w.pos;
+      w.u8(ti === p.transforms.length - 1 ? NP_NONE : NP_TRANSFORM).u8(0).u16(0);
+      w.u8(t.num).u8(t.id).u16(0);
+      for (const a of t.attributes) {
+        if (!Number.isInteger(a.type) || a.type < 0 || a.type > 32767)
+          throw new VpnError("ERR_ARG", `attribute type ${a.type} out of range`);
+        if (a.tv) {
+          if (a.value.length !== 2) throw new VpnError("ERR_ARG", "TV attribute needs 2 octets");
+          w.u16(32768 | a.type).bytes(a.value);
+        } else {
+          if (a.value.length > 65535)
+            throw new VpnError("ERR_ARG", `attribute ${a.type} value longer than 65535 octets`);
+          w.u16(a.type).u16(a.value.length).bytes(a.value);
+        }
+      }
+      w.patchU16(tStart + 2, w.pos - tStart);
+    });
+    w.patchU16(pStart + 2, w.pos - pStart);
+  });
+  if (w.pos + 4 > 65535) throw new VpnError("ERR_ARG", "SA payload longer than 65535 octets");
+  return w.finish();
+}
+function decodeSaBody(body) {
+  try {
+    return decodeSaBodyInner(body);
+  } catch (e) {
+    if (isVpnError(e) && e.code === "ERR_IKE_PROTOCOL") throw e;
+    throw protocolError(
+      `malformed IKEv1 SA payload: ${e instanceof Error ? e.message : String(e)}`,
+      e
+    );
+  }
+}
+function readDataAttributes(r, where) {
+  const attributes = [];
+  while (r.remaining > 0) {
+    if (attributes.length >= SA_LIMITS.maxAttributesPerTransform)
+      throw protocolError(
+        `${where} has more than ${SA_LIMITS.maxAttributesPerTransform} attributes`
+      );
+    const th = r.u16("attribute type");
+    const type = th & 32767;
+    if (th & 32768) {
+      attributes.push({ type, tv: true, value: r.copy(2, "attribute value") });
+    } else {
+      const vlen = r.u16("attribute length");
+      if (vlen > SA_LIMITS.maxAttributeValue)
+        throw protocolError(`attribute ${type} has a ${vlen}-octet value`);
+      attributes.push({ type, tv: false, value: r.copy(vlen, "attribute value") });
+    }
+  }
+  return attributes;
+}
+function decodeSaBodyInner(body) {
+  const r = new Reader(body);
+  const doi = r.u32("SA DOI");
+  if (doi !== DOI_IPSEC) throw protocolError(`SA payload has DOI ${doi}, expected 1 (IPsec)`);
+  const sit = r.u32("SA situation");
+  if (sit !== SIT_IDENTITY_ONLY)
+    throw protocolError(`SA payload has situation ${sit}, expected SIT_IDENTITY_ONLY (1)`);
+  const proposals = [];
+  let next = r.remaining > 0 ? NP_PROPOSAL : NP_NONE;
+  if (next === NP_NONE) throw protocolError("SA payload has no proposal");
+  while (next !== NP_NONE) {
+    if (next !== NP_PROPOSAL)
+      throw protocolError(`proposal chain has next payload ${next}, expected 2 or 0`);
+    if (proposals.length >= SA_LIMITS.maxProposals)
+      throw protocolError(`SA payload has more than ${SA_LIMITS.maxProposals} proposals`);
+    const hdr = r.offset;
+    next = r.u8("proposal next payload");
+    r.u8("proposal reserved");
+    const len = r.u16("proposal length");
+    if (len < 8) throw protocolError(`proposal at offset ${hdr} has length ${len} < 8`);
+    const pr = r.sub(len - 4, "proposal body");
+    const num = pr.u8("proposal number");
+    const protocol = pr.u8("protocol id");
+    const spiSize = pr.u8("SPI size");
+    const count = pr.u8("number of transforms");
+    if (spiSize > SA_LIMITS.maxSpiSize)
+      throw protocolError(`proposal #${num} has an SPI of ${spiSize} octets`);
+    const spi = pr.copy(spiSize, "SPI");
+    const transforms = [];
+    let tnext = NP_TRANSFORM;
+    if (count === 0) throw protocolError(`proposal #${num} has no transform`);
+    while (tnext !== NP_NONE) {
+      if (tnext !== NP_TRANSFORM)
+        throw protocolError(`transform chain has next payload ${tnext}, expected 3 or 0`);
+      if (transforms.length >= count)
+        throw protocolError(`proposal #${num} has more transforms than its count ${count}`);
+      tnext = pr.u8("transform next payload");
+      pr.u8("transform reserved");
+      const tlen = pr.u16("transform length");
+      if (tlen < 8) throw protocolError(`transform in proposal #${num} has length ${tlen} < 8`);
+      const tr = pr.sub(tlen - 4, "transform body");
+      const tnum = tr.u8("transform number");
+      const tid = tr.u8("transform id");
+      tr.u16("transform reserved2");
+      const attributes = readDataAttributes(tr, `transform #${tnum}`);
+      transforms.push({ num: tnum, id: tid, attributes });
+    }
+    if (transforms.length !== count)
+      throw protocolError(
+        `proposal #${num} says ${count} transforms but carries ${transforms.length}`
+      );
+    pr.expectEnd(`proposal #${num}`);
+    proposals.push({ num, protocol, spi, transforms });
+  }
+  r.expectEnd("SA payload");
+  return { proposals };
+}
+
+// src/ikev1/sa/choice.ts
+function phase1Attributes(s, authMethod) {
+  const a = [tvAttr(Phase1Attr.ENCRYPTION_ALGORITHM, s.encr)];
+  if (s.keyBits !== void 0) a.push(tvAttr(Phase1Attr.KEY_LENGTH, s.keyBits));
+  a.push(tvAttr(Phase1Attr.HASH_ALGORITHM, s.hash));
+  a.push(tvAttr(Phase1Attr.GROUP_DESCRIPTION, s.group));
+  a.push(tvAttr(Phase1Attr.AUTH_METHOD, authMethod));
+  a.push(tvAttr(Phase1Attr.LIFE_TYPE, V1LifeType.SECONDS));
+  a.push(numAttr(Phase1Attr.LIFE_DURATION, s.lifeSeconds));
+  if (s.lifeKilobytes !== void 0) {
+    a.push(tvAttr(Phase1Attr.LIFE_TYPE, V1LifeType.KILOBYTES));
+    a.push(numAttr(Phase1Attr.LIFE_DURATION, s.lifeKilobytes));
+  }
+  return a;
+}
+function checkU16(v, what) {
+  if (!Number.isInteger(v) || v < 0 || v > 65535)
+    throw new VpnError("ERR_ARG", `${what} ${v} does not fit an attribute`);
+}
+function checkLives(s) {
+  for (const v of [s.lifeSeconds, s.lifeKilobytes ?? 1])
+    if (!Number.isInteger(v) || v < 1 || v > 4294967295)
+      throw new VpnError("ERR_ARG", `lifetime ${v} out of range`);
+}
+function checkSpecs(specs, what) {
+  if (specs.length === 0) throw new VpnError("ERR_ARG", `no ${what} transform to offer`);
+  if (specs.length > SA_LIMITS.maxOfferedTransforms)
+    throw new VpnError("ERR_ARG", `${specs.length} ${what} transforms: too many to offer`);
+}
+function encodePhase1Sa(specs, authMethod) {
+  checkSpecs(specs, "Phase 1");
+  checkU16(authMethod, "authentication method");
+  for (const s of specs) {
+    checkU16(s.encr, "cipher");
+    checkU16(s.hash, "hash");
+    checkU16(s.group, "group");
+    if (s.keyBits !== void 0) checkU16(s.keyBits, "key length");
+    checkLives(s);
+  }
+  return encodeSaBody({
+    proposals: [
+      {
+        num: 1,
+        protocol: V1Protocol.ISAKMP,
+        spi: new Uint8Array(0),
+        transforms: specs.map((s, i) => ({
+          num: i + 1,
+          id: KEY_IKE,
+          attributes: phase1Attributes(s, authMethod)
+        }))
+      }
+    ]
+  });
+}
+function readAttributes(t, lifeType, lifeDuration, phase) {
+  const values = /* @__PURE__ */ new Map();
+  const lives = {};
+  let pending;
+  for (const a of t.attributes) {
+    const v = attrNumber(a);
+    if (v === void 0)
+      throw noProposal(`${phase}: gateway sent attribute ${a.type} with an unusable value`);
+    if (a.type === lifeType) {
+      if (pending !== void 0)
+        throw noProposal(`${phase}: gateway sent a life type without its duration`);
+      if (v !== V1LifeType.SECONDS && v !== V1LifeType.KILOBYTES)
+        throw noProposal(`${phase}: gateway sent unknown life type ${v}`);
+      pending = v;
+      continue;
+    }
+    if (a.type === lifeDuration) {
+      if (pending === void 0)
+        throw noProposal(`${phase}: gateway sent a life duration without a life type`);
+      const key = pending === V1LifeType.SECONDS ? "seconds" : "kilobytes";
+      if (lives[key] !== void 0) throw noProposal(`${phase}: gateway sent two ${key} lifetimes`);
+      lives[key] = v;
+      pending = void 0;
+      continue;
+    }
+    if (values.has(a.type))
+      throw noProposal(`${phase}: gateway sent attribute ${a.type} twice in its transform`);
+    values.set(a.type, v);
+  }
+  if (pending !== void 0)
+    throw noProposal(`${phase}: gateway sent a life type without its duration`);
+  return { values, lives };
+}
+function chosenLife(spec, lives, phase) {
+  const offered = spec.lifeSeconds;
+  const out = { ...spec };
+  if (lives.seconds !== void 0) {
+    if (lives.seconds === 0) throw noProposal(`${phase}: gateway chose a lifetime of 0 s`);
+    if (lives.seconds > offered)
+      throw noProposal(
+        `${phase}: gateway chose a lifetime of ${lives.seconds} s, longer than the ${offered} s we offered`
+      );
+    out.lifeSeconds = lives.seconds;
+  }
+  if (lives.kilobytes !== void 0) {
+    if (lives.kilobytes === 0) throw noProposal(`${phase}: gateway chose a lifetime of 0 kB`);
+    if (spec.lifeKilobytes !== void 0 && lives.kilobytes > spec.lifeKilobytes)
+      throw noProposal(
+        `${phase}: gateway chose a lifetime of ${lives.kilobytes} kB, longer than the ${spec.lifeKilobytes} kB we offered`
+      );
+    out.lifeKilobytes = lives.kilobytes;
+  }
+  return out;
+}
+function decodeChoice(body, protocol, phase) {
+  const sa = decodeSaBody(body);
+  if (sa.proposals.length !== 1)
+    throw noProposal(`${phase}: gateway returned ${sa.proposals.length} proposals, expected 1`);
+  const p = sa.proposals[0];
+  if (p.protocol !== protocol)
+    throw noProposal(`${phase}: gateway chose protocol ${p.protocol}, expected ${protocol}`);
+  if (p.num !== 1) throw noProposal(`${phase}: gateway chose proposal #${p.num}, we offered #1`);
+  if (p.transforms.length !== 1)
+    throw noProposal(`${phase}: gateway returned ${p.transforms.length} transforms, expected 1`);
+  return p;
+}
+function decodePhase1Choice(body, offered, authMethod) {
+  const phase = "Phase 1";
+  const p = decodeChoice(body, V1Protocol.ISAKMP, phase);
+  const t = p.transforms[0];
+  if (t.id !== KEY_IKE)
+    throw noProposal(`${phase}: gateway chose transform ID ${t.id}, not KEY_IKE`);
+  const { values, lives } = readAttributes(
+    t,
+    Phase1Attr.LIFE_TYPE,
+    Phase1Attr.LIFE_DURATION,
+    phase
+  );
+  for (const type of values.keys()) {
+    if (type !== Phase1Attr.ENCRYPTION_ALGORITHM && type !== Phase1Attr.KEY_LENGTH && type !== Phase1Attr.HASH_ALGORITHM && type !== Phase1Attr.GROUP_DESCRIPTION && type !== Phase1Attr.AUTH_METHOD)
+      throw noProposal(`${phase}: gateway added attribute ${type} that we did not offer`);
+  }
+  const encr = values.get(Phase1Attr.ENCRYPTION_ALGORITHM);
+  const hash = values.get(Phase1Attr.HASH_ALGORITHM);
+  const group = values.get(Phase1Attr.GROUP_DESCRIPTION);
+  const auth = values.get(Phase1Attr.AUTH_METHOD);
+  let keyBits = values.get(Phase1Attr.KEY_LENGTH);
+  if (encr === void 0 || hash === void 0 || group === void 0 || auth === void 0)
+    throw noProposal(`${phase}: gateway's transform lacks a cipher, hash, group or auth method`);
+  if (auth !== authMethod)
+    throw noProposal(
+      `${phase}: gateway chose authentication method ${auth}, we offered ${authMethod}`
+    );
+  if (encr === V1Encr.AES_CBC && keyBits === void 0) keyBits = 128;
+  if (encr === V1Encr["3DES_CBC"] && keyBits === 192) keyBits = void 0;
+  const candidates = offered.filter(
+    (s) => s.encr === encr && s.keyBits === keyBits && s.hash === hash && s.group === group
+  );
+  if (candidates.length === 0) {
+    const chosen = { encr, hash, group, lifeSeconds: 0 };
+    if (keyBits !== void 0) chosen.keyBits = keyBits;
+    throw noProposal(`${phase}: gateway chose ${formatPhase1Spec(chosen)}, which we did not offer`);
+  }
+  const spec = candidates.find((s) => offered.indexOf(s) === t.num - 1) ?? candidates[0];
+  return chosenLife(spec, lives, phase);
+}
+var TUNNEL_MODES = /* @__PURE__ */ new Set([
+  V1EncapMode.TUNNEL,
+  V1EncapMode.UDP_TUNNEL,
+  V1EncapMode.UDP_TUNNEL_DRAFT
+]);
+function phase2Attributes(s, encapsulation) {
+  const a = [tvAttr(Phase2Attr.KEY_LENGTH, s.keyBits)];
+  if (s.pfsGroup !== void 0) a.push(tvAttr(Phase2Attr.GROUP_DESCRIPTION, s.pfsGroup));
+  a.push(tvAttr(Phase2Attr.ENCAPSULATION_MODE, encapsulation));
+  a.push(tvAttr(Phase2Attr.SA_LIFE_TYPE, V1LifeType.SECONDS));
+  a.push(numAttr(Phase2Attr.SA_LIFE_DURATION, s.lifeSeconds));
+  if (s.lifeKilobytes !== void 0) {
+    a.push(tvAttr(Phase2Attr.SA_LIFE_TYPE, V1LifeType.KILOBYTES));
+    a.push(numAttr(Phase2Attr.SA_LIFE_DURATION, s.lifeKilobytes));
+  }
+  return a;
+}
+function encodePhase2Sa(specs, spi, encapsulation) {
+  checkSpecs(specs, "Phase 2");
+  if (!TUNNEL_MODES.has(encapsulation))
+    throw new VpnError("ERR_ARG", `encapsulation mode ${encapsulation} is not a tunnel mode`);
+  if (!Number.isInteger(spi) || spi < 256 || spi > 4294967295)
+    throw new VpnError("ERR_ARG", `ESP SPI ${spi} out of range`);
+  const groups = new Set(specs.map((s) => s.pfsGroup));
+  if (groups.size > 1)
+    throw new VpnError(
+      "ERR_ARG",
+      "Quick Mode has one KE payload: all transforms need one PFS group"
+    );
+  for (const s of specs) {
+    if (ESP_TO_ENCR[s.transformId] === void 0)
+      throw new VpnError("ERR_ARG", `ESP transform ${s.transformId} is not AES-GCM`);
+    checkU16(s.keyBits, "key length");
+    if (s.pfsGroup !== void 0) checkU16(s.pfsGroup, "group");
+    checkLives(s);
+  }
+  const spiBytes = new Uint8Array(4);
+  new DataView(spiBytes.buffer).setUint32(0, spi);
+  return encodeSaBody({
+    proposals: [
+      {
+        num: 1,
+        protocol: V1Protocol.IPSEC_ESP,
+        spi: spiBytes,
+        transforms: specs.map((s, i) => ({
+          num: i + 1,
+          id: s.transformId,
+          attributes: phase2Attributes(s, encapsulation)
+        }))
+      }
+    ]
+  });
+}
+function decodePhase2Choice(body, offered, encapsulation) {
+  const phase = "Quick Mode";
+  const p = decodeChoice(body, V1Protocol.IPSEC_ESP, phase);
+  if (p.spi.length !== 4)
+    throw noProposal(`${phase}: gateway's ESP SPI has ${p.spi.length} octets, expected 4`);
+  const spi = new DataView(p.spi.buffer, p.spi.byteOffset, 4).getUint32(0);
+  if (spi < 256) throw noProposal(`${phase}: gateway chose the reserved ESP SPI ${spi}`);
+  const t = p.transforms[0];
+  const { values, lives } = readAttributes(
+    t,
+    Phase2Attr.SA_LIFE_TYPE,
+    Phase2Attr.SA_LIFE_DURATION,
+    phase
+  );
+  for (const type of values.keys()) {
+    if (type === Phase2Attr.AUTH_ALGORITHM)
+      throw noProposal(
+        `${phase}: gateway chose authentication algorithm ${values.get(type)}; we offered AES-GCM only`
+      );
+    if (type !== Phase2Attr.KEY_LENGTH && type !== Phase2Attr.GROUP_DESCRIPTION && type !== Phase2Attr.ENCAPSULATION_MODE)
+      throw noProposal(`${phase}: gateway added attribute ${type} that we did not offer`);
+  }
+  const keyBits = values.get(Phase2Attr.KEY_LENGTH);
+  const group = values.get(Phase2Attr.GROUP_DESCRIPTION);
+  const mode = values.get(Phase2Attr.ENCAPSULATION_MODE);
+  if (mode !== encapsulation)
+    throw noProposal(
+      `${phase}: gateway chose encapsulation mode ${mode ?? "none"}, we asked for ${encapsulation}`
+    );
+  const candidates = offered.filter(
+    (s) => s.transformId === t.id && s.keyBits === keyBits && s.pfsGroup === group
+  );
+  if (candidates.length === 0) {
+    const what = ESP_TO_ENCR[t.id] !== void 0 && keyBits !== void 0 ? formatPhase2Spec({
+      transformId: t.id,
+      keyBits,
+      encrId: 0,
+      lifeSeconds: 0,
+      ...group === void 0 ? {} : { pfsGroup: group }
+    }) : `ESP transform ${t.id}${keyBits === void 0 ? "" : `/${keyBits}`}${group === void 0 ? "" : ` group ${group}`}`;
+    throw noProposal(`${phase}: gateway chose ${what}, which we did not offer`);
+  }
+  const spec = candidates.find((s) => offered.indexOf(s) === t.num - 1) ?? candidates[0];
+  return { spec: chosenLife(spec, lives, phase), spi };
+}
+function decodeResponderLifetime(data, phase, offeredSeconds) {
+  const lifeType = phase === 1 ? Phase1Attr.LIFE_TYPE : Phase2Attr.SA_LIFE_TYPE;
+  const lifeDuration = phase === 1 ? Phase1Attr.LIFE_DURATION : Phase2Attr.SA_LIFE_DURATION;
+  const what = "RESPONDER-LIFETIME";
+  let attrs;
+  try {
+    attrs = readDataAttributes(new Reader(data), what);
+  } catch (e) {
+    if (isVpnError(e) && e.code === "ERR_IKE_PROTOCOL") throw e;
+    throw protocolError(`malformed ${what}: ${e instanceof Error ? e.message : String(e)}`, e);
+  }
+  let pending;
+  let seconds;
+  let kilobytes;
+  for (const a of attrs) {
+    const v = attrNumber(a);
+    if (v === void 0) throw protocolError(`${what}: attribute ${a.type} has an unusable value`);
+    if (a.type === lifeType) {
+      if (pending !== void 0 || v !== V1LifeType.SECONDS && v !== V1LifeType.KILOBYTES)
+        throw protocolError(`${what}: unexpected life type ${v}`);
+      pending = v;
+    } else if (a.type === lifeDuration) {
+      if (pending === void 0) throw protocolError(`${what}: a duration without a life type`);
+      if (v === 0) throw protocolError(`${what}: a lifetime of 0`);
+      if (pending === V1LifeType.SECONDS) seconds = Math.min(seconds ?? v, v);
+      else kilobytes = Math.min(kilobytes ?? v, v);
+      pending = void 0;
+    }
+  }
+  if (pending !== void 0) throw protocolError(`${what}: a life type without its duration`);
+  const out = {
+    lifeSeconds: Math.min(offeredSeconds, seconds ?? offeredSeconds)
+  };
+  if (kilobytes !== void 0) out.kilobytes = kilobytes;
+  return out;
+}
+
 // src/config/profile.ts
 var PROFILE_KEYS = {
   gateway: { kind: "string" },
@@ -1382,6 +2308,15 @@ var PROFILE_KEYS = {
   "ppk-file": { kind: "path" },
   "ppk-id": { kind: "string" },
   "ppk-required": { kind: "bool" },
+  // IKEv1 (issue 17)
+  "ike-version": { kind: "choice", choices: ["1", "2", "auto"] },
+  "group-psk-file": { kind: "path" },
+  "xauth-user": { kind: "string" },
+  "xauth-password-file": { kind: "path" },
+  "xauth-password": { kind: "secret" },
+  "ikev1-aggressive": { kind: "bool" },
+  "ikev1-legacy": { kind: "bool" },
+  pfs: { kind: "string" },
   redirect: { kind: "bool" },
   "ike-fragment-size": { kind: "int", min: 576, max: 65535 },
   port: { kind: "int", min: 1, max: 65535 },
@@ -1413,7 +2348,8 @@ var SECRET_KEYS = {
   psk: "psk-file",
   "key-passphrase": "key-passphrase-file",
   "p12-password": "p12-password-file",
-  "eap-password": "eap-password-file"
+  "eap-password": "eap-password-file",
+  "xauth-password": "xauth-password-file"
 };
 var PROFILE_NAME = /^[A-Za-z0-9_-]{1,32}$/;
 var MAX_PROFILE_BYTES = 64 * 1024;
@@ -1498,8 +2434,13 @@ function typed(t, key, raw, at) {
 var EAP_METHOD_NAMES = ["mschapv2", "md5", "gtc", "tls"];
 var CHECKS = {
   gateway: (v) => /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]{1,253})$/.test(v) ? void 0 : "write a host name or an IP address",
+  // IKEv2 syntax, or IKEv1's (issue 17: `ike-version = 1`; 3DES and MODP-1024 need ikev1-legacy,
+  // which vpn connect checks).
   ike: (v) => reason(
-    () => parseProposals(v, "ike"),
+    () => either(
+      () => parseProposals(v, "ike"),
+      () => parseV1Phase1Proposals(v, { legacy: true })
+    ),
     "IKE proposals, e.g. aes256gcm16-prfsha256-x25519"
   ),
   esp: (v) => reason(() => parseProposals(v, "esp"), "ESP proposals, e.g. aes256gcm16"),
@@ -1507,8 +2448,25 @@ var CHECKS = {
   "remote-id": (v) => reason(() => parseIdentity(v), "an identity such as @gw.example.com"),
   "remote-net": (v) => reason(() => v.forEach((c) => tsFromCidr(c)), "networks such as 10.0.0.0/8"),
   exclude: (v) => reason(() => checkExcluded(v), "networks such as 192.0.2.0/24 or 203.0.113.7/32"),
+  pfs: (v) => reason(() => pfsGroupOf(v), "a Diffie-Hellman group such as ecp256 or modp2048"),
   eap: (v) => v.split(",").every((m) => EAP_METHOD_NAMES.includes(m.trim().toLowerCase().replace(/^eap-/, ""))) ? void 0 : `write EAP methods from ${EAP_METHOD_NAMES.join(", ")}`
 };
+function pfsGroupOf(name) {
+  const group = parseV1Phase2Proposals(`aes256gcm16-${name}`, {})[0]?.pfsGroup;
+  if (group === void 0) throw new VpnError("ERR_CONFIG", `${name} is not a group`);
+  return group;
+}
+function either(a, b) {
+  try {
+    a();
+  } catch (e) {
+    try {
+      b();
+    } catch {
+      throw e;
+    }
+  }
+}
 function reason(check, want) {
   try {
     check();
@@ -1568,6 +2526,18 @@ function parseProfile(name, path, text) {
     values[key] = t.kind === "path" && !isAbsolute(v) ? resolve(dir, v) : v;
     lines[key] = n;
   }
+  if ("psk" in values && "group-psk-file" in values)
+    throw err(
+      path,
+      lines["psk"],
+      `both psk and group-psk-file are set (group-psk-file at line ${lines["group-psk-file"]}); keep one`
+    );
+  if ("psk-file" in values && "group-psk-file" in values)
+    throw err(
+      path,
+      lines["group-psk-file"],
+      `group-psk-file is another name for psk-file (line ${lines["psk-file"]}); keep one`
+    );
   for (const [secret, file] of Object.entries(SECRET_KEYS)) {
     if (secret in values && file in values)
       throw err(
@@ -1580,6 +2550,8 @@ function parseProfile(name, path, text) {
 }
 var PRIVATE_FILE_KEYS = [
   "psk-file",
+  "group-psk-file",
+  "xauth-password-file",
   "key",
   "key-passphrase-file",
   "p12",
@@ -2076,6 +3048,14 @@ export {
   parseIdentity,
   formatIdentity,
   sameIdentity,
+  Reader,
+  Writer,
+  concatBytes,
+  equalBytes,
+  toHex,
+  fromHex,
+  u32be,
+  wipe,
   describeKeyExchanges,
   isPostQuantum,
   keyExchangesOfText,
@@ -2095,6 +3075,21 @@ export {
   formatTs,
   printable,
   printableJson,
+  V1EncapMode,
+  defaultV1Phase1Proposals,
+  DEFAULT_V1_PHASE2_PROPOSALS,
+  isLegacyPhase1,
+  parseV1Phase1Proposals,
+  parseV1Phase2Proposals,
+  formatPhase1Spec,
+  formatPhase2Spec,
+  encodeSaBody,
+  decodeSaBody,
+  encodePhase1Sa,
+  decodePhase1Choice,
+  encodePhase2Sa,
+  decodePhase2Choice,
+  decodeResponderLifetime,
   SECRET_KEYS,
   PROFILE_NAME,
   loadProfile,

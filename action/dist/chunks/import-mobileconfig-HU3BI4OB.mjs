@@ -8,7 +8,7 @@ import {
   certificatesToPem,
   checkP12,
   decodeBase64
-} from "./chunk-4OME7TXZ.mjs";
+} from "./chunk-ELOSSLHT.mjs";
 import {
   __commonJS,
   __toESM
